@@ -1,0 +1,1 @@
+//! rrun networking: network store, IPAM, bridges and veths, firewall, ports, DNS.

@@ -1,0 +1,1 @@
+//! Pure logic over OCI runtime specs.

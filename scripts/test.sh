@@ -1,0 +1,43 @@
+#!/usr/bin/env bash
+# The one test command. On a fresh Debian 12 machine, as root: installs what
+# is missing, builds, builds the test images, and runs every test (unit tests
+# and the root end-to-end tests). Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ "$(id -u)" != 0 ]; then
+    echo "scripts/test.sh: run it as root; the end-to-end tests create namespaces, mounts, cgroups and nftables tables" >&2
+    exit 1
+fi
+
+scripts/install-deps.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+command -v cargo >/dev/null || { echo "scripts/test.sh: cargo not found (install Rust with rustup)" >&2; exit 1; }
+
+# The network rule: nothing a test starts may leave through the host's uplink.
+# One table of our own drops routed traffic out of the default-route interface;
+# it is removed however this script ends.
+guard=rrun_test_guard
+uplinks=$(ip -o route show default 2>/dev/null | awk '{for (i=1;i<NF;i++) if ($i=="dev") print $(i+1)}' | sort -u)
+cleanup_guard() { nft delete table inet "$guard" 2>/dev/null || true; }
+trap cleanup_guard EXIT
+cleanup_guard
+nft add table inet "$guard"
+nft add chain inet "$guard" forward '{ type filter hook forward priority -300; policy accept; }'
+for dev in $uplinks; do
+    nft add rule inet "$guard" forward oifname "$dev" counter drop
+done
+
+echo "== build"
+timeout 1800 cargo build --workspace --all-targets --locked
+timeout 900 cargo clippy --workspace --all-targets --locked -- -D warnings
+timeout 60 cargo fmt --all -- --check
+
+echo "== test images"
+export RRUN_TEST_IMAGES="$PWD/.cache/images"
+timeout 1800 scripts/build-test-images.sh
+
+echo "== tests"
+# Tests isolate themselves (own state dirs, namespaces, unique names), so they
+# run in parallel. Every external command inside has its own timeout.
+timeout 2400 cargo test --workspace --locked --no-fail-fast -- --test-threads="$(( $(nproc) * 2 ))"

@@ -1,0 +1,1 @@
+//! rrun volumes: named and anonymous volumes under the state directory.
