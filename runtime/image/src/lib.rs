@@ -1,0 +1,1 @@
+//! rrun images: references, registry client, content store, snapshots.
