@@ -1,1 +1,10 @@
 //! rrun networking: network store, IPAM, bridges and veths, firewall, ports, DNS.
+//!
+//! Pure modules (`name`, `store`, `ipam`, `firewall::plan`, `dns::records`,
+//! `resolv`) decide; `netns`, `link`, `firewall::apply` and `dns::server` act.
+
+pub mod dns;
+pub mod ipam;
+pub mod name;
+pub mod resolv;
+pub mod store;

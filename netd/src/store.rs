@@ -1,0 +1,297 @@
+//! The network store: one JSON file per network, `networks/<id>.json`,
+//! written atomically (temp file, fsync, rename, fsync of the directory), so a
+//! crash leaves either the old or the new file, never a torn one.
+
+use std::collections::BTreeMap;
+use std::fs::{self, File};
+use std::io::{self, Write};
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+
+use ipnet::Ipv4Net;
+use serde::{Deserialize, Serialize};
+
+use crate::name::{NetworkId, NetworkName};
+
+/// Docker's network drivers that rrun implements.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Driver {
+    Bridge,
+    Host,
+    None,
+}
+
+/// One IPAM pool entry, as in `docker network inspect`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct IpamConfig {
+    pub subnet: Ipv4Net,
+    pub gateway: Ipv4Addr,
+    #[serde(rename = "IPRange", default, skip_serializing_if = "Option::is_none")]
+    pub ip_range: Option<Ipv4Net>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Ipam {
+    pub driver: String,
+    pub config: Vec<IpamConfig>,
+}
+
+/// A container attached to the network, with the address IPAM gave it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Endpoint {
+    pub name: String,
+    #[serde(rename = "IPv4Address")]
+    pub ipv4_address: Ipv4Addr,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+}
+
+/// A network, with Docker's field names.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Network {
+    pub name: NetworkName,
+    pub id: NetworkId,
+    pub driver: Driver,
+    #[serde(rename = "IPAM")]
+    pub ipam: Ipam,
+    #[serde(default)]
+    pub internal: bool,
+    #[serde(rename = "EnableIPv6", default)]
+    pub enable_ipv6: bool,
+    #[serde(default)]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default)]
+    pub options: BTreeMap<String, String>,
+    /// Attached containers by container id.
+    #[serde(default)]
+    pub containers: BTreeMap<String, Endpoint>,
+}
+
+/// Docker's option naming the bridge device.
+pub const BRIDGE_NAME_OPTION: &str = "com.docker.network.bridge.name";
+/// Docker's option setting the MTU of the bridge and veths.
+pub const MTU_OPTION: &str = "com.docker.network.driver.mtu";
+
+impl Network {
+    /// The bridge device: the `com.docker.network.bridge.name` option, else
+    /// `rr-` and the short id (Docker uses `br-`; ours is distinct so the two
+    /// engines can run side by side).
+    pub fn bridge_name(&self) -> String {
+        self.options
+            .get(BRIDGE_NAME_OPTION)
+            .cloned()
+            .unwrap_or_else(|| format!("rr-{}", self.id.short()))
+    }
+
+    pub fn mtu(&self) -> Option<u32> {
+        self.options.get(MTU_OPTION).and_then(|m| m.parse().ok())
+    }
+
+    pub fn ipv4(&self) -> Option<&IpamConfig> {
+        self.ipam.config.first()
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("network store {path}: {source}")]
+    Io { path: PathBuf, source: io::Error },
+    #[error("network file {path} is not valid: {source}")]
+    Parse {
+        path: PathBuf,
+        source: serde_json::Error,
+    },
+    #[error("network {0} not found")]
+    NotFound(String),
+}
+
+fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
+    move |source| StoreError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
+}
+
+/// The directory `networks/` of the state directory.
+#[derive(Debug, Clone)]
+pub struct NetworkStore {
+    dir: PathBuf,
+}
+
+impl NetworkStore {
+    pub fn open(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
+        let dir = dir.into();
+        fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        Ok(Self { dir })
+    }
+
+    fn path_of(&self, id: &NetworkId) -> PathBuf {
+        self.dir.join(format!("{id}.json"))
+    }
+
+    /// Write `net` atomically.
+    pub fn save(&self, net: &Network) -> Result<(), StoreError> {
+        let path = self.path_of(&net.id);
+        let tmp = self.dir.join(format!(".{}.json.tmp", net.id));
+        let data = serde_json::to_vec_pretty(net).expect("network serializes");
+        let mut f = File::create(&tmp).map_err(io_err(&tmp))?;
+        f.write_all(&data).map_err(io_err(&tmp))?;
+        f.sync_all().map_err(io_err(&tmp))?;
+        drop(f);
+        fs::rename(&tmp, &path).map_err(io_err(&path))?;
+        sync_dir(&self.dir)
+    }
+
+    pub fn remove(&self, id: &NetworkId) -> Result<(), StoreError> {
+        let path = self.path_of(id);
+        match fs::remove_file(&path) {
+            Ok(()) => sync_dir(&self.dir),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                Err(StoreError::NotFound(id.to_string()))
+            }
+            Err(e) => Err(io_err(&path)(e)),
+        }
+    }
+
+    /// Every network, sorted by name. Temp files left by a crash are removed.
+    pub fn load_all(&self) -> Result<Vec<Network>, StoreError> {
+        let mut nets = Vec::new();
+        for entry in fs::read_dir(&self.dir).map_err(io_err(&self.dir))? {
+            let entry = entry.map_err(io_err(&self.dir))?;
+            let path = entry.path();
+            let fname = entry.file_name();
+            let fname = fname.to_string_lossy();
+            if fname.starts_with('.') && fname.ends_with(".tmp") {
+                let _ = fs::remove_file(&path);
+                continue;
+            }
+            if !fname.ends_with(".json") {
+                continue;
+            }
+            let data = fs::read(&path).map_err(io_err(&path))?;
+            let net: Network = serde_json::from_slice(&data)
+                .map_err(|source| StoreError::Parse { path, source })?;
+            nets.push(net);
+        }
+        nets.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(nets)
+    }
+
+    /// Find by full name, full id, or unique id prefix (as `docker network inspect`).
+    pub fn find(&self, key: &str) -> Result<Network, StoreError> {
+        let all = self.load_all()?;
+        if let Some(n) = all.iter().find(|n| n.name.as_str() == key) {
+            return Ok(n.clone());
+        }
+        let mut by_id = all.into_iter().filter(|n| n.id.as_str().starts_with(key));
+        match (by_id.next(), by_id.next()) {
+            (Some(n), None) if !key.is_empty() => Ok(n),
+            _ => Err(StoreError::NotFound(key.to_string())),
+        }
+    }
+}
+
+fn sync_dir(dir: &Path) -> Result<(), StoreError> {
+    File::open(dir)
+        .and_then(|d| d.sync_all())
+        .map_err(io_err(dir))
+}
+
+/// Every address a network's endpoints hold, for rebuilding IPAM state.
+pub fn endpoint_addresses(net: &Network) -> impl Iterator<Item = IpAddr> + '_ {
+    net.containers.values().map(|e| IpAddr::V4(e.ipv4_address))
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    pub(crate) fn sample(name: &str, subnet: &str) -> Network {
+        let subnet: Ipv4Net = subnet.parse().unwrap();
+        Network {
+            name: NetworkName::try_from(name).unwrap(),
+            id: NetworkId::random().unwrap(),
+            driver: Driver::Bridge,
+            ipam: Ipam {
+                driver: "default".into(),
+                config: vec![IpamConfig {
+                    subnet,
+                    gateway: subnet.hosts().next().unwrap(),
+                    ip_range: None,
+                }],
+            },
+            internal: false,
+            enable_ipv6: false,
+            labels: BTreeMap::new(),
+            options: BTreeMap::new(),
+            containers: BTreeMap::new(),
+        }
+    }
+
+    #[test]
+    fn save_load_roundtrip_with_docker_field_names() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = NetworkStore::open(dir.path().join("networks")).unwrap();
+        let mut net = sample("todo-app", "172.18.0.0/16");
+        net.labels.insert("k".into(), "v".into());
+        net.containers.insert(
+            "c1".into(),
+            Endpoint {
+                name: "mysql".into(),
+                ipv4_address: "172.18.0.2".parse().unwrap(),
+                aliases: vec!["db".into()],
+            },
+        );
+        store.save(&net).unwrap();
+        let text = fs::read_to_string(store.path_of(&net.id)).unwrap();
+        let v: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert_eq!(v["Name"], "todo-app");
+        assert_eq!(v["Driver"], "bridge");
+        assert_eq!(v["IPAM"]["Config"][0]["Subnet"], "172.18.0.0/16");
+        assert_eq!(v["IPAM"]["Config"][0]["Gateway"], "172.18.0.1");
+        assert_eq!(v["Internal"], false);
+        assert_eq!(v["EnableIPv6"], false);
+        assert_eq!(v["Id"].as_str().unwrap().len(), 64);
+        assert_eq!(store.load_all().unwrap(), vec![net.clone()]);
+        assert_eq!(store.find("todo-app").unwrap(), net);
+        assert_eq!(store.find(net.id.short()).unwrap(), net);
+        store.remove(&net.id).unwrap();
+        assert!(store.load_all().unwrap().is_empty());
+        assert!(matches!(
+            store.remove(&net.id),
+            Err(StoreError::NotFound(_))
+        ));
+    }
+
+    #[test]
+    fn save_replaces_and_leaves_no_temp_file() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = NetworkStore::open(dir.path()).unwrap();
+        let mut net = sample("a", "172.18.0.0/16");
+        store.save(&net).unwrap();
+        net.internal = true;
+        store.save(&net).unwrap();
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        assert_eq!(names, vec![format!("{}.json", net.id)]);
+        assert!(store.load_all().unwrap()[0].internal);
+    }
+
+    #[test]
+    fn crash_leftover_temp_is_ignored_and_bad_file_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = NetworkStore::open(dir.path()).unwrap();
+        fs::write(dir.path().join(".x.json.tmp"), "{half").unwrap();
+        assert!(store.load_all().unwrap().is_empty());
+        assert!(!dir.path().join(".x.json.tmp").exists());
+        fs::write(dir.path().join("bad.json"), "{\"Name\":\"../x\"}").unwrap();
+        assert!(matches!(store.load_all(), Err(StoreError::Parse { .. })));
+    }
+}
