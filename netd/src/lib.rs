@@ -4,6 +4,7 @@
 //! `resolv`) decide; `netns`, `link`, `firewall::apply` and `dns::server` act.
 
 pub mod dns;
+pub mod firewall;
 pub mod ipam;
 pub mod name;
 pub mod resolv;

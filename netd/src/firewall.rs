@@ -1,0 +1,610 @@
+//! The firewall as data: rrun's own nftables table (`inet rrun`), built from
+//! the networks and published ports, rendered to nft's JSON and applied in one
+//! transaction. Nothing outside the table is ever touched.
+//!
+//! What the table does:
+//! - `forward`: isolates different networks from each other, keeps internal
+//!   networks inside their bridge, lets other networks out and replies in.
+//! - `postrouting` (nat): masquerades traffic leaving a non-internal network,
+//!   and traffic DNAT-ed from the host's 127.0.0.1 into a container.
+//! - `prerouting` / `output` (nat): DNAT for published ports, for traffic
+//!   from outside and from the host itself (including to 127.0.0.1).
+//! - `raw_prerouting`: drops packets from any interface but `lo` aimed at
+//!   127.0.0.0/8, because `route_localnet=1` on a bridge would otherwise let
+//!   a neighbour reach ports published on 127.0.0.1 (moby#45610).
+
+use std::net::Ipv4Addr;
+
+use ipnet::Ipv4Net;
+use serde_json::{json, Value};
+
+/// The table's name, in family `inet`.
+pub const TABLE: &str = "rrun";
+
+/// A bridge network as the firewall sees it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FwNetwork {
+    pub bridge: String,
+    pub subnet: Ipv4Net,
+    pub internal: bool,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Proto {
+    Tcp,
+    Udp,
+}
+
+impl Proto {
+    fn as_str(self) -> &'static str {
+        match self {
+            Proto::Tcp => "tcp",
+            Proto::Udp => "udp",
+        }
+    }
+}
+
+/// `-p [host_ip:]host_port:container_port[/proto]` for one container address.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PublishedPort {
+    /// None: every host address, as `-p 8080:80`.
+    pub host_ip: Option<Ipv4Addr>,
+    pub host_port: u16,
+    pub proto: Proto,
+    pub container_ip: Ipv4Addr,
+    pub container_port: u16,
+    /// The bridge the container is reached through.
+    pub bridge: String,
+}
+
+/// One match of a rule.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Match {
+    Iif(String),
+    NotIif(String),
+    Oif(String),
+    NotOif(String),
+    OifIn(Vec<String>),
+    SAddr(Ipv4Net),
+    DAddr(Ipv4Net),
+    /// The destination is one of the host's own addresses.
+    DAddrLocal,
+    Proto(Proto),
+    DPort(u16),
+    CtEstablished,
+    CtDnat,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Action {
+    Accept,
+    Drop,
+    Masquerade,
+    Dnat(Ipv4Addr, u16),
+    Jump(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rule {
+    pub matches: Vec<Match>,
+    pub action: Action,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BaseHook {
+    pub kind: &'static str,
+    pub hook: &'static str,
+    pub priority: i32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Chain {
+    pub name: &'static str,
+    pub hook: Option<BaseHook>,
+    pub rules: Vec<Rule>,
+}
+
+/// Everything to apply: the table and the sysctls it relies on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Plan {
+    pub chains: Vec<Chain>,
+    /// `(path under /proc/sys, value)`: `route_localnet` only on bridges
+    /// with a port published on loopback, `ip_forward` when a network may
+    /// reach out or be reached.
+    pub sysctls: Vec<(String, &'static str)>,
+}
+
+fn rule(matches: Vec<Match>, action: Action) -> Rule {
+    Rule { matches, action }
+}
+
+fn host32(ip: Ipv4Addr) -> Ipv4Net {
+    Ipv4Net::new(ip, 32).expect("/32 is valid")
+}
+
+/// Build the plan for `networks` and `ports`.
+pub fn plan(networks: &[FwNetwork], ports: &[PublishedPort]) -> Plan {
+    // Every drop comes before every accept: an accept for one bridge must
+    // never let through what another bridge's isolation drops.
+    let mut forward = Vec::new();
+    let mut accepts = Vec::new();
+    let mut postrouting = Vec::new();
+    let bridges: Vec<String> = networks.iter().map(|n| n.bridge.clone()).collect();
+    for n in networks {
+        let others: Vec<String> = bridges
+            .iter()
+            .filter(|b| **b != n.bridge)
+            .cloned()
+            .collect();
+        if !others.is_empty() {
+            forward.push(rule(
+                vec![Match::Iif(n.bridge.clone()), Match::OifIn(others)],
+                Action::Drop,
+            ));
+        }
+        if n.internal {
+            forward.push(rule(
+                vec![
+                    Match::Iif(n.bridge.clone()),
+                    Match::NotOif(n.bridge.clone()),
+                ],
+                Action::Drop,
+            ));
+            forward.push(rule(
+                vec![
+                    Match::Oif(n.bridge.clone()),
+                    Match::NotIif(n.bridge.clone()),
+                ],
+                Action::Drop,
+            ));
+        } else {
+            accepts.push(rule(
+                vec![Match::Oif(n.bridge.clone()), Match::CtEstablished],
+                Action::Accept,
+            ));
+            accepts.push(rule(
+                vec![Match::Oif(n.bridge.clone()), Match::CtDnat],
+                Action::Accept,
+            ));
+            accepts.push(rule(vec![Match::Iif(n.bridge.clone())], Action::Accept));
+            postrouting.push(rule(
+                vec![Match::SAddr(n.subnet), Match::NotOif(n.bridge.clone())],
+                Action::Masquerade,
+            ));
+        }
+    }
+
+    forward.extend(accepts);
+
+    let mut published = Vec::new();
+    let mut localnet: Vec<String> = Vec::new();
+    let mut sorted: Vec<&PublishedPort> = ports.iter().collect();
+    sorted.sort_by_key(|p| (p.host_port, p.proto, p.host_ip));
+    for p in sorted {
+        let mut m = Vec::new();
+        if let Some(ip) = p.host_ip {
+            m.push(Match::DAddr(host32(ip)));
+        }
+        m.push(Match::Proto(p.proto));
+        m.push(Match::DPort(p.host_port));
+        published.push(rule(m, Action::Dnat(p.container_ip, p.container_port)));
+        if p.host_ip.is_none_or(|ip| ip.is_loopback()) && !localnet.contains(&p.bridge) {
+            localnet.push(p.bridge.clone());
+        }
+    }
+    // Traffic from the host's 127.0.0.1 DNAT-ed into a container must leave
+    // with a source the container can answer.
+    for b in &localnet {
+        postrouting.push(rule(
+            vec![
+                Match::SAddr("127.0.0.0/8".parse().unwrap()),
+                Match::Oif(b.clone()),
+            ],
+            Action::Masquerade,
+        ));
+    }
+
+    let mut chains = vec![
+        Chain {
+            name: "raw_prerouting",
+            hook: Some(BaseHook {
+                kind: "filter",
+                hook: "prerouting",
+                priority: -300,
+            }),
+            rules: vec![rule(
+                vec![
+                    Match::NotIif("lo".into()),
+                    Match::DAddr("127.0.0.0/8".parse().unwrap()),
+                ],
+                Action::Drop,
+            )],
+        },
+        Chain {
+            name: "forward",
+            hook: Some(BaseHook {
+                kind: "filter",
+                hook: "forward",
+                priority: 0,
+            }),
+            rules: forward,
+        },
+        Chain {
+            name: "postrouting",
+            hook: Some(BaseHook {
+                kind: "nat",
+                hook: "postrouting",
+                priority: 100,
+            }),
+            rules: postrouting,
+        },
+    ];
+    if !published.is_empty() {
+        let to_published = || {
+            vec![rule(
+                vec![Match::DAddrLocal],
+                Action::Jump("published".into()),
+            )]
+        };
+        chains.push(Chain {
+            name: "prerouting",
+            hook: Some(BaseHook {
+                kind: "nat",
+                hook: "prerouting",
+                priority: -100,
+            }),
+            rules: to_published(),
+        });
+        chains.push(Chain {
+            name: "output",
+            hook: Some(BaseHook {
+                kind: "nat",
+                hook: "output",
+                priority: -100,
+            }),
+            rules: to_published(),
+        });
+        chains.push(Chain {
+            name: "published",
+            hook: None,
+            rules: published,
+        });
+    }
+
+    let mut sysctls: Vec<(String, &'static str)> = localnet
+        .iter()
+        .map(|b| (format!("net/ipv4/conf/{b}/route_localnet"), "1"))
+        .collect();
+    if networks.iter().any(|n| !n.internal) {
+        sysctls.push(("net/ipv4/ip_forward".into(), "1"));
+    }
+    Plan { chains, sysctls }
+}
+
+fn meta(key: &str) -> Value {
+    json!({ "meta": { "key": key } })
+}
+
+fn cmp(op: &str, left: Value, right: Value) -> Value {
+    json!({ "match": { "op": op, "left": left, "right": right } })
+}
+
+fn prefix(net: &Ipv4Net) -> Value {
+    if net.prefix_len() == 32 {
+        json!(net.addr().to_string())
+    } else {
+        json!({ "prefix": { "addr": net.network().to_string(), "len": net.prefix_len() } })
+    }
+}
+
+fn render_match(m: &Match) -> Value {
+    let ip = |field: &str| json!({ "payload": { "protocol": "ip", "field": field } });
+    match m {
+        Match::Iif(n) => cmp("==", meta("iifname"), json!(n)),
+        Match::NotIif(n) => cmp("!=", meta("iifname"), json!(n)),
+        Match::Oif(n) => cmp("==", meta("oifname"), json!(n)),
+        Match::NotOif(n) => cmp("!=", meta("oifname"), json!(n)),
+        Match::OifIn(ns) => cmp("==", meta("oifname"), json!({ "set": ns })),
+        Match::SAddr(n) => cmp("==", ip("saddr"), prefix(n)),
+        Match::DAddr(n) => cmp("==", ip("daddr"), prefix(n)),
+        Match::DAddrLocal => cmp(
+            "==",
+            json!({ "fib": { "result": "type", "flags": ["daddr"] } }),
+            json!("local"),
+        ),
+        Match::Proto(p) => cmp("==", meta("l4proto"), json!(p.as_str())),
+        Match::DPort(port) => cmp(
+            "==",
+            json!({ "payload": { "protocol": "th", "field": "dport" } }),
+            json!(port),
+        ),
+        Match::CtEstablished => cmp(
+            "in",
+            json!({ "ct": { "key": "state" } }),
+            json!(["established", "related"]),
+        ),
+        Match::CtDnat => cmp("in", json!({ "ct": { "key": "status" } }), json!("dnat")),
+    }
+}
+
+fn render_action(a: &Action) -> Value {
+    match a {
+        Action::Accept => json!({ "accept": null }),
+        Action::Drop => json!({ "drop": null }),
+        Action::Masquerade => json!({ "masquerade": null }),
+        Action::Dnat(ip, port) => {
+            json!({ "dnat": { "family": "ip", "addr": ip.to_string(), "port": port } })
+        }
+        Action::Jump(target) => json!({ "jump": { "target": target } }),
+    }
+}
+
+fn table() -> Value {
+    json!({ "table": { "family": "inet", "name": TABLE } })
+}
+
+/// The batch replacing rrun's table with `plan`'s chains. `add` then
+/// `delete` then `add` makes the delete succeed whether or not the table
+/// existed, all inside one transaction: other tables are never named.
+pub fn render(plan: &Plan) -> Value {
+    let mut cmds = vec![
+        json!({ "add": table() }),
+        json!({ "delete": table() }),
+        json!({ "add": table() }),
+    ];
+    for c in &plan.chains {
+        let mut chain = json!({ "family": "inet", "table": TABLE, "name": c.name });
+        if let Some(h) = &c.hook {
+            chain["type"] = json!(h.kind);
+            chain["hook"] = json!(h.hook);
+            chain["prio"] = json!(h.priority);
+            chain["policy"] = json!("accept");
+        }
+        cmds.push(json!({ "add": { "chain": chain } }));
+    }
+    for c in &plan.chains {
+        for r in &c.rules {
+            let mut expr: Vec<Value> = r.matches.iter().map(render_match).collect();
+            expr.push(render_action(&r.action));
+            cmds.push(json!({ "add": { "rule": { "family": "inet", "table": TABLE, "chain": c.name, "expr": expr } } }));
+        }
+    }
+    json!({ "nftables": cmds })
+}
+
+/// The batch removing rrun's table, whether or not it exists.
+pub fn render_teardown() -> Value {
+    json!({ "nftables": [ { "add": table() }, { "delete": table() } ] })
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum FirewallError {
+    #[error("nft rejected rrun's rule set: {0}")]
+    Nft(#[from] nftables::helper::NftablesError),
+    #[error("sysctl {path}: {source}")]
+    Sysctl {
+        path: String,
+        source: std::io::Error,
+    },
+}
+
+/// Apply `plan` in the calling thread's network namespace: sysctls first,
+/// then the whole table in one nft transaction.
+pub fn apply(plan: &Plan) -> Result<(), FirewallError> {
+    for (path, value) in &plan.sysctls {
+        let full = format!("/proc/sys/{path}");
+        std::fs::write(&full, value)
+            .map_err(|source| FirewallError::Sysctl { path: full, source })?;
+    }
+    run_nft(&render(plan))
+}
+
+/// Remove rrun's table from the calling thread's network namespace.
+pub fn teardown() -> Result<(), FirewallError> {
+    run_nft(&render_teardown())
+}
+
+fn run_nft(batch: &Value) -> Result<(), FirewallError> {
+    nftables::helper::apply_ruleset_raw(
+        &batch.to_string(),
+        nftables::helper::DEFAULT_NFT,
+        nftables::helper::DEFAULT_ARGS,
+    )?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn nets() -> Vec<FwNetwork> {
+        vec![
+            FwNetwork {
+                bridge: "rr-a".into(),
+                subnet: "172.18.0.0/16".parse().unwrap(),
+                internal: false,
+            },
+            FwNetwork {
+                bridge: "rr-b".into(),
+                subnet: "172.19.0.0/16".parse().unwrap(),
+                internal: false,
+            },
+            FwNetwork {
+                bridge: "rr-i".into(),
+                subnet: "172.20.0.0/16".parse().unwrap(),
+                internal: true,
+            },
+        ]
+    }
+
+    fn chain<'a>(p: &'a Plan, name: &str) -> &'a Chain {
+        p.chains.iter().find(|c| c.name == name).unwrap()
+    }
+
+    #[test]
+    fn networks_are_isolated_from_each_other() {
+        let p = plan(&nets(), &[]);
+        let fwd = &chain(&p, "forward").rules;
+        let drop_a = rule(
+            vec![
+                Match::Iif("rr-a".into()),
+                Match::OifIn(vec!["rr-b".into(), "rr-i".into()]),
+            ],
+            Action::Drop,
+        );
+        assert_eq!(fwd[0], drop_a);
+        // Every drop comes before any accept.
+        let first_accept = fwd.iter().position(|r| r.action == Action::Accept).unwrap();
+        assert!(fwd[first_accept..]
+            .iter()
+            .all(|r| r.action == Action::Accept));
+        assert!(fwd[..first_accept].iter().all(|r| r.action == Action::Drop));
+    }
+
+    #[test]
+    fn internal_networks_have_no_way_out_and_are_not_masqueraded() {
+        let p = plan(&nets(), &[]);
+        let fwd = &chain(&p, "forward").rules;
+        assert!(fwd.contains(&rule(
+            vec![Match::Iif("rr-i".into()), Match::NotOif("rr-i".into())],
+            Action::Drop
+        )));
+        assert!(fwd.contains(&rule(
+            vec![Match::Oif("rr-i".into()), Match::NotIif("rr-i".into())],
+            Action::Drop
+        )));
+        assert!(!fwd
+            .iter()
+            .any(|r| r.action == Action::Accept && r.matches.contains(&Match::Iif("rr-i".into()))));
+        let post = &chain(&p, "postrouting").rules;
+        assert_eq!(post.len(), 2, "{post:?}");
+        assert!(post.iter().all(|r| !r
+            .matches
+            .contains(&Match::SAddr("172.20.0.0/16".parse().unwrap()))));
+        assert!(post.contains(&rule(
+            vec![
+                Match::SAddr("172.18.0.0/16".parse().unwrap()),
+                Match::NotOif("rr-a".into())
+            ],
+            Action::Masquerade
+        )));
+    }
+
+    #[test]
+    fn published_ports_dnat_and_localnet_only_where_needed() {
+        let ports = vec![
+            PublishedPort {
+                host_ip: None,
+                host_port: 8080,
+                proto: Proto::Tcp,
+                container_ip: "172.18.0.2".parse().unwrap(),
+                container_port: 80,
+                bridge: "rr-a".into(),
+            },
+            PublishedPort {
+                host_ip: Some("10.0.0.5".parse().unwrap()),
+                host_port: 5353,
+                proto: Proto::Udp,
+                container_ip: "172.19.0.2".parse().unwrap(),
+                container_port: 53,
+                bridge: "rr-b".into(),
+            },
+        ];
+        let p = plan(&nets(), &ports);
+        let published = &chain(&p, "published").rules;
+        assert_eq!(
+            published[0],
+            rule(
+                vec![Match::Proto(Proto::Udp), Match::DPort(5353)],
+                Action::Dnat("172.19.0.2".parse().unwrap(), 53)
+            )
+            .tap_daddr("10.0.0.5")
+        );
+        assert_eq!(
+            published[1],
+            rule(
+                vec![Match::Proto(Proto::Tcp), Match::DPort(8080)],
+                Action::Dnat("172.18.0.2".parse().unwrap(), 80)
+            )
+        );
+        for hook in ["prerouting", "output"] {
+            assert_eq!(
+                chain(&p, hook).rules,
+                vec![rule(
+                    vec![Match::DAddrLocal],
+                    Action::Jump("published".into())
+                )]
+            );
+        }
+        // Only rr-a has a port reachable on 127.0.0.1.
+        assert!(p
+            .sysctls
+            .contains(&("net/ipv4/conf/rr-a/route_localnet".into(), "1")));
+        assert!(!p.sysctls.iter().any(|(s, _)| s.contains("rr-b")));
+        assert!(chain(&p, "postrouting").rules.contains(&rule(
+            vec![
+                Match::SAddr("127.0.0.0/8".parse().unwrap()),
+                Match::Oif("rr-a".into())
+            ],
+            Action::Masquerade
+        )));
+    }
+
+    #[test]
+    fn loopback_from_outside_is_dropped_early() {
+        let p = plan(&[], &[]);
+        let raw = chain(&p, "raw_prerouting");
+        assert_eq!(raw.hook.as_ref().unwrap().priority, -300);
+        assert_eq!(
+            raw.rules,
+            vec![rule(
+                vec![
+                    Match::NotIif("lo".into()),
+                    Match::DAddr("127.0.0.0/8".parse().unwrap())
+                ],
+                Action::Drop
+            )]
+        );
+        assert!(p.sysctls.is_empty(), "no network, nothing to forward");
+    }
+
+    #[test]
+    fn rendered_batch_is_valid_nft_json_and_names_only_our_table() {
+        let ports = vec![PublishedPort {
+            host_ip: Some("127.0.0.1".parse().unwrap()),
+            host_port: 8080,
+            proto: Proto::Tcp,
+            container_ip: "172.18.0.2".parse().unwrap(),
+            container_port: 80,
+            bridge: "rr-a".into(),
+        }];
+        let v = render(&plan(&nets(), &ports));
+        // The nftables crate's schema accepts every command we emit.
+        let parsed: nftables::schema::Nftables = serde_json::from_value(v.clone()).unwrap();
+        assert!(parsed.objects.len() > 10);
+        let text = v.to_string();
+        for cmd in v["nftables"].as_array().unwrap() {
+            let obj = cmd.as_object().unwrap().values().next().unwrap();
+            let inner = obj.as_object().unwrap().values().next().unwrap();
+            let table = inner.get("table").or_else(|| inner.get("name")).unwrap();
+            assert_eq!(table, TABLE, "{cmd}");
+        }
+        assert!(
+            text.contains(r#""dnat":{"addr":"172.18.0.2","family":"ip","port":80}"#),
+            "{text}"
+        );
+        let t: nftables::schema::Nftables = serde_json::from_value(render_teardown()).unwrap();
+        assert_eq!(t.objects.len(), 2);
+    }
+
+    trait TapDaddr {
+        fn tap_daddr(self, ip: &str) -> Self;
+    }
+    impl TapDaddr for Rule {
+        fn tap_daddr(mut self, ip: &str) -> Self {
+            self.matches
+                .insert(0, Match::DAddr(host32(ip.parse().unwrap())));
+            self
+        }
+    }
+}
