@@ -6,6 +6,8 @@
 pub mod dns;
 pub mod firewall;
 pub mod ipam;
+pub mod link;
 pub mod name;
+pub mod netns;
 pub mod resolv;
 pub mod store;

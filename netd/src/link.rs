@@ -1,0 +1,277 @@
+//! Bridges and veth pairs through rtnetlink.
+//!
+//! `host` is the namespace holding the bridges (the daemon's, or a test's);
+//! `container` the container's. Every call runs on a thread of its own inside
+//! the namespace it changes (see `netns`).
+
+use std::io;
+use std::net::{IpAddr, Ipv4Addr};
+
+use futures::TryStreamExt;
+use ipnet::Ipv4Net;
+use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
+
+use crate::netns::{with_netlink, NetNs};
+
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    #[error("{what}: {source}")]
+    Netlink {
+        what: String,
+        source: rtnetlink::Error,
+    },
+    #[error("network namespace: {0}")]
+    Io(#[from] io::Error),
+    #[error("interface name {0:?} is longer than 15 bytes")]
+    NameTooLong(String),
+}
+
+fn errno(e: &rtnetlink::Error) -> Option<i32> {
+    match e {
+        rtnetlink::Error::NetlinkError(m) => Some(-m.raw_code()),
+        _ => None,
+    }
+}
+
+fn ctx(what: impl Into<String>) -> impl FnOnce(rtnetlink::Error) -> LinkError {
+    let what = what.into();
+    move |source| LinkError::Netlink { what, source }
+}
+
+fn check_name(n: &str) -> Result<(), LinkError> {
+    if n.is_empty() || n.len() > 15 {
+        return Err(LinkError::NameTooLong(n.to_string()));
+    }
+    Ok(())
+}
+
+async fn index_of(h: &Handle, name: &str) -> Result<Option<u32>, LinkError> {
+    match h.link().get().match_name(name).execute().try_next().await {
+        Ok(Some(m)) => Ok(Some(m.header.index)),
+        Ok(None) => Ok(None),
+        Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(None),
+        Err(e) => Err(ctx(format!("look up {name}"))(e)),
+    }
+}
+
+async fn add_addr(h: &Handle, index: u32, name: &str, addr: Ipv4Net) -> Result<(), LinkError> {
+    match h
+        .address()
+        .add(index, IpAddr::V4(addr.addr()), addr.prefix_len())
+        .execute()
+        .await
+    {
+        Err(e) if errno(&e) == Some(libc::EEXIST) => Ok(()),
+        r => r.map_err(ctx(format!("add {addr} to {name}"))),
+    }
+}
+
+/// A bridge for one network: `gateway` is the bridge's address with the
+/// subnet's prefix, e.g. 172.18.0.1/16.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BridgeSpec {
+    pub name: String,
+    pub gateway: Ipv4Net,
+    pub mtu: Option<u32>,
+}
+
+/// Create the bridge if missing, give it its address, bring it up.
+/// Idempotent: run again after a restart, it changes nothing.
+pub fn ensure_bridge(host: &NetNs, spec: &BridgeSpec) -> Result<(), LinkError> {
+    check_name(&spec.name)?;
+    with_netlink(host, |h| async move {
+        let index = match index_of(&h, &spec.name).await? {
+            Some(i) => i,
+            None => {
+                let mut b = LinkBridge::new(&spec.name);
+                if let Some(mtu) = spec.mtu {
+                    b = b.mtu(mtu);
+                }
+                match h.link().add(b.build()).execute().await {
+                    Err(e) if errno(&e) == Some(libc::EEXIST) => {}
+                    r => r.map_err(ctx(format!("create bridge {}", spec.name)))?,
+                }
+                index_of(&h, &spec.name)
+                    .await?
+                    .ok_or_else(|| io::Error::other(format!("bridge {} vanished", spec.name)))?
+            }
+        };
+        add_addr(&h, index, &spec.name, spec.gateway).await?;
+        h.link()
+            .set(LinkUnspec::new_with_index(index).up().build())
+            .execute()
+            .await
+            .map_err(ctx(format!("bring up {}", spec.name)))
+    })
+}
+
+/// Delete a link by name in `ns`; a missing link is not an error.
+pub fn remove_link(ns: &NetNs, name: &str) -> Result<(), LinkError> {
+    with_netlink(ns, |h| async move {
+        let Some(index) = index_of(&h, name).await? else {
+            return Ok(());
+        };
+        match h.link().del(index).execute().await {
+            Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(()),
+            r => r.map_err(ctx(format!("delete {name}"))),
+        }
+    })
+}
+
+/// Whether a link exists in `ns`.
+pub fn link_exists(ns: &NetNs, name: &str) -> Result<bool, LinkError> {
+    with_netlink(
+        ns,
+        |h| async move { Ok(index_of(&h, name).await?.is_some()) },
+    )
+}
+
+/// One container interface on one network.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Attachment {
+    pub bridge: String,
+    /// The host end's name (≤ 15 bytes); see [`veth_name`].
+    pub host_veth: String,
+    /// The name inside the container: `eth0`, `eth1`, … in attach order.
+    pub ifname: String,
+    /// The container's address with the subnet's prefix.
+    pub address: Ipv4Net,
+    /// Set for the first network only: the container's default route.
+    pub default_gateway: Option<Ipv4Addr>,
+    pub mtu: Option<u32>,
+}
+
+/// A host-end name from the container and network ids: `ve` and 13 hex digits
+/// of a hash, stable, so a restarted daemon finds the link again.
+pub fn veth_name(container_id: &str, network_id: &str) -> String {
+    // FNV-1a, 64 bits: stable across releases, unlike std's hasher.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in container_id.bytes().chain([0]).chain(network_id.bytes()) {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("ve{:013x}", h & 0x000f_ffff_ffff_ffff)
+}
+
+/// Wire a container into a bridge: veth pair, host end on the bridge and up,
+/// the other end moved into `container`, renamed, addressed and up, `lo` up,
+/// and the default route when asked. On failure the pair is removed again.
+pub fn attach(host: &NetNs, container: &NetNs, a: &Attachment) -> Result<(), LinkError> {
+    check_name(&a.host_veth)?;
+    check_name(&a.ifname)?;
+    // The peer's temporary name in the host namespace: unique, as the host
+    // end's name is, so parallel attaches never collide.
+    let peer = format!("vp{}", &a.host_veth[2..]);
+    let container_fd = container.raw_fd();
+    let peer = peer.as_str();
+    let step1 = with_netlink(host, |h| async move {
+        let br = index_of(&h, &a.bridge)
+            .await?
+            .ok_or_else(|| io::Error::other(format!("bridge {} does not exist", a.bridge)))?;
+        let mut veth = LinkVeth::new(&a.host_veth, peer);
+        if let Some(mtu) = a.mtu {
+            veth = veth.mtu(mtu);
+        }
+        h.link()
+            .add(veth.build())
+            .execute()
+            .await
+            .map_err(ctx(format!("create veth {}", a.host_veth)))?;
+        let host_end = index_of(&h, &a.host_veth)
+            .await?
+            .ok_or_else(|| io::Error::other("veth vanished"))?;
+        let peer_end = index_of(&h, peer)
+            .await?
+            .ok_or_else(|| io::Error::other("veth peer vanished"))?;
+        h.link()
+            .set(
+                LinkUnspec::new_with_index(host_end)
+                    .controller(br)
+                    .up()
+                    .build(),
+            )
+            .execute()
+            .await
+            .map_err(ctx(format!("put {} on {}", a.host_veth, a.bridge)))?;
+        h.link()
+            .set(
+                LinkUnspec::new_with_index(peer_end)
+                    .setns_by_fd(container_fd)
+                    .build(),
+            )
+            .execute()
+            .await
+            .map_err(ctx(format!("move {peer} into the container")))
+    });
+    let result = step1.and_then(|()| configure_inside(container, peer, a));
+    if let Err(e) = result {
+        // Deleting the host end deletes its peer wherever it is.
+        if let Err(cleanup) = remove_link(host, &a.host_veth) {
+            tracing::warn!(veth = %a.host_veth, error = %cleanup, "cleanup after failed attach");
+        }
+        return Err(e);
+    }
+    Ok(())
+}
+
+fn configure_inside(container: &NetNs, peer: &str, a: &Attachment) -> Result<(), LinkError> {
+    with_netlink(container, |h| async move {
+        if let Some(lo) = index_of(&h, "lo").await? {
+            h.link()
+                .set(LinkUnspec::new_with_index(lo).up().build())
+                .execute()
+                .await
+                .map_err(ctx("bring up lo"))?;
+        }
+        let idx = index_of(&h, peer)
+            .await?
+            .ok_or_else(|| io::Error::other(format!("{peer} not found in the container")))?;
+        let mut rename = LinkUnspec::new_with_index(idx).name(a.ifname.clone());
+        if let Some(mtu) = a.mtu {
+            rename = rename.mtu(mtu);
+        }
+        h.link()
+            .set(rename.build())
+            .execute()
+            .await
+            .map_err(ctx(format!("rename {peer} to {}", a.ifname)))?;
+        add_addr(&h, idx, &a.ifname, a.address).await?;
+        h.link()
+            .set(LinkUnspec::new_with_index(idx).up().build())
+            .execute()
+            .await
+            .map_err(ctx(format!("bring up {}", a.ifname)))?;
+        if let Some(gw) = a.default_gateway {
+            let route = RouteMessageBuilder::<Ipv4Addr>::new()
+                .gateway(gw)
+                .output_interface(idx)
+                .build();
+            match h.route().add(route).execute().await {
+                Err(e) if errno(&e) == Some(libc::EEXIST) => {}
+                r => r.map_err(ctx(format!("default route via {gw}")))?,
+            }
+        }
+        Ok(())
+    })
+}
+
+/// Remove a container's interface by its host end. Idempotent.
+pub fn detach(host: &NetNs, host_veth: &str) -> Result<(), LinkError> {
+    remove_link(host, host_veth)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn veth_names_are_short_stable_and_distinct() {
+        let a = veth_name("c1", "n1");
+        assert_eq!(a, veth_name("c1", "n1"));
+        assert_ne!(a, veth_name("c1", "n2"));
+        assert_ne!(a, veth_name("c2", "n1"));
+        assert_eq!(a.len(), 15);
+        assert!(check_name(&a).is_ok());
+        assert!(check_name("this-is-sixteen!").is_err());
+    }
+}
