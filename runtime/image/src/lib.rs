@@ -5,7 +5,9 @@
 //! with [`snapshot::mount_rootfs`].
 
 pub mod manifest;
+pub mod pull;
 pub mod reference;
+pub mod registry;
 pub mod store;
 pub mod unpack;
 

@@ -1,0 +1,607 @@
+//! The OCI distribution client: endpoints (mirrors, insecure registries),
+//! authentication (anonymous and credentialed bearer tokens, basic auth,
+//! Docker's config.json), manifests and blob streams.
+//!
+//! Why reqwest (blocking, rustls) rather than `oci-client`: the pull has to
+//! hash every byte itself as it streams (to verify the digest while the
+//! layer is decompressed and unpacked in the same pass), try docker.io
+//! mirrors before the origin, and speak plain HTTP to insecure registries
+//! and localhost as Docker does; a plain HTTP client gives all of that with
+//! no second copy of the protocol's state. Blocking, because unpacking is
+//! syscall work that belongs on plain threads, never on an async executor.
+
+use std::collections::{BTreeMap, HashMap};
+use std::io::Read;
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use base64::Engine as _;
+use reqwest::blocking::{Client, Response};
+use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE, WWW_AUTHENTICATE};
+use reqwest::StatusCode;
+use serde::Deserialize;
+
+use crate::manifest::MAX_MANIFEST_SIZE;
+use crate::reference::{Digest, DEFAULT_DOMAIN};
+
+/// Where docker.io really lives.
+const DOCKER_IO_ORIGIN: &str = "https://registry-1.docker.io";
+const TOKEN_MAX: u64 = 1 << 20;
+
+#[derive(Debug, thiserror::Error)]
+pub enum RegistryError {
+    #[error("{url}: {source}")]
+    Http {
+        url: String,
+        #[source]
+        source: reqwest::Error,
+    },
+    #[error("{url}: the registry answered {status}: {body}")]
+    Status { url: String, status: StatusCode, body: String },
+    #[error("{what} not found in {registry}")]
+    NotFound { what: String, registry: String },
+    #[error("{registry}: access denied ({detail}); check the credentials in your Docker config (docker login)")]
+    Unauthorized { registry: String, detail: String },
+    #[error("token service {realm}: {detail}")]
+    Token { realm: String, detail: String },
+    #[error("{url}: the response is larger than the {limit}-byte limit")]
+    TooLarge { url: String, limit: u64 },
+    #[error("reading {path}: {detail}")]
+    Config { path: String, detail: String },
+}
+
+/// A user name and password, from Docker's config.json.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Credential {
+    pub username: String,
+    pub password: String,
+}
+
+impl std::fmt::Debug for Credential {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Credential({}, <redacted>)", self.username)
+    }
+}
+
+/// How to reach registries: daemon.json's `insecure-registries` and
+/// `registry-mirrors`, and the credentials of `~/.docker/config.json`.
+#[derive(Debug, Clone, Default)]
+pub struct RegistryOptions {
+    /// `host[:port]` entries (or bare hosts) spoken to over plain HTTP.
+    pub insecure_registries: Vec<String>,
+    /// Base URLs of docker.io mirrors, tried in order before the origin.
+    pub mirrors: Vec<String>,
+    /// Registry host → credential.
+    pub auths: BTreeMap<String, Credential>,
+}
+
+impl RegistryOptions {
+    /// Reads `insecure-registries` and `registry-mirrors` from a daemon.json.
+    pub fn load_daemon_json(&mut self, path: &Path) -> Result<(), RegistryError> {
+        #[derive(Deserialize)]
+        struct DaemonJson {
+            #[serde(rename = "insecure-registries", default)]
+            insecure: Vec<String>,
+            #[serde(rename = "registry-mirrors", default)]
+            mirrors: Vec<String>,
+        }
+        let cfg_err = |detail: String| RegistryError::Config {
+            path: path.display().to_string(),
+            detail,
+        };
+        let body = std::fs::read(path).map_err(|e| cfg_err(e.to_string()))?;
+        let d: DaemonJson = serde_json::from_slice(&body).map_err(|e| cfg_err(e.to_string()))?;
+        self.insecure_registries.extend(d.insecure);
+        self.mirrors.extend(d.mirrors.into_iter().map(|m| m.trim_end_matches('/').to_string()));
+        Ok(())
+    }
+
+    /// Reads `auths` from a Docker config.json (`auth` = base64 of
+    /// `user:password`, or `username`/`password` fields). A missing file is
+    /// not an error: pulls are then anonymous.
+    pub fn load_docker_config(&mut self, path: &Path) -> Result<(), RegistryError> {
+        #[derive(Deserialize)]
+        struct Entry {
+            auth: Option<String>,
+            username: Option<String>,
+            password: Option<String>,
+        }
+        #[derive(Deserialize)]
+        struct Config {
+            #[serde(default)]
+            auths: BTreeMap<String, Entry>,
+        }
+        let cfg_err = |detail: String| RegistryError::Config {
+            path: path.display().to_string(),
+            detail,
+        };
+        let body = match std::fs::read(path) {
+            Ok(b) => b,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(cfg_err(e.to_string())),
+        };
+        let c: Config = serde_json::from_slice(&body).map_err(|e| cfg_err(e.to_string()))?;
+        for (key, e) in c.auths {
+            let cred = match (e.auth.filter(|a| !a.is_empty()), e.username, e.password) {
+                (Some(a), _, _) => {
+                    let raw = base64::engine::general_purpose::STANDARD
+                        .decode(a.trim())
+                        .map_err(|e| cfg_err(format!("auth for {key}: {e}")))?;
+                    let s = String::from_utf8(raw).map_err(|e| cfg_err(format!("auth for {key}: {e}")))?;
+                    let (u, p) = s
+                        .split_once(':')
+                        .ok_or_else(|| cfg_err(format!("auth for {key} is not user:password")))?;
+                    Credential {
+                        username: u.into(),
+                        password: p.into(),
+                    }
+                }
+                (None, Some(u), Some(p)) => Credential { username: u, password: p },
+                _ => continue,
+            };
+            self.auths.insert(normalize_auth_key(&key), cred);
+        }
+        Ok(())
+    }
+
+    /// Docker treats localhost and 127.0.0.0/8 (and ::1) as insecure
+    /// registries even when not listed.
+    pub fn is_insecure(&self, domain: &str) -> bool {
+        let host = host_of(domain);
+        host == "localhost"
+            || host == "::1"
+            || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+            || self
+                .insecure_registries
+                .iter()
+                .any(|i| i.trim_end_matches('/') == domain || i == host)
+    }
+
+    fn credential(&self, host: &str) -> Option<&Credential> {
+        if let Some(c) = self.auths.get(host) {
+            return Some(c);
+        }
+        if matches!(host, DEFAULT_DOMAIN | "registry-1.docker.io" | "index.docker.io") {
+            for k in ["index.docker.io", DEFAULT_DOMAIN, "registry-1.docker.io"] {
+                if let Some(c) = self.auths.get(k) {
+                    return Some(c);
+                }
+            }
+        }
+        None
+    }
+
+    /// Where to fetch a repository of `domain` from, in order: docker.io's
+    /// mirrors then the origin; for others the registry itself, over HTTP
+    /// when insecure and HTTPS otherwise.
+    pub fn endpoints(&self, domain: &str) -> Vec<Endpoint> {
+        let mut out = Vec::new();
+        if domain == DEFAULT_DOMAIN {
+            for m in &self.mirrors {
+                let host = m.split("://").nth(1).unwrap_or(m).trim_end_matches('/').to_string();
+                out.push(Endpoint {
+                    base: m.trim_end_matches('/').to_string(),
+                    host,
+                    mirror: true,
+                });
+            }
+            out.push(Endpoint {
+                base: DOCKER_IO_ORIGIN.into(),
+                host: DEFAULT_DOMAIN.into(),
+                mirror: false,
+            });
+        } else {
+            let scheme = if self.is_insecure(domain) { "http" } else { "https" };
+            out.push(Endpoint {
+                base: format!("{scheme}://{domain}"),
+                host: domain.to_string(),
+                mirror: false,
+            });
+        }
+        out
+    }
+}
+
+fn host_of(domain: &str) -> &str {
+    if let Some(rest) = domain.strip_prefix('[') {
+        return rest.split(']').next().unwrap_or(rest);
+    }
+    domain.split(':').next().unwrap_or(domain)
+}
+
+/// `https://index.docker.io/v1/` → `index.docker.io`; `host:5000` stays.
+fn normalize_auth_key(key: &str) -> String {
+    let k = key.split("://").nth(1).unwrap_or(key);
+    k.split('/').next().unwrap_or(k).to_string()
+}
+
+/// One place to fetch from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Endpoint {
+    /// `scheme://host[:port]`
+    pub base: String,
+    /// The host whose credentials apply.
+    pub host: String,
+    pub mirror: bool,
+}
+
+#[derive(Debug, Clone)]
+enum Auth {
+    Basic(Credential),
+    Bearer(String),
+}
+
+/// A registry client; cheap to share between threads.
+pub struct RegistryClient {
+    http: Client,
+    opts: RegistryOptions,
+    /// (endpoint base, repository) → what to send.
+    auth: Mutex<HashMap<(String, String), Auth>>,
+}
+
+/// A challenge from `WWW-Authenticate`.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) struct Challenge {
+    pub scheme: String,
+    pub params: BTreeMap<String, String>,
+}
+
+/// Parses `Bearer realm="https://auth",service="registry",scope="a,b"`.
+pub(crate) fn parse_challenge(h: &str) -> Option<Challenge> {
+    let h = h.trim();
+    let (scheme, mut rest) = match h.split_once(' ') {
+        Some((s, r)) => (s, r.trim()),
+        None => (h, ""),
+    };
+    let mut params = BTreeMap::new();
+    while !rest.is_empty() {
+        let (key, after) = rest.split_once('=')?;
+        let key = key.trim().to_ascii_lowercase();
+        let after = after.trim_start();
+        let (value, tail) = if let Some(q) = after.strip_prefix('"') {
+            let mut val = String::new();
+            let mut chars = q.char_indices();
+            let mut end = None;
+            while let Some((i, c)) = chars.next() {
+                match c {
+                    '\\' => {
+                        if let Some((_, n)) = chars.next() {
+                            val.push(n)
+                        }
+                    }
+                    '"' => {
+                        end = Some(i);
+                        break;
+                    }
+                    c => val.push(c),
+                }
+            }
+            (val, &q[end? + 1..])
+        } else {
+            let end = after.find(',').unwrap_or(after.len());
+            (after[..end].trim().to_string(), &after[end..])
+        };
+        params.insert(key, value);
+        rest = tail.trim_start().trim_start_matches(',').trim_start();
+    }
+    Some(Challenge {
+        scheme: scheme.to_ascii_lowercase(),
+        params,
+    })
+}
+
+const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+
+impl RegistryClient {
+    pub fn new(opts: RegistryOptions) -> Result<RegistryClient, RegistryError> {
+        let http = Client::builder()
+            .user_agent(concat!("rrun/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(30))
+            // The blocking client's default 30 s total timeout would cut off
+            // big layers; each request sets its own instead.
+            .timeout(None::<Duration>)
+            // Blob GETs redirect to storage; reqwest drops Authorization on
+            // a redirect to another host.
+            .redirect(reqwest::redirect::Policy::limited(10))
+            .build()
+            .map_err(|source| RegistryError::Http {
+                url: "client".into(),
+                source,
+            })?;
+        Ok(RegistryClient {
+            http,
+            opts,
+            auth: Mutex::new(HashMap::new()),
+        })
+    }
+
+    pub fn options(&self) -> &RegistryOptions {
+        &self.opts
+    }
+
+    /// GETs a manifest by tag or digest; returns body and content type.
+    /// The body is capped at [`MAX_MANIFEST_SIZE`].
+    pub fn get_manifest(
+        &self,
+        ep: &Endpoint,
+        repo: &str,
+        selector: &str,
+    ) -> Result<(Vec<u8>, Option<String>), RegistryError> {
+        let url = format!("{}/v2/{repo}/manifests/{selector}", ep.base);
+        let resp = self.send(ep, repo, &url, Some(MANIFEST_ACCEPT), Duration::from_secs(120), || {
+            format!("manifest {repo}:{selector}")
+        })?;
+        let ct = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string);
+        let body = read_capped(resp, &url, MAX_MANIFEST_SIZE)?;
+        Ok((body, ct))
+    }
+
+    /// GETs a small blob (a config) whole, capped at `limit` bytes.
+    pub fn get_blob_bytes(
+        &self,
+        ep: &Endpoint,
+        repo: &str,
+        digest: &Digest,
+        limit: u64,
+    ) -> Result<Vec<u8>, RegistryError> {
+        let resp = self.open_blob(ep, repo, digest, limit)?;
+        read_capped(resp, &format!("{}/v2/{repo}/blobs/{digest}", ep.base), limit)
+    }
+
+    /// Opens a blob stream. The caller must cap and hash what it reads.
+    pub fn open_blob(&self, ep: &Endpoint, repo: &str, digest: &Digest, size: u64) -> Result<Response, RegistryError> {
+        let url = format!("{}/v2/{repo}/blobs/{digest}", ep.base);
+        // A stall cap, not a speed requirement: two minutes plus 64 KiB/s.
+        let timeout = Duration::from_secs(120 + size / (64 << 10));
+        self.send(ep, repo, &url, None, timeout, || format!("blob {digest} of {repo}"))
+    }
+
+    /// Sends a GET with whatever auth this (endpoint, repo) has; on a 401
+    /// answers the challenge once and retries.
+    fn send(
+        &self,
+        ep: &Endpoint,
+        repo: &str,
+        url: &str,
+        accept: Option<&str>,
+        timeout: Duration,
+        what: impl Fn() -> String,
+    ) -> Result<Response, RegistryError> {
+        let key = (ep.base.clone(), repo.to_string());
+        for attempt in 0..2 {
+            let mut req = self.http.get(url).timeout(timeout);
+            if let Some(a) = accept {
+                req = req.header(ACCEPT, a);
+            }
+            if let Some(auth) = self.auth.lock().expect("auth lock").get(&key).cloned() {
+                req = match auth {
+                    Auth::Basic(c) => req.basic_auth(c.username, Some(c.password)),
+                    Auth::Bearer(t) => req.bearer_auth(t),
+                };
+            }
+            let resp = req.send().map_err(|source| RegistryError::Http {
+                url: url.to_string(),
+                source,
+            })?;
+            match resp.status() {
+                s if s.is_success() => return Ok(resp),
+                StatusCode::UNAUTHORIZED if attempt == 0 => {
+                    let challenge = resp
+                        .headers()
+                        .get(WWW_AUTHENTICATE)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(parse_challenge);
+                    let auth = self.answer(ep, repo, challenge)?;
+                    self.auth.lock().expect("auth lock").insert(key.clone(), auth);
+                }
+                StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
+                    return Err(RegistryError::Unauthorized {
+                        registry: ep.host.clone(),
+                        detail: format!("{} for {}", resp.status(), what()),
+                    })
+                }
+                StatusCode::NOT_FOUND => {
+                    return Err(RegistryError::NotFound {
+                        what: what(),
+                        registry: ep.host.clone(),
+                    })
+                }
+                status => {
+                    let body = read_capped(resp, url, 4096)
+                        .map(|b| String::from_utf8_lossy(&b).into_owned())
+                        .unwrap_or_default();
+                    return Err(RegistryError::Status {
+                        url: url.to_string(),
+                        status,
+                        body,
+                    });
+                }
+            }
+        }
+        unreachable!("the loop returns on its second attempt")
+    }
+
+    /// Turns a 401 challenge into credentials to send.
+    fn answer(&self, ep: &Endpoint, repo: &str, challenge: Option<Challenge>) -> Result<Auth, RegistryError> {
+        let cred = self.opts.credential(&ep.host).cloned();
+        let unauthorized = |detail: &str| RegistryError::Unauthorized {
+            registry: ep.host.clone(),
+            detail: detail.to_string(),
+        };
+        let Some(ch) = challenge else {
+            return Err(unauthorized("401 without a WWW-Authenticate challenge"));
+        };
+        match ch.scheme.as_str() {
+            "basic" => cred
+                .map(Auth::Basic)
+                .ok_or_else(|| unauthorized("the registry wants a user name and password and none is configured")),
+            "bearer" => {
+                let realm = ch
+                    .params
+                    .get("realm")
+                    .ok_or_else(|| unauthorized("bearer challenge without a realm"))?;
+                let scope = ch
+                    .params
+                    .get("scope")
+                    .cloned()
+                    .unwrap_or_else(|| format!("repository:{repo}:pull"));
+                let token = self.fetch_token(realm, ch.params.get("service"), &scope, cred.as_ref())?;
+                Ok(Auth::Bearer(token))
+            }
+            other => Err(unauthorized(&format!("unsupported auth scheme {other:?}"))),
+        }
+    }
+
+    fn fetch_token(
+        &self,
+        realm: &str,
+        service: Option<&String>,
+        scope: &str,
+        cred: Option<&Credential>,
+    ) -> Result<String, RegistryError> {
+        let terr = |detail: String| RegistryError::Token {
+            realm: realm.to_string(),
+            detail,
+        };
+        let mut url = reqwest::Url::parse(realm).map_err(|e| terr(format!("bad realm: {e}")))?;
+        {
+            let mut q = url.query_pairs_mut();
+            if let Some(s) = service {
+                q.append_pair("service", s);
+            }
+            for s in scope.split(' ').filter(|s| !s.is_empty()) {
+                q.append_pair("scope", s);
+            }
+        }
+        let mut req = self.http.get(url.clone()).timeout(Duration::from_secs(60));
+        if let Some(c) = cred {
+            req = req.basic_auth(&c.username, Some(&c.password));
+        }
+        let resp = req.send().map_err(|e| terr(e.to_string()))?;
+        if !resp.status().is_success() {
+            return Err(terr(format!(
+                "answered {}{}",
+                resp.status(),
+                if cred.is_none() { " (no credentials configured)" } else { "" }
+            )));
+        }
+        #[derive(Deserialize)]
+        struct TokenResponse {
+            token: Option<String>,
+            access_token: Option<String>,
+        }
+        let body = read_capped(resp, url.as_str(), TOKEN_MAX)?;
+        let t: TokenResponse = serde_json::from_slice(&body).map_err(|e| terr(format!("bad token response: {e}")))?;
+        let token = t
+            .token
+            .or(t.access_token)
+            .filter(|t| !t.is_empty())
+            .ok_or_else(|| terr("no token in the response".into()))?;
+        // A token must be sendable as a header value.
+        HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| terr("token is not a valid header".into()))?;
+        Ok(token)
+    }
+}
+
+/// Reads a whole response, failing once it passes `limit` bytes.
+fn read_capped(resp: Response, url: &str, limit: u64) -> Result<Vec<u8>, RegistryError> {
+    if resp.content_length().is_some_and(|l| l > limit) {
+        return Err(RegistryError::TooLarge {
+            url: url.to_string(),
+            limit,
+        });
+    }
+    let mut buf = Vec::new();
+    resp.take(limit + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| RegistryError::Status {
+            url: url.to_string(),
+            status: StatusCode::OK,
+            body: format!("reading the body: {e}"),
+        })?;
+    if buf.len() as u64 > limit {
+        return Err(RegistryError::TooLarge {
+            url: url.to_string(),
+            limit,
+        });
+    }
+    Ok(buf)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accept_header_names_every_kind() {
+        use crate::manifest::*;
+        for mt in [MT_DOCKER_LIST, MT_DOCKER_MANIFEST, MT_OCI_INDEX, MT_OCI_MANIFEST] {
+            assert!(MANIFEST_ACCEPT.contains(mt));
+        }
+    }
+
+    #[test]
+    fn challenges() {
+        let c = parse_challenge(
+            r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull""#,
+        )
+        .unwrap();
+        assert_eq!(c.scheme, "bearer");
+        assert_eq!(c.params["realm"], "https://auth.docker.io/token");
+        assert_eq!(c.params["service"], "registry.docker.io");
+        assert_eq!(c.params["scope"], "repository:library/busybox:pull");
+        let c = parse_challenge(r#"Basic realm="Registry Realm""#).unwrap();
+        assert_eq!(c.scheme, "basic");
+        assert_eq!(c.params["realm"], "Registry Realm");
+        let c = parse_challenge(r#"Bearer realm="x", scope="a:b:pull,push""#).unwrap();
+        assert_eq!(c.params["scope"], "a:b:pull,push");
+    }
+
+    #[test]
+    fn endpoints_and_insecure() {
+        let mut o = RegistryOptions {
+            insecure_registries: vec!["myreg.local:5000".into(), "plain.example".into()],
+            mirrors: vec!["http://127.0.0.1:9/".into(), "https://mirror.example".into()],
+            ..Default::default()
+        };
+        o.mirrors = o.mirrors.iter().map(|m| m.trim_end_matches('/').to_string()).collect();
+        let eps = o.endpoints("docker.io");
+        assert_eq!(
+            eps.iter().map(|e| e.base.as_str()).collect::<Vec<_>>(),
+            ["http://127.0.0.1:9", "https://mirror.example", DOCKER_IO_ORIGIN]
+        );
+        assert!(eps[0].mirror && !eps[2].mirror);
+        assert_eq!(o.endpoints("localhost:5000")[0].base, "http://localhost:5000");
+        assert_eq!(o.endpoints("127.0.0.1:5000")[0].base, "http://127.0.0.1:5000");
+        assert_eq!(o.endpoints("127.0.0.5")[0].base, "http://127.0.0.5");
+        assert_eq!(o.endpoints("myreg.local:5000")[0].base, "http://myreg.local:5000");
+        assert_eq!(o.endpoints("plain.example:8443")[0].base, "http://plain.example:8443");
+        assert_eq!(o.endpoints("quay.io")[0].base, "https://quay.io");
+        assert_eq!(o.endpoints("myreg.local:5001")[0].base, "https://myreg.local:5001");
+    }
+
+    #[test]
+    fn docker_config_credentials() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("config.json");
+        std::fs::write(
+            &p,
+            r#"{"auths":{"https://index.docker.io/v1/":{"auth":"dXNlcjpwYXNz"},
+                "127.0.0.1:5000":{"username":"a","password":"b:c"},"empty.io":{}}}"#,
+        )
+        .unwrap();
+        let mut o = RegistryOptions::default();
+        o.load_docker_config(&p).unwrap();
+        assert_eq!(o.credential("docker.io").unwrap().username, "user");
+        assert_eq!(o.credential("docker.io").unwrap().password, "pass");
+        assert_eq!(o.credential("127.0.0.1:5000").unwrap().password, "b:c");
+        assert!(o.credential("empty.io").is_none());
+        assert!(!format!("{:?}", o.credential("docker.io")).contains("pass"));
+        o.load_docker_config(&dir.path().join("missing.json")).unwrap();
+    }
+}

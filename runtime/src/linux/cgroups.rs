@@ -1,0 +1,43 @@
+//! The container's cgroup, through libcgroups (v1, hybrid and v2).
+
+use anyhow::{Context, Result};
+use libcgroups::common::{create_cgroup_manager, AnyCgroupManager, CgroupConfig, CgroupManager, ControllerOpt};
+use nix::unistd::Pid;
+use oci_spec::runtime::Spec;
+use std::path::PathBuf;
+
+/// The cgroup path of a container: `linux.cgroupsPath`, else
+/// `/rrun/<id>`.
+pub fn path(spec: &Spec, id: &str) -> PathBuf {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().clone())
+        .unwrap_or_else(|| PathBuf::from(format!("/rrun/{id}")))
+}
+
+pub fn manager(path: &std::path::Path, id: &str) -> Result<AnyCgroupManager> {
+    create_cgroup_manager(CgroupConfig {
+        cgroup_path: path.to_path_buf(),
+        systemd_cgroup: false,
+        container_name: id.to_string(),
+    })
+    .with_context(|| format!("cgroup manager for {}", path.display()))
+}
+
+/// Puts `pid` into the cgroup and applies the spec's resources.
+pub fn apply(m: &AnyCgroupManager, spec: &Spec, pid: Pid) -> Result<()> {
+    let default = Default::default();
+    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref()).unwrap_or(&default);
+    let opt = ControllerOpt { resources, disable_oom_killer: false, oom_score_adj: None, freezer_state: None };
+    m.add_task(pid).context("add the container to its cgroup")?;
+    m.apply(&opt).context("apply cgroup resources")?;
+    Ok(())
+}
+
+pub fn pids(m: &AnyCgroupManager) -> Result<Vec<Pid>> {
+    m.get_all_pids().context("list the cgroup's processes")
+}
+
+pub fn remove(m: &AnyCgroupManager) -> Result<()> {
+    m.remove().context("remove the cgroup")
+}

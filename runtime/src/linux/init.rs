@@ -1,0 +1,319 @@
+//! The container's init: the re-executed runtime that builds the container
+//! from inside, in two stages (see [`super::channel`] for the protocol).
+//!
+//! Stage 1 joins or creates the namespaces. A new pid namespace only takes
+//! effect for children, so stage 1 forks stage 2, which is pid 1 of the
+//! container, sets up its root, waits for `start` on the exec fifo, and
+//! finally becomes the user program.
+
+use super::channel::{Channel, FromInit, ToInit};
+use super::{hooks, rootfs, security};
+use crate::spec::mounts;
+use anyhow::{anyhow, bail, Context, Result};
+use nix::sched::{setns, unshare, CloneFlags};
+use nix::unistd::{fork, setsid, ForkResult};
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+use pathrs::flags::OpenFlags;
+use pathrs::procfs::{ProcfsBase, ProcfsHandle, ProcfsHandleBuilder};
+use serde::{Deserialize, Serialize};
+use std::fs::File;
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::PathBuf;
+
+/// The fd number the sync socket has in the init.
+pub const SYNC_FD: i32 = 3;
+
+/// What the init is asked to do.
+#[derive(Debug, Serialize, Deserialize)]
+pub enum Mode {
+    /// A new container: build its root, then wait on the fifo for `start`.
+    Create { fifo: PathBuf, no_pivot: bool },
+    /// A new process in a running container's namespaces.
+    Exec,
+}
+
+/// A namespace to join (with a path) or to create.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Namespace {
+    pub typ: LinuxNamespaceType,
+    pub path: Option<PathBuf>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+pub struct InitConfig {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    /// The container's spec; for exec, its process is the exec'd one.
+    pub spec: Spec,
+    pub namespaces: Vec<Namespace>,
+    pub mode: Mode,
+}
+
+impl InitConfig {
+    fn creates(&self, t: LinuxNamespaceType) -> bool {
+        self.namespaces.iter().any(|n| n.typ == t && n.path.is_none())
+    }
+    fn terminal(&self) -> bool {
+        self.spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false)
+    }
+}
+
+fn clone_flag(t: LinuxNamespaceType) -> CloneFlags {
+    CloneFlags::from_bits_retain(t as i32)
+}
+
+/// Entry point of `rrun-oci init`. Never returns: the process becomes the
+/// user program or exits.
+pub fn main() -> ! {
+    // Signals blocked by a supervising parent must not stay blocked in the
+    // container.
+    let _ = nix::sys::signal::sigprocmask(
+        nix::sys::signal::SigmaskHow::SIG_SETMASK,
+        Some(&nix::sys::signal::SigSet::empty()),
+        None,
+    );
+    // SAFETY: fd 3 was set up by the parent as the sync socket.
+    let mut ch = unsafe { Channel::from_raw_fd(SYNC_FD) };
+    // Stage 1 and 2 report errors the same way: over the socket, then exit.
+    let err = match stage1(&mut ch) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let _ = ch.send(&FromInit::Error(format!("{err:#}")));
+    std::process::exit(1);
+}
+
+fn stage1(ch: &mut Channel) -> Result<std::convert::Infallible> {
+    let cfg = match ch.recv::<ToInit>()? {
+        ToInit::Config(c) => c,
+        other => bail!("init expected its config, got {other:?}"),
+    };
+    // The user namespace comes first: the others are created owned by it,
+    // and joining them may need the capabilities it grants.
+    if let Some(ns) = cfg.namespaces.iter().find(|n| n.typ == LinuxNamespaceType::User) {
+        match &ns.path {
+            Some(p) => join(LinuxNamespaceType::User, p)?,
+            None => {
+                unshare(CloneFlags::CLONE_NEWUSER).context("create the user namespace")?;
+                ch.send(&FromInit::NeedIdMaps)?;
+                match ch.recv::<ToInit>()? {
+                    ToInit::IdMapsWritten => {}
+                    other => bail!("init expected IdMapsWritten, got {other:?}"),
+                }
+                nix::unistd::setresgid(0.into(), 0.into(), 0.into()).context("become root in the user namespace")?;
+                nix::unistd::setresuid(0.into(), 0.into(), 0.into()).context("become root in the user namespace")?;
+            }
+        }
+    }
+    // Join the named namespaces; the mount namespace last, as joining it
+    // changes our root and the other paths would resolve in it.
+    let mut joins: Vec<&Namespace> =
+        cfg.namespaces.iter().filter(|n| n.path.is_some() && n.typ != LinuxNamespaceType::User).collect();
+    joins.sort_by_key(|n| n.typ == LinuxNamespaceType::Mount);
+    for ns in joins {
+        join(ns.typ, ns.path.as_ref().expect("filtered"))?;
+    }
+    let mut new = CloneFlags::empty();
+    for ns in cfg.namespaces.iter().filter(|n| n.path.is_none() && n.typ != LinuxNamespaceType::User) {
+        new |= clone_flag(ns.typ);
+    }
+    if !new.is_empty() {
+        unshare(new).with_context(|| format!("create namespaces {new:?}"))?;
+    }
+    if cfg.creates(LinuxNamespaceType::Time) {
+        write_time_offsets(&cfg.spec)?;
+    }
+    // SAFETY: this process is single-threaded (freshly exec'd, no threads
+    // started), so fork is safe.
+    match unsafe { fork() }.context("fork the container's init")? {
+        ForkResult::Parent { child } => {
+            ch.send(&FromInit::Pid(child.as_raw()))?;
+            std::process::exit(0);
+        }
+        ForkResult::Child => stage2(ch, *cfg),
+    }
+}
+
+fn join(t: LinuxNamespaceType, path: &PathBuf) -> Result<()> {
+    let f = File::open(path).with_context(|| format!("open {t} namespace {}", path.display()))?;
+    // Joining the user namespace we are already in is EINVAL; skip it.
+    if t == LinuxNamespaceType::User {
+        use std::os::unix::fs::MetadataExt;
+        let ours = std::fs::metadata("/proc/self/ns/user")?;
+        let theirs = f.metadata()?;
+        if ours.ino() == theirs.ino() && ours.dev() == theirs.dev() {
+            return Ok(());
+        }
+    }
+    setns(&f, clone_flag(t)).with_context(|| format!("join {t} namespace {}", path.display()))
+}
+
+fn write_time_offsets(spec: &Spec) -> Result<()> {
+    let Some(offsets) = spec.linux().as_ref().and_then(|l| l.time_offsets().as_ref()) else { return Ok(()) };
+    let procfs = ProcfsHandle::new()?;
+    let mut f = procfs.open(ProcfsBase::ProcSelf, "timens_offsets", OpenFlags::O_WRONLY)?;
+    for (clock, off) in offsets {
+        let line = format!("{clock} {} {}\n", off.secs().unwrap_or(0), off.nanosecs().unwrap_or(0));
+        f.write_all(line.as_bytes()).with_context(|| format!("time offset {line:?}"))?;
+    }
+    Ok(())
+}
+
+fn wait_continue(ch: &mut Channel) -> Result<()> {
+    match ch.recv::<ToInit>()? {
+        ToInit::Continue => Ok(()),
+        other => bail!("init expected Continue, got {other:?}"),
+    }
+}
+
+fn stage2(ch: &mut Channel, cfg: InitConfig) -> Result<std::convert::Infallible> {
+    wait_continue(ch)?;
+    setsid().context("setsid")?;
+    match &cfg.mode {
+        Mode::Create { fifo, no_pivot } => create(ch, &cfg, fifo, *no_pivot),
+        Mode::Exec => exec(ch, &cfg),
+    }
+}
+
+fn process(cfg: &InitConfig) -> Result<&oci_spec::runtime::Process> {
+    cfg.spec.process().as_ref().ok_or_else(|| anyhow!("config has no process"))
+}
+
+fn create(ch: &mut Channel, cfg: &InitConfig, fifo: &PathBuf, no_pivot: bool) -> Result<std::convert::Infallible> {
+    let process = process(cfg)?;
+    if !cfg.creates(LinuxNamespaceType::Mount) {
+        bail!("the container needs a new mount namespace (add {{\"type\": \"mount\"}} to linux.namespaces)");
+    }
+    let plan = mounts::plan(&cfg.spec);
+    let devices = mounts::devices(&cfg.spec);
+    let devnull = rootfs::DevNull::open()?;
+    rootfs::prepare(&cfg.rootfs, &cfg.bundle, &plan, &devices, &devnull, cfg.creates(LinuxNamespaceType::Cgroup))?;
+    drop(devnull);
+    set_sysctls(&cfg.spec)?;
+    // The fifo lives in the runtime's state directory, which the container
+    // cannot see after pivot_root: keep an O_PATH handle to reopen later.
+    let fifo_fd: OwnedFd = File::options()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_CLOEXEC)
+        .open(fifo)
+        .with_context(|| format!("open exec fifo {}", fifo.display()))?
+        .into();
+    let procfs = ProcfsHandle::new().context("open a private procfs")?;
+
+    ch.send(&FromInit::RuntimeHooks)?;
+    let state = match ch.recv::<ToInit>()? {
+        ToInit::HooksDone { state } => state,
+        other => bail!("init expected HooksDone, got {other:?}"),
+    };
+    let hooks = cfg.spec.hooks().as_ref();
+    hooks::run_all("createContainer", hooks.and_then(|h| h.create_container().as_ref()), &state)?;
+
+    rootfs::switch_root(&cfg.rootfs, no_pivot)?;
+    if cfg.terminal() {
+        let (master, pts) = open_pty()?;
+        rootfs::bind_console(&pts)?;
+        ch.send_with_fd(&FromInit::PtyMaster, Some(master.as_raw_fd()))?;
+    }
+    if plan.readonly_root {
+        rootfs::readonly_root()?;
+    }
+    set_names(&cfg.spec)?;
+    security::set_rlimits(process)?;
+    set_oom_score_adj(&procfs, process.oom_score_adj())?;
+    let program = security::lookup(process)?;
+    ch.send(&FromInit::Ready)?;
+
+    // Block until `start` opens the fifo for reading, then tell it we are
+    // released.
+    let mut f = procfs
+        .open_follow(ProcfsBase::ProcSelf, format!("fd/{}", fifo_fd.as_raw_fd()), OpenFlags::O_WRONLY | OpenFlags::O_CLOEXEC)
+        .context("open exec fifo for writing")?;
+    f.write_all(b"0").context("write to exec fifo")?;
+    drop(f);
+    drop(fifo_fd);
+    drop(procfs);
+    hooks::run_all("startContainer", hooks.and_then(|h| h.start_container().as_ref()), &state)?;
+    security::finalize_and_exec(&cfg.spec, process, &program)
+}
+
+fn exec(ch: &mut Channel, cfg: &InitConfig) -> Result<std::convert::Infallible> {
+    let process = process(cfg)?;
+    if cfg.terminal() {
+        let (master, _pts) = open_pty()?;
+        ch.send_with_fd(&FromInit::PtyMaster, Some(master.as_raw_fd()))?;
+    }
+    security::set_rlimits(process)?;
+    if process.oom_score_adj().is_some() {
+        set_oom_score_adj(&ProcfsHandle::new()?, process.oom_score_adj())?;
+    }
+    let program = security::lookup(process)?;
+    ch.send(&FromInit::Ready)?;
+    security::finalize_and_exec(&cfg.spec, process, &program)
+}
+
+/// Writes sysctls through a verified procfs handle (CVE-2025-52881: a
+/// container-controlled /proc could redirect the write elsewhere). Network
+/// and IPC sysctls act on the writer's own namespaces.
+fn set_sysctls(spec: &Spec) -> Result<()> {
+    let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else { return Ok(()) };
+    if sysctl.is_empty() {
+        return Ok(());
+    }
+    let procfs = ProcfsHandleBuilder::new().unmasked().build().context("open a private procfs")?;
+    for (k, v) in sysctl {
+        let rel = format!("sys/{}", k.replace('.', "/"));
+        let mut f = procfs
+            .open(ProcfsBase::ProcRoot, &rel, OpenFlags::O_WRONLY | OpenFlags::O_CLOEXEC)
+            .with_context(|| format!("sysctl {k}"))?;
+        f.write_all(v.as_bytes()).with_context(|| format!("sysctl {k}={v}"))?;
+    }
+    Ok(())
+}
+
+fn set_oom_score_adj(procfs: &ProcfsHandle, adj: Option<i32>) -> Result<()> {
+    let Some(adj) = adj else { return Ok(()) };
+    let mut f = procfs.open(ProcfsBase::ProcSelf, "oom_score_adj", OpenFlags::O_WRONLY | OpenFlags::O_CLOEXEC)?;
+    f.write_all(adj.to_string().as_bytes()).context("write oom_score_adj")
+}
+
+fn set_names(spec: &Spec) -> Result<()> {
+    if let Some(h) = spec.hostname().as_deref().filter(|h| !h.is_empty()) {
+        nix::unistd::sethostname(h).context("set hostname")?;
+    }
+    if let Some(d) = spec.domainname().as_deref().filter(|d| !d.is_empty()) {
+        // SAFETY: pointer and length of a live string.
+        if unsafe { libc::setdomainname(d.as_ptr().cast(), d.len()) } != 0 {
+            return Err(std::io::Error::last_os_error()).context("set domainname");
+        }
+    }
+    Ok(())
+}
+
+/// Opens a pty in the container's devpts and makes its slave our
+/// controlling terminal and stdio. Returns the master (for the runtime) and
+/// the slave's path.
+fn open_pty() -> Result<(OwnedFd, PathBuf)> {
+    use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
+    let master = posix_openpt(nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC)
+        .context("open /dev/ptmx (is devpts mounted on /dev/pts with ptmxmode=0666?)")?;
+    grantpt(&master)?;
+    unlockpt(&master)?;
+    let name = ptsname_r(&master)?;
+    let slave = File::options().read(true).write(true).custom_flags(libc::O_NOCTTY).open(&name)
+        .with_context(|| format!("open {name}"))?;
+    let sfd = slave.as_raw_fd();
+    // SAFETY: ioctl on a valid terminal fd.
+    if unsafe { libc::ioctl(sfd, libc::TIOCSCTTY, 0) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("make the terminal the controlling one");
+    }
+    for target in 0..=2 {
+        nix::unistd::dup2(sfd, target)?;
+    }
+    use std::os::fd::IntoRawFd;
+    // SAFETY: into_raw_fd hands over the only owner of this fd.
+    let master = unsafe { OwnedFd::from_raw_fd(master.into_raw_fd()) };
+    Ok((master, PathBuf::from(name)))
+}

@@ -1,0 +1,156 @@
+//! The runtime's side of starting a container's init (or an exec'd
+//! process): spawn it from the sealed binary, put it in its cgroup, answer
+//! its requests, and clean up if anything fails on the way.
+
+use super::channel::{Channel, FromInit, ToInit};
+use super::init::{InitConfig, SYNC_FD};
+use anyhow::{anyhow, bail, Context, Result};
+use nix::sys::signal::{kill, Signal};
+use nix::sys::wait::{waitpid, WaitStatus};
+use nix::unistd::{fork, ForkResult, Pid};
+use oci_spec::runtime::LinuxIdMapping;
+use std::ffi::CString;
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+
+/// What the runtime's side must do while the init builds the container.
+pub trait Driver {
+    /// Puts the init (its first stage, `pid`) in the container's cgroup,
+    /// before it creates any namespace.
+    fn place(&mut self, pid: Pid) -> Result<()>;
+    /// Runs the prestart and createRuntime hooks for the container whose
+    /// init is `pid`, and returns the state the container-side hooks get.
+    fn runtime_hooks(&mut self, pid: Pid) -> Result<String>;
+}
+
+/// A started init.
+pub struct Launched {
+    pub pid: Pid,
+    pub pty_master: Option<OwnedFd>,
+}
+
+/// Starts the init and drives it until it reports ready.
+pub fn launch(cfg: InitConfig, maps: Option<(Vec<LinuxIdMapping>, Vec<LinuxIdMapping>)>, driver: &mut dyn Driver) -> Result<Launched> {
+    let exe = super::exe::sealed_self().context("copy the runtime into a sealed memfd")?;
+    let (mut parent, child) = Channel::pair()?;
+    // Prepared before fork: after it, the child only calls dup2 and execve.
+    let argv = [CString::new("rrun-oci")?, CString::new("init")?];
+    let envp: Vec<CString> = std::env::vars()
+        .filter(|(k, _)| k == "RUST_LOG" || k == "RUST_BACKTRACE")
+        .map(|(k, v)| CString::new(format!("{k}={v}")))
+        .collect::<Result<_, _>>()?;
+
+    // SAFETY: the child only makes async-signal-safe calls before execve.
+    let stage1 = match unsafe { fork() }.context("fork the init")? {
+        ForkResult::Child => {
+            let fd = child.as_raw_fd();
+            // SAFETY: raw syscalls on fds we own; _exit on failure.
+            unsafe {
+                if fd == SYNC_FD {
+                    libc::fcntl(fd, libc::F_SETFD, 0);
+                } else if libc::dup2(fd, SYNC_FD) < 0 {
+                    libc::_exit(126);
+                }
+                let argv_p: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
+                let envp_p: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
+                libc::fexecve(exe.as_raw_fd(), argv_p.as_ptr(), envp_p.as_ptr());
+                libc::_exit(127);
+            }
+        }
+        ForkResult::Parent { child } => child,
+    };
+    drop(child);
+    drop(exe);
+
+    let mut pid: Option<Pid> = None;
+    let result = drive(&mut parent, cfg, maps, driver, stage1, &mut pid);
+    match result {
+        Ok(pty_master) => Ok(Launched { pid: pid.expect("Ready comes after Pid"), pty_master }),
+        Err(e) => {
+            // Undo: nothing of a half-made container may stay running.
+            if let Some(p) = pid {
+                let _ = kill(p, Signal::SIGKILL);
+                let _ = waitpid(p, None);
+            }
+            let _ = kill(stage1, Signal::SIGKILL);
+            let _ = waitpid(stage1, None);
+            Err(e)
+        }
+    }
+}
+
+fn drive(
+    ch: &mut Channel,
+    cfg: InitConfig,
+    maps: Option<(Vec<LinuxIdMapping>, Vec<LinuxIdMapping>)>,
+    driver: &mut dyn Driver,
+    stage1: Pid,
+    pid: &mut Option<Pid>,
+) -> Result<Option<OwnedFd>> {
+    driver.place(stage1)?;
+    ch.send(&ToInit::Config(Box::new(cfg)))?;
+    let mut pty = None;
+    loop {
+        let (msg, fd) = match ch.recv_with_fd::<FromInit>() {
+            Ok(m) => m,
+            Err(super::channel::ChannelError::Closed) => {
+                bail!("the container's init exited before it was ready{}", exit_note(stage1, *pid))
+            }
+            Err(e) => return Err(e.into()),
+        };
+        match msg {
+            FromInit::NeedIdMaps => {
+                let (u, g) = maps.as_ref().ok_or_else(|| anyhow!("init asked for id maps, none configured"))?;
+                write_id_maps(stage1, u, g)?;
+                ch.send(&ToInit::IdMapsWritten)?;
+            }
+            FromInit::Pid(p) => {
+                *pid = Some(Pid::from_raw(p));
+                // Stage 1 is done; reap it so no zombie is left.
+                match waitpid(stage1, None) {
+                    Ok(WaitStatus::Exited(_, 0)) => {}
+                    other => bail!("the init's first stage failed: {other:?}"),
+                }
+                ch.send(&ToInit::Continue)?;
+            }
+            FromInit::RuntimeHooks => {
+                let p = pid.ok_or_else(|| anyhow!("init asked for hooks before its pid was known"))?;
+                let state = driver.runtime_hooks(p)?;
+                ch.send(&ToInit::HooksDone { state })?;
+            }
+            FromInit::PtyMaster => {
+                pty = Some(fd.ok_or_else(|| anyhow!("init sent no pty master"))?);
+            }
+            FromInit::Ready => {
+                if pid.is_none() {
+                    bail!("init reported ready before its pid");
+                }
+                return Ok(pty);
+            }
+            FromInit::Error(msg) => bail!("{msg}"),
+        }
+    }
+}
+
+fn exit_note(stage1: Pid, pid: Option<Pid>) -> String {
+    let who = pid.unwrap_or(stage1);
+    match waitpid(who, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::Exited(_, c)) => format!(" (exit status {c})"),
+        Ok(WaitStatus::Signaled(_, s, _)) => format!(" (killed by {s})"),
+        _ => String::new(),
+    }
+}
+
+fn write_id_maps(pid: Pid, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Result<()> {
+    use pathrs::flags::OpenFlags;
+    use pathrs::procfs::{ProcfsBase, ProcfsHandle};
+    let procfs = ProcfsHandle::new()?;
+    for (file, maps) in [("uid_map", uid), ("gid_map", gid)] {
+        let text: String = maps.iter().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect();
+        let mut f = procfs
+            .open(ProcfsBase::ProcPid(pid.as_raw() as u32), file, OpenFlags::O_WRONLY | OpenFlags::O_CLOEXEC)
+            .with_context(|| format!("open /proc/{pid}/{file}"))?;
+        f.write_all(text.as_bytes()).with_context(|| format!("write /proc/{pid}/{file}"))?;
+    }
+    Ok(())
+}

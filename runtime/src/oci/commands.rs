@@ -1,0 +1,590 @@
+//! The runc commands on top of the executor.
+
+use super::state::{self, Saved, FIFO};
+use super::supervise::{self, Signals};
+use super::{Cli, Command, CreateArgs, ExecArgs};
+use crate::linux::{cgroups, hooks, init, launch};
+use crate::spec::state::{check, Operation, Status};
+use crate::spec::validate;
+use anyhow::{anyhow, bail, Context, Result};
+use libcgroups::common::AnyCgroupManager;
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
+use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+use std::time::{Duration, Instant};
+
+pub fn dispatch(cli: &Cli) -> Result<i32> {
+    let root = &cli.root;
+    match &cli.command {
+        Command::Create(a) => {
+            if a.console_socket.is_none() && terminal_of(&a.bundle)? {
+                bail!("cannot allocate a tty when the runtime detaches without --console-socket");
+            }
+            create(root, a, true).map(|_| 0)
+        }
+        Command::Start { id } => start(root, id).map(|_| 0),
+        Command::State { id } => {
+            let c = Saved::load(root, id)?;
+            println!("{}", serde_json::to_string_pretty(&c.oci(c.status(root)))?);
+            Ok(0)
+        }
+        Command::Kill { all, id, signal } => kill_cmd(root, id, signal.as_deref().unwrap_or("SIGTERM"), *all).map(|_| 0),
+        Command::Delete { force, id } => delete(root, id, *force).map(|_| 0),
+        Command::Run { create: a, detach, keep } => run(root, a, *detach, *keep),
+        Command::Exec(a) => exec(root, a),
+        Command::Ps { format, id, ps_args } => ps(root, id, format, ps_args).map(|_| 0),
+        Command::List { format, quiet } => list(root, format, *quiet).map(|_| 0),
+        Command::Features => {
+            println!("{}", serde_json::to_string_pretty(&features())?);
+            Ok(0)
+        }
+        Command::Spec { bundle } => write_default_spec(bundle.as_deref()).map(|_| 0),
+    }
+}
+
+fn terminal_of(bundle: &Path) -> Result<bool> {
+    let spec = load_spec(bundle)?;
+    Ok(spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false))
+}
+
+fn load_spec(bundle: &Path) -> Result<Spec> {
+    let p = bundle.join("config.json");
+    Spec::load(&p).with_context(|| format!("load {}", p.display()))
+}
+
+/// The namespaces of a spec, as the init takes them.
+fn namespaces(spec: &Spec) -> Vec<init::Namespace> {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.namespaces().as_ref())
+        .into_iter()
+        .flatten()
+        .filter(|n| n.typ() != LinuxNamespaceType::Time || Path::new("/proc/self/ns/time").exists())
+        .map(|n| init::Namespace { typ: n.typ(), path: n.path().clone() })
+        .collect()
+}
+
+fn proc_ns_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
+struct CreateDriver<'a> {
+    cgroup: &'a AnyCgroupManager,
+    spec: &'a Spec,
+    saved: Saved,
+}
+
+impl launch::Driver for CreateDriver<'_> {
+    fn place(&mut self, pid: Pid) -> Result<()> {
+        cgroups::apply(self.cgroup, self.spec, pid)
+    }
+    fn runtime_hooks(&mut self, pid: Pid) -> Result<String> {
+        self.saved.pid = pid.as_raw();
+        let state = self.saved.hook_state(Status::Creating);
+        let h = self.spec.hooks().as_ref();
+        #[allow(deprecated)]
+        hooks::run_all("prestart", h.and_then(|h| h.prestart().as_ref()), &state)?;
+        hooks::run_all("createRuntime", h.and_then(|h| h.create_runtime().as_ref()), &state)?;
+        Ok(state)
+    }
+}
+
+/// A created container, with what `run` needs to carry on.
+struct Created {
+    saved: Saved,
+    pty: Option<OwnedFd>,
+}
+
+/// Creates a container. Everything it made is removed again if a step
+/// fails, so a failed create leaves nothing behind.
+fn create(root: &Path, a: &CreateArgs, hand_pty_to_socket: bool) -> Result<Created> {
+    validate::container_id(&a.id)?;
+    if a.preserve_fds != 0 {
+        bail!("--preserve-fds is not supported yet");
+    }
+    let bundle = std::fs::canonicalize(&a.bundle).with_context(|| format!("bundle {}", a.bundle.display()))?;
+    let spec = load_spec(&bundle)?;
+    validate::spec(&spec)?;
+    let rootfs = validate::rootfs(&bundle, &spec)?;
+    let rootfs = std::fs::canonicalize(&rootfs).with_context(|| format!("rootfs {}", rootfs.display()))?;
+    let terminal = spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
+    if a.console_socket.is_some() && !terminal {
+        bail!("--console-socket is given but process.terminal is false");
+    }
+
+    std::fs::create_dir_all(root).with_context(|| format!("create state root {}", root.display()))?;
+    let dir = Saved::dir(root, &a.id);
+    match std::fs::create_dir(&dir) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => bail!("container with id {} already exists", a.id),
+        Err(e) => return Err(e).with_context(|| format!("create {}", dir.display())),
+    }
+    let cgroup_path = cgroups::path(&spec, &a.id);
+    let saved = Saved {
+        id: a.id.clone(),
+        bundle: bundle.clone(),
+        rootfs: rootfs.clone(),
+        pid: 0,
+        start_time: 0,
+        created: state::now_rfc3339(),
+        owner: state::owner(),
+        cgroup_path: cgroup_path.clone(),
+        spec: spec.clone(),
+    };
+    let mut cg = None;
+    let result = (|| -> Result<Created> {
+        let fifo = dir.join(FIFO);
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622)).context("create exec fifo")?;
+        let manager = cgroups::manager(&cgroup_path, &a.id)?;
+        let cg = cg.insert(manager);
+        let linux = spec.linux().as_ref();
+        let maps = namespaces(&spec)
+            .iter()
+            .any(|n| n.typ == LinuxNamespaceType::User && n.path.is_none())
+            .then(|| {
+                (
+                    linux.and_then(|l| l.uid_mappings().clone()).unwrap_or_default(),
+                    linux.and_then(|l| l.gid_mappings().clone()).unwrap_or_default(),
+                )
+            });
+        let cfg = init::InitConfig {
+            id: a.id.clone(),
+            bundle: bundle.clone(),
+            rootfs: rootfs.clone(),
+            spec: spec.clone(),
+            namespaces: namespaces(&spec),
+            mode: init::Mode::Create { fifo, no_pivot: a.no_pivot },
+        };
+        let mut driver = CreateDriver { cgroup: cg, spec: &spec, saved: saved.clone() };
+        let launched = launch::launch(cfg, maps, &mut driver)?;
+        let mut saved = saved.clone();
+        saved.pid = launched.pid.as_raw();
+        saved.start_time = state::proc_stat(saved.pid).map(|s| s.1).ok_or_else(|| anyhow!("the container's init died during create"))?;
+        let mut pty = launched.pty_master;
+        if let (Some(sock), Some(master)) = (&a.console_socket, &pty) {
+            if hand_pty_to_socket {
+                send_console(sock, master)?;
+                pty = None;
+            }
+        }
+        saved.save(root)?;
+        if let Some(p) = &a.pid_file {
+            state::write_atomic(&absolute(p)?, saved.pid.to_string().as_bytes())?;
+        }
+        Ok(Created { saved, pty })
+    })();
+    match result {
+        Ok(c) => Ok(c),
+        Err(e) => {
+            if let Some(m) = &cg {
+                let _ = cgroups::remove(m);
+            }
+            let _ = std::fs::remove_dir_all(&dir);
+            Err(e)
+        }
+    }
+}
+
+fn absolute(p: &Path) -> Result<PathBuf> {
+    Ok(if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir()?.join(p) })
+}
+
+/// Sends the pty master over the console socket, as runc does.
+fn send_console(sock: &Path, master: &OwnedFd) -> Result<()> {
+    use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
+    let s = std::os::unix::net::UnixStream::connect(sock).with_context(|| format!("connect to console socket {}", sock.display()))?;
+    let fds = [master.as_raw_fd()];
+    let name = b"/dev/ptmx";
+    sendmsg::<()>(s.as_raw_fd(), &[std::io::IoSlice::new(name)], &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)
+        .context("send the pty master over the console socket")?;
+    Ok(())
+}
+
+fn start(root: &Path, id: &str) -> Result<()> {
+    let c = Saved::load(root, id)?;
+    check(id, c.status(root), Operation::Start)?;
+    let fifo = Saved::dir(root, id).join(FIFO);
+    let f = std::fs::File::options()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_CLOEXEC)
+        .open(&fifo)
+        .with_context(|| format!("open {}", fifo.display()))?;
+    // The init, blocked opening the fifo for writing, is released by our
+    // open and answers with one byte.
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut buf = [0u8; 1];
+    loop {
+        match nix::unistd::read(f.as_raw_fd(), &mut buf) {
+            Ok(1) => break,
+            Ok(_) if !state::alive(c.pid, c.start_time) => bail!("container {id}'s init exited before it could start"),
+            Ok(_) | Err(nix::Error::EAGAIN) => {}
+            Err(e) => return Err(e).context("read exec fifo"),
+        }
+        if Instant::now() > deadline {
+            bail!("container {id} did not start within 10s");
+        }
+        let mut fds = [nix::poll::PollFd::new(std::os::fd::AsFd::as_fd(&f), nix::poll::PollFlags::POLLIN)];
+        let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16));
+    }
+    std::fs::remove_file(&fifo).context("remove exec fifo")?;
+    let state = c.hook_state(Status::Running);
+    hooks::run_all_warn("poststart", c.spec.hooks().as_ref().and_then(|h| h.poststart().as_ref()), &state);
+    Ok(())
+}
+
+use std::os::unix::fs::OpenOptionsExt;
+
+fn parse_signal(s: &str) -> Result<Signal> {
+    if let Ok(n) = s.parse::<i32>() {
+        return Signal::try_from(n).map_err(|_| anyhow!("invalid signal {s:?}"));
+    }
+    let up = s.to_ascii_uppercase();
+    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+    Signal::from_str(&name).map_err(|_| anyhow!("invalid signal {s:?}"))
+}
+
+fn kill_cmd(root: &Path, id: &str, sig: &str, all: bool) -> Result<()> {
+    let sig = parse_signal(sig)?;
+    let c = Saved::load(root, id)?;
+    check(id, c.status(root), Operation::Kill)?;
+    if all {
+        let m = cgroups::manager(&c.cgroup_path, id)?;
+        for p in cgroups::pids(&m)? {
+            let _ = kill(p, sig);
+        }
+        Ok(())
+    } else {
+        kill(Pid::from_raw(c.pid), sig).with_context(|| format!("send {sig} to container {id}"))
+    }
+}
+
+/// Kills everything in the container and waits (bounded) until its init is
+/// gone.
+fn kill_all_and_wait(c: &Saved, m: &AnyCgroupManager) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let pids = cgroups::pids(m).unwrap_or_default();
+        for p in &pids {
+            let _ = kill(*p, Signal::SIGKILL);
+        }
+        if state::alive(c.pid, c.start_time) {
+            let _ = kill(Pid::from_raw(c.pid), Signal::SIGKILL);
+        }
+        if pids.is_empty() && !state::alive(c.pid, c.start_time) {
+            return Ok(());
+        }
+        if Instant::now() > deadline {
+            bail!("container {} still has processes after SIGKILL", c.id);
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
+    let c = match Saved::load(root, id) {
+        Ok(c) => c,
+        Err(e) if force && !Saved::dir(root, id).exists() => return Err(e),
+        Err(e) => return Err(e),
+    };
+    let status = c.status(root);
+    check(id, status, Operation::Delete { force })?;
+    destroy(root, &c)
+}
+
+/// Removes a container: its processes, cgroup, and state; then the
+/// poststop hooks. Collects every error instead of stopping at the first.
+fn destroy(root: &Path, c: &Saved) -> Result<()> {
+    let mut errors = Vec::new();
+    match cgroups::manager(&c.cgroup_path, &c.id) {
+        Ok(m) => {
+            if let Err(e) = kill_all_and_wait(c, &m) {
+                errors.push(e);
+            }
+            // The kernel may need a moment to let the last task leave.
+            let deadline = Instant::now() + Duration::from_secs(5);
+            loop {
+                match cgroups::remove(&m) {
+                    Ok(()) => break,
+                    Err(e) if Instant::now() > deadline => {
+                        errors.push(e);
+                        break;
+                    }
+                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
+                }
+            }
+        }
+        Err(e) => errors.push(e),
+    }
+    let state = c.hook_state(Status::Stopped);
+    hooks::run_all_warn("poststop", c.spec.hooks().as_ref().and_then(|h| h.poststop().as_ref()), &state);
+    if let Err(e) = std::fs::remove_dir_all(Saved::dir(root, &c.id)) {
+        errors.push(anyhow!(e).context("remove the container's state"));
+    }
+    match errors.len() {
+        0 => Ok(()),
+        1 => Err(errors.remove(0)),
+        _ => Err(anyhow!("{}", errors.iter().map(|e| format!("{e:#}")).collect::<Vec<_>>().join("; "))),
+    }
+}
+
+fn set_subreaper() -> Result<()> {
+    // SAFETY: prctl with constant arguments.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+        return Err(std::io::Error::last_os_error()).context("become a subreaper");
+    }
+    Ok(())
+}
+
+fn run(root: &Path, a: &CreateArgs, detach: bool, keep: bool) -> Result<i32> {
+    if detach && a.console_socket.is_none() && terminal_of(&a.bundle)? {
+        bail!("cannot allocate a tty when the runtime detaches without --console-socket");
+    }
+    // The container's init is orphaned when its first stage exits; as a
+    // subreaper we get it back and can wait for it.
+    set_subreaper()?;
+    let signals = if detach { None } else { Some(Signals::block()?) };
+    let created = create(root, a, true)?;
+    if let Err(e) = start(root, &a.id) {
+        let _ = destroy(root, &created.saved);
+        return Err(e);
+    }
+    let Some(signals) = signals else { return Ok(0) };
+    let code = supervise::supervise(signals, Pid::from_raw(created.saved.pid), created.pty)?;
+    if !keep {
+        destroy(root, &created.saved)?;
+    }
+    Ok(code)
+}
+
+fn exec_process(c: &Saved, a: &ExecArgs) -> Result<Process> {
+    if let Some(p) = &a.process {
+        let text = std::fs::read(p).with_context(|| format!("read {}", p.display()))?;
+        return serde_json::from_slice(&text).with_context(|| format!("parse {}", p.display()));
+    }
+    if a.command.is_empty() {
+        bail!("exec needs a command, or --process with a process.json");
+    }
+    let mut p = c.spec.process().clone().unwrap_or_default();
+    p.set_args(Some(a.command.clone()));
+    p.set_terminal(Some(a.tty));
+    let mut env = p.env().clone().unwrap_or_default();
+    env.extend(a.env.iter().cloned());
+    p.set_env(Some(env));
+    if let Some(cwd) = &a.cwd {
+        p.set_cwd(cwd.clone());
+    }
+    if let Some(u) = &a.user {
+        let mut user = p.user().clone();
+        let (uid, gid) = u.split_once(':').map_or((u.as_str(), None), |(a, b)| (a, Some(b)));
+        user.set_uid(uid.parse().with_context(|| format!("--user {u}: uid must be a number"))?);
+        if let Some(g) = gid {
+            user.set_gid(g.parse().with_context(|| format!("--user {u}: gid must be a number"))?);
+        }
+        if !a.additional_gids.is_empty() {
+            user.set_additional_gids(Some(a.additional_gids.clone()));
+        }
+        p.set_user(user);
+    }
+    if a.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    Ok(p)
+}
+
+struct ExecDriver {
+    cgroup: Option<AnyCgroupManager>,
+}
+
+impl launch::Driver for ExecDriver {
+    fn place(&mut self, pid: Pid) -> Result<()> {
+        use libcgroups::common::CgroupManager;
+        if let Some(m) = &self.cgroup {
+            m.add_task(pid).context("join the container's cgroup")?;
+        }
+        Ok(())
+    }
+    fn runtime_hooks(&mut self, _pid: Pid) -> Result<String> {
+        bail!("an exec'd process runs no hooks")
+    }
+}
+
+fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
+    let c = Saved::load(root, &a.id)?;
+    check(&a.id, c.status(root), Operation::Exec)?;
+    let process = exec_process(&c, a)?;
+    let terminal = process.terminal().unwrap_or(false);
+    if terminal && a.detach && a.console_socket.is_none() {
+        bail!("cannot allocate a tty when the runtime detaches without --console-socket");
+    }
+    let mut spec = c.spec.clone();
+    spec.set_process(Some(process));
+    let namespaces = namespaces(&c.spec)
+        .into_iter()
+        .map(|n| init::Namespace { typ: n.typ, path: Some(PathBuf::from(format!("/proc/{}/ns/{}", c.pid, proc_ns_name(n.typ)))) })
+        .collect();
+    let cfg = init::InitConfig {
+        id: c.id.clone(),
+        bundle: c.bundle.clone(),
+        rootfs: c.rootfs.clone(),
+        spec,
+        namespaces,
+        mode: init::Mode::Exec,
+    };
+    if !a.detach {
+        set_subreaper()?;
+    }
+    let signals = if a.detach { None } else { Some(Signals::block()?) };
+    let mut driver = ExecDriver { cgroup: cgroups::manager(&c.cgroup_path, &c.id).ok() };
+    let launched = launch::launch(cfg, None, &mut driver)?;
+    let mut pty = launched.pty_master;
+    if let (Some(sock), Some(master)) = (&a.console_socket, &pty) {
+        send_console(sock, master)?;
+        pty = None;
+    }
+    if let Some(p) = &a.pid_file {
+        state::write_atomic(&absolute(p)?, launched.pid.as_raw().to_string().as_bytes())?;
+    }
+    match signals {
+        None => Ok(0),
+        Some(s) => supervise::supervise(s, launched.pid, pty),
+    }
+}
+
+fn ps(root: &Path, id: &str, format: &str, ps_args: &[String]) -> Result<()> {
+    let c = Saved::load(root, id)?;
+    let m = cgroups::manager(&c.cgroup_path, id)?;
+    let pids: Vec<i32> = cgroups::pids(&m)?.into_iter().map(|p| p.as_raw()).collect();
+    match format {
+        "json" => {
+            println!("{}", serde_json::to_string(&pids)?);
+            return Ok(());
+        }
+        "table" => {}
+        other => bail!("invalid format {other:?}: use table or json"),
+    }
+    let args: Vec<String> = if ps_args.is_empty() { vec!["-ef".into()] } else { ps_args.to_vec() };
+    let out = std::process::Command::new("ps").args(&args).output().context("run ps")?;
+    if !out.status.success() {
+        bail!("ps {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut lines = text.lines();
+    let header = lines.next().unwrap_or_default();
+    let col = header.split_whitespace().position(|h| h == "PID").ok_or_else(|| anyhow!("ps output has no PID column"))?;
+    let mut stdout = std::io::stdout().lock();
+    writeln!(stdout, "{header}")?;
+    for line in lines {
+        if line.split_whitespace().nth(col).and_then(|p| p.parse::<i32>().ok()).is_some_and(|p| pids.contains(&p)) {
+            writeln!(stdout, "{line}")?;
+        }
+    }
+    Ok(())
+}
+
+fn list(root: &Path, format: &str, quiet: bool) -> Result<()> {
+    let mut all = Vec::new();
+    if let Ok(entries) = std::fs::read_dir(root) {
+        for e in entries.flatten() {
+            if let Some(id) = e.file_name().to_str() {
+                if let Ok(c) = Saved::load(root, id) {
+                    all.push(c);
+                }
+            }
+        }
+    }
+    all.sort_by(|a, b| a.id.cmp(&b.id));
+    if quiet {
+        for c in &all {
+            println!("{}", c.id);
+        }
+        return Ok(());
+    }
+    match format {
+        "json" => {
+            let states: Vec<_> = all.iter().map(|c| c.oci(c.status(root))).collect();
+            println!("{}", serde_json::to_string(&states)?);
+        }
+        "table" => {
+            let rows: Vec<[String; 6]> = all
+                .iter()
+                .map(|c| {
+                    let s = c.status(root);
+                    let pid = if s == Status::Stopped { 0 } else { c.pid };
+                    [c.id.clone(), pid.to_string(), s.to_string(), c.bundle.display().to_string(), c.created.clone(), c.owner.clone()]
+                })
+                .collect();
+            let header = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from);
+            let mut widths = [0usize; 6];
+            for r in std::iter::once(&header).chain(&rows) {
+                for (w, cell) in widths.iter_mut().zip(r) {
+                    *w = (*w).max(cell.len());
+                }
+            }
+            for r in std::iter::once(&header).chain(&rows) {
+                let line: Vec<String> = r.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+                println!("{}", line.join("   ").trim_end());
+            }
+        }
+        other => bail!("invalid format {other:?}: use table or json"),
+    }
+    Ok(())
+}
+
+fn features() -> serde_json::Value {
+    let caps: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
+    serde_json::json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": "1.2.0",
+        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
+        "mountOptions": ["async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "loud", "mand",
+            "noatime", "nodev", "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime", "nosuid",
+            "private", "rbind", "relatime", "remount", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw",
+            "shared", "silent", "slave", "strictatime", "suid", "sync", "unbindable"],
+        "linux": {
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"],
+            "capabilities": caps,
+            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
+            "seccomp": {
+                "enabled": true,
+                "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+                    "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
+                "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
+                    "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
+                "archs": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"]
+            },
+            "apparmor": {"enabled": false},
+            "selinux": {"enabled": false}
+        },
+        "annotations": {"io.github.rrun.version": env!("CARGO_PKG_VERSION")}
+    })
+}
+
+fn write_default_spec(bundle: Option<&Path>) -> Result<()> {
+    let dir = bundle.map(Path::to_path_buf).unwrap_or(std::env::current_dir()?);
+    let path = dir.join("config.json");
+    if path.exists() {
+        bail!("File {} exists. Remove it first", path.display());
+    }
+    let mut spec = Spec::default();
+    if let Some(mut p) = spec.process().clone() {
+        p.set_terminal(Some(true));
+        p.set_args(Some(vec!["sh".into()]));
+        spec.set_process(Some(p));
+    }
+    spec.set_hostname(Some("rrun".into()));
+    let text = serde_json::to_string_pretty(&spec)?;
+    std::fs::write(&path, text).with_context(|| format!("write {}", path.display()))
+}

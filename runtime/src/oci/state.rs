@@ -1,0 +1,193 @@
+//! A container's saved state under the runtime's `--root`, and its status
+//! as derived from the live system.
+
+use crate::spec::state::Status;
+use anyhow::{Context, Result};
+use nix::sys::signal::kill;
+use nix::unistd::Pid;
+use oci_spec::runtime::Spec;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+pub const STATE_FILE: &str = "state.json";
+pub const FIFO: &str = "exec.fifo";
+
+/// What `create` records about a container.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Saved {
+    pub id: String,
+    pub bundle: PathBuf,
+    pub rootfs: PathBuf,
+    pub pid: i32,
+    /// The init's start time (field 22 of /proc/<pid>/stat), so a recycled
+    /// pid is never mistaken for the container.
+    pub start_time: u64,
+    pub created: String,
+    pub owner: String,
+    pub cgroup_path: PathBuf,
+    pub spec: Spec,
+}
+
+/// The OCI state as `runc state` prints it.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OciState<'a> {
+    pub oci_version: &'a str,
+    pub id: &'a str,
+    pub pid: i32,
+    pub status: Status,
+    pub bundle: &'a Path,
+    pub rootfs: &'a Path,
+    pub created: &'a str,
+    pub owner: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub annotations: Option<&'a HashMap<String, String>>,
+}
+
+impl Saved {
+    pub fn dir(root: &Path, id: &str) -> PathBuf {
+        root.join(id)
+    }
+
+    pub fn load(root: &Path, id: &str) -> Result<Saved> {
+        let p = Self::dir(root, id).join(STATE_FILE);
+        let text = match std::fs::read(&p) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                anyhow::bail!("container {id} does not exist")
+            }
+            Err(e) => return Err(e).with_context(|| format!("read {}", p.display())),
+        };
+        serde_json::from_slice(&text).with_context(|| format!("parse {}", p.display()))
+    }
+
+    pub fn save(&self, root: &Path) -> Result<()> {
+        write_atomic(&Self::dir(root, &self.id).join(STATE_FILE), &serde_json::to_vec(self)?)
+    }
+
+    pub fn status(&self, root: &Path) -> Status {
+        if !alive(self.pid, self.start_time) {
+            return Status::Stopped;
+        }
+        if Self::dir(root, &self.id).join(FIFO).exists() {
+            Status::Created
+        } else {
+            Status::Running
+        }
+    }
+
+    pub fn oci(&self, status: Status) -> OciState<'_> {
+        OciState {
+            oci_version: self.spec.version(),
+            id: &self.id,
+            pid: if status == Status::Stopped { 0 } else { self.pid },
+            status,
+            bundle: &self.bundle,
+            rootfs: &self.rootfs,
+            created: &self.created,
+            owner: &self.owner,
+            annotations: self.spec.annotations().as_ref(),
+        }
+    }
+
+    /// The state as hooks get it on stdin.
+    pub fn hook_state(&self, status: Status) -> String {
+        serde_json::to_string(&self.oci(status)).unwrap_or_default()
+    }
+}
+
+/// `(state, start time)` of a process from /proc/<pid>/stat.
+pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name may hold spaces and parentheses: fields start after
+    // the last ')'.
+    let rest = &s[s.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let state = fields.first()?.chars().next()?;
+    // starttime is field 22 overall, the 20th after the name.
+    let start = fields.get(19)?.parse().ok()?;
+    Some((state, start))
+}
+
+pub fn alive(pid: i32, start_time: u64) -> bool {
+    if pid <= 0 || kill(Pid::from_raw(pid), None).is_err() {
+        return false;
+    }
+    matches!(proc_stat(pid), Some((s, t)) if s != 'Z' && s != 'X' && t == start_time)
+}
+
+/// Writes a file so a crash leaves the old content or the new, never a mix:
+/// temp file, fsync, rename, fsync of the directory.
+pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
+    let dir = path.parent().context("path has no parent")?;
+    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("state")));
+    let mut f = File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
+    f.write_all(data)?;
+    f.sync_all()?;
+    std::fs::rename(&tmp, path).with_context(|| format!("rename to {}", path.display()))?;
+    File::open(dir)?.sync_all()?;
+    Ok(())
+}
+
+/// Now, as RFC 3339 in UTC with nanoseconds (what runc prints).
+pub fn now_rfc3339() -> String {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let secs = now.as_secs() as libc::time_t;
+    // SAFETY: gmtime_r writes into our zeroed struct.
+    let tm = unsafe {
+        let mut tm: libc::tm = std::mem::zeroed();
+        libc::gmtime_r(&secs, &mut tm);
+        tm
+    };
+    format!(
+        "{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z",
+        tm.tm_year + 1900,
+        tm.tm_mon + 1,
+        tm.tm_mday,
+        tm.tm_hour,
+        tm.tm_min,
+        tm.tm_sec,
+        now.subsec_nanos()
+    )
+}
+
+/// The name of the calling user, as runc reports the owner.
+pub fn owner() -> String {
+    let uid = nix::unistd::getuid();
+    nix::unistd::User::from_uid(uid).ok().flatten().map(|u| u.name).unwrap_or_else(|| format!("#{uid}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_process_is_alive_and_recycled_pid_is_not() {
+        let me = std::process::id() as i32;
+        let (state, start) = proc_stat(me).unwrap();
+        assert_eq!(state, 'R');
+        assert!(alive(me, start));
+        assert!(!alive(me, start + 1));
+        assert!(!alive(0, start));
+    }
+
+    #[test]
+    fn rfc3339_shape() {
+        let t = now_rfc3339();
+        assert_eq!(t.len(), 30, "{t}");
+        assert!(t.ends_with('Z') && t.as_bytes()[10] == b'T', "{t}");
+    }
+
+    #[test]
+    fn atomic_write_replaces() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("state.json");
+        write_atomic(&p, b"one").unwrap();
+        write_atomic(&p, b"two").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"two");
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+}
