@@ -4,10 +4,12 @@
 //! run defaults with [`ImageService::config`], and mounts a container's root
 //! with [`snapshot::mount_rootfs`].
 
+pub mod images;
 pub mod manifest;
 pub mod pull;
 pub mod reference;
 pub mod registry;
+pub mod rootfs;
 pub mod store;
 pub mod unpack;
 

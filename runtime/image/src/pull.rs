@@ -14,8 +14,8 @@ use std::sync::{Arc, Mutex};
 use sha2::Digest as _;
 
 use crate::manifest::{
-    chain_ids, parse_manifest, select_platform, Descriptor, ImageConfig, Manifest, ManifestError, ManifestKind,
-    Platform, MAX_CONFIG_SIZE,
+    chain_ids, parse_manifest, select_platform, Descriptor, ImageConfig, Manifest, ManifestError,
+    ManifestKind, Platform, MAX_CONFIG_SIZE,
 };
 use crate::reference::{Digest, Reference};
 use crate::registry::{Endpoint, RegistryClient, RegistryError};
@@ -26,14 +26,28 @@ use crate::unpack::{unpack_layer, UnpackError};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Progress {
     /// The reference resolved to this image manifest.
-    Resolved { manifest: Digest, layers: usize },
+    Resolved {
+        manifest: Digest,
+        layers: usize,
+    },
     /// The layer's snapshot is already here: not fetched again.
-    LayerExists { digest: Digest },
-    LayerStarted { digest: Digest, size: u64 },
+    LayerExists {
+        digest: Digest,
+    },
+    LayerStarted {
+        digest: Digest,
+        size: u64,
+    },
     /// Compressed bytes received so far.
-    LayerProgress { digest: Digest, received: u64, size: u64 },
+    LayerProgress {
+        digest: Digest,
+        received: u64,
+        size: u64,
+    },
     /// Downloaded, verified and unpacked.
-    LayerDone { digest: Digest },
+    LayerDone {
+        digest: Digest,
+    },
 }
 
 pub type ProgressFn = Arc<dyn Fn(&Progress) + Send + Sync>;
@@ -90,10 +104,20 @@ pub enum PullError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Manifest(#[from] ManifestError),
-    #[error("{what} {expected}: the registry sent content that hashes to {actual}; nothing was stored")]
-    DigestMismatch { what: &'static str, expected: Digest, actual: Digest },
+    #[error(
+        "{what} {expected}: the registry sent content that hashes to {actual}; nothing was stored"
+    )]
+    DigestMismatch {
+        what: &'static str,
+        expected: Digest,
+        actual: Digest,
+    },
     #[error("layer {digest}: the registry sent {received} bytes but the manifest says {expected}")]
-    SizeMismatch { digest: Digest, expected: u64, received: u64 },
+    SizeMismatch {
+        digest: Digest,
+        expected: u64,
+        received: u64,
+    },
     #[error("layer {digest}: decompresses to more than {limit} bytes; refused")]
     LayerTooLarge { digest: Digest, limit: u64 },
     #[error("layer {digest}: {source}")]
@@ -177,7 +201,10 @@ fn pull_from(
             let m = match parse_manifest(&desc.digest, mct.as_deref(), &mbody)? {
                 ManifestKind::Image(m) => m,
                 ManifestKind::Index(_) => {
-                    return Err(ManifestError::UnsupportedMediaType("a manifest list inside a manifest list".into()).into())
+                    return Err(ManifestError::UnsupportedMediaType(
+                        "a manifest list inside a manifest list".into(),
+                    )
+                    .into())
                 }
             };
             store.put_blob(&top_digest, &body)?;
@@ -202,7 +229,12 @@ fn pull_from(
         .zip(chains.iter())
         .filter_map(|((desc, diff_id), chain)| {
             if snapshot_path(store, chain).is_dir() {
-                report(opts, Progress::LayerExists { digest: desc.digest.clone() });
+                report(
+                    opts,
+                    Progress::LayerExists {
+                        digest: desc.digest.clone(),
+                    },
+                );
                 None
             } else {
                 Some(LayerJob {
@@ -218,13 +250,17 @@ fn pull_from(
     // Record the names last, so a failed pull never leaves a tag pointing at
     // an image whose layers are missing.
     if reference.tag().is_some() {
-        let tagged = Reference::parse(&format!("{}:{}", reference.name(), reference.tag().unwrap_or("latest")))
-            .expect("a parsed name with its own tag parses");
+        let tagged = Reference::parse(&format!(
+            "{}:{}",
+            reference.name(),
+            reference.tag().unwrap_or("latest")
+        ))
+        .expect("a parsed name with its own tag parses");
         store.set_ref(&tagged, &manifest_digest)?;
     }
-    if let Some(d) = reference.digest() {
-        store.set_ref(&reference.with_digest(d.clone()), &manifest_digest)?;
-    }
+    // Docker's RepoDigests: the digest the registry knows the image by (the
+    // list's, for a multi-platform image).
+    store.set_ref(&reference.with_digest(top_digest), &manifest_digest)?;
     Ok(PulledImage {
         reference: reference.clone(),
         manifest: manifest_digest,
@@ -330,7 +366,10 @@ impl Read for SharedTee {
         if t.received + n as u64 > t.size {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
-                format!("the registry sent more than the {} bytes the manifest says", t.size),
+                format!(
+                    "the registry sent more than the {} bytes the manifest says",
+                    t.size
+                ),
             ));
         }
         t.hasher.update(&buf[..n]);
@@ -412,7 +451,11 @@ fn fetch_layer(
         },
     );
     let resp = client.open_blob(ep, repo, digest, job.desc.size)?;
-    let blob = if store.has_blob(digest) { None } else { Some(store.blob_writer(digest)?) };
+    let blob = if store.has_blob(digest) {
+        None
+    } else {
+        Some(store.blob_writer(digest)?)
+    };
     let tee = SharedTee(Arc::new(Mutex::new(Tee {
         inner: Box::new(resp),
         hasher: sha2::Sha256::new(),
@@ -431,8 +474,11 @@ fn fetch_layer(
         committed: false,
     };
     fs::create_dir(&tmp.path).map_err(io_err("create", &tmp.path))?;
-    fs::set_permissions(&tmp.path, std::os::unix::fs::PermissionsExt::from_mode(0o755))
-        .map_err(io_err("chmod", &tmp.path))?;
+    fs::set_permissions(
+        &tmp.path,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .map_err(io_err("chmod", &tmp.path))?;
 
     let unpacked = decode_and_unpack(tee.clone(), &tmp.path, opts.max_layer_uncompressed, digest);
     // Whatever happened, read the rest of the stream (bounded by the size
@@ -471,13 +517,23 @@ fn fetch_layer(
         b.commit()?;
     }
     commit_snapshot(store, tmp, &job.chain)?;
-    report(opts, Progress::LayerDone { digest: digest.clone() });
+    report(
+        opts,
+        Progress::LayerDone {
+            digest: digest.clone(),
+        },
+    );
     Ok(())
 }
 
 /// Sniffs the compression (gzip, zstd or none; media types lie often enough
 /// that Docker sniffs too), unpacks, drains, and returns the diff id.
-fn decode_and_unpack(tee: SharedTee, dest: &Path, limit: u64, digest: &Digest) -> Result<Digest, PullError> {
+fn decode_and_unpack(
+    tee: SharedTee,
+    dest: &Path,
+    limit: u64,
+    digest: &Digest,
+) -> Result<Digest, PullError> {
     let stream_err = |source| PullError::Stream {
         digest: digest.clone(),
         source,

@@ -38,7 +38,11 @@ pub enum RegistryError {
         source: reqwest::Error,
     },
     #[error("{url}: the registry answered {status}: {body}")]
-    Status { url: String, status: StatusCode, body: String },
+    Status {
+        url: String,
+        status: StatusCode,
+        body: String,
+    },
     #[error("{what} not found in {registry}")]
     NotFound { what: String, registry: String },
     #[error("{registry}: access denied ({detail}); check the credentials in your Docker config (docker login)")]
@@ -93,7 +97,11 @@ impl RegistryOptions {
         let body = std::fs::read(path).map_err(|e| cfg_err(e.to_string()))?;
         let d: DaemonJson = serde_json::from_slice(&body).map_err(|e| cfg_err(e.to_string()))?;
         self.insecure_registries.extend(d.insecure);
-        self.mirrors.extend(d.mirrors.into_iter().map(|m| m.trim_end_matches('/').to_string()));
+        self.mirrors.extend(
+            d.mirrors
+                .into_iter()
+                .map(|m| m.trim_end_matches('/').to_string()),
+        );
         Ok(())
     }
 
@@ -128,7 +136,8 @@ impl RegistryOptions {
                     let raw = base64::engine::general_purpose::STANDARD
                         .decode(a.trim())
                         .map_err(|e| cfg_err(format!("auth for {key}: {e}")))?;
-                    let s = String::from_utf8(raw).map_err(|e| cfg_err(format!("auth for {key}: {e}")))?;
+                    let s = String::from_utf8(raw)
+                        .map_err(|e| cfg_err(format!("auth for {key}: {e}")))?;
                     let (u, p) = s
                         .split_once(':')
                         .ok_or_else(|| cfg_err(format!("auth for {key} is not user:password")))?;
@@ -137,7 +146,10 @@ impl RegistryOptions {
                         password: p.into(),
                     }
                 }
-                (None, Some(u), Some(p)) => Credential { username: u, password: p },
+                (None, Some(u), Some(p)) => Credential {
+                    username: u,
+                    password: p,
+                },
                 _ => continue,
             };
             self.auths.insert(normalize_auth_key(&key), cred);
@@ -151,7 +163,9 @@ impl RegistryOptions {
         let host = host_of(domain);
         host == "localhost"
             || host == "::1"
-            || host.parse::<std::net::Ipv4Addr>().is_ok_and(|ip| ip.is_loopback())
+            || host
+                .parse::<std::net::Ipv4Addr>()
+                .is_ok_and(|ip| ip.is_loopback())
             || self
                 .insecure_registries
                 .iter()
@@ -162,7 +176,10 @@ impl RegistryOptions {
         if let Some(c) = self.auths.get(host) {
             return Some(c);
         }
-        if matches!(host, DEFAULT_DOMAIN | "registry-1.docker.io" | "index.docker.io") {
+        if matches!(
+            host,
+            DEFAULT_DOMAIN | "registry-1.docker.io" | "index.docker.io"
+        ) {
             for k in ["index.docker.io", DEFAULT_DOMAIN, "registry-1.docker.io"] {
                 if let Some(c) = self.auths.get(k) {
                     return Some(c);
@@ -179,7 +196,12 @@ impl RegistryOptions {
         let mut out = Vec::new();
         if domain == DEFAULT_DOMAIN {
             for m in &self.mirrors {
-                let host = m.split("://").nth(1).unwrap_or(m).trim_end_matches('/').to_string();
+                let host = m
+                    .split("://")
+                    .nth(1)
+                    .unwrap_or(m)
+                    .trim_end_matches('/')
+                    .to_string();
                 out.push(Endpoint {
                     base: m.trim_end_matches('/').to_string(),
                     host,
@@ -192,7 +214,11 @@ impl RegistryOptions {
                 mirror: false,
             });
         } else {
-            let scheme = if self.is_insecure(domain) { "http" } else { "https" };
+            let scheme = if self.is_insecure(domain) {
+                "http"
+            } else {
+                "https"
+            };
             out.push(Endpoint {
                 base: format!("{scheme}://{domain}"),
                 host: domain.to_string(),
@@ -329,9 +355,14 @@ impl RegistryClient {
         selector: &str,
     ) -> Result<(Vec<u8>, Option<String>), RegistryError> {
         let url = format!("{}/v2/{repo}/manifests/{selector}", ep.base);
-        let resp = self.send(ep, repo, &url, Some(MANIFEST_ACCEPT), Duration::from_secs(120), || {
-            format!("manifest {repo}:{selector}")
-        })?;
+        let resp = self.send(
+            ep,
+            repo,
+            &url,
+            Some(MANIFEST_ACCEPT),
+            Duration::from_secs(120),
+            || format!("manifest {repo}:{selector}"),
+        )?;
         let ct = resp
             .headers()
             .get(CONTENT_TYPE)
@@ -350,15 +381,27 @@ impl RegistryClient {
         limit: u64,
     ) -> Result<Vec<u8>, RegistryError> {
         let resp = self.open_blob(ep, repo, digest, limit)?;
-        read_capped(resp, &format!("{}/v2/{repo}/blobs/{digest}", ep.base), limit)
+        read_capped(
+            resp,
+            &format!("{}/v2/{repo}/blobs/{digest}", ep.base),
+            limit,
+        )
     }
 
     /// Opens a blob stream. The caller must cap and hash what it reads.
-    pub fn open_blob(&self, ep: &Endpoint, repo: &str, digest: &Digest, size: u64) -> Result<Response, RegistryError> {
+    pub fn open_blob(
+        &self,
+        ep: &Endpoint,
+        repo: &str,
+        digest: &Digest,
+        size: u64,
+    ) -> Result<Response, RegistryError> {
         let url = format!("{}/v2/{repo}/blobs/{digest}", ep.base);
         // A stall cap, not a speed requirement: two minutes plus 64 KiB/s.
         let timeout = Duration::from_secs(120 + size / (64 << 10));
-        self.send(ep, repo, &url, None, timeout, || format!("blob {digest} of {repo}"))
+        self.send(ep, repo, &url, None, timeout, || {
+            format!("blob {digest} of {repo}")
+        })
     }
 
     /// Sends a GET with whatever auth this (endpoint, repo) has; on a 401
@@ -397,7 +440,10 @@ impl RegistryClient {
                         .and_then(|v| v.to_str().ok())
                         .and_then(parse_challenge);
                     let auth = self.answer(ep, repo, challenge)?;
-                    self.auth.lock().expect("auth lock").insert(key.clone(), auth);
+                    self.auth
+                        .lock()
+                        .expect("auth lock")
+                        .insert(key.clone(), auth);
                 }
                 StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => {
                     return Err(RegistryError::Unauthorized {
@@ -427,7 +473,12 @@ impl RegistryClient {
     }
 
     /// Turns a 401 challenge into credentials to send.
-    fn answer(&self, ep: &Endpoint, repo: &str, challenge: Option<Challenge>) -> Result<Auth, RegistryError> {
+    fn answer(
+        &self,
+        ep: &Endpoint,
+        repo: &str,
+        challenge: Option<Challenge>,
+    ) -> Result<Auth, RegistryError> {
         let cred = self.opts.credential(&ep.host).cloned();
         let unauthorized = |detail: &str| RegistryError::Unauthorized {
             registry: ep.host.clone(),
@@ -437,9 +488,9 @@ impl RegistryClient {
             return Err(unauthorized("401 without a WWW-Authenticate challenge"));
         };
         match ch.scheme.as_str() {
-            "basic" => cred
-                .map(Auth::Basic)
-                .ok_or_else(|| unauthorized("the registry wants a user name and password and none is configured")),
+            "basic" => cred.map(Auth::Basic).ok_or_else(|| {
+                unauthorized("the registry wants a user name and password and none is configured")
+            }),
             "bearer" => {
                 let realm = ch
                     .params
@@ -450,7 +501,8 @@ impl RegistryClient {
                     .get("scope")
                     .cloned()
                     .unwrap_or_else(|| format!("repository:{repo}:pull"));
-                let token = self.fetch_token(realm, ch.params.get("service"), &scope, cred.as_ref())?;
+                let token =
+                    self.fetch_token(realm, ch.params.get("service"), &scope, cred.as_ref())?;
                 Ok(Auth::Bearer(token))
             }
             other => Err(unauthorized(&format!("unsupported auth scheme {other:?}"))),
@@ -487,7 +539,11 @@ impl RegistryClient {
             return Err(terr(format!(
                 "answered {}{}",
                 resp.status(),
-                if cred.is_none() { " (no credentials configured)" } else { "" }
+                if cred.is_none() {
+                    " (no credentials configured)"
+                } else {
+                    ""
+                }
             )));
         }
         #[derive(Deserialize)]
@@ -496,14 +552,16 @@ impl RegistryClient {
             access_token: Option<String>,
         }
         let body = read_capped(resp, url.as_str(), TOKEN_MAX)?;
-        let t: TokenResponse = serde_json::from_slice(&body).map_err(|e| terr(format!("bad token response: {e}")))?;
+        let t: TokenResponse =
+            serde_json::from_slice(&body).map_err(|e| terr(format!("bad token response: {e}")))?;
         let token = t
             .token
             .or(t.access_token)
             .filter(|t| !t.is_empty())
             .ok_or_else(|| terr("no token in the response".into()))?;
         // A token must be sendable as a header value.
-        HeaderValue::from_str(&format!("Bearer {token}")).map_err(|_| terr("token is not a valid header".into()))?;
+        HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| terr("token is not a valid header".into()))?;
         Ok(token)
     }
 }
@@ -540,7 +598,12 @@ mod tests {
     #[test]
     fn accept_header_names_every_kind() {
         use crate::manifest::*;
-        for mt in [MT_DOCKER_LIST, MT_DOCKER_MANIFEST, MT_OCI_INDEX, MT_OCI_MANIFEST] {
+        for mt in [
+            MT_DOCKER_LIST,
+            MT_DOCKER_MANIFEST,
+            MT_OCI_INDEX,
+            MT_OCI_MANIFEST,
+        ] {
             assert!(MANIFEST_ACCEPT.contains(mt));
         }
     }
@@ -566,23 +629,49 @@ mod tests {
     fn endpoints_and_insecure() {
         let mut o = RegistryOptions {
             insecure_registries: vec!["myreg.local:5000".into(), "plain.example".into()],
-            mirrors: vec!["http://127.0.0.1:9/".into(), "https://mirror.example".into()],
+            mirrors: vec![
+                "http://127.0.0.1:9/".into(),
+                "https://mirror.example".into(),
+            ],
             ..Default::default()
         };
-        o.mirrors = o.mirrors.iter().map(|m| m.trim_end_matches('/').to_string()).collect();
+        o.mirrors = o
+            .mirrors
+            .iter()
+            .map(|m| m.trim_end_matches('/').to_string())
+            .collect();
         let eps = o.endpoints("docker.io");
         assert_eq!(
             eps.iter().map(|e| e.base.as_str()).collect::<Vec<_>>(),
-            ["http://127.0.0.1:9", "https://mirror.example", DOCKER_IO_ORIGIN]
+            [
+                "http://127.0.0.1:9",
+                "https://mirror.example",
+                DOCKER_IO_ORIGIN
+            ]
         );
         assert!(eps[0].mirror && !eps[2].mirror);
-        assert_eq!(o.endpoints("localhost:5000")[0].base, "http://localhost:5000");
-        assert_eq!(o.endpoints("127.0.0.1:5000")[0].base, "http://127.0.0.1:5000");
+        assert_eq!(
+            o.endpoints("localhost:5000")[0].base,
+            "http://localhost:5000"
+        );
+        assert_eq!(
+            o.endpoints("127.0.0.1:5000")[0].base,
+            "http://127.0.0.1:5000"
+        );
         assert_eq!(o.endpoints("127.0.0.5")[0].base, "http://127.0.0.5");
-        assert_eq!(o.endpoints("myreg.local:5000")[0].base, "http://myreg.local:5000");
-        assert_eq!(o.endpoints("plain.example:8443")[0].base, "http://plain.example:8443");
+        assert_eq!(
+            o.endpoints("myreg.local:5000")[0].base,
+            "http://myreg.local:5000"
+        );
+        assert_eq!(
+            o.endpoints("plain.example:8443")[0].base,
+            "http://plain.example:8443"
+        );
         assert_eq!(o.endpoints("quay.io")[0].base, "https://quay.io");
-        assert_eq!(o.endpoints("myreg.local:5001")[0].base, "https://myreg.local:5001");
+        assert_eq!(
+            o.endpoints("myreg.local:5001")[0].base,
+            "https://myreg.local:5001"
+        );
     }
 
     #[test]
@@ -602,6 +691,7 @@ mod tests {
         assert_eq!(o.credential("127.0.0.1:5000").unwrap().password, "b:c");
         assert!(o.credential("empty.io").is_none());
         assert!(!format!("{:?}", o.credential("docker.io")).contains("pass"));
-        o.load_docker_config(&dir.path().join("missing.json")).unwrap();
+        o.load_docker_config(&dir.path().join("missing.json"))
+            .unwrap();
     }
 }

@@ -1,1 +1,219 @@
-fn main() {}
+//! `rrun-image`: drives the image library from the command line until the
+//! daemon exists (and for tests).
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use anyhow::{Context, Result};
+use clap::{Parser, Subcommand};
+use rrun_image::images::{self, Removed};
+use rrun_image::pull::{pull, Progress, PullOptions};
+use rrun_image::registry::{RegistryClient, RegistryOptions};
+use rrun_image::{Platform, Reference, Store};
+
+#[derive(Parser)]
+#[command(name = "rrun-image", about = "Pull and manage rrun images")]
+struct Cli {
+    /// State directory (images/ and snapshots/ live under it).
+    #[arg(long, default_value = "/var/lib/rrun", env = "RRUN_ROOT")]
+    root: PathBuf,
+    /// daemon.json with insecure-registries and registry-mirrors.
+    #[arg(long, default_value = "/etc/rrun/daemon.json")]
+    daemon_config: PathBuf,
+    /// Docker client config with registry credentials (default
+    /// $DOCKER_CONFIG/config.json or ~/.docker/config.json).
+    #[arg(long)]
+    docker_config: Option<PathBuf>,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Subcommand)]
+enum Cmd {
+    /// Pull an image from a registry.
+    Pull {
+        reference: String,
+        /// os/arch[/variant] to choose from a multi-platform image.
+        #[arg(long)]
+        platform: Option<String>,
+        /// Layers downloaded at once.
+        #[arg(long, default_value_t = 3)]
+        max_concurrent_downloads: usize,
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// List images.
+    Ls {
+        /// Print JSON lines instead of a table.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Docker-shaped JSON for one or more images.
+    Inspect { names: Vec<String> },
+    /// Give an image another name.
+    Tag { source: String, target: String },
+    /// Remove images (untag when other names remain).
+    Rm {
+        names: Vec<String>,
+        #[arg(short, long)]
+        force: bool,
+    },
+    /// Remove content no named image uses, and what interrupted pulls left.
+    Prune,
+    /// Mount an image's root filesystem with overlayfs.
+    Mount {
+        name: String,
+        #[arg(long)]
+        upper: PathBuf,
+        #[arg(long)]
+        work: PathBuf,
+        target: PathBuf,
+    },
+}
+
+fn registry_options(cli: &Cli) -> Result<RegistryOptions> {
+    let mut o = RegistryOptions::default();
+    if cli.daemon_config.exists() {
+        o.load_daemon_json(&cli.daemon_config)?;
+    }
+    let docker = cli.docker_config.clone().or_else(|| {
+        std::env::var_os("DOCKER_CONFIG")
+            .map(|d| PathBuf::from(d).join("config.json"))
+            .or_else(|| {
+                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker/config.json"))
+            })
+    });
+    if let Some(p) = docker {
+        o.load_docker_config(&p)?;
+    }
+    Ok(o)
+}
+
+fn main() {
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_env("RRUN_LOG"))
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = run(Cli::parse()) {
+        eprintln!("Error: {e:#}");
+        std::process::exit(1);
+    }
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let store = Store::open(&cli.root)
+        .with_context(|| format!("opening the store at {}", cli.root.display()))?;
+    match &cli.cmd {
+        Cmd::Pull {
+            reference,
+            platform,
+            max_concurrent_downloads,
+            quiet,
+        } => {
+            let r = Reference::parse(reference)?;
+            let client = RegistryClient::new(registry_options(&cli)?)?;
+            let out = Arc::new(Mutex::new(std::io::stdout()));
+            let progress: Option<rrun_image::pull::ProgressFn> = (!quiet).then(|| {
+                let out = out.clone();
+                Arc::new(move |p: &Progress| {
+                    let line = match p {
+                        Progress::Resolved { manifest, layers } => {
+                            format!("{manifest}: {layers} layers")
+                        }
+                        Progress::LayerExists { digest } => {
+                            format!("{}: Already exists", short(digest))
+                        }
+                        Progress::LayerStarted { digest, size } => {
+                            format!("{}: Pulling ({size} bytes)", short(digest))
+                        }
+                        Progress::LayerProgress {
+                            digest,
+                            received,
+                            size,
+                        } => {
+                            format!("{}: Downloading {received}/{size}", short(digest))
+                        }
+                        Progress::LayerDone { digest } => {
+                            format!("{}: Pull complete", short(digest))
+                        }
+                    };
+                    let _ = writeln!(out.lock().expect("stdout lock"), "{line}");
+                }) as rrun_image::pull::ProgressFn
+            });
+            let opts = PullOptions {
+                platform: platform.as_deref().map(Platform::parse).transpose()?,
+                max_concurrent_downloads: *max_concurrent_downloads,
+                progress,
+                ..Default::default()
+            };
+            let img = pull(&store, &client, &r, &opts)
+                .with_context(|| format!("pulling {}", r.familiar()))?;
+            let mut o = out.lock().expect("stdout lock");
+            writeln!(o, "Digest: {}", img.manifest)?;
+            writeln!(o, "Id: {}", img.config)?;
+            writeln!(o, "{}", r)?;
+        }
+        Cmd::Ls { json } => {
+            for img in images::list_images(&store)? {
+                if *json {
+                    println!("{}", images::inspect_json(&img));
+                    continue;
+                }
+                let tags = img.repo_tags();
+                let id = &img.id.hex()[..12];
+                if tags.is_empty() {
+                    println!("<none>\t<none>\t{id}\t{}", img.size());
+                }
+                for t in tags {
+                    let (repo, tag) = t.rsplit_once(':').unwrap_or((&t, "<none>"));
+                    println!("{repo}\t{tag}\t{id}\t{}", img.size());
+                }
+            }
+        }
+        Cmd::Inspect { names } => {
+            let mut all = Vec::new();
+            for n in names {
+                all.push(images::inspect_json(&images::find_image(&store, n)?));
+            }
+            println!("{}", serde_json::to_string_pretty(&all)?);
+        }
+        Cmd::Tag { source, target } => {
+            images::tag(&store, source, target)?;
+        }
+        Cmd::Rm { names, force } => {
+            for n in names {
+                for r in images::remove(&store, n, *force)? {
+                    match r {
+                        Removed::Untagged(t) => println!("Untagged: {t}"),
+                        Removed::Deleted(d) => println!("Deleted: {d}"),
+                    }
+                }
+            }
+        }
+        Cmd::Prune => {
+            let r = images::garbage_collect(&store)?;
+            for b in &r.blobs {
+                println!("deleted blob: {b}");
+            }
+            for s in &r.snapshots {
+                println!("deleted snapshot: {s}");
+            }
+            println!("removed {} temp files", r.temp_files);
+        }
+        Cmd::Mount {
+            name,
+            upper,
+            work,
+            target,
+        } => {
+            let img = images::find_image(&store, name)?;
+            rrun_image::rootfs::mount_rootfs(&store, &img, upper, work, target)?;
+        }
+    }
+    Ok(())
+}
+
+fn short(d: &rrun_image::Digest) -> &str {
+    &d.hex()[..12]
+}
