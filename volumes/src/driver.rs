@@ -194,9 +194,10 @@ pub fn unmount(target: &Path) -> Result<(), DriverError> {
     })
 }
 
-/// Whether `path` (canonical) is a mount point, from /proc/self/mountinfo.
+/// Whether `path` (canonical) is a mount point in the calling thread's mount
+/// namespace (`/proc/thread-self`, not `/proc/self`: a thread may have its own).
 pub fn is_mount_point(path: &Path) -> std::io::Result<bool> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo")?;
+    let info = std::fs::read_to_string("/proc/thread-self/mountinfo")?;
     let want = path.as_os_str().as_encoded_bytes();
     Ok(info.lines().any(|line| {
         line.split(' ')

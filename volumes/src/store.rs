@@ -219,6 +219,27 @@ impl VolumeStore {
                 }
                 tracing::info!(path = %path.display(), "removing a half-made volume directory left by a crash");
                 fs::remove_dir_all(&path).map_err(io_err("remove", &path))?;
+            } else if VolumeName::try_from(name.as_ref()).is_ok() {
+                self.clear_temp_files(&entry.path())?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Remove the temp files of metadata writes cut short (`.<file>.<id>`).
+    fn clear_temp_files(&self, dir: &Path) -> Result<()> {
+        let Ok(entries) = fs::read_dir(dir) else {
+            return Ok(());
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            let is_temp = [META_FILE, USERS_FILE]
+                .iter()
+                .any(|f| name.starts_with(&format!(".{f}.")));
+            if is_temp {
+                let path = entry.path();
+                fs::remove_file(&path).map_err(io_err("remove", &path))?;
             }
         }
         Ok(())
