@@ -386,6 +386,18 @@ pub enum FirewallError {
         path: String,
         source: std::io::Error,
     },
+    #[error("network namespace: {0}")]
+    Namespace(#[from] std::io::Error),
+}
+
+/// [`apply`] inside `ns`, on a thread of its own.
+pub fn apply_in(ns: &crate::netns::NetNs, plan: &Plan) -> Result<(), FirewallError> {
+    ns.run(|| apply(plan))?
+}
+
+/// [`teardown`] inside `ns`, on a thread of its own.
+pub fn teardown_in(ns: &crate::netns::NetNs) -> Result<(), FirewallError> {
+    ns.run(teardown)?
 }
 
 /// Apply `plan` in the calling thread's network namespace: sysctls first,

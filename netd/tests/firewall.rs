@@ -1,0 +1,330 @@
+//! Root tests: rrun's nftables table applied in a host namespace the test
+//! makes, with containers, an outside peer and published ports.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use common::{ok, poll, unique, TestNs};
+use netd::firewall::{self, FwNetwork, Proto, PublishedPort};
+use netd::link::{self, Attachment, BridgeSpec};
+
+/// A TCP server bound inside a namespace, answering every connection with
+/// `greeting`; served from a plain thread (the socket stays in its namespace).
+fn serve_in(ns: &TestNs, port: u16, greeting: &'static str) {
+    let listener = ns
+        .open()
+        .run(|| std::net::TcpListener::bind(("0.0.0.0", port)))
+        .unwrap()
+        .unwrap();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let _ = conn.write_all(greeting.as_bytes());
+        }
+    });
+}
+
+/// Connect from inside `from` and read what the server says.
+fn fetch(from: &TestNs, addr: &str) -> Option<String> {
+    let addr: SocketAddr = addr.parse().unwrap();
+    from.open()
+        .run(|| {
+            let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+            s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+            let mut out = String::new();
+            s.read_to_string(&mut out).ok()?;
+            Some(out)
+        })
+        .unwrap()
+}
+
+fn can_ping(from: &TestNs, ip: &str) -> bool {
+    from.exec(10, &["busybox", "ping", "-c", "1", "-W", "1", ip])
+        .status
+        .success()
+}
+
+fn attach(
+    host: &TestNs,
+    c: &TestNs,
+    br: &str,
+    ifname: &str,
+    addr: &str,
+    gw: Option<&str>,
+) -> Attachment {
+    let a = Attachment {
+        bridge: br.into(),
+        host_veth: link::veth_name(&c.name, br),
+        ifname: ifname.into(),
+        address: addr.parse().unwrap(),
+        default_gateway: gw.map(|g| g.parse().unwrap()),
+        mtu: None,
+    };
+    link::attach(&host.open(), &c.open(), &a).unwrap();
+    a
+}
+
+#[test]
+fn isolation_masquerade_internal_published_ports_and_clean_teardown() {
+    let host = TestNs::new("rrh");
+    let outside = TestNs::new("rrx");
+    // The outside world: a peer on 10.200.0.0/24 with no route to any
+    // container subnet, so only masquerading lets containers reach it.
+    ok(
+        10,
+        &[
+            "ip",
+            "-n",
+            &host.name,
+            "link",
+            "add",
+            "up0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "wan0",
+            "netns",
+            &outside.name,
+        ],
+    );
+    ok(
+        10,
+        &[
+            "ip",
+            "-n",
+            &host.name,
+            "addr",
+            "add",
+            "10.200.0.1/24",
+            "dev",
+            "up0",
+        ],
+    );
+    ok(10, &["ip", "-n", &host.name, "link", "set", "up0", "up"]);
+    ok(
+        10,
+        &[
+            "ip",
+            "-n",
+            &outside.name,
+            "addr",
+            "add",
+            "10.200.0.2/24",
+            "dev",
+            "wan0",
+        ],
+    );
+    ok(
+        10,
+        &["ip", "-n", &outside.name, "link", "set", "wan0", "up"],
+    );
+    // A table of someone else's that must survive everything we do.
+    ok(
+        10,
+        &[
+            "ip",
+            "netns",
+            "exec",
+            &host.name,
+            "nft",
+            "add",
+            "table",
+            "inet",
+            "someone_else",
+        ],
+    );
+
+    let br: Vec<String> = (0..3)
+        .map(|_| format!("rr-{}", unique("").replace('-', "")))
+        .collect();
+    let subnets = ["10.91.0.0/24", "10.92.0.0/24", "10.93.0.0/24"];
+    for (i, b) in br.iter().enumerate() {
+        let gw = format!("10.{}.0.1/24", 91 + i);
+        link::ensure_bridge(
+            &host.open(),
+            &BridgeSpec {
+                name: b.clone(),
+                gateway: gw.parse().unwrap(),
+                mtu: None,
+            },
+        )
+        .unwrap();
+    }
+    let a1 = TestNs::new("rrc");
+    let a2 = TestNs::new("rrc");
+    let b1 = TestNs::new("rrc");
+    let i1 = TestNs::new("rrc");
+    let at_a1 = attach(
+        &host,
+        &a1,
+        &br[0],
+        "eth0",
+        "10.91.0.2/24",
+        Some("10.91.0.1"),
+    );
+    attach(
+        &host,
+        &a2,
+        &br[0],
+        "eth0",
+        "10.91.0.3/24",
+        Some("10.91.0.1"),
+    );
+    attach(
+        &host,
+        &b1,
+        &br[1],
+        "eth0",
+        "10.92.0.2/24",
+        Some("10.92.0.1"),
+    );
+    attach(
+        &host,
+        &i1,
+        &br[2],
+        "eth0",
+        "10.93.0.2/24",
+        Some("10.93.0.1"),
+    );
+
+    // Control: with forwarding on and no table of ours, networks reach each
+    // other, so what follows really tests our rules.
+    ok(
+        10,
+        &[
+            "ip",
+            "netns",
+            "exec",
+            &host.name,
+            "sysctl",
+            "-qw",
+            "net.ipv4.ip_forward=1",
+        ],
+    );
+    assert!(
+        can_ping(&a1, "10.92.0.2"),
+        "control: forwarding works without rules"
+    );
+    assert!(
+        !can_ping(&a1, "10.200.0.2"),
+        "control: no way back without masquerade"
+    );
+
+    // A server in a1, published on 8080 on every host address.
+    serve_in(&a1, 80, "hello from a1\n");
+    poll("server in a1", Duration::from_secs(5), || {
+        fetch(&a1, "127.0.0.1:80")
+    });
+
+    let nets: Vec<FwNetwork> = br
+        .iter()
+        .zip(subnets)
+        .enumerate()
+        .map(|(i, (b, s))| FwNetwork {
+            bridge: b.clone(),
+            subnet: s.parse().unwrap(),
+            internal: i == 2,
+        })
+        .collect();
+    let ports = vec![PublishedPort {
+        host_ip: None,
+        host_port: 8080,
+        proto: Proto::Tcp,
+        container_ip: "10.91.0.2".parse().unwrap(),
+        container_port: 80,
+        bridge: br[0].clone(),
+    }];
+    let plan = firewall::plan(&nets, &ports);
+    firewall::apply_in(&host.open(), &plan).unwrap();
+    // Applying again replaces, never duplicates.
+    firewall::apply_in(&host.open(), &plan).unwrap();
+    let listed = ok(
+        10,
+        &[
+            "ip", "netns", "exec", &host.name, "nft", "list", "table", "inet", "rrun",
+        ],
+    );
+    assert_eq!(
+        listed.matches("dnat ip to 10.91.0.2:80").count(),
+        1,
+        "{listed}"
+    );
+
+    // Within a network: yes. Across: no. Out through masquerade: yes.
+    assert!(can_ping(&a1, "10.91.0.3"));
+    assert!(!can_ping(&a1, "10.92.0.2"), "a1 reached another network");
+    assert!(!can_ping(&b1, "10.91.0.2"), "b1 reached another network");
+    assert!(can_ping(&a1, "10.200.0.2"), "masquerade: a1 cannot get out");
+    assert!(can_ping(&b1, "10.200.0.2"));
+    // Internal network: no way out, and nothing from other networks.
+    assert!(!can_ping(&i1, "10.200.0.2"), "internal network got out");
+    assert!(!can_ping(&a1, "10.93.0.2"));
+
+    // Published port: from outside on the host's address, from the host on
+    // its own address and on 127.0.0.1.
+    assert_eq!(
+        fetch(&outside, "10.200.0.1:8080").as_deref(),
+        Some("hello from a1\n")
+    );
+    assert_eq!(
+        fetch(&host, "10.200.0.1:8080").as_deref(),
+        Some("hello from a1\n")
+    );
+    assert_eq!(
+        fetch(&host, "127.0.0.1:8080").as_deref(),
+        Some("hello from a1\n")
+    );
+    let localnet = |b: &str| {
+        ok(
+            10,
+            &[
+                "ip",
+                "netns",
+                "exec",
+                &host.name,
+                "sysctl",
+                "-n",
+                &format!("net.ipv4.conf.{b}.route_localnet"),
+            ],
+        )
+        .trim()
+        .to_string()
+    };
+    assert_eq!(localnet(&br[0]), "1");
+    assert_eq!(
+        localnet(&br[1]),
+        "0",
+        "route_localnet only where a port is published"
+    );
+
+    // Connect a1 to the second network: now it reaches b1 over that bridge.
+    let at_a1_b = attach(&host, &a1, &br[1], "eth1", "10.92.0.3/24", None);
+    assert!(can_ping(&a1, "10.92.0.2"));
+    link::detach(&host.open(), &at_a1_b.host_veth).unwrap();
+    assert!(!can_ping(&a1, "10.92.0.2"), "disconnect left a path");
+
+    // Teardown: our table gone, the other one kept; no link or address left.
+    firewall::teardown_in(&host.open()).unwrap();
+    firewall::teardown_in(&host.open()).unwrap();
+    let tables = ok(
+        10,
+        &["ip", "netns", "exec", &host.name, "nft", "list", "tables"],
+    );
+    assert_eq!(tables.trim(), "table inet someone_else", "{tables}");
+    link::detach(&host.open(), &at_a1.host_veth).unwrap();
+    for c in [&a2, &b1, &i1] {
+        for b in &br {
+            link::detach(&host.open(), &link::veth_name(&c.name, b)).unwrap();
+        }
+    }
+    for b in &br {
+        link::remove_link(&host.open(), b).unwrap();
+    }
+    let links = ok(10, &["ip", "-n", &host.name, "-o", "link", "show"]);
+    assert_eq!(links.lines().count(), 2, "only lo and up0 remain: {links}");
+    let addrs = ok(10, &["ip", "-n", &host.name, "-o", "-4", "addr", "show"]);
+    assert!(!addrs.contains("10.9"), "{addrs}");
+}
