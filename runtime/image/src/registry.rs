@@ -78,6 +78,10 @@ pub struct RegistryOptions {
     pub mirrors: Vec<String>,
     /// Registry host → credential.
     pub auths: BTreeMap<String, Credential>,
+    /// Replaces docker.io's origin (`https://registry-1.docker.io`); tests
+    /// point it at a closed local port so a mirror fallback never leaves
+    /// the machine.
+    pub docker_io_origin: Option<String>,
 }
 
 impl RegistryOptions {
@@ -209,7 +213,10 @@ impl RegistryOptions {
                 });
             }
             out.push(Endpoint {
-                base: DOCKER_IO_ORIGIN.into(),
+                base: self
+                    .docker_io_origin
+                    .clone()
+                    .unwrap_or_else(|| DOCKER_IO_ORIGIN.into()),
                 host: DEFAULT_DOMAIN.into(),
                 mirror: false,
             });

@@ -25,6 +25,9 @@ struct Cli {
     /// $DOCKER_CONFIG/config.json or ~/.docker/config.json).
     #[arg(long)]
     docker_config: Option<PathBuf>,
+    /// Replace docker.io's origin URL (for tests that must stay local).
+    #[arg(long, hide = true)]
+    docker_io_origin: Option<String>,
     #[command(subcommand)]
     cmd: Cmd,
 }
@@ -73,7 +76,10 @@ enum Cmd {
 }
 
 fn registry_options(cli: &Cli) -> Result<RegistryOptions> {
-    let mut o = RegistryOptions::default();
+    let mut o = RegistryOptions {
+        docker_io_origin: cli.docker_io_origin.clone(),
+        ..Default::default()
+    };
     if cli.daemon_config.exists() {
         o.load_daemon_json(&cli.daemon_config)?;
     }

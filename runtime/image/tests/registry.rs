@@ -1,0 +1,509 @@
+//! End-to-end pulls against a real registry on 127.0.0.1 (run as root).
+
+mod common;
+
+use std::path::Path;
+use std::time::Duration;
+
+use base64::Engine as _;
+use common::*;
+use serde_json::json;
+
+fn digest_line(out: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix("Digest: "))
+        .unwrap_or_else(|| panic!("no Digest line in {out}"))
+        .to_string()
+}
+
+fn busybox_manifest_digest() -> String {
+    let idx: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(busybox_oci().join("index.json")).unwrap()).unwrap();
+    idx["manifests"][0]["digest"].as_str().unwrap().to_string()
+}
+
+fn docker_config(dir: &Path, host: &str, user: &str, pass: &str) -> String {
+    let auth = base64::engine::general_purpose::STANDARD.encode(format!("{user}:{pass}"));
+    let p = dir.join("docker-config.json");
+    std::fs::write(&p, json!({"auths": {host: {"auth": auth}}}).to_string()).unwrap();
+    p.to_str().unwrap().to_string()
+}
+
+#[test]
+fn pull_by_tag_then_by_digest_and_reuse_layers() {
+    let reg = Registry::start();
+    reg.push_oci(&busybox_oci(), "latest", "test/busybox:1.0", false, None);
+    let state = tempfile::tempdir().unwrap();
+    let r = format!("{}/test/busybox:1.0", reg.host());
+
+    let out = ok(&rrun_image(state.path(), &[], &["pull", &r]));
+    assert!(out.contains("Pull complete"), "{out}");
+    let digest = digest_line(&out);
+    assert_eq!(digest, busybox_manifest_digest());
+
+    let info = inspect(state.path(), &r);
+    assert_eq!(info["Config"]["Cmd"], json!(["sh"]));
+    assert_eq!(info["Os"], "linux");
+    assert_eq!(info["RepoTags"], json!([r]));
+    assert_eq!(
+        info["RepoDigests"],
+        json!([format!("{}/test/busybox@{digest}", reg.host())])
+    );
+
+    // The layer is unpacked: an executable busybox and its applet symlinks.
+    let snaps = snapshots(state.path());
+    assert_eq!(snaps.len(), 1, "{snaps:?}");
+    let root = state.path().join("snapshots").join(&snaps[0]);
+    let meta = std::fs::metadata(root.join("bin/busybox")).unwrap();
+    assert!(std::os::unix::fs::PermissionsExt::mode(&meta.permissions()) & 0o111 != 0);
+    assert_eq!(
+        std::fs::read_link(root.join("bin/sh")).unwrap(),
+        Path::new("/bin/busybox")
+    );
+    assert!(std::fs::read_to_string(root.join("etc/passwd"))
+        .unwrap()
+        .contains("root:x:0:0"));
+    // Manifest, config, layer; each verified.
+    assert_eq!(check_blobs(state.path()).len(), 3);
+
+    // Pulling again fetches no layer.
+    let again = ok(&rrun_image(state.path(), &[], &["pull", &r]));
+    assert!(
+        again.contains("Already exists") && !again.contains("Pull complete"),
+        "{again}"
+    );
+
+    // By digest, into a fresh state: same image id, no tag recorded.
+    let state2 = tempfile::tempdir().unwrap();
+    let by_digest = format!("{}/test/busybox@{digest}", reg.host());
+    ok(&rrun_image(state2.path(), &[], &["pull", &by_digest]));
+    let info2 = inspect(state2.path(), &by_digest);
+    assert_eq!(info2["Id"], info["Id"]);
+    assert_eq!(info2["RepoTags"], json!([]));
+
+    // A digest the registry does not have is a clear error.
+    let missing = format!("{}/test/busybox@sha256:{}", reg.host(), "0".repeat(64));
+    let err = failed(&rrun_image(state2.path(), &[], &["pull", &missing]));
+    assert!(err.contains("not found"), "{err}");
+}
+
+#[test]
+fn manifest_list_picks_platform_and_override() {
+    let reg = Registry::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let lay = Layout::new(&tmp.path().join("layout"));
+    let host = lay.image(
+        &[Tar::new().file("arch", host_arch().as_bytes()).finish()],
+        "gzip",
+        host_arch(),
+        &["host"],
+    );
+    let other = lay.image(
+        &[
+            Tar::new().file("arch", b"other").finish(),
+            Tar::new()
+                .dir("data", 0o755)
+                .file("data/second", b"2")
+                .finish(),
+        ],
+        "zstd",
+        other_arch(),
+        &["other"],
+    );
+    let list = lay.tag(
+        "multi",
+        &[(&host, host_arch(), None), (&other, other_arch(), None)],
+    );
+    reg.push_oci(&lay.dir, "multi", "test/multi:v1", true, None);
+    let r = format!("{}/test/multi:v1", reg.host());
+
+    let state = tempfile::tempdir().unwrap();
+    let out = ok(&rrun_image(state.path(), &[], &["pull", &r]));
+    assert_eq!(digest_line(&out), host.digest);
+    let info = inspect(state.path(), &r);
+    assert_eq!(info["Config"]["Cmd"], json!(["host"]));
+    assert_eq!(info["Architecture"], host_arch());
+    assert_eq!(
+        info["RepoDigests"],
+        json!([format!("{}/test/multi@{list}", reg.host())])
+    );
+
+    // --platform picks the other entry; its zstd layers unpack.
+    let state2 = tempfile::tempdir().unwrap();
+    let platform = format!("linux/{}", other_arch());
+    ok(&rrun_image(
+        state2.path(),
+        &[],
+        &["pull", "--platform", &platform, &r],
+    ));
+    let info = inspect(state2.path(), &r);
+    assert_eq!(info["Config"]["Cmd"], json!(["other"]));
+    let snaps = snapshots(state2.path());
+    assert_eq!(snaps.len(), 2);
+    let contents: Vec<String> = snaps
+        .iter()
+        .filter_map(|s| {
+            std::fs::read_to_string(state2.path().join("snapshots").join(s).join("arch")).ok()
+        })
+        .collect();
+    assert_eq!(contents, ["other"]);
+
+    // No match: a clear error naming what was wanted and what exists.
+    let state3 = tempfile::tempdir().unwrap();
+    let err = failed(&rrun_image(
+        state3.path(),
+        &[],
+        &["pull", "--platform", "linux/mips64le", &r],
+    ));
+    assert!(err.contains("linux/mips64le"), "{err}");
+    assert!(err.contains(&format!("linux/{}", other_arch())), "{err}");
+    assert!(snapshots(state3.path()).is_empty());
+
+    // The list's own digest pulls too.
+    let by_list = format!("{}/test/multi@{list}", reg.host());
+    ok(&rrun_image(state3.path(), &[], &["pull", &by_list]));
+    assert_eq!(
+        inspect(state3.path(), &by_list)["Config"]["Cmd"],
+        json!(["host"])
+    );
+}
+
+#[test]
+fn docker_io_mirror_serves_library_images_with_fallback_order() {
+    let reg = Registry::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let lay = Layout::new(&tmp.path().join("layout"));
+    // Uncompressed layer: the third layer format.
+    let img = lay.image(
+        &[Tar::new().file("hello", b"from the mirror").finish()],
+        "none",
+        host_arch(),
+        &["hi"],
+    );
+    lay.tag("latest", &[(&img, host_arch(), None)]);
+    reg.push_oci(&lay.dir, "latest", "library/busybox:latest", false, None);
+
+    // A dead mirror first, then the live one; docker.io's origin replaced by
+    // a closed local port so nothing can leave the machine.
+    let dead_mirror = free_port();
+    let dead_origin = free_port();
+    let daemon = tmp.path().join("daemon.json");
+    std::fs::write(
+        &daemon,
+        json!({"registry-mirrors": [format!("http://127.0.0.1:{dead_mirror}"), format!("http://{}/", reg.host())]})
+            .to_string(),
+    )
+    .unwrap();
+    let origin = format!("http://127.0.0.1:{dead_origin}");
+    let extra = [
+        "--daemon-config",
+        daemon.to_str().unwrap(),
+        "--docker-io-origin",
+        &origin,
+    ];
+    let state = tempfile::tempdir().unwrap();
+    ok(&rrun_image(state.path(), &extra, &["pull", "busybox"]));
+    let info = inspect(state.path(), "busybox");
+    assert_eq!(info["RepoTags"], json!(["busybox:latest"]));
+    let ls = ok(&rrun_image(state.path(), &[], &["ls"]));
+    assert!(
+        ls.lines().any(|l| l.starts_with("busybox\tlatest\t")),
+        "{ls}"
+    );
+    let snap = state
+        .path()
+        .join("snapshots")
+        .join(&snapshots(state.path())[0]);
+    assert_eq!(
+        std::fs::read_to_string(snap.join("hello")).unwrap(),
+        "from the mirror"
+    );
+
+    // Only dead endpoints: the error is the origin's, tried last.
+    std::fs::write(
+        &daemon,
+        json!({"registry-mirrors": [format!("http://127.0.0.1:{dead_mirror}")]}).to_string(),
+    )
+    .unwrap();
+    let err = failed(&rrun_image(
+        state.path(),
+        &extra,
+        &["pull", "busybox:other"],
+    ));
+    assert!(err.contains(&format!("127.0.0.1:{dead_origin}")), "{err}");
+}
+
+#[test]
+fn basic_auth_with_docker_config_credentials() {
+    let tmp = tempfile::tempdir().unwrap();
+    let out = run_with_timeout(30, "htpasswd", &["-Bbn", "alice", "s3cret"]);
+    assert!(out.status.success(), "htpasswd (apache2-utils) failed");
+    let htpasswd = tmp.path().join("htpasswd");
+    std::fs::write(&htpasswd, &out.stdout).unwrap();
+    let reg = Registry::start_with(&format!(
+        "auth:\n  htpasswd:\n    realm: test-realm\n    path: {}\n",
+        htpasswd.display()
+    ));
+    reg.push_oci(
+        &busybox_oci(),
+        "latest",
+        "private/busybox:latest",
+        false,
+        Some("alice:s3cret"),
+    );
+    let r = format!("{}/private/busybox:latest", reg.host());
+
+    let state = tempfile::tempdir().unwrap();
+    let err = failed(&rrun_image(state.path(), &[], &["pull", &r]));
+    assert!(err.contains("user name and password"), "{err}");
+
+    let bad = docker_config(tmp.path(), &reg.host(), "alice", "wrong");
+    let err = failed(&rrun_image(
+        state.path(),
+        &["--docker-config", &bad],
+        &["pull", &r],
+    ));
+    assert!(err.contains("access denied"), "{err}");
+    assert!(snapshots(state.path()).is_empty());
+
+    let good = docker_config(tmp.path(), &reg.host(), "alice", "s3cret");
+    ok(&rrun_image(
+        state.path(),
+        &["--docker-config", &good],
+        &["pull", &r],
+    ));
+    assert_eq!(inspect(state.path(), &r)["Config"]["Cmd"], json!(["sh"]));
+}
+
+#[test]
+fn bearer_token_challenge_anonymous_and_with_credentials() {
+    let reg = Registry::start();
+    reg.push_oci(&busybox_oci(), "latest", "team/app:1", false, None);
+    let tmp = tempfile::tempdir().unwrap();
+
+    // A token service that wants bob's password.
+    let tokens = TokenService::start("tok-123", Some(("bob", "pw")));
+    let proxy = Proxy::start(
+        reg.port,
+        Some((format!("{}/token", tokens.server.url()), "tok-123".into())),
+    );
+    let host = format!("127.0.0.1:{}", proxy.server.port);
+    let r = format!("{host}/team/app:1");
+    let state = tempfile::tempdir().unwrap();
+    let err = failed(&rrun_image(state.path(), &[], &["pull", &r]));
+    assert!(
+        err.contains("token service") && err.contains("401"),
+        "{err}"
+    );
+    let cfg = docker_config(tmp.path(), &host, "bob", "pw");
+    ok(&rrun_image(
+        state.path(),
+        &["--docker-config", &cfg],
+        &["pull", &r],
+    ));
+    assert_eq!(inspect(state.path(), &r)["Config"]["Cmd"], json!(["sh"]));
+    let asked = tokens.scopes.lock().unwrap().clone();
+    assert!(
+        asked.iter().any(|p| p.contains("service=test-registry")
+            && p.contains("scope=repository%3Ateam%2Fapp%3Apull")),
+        "{asked:?}"
+    );
+
+    // Anonymous tokens (as Docker Hub hands out for public images).
+    let anon = TokenService::start("anon-tok", None);
+    let proxy2 = Proxy::start(
+        reg.port,
+        Some((format!("{}/token", anon.server.url()), "anon-tok".into())),
+    );
+    let r2 = format!("127.0.0.1:{}/team/app:1", proxy2.server.port);
+    let state2 = tempfile::tempdir().unwrap();
+    ok(&rrun_image(state2.path(), &[], &["pull", &r2]));
+    assert!(!anon.scopes.lock().unwrap().is_empty());
+}
+
+#[test]
+fn corrupt_blob_on_registry_is_refused_and_nothing_stored() {
+    let reg = Registry::start();
+    reg.push_oci(&busybox_oci(), "latest", "test/corrupt:latest", false, None);
+    let manifest: serde_json::Value = {
+        let d = busybox_manifest_digest();
+        let p = busybox_oci()
+            .join("blobs/sha256")
+            .join(d.strip_prefix("sha256:").unwrap());
+        serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+    };
+    let layer = manifest["layers"][0]["digest"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let file = reg.blob_file(layer.strip_prefix("sha256:").unwrap());
+    let mut data = std::fs::read(&file).unwrap();
+    let mid = data.len() / 2;
+    for b in &mut data[mid..mid + 64] {
+        *b ^= 0xff;
+    }
+    std::fs::write(&file, &data).unwrap();
+
+    let state = tempfile::tempdir().unwrap();
+    let r = format!("{}/test/corrupt:latest", reg.host());
+    let err = failed(&rrun_image(state.path(), &[], &["pull", &r]));
+    assert!(err.contains(&layer) && err.contains("hashes to"), "{err}");
+    let blobs = check_blobs(state.path());
+    assert!(
+        !blobs.contains(&layer.strip_prefix("sha256:").unwrap().to_string()),
+        "{blobs:?}"
+    );
+    assert!(
+        snapshots(state.path()).is_empty(),
+        "{:?}",
+        snapshots(state.path())
+    );
+    assert_eq!(
+        std::fs::read_dir(state.path().join("images/tmp"))
+            .unwrap()
+            .count(),
+        0
+    );
+    let err = failed(&rrun_image(state.path(), &[], &["inspect", &r]));
+    assert!(err.contains("No such image"), "{err}");
+}
+
+#[test]
+fn pull_killed_midway_leaves_nothing_complete_and_retry_succeeds() {
+    let reg = Registry::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let lay = Layout::new(&tmp.path().join("layout"));
+    // 8 MiB that gzip cannot shrink, so the download takes a while when
+    // throttled.
+    let mut noise = vec![0u8; 8 << 20];
+    let mut x: u64 = 0x9e3779b97f4a7c15;
+    for chunk in noise.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
+    let img = lay.image(
+        &[Tar::new().file("noise", &noise).finish()],
+        "gzip",
+        host_arch(),
+        &["noise"],
+    );
+    lay.tag("latest", &[(&img, host_arch(), None)]);
+    reg.push_oci(&lay.dir, "latest", "test/big:latest", false, None);
+    let layer_hex = img.layer_digests[0]
+        .strip_prefix("sha256:")
+        .unwrap()
+        .to_string();
+
+    let proxy = Proxy::start(reg.port, None);
+    proxy
+        .rate
+        .store(1 << 20, std::sync::atomic::Ordering::SeqCst); // 1 MiB/s
+    let r = format!("127.0.0.1:{}/test/big:latest", proxy.server.port);
+    let state = tempfile::tempdir().unwrap();
+
+    struct Kill(std::process::Child);
+    impl Drop for Kill {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let child = Kill(
+        std::process::Command::new(bin())
+            .args([
+                "--root",
+                state.path().to_str().unwrap(),
+                "--daemon-config",
+                "/nonexistent",
+                "pull",
+                "-q",
+                &r,
+            ])
+            .env("DOCKER_CONFIG", "/nonexistent")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    // Wait until part of the layer is on disk, then kill -9.
+    let tmpdir = state.path().join("images/tmp");
+    wait_for("a partial layer download", Duration::from_secs(30), || {
+        std::fs::read_dir(&tmpdir).ok()?.flatten().find(|e| {
+            e.file_name().to_string_lossy().contains(&layer_hex)
+                && e.metadata().is_ok_and(|m| m.len() > 100_000)
+        })
+    });
+    drop(child);
+
+    // Nothing that looks complete: no layer blob, no snapshot, no tag.
+    let blobs = check_blobs(state.path());
+    assert!(!blobs.contains(&layer_hex));
+    assert!(
+        snapshots(state.path())
+            .iter()
+            .all(|s| s.starts_with(".tmp-")),
+        "{:?}",
+        snapshots(state.path())
+    );
+    failed(&rrun_image(state.path(), &[], &["inspect", &r]));
+
+    // Retry at full speed: succeeds, and prune sweeps the leftovers.
+    proxy.rate.store(0, std::sync::atomic::Ordering::SeqCst);
+    ok(&rrun_image(state.path(), &[], &["pull", &r]));
+    assert!(check_blobs(state.path()).contains(&layer_hex));
+    let snap = snapshots(state.path())
+        .into_iter()
+        .find(|s| !s.starts_with('.'))
+        .unwrap();
+    assert_eq!(
+        std::fs::read(state.path().join("snapshots").join(snap).join("noise")).unwrap(),
+        noise
+    );
+    let pruned = ok(&rrun_image(state.path(), &[], &["prune"]));
+    assert!(
+        snapshots(state.path()).iter().all(|s| !s.starts_with('.')),
+        "{pruned}"
+    );
+    assert_eq!(std::fs::read_dir(&tmpdir).unwrap().count(), 0);
+    assert_eq!(inspect(state.path(), &r)["Config"]["Cmd"], json!(["noise"]));
+}
+
+#[test]
+fn tag_untag_delete_and_prune() {
+    let reg = Registry::start();
+    reg.push_oci(&busybox_oci(), "latest", "test/busybox:latest", false, None);
+    let state = tempfile::tempdir().unwrap();
+    let r = format!("{}/test/busybox:latest", reg.host());
+    ok(&rrun_image(state.path(), &[], &["pull", &r]));
+    let id = inspect(state.path(), &r)["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    ok(&rrun_image(state.path(), &[], &["tag", &r, "mine:v1"]));
+    assert_eq!(inspect(state.path(), "mine:v1")["Id"], id.as_str());
+    // Short id look-up, as Docker allows.
+    assert_eq!(
+        inspect(state.path(), &id["sha256:".len()..][..12])["Id"],
+        id.as_str()
+    );
+
+    // One of two tags: untag only.
+    let out = ok(&rrun_image(state.path(), &[], &["rm", "mine:v1"]));
+    assert!(
+        out.contains("Untagged: mine:v1") && !out.contains("Deleted"),
+        "{out}"
+    );
+    assert_eq!(inspect(state.path(), &r)["Id"], id.as_str());
+    assert_eq!(snapshots(state.path()).len(), 1);
+
+    // The last name: delete, with its content.
+    let out = ok(&rrun_image(state.path(), &[], &["rm", &r]));
+    assert!(out.contains(&format!("Deleted: {id}")), "{out}");
+    assert!(snapshots(state.path()).is_empty());
+    assert!(check_blobs(state.path()).is_empty());
+    let err = failed(&rrun_image(state.path(), &[], &["rm", &r]));
+    assert!(err.contains("No such image"), "{err}");
+}
