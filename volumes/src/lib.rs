@@ -7,6 +7,7 @@
 //! mounts), [`copyup`] (filling a new volume from the image), [`driver`]
 //! (the `local` driver's options and mounts).
 
+pub mod attach;
 pub mod copyup;
 pub mod driver;
 pub mod filters;

@@ -7,6 +7,8 @@
 use std::collections::BTreeMap;
 use std::path::PathBuf;
 
+use serde::{Deserialize, Serialize};
+
 use crate::name::{NameError, VolumeName};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -43,7 +45,8 @@ pub enum SpecError {
 }
 
 /// Mount propagation, as in `-v /a:/b:rshared` or `bind-propagation=`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Propagation {
     Private,
     RPrivate,
@@ -79,7 +82,8 @@ impl Propagation {
 }
 
 /// SELinux relabelling asked with `z` (shared) or `Z` (private).
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Relabel {
     Shared,
     Private,

@@ -12,6 +12,7 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use oci_spec::runtime::Mount;
+use serde::{Deserialize, Serialize};
 
 use crate::mountspec::{self, MountKind, MountSpec, Propagation, Relabel, SpecError, VolumesFrom};
 use crate::name::VolumeName;
@@ -27,7 +28,8 @@ pub enum PlanError {
 }
 
 /// Where a planned mount's content comes from.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case", tag = "type")]
 pub enum PlannedSource {
     Bind {
         source: PathBuf,
@@ -40,6 +42,8 @@ pub enum PlannedSource {
         name: VolumeName,
         anonymous: bool,
         nocopy: bool,
+        /// `None` for the default (`local`).
+        driver: Option<String>,
         driver_opts: BTreeMap<String, String>,
         labels: BTreeMap<String, String>,
     },
@@ -48,8 +52,9 @@ pub enum PlannedSource {
     },
 }
 
-/// One mount of a container, resolved.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// One mount of a container, resolved. Serialisable, so the daemon can
+/// keep it with the container (for `--volumes-from`, release and `rm -v`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PlannedMount {
     pub destination: String,
     pub source: PlannedSource,
@@ -129,13 +134,14 @@ pub fn plan_mounts(
             MountKind::Volume {
                 name,
                 nocopy,
+                driver,
                 driver_opts,
                 labels,
-                ..
             } => PlannedSource::Volume {
                 anonymous: name.is_none(),
                 name: name.clone().unwrap_or_else(&mut new_name),
                 nocopy: *nocopy,
+                driver: driver.clone(),
                 driver_opts: driver_opts.clone(),
                 labels: labels.clone(),
             },
@@ -163,6 +169,7 @@ pub fn plan_mounts(
                 name: new_name(),
                 anonymous: true,
                 nocopy: false,
+                driver: None,
                 driver_opts: BTreeMap::new(),
                 labels: BTreeMap::new(),
             },
