@@ -368,7 +368,7 @@ fn walk(
             None => {
                 return Err(refused(
                     entry,
-                    format!("{:?} does not exist in the snapshot", shown()),
+                    format!("{:?} is not in this layer's snapshot", shown()),
                 ))
             }
         }

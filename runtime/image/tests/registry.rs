@@ -507,3 +507,182 @@ fn tag_untag_delete_and_prune() {
     let err = failed(&rrun_image(state.path(), &[], &["rm", &r]));
     assert!(err.contains("No such image"), "{err}");
 }
+
+#[test]
+fn hostile_layer_pull_fails_clearly_and_leaves_no_snapshot() {
+    let reg = Registry::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let probe = tmp.path().join("probe");
+    std::fs::create_dir(&probe).unwrap();
+    std::fs::write(probe.join("victim"), "original").unwrap();
+    let lay = Layout::new(&tmp.path().join("layout"));
+    let layer = Tar::new()
+        .symlink("evil", probe.to_str().unwrap())
+        .file("evil/victim", b"pwned")
+        .finish();
+    let img = lay.image(&[layer], "gzip", host_arch(), &["x"]);
+    lay.tag("latest", &[(&img, host_arch(), None)]);
+    reg.push_oci(&lay.dir, "latest", "test/hostile:latest", false, None);
+
+    let state = tempfile::tempdir().unwrap();
+    let r = format!("{}/test/hostile:latest", reg.host());
+    let err = failed(&rrun_image(state.path(), &[], &["pull", &r]));
+    assert!(
+        err.contains("evil/victim") && err.contains("symlink"),
+        "{err}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(probe.join("victim")).unwrap(),
+        "original"
+    );
+    assert_eq!(std::fs::read_dir(&probe).unwrap().count(), 1);
+    assert!(
+        snapshots(state.path()).is_empty(),
+        "{:?}",
+        snapshots(state.path())
+    );
+    let layer_hex = img.layer_digests[0]
+        .strip_prefix("sha256:")
+        .unwrap()
+        .to_string();
+    assert!(!check_blobs(state.path()).contains(&layer_hex));
+    failed(&rrun_image(state.path(), &[], &["inspect", &r]));
+}
+
+#[test]
+fn decompression_bomb_is_cut_off() {
+    use rrun_image::pull::{pull, PullError, PullOptions};
+    use rrun_image::registry::{RegistryClient, RegistryOptions};
+    let reg = Registry::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let lay = Layout::new(&tmp.path().join("layout"));
+    // 64 MiB of zeros: a few hundred KiB gzipped.
+    let img = lay.image(
+        &[Tar::new().file("zeros", &vec![0u8; 64 << 20]).finish()],
+        "gzip",
+        host_arch(),
+        &["x"],
+    );
+    lay.tag("latest", &[(&img, host_arch(), None)]);
+    reg.push_oci(&lay.dir, "latest", "test/bomb:latest", false, None);
+
+    let state = tempfile::tempdir().unwrap();
+    let store = rrun_image::Store::open(state.path()).unwrap();
+    let client = RegistryClient::new(RegistryOptions::default()).unwrap();
+    let r = rrun_image::Reference::parse(&format!("{}/test/bomb:latest", reg.host())).unwrap();
+    let opts = PullOptions {
+        max_layer_uncompressed: 8 << 20,
+        ..Default::default()
+    };
+    let err = pull(&store, &client, &r, &opts).unwrap_err();
+    assert!(matches!(err, PullError::LayerTooLarge { .. }), "{err}");
+    assert!(
+        err.to_string().contains("decompresses to more than"),
+        "{err}"
+    );
+    assert!(snapshots(state.path()).is_empty());
+    assert_eq!(
+        std::fs::read_dir(state.path().join("images/tmp"))
+            .unwrap()
+            .count(),
+        0
+    );
+}
+
+/// The daemon's path: library pull with progress events, config look-up,
+/// and an overlay root from the snapshots.
+#[test]
+fn library_pull_progress_config_and_overlay_rootfs() {
+    use rrun_image::pull::{pull, Progress, PullOptions};
+    use rrun_image::registry::{RegistryClient, RegistryOptions};
+    use std::os::unix::fs::{FileTypeExt, MetadataExt};
+    use std::sync::{Arc, Mutex};
+
+    let reg = Registry::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let lay = Layout::new(&tmp.path().join("layout"));
+    let base = Tar::new()
+        .dir("etc", 0o755)
+        .file("etc/passwd", b"root:x:0:0::/root:/bin/sh\n")
+        .file("etc/hostname", b"base\n")
+        .dir("data", 0o755)
+        .file("data/old", b"old")
+        .finish();
+    let top = Tar::new()
+        .dir("etc", 0o755)
+        .file("etc/.wh.hostname", b"")
+        .dir("data", 0o755)
+        .file("data/.wh..wh..opq", b"")
+        .file("data/new", b"new")
+        .finish();
+    let img = lay.image(&[base, top], "gzip", host_arch(), &["sh"]);
+    lay.tag("latest", &[(&img, host_arch(), None)]);
+    reg.push_oci(&lay.dir, "latest", "test/layers:latest", false, None);
+
+    let state = tempfile::tempdir().unwrap();
+    let store = rrun_image::Store::open(state.path()).unwrap();
+    let client = RegistryClient::new(RegistryOptions::default()).unwrap();
+    let r = rrun_image::Reference::parse(&format!("{}/test/layers:latest", reg.host())).unwrap();
+    let events = Arc::new(Mutex::new(Vec::new()));
+    let ev = events.clone();
+    let opts = PullOptions {
+        progress: Some(Arc::new(move |p: &Progress| {
+            ev.lock().unwrap().push(p.clone())
+        })),
+        ..Default::default()
+    };
+    let pulled = pull(&store, &client, &r, &opts).unwrap();
+    assert_eq!(pulled.chain_ids.len(), 2);
+    let events = events.lock().unwrap().clone();
+    assert!(
+        matches!(events[0], Progress::Resolved { layers: 2, .. }),
+        "{events:?}"
+    );
+    for d in &img.layer_digests {
+        let done = events
+            .iter()
+            .any(|e| matches!(e, Progress::LayerDone { digest } if digest.to_string() == *d));
+        assert!(done, "no LayerDone for {d}: {events:?}");
+    }
+
+    let config = rrun_image::images::image_config(&store, &r.to_string()).unwrap();
+    assert_eq!(config.config.cmd, Some(vec!["sh".to_string()]));
+    assert_eq!(config.config.env, Some(vec!["PATH=/bin".to_string()]));
+
+    // Overlay root: lower snapshots + the container's upper/work.
+    let c = tmp.path().join("container");
+    let (upper, work, target) = (c.join("upper"), c.join("work"), c.join("rootfs"));
+    for d in [&upper, &work, &target] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = rrun_image::rootfs::unmount_rootfs(&self.0);
+        }
+    }
+    let image = rrun_image::images::find_image(&store, &r.to_string()).unwrap();
+    rrun_image::rootfs::mount_rootfs(&store, &image, &upper, &work, &target).unwrap();
+    let _guard = Unmount(target.clone());
+    assert!(target.join("etc/passwd").exists());
+    assert!(
+        !target.join("etc/hostname").exists(),
+        "whiteout hides the lower file"
+    );
+    assert!(
+        !target.join("data/old").exists(),
+        "opaque dir hides the lower dir's content"
+    );
+    assert_eq!(
+        std::fs::read_to_string(target.join("data/new")).unwrap(),
+        "new"
+    );
+    std::fs::write(target.join("written"), "w").unwrap();
+    std::fs::remove_file(target.join("etc/passwd")).unwrap();
+    assert_eq!(std::fs::read_to_string(upper.join("written")).unwrap(), "w");
+    let wh = std::fs::symlink_metadata(upper.join("etc/passwd")).unwrap();
+    assert!(wh.file_type().is_char_device() && wh.rdev() == 0);
+    // The snapshots themselves are untouched by the container's writes.
+    let lower = rrun_image::pull::snapshot_path(&store, &pulled.chain_ids[0]);
+    assert!(lower.join("etc/passwd").exists());
+}
