@@ -42,6 +42,8 @@ pub enum SpecError {
     TargetIsRoot,
     #[error("volumes-from specification cannot be an empty string")]
     EmptyVolumesFrom,
+    #[error("invalid mount spec {0:?}: bad quoting")]
+    BadQuoting(String),
 }
 
 /// Mount propagation, as in `-v /a:/b:rshared` or `bind-propagation=`.
@@ -339,6 +341,49 @@ fn tmpfs_size_option(bytes: u64) -> String {
     format!("size={bytes}")
 }
 
+/// Split one CSV record as the docker CLI does for `--mount`: a field in
+/// double quotes may hold commas (`"volume-opt=o=size=1m,uid=1000"`), and
+/// `""` inside quotes is one quote.
+fn split_csv(raw: &str) -> Result<Vec<String>, SpecError> {
+    let bad = || SpecError::BadQuoting(raw.to_string());
+    let mut fields = Vec::new();
+    let mut chars = raw.chars().peekable();
+    loop {
+        let mut field = String::new();
+        if chars.peek() == Some(&'"') {
+            chars.next();
+            loop {
+                match chars.next().ok_or_else(bad)? {
+                    '"' if chars.peek() == Some(&'"') => {
+                        chars.next();
+                        field.push('"');
+                    }
+                    '"' => break,
+                    c => field.push(c),
+                }
+            }
+            if !matches!(chars.peek(), None | Some(',')) {
+                return Err(bad());
+            }
+        } else {
+            while let Some(&c) = chars.peek() {
+                if c == ',' {
+                    break;
+                }
+                if c == '"' {
+                    return Err(bad());
+                }
+                field.push(c);
+                chars.next();
+            }
+        }
+        fields.push(field);
+        if chars.next().is_none() {
+            return Ok(fields);
+        }
+    }
+}
+
 /// Parse `--mount type=…,source=…,target=…,…` with the docker CLI's keys.
 pub fn parse_mount_flag(raw: &str) -> Result<MountSpec, SpecError> {
     #[derive(PartialEq)]
@@ -362,7 +407,8 @@ pub fn parse_mount_flag(raw: &str) -> Result<MountSpec, SpecError> {
     // Which option families were used, to refuse mixing them with the type.
     let (mut used_bind, mut used_volume, mut used_tmpfs) = (false, false, false);
 
-    for field in raw.split(',') {
+    for field in &split_csv(raw)? {
+        let field = field.as_str();
         let (key, value) = match field.split_once('=') {
             Some((k, v)) => (k.to_ascii_lowercase(), Some(v)),
             None => (field.to_ascii_lowercase(), None),
@@ -722,6 +768,33 @@ mod tests {
         assert_eq!(m.kind, vol(None, false));
         let m = parse_mount_flag("dst=/d,src=v,volume-nocopy=true").unwrap();
         assert_eq!(m.kind, vol(Some("v"), true));
+    }
+
+    #[test]
+    fn mount_quoted_fields_keep_their_commas() {
+        let m = parse_mount_flag(
+            r#"type=volume,src=nfsvol,dst=/d,"volume-opt=o=addr=10.0.0.1,rw",volume-opt=type=nfs"#,
+        )
+        .unwrap();
+        let MountKind::Volume { driver_opts, .. } = m.kind else {
+            panic!("not a volume")
+        };
+        assert_eq!(
+            driver_opts.get("o").map(String::as_str),
+            Some("addr=10.0.0.1,rw")
+        );
+        assert_eq!(driver_opts.get("type").map(String::as_str), Some("nfs"));
+        let m = parse_mount_flag(r#"dst=/d,"volume-label=q=a""b""#).unwrap();
+        let MountKind::Volume { labels, .. } = m.kind else {
+            panic!("not a volume")
+        };
+        assert_eq!(labels.get("q").map(String::as_str), Some("a\"b"));
+        for bad in [r#"dst=/d,"src=x"#, r#"dst=/d,sr"c=x"#, r#"dst=/d,"src=x"y"#] {
+            assert!(
+                matches!(parse_mount_flag(bad), Err(SpecError::BadQuoting(_))),
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -9,6 +9,7 @@ use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
 
 use common::{map, require_root, unique, wait_until, TestDir};
 use volumes::filters::{parse_filters_json, ListFilters, PruneFilters};
@@ -338,7 +339,10 @@ fn crash_child() {
         panic!("run only by crash_during_create_leaves_a_store_that_loads");
     };
     let store = VolumeStore::open(&root).unwrap();
+    // Never outlive a parent that died before killing us.
+    let deadline = Instant::now() + Duration::from_secs(60);
     for i in 0.. {
+        assert!(Instant::now() < deadline, "crash_child ran out of time");
         let name = VolumeName::try_from(format!("crash-{i}")).unwrap();
         let labels = map(&[("i", &i.to_string())]);
         store
@@ -388,6 +392,31 @@ fn check_loads_cleanly(root: &Path) -> usize {
     all.len()
 }
 
+/// Kills and reaps the child on drop, so a failing test leaves no process.
+struct ChildGuard(std::process::Child);
+
+impl ChildGuard {
+    fn kill9(&mut self) -> std::process::ExitStatus {
+        let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+        self.0.wait().unwrap()
+    }
+}
+
+impl Drop for ChildGuard {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn has_tmp(root: &Path) -> bool {
+    fs::read_dir(root).map_or(false, |d| {
+        d.flatten()
+            .any(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
+    })
+}
+
 #[test]
 fn crash_during_create_leaves_a_store_that_loads() {
     require_root();
@@ -395,44 +424,59 @@ fn crash_during_create_leaves_a_store_that_loads() {
     let root = dir.volumes();
     let exe = std::env::current_exe().unwrap();
     let mut total = 0;
-    // Kill the child at different points of its run of creates.
-    for (round, at_least) in [1usize, 7, 30].into_iter().enumerate() {
-        let mut child = Command::new(&exe)
-            .args([
-                "crash_child",
-                "--exact",
-                "--ignored",
-                "--nocapture",
-                "--test-threads=1",
-            ])
-            .env("RRUN_VOLUMES_CRASH_ROOT", &root)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+    let mut mid_create_kills = 0;
+    // Kill the child the moment a create is under way (its temp directory
+    // exists), until that has left a half-made volume behind three times.
+    for round in 0..40 {
+        if mid_create_kills >= 3 {
+            break;
+        }
+        let mut child = ChildGuard(
+            Command::new(&exe)
+                .args([
+                    "crash_child",
+                    "--exact",
+                    "--ignored",
+                    "--nocapture",
+                    "--test-threads=1",
+                ])
+                .env("RRUN_VOLUMES_CRASH_ROOT", &root)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .unwrap(),
+        );
+        // Let it make a few volumes first, from the second round on.
         let count = || fs::read_dir(&root).map(|d| d.count()).unwrap_or(0);
         let start = count();
         wait_until(30, "the child to create volumes", || {
-            count() >= start + at_least
+            count() >= start + round % 5
         });
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(child.id() as i32),
-            nix::sys::signal::Signal::SIGKILL,
-        )
-        .unwrap();
-        let status = child.wait().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !has_tmp(&root) {
+            assert!(
+                Instant::now() < deadline,
+                "the child never started a create"
+            );
+            std::hint::spin_loop();
+        }
+        let status = child.kill9();
         assert_eq!(
             status.signal(),
             Some(9),
             "round {round}: the child was killed, not finished"
         );
+        if has_tmp(&root) {
+            mid_create_kills += 1;
+        }
         let n = check_loads_cleanly(&root);
-        assert!(n >= total, "round {round}: no volume lost");
+        assert!(n >= total, "round {round}: no volume lost ({n} < {total})");
         total = n;
-        // The next child starts again at crash-0: the same request for the
-        // same name is idempotent, so it walks past what exists.
     }
-    assert!(total >= 30);
+    assert!(
+        mid_create_kills >= 3,
+        "only {mid_create_kills} kills landed in the middle of a create"
+    );
 }
 
 #[test]
