@@ -411,7 +411,7 @@ impl Drop for ChildGuard {
 }
 
 fn has_tmp(root: &Path) -> bool {
-    fs::read_dir(root).map_or(false, |d| {
+    fs::read_dir(root).is_ok_and(|d| {
         d.flatten()
             .any(|e| e.file_name().to_string_lossy().starts_with(".tmp-"))
     })
