@@ -344,6 +344,9 @@ mod tests {
                     name: format!("c{i}"),
                     ipv4_address: ip.parse().unwrap(),
                     aliases: vec![],
+                    hostname: None,
+                    interface: "eth0".into(),
+                    ports: vec![],
                 },
             );
         }

@@ -7,7 +7,12 @@ pub mod dns;
 pub mod firewall;
 pub mod ipam;
 pub mod link;
+pub mod manager;
 pub mod name;
 pub mod netns;
 pub mod resolv;
 pub mod store;
+
+pub use manager::{
+    ConnectOptions, Connected, ContainerRef, CreateNetwork, Netd, NetdConfig, NetdError,
+};

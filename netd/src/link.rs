@@ -260,6 +260,30 @@ pub fn detach(host: &NetNs, host_veth: &str) -> Result<(), LinkError> {
     remove_link(host, host_veth)
 }
 
+/// The IPv4 routes of `ns`'s main table, for IPAM to avoid (default routes
+/// included; IPAM ignores them).
+pub fn host_routes(ns: &NetNs) -> Result<Vec<Ipv4Net>, LinkError> {
+    use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute};
+    with_netlink(ns, |h| async move {
+        let mut routes = Vec::new();
+        let mut dump = h
+            .route()
+            .get(RouteMessageBuilder::<Ipv4Addr>::new().build())
+            .execute();
+        while let Some(r) = dump.try_next().await.map_err(ctx("dump routes"))? {
+            let dst = r.attributes.iter().find_map(|a| match a {
+                RouteAttribute::Destination(RouteAddress::Inet(ip)) => Some(*ip),
+                _ => None,
+            });
+            let dst = dst.unwrap_or(Ipv4Addr::UNSPECIFIED);
+            if let Ok(net) = Ipv4Net::new(dst, r.header.destination_prefix_length) {
+                routes.push(net.trunc());
+            }
+        }
+        Ok(routes)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

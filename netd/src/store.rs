@@ -48,6 +48,27 @@ pub struct Endpoint {
     pub ipv4_address: Ipv4Addr,
     #[serde(default)]
     pub aliases: Vec<String>,
+    /// The container's hostname, also resolvable on this network.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    /// The interface inside the container: `eth0`, `eth1`, … in attach order.
+    #[serde(default)]
+    pub interface: String,
+    /// Ports published through this endpoint (`-p`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ports: Vec<PortBinding>,
+}
+
+/// One `-p [host_ip:]host_port:container_port[/proto]`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PortBinding {
+    #[serde(rename = "HostIp", default, skip_serializing_if = "Option::is_none")]
+    pub host_ip: Option<Ipv4Addr>,
+    pub host_port: u16,
+    pub container_port: u16,
+    /// `tcp` or `udp`.
+    pub protocol: String,
 }
 
 /// A network, with Docker's field names.
@@ -245,6 +266,9 @@ pub(crate) mod tests {
                 name: "mysql".into(),
                 ipv4_address: "172.18.0.2".parse().unwrap(),
                 aliases: vec!["db".into()],
+                hostname: None,
+                interface: "eth0".into(),
+                ports: vec![],
             },
         );
         store.save(&net).unwrap();

@@ -251,7 +251,11 @@ fn embedded_resolver_answers_names_aliases_ptr_and_forwards() {
     assert_eq!(short(app, &["mysql"]), vec!["10.81.0.3"]);
 
     // All upstreams dead: SERVFAIL, within the per-upstream timeouts.
-    drop(servers);
+    rt.block_on(async {
+        for s in servers {
+            s.shutdown().await;
+        }
+    });
     let dead_only = ServerConfig {
         upstreams: vec![dead.local_addr().unwrap()],
         upstream_timeout: Duration::from_millis(500),

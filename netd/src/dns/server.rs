@@ -127,7 +127,7 @@ impl DnsServer {
         cfg: ServerConfig,
     ) -> io::Result<Self> {
         let addr = udp.local_addr()?;
-        let udp = Arc::new(UdpSocket::from_std(udp)?);
+        let udp = UdpSocket::from_std(udp)?;
         let tcp = TcpListener::from_std(tcp)?;
         let ctx = Arc::new(Ctx {
             asker: container_id.to_string(),
@@ -145,7 +145,14 @@ impl DnsServer {
         self.addr
     }
 
-    pub fn stop(self) {}
+    /// Stop and wait until the sockets are closed, so the address can be
+    /// bound again right away (a restarted resolver).
+    pub async fn shutdown(mut self) {
+        for t in std::mem::take(&mut self.tasks) {
+            t.abort();
+            let _ = t.await;
+        }
+    }
 }
 
 impl Drop for DnsServer {
@@ -156,25 +163,35 @@ impl Drop for DnsServer {
     }
 }
 
-async fn serve_udp(sock: Arc<UdpSocket>, ctx: Arc<Ctx>) {
+async fn serve_udp(sock: UdpSocket, ctx: Arc<Ctx>) {
+    // Only this task owns the socket, so stopping it closes the port at
+    // once; queries run on tasks of their own (a slow forward never holds
+    // up others) and hand their responses back through a channel.
+    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<u8>, SocketAddr)>(256);
     let mut buf = vec![0u8; 4096];
     loop {
-        let (n, peer) = match sock.recv_from(&mut buf).await {
-            Ok(x) => x,
-            Err(e) => {
-                tracing::warn!(error = %e, "dns: udp receive");
-                continue;
+        tokio::select! {
+            got = sock.recv_from(&mut buf) => {
+                let (n, peer) = match got {
+                    Ok(x) => x,
+                    Err(e) => {
+                        tracing::warn!(error = %e, "dns: udp receive");
+                        continue;
+                    }
+                };
+                let query = buf[..n].to_vec();
+                let ctx = ctx.clone();
+                let tx = tx.clone();
+                tokio::spawn(async move {
+                    if let Some(resp) = handle(&ctx, &query, true).await {
+                        let _ = tx.send((resp, peer)).await;
+                    }
+                });
             }
-        };
-        let query = buf[..n].to_vec();
-        let sock = sock.clone();
-        let ctx = ctx.clone();
-        // Each query on its own task: a slow forward never holds up others.
-        tokio::spawn(async move {
-            if let Some(resp) = handle(&ctx, &query, true).await {
+            Some((resp, peer)) = rx.recv() => {
                 let _ = sock.send_to(&resp, peer).await;
             }
-        });
+        }
     }
 }
 

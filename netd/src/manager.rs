@@ -1,0 +1,617 @@
+//! `Netd`: what the daemon calls. It ties the store, IPAM, links, the
+//! firewall and the DNS snapshot together: check everything, then change
+//! the system, and undo what was done when a later step fails.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use ipnet::Ipv4Net;
+
+use crate::dns::server::{DnsServer, Records, ServerConfig};
+use crate::dns::{DnsEndpoint, Snapshot};
+use crate::firewall::{self, FirewallError, FwNetwork, Proto, PublishedPort};
+use crate::ipam::{self, AddressPool, IpamError, SubnetAllocator};
+use crate::link::{self, Attachment, BridgeSpec, LinkError};
+use crate::name::{NameError, NetworkId, NetworkName};
+use crate::netns::NetNs;
+use crate::resolv::{self, DnsOptions, ResolvConf};
+use crate::store::{
+    Driver, Endpoint, Ipam, IpamConfig, Network, NetworkStore, PortBinding, StoreError,
+    BRIDGE_NAME_OPTION,
+};
+
+/// The default network's name and bridge, as Docker's `bridge` / `docker0`.
+pub const DEFAULT_NETWORK: &str = "bridge";
+pub const DEFAULT_BRIDGE: &str = "rrun0";
+
+#[derive(Debug, thiserror::Error)]
+pub enum NetdError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Ipam(#[from] IpamError),
+    #[error(transparent)]
+    Link(#[from] LinkError),
+    #[error(transparent)]
+    Firewall(#[from] FirewallError),
+    #[error(transparent)]
+    Name(#[from] NameError),
+    #[error("network namespace: {0}")]
+    Io(#[from] std::io::Error),
+    #[error("network with name {0} already exists")]
+    Exists(String),
+    #[error("bridge {bridge} is already used by network {network}")]
+    BridgeInUse { bridge: String, network: String },
+    #[error("network {network} has active endpoints ({containers}); disconnect them first")]
+    InUse { network: String, containers: String },
+    #[error("container {container} is already connected to network {network}")]
+    AlreadyConnected { container: String, network: String },
+    #[error("container {container} is not connected to network {network}")]
+    NotConnected { container: String, network: String },
+    #[error("protocol {0:?} is not supported; use tcp or udp")]
+    Protocol(String),
+    #[error("{0}; and undoing it failed too: {1}")]
+    Undo(Box<NetdError>, Box<NetdError>),
+}
+
+/// How rrund's networking is set up (daemon.json and flags).
+#[derive(Debug, Clone)]
+pub struct NetdConfig {
+    /// `<data-root>/networks`.
+    pub networks_dir: PathBuf,
+    /// `default-address-pools`; Docker's defaults when not configured.
+    pub pools: Vec<AddressPool>,
+    /// Where bridges live: the daemon's namespace when None.
+    pub host_netns: Option<PathBuf>,
+    /// daemon.json `dns`: upstreams for every container; else the host's.
+    pub upstreams: Option<Vec<SocketAddr>>,
+    /// `/` except in tests: where to read the host's resolv.conf.
+    pub host_root: PathBuf,
+}
+
+impl NetdConfig {
+    pub fn new(networks_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            networks_dir: networks_dir.into(),
+            pools: ipam::default_pools(),
+            host_netns: None,
+            upstreams: None,
+            host_root: PathBuf::from("/"),
+        }
+    }
+}
+
+/// `docker network create`'s options.
+#[derive(Debug, Clone)]
+pub struct CreateNetwork {
+    pub name: NetworkName,
+    pub driver: Driver,
+    pub subnet: Option<Ipv4Net>,
+    pub gateway: Option<Ipv4Addr>,
+    pub ip_range: Option<Ipv4Net>,
+    pub internal: bool,
+    pub enable_ipv6: bool,
+    pub labels: BTreeMap<String, String>,
+    pub options: BTreeMap<String, String>,
+}
+
+impl CreateNetwork {
+    pub fn bridge(name: NetworkName) -> Self {
+        Self {
+            name,
+            driver: Driver::Bridge,
+            subnet: None,
+            gateway: None,
+            ip_range: None,
+            internal: false,
+            enable_ipv6: false,
+            labels: BTreeMap::new(),
+            options: BTreeMap::new(),
+        }
+    }
+}
+
+/// The container being connected.
+#[derive(Debug, Clone, Copy)]
+pub struct ContainerRef<'a> {
+    pub id: &'a str,
+    /// Without Docker's leading `/`.
+    pub name: &'a str,
+    pub hostname: Option<&'a str>,
+    pub netns: &'a NetNs,
+}
+
+/// `--network-alias`, `--ip`, `-p`.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    pub aliases: Vec<String>,
+    pub ipv4: Option<Ipv4Addr>,
+    pub ports: Vec<PortBinding>,
+}
+
+/// What a connect did inside the container.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Connected {
+    /// None for `host` and `none` networks.
+    pub interface: Option<String>,
+    pub address: Option<Ipv4Net>,
+    pub gateway: Option<Ipv4Addr>,
+}
+
+/// rrund's networking. All changes are serialized by one lock; DNS readers
+/// never take it.
+#[derive(Debug)]
+pub struct Netd {
+    cfg: NetdConfig,
+    store: NetworkStore,
+    host: NetNs,
+    records: Arc<Records>,
+    lock: Mutex<()>,
+}
+
+impl Netd {
+    /// Open the store and restore what a restart lost or a crash left half
+    /// made: every bridge, rrun's firewall table, the DNS snapshot.
+    pub fn open(cfg: NetdConfig) -> Result<Self, NetdError> {
+        let store = NetworkStore::open(&cfg.networks_dir)?;
+        let host = match &cfg.host_netns {
+            Some(p) => NetNs::open(p)?,
+            None => NetNs::open("/proc/self/ns/net")?,
+        };
+        let netd = Self {
+            cfg,
+            store,
+            host,
+            records: Records::new(Snapshot::default()),
+            lock: Mutex::new(()),
+        };
+        netd.restore()?;
+        Ok(netd)
+    }
+
+    fn restore(&self) -> Result<(), NetdError> {
+        let _g = self.guard();
+        let nets = self.store.load_all()?;
+        ipam::subnets_in_use(&nets)?;
+        for n in &nets {
+            SubnetAllocator::for_network(n)?;
+            if let Some(spec) = bridge_spec(n) {
+                link::ensure_bridge(&self.host, &spec)?;
+            }
+        }
+        self.refresh(&nets)
+    }
+
+    fn guard(&self) -> MutexGuard<'_, ()> {
+        self.lock.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The snapshot every resolver answers from.
+    pub fn records(&self) -> Arc<Records> {
+        self.records.clone()
+    }
+
+    pub fn networks(&self) -> Result<Vec<Network>, NetdError> {
+        Ok(self.store.load_all()?)
+    }
+
+    /// By name, id or unique id prefix.
+    pub fn inspect(&self, key: &str) -> Result<Network, NetdError> {
+        Ok(self.store.find(key)?)
+    }
+
+    /// `docker network create`.
+    pub fn create_network(&self, req: CreateNetwork) -> Result<Network, NetdError> {
+        let _g = self.guard();
+        self.create_locked(req, None)
+    }
+
+    /// The default `bridge` network on `rrun0`, created on first use.
+    pub fn ensure_default_network(&self) -> Result<Network, NetdError> {
+        let _g = self.guard();
+        if let Ok(n) = self.store.find(DEFAULT_NETWORK) {
+            return Ok(n);
+        }
+        let req = CreateNetwork::bridge(NetworkName::try_from(DEFAULT_NETWORK)?);
+        self.create_locked(req, Some(DEFAULT_BRIDGE))
+    }
+
+    fn create_locked(
+        &self,
+        req: CreateNetwork,
+        bridge: Option<&str>,
+    ) -> Result<Network, NetdError> {
+        let nets = self.store.load_all()?;
+        if nets.iter().any(|n| n.name == req.name) {
+            return Err(NetdError::Exists(req.name.to_string()));
+        }
+        let id = NetworkId::random()?;
+        let mut options = req.options.clone();
+        if let Some(b) = bridge {
+            options.insert(BRIDGE_NAME_OPTION.into(), b.into());
+        }
+        let mut net = Network {
+            name: req.name,
+            id,
+            driver: req.driver,
+            ipam: Ipam {
+                driver: "default".into(),
+                config: vec![],
+            },
+            internal: req.internal,
+            enable_ipv6: req.enable_ipv6,
+            labels: req.labels,
+            options,
+            containers: BTreeMap::new(),
+        };
+        if req.driver == Driver::Bridge {
+            let in_use = ipam::subnets_in_use(&nets)?;
+            let subnet = match req.subnet {
+                Some(s) => {
+                    ipam::check_subnet(s.trunc(), &in_use)?;
+                    s.trunc()
+                }
+                None => {
+                    ipam::choose_subnet(&self.cfg.pools, &in_use, &link::host_routes(&self.host)?)?
+                }
+            };
+            let gateway = req
+                .gateway
+                .or_else(|| subnet.hosts().next())
+                .ok_or(IpamError::SubnetFull(subnet))?;
+            // Validates the gateway and range against the subnet.
+            SubnetAllocator::new(subnet, gateway, req.ip_range)?;
+            net.ipam.config.push(IpamConfig {
+                subnet,
+                gateway,
+                ip_range: req.ip_range,
+            });
+            let bridge = net.bridge_name();
+            if let Some(other) = nets
+                .iter()
+                .find(|n| n.driver == Driver::Bridge && n.bridge_name() == bridge)
+            {
+                return Err(NetdError::BridgeInUse {
+                    bridge,
+                    network: other.name.to_string(),
+                });
+            }
+        }
+        let spec = bridge_spec(&net);
+        if let Some(spec) = &spec {
+            link::ensure_bridge(&self.host, spec)?;
+        }
+        let mut all = nets;
+        all.push(net.clone());
+        let done = self
+            .store
+            .save(&net)
+            .map_err(NetdError::from)
+            .and_then(|()| self.refresh(&all));
+        if let Err(e) = done {
+            let mut undo = Vec::new();
+            if let Err(u) = self.store.remove(&net.id) {
+                undo.push(NetdError::from(u));
+            }
+            if let Some(spec) = &spec {
+                if let Err(u) = link::remove_link(&self.host, &spec.name) {
+                    undo.push(u.into());
+                }
+            }
+            return Err(with_undo(e, undo));
+        }
+        Ok(net)
+    }
+
+    /// `docker network rm`: refused while containers are connected.
+    pub fn remove_network(&self, key: &str) -> Result<(), NetdError> {
+        let _g = self.guard();
+        let net = self.store.find(key)?;
+        if !net.containers.is_empty() {
+            let containers = net
+                .containers
+                .values()
+                .map(|e| e.name.as_str())
+                .collect::<Vec<_>>()
+                .join(", ");
+            return Err(NetdError::InUse {
+                network: net.name.to_string(),
+                containers,
+            });
+        }
+        self.store.remove(&net.id)?;
+        let nets = self.store.load_all()?;
+        // Rules first, so no rule names a bridge that is gone.
+        let refreshed = self.refresh(&nets);
+        if net.driver == Driver::Bridge {
+            link::remove_link(&self.host, &net.bridge_name())?;
+        }
+        refreshed
+    }
+
+    /// `docker network connect` (and `run --network`): veth, address,
+    /// route, rules, DNS.
+    pub fn connect(
+        &self,
+        key: &str,
+        c: ContainerRef<'_>,
+        opts: ConnectOptions,
+    ) -> Result<Connected, NetdError> {
+        let _g = self.guard();
+        let mut nets = self.store.load_all()?;
+        let pos = nets
+            .iter()
+            .position(|n| n.name.as_str() == key || n.id.as_str() == key)
+            .ok_or_else(|| StoreError::NotFound(key.to_string()))?;
+        if nets[pos].containers.contains_key(c.id) {
+            return Err(NetdError::AlreadyConnected {
+                container: c.id.into(),
+                network: nets[pos].name.to_string(),
+            });
+        }
+        for p in &opts.ports {
+            proto(&p.protocol)?;
+        }
+        let mine: Vec<&Endpoint> = nets.iter().filter_map(|n| n.containers.get(c.id)).collect();
+        let ifname = (0..)
+            .map(|i| format!("eth{i}"))
+            .find(|n| !mine.iter().any(|e| &e.interface == n))
+            .expect("a free ethN");
+        let has_route = nets
+            .iter()
+            .any(|n| !n.internal && n.containers.contains_key(c.id));
+        let net = &mut nets[pos];
+        let mut endpoint = Endpoint {
+            name: c.name.to_string(),
+            ipv4_address: Ipv4Addr::UNSPECIFIED,
+            aliases: opts.aliases,
+            hostname: c.hostname.map(str::to_string),
+            interface: String::new(),
+            ports: opts.ports,
+        };
+        let Some(mut alloc) = SubnetAllocator::for_network(net)? else {
+            // host / none: nothing to wire.
+            return Ok(Connected {
+                interface: None,
+                address: None,
+                gateway: None,
+            });
+        };
+        let ip = match opts.ipv4 {
+            Some(ip) => {
+                alloc.take(ip)?;
+                ip
+            }
+            None => alloc.allocate()?,
+        };
+        let address = Ipv4Net::new(ip, alloc.subnet().prefix_len()).expect("prefix from a subnet");
+        let gateway = (!net.internal && !has_route).then(|| alloc.gateway());
+        let attachment = Attachment {
+            bridge: net.bridge_name(),
+            host_veth: link::veth_name(c.id, net.id.as_str()),
+            ifname: ifname.clone(),
+            address,
+            default_gateway: gateway,
+            mtu: net.mtu(),
+        };
+        link::attach(&self.host, c.netns, &attachment)?;
+        endpoint.ipv4_address = ip;
+        endpoint.interface = ifname.clone();
+        net.containers.insert(c.id.to_string(), endpoint);
+        let saved = net.clone();
+        let done = self
+            .store
+            .save(&saved)
+            .map_err(NetdError::from)
+            .and_then(|()| self.refresh(&nets));
+        if let Err(e) = done {
+            let mut undo = Vec::new();
+            let mut back = saved;
+            back.containers.remove(c.id);
+            if let Err(u) = self.store.save(&back) {
+                undo.push(u.into());
+            }
+            if let Err(u) = link::detach(&self.host, &attachment.host_veth) {
+                undo.push(u.into());
+            }
+            return Err(with_undo(e, undo));
+        }
+        Ok(Connected {
+            interface: Some(ifname),
+            address: Some(address),
+            gateway,
+        })
+    }
+
+    /// `docker network disconnect` (and container removal). The veth goes
+    /// even if the container's namespace is already gone.
+    pub fn disconnect(&self, key: &str, container_id: &str) -> Result<(), NetdError> {
+        let _g = self.guard();
+        let mut net = self.store.find(key)?;
+        if net.containers.remove(container_id).is_none() {
+            return Err(NetdError::NotConnected {
+                container: container_id.into(),
+                network: net.name.to_string(),
+            });
+        }
+        self.store.save(&net)?;
+        let nets = self.store.load_all()?;
+        let refreshed = self.refresh(&nets);
+        if net.driver == Driver::Bridge {
+            link::detach(&self.host, &link::veth_name(container_id, net.id.as_str()))?;
+        }
+        refreshed
+    }
+
+    /// Rebuild the firewall and the DNS snapshot from `nets`.
+    fn refresh(&self, nets: &[Network]) -> Result<(), NetdError> {
+        let (fw, ports) = firewall_inputs(nets)?;
+        firewall::apply_in(&self.host, &firewall::plan(&fw, &ports))?;
+        self.records.replace(snapshot_of(nets));
+        Ok(())
+    }
+
+    /// Remove rrun's firewall table (uninstall, tests).
+    pub fn teardown_firewall(&self) -> Result<(), NetdError> {
+        Ok(firewall::teardown_in(&self.host)?)
+    }
+
+    /// The host's resolv.conf as rrun reads it.
+    pub fn host_resolv_conf(&self) -> ResolvConf {
+        let path = resolv::host_resolv_conf_path(&self.cfg.host_root);
+        ResolvConf::parse(&std::fs::read_to_string(path).unwrap_or_default())
+    }
+
+    /// A container's `/etc/resolv.conf`.
+    pub fn resolv_conf(&self, dns: &DnsOptions) -> String {
+        resolv::container_resolv_conf(&self.host_resolv_conf(), dns)
+    }
+
+    /// Start the embedded resolver in a container's namespace. Call within
+    /// the daemon's tokio runtime; returns once it is listening.
+    pub fn start_dns(
+        &self,
+        container_id: &str,
+        netns: &NetNs,
+        dns: &DnsOptions,
+    ) -> std::io::Result<DnsServer> {
+        let upstreams = match (&self.cfg.upstreams, dns.servers.is_empty()) {
+            (Some(u), true) => u.clone(),
+            _ => resolv::container_upstreams(&self.host_resolv_conf(), dns),
+        };
+        let cfg = ServerConfig {
+            upstreams,
+            ..Default::default()
+        };
+        DnsServer::start_in(netns, container_id, self.records.clone(), cfg)
+    }
+}
+
+fn with_undo(e: NetdError, undo: Vec<NetdError>) -> NetdError {
+    undo.into_iter()
+        .fold(e, |e, u| NetdError::Undo(Box::new(e), Box::new(u)))
+}
+
+fn proto(p: &str) -> Result<Proto, NetdError> {
+    match p {
+        "tcp" | "" => Ok(Proto::Tcp),
+        "udp" => Ok(Proto::Udp),
+        other => Err(NetdError::Protocol(other.into())),
+    }
+}
+
+fn bridge_spec(n: &Network) -> Option<BridgeSpec> {
+    if n.driver != Driver::Bridge {
+        return None;
+    }
+    let cfg = n.ipv4()?;
+    Some(BridgeSpec {
+        name: n.bridge_name(),
+        gateway: Ipv4Net::new(cfg.gateway, cfg.subnet.prefix_len()).ok()?,
+        mtu: n.mtu(),
+    })
+}
+
+/// The firewall's view of the store.
+pub fn firewall_inputs(
+    nets: &[Network],
+) -> Result<(Vec<FwNetwork>, Vec<PublishedPort>), NetdError> {
+    let mut fw = Vec::new();
+    let mut ports = Vec::new();
+    for n in nets.iter().filter(|n| n.driver == Driver::Bridge) {
+        let Some(cfg) = n.ipv4() else { continue };
+        let bridge = n.bridge_name();
+        fw.push(FwNetwork {
+            bridge: bridge.clone(),
+            subnet: cfg.subnet,
+            internal: n.internal,
+        });
+        for e in n.containers.values() {
+            for p in &e.ports {
+                ports.push(PublishedPort {
+                    host_ip: p.host_ip,
+                    host_port: p.host_port,
+                    proto: proto(&p.protocol)?,
+                    container_ip: e.ipv4_address,
+                    container_port: p.container_port,
+                    bridge: bridge.clone(),
+                });
+            }
+        }
+    }
+    Ok((fw, ports))
+}
+
+/// The DNS view of the store: every endpoint with its name, aliases and
+/// hostname.
+pub fn snapshot_of(nets: &[Network]) -> Snapshot {
+    let mut eps = Vec::new();
+    for n in nets.iter().filter(|n| n.driver == Driver::Bridge) {
+        for (id, e) in &n.containers {
+            let mut names = vec![e.name.trim_start_matches('/').to_string()];
+            names.extend(e.aliases.iter().cloned());
+            names.extend(e.hostname.iter().cloned());
+            eps.push(DnsEndpoint {
+                container_id: id.clone(),
+                network: n.name.to_string(),
+                internal: n.internal,
+                names,
+                ipv4: Some(e.ipv4_address),
+                ipv6: None,
+            });
+        }
+    }
+    Snapshot::new(eps)
+}
+
+/// Addresses of a container on every network, for its /etc/hosts.
+pub fn container_addresses(nets: &[Network], container_id: &str) -> Vec<IpAddr> {
+    nets.iter()
+        .filter_map(|n| n.containers.get(container_id))
+        .map(|e| IpAddr::V4(e.ipv4_address))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::tests::sample;
+
+    #[test]
+    fn snapshot_and_firewall_inputs_follow_the_store() {
+        let mut a = sample("todo-app", "172.18.0.0/16");
+        a.containers.insert(
+            "c1".into(),
+            Endpoint {
+                name: "/mysql".into(),
+                ipv4_address: "172.18.0.2".parse().unwrap(),
+                aliases: vec!["db".into()],
+                hostname: Some("h1".into()),
+                interface: "eth0".into(),
+                ports: vec![PortBinding {
+                    host_ip: None,
+                    host_port: 3306,
+                    container_port: 3306,
+                    protocol: "tcp".into(),
+                }],
+            },
+        );
+        let mut i = sample("int", "172.19.0.0/16");
+        i.internal = true;
+        let s = snapshot_of(&[a.clone(), i.clone()]);
+        assert_eq!(s.endpoints().len(), 1);
+        assert_eq!(s.endpoints()[0].names, vec!["mysql", "db", "h1"]);
+        let (fw, ports) = firewall_inputs(&[a.clone(), i]).unwrap();
+        assert_eq!(fw.len(), 2);
+        assert!(fw[1].internal);
+        assert_eq!(
+            ports[0].container_ip,
+            "172.18.0.2".parse::<Ipv4Addr>().unwrap()
+        );
+        assert_eq!(ports[0].bridge, a.bridge_name());
+        a.containers.get_mut("c1").unwrap().ports[0].protocol = "sctp".into();
+        assert!(matches!(firewall_inputs(&[a]), Err(NetdError::Protocol(_))));
+    }
+}

@@ -1,0 +1,272 @@
+//! Root test of the daemon-facing API: networks from Docker's default pools,
+//! connect with aliases and published ports, DNS, restart with rules
+//! restored and no double allocation, refusal to remove a network in use,
+//! and teardown. Bridges live in a host namespace the test makes.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::time::Duration;
+
+use common::{ok, poll, stdout, TestNs};
+use netd::resolv::DnsOptions;
+use netd::store::PortBinding;
+use netd::{ConnectOptions, ContainerRef, CreateNetwork, Netd, NetdConfig, NetdError};
+
+fn fetch(from: &TestNs, addr: &str) -> Option<String> {
+    let addr: SocketAddr = addr.parse().unwrap();
+    from.open()
+        .run(|| {
+            let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+            s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+            let mut out = String::new();
+            s.read_to_string(&mut out).ok()?;
+            Some(out)
+        })
+        .unwrap()
+}
+
+fn serve_in(ns: &TestNs, port: u16, greeting: &'static str) {
+    let listener = ns
+        .open()
+        .run(|| std::net::TcpListener::bind(("0.0.0.0", port)))
+        .unwrap()
+        .unwrap();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let _ = conn.write_all(greeting.as_bytes());
+        }
+    });
+}
+
+fn id(n: u32) -> String {
+    format!("{:08x}{:04x}{:052x}", std::process::id(), n, 0)
+}
+
+#[test]
+fn daemon_api_networks_connect_dns_ports_restart_and_teardown() {
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    let _rt = rt.enter();
+    let host = TestNs::new("rrh");
+    let state = tempfile::tempdir().unwrap();
+    let root = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(root.path().join("etc")).unwrap();
+    std::fs::write(
+        root.path().join("etc/resolv.conf"),
+        "nameserver 127.0.0.53\nsearch corp.invalid\n",
+    )
+    .unwrap();
+    let mut cfg = NetdConfig::new(state.path().join("networks"));
+    cfg.host_netns = Some(format!("/run/netns/{}", host.name).into());
+    cfg.host_root = root.path().to_path_buf();
+    let netd = Netd::open(cfg.clone()).unwrap();
+
+    // Docker's pools: the default network first, then 172.18.0.0/16.
+    let default = netd.ensure_default_network().unwrap();
+    assert_eq!(default.ipam.config[0].subnet.to_string(), "172.17.0.0/16");
+    assert_eq!(netd.ensure_default_network().unwrap().id, default.id);
+    let link = ok(
+        10,
+        &["ip", "-n", &host.name, "-o", "addr", "show", "dev", "rrun0"],
+    );
+    assert!(link.contains("inet 172.17.0.1/16"), "{link}");
+    let todo = netd
+        .create_network(CreateNetwork::bridge("todo-app".try_into().unwrap()))
+        .unwrap();
+    assert_eq!(todo.ipam.config[0].subnet.to_string(), "172.18.0.0/16");
+    assert!(matches!(
+        netd.create_network(CreateNetwork::bridge("todo-app".try_into().unwrap())),
+        Err(NetdError::Exists(_))
+    ));
+
+    let app = TestNs::new("rrc");
+    let mysql = TestNs::new("rrc");
+    let c = |ns: &TestNs| ns.open();
+    let (app_ns, mysql_ns) = (c(&app), c(&mysql));
+    let got = netd
+        .connect(
+            "todo-app",
+            ContainerRef {
+                id: &id(1),
+                name: "app",
+                hostname: Some("app-host"),
+                netns: &app_ns,
+            },
+            ConnectOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(got.interface.as_deref(), Some("eth0"));
+    assert_eq!(got.address.unwrap().to_string(), "172.18.0.2/16");
+    assert_eq!(got.gateway.unwrap().to_string(), "172.18.0.1");
+    let opts = ConnectOptions {
+        aliases: vec!["mysql".into()],
+        ports: vec![PortBinding {
+            host_ip: None,
+            host_port: 13306,
+            container_port: 3306,
+            protocol: "tcp".into(),
+        }],
+        ..Default::default()
+    };
+    let got = netd
+        .connect(
+            "todo-app",
+            ContainerRef {
+                id: &id(2),
+                name: "todo-mysql-1",
+                hostname: None,
+                netns: &mysql_ns,
+            },
+            opts,
+        )
+        .unwrap();
+    assert_eq!(got.address.unwrap().to_string(), "172.18.0.3/16");
+    assert!(matches!(
+        netd.connect(
+            "todo-app",
+            ContainerRef {
+                id: &id(2),
+                name: "x",
+                hostname: None,
+                netns: &mysql_ns
+            },
+            ConnectOptions::default()
+        ),
+        Err(NetdError::AlreadyConnected { .. })
+    ));
+    // A second network: eth1, and the default route stays on eth0.
+    netd.connect(
+        "bridge",
+        ContainerRef {
+            id: &id(1),
+            name: "app",
+            hostname: None,
+            netns: &app_ns,
+        },
+        ConnectOptions::default(),
+    )
+    .map(|g| {
+        assert_eq!(g.interface.as_deref(), Some("eth1"));
+        assert_eq!(g.gateway, None);
+    })
+    .unwrap();
+
+    // DNS through the resolv.conf netd writes.
+    let rc = netd.resolv_conf(&DnsOptions::default());
+    assert_eq!(
+        rc,
+        "nameserver 127.0.0.11\nsearch corp.invalid\noptions ndots:0\n"
+    );
+    let _dns_app = netd
+        .start_dns(&id(1), &app_ns, &DnsOptions::default())
+        .unwrap();
+    app.write_etc("resolv.conf", &rc);
+    let g = app.exec(15, &["getent", "hosts", "mysql"]);
+    assert!(stdout(&g).starts_with("172.18.0.3"), "{}", stdout(&g));
+    let g = app.exec(
+        15,
+        &[
+            "dig",
+            "+short",
+            "+time=3",
+            "+tries=1",
+            "@127.0.0.11",
+            "todo-mysql-1",
+        ],
+    );
+    assert_eq!(stdout(&g).trim(), "172.18.0.3");
+
+    // The published port, from the host on 127.0.0.1.
+    serve_in(&mysql, 3306, "mysql says hi\n");
+    poll("server", Duration::from_secs(5), || {
+        fetch(&mysql, "127.0.0.1:3306")
+    });
+    assert_eq!(
+        fetch(&host, "127.0.0.1:13306").as_deref(),
+        Some("mysql says hi\n")
+    );
+    // From app by name over the network.
+    assert_eq!(
+        fetch(&app, "172.18.0.3:3306").as_deref(),
+        Some("mysql says hi\n")
+    );
+
+    // Restart: the rules were lost (say, a firewall reload); a new Netd
+    // restores them, and IPAM does not hand out a taken address.
+    drop(_dns_app);
+    drop(netd);
+    ok(
+        10,
+        &[
+            "ip", "netns", "exec", &host.name, "nft", "delete", "table", "inet", "rrun",
+        ],
+    );
+    assert_eq!(
+        fetch(&host, "127.0.0.1:13306"),
+        None,
+        "control: no rules, no port"
+    );
+    let netd = Netd::open(cfg).unwrap();
+    assert_eq!(
+        fetch(&host, "127.0.0.1:13306").as_deref(),
+        Some("mysql says hi\n")
+    );
+    let third = TestNs::new("rrc");
+    let third_ns = third.open();
+    let got = netd
+        .connect(
+            "todo-app",
+            ContainerRef {
+                id: &id(3),
+                name: "worker",
+                hostname: None,
+                netns: &third_ns,
+            },
+            ConnectOptions::default(),
+        )
+        .unwrap();
+    assert_eq!(got.address.unwrap().to_string(), "172.18.0.4/16");
+    let snap = netd.records().load();
+    assert_eq!(
+        snap.endpoints()
+            .iter()
+            .filter(|e| e.network == "todo-app")
+            .count(),
+        3
+    );
+
+    // In use: refused. Then disconnect everyone and remove.
+    assert!(matches!(
+        netd.remove_network("todo-app"),
+        Err(NetdError::InUse { .. })
+    ));
+    for n in 1..=3 {
+        netd.disconnect("todo-app", &id(n)).unwrap();
+    }
+    assert!(matches!(
+        netd.disconnect("todo-app", &id(1)),
+        Err(NetdError::NotConnected { .. })
+    ));
+    netd.disconnect("bridge", &id(1)).unwrap();
+    assert_eq!(
+        fetch(&host, "127.0.0.1:13306"),
+        None,
+        "port still published after disconnect"
+    );
+    netd.remove_network(todo.id.short()).unwrap();
+    netd.remove_network("bridge").unwrap();
+    assert!(netd.networks().unwrap().is_empty());
+    netd.teardown_firewall().unwrap();
+    let links = ok(10, &["ip", "-n", &host.name, "-o", "link", "show"]);
+    assert_eq!(links.lines().count(), 1, "only lo: {links}");
+    let tables = ok(
+        10,
+        &["ip", "netns", "exec", &host.name, "nft", "list", "tables"],
+    );
+    assert_eq!(tables.trim(), "");
+    for ns in [&app, &mysql, &third] {
+        let l = ok(10, &["ip", "-n", &ns.name, "-o", "link", "show"]);
+        assert_eq!(l.lines().count(), 1, "container keeps only lo: {l}");
+    }
+}
