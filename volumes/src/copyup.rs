@@ -336,18 +336,15 @@ impl Walker<'_> {
         .map_err(|e| self.err("chown", rel, e))?;
         let is_link = st.st_mode & SFlag::S_IFMT.bits() == SFlag::S_IFLNK.bits();
         if !is_link {
-            // fchmodat cannot refuse to follow; the node was made by us a
-            // moment ago in a directory only we write, so open it by path.
-            let path = proc_path(d, name);
-            std::fs::set_permissions(
-                &path,
-                std::os::unix::fs::PermissionsExt::from_mode(st.st_mode & 0o7777),
+            // fchmodat cannot refuse to follow a symlink, but this is the
+            // device or fifo we made a moment ago, not a symlink.
+            nix::sys::stat::fchmodat(
+                Some(d),
+                name,
+                Mode::from_bits_truncate(st.st_mode & 0o7777),
+                nix::sys::stat::FchmodatFlags::FollowSymlink,
             )
-            .map_err(|e| CopyError::Io {
-                op: "chmod",
-                path,
-                source: e,
-            })?;
+            .map_err(|e| self.err("chmod", rel, e))?;
         }
         copy_xattrs(
             &XattrTarget::At(src.as_raw_fd(), name),

@@ -1,6 +1,7 @@
 //! Pure: Docker's volume list and prune filters.
 //!
-//! List accepts `name` (substring of the name), `driver`, `label` (`key` or
+//! List accepts `name` (an unanchored regular expression, as Docker's
+//! `filters.Args.Match`: `todo` matches `my-todo-data`, `^todo$` only `todo`), `driver`, `label` (`key` or
 //! `key=value`) and `dangling` (`true`/`false`/`1`/`0`). Prune accepts
 //! `label`, `label!` and, as API 1.42, `all`.
 
@@ -12,6 +13,8 @@ pub enum FilterError {
     UnknownKey(String),
     #[error("invalid filter '{key}={value}'")]
     InvalidValue { key: String, value: String },
+    #[error("invalid filter 'name={value}': {reason}")]
+    BadPattern { value: String, reason: String },
     #[error("invalid filters JSON: {0}")]
     Json(String),
 }
@@ -93,9 +96,9 @@ fn parse_bool(key: &str, v: &str) -> Result<bool, FilterError> {
 }
 
 /// Filters of `GET /volumes` and `rrun volume ls --filter`.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default)]
 pub struct ListFilters {
-    names: Vec<String>,
+    names: Vec<regex::Regex>,
     drivers: Vec<String>,
     labels: Vec<LabelMatch>,
     dangling: Option<bool>,
@@ -106,7 +109,15 @@ impl ListFilters {
         let mut out = ListFilters::default();
         for (key, values) in filters {
             match key.as_str() {
-                "name" => out.names.extend(values.iter().cloned()),
+                "name" => {
+                    for v in values {
+                        let re = regex::Regex::new(v).map_err(|e| FilterError::BadPattern {
+                            value: v.clone(),
+                            reason: e.to_string(),
+                        })?;
+                        out.names.push(re);
+                    }
+                }
                 "driver" => out.drivers.extend(values.iter().cloned()),
                 "label" => out
                     .labels
@@ -125,7 +136,7 @@ impl ListFilters {
     /// Values of one key are alternatives except labels, which must all
     /// match; different keys must all match (Docker's semantics).
     pub fn matches(&self, c: &Candidate<'_>) -> bool {
-        (self.names.is_empty() || self.names.iter().any(|n| c.name.contains(n.as_str())))
+        (self.names.is_empty() || self.names.iter().any(|n| n.is_match(c.name)))
             && (self.drivers.is_empty() || self.drivers.iter().any(|d| d == c.driver))
             && self.labels.iter().all(|l| l.matches(c.labels))
             && self.dangling.is_none_or(|d| d != c.in_use)
@@ -203,6 +214,8 @@ mod tests {
         assert!(ok(&[("name", &["mysql"])]));
         assert!(ok(&[("name", &["nope", "todo"])]));
         assert!(!ok(&[("name", &["redis"])]));
+        assert!(ok(&[("name", &["^todo-.*-data$"])]));
+        assert!(!ok(&[("name", &["^mysql"])]));
         assert!(ok(&[("label", &["env"])]));
         assert!(ok(&[("label", &["env=prod", "team=db"])]));
         assert!(!ok(&[("label", &["env=prod", "team=web"])]));
@@ -225,6 +238,12 @@ mod tests {
     fn list_filter_errors() {
         let e = ListFilters::parse(&map(&[("colour", &["red"])])).unwrap_err();
         assert_eq!(e.to_string(), "invalid filter 'colour'");
+        let e = ListFilters::parse(&map(&[("name", &["(unclosed"])])).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("invalid filter 'name=(unclosed': "),
+            "{e}"
+        );
         let e = ListFilters::parse(&map(&[("dangling", &["maybe"])])).unwrap_err();
         assert_eq!(e.to_string(), "invalid filter 'dangling=maybe'");
     }

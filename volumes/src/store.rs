@@ -391,19 +391,28 @@ impl VolumeStore {
 
     fn create_locked(&self, meta: &Meta) -> Result<()> {
         let tmp = self.root.join(format!("{TMP_PREFIX}{}", random_hex_id()));
+        let result = self.create_in(&tmp, meta);
+        if result.is_err() {
+            // Best effort: open() clears it anyway.
+            let _ = fs::remove_dir_all(&tmp);
+        }
+        result
+    }
+
+    fn create_in(&self, tmp: &Path, meta: &Meta) -> Result<()> {
         fs::DirBuilder::new()
             .mode(0o755)
-            .create(&tmp)
-            .map_err(io_err("create", &tmp))?;
+            .create(tmp)
+            .map_err(io_err("create", tmp))?;
         let data = tmp.join(DATA_DIR);
         fs::DirBuilder::new()
             .mode(0o755)
             .create(&data)
             .map_err(io_err("create", &data))?;
         let bytes = serde_json::to_vec_pretty(meta).expect("metadata serialises");
-        write_atomic(&tmp, META_FILE, &bytes)?;
+        write_atomic(tmp, META_FILE, &bytes)?;
         let dest = self.dir(&meta.name);
-        rename_noreplace(&tmp, &dest)?;
+        rename_noreplace(tmp, &dest)?;
         fsync_dir(&self.root)
     }
 
@@ -651,14 +660,30 @@ impl VolumeStore {
     /// `rootfs`) has at `container_path`, if the volume is empty. Call it
     /// after [`acquire`](Self::acquire), so a tmpfs or bind volume is
     /// mounted and the copy lands in it. Skip it for `nocopy`.
+    ///
+    /// The store-wide lock is held only to find the volume; the copy runs
+    /// under a lock of that volume alone, so two containers starting on one
+    /// new volume copy once, and other volumes are not held up meanwhile.
     pub fn copy_up(
         &self,
         name: &VolumeName,
         rootfs: &Path,
         container_path: &str,
     ) -> Result<CopyOutcome> {
-        let _guard = self.lock()?;
-        self.meta(name)?;
+        let volume_dir = {
+            let _guard = self.lock()?;
+            self.meta(name)?;
+            let dir = self.dir(name);
+            File::open(&dir).map_err(io_err("open", &dir))?
+        };
+        let _volume_lock =
+            Flock::lock(volume_dir, FlockArg::LockExclusive).map_err(|(_, errno)| {
+                StoreError::Io {
+                    op: "lock",
+                    path: self.dir(name),
+                    source: io::Error::from_raw_os_error(errno as i32),
+                }
+            })?;
         copyup::copy_up_from_rootfs(rootfs, container_path, &self.data_path(name)).map_err(
             |source| StoreError::CopyUp {
                 name: name.clone(),

@@ -378,3 +378,43 @@ fn a_volume_symlinked_away_is_not_written_through() {
         "nothing written outside"
     );
 }
+
+#[test]
+fn concurrent_copy_ups_of_one_volume_copy_once() {
+    require_root();
+    let dir = TestDir::new();
+    let rootfs = dir.path().join("rootfs");
+    let image = rootfs.join("srv");
+    fs::create_dir_all(&image).unwrap();
+    for i in 0..200 {
+        fs::write(image.join(format!("f{i}")), format!("file {i}")).unwrap();
+    }
+    let store = std::sync::Arc::new(VolumeStore::open(dir.volumes()).unwrap());
+    let name = unique("shared");
+    store.ensure(&name).unwrap();
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(4));
+    let handles: Vec<_> = (0..4)
+        .map(|_| {
+            let (store, name, rootfs, barrier) =
+                (store.clone(), name.clone(), rootfs.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                store.copy_up(&name, &rootfs, "/srv").unwrap()
+            })
+        })
+        .collect();
+    let outcomes: Vec<_> = handles.into_iter().map(|h| h.join().unwrap()).collect();
+    let copied = outcomes
+        .iter()
+        .filter(|o| **o == CopyOutcome::Copied)
+        .count();
+    assert_eq!(copied, 1, "{outcomes:?}");
+    assert!(outcomes
+        .iter()
+        .all(|o| matches!(o, CopyOutcome::Copied | CopyOutcome::DestNotEmpty)));
+    assert_eq!(fs::read_dir(store.data_path(&name)).unwrap().count(), 200);
+    assert_eq!(
+        fs::read(store.data_path(&name).join("f7")).unwrap(),
+        b"file 7"
+    );
+}
