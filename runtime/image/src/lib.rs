@@ -1,9 +1,19 @@
 //! rrun images: references, registry client, content store, snapshots.
 //!
-//! The daemon calls [`pull::pull`] (or the `ImageService` wrapper), reads the
-//! run defaults with [`ImageService::config`], and mounts a container's root
-//! with [`snapshot::mount_rootfs`].
+//! What the daemon calls:
+//! - [`pull::pull`] with a [`Store`], a [`registry::RegistryClient`] and
+//!   [`pull::PullOptions`] (platform, parallelism, a progress callback
+//!   receiving [`pull::Progress`] events from any thread). Blocking: run it
+//!   on a plain thread or `spawn_blocking`.
+//! - [`images::image_config`] / [`images::find_image`] for an image's run
+//!   defaults ([`ImageConfig`]: Env, Entrypoint, Cmd, WorkingDir, User,
+//!   ExposedPorts, Volumes, Labels, StopSignal, Healthcheck).
+//! - [`rootfs::mount_rootfs`] / [`rootfs::unmount_rootfs`] for a
+//!   container's overlay root.
+//! - [`images`] list/inspect/tag/remove/garbage_collect and [`archive`]
+//!   save/load/import for the image API endpoints.
 
+pub mod archive;
 pub mod images;
 pub mod manifest;
 pub mod pull;

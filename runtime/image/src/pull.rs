@@ -426,6 +426,110 @@ struct TempSnapshot {
     committed: bool,
 }
 
+impl TempSnapshot {
+    fn create(store: &Store, chain: &Digest) -> Result<TempSnapshot, StoreError> {
+        let tmp = TempSnapshot {
+            path: store
+                .snapshots_dir()
+                .join(format!(".tmp-{}-{}", chain.hex(), unique_suffix())),
+            committed: false,
+        };
+        fs::create_dir(&tmp.path).map_err(io_err("create", &tmp.path))?;
+        fs::set_permissions(
+            &tmp.path,
+            std::os::unix::fs::PermissionsExt::from_mode(0o755),
+        )
+        .map_err(io_err("chmod", &tmp.path))?;
+        Ok(tmp)
+    }
+}
+
+/// Unpacks a layer blob already in the store (load, import) into the
+/// snapshot `chain`, checking it against `diff_id`. A no-op when the
+/// snapshot exists.
+pub(crate) fn snapshot_from_blob(
+    store: &Store,
+    blob: &Digest,
+    diff_id: &Digest,
+    chain: &Digest,
+    limit: u64,
+) -> Result<(), PullError> {
+    if snapshot_path(store, chain).is_dir() {
+        return Ok(());
+    }
+    let path = store.blob_path(blob);
+    let file = fs::File::open(&path).map_err(io_err("open", &path))?;
+    let tmp = TempSnapshot::create(store, chain)?;
+    let diff = decode_and_unpack(file, &tmp.path, limit, blob)?;
+    if &diff != diff_id {
+        return Err(PullError::DigestMismatch {
+            what: "uncompressed layer (diff id)",
+            expected: diff_id.clone(),
+            actual: diff,
+        });
+    }
+    commit_snapshot(store, tmp, chain)
+}
+
+/// The diff id of a layer blob in the store: sha256 of its uncompressed
+/// bytes.
+pub(crate) fn diff_id_of_blob(
+    store: &Store,
+    blob: &Digest,
+    limit: u64,
+) -> Result<Digest, PullError> {
+    let path = store.blob_path(blob);
+    let file = fs::File::open(&path).map_err(io_err("open", &path))?;
+    let stream_err = |source| PullError::Stream {
+        digest: blob.clone(),
+        source,
+    };
+    let mut diff = DiffReader {
+        inner: decoder(BufReader::new(file)).map_err(stream_err)?,
+        hasher: sha2::Sha256::new(),
+        count: 0,
+        limit,
+    };
+    io::copy(&mut diff, &mut io::sink()).map_err(|e| {
+        if e.get_ref().is_some_and(|i| i.is::<BombError>()) {
+            PullError::LayerTooLarge {
+                digest: blob.clone(),
+                limit,
+            }
+        } else {
+            stream_err(e)
+        }
+    })?;
+    Ok(Digest::sha256_from_bytes(&diff.hasher.finalize()))
+}
+
+/// Compression of a layer stream, by its first bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Compression {
+    None,
+    Gzip,
+    Zstd,
+}
+
+pub(crate) fn sniff(head: &[u8]) -> Compression {
+    if head.starts_with(&[0x1f, 0x8b]) {
+        Compression::Gzip
+    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
+        Compression::Zstd
+    } else {
+        Compression::None
+    }
+}
+
+fn decoder<'a, R: BufRead + 'a>(mut r: R) -> io::Result<Box<dyn Read + 'a>> {
+    let head = r.fill_buf()?.to_vec();
+    Ok(match sniff(&head) {
+        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
+        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(r)?),
+        Compression::None => Box::new(r),
+    })
+}
+
 impl Drop for TempSnapshot {
     fn drop(&mut self) {
         if !self.committed {
@@ -467,18 +571,7 @@ fn fetch_layer(
         last_report: 0,
     })));
 
-    let tmp = TempSnapshot {
-        path: store
-            .snapshots_dir()
-            .join(format!(".tmp-{}-{}", job.chain.hex(), unique_suffix())),
-        committed: false,
-    };
-    fs::create_dir(&tmp.path).map_err(io_err("create", &tmp.path))?;
-    fs::set_permissions(
-        &tmp.path,
-        std::os::unix::fs::PermissionsExt::from_mode(0o755),
-    )
-    .map_err(io_err("chmod", &tmp.path))?;
+    let tmp = TempSnapshot::create(store, &job.chain)?;
 
     let unpacked = decode_and_unpack(tee.clone(), &tmp.path, opts.max_layer_uncompressed, digest);
     // Whatever happened, read the rest of the stream (bounded by the size
@@ -528,8 +621,8 @@ fn fetch_layer(
 
 /// Sniffs the compression (gzip, zstd or none; media types lie often enough
 /// that Docker sniffs too), unpacks, drains, and returns the diff id.
-fn decode_and_unpack(
-    tee: SharedTee,
+fn decode_and_unpack<R: Read>(
+    tee: R,
     dest: &Path,
     limit: u64,
     digest: &Digest,
@@ -538,17 +631,9 @@ fn decode_and_unpack(
         digest: digest.clone(),
         source,
     };
-    let mut buffered = BufReader::with_capacity(64 << 10, tee);
-    let head = buffered.fill_buf().map_err(stream_err)?.to_vec();
-    let decoder: Box<dyn Read> = if head.starts_with(&[0x1f, 0x8b]) {
-        Box::new(flate2::read::MultiGzDecoder::new(buffered))
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Box::new(zstd::stream::read::Decoder::with_buffer(buffered).map_err(stream_err)?)
-    } else {
-        Box::new(buffered)
-    };
+    let buffered = BufReader::with_capacity(64 << 10, tee);
     let mut diff = DiffReader {
-        inner: decoder,
+        inner: decoder(buffered).map_err(stream_err)?,
         hasher: sha2::Sha256::new(),
         count: 0,
         limit,

@@ -179,6 +179,44 @@ impl Store {
         w.commit()
     }
 
+    /// Stores a stream whose digest is not known in advance (load, import):
+    /// hashed as it is written, then renamed to its digest. Returns the
+    /// digest and size.
+    pub fn ingest<R: Read>(&self, mut r: R) -> Result<(Digest, u64), StoreError> {
+        let tmp = self.tmp_dir().join(format!("ingest-{}", unique_suffix()));
+        let res = (|| -> Result<(Digest, u64), StoreError> {
+            let mut f = File::options()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+                .map_err(io_err("create", &tmp))?;
+            let mut hasher = sha2::Sha256::new();
+            let mut buf = vec![0u8; 64 << 10];
+            let mut size = 0u64;
+            loop {
+                let n = r.read(&mut buf).map_err(io_err("read into", &tmp))?;
+                if n == 0 {
+                    break;
+                }
+                hasher.update(&buf[..n]);
+                f.write_all(&buf[..n]).map_err(io_err("write", &tmp))?;
+                size += n as u64;
+            }
+            f.sync_all().map_err(io_err("fsync", &tmp))?;
+            let digest = Digest::sha256_from_bytes(&hasher.finalize());
+            let dest = self.blob_path(&digest);
+            fs::rename(&tmp, &dest).map_err(io_err("rename", &dest))?;
+            File::open(self.blobs_dir())
+                .and_then(|d| d.sync_all())
+                .map_err(io_err("fsync", &self.blobs_dir()))?;
+            Ok((digest, size))
+        })();
+        if res.is_err() {
+            let _ = fs::remove_file(&tmp);
+        }
+        res
+    }
+
     pub fn remove_blob(&self, digest: &Digest) -> Result<(), StoreError> {
         let p = self.blob_path(digest);
         match fs::remove_file(&p) {

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
+use rrun_image::archive;
 use rrun_image::images::{self, Removed};
 use rrun_image::pull::{pull, Progress, PullOptions};
 use rrun_image::registry::{RegistryClient, RegistryOptions};
@@ -64,6 +65,21 @@ enum Cmd {
     },
     /// Remove content no named image uses, and what interrupted pulls left.
     Prune,
+    /// Load images from a `docker save` or OCI archive (tar, optionally compressed).
+    Load {
+        /// Read from this file instead of standard input.
+        #[arg(short, long)]
+        input: Option<PathBuf>,
+    },
+    /// Save images to a tar that is both a `docker save` and an OCI archive.
+    Save {
+        names: Vec<String>,
+        /// Write to this file instead of standard output.
+        #[arg(short, long)]
+        output: Option<PathBuf>,
+    },
+    /// Create a one-layer image from a root filesystem tarball.
+    Import { tarball: PathBuf, reference: String },
     /// Mount an image's root filesystem with overlayfs.
     Mount {
         name: String,
@@ -206,6 +222,43 @@ fn run(cli: Cli) -> Result<()> {
                 println!("deleted snapshot: {s}");
             }
             println!("removed {} temp files", r.temp_files);
+        }
+        Cmd::Load { input } => {
+            let loaded = match input {
+                Some(p) => {
+                    let f = std::fs::File::open(p)
+                        .with_context(|| format!("opening {}", p.display()))?;
+                    archive::load(&store, f)?
+                }
+                None => archive::load(&store, std::io::stdin().lock())?,
+            };
+            for (digest, refs) in loaded.images {
+                if refs.is_empty() {
+                    println!("Loaded image ID: {digest}");
+                }
+                for r in refs {
+                    println!("Loaded image: {}", r.familiar());
+                }
+            }
+        }
+        Cmd::Save { names, output } => {
+            let names: Vec<&str> = names.iter().map(String::as_str).collect();
+            match output {
+                Some(p) => {
+                    // Written beside the target and renamed: never a torn archive.
+                    let tmp = p.with_extension("rrun-tmp");
+                    let f = std::fs::File::create(&tmp)
+                        .with_context(|| format!("creating {}", tmp.display()))?;
+                    archive::save(&store, &names, std::io::BufWriter::new(f))?;
+                    std::fs::rename(&tmp, p)?;
+                }
+                None => archive::save(&store, &names, std::io::stdout().lock())?,
+            }
+        }
+        Cmd::Import { tarball, reference } => {
+            let r = Reference::parse(reference)?;
+            let id = archive::import(&store, tarball, &r)?;
+            println!("{id}");
         }
         Cmd::Mount {
             name,
