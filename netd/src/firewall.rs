@@ -124,8 +124,13 @@ fn host32(ip: Ipv4Addr) -> Ipv4Net {
 
 /// Build the plan for `networks` and `ports`.
 pub fn plan(networks: &[FwNetwork], ports: &[PublishedPort]) -> Plan {
-    // Every drop comes before every accept: an accept for one bridge must
-    // never let through what another bridge's isolation drops.
+    // Order: internal networks sealed first; then published ports (public:
+    // reachable from the outside and from other networks alike, as through
+    // Docker's host-gateway); then every isolation drop; then the remaining
+    // accepts, so an accept for one bridge never lets through what another
+    // bridge's isolation drops.
+    let mut internal = Vec::new();
+    let mut published_in = Vec::new();
     let mut forward = Vec::new();
     let mut accepts = Vec::new();
     let mut postrouting = Vec::new();
@@ -143,14 +148,14 @@ pub fn plan(networks: &[FwNetwork], ports: &[PublishedPort]) -> Plan {
             ));
         }
         if n.internal {
-            forward.push(rule(
+            internal.push(rule(
                 vec![
                     Match::Iif(n.bridge.clone()),
                     Match::NotOif(n.bridge.clone()),
                 ],
                 Action::Drop,
             ));
-            forward.push(rule(
+            internal.push(rule(
                 vec![
                     Match::Oif(n.bridge.clone()),
                     Match::NotIif(n.bridge.clone()),
@@ -162,7 +167,7 @@ pub fn plan(networks: &[FwNetwork], ports: &[PublishedPort]) -> Plan {
                 vec![Match::Oif(n.bridge.clone()), Match::CtEstablished],
                 Action::Accept,
             ));
-            accepts.push(rule(
+            published_in.push(rule(
                 vec![Match::Oif(n.bridge.clone()), Match::CtDnat],
                 Action::Accept,
             ));
@@ -171,10 +176,24 @@ pub fn plan(networks: &[FwNetwork], ports: &[PublishedPort]) -> Plan {
                 vec![Match::SAddr(n.subnet), Match::NotOif(n.bridge.clone())],
                 Action::Masquerade,
             ));
+            // Hairpin: a container reaching a neighbour through a published
+            // port comes back out of its own bridge; without this the reply
+            // would go straight to it, bypassing the reverse NAT.
+            postrouting.push(rule(
+                vec![
+                    Match::CtDnat,
+                    Match::SAddr(n.subnet),
+                    Match::Oif(n.bridge.clone()),
+                ],
+                Action::Masquerade,
+            ));
         }
     }
 
-    forward.extend(accepts);
+    internal.extend(published_in);
+    internal.extend(forward);
+    internal.extend(accepts);
+    let forward = internal;
 
     let mut published = Vec::new();
     let mut localnet: Vec<String> = Vec::new();
@@ -464,13 +483,32 @@ mod tests {
             ],
             Action::Drop,
         );
-        assert_eq!(fwd[0], drop_a);
-        // Every drop comes before any accept.
-        let first_accept = fwd.iter().position(|r| r.action == Action::Accept).unwrap();
-        assert!(fwd[first_accept..]
+        // The internal network sealed, then published-port accepts, then
+        // every drop, then the other accepts.
+        assert!(fwd[..2].iter().all(|r| r.action == Action::Drop
+            && r.matches
+                .iter()
+                .any(|m| m == &Match::Iif("rr-i".into()) || m == &Match::Oif("rr-i".into()))));
+        let fwd = &fwd[2..];
+        let dnat = fwd
+            .iter()
+            .take_while(|r| r.matches.contains(&Match::CtDnat))
+            .count();
+        assert_eq!(dnat, 2, "one per non-internal network");
+        assert!(fwd[..dnat].iter().all(|r| r.action == Action::Accept));
+        let rest = &fwd[dnat..];
+        assert_eq!(rest[0], drop_a);
+        let first_accept = rest
+            .iter()
+            .position(|r| r.action == Action::Accept)
+            .unwrap();
+        assert!(rest[first_accept..]
             .iter()
             .all(|r| r.action == Action::Accept));
-        assert!(fwd[..first_accept].iter().all(|r| r.action == Action::Drop));
+        assert!(rest[..first_accept]
+            .iter()
+            .all(|r| r.action == Action::Drop));
+        assert!(!rest.iter().any(|r| r.matches.contains(&Match::CtDnat)));
     }
 
     #[test]
@@ -489,7 +527,8 @@ mod tests {
             .iter()
             .any(|r| r.action == Action::Accept && r.matches.contains(&Match::Iif("rr-i".into()))));
         let post = &chain(&p, "postrouting").rules;
-        assert_eq!(post.len(), 2, "{post:?}");
+        // Two per non-internal network: leaving it, and hairpin.
+        assert_eq!(post.len(), 4, "{post:?}");
         assert!(post.iter().all(|r| !r
             .matches
             .contains(&Match::SAddr("172.20.0.0/16".parse().unwrap()))));

@@ -121,6 +121,21 @@ fn isolation_masquerade_internal_published_ports_and_clean_teardown() {
         10,
         &["ip", "-n", &outside.name, "link", "set", "wan0", "up"],
     );
+    // Bridged traffic must not depend on br_netfilter (loaded on some hosts,
+    // not others): switch it off in our namespace where it exists, so the
+    // hairpin check below tests our own rule.
+    let _ = common::run(
+        10,
+        &[
+            "ip",
+            "netns",
+            "exec",
+            &host.name,
+            "sysctl",
+            "-qw",
+            "net.bridge.bridge-nf-call-iptables=0",
+        ],
+    );
     // A table of someone else's that must survive everything we do.
     ok(
         10,
@@ -298,6 +313,103 @@ fn isolation_masquerade_internal_published_ports_and_clean_teardown() {
         localnet(&br[1]),
         "0",
         "route_localnet only where a port is published"
+    );
+
+    // Through the host to a neighbour's published port: hairpin on the
+    // same network, and from another network, as through host-gateway.
+    assert_eq!(
+        fetch(&a2, "10.200.0.1:8080").as_deref(),
+        Some("hello from a1\n")
+    );
+    assert_eq!(
+        fetch(&b1, "10.200.0.1:8080").as_deref(),
+        Some("hello from a1\n")
+    );
+    assert_eq!(
+        fetch(&i1, "10.200.0.1:8080"),
+        None,
+        "internal network reached a published port"
+    );
+
+    // moby#45610: a neighbour on the outside link sends to 127.0.0.1:8080
+    // with the host as next hop. Without our raw drop, the DNAT would carry
+    // it to the container.
+    ok(
+        10,
+        &["ip", "-n", &outside.name, "addr", "flush", "dev", "lo"],
+    );
+    ok(
+        10,
+        &["ip", "-n", &outside.name, "link", "set", "lo", "down"],
+    );
+    ok(
+        10,
+        &[
+            "ip",
+            "netns",
+            "exec",
+            &outside.name,
+            "sysctl",
+            "-qw",
+            "net.ipv4.conf.all.route_localnet=1",
+        ],
+    );
+    ok(
+        10,
+        &[
+            "ip",
+            "netns",
+            "exec",
+            &outside.name,
+            "sysctl",
+            "-qw",
+            "net.ipv4.conf.wan0.route_localnet=1",
+        ],
+    );
+    ok(
+        10,
+        &[
+            "ip",
+            "-n",
+            &outside.name,
+            "route",
+            "add",
+            "127.0.0.1/32",
+            "via",
+            "10.200.0.1",
+            "dev",
+            "wan0",
+        ],
+    );
+    ok(
+        10,
+        &[
+            "ip",
+            "netns",
+            "exec",
+            &host.name,
+            "nft",
+            "flush",
+            "chain",
+            "inet",
+            "rrun",
+            "raw_prerouting",
+        ],
+    );
+    assert_eq!(
+        fetch(&outside, "127.0.0.1:8080").as_deref(),
+        Some("hello from a1\n"),
+        "control: without the raw drop the neighbour gets in"
+    );
+    firewall::apply_in(&host.open(), &plan).unwrap();
+    assert_eq!(
+        fetch(&outside, "127.0.0.1:8080"),
+        None,
+        "moby#45610: loopback port reachable from a neighbour"
+    );
+    assert_eq!(
+        fetch(&outside, "10.200.0.1:8080").as_deref(),
+        Some("hello from a1\n")
     );
 
     // Connect a1 to the second network: now it reaches b1 over that bridge.
