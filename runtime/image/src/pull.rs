@@ -118,6 +118,8 @@ pub enum PullError {
         expected: u64,
         received: u64,
     },
+    #[error("layer {digest}: the registry kept sending past the {size} bytes the manifest gives; cut off")]
+    BlobTooLong { digest: Digest, size: u64 },
     #[error("layer {digest}: decompresses to more than {limit} bytes; refused")]
     LayerTooLarge { digest: Digest, limit: u64 },
     #[error("layer {digest}: {source}")]
@@ -183,6 +185,7 @@ fn pull_from(
     opts: &PullOptions,
 ) -> Result<PulledImage, PullError> {
     let repo = reference.path();
+    client.ping(ep)?;
     let (body, ct) = client.get_manifest(ep, repo, &reference.manifest_selector())?;
     let top_digest = Digest::sha256_of(&body);
     if let Some(d) = reference.digest() {
@@ -354,6 +357,8 @@ struct Tee {
     digest: Digest,
     progress: Option<ProgressFn>,
     last_report: u64,
+    /// The stream went past `size` and was cut off.
+    overflowed: bool,
 }
 
 #[derive(Clone)]
@@ -364,6 +369,7 @@ impl Read for SharedTee {
         let mut t = self.0.lock().expect("tee lock");
         let n = t.inner.read(buf)?;
         if t.received + n as u64 > t.size {
+            t.overflowed = true;
             return Err(io::Error::new(
                 io::ErrorKind::InvalidData,
                 format!(
@@ -569,6 +575,7 @@ fn fetch_layer(
         digest: digest.clone(),
         progress: opts.progress.clone(),
         last_report: 0,
+        overflowed: false,
     })));
 
     let tmp = TempSnapshot::create(store, &job.chain)?;
@@ -579,8 +586,14 @@ fn fetch_layer(
     // as the digest mismatch it is, not as the decoder error it caused.
     let drained = io::copy(&mut tee.clone(), &mut io::sink());
     let mut t = tee.0.lock().expect("tee lock");
+    if t.overflowed {
+        return Err(PullError::BlobTooLong {
+            digest: digest.clone(),
+            size: job.desc.size,
+        });
+    }
     let actual = Digest::sha256_from_bytes(&t.hasher.clone().finalize());
-    if &actual != digest && t.received <= job.desc.size {
+    if &actual != digest {
         return Err(PullError::DigestMismatch {
             what: "layer",
             expected: digest.clone(),

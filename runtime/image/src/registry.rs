@@ -353,6 +353,34 @@ impl RegistryClient {
         &self.opts
     }
 
+    /// `GET /v2/`: checks the endpoint speaks the distribution API before
+    /// anything else (and fails fast on a dead mirror). A 401 is fine here:
+    /// the challenge is answered per repository, with its scope, later.
+    pub fn ping(&self, ep: &Endpoint) -> Result<(), RegistryError> {
+        let url = format!("{}/v2/", ep.base);
+        let resp = self
+            .http
+            .get(&url)
+            .timeout(Duration::from_secs(30))
+            .send()
+            .map_err(|source| RegistryError::Http {
+                url: url.clone(),
+                source,
+            })?;
+        match resp.status() {
+            s if s.is_success() || s == StatusCode::UNAUTHORIZED => Ok(()),
+            StatusCode::NOT_FOUND => Err(RegistryError::NotFound {
+                what: "the /v2/ API (not an OCI distribution registry?)".into(),
+                registry: ep.host.clone(),
+            }),
+            status => Err(RegistryError::Status {
+                url,
+                status,
+                body: String::new(),
+            }),
+        }
+    }
+
     /// GETs a manifest by tag or digest; returns body and content type.
     /// The body is capped at [`MAX_MANIFEST_SIZE`].
     pub fn get_manifest(

@@ -686,3 +686,82 @@ fn library_pull_progress_config_and_overlay_rootfs() {
     let lower = rrun_image::pull::snapshot_path(&store, &pulled.chain_ids[0]);
     assert!(lower.join("etc/passwd").exists());
 }
+
+/// A fake registry (the test's own server) whose layer never ends and whose
+/// other manifest is too big: both are cut off with a clear error, with
+/// bounded memory.
+#[test]
+fn never_ending_blob_and_oversized_manifest_are_cut_off() {
+    use std::io::Write as _;
+    use std::sync::Arc;
+    let config = json!({"architecture": host_arch(), "os": "linux", "config": {},
+        "rootfs": {"type": "layers", "diff_ids": [format!("sha256:{}", "1".repeat(64))]}})
+    .to_string();
+    let config_digest = format!("sha256:{}", sha256_hex(config.as_bytes()));
+    let layer_digest = format!("sha256:{}", "2".repeat(64));
+    let manifest = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": config_digest, "size": config.len()},
+        "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": layer_digest, "size": 1000}]})
+    .to_string();
+    let (m, c, cd, ld) = (
+        manifest.clone(),
+        config.clone(),
+        config_digest.clone(),
+        layer_digest.clone(),
+    );
+    let server = Server::start(Arc::new(
+        move |req: Request, mut conn: std::net::TcpStream| {
+            let p = req.path.as_str();
+            if p == "/v2/" {
+                respond(conn, "200 OK", &[], b"{}");
+            } else if p.ends_with("/manifests/latest") {
+                respond(
+                    conn,
+                    "200 OK",
+                    &[("Content-Type", "application/vnd.oci.image.manifest.v1+json")],
+                    m.as_bytes(),
+                );
+            } else if p.ends_with("/manifests/huge") {
+                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nContent-Type: application/vnd.oci.image.manifest.v1+json\r\nConnection: close\r\n\r\n");
+                let chunk = vec![b' '; 64 << 10];
+                for _ in 0..1024 {
+                    if conn.write_all(&chunk).is_err() {
+                        return;
+                    }
+                }
+            } else if p.ends_with(&format!("/blobs/{cd}")) {
+                respond(conn, "200 OK", &[], c.as_bytes());
+            } else if p.ends_with(&format!("/blobs/{ld}")) {
+                // No Content-Length, and far more than the manifest's 1000 bytes
+                // (bounded at 64 MiB so the test ends whatever happens).
+                let _ = conn.write_all(b"HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n");
+                let chunk = vec![0u8; 64 << 10];
+                for _ in 0..1024 {
+                    if conn.write_all(&chunk).is_err() {
+                        return;
+                    }
+                }
+            } else {
+                respond(conn, "404 Not Found", &[], b"{}");
+            }
+        },
+    ));
+    let state = tempfile::tempdir().unwrap();
+    let r = format!("127.0.0.1:{}/fake/endless:latest", server.port);
+    let err = failed(&rrun_image(state.path(), &[], &["pull", &r]));
+    assert!(
+        err.contains(&layer_digest) && err.contains("cut off"),
+        "{err}"
+    );
+    assert!(snapshots(state.path()).is_empty());
+    assert_eq!(
+        std::fs::read_dir(state.path().join("images/tmp"))
+            .unwrap()
+            .count(),
+        0
+    );
+
+    let huge = format!("127.0.0.1:{}/fake/endless:huge", server.port);
+    let err = failed(&rrun_image(state.path(), &[], &["pull", &huge]));
+    assert!(err.contains("larger than the 4194304-byte limit"), "{err}");
+}
