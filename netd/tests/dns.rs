@@ -290,7 +290,7 @@ fn tcp_connections_are_capped_and_idle_ones_closed() {
     }]));
     let cfg = ServerConfig {
         max_tcp: 2,
-        tcp_idle: Duration::from_millis(600),
+        tcp_idle: Duration::from_millis(1500),
         ..Default::default()
     };
     let _s = DnsServer::start_in(&c.open(), &id, records, cfg).unwrap();
@@ -298,41 +298,45 @@ fn tcp_connections_are_capped_and_idle_ones_closed() {
     c.open()
         .run(|| {
             let connect = || std::net::TcpStream::connect("127.0.0.11:53").unwrap();
+            let opened = Instant::now();
+            // The server accepts in order: these two take both slots.
             let held: Vec<_> = (0..2).map(|_| connect()).collect();
-            // Give the server time to accept both before the third.
-            std::thread::sleep(Duration::from_millis(200));
             let mut third = connect();
             third
                 .set_read_timeout(Some(Duration::from_secs(3)))
                 .unwrap();
             let mut buf = [0u8; 1];
             assert_eq!(third.read(&mut buf).unwrap(), 0, "over the cap: closed");
+            // Closed at accept, not by the (longer) idle timeout.
+            assert!(opened.elapsed() < Duration::from_millis(1000));
             // An idle connection is closed after tcp_idle.
             let mut first = &held[0];
             first
-                .set_read_timeout(Some(Duration::from_secs(3)))
+                .set_read_timeout(Some(Duration::from_secs(4)))
                 .unwrap();
-            let t = Instant::now();
             assert_eq!(first.read(&mut buf).unwrap(), 0);
-            assert!(t.elapsed() < Duration::from_secs(2));
+            assert!(opened.elapsed() >= Duration::from_millis(1500));
+            assert!(opened.elapsed() < Duration::from_secs(4));
             drop(held);
-            // A slot is free again: a query over TCP gets its answer.
-            std::thread::sleep(Duration::from_millis(200));
+            // Slots free again: a query over TCP gets its answer.
             let mut q = Message::query();
             q.add_query(hickory_proto::op::Query::query(
                 "me.".parse().unwrap(),
                 RecordType::A,
             ));
             let q = q.to_vec().unwrap();
-            let mut s = connect();
-            s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
             let mut framed = (q.len() as u16).to_be_bytes().to_vec();
             framed.extend_from_slice(&q);
-            s.write_all(&framed).unwrap();
-            let mut len = [0u8; 2];
-            s.read_exact(&mut len).unwrap();
-            let mut resp = vec![0u8; u16::from_be_bytes(len) as usize];
-            s.read_exact(&mut resp).unwrap();
+            let resp = common::poll("a free tcp slot", Duration::from_secs(5), || {
+                let mut s = connect();
+                s.set_read_timeout(Some(Duration::from_secs(3))).unwrap();
+                s.write_all(&framed).ok()?;
+                let mut len = [0u8; 2];
+                s.read_exact(&mut len).ok()?;
+                let mut resp = vec![0u8; u16::from_be_bytes(len) as usize];
+                s.read_exact(&mut resp).ok()?;
+                Some(resp)
+            });
             let m = Message::from_vec(&resp).unwrap();
             assert_eq!(m.answers.len(), 1);
         })
