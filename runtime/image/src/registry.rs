@@ -170,10 +170,10 @@ impl RegistryOptions {
             || host
                 .parse::<std::net::Ipv4Addr>()
                 .is_ok_and(|ip| ip.is_loopback())
-            || self
-                .insecure_registries
-                .iter()
-                .any(|i| i.trim_end_matches('/') == domain || i == host)
+            || self.insecure_registries.iter().any(|i| {
+                let i = i.trim_end_matches('/');
+                i == domain || i == host || in_cidr(host, i)
+            })
     }
 
     fn credential(&self, host: &str) -> Option<&Credential> {
@@ -234,6 +234,26 @@ impl RegistryOptions {
         }
         out
     }
+}
+
+/// Whether `host` is an IPv4 address inside `cidr` (`10.0.0.0/8`), as
+/// daemon.json's insecure-registries allows.
+fn in_cidr(host: &str, cidr: &str) -> bool {
+    let Some((net, len)) = cidr.split_once('/') else {
+        return false;
+    };
+    let (Ok(ip), Ok(net), Ok(len)) = (
+        host.parse::<std::net::Ipv4Addr>(),
+        net.parse::<std::net::Ipv4Addr>(),
+        len.parse::<u32>(),
+    ) else {
+        return false;
+    };
+    if len > 32 {
+        return false;
+    }
+    let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
+    u32::from(ip) & mask == u32::from(net) & mask
 }
 
 fn host_of(domain: &str) -> &str {

@@ -1,7 +1,9 @@
 //! The container's cgroup, through libcgroups (v1, hybrid and v2).
 
 use anyhow::{Context, Result};
-use libcgroups::common::{create_cgroup_manager, AnyCgroupManager, CgroupConfig, CgroupManager, ControllerOpt};
+use libcgroups::common::{
+    create_cgroup_manager, AnyCgroupManager, CgroupConfig, CgroupManager, ControllerOpt,
+};
 use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
 use std::path::PathBuf;
@@ -27,8 +29,17 @@ pub fn manager(path: &std::path::Path, id: &str) -> Result<AnyCgroupManager> {
 /// Puts `pid` into the cgroup and applies the spec's resources.
 pub fn apply(m: &AnyCgroupManager, spec: &Spec, pid: Pid) -> Result<()> {
     let default = Default::default();
-    let resources = spec.linux().as_ref().and_then(|l| l.resources().as_ref()).unwrap_or(&default);
-    let opt = ControllerOpt { resources, disable_oom_killer: false, oom_score_adj: None, freezer_state: None };
+    let resources = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .unwrap_or(&default);
+    let opt = ControllerOpt {
+        resources,
+        disable_oom_killer: false,
+        oom_score_adj: None,
+        freezer_state: None,
+    };
     m.add_task(pid).context("add the container to its cgroup")?;
     m.apply(&opt).context("apply cgroup resources")?;
     Ok(())

@@ -43,7 +43,9 @@ pub enum ToInit {
     Continue,
     /// The state (as the hooks see it) for the createContainer and
     /// startContainer hooks.
-    HooksDone { state: String },
+    HooksDone {
+        state: String,
+    },
 }
 
 /// Messages from the init to the runtime.
@@ -89,7 +91,9 @@ impl Channel {
     /// # Safety
     /// `fd` must be an open unix stream socket owned by nobody else.
     pub unsafe fn from_raw_fd(fd: RawFd) -> Channel {
-        Channel { sock: unsafe { UnixStream::from_raw_fd(fd) } }
+        Channel {
+            sock: unsafe { UnixStream::from_raw_fd(fd) },
+        }
     }
 
     pub fn as_raw_fd(&self) -> RawFd {
@@ -100,7 +104,11 @@ impl Channel {
         self.send_with_fd(msg, None)
     }
 
-    pub fn send_with_fd<T: Serialize>(&mut self, msg: &T, fd: Option<RawFd>) -> Result<(), ChannelError> {
+    pub fn send_with_fd<T: Serialize>(
+        &mut self,
+        msg: &T,
+        fd: Option<RawFd>,
+    ) -> Result<(), ChannelError> {
         let body = serde_json::to_vec(msg)?;
         let len = u32::try_from(body.len()).map_err(|_| ChannelError::TooLarge(u32::MAX))?;
         if len > MAX_FRAME {
@@ -108,9 +116,19 @@ impl Channel {
         }
         let header = len.to_le_bytes();
         let fds = fd.map(|f| [f]);
-        let cmsgs: Vec<ControlMessage> = fds.as_ref().map(|f| ControlMessage::ScmRights(f)).into_iter().collect();
+        let cmsgs: Vec<ControlMessage> = fds
+            .as_ref()
+            .map(|f| ControlMessage::ScmRights(f))
+            .into_iter()
+            .collect();
         let iov = [IoSlice::new(&header)];
-        let sent = socket::sendmsg::<()>(self.sock.as_raw_fd(), &iov, &cmsgs, MsgFlags::MSG_NOSIGNAL, None)?;
+        let sent = socket::sendmsg::<()>(
+            self.sock.as_raw_fd(),
+            &iov,
+            &cmsgs,
+            MsgFlags::MSG_NOSIGNAL,
+            None,
+        )?;
         if sent != header.len() {
             self.sock.write_all(&header[sent..])?;
         }
@@ -122,13 +140,20 @@ impl Channel {
         Ok(self.recv_with_fd()?.0)
     }
 
-    pub fn recv_with_fd<T: DeserializeOwned>(&mut self) -> Result<(T, Option<OwnedFd>), ChannelError> {
+    pub fn recv_with_fd<T: DeserializeOwned>(
+        &mut self,
+    ) -> Result<(T, Option<OwnedFd>), ChannelError> {
         let mut header = [0u8; 4];
         let mut cmsg = nix::cmsg_space!([RawFd; 1]);
         let (got, fd) = {
             let mut iov = [IoSliceMut::new(&mut header)];
             let msg = loop {
-                match socket::recvmsg::<()>(self.sock.as_raw_fd(), &mut iov, Some(&mut cmsg), MsgFlags::MSG_CMSG_CLOEXEC) {
+                match socket::recvmsg::<()>(
+                    self.sock.as_raw_fd(),
+                    &mut iov,
+                    Some(&mut cmsg),
+                    MsgFlags::MSG_CMSG_CLOEXEC,
+                ) {
                     Err(nix::Error::EINTR) => continue,
                     r => break r?,
                 }
@@ -151,7 +176,9 @@ impl Channel {
             return Err(ChannelError::Closed);
         }
         if got < header.len() {
-            self.sock.read_exact(&mut header[got..]).map_err(eof_is_closed)?;
+            self.sock
+                .read_exact(&mut header[got..])
+                .map_err(eof_is_closed)?;
         }
         let len = u32::from_le_bytes(header);
         if len > MAX_FRAME {
@@ -179,7 +206,8 @@ mod tests {
     fn messages_and_fds_cross() {
         let (mut a, mut b) = Channel::pair().unwrap();
         let f = tempfile::tempfile().unwrap();
-        a.send_with_fd(&FromInit::PtyMaster, Some(f.as_raw_fd())).unwrap();
+        a.send_with_fd(&FromInit::PtyMaster, Some(f.as_raw_fd()))
+            .unwrap();
         a.send(&FromInit::Pid(42)).unwrap();
         let (m, fd) = b.recv_with_fd::<FromInit>().unwrap();
         assert!(matches!(m, FromInit::PtyMaster));

@@ -13,13 +13,19 @@ use std::os::fd::{AsRawFd, OwnedFd};
 
 pub fn sealed_self() -> std::io::Result<OwnedFd> {
     let mut src = File::open("/proc/self/exe")?;
-    let fd = memfd_create(c"rrun-init", MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING)?;
+    let fd = memfd_create(
+        c"rrun-init",
+        MemFdCreateFlag::MFD_CLOEXEC | MemFdCreateFlag::MFD_ALLOW_SEALING,
+    )?;
     let mut dst = File::from(fd);
     std::io::copy(&mut src, &mut dst)?;
     fcntl(
         dst.as_raw_fd(),
         FcntlArg::F_ADD_SEALS(
-            SealFlag::F_SEAL_SEAL | SealFlag::F_SEAL_SHRINK | SealFlag::F_SEAL_GROW | SealFlag::F_SEAL_WRITE,
+            SealFlag::F_SEAL_SEAL
+                | SealFlag::F_SEAL_SHRINK
+                | SealFlag::F_SEAL_GROW
+                | SealFlag::F_SEAL_WRITE,
         ),
     )?;
     Ok(dst.into())

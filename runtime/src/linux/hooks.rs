@@ -23,7 +23,10 @@ pub fn run_all_warn(kind: &str, hooks: Option<&Vec<Hook>>, state: &str) {
     for (i, h) in hooks.into_iter().flatten().enumerate() {
         if let Err(e) = run(h, state) {
             tracing::warn!("{kind} hook #{i} ({}) failed: {e:#}", h.path().display());
-            eprintln!("warning: {kind} hook #{i} ({}) failed: {e:#}", h.path().display());
+            eprintln!(
+                "warning: {kind} hook #{i} ({}) failed: {e:#}",
+                h.path().display()
+            );
         }
     }
 }
@@ -41,13 +44,18 @@ fn run(h: &Hook, state: &str) -> Result<()> {
             cmd.env(k, v);
         }
     }
-    cmd.stdin(Stdio::piped()).stdout(Stdio::inherit()).stderr(Stdio::piped());
+    cmd.stdin(Stdio::piped())
+        .stdout(Stdio::inherit())
+        .stderr(Stdio::piped());
     let mut child = cmd.spawn().context("start")?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook may exit without reading its stdin; that is its right.
         let _ = stdin.write_all(state.as_bytes());
     }
-    let timeout = h.timeout().filter(|t| *t > 0).map(|t| Duration::from_secs(t as u64));
+    let timeout = h
+        .timeout()
+        .filter(|t| *t > 0)
+        .map(|t| Duration::from_secs(t as u64));
     let start = Instant::now();
     let mut pause = Duration::from_millis(1);
     let status = loop {

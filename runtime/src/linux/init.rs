@@ -54,10 +54,16 @@ pub struct InitConfig {
 
 impl InitConfig {
     fn creates(&self, t: LinuxNamespaceType) -> bool {
-        self.namespaces.iter().any(|n| n.typ == t && n.path.is_none())
+        self.namespaces
+            .iter()
+            .any(|n| n.typ == t && n.path.is_none())
     }
     fn terminal(&self) -> bool {
-        self.spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false)
+        self.spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.terminal())
+            .unwrap_or(false)
     }
 }
 
@@ -82,7 +88,11 @@ pub fn main() -> ! {
         Ok(never) => match never {},
         Err(e) => e,
     };
-    let _ = ch.send(&FromInit::Error(format!("{err:#}")));
+    // Before `start`, the runtime is listening; after it, only the
+    // container's stderr is left to tell.
+    if ch.send(&FromInit::Error(format!("{err:#}"))).is_err() {
+        eprintln!("rrun-oci init: {err:#}");
+    }
     std::process::exit(1);
 }
 
@@ -93,7 +103,11 @@ fn stage1(ch: &mut Channel) -> Result<std::convert::Infallible> {
     };
     // The user namespace comes first: the others are created owned by it,
     // and joining them may need the capabilities it grants.
-    if let Some(ns) = cfg.namespaces.iter().find(|n| n.typ == LinuxNamespaceType::User) {
+    if let Some(ns) = cfg
+        .namespaces
+        .iter()
+        .find(|n| n.typ == LinuxNamespaceType::User)
+    {
         match &ns.path {
             Some(p) => join(LinuxNamespaceType::User, p)?,
             None => {
@@ -103,21 +117,30 @@ fn stage1(ch: &mut Channel) -> Result<std::convert::Infallible> {
                     ToInit::IdMapsWritten => {}
                     other => bail!("init expected IdMapsWritten, got {other:?}"),
                 }
-                nix::unistd::setresgid(0.into(), 0.into(), 0.into()).context("become root in the user namespace")?;
-                nix::unistd::setresuid(0.into(), 0.into(), 0.into()).context("become root in the user namespace")?;
+                nix::unistd::setresgid(0.into(), 0.into(), 0.into())
+                    .context("become root in the user namespace")?;
+                nix::unistd::setresuid(0.into(), 0.into(), 0.into())
+                    .context("become root in the user namespace")?;
             }
         }
     }
     // Join the named namespaces; the mount namespace last, as joining it
     // changes our root and the other paths would resolve in it.
-    let mut joins: Vec<&Namespace> =
-        cfg.namespaces.iter().filter(|n| n.path.is_some() && n.typ != LinuxNamespaceType::User).collect();
+    let mut joins: Vec<&Namespace> = cfg
+        .namespaces
+        .iter()
+        .filter(|n| n.path.is_some() && n.typ != LinuxNamespaceType::User)
+        .collect();
     joins.sort_by_key(|n| n.typ == LinuxNamespaceType::Mount);
     for ns in joins {
         join(ns.typ, ns.path.as_ref().expect("filtered"))?;
     }
     let mut new = CloneFlags::empty();
-    for ns in cfg.namespaces.iter().filter(|n| n.path.is_none() && n.typ != LinuxNamespaceType::User) {
+    for ns in cfg
+        .namespaces
+        .iter()
+        .filter(|n| n.path.is_none() && n.typ != LinuxNamespaceType::User)
+    {
         new |= clone_flag(ns.typ);
     }
     if !new.is_empty() {
@@ -152,12 +175,23 @@ fn join(t: LinuxNamespaceType, path: &PathBuf) -> Result<()> {
 }
 
 fn write_time_offsets(spec: &Spec) -> Result<()> {
-    let Some(offsets) = spec.linux().as_ref().and_then(|l| l.time_offsets().as_ref()) else { return Ok(()) };
+    let Some(offsets) = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.time_offsets().as_ref())
+    else {
+        return Ok(());
+    };
     let procfs = ProcfsHandle::new()?;
     let mut f = procfs.open(ProcfsBase::ProcSelf, "timens_offsets", OpenFlags::O_WRONLY)?;
     for (clock, off) in offsets {
-        let line = format!("{clock} {} {}\n", off.secs().unwrap_or(0), off.nanosecs().unwrap_or(0));
-        f.write_all(line.as_bytes()).with_context(|| format!("time offset {line:?}"))?;
+        let line = format!(
+            "{clock} {} {}\n",
+            off.secs().unwrap_or(0),
+            off.nanosecs().unwrap_or(0)
+        );
+        f.write_all(line.as_bytes())
+            .with_context(|| format!("time offset {line:?}"))?;
     }
     Ok(())
 }
@@ -179,10 +213,18 @@ fn stage2(ch: &mut Channel, cfg: InitConfig) -> Result<std::convert::Infallible>
 }
 
 fn process(cfg: &InitConfig) -> Result<&oci_spec::runtime::Process> {
-    cfg.spec.process().as_ref().ok_or_else(|| anyhow!("config has no process"))
+    cfg.spec
+        .process()
+        .as_ref()
+        .ok_or_else(|| anyhow!("config has no process"))
 }
 
-fn create(ch: &mut Channel, cfg: &InitConfig, fifo: &PathBuf, no_pivot: bool) -> Result<std::convert::Infallible> {
+fn create(
+    ch: &mut Channel,
+    cfg: &InitConfig,
+    fifo: &PathBuf,
+    no_pivot: bool,
+) -> Result<std::convert::Infallible> {
     let process = process(cfg)?;
     if !cfg.creates(LinuxNamespaceType::Mount) {
         bail!("the container needs a new mount namespace (add {{\"type\": \"mount\"}} to linux.namespaces)");
@@ -190,7 +232,14 @@ fn create(ch: &mut Channel, cfg: &InitConfig, fifo: &PathBuf, no_pivot: bool) ->
     let plan = mounts::plan(&cfg.spec);
     let devices = mounts::devices(&cfg.spec);
     let devnull = rootfs::DevNull::open()?;
-    rootfs::prepare(&cfg.rootfs, &cfg.bundle, &plan, &devices, &devnull, cfg.creates(LinuxNamespaceType::Cgroup))?;
+    rootfs::prepare(
+        &cfg.rootfs,
+        &cfg.bundle,
+        &plan,
+        &devices,
+        &devnull,
+        cfg.creates(LinuxNamespaceType::Cgroup),
+    )?;
     drop(devnull);
     set_sysctls(&cfg.spec)?;
     // The fifo lives in the runtime's state directory, which the container
@@ -209,7 +258,11 @@ fn create(ch: &mut Channel, cfg: &InitConfig, fifo: &PathBuf, no_pivot: bool) ->
         other => bail!("init expected HooksDone, got {other:?}"),
     };
     let hooks = cfg.spec.hooks().as_ref();
-    hooks::run_all("createContainer", hooks.and_then(|h| h.create_container().as_ref()), &state)?;
+    hooks::run_all(
+        "createContainer",
+        hooks.and_then(|h| h.create_container().as_ref()),
+        &state,
+    )?;
 
     rootfs::switch_root(&cfg.rootfs, no_pivot)?;
     if cfg.terminal() {
@@ -224,18 +277,27 @@ fn create(ch: &mut Channel, cfg: &InitConfig, fifo: &PathBuf, no_pivot: bool) ->
     security::set_rlimits(process)?;
     set_oom_score_adj(&procfs, process.oom_score_adj())?;
     let program = security::lookup(process)?;
+    security::check_cwd(process)?;
     ch.send(&FromInit::Ready)?;
 
     // Block until `start` opens the fifo for reading, then tell it we are
     // released.
     let mut f = procfs
-        .open_follow(ProcfsBase::ProcSelf, format!("fd/{}", fifo_fd.as_raw_fd()), OpenFlags::O_WRONLY | OpenFlags::O_CLOEXEC)
+        .open_follow(
+            ProcfsBase::ProcSelf,
+            format!("fd/{}", fifo_fd.as_raw_fd()),
+            OpenFlags::O_WRONLY | OpenFlags::O_CLOEXEC,
+        )
         .context("open exec fifo for writing")?;
     f.write_all(b"0").context("write to exec fifo")?;
     drop(f);
     drop(fifo_fd);
     drop(procfs);
-    hooks::run_all("startContainer", hooks.and_then(|h| h.start_container().as_ref()), &state)?;
+    hooks::run_all(
+        "startContainer",
+        hooks.and_then(|h| h.start_container().as_ref()),
+        &state,
+    )?;
     security::finalize_and_exec(&cfg.spec, process, &program)
 }
 
@@ -250,6 +312,7 @@ fn exec(ch: &mut Channel, cfg: &InitConfig) -> Result<std::convert::Infallible> 
         set_oom_score_adj(&ProcfsHandle::new()?, process.oom_score_adj())?;
     }
     let program = security::lookup(process)?;
+    security::check_cwd(process)?;
     ch.send(&FromInit::Ready)?;
     security::finalize_and_exec(&cfg.spec, process, &program)
 }
@@ -258,25 +321,40 @@ fn exec(ch: &mut Channel, cfg: &InitConfig) -> Result<std::convert::Infallible> 
 /// container-controlled /proc could redirect the write elsewhere). Network
 /// and IPC sysctls act on the writer's own namespaces.
 fn set_sysctls(spec: &Spec) -> Result<()> {
-    let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else { return Ok(()) };
+    let Some(sysctl) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
+        return Ok(());
+    };
     if sysctl.is_empty() {
         return Ok(());
     }
-    let procfs = ProcfsHandleBuilder::new().unmasked().build().context("open a private procfs")?;
+    let procfs = ProcfsHandleBuilder::new()
+        .unmasked()
+        .build()
+        .context("open a private procfs")?;
     for (k, v) in sysctl {
         let rel = format!("sys/{}", k.replace('.', "/"));
         let mut f = procfs
-            .open(ProcfsBase::ProcRoot, &rel, OpenFlags::O_WRONLY | OpenFlags::O_CLOEXEC)
+            .open(
+                ProcfsBase::ProcRoot,
+                &rel,
+                OpenFlags::O_WRONLY | OpenFlags::O_CLOEXEC,
+            )
             .with_context(|| format!("sysctl {k}"))?;
-        f.write_all(v.as_bytes()).with_context(|| format!("sysctl {k}={v}"))?;
+        f.write_all(v.as_bytes())
+            .with_context(|| format!("sysctl {k}={v}"))?;
     }
     Ok(())
 }
 
 fn set_oom_score_adj(procfs: &ProcfsHandle, adj: Option<i32>) -> Result<()> {
     let Some(adj) = adj else { return Ok(()) };
-    let mut f = procfs.open(ProcfsBase::ProcSelf, "oom_score_adj", OpenFlags::O_WRONLY | OpenFlags::O_CLOEXEC)?;
-    f.write_all(adj.to_string().as_bytes()).context("write oom_score_adj")
+    let mut f = procfs.open(
+        ProcfsBase::ProcSelf,
+        "oom_score_adj",
+        OpenFlags::O_WRONLY | OpenFlags::O_CLOEXEC,
+    )?;
+    f.write_all(adj.to_string().as_bytes())
+        .context("write oom_score_adj")
 }
 
 fn set_names(spec: &Spec) -> Result<()> {
@@ -297,17 +375,24 @@ fn set_names(spec: &Spec) -> Result<()> {
 /// the slave's path.
 fn open_pty() -> Result<(OwnedFd, PathBuf)> {
     use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
-    let master = posix_openpt(nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC)
-        .context("open /dev/ptmx (is devpts mounted on /dev/pts with ptmxmode=0666?)")?;
+    let master = posix_openpt(
+        nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
+    )
+    .context("open /dev/ptmx (is devpts mounted on /dev/pts with ptmxmode=0666?)")?;
     grantpt(&master)?;
     unlockpt(&master)?;
     let name = ptsname_r(&master)?;
-    let slave = File::options().read(true).write(true).custom_flags(libc::O_NOCTTY).open(&name)
+    let slave = File::options()
+        .read(true)
+        .write(true)
+        .custom_flags(libc::O_NOCTTY)
+        .open(&name)
         .with_context(|| format!("open {name}"))?;
     let sfd = slave.as_raw_fd();
     // SAFETY: ioctl on a valid terminal fd.
     if unsafe { libc::ioctl(sfd, libc::TIOCSCTTY, 0) } != 0 {
-        return Err(std::io::Error::last_os_error()).context("make the terminal the controlling one");
+        return Err(std::io::Error::last_os_error())
+            .context("make the terminal the controlling one");
     }
     for target in 0..=2 {
         nix::unistd::dup2(sfd, target)?;

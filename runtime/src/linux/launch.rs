@@ -30,7 +30,11 @@ pub struct Launched {
 }
 
 /// Starts the init and drives it until it reports ready.
-pub fn launch(cfg: InitConfig, maps: Option<(Vec<LinuxIdMapping>, Vec<LinuxIdMapping>)>, driver: &mut dyn Driver) -> Result<Launched> {
+pub fn launch(
+    cfg: InitConfig,
+    maps: Option<(Vec<LinuxIdMapping>, Vec<LinuxIdMapping>)>,
+    driver: &mut dyn Driver,
+) -> Result<Launched> {
     let exe = super::exe::sealed_self().context("copy the runtime into a sealed memfd")?;
     let (mut parent, child) = Channel::pair()?;
     // Prepared before fork: after it, the child only calls dup2 and execve.
@@ -51,8 +55,16 @@ pub fn launch(cfg: InitConfig, maps: Option<(Vec<LinuxIdMapping>, Vec<LinuxIdMap
                 } else if libc::dup2(fd, SYNC_FD) < 0 {
                     libc::_exit(126);
                 }
-                let argv_p: Vec<*const libc::c_char> = argv.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
-                let envp_p: Vec<*const libc::c_char> = envp.iter().map(|a| a.as_ptr()).chain(std::iter::once(std::ptr::null())).collect();
+                let argv_p: Vec<*const libc::c_char> = argv
+                    .iter()
+                    .map(|a| a.as_ptr())
+                    .chain(std::iter::once(std::ptr::null()))
+                    .collect();
+                let envp_p: Vec<*const libc::c_char> = envp
+                    .iter()
+                    .map(|a| a.as_ptr())
+                    .chain(std::iter::once(std::ptr::null()))
+                    .collect();
                 libc::fexecve(exe.as_raw_fd(), argv_p.as_ptr(), envp_p.as_ptr());
                 libc::_exit(127);
             }
@@ -65,7 +77,10 @@ pub fn launch(cfg: InitConfig, maps: Option<(Vec<LinuxIdMapping>, Vec<LinuxIdMap
     let mut pid: Option<Pid> = None;
     let result = drive(&mut parent, cfg, maps, driver, stage1, &mut pid);
     match result {
-        Ok(pty_master) => Ok(Launched { pid: pid.expect("Ready comes after Pid"), pty_master }),
+        Ok(pty_master) => Ok(Launched {
+            pid: pid.expect("Ready comes after Pid"),
+            pty_master,
+        }),
         Err(e) => {
             // Undo: nothing of a half-made container may stay running.
             if let Some(p) = pid {
@@ -94,13 +109,18 @@ fn drive(
         let (msg, fd) = match ch.recv_with_fd::<FromInit>() {
             Ok(m) => m,
             Err(super::channel::ChannelError::Closed) => {
-                bail!("the container's init exited before it was ready{}", exit_note(stage1, *pid))
+                bail!(
+                    "the container's init exited before it was ready{}",
+                    exit_note(stage1, *pid)
+                )
             }
             Err(e) => return Err(e.into()),
         };
         match msg {
             FromInit::NeedIdMaps => {
-                let (u, g) = maps.as_ref().ok_or_else(|| anyhow!("init asked for id maps, none configured"))?;
+                let (u, g) = maps
+                    .as_ref()
+                    .ok_or_else(|| anyhow!("init asked for id maps, none configured"))?;
                 write_id_maps(stage1, u, g)?;
                 ch.send(&ToInit::IdMapsWritten)?;
             }
@@ -114,7 +134,8 @@ fn drive(
                 ch.send(&ToInit::Continue)?;
             }
             FromInit::RuntimeHooks => {
-                let p = pid.ok_or_else(|| anyhow!("init asked for hooks before its pid was known"))?;
+                let p =
+                    pid.ok_or_else(|| anyhow!("init asked for hooks before its pid was known"))?;
                 let state = driver.runtime_hooks(p)?;
                 ch.send(&ToInit::HooksDone { state })?;
             }
@@ -146,11 +167,19 @@ fn write_id_maps(pid: Pid, uid: &[LinuxIdMapping], gid: &[LinuxIdMapping]) -> Re
     use pathrs::procfs::{ProcfsBase, ProcfsHandle};
     let procfs = ProcfsHandle::new()?;
     for (file, maps) in [("uid_map", uid), ("gid_map", gid)] {
-        let text: String = maps.iter().map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size())).collect();
+        let text: String = maps
+            .iter()
+            .map(|m| format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()))
+            .collect();
         let mut f = procfs
-            .open(ProcfsBase::ProcPid(pid.as_raw() as u32), file, OpenFlags::O_WRONLY | OpenFlags::O_CLOEXEC)
+            .open(
+                ProcfsBase::ProcPid(pid.as_raw() as u32),
+                file,
+                OpenFlags::O_WRONLY | OpenFlags::O_CLOEXEC,
+            )
             .with_context(|| format!("open /proc/{pid}/{file}"))?;
-        f.write_all(text.as_bytes()).with_context(|| format!("write /proc/{pid}/{file}"))?;
+        f.write_all(text.as_bytes())
+            .with_context(|| format!("write /proc/{pid}/{file}"))?;
     }
     Ok(())
 }

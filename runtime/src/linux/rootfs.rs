@@ -51,16 +51,40 @@ use std::os::unix::fs::OpenOptionsExt;
 /// Prepares the root: propagation, the rootfs as a mount point, every spec
 /// mount in order, `/dev`, masked and read-only paths. Runs in the
 /// container's mount namespace before pivot_root.
-pub fn prepare(rootfs: &Path, bundle: &Path, plan: &Plan, devices: &[DevNode], devnull: &DevNull, new_cgroupns: bool) -> Result<()> {
-    mount(None::<&str>, "/", None::<&str>, flags(plan.root_propagation), None::<&str>)
-        .context("set propagation of /")?;
-    mount(Some(rootfs), rootfs, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)
-        .with_context(|| format!("bind {} onto itself", rootfs.display()))?;
+pub fn prepare(
+    rootfs: &Path,
+    bundle: &Path,
+    plan: &Plan,
+    devices: &[DevNode],
+    devnull: &DevNull,
+    new_cgroupns: bool,
+) -> Result<()> {
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        flags(plan.root_propagation),
+        None::<&str>,
+    )
+    .context("set propagation of /")?;
+    mount(
+        Some(rootfs),
+        rootfs,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )
+    .with_context(|| format!("bind {} onto itself", rootfs.display()))?;
     let root = Root::open(rootfs).with_context(|| format!("open rootfs {}", rootfs.display()))?;
 
     for step in &plan.mounts {
-        apply(&root, bundle, step, new_cgroupns)
-            .with_context(|| format!("mount {} on {}", step.fstype_or_bind(), step.destination.display()))?;
+        apply(&root, bundle, step, new_cgroupns).with_context(|| {
+            format!(
+                "mount {} on {}",
+                step.fstype_or_bind(),
+                step.destination.display()
+            )
+        })?;
     }
     if plan.populate_dev {
         populate_dev(&root, devices).context("populate /dev")?;
@@ -99,7 +123,10 @@ fn target(root: &Root, dest: &Path, file: bool) -> Result<pathrs::Handle> {
         if let Some(parent) = dest.parent() {
             root.mkdir_all(parent, &dir_perm())?;
         }
-        match root.create(dest, &pathrs::InodeType::File(Permissions::from_mode(0o644))) {
+        match root.create(
+            dest,
+            &pathrs::InodeType::File(Permissions::from_mode(0o644)),
+        ) {
             Ok(()) => {}
             Err(e) if e.kind() == pathrs::error::ErrorKind::OsError(Some(libc::EEXIST)) => {}
             Err(e) => return Err(e.into()),
@@ -116,9 +143,18 @@ fn apply(root: &Root, bundle: &Path, step: &Step, new_cgroupns: bool) -> Result<
         Kind::Cgroup => cgroup(root, step, new_cgroupns),
         Kind::Filesystem => {
             let t = target(root, &step.destination, false)?;
-            let source = step.source.clone().unwrap_or_else(|| PathBuf::from(&step.fstype));
+            let source = step
+                .source
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(&step.fstype));
             let data = (!step.options.data.is_empty()).then_some(step.options.data.as_str());
-            mount(Some(&source), &fd_path(t.as_fd()), Some(step.fstype.as_str()), flags(step.options.flags), data)?;
+            mount(
+                Some(&source),
+                &fd_path(t.as_fd()),
+                Some(step.fstype.as_str()),
+                flags(step.options.flags),
+                data,
+            )?;
             propagate(root, step)
         }
     }
@@ -127,30 +163,61 @@ fn apply(root: &Root, bundle: &Path, step: &Step, new_cgroupns: bool) -> Result<
 fn propagate(root: &Root, step: &Step) -> Result<()> {
     for p in &step.options.propagation {
         let t = root.resolve(&step.destination)?;
-        mount(None::<&str>, &fd_path(t.as_fd()), None::<&str>, flags(*p), None::<&str>)?;
+        mount(
+            None::<&str>,
+            &fd_path(t.as_fd()),
+            None::<&str>,
+            flags(*p),
+            None::<&str>,
+        )?;
     }
     Ok(())
 }
 
 fn bind(root: &Root, bundle: &Path, step: &Step) -> Result<()> {
-    let src = step.source.as_ref().ok_or_else(|| anyhow!("bind mount without a source"))?;
-    let src = if src.is_absolute() { src.clone() } else { bundle.join(src) };
+    let src = step
+        .source
+        .as_ref()
+        .ok_or_else(|| anyhow!("bind mount without a source"))?;
+    let src = if src.is_absolute() {
+        src.clone()
+    } else {
+        bundle.join(src)
+    };
     let meta = std::fs::metadata(&src).with_context(|| format!("source {}", src.display()))?;
     let t = target(root, &step.destination, !meta.is_dir())?;
     let bind_flags = libc::MS_BIND | (step.options.flags & libc::MS_REC);
-    mount(Some(&src), &fd_path(t.as_fd()), None::<&str>, flags(bind_flags), None::<&str>)?;
+    mount(
+        Some(&src),
+        &fd_path(t.as_fd()),
+        None::<&str>,
+        flags(bind_flags),
+        None::<&str>,
+    )?;
     let remount = step.options.remount_flags();
     if remount != 0 {
         // The fd still points below the new mount: resolve again.
         let t = root.resolve(&step.destination)?;
         let base = libc::MS_BIND | libc::MS_REMOUNT | (step.options.flags & libc::MS_REC);
         let path = fd_path(t.as_fd());
-        if let Err(e) = mount(None::<&str>, &path, None::<&str>, flags(base | remount), None::<&str>) {
+        if let Err(e) = mount(
+            None::<&str>,
+            &path,
+            None::<&str>,
+            flags(base | remount),
+            None::<&str>,
+        ) {
             // Flags locked on the source mount (nosuid, nodev, noexec in a
             // user namespace) must be kept on a remount; retry with them.
             let locked = locked_flags(&src)?;
-            mount(None::<&str>, &path, None::<&str>, flags(base | remount | locked), None::<&str>)
-                .map_err(|_| e)?;
+            mount(
+                None::<&str>,
+                &path,
+                None::<&str>,
+                flags(base | remount | locked),
+                None::<&str>,
+            )
+            .map_err(|_| e)?;
         }
     }
     propagate(root, step)
@@ -188,15 +255,29 @@ fn host_hierarchies() -> Result<Vec<Hierarchy>> {
     let info = std::fs::read_to_string("/proc/self/mountinfo")?;
     let mut out = Vec::new();
     for line in info.lines() {
-        let Some((left, right)) = line.split_once(" - ") else { continue };
+        let Some((left, right)) = line.split_once(" - ") else {
+            continue;
+        };
         let mut r = right.split(' ');
-        let (Some(fstype), Some(_src), Some(opts)) = (r.next(), r.next(), r.next()) else { continue };
+        let (Some(fstype), Some(_src), Some(opts)) = (r.next(), r.next(), r.next()) else {
+            continue;
+        };
         if fstype != "cgroup" && fstype != "cgroup2" {
             continue;
         }
-        let Some(mp) = left.split(' ').nth(4) else { continue };
-        let options = opts.split(',').filter(|o| *o != "rw" && *o != "ro").collect::<Vec<_>>().join(",");
-        out.push(Hierarchy { mountpoint: PathBuf::from(mp), fstype: fstype.to_string(), options });
+        let Some(mp) = left.split(' ').nth(4) else {
+            continue;
+        };
+        let options = opts
+            .split(',')
+            .filter(|o| *o != "rw" && *o != "ro")
+            .collect::<Vec<_>>()
+            .join(",");
+        out.push(Hierarchy {
+            mountpoint: PathBuf::from(mp),
+            fstype: fstype.to_string(),
+            options,
+        });
     }
     Ok(out)
 }
@@ -213,40 +294,88 @@ fn cgroup(root: &Root, step: &Step, new_cgroupns: bool) -> Result<()> {
     let unified_only = hier.iter().all(|h| h.fstype == "cgroup2");
     if unified_only {
         if new_cgroupns {
-            mount(Some("cgroup2"), &fd_path(t.as_fd()), Some("cgroup2"), fl, None::<&str>)?;
+            mount(
+                Some("cgroup2"),
+                &fd_path(t.as_fd()),
+                Some("cgroup2"),
+                fl,
+                None::<&str>,
+            )?;
         } else {
             let own = own_cgroup("")?;
             let src = Path::new("/sys/fs/cgroup").join(own.trim_start_matches('/'));
-            mount(Some(&src), &fd_path(t.as_fd()), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)?;
+            mount(
+                Some(&src),
+                &fd_path(t.as_fd()),
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )?;
         }
         return Ok(());
     }
     // v1 / hybrid: a tmpfs, then each hierarchy, then the tmpfs read-only
     // like the rest if asked.
     let tmpfs_flags = fl & !MsFlags::MS_RDONLY;
-    mount(Some("tmpfs"), &fd_path(t.as_fd()), Some("tmpfs"), tmpfs_flags, Some("mode=755"))?;
+    mount(
+        Some("tmpfs"),
+        &fd_path(t.as_fd()),
+        Some("tmpfs"),
+        tmpfs_flags,
+        Some("mode=755"),
+    )?;
     for h in &hier {
-        let Some(name) = h.mountpoint.file_name() else { continue };
+        let Some(name) = h.mountpoint.file_name() else {
+            continue;
+        };
         let dest = step.destination.join(name);
         let d = target(root, &dest, false)?;
         let dp = fd_path(d.as_fd());
         if new_cgroupns {
-            let (src, ty) = if h.fstype == "cgroup2" { ("cgroup2", "cgroup2") } else { ("cgroup", "cgroup") };
-            let data = (!h.options.is_empty() && h.fstype == "cgroup").then_some(h.options.as_str());
-            mount(Some(src), &dp, Some(ty), fl, data).with_context(|| format!("mount cgroup {}", h.options))?;
+            let (src, ty) = if h.fstype == "cgroup2" {
+                ("cgroup2", "cgroup2")
+            } else {
+                ("cgroup", "cgroup")
+            };
+            let data =
+                (!h.options.is_empty() && h.fstype == "cgroup").then_some(h.options.as_str());
+            mount(Some(src), &dp, Some(ty), fl, data)
+                .with_context(|| format!("mount cgroup {}", h.options))?;
         } else {
-            let own = own_cgroup(if h.fstype == "cgroup2" { "" } else { &h.options })?;
+            let own = own_cgroup(if h.fstype == "cgroup2" {
+                ""
+            } else {
+                &h.options
+            })?;
             let src = h.mountpoint.join(own.trim_start_matches('/'));
-            mount(Some(&src), &dp, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)?;
+            mount(
+                Some(&src),
+                &dp,
+                None::<&str>,
+                MsFlags::MS_BIND | MsFlags::MS_REC,
+                None::<&str>,
+            )?;
             if fl.contains(MsFlags::MS_RDONLY) {
                 let d = root.resolve(&dest)?;
-                mount(None::<&str>, &fd_path(d.as_fd()), None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY, None::<&str>)?;
+                mount(
+                    None::<&str>,
+                    &fd_path(d.as_fd()),
+                    None::<&str>,
+                    MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+                    None::<&str>,
+                )?;
             }
         }
     }
     if fl.contains(MsFlags::MS_RDONLY) {
         let t = root.resolve(&step.destination)?;
-        mount(None::<&str>, &fd_path(t.as_fd()), None::<&str>, tmpfs_flags | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY, Some("mode=755"))?;
+        mount(
+            None::<&str>,
+            &fd_path(t.as_fd()),
+            None::<&str>,
+            tmpfs_flags | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
+            Some("mode=755"),
+        )?;
     }
     Ok(())
 }
@@ -257,7 +386,11 @@ fn own_cgroup(controllers: &str) -> Result<String> {
     let s = std::fs::read_to_string("/proc/self/cgroup")?;
     for line in s.lines() {
         let mut parts = line.splitn(3, ':');
-        let (_, ctrl, path) = (parts.next(), parts.next().unwrap_or(""), parts.next().unwrap_or(""));
+        let (_, ctrl, path) = (
+            parts.next(),
+            parts.next().unwrap_or(""),
+            parts.next().unwrap_or(""),
+        );
         if ctrl == controllers {
             return Ok(path.to_string());
         }
@@ -269,13 +402,22 @@ fn populate_dev(root: &Root, devices: &[DevNode]) -> Result<()> {
     let in_userns = in_user_namespace();
     for d in devices {
         let parent = d.path.parent().unwrap_or(Path::new("/dev"));
-        let name = d.path.file_name().ok_or_else(|| anyhow!("device path {} has no name", d.path.display()))?;
+        let name = d
+            .path
+            .file_name()
+            .ok_or_else(|| anyhow!("device path {} has no name", d.path.display()))?;
         let dir = root.mkdir_all(parent, &dir_perm())?;
         let made = if in_userns {
             Err(nix::Error::EPERM)
         } else {
             let kind = SFlag::from_bits_truncate(d.kind);
-            mknodat(Some(dir.as_fd().as_raw_fd()), name, kind, Mode::from_bits_truncate(d.mode), libc::makedev(d.major as u32, d.minor as u32))
+            mknodat(
+                Some(dir.as_fd().as_raw_fd()),
+                name,
+                kind,
+                Mode::from_bits_truncate(d.mode),
+                libc::makedev(d.major as u32, d.minor as u32),
+            )
         };
         match made {
             Ok(()) => {
@@ -291,8 +433,14 @@ fn populate_dev(root: &Root, devices: &[DevNode]) -> Result<()> {
                 // Without the right to mknod (user namespaces), bind the
                 // host's node instead, as runc does.
                 let t = target(root, &d.path, true)?;
-                mount(Some(&d.path), &fd_path(t.as_fd()), None::<&str>, MsFlags::MS_BIND, None::<&str>)
-                    .with_context(|| format!("bind host device {}", d.path.display()))?;
+                mount(
+                    Some(&d.path),
+                    &fd_path(t.as_fd()),
+                    None::<&str>,
+                    MsFlags::MS_BIND,
+                    None::<&str>,
+                )
+                .with_context(|| format!("bind host device {}", d.path.display()))?;
             }
             Err(e) => return Err(e).with_context(|| format!("mknod {}", d.path.display())),
         }
@@ -316,15 +464,29 @@ fn in_user_namespace() -> bool {
 fn mask(root: &Root, path: &str, devnull: &DevNull) -> Result<()> {
     let h = match root.resolve_nofollow(path) {
         Ok(h) => h,
-        Err(e) if e.kind() == pathrs::error::ErrorKind::OsError(Some(libc::ENOENT)) => return Ok(()),
+        Err(e) if e.kind() == pathrs::error::ErrorKind::OsError(Some(libc::ENOENT)) => {
+            return Ok(())
+        }
         Err(e) => return Err(e.into()),
     };
     let st = fstat(h.as_fd().as_raw_fd())?;
     let p = fd_path(h.as_fd());
     if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT == SFlag::S_IFDIR {
-        mount(Some("tmpfs"), &p, Some("tmpfs"), MsFlags::MS_RDONLY, None::<&str>)?;
+        mount(
+            Some("tmpfs"),
+            &p,
+            Some("tmpfs"),
+            MsFlags::MS_RDONLY,
+            None::<&str>,
+        )?;
     } else {
-        mount(Some(&fd_path(devnull.0.as_fd())), &p, None::<&str>, MsFlags::MS_BIND, None::<&str>)?;
+        mount(
+            Some(&fd_path(devnull.0.as_fd())),
+            &p,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )?;
     }
     Ok(())
 }
@@ -332,15 +494,29 @@ fn mask(root: &Root, path: &str, devnull: &DevNull) -> Result<()> {
 fn readonly(root: &Root, path: &str) -> Result<()> {
     let h = match root.resolve_nofollow(path) {
         Ok(h) => h,
-        Err(e) if e.kind() == pathrs::error::ErrorKind::OsError(Some(libc::ENOENT)) => return Ok(()),
+        Err(e) if e.kind() == pathrs::error::ErrorKind::OsError(Some(libc::ENOENT)) => {
+            return Ok(())
+        }
         Err(e) => return Err(e.into()),
     };
     let p = fd_path(h.as_fd());
-    mount(Some(&p), &p, None::<&str>, MsFlags::MS_BIND | MsFlags::MS_REC, None::<&str>)?;
+    mount(
+        Some(&p),
+        &p,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )?;
     let h = root.resolve_nofollow(path)?;
     let p = fd_path(h.as_fd());
     let locked = locked_flags(&p)?;
-    mount(None::<&str>, &p, None::<&str>, flags(locked | libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_REC), None::<&str>)?;
+    mount(
+        None::<&str>,
+        &p,
+        None::<&str>,
+        flags(locked | libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY | libc::MS_REC),
+        None::<&str>,
+    )?;
     Ok(())
 }
 
@@ -349,13 +525,26 @@ fn readonly(root: &Root, path: &str) -> Result<()> {
 pub fn switch_root(rootfs: &Path, no_pivot: bool) -> Result<()> {
     if no_pivot {
         chdir(rootfs)?;
-        mount(Some(rootfs), "/", None::<&str>, MsFlags::MS_MOVE, None::<&str>).context("move the rootfs to /")?;
+        mount(
+            Some(rootfs),
+            "/",
+            None::<&str>,
+            MsFlags::MS_MOVE,
+            None::<&str>,
+        )
+        .context("move the rootfs to /")?;
         nix::unistd::chroot(".").context("chroot")?;
         chdir("/")?;
         return Ok(());
     }
-    let old = File::options().read(true).custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC).open("/")?;
-    let new = File::options().read(true).custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC).open(rootfs)?;
+    let old = File::options()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open("/")?;
+    let new = File::options()
+        .read(true)
+        .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC)
+        .open(rootfs)?;
     fchdir(new.as_raw_fd())?;
     // pivot_root(".", ".") stacks the old root on top of the new one; it is
     // then unmounted from there, without ever needing a directory for it
@@ -363,7 +552,13 @@ pub fn switch_root(rootfs: &Path, no_pivot: bool) -> Result<()> {
     pivot_root(".", ".").context("pivot_root")?;
     fchdir(old.as_raw_fd())?;
     // Make sure the unmount does not propagate to the host.
-    mount(None::<&str>, ".", None::<&str>, MsFlags::MS_SLAVE | MsFlags::MS_REC, None::<&str>)?;
+    mount(
+        None::<&str>,
+        ".",
+        None::<&str>,
+        MsFlags::MS_SLAVE | MsFlags::MS_REC,
+        None::<&str>,
+    )?;
     umount2(".", MntFlags::MNT_DETACH).context("detach the old root")?;
     chdir("/")?;
     Ok(())
@@ -372,8 +567,14 @@ pub fn switch_root(rootfs: &Path, no_pivot: bool) -> Result<()> {
 /// Remounts `/` read-only (root.readonly), keeping its other flags.
 pub fn readonly_root() -> Result<()> {
     let locked = locked_flags(Path::new("/"))?;
-    mount(None::<&str>, "/", None::<&str>, flags(locked | libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY), None::<&str>)
-        .context("remount / read-only")
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        flags(locked | libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY),
+        None::<&str>,
+    )
+    .context("remount / read-only")
 }
 
 /// Binds the container's terminal onto `/dev/console`.
@@ -382,5 +583,12 @@ pub fn bind_console(pts: &Path) -> Result<()> {
     if std::fs::symlink_metadata(console).is_err() {
         File::create(console).context("create /dev/console")?;
     }
-    mount(Some(pts), console, None::<&str>, MsFlags::MS_BIND, None::<&str>).context("bind the terminal on /dev/console")
+    mount(
+        Some(pts),
+        console,
+        None::<&str>,
+        MsFlags::MS_BIND,
+        None::<&str>,
+    )
+    .context("bind the terminal on /dev/console")
 }

@@ -18,13 +18,19 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 /// container is reported ready, so `create` fails with a clear message.
 pub fn lookup(process: &Process) -> Result<PathBuf> {
     let args = process.args().as_deref().unwrap_or_default();
-    let prog = args.first().ok_or_else(|| anyhow!("process.args is empty"))?;
+    let prog = args
+        .first()
+        .ok_or_else(|| anyhow!("process.args is empty"))?;
     let is_exec = |p: &Path| {
         std::fs::metadata(p).map(|m| m.is_file()).unwrap_or(false)
             && nix::unistd::access(p, nix::unistd::AccessFlags::X_OK).is_ok()
     };
     if prog.contains('/') {
-        let p = if Path::new(prog).is_absolute() { PathBuf::from(prog) } else { process.cwd().join(prog) };
+        let p = if Path::new(prog).is_absolute() {
+            PathBuf::from(prog)
+        } else {
+            process.cwd().join(prog)
+        };
         if !std::fs::exists(&p).unwrap_or(false) {
             bail!("exec: {prog:?}: no such file or directory");
         }
@@ -51,11 +57,15 @@ pub fn lookup(process: &Process) -> Result<PathBuf> {
 
 pub fn set_rlimits(process: &Process) -> Result<()> {
     for r in process.rlimits().iter().flatten() {
-        let lim = libc::rlimit { rlim_cur: r.soft(), rlim_max: r.hard() };
+        let lim = libc::rlimit {
+            rlim_cur: r.soft(),
+            rlim_max: r.hard(),
+        };
         // SAFETY: plain syscall with a valid pointer.
         let rc = unsafe { libc::setrlimit(crate::spec::rlimits::resource(r.typ()), &lim) };
         if rc != 0 {
-            return Err(std::io::Error::last_os_error()).with_context(|| format!("setrlimit {:?}", r.typ()));
+            return Err(std::io::Error::last_os_error())
+                .with_context(|| format!("setrlimit {:?}", r.typ()));
         }
     }
     Ok(())
@@ -73,8 +83,11 @@ fn apply_caps(sets: &CapSets) -> Result<()> {
     // Bounding first: dropping from it needs CAP_SETPCAP, which the later
     // steps may take away.
     for cap in caps::all() {
-        if !sets.bounding.contains(&cap) && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false) {
-            caps::drop(None, CapSet::Bounding, cap).with_context(|| format!("drop {cap} from the bounding set"))?;
+        if !sets.bounding.contains(&cap)
+            && caps::has_cap(None, CapSet::Bounding, cap).unwrap_or(false)
+        {
+            caps::drop(None, CapSet::Bounding, cap)
+                .with_context(|| format!("drop {cap} from the bounding set"))?;
         }
     }
     Ok(())
@@ -85,7 +98,8 @@ fn apply_caps_after_setuid(sets: &CapSets) -> Result<()> {
     // permitted set at every step.
     caps::set(None, CapSet::Effective, &sets.effective).context("set effective capabilities")?;
     caps::set(None, CapSet::Permitted, &sets.permitted).context("set permitted capabilities")?;
-    caps::set(None, CapSet::Inheritable, &sets.inheritable).context("set inheritable capabilities")?;
+    caps::set(None, CapSet::Inheritable, &sets.inheritable)
+        .context("set inheritable capabilities")?;
     caps::clear(None, CapSet::Ambient).context("clear ambient capabilities")?;
     for cap in &sets.ambient {
         caps::raise(None, CapSet::Ambient, *cap).with_context(|| format!("raise ambient {cap}"))?;
@@ -95,7 +109,12 @@ fn apply_caps_after_setuid(sets: &CapSets) -> Result<()> {
 
 fn set_user(process: &Process) -> Result<()> {
     let u = process.user();
-    let gids: Vec<Gid> = u.additional_gids().iter().flatten().map(|g| Gid::from_raw(*g)).collect();
+    let gids: Vec<Gid> = u
+        .additional_gids()
+        .iter()
+        .flatten()
+        .map(|g| Gid::from_raw(*g))
+        .collect();
     // setgroups is refused in a user namespace whose setgroups file says
     // deny; then there is nothing to set anyway.
     if let Err(e) = setgroups(&gids) {
@@ -103,8 +122,18 @@ fn set_user(process: &Process) -> Result<()> {
             return Err(e).context("setgroups");
         }
     }
-    setresgid(Gid::from_raw(u.gid()), Gid::from_raw(u.gid()), Gid::from_raw(u.gid())).context("setgid")?;
-    setresuid(Uid::from_raw(u.uid()), Uid::from_raw(u.uid()), Uid::from_raw(u.uid())).context("setuid")?;
+    setresgid(
+        Gid::from_raw(u.gid()),
+        Gid::from_raw(u.gid()),
+        Gid::from_raw(u.gid()),
+    )
+    .context("setgid")?;
+    setresuid(
+        Uid::from_raw(u.uid()),
+        Uid::from_raw(u.uid()),
+        Uid::from_raw(u.uid()),
+    )
+    .context("setuid")?;
     Ok(())
 }
 
@@ -114,7 +143,14 @@ fn set_user(process: &Process) -> Result<()> {
 pub fn close_runtime_fds() -> Result<()> {
     const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
     // SAFETY: close_range only changes flags of our own descriptors.
-    let rc = unsafe { libc::syscall(libc::SYS_close_range, 3 as libc::c_uint, libc::c_uint::MAX, CLOSE_RANGE_CLOEXEC) };
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_close_range,
+            3 as libc::c_uint,
+            libc::c_uint::MAX,
+            CLOSE_RANGE_CLOEXEC,
+        )
+    };
     if rc == 0 {
         return Ok(());
     }
@@ -131,18 +167,38 @@ pub fn close_runtime_fds() -> Result<()> {
 }
 
 fn chdir_checked(cwd: &Path) -> Result<()> {
-    nix::unistd::chdir(cwd).with_context(|| format!("chdir to cwd {:?} set in config.json", cwd.display()))?;
+    nix::unistd::chdir(cwd)
+        .with_context(|| format!("chdir to cwd {:?} set in config.json", cwd.display()))?;
     // CVE-2024-21626: the cwd must be inside the container's root; getcwd
     // fails (or says "(unreachable)") when it is not.
     match std::env::current_dir() {
         Ok(p) if p.is_absolute() => Ok(()),
-        _ => bail!("cwd {:?} is outside the container's root filesystem", cwd.display()),
+        _ => bail!(
+            "cwd {:?} is outside the container's root filesystem",
+            cwd.display()
+        ),
+    }
+}
+
+/// Checks, before the container is reported ready, that its cwd can be
+/// entered and lies inside its root, so `create` fails with the reason. A
+/// directory closed to root is left for the final check after setuid.
+pub fn check_cwd(process: &Process) -> Result<()> {
+    match chdir_checked(process.cwd()) {
+        Err(e) if e.root_cause().downcast_ref::<nix::Error>() == Some(&nix::Error::EACCES) => {
+            Ok(())
+        }
+        r => r,
     }
 }
 
 /// Runs the user program: drops privileges in the only safe order, then
 /// execve. Returns only on error.
-pub fn finalize_and_exec(spec: &Spec, process: &Process, program: &Path) -> Result<std::convert::Infallible> {
+pub fn finalize_and_exec(
+    spec: &Spec,
+    process: &Process,
+    program: &Path,
+) -> Result<std::convert::Infallible> {
     let (sets, notes) = capabilities::from_spec(process.capabilities().as_ref());
     for n in notes {
         tracing::warn!("capability {n} ignored");

@@ -32,11 +32,21 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             println!("{}", serde_json::to_string_pretty(&c.oci(c.status(root)))?);
             Ok(0)
         }
-        Command::Kill { all, id, signal } => kill_cmd(root, id, signal.as_deref().unwrap_or("SIGTERM"), *all).map(|_| 0),
+        Command::Kill { all, id, signal } => {
+            kill_cmd(root, id, signal.as_deref().unwrap_or("SIGTERM"), *all).map(|_| 0)
+        }
         Command::Delete { force, id } => delete(root, id, *force).map(|_| 0),
-        Command::Run { create: a, detach, keep } => run(root, a, *detach, *keep),
+        Command::Run {
+            create: a,
+            detach,
+            keep,
+        } => run(root, a, *detach, *keep),
         Command::Exec(a) => exec(root, a),
-        Command::Ps { format, id, ps_args } => ps(root, id, format, ps_args).map(|_| 0),
+        Command::Ps {
+            format,
+            id,
+            ps_args,
+        } => ps(root, id, format, ps_args).map(|_| 0),
         Command::List { format, quiet } => list(root, format, *quiet).map(|_| 0),
         Command::Features => {
             println!("{}", serde_json::to_string_pretty(&features())?);
@@ -48,7 +58,11 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
 
 fn terminal_of(bundle: &Path) -> Result<bool> {
     let spec = load_spec(bundle)?;
-    Ok(spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false))
+    Ok(spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false))
 }
 
 fn load_spec(bundle: &Path) -> Result<Spec> {
@@ -64,7 +78,10 @@ fn namespaces(spec: &Spec) -> Vec<init::Namespace> {
         .into_iter()
         .flatten()
         .filter(|n| n.typ() != LinuxNamespaceType::Time || Path::new("/proc/self/ns/time").exists())
-        .map(|n| init::Namespace { typ: n.typ(), path: n.path().clone() })
+        .map(|n| init::Namespace {
+            typ: n.typ(),
+            path: n.path().clone(),
+        })
         .collect()
 }
 
@@ -97,7 +114,11 @@ impl launch::Driver for CreateDriver<'_> {
         let h = self.spec.hooks().as_ref();
         #[allow(deprecated)]
         hooks::run_all("prestart", h.and_then(|h| h.prestart().as_ref()), &state)?;
-        hooks::run_all("createRuntime", h.and_then(|h| h.create_runtime().as_ref()), &state)?;
+        hooks::run_all(
+            "createRuntime",
+            h.and_then(|h| h.create_runtime().as_ref()),
+            &state,
+        )?;
         Ok(state)
     }
 }
@@ -115,21 +136,30 @@ fn create(root: &Path, a: &CreateArgs, hand_pty_to_socket: bool) -> Result<Creat
     if a.preserve_fds != 0 {
         bail!("--preserve-fds is not supported yet");
     }
-    let bundle = std::fs::canonicalize(&a.bundle).with_context(|| format!("bundle {}", a.bundle.display()))?;
+    let bundle = std::fs::canonicalize(&a.bundle)
+        .with_context(|| format!("bundle {}", a.bundle.display()))?;
     let spec = load_spec(&bundle)?;
     validate::spec(&spec)?;
     let rootfs = validate::rootfs(&bundle, &spec)?;
-    let rootfs = std::fs::canonicalize(&rootfs).with_context(|| format!("rootfs {}", rootfs.display()))?;
-    let terminal = spec.process().as_ref().and_then(|p| p.terminal()).unwrap_or(false);
+    let rootfs =
+        std::fs::canonicalize(&rootfs).with_context(|| format!("rootfs {}", rootfs.display()))?;
+    let terminal = spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        .unwrap_or(false);
     if a.console_socket.is_some() && !terminal {
         bail!("--console-socket is given but process.terminal is false");
     }
 
-    std::fs::create_dir_all(root).with_context(|| format!("create state root {}", root.display()))?;
+    std::fs::create_dir_all(root)
+        .with_context(|| format!("create state root {}", root.display()))?;
     let dir = Saved::dir(root, &a.id);
     match std::fs::create_dir(&dir) {
         Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => bail!("container with id {} already exists", a.id),
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+            bail!("container with id {} already exists", a.id)
+        }
         Err(e) => return Err(e).with_context(|| format!("create {}", dir.display())),
     }
     let cgroup_path = cgroups::path(&spec, &a.id);
@@ -147,7 +177,10 @@ fn create(root: &Path, a: &CreateArgs, hand_pty_to_socket: bool) -> Result<Creat
     let mut cg = None;
     let result = (|| -> Result<Created> {
         let fifo = dir.join(FIFO);
-        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622)).context("create exec fifo")?;
+        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
+            .context("create exec fifo")?;
+        // Past the umask: an init in a user namespace is "other" to it.
+        std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))?;
         let manager = cgroups::manager(&cgroup_path, &a.id)?;
         let cg = cg.insert(manager);
         let linux = spec.linux().as_ref();
@@ -156,8 +189,12 @@ fn create(root: &Path, a: &CreateArgs, hand_pty_to_socket: bool) -> Result<Creat
             .any(|n| n.typ == LinuxNamespaceType::User && n.path.is_none())
             .then(|| {
                 (
-                    linux.and_then(|l| l.uid_mappings().clone()).unwrap_or_default(),
-                    linux.and_then(|l| l.gid_mappings().clone()).unwrap_or_default(),
+                    linux
+                        .and_then(|l| l.uid_mappings().clone())
+                        .unwrap_or_default(),
+                    linux
+                        .and_then(|l| l.gid_mappings().clone())
+                        .unwrap_or_default(),
                 )
             });
         let cfg = init::InitConfig {
@@ -166,13 +203,22 @@ fn create(root: &Path, a: &CreateArgs, hand_pty_to_socket: bool) -> Result<Creat
             rootfs: rootfs.clone(),
             spec: spec.clone(),
             namespaces: namespaces(&spec),
-            mode: init::Mode::Create { fifo, no_pivot: a.no_pivot },
+            mode: init::Mode::Create {
+                fifo,
+                no_pivot: a.no_pivot,
+            },
         };
-        let mut driver = CreateDriver { cgroup: cg, spec: &spec, saved: saved.clone() };
+        let mut driver = CreateDriver {
+            cgroup: cg,
+            spec: &spec,
+            saved: saved.clone(),
+        };
         let launched = launch::launch(cfg, maps, &mut driver)?;
         let mut saved = saved.clone();
         saved.pid = launched.pid.as_raw();
-        saved.start_time = state::proc_stat(saved.pid).map(|s| s.1).ok_or_else(|| anyhow!("the container's init died during create"))?;
+        saved.start_time = state::proc_stat(saved.pid)
+            .map(|s| s.1)
+            .ok_or_else(|| anyhow!("the container's init died during create"))?;
         let mut pty = launched.pty_master;
         if let (Some(sock), Some(master)) = (&a.console_socket, &pty) {
             if hand_pty_to_socket {
@@ -199,17 +245,28 @@ fn create(root: &Path, a: &CreateArgs, hand_pty_to_socket: bool) -> Result<Creat
 }
 
 fn absolute(p: &Path) -> Result<PathBuf> {
-    Ok(if p.is_absolute() { p.to_path_buf() } else { std::env::current_dir()?.join(p) })
+    Ok(if p.is_absolute() {
+        p.to_path_buf()
+    } else {
+        std::env::current_dir()?.join(p)
+    })
 }
 
 /// Sends the pty master over the console socket, as runc does.
 fn send_console(sock: &Path, master: &OwnedFd) -> Result<()> {
     use nix::sys::socket::{sendmsg, ControlMessage, MsgFlags};
-    let s = std::os::unix::net::UnixStream::connect(sock).with_context(|| format!("connect to console socket {}", sock.display()))?;
+    let s = std::os::unix::net::UnixStream::connect(sock)
+        .with_context(|| format!("connect to console socket {}", sock.display()))?;
     let fds = [master.as_raw_fd()];
     let name = b"/dev/ptmx";
-    sendmsg::<()>(s.as_raw_fd(), &[std::io::IoSlice::new(name)], &[ControlMessage::ScmRights(&fds)], MsgFlags::empty(), None)
-        .context("send the pty master over the console socket")?;
+    sendmsg::<()>(
+        s.as_raw_fd(),
+        &[std::io::IoSlice::new(name)],
+        &[ControlMessage::ScmRights(&fds)],
+        MsgFlags::empty(),
+        None,
+    )
+    .context("send the pty master over the console socket")?;
     Ok(())
 }
 
@@ -229,19 +286,28 @@ fn start(root: &Path, id: &str) -> Result<()> {
     loop {
         match nix::unistd::read(f.as_raw_fd(), &mut buf) {
             Ok(1) => break,
-            Ok(_) if !state::alive(c.pid, c.start_time) => bail!("container {id}'s init exited before it could start"),
+            Ok(_) if !state::alive(c.pid, c.start_time) => {
+                bail!("container {id}'s init exited before it could start")
+            }
             Ok(_) | Err(nix::Error::EAGAIN) => {}
             Err(e) => return Err(e).context("read exec fifo"),
         }
         if Instant::now() > deadline {
             bail!("container {id} did not start within 10s");
         }
-        let mut fds = [nix::poll::PollFd::new(std::os::fd::AsFd::as_fd(&f), nix::poll::PollFlags::POLLIN)];
+        let mut fds = [nix::poll::PollFd::new(
+            std::os::fd::AsFd::as_fd(&f),
+            nix::poll::PollFlags::POLLIN,
+        )];
         let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16));
     }
     std::fs::remove_file(&fifo).context("remove exec fifo")?;
     let state = c.hook_state(Status::Running);
-    hooks::run_all_warn("poststart", c.spec.hooks().as_ref().and_then(|h| h.poststart().as_ref()), &state);
+    hooks::run_all_warn(
+        "poststart",
+        c.spec.hooks().as_ref().and_then(|h| h.poststart().as_ref()),
+        &state,
+    );
     Ok(())
 }
 
@@ -252,7 +318,11 @@ fn parse_signal(s: &str) -> Result<Signal> {
         return Signal::try_from(n).map_err(|_| anyhow!("invalid signal {s:?}"));
     }
     let up = s.to_ascii_uppercase();
-    let name = if up.starts_with("SIG") { up } else { format!("SIG{up}") };
+    let name = if up.starts_with("SIG") {
+        up
+    } else {
+        format!("SIG{up}")
+    };
     Signal::from_str(&name).map_err(|_| anyhow!("invalid signal {s:?}"))
 }
 
@@ -329,14 +399,25 @@ fn destroy(root: &Path, c: &Saved) -> Result<()> {
         Err(e) => errors.push(e),
     }
     let state = c.hook_state(Status::Stopped);
-    hooks::run_all_warn("poststop", c.spec.hooks().as_ref().and_then(|h| h.poststop().as_ref()), &state);
+    hooks::run_all_warn(
+        "poststop",
+        c.spec.hooks().as_ref().and_then(|h| h.poststop().as_ref()),
+        &state,
+    );
     if let Err(e) = std::fs::remove_dir_all(Saved::dir(root, &c.id)) {
         errors.push(anyhow!(e).context("remove the container's state"));
     }
     match errors.len() {
         0 => Ok(()),
         1 => Err(errors.remove(0)),
-        _ => Err(anyhow!("{}", errors.iter().map(|e| format!("{e:#}")).collect::<Vec<_>>().join("; "))),
+        _ => Err(anyhow!(
+            "{}",
+            errors
+                .iter()
+                .map(|e| format!("{e:#}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        )),
     }
 }
 
@@ -355,7 +436,11 @@ fn run(root: &Path, a: &CreateArgs, detach: bool, keep: bool) -> Result<i32> {
     // The container's init is orphaned when its first stage exits; as a
     // subreaper we get it back and can wait for it.
     set_subreaper()?;
-    let signals = if detach { None } else { Some(Signals::block()?) };
+    let signals = if detach {
+        None
+    } else {
+        Some(Signals::block()?)
+    };
     let created = create(root, a, true)?;
     if let Err(e) = start(root, &a.id) {
         let _ = destroy(root, &created.saved);
@@ -388,10 +473,18 @@ fn exec_process(c: &Saved, a: &ExecArgs) -> Result<Process> {
     }
     if let Some(u) = &a.user {
         let mut user = p.user().clone();
-        let (uid, gid) = u.split_once(':').map_or((u.as_str(), None), |(a, b)| (a, Some(b)));
-        user.set_uid(uid.parse().with_context(|| format!("--user {u}: uid must be a number"))?);
+        let (uid, gid) = u
+            .split_once(':')
+            .map_or((u.as_str(), None), |(a, b)| (a, Some(b)));
+        user.set_uid(
+            uid.parse()
+                .with_context(|| format!("--user {u}: uid must be a number"))?,
+        );
         if let Some(g) = gid {
-            user.set_gid(g.parse().with_context(|| format!("--user {u}: gid must be a number"))?);
+            user.set_gid(
+                g.parse()
+                    .with_context(|| format!("--user {u}: gid must be a number"))?,
+            );
         }
         if !a.additional_gids.is_empty() {
             user.set_additional_gids(Some(a.additional_gids.clone()));
@@ -433,7 +526,14 @@ fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
     spec.set_process(Some(process));
     let namespaces = namespaces(&c.spec)
         .into_iter()
-        .map(|n| init::Namespace { typ: n.typ, path: Some(PathBuf::from(format!("/proc/{}/ns/{}", c.pid, proc_ns_name(n.typ)))) })
+        .map(|n| init::Namespace {
+            typ: n.typ,
+            path: Some(PathBuf::from(format!(
+                "/proc/{}/ns/{}",
+                c.pid,
+                proc_ns_name(n.typ)
+            ))),
+        })
         .collect();
     let cfg = init::InitConfig {
         id: c.id.clone(),
@@ -446,8 +546,14 @@ fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
     if !a.detach {
         set_subreaper()?;
     }
-    let signals = if a.detach { None } else { Some(Signals::block()?) };
-    let mut driver = ExecDriver { cgroup: cgroups::manager(&c.cgroup_path, &c.id).ok() };
+    let signals = if a.detach {
+        None
+    } else {
+        Some(Signals::block()?)
+    };
+    let mut driver = ExecDriver {
+        cgroup: cgroups::manager(&c.cgroup_path, &c.id).ok(),
+    };
     let launched = launch::launch(cfg, None, &mut driver)?;
     let mut pty = launched.pty_master;
     if let (Some(sock), Some(master)) = (&a.console_socket, &pty) {
@@ -475,19 +581,38 @@ fn ps(root: &Path, id: &str, format: &str, ps_args: &[String]) -> Result<()> {
         "table" => {}
         other => bail!("invalid format {other:?}: use table or json"),
     }
-    let args: Vec<String> = if ps_args.is_empty() { vec!["-ef".into()] } else { ps_args.to_vec() };
-    let out = std::process::Command::new("ps").args(&args).output().context("run ps")?;
+    let args: Vec<String> = if ps_args.is_empty() {
+        vec!["-ef".into()]
+    } else {
+        ps_args.to_vec()
+    };
+    let out = std::process::Command::new("ps")
+        .args(&args)
+        .output()
+        .context("run ps")?;
     if !out.status.success() {
-        bail!("ps {}: {}", args.join(" "), String::from_utf8_lossy(&out.stderr).trim());
+        bail!(
+            "ps {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        );
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut lines = text.lines();
     let header = lines.next().unwrap_or_default();
-    let col = header.split_whitespace().position(|h| h == "PID").ok_or_else(|| anyhow!("ps output has no PID column"))?;
+    let col = header
+        .split_whitespace()
+        .position(|h| h == "PID")
+        .ok_or_else(|| anyhow!("ps output has no PID column"))?;
     let mut stdout = std::io::stdout().lock();
     writeln!(stdout, "{header}")?;
     for line in lines {
-        if line.split_whitespace().nth(col).and_then(|p| p.parse::<i32>().ok()).is_some_and(|p| pids.contains(&p)) {
+        if line
+            .split_whitespace()
+            .nth(col)
+            .and_then(|p| p.parse::<i32>().ok())
+            .is_some_and(|p| pids.contains(&p))
+        {
             writeln!(stdout, "{line}")?;
         }
     }
@@ -523,7 +648,14 @@ fn list(root: &Path, format: &str, quiet: bool) -> Result<()> {
                 .map(|c| {
                     let s = c.status(root);
                     let pid = if s == Status::Stopped { 0 } else { c.pid };
-                    [c.id.clone(), pid.to_string(), s.to_string(), c.bundle.display().to_string(), c.created.clone(), c.owner.clone()]
+                    [
+                        c.id.clone(),
+                        pid.to_string(),
+                        s.to_string(),
+                        c.bundle.display().to_string(),
+                        c.created.clone(),
+                        c.owner.clone(),
+                    ]
                 })
                 .collect();
             let header = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from);
@@ -534,7 +666,11 @@ fn list(root: &Path, format: &str, quiet: bool) -> Result<()> {
                 }
             }
             for r in std::iter::once(&header).chain(&rows) {
-                let line: Vec<String> = r.iter().zip(widths).map(|(c, w)| format!("{c:<w$}")).collect();
+                let line: Vec<String> = r
+                    .iter()
+                    .zip(widths)
+                    .map(|(c, w)| format!("{c:<w$}"))
+                    .collect();
                 println!("{}", line.join("   ").trim_end());
             }
         }
@@ -573,7 +709,9 @@ fn features() -> serde_json::Value {
 }
 
 fn write_default_spec(bundle: Option<&Path>) -> Result<()> {
-    let dir = bundle.map(Path::to_path_buf).unwrap_or(std::env::current_dir()?);
+    let dir = bundle
+        .map(Path::to_path_buf)
+        .unwrap_or(std::env::current_dir()?);
     let path = dir.join("config.json");
     if path.exists() {
         bail!("File {} exists. Remove it first", path.display());

@@ -9,7 +9,11 @@ use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 #[derive(Debug, Parser)]
-#[command(name = "rrun-oci", version, about = "rrun's OCI runtime, with runc's command line")]
+#[command(
+    name = "rrun-oci",
+    version,
+    about = "rrun's OCI runtime, with runc's command line"
+)]
 pub struct Cli {
     /// Directory for the containers' state.
     #[arg(long, global = true, default_value = "/run/rrun-oci")]
@@ -174,14 +178,32 @@ pub fn run(cli: Cli) -> i32 {
 }
 
 fn init_logging(cli: &Cli) {
-    let level = if cli.debug { "debug" } else { "warn,libcgroups=error" };
+    let level = if cli.debug {
+        "debug"
+    } else {
+        "warn,libcgroups=error"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
     let builder = tracing_subscriber::fmt().with_env_filter(filter);
-    let file = cli.log.as_ref().and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
+    let file = cli.log.as_ref().and_then(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+    });
     match (file, cli.log_format) {
         (Some(f), LogFormat::Json) => builder.json().with_writer(std::sync::Mutex::new(f)).init(),
-        (Some(f), LogFormat::Text) => builder.with_ansi(false).with_writer(std::sync::Mutex::new(f)).init(),
-        (None, _) => builder.with_ansi(false).with_writer(std::io::stderr).without_time().with_target(false).init(),
+        (Some(f), LogFormat::Text) => builder
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(f))
+            .init(),
+        (None, _) => builder
+            .with_ansi(false)
+            .with_writer(std::io::stderr)
+            .without_time()
+            .with_target(false)
+            .init(),
     }
 }

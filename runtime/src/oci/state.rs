@@ -65,7 +65,10 @@ impl Saved {
     }
 
     pub fn save(&self, root: &Path) -> Result<()> {
-        write_atomic(&Self::dir(root, &self.id).join(STATE_FILE), &serde_json::to_vec(self)?)
+        write_atomic(
+            &Self::dir(root, &self.id).join(STATE_FILE),
+            &serde_json::to_vec(self)?,
+        )
     }
 
     pub fn status(&self, root: &Path) -> Status {
@@ -83,7 +86,11 @@ impl Saved {
         OciState {
             oci_version: self.spec.version(),
             id: &self.id,
-            pid: if status == Status::Stopped { 0 } else { self.pid },
+            pid: if status == Status::Stopped {
+                0
+            } else {
+                self.pid
+            },
             status,
             bundle: &self.bundle,
             rootfs: &self.rootfs,
@@ -123,7 +130,10 @@ pub fn alive(pid: i32, start_time: u64) -> bool {
 /// temp file, fsync, rename, fsync of the directory.
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     let dir = path.parent().context("path has no parent")?;
-    let tmp = dir.join(format!(".{}.tmp", path.file_name().and_then(|n| n.to_str()).unwrap_or("state")));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("state")
+    ));
     let mut f = File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
     f.write_all(data)?;
     f.sync_all()?;
@@ -134,7 +144,9 @@ pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
 
 /// Now, as RFC 3339 in UTC with nanoseconds (what runc prints).
 pub fn now_rfc3339() -> String {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
     let secs = now.as_secs() as libc::time_t;
     // SAFETY: gmtime_r writes into our zeroed struct.
     let tm = unsafe {
@@ -157,7 +169,11 @@ pub fn now_rfc3339() -> String {
 /// The name of the calling user, as runc reports the owner.
 pub fn owner() -> String {
     let uid = nix::unistd::getuid();
-    nix::unistd::User::from_uid(uid).ok().flatten().map(|u| u.name).unwrap_or_else(|| format!("#{uid}"))
+    nix::unistd::User::from_uid(uid)
+        .ok()
+        .flatten()
+        .map(|u| u.name)
+        .unwrap_or_else(|| format!("#{uid}"))
 }
 
 #[cfg(test)]

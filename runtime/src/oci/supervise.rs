@@ -125,7 +125,9 @@ pub fn supervise(signals: Signals, pid: Pid, pty: Option<OwnedFd>) -> Result<i32
                 // Drain what the process wrote before it exited.
                 let mut fds = [PollFd::new(m.as_fd(), PollFlags::POLLIN)];
                 while poll(&mut fds, PollTimeout::ZERO).unwrap_or(0) > 0
-                    && fds[0].revents().is_some_and(|r| r.contains(PollFlags::POLLIN))
+                    && fds[0]
+                        .revents()
+                        .is_some_and(|r| r.contains(PollFlags::POLLIN))
                     && relay(m.as_fd(), stdout.as_fd())
                 {}
             }
@@ -142,12 +144,18 @@ pub fn supervise(signals: Signals, pid: Pid, pty: Option<OwnedFd>) -> Result<i32
             Err(nix::Error::EINTR) => continue,
             r => r.context("poll")?,
         };
-        let ready = |i: usize| fds.get(i).and_then(|f| f.revents()).is_some_and(|r| !r.is_empty());
+        let ready = |i: usize| {
+            fds.get(i)
+                .and_then(|f| f.revents())
+                .is_some_and(|r| !r.is_empty())
+        };
         let (sig_ready, pty_ready, stdin_ready) = (ready(0), ready(1), ready(2));
         drop(fds);
         if sig_ready {
             while let Ok(Some(info)) = signals.fd.read_signal() {
-                let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else { continue };
+                let Ok(sig) = Signal::try_from(info.ssi_signo as i32) else {
+                    continue;
+                };
                 match sig {
                     Signal::SIGCHLD => {}
                     Signal::SIGWINCH => {

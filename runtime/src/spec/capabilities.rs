@@ -46,7 +46,9 @@ pub fn from_spec(c: Option<&LinuxCapabilities>) -> (CapSets, Vec<String>) {
         }
         out
     };
-    let Some(c) = c else { return (CapSets::default(), unknown) };
+    let Some(c) = c else {
+        return (CapSets::default(), unknown);
+    };
     let mut sets = CapSets {
         bounding: conv(c.bounding().as_ref()),
         effective: conv(c.effective().as_ref()),
@@ -54,9 +56,15 @@ pub fn from_spec(c: Option<&LinuxCapabilities>) -> (CapSets, Vec<String>) {
         inheritable: conv(c.inheritable().as_ref()),
         ambient: conv(c.ambient().as_ref()),
     };
-    let allowed: CapsHashSet = sets.permitted.intersection(&sets.inheritable).copied().collect();
+    let allowed: CapsHashSet = sets
+        .permitted
+        .intersection(&sets.inheritable)
+        .copied()
+        .collect();
     for cap in sets.ambient.difference(&allowed) {
-        unknown.push(format!("{cap} (ambient, but not permitted and inheritable)"));
+        unknown.push(format!(
+            "{cap} (ambient, but not permitted and inheritable)"
+        ));
     }
     sets.ambient.retain(|c| allowed.contains(c));
     unknown.sort();
@@ -78,7 +86,12 @@ mod tests {
     fn default_spec_caps() {
         let (sets, unknown) = from_spec(Some(&LinuxCapabilities::default()));
         assert!(unknown.is_empty(), "{unknown:?}");
-        let want: CapsHashSet = [Capability::CAP_AUDIT_WRITE, Capability::CAP_KILL, Capability::CAP_NET_BIND_SERVICE].into();
+        let want: CapsHashSet = [
+            Capability::CAP_AUDIT_WRITE,
+            Capability::CAP_KILL,
+            Capability::CAP_NET_BIND_SERVICE,
+        ]
+        .into();
         assert_eq!(sets.bounding, want);
         assert_eq!(sets.effective, want);
         assert_eq!(mask(&sets.effective), (1 << 29) | (1 << 5) | (1 << 10));
@@ -93,9 +106,21 @@ mod tests {
     #[test]
     fn ambient_needs_permitted_and_inheritable() {
         let c = LinuxCapabilitiesBuilder::default()
-            .permitted([C::NetRaw, C::Chown].into_iter().collect::<std::collections::HashSet<_>>())
-            .inheritable([C::NetRaw].into_iter().collect::<std::collections::HashSet<_>>())
-            .ambient([C::NetRaw, C::Chown].into_iter().collect::<std::collections::HashSet<_>>())
+            .permitted(
+                [C::NetRaw, C::Chown]
+                    .into_iter()
+                    .collect::<std::collections::HashSet<_>>(),
+            )
+            .inheritable(
+                [C::NetRaw]
+                    .into_iter()
+                    .collect::<std::collections::HashSet<_>>(),
+            )
+            .ambient(
+                [C::NetRaw, C::Chown]
+                    .into_iter()
+                    .collect::<std::collections::HashSet<_>>(),
+            )
             .build()
             .unwrap();
         let (sets, notes) = from_spec(Some(&c));

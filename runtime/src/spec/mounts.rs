@@ -76,7 +76,8 @@ pub fn parse_options(options: &[String]) -> MountOptions {
             "loud" => (0, libc::MS_SILENT),
             "private" | "rprivate" | "shared" | "rshared" | "slave" | "rslave" | "unbindable"
             | "runbindable" => {
-                out.propagation.push(propagation_flag(opt).expect("listed above"));
+                out.propagation
+                    .push(propagation_flag(opt).expect("listed above"));
                 continue;
             }
             "tmpcopyup" | "rro" | "rrw" | "rnosuid" | "rsuid" | "rnodev" | "rdev" | "rnoexec"
@@ -169,7 +170,9 @@ fn step(m: &Mount) -> Step {
 /// Makes a destination lexically clean (`/a//b/./c` → `/a/b/c`). `..` was
 /// refused by validation.
 fn clean(p: &std::path::Path) -> PathBuf {
-    p.components().filter(|c| !matches!(c, std::path::Component::CurDir)).collect()
+    p.components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
 }
 
 /// Builds the mount plan of a (validated) spec.
@@ -186,9 +189,17 @@ pub fn plan(spec: &Spec) -> Plan {
             .unwrap_or(libc::MS_SLAVE | libc::MS_REC),
         mounts,
         populate_dev,
-        masked_paths: linux.and_then(|l| l.masked_paths().clone()).unwrap_or_default(),
-        readonly_paths: linux.and_then(|l| l.readonly_paths().clone()).unwrap_or_default(),
-        readonly_root: spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
+        masked_paths: linux
+            .and_then(|l| l.masked_paths().clone())
+            .unwrap_or_default(),
+        readonly_paths: linux
+            .and_then(|l| l.readonly_paths().clone())
+            .unwrap_or_default(),
+        readonly_root: spec
+            .root()
+            .as_ref()
+            .and_then(|r| r.readonly())
+            .unwrap_or(false),
     }
 }
 
@@ -224,7 +235,13 @@ pub fn devices(spec: &Spec) -> Vec<DevNode> {
         chr("urandom", 1, 9),
         chr("tty", 5, 0),
     ];
-    for d in spec.linux().as_ref().and_then(|l| l.devices().as_ref()).into_iter().flatten() {
+    for d in spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.devices().as_ref())
+        .into_iter()
+        .flatten()
+    {
         use oci_spec::runtime::LinuxDeviceType as T;
         let kind = match d.typ() {
             T::C | T::U => libc::S_IFCHR,
@@ -260,6 +277,7 @@ pub const DEV_SYMLINKS: [(&str, &str); 5] = [
 mod tests {
     use super::*;
     use oci_spec::runtime::{LinuxDeviceBuilder, LinuxDeviceType, MountBuilder};
+    use std::path::Path;
 
     fn opts(v: &[&str]) -> MountOptions {
         parse_options(&v.iter().map(|s| s.to_string()).collect::<Vec<_>>())
@@ -299,10 +317,22 @@ mod tests {
     fn default_spec_plan_keeps_order_and_populates_dev() {
         let spec = Spec::default();
         let p = plan(&spec);
-        let dests: Vec<_> = p.mounts.iter().map(|s| s.destination.display().to_string()).collect();
+        let dests: Vec<_> = p
+            .mounts
+            .iter()
+            .map(|s| s.destination.display().to_string())
+            .collect();
         assert_eq!(
             dests,
-            ["/proc", "/dev", "/dev/pts", "/dev/shm", "/dev/mqueue", "/sys", "/sys/fs/cgroup"]
+            [
+                "/proc",
+                "/dev",
+                "/dev/pts",
+                "/dev/shm",
+                "/dev/mqueue",
+                "/sys",
+                "/sys/fs/cgroup"
+            ]
         );
         assert!(p.populate_dev);
         assert_eq!(p.root_propagation, libc::MS_SLAVE | libc::MS_REC);
@@ -323,7 +353,11 @@ mod tests {
                 .options(vec!["bind".into(), "ro".into()])
                 .build()
                 .unwrap(),
-            MountBuilder::default().destination("/sys/fs/cgroup").typ("cgroup").build().unwrap(),
+            MountBuilder::default()
+                .destination("/sys/fs/cgroup")
+                .typ("cgroup")
+                .build()
+                .unwrap(),
             MountBuilder::default()
                 .destination("/dev")
                 .source("/dev")
@@ -362,10 +396,17 @@ mod tests {
         ]));
         spec.set_linux(Some(linux));
         let d = devices(&spec);
-        assert_eq!(d.iter().filter(|n| n.path == PathBuf::from("/dev/null")).count(), 1);
-        let null = d.iter().find(|n| n.path == PathBuf::from("/dev/null")).unwrap();
+        assert_eq!(
+            d.iter()
+                .filter(|n| n.path == Path::new("/dev/null"))
+                .count(),
+            1
+        );
+        let null = d.iter().find(|n| n.path == Path::new("/dev/null")).unwrap();
         assert_eq!(null.mode, 0o600);
-        assert!(d.iter().any(|n| n.path == PathBuf::from("/dev/fuse") && n.major == 10));
+        assert!(d
+            .iter()
+            .any(|n| n.path == Path::new("/dev/fuse") && n.major == 10));
         assert_eq!(d.len(), 7);
     }
 }

@@ -3,8 +3,12 @@
 //! Compiling needs no privilege, so it happens (and is tested) apart from
 //! loading, which the container init does as its very last step.
 
-use libseccomp::{ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall};
-use oci_spec::runtime::{LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator, LinuxSyscall};
+use libseccomp::{
+    ScmpAction, ScmpArch, ScmpArgCompare, ScmpCompareOp, ScmpFilterContext, ScmpSyscall,
+};
+use oci_spec::runtime::{
+    LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator, LinuxSyscall,
+};
 use std::collections::HashMap;
 use std::str::FromStr;
 
@@ -15,7 +19,10 @@ pub enum SeccompError {
     #[error("seccomp architecture {0} is not known to libseccomp")]
     Arch(String),
     #[error("seccomp: {what}: {source}")]
-    Lib { what: String, source: libseccomp::error::SeccompError },
+    Lib {
+        what: String,
+        source: libseccomp::error::SeccompError,
+    },
 }
 
 fn lib(what: impl Into<String>) -> impl FnOnce(libseccomp::error::SeccompError) -> SeccompError {
@@ -77,14 +84,19 @@ pub fn compile(s: &LinuxSeccomp) -> Result<ScmpFilterContext, SeccompError> {
     let default = action(s.default_action(), s.default_errno_ret())?;
     let mut ctx = ScmpFilterContext::new(default).map_err(lib("create filter"))?;
     for arch in s.architectures().iter().flatten() {
-        let name = serde_json::to_value(arch).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+        let name = serde_json::to_value(arch)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_default();
         let a = ScmpArch::from_str(&name).map_err(|_| SeccompError::Arch(name.clone()))?;
         if !ctx.is_arch_present(a).unwrap_or(false) {
-            ctx.add_arch(a).map_err(lib(format!("add architecture {name}")))?;
+            ctx.add_arch(a)
+                .map_err(lib(format!("add architecture {name}")))?;
         }
     }
     // The runtime sets no_new_privs itself, from process.noNewPrivileges.
-    ctx.set_ctl_nnp(false).map_err(lib("clear the no_new_privs attribute"))?;
+    ctx.set_ctl_nnp(false)
+        .map_err(lib("clear the no_new_privs attribute"))?;
     for flag in s.flags().iter().flatten() {
         match flag {
             LinuxSeccompFilterFlag::SeccompFilterFlagLog => ctx.set_ctl_log(true),
@@ -121,11 +133,17 @@ mod tests {
     use oci_spec::runtime::{LinuxSeccompArgBuilder, LinuxSeccompBuilder, LinuxSyscallBuilder};
 
     fn profile(default: LinuxSeccompAction, rules: Vec<LinuxSyscall>) -> LinuxSeccomp {
-        LinuxSeccompBuilder::default().default_action(default).syscalls(rules).build().unwrap()
+        LinuxSeccompBuilder::default()
+            .default_action(default)
+            .syscalls(rules)
+            .build()
+            .unwrap()
     }
 
     fn rule(names: &[&str], action: LinuxSeccompAction, errno: Option<u32>) -> LinuxSyscall {
-        let mut b = LinuxSyscallBuilder::default().names(names.iter().map(|s| s.to_string()).collect::<Vec<_>>()).action(action);
+        let mut b = LinuxSyscallBuilder::default()
+            .names(names.iter().map(|s| s.to_string()).collect::<Vec<_>>())
+            .action(action);
         if let Some(e) = errno {
             b = b.errno_ret(e);
         }
@@ -136,7 +154,11 @@ mod tests {
     fn allowlist_compiles_to_bpf() {
         let p = profile(
             LinuxSeccompAction::ScmpActErrno,
-            vec![rule(&["read", "write", "exit_group", "no_such_syscall_xyz"], LinuxSeccompAction::ScmpActAllow, None)],
+            vec![rule(
+                &["read", "write", "exit_group", "no_such_syscall_xyz"],
+                LinuxSeccompAction::ScmpActAllow,
+                None,
+            )],
         );
         let ctx = compile(&p).unwrap();
         let f = tempfile::tempfile().unwrap();
@@ -144,15 +166,33 @@ mod tests {
         let bpf_len = f.metadata().unwrap().len();
         // struct sock_filter is 8 bytes; a real program has several.
         assert!(bpf_len >= 8 * 4 && bpf_len % 8 == 0, "{bpf_len}");
-        assert_eq!(ctx.get_act_default().unwrap(), ScmpAction::Errno(libc::EPERM));
+        assert_eq!(
+            ctx.get_act_default().unwrap(),
+            ScmpAction::Errno(libc::EPERM)
+        );
     }
 
     #[test]
     fn denylist_with_errno_and_arguments() {
-        let arg = LinuxSeccompArgBuilder::default().index(0usize).value(libc::AF_INET6 as u64).op(LinuxSeccompOperator::ScmpCmpEq).build().unwrap();
-        let mut r = rule(&["socket"], LinuxSeccompAction::ScmpActErrno, Some(libc::EAFNOSUPPORT as u32));
+        let arg = LinuxSeccompArgBuilder::default()
+            .index(0usize)
+            .value(libc::AF_INET6 as u64)
+            .op(LinuxSeccompOperator::ScmpCmpEq)
+            .build()
+            .unwrap();
+        let mut r = rule(
+            &["socket"],
+            LinuxSeccompAction::ScmpActErrno,
+            Some(libc::EAFNOSUPPORT as u32),
+        );
         r.set_args(Some(vec![arg]));
-        let p = profile(LinuxSeccompAction::ScmpActAllow, vec![r, rule(&["mkdir"], LinuxSeccompAction::ScmpActErrno, Some(1))]);
+        let p = profile(
+            LinuxSeccompAction::ScmpActAllow,
+            vec![
+                r,
+                rule(&["mkdir"], LinuxSeccompAction::ScmpActErrno, Some(1)),
+            ],
+        );
         let pfc = {
             let ctx = compile(&p).unwrap();
             let mut f = tempfile::tempfile().unwrap();
@@ -170,11 +210,23 @@ mod tests {
 
     #[test]
     fn same_index_conditions_become_alternatives() {
-        let a = |v: u64| LinuxSeccompArgBuilder::default().index(1usize).value(v).op(LinuxSeccompOperator::ScmpCmpEq).build().unwrap();
+        let a = |v: u64| {
+            LinuxSeccompArgBuilder::default()
+                .index(1usize)
+                .value(v)
+                .op(LinuxSeccompOperator::ScmpCmpEq)
+                .build()
+                .unwrap()
+        };
         let mut r = rule(&["personality"], LinuxSeccompAction::ScmpActAllow, None);
         r.set_args(Some(vec![a(0u64), a(8u64)]));
         assert_eq!(condition_sets(&r).len(), 2);
-        let b = LinuxSeccompArgBuilder::default().index(2usize).value(1u64).op(LinuxSeccompOperator::ScmpCmpEq).build().unwrap();
+        let b = LinuxSeccompArgBuilder::default()
+            .index(2usize)
+            .value(1u64)
+            .op(LinuxSeccompOperator::ScmpCmpEq)
+            .build()
+            .unwrap();
         r.set_args(Some(vec![a(0u64), b]));
         assert_eq!(condition_sets(&r).len(), 1);
         assert_eq!(condition_sets(&r)[0].len(), 2);
@@ -189,7 +241,10 @@ mod tests {
 
     #[test]
     fn notify_is_refused_clearly() {
-        let p = profile(LinuxSeccompAction::ScmpActAllow, vec![rule(&["mkdir"], LinuxSeccompAction::ScmpActNotify, None)]);
+        let p = profile(
+            LinuxSeccompAction::ScmpActAllow,
+            vec![rule(&["mkdir"], LinuxSeccompAction::ScmpActNotify, None)],
+        );
         let err = compile(&p).unwrap_err().to_string();
         assert!(err.contains("not supported"), "{err}");
     }

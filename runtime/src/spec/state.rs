@@ -53,7 +53,12 @@ pub struct NotAllowed {
 /// runtime spec (and runc) has it.
 pub fn check(id: &str, status: Status, op: Operation) -> Result<(), NotAllowed> {
     let refuse = |op: &'static str, hint: &'static str| {
-        Err(NotAllowed { id: id.to_string(), op, status, hint })
+        Err(NotAllowed {
+            id: id.to_string(),
+            op,
+            status,
+            hint,
+        })
     };
     match (op, status) {
         (Operation::Start, Status::Created) => Ok(()),
@@ -84,7 +89,11 @@ mod tests {
         assert!(check("c", Status::Created, Operation::Start).is_ok());
         for s in [Status::Creating, Status::Running, Status::Stopped] {
             let err = check("c", s, Operation::Start).unwrap_err();
-            assert!(err.to_string().starts_with("cannot start container c: container is"), "{err}");
+            assert!(
+                err.to_string()
+                    .starts_with("cannot start container c: container is"),
+                "{err}"
+            );
         }
     }
 
@@ -111,7 +120,10 @@ mod tests {
 
     #[test]
     fn status_serializes_lowercase() {
-        assert_eq!(serde_json::to_string(&Status::Created).unwrap(), "\"created\"");
+        assert_eq!(
+            serde_json::to_string(&Status::Created).unwrap(),
+            "\"created\""
+        );
         assert_eq!(Status::Running.to_string(), "running");
     }
 }

@@ -44,7 +44,9 @@ pub fn container_id(id: &str) -> Result<(), InvalidSpec> {
     let ok = !id.is_empty()
         && id.len() <= 1024
         && !id.starts_with('.')
-        && id.chars().all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c));
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c));
     if ok {
         Ok(())
     } else {
@@ -56,7 +58,12 @@ fn new_namespaces(spec: &Spec) -> HashSet<LinuxNamespaceType> {
     spec.linux()
         .as_ref()
         .and_then(|l| l.namespaces().as_ref())
-        .map(|ns| ns.iter().filter(|n| n.path().is_none()).map(|n| n.typ()).collect())
+        .map(|ns| {
+            ns.iter()
+                .filter(|n| n.path().is_none())
+                .map(|n| n.typ())
+                .collect()
+        })
         .unwrap_or_default()
 }
 
@@ -71,9 +78,19 @@ fn all_namespaces(spec: &Spec) -> HashSet<LinuxNamespaceType> {
 /// Which namespace a sysctl belongs to, or None when it is not namespaced
 /// (setting it would change the host for everyone), following runc's list.
 pub fn sysctl_namespace(key: &str) -> Option<LinuxNamespaceType> {
-    const IPC: [&str; 6] =
-        ["kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem", "kernel.shmall", "kernel.shmmax"];
-    if IPC.contains(&key) || key == "kernel.shmmni" || key == "kernel.shm_rmid_forced" || key.starts_with("fs.mqueue.") {
+    const IPC: [&str; 6] = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+    ];
+    if IPC.contains(&key)
+        || key == "kernel.shmmni"
+        || key == "kernel.shm_rmid_forced"
+        || key.starts_with("fs.mqueue.")
+    {
         return Some(LinuxNamespaceType::Ipc);
     }
     if key.starts_with("net.") {
@@ -92,7 +109,9 @@ pub fn spec(spec: &Spec) -> Result<(), InvalidSpec> {
         return Err(InvalidSpec::NoArgs);
     }
     if !process.cwd().is_absolute() {
-        return Err(InvalidSpec::RelativeCwd(process.cwd().display().to_string()));
+        return Err(InvalidSpec::RelativeCwd(
+            process.cwd().display().to_string(),
+        ));
     }
     spec.root().as_ref().ok_or(InvalidSpec::NoRoot)?;
     let linux = spec.linux().as_ref().ok_or(InvalidSpec::NoLinux)?;
@@ -121,7 +140,10 @@ pub fn spec(spec: &Spec) -> Result<(), InvalidSpec> {
         if !dest.is_absolute() {
             return Err(InvalidSpec::RelativeMount(dest.display().to_string()));
         }
-        if dest.components().any(|c| c == std::path::Component::ParentDir) {
+        if dest
+            .components()
+            .any(|c| c == std::path::Component::ParentDir)
+        {
             return Err(InvalidSpec::DotDotMount(dest.display().to_string()));
         }
     }
@@ -141,7 +163,9 @@ pub fn spec(spec: &Spec) -> Result<(), InvalidSpec> {
             Some(_) => {}
         }
     }
-    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty()) && !all.contains(&LinuxNamespaceType::Uts) {
+    if spec.hostname().as_ref().is_some_and(|h| !h.is_empty())
+        && !all.contains(&LinuxNamespaceType::Uts)
+    {
         return Err(InvalidSpec::HostnameWithoutUts);
     }
     Ok(())
@@ -150,7 +174,11 @@ pub fn spec(spec: &Spec) -> Result<(), InvalidSpec> {
 /// The root filesystem path of a bundle: `root.path`, relative to the bundle.
 pub fn rootfs(bundle: &Path, spec: &Spec) -> Result<std::path::PathBuf, InvalidSpec> {
     let root = spec.root().as_ref().ok_or(InvalidSpec::NoRoot)?;
-    Ok(if root.path().is_absolute() { root.path().clone() } else { bundle.join(root.path()) })
+    Ok(if root.path().is_absolute() {
+        root.path().clone()
+    } else {
+        bundle.join(root.path())
+    })
 }
 
 #[cfg(test)]
@@ -175,7 +203,16 @@ mod tests {
         for good in ["a", "web-1", "x_y.z+1", &"a".repeat(1024)] {
             container_id(good).unwrap();
         }
-        for bad in ["", ".", "..", "../x", "a/b", "a b", ".hidden", &"a".repeat(1025)] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "../x",
+            "a/b",
+            "a b",
+            ".hidden",
+            &"a".repeat(1025),
+        ] {
             assert!(container_id(bad).is_err(), "{bad}");
         }
     }
@@ -183,16 +220,25 @@ mod tests {
     #[test]
     fn empty_args_refused() {
         let mut s = base();
-        s.set_process(Some(ProcessBuilder::default().args(vec![]).build().unwrap()));
+        s.set_process(Some(
+            ProcessBuilder::default().args(vec![]).build().unwrap(),
+        ));
         assert_eq!(spec(&s), Err(InvalidSpec::NoArgs));
     }
 
     #[test]
     fn relative_mount_refused() {
         let mut s = base();
-        s.set_mounts(Some(vec![MountBuilder::default().destination("tmp").typ("tmpfs").build().unwrap()]));
+        s.set_mounts(Some(vec![MountBuilder::default()
+            .destination("tmp")
+            .typ("tmpfs")
+            .build()
+            .unwrap()]));
         assert_eq!(spec(&s), Err(InvalidSpec::RelativeMount("tmp".into())));
-        s.set_mounts(Some(vec![MountBuilder::default().destination("/a/../../etc").build().unwrap()]));
+        s.set_mounts(Some(vec![MountBuilder::default()
+            .destination("/a/../../etc")
+            .build()
+            .unwrap()]));
         assert!(matches!(spec(&s), Err(InvalidSpec::DotDotMount(_))));
     }
 
@@ -201,11 +247,21 @@ mod tests {
         let mut s = base();
         let mut linux = s.linux().clone().unwrap();
         let mut ns = linux.namespaces().clone().unwrap();
-        ns.push(LinuxNamespaceBuilder::default().typ(LinuxNamespaceType::User).build().unwrap());
+        ns.push(
+            LinuxNamespaceBuilder::default()
+                .typ(LinuxNamespaceType::User)
+                .build()
+                .unwrap(),
+        );
         linux.set_namespaces(Some(ns));
         s.set_linux(Some(linux.clone()));
         assert_eq!(spec(&s), Err(InvalidSpec::UsernsWithoutMappings));
-        let map = LinuxIdMappingBuilder::default().host_id(100000u32).container_id(0u32).size(65536u32).build().unwrap();
+        let map = LinuxIdMappingBuilder::default()
+            .host_id(100000u32)
+            .container_id(0u32)
+            .size(65536u32)
+            .build()
+            .unwrap();
         linux.set_uid_mappings(Some(vec![map]));
         linux.set_gid_mappings(Some(vec![map]));
         s.set_linux(Some(linux));
@@ -214,8 +270,14 @@ mod tests {
 
     #[test]
     fn duplicate_namespace_refused() {
-        let ns = LinuxNamespaceBuilder::default().typ(LinuxNamespaceType::Pid).build().unwrap();
-        let linux = LinuxBuilder::default().namespaces(vec![ns.clone(), ns]).build().unwrap();
+        let ns = LinuxNamespaceBuilder::default()
+            .typ(LinuxNamespaceType::Pid)
+            .build()
+            .unwrap();
+        let linux = LinuxBuilder::default()
+            .namespaces(vec![ns.clone(), ns])
+            .build()
+            .unwrap();
         let s = SpecBuilder::default()
             .process(ProcessBuilder::default().build().unwrap())
             .root(Spec::default().root().clone().unwrap())
@@ -229,17 +291,35 @@ mod tests {
     fn sysctls_checked_against_namespaces() {
         let mut s = base();
         let mut linux = s.linux().clone().unwrap();
-        linux.set_sysctl(Some([("net.ipv4.ip_forward".to_string(), "1".to_string())].into()));
+        linux.set_sysctl(Some(
+            [("net.ipv4.ip_forward".to_string(), "1".to_string())].into(),
+        ));
         s.set_linux(Some(linux.clone()));
         spec(&s).unwrap();
-        linux.set_sysctl(Some([("vm.swappiness".to_string(), "1".to_string())].into()));
+        linux.set_sysctl(Some(
+            [("vm.swappiness".to_string(), "1".to_string())].into(),
+        ));
         s.set_linux(Some(linux.clone()));
-        assert_eq!(spec(&s), Err(InvalidSpec::UnsafeSysctl("vm.swappiness".into())));
+        assert_eq!(
+            spec(&s),
+            Err(InvalidSpec::UnsafeSysctl("vm.swappiness".into()))
+        );
         // Without its own network namespace a net.* sysctl would change the host.
-        let ns: Vec<_> = linux.namespaces().clone().unwrap().into_iter().filter(|n| n.typ() != LinuxNamespaceType::Network).collect();
+        let ns: Vec<_> = linux
+            .namespaces()
+            .clone()
+            .unwrap()
+            .into_iter()
+            .filter(|n| n.typ() != LinuxNamespaceType::Network)
+            .collect();
         linux.set_namespaces(Some(ns));
-        linux.set_sysctl(Some([("net.ipv4.ip_forward".to_string(), "1".to_string())].into()));
+        linux.set_sysctl(Some(
+            [("net.ipv4.ip_forward".to_string(), "1".to_string())].into(),
+        ));
         s.set_linux(Some(linux));
-        assert!(matches!(spec(&s), Err(InvalidSpec::HostSysctl(_, "network"))));
+        assert!(matches!(
+            spec(&s),
+            Err(InvalidSpec::HostSysctl(_, "network"))
+        ));
     }
 }

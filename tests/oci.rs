@@ -1,0 +1,789 @@
+//! End-to-end tests of `rrun-oci` on the busybox bundle, as root. Each test
+//! has its own state root and bundle; what a test creates is deleted even
+//! when it fails.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use std::path::Path;
+use std::time::Duration;
+
+#[test]
+fn init_is_pid_1_and_sees_no_host_process() {
+    let oci = Oci::new();
+    let b = Bundle::new(&["sh", "-c", "echo pid=$$; ls /proc | grep -c '^[0-9]'"]);
+    let (code, out, err) = oci.run(&b);
+    assert_eq!(code, 0, "{err}");
+    let mut lines = out.lines();
+    assert_eq!(lines.next(), Some("pid=1"), "{out}");
+    // sh itself, ls and grep at most: none of the host's processes.
+    let n: usize = lines.next().unwrap().trim().parse().unwrap();
+    assert!(n <= 3, "container sees {n} processes:\n{out}");
+}
+
+#[test]
+fn hostname_and_domainname_are_set() {
+    let oci = Oci::new();
+    let mut b = Bundle::new(&["sh", "-c", "hostname; cat /proc/sys/kernel/domainname"]);
+    b.spec["hostname"] = json!("web-1");
+    b.spec["domainname"] = json!("example.test");
+    let (code, out, err) = oci.run(&b);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "web-1\nexample.test\n");
+}
+
+fn cap_line(out: &str, name: &str) -> u64 {
+    let line = out
+        .lines()
+        .find(|l| l.starts_with(name))
+        .unwrap_or_else(|| panic!("no {name} in {out}"));
+    u64::from_str_radix(line.split_whitespace().nth(1).unwrap(), 16).unwrap()
+}
+
+#[test]
+fn capability_sets_are_exactly_those_requested() {
+    let oci = Oci::new();
+    let mut b = Bundle::new(&["cat", "/proc/self/status"]);
+    let set = json!(["CAP_CHOWN", "CAP_KILL", "CAP_NET_RAW"]);
+    b.spec["process"]["capabilities"] = json!({
+        "bounding": set, "effective": set, "permitted": set, "inheritable": ["CAP_KILL"], "ambient": []
+    });
+    let (code, out, err) = oci.run(&b);
+    assert_eq!(code, 0, "{err}");
+    let want = (1u64 << 0) | (1 << 5) | (1 << 13);
+    assert_eq!(cap_line(&out, "CapBnd:"), want);
+    assert_eq!(cap_line(&out, "CapEff:"), want);
+    assert_eq!(cap_line(&out, "CapPrm:"), want);
+    assert_eq!(cap_line(&out, "CapInh:"), 1 << 5);
+    assert_eq!(cap_line(&out, "CapAmb:"), 0);
+}
+
+#[test]
+fn non_root_user_with_ambient_capability() {
+    let oci = Oci::new();
+    let mut b = Bundle::new(&["sh", "-c", "id; grep -E '^Cap(Eff|Amb)' /proc/self/status"]);
+    b.spec["process"]["user"] = json!({"uid": 1000, "gid": 1000, "additionalGids": [29, 100]});
+    let set = json!(["CAP_NET_BIND_SERVICE"]);
+    b.spec["process"]["capabilities"] = json!({"bounding": set, "effective": set, "permitted": set, "inheritable": set, "ambient": set});
+    let (code, out, err) = oci.run(&b);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.starts_with("uid=1000(tester) gid=1000(tester) groups=29(audio),100(users)"),
+        "{out}"
+    );
+    assert_eq!(cap_line(&out, "CapAmb:"), 1 << 10);
+    assert_eq!(cap_line(&out, "CapEff:"), 1 << 10);
+}
+
+#[test]
+fn proc_paths_are_masked_and_read_only() {
+    let oci = Oci::new();
+    // The default masked files this kernel has (kcore is optional).
+    let files: Vec<&str> = [
+        "/proc/kcore",
+        "/proc/keys",
+        "/proc/timer_list",
+        "/proc/sched_debug",
+        "/proc/latency_stats",
+    ]
+    .into_iter()
+    .filter(|f| Path::new(f).exists())
+    .collect();
+    assert!(
+        !files.is_empty(),
+        "none of the masked /proc files exist on this kernel"
+    );
+    assert!(
+        std::fs::read_dir("/sys/firmware").unwrap().next().is_some(),
+        "host /sys/firmware is empty"
+    );
+    let script = format!(
+        "for f in {}; do echo $f $(wc -c < $f); done; echo firmware $(ls /sys/firmware | wc -l); echo 1 > /proc/sys/kernel/ns_last_pid && echo WROTE; echo end",
+        files.join(" ")
+    );
+    let b = Bundle::new(&["sh", "-c", &script]);
+    let (code, out, err) = oci.run(&b);
+    assert_eq!(code, 0, "{err}");
+    for f in &files {
+        assert!(
+            out.lines().any(|l| l == format!("{f} 0")),
+            "{f} is readable in the container: {out}"
+        );
+    }
+    assert!(
+        out.contains("firmware 0\n"),
+        "/sys/firmware not masked: {out}"
+    );
+    assert!(!out.contains("WROTE"), "/proc/sys writable: {out}");
+    assert!(err.contains("Read-only file system"), "{err}");
+}
+
+#[test]
+fn seccomp_denied_syscall_fails_with_configured_errno() {
+    let oci = Oci::new();
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "mkdir /tmp/blocked; echo rc=$?; touch /tmp/allowed && echo touched",
+    ]);
+    b.spec["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "architectures": ["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"],
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO", "errnoRet": 95}]
+    });
+    let (code, out, err) = oci.run(&b);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("rc=1"), "{out}");
+    assert!(out.contains("touched"), "{out}");
+    assert!(
+        err.contains("not supported"),
+        "mkdir should fail with EOPNOTSUPP (95): {err}"
+    );
+    assert!(!b.rootfs().join("tmp/blocked").exists());
+}
+
+#[test]
+fn seccomp_with_no_new_privileges_and_argument_filter() {
+    let oci = Oci::new();
+    // personality(0xffffffff) queries; deny only that exact argument.
+    let mut b = Bundle::new(&["sh", "-c", "grep NoNewPrivs /proc/self/status; echo ok"]);
+    b.spec["process"]["noNewPrivileges"] = json!(true);
+    b.spec["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ERRNO",
+                      "args": [{"index": 0, "value": 1234, "op": "SCMP_CMP_EQ"}]}]
+    });
+    let (code, out, err) = oci.run(&b);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("NoNewPrivs:\t1"), "{out}");
+}
+
+#[test]
+fn memory_limit_is_enforced() {
+    let oci = Oci::new();
+    let id = unique("mem");
+    let mut b = Bundle::new(&["sh", "-c", "cat /sys/fs/cgroup/memory/memory.limit_in_bytes 2>/dev/null || cat /sys/fs/cgroup/memory.max; dd if=/dev/zero of=/dev/null bs=100M count=1; echo survived"]);
+    b.spec["linux"]["resources"]["memory"] = json!({"limit": 33554432, "swap": 33554432});
+    b.spec["linux"]["cgroupsPath"] = json!(format!("/rrun-test/{id}"));
+    b.write();
+    let out = oci.cmd(&["run", "--bundle", b.path().to_str().unwrap(), &id]);
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.starts_with("33554432"),
+        "limit not visible inside: {stdout}"
+    );
+    // dd's 100 MiB buffer cannot fit in 32 MiB: the kernel kills it.
+    assert!(
+        !stdout.contains("survived") || text(&out.stderr).contains("Killed"),
+        "allocation survived: {stdout}"
+    );
+}
+
+#[test]
+fn pids_limit_stops_a_fork_bomb() {
+    let oci = Oci::new();
+    let id = unique("pids");
+    // A bounded fork loop: 40 background sleeps against a limit of 10, in a
+    // subshell, since ash gives up on the first failed fork.
+    let mut b = Bundle::new(&["sh", "-c", "(i=0; while [ $i -lt 40 ]; do sleep 30 & i=$((i+1)); done); echo started; f=/sys/fs/cgroup/pids/pids.current; [ -e $f ] || f=/sys/fs/cgroup/pids.current; read n < $f; echo $n"]);
+    b.spec["linux"]["resources"]["pids"] = json!({"limit": 10});
+    b.spec["linux"]["cgroupsPath"] = json!(format!("/rrun-test/{id}"));
+    b.write();
+    let out = oci.cmd(&["run", "--bundle", b.path().to_str().unwrap(), &id]);
+    let (stdout, stderr) = (text(&out.stdout), text(&out.stderr));
+    assert!(
+        stderr.contains("can't fork") || stderr.contains("Resource temporarily unavailable"),
+        "no fork failed: {stderr}"
+    );
+    let current: u32 = stdout.lines().last().unwrap().trim().parse().unwrap();
+    assert!(current <= 10, "pids.current {current} above the limit");
+    // The host is fine and nothing is left once run returns.
+    let dir = cgroup_dir("pids", &format!("/rrun-test/{id}"));
+    assert!(!dir.exists(), "cgroup {} left behind", dir.display());
+}
+
+#[test]
+fn rlimits_are_applied() {
+    let oci = Oci::new();
+    let mut b = Bundle::new(&["sh", "-c", "ulimit -n; ulimit -Hn"]);
+    b.spec["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 123, "hard": 456}]);
+    let (code, out, err) = oci.run(&b);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "123\n456\n");
+}
+
+#[test]
+fn read_only_bind_mount() {
+    let oci = Oci::new();
+    let host = tempfile::tempdir().unwrap();
+    std::fs::write(host.path().join("hello.txt"), "from the host\n").unwrap();
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "cat /data/hello.txt; touch /data/new && echo WROTE; echo end",
+    ]);
+    b.spec["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/data", "type": "bind", "source": host.path(), "options": ["rbind", "ro", "nosuid", "nodev"]
+    }));
+    let (code, out, err) = oci.run(&b);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.starts_with("from the host\n"), "{out}");
+    assert!(!out.contains("WROTE"), "{out}");
+    assert!(err.contains("Read-only file system"), "{err}");
+    assert!(!host.path().join("new").exists());
+}
+
+#[test]
+fn read_only_root() {
+    let oci = Oci::new();
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "touch /etc/x && echo WROTE; touch /dev/shm/ok && echo shm-ok",
+    ]);
+    b.spec["root"]["readonly"] = json!(true);
+    let (code, out, err) = oci.run(&b);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("WROTE") && out.contains("shm-ok"), "{out}");
+}
+
+#[test]
+fn network_namespace_holds_only_lo() {
+    let oci = Oci::new();
+    let b = Bundle::new(&["sh", "-c", "tail -n +3 /proc/net/dev | cut -d: -f1"]);
+    let (code, out, err) = oci.run(&b);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.split_whitespace().collect::<Vec<_>>(), ["lo"]);
+}
+
+#[test]
+fn sysctl_is_set_in_the_container_only() {
+    let oci = Oci::new();
+    let host_before =
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").unwrap();
+    let mut b = Bundle::new(&["cat", "/proc/sys/net/ipv4/ip_unprivileged_port_start"]);
+    b.spec["linux"]["sysctl"] = json!({"net.ipv4.ip_unprivileged_port_start": "80"});
+    let (code, out, err) = oci.run(&b);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "80");
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_unprivileged_port_start").unwrap(),
+        host_before
+    );
+}
+
+#[test]
+fn exit_status_is_the_containers() {
+    let oci = Oci::new();
+    let (code, _, _) = oci.run(&Bundle::new(&["sh", "-c", "exit 42"]));
+    assert_eq!(code, 42);
+    // pid 1 of a pid namespace cannot be killed from inside it, so this one
+    // runs without its own pid namespace.
+    let mut b = Bundle::new(&["sh", "-c", "kill -9 $$"]);
+    b.drop_namespace("pid");
+    let (code, _, _) = oci.run(&b);
+    assert_eq!(code, 137);
+    let (code, _, err) = oci.run(&Bundle::new(&["no-such-program"]));
+    assert_ne!(code, 0);
+    assert!(err.contains("executable file not found in $PATH"), "{err}");
+}
+
+#[test]
+fn no_runtime_fd_leaks_into_the_container() {
+    let oci = Oci::new();
+    // ls opens one directory fd itself (3); nothing else may be there.
+    let b = Bundle::new(&["ls", "/proc/self/fd"]);
+    let (code, out, err) = oci.run(&b);
+    assert_eq!(code, 0, "{err}");
+    let fds: Vec<&str> = out.split_whitespace().collect();
+    assert_eq!(fds, ["0", "1", "2", "3"], "leaked fds: {out}");
+}
+
+#[test]
+fn cwd_through_proc_self_fd_is_refused() {
+    let oci = Oci::new();
+    let mut b = Bundle::new(&["pwd"]);
+    b.spec["process"]["cwd"] = json!("/proc/self/fd/3");
+    let (code, out, err) = oci.run(&b);
+    assert_ne!(
+        code, 0,
+        "container started with cwd in /proc/self/fd: {out}"
+    );
+    assert!(err.contains("cwd"), "{err}");
+}
+
+#[test]
+fn lifecycle_create_start_state_kill_delete() {
+    let oci = Oci::new();
+    let b = Bundle::new(&["sleep", "300"]);
+    b.write();
+    let id = unique("life");
+    let bundle = b.path().to_str().unwrap();
+    let pidfile = b.path().join("pid");
+    oci.ok(&[
+        "create",
+        "--bundle",
+        bundle,
+        "--pid-file",
+        pidfile.to_str().unwrap(),
+        &id,
+    ]);
+
+    let st = oci.state(&id);
+    assert_eq!(st["status"], "created");
+    let pid = st["pid"].as_i64().unwrap();
+    assert!(pid > 0 && Path::new(&format!("/proc/{pid}")).exists());
+    assert_eq!(std::fs::read_to_string(&pidfile).unwrap(), pid.to_string());
+    assert_eq!(st["id"], id.as_str());
+    // The user program has not run yet: the init is still the runtime.
+    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(cmdline.starts_with("rrun-oci\0init"), "{cmdline:?}");
+
+    let dup = oci.cmd(&["create", "--bundle", bundle, &id]);
+    assert!(!dup.status.success());
+    assert!(
+        text(&dup.stderr).contains("already exists"),
+        "{}",
+        text(&dup.stderr)
+    );
+
+    oci.ok(&["start", &id]);
+    assert_eq!(oci.state(&id)["status"], "running");
+    let cmdline = std::fs::read_to_string(format!("/proc/{pid}/cmdline")).unwrap();
+    assert_eq!(cmdline, "sleep\x00300\x00");
+
+    let again = oci.cmd(&["start", &id]);
+    assert!(!again.status.success());
+    assert!(
+        text(&again.stderr).contains("cannot start container"),
+        "{}",
+        text(&again.stderr)
+    );
+
+    let del = oci.cmd(&["delete", &id]);
+    assert!(!del.status.success());
+    assert!(
+        text(&del.stderr).contains("container is running"),
+        "{}",
+        text(&del.stderr)
+    );
+    assert_eq!(
+        oci.state(&id)["status"],
+        "running",
+        "a refused delete changed the container"
+    );
+
+    oci.ok(&["kill", &id, "KILL"]);
+    wait_for("container to stop", Duration::from_secs(10), || {
+        (oci.state(&id)["status"] == "stopped").then_some(())
+    });
+    oci.ok(&["delete", &id]);
+
+    let gone = oci.cmd(&["state", &id]);
+    assert!(!gone.status.success());
+    assert!(
+        text(&gone.stderr).contains("does not exist"),
+        "{}",
+        text(&gone.stderr)
+    );
+    for args in [
+        &["start", &id][..],
+        &["kill", &id][..],
+        &["delete", &id][..],
+    ] {
+        let out = oci.cmd(args);
+        assert!(
+            !out.status.success() && text(&out.stderr).contains("does not exist"),
+            "{args:?}"
+        );
+    }
+}
+
+#[test]
+fn delete_force_leaves_no_mount_cgroup_or_process() {
+    let oci = Oci::new();
+    let b = Bundle::new(&["sh", "-c", "sleep 300 & sleep 300"]);
+    b.write();
+    let id = unique("force");
+    let cg = format!("/rrun-test/{id}");
+    let mut b = b;
+    b.spec["linux"]["cgroupsPath"] = json!(cg);
+    b.write();
+    oci.ok(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    oci.ok(&["start", &id]);
+    let pid = oci.state(&id)["pid"].as_i64().unwrap();
+    wait_for("both sleeps", Duration::from_secs(10), || {
+        // sh execs its last command, so: sleep (pid 1) and the background one.
+        let ps = oci.ok(&["ps", "--format", "json", &id]);
+        (serde_json::from_str::<Vec<i64>>(&ps).unwrap().len() >= 2).then_some(())
+    });
+    let rootfs = b.rootfs().display().to_string();
+    oci.ok(&["delete", "--force", &id]);
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists()
+            || std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .unwrap()
+                .contains(") Z")
+    );
+    assert!(!cgroup_dir("pids", &cg).exists(), "cgroup left");
+    assert!(!cgroup_dir("memory", &cg).exists(), "cgroup left");
+    assert!(
+        host_mounts_containing(&rootfs).is_empty(),
+        "mounts left: {:?}",
+        host_mounts_containing(&rootfs)
+    );
+    assert!(!oci.root.path().join(&id).exists(), "state left");
+}
+
+#[test]
+fn exec_into_a_running_container() {
+    let oci = Oci::new();
+    let b = Bundle::new(&["sleep", "300"]);
+    b.write();
+    let id = unique("exec");
+    oci.ok(&[
+        "run",
+        "--detach",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    let out = oci.cmd(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "cat /proc/1/cmdline | tr '\\0' ' '; echo; hostname; exit 3",
+    ]);
+    assert_eq!(out.status.code(), Some(3), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(stdout.starts_with("sleep 300 \n"), "{stdout}");
+
+    // The process.json form, with env and cwd.
+    let process = json!({"args": ["sh", "-c", "echo $GREETING; pwd"], "cwd": "/tmp", "env": ["GREETING=hi", "PATH=/bin:/usr/bin"], "user": {"uid": 0, "gid": 0}});
+    let pj = b.path().join("process.json");
+    std::fs::write(&pj, process.to_string()).unwrap();
+    let out = oci.ok(&["exec", "--process", pj.to_str().unwrap(), &id]);
+    assert_eq!(out, "hi\n/tmp\n");
+
+    let missing = oci.cmd(&["exec", &id, "no-such-cmd"]);
+    assert!(!missing.status.success());
+    assert!(
+        text(&missing.stderr).contains("executable file not found"),
+        "{}",
+        text(&missing.stderr)
+    );
+    oci.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn init_binary_cannot_be_overwritten_from_the_container() {
+    // CVE-2019-5736: while created, the container's pid 1 is the runtime; its
+    // /proc/1/exe must lead to a sealed copy, not to the binary on the host.
+    let oci = Oci::new();
+    let mut b = Bundle::new(&["sleep", "300"]);
+    // The worst case: a container allowed to ptrace may read /proc/1/exe.
+    let caps = json!(["CAP_SYS_PTRACE", "CAP_DAC_OVERRIDE", "CAP_KILL"]);
+    b.spec["process"]["capabilities"] =
+        json!({"bounding": caps, "effective": caps, "permitted": caps});
+    b.write();
+    let id = unique("cve");
+    oci.ok(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    let before = std::fs::read(bin("rrun-oci")).unwrap();
+    let out = oci.cmd(&[
+        "exec",
+        &id,
+        "sh",
+        "-c",
+        "readlink /proc/1/exe; echo garbage >> /proc/1/exe && echo WROTE",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("memfd:rrun-init"), "{stdout}");
+    assert!(!stdout.contains("WROTE"), "{stdout}");
+    assert_eq!(std::fs::read(bin("rrun-oci")).unwrap(), before);
+    oci.ok(&["delete", "--force", &id]);
+}
+
+fn recv_fd(listener: &std::os::unix::net::UnixListener) -> std::os::fd::OwnedFd {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let (conn, _) = listener.accept().unwrap();
+    let mut buf = [0u8; 64];
+    let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(
+        conn.as_raw_fd(),
+        &mut iov,
+        Some(&mut cmsg),
+        MsgFlags::empty(),
+    )
+    .unwrap();
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            return unsafe { std::os::fd::OwnedFd::from_raw_fd(fds[0]) };
+        }
+    }
+    panic!("no fd received on the console socket");
+}
+
+#[test]
+fn terminal_through_console_socket() {
+    let oci = Oci::new();
+    let mut b = Bundle::new(&["sh", "-c", "tty; stty size; sleep 1; echo done"]);
+    b.spec["process"]["terminal"] = json!(true);
+    b.spec["process"]["consoleSize"] = json!({"height": 30, "width": 100});
+    b.write();
+    let sock = b.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let id = unique("tty");
+    let receiver = std::thread::spawn(move || recv_fd(&listener));
+    oci.ok(&[
+        "create",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        "--console-socket",
+        sock.to_str().unwrap(),
+        &id,
+    ]);
+    let master = receiver.join().unwrap();
+    oci.ok(&["start", &id]);
+    let mut f = std::fs::File::from(master);
+    let mut out = Vec::new();
+    use std::io::Read;
+    let mut buf = [0u8; 1024];
+    let output = wait_for("terminal output", Duration::from_secs(15), || {
+        match f.read(&mut buf) {
+            Ok(n) if n > 0 => out.extend_from_slice(&buf[..n]),
+            _ => return Some(text(&out)),
+        }
+        text(&out).contains("done").then(|| text(&out))
+    });
+    assert!(output.contains("/dev/pts/0"), "{output:?}");
+    assert!(output.contains("done"), "{output:?}");
+    wait_for("container to stop", Duration::from_secs(10), || {
+        (oci.state(&id)["status"] == "stopped").then_some(())
+    });
+    oci.ok(&["delete", &id]);
+}
+
+#[test]
+fn terminal_without_console_socket_is_refused_for_create() {
+    let oci = Oci::new();
+    let mut b = Bundle::new(&["sh"]);
+    b.spec["process"]["terminal"] = json!(true);
+    b.write();
+    let id = unique("notty");
+    let out = oci.cmd(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("console-socket"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !oci.root.path().join(&id).exists(),
+        "a refused create left state"
+    );
+}
+
+#[test]
+fn hooks_get_the_state_on_stdin() {
+    let oci = Oci::new();
+    let out = tempfile::tempdir().unwrap();
+    let hook = |name: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}/{name}.json", out.path().display())]});
+    let mut b = Bundle::new(&["true"]);
+    b.spec["hooks"] = json!({
+        "prestart": [hook("prestart")],
+        "createRuntime": [hook("createRuntime")],
+        "createContainer": [hook("createContainer")],
+        // Runs inside the container after pivot_root: path and output are the container's.
+        "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "cat > /tmp/startContainer.json"]}],
+        "poststart": [hook("poststart")],
+        "poststop": [hook("poststop")]
+    });
+    b.write();
+    let id = unique("hooks");
+    oci.ok(&["run", "--bundle", b.path().to_str().unwrap(), &id]);
+    for (name, status) in [
+        ("prestart", "creating"),
+        ("createRuntime", "creating"),
+        ("createContainer", "creating"),
+        ("poststart", "running"),
+        ("poststop", "stopped"),
+    ] {
+        let p = out.path().join(format!("{name}.json"));
+        let v: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(&p).unwrap_or_else(|_| panic!("{name} hook did not run")),
+        )
+        .unwrap();
+        assert_eq!(v["id"], id.as_str(), "{name}");
+        assert_eq!(v["status"], status, "{name}");
+        assert_eq!(
+            v["bundle"],
+            b.path().canonicalize().unwrap().to_str().unwrap(),
+            "{name}"
+        );
+    }
+    let inside: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(b.rootfs().join("tmp/startContainer.json")).unwrap())
+            .unwrap();
+    assert_eq!(inside["id"], id.as_str());
+}
+
+#[test]
+fn failing_hook_fails_create_and_leaves_nothing() {
+    let oci = Oci::new();
+    let mut b = Bundle::new(&["true"]);
+    b.spec["hooks"] = json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "echo nope >&2; exit 7"]}]});
+    let id = unique("badhook");
+    b.spec["linux"]["cgroupsPath"] = json!(format!("/rrun-test/{id}"));
+    b.write();
+    let out = oci.cmd(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(!out.status.success());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("createRuntime hook") && err.contains("nope"),
+        "{err}"
+    );
+    assert!(!oci.root.path().join(&id).exists());
+    assert!(!cgroup_dir("pids", &format!("/rrun-test/{id}")).exists());
+}
+
+#[test]
+fn hook_timeout_is_enforced() {
+    let oci = Oci::new();
+    let mut b = Bundle::new(&["true"]);
+    b.spec["hooks"] =
+        json!({"prestart": [{"path": "/bin/sleep", "args": ["sleep", "30"], "timeout": 1}]});
+    b.write();
+    let id = unique("slowhook");
+    let start = std::time::Instant::now();
+    let out = oci.cmd(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("timed out"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(start.elapsed() < Duration::from_secs(20));
+}
+
+#[test]
+fn user_namespace_with_mappings() {
+    let oci = Oci::new();
+    let mut b = Bundle::new(&["sh", "-c", "cat /proc/self/uid_map; id -u; ls -l /dev/null"]);
+    b.add_namespace("user");
+    b.spec["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    b.spec["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+    // cgroup v1 cannot be mounted from a user namespace; sysfs is bound.
+    b.spec["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|m| m["type"] != "cgroup");
+    let sys = b.spec["mounts"]
+        .as_array_mut()
+        .unwrap()
+        .iter_mut()
+        .find(|m| m["destination"] == "/sys")
+        .unwrap();
+    *sys = json!({"destination": "/sys", "type": "bind", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]});
+    let (code, out, err) = oci.run(&b);
+    assert_eq!(code, 0, "{err}");
+    let first: Vec<&str> = out.lines().next().unwrap().split_whitespace().collect();
+    assert_eq!(first, ["0", "100000", "65536"], "{out}");
+    assert!(out.lines().nth(1) == Some("0"), "{out}");
+    assert!(out.contains("/dev/null"), "{out}");
+}
+
+#[test]
+fn joins_an_existing_namespace_by_path() {
+    let oci = Oci::new();
+    let first = Bundle::new(&["sleep", "300"]);
+    first.write();
+    let a = unique("nsa");
+    oci.ok(&[
+        "run",
+        "--detach",
+        "--bundle",
+        first.path().to_str().unwrap(),
+        &a,
+    ]);
+    let pid = oci.state(&a)["pid"].as_i64().unwrap();
+    let mut second = Bundle::new(&["hostname"]);
+    second.spec["hostname"] = serde_json::Value::Null;
+    first.spec.get("hostname");
+    let ns = second.spec["linux"]["namespaces"].as_array_mut().unwrap();
+    for n in ns.iter_mut() {
+        if n["type"] == "uts" {
+            n["path"] = json!(format!("/proc/{pid}/ns/uts"));
+        }
+    }
+    let (code, out, err) = oci.run(&second);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "rrun", "the joined uts namespace's hostname");
+    oci.ok(&["delete", "--force", &a]);
+}
+
+#[test]
+fn list_ps_and_features() {
+    let oci = Oci::new();
+    let b = Bundle::new(&["sleep", "300"]);
+    b.write();
+    let id = unique("list");
+    oci.ok(&[
+        "run",
+        "--detach",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    let table = oci.ok(&["list"]);
+    assert!(table.starts_with("ID"), "{table}");
+    assert!(
+        table
+            .lines()
+            .any(|l| l.starts_with(&id) && l.contains("running")),
+        "{table}"
+    );
+    assert_eq!(oci.ok(&["list", "-q"]).trim(), id);
+    let ps = oci.ok(&["ps", &id]);
+    assert!(ps.lines().any(|l| l.contains("sleep 300")), "{ps}");
+    let f: serde_json::Value = serde_json::from_str(&oci.ok(&["features"])).unwrap();
+    assert!(f["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("user")));
+    assert_eq!(f["linux"]["seccomp"]["enabled"], true);
+    oci.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn invalid_bundles_are_refused_with_clear_errors() {
+    let oci = Oci::new();
+    let mut b = Bundle::new(&[]);
+    b.write();
+    let out = oci.cmd(&["create", "--bundle", b.path().to_str().unwrap(), "x"]);
+    assert!(
+        text(&out.stderr).contains("process.args is empty"),
+        "{}",
+        text(&out.stderr)
+    );
+    b.spec["process"]["args"] = json!(["true"]);
+    b.write();
+    let out = oci.cmd(&[
+        "create",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        "../escape",
+    ]);
+    assert!(
+        text(&out.stderr).contains("invalid container id"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        std::fs::read_dir(oci.root.path()).unwrap().next().is_none(),
+        "state was created for a refused container"
+    );
+}
