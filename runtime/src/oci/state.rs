@@ -184,7 +184,7 @@ mod tests {
     fn own_process_is_alive_and_recycled_pid_is_not() {
         let me = std::process::id() as i32;
         let (state, start) = proc_stat(me).unwrap();
-        assert_eq!(state, 'R');
+        assert!(state == 'R' || state == 'S', "{state}");
         assert!(alive(me, start));
         assert!(!alive(me, start + 1));
         assert!(!alive(0, start));
