@@ -1,6 +1,9 @@
 //! The firewall as data: rrun's own nftables table (`inet rrun`), built from
 //! the networks and published ports, rendered to nft's JSON and applied in one
-//! transaction. Nothing outside the table is ever touched.
+//! transaction. Nothing outside the table is touched, with one exception:
+//! where Docker's iptables-nft chain DOCKER-USER exists, two accept rules
+//! per bridge of ours, marked with the comment `rrun`, go there (see
+//! [`DOCKER_USER`]).
 //!
 //! What the table does:
 //! - `forward`: isolates different networks from each other, keeps internal
@@ -112,6 +115,9 @@ pub struct Plan {
     /// with a port published on loopback, `ip_forward` when a network may
     /// reach out or be reached.
     pub sysctls: Vec<(String, &'static str)>,
+    /// Every bridge of ours, for Docker's DOCKER-USER chain (see
+    /// [`docker_user_batch`]).
+    pub bridges: Vec<String>,
 }
 
 fn rule(matches: Vec<Match>, action: Action) -> Rule {
@@ -297,7 +303,11 @@ pub fn plan(networks: &[FwNetwork], ports: &[PublishedPort]) -> Plan {
     if networks.iter().any(|n| !n.internal) {
         sysctls.push(("net/ipv4/ip_forward".into(), "1"));
     }
-    Plan { chains, sysctls }
+    Plan {
+        chains,
+        sysctls,
+        bridges,
+    }
 }
 
 fn meta(key: &str) -> Value {
@@ -427,12 +437,89 @@ pub fn apply(plan: &Plan) -> Result<(), FirewallError> {
         std::fs::write(&full, value)
             .map_err(|source| FirewallError::Sysctl { path: full, source })?;
     }
-    run_nft(&render(plan))
+    run_nft(&render(plan))?;
+    sync_docker_user(&plan.bridges).map(|_| ())
 }
 
-/// Remove rrun's table from the calling thread's network namespace.
+/// Remove rrun's table, and our rules in DOCKER-USER, from the calling
+/// thread's network namespace.
 pub fn teardown() -> Result<(), FirewallError> {
-    run_nft(&render_teardown())
+    run_nft(&render_teardown())?;
+    sync_docker_user(&[]).map(|_| ())
+}
+
+/// Docker's chain for users' forwarding rules (iptables-nft: table
+/// `ip filter`). Where Docker runs, its FORWARD chain's policy is DROP, and
+/// a packet must be accepted by every base chain on the forward hook, so
+/// ours alone is not enough: without an accept here our containers could
+/// not get out, nor (with br_netfilter) talk across their own bridge.
+/// Accepting everything on our bridges there is safe because our own table
+/// still drops what isolation and internal networks forbid.
+pub const DOCKER_USER: &str = "DOCKER-USER";
+/// Marks the rules rrun owns in DOCKER-USER, so they can be replaced.
+pub const DOCKER_USER_COMMENT: &str = "rrun";
+
+/// The batch replacing our rules in DOCKER-USER, from `nft -j list table ip
+/// filter` output; None when that table has no DOCKER-USER chain (no
+/// Docker, or Docker with iptables-legacy, which nft cannot see).
+pub fn docker_user_batch(listing: &Value, bridges: &[String]) -> Option<Value> {
+    let objects = listing["nftables"].as_array()?;
+    let is_ours =
+        |o: &&Value| o["table"] == "filter" && o["family"] == "ip" && o["chain"] == DOCKER_USER;
+    let has_chain = objects
+        .iter()
+        .filter_map(|o| o.get("chain"))
+        .any(|c| c["name"] == DOCKER_USER && c["table"] == "filter" && c["family"] == "ip");
+    if !has_chain {
+        return None;
+    }
+    let mut cmds = Vec::new();
+    for r in objects.iter().filter_map(|o| o.get("rule")).filter(is_ours) {
+        if r["comment"] == DOCKER_USER_COMMENT {
+            cmds.push(json!({ "delete": { "rule": {
+                "family": "ip", "table": "filter", "chain": DOCKER_USER, "handle": r["handle"]
+            } } }));
+        }
+    }
+    for b in bridges {
+        for key in ["iifname", "oifname"] {
+            cmds.push(json!({ "insert": { "rule": {
+                "family": "ip", "table": "filter", "chain": DOCKER_USER,
+                "comment": DOCKER_USER_COMMENT,
+                "expr": [cmp("==", meta(key), json!(b)), { "accept": null }]
+            } } }));
+        }
+    }
+    Some(json!({ "nftables": cmds }))
+}
+
+/// Bring our DOCKER-USER rules in line with `bridges` in the calling
+/// thread's namespace. Returns whether Docker's chain was there.
+pub fn sync_docker_user(bridges: &[String]) -> Result<bool, FirewallError> {
+    let listing = match nftables::helper::get_current_ruleset_raw(
+        nftables::helper::DEFAULT_NFT,
+        ["list", "table", "ip", "filter"],
+    ) {
+        Ok(out) => out,
+        // No `ip filter` table: no Docker here.
+        Err(nftables::helper::NftablesError::NftFailed { stderr, .. })
+            if stderr.contains("No such file or directory") =>
+        {
+            return Ok(false)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let listing: Value =
+        serde_json::from_str(&listing).map_err(nftables::helper::NftablesError::NftInvalidJson)?;
+    match docker_user_batch(&listing, bridges) {
+        Some(batch) => {
+            if !batch["nftables"].as_array().is_some_and(|a| a.is_empty()) {
+                run_nft(&batch)?;
+            }
+            Ok(true)
+        }
+        None => Ok(false),
+    }
 }
 
 fn run_nft(batch: &Value) -> Result<(), FirewallError> {
@@ -646,6 +733,49 @@ mod tests {
         );
         let t: nftables::schema::Nftables = serde_json::from_value(render_teardown()).unwrap();
         assert_eq!(t.objects.len(), 2);
+    }
+
+    #[test]
+    fn docker_user_rules_replace_ours_and_leave_others() {
+        let listing = json!({ "nftables": [
+            { "metainfo": { "json_schema_version": 1 } },
+            { "table": { "family": "ip", "name": "filter", "handle": 1 } },
+            { "chain": { "family": "ip", "table": "filter", "name": "DOCKER-USER", "handle": 2 } },
+            { "rule": { "family": "ip", "table": "filter", "chain": "DOCKER-USER", "handle": 7,
+                        "comment": "rrun", "expr": [] } },
+            { "rule": { "family": "ip", "table": "filter", "chain": "DOCKER-USER", "handle": 8,
+                        "expr": [ { "return": null } ] } },
+            { "rule": { "family": "ip", "table": "filter", "chain": "FORWARD", "handle": 9,
+                        "comment": "rrun", "expr": [] } }
+        ]});
+        let b = docker_user_batch(&listing, &["rr-a".to_string()]).unwrap();
+        let cmds = b["nftables"].as_array().unwrap();
+        assert_eq!(cmds.len(), 3);
+        assert_eq!(
+            cmds[0]["delete"]["rule"]["handle"], 7,
+            "only our rule in DOCKER-USER goes"
+        );
+        assert_eq!(cmds[1]["insert"]["rule"]["comment"], "rrun");
+        assert_eq!(
+            cmds[1]["insert"]["rule"]["expr"][0]["match"]["right"],
+            "rr-a"
+        );
+        // The inserts fit the crate's schema (a delete by handle, which nft
+        // takes without `expr`, does not).
+        let inserts = json!({ "nftables": [cmds[1].clone(), cmds[2].clone()] });
+        let parsed: nftables::schema::Nftables = serde_json::from_value(inserts).unwrap();
+        assert_eq!(parsed.objects.len(), 2);
+        // Teardown: only the delete.
+        let t = docker_user_batch(&listing, &[]).unwrap();
+        assert_eq!(t["nftables"].as_array().unwrap().len(), 1);
+        // No Docker chain: nothing to do.
+        let none = json!({ "nftables": [ { "table": { "family": "ip", "name": "filter" } } ] });
+        assert!(docker_user_batch(&none, &["rr-a".to_string()]).is_none());
+    }
+
+    #[test]
+    fn plan_lists_every_bridge_for_docker_user() {
+        assert_eq!(plan(&nets(), &[]).bridges, vec!["rr-a", "rr-b", "rr-i"]);
     }
 
     trait TapDaddr {

@@ -1,0 +1,206 @@
+//! Root test: coexistence with Docker's iptables-nft rules (FORWARD policy
+//! DROP, the DOCKER-USER chain), simulated in a host namespace the test
+//! makes with the same tables Docker creates.
+
+mod common;
+
+use common::{ok, unique, TestNs};
+use netd::firewall::{self, FwNetwork};
+use netd::link::{self, Attachment, BridgeSpec};
+
+fn can_ping(from: &TestNs, ip: &str) -> bool {
+    from.exec(10, &["busybox", "ping", "-c", "1", "-W", "1", ip])
+        .status
+        .success()
+}
+
+#[test]
+fn containers_get_out_through_dockers_forward_drop_and_teardown_leaves_docker_alone() {
+    let host = TestNs::new("rrh");
+    let outside = TestNs::new("rrx");
+    ok(
+        10,
+        &[
+            "ip",
+            "-n",
+            &host.name,
+            "link",
+            "add",
+            "up0",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "wan0",
+            "netns",
+            &outside.name,
+        ],
+    );
+    ok(
+        10,
+        &[
+            "ip",
+            "-n",
+            &host.name,
+            "addr",
+            "add",
+            "10.210.0.1/24",
+            "dev",
+            "up0",
+        ],
+    );
+    ok(10, &["ip", "-n", &host.name, "link", "set", "up0", "up"]);
+    ok(
+        10,
+        &[
+            "ip",
+            "-n",
+            &outside.name,
+            "addr",
+            "add",
+            "10.210.0.2/24",
+            "dev",
+            "wan0",
+        ],
+    );
+    ok(
+        10,
+        &["ip", "-n", &outside.name, "link", "set", "wan0", "up"],
+    );
+    // What Docker (iptables-nft) leaves: FORWARD drops by default and jumps
+    // to DOCKER-USER first, which ends in a return.
+    let nft = |cmd: &str| {
+        ok(
+            10,
+            &[
+                "ip",
+                "netns",
+                "exec",
+                &host.name,
+                "sh",
+                "-c",
+                &format!("nft '{cmd}'"),
+            ],
+        )
+    };
+    nft("add table ip filter");
+    nft("add chain ip filter FORWARD { type filter hook forward priority 0; policy drop; }");
+    nft("add chain ip filter DOCKER-USER");
+    nft("add rule ip filter FORWARD jump DOCKER-USER");
+    nft("add rule ip filter DOCKER-USER return");
+
+    let br = format!("rr-{}", unique("").replace('-', ""));
+    link::ensure_bridge(
+        &host.open(),
+        &BridgeSpec {
+            name: br.clone(),
+            gateway: "10.94.0.1/24".parse().unwrap(),
+            mtu: None,
+        },
+    )
+    .unwrap();
+    let c = TestNs::new("rrc");
+    link::attach(
+        &host.open(),
+        &c.open(),
+        &Attachment {
+            bridge: br.clone(),
+            host_veth: link::veth_name(&c.name, &br),
+            ifname: "eth0".into(),
+            address: "10.94.0.2/24".parse().unwrap(),
+            default_gateway: Some("10.94.0.1".parse().unwrap()),
+            mtu: None,
+        },
+    )
+    .unwrap();
+    let plan = firewall::plan(
+        &[FwNetwork {
+            bridge: br.clone(),
+            subnet: "10.94.0.0/24".parse().unwrap(),
+            internal: false,
+        }],
+        &[],
+    );
+    // Control: our table alone cannot beat Docker's DROP.
+    ok(
+        10,
+        &[
+            "ip",
+            "netns",
+            "exec",
+            &host.name,
+            "sysctl",
+            "-qw",
+            "net.ipv4.ip_forward=1",
+        ],
+    );
+    let ours_only = firewall::render(&plan).to_string();
+    let out = host.exec(
+        10,
+        &["sh", "-c", &format!("echo '{ours_only}' | nft -j -f -")],
+    );
+    assert!(out.status.success());
+    assert!(
+        !can_ping(&c, "10.210.0.2"),
+        "control: Docker's FORWARD drop should block"
+    );
+
+    firewall::apply_in(&host.open(), &plan).unwrap();
+    firewall::apply_in(&host.open(), &plan).unwrap();
+    assert!(
+        can_ping(&c, "10.210.0.2"),
+        "blocked by Docker's FORWARD drop"
+    );
+    let user = ok(
+        10,
+        &[
+            "ip",
+            "netns",
+            "exec",
+            &host.name,
+            "nft",
+            "list",
+            "chain",
+            "ip",
+            "filter",
+            "DOCKER-USER",
+        ],
+    );
+    assert_eq!(
+        user.matches("comment \"rrun\"").count(),
+        2,
+        "replaced, not duplicated: {user}"
+    );
+
+    firewall::teardown_in(&host.open()).unwrap();
+    let user = ok(
+        10,
+        &[
+            "ip",
+            "netns",
+            "exec",
+            &host.name,
+            "nft",
+            "list",
+            "chain",
+            "ip",
+            "filter",
+            "DOCKER-USER",
+        ],
+    );
+    assert!(!user.contains("rrun"), "{user}");
+    assert!(user.contains("return"), "Docker's own rule kept: {user}");
+    let fwd = ok(
+        10,
+        &[
+            "ip", "netns", "exec", &host.name, "nft", "list", "chain", "ip", "filter", "FORWARD",
+        ],
+    );
+    assert!(
+        fwd.contains("policy drop") && fwd.contains("jump DOCKER-USER"),
+        "{fwd}"
+    );
+    assert!(!can_ping(&c, "10.210.0.2"));
+    link::detach(&host.open(), &link::veth_name(&c.name, &br)).unwrap();
+    link::remove_link(&host.open(), &br).unwrap();
+}
