@@ -333,3 +333,80 @@ async fn forward_tcp(up: SocketAddr, query: &[u8]) -> io::Result<Vec<u8>> {
     s.read_exact(&mut resp).await?;
     Ok(resp)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::dns::DnsEndpoint;
+    use hickory_proto::op::Query;
+    use hickory_proto::rr::{Name, RecordType};
+
+    fn ctx(n: u8) -> Ctx {
+        let mut eps = Vec::new();
+        for i in 0..n {
+            eps.push(DnsEndpoint {
+                container_id: format!("{i:064x}"),
+                network: "net".into(),
+                internal: true,
+                names: vec![format!("c{i}"), "many".into()],
+                ipv4: Some(Ipv4Addr::new(10, 0, 0, i + 1)),
+                ipv6: None,
+            });
+        }
+        Ctx {
+            asker: format!("{:064x}", 0),
+            records: Records::new(Snapshot::new(eps)),
+            cfg: ServerConfig::default(),
+        }
+    }
+
+    fn query(name: &str, edns: bool) -> Vec<u8> {
+        let mut m = Message::query();
+        m.add_query(Query::query(Name::from_ascii(name).unwrap(), RecordType::A));
+        if edns {
+            let mut e = hickory_proto::op::Edns::new();
+            e.set_max_payload(4096);
+            m.set_edns(e);
+        }
+        m.to_vec().unwrap()
+    }
+
+    #[tokio::test]
+    async fn big_udp_answers_truncate_without_edns_and_fit_with_it() {
+        let c = ctx(60);
+        // 60 A records: well over 512 bytes.
+        let udp =
+            Message::from_vec(&handle(&c, &query("many", false), true).await.unwrap()).unwrap();
+        assert!(udp.metadata.truncation);
+        let big =
+            Message::from_vec(&handle(&c, &query("many", true), true).await.unwrap()).unwrap();
+        assert!(!big.metadata.truncation);
+        assert_eq!(big.answers.len(), 60);
+        let tcp =
+            Message::from_vec(&handle(&c, &query("many", false), false).await.unwrap()).unwrap();
+        assert_eq!(tcp.answers.len(), 60);
+    }
+
+    #[tokio::test]
+    async fn garbage_gets_formerr_or_nothing() {
+        let c = ctx(1);
+        let r = Message::from_vec(&handle(&c, &[0x12, 0x34, 0xff], true).await.unwrap()).unwrap();
+        assert_eq!(r.metadata.id, 0x1234);
+        assert_eq!(r.metadata.response_code, ResponseCode::FormErr);
+        assert!(handle(&c, &[1], true).await.is_none());
+    }
+
+    #[tokio::test]
+    async fn snapshot_replacement_is_seen_by_the_next_query() {
+        let c = ctx(2);
+        let a = Message::from_vec(&handle(&c, &query("c1", false), true).await.unwrap()).unwrap();
+        assert_eq!(a.answers.len(), 1);
+        c.records.replace(Snapshot::default());
+        let r = Message::from_vec(&handle(&c, &query("c1", false), true).await.unwrap()).unwrap();
+        assert_eq!(
+            r.metadata.response_code,
+            ResponseCode::Refused,
+            "asker gone from the snapshot"
+        );
+    }
+}
