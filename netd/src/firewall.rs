@@ -130,78 +130,179 @@ fn host32(ip: Ipv4Addr) -> Ipv4Net {
 
 /// Build the plan for `networks` and `ports`.
 pub fn plan(networks: &[FwNetwork], ports: &[PublishedPort]) -> Plan {
-    // Order: internal networks sealed first; then published ports (public:
-    // reachable from the outside and from other networks alike, as through
-    // Docker's host-gateway); then every isolation drop; then the remaining
-    // accepts, so an accept for one bridge never lets through what another
-    // bridge's isolation drops.
-    let mut internal = Vec::new();
+    let (published, localnet) = published_rules(ports);
+    let mut chains = vec![
+        base_chain(
+            "raw_prerouting",
+            "filter",
+            "prerouting",
+            -300,
+            vec![loopback_guard()],
+        ),
+        base_chain("forward", "filter", "forward", 0, forward_rules(networks)),
+        base_chain(
+            "postrouting",
+            "nat",
+            "postrouting",
+            100,
+            postrouting_rules(networks, &localnet),
+        ),
+    ];
+    if !published.is_empty() {
+        // Only packets for the host's own addresses are candidates, from
+        // outside (prerouting) and from the host itself (output).
+        let to_published = || {
+            vec![rule(
+                vec![Match::DAddrLocal],
+                Action::Jump("published".into()),
+            )]
+        };
+        chains.push(base_chain(
+            "prerouting",
+            "nat",
+            "prerouting",
+            -100,
+            to_published(),
+        ));
+        chains.push(base_chain("output", "nat", "output", -100, to_published()));
+        chains.push(Chain {
+            name: "published",
+            hook: None,
+            rules: published,
+        });
+    }
+    let mut sysctls: Vec<(String, &'static str)> = localnet
+        .iter()
+        .map(|b| (format!("net/ipv4/conf/{b}/route_localnet"), "1"))
+        .collect();
+    if networks.iter().any(|n| !n.internal) {
+        sysctls.push(("net/ipv4/ip_forward".into(), "1"));
+    }
+    let bridges = networks.iter().map(|n| n.bridge.clone()).collect();
+    Plan {
+        chains,
+        sysctls,
+        bridges,
+    }
+}
+
+fn base_chain(
+    name: &'static str,
+    kind: &'static str,
+    hook: &'static str,
+    priority: i32,
+    rules: Vec<Rule>,
+) -> Chain {
+    Chain {
+        name,
+        hook: Some(BaseHook {
+            kind,
+            hook,
+            priority,
+        }),
+        rules,
+    }
+}
+
+/// moby#45610: with `route_localnet=1` on a bridge, a packet from a
+/// neighbour aimed at 127.0.0.1 would be DNAT-ed to a port published on
+/// loopback. Dropped before conntrack and NAT see it.
+fn loopback_guard() -> Rule {
+    rule(
+        vec![
+            Match::NotIif("lo".into()),
+            Match::DAddr("127.0.0.0/8".parse().unwrap()),
+        ],
+        Action::Drop,
+    )
+}
+
+/// Order matters: internal networks sealed first; then published ports
+/// (public: reachable from the outside and from other networks alike, as
+/// through Docker's host-gateway); then every isolation drop; then the
+/// remaining accepts, so an accept for one bridge never lets through what
+/// another bridge's isolation drops.
+fn forward_rules(networks: &[FwNetwork]) -> Vec<Rule> {
+    let mut sealed = Vec::new();
     let mut published_in = Vec::new();
-    let mut forward = Vec::new();
+    let mut isolation = Vec::new();
     let mut accepts = Vec::new();
-    let mut postrouting = Vec::new();
-    let bridges: Vec<String> = networks.iter().map(|n| n.bridge.clone()).collect();
     for n in networks {
-        let others: Vec<String> = bridges
+        let br = || n.bridge.clone();
+        let others: Vec<String> = networks
             .iter()
-            .filter(|b| **b != n.bridge)
-            .cloned()
+            .map(|o| o.bridge.clone())
+            .filter(|b| *b != n.bridge)
             .collect();
         if !others.is_empty() {
-            forward.push(rule(
-                vec![Match::Iif(n.bridge.clone()), Match::OifIn(others)],
+            isolation.push(rule(
+                vec![Match::Iif(br()), Match::OifIn(others)],
                 Action::Drop,
             ));
         }
         if n.internal {
-            internal.push(rule(
-                vec![
-                    Match::Iif(n.bridge.clone()),
-                    Match::NotOif(n.bridge.clone()),
-                ],
+            sealed.push(rule(
+                vec![Match::Iif(br()), Match::NotOif(br())],
                 Action::Drop,
             ));
-            internal.push(rule(
-                vec![
-                    Match::Oif(n.bridge.clone()),
-                    Match::NotIif(n.bridge.clone()),
-                ],
+            sealed.push(rule(
+                vec![Match::Oif(br()), Match::NotIif(br())],
                 Action::Drop,
             ));
         } else {
+            published_in.push(rule(vec![Match::Oif(br()), Match::CtDnat], Action::Accept));
             accepts.push(rule(
-                vec![Match::Oif(n.bridge.clone()), Match::CtEstablished],
+                vec![Match::Oif(br()), Match::CtEstablished],
                 Action::Accept,
             ));
-            published_in.push(rule(
-                vec![Match::Oif(n.bridge.clone()), Match::CtDnat],
-                Action::Accept,
-            ));
-            accepts.push(rule(vec![Match::Iif(n.bridge.clone())], Action::Accept));
-            postrouting.push(rule(
-                vec![Match::SAddr(n.subnet), Match::NotOif(n.bridge.clone())],
-                Action::Masquerade,
-            ));
-            // Hairpin: a container reaching a neighbour through a published
-            // port comes back out of its own bridge; without this the reply
-            // would go straight to it, bypassing the reverse NAT.
-            postrouting.push(rule(
-                vec![
-                    Match::CtDnat,
-                    Match::SAddr(n.subnet),
-                    Match::Oif(n.bridge.clone()),
-                ],
-                Action::Masquerade,
-            ));
+            accepts.push(rule(vec![Match::Iif(br())], Action::Accept));
         }
     }
+    sealed
+        .into_iter()
+        .chain(published_in)
+        .chain(isolation)
+        .chain(accepts)
+        .collect()
+}
 
-    internal.extend(published_in);
-    internal.extend(forward);
-    internal.extend(accepts);
-    let forward = internal;
+fn postrouting_rules(networks: &[FwNetwork], localnet: &[String]) -> Vec<Rule> {
+    let mut rules = Vec::new();
+    for n in networks.iter().filter(|n| !n.internal) {
+        rules.push(rule(
+            vec![Match::SAddr(n.subnet), Match::NotOif(n.bridge.clone())],
+            Action::Masquerade,
+        ));
+        // Hairpin: a container reaching a neighbour through a published
+        // port comes back out of its own bridge; without this the reply
+        // would go straight to it (no br_netfilter), bypassing the reverse NAT.
+        rules.push(rule(
+            vec![
+                Match::CtDnat,
+                Match::SAddr(n.subnet),
+                Match::Oif(n.bridge.clone()),
+            ],
+            Action::Masquerade,
+        ));
+    }
+    // Traffic from the host's 127.0.0.1 DNAT-ed into a container must leave
+    // with a source the container can answer.
+    for b in localnet {
+        rules.push(rule(
+            vec![
+                Match::SAddr("127.0.0.0/8".parse().unwrap()),
+                Match::Oif(b.clone()),
+            ],
+            Action::Masquerade,
+        ));
+    }
+    rules
+}
 
-    let mut published = Vec::new();
+/// DNAT rules in a stable order, and the bridges that need
+/// `route_localnet` (a port reachable on 127.0.0.1).
+fn published_rules(ports: &[PublishedPort]) -> (Vec<Rule>, Vec<String>) {
+    let mut rules = Vec::new();
     let mut localnet: Vec<String> = Vec::new();
     let mut sorted: Vec<&PublishedPort> = ports.iter().collect();
     sorted.sort_by_key(|p| (p.host_port, p.proto, p.host_ip));
@@ -212,102 +313,12 @@ pub fn plan(networks: &[FwNetwork], ports: &[PublishedPort]) -> Plan {
         }
         m.push(Match::Proto(p.proto));
         m.push(Match::DPort(p.host_port));
-        published.push(rule(m, Action::Dnat(p.container_ip, p.container_port)));
+        rules.push(rule(m, Action::Dnat(p.container_ip, p.container_port)));
         if p.host_ip.is_none_or(|ip| ip.is_loopback()) && !localnet.contains(&p.bridge) {
             localnet.push(p.bridge.clone());
         }
     }
-    // Traffic from the host's 127.0.0.1 DNAT-ed into a container must leave
-    // with a source the container can answer.
-    for b in &localnet {
-        postrouting.push(rule(
-            vec![
-                Match::SAddr("127.0.0.0/8".parse().unwrap()),
-                Match::Oif(b.clone()),
-            ],
-            Action::Masquerade,
-        ));
-    }
-
-    let mut chains = vec![
-        Chain {
-            name: "raw_prerouting",
-            hook: Some(BaseHook {
-                kind: "filter",
-                hook: "prerouting",
-                priority: -300,
-            }),
-            rules: vec![rule(
-                vec![
-                    Match::NotIif("lo".into()),
-                    Match::DAddr("127.0.0.0/8".parse().unwrap()),
-                ],
-                Action::Drop,
-            )],
-        },
-        Chain {
-            name: "forward",
-            hook: Some(BaseHook {
-                kind: "filter",
-                hook: "forward",
-                priority: 0,
-            }),
-            rules: forward,
-        },
-        Chain {
-            name: "postrouting",
-            hook: Some(BaseHook {
-                kind: "nat",
-                hook: "postrouting",
-                priority: 100,
-            }),
-            rules: postrouting,
-        },
-    ];
-    if !published.is_empty() {
-        let to_published = || {
-            vec![rule(
-                vec![Match::DAddrLocal],
-                Action::Jump("published".into()),
-            )]
-        };
-        chains.push(Chain {
-            name: "prerouting",
-            hook: Some(BaseHook {
-                kind: "nat",
-                hook: "prerouting",
-                priority: -100,
-            }),
-            rules: to_published(),
-        });
-        chains.push(Chain {
-            name: "output",
-            hook: Some(BaseHook {
-                kind: "nat",
-                hook: "output",
-                priority: -100,
-            }),
-            rules: to_published(),
-        });
-        chains.push(Chain {
-            name: "published",
-            hook: None,
-            rules: published,
-        });
-    }
-
-    let mut sysctls: Vec<(String, &'static str)> = localnet
-        .iter()
-        .map(|b| (format!("net/ipv4/conf/{b}/route_localnet"), "1"))
-        .collect();
-    if networks.iter().any(|n| !n.internal) {
-        sysctls.push(("net/ipv4/ip_forward".into(), "1"));
-    }
-    Plan {
-        chains,
-        sysctls,
-        bridges,
-    }
+    (rules, localnet)
 }
 
 fn meta(key: &str) -> Value {
