@@ -260,6 +260,33 @@ pub fn detach(host: &NetNs, host_veth: &str) -> Result<(), LinkError> {
     remove_link(host, host_veth)
 }
 
+/// Names of the interfaces enslaved to `bridge` in `ns` (empty when the
+/// bridge does not exist).
+pub fn bridge_ports(ns: &NetNs, bridge: &str) -> Result<Vec<String>, LinkError> {
+    use rtnetlink::packet_route::link::LinkAttribute;
+    with_netlink(ns, |h| async move {
+        let Some(br) = index_of(&h, bridge).await? else {
+            return Ok(vec![]);
+        };
+        let mut ports = Vec::new();
+        let mut dump = h.link().get().execute();
+        while let Some(l) = dump.try_next().await.map_err(ctx("list links"))? {
+            let on_bridge = l
+                .attributes
+                .iter()
+                .any(|a| matches!(a, LinkAttribute::Controller(i) if *i == br));
+            let name = l.attributes.iter().find_map(|a| match a {
+                LinkAttribute::IfName(n) => Some(n.clone()),
+                _ => None,
+            });
+            if let (true, Some(name)) = (on_bridge, name) {
+                ports.push(name);
+            }
+        }
+        Ok(ports)
+    })
+}
+
 /// The IPv4 routes of `ns`'s main table, for IPAM to avoid (default routes
 /// included; IPAM ignores them).
 pub fn host_routes(ns: &NetNs) -> Result<Vec<Ipv4Net>, LinkError> {

@@ -179,9 +179,27 @@ impl Netd {
             SubnetAllocator::for_network(n)?;
             if let Some(spec) = bridge_spec(n) {
                 link::ensure_bridge(&self.host, &spec)?;
+                self.remove_stray_veths(n, &spec.name)?;
             }
         }
         self.refresh(&nets)
+    }
+
+    /// A crash between attaching a veth and saving the endpoint leaves a
+    /// veth the store does not know: remove it (it holds no user data).
+    fn remove_stray_veths(&self, n: &Network, bridge: &str) -> Result<(), NetdError> {
+        let expected: Vec<String> = n
+            .containers
+            .keys()
+            .map(|c| link::veth_name(c, n.id.as_str()))
+            .collect();
+        for port in link::bridge_ports(&self.host, bridge)? {
+            if port.starts_with("ve") && port.len() == 15 && !expected.contains(&port) {
+                tracing::info!(network = %n.name, veth = %port, "removing a veth left by a crash");
+                link::remove_link(&self.host, &port)?;
+            }
+        }
+        Ok(())
     }
 
     fn guard(&self) -> MutexGuard<'_, ()> {
@@ -216,6 +234,27 @@ impl Netd {
         }
         let req = CreateNetwork::bridge(NetworkName::try_from(DEFAULT_NETWORK)?);
         self.create_locked(req, Some(DEFAULT_BRIDGE))
+    }
+
+    /// Docker's three predefined networks: `bridge` (on `rrun0`), `host`
+    /// and `none`, each created on first use.
+    pub fn ensure_predefined_networks(&self) -> Result<Vec<Network>, NetdError> {
+        let mut out = vec![self.ensure_default_network()?];
+        for (name, driver) in [("host", Driver::Host), ("none", Driver::None)] {
+            let _g = self.guard();
+            match self.store.find(name) {
+                Ok(n) => out.push(n),
+                Err(StoreError::NotFound(_)) => {
+                    let req = CreateNetwork {
+                        driver,
+                        ..CreateNetwork::bridge(NetworkName::try_from(name)?)
+                    };
+                    out.push(self.create_locked(req, None)?);
+                }
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(out)
     }
 
     fn create_locked(

@@ -62,7 +62,13 @@ fn daemon_api_networks_connect_dns_ports_restart_and_teardown() {
     cfg.host_root = root.path().to_path_buf();
     let netd = Netd::open(cfg.clone()).unwrap();
 
-    // Docker's pools: the default network first, then 172.18.0.0/16.
+    // Docker's predefined networks and pools: the default network first,
+    // then 172.18.0.0/16.
+    let predefined = netd.ensure_predefined_networks().unwrap();
+    let names: Vec<&str> = predefined.iter().map(|n| n.name.as_str()).collect();
+    assert_eq!(names, ["bridge", "host", "none"]);
+    assert!(predefined[1].ipam.config.is_empty() && predefined[2].ipam.config.is_empty());
+    assert_eq!(netd.ensure_predefined_networks().unwrap(), predefined);
     let default = netd.ensure_default_network().unwrap();
     assert_eq!(default.ipam.config[0].subnet.to_string(), "172.17.0.0/16");
     assert_eq!(netd.ensure_default_network().unwrap().id, default.id);
@@ -207,11 +213,49 @@ fn daemon_api_networks_connect_dns_ports_restart_and_teardown() {
         None,
         "control: no rules, no port"
     );
+    // And a crash between creating a veth and saving it left a stray one.
+    let br = todo.bridge_name();
+    ok(
+        10,
+        &[
+            "ip",
+            "-n",
+            &host.name,
+            "link",
+            "add",
+            "ve0123456789abc",
+            "type",
+            "veth",
+            "peer",
+            "name",
+            "vp0123456789abc",
+        ],
+    );
+    ok(
+        10,
+        &[
+            "ip",
+            "-n",
+            &host.name,
+            "link",
+            "set",
+            "ve0123456789abc",
+            "master",
+            &br,
+        ],
+    );
     let netd = Netd::open(cfg).unwrap();
     assert_eq!(
         fetch(&host, "127.0.0.1:13306").as_deref(),
         Some("mysql says hi\n")
     );
+    let ports = netd::link::bridge_ports(&host.open(), &br).unwrap();
+    assert_eq!(
+        ports.len(),
+        2,
+        "the two containers' veths, not the stray: {ports:?}"
+    );
+    assert!(!ports.contains(&"ve0123456789abc".to_string()));
     let third = TestNs::new("rrc");
     let third_ns = third.open();
     let got = netd
@@ -255,7 +299,9 @@ fn daemon_api_networks_connect_dns_ports_restart_and_teardown() {
         "port still published after disconnect"
     );
     netd.remove_network(todo.id.short()).unwrap();
-    netd.remove_network("bridge").unwrap();
+    for n in ["bridge", "host", "none"] {
+        netd.remove_network(n).unwrap();
+    }
     assert!(netd.networks().unwrap().is_empty());
     netd.teardown_firewall().unwrap();
     let links = ok(10, &["ip", "-n", &host.name, "-o", "link", "show"]);
