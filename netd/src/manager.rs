@@ -52,6 +52,8 @@ pub enum NetdError {
     NotConnected { container: String, network: String },
     #[error("protocol {0:?} is not supported; use tcp or udp")]
     Protocol(String),
+    #[error("IPv6 networks (--ipv6) are not supported by rrun yet")]
+    Ipv6Unsupported,
     #[error("{0}; and undoing it failed too: {1}")]
     Undo(Box<NetdError>, Box<NetdError>),
 }
@@ -262,6 +264,10 @@ impl Netd {
         req: CreateNetwork,
         bridge: Option<&str>,
     ) -> Result<Network, NetdError> {
+        if req.enable_ipv6 {
+            // Refused rather than silently creating an IPv4-only network.
+            return Err(NetdError::Ipv6Unsupported);
+        }
         let nets = self.store.load_all()?;
         if nets.iter().any(|n| n.name == req.name) {
             return Err(NetdError::Exists(req.name.to_string()));

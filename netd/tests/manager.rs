@@ -86,6 +86,13 @@ fn daemon_api_networks_connect_dns_ports_restart_and_teardown() {
         Err(NetdError::Exists(_))
     ));
 
+    let mut v6 = CreateNetwork::bridge("v6".try_into().unwrap());
+    v6.enable_ipv6 = true;
+    assert!(matches!(
+        netd.create_network(v6),
+        Err(NetdError::Ipv6Unsupported)
+    ));
+
     let app = TestNs::new("rrc");
     let mysql = TestNs::new("rrc");
     let c = |ns: &TestNs| ns.open();
