@@ -787,3 +787,226 @@ fn invalid_bundles_are_refused_with_clear_errors() {
         "state was created for a refused container"
     );
 }
+
+#[test]
+fn time_namespace_with_boottime_offset() {
+    assert!(
+        Path::new("/proc/self/ns/time").exists(),
+        "this kernel has time namespaces"
+    );
+    let oci = Oci::new();
+    let mut b = Bundle::new(&["cat", "/proc/uptime"]);
+    b.add_namespace("time");
+    b.spec["linux"]["timeOffsets"] = json!({"boottime": {"secs": 1_000_000, "nanosecs": 0}});
+    let (code, out, err) = oci.run(&b);
+    assert_eq!(code, 0, "{err}");
+    let uptime: f64 = out.split_whitespace().next().unwrap().parse().unwrap();
+    let host: f64 = std::fs::read_to_string("/proc/uptime")
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!(
+        uptime >= 1_000_000.0 + host - 5.0,
+        "uptime {uptime} has no offset (host {host})"
+    );
+}
+
+#[test]
+fn cgroup_namespace_hides_the_host_hierarchy_and_limits_show() {
+    let oci = Oci::new();
+    let id = unique("cgns");
+    let mut b = Bundle::new(&["sh", "-c", "cat /proc/self/cgroup; f=/sys/fs/cgroup/cpu/cpu.cfs_quota_us; [ -e $f ] && cat $f || cut -d' ' -f1 /sys/fs/cgroup/cpu.max"]);
+    b.spec["linux"]["resources"]["cpu"] = json!({"quota": 50000, "period": 100000, "shares": 512});
+    b.spec["linux"]["cgroupsPath"] = json!(format!("/rrun-test/{id}"));
+    b.write();
+    let out = oci.cmd(&["run", "--bundle", b.path().to_str().unwrap(), &id]);
+    let stdout = text(&out.stdout);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let lines: Vec<&str> = stdout.lines().collect();
+    // Every hierarchy's path is "/" inside the cgroup namespace.
+    assert!(
+        lines[..lines.len() - 1].iter().all(|l| l.ends_with(":/")),
+        "{stdout}"
+    );
+    assert_eq!(*lines.last().unwrap(), "50000", "{stdout}");
+}
+
+#[test]
+fn default_dev_has_the_standard_nodes_and_links() {
+    let oci = Oci::new();
+    let mut b = Bundle::new(&["sh", "-c", "ls -l /dev/null /dev/zero /dev/full /dev/random /dev/urandom /dev/tty /dev/fuse; ls -l /dev | grep -- '->' | sed 's/.* \\([a-z]*\\) -> \\(.*\\)/\\1 \\2/'"]);
+    b.spec["linux"]["devices"] = json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 432, "uid": 0, "gid": 0}]);
+    let (code, out, err) = oci.run(&b);
+    assert_eq!(code, 0, "{err}");
+    for (name, majmin, mode) in [
+        ("null", "1,   3", "crw-rw-rw-"),
+        ("zero", "1,   5", "crw-rw-rw-"),
+        ("full", "1,   7", "crw-rw-rw-"),
+        ("random", "1,   8", "crw-rw-rw-"),
+        ("urandom", "1,   9", "crw-rw-rw-"),
+        ("tty", "5,   0", "crw-rw-rw-"),
+        ("fuse", "10, 229", "crw-rw----"),
+    ] {
+        let line = out
+            .lines()
+            .find(|l| l.ends_with(&format!("/dev/{name}")))
+            .unwrap_or_else(|| panic!("no /dev/{name}: {out}"));
+        assert!(
+            line.starts_with(mode) && line.contains(majmin),
+            "/dev/{name}: {line}"
+        );
+    }
+    for link in [
+        "fd /proc/self/fd",
+        "stdin /proc/self/fd/0",
+        "stdout /proc/self/fd/1",
+        "stderr /proc/self/fd/2",
+        "ptmx pts/ptmx",
+    ] {
+        assert!(out.lines().any(|l| l == link), "missing link {link}: {out}");
+    }
+}
+
+#[test]
+fn mount_target_symlink_cannot_escape_the_rootfs() {
+    // CVE-2021-30465: a symlink in the image pointing outside must be
+    // resolved inside the rootfs, never followed onto the host.
+    let oci = Oci::new();
+    let outside = tempfile::tempdir().unwrap();
+    let src = tempfile::tempdir().unwrap();
+    std::fs::write(src.path().join("payload"), "x").unwrap();
+    let mut b = Bundle::new(&["ls", "/escape"]);
+    std::os::unix::fs::symlink(outside.path(), b.rootfs().join("escape")).unwrap();
+    b.spec["mounts"].as_array_mut().unwrap().push(json!({
+        "destination": "/escape", "type": "bind", "source": src.path(), "options": ["rbind"]
+    }));
+    // The link's target does not exist inside the rootfs: refused, clearly.
+    let (code, _, err) = oci.run(&b);
+    assert_ne!(code, 0);
+    assert!(err.contains("/escape"), "{err}");
+    assert!(std::fs::read_dir(outside.path()).unwrap().next().is_none());
+
+    // Once it exists inside the rootfs, the mount lands there.
+    let inside = b.rootfs().join(outside.path().strip_prefix("/").unwrap());
+    std::fs::create_dir_all(&inside).unwrap();
+    let (code, out, err) = oci.run(&b);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out.trim(), "payload");
+    assert!(host_mounts_containing(outside.path().to_str().unwrap())
+        .iter()
+        .all(|m| m.contains("rootfs")));
+    assert!(
+        std::fs::read_dir(outside.path()).unwrap().next().is_none(),
+        "the host directory was written"
+    );
+}
+
+#[test]
+fn no_pivot_uses_chroot() {
+    let oci = Oci::new();
+    let b = Bundle::new(&["sh", "-c", "ls /; echo pid=$$"]);
+    b.write();
+    let id = unique("nopivot");
+    let out = oci.cmd(&[
+        "run",
+        "--no-pivot",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let stdout = text(&out.stdout);
+    assert!(
+        stdout.contains("bin\n") && stdout.contains("pid=1"),
+        "{stdout}"
+    );
+}
+
+#[test]
+fn umask_and_oom_score_adj() {
+    let oci = Oci::new();
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "umask; cat /proc/self/oom_score_adj; touch /tmp/f; stat -c %a /tmp/f",
+    ]);
+    b.spec["process"]["user"]["umask"] = json!(0o077);
+    b.spec["process"]["oomScoreAdj"] = json!(500);
+    let (code, out, err) = oci.run(&b);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(out, "0077\n500\n600\n");
+}
+
+#[test]
+fn exec_with_a_terminal_through_console_socket() {
+    let oci = Oci::new();
+    let b = Bundle::new(&["sleep", "300"]);
+    b.write();
+    let id = unique("exectty");
+    oci.ok(&[
+        "run",
+        "--detach",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    let sock = b.path().join("exec-console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let receiver = std::thread::spawn(move || recv_fd(&listener));
+    oci.ok(&[
+        "exec",
+        "--tty",
+        "--detach",
+        "--console-socket",
+        sock.to_str().unwrap(),
+        &id,
+        "sh",
+        "-c",
+        "tty; echo exec-done; sleep 1",
+    ]);
+    let mut f = std::fs::File::from(receiver.join().unwrap());
+    let mut out = Vec::new();
+    let mut buf = [0u8; 512];
+    use std::io::Read;
+    let output = wait_for("exec terminal output", Duration::from_secs(15), || {
+        match f.read(&mut buf) {
+            Ok(n) if n > 0 => out.extend_from_slice(&buf[..n]),
+            _ => return Some(text(&out)),
+        }
+        text(&out).contains("exec-done").then(|| text(&out))
+    });
+    assert!(output.contains("/dev/pts/"), "{output:?}");
+    oci.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn kill_all_reaches_every_process() {
+    let oci = Oci::new();
+    let mut b = Bundle::new(&["sh", "-c", "trap '' TERM; sleep 300 & sleep 300 & wait"]);
+    let id = unique("killall");
+    b.spec["linux"]["cgroupsPath"] = json!(format!("/rrun-test/{id}"));
+    b.write();
+    oci.ok(&[
+        "run",
+        "--detach",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    wait_for("three processes", Duration::from_secs(10), || {
+        (serde_json::from_str::<Vec<i64>>(&oci.ok(&["ps", "--format", "json", &id]))
+            .unwrap()
+            .len()
+            == 3)
+            .then_some(())
+    });
+    oci.ok(&["kill", "--all", &id, "KILL"]);
+    wait_for("stopped", Duration::from_secs(10), || {
+        (oci.state(&id)["status"] == "stopped").then_some(())
+    });
+    oci.ok(&["delete", &id]);
+    assert!(!cgroup_dir("pids", &format!("/rrun-test/{id}")).exists());
+}

@@ -62,6 +62,11 @@ pub fn unpack_layer<R: Read>(reader: R, dest: &Path) -> Result<UnpackStats, Unpa
     // Directory mtimes are set last: creating entries inside a directory
     // would change them again.
     let mut dir_times: Vec<(Vec<Vec<u8>>, i64)> = Vec::new();
+    // The last parent directory opened, by path. Tar streams list a
+    // directory's entries together, so most entries reuse it instead of
+    // walking from the root again (one openat per component is the
+    // dominant cost of unpacking many small files).
+    let mut cache: Option<(Vec<Vec<u8>>, OwnedFd)> = None;
     for entry in archive.entries().map_err(UnpackError::Tar)? {
         let mut entry = entry.map_err(UnpackError::Tar)?;
         let raw = entry.path_bytes().into_owned();
@@ -78,7 +83,25 @@ pub fn unpack_layer<R: Read>(reader: R, dest: &Path) -> Result<UnpackStats, Unpa
             continue;
         }
         stats.entries += 1;
-        let parent = walk(&root, parents, true, &name)?;
+        // The path this entry may remove or replace: any cached directory
+        // at or below it could stop being what its path names.
+        let changed: Vec<Vec<u8>> = match last.strip_prefix(WHITEOUT_PREFIX.as_bytes()) {
+            Some(t) if !last.starts_with(WHITEOUT_META_PREFIX.as_bytes()) => {
+                parents.iter().cloned().chain([t.to_vec()]).collect()
+            }
+            _ => comps.clone(),
+        };
+        if cache.as_ref().is_some_and(|(c, _)| c.starts_with(&changed)) {
+            cache = None;
+        }
+        if cache.as_ref().is_none_or(|(c, _)| c.as_slice() != parents) {
+            let fd = match &cache {
+                Some((c, fd)) if parents.starts_with(c) => walk_from(fd, c.len(), parents, true, &name)?,
+                _ => walk_from(&root, 0, parents, true, &name)?,
+            };
+            cache = Some((parents.to_vec(), fd));
+        }
+        let parent = &cache.as_ref().expect("just filled").1;
         let last_str = String::from_utf8_lossy(last);
 
         if last_str == WHITEOUT_OPAQUE {
@@ -333,8 +356,19 @@ fn walk(
     create: bool,
     entry: &str,
 ) -> Result<OwnedFd, UnpackError> {
-    let mut cur = root.try_clone().map_err(io_at(entry, "dup"))?;
-    for (i, comp) in comps.iter().enumerate() {
+    walk_from(root, 0, comps, create, entry)
+}
+
+/// [`walk`] starting at `start`, an open directory for `comps[..skip]`.
+fn walk_from(
+    start: &OwnedFd,
+    skip: usize,
+    comps: &[Vec<u8>],
+    create: bool,
+    entry: &str,
+) -> Result<OwnedFd, UnpackError> {
+    let mut cur = start.try_clone().map_err(io_at(entry, "dup"))?;
+    for (i, comp) in comps.iter().enumerate().skip(skip) {
         let c = cstr(comp, entry)?;
         let shown = || String::from_utf8_lossy(&comps[..=i].join(&b'/')).into_owned();
         match lstat_at(cur.as_raw_fd(), &c) {

@@ -329,3 +329,18 @@ fn xattr(p: &Path, key: &str) -> Option<Vec<u8>> {
     buf.truncate(n as usize);
     Some(buf)
 }
+
+#[test]
+fn directory_replaced_by_symlink_mid_layer_is_not_written_through() {
+    let s = Sandbox::new();
+    let res = s.unpack(
+        Tar::new()
+            .dir("a", 0o755)
+            .file("a/x", b"1")
+            .symlink("a", s.probe_str())
+            .file("a/victim", b"pwned")
+            .finish(),
+    );
+    refused(res, "symlink");
+    s.assert_probe_untouched();
+}

@@ -119,6 +119,10 @@ fn dir_perm() -> Permissions {
 /// Resolves (creating when missing) a mount target inside the root: a
 /// directory, or a file when the thing mounted there is a file.
 fn target(root: &Root, dest: &Path, file: bool) -> Result<pathrs::Handle> {
+    // An existing target, symlinks in it followed as if the rootfs were /.
+    if let Ok(h) = root.resolve(dest) {
+        return Ok(h);
+    }
     if file {
         if let Some(parent) = dest.parent() {
             root.mkdir_all(parent, &dir_perm())?;
