@@ -96,7 +96,9 @@ pub fn unpack_layer<R: Read>(reader: R, dest: &Path) -> Result<UnpackStats, Unpa
         }
         if cache.as_ref().is_none_or(|(c, _)| c.as_slice() != parents) {
             let fd = match &cache {
-                Some((c, fd)) if parents.starts_with(c) => walk_from(fd, c.len(), parents, true, &name)?,
+                Some((c, fd)) if parents.starts_with(c) => {
+                    walk_from(fd, c.len(), parents, true, &name)?
+                }
                 _ => walk_from(&root, 0, parents, true, &name)?,
             };
             cache = Some((parents.to_vec(), fd));

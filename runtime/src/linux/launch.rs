@@ -35,7 +35,14 @@ pub fn launch(
     maps: Option<(Vec<LinuxIdMapping>, Vec<LinuxIdMapping>)>,
     driver: &mut dyn Driver,
 ) -> Result<Launched> {
-    let exe = super::exe::sealed_self().context("copy the runtime into a sealed memfd")?;
+    let exe = super::exe::sealed_self().context("seal the runtime binary for the init")?;
+    // Keep it clear of the fd numbers the child sets up (SYNC_FD).
+    let exe = nix::fcntl::fcntl(
+        exe.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(SYNC_FD + 1),
+    )
+    // SAFETY: F_DUPFD_CLOEXEC returned a new fd that we now own.
+    .map(|fd| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })?;
     let (mut parent, child) = Channel::pair()?;
     // Prepared before fork: after it, the child only calls dup2 and execve.
     let argv = [CString::new("rrun-oci")?, CString::new("init")?];
