@@ -16,7 +16,8 @@ cargo build --release -q -p rrun-runtime --bin rrun-oci
 scripts/build-test-images.sh >/dev/null
 oci=$PWD/target/release/rrun-oci
 
-work=$(mktemp -d)
+# State under /run (tmpfs), as both runtimes keep it in real use.
+work=$(mktemp -d -p /run rrun-bench.XXXXXX)
 cleanup() {
     "$oci" --root "$work/rrun-root" delete --force bench-rrun >/dev/null 2>&1 || true
     runc --root "$work/runc-root" delete --force bench-runc >/dev/null 2>&1 || true

@@ -24,7 +24,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             if a.console_socket.is_none() && terminal_of(&a.bundle)? {
                 bail!("cannot allocate a tty when the runtime detaches without --console-socket");
             }
-            create(root, a, true).map(|_| 0)
+            create(root, a).map(|_| 0)
         }
         Command::Start { id } => start(root, id).map(|_| 0),
         Command::State { id } => {
@@ -99,14 +99,18 @@ fn proc_ns_name(t: LinuxNamespaceType) -> &'static str {
 }
 
 struct CreateDriver<'a> {
-    cgroup: &'a AnyCgroupManager,
+    /// Made in `place`, while the init is still exec'ing: the two overlap.
+    cgroup: Option<AnyCgroupManager>,
     spec: &'a Spec,
     saved: Saved,
 }
 
 impl launch::Driver for CreateDriver<'_> {
     fn place(&mut self, pid: Pid) -> Result<()> {
-        cgroups::apply(self.cgroup, self.spec, pid)
+        let m = self
+            .cgroup
+            .insert(cgroups::manager(&self.saved.cgroup_path, &self.saved.id)?);
+        cgroups::apply(m, self.spec, pid)
     }
     fn runtime_hooks(&mut self, pid: Pid) -> Result<String> {
         self.saved.pid = pid.as_raw();
@@ -127,11 +131,12 @@ impl launch::Driver for CreateDriver<'_> {
 struct Created {
     saved: Saved,
     pty: Option<OwnedFd>,
+    cgroup: AnyCgroupManager,
 }
 
 /// Creates a container. Everything it made is removed again if a step
 /// fails, so a failed create leaves nothing behind.
-fn create(root: &Path, a: &CreateArgs, hand_pty_to_socket: bool) -> Result<Created> {
+fn create(root: &Path, a: &CreateArgs) -> Result<Created> {
     validate::container_id(&a.id)?;
     if a.preserve_fds != 0 {
         bail!("--preserve-fds is not supported yet");
@@ -174,15 +179,17 @@ fn create(root: &Path, a: &CreateArgs, hand_pty_to_socket: bool) -> Result<Creat
         cgroup_path: cgroup_path.clone(),
         spec: spec.clone(),
     };
-    let mut cg = None;
-    let result = (|| -> Result<Created> {
+    let mut driver = CreateDriver {
+        cgroup: None,
+        spec: &spec,
+        saved: saved.clone(),
+    };
+    let result = (|| -> Result<(Saved, Option<OwnedFd>)> {
         let fifo = dir.join(FIFO);
         nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
             .context("create exec fifo")?;
         // Past the umask: an init in a user namespace is "other" to it.
         std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))?;
-        let manager = cgroups::manager(&cgroup_path, &a.id)?;
-        let cg = cg.insert(manager);
         let linux = spec.linux().as_ref();
         let maps = namespaces(&spec)
             .iter()
@@ -208,11 +215,6 @@ fn create(root: &Path, a: &CreateArgs, hand_pty_to_socket: bool) -> Result<Creat
                 no_pivot: a.no_pivot,
             },
         };
-        let mut driver = CreateDriver {
-            cgroup: cg,
-            spec: &spec,
-            saved: saved.clone(),
-        };
         let launched = launch::launch(cfg, maps, &mut driver)?;
         let mut saved = saved.clone();
         saved.pid = launched.pid.as_raw();
@@ -221,21 +223,20 @@ fn create(root: &Path, a: &CreateArgs, hand_pty_to_socket: bool) -> Result<Creat
             .ok_or_else(|| anyhow!("the container's init died during create"))?;
         let mut pty = launched.pty_master;
         if let (Some(sock), Some(master)) = (&a.console_socket, &pty) {
-            if hand_pty_to_socket {
-                send_console(sock, master)?;
-                pty = None;
-            }
+            send_console(sock, master)?;
+            pty = None;
         }
         saved.save(root)?;
         if let Some(p) = &a.pid_file {
             state::write_atomic(&absolute(p)?, saved.pid.to_string().as_bytes())?;
         }
-        Ok(Created { saved, pty })
+        Ok((saved, pty))
     })();
-    match result {
-        Ok(c) => Ok(c),
-        Err(e) => {
-            if let Some(m) = &cg {
+    match (result, driver.cgroup) {
+        (Ok((saved, pty)), Some(cgroup)) => Ok(Created { saved, pty, cgroup }),
+        (Ok(_), None) => unreachable!("launch places the init in its cgroup before it succeeds"),
+        (Err(e), cgroup) => {
+            if let Some(m) = &cgroup {
                 let _ = cgroups::remove(m);
             }
             let _ = std::fs::remove_dir_all(&dir);
@@ -371,14 +372,14 @@ fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     };
     let status = c.status(root);
     check(id, status, Operation::Delete { force })?;
-    destroy(root, &c)
+    destroy(root, &c, None)
 }
 
 /// Removes a container: its processes, cgroup, and state; then the
 /// poststop hooks. Collects every error instead of stopping at the first.
-fn destroy(root: &Path, c: &Saved) -> Result<()> {
+fn destroy(root: &Path, c: &Saved, cgroup: Option<AnyCgroupManager>) -> Result<()> {
     let mut errors = Vec::new();
-    match cgroups::manager(&c.cgroup_path, &c.id) {
+    match cgroup.map_or_else(|| cgroups::manager(&c.cgroup_path, &c.id), Ok) {
         Ok(m) => {
             if let Err(e) = kill_all_and_wait(c, &m) {
                 errors.push(e);
@@ -441,15 +442,15 @@ fn run(root: &Path, a: &CreateArgs, detach: bool, keep: bool) -> Result<i32> {
     } else {
         Some(Signals::block()?)
     };
-    let created = create(root, a, true)?;
+    let created = create(root, a)?;
     if let Err(e) = start(root, &a.id) {
-        let _ = destroy(root, &created.saved);
+        let _ = destroy(root, &created.saved, Some(created.cgroup));
         return Err(e);
     }
     let Some(signals) = signals else { return Ok(0) };
     let code = supervise::supervise(signals, Pid::from_raw(created.saved.pid), created.pty)?;
     if !keep {
-        destroy(root, &created.saved)?;
+        destroy(root, &created.saved, Some(created.cgroup))?;
     }
     Ok(code)
 }
