@@ -61,6 +61,9 @@ pub struct PullOptions {
     /// A layer that decompresses to more than this is cut off (zip bombs).
     pub max_layer_uncompressed: u64,
     pub progress: Option<ProgressFn>,
+    /// Set it to stop the pull (a client went away): layer streams fail at
+    /// their next read and nothing half-done is kept.
+    pub cancel: Option<Arc<AtomicBool>>,
 }
 
 impl Default for PullOptions {
@@ -70,6 +73,7 @@ impl Default for PullOptions {
             max_concurrent_downloads: 3,
             max_layer_uncompressed: 64 << 30,
             progress: None,
+            cancel: None,
         }
     }
 }
@@ -120,6 +124,8 @@ pub enum PullError {
     },
     #[error("layer {digest}: the registry kept sending past the {size} bytes the manifest gives; cut off")]
     BlobTooLong { digest: Digest, size: u64 },
+    #[error("the pull was cancelled")]
+    Cancelled,
     #[error("layer {digest}: decompresses to more than {limit} bytes; refused")]
     LayerTooLarge { digest: Digest, limit: u64 },
     #[error("layer {digest}: {source}")]
@@ -224,6 +230,22 @@ fn pull_from(
     );
 
     let config = fetch_config(store, client, ep, repo, &manifest)?;
+    // A single-platform image asked for with --platform must match it, as
+    // Docker checks.
+    if let Some(p) = &opts.platform {
+        if config.os != p.os || config.architecture != p.architecture {
+            let mut have = format!("{}/{}", config.os, config.architecture);
+            if let Some(v) = &config.variant {
+                have = format!("{have}/{v}");
+            }
+            return Err(ManifestError::NoMatchingPlatform {
+                wanted: p.to_string(),
+                digest: manifest_digest,
+                available: have,
+            }
+            .into());
+        }
+    }
     let chains = chain_ids(&config.rootfs.diff_ids);
     let jobs: Vec<LayerJob> = manifest
         .layers
@@ -330,6 +352,17 @@ fn run_jobs(
                 if failed.load(Ordering::SeqCst) {
                     return;
                 }
+                if opts
+                    .cancel
+                    .as_ref()
+                    .is_some_and(|c| c.load(Ordering::SeqCst))
+                {
+                    first_error
+                        .lock()
+                        .expect("error lock")
+                        .get_or_insert(PullError::Cancelled);
+                    return;
+                }
                 let i = next.fetch_add(1, Ordering::SeqCst);
                 let Some(job) = jobs.get(i) else { return };
                 if let Err(e) = fetch_layer(store, client, ep, repo, job, opts) {
@@ -359,6 +392,7 @@ struct Tee {
     last_report: u64,
     /// The stream went past `size` and was cut off.
     overflowed: bool,
+    cancel: Option<Arc<AtomicBool>>,
 }
 
 #[derive(Clone)]
@@ -367,6 +401,10 @@ struct SharedTee(Arc<Mutex<Tee>>);
 impl Read for SharedTee {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
         let mut t = self.0.lock().expect("tee lock");
+        if t.cancel.as_ref().is_some_and(|c| c.load(Ordering::SeqCst)) {
+            // Not ErrorKind::Interrupted: io::copy would retry that forever.
+            return Err(io::Error::other("pull cancelled"));
+        }
         let n = t.inner.read(buf)?;
         if t.received + n as u64 > t.size {
             t.overflowed = true;
@@ -576,6 +614,7 @@ fn fetch_layer(
         progress: opts.progress.clone(),
         last_report: 0,
         overflowed: false,
+        cancel: opts.cancel.clone(),
     })));
 
     let tmp = TempSnapshot::create(store, &job.chain)?;
@@ -586,6 +625,9 @@ fn fetch_layer(
     // as the digest mismatch it is, not as the decoder error it caused.
     let drained = io::copy(&mut tee.clone(), &mut io::sink());
     let mut t = tee.0.lock().expect("tee lock");
+    if t.cancel.as_ref().is_some_and(|c| c.load(Ordering::SeqCst)) {
+        return Err(PullError::Cancelled);
+    }
     if t.overflowed {
         return Err(PullError::BlobTooLong {
             digest: digest.clone(),

@@ -81,6 +81,18 @@ fn pull_by_tag_then_by_digest_and_reuse_layers() {
     assert_eq!(info2["Id"], info["Id"]);
     assert_eq!(info2["RepoTags"], json!([]));
 
+    // --platform must match a single-platform image too.
+    let wrong = format!("linux/{}", other_arch());
+    let err = failed(&rrun_image(
+        state2.path(),
+        &[],
+        &["pull", "--platform", &wrong, &r],
+    ));
+    assert!(
+        err.contains(&wrong) && err.contains(&format!("linux/{}", host_arch())),
+        "{err}"
+    );
+
     // A digest the registry does not have is a clear error.
     let missing = format!("{}/test/busybox@sha256:{}", reg.host(), "0".repeat(64));
     let err = failed(&rrun_image(state2.path(), &[], &["pull", &missing]));
@@ -764,4 +776,78 @@ fn never_ending_blob_and_oversized_manifest_are_cut_off() {
     let huge = format!("127.0.0.1:{}/fake/endless:huge", server.port);
     let err = failed(&rrun_image(state.path(), &[], &["pull", &huge]));
     assert!(err.contains("larger than the 4194304-byte limit"), "{err}");
+}
+
+/// The daemon can cancel a pull (a client went away): the pull stops with
+/// Cancelled and keeps nothing half-done.
+#[test]
+fn cancelled_pull_keeps_nothing() {
+    use rrun_image::pull::{pull, PullError, PullOptions};
+    use rrun_image::registry::{RegistryClient, RegistryOptions};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let reg = Registry::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let lay = Layout::new(&tmp.path().join("layout"));
+    let mut noise = vec![0u8; 4 << 20];
+    let mut x: u64 = 0x2545f4914f6cdd1d;
+    for chunk in noise.chunks_mut(8) {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        chunk.copy_from_slice(&x.to_le_bytes()[..chunk.len()]);
+    }
+    let img = lay.image(
+        &[Tar::new().file("noise", &noise).finish()],
+        "gzip",
+        host_arch(),
+        &["x"],
+    );
+    lay.tag("latest", &[(&img, host_arch(), None)]);
+    reg.push_oci(&lay.dir, "latest", "test/cancel:latest", false, None);
+    let proxy = Proxy::start(reg.port, None);
+    proxy.rate.store(512 << 10, Ordering::SeqCst);
+
+    let state = tempfile::tempdir().unwrap();
+    let store = rrun_image::Store::open(state.path()).unwrap();
+    let client = RegistryClient::new(RegistryOptions::default()).unwrap();
+    let r = rrun_image::Reference::parse(&format!(
+        "127.0.0.1:{}/test/cancel:latest",
+        proxy.server.port
+    ))
+    .unwrap();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let opts = PullOptions {
+        cancel: Some(cancel.clone()),
+        ..Default::default()
+    };
+    let tmpdir = state.path().join("images/tmp");
+    let res = std::thread::scope(|s| {
+        let h = s.spawn(|| pull(&store, &client, &r, &opts));
+        wait_for(
+            "a partial download",
+            std::time::Duration::from_secs(30),
+            || {
+                std::fs::read_dir(&tmpdir)
+                    .ok()?
+                    .flatten()
+                    .find(|e| e.metadata().is_ok_and(|m| m.len() > 50_000))
+            },
+        );
+        cancel.store(true, Ordering::SeqCst);
+        h.join().unwrap()
+    });
+    assert!(matches!(res, Err(PullError::Cancelled)), "{res:?}");
+    assert!(
+        snapshots(state.path()).is_empty(),
+        "{:?}",
+        snapshots(state.path())
+    );
+    assert_eq!(std::fs::read_dir(&tmpdir).unwrap().count(), 0);
+    let layer_hex = img.layer_digests[0]
+        .strip_prefix("sha256:")
+        .unwrap()
+        .to_string();
+    assert!(!check_blobs(state.path()).contains(&layer_hex));
 }
