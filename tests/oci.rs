@@ -1023,3 +1023,35 @@ fn kill_all_reaches_every_process() {
     oci.ok(&["delete", &id]);
     assert!(!cgroup_dir("pids", &format!("/rrun-test/{id}")).exists());
 }
+
+#[test]
+fn errors_go_to_the_json_log_as_containerd_reads_it() {
+    let oci = Oci::new();
+    let log = oci.root.path().join("log.json");
+    let out = oci.cmd(&[
+        "--log",
+        log.to_str().unwrap(),
+        "--log-format",
+        "json",
+        "state",
+        "no-such-container",
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("does not exist"),
+        "{}",
+        text(&out.stderr)
+    );
+    let line = std::fs::read_to_string(&log).unwrap();
+    let v: serde_json::Value = serde_json::from_str(line.lines().last().unwrap()).unwrap();
+    // runc's shape: {"level":"error","msg":"...","time":"..."}.
+    assert_eq!(v["level"], "error", "{line}");
+    assert!(
+        v["msg"]
+            .as_str()
+            .unwrap()
+            .contains("container no-such-container does not exist"),
+        "{line}"
+    );
+    assert!(v["time"].as_str().unwrap().ends_with('Z'), "{line}");
+}

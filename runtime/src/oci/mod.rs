@@ -194,7 +194,10 @@ fn init_logging(cli: &Cli) {
             .ok()
     });
     match (file, cli.log_format) {
-        (Some(f), LogFormat::Json) => builder.json().with_writer(std::sync::Mutex::new(f)).init(),
+        (Some(f), LogFormat::Json) => builder
+            .event_format(RuncJson)
+            .with_writer(std::sync::Mutex::new(f))
+            .init(),
         (Some(f), LogFormat::Text) => builder
             .with_ansi(false)
             .with_writer(std::sync::Mutex::new(f))
@@ -205,5 +208,41 @@ fn init_logging(cli: &Cli) {
             .without_time()
             .with_target(false)
             .init(),
+    }
+}
+
+/// runc's JSON log lines, `{"level":"error","msg":"...","time":"..."}`,
+/// which containerd reads to report a runtime's errors.
+struct RuncJson;
+
+impl<S, N> tracing_subscriber::fmt::FormatEvent<S, N> for RuncJson
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        _ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        struct Msg(String);
+        impl tracing::field::Visit for Msg {
+            fn record_debug(&mut self, field: &tracing::field::Field, value: &dyn std::fmt::Debug) {
+                if field.name() == "message" {
+                    self.0 = format!("{value:?}");
+                } else {
+                    self.0.push_str(&format!(" {}={value:?}", field.name()));
+                }
+            }
+        }
+        let mut msg = Msg(String::new());
+        event.record(&mut msg);
+        let line = serde_json::json!({
+            "level": event.metadata().level().as_str().to_ascii_lowercase(),
+            "msg": msg.0,
+            "time": state::now_rfc3339(),
+        });
+        writeln!(writer, "{line}")
     }
 }
