@@ -1055,3 +1055,20 @@ fn errors_go_to_the_json_log_as_containerd_reads_it() {
     );
     assert!(v["time"].as_str().unwrap().ends_with('Z'), "{line}");
 }
+
+#[test]
+fn device_cgroup_denies_what_no_rule_allows() {
+    let oci = Oci::new();
+    // Even with CAP_MKNOD, a block device node made inside is unusable;
+    // the standard devices work.
+    let mut b = Bundle::new(&["sh", "-c", "mknod /tmp/loop0 b 7 0 && echo made; head -c1 /tmp/loop0 >/dev/null && echo READ; echo x > /dev/null && echo null-ok; grep -c . /sys/fs/cgroup/devices/devices.list"]);
+    let caps = json!(["CAP_MKNOD", "CAP_DAC_OVERRIDE"]);
+    b.spec["process"]["capabilities"] =
+        json!({"bounding": caps, "effective": caps, "permitted": caps});
+    let (code, out, err) = oci.run(&b);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("made\n"), "{out} {err}");
+    assert!(!out.contains("READ"), "a block device was readable: {out}");
+    assert!(err.contains("Operation not permitted"), "{err}");
+    assert!(out.contains("null-ok"), "{out}");
+}

@@ -82,6 +82,11 @@ pub struct RegistryOptions {
     /// point it at a closed local port so a mirror fallback never leaves
     /// the machine.
     pub docker_io_origin: Option<String>,
+    /// config.json `credHelpers`: registry host → helper name
+    /// (`docker-credential-<name>` on PATH).
+    pub cred_helpers: BTreeMap<String, String>,
+    /// config.json `credsStore`: the helper for every other registry.
+    pub creds_store: Option<String>,
 }
 
 impl RegistryOptions {
@@ -123,6 +128,10 @@ impl RegistryOptions {
         struct Config {
             #[serde(default)]
             auths: BTreeMap<String, Entry>,
+            #[serde(rename = "credsStore", default)]
+            creds_store: Option<String>,
+            #[serde(rename = "credHelpers", default)]
+            cred_helpers: BTreeMap<String, String>,
         }
         let cfg_err = |detail: String| RegistryError::Config {
             path: path.display().to_string(),
@@ -134,6 +143,12 @@ impl RegistryOptions {
             Err(e) => return Err(cfg_err(e.to_string())),
         };
         let c: Config = serde_json::from_slice(&body).map_err(|e| cfg_err(e.to_string()))?;
+        if let Some(store) = c.creds_store.filter(|s| !s.is_empty()) {
+            self.creds_store = Some(store);
+        }
+        for (k, v) in c.cred_helpers {
+            self.cred_helpers.insert(normalize_auth_key(&k), v);
+        }
         for (key, e) in c.auths {
             let cred = match (e.auth.filter(|a| !a.is_empty()), e.username, e.password) {
                 (Some(a), _, _) => {
@@ -176,17 +191,44 @@ impl RegistryOptions {
             })
     }
 
-    fn credential(&self, host: &str) -> Option<&Credential> {
-        if let Some(c) = self.auths.get(host) {
-            return Some(c);
-        }
-        if matches!(
+    /// The credential for a registry host, as the docker CLI finds it: its
+    /// `credHelpers` entry, else the `credsStore` helper, else `auths`.
+    /// A helper that has nothing for the host (or fails) means anonymous.
+    fn credential(&self, host: &str) -> Option<Credential> {
+        let is_hub = matches!(
             host,
             DEFAULT_DOMAIN | "registry-1.docker.io" | "index.docker.io"
-        ) {
+        );
+        // Docker Hub's credentials are stored under its legacy v1 URL.
+        let server = if is_hub {
+            "https://index.docker.io/v1/"
+        } else {
+            host
+        };
+        let helper = self
+            .cred_helpers
+            .get(host)
+            .or_else(|| {
+                is_hub
+                    .then(|| self.cred_helpers.get("index.docker.io"))
+                    .flatten()
+            })
+            .or(self.creds_store.as_ref());
+        if let Some(h) = helper {
+            match run_credential_helper(h, server) {
+                Ok(c) => return c,
+                Err(e) => {
+                    tracing::warn!(helper = %h, registry = %host, error = %e, "credential helper failed")
+                }
+            }
+        }
+        if let Some(c) = self.auths.get(host) {
+            return Some(c.clone());
+        }
+        if is_hub {
             for k in ["index.docker.io", DEFAULT_DOMAIN, "registry-1.docker.io"] {
                 if let Some(c) = self.auths.get(k) {
-                    return Some(c);
+                    return Some(c.clone());
                 }
             }
         }
@@ -254,6 +296,66 @@ fn in_cidr(host: &str, cidr: &str) -> bool {
     }
     let mask = if len == 0 { 0 } else { u32::MAX << (32 - len) };
     u32::from(ip) & mask == u32::from(net) & mask
+}
+
+/// Runs `docker-credential-<name> get` with the server on stdin, as the
+/// docker CLI does; Ok(None) when the helper has nothing for it. Bounded
+/// to 30 seconds.
+fn run_credential_helper(name: &str, server: &str) -> Result<Option<Credential>, String> {
+    use std::io::Write as _;
+    use std::process::{Command, Stdio};
+    if !name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
+    {
+        return Err(format!("invalid helper name {name:?}"));
+    }
+    let program = format!("docker-credential-{name}");
+    let mut child = Command::new(&program)
+        .arg("get")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .map_err(|e| format!("{program}: {e}"))?;
+    if let Some(mut stdin) = child.stdin.take() {
+        let _ = stdin.write_all(server.as_bytes());
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let pid = child.id();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    let out = match rx.recv_timeout(Duration::from_secs(30)) {
+        Ok(out) => out.map_err(|e| format!("{program}: {e}"))?,
+        Err(_) => {
+            // SAFETY: signalling the helper this function started.
+            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
+            return Err(format!("{program} did not answer within 30 s"));
+        }
+    };
+    if !out.status.success() {
+        // "credentials not found in native keychain": anonymous.
+        return Ok(None);
+    }
+    #[derive(Deserialize)]
+    struct HelperAnswer {
+        #[serde(rename = "Username")]
+        username: String,
+        #[serde(rename = "Secret")]
+        secret: String,
+    }
+    let a: HelperAnswer =
+        serde_json::from_slice(&out.stdout).map_err(|e| format!("{program}: bad answer: {e}"))?;
+    if a.username == "<token>" {
+        return Err(format!(
+            "{program} returned an identity token, which rrun does not support yet"
+        ));
+    }
+    Ok(Some(Credential {
+        username: a.username,
+        password: a.secret,
+    }))
 }
 
 fn host_of(domain: &str) -> &str {
@@ -534,7 +636,7 @@ impl RegistryClient {
         repo: &str,
         challenge: Option<Challenge>,
     ) -> Result<Auth, RegistryError> {
-        let cred = self.opts.credential(&ep.host).cloned();
+        let cred = self.opts.credential(&ep.host);
         let unauthorized = |detail: &str| RegistryError::Unauthorized {
             registry: ep.host.clone(),
             detail: detail.to_string(),

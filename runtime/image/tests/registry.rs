@@ -285,6 +285,51 @@ fn basic_auth_with_docker_config_credentials() {
         &["pull", &r],
     ));
     assert_eq!(inspect(state.path(), &r)["Config"]["Cmd"], json!(["sh"]));
+
+    // credHelpers: docker-credential-<name> on PATH answers for the host.
+    let bin_dir = tmp.path().join("helpers");
+    std::fs::create_dir(&bin_dir).unwrap();
+    let helper = bin_dir.join("docker-credential-rrun-test");
+    let script = format!(
+        "#!/bin/sh\n[ \"$1\" = get ] || exit 1\nread url\n[ \"$url\" = \"{}\" ] || {{ echo 'credentials not found'; exit 1; }}\nprintf '{{\"ServerURL\":\"%s\",\"Username\":\"alice\",\"Secret\":\"s3cret\"}}' \"$url\"\n",
+        reg.host()
+    );
+    std::fs::write(&helper, script).unwrap();
+    std::fs::set_permissions(&helper, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let cfg = tmp.path().join("helper-config.json");
+    std::fs::write(
+        &cfg,
+        json!({"credHelpers": {reg.host(): "rrun-test"}}).to_string(),
+    )
+    .unwrap();
+    let state2 = tempfile::tempdir().unwrap();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let out = std::process::Command::new("timeout")
+        .args([
+            "-s",
+            "KILL",
+            "90",
+            bin(),
+            "--root",
+            state2.path().to_str().unwrap(),
+        ])
+        .args([
+            "--daemon-config",
+            "/nonexistent",
+            "--docker-config",
+            cfg.to_str().unwrap(),
+            "pull",
+            &r,
+        ])
+        .env("PATH", path)
+        .output()
+        .unwrap();
+    ok(&out);
+    assert_eq!(inspect(state2.path(), &r)["Config"]["Cmd"], json!(["sh"]));
 }
 
 #[test]

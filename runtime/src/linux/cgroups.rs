@@ -28,14 +28,15 @@ pub fn manager(path: &std::path::Path, id: &str) -> Result<AnyCgroupManager> {
 
 /// Puts `pid` into the cgroup and applies the spec's resources.
 pub fn apply(m: &AnyCgroupManager, spec: &Spec, pid: Pid) -> Result<()> {
-    let default = Default::default();
-    let resources = spec
+    let mut resources = spec
         .linux()
         .as_ref()
-        .and_then(|l| l.resources().as_ref())
-        .unwrap_or(&default);
+        .and_then(|l| l.resources().clone())
+        .unwrap_or_default();
+    // Only what a rule allows may be opened (runc's device policy).
+    resources.set_devices(Some(crate::spec::devices::rules(spec)));
     let opt = ControllerOpt {
-        resources,
+        resources: &resources,
         disable_oom_killer: false,
         oom_score_adj: None,
         freezer_state: None,

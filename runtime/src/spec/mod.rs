@@ -4,10 +4,12 @@
 //! - [`validate`]: checks a bundle's config before anything is created.
 //! - [`mounts`]: the ordered mount plan and mount option parsing.
 //! - [`capabilities`]: capability sets from the spec.
+//! - [`devices`]: the device cgroup rules.
 //! - [`seccomp`]: the OCI seccomp section compiled to a BPF filter.
 //! - [`state`]: container status and which lifecycle operations it allows.
 //! - [`rlimits`]: rlimit names to resources.
 pub mod capabilities;
+pub mod devices;
 pub mod mounts;
 pub mod rlimits;
 pub mod seccomp;
