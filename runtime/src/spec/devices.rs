@@ -1,0 +1,106 @@
+//! The device cgroup rules of a container, as runc builds them: nothing is
+//! allowed unless a rule says so; then the spec's own rules; then the
+//! devices every container needs; then the spec's device nodes.
+
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType, Spec};
+
+fn rule(
+    allow: bool,
+    typ: LinuxDeviceType,
+    major: Option<i64>,
+    minor: Option<i64>,
+    access: &str,
+) -> LinuxDeviceCgroup {
+    let mut b = LinuxDeviceCgroupBuilder::default()
+        .allow(allow)
+        .typ(typ)
+        .access(access);
+    if let Some(m) = major {
+        b = b.major(m);
+    }
+    if let Some(m) = minor {
+        b = b.minor(m);
+    }
+    b.build().expect("all fields set")
+}
+
+/// runc's AllowedDevices: mknod of anything (the node is useless without
+/// an allow rule for it), and the standard character devices.
+pub fn default_allowed() -> Vec<LinuxDeviceCgroup> {
+    use LinuxDeviceType::{B, C};
+    vec![
+        rule(true, C, None, None, "m"),
+        rule(true, B, None, None, "m"),
+        rule(true, C, Some(1), Some(3), "rwm"), // null
+        rule(true, C, Some(1), Some(8), "rwm"), // random
+        rule(true, C, Some(1), Some(7), "rwm"), // full
+        rule(true, C, Some(5), Some(0), "rwm"), // tty
+        rule(true, C, Some(1), Some(5), "rwm"), // zero
+        rule(true, C, Some(1), Some(9), "rwm"), // urandom
+        rule(true, C, Some(136), None, "rwm"),  // /dev/pts/*
+        rule(true, C, Some(5), Some(2), "rwm"), // /dev/ptmx
+    ]
+}
+
+/// The rules to apply, in order (later rules win).
+pub fn rules(spec: &Spec) -> Vec<LinuxDeviceCgroup> {
+    let linux = spec.linux().as_ref();
+    let mut out = vec![rule(false, LinuxDeviceType::A, None, None, "rwm")];
+    out.extend(
+        linux
+            .and_then(|l| l.resources().as_ref())
+            .and_then(|r| r.devices().clone())
+            .unwrap_or_default(),
+    );
+    out.extend(default_allowed());
+    for d in linux
+        .and_then(|l| l.devices().as_ref())
+        .into_iter()
+        .flatten()
+    {
+        let typ = match d.typ() {
+            LinuxDeviceType::U => LinuxDeviceType::C,
+            t => t,
+        };
+        out.push(rule(true, typ, Some(d.major()), Some(d.minor()), "rwm"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::LinuxDeviceBuilder;
+
+    #[test]
+    fn starts_from_deny_all_and_allows_the_basics() {
+        let r = rules(&Spec::default());
+        assert!(!r[0].allow() && r[0].typ() == Some(LinuxDeviceType::A));
+        let allowed = |maj, min| {
+            r.iter()
+                .any(|x| x.allow() && x.major() == Some(maj) && x.minor() == Some(min))
+        };
+        assert!(allowed(1, 3) && allowed(1, 9) && allowed(5, 2));
+        // No block device is readable.
+        assert!(!r.iter().any(|x| x.allow()
+            && x.typ() == Some(LinuxDeviceType::B)
+            && x.access().as_deref() != Some("m")));
+    }
+
+    #[test]
+    fn spec_devices_get_allowed_after_the_defaults() {
+        let mut spec = Spec::default();
+        let mut linux = spec.linux().clone().unwrap();
+        linux.set_devices(Some(vec![LinuxDeviceBuilder::default()
+            .path("/dev/fuse")
+            .typ(LinuxDeviceType::C)
+            .major(10)
+            .minor(229)
+            .build()
+            .unwrap()]));
+        spec.set_linux(Some(linux));
+        let r = rules(&spec);
+        let last = r.last().unwrap();
+        assert!(last.allow() && last.major() == Some(10) && last.minor() == Some(229));
+    }
+}
