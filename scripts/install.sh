@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Builds rrun in release mode and installs its binaries to $PREFIX/bin
+# (default /usr/local). Installs the Debian packages the build needs first.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+prefix=${PREFIX:-/usr/local}
+
+scripts/install-deps.sh
+export PATH="$HOME/.cargo/bin:$PATH"
+cargo build --release --locked --workspace --bins
+for b in rrun-oci rrun rrund; do
+    if [ -x "target/release/$b" ]; then
+        install -D -m 0755 "target/release/$b" "$prefix/bin/$b"
+        echo "installed $prefix/bin/$b"
+    fi
+done
+if [ -f scripts/rrund.service ] && [ -x "$prefix/bin/rrund" ]; then
+    install -D -m 0644 scripts/rrund.service /etc/systemd/system/rrund.service
+    echo "installed /etc/systemd/system/rrund.service (systemctl daemon-reload && systemctl enable --now rrund)"
+fi
