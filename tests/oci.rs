@@ -1072,3 +1072,42 @@ fn device_cgroup_denies_what_no_rule_allows() {
     assert!(err.contains("Operation not permitted"), "{err}");
     assert!(out.contains("null-ok"), "{out}");
 }
+
+#[test]
+fn every_requested_namespace_is_a_new_one() {
+    let oci = Oci::new();
+    let kinds = ["pid", "mnt", "uts", "ipc", "net", "cgroup"];
+    let script: String = kinds
+        .iter()
+        .map(|k| format!("readlink /proc/self/ns/{k}; "))
+        .collect();
+    let b = Bundle::new(&["sh", "-c", &script]);
+    let (code, out, err) = oci.run(&b);
+    assert_eq!(code, 0, "{err}");
+    let inside: Vec<&str> = out.lines().collect();
+    assert_eq!(inside.len(), kinds.len(), "{out}");
+    for (k, line) in kinds.iter().zip(inside) {
+        let host = std::fs::read_link(format!("/proc/self/ns/{k}")).unwrap();
+        assert_ne!(line, host.to_str().unwrap(), "{k} namespace is the host's");
+    }
+}
+
+#[test]
+fn rootfs_propagation_is_applied() {
+    let oci = Oci::new();
+    let mut b = Bundle::new(&["sh", "-c", "awk '$5 == \"/\"' /proc/self/mountinfo"]);
+    b.spec["linux"]["rootfsPropagation"] = json!("private");
+    let (code, out, err) = oci.run(&b);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.trim().is_empty(), "no mount at / in the container");
+    // A private mount carries no shared:/master: tag.
+    assert!(
+        !out.contains("shared:") && !out.contains("master:"),
+        "{out}"
+    );
+    // rshared makes it a peer group of its own: "shared:N".
+    b.spec["linux"]["rootfsPropagation"] = json!("rshared");
+    let (code, out, err) = oci.run(&b);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("shared:"), "{out}");
+}

@@ -84,7 +84,21 @@ pub fn mount_rootfs(
             return Err(RootfsError::MissingSnapshot(p));
         }
     }
-    let opts = overlay_options(store, image, upper, work)?;
+    let opts = match overlay_options(store, image, upper, work) {
+        Ok(o) => o,
+        // Deep images: the new mount API takes one lower layer per call,
+        // with no page limit (overlayfs "lowerdir+", Linux 6.8+).
+        Err(RootfsError::TooManyLayers { .. }) => {
+            let lowers: Vec<PathBuf> = image
+                .chain_ids
+                .iter()
+                .rev()
+                .map(|c| snapshot_path(store, c))
+                .collect();
+            return mount_lowerdir_plus(&lowers, upper, work, target);
+        }
+        Err(e) => return Err(e),
+    };
     nix::mount::mount(
         Some("overlay"),
         target,
@@ -107,4 +121,100 @@ pub fn unmount_rootfs(target: &Path) -> Result<(), RootfsError> {
             source,
         }
     })
+}
+
+/// Overlay mount through fsopen/fsconfig/fsmount/move_mount, one
+/// `lowerdir+` per layer (top first), for images whose lowerdir option
+/// would not fit in mount(2)'s one-page data argument.
+fn mount_lowerdir_plus(
+    lowers: &[PathBuf],
+    upper: &Path,
+    work: &Path,
+    target: &Path,
+) -> Result<(), RootfsError> {
+    use std::ffi::CString;
+    use std::os::fd::{FromRawFd, OwnedFd};
+    use std::os::unix::ffi::OsStrExt;
+    const FSOPEN_CLOEXEC: libc::c_uint = 1;
+    const FSCONFIG_SET_STRING: libc::c_uint = 1;
+    const FSCONFIG_CMD_CREATE: libc::c_uint = 6;
+    const FSMOUNT_CLOEXEC: libc::c_uint = 1;
+    const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 4;
+    let err = |_: ()| RootfsError::Mount {
+        target: target.to_path_buf(),
+        source: nix::Error::last(),
+    };
+    let cstr = |p: &Path| {
+        CString::new(p.as_os_str().as_bytes()).map_err(|_| RootfsError::BadPath(p.to_path_buf()))
+    };
+    let fstype = CString::new("overlay").expect("no NUL");
+    // SAFETY: plain syscalls on valid C strings; returned fds are owned below.
+    let fs = unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) };
+    if fs < 0 {
+        return Err(err(()));
+    }
+    let fs = unsafe { OwnedFd::from_raw_fd(fs as i32) };
+    let set = |key: &str, value: &Path| -> Result<(), RootfsError> {
+        let k = CString::new(key).expect("no NUL");
+        let v = cstr(value)?;
+        // SAFETY: valid fd and C strings.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                std::os::fd::AsRawFd::as_raw_fd(&fs),
+                FSCONFIG_SET_STRING,
+                k.as_ptr(),
+                v.as_ptr(),
+                0,
+            )
+        };
+        if r < 0 {
+            Err(err(()))
+        } else {
+            Ok(())
+        }
+    };
+    for l in lowers {
+        set("lowerdir+", l)?;
+    }
+    set("upperdir", upper)?;
+    set("workdir", work)?;
+    let raw = std::os::fd::AsRawFd::as_raw_fd(&fs);
+    // SAFETY: valid fd; null key/value as FSCONFIG_CMD_CREATE requires.
+    if unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            raw,
+            FSCONFIG_CMD_CREATE,
+            std::ptr::null::<libc::c_char>(),
+            std::ptr::null::<libc::c_char>(),
+            0,
+        )
+    } < 0
+    {
+        return Err(err(()));
+    }
+    // SAFETY: valid fs context fd.
+    let mnt = unsafe { libc::syscall(libc::SYS_fsmount, raw, FSMOUNT_CLOEXEC, 0) };
+    if mnt < 0 {
+        return Err(err(()));
+    }
+    let mnt = unsafe { OwnedFd::from_raw_fd(mnt as i32) };
+    let t = cstr(target)?;
+    let empty = CString::new("").expect("no NUL");
+    // SAFETY: valid mount fd and C strings.
+    if unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            std::os::fd::AsRawFd::as_raw_fd(&mnt),
+            empty.as_ptr(),
+            libc::AT_FDCWD,
+            t.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    } < 0
+    {
+        return Err(err(()));
+    }
+    Ok(())
 }

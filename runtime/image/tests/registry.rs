@@ -896,3 +896,61 @@ fn cancelled_pull_keeps_nothing() {
         .to_string();
     assert!(!check_blobs(state.path()).contains(&layer_hex));
 }
+
+/// An image deeper than mount(2)'s one-page option limit still mounts
+/// (one `lowerdir+` per layer through the new mount API).
+#[test]
+fn deep_image_overlay_rootfs() {
+    use rrun_image::pull::{pull, PullOptions};
+    use rrun_image::registry::{RegistryClient, RegistryOptions};
+    let reg = Registry::start();
+    let tmp = tempfile::tempdir().unwrap();
+    let lay = Layout::new(&tmp.path().join("layout"));
+    let layers: Vec<Vec<u8>> = (0..60)
+        .map(|i| {
+            Tar::new()
+                .file(&format!("layer-{i}"), b"x")
+                .file("top", format!("{i}").as_bytes())
+                .finish()
+        })
+        .collect();
+    let img = lay.image(&layers, "gzip", host_arch(), &["x"]);
+    lay.tag("latest", &[(&img, host_arch(), None)]);
+    reg.push_oci(&lay.dir, "latest", "test/deep:latest", false, None);
+
+    let state = tempfile::tempdir().unwrap();
+    let store = rrun_image::Store::open(state.path()).unwrap();
+    let client = RegistryClient::new(RegistryOptions::default()).unwrap();
+    let r = rrun_image::Reference::parse(&format!("{}/test/deep:latest", reg.host())).unwrap();
+    pull(&store, &client, &r, &PullOptions::default()).unwrap();
+    let image = rrun_image::images::find_image(&store, &r.to_string()).unwrap();
+    assert_eq!(image.chain_ids.len(), 60);
+
+    let c = tmp.path().join("c");
+    let (upper, work, target) = (c.join("upper"), c.join("work"), c.join("rootfs"));
+    for d in [&upper, &work, &target] {
+        std::fs::create_dir_all(d).unwrap();
+    }
+    let too_long = rrun_image::rootfs::overlay_options(&store, &image, &upper, &work);
+    assert!(
+        matches!(
+            too_long,
+            Err(rrun_image::rootfs::RootfsError::TooManyLayers { .. })
+        ),
+        "the test image must exceed the page limit"
+    );
+    struct Unmount(std::path::PathBuf);
+    impl Drop for Unmount {
+        fn drop(&mut self) {
+            let _ = rrun_image::rootfs::unmount_rootfs(&self.0);
+        }
+    }
+    rrun_image::rootfs::mount_rootfs(&store, &image, &upper, &work, &target).unwrap();
+    let _guard = Unmount(target.clone());
+    assert!(target.join("layer-0").exists() && target.join("layer-59").exists());
+    assert_eq!(
+        std::fs::read_to_string(target.join("top")).unwrap(),
+        "59",
+        "top layer wins"
+    );
+}

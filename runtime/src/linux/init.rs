@@ -265,6 +265,7 @@ fn create(
     )?;
 
     rootfs::switch_root(&cfg.rootfs, no_pivot)?;
+    rootfs::root_propagation(&plan)?;
     if cfg.terminal() {
         let (master, pts) = open_pty()?;
         rootfs::bind_console(&pts)?;

@@ -67,6 +67,18 @@ pub fn prepare(
         None::<&str>,
     )
     .context("set propagation of /")?;
+    // pivot_root refuses a new root whose parent mount is shared, and the
+    // bind below must not propagate anywhere: make that one mount private
+    // (as runc does); the requested propagation is set again after the pivot.
+    let parent = parent_mount(rootfs)?;
+    mount(
+        None::<&str>,
+        &parent,
+        None::<&str>,
+        MsFlags::MS_PRIVATE,
+        None::<&str>,
+    )
+    .with_context(|| format!("make {} private", parent.display()))?;
     mount(
         Some(rootfs),
         rootfs,
@@ -524,6 +536,58 @@ fn readonly(root: &Root, path: &str) -> Result<()> {
     Ok(())
 }
 
+/// The mount point that holds `path` (the longest mount point prefix).
+fn parent_mount(path: &Path) -> Result<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo")?;
+    let mut best = PathBuf::from("/");
+    for line in info.lines() {
+        let Some(mp) = line.split(' ').nth(4) else {
+            continue;
+        };
+        let mp = PathBuf::from(unescape_mountinfo(mp));
+        if path.starts_with(&mp) && mp.components().count() > best.components().count() {
+            best = mp;
+        }
+    }
+    Ok(best)
+}
+
+/// mountinfo writes space, tab, newline and backslash as `\ooo` octal.
+fn unescape_mountinfo(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let octal = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], octal) {
+            (b'\\', Some(d)) => {
+                out.push((d[0] - b'0') * 64 + (d[1] - b'0') * 8 + (d[2] - b'0'));
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Sets the root's propagation again once it is the root (a shared
+/// propagation could not be in place for pivot_root).
+pub fn root_propagation(plan: &Plan) -> Result<()> {
+    mount(
+        None::<&str>,
+        "/",
+        None::<&str>,
+        flags(plan.root_propagation),
+        None::<&str>,
+    )
+    .context("set propagation of the container's /")
+}
+
 /// Makes `rootfs` the process's root: pivot_root, or chroot with
 /// `--no-pivot` (for ramdisk roots where pivot_root is impossible).
 pub fn switch_root(rootfs: &Path, no_pivot: bool) -> Result<()> {
@@ -595,4 +659,21 @@ pub fn bind_console(pts: &Path) -> Result<()> {
         None::<&str>,
     )
     .context("bind the terminal on /dev/console")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mountinfo_escapes() {
+        assert_eq!(unescape_mountinfo(r"/a\040b\011c\134d"), "/a b\tc\\d");
+        assert_eq!(unescape_mountinfo(r"/plain\09"), r"/plain\09");
+    }
+
+    #[test]
+    fn parent_mount_of_a_path_is_a_prefix() {
+        let p = parent_mount(Path::new("/proc/self")).unwrap();
+        assert_eq!(p, Path::new("/proc"));
+    }
 }
