@@ -146,7 +146,7 @@ impl Registry {
         for _ in 0..5 {
             let port = free_port();
             let cfg = format!(
-                "version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{extra}",
+                "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\n  delete:\n    enabled: true\nhttp:\n  addr: 127.0.0.1:{port}\n{extra}",
                 dir.path().join("data").display()
             );
             let cfg_path = dir.path().join("config.yml");
@@ -163,7 +163,11 @@ impl Registry {
                 if let Ok(Some(_)) = child.try_wait() {
                     break; // port taken by someone else: try another
                 }
-                if TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                // Ready once it logs its own bind: a bare connect could reach
+                // another process that took the port first.
+                let log =
+                    std::fs::read_to_string(dir.path().join("registry.log")).unwrap_or_default();
+                if log.contains(&format!("listening on 127.0.0.1:{port}")) {
                     return Registry { port, dir, child };
                 }
                 std::thread::sleep(Duration::from_millis(20));
