@@ -159,6 +159,10 @@ pub fn pull(
                 tracing::warn!(mirror = %ep.base, error = %e, "mirror failed; trying the next endpoint");
                 last = Some(e);
             }
+            Err(PullError::Registry(e @ RegistryError::Http { .. })) if ep.insecure_tls => {
+                tracing::debug!(endpoint = %ep.base, error = %e, "no TLS on an insecure registry; trying plain HTTP");
+                last = Some(PullError::Registry(e));
+            }
             Err(e) => return Err(e),
         }
     }

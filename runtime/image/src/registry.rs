@@ -179,16 +179,25 @@ impl RegistryOptions {
     /// Docker treats localhost and 127.0.0.0/8 (and ::1) as insecure
     /// registries even when not listed.
     pub fn is_insecure(&self, domain: &str) -> bool {
+        self.is_loopback(domain) || self.is_listed_insecure(domain)
+    }
+
+    fn is_loopback(&self, domain: &str) -> bool {
         let host = host_of(domain);
         host == "localhost"
             || host == "::1"
             || host
                 .parse::<std::net::Ipv4Addr>()
                 .is_ok_and(|ip| ip.is_loopback())
-            || self.insecure_registries.iter().any(|i| {
-                let i = i.trim_end_matches('/');
-                i == domain || i == host || in_cidr(host, i)
-            })
+    }
+
+    /// Named in daemon.json's insecure-registries (host, host:port, CIDR).
+    fn is_listed_insecure(&self, domain: &str) -> bool {
+        let host = host_of(domain);
+        self.insecure_registries.iter().any(|i| {
+            let i = i.trim_end_matches('/');
+            i == domain || i == host || in_cidr(host, i)
+        })
     }
 
     /// The credential for a registry host, as the docker CLI finds it: its
@@ -252,6 +261,7 @@ impl RegistryOptions {
                     base: m.trim_end_matches('/').to_string(),
                     host,
                     mirror: true,
+                    insecure_tls: false,
                 });
             }
             out.push(Endpoint {
@@ -261,17 +271,39 @@ impl RegistryOptions {
                     .unwrap_or_else(|| DOCKER_IO_ORIGIN.into()),
                 host: DEFAULT_DOMAIN.into(),
                 mirror: false,
+                insecure_tls: false,
             });
-        } else {
-            let scheme = if self.is_insecure(domain) {
-                "http"
-            } else {
-                "https"
-            };
+        } else if self.is_listed_insecure(domain) {
+            // Docker's way with listed insecure registries: HTTPS without
+            // certificate checks first, plain HTTP when TLS fails.
             out.push(Endpoint {
-                base: format!("{scheme}://{domain}"),
+                base: format!("https://{domain}"),
                 host: domain.to_string(),
                 mirror: false,
+                insecure_tls: true,
+            });
+            out.push(Endpoint {
+                base: format!("http://{domain}"),
+                host: domain.to_string(),
+                mirror: false,
+                insecure_tls: false,
+            });
+        } else if self.is_loopback(domain) {
+            // Unlisted loopback registries: plain HTTP straight away. A TLS
+            // attempt first would stall on a plain HTTP server that waits
+            // for a request line that never comes.
+            out.push(Endpoint {
+                base: format!("http://{domain}"),
+                host: domain.to_string(),
+                mirror: false,
+                insecure_tls: false,
+            });
+        } else {
+            out.push(Endpoint {
+                base: format!("https://{domain}"),
+                host: domain.to_string(),
+                mirror: false,
+                insecure_tls: false,
             });
         }
         out
@@ -379,6 +411,9 @@ pub struct Endpoint {
     /// The host whose credentials apply.
     pub host: String,
     pub mirror: bool,
+    /// HTTPS without certificate verification (an insecure registry); a
+    /// transport failure here falls back to the next endpoint (plain HTTP).
+    pub insecure_tls: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -390,6 +425,8 @@ enum Auth {
 /// A registry client; cheap to share between threads.
 pub struct RegistryClient {
     http: Client,
+    /// The same, skipping certificate checks, for insecure registries only.
+    http_insecure: Client,
     opts: RegistryOptions,
     /// (endpoint base, repository) → what to send.
     auth: Mutex<HashMap<(String, String), Auth>>,
@@ -450,25 +487,39 @@ const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, applicat
 
 impl RegistryClient {
     pub fn new(opts: RegistryOptions) -> Result<RegistryClient, RegistryError> {
-        let http = Client::builder()
-            .user_agent(concat!("rrun/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
-            // The blocking client's default 30 s total timeout would cut off
-            // big layers; each request sets its own instead.
-            .timeout(None::<Duration>)
-            // Blob GETs redirect to storage; reqwest drops Authorization on
-            // a redirect to another host.
-            .redirect(reqwest::redirect::Policy::limited(10))
-            .build()
-            .map_err(|source| RegistryError::Http {
-                url: "client".into(),
-                source,
-            })?;
+        let build = |insecure: bool| {
+            Client::builder()
+                .user_agent(concat!("rrun/", env!("CARGO_PKG_VERSION")))
+                .connect_timeout(Duration::from_secs(30))
+                // The blocking client's default 30 s total timeout would cut
+                // off big layers; each request sets its own instead.
+                .timeout(None::<Duration>)
+                // Blob GETs redirect to storage; reqwest drops Authorization
+                // on a redirect to another host.
+                .redirect(reqwest::redirect::Policy::limited(10))
+                .danger_accept_invalid_certs(insecure)
+                .build()
+                .map_err(|source| RegistryError::Http {
+                    url: "client".into(),
+                    source,
+                })
+        };
+        let http = build(false)?;
+        let http_insecure = build(true)?;
         Ok(RegistryClient {
             http,
+            http_insecure,
             opts,
             auth: Mutex::new(HashMap::new()),
         })
+    }
+
+    fn client(&self, ep: &Endpoint) -> &Client {
+        if ep.insecure_tls {
+            &self.http_insecure
+        } else {
+            &self.http
+        }
     }
 
     pub fn options(&self) -> &RegistryOptions {
@@ -481,9 +532,11 @@ impl RegistryClient {
     pub fn ping(&self, ep: &Endpoint) -> Result<(), RegistryError> {
         let url = format!("{}/v2/", ep.base);
         let resp = self
-            .http
+            .client(ep)
             .get(&url)
-            .timeout(Duration::from_secs(30))
+            // The HTTPS try of an insecure registry may meet a plain HTTP
+            // server that never answers a ClientHello: give up soon.
+            .timeout(Duration::from_secs(if ep.insecure_tls { 10 } else { 30 }))
             .send()
             .map_err(|source| RegistryError::Http {
                 url: url.clone(),
@@ -574,7 +627,7 @@ impl RegistryClient {
     ) -> Result<Response, RegistryError> {
         let key = (ep.base.clone(), repo.to_string());
         for attempt in 0..2 {
-            let mut req = self.http.get(url).timeout(timeout);
+            let mut req = self.client(ep).get(url).timeout(timeout);
             if let Some(a) = accept {
                 req = req.header(ACCEPT, a);
             }
@@ -659,7 +712,7 @@ impl RegistryClient {
                     .cloned()
                     .unwrap_or_else(|| format!("repository:{repo}:pull"));
                 let token =
-                    self.fetch_token(realm, ch.params.get("service"), &scope, cred.as_ref())?;
+                    self.fetch_token(ep, realm, ch.params.get("service"), &scope, cred.as_ref())?;
                 Ok(Auth::Bearer(token))
             }
             other => Err(unauthorized(&format!("unsupported auth scheme {other:?}"))),
@@ -668,6 +721,7 @@ impl RegistryClient {
 
     fn fetch_token(
         &self,
+        ep: &Endpoint,
         realm: &str,
         service: Option<&String>,
         scope: &str,
@@ -687,7 +741,11 @@ impl RegistryClient {
                 q.append_pair("scope", s);
             }
         }
-        let mut req = self.http.get(url.clone()).timeout(Duration::from_secs(60));
+        // An insecure registry's token service gets the same leniency.
+        let mut req = self
+            .client(ep)
+            .get(url.clone())
+            .timeout(Duration::from_secs(60));
         if let Some(c) = cred {
             req = req.basic_auth(&c.username, Some(&c.password));
         }
@@ -807,28 +865,35 @@ mod tests {
             ]
         );
         assert!(eps[0].mirror && !eps[2].mirror);
+        let bases = |d: &str| {
+            o.endpoints(d)
+                .into_iter()
+                .map(|e| e.base)
+                .collect::<Vec<_>>()
+        };
+        // Unlisted loopback: plain HTTP.
+        assert_eq!(bases("localhost:5000"), ["http://localhost:5000"]);
+        assert_eq!(bases("127.0.0.1:5000"), ["http://127.0.0.1:5000"]);
+        assert_eq!(bases("127.0.0.5"), ["http://127.0.0.5"]);
+        // Listed (or in a listed CIDR): HTTPS without certificate checks,
+        // then plain HTTP.
         assert_eq!(
-            o.endpoints("localhost:5000")[0].base,
-            "http://localhost:5000"
+            bases("myreg.local:5000"),
+            ["https://myreg.local:5000", "http://myreg.local:5000"]
         );
+        assert_eq!(bases("plain.example:8443")[1], "http://plain.example:8443");
+        assert!(o.endpoints("plain.example:8443")[0].insecure_tls);
+        // Everything else: verified HTTPS only.
+        assert_eq!(bases("quay.io"), ["https://quay.io"]);
+        assert_eq!(bases("myreg.local:5001"), ["https://myreg.local:5001"]);
+        assert!(!o.endpoints("quay.io")[0].insecure_tls);
+        let mut o2 = o.clone();
+        o2.insecure_registries.push("10.1.0.0/16".into());
         assert_eq!(
-            o.endpoints("127.0.0.1:5000")[0].base,
-            "http://127.0.0.1:5000"
+            o2.endpoints("10.1.2.3:5000")[1].base,
+            "http://10.1.2.3:5000"
         );
-        assert_eq!(o.endpoints("127.0.0.5")[0].base, "http://127.0.0.5");
-        assert_eq!(
-            o.endpoints("myreg.local:5000")[0].base,
-            "http://myreg.local:5000"
-        );
-        assert_eq!(
-            o.endpoints("plain.example:8443")[0].base,
-            "http://plain.example:8443"
-        );
-        assert_eq!(o.endpoints("quay.io")[0].base, "https://quay.io");
-        assert_eq!(
-            o.endpoints("myreg.local:5001")[0].base,
-            "https://myreg.local:5001"
-        );
+        assert_eq!(o2.endpoints("10.2.0.1:5000").len(), 1);
     }
 
     #[test]

@@ -954,3 +954,37 @@ fn deep_image_overlay_rootfs() {
         "top layer wins"
     );
 }
+
+/// A registry listed in insecure-registries is tried over HTTPS (without
+/// certificate checks) first, then plain HTTP when TLS fails, as Docker does.
+#[test]
+fn listed_insecure_registry_falls_back_from_tls_to_http() {
+    let reg = Registry::start();
+    reg.push_oci(
+        &busybox_oci(),
+        "latest",
+        "test/insecure:latest",
+        false,
+        None,
+    );
+    // The test's proxy closes a TLS ClientHello at once, as a plain HTTP
+    // server that fails it would.
+    let proxy = Proxy::start(reg.port, None);
+    let host = format!("127.0.0.1:{}", proxy.server.port);
+    let tmp = tempfile::tempdir().unwrap();
+    let daemon = tmp.path().join("daemon.json");
+    std::fs::write(&daemon, json!({"insecure-registries": [host]}).to_string()).unwrap();
+    let state = tempfile::tempdir().unwrap();
+    let r = format!("{host}/test/insecure:latest");
+    let started = std::time::Instant::now();
+    ok(&rrun_image(
+        state.path(),
+        &["--daemon-config", daemon.to_str().unwrap()],
+        &["pull", &r],
+    ));
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "the TLS try should fail fast, not time out"
+    );
+    assert_eq!(inspect(state.path(), &r)["Config"]["Cmd"], json!(["sh"]));
+}

@@ -302,6 +302,13 @@ impl Drop for Server {
 }
 
 fn read_head(conn: &TcpStream) -> Option<Request> {
+    // A TLS ClientHello (an insecure-registry client trying HTTPS first):
+    // close, as a plain HTTP server would fail it, instead of waiting for a
+    // request line that never comes.
+    let mut first = [0u8; 1];
+    if conn.peek(&mut first).ok()? == 0 || first[0] == 0x16 {
+        return None;
+    }
     let mut r = BufReader::new(conn.try_clone().ok()?);
     let mut raw = Vec::new();
     let mut line = String::new();
