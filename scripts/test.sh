@@ -40,4 +40,14 @@ timeout 1800 scripts/build-test-images.sh
 echo "== tests"
 # Tests isolate themselves (own state dirs, namespaces, unique names), so they
 # run in parallel. Every external command inside has its own timeout.
-timeout 2400 cargo test --workspace --locked --no-fail-fast -- --test-threads="$(( $(nproc) * 2 ))"
+log=$(mktemp)
+set +e
+timeout 2400 cargo test --workspace --locked --no-fail-fast -- --test-threads="$(( $(nproc) * 2 ))" 2>&1 | tee "$log"
+status=${PIPESTATUS[0]}
+set -e
+# One closing line over every test binary (cargo prints one per binary, the
+# last of them often a doc-test run with nothing in it).
+awk '/^test result:/ { for (i = 1; i <= NF; i++) { if ($i ~ /^passed/) p += $(i-1); if ($i ~ /^failed/) f += $(i-1); if ($i ~ /^ignored/) ig += $(i-1) } }
+     END { if (ig) printf "(%d ignored)\n", ig; printf "summary: %d passed, %d failed\n", p, f }' "$log"
+rm -f "$log"
+exit "$status"
