@@ -1111,3 +1111,68 @@ fn rootfs_propagation_is_applied() {
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("shared:"), "{out}");
 }
+
+#[test]
+fn cgroup_resources_reach_the_kernel() {
+    use std::os::unix::fs::MetadataExt;
+    let oci = Oci::new();
+    let id = unique("res");
+    let cg = format!("/rrun-test/{id}");
+    let dev = std::fs::metadata("/").unwrap().dev();
+    let (major, minor) = (libc::major(dev), libc::minor(dev));
+    let mut b = Bundle::new(&["sleep", "300"]);
+    b.spec["linux"]["cgroupsPath"] = json!(cg);
+    b.spec["linux"]["resources"] = json!({
+        "devices": [{"allow": false, "access": "rwm"}],
+        "memory": {"limit": 268435456, "reservation": 134217728},
+        "cpu": {"shares": 512, "quota": 20000, "period": 100000, "cpus": "0", "mems": "0"},
+        "pids": {"limit": 64},
+        "blockIO": {"throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}]}
+    });
+    b.write();
+    oci.ok(&[
+        "run",
+        "--detach",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    let read = |ctrl: &str, file: &str| {
+        std::fs::read_to_string(cgroup_dir(ctrl, &cg).join(file))
+            .unwrap()
+            .trim()
+            .to_string()
+    };
+    let pid = oci.state(&id)["pid"].as_i64().unwrap().to_string();
+    if !Path::new("/sys/fs/cgroup/memory").exists() {
+        // cgroup v2: the same limits under the unified names.
+        assert_eq!(read("", "memory.max"), "268435456");
+        assert_eq!(read("", "memory.low"), "134217728");
+        assert_eq!(read("", "cpu.max"), "20000 100000");
+        assert_eq!(read("", "cpuset.cpus"), "0");
+        assert_eq!(read("", "pids.max"), "64");
+        assert!(read("", "io.max").contains(&format!("{major}:{minor} rbps=1048576")));
+        assert!(
+            read("", "cgroup.procs").lines().any(|l| l == pid),
+            "init not in its cgroup"
+        );
+        oci.ok(&["delete", "--force", &id]);
+        return;
+    }
+    assert_eq!(read("memory", "memory.limit_in_bytes"), "268435456");
+    assert_eq!(read("memory", "memory.soft_limit_in_bytes"), "134217728");
+    assert_eq!(read("cpu", "cpu.shares"), "512");
+    assert_eq!(read("cpu", "cpu.cfs_quota_us"), "20000");
+    assert_eq!(read("cpuset", "cpuset.cpus"), "0");
+    assert_eq!(read("pids", "pids.max"), "64");
+    assert_eq!(
+        read("blkio", "blkio.throttle.read_bps_device"),
+        format!("{major}:{minor} 1048576")
+    );
+    assert!(
+        read("memory", "cgroup.procs").lines().any(|l| l == pid),
+        "init not in its cgroup"
+    );
+    oci.ok(&["delete", "--force", &id]);
+    assert!(!cgroup_dir("memory", &cg).exists());
+}
