@@ -642,6 +642,7 @@ fn hooks_get_the_state_on_stdin() {
         serde_json::from_slice(&std::fs::read(b.rootfs().join("tmp/startContainer.json")).unwrap())
             .unwrap();
     assert_eq!(inside["id"], id.as_str());
+    assert_eq!(inside["status"], "created");
 }
 
 #[test]
@@ -1175,4 +1176,114 @@ fn cgroup_resources_reach_the_kernel() {
     );
     oci.ok(&["delete", "--force", &id]);
     assert!(!cgroup_dir("memory", &cg).exists());
+}
+
+#[test]
+fn a_created_container_already_holds_only_its_own_privileges() {
+    // runc drops to the container's user and capabilities before `create`
+    // returns; nothing privileged waits for `start`.
+    let oci = Oci::new();
+    let mut b = Bundle::new(&["sleep", "300"]);
+    b.spec["process"]["user"] = json!({"uid": 1000, "gid": 1000});
+    b.write();
+    let id = unique("dropped");
+    oci.ok(&["create", "--bundle", b.path().to_str().unwrap(), &id]);
+    let pid = oci.state(&id)["pid"].as_i64().unwrap();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let field = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap()
+            .split_whitespace()
+            .nth(1)
+            .unwrap()
+            .to_string()
+    };
+    assert_eq!(field("Uid:"), "1000", "{status}");
+    assert_eq!(field("Gid:"), "1000", "{status}");
+    assert_eq!(
+        u64::from_str_radix(&field("CapBnd:"), 16).unwrap(),
+        (1 << 29) | (1 << 5) | (1 << 10)
+    );
+    oci.ok(&["start", &id]);
+    wait_for("sleep to run", Duration::from_secs(10), || {
+        std::fs::read_to_string(format!("/proc/{pid}/cmdline"))
+            .ok()
+            .filter(|c| c.starts_with("sleep"))
+            .map(|_| ())
+    });
+    oci.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn proc_is_never_mounted_through_a_symlink() {
+    // CVE-2019-19921: /proc in the image is a link elsewhere.
+    let oci = Oci::new();
+    let b = Bundle::new(&["true"]);
+    std::fs::remove_dir(b.rootfs().join("proc")).unwrap();
+    std::fs::create_dir(b.rootfs().join("fakeproc")).unwrap();
+    std::os::unix::fs::symlink("/fakeproc", b.rootfs().join("proc")).unwrap();
+    let (code, _, err) = oci.run(&b);
+    assert_ne!(code, 0);
+    assert!(err.contains("refusing to mount proc on /proc"), "{err}");
+}
+
+#[test]
+fn cgroup_bind_without_a_cgroup_namespace_is_read_only() {
+    let oci = Oci::new();
+    let mut b = Bundle::new(&["sh", "-c", "d=/sys/fs/cgroup/pids; [ -d $d ] || d=/sys/fs/cgroup; echo 1 > $d/pids.max && echo WROTE; echo end"]);
+    b.drop_namespace("cgroup");
+    let (code, out, err) = oci.run(&b);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        !out.contains("WROTE"),
+        "the container could change its own limits: {out}"
+    );
+    assert!(err.contains("Read-only file system"), "{err}");
+}
+
+#[test]
+fn a_cgroup_with_someone_elses_processes_is_refused() {
+    let oci = Oci::new();
+    let id = unique("owner");
+    let cg = format!("/rrun-test/{id}");
+    let mut first = Bundle::new(&["sleep", "300"]);
+    first.spec["linux"]["cgroupsPath"] = json!(cg);
+    first.write();
+    oci.ok(&[
+        "run",
+        "--detach",
+        "--bundle",
+        first.path().to_str().unwrap(),
+        &id,
+    ]);
+    let mut second = Bundle::new(&["true"]);
+    second.spec["linux"]["cgroupsPath"] = json!(cg);
+    second.write();
+    let other = unique("intruder");
+    let out = oci.cmd(&[
+        "create",
+        "--bundle",
+        second.path().to_str().unwrap(),
+        &other,
+    ]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("already holds processes"),
+        "{}",
+        text(&out.stderr)
+    );
+    // The first container was not touched by the refused one's clean-up.
+    assert_eq!(oci.state(&id)["status"], "running");
+    oci.ok(&["delete", "--force", &id]);
+}
+
+#[test]
+fn a_create_killed_before_saving_its_state_can_be_deleted() {
+    let oci = Oci::new();
+    let id = unique("halfmade");
+    std::fs::create_dir_all(oci.root.path().join(&id)).unwrap();
+    oci.ok(&["delete", &id]);
+    assert!(!oci.root.path().join(&id).exists());
 }

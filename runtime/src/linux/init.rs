@@ -29,7 +29,11 @@ pub const SYNC_FD: i32 = 3;
 #[derive(Debug, Serialize, Deserialize)]
 pub enum Mode {
     /// A new container: build its root, then wait on the fifo for `start`.
-    Create { fifo: PathBuf, no_pivot: bool },
+    Create {
+        fifo: PathBuf,
+        no_pivot: bool,
+        no_new_keyring: bool,
+    },
     /// A new process in a running container's namespaces.
     Exec,
 }
@@ -81,8 +85,17 @@ pub fn main() -> ! {
         Some(&nix::sys::signal::SigSet::empty()),
         None,
     );
+    // Non-dumpable until the user program runs (execve makes it dumpable
+    // again): a process in the container cannot ptrace the runtime or open
+    // its /proc files while it still holds privileges and the sync socket
+    // (CVE-2016-9962).
+    // SAFETY: prctl with constant arguments.
+    unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
     // SAFETY: fd 3 was set up by the parent as the sync socket.
     let mut ch = unsafe { Channel::from_raw_fd(SYNC_FD) };
+    // Hooks started by the init must not inherit it.
+    // SAFETY: fcntl on our own fd.
+    unsafe { libc::fcntl(SYNC_FD, libc::F_SETFD, libc::FD_CLOEXEC) };
     // Stage 1 and 2 report errors the same way: over the socket, then exit.
     let err = match stage1(&mut ch) {
         Ok(never) => match never {},
@@ -101,31 +114,19 @@ fn stage1(ch: &mut Channel) -> Result<std::convert::Infallible> {
         ToInit::Config(c) => c,
         other => bail!("init expected its config, got {other:?}"),
     };
-    // The user namespace comes first: the others are created owned by it,
-    // and joining them may need the capabilities it grants.
-    if let Some(ns) = cfg
+    // A user namespace given by path is joined first: joining the others
+    // may need the capabilities it grants. The other named namespaces come
+    // next, while we still hold the host's capabilities (a new user
+    // namespace would take them away), the mount namespace last, as joining
+    // it changes our root. Then the new user namespace, so the namespaces
+    // created after it are owned by it.
+    let user = cfg
         .namespaces
         .iter()
-        .find(|n| n.typ == LinuxNamespaceType::User)
-    {
-        match &ns.path {
-            Some(p) => join(LinuxNamespaceType::User, p)?,
-            None => {
-                unshare(CloneFlags::CLONE_NEWUSER).context("create the user namespace")?;
-                ch.send(&FromInit::NeedIdMaps)?;
-                match ch.recv::<ToInit>()? {
-                    ToInit::IdMapsWritten => {}
-                    other => bail!("init expected IdMapsWritten, got {other:?}"),
-                }
-                nix::unistd::setresgid(0.into(), 0.into(), 0.into())
-                    .context("become root in the user namespace")?;
-                nix::unistd::setresuid(0.into(), 0.into(), 0.into())
-                    .context("become root in the user namespace")?;
-            }
-        }
+        .find(|n| n.typ == LinuxNamespaceType::User);
+    if let Some(Namespace { path: Some(p), .. }) = user {
+        join(LinuxNamespaceType::User, p)?;
     }
-    // Join the named namespaces; the mount namespace last, as joining it
-    // changes our root and the other paths would resolve in it.
     let mut joins: Vec<&Namespace> = cfg
         .namespaces
         .iter()
@@ -134,6 +135,18 @@ fn stage1(ch: &mut Channel) -> Result<std::convert::Infallible> {
     joins.sort_by_key(|n| n.typ == LinuxNamespaceType::Mount);
     for ns in joins {
         join(ns.typ, ns.path.as_ref().expect("filtered"))?;
+    }
+    if let Some(Namespace { path: None, .. }) = user {
+        unshare(CloneFlags::CLONE_NEWUSER).context("create the user namespace")?;
+        ch.send(&FromInit::NeedIdMaps)?;
+        match ch.recv::<ToInit>()? {
+            ToInit::IdMapsWritten => {}
+            other => bail!("init expected IdMapsWritten, got {other:?}"),
+        }
+        nix::unistd::setresgid(0.into(), 0.into(), 0.into())
+            .context("become root in the user namespace")?;
+        nix::unistd::setresuid(0.into(), 0.into(), 0.into())
+            .context("become root in the user namespace")?;
     }
     let mut new = CloneFlags::empty();
     for ns in cfg
@@ -182,8 +195,18 @@ fn write_time_offsets(spec: &Spec) -> Result<()> {
     else {
         return Ok(());
     };
-    let procfs = ProcfsHandle::new()?;
-    let mut f = procfs.open(ProcfsBase::ProcSelf, "timens_offsets", OpenFlags::O_WRONLY)?;
+    // Not through pathrs: its procfs handle is cached for the process, and
+    // one made here, still in the host's pid namespace, would be inherited
+    // by the container's init. The file is checked to be on procfs instead.
+    let mut f = File::options()
+        .write(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_CLOEXEC)
+        .open("/proc/self/timens_offsets")
+        .context("open /proc/self/timens_offsets")?;
+    let fs = nix::sys::statfs::fstatfs(&f)?;
+    if fs.filesystem_type() != nix::sys::statfs::PROC_SUPER_MAGIC {
+        bail!("/proc/self/timens_offsets is not on procfs");
+    }
     for (clock, off) in offsets {
         let line = format!(
             "{clock} {} {}\n",
@@ -207,7 +230,16 @@ fn stage2(ch: &mut Channel, cfg: InitConfig) -> Result<std::convert::Infallible>
     wait_continue(ch)?;
     setsid().context("setsid")?;
     match &cfg.mode {
-        Mode::Create { fifo, no_pivot } => create(ch, &cfg, fifo, *no_pivot),
+        Mode::Create {
+            fifo,
+            no_pivot,
+            no_new_keyring,
+        } => {
+            if !no_new_keyring {
+                join_session_keyring(&cfg.id)?;
+            }
+            create(ch, &cfg, fifo, *no_pivot)
+        }
         Mode::Exec => exec(ch, &cfg),
     }
 }
@@ -278,7 +310,7 @@ fn create(
     security::set_rlimits(process)?;
     set_oom_score_adj(&procfs, process.oom_score_adj())?;
     let program = security::lookup(process)?;
-    security::check_cwd(process)?;
+    security::drop_privileges(&cfg.spec, process)?;
     ch.send(&FromInit::Ready)?;
 
     // Block until `start` opens the fifo for reading, then tell it we are
@@ -297,9 +329,37 @@ fn create(
     hooks::run_all(
         "startContainer",
         hooks.and_then(|h| h.start_container().as_ref()),
-        &state,
+        &with_status(&state, "created"),
     )?;
-    security::finalize_and_exec(&cfg.spec, process, &program)
+    security::exec(&cfg.spec, process, &program)
+}
+
+/// The hooks' state with another status.
+fn with_status(state: &str, status: &str) -> String {
+    match serde_json::from_str::<serde_json::Value>(state) {
+        Ok(mut v) => {
+            v["status"] = status.into();
+            v.to_string()
+        }
+        Err(_) => state.to_string(),
+    }
+}
+
+/// Gives the container a session keyring of its own instead of the
+/// caller's (runc joins `_ses.<id>` the same way). Kernels without keyrings
+/// have nothing to share.
+fn join_session_keyring(id: &str) -> Result<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: libc::c_long = 1;
+    let name = std::ffi::CString::new(format!("_ses.{id}"))?;
+    // SAFETY: keyctl with a valid C string.
+    let rc = unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) };
+    if rc < 0 {
+        let e = std::io::Error::last_os_error();
+        if e.raw_os_error() != Some(libc::ENOSYS) {
+            return Err(e).context("join a session keyring of the container's own");
+        }
+    }
+    Ok(())
 }
 
 fn exec(ch: &mut Channel, cfg: &InitConfig) -> Result<std::convert::Infallible> {
@@ -313,9 +373,9 @@ fn exec(ch: &mut Channel, cfg: &InitConfig) -> Result<std::convert::Infallible> 
         set_oom_score_adj(&ProcfsHandle::new()?, process.oom_score_adj())?;
     }
     let program = security::lookup(process)?;
-    security::check_cwd(process)?;
+    security::drop_privileges(&cfg.spec, process)?;
     ch.send(&FromInit::Ready)?;
-    security::finalize_and_exec(&cfg.spec, process, &program)
+    security::exec(&cfg.spec, process, &program)
 }
 
 /// Writes sysctls through a verified procfs handle (CVE-2025-52881: a

@@ -158,7 +158,11 @@ fn apply(root: &Root, bundle: &Path, step: &Step, new_cgroupns: bool) -> Result<
         Kind::Bind => bind(root, bundle, step),
         Kind::Cgroup => cgroup(root, step, new_cgroupns),
         Kind::Filesystem => {
-            let t = target(root, &step.destination, false)?;
+            let t = if step.fstype == "proc" || step.fstype == "sysfs" {
+                kernel_fs_target(root, step)?
+            } else {
+                target(root, &step.destination, false)?
+            };
             let source = step
                 .source
                 .clone()
@@ -174,6 +178,49 @@ fn apply(root: &Root, bundle: &Path, step: &Step, new_cgroupns: bool) -> Result<
             propagate(root, step)
         }
     }
+}
+
+/// proc and sysfs go exactly where the spec says, on a real directory, never
+/// where a symlink in the image points (CVE-2019-19921: a /proc redirected
+/// into a volume another container controls let the masks miss the real
+/// procfs).
+fn kernel_fs_target(root: &Root, step: &Step) -> Result<pathrs::Handle> {
+    let dest = &step.destination;
+    let h = match root.resolve_nofollow(dest) {
+        Ok(h) => h,
+        Err(e) if e.kind() == pathrs::error::ErrorKind::OsError(Some(libc::ENOENT)) => {
+            root.mkdir_all(dest, &dir_perm())?
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let st = fstat(h.as_fd().as_raw_fd())?;
+    if SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT != SFlag::S_IFDIR {
+        bail!(
+            "refusing to mount {} on {}: it is not a directory in the rootfs (a symlink?)",
+            step.fstype,
+            dest.display()
+        );
+    }
+    Ok(h)
+}
+
+/// Remounts a bind with the spec's flags (ro, nosuid, nodev, noexec), which
+/// a bind only takes through a remount.
+fn remount_bind(root: &Root, dest: &Path, fl: MsFlags) -> Result<()> {
+    let extra =
+        fl & (MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
+    if extra.is_empty() {
+        return Ok(());
+    }
+    let d = root.resolve(dest)?;
+    mount(
+        None::<&str>,
+        &fd_path(d.as_fd()),
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra,
+        None::<&str>,
+    )?;
+    Ok(())
 }
 
 fn propagate(root: &Root, step: &Step) -> Result<()> {
@@ -319,7 +366,10 @@ fn cgroup(root: &Root, step: &Step, new_cgroupns: bool) -> Result<()> {
             )?;
         } else {
             let own = own_cgroup("")?;
-            let src = Path::new("/sys/fs/cgroup").join(own.trim_start_matches('/'));
+            let base = hier
+                .first()
+                .map_or(Path::new("/sys/fs/cgroup"), |h| h.mountpoint.as_path());
+            let src = base.join(own.trim_start_matches('/'));
             mount(
                 Some(&src),
                 &fd_path(t.as_fd()),
@@ -327,6 +377,8 @@ fn cgroup(root: &Root, step: &Step, new_cgroupns: bool) -> Result<()> {
                 MsFlags::MS_BIND | MsFlags::MS_REC,
                 None::<&str>,
             )?;
+            // Without this the container could raise its own limits.
+            remount_bind(root, &step.destination, fl)?;
         }
         return Ok(());
     }
@@ -371,16 +423,7 @@ fn cgroup(root: &Root, step: &Step, new_cgroupns: bool) -> Result<()> {
                 MsFlags::MS_BIND | MsFlags::MS_REC,
                 None::<&str>,
             )?;
-            if fl.contains(MsFlags::MS_RDONLY) {
-                let d = root.resolve(&dest)?;
-                mount(
-                    None::<&str>,
-                    &fd_path(d.as_fd()),
-                    None::<&str>,
-                    MsFlags::MS_BIND | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
-                    None::<&str>,
-                )?;
-            }
+            remount_bind(root, &dest, fl)?;
         }
     }
     if fl.contains(MsFlags::MS_RDONLY) {

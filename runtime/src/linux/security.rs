@@ -94,12 +94,12 @@ fn apply_caps(sets: &CapSets) -> Result<()> {
 }
 
 fn apply_caps_after_setuid(sets: &CapSets) -> Result<()> {
-    // Effective before permitted: the new effective set must stay inside the
-    // permitted set at every step.
-    caps::set(None, CapSet::Effective, &sets.effective).context("set effective capabilities")?;
-    caps::set(None, CapSet::Permitted, &sets.permitted).context("set permitted capabilities")?;
+    // Inheritable first, while the permitted set still covers it; effective
+    // before permitted, so effective stays inside permitted at every step.
     caps::set(None, CapSet::Inheritable, &sets.inheritable)
         .context("set inheritable capabilities")?;
+    caps::set(None, CapSet::Effective, &sets.effective).context("set effective capabilities")?;
+    caps::set(None, CapSet::Permitted, &sets.permitted).context("set permitted capabilities")?;
     caps::clear(None, CapSet::Ambient).context("clear ambient capabilities")?;
     for cap in &sets.ambient {
         caps::raise(None, CapSet::Ambient, *cap).with_context(|| format!("raise ambient {cap}"))?;
@@ -137,31 +137,34 @@ fn set_user(process: &Process) -> Result<()> {
     Ok(())
 }
 
-/// Marks every descriptor above stderr close-on-exec, so nothing of the
-/// runtime reaches the container (CVE-2024-21626: a leaked directory fd let
-/// a container set its cwd to a host directory through /proc/self/fd).
+/// Closes every descriptor above stderr, so nothing of the runtime reaches
+/// the container (CVE-2024-21626: a leaked directory fd let a container set
+/// its cwd, or name its program, through /proc/self/fd). Closing, not only
+/// close-on-exec: execve resolves the program's path before it closes
+/// close-on-exec fds, so a path through /proc/self/fd/N would still work.
 pub fn close_runtime_fds() -> Result<()> {
-    const CLOSE_RANGE_CLOEXEC: libc::c_uint = 1 << 2;
-    // SAFETY: close_range only changes flags of our own descriptors.
+    // SAFETY: close_range only closes our own descriptors; nothing above
+    // stderr is used after this point.
     let rc = unsafe {
         libc::syscall(
             libc::SYS_close_range,
             3 as libc::c_uint,
             libc::c_uint::MAX,
-            CLOSE_RANGE_CLOEXEC,
+            0 as libc::c_uint,
         )
     };
     if rc == 0 {
         return Ok(());
     }
-    // Kernels before 5.11: walk the fd table.
-    for entry in std::fs::read_dir("/proc/self/fd").context("list /proc/self/fd")? {
-        let fd: i32 = entry?.file_name().to_string_lossy().parse().unwrap_or(-1);
-        if fd > 2 {
-            // SAFETY: setting FD_CLOEXEC on an fd number is harmless even if
-            // the fd was the directory iterator's own.
-            unsafe { libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC) };
-        }
+    // Kernels before 5.9: walk the fd table.
+    let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
+        .context("list /proc/self/fd")?
+        .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|fd| *fd > 2)
+        .collect();
+    for fd in fds {
+        // SAFETY: closing our own descriptors (the directory iterator is gone).
+        unsafe { libc::close(fd) };
     }
     Ok(())
 }
@@ -180,31 +183,17 @@ fn chdir_checked(cwd: &Path) -> Result<()> {
     }
 }
 
-/// Checks, before the container is reported ready, that its cwd can be
-/// entered and lies inside its root, so `create` fails with the reason. A
-/// directory closed to root is left for the final check after setuid.
-pub fn check_cwd(process: &Process) -> Result<()> {
-    match chdir_checked(process.cwd()) {
-        Err(e) if e.root_cause().downcast_ref::<nix::Error>() == Some(&nix::Error::EACCES) => {
-            Ok(())
-        }
-        r => r,
-    }
-}
-
-/// Runs the user program: drops privileges in the only safe order, then
-/// execve. Returns only on error.
-pub fn finalize_and_exec(
-    spec: &Spec,
-    process: &Process,
-    program: &Path,
-) -> Result<std::convert::Infallible> {
+/// Drops the process's privileges, in the only safe order: umask, cwd, the
+/// seccomp filter when it cannot wait for no_new_privs, the bounding set,
+/// user and groups (keeping capabilities across setuid), then the
+/// capability sets. Done before the container is reported ready, as runc
+/// does, so nothing that runs later in the init (the wait for `start`, the
+/// startContainer hooks) holds more than the container will.
+pub fn drop_privileges(spec: &Spec, process: &Process) -> Result<()> {
     let (sets, notes) = capabilities::from_spec(process.capabilities().as_ref());
     for n in notes {
         tracing::warn!("capability {n} ignored");
     }
-    let nnp = process.no_new_privileges().unwrap_or(false);
-
     // SAFETY: umask cannot fail.
     unsafe { libc::umask(process.user().umask().unwrap_or(0o022) as libc::mode_t) };
 
@@ -215,7 +204,7 @@ pub fn finalize_and_exec(
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, so it has
     // to happen before the capabilities go; everything after it must then
     // be allowed by the filter.
-    if !nnp {
+    if !process.no_new_privileges().unwrap_or(false) {
         load_seccomp(spec)?;
     }
     apply_caps(&sets)?;
@@ -228,16 +217,13 @@ pub fn finalize_and_exec(
     if !cwd_done {
         chdir_checked(process.cwd())?;
     }
-    if nnp {
-        // SAFETY: as above.
-        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-            return Err(std::io::Error::last_os_error()).context("set no_new_privs");
-        }
-        // Last, so the filter needs to allow only execve from here on.
-        load_seccomp(spec)?;
-    }
-    close_runtime_fds()?;
+    Ok(())
+}
 
+/// Runs the user program: no_new_privs and its seccomp filter last (the
+/// filter then only has to allow execve), every runtime fd closed, execve.
+/// Returns only on error.
+pub fn exec(spec: &Spec, process: &Process, program: &Path) -> Result<std::convert::Infallible> {
     let args: Vec<CString> = process
         .args()
         .iter()
@@ -253,6 +239,14 @@ pub fn finalize_and_exec(
         .collect::<Result<_, _>>()
         .context("an environment variable holds a NUL byte")?;
     let prog = CString::new(program.as_os_str().as_bytes())?;
+    if process.no_new_privileges().unwrap_or(false) {
+        // SAFETY: prctl with constant arguments.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
+            return Err(std::io::Error::last_os_error()).context("set no_new_privs");
+        }
+        load_seccomp(spec)?;
+    }
+    close_runtime_fds()?;
     let err = nix::unistd::execve(&prog, &args, &env).unwrap_err();
     Err(anyhow!("exec {:?}: {err}", program.display()))
 }

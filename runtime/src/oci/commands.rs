@@ -77,7 +77,6 @@ fn namespaces(spec: &Spec) -> Vec<init::Namespace> {
         .and_then(|l| l.namespaces().as_ref())
         .into_iter()
         .flatten()
-        .filter(|n| n.typ() != LinuxNamespaceType::Time || Path::new("/proc/self/ns/time").exists())
         .map(|n| init::Namespace {
             typ: n.typ(),
             path: n.path().clone(),
@@ -107,9 +106,17 @@ struct CreateDriver<'a> {
 
 impl launch::Driver for CreateDriver<'_> {
     fn place(&mut self, pid: Pid) -> Result<()> {
-        let m = self
-            .cgroup
-            .insert(cgroups::manager(&self.saved.cgroup_path, &self.saved.id)?);
+        let m = cgroups::manager(&self.saved.cgroup_path, &self.saved.id)?;
+        // Someone else's processes there would be killed with ours on delete
+        // (and by the clean-up of a failed create): refuse, and keep it out
+        // of self.cgroup so nothing removes it.
+        if cgroups::pids(&m).is_ok_and(|p| !p.is_empty()) {
+            bail!(
+                "cgroup {} already holds processes; refusing to share it",
+                self.saved.cgroup_path.display()
+            );
+        }
+        let m = self.cgroup.insert(m);
         cgroups::apply(m, self.spec, pid)
     }
     fn runtime_hooks(&mut self, pid: Pid) -> Result<String> {
@@ -145,6 +152,7 @@ fn create(root: &Path, a: &CreateArgs) -> Result<Created> {
         .with_context(|| format!("bundle {}", a.bundle.display()))?;
     let spec = load_spec(&bundle)?;
     validate::spec(&spec)?;
+    check_host_support(&spec)?;
     let rootfs = validate::rootfs(&bundle, &spec)?;
     let rootfs =
         std::fs::canonicalize(&rootfs).with_context(|| format!("rootfs {}", rootfs.display()))?;
@@ -213,6 +221,7 @@ fn create(root: &Path, a: &CreateArgs) -> Result<Created> {
             mode: init::Mode::Create {
                 fifo,
                 no_pivot: a.no_pivot,
+                no_new_keyring: a.no_new_keyring,
             },
         };
         let launched = launch::launch(cfg, maps, &mut driver)?;
@@ -243,6 +252,39 @@ fn create(root: &Path, a: &CreateArgs) -> Result<Created> {
             Err(e)
         }
     }
+}
+
+/// What the spec asks for that this host and runtime cannot give: refused,
+/// never silently dropped (confinement must not fail open).
+fn check_host_support(spec: &Spec) -> Result<()> {
+    let process = spec.process().as_ref();
+    let read = |p: &str| std::fs::read_to_string(p).unwrap_or_default();
+    if process
+        .and_then(|p| p.apparmor_profile().as_deref())
+        .is_some_and(|p| !p.is_empty())
+        && read("/sys/module/apparmor/parameters/enabled").trim() == "Y"
+    {
+        bail!("process.apparmorProfile is set, but AppArmor profiles are not supported yet");
+    }
+    let selinux = Path::new("/sys/fs/selinux/enforce").exists();
+    let label = process
+        .and_then(|p| p.selinux_label().as_deref())
+        .is_some_and(|l| !l.is_empty())
+        || spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.mount_label().as_deref())
+            .is_some_and(|l| !l.is_empty());
+    if selinux && label {
+        bail!("SELinux labels are set, but SELinux labelling is not supported yet");
+    }
+    let time_ns = namespaces(spec)
+        .iter()
+        .any(|n| n.typ == LinuxNamespaceType::Time);
+    if time_ns && !Path::new("/proc/self/ns/time").exists() {
+        bail!("a time namespace is asked for, but this kernel has none");
+    }
+    Ok(())
 }
 
 fn absolute(p: &Path) -> Result<PathBuf> {
@@ -365,11 +407,13 @@ fn kill_all_and_wait(c: &Saved, m: &AnyCgroupManager) -> Result<()> {
 }
 
 fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
-    let c = match Saved::load(root, id) {
-        Ok(c) => c,
-        Err(e) if force && !Saved::dir(root, id).exists() => return Err(e),
-        Err(e) => return Err(e),
-    };
+    let dir = Saved::dir(root, id);
+    if validate::container_id(id).is_ok() && dir.is_dir() && !dir.join(state::STATE_FILE).exists() {
+        // A create that was killed before it saved its state: nothing runs
+        // under this id, so its directory is removed (as runc does).
+        return std::fs::remove_dir_all(&dir).with_context(|| format!("remove {}", dir.display()));
+    }
+    let c = Saved::load(root, id)?;
     let status = c.status(root);
     check(id, status, Operation::Delete { force })?;
     destroy(root, &c, None)
@@ -381,9 +425,9 @@ fn destroy(root: &Path, c: &Saved, cgroup: Option<AnyCgroupManager>) -> Result<(
     let mut errors = Vec::new();
     match cgroup.map_or_else(|| cgroups::manager(&c.cgroup_path, &c.id), Ok) {
         Ok(m) => {
-            if let Err(e) = kill_all_and_wait(c, &m) {
-                errors.push(e);
-            }
+            // Processes that survive SIGKILL keep the container on record:
+            // forgetting it would lose track of them.
+            kill_all_and_wait(c, &m)?;
             // The kernel may need a moment to let the last task leave.
             let deadline = Instant::now() + Duration::from_secs(5);
             loop {
@@ -552,8 +596,12 @@ fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
     } else {
         Some(Signals::block()?)
     };
+    // The process must join the container's cgroup (its limits and device
+    // policy), or not run at all.
+    let manager = cgroups::manager(&c.cgroup_path, &c.id)?;
+    cgroups::pids(&manager).with_context(|| format!("container {}'s cgroup is gone", c.id))?;
     let mut driver = ExecDriver {
-        cgroup: cgroups::manager(&c.cgroup_path, &c.id).ok(),
+        cgroup: Some(manager),
     };
     let launched = launch::launch(cfg, None, &mut driver)?;
     let mut pty = launched.pty_master;

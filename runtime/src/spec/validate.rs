@@ -36,6 +36,10 @@ pub enum InvalidSpec {
     UnsafeSysctl(String),
     #[error("hostname is set but the container shares the host's UTS namespace")]
     HostnameWithoutUts,
+    #[error("mount option {0:?} on {1} is not supported yet")]
+    UnsupportedMountOption(String, String),
+    #[error("cgroupsPath {0:?} is in the systemd driver's slice:prefix:name form, which is not supported yet")]
+    SystemdCgroupPath(String),
 }
 
 /// Checks a container id as runc does: no path separators, nothing that
@@ -145,6 +149,23 @@ pub fn spec(spec: &Spec) -> Result<(), InvalidSpec> {
             .any(|c| c == std::path::Component::ParentDir)
         {
             return Err(InvalidSpec::DotDotMount(dest.display().to_string()));
+        }
+    }
+
+    for m in spec.mounts().iter().flatten() {
+        let opts = super::mounts::parse_options(m.options().as_deref().unwrap_or_default());
+        // Ignoring these would leave the mount less confined than asked
+        // (rro leaves submounts writable); only tmpcopyup is harmless.
+        if let Some(o) = opts.ignored.iter().find(|o| *o != "tmpcopyup") {
+            return Err(InvalidSpec::UnsupportedMountOption(
+                o.clone(),
+                m.destination().display().to_string(),
+            ));
+        }
+    }
+    if let Some(p) = linux.cgroups_path().as_ref().and_then(|p| p.to_str()) {
+        if !p.starts_with('/') && p.matches(':').count() == 2 {
+            return Err(InvalidSpec::SystemdCgroupPath(p.to_string()));
         }
     }
 
@@ -285,6 +306,24 @@ mod tests {
             .build()
             .unwrap();
         assert_eq!(spec(&s), Err(InvalidSpec::DuplicateNamespace("pid".into())));
+    }
+
+    #[test]
+    fn unsupported_confinement_is_refused_not_ignored() {
+        let mut s = base();
+        s.set_mounts(Some(vec![MountBuilder::default()
+            .destination("/data")
+            .typ("bind")
+            .source("/srv")
+            .options(vec!["rbind".into(), "rro".into()])
+            .build()
+            .unwrap()]));
+        assert!(matches!(spec(&s), Err(InvalidSpec::UnsupportedMountOption(o, _)) if o == "rro"));
+        let mut s = base();
+        let mut linux = s.linux().clone().unwrap();
+        linux.set_cgroups_path(Some("system.slice:rrun:abc".into()));
+        s.set_linux(Some(linux));
+        assert!(matches!(spec(&s), Err(InvalidSpec::SystemdCgroupPath(_))));
     }
 
     #[test]
