@@ -44,9 +44,15 @@ fn run(h: &Hook, state: &str) -> Result<()> {
             cmd.env(k, v);
         }
     }
+    // stderr goes to a memfd, not a pipe: a hook writing more than a pipe
+    // holds would otherwise block until its timeout (or forever).
+    let errfile = std::fs::File::from(nix::sys::memfd::memfd_create(
+        c"rrun-hook-stderr",
+        nix::sys::memfd::MemFdCreateFlag::MFD_CLOEXEC,
+    )?);
     cmd.stdin(Stdio::piped())
         .stdout(Stdio::inherit())
-        .stderr(Stdio::piped());
+        .stderr(Stdio::from(errfile.try_clone()?));
     let mut child = cmd.spawn().context("start")?;
     if let Some(mut stdin) = child.stdin.take() {
         // A hook may exit without reading its stdin; that is its right.
@@ -71,11 +77,14 @@ fn run(h: &Hook, state: &str) -> Result<()> {
         pause = (pause * 2).min(Duration::from_millis(20));
     };
     if !status.success() {
+        use std::io::{Read, Seek};
         let mut err = String::new();
-        if let Some(mut e) = child.stderr.take() {
-            use std::io::Read;
-            let _ = e.read_to_string(&mut err);
-        }
+        let mut f = errfile;
+        f.rewind()?;
+        // The last few KiB say what went wrong.
+        let len = f.metadata()?.len();
+        f.seek(std::io::SeekFrom::Start(len.saturating_sub(4096)))?;
+        let _ = f.read_to_string(&mut err);
         bail!("{status}: {}", err.trim());
     }
     Ok(())

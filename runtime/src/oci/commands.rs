@@ -569,23 +569,36 @@ fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
     }
     let mut spec = c.spec.clone();
     spec.set_process(Some(process));
-    let namespaces = namespaces(&c.spec)
-        .into_iter()
-        .map(|n| init::Namespace {
+    // Open the namespaces now and check the pid is still the container's
+    // afterwards, so a recycled pid can never lead the process into someone
+    // else's namespaces; the init joins them through the inherited fds.
+    let mut ns_fds: Vec<OwnedFd> = Vec::new();
+    let mut joins = Vec::new();
+    for n in namespaces(&c.spec) {
+        let path = format!("/proc/{}/ns/{}", c.pid, proc_ns_name(n.typ));
+        let f = std::fs::File::open(&path).with_context(|| format!("open {path}"))?;
+        // Inheritable, and clear of the fds the init sets up.
+        let fd = nix::fcntl::fcntl(
+            f.as_raw_fd(),
+            nix::fcntl::FcntlArg::F_DUPFD(init::SYNC_FD + 7),
+        )?;
+        // SAFETY: F_DUPFD returned a new fd that we now own.
+        let fd = unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) };
+        joins.push(init::Namespace {
             typ: n.typ,
-            path: Some(PathBuf::from(format!(
-                "/proc/{}/ns/{}",
-                c.pid,
-                proc_ns_name(n.typ)
-            ))),
-        })
-        .collect();
+            path: Some(PathBuf::from(format!("/proc/self/fd/{}", fd.as_raw_fd()))),
+        });
+        ns_fds.push(fd);
+    }
+    if !state::alive(c.pid, c.start_time) {
+        bail!("container {} stopped", c.id);
+    }
     let cfg = init::InitConfig {
         id: c.id.clone(),
         bundle: c.bundle.clone(),
         rootfs: c.rootfs.clone(),
         spec,
-        namespaces,
+        namespaces: joins,
         mode: init::Mode::Exec,
     };
     if !a.detach {
@@ -604,6 +617,7 @@ fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
         cgroup: Some(manager),
     };
     let launched = launch::launch(cfg, None, &mut driver)?;
+    drop(ns_fds);
     let mut pty = launched.pty_master;
     if let (Some(sock), Some(master)) = (&a.console_socket, &pty) {
         send_console(sock, master)?;
