@@ -5,6 +5,12 @@
 //! - [`linux`]: the executor that turns a bundle into a namespaced,
 //!   cgroup-limited, locked-down process.
 //! - [`oci`]: the runc-compatible command line on top of the executor.
+//! - [`daemon`]: `rrund`, the Docker Engine API and container lifecycle.
+//! - [`shim`]: the per-container process that outlives the daemon.
+//! - [`cli`]: `rrun`, the Docker-style command line.
+pub mod cli;
+pub mod daemon;
 pub mod linux;
 pub mod oci;
+pub mod shim;
 pub mod spec;

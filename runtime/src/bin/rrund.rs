@@ -1,0 +1,104 @@
+//! `rrund`: the rrun daemon (Docker Engine API on a unix socket).
+//!
+//! The same binary is each container's shim (`rrund shim …`, hidden): that
+//! path is taken first, before any thread or async runtime exists.
+
+use clap::Parser;
+use rrun_runtime::daemon::config::{self, FileConfig, Options};
+use rrun_runtime::shim;
+use std::path::PathBuf;
+
+#[derive(Debug, Parser)]
+#[command(name = "rrund", version, about = "rrun's container daemon")]
+struct Cli {
+    /// Socket to listen on (unix:///path).
+    #[arg(short = 'H', long = "host")]
+    host: Option<String>,
+    /// Root of the persistent state.
+    #[arg(long)]
+    data_root: Option<PathBuf>,
+    /// Root of the executor's runtime state.
+    #[arg(long)]
+    exec_root: Option<PathBuf>,
+    /// Daemon configuration file (Docker's daemon.json keys).
+    #[arg(long, default_value = config::DEFAULT_CONFIG)]
+    config_file: PathBuf,
+    /// Log level: debug, info, warn, error.
+    #[arg(short, long)]
+    log_level: Option<String>,
+    /// The rrun-oci binary (default: next to rrund, else in PATH).
+    #[arg(long)]
+    oci_runtime: Option<PathBuf>,
+}
+
+fn main() {
+    let argv: Vec<String> = std::env::args().collect();
+    if argv.get(1).map(String::as_str) == Some(shim::SUBCOMMAND) {
+        let code = match shim::ShimArgs::parse(&argv[2..]) {
+            Some(a) => shim::main(a),
+            None => {
+                eprintln!("rrund shim: bad arguments");
+                2
+            }
+        };
+        std::process::exit(code);
+    }
+    let cli = Cli::parse();
+    let code = match options(cli) {
+        Ok(opts) => {
+            init_logging(&opts.log_level);
+            match rrun_runtime::daemon::server::run(opts) {
+                Ok(()) => 0,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    1
+                }
+            }
+        }
+        Err(e) => {
+            eprintln!("rrund: {e:#}");
+            1
+        }
+    };
+    std::process::exit(code);
+}
+
+fn options(cli: Cli) -> anyhow::Result<Options> {
+    let file = FileConfig::load(&cli.config_file)?;
+    let host = cli
+        .host
+        .or_else(|| file.hosts.first().cloned())
+        .unwrap_or_else(|| config::DEFAULT_HOST.to_string());
+    let oci_bin = cli.oci_runtime.unwrap_or_else(|| {
+        std::env::current_exe()
+            .ok()
+            .and_then(|e| e.parent().map(|d| d.join("rrun-oci")))
+            .filter(|p| p.exists())
+            .unwrap_or_else(|| PathBuf::from("rrun-oci"))
+    });
+    Ok(Options {
+        socket: config::socket_path(&host)?,
+        data_root: cli
+            .data_root
+            .or(file.data_root)
+            .unwrap_or_else(|| config::DEFAULT_DATA_ROOT.into()),
+        exec_root: cli
+            .exec_root
+            .or(file.exec_root)
+            .unwrap_or_else(|| PathBuf::from(config::DEFAULT_EXEC_ROOT).join("oci")),
+        oci_bin,
+        log_level: cli
+            .log_level
+            .or(file.log_level)
+            .unwrap_or_else(|| "info".into()),
+    })
+}
+
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(level));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

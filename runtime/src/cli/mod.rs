@@ -1,0 +1,730 @@
+//! `rrun`: Docker's command line, talking to `rrund` over its socket.
+//!
+//! Exit codes as Docker's: 125 when rrun itself fails, 126/127 when the
+//! container's command cannot be run / is not found, else the container's.
+
+pub mod client;
+
+use anyhow::{Context, Result};
+use clap::{ArgAction, Args, Parser, Subcommand};
+use serde_json::{json, Value};
+use std::io::{Read, Write};
+
+use client::{enc, Client};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "rrun",
+    version,
+    about = "A lightweight Docker-compatible container engine"
+)]
+pub struct Cli {
+    /// Daemon socket to connect to.
+    #[arg(short = 'H', long = "host", global = true, env = "RRUN_HOST",
+          default_value = crate::daemon::config::DEFAULT_HOST)]
+    pub host: String,
+    #[command(subcommand)]
+    pub command: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Cmd {
+    /// Create and run a new container from an image.
+    Run(RunArgs),
+    /// Create a new container.
+    Create(RunArgs),
+    /// Start one or more stopped containers.
+    Start { containers: Vec<String> },
+    /// Stop one or more running containers.
+    Stop {
+        /// Seconds to wait before killing the container.
+        #[arg(short = 't', long = "time")]
+        time: Option<i64>,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Kill one or more running containers.
+    Kill {
+        #[arg(short = 's', long = "signal", default_value = "KILL")]
+        signal: String,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Remove one or more containers.
+    Rm {
+        /// Force the removal of a running container (uses SIGKILL).
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// List containers.
+    Ps {
+        /// Show all containers (default shows just running).
+        #[arg(short, long)]
+        all: bool,
+        /// Only display container IDs.
+        #[arg(short, long)]
+        quiet: bool,
+        /// Don't truncate output.
+        #[arg(long)]
+        no_trunc: bool,
+    },
+    /// Fetch the logs of a container.
+    Logs {
+        #[arg(short, long)]
+        follow: bool,
+        #[arg(short = 't', long)]
+        timestamps: bool,
+        #[arg(short = 'n', long, default_value = "all")]
+        tail: String,
+        container: String,
+    },
+    /// Block until one or more containers stop, then print their exit codes.
+    Wait {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Return low-level information on containers.
+    Inspect {
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
+    /// Load an image from a tar archive or STDIN.
+    Load {
+        #[arg(short, long)]
+        input: Option<std::path::PathBuf>,
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
+    Tag { source: String, target: String },
+    /// List images.
+    Images {
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Show the rrun version information.
+    Version,
+    /// Display system-wide information.
+    Info,
+}
+
+#[derive(Debug, Args)]
+#[command(disable_help_flag = true)]
+pub struct RunArgs {
+    #[arg(long, action = ArgAction::Help)]
+    help: Option<bool>,
+    /// Run the container in the background and print its ID.
+    #[arg(short, long)]
+    pub detach: bool,
+    /// Automatically remove the container when it exits.
+    #[arg(long)]
+    pub rm: bool,
+    #[arg(long)]
+    pub name: Option<String>,
+    /// Set environment variables.
+    #[arg(short, long = "env")]
+    pub env: Vec<String>,
+    /// Working directory inside the container.
+    #[arg(short, long)]
+    pub workdir: Option<String>,
+    /// Username or UID (format: <name|uid>[:<group|gid>]).
+    #[arg(short, long)]
+    pub user: Option<String>,
+    /// Overwrite the default ENTRYPOINT of the image.
+    #[arg(long)]
+    pub entrypoint: Option<String>,
+    /// Container host name.
+    #[arg(short = 'h', long)]
+    pub hostname: Option<String>,
+    /// Set meta data on a container.
+    #[arg(short, long = "label")]
+    pub label: Vec<String>,
+    /// Bind mount a volume (/host:/container[:ro]).
+    #[arg(short, long = "volume")]
+    pub volume: Vec<String>,
+    /// Connect a container to a network (none, host).
+    #[arg(long, alias = "net")]
+    pub network: Option<String>,
+    /// Keep STDIN open (not supported yet).
+    #[arg(short, long)]
+    pub interactive: bool,
+    /// Allocate a pseudo-TTY (not supported yet).
+    #[arg(short, long)]
+    pub tty: bool,
+    pub image: String,
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub command: Vec<String>,
+}
+
+/// An error with the exit code rrun ends with.
+#[derive(Debug)]
+pub struct Exit(pub i32);
+impl std::fmt::Display for Exit {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "exit {}", self.0)
+    }
+}
+impl std::error::Error for Exit {}
+
+/// Runs the command line; returns the process exit code.
+pub fn main(cli: Cli) -> i32 {
+    let socket = match crate::daemon::config::socket_path(&cli.host) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("rrun: {e:#}");
+            return 125;
+        }
+    };
+    let c = Client { socket };
+    match dispatch(&c, cli.command) {
+        Ok(code) => code,
+        Err(e) => {
+            if let Some(Exit(code)) = e.downcast_ref::<Exit>() {
+                return *code;
+            }
+            eprintln!("{e:#}");
+            125
+        }
+    }
+}
+
+fn dispatch(c: &Client, cmd: Cmd) -> Result<i32> {
+    match cmd {
+        Cmd::Run(a) => run(c, a),
+        Cmd::Create(a) => {
+            let id = create(c, &a)?;
+            println!("{id}");
+            Ok(0)
+        }
+        Cmd::Start { containers } => each(&containers, |n| {
+            start(c, n)?;
+            Ok(())
+        }),
+        Cmd::Stop { time, containers } => each(&containers, |n| {
+            let t = time.map(|t| format!("?t={t}")).unwrap_or_default();
+            c.post(&format!("/containers/{}/stop{t}", enc(n)), None)?;
+            Ok(())
+        }),
+        Cmd::Kill { signal, containers } => each(&containers, |n| {
+            c.post(
+                &format!("/containers/{}/kill?signal={}", enc(n), enc(&signal)),
+                None,
+            )?;
+            Ok(())
+        }),
+        Cmd::Rm { force, containers } => each(&containers, |n| {
+            c.request(
+                "DELETE",
+                &format!("/containers/{}?force={force}", enc(n)),
+                None,
+            )?;
+            Ok(())
+        }),
+        Cmd::Ps {
+            all,
+            quiet,
+            no_trunc,
+        } => ps(c, all, quiet, no_trunc),
+        Cmd::Logs {
+            follow,
+            timestamps,
+            tail,
+            container,
+        } => {
+            let path = format!(
+                "/containers/{}/logs?stdout=1&stderr=1&follow={follow}&timestamps={timestamps}&tail={}",
+                enc(&container),
+                enc(&tail)
+            );
+            demux(c.request("GET", &path, None)?.body)?;
+            Ok(0)
+        }
+        Cmd::Wait { containers } => {
+            let mut failed = false;
+            for n in &containers {
+                match c
+                    .post(&format!("/containers/{}/wait", enc(n)), None)
+                    .and_then(|r| r.json())
+                {
+                    Ok(v) => println!("{}", v["StatusCode"]),
+                    Err(e) => {
+                        eprintln!("{e:#}");
+                        failed = true;
+                    }
+                }
+            }
+            Ok(if failed { 1 } else { 0 })
+        }
+        Cmd::Inspect { containers } => {
+            let mut out = Vec::new();
+            let mut failed = false;
+            for n in &containers {
+                match c.get(&format!("/containers/{}/json", enc(n))) {
+                    Ok(v) => out.push(v),
+                    Err(e) => {
+                        eprintln!("{e:#}");
+                        failed = true;
+                    }
+                }
+            }
+            println!("{}", serde_json::to_string_pretty(&Value::Array(out))?);
+            Ok(if failed { 1 } else { 0 })
+        }
+        Cmd::Load { input, quiet } => load(c, input, quiet),
+        Cmd::Tag { source, target } => {
+            let (repo, tag) = split_tag(&target);
+            c.post(
+                &format!(
+                    "/images/{}/tag?repo={}&tag={}",
+                    enc(&source),
+                    enc(repo),
+                    enc(tag)
+                ),
+                None,
+            )?;
+            Ok(0)
+        }
+        Cmd::Images { quiet } => images(c, quiet),
+        Cmd::Version => version(c),
+        Cmd::Info => info(c),
+    }
+}
+
+/// Runs `f` on each name, printing it on success as Docker does; the exit
+/// code is 1 if any failed.
+fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<i32> {
+    let mut failed = false;
+    for n in names {
+        match f(n) {
+            Ok(()) => println!("{n}"),
+            Err(e) => {
+                eprintln!("{e:#}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+/// `name:tag` → (name, tag), minding a registry port.
+fn split_tag(r: &str) -> (&str, &str) {
+    match r.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => (n, t),
+        _ => (r, "latest"),
+    }
+}
+
+fn create_body(a: &RunArgs) -> Value {
+    let labels: serde_json::Map<String, Value> = a
+        .label
+        .iter()
+        .map(|l| match l.split_once('=') {
+            Some((k, v)) => (k.to_string(), json!(v)),
+            None => (l.clone(), json!("")),
+        })
+        .collect();
+    json!({
+        "Image": a.image,
+        "Cmd": if a.command.is_empty() { Value::Null } else { json!(a.command) },
+        "Entrypoint": a.entrypoint.as_ref().map(|e| if e.is_empty() { json!([]) } else { json!([e]) }),
+        "Env": a.env,
+        "WorkingDir": a.workdir.clone().unwrap_or_default(),
+        "User": a.user.clone().unwrap_or_default(),
+        "Hostname": a.hostname.clone().unwrap_or_default(),
+        "Labels": labels,
+        "Tty": a.tty,
+        "OpenStdin": a.interactive,
+        "AttachStdout": !a.detach,
+        "AttachStderr": !a.detach,
+        "HostConfig": {
+            "AutoRemove": a.rm,
+            "Binds": a.volume,
+            "NetworkMode": a.network.clone().unwrap_or_default(),
+        },
+    })
+}
+
+fn create(c: &Client, a: &RunArgs) -> Result<String> {
+    if a.tty || a.interactive {
+        eprintln!(
+            "rrun: -i and -t are not supported yet; the container runs without stdin or a terminal"
+        );
+    }
+    let name = a
+        .name
+        .as_ref()
+        .map(|n| format!("?name={}", enc(n)))
+        .unwrap_or_default();
+    let r = c.post(&format!("/containers/create{name}"), Some(create_body(a)));
+    let v = match r {
+        Ok(r) => r.json()?,
+        Err(e) => {
+            if let Some(api) = e.downcast_ref::<client::ApiError>() {
+                if api.status == 404 && api.message.starts_with("No such image") {
+                    eprintln!("Unable to find image '{}' locally", a.image);
+                    anyhow::bail!(
+                        "{api}\nrrun cannot pull images yet: load it with `rrun load -i image.tar`"
+                    );
+                }
+            }
+            return Err(e);
+        }
+    };
+    v["Id"]
+        .as_str()
+        .map(String::from)
+        .context("the daemon's answer has no Id")
+}
+
+/// Starts a container; a program that cannot run gives Docker's 126/127.
+fn start(c: &Client, id: &str) -> Result<()> {
+    match c.post(&format!("/containers/{}/start", enc(id)), None) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            if let Some(api) = e.downcast_ref::<client::ApiError>() {
+                let code = crate::daemon::start_error_code(&api.message);
+                if code == 126 || code == 127 {
+                    eprintln!("{api}");
+                    return Err(Exit(code).into());
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
+fn run(c: &Client, a: RunArgs) -> Result<i32> {
+    let id = create(c, &a)?;
+    if a.detach {
+        start(c, &id)?;
+        println!("{id}");
+        return Ok(0);
+    }
+    // Register the wait before starting, so a quick exit is not missed.
+    let condition = if a.rm { "removed" } else { "next-exit" };
+    let waiter = c.post(
+        &format!("/containers/{id}/wait?condition={condition}"),
+        None,
+    )?;
+    if let Err(e) = start(c, &id) {
+        if a.rm {
+            let _ = c.request("DELETE", &format!("/containers/{id}?force=true"), None);
+        }
+        return Err(e);
+    }
+    let logs = c.request(
+        "GET",
+        &format!("/containers/{id}/logs?stdout=1&stderr=1&follow=1"),
+        None,
+    )?;
+    demux(logs.body)?;
+    let v = waiter.json()?;
+    Ok(v["StatusCode"].as_i64().unwrap_or(125) as i32)
+}
+
+/// Copies a multiplexed stream to stdout and stderr as frames arrive.
+fn demux(mut body: Box<dyn Read>) -> Result<()> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 32768];
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    loop {
+        let n = body.read(&mut chunk).context("read the log stream")?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let (frames, used) = crate::daemon::logs::deframe(&buf);
+        buf.drain(..used);
+        for (stream, payload) in frames {
+            if stream == crate::daemon::logs::STDERR {
+                let mut e = stderr.lock();
+                let _ = e.write_all(&payload);
+                let _ = e.flush();
+            } else {
+                let mut o = stdout.lock();
+                // A closed stdout (rrun logs | head) ends the copy quietly.
+                if o.write_all(&payload).and_then(|_| o.flush()).is_err() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Prints rows as Docker's tabwriter does: columns padded by three spaces.
+pub fn table(rows: &[Vec<String>]) -> String {
+    let cols = rows.iter().map(Vec::len).max().unwrap_or(0);
+    let widths: Vec<usize> = (0..cols)
+        .map(|i| {
+            rows.iter()
+                .map(|r| r.get(i).map(|s| s.chars().count()).unwrap_or(0))
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let mut out = String::new();
+    for r in rows {
+        let mut line = String::new();
+        for (i, cell) in r.iter().enumerate() {
+            line.push_str(cell);
+            if i + 1 < r.len() {
+                let pad = widths[i] - cell.chars().count() + 3;
+                line.push_str(&" ".repeat(pad));
+            }
+        }
+        out.push_str(line.trim_end());
+        out.push('\n');
+    }
+    out
+}
+
+/// Docker's `ps` COMMAND cell: quoted, cut to 20 characters with `…`.
+pub fn ps_command(cmd: &str, no_trunc: bool) -> String {
+    let cut = if !no_trunc && cmd.chars().count() > 20 {
+        let s: String = cmd.chars().take(19).collect();
+        format!("{s}…")
+    } else {
+        cmd.to_string()
+    };
+    format!("\"{cut}\"")
+}
+
+fn ps(c: &Client, all: bool, quiet: bool, no_trunc: bool) -> Result<i32> {
+    let list = c.get(&format!("/containers/json?all={all}"))?;
+    let list = list.as_array().cloned().unwrap_or_default();
+    let short = |id: &str| -> String {
+        if no_trunc {
+            id.to_string()
+        } else {
+            id.chars().take(12).collect()
+        }
+    };
+    if quiet {
+        for v in &list {
+            println!("{}", short(v["Id"].as_str().unwrap_or("")));
+        }
+        return Ok(0);
+    }
+    let now = chrono::Utc::now().timestamp();
+    let mut rows = vec![[
+        "CONTAINER ID",
+        "IMAGE",
+        "COMMAND",
+        "CREATED",
+        "STATUS",
+        "PORTS",
+        "NAMES",
+    ]
+    .map(String::from)
+    .to_vec()];
+    for v in &list {
+        let created = v["Created"].as_i64().unwrap_or(now);
+        rows.push(vec![
+            short(v["Id"].as_str().unwrap_or("")),
+            v["Image"].as_str().unwrap_or("").to_string(),
+            ps_command(v["Command"].as_str().unwrap_or(""), no_trunc),
+            format!("{} ago", crate::daemon::human_duration(now - created)),
+            v["Status"].as_str().unwrap_or("").to_string(),
+            String::new(),
+            v["Names"]
+                .as_array()
+                .map(|n| {
+                    n.iter()
+                        .filter_map(|x| x.as_str())
+                        .map(|x| x.trim_start_matches('/'))
+                        .collect::<Vec<_>>()
+                        .join(",")
+                })
+                .unwrap_or_default(),
+        ]);
+    }
+    print!("{}", table(&rows));
+    Ok(0)
+}
+
+fn load(c: &Client, input: Option<std::path::PathBuf>, quiet: bool) -> Result<i32> {
+    let data = match input {
+        Some(p) => std::fs::read(&p).with_context(|| format!("read {}", p.display()))?,
+        None => {
+            let mut b = Vec::new();
+            std::io::stdin().read_to_end(&mut b).context("read stdin")?;
+            b
+        }
+    };
+    let q = if quiet { "?quiet=1" } else { "" };
+    let text = c
+        .request(
+            "POST",
+            &format!("/images/load{q}"),
+            Some(("application/x-tar", data)),
+        )?
+        .text()?;
+    for line in text.lines() {
+        if let Ok(v) = serde_json::from_str::<Value>(line) {
+            if let Some(s) = v["stream"].as_str() {
+                print!("{s}");
+            }
+        }
+    }
+    Ok(0)
+}
+
+fn images(c: &Client, quiet: bool) -> Result<i32> {
+    let list = c.get("/images/json")?;
+    let list = list.as_array().cloned().unwrap_or_default();
+    let now = chrono::Utc::now().timestamp();
+    let mut rows = vec![["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
+        .map(String::from)
+        .to_vec()];
+    for v in &list {
+        let id: String = v["Id"]
+            .as_str()
+            .unwrap_or("")
+            .trim_start_matches("sha256:")
+            .chars()
+            .take(12)
+            .collect();
+        if quiet {
+            println!("{id}");
+            continue;
+        }
+        let tags: Vec<String> = v["RepoTags"]
+            .as_array()
+            .map(|t| {
+                t.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        let tags = if tags.is_empty() {
+            vec!["<none>:<none>".to_string()]
+        } else {
+            tags
+        };
+        for t in tags {
+            let (repo, tag) = split_tag(&t);
+            rows.push(vec![
+                repo.to_string(),
+                tag.to_string(),
+                id.clone(),
+                format!(
+                    "{} ago",
+                    crate::daemon::human_duration(now - v["Created"].as_i64().unwrap_or(now))
+                ),
+                format!("{:.2}MB", v["Size"].as_f64().unwrap_or(0.0) / 1e6),
+            ]);
+        }
+    }
+    if !quiet {
+        print!("{}", table(&rows));
+    }
+    Ok(0)
+}
+
+fn version(c: &Client) -> Result<i32> {
+    println!("Client:");
+    println!(" Version:           {}", env!("CARGO_PKG_VERSION"));
+    println!(" API version:       {}", &client::API_PREFIX[2..]);
+    println!(" OS/Arch:           linux/{}", std::env::consts::ARCH);
+    println!();
+    let v = c.get("/version")?;
+    println!("Server: rrun");
+    println!(" Engine:");
+    println!(
+        "  Version:          {}",
+        v["Version"].as_str().unwrap_or("")
+    );
+    println!(
+        "  API version:      {} (minimum version {})",
+        v["ApiVersion"].as_str().unwrap_or(""),
+        v["MinAPIVersion"].as_str().unwrap_or("")
+    );
+    println!(
+        "  OS/Arch:          {}/{}",
+        v["Os"].as_str().unwrap_or(""),
+        v["Arch"].as_str().unwrap_or("")
+    );
+    println!(
+        "  Kernel:           {}",
+        v["KernelVersion"].as_str().unwrap_or("")
+    );
+    Ok(0)
+}
+
+fn info(c: &Client) -> Result<i32> {
+    let v = c.get("/info")?;
+    let s = |k: &str| match &v[k] {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    println!("Server:");
+    println!(" Containers: {}", s("Containers"));
+    println!("  Running: {}", s("ContainersRunning"));
+    println!("  Paused: {}", s("ContainersPaused"));
+    println!("  Stopped: {}", s("ContainersStopped"));
+    println!(" Images: {}", s("Images"));
+    println!(" Server Version: {}", s("ServerVersion"));
+    println!(" Storage Driver: {}", s("Driver"));
+    println!(" Logging Driver: {}", s("LoggingDriver"));
+    println!(" Cgroup Driver: {}", s("CgroupDriver"));
+    println!(" Cgroup Version: {}", s("CgroupVersion"));
+    println!(" Default Runtime: {}", s("DefaultRuntime"));
+    println!(" Kernel Version: {}", s("KernelVersion"));
+    println!(" Operating System: {}", s("OperatingSystem"));
+    println!(" OSType: {}", s("OSType"));
+    println!(" Architecture: {}", s("Architecture"));
+    println!(" CPUs: {}", s("NCPU"));
+    println!(" Name: {}", s("Name"));
+    println!(" Docker Root Dir: {}", s("DockerRootDir"));
+    println!(" Live Restore Enabled: {}", s("LiveRestoreEnabled"));
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn combined_short_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "rrun", "run", "-dit", "--rm", "-e", "A=1", "busybox", "sh", "-c", "echo hi",
+        ])
+        .unwrap();
+        let Cmd::Run(a) = cli.command else { panic!() };
+        assert!(a.detach && a.interactive && a.tty && a.rm);
+        assert_eq!(a.env, vec!["A=1"]);
+        assert_eq!(a.image, "busybox");
+        assert_eq!(a.command, vec!["sh", "-c", "echo hi"]);
+        let cli = Cli::try_parse_from(["rrun", "run", "-h", "box", "busybox"]).unwrap();
+        let Cmd::Run(a) = cli.command else { panic!() };
+        assert_eq!(a.hostname.as_deref(), Some("box"));
+    }
+
+    #[test]
+    fn table_pads_like_tabwriter() {
+        let t = table(&[
+            vec!["A".into(), "BB".into(), "C".into()],
+            vec!["xxxx".into(), "".into(), "z".into()],
+        ]);
+        assert_eq!(t, "A      BB   C\nxxxx        z\n");
+        assert_eq!(ps_command("echo hi", false), "\"echo hi\"");
+        assert_eq!(
+            ps_command("sh -c 'while true; do sleep 1; done'", false),
+            "\"sh -c 'while true; …\""
+        );
+    }
+
+    #[test]
+    fn tags_split() {
+        assert_eq!(split_tag("busybox"), ("busybox", "latest"));
+        assert_eq!(split_tag("localhost:5000/x:1"), ("localhost:5000/x", "1"));
+        assert_eq!(
+            split_tag("localhost:5000/x"),
+            ("localhost:5000/x", "latest")
+        );
+    }
+}

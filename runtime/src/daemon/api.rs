@@ -1,0 +1,483 @@
+//! The Docker Engine API routes, each at `/path` and `/v1.xx/path`.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Path, Query, Request, State};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, MethodRouter};
+use axum::{Json, Router};
+use serde_json::json;
+
+use super::logs::{self, LogLine};
+use super::models::{CreateBody, CreateResponse, ErrorResponse, WaitResponse};
+use super::{ApiError, ApiResult, Daemon, REMOVED};
+use crate::shim;
+
+/// The newest Engine API version rrund speaks, and the oldest.
+pub const API_VERSION: &str = "1.43";
+pub const MIN_API_VERSION: &str = "1.24";
+
+type D = State<Arc<Daemon>>;
+type Params = Path<HashMap<String, String>>;
+type Q = Query<HashMap<String, String>>;
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(ErrorResponse {
+                message: self.message,
+            }),
+        )
+            .into_response()
+    }
+}
+
+pub fn router(d: Arc<Daemon>) -> Router {
+    let routes: Vec<(&str, MethodRouter<Arc<Daemon>>)> = vec![
+        ("/_ping", get(ping).head(ping)),
+        ("/version", get(version)),
+        ("/info", get(info)),
+        ("/containers/create", post(create)),
+        ("/containers/json", get(list)),
+        ("/containers/{id}/json", get(inspect)),
+        ("/containers/{id}/start", post(start)),
+        ("/containers/{id}/stop", post(stop)),
+        ("/containers/{id}/kill", post(kill)),
+        ("/containers/{id}/wait", post(wait)),
+        ("/containers/{id}/logs", get(logs_handler)),
+        ("/containers/{id}", delete(remove)),
+        ("/images/json", get(images)),
+        ("/images/load", post(load)),
+        ("/images/{name}/tag", post(tag)),
+    ];
+    let mut r = Router::new();
+    for (path, m) in routes {
+        r = r
+            .route(path, m.clone())
+            .route(&format!("/{{version}}{path}"), m);
+    }
+    r.layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn(api_headers))
+        .with_state(d)
+}
+
+/// Checks the `/v1.xx/` prefix and adds Docker's headers to every answer.
+async fn api_headers(req: Request, next: Next) -> Response {
+    if let Some(v) = req.uri().path().strip_prefix("/v") {
+        let v = v.split('/').next().unwrap_or("");
+        match parse_version(v) {
+            Some(asked) if asked > parse_version(API_VERSION).unwrap() => {
+                return ApiError::bad(format!(
+                    "client version {v} is too new. Maximum supported API version is {API_VERSION}"
+                ))
+                .into_response()
+            }
+            Some(asked) if asked < parse_version(MIN_API_VERSION).unwrap() => {
+                return ApiError::bad(format!(
+                    "client version {v} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version"
+                ))
+                .into_response()
+            }
+            Some(_) => {}
+            None => {
+                return ApiError::not_found(format!("page not found: {}", req.uri().path()))
+                    .into_response()
+            }
+        }
+    }
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert("Api-Version", HeaderValue::from_static(API_VERSION));
+    h.insert("Ostype", HeaderValue::from_static("linux"));
+    h.insert("Docker-Experimental", HeaderValue::from_static("false"));
+    h.insert(
+        "Server",
+        HeaderValue::from_static(concat!("rrund/", env!("CARGO_PKG_VERSION"), " (linux)")),
+    );
+    resp
+}
+
+/// `1.43` → (1, 43).
+pub fn parse_version(v: &str) -> Option<(u32, u32)> {
+    let (a, b) = v.split_once('.')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+fn flag(q: &HashMap<String, String>, k: &str) -> bool {
+    q.get(k)
+        .is_some_and(|v| matches!(v.as_str(), "1" | "true" | "True" | "TRUE"))
+}
+
+fn id_of(p: &HashMap<String, String>) -> String {
+    p.get("id")
+        .or_else(|| p.get("name"))
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)?
+}
+
+async fn ping() -> impl IntoResponse {
+    (
+        [
+            (header::CONTENT_TYPE, "text/plain; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache, no-store, must-revalidate"),
+        ],
+        "OK",
+    )
+}
+
+fn kernel() -> String {
+    nix::sys::utsname::uname()
+        .map(|u| u.release().to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+fn arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        a => a,
+    }
+}
+
+async fn version() -> impl IntoResponse {
+    let v = env!("CARGO_PKG_VERSION");
+    Json(json!({
+        "Platform": {"Name": "rrun"},
+        "Components": [{"Name": "Engine", "Version": v, "Details": {
+            "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
+            "Os": "linux", "Arch": arch(), "KernelVersion": kernel()}}],
+        "Version": v,
+        "ApiVersion": API_VERSION,
+        "MinAPIVersion": MIN_API_VERSION,
+        "GitCommit": "",
+        "GoVersion": "",
+        "Os": "linux",
+        "Arch": arch(),
+        "KernelVersion": kernel(),
+        "BuildTime": "",
+    }))
+}
+
+async fn info(State(d): D) -> impl IntoResponse {
+    let all = d.list(true);
+    let count = |s: &str| all.iter().filter(|c| c.state == s).count();
+    let images = rrun_image::images::list_images(&d.images)
+        .map(|v| v.len())
+        .unwrap_or(0);
+    let hostname = nix::unistd::gethostname()
+        .map(|h| h.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    Json(json!({
+        "ID": "",
+        "Containers": all.len(),
+        "ContainersRunning": count("running"),
+        "ContainersPaused": 0,
+        "ContainersStopped": all.len() - count("running"),
+        "Images": images,
+        "Driver": "overlay2",
+        "DockerRootDir": d.opts.data_root,
+        "LoggingDriver": "json-file",
+        "CgroupDriver": "cgroupfs",
+        "CgroupVersion": if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "2" } else { "1" },
+        "KernelVersion": kernel(),
+        "OperatingSystem": "linux",
+        "OSType": "linux",
+        "Architecture": std::env::consts::ARCH,
+        "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
+        "Name": hostname,
+        "ServerVersion": env!("CARGO_PKG_VERSION"),
+        "DefaultRuntime": "rrun-oci",
+        "Runtimes": {"rrun-oci": {"path": d.opts.oci_bin}},
+        "LiveRestoreEnabled": true,
+        "SecurityOptions": [],
+        "Warnings": [],
+    }))
+}
+
+async fn create(State(d): D, q: Q, Json(body): Json<CreateBody>) -> ApiResult<Response> {
+    let name = q.get("name").cloned();
+    let id = blocking(move || d.create(name.as_deref(), body)).await?;
+    Ok((
+        StatusCode::CREATED,
+        Json(CreateResponse {
+            id,
+            warnings: vec![],
+        }),
+    )
+        .into_response())
+}
+
+async fn list(State(d): D, q: Q) -> impl IntoResponse {
+    Json(d.list(flag(&q, "all")))
+}
+
+async fn inspect(State(d): D, p: Params) -> ApiResult<Response> {
+    let c = d.get(&id_of(&p))?;
+    let dir = super::store::containers_dir(&d.opts.data_root).join(&c.id);
+    let s = &c.state;
+    Ok(Json(json!({
+        "Id": c.id,
+        "Created": c.created,
+        "Path": c.path,
+        "Args": c.args,
+        "State": {
+            "Status": s.status, "Running": s.running, "Paused": false,
+            "Restarting": false, "OOMKilled": false, "Dead": false,
+            "Pid": s.pid, "ExitCode": s.exit_code, "Error": s.error,
+            "StartedAt": s.started_at, "FinishedAt": s.finished_at,
+        },
+        "Image": c.image,
+        "ResolvConfPath": dir.join("resolv.conf"),
+        "HostnamePath": dir.join("hostname"),
+        "HostsPath": dir.join("hosts"),
+        "LogPath": shim::log_path(&dir, &c.id),
+        "Name": format!("/{}", c.name),
+        "RestartCount": 0,
+        "Driver": "overlay2",
+        "Platform": "linux",
+        "Config": c.config,
+        "HostConfig": c.host_config,
+        "Mounts": [],
+        "NetworkSettings": {"Networks": {}},
+    }))
+    .into_response())
+}
+
+async fn start(State(d): D, p: Params) -> ApiResult<StatusCode> {
+    let id = id_of(&p);
+    let started = blocking(move || d.start(&id)).await?;
+    Ok(if started {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_MODIFIED
+    })
+}
+
+async fn stop(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode> {
+    let t = q.get("t").and_then(|t| t.parse().ok());
+    Ok(if d.stop(&id_of(&p), t).await? {
+        StatusCode::NO_CONTENT
+    } else {
+        StatusCode::NOT_MODIFIED
+    })
+}
+
+async fn kill(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode> {
+    let id = id_of(&p);
+    let sig = q.get("signal").cloned().unwrap_or_else(|| "SIGKILL".into());
+    blocking(move || d.kill(&id, &sig)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn remove(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode> {
+    let id = id_of(&p);
+    let force = flag(&q, "force");
+    blocking(move || d.remove(&id, force)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// Headers go out at once, the body when the condition holds, so a client
+/// can register its wait before it starts the container (as Docker's does).
+async fn wait(State(d): D, p: Params, q: Q) -> ApiResult<Response> {
+    let mut rx = d.subscribe(&id_of(&p))?;
+    let condition = q.get("condition").cloned().unwrap_or_default();
+    let initial = rx.borrow_and_update().clone();
+    let body = futures::stream::once(async move {
+        let done = rx
+            .wait_for(|s| match condition.as_str() {
+                "removed" => s.status == REMOVED,
+                "next-exit" => !s.running && s.finished_at != initial.finished_at,
+                _ => !s.running,
+            })
+            .await
+            .map(|s| s.clone())
+            .unwrap_or_else(|_| rx.borrow().clone());
+        let r = WaitResponse {
+            status_code: done.exit_code as i64,
+            error: None,
+        };
+        Ok::<_, Infallible>(Bytes::from(serde_json::to_vec(&r).unwrap_or_default()))
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+async fn logs_handler(State(d): D, p: Params, q: Q) -> ApiResult<Response> {
+    let c = d.get(&id_of(&p))?;
+    let mut rx = d.subscribe(&c.id)?;
+    let dir = super::store::containers_dir(&d.opts.data_root).join(&c.id);
+    let path = shim::log_path(&dir, &c.id);
+    let (stdout, stderr) = (flag(&q, "stdout"), flag(&q, "stderr"));
+    if !stdout && !stderr {
+        return Err(ApiError::bad("You must choose at least one stream"));
+    }
+    let follow = flag(&q, "follow");
+    let timestamps = flag(&q, "timestamps");
+    let tail: Option<usize> = q.get("tail").and_then(|t| t.parse().ok());
+    let (tx, chunks) = tokio::sync::mpsc::channel::<Bytes>(64);
+    tokio::spawn(async move {
+        let mut offset = 0u64;
+        let mut first = true;
+        loop {
+            // Read before checking the state: the shim writes every line
+            // before the daemon marks the container exited.
+            let running = rx.borrow_and_update().running;
+            let (lines, next) = read_lines(&path, offset).await;
+            offset = next;
+            let picked = logs::select(&lines, stdout, stderr, if first { tail } else { None });
+            first = false;
+            for l in picked {
+                let (s, payload) = logs::render(l, timestamps);
+                if tx
+                    .send(Bytes::from(logs::frame(s, &payload)))
+                    .await
+                    .is_err()
+                {
+                    return;
+                }
+            }
+            if !follow || !running {
+                return;
+            }
+            // Woken by a state change, else poll the file again.
+            let _ = tokio::time::timeout(Duration::from_millis(100), rx.changed()).await;
+        }
+    });
+    let body = futures::stream::unfold(chunks, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+    });
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/vnd.docker.multiplexed-stream",
+        )],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+/// The complete lines of the log from `offset`, and the offset after them.
+async fn read_lines(path: &std::path::Path, offset: u64) -> (Vec<LogLine>, u64) {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    let Ok(mut f) = tokio::fs::File::open(path).await else {
+        return (vec![], offset);
+    };
+    if f.seek(std::io::SeekFrom::Start(offset)).await.is_err() {
+        return (vec![], offset);
+    }
+    let mut buf = Vec::new();
+    if f.read_to_end(&mut buf).await.is_err() {
+        return (vec![], offset);
+    }
+    let end = buf
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map(|p| p + 1)
+        .unwrap_or(0);
+    let lines = buf[..end]
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| serde_json::from_slice(l).ok())
+        .collect();
+    (lines, offset + end as u64)
+}
+
+async fn images(State(d): D) -> ApiResult<Response> {
+    let list =
+        blocking(move || rrun_image::images::list_images(&d.images).map_err(ApiError::internal))
+            .await?;
+    let out: Vec<_> = list
+        .iter()
+        .map(|i| {
+            json!({
+                "Id": i.id.to_string(),
+                "ParentId": "",
+                "RepoTags": i.repo_tags(),
+                "RepoDigests": i.repo_digests(),
+                "Created": i.config.created.as_deref()
+                    .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+                    .map(|t| t.timestamp()).unwrap_or(0),
+                "Size": i.size(),
+                "SharedSize": -1,
+                "Labels": i.config.config.labels,
+                "Containers": -1,
+            })
+        })
+        .collect();
+    Ok(Json(out).into_response())
+}
+
+async fn load(State(d): D, body: Bytes) -> ApiResult<Response> {
+    let msgs = blocking(move || {
+        let loaded = rrun_image::archive::load(&d.images, std::io::Cursor::new(body))
+            .map_err(|e| ApiError::bad(e.to_string()))?;
+        let mut msgs = Vec::new();
+        for (manifest, refs) in loaded.images {
+            if refs.is_empty() {
+                let img = rrun_image::images::load_image(&d.images, &manifest)
+                    .map_err(ApiError::internal)?;
+                msgs.push(format!("Loaded image ID: {}\n", img.id));
+            }
+            for r in refs {
+                msgs.push(format!("Loaded image: {}\n", r.familiar()));
+            }
+        }
+        Ok(msgs)
+    })
+    .await?;
+    let body: String = msgs
+        .into_iter()
+        .map(|m| json!({"stream": m}).to_string() + "\n")
+        .collect();
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
+
+async fn tag(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode> {
+    let source = id_of(&p);
+    let repo = q.get("repo").cloned().unwrap_or_default();
+    let t = q
+        .get("tag")
+        .filter(|t| !t.is_empty())
+        .cloned()
+        .unwrap_or_else(|| "latest".into());
+    blocking(move || {
+        let img = super::find_image(&d.images, &source)?;
+        let target = rrun_image::Reference::parse(&format!("{repo}:{t}"))
+            .map_err(|e| ApiError::bad(e.to_string()))?;
+        d.images
+            .set_ref(&target, &img.manifest_digest)
+            .map_err(ApiError::internal)
+    })
+    .await?;
+    Ok(StatusCode::CREATED)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare() {
+        assert!(parse_version("1.41").unwrap() < parse_version(API_VERSION).unwrap());
+        assert!(parse_version("1.9").unwrap() < parse_version("1.24").unwrap());
+        assert_eq!(parse_version("x"), None);
+    }
+}

@@ -1,0 +1,84 @@
+//! rrund's options: command line over `/etc/rrun/daemon.json` (Docker's key
+//! names) over defaults.
+
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+pub const DEFAULT_HOST: &str = "unix:///run/rrun/rrun.sock";
+pub const DEFAULT_DATA_ROOT: &str = "/var/lib/rrun";
+pub const DEFAULT_EXEC_ROOT: &str = "/run/rrun";
+pub const DEFAULT_CONFIG: &str = "/etc/rrun/daemon.json";
+
+/// The keys of daemon.json rrund reads (Docker's names). Others are
+/// accepted and ignored, so a Docker daemon.json loads.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub struct FileConfig {
+    pub data_root: Option<PathBuf>,
+    pub exec_root: Option<PathBuf>,
+    #[serde(default)]
+    pub hosts: Vec<String>,
+    pub log_level: Option<String>,
+}
+
+impl FileConfig {
+    /// Reads the file; a missing file is an empty config.
+    pub fn load(path: &Path) -> anyhow::Result<FileConfig> {
+        use anyhow::Context;
+        match std::fs::read(path) {
+            Ok(b) => {
+                serde_json::from_slice(&b).with_context(|| format!("parse {}", path.display()))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(FileConfig::default()),
+            Err(e) => Err(e).with_context(|| format!("read {}", path.display())),
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// Path of the unix socket.
+    pub socket: PathBuf,
+    pub data_root: PathBuf,
+    /// State of the executor (`rrun-oci --root`).
+    pub exec_root: PathBuf,
+    /// The `rrun-oci` binary.
+    pub oci_bin: PathBuf,
+    pub log_level: String,
+}
+
+/// `unix:///path` or a bare path → the socket path.
+pub fn socket_path(host: &str) -> anyhow::Result<PathBuf> {
+    if let Some(p) = host.strip_prefix("unix://") {
+        return Ok(PathBuf::from(p));
+    }
+    if host.starts_with('/') {
+        return Ok(PathBuf::from(host));
+    }
+    anyhow::bail!("unsupported host {host}: only unix:///path sockets are supported")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn hosts_parse() {
+        assert_eq!(
+            socket_path("unix:///run/x.sock").unwrap(),
+            PathBuf::from("/run/x.sock")
+        );
+        assert!(socket_path("tcp://1.2.3.4:2375").is_err());
+    }
+
+    #[test]
+    fn daemon_json_uses_dockers_keys() {
+        let c: FileConfig = serde_json::from_str(
+            r#"{"data-root":"/d","log-level":"debug","registry-mirrors":[],"hosts":["unix:///s"]}"#,
+        )
+        .unwrap();
+        assert_eq!(c.data_root, Some(PathBuf::from("/d")));
+        assert_eq!(c.log_level.as_deref(), Some("debug"));
+        assert_eq!(c.hosts, vec!["unix:///s".to_string()]);
+    }
+}

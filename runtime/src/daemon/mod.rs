@@ -1,0 +1,740 @@
+//! `rrund`: the container lifecycle behind the Docker Engine API.
+//!
+//! - [`models`]: the API's request and response types (Docker's names).
+//! - [`spec`]: pure OCI spec building from image config and options.
+//! - [`logs`]: pure `json-file` lines and stdout/stderr framing.
+//! - [`store`]: containers on disk under `<data-root>/containers/<id>/`.
+//! - [`api`]: the HTTP routes.
+//!
+//! A container runs under a shim ([`crate::shim`]) that this daemon starts
+//! and that outlives it; the daemon watches each shim through a pidfd, and a
+//! new daemon finds the shims again from `container.json` at start-up.
+
+pub mod api;
+pub mod config;
+pub mod logs;
+pub mod models;
+pub mod server;
+pub mod spec;
+pub mod store;
+
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::StatusCode;
+use tokio::sync::watch;
+
+use crate::shim::{self, ExitRecord, ShimArgs, StartReport};
+use models::{ContainerSummary, CreateBody, SummaryHostConfig};
+use store::{Container, State};
+
+pub use config::Options;
+
+/// An API error: Docker's status code and `{"message": …}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            message: message.into(),
+        }
+    }
+    pub fn not_found(what: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::NOT_FOUND, what)
+    }
+    pub fn conflict(what: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::CONFLICT, what)
+    }
+    pub fn bad(what: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, what)
+    }
+    pub fn internal(what: impl std::fmt::Display) -> ApiError {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, what.to_string())
+    }
+}
+
+pub type ApiResult<T> = Result<T, ApiError>;
+
+/// One container in memory: its record and a channel that carries every
+/// state change to waiters and log followers.
+struct Entry {
+    c: Container,
+    tx: watch::Sender<State>,
+}
+
+pub struct Daemon {
+    pub opts: Options,
+    pub images: rrun_image::Store,
+    containers: Mutex<HashMap<String, Entry>>,
+}
+
+/// The state a removed container reports to its last waiters.
+pub const REMOVED: &str = "removed";
+
+impl Daemon {
+    pub fn open(opts: Options) -> anyhow::Result<Arc<Daemon>> {
+        use anyhow::Context;
+        std::fs::create_dir_all(store::containers_dir(&opts.data_root))
+            .with_context(|| format!("create {}", opts.data_root.display()))?;
+        std::fs::create_dir_all(&opts.exec_root)
+            .with_context(|| format!("create {}", opts.exec_root.display()))?;
+        let images = rrun_image::Store::open(&opts.data_root).context("open the image store")?;
+        Ok(Arc::new(Daemon {
+            opts,
+            images,
+            containers: Mutex::new(HashMap::new()),
+        }))
+    }
+
+    fn dir(&self, id: &str) -> PathBuf {
+        store::containers_dir(&self.opts.data_root).join(id)
+    }
+
+    /// Finds a container by full id, name, or unique id prefix.
+    pub fn resolve(&self, name: &str) -> ApiResult<String> {
+        let map = self.containers.lock().unwrap();
+        let name = name.trim_start_matches('/');
+        if map.contains_key(name) {
+            return Ok(name.to_string());
+        }
+        if let Some(e) = map.values().find(|e| e.c.name == name) {
+            return Ok(e.c.id.clone());
+        }
+        let matches: Vec<&String> = map.keys().filter(|k| k.starts_with(name)).collect();
+        match matches.as_slice() {
+            [one] if !name.is_empty() => Ok((*one).clone()),
+            [] | [_] => Err(ApiError::not_found(format!("No such container: {name}"))),
+            _ => Err(ApiError::not_found(format!(
+                "Multiple IDs found with provided prefix: {name}"
+            ))),
+        }
+    }
+
+    pub fn get(&self, id: &str) -> ApiResult<Container> {
+        let id = self.resolve(id)?;
+        Ok(self.containers.lock().unwrap()[&id].c.clone())
+    }
+
+    pub fn subscribe(&self, id: &str) -> ApiResult<watch::Receiver<State>> {
+        let id = self.resolve(id)?;
+        Ok(self.containers.lock().unwrap()[&id].tx.subscribe())
+    }
+
+    /// Changes a container's record, saves it, and tells the waiters.
+    fn update(&self, id: &str, f: impl FnOnce(&mut Container)) -> ApiResult<Container> {
+        let mut map = self.containers.lock().unwrap();
+        let e = map
+            .get_mut(id)
+            .ok_or_else(|| ApiError::not_found(format!("No such container: {id}")))?;
+        f(&mut e.c);
+        store::save(&self.opts.data_root, &e.c).map_err(ApiError::internal)?;
+        e.tx.send_replace(e.c.state.clone());
+        Ok(e.c.clone())
+    }
+
+    fn insert(&self, c: Container) {
+        let (tx, _) = watch::channel(c.state.clone());
+        self.containers
+            .lock()
+            .unwrap()
+            .insert(c.id.clone(), Entry { c, tx });
+    }
+
+    /// `POST /containers/create`.
+    pub fn create(&self, name: Option<&str>, body: CreateBody) -> ApiResult<String> {
+        let mut config = body.config;
+        let mut host = body.host_config;
+        if config.image.is_empty() {
+            return Err(ApiError::bad(
+                "config cannot be empty in order to create a container",
+            ));
+        }
+        let image = find_image(&self.images, &config.image)?;
+        match host.network_mode.as_str() {
+            "" | "default" => host.network_mode = "bridge".into(),
+            "none" | "host" | "bridge" => {}
+            m => {
+                return Err(ApiError::bad(format!(
+                    "network mode {m} is not supported yet"
+                )))
+            }
+        }
+        for b in &host.binds {
+            spec::parse_bind(b).map_err(ApiError::bad)?;
+        }
+        let id = store::new_id();
+        let name = match name {
+            Some(n) if !n.is_empty() => {
+                let n = n.trim_start_matches('/');
+                if !store::valid_name(n) {
+                    return Err(ApiError::bad(format!(
+                        "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+                    )));
+                }
+                n.to_string()
+            }
+            _ => loop {
+                let n = store::random_name();
+                if self.resolve(&n).is_err() {
+                    break n;
+                }
+            },
+        };
+        let ic = &image.config.config;
+        let args = spec::command(
+            ic.entrypoint.as_deref().unwrap_or(&[]),
+            ic.cmd.as_deref().unwrap_or(&[]),
+            config.entrypoint.as_deref(),
+            config.cmd.as_deref(),
+        );
+        if args.is_empty() {
+            return Err(ApiError::bad("no command specified"));
+        }
+        if config.hostname.is_empty() {
+            config.hostname = id[..12].to_string();
+        }
+        let c = Container {
+            id: id.clone(),
+            name: name.clone(),
+            created: logs::now(),
+            image_name: config.image.clone(),
+            image: image.id.to_string(),
+            manifest: image.manifest_digest.to_string(),
+            path: args[0].clone(),
+            args: args[1..].to_vec(),
+            config,
+            host_config: host,
+            state: State {
+                status: "created".into(),
+                started_at: store::ZERO_TIME.into(),
+                finished_at: store::ZERO_TIME.into(),
+                ..Default::default()
+            },
+            shim_pid: 0,
+        };
+        {
+            // The name is taken under the same lock that inserts it.
+            let map = self.containers.lock().unwrap();
+            if let Some(other) = map.values().find(|e| e.c.name == name) {
+                return Err(ApiError::conflict(format!(
+                    "Conflict. The container name \"/{name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                    other.c.id
+                )));
+            }
+        }
+        let dir = self.dir(&id);
+        std::fs::create_dir_all(&dir).map_err(ApiError::internal)?;
+        store::save(&self.opts.data_root, &c).map_err(ApiError::internal)?;
+        self.insert(c);
+        tracing::info!(container = %id, name = %name, "created");
+        Ok(id)
+    }
+
+    /// `POST /containers/{id}/start`: mounts the root, writes the bundle,
+    /// starts the shim and waits for its report. Blocking.
+    pub fn start(self: &Arc<Self>, name: &str) -> ApiResult<bool> {
+        let c = self.get(name)?;
+        if c.state.running {
+            return Ok(false);
+        }
+        let dir = self.dir(&c.id);
+        // A previous run's leftovers.
+        let _ = std::fs::remove_file(dir.join(shim::EXIT_FILE));
+        let _ = Command::new(&self.opts.oci_bin)
+            .arg("--root")
+            .arg(&self.opts.exec_root)
+            .args(["delete", "--force", &c.id])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        match self.prepare_bundle(&c, &dir) {
+            Ok(()) => {}
+            Err(e) => {
+                let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
+                return Err(e);
+            }
+        }
+        let report = self.spawn_shim(&c, &dir);
+        match report {
+            Ok((shim_pid, r)) if r.ok => {
+                self.update(&c.id, |c| {
+                    c.state = State {
+                        status: "running".into(),
+                        running: true,
+                        pid: r.pid,
+                        exit_code: 0,
+                        error: String::new(),
+                        started_at: logs::now(),
+                        finished_at: store::ZERO_TIME.into(),
+                    };
+                    c.shim_pid = shim_pid;
+                })?;
+                tracing::info!(container = %c.id, pid = r.pid, "started");
+                self.watch_shim(c.id.clone(), shim_pid);
+                Ok(true)
+            }
+            Ok((shim_pid, r)) => {
+                reap(shim_pid);
+                let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
+                let code = start_error_code(&r.error);
+                self.update(&c.id, |c| {
+                    c.state.status = "created".into();
+                    c.state.exit_code = code;
+                    c.state.error = r.error.clone();
+                })?;
+                Err(ApiError::bad(r.error))
+            }
+            Err(e) => {
+                let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
+                Err(e)
+            }
+        }
+    }
+
+    fn prepare_bundle(&self, c: &Container, dir: &Path) -> ApiResult<()> {
+        let image = find_image(&self.images, &c.image)
+            .map_err(|_| ApiError::not_found(format!("No such image: {}", c.image_name)))?;
+        let (upper, work, rootfs) = (dir.join("upper"), dir.join("work"), dir.join("rootfs"));
+        for d in [&upper, &work, &rootfs] {
+            std::fs::create_dir_all(d).map_err(ApiError::internal)?;
+        }
+        let _ = nix::mount::umount2(&rootfs, nix::mount::MntFlags::MNT_DETACH);
+        rrun_image::rootfs::mount_rootfs(&self.images, &image, &upper, &work, &rootfs)
+            .map_err(ApiError::internal)?;
+        let read = |p: &str| std::fs::read_to_string(rootfs.join(p)).unwrap_or_default();
+        let (uid, gid) =
+            spec::resolve_user(&c.config.user, &read("etc/passwd"), &read("etc/group"))
+                .map_err(ApiError::bad)?;
+        let host_net = c.host_config.network_mode == "host";
+        let hostname = if host_net {
+            nix::unistd::gethostname()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        } else {
+            c.config.hostname.clone()
+        };
+        let hosts = if host_net {
+            std::fs::read_to_string("/etc/hosts").unwrap_or_default()
+        } else {
+            format!(
+                "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
+            )
+        };
+        let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        for (f, text) in [
+            ("hostname", format!("{hostname}\n")),
+            ("hosts", hosts),
+            ("resolv.conf", resolv),
+        ] {
+            store::atomic_write(&dir.join(f), text.as_bytes()).map_err(ApiError::internal)?;
+        }
+        let ic = &image.config.config;
+        let cwd = if c.config.working_dir.is_empty() {
+            ic.working_dir.clone().unwrap_or_default()
+        } else {
+            c.config.working_dir.clone()
+        };
+        let mut args = vec![c.path.clone()];
+        args.extend(c.args.iter().cloned());
+        let input = spec::SpecInput {
+            args,
+            image_env: ic.env.clone().unwrap_or_default(),
+            env: c.config.env.clone(),
+            cwd,
+            uid,
+            gid,
+            additional_gids: vec![],
+            hostname,
+            rootfs: rootfs.display().to_string(),
+            network_mode: c.host_config.network_mode.clone(),
+            hostname_file: dir.join("hostname").display().to_string(),
+            hosts_file: dir.join("hosts").display().to_string(),
+            resolv_file: dir.join("resolv.conf").display().to_string(),
+            binds: c.host_config.binds.clone(),
+            cgroups_path: format!("/rrun/{}", c.id),
+        };
+        let spec = spec::build(&input).map_err(ApiError::bad)?;
+        store::atomic_write(
+            &dir.join("config.json"),
+            &serde_json::to_vec_pretty(&spec).map_err(ApiError::internal)?,
+        )
+        .map_err(ApiError::internal)
+    }
+
+    /// Starts the shim and reads its one-line report.
+    fn spawn_shim(&self, c: &Container, dir: &Path) -> ApiResult<(i32, StartReport)> {
+        let args = ShimArgs {
+            id: c.id.clone(),
+            dir: dir.to_path_buf(),
+            oci_root: self.opts.exec_root.clone(),
+            oci_bin: self.opts.oci_bin.clone(),
+        };
+        let log = std::fs::File::create(dir.join("shim.log")).map_err(ApiError::internal)?;
+        let exe = std::env::current_exe().map_err(ApiError::internal)?;
+        let mut child = Command::new(exe)
+            .args(args.to_args())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .map_err(|e| ApiError::internal(format!("start the shim: {e}")))?;
+        let pid = child.id() as i32;
+        let mut line = String::new();
+        let out = child.stdout.take().expect("piped");
+        let _ = std::io::BufReader::new(out).read_line(&mut line);
+        match serde_json::from_str::<StartReport>(line.trim()) {
+            Ok(r) => Ok((pid, r)),
+            Err(_) => {
+                let _ = child.wait();
+                let why = std::fs::read_to_string(dir.join("shim.log")).unwrap_or_default();
+                Err(ApiError::internal(format!(
+                    "the shim failed: {}",
+                    why.trim()
+                )))
+            }
+        }
+    }
+
+    /// Learns of the shim's exit through a pidfd (works for a shim an
+    /// earlier daemon started, too).
+    fn watch_shim(self: &Arc<Self>, id: String, shim_pid: i32) {
+        let d = self.clone();
+        tokio::spawn(async move {
+            if let Some(fd) = pidfd_open(shim_pid) {
+                // SAFETY: the AsyncFd owns the pidfd, so the fd stays open
+                // (and is not reused) until it is deregistered on drop.
+                if let Ok(afd) = unsafe { tokio::io::unix::AsyncFd::register(fd) } {
+                    let _ = afd.readable().await;
+                }
+            } else {
+                // No pidfd (the shim is already gone, or an old kernel).
+                while store::pid_alive(shim_pid) && store::is_shim_of(shim_pid, &id) {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+            reap(shim_pid);
+            let d2 = d.clone();
+            let _ = tokio::task::spawn_blocking(move || d2.on_exit(&id)).await;
+        });
+    }
+
+    /// The shim is gone: record how the container ended.
+    fn on_exit(self: &Arc<Self>, id: &str) {
+        let dir = self.dir(id);
+        let rec: Option<ExitRecord> = std::fs::read(dir.join(shim::EXIT_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let (code, finished, error) = match rec {
+            Some(r) => (r.exit_code, r.finished_at, String::new()),
+            None => (
+                255,
+                logs::now(),
+                "the container's shim died; its exit status is unknown".to_string(),
+            ),
+        };
+        let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
+        let Ok(c) = self.update(id, |c| {
+            c.state.status = "exited".into();
+            c.state.running = false;
+            c.state.pid = 0;
+            c.state.exit_code = code;
+            c.state.finished_at = finished;
+            c.state.error = error;
+            c.shim_pid = 0;
+        }) else {
+            return;
+        };
+        tracing::info!(container = %id, exit_code = code, "exited");
+        if c.host_config.auto_remove {
+            if let Err(e) = self.remove(id, true) {
+                tracing::warn!(container = %id, error = %e.message, "auto-remove");
+            }
+        }
+    }
+
+    /// Sends a signal to the container's init through the executor.
+    pub fn kill(&self, name: &str, signal: &str) -> ApiResult<()> {
+        let c = self.get(name)?;
+        if !c.state.running {
+            return Err(ApiError::conflict(format!(
+                "Cannot kill container: {}: Container {} is not running",
+                name, c.id
+            )));
+        }
+        let out = Command::new(&self.opts.oci_bin)
+            .arg("--root")
+            .arg(&self.opts.exec_root)
+            .args(["kill", &c.id, signal])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(ApiError::internal)?;
+        if !out.status.success() {
+            let msg = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            // Exited meanwhile: nothing left to signal.
+            if !self.get(&c.id)?.state.running {
+                return Ok(());
+            }
+            return Err(ApiError::internal(format!("kill {}: {msg}", c.id)));
+        }
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/stop`: the stop signal, then SIGKILL after
+    /// the timeout. Returns false if it was not running (304).
+    pub async fn stop(self: &Arc<Self>, name: &str, timeout: Option<i64>) -> ApiResult<bool> {
+        let c = self.get(name)?;
+        if !c.state.running {
+            return Ok(false);
+        }
+        let mut rx = self.subscribe(&c.id)?;
+        let sig = c
+            .config
+            .stop_signal
+            .clone()
+            .unwrap_or_else(|| "SIGTERM".into());
+        let t = timeout.or(c.config.stop_timeout).unwrap_or(10).max(0) as u64;
+        let d = self.clone();
+        let id = c.id.clone();
+        let _ = tokio::task::spawn_blocking(move || d.kill(&id, &sig)).await;
+        let stopped = tokio::time::timeout(Duration::from_secs(t), rx.wait_for(|s| !s.running))
+            .await
+            .is_ok();
+        if !stopped {
+            let d = self.clone();
+            let id = c.id.clone();
+            let _ = tokio::task::spawn_blocking(move || d.kill(&id, "SIGKILL")).await;
+            let _ =
+                tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|s| !s.running)).await;
+        }
+        Ok(true)
+    }
+
+    /// `DELETE /containers/{id}`. Blocking; kills first with `force`.
+    pub fn remove(&self, name: &str, force: bool) -> ApiResult<()> {
+        let c = self.get(name)?;
+        if c.state.running {
+            if !force {
+                return Err(ApiError::conflict(format!(
+                    "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
+                    c.id
+                )));
+            }
+            let _ = self.kill(&c.id, "SIGKILL");
+            let mut rx = self.subscribe(&c.id)?;
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while rx.borrow_and_update().running && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let dir = self.dir(&c.id);
+        let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
+        let _ = Command::new(&self.opts.oci_bin)
+            .arg("--root")
+            .arg(&self.opts.exec_root)
+            .args(["delete", "--force", &c.id])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+        // The record goes first, so a crash leaves a directory start-up
+        // reconciliation recognises as half-removed.
+        let _ = std::fs::remove_file(dir.join(store::CONTAINER_FILE));
+        std::fs::remove_dir_all(&dir).map_err(ApiError::internal)?;
+        if let Some(e) = self.containers.lock().unwrap().remove(&c.id) {
+            e.tx.send_replace(State {
+                status: REMOVED.into(),
+                ..e.c.state.clone()
+            });
+        }
+        tracing::info!(container = %c.id, "removed");
+        Ok(())
+    }
+
+    /// `GET /containers/json`.
+    pub fn list(&self, all: bool) -> Vec<ContainerSummary> {
+        let map = self.containers.lock().unwrap();
+        let mut v: Vec<&Container> = map
+            .values()
+            .map(|e| &e.c)
+            .filter(|c| all || c.state.running)
+            .collect();
+        v.sort_by(|a, b| b.created.cmp(&a.created));
+        v.into_iter().map(summary).collect()
+    }
+
+    /// Start-up: finds the containers on disk, re-attaches to the shims that
+    /// still run, and records the end of those whose shim is gone.
+    pub fn reconcile(self: &Arc<Self>) {
+        let (all, broken) = store::load_all(&self.opts.data_root);
+        for dir in broken {
+            tracing::warn!(dir = %dir.display(), "removing a half-made container");
+            let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
+            let _ = std::fs::remove_dir_all(&dir);
+        }
+        for c in all {
+            let running = c.state.running;
+            let shim_pid = c.shim_pid;
+            let id = c.id.clone();
+            self.insert(c);
+            if running {
+                if store::pid_alive(shim_pid) && store::is_shim_of(shim_pid, &id) {
+                    tracing::info!(container = %id, shim = shim_pid, "re-attached to the shim");
+                    self.watch_shim(id, shim_pid);
+                } else {
+                    let d = self.clone();
+                    tokio::task::spawn_blocking(move || d.on_exit(&id));
+                }
+            }
+        }
+    }
+}
+
+/// Finds an image by reference or id, including untagged images (a loaded
+/// archive without names), which `rrun_image::images::find_image` only
+/// finds through a reference.
+pub fn find_image(
+    store: &rrun_image::Store,
+    name: &str,
+) -> ApiResult<rrun_image::images::LocalImage> {
+    use rrun_image::images::{self, ImageError};
+    let missing = || ApiError::not_found(format!("No such image: {name}"));
+    match images::find_image(store, name) {
+        Ok(i) => return Ok(i),
+        Err(ImageError::NoSuchImage(_)) => {}
+        Err(e) => return Err(ApiError::internal(e)),
+    }
+    let hexpart = name.strip_prefix("sha256:").unwrap_or(name);
+    if hexpart.len() < 4 || !hexpart.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(missing());
+    }
+    let blobs = store.list_blobs().map_err(ApiError::internal)?;
+    blobs
+        .iter()
+        .filter_map(|d| images::load_image(store, d).ok())
+        .find(|i| i.id.hex().starts_with(hexpart) || i.manifest_digest.hex() == hexpart)
+        .ok_or_else(missing)
+}
+
+/// Docker's mapping of a failed start to an exit code: 127 when the
+/// program does not exist, 126 when it cannot be run.
+pub fn start_error_code(msg: &str) -> i32 {
+    let m = msg.to_lowercase();
+    if m.contains("not found") || m.contains("no such file") {
+        127
+    } else if m.contains("permission denied") || m.contains("not executable") {
+        126
+    } else {
+        128
+    }
+}
+
+fn summary(c: &Container) -> ContainerSummary {
+    let created = chrono::DateTime::parse_from_rfc3339(&c.created)
+        .map(|t| t.timestamp())
+        .unwrap_or(0);
+    let mut cmd = vec![c.path.clone()];
+    cmd.extend(c.args.iter().cloned());
+    ContainerSummary {
+        id: c.id.clone(),
+        names: vec![format!("/{}", c.name)],
+        image: c.image_name.clone(),
+        image_id: c.image.clone(),
+        command: cmd.join(" "),
+        created,
+        state: c.state.status.clone(),
+        status: human_status(&c.state, chrono::Utc::now()),
+        ports: vec![],
+        labels: c.config.labels.clone(),
+        host_config: SummaryHostConfig {
+            network_mode: c.host_config.network_mode.clone(),
+        },
+    }
+}
+
+/// Docker's `Status` column: `Up 3 seconds`, `Exited (0) 2 minutes ago`, `Created`.
+pub fn human_status(s: &State, now: chrono::DateTime<chrono::Utc>) -> String {
+    let since = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .map(|t| human_duration((now - t.with_timezone(&chrono::Utc)).num_seconds()))
+            .unwrap_or_default()
+    };
+    match s.status.as_str() {
+        "running" => format!("Up {}", since(&s.started_at)),
+        "exited" => format!("Exited ({}) {} ago", s.exit_code, since(&s.finished_at)),
+        "created" => "Created".into(),
+        other => other.to_string(),
+    }
+}
+
+/// Docker's `units.HumanDuration`.
+pub fn human_duration(secs: i64) -> String {
+    let s = secs.max(0);
+    match s {
+        0 => "Less than a second".into(),
+        1 => "1 second".into(),
+        2..=59 => format!("{s} seconds"),
+        60..=119 => "About a minute".into(),
+        120..=3599 => format!("{} minutes", s / 60),
+        3600..=7199 => "About an hour".into(),
+        _ if s < 48 * 3600 => format!("{} hours", s / 3600),
+        _ => format!("{} days", s / 86400),
+    }
+}
+
+fn pidfd_open(pid: i32) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    // SAFETY: a non-negative return is a new fd that we own.
+    (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Collects a shim this daemon started (ECHILD for an adopted one is fine).
+fn reap(pid: i32) {
+    let _ = nix::sys::wait::waitpid(
+        nix::unistd::Pid::from_raw(pid),
+        Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn status_reads_like_docker() {
+        let now = chrono::DateTime::parse_from_rfc3339("2024-01-01T00:01:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let s = State {
+            status: "exited".into(),
+            exit_code: 3,
+            finished_at: "2024-01-01T00:00:50Z".into(),
+            ..Default::default()
+        };
+        assert_eq!(human_status(&s, now), "Exited (3) 10 seconds ago");
+        let s = State {
+            status: "running".into(),
+            started_at: "2024-01-01T00:00:00Z".into(),
+            ..Default::default()
+        };
+        assert_eq!(human_status(&s, now), "Up About a minute");
+    }
+
+    #[test]
+    fn start_errors_map_to_dockers_codes() {
+        assert_eq!(
+            start_error_code("exec: \"nope\": executable file not found in $PATH"),
+            127
+        );
+        assert_eq!(start_error_code("exec /etc/passwd: permission denied"), 126);
+    }
+}

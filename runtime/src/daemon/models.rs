@@ -1,0 +1,143 @@
+//! The Docker Engine API types this daemon serves, with Docker's exact field
+//! names. Only the fields rrund acts on are typed; unknown fields sent by
+//! clients are ignored, as Docker ignores them.
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+
+/// `Config` of a container (the create body minus HostConfig).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerConfig {
+    #[serde(default)]
+    pub hostname: String,
+    #[serde(default)]
+    pub domainname: String,
+    #[serde(default)]
+    pub user: String,
+    #[serde(default)]
+    pub attach_stdin: bool,
+    #[serde(default)]
+    pub attach_stdout: bool,
+    #[serde(default)]
+    pub attach_stderr: bool,
+    #[serde(default)]
+    pub tty: bool,
+    #[serde(default)]
+    pub open_stdin: bool,
+    #[serde(default, deserialize_with = "null_default")]
+    pub env: Vec<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub cmd: Option<Vec<String>>,
+    #[serde(default)]
+    pub image: String,
+    #[serde(default)]
+    pub working_dir: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub entrypoint: Option<Vec<String>>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub labels: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_signal: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stop_timeout: Option<i64>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct HostConfig {
+    #[serde(default, deserialize_with = "null_default")]
+    pub binds: Vec<String>,
+    #[serde(default)]
+    pub network_mode: String,
+    #[serde(default)]
+    pub auto_remove: bool,
+}
+
+/// `POST /containers/create` body.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateBody {
+    #[serde(flatten)]
+    pub config: ContainerConfig,
+    #[serde(default, deserialize_with = "null_default")]
+    pub host_config: HostConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct CreateResponse {
+    pub id: String,
+    pub warnings: Vec<String>,
+}
+
+/// One row of `GET /containers/json`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ContainerSummary {
+    pub id: String,
+    pub names: Vec<String>,
+    pub image: String,
+    #[serde(rename = "ImageID")]
+    pub image_id: String,
+    pub command: String,
+    pub created: i64,
+    pub state: String,
+    pub status: String,
+    pub ports: Vec<serde_json::Value>,
+    pub labels: BTreeMap<String, String>,
+    pub host_config: SummaryHostConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SummaryHostConfig {
+    pub network_mode: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WaitResponse {
+    pub status_code: i64,
+    pub error: Option<WaitError>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct WaitError {
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ErrorResponse {
+    pub message: String,
+}
+
+fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn create_body_reads_dockers_json() {
+        let b: CreateBody = serde_json::from_str(
+            r#"{"Image":"busybox","Cmd":["echo","hi"],"Env":null,"Entrypoint":null,
+                "Labels":{"a":"b"},"HostConfig":{"AutoRemove":true,"Binds":null,"NetworkMode":"none"},
+                "NetworkingConfig":{}}"#,
+        )
+        .unwrap();
+        assert_eq!(b.config.image, "busybox");
+        assert_eq!(b.config.cmd, Some(vec!["echo".into(), "hi".into()]));
+        assert!(b.config.env.is_empty());
+        assert!(b.host_config.auto_remove);
+        assert_eq!(b.host_config.network_mode, "none");
+        assert_eq!(b.config.labels["a"], "b");
+    }
+}

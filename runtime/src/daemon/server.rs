@@ -1,0 +1,94 @@
+//! Binding the socket, readiness, and serving until SIGTERM.
+
+use anyhow::{Context, Result};
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use super::{api, Daemon, Options};
+
+/// Runs the daemon; returns when SIGTERM or SIGINT arrives.
+pub fn run(opts: Options) -> Result<()> {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .context("start the async runtime")?;
+    rt.block_on(serve(opts))
+}
+
+async fn serve(opts: Options) -> Result<()> {
+    let socket = opts.socket.clone();
+    let daemon = Daemon::open(opts)?;
+    daemon.reconcile();
+    let listener = bind(&socket)?;
+    tracing::info!(socket = %socket.display(), "listening");
+    // Only now can a client connect.
+    notify_ready();
+    let app = api::router(daemon);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown())
+        .await
+        .context("serve")?;
+    let _ = std::fs::remove_file(&socket);
+    Ok(())
+}
+
+fn bind(path: &Path) -> Result<tokio::net::UnixListener> {
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("create {}", dir.display()))?;
+    }
+    // A socket left by a daemon that died: refuse if one still answers.
+    if path.exists() {
+        if std::os::unix::net::UnixStream::connect(path).is_ok() {
+            anyhow::bail!(
+                "another daemon is listening on {}; stop it first",
+                path.display()
+            );
+        }
+        std::fs::remove_file(path).with_context(|| format!("remove stale {}", path.display()))?;
+    }
+    let l =
+        tokio::net::UnixListener::bind(path).with_context(|| format!("bind {}", path.display()))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .with_context(|| format!("chmod {}", path.display()))?;
+    if let Ok(Some(g)) = nix::unistd::Group::from_name("rrun") {
+        let _ = nix::unistd::chown(path, None, Some(g.gid));
+    }
+    Ok(l)
+}
+
+/// sd_notify(READY=1) when started by systemd with Type=notify.
+fn notify_ready() {
+    let Some(addr) = std::env::var_os("NOTIFY_SOCKET") else {
+        return;
+    };
+    let Ok(sock) = std::os::unix::net::UnixDatagram::unbound() else {
+        return;
+    };
+    let bytes = addr.as_encoded_bytes();
+    let res = if let Some(abstract_name) = bytes.strip_prefix(b"@") {
+        use std::os::linux::net::SocketAddrExt;
+        std::os::unix::net::SocketAddr::from_abstract_name(abstract_name)
+            .and_then(|a| sock.send_to_addr(b"READY=1", &a))
+    } else {
+        sock.send_to(b"READY=1", Path::new(&addr))
+    };
+    if let Err(e) = res {
+        tracing::warn!(error = %e, "sd_notify");
+    }
+}
+
+async fn shutdown() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        return std::future::pending().await;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    tracing::info!("shutting down; containers keep running");
+}

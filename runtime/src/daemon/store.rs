@@ -1,0 +1,195 @@
+//! Containers on disk: `<data-root>/containers/<id>/container.json`, written
+//! atomically (temp file, fsync, rename, fsync of the directory).
+
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use super::models::{ContainerConfig, HostConfig};
+
+/// Everything the daemon knows of a container, as saved.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Container {
+    pub id: String,
+    /// Without Docker's leading `/`.
+    pub name: String,
+    pub created: String,
+    /// The image as the user named it.
+    pub image_name: String,
+    /// The image id (`sha256:…`).
+    pub image: String,
+    /// The image's manifest digest, to find its snapshots again.
+    pub manifest: String,
+    pub config: ContainerConfig,
+    pub host_config: HostConfig,
+    pub state: State,
+    /// Pid of the shim while the container runs.
+    #[serde(default)]
+    pub shim_pid: i32,
+    /// `Path` and `Args` as Docker reports them.
+    pub path: String,
+    pub args: Vec<String>,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+#[serde(rename_all = "PascalCase")]
+pub struct State {
+    /// created, running, exited, removing, dead
+    pub status: String,
+    pub running: bool,
+    pub pid: i32,
+    pub exit_code: i32,
+    pub error: String,
+    pub started_at: String,
+    pub finished_at: String,
+}
+
+pub const CONTAINER_FILE: &str = "container.json";
+pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
+
+pub fn containers_dir(data_root: &Path) -> PathBuf {
+    data_root.join("containers")
+}
+
+/// Writes `data` to `path` so a crash leaves the old or the new file.
+pub fn atomic_write(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("f")
+    ));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(data)?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+pub fn save(data_root: &Path, c: &Container) -> std::io::Result<()> {
+    let dir = containers_dir(data_root).join(&c.id);
+    atomic_write(
+        &dir.join(CONTAINER_FILE),
+        &serde_json::to_vec_pretty(c).map_err(std::io::Error::other)?,
+    )
+}
+
+/// Every saved container; directories without a readable record (a create
+/// that crashed half-way) are returned apart for removal.
+pub fn load_all(data_root: &Path) -> (Vec<Container>, Vec<PathBuf>) {
+    let mut ok = Vec::new();
+    let mut broken = Vec::new();
+    let Ok(rd) = std::fs::read_dir(containers_dir(data_root)) else {
+        return (ok, broken);
+    };
+    for e in rd.flatten() {
+        let p = e.path();
+        match std::fs::read(p.join(CONTAINER_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<Container>(&b).ok())
+        {
+            Some(c) => ok.push(c),
+            None => broken.push(p),
+        }
+    }
+    (ok, broken)
+}
+
+/// True while `pid` exists (a zombie counts).
+pub fn pid_alive(pid: i32) -> bool {
+    pid > 0 && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
+}
+
+/// True if `pid` is a shim of container `id` (guards against pid reuse).
+pub fn is_shim_of(pid: i32, id: &str) -> bool {
+    std::fs::read(format!("/proc/{pid}/cmdline"))
+        .map(|b| {
+            let args: Vec<&[u8]> = b.split(|c| *c == 0).collect();
+            args.len() > 2 && args[1] == b"shim" && args[2] == id.as_bytes()
+        })
+        .unwrap_or(false)
+}
+
+/// A new 64-hex-digit container id.
+pub fn new_id() -> String {
+    let mut b = [0u8; 32];
+    getrandom::getrandom(&mut b).expect("getrandom");
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Checks a container name the way Docker does: `[a-zA-Z0-9][a-zA-Z0-9_.-]+`.
+pub fn valid_name(n: &str) -> bool {
+    let b = n.as_bytes();
+    b.len() >= 2
+        && b[0].is_ascii_alphanumeric()
+        && b[1..]
+            .iter()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-'))
+}
+
+/// A Docker-style random name (`adjective_surname`).
+pub fn random_name() -> String {
+    const LEFT: &[&str] = &[
+        "admiring",
+        "brave",
+        "clever",
+        "dazzling",
+        "eager",
+        "festive",
+        "gallant",
+        "happy",
+        "jolly",
+        "keen",
+        "lucid",
+        "modest",
+        "nifty",
+        "optimistic",
+        "quirky",
+        "serene",
+    ];
+    const RIGHT: &[&str] = &[
+        "turing", "hopper", "lovelace", "curie", "noether", "ritchie", "thompson", "torvalds",
+        "hamilton", "knuth", "liskov", "dijkstra", "babbage", "shannon", "perlman", "wozniak",
+    ];
+    let mut b = [0u8; 2];
+    getrandom::getrandom(&mut b).expect("getrandom");
+    format!(
+        "{}_{}",
+        LEFT[b[0] as usize % LEFT.len()],
+        RIGHT[b[1] as usize % RIGHT.len()]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_follow_docker() {
+        assert!(valid_name("web-1"));
+        assert!(valid_name("a.b_c"));
+        assert!(!valid_name("-x"));
+        assert!(!valid_name("a"));
+        assert!(!valid_name("a/b"));
+        assert!(valid_name(&random_name()));
+    }
+
+    #[test]
+    fn ids_are_64_hex() {
+        let id = new_id();
+        assert_eq!(id.len(), 64);
+        assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn atomic_write_replaces() {
+        let d = tempfile::tempdir().unwrap();
+        let p = d.path().join("x.json");
+        atomic_write(&p, b"1").unwrap();
+        atomic_write(&p, b"2").unwrap();
+        assert_eq!(std::fs::read(&p).unwrap(), b"2");
+        assert_eq!(std::fs::read_dir(d.path()).unwrap().count(), 1);
+    }
+}

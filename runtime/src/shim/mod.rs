@@ -1,0 +1,360 @@
+//! The per-container shim: one small single-threaded process that starts
+//! the container through `rrun-oci`, holds its stdout and stderr, writes the
+//! `json-file` log, records the exit status, and outlives the daemon.
+//!
+//! Protocol with the daemon (who holds which end):
+//! - The daemon runs `rrund shim --id … --dir … --oci-root … --oci-bin …`
+//!   with stdout a pipe, stderr `<dir>/shim.log`, before any container
+//!   process exists. The shim's first act is `setsid`, so a signal to the
+//!   daemon's process group does not reach it.
+//! - The shim writes exactly one JSON line to that pipe, [`StartReport`],
+//!   once the container's program runs (or failed to), then points its
+//!   stdout at /dev/null: the daemon reads one line then EOF.
+//! - When the container's init exits, the shim writes `<dir>/exit.json`
+//!   ([`ExitRecord`]) atomically, deletes the container from `rrun-oci`,
+//!   unmounts `<dir>/rootfs`, and exits. The daemon (this one or a later
+//!   one) learns of that through a pidfd on the shim and reads the file.
+//!
+//! It must run before any async runtime or thread exists: it forks.
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::daemon::logs::{self, LogLine};
+
+/// The shim's hidden subcommand name.
+pub const SUBCOMMAND: &str = "shim";
+
+/// What the shim tells the daemon once the container runs or failed to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct StartReport {
+    pub ok: bool,
+    #[serde(default)]
+    pub pid: i32,
+    #[serde(default)]
+    pub error: String,
+}
+
+/// `<dir>/exit.json`: how the container ended.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct ExitRecord {
+    pub exit_code: i32,
+    pub finished_at: String,
+}
+
+pub const EXIT_FILE: &str = "exit.json";
+pub const INIT_PID_FILE: &str = "init.pid";
+pub const SHIM_PID_FILE: &str = "shim.pid";
+pub const OCI_LOG_FILE: &str = "oci.log";
+
+/// The log file of a container (Docker's name).
+pub fn log_path(dir: &Path, id: &str) -> PathBuf {
+    dir.join(format!("{id}-json.log"))
+}
+
+#[derive(Debug, Clone)]
+pub struct ShimArgs {
+    pub id: String,
+    pub dir: PathBuf,
+    pub oci_root: PathBuf,
+    pub oci_bin: PathBuf,
+}
+
+impl ShimArgs {
+    /// The arguments after the subcommand, as the daemon passes them.
+    pub fn to_args(&self) -> Vec<String> {
+        vec![
+            SUBCOMMAND.into(),
+            self.id.clone(),
+            self.dir.display().to_string(),
+            self.oci_root.display().to_string(),
+            self.oci_bin.display().to_string(),
+        ]
+    }
+
+    pub fn parse(args: &[String]) -> Option<ShimArgs> {
+        match args {
+            [id, dir, root, bin] => Some(ShimArgs {
+                id: id.clone(),
+                dir: dir.into(),
+                oci_root: root.into(),
+                oci_bin: bin.into(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// Runs the shim; returns the process exit code.
+pub fn main(args: ShimArgs) -> i32 {
+    let _ = nix::unistd::setsid();
+    // SAFETY: prctl with integer arguments.
+    unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
+    let _ = std::fs::write(args.dir.join(SHIM_PID_FILE), std::process::id().to_string());
+    match run(&args) {
+        Ok(()) => 0,
+        Err(e) => {
+            eprintln!("shim {}: {e:#}", args.id);
+            1
+        }
+    }
+}
+
+fn oci(args: &ShimArgs) -> Command {
+    let mut c = Command::new(&args.oci_bin);
+    c.arg("--root")
+        .arg(&args.oci_root)
+        .arg("--log")
+        .arg(args.dir.join(OCI_LOG_FILE))
+        .arg("--log-format")
+        .arg("json");
+    c
+}
+
+/// The last error `rrun-oci` logged (its JSON log has runc's format).
+fn last_oci_error(dir: &Path) -> String {
+    let text = std::fs::read_to_string(dir.join(OCI_LOG_FILE)).unwrap_or_default();
+    text.lines()
+        .rev()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["level"] == "error")
+        .and_then(|v| v["msg"].as_str().map(String::from))
+        .unwrap_or_else(|| "the OCI runtime failed; see oci.log".into())
+}
+
+fn report(r: &StartReport) {
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{}", serde_json::to_string(r).unwrap_or_default());
+    let _ = out.flush();
+    drop(out);
+    // The daemon reads one line and then EOF.
+    if let Ok(null) = std::fs::File::options().write(true).open("/dev/null") {
+        let _ = nix::unistd::dup2(null.as_raw_fd(), 1);
+    }
+}
+
+fn run(args: &ShimArgs) -> Result<()> {
+    let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
+    let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
+    let pid_file = args.dir.join(INIT_PID_FILE);
+    // The container's init inherits create's stdout and stderr: our pipes.
+    let status = oci(args)
+        .arg("create")
+        .arg("--bundle")
+        .arg(&args.dir)
+        .arg("--pid-file")
+        .arg(&pid_file)
+        .arg(&args.id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(out_w))
+        .stderr(Stdio::from(err_w))
+        .status()
+        .context("run rrun-oci create")?;
+    if !status.success() {
+        report(&StartReport {
+            ok: false,
+            pid: 0,
+            error: last_oci_error(&args.dir),
+        });
+        return Ok(());
+    }
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .context("read init pid")?
+        .trim()
+        .parse()
+        .context("parse init pid")?;
+    let started = oci(args)
+        .arg("start")
+        .arg(&args.id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .context("run rrun-oci start")?;
+    if !started.success() {
+        let error = last_oci_error(&args.dir);
+        report(&StartReport {
+            ok: false,
+            pid: 0,
+            error,
+        });
+        cleanup(args);
+        return Ok(());
+    }
+    report(&StartReport {
+        ok: true,
+        pid,
+        error: String::new(),
+    });
+    let code = pump(args, pid, out_r, err_r)?;
+    let rec = ExitRecord {
+        exit_code: code,
+        finished_at: logs::now(),
+    };
+    crate::daemon::store::atomic_write(&args.dir.join(EXIT_FILE), &serde_json::to_vec(&rec)?)?;
+    cleanup(args);
+    Ok(())
+}
+
+fn cleanup(args: &ShimArgs) {
+    let _ = oci(args)
+        .arg("delete")
+        .arg("--force")
+        .arg(&args.id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status();
+    let _ = nix::mount::umount2(&args.dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
+}
+
+/// One output stream of the container: its pipe and the partial line read.
+struct Stream {
+    fd: Option<OwnedFd>,
+    name: &'static str,
+    partial: Vec<u8>,
+}
+
+impl Stream {
+    /// Reads what is there; false at EOF.
+    fn read(&mut self, log: &mut std::fs::File) -> bool {
+        let Some(fd) = &self.fd else { return false };
+        let mut buf = [0u8; 16384];
+        match nix::unistd::read(fd.as_raw_fd(), &mut buf) {
+            Ok(0) => {
+                self.flush(log);
+                self.fd = None;
+                false
+            }
+            Ok(n) => {
+                self.partial.extend_from_slice(&buf[..n]);
+                while let Some(pos) = self.partial.iter().position(|b| *b == b'\n') {
+                    let line: Vec<u8> = self.partial.drain(..=pos).collect();
+                    write_line(log, self.name, &line);
+                }
+                // Docker cuts lines at 16 KiB.
+                if self.partial.len() >= 16384 {
+                    self.flush(log);
+                }
+                true
+            }
+            Err(nix::Error::EAGAIN) | Err(nix::Error::EINTR) => true,
+            Err(_) => {
+                self.flush(log);
+                self.fd = None;
+                false
+            }
+        }
+    }
+
+    fn flush(&mut self, log: &mut std::fs::File) {
+        if !self.partial.is_empty() {
+            let line = std::mem::take(&mut self.partial);
+            write_line(log, self.name, &line);
+        }
+    }
+}
+
+fn write_line(log: &mut std::fs::File, stream: &str, bytes: &[u8]) {
+    let l = LogLine {
+        log: String::from_utf8_lossy(bytes).into_owned(),
+        stream: stream.into(),
+        time: logs::now(),
+    };
+    if let Ok(mut s) = serde_json::to_vec(&l) {
+        s.push(b'\n');
+        let _ = log.write_all(&s);
+    }
+}
+
+/// Copies the container's output into the log until its init exits and
+/// its pipes close; returns Docker's exit code (128+signal if killed).
+fn pump(args: &ShimArgs, init: i32, out_r: OwnedFd, err_r: OwnedFd) -> Result<i32> {
+    let mut log = std::fs::File::options()
+        .create(true)
+        .append(true)
+        .open(log_path(&args.dir, &args.id))
+        .context("open the container log")?;
+    let mut streams = [
+        Stream {
+            fd: Some(out_r),
+            name: "stdout",
+            partial: Vec::new(),
+        },
+        Stream {
+            fd: Some(err_r),
+            name: "stderr",
+            partial: Vec::new(),
+        },
+    ];
+    let mut code: Option<i32> = None;
+    let mut exited_at: Option<Instant> = None;
+    loop {
+        let open: Vec<usize> = (0..2).filter(|i| streams[*i].fd.is_some()).collect();
+        if open.is_empty() && code.is_some() {
+            break;
+        }
+        // Every process of the container dies with its init (its own pid
+        // namespace), closing the pipes; give stragglers a moment anyway.
+        if let Some(t) = exited_at {
+            if t.elapsed() > Duration::from_secs(2) {
+                for s in &mut streams {
+                    s.flush(&mut log);
+                }
+                break;
+            }
+        }
+        let ready: Vec<usize> = {
+            let mut fds: Vec<nix::poll::PollFd> = open
+                .iter()
+                .map(|i| {
+                    nix::poll::PollFd::new(
+                        streams[*i].fd.as_ref().expect("open").as_fd(),
+                        nix::poll::PollFlags::POLLIN,
+                    )
+                })
+                .collect();
+            // The timeout bounds how late a reaped exit is noticed.
+            let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16));
+            open.iter()
+                .zip(&fds)
+                .filter(|(_, f)| f.revents().is_some_and(|r| !r.is_empty()))
+                .map(|(i, _)| *i)
+                .collect()
+        };
+        for i in ready {
+            streams[i].read(&mut log);
+        }
+        // Reap every child (we are a subreaper); note the init's status.
+        loop {
+            use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::Exited(p, c)) => {
+                    if p.as_raw() == init {
+                        code = Some(c);
+                        exited_at = Some(Instant::now());
+                    }
+                }
+                Ok(WaitStatus::Signaled(p, sig, _)) => {
+                    if p.as_raw() == init {
+                        code = Some(128 + sig as i32);
+                        exited_at = Some(Instant::now());
+                    }
+                }
+                Ok(WaitStatus::StillAlive) | Err(_) => break,
+                Ok(_) => {}
+            }
+        }
+        if code.is_none() && !crate::daemon::store::pid_alive(init) {
+            // Not our child after all (should not happen): it is gone.
+            code = Some(255);
+            exited_at = Some(Instant::now());
+        }
+    }
+    Ok(code.unwrap_or(255))
+}
