@@ -564,3 +564,78 @@ impl Daemon {
         0
     }
 }
+
+#[test]
+fn a_killed_shim_leaves_its_container_exited() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let id = d
+        .ok(&["run", "-d", "busybox", "sleep", "1000"])
+        .trim()
+        .to_string();
+    let pid = inspect(&d, &id)["State"]["Pid"].as_i64().unwrap() as i32;
+    let shim: i32 =
+        std::fs::read_to_string(d.data_root().join("containers").join(&id).join("shim.pid"))
+            .unwrap()
+            .trim()
+            .parse()
+            .unwrap();
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(shim),
+        nix::sys::signal::Signal::SIGKILL,
+    )
+    .unwrap();
+    wait_for(
+        "the container to show exited",
+        Duration::from_secs(20),
+        || (inspect(&d, &id)["State"]["Status"] == "exited").then_some(()),
+    );
+    let v = inspect(&d, &id);
+    assert_eq!(v["State"]["ExitCode"], 255);
+    assert!(
+        v["State"]["Error"].as_str().unwrap().contains("shim"),
+        "{v}"
+    );
+    // Its processes do not linger without a shim.
+    wait_for(
+        "the container's init to go",
+        Duration::from_secs(20),
+        || (!pid_alive(pid)).then_some(()),
+    );
+    d.ok(&["rm", &id]);
+}
+
+#[test]
+fn readiness_is_signalled_after_the_socket_is_bound() {
+    let dir = tempfile::tempdir().unwrap();
+    let notify = dir.path().join("notify.sock");
+    let listener = std::os::unix::net::UnixDatagram::bind(&notify).unwrap();
+    listener
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let sock = dir.path().join("rrun.sock");
+    let mut child = Command::new(bin("rrund"))
+        .arg("-H")
+        .arg(format!("unix://{}", sock.display()))
+        .arg("--data-root")
+        .arg(dir.path().join("data"))
+        .arg("--exec-root")
+        .arg(dir.path().join("exec"))
+        .arg("--config-file")
+        .arg(dir.path().join("daemon.json"))
+        .env("NOTIFY_SOCKET", &notify)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut buf = [0u8; 64];
+    let got = listener.recv(&mut buf);
+    // Connectable the moment READY=1 arrives.
+    let connected = std::os::unix::net::UnixStream::connect(&sock).is_ok();
+    let _ = child.kill();
+    let _ = child.wait();
+    let n = got.expect("READY=1 within 20s");
+    assert_eq!(&buf[..n], b"READY=1");
+    assert!(connected);
+}

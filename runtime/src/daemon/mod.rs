@@ -435,11 +435,24 @@ impl Daemon {
             .and_then(|b| serde_json::from_slice(&b).ok());
         let (code, finished, error) = match rec {
             Some(r) => (r.exit_code, r.finished_at, String::new()),
-            None => (
-                255,
-                logs::now(),
-                "the container's shim died; its exit status is unknown".to_string(),
-            ),
+            None => {
+                // The shim died (killed, or crashed): nobody holds the
+                // container's output any more, so end the container too,
+                // as Docker does when its shim is gone.
+                let _ = Command::new(&self.opts.oci_bin)
+                    .arg("--root")
+                    .arg(&self.opts.exec_root)
+                    .args(["delete", "--force", id])
+                    .stdin(Stdio::null())
+                    .stdout(Stdio::null())
+                    .stderr(Stdio::null())
+                    .status();
+                (
+                    255,
+                    logs::now(),
+                    "the container's shim died; its exit status is unknown".to_string(),
+                )
+            }
         };
         let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
         let Ok(c) = self.update(id, |c| {
