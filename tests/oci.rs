@@ -543,7 +543,11 @@ fn recv_fd(listener: &std::os::unix::net::UnixListener) -> std::os::fd::OwnedFd 
 #[test]
 fn terminal_through_console_socket() {
     let oci = Oci::new();
-    let mut b = Bundle::new(&["sh", "-c", "tty; stty size; sleep 1; echo done"]);
+    let mut b = Bundle::new(&[
+        "sh",
+        "-c",
+        "tty; stty size; ls -l /dev/console; sleep 1; echo done",
+    ]);
     b.spec["process"]["terminal"] = json!(true);
     b.spec["process"]["consoleSize"] = json!({"height": 30, "width": 100});
     b.write();
@@ -573,6 +577,8 @@ fn terminal_through_console_socket() {
         text(&out).contains("done").then(|| text(&out))
     });
     assert!(output.contains("/dev/pts/0"), "{output:?}");
+    // /dev/console is the same terminal (devpts major 136).
+    assert!(output.contains("136,"), "{output:?}");
     assert!(output.contains("done"), "{output:?}");
     wait_for("container to stop", Duration::from_secs(10), || {
         (oci.state(&id)["status"] == "stopped").then_some(())

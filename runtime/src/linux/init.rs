@@ -299,8 +299,8 @@ fn create(
     rootfs::switch_root(&cfg.rootfs, no_pivot)?;
     rootfs::root_propagation(&plan)?;
     if cfg.terminal() {
-        let (master, pts) = open_pty()?;
-        rootfs::bind_console(&pts)?;
+        let (master, slave) = open_pty()?;
+        rootfs::bind_console(&slave)?;
         ch.send_with_fd(&FromInit::PtyMaster, Some(master.as_raw_fd()))?;
     }
     if plan.readonly_root {
@@ -365,7 +365,7 @@ fn join_session_keyring(id: &str) -> Result<()> {
 fn exec(ch: &mut Channel, cfg: &InitConfig) -> Result<std::convert::Infallible> {
     let process = process(cfg)?;
     if cfg.terminal() {
-        let (master, _pts) = open_pty()?;
+        let (master, _slave) = open_pty()?;
         ch.send_with_fd(&FromInit::PtyMaster, Some(master.as_raw_fd()))?;
     }
     security::set_rlimits(process)?;
@@ -434,22 +434,38 @@ fn set_names(spec: &Spec) -> Result<()> {
 /// Opens a pty in the container's devpts and makes its slave our
 /// controlling terminal and stdio. Returns the master (for the runtime) and
 /// the slave's path.
-fn open_pty() -> Result<(OwnedFd, PathBuf)> {
-    use nix::pty::{grantpt, posix_openpt, ptsname_r, unlockpt};
+fn open_pty() -> Result<(OwnedFd, OwnedFd)> {
+    use nix::pty::{grantpt, posix_openpt, unlockpt};
     let master = posix_openpt(
         nix::fcntl::OFlag::O_RDWR | nix::fcntl::OFlag::O_NOCTTY | nix::fcntl::OFlag::O_CLOEXEC,
     )
     .context("open /dev/ptmx (is devpts mounted on /dev/pts with ptmxmode=0666?)")?;
+    // The master must be a devpts pty, not whatever the image put at
+    // /dev/ptmx.
+    if nix::sys::statfs::fstatfs(&master)?.filesystem_type() != nix::sys::statfs::DEVPTS_SUPER_MAGIC
+        && !is_ptmx_char_device(&master)
+    {
+        bail!("/dev/ptmx is not a pseudo-terminal multiplexer");
+    }
     grantpt(&master)?;
     unlockpt(&master)?;
-    let name = ptsname_r(&master)?;
-    let slave = File::options()
-        .read(true)
-        .write(true)
-        .custom_flags(libc::O_NOCTTY)
-        .open(&name)
-        .with_context(|| format!("open {name}"))?;
-    let sfd = slave.as_raw_fd();
+    // The slave is opened from the master (TIOCGPTPEER), never by a
+    // /dev/pts path the container could swap (the pattern behind
+    // CVE-2025-52565).
+    // SAFETY: ioctl on our pty master; returns a new fd.
+    let sfd = unsafe {
+        libc::ioctl(
+            master.as_raw_fd(),
+            libc::TIOCGPTPEER,
+            libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC,
+        )
+    };
+    if sfd < 0 {
+        return Err(std::io::Error::last_os_error())
+            .context("open the terminal's slave (TIOCGPTPEER)");
+    }
+    // SAFETY: the kernel gave us this fd.
+    let slave = unsafe { OwnedFd::from_raw_fd(sfd) };
     // SAFETY: ioctl on a valid terminal fd.
     if unsafe { libc::ioctl(sfd, libc::TIOCSCTTY, 0) } != 0 {
         return Err(std::io::Error::last_os_error())
@@ -461,5 +477,14 @@ fn open_pty() -> Result<(OwnedFd, PathBuf)> {
     use std::os::fd::IntoRawFd;
     // SAFETY: into_raw_fd hands over the only owner of this fd.
     let master = unsafe { OwnedFd::from_raw_fd(master.into_raw_fd()) };
-    Ok((master, PathBuf::from(name)))
+    Ok((master, slave))
+}
+
+/// /dev/ptmx itself is a character device 5:2 on the devtmpfs or tmpfs.
+fn is_ptmx_char_device(master: &impl std::os::fd::AsFd) -> bool {
+    nix::sys::stat::fstat(master.as_fd().as_raw_fd()).is_ok_and(|st| {
+        st.st_mode & libc::S_IFMT == libc::S_IFCHR
+            && libc::major(st.st_rdev) == 5
+            && libc::minor(st.st_rdev) == 2
+    })
 }

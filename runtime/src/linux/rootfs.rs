@@ -689,14 +689,30 @@ pub fn readonly_root() -> Result<()> {
 }
 
 /// Binds the container's terminal onto `/dev/console`.
-pub fn bind_console(pts: &Path) -> Result<()> {
-    let console = Path::new("/dev/console");
-    if std::fs::symlink_metadata(console).is_err() {
-        File::create(console).context("create /dev/console")?;
+pub fn bind_console(slave: &impl AsFd) -> Result<()> {
+    // Runs after pivot_root: "/" is the container's root. /dev/console is
+    // resolved there without following a symlink, and the terminal is bound
+    // from its fd, not from a path.
+    let root = Root::open("/")?;
+    match root.create(
+        "/dev/console",
+        &pathrs::InodeType::File(Permissions::from_mode(0o600)),
+    ) {
+        Ok(()) => {}
+        Err(e) if e.kind() == pathrs::error::ErrorKind::OsError(Some(libc::EEXIST)) => {}
+        Err(e) => return Err(e).context("create /dev/console"),
+    }
+    let console = root
+        .resolve_nofollow("/dev/console")
+        .context("resolve /dev/console")?;
+    let st = fstat(console.as_fd().as_raw_fd())?;
+    let kind = SFlag::from_bits_truncate(st.st_mode) & SFlag::S_IFMT;
+    if kind != SFlag::S_IFREG && kind != SFlag::S_IFCHR {
+        bail!("/dev/console in the container is neither a file nor a device");
     }
     mount(
-        Some(pts),
-        console,
+        Some(&fd_path(slave.as_fd())),
+        &fd_path(console.as_fd()),
         None::<&str>,
         MsFlags::MS_BIND,
         None::<&str>,
