@@ -655,7 +655,11 @@ fn hooks_get_the_state_on_stdin() {
 fn failing_hook_fails_create_and_leaves_nothing() {
     let oci = Oci::new();
     let mut b = Bundle::new(&["true"]);
-    b.spec["hooks"] = json!({"createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "echo nope >&2; exit 7"]}]});
+    let marker = b.path().join("poststop.json");
+    b.spec["hooks"] = json!({
+        "createRuntime": [{"path": "/bin/sh", "args": ["sh", "-c", "echo nope >&2; exit 7"]}],
+        "poststop": [{"path": "/bin/sh", "args": ["sh", "-c", format!("cat > {}", marker.display())]}]
+    });
     let id = unique("badhook");
     b.spec["linux"]["cgroupsPath"] = json!(format!("/rrun-test/{id}"));
     b.write();
@@ -668,6 +672,10 @@ fn failing_hook_fails_create_and_leaves_nothing() {
     );
     assert!(!oci.root.path().join(&id).exists());
     assert!(!cgroup_dir("pids", &format!("/rrun-test/{id}")).exists());
+    // The lifecycle owes the poststop hooks once prestart/createRuntime ran.
+    let state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&marker).expect("poststop ran")).unwrap();
+    assert_eq!(state["status"], "stopped");
 }
 
 #[test]

@@ -102,6 +102,9 @@ struct CreateDriver<'a> {
     cgroup: Option<AnyCgroupManager>,
     spec: &'a Spec,
     saved: Saved,
+    /// Whether prestart/createRuntime hooks started: a failed create then
+    /// owes the poststop hooks (the runtime spec's lifecycle).
+    hooks_started: bool,
 }
 
 impl launch::Driver for CreateDriver<'_> {
@@ -121,6 +124,7 @@ impl launch::Driver for CreateDriver<'_> {
     }
     fn runtime_hooks(&mut self, pid: Pid) -> Result<String> {
         self.saved.pid = pid.as_raw();
+        self.hooks_started = true;
         let state = self.saved.hook_state(Status::Creating);
         let h = self.spec.hooks().as_ref();
         #[allow(deprecated)]
@@ -191,6 +195,7 @@ fn create(root: &Path, a: &CreateArgs) -> Result<Created> {
         cgroup: None,
         spec: &spec,
         saved: saved.clone(),
+        hooks_started: false,
     };
     let result = (|| -> Result<(Saved, Option<OwnedFd>)> {
         let fifo = dir.join(FIFO);
@@ -241,12 +246,17 @@ fn create(root: &Path, a: &CreateArgs) -> Result<Created> {
         }
         Ok((saved, pty))
     })();
-    match (result, driver.cgroup) {
+    match (result, driver.cgroup.take()) {
         (Ok((saved, pty)), Some(cgroup)) => Ok(Created { saved, pty, cgroup }),
         (Ok(_), None) => unreachable!("launch places the init in its cgroup before it succeeds"),
         (Err(e), cgroup) => {
             if let Some(m) = &cgroup {
                 let _ = cgroups::remove(m);
+            }
+            if driver.hooks_started {
+                let state = driver.saved.hook_state(Status::Stopped);
+                let poststop = spec.hooks().as_ref().and_then(|h| h.poststop().as_ref());
+                hooks::run_all_warn("poststop", poststop, &state);
             }
             let _ = std::fs::remove_dir_all(&dir);
             Err(e)
