@@ -64,9 +64,17 @@ impl Daemon {
             .spawn()
             .expect("spawn rrund");
         self.child = Some(child);
+        let log = self.dir.path().join("rrund.log");
+        let socket = self.socket();
+        let child = self.child.as_mut().unwrap();
         wait_for("rrund to answer /_ping", Duration::from_secs(20), || {
-            http(&self.socket(), "GET", "/_ping")
-                .filter(|(code, body)| *code == 200 && body == "OK")
+            if let Ok(Some(st)) = child.try_wait() {
+                panic!(
+                    "rrund exited ({st}): {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            http(&socket, "GET", "/_ping").filter(|(code, body)| *code == 200 && body == "OK")
         });
     }
 
@@ -332,9 +340,15 @@ fn a_missing_command_gives_127() {
         text(&out.stderr)
     );
     // rrun's own errors are 125.
-    let out = d.rrun(&["run", "no-such-image"]);
+    // (A registry on a closed loopback port: the pull must fail without
+    // leaving the machine.)
+    let out = d.rrun(&["run", "127.0.0.1:9/no-such-image"]);
     assert_eq!(code(&out), 125);
-    assert!(text(&out.stderr).contains("No such image"));
+    assert!(
+        text(&out.stderr).contains("Unable to find image"),
+        "{}",
+        text(&out.stderr)
+    );
     let out = d.rrun(&["run", "--no-such-flag", "busybox"]);
     assert_eq!(code(&out), 125);
 }
@@ -638,4 +652,35 @@ fn readiness_is_signalled_after_the_socket_is_bound() {
     let n = got.expect("READY=1 within 20s");
     assert_eq!(&buf[..n], b"READY=1");
     assert!(connected);
+}
+
+#[test]
+fn run_pulls_a_missing_image_from_a_registry() {
+    let reg = common::Registry::start();
+    reg.push_busybox("test/busybox:1.0");
+    let d = Daemon::start();
+    let image = format!("{}/test/busybox:1.0", reg.host());
+
+    // run finds no image, pulls it (progress on stderr), then runs it.
+    let out = d.rrun(&["run", "--rm", &image, "echo", "pulled"]);
+    assert_eq!(code(&out), 0, "{}{}", text(&out.stderr), d.log());
+    assert_eq!(text(&out.stdout), "pulled\n");
+    let err = text(&out.stderr);
+    assert!(err.contains("Unable to find image"), "{err}");
+    assert!(err.contains("Pull complete"), "{err}");
+    assert!(err.contains("Status: Downloaded newer image"), "{err}");
+
+    // `pull` again: every layer is already here.
+    let out = d.ok(&["pull", &image]);
+    assert!(out.contains("Already exists"), "{out}");
+    let images = d.ok(&["images"]);
+    assert!(
+        images.contains(&format!("{}/test/busybox", reg.host())),
+        "{images}"
+    );
+
+    // A missing repository is rrun's error: 125, with the registry's reason.
+    let out = d.rrun(&["pull", &format!("{}/test/nothing:1", reg.host())]);
+    assert_eq!(code(&out), 125, "{}", text(&out.stdout));
+    assert!(!text(&out.stderr).is_empty());
 }

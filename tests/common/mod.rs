@@ -294,3 +294,95 @@ pub fn cgroup_dir(controller: &str, path: &str) -> PathBuf {
         Path::new("/sys/fs/cgroup").join(path.trim_start_matches('/'))
     }
 }
+
+/// A free TCP port on 127.0.0.1 (the OS picks it; a race with another
+/// process is caught by [`Registry::start`], which checks its own bind).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A real registry (Debian's docker-registry) on 127.0.0.1, serving from a
+/// temporary directory; stopped on drop.
+pub struct Registry {
+    pub port: u16,
+    pub dir: tempfile::TempDir,
+    child: std::process::Child,
+}
+
+impl Registry {
+    pub fn start() -> Registry {
+        let dir = tempfile::Builder::new()
+            .prefix("rrun-registry-")
+            .tempdir()
+            .unwrap();
+        let log = dir.path().join("registry.log");
+        for _ in 0..5 {
+            let port = free_port();
+            let cfg = format!(
+                "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                dir.path().join("data").display()
+            );
+            let cfg_path = dir.path().join("config.yml");
+            std::fs::write(&cfg_path, cfg).unwrap();
+            let mut child = Command::new("docker-registry")
+                .arg("serve")
+                .arg(&cfg_path)
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(std::fs::File::create(&log).unwrap())
+                .spawn()
+                .expect("docker-registry (scripts/deps) must be installed");
+            let deadline = Instant::now() + Duration::from_secs(20);
+            while Instant::now() < deadline {
+                if let Ok(Some(_)) = child.try_wait() {
+                    break; // the port was taken: try another
+                }
+                // Ready once it logs its own bind (a bare connect could
+                // reach another process that took the port).
+                let text = std::fs::read_to_string(&log).unwrap_or_default();
+                if text.contains(&format!("listening on 127.0.0.1:{port}")) {
+                    return Registry { port, dir, child };
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+        panic!(
+            "docker-registry did not start: {}",
+            std::fs::read_to_string(&log).unwrap_or_default()
+        );
+    }
+
+    pub fn host(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    /// Pushes the busybox OCI layout here as `repo:tag` (skopeo, with a timeout).
+    pub fn push_busybox(&self, repo_tag: &str) {
+        let src = format!("oci:{}:latest", images().join("busybox/oci").display());
+        let dst = format!("docker://{}/{repo_tag}", self.host());
+        let out = run_timeout(
+            120,
+            Path::new("skopeo"),
+            &["copy", "--dest-tls-verify=false", &src, &dst],
+            None,
+        );
+        assert!(
+            out.status.success(),
+            "skopeo copy {src} {dst}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+impl Drop for Registry {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

@@ -91,6 +91,7 @@ fn options(cli: Cli) -> anyhow::Result<Options> {
             .log_level
             .or(file.log_level)
             .unwrap_or_else(|| "info".into()),
+        config_file: cli.config_file,
     })
 }
 

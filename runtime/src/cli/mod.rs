@@ -97,6 +97,12 @@ pub enum Cmd {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Download an image from a registry.
+    Pull {
+        #[arg(short, long)]
+        quiet: bool,
+        image: String,
+    },
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
     Tag { source: String, target: String },
     /// List images.
@@ -273,6 +279,10 @@ fn dispatch(c: &Client, cmd: Cmd) -> Result<i32> {
             Ok(if failed { 1 } else { 0 })
         }
         Cmd::Load { input, quiet } => load(c, input, quiet),
+        Cmd::Pull { quiet, image } => {
+            pull(c, &image, quiet, false)?;
+            Ok(0)
+        }
         Cmd::Tag { source, target } => {
             let (repo, tag) = split_tag(&target);
             c.post(
@@ -357,19 +367,20 @@ fn create(c: &Client, a: &RunArgs) -> Result<String> {
         .as_ref()
         .map(|n| format!("?name={}", enc(n)))
         .unwrap_or_default();
-    let r = c.post(&format!("/containers/create{name}"), Some(create_body(a)));
-    let v = match r {
+    let path = format!("/containers/create{name}");
+    let v = match c.post(&path, Some(create_body(a))) {
         Ok(r) => r.json()?,
         Err(e) => {
-            if let Some(api) = e.downcast_ref::<client::ApiError>() {
-                if api.status == 404 && api.message.starts_with("No such image") {
-                    eprintln!("Unable to find image '{}' locally", a.image);
-                    anyhow::bail!(
-                        "{api}\nrrun cannot pull images yet: load it with `rrun load -i image.tar`"
-                    );
-                }
+            let missing = e
+                .downcast_ref::<client::ApiError>()
+                .is_some_and(|api| api.status == 404 && api.message.starts_with("No such image"));
+            if !missing {
+                return Err(e);
             }
-            return Err(e);
+            // As Docker: pull it (progress on stderr), then create again.
+            eprintln!("Unable to find image '{}' locally", with_tag(&a.image));
+            pull(c, &a.image, false, true)?;
+            c.post(&path, Some(create_body(a)))?.json()?
         }
     };
     v["Id"]
@@ -571,6 +582,67 @@ fn load(c: &Client, input: Option<std::path::PathBuf>, quiet: bool) -> Result<i3
         }
     }
     Ok(0)
+}
+
+/// `busybox` → `busybox:latest` (names with a tag or digest unchanged).
+fn with_tag(image: &str) -> String {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if last.contains(':') || last.contains('@') {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    }
+}
+
+/// Pulls through the daemon, printing Docker's progress lines (to stderr
+/// when `to_stderr`, as `run` does).
+fn pull(c: &Client, image: &str, quiet: bool, to_stderr: bool) -> Result<()> {
+    let full = with_tag(image);
+    let (from, tag) = match full.split_once('@') {
+        Some((f, d)) => (f.to_string(), d.to_string()),
+        None => {
+            let (f, t) = split_tag(&full);
+            (f.to_string(), t.to_string())
+        }
+    };
+    let body = c
+        .post(
+            &format!("/images/create?fromImage={}&tag={}", enc(&from), enc(&tag)),
+            None,
+        )?
+        .body;
+    let say = |line: String| {
+        if quiet {
+            return;
+        }
+        if to_stderr {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
+    for l in std::io::BufRead::lines(std::io::BufReader::new(body)) {
+        let l = l.context("read the pull progress")?;
+        if l.trim().is_empty() {
+            continue;
+        }
+        let v: Value = serde_json::from_str(&l).context("parse the pull progress")?;
+        if let Some(err) = v["error"].as_str() {
+            anyhow::bail!("Error response from daemon: {err}");
+        }
+        let status = v["status"].as_str().unwrap_or("");
+        if status == "Downloading" {
+            continue;
+        }
+        match v["id"].as_str() {
+            Some(id) => say(format!("{id}: {status}")),
+            None => say(status.to_string()),
+        }
+    }
+    if !to_stderr {
+        println!("{full}");
+    }
+    Ok(())
 }
 
 fn images(c: &Client, quiet: bool) -> Result<i32> {

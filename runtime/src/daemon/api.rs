@@ -55,6 +55,7 @@ pub fn router(d: Arc<Daemon>) -> Router {
         ("/containers/{id}", delete(remove)),
         ("/images/json", get(images)),
         ("/images/load", post(load)),
+        ("/images/create", post(pull)),
         ("/images/{name}/tag", post(tag)),
     ];
     let mut r = Router::new();
@@ -423,6 +424,93 @@ async fn images(State(d): D) -> ApiResult<Response> {
         })
         .collect();
     Ok(Json(out).into_response())
+}
+
+/// `POST /images/create?fromImage=…&tag=…`: a pull, with Docker's JSON
+/// progress lines streamed as it goes; a failure is the last line's `error`.
+async fn pull(State(d): D, q: Q) -> ApiResult<Response> {
+    let from = q.get("fromImage").cloned().unwrap_or_default();
+    if from.is_empty() {
+        return Err(ApiError::bad(
+            "fromImage is required (import is not supported yet)",
+        ));
+    }
+    let name = match q.get("tag").filter(|t| !t.is_empty()) {
+        Some(t) if t.starts_with("sha256:") => format!("{from}@{t}"),
+        Some(t) => format!("{from}:{t}"),
+        None => from.clone(),
+    };
+    let reference =
+        rrun_image::Reference::parse(&name).map_err(|e| ApiError::bad(e.to_string()))?;
+    let (tx, chunks) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+    let line = |v: serde_json::Value| Bytes::from(v.to_string() + "\r\n");
+    let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let progress_tx = tx.clone();
+    let progress: rrun_image::pull::ProgressFn = Arc::new(move |p| {
+        use rrun_image::pull::Progress;
+        let short = |d: &rrun_image::Digest| d.hex()[..12].to_string();
+        let v = match p {
+            Progress::Resolved { .. } => return,
+            Progress::LayerExists { digest } => {
+                json!({"status": "Already exists", "progressDetail": {}, "id": short(digest)})
+            }
+            Progress::LayerStarted { digest, .. } => {
+                json!({"status": "Pulling fs layer", "progressDetail": {}, "id": short(digest)})
+            }
+            Progress::LayerProgress {
+                digest,
+                received,
+                size,
+            } => json!({"status": "Downloading",
+                        "progressDetail": {"current": received, "total": size},
+                        "id": short(digest)}),
+            Progress::LayerDone { digest } => {
+                json!({"status": "Pull complete", "progressDetail": {}, "id": short(digest)})
+            }
+        };
+        let _ = progress_tx.send(Bytes::from(v.to_string() + "\r\n"));
+    });
+    let first = match reference.tag() {
+        Some(t) => json!({"status": format!("Pulling from {}", reference.path()), "id": t}),
+        None => json!({"status": format!("Pulling from {}", reference.path())}),
+    };
+    let _ = tx.send(line(first));
+    let c = cancel.clone();
+    tokio::task::spawn_blocking(move || {
+        let opts = rrun_image::pull::PullOptions {
+            progress: Some(progress),
+            cancel: Some(c),
+            ..Default::default()
+        };
+        let msg = match rrun_image::pull::pull(&d.images, &d.registry, &reference, &opts) {
+            Ok(img) => vec![
+                json!({"status": format!("Digest: {}", img.manifest)}),
+                json!({"status": format!("Status: Downloaded newer image for {}", reference.familiar())}),
+            ],
+            Err(e) => {
+                vec![json!({"errorDetail": {"message": e.to_string()}, "error": e.to_string()})]
+            }
+        };
+        for m in msg {
+            let _ = tx.send(line(m));
+        }
+    });
+    // A client that goes away cancels the pull.
+    struct CancelOnDrop(Arc<std::sync::atomic::AtomicBool>);
+    impl Drop for CancelOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    let guard = CancelOnDrop(cancel);
+    let body = futures::stream::unfold((chunks, guard), |(mut rx, g)| async move {
+        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), (rx, g)))
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(body),
+    )
+        .into_response())
 }
 
 async fn load(State(d): D, body: Bytes) -> ApiResult<Response> {

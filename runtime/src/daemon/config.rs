@@ -45,6 +45,9 @@ pub struct Options {
     /// The `rrun-oci` binary.
     pub oci_bin: PathBuf,
     pub log_level: String,
+    /// daemon.json, read again for `insecure-registries` and
+    /// `registry-mirrors` by the registry client.
+    pub config_file: PathBuf,
 }
 
 /// `unix:///path` or a bare path → the socket path.

@@ -74,6 +74,7 @@ struct Entry {
 pub struct Daemon {
     pub opts: Options,
     pub images: rrun_image::Store,
+    pub registry: rrun_image::registry::RegistryClient,
     containers: Mutex<HashMap<String, Entry>>,
 }
 
@@ -88,9 +89,17 @@ impl Daemon {
         std::fs::create_dir_all(&opts.exec_root)
             .with_context(|| format!("create {}", opts.exec_root.display()))?;
         let images = rrun_image::Store::open(&opts.data_root).context("open the image store")?;
+        let mut reg = rrun_image::registry::RegistryOptions::default();
+        if opts.config_file.exists() {
+            reg.load_daemon_json(&opts.config_file)
+                .with_context(|| format!("read {}", opts.config_file.display()))?;
+        }
+        let registry =
+            rrun_image::registry::RegistryClient::new(reg).context("set up the registry client")?;
         Ok(Arc::new(Daemon {
             opts,
             images,
+            registry,
             containers: Mutex::new(HashMap::new()),
         }))
     }

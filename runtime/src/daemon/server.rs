@@ -3,6 +3,7 @@
 use anyhow::{Context, Result};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
+use std::sync::Arc;
 
 use super::{api, Daemon, Options};
 
@@ -13,12 +14,18 @@ pub fn run(opts: Options) -> Result<()> {
         .enable_all()
         .build()
         .context("start the async runtime")?;
-    rt.block_on(serve(opts))
-}
-
-async fn serve(opts: Options) -> Result<()> {
+    // Opened outside the runtime and dropped after it: the registry client
+    // is reqwest's blocking one, which must not be built or dropped on an
+    // async thread.
     let socket = opts.socket.clone();
     let daemon = Daemon::open(opts)?;
+    let res = rt.block_on(serve(daemon.clone(), socket));
+    drop(rt);
+    drop(daemon);
+    res
+}
+
+async fn serve(daemon: Arc<Daemon>, socket: std::path::PathBuf) -> Result<()> {
     daemon.reconcile();
     let listener = bind(&socket)?;
     tracing::info!(socket = %socket.display(), "listening");
