@@ -684,3 +684,109 @@ fn run_pulls_a_missing_image_from_a_registry() {
     assert_eq!(code(&out), 125, "{}", text(&out.stdout));
     assert!(!text(&out.stderr).is_empty());
 }
+
+/// The docker CLI, when installed (Debian's docker.io provides it; dockerd
+/// is never started): `docker` pointed at rrund's socket.
+fn docker_cli() -> Option<PathBuf> {
+    ["/usr/bin/docker", "/usr/local/bin/docker"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+}
+
+#[test]
+fn the_docker_cli_drives_rrund() {
+    let Some(docker) = docker_cli() else {
+        eprintln!("SKIPPED the_docker_cli_drives_rrund: no docker CLI installed (apt-get install docker.io)");
+        return;
+    };
+    let d = Daemon::start();
+    d.load_busybox();
+    let config = d.dir.path().join("docker-config");
+    std::fs::create_dir_all(&config).unwrap();
+    let host = format!("DOCKER_HOST={}", d.host());
+    let cfg = format!("DOCKER_CONFIG={}", config.display());
+    let docker_cmd = |args: &[&str]| {
+        let mut full = vec![host.as_str(), cfg.as_str(), docker.to_str().unwrap()];
+        full.extend_from_slice(args);
+        run_timeout(60, Path::new("/usr/bin/env"), &full, None)
+    };
+    let ok = |args: &[&str]| {
+        let out = docker_cmd(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}{}\n--- rrund log ---\n{}",
+            text(&out.stdout),
+            text(&out.stderr),
+            d.log()
+        );
+        text(&out.stdout)
+    };
+
+    let v = ok(&["version"]);
+    assert!(v.contains("Server: rrun"), "{v}");
+
+    // Attached run: output over the upgraded attach stream, exit code from wait.
+    let out = docker_cmd(&[
+        "run",
+        "--rm",
+        "busybox",
+        "sh",
+        "-c",
+        "echo out; echo err >&2; exit 5",
+    ]);
+    assert_eq!(code(&out), 5, "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "out\n");
+    assert!(text(&out.stderr).contains("err"));
+    let out = docker_cmd(&["run", "--rm", "busybox", "no-such-program"]);
+    assert_eq!(code(&out), 127, "{}", text(&out.stderr));
+
+    let id = ok(&[
+        "run",
+        "-d",
+        "--name",
+        "dk",
+        "busybox",
+        "sh",
+        "-c",
+        "echo hello; sleep 1000",
+    ]);
+    assert_eq!(id.trim().len(), 64);
+    assert!(ok(&["ps"]).contains("dk"));
+    wait_for("docker logs", Duration::from_secs(20), || {
+        (ok(&["logs", "dk"]) == "hello\n").then_some(())
+    });
+    assert_eq!(ok(&["stop", "-t", "1", "dk"]).trim(), "dk");
+    assert!(ok(&["ps", "-a"]).contains("Exited (137)"));
+    assert_eq!(ok(&["rm", "dk"]).trim(), "dk");
+    assert!(ok(&["ps", "-aq"]).trim().is_empty());
+}
+
+#[test]
+fn restart_runs_the_container_again() {
+    let d = Daemon::start();
+    d.load_busybox();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "again",
+        "busybox",
+        "sh",
+        "-c",
+        "echo run; sleep 1000",
+    ]);
+    wait_for("the first run's output", Duration::from_secs(20), || {
+        (d.logs("again") == "run\n").then_some(())
+    });
+    let first = inspect(&d, "again")["State"]["Pid"].as_i64().unwrap();
+    assert_eq!(d.ok(&["restart", "-t", "1", "again"]).trim(), "again");
+    let v = inspect(&d, "again");
+    assert_eq!(v["State"]["Status"], "running");
+    assert!(!pid_alive(first as i32));
+    // The log keeps both runs, as Docker's does.
+    wait_for("the second run's output", Duration::from_secs(20), || {
+        (d.logs("again") == "run\nrun\n").then_some(())
+    });
+    d.ok(&["rm", "-f", "again"]);
+}

@@ -43,6 +43,14 @@ pub enum Cmd {
         #[arg(required = true)]
         containers: Vec<String>,
     },
+    /// Restart one or more containers.
+    Restart {
+        /// Seconds to wait before killing the container.
+        #[arg(short = 't', long = "time")]
+        time: Option<i64>,
+        #[arg(required = true)]
+        containers: Vec<String>,
+    },
     /// Kill one or more running containers.
     Kill {
         #[arg(short = 's', long = "signal", default_value = "KILL")]
@@ -211,6 +219,11 @@ fn dispatch(c: &Client, cmd: Cmd) -> Result<i32> {
         Cmd::Stop { time, containers } => each(&containers, |n| {
             let t = time.map(|t| format!("?t={t}")).unwrap_or_default();
             c.post(&format!("/containers/{}/stop{t}", enc(n)), None)?;
+            Ok(())
+        }),
+        Cmd::Restart { time, containers } => each(&containers, |n| {
+            let t = time.map(|t| format!("?t={t}")).unwrap_or_default();
+            c.post(&format!("/containers/{}/restart{t}", enc(n)), None)?;
             Ok(())
         }),
         Cmd::Kill { signal, containers } => each(&containers, |n| {

@@ -50,8 +50,10 @@ pub fn router(d: Arc<Daemon>) -> Router {
         ("/containers/{id}/start", post(start)),
         ("/containers/{id}/stop", post(stop)),
         ("/containers/{id}/kill", post(kill)),
+        ("/containers/{id}/restart", post(restart)),
         ("/containers/{id}/wait", post(wait)),
         ("/containers/{id}/logs", get(logs_handler)),
+        ("/containers/{id}/attach", post(attach)),
         ("/containers/{id}", delete(remove)),
         ("/images/json", get(images)),
         ("/images/load", post(load)),
@@ -278,6 +280,14 @@ async fn stop(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode> {
     })
 }
 
+async fn restart(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode> {
+    let id = id_of(&p);
+    let t = q.get("t").and_then(|t| t.parse().ok());
+    d.stop(&id, t).await?;
+    blocking(move || d.start(&id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 async fn kill(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode> {
     let id = id_of(&p);
     let sig = q.get("signal").cloned().unwrap_or_else(|| "SIGKILL".into());
@@ -323,30 +333,71 @@ async fn wait(State(d): D, p: Params, q: Q) -> ApiResult<Response> {
 
 async fn logs_handler(State(d): D, p: Params, q: Q) -> ApiResult<Response> {
     let c = d.get(&id_of(&p))?;
-    let mut rx = d.subscribe(&c.id)?;
+    let rx = d.subscribe(&c.id)?;
     let dir = super::store::containers_dir(&d.opts.data_root).join(&c.id);
-    let path = shim::log_path(&dir, &c.id);
     let (stdout, stderr) = (flag(&q, "stdout"), flag(&q, "stderr"));
     if !stdout && !stderr {
         return Err(ApiError::bad("You must choose at least one stream"));
     }
-    let follow = flag(&q, "follow");
-    let timestamps = flag(&q, "timestamps");
-    let tail: Option<usize> = q.get("tail").and_then(|t| t.parse().ok());
+    let follow = Follow {
+        path: shim::log_path(&dir, &c.id),
+        offset: 0,
+        stdout,
+        stderr,
+        timestamps: flag(&q, "timestamps"),
+        tail: q.get("tail").and_then(|t| t.parse().ok()),
+    };
+    let keep_going = flag(&q, "follow");
     let (tx, chunks) = tokio::sync::mpsc::channel::<Bytes>(64);
-    tokio::spawn(async move {
-        let mut offset = 0u64;
+    tokio::spawn(follow.run(rx, tx, move |s| !keep_going || !s.running));
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "application/vnd.docker.multiplexed-stream",
+        )],
+        Body::from_stream(channel_stream(chunks)),
+    )
+        .into_response())
+}
+
+fn channel_stream(
+    chunks: tokio::sync::mpsc::Receiver<Bytes>,
+) -> impl futures::Stream<Item = Result<Bytes, Infallible>> {
+    futures::stream::unfold(chunks, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+    })
+}
+
+/// Reading a container's json-file log as frames, from `offset`.
+struct Follow {
+    path: std::path::PathBuf,
+    offset: u64,
+    stdout: bool,
+    stderr: bool,
+    timestamps: bool,
+    tail: Option<usize>,
+}
+
+impl Follow {
+    /// Sends frames until `done(state)` holds after a full read, or the
+    /// receiver goes away.
+    async fn run(
+        mut self,
+        mut rx: tokio::sync::watch::Receiver<super::store::State>,
+        tx: tokio::sync::mpsc::Sender<Bytes>,
+        done: impl Fn(&super::store::State) -> bool,
+    ) {
         let mut first = true;
         loop {
-            // Read before checking the state: the shim writes every line
+            // Read after looking at the state: the shim writes every line
             // before the daemon marks the container exited.
-            let running = rx.borrow_and_update().running;
-            let (lines, next) = read_lines(&path, offset).await;
-            offset = next;
-            let picked = logs::select(&lines, stdout, stderr, if first { tail } else { None });
+            let finished = done(&rx.borrow_and_update());
+            let (lines, next) = read_lines(&self.path, self.offset).await;
+            self.offset = next;
+            let tail = if first { self.tail } else { None };
             first = false;
-            for l in picked {
-                let (s, payload) = logs::render(l, timestamps);
+            for l in logs::select(&lines, self.stdout, self.stderr, tail) {
+                let (s, payload) = logs::render(l, self.timestamps);
                 if tx
                     .send(Bytes::from(logs::frame(s, &payload)))
                     .await
@@ -355,24 +406,83 @@ async fn logs_handler(State(d): D, p: Params, q: Q) -> ApiResult<Response> {
                     return;
                 }
             }
-            if !follow || !running {
+            if finished {
                 return;
             }
-            // Woken by a state change, else poll the file again.
+            // Woken by a state change, else look at the file again.
             let _ = tokio::time::timeout(Duration::from_millis(100), rx.changed()).await;
         }
+    }
+}
+
+/// `POST /containers/{id}/attach`: the container's output from now on (or
+/// from the start with `logs=1`), over an upgraded connection as Docker's
+/// CLI asks, else as a plain streamed body. Stdin is not supported yet.
+async fn attach(State(d): D, p: Params, q: Q, req: Request) -> ApiResult<Response> {
+    let c = d.get(&id_of(&p))?;
+    let rx = d.subscribe(&c.id)?;
+    let dir = super::store::containers_dir(&d.opts.data_root).join(&c.id);
+    let path = shim::log_path(&dir, &c.id);
+    let offset = if flag(&q, "logs") {
+        0
+    } else {
+        tokio::fs::metadata(&path)
+            .await
+            .map(|m| m.len())
+            .unwrap_or(0)
+    };
+    let follow = Follow {
+        path,
+        offset,
+        stdout: flag(&q, "stdout"),
+        stderr: flag(&q, "stderr"),
+        timestamps: false,
+        tail: None,
+    };
+    let initial = c.state.clone();
+    // Ends with the run that follows (or is going on): an exit newer than
+    // the one seen now, a removal, or a start that failed.
+    let done = move |s: &super::store::State| {
+        s.status == REMOVED
+            || (!s.running && s.status == "exited" && s.finished_at != initial.finished_at)
+            || (s.status == "created" && !s.error.is_empty() && s.error != initial.error)
+            || (!flag_stream(&q) && !s.running)
+    };
+    let (tx, chunks) = tokio::sync::mpsc::channel::<Bytes>(64);
+    tokio::spawn(follow.run(rx, tx, done));
+    let ct = "application/vnd.docker.raw-stream";
+    if !req.headers().contains_key(header::UPGRADE) {
+        return Ok((
+            [(header::CONTENT_TYPE, ct)],
+            Body::from_stream(channel_stream(chunks)),
+        )
+            .into_response());
+    }
+    let upgrade = hyper::upgrade::on(req);
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        let Ok(up) = upgrade.await else { return };
+        let mut io = hyper_util::rt::TokioIo::new(up);
+        let mut chunks = chunks;
+        while let Some(b) = chunks.recv().await {
+            if io.write_all(&b).await.is_err() {
+                return;
+            }
+        }
+        let _ = io.flush().await;
+        let _ = io.shutdown().await;
     });
-    let body = futures::stream::unfold(chunks, |mut rx| async move {
-        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
-    });
-    Ok((
-        [(
-            header::CONTENT_TYPE,
-            "application/vnd.docker.multiplexed-stream",
-        )],
-        Body::from_stream(body),
-    )
-        .into_response())
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "Upgrade")
+        .header(header::UPGRADE, "tcp")
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::empty())
+        .map_err(ApiError::internal)
+}
+
+fn flag_stream(q: &HashMap<String, String>) -> bool {
+    flag(q, "stream")
 }
 
 /// The complete lines of the log from `offset`, and the offset after them.

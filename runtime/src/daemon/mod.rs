@@ -211,6 +211,9 @@ impl Daemon {
         if config.hostname.is_empty() {
             config.hostname = id[..12].to_string();
         }
+        if config.stop_signal.is_none() {
+            config.stop_signal = ic.stop_signal.clone();
+        }
         let c = Container {
             id: id.clone(),
             name: name.clone(),
@@ -300,6 +303,10 @@ impl Daemon {
                     c.state.exit_code = code;
                     c.state.error = r.error.clone();
                 })?;
+                // As Docker: an auto-remove container that cannot start goes.
+                if c.host_config.auto_remove {
+                    let _ = self.remove(&c.id, true);
+                }
                 Err(ApiError::bad(r.error))
             }
             Err(e) => {
@@ -601,7 +608,10 @@ impl Daemon {
             let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
             let _ = std::fs::remove_dir_all(&dir);
         }
-        for c in all {
+        for mut c in all {
+            if !c.state.running {
+                self.adopt_started(&mut c);
+            }
             let running = c.state.running;
             let shim_pid = c.shim_pid;
             let id = c.id.clone();
@@ -615,6 +625,41 @@ impl Daemon {
                     tokio::task::spawn_blocking(move || d.on_exit(&id));
                 }
             }
+        }
+    }
+}
+
+impl Daemon {
+    /// A daemon killed during `start` left the record saying "created" while
+    /// the shim it had started runs the container: take it as running. A
+    /// shim that is gone too leaves nothing but its mount to clean.
+    fn adopt_started(&self, c: &mut Container) {
+        let dir = self.dir(&c.id);
+        let read_pid = |f: &str| {
+            std::fs::read_to_string(dir.join(f))
+                .ok()
+                .and_then(|p| p.trim().parse::<i32>().ok())
+        };
+        let Some(shim_pid) = read_pid(shim::SHIM_PID_FILE) else {
+            return;
+        };
+        if !(store::pid_alive(shim_pid) && store::is_shim_of(shim_pid, &c.id)) {
+            return;
+        }
+        let pid = read_pid(shim::INIT_PID_FILE).unwrap_or(0);
+        tracing::info!(container = %c.id, shim = shim_pid, "adopting a container started before a crash");
+        c.state = State {
+            status: "running".into(),
+            running: true,
+            pid,
+            exit_code: 0,
+            error: String::new(),
+            started_at: logs::now(),
+            finished_at: store::ZERO_TIME.into(),
+        };
+        c.shim_pid = shim_pid;
+        if let Err(e) = store::save(&self.opts.data_root, c) {
+            tracing::warn!(container = %c.id, error = %e, "save");
         }
     }
 }
