@@ -480,6 +480,20 @@ fn ps_shows_dockers_columns() {
     let quiet = d.ok(&["ps", "-aq"]);
     assert_eq!(quiet.lines().count(), 2);
     assert!(quiet.lines().all(|l| l.len() == 12));
+
+    // Filters, as Docker's: a status filter includes stopped containers.
+    let exited = d.ok(&["ps", "-q", "--filter", "status=exited"]);
+    assert_eq!(
+        exited.trim(),
+        &inspect(&d, "done")["Id"].as_str().unwrap()[..12]
+    );
+    let named = d.ok(&["ps", "-aq", "-f", "name=up"]);
+    assert_eq!(
+        named.trim(),
+        &inspect(&d, "up")["Id"].as_str().unwrap()[..12]
+    );
+    let out = d.rrun(&["ps", "-f", "bogus=1"]);
+    assert_eq!(code(&out), 125);
 }
 
 #[test]
@@ -789,4 +803,31 @@ fn restart_runs_the_container_again() {
         (d.logs("again") == "run\nrun\n").then_some(())
     });
     d.ok(&["rm", "-f", "again"]);
+}
+
+#[test]
+fn start_up_removes_what_a_crash_left_half_made() {
+    let mut d = Daemon::start();
+    d.load_busybox();
+    d.ok(&["run", "-d", "--name", "keep", "busybox", "sleep", "1000"]);
+    d.kill9();
+    // A container directory whose record was never written (rrund killed
+    // inside create), with its root still mounted.
+    let half = d.data_root().join("containers").join("f".repeat(64));
+    std::fs::create_dir_all(half.join("rootfs")).unwrap();
+    std::fs::create_dir_all(half.join("upper")).unwrap();
+    nix::mount::mount(
+        Some("tmpfs"),
+        &half.join("rootfs"),
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    d.spawn();
+    assert!(!half.exists(), "the half-made container is still there");
+    assert!(common::host_mounts_containing(half.to_str().unwrap()).is_empty());
+    // The complete one is untouched and still runs.
+    assert_eq!(inspect(&d, "keep")["State"]["Status"], "running");
+    assert_eq!(d.ok(&["ps", "-q"]).lines().count(), 1);
 }

@@ -77,6 +77,9 @@ pub enum Cmd {
         /// Don't truncate output.
         #[arg(long)]
         no_trunc: bool,
+        /// Filter output based on conditions provided (name=, id=, status=, label=, ancestor=).
+        #[arg(short, long = "filter")]
+        filter: Vec<String>,
     },
     /// Fetch the logs of a container.
     Logs {
@@ -245,7 +248,8 @@ fn dispatch(c: &Client, cmd: Cmd) -> Result<i32> {
             all,
             quiet,
             no_trunc,
-        } => ps(c, all, quiet, no_trunc),
+            filter,
+        } => ps(c, all, quiet, no_trunc, &filter),
         Cmd::Logs {
             follow,
             timestamps,
@@ -517,8 +521,24 @@ pub fn ps_command(cmd: &str, no_trunc: bool) -> String {
     format!("\"{cut}\"")
 }
 
-fn ps(c: &Client, all: bool, quiet: bool, no_trunc: bool) -> Result<i32> {
-    let list = c.get(&format!("/containers/json?all={all}"))?;
+/// `-f k=v` flags → Docker's `filters` JSON.
+pub fn filters_json(flags: &[String]) -> Result<String> {
+    let mut m: std::collections::BTreeMap<String, Vec<String>> = Default::default();
+    for f in flags {
+        let (k, v) = f
+            .split_once('=')
+            .with_context(|| format!("bad format of filter (expected name=value): {f}"))?;
+        m.entry(k.to_string()).or_default().push(v.to_string());
+    }
+    Ok(serde_json::to_string(&m)?)
+}
+
+fn ps(c: &Client, all: bool, quiet: bool, no_trunc: bool, filter: &[String]) -> Result<i32> {
+    let filters = filters_json(filter)?;
+    let list = c.get(&format!(
+        "/containers/json?all={all}&filters={}",
+        enc(&filters)
+    ))?;
     let list = list.as_array().cloned().unwrap_or_default();
     let short = |id: &str| -> String {
         if no_trunc {

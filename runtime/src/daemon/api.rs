@@ -177,7 +177,7 @@ async fn version() -> impl IntoResponse {
 }
 
 async fn info(State(d): D) -> impl IntoResponse {
-    let all = d.list(true);
+    let all = d.list(true, &Default::default());
     let count = |s: &str| all.iter().filter(|c| c.state == s).count();
     let images = rrun_image::images::list_images(&d.images)
         .map(|v| v.len())
@@ -225,8 +225,9 @@ async fn create(State(d): D, q: Q, Json(body): Json<CreateBody>) -> ApiResult<Re
         .into_response())
 }
 
-async fn list(State(d): D, q: Q) -> impl IntoResponse {
-    Json(d.list(flag(&q, "all")))
+async fn list(State(d): D, q: Q) -> ApiResult<Response> {
+    let filters = super::parse_filters(q.get("filters").map(String::as_str).unwrap_or(""))?;
+    Ok(Json(d.list(flag(&q, "all"), &filters)).into_response())
 }
 
 async fn inspect(State(d): D, p: Params) -> ApiResult<Response> {

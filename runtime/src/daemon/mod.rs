@@ -588,12 +588,15 @@ impl Daemon {
     }
 
     /// `GET /containers/json`.
-    pub fn list(&self, all: bool) -> Vec<ContainerSummary> {
+    pub fn list(&self, all: bool, filters: &Filters) -> Vec<ContainerSummary> {
         let map = self.containers.lock().unwrap();
+        // A status filter shows stopped containers without `all`, as Docker.
+        let all = all || filters.contains_key("status");
         let mut v: Vec<&Container> = map
             .values()
             .map(|e| &e.c)
             .filter(|c| all || c.state.running)
+            .filter(|c| matches_filters(c, filters))
             .collect();
         v.sort_by(|a, b| b.created.cmp(&a.created));
         v.into_iter().map(summary).collect()
@@ -688,6 +691,56 @@ pub fn find_image(
         .filter_map(|d| images::load_image(store, d).ok())
         .find(|i| i.id.hex().starts_with(hexpart) || i.manifest_digest.hex() == hexpart)
         .ok_or_else(missing)
+}
+
+/// Docker's `filters` query parameter: key → accepted values.
+pub type Filters = std::collections::BTreeMap<String, Vec<String>>;
+
+/// Parses `filters` in either of Docker's forms (`{"k":["v"]}` or the old
+/// `{"k":{"v":true}}`).
+pub fn parse_filters(json: &str) -> ApiResult<Filters> {
+    if json.trim().is_empty() {
+        return Ok(Filters::new());
+    }
+    let v: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| ApiError::bad(format!("invalid filter: {e}")))?;
+    let obj = v
+        .as_object()
+        .ok_or_else(|| ApiError::bad("invalid filter: not an object"))?;
+    let mut out = Filters::new();
+    for (k, vals) in obj {
+        let list: Vec<String> = match vals {
+            serde_json::Value::Array(a) => a
+                .iter()
+                .filter_map(|x| x.as_str().map(String::from))
+                .collect(),
+            serde_json::Value::Object(m) => m.keys().cloned().collect(),
+            _ => return Err(ApiError::bad(format!("invalid filter '{k}'"))),
+        };
+        match k.as_str() {
+            "id" | "name" | "status" | "label" | "ancestor" => {}
+            _ => return Err(ApiError::bad(format!("invalid filter '{k}'"))),
+        }
+        out.insert(k.clone(), list);
+    }
+    Ok(out)
+}
+
+/// True if `c` passes every filter (values of one key are alternatives).
+pub fn matches_filters(c: &Container, f: &Filters) -> bool {
+    f.iter().all(|(k, vals)| {
+        vals.iter().any(|v| match k.as_str() {
+            "id" => c.id.starts_with(v.as_str()),
+            "name" => c.name.contains(v.trim_start_matches('/')),
+            "status" => c.state.status == *v,
+            "ancestor" => c.image_name == *v || c.image.contains(v.as_str()),
+            "label" => match v.split_once('=') {
+                Some((lk, lv)) => c.config.labels.get(lk).is_some_and(|x| x == lv),
+                None => c.config.labels.contains_key(v),
+            },
+            _ => false,
+        })
+    })
 }
 
 /// Docker's mapping of a failed start to an exit code: 127 when the
@@ -794,6 +847,33 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(human_status(&s, now), "Up About a minute");
+    }
+
+    #[test]
+    fn filters_select_like_docker() {
+        let mut c: Container = serde_json::from_value(serde_json::json!({
+            "Id": "abcdef", "Name": "web-1", "Created": "", "ImageName": "busybox",
+            "Image": "sha256:1234", "Manifest": "", "Config": {"Labels": {"tier": "front"}},
+            "HostConfig": {}, "State": {"Status": "running", "Running": true, "Pid": 1,
+            "ExitCode": 0, "Error": "", "StartedAt": "", "FinishedAt": ""},
+            "Path": "sh", "Args": []
+        }))
+        .unwrap();
+        let f = parse_filters(r#"{"name":["web"],"label":{"tier=front":true}}"#).unwrap();
+        assert!(matches_filters(&c, &f));
+        let f = parse_filters(r#"{"status":["exited","created"]}"#).unwrap();
+        assert!(!matches_filters(&c, &f));
+        c.state.status = "exited".into();
+        assert!(matches_filters(&c, &f));
+        assert!(matches_filters(
+            &c,
+            &parse_filters(r#"{"id":["abc"]}"#).unwrap()
+        ));
+        assert!(!matches_filters(
+            &c,
+            &parse_filters(r#"{"label":["nope"]}"#).unwrap()
+        ));
+        assert!(parse_filters(r#"{"bogus":["x"]}"#).is_err());
     }
 
     #[test]
