@@ -752,6 +752,12 @@ fn the_docker_cli_drives_rrund() {
     assert_eq!(code(&out), 5, "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "out\n");
     assert!(text(&out.stderr).contains("err"));
+    // -i: stdin reaches the container through its shim, and its EOF ends it.
+    let mut full = vec![host.as_str(), cfg.as_str(), docker.to_str().unwrap()];
+    full.extend_from_slice(&["run", "--rm", "-i", "busybox", "sh", "-c", "cat; echo done"]);
+    let out = run_timeout(60, Path::new("/usr/bin/env"), &full, Some("hello\nworld\n"));
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "hello\nworld\ndone\n");
     let out = docker_cmd(&["run", "--rm", "busybox", "no-such-program"]);
     assert_eq!(code(&out), 127, "{}", text(&out.stderr));
 

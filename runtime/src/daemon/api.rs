@@ -441,6 +441,7 @@ async fn attach(State(d): D, p: Params, q: Q, req: Request) -> ApiResult<Respons
         tail: None,
     };
     let initial = c.state.clone();
+    let q2 = q.clone();
     // Ends with the run that follows (or is going on): an exit newer than
     // the one seen now, a removal, or a start that failed.
     let done = move |s: &super::store::State| {
@@ -459,19 +460,41 @@ async fn attach(State(d): D, p: Params, q: Q, req: Request) -> ApiResult<Respons
         )
             .into_response());
     }
+    // Stdin goes to the shim's attach socket (there only with OpenStdin),
+    // once the container runs: clients attach before they start it.
+    let want_stdin = flag(&q2, "stdin");
+    let mut started = d.subscribe(&c.id)?;
+    let sock_path = dir.join(shim::ATTACH_SOCKET);
     let upgrade = hyper::upgrade::on(req);
     tokio::spawn(async move {
         use tokio::io::AsyncWriteExt;
         let Ok(up) = upgrade.await else { return };
-        let mut io = hyper_util::rt::TokioIo::new(up);
+        let io = hyper_util::rt::TokioIo::new(up);
+        let (mut rd, mut wr) = tokio::io::split(io);
+        if want_stdin {
+            tokio::spawn(async move {
+                if started.wait_for(|s| s.running).await.is_err() {
+                    return;
+                }
+                let sock = match shim::short_path(&sock_path) {
+                    // `_d` keeps the directory fd open while connecting.
+                    Ok((_d, p)) => tokio::net::UnixStream::connect(p).await.ok(),
+                    Err(_) => None,
+                };
+                let Some(mut sock) = sock else { return };
+                let _ = tokio::io::copy(&mut rd, &mut sock).await;
+                // The client's EOF closes the container's stdin.
+                let _ = sock.shutdown().await;
+            });
+        }
         let mut chunks = chunks;
         while let Some(b) = chunks.recv().await {
-            if io.write_all(&b).await.is_err() {
+            if wr.write_all(&b).await.is_err() {
                 return;
             }
         }
-        let _ = io.flush().await;
-        let _ = io.shutdown().await;
+        let _ = wr.flush().await;
+        let _ = wr.shutdown().await;
     });
     Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)

@@ -311,6 +311,8 @@ impl Daemon {
             }
             Err(e) => {
                 let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
+                // Attached clients learn of the failure from the state.
+                let _ = self.update(&c.id, |c| c.state.error = e.message.clone());
                 Err(e)
             }
         }
@@ -576,7 +578,11 @@ impl Daemon {
         // The record goes first, so a crash leaves a directory start-up
         // reconciliation recognises as half-removed.
         let _ = std::fs::remove_file(dir.join(store::CONTAINER_FILE));
-        std::fs::remove_dir_all(&dir).map_err(ApiError::internal)?;
+        match std::fs::remove_dir_all(&dir) {
+            // Another remover (auto-remove racing a client's DELETE) won.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            r => r.map_err(ApiError::internal)?,
+        }
         if let Some(e) = self.containers.lock().unwrap().remove(&c.id) {
             e.tx.send_replace(State {
                 status: REMOVED.into(),

@@ -51,6 +51,8 @@ pub const EXIT_FILE: &str = "exit.json";
 pub const INIT_PID_FILE: &str = "init.pid";
 pub const SHIM_PID_FILE: &str = "shim.pid";
 pub const OCI_LOG_FILE: &str = "oci.log";
+/// Unix socket on which the shim takes the container's stdin.
+pub const ATTACH_SOCKET: &str = "attach.sock";
 
 /// The log file of a container (Docker's name).
 pub fn log_path(dir: &Path, id: &str) -> PathBuf {
@@ -138,9 +140,49 @@ fn report(r: &StartReport) {
     }
 }
 
+/// Whether the container keeps stdin open (`Config.OpenStdin` of its record).
+fn open_stdin(dir: &Path) -> bool {
+    std::fs::read(dir.join(crate::daemon::store::CONTAINER_FILE))
+        .ok()
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .is_some_and(|v| v["Config"]["OpenStdin"] == true)
+}
+
+/// A unix socket path may be longer than sun_path (108 bytes): reach it
+/// through `/proc/self/fd/<dir fd>/<name>` instead.
+pub fn short_path(path: &Path) -> std::io::Result<(std::fs::File, PathBuf)> {
+    let dir = path.parent().unwrap_or(Path::new("/"));
+    let f = std::fs::File::open(dir)?;
+    let name = path.file_name().unwrap_or_default();
+    let p = PathBuf::from(format!("/proc/self/fd/{}", f.as_raw_fd())).join(name);
+    Ok((f, p))
+}
+
+fn bind_long(path: &Path) -> std::io::Result<std::os::unix::net::UnixListener> {
+    let (_dir, p) = short_path(path)?;
+    std::os::unix::net::UnixListener::bind(p)
+}
+
 fn run(args: &ShimArgs) -> Result<()> {
     let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
     let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
+    // With OpenStdin the container reads a pipe whose write end we hold;
+    // one client at a time sends it data through <dir>/attach.sock, and its
+    // EOF closes the container's stdin (Docker's StdinOnce).
+    let mut stdin = Stdin::default();
+    let container_stdin = if open_stdin(&args.dir) {
+        let (in_r, in_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
+        let sock = args.dir.join(ATTACH_SOCKET);
+        let _ = std::fs::remove_file(&sock);
+        let l = bind_long(&sock).with_context(|| format!("bind {}", sock.display()))?;
+        l.set_nonblocking(true)
+            .context("nonblocking attach socket")?;
+        stdin.listener = Some(l);
+        stdin.pipe = Some(in_w);
+        Stdio::from(in_r)
+    } else {
+        Stdio::null()
+    };
     let pid_file = args.dir.join(INIT_PID_FILE);
     // The container's init inherits create's stdout and stderr: our pipes.
     let status = oci(args)
@@ -150,7 +192,7 @@ fn run(args: &ShimArgs) -> Result<()> {
         .arg("--pid-file")
         .arg(&pid_file)
         .arg(&args.id)
-        .stdin(Stdio::null())
+        .stdin(container_stdin)
         .stdout(Stdio::from(out_w))
         .stderr(Stdio::from(err_w))
         .status()
@@ -191,7 +233,7 @@ fn run(args: &ShimArgs) -> Result<()> {
         pid,
         error: String::new(),
     });
-    let code = pump(args, pid, out_r, err_r)?;
+    let code = pump(args, pid, out_r, err_r, stdin)?;
     let rec = ExitRecord {
         exit_code: code,
         finished_at: logs::now(),
@@ -260,6 +302,57 @@ impl Stream {
     }
 }
 
+/// The container's stdin: the pipe's write end, the socket clients attach
+/// to, and the attached client.
+#[derive(Default)]
+struct Stdin {
+    pipe: Option<OwnedFd>,
+    listener: Option<std::os::unix::net::UnixListener>,
+    client: Option<std::os::unix::net::UnixStream>,
+}
+
+impl Stdin {
+    fn accept(&mut self) {
+        if let Some(l) = &self.listener {
+            if let Ok((c, _)) = l.accept() {
+                let _ = c.set_nonblocking(true);
+                if self.client.is_none() && self.pipe.is_some() {
+                    self.client = Some(c);
+                }
+            }
+        }
+    }
+
+    /// Moves what the client sent into the container; its EOF closes stdin.
+    fn forward(&mut self) {
+        use std::io::Read;
+        let Some(c) = &mut self.client else { return };
+        let mut buf = [0u8; 32768];
+        match c.read(&mut buf) {
+            Ok(0) => {
+                self.client = None;
+                self.pipe = None;
+            }
+            Ok(n) => {
+                let ok = self.pipe.as_ref().is_some_and(|p| {
+                    let mut f = std::fs::File::from(p.try_clone().expect("dup stdin pipe"));
+                    f.write_all(&buf[..n]).is_ok()
+                });
+                if !ok {
+                    // The container closed its stdin.
+                    self.client = None;
+                    self.pipe = None;
+                }
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+            Err(_) => {
+                self.client = None;
+                self.pipe = None;
+            }
+        }
+    }
+}
+
 fn write_line(log: &mut std::fs::File, stream: &str, bytes: &[u8]) {
     let l = LogLine {
         log: String::from_utf8_lossy(bytes).into_owned(),
@@ -274,7 +367,13 @@ fn write_line(log: &mut std::fs::File, stream: &str, bytes: &[u8]) {
 
 /// Copies the container's output into the log until its init exits and
 /// its pipes close; returns Docker's exit code (128+signal if killed).
-fn pump(args: &ShimArgs, init: i32, out_r: OwnedFd, err_r: OwnedFd) -> Result<i32> {
+fn pump(
+    args: &ShimArgs,
+    init: i32,
+    out_r: OwnedFd,
+    err_r: OwnedFd,
+    mut stdin: Stdin,
+) -> Result<i32> {
     let mut log = std::fs::File::options()
         .create(true)
         .append(true)
@@ -309,7 +408,7 @@ fn pump(args: &ShimArgs, init: i32, out_r: OwnedFd, err_r: OwnedFd) -> Result<i3
                 break;
             }
         }
-        let ready: Vec<usize> = {
+        let (ready, accept, client): (Vec<usize>, bool, bool) = {
             let mut fds: Vec<nix::poll::PollFd> = open
                 .iter()
                 .map(|i| {
@@ -319,16 +418,41 @@ fn pump(args: &ShimArgs, init: i32, out_r: OwnedFd, err_r: OwnedFd) -> Result<i3
                     )
                 })
                 .collect();
+            let listen_at = stdin.listener.as_ref().map(|l| {
+                fds.push(nix::poll::PollFd::new(
+                    l.as_fd(),
+                    nix::poll::PollFlags::POLLIN,
+                ));
+                fds.len() - 1
+            });
+            let client_at = stdin.client.as_ref().map(|c| {
+                fds.push(nix::poll::PollFd::new(
+                    c.as_fd(),
+                    nix::poll::PollFlags::POLLIN,
+                ));
+                fds.len() - 1
+            });
             // The timeout bounds how late a reaped exit is noticed.
             let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16));
-            open.iter()
-                .zip(&fds)
-                .filter(|(_, f)| f.revents().is_some_and(|r| !r.is_empty()))
-                .map(|(i, _)| *i)
-                .collect()
+            let hit = |i: usize| fds[i].revents().is_some_and(|r| !r.is_empty());
+            (
+                open.iter()
+                    .enumerate()
+                    .filter(|(k, _)| hit(*k))
+                    .map(|(_, i)| *i)
+                    .collect(),
+                listen_at.is_some_and(hit),
+                client_at.is_some_and(hit),
+            )
         };
         for i in ready {
             streams[i].read(&mut log);
+        }
+        if accept {
+            stdin.accept();
+        }
+        if client {
+            stdin.forward();
         }
         // Reap every child (we are a subreaper); note the init's status.
         loop {
