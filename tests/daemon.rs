@@ -320,6 +320,27 @@ fn run_prints_output_and_exits_with_the_containers_code() {
         text(&out.stdout)
     );
 
+    // -i pipes rrun's stdin into the container; its EOF ends the input.
+    let host = d.host();
+    let out = run_timeout(
+        60,
+        &bin("rrun"),
+        &[
+            "-H",
+            &host,
+            "run",
+            "--rm",
+            "-i",
+            "busybox",
+            "sh",
+            "-c",
+            "cat; echo done",
+        ],
+        Some("piped\nlines\n"),
+    );
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "piped\nlines\ndone\n");
+
     // The default hostname is the short id.
     let id = d.ok(&["create", "busybox", "hostname"]).trim().to_string();
     let out = d.rrun(&["start", &id]);

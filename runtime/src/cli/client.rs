@@ -128,6 +128,37 @@ impl Client {
         Ok(resp)
     }
 
+    /// `POST path` asking for a connection upgrade (Docker's hijacked
+    /// attach); returns the raw stream after `101 Switching Protocols`.
+    pub fn upgrade(&self, path: &str) -> Result<UnixStream> {
+        let mut s = UnixStream::connect(&self.socket).with_context(|| {
+            format!(
+                "Cannot connect to the rrun daemon at unix://{}. Is rrund running?",
+                self.socket.display()
+            )
+        })?;
+        write!(
+            s,
+            "POST {API_PREFIX}{path} HTTP/1.1\r\nHost: rrun\r\nContent-Length: 0\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+        )
+        .context("send the attach request")?;
+        // Read the head byte by byte: what follows it belongs to the stream.
+        let mut head = Vec::new();
+        let mut b = [0u8; 1];
+        while !head.ends_with(b"\r\n\r\n") {
+            if s.read(&mut b).context("read the attach answer")? == 0 {
+                anyhow::bail!("the daemon closed the attach connection");
+            }
+            head.push(b[0]);
+        }
+        let head = String::from_utf8_lossy(&head);
+        let status = head.split_whitespace().nth(1).unwrap_or("");
+        if status != "101" {
+            anyhow::bail!("attach failed: {}", head.lines().next().unwrap_or(""));
+        }
+        Ok(s)
+    }
+
     pub fn get(&self, path: &str) -> Result<serde_json::Value> {
         self.request("GET", path, None)?.json()
     }

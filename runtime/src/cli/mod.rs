@@ -164,7 +164,7 @@ pub struct RunArgs {
     /// Connect a container to a network (none, host).
     #[arg(long, alias = "net")]
     pub network: Option<String>,
-    /// Keep STDIN open (not supported yet).
+    /// Keep STDIN open and pipe rrun's stdin to it.
     #[arg(short, long)]
     pub interactive: bool,
     /// Allocate a pseudo-TTY (not supported yet).
@@ -363,6 +363,8 @@ fn create_body(a: &RunArgs) -> Value {
         "Labels": labels,
         "Tty": a.tty,
         "OpenStdin": a.interactive,
+        "StdinOnce": a.interactive,
+        "AttachStdin": a.interactive && !a.detach,
         "AttachStdout": !a.detach,
         "AttachStderr": !a.detach,
         "HostConfig": {
@@ -436,18 +438,39 @@ fn run(c: &Client, a: RunArgs) -> Result<i32> {
         &format!("/containers/{id}/wait?condition={condition}"),
         None,
     )?;
+    // With -i, attach (stdin too) before the start, as Docker's CLI does.
+    let attached = if a.interactive {
+        Some(c.upgrade(&format!(
+            "/containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1"
+        ))?)
+    } else {
+        None
+    };
     if let Err(e) = start(c, &id) {
         if a.rm {
             let _ = c.request("DELETE", &format!("/containers/{id}?force=true"), None);
         }
         return Err(e);
     }
-    let logs = c.request(
-        "GET",
-        &format!("/containers/{id}/logs?stdout=1&stderr=1&follow=1"),
-        None,
-    )?;
-    demux(logs.body)?;
+    match attached {
+        Some(stream) => {
+            let mut to_daemon = stream.try_clone().context("clone the attach stream")?;
+            std::thread::spawn(move || {
+                let _ = std::io::copy(&mut std::io::stdin().lock(), &mut to_daemon);
+                // Our EOF closes the container's stdin.
+                let _ = to_daemon.shutdown(std::net::Shutdown::Write);
+            });
+            demux(Box::new(stream))?;
+        }
+        None => {
+            let logs = c.request(
+                "GET",
+                &format!("/containers/{id}/logs?stdout=1&stderr=1&follow=1"),
+                None,
+            )?;
+            demux(logs.body)?;
+        }
+    }
     let v = waiter.json()?;
     Ok(v["StatusCode"].as_i64().unwrap_or(125) as i32)
 }
