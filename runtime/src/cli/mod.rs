@@ -158,7 +158,7 @@ pub struct RunArgs {
     /// Set meta data on a container.
     #[arg(short, long = "label")]
     pub label: Vec<String>,
-    /// Bind mount a volume (/host:/container[:ro]).
+    /// Bind mount a volume (`/host:/container[:ro]`).
     #[arg(short, long = "volume")]
     pub volume: Vec<String>,
     /// Connect a container to a network (none, host).

@@ -9,6 +9,27 @@
 //! A container runs under a shim ([`crate::shim`]) that this daemon starts
 //! and that outlives it; the daemon watches each shim through a pidfd, and a
 //! new daemon finds the shims again from `container.json` at start-up.
+//!
+//! On disk, `<data-root>/containers/<id>/` holds:
+//!
+//! | file | written by | what |
+//! | --- | --- | --- |
+//! | `container.json` | daemon, atomically | the [`store::Container`] record (config, host config, state, shim pid) |
+//! | `config.json` | daemon, at each start | the OCI bundle's spec ([`spec::build`]); the bundle dir is this dir |
+//! | `upper/`, `work/`, `rootfs/` | daemon | overlay of the image's snapshots, mounted at start, unmounted at exit |
+//! | `hostname`, `hosts`, `resolv.conf` | daemon | bind-mounted into the container |
+//! | `<id>-json.log` | shim | Docker's json-file log, appended across restarts |
+//! | `shim.pid`, `init.pid`, `shim.log`, `oci.log` | shim | the shim's pid, the container's init pid, the shim's and rrun-oci's logs |
+//! | `exit.json` | shim, atomically | [`crate::shim::ExitRecord`], written before the shim exits |
+//! | `attach.sock` | shim | stdin of an OpenStdin container (one client; its EOF closes stdin) |
+//!
+//! The executor's state is `rrun-oci --root <exec-root>` (default
+//! `/run/rrun/oci`); the daemon itself only runs `rrun-oci kill` and
+//! `delete --force` there, the shim runs `create` and `start`.
+//!
+//! A state change goes through `Daemon::update`: it saves the record and
+//! publishes the new [`store::State`] on the container's watch channel, which
+//! `wait`, `logs -f`, `attach` and `stop` listen to.
 
 pub mod api;
 pub mod config;
