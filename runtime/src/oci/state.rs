@@ -22,7 +22,7 @@ pub struct Saved {
     pub bundle: PathBuf,
     pub rootfs: PathBuf,
     pub pid: i32,
-    /// The init's start time (field 22 of /proc/<pid>/stat), so a recycled
+    /// The init's start time (field 22 of `/proc/<pid>/stat`), so a recycled
     /// pid is never mistaken for the container.
     pub start_time: u64,
     pub created: String,
@@ -106,7 +106,7 @@ impl Saved {
     }
 }
 
-/// `(state, start time)` of a process from /proc/<pid>/stat.
+/// `(state, start time)` of a process from `/proc/<pid>/stat`.
 pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name may hold spaces and parentheses: fields start after
