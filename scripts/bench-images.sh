@@ -1,68 +1,85 @@
 #!/usr/bin/env bash
-# Pull benchmark: rrun-image pull (download + verify + unpack into snapshots)
-# against skopeo copy into an OCI directory (download + verify only) and
-# skopeo copy + umoci unpack (download + unpack), from a docker-registry on
-# 127.0.0.1. Median wall time of 5 runs each, and peak RSS of one run
-# (/usr/bin/time -v). Nothing leaves the machine.
+# Pull benchmark (issue 3): time and peak memory of pulling an image from a
+# docker-registry on 127.0.0.1 (random port), in one run, alternating between
+# the tools, median of $RUNS (5) runs each:
 #
-#   scripts/bench-images.sh            # prints a table
-#   RUNS=3 scripts/bench-images.sh
+#   rrun-image pull       download + verify + unpack into snapshots (fresh --root each run)
+#   skopeo copy           into an OCI directory (download + verify only; fresh dir each run)
+#   skopeo + umoci        skopeo copy, then umoci unpack (download + unpack)
+#   docker pull           against a private dockerd (own data/exec root, socket and
+#                         pidfile; no bridge, no iptables, no ip_forward), `docker rmi`
+#                         between runs; installed with apt-get (docker.io) when missing
 #
-# The benchmark image has three gzip layers built from this host's files
-# (/usr/bin, /usr/share/doc, /etc), so numbers are comparable within a host,
-# not across hosts.
+# Peak memory: Maximum resident set size from /usr/bin/time -v for rrun-image,
+# skopeo and skopeo+umoci (the largest process of the pipeline). For docker the
+# work happens in dockerd, not in the client: its VmHWM is reset before each
+# pull (/proc/PID/clear_refs, 5) and read after it; the table shows that peak
+# and its increase over dockerd's RSS just before the pull.
+#
+#   scripts/bench-images.sh                       # Debian base image, prints a table
+#   RUNS=3 BENCH_IMAGES="debian host" scripts/bench-images.sh
+#   BENCH_DOCKER=0 scripts/bench-images.sh        # without docker pull
+#
+# Images (BENCH_IMAGES, default "debian"):
+#   debian  `debootstrap --variant=minbase bookworm` from deb.debian.org (the only
+#           traffic that leaves the machine), imported as a one-layer gzip image with
+#           rrun-image import; built once, cached under .cache/images/debian-base/KEY
+#           (KEY: debootstrap's version and the build recipe below).
+#   host    three gzip layers built from this host's /usr/bin, /usr/share/doc, /etc:
+#           comparable within a host, not across hosts.
+# Not run by scripts/test.sh. Root (debootstrap, dockerd, rrun-image's unpack).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 runs=${RUNS:-5}
+images=${BENCH_IMAGES:-debian}
+want_docker=${BENCH_DOCKER:-1}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target-image}
 timeout 1800 cargo build --release -p rrun-image --bin rrun-image >&2
 bin=$CARGO_TARGET_DIR/release/rrun-image
 
 work=$(mktemp -d)
-reg_pid=
+reg_pid='' dockerd_pid='' dd='' made_key=''
+unmount_under() { # unmounts everything mounted at or below $1, deepest first
+    findmnt -rn -o TARGET | awk -v p="$1" '$0 == p || index($0, p "/") == 1' | sort -r |
+        while read -r m; do umount -l "$m" 2>/dev/null || true; done
+}
+stop_dockerd() {
+    [ -n "$dockerd_pid" ] || return 0
+    kill -TERM "$dockerd_pid" 2>/dev/null || true
+    for _ in $(seq 300); do kill -0 "$dockerd_pid" 2>/dev/null || break; sleep 0.1; done
+    kill -KILL "$dockerd_pid" 2>/dev/null || true
+    wait "$dockerd_pid" 2>/dev/null || true
+    dockerd_pid=''
+    # dockerd stops the containerd it started; make sure of it.
+    local cpid
+    for f in "$dd/exec/containerd/containerd.pid" "$dd/exec/libcontainerd/docker-containerd.pid"; do
+        cpid=$(cat "$f" 2>/dev/null || true)
+        [ -n "$cpid" ] && kill -KILL "$cpid" 2>/dev/null || true
+    done
+    unmount_under "$dd"
+    [ -n "$made_key" ] && rm -f /etc/docker/key.json
+    made_key=''
+}
 cleanup() {
+    stop_dockerd
     [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null && wait "$reg_pid" 2>/dev/null || true
+    unmount_under "$work"
     rm -rf "$work"
 }
 trap cleanup EXIT
+trap 'exit 130' INT TERM
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
-
-# --- the image: an OCI layout with three gzip layers
-lay=$work/layout
-mkdir -p "$lay/blobs/sha256"
-layers_json=() diffs_json=()
-for src in /usr/bin /usr/share/doc /etc; do
-    t=$work/layer.tar
-    tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --ignore-failed-read \
-        -C / -cf "$t" "${src#/}" 2>/dev/null || true
-    diff=$(sha "$t")
-    gzip -n -6 "$t"
-    hex=$(sha "$t.gz"); size=$(stat -c %s "$t.gz")
-    mv "$t.gz" "$lay/blobs/sha256/$hex"
-    layers_json+=("{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"sha256:$hex\",\"size\":$size}")
-    diffs_json+=("\"sha256:$diff\"")
-done
-arch=$(dpkg --print-architecture)
-printf '{"architecture":"%s","os":"linux","config":{"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":[%s]}}' \
-    "$arch" "$(IFS=,; echo "${diffs_json[*]}")" >"$work/config.json"
-chex=$(sha "$work/config.json"); csize=$(stat -c %s "$work/config.json")
-mv "$work/config.json" "$lay/blobs/sha256/$chex"
-printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[%s]}' \
-    "$chex" "$csize" "$(IFS=,; echo "${layers_json[*]}")" >"$work/manifest.json"
-mhex=$(sha "$work/manifest.json"); msize=$(stat -c %s "$work/manifest.json")
-mv "$work/manifest.json" "$lay/blobs/sha256/$mhex"
-printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"bench"}}]}' \
-    "$mhex" "$msize" >"$lay/index.json"
-echo '{"imageLayoutVersion":"1.0.0"}' >"$lay/oci-layout"
-total=$(du -sb "$lay/blobs" | cut -f1)
+free_port() { # a random port nothing answers on yet
+    local p
+    while :; do
+        p=$(shuf -i 20000-60000 -n 1)
+        (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+    done
+}
 
 # --- the registry
-# A random free port: nothing answers there yet.
-while :; do
-    port=$(shuf -i 20000-60000 -n 1)
-    (echo >"/dev/tcp/127.0.0.1/$port") 2>/dev/null || break
-done
+port=$(free_port)
 cat >"$work/reg.yml" <<EOF
 version: 0.1
 log: {level: error}
@@ -75,35 +92,198 @@ for _ in $(seq 200); do
     curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break
     sleep 0.05
 done
-timeout 300 skopeo copy -q --dest-tls-verify=false "oci:$lay:bench" "docker://127.0.0.1:$port/bench/img:latest"
-ref=127.0.0.1:$port/bench/img:latest
+curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null || { cat "$work/reg.log" >&2; exit 1; }
 
-# time_cmd LABEL CMD... : median seconds over $runs fresh runs, then peak RSS (KiB) of one more
-measure() {
-    local label=$1; shift
-    local times=() t0 t1
-    for _ in $(seq "$runs"); do
-        rm -rf "$work/dest"; mkdir -p "$work/dest"
-        t0=$(date +%s.%N)
-        timeout 600 "$@" >/dev/null 2>&1
-        t1=$(date +%s.%N)
-        times+=("$(echo "$t1 - $t0" | bc)")
+# --- image "debian": debootstrap minbase, imported, cached
+build_debian() { # $1: build dir; leaves $1/rootfs.tar.gz
+    local root=$1/rootfs
+    timeout 1800 debootstrap --variant=minbase bookworm "$root" http://deb.debian.org/debian \
+        >"$1/debootstrap.log" 2>&1
+    # As Debian's own images: no downloaded packages or package lists.
+    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+    tar --sort=name --numeric-owner --xattrs --xattrs-include='*' -C "$root" -cf - . |
+        gzip -n -6 >"$1/rootfs.tar.gz.tmp"
+    mv "$1/rootfs.tar.gz.tmp" "$1/rootfs.tar.gz"
+}
+push_debian() { # pushes 127.0.0.1:$port/debian-base:latest, prints its size
+    command -v debootstrap >/dev/null ||
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2
+    local cache=.cache/images/debian-base key
+    key=$({ dpkg-query -W -f='${Version}\n' debootstrap; declare -f build_debian; } | sha256sum | cut -c1-16)
+    if [ ! -s "$cache/$key/rootfs.tar.gz" ]; then
+        echo "building the Debian base image (debootstrap, cached as $cache/$key)" >&2
+        local b=$cache/$key.build
+        unmount_under "$PWD/$b"; rm -rf "$b"; mkdir -p "$b"
+        if ! build_debian "$b"; then
+            tail -20 "$b/debootstrap.log" >&2
+            unmount_under "$PWD/$b"; rm -rf "$b"
+            return 1
+        fi
+        unmount_under "$PWD/$b/rootfs"; rm -rf "$b/rootfs"
+        rm -rf "${cache:?}/$key"; mv "$b" "$cache/$key"
+    fi
+    "$bin" --root "$work/import" --daemon-config /nonexistent import \
+        "$cache/$key/rootfs.tar.gz" debian-base:latest >/dev/null
+    "$bin" --root "$work/import" --daemon-config /nonexistent save -o "$work/debian.tar" debian-base:latest
+    timeout 300 skopeo copy -q --dest-tls-verify=false "oci-archive:$work/debian.tar" \
+        "docker://127.0.0.1:$port/debian-base:latest"
+    rm -rf "$work/import" "$work/debian.tar"
+    echo "debian-base (debootstrap --variant=minbase bookworm, 1 gzip layer, $(($(stat -c %s "$cache/$key/rootfs.tar.gz") / 1024 / 1024)) MiB compressed)"
+}
+
+# --- image "host": an OCI layout with three gzip layers of this host's files
+push_host() {
+    local lay=$work/layout t diff hex size chex csize mhex msize arch
+    mkdir -p "$lay/blobs/sha256"
+    local layers_json=() diffs_json=()
+    for src in /usr/bin /usr/share/doc /etc; do
+        t=$work/layer.tar
+        tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner --ignore-failed-read \
+            -C / -cf "$t" "${src#/}" 2>/dev/null || true
+        diff=$(sha "$t")
+        gzip -n -6 "$t"
+        hex=$(sha "$t.gz"); size=$(stat -c %s "$t.gz")
+        mv "$t.gz" "$lay/blobs/sha256/$hex"
+        layers_json+=("{\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\",\"digest\":\"sha256:$hex\",\"size\":$size}")
+        diffs_json+=("\"sha256:$diff\"")
     done
-    rm -rf "$work/dest"; mkdir -p "$work/dest"
-    local rss
-    rss=$(/usr/bin/time -v timeout 600 "$@" 2>&1 >/dev/null | awk -F': ' '/Maximum resident set size/ {print $2}')
-    local med
-    med=$(printf '%s\n' "${times[@]}" | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}')
-    printf '%-40s %8.2f s %10s KiB\n' "$label" "$med" "$rss"
+    arch=$(dpkg --print-architecture)
+    printf '{"architecture":"%s","os":"linux","config":{"Cmd":["sh"]},"rootfs":{"type":"layers","diff_ids":[%s]}}' \
+        "$arch" "$(IFS=,; echo "${diffs_json[*]}")" >"$work/config.json"
+    chex=$(sha "$work/config.json"); csize=$(stat -c %s "$work/config.json")
+    mv "$work/config.json" "$lay/blobs/sha256/$chex"
+    printf '{"schemaVersion":2,"mediaType":"application/vnd.oci.image.manifest.v1+json","config":{"mediaType":"application/vnd.oci.image.config.v1+json","digest":"sha256:%s","size":%s},"layers":[%s]}' \
+        "$chex" "$csize" "$(IFS=,; echo "${layers_json[*]}")" >"$work/manifest.json"
+    mhex=$(sha "$work/manifest.json"); msize=$(stat -c %s "$work/manifest.json")
+    mv "$work/manifest.json" "$lay/blobs/sha256/$mhex"
+    printf '{"schemaVersion":2,"manifests":[{"mediaType":"application/vnd.oci.image.manifest.v1+json","digest":"sha256:%s","size":%s,"annotations":{"org.opencontainers.image.ref.name":"bench"}}]}' \
+        "$mhex" "$msize" >"$lay/index.json"
+    echo '{"imageLayoutVersion":"1.0.0"}' >"$lay/oci-layout"
+    local total
+    total=$(du -sb "$lay/blobs" | cut -f1)
+    timeout 300 skopeo copy -q --dest-tls-verify=false "oci:$lay:bench" "docker://127.0.0.1:$port/bench/host:latest"
+    rm -rf "$lay"
+    echo "bench/host (this host's /usr/bin, /usr/share/doc, /etc; 3 gzip layers, $((total / 1024 / 1024)) MiB compressed)"
 }
 
+# --- a private dockerd: nothing shared with a system docker, no host networking changes
+dcli=docker
+start_dockerd() {
+    if ! command -v dockerd >/dev/null; then
+        echo "installing docker.io for the benchmark" >&2
+        DEBIAN_FRONTEND=noninteractive apt-get install -y -qq docker.io >&2
+    fi
+    [ -x "$(dirname "$(command -v dockerd)")/../bin/docker" ] && dcli=$(dirname "$(command -v dockerd)")/../bin/docker
+    dd=$work/docker
+    mkdir -p "$dd/data" "$dd/exec"
+    [ -e /etc/docker/key.json ] || made_key=1
+    links_before=$(ip -o link show | awk -F': ' '{print $2}' | sort)
+    dockerd --data-root "$dd/data" --exec-root "$dd/exec" --pidfile "$dd/dockerd.pid" \
+        -H "unix://$dd/docker.sock" --bridge=none --iptables=false --ip6tables=false \
+        --ip-forward=false --ip-masq=false --insecure-registry "127.0.0.1:$port" \
+        --storage-driver overlay2 --log-level warn >"$dd/dockerd.log" 2>&1 &
+    dockerd_pid=$!
+    local deadline=$((SECONDS + 60))
+    until DOCKER_HOST=unix://$dd/docker.sock "$dcli" version >/dev/null 2>&1; do
+        if ! kill -0 "$dockerd_pid" 2>/dev/null || [ $SECONDS -ge $deadline ]; then
+            echo "dockerd did not come up:" >&2; tail -20 "$dd/dockerd.log" >&2
+            return 1
+        fi
+        sleep 0.2
+    done
+    docker_version=$(DOCKER_HOST=unix://$dd/docker.sock "$dcli" version -f '{{.Server.Version}}')
+}
+dk() { DOCKER_HOST=unix://$dd/docker.sock "$dcli" "$@"; }
+
+# --- one timed run: sets T (seconds) and R (peak RSS, KiB)
+timed() {
+    local t0 t1
+    t0=$(date +%s.%N)
+    if ! /usr/bin/time -v -o "$work/time.txt" timeout 600 "$@" >/dev/null 2>"$work/err.txt"; then
+        echo "failed: $*" >&2; tail -5 "$work/err.txt" >&2; return 1
+    fi
+    t1=$(date +%s.%N)
+    T=$(echo "$t1 - $t0" | bc)
+    R=$(awk -F': ' '/Maximum resident set size/ {print $2}' "$work/time.txt")
+}
 skopeo_unpack() {
-    skopeo copy -q --src-tls-verify=false "docker://$ref" "oci:$work/dest/oci:bench" &&
-        umoci unpack --image "$work/dest/oci:bench" "$work/dest/bundle"
+    skopeo copy -q --src-tls-verify=false "docker://$1" "oci:$2/oci:bench" &&
+        umoci unpack --image "$2/oci:bench" "$2/bundle"
+}
+run_one() { # TOOL REF
+    rm -rf "$work/dest"; mkdir -p "$work/dest"
+    case $1 in
+    rrun) timed "$bin" --root "$work/dest" --daemon-config /nonexistent pull -q "$2" ;;
+    skopeo) timed skopeo copy -q --src-tls-verify=false "docker://$2" "oci:$work/dest/oci:bench" ;;
+    umoci) timed bash -c "$(declare -f skopeo_unpack); skopeo_unpack $2 $work/dest" ;;
+    docker)
+        local pid before
+        pid=$dockerd_pid
+        echo 5 >"/proc/$pid/clear_refs"
+        before=$(awk '/^VmRSS/ {print $2}' "/proc/$pid/status")
+        timed "$dcli" -H "unix://$dd/docker.sock" pull -q "$2"
+        R=$(awk '/^VmHWM/ {print $2}' "/proc/$pid/status")
+        D=$((R - before))
+        dk rmi -f "$2" >/dev/null
+        dk image prune -af >/dev/null
+        ;;
+    esac
+    rm -rf "$work/dest"
+}
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+mib() { printf '%.1f' "$(echo "scale=3; $1 / 1024" | bc)"; }
+
+bench() { # DESCRIPTION REF
+    local tools=(rrun skopeo umoci) t i
+    [ -n "$dockerd_pid" ] && tools+=(docker)
+    declare -A times=() rss=() delta=()
+    # one warm-up round (page cache, registry), not counted
+    for t in "${tools[@]}"; do run_one "$t" "$2"; done
+    for i in $(seq "$runs"); do
+        for t in "${tools[@]}"; do
+            run_one "$t" "$2"
+            times[$t]+="$T "
+            rss[$t]+="$R "
+            [ "$t" = docker ] && delta[$t]+="$D "
+        done
+    done
+    echo
+    echo "image: $1"
+    echo "from: docker-registry on 127.0.0.1:$port; one warm-up round, then $runs rounds alternating ${tools[*]}; medians"
+    printf '%-44s %9s %12s  %s\n' "command" "time" "peak RSS" "runs (s)"
+    local label med r extra
+    for t in "${tools[@]}"; do
+        case $t in
+        rrun) label="rrun-image pull (verify + unpack)" ;;
+        skopeo) label="skopeo copy to oci: dir (verify only)" ;;
+        umoci) label="skopeo copy + umoci unpack" ;;
+        docker) label="docker pull ($docker_version, dockerd peak)" ;;
+        esac
+        med=$(tr ' ' '\n' <<<"${times[$t]}" | grep . | median)
+        r=$(tr ' ' '\n' <<<"${rss[$t]}" | grep . | median)
+        extra=''
+        [ "$t" = docker ] && extra="(+$(mib "$(tr ' ' '\n' <<<"${delta[$t]}" | grep . | median)") MiB over idle dockerd)"
+        printf '%-44s %7.2f s %8s MiB  %s%s\n' "$label" "$med" "$(mib "$r")" \
+            "$(for x in ${times[$t]}; do printf '%.2f ' "$x"; done)" "$extra"
+    done
 }
 
-echo "image: 3 gzip layers, $((total / 1024 / 1024)) MiB compressed; median of $runs runs"
-printf '%-40s %10s %14s\n' "command" "time" "peak RSS"
-measure "rrun-image pull (verify+unpack)" "$bin" --root "$work/dest" --daemon-config /nonexistent pull -q "$ref"
-measure "skopeo copy to oci dir (verify only)" skopeo copy -q --src-tls-verify=false "docker://$ref" "oci:$work/dest/oci:bench"
-measure "skopeo copy + umoci unpack" bash -c "$(declare -f skopeo_unpack); work=$work ref=$ref skopeo_unpack"
+descs=() refs=()
+for img in $images; do
+    case $img in
+    debian) descs+=("$(push_debian)"); refs+=("127.0.0.1:$port/debian-base:latest") ;;
+    host) descs+=("$(push_host)"); refs+=("127.0.0.1:$port/bench/host:latest") ;;
+    *) echo "unknown image $img (debian, host)" >&2; exit 2 ;;
+    esac
+done
+if [ "$want_docker" = 1 ]; then
+    start_dockerd
+fi
+for i in "${!refs[@]}"; do
+    bench "${descs[$i]}" "${refs[$i]}"
+done
+if [ -n "$dockerd_pid" ]; then
+    stop_dockerd
+    links_after=$(ip -o link show | awk -F': ' '{print $2}' | sort)
+    [ "$links_before" = "$links_after" ] || echo "warning: network links changed while dockerd ran" >&2
+fi
