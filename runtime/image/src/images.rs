@@ -22,8 +22,19 @@ pub enum ImageError {
     Manifest(#[from] crate::manifest::ManifestError),
     #[error("No such image: {0}")]
     NoSuchImage(String),
-    #[error("conflict: unable to delete {id} (must be forced) - image is referenced in multiple repositories")]
-    MultipleRepositories { id: String },
+    /// moby's `imageDeleteConflict`: `hard` cannot be overridden by force.
+    #[error("conflict: unable to delete {id} ({}) - {reason}", if *hard { "cannot be forced" } else { "must be forced" })]
+    Conflict {
+        id: String,
+        hard: bool,
+        reason: String,
+    },
+    #[error("conflict: unable to remove repository reference \"{reference}\" (must force) - container {container} is using its referenced image {id}")]
+    ReferenceInUse {
+        reference: String,
+        container: String,
+        id: String,
+    },
     #[error(transparent)]
     Reference(#[from] crate::reference::ReferenceError),
 }
@@ -172,41 +183,247 @@ pub enum Removed {
     Deleted(Digest),
 }
 
-/// `docker rmi NAME`: a name that is one of several tags only untags; the
-/// last name (or an id, with `force` when several names remain) deletes the
-/// image and whatever of its content no other image uses.
-pub fn remove(store: &Store, name: &str, force: bool) -> Result<Vec<Removed>, ImageError> {
-    let img = find_image(store, name)?;
-    let by_ref = Reference::parse(name).ok().filter(|r| {
-        img.refs
-            .iter()
-            .any(|x| x == r || r.digest().is_some_and(|d| x.digest() == Some(d)))
-    });
+/// A container that uses an image, as the daemon knows it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ImageUser {
+    /// The container's id (shown truncated to 12 characters in errors).
+    pub container: String,
+    pub running: bool,
+}
+
+/// The daemon's answer to "which containers use the image with this id
+/// (config digest)?", for [`remove`] and [`garbage_collect`]. Docker keys
+/// this on the container's `Image` (the image id), not on a name.
+pub type InUse<'a> = &'a dyn Fn(&Digest) -> Vec<ImageUser>;
+
+/// For callers that have no containers (the `rrun-image` command, tests).
+pub fn no_containers(_: &Digest) -> Vec<ImageUser> {
+    Vec::new()
+}
+
+/// Docker's `stringid.TruncateID`: no algorithm prefix, 12 characters.
+fn short_id(id: &str) -> String {
+    let hex = id.split_once(':').map_or(id, |(_, h)| h);
+    hex.chars().take(12).collect()
+}
+
+/// True when every reference is in one repository and at most one is a tag
+/// (moby's `isSingleReference`): removing it would leave the image dangling.
+fn is_single_reference(refs: &[Reference]) -> bool {
+    if refs.len() <= 1 {
+        return refs.len() == 1;
+    }
+    let mut tag = None;
+    let mut digest_repos = BTreeSet::new();
+    for r in refs {
+        if r.digest().is_some() {
+            digest_repos.insert(r.name());
+        } else if tag.is_none() {
+            tag = Some(r);
+        } else {
+            return false;
+        }
+    }
+    let single = tag.unwrap_or(&refs[0]).name();
+    digest_repos.len() == 1 && digest_repos.contains(&single)
+}
+
+/// `docker rmi [-f] NAME` with Docker's (moby's `ImageDelete`) semantics.
+///
+/// - By reference: that reference is untagged (with the digest references
+///   of its repository when it was the repository's last tag). The image is
+///   deleted only when no reference remains. Without `force`, removing the
+///   last reference of an image a container uses is refused
+///   ([`ImageError::ReferenceInUse`]).
+/// - By id (or manifest digest): all references go and the image is
+///   deleted; without `force` this is refused when the references span
+///   several repositories or tags, or a stopped container uses the image
+///   (`(must be forced)`); a running container always refuses it
+///   (`(cannot be forced)`).
+/// - A forced removal of the last reference of an image a container uses
+///   untags it and keeps the image (dangling) when a running container
+///   uses it; a stopped container's image is deleted as an image but its
+///   content stays until the container is gone and the store is pruned.
+///
+/// `in_use` says which containers use an image id: the store knows no
+/// containers.
+pub fn remove(
+    store: &Store,
+    name: &str,
+    force: bool,
+    in_use: InUse,
+) -> Result<Vec<Removed>, ImageError> {
+    let img = find_any_image(store, name)?;
+    let short = short_id(img.id.hex());
+    let users = in_use(&img.id);
+    let hexpart = name.strip_prefix("sha256:").unwrap_or(name);
+    let by_id = (hexpart.len() >= 4 && img.id.hex().starts_with(hexpart))
+        || img.manifest_digest.hex() == hexpart;
+    let given = if by_id {
+        None
+    } else {
+        Reference::parse(name).ok().and_then(|r| {
+            img.refs
+                .iter()
+                .find(|x| {
+                    **x == r
+                        || (r.digest().is_some()
+                            && x.digest() == r.digest()
+                            && x.name() == r.name())
+                })
+                .cloned()
+        })
+    };
     let mut out = Vec::new();
-    let tags = img.refs.iter().filter(|r| r.digest().is_none()).count();
-    if let Some(r) = by_ref.filter(|r| r.digest().is_none() && tags > 1) {
+    let mut removed_ref = false;
+    let unref = |r: &Reference| {
         store.update_repositories(|repos| {
             repos.refs.remove(&r.to_string());
             Ok(())
-        })?;
+        })
+    };
+    if let Some(r) = given {
+        if !force && is_single_reference(&img.refs) {
+            if let Some(u) = users.first() {
+                return Err(ImageError::ReferenceInUse {
+                    reference: name.to_string(),
+                    container: short_id(&u.container),
+                    id: short,
+                });
+            }
+        }
+        unref(&r)?;
         out.push(Removed::Untagged(r.familiar()));
-        return Ok(out);
+        let mut remaining: Vec<Reference> = img.refs.iter().filter(|x| **x != r).cloned().collect();
+        // The repository's last tag takes its digest references with it.
+        if r.digest().is_none()
+            && !remaining
+                .iter()
+                .any(|x| x.digest().is_none() && x.name() == r.name())
+        {
+            let (same, others): (Vec<_>, Vec<_>) =
+                remaining.into_iter().partition(|x| x.name() == r.name());
+            for x in same {
+                unref(&x)?;
+                out.push(Removed::Untagged(x.familiar()));
+            }
+            remaining = others;
+        }
+        if !remaining.is_empty() {
+            return Ok(out);
+        }
+        removed_ref = true;
+    } else if is_single_reference(&img.refs) {
+        if let Some(c) = delete_conflict(&short, &users, force, &[]) {
+            return Err(c);
+        }
+        for r in &img.refs {
+            unref(r)?;
+            out.push(Removed::Untagged(r.familiar()));
+        }
     }
-    let names: BTreeSet<String> = img.refs.iter().map(Reference::name).collect();
-    if !force && names.len() > 1 && Reference::parse(name).is_err() {
-        return Err(ImageError::MultipleRepositories {
-            id: img.id.to_string(),
-        });
+    let remaining = if removed_ref {
+        Vec::new()
+    } else {
+        load_image(store, &img.manifest_digest)?.refs
+    };
+    if let Some(c) = delete_conflict(&short, &users, force, &remaining) {
+        if removed_ref && !users.is_empty() {
+            // The untag is done; a running container keeps its image.
+            return Ok(out);
+        }
+        return Err(c);
     }
-    store.update_repositories(|repos| {
-        repos.refs.retain(|_, d| d != &img.manifest_digest);
-        Ok(())
-    })?;
-    for r in &img.refs {
+    for r in &remaining {
+        unref(r)?;
         out.push(Removed::Untagged(r.familiar()));
     }
     out.push(Removed::Deleted(img.id.clone()));
-    garbage_collect(store)?;
+    garbage_collect(store, in_use)?;
+    Ok(out)
+}
+
+/// moby's `checkImageDeleteConflict`: a running container is a hard
+/// conflict; remaining references and stopped containers are soft ones,
+/// which `force` overrides.
+fn delete_conflict(
+    short: &str,
+    users: &[ImageUser],
+    force: bool,
+    remaining: &[Reference],
+) -> Option<ImageError> {
+    let conflict = |hard: bool, reason: String| ImageError::Conflict {
+        id: short.to_string(),
+        hard,
+        reason,
+    };
+    if let Some(u) = users.iter().find(|u| u.running) {
+        return Some(conflict(
+            true,
+            format!(
+                "image is being used by running container {}",
+                short_id(&u.container)
+            ),
+        ));
+    }
+    if force {
+        return None;
+    }
+    if !remaining.is_empty() {
+        return Some(conflict(
+            false,
+            "image is referenced in multiple repositories".to_string(),
+        ));
+    }
+    users.iter().find(|u| !u.running).map(|u| {
+        conflict(
+            false,
+            format!(
+                "image is being used by stopped container {}",
+                short_id(&u.container)
+            ),
+        )
+    })
+}
+
+/// Like [`find_image`], and also finds an image no reference names (by
+/// full or short id, or manifest digest), as `docker rmi` does.
+pub fn find_any_image(store: &Store, name: &str) -> Result<LocalImage, ImageError> {
+    match find_image(store, name) {
+        Err(ImageError::NoSuchImage(_)) => {}
+        other => return other,
+    }
+    let hexpart = name.strip_prefix("sha256:").unwrap_or(name);
+    if hexpart.len() >= 4 && hexpart.bytes().all(|b| b.is_ascii_hexdigit()) {
+        for img in stored_images(store)? {
+            if img.id.hex().starts_with(hexpart) || img.manifest_digest.hex() == hexpart {
+                return Ok(img);
+            }
+        }
+    }
+    Err(ImageError::NoSuchImage(name.to_string()))
+}
+
+/// Every image manifest in the store, named or not.
+fn stored_images(store: &Store) -> Result<Vec<LocalImage>, ImageError> {
+    let mut out = Vec::new();
+    for d in store.list_blobs()? {
+        // Manifests are small JSON documents; skip layers without reading them.
+        let path = store.blob_path(&d);
+        let small = fs::metadata(&path).is_ok_and(|m| m.len() <= MAX_MANIFEST_SIZE);
+        let json = small
+            && fs::File::open(&path)
+                .and_then(|mut f| {
+                    let mut b = [0u8; 1];
+                    std::io::Read::read(&mut f, &mut b).map(|n| n == 1 && b[0] == b'{')
+                })
+                .unwrap_or(false);
+        if json {
+            if let Ok(img) = load_image(store, &d) {
+                out.push(img);
+            }
+        }
+    }
     Ok(out)
 }
 
@@ -218,13 +435,23 @@ pub struct PruneReport {
     pub temp_files: usize,
 }
 
-/// Removes content no named image uses, and what interrupted pulls left
+/// Removes content that neither a named image nor an image a container
+/// uses (`in_use`, see [`remove`]) needs, and what interrupted pulls left
 /// (temp blobs, half-unpacked snapshots). Callers must not prune while a
 /// pull runs in the same state directory.
-pub fn garbage_collect(store: &Store) -> Result<PruneReport, ImageError> {
+pub fn garbage_collect(store: &Store, in_use: InUse) -> Result<PruneReport, ImageError> {
     let repos = store.repositories()?;
     let mut keep_blobs: BTreeSet<Digest> = BTreeSet::new();
     let mut keep_snaps: BTreeSet<String> = BTreeSet::new();
+    // Untagged images that containers still use keep their content.
+    for img in stored_images(store)? {
+        if !in_use(&img.id).is_empty() {
+            keep_blobs.insert(img.manifest_digest.clone());
+            keep_blobs.insert(img.id.clone());
+            keep_blobs.extend(img.manifest.layers.iter().map(|l| l.digest.clone()));
+            keep_snaps.extend(img.chain_ids.iter().map(|c| c.hex().to_string()));
+        }
+    }
     for (r, m) in &repos.refs {
         keep_blobs.insert(m.clone());
         if let Some(d) = Reference::parse(r).ok().and_then(|r| r.digest().cloned()) {

@@ -10,7 +10,8 @@
 //!   ExposedPorts, Volumes, Labels, StopSignal, Healthcheck).
 //! - [`rootfs::mount_rootfs`] / [`rootfs::unmount_rootfs`] for a
 //!   container's overlay root.
-//! - [`images`] list/inspect/tag/remove/garbage_collect and [`archive`]
+//! - [`images`] list/inspect/tag/remove/garbage_collect (told which
+//!   containers use an image: [`images::InUse`]) and [`archive`]
 //!   save/load/import for the image API endpoints.
 
 pub mod archive;

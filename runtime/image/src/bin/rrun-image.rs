@@ -205,7 +205,7 @@ fn run(cli: Cli) -> Result<()> {
         }
         Cmd::Rm { names, force } => {
             for n in names {
-                for r in images::remove(&store, n, *force)? {
+                for r in images::remove(&store, n, *force, &images::no_containers)? {
                     match r {
                         Removed::Untagged(t) => println!("Untagged: {t}"),
                         Removed::Deleted(d) => println!("Deleted: {d}"),
@@ -214,7 +214,7 @@ fn run(cli: Cli) -> Result<()> {
             }
         }
         Cmd::Prune => {
-            let r = images::garbage_collect(&store)?;
+            let r = images::garbage_collect(&store, &images::no_containers)?;
             for b in &r.blobs {
                 println!("deleted blob: {b}");
             }
