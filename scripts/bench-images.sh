@@ -212,6 +212,9 @@ skopeo_unpack() {
 }
 run_one() { # TOOL REF
     rm -rf "$work/dest"; mkdir -p "$work/dest"
+    # Flush what the previous run left dirty, so no tool pays for another's
+    # writeback (rrun-image syncs its snapshots before it reports success).
+    sync
     case $1 in
     rrun) timed "$bin" --root "$work/dest" --daemon-config /nonexistent pull -q "$2" ;;
     skopeo) timed skopeo copy -q --src-tls-verify=false "docker://$2" "oci:$work/dest/oci:bench" ;;
