@@ -441,14 +441,7 @@ fn exec_into_a_running_container() {
     let oci = Oci::new();
     let b = Bundle::new(&["sleep", "300"]);
     b.write();
-    let id = unique("exec");
-    oci.ok(&[
-        "run",
-        "--detach",
-        "--bundle",
-        b.path().to_str().unwrap(),
-        &id,
-    ]);
+    let id = oci.run_detached(&b, "exec");
     let out = oci.cmd(&[
         "exec",
         &id,
@@ -729,14 +722,7 @@ fn joins_an_existing_namespace_by_path() {
     let oci = Oci::new();
     let first = Bundle::new(&["sleep", "300"]);
     first.write();
-    let a = unique("nsa");
-    oci.ok(&[
-        "run",
-        "--detach",
-        "--bundle",
-        first.path().to_str().unwrap(),
-        &a,
-    ]);
+    let a = oci.run_detached(&first, "nsa");
     let pid = oci.state(&a)["pid"].as_i64().unwrap();
     let mut second = Bundle::new(&["hostname"]);
     second.spec["hostname"] = serde_json::Value::Null;
@@ -758,14 +744,7 @@ fn list_ps_and_features() {
     let oci = Oci::new();
     let b = Bundle::new(&["sleep", "300"]);
     b.write();
-    let id = unique("list");
-    oci.ok(&[
-        "run",
-        "--detach",
-        "--bundle",
-        b.path().to_str().unwrap(),
-        &id,
-    ]);
+    let id = oci.run_detached(&b, "list");
     let table = oci.ok(&["list"]);
     assert!(table.starts_with("ID"), "{table}");
     assert!(
@@ -973,14 +952,7 @@ fn exec_with_a_terminal_through_console_socket() {
     let oci = Oci::new();
     let b = Bundle::new(&["sleep", "300"]);
     b.write();
-    let id = unique("exectty");
-    oci.ok(&[
-        "run",
-        "--detach",
-        "--bundle",
-        b.path().to_str().unwrap(),
-        &id,
-    ]);
+    let id = oci.run_detached(&b, "exectty");
     let sock = b.path().join("exec-console.sock");
     let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
     let receiver = std::thread::spawn(move || recv_fd(&listener));

@@ -238,6 +238,20 @@ impl Oci {
         text(&out.stdout)
     }
 
+    /// `run --detach` of a bundle (written first) under a new unique id.
+    pub fn run_detached(&self, bundle: &Bundle, prefix: &str) -> String {
+        bundle.write();
+        let id = unique(prefix);
+        self.ok(&[
+            "run",
+            "--detach",
+            "--bundle",
+            bundle.path().to_str().unwrap(),
+            &id,
+        ]);
+        id
+    }
+
     pub fn state(&self, id: &str) -> Value {
         serde_json::from_str(&self.ok(&["state", id])).unwrap()
     }
