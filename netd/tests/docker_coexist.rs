@@ -4,15 +4,9 @@
 
 mod common;
 
-use common::{ok, unique, TestNs};
+use common::{can_ping, ok, unique, TestNs};
 use netd::firewall::{self, FwNetwork};
 use netd::link::{self, Attachment, BridgeSpec};
-
-fn can_ping(from: &TestNs, ip: &str) -> bool {
-    from.exec(10, &["busybox", "ping", "-c", "1", "-W", "1", ip])
-        .status
-        .success()
-}
 
 #[test]
 fn containers_get_out_through_dockers_forward_drop_and_teardown_leaves_docker_alone() {

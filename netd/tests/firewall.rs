@@ -3,11 +3,10 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
 use std::time::Duration;
 
-use common::{ok, poll, unique, TestNs};
+use common::{can_ping, fetch, ok, poll, unique, TestNs};
 use netd::firewall::{self, FwNetwork, Proto, PublishedPort};
 use netd::link::{self, Attachment, BridgeSpec};
 
@@ -24,26 +23,6 @@ fn serve_in(ns: &TestNs, port: u16, greeting: &'static str) {
             let _ = conn.write_all(greeting.as_bytes());
         }
     });
-}
-
-/// Connect from inside `from` and read what the server says.
-fn fetch(from: &TestNs, addr: &str) -> Option<String> {
-    let addr: SocketAddr = addr.parse().unwrap();
-    from.open()
-        .run(|| {
-            let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-            s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-            let mut out = String::new();
-            s.read_to_string(&mut out).ok()?;
-            Some(out)
-        })
-        .unwrap()
-}
-
-fn can_ping(from: &TestNs, ip: &str) -> bool {
-    from.exec(10, &["busybox", "ping", "-c", "1", "-W", "1", ip])
-        .status
-        .success()
 }
 
 fn attach(

@@ -5,27 +5,13 @@
 
 mod common;
 
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::io::Write;
 use std::time::Duration;
 
-use common::{ok, poll, stdout, TestNs};
+use common::{fetch, ok, poll, stdout, TestNs};
 use netd::resolv::DnsOptions;
 use netd::store::PortBinding;
 use netd::{ConnectOptions, ContainerRef, CreateNetwork, Netd, NetdConfig, NetdError};
-
-fn fetch(from: &TestNs, addr: &str) -> Option<String> {
-    let addr: SocketAddr = addr.parse().unwrap();
-    from.open()
-        .run(|| {
-            let mut s = TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
-            s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
-            let mut out = String::new();
-            s.read_to_string(&mut out).ok()?;
-            Some(out)
-        })
-        .unwrap()
-}
 
 fn serve_in(ns: &TestNs, port: u16, greeting: &'static str) {
     let listener = ns

@@ -108,3 +108,26 @@ pub fn poll<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) ->
 pub fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()
 }
+
+/// Connects from inside `from` and reads what the server says (None when
+/// the connection fails or times out).
+pub fn fetch(from: &TestNs, addr: &str) -> Option<String> {
+    use std::io::Read;
+    let addr: std::net::SocketAddr = addr.parse().unwrap();
+    from.open()
+        .run(|| {
+            let mut s = std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
+            s.set_read_timeout(Some(Duration::from_secs(2))).ok()?;
+            let mut out = String::new();
+            s.read_to_string(&mut out).ok()?;
+            Some(out)
+        })
+        .unwrap()
+}
+
+/// One ping from inside `from`.
+pub fn can_ping(from: &TestNs, ip: &str) -> bool {
+    from.exec(10, &["busybox", "ping", "-c", "1", "-W", "1", ip])
+        .status
+        .success()
+}
