@@ -241,7 +241,7 @@ async fn inspect(State(d): D, p: Params) -> ApiResult<Response> {
         "Args": c.args,
         "State": {
             "Status": s.status, "Running": s.running, "Paused": false,
-            "Restarting": false, "OOMKilled": false, "Dead": false,
+            "Restarting": s.status == super::restart::RESTARTING, "OOMKilled": false, "Dead": false,
             "Pid": s.pid, "ExitCode": s.exit_code, "Error": s.error,
             "StartedAt": s.started_at, "FinishedAt": s.finished_at,
         },
@@ -251,7 +251,7 @@ async fn inspect(State(d): D, p: Params) -> ApiResult<Response> {
         "HostsPath": dir.join("hosts"),
         "LogPath": shim::log_path(&dir, &c.id),
         "Name": format!("/{}", c.name),
-        "RestartCount": 0,
+        "RestartCount": c.restarts.count,
         "Driver": "overlay2",
         "Platform": "linux",
         "Config": c.config,

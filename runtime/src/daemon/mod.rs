@@ -32,9 +32,13 @@
 //! `wait`, `logs -f`, `attach` and `stop` listen to.
 
 pub mod api;
+mod bundle_opts;
 pub mod config;
 pub mod logs;
 pub mod models;
+pub mod restart;
+pub mod runopts;
+pub mod seccomp_profile;
 pub mod server;
 pub mod spec;
 pub mod store;
@@ -201,6 +205,12 @@ impl Daemon {
         for b in &host.binds {
             spec::parse_bind(b).map_err(ApiError::bad)?;
         }
+        runopts::validate(&mut host.run, &runopts::Host::probe()).map_err(ApiError::bad)?;
+        if host.auto_remove && !host.run.restart_policy.is_none() {
+            return Err(ApiError::bad(
+                "can't create 'AutoRemove' container with restart policy",
+            ));
+        }
         let id = store::new_id();
         let name = match name {
             Some(n) if !n.is_empty() => {
@@ -253,6 +263,7 @@ impl Daemon {
                 ..Default::default()
             },
             shim_pid: 0,
+            restarts: Default::default(),
         };
         {
             // The name is taken under the same lock that inserts it.
@@ -279,6 +290,7 @@ impl Daemon {
         if c.state.running {
             return Ok(false);
         }
+        self.reset_restarts_on_user_start(&c);
         let dir = self.dir(&c.id);
         // A previous run's leftovers.
         let _ = std::fs::remove_file(dir.join(shim::EXIT_FILE));
@@ -401,7 +413,8 @@ impl Daemon {
             binds: c.host_config.binds.clone(),
             cgroups_path: format!("/rrun/{}", c.id),
         };
-        let spec = spec::build(&input).map_err(ApiError::bad)?;
+        let mut spec = spec::build(&input).map_err(ApiError::bad)?;
+        self.apply_run_options(&mut spec, c, &read("etc/group"))?;
         store::atomic_write(
             &dir.join("config.json"),
             &serde_json::to_vec_pretty(&spec).map_err(ApiError::internal)?,
@@ -506,6 +519,7 @@ impl Daemon {
             return;
         };
         tracing::info!(container = %id, exit_code = code, "exited");
+        self.after_exit(&c);
         if c.host_config.auto_remove {
             if let Err(e) = self.remove(id, true) {
                 tracing::warn!(container = %id, error = %e.message, "auto-remove");
@@ -522,6 +536,7 @@ impl Daemon {
                 name, c.id
             )));
         }
+        self.note_user_stop(&c, signal);
         let out = Command::new(&self.opts.oci_bin)
             .arg("--root")
             .arg(&self.opts.exec_root)
@@ -544,6 +559,9 @@ impl Daemon {
     /// the timeout. Returns false if it was not running (304).
     pub async fn stop(self: &Arc<Self>, name: &str, timeout: Option<i64>) -> ApiResult<bool> {
         let c = self.get(name)?;
+        if c.state.status == restart::RESTARTING {
+            self.note_user_stop(&c, "SIGKILL");
+        }
         if !c.state.running {
             return Ok(false);
         }
@@ -656,6 +674,7 @@ impl Daemon {
                 }
             }
         }
+        self.restart_at_startup();
     }
 }
 

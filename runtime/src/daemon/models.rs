@@ -52,6 +52,9 @@ pub struct HostConfig {
     pub network_mode: String,
     #[serde(default)]
     pub auto_remove: bool,
+    /// Resources, security, devices, restart policy…: [`super::runopts`].
+    #[serde(flatten)]
+    pub run: super::runopts::RunOptions,
 }
 
 /// `POST /containers/create` body.

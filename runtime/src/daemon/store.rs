@@ -30,6 +30,9 @@ pub struct Container {
     /// `Path` and `Args` as Docker reports them.
     pub path: String,
     pub args: Vec<String>,
+    /// Restart-policy bookkeeping: [`super::restart::Restarts`].
+    #[serde(default)]
+    pub restarts: super::restart::Restarts,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -1,0 +1,150 @@
+//! The system side of [`super::runopts`]: host device nodes looked up for
+//! `--device` and `--privileged`, and the `--init` reaper installed where
+//! containers bind-mount it from.
+
+use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use super::runopts::{self, DevNode};
+use super::store::{self, Container};
+use super::{ApiError, ApiResult, Daemon};
+
+/// The static reaper built by `build.rs` from `reaper/main.rs`.
+static REAPER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/docker-init"));
+
+/// Writes the reaper to `<exec-root>/docker-init` unless it is there.
+pub fn install_reaper(exec_root: &Path) -> std::io::Result<PathBuf> {
+    let path = exec_root.join("docker-init");
+    let same = std::fs::read(&path).is_ok_and(|b| b == REAPER);
+    if !same {
+        store::atomic_write(&path, REAPER)?;
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755))?;
+    }
+    Ok(path)
+}
+
+fn major(dev: u64) -> i64 {
+    nix::sys::stat::major(dev) as i64
+}
+fn minor(dev: u64) -> i64 {
+    nix::sys::stat::minor(dev) as i64
+}
+
+/// The device node at `host`, to appear at `ctr` with cgroup `access`.
+pub fn device(host: &Path, ctr: &str, access: &str) -> Result<DevNode, String> {
+    let md = std::fs::metadata(host).map_err(|e| {
+        format!(
+            "error gathering device information while adding custom device \"{}\": {e}",
+            host.display()
+        )
+    })?;
+    let ft = md.file_type();
+    let typ = if ft.is_char_device() {
+        'c'
+    } else if ft.is_block_device() {
+        'b'
+    } else {
+        return Err(format!(
+            "error gathering device information while adding custom device \"{}\": not a device node",
+            host.display()
+        ));
+    };
+    Ok(DevNode {
+        path: ctr.to_string(),
+        typ,
+        major: major(md.rdev()),
+        minor: minor(md.rdev()),
+        mode: md.mode() & 0o7777,
+        uid: md.uid(),
+        gid: md.gid(),
+        access: access.to_string(),
+    })
+}
+
+/// Every device node under the host's /dev, as runc's HostDevices (no
+/// pts, shm, mqueue or fd, no console).
+pub fn host_devices() -> Vec<DevNode> {
+    fn walk(dir: &Path, out: &mut Vec<DevNode>) {
+        let Ok(rd) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in rd.flatten() {
+            let p = e.path();
+            let Ok(ft) = e.file_type() else { continue };
+            if ft.is_dir() {
+                let name = e.file_name();
+                if !matches!(
+                    name.to_str(),
+                    Some("pts" | "shm" | "fd" | "mqueue" | ".lxc" | ".lxd-mounts" | ".udev")
+                ) {
+                    walk(&p, out);
+                }
+                continue;
+            }
+            if p == Path::new("/dev/console") || p == Path::new("/dev/ptmx") {
+                continue;
+            }
+            if ft.is_char_device() || ft.is_block_device() {
+                if let Ok(d) = device(&p, &p.to_string_lossy(), "rwm") {
+                    out.push(d);
+                }
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(Path::new("/dev"), &mut out);
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+impl Daemon {
+    /// Applies the container's run options to its freshly built spec.
+    pub(super) fn apply_run_options(
+        &self,
+        spec: &mut serde_json::Value,
+        c: &Container,
+        group_file: &str,
+    ) -> ApiResult<()> {
+        let o = &c.host_config.run;
+        let host = runopts::Host::probe();
+        let gids = runopts::resolve_groups(&o.group_add, group_file).map_err(ApiError::bad)?;
+        if !gids.is_empty() {
+            spec["process"]["user"]["additionalGids"] = serde_json::json!(gids);
+        }
+        let devices = if o.privileged {
+            host_devices()
+        } else {
+            o.devices
+                .iter()
+                .map(|d| {
+                    let ctr = if d.path_in_container.is_empty() {
+                        &d.path_on_host
+                    } else {
+                        &d.path_in_container
+                    };
+                    let access = if d.cgroup_permissions.is_empty() {
+                        "rwm"
+                    } else {
+                        &d.cgroup_permissions
+                    };
+                    device(Path::new(&d.path_on_host), ctr, access)
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(ApiError::bad)?
+        };
+        let init_binary = if o.init == Some(true) {
+            install_reaper(&self.opts.exec_root)
+                .map_err(|e| ApiError::internal(format!("install the init reaper: {e}")))?
+                .display()
+                .to_string()
+        } else {
+            String::new()
+        };
+        let x = runopts::Extra {
+            host: &host,
+            devices,
+            init_binary,
+        };
+        runopts::apply(spec, o, &x).map_err(ApiError::bad)
+    }
+}
