@@ -4,6 +4,7 @@
 //! container's command cannot be run / is not found, else the container's.
 
 pub mod client;
+pub mod runflags;
 
 use anyhow::{Context, Result};
 use clap::{ArgAction, Args, Parser, Subcommand};
@@ -170,6 +171,8 @@ pub struct RunArgs {
     /// Allocate a pseudo-TTY (not supported yet).
     #[arg(short, long)]
     pub tty: bool,
+    #[command(flatten)]
+    pub opts: runflags::RunOptionArgs,
     pub image: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
@@ -344,6 +347,12 @@ fn split_tag(r: &str) -> (&str, &str) {
 }
 
 fn create_body(a: &RunArgs) -> Value {
+    let mut body = base_create_body(a);
+    a.opts.apply(&mut body);
+    body
+}
+
+fn base_create_body(a: &RunArgs) -> Value {
     let labels: serde_json::Map<String, Value> = a
         .label
         .iter()
