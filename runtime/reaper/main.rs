@@ -9,6 +9,7 @@
 //! built statically by `build.rs` with nothing but std: the few libc calls
 //! std does not wrap are declared here.
 
+use std::os::unix::process::CommandExt;
 use std::process::Command;
 
 /// glibc's `sigset_t` (1024 bits).
@@ -82,14 +83,24 @@ fn main() {
     }
     let mut all = SigSet([0; 16]);
     // Block every signal before the child exists, so none is lost between
-    // its start and our first wait; std's spawn gives the child an empty
-    // mask and default dispositions back.
+    // its start and our first wait; the child unblocks them before its exec.
     // SAFETY: plain libc calls on a local set.
     unsafe {
         sigfillset(&mut all);
         sigprocmask(SIG_SETMASK, &all, std::ptr::null_mut());
     }
-    let child = match Command::new(&args[0]).args(&args[1..]).spawn() {
+    let mut cmd = Command::new(&args[0]);
+    cmd.args(&args[1..]);
+    // SAFETY: the closure only calls async-signal-safe sigprocmask.
+    unsafe {
+        cmd.pre_exec(|| {
+            // The child starts with nothing blocked, whatever std does.
+            let none = SigSet([0; 16]);
+            sigprocmask(SIG_SETMASK, &none, std::ptr::null_mut());
+            Ok(())
+        });
+    }
+    let child = match cmd.spawn() {
         Ok(c) => c.id() as i32,
         Err(e) => {
             eprintln!("docker-init: exec {} failed: {e}", args[0]);

@@ -477,11 +477,7 @@ impl Host {
             ncpu: std::thread::available_parallelism()
                 .map(|n| n.get() as i64)
                 .unwrap_or(1),
-            caps: ALL_CAPS
-                .iter()
-                .take(last + 1)
-                .map(|c| c.to_string())
-                .collect(),
+            caps: grantable_caps(last, bounding_set()),
             arch: seccomp_profile::go_arch().to_string(),
             kernel,
             swap_limit: v2
@@ -489,6 +485,30 @@ impl Host {
                     .exists(),
         }
     }
+}
+
+/// The daemon's own bounding set (`CapBnd` of /proc/self/status): a
+/// container cannot be given more than the daemon holds.
+fn bounding_set() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("CapBnd:"))
+                .and_then(|v| u64::from_str_radix(v.trim(), 16).ok())
+        })
+        .unwrap_or(u64::MAX)
+}
+
+/// The capabilities up to the kernel's last one that are in `bounding`.
+pub fn grantable_caps(last: usize, bounding: u64) -> Vec<String> {
+    ALL_CAPS
+        .iter()
+        .enumerate()
+        .take(last + 1)
+        .filter(|(i, _)| bounding & (1u64 << i) != 0)
+        .map(|(_, c)| c.to_string())
+        .collect()
 }
 
 /// Checks the options and fills in Docker's defaults (shm size, swap).
@@ -1124,6 +1144,15 @@ mod tests {
         assert!(s["linux"]["seccomp"].is_null());
         assert_eq!(s["process"]["noNewPrivileges"], true);
         assert!(!s["linux"]["maskedPaths"].as_array().unwrap().is_empty());
+    }
+
+    #[test]
+    fn grantable_caps_follow_kernel_and_bounding_set() {
+        assert_eq!(grantable_caps(40, u64::MAX).len(), 41);
+        assert_eq!(grantable_caps(37, u64::MAX).len(), 38);
+        let without_sys_resource = grantable_caps(40, 0x1fffeffffff);
+        assert_eq!(without_sys_resource.len(), 40);
+        assert!(!without_sys_resource.contains(&"CAP_SYS_RESOURCE".to_string()));
     }
 
     #[test]
