@@ -1,0 +1,459 @@
+//! End-to-end tests of Docker's run options through rrund and rrun:
+//! cgroup limits, capabilities, seccomp, privileged, read-only root,
+//! ulimits, sysctls, `--init`, restart policies (also across a daemon
+//! killed with SIGKILL), and bad values refused before anything exists.
+//! Each test has its own daemon ([`common::rrund::Rrund`]).
+
+mod common;
+
+use common::rrund::Rrund;
+use common::{text, wait_for};
+use std::time::{Duration, Instant};
+
+fn code(o: &std::process::Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// `rrun run --rm <flags> busybox sh -c <script>`: (exit code, stdout, stderr).
+fn sh(d: &Rrund, flags: &[&str], script: &str) -> (i32, String, String) {
+    let mut args = vec!["run", "--rm"];
+    args.extend_from_slice(flags);
+    args.extend_from_slice(&["busybox", "sh", "-c", script]);
+    let out = d.rrun(&args);
+    (code(&out), text(&out.stdout), text(&out.stderr))
+}
+
+fn cap_eff(out: &str) -> String {
+    out.lines()
+        .find_map(|l| l.strip_prefix("CapEff:"))
+        .unwrap_or_else(|| panic!("no CapEff in {out:?}"))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn limits_are_in_force() {
+    let d = Rrund::with_busybox();
+    // cgroup v2 files first, else the v1 ones (this machine is v1 hybrid).
+    let script = r#"
+        m=$(cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes)
+        c=$(cat /sys/fs/cgroup/cpu.max 2>/dev/null || echo "$(cat /sys/fs/cgroup/cpu/cpu.cfs_quota_us) $(cat /sys/fs/cgroup/cpu/cpu.cfs_period_us)")
+        p=$(cat /sys/fs/cgroup/pids.max 2>/dev/null || cat /sys/fs/cgroup/pids/pids.max)
+        echo "$m|$c|$p"
+    "#;
+    let (rc, out, err) = sh(
+        &d,
+        &["-m", "64m", "--cpus", "0.5", "--pids-limit", "20"],
+        script,
+    );
+    assert_eq!(rc, 0, "{out}{err}");
+    assert_eq!(out.trim(), "67108864|50000 100000|20", "{err}");
+
+    let (rc, out, err) = sh(
+        &d,
+        &["--cpu-quota", "20000", "--cpu-period", "50000"],
+        script,
+    );
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(out.trim().ends_with("|20000 50000|max"), "{out}");
+
+    // The pids limit stops forks.
+    let (_, out, err) = sh(
+        &d,
+        &["--pids-limit", "4"],
+        "for i in 1 2 3 4 5 6 7 8; do sleep 30 & done; echo done",
+    );
+    assert!(
+        (out + &err).contains("fork"),
+        "8 forks under a limit of 4 should fail"
+    );
+}
+
+#[test]
+fn capabilities_default_add_drop_and_privileged() {
+    let d = Rrund::with_busybox();
+    let status = "grep CapEff /proc/self/status";
+    let (rc, out, err) = sh(&d, &[], status);
+    assert_eq!(rc, 0, "{err}");
+    assert_eq!(cap_eff(&out), "00000000a80425fb");
+    let (_, out, _) = sh(&d, &["--cap-drop", "ALL", "--cap-add", "net_raw"], status);
+    assert_eq!(cap_eff(&out), "0000000000002000");
+    let (_, out, _) = sh(
+        &d,
+        &["--cap-add", "CAP_SYS_ADMIN", "--cap-drop", "chown"],
+        status,
+    );
+    assert_eq!(cap_eff(&out), "00000000a82425fa");
+
+    // Privileged: every capability rrund holds, no seccomp, no masked
+    // paths, the host's devices.
+    let ours = std::fs::read_to_string("/proc/self/status").unwrap();
+    let bounding = ours
+        .lines()
+        .find_map(|l| l.strip_prefix("CapBnd:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    let (rc, out, err) = sh(
+        &d,
+        &["--privileged"],
+        "grep CapEff /proc/self/status; ls /dev | wc -l; unshare -U true && echo unshared; \
+         head -c1 /proc/timer_list | wc -c",
+    );
+    assert_eq!(rc, 0, "{out}{err}");
+    assert_eq!(cap_eff(&out), bounding);
+    let lines: Vec<&str> = out.lines().collect();
+    let ndev: usize = lines[1].trim().parse().unwrap();
+    assert!(ndev > 20, "privileged /dev has only {ndev} entries");
+    assert_eq!(lines[2], "unshared");
+    assert_eq!(
+        lines[3].trim(),
+        "1",
+        "/proc/timer_list is not masked when privileged"
+    );
+
+    // Not privileged: /proc/timer_list (masked) reads as empty.
+    let (_, out, _) = sh(&d, &[], "head -c1 /proc/timer_list | wc -c");
+    assert_eq!(out.trim(), "0");
+}
+
+#[test]
+fn seccomp_default_unconfined_custom_and_no_new_privileges() {
+    let d = Rrund::with_busybox();
+    let (rc, out, err) = sh(&d, &[], "unshare -U true");
+    assert_ne!(rc, 0, "unshare passed Docker's default profile: {out}");
+    assert!(err.contains("Operation not permitted"), "{err}");
+    let (rc, _, err) = sh(
+        &d,
+        &["--security-opt", "seccomp=unconfined"],
+        "unshare -U true",
+    );
+    assert_eq!(rc, 0, "{err}");
+
+    // A profile file in Docker's format, sent by the CLI.
+    let profile = d.dir.path().join("no-mkdir.json");
+    std::fs::write(
+        &profile,
+        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}"#,
+    )
+    .unwrap();
+    let opt = format!("seccomp={}", profile.display());
+    let (rc, _, err) = sh(&d, &["--security-opt", &opt], "mkdir /tmp/x");
+    assert_ne!(rc, 0);
+    assert!(err.contains("Operation not permitted"), "{err}");
+    let (rc, _, err) = sh(&d, &["--security-opt", &opt], "unshare -U true");
+    assert_eq!(rc, 0, "{err}");
+
+    let nnp = "grep NoNewPrivs /proc/self/status";
+    let (_, out, _) = sh(&d, &[], nnp);
+    assert!(out.contains('0'), "{out}");
+    let (_, out, _) = sh(&d, &["--security-opt", "no-new-privileges"], nnp);
+    assert!(out.contains('1'), "{out}");
+}
+
+#[test]
+fn read_only_ulimits_sysctls_and_shm() {
+    let d = Rrund::with_busybox();
+    let (rc, out, err) = sh(&d, &["--read-only"], "touch /x");
+    assert_ne!(rc, 0, "{out}");
+    assert!(err.contains("Read-only file system"), "{err}");
+    let (rc, _, err) = sh(&d, &[], "touch /x");
+    assert_eq!(rc, 0, "{err}");
+
+    let (rc, out, err) = sh(&d, &["--ulimit", "nofile=123:456"], "ulimit -n; ulimit -Hn");
+    assert_eq!(rc, 0, "{err}");
+    assert_eq!(out, "123\n456\n");
+
+    let (rc, out, err) = sh(
+        &d,
+        &["--sysctl", "net.ipv4.ip_forward=1"],
+        "cat /proc/sys/net/ipv4/ip_forward",
+    );
+    assert_eq!(rc, 0, "{err}");
+    assert_eq!(out.trim(), "1");
+
+    let (_, out, _) = sh(&d, &[], "grep ' /dev/shm ' /proc/mounts");
+    assert!(out.contains("size=65536k"), "{out}");
+    let (_, out, _) = sh(&d, &["--shm-size", "1m"], "grep ' /dev/shm ' /proc/mounts");
+    assert!(out.contains("size=1024k"), "{out}");
+
+    let (_, out, _) = sh(
+        &d,
+        &["--oom-score-adj", "300"],
+        "cat /proc/self/oom_score_adj",
+    );
+    assert_eq!(out.trim(), "300");
+    let (_, out, _) = sh(&d, &["--group-add", "10", "--group-add", "audio"], "id -G");
+    assert!(out.contains("10") && out.contains("29"), "{out}");
+}
+
+/// Children of `pid` on the host that are zombies.
+fn zombie_children(pid: i32) -> Vec<i32> {
+    let children =
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default();
+    children
+        .split_whitespace()
+        .filter_map(|c| c.parse::<i32>().ok())
+        .filter(|c| {
+            std::fs::read_to_string(format!("/proc/{c}/stat"))
+                .map(|s| {
+                    s.rsplit(')')
+                        .next()
+                        .unwrap_or("")
+                        .trim_start()
+                        .starts_with('Z')
+                })
+                .unwrap_or(false)
+        })
+        .collect()
+}
+
+#[test]
+fn init_reaps_forwards_signals_and_passes_the_exit_code() {
+    let d = Rrund::with_busybox();
+    let (rc, out, err) = sh(
+        &d,
+        &["--init"],
+        "tr '\\0' ' ' < /proc/1/cmdline; echo; exit 7",
+    );
+    assert_eq!(rc, 7, "{out}{err}");
+    assert!(out.starts_with("/sbin/docker-init -- sh -c"), "{out}");
+
+    // An orphan re-parented to pid 1 is reaped.
+    let name = common::unique("init-");
+    d.ok(&[
+        "run",
+        "-d",
+        "--init",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
+        "(sleep 0.2 &); exec sleep 1000",
+    ]);
+    let pid = d.inspect(&name)["State"]["Pid"].as_i64().unwrap() as i32;
+    assert!(pid > 0);
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
+    assert!(text(&cmdline).starts_with("/sbin/docker-init"));
+    // The orphan ends after 0.2 s; once it has, no zombie may stay.
+    let started = Instant::now();
+    wait_for("the orphan to be reaped", Duration::from_secs(10), || {
+        (started.elapsed() > Duration::from_secs(1) && zombie_children(pid).is_empty())
+            .then_some(())
+    });
+
+    // SIGTERM reaches `sleep` through the reaper: no 10 s wait for SIGKILL.
+    let t = Instant::now();
+    d.ok(&["stop", "-t", "10", &name]);
+    assert!(
+        t.elapsed() < Duration::from_secs(8),
+        "stop took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(d.inspect(&name)["State"]["ExitCode"], 143);
+}
+
+fn state(d: &Rrund, name: &str) -> (String, i64, i64) {
+    let v = d.inspect(name);
+    (
+        v["State"]["Status"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string(),
+        v["RestartCount"].as_i64().unwrap_or(-1),
+        v["State"]["ExitCode"].as_i64().unwrap_or(-1),
+    )
+}
+
+#[test]
+fn restart_policies_on_failure_always_and_stop() {
+    let d = Rrund::with_busybox();
+    let name = common::unique("onfail-");
+    d.ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "on-failure:2",
+        "--name",
+        &name,
+        "busybox",
+        "sh",
+        "-c",
+        "echo run; exit 3",
+    ]);
+    wait_for(
+        "three runs of on-failure:2",
+        Duration::from_secs(20),
+        || {
+            let logs = d.ok(&["logs", &name]);
+            let (status, count, exit) = state(&d, &name);
+            (logs.lines().count() == 3 && status == "exited" && count == 2 && exit == 3)
+                .then_some(())
+        },
+    );
+    assert_eq!(
+        d.inspect(&name)["HostConfig"]["RestartPolicy"]["Name"],
+        "on-failure"
+    );
+
+    // on-failure does not restart a success.
+    let ok_name = common::unique("onfail-ok-");
+    d.ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "on-failure",
+        "--name",
+        &ok_name,
+        "busybox",
+        "true",
+    ]);
+    wait_for(
+        "the success to be recorded",
+        Duration::from_secs(20),
+        || (state(&d, &ok_name) == ("exited".into(), 0, 0)).then_some(()),
+    );
+
+    let always = common::unique("always-");
+    d.ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "always",
+        "--name",
+        &always,
+        "busybox",
+        "sh",
+        "-c",
+        "sleep 0.2",
+    ]);
+    wait_for("always to restart twice", Duration::from_secs(20), || {
+        (state(&d, &always).1 >= 2).then_some(())
+    });
+    d.ok(&["stop", "-t", "1", &always]);
+    let (status, count, _) = state(&d, &always);
+    assert_eq!(status, "exited");
+    // Stopped for good: no further run within a few back-off periods.
+    let until = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < until {
+        let (s, c, _) = state(&d, &always);
+        assert_eq!((s.as_str(), c), ("exited", count), "restarted after stop");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // A start by the user resets the count and the policy applies again.
+    d.ok(&["start", &always]);
+    wait_for(
+        "always to restart after start",
+        Duration::from_secs(20),
+        || (state(&d, &always).1 >= 1).then_some(()),
+    );
+}
+
+#[test]
+fn always_container_comes_back_after_daemon_and_shim_are_killed() {
+    let mut d = Rrund::with_busybox();
+    let name = common::unique("back-");
+    d.ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "always",
+        "--name",
+        &name,
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let keep = common::unique("keep-");
+    d.ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "unless-stopped",
+        "--name",
+        &keep,
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let v = d.inspect(&name);
+    let pid = v["State"]["Pid"].as_i64().unwrap() as i32;
+    let keep_pid = d.inspect(&keep)["State"]["Pid"].as_i64().unwrap() as i32;
+    let shim: i32 = std::fs::read_to_string(
+        d.data_root()
+            .join("containers")
+            .join(v["Id"].as_str().unwrap())
+            .join("shim.pid"),
+    )
+    .unwrap()
+    .trim()
+    .parse()
+    .unwrap();
+    d.kill9();
+    // The shim dies with its container while no daemon runs.
+    for p in [shim, pid] {
+        let _ = nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(p),
+            nix::sys::signal::Signal::SIGKILL,
+        );
+    }
+    wait_for("the shim to be gone", Duration::from_secs(10), || {
+        (!std::path::Path::new(&format!("/proc/{shim}")).exists()
+            || std::fs::read_to_string(format!("/proc/{shim}/stat"))
+                .is_ok_and(|s| s.contains(") Z")))
+        .then_some(())
+    });
+    d.spawn();
+    wait_for(
+        "the always container to run again",
+        Duration::from_secs(30),
+        || {
+            let v = d.inspect(&name);
+            let new_pid = v["State"]["Pid"].as_i64().unwrap_or(0) as i32;
+            (v["State"]["Running"] == true && new_pid > 0 && new_pid != pid).then_some(())
+        },
+    );
+    // The unless-stopped one survived with its shim and is re-adopted as is.
+    let v = d.inspect(&keep);
+    assert_eq!(v["State"]["Running"], true);
+    assert_eq!(v["State"]["Pid"].as_i64().unwrap() as i32, keep_pid);
+    assert_eq!(v["RestartCount"], 0);
+}
+
+#[test]
+fn bad_values_are_refused_and_nothing_is_created() {
+    let d = Rrund::with_busybox();
+    let cases: &[(&[&str], &str)] = &[
+        (&["--memory", "1x"], "invalid size: '1x'"),
+        (
+            &["--restart", "bogus"],
+            "invalid restart policy: unknown policy 'bogus'",
+        ),
+        (&["--cpus", "-1"], "Range of CPUs is from 0.01 to"),
+        (&["--cap-add", "NOPE"], "unknown capability: \"NOPE\""),
+        (
+            &["--ulimit", "nofile=3:2"],
+            "ulimit soft limit must be less than or equal to hard limit",
+        ),
+        (&["--sysctl", "kernel.hostname=x"], "is not allowed"),
+        (&["-m", "1k"], "Minimum memory limit allowed is 6MB"),
+        (
+            &["--rm", "--restart", "always"],
+            "can't create 'AutoRemove' container with restart policy",
+        ),
+    ];
+    for (flags, msg) in cases {
+        let mut args = vec!["run"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["busybox", "true"]);
+        let out = d.rrun(&args);
+        assert_eq!(code(&out), 125, "{flags:?}: {}", text(&out.stderr));
+        assert!(
+            text(&out.stderr).contains(msg),
+            "{flags:?}: {:?} lacks {msg:?}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(d.ok(&["ps", "-aq"]).trim(), "");
+}
