@@ -612,9 +612,10 @@ pub fn validate_restart(p: &RestartPolicy) -> Result<(), String> {
     match p.name.as_str() {
         "" | "no" | "always" | "unless-stopped" => {
             if p.maximum_retry_count != 0 {
-                return Err(format!(
+                return Err(
                     "invalid restart policy: maximum retry count can only be used with 'on-failure'"
-                ));
+                        .into(),
+                );
             }
             Ok(())
         }
