@@ -187,6 +187,65 @@ fn read_only_ulimits_sysctls_and_shm() {
     assert!(out.contains("10") && out.contains("29"), "{out}");
 }
 
+#[test]
+fn devices_and_stop_options() {
+    let d = Rrund::with_busybox();
+    let (rc, out, err) = sh(
+        &d,
+        &["--device", "/dev/null:/dev/mynull"],
+        "echo hi > /dev/mynull && stat -c '%t,%T %F' /dev/mynull",
+    );
+    assert_eq!(rc, 0, "{out}{err}");
+    assert_eq!(out.trim(), "1,3 character special file");
+    let out = d.rrun(&["run", "--rm", "--device", "/etc/passwd", "busybox", "true"]);
+    assert_eq!(code(&out), 125, "a regular file is not a device");
+
+    // `sleep` as pid 1 ignores SIGTERM: the stop timeout decides.
+    let name = common::unique("stopt-");
+    d.ok(&[
+        "run",
+        "-d",
+        "--stop-timeout",
+        "1",
+        "--name",
+        &name,
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let t = Instant::now();
+    d.ok(&["stop", &name]);
+    assert!(
+        t.elapsed() < Duration::from_secs(6),
+        "stop took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(d.inspect(&name)["State"]["ExitCode"], 137);
+    assert_eq!(d.inspect(&name)["Config"]["StopTimeout"], 1);
+
+    // A stop signal the program dies of ends it at once.
+    let name = common::unique("stops-");
+    d.ok(&[
+        "run",
+        "-d",
+        "--stop-signal",
+        "SIGKILL",
+        "--name",
+        &name,
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    let t = Instant::now();
+    d.ok(&["stop", "-t", "30", &name]);
+    assert!(
+        t.elapsed() < Duration::from_secs(6),
+        "stop took {:?}",
+        t.elapsed()
+    );
+    assert_eq!(d.inspect(&name)["Config"]["StopSignal"], "SIGKILL");
+}
+
 /// Children of `pid` on the host that are zombies.
 fn zombie_children(pid: i32) -> Vec<i32> {
     let children =
@@ -377,6 +436,32 @@ fn always_container_comes_back_after_daemon_and_shim_are_killed() {
         "sleep",
         "1000",
     ]);
+    let stopped_always = common::unique("stopped-always-");
+    d.ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "always",
+        "--name",
+        &stopped_always,
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    d.ok(&["stop", "-t", "0", &stopped_always]);
+    let stopped_unless = common::unique("stopped-unless-");
+    d.ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "unless-stopped",
+        "--name",
+        &stopped_unless,
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    d.ok(&["stop", "-t", "0", &stopped_unless]);
     let v = d.inspect(&name);
     let pid = v["State"]["Pid"].as_i64().unwrap() as i32;
     let keep_pid = d.inspect(&keep)["State"]["Pid"].as_i64().unwrap() as i32;
@@ -419,6 +504,14 @@ fn always_container_comes_back_after_daemon_and_shim_are_killed() {
     assert_eq!(v["State"]["Running"], true);
     assert_eq!(v["State"]["Pid"].as_i64().unwrap() as i32, keep_pid);
     assert_eq!(v["RestartCount"], 0);
+    // As Docker: a daemon start starts `always` containers even after the
+    // user's stop, and leaves stopped `unless-stopped` ones alone.
+    wait_for(
+        "the stopped always container to run",
+        Duration::from_secs(30),
+        || (d.inspect(&stopped_always)["State"]["Running"] == true).then_some(()),
+    );
+    assert_eq!(state(&d, &stopped_unless).0, "exited");
 }
 
 #[test]

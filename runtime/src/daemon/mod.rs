@@ -836,6 +836,9 @@ pub fn human_status(s: &State, now: chrono::DateTime<chrono::Utc>) -> String {
         "running" => format!("Up {}", since(&s.started_at)),
         "exited" => format!("Exited ({}) {} ago", s.exit_code, since(&s.finished_at)),
         "created" => "Created".into(),
+        restart::RESTARTING => {
+            format!("Restarting ({}) {} ago", s.exit_code, since(&s.finished_at))
+        }
         other => other.to_string(),
     }
 }

@@ -174,10 +174,11 @@ impl Daemon {
         };
         for c in waiting {
             if c.state.status != RESTARTING {
-                // A fresh restart manager: the count starts again.
+                // A start by the daemon, as one by the user: the count
+                // and the user's stop are reset.
                 let _ = self.update(&c.id, |c| {
                     c.state.status = RESTARTING.into();
-                    c.restarts.count = 0;
+                    c.restarts = Restarts::default();
                 });
             }
             tracing::info!(container = %c.id, "starting again after the daemon's start");
