@@ -9,6 +9,12 @@ use super::runopts::{self, DevNode};
 use super::store::{self, Container};
 use super::{ApiError, ApiResult, Daemon};
 
+/// The reaper's source, compiled here too so its unit tests run.
+#[cfg(test)]
+#[allow(dead_code)]
+#[path = "../../reaper/main.rs"]
+mod reaper;
+
 /// The static reaper built by `build.rs` from `reaper/main.rs`.
 static REAPER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/docker-init"));
 

@@ -640,7 +640,7 @@ impl Daemon {
         let mut v: Vec<&Container> = map
             .values()
             .map(|e| &e.c)
-            .filter(|c| all || c.state.running)
+            .filter(|c| all || c.state.running || c.state.status == restart::RESTARTING)
             .filter(|c| matches_filters(c, filters))
             .collect();
         v.sort_by(|a, b| b.created.cmp(&a.created));
