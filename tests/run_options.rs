@@ -400,6 +400,28 @@ fn restart_policies_on_failure_always_and_stop() {
         assert_eq!((s.as_str(), c), ("exited", count), "restarted after stop");
         std::thread::sleep(Duration::from_millis(100));
     }
+    // So does a kill by the user (unless-stopped alike).
+    let killed = common::unique("killed-");
+    d.ok(&[
+        "run",
+        "-d",
+        "--restart",
+        "unless-stopped",
+        "--name",
+        &killed,
+        "busybox",
+        "sleep",
+        "1000",
+    ]);
+    d.ok(&["kill", &killed]);
+    wait_for("the kill to be recorded", Duration::from_secs(20), || {
+        (state(&d, &killed).0 == "exited").then_some(())
+    });
+    let until = Instant::now() + Duration::from_secs(1);
+    while Instant::now() < until {
+        assert_eq!(state(&d, &killed).0, "exited", "restarted after kill");
+        std::thread::sleep(Duration::from_millis(100));
+    }
     // A start by the user resets the count and the policy applies again.
     d.ok(&["start", &always]);
     wait_for(

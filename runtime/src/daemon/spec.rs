@@ -26,6 +26,7 @@ pub const DEFAULT_CAPS: &[&str] = &[
 pub const MASKED_PATHS: &[&str] = &[
     "/proc/asound",
     "/proc/acpi",
+    "/proc/interrupts",
     "/proc/kcore",
     "/proc/keys",
     "/proc/latency_stats",
