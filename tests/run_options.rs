@@ -57,6 +57,31 @@ fn limits_are_in_force() {
     assert_eq!(rc, 0, "{out}{err}");
     assert!(out.trim().ends_with("|20000 50000|max"), "{out}");
 
+    let script = r#"
+        s=$(cat /sys/fs/cgroup/cpu.weight 2>/dev/null || cat /sys/fs/cgroup/cpu/cpu.shares)
+        cs=$(cat /sys/fs/cgroup/cpuset.cpus 2>/dev/null || cat /sys/fs/cgroup/cpuset/cpuset.cpus)
+        r=$(cat /sys/fs/cgroup/memory.low 2>/dev/null || cat /sys/fs/cgroup/memory/memory.soft_limit_in_bytes)
+        echo "$s|$cs|$r"
+    "#;
+    let (rc, out, err) = sh(
+        &d,
+        &[
+            "-c",
+            "512",
+            "--cpuset-cpus",
+            "0",
+            "--memory-reservation",
+            "32m",
+        ],
+        script,
+    );
+    assert_eq!(rc, 0, "{out}{err}");
+    // cgroup v1 shares, or the v2 weight libcgroups converts them to.
+    assert!(
+        ["512|0|33554432", "20|0|33554432"].contains(&out.trim()),
+        "{out}"
+    );
+
     // The pids limit stops forks.
     let (_, out, err) = sh(
         &d,
