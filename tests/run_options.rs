@@ -571,7 +571,7 @@ fn bad_values_are_refused_and_nothing_is_created() {
             "invalid restart policy: unknown policy 'bogus'",
         ),
         (&["--cpus", "-1"], "Range of CPUs is from 0.01 to"),
-        (&["--cap-add", "NOPE"], "unknown capability: \"NOPE\""),
+        (&["--cap-add", "NOPE"], "unknown capability: \"CAP_NOPE\""),
         (
             &["--ulimit", "nofile=3:2"],
             "ulimit soft limit must be less than or equal to hard limit",

@@ -345,7 +345,7 @@ pub fn normalize_cap(c: &str) -> Result<String, String> {
     if ALL_CAPS.contains(&full.as_str()) {
         Ok(full)
     } else {
-        Err(format!("unknown capability: \"{c}\""))
+        Err(format!("unknown capability: \"{full}\""))
     }
 }
 
@@ -379,6 +379,11 @@ pub fn capabilities(o: &RunOptions, host_caps: &[String]) -> Result<Vec<String>,
         caps.retain(|c| !drop.contains(c) || add.contains(c));
     }
     for c in add.iter().filter(|c| *c != "ALL") {
+        if !host_caps.contains(c) {
+            return Err(format!(
+                "capability not supported by your kernel or not available in the current environment: \"{c}\""
+            ));
+        }
         if !caps.contains(c) {
             caps.push(c.clone());
         }
@@ -962,8 +967,12 @@ mod tests {
         o.cap_add = vec!["BOGUS".into()];
         assert_eq!(
             capabilities(&o, &h.caps).unwrap_err(),
-            "unknown capability: \"BOGUS\""
+            "unknown capability: \"CAP_BOGUS\""
         );
+        o.cap_add = vec!["SYS_ADMIN".into()];
+        assert!(capabilities(&o, &h.caps[..20])
+            .unwrap_err()
+            .contains("not supported"));
         o.privileged = true;
         o.cap_add.clear();
         assert_eq!(capabilities(&o, &h.caps).unwrap().len(), ALL_CAPS.len());
