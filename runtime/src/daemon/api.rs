@@ -240,8 +240,10 @@ async fn inspect(State(d): D, p: Params) -> ApiResult<Response> {
         "Path": c.path,
         "Args": c.args,
         "State": {
-            "Status": s.status, "Running": s.running, "Paused": false,
-            "Restarting": s.status == super::restart::RESTARTING, "OOMKilled": false, "Dead": false,
+            // As Docker, a container waiting for its restart counts as running.
+            "Status": s.status, "Running": s.running || s.status == super::restart::RESTARTING,
+            "Paused": false, "Restarting": s.status == super::restart::RESTARTING,
+            "OOMKilled": false, "Dead": false,
             "Pid": s.pid, "ExitCode": s.exit_code, "Error": s.error,
             "StartedAt": s.started_at, "FinishedAt": s.finished_at,
         },

@@ -479,9 +479,7 @@ impl Host {
             .unwrap_or((0, 0));
         let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
         Host {
-            ncpu: std::thread::available_parallelism()
-                .map(|n| n.get() as i64)
-                .unwrap_or(1),
+            ncpu: online_cpus(),
             caps: grantable_caps(last, bounding_set()),
             arch: seccomp_profile::go_arch().to_string(),
             kernel,
@@ -490,6 +488,18 @@ impl Host {
                     .exists(),
         }
     }
+}
+
+/// CPUs this process may run on (Go's `runtime.NumCPU`, which Docker uses).
+fn online_cpus() -> i64 {
+    nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0))
+        .map(|set| {
+            (0..nix::sched::CpuSet::count())
+                .filter(|&i| set.is_set(i).unwrap_or(false))
+                .count() as i64
+        })
+        .unwrap_or(1)
+        .max(1)
 }
 
 /// The daemon's own bounding set (`CapBnd` of /proc/self/status): a
