@@ -591,6 +591,7 @@ impl Daemon {
     /// `DELETE /containers/{id}`. Blocking; kills first with `force`.
     pub fn remove(&self, name: &str, force: bool) -> ApiResult<()> {
         let c = self.get(name)?;
+        restart::check_removable(&c, force)?;
         if c.state.running {
             if !force {
                 return Err(ApiError::conflict(format!(

@@ -106,6 +106,17 @@ pub fn is_stop_by_user(signal: &str, stop_signal: Option<&str>) -> bool {
     sig == "KILL" || sig == norm(stop_signal.unwrap_or("SIGTERM"))
 }
 
+/// A container waiting for its restart counts as running for `rm`.
+pub fn check_removable(c: &Container, force: bool) -> Result<(), super::ApiError> {
+    if c.state.status == RESTARTING && !force {
+        return Err(super::ApiError::conflict(format!(
+            "You cannot remove a restarting container {}. Stop the container before attempting removal or force remove",
+            c.id
+        )));
+    }
+    Ok(())
+}
+
 fn ran_for(c: &Container) -> Duration {
     let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
     match (t(&c.state.started_at), t(&c.state.finished_at)) {
