@@ -590,6 +590,44 @@ fn the_docker_cli_drives_rrund() {
     assert!(ok(&["ps", "-a"]).contains("Exited (137)"));
     assert_eq!(ok(&["rm", "dk"]).trim(), "dk");
     assert!(ok(&["ps", "-aq"]).trim().is_empty());
+
+    // Networks and volumes.
+    let net_id = ok(&["network", "create", "dk-net"]);
+    assert_eq!(net_id.trim().len(), 64, "{net_id}");
+    let ls = ok(&["network", "ls"]);
+    assert!(ls.contains("dk-net") && ls.contains("bridge"), "{ls}");
+    let out = docker_cmd(&[
+        "run",
+        "--rm",
+        "--network",
+        "dk-net",
+        "--network-alias",
+        "svc",
+        "busybox",
+        "sh",
+        "-c",
+        "nslookup svc >/dev/null && echo resolved",
+    ]);
+    assert_eq!(text(&out.stdout), "resolved\n", "{}", text(&out.stderr));
+    assert_eq!(ok(&["network", "rm", "dk-net"]).trim(), "dk-net");
+    assert_eq!(ok(&["volume", "create", "dk-vol"]).trim(), "dk-vol");
+    ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "dk-vol:/v",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /v/f",
+    ]);
+    assert_eq!(
+        ok(&["run", "--rm", "-v", "dk-vol:/v", "busybox", "cat", "/v/f"]),
+        "x\n"
+    );
+    assert!(ok(&["volume", "ls"]).contains("dk-vol"));
+    assert_eq!(ok(&["volume", "rm", "dk-vol"]).trim(), "dk-vol");
+    assert!(!ok(&["volume", "ls", "-q"]).contains("dk-vol"));
 }
 
 #[test]
