@@ -2,20 +2,46 @@
 //! cgroup limits, capabilities, seccomp, privileged, read-only root,
 //! ulimits, sysctls, `--init`, restart policies (also across a daemon
 //! killed with SIGKILL), and bad values refused before anything exists.
-//! Each test has its own daemon ([`common::rrund::Rrund`]).
+//! Each test has its own daemon ([`common::daemon::Daemon`]).
 
 mod common;
 
-use common::rrund::Rrund;
-use common::{text, wait_for};
+use common::daemon::Daemon;
+use common::text;
 use std::time::{Duration, Instant};
+
+/// A daemon of the test's own with busybox loaded.
+fn daemon() -> Daemon {
+    let d = Daemon::start();
+    d.load_busybox();
+    d
+}
+
+fn inspect(d: &Daemon, name: &str) -> serde_json::Value {
+    common::daemon::inspect(d, name)
+}
+
+/// Polls `f` until it holds; on timeout, fails with the daemon's log.
+fn wait_until(d: &Daemon, what: &str, secs: u64, mut f: impl FnMut() -> bool) {
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    let mut pause = Duration::from_millis(5);
+    while !f() {
+        assert!(
+            Instant::now() < deadline,
+            "timed out waiting for {what}\n--- rrund log ---\n{}",
+            d.log()
+        );
+        std::thread::sleep(pause);
+        pause = (pause * 2).min(Duration::from_millis(100));
+    }
+}
 
 fn code(o: &std::process::Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
 
 /// `rrun run --rm <flags> busybox sh -c <script>`: (exit code, stdout, stderr).
-fn sh(d: &Rrund, flags: &[&str], script: &str) -> (i32, String, String) {
+fn sh(d: &Daemon, flags: &[&str], script: &str) -> (i32, String, String) {
     let mut args = vec!["run", "--rm"];
     args.extend_from_slice(flags);
     args.extend_from_slice(&["busybox", "sh", "-c", script]);
@@ -33,7 +59,7 @@ fn cap_eff(out: &str) -> String {
 
 #[test]
 fn limits_are_in_force() {
-    let d = Rrund::with_busybox();
+    let d = daemon();
     // cgroup v2 files first, else the v1 ones (this machine is v1 hybrid).
     let script = r#"
         m=$(cat /sys/fs/cgroup/memory.max 2>/dev/null || cat /sys/fs/cgroup/memory/memory.limit_in_bytes)
@@ -96,7 +122,7 @@ fn limits_are_in_force() {
 
 #[test]
 fn capabilities_default_add_drop_and_privileged() {
-    let d = Rrund::with_busybox();
+    let d = daemon();
     let status = "grep CapEff /proc/self/status";
     let (rc, out, err) = sh(&d, &[], status);
     assert_eq!(rc, 0, "{err}");
@@ -144,7 +170,7 @@ fn capabilities_default_add_drop_and_privileged() {
 
 #[test]
 fn seccomp_default_unconfined_custom_and_no_new_privileges() {
-    let d = Rrund::with_busybox();
+    let d = daemon();
     let (rc, out, err) = sh(&d, &[], "unshare -U true");
     assert_ne!(rc, 0, "unshare passed Docker's default profile: {out}");
     assert!(err.contains("Operation not permitted"), "{err}");
@@ -178,7 +204,7 @@ fn seccomp_default_unconfined_custom_and_no_new_privileges() {
 
 #[test]
 fn read_only_ulimits_sysctls_and_shm() {
-    let d = Rrund::with_busybox();
+    let d = daemon();
     let (rc, out, err) = sh(&d, &["--read-only"], "touch /x");
     assert_ne!(rc, 0, "{out}");
     assert!(err.contains("Read-only file system"), "{err}");
@@ -214,7 +240,7 @@ fn read_only_ulimits_sysctls_and_shm() {
 
 #[test]
 fn devices_and_stop_options() {
-    let d = Rrund::with_busybox();
+    let d = daemon();
     let (rc, out, err) = sh(
         &d,
         &["--device", "/dev/null:/dev/mynull"],
@@ -245,8 +271,8 @@ fn devices_and_stop_options() {
         "stop took {:?}",
         t.elapsed()
     );
-    assert_eq!(d.inspect(&name)["State"]["ExitCode"], 137);
-    assert_eq!(d.inspect(&name)["Config"]["StopTimeout"], 1);
+    assert_eq!(inspect(&d, &name)["State"]["ExitCode"], 137);
+    assert_eq!(inspect(&d, &name)["Config"]["StopTimeout"], 1);
 
     // A stop signal the program dies of ends it at once.
     let name = common::unique("stops-");
@@ -268,7 +294,7 @@ fn devices_and_stop_options() {
         "stop took {:?}",
         t.elapsed()
     );
-    assert_eq!(d.inspect(&name)["Config"]["StopSignal"], "SIGKILL");
+    assert_eq!(inspect(&d, &name)["Config"]["StopSignal"], "SIGKILL");
 }
 
 /// Children of `pid` on the host that are zombies.
@@ -294,7 +320,7 @@ fn zombie_children(pid: i32) -> Vec<i32> {
 
 #[test]
 fn init_reaps_forwards_signals_and_passes_the_exit_code() {
-    let d = Rrund::with_busybox();
+    let d = daemon();
     let (rc, out, err) = sh(
         &d,
         &["--init"],
@@ -316,15 +342,14 @@ fn init_reaps_forwards_signals_and_passes_the_exit_code() {
         "-c",
         "(sleep 0.2 &); exec sleep 1000",
     ]);
-    let pid = d.inspect(&name)["State"]["Pid"].as_i64().unwrap() as i32;
+    let pid = inspect(&d, &name)["State"]["Pid"].as_i64().unwrap() as i32;
     assert!(pid > 0);
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap();
     assert!(text(&cmdline).starts_with("/sbin/docker-init"));
     // The orphan ends after 0.2 s; once it has, no zombie may stay.
     let started = Instant::now();
-    wait_for("the orphan to be reaped", Duration::from_secs(10), || {
-        (started.elapsed() > Duration::from_secs(1) && zombie_children(pid).is_empty())
-            .then_some(())
+    wait_until(&d, "the orphan to be reaped", 10, || {
+        started.elapsed() > Duration::from_secs(1) && zombie_children(pid).is_empty()
     });
 
     // SIGTERM reaches `sleep` through the reaper: no 10 s wait for SIGKILL.
@@ -335,11 +360,11 @@ fn init_reaps_forwards_signals_and_passes_the_exit_code() {
         "stop took {:?}",
         t.elapsed()
     );
-    assert_eq!(d.inspect(&name)["State"]["ExitCode"], 143);
+    assert_eq!(inspect(&d, &name)["State"]["ExitCode"], 143);
 }
 
-fn state(d: &Rrund, name: &str) -> (String, i64, i64) {
-    let v = d.inspect(name);
+fn state(d: &Daemon, name: &str) -> (String, i64, i64) {
+    let v = inspect(d, name);
     (
         v["State"]["Status"]
             .as_str()
@@ -352,7 +377,7 @@ fn state(d: &Rrund, name: &str) -> (String, i64, i64) {
 
 #[test]
 fn restart_policies_on_failure_always_and_stop() {
-    let d = Rrund::with_busybox();
+    let d = daemon();
     let name = common::unique("onfail-");
     d.ok(&[
         "run",
@@ -366,18 +391,22 @@ fn restart_policies_on_failure_always_and_stop() {
         "-c",
         "echo run; exit 3",
     ]);
-    wait_for(
-        "three runs of on-failure:2",
-        Duration::from_secs(20),
-        || {
-            let logs = d.ok(&["logs", &name]);
-            let (status, count, exit) = state(&d, &name);
-            (logs.lines().count() == 3 && status == "exited" && count == 2 && exit == 3)
-                .then_some(())
-        },
-    );
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let logs = d.ok(&["logs", &name]);
+        let (status, count, exit) = state(&d, &name);
+        if logs.lines().count() == 3 && status == "exited" && count == 2 && exit == 3 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "on-failure:2 did not run three times: {status} {count} {exit}, logs {logs:?}\n--- rrund log ---\n{}",
+            d.log()
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
     assert_eq!(
-        d.inspect(&name)["HostConfig"]["RestartPolicy"]["Name"],
+        inspect(&d, &name)["HostConfig"]["RestartPolicy"]["Name"],
         "on-failure"
     );
 
@@ -393,11 +422,9 @@ fn restart_policies_on_failure_always_and_stop() {
         "busybox",
         "true",
     ]);
-    wait_for(
-        "the success to be recorded",
-        Duration::from_secs(20),
-        || (state(&d, &ok_name) == ("exited".into(), 0, 0)).then_some(()),
-    );
+    wait_until(&d, "the success to be recorded", 20, || {
+        state(&d, &ok_name) == ("exited".into(), 0, 0)
+    });
 
     let always = common::unique("always-");
     d.ok(&[
@@ -412,8 +439,8 @@ fn restart_policies_on_failure_always_and_stop() {
         "-c",
         "sleep 0.2",
     ]);
-    wait_for("always to restart twice", Duration::from_secs(20), || {
-        (state(&d, &always).1 >= 2).then_some(())
+    wait_until(&d, "always to restart twice", 20, || {
+        state(&d, &always).1 >= 2
     });
     d.ok(&["stop", "-t", "1", &always]);
     let (status, count, _) = state(&d, &always);
@@ -439,8 +466,8 @@ fn restart_policies_on_failure_always_and_stop() {
         "1000",
     ]);
     d.ok(&["kill", &killed]);
-    wait_for("the kill to be recorded", Duration::from_secs(20), || {
-        (state(&d, &killed).0 == "exited").then_some(())
+    wait_until(&d, "the kill to be recorded", 20, || {
+        state(&d, &killed).0 == "exited"
     });
     let until = Instant::now() + Duration::from_secs(1);
     while Instant::now() < until {
@@ -449,16 +476,14 @@ fn restart_policies_on_failure_always_and_stop() {
     }
     // A start by the user resets the count and the policy applies again.
     d.ok(&["start", &always]);
-    wait_for(
-        "always to restart after start",
-        Duration::from_secs(20),
-        || (state(&d, &always).1 >= 1).then_some(()),
-    );
+    wait_until(&d, "always to restart after start", 20, || {
+        state(&d, &always).1 >= 1
+    });
 }
 
 #[test]
 fn always_container_comes_back_after_daemon_and_shim_are_killed() {
-    let mut d = Rrund::with_busybox();
+    let mut d = daemon();
     let name = common::unique("back-");
     d.ok(&[
         "run",
@@ -509,9 +534,9 @@ fn always_container_comes_back_after_daemon_and_shim_are_killed() {
         "1000",
     ]);
     d.ok(&["stop", "-t", "0", &stopped_unless]);
-    let v = d.inspect(&name);
+    let v = inspect(&d, &name);
     let pid = v["State"]["Pid"].as_i64().unwrap() as i32;
-    let keep_pid = d.inspect(&keep)["State"]["Pid"].as_i64().unwrap() as i32;
+    let keep_pid = inspect(&d, &keep)["State"]["Pid"].as_i64().unwrap() as i32;
     let shim: i32 = std::fs::read_to_string(
         d.data_root()
             .join("containers")
@@ -530,40 +555,33 @@ fn always_container_comes_back_after_daemon_and_shim_are_killed() {
             nix::sys::signal::Signal::SIGKILL,
         );
     }
-    wait_for("the shim to be gone", Duration::from_secs(10), || {
-        (!std::path::Path::new(&format!("/proc/{shim}")).exists()
+    wait_until(&d, "the shim to be gone", 10, || {
+        !std::path::Path::new(&format!("/proc/{shim}")).exists()
             || std::fs::read_to_string(format!("/proc/{shim}/stat"))
-                .is_ok_and(|s| s.contains(") Z")))
-        .then_some(())
+                .is_ok_and(|s| s.contains(") Z"))
     });
     d.spawn();
-    wait_for(
-        "the always container to run again",
-        Duration::from_secs(30),
-        || {
-            let v = d.inspect(&name);
-            let new_pid = v["State"]["Pid"].as_i64().unwrap_or(0) as i32;
-            (v["State"]["Running"] == true && new_pid > 0 && new_pid != pid).then_some(())
-        },
-    );
+    wait_until(&d, "the always container to run again", 30, || {
+        let v = inspect(&d, &name);
+        let new_pid = v["State"]["Pid"].as_i64().unwrap_or(0) as i32;
+        v["State"]["Running"] == true && new_pid > 0 && new_pid != pid
+    });
     // The unless-stopped one survived with its shim and is re-adopted as is.
-    let v = d.inspect(&keep);
+    let v = inspect(&d, &keep);
     assert_eq!(v["State"]["Running"], true);
     assert_eq!(v["State"]["Pid"].as_i64().unwrap() as i32, keep_pid);
     assert_eq!(v["RestartCount"], 0);
     // As Docker: a daemon start starts `always` containers even after the
     // user's stop, and leaves stopped `unless-stopped` ones alone.
-    wait_for(
-        "the stopped always container to run",
-        Duration::from_secs(30),
-        || (d.inspect(&stopped_always)["State"]["Running"] == true).then_some(()),
-    );
+    wait_until(&d, "the stopped always container to run", 30, || {
+        inspect(&d, &stopped_always)["State"]["Running"] == true
+    });
     assert_eq!(state(&d, &stopped_unless).0, "exited");
 }
 
 #[test]
 fn bad_values_are_refused_and_nothing_is_created() {
-    let d = Rrund::with_busybox();
+    let d = daemon();
     let cases: &[(&[&str], &str)] = &[
         (&["--memory", "1x"], "invalid size: '1x'"),
         (

@@ -2,7 +2,7 @@
 //! images, bundles in temporary directories, and commands with timeouts.
 #![allow(dead_code)]
 
-pub mod rrund;
+pub mod daemon;
 
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
