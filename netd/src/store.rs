@@ -138,6 +138,10 @@ fn io_err(path: &Path) -> impl FnOnce(io::Error) -> StoreError + '_ {
     }
 }
 
+fn is_temp(name: &str) -> bool {
+    name.starts_with('.') && name.ends_with(".tmp")
+}
+
 /// The directory `networks/` of the state directory.
 #[derive(Debug, Clone)]
 pub struct NetworkStore {
@@ -145,9 +149,16 @@ pub struct NetworkStore {
 }
 
 impl NetworkStore {
+    /// Opens the store; temp files a crash left are removed here, once,
+    /// before any writer of this process can have one in flight.
     pub fn open(dir: impl Into<PathBuf>) -> Result<Self, StoreError> {
         let dir = dir.into();
         fs::create_dir_all(&dir).map_err(io_err(&dir))?;
+        for entry in fs::read_dir(&dir).map_err(io_err(&dir))?.flatten() {
+            if is_temp(&entry.file_name().to_string_lossy()) {
+                let _ = fs::remove_file(entry.path());
+            }
+        }
         Ok(Self { dir })
     }
 
@@ -179,7 +190,9 @@ impl NetworkStore {
         }
     }
 
-    /// Every network, sorted by name. Temp files left by a crash are removed.
+    /// Every network, sorted by name. Temp files are skipped: one may be a
+    /// concurrent `save` between its write and its rename (deleting it
+    /// there made that save fail).
     pub fn load_all(&self) -> Result<Vec<Network>, StoreError> {
         let mut nets = Vec::new();
         for entry in fs::read_dir(&self.dir).map_err(io_err(&self.dir))? {
@@ -187,8 +200,7 @@ impl NetworkStore {
             let path = entry.path();
             let fname = entry.file_name();
             let fname = fname.to_string_lossy();
-            if fname.starts_with('.') && fname.ends_with(".tmp") {
-                let _ = fs::remove_file(&path);
+            if is_temp(&fname) {
                 continue;
             }
             if !fname.ends_with(".json") {
@@ -314,6 +326,9 @@ pub(crate) mod tests {
         let store = NetworkStore::open(dir.path()).unwrap();
         fs::write(dir.path().join(".x.json.tmp"), "{half").unwrap();
         assert!(store.load_all().unwrap().is_empty());
+        // A reader leaves it (it may be a save in flight); opening removes it.
+        assert!(dir.path().join(".x.json.tmp").exists());
+        let store = NetworkStore::open(dir.path()).unwrap();
         assert!(!dir.path().join(".x.json.tmp").exists());
         fs::write(dir.path().join("bad.json"), "{\"Name\":\"../x\"}").unwrap();
         assert!(matches!(store.load_all(), Err(StoreError::Parse { .. })));
