@@ -21,7 +21,16 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// A daemon whose daemon.json is `config` (e.g. registry mirrors).
+    pub fn start_with(config: &serde_json::Value) -> Daemon {
+        Self::start_inner(Some(config))
+    }
+
     pub fn start() -> Daemon {
+        Self::start_inner(None)
+    }
+
+    fn start_inner(config: Option<&serde_json::Value>) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("rrund-test-")
             .tempdir()
@@ -32,6 +41,9 @@ impl Daemon {
             net: TestNetns::new("rrund"),
             dns: DnsStub::start(),
         };
+        if let Some(c) = config {
+            std::fs::write(d.dir.path().join("daemon.json"), c.to_string()).unwrap();
+        }
         d.spawn();
         d
     }
