@@ -154,3 +154,31 @@ impl Daemon {
         runopts::apply(spec, o, &x).map_err(ApiError::bad)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn device_nodes_are_looked_up() {
+        let d = device(Path::new("/dev/null"), "/dev/mynull", "r").unwrap();
+        assert_eq!((d.typ, d.major, d.minor), ('c', 1, 3));
+        assert_eq!(d.path, "/dev/mynull");
+        assert_eq!(d.access, "r");
+        assert!(device(Path::new("/etc/passwd"), "/x", "rwm").is_err());
+        assert!(device(Path::new("/nonexistent"), "/x", "rwm").is_err());
+        assert!(host_devices().iter().any(|d| d.path == "/dev/null"));
+    }
+
+    #[test]
+    fn the_reaper_is_installed_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = install_reaper(dir.path()).unwrap();
+        let meta = std::fs::metadata(&p).unwrap();
+        assert_eq!(meta.permissions().mode() & 0o777, 0o755);
+        assert_eq!(std::fs::read(&p).unwrap(), REAPER);
+        let mtime = meta.modified().unwrap();
+        install_reaper(dir.path()).unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().modified().unwrap(), mtime);
+    }
+}
