@@ -248,6 +248,22 @@ fn devices_and_stop_options() {
     );
     assert_eq!(rc, 0, "{out}{err}");
     assert_eq!(out.trim(), "1,3 character special file");
+    // Permissions narrower than rwm hold in the device cgroup.
+    let (rc, out, err) = sh(
+        &d,
+        &["--device", "/dev/fuse:/dev/fuse:rwm"],
+        ": > /dev/fuse && echo opened",
+    );
+    assert_eq!((rc, out.trim()), (0, "opened"), "{err}");
+    let (rc, _, err) = sh(&d, &["--device", "/dev/fuse:/dev/fuse:r"], ": > /dev/fuse");
+    assert_ne!(rc, 0);
+    assert!(err.contains("Operation not permitted"), "{err}");
+    let (rc, _, err) = sh(
+        &d,
+        &["--device", "/dev/fuse:/dev/fuse:r"],
+        "head -c0 /dev/fuse",
+    );
+    assert_eq!(rc, 0, "{err}");
     let out = d.rrun(&["run", "--rm", "--device", "/etc/passwd", "busybox", "true"]);
     assert_eq!(code(&out), 125, "a regular file is not a device");
 

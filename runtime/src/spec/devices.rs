@@ -1,6 +1,8 @@
 //! The device cgroup rules of a container, as runc builds them: nothing is
 //! allowed unless a rule says so; then the spec's own rules; then the
-//! devices every container needs; then the spec's device nodes.
+//! devices every container needs; then the spec's device nodes, unless the
+//! spec's own rules already say what may be done with that node (Docker's
+//! `--device /dev/x:/dev/y:r` allows reading only).
 
 use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceCgroupBuilder, LinuxDeviceType, Spec};
 
@@ -46,12 +48,15 @@ pub fn default_allowed() -> Vec<LinuxDeviceCgroup> {
 pub fn rules(spec: &Spec) -> Vec<LinuxDeviceCgroup> {
     let linux = spec.linux().as_ref();
     let mut out = vec![rule(false, LinuxDeviceType::A, None, None, "rwm")];
-    out.extend(
-        linux
-            .and_then(|l| l.resources().as_ref())
-            .and_then(|r| r.devices().clone())
-            .unwrap_or_default(),
-    );
+    let own = linux
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.devices().clone())
+        .unwrap_or_default();
+    let ruled = |major: i64, minor: i64| {
+        own.iter()
+            .any(|r| r.major() == Some(major) && r.minor() == Some(minor))
+    };
+    out.extend(own.iter().cloned());
     out.extend(default_allowed());
     for d in linux
         .and_then(|l| l.devices().as_ref())
@@ -62,7 +67,9 @@ pub fn rules(spec: &Spec) -> Vec<LinuxDeviceCgroup> {
             LinuxDeviceType::U => LinuxDeviceType::C,
             t => t,
         };
-        out.push(rule(true, typ, Some(d.major()), Some(d.minor()), "rwm"));
+        if !ruled(d.major(), d.minor()) {
+            out.push(rule(true, typ, Some(d.major()), Some(d.minor()), "rwm"));
+        }
     }
     out
 }
@@ -102,5 +109,26 @@ mod tests {
         let r = rules(&spec);
         let last = r.last().unwrap();
         assert!(last.allow() && last.major() == Some(10) && last.minor() == Some(229));
+        assert_eq!(last.access().as_deref(), Some("rwm"));
+
+        // A rule of the spec's own for that node is kept as the last word.
+        let mut linux = spec.linux().clone().unwrap();
+        let mut res = linux.resources().clone().unwrap_or_default();
+        res.set_devices(Some(vec![rule(
+            true,
+            LinuxDeviceType::C,
+            Some(10),
+            Some(229),
+            "r",
+        )]));
+        linux.set_resources(Some(res));
+        spec.set_linux(Some(linux));
+        let r = rules(&spec);
+        let fuse: Vec<_> = r
+            .iter()
+            .filter(|x| x.major() == Some(10) && x.minor() == Some(229))
+            .collect();
+        assert_eq!(fuse.len(), 1);
+        assert_eq!(fuse[0].access().as_deref(), Some("r"));
     }
 }
