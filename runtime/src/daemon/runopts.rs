@@ -583,6 +583,10 @@ pub fn validate(o: &mut RunOptions, host: &Host) -> Result<Vec<String>, String> 
         .map_err(|e| format!("Invalid value {} for cpuset cpus: {e}", o.cpuset_cpus))?;
     check_cpuset(&o.cpuset_mems, u32::MAX)
         .map_err(|e| format!("Invalid value {} for cpuset mems: {e}", o.cpuset_mems))?;
+    // Docker's default: as much swap as memory (the limit covers both).
+    if o.memory > 0 && o.memory_swap == 0 && host.swap_limit {
+        o.memory_swap = o.memory * 2;
+    }
     if o.shm_size < 0 {
         return Err("SHM size can not be less than 0".into());
     }
@@ -1037,6 +1041,12 @@ mod tests {
         let mut o = RunOptions::default();
         assert!(validate(&mut o, &h).unwrap().is_empty());
         assert_eq!(o.shm_size, DEFAULT_SHM_SIZE);
+        let mut o = RunOptions {
+            memory: 64 << 20,
+            ..Default::default()
+        };
+        validate(&mut o, &h).unwrap();
+        assert_eq!(o.memory_swap, 128 << 20);
     }
 
     #[test]
