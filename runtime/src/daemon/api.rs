@@ -14,6 +14,8 @@ use axum::routing::{delete, get, post, MethodRouter};
 use axum::{Json, Router};
 use serde_json::json;
 
+mod exec;
+
 use super::logs::{self, LogLine};
 use super::models::{CreateBody, CreateResponse, ErrorResponse, WaitResponse};
 use super::{ApiError, ApiResult, Daemon, REMOVED};
@@ -55,6 +57,11 @@ pub fn router(d: Arc<Daemon>) -> Router {
         ("/containers/{id}/logs", get(logs_handler)),
         ("/containers/{id}/attach", post(attach)),
         ("/containers/{id}", delete(remove)),
+        ("/containers/{id}/resize", post(exec::container_resize)),
+        ("/containers/{id}/exec", post(exec::create)),
+        ("/exec/{id}/start", post(exec::start)),
+        ("/exec/{id}/resize", post(exec::resize)),
+        ("/exec/{id}/json", get(exec::inspect)),
         ("/images/json", get(images)),
         ("/images/load", post(load)),
         ("/images/create", post(pull)),
@@ -347,15 +354,18 @@ async fn logs_handler(State(d): D, p: Params, q: Q) -> ApiResult<Response> {
         stderr,
         timestamps: flag(&q, "timestamps"),
         tail: q.get("tail").and_then(|t| t.parse().ok()),
+        raw: c.config.tty,
     };
     let keep_going = flag(&q, "follow");
     let (tx, chunks) = tokio::sync::mpsc::channel::<Bytes>(64);
     tokio::spawn(follow.run(rx, tx, move |s| !keep_going || !s.running));
+    let ct = if c.config.tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
     Ok((
-        [(
-            header::CONTENT_TYPE,
-            "application/vnd.docker.multiplexed-stream",
-        )],
+        [(header::CONTENT_TYPE, ct)],
         Body::from_stream(channel_stream(chunks)),
     )
         .into_response())
@@ -377,6 +387,8 @@ struct Follow {
     stderr: bool,
     timestamps: bool,
     tail: Option<usize>,
+    /// A container with a terminal: payloads without frame headers.
+    raw: bool,
 }
 
 impl Follow {
@@ -399,11 +411,12 @@ impl Follow {
             first = false;
             for l in logs::select(&lines, self.stdout, self.stderr, tail) {
                 let (s, payload) = logs::render(l, self.timestamps);
-                if tx
-                    .send(Bytes::from(logs::frame(s, &payload)))
-                    .await
-                    .is_err()
-                {
+                let bytes = if self.raw {
+                    payload
+                } else {
+                    logs::frame(s, &payload)
+                };
+                if tx.send(Bytes::from(bytes)).await.is_err() {
                     return;
                 }
             }
@@ -439,6 +452,7 @@ async fn attach(State(d): D, p: Params, q: Q, req: Request) -> ApiResult<Respons
         stderr: flag(&q, "stderr"),
         timestamps: false,
         tail: None,
+        raw: c.config.tty,
     };
     let initial = c.state.clone();
     let q2 = q.clone();
@@ -452,7 +466,11 @@ async fn attach(State(d): D, p: Params, q: Q, req: Request) -> ApiResult<Respons
     };
     let (tx, chunks) = tokio::sync::mpsc::channel::<Bytes>(64);
     tokio::spawn(follow.run(rx, tx, done));
-    let ct = "application/vnd.docker.raw-stream";
+    let ct = if c.config.tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
     if !req.headers().contains_key(header::UPGRADE) {
         return Ok((
             [(header::CONTENT_TYPE, ct)],

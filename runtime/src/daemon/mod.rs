@@ -33,11 +33,13 @@
 
 pub mod api;
 pub mod config;
+pub mod exec;
 pub mod logs;
 pub mod models;
 pub mod server;
 pub mod spec;
 pub mod store;
+pub mod tty;
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -97,6 +99,7 @@ pub struct Daemon {
     pub images: rrun_image::Store,
     pub registry: rrun_image::registry::RegistryClient,
     containers: Mutex<HashMap<String, Entry>>,
+    execs: exec::Execs,
 }
 
 /// The state a removed container reports to its last waiters.
@@ -122,6 +125,7 @@ impl Daemon {
             images,
             registry,
             containers: Mutex::new(HashMap::new()),
+            execs: Default::default(),
         }))
     }
 
@@ -401,7 +405,8 @@ impl Daemon {
             binds: c.host_config.binds.clone(),
             cgroups_path: format!("/rrun/{}", c.id),
         };
-        let spec = spec::build(&input).map_err(ApiError::bad)?;
+        let mut spec = spec::build(&input).map_err(ApiError::bad)?;
+        tty::apply_terminal(&mut spec, c.config.tty, c.host_config.console_size);
         store::atomic_write(
             &dir.join("config.json"),
             &serde_json::to_vec_pretty(&spec).map_err(ApiError::internal)?,

@@ -52,6 +52,9 @@ pub struct HostConfig {
     pub network_mode: String,
     #[serde(default)]
     pub auto_remove: bool,
+    /// `[height, width]` of the terminal at start (API 1.42+).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_size: Option<[u16; 2]>,
 }
 
 /// `POST /containers/create` body.
