@@ -143,6 +143,15 @@ impl Daemon {
         Ok(id)
     }
 
+    /// Drops the exec records of a removed container.
+    pub fn exec_forget(&self, container_id: &str) {
+        self.execs
+            .map
+            .lock()
+            .unwrap()
+            .retain(|_, e| e.container_id != container_id);
+    }
+
     pub fn exec_get(&self, id: &str) -> ApiResult<Arc<Exec>> {
         self.execs
             .map

@@ -615,6 +615,7 @@ impl Daemon {
                 ..e.c.state.clone()
             });
         }
+        self.exec_forget(&c.id);
         tracing::info!(container = %c.id, "removed");
         Ok(())
     }

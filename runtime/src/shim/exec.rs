@@ -15,7 +15,8 @@
 //! - fd 2: `<exec dir>/helper.log`.
 //!
 //! `<exec dir>` holds `process.json` (written by the daemon), `oci.log`,
-//! `pid`, `console.sock` while a tty is being set up, and `exit.json`.
+//! `pid` and `console.sock` while a tty is being set up; the helper removes
+//! it when it is done.
 //!
 //! It must run before any async runtime or thread exists: it forks.
 
@@ -34,7 +35,6 @@ use crate::daemon::logs;
 /// The helper's hidden subcommand name.
 pub const SUBCOMMAND: &str = "exec-shim";
 pub const PROCESS_FILE: &str = "process.json";
-pub const EXIT_FILE: &str = "exit.json";
 
 /// What the helper tells the daemon on its control socket.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -219,6 +219,7 @@ impl Helper {
         if !status.success() {
             let error = super::last_oci_error(&dir);
             self.send(&Event::Failed { error });
+            let _ = std::fs::remove_dir_all(&dir);
             return Ok(());
         }
         let pid: i32 = std::fs::read_to_string(&pid_file)
@@ -240,11 +241,10 @@ impl Helper {
         if let Some(d) = &self.data {
             let _ = d.shutdown(std::net::Shutdown::Both);
         }
-        let _ = crate::daemon::store::atomic_write(
-            &dir.join(EXIT_FILE),
-            format!("{{\"exit_code\":{code}}}").as_bytes(),
-        );
         self.send(&Event::Exited { exit_code: code });
+        // Exec records live in the daemon's memory only: nothing here is
+        // read again.
+        let _ = std::fs::remove_dir_all(&dir);
         Ok(())
     }
 
