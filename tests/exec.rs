@@ -409,6 +409,22 @@ fn exec_exit_codes_and_separate_streams() {
     ]);
     assert_eq!(out, "rrun /tmp nobody\n");
 
+    // --privileged: every capability (CAP_SYS_ADMIN is bit 21), which the
+    // container's own process does not have.
+    let cap_eff = |args: &[&str]| {
+        let out = d.ok(args);
+        let hex = out
+            .split_whitespace()
+            .nth(1)
+            .unwrap_or_else(|| panic!("{out}"));
+        u64::from_str_radix(hex, 16).unwrap()
+    };
+    let grep = ["sh", "-c", "grep CapEff /proc/self/status"];
+    let plain = cap_eff(&[&["exec", "ex"][..], &grep[..]].concat());
+    let privileged = cap_eff(&[&["exec", "--privileged", "ex"][..], &grep[..]].concat());
+    assert_eq!(plain & (1 << 21), 0, "{plain:x}");
+    assert_ne!(privileged & (1 << 21), 0, "{privileged:x}");
+
     // -d: runs in the background.
     d.ok(&["exec", "-d", "ex", "sh", "-c", "echo done > /tmp/bg"]);
     wait_for("the detached exec", Duration::from_secs(20), || {

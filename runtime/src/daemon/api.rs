@@ -423,8 +423,10 @@ impl Follow {
             if finished {
                 return;
             }
-            // Woken by a state change, else look at the file again.
-            let _ = tokio::time::timeout(Duration::from_millis(100), rx.changed()).await;
+            // Woken by a state change, else look at the file again (soon
+            // for a terminal: someone is typing at it).
+            let pause = Duration::from_millis(if self.raw { 20 } else { 100 });
+            let _ = tokio::time::timeout(pause, rx.changed()).await;
         }
     }
 }

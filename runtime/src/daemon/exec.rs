@@ -287,7 +287,12 @@ impl Daemon {
                 &read("etc/group"),
             )?)
         };
-        Ok(build_process(&spec["process"], &e.config, user))
+        Ok(build_process(
+            &spec["process"],
+            &e.config,
+            user,
+            &privileged_caps(),
+        ))
     }
 
     /// `POST /exec/{id}/resize?h=&w=`: waits (bounded) for the exec to
@@ -375,8 +380,23 @@ fn follow_events(e: Arc<Exec>, ctl: UnixStream, mut child: std::process::Child, 
     tracing::info!(exec = %e.id, container = %e.container_id, exit_code = ?e.state().exit_code, "exec ended");
 }
 
-/// Pure: the exec's OCI process from the container's (`base`).
-pub fn build_process(base: &Value, cfg: &ExecConfig, user: Option<(u32, u32)>) -> Value {
+/// What `--privileged` grants: every capability the daemon itself may
+/// hold (its bounding set; a host may lack some that the kernel knows).
+pub fn privileged_caps() -> Vec<String> {
+    let set = caps::read(None, caps::CapSet::Bounding).unwrap_or_else(|_| caps::all());
+    let mut v: Vec<String> = set.iter().map(|c| c.to_string()).collect();
+    v.sort();
+    v
+}
+
+/// Pure: the exec's OCI process from the container's (`base`);
+/// `all_caps` is what `Privileged` grants.
+pub fn build_process(
+    base: &Value,
+    cfg: &ExecConfig,
+    user: Option<(u32, u32)>,
+    all_caps: &[String],
+) -> Value {
     let mut p = if base.is_object() {
         base.clone()
     } else {
@@ -415,10 +435,8 @@ pub fn build_process(base: &Value, cfg: &ExecConfig, user: Option<(u32, u32)>) -
         p["user"] = json!({"uid": uid, "gid": gid});
     }
     if cfg.privileged {
-        let mut all: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
-        all.sort();
         p["capabilities"] = json!({
-            "bounding": all, "effective": all, "permitted": all,
+            "bounding": all_caps, "effective": all_caps, "permitted": all_caps,
         });
         if let Some(o) = p.as_object_mut() {
             o.remove("apparmorProfile");
@@ -456,7 +474,8 @@ mod tests {
             json!({"Cmd": ["echo", "hi"], "Env": ["A=2", "B=3"], "WorkingDir": "/tmp",
             "Tty": true, "ConsoleSize": [30, 100], "Privileged": true}),
         );
-        let p = build_process(&base, &c, Some((1000, 100)));
+        let all = vec!["CAP_CHOWN".to_string(), "CAP_SYS_ADMIN".to_string()];
+        let p = build_process(&base, &c, Some((1000, 100)), &all);
         assert_eq!(p["args"], json!(["echo", "hi"]));
         assert_eq!(p["env"], json!(["PATH=/bin", "A=2", "B=3"]));
         assert_eq!(p["cwd"], "/tmp");
@@ -466,7 +485,7 @@ mod tests {
         let bounding = p["capabilities"]["bounding"].as_array().unwrap();
         assert!(bounding.contains(&json!("CAP_SYS_ADMIN")));
 
-        let p = build_process(&base, &cfg(json!({"Cmd": ["id"]})), None);
+        let p = build_process(&base, &cfg(json!({"Cmd": ["id"]})), None, &all);
         assert_eq!(p["cwd"], "/");
         assert_eq!(p["terminal"], false);
         assert_eq!(p["capabilities"]["bounding"], json!(["CAP_CHOWN"]));

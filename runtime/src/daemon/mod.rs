@@ -21,7 +21,9 @@
 //! | `<id>-json.log` | shim | Docker's json-file log, appended across restarts |
 //! | `shim.pid`, `init.pid`, `shim.log`, `oci.log` | shim | the shim's pid, the container's init pid, the shim's and rrun-oci's logs |
 //! | `exit.json` | shim, atomically | [`crate::shim::ExitRecord`], written before the shim exits |
-//! | `attach.sock` | shim | stdin of an OpenStdin container (one client; its EOF closes stdin) |
+//! | `attach.sock` | shim | stdin of an OpenStdin container (one client; its EOF closes stdin, except a terminal's) |
+//! | `ctl.sock` | shim | resize of a container with a terminal (`<rows> <cols>` per connection) |
+//! | `exec/<exec id>/` | daemon, exec helper | `process.json` of one exec while it runs ([`exec`]) |
 //!
 //! The executor's state is `rrun-oci --root <exec-root>` (default
 //! `/run/rrun/oci`); the daemon itself only runs `rrun-oci kill` and
