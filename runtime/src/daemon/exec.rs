@@ -10,6 +10,7 @@
 use std::collections::HashMap;
 use std::io::BufRead;
 use std::os::unix::net::UnixStream;
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -251,11 +252,16 @@ impl Daemon {
             oci_bin: self.opts.oci_bin.clone(),
             tty: e.config.tty,
             stdin: e.config.attach_stdin,
+            stdout: e.config.attach_stdout,
+            stderr: e.config.attach_stderr,
             attached,
         };
         let log = std::fs::File::create(dir.join("helper.log")).map_err(ApiError::internal)?;
         let exe = std::env::current_exe().map_err(ApiError::internal)?;
-        let child = Command::new(exe)
+        // Through /proc/self/exe: it still runs when the binary on disk was
+        // replaced (an upgrade) while this daemon runs.
+        let child = Command::new("/proc/self/exe")
+            .arg0(&exe)
             .args(args.to_args())
             .stdin(data_child)
             .stdout(Stdio::from(std::os::fd::OwnedFd::from(ctl_child)))

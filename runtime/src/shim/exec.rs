@@ -54,6 +54,9 @@ pub struct ExecShimArgs {
     pub oci_bin: PathBuf,
     pub tty: bool,
     pub stdin: bool,
+    /// Which outputs the client attached (the others go to /dev/null).
+    pub stdout: bool,
+    pub stderr: bool,
     pub attached: bool,
 }
 
@@ -68,6 +71,8 @@ impl ExecShimArgs {
             self.oci_bin.display().to_string(),
             b(self.tty),
             b(self.stdin),
+            b(self.stdout),
+            b(self.stderr),
             b(self.attached),
         ]
     }
@@ -79,13 +84,15 @@ impl ExecShimArgs {
             _ => None,
         };
         match args {
-            [id, dir, root, bin, tty, stdin, attached] => Some(ExecShimArgs {
+            [id, dir, root, bin, tty, stdin, stdout, stderr, attached] => Some(ExecShimArgs {
                 id: id.clone(),
                 dir: dir.into(),
                 oci_root: root.into(),
                 oci_bin: bin.into(),
                 tty: b(tty)?,
                 stdin: b(stdin)?,
+                stdout: b(stdout)?,
+                stderr: b(stderr)?,
                 attached: b(attached)?,
             }),
             _ => None,
@@ -204,10 +211,23 @@ impl Helper {
             } else {
                 cmd.stdin(Stdio::null());
             }
-            let (out_r, out_w) = pipe()?;
-            let (err_r, err_w) = pipe()?;
-            cmd.stdout(Stdio::from(out_w)).stderr(Stdio::from(err_w));
-            io.outputs = vec![(out_r, logs::STDOUT), (err_r, logs::STDERR)];
+            for (wanted, stream) in [
+                (self.args.stdout, logs::STDOUT),
+                (self.args.stderr, logs::STDERR),
+            ] {
+                let to = if wanted {
+                    let (r, w) = pipe()?;
+                    io.outputs.push((r, stream));
+                    Stdio::from(w)
+                } else {
+                    Stdio::null()
+                };
+                if stream == logs::STDOUT {
+                    cmd.stdout(to);
+                } else {
+                    cmd.stderr(to);
+                }
+            }
             None
         };
         let status = cmd
@@ -428,6 +448,8 @@ mod tests {
             oci_bin: "/bin/rrun-oci".into(),
             tty: true,
             stdin: false,
+            stdout: true,
+            stderr: false,
             attached: true,
         };
         let argv = a.to_args();

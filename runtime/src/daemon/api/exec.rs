@@ -74,7 +74,10 @@ pub(super) async fn start(State(d): D, p: Params, req: Request) -> ApiResult<Res
     if start.detach {
         let d2 = d.clone();
         let (e2, c2) = (e.clone(), c.clone());
-        blocking(move || d2.exec_launch(&e2, &c2, false)).await?;
+        if let Err(err) = blocking(move || d2.exec_launch(&e2, &c2, false)).await {
+            e.fail_now(err.message.clone());
+            return Err(err);
+        }
         let s = settled(&e).await;
         if s.exit_code.is_some() && !s.error.is_empty() {
             return Err(ApiError::internal(s.error));
