@@ -498,6 +498,23 @@ fn exec_api_create_start_inspect() {
     )
     .unwrap();
     assert_eq!(c, 400);
+
+    // Attached without a hijack: the output as the body, in frames, only
+    // the streams asked for.
+    let (_, body) = http(
+        &s,
+        "POST",
+        "/v1.43/containers/api/exec",
+        Some(r#"{"Cmd":["sh","-c","echo out; echo err >&2"],"AttachStderr":true}"#),
+    )
+    .unwrap();
+    let id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["Id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (c, body) = http(&s, "POST", &format!("/v1.43/exec/{id}/start"), Some("{}")).unwrap();
+    assert_eq!(c, 200);
+    assert_eq!(body, "\u{2}\0\0\0\0\0\0\u{4}err\n");
 }
 
 #[test]
@@ -669,6 +686,28 @@ fn the_docker_cli_execs() {
     p.expect("42");
     p.write(b"exit 3\n");
     assert_eq!(p.wait(), 3, "{}", p.output());
+    drop(p);
+
+    // docker run -it: a container's terminal, sized from the client's.
+    let args: Vec<String> = [
+        host.as_str(),
+        cfg.as_str(),
+        docker.to_str().unwrap(),
+        "run",
+        "-it",
+        "--rm",
+        "busybox",
+        "sh",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let mut p = Pty::spawn(Path::new("/usr/bin/env"), &args, 33, 77);
+    p.write(b"echo $((6*7))\n");
+    p.expect("42");
+    expect_size(&p, "33 77");
+    p.write(b"exit 4\n");
+    assert_eq!(p.wait(), 4, "{}", p.output());
 }
 
 /// Kills the daemon listening on `socket` (found through SO_PEERCRED).
