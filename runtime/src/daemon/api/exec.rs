@@ -174,13 +174,16 @@ where
         let _hold = (rd, to_helper);
         std::future::pending::<()>().await
     });
-    let _ = tokio::io::copy(&mut from_helper, &mut wr).await;
-    let mut rx = e.subscribe();
-    let _ = tokio::time::timeout(
-        Duration::from_secs(10),
-        rx.wait_for(|s| s.exit_code.is_some()),
-    )
-    .await;
+    // Ok: the helper sent everything and closed; an error: the client went
+    // away (a detach), and the process runs on without it.
+    if tokio::io::copy(&mut from_helper, &mut wr).await.is_ok() {
+        let mut rx = e.subscribe();
+        let _ = tokio::time::timeout(
+            Duration::from_secs(10),
+            rx.wait_for(|s| s.exit_code.is_some()),
+        )
+        .await;
+    }
     input.abort();
     let _ = wr.flush().await;
     let _ = wr.shutdown().await;
