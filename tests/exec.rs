@@ -566,6 +566,20 @@ fn exec_it_is_a_real_terminal() {
     expect_size(&p, "40 90");
     p.write(b"exit 3\n");
     assert_eq!(p.wait(), 3, "{}", p.output());
+
+    // Detaching from an exec leaves its process running.
+    let mut p = d.on_pty(&["exec", "-it", "host", "sh"], 24, 80);
+    p.write(b"echo $((7*6))\n");
+    p.expect("42");
+    p.write(b"\x10\x11");
+    assert_eq!(p.wait(), 0, "{}", p.output());
+    assert!(
+        p.output().contains("read escape sequence"),
+        "{}",
+        p.output()
+    );
+    let ps = d.ok(&["exec", "host", "ps", "-o", "args"]);
+    assert!(ps.lines().any(|l| l.trim() == "sh"), "{ps}");
 }
 
 #[test]
