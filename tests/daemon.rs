@@ -4,224 +4,13 @@
 
 mod common;
 
-use common::{bin, images, run_timeout, text, wait_for};
-use std::io::{Read, Write};
+use common::daemon::{http, inspect, Daemon};
+
+use common::{bin, run_timeout, text, wait_for};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::Duration;
-
-/// A running rrund of the test's own; stopped, and its containers removed,
-/// on drop.
-struct Daemon {
-    dir: tempfile::TempDir,
-    child: Option<Child>,
-}
-
-impl Daemon {
-    fn start() -> Daemon {
-        let dir = tempfile::Builder::new()
-            .prefix("rrund-test-")
-            .tempdir()
-            .unwrap();
-        let mut d = Daemon { dir, child: None };
-        d.spawn();
-        d
-    }
-
-    fn socket(&self) -> PathBuf {
-        self.dir.path().join("rrun.sock")
-    }
-    fn host(&self) -> String {
-        format!("unix://{}", self.socket().display())
-    }
-    fn data_root(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-    fn exec_root(&self) -> PathBuf {
-        self.dir.path().join("exec")
-    }
-
-    /// Starts rrund and waits (with a deadline) until it answers `/_ping`.
-    fn spawn(&mut self) {
-        let log = std::fs::File::options()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join("rrund.log"))
-            .unwrap();
-        let child = Command::new(bin("rrund"))
-            .arg("-H")
-            .arg(self.host())
-            .arg("--data-root")
-            .arg(self.data_root())
-            .arg("--exec-root")
-            .arg(self.exec_root())
-            .arg("--config-file")
-            .arg(self.dir.path().join("daemon.json"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn rrund");
-        self.child = Some(child);
-        let log = self.dir.path().join("rrund.log");
-        let socket = self.socket();
-        let child = self.child.as_mut().unwrap();
-        wait_for("rrund to answer /_ping", Duration::from_secs(20), || {
-            if let Ok(Some(st)) = child.try_wait() {
-                panic!(
-                    "rrund exited ({st}): {}",
-                    std::fs::read_to_string(&log).unwrap_or_default()
-                );
-            }
-            http(&socket, "GET", "/_ping").filter(|(code, body)| *code == 200 && body == "OK")
-        });
-    }
-
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("rrund.log")).unwrap_or_default()
-    }
-
-    /// `rrun -H <our socket> args…` with a timeout.
-    fn rrun(&self, args: &[&str]) -> Output {
-        let host = self.host();
-        let mut full = vec!["-H", host.as_str()];
-        full.extend_from_slice(args);
-        run_timeout(60, &bin("rrun"), &full, None)
-    }
-
-    /// A command that must succeed; returns its stdout.
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.rrun(args);
-        assert!(
-            out.status.success(),
-            "rrun {args:?} failed ({}): {}{}\n--- rrund log ---\n{}",
-            out.status,
-            text(&out.stdout),
-            text(&out.stderr),
-            self.log()
-        );
-        text(&out.stdout)
-    }
-
-    /// Loads the busybox OCI layout into this daemon and names it `busybox`.
-    fn load_busybox(&self) {
-        let tar = self.dir.path().join("busybox.tar");
-        let layout = images().join("busybox/oci");
-        let out = run_timeout(
-            30,
-            Path::new("/bin/tar"),
-            &[
-                "-C",
-                layout.to_str().unwrap(),
-                "-cf",
-                tar.to_str().unwrap(),
-                ".",
-            ],
-            None,
-        );
-        assert!(out.status.success(), "tar: {}", text(&out.stderr));
-        let loaded = self.ok(&["load", "-i", tar.to_str().unwrap()]);
-        let id = loaded
-            .lines()
-            .find_map(|l| l.strip_prefix("Loaded image ID: "))
-            .unwrap_or_else(|| panic!("no image id in {loaded:?}"))
-            .to_string();
-        self.ok(&["tag", &id, "busybox"]);
-    }
-
-    fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn logs(&self, name: &str) -> String {
-        self.ok(&["logs", name])
-    }
-}
-
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        // Through the daemon first, then behind its back for whatever is left.
-        if self.child.is_some() {
-            let ids = self.rrun(&["ps", "-aq", "--no-trunc"]);
-            for id in text(&ids.stdout).lines() {
-                let _ = self.rrun(&["rm", "-f", id]);
-            }
-        }
-        if let Some(mut c) = self.child.take() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(c.id() as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            );
-            let deadline = std::time::Instant::now() + Duration::from_secs(10);
-            while c.try_wait().ok().flatten().is_none() && std::time::Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        let containers = self.data_root().join("containers");
-        for e in std::fs::read_dir(&containers)
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let id = e.file_name().to_string_lossy().into_owned();
-            let _ = run_timeout(
-                30,
-                &bin("rrun-oci"),
-                &[
-                    "--root",
-                    self.exec_root().to_str().unwrap(),
-                    "delete",
-                    "--force",
-                    &id,
-                ],
-                None,
-            );
-            if let Some(pid) = std::fs::read_to_string(e.path().join("shim.pid"))
-                .ok()
-                .and_then(|p| p.trim().parse::<i32>().ok())
-            {
-                let alive = || {
-                    std::fs::read(format!("/proc/{pid}/cmdline"))
-                        .map(|c| c.windows(id.len()).any(|w| w == id.as_bytes()))
-                        .unwrap_or(false)
-                };
-                let deadline = std::time::Instant::now() + Duration::from_secs(10);
-                while alive() && std::time::Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-                if alive() {
-                    let _ = nix::sys::signal::kill(
-                        nix::unistd::Pid::from_raw(pid),
-                        nix::sys::signal::Signal::SIGKILL,
-                    );
-                }
-            }
-        }
-        for m in common::host_mounts_containing(self.dir.path().to_str().unwrap()) {
-            if let Some(target) = m.split(' ').nth(4) {
-                let _ = nix::mount::umount2(target, nix::mount::MntFlags::MNT_DETACH);
-            }
-        }
-    }
-}
-
-/// A bare HTTP/1.0 request on the socket: (status, body).
-fn http(socket: &Path, method: &str, path: &str) -> Option<(u16, String)> {
-    let mut s = std::os::unix::net::UnixStream::connect(socket).ok()?;
-    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
-    write!(s, "{method} {path} HTTP/1.0\r\nHost: rrun\r\n\r\n").ok()?;
-    let mut resp = String::new();
-    s.read_to_string(&mut resp).ok()?;
-    let code = resp.split_whitespace().nth(1)?.parse().ok()?;
-    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
-    Some((code, body))
-}
 
 fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
@@ -229,11 +18,6 @@ fn code(o: &Output) -> i32 {
 
 fn pid_alive(pid: i32) -> bool {
     nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
-}
-
-fn inspect(d: &Daemon, name: &str) -> serde_json::Value {
-    let v: serde_json::Value = serde_json::from_str(&d.ok(&["inspect", name])).unwrap();
-    v[0].clone()
 }
 
 #[test]
@@ -676,7 +460,13 @@ fn readiness_is_signalled_after_the_socket_is_bound() {
         .set_read_timeout(Some(Duration::from_secs(20)))
         .unwrap();
     let sock = dir.path().join("rrun.sock");
+    let net = common::daemon::TestNetns::new("ready");
+    let dns = common::daemon::DnsStub::start();
     let mut child = Command::new(bin("rrund"))
+        .arg("--host-netns")
+        .arg(net.path())
+        .arg("--dns")
+        .arg(dns.addr().to_string())
         .arg("-H")
         .arg(format!("unix://{}", sock.display()))
         .arg("--data-root")
@@ -813,6 +603,44 @@ fn the_docker_cli_drives_rrund() {
     assert!(ok(&["ps", "-a"]).contains("Exited (137)"));
     assert_eq!(ok(&["rm", "dk"]).trim(), "dk");
     assert!(ok(&["ps", "-aq"]).trim().is_empty());
+
+    // Networks and volumes.
+    let net_id = ok(&["network", "create", "dk-net"]);
+    assert_eq!(net_id.trim().len(), 64, "{net_id}");
+    let ls = ok(&["network", "ls"]);
+    assert!(ls.contains("dk-net") && ls.contains("bridge"), "{ls}");
+    let out = docker_cmd(&[
+        "run",
+        "--rm",
+        "--network",
+        "dk-net",
+        "--network-alias",
+        "svc",
+        "busybox",
+        "sh",
+        "-c",
+        "nslookup svc >/dev/null && echo resolved",
+    ]);
+    assert_eq!(text(&out.stdout), "resolved\n", "{}", text(&out.stderr));
+    assert_eq!(ok(&["network", "rm", "dk-net"]).trim(), "dk-net");
+    assert_eq!(ok(&["volume", "create", "dk-vol"]).trim(), "dk-vol");
+    ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "dk-vol:/v",
+        "busybox",
+        "sh",
+        "-c",
+        "echo x > /v/f",
+    ]);
+    assert_eq!(
+        ok(&["run", "--rm", "-v", "dk-vol:/v", "busybox", "cat", "/v/f"]),
+        "x\n"
+    );
+    assert!(ok(&["volume", "ls"]).contains("dk-vol"));
+    assert_eq!(ok(&["volume", "rm", "dk-vol"]).trim(), "dk-vol");
+    assert!(!ok(&["volume", "ls", "-q"]).contains("dk-vol"));
 }
 
 #[test]

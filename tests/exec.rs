@@ -5,7 +5,8 @@
 
 mod common;
 
-use common::{bin, images, run_timeout, text, wait_for};
+use common::daemon::{inspect, Daemon, TestNetns};
+use common::{bin, run_timeout, text, wait_for};
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -13,130 +14,28 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-/// A running rrund of the test's own; its containers removed and itself
-/// stopped on drop.
-struct Daemon {
-    dir: tempfile::TempDir,
-    child: Option<Child>,
+/// A daemon of the test's own (tests/common/daemon.rs) with busybox.
+fn start() -> Daemon {
+    let d = Daemon::start();
+    d.load_busybox();
+    d
 }
 
-impl Daemon {
-    fn start() -> Daemon {
-        let dir = tempfile::Builder::new()
-            .prefix("rrund-exec-")
-            .tempdir()
-            .unwrap();
-        let mut d = Daemon { dir, child: None };
-        d.spawn();
-        d.load_busybox();
-        d
-    }
+/// What these tests do with a daemon beyond the common harness.
+trait ExecExt {
+    fn rrun_in(&self, args: &[&str], stdin: Option<&str>) -> Output;
+    fn sleeper(&self, name: &str);
+    fn running(&self, name: &str) -> bool;
+    fn on_pty(&self, args: &[&str], rows: u16, cols: u16) -> Pty;
+}
 
-    fn socket(&self) -> PathBuf {
-        self.dir.path().join("rrun.sock")
-    }
-    fn host(&self) -> String {
-        format!("unix://{}", self.socket().display())
-    }
-    fn data_root(&self) -> PathBuf {
-        self.dir.path().join("data")
-    }
-    fn exec_root(&self) -> PathBuf {
-        self.dir.path().join("exec")
-    }
-    fn log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("rrund.log")).unwrap_or_default()
-    }
-
-    fn spawn(&mut self) {
-        let log = std::fs::File::options()
-            .create(true)
-            .append(true)
-            .open(self.dir.path().join("rrund.log"))
-            .unwrap();
-        let child = Command::new(bin("rrund"))
-            .arg("-H")
-            .arg(self.host())
-            .arg("--data-root")
-            .arg(self.data_root())
-            .arg("--exec-root")
-            .arg(self.exec_root())
-            .arg("--config-file")
-            .arg(self.dir.path().join("daemon.json"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .expect("spawn rrund");
-        self.child = Some(child);
-        let socket = self.socket();
-        let child = self.child.as_mut().unwrap();
-        wait_for("rrund to answer /_ping", Duration::from_secs(20), || {
-            if let Ok(Some(st)) = child.try_wait() {
-                panic!("rrund exited ({st})");
-            }
-            http(&socket, "GET", "/_ping", None).filter(|(c, _)| *c == 200)
-        });
-    }
-
-    fn kill9(&mut self) {
-        if let Some(mut c) = self.child.take() {
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-    }
-
-    fn args<'a>(&'a self, host: &'a str, args: &[&'a str]) -> Vec<&'a str> {
-        let mut full = vec!["-H", host];
-        full.extend_from_slice(args);
-        full
-    }
-
-    fn rrun(&self, args: &[&str]) -> Output {
-        self.rrun_in(args, None)
-    }
-
+impl ExecExt for Daemon {
+    /// `rrun -H … args` with `stdin` piped in.
     fn rrun_in(&self, args: &[&str], stdin: Option<&str>) -> Output {
         let host = self.host();
-        run_timeout(60, &bin("rrun"), &self.args(&host, args), stdin)
-    }
-
-    fn ok(&self, args: &[&str]) -> String {
-        let out = self.rrun(args);
-        assert!(
-            out.status.success(),
-            "rrun {args:?} failed ({}): {}{}\n--- rrund log ---\n{}",
-            out.status,
-            text(&out.stdout),
-            text(&out.stderr),
-            self.log()
-        );
-        text(&out.stdout)
-    }
-
-    fn load_busybox(&self) {
-        let tar = self.dir.path().join("busybox.tar");
-        let layout = images().join("busybox/oci");
-        let out = run_timeout(
-            30,
-            Path::new("/bin/tar"),
-            &[
-                "-C",
-                layout.to_str().unwrap(),
-                "-cf",
-                tar.to_str().unwrap(),
-                ".",
-            ],
-            None,
-        );
-        assert!(out.status.success(), "tar: {}", text(&out.stderr));
-        let loaded = self.ok(&["load", "-i", tar.to_str().unwrap()]);
-        let id = loaded
-            .lines()
-            .find_map(|l| l.strip_prefix("Loaded image ID: "))
-            .unwrap_or_else(|| panic!("no image id in {loaded:?}"))
-            .to_string();
-        self.ok(&["tag", &id, "busybox"]);
+        let mut full = vec!["-H", host.as_str()];
+        full.extend_from_slice(args);
+        run_timeout(60, &bin("rrun"), &full, stdin)
     }
 
     /// A detached `sleep` container named `name`.
@@ -145,9 +44,7 @@ impl Daemon {
     }
 
     fn running(&self, name: &str) -> bool {
-        let v: serde_json::Value =
-            serde_json::from_str(&self.ok(&["inspect", name])).unwrap_or_default();
-        v[0]["State"]["Running"] == true
+        inspect(self, name)["State"]["Running"] == true
     }
 
     /// `rrun -H … args` on a new pty of `rows`×`cols`.
@@ -158,55 +55,7 @@ impl Daemon {
     }
 }
 
-impl Drop for Daemon {
-    fn drop(&mut self) {
-        if self.child.is_some() {
-            let ids = self.rrun(&["ps", "-aq", "--no-trunc"]);
-            for id in text(&ids.stdout).lines() {
-                let _ = self.rrun(&["rm", "-f", id]);
-            }
-        }
-        if let Some(mut c) = self.child.take() {
-            let _ = nix::sys::signal::kill(
-                nix::unistd::Pid::from_raw(c.id() as i32),
-                nix::sys::signal::Signal::SIGTERM,
-            );
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while c.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
-            }
-            let _ = c.kill();
-            let _ = c.wait();
-        }
-        // Whatever the daemon could not remove: behind its back.
-        for e in std::fs::read_dir(self.data_root().join("containers"))
-            .into_iter()
-            .flatten()
-            .flatten()
-        {
-            let id = e.file_name().to_string_lossy().into_owned();
-            let _ = run_timeout(
-                30,
-                &bin("rrun-oci"),
-                &[
-                    "--root",
-                    self.exec_root().to_str().unwrap(),
-                    "delete",
-                    "--force",
-                    &id,
-                ],
-                None,
-            );
-        }
-        for m in common::host_mounts_containing(self.dir.path().to_str().unwrap()) {
-            if let Some(target) = m.split(' ').nth(4) {
-                let _ = nix::mount::umount2(target, nix::mount::MntFlags::MNT_DETACH);
-            }
-        }
-    }
-}
-
-/// An HTTP/1.0 request on the socket: (status, body).
+/// An HTTP/1.0 request with a JSON body on the socket: (status, body).
 fn http(socket: &Path, method: &str, path: &str, body: Option<&str>) -> Option<(u16, String)> {
     let mut s = std::os::unix::net::UnixStream::connect(socket).ok()?;
     s.set_read_timeout(Some(Duration::from_secs(20))).ok()?;
@@ -369,7 +218,7 @@ fn expect_size(p: &Pty, want: &str) {
 
 #[test]
 fn exec_exit_codes_and_separate_streams() {
-    let d = Daemon::start();
+    let d = start();
     d.sleeper("ex");
     let out = d.rrun(&["exec", "ex", "echo", "hi"]);
     assert_eq!(code(&out), 0, "{}{}", text(&out.stderr), d.log());
@@ -444,7 +293,7 @@ fn exec_exit_codes_and_separate_streams() {
 
 #[test]
 fn exec_api_create_start_inspect() {
-    let d = Daemon::start();
+    let d = start();
     d.sleeper("api");
     let s = d.socket();
     let (c, body) = http(
@@ -519,7 +368,7 @@ fn exec_api_create_start_inspect() {
 
 #[test]
 fn stdin_is_piped_with_i() {
-    let d = Daemon::start();
+    let d = start();
     let out = d.rrun_in(&["run", "-i", "--rm", "busybox", "cat"], Some("hi\n"));
     assert_eq!(code(&out), 0, "{}{}", text(&out.stderr), d.log());
     assert_eq!(text(&out.stdout), "hi\n");
@@ -539,7 +388,7 @@ fn stdin_is_piped_with_i() {
 
 #[test]
 fn run_it_is_a_real_terminal_with_resize() {
-    let d = Daemon::start();
+    let d = start();
     let mut p = d.on_pty(&["run", "-it", "--name", "term", "busybox", "sh"], 30, 100);
     p.write(b"echo $((6*7))\n");
     p.expect("42");
@@ -555,7 +404,7 @@ fn run_it_is_a_real_terminal_with_resize() {
 
 #[test]
 fn exec_it_is_a_real_terminal() {
-    let d = Daemon::start();
+    let d = start();
     d.sleeper("host");
     let mut p = d.on_pty(&["exec", "-it", "host", "sh"], 24, 80);
     p.write(b"echo $((6*7)); tty\n");
@@ -584,7 +433,7 @@ fn exec_it_is_a_real_terminal() {
 
 #[test]
 fn ctrl_p_ctrl_q_detaches_and_the_container_runs_on() {
-    let d = Daemon::start();
+    let d = start();
     let mut p = d.on_pty(&["run", "-it", "--name", "keep", "busybox", "sh"], 24, 80);
     p.write(b"echo $((6*7))\n");
     p.expect("42");
@@ -622,7 +471,7 @@ fn ctrl_p_ctrl_q_detaches_and_the_container_runs_on() {
 
 #[test]
 fn t_without_i_logs_the_terminal_as_stdout() {
-    let d = Daemon::start();
+    let d = start();
     let out = d.rrun(&[
         "run",
         "-t",
@@ -641,7 +490,7 @@ fn t_without_i_logs_the_terminal_as_stdout() {
 
 #[test]
 fn an_exec_survives_a_daemon_restart() {
-    let mut d = Daemon::start();
+    let mut d = start();
     d.sleeper("live");
     d.ok(&["exec", "-d", "live", "sleep", "4242"]);
     d.kill9();
@@ -661,7 +510,7 @@ fn docker_cli() -> PathBuf {
 #[test]
 fn the_docker_cli_execs() {
     let docker = docker_cli();
-    let d = Daemon::start();
+    let d = start();
     d.sleeper("dk");
     let config = d.dir.path().join("docker-config");
     std::fs::create_dir_all(&config).unwrap();
@@ -753,6 +602,9 @@ fn rrun_starts_a_daemon_when_none_answers() {
         .tempdir()
         .unwrap();
     let socket = dir.path().join("rrun.sock");
+    // The daemon starts inside a namespace of the test's own, so what it
+    // sets up for networks stays off the host.
+    let netns = TestNetns::new("autostart");
     let _guard = KillListener(socket.clone());
     let host = format!("unix://{}", socket.display());
     let data = dir.path().join("data");
@@ -765,15 +617,16 @@ fn rrun_starts_a_daemon_when_none_answers() {
         ),
     ];
     let rrun = bin("rrun");
-    let mut args: Vec<&str> = env.iter().map(String::as_str).collect();
+    let mut args: Vec<&str> = vec!["/usr/bin/env"];
+    args.extend(env.iter().map(String::as_str));
     args.extend_from_slice(&[rrun.to_str().unwrap(), "-H", &host, "info"]);
-    let out = run_timeout(60, Path::new("/usr/bin/env"), &args, None);
+    let out = netns.exec(60, &args);
     assert_eq!(code(&out), 0, "{}", text(&out.stderr));
     let err = text(&out.stderr);
     assert!(err.contains("started") && err.contains("rrund"), "{err}");
     // The daemon uses the test's data root, and carries on answering.
     assert!(text(&out.stdout).contains(data.to_str().unwrap()));
-    let out = run_timeout(60, Path::new("/usr/bin/env"), &args, None);
+    let out = netns.exec(60, &args);
     assert_eq!(code(&out), 0);
     assert!(
         !text(&out.stderr).contains("started"),

@@ -214,6 +214,21 @@ pub fn attach(host: &NetNs, container: &NetNs, a: &Attachment) -> Result<(), Lin
     Ok(())
 }
 
+/// Bring up `lo` in a namespace (a container on `none`, or before its
+/// first attachment). Idempotent.
+pub fn loopback_up(ns: &NetNs) -> Result<(), LinkError> {
+    with_netlink(ns, |h| async move {
+        if let Some(lo) = index_of(&h, "lo").await? {
+            h.link()
+                .set(LinkUnspec::new_with_index(lo).up().build())
+                .execute()
+                .await
+                .map_err(ctx("bring up lo"))?;
+        }
+        Ok(())
+    })
+}
+
 fn configure_inside(container: &NetNs, peer: &str, a: &Attachment) -> Result<(), LinkError> {
     with_netlink(container, |h| async move {
         if let Some(lo) = index_of(&h, "lo").await? {

@@ -498,6 +498,63 @@ impl Netd {
         Ok(())
     }
 
+    /// Whether `port` can be published on `host_ip` (all addresses when
+    /// None): no other container publishes it, and no program on the host
+    /// has it bound (checked by binding it in the host's namespace).
+    pub fn port_available(
+        &self,
+        host_ip: Option<Ipv4Addr>,
+        port: u16,
+        protocol: &str,
+    ) -> Result<bool, NetdError> {
+        let wanted = proto(protocol)?;
+        let nets = self.store.load_all()?;
+        let (_, published) = firewall_inputs(&nets)?;
+        let overlaps = |a: Option<Ipv4Addr>, b: Option<Ipv4Addr>| match (a, b) {
+            (Some(a), Some(b)) => a == b,
+            _ => true,
+        };
+        if published
+            .iter()
+            .any(|p| p.host_port == port && p.proto == wanted && overlaps(p.host_ip, host_ip))
+        {
+            return Ok(false);
+        }
+        let addr = SocketAddr::new(IpAddr::V4(host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED)), port);
+        let free = self.host.run(move || match wanted {
+            Proto::Tcp => std::net::TcpListener::bind(addr).is_ok(),
+            Proto::Udp => std::net::UdpSocket::bind(addr).is_ok(),
+        })?;
+        Ok(free)
+    }
+
+    /// A free host port for `-p 80` (Docker's ephemeral range), asked of
+    /// the kernel in the host's namespace and checked against every
+    /// published port.
+    pub fn choose_host_port(
+        &self,
+        host_ip: Option<Ipv4Addr>,
+        protocol: &str,
+    ) -> Result<u16, NetdError> {
+        let wanted = proto(protocol)?;
+        let ip = IpAddr::V4(host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED));
+        for _ in 0..64 {
+            let port = self.host.run(move || -> std::io::Result<u16> {
+                let addr = SocketAddr::new(ip, 0);
+                Ok(match wanted {
+                    Proto::Tcp => std::net::TcpListener::bind(addr)?.local_addr()?.port(),
+                    Proto::Udp => std::net::UdpSocket::bind(addr)?.local_addr()?.port(),
+                })
+            })??;
+            if self.port_available(host_ip, port, protocol)? {
+                return Ok(port);
+            }
+        }
+        Err(NetdError::Io(std::io::Error::other(
+            "no free host port for publishing",
+        )))
+    }
+
     /// Remove rrun's firewall table (uninstall, tests).
     pub fn teardown_firewall(&self) -> Result<(), NetdError> {
         Ok(firewall::teardown_in(&self.host)?)

@@ -2,6 +2,8 @@
 //! images, bundles in temporary directories, and commands with timeouts.
 #![allow(dead_code)]
 
+pub mod daemon;
+
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

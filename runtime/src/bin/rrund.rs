@@ -29,6 +29,13 @@ struct Cli {
     /// The rrun-oci binary (default: next to rrund, else in PATH).
     #[arg(long)]
     oci_runtime: Option<PathBuf>,
+    /// Upstream DNS server for containers (repeatable; ip or ip:port).
+    #[arg(long = "dns")]
+    dns: Vec<String>,
+    /// Put bridges, firewall rules and published ports in this network
+    /// namespace instead of the daemon's own (tests, appliances).
+    #[arg(long, hide = true)]
+    host_netns: Option<PathBuf>,
 }
 
 fn main() {
@@ -102,6 +109,16 @@ fn options(cli: Cli) -> anyhow::Result<Options> {
             .or(file.log_level)
             .unwrap_or_else(|| "info".into()),
         config_file: cli.config_file,
+        dns: if cli.dns.is_empty() {
+            file.dns
+        } else {
+            cli.dns
+        }
+        .iter()
+        .map(|s| config::dns_server(s))
+        .collect::<anyhow::Result<_>>()?,
+        address_pools: file.default_address_pools,
+        host_netns: cli.host_netns,
     })
 }
 

@@ -6,6 +6,7 @@
 mod autostart;
 pub mod client;
 pub mod exec;
+pub mod netvol;
 pub mod tty;
 
 use anyhow::{Context, Result};
@@ -66,6 +67,9 @@ pub enum Cmd {
         /// Force the removal of a running container (uses SIGKILL).
         #[arg(short, long)]
         force: bool,
+        /// Remove anonymous volumes associated with the container.
+        #[arg(short, long)]
+        volumes: bool,
         #[arg(required = true)]
         containers: Vec<String>,
     },
@@ -132,6 +136,12 @@ pub enum Cmd {
     Version,
     /// Display system-wide information.
     Info,
+    /// Manage networks.
+    #[command(subcommand)]
+    Network(netvol::NetworkCmd),
+    /// Manage volumes.
+    #[command(subcommand)]
+    Volume(netvol::VolumeCmd),
 }
 
 #[derive(Debug, Args)]
@@ -165,12 +175,15 @@ pub struct RunArgs {
     /// Set meta data on a container.
     #[arg(short, long = "label")]
     pub label: Vec<String>,
-    /// Bind mount a volume (`/host:/container[:ro]`).
+    /// Bind mount a volume (`[name|/host:]/container[:ro]`).
     #[arg(short, long = "volume")]
     pub volume: Vec<String>,
-    /// Connect a container to a network (none, host).
+    /// Connect a container to a network (bridge, a network's name, host,
+    /// none, container:<name|id>).
     #[arg(long, alias = "net")]
     pub network: Option<String>,
+    #[command(flatten)]
+    pub net: netvol::NetFlags,
     /// Keep STDIN open and pipe rrun's stdin to it.
     #[arg(short, long)]
     pub interactive: bool,
@@ -246,10 +259,14 @@ fn dispatch(c: &Client, cmd: Cmd) -> Result<i32> {
             )?;
             Ok(())
         }),
-        Cmd::Rm { force, containers } => each(&containers, |n| {
+        Cmd::Rm {
+            force,
+            volumes,
+            containers,
+        } => each(&containers, |n| {
             c.request(
                 "DELETE",
-                &format!("/containers/{}?force={force}", enc(n)),
+                &format!("/containers/{}?force={force}&v={volumes}", enc(n)),
                 None,
             )?;
             Ok(())
@@ -329,6 +346,8 @@ fn dispatch(c: &Client, cmd: Cmd) -> Result<i32> {
         Cmd::Images { quiet } => images(c, quiet),
         Cmd::Version => version(c),
         Cmd::Info => info(c),
+        Cmd::Network(cmd) => netvol::network(c, cmd),
+        Cmd::Volume(cmd) => netvol::volume(c, cmd),
     }
 }
 
@@ -356,7 +375,7 @@ fn split_tag(r: &str) -> (&str, &str) {
     }
 }
 
-fn create_body(a: &RunArgs) -> Value {
+fn create_body(a: &RunArgs) -> Result<Value> {
     let labels: serde_json::Map<String, Value> = a
         .label
         .iter()
@@ -365,7 +384,7 @@ fn create_body(a: &RunArgs) -> Value {
             None => (l.clone(), json!("")),
         })
         .collect();
-    json!({
+    let mut body = json!({
         "Image": a.image,
         "Cmd": if a.command.is_empty() { Value::Null } else { json!(a.command) },
         "Entrypoint": a.entrypoint.as_ref().map(|e| if e.is_empty() { json!([]) } else { json!([e]) }),
@@ -385,7 +404,9 @@ fn create_body(a: &RunArgs) -> Value {
             "Binds": a.volume,
             "NetworkMode": a.network.clone().unwrap_or_default(),
         },
-    })
+    });
+    netvol::apply(&mut body, &a.net, a.network.as_deref())?;
+    Ok(body)
 }
 
 fn create(c: &Client, a: &RunArgs) -> Result<String> {
@@ -395,12 +416,9 @@ fn create(c: &Client, a: &RunArgs) -> Result<String> {
         .map(|n| format!("?name={}", enc(n)))
         .unwrap_or_default();
     let path = format!("/containers/create{name}");
-    let body = || {
-        let mut b = create_body(a);
-        b["HostConfig"]["ConsoleSize"] = tty::console_size(a.tty);
-        b
-    };
-    let v = match c.post(&path, Some(body())) {
+    let mut body = create_body(a)?;
+    body["HostConfig"]["ConsoleSize"] = tty::console_size(a.tty);
+    let v = match c.post(&path, Some(body.clone())) {
         Ok(r) => r.json()?,
         Err(e) => {
             let missing = e
@@ -412,7 +430,7 @@ fn create(c: &Client, a: &RunArgs) -> Result<String> {
             // As Docker: pull it (progress on stderr), then create again.
             eprintln!("Unable to find image '{}' locally", with_tag(&a.image));
             pull(c, &a.image, false, true)?;
-            c.post(&path, Some(body()))?.json()?
+            c.post(&path, Some(body))?.json()?
         }
     };
     v["Id"]
@@ -566,6 +584,34 @@ pub fn ps_command(cmd: &str, no_trunc: bool) -> String {
     format!("\"{cut}\"")
 }
 
+/// Docker's `ps` PORTS cell: `0.0.0.0:8080->80/tcp, 443/tcp`.
+pub fn ps_ports(ports: &Value) -> String {
+    let mut cells: Vec<String> = ports
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|p| {
+                    let private = format!(
+                        "{}/{}",
+                        p["PrivatePort"],
+                        p["Type"].as_str().unwrap_or("tcp")
+                    );
+                    match p["PublicPort"].as_u64() {
+                        Some(public) => format!(
+                            "{}:{public}->{private}",
+                            p["IP"].as_str().unwrap_or("0.0.0.0")
+                        ),
+                        None => private,
+                    }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    cells.sort();
+    cells.dedup();
+    cells.join(", ")
+}
+
 /// `-f k=v` flags → Docker's `filters` JSON.
 pub fn filters_json(flags: &[String]) -> Result<String> {
     let mut m: std::collections::BTreeMap<String, Vec<String>> = Default::default();
@@ -618,7 +664,7 @@ fn ps(c: &Client, all: bool, quiet: bool, no_trunc: bool, filter: &[String]) -> 
             ps_command(v["Command"].as_str().unwrap_or(""), no_trunc),
             format!("{} ago", crate::daemon::human_duration(now - created)),
             v["Status"].as_str().unwrap_or("").to_string(),
-            String::new(),
+            ps_ports(&v["Ports"]),
             v["Names"]
                 .as_array()
                 .map(|n| {

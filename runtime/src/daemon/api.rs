@@ -66,6 +66,19 @@ pub fn router(d: Arc<Daemon>) -> Router {
         ("/images/load", post(load)),
         ("/images/create", post(pull)),
         ("/images/{name}/tag", post(tag)),
+        ("/networks", get(networks)),
+        ("/networks/create", post(network_create)),
+        ("/networks/prune", post(network_prune)),
+        (
+            "/networks/{id}",
+            get(network_inspect).delete(network_remove),
+        ),
+        ("/networks/{id}/connect", post(network_connect)),
+        ("/networks/{id}/disconnect", post(network_disconnect)),
+        ("/volumes", get(volumes_list)),
+        ("/volumes/create", post(volume_create)),
+        ("/volumes/prune", post(volume_prune)),
+        ("/volumes/{name}", get(volume_inspect).delete(volume_remove)),
     ];
     let mut r = Router::new();
     for (path, m) in routes {
@@ -263,8 +276,8 @@ async fn inspect(State(d): D, p: Params) -> ApiResult<Response> {
         "Platform": "linux",
         "Config": c.config,
         "HostConfig": c.host_config,
-        "Mounts": [],
-        "NetworkSettings": {"Networks": {}},
+        "Mounts": super::volume::mounts_json(&c.mounts, |n| d.volumes.data_path(n)),
+        "NetworkSettings": d.network_settings(&c),
     }))
     .into_response())
 }
@@ -306,7 +319,8 @@ async fn kill(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode> {
 async fn remove(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode> {
     let id = id_of(&p);
     let force = flag(&q, "force");
-    blocking(move || d.remove(&id, force)).await?;
+    let volumes = flag(&q, "v");
+    blocking(move || d.remove(&id, force, volumes)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -710,6 +724,86 @@ async fn tag(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode> {
     })
     .await?;
     Ok(StatusCode::CREATED)
+}
+
+async fn networks(State(d): D, q: Q) -> ApiResult<Response> {
+    let filters = parse_any_filters(q.get("filters").map(String::as_str).unwrap_or(""))?;
+    let list = blocking(move || d.network_list(&filters)).await?;
+    Ok(Json(list).into_response())
+}
+
+async fn network_inspect(State(d): D, p: Params) -> ApiResult<Response> {
+    let id = id_of(&p);
+    Ok(Json(blocking(move || d.network_inspect(&id)).await?).into_response())
+}
+
+async fn network_create(State(d): D, Json(body): Json<serde_json::Value>) -> ApiResult<Response> {
+    let v = blocking(move || d.network_create(&body)).await?;
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+async fn network_remove(State(d): D, p: Params) -> ApiResult<StatusCode> {
+    let id = id_of(&p);
+    blocking(move || d.network_remove(&id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn network_prune(State(d): D) -> ApiResult<Response> {
+    let removed = blocking(move || d.network_prune()).await?;
+    Ok(Json(json!({"NetworksDeleted": removed})).into_response())
+}
+
+async fn network_connect(
+    State(d): D,
+    p: Params,
+    Json(body): Json<serde_json::Value>,
+) -> ApiResult<StatusCode> {
+    let id = id_of(&p);
+    blocking(move || d.network_connect(&id, &body)).await?;
+    Ok(StatusCode::OK)
+}
+
+async fn network_disconnect(
+    State(d): D,
+    p: Params,
+    Json(body): Json<serde_json::Value>,
+) -> ApiResult<StatusCode> {
+    let id = id_of(&p);
+    blocking(move || d.network_disconnect(&id, &body)).await?;
+    Ok(StatusCode::OK)
+}
+
+async fn volumes_list(State(d): D, q: Q) -> ApiResult<Response> {
+    let f = q.get("filters").cloned().unwrap_or_default();
+    Ok(Json(blocking(move || d.volume_list(&f)).await?).into_response())
+}
+
+async fn volume_create(State(d): D, Json(body): Json<serde_json::Value>) -> ApiResult<Response> {
+    let v = blocking(move || d.volume_create(&body)).await?;
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+async fn volume_inspect(State(d): D, p: Params) -> ApiResult<Response> {
+    let name = id_of(&p);
+    Ok(Json(blocking(move || d.volume_inspect(&name)).await?).into_response())
+}
+
+async fn volume_remove(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode> {
+    let name = id_of(&p);
+    let force = flag(&q, "force");
+    blocking(move || d.volume_remove(&name, force)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+async fn volume_prune(State(d): D, q: Q) -> ApiResult<Response> {
+    let f = q.get("filters").cloned().unwrap_or_default();
+    Ok(Json(blocking(move || d.volume_prune(&f)).await?).into_response())
+}
+
+/// `filters` in either of Docker's forms, any keys (each endpoint checks
+/// the keys it knows).
+fn parse_any_filters(json: &str) -> ApiResult<super::Filters> {
+    volumes::filters::parse_filters_json(json).map_err(|e| ApiError::bad(e.to_string()))
 }
 
 #[cfg(test)]

@@ -19,6 +19,12 @@ pub struct FileConfig {
     #[serde(default)]
     pub hosts: Vec<String>,
     pub log_level: Option<String>,
+    /// Upstream DNS servers for every container (`ip`, or `ip:port`, which
+    /// Docker does not accept but tests and local stubs need).
+    #[serde(default)]
+    pub dns: Vec<String>,
+    #[serde(default)]
+    pub default_address_pools: Vec<netd::ipam::AddressPool>,
 }
 
 impl FileConfig {
@@ -48,6 +54,23 @@ pub struct Options {
     /// daemon.json, read again for `insecure-registries` and
     /// `registry-mirrors` by the registry client.
     pub config_file: PathBuf,
+    /// Upstream DNS servers (daemon.json `dns`, `--dns`); the host's
+    /// resolv.conf when empty.
+    pub dns: Vec<std::net::SocketAddr>,
+    /// `default-address-pools`; Docker's when empty.
+    pub address_pools: Vec<netd::ipam::AddressPool>,
+    /// Where bridges, rules and published ports live: the daemon's own
+    /// network namespace when None (tests give one of their own).
+    pub host_netns: Option<PathBuf>,
+}
+
+/// `8.8.8.8` or `127.0.0.1:5353` → a socket address (port 53 by default).
+pub fn dns_server(s: &str) -> anyhow::Result<std::net::SocketAddr> {
+    if let Ok(ip) = s.parse::<std::net::IpAddr>() {
+        return Ok(std::net::SocketAddr::new(ip, 53));
+    }
+    s.parse()
+        .map_err(|_| anyhow::anyhow!("{s} is not an ip address"))
 }
 
 /// `unix:///path` or a bare path → the socket path.
@@ -83,5 +106,13 @@ mod tests {
         assert_eq!(c.data_root, Some(PathBuf::from("/d")));
         assert_eq!(c.log_level.as_deref(), Some("debug"));
         assert_eq!(c.hosts, vec!["unix:///s".to_string()]);
+        let c: FileConfig = serde_json::from_str(
+            r#"{"dns":["127.0.0.77"],"default-address-pools":[{"base":"10.99.0.0/16","size":24}]}"#,
+        )
+        .unwrap();
+        assert_eq!(dns_server(&c.dns[0]).unwrap().port(), 53);
+        assert_eq!(dns_server("127.0.0.1:5353").unwrap().port(), 5353);
+        assert!(dns_server("nope").is_err());
+        assert_eq!(c.default_address_pools[0].size, 24);
     }
 }

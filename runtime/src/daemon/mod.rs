@@ -38,10 +38,12 @@ pub mod config;
 pub mod exec;
 pub mod logs;
 pub mod models;
+pub mod network;
 pub mod server;
 pub mod spec;
 pub mod store;
 pub mod tty;
+pub mod volume;
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -100,6 +102,10 @@ pub struct Daemon {
     pub opts: Options,
     pub images: rrun_image::Store,
     pub registry: rrun_image::registry::RegistryClient,
+    pub netd: netd::Netd,
+    pub volumes: volumes::VolumeStore,
+    /// The embedded resolver of each running container on a bridge network.
+    dns: Mutex<HashMap<String, netd::dns::server::DnsServer>>,
     containers: Mutex<HashMap<String, Entry>>,
     execs: exec::Execs,
 }
@@ -122,10 +128,26 @@ impl Daemon {
         }
         let registry =
             rrun_image::registry::RegistryClient::new(reg).context("set up the registry client")?;
+        let mut ncfg = netd::NetdConfig::new(opts.data_root.join("networks"));
+        if !opts.address_pools.is_empty() {
+            ncfg.pools = opts.address_pools.clone();
+        }
+        if !opts.dns.is_empty() {
+            ncfg.upstreams = Some(opts.dns.clone());
+        }
+        ncfg.host_netns = opts.host_netns.clone();
+        let netd = netd::Netd::open(ncfg).context("open the network store")?;
+        netd.ensure_predefined_networks()
+            .context("create the predefined networks")?;
+        let volumes = volumes::VolumeStore::open(opts.data_root.join("volumes"))
+            .context("open the volume store")?;
         Ok(Arc::new(Daemon {
             opts,
             images,
             registry,
+            netd,
+            volumes,
+            dns: Mutex::new(HashMap::new()),
             containers: Mutex::new(HashMap::new()),
             execs: Default::default(),
         }))
@@ -153,6 +175,16 @@ impl Daemon {
                 "Multiple IDs found with provided prefix: {name}"
             ))),
         }
+    }
+
+    /// Every container's record.
+    pub fn all(&self) -> Vec<Container> {
+        self.containers
+            .lock()
+            .unwrap()
+            .values()
+            .map(|e| e.c.clone())
+            .collect()
     }
 
     pub fn get(&self, id: &str) -> ApiResult<Container> {
@@ -195,17 +227,22 @@ impl Daemon {
             ));
         }
         let image = find_image(&self.images, &config.image)?;
-        match host.network_mode.as_str() {
-            "" | "default" => host.network_mode = "bridge".into(),
-            "none" | "host" | "bridge" => {}
-            m => {
-                return Err(ApiError::bad(format!(
-                    "network mode {m} is not supported yet"
-                )))
-            }
+        let (mode, networks) =
+            self.plan_networks(&host.network_mode, &body.networking_config.endpoints_config)?;
+        host.network_mode = mode;
+        let ic = &image.config.config;
+        // The image's EXPOSE, as Docker merges it into the container's.
+        for p in ic.exposed_ports.iter().flat_map(|m| m.keys()) {
+            config
+                .exposed_ports
+                .entry(p.clone())
+                .or_insert_with(|| serde_json::json!({}));
         }
-        for b in &host.binds {
-            spec::parse_bind(b).map_err(ApiError::bad)?;
+        network::wanted_ports(&host.port_bindings, host.publish_all_ports, &[])
+            .map_err(ApiError::bad)?;
+        for h in &host.extra_hosts {
+            h.parse::<netd::resolv::ExtraHost>()
+                .map_err(|e| ApiError::bad(e.to_string()))?;
         }
         let id = store::new_id();
         let name = match name {
@@ -225,7 +262,6 @@ impl Daemon {
                 }
             },
         };
-        let ic = &image.config.config;
         let args = spec::command(
             ic.entrypoint.as_deref().unwrap_or(&[]),
             ic.cmd.as_deref().unwrap_or(&[]),
@@ -259,6 +295,10 @@ impl Daemon {
                 ..Default::default()
             },
             shim_pid: 0,
+            networks,
+            mounts: vec![],
+            copied_up: false,
+            ports: vec![],
         };
         {
             // The name is taken under the same lock that inserts it.
@@ -270,9 +310,19 @@ impl Daemon {
                 )));
             }
         }
+        let image_volumes: Vec<String> =
+            ic.volumes.iter().flat_map(|m| m.keys()).cloned().collect();
+        let mut c = c;
+        c.mounts = self.plan_mounts(&id, &c.config, &c.host_config, &image_volumes)?;
         let dir = self.dir(&id);
-        std::fs::create_dir_all(&dir).map_err(ApiError::internal)?;
-        store::save(&self.opts.data_root, &c).map_err(ApiError::internal)?;
+        let saved =
+            std::fs::create_dir_all(&dir).and_then(|()| store::save(&self.opts.data_root, &c));
+        if let Err(e) = saved {
+            self.volumes.detach(&id, &c.mounts);
+            self.volumes.remove_anonymous(&c.mounts);
+            let _ = std::fs::remove_dir_all(&dir);
+            return Err(ApiError::internal(e));
+        }
         self.insert(c);
         tracing::info!(container = %id, name = %name, "created");
         Ok(id)
@@ -295,13 +345,14 @@ impl Daemon {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
-        match self.prepare_bundle(&c, &dir) {
-            Ok(()) => {}
+        let ports = match self.prepare_bundle(&c, &dir) {
+            Ok(p) => p,
             Err(e) => {
+                self.teardown_network(&c.id);
                 let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
                 return Err(e);
             }
-        }
+        };
         let report = self.spawn_shim(&c, &dir);
         match report {
             Ok((shim_pid, r)) if r.ok => {
@@ -316,6 +367,8 @@ impl Daemon {
                         finished_at: store::ZERO_TIME.into(),
                     };
                     c.shim_pid = shim_pid;
+                    c.ports = ports;
+                    c.copied_up = true;
                 })?;
                 tracing::info!(container = %c.id, pid = r.pid, "started");
                 self.watch_shim(c.id.clone(), shim_pid);
@@ -323,6 +376,7 @@ impl Daemon {
             }
             Ok((shim_pid, r)) => {
                 reap(shim_pid);
+                self.teardown_network(&c.id);
                 let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
                 let code = start_error_code(&r.error);
                 self.update(&c.id, |c| {
@@ -332,11 +386,12 @@ impl Daemon {
                 })?;
                 // As Docker: an auto-remove container that cannot start goes.
                 if c.host_config.auto_remove {
-                    let _ = self.remove(&c.id, true);
+                    let _ = self.remove(&c.id, true, true);
                 }
                 Err(ApiError::bad(r.error))
             }
             Err(e) => {
+                self.teardown_network(&c.id);
                 let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
                 // Attached clients learn of the failure from the state.
                 let _ = self.update(&c.id, |c| c.state.error = e.message.clone());
@@ -345,7 +400,13 @@ impl Daemon {
         }
     }
 
-    fn prepare_bundle(&self, c: &Container, dir: &Path) -> ApiResult<()> {
+    /// Mounts the root, fills new volumes, wires the network and writes
+    /// config.json. Returns the published ports.
+    fn prepare_bundle(
+        &self,
+        c: &Container,
+        dir: &Path,
+    ) -> ApiResult<Vec<netd::store::PortBinding>> {
         let image = find_image(&self.images, &c.image)
             .map_err(|_| ApiError::not_found(format!("No such image: {}", c.image_name)))?;
         let (upper, work, rootfs) = (dir.join("upper"), dir.join("work"), dir.join("rootfs"));
@@ -359,26 +420,17 @@ impl Daemon {
         let (uid, gid) =
             spec::resolve_user(&c.config.user, &read("etc/passwd"), &read("etc/group"))
                 .map_err(ApiError::bad)?;
-        let host_net = c.host_config.network_mode == "host";
-        let hostname = if host_net {
-            nix::unistd::gethostname()
-                .map(|h| h.to_string_lossy().into_owned())
-                .unwrap_or_default()
-        } else {
-            c.config.hostname.clone()
-        };
-        let hosts = if host_net {
-            std::fs::read_to_string("/etc/hosts").unwrap_or_default()
-        } else {
-            format!(
-                "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n127.0.1.1\t{hostname}\n"
-            )
-        };
-        let resolv = std::fs::read_to_string("/etc/resolv.conf").unwrap_or_default();
+        // The image's content goes into new volumes once, at the first start.
+        let copy_from = (!c.copied_up).then_some(rootfs.as_path());
+        self.volumes
+            .attach(&c.id, &c.mounts, copy_from)
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let (files, ports) = self.setup_network(c)?;
+        let hostname = files.hostname.clone();
         for (f, text) in [
             ("hostname", format!("{hostname}\n")),
-            ("hosts", hosts),
-            ("resolv.conf", resolv),
+            ("hosts", files.hosts),
+            ("resolv.conf", files.resolv),
         ] {
             store::atomic_write(&dir.join(f), text.as_bytes()).map_err(ApiError::internal)?;
         }
@@ -404,7 +456,8 @@ impl Daemon {
             hostname_file: dir.join("hostname").display().to_string(),
             hosts_file: dir.join("hosts").display().to_string(),
             resolv_file: dir.join("resolv.conf").display().to_string(),
-            binds: c.host_config.binds.clone(),
+            netns_path: files.netns.map(|p| p.display().to_string()),
+            mounts: self.oci_mounts(&c.mounts),
             cgroups_path: format!("/rrun/{}", c.id),
         };
         let mut spec = spec::build(&input).map_err(ApiError::bad)?;
@@ -413,7 +466,8 @@ impl Daemon {
             &dir.join("config.json"),
             &serde_json::to_vec_pretty(&spec).map_err(ApiError::internal)?,
         )
-        .map_err(ApiError::internal)
+        .map_err(ApiError::internal)?;
+        Ok(ports)
     }
 
     /// Starts the shim and reads its one-line report.
@@ -500,6 +554,7 @@ impl Daemon {
                 )
             }
         };
+        self.teardown_network(id);
         let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
         let Ok(c) = self.update(id, |c| {
             c.state.status = "exited".into();
@@ -514,7 +569,7 @@ impl Daemon {
         };
         tracing::info!(container = %id, exit_code = code, "exited");
         if c.host_config.auto_remove {
-            if let Err(e) = self.remove(id, true) {
+            if let Err(e) = self.remove(id, true, true) {
                 tracing::warn!(container = %id, error = %e.message, "auto-remove");
             }
         }
@@ -577,8 +632,9 @@ impl Daemon {
         Ok(true)
     }
 
-    /// `DELETE /containers/{id}`. Blocking; kills first with `force`.
-    pub fn remove(&self, name: &str, force: bool) -> ApiResult<()> {
+    /// `DELETE /containers/{id}`. Blocking; kills first with `force`;
+    /// removes its anonymous volumes with `volumes` (`rm -v`, `--rm`).
+    pub fn remove(&self, name: &str, force: bool, volumes: bool) -> ApiResult<()> {
         let c = self.get(name)?;
         if c.state.running {
             if !force {
@@ -603,9 +659,19 @@ impl Daemon {
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status();
+        self.teardown_network(&c.id);
         // The record goes first, so a crash leaves a directory start-up
         // reconciliation recognises as half-removed.
         let _ = std::fs::remove_file(dir.join(store::CONTAINER_FILE));
+        for e in self.volumes.detach(&c.id, &c.mounts) {
+            tracing::warn!(container = %c.id, error = %e, "release a volume");
+        }
+        if volumes {
+            let (_, errors) = self.volumes.remove_anonymous(&c.mounts);
+            for e in errors {
+                tracing::warn!(container = %c.id, error = %e, "remove an anonymous volume");
+            }
+        }
         match std::fs::remove_dir_all(&dir) {
             // Another remover (auto-remove racing a client's DELETE) won.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -624,17 +690,16 @@ impl Daemon {
 
     /// `GET /containers/json`.
     pub fn list(&self, all: bool, filters: &Filters) -> Vec<ContainerSummary> {
-        let map = self.containers.lock().unwrap();
         // A status filter shows stopped containers without `all`, as Docker.
         let all = all || filters.contains_key("status");
-        let mut v: Vec<&Container> = map
-            .values()
-            .map(|e| &e.c)
+        let mut v: Vec<Container> = self
+            .all()
+            .into_iter()
             .filter(|c| all || c.state.running)
             .filter(|c| matches_filters(c, filters))
             .collect();
         v.sort_by(|a, b| b.created.cmp(&a.created));
-        v.into_iter().map(summary).collect()
+        v.iter().map(|c| summary(self, c)).collect()
     }
 
     /// Start-up: finds the containers on disk, re-attaches to the shims that
@@ -644,7 +709,25 @@ impl Daemon {
         for dir in broken {
             tracing::warn!(dir = %dir.display(), "removing a half-made container");
             let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
+            if let Some(id) = dir.file_name().and_then(|n| n.to_str()) {
+                self.teardown_network(id);
+            }
             let _ = std::fs::remove_dir_all(&dir);
+        }
+        // Volume users and network endpoints of containers that no longer
+        // exist (a crash between their create and their record) go; no
+        // volume's data is touched.
+        let known: std::collections::BTreeSet<String> = all.iter().map(|c| c.id.clone()).collect();
+        if let Err(e) = self.volumes.reconcile(&known) {
+            tracing::warn!(error = %e, "reconcile the volume store");
+        }
+        if let Ok(nets) = self.netd.networks() {
+            for n in nets {
+                for id in n.containers.keys().filter(|id| !known.contains(*id)) {
+                    tracing::info!(container = %id, network = %n.name, "removing an endpoint left by a crash");
+                    let _ = self.netd.disconnect(n.id.as_str(), id);
+                }
+            }
         }
         for mut c in all {
             if !c.state.running {
@@ -653,10 +736,17 @@ impl Daemon {
             let running = c.state.running;
             let shim_pid = c.shim_pid;
             let id = c.id.clone();
+            if !running {
+                // A start that a crash cut short may have wired it already.
+                self.teardown_network(&id);
+            }
             self.insert(c);
             if running {
                 if store::pid_alive(shim_pid) && store::is_shim_of(shim_pid, &id) {
                     tracing::info!(container = %id, shim = shim_pid, "re-attached to the shim");
+                    if let Ok(c) = self.get(&id) {
+                        self.restart_dns(&c);
+                    }
                     self.watch_shim(id, shim_pid);
                 } else {
                     let d = self.clone();
@@ -791,7 +881,7 @@ pub fn start_error_code(msg: &str) -> i32 {
     }
 }
 
-fn summary(c: &Container) -> ContainerSummary {
+fn summary(d: &Daemon, c: &Container) -> ContainerSummary {
     let created = chrono::DateTime::parse_from_rfc3339(&c.created)
         .map(|t| t.timestamp())
         .unwrap_or(0);
@@ -806,11 +896,15 @@ fn summary(c: &Container) -> ContainerSummary {
         created,
         state: c.state.status.clone(),
         status: human_status(&c.state, chrono::Utc::now()),
-        ports: vec![],
+        ports: Daemon::port_summary(c),
         labels: c.config.labels.clone(),
         host_config: SummaryHostConfig {
             network_mode: c.host_config.network_mode.clone(),
         },
+        mounts: volume::mounts_json(&c.mounts, |n| d.volumes.data_path(n)),
+        network_settings: serde_json::json!({
+            "Networks": d.network_settings(c)["Networks"],
+        }),
     }
 }
 

@@ -41,6 +41,12 @@ pub struct ContainerConfig {
     pub stop_signal: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub stop_timeout: Option<i64>,
+    /// `-p`'s container ports and `EXPOSE`: `"80/tcp": {}`.
+    #[serde(default, deserialize_with = "null_default")]
+    pub exposed_ports: BTreeMap<String, serde_json::Value>,
+    /// Anonymous volumes (`-v /path`, as the docker CLI sends them).
+    #[serde(default, deserialize_with = "null_default")]
+    pub volumes: BTreeMap<String, serde_json::Value>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -52,9 +58,85 @@ pub struct HostConfig {
     pub network_mode: String,
     #[serde(default)]
     pub auto_remove: bool,
+    /// `-p`: `"80/tcp": [{"HostIp": "", "HostPort": "8080"}]`.
+    #[serde(default, deserialize_with = "null_default")]
+    pub port_bindings: BTreeMap<String, Vec<PortBinding>>,
+    /// `-P`.
+    #[serde(default)]
+    pub publish_all_ports: bool,
+    #[serde(default, deserialize_with = "null_default")]
+    pub dns: Vec<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub dns_search: Vec<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub dns_options: Vec<String>,
+    /// `--add-host name:ip`.
+    #[serde(default, deserialize_with = "null_default")]
+    pub extra_hosts: Vec<String>,
+    /// `--mount`, in the API's object form.
+    #[serde(default, deserialize_with = "null_default")]
+    pub mounts: Vec<ApiMount>,
+    /// `--tmpfs /path:opts`.
+    #[serde(default, deserialize_with = "null_default")]
+    pub tmpfs: BTreeMap<String, String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub volumes_from: Vec<String>,
     /// `[height, width]` of the terminal at start (API 1.42+).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub console_size: Option<[u16; 2]>,
+}
+
+/// One host binding of a published port.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct PortBinding {
+    #[serde(default, rename = "HostIp")]
+    pub host_ip: String,
+    #[serde(default)]
+    pub host_port: String,
+}
+
+/// `HostConfig.Mounts[]` (`--mount`).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ApiMount {
+    #[serde(default, rename = "Type")]
+    pub typ: String,
+    #[serde(default)]
+    pub source: String,
+    #[serde(default)]
+    pub target: String,
+    #[serde(default)]
+    pub read_only: bool,
+    #[serde(default)]
+    pub bind_options: Option<serde_json::Value>,
+    #[serde(default)]
+    pub volume_options: Option<serde_json::Value>,
+    #[serde(default)]
+    pub tmpfs_options: Option<serde_json::Value>,
+}
+
+/// `NetworkingConfig.EndpointsConfig[network]`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct EndpointSettings {
+    #[serde(default, deserialize_with = "null_default")]
+    pub aliases: Vec<String>,
+    #[serde(default, rename = "IPAMConfig", deserialize_with = "null_default")]
+    pub ipam_config: EndpointIpam,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+pub struct EndpointIpam {
+    #[serde(default, rename = "IPv4Address")]
+    pub ipv4_address: String,
+}
+
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkingConfig {
+    #[serde(default, deserialize_with = "null_default")]
+    pub endpoints_config: BTreeMap<String, EndpointSettings>,
 }
 
 /// `POST /containers/create` body.
@@ -65,6 +147,8 @@ pub struct CreateBody {
     pub config: ContainerConfig,
     #[serde(default, deserialize_with = "null_default")]
     pub host_config: HostConfig,
+    #[serde(default, deserialize_with = "null_default")]
+    pub networking_config: NetworkingConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -90,6 +174,8 @@ pub struct ContainerSummary {
     pub ports: Vec<serde_json::Value>,
     pub labels: BTreeMap<String, String>,
     pub host_config: SummaryHostConfig,
+    pub mounts: Vec<serde_json::Value>,
+    pub network_settings: serde_json::Value,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

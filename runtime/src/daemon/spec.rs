@@ -70,8 +70,11 @@ pub struct SpecInput {
     pub hostname_file: String,
     pub hosts_file: String,
     pub resolv_file: String,
-    /// Docker `Binds` (`src:dst[:ro]`).
-    pub binds: Vec<String>,
+    /// The network namespace to join (made by the daemon); None with
+    /// `host` networking.
+    pub netns_path: Option<String>,
+    /// Volumes, binds and tmpfs, as OCI mounts (from the volumes crate).
+    pub mounts: Vec<Value>,
     /// cgroup path for the container, e.g. `/rrun/<id>`.
     pub cgroups_path: String,
 }
@@ -166,28 +169,6 @@ fn bind_mount(src: &str, dst: &str, ro: bool) -> Value {
     json!({"destination": dst, "type": "bind", "source": src, "options": opts})
 }
 
-/// Parses a Docker bind (`/host:/ctr[:ro|rw]`).
-pub fn parse_bind(b: &str) -> Result<(String, String, bool), String> {
-    let parts: Vec<&str> = b.split(':').collect();
-    let (src, dst, mode) = match parts.as_slice() {
-        [s, d] => (*s, *d, ""),
-        [s, d, m] => (*s, *d, *m),
-        _ => return Err(format!("invalid volume specification: '{b}'")),
-    };
-    if !src.starts_with('/') {
-        return Err(format!(
-            "named volumes are not supported yet: '{b}' (use an absolute host path)"
-        ));
-    }
-    if !dst.starts_with('/') {
-        return Err(format!(
-            "invalid mount path: '{dst}' mount path must be absolute"
-        ));
-    }
-    let ro = mode.split(',').any(|m| m == "ro");
-    Ok((src.to_string(), dst.to_string(), ro))
-}
-
 /// The OCI runtime spec.
 pub fn build(i: &SpecInput) -> Result<Value, String> {
     let caps = DEFAULT_CAPS;
@@ -203,18 +184,17 @@ pub fn build(i: &SpecInput) -> Result<Value, String> {
         bind_mount(&i.hostname_file, "/etc/hostname", false),
         bind_mount(&i.hosts_file, "/etc/hosts", false),
     ];
-    for b in &i.binds {
-        let (src, dst, ro) = parse_bind(b)?;
-        mounts.push(bind_mount(&src, &dst, ro));
-    }
+    mounts.extend(i.mounts.iter().cloned());
     let mut namespaces = vec![
         json!({"type": "pid"}),
         json!({"type": "ipc"}),
         json!({"type": "uts"}),
         json!({"type": "mount"}),
     ];
-    if i.network_mode != "host" {
-        namespaces.push(json!({"type": "network"}));
+    match (&i.netns_path, i.network_mode.as_str()) {
+        (Some(p), _) => namespaces.push(json!({"type": "network", "path": p})),
+        (None, "host") => {}
+        (None, _) => namespaces.push(json!({"type": "network"})),
     }
     Ok(json!({
         "ociVersion": "1.0.2",
@@ -291,7 +271,7 @@ mod tests {
             hostname: "abc123".into(),
             rootfs: "/r".into(),
             network_mode: "none".into(),
-            binds: s(&["/data:/data:ro"]),
+            mounts: vec![bind_mount("/data", "/data", true)],
             ..Default::default()
         };
         let v = build(&i).unwrap();
@@ -331,15 +311,5 @@ mod tests {
             .as_array()
             .unwrap()
             .contains(&json!({"type": "network"})));
-    }
-
-    #[test]
-    fn binds_are_checked() {
-        assert!(parse_bind("vol:/data").is_err());
-        assert!(parse_bind("/a:rel").is_err());
-        assert_eq!(
-            parse_bind("/a:/b").unwrap(),
-            ("/a".to_string(), "/b".to_string(), false)
-        );
     }
 }

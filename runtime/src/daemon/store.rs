@@ -30,6 +30,32 @@ pub struct Container {
     /// `Path` and `Args` as Docker reports them.
     pub path: String,
     pub args: Vec<String>,
+    /// The networks it is connected to, in attach order (the first is the
+    /// one `NetworkMode` names); kept while stopped, as Docker does.
+    #[serde(default)]
+    pub networks: Vec<NetworkRequest>,
+    /// Its mounts as planned at create (volumes, binds, tmpfs).
+    #[serde(default)]
+    pub mounts: Vec<volumes::plan::PlannedMount>,
+    /// The image's content was copied into its new volumes (first start).
+    #[serde(default)]
+    pub copied_up: bool,
+    /// Published ports with the host ports chosen at start.
+    #[serde(default)]
+    pub ports: Vec<netd::store::PortBinding>,
+}
+
+/// One network a container is connected to, and how.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkRequest {
+    /// The network's name.
+    pub name: String,
+    #[serde(default)]
+    pub aliases: Vec<String>,
+    /// `--ip`.
+    #[serde(default, rename = "IPv4Address")]
+    pub ipv4: Option<std::net::Ipv4Addr>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

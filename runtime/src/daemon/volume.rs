@@ -1,0 +1,310 @@
+//! A container's mounts and the volume API, through the `volumes` crate:
+//! `-v`, `--mount`, `--tmpfs`, `--volumes-from` and the image's `VOLUME`s
+//! are planned at create (named volumes are created then, as Docker does),
+//! the image's content is copied into new volumes at the first start, and
+//! the container stays a user of its volumes until it is removed.
+
+use std::collections::BTreeMap;
+
+use serde_json::{json, Value};
+use volumes::mountspec::{self, MountSpec};
+use volumes::plan::{self, MountRequest, PlannedMount, PlannedSource};
+use volumes::{StoreError, VolumeName};
+
+use super::models::{ApiMount, ContainerConfig, HostConfig};
+use super::{ApiError, ApiResult, Daemon};
+
+fn vol_err(e: StoreError) -> ApiError {
+    match e {
+        StoreError::NotFound(n) => ApiError::not_found(format!("get {n}: no such volume")),
+        e @ (StoreError::InUse { .. } | StoreError::Conflict(_)) => {
+            ApiError::conflict(e.to_string())
+        }
+        e @ (StoreError::Options { .. } | StoreError::ContainerId(_)) => {
+            ApiError::bad(e.to_string())
+        }
+        e => ApiError::internal(e),
+    }
+}
+
+/// `HostConfig.Mounts[]` back to the `--mount` grammar the volumes crate
+/// parses, so both paths share one set of checks.
+pub fn api_mount_to_spec(m: &ApiMount) -> Result<MountSpec, String> {
+    let mut parts = vec![format!(
+        "type={}",
+        if m.typ.is_empty() { "volume" } else { &m.typ }
+    )];
+    if !m.source.is_empty() {
+        parts.push(format!("source={}", m.source));
+    }
+    parts.push(format!("target={}", m.target));
+    if m.read_only {
+        parts.push("readonly".into());
+    }
+    if let Some(b) = &m.bind_options {
+        if let Some(p) = b["Propagation"].as_str().filter(|p| !p.is_empty()) {
+            parts.push(format!("bind-propagation={p}"));
+        }
+        if b["NonRecursive"].as_bool() == Some(true) {
+            parts.push("bind-nonrecursive=true".into());
+        }
+    }
+    if let Some(v) = &m.volume_options {
+        if v["NoCopy"].as_bool() == Some(true) {
+            parts.push("volume-nocopy=true".into());
+        }
+        if let Some(l) = v["Labels"].as_object() {
+            for (k, val) in l {
+                parts.push(format!("volume-label={k}={}", val.as_str().unwrap_or("")));
+            }
+        }
+        if let Some(o) = v["DriverConfig"]["Options"].as_object() {
+            for (k, val) in o {
+                parts.push(format!("volume-opt={k}={}", val.as_str().unwrap_or("")));
+            }
+        }
+    }
+    if let Some(t) = &m.tmpfs_options {
+        if let Some(s) = t["SizeBytes"].as_u64() {
+            parts.push(format!("tmpfs-size={s}"));
+        }
+        if let Some(mode) = t["Mode"].as_u64() {
+            parts.push(format!("tmpfs-mode={mode:o}"));
+        }
+    }
+    // Values with commas would need the CSV quoting the CLI uses.
+    let raw = parts
+        .iter()
+        .map(|p| {
+            if p.contains(',') {
+                format!("\"{}\"", p.replace('"', "\"\""))
+            } else {
+                p.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(",");
+    mountspec::parse_mount_flag(&raw).map_err(|e| e.to_string())
+}
+
+/// Pure: every mount flag of a create body, parsed.
+pub fn mount_request(
+    config: &ContainerConfig,
+    host: &HostConfig,
+    image_volumes: &[String],
+) -> Result<MountRequest, String> {
+    let mut specs = Vec::new();
+    for b in &host.binds {
+        specs.push(mountspec::parse_volume_flag(b).map_err(|e| e.to_string())?);
+    }
+    // `-v /path` arrives as Config.Volumes from the docker CLI.
+    for path in config.volumes.keys() {
+        let bound = specs
+            .iter()
+            .any(|s: &MountSpec| s.target == mountspec::clean_path(path));
+        if !bound {
+            specs.push(mountspec::parse_volume_flag(path).map_err(|e| e.to_string())?);
+        }
+    }
+    for m in &host.mounts {
+        specs.push(api_mount_to_spec(m)?);
+    }
+    for (path, opts) in &host.tmpfs {
+        let raw = if opts.is_empty() {
+            path.clone()
+        } else {
+            format!("{path}:{opts}")
+        };
+        specs.push(mountspec::parse_tmpfs_flag(&raw).map_err(|e| e.to_string())?);
+    }
+    let volumes_from = host
+        .volumes_from
+        .iter()
+        .map(|v| mountspec::parse_volumes_from(v).map_err(|e| e.to_string()))
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(MountRequest {
+        specs,
+        image_volumes: image_volumes.to_vec(),
+        volumes_from,
+    })
+}
+
+/// `Mounts` of `docker inspect`.
+pub fn mounts_json(
+    mounts: &[PlannedMount],
+    data_path: impl Fn(&VolumeName) -> std::path::PathBuf,
+) -> Vec<Value> {
+    mounts
+        .iter()
+        .map(|m| {
+            let rw = !m.readonly;
+            match &m.source {
+                PlannedSource::Bind { source, .. } => json!({
+                    "Type": "bind", "Source": source, "Destination": m.destination,
+                    "Mode": if rw { "" } else { "ro" }, "RW": rw,
+                    "Propagation": m.propagation.map(|p| p.as_str()).unwrap_or("rprivate"),
+                }),
+                PlannedSource::Volume { name, driver, .. } => json!({
+                    "Type": "volume", "Name": name.as_str(), "Source": data_path(name),
+                    "Destination": m.destination, "Driver": driver.as_deref().unwrap_or("local"),
+                    "Mode": if rw { "z" } else { "ro" }, "RW": rw, "Propagation": "",
+                }),
+                PlannedSource::Tmpfs { .. } => json!({
+                    "Type": "tmpfs", "Source": "", "Destination": m.destination,
+                    "Mode": "", "RW": rw, "Propagation": "",
+                }),
+            }
+        })
+        .collect()
+}
+
+impl Daemon {
+    /// At create: the container's mounts planned, its volumes created and
+    /// marked used by it. Nothing is left behind on failure.
+    pub(super) fn plan_mounts(
+        &self,
+        id: &str,
+        config: &ContainerConfig,
+        host: &HostConfig,
+        image_volumes: &[String],
+    ) -> ApiResult<Vec<PlannedMount>> {
+        let req = mount_request(config, host, image_volumes).map_err(ApiError::bad)?;
+        let planned = plan::plan_mounts(
+            &req,
+            |other| self.get(other).ok().map(|c| c.mounts),
+            VolumeName::random,
+        )
+        .map_err(|e| match e {
+            plan::PlanError::NoSuchContainer(c) => {
+                ApiError::not_found(format!("No such container: {c}"))
+            }
+            e => ApiError::bad(e.to_string()),
+        })?;
+        self.volumes
+            .attach(id, &planned, None)
+            .map_err(|e| ApiError::bad(e.to_string()))?;
+        Ok(planned)
+    }
+
+    /// The OCI mounts of a container's planned mounts.
+    pub(super) fn oci_mounts(&self, mounts: &[PlannedMount]) -> Vec<Value> {
+        plan::to_oci_mounts(mounts, |n| self.volumes.data_path(n))
+            .into_iter()
+            .filter_map(|m| serde_json::to_value(m).ok())
+            .collect()
+    }
+
+    pub fn volume_create(&self, body: &Value) -> ApiResult<Value> {
+        let name = match body["Name"].as_str() {
+            None | Some("") => None,
+            Some(n) => Some(VolumeName::try_from(n).map_err(|e| ApiError::bad(e.to_string()))?),
+        };
+        let strings = |v: &Value| -> BTreeMap<String, String> {
+            v.as_object()
+                .map(|o| {
+                    o.iter()
+                        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                        .collect()
+                })
+                .unwrap_or_default()
+        };
+        let driver = body["Driver"].as_str().filter(|d| !d.is_empty());
+        let req = volumes::CreateRequest {
+            name,
+            driver: driver.map(String::from),
+            driver_opts: strings(&body["DriverOpts"]),
+            labels: strings(&body["Labels"]),
+        };
+        let v = self.volumes.create(&req).map_err(vol_err)?;
+        tracing::info!(volume = %v.name, "volume created");
+        serde_json::to_value(v).map_err(ApiError::internal)
+    }
+
+    pub fn volume_list(&self, filters: &str) -> ApiResult<Value> {
+        let f = volumes::filters::parse_filters_json(filters)
+            .map_err(|e| ApiError::bad(e.to_string()))?;
+        let f =
+            volumes::filters::ListFilters::parse(&f).map_err(|e| ApiError::bad(e.to_string()))?;
+        let list = self.volumes.list(&f).map_err(vol_err)?;
+        Ok(json!({"Volumes": list, "Warnings": []}))
+    }
+
+    pub fn volume_inspect(&self, name: &str) -> ApiResult<Value> {
+        let n = VolumeName::try_from(name)
+            .map_err(|_| ApiError::not_found(format!("get {name}: no such volume")))?;
+        let v = self.volumes.get(&n).map_err(vol_err)?;
+        serde_json::to_value(v).map_err(ApiError::internal)
+    }
+
+    pub fn volume_remove(&self, name: &str, force: bool) -> ApiResult<()> {
+        let n = VolumeName::try_from(name)
+            .map_err(|_| ApiError::not_found(format!("get {name}: no such volume")))?;
+        match self.volumes.remove(&n, force) {
+            Err(StoreError::NotFound(_)) if force => Ok(()),
+            r => r.map_err(vol_err),
+        }?;
+        tracing::info!(volume = %name, "volume removed");
+        Ok(())
+    }
+
+    pub fn volume_prune(&self, filters: &str) -> ApiResult<Value> {
+        let f = volumes::filters::parse_filters_json(filters)
+            .map_err(|e| ApiError::bad(e.to_string()))?;
+        let f =
+            volumes::filters::PruneFilters::parse(&f).map_err(|e| ApiError::bad(e.to_string()))?;
+        let r = self.volumes.prune(&f).map_err(vol_err)?;
+        Ok(json!({"VolumesDeleted": r.volumes_deleted, "SpaceReclaimed": r.space_reclaimed}))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn api_mounts_parse_like_the_flag() {
+        let m = ApiMount {
+            typ: "volume".into(),
+            source: "data".into(),
+            target: "/data".into(),
+            read_only: true,
+            ..Default::default()
+        };
+        let s = api_mount_to_spec(&m).unwrap();
+        assert_eq!(s.target, "/data");
+        assert!(s.readonly);
+        let m = ApiMount {
+            typ: "tmpfs".into(),
+            target: "/run".into(),
+            tmpfs_options: Some(json!({"SizeBytes": 1048576})),
+            ..Default::default()
+        };
+        assert_eq!(api_mount_to_spec(&m).unwrap().kind.type_name(), "tmpfs");
+        let bad = ApiMount {
+            typ: "volume".into(),
+            source: "../x".into(),
+            target: "/x".into(),
+            ..Default::default()
+        };
+        assert!(api_mount_to_spec(&bad).is_err());
+    }
+
+    #[test]
+    fn anonymous_volumes_from_config_volumes() {
+        let mut c = ContainerConfig::default();
+        c.volumes.insert("/var/lib/mysql".into(), json!({}));
+        let h = HostConfig {
+            binds: vec!["db:/data".into()],
+            tmpfs: [("/run".to_string(), "size=1m".to_string())].into(),
+            ..Default::default()
+        };
+        let r = mount_request(&c, &h, &["/image-vol".into()]).unwrap();
+        assert_eq!(r.specs.len(), 3);
+        assert_eq!(r.image_volumes, vec!["/image-vol".to_string()]);
+        let bad = HostConfig {
+            binds: vec!["bad name:/data".into()],
+            ..Default::default()
+        };
+        assert!(mount_request(&c, &bad, &[]).is_err());
+    }
+}

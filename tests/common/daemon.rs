@@ -1,0 +1,331 @@
+//! A daemon of a test's own: rrund with its own socket, data root, executor
+//! root, network namespace (for its bridges, rules and published ports) and
+//! upstream DNS stub; its containers removed and everything unmounted on
+//! drop, even when the test fails.
+
+use super::{bin, images, run_timeout, text, wait_for};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::Duration;
+
+/// A running rrund of the test's own; stopped, and its containers removed,
+/// on drop.
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    child: Option<Child>,
+    /// The network namespace its bridges and published ports live in.
+    pub net: TestNetns,
+    /// The upstream DNS server it forwards to (answers NXDOMAIN).
+    pub dns: DnsStub,
+}
+
+impl Daemon {
+    pub fn start() -> Daemon {
+        let dir = tempfile::Builder::new()
+            .prefix("rrund-test-")
+            .tempdir()
+            .unwrap();
+        let mut d = Daemon {
+            dir,
+            child: None,
+            net: TestNetns::new("rrund"),
+            dns: DnsStub::start(),
+        };
+        d.spawn();
+        d
+    }
+
+    pub fn socket(&self) -> PathBuf {
+        self.dir.path().join("rrun.sock")
+    }
+    pub fn host(&self) -> String {
+        format!("unix://{}", self.socket().display())
+    }
+    pub fn data_root(&self) -> PathBuf {
+        self.dir.path().join("data")
+    }
+    pub fn exec_root(&self) -> PathBuf {
+        self.dir.path().join("exec")
+    }
+
+    /// Starts rrund and waits (with a deadline) until it answers `/_ping`.
+    pub fn spawn(&mut self) {
+        let log = std::fs::File::options()
+            .create(true)
+            .append(true)
+            .open(self.dir.path().join("rrund.log"))
+            .unwrap();
+        let child = Command::new(bin("rrund"))
+            .arg("-H")
+            .arg(self.host())
+            .arg("--data-root")
+            .arg(self.data_root())
+            .arg("--exec-root")
+            .arg(self.exec_root())
+            .arg("--config-file")
+            .arg(self.dir.path().join("daemon.json"))
+            .args(self.net_args())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .expect("spawn rrund");
+        self.child = Some(child);
+        let log = self.dir.path().join("rrund.log");
+        let socket = self.socket();
+        let child = self.child.as_mut().unwrap();
+        wait_for("rrund to answer /_ping", Duration::from_secs(20), || {
+            if let Ok(Some(st)) = child.try_wait() {
+                panic!(
+                    "rrund exited ({st}): {}",
+                    std::fs::read_to_string(&log).unwrap_or_default()
+                );
+            }
+            http(&socket, "GET", "/_ping").filter(|(code, body)| *code == 200 && body == "OK")
+        });
+    }
+
+    /// rrund's arguments that keep it off the host's network: its own
+    /// namespace for bridges and ports, the test's DNS stub upstream.
+    pub fn net_args(&self) -> Vec<String> {
+        vec![
+            "--host-netns".into(),
+            self.net.path().display().to_string(),
+            "--dns".into(),
+            self.dns.addr().to_string(),
+        ]
+    }
+
+    pub fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("rrund.log")).unwrap_or_default()
+    }
+
+    /// `rrun -H <our socket> args…` with a timeout.
+    pub fn rrun(&self, args: &[&str]) -> Output {
+        let host = self.host();
+        let mut full = vec!["-H", host.as_str()];
+        full.extend_from_slice(args);
+        run_timeout(60, &bin("rrun"), &full, None)
+    }
+
+    /// A command that must succeed; returns its stdout.
+    pub fn ok(&self, args: &[&str]) -> String {
+        let out = self.rrun(args);
+        assert!(
+            out.status.success(),
+            "rrun {args:?} failed ({}): {}{}\n--- rrund log ---\n{}",
+            out.status,
+            text(&out.stdout),
+            text(&out.stderr),
+            self.log()
+        );
+        text(&out.stdout)
+    }
+
+    /// Loads the busybox OCI layout into this daemon and names it `busybox`.
+    pub fn load_busybox(&self) {
+        let tar = self.dir.path().join("busybox.tar");
+        let layout = images().join("busybox/oci");
+        let out = run_timeout(
+            30,
+            Path::new("/bin/tar"),
+            &[
+                "-C",
+                layout.to_str().unwrap(),
+                "-cf",
+                tar.to_str().unwrap(),
+                ".",
+            ],
+            None,
+        );
+        assert!(out.status.success(), "tar: {}", text(&out.stderr));
+        let loaded = self.ok(&["load", "-i", tar.to_str().unwrap()]);
+        let id = loaded
+            .lines()
+            .find_map(|l| l.strip_prefix("Loaded image ID: "))
+            .unwrap_or_else(|| panic!("no image id in {loaded:?}"))
+            .to_string();
+        self.ok(&["tag", &id, "busybox"]);
+    }
+
+    pub fn kill9(&mut self) {
+        if let Some(mut c) = self.child.take() {
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+    }
+
+    pub fn logs(&self, name: &str) -> String {
+        self.ok(&["logs", name])
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        // Through the daemon first, then behind its back for whatever is left.
+        if self.child.is_some() {
+            let ids = self.rrun(&["ps", "-aq", "--no-trunc"]);
+            for id in text(&ids.stdout).lines() {
+                let _ = self.rrun(&["rm", "-f", id]);
+            }
+        }
+        if let Some(mut c) = self.child.take() {
+            let _ = nix::sys::signal::kill(
+                nix::unistd::Pid::from_raw(c.id() as i32),
+                nix::sys::signal::Signal::SIGTERM,
+            );
+            let deadline = std::time::Instant::now() + Duration::from_secs(10);
+            while c.try_wait().ok().flatten().is_none() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            let _ = c.kill();
+            let _ = c.wait();
+        }
+        let containers = self.data_root().join("containers");
+        for e in std::fs::read_dir(&containers)
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            let id = e.file_name().to_string_lossy().into_owned();
+            let _ = run_timeout(
+                30,
+                &bin("rrun-oci"),
+                &[
+                    "--root",
+                    self.exec_root().to_str().unwrap(),
+                    "delete",
+                    "--force",
+                    &id,
+                ],
+                None,
+            );
+            if let Some(pid) = std::fs::read_to_string(e.path().join("shim.pid"))
+                .ok()
+                .and_then(|p| p.trim().parse::<i32>().ok())
+            {
+                let alive = || {
+                    std::fs::read(format!("/proc/{pid}/cmdline"))
+                        .map(|c| c.windows(id.len()).any(|w| w == id.as_bytes()))
+                        .unwrap_or(false)
+                };
+                let deadline = std::time::Instant::now() + Duration::from_secs(10);
+                while alive() && std::time::Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                if alive() {
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                }
+            }
+        }
+        for m in super::host_mounts_containing(self.dir.path().to_str().unwrap()) {
+            if let Some(target) = m.split(' ').nth(4) {
+                let _ = nix::mount::umount2(target, nix::mount::MntFlags::MNT_DETACH);
+            }
+        }
+    }
+}
+
+/// A bare HTTP/1.0 request on the socket: (status, body).
+pub fn http(socket: &Path, method: &str, path: &str) -> Option<(u16, String)> {
+    let mut s = std::os::unix::net::UnixStream::connect(socket).ok()?;
+    s.set_read_timeout(Some(Duration::from_secs(10))).ok()?;
+    write!(s, "{method} {path} HTTP/1.0\r\nHost: rrun\r\n\r\n").ok()?;
+    let mut resp = String::new();
+    s.read_to_string(&mut resp).ok()?;
+    let code = resp.split_whitespace().nth(1)?.parse().ok()?;
+    let body = resp.split_once("\r\n\r\n").map(|(_, b)| b.to_string())?;
+    Some((code, body))
+}
+
+pub fn inspect(d: &Daemon, name: &str) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(&d.ok(&["inspect", name])).unwrap();
+    v[0].clone()
+}
+
+/// A named network namespace (`ip netns add`), `lo` up; deleted on drop.
+pub struct TestNetns {
+    pub name: String,
+}
+
+impl TestNetns {
+    pub fn new(prefix: &str) -> TestNetns {
+        let name = super::unique(&format!("rt-{prefix}"));
+        let out = run_timeout(10, Path::new("ip"), &["netns", "add", &name], None);
+        assert!(out.status.success(), "ip netns add: {}", text(&out.stderr));
+        let out = run_timeout(
+            10,
+            Path::new("ip"),
+            &["-n", &name, "link", "set", "lo", "up"],
+            None,
+        );
+        assert!(out.status.success(), "lo up: {}", text(&out.stderr));
+        TestNetns { name }
+    }
+
+    pub fn path(&self) -> PathBuf {
+        PathBuf::from("/run/netns").join(&self.name)
+    }
+
+    /// A command inside the namespace (`ip netns exec`), with a timeout.
+    pub fn exec(&self, secs: u64, args: &[&str]) -> Output {
+        let mut full = vec!["netns", "exec", self.name.as_str()];
+        full.extend_from_slice(args);
+        run_timeout(secs, Path::new("ip"), &full, None)
+    }
+}
+
+impl Drop for TestNetns {
+    fn drop(&mut self) {
+        let _ = run_timeout(10, Path::new("ip"), &["netns", "delete", &self.name], None);
+    }
+}
+
+/// An upstream DNS server on 127.0.0.1 that answers every query with
+/// NXDOMAIN: the only upstream a test daemon gets, so no query leaves the
+/// machine. Stops with the test process.
+pub struct DnsStub {
+    addr: std::net::SocketAddr,
+    pub queries: std::sync::Arc<std::sync::atomic::AtomicUsize>,
+}
+
+impl DnsStub {
+    pub fn start() -> DnsStub {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind the DNS stub");
+        let addr = sock.local_addr().unwrap();
+        let queries = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let q = queries.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            while let Ok((n, from)) = sock.recv_from(&mut buf) {
+                if n < 12 {
+                    continue;
+                }
+                q.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                // The header and the question only (an EDNS record in
+                // the query's additional section is dropped).
+                let mut end = 12;
+                while end < n && buf[end] != 0 {
+                    end += 1 + buf[end] as usize;
+                }
+                let end = (end + 5).min(n);
+                let mut resp = buf[..end].to_vec();
+                // QR=1, keep opcode and RD; RA=1, RCODE=3 (NXDOMAIN); no
+                // answer, authority or additional records.
+                resp[2] = 0x80 | (resp[2] & 0x79);
+                resp[3] = 0x80 | 3;
+                resp[6..12].fill(0);
+                let _ = sock.send_to(&resp, from);
+            }
+        });
+        DnsStub { addr, queries }
+    }
+
+    pub fn addr(&self) -> std::net::SocketAddr {
+        self.addr
+    }
+}

@@ -1,0 +1,448 @@
+//! End-to-end tests of containers' networks and volumes through rrund and
+//! rrun: names resolving across a user network and not across two,
+//! published ports reached from the host, named volumes outliving their
+//! containers, `--volumes-from`, and all of it after a daemon SIGKILL.
+//! Each test has its own daemon, network namespace and DNS stub.
+
+mod common;
+
+use common::daemon::{inspect, Daemon};
+use common::{text, wait_for};
+use std::process::Output;
+use std::time::Duration;
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// The container's address on `net`.
+fn ip_on(d: &Daemon, name: &str, net: &str) -> String {
+    inspect(d, name)["NetworkSettings"]["Networks"][net]["IPAddress"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+/// A URL fetched with curl from the daemon's host namespace, with a
+/// timeout; None if it failed.
+fn fetch_from_host(d: &Daemon, url: &str) -> Option<String> {
+    let out = d.net.exec(10, &["curl", "-sf", "-m", "3", url]);
+    out.status.success().then(|| text(&out.stdout))
+}
+
+fn serve(d: &Daemon, args: &[&str]) -> String {
+    let mut full = vec!["run", "-d"];
+    full.extend_from_slice(args);
+    full.extend_from_slice(&[
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www",
+    ]);
+    d.ok(&full).trim().to_string()
+}
+
+#[test]
+fn names_resolve_on_a_user_network_and_not_across_two() {
+    let d = Daemon::start();
+    d.load_busybox();
+    d.ok(&["network", "create", "net-a"]);
+    d.ok(&["network", "create", "net-b"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "db1",
+        "--network",
+        "net-a",
+        "--network-alias",
+        "db",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let ip = ip_on(&d, "db1", "net-a");
+    assert!(ip.starts_with("172."), "address on net-a: {ip:?}");
+
+    // The embedded resolver answers for the alias and the name.
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "net-a",
+        "busybox",
+        "sh",
+        "-c",
+        "cat /etc/resolv.conf; nslookup db; nslookup db1; ping -c1 -W3 db",
+    ]);
+    assert!(out.contains("nameserver 127.0.0.11"), "{out}");
+    assert!(out.matches(&ip).count() >= 3, "{out}");
+    assert!(out.contains("1 packets received"), "{out}");
+
+    // Another network: neither the alias nor the name resolves, and the
+    // address is not reachable.
+    let out = d.rrun(&[
+        "run",
+        "--rm",
+        "--network",
+        "net-b",
+        "busybox",
+        "nslookup",
+        "db",
+    ]);
+    assert_ne!(code(&out), 0, "db resolved on net-b: {}", text(&out.stdout));
+    assert!(!text(&out.stdout).contains(&ip));
+    let out = d.rrun(&[
+        "run",
+        "--rm",
+        "--network",
+        "net-b",
+        "busybox",
+        "ping",
+        "-c1",
+        "-W2",
+        &ip,
+    ]);
+    assert_ne!(code(&out), 0, "net-b reached net-a: {}", text(&out.stdout));
+
+    // Names that are not containers go upstream: the test's stub says
+    // NXDOMAIN, nothing leaves the machine.
+    let before = d.dns.queries.load(std::sync::atomic::Ordering::Relaxed);
+    let out = d.rrun(&[
+        "run",
+        "--rm",
+        "--network",
+        "net-a",
+        "busybox",
+        "nslookup",
+        "nowhere.example",
+    ]);
+    assert_ne!(code(&out), 0);
+    assert!(d.dns.queries.load(std::sync::atomic::Ordering::Relaxed) > before);
+
+    // Connecting a running container to the second network makes it
+    // resolvable there, on eth1.
+    d.ok(&["network", "connect", "--alias", "both", "net-b", "db1"]);
+    let ip_b = ip_on(&d, "db1", "net-b");
+    assert!(!ip_b.is_empty() && ip_b != ip);
+    let pid = inspect(&d, "db1")["State"]["Pid"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let out = common::run_timeout(
+        10,
+        std::path::Path::new("nsenter"),
+        &["-t", &pid, "-n", "ip", "-o", "-4", "addr"],
+        None,
+    );
+    let ifs = text(&out.stdout);
+    assert!(ifs.contains("eth1") && ifs.contains(&ip_b), "{ifs}");
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "net-b",
+        "busybox",
+        "nslookup",
+        "both",
+    ]);
+    assert!(out.contains(&ip_b), "{out}");
+    d.ok(&["network", "disconnect", "net-b", "db1"]);
+    assert_eq!(ip_on(&d, "db1", "net-b"), "");
+
+    // A network in use cannot go; once free it can.
+    let out = d.rrun(&["network", "rm", "net-a"]);
+    assert_ne!(code(&out), 0);
+    assert!(
+        text(&out.stderr).contains("active endpoints"),
+        "{}",
+        text(&out.stderr)
+    );
+    d.ok(&["rm", "-f", "db1"]);
+    assert_eq!(d.ok(&["network", "rm", "net-a"]).trim(), "net-a");
+    let ls = d.ok(&["network", "ls"]);
+    assert!(ls.starts_with("NETWORK ID"), "{ls}");
+    for n in ["bridge", "host", "none", "net-b"] {
+        assert!(ls.contains(n), "{ls}");
+    }
+    assert!(!ls.contains("net-a"));
+    assert_eq!(
+        d.ok(&["network", "prune", "-f"]).trim(),
+        "Deleted Networks:\nnet-b"
+    );
+    let out = d.rrun(&["network", "rm", "bridge"]);
+    assert_ne!(code(&out), 0, "the predefined bridge network was removed");
+}
+
+#[test]
+fn published_ports_are_reached_from_the_host() {
+    let d = Daemon::start();
+    d.load_busybox();
+    serve(
+        &d,
+        &["--name", "web", "--hostname", "web-host", "-p", "18080:80"],
+    );
+    let got = wait_for("the published port", Duration::from_secs(20), || {
+        fetch_from_host(&d, "http://127.0.0.1:18080/")
+    });
+    assert_eq!(got, "web-host\n");
+    let ps = d.ok(&["ps"]);
+    assert!(ps.contains("0.0.0.0:18080->80/tcp"), "{ps}");
+    let ports = &inspect(&d, "web")["NetworkSettings"]["Ports"]["80/tcp"];
+    assert_eq!(ports[0]["HostPort"], "18080", "{ports}");
+
+    // The same port again: an error naming it, and no container left running.
+    let out = d.rrun(&[
+        "run", "-d", "--name", "clash", "-p", "18080:80", "busybox", "sleep", "100",
+    ]);
+    assert_eq!(code(&out), 125);
+    assert!(text(&out.stderr).contains("18080"), "{}", text(&out.stderr));
+    assert_ne!(inspect(&d, "clash")["State"]["Status"], "running");
+    d.ok(&["rm", "clash"]);
+
+    // `-p 80`: a free host port, chosen and reported.
+    serve(&d, &["--name", "any", "--hostname", "any-host", "-p", "80"]);
+    let port = inspect(&d, "any")["NetworkSettings"]["Ports"]["80/tcp"][0]["HostPort"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert!(port.parse::<u16>().unwrap() > 1024, "{port}");
+    let got = wait_for("the chosen port", Duration::from_secs(20), || {
+        fetch_from_host(&d, &format!("http://127.0.0.1:{port}/"))
+    });
+    assert_eq!(got, "any-host\n");
+
+    // Bound to 127.0.0.1 only: reached there, not through another address.
+    serve(&d, &["--name", "local", "-p", "127.0.0.1:18081:80"]);
+    wait_for("the loopback-only port", Duration::from_secs(20), || {
+        fetch_from_host(&d, "http://127.0.0.1:18081/")
+    });
+
+    // Removing the container frees the port.
+    d.ok(&["rm", "-f", "web"]);
+    wait_for("the port to be released", Duration::from_secs(20), || {
+        fetch_from_host(&d, "http://127.0.0.1:18080/")
+            .is_none()
+            .then_some(())
+    });
+    serve(
+        &d,
+        &[
+            "--name",
+            "web2",
+            "--hostname",
+            "web2-host",
+            "-p",
+            "18080:80",
+        ],
+    );
+    let got = wait_for("the port reused", Duration::from_secs(20), || {
+        fetch_from_host(&d, "http://127.0.0.1:18080/")
+    });
+    assert_eq!(got, "web2-host\n");
+}
+
+#[test]
+fn a_named_volume_outlives_its_containers() {
+    let d = Daemon::start();
+    d.load_busybox();
+    d.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        "keep:/data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo kept > /data/f",
+    ]);
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "-v",
+            "keep:/data",
+            "busybox",
+            "cat",
+            "/data/f"
+        ]),
+        "kept\n"
+    );
+    let v: serde_json::Value = serde_json::from_str(&d.ok(&["volume", "inspect", "keep"])).unwrap();
+    let mountpoint = v[0]["Mountpoint"].as_str().unwrap().to_string();
+    assert!(
+        mountpoint.starts_with(d.data_root().to_str().unwrap()),
+        "{mountpoint}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(std::path::Path::new(&mountpoint).join("f")).unwrap(),
+        "kept\n"
+    );
+    assert!(d.ok(&["volume", "ls", "-q"]).lines().any(|l| l == "keep"));
+
+    // In use by a container (even stopped): not removable.
+    d.ok(&[
+        "create",
+        "--name",
+        "holder",
+        "-v",
+        "keep:/data",
+        "busybox",
+        "true",
+    ]);
+    let out = d.rrun(&["volume", "rm", "keep"]);
+    assert_ne!(code(&out), 0);
+    assert!(
+        text(&out.stderr).contains("in use"),
+        "{}",
+        text(&out.stderr)
+    );
+    d.ok(&["rm", "holder"]);
+
+    // Anonymous volumes: `rm -v` removes them, plain `rm` keeps them.
+    d.ok(&[
+        "create", "--name", "anon", "-v", "/scratch", "busybox", "true",
+    ]);
+    let anon = inspect(&d, "anon")["Mounts"][0]["Name"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    assert_eq!(anon.len(), 64, "{anon}");
+    assert!(d.ok(&["volume", "ls", "-q"]).contains(&anon));
+    d.ok(&["rm", "-v", "anon"]);
+    assert!(!d.ok(&["volume", "ls", "-q"]).contains(&anon));
+
+    // Bad names are refused and create nothing.
+    let out = d.rrun(&["run", "--rm", "-v", "../evil:/data", "busybox", "true"]);
+    assert_eq!(code(&out), 125);
+    assert!(d.ok(&["ps", "-aq"]).trim().is_empty());
+
+    assert_eq!(d.ok(&["volume", "rm", "keep"]).trim(), "keep");
+    assert!(!std::path::Path::new(&mountpoint).exists());
+}
+
+#[test]
+fn volumes_from_shares_a_data_container() {
+    let d = Daemon::start();
+    d.load_busybox();
+    // A data-volume container that never runs.
+    d.ok(&[
+        "create", "--name", "store", "-v", "/shared", "busybox", "true",
+    ]);
+    d.ok(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "store",
+        "busybox",
+        "sh",
+        "-c",
+        "echo shared > /shared/f",
+    ]);
+    assert_eq!(
+        d.ok(&[
+            "run",
+            "--rm",
+            "--volumes-from",
+            "store:ro",
+            "busybox",
+            "cat",
+            "/shared/f"
+        ]),
+        "shared\n"
+    );
+    let out = d.rrun(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "store:ro",
+        "busybox",
+        "touch",
+        "/shared/g",
+    ]);
+    assert_ne!(code(&out), 0, "a read-only volumes-from was writable");
+    let out = d.rrun(&["run", "--rm", "--volumes-from", "nobody", "busybox", "true"]);
+    assert_eq!(code(&out), 125);
+}
+
+#[test]
+fn dns_ports_and_volumes_survive_a_daemon_sigkill() {
+    let mut d = Daemon::start();
+    d.load_busybox();
+    d.ok(&["network", "create", "app"]);
+    d.ok(&["volume", "create", "state"]);
+    serve(
+        &d,
+        &[
+            "--name",
+            "api",
+            "--hostname",
+            "api-host",
+            "--network",
+            "app",
+            "--network-alias",
+            "backend",
+            "-p",
+            "18090:80",
+            "-v",
+            "state:/state",
+        ],
+    );
+    wait_for("the port before", Duration::from_secs(20), || {
+        fetch_from_host(&d, "http://127.0.0.1:18090/")
+    });
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "client",
+        "--network",
+        "app",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let ip = ip_on(&d, "api", "app");
+
+    d.kill9();
+    d.spawn();
+
+    // The running container's resolver, port and volume still work.
+    assert_eq!(inspect(&d, "api")["State"]["Status"], "running");
+    let got = wait_for("the port after", Duration::from_secs(20), || {
+        fetch_from_host(&d, "http://127.0.0.1:18090/")
+    });
+    assert_eq!(got, "api-host\n");
+    let pid = inspect(&d, "client")["State"]["Pid"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let out = common::run_timeout(
+        10,
+        std::path::Path::new("nsenter"),
+        &["-t", &pid, "-m", "-n", "nslookup", "backend"],
+        None,
+    );
+    assert!(
+        text(&out.stdout).contains(&ip),
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "app",
+        "busybox",
+        "nslookup",
+        "api",
+    ]);
+    assert!(out.contains(&ip), "{out}");
+    let out = d.rrun(&["volume", "rm", "state"]);
+    assert_ne!(
+        code(&out),
+        0,
+        "a volume in use was removed after the restart"
+    );
+}
