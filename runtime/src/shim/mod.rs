@@ -405,7 +405,14 @@ impl Stream {
                 false
             }
             Ok(n) if self.chunks => {
-                write_line(log, self.name, &buf[..n]);
+                self.partial.extend_from_slice(&buf[..n]);
+                // A character cut by the read waits for its other bytes.
+                let keep = incomplete_utf8_tail(&self.partial);
+                let whole = self.partial.len() - keep;
+                if whole > 0 {
+                    let chunk: Vec<u8> = self.partial.drain(..whole).collect();
+                    write_line(log, self.name, &chunk);
+                }
                 true
             }
             Ok(n) => {
@@ -491,6 +498,15 @@ impl Stdin {
                 }
             }
         }
+    }
+}
+
+/// How many bytes at the end of `b` are the start of a UTF-8 character
+/// whose other bytes have not come yet (0 to 3).
+pub fn incomplete_utf8_tail(b: &[u8]) -> usize {
+    match std::str::from_utf8(b) {
+        Err(e) if e.error_len().is_none() => b.len() - e.valid_up_to(),
+        _ => 0,
     }
 }
 
@@ -623,4 +639,19 @@ fn pump(
         }
     }
     Ok(code.unwrap_or(255))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_character_is_held_back() {
+        let e = "é".as_bytes();
+        assert_eq!(incomplete_utf8_tail(b"abc"), 0);
+        assert_eq!(incomplete_utf8_tail(&[b'a', e[0]]), 1);
+        assert_eq!(incomplete_utf8_tail(&[b'a', e[0], e[1]]), 0);
+        // Invalid bytes are not held (they would never complete).
+        assert_eq!(incomplete_utf8_tail(&[0xff, b'a']), 0);
+    }
 }
