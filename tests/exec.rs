@@ -429,6 +429,9 @@ fn exec_it_is_a_real_terminal() {
     );
     let ps = d.ok(&["exec", "host", "ps", "-o", "args"]);
     assert!(ps.lines().any(|l| l.trim() == "sh"), "{ps}");
+    // Listed in the container's inspect while it runs.
+    let ids = inspect(&d, "host")["ExecIDs"].clone();
+    assert_eq!(ids.as_array().map(Vec::len), Some(1), "{ids}");
 }
 
 #[test]

@@ -271,6 +271,7 @@ async fn inspect(State(d): D, p: Params) -> ApiResult<Response> {
         "HostsPath": dir.join("hosts"),
         "LogPath": shim::log_path(&dir, &c.id),
         "Name": format!("/{}", c.name),
+        "ExecIDs": d.exec_ids(&c.id),
         "RestartCount": 0,
         "Driver": "overlay2",
         "Platform": "linux",

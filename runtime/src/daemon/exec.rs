@@ -153,6 +153,20 @@ impl Daemon {
             .retain(|_, e| e.container_id != container_id);
     }
 
+    /// `ExecIDs` of a container's inspect: its running execs, or null.
+    pub fn exec_ids(&self, container_id: &str) -> Option<Vec<String>> {
+        let ids: Vec<String> = self
+            .execs
+            .map
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|e| e.container_id == container_id && e.state().running)
+            .map(|e| e.id.clone())
+            .collect();
+        (!ids.is_empty()).then_some(ids)
+    }
+
     pub fn exec_get(&self, id: &str) -> ApiResult<Arc<Exec>> {
         self.execs
             .map
