@@ -15,6 +15,13 @@
 //!   unmounts `<dir>/rootfs`, and exits. The daemon (this one or a later
 //!   one) learns of that through a pidfd on the shim and reads the file.
 //!
+//! - With `Config.Tty` the container's init gets a pty: `rrun-oci create
+//!   --console-socket <dir>/console.sock` hands the master to the shim
+//!   ([`pty`]), whose output is logged as stdout, a chunk per read (as a
+//!   prompt has no newline); `attach.sock` feeds it (a client's EOF leaves
+//!   it open) and `ctl.sock` sizes it.
+//! - `docker exec` processes run under a helper of their own ([`exec`]).
+//!
 //! It must run before any async runtime or thread exists: it forks.
 
 use anyhow::{Context, Result};
