@@ -21,7 +21,21 @@ pub struct Daemon {
 }
 
 impl Daemon {
+    /// A daemon whose daemon.json is `config` (e.g. registry mirrors).
+    pub fn start_with(config: &serde_json::Value) -> Daemon {
+        Self::start_inner(Some(config), None)
+    }
+
     pub fn start() -> Daemon {
+        Self::start_inner(None, None)
+    }
+
+    /// A daemon whose bridges and ports live in `net`, made beforehand.
+    pub fn start_in(net: TestNetns) -> Daemon {
+        Self::start_inner(None, Some(net))
+    }
+
+    fn start_inner(config: Option<&serde_json::Value>, net: Option<TestNetns>) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("rrund-test-")
             .tempdir()
@@ -29,9 +43,12 @@ impl Daemon {
         let mut d = Daemon {
             dir,
             child: None,
-            net: TestNetns::new("rrund"),
+            net: net.unwrap_or_else(|| TestNetns::new("rrund")),
             dns: DnsStub::start(),
         };
+        if let Some(c) = config {
+            std::fs::write(d.dir.path().join("daemon.json"), c.to_string()).unwrap();
+        }
         d.spawn();
         d
     }

@@ -1,0 +1,205 @@
+#!/usr/bin/env bash
+# rrund against dockerd (Debian's docker.io) and podman (Debian's podman,
+# with runc) on the same machine, in the same run, alternating run by run:
+#
+#   run-rm   `<engine> run --rm busybox true` on the default bridge network,
+#            RUNS times (default 20); median and the ratio to Docker
+#   fifty    50 containers started detached on a user network (sleep), then
+#            all removed with rm -f: total time of each phase, per engine
+#   memory   the daemon's RSS idle and with the 50 containers running, and
+#            one shim's RSS (rrund + its shims; dockerd + containerd +
+#            containerd-shim-runc-v2)
+#
+#   scripts/bench-daemon.sh [RUNS]      BENCH_PODMAN=0 to leave podman out
+#
+# Every engine runs inside one network namespace of the script's own
+# (nsenter --net), so their bridges and iptables/nftables rules never touch
+# the host's; the only upstream DNS server any of them is given is a stub on
+# 127.0.0.1 answering NXDOMAIN. State lives in a temporary directory, removed
+# at the end. Not run by scripts/test.sh. Root.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+runs=${1:-20}
+want_podman=${BENCH_PODMAN:-1}
+
+scripts/install-deps.sh >/dev/null
+need=()
+command -v dockerd >/dev/null || need+=(docker.io)
+[ "$want_podman" = 1 ] && ! command -v podman >/dev/null && need+=(podman)
+if [ ${#need[@]} -gt 0 ]; then
+    echo "installing ${need[*]} for the comparison" >&2
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >&2
+fi
+cargo build --release -q -p rrun-runtime --bins
+scripts/build-test-images.sh >/dev/null
+bin=$PWD/target/release
+images=${RRUN_TEST_IMAGES:-$PWD/.cache/images}
+
+work=$(mktemp -d -p /var/tmp rrun-bench-daemon.XXXXXX)
+ns=rrbench$$
+rrund_pid='' dockerd_pid='' stub_pid=''
+# The docker client that belongs to Debian's dockerd (20.10), not a newer one on PATH.
+dcli=/usr/bin/docker
+[ -x "$dcli" ] || dcli=docker
+
+stop_pid() { # PID
+    [ -n "$1" ] || return 0
+    kill -TERM "$1" 2>/dev/null || true
+    for _ in $(seq 300); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+    kill -KILL "$1" 2>/dev/null || true
+}
+cleanup() {
+    set +e
+    if [ -n "$rrund_pid" ]; then
+        for c in $(rr ps -aq 2>/dev/null); do rr rm -f "$c" >/dev/null 2>&1; done
+        stop_pid "$rrund_pid"
+    fi
+    if [ -n "$dockerd_pid" ]; then
+        dk rm -f $(dk ps -aq 2>/dev/null) >/dev/null 2>&1
+        stop_pid "$dockerd_pid"
+        pkill -f "containerd.*$work" 2>/dev/null
+    fi
+    if [ "$want_podman" = 1 ]; then
+        pm rm -af >/dev/null 2>&1
+        pm system reset -f >/dev/null 2>&1
+    fi
+    stop_pid "$stub_pid"
+    grep " $work" /proc/self/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
+    ip netns delete "$ns" 2>/dev/null
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+in_ns() { nsenter --net="/run/netns/$ns" "$@"; }
+rr() { timeout 120 "$bin/rrun" -H "unix://$work/rrun.sock" "$@"; }
+dk() { timeout 120 "$dcli" -H "unix://$work/docker.sock" "$@"; }
+pm() {
+    timeout 120 in_ns podman --root "$work/podman/root" --runroot "$work/podman/run" \
+        --runtime runc --cgroup-manager cgroupfs --events-backend file \
+        --network-config-dir "$work/podman/net" "$@"
+}
+now_us() { echo $(($(date +%s%N) / 1000)); }
+median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print int((a[NR/2]+a[NR/2+1])/2)}'; }
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# Sum of VmRSS over the pids given (KiB).
+rss_sum() { local t=0 p; for p in "$@"; do t=$((t + $(rss_kib "$p"))); done; echo "$t"; }
+wait_until() { # SECONDS CMD...
+    local deadline=$((SECONDS + $1)); shift
+    until "$@" >/dev/null 2>&1; do
+        [ $SECONDS -lt $deadline ] || return 1
+        sleep 0.1
+    done
+}
+
+ip netns add "$ns"
+ip -n "$ns" link set lo up
+mkdir -p "$work/podman/net"
+
+# The upstream DNS stub (NXDOMAIN for everything), in the namespace's loopback.
+in_ns python3 -c '
+import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 53))
+while True:
+    q, a = s.recvfrom(1500)
+    if len(q) < 12: continue
+    i = 12
+    while i < len(q) and q[i]: i += 1 + q[i]
+    r = bytearray(q[:i + 5]); r[2] = 0x80 | (r[2] & 0x79); r[3] = 0x83; r[6:12] = bytes(6)
+    s.sendto(bytes(r), a)
+' &
+stub_pid=$!
+
+# Image: the busybox OCI layout, and a docker-archive of it for docker/podman.
+tar -C "$images/busybox/oci" -cf "$work/busybox-oci.tar" .
+skopeo copy -q "oci:$images/busybox/oci:latest" "docker-archive:$work/busybox-docker.tar:busybox:latest"
+
+# --- rrund
+in_ns "$bin/rrund" -H "unix://$work/rrun.sock" --data-root "$work/rrun/data" \
+    --exec-root "$work/rrun/exec/oci" --config-file /nonexistent --dns 127.0.0.1 \
+    --log-level warn >"$work/rrund.log" 2>&1 &
+rrund_pid=$!
+wait_until 30 rr version || { cat "$work/rrund.log"; exit 1; }
+id=$(rr load -i "$work/busybox-oci.tar" | sed -n 's/^Loaded image ID: //p')
+rr tag "$id" busybox >/dev/null
+
+# --- dockerd (its own containerd, data, exec root and socket)
+mkdir -p "$work/docker"
+in_ns dockerd --data-root "$work/docker/data" --exec-root "$work/docker/exec" \
+    --pidfile "$work/docker/dockerd.pid" -H "unix://$work/docker.sock" \
+    --containerd-namespace "rrbench$$" --containerd-plugins-namespace "rrbench$$p" \
+    --dns 127.0.0.1 --storage-driver overlay2 --log-level warn >"$work/dockerd.log" 2>&1 &
+dockerd_pid=$!
+wait_until 60 dk version || { tail -20 "$work/dockerd.log"; exit 1; }
+dk load -q -i "$work/busybox-docker.tar" >/dev/null
+docker_version=$(dk version -f '{{.Server.Version}}')
+
+engines="rrun docker"
+if [ "$want_podman" = 1 ]; then
+    pm load -q -i "$work/busybox-docker.tar" >/dev/null
+    engines="rrun docker podman"
+fi
+run_rm() { # ENGINE
+    case $1 in
+    rrun) rr run --rm busybox true ;;
+    docker) dk run --rm busybox true ;;
+    podman) pm run --rm --ulimit nofile=1024:1024 busybox true ;;
+    esac
+}
+for e in $engines; do run_rm "$e" >/dev/null || { echo "$e run --rm failed" >&2; exit 1; }; done
+
+echo "== run --rm busybox true, default bridge network, $runs runs alternating (ms, median)"
+for e in $engines; do : >"$work/$e.us"; done
+for _ in $(seq "$runs"); do
+    for e in $engines; do
+        t0=$(now_us); run_rm "$e" >/dev/null; t1=$(now_us)
+        echo $((t1 - t0)) >>"$work/$e.us"
+    done
+done
+docker_med=$(median <"$work/docker.us")
+for e in $engines; do
+    m=$(median <"$work/$e.us")
+    printf '%-8s %8.1f ms   %.2f x docker\n' "$e" "$(echo "$m / 1000" | bc -l)" "$(echo "$m / $docker_med" | bc -l)"
+done
+
+echo "== 50 containers detached on a user network, then rm -f (s, total)"
+mem_idle_rrun=$(rss_kib "$rrund_pid")
+containerd_pid=$(pgrep -f "containerd --config $work/docker/exec" | head -1 || true)
+[ -n "$containerd_pid" ] || containerd_pid=$(pgrep -P "$dockerd_pid" containerd | head -1 || true)
+mem_idle_docker=$(rss_sum "$dockerd_pid" ${containerd_pid:-})
+fifty() { # ENGINE CLI-FUNCTION
+    local e=$1 f=$2 t0 t1 t2
+    "$f" network create bench-net >/dev/null
+    t0=$(now_us)
+    for i in $(seq 50); do "$f" run -d --network bench-net --name "b$i" busybox sleep 3600 >/dev/null; done
+    t1=$(now_us)
+    case $e in
+    rrun)
+        mem_rrun_50=$(rss_kib "$rrund_pid")
+        shim=$(pgrep -f "rrund shim" | head -1)
+        mem_rrun_shim=$(rss_kib "$shim")
+        mem_rrun_shims=$(rss_sum $(pgrep -f "rrund shim"))
+        ;;
+    docker)
+        mem_docker_50=$(rss_sum "$dockerd_pid" ${containerd_pid:-})
+        shim=$(pgrep -f "containerd-shim-runc-v2 -namespace rrbench$$" | head -1)
+        mem_docker_shim=$(rss_kib "$shim")
+        mem_docker_shims=$(rss_sum $(pgrep -f "containerd-shim-runc-v2 -namespace rrbench$$"))
+        ;;
+    esac
+    for i in $(seq 50); do "$f" rm -f "b$i" >/dev/null; done
+    t2=$(now_us)
+    "$f" network rm bench-net >/dev/null
+    printf '%-8s start 50: %6.2f s   remove 50: %6.2f s\n' "$e" \
+        "$(echo "($t1 - $t0) / 1000000" | bc -l)" "$(echo "($t2 - $t1) / 1000000" | bc -l)"
+}
+fifty rrun rr
+fifty docker dk
+
+echo "== memory (RSS, MiB)"
+mib() { echo "scale=1; $1 / 1024" | bc; }
+printf 'rrund idle %s, with 50 containers %s; one shim %s (50 shims %s)\n' \
+    "$(mib "$mem_idle_rrun")" "$(mib "$mem_rrun_50")" "$(mib "$mem_rrun_shim")" "$(mib "$mem_rrun_shims")"
+printf 'dockerd+containerd idle %s, with 50 containers %s; one containerd-shim %s (50 shims %s)\n' \
+    "$(mib "$mem_idle_docker")" "$(mib "$mem_docker_50")" "$(mib "$mem_docker_shim")" "$(mib "$mem_docker_shims")"
+echo "(docker $docker_version; $(nproc) cores; $(uname -r))"
