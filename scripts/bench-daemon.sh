@@ -70,11 +70,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-in_ns() { nsenter --net="/run/netns/$ns" "$@"; }
+# (nsenter execs the program, so $! of `nsenter … &` is the program's pid.)
 rr() { timeout 120 "$bin/rrun" -H "unix://$work/rrun.sock" "$@"; }
 dk() { timeout 120 "$dcli" -H "unix://$work/docker.sock" "$@"; }
 pm() {
-    timeout 120 in_ns podman --root "$work/podman/root" --runroot "$work/podman/run" \
+    timeout 120 nsenter --net="/run/netns/$ns" podman --root "$work/podman/root" --runroot "$work/podman/run" \
         --runtime runc --cgroup-manager cgroupfs --events-backend file \
         --network-config-dir "$work/podman/net" "$@"
 }
@@ -96,7 +96,7 @@ ip -n "$ns" link set lo up
 mkdir -p "$work/podman/net"
 
 # The upstream DNS stub (NXDOMAIN for everything), in the namespace's loopback.
-in_ns python3 -c '
+nsenter --net="/run/netns/$ns" python3 -c '
 import socket
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind(("127.0.0.1", 53))
@@ -115,7 +115,7 @@ tar -C "$images/busybox/oci" -cf "$work/busybox-oci.tar" .
 skopeo copy -q "oci:$images/busybox/oci:latest" "docker-archive:$work/busybox-docker.tar:busybox:latest"
 
 # --- rrund
-in_ns "$bin/rrund" -H "unix://$work/rrun.sock" --data-root "$work/rrun/data" \
+nsenter --net="/run/netns/$ns" "$bin/rrund" -H "unix://$work/rrun.sock" --data-root "$work/rrun/data" \
     --exec-root "$work/rrun/exec/oci" --config-file /nonexistent --dns 127.0.0.1 \
     --log-level warn >"$work/rrund.log" 2>&1 &
 rrund_pid=$!
@@ -125,7 +125,7 @@ rr tag "$id" busybox >/dev/null
 
 # --- dockerd (its own containerd, data, exec root and socket)
 mkdir -p "$work/docker"
-in_ns dockerd --data-root "$work/docker/data" --exec-root "$work/docker/exec" \
+nsenter --net="/run/netns/$ns" dockerd --data-root "$work/docker/data" --exec-root "$work/docker/exec" \
     --pidfile "$work/docker/dockerd.pid" -H "unix://$work/docker.sock" \
     --containerd-namespace "rrbench$$" --containerd-plugins-namespace "rrbench$$p" \
     --dns 127.0.0.1 --storage-driver overlay2 --log-level warn >"$work/dockerd.log" 2>&1 &
@@ -143,7 +143,7 @@ run_rm() { # ENGINE
     case $1 in
     rrun) rr run --rm busybox true ;;
     docker) dk run --rm busybox true ;;
-    podman) pm run --rm --ulimit nofile=1024:1024 busybox true ;;
+    podman) pm run --rm --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 busybox true ;;
     esac
 }
 for e in $engines; do run_rm "$e" >/dev/null || { echo "$e run --rm failed" >&2; exit 1; }; done

@@ -61,7 +61,20 @@ fn ping_version_info_and_api_prefix() {
 fn no_daemon_is_exit_125() {
     let dir = tempfile::tempdir().unwrap();
     let host = format!("unix://{}/none.sock", dir.path().display());
-    let out = run_timeout(20, &bin("rrun"), &["-H", &host, "ps"], None);
+    // Without the opt-out rrun would start a daemon (tests/exec.rs tests that).
+    let rrun = bin("rrun");
+    let out = run_timeout(
+        20,
+        Path::new("/usr/bin/env"),
+        &[
+            "RRUN_NO_AUTOSTART=1",
+            rrun.to_str().unwrap(),
+            "-H",
+            &host,
+            "ps",
+        ],
+        None,
+    );
     assert_eq!(code(&out), 125);
     assert!(
         text(&out.stderr).contains("Cannot connect"),

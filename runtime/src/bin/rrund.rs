@@ -50,6 +50,16 @@ fn main() {
         };
         std::process::exit(code);
     }
+    if argv.get(1).map(String::as_str) == Some(shim::exec::SUBCOMMAND) {
+        let code = match shim::exec::ExecShimArgs::parse(&argv[2..]) {
+            Some(a) => shim::exec::main(a),
+            None => {
+                eprintln!("rrund exec-shim: bad arguments");
+                2
+            }
+        };
+        std::process::exit(code);
+    }
     let cli = Cli::parse();
     let code = match options(cli) {
         Ok(opts) => {

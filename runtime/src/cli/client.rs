@@ -131,15 +131,28 @@ impl Client {
     /// `POST path` asking for a connection upgrade (Docker's hijacked
     /// attach); returns the raw stream after `101 Switching Protocols`.
     pub fn upgrade(&self, path: &str) -> Result<UnixStream> {
+        self.upgrade_with(path, None)
+    }
+
+    /// The same with a JSON body (`POST /exec/{id}/start`). An error answer
+    /// becomes an [`ApiError`].
+    pub fn upgrade_with(&self, path: &str, body: Option<serde_json::Value>) -> Result<UnixStream> {
         let mut s = UnixStream::connect(&self.socket).with_context(|| {
             format!(
                 "Cannot connect to the rrun daemon at unix://{}. Is rrund running?",
                 self.socket.display()
             )
         })?;
+        let body = body.map(|b| b.to_string()).unwrap_or_default();
+        let ct = if body.is_empty() {
+            ""
+        } else {
+            "Content-Type: application/json\r\n"
+        };
         write!(
             s,
-            "POST {API_PREFIX}{path} HTTP/1.1\r\nHost: rrun\r\nContent-Length: 0\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n"
+            "POST {API_PREFIX}{path} HTTP/1.1\r\nHost: rrun\r\n{ct}Content-Length: {}\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n{body}",
+            body.len()
         )
         .context("send the attach request")?;
         // Read the head byte by byte: what follows it belongs to the stream.
@@ -151,9 +164,33 @@ impl Client {
             }
             head.push(b[0]);
         }
-        let head = String::from_utf8_lossy(&head);
-        let status = head.split_whitespace().nth(1).unwrap_or("");
-        if status != "101" {
+        let head = String::from_utf8_lossy(&head).into_owned();
+        let status: u16 = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|c| c.parse().ok())
+            .unwrap_or(0);
+        if status >= 400 {
+            // The error's JSON body (read until close: `Connection: Upgrade`
+            // answers carry a length, but a short read is fine here).
+            let len = head
+                .lines()
+                .find_map(|l| {
+                    let (k, v) = l.split_once(':')?;
+                    if k.eq_ignore_ascii_case("content-length") {
+                        v.trim().parse::<u64>().ok()
+                    } else {
+                        None
+                    }
+                })
+                .unwrap_or(0);
+            let mut text = String::new();
+            let _ = (&mut s).take(len).read_to_string(&mut text);
+            let v: serde_json::Value = serde_json::from_str(&text).unwrap_or_default();
+            let message = v["message"].as_str().unwrap_or("unknown error").to_string();
+            return Err(ApiError { status, message }.into());
+        }
+        if status != 101 {
             anyhow::bail!("attach failed: {}", head.lines().next().unwrap_or(""));
         }
         Ok(s)

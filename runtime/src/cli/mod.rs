@@ -3,9 +3,12 @@
 //! Exit codes as Docker's: 125 when rrun itself fails, 126/127 when the
 //! container's command cannot be run / is not found, else the container's.
 
+mod autostart;
 pub mod client;
+pub mod exec;
 pub mod netvol;
 pub mod runflags;
+pub mod tty;
 
 use anyhow::{Context, Result};
 use clap::{ArgAction, Args, Parser, Subcommand};
@@ -86,6 +89,10 @@ pub enum Cmd {
         #[arg(short, long = "filter")]
         filter: Vec<String>,
     },
+    /// Execute a command in a running container.
+    Exec(exec::ExecArgs),
+    /// Attach local standard input, output, and error streams to a running container.
+    Attach(exec::AttachArgs),
     /// Fetch the logs of a container.
     Logs {
         #[arg(short, long)]
@@ -210,6 +217,7 @@ pub fn main(cli: Cli) -> i32 {
             return 125;
         }
     };
+    autostart::ensure(&socket, &cli.host);
     let c = Client { socket };
     match dispatch(&c, cli.command) {
         Ok(code) => code,
@@ -226,6 +234,8 @@ pub fn main(cli: Cli) -> i32 {
 fn dispatch(c: &Client, cmd: Cmd) -> Result<i32> {
     match cmd {
         Cmd::Run(a) => run(c, a),
+        Cmd::Exec(a) => exec::exec(c, a),
+        Cmd::Attach(a) => exec::attach(c, a),
         Cmd::Create(a) => {
             let id = create(c, &a)?;
             println!("{id}");
@@ -281,7 +291,10 @@ fn dispatch(c: &Client, cmd: Cmd) -> Result<i32> {
                 enc(&container),
                 enc(&tail)
             );
-            demux(c.request("GET", &path, None)?.body)?;
+            // A container with a terminal has one raw stream (Docker's).
+            let raw =
+                c.get(&format!("/containers/{}/json", enc(&container)))?["Config"]["Tty"] == true;
+            tty::output(c.request("GET", &path, None)?.body, raw)?;
             Ok(0)
         }
         Cmd::Wait { containers } => {
@@ -406,18 +419,14 @@ fn base_create_body(a: &RunArgs) -> Result<Value> {
 }
 
 fn create(c: &Client, a: &RunArgs) -> Result<String> {
-    if a.tty || a.interactive {
-        eprintln!(
-            "rrun: -i and -t are not supported yet; the container runs without stdin or a terminal"
-        );
-    }
     let name = a
         .name
         .as_ref()
         .map(|n| format!("?name={}", enc(n)))
         .unwrap_or_default();
     let path = format!("/containers/create{name}");
-    let body = create_body(a)?;
+    let mut body = create_body(a)?;
+    body["HostConfig"]["ConsoleSize"] = tty::console_size(a.tty);
     let v = match c.post(&path, Some(body.clone())) {
         Ok(r) => r.json()?,
         Err(e) => {
@@ -457,6 +466,9 @@ fn start(c: &Client, id: &str) -> Result<()> {
 }
 
 fn run(c: &Client, a: RunArgs) -> Result<i32> {
+    if !a.detach {
+        exec::check_tty_input(a.interactive, a.tty)?;
+    }
     let id = create(c, &a)?;
     if a.detach {
         start(c, &id)?;
@@ -469,10 +481,12 @@ fn run(c: &Client, a: RunArgs) -> Result<i32> {
         &format!("/containers/{id}/wait?condition={condition}"),
         None,
     )?;
-    // With -i, attach (stdin too) before the start, as Docker's CLI does.
-    let attached = if a.interactive {
+    // With -i or -t, attach (stdin too with -i) before the start, as
+    // Docker's CLI does.
+    let attached = if a.interactive || a.tty {
         Some(c.upgrade(&format!(
-            "/containers/{id}/attach?stream=1&stdin=1&stdout=1&stderr=1"
+            "/containers/{id}/attach?stream=1&stdin={}&stdout=1&stderr=1",
+            u8::from(a.interactive)
         ))?)
     } else {
         None
@@ -484,14 +498,18 @@ fn run(c: &Client, a: RunArgs) -> Result<i32> {
         return Err(e);
     }
     match attached {
-        Some(stream) => {
-            let mut to_daemon = stream.try_clone().context("clone the attach stream")?;
-            std::thread::spawn(move || {
-                let _ = std::io::copy(&mut std::io::stdin().lock(), &mut to_daemon);
-                // Our EOF closes the container's stdin.
-                let _ = to_daemon.shutdown(std::net::Shutdown::Write);
-            });
-            demux(Box::new(stream))?;
+        Some(conn) => {
+            let ended = tty::Session {
+                conn,
+                tty: a.tty,
+                stdin: a.interactive,
+                resize: Some(exec::resizer(c, format!("/containers/{id}/resize"))),
+            }
+            .run()?;
+            if ended == tty::Ended::Detached {
+                eprintln!("{}", tty::DETACHED);
+                return Ok(0);
+            }
         }
         None => {
             let logs = c.request(

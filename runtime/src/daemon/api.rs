@@ -14,6 +14,8 @@ use axum::routing::{delete, get, post, MethodRouter};
 use axum::{Json, Router};
 use serde_json::json;
 
+mod exec;
+
 use super::logs::{self, LogLine};
 use super::models::{CreateBody, CreateResponse, ErrorResponse, WaitResponse};
 use super::{ApiError, ApiResult, Daemon, REMOVED};
@@ -55,6 +57,11 @@ pub fn router(d: Arc<Daemon>) -> Router {
         ("/containers/{id}/logs", get(logs_handler)),
         ("/containers/{id}/attach", post(attach)),
         ("/containers/{id}", delete(remove)),
+        ("/containers/{id}/resize", post(exec::container_resize)),
+        ("/containers/{id}/exec", post(exec::create)),
+        ("/exec/{id}/start", post(exec::start)),
+        ("/exec/{id}/resize", post(exec::resize)),
+        ("/exec/{id}/json", get(exec::inspect)),
         ("/images/json", get(images)),
         ("/images/load", post(load)),
         ("/images/create", post(pull)),
@@ -266,7 +273,8 @@ async fn inspect(State(d): D, p: Params) -> ApiResult<Response> {
         "HostsPath": dir.join("hosts"),
         "LogPath": shim::log_path(&dir, &c.id),
         "Name": format!("/{}", c.name),
-        "RestartCount": c.restarts.count,
+        "ExecIDs": d.exec_ids(&c.id),
+                "RestartCount": c.restarts.count,
         "Driver": "overlay2",
         "Platform": "linux",
         "Config": c.config,
@@ -363,15 +371,18 @@ async fn logs_handler(State(d): D, p: Params, q: Q) -> ApiResult<Response> {
         stderr,
         timestamps: flag(&q, "timestamps"),
         tail: q.get("tail").and_then(|t| t.parse().ok()),
+        raw: c.config.tty,
     };
     let keep_going = flag(&q, "follow");
     let (tx, chunks) = tokio::sync::mpsc::channel::<Bytes>(64);
     tokio::spawn(follow.run(rx, tx, move |s| !keep_going || !s.running));
+    let ct = if c.config.tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
     Ok((
-        [(
-            header::CONTENT_TYPE,
-            "application/vnd.docker.multiplexed-stream",
-        )],
+        [(header::CONTENT_TYPE, ct)],
         Body::from_stream(channel_stream(chunks)),
     )
         .into_response())
@@ -393,6 +404,8 @@ struct Follow {
     stderr: bool,
     timestamps: bool,
     tail: Option<usize>,
+    /// A container with a terminal: payloads without frame headers.
+    raw: bool,
 }
 
 impl Follow {
@@ -415,19 +428,22 @@ impl Follow {
             first = false;
             for l in logs::select(&lines, self.stdout, self.stderr, tail) {
                 let (s, payload) = logs::render(l, self.timestamps);
-                if tx
-                    .send(Bytes::from(logs::frame(s, &payload)))
-                    .await
-                    .is_err()
-                {
+                let bytes = if self.raw {
+                    payload
+                } else {
+                    logs::frame(s, &payload)
+                };
+                if tx.send(Bytes::from(bytes)).await.is_err() {
                     return;
                 }
             }
             if finished {
                 return;
             }
-            // Woken by a state change, else look at the file again.
-            let _ = tokio::time::timeout(Duration::from_millis(100), rx.changed()).await;
+            // Woken by a state change, else look at the file again (soon
+            // for a terminal: someone is typing at it).
+            let pause = Duration::from_millis(if self.raw { 20 } else { 100 });
+            let _ = tokio::time::timeout(pause, rx.changed()).await;
         }
     }
 }
@@ -455,6 +471,7 @@ async fn attach(State(d): D, p: Params, q: Q, req: Request) -> ApiResult<Respons
         stderr: flag(&q, "stderr"),
         timestamps: false,
         tail: None,
+        raw: c.config.tty,
     };
     let initial = c.state.clone();
     let q2 = q.clone();
@@ -468,7 +485,11 @@ async fn attach(State(d): D, p: Params, q: Q, req: Request) -> ApiResult<Respons
     };
     let (tx, chunks) = tokio::sync::mpsc::channel::<Bytes>(64);
     tokio::spawn(follow.run(rx, tx, done));
-    let ct = "application/vnd.docker.raw-stream";
+    let ct = if c.config.tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
     if !req.headers().contains_key(header::UPGRADE) {
         return Ok((
             [(header::CONTENT_TYPE, ct)],

@@ -21,7 +21,9 @@
 //! | `<id>-json.log` | shim | Docker's json-file log, appended across restarts |
 //! | `shim.pid`, `init.pid`, `shim.log`, `oci.log` | shim | the shim's pid, the container's init pid, the shim's and rrun-oci's logs |
 //! | `exit.json` | shim, atomically | [`crate::shim::ExitRecord`], written before the shim exits |
-//! | `attach.sock` | shim | stdin of an OpenStdin container (one client; its EOF closes stdin) |
+//! | `attach.sock` | shim | stdin of an OpenStdin container (one client; its EOF closes stdin, except a terminal's) |
+//! | `ctl.sock` | shim | resize of a container with a terminal (`<rows> <cols>` per connection) |
+//! | `exec/<exec id>/` | daemon, exec helper | `process.json` of one exec while it runs ([`exec`]) |
 //!
 //! The executor's state is `rrun-oci --root <exec-root>` (default
 //! `/run/rrun/oci`); the daemon itself only runs `rrun-oci kill` and
@@ -34,6 +36,7 @@
 pub mod api;
 mod bundle_opts;
 pub mod config;
+pub mod exec;
 pub mod logs;
 pub mod models;
 pub mod network;
@@ -43,6 +46,7 @@ pub mod seccomp_profile;
 pub mod server;
 pub mod spec;
 pub mod store;
+pub mod tty;
 pub mod volume;
 
 use std::collections::HashMap;
@@ -107,6 +111,7 @@ pub struct Daemon {
     /// The embedded resolver of each running container on a bridge network.
     dns: Mutex<HashMap<String, netd::dns::server::DnsServer>>,
     containers: Mutex<HashMap<String, Entry>>,
+    execs: exec::Execs,
 }
 
 /// The state a removed container reports to its last waiters.
@@ -148,6 +153,7 @@ impl Daemon {
             volumes,
             dns: Mutex::new(HashMap::new()),
             containers: Mutex::new(HashMap::new()),
+            execs: Default::default(),
         }))
     }
 
@@ -468,6 +474,7 @@ impl Daemon {
         };
         let mut spec = spec::build(&input).map_err(ApiError::bad)?;
         self.apply_run_options(&mut spec, c, &read("etc/group"))?;
+        tty::apply_terminal(&mut spec, c.config.tty, c.host_config.console_size);
         store::atomic_write(
             &dir.join("config.json"),
             &serde_json::to_vec_pretty(&spec).map_err(ApiError::internal)?,
@@ -695,6 +702,7 @@ impl Daemon {
                 ..e.c.state.clone()
             });
         }
+        self.exec_forget(&c.id);
         tracing::info!(container = %c.id, "removed");
         Ok(())
     }

@@ -81,6 +81,9 @@ pub struct HostConfig {
     pub tmpfs: BTreeMap<String, String>,
     #[serde(default, deserialize_with = "null_default")]
     pub volumes_from: Vec<String>,
+    /// `[height, width]` of the terminal at start (API 1.42+).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub console_size: Option<[u16; 2]>,
     /// Resources, security, devices, restart policy…: [`super::runopts`].
     #[serde(flatten)]
     pub run: super::runopts::RunOptions,

@@ -300,6 +300,11 @@ fn create(
     rootfs::root_propagation(&plan)?;
     if cfg.terminal() {
         let (master, slave) = open_pty()?;
+        // process.consoleSize (runc honours it): the size is right before
+        // the program's first look at its terminal.
+        if let Some(size) = process.console_size() {
+            set_winsize(&master, size.height() as u16, size.width() as u16);
+        }
         rootfs::bind_console(&slave)?;
         ch.send_with_fd(&FromInit::PtyMaster, Some(master.as_raw_fd()))?;
     }
@@ -366,6 +371,9 @@ fn exec(ch: &mut Channel, cfg: &InitConfig) -> Result<std::convert::Infallible> 
     let process = process(cfg)?;
     if cfg.terminal() {
         let (master, _slave) = open_pty()?;
+        if let Some(size) = process.console_size() {
+            set_winsize(&master, size.height() as u16, size.width() as u16);
+        }
         ch.send_with_fd(&FromInit::PtyMaster, Some(master.as_raw_fd()))?;
     }
     security::set_rlimits(process)?;
@@ -434,6 +442,18 @@ fn set_names(spec: &Spec) -> Result<()> {
 /// Opens a pty in the container's devpts and makes its slave our
 /// controlling terminal and stdio. Returns the master (for the runtime) and
 /// the slave's path.
+/// TIOCSWINSZ on a pty (best effort: a size is a nicety, not a failure).
+pub fn set_winsize(fd: &impl std::os::fd::AsRawFd, rows: u16, cols: u16) {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads a winsize from the pointer we pass.
+    unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
+}
+
 fn open_pty() -> Result<(OwnedFd, OwnedFd)> {
     use nix::pty::{grantpt, posix_openpt, unlockpt};
     let master = posix_openpt(

@@ -15,6 +15,13 @@
 //!   unmounts `<dir>/rootfs`, and exits. The daemon (this one or a later
 //!   one) learns of that through a pidfd on the shim and reads the file.
 //!
+//! - With `Config.Tty` the container's init gets a pty: `rrun-oci create
+//!   --console-socket <dir>/console.sock` hands the master to the shim
+//!   ([`pty`]), whose output is logged as stdout, a chunk per read (as a
+//!   prompt has no newline); `attach.sock` feeds it (a client's EOF leaves
+//!   it open) and `ctl.sock` sizes it.
+//! - `docker exec` processes run under a helper of their own ([`exec`]).
+//!
 //! It must run before any async runtime or thread exists: it forks.
 
 use anyhow::{Context, Result};
@@ -26,6 +33,9 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::daemon::logs::{self, LogLine};
+
+pub mod exec;
+pub mod pty;
 
 /// The shim's hidden subcommand name.
 pub const SUBCOMMAND: &str = "shim";
@@ -53,6 +63,9 @@ pub const SHIM_PID_FILE: &str = "shim.pid";
 pub const OCI_LOG_FILE: &str = "oci.log";
 /// Unix socket on which the shim takes the container's stdin.
 pub const ATTACH_SOCKET: &str = "attach.sock";
+/// Unix socket on which the shim of a container with a terminal takes
+/// resize requests (one line, `<rows> <cols>`, per connection).
+pub const CTL_SOCKET: &str = "ctl.sock";
 
 /// The log file of a container (Docker's name).
 pub fn log_path(dir: &Path, id: &str) -> PathBuf {
@@ -119,7 +132,7 @@ fn oci(args: &ShimArgs) -> Command {
 }
 
 /// The last error `rrun-oci` logged (its JSON log has runc's format).
-fn last_oci_error(dir: &Path) -> String {
+pub(crate) fn last_oci_error(dir: &Path) -> String {
     let text = std::fs::read_to_string(dir.join(OCI_LOG_FILE)).unwrap_or_default();
     text.lines()
         .rev()
@@ -140,12 +153,14 @@ fn report(r: &StartReport) {
     }
 }
 
-/// Whether the container keeps stdin open (`Config.OpenStdin` of its record).
-fn open_stdin(dir: &Path) -> bool {
-    std::fs::read(dir.join(crate::daemon::store::CONTAINER_FILE))
+/// Whether the container keeps stdin open and whether it has a terminal
+/// (`Config.OpenStdin` and `Config.Tty` of its record).
+fn stdin_and_tty(dir: &Path) -> (bool, bool) {
+    let v = std::fs::read(dir.join(crate::daemon::store::CONTAINER_FILE))
         .ok()
         .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .is_some_and(|v| v["Config"]["OpenStdin"] == true)
+        .unwrap_or_default();
+    (v["Config"]["OpenStdin"] == true, v["Config"]["Tty"] == true)
 }
 
 /// A unix socket path may be longer than sun_path (108 bytes): reach it
@@ -164,20 +179,19 @@ fn bind_long(path: &Path) -> std::io::Result<std::os::unix::net::UnixListener> {
 }
 
 fn run(args: &ShimArgs) -> Result<()> {
+    let (open_stdin, tty) = stdin_and_tty(&args.dir);
+    if tty {
+        return run_tty(args, open_stdin);
+    }
     let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
     let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
     // With OpenStdin the container reads a pipe whose write end we hold;
     // one client at a time sends it data through <dir>/attach.sock, and its
     // EOF closes the container's stdin (Docker's StdinOnce).
     let mut stdin = Stdin::default();
-    let container_stdin = if open_stdin(&args.dir) {
+    let container_stdin = if open_stdin {
         let (in_r, in_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
-        let sock = args.dir.join(ATTACH_SOCKET);
-        let _ = std::fs::remove_file(&sock);
-        let l = bind_long(&sock).with_context(|| format!("bind {}", sock.display()))?;
-        l.set_nonblocking(true)
-            .context("nonblocking attach socket")?;
-        stdin.listener = Some(l);
+        stdin.listener = Some(listen(&args.dir, ATTACH_SOCKET)?);
         stdin.pipe = Some(in_w);
         Stdio::from(in_r)
     } else {
@@ -233,7 +247,119 @@ fn run(args: &ShimArgs) -> Result<()> {
         pid,
         error: String::new(),
     });
-    let code = pump(args, pid, out_r, err_r, stdin)?;
+    let streams = vec![
+        Stream::new(out_r, "stdout", false),
+        Stream::new(err_r, "stderr", false),
+    ];
+    finish(args, pid, streams, stdin, None)
+}
+
+/// A non-blocking listener on `<dir>/<name>` (replacing a stale one).
+fn listen(dir: &Path, name: &str) -> Result<std::os::unix::net::UnixListener> {
+    let sock = dir.join(name);
+    let _ = std::fs::remove_file(&sock);
+    let l = bind_long(&sock).with_context(|| format!("bind {}", sock.display()))?;
+    l.set_nonblocking(true)
+        .with_context(|| format!("nonblocking {}", sock.display()))?;
+    Ok(l)
+}
+
+/// A container with a terminal: `rrun-oci create` hands the pty master
+/// over the console socket before the program starts; the shim logs what
+/// the master gives as stdout (as Docker does), takes stdin for it through
+/// attach.sock (a client's EOF does not close a terminal), and sizes it on
+/// request through ctl.sock.
+fn run_tty(args: &ShimArgs, open_stdin: bool) -> Result<()> {
+    let console = pty::Console::bind(&args.dir, "console.sock")?;
+    let mut stdin = Stdin {
+        tty: true,
+        ..Default::default()
+    };
+    if open_stdin {
+        stdin.listener = Some(listen(&args.dir, ATTACH_SOCKET)?);
+    }
+    let ctl = listen(&args.dir, CTL_SOCKET)?;
+    let pid_file = args.dir.join(INIT_PID_FILE);
+    let status = oci(args)
+        .arg("create")
+        .arg("--bundle")
+        .arg(&args.dir)
+        .arg("--pid-file")
+        .arg(&pid_file)
+        .arg("--console-socket")
+        .arg(&console.path)
+        .arg(&args.id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .context("run rrun-oci create")?;
+    if !status.success() {
+        report(&StartReport {
+            ok: false,
+            pid: 0,
+            error: last_oci_error(&args.dir),
+        });
+        return Ok(());
+    }
+    let master = match console.receive(Duration::from_secs(10)) {
+        Ok(m) => m,
+        Err(e) => {
+            report(&StartReport {
+                ok: false,
+                pid: 0,
+                error: format!("{e:#}"),
+            });
+            cleanup(args);
+            return Ok(());
+        }
+    };
+    drop(console);
+    let _ = std::fs::remove_file(args.dir.join("console.sock"));
+    let pid: i32 = std::fs::read_to_string(&pid_file)
+        .context("read init pid")?
+        .trim()
+        .parse()
+        .context("parse init pid")?;
+    if open_stdin {
+        stdin.pipe = Some(master.try_clone().context("dup the pty master")?);
+    }
+    let started = oci(args)
+        .arg("start")
+        .arg(&args.id)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .context("run rrun-oci start")?;
+    if !started.success() {
+        report(&StartReport {
+            ok: false,
+            pid: 0,
+            error: last_oci_error(&args.dir),
+        });
+        cleanup(args);
+        return Ok(());
+    }
+    report(&StartReport {
+        ok: true,
+        pid,
+        error: String::new(),
+    });
+    let resize = master.try_clone().context("dup the pty master")?;
+    let streams = vec![Stream::new(master, "stdout", true)];
+    finish(args, pid, streams, stdin, Some((ctl, resize)))
+}
+
+/// Pumps until the container's init exits, then records its end.
+fn finish(
+    args: &ShimArgs,
+    pid: i32,
+    streams: Vec<Stream>,
+    stdin: Stdin,
+    ctl: Option<(std::os::unix::net::UnixListener, OwnedFd)>,
+) -> Result<()> {
+    let code = pump(args, pid, streams, stdin, ctl)?;
     let rec = ExitRecord {
         exit_code: code,
         finished_at: logs::now(),
@@ -260,9 +386,21 @@ struct Stream {
     fd: Option<OwnedFd>,
     name: &'static str,
     partial: Vec<u8>,
+    /// A terminal: each read is logged as it comes (a prompt has no
+    /// newline, and attach follows the log).
+    chunks: bool,
 }
 
 impl Stream {
+    fn new(fd: OwnedFd, name: &'static str, chunks: bool) -> Stream {
+        Stream {
+            fd: Some(fd),
+            name,
+            partial: Vec::new(),
+            chunks,
+        }
+    }
+
     /// Reads what is there; false at EOF.
     fn read(&mut self, log: &mut std::fs::File) -> bool {
         let Some(fd) = &self.fd else { return false };
@@ -272,6 +410,17 @@ impl Stream {
                 self.flush(log);
                 self.fd = None;
                 false
+            }
+            Ok(n) if self.chunks => {
+                self.partial.extend_from_slice(&buf[..n]);
+                // A character cut by the read waits for its other bytes.
+                let keep = incomplete_utf8_tail(&self.partial);
+                let whole = self.partial.len() - keep;
+                if whole > 0 {
+                    let chunk: Vec<u8> = self.partial.drain(..whole).collect();
+                    write_line(log, self.name, &chunk);
+                }
+                true
             }
             Ok(n) => {
                 self.partial.extend_from_slice(&buf[..n]);
@@ -306,6 +455,8 @@ impl Stream {
 /// to, and the attached client.
 #[derive(Default)]
 struct Stdin {
+    /// The pipe is a pty master, which a client's EOF leaves open.
+    tty: bool,
     pipe: Option<OwnedFd>,
     listener: Option<std::os::unix::net::UnixListener>,
     client: Option<std::os::unix::net::UnixStream>,
@@ -331,7 +482,9 @@ impl Stdin {
         match c.read(&mut buf) {
             Ok(0) => {
                 self.client = None;
-                self.pipe = None;
+                if !self.tty {
+                    self.pipe = None;
+                }
             }
             Ok(n) => {
                 let ok = self.pipe.as_ref().is_some_and(|p| {
@@ -347,9 +500,20 @@ impl Stdin {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(_) => {
                 self.client = None;
-                self.pipe = None;
+                if !self.tty {
+                    self.pipe = None;
+                }
             }
         }
+    }
+}
+
+/// How many bytes at the end of `b` are the start of a UTF-8 character
+/// whose other bytes have not come yet (0 to 3).
+pub fn incomplete_utf8_tail(b: &[u8]) -> usize {
+    match std::str::from_utf8(b) {
+        Err(e) if e.error_len().is_none() => b.len() - e.valid_up_to(),
+        _ => 0,
     }
 }
 
@@ -370,31 +534,21 @@ fn write_line(log: &mut std::fs::File, stream: &str, bytes: &[u8]) {
 fn pump(
     args: &ShimArgs,
     init: i32,
-    out_r: OwnedFd,
-    err_r: OwnedFd,
+    mut streams: Vec<Stream>,
     mut stdin: Stdin,
+    ctl: Option<(std::os::unix::net::UnixListener, OwnedFd)>,
 ) -> Result<i32> {
     let mut log = std::fs::File::options()
         .create(true)
         .append(true)
         .open(log_path(&args.dir, &args.id))
         .context("open the container log")?;
-    let mut streams = [
-        Stream {
-            fd: Some(out_r),
-            name: "stdout",
-            partial: Vec::new(),
-        },
-        Stream {
-            fd: Some(err_r),
-            name: "stderr",
-            partial: Vec::new(),
-        },
-    ];
     let mut code: Option<i32> = None;
     let mut exited_at: Option<Instant> = None;
     loop {
-        let open: Vec<usize> = (0..2).filter(|i| streams[*i].fd.is_some()).collect();
+        let open: Vec<usize> = (0..streams.len())
+            .filter(|i| streams[*i].fd.is_some())
+            .collect();
         if open.is_empty() && code.is_some() {
             break;
         }
@@ -408,7 +562,7 @@ fn pump(
                 break;
             }
         }
-        let (ready, accept, client): (Vec<usize>, bool, bool) = {
+        let (ready, accept, client, resize): (Vec<usize>, bool, bool, bool) = {
             let mut fds: Vec<nix::poll::PollFd> = open
                 .iter()
                 .map(|i| {
@@ -432,6 +586,13 @@ fn pump(
                 ));
                 fds.len() - 1
             });
+            let ctl_at = ctl.as_ref().map(|(l, _)| {
+                fds.push(nix::poll::PollFd::new(
+                    l.as_fd(),
+                    nix::poll::PollFlags::POLLIN,
+                ));
+                fds.len() - 1
+            });
             // The timeout bounds how late a reaped exit is noticed.
             let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16));
             let hit = |i: usize| fds[i].revents().is_some_and(|r| !r.is_empty());
@@ -443,8 +604,12 @@ fn pump(
                     .collect(),
                 listen_at.is_some_and(hit),
                 client_at.is_some_and(hit),
+                ctl_at.is_some_and(hit),
             )
         };
+        if let (true, Some((l, master))) = (resize, &ctl) {
+            pty::serve_resize(l, master);
+        }
         for i in ready {
             streams[i].read(&mut log);
         }
@@ -481,4 +646,19 @@ fn pump(
         }
     }
     Ok(code.unwrap_or(255))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cut_character_is_held_back() {
+        let e = "é".as_bytes();
+        assert_eq!(incomplete_utf8_tail(b"abc"), 0);
+        assert_eq!(incomplete_utf8_tail(&[b'a', e[0]]), 1);
+        assert_eq!(incomplete_utf8_tail(&[b'a', e[0], e[1]]), 0);
+        // Invalid bytes are not held (they would never complete).
+        assert_eq!(incomplete_utf8_tail(&[0xff, b'a']), 0);
+    }
 }

@@ -1,0 +1,274 @@
+//! The client side of an attached session (`run -i/-t`, `exec`, `attach`):
+//! the terminal in raw mode (restored however the session ends), its size
+//! sent on start and on SIGWINCH, Docker's detach keys (Ctrl-P Ctrl-Q),
+//! stdin copied until EOF, and the output copied raw (tty) or demultiplexed
+//! into stdout and stderr.
+
+use anyhow::Result;
+use std::io::{Read, Write};
+use std::os::fd::BorrowedFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// Docker's default detach keys: Ctrl-P Ctrl-Q.
+pub const DETACH_KEYS: [u8; 2] = [0x10, 0x11];
+
+/// Docker's message when the detach keys were read.
+pub const DETACHED: &str = "read escape sequence";
+
+fn stdin_fd() -> BorrowedFd<'static> {
+    // SAFETY: fd 0 stays open for the life of the process.
+    unsafe { BorrowedFd::borrow_raw(0) }
+}
+
+fn stdout_fd() -> BorrowedFd<'static> {
+    // SAFETY: fd 1 stays open for the life of the process.
+    unsafe { BorrowedFd::borrow_raw(1) }
+}
+
+pub fn stdin_is_tty() -> bool {
+    nix::unistd::isatty(0).unwrap_or(false)
+}
+
+/// The terminal's size (rows, columns), from stdout else stdin.
+pub fn size() -> Option<(u16, u16)> {
+    [stdout_fd(), stdin_fd()].into_iter().find_map(|fd| {
+        // SAFETY: winsize is plain integers; all zeroes is a valid value.
+        let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+        // SAFETY: TIOCGWINSZ writes a winsize into the pointer we pass.
+        let rc = unsafe {
+            libc::ioctl(
+                std::os::fd::AsRawFd::as_raw_fd(&fd),
+                libc::TIOCGWINSZ,
+                &mut ws,
+            )
+        };
+        (rc == 0 && ws.ws_row > 0 && ws.ws_col > 0).then_some((ws.ws_row, ws.ws_col))
+    })
+}
+
+/// `[height, width]` for a create or exec body when `tty` and known.
+pub fn console_size(tty: bool) -> serde_json::Value {
+    match size() {
+        Some((h, w)) if tty => serde_json::json!([h, w]),
+        _ => serde_json::Value::Null,
+    }
+}
+
+/// Stdin in raw mode until dropped.
+pub struct RawMode {
+    saved: nix::sys::termios::Termios,
+}
+
+impl RawMode {
+    /// None when stdin is not a terminal.
+    pub fn enter() -> Option<RawMode> {
+        use nix::sys::termios::{cfmakeraw, tcgetattr, tcsetattr, SetArg};
+        let saved = tcgetattr(stdin_fd()).ok()?;
+        let mut raw = saved.clone();
+        cfmakeraw(&mut raw);
+        tcsetattr(stdin_fd(), SetArg::TCSANOW, &raw).ok()?;
+        Some(RawMode { saved })
+    }
+}
+
+impl Drop for RawMode {
+    fn drop(&mut self) {
+        let _ = nix::sys::termios::tcsetattr(
+            stdin_fd(),
+            nix::sys::termios::SetArg::TCSANOW,
+            &self.saved,
+        );
+    }
+}
+
+/// Pure: finds the detach keys in the input stream. Bytes that may start
+/// the sequence are held back until the next byte tells.
+#[derive(Debug, Default)]
+pub struct Escape {
+    held: usize,
+}
+
+impl Escape {
+    /// Returns what to forward, and whether the whole sequence was read
+    /// (what came before it in `input` is still forwarded).
+    pub fn feed(&mut self, input: &[u8]) -> (Vec<u8>, bool) {
+        let mut out = Vec::with_capacity(input.len());
+        for &b in input {
+            if b == DETACH_KEYS[self.held] {
+                self.held += 1;
+                if self.held == DETACH_KEYS.len() {
+                    self.held = 0;
+                    return (out, true);
+                }
+                continue;
+            }
+            out.extend_from_slice(&DETACH_KEYS[..self.held]);
+            self.held = 0;
+            if b == DETACH_KEYS[0] {
+                self.held = 1;
+            } else {
+                out.push(b);
+            }
+        }
+        (out, false)
+    }
+}
+
+/// How a session ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Ended {
+    /// The daemon closed the stream (the process ended).
+    Eof,
+    /// The user typed the detach keys.
+    Detached,
+}
+
+/// One attached session over a hijacked connection.
+pub struct Session {
+    pub conn: UnixStream,
+    pub tty: bool,
+    pub stdin: bool,
+    /// Sends the terminal's size (rows, columns) to the daemon.
+    pub resize: Option<Box<dyn Fn(u16, u16) + Send + Sync>>,
+}
+
+impl Session {
+    pub fn run(self) -> Result<Ended> {
+        let Session {
+            conn,
+            tty,
+            stdin,
+            resize,
+        } = self;
+        let terminal = tty && stdin_is_tty();
+        // SIGWINCH is blocked here before any thread starts, so every
+        // thread inherits the mask and only the watcher takes it.
+        if tty {
+            if let Some(resize) = resize {
+                let resize = Arc::new(resize);
+                if let Some((h, w)) = size() {
+                    resize(h, w);
+                }
+                watch_winch(resize);
+            }
+        }
+        let raw = if terminal && stdin {
+            RawMode::enter()
+        } else {
+            None
+        };
+        let detached = Arc::new(AtomicBool::new(false));
+        if stdin {
+            let mut to_daemon = conn.try_clone()?;
+            let flag = detached.clone();
+            std::thread::spawn(move || copy_input(&mut to_daemon, terminal, &flag));
+        }
+        let out = if tty {
+            copy_raw(&conn)
+        } else {
+            super::demux(Box::new(conn.try_clone()?))
+        };
+        drop(raw);
+        if detached.load(Ordering::SeqCst) {
+            return Ok(Ended::Detached);
+        }
+        out.map(|_| Ended::Eof)
+    }
+}
+
+/// Copies stdin to the daemon until EOF (then half-closes) or the detach
+/// keys (then closes the whole connection, which ends the output too).
+fn copy_input(to: &mut UnixStream, keys: bool, detached: &AtomicBool) {
+    let mut esc = Escape::default();
+    let mut buf = [0u8; 32768];
+    let mut input = std::io::stdin().lock();
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        let (bytes, detach) = if keys {
+            esc.feed(&buf[..n])
+        } else {
+            (buf[..n].to_vec(), false)
+        };
+        if to.write_all(&bytes).is_err() {
+            return;
+        }
+        if detach {
+            detached.store(true, Ordering::SeqCst);
+            let _ = to.shutdown(std::net::Shutdown::Both);
+            return;
+        }
+    }
+    let _ = to.shutdown(std::net::Shutdown::Write);
+}
+
+/// Copies a stream body to stdout as is (`raw`), else demultiplexed.
+pub fn output(body: Box<dyn Read>, raw: bool) -> Result<()> {
+    if raw {
+        copy_raw(body)
+    } else {
+        super::demux(body)
+    }
+}
+
+fn copy_raw(mut conn: impl Read) -> Result<()> {
+    let mut buf = [0u8; 32768];
+    let mut out = std::io::stdout().lock();
+    loop {
+        let n = match conn.read(&mut buf) {
+            Ok(0) => return Ok(()),
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            // A connection shut down by a detach.
+            Err(_) => return Ok(()),
+        };
+        if out.write_all(&buf[..n]).and_then(|_| out.flush()).is_err() {
+            return Ok(());
+        }
+    }
+}
+
+/// Calls `resize` with the new size on each SIGWINCH, from a thread of its
+/// own (the signal is blocked in the calling thread and those it starts).
+fn watch_winch(resize: Arc<Box<dyn Fn(u16, u16) + Send + Sync>>) {
+    use nix::sys::signal::{SigSet, Signal};
+    let mut set = SigSet::empty();
+    set.add(Signal::SIGWINCH);
+    if set.thread_block().is_err() {
+        return;
+    }
+    std::thread::spawn(move || loop {
+        if set.wait().is_err() {
+            return;
+        }
+        if let Some((h, w)) = size() {
+            resize(h, w);
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn detach_keys_are_found_across_reads() {
+        let mut e = Escape::default();
+        assert_eq!(e.feed(b"ab"), (b"ab".to_vec(), false));
+        assert_eq!(e.feed(b"c\x10"), (b"c".to_vec(), false));
+        assert_eq!(e.feed(b"\x11rest"), (vec![], true));
+        let mut e = Escape::default();
+        assert_eq!(e.feed(b"x\x10\x11"), (b"x".to_vec(), true));
+    }
+
+    #[test]
+    fn a_lone_ctrl_p_is_passed_on() {
+        let mut e = Escape::default();
+        assert_eq!(e.feed(b"\x10a"), (b"\x10a".to_vec(), false));
+        assert_eq!(e.feed(b"\x10\x10\x11"), (b"\x10".to_vec(), true));
+    }
+}

@@ -1,0 +1,207 @@
+//! The exec routes and container resize: `POST /containers/{id}/exec`,
+//! `POST /exec/{id}/start` (detached, or hijacked as Docker does: `101
+//! Upgrade: tcp`, then the raw stream with a tty, else the multiplexed
+//! one; stdin from the client until its EOF), `POST /exec/{id}/resize`,
+//! `GET /exec/{id}/json`, `POST /containers/{id}/resize`.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+
+use super::{blocking, id_of, Params, D, Q};
+use crate::daemon::exec::{Exec, ExecConfig, StartBody};
+use crate::daemon::store::Container;
+use crate::daemon::{logs, ApiError, ApiResult, Daemon};
+
+const RAW: &str = "application/vnd.docker.raw-stream";
+const MULTIPLEXED: &str = "application/vnd.docker.multiplexed-stream";
+
+fn size(q: &std::collections::HashMap<String, String>) -> ApiResult<(u16, u16)> {
+    let get = |k: &str| -> ApiResult<u16> {
+        let v = q.get(k).map(String::as_str).unwrap_or("");
+        v.parse()
+            .map_err(|_| ApiError::bad(format!("invalid {k} value {v:?}: must be a number")))
+    };
+    Ok((get("h")?, get("w")?))
+}
+
+/// Reads a JSON body leniently: an empty body is the default value.
+fn json_body<T: serde::de::DeserializeOwned + Default>(b: &[u8]) -> ApiResult<T> {
+    if b.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(b).map_err(|e| ApiError::bad(format!("invalid JSON: {e}")))
+}
+
+pub(super) async fn create(State(d): D, p: Params, body: Bytes) -> ApiResult<Response> {
+    let config: ExecConfig = json_body(&body)?;
+    let name = id_of(&p);
+    let id = d.exec_create(&name, config)?;
+    Ok((StatusCode::CREATED, Json(serde_json::json!({"Id": id}))).into_response())
+}
+
+pub(super) async fn inspect(State(d): D, p: Params) -> ApiResult<Response> {
+    Ok(Json(d.exec_inspect(&id_of(&p))?).into_response())
+}
+
+pub(super) async fn resize(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode> {
+    let (h, w) = size(&q)?;
+    d.exec_resize(&id_of(&p), h, w).await?;
+    Ok(StatusCode::OK)
+}
+
+pub(super) async fn container_resize(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode> {
+    let (h, w) = size(&q)?;
+    d.resize(&id_of(&p), h, w).await?;
+    Ok(StatusCode::OK)
+}
+
+pub(super) async fn start(State(d): D, p: Params, req: Request) -> ApiResult<Response> {
+    let id = id_of(&p);
+    let upgrade = req.headers().contains_key(header::UPGRADE);
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, 1 << 20)
+        .await
+        .map_err(|e| ApiError::bad(format!("read the request body: {e}")))?;
+    let start: StartBody = json_body(&bytes)?;
+    let (e, c) = d.exec_claim(&id)?;
+    if start.detach {
+        let d2 = d.clone();
+        let (e2, c2) = (e.clone(), c.clone());
+        if let Err(err) = blocking(move || d2.exec_launch(&e2, &c2, false)).await {
+            e.fail_now(err.message.clone());
+            return Err(err);
+        }
+        let s = settled(&e).await;
+        if s.exit_code.is_some() && !s.error.is_empty() {
+            return Err(ApiError::internal(s.error));
+        }
+        return Ok(StatusCode::OK.into_response());
+    }
+    let tty = e.config.tty;
+    let ct = if tty { RAW } else { MULTIPLEXED };
+    if !upgrade {
+        // No hijack offered: the output as a streamed body, no stdin.
+        let (tx, rx) = tokio::io::duplex(64 * 1024);
+        tokio::spawn(serve(d, e, c, tokio::io::empty(), tx, false));
+        let stream = tokio_util_stream(rx);
+        return Ok(([(header::CONTENT_TYPE, ct)], Body::from_stream(stream)).into_response());
+    }
+    let on_upgrade = hyper::upgrade::on(Request::from_parts(parts, Body::empty()));
+    tokio::spawn(async move {
+        let up = match on_upgrade.await {
+            Ok(up) => up,
+            Err(err) => {
+                tracing::warn!(exec = %e.id, error = %err, "exec start: upgrade failed");
+                return;
+            }
+        };
+        let (rd, wr) = tokio::io::split(hyper_util::rt::TokioIo::new(up));
+        let stdin = e.config.attach_stdin;
+        serve(d, e, c, rd, wr, stdin).await;
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "Upgrade")
+        .header(header::UPGRADE, "tcp")
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::empty())
+        .map_err(ApiError::internal)
+}
+
+/// Waits until the helper said the process runs or could not run.
+async fn settled(e: &Exec) -> crate::daemon::exec::ExecState {
+    let mut rx = e.subscribe();
+    let _ = tokio::time::timeout(
+        Duration::from_secs(60),
+        rx.wait_for(|s| s.running || s.exit_code.is_some()),
+    )
+    .await;
+    let s = rx.borrow().clone();
+    s
+}
+
+/// Runs an attached exec: starts its helper, copies the helper's (already
+/// framed) output to the client and the client's input to the helper, and
+/// closes the client's stream once the exit code is recorded, so a client
+/// that inspects the exec after EOF finds it.
+async fn serve<R, W>(d: Arc<Daemon>, e: Arc<Exec>, c: Container, mut rd: R, mut wr: W, stdin: bool)
+where
+    R: AsyncRead + Unpin + Send + 'static,
+    W: AsyncWrite + Unpin + Send + 'static,
+{
+    let d2 = d.clone();
+    let (e2, c2) = (e.clone(), c.clone());
+    let launched = blocking(move || d2.exec_launch(&e2, &c2, true)).await;
+    let data = match launched {
+        Ok(Some(s)) => s
+            .set_nonblocking(true)
+            .ok()
+            .and_then(|_| tokio::net::UnixStream::from_std(s).ok()),
+        Ok(None) => None,
+        Err(err) => {
+            e.fail_now(err.message);
+            None
+        }
+    };
+    let s = settled(&e).await;
+    let Some(data) = data.filter(|_| s.error.is_empty()) else {
+        // Docker writes why it could not run into the stream.
+        let msg = format!("{}\r\n", s.error);
+        let bytes = if e.config.tty {
+            msg.into_bytes()
+        } else {
+            logs::frame(logs::STDERR, msg.as_bytes())
+        };
+        let _ = wr.write_all(&bytes).await;
+        let _ = wr.shutdown().await;
+        return;
+    };
+    let (mut from_helper, mut to_helper) = data.into_split();
+    let input = tokio::spawn(async move {
+        if stdin {
+            let _ = tokio::io::copy(&mut rd, &mut to_helper).await;
+            // The client's EOF is the process's.
+            let _ = to_helper.shutdown().await;
+        }
+        // Hold both until the output is done (this task is aborted then).
+        let _hold = (rd, to_helper);
+        std::future::pending::<()>().await
+    });
+    // Ok: the helper sent everything and closed; an error: the client went
+    // away (a detach), and the process runs on without it.
+    if tokio::io::copy(&mut from_helper, &mut wr).await.is_ok() {
+        let mut rx = e.subscribe();
+        let _ = tokio::time::timeout(
+            Duration::from_secs(10),
+            rx.wait_for(|s| s.exit_code.is_some()),
+        )
+        .await;
+    }
+    input.abort();
+    let _ = wr.flush().await;
+    let _ = wr.shutdown().await;
+}
+
+/// The read side of a duplex pipe as a body stream.
+fn tokio_util_stream(
+    rx: tokio::io::DuplexStream,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
+    futures::stream::unfold(rx, |mut rx| async move {
+        use tokio::io::AsyncReadExt;
+        let mut buf = vec![0u8; 32768];
+        match rx.read(&mut buf).await {
+            Ok(0) | Err(_) => None,
+            Ok(n) => {
+                buf.truncate(n);
+                Some((Ok(Bytes::from(buf)), rx))
+            }
+        }
+    })
+}
