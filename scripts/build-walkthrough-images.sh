@@ -56,6 +56,7 @@ in_chroot() {
     local root=$1 status=0; shift
     mount -t proc proc "$root/proc"
     mount --bind /dev "$root/dev"
+    mount --bind /dev/pts "$root/dev/pts"
     rm -f "$root/etc/resolv.conf"
     cp -L /etc/resolv.conf "$root/etc/resolv.conf"
     chroot "$root" /usr/bin/env -i "$PATH_ENV" HOME=/root LC_ALL=C.UTF-8 \
@@ -86,6 +87,11 @@ slim() {
     rm -rf "$root"/usr/share/man/* "$root"/usr/share/info/* "$root"/usr/share/locale/* \
         "$root"/usr/share/lintian "$root"/usr/share/linda
     find "$root/usr/lib" -name '__pycache__' -type d -prune -exec rm -rf '{}' + 2>/dev/null || true
+    # Device nodes are the engine's business (debootstrap made some): an
+    # empty /dev, as in Debian's own images. Never through a bind of the host's.
+    if [ -z "$(mounts_under "$root/dev")" ]; then
+        find "$root/dev" -xdev -mindepth 1 -delete
+    fi
 }
 
 # --- the Debian base: debootstrap once; each image starts from a copy.
@@ -157,8 +163,11 @@ EOF
     for d in "$r"/usr/share/mysql/* "$r"/usr/share/mariadb/*; do
         [ -f "$d/errmsg.sys" ] && [ "$(basename "$d")" != english ] && rm -rf "$d"
     done
-    # Test suites and sql-bench are not needed to serve.
-    rm -rf "$r"/usr/share/mysql/mysql-test "$r"/usr/share/mariadb/mariadb-test
+    # Test suites are not needed to serve, nor the offline Aria/MyISAM
+    # table tools (about 50 MB; the server repairs tables itself).
+    rm -rf "$r"/usr/share/mysql/mysql-test "$r"/usr/share/mariadb/mariadb-test \
+        "$r"/usr/bin/aria_* "$r"/usr/bin/myisam_ftdump "$r"/usr/bin/myisamlog "$r"/usr/bin/myisampack \
+        "$r"/usr/bin/mariadb-slap "$r"/usr/bin/mysqlslap
     slim "$r"
 }
 config_mysql() {

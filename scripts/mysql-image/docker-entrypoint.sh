@@ -126,9 +126,19 @@ setup_users_and_database() {
         echo "GENERATED ROOT PASSWORD: $MYSQL_ROOT_PASSWORD"
     fi
     root_pw=$(sql_string "$MYSQL_ROOT_PASSWORD")
+    # Only root@localhost stays of what mariadb-install-db made: its
+    # password-less root@127.0.0.1, root@::1 (and anonymous users) would
+    # match TCP clients before root@'%' does.
+    local drop
+    drop=$(mysql_client -N -B -e "SELECT GROUP_CONCAT(QUOTE(user), '@', QUOTE(host)) FROM mysql.user
+        WHERE (user = 'root' AND host <> 'localhost') OR user = '' OR (user = 'mysql' AND host = 'localhost')")
     local sql="
-        SET @@SESSION.SQL_LOG_BIN=0;
-        DROP USER IF EXISTS 'mysql'@'localhost';
+        SET @@SESSION.SQL_LOG_BIN=0;"
+    if [ -n "$drop" ] && [ "$drop" != NULL ]; then
+        sql+="
+        DROP USER $drop;"
+    fi
+    sql+="
         DROP DATABASE IF EXISTS test;
         ALTER USER 'root'@'localhost' IDENTIFIED BY '$root_pw';"
     if [ "$MYSQL_ROOT_HOST" != localhost ]; then
