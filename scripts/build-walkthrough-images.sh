@@ -158,6 +158,7 @@ skip-host-cache
 skip-name-resolve
 EOF
     install -m 755 scripts/mysql-image/docker-entrypoint.sh "$r/usr/local/bin/docker-entrypoint.sh"
+    ln -s usr/local/bin/docker-entrypoint.sh "$r/entrypoint.sh" # the official image's old name
     # Only the English server messages (the default lc-messages).
     local d
     for d in "$r"/usr/share/mysql/* "$r"/usr/share/mariadb/*; do
