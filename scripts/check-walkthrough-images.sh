@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Checks the walkthrough's images (scripts/build-walkthrough-images.sh)
-# without a container engine: unpacks each with umoci and runs it under
+# without a container engine: unpacks each (one layer) and runs it under
 # chroot in namespaces of its own (one network namespace for all, as on one
 # user network; a mount and pid namespace per "container", so the server is
 # pid 1 and every mount goes away with it). Nothing leaves loopback.
@@ -11,13 +11,16 @@
 #             and started again on the same data directory, the data is there;
 #             the _FILE variants, MYSQL_USER and /docker-entrypoint-initdb.d
 #             (*.sql, *.sql.gz, *.sh sourced and executable);
-#             MYSQL_RANDOM_ROOT_PASSWORD prints a password that works
+#             MYSQL_RANDOM_ROOT_PASSWORD prints a password that works;
+#             MYSQL_ALLOW_EMPTY_PASSWORD
 #   todo-app  against that server: the log lines, the JSON API, rows in
 #             todo_items; again bind-mounted from scripts/todo-app with
 #             MYSQL_PASSWORD_FILE
 #   netshoot  dig, ip, curl, nc, ping run
 #
-# Root. Prints one line per check and "N passed, N failed".
+# KEEP_WORK=1 keeps the unpacked trees and the logs in /tmp.
+# Root. Prints one line per check and "N passed, N failed". Needs the images
+# built; takes about a minute.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 images="${RRUN_TEST_IMAGES:-$PWD/.cache/images}"
@@ -39,6 +42,10 @@ cleanup() {
         [ -n "$p" ] && wait "$p" 2>/dev/null || true
     done
     ip netns del "$ns" 2>/dev/null || true
+    if [ -n "${KEEP_WORK:-}" ]; then
+        echo "kept $work (logs: $work/*.log)" >&2
+        return
+    fi
     remove_tree "$work" || echo "left $work: mounts remain" >&2
 }
 trap cleanup EXIT
@@ -57,8 +64,12 @@ check() { # check DESCRIPTION CMD...
     if "$@" >"$work/check.out" 2>&1; then ok "$what"; else bad "$what"; sed 's/^/    /' "$work/check.out" | tail -20; fi
 }
 
-unpack() { # unpack NAME: $work/NAME/rootfs
-    timeout 300 umoci unpack --image "$images/$1/oci:latest" "$work/$1" >/dev/null
+unpack() { # unpack NAME: $work/NAME/rootfs (tar: umoci unpack takes a minute)
+    local lay=$images/$1/oci manifest layer
+    manifest=$(jq -r '.manifests[0].digest' "$lay/index.json")
+    layer=$(jq -r '.layers[0].digest' "$lay/blobs/sha256/${manifest#sha256:}")
+    mkdir -p "$work/$1/rootfs"
+    timeout 300 tar --numeric-owner -xzf "$lay/blobs/sha256/${layer#sha256:}" -C "$work/$1/rootfs"
 }
 
 # ct_inner ROOTFS WORKDIR NBINDS BINDS... NENV ENV... CMD...: runs inside the
@@ -146,9 +157,10 @@ in_ns() {
         2 PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin HOME=/root "$@"
 }
 
-sql() { # sql PASSWORD SQL...: root over TCP 127.0.0.1
-    local pw=$1; shift
-    in_ns mysql mariadb -h127.0.0.1 -P3306 -uroot -p"$pw" -N -B -e "$*"
+sql() { # sql PASSWORD SQL...: root over TCP 127.0.0.1 (no password if empty)
+    local pw=(-p"$1"); shift
+    [ "${pw[0]}" = -p ] && pw=()
+    in_ns mysql mariadb -h127.0.0.1 -P3306 -uroot "${pw[@]}" -N -B -e "$*"
 }
 
 # wait_sql NAME PASSWORD: until the server answers over TCP (60 s), or its
@@ -267,7 +279,7 @@ chmod +x "$work/initdb/04-run.sh"
 start_ct db2 mysql -v "$work/data2:/var/lib/mysql" -v "$work/secrets:/run/secrets" -v "$work/initdb:/docker-entrypoint-initdb.d" \
     -e MYSQL_ROOT_PASSWORD_FILE=/run/secrets/root-pw -e MYSQL_DATABASE_FILE=/run/secrets/db \
     -e MYSQL_USER_FILE=/run/secrets/user -e MYSQL_PASSWORD_FILE=/run/secrets/user-pw \
-    -- docker-entrypoint.sh mysqld
+    -e MYSQL_INITDB_SKIP_TZINFO=1 -- docker-entrypoint.sh mysqld
 check "mysql with MYSQL_ROOT_PASSWORD_FILE: root's password from the file" wait_sql db2 filesecret
 check "  MYSQL_DATABASE_FILE created appdb" has_line appdb sql filesecret 'SHOW DATABASES'
 check "  MYSQL_USER_FILE/MYSQL_PASSWORD_FILE: app logs in over TCP and sees appdb" \
@@ -277,11 +289,16 @@ check "  initdb.d: .sql, .sql.gz and sourced .sh ran in appdb, in order" \
 check "  initdb.d: executable .sh ran" test -e "$work/data2/ran-executable-script"
 stop_ct db2
 
-start_ct db3 mysql -v "$work/data3:/var/lib/mysql" -e MYSQL_RANDOM_ROOT_PASSWORD=yes -- docker-entrypoint.sh mysqld
+start_ct db3 mysql -v "$work/data3:/var/lib/mysql" -e MYSQL_RANDOM_ROOT_PASSWORD=yes -e MYSQL_INITDB_SKIP_TZINFO=1 -- docker-entrypoint.sh mysqld
 check "mysql with MYSQL_RANDOM_ROOT_PASSWORD prints GENERATED ROOT PASSWORD" wait_log db3 'GENERATED ROOT PASSWORD: '
 genpw=$(grep -m1 '^GENERATED ROOT PASSWORD: ' "$work/db3.log" | cut -d' ' -f4)
 check "  and that password works" wait_sql db3 "$genpw"
 stop_ct db3
+
+mkdir -p "$work/data4"
+start_ct db4 mysql -v "$work/data4:/var/lib/mysql" -e MYSQL_ALLOW_EMPTY_PASSWORD=yes -e MYSQL_INITDB_SKIP_TZINFO=1 -- docker-entrypoint.sh mysqld
+check "mysql with MYSQL_ALLOW_EMPTY_PASSWORD: root without a password over TCP" wait_sql db4 ''
+stop_ct db4
 
 # ---------------------------------------------------------------- netshoot
 check "netshoot: dig, ip, curl, ping run" in_ns netshoot bash -c 'dig -v && ip -V && curl --version && ping -V'

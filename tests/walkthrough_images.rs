@@ -58,3 +58,18 @@ fn walkthrough_images_push_under_their_names_with_their_configs() {
     assert_eq!(app["Cmd"], serde_json::json!(["python3", "/app/app.py"]));
     assert!(app["ExposedPorts"]["3000/tcp"].is_object(), "{app}");
 }
+
+/// The images' behaviour, without an engine: the entrypoint of mysql (first
+/// start, restart on the same data, the _FILE variants, initdb.d, random and
+/// empty root passwords), the to-do app's API against it, netshoot's tools.
+/// The script runs them chrooted in namespaces of its own (a private network
+/// namespace: nothing leaves loopback) and removes everything it made.
+#[test]
+fn walkthrough_images_behave_like_the_walkthrough_needs() {
+    common::images();
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/check-walkthrough-images.sh");
+    let out = run_timeout(600, &script, &[], None);
+    let report = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(out.status.success(), "{report}");
+    assert!(report.contains(" passed, 0 failed"), "{report}");
+}
