@@ -60,7 +60,7 @@ in_chroot() {
     rm -f "$root/etc/resolv.conf"
     cp -L /etc/resolv.conf "$root/etc/resolv.conf"
     chroot "$root" /usr/bin/env -i "$PATH_ENV" HOME=/root LC_ALL=C.UTF-8 \
-        DEBIAN_FRONTEND=noninteractive "$@" || status=$?
+        DEBIAN_FRONTEND=noninteractive DEBCONF_NOWARNINGS=yes "$@" || status=$?
     : >"$root/etc/resolv.conf"
     unmount_under "$root/dev"
     unmount_under "$root/proc"
