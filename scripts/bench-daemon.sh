@@ -196,10 +196,60 @@ fifty() { # ENGINE CLI-FUNCTION
 fifty rrun rr
 fifty docker dk
 
+# --- the walkthrough's database: from `run -d mysql:5.7` (image present) to
+# the first successful query through the name `mysql` from another
+# container on the network (a client container started right after the
+# database, retrying every 0.2 s), then memory with the database and the
+# app running.
+walk() { # ENGINE CLI-FUNCTION
+    local e=$1 f=$2 t0 t1
+    "$f" network create wt >/dev/null
+    t0=$(now_us)
+    "$f" run -d --name wt-db --network wt --network-alias mysql \
+        -e MYSQL_ROOT_PASSWORD=secret -e MYSQL_DATABASE=todos mysql:5.7 >/dev/null
+    "$f" run -d --name wt-probe --network wt --entrypoint sh mysql:5.7 -c \
+        'until mysql -hmysql -uroot -psecret -e "SELECT 1" >/dev/null 2>&1; do sleep 0.2; done' >/dev/null
+    timeout 300 "$f" wait wt-probe >/dev/null
+    t1=$(now_us)
+    "$f" run -d --name wt-app --network wt -e MYSQL_HOST=mysql -e MYSQL_USER=root \
+        -e MYSQL_PASSWORD=secret -e MYSQL_DB=todos todo-app >/dev/null
+    for _ in $(seq 600); do
+        "$f" logs wt-app 2>&1 | grep -q 'Listening on port 3000' && break
+        sleep 0.2
+    done
+    case $e in
+    rrun) mem_walk_rrun=$(rss_sum "$rrund_pid" $(pgrep -f "rrund shim")) ;;
+    docker) mem_walk_docker=$(rss_sum "$dockerd_pid" ${containerd_pid:-} $(pgrep -f "containerd-shim-runc-v2 -namespace rrbench$$")) ;;
+    esac
+    "$f" rm -f wt-app wt-probe wt-db >/dev/null
+    "$f" network rm wt >/dev/null
+    printf '%-8s run -d mysql:5.7 -> first query by name from another container: %6.2f s\n' \
+        "$e" "$(echo "($t1 - $t0) / 1000000" | bc -l)"
+}
+if [ -f "$images/mysql/oci/index.json" ] && [ -f "$images/todo-app/oci/index.json" ]; then
+    echo "== the walkthrough's database and app"
+    for img in mysql:5.7 todo-app; do
+        layout=${img%%:*}
+        tar -C "$images/$layout/oci" -cf "$work/$layout-oci.tar" .
+        skopeo copy -q "oci:$images/$layout/oci:latest" "docker-archive:$work/$layout-docker.tar:$img"
+        id=$(rr load -i "$work/$layout-oci.tar" | sed -n 's/^Loaded image ID: //p')
+        rr tag "$id" "$img" >/dev/null
+        dk load -q -i "$work/$layout-docker.tar" >/dev/null
+    done
+    walk rrun rr
+    walk docker dk
+    walk rrun rr
+    walk docker dk
+fi
+
 echo "== memory (RSS, MiB)"
 mib() { echo "scale=1; $1 / 1024" | bc; }
 printf 'rrund idle %s, with 50 containers %s; one shim %s (50 shims %s)\n' \
     "$(mib "$mem_idle_rrun")" "$(mib "$mem_rrun_50")" "$(mib "$mem_rrun_shim")" "$(mib "$mem_rrun_shims")"
 printf 'dockerd+containerd idle %s, with 50 containers %s; one containerd-shim %s (50 shims %s)\n' \
     "$(mib "$mem_idle_docker")" "$(mib "$mem_docker_50")" "$(mib "$mem_docker_shim")" "$(mib "$mem_docker_shims")"
+if [ -n "${mem_walk_rrun:-}" ]; then
+    printf 'walkthrough (database + app running): rrund + shims %s; dockerd + containerd + shims %s\n' \
+        "$(mib "$mem_walk_rrun")" "$(mib "$mem_walk_docker")"
+fi
 echo "(docker $docker_version; $(nproc) cores; $(uname -r))"
