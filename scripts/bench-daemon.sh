@@ -226,6 +226,35 @@ walk() { # ENGINE CLI-FUNCTION
     printf '%-8s run -d mysql:5.7 -> first query by name from another container: %6.2f s\n' \
         "$e" "$(echo "($t1 - $t0) / 1000000" | bc -l)"
 }
+# --- the embedded DNS resolver, from inside a container's network namespace:
+# dnsperf (10 s, nsenter) for another container's name and for a name
+# forwarded upstream (the NXDOMAIN stub). Docker's resolver is at
+# 127.0.0.11 too; Podman's aardvark-dns at the network's gateway.
+dns_bench() { # ENGINE CLI-FUNCTION
+    local e=$1 f=$2 pid server qps lat
+    "$f" network create dnsnet >/dev/null
+    "$f" run -d --name dns-target --network dnsnet --network-alias target busybox sleep 600 >/dev/null
+    "$f" run -d --name dns-asker --network dnsnet busybox sleep 600 >/dev/null
+    pid=$("$f" inspect -f '{{.State.Pid}}' dns-asker)
+    server=127.0.0.11
+    [ "$e" = podman ] && server=$("$f" network inspect dnsnet -f '{{(index .Subnets 0).Gateway}}')
+    for q in "target A" "nowhere.example A"; do
+        echo "$q" >"$work/q.txt"
+        nsenter -t "$pid" -n timeout 30 dnsperf -s "$server" -d "$work/q.txt" -l 10 -c 4 -T 2 \
+            >"$work/dnsperf.txt" 2>&1 || true
+        qps=$(awk '/Queries per second/ {print $4}' "$work/dnsperf.txt")
+        lat=$(awk '/Average Latency/ {print $4 * 1000}' "$work/dnsperf.txt")
+        printf '%-8s %-20s %10s q/s   avg latency %8s ms\n' "$e" "${q% A}" "${qps:-?}" \
+            "$(printf '%.3f' "${lat:-0}" 2>/dev/null || echo "?")"
+    done
+    "$f" rm -f dns-target dns-asker >/dev/null
+    "$f" network rm dnsnet >/dev/null
+}
+echo "== DNS from a container: dnsperf 10 s each (a container's name; a forwarded name)"
+for e in $engines; do
+    case $e in rrun) dns_bench rrun rr ;; docker) dns_bench docker dk ;; podman) dns_bench podman pm ;; esac
+done
+
 if [ -f "$images/mysql/oci/index.json" ] && [ -f "$images/todo-app/oci/index.json" ]; then
     echo "== the walkthrough's database and app"
     for img in mysql:5.7 todo-app; do
