@@ -196,10 +196,89 @@ fifty() { # ENGINE CLI-FUNCTION
 fifty rrun rr
 fifty docker dk
 
+# --- the walkthrough's database: from `run -d mysql:5.7` (image present) to
+# the first successful query through the name `mysql` from another
+# container on the network (a client container started right after the
+# database, retrying every 0.2 s), then memory with the database and the
+# app running.
+walk() { # ENGINE CLI-FUNCTION
+    local e=$1 f=$2 t0 t1
+    "$f" network create wt >/dev/null
+    t0=$(now_us)
+    "$f" run -d --name wt-db --network wt --network-alias mysql \
+        -e MYSQL_ROOT_PASSWORD=secret -e MYSQL_DATABASE=todos mysql:5.7 >/dev/null
+    "$f" run -d --name wt-probe --network wt --entrypoint sh mysql:5.7 -c \
+        'until mysql -hmysql -uroot -psecret -e "SELECT 1" >/dev/null 2>&1; do sleep 0.2; done' >/dev/null
+    timeout 300 "$f" wait wt-probe >/dev/null
+    t1=$(now_us)
+    "$f" run -d --name wt-app --network wt -e MYSQL_HOST=mysql -e MYSQL_USER=root \
+        -e MYSQL_PASSWORD=secret -e MYSQL_DB=todos todo-app >/dev/null
+    for _ in $(seq 600); do
+        "$f" logs wt-app 2>&1 | grep -q 'Listening on port 3000' && break
+        sleep 0.2
+    done
+    case $e in
+    rrun) mem_walk_rrun=$(rss_sum "$rrund_pid" $(pgrep -f "rrund shim")) ;;
+    docker) mem_walk_docker=$(rss_sum "$dockerd_pid" ${containerd_pid:-} $(pgrep -f "containerd-shim-runc-v2 -namespace rrbench$$")) ;;
+    esac
+    "$f" rm -f wt-app wt-probe wt-db >/dev/null
+    "$f" network rm wt >/dev/null
+    printf '%-8s run -d mysql:5.7 -> first query by name from another container: %6.2f s\n' \
+        "$e" "$(echo "($t1 - $t0) / 1000000" | bc -l)"
+}
+# --- the embedded DNS resolver, from inside a container's network namespace:
+# dnsperf (10 s, nsenter) for another container's name and for a name
+# forwarded upstream (the NXDOMAIN stub). Docker's resolver is at
+# 127.0.0.11 too; Podman's aardvark-dns at the network's gateway.
+dns_bench() { # ENGINE CLI-FUNCTION
+    local e=$1 f=$2 pid server qps lat
+    "$f" network create dnsnet >/dev/null
+    "$f" run -d --name dns-target --network dnsnet --network-alias target busybox sleep 600 >/dev/null
+    "$f" run -d --name dns-asker --network dnsnet busybox sleep 600 >/dev/null
+    pid=$("$f" inspect -f '{{.State.Pid}}' dns-asker)
+    server=127.0.0.11
+    [ "$e" = podman ] && server=$("$f" network inspect dnsnet -f '{{(index .Subnets 0).Gateway}}')
+    for q in "target A" "nowhere.example A"; do
+        echo "$q" >"$work/q.txt"
+        nsenter -t "$pid" -n timeout 30 dnsperf -s "$server" -d "$work/q.txt" -l 10 -c 4 -T 2 \
+            >"$work/dnsperf.txt" 2>&1 || true
+        qps=$(awk '/Queries per second/ {print $4}' "$work/dnsperf.txt")
+        lat=$(awk '/Average Latency/ {print $4 * 1000}' "$work/dnsperf.txt")
+        printf '%-8s %-20s %10s q/s   avg latency %8s ms\n' "$e" "${q% A}" "${qps:-?}" \
+            "$(printf '%.3f' "${lat:-0}" 2>/dev/null || echo "?")"
+    done
+    "$f" rm -f dns-target dns-asker >/dev/null
+    "$f" network rm dnsnet >/dev/null
+}
+echo "== DNS from a container: dnsperf 10 s each (a container's name; a forwarded name)"
+for e in $engines; do
+    case $e in rrun) dns_bench rrun rr ;; docker) dns_bench docker dk ;; podman) dns_bench podman pm ;; esac
+done
+
+if [ -f "$images/mysql/oci/index.json" ] && [ -f "$images/todo-app/oci/index.json" ]; then
+    echo "== the walkthrough's database and app"
+    for img in mysql:5.7 todo-app; do
+        layout=${img%%:*}
+        tar -C "$images/$layout/oci" -cf "$work/$layout-oci.tar" .
+        skopeo copy -q "oci:$images/$layout/oci:latest" "docker-archive:$work/$layout-docker.tar:$img"
+        id=$(rr load -i "$work/$layout-oci.tar" | sed -n 's/^Loaded image ID: //p')
+        rr tag "$id" "$img" >/dev/null
+        dk load -q -i "$work/$layout-docker.tar" >/dev/null
+    done
+    walk rrun rr
+    walk docker dk
+    walk rrun rr
+    walk docker dk
+fi
+
 echo "== memory (RSS, MiB)"
 mib() { echo "scale=1; $1 / 1024" | bc; }
 printf 'rrund idle %s, with 50 containers %s; one shim %s (50 shims %s)\n' \
     "$(mib "$mem_idle_rrun")" "$(mib "$mem_rrun_50")" "$(mib "$mem_rrun_shim")" "$(mib "$mem_rrun_shims")"
 printf 'dockerd+containerd idle %s, with 50 containers %s; one containerd-shim %s (50 shims %s)\n' \
     "$(mib "$mem_idle_docker")" "$(mib "$mem_docker_50")" "$(mib "$mem_docker_shim")" "$(mib "$mem_docker_shims")"
+if [ -n "${mem_walk_rrun:-}" ]; then
+    printf 'walkthrough (database + app running): rrund + shims %s; dockerd + containerd + shims %s\n' \
+        "$(mib "$mem_walk_rrun")" "$(mib "$mem_walk_docker")"
+fi
 echo "(docker $docker_version; $(nproc) cores; $(uname -r))"

@@ -6,71 +6,21 @@
 #   busybox/oci     OCI image layout (index.json, blobs/sha256/…), one layer
 #   busybox/rootfs  the same tree unpacked, for OCI runtime bundles
 #
-# Later issues add a Debian base and a MySQL-compatible image here.
+# Then scripts/build-walkthrough-images.sh builds the images of the
+# multi-container walkthrough (issue 7) on a Debian base: mysql, netshoot,
+# todo-app. `build-test-images.sh busybox` builds only busybox (quick, offline).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${RRUN_TEST_IMAGES:-$PWD/.cache/images}"
 mkdir -p "$out"
 
-sha() { sha256sum "$1" | cut -d' ' -f1; }
-
-goarch() {
-    case "$(dpkg --print-architecture)" in
-        amd64) echo amd64 ;;
-        arm64) echo arm64 ;;
-        *) dpkg --print-architecture ;;
-    esac
-}
-
-# write_blob FILE DIR -> prints the digest's hex and moves FILE into DIR/blobs/sha256/
-write_blob() {
-    local file=$1 dir=$2 hex
-    hex=$(sha "$file")
-    mkdir -p "$dir/blobs/sha256"
-    mv "$file" "$dir/blobs/sha256/$hex"
-    echo "$hex"
-}
-
-# oci_layout ROOTFS DIR CONFIG_JSON_FRAGMENT: packs ROOTFS as a single gzip
-# layer into an OCI image layout at DIR. The fragment is the image config's
-# "config" object (Env, Cmd, ...).
-oci_layout() {
-    local rootfs=$1 dir=$2 cfg=$3 tmp
-    tmp=$(mktemp -d)
-    rm -rf "$dir"; mkdir -p "$dir"
-    tar --sort=name --mtime=@0 --owner=0 --group=0 --numeric-owner \
-        -C "$rootfs" -cf "$tmp/layer.tar" .
-    local diff_id; diff_id=$(sha "$tmp/layer.tar")
-    gzip -n -6 "$tmp/layer.tar"
-    local layer_size; layer_size=$(stat -c %s "$tmp/layer.tar.gz")
-    local layer; layer=$(write_blob "$tmp/layer.tar.gz" "$dir")
-    jq -cn --arg arch "$(goarch)" --arg diff "sha256:$diff_id" --argjson cfg "$cfg" \
-        '{architecture:$arch, os:"linux", created:"1970-01-01T00:00:00Z", config:$cfg,
-          rootfs:{type:"layers", diff_ids:[$diff]},
-          history:[{created:"1970-01-01T00:00:00Z", created_by:"scripts/build-test-images.sh"}]}' \
-        >"$tmp/config.json"
-    local config_size; config_size=$(stat -c %s "$tmp/config.json")
-    local config; config=$(write_blob "$tmp/config.json" "$dir")
-    jq -cn --arg c "sha256:$config" --argjson cs "$config_size" --arg l "sha256:$layer" --argjson ls "$layer_size" \
-        '{schemaVersion:2, mediaType:"application/vnd.oci.image.manifest.v1+json",
-          config:{mediaType:"application/vnd.oci.image.config.v1+json", digest:$c, size:$cs},
-          layers:[{mediaType:"application/vnd.oci.image.layer.v1.tar+gzip", digest:$l, size:$ls}]}' \
-        >"$tmp/manifest.json"
-    local manifest_size; manifest_size=$(stat -c %s "$tmp/manifest.json")
-    local manifest; manifest=$(write_blob "$tmp/manifest.json" "$dir")
-    jq -cn --arg m "sha256:$manifest" --argjson ms "$manifest_size" --arg arch "$(goarch)" \
-        '{schemaVersion:2, mediaType:"application/vnd.oci.image.index.v1+json",
-          manifests:[{mediaType:"application/vnd.oci.image.manifest.v1+json", digest:$m, size:$ms,
-                      platform:{architecture:$arch, os:"linux"},
-                      annotations:{"org.opencontainers.image.ref.name":"latest"}}]}' >"$dir/index.json"
-    echo '{"imageLayoutVersion":"1.0.0"}' >"$dir/oci-layout"
-    rm -rf "$tmp"
-}
+# sha, goarch, write_blob, oci_layout (shared with build-walkthrough-images.sh)
+. scripts/lib/oci-layout.sh
 
 build_busybox() {
     local bb=/bin/busybox key dest=$out/busybox
     [ -x "$bb" ] || { echo "busybox-static is not installed (scripts/install-deps.sh)"; exit 1; }
-    key=$( (sha "$bb"; sha "$0") | sha256sum | cut -c1-16)
+    key=$( (sha "$bb"; sha "$0"; sha scripts/lib/oci-layout.sh) | sha256sum | cut -c1-16)
     if [ -f "$dest/.key" ] && [ "$(cat "$dest/.key")" = "$key" ]; then
         echo "busybox: cached ($dest)"
         return
@@ -97,3 +47,7 @@ build_busybox() {
 }
 
 build_busybox
+
+# The walkthrough's images (Debian base, mysql, netshoot, todo-app).
+[ "${1:-}" = busybox ] && exit 0
+RRUN_TEST_IMAGES="$out" scripts/build-walkthrough-images.sh

@@ -381,10 +381,24 @@ impl Registry {
 
     /// Pushes the busybox OCI layout here as `repo:tag` (skopeo, with a timeout).
     pub fn push_busybox(&self, repo_tag: &str) {
-        let src = format!("oci:{}:latest", images().join("busybox/oci").display());
+        self.push_image("busybox", repo_tag);
+    }
+
+    /// Pushes the OCI layout `<images()>/<layout_name>/oci` (tag `latest`)
+    /// here as `repo:tag`, e.g. `push_image("mysql", "library/mysql:5.7")`;
+    /// the layouts are those of scripts/build-test-images.sh and
+    /// scripts/build-walkthrough-images.sh (mysql, netshoot, todo-app).
+    pub fn push_image(&self, layout_name: &str, repo_tag: &str) {
+        let layout = images().join(layout_name).join("oci");
+        assert!(
+            layout.join("index.json").exists(),
+            "test image {} missing: run scripts/build-test-images.sh",
+            layout.display()
+        );
+        let src = format!("oci:{}:latest", layout.display());
         let dst = format!("docker://{}/{repo_tag}", self.host());
         let out = run_timeout(
-            120,
+            300,
             Path::new("skopeo"),
             &["copy", "--dest-tls-verify=false", &src, &dst],
             None,

@@ -113,7 +113,7 @@ pub fn busybox_oci() -> PathBuf {
     let dir = images.join("busybox/oci");
     if !dir.join("index.json").exists() {
         let script = root.join("scripts/build-test-images.sh");
-        let out = run_with_timeout(300, "bash", &[script.to_str().unwrap()]);
+        let out = run_with_timeout(300, "bash", &[script.to_str().unwrap(), "busybox"]);
         assert!(
             out.status.success(),
             "build-test-images.sh: {}",
