@@ -191,6 +191,17 @@ fn published_ports_are_reached_from_the_host() {
     let ports = &inspect(&d, "web")["NetworkSettings"]["Ports"]["80/tcp"];
     assert_eq!(ports[0]["HostPort"], "18080", "{ports}");
 
+    // Hairpin: the container reaches its own published port through the
+    // host (its gateway's address), as it would through the host's name.
+    let gw = inspect(&d, "web")["NetworkSettings"]["Networks"]["bridge"]["Gateway"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    // (busybox-static's wget crashes on a URL with a port: glibc's NSS.)
+    let req = format!("printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 5 {gw} 18080");
+    let got = d.ok(&["exec", "web", "sh", "-c", &req]);
+    assert!(got.ends_with("web-host\n"), "{got}");
+
     // The same port again: an error naming it, and no container left running.
     let out = d.rrun(&[
         "run", "-d", "--name", "clash", "-p", "18080:80", "busybox", "sleep", "100",

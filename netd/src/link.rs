@@ -193,6 +193,18 @@ pub fn attach(host: &NetNs, container: &NetNs, a: &Attachment) -> Result<(), Lin
             .execute()
             .await
             .map_err(ctx(format!("put {} on {}", a.host_veth, a.bridge)))?;
+        // Hairpin: a container reaching its own published port comes back
+        // through the port it left by (DNAT to itself; the reply is
+        // masqueraded by the hairpin rule of the firewall).
+        h.link()
+            .set_port(
+                rtnetlink::LinkBridgePort::new(host_end)
+                    .hairpin(true)
+                    .build(),
+            )
+            .execute()
+            .await
+            .map_err(ctx(format!("hairpin on {}", a.host_veth)))?;
         h.link()
             .set(
                 LinkUnspec::new_with_index(peer_end)
