@@ -574,7 +574,7 @@ pub fn network(c: &Client, cmd: NetworkCmd) -> Result<i32> {
                             .downcast_ref::<super::client::ApiError>()
                             .is_some_and(|a| a.status == 404);
                         if !(force && missing) {
-                            eprintln!("Error response from daemon: {e:#}");
+                            eprintln!("{e:#}");
                             failed = true;
                         }
                     }
@@ -636,7 +636,7 @@ fn inspect_each(c: &Client, names: &[String], prefix: &str, format: Option<&str>
         match c.get(&format!("{prefix}{}", enc(n))) {
             Ok(v) => out.push(v),
             Err(e) => {
-                eprintln!("Error response from daemon: {e:#}");
+                eprintln!("{e:#}");
                 failed = true;
             }
         }
@@ -712,7 +712,7 @@ pub fn volume(c: &Client, cmd: VolumeCmd) -> Result<i32> {
                 ) {
                     Ok(_) => println!("{n}"),
                     Err(e) => {
-                        eprintln!("Error response from daemon: {e:#}");
+                        eprintln!("{e:#}");
                         failed = true;
                     }
                 }

@@ -805,21 +805,9 @@ impl Daemon {
                 format!("{} is a pre-defined network and cannot be removed", n.name),
             ));
         }
-        // Stopped containers still name the network; Docker refuses too.
-        let users: Vec<String> = self
-            .all()
-            .into_iter()
-            .filter(|c| c.networks.iter().any(|r| r.name == n.name.as_str()))
-            .map(|c| c.name)
-            .collect();
-        if !users.is_empty() {
-            return Err(ApiError::conflict(format!(
-                "error while removing network: network {} id {} has active endpoints ({})",
-                n.name,
-                n.id,
-                users.join(", ")
-            )));
-        }
+        // As Docker: refused while a running container is attached (netd
+        // knows its endpoints); stopped containers that name it do not
+        // hold it, and fail to start until it exists again.
         self.netd.remove_network(n.id.as_str()).map_err(net_err)?;
         tracing::info!(network = %n.name, "network removed");
         Ok(())
