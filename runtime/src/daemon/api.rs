@@ -14,6 +14,7 @@ use axum::routing::{delete, get, post, MethodRouter};
 use axum::{Json, Router};
 use serde_json::json;
 
+use super::api_more;
 use super::logs::{self, LogLine};
 use super::models::{CreateBody, CreateResponse, ErrorResponse, WaitResponse};
 use super::{ApiError, ApiResult, Daemon, REMOVED};
@@ -55,10 +56,22 @@ pub fn router(d: Arc<Daemon>) -> Router {
         ("/containers/{id}/logs", get(logs_handler)),
         ("/containers/{id}/attach", post(attach)),
         ("/containers/{id}", delete(remove)),
-        ("/images/json", get(images)),
+        ("/containers/{id}/rename", post(api_more::container_rename)),
+        ("/containers/{id}/top", get(api_more::container_top)),
+        ("/containers/{id}/stats", get(api_more::container_stats)),
+        ("/containers/prune", post(api_more::containers_prune)),
+        ("/images/json", get(api_more::images_list)),
         ("/images/load", post(load)),
-        ("/images/create", post(pull)),
-        ("/images/{name}/tag", post(tag)),
+        ("/images/create", post(api_more::images_create)),
+        ("/images/get", get(api_more::images_get)),
+        ("/images/prune", post(api_more::images_prune)),
+        (
+            "/images/{*rest}",
+            get(api_more::image_any)
+                .post(api_more::image_any)
+                .delete(api_more::image_any),
+        ),
+        ("/events", get(api_more::events_stream)),
         ("/networks", get(networks)),
         ("/networks/create", post(network_create)),
         ("/networks/prune", post(network_prune)),
@@ -126,19 +139,19 @@ pub fn parse_version(v: &str) -> Option<(u32, u32)> {
     Some((a.parse().ok()?, b.parse().ok()?))
 }
 
-fn flag(q: &HashMap<String, String>, k: &str) -> bool {
+pub(super) fn flag(q: &HashMap<String, String>, k: &str) -> bool {
     q.get(k)
         .is_some_and(|v| matches!(v.as_str(), "1" | "true" | "True" | "TRUE"))
 }
 
-fn id_of(p: &HashMap<String, String>) -> String {
+pub(super) fn id_of(p: &HashMap<String, String>) -> String {
     p.get("id")
         .or_else(|| p.get("name"))
         .cloned()
         .unwrap_or_default()
 }
 
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {
     tokio::task::spawn_blocking(f)
@@ -375,7 +388,7 @@ async fn logs_handler(State(d): D, p: Params, q: Q) -> ApiResult<Response> {
         .into_response())
 }
 
-fn channel_stream(
+pub(super) fn channel_stream(
     chunks: tokio::sync::mpsc::Receiver<Bytes>,
 ) -> impl futures::Stream<Item = Result<Bytes, Infallible>> {
     futures::stream::unfold(chunks, |mut rx| async move {
@@ -549,34 +562,9 @@ async fn read_lines(path: &std::path::Path, offset: u64) -> (Vec<LogLine>, u64) 
     (lines, offset + end as u64)
 }
 
-async fn images(State(d): D) -> ApiResult<Response> {
-    let list =
-        blocking(move || rrun_image::images::list_images(&d.images).map_err(ApiError::internal))
-            .await?;
-    let out: Vec<_> = list
-        .iter()
-        .map(|i| {
-            json!({
-                "Id": i.id.to_string(),
-                "ParentId": "",
-                "RepoTags": i.repo_tags(),
-                "RepoDigests": i.repo_digests(),
-                "Created": i.config.created.as_deref()
-                    .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
-                    .map(|t| t.timestamp()).unwrap_or(0),
-                "Size": i.size(),
-                "SharedSize": -1,
-                "Labels": i.config.config.labels,
-                "Containers": -1,
-            })
-        })
-        .collect();
-    Ok(Json(out).into_response())
-}
-
 /// `POST /images/create?fromImage=…&tag=…`: a pull, with Docker's JSON
 /// progress lines streamed as it goes; a failure is the last line's `error`.
-async fn pull(State(d): D, q: Q) -> ApiResult<Response> {
+pub(super) async fn pull(State(d): D, q: Q) -> ApiResult<Response> {
     let from = q.get("fromImage").cloned().unwrap_or_default();
     if from.is_empty() {
         return Err(ApiError::bad(
@@ -631,10 +619,14 @@ async fn pull(State(d): D, q: Q) -> ApiResult<Response> {
             ..Default::default()
         };
         let msg = match rrun_image::pull::pull(&d.images, &d.registry, &reference, &opts) {
-            Ok(img) => vec![
-                json!({"status": format!("Digest: {}", img.manifest)}),
-                json!({"status": format!("Status: Downloaded newer image for {}", reference.familiar())}),
-            ],
+            Ok(img) => {
+                let name = reference.familiar();
+                d.events.emit("image", "pull", &name, &[("name", &name)]);
+                vec![
+                    json!({"status": format!("Digest: {}", img.manifest)}),
+                    json!({"status": format!("Status: Downloaded newer image for {name}")}),
+                ]
+            }
             Err(e) => {
                 vec![json!({"errorDetail": {"message": e.to_string()}, "error": e.to_string()})]
             }
@@ -684,26 +676,6 @@ async fn load(State(d): D, body: Bytes) -> ApiResult<Response> {
         .map(|m| json!({"stream": m}).to_string() + "\n")
         .collect();
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
-}
-
-async fn tag(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode> {
-    let source = id_of(&p);
-    let repo = q.get("repo").cloned().unwrap_or_default();
-    let t = q
-        .get("tag")
-        .filter(|t| !t.is_empty())
-        .cloned()
-        .unwrap_or_else(|| "latest".into());
-    blocking(move || {
-        let img = super::find_image(&d.images, &source)?;
-        let target = rrun_image::Reference::parse(&format!("{repo}:{t}"))
-            .map_err(|e| ApiError::bad(e.to_string()))?;
-        d.images
-            .set_ref(&target, &img.manifest_digest)
-            .map_err(ApiError::internal)
-    })
-    .await?;
-    Ok(StatusCode::CREATED)
 }
 
 async fn networks(State(d): D, q: Q) -> ApiResult<Response> {
@@ -782,7 +754,7 @@ async fn volume_prune(State(d): D, q: Q) -> ApiResult<Response> {
 
 /// `filters` in either of Docker's forms, any keys (each endpoint checks
 /// the keys it knows).
-fn parse_any_filters(json: &str) -> ApiResult<super::Filters> {
+pub(super) fn parse_any_filters(json: &str) -> ApiResult<super::Filters> {
     volumes::filters::parse_filters_json(json).map_err(|e| ApiError::bad(e.to_string()))
 }
 

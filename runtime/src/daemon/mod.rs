@@ -32,10 +32,14 @@
 //! `wait`, `logs -f`, `attach` and `stop` listen to.
 
 pub mod api;
+pub mod api_more;
 pub mod config;
+pub mod events;
+pub mod images;
 pub mod logs;
 pub mod models;
 pub mod network;
+pub mod ops;
 pub mod server;
 pub mod spec;
 pub mod store;
@@ -103,6 +107,8 @@ pub struct Daemon {
     /// The embedded resolver of each running container on a bridge network.
     dns: Mutex<HashMap<String, netd::dns::server::DnsServer>>,
     containers: Mutex<HashMap<String, Entry>>,
+    /// Docker-shaped events for `GET /events`.
+    pub events: events::Events,
 }
 
 /// The state a removed container reports to its last waiters.
@@ -144,6 +150,7 @@ impl Daemon {
             volumes,
             dns: Mutex::new(HashMap::new()),
             containers: Mutex::new(HashMap::new()),
+            events: events::Events::new(),
         }))
     }
 
@@ -317,6 +324,7 @@ impl Daemon {
             let _ = std::fs::remove_dir_all(&dir);
             return Err(ApiError::internal(e));
         }
+        self.container_event(&c, "create", &[]);
         self.insert(c);
         tracing::info!(container = %id, name = %name, "created");
         Ok(id)
@@ -364,6 +372,7 @@ impl Daemon {
                     c.ports = ports;
                     c.copied_up = true;
                 })?;
+                self.container_event(&c, "start", &[]);
                 tracing::info!(container = %c.id, pid = r.pid, "started");
                 self.watch_shim(c.id.clone(), shim_pid);
                 Ok(true)
@@ -419,6 +428,14 @@ impl Daemon {
         self.volumes
             .attach(&c.id, &c.mounts, copy_from)
             .map_err(|e| ApiError::internal(e.to_string()))?;
+        for v in c.mounts.iter().filter_map(|m| m.volume()) {
+            self.events.emit(
+                "volume",
+                "mount",
+                &v.to_string(),
+                &[("container", &c.id), ("destination", "")],
+            );
+        }
         let (files, ports) = self.setup_network(c)?;
         let hostname = files.hostname.clone();
         for (f, text) in [
@@ -560,6 +577,7 @@ impl Daemon {
         }) else {
             return;
         };
+        self.container_event(&c, "die", &[("exitCode", &code.to_string())]);
         tracing::info!(container = %id, exit_code = code, "exited");
         if c.host_config.auto_remove {
             if let Err(e) = self.remove(id, true, true) {
@@ -584,6 +602,7 @@ impl Daemon {
             .stdin(Stdio::null())
             .output()
             .map_err(ApiError::internal)?;
+        self.container_event(&c, "kill", &[("signal", signal)]);
         if !out.status.success() {
             let msg = String::from_utf8_lossy(&out.stderr).trim().to_string();
             // Exited meanwhile: nothing left to signal.
@@ -622,6 +641,7 @@ impl Daemon {
             let _ =
                 tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|s| !s.running)).await;
         }
+        self.container_event(&c, "stop", &[]);
         Ok(true)
     }
 
@@ -676,6 +696,7 @@ impl Daemon {
                 ..e.c.state.clone()
             });
         }
+        self.container_event(&c, "destroy", &[]);
         tracing::info!(container = %c.id, "removed");
         Ok(())
     }

@@ -792,6 +792,12 @@ impl Daemon {
             }
         }
         let n = self.netd.create_network(req).map_err(net_err)?;
+        self.events.emit(
+            "network",
+            "create",
+            n.id.as_str(),
+            &[("name", n.name.as_str()), ("type", "bridge")],
+        );
         tracing::info!(network = %n.name, id = %n.id, "network created");
         Ok(json!({"Id": n.id.as_str(), "Warning": ""}))
     }
@@ -821,6 +827,12 @@ impl Daemon {
             )));
         }
         self.netd.remove_network(n.id.as_str()).map_err(net_err)?;
+        self.events.emit(
+            "network",
+            "destroy",
+            n.id.as_str(),
+            &[("name", n.name.as_str()), ("type", "bridge")],
+        );
         tracing::info!(network = %n.name, "network removed");
         Ok(())
     }
@@ -886,6 +898,16 @@ impl Daemon {
                 .map_err(net_err)?;
         }
         self.update(&c.id, |c| c.networks.push(req))?;
+        self.events.emit(
+            "network",
+            "connect",
+            net.id.as_str(),
+            &[
+                ("container", &c.id),
+                ("name", net.name.as_str()),
+                ("type", "bridge"),
+            ],
+        );
         Ok(())
     }
 
@@ -911,6 +933,16 @@ impl Daemon {
         self.update(&c.id, |c| {
             c.networks.retain(|r| r.name != net.name.as_str())
         })?;
+        self.events.emit(
+            "network",
+            "disconnect",
+            net.id.as_str(),
+            &[
+                ("container", &c.id),
+                ("name", net.name.as_str()),
+                ("type", "bridge"),
+            ],
+        );
         Ok(())
     }
 }
