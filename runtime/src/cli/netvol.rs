@@ -466,7 +466,7 @@ pub fn format_value(tpl: &str, v: &Value) -> String {
     out.replace("\\t", "\t").replace("\\n", "\n")
 }
 
-fn confirm(force: bool, what: &str) -> Result<bool> {
+pub fn confirm(force: bool, what: &str) -> Result<bool> {
     if force {
         return Ok(true);
     }
