@@ -212,6 +212,8 @@ pub struct RunArgs {
     pub network: Option<String>,
     #[command(flatten)]
     pub net: netvol::NetFlags,
+    #[command(flatten)]
+    pub logging: more::LogFlags,
     /// Keep STDIN open and pipe rrun's stdin to it.
     #[arg(short, long)]
     pub interactive: bool,
@@ -459,6 +461,7 @@ fn create_body(a: &RunArgs) -> Result<Value> {
         },
     });
     netvol::apply(&mut body, &a.net, a.network.as_deref())?;
+    more::apply_log_flags(&mut body, &a.logging)?;
     Ok(body)
 }
 

@@ -10,6 +10,36 @@ use super::client::{enc, Client};
 use super::images::print_formatted;
 use super::netvol::{confirm, format_value, human_size};
 
+/// `run`/`create`'s logging flags.
+#[derive(Debug, Args)]
+pub struct LogFlags {
+    /// Logging driver for the container (json-file).
+    #[arg(long)]
+    pub log_driver: Option<String>,
+    /// Log driver options (max-size=10m, max-file=3).
+    #[arg(long)]
+    pub log_opt: Vec<String>,
+}
+
+/// Puts `--log-driver`/`--log-opt` into `HostConfig.LogConfig`.
+pub fn apply_log_flags(body: &mut Value, f: &LogFlags) -> Result<()> {
+    if f.log_driver.is_none() && f.log_opt.is_empty() {
+        return Ok(());
+    }
+    let mut cfg = serde_json::Map::new();
+    for o in &f.log_opt {
+        let (k, v) = o
+            .split_once('=')
+            .with_context(|| format!("invalid log opt {o:?}: expected key=value"))?;
+        cfg.insert(k.to_string(), json!(v));
+    }
+    body["HostConfig"]["LogConfig"] = json!({
+        "Type": f.log_driver.clone().unwrap_or_else(|| "json-file".into()),
+        "Config": cfg,
+    });
+    Ok(())
+}
+
 #[derive(Debug, Args)]
 pub struct StatsArgs {
     /// Show all containers (default shows just running).

@@ -416,11 +416,32 @@ impl Follow {
         done: impl Fn(&super::store::State) -> bool,
     ) {
         let mut first = true;
+        let mut ino = None;
         loop {
             // Read after looking at the state: the shim writes every line
             // before the daemon marks the container exited.
             let finished = done(&rx.borrow_and_update());
-            let (lines, next) = read_lines(&self.path, self.offset).await;
+            let mut lines = Vec::new();
+            // From the start: the rotated files first, oldest first.
+            if first && self.offset == 0 {
+                for p in shim::logfile::rotated_files(&self.path) {
+                    lines.extend(read_lines(&p, 0).await.0);
+                }
+            }
+            // Rotated since the last read: the rest of the old file (now
+            // `.1`, or cut back to empty), then the new one from its start.
+            let meta = tokio::fs::metadata(&self.path).await.ok();
+            let now_ino = meta.as_ref().map(std::os::unix::fs::MetadataExt::ino);
+            if ino.is_some() && now_ino != ino {
+                let old = std::path::PathBuf::from(format!("{}.1", self.path.display()));
+                lines.extend(read_lines(&old, self.offset).await.0);
+                self.offset = 0;
+            } else if meta.is_some_and(|m| m.len() < self.offset) {
+                self.offset = 0;
+            }
+            ino = now_ino;
+            let (more, next) = read_lines(&self.path, self.offset).await;
+            lines.extend(more);
             self.offset = next;
             let tail = if first { self.tail } else { None };
             first = false;

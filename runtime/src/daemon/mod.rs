@@ -241,6 +241,9 @@ impl Daemon {
         }
         network::wanted_ports(&host.port_bindings, host.publish_all_ports, &[])
             .map_err(ApiError::bad)?;
+        host.log_config =
+            shim::logfile::with_defaults(host.log_config.take(), &self.opts.config_file)
+                .map_err(ApiError::bad)?;
         for h in &host.extra_hosts {
             h.parse::<netd::resolv::ExtraHost>()
                 .map_err(|e| ApiError::bad(e.to_string()))?;
