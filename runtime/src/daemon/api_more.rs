@@ -57,10 +57,13 @@ pub fn percent_decode(s: &str) -> String {
 pub async fn image_any(
     State(d): D,
     method: Method,
-    Path(rest): Path<String>,
+    Path(p): Path<HashMap<String, String>>,
     q: Q,
 ) -> ApiResult<Response> {
-    let rest = rest.trim_start_matches('/').to_string();
+    let rest = p
+        .get("rest")
+        .map(|r| r.trim_start_matches('/').to_string())
+        .unwrap_or_default();
     let split = rest.rsplit_once('/');
     match (method, split) {
         (Method::GET, Some((name, "json"))) => {

@@ -51,19 +51,22 @@ impl Daemon {
     /// Every image in the store, named or not (untagged images are found
     /// through their manifest blobs).
     pub fn all_images(&self) -> ApiResult<Vec<LocalImage>> {
+        // Keyed on the image id, as Docker's: another manifest of a named
+        // image (left by a load) is not a second, dangling image.
         let mut seen = BTreeSet::new();
         let mut out = Vec::new();
         for img in images::list_images(&self.images).map_err(image_err)? {
-            seen.insert(img.manifest_digest.clone());
+            seen.insert(img.id.clone());
             out.push(img);
         }
         for d in self.images.list_blobs().map_err(ApiError::internal)? {
-            if seen.contains(&d) || !looks_like_json(&self.images.blob_path(&d)) {
+            if !looks_like_json(&self.images.blob_path(&d)) {
                 continue;
             }
             if let Ok(img) = images::load_image(&self.images, &d) {
-                seen.insert(d);
-                out.push(img);
+                if seen.insert(img.id.clone()) {
+                    out.push(img);
+                }
             }
         }
         Ok(out)
