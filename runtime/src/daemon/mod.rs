@@ -431,13 +431,12 @@ impl Daemon {
         self.volumes
             .attach(&c.id, &c.mounts, copy_from)
             .map_err(|e| ApiError::internal(e.to_string()))?;
-        for v in c.mounts.iter().filter_map(|m| m.volume()) {
-            self.events.emit(
-                "volume",
-                "mount",
-                &v.to_string(),
-                &[("container", &c.id), ("destination", "")],
-            );
+        for (m, v) in c.mounts.iter().filter_map(|m| Some((m, m.volume()?))) {
+            let dest = [
+                ("container", c.id.as_str()),
+                ("destination", &m.destination),
+            ];
+            self.events.emit("volume", "mount", v.as_ref(), &dest);
         }
         let (files, ports) = self.setup_network(c)?;
         let hostname = files.hostname.clone();

@@ -42,7 +42,7 @@ pub fn parse_size(s: &str) -> Option<u64> {
         "g" => 1 << 30,
         _ => return None,
     };
-    (n >= 0.0).then(|| (n * mul as f64) as u64)
+    (n >= 0.0).then_some((n * mul as f64) as u64)
 }
 
 /// The rotation settings from log options (`max-size`, `max-file`).
@@ -175,7 +175,7 @@ pub fn rotated_files(log: &Path) -> Vec<PathBuf> {
             v.push((i, e.path()));
         }
     }
-    v.sort_by(|a, b| b.0.cmp(&a.0));
+    v.sort_by_key(|e| std::cmp::Reverse(e.0));
     v.into_iter().map(|(_, p)| p).collect()
 }
 
