@@ -216,6 +216,8 @@ fn rename_top_stats_and_formats() {
     let mut lines = out.lines();
     assert!(lines.next().unwrap().starts_with("UID"), "{out}");
     assert!(out.contains("sleep 1000"), "{out}");
+    // Only the container's: not the daemon, not the host's.
+    assert_eq!(out.lines().count(), 2, "{out}");
 
     // stats: a memory number, Docker's columns.
     let out = d.ok(&["stats", "--no-stream", "new"]);
@@ -470,6 +472,85 @@ fn system_and_container_prune() {
     assert!(out.contains("Deleted Volumes:"), "{out}");
     assert!(d.ok(&["volume", "ls", "-q"]).trim().is_empty());
     assert_eq!(inspect(&d, "up")["State"]["Status"], "running");
+    let df = d.ok(&["system", "df"]);
+    assert!(
+        df.starts_with("TYPE") && df.contains("Local Volumes"),
+        "{df}"
+    );
+    assert!(df.lines().nth(2).unwrap().starts_with("Containers"), "{df}");
+}
+
+/// The real docker CLI (never dockerd) drives the endpoints of this file.
+#[test]
+fn the_docker_cli_uses_images_rename_top_stats_events_and_prune() {
+    let docker = ["/usr/bin/docker", "/usr/local/bin/docker"]
+        .iter()
+        .map(Path::new)
+        .find(|p| p.exists())
+        .expect("no docker CLI: scripts/install-deps.sh installs docker.io");
+    let d = Daemon::start();
+    d.load_busybox();
+    let config = d.dir.path().join("docker-config");
+    std::fs::create_dir_all(&config).unwrap();
+    let host = format!("DOCKER_HOST={}", d.host());
+    let cfg = format!("DOCKER_CONFIG={}", config.display());
+    let docker_cmd = |args: &[&str]| {
+        let mut full = vec![host.as_str(), cfg.as_str(), docker.to_str().unwrap()];
+        full.extend_from_slice(args);
+        run_timeout(60, Path::new("/usr/bin/env"), &full, None)
+    };
+    let ok = |args: &[&str]| {
+        let out = docker_cmd(args);
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}{}\n--- rrund log ---\n{}",
+            text(&out.stdout),
+            text(&out.stderr),
+            d.log()
+        );
+        text(&out.stdout)
+    };
+    let t0 = chrono_now() - 1;
+    assert!(ok(&["images"]).contains("busybox"));
+    assert!(ok(&["image", "inspect", "--format", "{{.Id}}", "busybox"]).starts_with("sha256:"));
+    let id = ok(&["run", "-d", "--name", "dk", "busybox", "sleep", "1000"]);
+    let id = id.trim();
+    ok(&["rename", "dk", "dk2"]);
+    let top = ok(&["top", "dk2"]);
+    assert!(
+        top.contains("sleep 1000") && top.lines().count() == 2,
+        "{top}"
+    );
+    let stats = ok(&["stats", "--no-stream", "dk2"]);
+    assert!(stats.contains("dk2") && stats.contains("iB / "), "{stats}");
+    let out = docker_cmd(&["rmi", "busybox"]);
+    assert_ne!(code(&out), 0);
+    assert!(
+        text(&out.stderr).contains("conflict"),
+        "{}",
+        text(&out.stderr)
+    );
+    ok(&["tag", "busybox", "dkimg:1"]);
+    assert!(ok(&["rmi", "dkimg:1"]).contains("Untagged: dkimg:1"));
+    let until = (chrono_now() + 1).to_string();
+    let ev = ok(&[
+        "events",
+        "--since",
+        &t0.to_string(),
+        "--until",
+        &until,
+        "--filter",
+        // Events carry the name of their time: filter on the id.
+        &format!("container={id}"),
+    ]);
+    assert!(
+        ev.contains("container start") && ev.contains("container rename"),
+        "{ev}"
+    );
+    assert!(ok(&["system", "df"]).contains("Images"));
+    ok(&["rm", "-f", "dk2"]);
+    let out = ok(&["system", "prune", "-f"]);
+    assert!(out.contains("Total reclaimed space"), "{out}");
 }
 
 /// The container's log files: the current one and the rotated ones.

@@ -86,6 +86,8 @@ pub enum ContainerCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum SystemCmd {
+    /// Show rrun disk usage.
+    Df,
     /// Remove unused data.
     Prune {
         /// Remove all unused images not just dangling ones.
@@ -420,12 +422,90 @@ pub fn system_prune_warning(all: bool, volumes: bool) -> String {
     w
 }
 
+/// `system df`'s rows: TYPE, TOTAL, ACTIVE, SIZE, RECLAIMABLE.
+pub fn df_rows(v: &Value) -> Vec<Vec<String>> {
+    let n = |x: &Value| x.as_u64().unwrap_or(0);
+    let pct = |r: u64, t: u64| {
+        if t == 0 {
+            human_size(r)
+        } else {
+            format!("{} ({}%)", human_size(r), r * 100 / t)
+        }
+    };
+    let list = |k: &str| v[k].as_array().cloned().unwrap_or_default();
+    let (imgs, ctrs, vols) = (list("Images"), list("Containers"), list("Volumes"));
+    let img_active = imgs
+        .iter()
+        .filter(|i| i["Containers"].as_i64().unwrap_or(0) > 0)
+        .count();
+    let img_size = n(&v["LayersSize"]);
+    let img_free: u64 = imgs
+        .iter()
+        .filter(|i| i["Containers"].as_i64().unwrap_or(0) == 0)
+        .map(|i| n(&i["Size"]))
+        .sum();
+    let running = |c: &&Value| c["State"] == "running";
+    let ctr_size: u64 = ctrs.iter().map(|c| n(&c["SizeRw"])).sum();
+    let ctr_free: u64 = ctrs
+        .iter()
+        .filter(|c| !running(c))
+        .map(|c| n(&c["SizeRw"]))
+        .sum();
+    let used = |x: &&Value| x["UsageData"]["RefCount"].as_u64().unwrap_or(0) > 0;
+    let vol_size: u64 = vols.iter().map(|x| n(&x["UsageData"]["Size"])).sum();
+    let vol_free: u64 = vols
+        .iter()
+        .filter(|x| !used(x))
+        .map(|x| n(&x["UsageData"]["Size"]))
+        .sum();
+    vec![
+        ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+            .map(String::from)
+            .to_vec(),
+        vec![
+            "Images".into(),
+            imgs.len().to_string(),
+            img_active.to_string(),
+            human_size(img_size),
+            pct(img_free, img_size),
+        ],
+        vec![
+            "Containers".into(),
+            ctrs.len().to_string(),
+            ctrs.iter().filter(running).count().to_string(),
+            human_size(ctr_size),
+            pct(ctr_free, ctr_size),
+        ],
+        vec![
+            "Local Volumes".into(),
+            vols.len().to_string(),
+            vols.iter().filter(used).count().to_string(),
+            human_size(vol_size),
+            pct(vol_free, vol_size),
+        ],
+        vec![
+            "Build Cache".into(),
+            "0".into(),
+            "0".into(),
+            "0B".into(),
+            "0B".into(),
+        ],
+    ]
+}
+
 pub fn system(c: &Client, cmd: SystemCmd) -> Result<i32> {
-    let SystemCmd::Prune {
-        all,
-        force,
-        volumes,
-    } = cmd;
+    let (all, force, volumes) = match cmd {
+        SystemCmd::Df => {
+            let v = c.get("/system/df")?;
+            print!("{}", super::table(&df_rows(&v)));
+            return Ok(0);
+        }
+        SystemCmd::Prune {
+            all,
+            force,
+            volumes,
+        } => (all, force, volumes),
+    };
     if !force {
         eprint!(
             "{}\nAre you sure you want to continue? [y/N] ",
@@ -610,5 +690,11 @@ mod tests {
             "{l}"
         );
         assert!(system_prune_warning(false, true).contains("anonymous volumes"));
+        let df = df_rows(
+            &json!({"LayersSize": 2000, "Images": [{"Size": 1000, "Containers": 0}, {"Size": 1000, "Containers": 1}],
+            "Containers": [{"State": "running", "SizeRw": 10}], "Volumes": []}),
+        );
+        assert_eq!(df[1], vec!["Images", "2", "1", "2kB", "1kB (50%)"]);
+        assert_eq!(df[2][2], "1");
     }
 }

@@ -72,6 +72,8 @@ pub fn router(d: Arc<Daemon>) -> Router {
                 .delete(api_more::image_any),
         ),
         ("/events", get(api_more::events_stream)),
+        ("/system/df", get(api_more::system_df)),
+        ("/build/prune", post(api_more::build_prune)),
         ("/networks", get(networks)),
         ("/networks/create", post(network_create)),
         ("/networks/prune", post(network_prune)),

@@ -203,6 +203,17 @@ pub async fn images_create(State(d): D, q: Q, body: Bytes) -> ApiResult<Response
     Ok(([(header::CONTENT_TYPE, "application/json")], line).into_response())
 }
 
+/// `GET /system/df`.
+pub async fn system_df(State(d): D) -> ApiResult<Response> {
+    Ok(Json(blocking(move || d.system_df()).await?).into_response())
+}
+
+/// `POST /build/prune`: rrun has no build cache; Docker's `system prune`
+/// asks anyway.
+pub async fn build_prune() -> Response {
+    Json(json!({"CachesDeleted": null, "SpaceReclaimed": 0})).into_response()
+}
+
 /// `GET /images/json` with filters.
 pub async fn images_list(State(d): D, q: Q) -> ApiResult<Response> {
     let f = parse_any_filters(q.get("filters").map(String::as_str).unwrap_or(""))?;

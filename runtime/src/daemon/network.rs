@@ -236,7 +236,13 @@ impl Daemon {
         }
         // The mode's network first, then the others of EndpointsConfig.
         let mut names: Vec<&str> = vec![mode.as_str()];
-        names.extend(endpoints.keys().map(String::as_str).filter(|k| *k != mode));
+        // Docker 23+ CLIs name the mode's network `default` in EndpointsConfig.
+        names.extend(
+            endpoints
+                .keys()
+                .map(String::as_str)
+                .filter(|k| *k != mode && *k != "default"),
+        );
         let mut out = Vec::new();
         for name in names {
             let net = self.netd.inspect(name).map_err(net_err)?;
@@ -246,7 +252,11 @@ impl Daemon {
                     net.name
                 )));
             }
-            let ep = endpoints.get(name).cloned().unwrap_or_default();
+            let ep = endpoints
+                .get(name)
+                .or_else(|| (name == mode).then(|| endpoints.get("default")).flatten())
+                .cloned()
+                .unwrap_or_default();
             let default_net = net.name.as_str() == netd::manager::DEFAULT_NETWORK;
             if default_net && !ep.aliases.is_empty() {
                 return Err(ApiError::bad(

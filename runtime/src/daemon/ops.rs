@@ -170,6 +170,63 @@ impl Daemon {
     }
 }
 
+impl Daemon {
+    /// `GET /system/df`: images, containers and volumes with their sizes.
+    pub fn system_df(&self) -> ApiResult<Value> {
+        let mut images = self.image_list(&Filters::new())?;
+        // Layers are not shared between images here (one snapshot chain each
+        // as far as the numbers go); Docker's CLI needs a known SharedSize.
+        for i in images.iter_mut() {
+            i["SharedSize"] = json!(0);
+        }
+        let layers: u64 = images.iter().filter_map(|i| i["Size"].as_u64()).sum();
+        let image_size = |id: &str| {
+            images
+                .iter()
+                .find(|i| i["Id"] == id)
+                .and_then(|i| i["Size"].as_u64())
+                .unwrap_or(0)
+        };
+        let all = self.all();
+        let mut containers = Vec::new();
+        for s in self.list(true, &Filters::new()) {
+            let rw = dir_size(&self.dir(&s.id).join("upper"));
+            let mut v = serde_json::to_value(&s).map_err(ApiError::internal)?;
+            v["SizeRw"] = json!(rw);
+            v["SizeRootFs"] = json!(rw + image_size(&s.image_id));
+            containers.push(v);
+        }
+        let none = volumes::filters::ListFilters::parse(&Filters::new())
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let mut vols = Vec::new();
+        for vol in self
+            .volumes
+            .list(&none)
+            .map_err(|e| ApiError::internal(e.to_string()))?
+        {
+            let refs = all
+                .iter()
+                .filter(|c| {
+                    c.mounts
+                        .iter()
+                        .any(|m| m.volume().is_some_and(|n| n.as_ref() == vol.name))
+                })
+                .count();
+            let size = dir_size(&vol.mountpoint);
+            let mut v = serde_json::to_value(&vol).map_err(ApiError::internal)?;
+            v["UsageData"] = json!({"Size": size, "RefCount": refs});
+            vols.push(v);
+        }
+        Ok(json!({
+            "LayersSize": layers,
+            "Images": images,
+            "Containers": containers,
+            "Volumes": vols,
+            "BuildCache": [],
+        }))
+    }
+}
+
 /// Bytes of the files under `p` (not following symlinks).
 pub fn dir_size(p: &Path) -> u64 {
     let Ok(rd) = std::fs::read_dir(p) else {
@@ -188,11 +245,14 @@ pub fn dir_size(p: &Path) -> u64 {
 /// members when they can be read, else every process in its pid namespace.
 fn container_pids(init: i32) -> Vec<i32> {
     let cg = Cgroups::of(init);
-    let mut pids: Vec<i32> = cg
-        .procs()
-        .unwrap_or_else(|| pidns_members(init))
-        .into_iter()
-        .collect();
+    let ns = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    let own = ns(init);
+    // Only processes in the container's pid namespace, whatever the cgroup
+    // holds (a shared or parent cgroup must not list the host's).
+    let mut pids: Vec<i32> = match cg.procs() {
+        Some(p) if own.is_some() => p.into_iter().filter(|p| ns(*p) == own).collect(),
+        _ => pidns_members(init),
+    };
     if !pids.contains(&init) {
         pids.push(init);
     }
@@ -235,6 +295,11 @@ impl Cgroups {
         };
         for (ctrls, path) in parse_proc_cgroup(&text) {
             let rel = path.trim_start_matches('/');
+            // The root cgroup holds every process of the host: a hierarchy
+            // the container has no cgroup of its own in (v2 on a hybrid host).
+            if rel.is_empty() {
+                continue;
+            }
             if ctrls.is_empty() {
                 let base = if pure_v2 {
                     root.to_path_buf()
