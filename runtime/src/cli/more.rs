@@ -425,12 +425,9 @@ pub fn system_prune_warning(all: bool, volumes: bool) -> String {
 /// `system df`'s rows: TYPE, TOTAL, ACTIVE, SIZE, RECLAIMABLE.
 pub fn df_rows(v: &Value) -> Vec<Vec<String>> {
     let n = |x: &Value| x.as_u64().unwrap_or(0);
-    let pct = |r: u64, t: u64| {
-        if t == 0 {
-            human_size(r)
-        } else {
-            format!("{} ({}%)", human_size(r), r * 100 / t)
-        }
+    let pct = |r: u64, t: u64| match (r * 100).checked_div(t) {
+        Some(p) => format!("{} ({p}%)", human_size(r)),
+        None => human_size(r),
     };
     let list = |k: &str| v[k].as_array().cloned().unwrap_or_default();
     let (imgs, ctrs, vols) = (list("Images"), list("Containers"), list("Volumes"));
