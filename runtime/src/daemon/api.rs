@@ -688,7 +688,9 @@ async fn load(State(d): D, body: Bytes) -> ApiResult<Response> {
                 msgs.push(format!("Loaded image ID: {}\n", img.id));
             }
             for r in refs {
-                msgs.push(format!("Loaded image: {}\n", r.familiar()));
+                let name = r.familiar();
+                d.events.emit("image", "load", &name, &[("name", &name)]);
+                msgs.push(format!("Loaded image: {name}\n"));
             }
         }
         Ok(msgs)

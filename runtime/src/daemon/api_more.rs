@@ -327,9 +327,9 @@ pub async fn events_stream(State(d): D, q: Q) -> ApiResult<Response> {
         }
         let now = || chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
         loop {
-            let left = match until {
-                Some(u) if u <= now() => return,
-                Some(u) => Duration::from_nanos((u - now()) as u64),
+            let left = match until.map(|u| u - now()) {
+                Some(left) if left <= 0 => return,
+                Some(left) => Duration::from_nanos(left as u64),
                 None => Duration::from_secs(3600),
             };
             let e = tokio::select! {
