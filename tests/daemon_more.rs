@@ -70,6 +70,20 @@ fn images_rmi_save_load_import_and_prune() {
         text(&out.stderr)
     );
 
+    // Names with a registry and slashes reach the image routes.
+    d.ok(&["tag", "busybox", "localhost:5000/team/box:2"]);
+    let got = d.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Id}}",
+        "localhost:5000/team/box:2",
+    ]);
+    assert_eq!(got.trim(), id);
+    assert_eq!(
+        d.ok(&["image", "rm", "localhost:5000/team/box:2"]).trim(),
+        "Untagged: localhost:5000/team/box:2"
+    );
     // A second tag goes alone.
     d.ok(&["tag", "busybox", "mybox:1"]);
     assert_eq!(d.ok(&["rmi", "mybox:1"]).trim(), "Untagged: mybox:1");

@@ -316,8 +316,7 @@ pub fn event_line(v: &Value) -> String {
     let t = chrono::DateTime::from_timestamp(nanos / 1_000_000_000, (nanos % 1_000_000_000) as u32)
         .map(|t| {
             t.with_timezone(&chrono::Local)
-                .format("%Y-%m-%dT%H:%M:%S%.9f%:z")
-                .to_string()
+                .to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)
         })
         .unwrap_or_default();
     let attrs: Vec<String> = v["Actor"]["Attributes"]
