@@ -313,7 +313,12 @@ async fn restart(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode> {
     let id = id_of(&p);
     let t = q.get("t").and_then(|t| t.parse().ok());
     d.stop(&id, t).await?;
-    blocking(move || d.start(&id)).await?;
+    blocking(move || {
+        d.start(&id)?;
+        d.container_event(&d.get(&id)?, "restart", &[]);
+        Ok(())
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -158,6 +158,7 @@ pub fn parse_time(s: &str) -> Option<i64> {
 /// into an absolute Unix time, else the value unchanged.
 pub fn absolute_time(s: &str, now: i64) -> String {
     let mut total = 0i64;
+    let mut units = 0;
     let mut num = String::new();
     for ch in s.chars() {
         if ch.is_ascii_digit() {
@@ -174,9 +175,10 @@ pub fn absolute_time(s: &str, now: i64) -> String {
             return s.to_string();
         };
         total += n * unit;
+        units += 1;
         num.clear();
     }
-    if !num.is_empty() || total == 0 {
+    if !num.is_empty() || units == 0 {
         return s.to_string();
     }
     (now - total).to_string()
@@ -251,6 +253,8 @@ mod tests {
         assert_eq!(parse_time("1970-01-01T00:00:01Z"), Some(1_000_000_000));
         assert_eq!(parse_time("x"), None);
         assert_eq!(absolute_time("1m", 100), "40");
+        assert_eq!(absolute_time("0s", 100), "100");
+        assert_eq!(absolute_time("", 100), "");
         assert_eq!(absolute_time("1h1s", 10_000), "6399");
         assert_eq!(
             absolute_time("2024-01-01T00:00:00Z", 5),
