@@ -4,7 +4,10 @@
 //! - [`spec`]: pure OCI spec building from image config and options.
 //! - [`logs`]: pure `json-file` lines and stdout/stderr framing.
 //! - [`store`]: containers on disk under `<data-root>/containers/<id>/`.
-//! - [`api`]: the HTTP routes.
+//! - [`api`]: the HTTP routes; [`api_more`]: those of images (remove,
+//!   inspect, save, import, prune), rename/top/stats/prune, events, df.
+//! - [`images`], [`ops`]: the daemon's side of those image and container
+//!   operations; [`events`]: the event bus `GET /events` streams.
 //!
 //! A container runs under a shim ([`crate::shim`]) that this daemon starts
 //! and that outlives it; the daemon watches each shim through a pidfd, and a
