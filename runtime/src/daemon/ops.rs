@@ -539,8 +539,8 @@ fn boot_time() -> i64 {
         .unwrap_or(0)
 }
 
-/// The fields of `/proc/<pid>/stat` after the command: state is [0],
-/// ppid [1], tty_nr [4], utime [11], stime [12], starttime [19].
+/// The fields of `/proc/<pid>/stat` after the command: state is `[0]`,
+/// ppid `[1]`, tty_nr `[4]`, utime `[11]`, stime `[12]`, starttime `[19]`.
 pub fn parse_stat(text: &str) -> Option<(String, Vec<&str>)> {
     let open = text.find('(')?;
     let close = text.rfind(')')?;
