@@ -490,6 +490,25 @@ impl Netd {
         refreshed
     }
 
+    /// `docker rename`: the container's endpoints answer to the new name
+    /// (the DNS snapshot is rebuilt; aliases and addresses stay).
+    pub fn rename_endpoint(&self, container_id: &str, new_name: &str) -> Result<(), NetdError> {
+        let _g = self.guard();
+        let mut nets = self.store.load_all()?;
+        let mut changed = false;
+        for n in nets.iter_mut() {
+            if let Some(ep) = n.containers.get_mut(container_id) {
+                ep.name = new_name.to_string();
+                self.store.save(n)?;
+                changed = true;
+            }
+        }
+        if changed {
+            self.records.replace(snapshot_of(&nets));
+        }
+        Ok(())
+    }
+
     /// Rebuild the firewall and the DNS snapshot from `nets`.
     fn refresh(&self, nets: &[Network]) -> Result<(), NetdError> {
         let (fw, ports) = firewall_inputs(nets)?;

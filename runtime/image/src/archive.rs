@@ -444,6 +444,18 @@ pub fn import(
     tarball: &Path,
     reference: &Reference,
 ) -> Result<Digest, ArchiveError> {
+    import_with(store, tarball, std::slice::from_ref(reference), json!({}))
+}
+
+/// [`import`] with any number of names (none leaves the image dangling, as
+/// `docker import` without a name does) and the image config's `config`
+/// object (`docker import --change`).
+pub fn import_with(
+    store: &Store,
+    tarball: &Path,
+    refs: &[Reference],
+    run_config: serde_json::Value,
+) -> Result<Digest, ArchiveError> {
     let f = fs::File::open(tarball).map_err(io_err("open", tarball))?;
     let (layer, _) = store.ingest(f)?;
     let diff_id = diff_id_of_blob(store, &layer, MAX_LAYER)?;
@@ -457,7 +469,7 @@ pub fn import(
         "os": host.os,
         "variant": host.variant,
         "created": rfc3339(now),
-        "config": {},
+        "config": run_config,
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
         "history": [{"created": rfc3339(now), "created_by": "rrun-image import", "comment": "Imported from tarball"}],
     })
@@ -472,13 +484,7 @@ pub fn import(
         std::slice::from_ref(&layer),
         false,
     )?;
-    finish_image(
-        store,
-        &manifest,
-        &parsed,
-        &[layer],
-        std::slice::from_ref(reference),
-    )?;
+    finish_image(store, &manifest, &parsed, &[layer], refs)?;
     Ok(config_digest)
 }
 

@@ -6,6 +6,8 @@
 mod autostart;
 pub mod client;
 pub mod exec;
+pub mod images;
+pub mod more;
 pub mod netvol;
 pub mod runflags;
 pub mod tty;
@@ -88,6 +90,9 @@ pub enum Cmd {
         /// Filter output based on conditions provided (name=, id=, status=, label=, ancestor=).
         #[arg(short, long = "filter")]
         filter: Vec<String>,
+        /// Format output using a template ('table …', '{{json .}}', '{{.Names}}').
+        #[arg(long)]
+        format: Option<String>,
     },
     /// Execute a command in a running container.
     Exec(exec::ExecArgs),
@@ -110,6 +115,9 @@ pub enum Cmd {
     },
     /// Return low-level information on containers.
     Inspect {
+        /// Format output using a template.
+        #[arg(short, long)]
+        format: Option<String>,
         #[arg(required = true)]
         containers: Vec<String>,
     },
@@ -129,10 +137,37 @@ pub enum Cmd {
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
     Tag { source: String, target: String },
     /// List images.
-    Images {
-        #[arg(short, long)]
-        quiet: bool,
+    Images(images::ImagesArgs),
+    /// Remove one or more images.
+    Rmi(images::RmiArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default).
+    Save(images::SaveArgs),
+    /// Import the contents from a tarball to create a filesystem image.
+    Import(images::ImportArgs),
+    /// Manage images.
+    #[command(subcommand)]
+    Image(images::ImageCmd),
+    /// Rename a container.
+    Rename { container: String, new_name: String },
+    /// Display the running processes of a container.
+    Top {
+        container: String,
+        /// ps options (accepted; the output is always `ps -ef`'s columns).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
     },
+    /// Display a live stream of container(s) resource usage statistics.
+    Stats(more::StatsArgs),
+    /// Get real time events from the server.
+    Events(more::EventsArgs),
+    /// Manage containers.
+    #[command(subcommand)]
+    Container(more::ContainerCmd),
+    /// Manage rrun.
+    #[command(subcommand)]
+    System(more::SystemCmd),
+    /// Generate the autocompletion script for the specified shell.
+    Completion { shell: clap_complete::Shell },
     /// Show the rrun version information.
     Version,
     /// Display system-wide information.
@@ -185,6 +220,8 @@ pub struct RunArgs {
     pub network: Option<String>,
     #[command(flatten)]
     pub net: netvol::NetFlags,
+    #[command(flatten)]
+    pub logging: more::LogFlags,
     /// Keep STDIN open and pipe rrun's stdin to it.
     #[arg(short, long)]
     pub interactive: bool,
@@ -279,7 +316,11 @@ fn dispatch(c: &Client, cmd: Cmd) -> Result<i32> {
             quiet,
             no_trunc,
             filter,
-        } => ps(c, all, quiet, no_trunc, &filter),
+            format,
+        } => match format {
+            Some(f) if !quiet => ps_format(c, all, no_trunc, &filter, &f),
+            _ => ps(c, all, quiet, no_trunc, &filter),
+        },
         Cmd::Logs {
             follow,
             timestamps,
@@ -313,11 +354,16 @@ fn dispatch(c: &Client, cmd: Cmd) -> Result<i32> {
             }
             Ok(if failed { 1 } else { 0 })
         }
-        Cmd::Inspect { containers } => {
+        Cmd::Inspect { format, containers } => {
             let mut out = Vec::new();
             let mut failed = false;
             for n in &containers {
-                match c.get(&format!("/containers/{}/json", enc(n))) {
+                // A container, else an image of that name (as Docker's).
+                let got = c.get(&format!("/containers/{}/json", enc(n))).or_else(|e| {
+                    c.get(&format!("/images/{}/json", images::encode_path(n)))
+                        .map_err(|_| e)
+                });
+                match got {
                     Ok(v) => out.push(v),
                     Err(e) => {
                         eprintln!("{e:#}");
@@ -325,7 +371,12 @@ fn dispatch(c: &Client, cmd: Cmd) -> Result<i32> {
                     }
                 }
             }
-            println!("{}", serde_json::to_string_pretty(&Value::Array(out))?);
+            match format {
+                Some(f) => out
+                    .iter()
+                    .for_each(|v| println!("{}", netvol::format_value(&f, v))),
+                None => println!("{}", serde_json::to_string_pretty(&Value::Array(out))?),
+            }
             Ok(if failed { 1 } else { 0 })
         }
         Cmd::Load { input, quiet } => load(c, input, quiet),
@@ -346,7 +397,24 @@ fn dispatch(c: &Client, cmd: Cmd) -> Result<i32> {
             )?;
             Ok(0)
         }
-        Cmd::Images { quiet } => images(c, quiet),
+        Cmd::Images(a) => images::images(c, &a),
+        Cmd::Rmi(a) => images::rmi(c, &a),
+        Cmd::Save(a) => images::save(c, &a),
+        Cmd::Import(a) => images::import(c, &a),
+        Cmd::Image(cmd) => match images::image(c, cmd)? {
+            Some(next) => dispatch(c, next),
+            None => Ok(0),
+        },
+        Cmd::Rename {
+            container,
+            new_name,
+        } => more::rename(c, &container, &new_name),
+        Cmd::Top { container, .. } => more::top(c, &container),
+        Cmd::Stats(a) => more::stats(c, &a),
+        Cmd::Events(a) => more::events(c, &a),
+        Cmd::Container(cmd) => more::container(c, cmd),
+        Cmd::System(cmd) => more::system(c, cmd),
+        Cmd::Completion { shell } => more::completion(shell),
         Cmd::Version => version(c),
         Cmd::Info => info(c),
         Cmd::Network(cmd) => netvol::network(c, cmd),
@@ -415,6 +483,7 @@ fn base_create_body(a: &RunArgs) -> Result<Value> {
         },
     });
     netvol::apply(&mut body, &a.net, a.network.as_deref())?;
+    more::apply_log_flags(&mut body, &a.logging)?;
     Ok(body)
 }
 
@@ -690,6 +759,23 @@ fn ps(c: &Client, all: bool, quiet: bool, no_trunc: bool, filter: &[String]) -> 
     Ok(0)
 }
 
+/// `ps --format`: Docker's fields through the template.
+fn ps_format(c: &Client, all: bool, no_trunc: bool, filter: &[String], tpl: &str) -> Result<i32> {
+    let filters = filters_json(filter)?;
+    let list = c.get(&format!(
+        "/containers/json?all={all}&filters={}",
+        enc(&filters)
+    ))?;
+    let rows: Vec<Value> = list
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|v| more::ps_fields(v, no_trunc))
+        .collect();
+    images::print_formatted(tpl, &rows, more::PS_HEADERS);
+    Ok(0)
+}
+
 fn load(c: &Client, input: Option<std::path::PathBuf>, quiet: bool) -> Result<i32> {
     let data = match input {
         Some(p) => std::fs::read(&p).with_context(|| format!("read {}", p.display()))?,
@@ -776,58 +862,6 @@ fn pull(c: &Client, image: &str, quiet: bool, to_stderr: bool) -> Result<()> {
         println!("{full}");
     }
     Ok(())
-}
-
-fn images(c: &Client, quiet: bool) -> Result<i32> {
-    let list = c.get("/images/json")?;
-    let list = list.as_array().cloned().unwrap_or_default();
-    let now = chrono::Utc::now().timestamp();
-    let mut rows = vec![["REPOSITORY", "TAG", "IMAGE ID", "CREATED", "SIZE"]
-        .map(String::from)
-        .to_vec()];
-    for v in &list {
-        let id: String = v["Id"]
-            .as_str()
-            .unwrap_or("")
-            .trim_start_matches("sha256:")
-            .chars()
-            .take(12)
-            .collect();
-        if quiet {
-            println!("{id}");
-            continue;
-        }
-        let tags: Vec<String> = v["RepoTags"]
-            .as_array()
-            .map(|t| {
-                t.iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
-        let tags = if tags.is_empty() {
-            vec!["<none>:<none>".to_string()]
-        } else {
-            tags
-        };
-        for t in tags {
-            let (repo, tag) = split_tag(&t);
-            rows.push(vec![
-                repo.to_string(),
-                tag.to_string(),
-                id.clone(),
-                format!(
-                    "{} ago",
-                    crate::daemon::human_duration(now - v["Created"].as_i64().unwrap_or(now))
-                ),
-                format!("{:.2}MB", v["Size"].as_f64().unwrap_or(0.0) / 1e6),
-            ]);
-        }
-    }
-    if !quiet {
-        print!("{}", table(&rows));
-    }
-    Ok(0)
 }
 
 fn version(c: &Client) -> Result<i32> {

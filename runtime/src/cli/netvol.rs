@@ -466,7 +466,7 @@ pub fn format_value(tpl: &str, v: &Value) -> String {
     out.replace("\\t", "\t").replace("\\n", "\n")
 }
 
-fn confirm(force: bool, what: &str) -> Result<bool> {
+pub fn confirm(force: bool, what: &str) -> Result<bool> {
     if force {
         return Ok(true);
     }
@@ -765,7 +765,9 @@ pub fn human_size(b: u64) -> String {
     if i == 0 {
         format!("{b}B")
     } else {
-        format!("{:.4}", v)
+        // Go's `%.4g`: four significant digits.
+        let decimals = (4 - (v.log10().floor() as i32 + 1)).max(0) as usize;
+        format!("{v:.decimals$}")
             .trim_end_matches('0')
             .trim_end_matches('.')
             .to_string()
@@ -835,5 +837,7 @@ mod tests {
         );
         assert_eq!(human_size(0), "0B");
         assert_eq!(human_size(1_500_000), "1.5MB");
+        assert_eq!(human_size(1_035_900), "1.036MB");
+        assert_eq!(human_size(123_456_789), "123.5MB");
     }
 }

@@ -16,6 +16,7 @@ use serde_json::json;
 
 mod exec;
 
+use super::api_more;
 use super::logs::{self, LogLine};
 use super::models::{CreateBody, CreateResponse, ErrorResponse, WaitResponse};
 use super::{ApiError, ApiResult, Daemon, REMOVED};
@@ -62,10 +63,24 @@ pub fn router(d: Arc<Daemon>) -> Router {
         ("/exec/{id}/start", post(exec::start)),
         ("/exec/{id}/resize", post(exec::resize)),
         ("/exec/{id}/json", get(exec::inspect)),
-        ("/images/json", get(images)),
+        ("/containers/{id}/rename", post(api_more::container_rename)),
+        ("/containers/{id}/top", get(api_more::container_top)),
+        ("/containers/{id}/stats", get(api_more::container_stats)),
+        ("/containers/prune", post(api_more::containers_prune)),
+        ("/images/json", get(api_more::images_list)),
         ("/images/load", post(load)),
-        ("/images/create", post(pull)),
-        ("/images/{name}/tag", post(tag)),
+        ("/images/create", post(api_more::images_create)),
+        ("/images/get", get(api_more::images_get)),
+        ("/images/prune", post(api_more::images_prune)),
+        (
+            "/images/{*rest}",
+            get(api_more::image_any)
+                .post(api_more::image_any)
+                .delete(api_more::image_any),
+        ),
+        ("/events", get(api_more::events_stream)),
+        ("/system/df", get(api_more::system_df)),
+        ("/build/prune", post(api_more::build_prune)),
         ("/networks", get(networks)),
         ("/networks/create", post(network_create)),
         ("/networks/prune", post(network_prune)),
@@ -133,19 +148,19 @@ pub fn parse_version(v: &str) -> Option<(u32, u32)> {
     Some((a.parse().ok()?, b.parse().ok()?))
 }
 
-fn flag(q: &HashMap<String, String>, k: &str) -> bool {
+pub(super) fn flag(q: &HashMap<String, String>, k: &str) -> bool {
     q.get(k)
         .is_some_and(|v| matches!(v.as_str(), "1" | "true" | "True" | "TRUE"))
 }
 
-fn id_of(p: &HashMap<String, String>) -> String {
+pub(super) fn id_of(p: &HashMap<String, String>) -> String {
     p.get("id")
         .or_else(|| p.get("name"))
         .cloned()
         .unwrap_or_default()
 }
 
-async fn blocking<T: Send + 'static>(
+pub(super) async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> ApiResult<T> + Send + 'static,
 ) -> ApiResult<T> {
     tokio::task::spawn_blocking(f)
@@ -308,7 +323,12 @@ async fn restart(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode> {
     let id = id_of(&p);
     let t = q.get("t").and_then(|t| t.parse().ok());
     d.stop(&id, t).await?;
-    blocking(move || d.start(&id)).await?;
+    blocking(move || {
+        d.start(&id)?;
+        d.container_event(&d.get(&id)?, "restart", &[]);
+        Ok(())
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -388,7 +408,7 @@ async fn logs_handler(State(d): D, p: Params, q: Q) -> ApiResult<Response> {
         .into_response())
 }
 
-fn channel_stream(
+pub(super) fn channel_stream(
     chunks: tokio::sync::mpsc::Receiver<Bytes>,
 ) -> impl futures::Stream<Item = Result<Bytes, Infallible>> {
     futures::stream::unfold(chunks, |mut rx| async move {
@@ -418,11 +438,32 @@ impl Follow {
         done: impl Fn(&super::store::State) -> bool,
     ) {
         let mut first = true;
+        let mut ino = None;
         loop {
             // Read after looking at the state: the shim writes every line
             // before the daemon marks the container exited.
             let finished = done(&rx.borrow_and_update());
-            let (lines, next) = read_lines(&self.path, self.offset).await;
+            let mut lines = Vec::new();
+            // From the start: the rotated files first, oldest first.
+            if first && self.offset == 0 {
+                for p in shim::logfile::rotated_files(&self.path) {
+                    lines.extend(read_lines(&p, 0).await.0);
+                }
+            }
+            // Rotated since the last read: the rest of the old file (now
+            // `.1`, or cut back to empty), then the new one from its start.
+            let meta = tokio::fs::metadata(&self.path).await.ok();
+            let now_ino = meta.as_ref().map(std::os::unix::fs::MetadataExt::ino);
+            if ino.is_some() && now_ino != ino {
+                let old = std::path::PathBuf::from(format!("{}.1", self.path.display()));
+                lines.extend(read_lines(&old, self.offset).await.0);
+                self.offset = 0;
+            } else if meta.is_some_and(|m| m.len() < self.offset) {
+                self.offset = 0;
+            }
+            ino = now_ino;
+            let (more, next) = read_lines(&self.path, self.offset).await;
+            lines.extend(more);
             self.offset = next;
             let tail = if first { self.tail } else { None };
             first = false;
@@ -572,34 +613,9 @@ async fn read_lines(path: &std::path::Path, offset: u64) -> (Vec<LogLine>, u64) 
     (lines, offset + end as u64)
 }
 
-async fn images(State(d): D) -> ApiResult<Response> {
-    let list =
-        blocking(move || rrun_image::images::list_images(&d.images).map_err(ApiError::internal))
-            .await?;
-    let out: Vec<_> = list
-        .iter()
-        .map(|i| {
-            json!({
-                "Id": i.id.to_string(),
-                "ParentId": "",
-                "RepoTags": i.repo_tags(),
-                "RepoDigests": i.repo_digests(),
-                "Created": i.config.created.as_deref()
-                    .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
-                    .map(|t| t.timestamp()).unwrap_or(0),
-                "Size": i.size(),
-                "SharedSize": -1,
-                "Labels": i.config.config.labels,
-                "Containers": -1,
-            })
-        })
-        .collect();
-    Ok(Json(out).into_response())
-}
-
 /// `POST /images/create?fromImage=…&tag=…`: a pull, with Docker's JSON
 /// progress lines streamed as it goes; a failure is the last line's `error`.
-async fn pull(State(d): D, q: Q) -> ApiResult<Response> {
+pub(super) async fn pull(State(d): D, q: Q) -> ApiResult<Response> {
     let from = q.get("fromImage").cloned().unwrap_or_default();
     if from.is_empty() {
         return Err(ApiError::bad(
@@ -654,10 +670,14 @@ async fn pull(State(d): D, q: Q) -> ApiResult<Response> {
             ..Default::default()
         };
         let msg = match rrun_image::pull::pull(&d.images, &d.registry, &reference, &opts) {
-            Ok(img) => vec![
-                json!({"status": format!("Digest: {}", img.manifest)}),
-                json!({"status": format!("Status: Downloaded newer image for {}", reference.familiar())}),
-            ],
+            Ok(img) => {
+                let name = reference.familiar();
+                d.events.emit("image", "pull", &name, &[("name", &name)]);
+                vec![
+                    json!({"status": format!("Digest: {}", img.manifest)}),
+                    json!({"status": format!("Status: Downloaded newer image for {name}")}),
+                ]
+            }
             Err(e) => {
                 vec![json!({"errorDetail": {"message": e.to_string()}, "error": e.to_string()})]
             }
@@ -696,7 +716,9 @@ async fn load(State(d): D, body: Bytes) -> ApiResult<Response> {
                 msgs.push(format!("Loaded image ID: {}\n", img.id));
             }
             for r in refs {
-                msgs.push(format!("Loaded image: {}\n", r.familiar()));
+                let name = r.familiar();
+                d.events.emit("image", "load", &name, &[("name", &name)]);
+                msgs.push(format!("Loaded image: {name}\n"));
             }
         }
         Ok(msgs)
@@ -707,26 +729,6 @@ async fn load(State(d): D, body: Bytes) -> ApiResult<Response> {
         .map(|m| json!({"stream": m}).to_string() + "\n")
         .collect();
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
-}
-
-async fn tag(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode> {
-    let source = id_of(&p);
-    let repo = q.get("repo").cloned().unwrap_or_default();
-    let t = q
-        .get("tag")
-        .filter(|t| !t.is_empty())
-        .cloned()
-        .unwrap_or_else(|| "latest".into());
-    blocking(move || {
-        let img = super::find_image(&d.images, &source)?;
-        let target = rrun_image::Reference::parse(&format!("{repo}:{t}"))
-            .map_err(|e| ApiError::bad(e.to_string()))?;
-        d.images
-            .set_ref(&target, &img.manifest_digest)
-            .map_err(ApiError::internal)
-    })
-    .await?;
-    Ok(StatusCode::CREATED)
 }
 
 async fn networks(State(d): D, q: Q) -> ApiResult<Response> {
@@ -805,7 +807,7 @@ async fn volume_prune(State(d): D, q: Q) -> ApiResult<Response> {
 
 /// `filters` in either of Docker's forms, any keys (each endpoint checks
 /// the keys it knows).
-fn parse_any_filters(json: &str) -> ApiResult<super::Filters> {
+pub(super) fn parse_any_filters(json: &str) -> ApiResult<super::Filters> {
     volumes::filters::parse_filters_json(json).map_err(|e| ApiError::bad(e.to_string()))
 }
 

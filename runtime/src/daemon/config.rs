@@ -25,6 +25,9 @@ pub struct FileConfig {
     pub dns: Vec<String>,
     #[serde(default)]
     pub default_address_pools: Vec<netd::ipam::AddressPool>,
+    /// Default `--log-opt`s (json-file's `max-size`, `max-file`).
+    #[serde(default)]
+    pub log_opts: std::collections::BTreeMap<String, String>,
 }
 
 impl FileConfig {

@@ -4,7 +4,10 @@
 //! - [`spec`]: pure OCI spec building from image config and options.
 //! - [`logs`]: pure `json-file` lines and stdout/stderr framing.
 //! - [`store`]: containers on disk under `<data-root>/containers/<id>/`.
-//! - [`api`]: the HTTP routes.
+//! - [`api`]: the HTTP routes; [`api_more`]: those of images (remove,
+//!   inspect, save, import, prune), rename/top/stats/prune, events, df.
+//! - [`images`], [`ops`]: the daemon's side of those image and container
+//!   operations; [`events`]: the event bus `GET /events` streams.
 //!
 //! A container runs under a shim ([`crate::shim`]) that this daemon starts
 //! and that outlives it; the daemon watches each shim through a pidfd, and a
@@ -34,12 +37,16 @@
 //! `wait`, `logs -f`, `attach` and `stop` listen to.
 
 pub mod api;
+pub mod api_more;
 mod bundle_opts;
 pub mod config;
+pub mod events;
 pub mod exec;
+pub mod images;
 pub mod logs;
 pub mod models;
 pub mod network;
+pub mod ops;
 pub mod restart;
 pub mod runopts;
 pub mod seccomp_profile;
@@ -112,6 +119,8 @@ pub struct Daemon {
     dns: Mutex<HashMap<String, netd::dns::server::DnsServer>>,
     containers: Mutex<HashMap<String, Entry>>,
     execs: exec::Execs,
+    /// Docker-shaped events for `GET /events`.
+    pub events: events::Events,
 }
 
 /// The state a removed container reports to its last waiters.
@@ -154,6 +163,7 @@ impl Daemon {
             dns: Mutex::new(HashMap::new()),
             containers: Mutex::new(HashMap::new()),
             execs: Default::default(),
+            events: events::Events::new(),
         }))
     }
 
@@ -244,6 +254,9 @@ impl Daemon {
         }
         network::wanted_ports(&host.port_bindings, host.publish_all_ports, &[])
             .map_err(ApiError::bad)?;
+        host.log_config =
+            shim::logfile::with_defaults(host.log_config.take(), &self.opts.config_file)
+                .map_err(ApiError::bad)?;
         for h in &host.extra_hosts {
             h.parse::<netd::resolv::ExtraHost>()
                 .map_err(|e| ApiError::bad(e.to_string()))?;
@@ -334,6 +347,7 @@ impl Daemon {
             let _ = std::fs::remove_dir_all(&dir);
             return Err(ApiError::internal(e));
         }
+        self.container_event(&c, "create", &[]);
         self.insert(c);
         tracing::info!(container = %id, name = %name, "created");
         Ok(id)
@@ -382,6 +396,7 @@ impl Daemon {
                     c.ports = ports;
                     c.copied_up = true;
                 })?;
+                self.container_event(&c, "start", &[]);
                 tracing::info!(container = %c.id, pid = r.pid, "started");
                 self.watch_shim(c.id.clone(), shim_pid);
                 Ok(true)
@@ -437,6 +452,13 @@ impl Daemon {
         self.volumes
             .attach(&c.id, &c.mounts, copy_from)
             .map_err(|e| ApiError::internal(e.to_string()))?;
+        for (m, v) in c.mounts.iter().filter_map(|m| Some((m, m.volume()?))) {
+            let dest = [
+                ("container", c.id.as_str()),
+                ("destination", &m.destination),
+            ];
+            self.events.emit("volume", "mount", v.as_ref(), &dest);
+        }
         let (files, ports) = self.setup_network(c)?;
         let hostname = files.hostname.clone();
         for (f, text) in [
@@ -580,6 +602,7 @@ impl Daemon {
         }) else {
             return;
         };
+        self.container_event(&c, "die", &[("exitCode", &code.to_string())]);
         tracing::info!(container = %id, exit_code = code, "exited");
         self.after_exit(&c);
         if c.host_config.auto_remove {
@@ -606,6 +629,7 @@ impl Daemon {
             .stdin(Stdio::null())
             .output()
             .map_err(ApiError::internal)?;
+        self.container_event(&c, "kill", &[("signal", signal)]);
         if !out.status.success() {
             let msg = String::from_utf8_lossy(&out.stderr).trim().to_string();
             // Exited meanwhile: nothing left to signal.
@@ -647,6 +671,7 @@ impl Daemon {
             let _ =
                 tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|s| !s.running)).await;
         }
+        self.container_event(&c, "stop", &[]);
         Ok(true)
     }
 
@@ -703,6 +728,7 @@ impl Daemon {
             });
         }
         self.exec_forget(&c.id);
+        self.container_event(&c, "destroy", &[]);
         tracing::info!(container = %c.id, "removed");
         Ok(())
     }

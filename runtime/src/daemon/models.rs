@@ -58,6 +58,9 @@ pub struct HostConfig {
     pub network_mode: String,
     #[serde(default)]
     pub auto_remove: bool,
+    /// `--log-driver`/`--log-opt` (json-file with max-size, max-file).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_config: Option<LogConfig>,
     /// `-p`: `"80/tcp": [{"HostIp": "", "HostPort": "8080"}]`.
     #[serde(default, deserialize_with = "null_default")]
     pub port_bindings: BTreeMap<String, Vec<PortBinding>>,
@@ -87,6 +90,15 @@ pub struct HostConfig {
     /// Resources, security, devices, restart policy…: [`super::runopts`].
     #[serde(flatten)]
     pub run: super::runopts::RunOptions,
+}
+
+/// `HostConfig.LogConfig`.
+#[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
+pub struct LogConfig {
+    #[serde(default, rename = "Type")]
+    pub typ: String,
+    #[serde(default, rename = "Config", deserialize_with = "null_default")]
+    pub config: BTreeMap<String, String>,
 }
 
 /// One host binding of a published port.

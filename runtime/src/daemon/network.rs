@@ -236,7 +236,13 @@ impl Daemon {
         }
         // The mode's network first, then the others of EndpointsConfig.
         let mut names: Vec<&str> = vec![mode.as_str()];
-        names.extend(endpoints.keys().map(String::as_str).filter(|k| *k != mode));
+        // Docker 23+ CLIs name the mode's network `default` in EndpointsConfig.
+        names.extend(
+            endpoints
+                .keys()
+                .map(String::as_str)
+                .filter(|k| *k != mode && *k != "default"),
+        );
         let mut out = Vec::new();
         for name in names {
             let net = self.netd.inspect(name).map_err(net_err)?;
@@ -246,7 +252,11 @@ impl Daemon {
                     net.name
                 )));
             }
-            let ep = endpoints.get(name).cloned().unwrap_or_default();
+            let ep = endpoints
+                .get(name)
+                .or_else(|| (name == mode).then(|| endpoints.get("default")).flatten())
+                .cloned()
+                .unwrap_or_default();
             let default_net = net.name.as_str() == netd::manager::DEFAULT_NETWORK;
             if default_net && !ep.aliases.is_empty() {
                 return Err(ApiError::bad(
@@ -792,6 +802,12 @@ impl Daemon {
             }
         }
         let n = self.netd.create_network(req).map_err(net_err)?;
+        self.events.emit(
+            "network",
+            "create",
+            n.id.as_str(),
+            &[("name", n.name.as_str()), ("type", "bridge")],
+        );
         tracing::info!(network = %n.name, id = %n.id, "network created");
         Ok(json!({"Id": n.id.as_str(), "Warning": ""}))
     }
@@ -809,6 +825,12 @@ impl Daemon {
         // knows its endpoints); stopped containers that name it do not
         // hold it, and fail to start until it exists again.
         self.netd.remove_network(n.id.as_str()).map_err(net_err)?;
+        self.events.emit(
+            "network",
+            "destroy",
+            n.id.as_str(),
+            &[("name", n.name.as_str()), ("type", "bridge")],
+        );
         tracing::info!(network = %n.name, "network removed");
         Ok(())
     }
@@ -874,6 +896,16 @@ impl Daemon {
                 .map_err(net_err)?;
         }
         self.update(&c.id, |c| c.networks.push(req))?;
+        self.events.emit(
+            "network",
+            "connect",
+            net.id.as_str(),
+            &[
+                ("container", &c.id),
+                ("name", net.name.as_str()),
+                ("type", "bridge"),
+            ],
+        );
         Ok(())
     }
 
@@ -899,6 +931,16 @@ impl Daemon {
         self.update(&c.id, |c| {
             c.networks.retain(|r| r.name != net.name.as_str())
         })?;
+        self.events.emit(
+            "network",
+            "disconnect",
+            net.id.as_str(),
+            &[
+                ("container", &c.id),
+                ("name", net.name.as_str()),
+                ("type", "bridge"),
+            ],
+        );
         Ok(())
     }
 }

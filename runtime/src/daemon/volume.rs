@@ -216,6 +216,12 @@ impl Daemon {
             labels: strings(&body["Labels"]),
         };
         let v = self.volumes.create(&req).map_err(vol_err)?;
+        self.events.emit(
+            "volume",
+            "create",
+            &v.name.to_string(),
+            &[("driver", "local")],
+        );
         tracing::info!(volume = %v.name, "volume created");
         serde_json::to_value(v).map_err(ApiError::internal)
     }
@@ -243,6 +249,8 @@ impl Daemon {
             Err(StoreError::NotFound(_)) if force => Ok(()),
             r => r.map_err(vol_err),
         }?;
+        self.events
+            .emit("volume", "destroy", name, &[("driver", "local")]);
         tracing::info!(volume = %name, "volume removed");
         Ok(())
     }

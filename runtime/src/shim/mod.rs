@@ -24,6 +24,8 @@
 //!
 //! It must run before any async runtime or thread exists: it forks.
 
+pub mod logfile;
+
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -525,6 +527,7 @@ fn write_line(log: &mut std::fs::File, stream: &str, bytes: &[u8]) {
     };
     if let Ok(mut s) = serde_json::to_vec(&l) {
         s.push(b'\n');
+        logfile::before_write(log, s.len());
         let _ = log.write_all(&s);
     }
 }
@@ -543,6 +546,7 @@ fn pump(
         .append(true)
         .open(log_path(&args.dir, &args.id))
         .context("open the container log")?;
+    logfile::configure(&args.dir, &log_path(&args.dir, &args.id));
     let mut code: Option<i32> = None;
     let mut exited_at: Option<Instant> = None;
     loop {

@@ -1,0 +1,462 @@
+//! `rrun images`, `rmi`, `save`, `import`, `image …`: Docker's image
+//! commands, their flags and their output.
+
+use anyhow::{Context, Result};
+use clap::{Args, Subcommand};
+use serde_json::{json, Map, Value};
+use std::io::{IsTerminal, Read, Write};
+
+use super::client::{enc, Client};
+use super::netvol::{format_value, human_size};
+
+#[derive(Debug, Args)]
+pub struct ImagesArgs {
+    /// Show all images (default hides intermediate images).
+    #[arg(short, long)]
+    pub all: bool,
+    /// Only show image IDs.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// Don't truncate output.
+    #[arg(long)]
+    pub no_trunc: bool,
+    /// Show digests.
+    #[arg(long)]
+    pub digests: bool,
+    /// Filter output based on conditions provided (dangling=, reference=, label=).
+    #[arg(short, long = "filter")]
+    pub filter: Vec<String>,
+    /// Format output using a template ('table …', '{{json .}}', '{{.Repository}}').
+    #[arg(long)]
+    pub format: Option<String>,
+    /// The repository (and tag) to list.
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct RmiArgs {
+    /// Force removal of the image.
+    #[arg(short, long)]
+    pub force: bool,
+    /// Do not delete untagged parents (accepted; there are none).
+    #[arg(long)]
+    pub no_prune: bool,
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct SaveArgs {
+    /// Write to a file, instead of STDOUT.
+    #[arg(short, long)]
+    pub output: Option<std::path::PathBuf>,
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct ImportArgs {
+    /// Apply Dockerfile instructions to the created image.
+    #[arg(short, long)]
+    pub change: Vec<String>,
+    /// Set commit message for imported image (accepted, not stored).
+    #[arg(short, long)]
+    pub message: Option<String>,
+    /// A file, or `-` for STDIN.
+    pub file: String,
+    pub reference: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Remove all unused images, not just dangling ones.
+    #[arg(short, long)]
+    pub all: bool,
+    /// Do not prompt for confirmation.
+    #[arg(short, long)]
+    pub force: bool,
+    #[arg(long = "filter")]
+    pub filter: Vec<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImageCmd {
+    /// List images.
+    #[command(alias = "list")]
+    Ls(ImagesArgs),
+    /// Remove one or more images.
+    #[command(alias = "remove", alias = "rmi")]
+    Rm(RmiArgs),
+    /// Display detailed information on one or more images.
+    Inspect {
+        #[arg(short, long)]
+        format: Option<String>,
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
+    /// Remove unused images.
+    Prune(PruneArgs),
+    /// Save one or more images to a tar archive (streamed to STDOUT by default).
+    Save(SaveArgs),
+    /// Load an image from a tar archive or STDIN.
+    Load {
+        #[arg(short, long)]
+        input: Option<std::path::PathBuf>,
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Import the contents from a tarball to create a filesystem image.
+    Import(ImportArgs),
+    /// Download an image from a registry.
+    Pull {
+        #[arg(short, long)]
+        quiet: bool,
+        image: String,
+    },
+    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
+    Tag { source: String, target: String },
+}
+
+/// `rrun image …`; `load`, `pull` and `tag` go back to the top-level commands.
+pub fn image(c: &Client, cmd: ImageCmd) -> Result<Option<super::Cmd>> {
+    let code = match cmd {
+        ImageCmd::Ls(a) => images(c, &a)?,
+        ImageCmd::Rm(a) => rmi(c, &a)?,
+        ImageCmd::Inspect { format, images } => inspect(c, &images, format.as_deref())?,
+        ImageCmd::Prune(a) => prune(c, &a)?,
+        ImageCmd::Save(a) => save(c, &a)?,
+        ImageCmd::Import(a) => import(c, &a)?,
+        ImageCmd::Load { input, quiet } => return Ok(Some(super::Cmd::Load { input, quiet })),
+        ImageCmd::Pull { quiet, image } => return Ok(Some(super::Cmd::Pull { quiet, image })),
+        ImageCmd::Tag { source, target } => return Ok(Some(super::Cmd::Tag { source, target })),
+    };
+    if code != 0 {
+        return Err(super::Exit(code).into());
+    }
+    Ok(None)
+}
+
+/// Renders `rows` with a `--format` template: `table …` gets a header
+/// (from `headers`: field → title) and aligned columns.
+pub fn print_formatted(tpl: &str, rows: &[Value], headers: &[(&str, &str)]) {
+    let (table, tpl) = match tpl.strip_prefix("table") {
+        Some(rest) => (true, rest.trim_start()),
+        None => (false, tpl),
+    };
+    if !table {
+        for r in rows {
+            println!("{}", format_value(tpl, r));
+        }
+        return;
+    }
+    let head: Map<String, Value> = headers
+        .iter()
+        .map(|(k, v)| (k.to_string(), json!(v)))
+        .collect();
+    let mut lines = vec![format_value(tpl, &Value::Object(head))];
+    lines.extend(rows.iter().map(|r| format_value(tpl, r)));
+    let cells: Vec<Vec<String>> = lines
+        .iter()
+        .map(|l| l.split('\t').map(String::from).collect())
+        .collect();
+    print!("{}", super::table(&cells));
+}
+
+fn short_id(id: &str, no_trunc: bool) -> String {
+    if no_trunc {
+        id.to_string()
+    } else {
+        id.trim_start_matches("sha256:").chars().take(12).collect()
+    }
+}
+
+fn since(secs: i64) -> String {
+    let now = chrono::Utc::now().timestamp();
+    format!("{} ago", crate::daemon::human_duration(now - secs))
+}
+
+/// One row per repository:tag (one `<none>` row for an untagged image).
+pub fn image_rows(list: &[Value], no_trunc: bool) -> Vec<Value> {
+    let mut rows = Vec::new();
+    for v in list {
+        let id = short_id(v["Id"].as_str().unwrap_or(""), no_trunc);
+        let created = v["Created"].as_i64().unwrap_or(0);
+        let size = human_size(v["Size"].as_u64().unwrap_or(0));
+        let mut tags: Vec<String> = v["RepoTags"]
+            .as_array()
+            .map(|t| {
+                t.iter()
+                    .filter_map(|x| x.as_str().map(String::from))
+                    .collect()
+            })
+            .unwrap_or_default();
+        if tags.is_empty() {
+            tags.push("<none>:<none>".into());
+        }
+        let digest = v["RepoDigests"]
+            .as_array()
+            .and_then(|d| d.first())
+            .and_then(|d| d.as_str())
+            .and_then(|d| d.split_once('@'))
+            .map(|(_, d)| d.to_string())
+            .unwrap_or_else(|| "<none>".into());
+        for t in tags {
+            let (repo, tag) = super::split_tag(&t);
+            rows.push(json!({
+                "ID": id,
+                "Repository": repo,
+                "Tag": tag,
+                "Digest": digest,
+                "CreatedSince": since(created),
+                "CreatedAt": chrono::DateTime::from_timestamp(created, 0)
+                    .map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string())
+                    .unwrap_or_default(),
+                "Size": size,
+                "VirtualSize": size,
+                "SharedSize": "N/A",
+                "UniqueSize": "N/A",
+                "Containers": v["Containers"].as_i64().map(|n| n.to_string()).unwrap_or_else(|| "N/A".into()),
+            }));
+        }
+    }
+    rows
+}
+
+pub fn images(c: &Client, a: &ImagesArgs) -> Result<i32> {
+    let mut filters = a.filter.clone();
+    if let Some(r) = &a.reference {
+        filters.push(format!("reference={r}"));
+    }
+    let f = super::filters_json(&filters)?;
+    let list = c.get(&format!("/images/json?all={}&filters={}", a.all, enc(&f)))?;
+    let list = list.as_array().cloned().unwrap_or_default();
+    if a.quiet {
+        let mut seen = std::collections::BTreeSet::new();
+        for v in &list {
+            let id = short_id(v["Id"].as_str().unwrap_or(""), a.no_trunc);
+            if seen.insert(id.clone()) {
+                println!("{id}");
+            }
+        }
+        return Ok(0);
+    }
+    let rows = image_rows(&list, a.no_trunc);
+    let default = if a.digests {
+        "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    } else {
+        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    };
+    print_formatted(
+        a.format.as_deref().unwrap_or(default),
+        &rows,
+        &[
+            ("Repository", "REPOSITORY"),
+            ("Tag", "TAG"),
+            ("Digest", "DIGEST"),
+            ("ID", "IMAGE ID"),
+            ("CreatedSince", "CREATED"),
+            ("CreatedAt", "CREATED AT"),
+            ("Size", "SIZE"),
+            ("VirtualSize", "SIZE"),
+            ("SharedSize", "SHARED SIZE"),
+            ("UniqueSize", "UNIQUE SIZE"),
+            ("Containers", "CONTAINERS"),
+        ],
+    );
+    Ok(0)
+}
+
+/// Prints `Untagged: …` / `Deleted: …` lines (Docker's `rmi` output).
+fn print_removed(items: &Value, lower: bool) {
+    for it in items.as_array().into_iter().flatten() {
+        let (u, d) = if lower {
+            ("untagged", "deleted")
+        } else {
+            ("Untagged", "Deleted")
+        };
+        if let Some(n) = it["Untagged"].as_str() {
+            println!("{u}: {n}");
+        }
+        if let Some(n) = it["Deleted"].as_str() {
+            println!("{d}: {n}");
+        }
+    }
+}
+
+pub fn rmi(c: &Client, a: &RmiArgs) -> Result<i32> {
+    let mut failed = false;
+    for n in &a.images {
+        let path = format!(
+            "/images/{}?force={}&noprune={}",
+            encode_path(n),
+            a.force,
+            a.no_prune
+        );
+        match c.request("DELETE", &path, None).and_then(|r| r.json()) {
+            Ok(v) => print_removed(&v, false),
+            Err(e) => {
+                eprintln!("{e:#}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+/// An image name in a path: `/` stays (the daemon takes the rest of the
+/// path), everything else is percent-encoded.
+pub fn encode_path(name: &str) -> String {
+    name.split('/').map(enc).collect::<Vec<_>>().join("/")
+}
+
+fn inspect(c: &Client, names: &[String], format: Option<&str>) -> Result<i32> {
+    let mut out = Vec::new();
+    let mut failed = false;
+    for n in names {
+        match c.get(&format!("/images/{}/json", encode_path(n))) {
+            Ok(v) => out.push(v),
+            Err(e) => {
+                eprintln!("{e:#}");
+                failed = true;
+            }
+        }
+    }
+    match format {
+        Some(f) => out.iter().for_each(|v| println!("{}", format_value(f, v))),
+        None => println!("{}", serde_json::to_string_pretty(&Value::Array(out))?),
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+pub fn prune(c: &Client, a: &PruneArgs) -> Result<i32> {
+    let what = if a.all {
+        "all images without at least one container associated to them"
+    } else {
+        "all dangling images"
+    };
+    if !super::netvol::confirm(a.force, what)? {
+        return Ok(0);
+    }
+    let (v, space) = prune_images(c, a.all, &a.filter)?;
+    if !v.is_empty() {
+        println!("Deleted Images:");
+        print_removed(&Value::Array(v), true);
+        println!();
+    }
+    println!("Total reclaimed space: {}", human_size(space));
+    Ok(0)
+}
+
+/// `POST /images/prune`: what went, and the bytes reclaimed.
+pub fn prune_images(c: &Client, all: bool, filter: &[String]) -> Result<(Vec<Value>, u64)> {
+    let mut filters = filter.to_vec();
+    if all {
+        filters.push("dangling=false".into());
+    }
+    let f = super::filters_json(&filters)?;
+    let v = c
+        .post(&format!("/images/prune?filters={}", enc(&f)), None)?
+        .json()?;
+    Ok((
+        v["ImagesDeleted"].as_array().cloned().unwrap_or_default(),
+        v["SpaceReclaimed"].as_u64().unwrap_or(0),
+    ))
+}
+
+pub fn save(c: &Client, a: &SaveArgs) -> Result<i32> {
+    if a.output.is_none() && std::io::stdout().is_terminal() {
+        anyhow::bail!("cowardly refusing to save to a terminal. Use the -o flag or redirect");
+    }
+    let q: Vec<String> = a
+        .images
+        .iter()
+        .map(|n| format!("names={}", enc(n)))
+        .collect();
+    let mut body = c
+        .request("GET", &format!("/images/get?{}", q.join("&")), None)?
+        .body;
+    match &a.output {
+        Some(p) => {
+            // Written beside the target and renamed, so a failed save leaves
+            // no half archive under the name asked for.
+            let tmp = p.with_extension("rrun-save-tmp");
+            let mut f =
+                std::fs::File::create(&tmp).with_context(|| format!("create {}", tmp.display()))?;
+            let copied = std::io::copy(&mut body, &mut f).and_then(|_| f.sync_all());
+            if let Err(e) = copied {
+                let _ = std::fs::remove_file(&tmp);
+                return Err(e).context("write the archive");
+            }
+            std::fs::rename(&tmp, p).with_context(|| format!("write {}", p.display()))?;
+        }
+        None => {
+            let mut out = std::io::stdout().lock();
+            std::io::copy(&mut body, &mut out).context("write the archive")?;
+            out.flush()?;
+        }
+    }
+    Ok(0)
+}
+
+pub fn import(c: &Client, a: &ImportArgs) -> Result<i32> {
+    let data = if a.file == "-" {
+        let mut b = Vec::new();
+        std::io::stdin().read_to_end(&mut b).context("read stdin")?;
+        b
+    } else {
+        std::fs::read(&a.file).with_context(|| format!("read {}", a.file))?
+    };
+    let (repo, tag) = match &a.reference {
+        Some(r) => {
+            let (n, t) = super::split_tag(r);
+            (n.to_string(), t.to_string())
+        }
+        None => (String::new(), String::new()),
+    };
+    let mut q = format!("fromSrc=-&repo={}&tag={}", enc(&repo), enc(&tag));
+    if !a.change.is_empty() {
+        q.push_str(&format!("&changes={}", enc(&a.change.join("\n"))));
+    }
+    if let Some(m) = &a.message {
+        q.push_str(&format!("&message={}", enc(m)));
+    }
+    let text = c
+        .request(
+            "POST",
+            &format!("/images/create?{q}"),
+            Some(("application/x-tar", data)),
+        )?
+        .text()?;
+    for line in text.lines().filter(|l| !l.trim().is_empty()) {
+        let v: Value = serde_json::from_str(line).context("parse the daemon's answer")?;
+        if let Some(e) = v["error"].as_str() {
+            anyhow::bail!("Error response from daemon: {e}");
+        }
+        if let Some(s) = v["status"].as_str() {
+            println!("{s}");
+        }
+    }
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rows_per_tag() {
+        let list = vec![
+            json!({"Id": "sha256:0123456789abcdef", "RepoTags": ["a:1", "b:latest"],
+            "RepoDigests": [], "Created": 0, "Size": 1_500_000, "Containers": 2}),
+        ];
+        let rows = image_rows(&list, false);
+        assert_eq!(rows.len(), 2);
+        assert_eq!(rows[0]["Repository"], "a");
+        assert_eq!(rows[0]["ID"], "0123456789ab");
+        assert_eq!(rows[1]["Size"], "1.5MB");
+        let rows = image_rows(&[json!({"Id": "sha256:ff", "RepoTags": []})], true);
+        assert_eq!(rows[0]["Tag"], "<none>");
+        assert_eq!(rows[0]["ID"], "sha256:ff");
+        assert_eq!(encode_path("localhost:5000/a b"), "localhost%3A5000/a%20b");
+    }
+}

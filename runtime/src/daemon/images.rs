@@ -1,0 +1,372 @@
+//! The image endpoints beyond pull/list/tag/load: remove, inspect, save,
+//! import, prune, and the list filters. The rules (Docker's delete
+//! conflicts, garbage collection) live in `rrun_image`; this module tells
+//! it which containers use which image.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use rrun_image::images::{self, ImageError, ImageUser, LocalImage, Removed};
+use rrun_image::{Digest, Reference};
+use serde_json::{json, Map, Value};
+
+use super::{find_image, ApiError, ApiResult, Daemon, Filters};
+
+/// An image error with Docker's status: 404 missing, 409 conflicts.
+pub fn image_err(e: ImageError) -> ApiError {
+    match e {
+        ImageError::NoSuchImage(n) => ApiError::not_found(format!("No such image: {n}")),
+        e @ (ImageError::Conflict { .. } | ImageError::ReferenceInUse { .. }) => {
+            ApiError::conflict(e.to_string())
+        }
+        ImageError::Reference(e) => ApiError::bad(e.to_string()),
+        e => ApiError::internal(e),
+    }
+}
+
+/// `[{"Untagged": …}, {"Deleted": …}]`, Docker's `ImageDeleteResponseItem`s.
+pub fn removed_json(r: &[Removed]) -> Vec<Value> {
+    r.iter()
+        .map(|x| match x {
+            Removed::Untagged(n) => json!({"Untagged": n}),
+            Removed::Deleted(d) => json!({"Deleted": d.to_string()}),
+        })
+        .collect()
+}
+
+impl Daemon {
+    /// Which containers (running or stopped) use the image with this id.
+    pub fn image_users(&self, id: &Digest) -> Vec<ImageUser> {
+        let id = id.to_string();
+        self.all()
+            .into_iter()
+            .filter(|c| c.image == id)
+            .map(|c| ImageUser {
+                container: c.id,
+                running: c.state.running,
+            })
+            .collect()
+    }
+
+    /// Every image in the store, named or not (untagged images are found
+    /// through their manifest blobs).
+    pub fn all_images(&self) -> ApiResult<Vec<LocalImage>> {
+        // Keyed on the image id, as Docker's: another manifest of a named
+        // image (left by a load) is not a second, dangling image.
+        let mut seen = BTreeSet::new();
+        let mut out = Vec::new();
+        for img in images::list_images(&self.images).map_err(image_err)? {
+            seen.insert(img.id.clone());
+            out.push(img);
+        }
+        for d in self.images.list_blobs().map_err(ApiError::internal)? {
+            if !looks_like_json(&self.images.blob_path(&d)) {
+                continue;
+            }
+            if let Ok(img) = images::load_image(&self.images, &d) {
+                if seen.insert(img.id.clone()) {
+                    out.push(img);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// `DELETE /images/{name}`.
+    pub fn image_remove(&self, name: &str, force: bool) -> ApiResult<Vec<Value>> {
+        let users = |d: &Digest| self.image_users(d);
+        let img = find_image(&self.images, name).ok();
+        let removed = images::remove(&self.images, name, force, &users).map_err(image_err)?;
+        let id = img.map(|i| i.id.to_string()).unwrap_or_default();
+        for r in &removed {
+            match r {
+                Removed::Untagged(n) => self.events.emit("image", "untag", &id, &[("name", n)]),
+                Removed::Deleted(d) => {
+                    let d = d.to_string();
+                    self.events.emit("image", "delete", &d, &[("name", &d)])
+                }
+            }
+        }
+        Ok(removed_json(&removed))
+    }
+
+    /// `GET /images/{name}/json`.
+    pub fn image_inspect(&self, name: &str) -> ApiResult<Value> {
+        let img = find_image(&self.images, name)?;
+        Ok(images::inspect_json(&img))
+    }
+
+    /// `POST /images/prune`: dangling images (no name) not used by any
+    /// container; with `dangling=false`, every image no container uses.
+    pub fn image_prune(&self, filters: &Filters) -> ApiResult<Value> {
+        for k in filters.keys() {
+            if !matches!(k.as_str(), "dangling" | "label") {
+                return Err(ApiError::bad(format!("invalid filter '{k}'")));
+            }
+        }
+        let all = filters
+            .get("dangling")
+            .is_some_and(|v| v.iter().any(|x| matches!(x.as_str(), "false" | "0")));
+        let mut deleted = Vec::new();
+        let mut space = 0u64;
+        for img in self.all_images()? {
+            if (!all && !img.refs.is_empty()) || !self.image_users(&img.id).is_empty() {
+                continue;
+            }
+            if !label_matches(&img, filters.get("label")) {
+                continue;
+            }
+            let size = img.size();
+            match self.image_remove(&img.id.to_string(), true) {
+                Ok(r) => {
+                    space += size;
+                    deleted.extend(r);
+                }
+                Err(e) => tracing::warn!(image = %img.id, error = %e.message, "prune"),
+            }
+        }
+        let users = |d: &Digest| self.image_users(d);
+        images::garbage_collect(&self.images, &users).map_err(image_err)?;
+        Ok(
+            json!({"ImagesDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) },
+                  "SpaceReclaimed": space}),
+        )
+    }
+
+    /// `POST /images/create?fromSrc=-`: the body is a root filesystem
+    /// tarball; `changes` are Dockerfile instructions for its config.
+    pub fn image_import(
+        &self,
+        tarball: &Path,
+        repo: &str,
+        tag: &str,
+        changes: &[String],
+    ) -> ApiResult<String> {
+        let config = apply_changes(changes).map_err(ApiError::bad)?;
+        let refs = if repo.is_empty() {
+            vec![]
+        } else {
+            let tag = if tag.is_empty() { "latest" } else { tag };
+            vec![Reference::parse(&format!("{repo}:{tag}"))
+                .map_err(|e| ApiError::bad(e.to_string()))?]
+        };
+        let id = rrun_image::archive::import_with(&self.images, tarball, &refs, config)
+            .map_err(|e| ApiError::bad(e.to_string()))?;
+        let name = refs.first().map(|r| r.familiar()).unwrap_or_default();
+        self.events
+            .emit("image", "import", &id.to_string(), &[("name", &name)]);
+        Ok(id.to_string())
+    }
+
+    /// `GET /images/json` with `all` and `filters` (dangling, reference, label).
+    pub fn image_list(&self, filters: &Filters) -> ApiResult<Vec<Value>> {
+        for k in filters.keys() {
+            if !matches!(k.as_str(), "dangling" | "reference" | "label") {
+                return Err(ApiError::bad(format!("invalid filter '{k}'")));
+            }
+        }
+        let dangling = filters
+            .get("dangling")
+            .map(|v| v.iter().any(|x| matches!(x.as_str(), "true" | "1")));
+        let imgs = match dangling {
+            Some(true) => self.all_images()?,
+            _ => images::list_images(&self.images).map_err(image_err)?,
+        };
+        let containers = self.all();
+        Ok(imgs
+            .iter()
+            .filter(|i| match dangling {
+                Some(true) => i.refs.is_empty(),
+                Some(false) => !i.refs.is_empty(),
+                None => true,
+            })
+            .filter(|i| label_matches(i, filters.get("label")))
+            .filter(|i| match filters.get("reference") {
+                None => true,
+                Some(pats) => i
+                    .repo_tags()
+                    .iter()
+                    .any(|t| pats.iter().any(|p| reference_matches(p, t))),
+            })
+            .map(|i| {
+                let id = i.id.to_string();
+                json!({
+                    "Id": id,
+                    "ParentId": "",
+                    "RepoTags": i.repo_tags(),
+                    "RepoDigests": i.repo_digests(),
+                    "Created": i.config.created.as_deref()
+                        .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+                        .map(|t| t.timestamp()).unwrap_or(0),
+                    "Size": i.size(),
+                    "VirtualSize": i.size(),
+                    "SharedSize": -1,
+                    "Labels": i.config.config.labels,
+                    "Containers": containers.iter().filter(|c| c.image == id).count(),
+                })
+            })
+            .collect())
+    }
+}
+
+fn label_matches(img: &LocalImage, wanted: Option<&Vec<String>>) -> bool {
+    let Some(wanted) = wanted else { return true };
+    let labels = img.config.config.labels.clone().unwrap_or_default();
+    wanted.iter().all(|w| match w.split_once('=') {
+        Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
+        None => labels.contains_key(w),
+    })
+}
+
+/// Docker's `reference` filter: a glob on `name[:tag]` (`busy*`, `*:1.0`).
+pub fn reference_matches(pattern: &str, repo_tag: &str) -> bool {
+    let (name, _) = repo_tag.rsplit_once(':').unwrap_or((repo_tag, ""));
+    glob(pattern, repo_tag) || glob(pattern, name)
+}
+
+/// `*` any run (not `/`), `?` one character.
+fn glob(p: &str, s: &str) -> bool {
+    let (p, s): (Vec<char>, Vec<char>) = (p.chars().collect(), s.chars().collect());
+    fn go(p: &[char], s: &[char]) -> bool {
+        match p.first() {
+            None => s.is_empty(),
+            Some('*') => (0..=s.len())
+                .take_while(|i| *i == 0 || s[i - 1] != '/')
+                .any(|i| go(&p[1..], &s[i..])),
+            Some('?') => !s.is_empty() && go(&p[1..], &s[1..]),
+            Some(c) => s.first() == Some(c) && go(&p[1..], &s[1..]),
+        }
+    }
+    go(&p, &s)
+}
+
+fn looks_like_json(path: &Path) -> bool {
+    use std::io::Read;
+    let small = std::fs::metadata(path).is_ok_and(|m| m.len() <= 4 << 20);
+    small
+        && std::fs::File::open(path)
+            .and_then(|mut f| {
+                let mut b = [0u8; 1];
+                f.read(&mut b).map(|n| n == 1 && b[0] == b'{')
+            })
+            .unwrap_or(false)
+}
+
+/// `--change` instructions (`ENV A=1`, `CMD ["sh"]`, `ENTRYPOINT …`,
+/// `WORKDIR`, `USER`, `EXPOSE`, `LABEL`, `VOLUME`, `STOPSIGNAL`) → an
+/// image config's `config` object.
+pub fn apply_changes(changes: &[String]) -> Result<Value, String> {
+    let mut cfg = Map::new();
+    for ch in changes.iter().flat_map(|c| c.lines()).map(str::trim) {
+        if ch.is_empty() {
+            continue;
+        }
+        let (instr, arg) = ch.split_once(char::is_whitespace).unwrap_or((ch, ""));
+        let arg = arg.trim();
+        let list = |arg: &str| -> Value {
+            match serde_json::from_str::<Vec<String>>(arg) {
+                Ok(v) => json!(v),
+                Err(_) => json!(["/bin/sh", "-c", arg]),
+            }
+        };
+        match instr.to_ascii_uppercase().as_str() {
+            "ENV" => {
+                let env = cfg.entry("Env").or_insert_with(|| json!([]));
+                let pairs = match arg.split_once(char::is_whitespace) {
+                    Some((k, v)) if !k.contains('=') => vec![format!("{k}={}", v.trim())],
+                    _ => arg.split_whitespace().map(String::from).collect(),
+                };
+                for p in pairs {
+                    if !p.contains('=') {
+                        return Err(format!("ENV {p}: expected NAME=VALUE"));
+                    }
+                    if let Some(a) = env.as_array_mut() {
+                        a.push(json!(p));
+                    }
+                }
+            }
+            "CMD" => {
+                cfg.insert("Cmd".into(), list(arg));
+            }
+            "ENTRYPOINT" => {
+                cfg.insert("Entrypoint".into(), list(arg));
+            }
+            "WORKDIR" => {
+                cfg.insert("WorkingDir".into(), json!(arg));
+            }
+            "USER" => {
+                cfg.insert("User".into(), json!(arg));
+            }
+            "STOPSIGNAL" => {
+                cfg.insert("StopSignal".into(), json!(arg));
+            }
+            "EXPOSE" | "VOLUME" => {
+                let key = if instr.eq_ignore_ascii_case("EXPOSE") {
+                    "ExposedPorts"
+                } else {
+                    "Volumes"
+                };
+                let m = cfg.entry(key).or_insert_with(|| json!({}));
+                let items: Vec<String> = serde_json::from_str(arg)
+                    .unwrap_or_else(|_| arg.split_whitespace().map(String::from).collect());
+                for p in items {
+                    let p = if key == "ExposedPorts" && !p.contains('/') {
+                        format!("{p}/tcp")
+                    } else {
+                        p
+                    };
+                    if let Some(o) = m.as_object_mut() {
+                        o.insert(p, json!({}));
+                    }
+                }
+            }
+            "LABEL" => {
+                let m = cfg.entry("Labels").or_insert_with(|| json!({}));
+                for kv in arg.split_whitespace() {
+                    let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                    if let Some(o) = m.as_object_mut() {
+                        o.insert(k.to_string(), json!(v.trim_matches('"')));
+                    }
+                }
+            }
+            other => return Err(format!("{other} is not a valid change command")),
+        }
+    }
+    Ok(Value::Object(cfg))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_become_config() {
+        let c = apply_changes(&[
+            "ENV A=1".into(),
+            "ENV B 2".into(),
+            r#"CMD ["sh", "-c", "echo hi"]"#.into(),
+            "ENTRYPOINT /bin/app".into(),
+            "WORKDIR /srv".into(),
+            "EXPOSE 80 53/udp".into(),
+            "LABEL a=b".into(),
+        ])
+        .unwrap();
+        assert_eq!(c["Env"], json!(["A=1", "B=2"]));
+        assert_eq!(c["Cmd"], json!(["sh", "-c", "echo hi"]));
+        assert_eq!(c["Entrypoint"], json!(["/bin/sh", "-c", "/bin/app"]));
+        assert_eq!(c["WorkingDir"], "/srv");
+        assert_eq!(c["ExposedPorts"], json!({"80/tcp": {}, "53/udp": {}}));
+        assert_eq!(c["Labels"]["a"], "b");
+        assert!(apply_changes(&["RUN rm -rf /".into()]).is_err());
+        assert!(apply_changes(&["ENV A".into()]).is_err());
+    }
+
+    #[test]
+    fn reference_globs() {
+        assert!(reference_matches("busybox", "busybox:latest"));
+        assert!(reference_matches("busy*", "busybox:latest"));
+        assert!(reference_matches("*:latest", "busybox:latest"));
+        assert!(!reference_matches("alpine", "busybox:latest"));
+        assert!(!reference_matches("*", "localhost:5000/busybox:1"));
+    }
+}

@@ -1,0 +1,661 @@
+//! Container operations beyond the lifecycle: rename, top, stats, prune.
+//!
+//! `top` and `stats` read the kernel's files about the container's init
+//! (`/proc/<pid>/…`) and its cgroups (v1 or v2, found through
+//! `/proc/<pid>/cgroup`); the parsing is pure and unit-tested.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde_json::{json, Value};
+
+use super::{store, ApiError, ApiResult, Daemon, Filters};
+
+impl Daemon {
+    /// `POST /containers/{id}/rename?name=`.
+    pub fn rename(&self, name: &str, new_name: &str) -> ApiResult<()> {
+        let new_name = new_name.trim_start_matches('/');
+        if new_name.is_empty() {
+            return Err(ApiError::bad("Neither old nor new names may be empty"));
+        }
+        if !store::valid_name(new_name) {
+            return Err(ApiError::bad(format!(
+                "Invalid container name ({new_name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
+            )));
+        }
+        let c = self.get(name)?;
+        if c.name == new_name {
+            return Err(ApiError::bad(
+                "Renaming a container with the same name as its current name",
+            ));
+        }
+        let old = c.name.clone();
+        // The check and the change under one lock: two renames (or a create)
+        // cannot take the same name.
+        {
+            let map = self.containers.lock().unwrap();
+            if let Some(other) = map.values().find(|e| e.c.name == new_name) {
+                return Err(ApiError::conflict(format!(
+                    "Conflict. The container name \"/{new_name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
+                    other.c.id
+                )));
+            }
+        }
+        let c = self.update(&c.id, |c| c.name = new_name.to_string())?;
+        if let Err(e) = self.netd.rename_endpoint(&c.id, new_name) {
+            tracing::warn!(container = %c.id, error = %e, "rename the network endpoints");
+        }
+        self.container_event(&c, "rename", &[("oldName", &format!("/{old}"))]);
+        tracing::info!(container = %c.id, from = %old, to = %new_name, "renamed");
+        Ok(())
+    }
+
+    /// `GET /containers/{id}/top`: the container's processes as `ps -ef`.
+    pub fn top(&self, name: &str) -> ApiResult<Value> {
+        let c = self.get(name)?;
+        if !c.state.running || c.state.pid <= 0 {
+            return Err(ApiError::conflict(format!(
+                "Container {} is not running",
+                c.id
+            )));
+        }
+        let pids = container_pids(c.state.pid);
+        let boot = boot_time();
+        let tck = clock_ticks();
+        let uptime = std::fs::read_to_string("/proc/uptime")
+            .ok()
+            .and_then(|s| s.split_whitespace().next()?.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        let users = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+        let mut rows = Vec::new();
+        for pid in pids {
+            let Some(row) = ps_row(pid, boot, tck, uptime, &users) else {
+                continue;
+            };
+            rows.push(row);
+        }
+        Ok(json!({
+            "Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],
+            "Processes": rows,
+        }))
+    }
+
+    /// One `GET /containers/{id}/stats` sample, with `pre` as precpu.
+    pub fn stats_sample(&self, name: &str, pre: &Value) -> ApiResult<Value> {
+        let c = self.get(name)?;
+        let now = super::logs::now();
+        let mut v = json!({
+            "read": now,
+            "preread": pre.get("read").cloned().unwrap_or(json!(store::ZERO_TIME)),
+            "name": format!("/{}", c.name),
+            "id": c.id,
+            "num_procs": 0,
+            "pids_stats": {},
+            "blkio_stats": {"io_service_bytes_recursive": Value::Null},
+            "cpu_stats": {"cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0}, "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}},
+            "precpu_stats": pre.get("cpu_stats").cloned().unwrap_or(json!({"cpu_usage": {"total_usage": 0}, "throttling_data": {}})),
+            "memory_stats": {},
+            "storage_stats": {},
+        });
+        if !c.state.running || c.state.pid <= 0 {
+            return Ok(v);
+        }
+        let pid = c.state.pid;
+        let cg = Cgroups::of(pid);
+        let online = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(1);
+        v["cpu_stats"] = json!({
+            "cpu_usage": cg.cpu(),
+            "system_cpu_usage": system_cpu_ns(),
+            "online_cpus": online,
+            "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0},
+        });
+        v["memory_stats"] = cg.memory();
+        v["pids_stats"] = cg.pids();
+        v["blkio_stats"] = json!({"io_service_bytes_recursive": cg.blkio()});
+        let dev = std::fs::read_to_string(format!("/proc/{pid}/net/dev")).unwrap_or_default();
+        let nets = parse_net_dev(&dev);
+        if !nets.is_empty() {
+            v["networks"] = json!(nets);
+        }
+        Ok(v)
+    }
+
+    /// `POST /containers/prune`: every container that is not running.
+    pub fn container_prune(&self, filters: &Filters) -> ApiResult<Value> {
+        for k in filters.keys() {
+            if !matches!(k.as_str(), "label" | "until") {
+                return Err(ApiError::bad(format!("invalid filter '{k}'")));
+            }
+        }
+        let until = filters
+            .get("until")
+            .and_then(|v| v.first())
+            .and_then(|u| super::events::parse_time(u));
+        let mut deleted = Vec::new();
+        let mut space = 0u64;
+        for c in self.all() {
+            if c.state.running {
+                continue;
+            }
+            if let Some(labels) = filters.get("label") {
+                let f: Filters = [("label".to_string(), labels.clone())].into();
+                if !super::matches_filters(&c, &f) {
+                    continue;
+                }
+            }
+            if let Some(u) = until {
+                let created = chrono::DateTime::parse_from_rfc3339(&c.created)
+                    .ok()
+                    .and_then(|t| t.timestamp_nanos_opt())
+                    .unwrap_or(0);
+                if created >= u {
+                    continue;
+                }
+            }
+            let size = dir_size(&self.dir(&c.id).join("upper"));
+            match self.remove(&c.id, false, false) {
+                Ok(()) => {
+                    space += size;
+                    deleted.push(c.id);
+                }
+                Err(e) => tracing::warn!(container = %c.id, error = %e.message, "prune"),
+            }
+        }
+        Ok(json!({
+            "ContainersDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) },
+            "SpaceReclaimed": space,
+        }))
+    }
+}
+
+impl Daemon {
+    /// `GET /system/df`: images, containers and volumes with their sizes.
+    pub fn system_df(&self) -> ApiResult<Value> {
+        let mut images = self.image_list(&Filters::new())?;
+        // Layers are not shared between images here (one snapshot chain each
+        // as far as the numbers go); Docker's CLI needs a known SharedSize.
+        for i in images.iter_mut() {
+            i["SharedSize"] = json!(0);
+        }
+        let layers: u64 = images.iter().filter_map(|i| i["Size"].as_u64()).sum();
+        let image_size = |id: &str| {
+            images
+                .iter()
+                .find(|i| i["Id"] == id)
+                .and_then(|i| i["Size"].as_u64())
+                .unwrap_or(0)
+        };
+        let all = self.all();
+        let mut containers = Vec::new();
+        for s in self.list(true, &Filters::new()) {
+            let rw = dir_size(&self.dir(&s.id).join("upper"));
+            let mut v = serde_json::to_value(&s).map_err(ApiError::internal)?;
+            v["SizeRw"] = json!(rw);
+            v["SizeRootFs"] = json!(rw + image_size(&s.image_id));
+            containers.push(v);
+        }
+        let none = volumes::filters::ListFilters::parse(&Filters::new())
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        let mut vols = Vec::new();
+        for vol in self
+            .volumes
+            .list(&none)
+            .map_err(|e| ApiError::internal(e.to_string()))?
+        {
+            let refs = all
+                .iter()
+                .filter(|c| {
+                    c.mounts
+                        .iter()
+                        .any(|m| m.volume().is_some_and(|n| n.as_ref() == vol.name))
+                })
+                .count();
+            let size = dir_size(&vol.mountpoint);
+            let mut v = serde_json::to_value(&vol).map_err(ApiError::internal)?;
+            v["UsageData"] = json!({"Size": size, "RefCount": refs});
+            vols.push(v);
+        }
+        Ok(json!({
+            "LayersSize": layers,
+            "Images": images,
+            "Containers": containers,
+            "Volumes": vols,
+            "BuildCache": [],
+        }))
+    }
+}
+
+/// Bytes of the files under `p` (not following symlinks).
+pub fn dir_size(p: &Path) -> u64 {
+    let Ok(rd) = std::fs::read_dir(p) else {
+        return 0;
+    };
+    rd.flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map(|m| m.len()).unwrap_or(0),
+            _ => 0,
+        })
+        .sum()
+}
+
+/// The processes of the container whose init is `init`: its cgroup's
+/// members when they can be read, else every process in its pid namespace.
+fn container_pids(init: i32) -> Vec<i32> {
+    let cg = Cgroups::of(init);
+    let ns = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    let own = ns(init);
+    // Only processes in the container's pid namespace, whatever the cgroup
+    // holds (a shared or parent cgroup must not list the host's).
+    let mut pids: Vec<i32> = match cg.procs() {
+        Some(p) if own.is_some() => p.into_iter().filter(|p| ns(*p) == own).collect(),
+        _ => pidns_members(init),
+    };
+    if !pids.contains(&init) {
+        pids.push(init);
+    }
+    pids.sort_unstable();
+    pids.dedup();
+    pids
+}
+
+fn pidns_members(init: i32) -> Vec<i32> {
+    let ns = |pid: i32| std::fs::read_link(format!("/proc/{pid}/ns/pid")).ok();
+    let Some(want) = ns(init) else {
+        return vec![];
+    };
+    std::fs::read_dir("/proc")
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
+        .filter(|p| ns(*p).as_ref() == Some(&want))
+        .collect()
+}
+
+/// The container's cgroup directories, found from its init's
+/// `/proc/<pid>/cgroup`.
+struct Cgroups {
+    /// cgroup v2 (unified) directory, when the host has one mounted.
+    v2: Option<PathBuf>,
+    /// v1 controller → directory.
+    v1: BTreeMap<String, PathBuf>,
+}
+
+impl Cgroups {
+    fn of(pid: i32) -> Cgroups {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
+        let root = Path::new("/sys/fs/cgroup");
+        let pure_v2 = root.join("cgroup.controllers").exists();
+        let mut cg = Cgroups {
+            v2: None,
+            v1: BTreeMap::new(),
+        };
+        for (ctrls, path) in parse_proc_cgroup(&text) {
+            let rel = path.trim_start_matches('/');
+            // The root cgroup holds every process of the host: a hierarchy
+            // the container has no cgroup of its own in (v2 on a hybrid host).
+            if rel.is_empty() {
+                continue;
+            }
+            if ctrls.is_empty() {
+                let base = if pure_v2 {
+                    root.to_path_buf()
+                } else {
+                    root.join("unified")
+                };
+                let d = base.join(rel);
+                if d.join("cgroup.procs").exists() {
+                    cg.v2 = Some(d);
+                }
+                continue;
+            }
+            for ctl in ctrls.split(',') {
+                let mount = root.join(ctl.trim_start_matches("name="));
+                let dir = if mount.exists() {
+                    mount.join(rel)
+                } else {
+                    // Co-mounted controllers (cpu,cpuacct).
+                    root.join(&ctrls).join(rel)
+                };
+                cg.v1.insert(ctl.to_string(), dir);
+            }
+        }
+        cg
+    }
+
+    fn v1_file(&self, ctl: &str, file: &str) -> Option<String> {
+        std::fs::read_to_string(self.v1.get(ctl)?.join(file)).ok()
+    }
+
+    fn v2_file(&self, file: &str) -> Option<String> {
+        std::fs::read_to_string(self.v2.as_ref()?.join(file)).ok()
+    }
+
+    fn procs(&self) -> Option<Vec<i32>> {
+        let text = self
+            .v2_file("cgroup.procs")
+            .filter(|t| !t.trim().is_empty())
+            .or_else(|| self.v1_file("pids", "cgroup.procs"))
+            .or_else(|| self.v1_file("memory", "cgroup.procs"))?;
+        let v: Vec<i32> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
+        (!v.is_empty()).then_some(v)
+    }
+
+    fn memory(&self) -> Value {
+        let num = |s: Option<String>| s.and_then(|t| t.trim().parse::<u64>().ok());
+        let host = host_memory();
+        if let Some(usage) = num(self.v1_file("memory", "memory.usage_in_bytes")) {
+            let limit = num(self.v1_file("memory", "memory.limit_in_bytes"))
+                .unwrap_or(host)
+                .min(host);
+            let stats = parse_kv(&self.v1_file("memory", "memory.stat").unwrap_or_default());
+            return json!({"usage": usage, "limit": limit,
+                          "max_usage": num(self.v1_file("memory", "memory.max_usage_in_bytes")).unwrap_or(0),
+                          "stats": stats});
+        }
+        if let Some(usage) = num(self.v2_file("memory.current")) {
+            let limit = num(self.v2_file("memory.max")).unwrap_or(host).min(host);
+            let stats = parse_kv(&self.v2_file("memory.stat").unwrap_or_default());
+            return json!({"usage": usage, "limit": limit, "stats": stats});
+        }
+        json!({})
+    }
+
+    fn cpu(&self) -> Value {
+        if let Some(t) = self.v1_file("cpuacct", "cpuacct.usage") {
+            let total: u64 = t.trim().parse().unwrap_or(0);
+            let percpu: Vec<u64> = self
+                .v1_file("cpuacct", "cpuacct.usage_percpu")
+                .unwrap_or_default()
+                .split_whitespace()
+                .filter_map(|x| x.parse().ok())
+                .collect();
+            let st = parse_kv(&self.v1_file("cpuacct", "cpuacct.stat").unwrap_or_default());
+            let tick = 1_000_000_000 / clock_ticks().max(1);
+            return json!({"total_usage": total, "percpu_usage": percpu,
+                "usage_in_usermode": st.get("user").copied().unwrap_or(0) * tick,
+                "usage_in_kernelmode": st.get("system").copied().unwrap_or(0) * tick});
+        }
+        let st = parse_kv(&self.v2_file("cpu.stat").unwrap_or_default());
+        json!({"total_usage": st.get("usage_usec").copied().unwrap_or(0) * 1000,
+               "usage_in_usermode": st.get("user_usec").copied().unwrap_or(0) * 1000,
+               "usage_in_kernelmode": st.get("system_usec").copied().unwrap_or(0) * 1000})
+    }
+
+    fn pids(&self) -> Value {
+        let read = |f: &str| {
+            self.v1_file("pids", f)
+                .or_else(|| self.v2_file(f))
+                .map(|t| t.trim().to_string())
+        };
+        let current = read("pids.current")
+            .and_then(|t| t.parse::<u64>().ok())
+            .or_else(|| self.procs().map(|p| p.len() as u64))
+            .unwrap_or(0);
+        let mut v = json!({"current": current});
+        if let Some(l) = read("pids.max").and_then(|t| t.parse::<u64>().ok()) {
+            v["limit"] = json!(l);
+        }
+        v
+    }
+
+    fn blkio(&self) -> Value {
+        let mut out = Vec::new();
+        if let Some(t) = self.v1_file("blkio", "blkio.throttle.io_service_bytes") {
+            for l in t.lines() {
+                let f: Vec<&str> = l.split_whitespace().collect();
+                if let [dev, op, val] = f[..] {
+                    let (maj, min) = dev.split_once(':').unwrap_or(("0", "0"));
+                    out.push(json!({"major": maj.parse::<u64>().unwrap_or(0),
+                        "minor": min.parse::<u64>().unwrap_or(0),
+                        "op": op.to_lowercase(), "value": val.parse::<u64>().unwrap_or(0)}));
+                }
+            }
+        } else if let Some(t) = self.v2_file("io.stat") {
+            for l in t.lines() {
+                let mut f = l.split_whitespace();
+                let dev = f.next().unwrap_or("0:0");
+                let (maj, min) = dev.split_once(':').unwrap_or(("0", "0"));
+                for kv in f {
+                    let (k, v) = kv.split_once('=').unwrap_or((kv, "0"));
+                    let op = match k {
+                        "rbytes" => "read",
+                        "wbytes" => "write",
+                        _ => continue,
+                    };
+                    out.push(json!({"major": maj.parse::<u64>().unwrap_or(0),
+                        "minor": min.parse::<u64>().unwrap_or(0),
+                        "op": op, "value": v.parse::<u64>().unwrap_or(0)}));
+                }
+            }
+        }
+        if out.is_empty() {
+            Value::Null
+        } else {
+            json!(out)
+        }
+    }
+}
+
+/// `/proc/<pid>/cgroup` lines → (controllers, path); v2 has no controllers.
+pub fn parse_proc_cgroup(text: &str) -> Vec<(String, String)> {
+    text.lines()
+        .filter_map(|l| {
+            let mut p = l.splitn(3, ':');
+            let _id = p.next()?;
+            Some((p.next()?.to_string(), p.next()?.to_string()))
+        })
+        .collect()
+}
+
+/// `key value` lines (memory.stat, cpu.stat) → a map.
+pub fn parse_kv(text: &str) -> BTreeMap<String, u64> {
+    text.lines()
+        .filter_map(|l| {
+            let (k, v) = l.split_once(' ')?;
+            Some((k.to_string(), v.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+/// `/proc/<pid>/net/dev` → Docker's per-interface counters (not `lo`).
+pub fn parse_net_dev(text: &str) -> BTreeMap<String, Value> {
+    let mut out = BTreeMap::new();
+    for l in text.lines().skip(2) {
+        let Some((name, rest)) = l.split_once(':') else {
+            continue;
+        };
+        let name = name.trim();
+        if name == "lo" {
+            continue;
+        }
+        let n: Vec<u64> = rest
+            .split_whitespace()
+            .map(|x| x.parse().unwrap_or(0))
+            .collect();
+        if n.len() < 16 {
+            continue;
+        }
+        out.insert(
+            name.to_string(),
+            json!({"rx_bytes": n[0], "rx_packets": n[1], "rx_errors": n[2], "rx_dropped": n[3],
+                   "tx_bytes": n[8], "tx_packets": n[9], "tx_errors": n[10], "tx_dropped": n[11]}),
+        );
+    }
+    out
+}
+
+/// The host's total CPU time (`/proc/stat`'s first line) in nanoseconds,
+/// as Docker's `system_cpu_usage`.
+fn system_cpu_ns() -> u64 {
+    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let jiffies: u64 = text
+        .lines()
+        .next()
+        .map(|l| {
+            l.split_whitespace()
+                .skip(1)
+                .take(7)
+                .filter_map(|x| x.parse::<u64>().ok())
+                .sum()
+        })
+        .unwrap_or(0);
+    jiffies * (1_000_000_000 / clock_ticks().max(1))
+}
+
+fn host_memory() -> u64 {
+    std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("MemTotal:"))
+                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
+        })
+        .map(|kb| kb * 1024)
+        .unwrap_or(u64::MAX)
+}
+
+fn clock_ticks() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as u64
+    } else {
+        100
+    }
+}
+
+fn boot_time() -> i64 {
+    std::fs::read_to_string("/proc/stat")
+        .ok()
+        .and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("btime "))
+                .and_then(|v| v.trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// The fields of `/proc/<pid>/stat` after the command: state is `[0]`,
+/// ppid `[1]`, tty_nr `[4]`, utime `[11]`, stime `[12]`, starttime `[19]`.
+pub fn parse_stat(text: &str) -> Option<(String, Vec<&str>)> {
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let comm = text.get(open + 1..close)?.to_string();
+    let rest: Vec<&str> = text.get(close + 1..)?.split_whitespace().collect();
+    (rest.len() > 19).then_some((comm, rest))
+}
+
+/// `ps`'s TIME: `[DD-]HH:MM:SS`.
+pub fn cpu_time(secs: u64) -> String {
+    let (d, h, m, s) = (
+        secs / 86400,
+        secs % 86400 / 3600,
+        secs % 3600 / 60,
+        secs % 60,
+    );
+    if d > 0 {
+        format!("{d}-{h:02}:{m:02}:{s:02}")
+    } else {
+        format!("{h:02}:{m:02}:{s:02}")
+    }
+}
+
+/// One `ps -ef` row of `pid`.
+fn ps_row(pid: i32, boot: i64, tck: u64, uptime: f64, passwd: &str) -> Option<Vec<String>> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (comm, f) = parse_stat(&stat)?;
+    let num = |i: usize| f.get(i).and_then(|x| x.parse::<u64>().ok()).unwrap_or(0);
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    let uid = status
+        .lines()
+        .find_map(|l| l.strip_prefix("Uid:"))
+        .and_then(|v| v.split_whitespace().next())
+        .unwrap_or("0")
+        .to_string();
+    let user = passwd
+        .lines()
+        .find_map(|l| {
+            let p: Vec<&str> = l.split(':').collect();
+            (p.len() > 2 && p[2] == uid).then(|| p[0].to_string())
+        })
+        .unwrap_or(uid);
+    let cpu_ticks = num(11) + num(12);
+    let start_secs = num(19) as f64 / tck as f64;
+    let elapsed = (uptime - start_secs).max(0.001);
+    let c = ((cpu_ticks as f64 / tck as f64) / elapsed * 100.0) as u64;
+    let started = chrono::DateTime::from_timestamp(boot + start_secs as i64, 0)
+        .map(|t| t.with_timezone(&chrono::Local).format("%H:%M").to_string())
+        .unwrap_or_default();
+    let tty = match num(4) {
+        0 => "?".to_string(),
+        n => {
+            let major = (n >> 8) & 0xfff;
+            let minor = (n & 0xff) | ((n >> 12) & 0xfff00);
+            if major == 136 {
+                format!("pts/{minor}")
+            } else {
+                "?".to_string()
+            }
+        }
+    };
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let cmd = if cmdline.is_empty() {
+        format!("[{comm}]")
+    } else {
+        cmdline
+            .split(|b| *b == 0)
+            .filter(|a| !a.is_empty())
+            .map(|a| String::from_utf8_lossy(a).into_owned())
+            .collect::<Vec<_>>()
+            .join(" ")
+    };
+    Some(vec![
+        user,
+        pid.to_string(),
+        num(1).to_string(),
+        c.to_string(),
+        started,
+        tty,
+        cpu_time(cpu_ticks / tck.max(1)),
+        cmd,
+    ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn net_dev_parses() {
+        let t = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:     100       1    0    0    0     0          0         0      100       1    0    0    0     0       0          0\n  eth0:    1234      10    0    1    0     0          0         0      567       5    0    0    0     0       0          0\n";
+        let n = parse_net_dev(t);
+        assert_eq!(n.len(), 1);
+        assert_eq!(n["eth0"]["rx_bytes"], 1234);
+        assert_eq!(n["eth0"]["rx_dropped"], 1);
+        assert_eq!(n["eth0"]["tx_bytes"], 567);
+    }
+
+    #[test]
+    fn proc_files_parse() {
+        let cg = parse_proc_cgroup("12:memory:/rrun/abc\n0::/rrun/abc\n");
+        assert_eq!(cg[0], ("memory".to_string(), "/rrun/abc".to_string()));
+        assert_eq!(cg[1].0, "");
+        let kv = parse_kv("usage_usec 100\nuser_usec 60\nbad\n");
+        assert_eq!(kv["usage_usec"], 100);
+        let (comm, f) = parse_stat(
+            "42 (sh -c (x)) S 1 42 42 0 -1 4194560 100 0 0 0 7 3 0 0 20 0 1 0 500 1000 10",
+        )
+        .unwrap();
+        assert_eq!(comm, "sh -c (x)");
+        assert_eq!(f[1], "1");
+        assert_eq!(f[11], "7");
+        assert_eq!(f[19], "500");
+        assert!(parse_stat("garbage").is_none());
+        assert_eq!(cpu_time(61), "00:01:01");
+        assert_eq!(cpu_time(90061), "1-01:01:01");
+    }
+}

@@ -1,0 +1,229 @@
+//! Size-based rotation of the json-file log, as Docker's `max-size` and
+//! `max-file` log options do: before a line would take the file past
+//! `max-size`, `<log>.{n-1}` → `<log>.n`, …, `<log>` → `<log>.1`, and a new
+//! `<log>` starts (with `max-file=1` the log is cut back to empty). Readers
+//! take the rotated files oldest first ([`rotated_files`]).
+//!
+//! The options come from the container's record (`HostConfig.LogConfig`),
+//! where the daemon put them at create, with daemon.json's `log-opts` as
+//! defaults ([`with_defaults`]).
+
+use std::collections::BTreeMap;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::sync::OnceLock;
+
+use crate::daemon::models::LogConfig;
+
+/// The shim's log rotation settings (one container per shim).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rotation {
+    pub path: PathBuf,
+    /// Bytes; 0 means no rotation.
+    pub max_size: u64,
+    /// How many files in all, the current one included (at least 1).
+    pub max_file: u32,
+}
+
+static ROTATION: OnceLock<Rotation> = OnceLock::new();
+
+/// `10k`, `10m`, `1g`, `100` (bytes) → bytes, as Docker's `units.RAMInBytes`.
+pub fn parse_size(s: &str) -> Option<u64> {
+    let s = s.trim().to_ascii_lowercase();
+    let digits = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (num, unit) = s.split_at(digits);
+    let n: f64 = num.parse().ok()?;
+    let mul: u64 = match unit.trim_end_matches('b').trim_end_matches('i') {
+        "" => 1,
+        "k" => 1 << 10,
+        "m" => 1 << 20,
+        "g" => 1 << 30,
+        _ => return None,
+    };
+    (n >= 0.0).then_some((n * mul as f64) as u64)
+}
+
+/// The rotation settings from log options (`max-size`, `max-file`).
+pub fn rotation(path: &Path, cfg: &BTreeMap<String, String>) -> Result<Rotation, String> {
+    let max_size = match cfg.get("max-size") {
+        None => 0,
+        Some(s) => parse_size(s).ok_or_else(|| format!("invalid max-size: {s}"))?,
+    };
+    let max_file = match cfg.get("max-file") {
+        None => 1,
+        Some(s) => s
+            .parse::<u32>()
+            .ok()
+            .filter(|n| *n >= 1)
+            .ok_or_else(|| format!("invalid max-file: {s}"))?,
+    };
+    if max_file > 1 && max_size == 0 {
+        return Err("max-file cannot be set without max-size".into());
+    }
+    Ok(Rotation {
+        path: path.to_path_buf(),
+        max_size,
+        max_file,
+    })
+}
+
+/// The container's log config with daemon.json's `log-opts` filling what
+/// the container does not set. Errors in the options are the caller's to
+/// report.
+pub fn with_defaults(
+    own: Option<LogConfig>,
+    daemon_json: &Path,
+) -> Result<Option<LogConfig>, String> {
+    let defaults = crate::daemon::config::FileConfig::load(daemon_json)
+        .map(|f| f.log_opts)
+        .unwrap_or_default();
+    let mut cfg = own.unwrap_or_default();
+    if !cfg.typ.is_empty() && cfg.typ != "json-file" {
+        return Err(format!(
+            "logging driver {} is not supported (only json-file)",
+            cfg.typ
+        ));
+    }
+    cfg.typ = "json-file".into();
+    for (k, v) in defaults {
+        cfg.config.entry(k).or_insert(v);
+    }
+    for k in cfg.config.keys() {
+        if !matches!(
+            k.as_str(),
+            "max-size" | "max-file" | "compress" | "labels" | "env" | "tag"
+        ) {
+            return Err(format!("unknown log opt '{k}' for json-file log driver"));
+        }
+    }
+    rotation(Path::new(""), &cfg.config)?;
+    Ok(Some(cfg))
+}
+
+/// Reads the container's log options from its record; called once by the
+/// shim before it writes.
+pub fn configure(dir: &Path, log: &Path) {
+    let cfg: BTreeMap<String, String> =
+        std::fs::read(dir.join(crate::daemon::store::CONTAINER_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+            .and_then(|v| {
+                serde_json::from_value(v["HostConfig"]["LogConfig"]["Config"].clone()).ok()
+            })
+            .unwrap_or_default();
+    if let Ok(r) = rotation(log, &cfg) {
+        let _ = ROTATION.set(r);
+    }
+}
+
+/// Rotates before `len` more bytes would take the log past `max-size`.
+pub fn before_write(log: &mut File, len: usize) {
+    let Some(r) = ROTATION.get() else { return };
+    if r.max_size == 0 {
+        return;
+    }
+    let size = log.metadata().map(|m| m.len()).unwrap_or(0);
+    if size == 0 || size + len as u64 <= r.max_size {
+        return;
+    }
+    match rotate(r) {
+        Ok(f) => *log = f,
+        Err(e) => eprintln!("rotate {}: {e}", r.path.display()),
+    }
+}
+
+/// Shifts the files and opens a new, empty log.
+fn rotate(r: &Rotation) -> std::io::Result<File> {
+    let numbered = |i: u32| PathBuf::from(format!("{}.{i}", r.path.display()));
+    if r.max_file > 1 {
+        let _ = std::fs::remove_file(numbered(r.max_file - 1));
+        for i in (1..r.max_file - 1).rev() {
+            if numbered(i).exists() {
+                std::fs::rename(numbered(i), numbered(i + 1))?;
+            }
+        }
+        std::fs::rename(&r.path, numbered(1))?;
+    }
+    File::options()
+        .create(true)
+        .write(true)
+        .truncate(true)
+        .open(&r.path)
+        .and_then(|f| {
+            // Appending from here on, like the file it replaces.
+            drop(f);
+            File::options().append(true).open(&r.path)
+        })
+}
+
+/// The rotated files of `log` that exist, oldest first.
+pub fn rotated_files(log: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<(u32, PathBuf)> = Vec::new();
+    let (Some(dir), Some(name)) = (log.parent(), log.file_name().and_then(|n| n.to_str())) else {
+        return vec![];
+    };
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let n = e.file_name();
+        let Some(n) = n.to_str() else { continue };
+        if let Some(i) = n
+            .strip_prefix(name)
+            .and_then(|r| r.strip_prefix('.'))
+            .and_then(|r| r.parse::<u32>().ok())
+        {
+            v.push((i, e.path()));
+        }
+    }
+    v.sort_by_key(|e| std::cmp::Reverse(e.0));
+    v.into_iter().map(|(_, p)| p).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_and_options() {
+        assert_eq!(parse_size("10k"), Some(10240));
+        assert_eq!(parse_size("1m"), Some(1 << 20));
+        assert_eq!(parse_size("100"), Some(100));
+        assert_eq!(parse_size("1.5kb"), Some(1536));
+        assert_eq!(parse_size("x"), None);
+        let cfg: BTreeMap<String, String> = [
+            ("max-size".into(), "1k".into()),
+            ("max-file".into(), "3".into()),
+        ]
+        .into();
+        let r = rotation(Path::new("/l"), &cfg).unwrap();
+        assert_eq!((r.max_size, r.max_file), (1024, 3));
+        let bad: BTreeMap<String, String> = [("max-file".into(), "3".into())].into();
+        assert!(rotation(Path::new("/l"), &bad).is_err());
+        let bad: BTreeMap<String, String> = [("max-size".into(), "lots".into())].into();
+        assert!(rotation(Path::new("/l"), &bad).is_err());
+    }
+
+    #[test]
+    fn rotation_keeps_max_file_files() {
+        let d = tempfile::tempdir().unwrap();
+        let path = d.path().join("c-json.log");
+        let r = Rotation {
+            path: path.clone(),
+            max_size: 10,
+            max_file: 3,
+        };
+        std::fs::write(&path, "0").unwrap();
+        for i in 1..=4 {
+            rotate(&r).unwrap();
+            std::fs::write(&path, i.to_string()).unwrap();
+        }
+        let files = rotated_files(&path);
+        assert_eq!(files.len(), 2);
+        assert_eq!(std::fs::read_to_string(&files[0]).unwrap(), "2");
+        assert_eq!(std::fs::read_to_string(&files[1]).unwrap(), "3");
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "4");
+        let one = Rotation { max_file: 1, ..r };
+        rotate(&one).unwrap();
+        assert_eq!(std::fs::read_to_string(&path).unwrap(), "");
+    }
+}
