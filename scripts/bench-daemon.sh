@@ -96,18 +96,7 @@ ip -n "$ns" link set lo up
 mkdir -p "$work/podman/net"
 
 # The upstream DNS stub (NXDOMAIN for everything), in the namespace's loopback.
-nsenter --net="/run/netns/$ns" python3 -c '
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", 53))
-while True:
-    q, a = s.recvfrom(1500)
-    if len(q) < 12: continue
-    i = 12
-    while i < len(q) and q[i]: i += 1 + q[i]
-    r = bytearray(q[:i + 5]); r[2] = 0x80 | (r[2] & 0x79); r[3] = 0x83; r[6:12] = bytes(6)
-    s.sendto(bytes(r), a)
-' &
+nsenter --net="/run/netns/$ns" python3 scripts/lib/dns-stub.py 127.0.0.1 53 &
 stub_pid=$!
 
 # Image: the busybox OCI layout, and a docker-archive of it for docker/podman.

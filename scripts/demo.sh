@@ -12,7 +12,7 @@
 # /var/lib/rrun-demo) so it never touches a rrund you already run, and
 # removes what it made at the end (containers, network, volumes, the
 # daemon); the installed binaries stay. Offline: the only upstream DNS
-# server the daemon gets is a stub on 127.0.0.1 that answers NXDOMAIN, and
+# server the daemon gets is a stub on 127.0.0.77 that answers NXDOMAIN, and
 # routed traffic out of the host's uplink is dropped while it runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -89,18 +89,7 @@ push todo-app getting-started/todo-app:latest
 push busybox library/busybox:latest
 
 # The upstream DNS stub: NXDOMAIN for every name that is not a container.
-python3 -c '
-import socket
-s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.bind(("127.0.0.1", 53))
-while True:
-    q, a = s.recvfrom(1500)
-    if len(q) < 12: continue
-    i = 12
-    while i < len(q) and q[i]: i += 1 + q[i]
-    r = bytearray(q[:i + 5]); r[2] = 0x80 | (r[2] & 0x79); r[3] = 0x83; r[6:12] = bytes(6)
-    s.sendto(bytes(r), a)
-' &
+python3 scripts/lib/dns-stub.py 127.0.0.77 53 &
 stub_pid=$!
 
 say "rrund (its own socket and state; daemon.json: the mirror and the DNS stub)"
@@ -110,7 +99,7 @@ cat >"$run/daemon.json" <<EOF
   "exec-root": "$run/oci",
   "registry-mirrors": ["http://127.0.0.1:$port"],
   "insecure-registries": ["127.0.0.1:$port"],
-  "dns": ["127.0.0.1"]
+  "dns": ["127.0.0.77"]
 }
 EOF
 cat "$run/daemon.json"

@@ -151,6 +151,8 @@ fn the_multi_container_walkthrough() {
         &["run", "-it", "--network", "todo-app", "nicolaka/netshoot"],
     );
     sh.expect("#", Duration::from_secs(60));
+    // Pulled on a terminal: progress bars per layer, then the shell.
+    assert!(sh.output.contains("Pull complete"), "{}", sh.output);
     let from = sh.mark();
     // The marker is computed, so the terminal's echo of the line does not match.
     sh.send("dig mysql; echo dig-$((40+2))-done\n");

@@ -9,6 +9,7 @@ pub mod exec;
 pub mod images;
 pub mod more;
 pub mod netvol;
+pub mod progress;
 pub mod runflags;
 pub mod tty;
 
@@ -840,6 +841,17 @@ fn pull(c: &Client, image: &str, quiet: bool, to_stderr: bool) -> Result<()> {
             println!("{line}");
         }
     };
+    // On a terminal, a progress bar per layer, as Docker draws them.
+    let tty = {
+        use std::io::IsTerminal;
+        !quiet
+            && if to_stderr {
+                std::io::stderr().is_terminal()
+            } else {
+                std::io::stdout().is_terminal()
+            }
+    };
+    let mut bars = tty.then(|| progress::Bars::new(to_stderr));
     for l in std::io::BufRead::lines(std::io::BufReader::new(body)) {
         let l = l.context("read the pull progress")?;
         if l.trim().is_empty() {
@@ -850,6 +862,10 @@ fn pull(c: &Client, image: &str, quiet: bool, to_stderr: bool) -> Result<()> {
             anyhow::bail!("Error response from daemon: {err}");
         }
         let status = v["status"].as_str().unwrap_or("");
+        if let Some(bars) = bars.as_mut() {
+            bars.update(&v);
+            continue;
+        }
         if status == "Downloading" {
             continue;
         }
@@ -858,6 +874,7 @@ fn pull(c: &Client, image: &str, quiet: bool, to_stderr: bool) -> Result<()> {
             None => say(status.to_string()),
         }
     }
+    drop(bars);
     if !to_stderr {
         println!("{full}");
     }

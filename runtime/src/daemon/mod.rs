@@ -58,6 +58,7 @@ pub mod volume;
 
 use std::collections::HashMap;
 use std::io::BufRead;
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -515,7 +516,10 @@ impl Daemon {
         };
         let log = std::fs::File::create(dir.join("shim.log")).map_err(ApiError::internal)?;
         let exe = std::env::current_exe().map_err(ApiError::internal)?;
-        let mut child = Command::new(exe)
+        // Through /proc/self/exe, as the exec helper: a binary replaced on
+        // disk (an upgrade) while this daemon runs still starts shims.
+        let mut child = Command::new("/proc/self/exe")
+            .arg0(&exe)
             .args(args.to_args())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
