@@ -36,6 +36,9 @@ scripts/build-test-images.sh
 state=/var/lib/rrun-demo
 run=/run/rrun-demo
 export RRUN_HOST=unix://$run/rrun.sock
+# The demo starts its daemon itself, with its own daemon.json; rrun must not
+# start a default one in the moment before that daemon listens.
+export RRUN_NO_AUTOSTART=1
 mkdir -p "$state" "$run"
 reg_pid='' stub_pid='' rrund_pid=''
 guard=rrun_demo_guard

@@ -650,12 +650,28 @@ fn completions_for_three_shells() {
         ("zsh", "#compdef rrun"),
         ("fish", "complete -c rrun"),
     ] {
-        let out = run_timeout(20, &bin("rrun"), &["completion", shell], None);
+        // A socket where nothing listens: completions need no daemon, and
+        // must not start one.
+        let out = run_timeout(
+            20,
+            &bin("rrun"),
+            &["-H", "unix:///nonexistent/rrun.sock", "completion", shell],
+            None,
+        );
         assert!(out.status.success(), "{shell}: {}", text(&out.stderr));
+        assert!(
+            !text(&out.stderr).contains("no daemon answered"),
+            "completion started a daemon"
+        );
         let s = text(&out.stdout);
         assert!(s.contains(mark), "{shell}: {}", &s[..s.len().min(300)]);
         assert!(s.contains("rmi"), "{shell}");
     }
-    let out = run_timeout(20, &bin("rrun"), &["completion", "tcsh"], None);
+    let out = run_timeout(
+        20,
+        &bin("rrun"),
+        &["-H", "unix:///nonexistent/rrun.sock", "completion", "tcsh"],
+        None,
+    );
     assert_ne!(code(&out), 0);
 }

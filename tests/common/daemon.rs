@@ -119,11 +119,19 @@ impl Daemon {
     }
 
     /// `rrun -H <our socket> args…` with a timeout.
+    /// (With auto-start off: a test whose daemon is down must see it down,
+    /// never a default daemon started on the host's network.)
     pub fn rrun(&self, args: &[&str]) -> Output {
         let host = self.host();
-        let mut full = vec!["-H", host.as_str()];
+        let rrun = bin("rrun");
+        let mut full = vec![
+            "RRUN_NO_AUTOSTART=1",
+            rrun.to_str().unwrap(),
+            "-H",
+            host.as_str(),
+        ];
         full.extend_from_slice(args);
-        run_timeout(60, &bin("rrun"), &full, None)
+        run_timeout(60, Path::new("/usr/bin/env"), &full, None)
     }
 
     /// A command that must succeed; returns its stdout.

@@ -255,7 +255,10 @@ pub fn main(cli: Cli) -> i32 {
             return 125;
         }
     };
-    autostart::ensure(&socket, &cli.host);
+    // Only commands that talk to the daemon start one.
+    if !matches!(cli.command, Cmd::Completion { .. }) {
+        autostart::ensure(&socket, &cli.host);
+    }
     let c = Client { socket };
     match dispatch(&c, cli.command) {
         Ok(code) => code,
