@@ -130,7 +130,7 @@ python3 scripts/lib/pty-drive.py "Enter password:" secret "]>" "SHOW DATABASES;"
     -- /usr/local/bin/rrun exec -it "$db" mysql -u root -p
 
 say "4. name resolution on the network, from nicolaka/netshoot"
-show "rrun run -it --network todo-app nicolaka/netshoot"
+show "rrun run -it --rm --network todo-app nicolaka/netshoot"
 python3 scripts/lib/pty-drive.py --timeout 120 "#" "dig mysql" "#" exit \
     -- /usr/local/bin/rrun run -it --rm --network todo-app nicolaka/netshoot
 

@@ -33,9 +33,28 @@ impl Bars {
     /// One progress message.
     pub fn update(&mut self, v: &Value) {
         let status = v["status"].as_str().unwrap_or("");
-        let Some(id) = v["id"].as_str() else {
-            let _ = self.multi.println(status);
-            return;
+        const LAYER: [&str; 8] = [
+            "Pulling fs layer",
+            "Waiting",
+            "Downloading",
+            "Verifying Checksum",
+            "Download complete",
+            "Extracting",
+            "Pull complete",
+            "Already exists",
+        ];
+        let id = match v["id"].as_str() {
+            // A layer's state: its bar.
+            Some(id) if LAYER.contains(&status) || self.layers.contains_key(id) => id,
+            // `5.7: Pulling from library/mysql`, `Digest: …`: a line.
+            Some(id) => {
+                let _ = self.multi.println(format!("{id}: {status}"));
+                return;
+            }
+            None => {
+                let _ = self.multi.println(status);
+                return;
+            }
         };
         let bar = self.layers.entry(id.to_string()).or_insert_with(|| {
             let b = self.multi.add(ProgressBar::new(0));
