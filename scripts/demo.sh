@@ -42,6 +42,10 @@ export RRUN_NO_AUTOSTART=1
 mkdir -p "$state" "$run"
 reg_pid='' stub_pid='' rrund_pid=''
 guard=rrun_demo_guard
+# What of rrun's networking the host had before (a rrund of the user's):
+# only what the demo made is removed at the end.
+had_bridge=$(ip link show rrun0 >/dev/null 2>&1 && echo 1 || true)
+had_table=$(nft list table inet rrun >/dev/null 2>&1 && echo 1 || true)
 cleanup() {
     set +e
     if [ -n "$rrund_pid" ]; then
@@ -50,6 +54,8 @@ cleanup() {
         rrun volume rm todo-mysql-data >/dev/null 2>&1
         kill -TERM "$rrund_pid" 2>/dev/null
         for _ in $(seq 100); do kill -0 "$rrund_pid" 2>/dev/null || break; sleep 0.1; done
+        [ -n "$had_bridge" ] || ip link delete rrun0 2>/dev/null
+        [ -n "$had_table" ] || nft delete table inet rrun 2>/dev/null
     fi
     [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null
     [ -n "$stub_pid" ] && kill "$stub_pid" 2>/dev/null
