@@ -74,9 +74,15 @@ trap cleanup EXIT
 rr() { timeout 120 "$bin/rrun" -H "unix://$work/rrun.sock" "$@"; }
 dk() { timeout 120 "$dcli" -H "unix://$work/docker.sock" "$@"; }
 pm() {
+    # Podman with runc needs explicit ulimits on these machines.
+    local run=()
+    if [ "$1" = run ]; then
+        shift
+        run=(run --ulimit nofile=1024:1024 --ulimit nproc=4096:4096)
+    fi
     timeout 120 nsenter --net="/run/netns/$ns" podman --root "$work/podman/root" --runroot "$work/podman/run" \
         --runtime runc --cgroup-manager cgroupfs --events-backend file \
-        --network-config-dir "$work/podman/net" "$@"
+        --network-config-dir "$work/podman/net" "${run[@]}" "$@"
 }
 now_us() { echo $(($(date +%s%N) / 1000)); }
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print int((a[NR/2]+a[NR/2+1])/2)}'; }
@@ -132,7 +138,7 @@ run_rm() { # ENGINE
     case $1 in
     rrun) rr run --rm busybox true ;;
     docker) dk run --rm busybox true ;;
-    podman) pm run --rm --ulimit nofile=1024:1024 --ulimit nproc=4096:4096 busybox true ;;
+    podman) pm run --rm busybox true ;;
     esac
 }
 for e in $engines; do run_rm "$e" >/dev/null || { echo "$e run --rm failed" >&2; exit 1; }; done

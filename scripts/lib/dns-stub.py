@@ -14,7 +14,12 @@ port = int(sys.argv[2]) if len(sys.argv) > 2 else 53
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
 s.bind((addr, port))
 while True:
-    q, peer = s.recvfrom(1500)
+    try:
+        q, peer = s.recvfrom(1500)
+    except OSError:
+        # An ICMP error from an earlier reply (a client that went away)
+        # surfaces here on Linux; it is no reason to stop answering.
+        continue
     if len(q) < 12:
         continue
     # Header and question only; QR, RD kept, RA, RCODE 3; no records.
@@ -25,4 +30,7 @@ while True:
     r[2] = 0x80 | (r[2] & 0x79)
     r[3] = 0x83
     r[6:12] = bytes(6)
-    s.sendto(bytes(r), peer)
+    try:
+        s.sendto(bytes(r), peer)
+    except OSError:
+        pass

@@ -326,7 +326,12 @@ impl DnsStub {
         let q = queries.clone();
         std::thread::spawn(move || {
             let mut buf = [0u8; 1500];
-            while let Ok((n, from)) = sock.recv_from(&mut buf) {
+            loop {
+                // An ICMP error from an earlier reply (its asker gone)
+                // surfaces as an error here on Linux: keep answering.
+                let Ok((n, from)) = sock.recv_from(&mut buf) else {
+                    continue;
+                };
                 if n < 12 {
                     continue;
                 }
