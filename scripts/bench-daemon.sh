@@ -104,6 +104,10 @@ mkdir -p "$work/podman/net"
 # The upstream DNS stub (NXDOMAIN for everything), in the namespace's loopback.
 nsenter --net="/run/netns/$ns" python3 scripts/lib/dns-stub.py 127.0.0.1 53 &
 stub_pid=$!
+sleep 0.3
+printf 'upstream stub: '
+nsenter --net="/run/netns/$ns" dig +tries=1 +time=2 @127.0.0.1 nowhere.example 2>&1 |
+    awk '/status:/ {print $6}'
 
 # Image: the busybox OCI layout, and a docker-archive of it for docker/podman.
 tar -C "$images/busybox/oci" -cf "$work/busybox-oci.tar" .
@@ -233,6 +237,12 @@ dns_bench() { # ENGINE CLI-FUNCTION
     pid=$("$f" inspect -f '{{.State.Pid}}' dns-asker)
     server=127.0.0.11
     [ "$e" = podman ] && server=$("$f" network inspect dnsnet -f '{{(index .Subnets 0).Gateway}}')
+    # One query of each kind first, shown, so a broken path is seen.
+    for n in target nowhere.example; do
+        printf '%-8s dig %-16s ' "$e" "$n"
+        nsenter -t "$pid" -n dig +tries=1 +time=3 "@$server" "$n" 2>&1 |
+            awk '/status:/ {s=$6} /Query time/ {t=$4" "$5} END {print s, t}'
+    done
     for q in "target A" "nowhere.example A"; do
         echo "$q" >"$work/q.txt"
         nsenter -t "$pid" -n timeout 30 dnsperf -s "$server" -d "$work/q.txt" -l 10 -c 4 -T 2 \

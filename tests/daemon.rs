@@ -147,6 +147,24 @@ fn run_prints_output_and_exits_with_the_containers_code() {
 }
 
 #[test]
+fn words_after_the_image_belong_to_the_command() {
+    let d = Daemon::start();
+    d.load_busybox();
+    // As with Docker, `-c` after the image is the command's, not rrun's
+    // `--cpu-shares`.
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--entrypoint",
+        "sh",
+        "busybox",
+        "-c",
+        "echo after-image",
+    ]);
+    assert_eq!(out, "after-image\n");
+}
+
+#[test]
 fn a_missing_command_gives_127() {
     let d = Daemon::start();
     d.load_busybox();

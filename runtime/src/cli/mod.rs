@@ -226,14 +226,36 @@ pub struct RunArgs {
     /// Keep STDIN open and pipe rrun's stdin to it.
     #[arg(short, long)]
     pub interactive: bool,
-    /// Allocate a pseudo-TTY (not supported yet).
+    /// Allocate a pseudo-TTY.
     #[arg(short, long)]
     pub tty: bool,
     #[command(flatten)]
     pub opts: runflags::RunOptionArgs,
+    /// The image, then the command and its arguments. One positional, so
+    /// that, as with Docker, nothing after the image is taken for an rrun
+    /// flag (`--entrypoint sh mysql:5.7 -c '…'`).
+    #[arg(
+        value_name = "IMAGE [COMMAND] [ARG...]",
+        required = true,
+        num_args = 1..,
+        trailing_var_arg = true,
+        allow_hyphen_values = true
+    )]
+    argv: Vec<String>,
+    #[arg(skip)]
     pub image: String,
-    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    #[arg(skip)]
     pub command: Vec<String>,
+}
+
+impl RunArgs {
+    /// Splits the positional words into the image and the command.
+    pub fn split(mut self) -> RunArgs {
+        let mut words = std::mem::take(&mut self.argv).into_iter();
+        self.image = words.next().unwrap_or_default();
+        self.command = words.collect();
+        self
+    }
 }
 
 /// An error with the exit code rrun ends with.
@@ -274,11 +296,11 @@ pub fn main(cli: Cli) -> i32 {
 
 fn dispatch(c: &Client, cmd: Cmd) -> Result<i32> {
     match cmd {
-        Cmd::Run(a) => run(c, a),
+        Cmd::Run(a) => run(c, a.split()),
         Cmd::Exec(a) => exec::exec(c, a),
         Cmd::Attach(a) => exec::attach(c, a),
         Cmd::Create(a) => {
-            let id = create(c, &a)?;
+            let id = create(c, &a.split())?;
             println!("{id}");
             Ok(0)
         }
@@ -954,12 +976,14 @@ mod tests {
         ])
         .unwrap();
         let Cmd::Run(a) = cli.command else { panic!() };
+        let a = a.split();
         assert!(a.detach && a.interactive && a.tty && a.rm);
         assert_eq!(a.env, vec!["A=1"]);
         assert_eq!(a.image, "busybox");
         assert_eq!(a.command, vec!["sh", "-c", "echo hi"]);
         let cli = Cli::try_parse_from(["rrun", "run", "-h", "box", "busybox"]).unwrap();
         let Cmd::Run(a) = cli.command else { panic!() };
+        let a = a.split();
         assert_eq!(a.hostname.as_deref(), Some("box"));
     }
 
