@@ -240,8 +240,8 @@ dns_bench() { # ENGINE CLI-FUNCTION
     # One query of each kind first, shown, so a broken path is seen.
     for n in target nowhere.example; do
         printf '%-8s dig %-16s ' "$e" "$n"
-        nsenter -t "$pid" -n dig +tries=1 +time=3 "@$server" "$n" 2>&1 |
-            awk '/status:/ {s=$6} /Query time/ {t=$4" "$5} END {print s, t}'
+        { nsenter -t "$pid" -n dig +tries=1 +time=3 "@$server" "$n" 2>&1 || true; } |
+            awk '/status:/ {s=$6} /Query time/ {t=$4" "$5} END {print (s ? s : "no answer"), t}'
     done
     for q in "target A" "nowhere.example A"; do
         echo "$q" >"$work/q.txt"
