@@ -19,6 +19,8 @@
 # at the end. Not run by scripts/test.sh. Root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+# The daemons here are started by this script; rrun must never start one.
+export RRUN_NO_AUTOSTART=1
 runs=${1:-20}
 want_podman=${BENCH_PODMAN:-1}
 # BENCH_ONLY="run-rm fifty dns walk": a subset of the sections.

@@ -81,6 +81,16 @@ fn no_daemon_is_exit_125() {
         "{}",
         text(&out.stderr)
     );
+    // A socket of the caller's own, with no state named for a daemon:
+    // never a default daemon started behind a script's back.
+    let out = run_timeout(20, &rrun, &["-H", &host, "ps"], None);
+    assert_eq!(code(&out), 125);
+    assert!(
+        !text(&out.stderr).contains("no daemon answered"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!dir.path().join("none.sock").exists());
 }
 
 #[test]

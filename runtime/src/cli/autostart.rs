@@ -62,6 +62,16 @@ fn answers(socket: &Path) -> bool {
 /// are left for the request that follows to report.
 pub fn ensure(socket: &Path, host: &str) {
     let off = std::env::var("RRUN_NO_AUTOSTART").is_ok_and(|v| !v.is_empty() && v != "0");
+    // Only for the default socket, or where the caller said which state the
+    // daemon is to use: a script that starts its own rrund on a socket of
+    // its own and polls it must never get a default daemon (default state,
+    // the host's network) in the moment before its own one listens.
+    let explicit = std::env::var_os("RRUN_DATA_ROOT").is_some();
+    let default = crate::daemon::config::socket_path(crate::daemon::config::DEFAULT_HOST)
+        .is_ok_and(|d| d == socket);
+    if !default && !explicit {
+        return;
+    }
     // Something listens (a daemon, or one starting up): leave it be.
     if off || UnixStream::connect(socket).is_ok() {
         return;
