@@ -214,18 +214,41 @@ fn run(args: &ShimArgs) -> Result<()> {
         .status()
         .context("run rrun-oci create")?;
     if !status.success() {
-        report(&StartReport {
-            ok: false,
-            pid: 0,
-            error: last_oci_error(&args.dir),
-        });
+        report_failure(last_oci_error(&args.dir));
         return Ok(());
     }
-    let pid: i32 = std::fs::read_to_string(&pid_file)
+    let pid = read_init_pid(&pid_file)?;
+    if !start_created(args, pid)? {
+        return Ok(());
+    }
+    let streams = vec![
+        Stream::new(out_r, "stdout", false),
+        Stream::new(err_r, "stderr", false),
+    ];
+    finish(args, pid, streams, stdin, None)
+}
+
+/// Tells the daemon the container did not start.
+fn report_failure(error: String) {
+    report(&StartReport {
+        ok: false,
+        pid: 0,
+        error,
+    });
+}
+
+fn read_init_pid(pid_file: &Path) -> Result<i32> {
+    std::fs::read_to_string(pid_file)
         .context("read init pid")?
         .trim()
         .parse()
-        .context("parse init pid")?;
+        .context("parse init pid")
+}
+
+/// `rrun-oci start` of the created container, and the report to the
+/// daemon either way; on failure the container is cleaned up. True if it
+/// started.
+fn start_created(args: &ShimArgs, pid: i32) -> Result<bool> {
     let started = oci(args)
         .arg("start")
         .arg(&args.id)
@@ -235,25 +258,16 @@ fn run(args: &ShimArgs) -> Result<()> {
         .status()
         .context("run rrun-oci start")?;
     if !started.success() {
-        let error = last_oci_error(&args.dir);
-        report(&StartReport {
-            ok: false,
-            pid: 0,
-            error,
-        });
+        report_failure(last_oci_error(&args.dir));
         cleanup(args);
-        return Ok(());
+        return Ok(false);
     }
     report(&StartReport {
         ok: true,
         pid,
         error: String::new(),
     });
-    let streams = vec![
-        Stream::new(out_r, "stdout", false),
-        Stream::new(err_r, "stderr", false),
-    ];
-    finish(args, pid, streams, stdin, None)
+    Ok(true)
 }
 
 /// A non-blocking listener on `<dir>/<name>` (replacing a stale one).
@@ -297,57 +311,26 @@ fn run_tty(args: &ShimArgs, open_stdin: bool) -> Result<()> {
         .status()
         .context("run rrun-oci create")?;
     if !status.success() {
-        report(&StartReport {
-            ok: false,
-            pid: 0,
-            error: last_oci_error(&args.dir),
-        });
+        report_failure(last_oci_error(&args.dir));
         return Ok(());
     }
     let master = match console.receive(Duration::from_secs(10)) {
         Ok(m) => m,
         Err(e) => {
-            report(&StartReport {
-                ok: false,
-                pid: 0,
-                error: format!("{e:#}"),
-            });
+            report_failure(format!("{e:#}"));
             cleanup(args);
             return Ok(());
         }
     };
     drop(console);
     let _ = std::fs::remove_file(args.dir.join("console.sock"));
-    let pid: i32 = std::fs::read_to_string(&pid_file)
-        .context("read init pid")?
-        .trim()
-        .parse()
-        .context("parse init pid")?;
+    let pid = read_init_pid(&pid_file)?;
     if open_stdin {
         stdin.pipe = Some(master.try_clone().context("dup the pty master")?);
     }
-    let started = oci(args)
-        .arg("start")
-        .arg(&args.id)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .context("run rrun-oci start")?;
-    if !started.success() {
-        report(&StartReport {
-            ok: false,
-            pid: 0,
-            error: last_oci_error(&args.dir),
-        });
-        cleanup(args);
+    if !start_created(args, pid)? {
         return Ok(());
     }
-    report(&StartReport {
-        ok: true,
-        pid,
-        error: String::new(),
-    });
     let resize = master.try_clone().context("dup the pty master")?;
     let streams = vec![Stream::new(master, "stdout", true)];
     finish(args, pid, streams, stdin, Some((ctl, resize)))
