@@ -8,7 +8,7 @@ use common::daemon::{http, inspect, Daemon};
 
 use common::{bin, run_timeout, text, wait_for};
 use std::os::unix::fs::PermissionsExt;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output, Stdio};
 use std::time::Duration;
 
@@ -551,42 +551,14 @@ fn run_pulls_a_missing_image_from_a_registry() {
     assert!(!text(&out.stderr).is_empty());
 }
 
-/// The docker CLI, when installed (Debian's docker.io provides it; dockerd
-/// is never started): `docker` pointed at rrund's socket.
-fn docker_cli() -> Option<PathBuf> {
-    ["/usr/bin/docker", "/usr/local/bin/docker"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-}
-
+/// The real docker CLI (Debian's docker.io provides it; dockerd is never
+/// started) pointed at rrund's socket.
 #[test]
 fn the_docker_cli_drives_rrund() {
-    // scripts/deps/daemon.txt installs docker.io; a missing CLI is a failure,
-    // not a skip.
-    let docker = docker_cli().expect("no docker CLI: scripts/install-deps.sh installs docker.io");
     let d = Daemon::start();
     d.load_busybox();
-    let config = d.dir.path().join("docker-config");
-    std::fs::create_dir_all(&config).unwrap();
-    let host = format!("DOCKER_HOST={}", d.host());
-    let cfg = format!("DOCKER_CONFIG={}", config.display());
-    let docker_cmd = |args: &[&str]| {
-        let mut full = vec![host.as_str(), cfg.as_str(), docker.to_str().unwrap()];
-        full.extend_from_slice(args);
-        run_timeout(60, Path::new("/usr/bin/env"), &full, None)
-    };
-    let ok = |args: &[&str]| {
-        let out = docker_cmd(args);
-        assert!(
-            out.status.success(),
-            "docker {args:?}: {}{}\n--- rrund log ---\n{}",
-            text(&out.stdout),
-            text(&out.stderr),
-            d.log()
-        );
-        text(&out.stdout)
-    };
+    let docker_cmd = |args: &[&str]| d.docker(args, None);
+    let ok = |args: &[&str]| d.docker_ok(args);
 
     let v = ok(&["version"]);
     assert!(v.contains("Server: rrun"), "{v}");
@@ -604,9 +576,10 @@ fn the_docker_cli_drives_rrund() {
     assert_eq!(text(&out.stdout), "out\n");
     assert!(text(&out.stderr).contains("err"));
     // -i: stdin reaches the container through its shim, and its EOF ends it.
-    let mut full = vec![host.as_str(), cfg.as_str(), docker.to_str().unwrap()];
-    full.extend_from_slice(&["run", "--rm", "-i", "busybox", "sh", "-c", "cat; echo done"]);
-    let out = run_timeout(60, Path::new("/usr/bin/env"), &full, Some("hello\nworld\n"));
+    let out = d.docker(
+        &["run", "--rm", "-i", "busybox", "sh", "-c", "cat; echo done"],
+        Some("hello\nworld\n"),
+    );
     assert_eq!(code(&out), 0, "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "hello\nworld\ndone\n");
     let out = docker_cmd(&["run", "--rm", "busybox", "no-such-program"]);

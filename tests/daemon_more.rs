@@ -497,33 +497,10 @@ fn system_and_container_prune() {
 /// The real docker CLI (never dockerd) drives the endpoints of this file.
 #[test]
 fn the_docker_cli_uses_images_rename_top_stats_events_and_prune() {
-    let docker = ["/usr/bin/docker", "/usr/local/bin/docker"]
-        .iter()
-        .map(Path::new)
-        .find(|p| p.exists())
-        .expect("no docker CLI: scripts/install-deps.sh installs docker.io");
     let d = Daemon::start();
     d.load_busybox();
-    let config = d.dir.path().join("docker-config");
-    std::fs::create_dir_all(&config).unwrap();
-    let host = format!("DOCKER_HOST={}", d.host());
-    let cfg = format!("DOCKER_CONFIG={}", config.display());
-    let docker_cmd = |args: &[&str]| {
-        let mut full = vec![host.as_str(), cfg.as_str(), docker.to_str().unwrap()];
-        full.extend_from_slice(args);
-        run_timeout(60, Path::new("/usr/bin/env"), &full, None)
-    };
-    let ok = |args: &[&str]| {
-        let out = docker_cmd(args);
-        assert!(
-            out.status.success(),
-            "docker {args:?}: {}{}\n--- rrund log ---\n{}",
-            text(&out.stdout),
-            text(&out.stderr),
-            d.log()
-        );
-        text(&out.stdout)
-    };
+    let docker_cmd = |args: &[&str]| d.docker(args, None);
+    let ok = |args: &[&str]| d.docker_ok(args);
     let t0 = chrono_now() - 1;
     assert!(ok(&["images"]).contains("busybox"));
     assert!(ok(&["image", "inspect", "--format", "{{.Id}}", "busybox"]).starts_with("sha256:"));

@@ -65,12 +65,7 @@ impl Dockerd {
             .stderr(log)
             .spawn()
             .expect("dockerd (docker.io, scripts/deps) must be installed");
-        // Debian's client, of dockerd's own version.
-        let cli = ["/usr/bin/docker", "/usr/local/bin/docker"]
-            .iter()
-            .map(PathBuf::from)
-            .find(|p| p.exists())
-            .expect("a docker client");
+        let cli = common::daemon::docker_cli();
         let mut d = Dockerd { dir, child, cli };
         wait_for("dockerd to answer", Duration::from_secs(60), || {
             if let Ok(Some(st)) = d.child.try_wait() {

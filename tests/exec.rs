@@ -502,28 +502,11 @@ fn an_exec_survives_a_daemon_restart() {
     assert!(ps.contains("sleep 4242"), "{ps}");
 }
 
-fn docker_cli() -> PathBuf {
-    ["/usr/bin/docker", "/usr/local/bin/docker"]
-        .iter()
-        .map(PathBuf::from)
-        .find(|p| p.exists())
-        .expect("no docker CLI: scripts/install-deps.sh installs docker.io")
-}
-
 #[test]
 fn the_docker_cli_execs() {
-    let docker = docker_cli();
     let d = start();
     d.sleeper("dk");
-    let config = d.dir.path().join("docker-config");
-    std::fs::create_dir_all(&config).unwrap();
-    let host = format!("DOCKER_HOST={}", d.host());
-    let cfg = format!("DOCKER_CONFIG={}", config.display());
-    let docker_cmd = |args: &[&str], stdin: Option<&str>| {
-        let mut full = vec![host.as_str(), cfg.as_str(), docker.to_str().unwrap()];
-        full.extend_from_slice(args);
-        run_timeout(60, Path::new("/usr/bin/env"), &full, stdin)
-    };
+    let docker_cmd = |args: &[&str], stdin: Option<&str>| d.docker(args, stdin);
     let out = docker_cmd(&["exec", "dk", "echo", "hi"], None);
     assert_eq!(code(&out), 0, "{}{}", text(&out.stderr), d.log());
     assert_eq!(text(&out.stdout), "hi\n");
@@ -536,18 +519,12 @@ fn the_docker_cli_execs() {
     assert_eq!(text(&out.stdout), "piped\n");
 
     // docker exec -it on a terminal.
-    let mut p = {
-        let args: Vec<String> = vec![
-            host.clone(),
-            cfg.clone(),
-            docker.display().to_string(),
-            "exec".into(),
-            "-it".into(),
-            "dk".into(),
-            "sh".into(),
-        ];
-        Pty::spawn(Path::new("/usr/bin/env"), &args, 24, 80)
-    };
+    let mut p = Pty::spawn(
+        Path::new("/usr/bin/env"),
+        &d.docker_argv(&["exec", "-it", "dk", "sh"]),
+        24,
+        80,
+    );
     p.write(b"echo $((6*7))\n");
     p.expect("42");
     p.write(b"exit 3\n");
@@ -555,19 +532,7 @@ fn the_docker_cli_execs() {
     drop(p);
 
     // docker run -it: a container's terminal, sized from the client's.
-    let args: Vec<String> = [
-        host.as_str(),
-        cfg.as_str(),
-        docker.to_str().unwrap(),
-        "run",
-        "-it",
-        "--rm",
-        "busybox",
-        "sh",
-    ]
-    .iter()
-    .map(|s| s.to_string())
-    .collect();
+    let args = d.docker_argv(&["run", "-it", "--rm", "busybox", "sh"]);
     let mut p = Pty::spawn(Path::new("/usr/bin/env"), &args, 33, 77);
     p.write(b"echo $((6*7))\n");
     p.expect("42");

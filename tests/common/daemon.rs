@@ -272,6 +272,53 @@ pub fn inspect(d: &Daemon, name: &str) -> serde_json::Value {
     v[0].clone()
 }
 
+/// Debian's docker CLI (docker.io, of dockerd's own version; a newer one on
+/// PATH as a fallback). scripts/deps installs it: missing is a failure, not
+/// a skip.
+pub fn docker_cli() -> PathBuf {
+    ["/usr/bin/docker", "/usr/local/bin/docker"]
+        .iter()
+        .map(PathBuf::from)
+        .find(|p| p.exists())
+        .expect("no docker CLI: scripts/install-deps.sh installs docker.io")
+}
+
+impl Daemon {
+    /// The arguments of `/usr/bin/env` that run the real docker CLI against
+    /// this daemon (`DOCKER_HOST`, and a `DOCKER_CONFIG` of the test's own).
+    pub fn docker_argv(&self, args: &[&str]) -> Vec<String> {
+        let config = self.dir.path().join("docker-config");
+        std::fs::create_dir_all(&config).unwrap();
+        let mut full = vec![
+            format!("DOCKER_HOST={}", self.host()),
+            format!("DOCKER_CONFIG={}", config.display()),
+            docker_cli().display().to_string(),
+        ];
+        full.extend(args.iter().map(|a| a.to_string()));
+        full
+    }
+
+    /// `docker args…` against this daemon, with a timeout.
+    pub fn docker(&self, args: &[&str], stdin: Option<&str>) -> Output {
+        let full = self.docker_argv(args);
+        let full: Vec<&str> = full.iter().map(String::as_str).collect();
+        run_timeout(60, Path::new("/usr/bin/env"), &full, stdin)
+    }
+
+    /// A docker command that must succeed; returns its stdout.
+    pub fn docker_ok(&self, args: &[&str]) -> String {
+        let out = self.docker(args, None);
+        assert!(
+            out.status.success(),
+            "docker {args:?}: {}{}\n--- rrund log ---\n{}",
+            text(&out.stdout),
+            text(&out.stderr),
+            self.log()
+        );
+        text(&out.stdout)
+    }
+}
+
 /// A named network namespace (`ip netns add`), `lo` up; deleted on drop.
 pub struct TestNetns {
     pub name: String,
