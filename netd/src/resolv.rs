@@ -155,6 +155,22 @@ impl std::str::FromStr for ExtraHost {
     }
 }
 
+/// The `--add-host` lines of a hosts file (`host-gateway` becomes
+/// `host_gateway`; without one such an entry is left out).
+pub fn extra_hosts(extra: &[ExtraHost], host_gateway: Option<IpAddr>) -> String {
+    let mut out = String::new();
+    for e in extra {
+        let ip = match &e.ip {
+            HostIp::Ip(ip) => Some(*ip),
+            HostIp::HostGateway => host_gateway,
+        };
+        if let Some(ip) = ip {
+            out.push_str(&format!("{ip}\t{}\n", e.name));
+        }
+    }
+    out
+}
+
 /// A container's /etc/hosts: localhost, its own addresses with its hostname,
 /// then `--add-host` entries (`host-gateway` becomes `host_gateway`).
 pub fn container_hosts(
@@ -167,15 +183,7 @@ pub fn container_hosts(
         "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n\
          fe00::0\tip6-localnet\nff00::0\tip6-mcastprefix\nff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n",
     );
-    for e in extra {
-        let ip = match &e.ip {
-            HostIp::Ip(ip) => Some(*ip),
-            HostIp::HostGateway => host_gateway,
-        };
-        if let Some(ip) = ip {
-            out.push_str(&format!("{ip}\t{}\n", e.name));
-        }
-    }
+    out.push_str(&extra_hosts(extra, host_gateway));
     for ip in own {
         out.push_str(&format!("{ip}\t{hostname}\n"));
     }

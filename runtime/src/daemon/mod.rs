@@ -748,7 +748,8 @@ impl Daemon {
             .filter(|c| matches_filters(c, filters))
             .collect();
         v.sort_by(|a, b| b.created.cmp(&a.created));
-        v.iter().map(|c| summary(self, c)).collect()
+        let nets = self.netd.networks().unwrap_or_default();
+        v.iter().map(|c| summary(self, c, &nets)).collect()
     }
 
     /// Start-up: finds the containers on disk, re-attaches to the shims that
@@ -931,7 +932,7 @@ pub fn start_error_code(msg: &str) -> i32 {
     }
 }
 
-fn summary(d: &Daemon, c: &Container) -> ContainerSummary {
+fn summary(d: &Daemon, c: &Container, nets: &[netd::store::Network]) -> ContainerSummary {
     let created = chrono::DateTime::parse_from_rfc3339(&c.created)
         .map(|t| t.timestamp())
         .unwrap_or(0);
@@ -953,7 +954,7 @@ fn summary(d: &Daemon, c: &Container) -> ContainerSummary {
         },
         mounts: volume::mounts_json(&c.mounts, |n| d.volumes.data_path(n)),
         network_settings: serde_json::json!({
-            "Networks": d.network_settings(c)["Networks"],
+            "Networks": d.network_settings_in(c, nets)["Networks"],
         }),
     }
 }

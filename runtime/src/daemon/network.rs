@@ -146,6 +146,12 @@ pub struct NetFiles {
     pub resolv: String,
 }
 
+/// The host's resolv.conf as it is (`host` and `none` containers get it,
+/// as with Docker).
+fn host_resolv_conf() -> String {
+    std::fs::read_to_string(netd::resolv::host_resolv_conf_path(Path::new("/"))).unwrap_or_default()
+}
+
 /// Where a container's namespace file lives.
 pub fn netns_dir(exec_root: &Path) -> PathBuf {
     exec_root.parent().unwrap_or(exec_root).join("netns")
@@ -299,29 +305,19 @@ impl Daemon {
                     .map_err(|e: netd::resolv::ExtraHostError| ApiError::bad(e.to_string()))
             })
             .collect::<ApiResult<_>>()?;
-        let host_resolv = || {
-            std::fs::read_to_string(netd::resolv::host_resolv_conf_path(Path::new("/")))
-                .unwrap_or_default()
-        };
         match mode_of(&c.host_config.network_mode) {
             Mode::Host => {
                 let hostname = nix::unistd::gethostname()
                     .map(|h| h.to_string_lossy().into_owned())
                     .unwrap_or_default();
                 let mut hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-                hosts.push_str(
-                    &netd::resolv::container_hosts("", &[], &extra, None)
-                        .lines()
-                        .skip(6)
-                        .map(|l| format!("{l}\n"))
-                        .collect::<String>(),
-                );
+                hosts.push_str(&netd::resolv::extra_hosts(&extra, None));
                 return Ok((
                     NetFiles {
                         netns: None,
                         hostname,
                         hosts,
-                        resolv: host_resolv(),
+                        resolv: host_resolv_conf(),
                     },
                     vec![],
                 ));
@@ -378,9 +374,7 @@ impl Daemon {
         let hostname = c.config.hostname.clone();
         if mode_of(&c.host_config.network_mode) == Mode::None {
             let hosts = netd::resolv::container_hosts(&hostname, &[], extra, None);
-            let resolv =
-                std::fs::read_to_string(netd::resolv::host_resolv_conf_path(Path::new("/")))
-                    .unwrap_or_default();
+            let resolv = host_resolv_conf();
             return Ok((
                 NetFiles {
                     netns: Some(path.to_path_buf()),
@@ -562,7 +556,12 @@ impl Daemon {
 
     /// `NetworkSettings` of `docker inspect`.
     pub(super) fn network_settings(&self, c: &Container) -> Value {
-        let nets: Vec<Network> = self.netd.networks().unwrap_or_default();
+        self.network_settings_in(c, &self.netd.networks().unwrap_or_default())
+    }
+
+    /// As [`Self::network_settings`], from networks already read (a list of
+    /// containers reads the store once, not once per container).
+    pub(super) fn network_settings_in(&self, c: &Container, nets: &[Network]) -> Value {
         let mut networks = serde_json::Map::new();
         let mut top = json!({"IPAddress": "", "IPPrefixLen": 0, "Gateway": "", "MacAddress": ""});
         let mode = mode_of(&c.host_config.network_mode);
