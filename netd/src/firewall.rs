@@ -14,11 +14,20 @@
 //!   from outside and from the host itself (including to 127.0.0.1).
 //! - `raw_prerouting`: drops packets from any interface but `lo` aimed at
 //!   127.0.0.0/8, because `route_localnet=1` on a bridge would otherwise let
-//!   a neighbour reach ports published on 127.0.0.1 (moby#45610).
+//!   a neighbour reach ports published on 127.0.0.1 (moby#45610). IPv6
+//!   needs no such rule: the kernel itself drops packets for ::1 arriving
+//!   on any other interface (RFC 4291), and there is no `route_localnet`.
+//!
+//! IPv6 networks get the same rules for their IPv6 subnet (masquerade,
+//! published ports DNAT-ed to the container's IPv6 address) and
+//! `net.ipv6.conf.all.forwarding`. A port published on every address is
+//! not reachable through the host's own `::1`: the kernel never routes a
+//! packet from ::1 off the loopback interface, and IPv6 has no
+//! `route_localnet` (Docker reaches it only through its userland proxy).
 
-use std::net::Ipv4Addr;
+use std::net::{IpAddr, Ipv4Addr};
 
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net};
 use serde_json::{json, Value};
 
 /// The table's name, in family `inet`.
@@ -28,7 +37,8 @@ pub const TABLE: &str = "rrun";
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FwNetwork {
     pub bridge: String,
-    pub subnet: Ipv4Net,
+    /// The IPv4 subnet, and the IPv6 one when the network has IPv6.
+    pub subnets: Vec<IpNet>,
     pub internal: bool,
 }
 
@@ -50,11 +60,11 @@ impl Proto {
 /// `-p [host_ip:]host_port:container_port[/proto]` for one container address.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishedPort {
-    /// None: every host address, as `-p 8080:80`.
-    pub host_ip: Option<Ipv4Addr>,
+    /// None: every host address of `container_ip`'s family, as `-p 8080:80`.
+    pub host_ip: Option<IpAddr>,
     pub host_port: u16,
     pub proto: Proto,
-    pub container_ip: Ipv4Addr,
+    pub container_ip: IpAddr,
     pub container_port: u16,
     /// The bridge the container is reached through.
     pub bridge: String,
@@ -68,8 +78,10 @@ pub enum Match {
     Oif(String),
     NotOif(String),
     OifIn(Vec<String>),
-    SAddr(Ipv4Net),
-    DAddr(Ipv4Net),
+    /// `meta nfproto ipv6` when true, `ipv4` when false.
+    Ipv6(bool),
+    SAddr(IpNet),
+    DAddr(IpNet),
     /// The destination is one of the host's own addresses.
     DAddrLocal,
     Proto(Proto),
@@ -83,7 +95,7 @@ pub enum Action {
     Accept,
     Drop,
     Masquerade,
-    Dnat(Ipv4Addr, u16),
+    Dnat(IpAddr, u16),
     Jump(String),
 }
 
@@ -124,8 +136,12 @@ fn rule(matches: Vec<Match>, action: Action) -> Rule {
     Rule { matches, action }
 }
 
-fn host32(ip: Ipv4Addr) -> Ipv4Net {
-    Ipv4Net::new(ip, 32).expect("/32 is valid")
+fn host_net(ip: IpAddr) -> IpNet {
+    IpNet::from(ip)
+}
+
+fn loopback4() -> IpNet {
+    IpNet::V4(Ipv4Net::new(Ipv4Addr::new(127, 0, 0, 0), 8).expect("/8 is valid"))
 }
 
 /// Build the plan for `networks` and `ports`.
@@ -178,6 +194,12 @@ pub fn plan(networks: &[FwNetwork], ports: &[PublishedPort]) -> Plan {
     if networks.iter().any(|n| !n.internal) {
         sysctls.push(("net/ipv4/ip_forward".into(), "1"));
     }
+    if networks
+        .iter()
+        .any(|n| !n.internal && n.subnets.iter().any(|s| matches!(s, IpNet::V6(_))))
+    {
+        sysctls.push((IPV6_FORWARDING.into(), "1"));
+    }
     let bridges = networks.iter().map(|n| n.bridge.clone()).collect();
     Plan {
         chains,
@@ -209,10 +231,7 @@ fn base_chain(
 /// loopback. Dropped before conntrack and NAT see it.
 fn loopback_guard() -> Rule {
     rule(
-        vec![
-            Match::NotIif("lo".into()),
-            Match::DAddr("127.0.0.0/8".parse().unwrap()),
-        ],
+        vec![Match::NotIif("lo".into()), Match::DAddr(loopback4())],
         Action::Drop,
     )
 }
@@ -269,30 +288,30 @@ fn forward_rules(networks: &[FwNetwork]) -> Vec<Rule> {
 fn postrouting_rules(networks: &[FwNetwork], localnet: &[String]) -> Vec<Rule> {
     let mut rules = Vec::new();
     for n in networks.iter().filter(|n| !n.internal) {
-        rules.push(rule(
-            vec![Match::SAddr(n.subnet), Match::NotOif(n.bridge.clone())],
-            Action::Masquerade,
-        ));
-        // Hairpin: a container reaching a neighbour through a published
-        // port comes back out of its own bridge; without this the reply
-        // would go straight to it (no br_netfilter), bypassing the reverse NAT.
-        rules.push(rule(
-            vec![
-                Match::CtDnat,
-                Match::SAddr(n.subnet),
-                Match::Oif(n.bridge.clone()),
-            ],
-            Action::Masquerade,
-        ));
+        for subnet in &n.subnets {
+            rules.push(rule(
+                vec![Match::SAddr(*subnet), Match::NotOif(n.bridge.clone())],
+                Action::Masquerade,
+            ));
+            // Hairpin: a container reaching a neighbour through a published
+            // port comes back out of its own bridge; without this the reply
+            // would go straight to it (no br_netfilter), bypassing the
+            // reverse NAT.
+            rules.push(rule(
+                vec![
+                    Match::CtDnat,
+                    Match::SAddr(*subnet),
+                    Match::Oif(n.bridge.clone()),
+                ],
+                Action::Masquerade,
+            ));
+        }
     }
-    // Traffic from the host's 127.0.0.1 DNAT-ed into a container must leave
-    // with a source the container can answer.
+    // Traffic from the host's 127.0.0.1 DNAT-ed into a container must
+    // leave with a source the container can answer.
     for b in localnet {
         rules.push(rule(
-            vec![
-                Match::SAddr("127.0.0.0/8".parse().unwrap()),
-                Match::Oif(b.clone()),
-            ],
+            vec![Match::SAddr(loopback4()), Match::Oif(b.clone())],
             Action::Masquerade,
         ));
     }
@@ -300,21 +319,23 @@ fn postrouting_rules(networks: &[FwNetwork], localnet: &[String]) -> Vec<Rule> {
 }
 
 /// DNAT rules in a stable order, and the bridges that need
-/// `route_localnet` (a port reachable on 127.0.0.1).
+/// `route_localnet` (an IPv4 port reachable on 127.0.0.1).
 fn published_rules(ports: &[PublishedPort]) -> (Vec<Rule>, Vec<String>) {
     let mut rules = Vec::new();
     let mut localnet: Vec<String> = Vec::new();
     let mut sorted: Vec<&PublishedPort> = ports.iter().collect();
-    sorted.sort_by_key(|p| (p.host_port, p.proto, p.host_ip));
+    sorted.sort_by_key(|p| (p.host_port, p.proto, p.container_ip.is_ipv6(), p.host_ip));
     for p in sorted {
+        let v6 = p.container_ip.is_ipv6();
         let mut m = Vec::new();
-        if let Some(ip) = p.host_ip {
-            m.push(Match::DAddr(host32(ip)));
+        match p.host_ip {
+            Some(ip) => m.push(Match::DAddr(host_net(ip))),
+            None => m.push(Match::Ipv6(v6)),
         }
         m.push(Match::Proto(p.proto));
         m.push(Match::DPort(p.host_port));
         rules.push(rule(m, Action::Dnat(p.container_ip, p.container_port)));
-        if p.host_ip.is_none_or(|ip| ip.is_loopback()) && !localnet.contains(&p.bridge) {
+        if !v6 && p.host_ip.is_none_or(|ip| ip.is_loopback()) && !localnet.contains(&p.bridge) {
             localnet.push(p.bridge.clone());
         }
     }
@@ -329,8 +350,8 @@ fn cmp(op: &str, left: Value, right: Value) -> Value {
     json!({ "match": { "op": op, "left": left, "right": right } })
 }
 
-fn prefix(net: &Ipv4Net) -> Value {
-    if net.prefix_len() == 32 {
+fn prefix(net: &IpNet) -> Value {
+    if net.prefix_len() == net.max_prefix_len() {
         json!(net.addr().to_string())
     } else {
         json!({ "prefix": { "addr": net.network().to_string(), "len": net.prefix_len() } })
@@ -338,15 +359,26 @@ fn prefix(net: &Ipv4Net) -> Value {
 }
 
 fn render_match(m: &Match) -> Value {
-    let ip = |field: &str| json!({ "payload": { "protocol": "ip", "field": field } });
+    let ip = |field: &str, net: &IpNet| {
+        let protocol = match net {
+            IpNet::V4(_) => "ip",
+            IpNet::V6(_) => "ip6",
+        };
+        json!({ "payload": { "protocol": protocol, "field": field } })
+    };
     match m {
+        Match::Ipv6(v6) => cmp(
+            "==",
+            meta("nfproto"),
+            json!(if *v6 { "ipv6" } else { "ipv4" }),
+        ),
         Match::Iif(n) => cmp("==", meta("iifname"), json!(n)),
         Match::NotIif(n) => cmp("!=", meta("iifname"), json!(n)),
         Match::Oif(n) => cmp("==", meta("oifname"), json!(n)),
         Match::NotOif(n) => cmp("!=", meta("oifname"), json!(n)),
         Match::OifIn(ns) => cmp("==", meta("oifname"), json!({ "set": ns })),
-        Match::SAddr(n) => cmp("==", ip("saddr"), prefix(n)),
-        Match::DAddr(n) => cmp("==", ip("daddr"), prefix(n)),
+        Match::SAddr(n) => cmp("==", ip("saddr", n), prefix(n)),
+        Match::DAddr(n) => cmp("==", ip("daddr", n), prefix(n)),
         Match::DAddrLocal => cmp(
             "==",
             json!({ "fib": { "result": "type", "flags": ["daddr"] } }),
@@ -373,7 +405,8 @@ fn render_action(a: &Action) -> Value {
         Action::Drop => json!({ "drop": null }),
         Action::Masquerade => json!({ "masquerade": null }),
         Action::Dnat(ip, port) => {
-            json!({ "dnat": { "family": "ip", "addr": ip.to_string(), "port": port } })
+            let family = if ip.is_ipv6() { "ip6" } else { "ip" };
+            json!({ "dnat": { "family": family, "addr": ip.to_string(), "port": port } })
         }
         Action::Jump(target) => json!({ "jump": { "target": target } }),
     }
@@ -444,12 +477,52 @@ pub fn teardown_in(ns: &crate::netns::NetNs) -> Result<(), FirewallError> {
 /// then the whole table in one nft transaction.
 pub fn apply(plan: &Plan) -> Result<(), FirewallError> {
     for (path, value) in &plan.sysctls {
+        if path == IPV6_FORWARDING {
+            keep_router_advertisements()?;
+        }
         let full = format!("/proc/sys/{path}");
         std::fs::write(&full, value)
             .map_err(|source| FirewallError::Sysctl { path: full, source })?;
     }
     run_nft(&render(plan))?;
     sync_docker_user(&plan.bridges).map(|_| ())
+}
+
+/// The sysctl turning on IPv6 routing for every interface.
+pub const IPV6_FORWARDING: &str = "net/ipv6/conf/all/forwarding";
+
+/// Turning on IPv6 forwarding makes the kernel ignore router advertisements
+/// on every interface whose `accept_ra` is 1, so a host configured by SLAAC
+/// loses its IPv6 address and default route when its lifetime ends (a
+/// known trap with Docker's `--ipv6`, which leaves it to the user). Before
+/// rrun turns forwarding on, such interfaces (and `default`, for those made
+/// later) get `accept_ra = 2`: accept advertisements even when forwarding.
+/// Nothing changes when forwarding is already on: the host's choice stands.
+fn keep_router_advertisements() -> Result<(), FirewallError> {
+    let forwarding = format!("/proc/sys/{IPV6_FORWARDING}");
+    match std::fs::read_to_string(&forwarding) {
+        Ok(v) if v.trim() == "0" => {}
+        // Already on, or no IPv6 in this kernel (the write reports that).
+        _ => return Ok(()),
+    }
+    let conf = std::path::Path::new("/proc/sys/net/ipv6/conf");
+    let entries = std::fs::read_dir(conf).map_err(|source| FirewallError::Sysctl {
+        path: conf.display().to_string(),
+        source,
+    })?;
+    for e in entries.flatten() {
+        if e.file_name() == "all" {
+            continue;
+        }
+        let path = e.path().join("accept_ra");
+        if std::fs::read_to_string(&path).is_ok_and(|v| v.trim() == "1") {
+            std::fs::write(&path, "2").map_err(|source| FirewallError::Sysctl {
+                path: path.display().to_string(),
+                source,
+            })?;
+        }
+    }
+    Ok(())
 }
 
 /// Remove rrun's table, and our rules in DOCKER-USER, from the calling
@@ -550,17 +623,17 @@ mod tests {
         vec![
             FwNetwork {
                 bridge: "rr-a".into(),
-                subnet: "172.18.0.0/16".parse().unwrap(),
+                subnets: vec!["172.18.0.0/16".parse().unwrap()],
                 internal: false,
             },
             FwNetwork {
                 bridge: "rr-b".into(),
-                subnet: "172.19.0.0/16".parse().unwrap(),
+                subnets: vec!["172.19.0.0/16".parse().unwrap()],
                 internal: false,
             },
             FwNetwork {
                 bridge: "rr-i".into(),
-                subnet: "172.20.0.0/16".parse().unwrap(),
+                subnets: vec!["172.20.0.0/16".parse().unwrap()],
                 internal: true,
             },
         ]
@@ -672,7 +745,11 @@ mod tests {
         assert_eq!(
             published[1],
             rule(
-                vec![Match::Proto(Proto::Tcp), Match::DPort(8080)],
+                vec![
+                    Match::Ipv6(false),
+                    Match::Proto(Proto::Tcp),
+                    Match::DPort(8080)
+                ],
                 Action::Dnat("172.18.0.2".parse().unwrap(), 80)
             )
         );
@@ -795,8 +872,84 @@ mod tests {
     impl TapDaddr for Rule {
         fn tap_daddr(mut self, ip: &str) -> Self {
             self.matches
-                .insert(0, Match::DAddr(host32(ip.parse().unwrap())));
+                .insert(0, Match::DAddr(host_net(ip.parse().unwrap())));
             self
         }
+    }
+
+    #[test]
+    fn ipv6_networks_masquerade_forward_and_publish_on_ipv6() {
+        let mut ns = nets();
+        ns[0].subnets.push("fd00:a::/64".parse().unwrap());
+        ns[2].subnets.push("fd00:c::/64".parse().unwrap());
+        let port = |host_ip: Option<&str>, container_ip: &str| PublishedPort {
+            host_ip: host_ip.map(|h| h.parse().unwrap()),
+            host_port: 8080,
+            proto: Proto::Tcp,
+            container_ip: container_ip.parse().unwrap(),
+            container_port: 80,
+            bridge: "rr-a".into(),
+        };
+        let ports = vec![
+            port(None, "fd00:a::2"),
+            port(None, "172.18.0.2"),
+            port(Some("fd00:99::1"), "fd00:a::2"),
+        ];
+        let p = plan(&ns, &ports);
+        let post = &chain(&p, "postrouting").rules;
+        let masq6 = rule(
+            vec![
+                Match::SAddr("fd00:a::/64".parse().unwrap()),
+                Match::NotOif("rr-a".into()),
+            ],
+            Action::Masquerade,
+        );
+        assert!(post.contains(&masq6));
+        assert!(
+            !post.iter().any(|r| r
+                .matches
+                .contains(&Match::SAddr("fd00:c::/64".parse().unwrap()))),
+            "internal networks are not masqueraded, IPv6 neither"
+        );
+        // ::1 cannot be DNAT-ed off the host (see the module's notes).
+        assert!(!post.iter().any(|r| r
+            .matches
+            .contains(&Match::SAddr("::1/128".parse().unwrap()))));
+        let published = &chain(&p, "published").rules;
+        assert_eq!(published.len(), 3);
+        // Each family's wildcard DNATs only its own family.
+        assert_eq!(published[0].matches[0], Match::Ipv6(false), "{published:?}");
+        assert_eq!(published[1].matches[0], Match::Ipv6(true));
+        assert_eq!(
+            published[1].action,
+            Action::Dnat("fd00:a::2".parse().unwrap(), 80)
+        );
+        assert_eq!(
+            published[2].matches[0],
+            Match::DAddr("fd00:99::1/128".parse().unwrap())
+        );
+        assert!(p.sysctls.contains(&(IPV6_FORWARDING.into(), "1")));
+        // route_localnet is an IPv4 matter only.
+        assert_eq!(
+            p.sysctls
+                .iter()
+                .filter(|(s, _)| s.contains("route_localnet"))
+                .count(),
+            1
+        );
+        let text = render(&p).to_string();
+        assert!(
+            text.contains(r#""dnat":{"addr":"fd00:a::2","family":"ip6","port":80}"#),
+            "{text}"
+        );
+        assert!(text.contains(r#"{"payload":{"field":"saddr","protocol":"ip6"}}"#));
+        assert!(text.contains(r#""right":"ipv6""#));
+        let parsed: nftables::schema::Nftables = serde_json::from_value(render(&p)).unwrap();
+        assert!(parsed.objects.len() > 10);
+        // Without an IPv6 network, IPv6 forwarding is left alone.
+        assert!(!plan(&nets(), &[])
+            .sysctls
+            .iter()
+            .any(|(s, _)| s == IPV6_FORWARDING));
     }
 }

@@ -5,10 +5,10 @@
 //! the namespace it changes (see `netns`).
 
 use std::io;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use futures::TryStreamExt;
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 use rtnetlink::{Handle, LinkBridge, LinkUnspec, LinkVeth, RouteMessageBuilder};
 
 use crate::netns::{with_netlink, NetNs};
@@ -54,24 +54,30 @@ async fn index_of(h: &Handle, name: &str) -> Result<Option<u32>, LinkError> {
     }
 }
 
-async fn add_addr(h: &Handle, index: u32, name: &str, addr: Ipv4Net) -> Result<(), LinkError> {
-    match h
-        .address()
-        .add(index, IpAddr::V4(addr.addr()), addr.prefix_len())
-        .execute()
-        .await
-    {
+/// Add `addr` to a link. IPv6 addresses skip duplicate address detection
+/// (IFA_F_NODAD), as Docker's do: the bridge and IPAM own the subnet, and a
+/// tentative address would leave the container without IPv6 for its
+/// first second or two.
+async fn add_addr(h: &Handle, index: u32, name: &str, addr: IpNet) -> Result<(), LinkError> {
+    use rtnetlink::packet_route::address::{AddressAttribute, AddressFlags};
+    let mut req = h.address().add(index, addr.addr(), addr.prefix_len());
+    if addr.addr().is_ipv6() {
+        req.message_mut()
+            .attributes
+            .push(AddressAttribute::Flags(AddressFlags::Nodad));
+    }
+    match req.execute().await {
         Err(e) if errno(&e) == Some(libc::EEXIST) => Ok(()),
         r => r.map_err(ctx(format!("add {addr} to {name}"))),
     }
 }
 
-/// A bridge for one network: `gateway` is the bridge's address with the
-/// subnet's prefix, e.g. 172.18.0.1/16.
+/// A bridge for one network: `gateways` are the bridge's addresses with
+/// their subnets' prefixes, e.g. 172.18.0.1/16 and, with IPv6, fd12::1/64.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct BridgeSpec {
     pub name: String,
-    pub gateway: Ipv4Net,
+    pub gateways: Vec<IpNet>,
     pub mtu: Option<u32>,
 }
 
@@ -96,7 +102,9 @@ pub fn ensure_bridge(host: &NetNs, spec: &BridgeSpec) -> Result<(), LinkError> {
                     .ok_or_else(|| io::Error::other(format!("bridge {} vanished", spec.name)))?
             }
         };
-        add_addr(&h, index, &spec.name, spec.gateway).await?;
+        for gw in &spec.gateways {
+            add_addr(&h, index, &spec.name, *gw).await?;
+        }
         h.link()
             .set(LinkUnspec::new_with_index(index).up().build())
             .execute()
@@ -134,10 +142,13 @@ pub struct Attachment {
     pub host_veth: String,
     /// The name inside the container: `eth0`, `eth1`, … in attach order.
     pub ifname: String,
-    /// The container's address with the subnet's prefix.
-    pub address: Ipv4Net,
+    /// The container's addresses with their subnets' prefixes: IPv4, and
+    /// IPv6 on a network with IPv6 enabled.
+    pub addresses: Vec<IpNet>,
     /// Set for the first network only: the container's default route.
     pub default_gateway: Option<Ipv4Addr>,
+    /// Set for the first network with IPv6: the IPv6 default route.
+    pub default_gateway6: Option<Ipv6Addr>,
     pub mtu: Option<u32>,
 }
 
@@ -262,17 +273,23 @@ fn configure_inside(container: &NetNs, peer: &str, a: &Attachment) -> Result<(),
             .execute()
             .await
             .map_err(ctx(format!("rename {peer} to {}", a.ifname)))?;
-        add_addr(&h, idx, &a.ifname, a.address).await?;
+        for addr in &a.addresses {
+            add_addr(&h, idx, &a.ifname, *addr).await?;
+        }
         h.link()
             .set(LinkUnspec::new_with_index(idx).up().build())
             .execute()
             .await
             .map_err(ctx(format!("bring up {}", a.ifname)))?;
-        if let Some(gw) = a.default_gateway {
-            let route = RouteMessageBuilder::<Ipv4Addr>::new()
-                .gateway(gw)
-                .output_interface(idx)
-                .build();
+        let v4 = a.default_gateway.map(|gw| {
+            let r = RouteMessageBuilder::<Ipv4Addr>::new().gateway(gw);
+            (IpAddr::V4(gw), r.output_interface(idx).build())
+        });
+        let v6 = a.default_gateway6.map(|gw| {
+            let r = RouteMessageBuilder::<Ipv6Addr>::new().gateway(gw);
+            (IpAddr::V6(gw), r.output_interface(idx).build())
+        });
+        for (gw, route) in v4.into_iter().chain(v6) {
             match h.route().add(route).execute().await {
                 Err(e) if errno(&e) == Some(libc::EEXIST) => {}
                 r => r.map_err(ctx(format!("default route via {gw}")))?,
@@ -314,24 +331,34 @@ pub fn bridge_ports(ns: &NetNs, bridge: &str) -> Result<Vec<String>, LinkError> 
     })
 }
 
-/// The IPv4 routes of `ns`'s main table, for IPAM to avoid (default routes
-/// included; IPAM ignores them).
-pub fn host_routes(ns: &NetNs) -> Result<Vec<Ipv4Net>, LinkError> {
+/// The IPv4 and IPv6 routes of `ns`'s main table, for IPAM to avoid
+/// (default routes included; IPAM ignores them).
+pub fn host_routes(ns: &NetNs) -> Result<Vec<IpNet>, LinkError> {
     use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute};
     with_netlink(ns, |h| async move {
         let mut routes = Vec::new();
-        let mut dump = h
-            .route()
-            .get(RouteMessageBuilder::<Ipv4Addr>::new().build())
-            .execute();
-        while let Some(r) = dump.try_next().await.map_err(ctx("dump routes"))? {
-            let dst = r.attributes.iter().find_map(|a| match a {
-                RouteAttribute::Destination(RouteAddress::Inet(ip)) => Some(*ip),
-                _ => None,
-            });
-            let dst = dst.unwrap_or(Ipv4Addr::UNSPECIFIED);
-            if let Ok(net) = Ipv4Net::new(dst, r.header.destination_prefix_length) {
-                routes.push(net.trunc());
+        let dumps = [
+            RouteMessageBuilder::<Ipv4Addr>::new().build(),
+            RouteMessageBuilder::<Ipv6Addr>::new().build(),
+        ];
+        for msg in dumps {
+            let v6 = msg.header.address_family == rtnetlink::packet_route::AddressFamily::Inet6;
+            let mut dump = h.route().get(msg).execute();
+            while let Some(r) = dump.try_next().await.map_err(ctx("dump routes"))? {
+                let dst = r.attributes.iter().find_map(|a| match a {
+                    RouteAttribute::Destination(RouteAddress::Inet(ip)) => Some(IpAddr::V4(*ip)),
+                    RouteAttribute::Destination(RouteAddress::Inet6(ip)) => Some(IpAddr::V6(*ip)),
+                    _ => None,
+                });
+                let unspecified = if v6 {
+                    IpAddr::V6(Ipv6Addr::UNSPECIFIED)
+                } else {
+                    IpAddr::V4(Ipv4Addr::UNSPECIFIED)
+                };
+                let dst = dst.unwrap_or(unspecified);
+                if let Ok(net) = IpNet::new(dst, r.header.destination_prefix_length) {
+                    routes.push(net.trunc());
+                }
             }
         }
         Ok(routes)

@@ -3,11 +3,11 @@
 //! the system, and undo what was done when a later step fails.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use ipnet::Ipv4Net;
+use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
 use crate::dns::server::{DnsServer, Records, ServerConfig};
 use crate::dns::{DnsEndpoint, Snapshot};
@@ -52,8 +52,8 @@ pub enum NetdError {
     NotConnected { container: String, network: String },
     #[error("protocol {0:?} is not supported; use tcp or udp")]
     Protocol(String),
-    #[error("IPv6 networks (--ipv6) are not supported by rrun yet")]
-    Ipv6Unsupported,
+    #[error("{0}")]
+    Ipv6(String),
     #[error("{0}; and undoing it failed too: {1}")]
     Undo(Box<NetdError>, Box<NetdError>),
 }
@@ -94,7 +94,11 @@ pub struct CreateNetwork {
     pub gateway: Option<Ipv4Addr>,
     pub ip_range: Option<Ipv4Net>,
     pub internal: bool,
+    /// `--ipv6`; implied by an IPv6 `--subnet`.
     pub enable_ipv6: bool,
+    pub subnet6: Option<Ipv6Net>,
+    pub gateway6: Option<Ipv6Addr>,
+    pub ip_range6: Option<Ipv6Net>,
     pub labels: BTreeMap<String, String>,
     pub options: BTreeMap<String, String>,
 }
@@ -109,6 +113,9 @@ impl CreateNetwork {
             ip_range: None,
             internal: false,
             enable_ipv6: false,
+            subnet6: None,
+            gateway6: None,
+            ip_range6: None,
             labels: BTreeMap::new(),
             options: BTreeMap::new(),
         }
@@ -125,11 +132,12 @@ pub struct ContainerRef<'a> {
     pub netns: &'a NetNs,
 }
 
-/// `--network-alias`, `--ip`, `-p`.
+/// `--network-alias`, `--ip`, `--ip6`, `-p`.
 #[derive(Debug, Clone, Default)]
 pub struct ConnectOptions {
     pub aliases: Vec<String>,
     pub ipv4: Option<Ipv4Addr>,
+    pub ipv6: Option<Ipv6Addr>,
     pub ports: Vec<PortBinding>,
 }
 
@@ -140,6 +148,9 @@ pub struct Connected {
     pub interface: Option<String>,
     pub address: Option<Ipv4Net>,
     pub gateway: Option<Ipv4Addr>,
+    /// On a network with IPv6.
+    pub address6: Option<Ipv6Net>,
+    pub gateway6: Option<Ipv6Addr>,
 }
 
 /// rrund's networking. All changes are serialized by one lock; DNS readers
@@ -264,9 +275,16 @@ impl Netd {
         req: CreateNetwork,
         bridge: Option<&str>,
     ) -> Result<Network, NetdError> {
-        if req.enable_ipv6 {
-            // Refused rather than silently creating an IPv4-only network.
-            return Err(NetdError::Ipv6Unsupported);
+        let enable_ipv6 = req.enable_ipv6 || req.subnet6.is_some();
+        if enable_ipv6 && req.driver != Driver::Bridge {
+            return Err(NetdError::Ipv6(
+                "IPv6 can only be enabled on bridge networks".into(),
+            ));
+        }
+        if !enable_ipv6 && (req.gateway6.is_some() || req.ip_range6.is_some()) {
+            return Err(NetdError::Ipv6(
+                "an IPv6 gateway or range needs an IPv6 subnet (--ipv6 --subnet)".into(),
+            ));
         }
         let nets = self.store.load_all()?;
         if nets.iter().any(|n| n.name == req.name) {
@@ -286,33 +304,32 @@ impl Netd {
                 config: vec![],
             },
             internal: req.internal,
-            enable_ipv6: req.enable_ipv6,
+            enable_ipv6,
             labels: req.labels,
             options,
             containers: BTreeMap::new(),
         };
         if req.driver == Driver::Bridge {
             let in_use = ipam::subnets_in_use(&nets)?;
-            let subnet = match req.subnet {
-                Some(s) => {
-                    ipam::check_subnet(s.trunc(), &in_use)?;
-                    s.trunc()
-                }
-                None => {
-                    ipam::choose_subnet(&self.cfg.pools, &in_use, &link::host_routes(&self.host)?)?
-                }
-            };
-            let gateway = req
-                .gateway
-                .or_else(|| subnet.hosts().next())
-                .ok_or(IpamError::SubnetFull(subnet))?;
-            // Validates the gateway and range against the subnet.
-            SubnetAllocator::new(subnet, gateway, req.ip_range)?;
-            net.ipam.config.push(IpamConfig {
-                subnet,
-                gateway,
-                ip_range: req.ip_range,
-            });
+            let routes = link::host_routes(&self.host)?;
+            net.ipam.config.push(self.pool_entry(
+                false,
+                req.subnet.map(IpNet::V4),
+                req.gateway.map(IpAddr::V4),
+                req.ip_range.map(IpNet::V4),
+                &in_use,
+                &routes,
+            )?);
+            if enable_ipv6 {
+                net.ipam.config.push(self.pool_entry(
+                    true,
+                    req.subnet6.map(IpNet::V6),
+                    req.gateway6.map(IpAddr::V6),
+                    req.ip_range6.map(IpNet::V6),
+                    &in_use,
+                    &routes,
+                )?);
+            }
             let bridge = net.bridge_name();
             if let Some(other) = nets
                 .iter()
@@ -348,6 +365,60 @@ impl Netd {
             return Err(with_undo(e, undo));
         }
         Ok(net)
+    }
+
+    /// One IPAM entry of the family `v6` says: the user's subnet, checked,
+    /// or a free one from that family's pools; the gateway defaults to the
+    /// subnet's first host.
+    fn pool_entry(
+        &self,
+        v6: bool,
+        subnet: Option<IpNet>,
+        gateway: Option<IpAddr>,
+        ip_range: Option<IpNet>,
+        in_use: &[IpNet],
+        routes: &[IpNet],
+    ) -> Result<IpamConfig, NetdError> {
+        let subnet = match subnet {
+            Some(s) => {
+                ipam::check_subnet(s.trunc(), in_use)?;
+                s.trunc()
+            }
+            None if v6 => {
+                let mut pools: Vec<AddressPool> = self
+                    .cfg
+                    .pools
+                    .iter()
+                    .filter(|p| p.base.addr().is_ipv6())
+                    .copied()
+                    .collect();
+                if pools.is_empty() {
+                    pools.push(ipam::ula_pool(&self.machine_id()));
+                }
+                ipam::choose_subnet(&pools, in_use, routes, true)?
+            }
+            None => ipam::choose_subnet(&self.cfg.pools, in_use, routes, false)?,
+        };
+        let gateway = gateway
+            .or_else(|| subnet.hosts().find(|h| *h != subnet.network()))
+            .ok_or(IpamError::SubnetFull(subnet))?;
+        // Validates the gateway and range against the subnet.
+        SubnetAllocator::new(subnet, gateway, ip_range)?;
+        Ok(IpamConfig {
+            subnet,
+            gateway,
+            ip_range,
+        })
+    }
+
+    /// What seeds the default IPv6 pool: the host's machine id, else its
+    /// hostname.
+    fn machine_id(&self) -> Vec<u8> {
+        std::fs::read(self.cfg.host_root.join("etc/machine-id"))
+            .ok()
+            .filter(|m| !m.is_empty())
+            .or_else(|| std::fs::read("/proc/sys/kernel/hostname").ok())
+            .unwrap_or_default()
     }
 
     /// `docker network rm`: refused while containers are connected.
@@ -398,6 +469,13 @@ impl Netd {
         }
         for p in &opts.ports {
             proto(&p.protocol)?;
+            if p.host_ip == Some(IpAddr::V6(Ipv6Addr::LOCALHOST)) {
+                return Err(NetdError::Ipv6(format!(
+                    "cannot publish port {} on [::1]: the kernel does not forward IPv6 \
+                     loopback traffic to a container; publish on [::] or 127.0.0.1",
+                    p.host_port
+                )));
+            }
         }
         let mine: Vec<&Endpoint> = nets.iter().filter_map(|n| n.containers.get(c.id)).collect();
         let ifname = (0..)
@@ -407,42 +485,96 @@ impl Netd {
         let has_route = nets
             .iter()
             .any(|n| !n.internal && n.containers.contains_key(c.id));
+        let has_route6 = nets
+            .iter()
+            .any(|n| !n.internal && n.ipv6().is_some() && n.containers.contains_key(c.id));
         let net = &mut nets[pos];
         let mut endpoint = Endpoint {
             name: c.name.to_string(),
             ipv4_address: Ipv4Addr::UNSPECIFIED,
+            ipv6_address: None,
             aliases: opts.aliases,
             hostname: c.hostname.map(str::to_string),
             interface: String::new(),
             ports: opts.ports,
         };
-        let Some(mut alloc) = SubnetAllocator::for_network(net)? else {
+        let (Some(mut alloc), alloc6) = SubnetAllocator::for_network(net)? else {
             // host / none: nothing to wire.
             return Ok(Connected {
                 interface: None,
                 address: None,
                 gateway: None,
+                address6: None,
+                gateway6: None,
             });
         };
         let ip = match opts.ipv4 {
             Some(ip) => {
-                alloc.take(ip)?;
-                ip
+                alloc.take(IpAddr::V4(ip))?;
+                IpAddr::V4(ip)
             }
             None => alloc.allocate()?,
         };
-        let address = Ipv4Net::new(ip, alloc.subnet().prefix_len()).expect("prefix from a subnet");
-        let gateway = (!net.internal && !has_route).then(|| alloc.gateway());
+        let address = IpNet::new(ip, alloc.subnet().prefix_len()).expect("prefix from a subnet");
+        let IpNet::V4(address) = address else {
+            unreachable!("the first allocator is IPv4");
+        };
+        let gateway = (!net.internal && !has_route).then(|| match alloc.gateway() {
+            IpAddr::V4(g) => g,
+            IpAddr::V6(_) => unreachable!("an IPv4 subnet has an IPv4 gateway"),
+        });
+        let (address6, gateway6) = match (alloc6, opts.ipv6) {
+            (None, Some(ip6)) => {
+                return Err(NetdError::Ipv6(format!(
+                    "cannot assign {ip6} (--ip6): network {} has no IPv6 (create it with --ipv6)",
+                    net.name
+                )))
+            }
+            (None, None) => (None, None),
+            (Some(mut a6), wanted) => {
+                let ip6 = match wanted {
+                    Some(ip6) => {
+                        a6.take(IpAddr::V6(ip6))?;
+                        IpAddr::V6(ip6)
+                    }
+                    None => a6.allocate()?,
+                };
+                let (IpAddr::V6(ip6), IpAddr::V6(gw6)) = (ip6, a6.gateway()) else {
+                    unreachable!("the second allocator is IPv6");
+                };
+                let net6 =
+                    Ipv6Net::new(ip6, a6.subnet().prefix_len()).expect("prefix from a subnet");
+                (Some(net6), (!net.internal && !has_route6).then_some(gw6))
+            }
+        };
+        if let (None, Some(p)) = (
+            address6,
+            endpoint
+                .ports
+                .iter()
+                .find(|p| p.host_ip.is_some_and(|i| i.is_ipv6())),
+        ) {
+            return Err(NetdError::Ipv6(format!(
+                "cannot publish port {} on {}: network {} has no IPv6 (create it with --ipv6)",
+                p.host_port,
+                p.host_ip.expect("found by its host ip"),
+                net.name
+            )));
+        }
+        let mut addresses = vec![IpNet::V4(address)];
+        addresses.extend(address6.map(IpNet::V6));
         let attachment = Attachment {
             bridge: net.bridge_name(),
             host_veth: link::veth_name(c.id, net.id.as_str()),
             ifname: ifname.clone(),
-            address,
+            addresses,
             default_gateway: gateway,
+            default_gateway6: gateway6,
             mtu: net.mtu(),
         };
         link::attach(&self.host, c.netns, &attachment)?;
-        endpoint.ipv4_address = ip;
+        endpoint.ipv4_address = address.addr();
+        endpoint.ipv6_address = address6.map(|a| a.addr());
         endpoint.interface = ifname.clone();
         net.containers.insert(c.id.to_string(), endpoint);
         let saved = net.clone();
@@ -467,6 +599,8 @@ impl Netd {
             interface: Some(ifname),
             address: Some(address),
             gateway,
+            address6,
+            gateway6,
         })
     }
 
@@ -522,14 +656,14 @@ impl Netd {
     /// has it bound (checked by binding it in the host's namespace).
     pub fn port_available(
         &self,
-        host_ip: Option<Ipv4Addr>,
+        host_ip: Option<IpAddr>,
         port: u16,
         protocol: &str,
     ) -> Result<bool, NetdError> {
         let wanted = proto(protocol)?;
         let nets = self.store.load_all()?;
         let (_, published) = firewall_inputs(&nets)?;
-        let overlaps = |a: Option<Ipv4Addr>, b: Option<Ipv4Addr>| match (a, b) {
+        let overlaps = |a: Option<IpAddr>, b: Option<IpAddr>| match (a, b) {
             (Some(a), Some(b)) => a == b,
             _ => true,
         };
@@ -539,10 +673,30 @@ impl Netd {
         {
             return Ok(false);
         }
-        let addr = SocketAddr::new(IpAddr::V4(host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED)), port);
-        let free = self.host.run(move || match wanted {
-            Proto::Tcp => std::net::TcpListener::bind(addr).is_ok(),
-            Proto::Udp => std::net::UdpSocket::bind(addr).is_ok(),
+        // Every address: `[::]` (dual-stack) is taken if either family's
+        // wildcard or any address is; `0.0.0.0` on a host without IPv6.
+        let addrs: Vec<SocketAddr> = match host_ip {
+            Some(ip) => vec![SocketAddr::new(ip, port)],
+            None => vec![
+                SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port),
+                SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
+            ],
+        };
+        let free = self.host.run(move || {
+            let bind = |addr: SocketAddr| match wanted {
+                Proto::Tcp => std::net::TcpListener::bind(addr).map(drop),
+                Proto::Udp => std::net::UdpSocket::bind(addr).map(drop),
+            };
+            for addr in addrs {
+                match bind(addr) {
+                    Ok(()) => return true,
+                    Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return false,
+                    // No IPv6 here: ask IPv4.
+                    Err(_) if addr.is_ipv6() && host_ip.is_none() => continue,
+                    Err(_) => return false,
+                }
+            }
+            false
         })?;
         Ok(free)
     }
@@ -552,11 +706,11 @@ impl Netd {
     /// published port.
     pub fn choose_host_port(
         &self,
-        host_ip: Option<Ipv4Addr>,
+        host_ip: Option<IpAddr>,
         protocol: &str,
     ) -> Result<u16, NetdError> {
         let wanted = proto(protocol)?;
-        let ip = IpAddr::V4(host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED));
+        let ip = host_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
         for _ in 0..64 {
             let port = self.host.run(move || -> std::io::Result<u16> {
                 let addr = SocketAddr::new(ip, 0);
@@ -627,10 +781,10 @@ fn bridge_spec(n: &Network) -> Option<BridgeSpec> {
     if n.driver != Driver::Bridge {
         return None;
     }
-    let cfg = n.ipv4()?;
+    n.ipv4()?;
     Some(BridgeSpec {
         name: n.bridge_name(),
-        gateway: Ipv4Net::new(cfg.gateway, cfg.subnet.prefix_len()).ok()?,
+        gateways: n.ipam.config.iter().map(IpamConfig::gateway_net).collect(),
         mtu: n.mtu(),
     })
 }
@@ -642,23 +796,33 @@ pub fn firewall_inputs(
     let mut fw = Vec::new();
     let mut ports = Vec::new();
     for n in nets.iter().filter(|n| n.driver == Driver::Bridge) {
-        let Some(cfg) = n.ipv4() else { continue };
+        if n.ipv4().is_none() {
+            continue;
+        }
         let bridge = n.bridge_name();
         fw.push(FwNetwork {
             bridge: bridge.clone(),
-            subnet: cfg.subnet,
+            subnets: n.ipam.config.iter().map(|c| c.subnet).collect(),
             internal: n.internal,
         });
         for e in n.containers.values() {
             for p in &e.ports {
-                ports.push(PublishedPort {
-                    host_ip: p.host_ip,
-                    host_port: p.host_port,
-                    proto: proto(&p.protocol)?,
-                    container_ip: e.ipv4_address,
-                    container_port: p.container_port,
-                    bridge: bridge.clone(),
-                });
+                // `-p 8080:80` publishes on every host address of each
+                // family the container has; a host address, on its family.
+                let targets = [IpAddr::V4(e.ipv4_address)]
+                    .into_iter()
+                    .chain(e.ipv6_address.map(IpAddr::V6))
+                    .filter(|c| p.host_ip.is_none_or(|h| h.is_ipv6() == c.is_ipv6()));
+                for container_ip in targets {
+                    ports.push(PublishedPort {
+                        host_ip: p.host_ip,
+                        host_port: p.host_port,
+                        proto: proto(&p.protocol)?,
+                        container_ip,
+                        container_port: p.container_port,
+                        bridge: bridge.clone(),
+                    });
+                }
             }
         }
     }
@@ -680,7 +844,7 @@ pub fn snapshot_of(nets: &[Network]) -> Snapshot {
                 internal: n.internal,
                 names,
                 ipv4: Some(e.ipv4_address),
-                ipv6: None,
+                ipv6: e.ipv6_address,
             });
         }
     }
@@ -691,7 +855,9 @@ pub fn snapshot_of(nets: &[Network]) -> Snapshot {
 pub fn container_addresses(nets: &[Network], container_id: &str) -> Vec<IpAddr> {
     nets.iter()
         .filter_map(|n| n.containers.get(container_id))
-        .map(|e| IpAddr::V4(e.ipv4_address))
+        .flat_map(|e| {
+            std::iter::once(IpAddr::V4(e.ipv4_address)).chain(e.ipv6_address.map(IpAddr::V6))
+        })
         .collect()
 }
 
@@ -708,6 +874,7 @@ mod tests {
             Endpoint {
                 name: "/mysql".into(),
                 ipv4_address: "172.18.0.2".parse().unwrap(),
+                ipv6_address: None,
                 aliases: vec!["db".into()],
                 hostname: Some("h1".into()),
                 interface: "eth0".into(),
@@ -729,7 +896,7 @@ mod tests {
         assert!(fw[1].internal);
         assert_eq!(
             ports[0].container_ip,
-            "172.18.0.2".parse::<Ipv4Addr>().unwrap()
+            "172.18.0.2".parse::<IpAddr>().unwrap()
         );
         assert_eq!(ports[0].bridge, a.bridge_name());
         a.containers.get_mut("c1").unwrap().ports[0].protocol = "sctp".into();

@@ -5,10 +5,10 @@
 use std::collections::BTreeMap;
 use std::fs::{self, File};
 use std::io::{self, Write};
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 
-use ipnet::Ipv4Net;
+use ipnet::IpNet;
 use serde::{Deserialize, Serialize};
 
 use crate::name::{NetworkId, NetworkName};
@@ -22,14 +22,26 @@ pub enum Driver {
     None,
 }
 
-/// One IPAM pool entry, as in `docker network inspect`.
+/// One IPAM pool entry, as in `docker network inspect`: an IPv4 or an IPv6
+/// subnet, with a gateway and range of the same family.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct IpamConfig {
-    pub subnet: Ipv4Net,
-    pub gateway: Ipv4Addr,
+    pub subnet: IpNet,
+    pub gateway: IpAddr,
     #[serde(rename = "IPRange", default, skip_serializing_if = "Option::is_none")]
-    pub ip_range: Option<Ipv4Net>,
+    pub ip_range: Option<IpNet>,
+}
+
+impl IpamConfig {
+    pub fn is_v6(&self) -> bool {
+        matches!(self.subnet, IpNet::V6(_))
+    }
+
+    /// The gateway with the subnet's prefix, as on the bridge.
+    pub fn gateway_net(&self) -> IpNet {
+        IpNet::new(self.gateway, self.subnet.prefix_len()).expect("prefix from a subnet")
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,6 +58,13 @@ pub struct Endpoint {
     pub name: String,
     #[serde(rename = "IPv4Address")]
     pub ipv4_address: Ipv4Addr,
+    /// Set on networks with IPv6 enabled.
+    #[serde(
+        rename = "IPv6Address",
+        default,
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ipv6_address: Option<Ipv6Addr>,
     #[serde(default)]
     pub aliases: Vec<String>,
     /// The container's hostname, also resolvable on this network.
@@ -63,8 +82,9 @@ pub struct Endpoint {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct PortBinding {
+    /// None: every host address of the families the container has.
     #[serde(rename = "HostIp", default, skip_serializing_if = "Option::is_none")]
-    pub host_ip: Option<Ipv4Addr>,
+    pub host_ip: Option<IpAddr>,
     pub host_port: u16,
     pub container_port: u16,
     /// `tcp` or `udp`.
@@ -113,8 +133,14 @@ impl Network {
         self.options.get(MTU_OPTION).and_then(|m| m.parse().ok())
     }
 
+    /// The IPv4 pool entry (every bridge network has one).
     pub fn ipv4(&self) -> Option<&IpamConfig> {
-        self.ipam.config.first()
+        self.ipam.config.iter().find(|c| !c.is_v6())
+    }
+
+    /// The IPv6 pool entry of a network created with `--ipv6`.
+    pub fn ipv6(&self) -> Option<&IpamConfig> {
+        self.ipam.config.iter().find(|c| c.is_v6())
     }
 }
 
@@ -235,17 +261,12 @@ fn sync_dir(dir: &Path) -> Result<(), StoreError> {
         .map_err(io_err(dir))
 }
 
-/// Every address a network's endpoints hold, for rebuilding IPAM state.
-pub fn endpoint_addresses(net: &Network) -> impl Iterator<Item = IpAddr> + '_ {
-    net.containers.values().map(|e| IpAddr::V4(e.ipv4_address))
-}
-
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
 
     pub(crate) fn sample(name: &str, subnet: &str) -> Network {
-        let subnet: Ipv4Net = subnet.parse().unwrap();
+        let subnet: IpNet = subnet.parse().unwrap();
         Network {
             name: NetworkName::try_from(name).unwrap(),
             id: NetworkId::random().unwrap(),
@@ -277,6 +298,7 @@ pub(crate) mod tests {
             Endpoint {
                 name: "mysql".into(),
                 ipv4_address: "172.18.0.2".parse().unwrap(),
+                ipv6_address: None,
                 aliases: vec!["db".into()],
                 hostname: None,
                 interface: "eth0".into(),

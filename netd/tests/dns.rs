@@ -108,7 +108,7 @@ fn embedded_resolver_answers_names_aliases_ptr_and_forwards() {
     for (i, br) in bridges.iter().enumerate() {
         let spec = BridgeSpec {
             name: br.clone(),
-            gateway: format!("10.{}.0.1/24", 81 + i).parse().unwrap(),
+            gateways: vec![format!("10.{}.0.1/24", 81 + i).parse().unwrap()],
             mtu: None,
         };
         link::ensure_bridge(&host.open(), &spec).unwrap();
@@ -125,8 +125,9 @@ fn embedded_resolver_answers_names_aliases_ptr_and_forwards() {
                 bridge: bridges[*net].clone(),
                 host_veth: link::veth_name(&ns.name, &bridges[*net]),
                 ifname: "eth0".into(),
-                address: format!("{ip}/24").parse().unwrap(),
+                addresses: vec![format!("{ip}/24").parse().unwrap()],
                 default_gateway: Some(Ipv4Addr::new(10, 81 + *net as u8, 0, 1)),
+                default_gateway6: None,
                 mtu: None,
             };
             link::attach(&host.open(), &ns.open(), &a).unwrap();

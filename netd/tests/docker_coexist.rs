@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{can_ping, ok, unique, TestNs};
+use common::{can_ping, ok, outside_link, unique, TestNs};
 use netd::firewall::{self, FwNetwork};
 use netd::link::{self, Attachment, BridgeSpec};
 
@@ -12,55 +12,7 @@ use netd::link::{self, Attachment, BridgeSpec};
 fn containers_get_out_through_dockers_forward_drop_and_teardown_leaves_docker_alone() {
     let host = TestNs::new("rrh");
     let outside = TestNs::new("rrx");
-    ok(
-        10,
-        &[
-            "ip",
-            "-n",
-            &host.name,
-            "link",
-            "add",
-            "up0",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "wan0",
-            "netns",
-            &outside.name,
-        ],
-    );
-    ok(
-        10,
-        &[
-            "ip",
-            "-n",
-            &host.name,
-            "addr",
-            "add",
-            "10.210.0.1/24",
-            "dev",
-            "up0",
-        ],
-    );
-    ok(10, &["ip", "-n", &host.name, "link", "set", "up0", "up"]);
-    ok(
-        10,
-        &[
-            "ip",
-            "-n",
-            &outside.name,
-            "addr",
-            "add",
-            "10.210.0.2/24",
-            "dev",
-            "wan0",
-        ],
-    );
-    ok(
-        10,
-        &["ip", "-n", &outside.name, "link", "set", "wan0", "up"],
-    );
+    outside_link(&host, &outside, "10.210.0.1/24", "10.210.0.2/24");
     // What Docker (iptables-nft) leaves: FORWARD drops by default and jumps
     // to DOCKER-USER first, which ends in a return.
     let nft = |cmd: &str| {
@@ -88,7 +40,7 @@ fn containers_get_out_through_dockers_forward_drop_and_teardown_leaves_docker_al
         &host.open(),
         &BridgeSpec {
             name: br.clone(),
-            gateway: "10.94.0.1/24".parse().unwrap(),
+            gateways: vec!["10.94.0.1/24".parse().unwrap()],
             mtu: None,
         },
     )
@@ -101,8 +53,9 @@ fn containers_get_out_through_dockers_forward_drop_and_teardown_leaves_docker_al
             bridge: br.clone(),
             host_veth: link::veth_name(&c.name, &br),
             ifname: "eth0".into(),
-            address: "10.94.0.2/24".parse().unwrap(),
+            addresses: vec!["10.94.0.2/24".parse().unwrap()],
             default_gateway: Some("10.94.0.1".parse().unwrap()),
+            default_gateway6: None,
             mtu: None,
         },
     )
@@ -110,7 +63,7 @@ fn containers_get_out_through_dockers_forward_drop_and_teardown_leaves_docker_al
     let plan = firewall::plan(
         &[FwNetwork {
             bridge: br.clone(),
-            subnet: "10.94.0.0/24".parse().unwrap(),
+            subnets: vec!["10.94.0.0/24".parse().unwrap()],
             internal: false,
         }],
         &[],

@@ -3,27 +3,11 @@
 
 mod common;
 
-use std::io::Write;
 use std::time::Duration;
 
-use common::{can_ping, fetch, ok, poll, unique, TestNs};
+use common::{can_ping, fetch, ok, outside_link, poll, serve_in, unique, TestNs};
 use netd::firewall::{self, FwNetwork, Proto, PublishedPort};
 use netd::link::{self, Attachment, BridgeSpec};
-
-/// A TCP server bound inside a namespace, answering every connection with
-/// `greeting`; served from a plain thread (the socket stays in its namespace).
-fn serve_in(ns: &TestNs, port: u16, greeting: &'static str) {
-    let listener = ns
-        .open()
-        .run(|| std::net::TcpListener::bind(("0.0.0.0", port)))
-        .unwrap()
-        .unwrap();
-    std::thread::spawn(move || {
-        for mut conn in listener.incoming().flatten() {
-            let _ = conn.write_all(greeting.as_bytes());
-        }
-    });
-}
 
 fn attach(
     host: &TestNs,
@@ -37,8 +21,9 @@ fn attach(
         bridge: br.into(),
         host_veth: link::veth_name(&c.name, br),
         ifname: ifname.into(),
-        address: addr.parse().unwrap(),
+        addresses: vec![addr.parse().unwrap()],
         default_gateway: gw.map(|g| g.parse().unwrap()),
+        default_gateway6: None,
         mtu: None,
     };
     link::attach(&host.open(), &c.open(), &a).unwrap();
@@ -51,55 +36,7 @@ fn isolation_masquerade_internal_published_ports_and_clean_teardown() {
     let outside = TestNs::new("rrx");
     // The outside world: a peer on 10.200.0.0/24 with no route to any
     // container subnet, so only masquerading lets containers reach it.
-    ok(
-        10,
-        &[
-            "ip",
-            "-n",
-            &host.name,
-            "link",
-            "add",
-            "up0",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "wan0",
-            "netns",
-            &outside.name,
-        ],
-    );
-    ok(
-        10,
-        &[
-            "ip",
-            "-n",
-            &host.name,
-            "addr",
-            "add",
-            "10.200.0.1/24",
-            "dev",
-            "up0",
-        ],
-    );
-    ok(10, &["ip", "-n", &host.name, "link", "set", "up0", "up"]);
-    ok(
-        10,
-        &[
-            "ip",
-            "-n",
-            &outside.name,
-            "addr",
-            "add",
-            "10.200.0.2/24",
-            "dev",
-            "wan0",
-        ],
-    );
-    ok(
-        10,
-        &["ip", "-n", &outside.name, "link", "set", "wan0", "up"],
-    );
+    outside_link(&host, &outside, "10.200.0.1/24", "10.200.0.2/24");
     // Bridged traffic must not depend on br_netfilter (loaded on some hosts,
     // not others): switch it off in our namespace where it exists, so the
     // hairpin check below tests our own rule.
@@ -141,7 +78,7 @@ fn isolation_masquerade_internal_published_ports_and_clean_teardown() {
             &host.open(),
             &BridgeSpec {
                 name: b.clone(),
-                gateway: gw.parse().unwrap(),
+                gateways: vec![gw.parse().unwrap()],
                 mtu: None,
             },
         )
@@ -219,7 +156,7 @@ fn isolation_masquerade_internal_published_ports_and_clean_teardown() {
         .enumerate()
         .map(|(i, (b, s))| FwNetwork {
             bridge: b.clone(),
-            subnet: s.parse().unwrap(),
+            subnets: vec![s.parse().unwrap()],
             internal: i == 2,
         })
         .collect();

@@ -10,8 +10,9 @@ fn attachment(bridge: &str, ifname: &str, addr: &str, gw: Option<&str>) -> Attac
         bridge: bridge.into(),
         host_veth: link::veth_name(&unique("c"), bridge),
         ifname: ifname.into(),
-        address: addr.parse().unwrap(),
+        addresses: vec![addr.parse().unwrap()],
         default_gateway: gw.map(|g| g.parse().unwrap()),
+        default_gateway6: None,
         mtu: Some(1400),
     }
 }
@@ -24,7 +25,7 @@ fn containers_on_a_bridge_get_eth0_address_route_and_reach_each_other() {
     let br = format!("rr-{}", unique("").replace('-', ""));
     let spec = BridgeSpec {
         name: br.clone(),
-        gateway: "10.77.0.1/24".parse().unwrap(),
+        gateways: vec!["10.77.0.1/24".parse().unwrap()],
         mtu: Some(1400),
     };
     link::ensure_bridge(&host.open(), &spec).unwrap();
@@ -90,7 +91,7 @@ fn containers_on_a_bridge_get_eth0_address_route_and_reach_each_other() {
         &host.open(),
         &BridgeSpec {
             name: br2.clone(),
-            gateway: "10.78.0.1/24".parse().unwrap(),
+            gateways: vec!["10.78.0.1/24".parse().unwrap()],
             mtu: None,
         },
     )
@@ -131,7 +132,7 @@ fn failed_attach_leaves_no_veth_behind() {
         &host.open(),
         &BridgeSpec {
             name: br.clone(),
-            gateway: "10.79.0.1/24".parse().unwrap(),
+            gateways: vec!["10.79.0.1/24".parse().unwrap()],
             mtu: None,
         },
     )

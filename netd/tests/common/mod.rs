@@ -131,3 +131,41 @@ pub fn can_ping(from: &TestNs, ip: &str) -> bool {
         .status
         .success()
 }
+
+/// A TCP server bound inside a namespace on `[::]` (both families),
+/// answering every connection with `greeting`; served from a plain thread
+/// (the socket stays in its namespace).
+pub fn serve_in(ns: &TestNs, port: u16, greeting: &'static str) {
+    use std::io::Write;
+    let listener = ns
+        .open()
+        .run(|| std::net::TcpListener::bind(("::", port)))
+        .unwrap()
+        .unwrap();
+    std::thread::spawn(move || {
+        for mut conn in listener.incoming().flatten() {
+            let _ = conn.write_all(greeting.as_bytes());
+        }
+    });
+}
+
+/// The outside world for a test's host namespace: a veth `up0` in `host`
+/// with `host_addr`, its peer `wan0` in `outside` with `peer_addr` (both
+/// with their prefix, IPv4 or IPv6; IPv6 ones skip DAD), both up.
+pub fn outside_link(host: &TestNs, outside: &TestNs, host_addr: &str, peer_addr: &str) {
+    let (h, o) = (host.name.as_str(), outside.name.as_str());
+    ok(
+        10,
+        &[
+            "ip", "-n", h, "link", "add", "up0", "type", "veth", "peer", "name", "wan0", "netns", o,
+        ],
+    );
+    for (ns, dev, addr) in [(h, "up0", host_addr), (o, "wan0", peer_addr)] {
+        let mut cmd = vec!["ip", "-n", ns, "addr", "add", addr, "dev", dev];
+        if addr.contains(':') {
+            cmd.push("nodad");
+        }
+        ok(10, &cmd);
+        ok(10, &["ip", "-n", ns, "link", "set", dev, "up"]);
+    }
+}
