@@ -71,6 +71,10 @@ pub struct NetdConfig {
     pub upstreams: Option<Vec<SocketAddr>>,
     /// `/` except in tests: where to read the host's resolv.conf.
     pub host_root: PathBuf,
+    /// daemon.json `ipv6`: IPv6 on the default `bridge` network.
+    pub default_ipv6: bool,
+    /// daemon.json `fixed-cidr-v6`: its IPv6 subnet (else one from the pools).
+    pub default_subnet6: Option<Ipv6Net>,
 }
 
 impl NetdConfig {
@@ -81,6 +85,8 @@ impl NetdConfig {
             host_netns: None,
             upstreams: None,
             host_root: PathBuf::from("/"),
+            default_ipv6: false,
+            default_subnet6: None,
         }
     }
 }
@@ -239,14 +245,42 @@ impl Netd {
         self.create_locked(req, None)
     }
 
-    /// The default `bridge` network on `rrun0`, created on first use.
+    /// The default `bridge` network on `rrun0`, created on first use, with
+    /// IPv6 when daemon.json asks for it (`ipv6`, `fixed-cidr-v6`).
     pub fn ensure_default_network(&self) -> Result<Network, NetdError> {
         let _g = self.guard();
         if let Ok(n) = self.store.find(DEFAULT_NETWORK) {
+            if self.cfg.default_ipv6 && n.ipv6().is_none() {
+                return self.add_default_ipv6(n);
+            }
             return Ok(n);
         }
-        let req = CreateNetwork::bridge(NetworkName::try_from(DEFAULT_NETWORK)?);
+        let mut req = CreateNetwork::bridge(NetworkName::try_from(DEFAULT_NETWORK)?);
+        req.enable_ipv6 = self.cfg.default_ipv6;
+        req.subnet6 = self.cfg.default_subnet6;
         self.create_locked(req, Some(DEFAULT_BRIDGE))
+    }
+
+    /// `ipv6` turned on in daemon.json after the default network was made:
+    /// it gains an IPv6 subnet in place (as Docker rebuilds it at start-up).
+    /// Containers already attached get IPv6 when they next start.
+    fn add_default_ipv6(&self, mut n: Network) -> Result<Network, NetdError> {
+        let mut nets = self.store.load_all()?;
+        let in_use = ipam::subnets_in_use(&nets)?;
+        let routes = link::host_routes(&self.host)?;
+        let subnet6 = self.cfg.default_subnet6.map(IpNet::V6);
+        let entry = self.pool_entry(true, subnet6, None, None, &in_use, &routes)?;
+        n.ipam.config.push(entry);
+        n.enable_ipv6 = true;
+        if let Some(spec) = bridge_spec(&n) {
+            link::ensure_bridge(&self.host, &spec)?;
+        }
+        self.store.save(&n)?;
+        for other in nets.iter_mut().filter(|o| o.id == n.id) {
+            *other = n.clone();
+        }
+        self.refresh(&nets)?;
+        Ok(n)
     }
 
     /// Docker's three predefined networks: `bridge` (on `rrun0`), `host`

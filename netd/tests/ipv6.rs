@@ -249,7 +249,24 @@ fn ipv6_networks_addresses_traffic_ports_dns_restart_and_teardown() {
         ],
     );
     assert_eq!(fetch(&outside, "[fd00:200::1]:18080"), None, "control");
+    // daemon.json now says `ipv6` and `fixed-cidr-v6`: the default network,
+    // made without IPv6 above, gains that subnet.
+    let mut cfg = cfg;
+    cfg.default_ipv6 = true;
+    cfg.default_subnet6 = Some(format!("fd00:{tag}:17::/64").parse().unwrap());
     let netd = Netd::open(cfg).unwrap();
+    let default = netd.ensure_default_network().unwrap();
+    assert!(default.enable_ipv6);
+    assert_eq!(
+        default.ipv6().unwrap().subnet.to_string(),
+        format!("fd00:{tag}:17::/64")
+    );
+    let rrun0 = ip(&host, &["-o", "addr", "show", "dev", "rrun0"]);
+    assert!(
+        rrun0.contains(&format!("inet6 fd00:{tag}:17::1/64")),
+        "{rrun0}"
+    );
+    assert_eq!(netd.ensure_default_network().unwrap(), default, "once");
     let addrs = ip(&host, &["-o", "addr", "show", "dev", &br]);
     assert!(addrs.contains(&format!("inet6 {gw6}/64")), "{addrs}");
     assert_eq!(
@@ -278,6 +295,7 @@ fn ipv6_networks_addresses_traffic_ports_dns_restart_and_teardown() {
         ],
     );
     let left = stdout(&left);
-    assert!(!left.contains("fd00:"), "{left}");
+    assert!(!left.contains(&format!("fd00:{tag}:6::")), "{left}");
+    assert!(!left.contains(&auto6.subnet.to_string()), "{left}");
     assert!(!left.contains("18080"), "{left}");
 }
