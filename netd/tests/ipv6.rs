@@ -251,7 +251,6 @@ fn ipv6_networks_addresses_traffic_ports_dns_restart_and_teardown() {
     assert_eq!(fetch(&outside, "[fd00:200::1]:18080"), None, "control");
     // daemon.json now says `ipv6` and `fixed-cidr-v6`: the default network,
     // made without IPv6 above, gains that subnet.
-    let mut cfg = cfg;
     cfg.default_ipv6 = true;
     cfg.default_subnet6 = Some(format!("fd00:{tag}:17::/64").parse().unwrap());
     let netd = Netd::open(cfg).unwrap();
