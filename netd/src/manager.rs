@@ -418,20 +418,23 @@ impl Netd {
                 ipam::check_subnet(s.trunc(), in_use)?;
                 s.trunc()
             }
-            None if v6 => {
+            None => {
+                // Configured pools of this family, else the defaults: a
+                // daemon.json listing only IPv6 pools keeps Docker's IPv4 ones.
                 let mut pools: Vec<AddressPool> = self
                     .cfg
                     .pools
                     .iter()
-                    .filter(|p| p.base.addr().is_ipv6())
+                    .filter(|p| p.base.addr().is_ipv6() == v6)
                     .copied()
                     .collect();
-                if pools.is_empty() {
+                if pools.is_empty() && v6 {
                     pools.push(ipam::ula_pool(&self.machine_id()));
+                } else if pools.is_empty() {
+                    pools = ipam::default_pools();
                 }
-                ipam::choose_subnet(&pools, in_use, routes, true)?
+                ipam::choose_subnet(&pools, in_use, routes, v6)?
             }
-            None => ipam::choose_subnet(&self.cfg.pools, in_use, routes, false)?,
         };
         let gateway = gateway
             .or_else(|| subnet.hosts().find(|h| *h != subnet.network()))

@@ -298,3 +298,35 @@ fn ipv6_networks_addresses_traffic_ports_dns_restart_and_teardown() {
     assert!(!left.contains(&auto6.subnet.to_string()), "{left}");
     assert!(!left.contains("18080"), "{left}");
 }
+
+#[test]
+fn ipv6_pools_from_daemon_json_keep_dockers_ipv4_pools() {
+    let host = TestNs::new("rrh");
+    let state = tempfile::tempdir().unwrap();
+    let tag = &unique("")[..4].replace('-', "0");
+    let mut cfg = NetdConfig::new(state.path().join("networks"));
+    cfg.host_netns = Some(format!("/run/netns/{}", host.name).into());
+    // `default-address-pools` with only an IPv6 entry.
+    cfg.pools = vec![netd::ipam::AddressPool {
+        base: format!("fd00:{tag}:9900::/56").parse().unwrap(),
+        size: 64,
+    }];
+    let netd = Netd::open(cfg).unwrap();
+    let mut req = CreateNetwork::bridge("pooled".try_into().unwrap());
+    req.enable_ipv6 = true;
+    let a = netd.create_network(req.clone()).unwrap();
+    assert_eq!(
+        a.ipv6().unwrap().subnet.to_string(),
+        format!("fd00:{tag}:9900::/64")
+    );
+    assert_eq!(a.ipv4().unwrap().subnet.to_string(), "172.17.0.0/16");
+    req.name = "pooled2".try_into().unwrap();
+    let b = netd.create_network(req).unwrap();
+    assert_eq!(
+        b.ipv6().unwrap().subnet.to_string(),
+        format!("fd00:{tag}:9900:1::/64")
+    );
+    netd.remove_network("pooled").unwrap();
+    netd.remove_network("pooled2").unwrap();
+    netd.teardown_firewall().unwrap();
+}
