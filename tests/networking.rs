@@ -6,7 +6,7 @@
 
 mod common;
 
-use common::daemon::{inspect, Daemon};
+use common::daemon::{inspect, serve, Daemon};
 use common::{text, wait_for};
 use std::process::Output;
 use std::time::Duration;
@@ -28,18 +28,6 @@ fn ip_on(d: &Daemon, name: &str, net: &str) -> String {
 fn fetch_from_host(d: &Daemon, url: &str) -> Option<String> {
     let out = d.net.exec(10, &["curl", "-sf", "-m", "3", url]);
     out.status.success().then(|| text(&out.stdout))
-}
-
-fn serve(d: &Daemon, args: &[&str]) -> String {
-    let mut full = vec!["run", "-d"];
-    full.extend_from_slice(args);
-    full.extend_from_slice(&[
-        "busybox",
-        "sh",
-        "-c",
-        "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www",
-    ]);
-    d.ok(&full).trim().to_string()
 }
 
 #[test]

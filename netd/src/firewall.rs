@@ -328,14 +328,18 @@ fn published_rules(ports: &[PublishedPort]) -> (Vec<Rule>, Vec<String>) {
     for p in sorted {
         let v6 = p.container_ip.is_ipv6();
         let mut m = Vec::new();
-        match p.host_ip {
+        // `0.0.0.0` and `::` are every address of their family.
+        match p.host_ip.filter(|ip| !ip.is_unspecified()) {
             Some(ip) => m.push(Match::DAddr(host_net(ip))),
             None => m.push(Match::Ipv6(v6)),
         }
         m.push(Match::Proto(p.proto));
         m.push(Match::DPort(p.host_port));
         rules.push(rule(m, Action::Dnat(p.container_ip, p.container_port)));
-        if !v6 && p.host_ip.is_none_or(|ip| ip.is_loopback()) && !localnet.contains(&p.bridge) {
+        let on_loopback = p
+            .host_ip
+            .is_none_or(|ip| ip.is_loopback() || ip.is_unspecified());
+        if !v6 && on_loopback && !localnet.contains(&p.bridge) {
             localnet.push(p.bridge.clone());
         }
     }

@@ -54,6 +54,8 @@ pub enum NetdError {
     Protocol(String),
     #[error("{0}")]
     Ipv6(String),
+    #[error("cannot publish a port on {0}: it is not an address of this host")]
+    HostAddress(IpAddr),
     #[error("{0}; and undoing it failed too: {1}")]
     Undo(Box<NetdError>, Box<NetdError>),
 }
@@ -700,42 +702,35 @@ impl Netd {
         let wanted = proto(protocol)?;
         let nets = self.store.load_all()?;
         let (_, published) = firewall_inputs(&nets)?;
-        let overlaps = |a: Option<IpAddr>, b: Option<IpAddr>| match (a, b) {
-            (Some(a), Some(b)) => a == b,
-            _ => true,
-        };
-        if published
-            .iter()
-            .any(|p| p.host_port == port && p.proto == wanted && overlaps(p.host_ip, host_ip))
-        {
+        if published.iter().any(|p| {
+            p.host_port == port && p.proto == wanted && host_ips_overlap(p.host_ip, host_ip)
+        }) {
             return Ok(false);
         }
-        // Every address: `[::]` (dual-stack) is taken if either family's
-        // wildcard or any address is; `0.0.0.0` on a host without IPv6.
-        let addrs: Vec<SocketAddr> = match host_ip {
-            Some(ip) => vec![SocketAddr::new(ip, port)],
-            None => vec![
-                SocketAddr::new(IpAddr::V6(Ipv6Addr::UNSPECIFIED), port),
-                SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port),
-            ],
+        // No host ip: `[::]` dual-stack, taken if either family's wildcard
+        // or any address is (`0.0.0.0` on a host without IPv6). `::` alone:
+        // IPv6 only, as `-p [::]:8080:80` publishes.
+        let (first, v6_only) = match host_ip {
+            Some(ip) => (ip, true),
+            None => (IpAddr::V6(Ipv6Addr::UNSPECIFIED), false),
         };
-        let free = self.host.run(move || {
-            let bind = |addr: SocketAddr| match wanted {
-                Proto::Tcp => std::net::TcpListener::bind(addr).map(drop),
-                Proto::Udp => std::net::UdpSocket::bind(addr).map(drop),
-            };
-            for addr in addrs {
-                match bind(addr) {
-                    Ok(()) => return true,
-                    Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => return false,
-                    // No IPv6 here: ask IPv4.
-                    Err(_) if addr.is_ipv6() && host_ip.is_none() => continue,
-                    Err(_) => return false,
+        let bound = self.host.run(move || {
+            match try_bind(SocketAddr::new(first, port), wanted, v6_only) {
+                Err(e) if host_ip.is_none() && e.kind() != std::io::ErrorKind::AddrInUse => {
+                    let v4 = SocketAddr::new(IpAddr::V4(Ipv4Addr::UNSPECIFIED), port);
+                    try_bind(v4, wanted, false)
                 }
+                r => r,
             }
-            false
         })?;
-        Ok(free)
+        match bound {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => Ok(false),
+            Err(e) if e.kind() == std::io::ErrorKind::AddrNotAvailable => {
+                Err(NetdError::HostAddress(first))
+            }
+            Err(e) => Err(NetdError::Io(e)),
+        }
     }
 
     /// A free host port for `-p 80` (Docker's ephemeral range), asked of
@@ -804,6 +799,49 @@ impl Netd {
 fn with_undo(e: NetdError, undo: Vec<NetdError>) -> NetdError {
     undo.into_iter()
         .fold(e, |e, u| NetdError::Undo(Box::new(e), Box::new(u)))
+}
+
+/// Whether two `-p` host addresses can receive the same packets: either
+/// is every address, or they are one family and equal or one is that
+/// family's wildcard (`0.0.0.0`, `::`).
+pub fn host_ips_overlap(a: Option<IpAddr>, b: Option<IpAddr>) -> bool {
+    match (a, b) {
+        (Some(a), Some(b)) => {
+            a.is_ipv6() == b.is_ipv6() && (a == b || a.is_unspecified() || b.is_unspecified())
+        }
+        _ => true,
+    }
+}
+
+/// Bind `addr` as a published port's listener would, then let it go. An
+/// IPv6 socket binds IPv6 only when `v6_only`, else both families.
+fn try_bind(addr: SocketAddr, proto: Proto, v6_only: bool) -> std::io::Result<()> {
+    use nix::sys::socket::{
+        bind, setsockopt, socket, sockopt, AddressFamily, SockFlag, SockType, SockaddrStorage,
+    };
+    use std::os::fd::AsRawFd;
+    let (family, ty) = (
+        if addr.is_ipv6() {
+            AddressFamily::Inet6
+        } else {
+            AddressFamily::Inet
+        },
+        match proto {
+            Proto::Tcp => SockType::Stream,
+            Proto::Udp => SockType::Datagram,
+        },
+    );
+    let fd = socket(family, ty, SockFlag::SOCK_CLOEXEC, None)?;
+    if addr.is_ipv6() {
+        setsockopt(&fd, sockopt::Ipv6V6Only, &v6_only)?;
+    }
+    if proto == Proto::Tcp {
+        // As a listener would (and std's TcpListener does): a port whose
+        // old connections linger in TIME_WAIT is free.
+        setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+    }
+    bind(fd.as_raw_fd(), &SockaddrStorage::from(addr))?;
+    Ok(())
 }
 
 fn proto(p: &str) -> Result<Proto, NetdError> {
@@ -938,5 +976,62 @@ mod tests {
         assert_eq!(ports[0].bridge, a.bridge_name());
         a.containers.get_mut("c1").unwrap().ports[0].protocol = "sctp".into();
         assert!(matches!(firewall_inputs(&[a]), Err(NetdError::Protocol(_))));
+    }
+
+    #[test]
+    fn host_addresses_overlap_within_a_family_and_through_wildcards() {
+        let ip = |s: &str| Some(s.parse::<IpAddr>().unwrap());
+        assert!(host_ips_overlap(None, ip("::1")));
+        assert!(host_ips_overlap(ip("10.0.0.1"), None));
+        assert!(host_ips_overlap(ip("0.0.0.0"), ip("10.0.0.1")));
+        assert!(host_ips_overlap(ip("::"), ip("fd00::1")));
+        assert!(!host_ips_overlap(ip("0.0.0.0"), ip("::")), "two families");
+        assert!(!host_ips_overlap(ip("::"), ip("127.0.0.1")));
+        assert!(!host_ips_overlap(ip("10.0.0.1"), ip("10.0.0.2")));
+        assert!(host_ips_overlap(ip("fd00::1"), ip("fd00::1")));
+    }
+
+    #[test]
+    fn a_wildcard_host_address_publishes_on_its_family_only() {
+        let mut a = sample("todo-app", "172.18.0.0/16");
+        a.ipam.config.push(IpamConfig {
+            subnet: "fd00:18::/64".parse().unwrap(),
+            gateway: "fd00:18::1".parse().unwrap(),
+            ip_range: None,
+        });
+        let port = |host_ip: Option<&str>| PortBinding {
+            host_ip: host_ip.map(|h| h.parse().unwrap()),
+            host_port: 8080,
+            container_port: 80,
+            protocol: "tcp".into(),
+        };
+        a.containers.insert(
+            "c1".into(),
+            Endpoint {
+                name: "web".into(),
+                ipv4_address: "172.18.0.2".parse().unwrap(),
+                ipv6_address: Some("fd00:18::2".parse().unwrap()),
+                aliases: vec![],
+                hostname: None,
+                interface: "eth0".into(),
+                ports: vec![port(Some("0.0.0.0")), port(Some("::")), port(None)],
+            },
+        );
+        let (_, ports) = firewall_inputs(&[a]).unwrap();
+        let targets: Vec<String> = ports.iter().map(|p| p.container_ip.to_string()).collect();
+        assert_eq!(
+            targets,
+            ["172.18.0.2", "fd00:18::2", "172.18.0.2", "fd00:18::2"]
+        );
+        let plan = firewall::plan(&[], &ports);
+        let published = &plan
+            .chains
+            .iter()
+            .find(|c| c.name == "published")
+            .unwrap()
+            .rules;
+        assert!(published
+            .iter()
+            .all(|r| matches!(r.matches[0], firewall::Match::Ipv6(_))));
     }
 }

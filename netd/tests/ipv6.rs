@@ -168,6 +168,18 @@ fn ipv6_networks_addresses_traffic_ports_dns_restart_and_teardown() {
     assert!(!netd
         .port_available(Some("::".parse().unwrap()), 18080, "tcp")
         .unwrap());
+    // A free port on one family's wildcard; an address the host does not
+    // have is said to be so, not "in use".
+    assert!(netd
+        .port_available(Some("::".parse().unwrap()), 18099, "tcp")
+        .unwrap());
+    assert!(netd
+        .port_available(Some("0.0.0.0".parse().unwrap()), 18099, "udp")
+        .unwrap());
+    assert!(matches!(
+        netd.port_available(Some("fd00:dead::9".parse().unwrap()), 18099, "tcp"),
+        Err(NetdError::HostAddress(_))
+    ));
 
     // DNS: AAAA for a name, PTR for an IPv6 address.
     let _dns = netd

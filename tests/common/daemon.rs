@@ -406,3 +406,17 @@ impl DnsStub {
         self.addr
     }
 }
+
+/// A detached busybox httpd answering its hostname on port 80; `args` are
+/// `run`'s options before the image. Returns the container id.
+pub fn serve(d: &Daemon, args: &[&str]) -> String {
+    let mut full = vec!["run", "-d"];
+    full.extend_from_slice(args);
+    full.extend_from_slice(&[
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /www && hostname > /www/index.html && exec httpd -f -p 80 -h /www",
+    ]);
+    d.ok(&full).trim().to_string()
+}

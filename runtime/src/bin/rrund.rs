@@ -118,6 +118,8 @@ fn options(cli: Cli) -> anyhow::Result<Options> {
         .map(|s| config::dns_server(s))
         .collect::<anyhow::Result<_>>()?,
         address_pools: file.default_address_pools,
+        ipv6: file.ipv6,
+        fixed_cidr_v6: file.fixed_cidr_v6,
         host_netns: cli.host_netns,
     })
 }

@@ -114,6 +114,12 @@ pub enum Cmd {
         #[arg(required = true)]
         containers: Vec<String>,
     },
+    /// List port mappings or a specific mapping for the container.
+    Port {
+        container: String,
+        /// PRIVATE_PORT[/PROTO]
+        private_port: Option<String>,
+    },
     /// Return low-level information on containers.
     Inspect {
         /// Format output using a template.
@@ -405,6 +411,10 @@ fn dispatch(c: &Client, cmd: Cmd) -> Result<i32> {
             }
             Ok(if failed { 1 } else { 0 })
         }
+        Cmd::Port {
+            container,
+            private_port,
+        } => netvol::port(c, &container, private_port.as_deref()),
         Cmd::Load { input, quiet } => load(c, input, quiet),
         Cmd::Pull { quiet, image } => {
             pull(c, &image, quiet, false)?;
@@ -688,7 +698,7 @@ pub fn ps_command(cmd: &str, no_trunc: bool) -> String {
     format!("\"{cut}\"")
 }
 
-/// Docker's `ps` PORTS cell: `0.0.0.0:8080->80/tcp, 443/tcp`.
+/// Docker's `ps` PORTS cell: `0.0.0.0:8080->80/tcp, [::]:8080->80/tcp, 443/tcp`.
 pub fn ps_ports(ports: &Value) -> String {
     let mut cells: Vec<String> = ports
         .as_array()
@@ -702,8 +712,8 @@ pub fn ps_ports(ports: &Value) -> String {
                     );
                     match p["PublicPort"].as_u64() {
                         Some(public) => format!(
-                            "{}:{public}->{private}",
-                            p["IP"].as_str().unwrap_or("0.0.0.0")
+                            "{}->{private}",
+                            netvol::join_host_port(p["IP"].as_str().unwrap_or("0.0.0.0"), public)
                         ),
                         None => private,
                     }
@@ -999,6 +1009,42 @@ mod tests {
             ps_command("sh -c 'while true; do sleep 1; done'", false),
             "\"sh -c 'while true; …\""
         );
+    }
+
+    #[test]
+    fn ps_ports_bracket_ipv6() {
+        let ports = json!([
+            {"IP": "::", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"},
+            {"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"},
+            {"PrivatePort": 443, "Type": "tcp"},
+        ]);
+        assert_eq!(
+            ps_ports(&ports),
+            "0.0.0.0:8080->80/tcp, 443/tcp, [::]:8080->80/tcp"
+        );
+    }
+
+    #[test]
+    fn ipv6_flags_parse() {
+        let cli = Cli::try_parse_from([
+            "rrun",
+            "network",
+            "create",
+            "--ipv6",
+            "--subnet",
+            "172.30.0.0/16",
+            "--subnet",
+            "fd00:1::/64",
+            "n",
+        ])
+        .unwrap();
+        let Cmd::Network(netvol::NetworkCmd::Create { subnet, ipv6, .. }) = cli.command else {
+            panic!()
+        };
+        assert!(ipv6);
+        assert_eq!(subnet, ["172.30.0.0/16", "fd00:1::/64"]);
+        let cli = Cli::try_parse_from(["rrun", "port", "web", "80/tcp"]).unwrap();
+        assert!(matches!(cli.command, Cmd::Port { .. }));
     }
 
     #[test]

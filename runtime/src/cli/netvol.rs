@@ -18,7 +18,11 @@ pub struct NetFlags {
     /// IPv4 address (e.g., 172.30.100.104).
     #[arg(long)]
     pub ip: Option<String>,
-    /// Publish a container's port(s) to the host ([ip:][hostPort:]containerPort[/proto]).
+    /// IPv6 address (e.g., 2001:db8::33).
+    #[arg(long)]
+    pub ip6: Option<String>,
+    /// Publish a container's port(s) to the host ([ip:][hostPort:]containerPort[/proto];
+    /// an IPv6 ip in brackets: [::1]:8080:80).
     #[arg(short = 'p', long = "publish")]
     pub publish: Vec<String>,
     /// Publish all exposed ports to random ports.
@@ -188,15 +192,91 @@ pub fn apply(body: &mut Value, f: &NetFlags, network: Option<&str>) -> Result<()
             .map(|m| mount_object(m))
             .collect::<Result<_>>()?,
     );
-    if !f.network_alias.is_empty() || f.ip.is_some() {
+    if !f.network_alias.is_empty() || f.ip.is_some() || f.ip6.is_some() {
         let net = network.unwrap_or("bridge").to_string();
         let mut ep = json!({"Aliases": f.network_alias});
-        if let Some(ip) = &f.ip {
-            ep["IPAMConfig"] = json!({"IPv4Address": ip});
+        if let Some(ipam) = endpoint_ipam(f.ip.as_deref(), f.ip6.as_deref())? {
+            ep["IPAMConfig"] = ipam;
         }
         body["NetworkingConfig"] = json!({"EndpointsConfig": {net: ep}});
     }
     Ok(())
+}
+
+/// `--ip`/`--ip6` as an endpoint's `IPAMConfig`, each checked for its
+/// family as docker/cli does (`--ip6 172.30.0.2` is an error).
+fn endpoint_ipam(ip: Option<&str>, ip6: Option<&str>) -> Result<Option<Value>> {
+    let mut m = Map::new();
+    if let Some(ip) = ip {
+        ip.parse::<std::net::Ipv4Addr>()
+            .with_context(|| format!("invalid IPv4 address: {ip}"))?;
+        m.insert("IPv4Address".into(), json!(ip));
+    }
+    if let Some(ip) = ip6 {
+        ip.parse::<std::net::Ipv6Addr>()
+            .with_context(|| format!("invalid IPv6 address: {ip}"))?;
+        m.insert("IPv6Address".into(), json!(ip));
+    }
+    Ok((!m.is_empty()).then_some(Value::Object(m)))
+}
+
+/// `network create`'s repeatable `--subnet`, `--gateway` and `--ip-range`
+/// as `IPAM.Config`, as docker/cli pairs them: one entry per subnet, each
+/// gateway and range in the entry of the subnet holding it.
+pub fn ipam_configs(
+    subnets: &[String],
+    gateways: &[String],
+    ranges: &[String],
+) -> Result<Vec<Value>> {
+    use ipnet::IpNet;
+    use std::net::IpAddr;
+    if subnets.len() < gateways.len() || subnets.len() < ranges.len() {
+        bail!("every ip-range or gateway must have a corresponding subnet");
+    }
+    let mut nets: Vec<(IpNet, Map<String, Value>)> = Vec::new();
+    for s in subnets {
+        let net: IpNet = s.parse().with_context(|| format!("invalid subnet: {s}"))?;
+        if nets
+            .iter()
+            .any(|(n, _)| n.contains(&net.network()) || net.contains(&n.network()))
+        {
+            bail!("multiple overlapping subnet configuration is not supported");
+        }
+        let mut m = Map::new();
+        m.insert("Subnet".into(), json!(s));
+        nets.push((net, m));
+    }
+    for r in ranges {
+        let range: IpNet = r
+            .parse()
+            .with_context(|| format!("invalid ip-range: {r}"))?;
+        let (subnet, m) = nets
+            .iter_mut()
+            .find(|(n, _)| n.contains(&range))
+            .with_context(|| format!("no matching subnet for range {r}"))?;
+        if let Some(old) = m.get("IPRange") {
+            bail!(
+                "cannot configure multiple ranges ({r}, {}) on the same subnet ({subnet})",
+                old.as_str().unwrap_or_default()
+            );
+        }
+        m.insert("IPRange".into(), json!(r));
+    }
+    for g in gateways {
+        let gw: IpAddr = g.parse().with_context(|| format!("invalid gateway: {g}"))?;
+        let (subnet, m) = nets
+            .iter_mut()
+            .find(|(n, _)| n.contains(&gw))
+            .with_context(|| format!("no matching subnet for gateway {g}"))?;
+        if let Some(old) = m.get("Gateway") {
+            bail!(
+                "cannot configure multiple gateways ({g}, {}) for the same subnet ({subnet})",
+                old.as_str().unwrap_or_default()
+            );
+        }
+        m.insert("Gateway".into(), json!(g));
+    }
+    Ok(nets.into_iter().map(|(_, m)| Value::Object(m)).collect())
 }
 
 /// `--mount type=…,source=…,target=…` → the API's mount object. The
@@ -292,19 +372,20 @@ pub enum NetworkCmd {
         /// Driver to manage the Network (bridge).
         #[arg(short, long, default_value = "bridge")]
         driver: String,
-        /// Subnet in CIDR format that represents a network segment.
+        /// Subnet in CIDR format that represents a network segment (one
+        /// IPv4 and, with --ipv6, one IPv6).
         #[arg(long)]
-        subnet: Option<String>,
-        /// IPv4 Gateway for the master subnet.
+        subnet: Vec<String>,
+        /// IPv4 or IPv6 Gateway for the master subnet.
         #[arg(long)]
-        gateway: Option<String>,
+        gateway: Vec<String>,
         /// Allocate container ip from a sub-range.
         #[arg(long = "ip-range")]
-        ip_range: Option<String>,
+        ip_range: Vec<String>,
         /// Restrict external access to the network.
         #[arg(long)]
         internal: bool,
-        /// Enable IPv6 networking.
+        /// Enable IPv6 networking (an IPv6 --subnet, or a unique local /64).
         #[arg(long)]
         ipv6: bool,
         /// Enable manual container attachment (accepted; always true).
@@ -349,10 +430,15 @@ pub enum NetworkCmd {
     },
     /// Connect a container to a network.
     Connect {
+        /// Add network-scoped alias for the container.
         #[arg(long)]
         alias: Vec<String>,
+        /// IPv4 address (e.g., 172.30.100.104).
         #[arg(long)]
         ip: Option<String>,
+        /// IPv6 address (e.g., 2001:db8::33).
+        #[arg(long)]
+        ip6: Option<String>,
         network: String,
         container: String,
     },
@@ -490,20 +576,10 @@ pub fn network(c: &Client, cmd: NetworkCmd) -> Result<i32> {
             opt,
             name,
         } => {
-            let mut ipam = json!({"Driver": "default", "Config": []});
-            if subnet.is_some() || gateway.is_some() || ip_range.is_some() {
-                let mut cfg = Map::new();
-                for (k, v) in [
-                    ("Subnet", subnet),
-                    ("Gateway", gateway),
-                    ("IPRange", ip_range),
-                ] {
-                    if let Some(v) = v {
-                        cfg.insert(k.into(), json!(v));
-                    }
-                }
-                ipam["Config"] = json!([cfg]);
-            }
+            let ipam = json!({
+                "Driver": "default",
+                "Config": ipam_configs(&subnet, &gateway, &ip_range)?,
+            });
             let body = json!({
                 "Name": name, "Driver": driver, "Internal": internal, "EnableIPv6": ipv6,
                 "IPAM": ipam, "Labels": kv(&label), "Options": kv(&opt), "CheckDuplicate": true,
@@ -585,12 +661,13 @@ pub fn network(c: &Client, cmd: NetworkCmd) -> Result<i32> {
         NetworkCmd::Connect {
             alias,
             ip,
+            ip6,
             network,
             container,
         } => {
             let mut ep = json!({"Aliases": alias});
-            if let Some(ip) = ip {
-                ep["IPAMConfig"] = json!({"IPv4Address": ip});
+            if let Some(ipam) = endpoint_ipam(ip.as_deref(), ip6.as_deref())? {
+                ep["IPAMConfig"] = ipam;
             }
             c.post(
                 &format!("/networks/{}/connect", enc(&network)),
@@ -625,6 +702,76 @@ pub fn network(c: &Client, cmd: NetworkCmd) -> Result<i32> {
                 }
             }
             Ok(0)
+        }
+    }
+}
+
+/// `host:port`, an IPv6 host in brackets (Go's `net.JoinHostPort`).
+pub fn join_host_port(host: &str, port: impl std::fmt::Display) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// `docker port`'s lines from `NetworkSettings.Ports`: every mapping as
+/// `80/tcp -> 0.0.0.0:8080`, or only the host side of `private`'s
+/// (`80` or `80/udp`); None when `private` is not published.
+pub fn port_lines(ports: &Value, private: Option<&str>) -> Option<Vec<String>> {
+    let bindings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .map(|b| {
+                join_host_port(
+                    b["HostIp"].as_str().unwrap_or_default(),
+                    b["HostPort"].as_str().unwrap_or_default(),
+                )
+            })
+            .collect()
+    };
+    let Some(private) = private else {
+        let mut keys: Vec<(&String, &Value)> = ports.as_object().into_iter().flatten().collect();
+        // By port number, then protocol (docker/cli sorts naturally).
+        keys.sort_by_key(|(k, _)| {
+            let (port, proto) = k.split_once('/').unwrap_or((k, "tcp"));
+            (port.parse::<u32>().unwrap_or(u32::MAX), proto.to_string())
+        });
+        let lines = keys
+            .into_iter()
+            .flat_map(|(k, v)| bindings(v).into_iter().map(move |h| format!("{k} -> {h}")))
+            .collect();
+        return Some(lines);
+    };
+    let key = if private.contains('/') {
+        private.to_string()
+    } else {
+        format!("{private}/tcp")
+    };
+    let lines = bindings(&ports[&key]);
+    (!lines.is_empty()).then_some(lines)
+}
+
+/// `rrun port CONTAINER [PRIVATE_PORT[/PROTO]]`.
+pub fn port(c: &Client, container: &str, private: Option<&str>) -> Result<i32> {
+    let v = c.get(&format!("/containers/{}/json", enc(container)))?;
+    match port_lines(&v["NetworkSettings"]["Ports"], private) {
+        Some(lines) => {
+            for l in lines {
+                println!("{l}");
+            }
+            Ok(0)
+        }
+        None => {
+            let p = private.unwrap_or_default();
+            let key = if p.contains('/') {
+                p.to_string()
+            } else {
+                format!("{p}/tcp")
+            };
+            eprintln!("Error: No public port '{key}' published for {container}");
+            Ok(1)
         }
     }
 }
@@ -814,6 +961,110 @@ mod tests {
         assert!(parse_publish("a:b").is_err());
         assert!(parse_publish("80/sctp").is_err());
         assert!(parse_publish("1.2.3:80:80").is_err());
+    }
+
+    #[test]
+    fn publish_takes_bracketed_ipv6_hosts() {
+        assert_eq!(
+            parse_publish("[::1]:8080:80").unwrap(),
+            vec![p("80/tcp", "::1", "8080")]
+        );
+        assert_eq!(
+            parse_publish("[::]:8080:80").unwrap(),
+            vec![p("80/tcp", "::", "8080")]
+        );
+        assert_eq!(
+            parse_publish("[2001:db8::1]:8080:80/udp").unwrap(),
+            vec![p("80/udp", "2001:db8::1", "8080")]
+        );
+        assert_eq!(
+            parse_publish("[::1]::80").unwrap(),
+            vec![p("80/tcp", "::1", "")]
+        );
+        assert!(parse_publish("[::1:8080:80").is_err());
+        assert!(parse_publish("[fd00::zz]:8080:80").is_err());
+    }
+
+    #[test]
+    fn ipv6_flags_become_the_create_body() {
+        let f = NetFlags {
+            ip6: Some("fd00:1::42".into()),
+            publish: vec!["[::1]:8080:80".into()],
+            ..Default::default()
+        };
+        let mut body = json!({"HostConfig": {}});
+        apply(&mut body, &f, Some("v6net")).unwrap();
+        assert_eq!(
+            body["NetworkingConfig"]["EndpointsConfig"]["v6net"]["IPAMConfig"],
+            json!({"IPv6Address": "fd00:1::42"})
+        );
+        assert_eq!(
+            body["HostConfig"]["PortBindings"]["80/tcp"],
+            json!([{"HostIp": "::1", "HostPort": "8080"}])
+        );
+        let f = NetFlags {
+            ip6: Some("172.30.0.2".into()),
+            ..Default::default()
+        };
+        assert!(apply(&mut body, &f, None).is_err());
+    }
+
+    #[test]
+    fn subnets_gateways_and_ranges_pair_by_family() {
+        let s = |v: &[&str]| v.iter().map(|x| x.to_string()).collect::<Vec<_>>();
+        let c = ipam_configs(
+            &s(&["172.30.0.0/16", "fd00:abcd::/64"]),
+            &s(&["fd00:abcd::1", "172.30.0.1"]),
+            &s(&["fd00:abcd::/80"]),
+        )
+        .unwrap();
+        assert_eq!(
+            c,
+            vec![
+                json!({"Subnet": "172.30.0.0/16", "Gateway": "172.30.0.1"}),
+                json!({"Subnet": "fd00:abcd::/64", "Gateway": "fd00:abcd::1", "IPRange": "fd00:abcd::/80"}),
+            ]
+        );
+        assert!(ipam_configs(&[], &[], &[]).unwrap().is_empty());
+        let err = |sub: &[&str], gw: &[&str], r: &[&str]| {
+            ipam_configs(&s(sub), &s(gw), &s(r))
+                .unwrap_err()
+                .to_string()
+        };
+        assert!(err(&[], &["10.0.0.1"], &[]).contains("corresponding subnet"));
+        assert!(err(&["10.0.0.0/8", "10.1.0.0/16"], &[], &[]).contains("overlapping"));
+        assert!(err(&["10.0.0.0/8"], &["fd00::1"], &[]).contains("no matching subnet for gateway"));
+        assert!(
+            err(&["fd00::/64", "10.0.0.0/8"], &["fd00::1", "fd00::2"], &[])
+                .contains("multiple gateways")
+        );
+        assert!(err(&["fd00::/64"], &[], &["fd01::/80"]).contains("no matching subnet for range"));
+    }
+
+    #[test]
+    fn port_lines_follow_docker_port() {
+        let ports = json!({
+            "443/tcp": null,
+            "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}, {"HostIp": "::", "HostPort": "8080"}],
+            "53/udp": [{"HostIp": "::1", "HostPort": "5353"}],
+        });
+        assert_eq!(
+            port_lines(&ports, None).unwrap(),
+            [
+                "53/udp -> [::1]:5353",
+                "80/tcp -> 0.0.0.0:8080",
+                "80/tcp -> [::]:8080"
+            ]
+        );
+        assert_eq!(
+            port_lines(&ports, Some("80")).unwrap(),
+            ["0.0.0.0:8080", "[::]:8080"]
+        );
+        assert_eq!(port_lines(&ports, Some("443")), None);
+        assert_eq!(
+            port_lines(&Value::Null, None).unwrap(),
+            Vec::<String>::new()
+        );
     }
 
     #[test]

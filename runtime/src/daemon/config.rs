@@ -25,6 +25,11 @@ pub struct FileConfig {
     pub dns: Vec<String>,
     #[serde(default)]
     pub default_address_pools: Vec<netd::ipam::AddressPool>,
+    /// IPv6 on the default `bridge` network.
+    #[serde(default)]
+    pub ipv6: bool,
+    /// The default `bridge` network's IPv6 subnet (with `ipv6`).
+    pub fixed_cidr_v6: Option<ipnet::Ipv6Net>,
     /// Default `--log-opt`s (json-file's `max-size`, `max-file`).
     #[serde(default)]
     pub log_opts: std::collections::BTreeMap<String, String>,
@@ -62,6 +67,10 @@ pub struct Options {
     pub dns: Vec<std::net::SocketAddr>,
     /// `default-address-pools`; Docker's when empty.
     pub address_pools: Vec<netd::ipam::AddressPool>,
+    /// daemon.json `ipv6`: IPv6 on the default `bridge` network.
+    pub ipv6: bool,
+    /// daemon.json `fixed-cidr-v6`: its IPv6 subnet (else a ULA /64).
+    pub fixed_cidr_v6: Option<ipnet::Ipv6Net>,
     /// Where bridges, rules and published ports live: the daemon's own
     /// network namespace when None (tests give one of their own).
     pub host_netns: Option<PathBuf>,
@@ -117,5 +126,10 @@ mod tests {
         assert_eq!(dns_server("127.0.0.1:5353").unwrap().port(), 5353);
         assert!(dns_server("nope").is_err());
         assert_eq!(c.default_address_pools[0].size, 24);
+        assert!(!c.ipv6);
+        let c: FileConfig =
+            serde_json::from_str(r#"{"ipv6":true,"fixed-cidr-v6":"fd00:db8:1::/64"}"#).unwrap();
+        assert!(c.ipv6);
+        assert_eq!(c.fixed_cidr_v6, Some("fd00:db8:1::/64".parse().unwrap()));
     }
 }

@@ -150,6 +150,15 @@ impl Daemon {
             ncfg.upstreams = Some(opts.dns.clone());
         }
         ncfg.host_netns = opts.host_netns.clone();
+        // As Docker's, `fixed-cidr-v6` counts only with `ipv6` on.
+        ncfg.default_ipv6 = opts.ipv6;
+        match (opts.ipv6, opts.fixed_cidr_v6) {
+            (true, subnet6) => ncfg.default_subnet6 = subnet6,
+            (false, Some(subnet6)) => {
+                tracing::warn!(%subnet6, "daemon.json fixed-cidr-v6 is ignored without \"ipv6\": true")
+            }
+            (false, None) => {}
+        }
         let netd = netd::Netd::open(ncfg).context("open the network store")?;
         netd.ensure_predefined_networks()
             .context("create the predefined networks")?;
@@ -253,8 +262,9 @@ impl Daemon {
                 .entry(p.clone())
                 .or_insert_with(|| serde_json::json!({}));
         }
-        network::wanted_ports(&host.port_bindings, host.publish_all_ports, &[])
+        let wanted = network::wanted_ports(&host.port_bindings, host.publish_all_ports, &[])
             .map_err(ApiError::bad)?;
+        self.check_port_families(&networks, &wanted)?;
         host.log_config =
             shim::logfile::with_defaults(host.log_config.take(), &self.opts.config_file)
                 .map_err(ApiError::bad)?;
@@ -947,7 +957,7 @@ fn summary(d: &Daemon, c: &Container, nets: &[netd::store::Network]) -> Containe
         created,
         state: c.state.status.clone(),
         status: human_status(&c.state, chrono::Utc::now()),
-        ports: Daemon::port_summary(c),
+        ports: Daemon::port_summary(c, nets),
         labels: c.config.labels.clone(),
         host_config: SummaryHostConfig {
             network_mode: c.host_config.network_mode.clone(),

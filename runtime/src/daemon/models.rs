@@ -141,10 +141,13 @@ pub struct EndpointSettings {
     pub ipam_config: EndpointIpam,
 }
 
+/// `EndpointsConfig[network].IPAMConfig`: `--ip` and `--ip6`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct EndpointIpam {
     #[serde(default, rename = "IPv4Address")]
     pub ipv4_address: String,
+    #[serde(default, rename = "IPv6Address")]
+    pub ipv6_address: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

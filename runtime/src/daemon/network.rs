@@ -9,10 +9,11 @@
 //! network's name, `host`, `none`, `container:<name|id>`.
 
 use std::collections::BTreeMap;
-use std::net::{IpAddr, Ipv4Addr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+use ipnet::IpNet;
 use netd::netns::NetNs;
 use netd::resolv::{DnsOptions, ExtraHost};
 use netd::store::{Driver, Network, PortBinding};
@@ -48,7 +49,9 @@ pub fn mode_of(network_mode: &str) -> Mode {
 /// A port wanted by `-p`/`-P`, before a host port is chosen.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WantedPort {
-    pub host_ip: Option<Ipv4Addr>,
+    /// None: every host address (`-p 8080:80`), of each family the
+    /// container has.
+    pub host_ip: Option<IpAddr>,
     /// None: any free port; else the first free port of the range.
     pub host_ports: Option<(u16, u16)>,
     pub container_port: u16,
@@ -68,6 +71,32 @@ pub fn parse_port_key(key: &str) -> Result<(u16, String), String> {
         .filter(|p| *p != 0)
         .ok_or_else(|| format!("invalid containerPort: {port}"))?;
     Ok((port, proto))
+}
+
+/// A binding's `HostIp`: IPv4 or IPv6 (`::1`, also accepted bracketed as
+/// `[::1]`). Empty is every host address of each family the container
+/// has; `0.0.0.0` and `::` are every address of that family only, as with
+/// Docker.
+pub fn parse_host_ip(s: &str) -> Result<Option<IpAddr>, String> {
+    let bare = s
+        .strip_prefix('[')
+        .and_then(|r| r.strip_suffix(']'))
+        .unwrap_or(s);
+    if bare.is_empty() {
+        return Ok(None);
+    }
+    let ip: IpAddr = bare
+        .parse()
+        .map_err(|_| format!("invalid IP address: {s}"))?;
+    Ok(Some(ip))
+}
+
+/// `ip:port` as Docker writes it, IPv6 addresses bracketed.
+pub fn host_port(ip: IpAddr, port: impl std::fmt::Display) -> String {
+    match ip {
+        IpAddr::V4(ip) => format!("{ip}:{port}"),
+        IpAddr::V6(ip) => format!("[{ip}]:{port}"),
+    }
 }
 
 fn parse_host_ports(s: &str) -> Result<Option<(u16, u16)>, String> {
@@ -100,18 +129,8 @@ pub fn wanted_ports(
             list.clone()
         };
         for b in list {
-            let host_ip = match b.host_ip.as_str() {
-                "" | "0.0.0.0" => None,
-                ip => Some(ip.parse::<Ipv4Addr>().map_err(|_| {
-                    if ip.contains(':') {
-                        format!("IPv6 host address {ip} is not supported yet")
-                    } else {
-                        format!("invalid IP address: {ip}")
-                    }
-                })?),
-            };
             out.push(WantedPort {
-                host_ip,
+                host_ip: parse_host_ip(&b.host_ip)?,
                 host_ports: parse_host_ports(&b.host_port)?,
                 container_port,
                 protocol: protocol.clone(),
@@ -189,6 +208,28 @@ pub fn remove_netns(path: &Path) {
     let _ = std::fs::remove_file(path);
 }
 
+/// `--ip6` for `net`, checked before anything is made: an IPv6 address of
+/// the network's IPv6 subnet (netd checks again, and that it is free, when
+/// the container is connected).
+fn check_ip6(net: &Network, ip: &str) -> Result<Ipv6Addr, String> {
+    let ip: Ipv6Addr = ip
+        .parse()
+        .map_err(|_| format!("invalid IPv6 address: {ip}"))?;
+    let Some(cfg) = net.ipv6() else {
+        return Err(format!(
+            "cannot assign {ip} (--ip6): network {} has no IPv6 (create it with --ipv6)",
+            net.name
+        ));
+    };
+    if !cfg.subnet.contains(&IpAddr::V6(ip)) {
+        return Err(format!(
+            "cannot assign {ip} (--ip6): it is not in network {}'s subnet {}",
+            net.name, cfg.subnet
+        ));
+    }
+    Ok(ip)
+}
+
 fn net_err(e: NetdError) -> ApiError {
     use netd::store::StoreError;
     match e {
@@ -202,7 +243,7 @@ fn net_err(e: NetdError) -> ApiError {
         e @ (NetdError::NotConnected { .. }
         | NetdError::Name(_)
         | NetdError::Protocol(_)
-        | NetdError::Ipv6Unsupported
+        | NetdError::Ipv6(_)
         | NetdError::Ipam(_)) => ApiError::bad(e.to_string()),
         e => ApiError::internal(e),
     }
@@ -269,27 +310,73 @@ impl Daemon {
                     "network-scoped alias is supported only for containers in user defined networks",
                 ));
             }
-            let ipv4 = match ep.ipam_config.ipv4_address.as_str() {
+            let ipam = &ep.ipam_config;
+            if default_net && !(ipam.ipv4_address.is_empty() && ipam.ipv6_address.is_empty()) {
+                return Err(ApiError::bad(
+                    "user specified IP address is supported on user defined networks only",
+                ));
+            }
+            let ipv4 = match ipam.ipv4_address.as_str() {
                 "" => None,
-                ip => {
-                    if default_net {
-                        return Err(ApiError::bad(
-                            "user specified IP address is supported on user defined networks only",
-                        ));
-                    }
-                    Some(
-                        ip.parse::<Ipv4Addr>()
-                            .map_err(|_| ApiError::bad(format!("invalid IPv4 address: {ip}")))?,
-                    )
-                }
+                ip => Some(
+                    ip.parse::<Ipv4Addr>()
+                        .map_err(|_| ApiError::bad(format!("invalid IPv4 address: {ip}")))?,
+                ),
+            };
+            let ipv6 = match ipam.ipv6_address.as_str() {
+                "" => None,
+                ip => Some(check_ip6(&net, ip).map_err(ApiError::bad)?),
             };
             out.push(NetworkRequest {
                 name: net.name.to_string(),
                 aliases: ep.aliases,
                 ipv4,
+                ipv6,
             });
         }
         Ok((mode, out))
+    }
+
+    /// At create, so that nothing is made: an IPv6 host address in `-p`
+    /// needs IPv6 on the network the ports go with (the first), and cannot
+    /// be `::1` (netd checks both again at connect).
+    pub(super) fn check_port_families(
+        &self,
+        networks: &[NetworkRequest],
+        wanted: &[WantedPort],
+    ) -> ApiResult<()> {
+        let Some(first) = networks.first() else {
+            // host, none, container:…: no ports of its own.
+            return Ok(());
+        };
+        let mut net = None;
+        for w in wanted {
+            let Some(ip) = w.host_ip.filter(IpAddr::is_ipv6) else {
+                continue;
+            };
+            let port = match w.host_ports {
+                Some((a, b)) if a != b => format!("port {a}-{b}"),
+                Some((a, _)) => format!("port {a}"),
+                None => format!("container port {}/{}", w.container_port, w.protocol),
+            };
+            if ip.is_loopback() {
+                return Err(ApiError::bad(format!(
+                    "cannot publish {port} on [::1]: the kernel does not forward IPv6 loopback \
+                     traffic to a container; publish on [::] or 127.0.0.1"
+                )));
+            }
+            if net.is_none() {
+                net = Some(self.netd.inspect(&first.name).map_err(net_err)?);
+            }
+            let net = net.as_ref().expect("just read");
+            if net.ipv6().is_none() {
+                return Err(ApiError::bad(format!(
+                    "cannot publish {port} on {ip}: network {} has no IPv6 (create it with --ipv6)",
+                    net.name
+                )));
+            }
+        }
+        Ok(())
     }
 
     /// At start: the namespace, its attachments and resolver, and the
@@ -398,6 +485,7 @@ impl Daemon {
             let opts = ConnectOptions {
                 aliases: req.aliases.clone(),
                 ipv4: req.ipv4,
+                ipv6: req.ipv6,
                 // Published ports go with the first network, as Docker's.
                 ports: if i == 0 { ports.clone() } else { vec![] },
             };
@@ -408,15 +496,14 @@ impl Daemon {
                     NetdError::Ipam(e) => ApiError::bad(e.to_string()),
                     e => net_err(e),
                 })?;
-            if let Some(a) = got.address {
-                own.push(IpAddr::V4(a.addr()));
-            }
+            own.extend(got.address.map(|a| IpAddr::V4(a.addr())));
+            own.extend(got.address6.map(|a| IpAddr::V6(a.addr())));
             if gateway.is_none() {
                 gateway = got.gateway.map(IpAddr::V4).or_else(|| {
                     self.netd
                         .inspect(&req.name)
                         .ok()
-                        .and_then(|n| n.ipv4().map(|c| IpAddr::V4(c.gateway)))
+                        .and_then(|n| n.ipv4().map(|c| c.gateway))
                 });
             }
         }
@@ -471,7 +558,7 @@ impl Daemon {
                 out.iter().any(|b| {
                     b.host_port == p
                         && b.protocol == w.protocol
-                        && (b.host_ip.is_none() || w.host_ip.is_none() || b.host_ip == w.host_ip)
+                        && netd::manager::host_ips_overlap(b.host_ip, w.host_ip)
                 })
             };
             let port = match w.host_ports {
@@ -493,15 +580,16 @@ impl Daemon {
                         }
                     }
                     found.ok_or_else(|| {
-                        let ip = w.host_ip.unwrap_or(Ipv4Addr::UNSPECIFIED);
+                        let ip = w.host_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
                         let ports = if a == b {
                             a.to_string()
                         } else {
                             format!("{a}-{b}")
                         };
                         ApiError::internal(format!(
-                            "driver failed programming external connectivity on endpoint {}: Bind for {ip}:{ports} failed: port is already allocated",
-                            c.name
+                            "driver failed programming external connectivity on endpoint {}: Bind for {} failed: port is already allocated",
+                            c.name,
+                            host_port(ip, ports)
                         ))
                     })?
                 }
@@ -563,49 +651,27 @@ impl Daemon {
     /// containers reads the store once, not once per container).
     pub(super) fn network_settings_in(&self, c: &Container, nets: &[Network]) -> Value {
         let mut networks = serde_json::Map::new();
-        let mut top = json!({"IPAddress": "", "IPPrefixLen": 0, "Gateway": "", "MacAddress": ""});
+        let mut top = endpoint_json(None, None, None);
         let mode = mode_of(&c.host_config.network_mode);
         if matches!(mode, Mode::Host | Mode::None) {
-            networks.insert(
-                c.host_config.network_mode.clone(),
-                json!({"IPAMConfig": null, "Links": null, "Aliases": null, "NetworkID": nets.iter().find(|n| n.name.as_str() == c.host_config.network_mode).map(|n| n.id.to_string()).unwrap_or_default(), "EndpointID": "", "Gateway": "", "IPAddress": "", "IPPrefixLen": 0, "MacAddress": "", "DNSNames": null}),
-            );
+            let mut v = endpoint_json(None, None, None);
+            v["NetworkID"] = json!(nets
+                .iter()
+                .find(|n| n.name.as_str() == c.host_config.network_mode)
+                .map(|n| n.id.to_string())
+                .unwrap_or_default());
+            networks.insert(c.host_config.network_mode.clone(), v);
         }
         for req in &c.networks {
             let net = nets.iter().find(|n| n.name.as_str() == req.name);
-            let ep = net.and_then(|n| n.containers.get(&c.id));
-            let cfg = net.and_then(|n| n.ipv4());
-            let (ip, prefix, gw) = match (ep, cfg) {
-                (Some(e), Some(cfg)) => (
-                    e.ipv4_address.to_string(),
-                    cfg.subnet.prefix_len(),
-                    cfg.gateway.to_string(),
-                ),
-                _ => (String::new(), 0, String::new()),
-            };
-            let endpoint_id = ep
-                .map(|_| netd::link::veth_name(&c.id, net.map(|n| n.id.as_str()).unwrap_or("")))
-                .unwrap_or_default();
-            let mut dns_names = vec![c.name.clone()];
-            dns_names.extend(req.aliases.iter().cloned());
-            dns_names.push(c.id[..12].to_string());
-            let v = json!({
-                "IPAMConfig": req.ipv4.map(|ip| json!({"IPv4Address": ip.to_string()})),
-                "Links": null,
-                "Aliases": if req.aliases.is_empty() { Value::Null } else { json!(req.aliases) },
-                "NetworkID": net.map(|n| n.id.to_string()).unwrap_or_default(),
-                "EndpointID": endpoint_id,
-                "Gateway": gw,
-                "IPAddress": ip,
-                "IPPrefixLen": prefix,
-                "IPv6Gateway": "",
-                "GlobalIPv6Address": "",
-                "GlobalIPv6PrefixLen": 0,
-                "MacAddress": "",
-                "DNSNames": if req.name == netd::manager::DEFAULT_NETWORK { Value::Null } else { json!(dns_names) },
-            });
+            let mut v = endpoint_json(net, Some(&c.id), Some(req));
             if req.name == netd::manager::DEFAULT_NETWORK {
-                top = json!({"IPAddress": v["IPAddress"], "IPPrefixLen": v["IPPrefixLen"], "Gateway": v["Gateway"], "MacAddress": ""});
+                top = v.clone();
+            } else {
+                let mut dns_names = vec![c.name.clone()];
+                dns_names.extend(req.aliases.iter().cloned());
+                dns_names.push(c.id[..12].to_string());
+                v["DNSNames"] = json!(dns_names);
             }
             networks.insert(req.name.clone(), v);
         }
@@ -614,14 +680,14 @@ impl Daemon {
             ports.insert(key.clone(), Value::Null);
         }
         if c.state.running {
-            for p in &c.ports {
+            for (ip, p) in shown_bindings(&c.ports, ports_have_ipv6(&c.id, nets)) {
                 let key = format!("{}/{}", p.container_port, p.protocol);
                 let entry = ports.entry(key).or_insert(Value::Null);
                 if entry.is_null() {
                     *entry = json!([]);
                 }
                 entry.as_array_mut().unwrap().push(json!({
-                    "HostIp": p.host_ip.map(|i| i.to_string()).unwrap_or_else(|| "0.0.0.0".into()),
+                    "HostIp": ip.to_string(),
                     "HostPort": p.host_port.to_string(),
                 }));
             }
@@ -631,27 +697,37 @@ impl Daemon {
         } else {
             String::new()
         };
+        // The top-level fields are the default network's, as Docker's
+        // (deprecated there, still read by scripts).
         json!({
             "Bridge": "",
             "SandboxID": if sandbox.is_empty() { String::new() } else { c.id.clone() },
             "SandboxKey": sandbox,
             "HairpinMode": false,
+            "LinkLocalIPv6Address": "",
+            "LinkLocalIPv6PrefixLen": 0,
             "Ports": ports,
+            "SecondaryIPAddresses": null,
+            "SecondaryIPv6Addresses": null,
+            "EndpointID": top["EndpointID"],
+            "Gateway": top["Gateway"],
+            "GlobalIPv6Address": top["GlobalIPv6Address"],
+            "GlobalIPv6PrefixLen": top["GlobalIPv6PrefixLen"],
             "IPAddress": top["IPAddress"],
             "IPPrefixLen": top["IPPrefixLen"],
-            "Gateway": top["Gateway"],
+            "IPv6Gateway": top["IPv6Gateway"],
             "MacAddress": top["MacAddress"],
             "Networks": networks,
         })
     }
 
     /// `Ports` of `docker ps`.
-    pub(super) fn port_summary(c: &Container) -> Vec<Value> {
+    pub(super) fn port_summary(c: &Container, nets: &[Network]) -> Vec<Value> {
         let mut v: Vec<Value> = Vec::new();
         if c.state.running {
-            for p in &c.ports {
+            for (ip, p) in shown_bindings(&c.ports, ports_have_ipv6(&c.id, nets)) {
                 v.push(json!({
-                    "IP": p.host_ip.map(|i| i.to_string()).unwrap_or_else(|| "0.0.0.0".into()),
+                    "IP": ip.to_string(),
                     "PrivatePort": p.container_port,
                     "PublicPort": p.host_port,
                     "Type": p.protocol,
@@ -672,6 +748,97 @@ impl Daemon {
     }
 }
 
+/// One entry of `NetworkSettings.Networks` of `docker inspect`: the
+/// container's endpoint on `net` (None: not connected, or a host/none
+/// container), with its IPv6 fields empty (`""`, 0) when it has none, as
+/// Docker's.
+fn endpoint_json(
+    net: Option<&Network>,
+    container: Option<&str>,
+    req: Option<&NetworkRequest>,
+) -> Value {
+    let ep = net.zip(container).and_then(|(n, id)| n.containers.get(id));
+    let (ip, prefix, gw) = match (ep, net.and_then(Network::ipv4)) {
+        (Some(e), Some(cfg)) => (
+            e.ipv4_address.to_string(),
+            cfg.subnet.prefix_len(),
+            cfg.gateway.to_string(),
+        ),
+        _ => (String::new(), 0, String::new()),
+    };
+    let (ip6, prefix6, gw6) = match (ep.and_then(|e| e.ipv6_address), net.and_then(Network::ipv6)) {
+        (Some(a), Some(cfg)) => (
+            a.to_string(),
+            cfg.subnet.prefix_len(),
+            cfg.gateway.to_string(),
+        ),
+        _ => (String::new(), 0, String::new()),
+    };
+    let endpoint_id = match (ep, net, container) {
+        (Some(_), Some(n), Some(id)) => netd::link::veth_name(id, n.id.as_str()),
+        _ => String::new(),
+    };
+    // `IPAMConfig` holds what was asked (`--ip`, `--ip6`), each key only
+    // when given, as Docker's.
+    let ipam = req.and_then(|r| {
+        let mut m = serde_json::Map::new();
+        if let Some(ip) = r.ipv4 {
+            m.insert("IPv4Address".into(), json!(ip.to_string()));
+        }
+        if let Some(ip) = r.ipv6 {
+            m.insert("IPv6Address".into(), json!(ip.to_string()));
+        }
+        (!m.is_empty()).then_some(Value::Object(m))
+    });
+    let aliases = req
+        .filter(|r| !r.aliases.is_empty())
+        .map(|r| json!(r.aliases));
+    json!({
+        "IPAMConfig": ipam,
+        "Links": null,
+        "Aliases": aliases,
+        "NetworkID": net.map(|n| n.id.to_string()).unwrap_or_default(),
+        "EndpointID": endpoint_id,
+        "Gateway": gw,
+        "IPAddress": ip,
+        "IPPrefixLen": prefix,
+        "IPv6Gateway": gw6,
+        "GlobalIPv6Address": ip6,
+        "GlobalIPv6PrefixLen": prefix6,
+        "MacAddress": "",
+        "DNSNames": null,
+    })
+}
+
+/// Whether the container's published ports are on an endpoint with IPv6
+/// (netd publishes `-p 8080:80` on both families there).
+fn ports_have_ipv6(id: &str, nets: &[Network]) -> bool {
+    nets.iter()
+        .filter_map(|n| n.containers.get(id))
+        .find(|e| !e.ports.is_empty())
+        .is_some_and(|e| e.ipv6_address.is_some())
+}
+
+/// The host addresses a container's ports are published on, as `docker
+/// inspect` and `docker ps` show them: a port on every address (`-p
+/// 8080:80`) is on `0.0.0.0` and, when the container has IPv6 there, on
+/// `::` too; one on a given address, on that one.
+pub fn shown_bindings(ports: &[PortBinding], ipv6: bool) -> Vec<(IpAddr, &PortBinding)> {
+    let mut out = Vec::new();
+    for p in ports {
+        match p.host_ip {
+            Some(ip) => out.push((ip, p)),
+            None => {
+                out.push((IpAddr::V4(Ipv4Addr::UNSPECIFIED), p));
+                if ipv6 {
+                    out.push((IpAddr::V6(Ipv6Addr::UNSPECIFIED), p));
+                }
+            }
+        }
+    }
+    out
+}
+
 /// `docker network inspect` of one network, with its containers' names.
 pub fn network_json(n: &Network) -> Value {
     let containers: serde_json::Map<String, Value> = n
@@ -679,6 +846,10 @@ pub fn network_json(n: &Network) -> Value {
         .iter()
         .map(|(id, e)| {
             let prefix = n.ipv4().map(|c| c.subnet.prefix_len()).unwrap_or(0);
+            let ipv6 = match (e.ipv6_address, n.ipv6()) {
+                (Some(a), Some(c)) => format!("{a}/{}", c.subnet.prefix_len()),
+                _ => String::new(),
+            };
             (
                 id.clone(),
                 json!({
@@ -686,7 +857,7 @@ pub fn network_json(n: &Network) -> Value {
                     "EndpointID": netd::link::veth_name(id, n.id.as_str()),
                     "MacAddress": "",
                     "IPv4Address": format!("{}/{prefix}", e.ipv4_address),
-                    "IPv6Address": "",
+                    "IPv6Address": ipv6,
                 }),
             )
         })
@@ -762,8 +933,14 @@ impl Daemon {
         if !matches!(driver, "" | "bridge") {
             return Err(ApiError::bad(format!("plugin \"{driver}\" not found")));
         }
+        if body["EnableIPv4"] == json!(false) {
+            return Err(ApiError::bad(
+                "IPv6-only networks (EnableIPv4 false, --ipv4=false) are not supported by rrun yet",
+            ));
+        }
         let mut req = netd::CreateNetwork::bridge(name);
         req.internal = body["Internal"].as_bool().unwrap_or(false);
+        // A JSON null (API 1.48's optional field) is false.
         req.enable_ipv6 = body["EnableIPv6"].as_bool().unwrap_or(false);
         if let Some(l) = body["Labels"].as_object() {
             req.labels = l
@@ -777,29 +954,11 @@ impl Daemon {
                 .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
                 .collect();
         }
-        if let Some(cfg) = body["IPAM"]["Config"].as_array().and_then(|a| a.first()) {
-            let parse_net = |k: &str| -> ApiResult<Option<ipnet::Ipv4Net>> {
-                match cfg[k].as_str() {
-                    None | Some("") => Ok(None),
-                    Some(s) => s
-                        .parse()
-                        .map(Some)
-                        .map_err(|_| ApiError::bad(format!("invalid {}: {s}", k.to_lowercase()))),
-                }
-            };
-            req.subnet = parse_net("Subnet")?;
-            req.ip_range = parse_net("IPRange")?;
-            req.gateway = match cfg["Gateway"].as_str() {
-                None | Some("") => None,
-                Some(s) => Some(
-                    s.parse()
-                        .map_err(|_| ApiError::bad(format!("invalid gateway: {s}")))?,
-                ),
-            };
-            if req.subnet.is_none() && (req.gateway.is_some() || req.ip_range.is_some()) {
-                return Err(ApiError::bad("no matching subnet for gateway or range"));
-            }
-        }
+        let config = body["IPAM"]["Config"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        ipam_request(&config, &mut req).map_err(ApiError::bad)?;
         let n = self.netd.create_network(req).map_err(net_err)?;
         self.events.emit(
             "network",
@@ -889,6 +1048,7 @@ impl Daemon {
                     ConnectOptions {
                         aliases: req.aliases.clone(),
                         ipv4: req.ipv4,
+                        ipv6: req.ipv6,
                         ports: vec![],
                     },
                 )
@@ -942,6 +1102,80 @@ impl Daemon {
         );
         Ok(())
     }
+}
+
+/// `IPAM.Config` of `POST /networks/create` into `req`: at most one entry
+/// per family, each entry's family that of its subnet, and its gateway and
+/// range of the same family (netd checks that they lie in the subnet).
+pub fn ipam_request(config: &[Value], req: &mut netd::CreateNetwork) -> Result<(), String> {
+    fn field<T: std::str::FromStr>(cfg: &Value, key: &str) -> Result<Option<T>, String> {
+        match cfg[key].as_str() {
+            None | Some("") => Ok(None),
+            Some(s) => s
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("invalid {}: {s}", key.to_lowercase())),
+        }
+    }
+    let (mut seen4, mut seen6) = (false, false);
+    for cfg in config {
+        let subnet: Option<IpNet> = field(cfg, "Subnet")?;
+        let gateway: Option<IpAddr> = field(cfg, "Gateway")?;
+        let ip_range: Option<IpNet> = field(cfg, "IPRange")?;
+        let Some(subnet) = subnet else {
+            if gateway.is_some() || ip_range.is_some() {
+                return Err("no matching subnet for gateway or range".into());
+            }
+            continue;
+        };
+        let v6 = subnet.addr().is_ipv6();
+        let family = if v6 { "IPv6" } else { "IPv4" };
+        let mismatch = gateway
+            .filter(|g| g.is_ipv6() != v6)
+            .map(|g| format!("gateway {g}"))
+            .or_else(|| {
+                ip_range
+                    .filter(|r| r.addr().is_ipv6() != v6)
+                    .map(|r| format!("ip range {r}"))
+            });
+        if let Some(what) = mismatch {
+            return Err(format!(
+                "{what} is not in subnet {subnet}: not an {family} address"
+            ));
+        }
+        let seen = if v6 { &mut seen6 } else { &mut seen4 };
+        if std::mem::replace(seen, true) {
+            return Err(format!(
+                "more than one {family} subnet in IPAM.Config: an rrun network has at most one IPv4 and one IPv6 subnet"
+            ));
+        }
+        // The families match (checked above): the other arms never match.
+        match subnet {
+            IpNet::V4(s) => {
+                req.subnet = Some(s);
+                req.gateway = gateway.and_then(|g| match g {
+                    IpAddr::V4(g) => Some(g),
+                    IpAddr::V6(_) => None,
+                });
+                req.ip_range = ip_range.and_then(|r| match r {
+                    IpNet::V4(r) => Some(r),
+                    IpNet::V6(_) => None,
+                });
+            }
+            IpNet::V6(s) => {
+                req.subnet6 = Some(s);
+                req.gateway6 = gateway.and_then(|g| match g {
+                    IpAddr::V6(g) => Some(g),
+                    IpAddr::V4(_) => None,
+                });
+                req.ip_range6 = ip_range.and_then(|r| match r {
+                    IpNet::V6(r) => Some(r),
+                    IpNet::V4(_) => None,
+                });
+            }
+        }
+    }
+    Ok(())
 }
 
 fn network_matches(n: &Network, f: &super::Filters) -> bool {
@@ -1000,7 +1234,7 @@ mod tests {
         assert_eq!(w.len(), 3);
         assert_eq!(w[0].container_port, 53);
         assert_eq!(w[0].host_ports, None);
-        assert_eq!(w[1].host_ip, Some(Ipv4Addr::LOCALHOST));
+        assert_eq!(w[1].host_ip, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)));
         assert_eq!(w[1].host_ports, Some((8080, 8080)));
         assert_eq!(w[2].container_port, 443);
         let mut b = BTreeMap::new();
@@ -1023,6 +1257,182 @@ mod tests {
             }],
         );
         assert!(wanted_ports(&b, false, &[]).is_err());
+    }
+
+    fn one(host_ip: &str) -> BTreeMap<String, Vec<ApiPort>> {
+        let mut b = BTreeMap::new();
+        b.insert(
+            "80/udp".to_string(),
+            vec![ApiPort {
+                host_ip: host_ip.into(),
+                host_port: "8080".into(),
+            }],
+        );
+        b
+    }
+
+    #[test]
+    fn ipv6_host_addresses_are_accepted() {
+        let ip = |s: &str| wanted_ports(&one(s), false, &[]).map(|w| w[0].host_ip);
+        assert_eq!(ip("::1"), Ok(Some("::1".parse().unwrap())));
+        assert_eq!(ip("[::1]"), Ok(Some("::1".parse().unwrap())));
+        assert_eq!(ip("2001:db8::1"), Ok(Some("2001:db8::1".parse().unwrap())));
+        // The unspecified addresses are every address of their family.
+        assert_eq!(ip("::"), Ok(Some("::".parse().unwrap())));
+        assert_eq!(ip("0.0.0.0"), Ok(Some("0.0.0.0".parse().unwrap())));
+        assert_eq!(ip(""), Ok(None));
+        assert!(ip("fd00::zz").unwrap_err().contains("invalid IP address"));
+        assert_eq!(host_port("::1".parse().unwrap(), 80), "[::1]:80");
+        assert_eq!(host_port("0.0.0.0".parse().unwrap(), "1-2"), "0.0.0.0:1-2");
+    }
+
+    fn binding(host_ip: Option<&str>, port: u16) -> PortBinding {
+        PortBinding {
+            host_ip: host_ip.map(|i| i.parse().unwrap()),
+            host_port: port,
+            container_port: 80,
+            protocol: "tcp".into(),
+        }
+    }
+
+    #[test]
+    fn ports_on_every_address_are_shown_per_family() {
+        let ports = [binding(None, 8080), binding(Some("::1"), 8081)];
+        let shown = |v6| -> Vec<String> {
+            shown_bindings(&ports, v6)
+                .iter()
+                .map(|(ip, p)| host_port(*ip, p.host_port))
+                .collect()
+        };
+        assert_eq!(shown(false), ["0.0.0.0:8080", "[::1]:8081"]);
+        assert_eq!(shown(true), ["0.0.0.0:8080", "[::]:8080", "[::1]:8081"]);
+    }
+
+    fn ipam(config: Value) -> Result<netd::CreateNetwork, String> {
+        let mut req = netd::CreateNetwork::bridge(netd::name::NetworkName::try_from("n").unwrap());
+        ipam_request(config.as_array().unwrap(), &mut req).map(|()| req)
+    }
+
+    #[test]
+    fn ipam_config_takes_one_entry_per_family() {
+        let req = ipam(json!([
+            {"Subnet": "fd00:1::/64", "Gateway": "fd00:1::1", "IPRange": "fd00:1::/80"},
+            {"Subnet": "172.30.0.0/16", "Gateway": "172.30.0.254"},
+        ]))
+        .unwrap();
+        assert_eq!(req.subnet, Some("172.30.0.0/16".parse().unwrap()));
+        assert_eq!(req.gateway, Some("172.30.0.254".parse().unwrap()));
+        assert_eq!(req.ip_range, None);
+        assert_eq!(req.subnet6, Some("fd00:1::/64".parse().unwrap()));
+        assert_eq!(req.gateway6, Some("fd00:1::1".parse().unwrap()));
+        assert_eq!(req.ip_range6, Some("fd00:1::/80".parse().unwrap()));
+        // Docker's empty entry, and none at all.
+        assert_eq!(ipam(json!([{}])).unwrap().subnet, None);
+        assert_eq!(ipam(json!([])).unwrap().subnet6, None);
+
+        let err = ipam(json!([{"Subnet": "fd00:1::/64"}, {"Subnet": "fd00:2::/64"}])).unwrap_err();
+        assert!(err.contains("more than one IPv6 subnet"), "{err}");
+        let err = ipam(json!([{"Subnet": "10.1.0.0/16"}, {"Subnet": "10.2.0.0/16"}])).unwrap_err();
+        assert!(err.contains("more than one IPv4 subnet"), "{err}");
+        let err = ipam(json!([{"Subnet": "fd00:1::/64", "Gateway": "10.0.0.1"}])).unwrap_err();
+        assert!(
+            err.contains("gateway 10.0.0.1 is not in subnet fd00:1::/64"),
+            "{err}"
+        );
+        let err = ipam(json!([{"Subnet": "10.0.0.0/8", "IPRange": "fd00::/80"}])).unwrap_err();
+        assert!(err.contains("ip range fd00::/80"), "{err}");
+        let err = ipam(json!([{"Gateway": "fd00::1"}])).unwrap_err();
+        assert!(err.contains("no matching subnet"), "{err}");
+        let err = ipam(json!([{"Subnet": "fd00::/129"}])).unwrap_err();
+        assert!(err.contains("invalid subnet"), "{err}");
+    }
+
+    fn dual_stack() -> Network {
+        use netd::store::{Endpoint, Ipam, IpamConfig};
+        let mut containers = BTreeMap::new();
+        for (id, v6) in [("c1", Some("fd00:1::2")), ("c2", None)] {
+            containers.insert(
+                id.to_string(),
+                Endpoint {
+                    name: id.into(),
+                    ipv4_address: "172.30.0.2".parse().unwrap(),
+                    ipv6_address: v6.map(|a| a.parse().unwrap()),
+                    aliases: vec![],
+                    hostname: None,
+                    interface: "eth0".into(),
+                    ports: vec![],
+                },
+            );
+        }
+        Network {
+            name: netd::name::NetworkName::try_from("v6net").unwrap(),
+            id: netd::name::NetworkId::random().unwrap(),
+            driver: Driver::Bridge,
+            ipam: Ipam {
+                driver: "default".into(),
+                config: vec![
+                    IpamConfig {
+                        subnet: "172.30.0.0/16".parse().unwrap(),
+                        gateway: "172.30.0.1".parse().unwrap(),
+                        ip_range: None,
+                    },
+                    IpamConfig {
+                        subnet: "fd00:1::/64".parse().unwrap(),
+                        gateway: "fd00:1::1".parse().unwrap(),
+                        ip_range: None,
+                    },
+                ],
+            },
+            internal: false,
+            enable_ipv6: true,
+            labels: BTreeMap::new(),
+            options: BTreeMap::new(),
+            containers,
+        }
+    }
+
+    #[test]
+    fn inspect_shows_both_families() {
+        let n = dual_stack();
+        let v = network_json(&n);
+        assert_eq!(v["EnableIPv6"], true);
+        assert_eq!(v["IPAM"]["Config"][0]["Subnet"], "172.30.0.0/16");
+        assert_eq!(v["IPAM"]["Config"][1]["Subnet"], "fd00:1::/64");
+        assert_eq!(v["IPAM"]["Config"][1]["Gateway"], "fd00:1::1");
+        assert_eq!(v["Containers"]["c1"]["IPv6Address"], "fd00:1::2/64");
+        assert_eq!(v["Containers"]["c2"]["IPv6Address"], "");
+
+        let req = NetworkRequest {
+            name: "v6net".into(),
+            aliases: vec![],
+            ipv4: None,
+            ipv6: Some("fd00:1::2".parse().unwrap()),
+        };
+        let e = endpoint_json(Some(&n), Some("c1"), Some(&req));
+        assert_eq!(e["GlobalIPv6Address"], "fd00:1::2");
+        assert_eq!(e["GlobalIPv6PrefixLen"], 64);
+        assert_eq!(e["IPv6Gateway"], "fd00:1::1");
+        assert_eq!(e["IPAMConfig"], json!({"IPv6Address": "fd00:1::2"}));
+        let e = endpoint_json(Some(&n), Some("c2"), None);
+        assert_eq!(e["IPAddress"], "172.30.0.2");
+        assert_eq!(e["GlobalIPv6Address"], "");
+        assert_eq!(e["GlobalIPv6PrefixLen"], 0);
+        assert_eq!(e["IPv6Gateway"], "");
+        assert_eq!(e["IPAMConfig"], Value::Null);
+
+        assert_eq!(
+            check_ip6(&n, "fd00:1::42"),
+            Ok("fd00:1::42".parse().unwrap())
+        );
+        assert!(check_ip6(&n, "fd00:2::42").unwrap_err().contains("not in"));
+        assert!(check_ip6(&n, "172.30.0.9")
+            .unwrap_err()
+            .contains("invalid IPv6"));
+        let mut v4 = n.clone();
+        v4.ipam.config.pop();
+        assert!(check_ip6(&v4, "fd00:1::42")
+            .unwrap_err()
+            .contains("has no IPv6"));
     }
 
     #[test]

@@ -59,6 +59,13 @@ pub struct NetworkRequest {
     /// `--ip`.
     #[serde(default, rename = "IPv4Address")]
     pub ipv4: Option<std::net::Ipv4Addr>,
+    /// `--ip6`.
+    #[serde(
+        default,
+        rename = "IPv6Address",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub ipv6: Option<std::net::Ipv6Addr>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
