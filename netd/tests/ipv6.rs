@@ -191,6 +191,10 @@ fn ipv6_networks_addresses_traffic_ports_dns_restart_and_teardown() {
         got1.address.unwrap().addr().to_string()
     );
     assert_eq!(dig(&c2, &["-x", &ip1]), "web.v6net.");
+    // glibc through the resolv.conf netd writes.
+    c2.write_etc("resolv.conf", &netd.resolv_conf(&DnsOptions::default()));
+    let g = c2.exec(15, &["getent", "ahostsv6", "web"]);
+    assert!(stdout(&g).starts_with(&format!("{ip1} ")), "{}", stdout(&g));
 
     // [::1] cannot be published on (no kernel path); said at once.
     let c4 = TestNs::new("rrc");
