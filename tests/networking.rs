@@ -190,6 +190,16 @@ fn published_ports_are_reached_from_the_host() {
     let got = d.ok(&["exec", "web", "sh", "-c", &req]);
     assert!(got.ends_with("web-host\n"), "{got}");
 
+    // Docker's MAC, made from the address (so a container that later gets
+    // this address is reached at once: neighbour caches stay right).
+    let ns = &inspect(&d, "web")["NetworkSettings"];
+    let ip: std::net::Ipv4Addr = ns["IPAddress"].as_str().unwrap().parse().unwrap();
+    let [a, b, c, e] = ip.octets();
+    let mac = format!("02:42:{a:02x}:{b:02x}:{c:02x}:{e:02x}");
+    assert_eq!(ns["MacAddress"], mac.as_str(), "{ns}");
+    let inside = d.ok(&["exec", "web", "cat", "/sys/class/net/eth0/address"]);
+    assert_eq!(inside.trim(), mac);
+
     // The same port again: an error naming it, and no container left running.
     let out = d.rrun(&[
         "run", "-d", "--name", "clash", "-p", "18080:80", "busybox", "sleep", "100",
@@ -216,6 +226,19 @@ fn published_ports_are_reached_from_the_host() {
     wait_for("the loopback-only port", Duration::from_secs(20), || {
         fetch_from_host(&d, "http://127.0.0.1:18081/")
     });
+
+    // A firewall reload while the daemon runs (everything flushed, as
+    // `nft flush ruleset` or firewalld would): rrund puts its rules back
+    // within seconds, with no container started or stopped meanwhile.
+    let flush = d.net.exec(10, &["nft", "flush", "ruleset"]);
+    assert!(flush.status.success(), "{}", text(&flush.stderr));
+    let got = wait_for("the rules restored", Duration::from_secs(20), || {
+        fetch_from_host(&d, "http://127.0.0.1:18080/")
+    });
+    assert_eq!(got, "web-host\n");
+    // Restored by the watch, not left in place by the flush.
+    let log = d.log();
+    assert!(log.contains("firewall rules were removed"), "{log}");
 
     // Removing the container frees the port.
     d.ok(&["rm", "-f", "web"]);

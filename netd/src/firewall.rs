@@ -536,6 +536,52 @@ pub fn teardown() -> Result<(), FirewallError> {
     sync_docker_user(&[]).map(|_| ())
 }
 
+/// Whether rrun's table in the calling thread's namespace still holds
+/// `plan`: every chain with as many rules as planned (a firewall reload,
+/// `nft flush ruleset` or another program removes or empties them).
+pub fn is_applied(plan: &Plan) -> Result<bool, FirewallError> {
+    let listing = match nftables::helper::get_current_ruleset_raw(
+        nftables::helper::DEFAULT_NFT,
+        ["list", "table", "inet", TABLE],
+    ) {
+        Ok(out) => out,
+        Err(nftables::helper::NftablesError::NftFailed { stderr, .. })
+            if stderr.contains("No such file or directory") =>
+        {
+            return Ok(false)
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let listing: Value =
+        serde_json::from_str(&listing).map_err(nftables::helper::NftablesError::NftInvalidJson)?;
+    Ok(matches_listing(plan, &listing))
+}
+
+/// Pure part of [`is_applied`]: the chains of `listing` (nft's JSON of our
+/// table) and their rule counts are `plan`'s.
+pub fn matches_listing(plan: &Plan, listing: &Value) -> bool {
+    let Some(objects) = listing["nftables"].as_array() else {
+        return false;
+    };
+    let chains: Vec<&str> = objects
+        .iter()
+        .filter_map(|o| o.get("chain"))
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    if chains.len() != plan.chains.len() {
+        return false;
+    }
+    plan.chains.iter().all(|c| {
+        chains.contains(&c.name)
+            && objects
+                .iter()
+                .filter_map(|o| o.get("rule"))
+                .filter(|r| r["chain"] == c.name)
+                .count()
+                == c.rules.len()
+    })
+}
+
 /// Docker's chain for users' forwarding rules (iptables-nft: table
 /// `ip filter`). Where Docker runs, its FORWARD chain's policy is DROP, and
 /// a packet must be accepted by every base chain on the forward hook, so
@@ -561,14 +607,41 @@ pub fn docker_user_batch(listing: &Value, bridges: &[String]) -> Option<Value> {
     if !has_chain {
         return None;
     }
-    let mut cmds = Vec::new();
-    for r in objects.iter().filter_map(|o| o.get("rule")).filter(is_ours) {
-        if r["comment"] == DOCKER_USER_COMMENT {
-            cmds.push(json!({ "delete": { "rule": {
-                "family": "ip", "table": "filter", "chain": DOCKER_USER, "handle": r["handle"]
-            } } }));
-        }
+    // Ours as they are, as (key, bridge) in order; nothing to do when they
+    // are already what `bridges` asks for.
+    let ours: Vec<&Value> = objects
+        .iter()
+        .filter_map(|o| o.get("rule"))
+        .filter(is_ours)
+        .filter(|r| r["comment"] == DOCKER_USER_COMMENT)
+        .collect();
+    let mut have: Vec<(String, String)> = ours
+        .iter()
+        .filter_map(|r| {
+            let m = &r["expr"][0]["match"];
+            Some((
+                m["left"]["meta"]["key"].as_str()?.to_string(),
+                m["right"].as_str()?.to_string(),
+            ))
+        })
+        .collect();
+    let mut want: Vec<(String, String)> = bridges
+        .iter()
+        .flat_map(|b| ["iifname", "oifname"].map(|k| (k.to_string(), b.clone())))
+        .collect();
+    have.sort();
+    want.sort();
+    if have.len() == ours.len() && have == want {
+        return Some(json!({ "nftables": [] }));
     }
+    let mut cmds: Vec<Value> = ours
+        .iter()
+        .map(|r| {
+            json!({ "delete": { "rule": {
+                "family": "ip", "table": "filter", "chain": DOCKER_USER, "handle": r["handle"]
+            } } })
+        })
+        .collect();
     for b in bridges {
         for key in ["iifname", "oifname"] {
             cmds.push(json!({ "insert": { "rule": {
@@ -582,7 +655,8 @@ pub fn docker_user_batch(listing: &Value, bridges: &[String]) -> Option<Value> {
 }
 
 /// Bring our DOCKER-USER rules in line with `bridges` in the calling
-/// thread's namespace. Returns whether Docker's chain was there.
+/// thread's namespace. Returns whether anything had to change (false with
+/// no Docker chain, or with our rules already there).
 pub fn sync_docker_user(bridges: &[String]) -> Result<bool, FirewallError> {
     let listing = match nftables::helper::get_current_ruleset_raw(
         nftables::helper::DEFAULT_NFT,
@@ -600,13 +674,11 @@ pub fn sync_docker_user(bridges: &[String]) -> Result<bool, FirewallError> {
     let listing: Value =
         serde_json::from_str(&listing).map_err(nftables::helper::NftablesError::NftInvalidJson)?;
     match docker_user_batch(&listing, bridges) {
-        Some(batch) => {
-            if !batch["nftables"].as_array().is_some_and(|a| a.is_empty()) {
-                run_nft(&batch)?;
-            }
+        Some(batch) if !batch["nftables"].as_array().is_some_and(|a| a.is_empty()) => {
+            run_nft(&batch)?;
             Ok(true)
         }
-        None => Ok(false),
+        _ => Ok(false),
     }
 }
 
@@ -955,5 +1027,50 @@ mod tests {
             .sysctls
             .iter()
             .any(|(s, _)| s == IPV6_FORWARDING));
+    }
+
+    #[test]
+    fn a_listing_matches_the_plan_only_with_every_chain_and_rule() {
+        let p = plan(&nets(), &[]);
+        let mut objects = vec![json!({ "table": { "family": "inet", "name": TABLE } })];
+        for c in &p.chains {
+            objects.push(json!({ "chain": { "family": "inet", "table": TABLE, "name": c.name } }));
+            for _ in &c.rules {
+                objects
+                    .push(json!({ "rule": { "family": "inet", "table": TABLE, "chain": c.name } }));
+            }
+        }
+        let listing = json!({ "nftables": objects.clone() });
+        assert!(matches_listing(&p, &listing));
+        // A rule gone (a flushed chain), or a chain missing: not applied.
+        let mut fewer = objects.clone();
+        let last_rule = fewer.iter().rposition(|o| o.get("rule").is_some()).unwrap();
+        fewer.remove(last_rule);
+        assert!(!matches_listing(&p, &json!({ "nftables": fewer })));
+        let no_chain: Vec<Value> = objects
+            .into_iter()
+            .filter(|o| o.get("chain").is_none_or(|c| c["name"] != "forward"))
+            .collect();
+        assert!(!matches_listing(&p, &json!({ "nftables": no_chain })));
+        assert!(!matches_listing(&p, &json!({})));
+    }
+
+    #[test]
+    fn docker_user_batch_is_empty_when_our_rules_are_in_place() {
+        let rule = |h: u32, key: &str, br: &str| {
+            json!({ "rule": { "family": "ip", "table": "filter", "chain": "DOCKER-USER",
+                "handle": h, "comment": "rrun",
+                "expr": [ { "match": { "op": "==", "left": { "meta": { "key": key } }, "right": br } },
+                          { "accept": null } ] } })
+        };
+        let listing = json!({ "nftables": [
+            { "chain": { "family": "ip", "table": "filter", "name": "DOCKER-USER", "handle": 2 } },
+            rule(5, "oifname", "rr-a"),
+            rule(6, "iifname", "rr-a"),
+        ]});
+        let same = docker_user_batch(&listing, &["rr-a".to_string()]).unwrap();
+        assert!(same["nftables"].as_array().unwrap().is_empty(), "{same}");
+        let more = docker_user_batch(&listing, &["rr-a".to_string(), "rr-b".to_string()]).unwrap();
+        assert_eq!(more["nftables"].as_array().unwrap().len(), 2 + 4);
     }
 }

@@ -149,7 +149,30 @@ pub struct Attachment {
     pub default_gateway: Option<Ipv4Addr>,
     /// Set for the first network with IPv6: the IPv6 default route.
     pub default_gateway6: Option<Ipv6Addr>,
+    /// The container interface's MAC address (see [`mac_for`]); the
+    /// kernel's random one when None.
+    pub mac: Option<[u8; 6]>,
     pub mtu: Option<u32>,
+}
+
+/// A container's MAC address from its IPv4 address, as Docker makes it:
+/// `02:42` and the address's four bytes. A container that gets an address
+/// another one had a moment ago then also has its MAC, so the neighbour
+/// entries the host and other containers still hold for that address stay
+/// right; with a random MAC they point at the old one until they expire
+/// (up to 45 s with Linux's defaults), and the new container is
+/// unreachable meanwhile.
+pub fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
+    let [a, b, c, d] = ip.octets();
+    [0x02, 0x42, a, b, c, d]
+}
+
+/// `02:42:ac:11:00:02`, as `docker inspect` shows it.
+pub fn mac_string(mac: [u8; 6]) -> String {
+    mac.iter()
+        .map(|b| format!("{b:02x}"))
+        .collect::<Vec<_>>()
+        .join(":")
 }
 
 /// A host-end name from the container and network ids: `ve` and 13 hex digits
@@ -268,6 +291,9 @@ fn configure_inside(container: &NetNs, peer: &str, a: &Attachment) -> Result<(),
         if let Some(mtu) = a.mtu {
             rename = rename.mtu(mtu);
         }
+        if let Some(mac) = a.mac {
+            rename = rename.address(mac.to_vec());
+        }
         h.link()
             .set(rename.build())
             .execute()
@@ -378,5 +404,14 @@ mod tests {
         assert_eq!(a.len(), 15);
         assert!(check_name(&a).is_ok());
         assert!(check_name("this-is-sixteen!").is_err());
+    }
+
+    #[test]
+    fn macs_are_dockers_from_the_ipv4_address() {
+        let mac = mac_for(Ipv4Addr::new(172, 17, 0, 2));
+        assert_eq!(mac, [0x02, 0x42, 0xac, 0x11, 0x00, 0x02]);
+        assert_eq!(mac_string(mac), "02:42:ac:11:00:02");
+        // Locally administered, unicast.
+        assert_eq!(mac[0] & 0b11, 0b10);
     }
 }

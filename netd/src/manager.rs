@@ -170,6 +170,10 @@ pub struct Netd {
     host: NetNs,
     records: Arc<Records>,
     lock: Mutex<()>,
+    /// The firewall plan last applied: a change that leaves it as it is
+    /// (a container without published ports joining or leaving) runs no
+    /// `nft` at all. None until the first apply.
+    applied: Mutex<Option<firewall::Plan>>,
 }
 
 impl Netd {
@@ -187,6 +191,7 @@ impl Netd {
             host,
             records: Records::new(Snapshot::default()),
             lock: Mutex::new(()),
+            applied: Mutex::new(None),
         };
         netd.restore()?;
         Ok(netd)
@@ -609,6 +614,7 @@ impl Netd {
             addresses,
             default_gateway: gateway,
             default_gateway6: gateway6,
+            mac: Some(link::mac_for(address.addr())),
             mtu: net.mtu(),
         };
         link::attach(&self.host, c.netns, &attachment)?;
@@ -682,12 +688,51 @@ impl Netd {
         Ok(())
     }
 
-    /// Rebuild the firewall and the DNS snapshot from `nets`.
+    /// Rebuild the firewall (when its plan changed) and the DNS snapshot
+    /// from `nets`.
     fn refresh(&self, nets: &[Network]) -> Result<(), NetdError> {
         let (fw, ports) = firewall_inputs(nets)?;
-        firewall::apply_in(&self.host, &firewall::plan(&fw, &ports))?;
+        let plan = firewall::plan(&fw, &ports);
+        let mut applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+        if applied.as_ref() != Some(&plan) {
+            // Forgotten first: a failed apply leaves the next one to retry.
+            *applied = None;
+            firewall::apply_in(&self.host, &plan)?;
+            *applied = Some(plan);
+        }
         self.records.replace(snapshot_of(nets));
         Ok(())
+    }
+
+    /// Check that rrun's rules are still in place and restore them if not:
+    /// a firewall reload (`nft flush ruleset`, firewalld, an iptables
+    /// restore) removes them while rrund runs, and containers would lose
+    /// their way out and their published ports until the next change.
+    /// Also puts our rules into Docker's DOCKER-USER chain when Docker
+    /// started after rrund. Cheap when all is well (two `nft list`s, no
+    /// write); the daemon calls it every few seconds. Returns whether
+    /// anything was restored.
+    pub fn check_firewall(&self) -> Result<bool, NetdError> {
+        let _g = self.guard();
+        let nets = self.store.load_all()?;
+        let (fw, ports) = firewall_inputs(&nets)?;
+        let plan = firewall::plan(&fw, &ports);
+        let check = plan.clone();
+        let intact = self.host.run(move || firewall::is_applied(&check))??;
+        let mut applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+        if !intact {
+            tracing::warn!(
+                "rrun's firewall rules were removed (a firewall reload?); restoring them"
+            );
+            *applied = None;
+            firewall::apply_in(&self.host, &plan)?;
+            *applied = Some(plan);
+            return Ok(true);
+        }
+        let bridges = plan.bridges.clone();
+        Ok(self
+            .host
+            .run(move || firewall::sync_docker_user(&bridges))??)
     }
 
     /// Whether `port` can be published on `host_ip` (all addresses when

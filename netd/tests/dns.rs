@@ -128,6 +128,7 @@ fn embedded_resolver_answers_names_aliases_ptr_and_forwards() {
                 addresses: vec![format!("{ip}/24").parse().unwrap()],
                 default_gateway: Some(Ipv4Addr::new(10, 81 + *net as u8, 0, 1)),
                 default_gateway6: None,
+                mac: None,
                 mtu: None,
             };
             link::attach(&host.open(), &ns.open(), &a).unwrap();

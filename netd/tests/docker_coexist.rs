@@ -56,6 +56,7 @@ fn containers_get_out_through_dockers_forward_drop_and_teardown_leaves_docker_al
             addresses: vec!["10.94.0.2/24".parse().unwrap()],
             default_gateway: Some("10.94.0.1".parse().unwrap()),
             default_gateway6: None,
+            mac: None,
             mtu: None,
         },
     )

@@ -24,6 +24,7 @@ fn attach(
         addresses: vec![addr.parse().unwrap()],
         default_gateway: gw.map(|g| g.parse().unwrap()),
         default_gateway6: None,
+        mac: None,
         mtu: None,
     };
     link::attach(&host.open(), &c.open(), &a).unwrap();

@@ -13,6 +13,7 @@ fn attachment(bridge: &str, ifname: &str, addr: &str, gw: Option<&str>) -> Attac
         addresses: vec![addr.parse().unwrap()],
         default_gateway: gw.map(|g| g.parse().unwrap()),
         default_gateway6: None,
+        mac: None,
         mtu: Some(1400),
     }
 }

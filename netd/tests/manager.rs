@@ -83,6 +83,9 @@ fn daemon_api_networks_connect_dns_ports_restart_and_teardown() {
     assert_eq!(got.interface.as_deref(), Some("eth0"));
     assert_eq!(got.address.unwrap().to_string(), "172.18.0.2/16");
     assert_eq!(got.gateway.unwrap().to_string(), "172.18.0.1");
+    // Docker's MAC from the address, so a reused address keeps its MAC.
+    let eth0 = ok(10, &["ip", "-n", &app.name, "-o", "link", "show", "eth0"]);
+    assert!(eth0.contains("link/ether 02:42:ac:12:00:02"), "{eth0}");
     let opts = ConnectOptions {
         aliases: vec!["mysql".into()],
         ports: vec![PortBinding {
@@ -227,6 +230,21 @@ fn daemon_api_networks_connect_dns_ports_restart_and_teardown() {
         fetch(&host, "127.0.0.1:13306").as_deref(),
         Some("mysql says hi\n")
     );
+    // A firewall reload while the daemon runs (everything flushed): the
+    // periodic check notices and restores; when all is in place it
+    // changes nothing.
+    assert!(!netd.check_firewall().unwrap(), "nothing to restore");
+    ok(
+        10,
+        &["ip", "netns", "exec", &host.name, "nft", "flush", "ruleset"],
+    );
+    assert_eq!(fetch(&host, "127.0.0.1:13306"), None, "control: flushed");
+    assert!(netd.check_firewall().unwrap(), "restored");
+    assert_eq!(
+        fetch(&host, "127.0.0.1:13306").as_deref(),
+        Some("mysql says hi\n")
+    );
+    assert!(!netd.check_firewall().unwrap());
     let ports = netd::link::bridge_ports(&host.open(), &br).unwrap();
     assert_eq!(
         ports.len(),

@@ -364,6 +364,24 @@ impl Daemon {
         Ok(id)
     }
 
+    /// `rrun-oci delete --force`: ends whatever the executor still holds of
+    /// the container. Nothing to run when the executor keeps no state for
+    /// it (a fresh container, or one its shim already deleted), which is
+    /// the common case and saves a process per start and per removal.
+    fn oci_force_delete(&self, id: &str) {
+        if !self.opts.exec_root.join(id).exists() {
+            return;
+        }
+        let _ = Command::new(&self.opts.oci_bin)
+            .arg("--root")
+            .arg(&self.opts.exec_root)
+            .args(["delete", "--force", id])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+
     /// `POST /containers/{id}/start`: mounts the root, writes the bundle,
     /// starts the shim and waits for its report. Blocking.
     pub fn start(self: &Arc<Self>, name: &str) -> ApiResult<bool> {
@@ -375,13 +393,7 @@ impl Daemon {
         let dir = self.dir(&c.id);
         // A previous run's leftovers.
         let _ = std::fs::remove_file(dir.join(shim::EXIT_FILE));
-        let _ = Command::new(&self.opts.oci_bin)
-            .arg("--root")
-            .arg(&self.opts.exec_root)
-            .args(["delete", "--force", &c.id])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        self.oci_force_delete(&c.id);
         let ports = match self.prepare_bundle(&c, &dir) {
             Ok(p) => p,
             Err(e) => {
@@ -588,14 +600,7 @@ impl Daemon {
                 // The shim died (killed, or crashed): nobody holds the
                 // container's output any more, so end the container too,
                 // as Docker does when its shim is gone.
-                let _ = Command::new(&self.opts.oci_bin)
-                    .arg("--root")
-                    .arg(&self.opts.exec_root)
-                    .args(["delete", "--force", id])
-                    .stdin(Stdio::null())
-                    .stdout(Stdio::null())
-                    .stderr(Stdio::null())
-                    .status();
+                self.oci_force_delete(id);
                 (
                     255,
                     logs::now(),
@@ -710,13 +715,7 @@ impl Daemon {
         }
         let dir = self.dir(&c.id);
         let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
-        let _ = Command::new(&self.opts.oci_bin)
-            .arg("--root")
-            .arg(&self.opts.exec_root)
-            .args(["delete", "--force", &c.id])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
+        self.oci_force_delete(&c.id);
         self.teardown_network(&c.id);
         // The record goes first, so a crash leaves a directory start-up
         // reconciliation recognises as half-removed.

@@ -774,6 +774,10 @@ fn endpoint_json(
         ),
         _ => (String::new(), 0, String::new()),
     };
+    let mac = ep
+        .filter(|e| !e.ipv4_address.is_unspecified())
+        .map(|e| netd::link::mac_string(netd::link::mac_for(e.ipv4_address)))
+        .unwrap_or_default();
     let endpoint_id = match (ep, net, container) {
         (Some(_), Some(n), Some(id)) => netd::link::veth_name(id, n.id.as_str()),
         _ => String::new(),
@@ -805,7 +809,7 @@ fn endpoint_json(
         "IPv6Gateway": gw6,
         "GlobalIPv6Address": ip6,
         "GlobalIPv6PrefixLen": prefix6,
-        "MacAddress": "",
+        "MacAddress": mac,
         "DNSNames": null,
     })
 }
@@ -855,7 +859,7 @@ pub fn network_json(n: &Network) -> Value {
                 json!({
                     "Name": e.name,
                     "EndpointID": netd::link::veth_name(id, n.id.as_str()),
-                    "MacAddress": "",
+                    "MacAddress": netd::link::mac_string(netd::link::mac_for(e.ipv4_address)),
                     "IPv4Address": format!("{}/{prefix}", e.ipv4_address),
                     "IPv6Address": ipv6,
                 }),

@@ -27,6 +27,7 @@ pub fn run(opts: Options) -> Result<()> {
 
 async fn serve(daemon: Arc<Daemon>, socket: std::path::PathBuf) -> Result<()> {
     daemon.reconcile();
+    watch_firewall(&daemon);
     let listener = bind(&socket)?;
     tracing::info!(socket = %socket.display(), "listening");
     // Only now can a client connect.
@@ -38,6 +39,30 @@ async fn serve(daemon: Arc<Daemon>, socket: std::path::PathBuf) -> Result<()> {
         .context("serve")?;
     let _ = std::fs::remove_file(&socket);
     Ok(())
+}
+
+/// How often rrund checks that its firewall rules are still in place.
+const FIREWALL_CHECK: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Restores rrun's nftables rules (and its DOCKER-USER rules) after a
+/// firewall reload, within [`FIREWALL_CHECK`]; a thread of its own, as
+/// netd's calls block. It holds the daemon weakly and ends with it.
+fn watch_firewall(daemon: &Arc<Daemon>) {
+    let weak = Arc::downgrade(daemon);
+    let spawned = std::thread::Builder::new()
+        .name("firewall-watch".into())
+        .spawn(move || loop {
+            std::thread::sleep(FIREWALL_CHECK);
+            let Some(d) = weak.upgrade() else { return };
+            match d.netd.check_firewall() {
+                Ok(true) => tracing::info!("restored the firewall rules"),
+                Ok(false) => {}
+                Err(e) => tracing::warn!(error = %e, "check the firewall rules"),
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "no firewall watch: rules removed by a reload stay removed");
+    }
 }
 
 fn bind(path: &Path) -> Result<tokio::net::UnixListener> {
