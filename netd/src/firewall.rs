@@ -540,21 +540,26 @@ pub fn teardown() -> Result<(), FirewallError> {
 /// `plan`: every chain with as many rules as planned (a firewall reload,
 /// `nft flush ruleset` or another program removes or empties them).
 pub fn is_applied(plan: &Plan) -> Result<bool, FirewallError> {
+    Ok(list_table("inet", TABLE)?.is_some_and(|l| matches_listing(plan, &l)))
+}
+
+/// `nft -j list table <family> <name>`: None when there is no such table.
+fn list_table(family: &str, name: &str) -> Result<Option<Value>, FirewallError> {
     let listing = match nftables::helper::get_current_ruleset_raw(
         nftables::helper::DEFAULT_NFT,
-        ["list", "table", "inet", TABLE],
+        ["list", "table", family, name],
     ) {
         Ok(out) => out,
         Err(nftables::helper::NftablesError::NftFailed { stderr, .. })
             if stderr.contains("No such file or directory") =>
         {
-            return Ok(false)
+            return Ok(None)
         }
         Err(e) => return Err(e.into()),
     };
-    let listing: Value =
+    let listing =
         serde_json::from_str(&listing).map_err(nftables::helper::NftablesError::NftInvalidJson)?;
-    Ok(matches_listing(plan, &listing))
+    Ok(Some(listing))
 }
 
 /// Pure part of [`is_applied`]: the chains of `listing` (nft's JSON of our
@@ -658,21 +663,10 @@ pub fn docker_user_batch(listing: &Value, bridges: &[String]) -> Option<Value> {
 /// thread's namespace. Returns whether anything had to change (false with
 /// no Docker chain, or with our rules already there).
 pub fn sync_docker_user(bridges: &[String]) -> Result<bool, FirewallError> {
-    let listing = match nftables::helper::get_current_ruleset_raw(
-        nftables::helper::DEFAULT_NFT,
-        ["list", "table", "ip", "filter"],
-    ) {
-        Ok(out) => out,
-        // No `ip filter` table: no Docker here.
-        Err(nftables::helper::NftablesError::NftFailed { stderr, .. })
-            if stderr.contains("No such file or directory") =>
-        {
-            return Ok(false)
-        }
-        Err(e) => return Err(e.into()),
+    // No `ip filter` table: no Docker here.
+    let Some(listing) = list_table("ip", "filter")? else {
+        return Ok(false);
     };
-    let listing: Value =
-        serde_json::from_str(&listing).map_err(nftables::helper::NftablesError::NftInvalidJson)?;
     match docker_user_batch(&listing, bridges) {
         Some(batch) if !batch["nftables"].as_array().is_some_and(|a| a.is_empty()) => {
             run_nft(&batch)?;
