@@ -807,6 +807,9 @@ impl Netd {
 
     /// Remove rrun's firewall table (uninstall, tests).
     pub fn teardown_firewall(&self) -> Result<(), NetdError> {
+        let _g = self.guard();
+        // The next change applies the whole table again.
+        *self.applied.lock().unwrap_or_else(|p| p.into_inner()) = None;
         Ok(firewall::teardown_in(&self.host)?)
     }
 
