@@ -358,6 +358,22 @@ fn rm_flag_removes_the_container_after_it_exits() {
     ]);
     assert_eq!(code(&out), 4, "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "hi\n");
+    // Quick containers, removed as soon as they exit: every time all of
+    // the output, once (it was lost when the removal won the race against
+    // a log read, and doubled when a removed log looked rotated).
+    for i in 0..10 {
+        let out = d.rrun(&[
+            "run",
+            "--rm",
+            "busybox",
+            "sh",
+            "-c",
+            &format!("echo out{i}; echo err{i} >&2"),
+        ]);
+        assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+        assert_eq!(text(&out.stdout), format!("out{i}\n"));
+        assert_eq!(text(&out.stderr), format!("err{i}\n"));
+    }
     assert!(d.ok(&["ps", "-aq"]).trim().is_empty());
     assert_eq!(code(&d.rrun(&["inspect", "gone"])), 1);
 

@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::daemon::Daemon;
+use common::daemon::{outside_link, Daemon};
 use common::{images, run_timeout, text, wait_for};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -151,56 +151,8 @@ fn rrun_networks_work_beside_a_running_dockerd() {
     let d = Daemon::start_in(net);
     d.load_busybox();
     // An outside peer on 10.231.0.0/24 behind the daemon's namespace.
-    let outside = common::daemon::TestNetns::new("out");
-    ok(
-        10,
-        &[
-            "ip",
-            "-n",
-            &ns,
-            "link",
-            "add",
-            "up0",
-            "type",
-            "veth",
-            "peer",
-            "name",
-            "wan0",
-            "netns",
-            &outside.name,
-        ],
-    );
-    ok(
-        10,
-        &[
-            "ip",
-            "-n",
-            &ns,
-            "addr",
-            "add",
-            "10.231.0.1/24",
-            "dev",
-            "up0",
-        ],
-    );
-    ok(10, &["ip", "-n", &ns, "link", "set", "up0", "up"]);
-    ok(
-        10,
-        &[
-            "ip",
-            "-n",
-            &outside.name,
-            "addr",
-            "add",
-            "10.231.0.2/24",
-            "dev",
-            "wan0",
-        ],
-    );
-    ok(
-        10,
-        &["ip", "-n", &outside.name, "link", "set", "wan0", "up"],
-    );
+    // Kept to the end: dropping it removes the peer.
+    let _outside = outside_link(&d, "10.231.0.1/24", "10.231.0.2/24");
 
     // What Docker did to the namespace: FORWARD drops, bridged traffic goes
     // through iptables.

@@ -9,7 +9,7 @@
 
 mod common;
 
-use common::daemon::{inspect, serve, Daemon, TestNetns};
+use common::daemon::{inspect, outside_link, serve, Daemon, TestNetns};
 use common::{run_timeout, text, wait_for};
 use serde_json::{json, Value};
 use std::net::Ipv6Addr;
@@ -81,26 +81,6 @@ fn answered_v6(out: &str) -> Vec<Ipv6Addr> {
 fn fetch(ns: &TestNetns, url: &str) -> Option<String> {
     let out = ns.exec(10, &["curl", "-gsf", "-m", "3", url]);
     out.status.success().then(|| text(&out.stdout))
-}
-
-/// The world outside the daemon's host: a namespace of its own linked to
-/// the daemon's by a veth, `up0` (`host_addr`) on the daemon's side and
-/// `wan0` (`peer_addr`) outside; IPv6 addresses without DAD.
-fn outside_link(d: &Daemon, host_addr: &str, peer_addr: &str) -> TestNetns {
-    let outside = TestNetns::new("out");
-    let sh = |args: &[&str]| {
-        let out = run_timeout(10, Path::new("ip"), args, None);
-        assert!(out.status.success(), "ip {args:?}: {}", text(&out.stderr));
-    };
-    let (h, o) = (d.net.name.as_str(), outside.name.as_str());
-    sh(&[
-        "-n", h, "link", "add", "up0", "type", "veth", "peer", "name", "wan0", "netns", o,
-    ]);
-    for (ns, dev, addr) in [(h, "up0", host_addr), (o, "wan0", peer_addr)] {
-        sh(&["-n", ns, "addr", "add", addr, "dev", dev, "nodad"]);
-        sh(&["-n", ns, "link", "set", dev, "up"]);
-    }
-    outside
 }
 
 #[test]

@@ -420,3 +420,28 @@ pub fn serve(d: &Daemon, args: &[&str]) -> String {
     ]);
     d.ok(&full).trim().to_string()
 }
+
+/// The world outside the daemon's host: a namespace of its own linked to
+/// the daemon's by a veth, `up0` (`host_addr`) on the daemon's side and
+/// `wan0` (`peer_addr`) outside, both with their prefix; IPv6 addresses
+/// without DAD.
+pub fn outside_link(d: &Daemon, host_addr: &str, peer_addr: &str) -> TestNetns {
+    let outside = TestNetns::new("out");
+    let sh = |args: &[&str]| {
+        let out = run_timeout(10, Path::new("ip"), args, None);
+        assert!(out.status.success(), "ip {args:?}: {}", text(&out.stderr));
+    };
+    let (h, o) = (d.net.name.as_str(), outside.name.as_str());
+    sh(&[
+        "-n", h, "link", "add", "up0", "type", "veth", "peer", "name", "wan0", "netns", o,
+    ]);
+    for (ns, dev, addr) in [(h, "up0", host_addr), (o, "wan0", peer_addr)] {
+        let mut cmd = vec!["-n", ns, "addr", "add", addr, "dev", dev];
+        if addr.contains(':') {
+            cmd.push("nodad");
+        }
+        sh(&cmd);
+        sh(&["-n", ns, "link", "set", dev, "up"]);
+    }
+    outside
+}

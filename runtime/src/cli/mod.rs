@@ -596,6 +596,17 @@ fn run(c: &Client, a: RunArgs) -> Result<i32> {
     } else {
         None
     };
+    // Without a terminal, the output through a plain attach stream, also
+    // asked before the start: asked after it, a quick `--rm` container
+    // could be gone (and its log with it) before the request arrived.
+    let streamed = match attached {
+        Some(_) => None,
+        None => Some(c.request(
+            "POST",
+            &format!("/containers/{id}/attach?stream=1&stdout=1&stderr=1"),
+            None,
+        )?),
+    };
     if let Err(e) = start(c, &id) {
         if a.rm {
             let _ = c.request("DELETE", &format!("/containers/{id}?force=true"), None);
@@ -617,12 +628,9 @@ fn run(c: &Client, a: RunArgs) -> Result<i32> {
             }
         }
         None => {
-            let logs = c.request(
-                "GET",
-                &format!("/containers/{id}/logs?stdout=1&stderr=1&follow=1"),
-                None,
-            )?;
-            demux(logs.body)?;
+            if let Some(out) = streamed {
+                demux(out.body)?;
+            }
         }
     }
     let v = waiter.json()?;

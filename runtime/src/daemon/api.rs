@@ -392,6 +392,7 @@ async fn logs_handler(State(d): D, p: Params, q: Q) -> ApiResult<Response> {
         timestamps: flag(&q, "timestamps"),
         tail: q.get("tail").and_then(|t| t.parse().ok()),
         raw: c.config.tty,
+        held: None,
     };
     let keep_going = flag(&q, "follow");
     let (tx, chunks) = tokio::sync::mpsc::channel::<Bytes>(64);
@@ -426,6 +427,10 @@ struct Follow {
     tail: Option<usize>,
     /// A container with a terminal: payloads without frame headers.
     raw: bool,
+    /// The log file, held open from the start (attach): what the container
+    /// wrote can still be read when a `--rm` removal deletes the file
+    /// before this follower's last read.
+    held: Option<tokio::fs::File>,
 }
 
 impl Follow {
@@ -454,15 +459,33 @@ impl Follow {
             // `.1`, or cut back to empty), then the new one from its start.
             let meta = tokio::fs::metadata(&self.path).await.ok();
             let now_ino = meta.as_ref().map(std::os::unix::fs::MetadataExt::ino);
-            if ino.is_some() && now_ino != ino {
+            // (Gone is not rotated: a removed container's log; what is
+            // left is read from the file held open, if any.)
+            if ino.is_some() && now_ino.is_some() && now_ino != ino {
                 let old = std::path::PathBuf::from(format!("{}.1", self.path.display()));
                 lines.extend(read_lines(&old, self.offset).await.0);
                 self.offset = 0;
+                // The file held open is the old one now.
+                self.held = None;
             } else if meta.is_some_and(|m| m.len() < self.offset) {
                 self.offset = 0;
             }
             ino = now_ino;
-            let (more, next) = read_lines(&self.path, self.offset).await;
+            let held_ino = match &self.held {
+                Some(f) => f
+                    .metadata()
+                    .await
+                    .ok()
+                    .map(|m| std::os::unix::fs::MetadataExt::ino(&m)),
+                None => None,
+            };
+            let (more, next) = match &mut self.held {
+                // Still the log, or the log is gone with its container.
+                Some(f) if now_ino.is_none() || now_ino == held_ino => {
+                    read_lines_from(f, self.offset).await
+                }
+                _ => read_lines(&self.path, self.offset).await,
+            };
             lines.extend(more);
             self.offset = next;
             let tail = if first { self.tail } else { None };
@@ -505,6 +528,15 @@ async fn attach(State(d): D, p: Params, q: Q, req: Request) -> ApiResult<Respons
             .map(|m| m.len())
             .unwrap_or(0)
     };
+    // Made here if the container has not started yet: the shim appends to
+    // this same file.
+    let held = tokio::fs::OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(&path)
+        .await
+        .ok();
     let follow = Follow {
         path,
         offset,
@@ -513,6 +545,7 @@ async fn attach(State(d): D, p: Params, q: Q, req: Request) -> ApiResult<Respons
         timestamps: false,
         tail: None,
         raw: c.config.tty,
+        held,
     };
     let initial = c.state.clone();
     let q2 = q.clone();
@@ -589,10 +622,15 @@ fn flag_stream(q: &HashMap<String, String>) -> bool {
 
 /// The complete lines of the log from `offset`, and the offset after them.
 async fn read_lines(path: &std::path::Path, offset: u64) -> (Vec<LogLine>, u64) {
-    use tokio::io::{AsyncReadExt, AsyncSeekExt};
     let Ok(mut f) = tokio::fs::File::open(path).await else {
         return (vec![], offset);
     };
+    read_lines_from(&mut f, offset).await
+}
+
+/// [`read_lines`] from an open file.
+async fn read_lines_from(f: &mut tokio::fs::File, offset: u64) -> (Vec<LogLine>, u64) {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
     if f.seek(std::io::SeekFrom::Start(offset)).await.is_err() {
         return (vec![], offset);
     }
