@@ -499,9 +499,12 @@ pub const IPV6_FORWARDING: &str = "net/ipv6/conf/all/forwarding";
 /// on every interface whose `accept_ra` is 1, so a host configured by SLAAC
 /// loses its IPv6 address and default route when its lifetime ends (a
 /// known trap with Docker's `--ipv6`, which leaves it to the user). Before
-/// rrun turns forwarding on, such interfaces (and `default`, for those made
-/// later) get `accept_ra = 2`: accept advertisements even when forwarding.
-/// Nothing changes when forwarding is already on: the host's choice stands.
+/// rrun turns forwarding on, the interfaces that hold an address learned
+/// from advertisements (see [`ra_configured`]) and have `accept_ra = 1` get
+/// 2: accept advertisements even when forwarding. No other interface is
+/// touched (bridges, veths and `default` must not start accepting
+/// advertisements a container could send). Nothing changes when forwarding
+/// is already on: the host's choice stands.
 fn keep_router_advertisements() -> Result<(), FirewallError> {
     let forwarding = format!("/proc/sys/{IPV6_FORWARDING}");
     match std::fs::read_to_string(&forwarding) {
@@ -509,24 +512,41 @@ fn keep_router_advertisements() -> Result<(), FirewallError> {
         // Already on, or no IPv6 in this kernel (the write reports that).
         _ => return Ok(()),
     }
-    let conf = std::path::Path::new("/proc/sys/net/ipv6/conf");
-    let entries = std::fs::read_dir(conf).map_err(|source| FirewallError::Sysctl {
-        path: conf.display().to_string(),
-        source,
-    })?;
-    for e in entries.flatten() {
-        if e.file_name() == "all" {
-            continue;
-        }
-        let path = e.path().join("accept_ra");
+    let table = std::fs::read_to_string("/proc/net/if_inet6").unwrap_or_default();
+    for ifname in ra_configured(&table) {
+        let path = format!("/proc/sys/net/ipv6/conf/{ifname}/accept_ra");
         if std::fs::read_to_string(&path).is_ok_and(|v| v.trim() == "1") {
-            std::fs::write(&path, "2").map_err(|source| FirewallError::Sysctl {
-                path: path.display().to_string(),
-                source,
-            })?;
+            match std::fs::write(&path, "2") {
+                // Gone in the meantime: nothing to keep.
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                r => r.map_err(|source| FirewallError::Sysctl { path, source })?,
+            }
         }
     }
     Ok(())
+}
+
+/// Interfaces of `/proc/net/if_inet6` holding a global address that is not
+/// permanent (no IFA_F_PERMANENT, 0x80): one with a lifetime, learned from
+/// router advertisements (SLAAC) or DHCPv6. Pure.
+pub fn ra_configured(if_inet6: &str) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for line in if_inet6.lines() {
+        let f: Vec<&str> = line.split_whitespace().collect();
+        let [_, _, _, scope, flags, name] = f[..] else {
+            continue;
+        };
+        let (Ok(scope), Ok(flags)) = (
+            u32::from_str_radix(scope, 16),
+            u32::from_str_radix(flags, 16),
+        ) else {
+            continue;
+        };
+        if scope == 0 && flags & 0x80 == 0 && !out.iter().any(|n| n == name) {
+            out.push(name.to_string());
+        }
+    }
+    out
 }
 
 /// Remove rrun's table, and our rules in DOCKER-USER, from the calling
@@ -1066,5 +1086,18 @@ mod tests {
         assert!(same["nftables"].as_array().unwrap().is_empty(), "{same}");
         let more = docker_user_batch(&listing, &["rr-a".to_string(), "rr-b".to_string()]).unwrap();
         assert_eq!(more["nftables"].as_array().unwrap().len(), 2 + 4);
+    }
+
+    #[test]
+    fn only_interfaces_with_learned_addresses_keep_router_advertisements() {
+        let table = "\
+fd001234000000000000000000000001 00000005 40 00 80 rr-0123456789\n\
+20010db8000000000000000000000005 00000002 40 00 00 eth0\n\
+20010db8000000000000000000000006 00000002 40 00 00 eth0\n\
+fe80000000000000020000fffe000001 00000002 40 20 80 eth0\n\
+fe80000000000000020000fffe000002 00000007 40 20 80 ve0123456789abc\n\
+00000000000000000000000000000001 00000001 80 10 80 lo\n";
+        assert_eq!(ra_configured(table), ["eth0"]);
+        assert!(ra_configured("garbage\n").is_empty());
     }
 }

@@ -102,6 +102,9 @@ pub fn ensure_bridge(host: &NetNs, spec: &BridgeSpec) -> Result<(), LinkError> {
                     .ok_or_else(|| io::Error::other(format!("bridge {} vanished", spec.name)))?
             }
         };
+        // The bridge never takes a route or an address from an
+        // advertisement a container sends (the host side of CVE-2020-13401).
+        refuse_router_advertisements(&[&spec.name])?;
         for gw in &spec.gateways {
             add_addr(&h, index, &spec.name, *gw).await?;
         }
@@ -111,6 +114,19 @@ pub fn ensure_bridge(host: &NetNs, spec: &BridgeSpec) -> Result<(), LinkError> {
             .await
             .map_err(ctx(format!("bring up {}", spec.name)))
     })
+}
+
+/// `accept_ra = 0` for `ifnames` in the calling thread's network namespace.
+/// A kernel without IPv6 has no such file: nothing to refuse then.
+fn refuse_router_advertisements(ifnames: &[&str]) -> Result<(), LinkError> {
+    for ifname in ifnames {
+        let path = format!("/proc/sys/net/ipv6/conf/{ifname}/accept_ra");
+        match std::fs::write(&path, "0") {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+            r => r.map_err(|e| io::Error::new(e.kind(), format!("{path}: {e}")))?,
+        }
+    }
+    Ok(())
 }
 
 /// Delete a link by name in `ns`; a missing link is not an error.
@@ -282,6 +298,11 @@ fn configure_inside(container: &NetNs, a: &Attachment) -> Result<(), LinkError> 
                 .await
                 .map_err(ctx("bring up lo"))?;
         }
+        // CVE-2020-13401: a container with CAP_NET_RAW (a default
+        // capability) could send router advertisements to its neighbours
+        // and become their IPv6 router. Containers accept none, as Docker's
+        // since its fix; set before the interface comes up.
+        refuse_router_advertisements(&["all", "default", &a.ifname])?;
         let idx = index_of(&h, &a.ifname)
             .await?
             .ok_or_else(|| io::Error::other(format!("{} not found in the container", a.ifname)))?;

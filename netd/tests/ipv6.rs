@@ -126,6 +126,21 @@ fn ipv6_networks_addresses_traffic_ports_dns_restart_and_teardown() {
         .find(|l| l.contains(&format!("inet6 {ip1}/64")))
         .unwrap_or_else(|| panic!("{inside}"));
     assert!(!global.contains("tentative"), "{inside}");
+    // CVE-2020-13401: neither containers nor the bridge take router
+    // advertisements (a container could send them).
+    let sysctl = |ns: &TestNs, key: &str| {
+        stdout(&ns.exec(10, &["sysctl", "-n", key]))
+            .trim()
+            .to_string()
+    };
+    for key in ["all", "default", "eth0"] {
+        assert_eq!(
+            sysctl(&c1, &format!("net.ipv6.conf.{key}.accept_ra")),
+            "0",
+            "{key}"
+        );
+    }
+    assert_eq!(sysctl(&host, &format!("net.ipv6.conf.{br}.accept_ra")), "0");
     let routes = ip(&c1, &["-6", "route", "show", "default"]);
     assert!(routes.contains(&format!("via {gw6} dev eth0")), "{routes}");
 
