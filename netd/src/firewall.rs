@@ -97,6 +97,7 @@ pub enum Action {
     Masquerade,
     Dnat(IpAddr, u16),
     Jump(String),
+    Return,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -180,7 +181,17 @@ pub fn plan(networks: &[FwNetwork], ports: &[PublishedPort]) -> Plan {
             -100,
             to_published(),
         ));
-        chains.push(base_chain("output", "nat", "output", -100, to_published()));
+        // The host's own ::1 is never DNAT-ed: the packet could not leave
+        // `lo`, and a client (trying ::1 first for `localhost`) would wait
+        // out its connect timeout instead of being refused at once.
+        let mut output = vec![rule(
+            vec![Match::DAddr(IpNet::from(IpAddr::V6(
+                std::net::Ipv6Addr::LOCALHOST,
+            )))],
+            Action::Return,
+        )];
+        output.extend(to_published());
+        chains.push(base_chain("output", "nat", "output", -100, output));
         chains.push(Chain {
             name: "published",
             hook: None,
@@ -413,6 +424,7 @@ fn render_action(a: &Action) -> Value {
             json!({ "dnat": { "family": family, "addr": ip.to_string(), "port": port } })
         }
         Action::Jump(target) => json!({ "jump": { "target": target } }),
+        Action::Return => json!({ "return": null }),
     }
 }
 
@@ -557,10 +569,16 @@ pub fn teardown() -> Result<(), FirewallError> {
 }
 
 /// Whether rrun's table in the calling thread's namespace still holds
-/// `plan`: every chain with as many rules as planned (a firewall reload,
-/// `nft flush ruleset` or another program removes or empties them).
+/// `plan` (every chain with as many rules as planned: a firewall reload,
+/// `nft flush ruleset` or another program removes or empties them), and
+/// its sysctls still have their values.
 pub fn is_applied(plan: &Plan) -> Result<bool, FirewallError> {
-    Ok(list_table("inet", TABLE)?.is_some_and(|l| matches_listing(plan, &l)))
+    // The sysctls too: `sysctl --system` or a network manager may turn
+    // forwarding off again.
+    let sysctls_hold = plan.sysctls.iter().all(|(path, value)| {
+        std::fs::read_to_string(format!("/proc/sys/{path}")).is_ok_and(|v| v.trim() == *value)
+    });
+    Ok(sysctls_hold && list_table("inet", TABLE)?.is_some_and(|l| matches_listing(plan, &l)))
 }
 
 /// `nft -j list table <family> <name>`: None when there is no such table.
@@ -843,15 +861,19 @@ mod tests {
                 Action::Dnat("172.18.0.2".parse().unwrap(), 80)
             )
         );
-        for hook in ["prerouting", "output"] {
-            assert_eq!(
-                chain(&p, hook).rules,
-                vec![rule(
-                    vec![Match::DAddrLocal],
-                    Action::Jump("published".into())
-                )]
-            );
-        }
+        let jump = rule(vec![Match::DAddrLocal], Action::Jump("published".into()));
+        assert_eq!(chain(&p, "prerouting").rules, vec![jump.clone()]);
+        // From the host itself, except to ::1 (see `plan`).
+        assert_eq!(
+            chain(&p, "output").rules,
+            vec![
+                rule(
+                    vec![Match::DAddr("::1/128".parse().unwrap())],
+                    Action::Return
+                ),
+                jump
+            ]
+        );
         // Only rr-a has a port reachable on 127.0.0.1.
         assert!(p
             .sysctls

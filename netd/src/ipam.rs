@@ -113,8 +113,10 @@ pub fn choose_subnet(
             return Err(IpamError::BadPool(*pool));
         };
         // Bounded: a /48 split into /64s has 65536 candidates, each checked
-        // against a short list.
-        for candidate in subnets {
+        // against a short list; a larger pool (a /32 in /64s) is tried no
+        // further, so a route covering it cannot hold netd's lock for
+        // billions of steps.
+        for candidate in subnets.take(1 << 16) {
             if !taken.iter().any(|t| overlaps(t, &candidate)) {
                 return Ok(candidate);
             }
@@ -434,6 +436,15 @@ mod tests {
             choose_subnet(&bad, &[], &[], true),
             Err(IpamError::BadPool(_))
         ));
+        // A huge pool whose every subnet a route covers: given up quickly.
+        let huge = [AddressPool {
+            base: net("2001:db8::/32"),
+            size: 64,
+        }];
+        assert_eq!(
+            choose_subnet(&huge, &[], &[net("2001:db8::/32")], true),
+            Err(IpamError::PoolsExhausted)
+        );
         let json = r#"[{"base":"fd00:1::/48","size":64}]"#;
         let parsed: Vec<AddressPool> = serde_json::from_str(json).unwrap();
         assert_eq!(parsed[0].base, net("fd00:1::/48"));

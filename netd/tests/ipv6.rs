@@ -178,6 +178,18 @@ fn ipv6_networks_addresses_traffic_ports_dns_restart_and_teardown() {
         fetch(&host, "127.0.0.1:18080").as_deref(),
         Some("web says hi\n")
     );
+    // The host's ::1 cannot reach it, and says so at once (refused, not a
+    // connect that hangs until its timeout).
+    let to_lo6 = host
+        .open()
+        .run(|| {
+            let addr = "[::1]:18080".parse().unwrap();
+            std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2))
+                .map(drop)
+                .map_err(|e| e.kind())
+        })
+        .unwrap();
+    assert_eq!(to_lo6, Err(std::io::ErrorKind::ConnectionRefused));
     // The port is taken on both families now.
     assert!(!netd.port_available(None, 18080, "tcp").unwrap());
     assert!(!netd

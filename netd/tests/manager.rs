@@ -245,6 +245,18 @@ fn daemon_api_networks_connect_dns_ports_restart_and_teardown() {
         Some("mysql says hi\n")
     );
     assert!(!netd.check_firewall().unwrap());
+    // Forwarding turned off behind rrund's back (sysctl --system): back on.
+    let fwd = |v: Option<&str>| {
+        let mut cmd = vec!["ip", "netns", "exec", &host.name, "sysctl"];
+        match v {
+            Some(v) => cmd.extend(["-qw", v]),
+            None => cmd.extend(["-n", "net.ipv4.ip_forward"]),
+        }
+        ok(10, &cmd).trim().to_string()
+    };
+    fwd(Some("net.ipv4.ip_forward=0"));
+    assert!(netd.check_firewall().unwrap(), "forwarding restored");
+    assert_eq!(fwd(None), "1");
     let ports = netd::link::bridge_ports(&host.open(), &br).unwrap();
     assert_eq!(
         ports.len(),
