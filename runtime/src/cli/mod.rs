@@ -601,11 +601,18 @@ fn run(c: &Client, a: RunArgs) -> Result<i32> {
     // could be gone (and its log with it) before the request arrived.
     let streamed = match attached {
         Some(_) => None,
-        None => Some(c.request(
-            "POST",
-            &format!("/containers/{id}/attach?stream=1&stdout=1&stderr=1"),
-            None,
-        )?),
+        None => {
+            let url = format!("/containers/{id}/attach?stream=1&stdout=1&stderr=1");
+            match c.request("POST", &url, None) {
+                Ok(r) => Some(r),
+                Err(e) => {
+                    if a.rm {
+                        let _ = c.request("DELETE", &format!("/containers/{id}?force=true"), None);
+                    }
+                    return Err(e);
+                }
+            }
+        }
     };
     if let Err(e) = start(c, &id) {
         if a.rm {

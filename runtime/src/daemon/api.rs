@@ -501,7 +501,10 @@ impl Follow {
                     return;
                 }
             }
-            if finished {
+            // A client gone while nothing was written: noticed here, not
+            // only at the next send (a silent container may write nothing
+            // for hours, and this holds its log file open).
+            if finished || tx.is_closed() {
                 return;
             }
             // Woken by a state change, else look at the file again (soon
