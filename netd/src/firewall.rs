@@ -625,10 +625,10 @@ pub fn matches_listing(plan: &Plan, listing: &Value) -> bool {
     })
 }
 
-/// Docker's chain for users' forwarding rules (iptables-nft: table
-/// `ip filter`). Where Docker runs, its FORWARD chain's policy is DROP, and
-/// a packet must be accepted by every base chain on the forward hook, so
-/// ours alone is not enough: without an accept here our containers could
+/// Docker's chain for users' forwarding rules (iptables-nft: tables
+/// `ip filter` and, with ip6tables, `ip6 filter`). Where Docker runs, its
+/// FORWARD chain's policy is DROP, and a packet must be accepted by every
+/// base chain on the forward hook, so ours alone is not enough: without an accept here our containers could
 /// not get out, nor (with br_netfilter) talk across their own bridge.
 /// Accepting everything on our bridges there is safe because our own table
 /// still drops what isolation and internal networks forbid.
@@ -636,17 +636,17 @@ pub const DOCKER_USER: &str = "DOCKER-USER";
 /// Marks the rules rrun owns in DOCKER-USER, so they can be replaced.
 pub const DOCKER_USER_COMMENT: &str = "rrun";
 
-/// The batch replacing our rules in DOCKER-USER, from `nft -j list table ip
-/// filter` output; None when that table has no DOCKER-USER chain (no
+/// The batch replacing our rules in DOCKER-USER, from `nft -j list table
+/// <family> filter` output (`family` is `ip` or `ip6`); None when that table has no DOCKER-USER chain (no
 /// Docker, or Docker with iptables-legacy, which nft cannot see).
-pub fn docker_user_batch(listing: &Value, bridges: &[String]) -> Option<Value> {
+pub fn docker_user_batch(listing: &Value, family: &str, bridges: &[String]) -> Option<Value> {
     let objects = listing["nftables"].as_array()?;
     let is_ours =
-        |o: &&Value| o["table"] == "filter" && o["family"] == "ip" && o["chain"] == DOCKER_USER;
+        |o: &&Value| o["table"] == "filter" && o["family"] == family && o["chain"] == DOCKER_USER;
     let has_chain = objects
         .iter()
         .filter_map(|o| o.get("chain"))
-        .any(|c| c["name"] == DOCKER_USER && c["table"] == "filter" && c["family"] == "ip");
+        .any(|c| c["name"] == DOCKER_USER && c["table"] == "filter" && c["family"] == family);
     if !has_chain {
         return None;
     }
@@ -681,14 +681,14 @@ pub fn docker_user_batch(listing: &Value, bridges: &[String]) -> Option<Value> {
         .iter()
         .map(|r| {
             json!({ "delete": { "rule": {
-                "family": "ip", "table": "filter", "chain": DOCKER_USER, "handle": r["handle"]
+                "family": family, "table": "filter", "chain": DOCKER_USER, "handle": r["handle"]
             } } })
         })
         .collect();
     for b in bridges {
         for key in ["iifname", "oifname"] {
             cmds.push(json!({ "insert": { "rule": {
-                "family": "ip", "table": "filter", "chain": DOCKER_USER,
+                "family": family, "table": "filter", "chain": DOCKER_USER,
                 "comment": DOCKER_USER_COMMENT,
                 "expr": [cmp("==", meta(key), json!(b)), { "accept": null }]
             } } }));
@@ -701,17 +701,22 @@ pub fn docker_user_batch(listing: &Value, bridges: &[String]) -> Option<Value> {
 /// thread's namespace. Returns whether anything had to change (false with
 /// no Docker chain, or with our rules already there).
 pub fn sync_docker_user(bridges: &[String]) -> Result<bool, FirewallError> {
-    // No `ip filter` table: no Docker here.
-    let Some(listing) = list_table("ip", "filter")? else {
-        return Ok(false);
-    };
-    match docker_user_batch(&listing, bridges) {
-        Some(batch) if !batch["nftables"].as_array().is_some_and(|a| a.is_empty()) => {
-            run_nft(&batch)?;
-            Ok(true)
+    let mut changed = false;
+    // IPv4, and IPv6 where Docker runs with ip6tables (its default since
+    // 27), whose FORWARD policy it also sets to DROP.
+    for family in ["ip", "ip6"] {
+        // No `filter` table of this family: no Docker rules here.
+        let Some(listing) = list_table(family, "filter")? else {
+            continue;
+        };
+        if let Some(batch) = docker_user_batch(&listing, family, bridges) {
+            if !batch["nftables"].as_array().is_some_and(|a| a.is_empty()) {
+                run_nft(&batch)?;
+                changed = true;
+            }
         }
-        _ => Ok(false),
     }
+    Ok(changed)
 }
 
 fn run_nft(batch: &Value) -> Result<(), FirewallError> {
@@ -948,7 +953,7 @@ mod tests {
             { "rule": { "family": "ip", "table": "filter", "chain": "FORWARD", "handle": 9,
                         "comment": "rrun", "expr": [] } }
         ]});
-        let b = docker_user_batch(&listing, &["rr-a".to_string()]).unwrap();
+        let b = docker_user_batch(&listing, "ip", &["rr-a".to_string()]).unwrap();
         let cmds = b["nftables"].as_array().unwrap();
         assert_eq!(cmds.len(), 3);
         assert_eq!(
@@ -966,11 +971,11 @@ mod tests {
         let parsed: nftables::schema::Nftables = serde_json::from_value(inserts).unwrap();
         assert_eq!(parsed.objects.len(), 2);
         // Teardown: only the delete.
-        let t = docker_user_batch(&listing, &[]).unwrap();
+        let t = docker_user_batch(&listing, "ip", &[]).unwrap();
         assert_eq!(t["nftables"].as_array().unwrap().len(), 1);
         // No Docker chain: nothing to do.
         let none = json!({ "nftables": [ { "table": { "family": "ip", "name": "filter" } } ] });
-        assert!(docker_user_batch(&none, &["rr-a".to_string()]).is_none());
+        assert!(docker_user_batch(&none, "ip", &["rr-a".to_string()]).is_none());
     }
 
     #[test]
@@ -1104,9 +1109,10 @@ mod tests {
             rule(5, "oifname", "rr-a"),
             rule(6, "iifname", "rr-a"),
         ]});
-        let same = docker_user_batch(&listing, &["rr-a".to_string()]).unwrap();
+        let same = docker_user_batch(&listing, "ip", &["rr-a".to_string()]).unwrap();
         assert!(same["nftables"].as_array().unwrap().is_empty(), "{same}");
-        let more = docker_user_batch(&listing, &["rr-a".to_string(), "rr-b".to_string()]).unwrap();
+        let more =
+            docker_user_batch(&listing, "ip", &["rr-a".to_string(), "rr-b".to_string()]).unwrap();
         assert_eq!(more["nftables"].as_array().unwrap().len(), 2 + 4);
     }
 
@@ -1121,5 +1127,17 @@ fe80000000000000020000fffe000002 00000007 40 20 80 ve0123456789abc\n\
 00000000000000000000000000000001 00000001 80 10 80 lo\n";
         assert_eq!(ra_configured(table), ["eth0"]);
         assert!(ra_configured("garbage\n").is_empty());
+    }
+
+    #[test]
+    fn docker_user_rules_go_to_the_family_of_the_listing() {
+        let listing = json!({ "nftables": [
+            { "chain": { "family": "ip6", "table": "filter", "name": "DOCKER-USER", "handle": 2 } }
+        ]});
+        assert!(docker_user_batch(&listing, "ip", &["rr-a".to_string()]).is_none());
+        let b = docker_user_batch(&listing, "ip6", &["rr-a".to_string()]).unwrap();
+        let cmds = b["nftables"].as_array().unwrap();
+        assert_eq!(cmds.len(), 2);
+        assert!(cmds.iter().all(|c| c["insert"]["rule"]["family"] == "ip6"));
     }
 }

@@ -34,6 +34,29 @@ fn containers_get_out_through_dockers_forward_drop_and_teardown_leaves_docker_al
     nft("add chain ip filter DOCKER-USER");
     nft("add rule ip filter FORWARD jump DOCKER-USER");
     nft("add rule ip filter DOCKER-USER return");
+    // And the same for IPv6 (Docker with ip6tables, its default since 27).
+    nft("add table ip6 filter");
+    nft("add chain ip6 filter FORWARD { type filter hook forward priority 0; policy drop; }");
+    nft("add chain ip6 filter DOCKER-USER");
+    nft("add rule ip6 filter FORWARD jump DOCKER-USER");
+    nft("add rule ip6 filter DOCKER-USER return");
+    let docker_user = |family: &str| {
+        ok(
+            10,
+            &[
+                "ip",
+                "netns",
+                "exec",
+                &host.name,
+                "nft",
+                "list",
+                "chain",
+                family,
+                "filter",
+                "DOCKER-USER",
+            ],
+        )
+    };
 
     let br = format!("rr-{}", unique("").replace('-', ""));
     link::ensure_bridge(
@@ -119,6 +142,8 @@ fn containers_get_out_through_dockers_forward_drop_and_teardown_leaves_docker_al
         2,
         "replaced, not duplicated: {user}"
     );
+    let user6 = docker_user("ip6");
+    assert_eq!(user6.matches("comment \"rrun\"").count(), 2, "{user6}");
 
     firewall::teardown_in(&host.open()).unwrap();
     let user = ok(
@@ -138,6 +163,11 @@ fn containers_get_out_through_dockers_forward_drop_and_teardown_leaves_docker_al
     );
     assert!(!user.contains("rrun"), "{user}");
     assert!(user.contains("return"), "Docker's own rule kept: {user}");
+    let user6 = docker_user("ip6");
+    assert!(
+        !user6.contains("rrun") && user6.contains("return"),
+        "{user6}"
+    );
     let fwd = ok(
         10,
         &[
