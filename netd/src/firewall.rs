@@ -637,8 +637,9 @@ pub const DOCKER_USER: &str = "DOCKER-USER";
 pub const DOCKER_USER_COMMENT: &str = "rrun";
 
 /// The batch replacing our rules in DOCKER-USER, from `nft -j list table
-/// <family> filter` output (`family` is `ip` or `ip6`); None when that table has no DOCKER-USER chain (no
-/// Docker, or Docker with iptables-legacy, which nft cannot see).
+/// <family> filter` output (`family` is `ip` or `ip6`); None when that
+/// table has no DOCKER-USER chain (no Docker, or Docker with
+/// iptables-legacy, which nft cannot see).
 pub fn docker_user_batch(listing: &Value, family: &str, bridges: &[String]) -> Option<Value> {
     let objects = listing["nftables"].as_array()?;
     let is_ours =
