@@ -513,13 +513,7 @@ impl Netd {
         }
         for p in &opts.ports {
             proto(&p.protocol)?;
-            if p.host_ip == Some(IpAddr::V6(Ipv6Addr::LOCALHOST)) {
-                return Err(NetdError::Ipv6(format!(
-                    "cannot publish port {} on [::1]: the kernel does not forward IPv6 \
-                     loopback traffic to a container; publish on [::] or 127.0.0.1",
-                    p.host_port
-                )));
-            }
+            check_host_ip(&nets[pos], p.host_ip, &format!("port {}", p.host_port))?;
         }
         let mine: Vec<&Endpoint> = nets.iter().filter_map(|n| n.containers.get(c.id)).collect();
         let ifname = (0..)
@@ -591,20 +585,6 @@ impl Netd {
                 (Some(net6), (!net.internal && !has_route6).then_some(gw6))
             }
         };
-        if let (None, Some(p)) = (
-            address6,
-            endpoint
-                .ports
-                .iter()
-                .find(|p| p.host_ip.is_some_and(|i| i.is_ipv6())),
-        ) {
-            return Err(NetdError::Ipv6(format!(
-                "cannot publish port {} on {}: network {} has no IPv6 (create it with --ipv6)",
-                p.host_port,
-                p.host_ip.expect("found by its host ip"),
-                net.name
-            )));
-        }
         let mut addresses = vec![IpNet::V4(address)];
         addresses.extend(address6.map(IpNet::V6));
         let attachment = Attachment {
@@ -688,6 +668,11 @@ impl Netd {
         Ok(())
     }
 
+    /// Forget the applied plan: the next refresh applies the whole table.
+    fn forget_applied(&self) {
+        *self.applied.lock().unwrap_or_else(|p| p.into_inner()) = None;
+    }
+
     /// Rebuild the firewall (when its plan changed) and the DNS snapshot
     /// from `nets`.
     fn refresh(&self, nets: &[Network]) -> Result<(), NetdError> {
@@ -717,19 +702,16 @@ impl Netd {
         let nets = self.store.load_all()?;
         let (fw, ports) = firewall_inputs(&nets)?;
         let plan = firewall::plan(&fw, &ports);
-        let check = plan.clone();
-        let intact = self.host.run(move || firewall::is_applied(&check))??;
-        let mut applied = self.applied.lock().unwrap_or_else(|p| p.into_inner());
+        let bridges = plan.bridges.clone();
+        let intact = self.host.run(move || firewall::is_applied(&plan))??;
         if !intact {
             tracing::warn!(
                 "rrun's firewall rules were removed (a firewall reload?); restoring them"
             );
-            *applied = None;
-            firewall::apply_in(&self.host, &plan)?;
-            *applied = Some(plan);
+            self.forget_applied();
+            self.refresh(&nets)?;
             return Ok(true);
         }
-        let bridges = plan.bridges.clone();
         Ok(self
             .host
             .run(move || firewall::sync_docker_user(&bridges))??)
@@ -808,8 +790,7 @@ impl Netd {
     /// Remove rrun's firewall table (uninstall, tests).
     pub fn teardown_firewall(&self) -> Result<(), NetdError> {
         let _g = self.guard();
-        // The next change applies the whole table again.
-        *self.applied.lock().unwrap_or_else(|p| p.into_inner()) = None;
+        self.forget_applied();
         Ok(firewall::teardown_in(&self.host)?)
     }
 
@@ -847,6 +828,29 @@ impl Netd {
 fn with_undo(e: NetdError, undo: Vec<NetdError>) -> NetdError {
     undo.into_iter()
         .fold(e, |e, u| NetdError::Undo(Box::new(e), Box::new(u)))
+}
+
+/// Whether `net` can publish a port (named `port` in the error) on
+/// `host_ip`: never on `::1` (the kernel does not route IPv6 loopback
+/// traffic off `lo`), and on an IPv6 address only with IPv6 on the network.
+/// Pure: the daemon checks at create with it, connect again.
+pub fn check_host_ip(net: &Network, host_ip: Option<IpAddr>, port: &str) -> Result<(), NetdError> {
+    let Some(ip) = host_ip.filter(IpAddr::is_ipv6) else {
+        return Ok(());
+    };
+    if ip == IpAddr::V6(Ipv6Addr::LOCALHOST) {
+        return Err(NetdError::Ipv6(format!(
+            "cannot publish {port} on [::1]: the kernel does not forward IPv6 loopback \
+             traffic to a container; publish on [::] or 127.0.0.1"
+        )));
+    }
+    if net.ipv6().is_none() {
+        return Err(NetdError::Ipv6(format!(
+            "cannot publish {port} on {ip}: network {} has no IPv6 (create it with --ipv6)",
+            net.name
+        )));
+    }
+    Ok(())
 }
 
 /// Whether two `-p` host addresses can receive the same packets: either

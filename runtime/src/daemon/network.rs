@@ -359,22 +359,11 @@ impl Daemon {
                 Some((a, _)) => format!("port {a}"),
                 None => format!("container port {}/{}", w.container_port, w.protocol),
             };
-            if ip.is_loopback() {
-                return Err(ApiError::bad(format!(
-                    "cannot publish {port} on [::1]: the kernel does not forward IPv6 loopback \
-                     traffic to a container; publish on [::] or 127.0.0.1"
-                )));
-            }
             if net.is_none() {
                 net = Some(self.netd.inspect(&first.name).map_err(net_err)?);
             }
             let net = net.as_ref().expect("just read");
-            if net.ipv6().is_none() {
-                return Err(ApiError::bad(format!(
-                    "cannot publish {port} on {ip}: network {} has no IPv6 (create it with --ipv6)",
-                    net.name
-                )));
-            }
+            netd::manager::check_host_ip(net, Some(ip), &port).map_err(net_err)?;
         }
         Ok(())
     }
