@@ -430,7 +430,7 @@ struct Follow {
     /// The log file, held open from the start (attach): what the container
     /// wrote can still be read when a `--rm` removal deletes the file
     /// before this follower's last read.
-    held: Option<tokio::fs::File>,
+    held: Option<(tokio::fs::File, u64)>,
 }
 
 impl Follow {
@@ -471,17 +471,9 @@ impl Follow {
                 self.offset = 0;
             }
             ino = now_ino;
-            let held_ino = match &self.held {
-                Some(f) => f
-                    .metadata()
-                    .await
-                    .ok()
-                    .map(|m| std::os::unix::fs::MetadataExt::ino(&m)),
-                None => None,
-            };
             let (more, next) = match &mut self.held {
                 // Still the log, or the log is gone with its container.
-                Some(f) if now_ino.is_none() || now_ino == held_ino => {
+                Some((f, held_ino)) if now_ino.is_none() || now_ino == Some(*held_ino) => {
                     read_lines_from(f, self.offset).await
                 }
                 _ => read_lines(&self.path, self.offset).await,
@@ -533,13 +525,20 @@ async fn attach(State(d): D, p: Params, q: Q, req: Request) -> ApiResult<Respons
     };
     // Made here if the container has not started yet: the shim appends to
     // this same file.
-    let held = tokio::fs::OpenOptions::new()
+    let held = match tokio::fs::OpenOptions::new()
         .read(true)
         .append(true)
         .create(true)
         .open(&path)
         .await
-        .ok();
+    {
+        Ok(f) => f
+            .metadata()
+            .await
+            .ok()
+            .map(|m| (f, std::os::unix::fs::MetadataExt::ino(&m))),
+        Err(_) => None,
+    };
     let follow = Follow {
         path,
         offset,
