@@ -702,6 +702,21 @@ pub fn table(rows: &[Vec<String>]) -> String {
     out
 }
 
+/// Docker's `ps` NAMES cell: the names without their leading `/`, joined
+/// with commas.
+pub fn ps_names(names: &Value) -> String {
+    names
+        .as_array()
+        .map(|n| {
+            n.iter()
+                .filter_map(|x| x.as_str())
+                .map(|x| x.trim_start_matches('/'))
+                .collect::<Vec<_>>()
+                .join(",")
+        })
+        .unwrap_or_default()
+}
+
 /// Docker's `ps` COMMAND cell: quoted, cut to 20 characters with `…`.
 pub fn ps_command(cmd: &str, no_trunc: bool) -> String {
     let cut = if !no_trunc && cmd.chars().count() > 20 {
@@ -794,16 +809,7 @@ fn ps(c: &Client, all: bool, quiet: bool, no_trunc: bool, filter: &[String]) -> 
             format!("{} ago", crate::daemon::human_duration(now - created)),
             v["Status"].as_str().unwrap_or("").to_string(),
             ps_ports(&v["Ports"]),
-            v["Names"]
-                .as_array()
-                .map(|n| {
-                    n.iter()
-                        .filter_map(|x| x.as_str())
-                        .map(|x| x.trim_start_matches('/'))
-                        .collect::<Vec<_>>()
-                        .join(",")
-                })
-                .unwrap_or_default(),
+            ps_names(&v["Names"]),
         ]);
     }
     print!("{}", table(&rows));

@@ -577,16 +577,7 @@ pub fn ps_fields(v: &Value, no_trunc: bool) -> Value {
     let id = v["Id"].as_str().unwrap_or("");
     let now = chrono::Utc::now().timestamp();
     let created = v["Created"].as_i64().unwrap_or(now);
-    let names = v["Names"]
-        .as_array()
-        .map(|n| {
-            n.iter()
-                .filter_map(|x| x.as_str())
-                .map(|x| x.trim_start_matches('/'))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default();
+    let names = super::ps_names(&v["Names"]);
     let labels = v["Labels"]
         .as_object()
         .map(|m| {
