@@ -33,6 +33,18 @@ fn v6_prefix() -> String {
     )
 }
 
+/// `network create --ipv6 --subnet <prefix>::/64 v6net`.
+fn create_v6net(d: &Daemon, prefix: &str) {
+    d.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        &format!("{prefix}::/64"),
+        "v6net",
+    ]);
+}
+
 fn net_inspect(d: &Daemon, name: &str) -> Value {
     let v: Value = serde_json::from_str(&d.ok(&["network", "inspect", name])).unwrap();
     v[0].clone()
@@ -225,14 +237,7 @@ fn ipv6_containers_find_and_reach_each_other_by_name() {
     let d = Daemon::start();
     d.load_busybox();
     let p = v6_prefix();
-    d.ok(&[
-        "network",
-        "create",
-        "--ipv6",
-        "--subnet",
-        &format!("{p}::/64"),
-        "v6net",
-    ]);
+    create_v6net(&d, &p);
     serve(
         &d,
         &[
@@ -345,14 +350,7 @@ fn published_ports_reach_an_ipv6_container_from_outside() {
     let wan = v6_prefix();
     let host_addr = format!("{wan}::1");
     let outside = outside_link(&d, &format!("{host_addr}/64"), &format!("{wan}::2/64"));
-    d.ok(&[
-        "network",
-        "create",
-        "--ipv6",
-        "--subnet",
-        &format!("{p}::/64"),
-        "v6net",
-    ]);
+    create_v6net(&d, &p);
     serve(
         &d,
         &[
@@ -504,14 +502,7 @@ fn ipv6_errors_are_clear_and_leave_nothing_behind() {
     d.load_busybox();
     let p = v6_prefix();
     d.ok(&["network", "create", "v4net"]);
-    d.ok(&[
-        "network",
-        "create",
-        "--ipv6",
-        "--subnet",
-        &format!("{p}::/64"),
-        "v6net",
-    ]);
+    create_v6net(&d, &p);
     let nothing_left = |what: &str| {
         assert_eq!(
             d.ok(&["ps", "-aq"]).trim(),

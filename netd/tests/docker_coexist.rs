@@ -122,21 +122,7 @@ fn containers_get_out_through_dockers_forward_drop_and_teardown_leaves_docker_al
         can_ping(&c, "10.210.0.2"),
         "blocked by Docker's FORWARD drop"
     );
-    let user = ok(
-        10,
-        &[
-            "ip",
-            "netns",
-            "exec",
-            &host.name,
-            "nft",
-            "list",
-            "chain",
-            "ip",
-            "filter",
-            "DOCKER-USER",
-        ],
-    );
+    let user = docker_user("ip");
     assert_eq!(
         user.matches("comment \"rrun\"").count(),
         2,
@@ -146,21 +132,7 @@ fn containers_get_out_through_dockers_forward_drop_and_teardown_leaves_docker_al
     assert_eq!(user6.matches("comment \"rrun\"").count(), 2, "{user6}");
 
     firewall::teardown_in(&host.open()).unwrap();
-    let user = ok(
-        10,
-        &[
-            "ip",
-            "netns",
-            "exec",
-            &host.name,
-            "nft",
-            "list",
-            "chain",
-            "ip",
-            "filter",
-            "DOCKER-USER",
-        ],
-    );
+    let user = docker_user("ip");
     assert!(!user.contains("rrun"), "{user}");
     assert!(user.contains("return"), "Docker's own rule kept: {user}");
     let user6 = docker_user("ip6");
