@@ -172,7 +172,7 @@ fn short_id(id: &str, no_trunc: bool) -> String {
 
 fn since(secs: i64) -> String {
     let now = chrono::Utc::now().timestamp();
-    format!("{} ago", crate::daemon::human_duration(now - secs))
+    format!("{} ago", rrun_units::human_duration_secs(now - secs))
 }
 
 /// One row per repository:tag (one `<none>` row for an untagged image).

@@ -806,7 +806,7 @@ fn ps(c: &Client, all: bool, quiet: bool, no_trunc: bool, filter: &[String]) -> 
             short(v["Id"].as_str().unwrap_or("")),
             v["Image"].as_str().unwrap_or("").to_string(),
             ps_command(v["Command"].as_str().unwrap_or(""), no_trunc),
-            format!("{} ago", crate::daemon::human_duration(now - created)),
+            format!("{} ago", rrun_units::human_duration_secs(now - created)),
             v["Status"].as_str().unwrap_or("").to_string(),
             ps_ports(&v["Ports"]),
             ps_names(&v["Names"]),

@@ -139,43 +139,6 @@ pub fn top(c: &Client, container: &str) -> Result<i32> {
     Ok(0)
 }
 
-/// Docker's `units.BytesSize`: binary units, four significant digits.
-pub fn bytes_size(b: f64) -> String {
-    let units = ["B", "KiB", "MiB", "GiB", "TiB", "PiB"];
-    let (mut v, mut i) = (b, 0);
-    while v >= 1024.0 && i + 1 < units.len() {
-        v /= 1024.0;
-        i += 1;
-    }
-    format!("{}{}", sig(v, 4), units[i])
-}
-
-/// Docker's `units.HumanSizeWithPrecision(b, 3)`: decimal units.
-pub fn human3(b: f64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB", "PB"];
-    let (mut v, mut i) = (b, 0);
-    while v >= 1000.0 && i + 1 < units.len() {
-        v /= 1000.0;
-        i += 1;
-    }
-    format!("{}{}", sig(v, 3), units[i])
-}
-
-/// `%.Ng`, for values below 10^N.
-fn sig(v: f64, n: i32) -> String {
-    if v == 0.0 {
-        return "0".into();
-    }
-    let digits = v.abs().log10().floor() as i32 + 1;
-    let decimals = (n - digits).max(0) as usize;
-    let s = format!("{v:.decimals$}");
-    if s.contains('.') {
-        s.trim_end_matches('0').trim_end_matches('.').to_string()
-    } else {
-        s
-    }
-}
-
 /// One `docker stats` row from a stats sample, as Docker's CLI computes it.
 pub fn stats_row(v: &Value, no_trunc: bool) -> Value {
     let id = v["id"].as_str().unwrap_or("");
@@ -239,10 +202,10 @@ pub fn stats_row(v: &Value, no_trunc: bool) -> Value {
         "ID": id,
         "Name": name,
         "CPUPerc": format!("{cpu_pct:.2}%"),
-        "MemUsage": format!("{} / {}", bytes_size(used), bytes_size(limit)),
+        "MemUsage": format!("{} / {}", rrun_units::bytes_size(used), rrun_units::bytes_size(limit)),
         "MemPerc": format!("{mem_pct:.2}%"),
-        "NetIO": format!("{} / {}", human3(rx), human3(tx)),
-        "BlockIO": format!("{} / {}", human3(rd), human3(wr)),
+        "NetIO": format!("{} / {}", rrun_units::human_size_with_precision(rx, 3), rrun_units::human_size_with_precision(tx, 3)),
+        "BlockIO": format!("{} / {}", rrun_units::human_size_with_precision(rd, 3), rrun_units::human_size_with_precision(wr, 3)),
         "PIDs": v["pids_stats"]["current"].as_u64().unwrap_or(0).to_string(),
     })
 }
@@ -607,7 +570,7 @@ pub fn ps_fields(v: &Value, no_trunc: bool) -> Value {
         "CreatedAt": chrono::DateTime::from_timestamp(created, 0)
             .map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string())
             .unwrap_or_default(),
-        "RunningFor": format!("{} ago", crate::daemon::human_duration(now - created)),
+        "RunningFor": format!("{} ago", rrun_units::human_duration_secs(now - created)),
         "Ports": super::ps_ports(&v["Ports"]),
         "State": v["State"],
         "Status": v["Status"],
@@ -640,15 +603,6 @@ pub const PS_HEADERS: &[(&str, &str)] = &[
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_read_like_dockers() {
-        assert_eq!(bytes_size(0.0), "0B");
-        assert_eq!(bytes_size(1536.0), "1.5KiB");
-        assert_eq!(bytes_size(8.0 * 1024.0 * 1024.0 * 1024.0), "8GiB");
-        assert_eq!(human3(1234.0), "1.23kB");
-        assert_eq!(human3(656.0), "656B");
-    }
 
     #[test]
     fn stats_rows_compute_like_dockers_cli() {

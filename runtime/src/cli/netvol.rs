@@ -316,7 +316,8 @@ fn mount_object(raw: &str) -> Result<Value> {
                 vol_opts.insert(ok.into(), json!(ov));
             }
             "tmpfs-size" => {
-                let bytes = parse_bytes(v).with_context(|| format!("invalid tmpfs-size: {v}"))?;
+                let bytes = rrun_units::ram_in_bytes(v)
+                    .with_context(|| format!("invalid tmpfs-size: {v}"))?;
                 tmpfs.insert("SizeBytes".into(), json!(bytes));
             }
             "tmpfs-mode" => {
@@ -346,23 +347,6 @@ fn mount_object(raw: &str) -> Result<Value> {
         m["TmpfsOptions"] = Value::Object(tmpfs);
     }
     Ok(m)
-}
-
-/// `64m` → bytes (Docker's RAMInBytes).
-pub fn parse_bytes(s: &str) -> Option<u64> {
-    let s = s.trim().to_ascii_lowercase();
-    let digits = s.trim_end_matches(|c: char| c.is_ascii_alphabetic());
-    let unit = &s[digits.len()..];
-    let n: f64 = digits.parse().ok()?;
-    let mul: u64 = match unit {
-        "" | "b" => 1,
-        "k" | "kb" | "kib" => 1 << 10,
-        "m" | "mb" | "mib" => 1 << 20,
-        "g" | "gb" | "gib" => 1 << 30,
-        "t" | "tb" | "tib" => 1 << 40,
-        _ => return None,
-    };
-    Some((n * mul as f64) as u64)
 }
 
 #[derive(Debug, Subcommand)]
@@ -900,26 +884,9 @@ pub fn volume(c: &Client, cmd: VolumeCmd) -> Result<i32> {
     }
 }
 
-/// Docker's `units.HumanSize` (decimal units).
+/// Docker's `units.HumanSize` of a byte count.
 pub fn human_size(b: u64) -> String {
-    let units = ["B", "kB", "MB", "GB", "TB"];
-    let mut v = b as f64;
-    let mut i = 0;
-    while v >= 1000.0 && i + 1 < units.len() {
-        v /= 1000.0;
-        i += 1;
-    }
-    if i == 0 {
-        format!("{b}B")
-    } else {
-        // Go's `%.4g`: four significant digits.
-        let decimals = (4 - (v.log10().floor() as i32 + 1)).max(0) as usize;
-        format!("{v:.decimals$}")
-            .trim_end_matches('0')
-            .trim_end_matches('.')
-            .to_string()
-            + units[i]
-    }
+    rrun_units::human_size(b as f64)
 }
 
 #[cfg(test)]

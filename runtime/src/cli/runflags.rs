@@ -10,13 +10,13 @@ use crate::daemon::runopts::{self, DeviceMapping, RestartPolicy, Ulimit};
 #[derive(Debug, Args, Default, Clone)]
 pub struct RunOptionArgs {
     /// Memory limit (e.g. 64m, 1g).
-    #[arg(short = 'm', long, value_parser = runopts::parse_bytes)]
+    #[arg(short = 'm', long, value_parser = rrun_units::ram_in_bytes)]
     pub memory: Option<i64>,
     /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap.
     #[arg(long, value_parser = runopts::parse_swap, allow_hyphen_values = true)]
     pub memory_swap: Option<i64>,
     /// Memory soft limit.
-    #[arg(long, value_parser = runopts::parse_bytes)]
+    #[arg(long, value_parser = rrun_units::ram_in_bytes)]
     pub memory_reservation: Option<i64>,
     /// Number of CPUs.
     #[arg(long, value_parser = runopts::parse_cpus, allow_hyphen_values = true)]
@@ -82,7 +82,7 @@ pub struct RunOptionArgs {
     #[arg(long, value_parser = security_opt)]
     pub security_opt: Vec<String>,
     /// Size of /dev/shm.
-    #[arg(long, value_parser = runopts::parse_bytes)]
+    #[arg(long, value_parser = rrun_units::ram_in_bytes)]
     pub shm_size: Option<i64>,
 }
 

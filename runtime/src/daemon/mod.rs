@@ -972,7 +972,9 @@ fn summary(d: &Daemon, c: &Container, nets: &[netd::store::Network]) -> Containe
 pub fn human_status(s: &State, now: chrono::DateTime<chrono::Utc>) -> String {
     let since = |t: &str| {
         chrono::DateTime::parse_from_rfc3339(t)
-            .map(|t| human_duration((now - t.with_timezone(&chrono::Utc)).num_seconds()))
+            .map(|t| {
+                rrun_units::human_duration_secs((now - t.with_timezone(&chrono::Utc)).num_seconds())
+            })
             .unwrap_or_default()
     };
     match s.status.as_str() {
@@ -983,21 +985,6 @@ pub fn human_status(s: &State, now: chrono::DateTime<chrono::Utc>) -> String {
             format!("Restarting ({}) {} ago", s.exit_code, since(&s.finished_at))
         }
         other => other.to_string(),
-    }
-}
-
-/// Docker's `units.HumanDuration`.
-pub fn human_duration(secs: i64) -> String {
-    let s = secs.max(0);
-    match s {
-        0 => "Less than a second".into(),
-        1 => "1 second".into(),
-        2..=59 => format!("{s} seconds"),
-        60..=119 => "About a minute".into(),
-        120..=3599 => format!("{} minutes", s / 60),
-        3600..=7199 => "About an hour".into(),
-        _ if s < 48 * 3600 => format!("{} hours", s / 3600),
-        _ => format!("{} days", s / 86400),
     }
 }
 

@@ -125,43 +125,12 @@ impl RestartPolicy {
 // ---------------------------------------------------------------------------
 // Command-line values (docker/cli's opts and go-units parsing).
 
-/// go-units `RAMInBytes`: `512`, `64m`, `1.5g`, `1GiB`, … (binary units).
-pub fn parse_bytes(s: &str) -> Result<i64, String> {
-    let bad = || format!("invalid size: '{s}'");
-    let t = s.trim_end_matches(['b', 'B']);
-    let t = t.strip_suffix(['i', 'I']).unwrap_or(t);
-    let (num, mul): (&str, i64) = match t.chars().last() {
-        Some(c) if c.is_ascii_alphabetic() => {
-            let m = match c.to_ascii_lowercase() {
-                'k' => 1 << 10,
-                'm' => 1 << 20,
-                'g' => 1 << 30,
-                't' => 1 << 40,
-                'p' => 1 << 50,
-                _ => return Err(bad()),
-            };
-            (&t[..t.len() - 1], m)
-        }
-        _ => (t, 1),
-    };
-    // "1i" or "1bb" are not sizes: only the suffixes stripped above with a unit.
-    if mul == 1 && t.len() != s.len() && !s.ends_with(['b', 'B']) {
-        return Err(bad());
-    }
-    let num = num.strip_suffix(' ').unwrap_or(num);
-    if num.is_empty() || !num.chars().all(|c| c.is_ascii_digit() || c == '.') {
-        return Err(bad());
-    }
-    let v: f64 = num.parse().map_err(|_| bad())?;
-    Ok((v * mul as f64) as i64)
-}
-
 /// `--memory-swap`: `-1` (unlimited) or a size.
 pub fn parse_swap(s: &str) -> Result<i64, String> {
     if s == "-1" {
         Ok(-1)
     } else {
-        parse_bytes(s)
+        rrun_units::ram_in_bytes(s).map_err(|e| e.to_string())
     }
 }
 
@@ -891,18 +860,7 @@ mod tests {
     }
 
     #[test]
-    fn sizes_parse_like_go_units() {
-        assert_eq!(parse_bytes("512"), Ok(512));
-        assert_eq!(parse_bytes("64m"), Ok(64 << 20));
-        assert_eq!(parse_bytes("64M"), Ok(64 << 20));
-        assert_eq!(parse_bytes("1g"), Ok(1 << 30));
-        assert_eq!(parse_bytes("1GiB"), Ok(1 << 30));
-        assert_eq!(parse_bytes("1.5k"), Ok(1536));
-        assert_eq!(parse_bytes("10kb"), Ok(10240));
-        assert_eq!(parse_bytes("1x"), Err("invalid size: '1x'".into()));
-        assert!(parse_bytes("").is_err());
-        assert!(parse_bytes("m").is_err());
-        assert!(parse_bytes("-1").is_err());
+    fn swap_takes_minus_one() {
         assert_eq!(parse_swap("-1"), Ok(-1));
     }
 

@@ -27,29 +27,13 @@ pub struct Rotation {
 
 static ROTATION: OnceLock<Rotation> = OnceLock::new();
 
-/// `10k`, `10m`, `1g`, `100` (bytes) → bytes, as Docker's `units.RAMInBytes`.
-pub fn parse_size(s: &str) -> Option<u64> {
-    let s = s.trim().to_ascii_lowercase();
-    let digits = s
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(s.len());
-    let (num, unit) = s.split_at(digits);
-    let n: f64 = num.parse().ok()?;
-    let mul: u64 = match unit.trim_end_matches('b').trim_end_matches('i') {
-        "" => 1,
-        "k" => 1 << 10,
-        "m" => 1 << 20,
-        "g" => 1 << 30,
-        _ => return None,
-    };
-    (n >= 0.0).then_some((n * mul as f64) as u64)
-}
-
 /// The rotation settings from log options (`max-size`, `max-file`).
 pub fn rotation(path: &Path, cfg: &BTreeMap<String, String>) -> Result<Rotation, String> {
     let max_size = match cfg.get("max-size") {
         None => 0,
-        Some(s) => parse_size(s).ok_or_else(|| format!("invalid max-size: {s}"))?,
+        Some(s) => {
+            rrun_units::ram_in_bytes(s).map_err(|e| format!("invalid max-size: {e}"))? as u64
+        }
     };
     let max_file = match cfg.get("max-file") {
         None => 1,
@@ -185,11 +169,6 @@ mod tests {
 
     #[test]
     fn sizes_and_options() {
-        assert_eq!(parse_size("10k"), Some(10240));
-        assert_eq!(parse_size("1m"), Some(1 << 20));
-        assert_eq!(parse_size("100"), Some(100));
-        assert_eq!(parse_size("1.5kb"), Some(1536));
-        assert_eq!(parse_size("x"), None);
         let cfg: BTreeMap<String, String> = [
             ("max-size".into(), "1k".into()),
             ("max-file".into(), "3".into()),
