@@ -40,6 +40,7 @@ pub mod api;
 pub mod api_more;
 mod bundle_opts;
 pub mod config;
+pub mod containers;
 pub mod events;
 pub mod exec;
 pub mod images;
@@ -103,13 +104,6 @@ impl ApiError {
 
 pub type ApiResult<T> = Result<T, ApiError>;
 
-/// One container in memory: its record and a channel that carries every
-/// state change to waiters and log followers.
-struct Entry {
-    c: Container,
-    tx: watch::Sender<State>,
-}
-
 pub struct Daemon {
     pub opts: Options,
     pub images: rrun_image::Store,
@@ -118,7 +112,7 @@ pub struct Daemon {
     pub volumes: volumes::VolumeStore,
     /// The embedded resolver of each running container on a bridge network.
     dns: Mutex<HashMap<String, netd::dns::server::DnsServer>>,
-    containers: Mutex<HashMap<String, Entry>>,
+    containers: Mutex<containers::index::Index>,
     execs: exec::Execs,
     /// Docker-shaped events for `GET /events`.
     pub events: events::Events,
@@ -171,7 +165,7 @@ impl Daemon {
             netd,
             volumes,
             dns: Mutex::new(HashMap::new()),
-            containers: Mutex::new(HashMap::new()),
+            containers: Mutex::new(Default::default()),
             execs: Default::default(),
             events: events::Events::new(),
         }))
@@ -183,22 +177,18 @@ impl Daemon {
 
     /// Finds a container by full id, name, or unique id prefix.
     pub fn resolve(&self, name: &str) -> ApiResult<String> {
-        let map = self.containers.lock().unwrap();
-        let name = name.trim_start_matches('/');
-        if map.contains_key(name) {
-            return Ok(name.to_string());
-        }
-        if let Some(e) = map.values().find(|e| e.c.name == name) {
-            return Ok(e.c.id.clone());
-        }
-        let matches: Vec<&String> = map.keys().filter(|k| k.starts_with(name)).collect();
-        match matches.as_slice() {
-            [one] if !name.is_empty() => Ok((*one).clone()),
-            [] | [_] => Err(ApiError::not_found(format!("No such container: {name}"))),
-            _ => Err(ApiError::not_found(format!(
-                "Multiple IDs found with provided prefix: {name}"
-            ))),
-        }
+        use containers::index::Lookup;
+        let bare = name.trim_start_matches('/');
+        self.containers
+            .lock()
+            .unwrap()
+            .resolve(name)
+            .map_err(|e| match e {
+                Lookup::NotFound => ApiError::not_found(format!("No such container: {bare}")),
+                Lookup::Ambiguous => {
+                    ApiError::not_found(format!("Multiple IDs found with provided prefix: {bare}"))
+                }
+            })
     }
 
     /// Every container's record.
@@ -213,12 +203,22 @@ impl Daemon {
 
     pub fn get(&self, id: &str) -> ApiResult<Container> {
         let id = self.resolve(id)?;
-        Ok(self.containers.lock().unwrap()[&id].c.clone())
+        self.containers
+            .lock()
+            .unwrap()
+            .get(&id)
+            .map(|e| e.c.clone())
+            .ok_or_else(|| ApiError::not_found(format!("No such container: {id}")))
     }
 
     pub fn subscribe(&self, id: &str) -> ApiResult<watch::Receiver<State>> {
         let id = self.resolve(id)?;
-        Ok(self.containers.lock().unwrap()[&id].tx.subscribe())
+        self.containers
+            .lock()
+            .unwrap()
+            .get(&id)
+            .map(|e| e.tx.subscribe())
+            .ok_or_else(|| ApiError::not_found(format!("No such container: {id}")))
     }
 
     /// Changes a container's record, saves it, and tells the waiters.
@@ -233,12 +233,41 @@ impl Daemon {
         Ok(e.c.clone())
     }
 
+    /// Renames container `id`: the name is checked, moved and saved in one
+    /// critical section; a failed save puts the old name back.
+    fn rename_record(&self, id: &str, new_name: &str) -> ApiResult<Container> {
+        let mut ix = self.containers.lock().unwrap();
+        let old = ix
+            .get(id)
+            .map(|e| e.c.name.clone())
+            .ok_or_else(|| ApiError::not_found(format!("No such container: {id}")))?;
+        ix.rename(id, new_name)
+            .map_err(|other| name_conflict(new_name, &other.0))?;
+        let e = ix.get(id).expect("renamed above");
+        if let Err(e) = store::save(&self.opts.data_root, &e.c) {
+            let _ = ix.rename(id, &old);
+            return Err(ApiError::internal(e));
+        }
+        Ok(e.c.clone())
+    }
+
     fn insert(&self, c: Container) {
-        let (tx, _) = watch::channel(c.state.clone());
-        self.containers
-            .lock()
-            .unwrap()
-            .insert(c.id.clone(), Entry { c, tx });
+        self.containers.lock().unwrap().insert(c);
+    }
+
+    /// Takes the container's name (or a random free one) for it.
+    fn reserve_name(&self, c: &mut Container) -> ApiResult<()> {
+        let mut ix = self.containers.lock().unwrap();
+        if c.name.is_empty() {
+            c.name = loop {
+                let n = store::random_name();
+                if ix.name_free(&n) {
+                    break n;
+                }
+            };
+        }
+        ix.reserve(&c.name, &c.id)
+            .map_err(|other| name_conflict(&c.name, &other.0))
     }
 
     /// `POST /containers/create`.
@@ -287,14 +316,9 @@ impl Daemon {
                         "Invalid container name ({n}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
                     )));
                 }
-                n.to_string()
+                Some(n.to_string())
             }
-            _ => loop {
-                let n = store::random_name();
-                if self.resolve(&n).is_err() {
-                    break n;
-                }
-            },
+            _ => None,
         };
         let args = spec::command(
             ic.entrypoint.as_deref().unwrap_or(&[]),
@@ -311,9 +335,9 @@ impl Daemon {
         if config.stop_signal.is_none() {
             config.stop_signal = ic.stop_signal.clone();
         }
-        let c = Container {
+        let mut c = Container {
             id: id.clone(),
-            name: name.clone(),
+            name: name.unwrap_or_default(),
             created: logs::now(),
             image_name: config.image.clone(),
             image: image.id.to_string(),
@@ -335,20 +359,18 @@ impl Daemon {
             ports: vec![],
             restarts: Default::default(),
         };
-        {
-            // The name is taken under the same lock that inserts it.
-            let map = self.containers.lock().unwrap();
-            if let Some(other) = map.values().find(|e| e.c.name == name) {
-                return Err(ApiError::conflict(format!(
-                    "Conflict. The container name \"/{name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
-                    other.c.id
-                )));
-            }
-        }
+        // The name is checked and taken in one critical section; a create
+        // that fails from here on gives it back.
+        self.reserve_name(&mut c)?;
         let image_volumes: Vec<String> =
             ic.volumes.iter().flat_map(|m| m.keys()).cloned().collect();
-        let mut c = c;
-        c.mounts = self.plan_mounts(&id, &c.config, &c.host_config, &image_volumes)?;
+        c.mounts = match self.plan_mounts(&id, &c.config, &c.host_config, &image_volumes) {
+            Ok(m) => m,
+            Err(e) => {
+                self.containers.lock().unwrap().release(&c.name, &id);
+                return Err(e);
+            }
+        };
         let dir = self.dir(&id);
         let saved =
             std::fs::create_dir_all(&dir).and_then(|()| store::save(&self.opts.data_root, &c));
@@ -356,11 +378,13 @@ impl Daemon {
             self.volumes.detach(&id, &c.mounts);
             self.volumes.remove_anonymous(&c.mounts);
             let _ = std::fs::remove_dir_all(&dir);
+            self.containers.lock().unwrap().release(&c.name, &id);
             return Err(ApiError::internal(e));
         }
         self.container_event(&c, "create", &[]);
+        let c_name = c.name.clone();
         self.insert(c);
-        tracing::info!(container = %id, name = %name, "created");
+        tracing::info!(container = %id, name = %c_name, "created");
         Ok(id)
     }
 
@@ -734,7 +758,8 @@ impl Daemon {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
             r => r.map_err(ApiError::internal)?,
         }
-        if let Some(e) = self.containers.lock().unwrap().remove(&c.id) {
+        let removed = self.containers.lock().unwrap().remove(&c.id);
+        if let Some(e) = removed {
             e.tx.send_replace(State {
                 status: REMOVED.into(),
                 ..e.c.state.clone()
@@ -850,6 +875,13 @@ impl Daemon {
             tracing::warn!(container = %c.id, error = %e, "save");
         }
     }
+}
+
+/// Docker's 409 for a name another container holds.
+pub fn name_conflict(name: &str, holder: &str) -> ApiError {
+    ApiError::conflict(format!(
+        "Conflict. The container name \"/{name}\" is already in use by container \"{holder}\". You have to remove (or rename) that container to be able to reuse that name."
+    ))
 }
 
 /// Finds an image by reference or id, including untagged images (a loaded

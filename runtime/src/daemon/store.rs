@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use super::models::{ContainerConfig, HostConfig};
 
 /// Everything the daemon knows of a container, as saved.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Container {
     pub id: String,

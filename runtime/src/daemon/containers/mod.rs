@@ -1,0 +1,3 @@
+//! The containers service: the name index, create, rename and remove.
+
+pub mod index;
