@@ -193,7 +193,8 @@ mod tests {
             .collect();
         let wins = handles
             .into_iter()
-            .filter(|h| h.join().is_ok_and(|w| w))
+            .filter_map(|h| h.join().ok())
+            .filter(|won| *won)
             .count();
         assert_eq!(wins, 1);
     }
