@@ -88,6 +88,9 @@ impl Index {
     /// A full id, a name (with or without its `/`), or a unique id prefix.
     pub fn resolve(&self, name: &str) -> Result<String, Lookup> {
         let name = name.trim_start_matches('/');
+        if name.is_empty() {
+            return Err(Lookup::NotFound);
+        }
         if self.by_id.contains_key(name) {
             return Ok(name.to_string());
         }
@@ -100,7 +103,7 @@ impl Index {
         }
         let mut matches = self.by_id.keys().filter(|k| k.starts_with(name));
         match (matches.next(), matches.next()) {
-            (Some(one), None) if !name.is_empty() => Ok(one.clone()),
+            (Some(one), None) => Ok(one.clone()),
             (Some(_), Some(_)) => Err(Lookup::Ambiguous),
             _ => Err(Lookup::NotFound),
         }
