@@ -58,9 +58,7 @@ pub mod tty;
 pub mod volume;
 
 use std::collections::HashMap;
-use std::io::BufRead;
-use std::os::unix::process::CommandExt;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -68,7 +66,7 @@ use std::time::Duration;
 use axum::http::StatusCode;
 use tokio::sync::watch;
 
-use crate::shim::{self, ExitRecord, ShimArgs, StartReport};
+use crate::shim::{self, ExitRecord};
 use models::{ContainerSummary, CreateBody, SummaryHostConfig};
 use store::{Container, State};
 
@@ -171,7 +169,7 @@ impl Daemon {
         }))
     }
 
-    fn dir(&self, id: &str) -> PathBuf {
+    pub(crate) fn dir(&self, id: &str) -> PathBuf {
         store::containers_dir(&self.opts.data_root).join(id)
     }
 
@@ -222,7 +220,7 @@ impl Daemon {
     }
 
     /// Changes a container's record, saves it, and tells the waiters.
-    fn update(&self, id: &str, f: impl FnOnce(&mut Container)) -> ApiResult<Container> {
+    pub(crate) fn update(&self, id: &str, f: impl FnOnce(&mut Container)) -> ApiResult<Container> {
         let mut map = self.containers.lock().unwrap();
         let e = map
             .get_mut(id)
@@ -392,7 +390,7 @@ impl Daemon {
     /// the container. Nothing to run when the executor keeps no state for
     /// it (a fresh container, or one its shim already deleted), which is
     /// the common case and saves a process per start and per removal.
-    fn oci_force_delete(&self, id: &str) {
+    pub(crate) fn oci_force_delete(&self, id: &str) {
         if !self.opts.exec_root.join(id).exists() {
             return;
         }
@@ -406,192 +404,9 @@ impl Daemon {
             .status();
     }
 
-    /// `POST /containers/{id}/start`: mounts the root, writes the bundle,
-    /// starts the shim and waits for its report. Blocking.
-    pub fn start(self: &Arc<Self>, name: &str) -> ApiResult<bool> {
-        let c = self.get(name)?;
-        if c.state.running {
-            return Ok(false);
-        }
-        self.reset_restarts_on_user_start(&c);
-        let dir = self.dir(&c.id);
-        // A previous run's leftovers.
-        let _ = std::fs::remove_file(dir.join(shim::EXIT_FILE));
-        self.oci_force_delete(&c.id);
-        let ports = match self.prepare_bundle(&c, &dir) {
-            Ok(p) => p,
-            Err(e) => {
-                self.teardown_network(&c.id);
-                let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
-                return Err(e);
-            }
-        };
-        let report = self.spawn_shim(&c, &dir);
-        match report {
-            Ok((shim_pid, r)) if r.ok => {
-                self.update(&c.id, |c| {
-                    c.state = State {
-                        status: "running".into(),
-                        running: true,
-                        pid: r.pid,
-                        exit_code: 0,
-                        error: String::new(),
-                        started_at: logs::now(),
-                        finished_at: store::ZERO_TIME.into(),
-                    };
-                    c.shim_pid = shim_pid;
-                    c.ports = ports;
-                    c.copied_up = true;
-                })?;
-                self.container_event(&c, "start", &[]);
-                tracing::info!(container = %c.id, pid = r.pid, "started");
-                self.watch_shim(c.id.clone(), shim_pid);
-                Ok(true)
-            }
-            Ok((shim_pid, r)) => {
-                reap(shim_pid);
-                self.teardown_network(&c.id);
-                let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
-                let code = start_error_code(&r.error);
-                self.update(&c.id, |c| {
-                    c.state.status = "created".into();
-                    c.state.exit_code = code;
-                    c.state.error = r.error.clone();
-                })?;
-                // As Docker: an auto-remove container that cannot start goes.
-                if c.host_config.auto_remove {
-                    let _ = self.remove(&c.id, true, true);
-                }
-                Err(ApiError::bad(r.error))
-            }
-            Err(e) => {
-                self.teardown_network(&c.id);
-                let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
-                // Attached clients learn of the failure from the state.
-                let _ = self.update(&c.id, |c| c.state.error = e.message.clone());
-                Err(e)
-            }
-        }
-    }
-
-    /// Mounts the root, fills new volumes, wires the network and writes
-    /// config.json. Returns the published ports.
-    fn prepare_bundle(
-        &self,
-        c: &Container,
-        dir: &Path,
-    ) -> ApiResult<Vec<netd::store::PortBinding>> {
-        let image = find_image(&self.images, &c.image)
-            .map_err(|_| ApiError::not_found(format!("No such image: {}", c.image_name)))?;
-        let (upper, work, rootfs) = (dir.join("upper"), dir.join("work"), dir.join("rootfs"));
-        for d in [&upper, &work, &rootfs] {
-            std::fs::create_dir_all(d).map_err(ApiError::internal)?;
-        }
-        let _ = nix::mount::umount2(&rootfs, nix::mount::MntFlags::MNT_DETACH);
-        rrun_image::rootfs::mount_rootfs(&self.images, &image, &upper, &work, &rootfs)
-            .map_err(ApiError::internal)?;
-        let read = |p: &str| std::fs::read_to_string(rootfs.join(p)).unwrap_or_default();
-        let (uid, gid) =
-            spec::resolve_user(&c.config.user, &read("etc/passwd"), &read("etc/group"))
-                .map_err(ApiError::bad)?;
-        // The image's content goes into new volumes once, at the first start.
-        let copy_from = (!c.copied_up).then_some(rootfs.as_path());
-        self.volumes
-            .attach(&c.id, &c.mounts, copy_from)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
-        for (m, v) in c.mounts.iter().filter_map(|m| Some((m, m.volume()?))) {
-            let dest = [
-                ("container", c.id.as_str()),
-                ("destination", &m.destination),
-            ];
-            self.events.emit("volume", "mount", v.as_ref(), &dest);
-        }
-        let (files, ports) = self.setup_network(c)?;
-        let hostname = files.hostname.clone();
-        for (f, text) in [
-            ("hostname", format!("{hostname}\n")),
-            ("hosts", files.hosts),
-            ("resolv.conf", files.resolv),
-        ] {
-            store::atomic_write(&dir.join(f), text.as_bytes()).map_err(ApiError::internal)?;
-        }
-        let ic = &image.config.config;
-        let cwd = if c.config.working_dir.is_empty() {
-            ic.working_dir.clone().unwrap_or_default()
-        } else {
-            c.config.working_dir.clone()
-        };
-        let mut args = vec![c.path.clone()];
-        args.extend(c.args.iter().cloned());
-        let input = spec::SpecInput {
-            args,
-            image_env: ic.env.clone().unwrap_or_default(),
-            env: c.config.env.clone(),
-            cwd,
-            uid,
-            gid,
-            additional_gids: vec![],
-            hostname,
-            rootfs: rootfs.display().to_string(),
-            network_mode: c.host_config.network_mode.clone(),
-            hostname_file: dir.join("hostname").display().to_string(),
-            hosts_file: dir.join("hosts").display().to_string(),
-            resolv_file: dir.join("resolv.conf").display().to_string(),
-            netns_path: files.netns.map(|p| p.display().to_string()),
-            mounts: self.oci_mounts(&c.mounts),
-            cgroups_path: format!("/rrun/{}", c.id),
-        };
-        let mut spec = spec::build(&input).map_err(ApiError::bad)?;
-        self.apply_run_options(&mut spec, c, &read("etc/group"))?;
-        tty::apply_terminal(&mut spec, c.config.tty, c.host_config.console_size);
-        store::atomic_write(
-            &dir.join("config.json"),
-            &serde_json::to_vec_pretty(&spec).map_err(ApiError::internal)?,
-        )
-        .map_err(ApiError::internal)?;
-        Ok(ports)
-    }
-
-    /// Starts the shim and reads its one-line report.
-    fn spawn_shim(&self, c: &Container, dir: &Path) -> ApiResult<(i32, StartReport)> {
-        let args = ShimArgs {
-            id: c.id.clone(),
-            dir: dir.to_path_buf(),
-            oci_root: self.opts.exec_root.clone(),
-            oci_bin: self.opts.oci_bin.clone(),
-        };
-        let log = std::fs::File::create(dir.join("shim.log")).map_err(ApiError::internal)?;
-        let exe = std::env::current_exe().map_err(ApiError::internal)?;
-        // Through /proc/self/exe, as the exec helper: a binary replaced on
-        // disk (an upgrade) while this daemon runs still starts shims.
-        let mut child = Command::new("/proc/self/exe")
-            .arg0(&exe)
-            .args(args.to_args())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .map_err(|e| ApiError::internal(format!("start the shim: {e}")))?;
-        let pid = child.id() as i32;
-        let mut line = String::new();
-        let out = child.stdout.take().expect("piped");
-        let _ = std::io::BufReader::new(out).read_line(&mut line);
-        match serde_json::from_str::<StartReport>(line.trim()) {
-            Ok(r) => Ok((pid, r)),
-            Err(_) => {
-                let _ = child.wait();
-                let why = std::fs::read_to_string(dir.join("shim.log")).unwrap_or_default();
-                Err(ApiError::internal(format!(
-                    "the shim failed: {}",
-                    why.trim()
-                )))
-            }
-        }
-    }
-
     /// Learns of the shim's exit through a pidfd (works for a shim an
     /// earlier daemon started, too).
-    fn watch_shim(self: &Arc<Self>, id: String, shim_pid: i32) {
+    pub(crate) fn watch_shim(self: &Arc<Self>, id: String, shim_pid: i32) {
         let d = self.clone();
         tokio::spawn(async move {
             if let Some(fd) = pidfd_open(shim_pid) {
@@ -1029,7 +844,7 @@ fn pidfd_open(pid: i32) -> Option<std::os::fd::OwnedFd> {
 }
 
 /// Collects a shim this daemon started (ECHILD for an adopted one is fine).
-fn reap(pid: i32) {
+pub(crate) fn reap(pid: i32) {
     let _ = nix::sys::wait::waitpid(
         nix::unistd::Pid::from_raw(pid),
         Some(nix::sys::wait::WaitPidFlag::WNOHANG),

@@ -368,6 +368,50 @@ impl Daemon {
         Ok(())
     }
 
+    /// At a start's planning, with nothing changed: the network namespace
+    /// the container will join (None: the host's) and its hostname; checks
+    /// what the network step would refuse (a `container:` mode whose
+    /// container does not run, bad extra hosts or DNS servers).
+    pub(super) fn net_identity(&self, c: &Container) -> ApiResult<(Option<PathBuf>, String)> {
+        for h in &c.host_config.extra_hosts {
+            h.parse::<ExtraHost>()
+                .map_err(|e| ApiError::bad(e.to_string()))?;
+        }
+        self.dns_options(c)?;
+        match mode_of(&c.host_config.network_mode) {
+            Mode::Host => Ok((
+                None,
+                nix::unistd::gethostname()
+                    .map(|h| h.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            )),
+            Mode::Container(other) => {
+                let o = self.get(&other)?;
+                if !o.state.running {
+                    return Err(ApiError::conflict(format!(
+                        "cannot join network of a non running container: {}",
+                        o.id
+                    )));
+                }
+                let hostname = std::fs::read_to_string(self.dir(&o.id).join("hostname"))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                let netns = match mode_of(&o.host_config.network_mode) {
+                    Mode::Host => None,
+                    Mode::Container(_) => {
+                        Some(PathBuf::from(format!("/proc/{}/ns/net", o.state.pid)))
+                    }
+                    Mode::Bridge | Mode::None => Some(self.netns_path(&o.id)),
+                };
+                Ok((netns, hostname))
+            }
+            Mode::None | Mode::Bridge => {
+                Ok((Some(self.netns_path(&c.id)), c.config.hostname.clone()))
+            }
+        }
+    }
+
     /// At start: the namespace, its attachments and resolver, and the
     /// contents of its hostname, hosts and resolv.conf. On failure
     /// everything made is undone.

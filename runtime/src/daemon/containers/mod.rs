@@ -1,3 +1,4 @@
 //! The containers service: the name index, create, rename and remove.
 
 pub mod index;
+pub mod start;
