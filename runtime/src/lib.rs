@@ -14,3 +14,4 @@ pub mod linux;
 pub mod oci;
 pub mod shim;
 pub mod spec;
+pub mod state;

@@ -44,7 +44,7 @@ pub mod containers;
 pub mod events;
 pub mod exec;
 pub mod images;
-pub mod logs;
+pub use crate::state::logs;
 pub mod models;
 pub mod network;
 pub mod ops;
@@ -293,7 +293,7 @@ impl Daemon {
             .map_err(ApiError::bad)?;
         self.check_port_families(&networks, &wanted)?;
         host.log_config =
-            shim::logfile::with_defaults(host.log_config.take(), &self.opts.config_file)
+            containers::logopts::with_defaults(host.log_config.take(), &self.opts.config_file)
                 .map_err(ApiError::bad)?;
         for h in &host.extra_hosts {
             h.parse::<netd::resolv::ExtraHost>()

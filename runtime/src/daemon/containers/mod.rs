@@ -1,4 +1,5 @@
 //! The containers service: the name index, create, rename and remove.
 
 pub mod index;
+pub mod logopts;
 pub mod start;

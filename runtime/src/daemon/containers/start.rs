@@ -25,6 +25,7 @@ use serde_json::Value;
 use crate::daemon::store::{self, Container, State};
 use crate::daemon::{find_image, logs, spec, start_error_code, tty, ApiError, ApiResult, Daemon};
 use crate::shim::{self, ShimArgs, StartReport};
+use crate::state::ShimConfig;
 
 /// /etc/passwd and /etc/group are read up to this size.
 const ETC_LIMIT: u64 = 4 << 20;
@@ -259,6 +260,17 @@ impl Daemon {
         ] {
             store::atomic_write(&dir.join(f), text.as_bytes()).map_err(ApiError::internal)?;
         }
+        let shim_config = ShimConfig {
+            open_stdin: c.config.open_stdin,
+            tty: c.config.tty,
+            log_opts: c
+                .host_config
+                .log_config
+                .as_ref()
+                .map(|l| l.config.clone())
+                .unwrap_or_default(),
+        };
+        shim_config.save(dir).map_err(ApiError::internal)?;
         let spec = serde_json::to_vec_pretty(&plan.spec).map_err(ApiError::internal)?;
         store::atomic_write(&dir.join("config.json"), &spec).map_err(ApiError::internal)?;
         undo.did(Step::Files)?;
