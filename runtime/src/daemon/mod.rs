@@ -46,7 +46,7 @@ pub mod exec;
 pub mod images;
 pub use crate::state::logs;
 pub mod models;
-pub mod network;
+pub mod networks;
 pub mod ops;
 pub mod restart;
 pub mod runopts;
@@ -289,8 +289,9 @@ impl Daemon {
                 .entry(p.clone())
                 .or_insert_with(|| serde_json::json!({}));
         }
-        let wanted = network::wanted_ports(&host.port_bindings, host.publish_all_ports, &[])
-            .map_err(ApiError::bad)?;
+        let wanted =
+            containers::ports::wanted_ports(&host.port_bindings, host.publish_all_ports, &[])
+                .map_err(ApiError::bad)?;
         self.check_port_families(&networks, &wanted)?;
         host.log_config =
             containers::logopts::with_defaults(host.log_config.take(), &self.opts.config_file)

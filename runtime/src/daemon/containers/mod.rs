@@ -2,4 +2,6 @@
 
 pub mod index;
 pub mod logopts;
+pub mod network;
+pub mod ports;
 pub mod start;
