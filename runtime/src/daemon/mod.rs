@@ -1,13 +1,19 @@
 //! `rrund`: the container lifecycle behind the Docker Engine API.
 //!
+//! Services by domain, each a room of its own:
+//!
+//! - [`containers`]: the name index (create, rename and remove atomic),
+//!   create as a plan then a record, start as a plan then an apply with
+//!   recorded undo ([`containers::start`]), the lifecycle after it, the
+//!   list, start-up reconciliation, a container's networking and ports.
+//! - [`networks`], [`volume`], [`images`], [`exec`], [`events`]: the other
+//!   services; [`ops`]: rename, top, stats, prune, df.
+//! - [`api`]: the HTTP routes, one file per domain as above.
 //! - [`models`]: the API's request and response types (Docker's names).
-//! - [`spec`]: pure OCI spec building from image config and options.
-//! - [`logs`]: pure `json-file` lines and stdout/stderr framing.
-//! - [`store`]: containers on disk under `<data-root>/containers/<id>/`.
-//! - [`api`]: the HTTP routes; [`api_more`]: those of images (remove,
-//!   inspect, save, import, prune), rename/top/stats/prune, events, df.
-//! - [`images`], [`ops`]: the daemon's side of those image and container
-//!   operations; [`events`]: the event bus `GET /events` streams.
+//! - [`spec`], [`runopts`]: pure OCI spec building from image config and
+//!   options; [`store`]: containers on disk; [`filters`]: Docker's filters.
+//! - Below the daemon and the shim: [`crate::state`] (atomic writes, the
+//!   shim's configuration, log framing).
 //!
 //! A container runs under a shim ([`crate::shim`]) that this daemon starts
 //! and that outlives it; the daemon watches each shim through a pidfd, and a
@@ -37,7 +43,6 @@
 //! `wait`, `logs -f`, `attach` and `stop` listen to.
 
 pub mod api;
-pub mod api_more;
 pub mod bundle_opts;
 pub mod config;
 pub mod containers;
