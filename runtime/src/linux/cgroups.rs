@@ -37,7 +37,11 @@ pub fn apply(m: &AnyCgroupManager, spec: &Spec, pid: Pid) -> Result<()> {
     resources.set_devices(Some(crate::spec::devices::rules(spec)));
     let opt = ControllerOpt {
         resources: &resources,
-        disable_oom_killer: false,
+        disable_oom_killer: resources
+            .memory()
+            .as_ref()
+            .and_then(|m| m.disable_oom_killer())
+            .unwrap_or(false),
         oom_score_adj: None,
         freezer_state: None,
     };

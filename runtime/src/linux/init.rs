@@ -258,21 +258,23 @@ fn create(
     no_pivot: bool,
 ) -> Result<std::convert::Infallible> {
     let process = process(cfg)?;
-    if !cfg.creates(LinuxNamespaceType::Mount) {
-        bail!("the container needs a new mount namespace (add {{\"type\": \"mount\"}} to linux.namespaces)");
-    }
+    // Without a new mount namespace (runc's rule): nothing is mounted, the
+    // spec was checked to ask for no mount, and the root is entered with
+    // chroot, as pivot_root needs a private mount namespace.
+    let new_mnt = cfg.creates(LinuxNamespaceType::Mount);
     let plan = mounts::plan(&cfg.spec);
-    let devices = mounts::devices(&cfg.spec);
-    let devnull = rootfs::DevNull::open()?;
-    rootfs::prepare(
-        &cfg.rootfs,
-        &cfg.bundle,
-        &plan,
-        &devices,
-        &devnull,
-        cfg.creates(LinuxNamespaceType::Cgroup),
-    )?;
-    drop(devnull);
+    if new_mnt {
+        let devices = mounts::devices(&cfg.spec);
+        let devnull = rootfs::DevNull::open()?;
+        rootfs::prepare(
+            &cfg.rootfs,
+            &cfg.bundle,
+            &plan,
+            &devices,
+            &devnull,
+            cfg.creates(LinuxNamespaceType::Cgroup),
+        )?;
+    }
     set_sysctls(&cfg.spec)?;
     // The fifo lives in the runtime's state directory, which the container
     // cannot see after pivot_root: keep an O_PATH handle to reopen later.
@@ -296,8 +298,12 @@ fn create(
         &state,
     )?;
 
-    rootfs::switch_root(&cfg.rootfs, no_pivot)?;
-    rootfs::root_propagation(&plan)?;
+    if new_mnt {
+        rootfs::switch_root(&cfg.rootfs, no_pivot)?;
+        rootfs::root_propagation(&plan)?;
+    } else {
+        rootfs::chroot(&cfg.rootfs)?;
+    }
     if cfg.terminal() {
         let (master, slave) = open_pty()?;
         // process.consoleSize (runc honours it): the size is right before
@@ -305,38 +311,68 @@ fn create(
         if let Some(size) = process.console_size() {
             set_winsize(&master, size.height() as u16, size.width() as u16);
         }
-        rootfs::bind_console(&slave)?;
+        if new_mnt {
+            rootfs::bind_console(&slave)?;
+        }
         ch.send_with_fd(&FromInit::PtyMaster, Some(master.as_raw_fd()))?;
     }
-    if plan.readonly_root {
+    if plan.readonly_root && new_mnt {
         rootfs::readonly_root()?;
     }
     set_names(&cfg.spec)?;
     security::set_rlimits(process)?;
     set_oom_score_adj(&procfs, process.oom_score_adj())?;
+    // Everything that may fail on the container's content or the profile
+    // is done now, so `create` reports it.
     let program = security::lookup(process)?;
-    security::drop_privileges(&cfg.spec, process)?;
+    let program = security::Program::new(process, &program)?;
+    let seccomp = security::Seccomp::compile(&cfg.spec)?;
+    security::drop_privileges(process, &seccomp)?;
     ch.send(&FromInit::Ready)?;
 
     // Block until `start` opens the fifo for reading, then tell it we are
-    // released.
-    let mut f = procfs
-        .open_follow(
-            ProcfsBase::ProcSelf,
-            format!("fd/{}", fifo_fd.as_raw_fd()),
-            OpenFlags::O_WRONLY | OpenFlags::O_CLOEXEC,
-        )
-        .context("open exec fifo for writing")?;
-    f.write_all(b"0").context("write to exec fifo")?;
-    drop(f);
+    // released. The fifo stays open until execve closes it: `start` reads
+    // to its end, so an error on the way to the user program reaches it.
+    let fifo = open_fifo(&procfs, &fifo_fd)?;
     drop(fifo_fd);
     drop(procfs);
-    hooks::run_all(
-        "startContainer",
-        hooks.and_then(|h| h.start_container().as_ref()),
-        &with_status(&state, "created"),
-    )?;
-    security::exec(&cfg.spec, process, &program)
+    let mut fifo = File::from(fifo);
+    fifo.write_all(b"0").context("write to exec fifo")?;
+    let err = match (|| {
+        hooks::run_all(
+            "startContainer",
+            hooks.and_then(|h| h.start_container().as_ref()),
+            &with_status(&state, "created"),
+        )?;
+        security::exec(process, &program, &seccomp, Some(fifo.as_raw_fd()))
+    })() {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let _ = fifo.write_all(format!("{err:#}").as_bytes());
+    std::process::exit(1)
+}
+
+/// Opens the exec fifo for writing through its O_PATH handle, with one
+/// openat in our private procfs (no path the container controls, and a
+/// single system call: a non-no_new_privs seccomp filter is loaded by now,
+/// and runc makes the same open at this point).
+fn open_fifo(procfs: &ProcfsHandle, fifo: &OwnedFd) -> Result<OwnedFd> {
+    use std::os::fd::AsFd;
+    let path = std::ffi::CString::new(format!("self/fd/{}", fifo.as_raw_fd()))?;
+    // SAFETY: openat on a directory fd we hold, with a valid C string.
+    let fd = unsafe {
+        libc::openat(
+            procfs.as_fd().as_raw_fd(),
+            path.as_ptr(),
+            libc::O_WRONLY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).context("open exec fifo for writing");
+    }
+    // SAFETY: the kernel just gave us this fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// The hooks' state with another status.
@@ -381,9 +417,11 @@ fn exec(ch: &mut Channel, cfg: &InitConfig) -> Result<std::convert::Infallible> 
         set_oom_score_adj(&ProcfsHandle::new()?, process.oom_score_adj())?;
     }
     let program = security::lookup(process)?;
-    security::drop_privileges(&cfg.spec, process)?;
+    let program = security::Program::new(process, &program)?;
+    let seccomp = security::Seccomp::compile(&cfg.spec)?;
+    security::drop_privileges(process, &seccomp)?;
     ch.send(&FromInit::Ready)?;
-    security::exec(&cfg.spec, process, &program)
+    security::exec(process, &program, &seccomp, None)
 }
 
 /// Writes sysctls through a verified procfs handle (CVE-2025-52881: a

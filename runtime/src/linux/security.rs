@@ -71,12 +71,24 @@ pub fn set_rlimits(process: &Process) -> Result<()> {
     Ok(())
 }
 
-fn load_seccomp(spec: &Spec) -> Result<()> {
-    if let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        let ctx = crate::spec::seccomp::compile(s)?;
-        ctx.load().context("load the seccomp filter")?;
+/// The container's seccomp filter, compiled before the container is
+/// reported ready (so a bad profile fails `create`), loaded later.
+pub struct Seccomp(Option<libseccomp::ScmpFilterContext>);
+
+impl Seccomp {
+    pub fn compile(spec: &Spec) -> Result<Seccomp> {
+        let s = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+        Ok(Seccomp(s.map(crate::spec::seccomp::compile).transpose()?))
     }
-    Ok(())
+
+    /// Loads the filter. Every system call after this one must be allowed
+    /// by the profile, so callers make as few as they can.
+    fn load(&self) -> Result<()> {
+        if let Some(ctx) = &self.0 {
+            ctx.load().context("load the seccomp filter")?;
+        }
+        Ok(())
+    }
 }
 
 fn apply_caps(sets: &CapSets) -> Result<()> {
@@ -142,16 +154,26 @@ fn set_user(process: &Process) -> Result<()> {
 /// its cwd, or name its program, through /proc/self/fd). Closing, not only
 /// close-on-exec: execve resolves the program's path before it closes
 /// close-on-exec fds, so a path through /proc/self/fd/N would still work.
-pub fn close_runtime_fds() -> Result<()> {
-    // SAFETY: close_range only closes our own descriptors; nothing above
-    // stderr is used after this point.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            3 as libc::c_uint,
-            libc::c_uint::MAX,
-            0 as libc::c_uint,
-        )
+pub fn close_runtime_fds(keep: Option<i32>) -> Result<()> {
+    let close_range = |from: i32, to: u32| {
+        // SAFETY: close_range only closes our own descriptors; nothing in
+        // the range is used after this point.
+        unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                from as libc::c_uint,
+                to as libc::c_uint,
+                0 as libc::c_uint,
+            )
+        }
+    };
+    let rc = match keep {
+        Some(k) if k > 3 => match close_range(3, (k - 1) as u32) {
+            0 => close_range(k + 1, libc::c_uint::MAX),
+            e => e,
+        },
+        Some(3) => close_range(4, libc::c_uint::MAX),
+        _ => close_range(3, libc::c_uint::MAX),
     };
     if rc == 0 {
         return Ok(());
@@ -160,7 +182,7 @@ pub fn close_runtime_fds() -> Result<()> {
     let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
         .context("list /proc/self/fd")?
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|fd| *fd > 2)
+        .filter(|fd| *fd > 2 && Some(*fd) != keep)
         .collect();
     for fd in fds {
         // SAFETY: closing our own descriptors (the directory iterator is gone).
@@ -189,7 +211,7 @@ fn chdir_checked(cwd: &Path) -> Result<()> {
 /// capability sets. Done before the container is reported ready, as runc
 /// does, so nothing that runs later in the init (the wait for `start`, the
 /// startContainer hooks) holds more than the container will.
-pub fn drop_privileges(spec: &Spec, process: &Process) -> Result<()> {
+pub fn drop_privileges(process: &Process, seccomp: &Seccomp) -> Result<()> {
     let (sets, notes) = capabilities::from_spec(process.capabilities().as_ref());
     for n in notes {
         tracing::warn!("capability {n} ignored");
@@ -202,10 +224,12 @@ pub fn drop_privileges(spec: &Spec, process: &Process) -> Result<()> {
     let cwd_done = chdir_checked(process.cwd()).is_ok();
 
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, so it has
-    // to happen before the capabilities go; everything after it must then
-    // be allowed by the filter.
+    // to happen before the capabilities go (runc's order); everything after
+    // it must then be allowed by the filter, as runc's own steps must be:
+    // capset, setgroups, setres[ug]id, prctl, then the fifo's openat and
+    // write, close_range and execve.
     if !process.no_new_privileges().unwrap_or(false) {
-        load_seccomp(spec)?;
+        seccomp.load()?;
     }
     apply_caps(&sets)?;
     // SAFETY: prctl with constant arguments.
@@ -220,33 +244,53 @@ pub fn drop_privileges(spec: &Spec, process: &Process) -> Result<()> {
     Ok(())
 }
 
-/// Runs the user program: no_new_privs and its seccomp filter last (the
-/// filter then only has to allow execve), every runtime fd closed, execve.
-/// Returns only on error.
-pub fn exec(spec: &Spec, process: &Process, program: &Path) -> Result<std::convert::Infallible> {
-    let args: Vec<CString> = process
-        .args()
-        .iter()
-        .flatten()
-        .map(|a| CString::new(a.as_bytes()))
-        .collect::<Result<_, _>>()
-        .context("an argument holds a NUL byte")?;
-    let env: Vec<CString> = process
-        .env()
-        .iter()
-        .flatten()
-        .map(|e| CString::new(e.as_bytes()))
-        .collect::<Result<_, _>>()
-        .context("an environment variable holds a NUL byte")?;
-    let prog = CString::new(program.as_os_str().as_bytes())?;
+/// What execve needs, made before the last steps so that nothing between
+/// the seccomp filter and execve allocates or touches a file.
+pub struct Program {
+    prog: CString,
+    args: Vec<CString>,
+    env: Vec<CString>,
+}
+
+impl Program {
+    pub fn new(process: &Process, program: &Path) -> Result<Program> {
+        let args = process
+            .args()
+            .iter()
+            .flatten()
+            .map(|a| CString::new(a.as_bytes()))
+            .collect::<Result<_, _>>()
+            .context("an argument holds a NUL byte")?;
+        let env = process
+            .env()
+            .iter()
+            .flatten()
+            .map(|e| CString::new(e.as_bytes()))
+            .collect::<Result<_, _>>()
+            .context("an environment variable holds a NUL byte")?;
+        let prog = CString::new(program.as_os_str().as_bytes())?;
+        Ok(Program { prog, args, env })
+    }
+}
+
+/// Runs the user program. Every runtime fd but `keep` (close-on-exec, so
+/// execve closes it) is closed first; then no_new_privs and the seccomp
+/// filter, as the very last step before execve, so the filter only has to
+/// allow execve itself (runc's order). Returns only on error.
+pub fn exec(
+    process: &Process,
+    program: &Program,
+    seccomp: &Seccomp,
+    keep: Option<i32>,
+) -> Result<std::convert::Infallible> {
+    close_runtime_fds(keep)?;
     if process.no_new_privileges().unwrap_or(false) {
         // SAFETY: prctl with constant arguments.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
             return Err(std::io::Error::last_os_error()).context("set no_new_privs");
         }
-        load_seccomp(spec)?;
+        seccomp.load()?;
     }
-    close_runtime_fds()?;
-    let err = nix::unistd::execve(&prog, &args, &env).unwrap_err();
-    Err(anyhow!("exec {:?}: {err}", program.display()))
+    let err = nix::unistd::execve(&program.prog, &program.args, &program.env).unwrap_err();
+    Err(anyhow!("exec {:?}: {err}", program.prog))
 }

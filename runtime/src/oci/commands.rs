@@ -355,6 +355,12 @@ fn start(root: &Path, id: &str) -> Result<()> {
         let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16));
     }
     std::fs::remove_file(&fifo).context("remove exec fifo")?;
+    // The init keeps its end open until execve closes it, and writes there
+    // why it failed if it did: read to the end.
+    let failure = read_until_exec(&f, c.pid, c.start_time)?;
+    if !failure.is_empty() {
+        bail!("container {id} failed to start: {failure}");
+    }
     let state = c.hook_state(Status::Running);
     hooks::run_all_warn(
         "poststart",
@@ -362,6 +368,34 @@ fn start(root: &Path, id: &str) -> Result<()> {
         &state,
     );
     Ok(())
+}
+
+/// Reads the exec fifo until the init's execve (or its death) closes it;
+/// returns what the init wrote there (its error, or nothing).
+fn read_until_exec(f: &std::fs::File, pid: i32, start_time: u64) -> Result<String> {
+    let mut msg = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match nix::unistd::read(f.as_raw_fd(), &mut buf) {
+            Ok(0) => break,
+            Ok(n) => msg.extend_from_slice(&buf[..n]),
+            Err(nix::Error::EAGAIN) => {
+                // A hook may still run; the init cannot be gone without
+                // closing its end, but a zombie is checked all the same.
+                if !state::alive(pid, start_time) {
+                    break;
+                }
+                let mut fds = [nix::poll::PollFd::new(
+                    std::os::fd::AsFd::as_fd(f),
+                    nix::poll::PollFlags::POLLIN,
+                )];
+                let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16));
+            }
+            Err(nix::Error::EINTR) => {}
+            Err(e) => return Err(e).context("read exec fifo"),
+        }
+    }
+    Ok(String::from_utf8_lossy(&msg).trim().to_string())
 }
 
 use std::os::unix::fs::OpenOptionsExt;
