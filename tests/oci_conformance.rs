@@ -331,3 +331,155 @@ fn without_a_mount_namespace_the_callers_is_used() {
     );
     assert!(std::fs::read_dir(rt.root.path()).unwrap().next().is_none());
 }
+
+// What containerd's runc shim (go-runc) and Podman's conmon call.
+
+fn cgroup_file(controller: &str, cg: &str, file: &str) -> String {
+    std::fs::read_to_string(cgroup_dir(controller, cg).join(file))
+        .unwrap_or_else(|e| panic!("{controller}/{cg}/{file}: {e}"))
+        .trim()
+        .to_string()
+}
+
+/// A detached `sleep` in a cgroup of the test's own: (id, cgroup path).
+fn detached_sleep(rt: &Runtime, b: &mut Bundle) -> (String, String) {
+    let cg = format!("/rrun-test/{}", unique("live"));
+    b.spec["linux"]["cgroupsPath"] = json!(cg);
+    b.write();
+    let id = unique("live");
+    rt.ok(&[
+        "run",
+        "--detach",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    (id, cg)
+}
+
+#[test]
+fn pause_and_resume_freeze_the_container() {
+    for rt in Runtime::both() {
+        let mut b = Bundle::new(&["sleep", "300"]);
+        let (id, cg) = detached_sleep(&rt, &mut b);
+        rt.ok(&["pause", &id]);
+        assert_eq!(rt.state(&id)["status"], "paused", "{}", rt.name());
+        if Path::new("/sys/fs/cgroup/freezer").is_dir() {
+            assert_eq!(cgroup_file("freezer", &cg, "freezer.state"), "FROZEN");
+        }
+        let out = rt.cmd(&["exec", &id, "true"]);
+        assert!(
+            !out.status.success(),
+            "{}: exec into a paused container",
+            rt.name()
+        );
+        rt.ok(&["resume", &id]);
+        assert_eq!(rt.state(&id)["status"], "running", "{}", rt.name());
+        rt.ok(&["pause", &id]);
+        // A paused container is killed and deleted as it is.
+        rt.ok(&["kill", &id, "9"]);
+        rt.ok(&["delete", "--force", &id]);
+        assert!(!cgroup_dir("memory", &cg).exists(), "{}", rt.name());
+    }
+}
+
+#[test]
+fn update_applies_resources_from_stdin_live() {
+    for rt in Runtime::both() {
+        let mut b = Bundle::new(&["sleep", "300"]);
+        b.spec["linux"]["resources"]["memory"] = json!({"limit": 67108864});
+        b.spec["linux"]["resources"]["pids"] = json!({"limit": 50});
+        let (id, cg) = detached_sleep(&rt, &mut b);
+        let root = rt.root.path().to_str().unwrap();
+        let resources = r#"{"memory": {"limit": 33554432}, "pids": {"limit": 20}}"#;
+        let out = run_timeout(
+            30,
+            &rt.bin,
+            &["--root", root, "update", "--resources=-", &id],
+            Some(resources),
+        );
+        assert!(out.status.success(), "{}: {}", rt.name(), text(&out.stderr));
+        assert_eq!(
+            cgroup_file("memory", &cg, "memory.limit_in_bytes"),
+            "33554432"
+        );
+        assert_eq!(cgroup_file("pids", &cg, "pids.max"), "20", "{}", rt.name());
+        rt.ok(&["delete", "--force", &id]);
+    }
+}
+
+#[test]
+fn ps_json_events_stats_and_version_as_go_runc_reads_them() {
+    for rt in Runtime::both() {
+        let mut b = Bundle::new(&["sleep", "300"]);
+        let (id, _) = detached_sleep(&rt, &mut b);
+        let pid = rt.state(&id)["pid"].as_i64().unwrap();
+        let pids: Vec<i64> =
+            serde_json::from_str(&rt.ok(&["ps", "--format", "json", &id])).unwrap();
+        assert_eq!(pids, [pid], "{}", rt.name());
+        let ev: Value = serde_json::from_str(&rt.ok(&["events", "--stats", &id])).unwrap();
+        assert_eq!(ev["type"], "stats", "{}: {ev}", rt.name());
+        assert_eq!(ev["id"], id.as_str());
+        assert_eq!(ev["data"]["pids"]["current"], 1, "{}: {ev}", rt.name());
+        assert!(ev["data"]["memory"]["usage"]["usage"].as_u64().unwrap() > 0);
+        // Go's single-dash long flags and --flag=value.
+        let root_flag = format!("-root={}", rt.root.path().display());
+        let out = run_timeout(30, &rt.bin, &[&root_flag, "state", &id], None);
+        let st: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(st["status"], "running", "{}", rt.name());
+        rt.ok(&["kill", "-all", &id, "KILL"]);
+        wait_for("the container to stop", Duration::from_secs(20), || {
+            (rt.state(&id)["status"] == "stopped").then_some(())
+        });
+        // What containerd's shim matches to take a kill as harmless.
+        let err = text(&rt.cmd(&["kill", &id, "9"]).stderr);
+        assert!(
+            err.contains("container not running"),
+            "{}: {err}",
+            rt.name()
+        );
+        rt.ok(&["delete", &id]);
+        let v = rt.ok(&["--version"]);
+        let lines: Vec<&str> = v.lines().collect();
+        assert!(lines[0].starts_with("runc version "), "{v}");
+        assert!(
+            lines[1].starts_with("commit: ") && lines[2].starts_with("spec: "),
+            "{v}"
+        );
+    }
+}
+
+#[test]
+fn preserve_fds_passes_the_callers_fds() {
+    for rt in Runtime::both() {
+        let b = Bundle::new(&["sh", "-c", "echo through-fd-3 >&3; echo through-fd-4 >&4"]);
+        b.write();
+        let out3 = b.path().join("fd3.txt");
+        let out4 = b.path().join("fd4.txt");
+        let script = format!(
+            "exec 3>{} 4>{}; exec {} --root {} run --preserve-fds 2 --bundle {} {}",
+            out3.display(),
+            out4.display(),
+            rt.bin.display(),
+            rt.root.path().display(),
+            b.path().display(),
+            unique("fds")
+        );
+        let out = run_timeout(60, Path::new("/bin/sh"), &["-c", &script], None);
+        assert!(out.status.success(), "{}: {}", rt.name(), text(&out.stderr));
+        assert_eq!(std::fs::read_to_string(&out3).unwrap(), "through-fd-3\n");
+        assert_eq!(std::fs::read_to_string(&out4).unwrap(), "through-fd-4\n");
+    }
+}
+
+#[test]
+fn checkpoint_is_refused_clearly() {
+    let rt = Runtime::new(bin("rrun-oci"));
+    let out = rt.cmd(&["checkpoint", "--image-path", "/tmp/x", "some-id"]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("not supported"),
+        "{}",
+        text(&out.stderr)
+    );
+}

@@ -149,13 +149,25 @@ fn set_user(process: &Process) -> Result<()> {
     Ok(())
 }
 
-/// Closes every descriptor above stderr, so nothing of the runtime reaches
+/// The descriptors that survive [`close_runtime_fds`].
+#[derive(Debug, Clone, Copy)]
+pub struct Keep {
+    /// fds 3 .. 3 + preserved, the caller's (`--preserve-fds`).
+    pub preserved: u32,
+    /// The exec fifo, close-on-exec: it tells `start` how the exec went.
+    pub fifo: Option<i32>,
+}
+
+/// Closes every descriptor above stderr (and the preserved ones), so nothing of the runtime reaches
 /// the container (CVE-2024-21626: a leaked directory fd let a container set
 /// its cwd, or name its program, through /proc/self/fd). Closing, not only
 /// close-on-exec: execve resolves the program's path before it closes
 /// close-on-exec fds, so a path through /proc/self/fd/N would still work.
-pub fn close_runtime_fds(keep: Option<i32>) -> Result<()> {
-    let close_range = |from: i32, to: u32| {
+pub fn close_runtime_fds(keep: Keep) -> Result<()> {
+    let close_range = |from: i32, to: i32| {
+        if from > to {
+            return 0;
+        }
         // SAFETY: close_range only closes our own descriptors; nothing in
         // the range is used after this point.
         unsafe {
@@ -167,13 +179,13 @@ pub fn close_runtime_fds(keep: Option<i32>) -> Result<()> {
             )
         }
     };
-    let rc = match keep {
-        Some(k) if k > 3 => match close_range(3, (k - 1) as u32) {
-            0 => close_range(k + 1, libc::c_uint::MAX),
+    let first = 3 + keep.preserved as i32;
+    let rc = match keep.fifo {
+        Some(k) if k >= first => match close_range(first, k - 1) {
+            0 => close_range(k + 1, i32::MAX),
             e => e,
         },
-        Some(3) => close_range(4, libc::c_uint::MAX),
-        _ => close_range(3, libc::c_uint::MAX),
+        _ => close_range(first, i32::MAX),
     };
     if rc == 0 {
         return Ok(());
@@ -182,7 +194,7 @@ pub fn close_runtime_fds(keep: Option<i32>) -> Result<()> {
     let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
         .context("list /proc/self/fd")?
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|fd| *fd > 2 && Some(*fd) != keep)
+        .filter(|fd| *fd >= first && Some(*fd) != keep.fifo)
         .collect();
     for fd in fds {
         // SAFETY: closing our own descriptors (the directory iterator is gone).
@@ -273,15 +285,15 @@ impl Program {
     }
 }
 
-/// Runs the user program. Every runtime fd but `keep` (close-on-exec, so
-/// execve closes it) is closed first; then no_new_privs and the seccomp
+/// Runs the user program. Every runtime fd but `keep` (the fifo is
+/// close-on-exec, so execve closes it) is closed first; then no_new_privs and the seccomp
 /// filter, as the very last step before execve, so the filter only has to
 /// allow execve itself (runc's order). Returns only on error.
 pub fn exec(
     process: &Process,
     program: &Program,
     seccomp: &Seccomp,
-    keep: Option<i32>,
+    keep: Keep,
 ) -> Result<std::convert::Infallible> {
     close_runtime_fds(keep)?;
     if process.no_new_privileges().unwrap_or(false) {

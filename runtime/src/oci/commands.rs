@@ -2,7 +2,7 @@
 
 use super::state::{self, Saved, FIFO};
 use super::supervise::{self, Signals};
-use super::{Cli, Command, CreateArgs, ExecArgs};
+use super::{info, live, Cli, Command, CreateArgs, ExecArgs};
 use crate::linux::{cgroups, hooks, init, launch};
 use crate::spec::state::{check, Operation, Status};
 use crate::spec::validate;
@@ -47,12 +47,25 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             id,
             ps_args,
         } => ps(root, id, format, ps_args).map(|_| 0),
-        Command::List { format, quiet } => list(root, format, *quiet).map(|_| 0),
+        Command::List { format, quiet } => info::list(root, format, *quiet).map(|_| 0),
         Command::Features => {
-            println!("{}", serde_json::to_string_pretty(&features())?);
+            println!("{}", serde_json::to_string_pretty(&info::features())?);
             Ok(0)
         }
-        Command::Spec { bundle } => write_default_spec(bundle.as_deref()).map(|_| 0),
+        Command::Spec { bundle } => info::write_default_spec(bundle.as_deref()).map(|_| 0),
+        Command::Pause { id } => live::pause(root, id, true).map(|_| 0),
+        Command::Resume { id } => live::pause(root, id, false).map(|_| 0),
+        Command::Update { resources, id } => {
+            live::update(root, id, resources.as_deref()).map(|_| 0)
+        }
+        Command::Events {
+            stats,
+            interval,
+            id,
+        } => live::events(root, id, *stats, interval).map(|_| 0),
+        Command::Checkpoint { .. } | Command::Restore { .. } => {
+            bail!("checkpoint and restore are not supported: rrun-oci has no CRIU support")
+        }
     }
 }
 
@@ -149,9 +162,7 @@ struct Created {
 /// fails, so a failed create leaves nothing behind.
 fn create(root: &Path, a: &CreateArgs) -> Result<Created> {
     validate::container_id(&a.id)?;
-    if a.preserve_fds != 0 {
-        bail!("--preserve-fds is not supported yet");
-    }
+    check_preserved_fds(a.preserve_fds)?;
     let bundle = std::fs::canonicalize(&a.bundle)
         .with_context(|| format!("bundle {}", a.bundle.display()))?;
     let spec = load_spec(&bundle)?;
@@ -228,6 +239,7 @@ fn create(root: &Path, a: &CreateArgs) -> Result<Created> {
                 no_pivot: a.no_pivot,
                 no_new_keyring: a.no_new_keyring,
             },
+            preserve_fds: a.preserve_fds,
         };
         let launched = launch::launch(cfg, maps, &mut driver)?;
         let mut saved = saved.clone();
@@ -262,6 +274,16 @@ fn create(root: &Path, a: &CreateArgs) -> Result<Created> {
             Err(e)
         }
     }
+}
+
+/// `--preserve-fds N`: fds 3 .. 3 + N must be open (runc passes what is
+/// there; a missing one would be filled by a runtime fd of ours).
+fn check_preserved_fds(n: u32) -> Result<()> {
+    for fd in 3..3 + n as i32 {
+        nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD)
+            .with_context(|| format!("--preserve-fds {n}: fd {fd} is not open"))?;
+    }
+    Ok(())
 }
 
 /// What the spec asks for that this host and runtime cannot give: refused,
@@ -436,6 +458,10 @@ fn kill_all_and_wait(c: &Saved, m: &AnyCgroupManager) -> Result<()> {
         let pids = cgroups::pids(m).unwrap_or_default();
         for p in &pids {
             let _ = kill(*p, Signal::SIGKILL);
+        }
+        // A paused container's processes die only once thawed.
+        if cgroups::frozen(&c.cgroup_path) {
+            let _ = cgroups::freeze(m, false);
         }
         if state::alive(c.pid, c.start_time) {
             let _ = kill(Pid::from_raw(c.pid), Signal::SIGKILL);
@@ -644,6 +670,7 @@ fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
         spec,
         namespaces: joins,
         mode: init::Mode::Exec,
+        preserve_fds: 0,
     };
     if !a.detach {
         set_subreaper()?;
@@ -724,112 +751,4 @@ fn ps(root: &Path, id: &str, format: &str, ps_args: &[String]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn list(root: &Path, format: &str, quiet: bool) -> Result<()> {
-    let mut all = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(root) {
-        for e in entries.flatten() {
-            if let Some(id) = e.file_name().to_str() {
-                if let Ok(c) = Saved::load(root, id) {
-                    all.push(c);
-                }
-            }
-        }
-    }
-    all.sort_by(|a, b| a.id.cmp(&b.id));
-    if quiet {
-        for c in &all {
-            println!("{}", c.id);
-        }
-        return Ok(());
-    }
-    match format {
-        "json" => {
-            let states: Vec<_> = all.iter().map(|c| c.oci(c.status(root))).collect();
-            println!("{}", serde_json::to_string(&states)?);
-        }
-        "table" => {
-            let rows: Vec<[String; 6]> = all
-                .iter()
-                .map(|c| {
-                    let s = c.status(root);
-                    let pid = if s == Status::Stopped { 0 } else { c.pid };
-                    [
-                        c.id.clone(),
-                        pid.to_string(),
-                        s.to_string(),
-                        c.bundle.display().to_string(),
-                        c.created.clone(),
-                        c.owner.clone(),
-                    ]
-                })
-                .collect();
-            let header = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from);
-            let mut widths = [0usize; 6];
-            for r in std::iter::once(&header).chain(&rows) {
-                for (w, cell) in widths.iter_mut().zip(r) {
-                    *w = (*w).max(cell.len());
-                }
-            }
-            for r in std::iter::once(&header).chain(&rows) {
-                let line: Vec<String> = r
-                    .iter()
-                    .zip(widths)
-                    .map(|(c, w)| format!("{c:<w$}"))
-                    .collect();
-                println!("{}", line.join("   ").trim_end());
-            }
-        }
-        other => bail!("invalid format {other:?}: use table or json"),
-    }
-    Ok(())
-}
-
-fn features() -> serde_json::Value {
-    let caps: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
-    serde_json::json!({
-        "ociVersionMin": "1.0.0",
-        "ociVersionMax": "1.2.0",
-        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
-        "mountOptions": ["async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "loud", "mand",
-            "noatime", "nodev", "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime", "nosuid",
-            "private", "rbind", "relatime", "remount", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw",
-            "shared", "silent", "slave", "strictatime", "suid", "sync", "unbindable"],
-        "linux": {
-            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"],
-            "capabilities": caps,
-            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
-            "seccomp": {
-                "enabled": true,
-                "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
-                    "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
-                "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
-                    "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
-                "archs": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"]
-            },
-            "apparmor": {"enabled": false},
-            "selinux": {"enabled": false}
-        },
-        "annotations": {"io.github.rrun.version": env!("CARGO_PKG_VERSION")}
-    })
-}
-
-fn write_default_spec(bundle: Option<&Path>) -> Result<()> {
-    let dir = bundle
-        .map(Path::to_path_buf)
-        .unwrap_or(std::env::current_dir()?);
-    let path = dir.join("config.json");
-    if path.exists() {
-        bail!("File {} exists. Remove it first", path.display());
-    }
-    let mut spec = Spec::default();
-    if let Some(mut p) = spec.process().clone() {
-        p.set_terminal(Some(true));
-        p.set_args(Some(vec!["sh".into()]));
-        spec.set_process(Some(p));
-    }
-    spec.set_hostname(Some("rrun".into()));
-    let text = serde_json::to_string_pretty(&spec)?;
-    std::fs::write(&path, text).with_context(|| format!("write {}", path.display()))
 }
