@@ -7,6 +7,7 @@
 
 mod common;
 
+use common::callers;
 use common::*;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -102,16 +103,7 @@ disabled_plugins = ["io.containerd.grpc.v1.cri"]
 
     /// The busybox test image, from an OCI archive of its layout.
     fn import_busybox(&self) {
-        let tar = self.dir.path().join("busybox.tar");
-        let st = Command::new("tar")
-            .arg("-C")
-            .arg(images().join("busybox/oci"))
-            .arg("-cf")
-            .arg(&tar)
-            .arg(".")
-            .status()
-            .unwrap();
-        assert!(st.success(), "tar the busybox OCI layout");
+        let tar = callers::busybox_oci_archive(self.dir.path());
         self.ok(&[
             "images",
             "import",
@@ -165,11 +157,7 @@ impl Drop for Containerd {
         }
         // Snapshot mounts are containerd's to remove; any left are detached
         // so the directory can go.
-        for m in host_mounts_containing(self.dir.path().to_str().unwrap()) {
-            if let Some(target) = m.split_whitespace().nth(4) {
-                let _ = nix::mount::umount2(target, nix::mount::MntFlags::MNT_DETACH);
-            }
-        }
+        callers::detach_mounts_under(self.dir.path());
     }
 }
 

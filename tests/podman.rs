@@ -6,9 +6,10 @@
 
 mod common;
 
+use common::callers;
 use common::*;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::time::Duration;
 
 const IMAGE: &str = "localhost/busybox:rrun-test";
@@ -97,16 +98,7 @@ network_config_dir = "{d}/networks"
     }
 
     fn load_busybox(&self) {
-        let tar = self.dir.path().join("busybox.tar");
-        let st = Command::new("tar")
-            .arg("-C")
-            .arg(images().join("busybox/oci"))
-            .arg("-cf")
-            .arg(&tar)
-            .arg(".")
-            .status()
-            .unwrap();
-        assert!(st.success(), "tar the busybox OCI layout");
+        let tar = callers::busybox_oci_archive(self.dir.path());
         let out = self.ok(&["load", "-i", tar.to_str().unwrap()]);
         let loaded = out
             .lines()
@@ -143,13 +135,7 @@ impl Drop for Podman {
         let _ = self.cmd(&["rmi", "--all", "--force"]);
         // The storage's own mounts (its overlay home) are detached so the
         // directory can go; they are under our temporary directory only.
-        let mut mounts = host_mounts_containing(self.dir.path().to_str().unwrap());
-        mounts.reverse();
-        for m in mounts {
-            if let Some(target) = m.split_whitespace().nth(4) {
-                let _ = nix::mount::umount2(target, nix::mount::MntFlags::MNT_DETACH);
-            }
-        }
+        callers::detach_mounts_under(self.dir.path());
         if let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") {
             for h in hierarchies.flatten() {
                 // Podman puts conmon in <parent>/conmon.
