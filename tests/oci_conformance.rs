@@ -483,3 +483,22 @@ fn checkpoint_is_refused_clearly() {
         text(&out.stderr)
     );
 }
+
+#[test]
+fn no_signal_is_left_ignored_in_the_container() {
+    // The runtime's own dispositions must not reach the user program: an
+    // ignored SIGPIPE would turn `yes | head -1` into "Broken pipe" errors.
+    for rt in Runtime::both() {
+        let b = Bundle::new(&["cat", "/proc/self/status"]);
+        let (code, out, err) = rt.run(&b);
+        assert_eq!(code, 0, "{}: {err}", rt.name());
+        let ign = out.lines().find(|l| l.starts_with("SigIgn:")).unwrap();
+        let mask = u64::from_str_radix(ign.split_whitespace().nth(1).unwrap(), 16).unwrap();
+        assert_eq!(mask & (1 << (libc::SIGPIPE - 1)), 0, "{}: {ign}", rt.name());
+        // runc passes on what its Go runtime leaves alone (glibc's signal
+        // 32, when the caller ignored it); rrun-oci passes on nothing.
+        if rt.name() == "rrun-oci" {
+            assert_eq!(mask, 0, "{ign}");
+        }
+    }
+}

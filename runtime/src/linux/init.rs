@@ -88,6 +88,7 @@ pub fn main() -> ! {
         Some(&nix::sys::signal::SigSet::empty()),
         None,
     );
+    security::reset_signal_dispositions();
     // Non-dumpable until the user program runs (execve makes it dumpable
     // again): a process in the container cannot ptrace the runtime or open
     // its /proc files while it still holds privileges and the sync socket

@@ -256,6 +256,58 @@ pub fn drop_privileges(process: &Process, seccomp: &Seccomp) -> Result<()> {
     Ok(())
 }
 
+/// Sets a signal's disposition to the default with the raw system call
+/// (glibc refuses its own internal signals, 32 and 33). Best effort.
+fn default_disposition(sig: i32) {
+    // The kernel's struct sigaction: handler, flags, restorer, mask.
+    let act = [0u64; 4];
+    // SAFETY: rt_sigaction reads a zeroed (SIG_DFL) kernel sigaction.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            act.as_ptr(),
+            std::ptr::null_mut::<u64>(),
+            8usize,
+        )
+    };
+}
+
+/// Puts back the default disposition of every signal the runtime's caller
+/// left ignored, but SIGHUP and SIGINT (runc's Go init installs handlers
+/// for all others, which execve then resets; Go keeps those two ignored)
+/// and SIGPIPE, which the init still needs ignored (see [`exec`]).
+pub fn reset_signal_dispositions() {
+    let max = libc::SIGRTMAX();
+    for sig in 1..=max {
+        if [
+            libc::SIGKILL,
+            libc::SIGSTOP,
+            libc::SIGHUP,
+            libc::SIGINT,
+            libc::SIGPIPE,
+        ]
+        .contains(&sig)
+        {
+            continue;
+        }
+        let mut old = [0u64; 4];
+        // SAFETY: rt_sigaction with no new action only reads the current one.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                std::ptr::null::<u64>(),
+                old.as_mut_ptr(),
+                8usize,
+            )
+        };
+        if rc == 0 && old[0] == libc::SIG_IGN as u64 {
+            default_disposition(sig);
+        }
+    }
+}
+
 /// What execve needs, made before the last steps so that nothing between
 /// the seccomp filter and execve allocates or touches a file.
 pub struct Program {
@@ -295,6 +347,10 @@ pub fn exec(
     seccomp: &Seccomp,
     keep: Keep,
 ) -> Result<std::convert::Infallible> {
+    // Rust ignores SIGPIPE in its programs, and an ignored signal stays
+    // ignored across execve: the user program gets the default back, as
+    // under runc (best effort: a filter loaded already may deny the call).
+    default_disposition(libc::SIGPIPE);
     close_runtime_fds(keep)?;
     if process.no_new_privileges().unwrap_or(false) {
         // SAFETY: prctl with constant arguments.
