@@ -158,9 +158,16 @@ struct Created {
     cgroup: AnyCgroupManager,
 }
 
-/// Creates a container. Everything it made is removed again if a step
-/// fails, so a failed create leaves nothing behind.
-fn create(root: &Path, a: &CreateArgs) -> Result<Created> {
+/// A bundle checked for `create`: its path, spec and root, canonical.
+struct Checked {
+    bundle: PathBuf,
+    spec: Spec,
+    rootfs: PathBuf,
+}
+
+/// Everything about the bundle and the flags that can be checked before
+/// the host changes.
+fn check_create(a: &CreateArgs) -> Result<Checked> {
     validate::container_id(&a.id)?;
     check_preserved_fds(a.preserve_fds)?;
     let bundle = std::fs::canonicalize(&a.bundle)
@@ -179,85 +186,50 @@ fn create(root: &Path, a: &CreateArgs) -> Result<Created> {
     if a.console_socket.is_some() && !terminal {
         bail!("--console-socket is given but process.terminal is false");
     }
+    Ok(Checked {
+        bundle,
+        spec,
+        rootfs,
+    })
+}
 
+/// The container's state directory, which must not exist yet.
+fn make_state_dir(root: &Path, id: &str) -> Result<PathBuf> {
     std::fs::create_dir_all(root)
         .with_context(|| format!("create state root {}", root.display()))?;
-    let dir = Saved::dir(root, &a.id);
+    let dir = Saved::dir(root, id);
     match std::fs::create_dir(&dir) {
-        Ok(()) => {}
+        Ok(()) => Ok(dir),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            bail!("container with id {} already exists", a.id)
+            bail!("container with id {id} already exists")
         }
-        Err(e) => return Err(e).with_context(|| format!("create {}", dir.display())),
+        Err(e) => Err(e).with_context(|| format!("create {}", dir.display())),
     }
-    let cgroup_path = cgroups::path(&spec, &a.id);
+}
+
+/// Creates a container. Everything it made is removed again if a step
+/// fails, so a failed create leaves nothing behind.
+fn create(root: &Path, a: &CreateArgs) -> Result<Created> {
+    let c = check_create(a)?;
+    let dir = make_state_dir(root, &a.id)?;
     let saved = Saved {
         id: a.id.clone(),
-        bundle: bundle.clone(),
-        rootfs: rootfs.clone(),
+        bundle: c.bundle.clone(),
+        rootfs: c.rootfs.clone(),
         pid: 0,
         start_time: 0,
         created: state::now_rfc3339(),
         owner: state::owner(),
-        cgroup_path: cgroup_path.clone(),
-        spec: spec.clone(),
+        cgroup_path: cgroups::path(&c.spec, &a.id),
+        spec: c.spec.clone(),
     };
     let mut driver = CreateDriver {
         cgroup: None,
-        spec: &spec,
+        spec: &c.spec,
         saved: saved.clone(),
         hooks_started: false,
     };
-    let result = (|| -> Result<(Saved, Option<OwnedFd>)> {
-        let fifo = dir.join(FIFO);
-        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
-            .context("create exec fifo")?;
-        // Past the umask: an init in a user namespace is "other" to it.
-        std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))?;
-        let linux = spec.linux().as_ref();
-        let maps = namespaces(&spec)
-            .iter()
-            .any(|n| n.typ == LinuxNamespaceType::User && n.path.is_none())
-            .then(|| {
-                (
-                    linux
-                        .and_then(|l| l.uid_mappings().clone())
-                        .unwrap_or_default(),
-                    linux
-                        .and_then(|l| l.gid_mappings().clone())
-                        .unwrap_or_default(),
-                )
-            });
-        let cfg = init::InitConfig {
-            id: a.id.clone(),
-            bundle: bundle.clone(),
-            rootfs: rootfs.clone(),
-            spec: spec.clone(),
-            namespaces: namespaces(&spec),
-            mode: init::Mode::Create {
-                fifo,
-                no_pivot: a.no_pivot,
-                no_new_keyring: a.no_new_keyring,
-            },
-            preserve_fds: a.preserve_fds,
-        };
-        let launched = launch::launch(cfg, maps, &mut driver)?;
-        let mut saved = saved.clone();
-        saved.pid = launched.pid.as_raw();
-        saved.start_time = state::proc_stat(saved.pid)
-            .map(|s| s.1)
-            .ok_or_else(|| anyhow!("the container's init died during create"))?;
-        let mut pty = launched.pty_master;
-        if let (Some(sock), Some(master)) = (&a.console_socket, &pty) {
-            send_console(sock, master)?;
-            pty = None;
-        }
-        saved.save(root)?;
-        if let Some(p) = &a.pid_file {
-            state::write_atomic(&absolute(p)?, saved.pid.to_string().as_bytes())?;
-        }
-        Ok((saved, pty))
-    })();
+    let result = start_init(root, a, &c, &dir, saved, &mut driver);
     match (result, driver.cgroup.take()) {
         (Ok((saved, pty)), Some(cgroup)) => Ok(Created { saved, pty, cgroup }),
         (Ok(_), None) => unreachable!("launch places the init in its cgroup before it succeeds"),
@@ -267,13 +239,73 @@ fn create(root: &Path, a: &CreateArgs) -> Result<Created> {
             }
             if driver.hooks_started {
                 let state = driver.saved.hook_state(Status::Stopped);
-                let poststop = spec.hooks().as_ref().and_then(|h| h.poststop().as_ref());
+                let poststop = c.spec.hooks().as_ref().and_then(|h| h.poststop().as_ref());
                 hooks::run_all_warn("poststop", poststop, &state);
             }
             let _ = std::fs::remove_dir_all(&dir);
             Err(e)
         }
     }
+}
+
+/// Starts the init, drives it until it is ready, and records the
+/// container; the caller undoes it all on error.
+fn start_init(
+    root: &Path,
+    a: &CreateArgs,
+    c: &Checked,
+    dir: &Path,
+    mut saved: Saved,
+    driver: &mut CreateDriver,
+) -> Result<(Saved, Option<OwnedFd>)> {
+    let fifo = dir.join(FIFO);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .context("create exec fifo")?;
+    // Past the umask: an init in a user namespace is "other" to it.
+    std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))?;
+    let linux = c.spec.linux().as_ref();
+    let maps = namespaces(&c.spec)
+        .iter()
+        .any(|n| n.typ == LinuxNamespaceType::User && n.path.is_none())
+        .then(|| {
+            (
+                linux
+                    .and_then(|l| l.uid_mappings().clone())
+                    .unwrap_or_default(),
+                linux
+                    .and_then(|l| l.gid_mappings().clone())
+                    .unwrap_or_default(),
+            )
+        });
+    let cfg = init::InitConfig {
+        id: a.id.clone(),
+        bundle: c.bundle.clone(),
+        rootfs: c.rootfs.clone(),
+        spec: c.spec.clone(),
+        namespaces: namespaces(&c.spec),
+        mode: init::Mode::Create {
+            fifo,
+            no_pivot: a.no_pivot,
+            no_new_keyring: a.no_new_keyring,
+        },
+        preserve_fds: a.preserve_fds,
+    };
+    let launched = launch::launch(cfg, maps, driver)?;
+    saved.pid = launched.pid.as_raw();
+    saved.start_time = state::proc_stat(saved.pid)
+        .map(|s| s.1)
+        .ok_or_else(|| anyhow!("the container's init died during create"))?;
+    let mut pty = launched.pty_master;
+    if let (Some(sock), Some(master)) = (&a.console_socket, &pty) {
+        send_console(sock, master)?;
+        pty = None;
+    }
+    // The pid is in the state before create returns: readers never see 0.
+    saved.save(root)?;
+    if let Some(p) = &a.pid_file {
+        state::write_atomic(&absolute(p)?, saved.pid.to_string().as_bytes())?;
+    }
+    Ok((saved, pty))
 }
 
 /// `--preserve-fds N`: fds 3 .. 3 + N must be open (runc passes what is
