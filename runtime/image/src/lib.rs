@@ -8,6 +8,11 @@
 //! - [`images::image_config`] / [`images::find_image`] for an image's run
 //!   defaults ([`ImageConfig`]: Env, Entrypoint, Cmd, WorkingDir, User,
 //!   ExposedPorts, Volumes, Labels, StopSignal, Healthcheck).
+//! - [`push::push`] with [`push::PushOptions`] (progress as
+//!   [`push::PushProgress`] events, chunked uploads, cancel); blocking too.
+//! - [`registry::RegistryClient::login`] to check credentials and
+//!   [`credentials::store_credential`] / [`credentials::erase_credential`]
+//!   to keep them in Docker's config.json (or its helpers).
 //! - [`rootfs::mount_rootfs`] / [`rootfs::unmount_rootfs`] for a
 //!   container's overlay root.
 //! - [`images`] list/inspect/tag/remove/garbage_collect (told which
@@ -15,9 +20,11 @@
 //!   save/load/import for the image API endpoints.
 
 pub mod archive;
+pub mod credentials;
 pub mod images;
 pub mod manifest;
 pub mod pull;
+pub mod push;
 pub mod reference;
 pub mod registry;
 pub mod rootfs;
