@@ -13,6 +13,9 @@
 //! - [`registry::RegistryClient::login`] to check credentials and
 //!   [`credentials::store_credential`] / [`credentials::erase_credential`]
 //!   to keep them in Docker's config.json (or its helpers).
+//! - [`layer::layer_from_upper`] (an overlay upper dir → a gzip layer with
+//!   Docker's whiteouts) and [`commit::commit_image`] (a new image on a
+//!   parent) for `commit` and build steps.
 //! - [`rootfs::mount_rootfs`] / [`rootfs::unmount_rootfs`] for a
 //!   container's overlay root.
 //! - [`images`] list/inspect/tag/remove/garbage_collect (told which
@@ -20,8 +23,10 @@
 //!   save/load/import for the image API endpoints.
 
 pub mod archive;
+pub mod commit;
 pub mod credentials;
 pub mod images;
+pub mod layer;
 pub mod manifest;
 pub mod pull;
 pub mod push;
