@@ -16,7 +16,7 @@ use crate::context::{self, ContextError};
 use crate::dockerfile::{parse, Cmd, CopyArgs, Dockerfile, Instr, RunArgs, Source, Step};
 use crate::error::BuildError;
 use crate::ignore::DockerIgnore;
-use crate::instructions::{apply, StageState, PREDEFINED_ARGS};
+use crate::instructions::{apply, ArgValues, StageState, PREDEFINED_ARGS};
 use crate::stages::{select, stage_ref};
 use crate::words::{expand, Vars};
 
@@ -46,11 +46,26 @@ pub struct RunSpec {
 /// Where a COPY reads from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CopyFrom {
-    /// The context directory; `files` are the context paths the sources
-    /// matched (top-level matches, `.dockerignore` already applied).
-    Context { files: Vec<String> },
+    /// The context directory: each source's matches, `.dockerignore`
+    /// applied; URLs (ADD) as written.
+    Context {
+        sources: Vec<ContextSource>,
+        urls: Vec<String>,
+    },
     /// Another stage's or an image's filesystem; paths as written.
     Image { id: String, paths: Vec<String> },
+}
+
+/// One match of a COPY source in the context.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContextSource {
+    /// The matched path (`src`, `app.conf`, `.`), relative to the context.
+    pub rel: String,
+    /// A directory's contents are copied, not the directory itself.
+    pub is_dir: bool,
+    /// Every path it brings (itself for a file; for a directory everything
+    /// under it), relative to the context, in name order.
+    pub files: Vec<String>,
 }
 
 /// A COPY or ADD, expanded and checked.
@@ -159,9 +174,8 @@ pub fn build<H: BuildHost>(host: &mut H, opts: &BuildOptions) -> Result<BuildOut
         Ok(t) => DockerIgnore::parse(&t)?,
         Err(_) => DockerIgnore::default(),
     };
-    let mut used = Vec::new();
-    let global = global_args(&df, &opts.build_args, &mut used)?;
-    let order = select(&df, opts.target.as_deref(), &global)?;
+    let args = global_args(&df, &opts.build_args)?;
+    let order = select(&df, opts.target.as_deref(), &args.global)?;
     let total = order
         .iter()
         .map(|&i| 1 + df.stages[i].steps.len())
@@ -171,8 +185,7 @@ pub fn build<H: BuildHost>(host: &mut H, opts: &BuildOptions) -> Result<BuildOut
         opts,
         df: &df,
         ignore,
-        global,
-        used,
+        args,
         stage_images: BTreeMap::new(),
         n: 0,
         total,
@@ -221,13 +234,17 @@ fn host_err(line: usize, step: &str, source: HostError) -> BuildError {
 fn global_args(
     df: &Dockerfile,
     build_args: &BTreeMap<String, String>,
-    used: &mut Vec<String>,
-) -> Result<Vars, BuildError> {
+) -> Result<ArgValues, BuildError> {
+    let mut args = ArgValues {
+        build: build_args.clone(),
+        ..Default::default()
+    };
     let mut state = StageState::default();
     for step in &df.global_args {
-        apply(&mut state, step, df.escape, build_args, used)?;
+        apply(&mut state, step, df.escape, &mut args)?;
     }
-    Ok(state.args)
+    args.global = state.args;
+    Ok(args)
 }
 
 /// What a RUN or COPY does on the host, run only on a cache miss.
@@ -239,8 +256,7 @@ struct Builder<'a, H: BuildHost> {
     opts: &'a BuildOptions,
     df: &'a Dockerfile,
     ignore: DockerIgnore,
-    global: Vars,
-    used: Vec<String>,
+    args: ArgValues,
     /// Built stages: index → image (None: scratch with no step).
     stage_images: BTreeMap<usize, Option<HostImage>>,
     n: usize,
@@ -267,12 +283,13 @@ impl<H: BuildHost> Builder<'_, H> {
     /// Builds one stage; returns its image.
     fn stage(&mut self, i: usize) -> Result<Option<HostImage>, BuildError> {
         let s = &self.df.stages[i];
-        let base =
-            expand(&s.base, &self.global, self.df.escape).map_err(|source| BuildError::Word {
+        let base = expand(&s.base, &self.args.global, self.df.escape).map_err(|source| {
+            BuildError::Word {
                 line: s.line,
                 keyword: "FROM",
                 source,
-            })?;
+            }
+        })?;
         self.announce(&format!("FROM {base}"));
         let image = if let Some(dep) = stage_ref(self.df, &base, false) {
             self.stage_images.get(&dep).cloned().flatten()
@@ -326,13 +343,7 @@ impl<H: BuildHost> Builder<'_, H> {
             Instr::Copy(c) => self.copy(cur, step, c, false),
             Instr::Add(c) => self.copy(cur, step, c, true),
             _ => {
-                let text = apply(
-                    &mut cur.state,
-                    step,
-                    self.df.escape,
-                    &self.opts.build_args,
-                    &mut self.used,
-                )?;
+                let text = apply(&mut cur.state, step, self.df.escape, &mut self.args)?;
                 let created_by = format!("/bin/sh -c #(nop)  {text}");
                 self.commit(cur, step, created_by, None)
             }
@@ -496,11 +507,6 @@ impl<H: BuildHost> Builder<'_, H> {
         add: bool,
     ) -> Result<(CopySpec, String), BuildError> {
         let kw = if add { "ADD" } else { "COPY" };
-        let invalid = |detail: String| BuildError::Invalid {
-            line: step.line,
-            keyword: kw,
-            detail,
-        };
         let vars = cur.state.vars();
         let ex = |s: &str| {
             expand(s, &vars, self.df.escape).map_err(|source| BuildError::Word {
@@ -509,18 +515,7 @@ impl<H: BuildHost> Builder<'_, H> {
                 source,
             })
         };
-        let (mut from, mut chown, mut chmod, mut link) = (None, None, None, false);
-        for f in &c.flags {
-            let v = f.value.as_deref().map(ex).transpose()?;
-            match (f.name.as_str(), v) {
-                ("from", Some(v)) if !add => from = Some(v),
-                ("chown", Some(v)) => chown = Some(v),
-                ("chmod", Some(v)) => chmod = Some(check_chmod(&v).map_err(invalid)?),
-                ("link", None) => link = true,
-                ("link", Some(v)) => link = v != "false",
-                (name, _) => return Err(invalid(format!("unknown or unsupported flag --{name}"))),
-            }
-        }
+        let flags = copy_flags(step, c, add, &ex)?;
         let mut paths = Vec::new();
         let mut inline = Vec::new();
         for s in &c.sources {
@@ -536,10 +531,9 @@ impl<H: BuildHost> Builder<'_, H> {
                 }
             }
         }
-        let dest_raw = ex(&c.dest)?;
-        let dest = resolve_dest(&dest_raw, cur.state.config.working_dir.as_deref());
+        let dest = resolve_dest(&ex(&c.dest)?, cur.state.config.working_dir.as_deref());
         if (paths.len() + inline.len()) > 1 && !dest.ends_with('/') {
-            return Err(invalid(format!(
+            return Err(invalid(step, kw, format!(
                 "When using {kw} with more than one source file, the destination must be a directory and end with a /"
             )));
         }
@@ -548,55 +542,60 @@ impl<H: BuildHost> Builder<'_, H> {
             h.update(format!("heredoc {name} {}\n", content.len()));
             h.update(content);
         }
-        let from = match from {
-            Some(f) => Some(self.copy_source_image(step, &f)?),
-            None => None,
-        };
-        let from = match from {
-            Some(id) => {
+        let from = match &flags.from {
+            Some(f) => {
+                let id = self.copy_source_image(step, f)?;
                 h.update(format!("image {id} {paths:?}"));
                 CopyFrom::Image { id, paths }
             }
-            None => {
-                let ctx_err = |e: ContextError| invalid(e.to_string());
-                let urls: Vec<&String> = paths.iter().filter(|p| is_url(p)).collect();
-                if !add && !urls.is_empty() {
-                    return Err(invalid(format!(
-                        "source can't be a URL for COPY: {}",
-                        urls[0]
-                    )));
-                }
-                let local: Vec<String> = paths.iter().filter(|p| !is_url(p)).cloned().collect();
-                h.update(
-                    context::digest(&self.opts.context, &local, &self.ignore).map_err(ctx_err)?,
-                );
-                h.update(format!("urls {urls:?}"));
-                let mut files = Vec::new();
-                for p in &local {
-                    for m in
-                        context::resolve(&self.opts.context, p, &self.ignore).map_err(ctx_err)?
-                    {
-                        files.push(m.rel);
-                    }
-                }
-                files.extend(urls.into_iter().cloned());
-                CopyFrom::Context { files }
-            }
+            None => self.context_sources(step, kw, paths, &mut h)?,
         };
         let digest = format!("sha256:{}", hex::encode(h.finalize()));
-        Ok((
-            CopySpec {
-                add,
-                from,
-                inline,
-                dest,
-                chown,
-                chmod,
-                link,
-                user: cur.state.config.user.clone(),
-            },
-            digest,
-        ))
+        let spec = CopySpec {
+            add,
+            from,
+            inline,
+            dest,
+            chown: flags.chown,
+            chmod: flags.chmod,
+            link: flags.link,
+            user: cur.state.config.user.clone(),
+        };
+        Ok((spec, digest))
+    }
+
+    /// Context sources: matched, `.dockerignore` applied, hashed into `h`.
+    fn context_sources(
+        &self,
+        step: &Step,
+        kw: &'static str,
+        paths: Vec<String>,
+        h: &mut sha2::Sha256,
+    ) -> Result<CopyFrom, BuildError> {
+        let ctx_err = |e: ContextError| invalid(step, kw, e.to_string());
+        let (urls, local): (Vec<String>, Vec<String>) = paths.into_iter().partition(|p| is_url(p));
+        if kw == "COPY" && !urls.is_empty() {
+            return Err(invalid(
+                step,
+                kw,
+                format!("source can't be a URL for COPY: {}", urls[0]),
+            ));
+        }
+        let ctx = &self.opts.context;
+        h.update(context::digest(ctx, &local, &self.ignore).map_err(ctx_err)?);
+        h.update(format!("urls {urls:?}"));
+        let mut sources = Vec::new();
+        for p in &local {
+            for m in context::resolve(ctx, p, &self.ignore).map_err(ctx_err)? {
+                let files = context::files_of(ctx, &m, &self.ignore).map_err(ctx_err)?;
+                sources.push(ContextSource {
+                    rel: m.rel,
+                    is_dir: m.is_dir,
+                    files,
+                });
+            }
+        }
+        Ok(CopyFrom::Context { sources, urls })
     }
 
     /// `--from=`: a built stage (name or index) or an image.
@@ -653,7 +652,7 @@ impl<H: BuildHost> Builder<'_, H> {
             .opts
             .build_args
             .keys()
-            .filter(|k| !self.used.contains(k) && !PREDEFINED_ARGS.contains(&k.as_str()))
+            .filter(|k| !self.args.used.contains(k) && !PREDEFINED_ARGS.contains(&k.as_str()))
             .collect();
         if unused.is_empty() {
             return Vec::new();
@@ -693,6 +692,58 @@ pub fn resolve_dest(dest: &str, workdir: Option<&str>) -> String {
         out.push('/');
     }
     out
+}
+
+fn invalid(step: &Step, keyword: &'static str, detail: String) -> BuildError {
+    BuildError::Invalid {
+        line: step.line,
+        keyword,
+        detail,
+    }
+}
+
+struct CopyFlags {
+    from: Option<String>,
+    chown: Option<String>,
+    chmod: Option<String>,
+    link: bool,
+}
+
+/// COPY's `--from`, `--chown`, `--chmod`, `--link`; ADD's the same but
+/// `--from`. Anything else is refused with its name.
+fn copy_flags(
+    step: &Step,
+    c: &CopyArgs,
+    add: bool,
+    ex: &dyn Fn(&str) -> Result<String, BuildError>,
+) -> Result<CopyFlags, BuildError> {
+    let kw = if add { "ADD" } else { "COPY" };
+    let mut out = CopyFlags {
+        from: None,
+        chown: None,
+        chmod: None,
+        link: false,
+    };
+    for f in &c.flags {
+        let v = f.value.as_deref().map(ex).transpose()?;
+        match (f.name.as_str(), v) {
+            ("from", Some(v)) if !add => out.from = Some(v),
+            ("chown", Some(v)) => out.chown = Some(v),
+            ("chmod", Some(v)) => {
+                out.chmod = Some(check_chmod(&v).map_err(|d| invalid(step, kw, d))?)
+            }
+            ("link", None) => out.link = true,
+            ("link", Some(v)) => out.link = v != "false",
+            (name, _) => {
+                return Err(invalid(
+                    step,
+                    kw,
+                    format!("unknown or unsupported flag --{name}"),
+                ))
+            }
+        }
+    }
+    Ok(out)
 }
 
 /// `--chmod` takes octal modes (as the classic builder does).

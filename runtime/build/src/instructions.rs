@@ -86,129 +86,110 @@ impl StageState {
     }
 }
 
-/// Applies a metadata instruction. `build_args` are `--build-arg` values;
-/// `used` collects the names an ARG consumed. Returns the history text
-/// (`ENV A=1`), with variables substituted.
+/// Where ARG values come from.
+#[derive(Debug, Default)]
+pub struct ArgValues {
+    /// `--build-arg`s.
+    pub build: BTreeMap<String, String>,
+    /// The ARGs before the first FROM (a stage's `ARG NAME` takes its value).
+    pub global: Vars,
+    /// The names an ARG consumed (for the "not consumed" warning).
+    pub used: Vec<String>,
+}
+
+/// Where a step's errors point, and the variables it sees.
+struct Scope {
+    line: usize,
+    kw: &'static str,
+    escape: char,
+    vars: Vars,
+}
+
+impl Scope {
+    fn word(&self, source: WordError) -> BuildError {
+        BuildError::Word {
+            line: self.line,
+            keyword: self.kw,
+            source,
+        }
+    }
+    fn invalid(&self, detail: String) -> BuildError {
+        BuildError::Invalid {
+            line: self.line,
+            keyword: self.kw,
+            detail,
+        }
+    }
+    fn one(&self, s: &str) -> Result<String, BuildError> {
+        expand(s, &self.vars, self.escape).map_err(|e| self.word(e))
+    }
+    fn words(&self, s: &str) -> Result<Vec<String>, BuildError> {
+        expand_words(s, &self.vars, self.escape).map_err(|e| self.word(e))
+    }
+    /// `KEY=VALUE` pairs that must all have a value.
+    fn pairs(&self, raw: &str) -> Result<Vec<(String, String)>, BuildError> {
+        let kvs = key_values(raw, &self.vars, self.escape, true).map_err(|e| self.word(e))?;
+        kvs.into_iter()
+            .map(|(k, v)| match v {
+                Some(v) if !k.is_empty() => Ok((k, v)),
+                _ => Err(self.invalid(format!("{k:?} has no value ({} KEY=VALUE)", self.kw))),
+            })
+            .collect()
+    }
+}
+
+/// Applies a metadata instruction and returns the history text (`ENV
+/// A=1`), with variables substituted.
 pub fn apply(
     state: &mut StageState,
     step: &Step,
     escape: char,
-    build_args: &BTreeMap<String, String>,
-    used: &mut Vec<String>,
+    args: &mut ArgValues,
 ) -> Result<String, BuildError> {
-    let kw = step.instr.keyword();
-    let word_err = |source: WordError| BuildError::Word {
+    let sc = Scope {
         line: step.line,
-        keyword: kw,
-        source,
+        kw: step.instr.keyword(),
+        escape,
+        vars: state.vars(),
     };
-    let invalid = |detail: String| BuildError::Invalid {
-        line: step.line,
-        keyword: kw,
-        detail,
-    };
-    let vars = state.vars();
-    let one = |s: &str| expand(s, &vars, escape).map_err(word_err);
     match &step.instr {
         Instr::Env(raw) => {
-            let kvs = key_values(raw, &vars, escape, true).map_err(word_err)?;
-            let mut shown = Vec::new();
-            for (k, v) in kvs {
-                let v = v.ok_or_else(|| invalid(format!("{k} has no value (ENV KEY=VALUE)")))?;
-                if k.is_empty() {
-                    return Err(invalid("ENV names can not be blank".into()));
-                }
-                state.set_env(&k, &v);
-                shown.push(format!("{k}={v}"));
+            let pairs = sc.pairs(raw)?;
+            for (k, v) in &pairs {
+                state.set_env(k, v);
             }
-            Ok(format!("ENV {}", shown.join(" ")))
+            Ok(format!("ENV {}", shown(&pairs)))
         }
-        Instr::Arg(raw) => {
-            let kvs = key_values(raw, &vars, escape, false).map_err(word_err)?;
-            let mut shown = Vec::new();
-            for (k, default) in kvs {
-                let value = build_args.get(&k).cloned().or(default.clone());
-                if build_args.contains_key(&k) {
-                    used.push(k.clone());
-                }
-                if let Some(v) = value {
-                    state.args.insert(k.clone(), v);
-                }
-                shown.push(match default {
-                    Some(d) => format!("{k}={d}"),
-                    None => k,
-                });
-            }
-            Ok(format!("ARG {}", shown.join(" ")))
-        }
+        Instr::Arg(raw) => arg(state, &sc, raw, args),
         Instr::Label(raw) => {
-            let kvs = key_values(raw, &vars, escape, true).map_err(word_err)?;
+            let pairs = sc.pairs(raw)?;
             let labels = state.config.labels.get_or_insert_with(BTreeMap::new);
-            let mut shown = Vec::new();
-            for (k, v) in kvs {
-                let v = v.ok_or_else(|| invalid(format!("{k} has no value (LABEL KEY=VALUE)")))?;
-                shown.push(format!("{k}={v}"));
-                labels.insert(k, v);
-            }
-            Ok(format!("LABEL {}", shown.join(" ")))
+            labels.extend(pairs.iter().cloned());
+            Ok(format!("LABEL {}", shown(&pairs)))
         }
         Instr::Maintainer(m) => {
             state.author = Some(m.clone());
             Ok(format!("MAINTAINER {m}"))
         }
         Instr::Workdir(w) => {
-            let w = one(w)?;
-            let base = state
-                .config
-                .working_dir
-                .clone()
-                .unwrap_or_else(|| "/".into());
-            let joined = if w.starts_with('/') {
-                w
-            } else {
-                format!("{base}/{w}")
-            };
-            let dir = match crate::ignore::clean(&joined).as_str() {
-                "." => "/".to_string(),
-                c => format!("/{c}"),
-            };
+            let dir = workdir(state.config.working_dir.as_deref(), &sc.one(w)?);
             state.config.working_dir = Some(dir.clone());
             Ok(format!("WORKDIR {dir}"))
         }
         Instr::User(u) => {
-            let u = one(u)?;
+            let u = sc.one(u)?;
             if u.is_empty() {
-                return Err(invalid("USER needs a user name or id".into()));
+                return Err(sc.invalid("USER needs a user name or id".into()));
             }
             state.config.user = Some(u.clone());
             Ok(format!("USER {u}"))
         }
-        Instr::Volume { json, paths } => {
-            let paths: Vec<String> = if *json {
-                paths.iter().map(|p| one(p)).collect::<Result<_, _>>()?
-            } else {
-                let mut out = Vec::new();
-                for p in paths {
-                    out.extend(expand_words(p, &vars, escape).map_err(word_err)?);
-                }
-                out
-            };
-            if paths.is_empty() || paths.iter().any(|p| p.trim().is_empty()) {
-                return Err(invalid(
-                    "VOLUME specified can not be an empty string".into(),
-                ));
-            }
-            let vols = state.config.volumes.get_or_insert_with(BTreeMap::new);
-            for p in &paths {
-                vols.insert(p.clone(), serde_json::json!({}));
-            }
-            Ok(format!("VOLUME [{}]", paths.join(" ")))
-        }
+        Instr::Volume { json, paths } => volume(state, &sc, *json, paths),
         Instr::Expose(ports) => {
             let mut all = Vec::new();
             for p in ports {
-                for w in expand_words(p, &vars, escape).map_err(word_err)? {
-                    all.extend(expose_ports(&w).map_err(invalid)?);
+                for w in sc.words(p)? {
+                    all.extend(expose_ports(&w).map_err(|e| sc.invalid(e))?);
                 }
             }
             let exposed = state.config.exposed_ports.get_or_insert_with(BTreeMap::new);
@@ -217,22 +198,21 @@ pub fn apply(
             }
             Ok(format!("EXPOSE {}", all.join(" ")))
         }
-        Instr::Cmd(c) => {
-            state.config.cmd = Some(state.argv(c));
-            state.cmd_set = true;
-            Ok(format!("CMD {}", json_list(&state.argv(c))))
+        Instr::Cmd(c) | Instr::Entrypoint(c) => Ok(command(state, c, sc.kw)),
+        Instr::Healthcheck(_) | Instr::Shell(_) | Instr::Stopsignal(_) | Instr::Onbuild(_) => {
+            run_config(state, &sc, &step.instr)
         }
-        Instr::Entrypoint(c) => {
-            state.config.entrypoint = Some(state.argv(c));
-            // A CMD inherited from the base image does not survive a new
-            // ENTRYPOINT; one set in this stage does.
-            if !state.cmd_set {
-                state.config.cmd = None;
-            }
-            Ok(format!("ENTRYPOINT {}", json_list(&state.argv(c))))
+        Instr::Run(_) | Instr::Copy(_) | Instr::Add(_) => {
+            unreachable!("RUN, COPY and ADD are not metadata")
         }
+    }
+}
+
+/// HEALTHCHECK, SHELL, STOPSIGNAL, ONBUILD.
+fn run_config(state: &mut StageState, sc: &Scope, instr: &Instr) -> Result<String, BuildError> {
+    match instr {
         Instr::Healthcheck(h) => {
-            let hc = healthcheck(h.as_ref()).map_err(invalid)?;
+            let hc = healthcheck(h.as_ref()).map_err(|e| sc.invalid(e))?;
             let text = format!(
                 "HEALTHCHECK {}",
                 json_list(hc.test.as_deref().unwrap_or(&[]))
@@ -242,25 +222,23 @@ pub fn apply(
         }
         Instr::Shell(s) => {
             if s.is_empty() {
-                return Err(invalid(
-                    "SHELL requires a JSON array, e.g. [\"/bin/bash\", \"-c\"]".into(),
-                ));
+                return Err(
+                    sc.invalid("SHELL requires a JSON array, e.g. [\"/bin/bash\", \"-c\"]".into())
+                );
             }
             state.config.shell = Some(s.clone());
             Ok(format!("SHELL {}", json_list(s)))
         }
         Instr::Stopsignal(s) => {
-            let s = one(s)?;
-            check_signal(&s).map_err(invalid)?;
+            let s = sc.one(s)?;
+            check_signal(&s).map_err(|e| sc.invalid(e))?;
             state.config.stop_signal = Some(s.clone());
             Ok(format!("STOPSIGNAL {s}"))
         }
         Instr::Onbuild(t) => {
             let upper = t.split_whitespace().next().unwrap_or("").to_uppercase();
             if matches!(upper.as_str(), "ONBUILD" | "FROM" | "MAINTAINER") {
-                return Err(invalid(format!(
-                    "{upper} isn't allowed as an ONBUILD trigger"
-                )));
+                return Err(sc.invalid(format!("{upper} isn't allowed as an ONBUILD trigger")));
             }
             state
                 .config
@@ -269,10 +247,96 @@ pub fn apply(
                 .push(t.clone());
             Ok(format!("ONBUILD {t}"))
         }
-        Instr::Run(_) | Instr::Copy(_) | Instr::Add(_) => {
-            unreachable!("RUN, COPY and ADD are not metadata")
+        _ => unreachable!("only the four instructions above come here"),
+    }
+}
+
+fn shown(pairs: &[(String, String)]) -> String {
+    let v: Vec<String> = pairs.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    v.join(" ")
+}
+
+/// ARG: --build-arg, else the default here, else the global ARG's value.
+fn arg(
+    state: &mut StageState,
+    sc: &Scope,
+    raw: &str,
+    args: &mut ArgValues,
+) -> Result<String, BuildError> {
+    let kvs = key_values(raw, &sc.vars, sc.escape, false).map_err(|e| sc.word(e))?;
+    let mut shown = Vec::new();
+    for (k, default) in kvs {
+        let value = args
+            .build
+            .get(&k)
+            .cloned()
+            .or(default.clone())
+            .or_else(|| args.global.get(&k).cloned());
+        if args.build.contains_key(&k) {
+            args.used.push(k.clone());
+        }
+        if let Some(v) = value {
+            state.args.insert(k.clone(), v);
+        }
+        shown.push(match default {
+            Some(d) => format!("{k}={d}"),
+            None => k,
+        });
+    }
+    Ok(format!("ARG {}", shown.join(" ")))
+}
+
+/// WORKDIR: relative to the current one, cleaned.
+pub fn workdir(current: Option<&str>, w: &str) -> String {
+    let joined = if w.starts_with('/') {
+        w.to_string()
+    } else {
+        format!("{}/{w}", current.unwrap_or("/"))
+    };
+    match crate::ignore::clean(&joined).as_str() {
+        "." => "/".to_string(),
+        c => format!("/{c}"),
+    }
+}
+
+fn volume(
+    state: &mut StageState,
+    sc: &Scope,
+    json: bool,
+    paths: &[String],
+) -> Result<String, BuildError> {
+    let mut all = Vec::new();
+    for p in paths {
+        if json {
+            all.push(sc.one(p)?);
+        } else {
+            all.extend(sc.words(p)?);
         }
     }
+    if all.is_empty() || all.iter().any(|p| p.trim().is_empty()) {
+        return Err(sc.invalid("VOLUME specified can not be an empty string".into()));
+    }
+    let vols = state.config.volumes.get_or_insert_with(BTreeMap::new);
+    for p in &all {
+        vols.insert(p.clone(), serde_json::json!({}));
+    }
+    Ok(format!("VOLUME [{}]", all.join(" ")))
+}
+
+/// CMD or ENTRYPOINT. A CMD inherited from the base image does not survive
+/// a new ENTRYPOINT; one set in this stage does.
+fn command(state: &mut StageState, c: &Cmd, kw: &str) -> String {
+    let argv = state.argv(c);
+    if kw == "CMD" {
+        state.config.cmd = Some(argv.clone());
+        state.cmd_set = true;
+    } else {
+        state.config.entrypoint = Some(argv.clone());
+        if !state.cmd_set {
+            state.config.cmd = None;
+        }
+    }
+    format!("{kw} {}", json_list(&argv))
 }
 
 fn json_list(v: &[String]) -> String {

@@ -18,7 +18,7 @@ pub mod stages;
 pub mod words;
 
 pub use driver::{
-    build, BuildEvent, BuildHost, BuildOptions, BuildOutput, Commit, CopyFrom, CopySpec, HostError,
-    HostImage, RunSpec,
+    build, BuildEvent, BuildHost, BuildOptions, BuildOutput, Commit, ContextSource, CopyFrom,
+    CopySpec, HostError, HostImage, RunSpec,
 };
 pub use error::BuildError;
