@@ -55,6 +55,9 @@ pub enum Cmd {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HereDoc {
+    /// The delimiter (`EOF` of `<<EOF`): COPY names the file after it when
+    /// the destination is a directory.
+    pub name: String,
     /// False when the delimiter was quoted: no substitution.
     pub expand: bool,
     pub content: String,
@@ -192,17 +195,42 @@ pub fn parse(text: &str) -> Result<Dockerfile, BuildError> {
             });
             continue;
         }
-        let step = Step {
-            line,
-            raw: raw(i),
-            instr: convert(instr, escape, text)?,
-        };
+        let raw = raw(i);
+        let mut instr = convert(instr, escape, text)?;
+        name_heredocs(&mut instr, &raw);
+        let step = Step { line, raw, instr };
         match out.stages.last_mut() {
             Some(s) => s.steps.push(step),
             None => out.global_args.push(step),
         }
     }
     Ok(out)
+}
+
+/// The delimiters of the `<<NAME` / `<<-"NAME"` markers on the
+/// instruction's first line, given to its heredocs in order.
+fn name_heredocs(instr: &mut Instr, raw: &str) {
+    let first = raw.lines().next().unwrap_or("");
+    let mut names = first.split_whitespace().filter_map(|w| {
+        let w = w.strip_prefix("<<")?;
+        let w = w.strip_prefix('-').unwrap_or(w);
+        Some(w.trim_matches(['"', '\'']).to_string())
+    });
+    let docs: Vec<&mut HereDoc> = match instr {
+        Instr::Run(r) => r.heredocs.iter_mut().collect(),
+        Instr::Copy(c) | Instr::Add(c) => c
+            .sources
+            .iter_mut()
+            .filter_map(|s| match s {
+                Source::HereDoc(h) => Some(h),
+                Source::Path(_) => None,
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    for d in docs {
+        d.name = names.next().unwrap_or_default();
+    }
 }
 
 /// The text of an instruction up to the next one, without trailing blank
@@ -294,6 +322,7 @@ pub fn join_continuations(s: &str, escape: char) -> String {
 
 fn heredoc(h: &pd::HereDoc<'_>) -> HereDoc {
     HereDoc {
+        name: String::new(),
         expand: h.expand,
         content: h.value.to_string(),
     }
@@ -404,7 +433,10 @@ mod tests {
         }
         assert_eq!(s.steps[1].line, 6);
         match &s.steps[2].instr {
-            Instr::Run(r) => assert_eq!(r.heredocs[0].content, "echo hi\n"),
+            Instr::Run(r) => {
+                assert_eq!(r.heredocs[0].content, "echo hi\n");
+                assert_eq!(r.heredocs[0].name, "EOT");
+            }
             other => panic!("{other:?}"),
         }
         match &s.steps[3].instr {

@@ -527,7 +527,7 @@ impl<H: BuildHost> Builder<'_, H> {
                     } else {
                         h.content.clone()
                     };
-                    inline.push((format!("heredoc-{}", inline.len()), content));
+                    inline.push((h.name.clone(), content));
                 }
             }
         }

@@ -9,6 +9,7 @@
 //! files, commit a layer, look up the cache, tag.
 
 pub mod context;
+pub mod copy;
 pub mod dockerfile;
 pub mod driver;
 pub mod error;
