@@ -467,3 +467,54 @@ fn min_duration(flag: &str, v: &str) -> Result<i64, String> {
     }
     Ok(d)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ports_durations_signals_workdirs() {
+        assert_eq!(expose_ports("80").unwrap(), ["80/tcp"]);
+        assert_eq!(expose_ports("53/UDP").unwrap(), ["53/udp"]);
+        assert_eq!(
+            expose_ports("8000-8002/tcp").unwrap(),
+            ["8000/tcp", "8001/tcp", "8002/tcp"]
+        );
+        assert!(expose_ports("0").is_err());
+        assert!(expose_ports("9-8").is_err());
+        assert!(expose_ports("80/icmp").is_err());
+        assert_eq!(parse_duration("30s").unwrap(), 30_000_000_000);
+        assert_eq!(parse_duration("1m30s").unwrap(), 90_000_000_000);
+        assert_eq!(parse_duration("1.5h").unwrap(), 5_400_000_000_000);
+        assert_eq!(parse_duration("250ms").unwrap(), 250_000_000);
+        assert!(parse_duration("5").is_err());
+        assert!(parse_duration("").is_err());
+        assert!(check_signal("SIGTERM").is_ok());
+        assert!(check_signal("KILL").is_ok());
+        assert!(check_signal("9").is_ok());
+        assert!(check_signal("SIGRTMIN+3").is_ok());
+        assert!(check_signal("SIGNOPE").is_err());
+        assert_eq!(workdir(None, "app"), "/app");
+        assert_eq!(workdir(Some("/srv"), "a/../b/"), "/srv/b");
+        assert_eq!(workdir(Some("/srv"), "/opt"), "/opt");
+        assert_eq!(workdir(Some("/srv"), "../../.."), "/");
+    }
+
+    #[test]
+    fn env_then_arg_scope_and_shell_forms() {
+        let mut s = StageState::default();
+        s.args.insert("A".into(), "from-arg".into());
+        s.set_env("A", "from-env");
+        s.set_env("B", "1");
+        s.set_env("B", "2");
+        assert_eq!(s.vars()["A"], "from-env");
+        assert_eq!(s.config.env, Some(vec!["A=from-env".into(), "B=2".into()]));
+        assert_eq!(
+            s.argv(&Cmd::Shell("echo hi".into())),
+            ["/bin/sh", "-c", "echo hi"]
+        );
+        s.config.shell = Some(vec!["/bin/bash".into(), "-ec".into()]);
+        assert_eq!(s.argv(&Cmd::Shell("x".into())), ["/bin/bash", "-ec", "x"]);
+        assert_eq!(s.argv(&Cmd::Exec(vec!["a".into()])), ["a"]);
+    }
+}

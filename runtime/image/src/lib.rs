@@ -28,6 +28,7 @@ pub mod credentials;
 pub mod images;
 pub mod layer;
 pub mod manifest;
+mod parallel;
 pub mod pull;
 pub mod push;
 pub mod reference;

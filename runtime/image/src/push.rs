@@ -60,15 +60,28 @@ pub enum PushProgress {
 
 pub type PushProgressFn = Arc<dyn Fn(&PushProgress) + Send + Sync>;
 
-#[derive(Clone, Default)]
+#[derive(Clone)]
 pub struct PushOptions {
     pub progress: Option<PushProgressFn>,
+    /// Layers uploaded at once (Docker's default is 5).
+    pub max_concurrent_uploads: usize,
     /// Upload blobs in PATCH chunks of this many bytes (raised to the
     /// registry's `OCI-Chunk-Min-Length` when it names one) instead of one
     /// monolithic PUT.
     pub chunk_size: Option<u64>,
     /// Set it to stop the push (a client went away); no manifest is pushed.
     pub cancel: Option<Arc<AtomicBool>>,
+}
+
+impl Default for PushOptions {
+    fn default() -> Self {
+        PushOptions {
+            progress: None,
+            max_concurrent_uploads: 5,
+            chunk_size: None,
+            cancel: None,
+        }
+    }
 }
 
 impl std::fmt::Debug for PushOptions {
@@ -181,28 +194,34 @@ fn push_to(
     client.ping(ep)?;
     let repo = reference.path();
     let mounts = mount_sources(store, reference)?;
-    let blobs = local
-        .manifest
-        .layers
-        .iter()
-        .chain(std::iter::once(&local.manifest.config));
-    for desc in blobs {
-        if opts
-            .cancel
-            .as_ref()
-            .is_some_and(|c| c.load(Ordering::SeqCst))
-        {
-            return Err(PushError::Cancelled);
-        }
+    let blobs = &local.manifest.layers;
+    for desc in blobs.iter().chain(std::iter::once(&local.manifest.config)) {
         if !store.has_blob(&desc.digest) {
             return Err(PushError::BlobMissing {
                 image: reference.familiar(),
                 digest: desc.digest.clone(),
             });
         }
-        let from = mounts.get(&desc.digest).map(String::as_str);
-        push_blob(store, client, ep, repo, desc, from, opts)?;
     }
+    let cancelled = || {
+        opts.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::SeqCst))
+            .then_some(PushError::Cancelled)
+    };
+    let one = |desc: &Descriptor| {
+        let from = mounts.get(&desc.digest).map(String::as_str);
+        push_blob(store, client, ep, repo, desc, from, opts)
+    };
+    // Layers at once (Docker's max-concurrent-uploads), then the config:
+    // the manifest only goes up once everything it names is there.
+    crate::parallel::for_each(blobs, opts.max_concurrent_uploads, cancelled, one)?;
+    crate::parallel::for_each(
+        std::slice::from_ref(&local.manifest.config),
+        1,
+        cancelled,
+        one,
+    )?;
     let tag = reference.tag().unwrap_or("latest");
     put_manifest(client, ep, reference, tag, local)?;
     // Docker's RepoDigests gains the digest the registry knows it by.

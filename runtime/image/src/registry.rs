@@ -768,6 +768,22 @@ mod tests {
     }
 
     #[test]
+    fn token_scopes_per_access() {
+        assert_eq!(Access::Pull.scope("a/b"), "repository:a/b:pull");
+        assert_eq!(
+            Access::Push { mount_from: None }.scope("a/b"),
+            "repository:a/b:pull,push"
+        );
+        assert_eq!(
+            Access::Push {
+                mount_from: Some("x/y".into())
+            }
+            .scope("a/b"),
+            "repository:a/b:pull,push repository:x/y:pull"
+        );
+    }
+
+    #[test]
     fn challenges() {
         let c = parse_challenge(
             r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull""#,

@@ -233,3 +233,52 @@ fn login_push_pull_logout_with_basic_auth() {
     let err = failed(&rrun_image(tmp.path(), &cfg_arg, &["pull", &name]));
     assert!(err.contains("user name and password"), "{err}");
 }
+
+/// An image made here (a layer from a directory, committed from scratch)
+/// is in Docker's schema 2 format, and goes up as such: the registry keeps
+/// the exact manifest bytes under the same digest.
+#[test]
+fn committed_image_pushes_in_its_own_format() {
+    use rrun_image::commit::{commit_image, CommitSpec};
+    let reg = Registry::start();
+    let state = tempfile::tempdir().unwrap();
+    let store = rrun_image::Store::open(state.path()).unwrap();
+    let upper = state.path().join("upper");
+    std::fs::create_dir_all(upper.join("app")).unwrap();
+    std::fs::write(upper.join("app/run.sh"), "#!/bin/sh\necho made\n").unwrap();
+    let layer = rrun_image::layer::layer_from_upper(&store, &upper).unwrap();
+    let name = format!("{}/made/app:1", reg.host());
+    let r = rrun_image::Reference::parse(&name).unwrap();
+    let spec = CommitSpec {
+        created_by: "COPY app /app".into(),
+        ..Default::default()
+    };
+    let made = commit_image(&store, None, Some(&layer), &spec, &[r]).unwrap();
+    let pushed = digest_line(&ok(&rrun_image(state.path(), &[], &["push", &name])));
+    assert_eq!(pushed, made.manifest.to_string());
+    let on_registry = std::fs::read(reg.blob_file(made.manifest.hex())).unwrap();
+    assert_eq!(
+        on_registry,
+        std::fs::read(store.blob_path(&made.manifest)).unwrap()
+    );
+    let m: Value = serde_json::from_slice(&on_registry).unwrap();
+    assert_eq!(
+        m["mediaType"],
+        "application/vnd.docker.distribution.manifest.v2+json"
+    );
+    assert_eq!(
+        m["layers"][0]["mediaType"],
+        "application/vnd.docker.image.rootfs.diff.tar.gzip"
+    );
+    let back = tempfile::tempdir().unwrap();
+    assert_eq!(
+        digest_line(&ok(&rrun_image(back.path(), &[], &["pull", &name]))),
+        pushed
+    );
+    let snaps = snapshots(back.path());
+    let root = back.path().join("snapshots").join(&snaps[0]);
+    assert_eq!(
+        std::fs::read_to_string(root.join("app/run.sh")).unwrap(),
+        "#!/bin/sh\necho made\n"
+    );
+}

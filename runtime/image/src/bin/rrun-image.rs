@@ -88,6 +88,9 @@ enum Cmd {
         /// Upload blobs in PATCH chunks of this many bytes (default: one PUT).
         #[arg(long)]
         chunk_size: Option<u64>,
+        /// Layers uploaded at once.
+        #[arg(long, default_value_t = 5)]
+        max_concurrent_uploads: usize,
         #[arg(short, long)]
         quiet: bool,
     },
@@ -287,6 +290,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Push {
             reference,
             chunk_size,
+            max_concurrent_uploads,
             quiet,
         } => {
             let r = Reference::parse(reference)?;
@@ -295,6 +299,7 @@ fn run(cli: Cli) -> Result<()> {
                 progress: (!quiet)
                     .then(|| Arc::new(print_push) as rrun_image::push::PushProgressFn),
                 chunk_size: *chunk_size,
+                max_concurrent_uploads: *max_concurrent_uploads,
                 cancel: None,
             };
             let pushed = push(&store, &client, &r, &opts)
