@@ -60,6 +60,35 @@ pub enum PushProgress {
 
 pub type PushProgressFn = Arc<dyn Fn(&PushProgress) + Send + Sync>;
 
+impl PushProgress {
+    /// The JSON lines `docker push` prints for this event (the Engine
+    /// API's push stream): `status`, `id` (the short digest),
+    /// `progressDetail`, and for the manifest the `aux` line with Tag,
+    /// Digest and Size.
+    pub fn docker_json(&self) -> Vec<serde_json::Value> {
+        use serde_json::json;
+        let id = |d: &Digest| d.hex()[..12].to_string();
+        let line = |status: String, d: &Digest| json!({"status": status, "progressDetail": {}, "id": id(d)});
+        match self {
+            PushProgress::Preparing { digest, .. } => vec![line("Preparing".into(), digest)],
+            PushProgress::Exists { digest } => vec![line("Layer already exists".into(), digest)],
+            PushProgress::Mounted { digest, from } => {
+                vec![line(format!("Mounted from {from}"), digest)]
+            }
+            PushProgress::Uploading { digest, sent, size } => vec![json!({
+                "status": "Pushing",
+                "progressDetail": {"current": sent, "total": size},
+                "id": id(digest),
+            })],
+            PushProgress::Pushed { digest } => vec![line("Pushed".into(), digest)],
+            PushProgress::ManifestPushed { tag, digest, size } => vec![
+                json!({"status": format!("{tag}: digest: {digest} size: {size}")}),
+                json!({"progressDetail": {}, "aux": {"Tag": tag, "Digest": digest.to_string(), "Size": size}}),
+            ],
+        }
+    }
+}
+
 #[derive(Clone)]
 pub struct PushOptions {
     pub progress: Option<PushProgressFn>,
@@ -610,6 +639,34 @@ impl Read for ProgressReader {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn docker_push_json_lines() {
+        let d = Digest::sha256_of(b"x");
+        let short = &d.hex()[..12];
+        let p = PushProgress::Mounted {
+            digest: d.clone(),
+            from: "a/b".into(),
+        };
+        assert_eq!(
+            p.docker_json(),
+            [serde_json::json!({"status": "Mounted from a/b", "progressDetail": {}, "id": short})]
+        );
+        let up = PushProgress::Uploading {
+            digest: d.clone(),
+            sent: 5,
+            size: 9,
+        };
+        assert_eq!(up.docker_json()[0]["progressDetail"]["total"], 9);
+        let m = PushProgress::ManifestPushed {
+            tag: "1".into(),
+            digest: d.clone(),
+            size: 527,
+        }
+        .docker_json();
+        assert_eq!(m[0]["status"], format!("1: digest: {d} size: 527"));
+        assert_eq!(m[1]["aux"]["Size"], 527);
+    }
 
     #[test]
     fn upload_urls() {
