@@ -184,32 +184,23 @@ fn rrun_oci_state(id: &str) -> Option<Value> {
     serde_json::from_slice(&std::fs::read(p).ok()?).ok()
 }
 
-/// A pod of the test's own: its sandbox config and cgroup parent.
+/// A pod of the test's own: its sandbox config (and cgroup parent).
 struct Pod {
     sandbox: PodSandboxConfig,
-    cgroup_parent: String,
 }
 
 impl Pod {
     fn new(cri: &Cri) -> Pod {
         let cgroup_parent = format!("/{}", unique("rrun-cri-"));
+        // Removed by the containerd's teardown, after the pods' tasks.
+        cri.0
+            .cgroup_parents
+            .borrow_mut()
+            .push(cgroup_parent.clone());
         let logs = cri.0.dir.path().join("logs");
         std::fs::create_dir_all(&logs).unwrap();
         Pod {
             sandbox: sandbox_config(&unique("pod"), &cgroup_parent, &logs),
-            cgroup_parent,
-        }
-    }
-}
-
-impl Drop for Pod {
-    fn drop(&mut self) {
-        // The pod's cgroups go with the pod; the parent is the test's.
-        if let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") {
-            for h in hierarchies.flatten() {
-                let _ =
-                    std::fs::remove_dir(h.path().join(self.cgroup_parent.trim_start_matches('/')));
-            }
         }
     }
 }

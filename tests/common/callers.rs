@@ -39,6 +39,9 @@ pub struct Containerd {
     pub dir: tempfile::TempDir,
     child: std::process::Child,
     pub ns: String,
+    /// Cgroup parents of the test's own (relative), removed once the
+    /// tasks under them are gone.
+    pub cgroup_parents: std::cell::RefCell<Vec<String>>,
 }
 
 impl Containerd {
@@ -70,10 +73,17 @@ impl Containerd {
             .stderr(log)
             .spawn()
             .expect("start containerd (scripts/deps: containerd)");
+        // The shim puts tasks under /<namespace>; k8s.io's is the pods'.
+        let parents = if ns == "k8s.io" {
+            vec![]
+        } else {
+            vec![ns.to_string()]
+        };
         let c = Containerd {
             dir,
             child,
             ns: ns.to_string(),
+            cgroup_parents: std::cell::RefCell::new(parents),
         };
         super::wait_for(
             "containerd to answer",
@@ -148,12 +158,13 @@ impl Drop for Containerd {
         );
         let _ = self.child.wait();
         if self.ns != "k8s.io" {
-            // The shim's runtime root for our namespace, and the cgroup
-            // parent /<namespace> it put tasks under: ours to remove.
+            // The shim's runtime root for our namespace: ours to remove.
             let _ = std::fs::remove_dir(Path::new("/run/containerd/runc").join(&self.ns));
-            if let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") {
-                for h in hierarchies.flatten() {
-                    let _ = std::fs::remove_dir(h.path().join(&self.ns));
+        }
+        if let Ok(hierarchies) = std::fs::read_dir("/sys/fs/cgroup") {
+            for h in hierarchies.flatten() {
+                for parent in self.cgroup_parents.borrow().iter() {
+                    let _ = std::fs::remove_dir(h.path().join(parent.trim_start_matches('/')));
                 }
             }
         }
