@@ -7,6 +7,8 @@
 #   scripts/bench.sh containerd [N]     `ctr run --rm` busybox `true` through
 #                                       containerd's runc v2 shim, with
 #                                       rrun-oci vs runc as its runc binary
+#   scripts/bench.sh cri [N]            CRI RunPodSandbox to a running container
+#                                       (tests/cri.rs' benchmark), rrun-oci vs runc
 #
 # Builds release binaries and the test images first. Needs root.
 set -euo pipefail
@@ -113,6 +115,14 @@ bench_containerd() {
 case "$what" in
     executor) bench_executor ;;
     containerd) bench_containerd ;;
-    *) echo "usage: scripts/bench.sh [executor|containerd] [N]" >&2; exit 2 ;;
+    cri)
+        # The CRI client is the test harness's (k8s-cri over tonic; a debug
+        # build, as it only waits on gRPC); the runtime binary is the
+        # release build, as in the other benchmarks.
+        RRUN_BIN_DIR=$PWD/target/release RRUN_BENCH_N=$n timeout 1800 \
+            cargo test -q --test cri -- --ignored --nocapture bench_pod_startup 2>&1 |
+            grep -E '^RunPodSandbox|panicked|error'
+        ;;
+    *) echo "usage: scripts/bench.sh [executor|containerd|cri] [N]" >&2; exit 2 ;;
 
 esac

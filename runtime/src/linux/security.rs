@@ -155,14 +155,18 @@ pub struct Keep {
     /// fds 3 .. 3 + preserved, the caller's (`--preserve-fds`).
     pub preserved: u32,
     /// The exec fifo, close-on-exec: it tells `start` how the exec went.
+    /// A FIFO in the state directory, never a directory or an executable,
+    /// so naming it through /proc/self/fd/N gains nothing (CVE-2024-21626).
     pub fifo: Option<i32>,
 }
 
-/// Closes every descriptor above stderr (and the preserved ones), so nothing of the runtime reaches
-/// the container (CVE-2024-21626: a leaked directory fd let a container set
-/// its cwd, or name its program, through /proc/self/fd). Closing, not only
-/// close-on-exec: execve resolves the program's path before it closes
-/// close-on-exec fds, so a path through /proc/self/fd/N would still work.
+/// Closes every descriptor above stderr but the ones `keep` names (the
+/// caller's `--preserve-fds`, the exec fifo), so nothing of the runtime
+/// reaches the container (CVE-2024-21626: a leaked directory fd let a
+/// container set its cwd, or name its program, through /proc/self/fd).
+/// Closing, not only close-on-exec: execve resolves the program's path
+/// before it closes close-on-exec fds, so a path through /proc/self/fd/N
+/// would still work.
 pub fn close_runtime_fds(keep: Keep) -> Result<()> {
     let close_range = |from: i32, to: i32| {
         if from > to {
