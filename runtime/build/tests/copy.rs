@@ -168,6 +168,10 @@ fn directories_merge_files_keep_modes_and_ignore_applies() {
     assert_eq!(owner(&c.path("srv/greeting.txt")), (0, 0));
     assert_eq!(std::fs::read(c.path("srv/greeting.txt")).unwrap(), b"hello");
     assert!(c.path("srv/many/hello.txt").is_file() && c.path("srv/many/app.conf").is_file());
+    // WORKDIR made its directory even with nothing copied into it.
+    c.build("FROM base\nWORKDIR /var/empty/app\n").unwrap();
+    assert!(c.path("var/empty/app").is_dir());
+    assert_eq!(mode(&c.path("var/empty/app")), 0o755);
 }
 
 #[test]
