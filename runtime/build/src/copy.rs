@@ -13,7 +13,7 @@
 //!   looked up in the destination's /etc/passwd and /etc/group) and
 //!   `--chmod` (octal) override;
 //! - `ADD` of a local tar archive (plain, gzip or zstd) unpacks it into
-//!   DEST; ADD from a URL is refused (not done yet).
+//!   DEST; ADD of a URL fetches the file (mode 0600), never unpacking it.
 //!
 //! Every path in the destination is resolved inside its root with libpathrs
 //! (`..` and symlinks, absolute ones included, cannot lead out of the
@@ -49,8 +49,8 @@ pub enum CopyError {
     },
     #[error("--chown={0}: {1}")]
     Owner(String, String),
-    #[error("{0}: ADD from a URL is not supported by rrun's builder yet")]
-    Url(String),
+    #[error("fetching {url}: {detail}")]
+    Fetch { url: String, detail: String },
     #[error("{0}: no such file or directory in the source image")]
     NoSource(String),
 }
@@ -127,12 +127,7 @@ pub fn copy_into(spec: &CopySpec, roots: &CopyRoots<'_>) -> Result<(), CopyError
         },
     };
     let count = match &spec.from {
-        CopyFrom::Context { sources, urls } => {
-            if let Some(u) = urls.first() {
-                return Err(CopyError::Url(u.clone()));
-            }
-            sources.len()
-        }
+        CopyFrom::Context { sources, urls } => sources.len() + urls.len(),
         CopyFrom::Image { paths, .. } => paths.len(),
     } + spec.inline.len();
     let dest = Path::new(&spec.dest);
@@ -150,6 +145,11 @@ pub fn copy_into(spec: &CopySpec, roots: &CopyRoots<'_>) -> Result<(), CopyError
     for (name, content) in &spec.inline {
         let mut data = io::Cursor::new(content.as_bytes());
         w.write_from(&target(name), &mut data, SrcAttrs::default(), 0o644)?;
+    }
+    if let CopyFrom::Context { urls, .. } = &spec.from {
+        for u in urls {
+            fetch_url(&w, u, &target, dest_is_dir)?;
+        }
     }
     match &spec.from {
         CopyFrom::Context { sources, .. } => {
@@ -413,6 +413,54 @@ impl Writer {
         }
         Ok(())
     }
+}
+
+/// ADD's URL source, fetched (plain HTTP or HTTPS; 30 s to connect, 10
+/// minutes in all) into DEST, or into DEST/<the URL's last path segment>
+/// when DEST is a directory, with mode 0600 as Docker gives it. Offline,
+/// this is the connection error, named with the URL.
+fn fetch_url(
+    w: &Writer,
+    url: &str,
+    target: &dyn Fn(&str) -> PathBuf,
+    dest_is_dir: bool,
+) -> Result<(), CopyError> {
+    let fetch_err = |detail: String| CopyError::Fetch {
+        url: url.to_string(),
+        detail,
+    };
+    let path = url.split(['?', '#']).next().unwrap_or(url);
+    let after_scheme = path.split_once("://").map_or(path, |(_, r)| r);
+    let name = after_scheme
+        .split_once('/')
+        .map_or("", |(_, p)| p.trim_end_matches('/'))
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
+    if dest_is_dir && name.is_empty() {
+        return Err(fetch_err(
+            "cannot tell a file name from the URL; give the destination as a file name".into(),
+        ));
+    }
+    let client = reqwest::blocking::Client::builder()
+        .user_agent(concat!("rrun-build/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(std::time::Duration::from_secs(30))
+        .timeout(std::time::Duration::from_secs(600))
+        .build()
+        .map_err(|e| fetch_err(e.to_string()))?;
+    let mut resp = client.get(url).send().map_err(|e| {
+        let mut detail = e.to_string();
+        let mut src = std::error::Error::source(&e);
+        while let Some(s) = src {
+            detail = format!("{detail}: {s}");
+            src = s.source();
+        }
+        fetch_err(detail)
+    })?;
+    if !resp.status().is_success() {
+        return Err(fetch_err(format!("the server answered {}", resp.status())));
+    }
+    w.write_from(&target(name), &mut resp, SrcAttrs::default(), 0o600)
 }
 
 /// Whether ADD unpacks `p`: a tar, possibly gzip- or zstd-compressed.

@@ -345,8 +345,38 @@ impl<H: BuildHost> Builder<'_, H> {
             _ => {
                 let text = apply(&mut cur.state, step, self.df.escape, &mut self.args)?;
                 let created_by = format!("/bin/sh -c #(nop)  {text}");
+                if let Instr::Workdir(_) = step.instr {
+                    // As Docker's builder: the directory is made, in a layer.
+                    let mkdir = self.workdir_spec(cur);
+                    let work: Work<'_, H> = Box::new(move |h, parent| h.copy(parent, &mkdir));
+                    return self.commit(cur, step, created_by, Some((work, String::new())));
+                }
                 self.commit(cur, step, created_by, None)
             }
+        }
+    }
+
+    /// WORKDIR's directory as a COPY of nothing into `DIR/` (which makes
+    /// it, owned by root, 0755, if it is not there).
+    fn workdir_spec(&self, cur: &Current) -> CopySpec {
+        let dir = cur
+            .state
+            .config
+            .working_dir
+            .clone()
+            .unwrap_or_else(|| "/".into());
+        CopySpec {
+            add: false,
+            from: CopyFrom::Context {
+                sources: Vec::new(),
+                urls: Vec::new(),
+            },
+            inline: Vec::new(),
+            dest: format!("{}/", dir.trim_end_matches('/')),
+            chown: None,
+            chmod: None,
+            link: false,
+            user: cur.state.config.user.clone(),
         }
     }
 

@@ -168,6 +168,10 @@ fn directories_merge_files_keep_modes_and_ignore_applies() {
     assert_eq!(owner(&c.path("srv/greeting.txt")), (0, 0));
     assert_eq!(std::fs::read(c.path("srv/greeting.txt")).unwrap(), b"hello");
     assert!(c.path("srv/many/hello.txt").is_file() && c.path("srv/many/app.conf").is_file());
+    // WORKDIR made its directory even with nothing copied into it.
+    c.build("FROM base\nWORKDIR /var/empty/app\n").unwrap();
+    assert!(c.path("var/empty/app").is_dir());
+    assert_eq!(mode(&c.path("var/empty/app")), 0o755);
 }
 
 #[test]
@@ -214,7 +218,7 @@ fn chown_chmod_heredoc_and_from_image() {
 }
 
 #[test]
-fn add_unpacks_local_archives_and_refuses_urls() {
+fn add_unpacks_local_archives() {
     let mut c = Case::new();
     let mut b = tar::Builder::new(Vec::new());
     let mut h = tar::Header::new_gnu();
@@ -235,10 +239,68 @@ fn add_unpacks_local_archives_and_refuses_urls() {
     assert_eq!(mode(&run), 0o755);
     // COPY never unpacks.
     assert!(c.path("copied/pkg.tar.gz").is_file());
+}
+
+/// A one-shot HTTP server on 127.0.0.1 answering every request with `body`.
+fn serve(body: &'static [u8]) -> (u16, std::thread::JoinHandle<String>) {
+    use std::io::{BufRead, Write};
+    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = l.local_addr().unwrap().port();
+    let t = std::thread::spawn(move || {
+        let (mut s, _) = l.accept().unwrap();
+        s.set_read_timeout(Some(std::time::Duration::from_secs(30)))
+            .unwrap();
+        let mut r = std::io::BufReader::new(s.try_clone().unwrap());
+        let mut first = String::new();
+        r.read_line(&mut first).unwrap();
+        loop {
+            let mut h = String::new();
+            if r.read_line(&mut h).unwrap() == 0 || h == "\r\n" {
+                break;
+            }
+        }
+        let head = format!(
+            "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+            body.len()
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(body).unwrap();
+        first
+    });
+    (port, t)
+}
+
+#[test]
+fn add_fetches_urls_and_fails_clearly_offline() {
+    let mut c = Case::new();
+    let (port, server) = serve(b"#!/bin/sh\necho fetched\n");
+    let df = format!("FROM base\nADD http://127.0.0.1:{port}/files/tool.sh?v=1 /opt/bin/\n");
+    c.build(&df).unwrap();
+    assert!(server
+        .join()
+        .unwrap()
+        .starts_with("GET /files/tool.sh?v=1 HTTP/1.1"));
+    let got = c.path("opt/bin/tool.sh");
+    assert_eq!(
+        std::fs::read_to_string(&got).unwrap(),
+        "#!/bin/sh\necho fetched\n"
+    );
+    assert_eq!(mode(&got), 0o600);
+    // Nothing listens there: the line, the URL and the reason.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{closed}/x.tgz");
+    let e = c.build(&format!("FROM base\nADD {url} /x\n")).unwrap_err();
+    let want = format!("Dockerfile:2: ADD {url} /x: fetching {url}: ");
+    assert!(e.starts_with(&want), "{e}");
+    assert!(e.contains("Connection refused"), "{e}");
     let e = c
-        .build("FROM base\nADD http://127.0.0.1:9/x.tgz /x\n")
+        .build("FROM base\nADD http://127.0.0.1:9 /dir/\n")
         .unwrap_err();
-    assert!(e.contains("ADD from a URL is not supported"), "{e}");
+    assert!(e.contains("cannot tell a file name from the URL"), "{e}");
 }
 
 #[test]

@@ -170,10 +170,19 @@ fn multi_stage_build_config_cache_and_rebuild_from_a_changed_file() {
     assert!(run.env.contains(&"PATH=/bin".to_string()));
     assert_eq!(run.workdir.as_deref(), Some("/src"));
 
-    assert_eq!(host.copies.len(), 3);
+    assert_eq!(host.copies.len(), 4);
+    // WORKDIR makes its directory: a copy of nothing into it.
     assert_eq!(host.copies[0].dest, "/src/");
-    let CopyFrom::Image { id, paths } = &host.copies[1].from else {
-        panic!("{:?}", host.copies[1]);
+    assert_eq!(
+        host.copies[0].from,
+        CopyFrom::Context {
+            sources: vec![],
+            urls: vec![]
+        }
+    );
+    assert_eq!(host.copies[1].dest, "/src/");
+    let CopyFrom::Image { id, paths } = &host.copies[2].from else {
+        panic!("{:?}", host.copies[2]);
     };
     assert_eq!(paths, &["/out.txt"]);
     let built = host.cache.values().find(|i| {
@@ -183,12 +192,12 @@ fn multi_stage_build_config_cache_and_rebuild_from_a_changed_file() {
             .contains("echo building")
     });
     assert_eq!(id, &built.unwrap().id);
-    let CopyFrom::Context { sources, .. } = &host.copies[2].from else {
-        panic!("{:?}", host.copies[2]);
+    let CopyFrom::Context { sources, .. } = &host.copies[3].from else {
+        panic!("{:?}", host.copies[3]);
     };
     // .dockerignore kept the key out.
     assert_eq!(sources[0].files, ["conf/app.conf"]);
-    assert_eq!(host.copies[2].dest, "/etc/app/");
+    assert_eq!(host.copies[3].dest, "/etc/app/");
 
     let c = &out.image.config.config;
     assert_eq!(c.user.as_deref(), Some("nobody"));
@@ -223,7 +232,7 @@ fn multi_stage_build_config_cache_and_rebuild_from_a_changed_file() {
     assert_eq!(again.cache_hits, commits);
     assert_eq!(
         (host.runs.len(), host.copies.len(), host.commits.len()),
-        (1, 3, commits)
+        (1, 4, commits)
     );
 
     // An ignored file changes nothing; a copied one rebuilds from its step on.
@@ -236,7 +245,7 @@ fn multi_stage_build_config_cache_and_rebuild_from_a_changed_file() {
     let changed = build(&mut host, &opts(ctx.path())).unwrap();
     assert_ne!(changed.image.id, out.image.id);
     assert_eq!(host.runs.len(), 1, "the build stage stays cached");
-    assert_eq!(host.copies.len(), 4, "only the changed COPY copies again");
+    assert_eq!(host.copies.len(), 5, "only the changed COPY copies again");
     // COPY conf/ and the five steps after it.
     assert_eq!(host.commits.len(), commits + 6);
 
@@ -256,7 +265,7 @@ fn target_builds_only_its_stages() {
     o.target = Some("build".into());
     let out = build(&mut host, &o).unwrap();
     assert_eq!(host.runs.len(), 1);
-    assert_eq!(host.copies.len(), 1);
+    assert_eq!(host.copies.len(), 2);
     assert_eq!(out.image.config.config.working_dir.as_deref(), Some("/src"));
     o.target = Some("nope".into());
     let e = build(&mut host, &o).unwrap_err().to_string();

@@ -255,7 +255,7 @@ impl Access {
 }
 
 #[derive(Debug, Clone)]
-enum Auth {
+pub(crate) enum Auth {
     Basic(Credential),
     Bearer(String),
 }
@@ -352,7 +352,7 @@ impl RegistryClient {
         })
     }
 
-    fn client(&self, ep: &Endpoint) -> &Client {
+    pub(crate) fn client(&self, ep: &Endpoint) -> &Client {
         if ep.insecure_tls {
             &self.http_insecure
         } else {
@@ -386,92 +386,6 @@ impl RegistryClient {
                 what: "the /v2/ API (not an OCI distribution registry?)".into(),
                 registry: ep.host.clone(),
             }),
-            status => Err(RegistryError::Status {
-                url,
-                status,
-                body: String::new(),
-            }),
-        }
-    }
-
-    /// `docker login`: checks `cred` against the registry's `/v2/`, with
-    /// basic auth or a bearer token fetched with it (no scope, as the
-    /// docker CLI asks). docker.io's mirrors are not asked.
-    pub fn login(&self, domain: &str, cred: &Credential) -> Result<(), RegistryError> {
-        let endpoints: Vec<Endpoint> = self
-            .opts
-            .endpoints(domain)
-            .into_iter()
-            .filter(|e| !e.mirror)
-            .collect();
-        let mut last = None;
-        for ep in &endpoints {
-            match self.login_at(ep, cred) {
-                Err(e @ RegistryError::Http { .. }) if ep.insecure_tls => last = Some(e),
-                other => return other,
-            }
-        }
-        Err(last.expect("at least one endpoint"))
-    }
-
-    fn login_at(&self, ep: &Endpoint, cred: &Credential) -> Result<(), RegistryError> {
-        let url = format!("{}/v2/", ep.base);
-        let get = |auth: Option<Auth>| {
-            let mut req = self
-                .client(ep)
-                .get(&url)
-                .timeout(Duration::from_secs(if ep.insecure_tls { 10 } else { 30 }));
-            req = match auth {
-                Some(Auth::Basic(c)) => req.basic_auth(c.username, Some(c.password)),
-                Some(Auth::Bearer(t)) => req.bearer_auth(t),
-                None => req,
-            };
-            req.send().map_err(|source| RegistryError::Http {
-                url: url.clone(),
-                source,
-            })
-        };
-        let denied = |detail: String| RegistryError::Unauthorized {
-            registry: ep.host.clone(),
-            detail,
-        };
-        let resp = get(None)?;
-        if resp.status().is_success() {
-            return Ok(());
-        }
-        if resp.status() != StatusCode::UNAUTHORIZED {
-            return Err(RegistryError::Status {
-                url: url.clone(),
-                status: resp.status(),
-                body: String::new(),
-            });
-        }
-        let challenge = resp
-            .headers()
-            .get(WWW_AUTHENTICATE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(parse_challenge)
-            .ok_or_else(|| denied("401 without a WWW-Authenticate challenge".into()))?;
-        let auth = match challenge.scheme.as_str() {
-            "basic" => Auth::Basic(cred.clone()),
-            "bearer" => {
-                let realm = challenge
-                    .params
-                    .get("realm")
-                    .ok_or_else(|| denied("bearer challenge without a realm".into()))?;
-                let service = challenge.params.get("service");
-                Auth::Bearer(self.fetch_token(ep, realm, service, "", Some(cred))?)
-            }
-            other => return Err(denied(format!("unsupported auth scheme {other:?}"))),
-        };
-        let resp = get(Some(auth))?;
-        match resp.status() {
-            s if s.is_success() => Ok(()),
-            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(denied(format!(
-                "{}: wrong user name or password for {}",
-                resp.status(),
-                cred.username
-            ))),
             status => Err(RegistryError::Status {
                 url,
                 status,
@@ -663,7 +577,7 @@ impl RegistryClient {
         }
     }
 
-    fn fetch_token(
+    pub(crate) fn fetch_token(
         &self,
         ep: &Endpoint,
         realm: &str,

@@ -159,67 +159,15 @@ fn run(cli: Cli) -> Result<()> {
             platform,
             max_concurrent_downloads,
             quiet,
-        } => {
-            let r = Reference::parse(reference)?;
-            let client = RegistryClient::new(registry_options(&cli)?)?;
-            let out = Arc::new(Mutex::new(std::io::stdout()));
-            let progress: Option<rrun_image::pull::ProgressFn> = (!quiet).then(|| {
-                let out = out.clone();
-                Arc::new(move |p: &Progress| {
-                    let line = match p {
-                        Progress::Resolved { manifest, layers } => {
-                            format!("{manifest}: {layers} layers")
-                        }
-                        Progress::LayerExists { digest } => {
-                            format!("{}: Already exists", short(digest))
-                        }
-                        Progress::LayerStarted { digest, size } => {
-                            format!("{}: Pulling ({size} bytes)", short(digest))
-                        }
-                        Progress::LayerProgress {
-                            digest,
-                            received,
-                            size,
-                        } => {
-                            format!("{}: Downloading {received}/{size}", short(digest))
-                        }
-                        Progress::LayerDone { digest } => {
-                            format!("{}: Pull complete", short(digest))
-                        }
-                    };
-                    let _ = writeln!(out.lock().expect("stdout lock"), "{line}");
-                }) as rrun_image::pull::ProgressFn
-            });
-            let opts = PullOptions {
-                platform: platform.as_deref().map(Platform::parse).transpose()?,
-                max_concurrent_downloads: *max_concurrent_downloads,
-                progress,
-                ..Default::default()
-            };
-            let img = pull(&store, &client, &r, &opts)
-                .with_context(|| format!("pulling {}", r.familiar()))?;
-            let mut o = out.lock().expect("stdout lock");
-            writeln!(o, "Digest: {}", img.manifest)?;
-            writeln!(o, "Id: {}", img.config)?;
-            writeln!(o, "{}", r)?;
-        }
-        Cmd::Ls { json } => {
-            for img in images::list_images(&store)? {
-                if *json {
-                    println!("{}", images::inspect_json(&img));
-                    continue;
-                }
-                let tags = img.repo_tags();
-                let id = &img.id.hex()[..12];
-                if tags.is_empty() {
-                    println!("<none>\t<none>\t{id}\t{}", img.size());
-                }
-                for t in tags {
-                    let (repo, tag) = t.rsplit_once(':').unwrap_or((&t, "<none>"));
-                    println!("{repo}\t{tag}\t{id}\t{}", img.size());
-                }
-            }
-        }
+        } => cmd_pull(
+            &cli,
+            &store,
+            reference,
+            platform.as_deref(),
+            *max_concurrent_downloads,
+            *quiet,
+        )?,
+        Cmd::Ls { json } => cmd_ls(&store, *json)?,
         Cmd::Inspect { names } => {
             let mut all = Vec::new();
             for n in names {
@@ -230,58 +178,10 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Tag { source, target } => {
             images::tag(&store, source, target)?;
         }
-        Cmd::Rm { names, force } => {
-            for n in names {
-                for r in images::remove(&store, n, *force, &images::no_containers)? {
-                    match r {
-                        Removed::Untagged(t) => println!("Untagged: {t}"),
-                        Removed::Deleted(d) => println!("Deleted: {d}"),
-                    }
-                }
-            }
-        }
-        Cmd::Prune => {
-            let r = images::garbage_collect(&store, &images::no_containers)?;
-            for b in &r.blobs {
-                println!("deleted blob: {b}");
-            }
-            for s in &r.snapshots {
-                println!("deleted snapshot: {s}");
-            }
-            println!("removed {} temp files", r.temp_files);
-        }
-        Cmd::Load { input } => {
-            let loaded = match input {
-                Some(p) => {
-                    let f = std::fs::File::open(p)
-                        .with_context(|| format!("opening {}", p.display()))?;
-                    archive::load(&store, f)?
-                }
-                None => archive::load(&store, std::io::stdin().lock())?,
-            };
-            for (digest, refs) in loaded.images {
-                if refs.is_empty() {
-                    println!("Loaded image ID: {digest}");
-                }
-                for r in refs {
-                    println!("Loaded image: {}", r.familiar());
-                }
-            }
-        }
-        Cmd::Save { names, output } => {
-            let names: Vec<&str> = names.iter().map(String::as_str).collect();
-            match output {
-                Some(p) => {
-                    // Written beside the target and renamed: never a torn archive.
-                    let tmp = p.with_extension("rrun-tmp");
-                    let f = std::fs::File::create(&tmp)
-                        .with_context(|| format!("creating {}", tmp.display()))?;
-                    archive::save(&store, &names, std::io::BufWriter::new(f))?;
-                    std::fs::rename(&tmp, p)?;
-                }
-                None => archive::save(&store, &names, std::io::stdout().lock())?,
-            }
-        }
+        Cmd::Rm { names, force } => cmd_rm(&store, names, *force)?,
+        Cmd::Prune => cmd_prune(&store)?,
+        Cmd::Load { input } => cmd_load(&store, input.as_deref())?,
+        Cmd::Save { names, output } => cmd_save(&store, names, output.as_deref())?,
         Cmd::Import { tarball, reference } => {
             let r = Reference::parse(reference)?;
             let id = archive::import(&store, tarball, &r)?;
@@ -293,8 +193,6 @@ fn run(cli: Cli) -> Result<()> {
             max_concurrent_uploads,
             quiet,
         } => {
-            let r = Reference::parse(reference)?;
-            let client = RegistryClient::new(registry_options(&cli)?)?;
             let opts = PushOptions {
                 progress: (!quiet)
                     .then(|| Arc::new(print_push) as rrun_image::push::PushProgressFn),
@@ -302,9 +200,7 @@ fn run(cli: Cli) -> Result<()> {
                 max_concurrent_uploads: *max_concurrent_uploads,
                 cancel: None,
             };
-            let pushed = push(&store, &client, &r, &opts)
-                .with_context(|| format!("pushing {}", r.familiar()))?;
-            println!("Digest: {}", pushed.manifest);
+            cmd_push(&cli, &store, reference, &opts)?
         }
         Cmd::Login {
             server,
@@ -318,16 +214,7 @@ fn run(cli: Cli) -> Result<()> {
             password.clone(),
             *password_stdin,
         )?,
-        Cmd::Logout { server } => {
-            let host = credentials::registry_host(server.as_deref().unwrap_or("docker.io"));
-            let path =
-                docker_config(&cli).context("no Docker config path (set HOME or DOCKER_CONFIG)")?;
-            if credentials::erase_credential(&path, &host)? {
-                println!("Removing login credentials for {host}");
-            } else {
-                println!("Not logged in to {host}");
-            }
-        }
+        Cmd::Logout { server } => logout(&cli, server.as_deref())?,
         Cmd::Mount {
             name,
             upper,
@@ -337,6 +224,152 @@ fn run(cli: Cli) -> Result<()> {
             let img = images::find_image(&store, name)?;
             rrun_image::rootfs::mount_rootfs(&store, &img, upper, work, target)?;
         }
+    }
+    Ok(())
+}
+
+fn cmd_ls(store: &Store, json: bool) -> Result<()> {
+    for img in images::list_images(store)? {
+        if json {
+            println!("{}", images::inspect_json(&img));
+            continue;
+        }
+        let tags = img.repo_tags();
+        let id = &img.id.hex()[..12];
+        if tags.is_empty() {
+            println!("<none>\t<none>\t{id}\t{}", img.size());
+        }
+        for t in tags {
+            let (repo, tag) = t.rsplit_once(':').unwrap_or((&t, "<none>"));
+            println!("{repo}\t{tag}\t{id}\t{}", img.size());
+        }
+    }
+    Ok(())
+}
+
+fn cmd_rm(store: &Store, names: &[String], force: bool) -> Result<()> {
+    for n in names {
+        for r in images::remove(store, n, force, &images::no_containers)? {
+            match r {
+                Removed::Untagged(t) => println!("Untagged: {t}"),
+                Removed::Deleted(d) => println!("Deleted: {d}"),
+            }
+        }
+    }
+    Ok(())
+}
+
+fn cmd_prune(store: &Store) -> Result<()> {
+    let r = images::garbage_collect(store, &images::no_containers)?;
+    for b in &r.blobs {
+        println!("deleted blob: {b}");
+    }
+    for s in &r.snapshots {
+        println!("deleted snapshot: {s}");
+    }
+    println!("removed {} temp files", r.temp_files);
+    Ok(())
+}
+
+fn cmd_load(store: &Store, input: Option<&std::path::Path>) -> Result<()> {
+    let loaded = match input {
+        Some(p) => {
+            let f = std::fs::File::open(p).with_context(|| format!("opening {}", p.display()))?;
+            archive::load(store, f)?
+        }
+        None => archive::load(store, std::io::stdin().lock())?,
+    };
+    for (digest, refs) in loaded.images {
+        if refs.is_empty() {
+            println!("Loaded image ID: {digest}");
+        }
+        for r in refs {
+            println!("Loaded image: {}", r.familiar());
+        }
+    }
+    Ok(())
+}
+
+fn cmd_save(store: &Store, names: &[String], output: Option<&std::path::Path>) -> Result<()> {
+    let names: Vec<&str> = names.iter().map(String::as_str).collect();
+    match output {
+        Some(p) => {
+            // Written beside the target and renamed: never a torn archive.
+            let tmp = p.with_extension("rrun-tmp");
+            let f = std::fs::File::create(&tmp)
+                .with_context(|| format!("creating {}", tmp.display()))?;
+            archive::save(store, &names, std::io::BufWriter::new(f))?;
+            std::fs::rename(&tmp, p)?;
+        }
+        None => archive::save(store, &names, std::io::stdout().lock())?,
+    }
+    Ok(())
+}
+
+/// `pull`: progress lines as the layers come, then the digest and id.
+fn cmd_pull(
+    cli: &Cli,
+    store: &Store,
+    reference: &str,
+    platform: Option<&str>,
+    max_concurrent_downloads: usize,
+    quiet: bool,
+) -> Result<()> {
+    let r = Reference::parse(reference)?;
+    let client = RegistryClient::new(registry_options(cli)?)?;
+    let out = Arc::new(Mutex::new(std::io::stdout()));
+    let progress = (!quiet).then(|| pull_progress(out.clone()));
+    let opts = PullOptions {
+        platform: platform.map(Platform::parse).transpose()?,
+        max_concurrent_downloads,
+        progress,
+        ..Default::default()
+    };
+    let img =
+        pull(store, &client, &r, &opts).with_context(|| format!("pulling {}", r.familiar()))?;
+    let mut o = out.lock().expect("stdout lock");
+    writeln!(o, "Digest: {}", img.manifest)?;
+    writeln!(o, "Id: {}", img.config)?;
+    writeln!(o, "{}", r)?;
+    Ok(())
+}
+
+fn pull_progress(out: Arc<Mutex<std::io::Stdout>>) -> rrun_image::pull::ProgressFn {
+    Arc::new(move |p: &Progress| {
+        let line = match p {
+            Progress::Resolved { manifest, layers } => format!("{manifest}: {layers} layers"),
+            Progress::LayerExists { digest } => format!("{}: Already exists", short(digest)),
+            Progress::LayerStarted { digest, size } => {
+                format!("{}: Pulling ({size} bytes)", short(digest))
+            }
+            Progress::LayerProgress {
+                digest,
+                received,
+                size,
+            } => format!("{}: Downloading {received}/{size}", short(digest)),
+            Progress::LayerDone { digest } => format!("{}: Pull complete", short(digest)),
+        };
+        let _ = writeln!(out.lock().expect("stdout lock"), "{line}");
+    })
+}
+
+fn cmd_push(cli: &Cli, store: &Store, reference: &str, opts: &PushOptions) -> Result<()> {
+    let r = Reference::parse(reference)?;
+    let client = RegistryClient::new(registry_options(cli)?)?;
+    let pushed =
+        push(store, &client, &r, opts).with_context(|| format!("pushing {}", r.familiar()))?;
+    println!("Digest: {}", pushed.manifest);
+    Ok(())
+}
+
+/// `logout [SERVER]`: forgets the credentials wherever they are kept.
+fn logout(cli: &Cli, server: Option<&str>) -> Result<()> {
+    let host = credentials::registry_host(server.unwrap_or("docker.io"));
+    let path = docker_config(cli).context("no Docker config path (set HOME or DOCKER_CONFIG)")?;
+    if credentials::erase_credential(&path, &host)? {
+        println!("Removing login credentials for {host}");
+    } else {
+        println!("Not logged in to {host}");
     }
     Ok(())
 }
