@@ -1,0 +1,278 @@
+//! Container commands: `start`, `stop`, `restart`, `kill`, `rm`, `wait`,
+//! `logs`, `inspect`, `port`, `rename`, `top` and `container prune`.
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use serde_json::Value;
+
+use crate::apimodel::models::{ContainerPruneResponse, ContainerTopResponse};
+use crate::apimodel::Filters;
+
+use super::client::{self, enc, Client};
+use super::format::{confirm, human_size, print_inspected, table};
+use super::{each, images, Exit};
+
+#[derive(Debug, Args)]
+/// `rrun logs`'s flags.
+pub struct LogsArgs {
+    #[arg(short, long)]
+    pub follow: bool,
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
+    #[arg(short = 'n', long, default_value = "all")]
+    pub tail: String,
+    pub container: String,
+}
+
+pub fn start_each(c: &Client, names: &[String]) -> Result<i32> {
+    each(names, |n| start(c, n))
+}
+
+/// `stop` or `restart` (`what`), with `-t`.
+pub fn stop(c: &Client, what: &str, time: Option<i64>, names: &[String]) -> Result<i32> {
+    let t = time.map(|t| format!("?t={t}")).unwrap_or_default();
+    each(names, |n| {
+        c.post(&format!("/containers/{}/{what}{t}", enc(n)))?;
+        Ok(())
+    })
+}
+
+pub fn kill(c: &Client, signal: &str, names: &[String]) -> Result<i32> {
+    each(names, |n| {
+        c.post(&format!(
+            "/containers/{}/kill?signal={}",
+            enc(n),
+            enc(signal)
+        ))?;
+        Ok(())
+    })
+}
+
+pub fn rm(c: &Client, force: bool, volumes: bool, names: &[String]) -> Result<i32> {
+    each(names, |n| {
+        c.request(
+            "DELETE",
+            &format!("/containers/{}?force={force}&v={volumes}", enc(n)),
+            None,
+        )?;
+        Ok(())
+    })
+}
+
+pub fn logs(c: &Client, a: &LogsArgs) -> Result<i32> {
+    let path = format!(
+        "/containers/{}/logs?stdout=1&stderr=1&follow={}&timestamps={}&tail={}",
+        enc(&a.container),
+        a.follow,
+        a.timestamps,
+        enc(&a.tail)
+    );
+    // A container with a terminal has one raw stream (Docker's).
+    let v: Value = c.get(&format!("/containers/{}/json", enc(&a.container)))?;
+    let raw = v["Config"]["Tty"] == true;
+    super::tty::output(c.request("GET", &path, None)?.body, raw)?;
+    Ok(0)
+}
+
+pub fn wait(c: &Client, names: &[String]) -> Result<i32> {
+    let mut failed = false;
+    for n in names {
+        match c
+            .post(&format!("/containers/{}/wait", enc(n)))
+            .and_then(|r| r.json::<Value>())
+        {
+            Ok(v) => println!("{}", v["StatusCode"]),
+            Err(e) => {
+                eprintln!("{e:#}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+/// `rrun inspect`: a container, else an image of that name (as Docker's).
+pub fn inspect(c: &Client, format: Option<&str>, names: &[String]) -> Result<i32> {
+    print_inspected(names, format, |n| {
+        c.get::<Value>(&format!("/containers/{}/json", enc(n)))
+            .or_else(|e| {
+                c.get(&format!("/images/{}/json", images::encode_path(n)))
+                    .map_err(|_| e)
+            })
+    })
+}
+
+/// Starts a container; a program that cannot run gives Docker's 126/127.
+pub fn start(c: &Client, id: &str) -> Result<()> {
+    match c.post(&format!("/containers/{}/start", enc(id))) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            if let Some(api) = e.downcast_ref::<client::ApiError>() {
+                let code = crate::apimodel::start_error_code(&api.message);
+                if code == 126 || code == 127 {
+                    eprintln!("{api}");
+                    return Err(Exit(code).into());
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
+/// `host:port`, an IPv6 host in brackets (Go's `net.JoinHostPort`).
+pub fn join_host_port(host: &str, port: impl std::fmt::Display) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// `docker port`'s lines from `NetworkSettings.Ports`: every mapping as
+/// `80/tcp -> 0.0.0.0:8080`, or only the host side of `private`'s
+/// (`80` or `80/udp`); None when `private` is not published.
+pub fn port_lines(ports: &Value, private: Option<&str>) -> Option<Vec<String>> {
+    let bindings = |v: &Value| -> Vec<String> {
+        v.as_array()
+            .into_iter()
+            .flatten()
+            .map(|b| {
+                join_host_port(
+                    b["HostIp"].as_str().unwrap_or_default(),
+                    b["HostPort"].as_str().unwrap_or_default(),
+                )
+            })
+            .collect()
+    };
+    let Some(private) = private else {
+        let mut keys: Vec<(&String, &Value)> = ports.as_object().into_iter().flatten().collect();
+        // By port number, then protocol (docker/cli sorts naturally).
+        keys.sort_by_key(|(k, _)| {
+            let (port, proto) = k.split_once('/').unwrap_or((k, "tcp"));
+            (port.parse::<u32>().unwrap_or(u32::MAX), proto.to_string())
+        });
+        let lines = keys
+            .into_iter()
+            .flat_map(|(k, v)| bindings(v).into_iter().map(move |h| format!("{k} -> {h}")))
+            .collect();
+        return Some(lines);
+    };
+    let key = if private.contains('/') {
+        private.to_string()
+    } else {
+        format!("{private}/tcp")
+    };
+    let lines = bindings(&ports[&key]);
+    (!lines.is_empty()).then_some(lines)
+}
+
+/// `rrun port CONTAINER [PRIVATE_PORT[/PROTO]]`.
+pub fn port(c: &Client, container: &str, private: Option<&str>) -> Result<i32> {
+    let v: Value = c.get(&format!("/containers/{}/json", enc(container)))?;
+    match port_lines(&v["NetworkSettings"]["Ports"], private) {
+        Some(lines) => {
+            for l in lines {
+                println!("{l}");
+            }
+            Ok(0)
+        }
+        None => {
+            let p = private.unwrap_or_default();
+            let key = if p.contains('/') {
+                p.to_string()
+            } else {
+                format!("{p}/tcp")
+            };
+            eprintln!("Error: No public port '{key}' published for {container}");
+            Ok(1)
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContainerCmd {
+    /// Remove all stopped containers.
+    Prune {
+        #[arg(short, long)]
+        force: bool,
+        #[arg(long = "filter")]
+        filter: Vec<String>,
+    },
+}
+
+pub fn rename(c: &Client, container: &str, new_name: &str) -> Result<i32> {
+    c.post(&format!(
+        "/containers/{}/rename?name={}",
+        enc(container),
+        enc(new_name)
+    ))?;
+    Ok(0)
+}
+
+pub fn top(c: &Client, container: &str) -> Result<i32> {
+    let v: ContainerTopResponse = c.get(&format!("/containers/{}/top", enc(container)))?;
+    let mut rows = vec![v.titles.unwrap_or_default()];
+    rows.extend(v.processes.unwrap_or_default());
+    print!("{}", table(&rows));
+    Ok(0)
+}
+
+/// `POST /containers/prune`: ids removed and bytes reclaimed.
+pub fn prune_containers(c: &Client, filter: &[String]) -> Result<(Vec<String>, u64)> {
+    let f = Filters::from_flags(filter)?.to_json();
+    let v: ContainerPruneResponse = c
+        .post(&format!("/containers/prune?filters={}", enc(&f)))?
+        .json()?;
+    let space = v.space_reclaimed.unwrap_or(0).max(0) as u64;
+    Ok((v.containers_deleted.unwrap_or_default(), space))
+}
+
+pub fn container(c: &Client, cmd: ContainerCmd) -> Result<i32> {
+    match cmd {
+        ContainerCmd::Prune { force, filter } => {
+            if !confirm(force, "all stopped containers")? {
+                return Ok(0);
+            }
+            let (ids, space) = prune_containers(c, &filter)?;
+            if !ids.is_empty() {
+                println!("Deleted Containers:");
+                ids.iter().for_each(|i| println!("{i}"));
+                println!();
+            }
+            println!("Total reclaimed space: {}", human_size(space));
+            Ok(0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn port_lines_follow_docker_port() {
+        let ports = json!({
+            "443/tcp": null,
+            "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}, {"HostIp": "::", "HostPort": "8080"}],
+            "53/udp": [{"HostIp": "::1", "HostPort": "5353"}],
+        });
+        assert_eq!(
+            port_lines(&ports, None).unwrap(),
+            [
+                "53/udp -> [::1]:5353",
+                "80/tcp -> 0.0.0.0:8080",
+                "80/tcp -> [::]:8080"
+            ]
+        );
+        assert_eq!(
+            port_lines(&ports, Some("80")).unwrap(),
+            ["0.0.0.0:8080", "[::]:8080"]
+        );
+        assert_eq!(port_lines(&ports, Some("443")), None);
+        assert_eq!(
+            port_lines(&Value::Null, None).unwrap(),
+            Vec::<String>::new()
+        );
+    }
+}

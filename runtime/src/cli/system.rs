@@ -1,0 +1,240 @@
+//! `rrun system …`, `version`, `info` and `completion`.
+
+use anyhow::Result;
+use clap::Subcommand;
+use serde_json::Value;
+
+use crate::apimodel::models::{NetworkPruneResponse, SystemVersion, VolumePruneResponse};
+
+use super::client::{self, Client};
+use super::containers::prune_containers;
+use super::format::{human_size, table};
+use super::images::{print_removed, prune_images};
+
+#[derive(Debug, Subcommand)]
+pub enum SystemCmd {
+    /// Show rrun disk usage.
+    Df,
+    /// Remove unused data.
+    Prune {
+        /// Remove all unused images not just dangling ones.
+        #[arg(short, long)]
+        all: bool,
+        /// Do not prompt for confirmation.
+        #[arg(short, long)]
+        force: bool,
+        /// Prune anonymous volumes.
+        #[arg(long)]
+        volumes: bool,
+    },
+}
+
+pub fn system(c: &Client, cmd: SystemCmd) -> Result<i32> {
+    let (all, force, volumes) = match cmd {
+        SystemCmd::Df => {
+            let v: Value = c.get("/system/df")?;
+            print!("{}", table(&df_rows(&v)));
+            return Ok(0);
+        }
+        SystemCmd::Prune {
+            all,
+            force,
+            volumes,
+        } => (all, force, volumes),
+    };
+    if !force {
+        eprint!(
+            "{}\nAre you sure you want to continue? [y/N] ",
+            system_prune_warning(all, volumes)
+        );
+        let mut line = String::new();
+        std::io::stdin().read_line(&mut line)?;
+        if !matches!(line.trim(), "y" | "Y" | "yes") {
+            return Ok(0);
+        }
+    }
+    let (ids, mut space) = prune_containers(c, &[])?;
+    print_deleted("Containers", &ids);
+    let nets: NetworkPruneResponse = c.post("/networks/prune")?.json()?;
+    print_deleted("Networks", &nets.networks_deleted.unwrap_or_default());
+    if volumes {
+        let v: VolumePruneResponse = c.post("/volumes/prune")?.json()?;
+        print_deleted("Volumes", &v.volumes_deleted.unwrap_or_default());
+        space += v.space_reclaimed.unwrap_or(0).max(0) as u64;
+    }
+    let (imgs, s) = prune_images(c, all, &[])?;
+    space += s;
+    if !imgs.is_empty() {
+        println!("Deleted Images:");
+        print_removed(&imgs, true);
+        println!();
+    }
+    println!("Total reclaimed space: {}", human_size(space));
+    Ok(0)
+}
+
+/// `Deleted Containers:` and its list, when there is one.
+fn print_deleted(what: &str, names: &[String]) {
+    if !names.is_empty() {
+        println!("Deleted {what}:");
+        names.iter().for_each(|n| println!("{n}"));
+        println!();
+    }
+}
+
+/// Docker's `system prune` warning list.
+pub fn system_prune_warning(all: bool, volumes: bool) -> String {
+    let mut w = String::from("WARNING! This will remove:\n  - all stopped containers\n  - all networks not used by at least one container\n");
+    if volumes {
+        w.push_str("  - all anonymous volumes not used by at least one container\n");
+    }
+    if all {
+        w.push_str("  - all images without at least one container associated to them\n");
+    } else {
+        w.push_str("  - all dangling images\n");
+    }
+    w
+}
+
+/// `system df`'s rows: TYPE, TOTAL, ACTIVE, SIZE, RECLAIMABLE.
+pub fn df_rows(v: &Value) -> Vec<Vec<String>> {
+    let n = |x: &Value| x.as_u64().unwrap_or(0);
+    let pct = |r: u64, t: u64| match (r * 100).checked_div(t) {
+        Some(p) => format!("{} ({p}%)", human_size(r)),
+        None => human_size(r),
+    };
+    let list = |k: &str| v[k].as_array().cloned().unwrap_or_default();
+    let (imgs, ctrs, vols) = (list("Images"), list("Containers"), list("Volumes"));
+    let img_active = imgs
+        .iter()
+        .filter(|i| i["Containers"].as_i64().unwrap_or(0) > 0)
+        .count();
+    let img_size = n(&v["LayersSize"]);
+    let img_free: u64 = imgs
+        .iter()
+        .filter(|i| i["Containers"].as_i64().unwrap_or(0) == 0)
+        .map(|i| n(&i["Size"]))
+        .sum();
+    let running = |c: &&Value| c["State"] == "running";
+    let ctr_size: u64 = ctrs.iter().map(|c| n(&c["SizeRw"])).sum();
+    let ctr_free: u64 = ctrs
+        .iter()
+        .filter(|c| !running(c))
+        .map(|c| n(&c["SizeRw"]))
+        .sum();
+    let used = |x: &&Value| x["UsageData"]["RefCount"].as_u64().unwrap_or(0) > 0;
+    let vol_size: u64 = vols.iter().map(|x| n(&x["UsageData"]["Size"])).sum();
+    let vol_free: u64 = vols
+        .iter()
+        .filter(|x| !used(x))
+        .map(|x| n(&x["UsageData"]["Size"]))
+        .sum();
+    vec![
+        ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
+            .map(String::from)
+            .to_vec(),
+        vec![
+            "Images".into(),
+            imgs.len().to_string(),
+            img_active.to_string(),
+            human_size(img_size),
+            pct(img_free, img_size),
+        ],
+        vec![
+            "Containers".into(),
+            ctrs.len().to_string(),
+            ctrs.iter().filter(running).count().to_string(),
+            human_size(ctr_size),
+            pct(ctr_free, ctr_size),
+        ],
+        vec![
+            "Local Volumes".into(),
+            vols.len().to_string(),
+            vols.iter().filter(used).count().to_string(),
+            human_size(vol_size),
+            pct(vol_free, vol_size),
+        ],
+        vec![
+            "Build Cache".into(),
+            "0".into(),
+            "0".into(),
+            "0B".into(),
+            "0B".into(),
+        ],
+    ]
+}
+
+/// `rrun completion bash|zsh|fish`.
+pub fn completion(shell: clap_complete::Shell) -> Result<i32> {
+    use clap::CommandFactory;
+    let mut cmd = super::Cli::command();
+    clap_complete::generate(shell, &mut cmd, "rrun", &mut std::io::stdout());
+    Ok(0)
+}
+
+pub fn version(c: &Client) -> Result<i32> {
+    println!("Client:");
+    println!(" Version:           {}", env!("CARGO_PKG_VERSION"));
+    println!(" API version:       {}", &client::API_PREFIX[2..]);
+    println!(" OS/Arch:           linux/{}", std::env::consts::ARCH);
+    println!();
+    let v: SystemVersion = c.get("/version")?;
+    let s = |f: &Option<String>| f.clone().unwrap_or_default();
+    println!("Server: rrun");
+    println!(" Engine:");
+    println!("  Version:          {}", s(&v.version));
+    println!(
+        "  API version:      {} (minimum version {})",
+        s(&v.api_version),
+        s(&v.min_api_version)
+    );
+    println!("  OS/Arch:          {}/{}", s(&v.os), s(&v.arch));
+    println!("  Kernel:           {}", s(&v.kernel_version));
+    Ok(0)
+}
+
+pub fn info(c: &Client) -> Result<i32> {
+    let v: Value = c.get("/info")?;
+    let s = |k: &str| match &v[k] {
+        Value::String(s) => s.clone(),
+        other => other.to_string(),
+    };
+    println!("Server:");
+    println!(" Containers: {}", s("Containers"));
+    println!("  Running: {}", s("ContainersRunning"));
+    println!("  Paused: {}", s("ContainersPaused"));
+    println!("  Stopped: {}", s("ContainersStopped"));
+    println!(" Images: {}", s("Images"));
+    println!(" Server Version: {}", s("ServerVersion"));
+    println!(" Storage Driver: {}", s("Driver"));
+    println!(" Logging Driver: {}", s("LoggingDriver"));
+    println!(" Cgroup Driver: {}", s("CgroupDriver"));
+    println!(" Cgroup Version: {}", s("CgroupVersion"));
+    println!(" Default Runtime: {}", s("DefaultRuntime"));
+    println!(" Kernel Version: {}", s("KernelVersion"));
+    println!(" Operating System: {}", s("OperatingSystem"));
+    println!(" OSType: {}", s("OSType"));
+    println!(" Architecture: {}", s("Architecture"));
+    println!(" CPUs: {}", s("NCPU"));
+    println!(" Name: {}", s("Name"));
+    println!(" Docker Root Dir: {}", s("DockerRootDir"));
+    println!(" Live Restore Enabled: {}", s("LiveRestoreEnabled"));
+    Ok(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn prune_warnings_and_df_rows() {
+        assert!(system_prune_warning(false, true).contains("anonymous volumes"));
+        let df = df_rows(
+            &json!({"LayersSize": 2000, "Images": [{"Size": 1000, "Containers": 0}, {"Size": 1000, "Containers": 1}],
+            "Containers": [{"State": "running", "SizeRw": 10}], "Volumes": []}),
+        );
+        assert_eq!(df[1], vec!["Images", "2", "1", "2kB", "1kB (50%)"]);
+        assert_eq!(df[2][2], "1");
+    }
+}

@@ -1,0 +1,154 @@
+//! `rrun volume …`.
+
+use anyhow::Result;
+use clap::Subcommand;
+use serde_json::Value;
+
+use crate::apimodel::models::{Volume, VolumeCreateRequest, VolumePruneResponse};
+use crate::apimodel::Filters;
+
+use super::client::{enc, Client};
+use super::format::{confirm, format_value, human_size, kv, print_inspected, table};
+
+#[derive(Debug, Subcommand)]
+pub enum VolumeCmd {
+    /// Create a volume.
+    Create {
+        #[arg(short, long, default_value = "local")]
+        driver: String,
+        #[arg(short = 'o', long = "opt")]
+        opt: Vec<String>,
+        #[arg(long)]
+        label: Vec<String>,
+        name: Option<String>,
+    },
+    /// List volumes.
+    #[command(alias = "list")]
+    Ls {
+        #[arg(short, long)]
+        quiet: bool,
+        #[arg(short, long = "filter")]
+        filter: Vec<String>,
+        #[arg(long)]
+        format: Option<String>,
+    },
+    /// Display detailed information on one or more volumes.
+    Inspect {
+        #[arg(required = true)]
+        volumes: Vec<String>,
+        #[arg(short, long)]
+        format: Option<String>,
+    },
+    /// Remove one or more volumes.
+    #[command(alias = "remove")]
+    Rm {
+        #[arg(short, long)]
+        force: bool,
+        #[arg(required = true)]
+        volumes: Vec<String>,
+    },
+    /// Remove unused local volumes.
+    Prune {
+        /// Remove all unused volumes, not just anonymous ones.
+        #[arg(short, long)]
+        all: bool,
+        #[arg(short, long)]
+        force: bool,
+        #[arg(long = "filter")]
+        filter: Vec<String>,
+    },
+}
+
+pub fn volume(c: &Client, cmd: VolumeCmd) -> Result<i32> {
+    match cmd {
+        VolumeCmd::Create {
+            driver,
+            opt,
+            label,
+            name,
+        } => {
+            let body = VolumeCreateRequest {
+                name: Some(name.unwrap_or_default()),
+                driver: Some(driver),
+                driver_opts: Some(kv(&opt)),
+                labels: Some(kv(&label)),
+                cluster_volume_spec: None,
+            };
+            let v: Volume = c.post_json("/volumes/create", &body)?.json()?;
+            println!("{}", v.name);
+            Ok(0)
+        }
+        VolumeCmd::Ls {
+            quiet,
+            filter,
+            format,
+        } => ls(c, quiet, &filter, format.as_deref()),
+        VolumeCmd::Inspect { volumes, format } => {
+            print_inspected(&volumes, format.as_deref(), |n| {
+                c.get::<Value>(&format!("/volumes/{}", enc(n)))
+            })
+        }
+        VolumeCmd::Rm { force, volumes } => super::each(&volumes, |n| {
+            c.request(
+                "DELETE",
+                &format!("/volumes/{}?force={force}", enc(n)),
+                None,
+            )?;
+            Ok(())
+        }),
+        VolumeCmd::Prune { all, force, filter } => prune(c, all, force, filter),
+    }
+}
+
+/// `rrun volume ls`: sorted by name.
+fn ls(c: &Client, quiet: bool, filter: &[String], format: Option<&str>) -> Result<i32> {
+    let filters = Filters::from_flags(filter)?.to_json();
+    let v: Value = c.get(&format!("/volumes?filters={}", enc(&filters)))?;
+    let mut vols = v["Volumes"].as_array().cloned().unwrap_or_default();
+    vols.sort_by(|a, b| a["Name"].as_str().cmp(&b["Name"].as_str()));
+    let name = |v: &Value| v["Name"].as_str().unwrap_or_default().to_string();
+    if quiet {
+        vols.iter().for_each(|v| println!("{}", name(v)));
+        return Ok(0);
+    }
+    if let Some(f) = format {
+        vols.iter().for_each(|v| println!("{}", format_value(f, v)));
+        return Ok(0);
+    }
+    let mut rows = vec![vec!["DRIVER".to_string(), "VOLUME NAME".into()]];
+    for v in &vols {
+        rows.push(vec![
+            v["Driver"].as_str().unwrap_or_default().into(),
+            name(v),
+        ]);
+    }
+    print!("{}", table(&rows));
+    Ok(0)
+}
+
+fn prune(c: &Client, all: bool, force: bool, mut filter: Vec<String>) -> Result<i32> {
+    let what = if all {
+        "all local volumes not used by at least one container"
+    } else {
+        "all anonymous local volumes not used by at least one container"
+    };
+    if !confirm(force, what)? {
+        return Ok(0);
+    }
+    if all {
+        filter.push("all=true".into());
+    }
+    let filters = Filters::from_flags(&filter)?.to_json();
+    let v: VolumePruneResponse = c
+        .post(&format!("/volumes/prune?filters={}", enc(&filters)))?
+        .json()?;
+    let gone = v.volumes_deleted.unwrap_or_default();
+    if !gone.is_empty() {
+        println!("Deleted Volumes:");
+        gone.iter().for_each(|n| println!("{n}"));
+        println!();
+    }
+    let space = v.space_reclaimed.unwrap_or(0).max(0) as u64;
+    println!("Total reclaimed space: {}", human_size(space));
+    Ok(0)
+}
