@@ -1,8 +1,10 @@
 //! The Docker Engine API as rrund and the CLI both speak it. The bodies
 //! are bollard-stubs' models (Docker's field names, both ways); this module
 //! holds what that crate has no type for: where the daemon listens, the
-//! error body, the `filters` parameter and the multiplexed stream framing ([`stream`]).
+//! error body, the `filters` parameter, each endpoint's query parameters
+//! ([`query`]) and the multiplexed stream framing ([`stream`]).
 
+pub mod query;
 pub mod stream;
 
 pub use bollard_stubs::models;

@@ -317,6 +317,11 @@ impl Read for BodyReader {
     }
 }
 
+/// `path` with the query parameters of `q` (`apimodel::query`).
+pub fn url(path: &str, q: &impl Serialize) -> Result<String> {
+    Ok(format!("{path}{}", crate::apimodel::query::to_query(q)?))
+}
+
 /// Percent-encodes a path segment or query value.
 pub fn enc(s: &str) -> String {
     s.bytes()
@@ -332,6 +337,112 @@ pub fn enc(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::os::unix::net::UnixListener;
+    use std::sync::mpsc;
+
+    /// A one-connection server on a socket in a temporary directory:
+    /// `serve` gets the request head and the stream.
+    fn server(
+        serve: impl FnOnce(String, UnixStream) + Send + 'static,
+    ) -> (tempfile::TempDir, Client, std::thread::JoinHandle<()>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("s.sock");
+        let l = UnixListener::bind(&path).unwrap();
+        let h = std::thread::spawn(move || {
+            let (s, _) = l.accept().unwrap();
+            let mut r = BufReader::new(s.try_clone().unwrap());
+            let mut head = String::new();
+            loop {
+                let mut line = String::new();
+                r.read_line(&mut line).unwrap();
+                head.push_str(&line);
+                if line == "\r\n" || line.is_empty() {
+                    break;
+                }
+            }
+            serve(head, s);
+        });
+        (dir, Client::new(path).unwrap(), h)
+    }
+
+    #[test]
+    fn chunked_answers_stream_as_they_come() {
+        let (next_tx, next_rx) = mpsc::channel::<()>();
+        let (_d, c, h) = server(move |head, mut s| {
+            assert!(head.starts_with("GET /v1.43/logs HTTP/1.1\r\n"), "{head}");
+            assert!(head.to_lowercase().contains("host: rrun\r\n"), "{head}");
+            s.write_all(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n")
+                .unwrap();
+            // The second chunk only once the client has read the first.
+            next_rx.recv().unwrap();
+            s.write_all(b"7\r\n, world\r\n0\r\n\r\n").unwrap();
+        });
+        let mut r = c.request("GET", "/logs", None).unwrap();
+        let mut first = [0u8; 5];
+        r.body.read_exact(&mut first).unwrap();
+        assert_eq!(&first, b"hello");
+        next_tx.send(()).unwrap();
+        assert_eq!(r.text().unwrap(), ", world");
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn error_answers_carry_the_message() {
+        let (_d, c, h) = server(|head, mut s| {
+            assert!(head.contains("content-length: 2\r\n"), "{head}");
+            let body = r#"{"message":"No such container: x"}"#;
+            write!(
+                s,
+                "HTTP/1.1 404 Not Found\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+                body.len()
+            )
+            .unwrap();
+        });
+        let e = c
+            .post_json("/containers/x/start", &serde_json::json!({}))
+            .err()
+            .unwrap();
+        let api = e.downcast_ref::<ApiError>().unwrap();
+        assert_eq!(
+            (api.status, api.message.as_str()),
+            (404, "No such container: x")
+        );
+        assert_eq!(
+            e.to_string(),
+            "Error response from daemon: No such container: x"
+        );
+        h.join().unwrap();
+    }
+
+    #[test]
+    fn upgrades_hand_back_the_socket_with_early_bytes() {
+        let (_d, c, h) = server(|head, mut s| {
+            assert!(
+                head.starts_with("POST /v1.43/exec/1/start HTTP/1.1\r\n"),
+                "{head}"
+            );
+            assert!(head.to_lowercase().contains("upgrade: tcp\r\n"), "{head}");
+            // The new protocol's first bytes come with the answer's head.
+            s.write_all(
+                b"HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\nearly,",
+            )
+            .unwrap();
+            let mut got = [0u8; 4];
+            s.read_exact(&mut got).unwrap();
+            assert_eq!(&got, b"ping");
+            s.write_all(b"late").unwrap();
+        });
+        let conn = c
+            .upgrade("/exec/1/start", Some(&serde_json::json!({"Detach": false})))
+            .unwrap();
+        let mut out = conn.reader().unwrap();
+        (&conn.stream).write_all(b"ping").unwrap();
+        let mut text = String::new();
+        out.read_to_string(&mut text).unwrap();
+        assert_eq!(text, "early,late");
+        h.join().unwrap();
+    }
 
     #[test]
     fn query_values_are_encoded() {

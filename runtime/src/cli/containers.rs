@@ -6,9 +6,12 @@ use clap::{Args, Subcommand};
 use serde_json::Value;
 
 use crate::apimodel::models::{ContainerPruneResponse, ContainerTopResponse};
+use crate::apimodel::query::{
+    FiltersQuery, KillQuery, LogsQuery, RemoveQuery, RenameQuery, StopQuery,
+};
 use crate::apimodel::Filters;
 
-use super::client::{self, enc, Client};
+use super::client::{self, enc, url, Client};
 use super::format::{confirm, human_size, print_inspected, table};
 use super::{each, images, Exit};
 
@@ -30,20 +33,21 @@ pub fn start_each(c: &Client, names: &[String]) -> Result<i32> {
 
 /// `stop` or `restart` (`what`), with `-t`.
 pub fn stop(c: &Client, what: &str, time: Option<i64>, names: &[String]) -> Result<i32> {
-    let t = time.map(|t| format!("?t={t}")).unwrap_or_default();
     each(names, |n| {
-        c.post(&format!("/containers/{}/{what}{t}", enc(n)))?;
+        c.post(&url(
+            &format!("/containers/{}/{what}", enc(n)),
+            &StopQuery { t: time },
+        )?)?;
         Ok(())
     })
 }
 
 pub fn kill(c: &Client, signal: &str, names: &[String]) -> Result<i32> {
     each(names, |n| {
-        c.post(&format!(
-            "/containers/{}/kill?signal={}",
-            enc(n),
-            enc(signal)
-        ))?;
+        let q = KillQuery {
+            signal: signal.to_string(),
+        };
+        c.post(&url(&format!("/containers/{}/kill", enc(n)), &q)?)?;
         Ok(())
     })
 }
@@ -52,7 +56,10 @@ pub fn rm(c: &Client, force: bool, volumes: bool, names: &[String]) -> Result<i3
     each(names, |n| {
         c.request(
             "DELETE",
-            &format!("/containers/{}?force={force}&v={volumes}", enc(n)),
+            &url(
+                &format!("/containers/{}", enc(n)),
+                &RemoveQuery { force, v: volumes },
+            )?,
             None,
         )?;
         Ok(())
@@ -60,13 +67,14 @@ pub fn rm(c: &Client, force: bool, volumes: bool, names: &[String]) -> Result<i3
 }
 
 pub fn logs(c: &Client, a: &LogsArgs) -> Result<i32> {
-    let path = format!(
-        "/containers/{}/logs?stdout=1&stderr=1&follow={}&timestamps={}&tail={}",
-        enc(&a.container),
-        a.follow,
-        a.timestamps,
-        enc(&a.tail)
-    );
+    let q = LogsQuery {
+        stdout: true,
+        stderr: true,
+        follow: a.follow,
+        timestamps: a.timestamps,
+        tail: Some(a.tail.clone()),
+    };
+    let path = url(&format!("/containers/{}/logs", enc(&a.container)), &q)?;
     // A container with a terminal has one raw stream (Docker's).
     let v: Value = c.get(&format!("/containers/{}/json", enc(&a.container)))?;
     let raw = v["Config"]["Tty"] == true;
@@ -201,11 +209,10 @@ pub enum ContainerCmd {
 }
 
 pub fn rename(c: &Client, container: &str, new_name: &str) -> Result<i32> {
-    c.post(&format!(
-        "/containers/{}/rename?name={}",
-        enc(container),
-        enc(new_name)
-    ))?;
+    let q = RenameQuery {
+        name: new_name.to_string(),
+    };
+    c.post(&url(&format!("/containers/{}/rename", enc(container)), &q)?)?;
     Ok(0)
 }
 
@@ -219,10 +226,10 @@ pub fn top(c: &Client, container: &str) -> Result<i32> {
 
 /// `POST /containers/prune`: ids removed and bytes reclaimed.
 pub fn prune_containers(c: &Client, filter: &[String]) -> Result<(Vec<String>, u64)> {
-    let f = Filters::from_flags(filter)?.to_json();
-    let v: ContainerPruneResponse = c
-        .post(&format!("/containers/prune?filters={}", enc(&f)))?
-        .json()?;
+    let q = FiltersQuery {
+        filters: Filters::from_flags(filter)?,
+    };
+    let v: ContainerPruneResponse = c.post(&url("/containers/prune", &q)?)?.json()?;
     let space = v.space_reclaimed.unwrap_or(0).max(0) as u64;
     Ok((v.containers_deleted.unwrap_or_default(), space))
 }

@@ -6,9 +6,10 @@ use clap::Args;
 use serde_json::{json, Value};
 use std::io::BufRead;
 
+use crate::apimodel::query::EventsQuery;
 use crate::apimodel::Filters;
 
-use super::client::{enc, Client};
+use super::client::{url, Client};
 use super::format::format_value;
 
 #[derive(Debug, Args)]
@@ -68,17 +69,12 @@ fn event_fields(v: &Value) -> Value {
 
 pub fn events(c: &Client, a: &EventsArgs) -> Result<i32> {
     let now = chrono::Utc::now().timestamp();
-    let mut q = format!(
-        "filters={}",
-        enc(&Filters::from_flags(&a.filter)?.to_json())
-    );
-    for (k, v) in [("since", &a.since), ("until", &a.until)] {
-        if let Some(v) = v {
-            let t = absolute_time(v, now);
-            q.push_str(&format!("&{k}={}", enc(&t)));
-        }
-    }
-    let body = c.request("GET", &format!("/events?{q}"), None)?.body;
+    let q = EventsQuery {
+        filters: Filters::from_flags(&a.filter)?,
+        since: a.since.as_deref().map(|t| absolute_time(t, now)),
+        until: a.until.as_deref().map(|t| absolute_time(t, now)),
+    };
+    let body = c.request("GET", &url("/events", &q)?, None)?.body;
     for l in std::io::BufReader::new(body).lines() {
         let l = l.context("read the event stream")?;
         if l.trim().is_empty() {

@@ -7,8 +7,9 @@ use crate::apimodel::models::{
     ContainerInspectResponse, ContainerWaitResponse, ExecConfig, ExecInspectResponse,
     ExecStartConfig, IdResponse,
 };
+use crate::apimodel::query::{AttachQuery, ResizeQuery};
 
-use super::client::{self, enc, Client};
+use super::client::{self, enc, url, Client};
 use super::tty::{self, Ended, Session};
 use super::Exit;
 
@@ -77,8 +78,21 @@ pub fn check_tty_input(interactive: bool, tty: bool) -> Result<()> {
 pub fn resizer(c: &Client, path: String) -> Box<dyn Fn(u16, u16) + Send + Sync> {
     let c = c.clone();
     Box::new(move |h, w| {
-        let _ = c.post(&format!("{path}?h={h}&w={w}"));
+        if let Ok(u) = url(&path, &ResizeQuery { h, w }) {
+            let _ = c.post(&u);
+        }
     })
+}
+
+/// The attach request of a terminal session: the stream, stdin if asked.
+pub fn attach_url(id: &str, stdin: bool) -> Result<String> {
+    let q = AttachQuery {
+        stream: true,
+        stdin,
+        stdout: true,
+        stderr: true,
+    };
+    url(&format!("/containers/{id}/attach"), &q)
 }
 
 pub fn exec(c: &Client, a: ExecArgs) -> Result<i32> {
@@ -136,13 +150,7 @@ pub fn attach(c: &Client, a: AttachArgs) -> Result<i32> {
     let tty = config.tty.unwrap_or(false);
     let stdin = config.open_stdin.unwrap_or(false) && !a.no_stdin;
     check_tty_input(stdin, tty)?;
-    let conn = c.upgrade(
-        &format!(
-            "/containers/{id}/attach?stream=1&stdin={}&stdout=1&stderr=1",
-            u8::from(stdin)
-        ),
-        None::<&()>,
-    )?;
+    let conn = c.upgrade(&attach_url(&id, stdin)?, None::<&()>)?;
     let ended = Session {
         conn,
         tty,

@@ -7,9 +7,12 @@ use serde_json::{json, Value};
 use std::io::{IsTerminal, Read, Write};
 
 use crate::apimodel::models::{ImageDeleteResponseItem, ImagePruneResponse};
+use crate::apimodel::query::{
+    FiltersQuery, ImageCreateQuery, ImageDeleteQuery, ListQuery, LoadQuery, TagQuery,
+};
 use crate::apimodel::Filters;
 
-use super::client::{enc, Client};
+use super::client::{enc, url, Client};
 use super::format::{confirm, human_size, print_formatted, print_inspected};
 
 #[derive(Debug, Args)]
@@ -201,8 +204,11 @@ pub fn images(c: &Client, a: &ImagesArgs) -> Result<i32> {
     if let Some(r) = &a.reference {
         filters.push(format!("reference={r}"));
     }
-    let f = Filters::from_flags(&filters)?.to_json();
-    let list: Vec<Value> = c.get(&format!("/images/json?all={}&filters={}", a.all, enc(&f)))?;
+    let q = ListQuery {
+        all: a.all,
+        filters: Filters::from_flags(&filters)?,
+    };
+    let list: Vec<Value> = c.get(&url("/images/json", &q)?)?;
     if a.quiet {
         let mut seen = std::collections::BTreeSet::new();
         for v in &list {
@@ -260,12 +266,11 @@ pub fn print_removed(items: &[ImageDeleteResponseItem], lower: bool) {
 pub fn rmi(c: &Client, a: &RmiArgs) -> Result<i32> {
     let mut failed = false;
     for n in &a.images {
-        let path = format!(
-            "/images/{}?force={}&noprune={}",
-            encode_path(n),
-            a.force,
-            a.no_prune
-        );
+        let q = ImageDeleteQuery {
+            force: a.force,
+            noprune: a.no_prune,
+        };
+        let path = url(&format!("/images/{}", encode_path(n)), &q)?;
         let removed = c.request("DELETE", &path, None);
         match removed.and_then(|r| r.json::<Vec<ImageDeleteResponseItem>>()) {
             Ok(v) => print_removed(&v, false),
@@ -319,10 +324,10 @@ pub fn prune_images(
     if all {
         filters.push("dangling=false".into());
     }
-    let f = Filters::from_flags(&filters)?.to_json();
-    let v: ImagePruneResponse = c
-        .post(&format!("/images/prune?filters={}", enc(&f)))?
-        .json()?;
+    let q = FiltersQuery {
+        filters: Filters::from_flags(&filters)?,
+    };
+    let v: ImagePruneResponse = c.post(&url("/images/prune", &q)?)?.json()?;
     let space = v.space_reclaimed.unwrap_or(0).max(0) as u64;
     Ok((v.images_deleted.unwrap_or_default(), space))
 }
@@ -377,17 +382,18 @@ pub fn import(c: &Client, a: &ImportArgs) -> Result<i32> {
         }
         None => (String::new(), String::new()),
     };
-    let mut q = format!("fromSrc=-&repo={}&tag={}", enc(&repo), enc(&tag));
-    if !a.change.is_empty() {
-        q.push_str(&format!("&changes={}", enc(&a.change.join("\n"))));
-    }
-    if let Some(m) = &a.message {
-        q.push_str(&format!("&message={}", enc(m)));
-    }
+    let q = ImageCreateQuery {
+        from_src: Some("-".into()),
+        repo: Some(repo),
+        tag: Some(tag),
+        changes: (!a.change.is_empty()).then(|| a.change.join("\n")),
+        message: a.message.clone(),
+        ..Default::default()
+    };
     let text = c
         .request(
             "POST",
-            &format!("/images/create?{q}"),
+            &url("/images/create", &q)?,
             Some(("application/x-tar", data.into())),
         )?
         .text()?;
@@ -412,13 +418,9 @@ pub fn load(c: &Client, input: Option<std::path::PathBuf>, quiet: bool) -> Resul
             b
         }
     };
-    let q = if quiet { "?quiet=1" } else { "" };
+    let q = url("/images/load", &LoadQuery { quiet })?;
     let text = c
-        .request(
-            "POST",
-            &format!("/images/load{q}"),
-            Some(("application/x-tar", data.into())),
-        )?
+        .request("POST", &q, Some(("application/x-tar", data.into())))?
         .text()?;
     for line in text.lines() {
         if let Ok(v) = serde_json::from_str::<Value>(line) {
@@ -451,13 +453,12 @@ pub fn pull(c: &Client, image: &str, quiet: bool, to_stderr: bool) -> Result<()>
             (f.to_string(), t.to_string())
         }
     };
-    let body = c
-        .post(&format!(
-            "/images/create?fromImage={}&tag={}",
-            enc(&from),
-            enc(&tag)
-        ))?
-        .body;
+    let q = ImageCreateQuery {
+        from_image: Some(from),
+        tag: Some(tag),
+        ..Default::default()
+    };
+    let body = c.post(&url("/images/create", &q)?)?.body;
     let say = |line: String| {
         if quiet {
             return;
@@ -525,12 +526,11 @@ pub fn pull_cmd(c: &Client, image: &str, quiet: bool) -> Result<i32> {
 /// `rrun tag SOURCE TARGET`.
 pub fn tag(c: &Client, source: &str, target: &str) -> Result<i32> {
     let (repo, tag) = split_tag(target);
-    c.post(&format!(
-        "/images/{}/tag?repo={}&tag={}",
-        enc(source),
-        enc(repo),
-        enc(tag)
-    ))?;
+    let q = TagQuery {
+        repo: repo.to_string(),
+        tag: tag.to_string(),
+    };
+    c.post(&url(&format!("/images/{}/tag", enc(source)), &q)?)?;
     Ok(0)
 }
 

@@ -8,9 +8,10 @@ use crate::apimodel::models::{
     Ipam, IpamConfig, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse,
     NetworkDisconnectRequest, NetworkPruneResponse,
 };
+use crate::apimodel::query::FiltersQuery;
 use crate::apimodel::Filters;
 
-use super::client::{enc, ApiError, Client};
+use super::client::{enc, url, ApiError, Client};
 use super::format::{confirm, format_value, kv, print_inspected, short_id, table};
 use super::netflags::endpoint;
 
@@ -242,8 +243,10 @@ fn ls(
     filter: &[String],
     format: Option<&str>,
 ) -> Result<i32> {
-    let filters = Filters::from_flags(filter)?.to_json();
-    let mut nets: Vec<Value> = c.get(&format!("/networks?filters={}", enc(&filters)))?;
+    let q = FiltersQuery {
+        filters: Filters::from_flags(filter)?,
+    };
+    let mut nets: Vec<Value> = c.get(&url("/networks", &q)?)?;
     nets.sort_by(|a, b| a["Name"].as_str().cmp(&b["Name"].as_str()));
     let id = |n: &Value| short_id(n["Id"].as_str().unwrap_or_default(), no_trunc);
     if quiet {

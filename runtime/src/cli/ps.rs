@@ -4,9 +4,10 @@ use anyhow::Result;
 use clap::Args;
 use serde_json::{json, Value};
 
+use crate::apimodel::query::ListQuery;
 use crate::apimodel::Filters;
 
-use super::client::{enc, Client};
+use super::client::{url, Client};
 use super::containers::join_host_port;
 use super::format::{print_formatted, short_id, table};
 
@@ -31,12 +32,11 @@ pub struct PsArgs {
 }
 
 pub fn ps(c: &Client, a: &PsArgs) -> Result<i32> {
-    let filters = Filters::from_flags(&a.filter)?.to_json();
-    let list: Vec<Value> = c.get(&format!(
-        "/containers/json?all={}&filters={}",
-        a.all,
-        enc(&filters)
-    ))?;
+    let q = ListQuery {
+        all: a.all,
+        filters: Filters::from_flags(&a.filter)?,
+    };
+    let list: Vec<Value> = c.get(&url("/containers/json", &q)?)?;
     match &a.format {
         Some(f) if !a.quiet => {
             let rows: Vec<Value> = list.iter().map(|v| ps_fields(v, a.no_trunc)).collect();

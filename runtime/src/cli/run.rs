@@ -7,8 +7,9 @@ use clap::{ArgAction, Args};
 use crate::apimodel::models::{
     ContainerCreateBody, ContainerCreateResponse, ContainerWaitResponse, HostConfig,
 };
+use crate::apimodel::query::{AttachQuery, CreateQuery, RemoveQuery, WaitQuery};
 
-use super::client::{self, enc, Client};
+use super::client::{self, url, Client};
 use super::containers::start;
 use super::format::kv;
 use super::images::{pull, with_tag};
@@ -132,12 +133,10 @@ pub fn create_body(a: &RunArgs) -> Result<ContainerCreateBody> {
 /// Creates the container (pulling its image first when the daemon has
 /// none, as Docker does); returns its id.
 pub fn create(c: &Client, a: &RunArgs) -> Result<String> {
-    let name = a
-        .name
-        .as_ref()
-        .map(|n| format!("?name={}", enc(n)))
-        .unwrap_or_default();
-    let path = format!("/containers/create{name}");
+    let q = CreateQuery {
+        name: a.name.clone(),
+    };
+    let path = url("/containers/create", &q)?;
     let body = create_body(a)?;
     let created: ContainerCreateResponse = match c.post_json(&path, &body) {
         Ok(r) => r.json()?,
@@ -163,6 +162,16 @@ pub fn create_cmd(c: &Client, a: RunArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// What `run` reads the container's output through, asked before the start.
+enum Output {
+    /// `-i`/`-t`: an upgraded connection (stdin too with `-i`).
+    Session(client::Hijacked),
+    /// Neither: a plain attach stream, demultiplexed. Asked after the start,
+    /// a quick `--rm` container could be gone (and its log with it) before
+    /// the request arrived.
+    Stream(client::Response),
+}
+
 pub fn run(c: &Client, a: RunArgs) -> Result<i32> {
     if !a.detach {
         exec::check_tty_input(a.interactive, a.tty)?;
@@ -174,47 +183,29 @@ pub fn run(c: &Client, a: RunArgs) -> Result<i32> {
         return Ok(0);
     }
     // Register the wait before starting, so a quick exit is not missed.
-    let condition = if a.rm { "removed" } else { "next-exit" };
-    let waiter = c.post(&format!("/containers/{id}/wait?condition={condition}"))?;
-    // With -i or -t, attach (stdin too with -i) before the start, as
-    // Docker's CLI does.
-    let attached = if a.interactive || a.tty {
-        Some(c.upgrade(
-            &format!(
-                "/containers/{id}/attach?stream=1&stdin={}&stdout=1&stderr=1",
-                u8::from(a.interactive)
-            ),
-            None::<&()>,
-        )?)
-    } else {
-        None
+    let q = WaitQuery {
+        condition: Some(if a.rm { "removed" } else { "next-exit" }.into()),
     };
-    // Without a terminal, the output through a plain attach stream, also
-    // asked before the start: asked after it, a quick `--rm` container
-    // could be gone (and its log with it) before the request arrived.
-    let streamed = match attached {
-        Some(_) => None,
-        None => {
-            let url = format!("/containers/{id}/attach?stream=1&stdout=1&stderr=1");
-            match c.request("POST", &url, None) {
-                Ok(r) => Some(r),
-                Err(e) => {
-                    if a.rm {
-                        let _ = c.request("DELETE", &format!("/containers/{id}?force=true"), None);
-                    }
-                    return Err(e);
-                }
+    let waiter = c.post(&url(&format!("/containers/{id}/wait"), &q)?)?;
+    let output = attach(c, &a, &id).and_then(|out| {
+        start(c, &id)?;
+        Ok(out)
+    });
+    let output = match output {
+        Ok(out) => out,
+        Err(e) => {
+            if a.rm {
+                let q = RemoveQuery {
+                    force: true,
+                    v: false,
+                };
+                let _ = c.request("DELETE", &url(&format!("/containers/{id}"), &q)?, None);
             }
+            return Err(e);
         }
     };
-    if let Err(e) = start(c, &id) {
-        if a.rm {
-            let _ = c.request("DELETE", &format!("/containers/{id}?force=true"), None);
-        }
-        return Err(e);
-    }
-    match attached {
-        Some(conn) => {
+    match output {
+        Output::Session(conn) => {
             let ended = tty::Session {
                 conn,
                 tty: a.tty,
@@ -227,12 +218,24 @@ pub fn run(c: &Client, a: RunArgs) -> Result<i32> {
                 return Ok(0);
             }
         }
-        None => {
-            if let Some(out) = streamed {
-                tty::demux(out.body)?;
-            }
-        }
+        Output::Stream(out) => tty::demux(out.body)?,
     }
     let v: ContainerWaitResponse = waiter.json()?;
     Ok(v.status_code as i32)
+}
+
+/// Attaches before the start, as Docker's CLI does.
+fn attach(c: &Client, a: &RunArgs, id: &str) -> Result<Output> {
+    if a.interactive || a.tty {
+        let conn = c.upgrade(&exec::attach_url(id, a.interactive)?, None::<&()>)?;
+        return Ok(Output::Session(conn));
+    }
+    let q = AttachQuery {
+        stream: true,
+        stdin: false,
+        stdout: true,
+        stderr: true,
+    };
+    let path = url(&format!("/containers/{id}/attach"), &q)?;
+    Ok(Output::Stream(c.request("POST", &path, None)?))
 }

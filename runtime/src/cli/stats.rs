@@ -4,7 +4,9 @@ use anyhow::{Context, Result};
 use clap::Args;
 use serde_json::{json, Value};
 
-use super::client::{enc, Client};
+use crate::apimodel::query::{ListQuery, StatsQuery};
+
+use super::client::{enc, url, Client};
 use super::format::{print_formatted, short_id};
 
 #[derive(Debug, Args)]
@@ -107,7 +109,11 @@ const STATS_HEADERS: &[(&str, &str)] = &[
 
 pub fn stats(c: &Client, a: &StatsArgs) -> Result<i32> {
     let names: Vec<String> = if a.containers.is_empty() {
-        let list: Vec<Value> = c.get(&format!("/containers/json?all={}", a.all))?;
+        let q = ListQuery {
+            all: a.all,
+            ..Default::default()
+        };
+        let list: Vec<Value> = c.get(&url("/containers/json", &q)?)?;
         list.iter()
             .filter_map(|v| v["Id"].as_str().map(String::from))
             .collect()
@@ -120,8 +126,13 @@ pub fn stats(c: &Client, a: &StatsArgs) -> Result<i32> {
         // second for its CPU delta).
         let paths: Vec<String> = names
             .iter()
-            .map(|n| format!("/containers/{}/stats?stream=0", enc(n)))
-            .collect();
+            .map(|n| {
+                url(
+                    &format!("/containers/{}/stats", enc(n)),
+                    &StatsQuery::default(),
+                )
+            })
+            .collect::<Result<_>>()?;
         let samples: Vec<Result<Value>> = c.get_all(&paths);
         let mut rows = Vec::new();
         for (n, s) in names.iter().zip(samples) {

@@ -5,9 +5,10 @@ use clap::Subcommand;
 use serde_json::Value;
 
 use crate::apimodel::models::{Volume, VolumeCreateRequest, VolumePruneResponse};
+use crate::apimodel::query::{FiltersQuery, VolumeRemoveQuery};
 use crate::apimodel::Filters;
 
-use super::client::{enc, Client};
+use super::client::{enc, url, Client};
 use super::format::{confirm, format_value, human_size, kv, print_inspected, table};
 
 #[derive(Debug, Subcommand)]
@@ -91,7 +92,10 @@ pub fn volume(c: &Client, cmd: VolumeCmd) -> Result<i32> {
         VolumeCmd::Rm { force, volumes } => super::each(&volumes, |n| {
             c.request(
                 "DELETE",
-                &format!("/volumes/{}?force={force}", enc(n)),
+                &url(
+                    &format!("/volumes/{}", enc(n)),
+                    &VolumeRemoveQuery { force },
+                )?,
                 None,
             )?;
             Ok(())
@@ -102,8 +106,10 @@ pub fn volume(c: &Client, cmd: VolumeCmd) -> Result<i32> {
 
 /// `rrun volume ls`: sorted by name.
 fn ls(c: &Client, quiet: bool, filter: &[String], format: Option<&str>) -> Result<i32> {
-    let filters = Filters::from_flags(filter)?.to_json();
-    let v: Value = c.get(&format!("/volumes?filters={}", enc(&filters)))?;
+    let q = FiltersQuery {
+        filters: Filters::from_flags(filter)?,
+    };
+    let v: Value = c.get(&url("/volumes", &q)?)?;
     let mut vols = v["Volumes"].as_array().cloned().unwrap_or_default();
     vols.sort_by(|a, b| a["Name"].as_str().cmp(&b["Name"].as_str()));
     let name = |v: &Value| v["Name"].as_str().unwrap_or_default().to_string();
@@ -138,10 +144,10 @@ fn prune(c: &Client, all: bool, force: bool, mut filter: Vec<String>) -> Result<
     if all {
         filter.push("all=true".into());
     }
-    let filters = Filters::from_flags(&filter)?.to_json();
-    let v: VolumePruneResponse = c
-        .post(&format!("/volumes/prune?filters={}", enc(&filters)))?
-        .json()?;
+    let q = FiltersQuery {
+        filters: Filters::from_flags(&filter)?,
+    };
+    let v: VolumePruneResponse = c.post(&url("/volumes/prune", &q)?)?.json()?;
     let gone = v.volumes_deleted.unwrap_or_default();
     if !gone.is_empty() {
         println!("Deleted Volumes:");
