@@ -2,14 +2,17 @@
 
 use anyhow::Result;
 use clap::Args;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use std::collections::BTreeMap;
 
+use crate::apimodel::models::{ContainerSummary, PortSummary};
 use crate::apimodel::query::ListQuery;
 use crate::apimodel::Filters;
 
 use super::client::{url, Client};
 use super::containers::join_host_port;
-use super::format::{print_formatted, short_id, table};
+use super::format::{print_formatted, short_id};
 
 #[derive(Debug, Args)]
 /// `rrun ps`'s flags.
@@ -36,30 +39,29 @@ pub fn ps(c: &Client, a: &PsArgs) -> Result<i32> {
         all: a.all,
         filters: Filters::from_flags(&a.filter)?,
     };
-    let list: Vec<Value> = c.get(&url("/containers/json", &q)?)?;
-    match &a.format {
-        Some(f) if !a.quiet => {
-            let rows: Vec<Value> = list.iter().map(|v| ps_fields(v, a.no_trunc)).collect();
-            print_formatted(f, &rows, PS_HEADERS);
-            Ok(0)
+    let list: Vec<ContainerSummary> = c.get(&url("/containers/json", &q)?)?;
+    if a.quiet {
+        for v in &list {
+            println!("{}", short_id(v.id.as_deref().unwrap_or(""), a.no_trunc));
         }
-        _ => ps_table(&list, a.quiet, a.no_trunc),
+        return Ok(0);
     }
+    let rows = list
+        .iter()
+        .map(|v| serde_json::to_value(PsRow::new(v, a.no_trunc)))
+        .collect::<Result<Vec<Value>, _>>()?;
+    print_formatted(a.format.as_deref().unwrap_or(PS_TABLE), &rows, PS_HEADERS);
+    Ok(0)
 }
 
 /// Docker's `ps` NAMES cell: the names without their leading `/`, joined
 /// with commas.
-pub fn ps_names(names: &Value) -> String {
+pub fn ps_names(names: &[String]) -> String {
     names
-        .as_array()
-        .map(|n| {
-            n.iter()
-                .filter_map(|x| x.as_str())
-                .map(|x| x.trim_start_matches('/'))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default()
+        .iter()
+        .map(|x| x.trim_start_matches('/'))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 /// Docker's `ps` COMMAND cell: quoted, cut to 20 characters with `…`.
@@ -74,116 +76,98 @@ pub fn ps_command(cmd: &str, no_trunc: bool) -> String {
 }
 
 /// Docker's `ps` PORTS cell: `0.0.0.0:8080->80/tcp, [::]:8080->80/tcp, 443/tcp`.
-pub fn ps_ports(ports: &Value) -> String {
+pub fn ps_ports(ports: &[PortSummary]) -> String {
     let mut cells: Vec<String> = ports
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|p| {
-                    let private = format!(
-                        "{}/{}",
-                        p["PrivatePort"],
-                        p["Type"].as_str().unwrap_or("tcp")
-                    );
-                    match p["PublicPort"].as_u64() {
-                        Some(public) => format!(
-                            "{}->{private}",
-                            join_host_port(p["IP"].as_str().unwrap_or("0.0.0.0"), public)
-                        ),
-                        None => private,
-                    }
-                })
-                .collect()
+        .iter()
+        .map(|p| {
+            let proto = match &p.typ {
+                Some(t) if !t.as_ref().is_empty() => t.as_ref(),
+                _ => "tcp",
+            };
+            let private = format!("{}/{proto}", p.private_port);
+            match p.public_port {
+                Some(public) => format!(
+                    "{}->{private}",
+                    join_host_port(p.ip.as_deref().unwrap_or("0.0.0.0"), public)
+                ),
+                None => private,
+            }
         })
-        .unwrap_or_default();
+        .collect();
     cells.sort();
     cells.dedup();
     cells.join(", ")
 }
 
-fn ps_table(list: &[Value], quiet: bool, no_trunc: bool) -> Result<i32> {
-    let short = |id: &str| short_id(id, no_trunc);
-    if quiet {
-        for v in list {
-            println!("{}", short(v["Id"].as_str().unwrap_or("")));
-        }
-        return Ok(0);
-    }
-    let now = chrono::Utc::now().timestamp();
-    let mut rows = vec![[
-        "CONTAINER ID",
-        "IMAGE",
-        "COMMAND",
-        "CREATED",
-        "STATUS",
-        "PORTS",
-        "NAMES",
-    ]
-    .map(String::from)
-    .to_vec()];
-    for v in list {
-        let created = v["Created"].as_i64().unwrap_or(now);
-        rows.push(vec![
-            short(v["Id"].as_str().unwrap_or("")),
-            v["Image"].as_str().unwrap_or("").to_string(),
-            ps_command(v["Command"].as_str().unwrap_or(""), no_trunc),
-            format!("{} ago", rrun_units::human_duration_secs(now - created)),
-            v["Status"].as_str().unwrap_or("").to_string(),
-            ps_ports(&v["Ports"]),
-            ps_names(&v["Names"]),
-        ]);
-    }
-    print!("{}", table(&rows));
-    Ok(0)
+/// One `ps` row: the fields a `--format` template sees (Docker's names,
+/// as strings); the default table shows some of them.
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct PsRow {
+    #[serde(rename = "ID")]
+    id: String,
+    image: String,
+    command: String,
+    created_at: String,
+    running_for: String,
+    ports: String,
+    state: String,
+    status: String,
+    size: String,
+    names: String,
+    labels: String,
+    mounts: String,
+    networks: String,
+    local_volumes: String,
 }
 
-/// The fields of `ps --format`: Docker's names, as strings.
-pub fn ps_fields(v: &Value, no_trunc: bool) -> Value {
-    let id = v["Id"].as_str().unwrap_or("");
-    let now = chrono::Utc::now().timestamp();
-    let created = v["Created"].as_i64().unwrap_or(now);
-    let names = ps_names(&v["Names"]);
-    let labels = v["Labels"]
-        .as_object()
-        .map(|m| {
-            m.iter()
-                .map(|(k, x)| format!("{k}={}", x.as_str().unwrap_or("")))
+impl PsRow {
+    pub fn new(v: &ContainerSummary, no_trunc: bool) -> PsRow {
+        let now = chrono::Utc::now().timestamp();
+        let created = v.created.unwrap_or(now);
+        let labels: BTreeMap<&String, &String> = v.labels.iter().flatten().collect();
+        let labels: Vec<String> = labels.iter().map(|(k, x)| format!("{k}={x}")).collect();
+        let mut networks: Vec<&str> = v
+            .network_settings
+            .iter()
+            .flat_map(|n| n.networks.iter().flatten())
+            .map(|(k, _)| k.as_str())
+            .collect();
+        networks.sort();
+        let mounts = v.mounts.as_deref().unwrap_or_default();
+        let state = v.state.map(|s| s.as_ref().to_string());
+        PsRow {
+            id: short_id(v.id.as_deref().unwrap_or(""), no_trunc),
+            image: v.image.clone().unwrap_or_default(),
+            command: ps_command(v.command.as_deref().unwrap_or(""), no_trunc),
+            created_at: chrono::DateTime::from_timestamp(created, 0)
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string())
+                .unwrap_or_default(),
+            running_for: format!("{} ago", rrun_units::human_duration_secs(now - created)),
+            ports: ps_ports(v.ports.as_deref().unwrap_or_default()),
+            state: state.unwrap_or_default(),
+            status: v.status.clone().unwrap_or_default(),
+            size: "0B".into(),
+            names: ps_names(v.names.as_deref().unwrap_or_default()),
+            labels: labels.join(","),
+            mounts: mounts
+                .iter()
+                .filter_map(|m| m.name.as_deref().or(m.source.as_deref()))
                 .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default();
-    let networks = v["NetworkSettings"]["Networks"]
-        .as_object()
-        .map(|m| m.keys().cloned().collect::<Vec<_>>().join(","))
-        .unwrap_or_default();
-    let mounts = v["Mounts"]
-        .as_array()
-        .map(|m| {
-            m.iter()
-                .filter_map(|x| x["Name"].as_str().or(x["Source"].as_str()))
-                .collect::<Vec<_>>()
-                .join(",")
-        })
-        .unwrap_or_default();
-    json!({
-        "ID": if no_trunc { id.to_string() } else { id.chars().take(12).collect() },
-        "Image": v["Image"],
-        "Command": ps_command(v["Command"].as_str().unwrap_or(""), no_trunc),
-        "CreatedAt": chrono::DateTime::from_timestamp(created, 0)
-            .map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string())
-            .unwrap_or_default(),
-        "RunningFor": format!("{} ago", rrun_units::human_duration_secs(now - created)),
-        "Ports": ps_ports(&v["Ports"]),
-        "State": v["State"],
-        "Status": v["Status"],
-        "Size": "0B",
-        "Names": names,
-        "Labels": labels,
-        "Mounts": mounts,
-        "Networks": networks,
-        "LocalVolumes": v["Mounts"].as_array().map(|m| m.iter().filter(|x| x["Type"] == "volume").count()).unwrap_or(0).to_string(),
-    })
+                .join(","),
+            networks: networks.join(","),
+            local_volumes: mounts
+                .iter()
+                .filter(|m| m.typ.as_deref() == Some("volume"))
+                .count()
+                .to_string(),
+        }
+    }
 }
+
+/// Docker's default `ps` table.
+const PS_TABLE: &str =
+    "table {{.ID}}\t{{.Image}}\t{{.Command}}\t{{.RunningFor}}\t{{.Status}}\t{{.Ports}}\t{{.Names}}";
 
 pub const PS_HEADERS: &[(&str, &str)] = &[
     ("ID", "CONTAINER ID"),
@@ -208,11 +192,12 @@ mod tests {
 
     #[test]
     fn ps_ports_bracket_ipv6() {
-        let ports = json!([
+        let ports: Vec<PortSummary> = serde_json::from_value(serde_json::json!([
             {"IP": "::", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"},
             {"IP": "0.0.0.0", "PrivatePort": 80, "PublicPort": 8080, "Type": "tcp"},
             {"PrivatePort": 443, "Type": "tcp"},
-        ]);
+        ]))
+        .unwrap();
         assert_eq!(
             ps_ports(&ports),
             "0.0.0.0:8080->80/tcp, 443/tcp, [::]:8080->80/tcp"
