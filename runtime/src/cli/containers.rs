@@ -5,14 +5,16 @@ use anyhow::Result;
 use clap::{Args, Subcommand};
 use serde_json::Value;
 
-use crate::apimodel::models::{ContainerPruneResponse, ContainerTopResponse};
+use crate::apimodel::models::{
+    ContainerInspectResponse, ContainerPruneResponse, ContainerTopResponse, PortBinding, PortMap,
+};
 use crate::apimodel::query::{
     FiltersQuery, KillQuery, LogsQuery, RemoveQuery, RenameQuery, StopQuery,
 };
 use crate::apimodel::Filters;
 
 use super::client::{self, enc, url, Client};
-use super::format::{confirm, human_size, print_inspected, table};
+use super::format::{confirm, human_size, print_deleted, print_inspected, table};
 use super::{each, images, Exit};
 
 #[derive(Debug, Args)]
@@ -76,8 +78,8 @@ pub fn logs(c: &Client, a: &LogsArgs) -> Result<i32> {
     };
     let path = url(&format!("/containers/{}/logs", enc(&a.container)), &q)?;
     // A container with a terminal has one raw stream (Docker's).
-    let v: Value = c.get(&format!("/containers/{}/json", enc(&a.container)))?;
-    let raw = v["Config"]["Tty"] == true;
+    let v: ContainerInspectResponse = c.get(&format!("/containers/{}/json", enc(&a.container)))?;
+    let raw = v.config.and_then(|c| c.tty).unwrap_or(false);
     super::tty::output(c.request("GET", &path, None)?.body, raw)?;
     Ok(0)
 }
@@ -139,45 +141,53 @@ pub fn join_host_port(host: &str, port: impl std::fmt::Display) -> String {
 /// `docker port`'s lines from `NetworkSettings.Ports`: every mapping as
 /// `80/tcp -> 0.0.0.0:8080`, or only the host side of `private`'s
 /// (`80` or `80/udp`); None when `private` is not published.
-pub fn port_lines(ports: &Value, private: Option<&str>) -> Option<Vec<String>> {
-    let bindings = |v: &Value| -> Vec<String> {
-        v.as_array()
-            .into_iter()
+pub fn port_lines(ports: &PortMap, private: Option<&str>) -> Option<Vec<String>> {
+    let bindings = |v: Option<&Option<Vec<PortBinding>>>| -> Vec<String> {
+        v.into_iter()
+            .flatten()
             .flatten()
             .map(|b| {
                 join_host_port(
-                    b["HostIp"].as_str().unwrap_or_default(),
-                    b["HostPort"].as_str().unwrap_or_default(),
+                    b.host_ip.as_deref().unwrap_or_default(),
+                    b.host_port.as_deref().unwrap_or_default(),
                 )
             })
             .collect()
     };
     let Some(private) = private else {
-        let mut keys: Vec<(&String, &Value)> = ports.as_object().into_iter().flatten().collect();
+        let mut keys: Vec<&String> = ports.keys().collect();
         // By port number, then protocol (docker/cli sorts naturally).
-        keys.sort_by_key(|(k, _)| {
+        keys.sort_by_key(|k| {
             let (port, proto) = k.split_once('/').unwrap_or((k, "tcp"));
             (port.parse::<u32>().unwrap_or(u32::MAX), proto.to_string())
         });
         let lines = keys
             .into_iter()
-            .flat_map(|(k, v)| bindings(v).into_iter().map(move |h| format!("{k} -> {h}")))
+            .flat_map(|k| {
+                let hosts = bindings(ports.get(k));
+                hosts.into_iter().map(move |h| format!("{k} -> {h}"))
+            })
             .collect();
         return Some(lines);
     };
-    let key = if private.contains('/') {
+    let lines = bindings(ports.get(&port_key(private)));
+    (!lines.is_empty()).then_some(lines)
+}
+
+/// `80` → `80/tcp`; `80/udp` as it is.
+fn port_key(private: &str) -> String {
+    if private.contains('/') {
         private.to_string()
     } else {
         format!("{private}/tcp")
-    };
-    let lines = bindings(&ports[&key]);
-    (!lines.is_empty()).then_some(lines)
+    }
 }
 
 /// `rrun port CONTAINER [PRIVATE_PORT[/PROTO]]`.
 pub fn port(c: &Client, container: &str, private: Option<&str>) -> Result<i32> {
-    let v: Value = c.get(&format!("/containers/{}/json", enc(container)))?;
-    match port_lines(&v["NetworkSettings"]["Ports"], private) {
+    let v: ContainerInspectResponse = c.get(&format!("/containers/{}/json", enc(container)))?;
+    let ports = v.network_settings.and_then(|n| n.ports).unwrap_or_default();
+    match port_lines(&ports, private) {
         Some(lines) => {
             for l in lines {
                 println!("{l}");
@@ -185,12 +195,7 @@ pub fn port(c: &Client, container: &str, private: Option<&str>) -> Result<i32> {
             Ok(0)
         }
         None => {
-            let p = private.unwrap_or_default();
-            let key = if p.contains('/') {
-                p.to_string()
-            } else {
-                format!("{p}/tcp")
-            };
+            let key = port_key(private.unwrap_or_default());
             eprintln!("Error: No public port '{key}' published for {container}");
             Ok(1)
         }
@@ -241,11 +246,7 @@ pub fn container(c: &Client, cmd: ContainerCmd) -> Result<i32> {
                 return Ok(0);
             }
             let (ids, space) = prune_containers(c, &filter)?;
-            if !ids.is_empty() {
-                println!("Deleted Containers:");
-                ids.iter().for_each(|i| println!("{i}"));
-                println!();
-            }
+            print_deleted("Containers", &ids);
             println!("Total reclaimed space: {}", human_size(space));
             Ok(0)
         }
@@ -259,11 +260,12 @@ mod tests {
 
     #[test]
     fn port_lines_follow_docker_port() {
-        let ports = json!({
+        let ports: PortMap = serde_json::from_value(json!({
             "443/tcp": null,
             "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}, {"HostIp": "::", "HostPort": "8080"}],
             "53/udp": [{"HostIp": "::1", "HostPort": "5353"}],
-        });
+        }))
+        .unwrap();
         assert_eq!(
             port_lines(&ports, None).unwrap(),
             [
@@ -278,7 +280,7 @@ mod tests {
         );
         assert_eq!(port_lines(&ports, Some("443")), None);
         assert_eq!(
-            port_lines(&Value::Null, None).unwrap(),
+            port_lines(&PortMap::new(), None).unwrap(),
             Vec::<String>::new()
         );
     }

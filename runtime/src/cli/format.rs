@@ -158,6 +158,15 @@ pub fn short_id(id: &str, no_trunc: bool) -> String {
     }
 }
 
+/// `Deleted Containers:` and its list, when there is one.
+pub fn print_deleted(what: &str, names: &[String]) {
+    if !names.is_empty() {
+        println!("Deleted {what}:");
+        names.iter().for_each(|n| println!("{n}"));
+        println!();
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

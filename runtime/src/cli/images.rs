@@ -3,10 +3,11 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 use std::io::{IsTerminal, Read, Write};
 
-use crate::apimodel::models::{ImageDeleteResponseItem, ImagePruneResponse};
+use crate::apimodel::models::{ImageDeleteResponseItem, ImagePruneResponse, ImageSummary};
 use crate::apimodel::query::{
     FiltersQuery, ImageCreateQuery, ImageDeleteQuery, ListQuery, LoadQuery, TagQuery,
 };
@@ -152,48 +153,60 @@ fn since(secs: i64) -> String {
     format!("{} ago", rrun_units::human_duration_secs(now - secs))
 }
 
+/// One `images` row: the fields a `--format` template sees (Docker's
+/// names, as strings).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageRow {
+    #[serde(rename = "ID")]
+    id: String,
+    repository: String,
+    tag: String,
+    digest: String,
+    created_since: String,
+    created_at: String,
+    size: String,
+    virtual_size: String,
+    shared_size: String,
+    unique_size: String,
+    containers: String,
+}
+
 /// One row per repository:tag (one `<none>` row for an untagged image).
-pub fn image_rows(list: &[Value], no_trunc: bool) -> Vec<Value> {
+pub fn image_rows(list: &[ImageSummary], no_trunc: bool) -> Vec<ImageRow> {
     let mut rows = Vec::new();
     for v in list {
-        let id = short_id(v["Id"].as_str().unwrap_or(""), no_trunc);
-        let created = v["Created"].as_i64().unwrap_or(0);
-        let size = human_size(v["Size"].as_u64().unwrap_or(0));
-        let mut tags: Vec<String> = v["RepoTags"]
-            .as_array()
-            .map(|t| {
-                t.iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let size = human_size(v.size.max(0) as u64);
+        let mut tags = v.repo_tags.clone();
         if tags.is_empty() {
             tags.push("<none>:<none>".into());
         }
-        let digest = v["RepoDigests"]
-            .as_array()
-            .and_then(|d| d.first())
-            .and_then(|d| d.as_str())
+        let digest = v
+            .repo_digests
+            .first()
             .and_then(|d| d.split_once('@'))
             .map(|(_, d)| d.to_string())
             .unwrap_or_else(|| "<none>".into());
         for t in tags {
             let (repo, tag) = split_tag(&t);
-            rows.push(json!({
-                "ID": id,
-                "Repository": repo,
-                "Tag": tag,
-                "Digest": digest,
-                "CreatedSince": since(created),
-                "CreatedAt": chrono::DateTime::from_timestamp(created, 0)
+            rows.push(ImageRow {
+                id: short_id(&v.id, no_trunc),
+                repository: repo.into(),
+                tag: tag.into(),
+                digest: digest.clone(),
+                created_since: since(v.created),
+                created_at: chrono::DateTime::from_timestamp(v.created, 0)
                     .map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string())
                     .unwrap_or_default(),
-                "Size": size,
-                "VirtualSize": size,
-                "SharedSize": "N/A",
-                "UniqueSize": "N/A",
-                "Containers": v["Containers"].as_i64().map(|n| n.to_string()).unwrap_or_else(|| "N/A".into()),
-            }));
+                size: size.clone(),
+                virtual_size: size.clone(),
+                shared_size: "N/A".into(),
+                unique_size: "N/A".into(),
+                containers: match v.containers {
+                    n if n < 0 => "N/A".into(),
+                    n => n.to_string(),
+                },
+            });
         }
     }
     rows
@@ -208,42 +221,43 @@ pub fn images(c: &Client, a: &ImagesArgs) -> Result<i32> {
         all: a.all,
         filters: Filters::from_flags(&filters)?,
     };
-    let list: Vec<Value> = c.get(&url("/images/json", &q)?)?;
+    let list: Vec<ImageSummary> = c.get(&url("/images/json", &q)?)?;
     if a.quiet {
         let mut seen = std::collections::BTreeSet::new();
         for v in &list {
-            let id = short_id(v["Id"].as_str().unwrap_or(""), a.no_trunc);
+            let id = short_id(&v.id, a.no_trunc);
             if seen.insert(id.clone()) {
                 println!("{id}");
             }
         }
         return Ok(0);
     }
-    let rows = image_rows(&list, a.no_trunc);
+    let rows = image_rows(&list, a.no_trunc)
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<Value>, _>>()?;
     let default = if a.digests {
         "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     } else {
         "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     };
-    print_formatted(
-        a.format.as_deref().unwrap_or(default),
-        &rows,
-        &[
-            ("Repository", "REPOSITORY"),
-            ("Tag", "TAG"),
-            ("Digest", "DIGEST"),
-            ("ID", "IMAGE ID"),
-            ("CreatedSince", "CREATED"),
-            ("CreatedAt", "CREATED AT"),
-            ("Size", "SIZE"),
-            ("VirtualSize", "SIZE"),
-            ("SharedSize", "SHARED SIZE"),
-            ("UniqueSize", "UNIQUE SIZE"),
-            ("Containers", "CONTAINERS"),
-        ],
-    );
+    print_formatted(a.format.as_deref().unwrap_or(default), &rows, IMAGE_HEADERS);
     Ok(0)
 }
+
+const IMAGE_HEADERS: &[(&str, &str)] = &[
+    ("Repository", "REPOSITORY"),
+    ("Tag", "TAG"),
+    ("Digest", "DIGEST"),
+    ("ID", "IMAGE ID"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("Size", "SIZE"),
+    ("VirtualSize", "SIZE"),
+    ("SharedSize", "SHARED SIZE"),
+    ("UniqueSize", "UNIQUE SIZE"),
+    ("Containers", "CONTAINERS"),
+];
 
 /// Prints `Untagged: …` / `Deleted: …` lines (Docker's `rmi` output;
 /// lower case in prune lists).
@@ -368,13 +382,8 @@ pub fn save(c: &Client, a: &SaveArgs) -> Result<i32> {
 }
 
 pub fn import(c: &Client, a: &ImportArgs) -> Result<i32> {
-    let data = if a.file == "-" {
-        let mut b = Vec::new();
-        std::io::stdin().read_to_end(&mut b).context("read stdin")?;
-        b
-    } else {
-        std::fs::read(&a.file).with_context(|| format!("read {}", a.file))?
-    };
+    let file = std::path::Path::new(&a.file);
+    let data = read_input((a.file != "-").then_some(file))?;
     let (repo, tag) = match &a.reference {
         Some(r) => {
             let (n, t) = split_tag(r);
@@ -409,15 +418,20 @@ pub fn import(c: &Client, a: &ImportArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub fn load(c: &Client, input: Option<std::path::PathBuf>, quiet: bool) -> Result<i32> {
-    let data = match input {
-        Some(p) => std::fs::read(&p).with_context(|| format!("read {}", p.display()))?,
+/// An archive from a file, else (None) from stdin.
+fn read_input(file: Option<&std::path::Path>) -> Result<Vec<u8>> {
+    match file {
+        Some(p) => std::fs::read(p).with_context(|| format!("read {}", p.display())),
         None => {
             let mut b = Vec::new();
             std::io::stdin().read_to_end(&mut b).context("read stdin")?;
-            b
+            Ok(b)
         }
-    };
+    }
+}
+
+pub fn load(c: &Client, input: Option<std::path::PathBuf>, quiet: bool) -> Result<i32> {
+    let data = read_input(input.as_deref())?;
     let q = url("/images/load", &LoadQuery { quiet })?;
     let text = c
         .request("POST", &q, Some(("application/x-tar", data.into())))?
@@ -540,16 +554,30 @@ mod tests {
 
     #[test]
     fn rows_per_tag() {
-        let list = vec![
-            json!({"Id": "sha256:0123456789abcdef", "RepoTags": ["a:1", "b:latest"],
-            "RepoDigests": [], "Created": 0, "Size": 1_500_000, "Containers": 2}),
-        ];
-        let rows = image_rows(&list, false);
+        let list = vec![ImageSummary {
+            id: "sha256:0123456789abcdef".into(),
+            repo_tags: vec!["a:1".into(), "b:latest".into()],
+            size: 1_500_000,
+            containers: 2,
+            ..Default::default()
+        }];
+        let rows: Vec<Value> = image_rows(&list, false)
+            .iter()
+            .map(|r| serde_json::to_value(r).unwrap())
+            .collect();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0]["Repository"], "a");
         assert_eq!(rows[0]["ID"], "0123456789ab");
         assert_eq!(rows[1]["Size"], "1.5MB");
-        let rows = image_rows(&[json!({"Id": "sha256:ff", "RepoTags": []})], true);
+        let untagged = ImageSummary {
+            id: "sha256:ff".into(),
+            ..Default::default()
+        };
+        let rows = image_rows(&[untagged], true);
+        let rows: Vec<Value> = rows
+            .iter()
+            .map(|r| serde_json::to_value(r).unwrap())
+            .collect();
         assert_eq!(rows[0]["Tag"], "<none>");
         assert_eq!(rows[0]["ID"], "sha256:ff");
         assert_eq!(encode_path("localhost:5000/a b"), "localhost%3A5000/a%20b");

@@ -6,7 +6,7 @@ use serde_json::{json, Value};
 
 use crate::apimodel::models::{
     Ipam, IpamConfig, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse,
-    NetworkDisconnectRequest, NetworkPruneResponse,
+    NetworkDisconnectRequest, NetworkPruneResponse, NetworkSummary,
 };
 use crate::apimodel::query::FiltersQuery;
 use crate::apimodel::Filters;
@@ -246,16 +246,16 @@ fn ls(
     let q = FiltersQuery {
         filters: Filters::from_flags(filter)?,
     };
-    let mut nets: Vec<Value> = c.get(&url("/networks", &q)?)?;
-    nets.sort_by(|a, b| a["Name"].as_str().cmp(&b["Name"].as_str()));
-    let id = |n: &Value| short_id(n["Id"].as_str().unwrap_or_default(), no_trunc);
+    let mut nets: Vec<NetworkSummary> = c.get(&url("/networks", &q)?)?;
+    nets.sort_by(|a, b| a.name.cmp(&b.name));
+    let id = |n: &NetworkSummary| short_id(n.id.as_deref().unwrap_or_default(), no_trunc);
     if quiet {
         nets.iter().for_each(|n| println!("{}", id(n)));
         return Ok(0);
     }
     if let Some(f) = format {
         for n in &nets {
-            let mut row = n.clone();
+            let mut row = serde_json::to_value(n)?;
             row["ID"] = json!(id(n));
             println!("{}", format_value(f, &row));
         }
@@ -265,8 +265,8 @@ fn ls(
         .map(String::from)
         .to_vec()];
     for n in &nets {
-        let s = |k: &str| n[k].as_str().unwrap_or_default().to_string();
-        rows.push(vec![id(n), s("Name"), s("Driver"), s("Scope")]);
+        let s = |f: &Option<String>| f.clone().unwrap_or_default();
+        rows.push(vec![id(n), s(&n.name), s(&n.driver), s(&n.scope)]);
     }
     print!("{}", table(&rows));
     Ok(0)

@@ -8,7 +8,7 @@ use crate::apimodel::models::{NetworkPruneResponse, SystemVersion, VolumePruneRe
 
 use super::client::{self, Client};
 use super::containers::prune_containers;
-use super::format::{human_size, table};
+use super::format::{human_size, print_deleted, table};
 use super::images::{print_removed, prune_images};
 
 #[derive(Debug, Subcommand)]
@@ -71,15 +71,6 @@ pub fn system(c: &Client, cmd: SystemCmd) -> Result<i32> {
     }
     println!("Total reclaimed space: {}", human_size(space));
     Ok(0)
-}
-
-/// `Deleted Containers:` and its list, when there is one.
-fn print_deleted(what: &str, names: &[String]) {
-    if !names.is_empty() {
-        println!("Deleted {what}:");
-        names.iter().for_each(|n| println!("{n}"));
-        println!();
-    }
 }
 
 /// Docker's `system prune` warning list.

@@ -4,12 +4,14 @@ use anyhow::Result;
 use clap::Subcommand;
 use serde_json::Value;
 
-use crate::apimodel::models::{Volume, VolumeCreateRequest, VolumePruneResponse};
+use crate::apimodel::models::{
+    Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse,
+};
 use crate::apimodel::query::{FiltersQuery, VolumeRemoveQuery};
 use crate::apimodel::Filters;
 
 use super::client::{enc, url, Client};
-use super::format::{confirm, format_value, human_size, kv, print_inspected, table};
+use super::format::{confirm, format_value, human_size, kv, print_deleted, print_inspected, table};
 
 #[derive(Debug, Subcommand)]
 pub enum VolumeCmd {
@@ -109,24 +111,22 @@ fn ls(c: &Client, quiet: bool, filter: &[String], format: Option<&str>) -> Resul
     let q = FiltersQuery {
         filters: Filters::from_flags(filter)?,
     };
-    let v: Value = c.get(&url("/volumes", &q)?)?;
-    let mut vols = v["Volumes"].as_array().cloned().unwrap_or_default();
-    vols.sort_by(|a, b| a["Name"].as_str().cmp(&b["Name"].as_str()));
-    let name = |v: &Value| v["Name"].as_str().unwrap_or_default().to_string();
+    let v: VolumeListResponse = c.get(&url("/volumes", &q)?)?;
+    let mut vols = v.volumes.unwrap_or_default();
+    vols.sort_by(|a, b| a.name.cmp(&b.name));
     if quiet {
-        vols.iter().for_each(|v| println!("{}", name(v)));
+        vols.iter().for_each(|v| println!("{}", v.name));
         return Ok(0);
     }
     if let Some(f) = format {
-        vols.iter().for_each(|v| println!("{}", format_value(f, v)));
+        for v in &vols {
+            println!("{}", format_value(f, &serde_json::to_value(v)?));
+        }
         return Ok(0);
     }
     let mut rows = vec![vec!["DRIVER".to_string(), "VOLUME NAME".into()]];
     for v in &vols {
-        rows.push(vec![
-            v["Driver"].as_str().unwrap_or_default().into(),
-            name(v),
-        ]);
+        rows.push(vec![v.driver.clone(), v.name.clone()]);
     }
     print!("{}", table(&rows));
     Ok(0)
@@ -148,12 +148,7 @@ fn prune(c: &Client, all: bool, force: bool, mut filter: Vec<String>) -> Result<
         filters: Filters::from_flags(&filter)?,
     };
     let v: VolumePruneResponse = c.post(&url("/volumes/prune", &q)?)?.json()?;
-    let gone = v.volumes_deleted.unwrap_or_default();
-    if !gone.is_empty() {
-        println!("Deleted Volumes:");
-        gone.iter().for_each(|n| println!("{n}"));
-        println!();
-    }
+    print_deleted("Volumes", &v.volumes_deleted.unwrap_or_default());
     let space = v.space_reclaimed.unwrap_or(0).max(0) as u64;
     println!("Total reclaimed space: {}", human_size(space));
     Ok(0)
