@@ -2,8 +2,10 @@
 
 use anyhow::{Context, Result};
 use clap::Args;
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
 
+use crate::apimodel::models::{ContainerCpuStats, ContainerStatsResponse};
 use crate::apimodel::query::{ListQuery, StatsQuery};
 
 use super::client::{enc, url, Client};
@@ -26,71 +28,128 @@ pub struct StatsArgs {
     pub containers: Vec<String>,
 }
 
-/// One `docker stats` row from a stats sample, as Docker's CLI computes it.
-pub fn stats_row(v: &Value, no_trunc: bool) -> Value {
-    let id = v["id"].as_str().unwrap_or("");
-    let id = short_id(id, no_trunc);
-    let f = |p: &Value| p.as_f64().unwrap_or(0.0);
-    let cpu = &v["cpu_stats"];
-    let pre = &v["precpu_stats"];
-    let cpu_delta = f(&cpu["cpu_usage"]["total_usage"]) - f(&pre["cpu_usage"]["total_usage"]);
-    let sys_delta = f(&cpu["system_cpu_usage"]) - f(&pre["system_cpu_usage"]);
-    let online = cpu["online_cpus"].as_f64().unwrap_or(1.0);
-    let cpu_pct = if sys_delta > 0.0 && cpu_delta > 0.0 {
+/// One `docker stats` row: the fields a `--format` template sees.
+#[derive(Debug, Serialize)]
+pub struct StatsRow {
+    #[serde(rename = "Container")]
+    container: String,
+    #[serde(rename = "ID")]
+    id: String,
+    #[serde(rename = "Name")]
+    name: String,
+    #[serde(rename = "CPUPerc")]
+    cpu_perc: String,
+    #[serde(rename = "MemUsage")]
+    mem_usage: String,
+    #[serde(rename = "MemPerc")]
+    mem_perc: String,
+    #[serde(rename = "NetIO")]
+    net_io: String,
+    #[serde(rename = "BlockIO")]
+    block_io: String,
+    #[serde(rename = "PIDs")]
+    pids: String,
+}
+
+/// CPU use in percent of one CPU, as Docker's CLI computes it from the
+/// sample and the one before it.
+fn cpu_percent(v: &ContainerStatsResponse) -> f64 {
+    let total = |c: &Option<ContainerCpuStats>| {
+        let usage = c.as_ref().and_then(|c| c.cpu_usage.as_ref());
+        usage.and_then(|u| u.total_usage).unwrap_or(0) as f64
+    };
+    let system = |c: &Option<ContainerCpuStats>| {
+        c.as_ref().and_then(|c| c.system_cpu_usage).unwrap_or(0) as f64
+    };
+    let cpu_delta = total(&v.cpu_stats) - total(&v.precpu_stats);
+    let sys_delta = system(&v.cpu_stats) - system(&v.precpu_stats);
+    let online = v
+        .cpu_stats
+        .as_ref()
+        .and_then(|c| c.online_cpus)
+        .unwrap_or(1) as f64;
+    if sys_delta > 0.0 && cpu_delta > 0.0 {
         cpu_delta / sys_delta * online * 100.0
     } else {
         0.0
-    };
-    let mem = &v["memory_stats"];
-    let usage = f(&mem["usage"]);
-    let inactive = mem["stats"]["total_inactive_file"]
-        .as_f64()
-        .or_else(|| mem["stats"]["inactive_file"].as_f64())
-        .unwrap_or(0.0);
+    }
+}
+
+/// Memory in use (without the inactive file cache, as Docker's CLI
+/// counts it) and the limit.
+fn memory(v: &ContainerStatsResponse) -> (f64, f64) {
+    let mem = v.memory_stats.clone().unwrap_or_default();
+    let usage = mem.usage.unwrap_or(0) as f64;
+    let stats = mem.stats.unwrap_or_default();
+    let inactive = stats
+        .get("total_inactive_file")
+        .or_else(|| stats.get("inactive_file"))
+        .copied()
+        .unwrap_or(0) as f64;
     let used = if inactive < usage {
         usage - inactive
     } else {
         usage
     };
-    let limit = f(&mem["limit"]);
+    (used, mem.limit.unwrap_or(0) as f64)
+}
+
+pub fn stats_row(v: &ContainerStatsResponse, no_trunc: bool) -> StatsRow {
+    let id = short_id(v.id.as_deref().unwrap_or(""), no_trunc);
+    let (used, limit) = memory(v);
     let mem_pct = if limit > 0.0 {
         used / limit * 100.0
     } else {
         0.0
     };
     let (mut rx, mut tx) = (0.0, 0.0);
-    for n in v["networks"]
-        .as_object()
-        .into_iter()
-        .flat_map(|m| m.values())
-    {
-        rx += f(&n["rx_bytes"]);
-        tx += f(&n["tx_bytes"]);
+    for n in v.networks.iter().flat_map(|m| m.values()) {
+        rx += n.rx_bytes.unwrap_or(0) as f64;
+        tx += n.tx_bytes.unwrap_or(0) as f64;
     }
     let (mut rd, mut wr) = (0.0, 0.0);
-    for b in v["blkio_stats"]["io_service_bytes_recursive"]
-        .as_array()
+    let blkio = v.blkio_stats.as_ref();
+    for b in blkio
+        .and_then(|b| b.io_service_bytes_recursive.as_ref())
         .into_iter()
         .flatten()
     {
-        match b["op"].as_str().map(str::to_lowercase).as_deref() {
-            Some("read") => rd += f(&b["value"]),
-            Some("write") => wr += f(&b["value"]),
+        let value = b.value.unwrap_or(0) as f64;
+        match b.op.as_deref().map(str::to_lowercase).as_deref() {
+            Some("read") => rd += value,
+            Some("write") => wr += value,
             _ => {}
         }
     }
-    let name = v["name"].as_str().unwrap_or("").trim_start_matches('/');
-    json!({
-        "Container": id,
-        "ID": id,
-        "Name": name,
-        "CPUPerc": format!("{cpu_pct:.2}%"),
-        "MemUsage": format!("{} / {}", rrun_units::bytes_size(used), rrun_units::bytes_size(limit)),
-        "MemPerc": format!("{mem_pct:.2}%"),
-        "NetIO": format!("{} / {}", rrun_units::human_size_with_precision(rx, 3), rrun_units::human_size_with_precision(tx, 3)),
-        "BlockIO": format!("{} / {}", rrun_units::human_size_with_precision(rd, 3), rrun_units::human_size_with_precision(wr, 3)),
-        "PIDs": v["pids_stats"]["current"].as_u64().unwrap_or(0).to_string(),
-    })
+    let io = |a: f64, b: f64| {
+        let h = |x| rrun_units::human_size_with_precision(x, 3);
+        format!("{} / {}", h(a), h(b))
+    };
+    StatsRow {
+        container: id.clone(),
+        id,
+        name: v
+            .name
+            .as_deref()
+            .unwrap_or("")
+            .trim_start_matches('/')
+            .into(),
+        cpu_perc: format!("{:.2}%", cpu_percent(v)),
+        mem_usage: format!(
+            "{} / {}",
+            rrun_units::bytes_size(used),
+            rrun_units::bytes_size(limit)
+        ),
+        mem_perc: format!("{mem_pct:.2}%"),
+        net_io: io(rx, tx),
+        block_io: io(rd, wr),
+        pids: v
+            .pids_stats
+            .as_ref()
+            .and_then(|p| p.current)
+            .unwrap_or(0)
+            .to_string(),
+    }
 }
 
 const STATS_TABLE: &str = "table {{.ID}}\t{{.Name}}\t{{.CPUPerc}}\t{{.MemUsage}}\t{{.MemPerc}}\t{{.NetIO}}\t{{.BlockIO}}\t{{.PIDs}}";
@@ -133,11 +192,11 @@ pub fn stats(c: &Client, a: &StatsArgs) -> Result<i32> {
                 )
             })
             .collect::<Result<_>>()?;
-        let samples: Vec<Result<Value>> = c.get_all(&paths);
+        let samples: Vec<Result<ContainerStatsResponse>> = c.get_all(&paths);
         let mut rows = Vec::new();
         for (n, s) in names.iter().zip(samples) {
             match s {
-                Ok(v) => rows.push(stats_row(&v, a.no_trunc)),
+                Ok(v) => rows.push(serde_json::to_value(stats_row(&v, a.no_trunc))?),
                 Err(e) if !a.containers.is_empty() => {
                     return Err(e).with_context(|| format!("stats of {n}"));
                 }
@@ -159,6 +218,7 @@ pub fn stats(c: &Client, a: &StatsArgs) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn stats_rows_compute_like_dockers_cli() {
@@ -168,7 +228,8 @@ mod tests {
             "memory_stats": {"usage": 3 << 20, "limit": 100 << 20, "stats": {"inactive_file": 1 << 20}},
             "networks": {"eth0": {"rx_bytes": 1000, "tx_bytes": 0}},
             "pids_stats": {"current": 3}});
-        let r = stats_row(&v, false);
+        let v: ContainerStatsResponse = serde_json::from_value(v).unwrap();
+        let r = serde_json::to_value(stats_row(&v, false)).unwrap();
         assert_eq!(r["ID"], "0123456789ab");
         assert_eq!(r["Name"], "web");
         assert_eq!(r["CPUPerc"], "20.00%");

@@ -4,7 +4,9 @@ use anyhow::Result;
 use clap::Subcommand;
 use serde_json::Value;
 
-use crate::apimodel::models::{NetworkPruneResponse, SystemVersion, VolumePruneResponse};
+use crate::apimodel::models::{
+    NetworkPruneResponse, SystemInfo, SystemVersion, VolumePruneResponse,
+};
 
 use super::client::{self, Client};
 use super::containers::prune_containers;
@@ -185,31 +187,30 @@ pub fn version(c: &Client) -> Result<i32> {
 }
 
 pub fn info(c: &Client) -> Result<i32> {
-    let v: Value = c.get("/info")?;
-    let s = |k: &str| match &v[k] {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
+    let v: SystemInfo = c.get("/info")?;
+    fn s<T: std::fmt::Display>(f: &Option<T>) -> String {
+        f.as_ref().map(T::to_string).unwrap_or_default()
+    }
     println!("Server:");
-    println!(" Containers: {}", s("Containers"));
-    println!("  Running: {}", s("ContainersRunning"));
-    println!("  Paused: {}", s("ContainersPaused"));
-    println!("  Stopped: {}", s("ContainersStopped"));
-    println!(" Images: {}", s("Images"));
-    println!(" Server Version: {}", s("ServerVersion"));
-    println!(" Storage Driver: {}", s("Driver"));
-    println!(" Logging Driver: {}", s("LoggingDriver"));
-    println!(" Cgroup Driver: {}", s("CgroupDriver"));
-    println!(" Cgroup Version: {}", s("CgroupVersion"));
-    println!(" Default Runtime: {}", s("DefaultRuntime"));
-    println!(" Kernel Version: {}", s("KernelVersion"));
-    println!(" Operating System: {}", s("OperatingSystem"));
-    println!(" OSType: {}", s("OSType"));
-    println!(" Architecture: {}", s("Architecture"));
-    println!(" CPUs: {}", s("NCPU"));
-    println!(" Name: {}", s("Name"));
-    println!(" Docker Root Dir: {}", s("DockerRootDir"));
-    println!(" Live Restore Enabled: {}", s("LiveRestoreEnabled"));
+    println!(" Containers: {}", s(&v.containers));
+    println!("  Running: {}", s(&v.containers_running));
+    println!("  Paused: {}", s(&v.containers_paused));
+    println!("  Stopped: {}", s(&v.containers_stopped));
+    println!(" Images: {}", s(&v.images));
+    println!(" Server Version: {}", s(&v.server_version));
+    println!(" Storage Driver: {}", s(&v.driver));
+    println!(" Logging Driver: {}", s(&v.logging_driver));
+    println!(" Cgroup Driver: {}", s(&v.cgroup_driver));
+    println!(" Cgroup Version: {}", s(&v.cgroup_version));
+    println!(" Default Runtime: {}", s(&v.default_runtime));
+    println!(" Kernel Version: {}", s(&v.kernel_version));
+    println!(" Operating System: {}", s(&v.operating_system));
+    println!(" OSType: {}", s(&v.os_type));
+    println!(" Architecture: {}", s(&v.architecture));
+    println!(" CPUs: {}", s(&v.ncpu));
+    println!(" Name: {}", s(&v.name));
+    println!(" Docker Root Dir: {}", s(&v.docker_root_dir));
+    println!(" Live Restore Enabled: {}", s(&v.live_restore_enabled));
     Ok(0)
 }
 
