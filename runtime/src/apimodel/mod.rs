@@ -101,6 +101,30 @@ impl<'de> Deserialize<'de> for Filters {
     }
 }
 
+/// `GET /system/df` as API 1.43 answers it (bollard-stubs follows the
+/// newer shape, `ImageUsage`, `ContainerUsage`, …).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DiskUsage {
+    #[serde(default)]
+    pub layers_size: i64,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub images: Vec<models::ImageSummary>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub containers: Vec<models::ContainerSummary>,
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub volumes: Vec<models::Volume>,
+}
+
+/// A list field that Docker may send as `null`.
+fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Ok(Option::<Vec<T>>::deserialize(d)?.unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

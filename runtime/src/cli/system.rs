@@ -2,11 +2,12 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use serde_json::Value;
 
 use crate::apimodel::models::{
-    NetworkPruneResponse, SystemInfo, SystemVersion, VolumePruneResponse,
+    ContainerSummary, ContainerSummaryStateEnum, NetworkPruneResponse, SystemInfo, SystemVersion,
+    Volume, VolumePruneResponse,
 };
+use crate::apimodel::DiskUsage;
 
 use super::client::{self, Client};
 use super::containers::prune_containers;
@@ -34,7 +35,7 @@ pub enum SystemCmd {
 pub fn system(c: &Client, cmd: SystemCmd) -> Result<i32> {
     let (all, force, volumes) = match cmd {
         SystemCmd::Df => {
-            let v: Value = c.get("/system/df")?;
+            let v: DiskUsage = c.get("/system/df")?;
             print!("{}", table(&df_rows(&v)));
             return Ok(0);
         }
@@ -90,38 +91,28 @@ pub fn system_prune_warning(all: bool, volumes: bool) -> String {
 }
 
 /// `system df`'s rows: TYPE, TOTAL, ACTIVE, SIZE, RECLAIMABLE.
-pub fn df_rows(v: &Value) -> Vec<Vec<String>> {
-    let n = |x: &Value| x.as_u64().unwrap_or(0);
+pub fn df_rows(v: &DiskUsage) -> Vec<Vec<String>> {
+    let n = |x: i64| x.max(0) as u64;
     let pct = |r: u64, t: u64| match (r * 100).checked_div(t) {
         Some(p) => format!("{} ({p}%)", human_size(r)),
         None => human_size(r),
     };
-    let list = |k: &str| v[k].as_array().cloned().unwrap_or_default();
-    let (imgs, ctrs, vols) = (list("Images"), list("Containers"), list("Volumes"));
-    let img_active = imgs
-        .iter()
-        .filter(|i| i["Containers"].as_i64().unwrap_or(0) > 0)
-        .count();
-    let img_size = n(&v["LayersSize"]);
+    let (imgs, ctrs, vols) = (&v.images, &v.containers, &v.volumes);
+    let img_active = imgs.iter().filter(|i| i.containers > 0).count();
+    let img_size = n(v.layers_size);
     let img_free: u64 = imgs
         .iter()
-        .filter(|i| i["Containers"].as_i64().unwrap_or(0) == 0)
-        .map(|i| n(&i["Size"]))
+        .filter(|i| i.containers == 0)
+        .map(|i| n(i.size))
         .sum();
-    let running = |c: &&Value| c["State"] == "running";
-    let ctr_size: u64 = ctrs.iter().map(|c| n(&c["SizeRw"])).sum();
-    let ctr_free: u64 = ctrs
-        .iter()
-        .filter(|c| !running(c))
-        .map(|c| n(&c["SizeRw"]))
-        .sum();
-    let used = |x: &&Value| x["UsageData"]["RefCount"].as_u64().unwrap_or(0) > 0;
-    let vol_size: u64 = vols.iter().map(|x| n(&x["UsageData"]["Size"])).sum();
-    let vol_free: u64 = vols
-        .iter()
-        .filter(|x| !used(x))
-        .map(|x| n(&x["UsageData"]["Size"]))
-        .sum();
+    let running = |c: &&ContainerSummary| c.state == Some(ContainerSummaryStateEnum::RUNNING);
+    let rw = |c: &ContainerSummary| n(c.size_rw.unwrap_or(0));
+    let ctr_size: u64 = ctrs.iter().map(rw).sum();
+    let ctr_free: u64 = ctrs.iter().filter(|c| !running(c)).map(rw).sum();
+    let refs = |x: &Volume| x.usage_data.as_ref().map_or(0, |u| u.ref_count);
+    let size = |x: &Volume| n(x.usage_data.as_ref().map_or(0, |u| u.size));
+    let vol_size: u64 = vols.iter().map(size).sum();
+    let vol_free: u64 = vols.iter().filter(|x| refs(x) == 0).map(size).sum();
     vec![
         ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
             .map(String::from)
@@ -143,7 +134,7 @@ pub fn df_rows(v: &Value) -> Vec<Vec<String>> {
         vec![
             "Local Volumes".into(),
             vols.len().to_string(),
-            vols.iter().filter(used).count().to_string(),
+            vols.iter().filter(|x| refs(x) > 0).count().to_string(),
             human_size(vol_size),
             pct(vol_free, vol_size),
         ],
@@ -217,15 +208,26 @@ pub fn info(c: &Client) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use crate::apimodel::models::ImageSummary;
 
     #[test]
     fn prune_warnings_and_df_rows() {
         assert!(system_prune_warning(false, true).contains("anonymous volumes"));
-        let df = df_rows(
-            &json!({"LayersSize": 2000, "Images": [{"Size": 1000, "Containers": 0}, {"Size": 1000, "Containers": 1}],
-            "Containers": [{"State": "running", "SizeRw": 10}], "Volumes": []}),
-        );
+        let image = |containers| ImageSummary {
+            size: 1000,
+            containers,
+            ..Default::default()
+        };
+        let df = df_rows(&DiskUsage {
+            layers_size: 2000,
+            images: vec![image(0), image(1)],
+            containers: vec![ContainerSummary {
+                state: Some(ContainerSummaryStateEnum::RUNNING),
+                size_rw: Some(10),
+                ..Default::default()
+            }],
+            volumes: vec![],
+        });
         assert_eq!(df[1], vec!["Images", "2", "1", "2kB", "1kB (50%)"]);
         assert_eq!(df[2][2], "1");
     }
