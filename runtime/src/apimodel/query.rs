@@ -21,13 +21,18 @@ pub fn flag<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
 }
 
 /// `filters` as the JSON text Docker puts in the query.
-fn filters_json<S: serde::Serializer>(f: &Filters, s: S) -> Result<S::Ok, S::Error> {
-    s.serialize_str(&f.to_json())
-}
+mod filters_text {
+    use super::Filters;
+    use serde::{Deserialize, Deserializer, Serializer};
 
-fn filters_text<'de, D: Deserializer<'de>>(d: D) -> Result<Filters, D::Error> {
-    let s = String::deserialize(d)?;
-    Filters::parse(&s).map_err(serde::de::Error::custom)
+    pub fn serialize<S: Serializer>(f: &Filters, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&f.to_json())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Filters, D::Error> {
+        let s = String::deserialize(d)?;
+        Filters::parse(&s).map_err(serde::de::Error::custom)
+    }
 }
 
 /// `POST /containers/create`.
@@ -42,11 +47,7 @@ pub struct CreateQuery {
 pub struct ListQuery {
     #[serde(default, deserialize_with = "flag")]
     pub all: bool,
-    #[serde(
-        default,
-        serialize_with = "filters_json",
-        deserialize_with = "filters_text"
-    )]
+    #[serde(default, with = "filters_text")]
     pub filters: Filters,
 }
 
@@ -54,11 +55,7 @@ pub struct ListQuery {
 /// volumes and containers.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct FiltersQuery {
-    #[serde(
-        default,
-        serialize_with = "filters_json",
-        deserialize_with = "filters_text"
-    )]
+    #[serde(default, with = "filters_text")]
     pub filters: Filters,
 }
 
@@ -146,11 +143,7 @@ pub struct StatsQuery {
 /// `GET /events`: times as Unix seconds or RFC 3339.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct EventsQuery {
-    #[serde(
-        default,
-        serialize_with = "filters_json",
-        deserialize_with = "filters_text"
-    )]
+    #[serde(default, with = "filters_text")]
     pub filters: Filters,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub since: Option<String>,

@@ -250,19 +250,14 @@ pub fn parse_device(s: &str) -> Result<DeviceMapping, String> {
     })
 }
 
-/// docker/cli's `ValidateSysctl`: namespaced kernel parameters only.
+/// docker/cli's `ValidateSysctl`: parameters of the IPC and network
+/// namespaces only (the UTS ones go through `--hostname`).
 pub fn valid_sysctl(key: &str) -> bool {
-    const IPC: &[&str] = &[
-        "kernel.msgmax",
-        "kernel.msgmnb",
-        "kernel.msgmni",
-        "kernel.sem",
-        "kernel.shmall",
-        "kernel.shmmax",
-        "kernel.shmmni",
-        "kernel.shm_rmid_forced",
-    ];
-    IPC.contains(&key) || key.starts_with("fs.mqueue.") || key.starts_with("net.")
+    use oci_spec::runtime::LinuxNamespaceType::{Ipc, Network};
+    matches!(
+        crate::spec::validate::sysctl_namespace(key),
+        Some(Ipc | Network)
+    )
 }
 
 /// `--sysctl key=value`.
