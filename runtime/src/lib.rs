@@ -16,3 +16,4 @@ pub mod linux;
 pub mod oci;
 pub mod shim;
 pub mod spec;
+pub mod state;

@@ -18,6 +18,8 @@ pub struct Daemon {
     pub net: TestNetns,
     /// The upstream DNS server it forwards to (answers NXDOMAIN).
     pub dns: DnsStub,
+    /// More rrund arguments for the next [`Daemon::spawn`].
+    pub extra_args: Vec<String>,
 }
 
 impl Daemon {
@@ -45,6 +47,7 @@ impl Daemon {
             child: None,
             net: net.unwrap_or_else(|| TestNetns::new("rrund")),
             dns: DnsStub::start(),
+            extra_args: Vec::new(),
         };
         if let Some(c) = config {
             std::fs::write(d.dir.path().join("daemon.json"), c.to_string()).unwrap();
@@ -83,6 +86,7 @@ impl Daemon {
             .arg("--config-file")
             .arg(self.dir.path().join("daemon.json"))
             .args(self.net_args())
+            .args(&self.extra_args)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::from(log))
@@ -269,6 +273,11 @@ pub fn http(socket: &Path, method: &str, path: &str) -> Option<(u16, String)> {
 
 pub fn inspect(d: &Daemon, name: &str) -> serde_json::Value {
     let v: serde_json::Value = serde_json::from_str(&d.ok(&["inspect", name])).unwrap();
+    v[0].clone()
+}
+
+pub fn inspect_network(d: &Daemon, name: &str) -> serde_json::Value {
+    let v: serde_json::Value = serde_json::from_str(&d.ok(&["network", "inspect", name])).unwrap();
     v[0].clone()
 }
 

@@ -2,6 +2,7 @@
 //! images, bundles in temporary directories, and commands with timeouts.
 #![allow(dead_code)]
 
+pub mod callers;
 pub mod daemon;
 pub mod pty;
 

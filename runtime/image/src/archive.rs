@@ -370,7 +370,7 @@ fn load_oci(store: &Store, members: &HashMap<String, Member>) -> Result<Loaded, 
 }
 
 /// Writes a Docker schema 2 manifest for layers already in the store.
-fn build_manifest(
+pub(crate) fn build_manifest(
     store: &Store,
     config: &Digest,
     config_size: u64,
@@ -413,7 +413,7 @@ fn build_manifest(
 
 /// Unpacks every layer into its snapshot (verifying diff ids) and names the
 /// image, names last.
-fn finish_image(
+pub(crate) fn finish_image(
     store: &Store,
     manifest: &Digest,
     config: &ImageConfig,
@@ -460,18 +460,15 @@ pub fn import_with(
     let (layer, _) = store.ingest(f)?;
     let diff_id = diff_id_of_blob(store, &layer, MAX_LAYER)?;
     let host = Platform::host();
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let now = rfc3339_now();
     let config = json!({
         "architecture": host.architecture,
         "os": host.os,
         "variant": host.variant,
-        "created": rfc3339(now),
+        "created": now,
         "config": run_config,
         "rootfs": {"type": "layers", "diff_ids": [diff_id]},
-        "history": [{"created": rfc3339(now), "created_by": "rrun-image import", "comment": "Imported from tarball"}],
+        "history": [{"created": now, "created_by": "rrun-image import", "comment": "Imported from tarball"}],
     })
     .to_string();
     let config_digest = Digest::sha256_of(config.as_bytes());
@@ -486,6 +483,16 @@ pub fn import_with(
     )?;
     finish_image(store, &manifest, &parsed, &[layer], refs)?;
     Ok(config_digest)
+}
+
+/// The time now as RFC 3339 UTC.
+pub(crate) fn rfc3339_now() -> String {
+    rfc3339(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
+    )
 }
 
 /// Seconds since the epoch as RFC 3339 UTC (civil-from-days, no time crate).

@@ -8,7 +8,7 @@ use std::fs;
 use std::io::{self, BufRead, BufReader, Read, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use sha2::Digest as _;
@@ -346,41 +346,15 @@ fn run_jobs(
     jobs: &[LayerJob],
     opts: &PullOptions,
 ) -> Result<(), PullError> {
-    let next = AtomicUsize::new(0);
-    let failed = AtomicBool::new(false);
-    let first_error: Mutex<Option<PullError>> = Mutex::new(None);
-    let workers = opts.max_concurrent_downloads.clamp(1, 16).min(jobs.len());
-    std::thread::scope(|s| {
-        for _ in 0..workers {
-            s.spawn(|| loop {
-                if failed.load(Ordering::SeqCst) {
-                    return;
-                }
-                if opts
-                    .cancel
-                    .as_ref()
-                    .is_some_and(|c| c.load(Ordering::SeqCst))
-                {
-                    first_error
-                        .lock()
-                        .expect("error lock")
-                        .get_or_insert(PullError::Cancelled);
-                    return;
-                }
-                let i = next.fetch_add(1, Ordering::SeqCst);
-                let Some(job) = jobs.get(i) else { return };
-                if let Err(e) = fetch_layer(store, client, ep, repo, job, opts) {
-                    failed.store(true, Ordering::SeqCst);
-                    first_error.lock().expect("error lock").get_or_insert(e);
-                    return;
-                }
-            });
-        }
-    });
-    match first_error.into_inner().expect("error lock") {
-        Some(e) => Err(e),
-        None => Ok(()),
-    }
+    let cancelled = || {
+        opts.cancel
+            .as_ref()
+            .is_some_and(|c| c.load(Ordering::SeqCst))
+            .then_some(PullError::Cancelled)
+    };
+    crate::parallel::for_each(jobs, opts.max_concurrent_downloads, cancelled, |job| {
+        fetch_layer(store, client, ep, repo, job, opts)
+    })
 }
 
 /// Compressed bytes as they arrive: capped at the descriptor's size (a

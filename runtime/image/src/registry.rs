@@ -16,12 +16,12 @@ use std::path::Path;
 use std::sync::Mutex;
 use std::time::Duration;
 
-use base64::Engine as _;
-use reqwest::blocking::{Client, Response};
+use reqwest::blocking::{Client, RequestBuilder, Response};
 use reqwest::header::{HeaderValue, ACCEPT, CONTENT_TYPE, WWW_AUTHENTICATE};
 use reqwest::StatusCode;
 use serde::Deserialize;
 
+pub use crate::credentials::Credential;
 use crate::manifest::MAX_MANIFEST_SIZE;
 use crate::reference::{Digest, DEFAULT_DOMAIN};
 
@@ -53,19 +53,6 @@ pub enum RegistryError {
     TooLarge { url: String, limit: u64 },
     #[error("reading {path}: {detail}")]
     Config { path: String, detail: String },
-}
-
-/// A user name and password, from Docker's config.json.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Credential {
-    pub username: String,
-    pub password: String,
-}
-
-impl std::fmt::Debug for Credential {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "Credential({}, <redacted>)", self.username)
-    }
 }
 
 /// How to reach registries: daemon.json's `insecure-registries` and
@@ -114,68 +101,6 @@ impl RegistryOptions {
         Ok(())
     }
 
-    /// Reads `auths` from a Docker config.json (`auth` = base64 of
-    /// `user:password`, or `username`/`password` fields). A missing file is
-    /// not an error: pulls are then anonymous.
-    pub fn load_docker_config(&mut self, path: &Path) -> Result<(), RegistryError> {
-        #[derive(Deserialize)]
-        struct Entry {
-            auth: Option<String>,
-            username: Option<String>,
-            password: Option<String>,
-        }
-        #[derive(Deserialize)]
-        struct Config {
-            #[serde(default)]
-            auths: BTreeMap<String, Entry>,
-            #[serde(rename = "credsStore", default)]
-            creds_store: Option<String>,
-            #[serde(rename = "credHelpers", default)]
-            cred_helpers: BTreeMap<String, String>,
-        }
-        let cfg_err = |detail: String| RegistryError::Config {
-            path: path.display().to_string(),
-            detail,
-        };
-        let body = match std::fs::read(path) {
-            Ok(b) => b,
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
-            Err(e) => return Err(cfg_err(e.to_string())),
-        };
-        let c: Config = serde_json::from_slice(&body).map_err(|e| cfg_err(e.to_string()))?;
-        if let Some(store) = c.creds_store.filter(|s| !s.is_empty()) {
-            self.creds_store = Some(store);
-        }
-        for (k, v) in c.cred_helpers {
-            self.cred_helpers.insert(normalize_auth_key(&k), v);
-        }
-        for (key, e) in c.auths {
-            let cred = match (e.auth.filter(|a| !a.is_empty()), e.username, e.password) {
-                (Some(a), _, _) => {
-                    let raw = base64::engine::general_purpose::STANDARD
-                        .decode(a.trim())
-                        .map_err(|e| cfg_err(format!("auth for {key}: {e}")))?;
-                    let s = String::from_utf8(raw)
-                        .map_err(|e| cfg_err(format!("auth for {key}: {e}")))?;
-                    let (u, p) = s
-                        .split_once(':')
-                        .ok_or_else(|| cfg_err(format!("auth for {key} is not user:password")))?;
-                    Credential {
-                        username: u.into(),
-                        password: p.into(),
-                    }
-                }
-                (None, Some(u), Some(p)) => Credential {
-                    username: u,
-                    password: p,
-                },
-                _ => continue,
-            };
-            self.auths.insert(normalize_auth_key(&key), cred);
-        }
-        Ok(())
-    }
-
     /// Docker treats localhost and 127.0.0.0/8 (and ::1) as insecure
     /// registries even when not listed.
     pub fn is_insecure(&self, domain: &str) -> bool {
@@ -198,50 +123,6 @@ impl RegistryOptions {
             let i = i.trim_end_matches('/');
             i == domain || i == host || in_cidr(host, i)
         })
-    }
-
-    /// The credential for a registry host, as the docker CLI finds it: its
-    /// `credHelpers` entry, else the `credsStore` helper, else `auths`.
-    /// A helper that has nothing for the host (or fails) means anonymous.
-    fn credential(&self, host: &str) -> Option<Credential> {
-        let is_hub = matches!(
-            host,
-            DEFAULT_DOMAIN | "registry-1.docker.io" | "index.docker.io"
-        );
-        // Docker Hub's credentials are stored under its legacy v1 URL.
-        let server = if is_hub {
-            "https://index.docker.io/v1/"
-        } else {
-            host
-        };
-        let helper = self
-            .cred_helpers
-            .get(host)
-            .or_else(|| {
-                is_hub
-                    .then(|| self.cred_helpers.get("index.docker.io"))
-                    .flatten()
-            })
-            .or(self.creds_store.as_ref());
-        if let Some(h) = helper {
-            match run_credential_helper(h, server) {
-                Ok(c) => return c,
-                Err(e) => {
-                    tracing::warn!(helper = %h, registry = %host, error = %e, "credential helper failed")
-                }
-            }
-        }
-        if let Some(c) = self.auths.get(host) {
-            return Some(c.clone());
-        }
-        if is_hub {
-            for k in ["index.docker.io", DEFAULT_DOMAIN, "registry-1.docker.io"] {
-                if let Some(c) = self.auths.get(k) {
-                    return Some(c.clone());
-                }
-            }
-        }
-        None
     }
 
     /// Where to fetch a repository of `domain` from, in order: docker.io's
@@ -330,77 +211,11 @@ fn in_cidr(host: &str, cidr: &str) -> bool {
     u32::from(ip) & mask == u32::from(net) & mask
 }
 
-/// Runs `docker-credential-<name> get` with the server on stdin, as the
-/// docker CLI does; Ok(None) when the helper has nothing for it. Bounded
-/// to 30 seconds.
-fn run_credential_helper(name: &str, server: &str) -> Result<Option<Credential>, String> {
-    use std::io::Write as _;
-    use std::process::{Command, Stdio};
-    if !name
-        .bytes()
-        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_' || b == b'.')
-    {
-        return Err(format!("invalid helper name {name:?}"));
-    }
-    let program = format!("docker-credential-{name}");
-    let mut child = Command::new(&program)
-        .arg("get")
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .map_err(|e| format!("{program}: {e}"))?;
-    if let Some(mut stdin) = child.stdin.take() {
-        let _ = stdin.write_all(server.as_bytes());
-    }
-    let (tx, rx) = std::sync::mpsc::channel();
-    let pid = child.id();
-    std::thread::spawn(move || {
-        let _ = tx.send(child.wait_with_output());
-    });
-    let out = match rx.recv_timeout(Duration::from_secs(30)) {
-        Ok(out) => out.map_err(|e| format!("{program}: {e}"))?,
-        Err(_) => {
-            // SAFETY: signalling the helper this function started.
-            unsafe { libc::kill(pid as libc::pid_t, libc::SIGKILL) };
-            return Err(format!("{program} did not answer within 30 s"));
-        }
-    };
-    if !out.status.success() {
-        // "credentials not found in native keychain": anonymous.
-        return Ok(None);
-    }
-    #[derive(Deserialize)]
-    struct HelperAnswer {
-        #[serde(rename = "Username")]
-        username: String,
-        #[serde(rename = "Secret")]
-        secret: String,
-    }
-    let a: HelperAnswer =
-        serde_json::from_slice(&out.stdout).map_err(|e| format!("{program}: bad answer: {e}"))?;
-    if a.username == "<token>" {
-        return Err(format!(
-            "{program} returned an identity token, which rrun does not support yet"
-        ));
-    }
-    Ok(Some(Credential {
-        username: a.username,
-        password: a.secret,
-    }))
-}
-
 fn host_of(domain: &str) -> &str {
     if let Some(rest) = domain.strip_prefix('[') {
         return rest.split(']').next().unwrap_or(rest);
     }
     domain.split(':').next().unwrap_or(domain)
-}
-
-/// `https://index.docker.io/v1/` → `index.docker.io`; `host:5000` stays.
-fn normalize_auth_key(key: &str) -> String {
-    let k = key.split("://").nth(1).unwrap_or(key);
-    k.split('/').next().unwrap_or(k).to_string()
 }
 
 /// One place to fetch from.
@@ -416,6 +231,29 @@ pub struct Endpoint {
     pub insecure_tls: bool,
 }
 
+/// What a request is for, which decides the token scope asked for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Access {
+    Pull,
+    /// Pull and push on the repository, and pull on the repository a
+    /// blob is mounted from.
+    Push {
+        mount_from: Option<String>,
+    },
+}
+
+impl Access {
+    fn scope(&self, repo: &str) -> String {
+        match self {
+            Access::Pull => format!("repository:{repo}:pull"),
+            Access::Push { mount_from: None } => format!("repository:{repo}:pull,push"),
+            Access::Push {
+                mount_from: Some(from),
+            } => format!("repository:{repo}:pull,push repository:{from}:pull"),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 enum Auth {
     Basic(Credential),
@@ -428,7 +266,7 @@ pub struct RegistryClient {
     /// The same, skipping certificate checks, for insecure registries only.
     http_insecure: Client,
     opts: RegistryOptions,
-    /// (endpoint base, repository) → what to send.
+    /// (endpoint base, token scope) → what to send.
     auth: Mutex<HashMap<(String, String), Auth>>,
 }
 
@@ -556,6 +394,92 @@ impl RegistryClient {
         }
     }
 
+    /// `docker login`: checks `cred` against the registry's `/v2/`, with
+    /// basic auth or a bearer token fetched with it (no scope, as the
+    /// docker CLI asks). docker.io's mirrors are not asked.
+    pub fn login(&self, domain: &str, cred: &Credential) -> Result<(), RegistryError> {
+        let endpoints: Vec<Endpoint> = self
+            .opts
+            .endpoints(domain)
+            .into_iter()
+            .filter(|e| !e.mirror)
+            .collect();
+        let mut last = None;
+        for ep in &endpoints {
+            match self.login_at(ep, cred) {
+                Err(e @ RegistryError::Http { .. }) if ep.insecure_tls => last = Some(e),
+                other => return other,
+            }
+        }
+        Err(last.expect("at least one endpoint"))
+    }
+
+    fn login_at(&self, ep: &Endpoint, cred: &Credential) -> Result<(), RegistryError> {
+        let url = format!("{}/v2/", ep.base);
+        let get = |auth: Option<Auth>| {
+            let mut req = self
+                .client(ep)
+                .get(&url)
+                .timeout(Duration::from_secs(if ep.insecure_tls { 10 } else { 30 }));
+            req = match auth {
+                Some(Auth::Basic(c)) => req.basic_auth(c.username, Some(c.password)),
+                Some(Auth::Bearer(t)) => req.bearer_auth(t),
+                None => req,
+            };
+            req.send().map_err(|source| RegistryError::Http {
+                url: url.clone(),
+                source,
+            })
+        };
+        let denied = |detail: String| RegistryError::Unauthorized {
+            registry: ep.host.clone(),
+            detail,
+        };
+        let resp = get(None)?;
+        if resp.status().is_success() {
+            return Ok(());
+        }
+        if resp.status() != StatusCode::UNAUTHORIZED {
+            return Err(RegistryError::Status {
+                url: url.clone(),
+                status: resp.status(),
+                body: String::new(),
+            });
+        }
+        let challenge = resp
+            .headers()
+            .get(WWW_AUTHENTICATE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(parse_challenge)
+            .ok_or_else(|| denied("401 without a WWW-Authenticate challenge".into()))?;
+        let auth = match challenge.scheme.as_str() {
+            "basic" => Auth::Basic(cred.clone()),
+            "bearer" => {
+                let realm = challenge
+                    .params
+                    .get("realm")
+                    .ok_or_else(|| denied("bearer challenge without a realm".into()))?;
+                let service = challenge.params.get("service");
+                Auth::Bearer(self.fetch_token(ep, realm, service, "", Some(cred))?)
+            }
+            other => return Err(denied(format!("unsupported auth scheme {other:?}"))),
+        };
+        let resp = get(Some(auth))?;
+        match resp.status() {
+            s if s.is_success() => Ok(()),
+            StatusCode::UNAUTHORIZED | StatusCode::FORBIDDEN => Err(denied(format!(
+                "{}: wrong user name or password for {}",
+                resp.status(),
+                cred.username
+            ))),
+            status => Err(RegistryError::Status {
+                url,
+                status,
+                body: String::new(),
+            }),
+        }
+    }
+
     /// GETs a manifest by tag or digest; returns body and content type.
     /// The body is capped at [`MAX_MANIFEST_SIZE`].
     pub fn get_manifest(
@@ -625,12 +549,32 @@ impl RegistryClient {
         timeout: Duration,
         what: impl Fn() -> String,
     ) -> Result<Response, RegistryError> {
-        let key = (ep.base.clone(), repo.to_string());
-        for attempt in 0..2 {
-            let mut req = self.client(ep).get(url).timeout(timeout);
+        self.request(ep, repo, &Access::Pull, what, |c| {
+            let mut req = c.get(url).timeout(timeout);
             if let Some(a) = accept {
                 req = req.header(ACCEPT, a);
             }
+            Ok(req)
+        })
+    }
+
+    /// Sends the request `make` builds (again after a 401, so a body is
+    /// made afresh) with whatever auth this endpoint has for `access` to
+    /// `repo`; on a 401 answers the challenge once and retries. Success
+    /// statuses return the response; 401/403, 404 and the rest become
+    /// errors naming `what`.
+    pub(crate) fn request(
+        &self,
+        ep: &Endpoint,
+        repo: &str,
+        access: &Access,
+        what: impl Fn() -> String,
+        make: impl Fn(&Client) -> Result<RequestBuilder, RegistryError>,
+    ) -> Result<Response, RegistryError> {
+        let scope = access.scope(repo);
+        let key = (ep.base.clone(), scope.clone());
+        for attempt in 0..2 {
+            let mut req = make(self.client(ep))?;
             if let Some(auth) = self.auth.lock().expect("auth lock").get(&key).cloned() {
                 req = match auth {
                     Auth::Basic(c) => req.basic_auth(c.username, Some(c.password)),
@@ -638,7 +582,7 @@ impl RegistryClient {
                 };
             }
             let resp = req.send().map_err(|source| RegistryError::Http {
-                url: url.to_string(),
+                url: source.url().map(|u| u.to_string()).unwrap_or_default(),
                 source,
             })?;
             match resp.status() {
@@ -649,7 +593,7 @@ impl RegistryClient {
                         .get(WWW_AUTHENTICATE)
                         .and_then(|v| v.to_str().ok())
                         .and_then(parse_challenge);
-                    let auth = self.answer(ep, repo, challenge)?;
+                    let auth = self.answer(ep, access, &scope, challenge)?;
                     self.auth
                         .lock()
                         .expect("auth lock")
@@ -668,14 +612,11 @@ impl RegistryClient {
                     })
                 }
                 status => {
-                    let body = read_capped(resp, url, 4096)
+                    let url = resp.url().to_string();
+                    let body = read_capped(resp, &url, 4096)
                         .map(|b| String::from_utf8_lossy(&b).into_owned())
                         .unwrap_or_default();
-                    return Err(RegistryError::Status {
-                        url: url.to_string(),
-                        status,
-                        body,
-                    });
+                    return Err(RegistryError::Status { url, status, body });
                 }
             }
         }
@@ -686,7 +627,8 @@ impl RegistryClient {
     fn answer(
         &self,
         ep: &Endpoint,
-        repo: &str,
+        access: &Access,
+        scope: &str,
         challenge: Option<Challenge>,
     ) -> Result<Auth, RegistryError> {
         let cred = self.opts.credential(&ep.host);
@@ -706,11 +648,13 @@ impl RegistryClient {
                     .params
                     .get("realm")
                     .ok_or_else(|| unauthorized("bearer challenge without a realm"))?;
-                let scope = ch
-                    .params
-                    .get("scope")
-                    .cloned()
-                    .unwrap_or_else(|| format!("repository:{repo}:pull"));
+                // A pull takes the scope the challenge names (the registry
+                // knows best what it checks); a push asks for
+                // what it needs, as the docker CLI does.
+                let scope = match (access, ch.params.get("scope")) {
+                    (Access::Pull, Some(s)) => s.clone(),
+                    _ => scope.to_string(),
+                };
                 let token =
                     self.fetch_token(ep, realm, ch.params.get("service"), &scope, cred.as_ref())?;
                 Ok(Auth::Bearer(token))
@@ -824,6 +768,22 @@ mod tests {
     }
 
     #[test]
+    fn token_scopes_per_access() {
+        assert_eq!(Access::Pull.scope("a/b"), "repository:a/b:pull");
+        assert_eq!(
+            Access::Push { mount_from: None }.scope("a/b"),
+            "repository:a/b:pull,push"
+        );
+        assert_eq!(
+            Access::Push {
+                mount_from: Some("x/y".into())
+            }
+            .scope("a/b"),
+            "repository:a/b:pull,push repository:x/y:pull"
+        );
+    }
+
+    #[test]
     fn challenges() {
         let c = parse_challenge(
             r#"Bearer realm="https://auth.docker.io/token",service="registry.docker.io",scope="repository:library/busybox:pull""#,
@@ -894,26 +854,5 @@ mod tests {
             "http://10.1.2.3:5000"
         );
         assert_eq!(o2.endpoints("10.2.0.1:5000").len(), 1);
-    }
-
-    #[test]
-    fn docker_config_credentials() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("config.json");
-        std::fs::write(
-            &p,
-            r#"{"auths":{"https://index.docker.io/v1/":{"auth":"dXNlcjpwYXNz"},
-                "127.0.0.1:5000":{"username":"a","password":"b:c"},"empty.io":{}}}"#,
-        )
-        .unwrap();
-        let mut o = RegistryOptions::default();
-        o.load_docker_config(&p).unwrap();
-        assert_eq!(o.credential("docker.io").unwrap().username, "user");
-        assert_eq!(o.credential("docker.io").unwrap().password, "pass");
-        assert_eq!(o.credential("127.0.0.1:5000").unwrap().password, "b:c");
-        assert!(o.credential("empty.io").is_none());
-        assert!(!format!("{:?}", o.credential("docker.io")).contains("pass"));
-        o.load_docker_config(&dir.path().join("missing.json"))
-            .unwrap();
     }
 }

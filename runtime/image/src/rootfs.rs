@@ -2,6 +2,7 @@
 //! (lowerdirs, top layer first) under the container's own upper and work
 //! directories.
 
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 use crate::images::LocalImage;
@@ -67,6 +68,82 @@ pub fn overlay_options(
         });
     }
     Ok(opts)
+}
+
+/// Reads the file at `rel` (relative to the root, e.g. `etc/passwd`) as the
+/// container's overlay would show it, without mounting anything: from the
+/// container's `upper` directory if it has the file, else from the image's
+/// snapshots, top layer first, honouring overlayfs whiteouts (a 0/0
+/// character device) and opaque directories on the way down. `None` when
+/// the file does not exist, is not a regular file (a symlink is not
+/// followed), or is larger than `limit` bytes.
+///
+/// The daemon reads `/etc/passwd` and `/etc/group` this way to check a
+/// container's user before anything on the host changes.
+pub fn read_layered(
+    store: &Store,
+    image: &LocalImage,
+    upper: &Path,
+    rel: &str,
+    limit: u64,
+) -> Option<Vec<u8>> {
+    use std::os::unix::fs::FileTypeExt;
+    let layers = std::iter::once(upper.to_path_buf()).chain(
+        image
+            .chain_ids
+            .iter()
+            .rev()
+            .map(|c| snapshot_path(store, c)),
+    );
+    let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
+    'layers: for layer in layers {
+        let mut here = layer.clone();
+        let mut opaque = false;
+        for (i, part) in parts.iter().enumerate() {
+            here.push(part);
+            let Ok(meta) = std::fs::symlink_metadata(&here) else {
+                if opaque {
+                    return None;
+                }
+                continue 'layers;
+            };
+            let ft = meta.file_type();
+            if ft.is_char_device() && meta.rdev() == 0 {
+                return None; // a whiteout hides it in every lower layer
+            }
+            if i + 1 == parts.len() {
+                if !ft.is_file() || meta.len() > limit {
+                    return None;
+                }
+                return std::fs::read(&here).ok();
+            }
+            if !ft.is_dir() {
+                return None;
+            }
+            opaque |= is_opaque(&here);
+        }
+    }
+    None
+}
+
+/// Whether overlayfs marks `dir` opaque (its lower layers' content hidden).
+fn is_opaque(dir: &Path) -> bool {
+    use std::os::unix::ffi::OsStrExt;
+    let Ok(path) = std::ffi::CString::new(dir.as_os_str().as_bytes()) else {
+        return false;
+    };
+    let mut buf = [0u8; 2];
+    // SAFETY: both strings are NUL-terminated and `buf` is writable for
+    // its length.
+    let n = unsafe {
+        libc::lgetxattr(
+            path.as_ptr(),
+            c"trusted.overlay.opaque".as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    n == 1 && buf[0] == b'y'
 }
 
 /// Mounts the image's root at `target` with the container's `upper` and

@@ -151,21 +151,9 @@ impl Store {
         if expected.algorithm() != DigestAlgorithm::Sha256 {
             return Err(StoreError::UnsupportedAlgorithm(expected.clone()));
         }
-        let tmp = self
-            .tmp_dir()
-            .join(format!("blob-{}-{}", expected.hex(), unique_suffix()));
-        let file = File::options()
-            .write(true)
-            .create_new(true)
-            .open(&tmp)
-            .map_err(io_err("create", &tmp))?;
         Ok(BlobWriter {
-            file: Some(file),
-            tmp,
-            dest: self.blob_path(expected),
+            inner: self.ingest_writer(&format!("blob-{}", expected.hex()))?,
             expected: expected.clone(),
-            hasher: sha2::Sha256::new(),
-            written: 0,
         })
     }
 
@@ -175,7 +163,8 @@ impl Store {
             return Ok(());
         }
         let mut w = self.blob_writer(expected)?;
-        w.write_all(data).map_err(io_err("write", &w.tmp.clone()))?;
+        let tmp = w.inner.tmp.clone();
+        w.write_all(data).map_err(io_err("write", &tmp))?;
         w.commit()
     }
 
@@ -183,38 +172,29 @@ impl Store {
     /// hashed as it is written, then renamed to its digest. Returns the
     /// digest and size.
     pub fn ingest<R: Read>(&self, mut r: R) -> Result<(Digest, u64), StoreError> {
-        let tmp = self.tmp_dir().join(format!("ingest-{}", unique_suffix()));
-        let res = (|| -> Result<(Digest, u64), StoreError> {
-            let mut f = File::options()
-                .write(true)
-                .create_new(true)
-                .open(&tmp)
-                .map_err(io_err("create", &tmp))?;
-            let mut hasher = sha2::Sha256::new();
-            let mut buf = vec![0u8; 64 << 10];
-            let mut size = 0u64;
-            loop {
-                let n = r.read(&mut buf).map_err(io_err("read into", &tmp))?;
-                if n == 0 {
-                    break;
-                }
-                hasher.update(&buf[..n]);
-                f.write_all(&buf[..n]).map_err(io_err("write", &tmp))?;
-                size += n as u64;
-            }
-            f.sync_all().map_err(io_err("fsync", &tmp))?;
-            let digest = Digest::sha256_from_bytes(&hasher.finalize());
-            let dest = self.blob_path(&digest);
-            fs::rename(&tmp, &dest).map_err(io_err("rename", &dest))?;
-            File::open(self.blobs_dir())
-                .and_then(|d| d.sync_all())
-                .map_err(io_err("fsync", &self.blobs_dir()))?;
-            Ok((digest, size))
-        })();
-        if res.is_err() {
-            let _ = fs::remove_file(&tmp);
-        }
-        res
+        let mut w = self.ingest_writer("ingest")?;
+        let tmp = w.tmp.clone();
+        io::copy(&mut r, &mut w).map_err(io_err("write", &tmp))?;
+        w.commit()
+    }
+
+    /// A writer for a blob whose digest is known only at the end (a layer
+    /// being made): [`IngestWriter::commit`] names it by its hash.
+    /// `what` starts the temp file's name.
+    pub fn ingest_writer(&self, what: &str) -> Result<IngestWriter, StoreError> {
+        let tmp = self.tmp_dir().join(format!("{what}-{}", unique_suffix()));
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .open(&tmp)
+            .map_err(io_err("create", &tmp))?;
+        Ok(IngestWriter {
+            file: Some(file),
+            tmp,
+            blobs: self.blobs_dir(),
+            hasher: sha2::Sha256::new(),
+            size: 0,
+        })
     }
 
     pub fn remove_blob(&self, digest: &Digest) -> Result<(), StoreError> {
@@ -334,46 +314,35 @@ pub fn atomic_write(path: &Path, data: &[u8]) -> Result<(), StoreError> {
     res.map_err(io_err("write", path))
 }
 
-/// A blob being written: hashes what it is given, and only `commit` with a
-/// matching digest moves it into `blobs/`. Dropped uncommitted, it removes
-/// its temp file.
-pub struct BlobWriter {
+/// A blob of unknown digest being written; removed unless committed.
+pub struct IngestWriter {
     file: Option<File>,
     tmp: PathBuf,
-    dest: PathBuf,
-    expected: Digest,
+    blobs: PathBuf,
     hasher: sha2::Sha256,
-    written: u64,
+    size: u64,
 }
 
-impl BlobWriter {
-    pub fn written(&self) -> u64 {
-        self.written
-    }
-
-    /// Verifies the digest, fsyncs, and renames into place.
-    pub fn commit(mut self) -> Result<(), StoreError> {
-        let actual = Digest::sha256_from_bytes(&self.hasher.clone().finalize());
-        if actual != self.expected {
-            return Err(StoreError::DigestMismatch {
-                expected: self.expected.clone(),
-                actual,
-            });
-        }
+impl IngestWriter {
+    /// fsyncs and renames the blob to its digest; returns digest and size.
+    pub fn commit(mut self) -> Result<(Digest, u64), StoreError> {
         let file = self.file.take().expect("file present until commit");
         file.sync_all().map_err(io_err("fsync", &self.tmp))?;
         drop(file);
-        fs::rename(&self.tmp, &self.dest).map_err(io_err("rename", &self.dest))?;
-        if let Some(dir) = self.dest.parent() {
-            File::open(dir)
-                .and_then(|d| d.sync_all())
-                .map_err(io_err("fsync", dir))?;
+        let digest = Digest::sha256_from_bytes(&self.hasher.clone().finalize());
+        let dest = self.blobs.join(digest.hex());
+        if let Err(e) = fs::rename(&self.tmp, &dest) {
+            let _ = fs::remove_file(&self.tmp);
+            return Err(io_err("rename", &dest)(e));
         }
-        Ok(())
+        File::open(&self.blobs)
+            .and_then(|d| d.sync_all())
+            .map_err(io_err("fsync", &self.blobs))?;
+        Ok((digest, self.size))
     }
 }
 
-impl Write for BlobWriter {
+impl Write for IngestWriter {
     fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
         let n = self
             .file
@@ -381,7 +350,7 @@ impl Write for BlobWriter {
             .expect("file present until commit")
             .write(buf)?;
         self.hasher.update(&buf[..n]);
-        self.written += n as u64;
+        self.size += n as u64;
         Ok(n)
     }
     fn flush(&mut self) -> io::Result<()> {
@@ -389,11 +358,46 @@ impl Write for BlobWriter {
     }
 }
 
-impl Drop for BlobWriter {
+impl Drop for IngestWriter {
     fn drop(&mut self) {
         if self.file.is_some() {
             let _ = fs::remove_file(&self.tmp);
         }
+    }
+}
+
+/// A blob being written: hashes what it is given, and only `commit` with a
+/// matching digest moves it into `blobs/`. Dropped uncommitted, it removes
+/// its temp file.
+pub struct BlobWriter {
+    inner: IngestWriter,
+    expected: Digest,
+}
+
+impl BlobWriter {
+    pub fn written(&self) -> u64 {
+        self.inner.size
+    }
+
+    /// Verifies the digest, fsyncs, and renames into place.
+    pub fn commit(self) -> Result<(), StoreError> {
+        let actual = Digest::sha256_from_bytes(&self.inner.hasher.clone().finalize());
+        if actual != self.expected {
+            return Err(StoreError::DigestMismatch {
+                expected: self.expected.clone(),
+                actual,
+            });
+        }
+        self.inner.commit().map(|_| ())
+    }
+}
+
+impl Write for BlobWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.inner.write(buf)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 

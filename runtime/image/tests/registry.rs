@@ -248,14 +248,7 @@ fn docker_io_mirror_serves_library_images_with_fallback_order() {
 #[test]
 fn basic_auth_with_docker_config_credentials() {
     let tmp = tempfile::tempdir().unwrap();
-    let out = run_with_timeout(30, "htpasswd", &["-Bbn", "alice", "s3cret"]);
-    assert!(out.status.success(), "htpasswd (apache2-utils) failed");
-    let htpasswd = tmp.path().join("htpasswd");
-    std::fs::write(&htpasswd, &out.stdout).unwrap();
-    let reg = Registry::start_with(&format!(
-        "auth:\n  htpasswd:\n    realm: test-realm\n    path: {}\n",
-        htpasswd.display()
-    ));
+    let reg = Registry::start_htpasswd("alice", "s3cret");
     reg.push_oci(
         &busybox_oci(),
         "latest",

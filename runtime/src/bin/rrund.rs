@@ -36,6 +36,10 @@ struct Cli {
     /// namespace instead of the daemon's own (tests, appliances).
     #[arg(long, hide = true)]
     host_netns: Option<PathBuf>,
+    /// Tests only: fail every start right after this step (rootfs,
+    /// volume:N, network, files, shim) to exercise the undo.
+    #[arg(long, hide = true)]
+    fail_start_at: Option<String>,
 }
 
 fn main() {
@@ -121,6 +125,7 @@ fn options(cli: Cli) -> anyhow::Result<Options> {
         ipv6: file.ipv6,
         fixed_cidr_v6: file.fixed_cidr_v6,
         host_netns: cli.host_netns,
+        fail_start_at: cli.fail_start_at,
     })
 }
 

@@ -74,6 +74,10 @@ pub struct Options {
     /// Where bridges, rules and published ports live: the daemon's own
     /// network namespace when None (tests give one of their own).
     pub host_netns: Option<PathBuf>,
+    /// Tests only (`rrund --fail-start-at`): make every container start fail
+    /// right after this step of its apply (`rootfs`, `volume:N`, `network`,
+    /// `files`, `shim`), to prove the undo leaves nothing behind.
+    pub fail_start_at: Option<String>,
 }
 
 /// `8.8.8.8` or `127.0.0.1:5353` → a socket address (port 53 by default).

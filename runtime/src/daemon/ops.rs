@@ -30,18 +30,9 @@ impl Daemon {
             ));
         }
         let old = c.name.clone();
-        // The check and the change under one lock: two renames (or a create)
-        // cannot take the same name.
-        {
-            let map = self.containers.lock().unwrap();
-            if let Some(other) = map.values().find(|e| e.c.name == new_name) {
-                return Err(ApiError::conflict(format!(
-                    "Conflict. The container name \"/{new_name}\" is already in use by container \"{}\". You have to remove (or rename) that container to be able to reuse that name.",
-                    other.c.id
-                )));
-            }
-        }
-        let c = self.update(&c.id, |c| c.name = new_name.to_string())?;
+        // The check and the change in one critical section: two renames (or
+        // a create) cannot take the same name.
+        let c = self.rename_record(&c.id, new_name)?;
         if let Err(e) = self.netd.rename_endpoint(&c.id, new_name) {
             tracing::warn!(container = %c.id, error = %e, "rename the network endpoints");
         }

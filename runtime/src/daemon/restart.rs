@@ -177,8 +177,8 @@ impl Daemon {
     /// back-off of those that were waiting for their restart.
     pub(super) fn restart_at_startup(self: &Arc<Self>) {
         let waiting: Vec<Container> = {
-            let map = self.containers.lock().unwrap();
-            map.values()
+            let ix = self.containers.lock().unwrap();
+            ix.values()
                 .map(|e| e.c.clone())
                 .filter(|c| c.state.status == RESTARTING || decide_at_startup(c))
                 .collect()

@@ -2,13 +2,12 @@
 //! atomically (temp file, fsync, rename, fsync of the directory).
 
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::models::{ContainerConfig, HostConfig};
 
 /// Everything the daemon knows of a container, as saved.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
 pub struct Container {
     pub id: String,
@@ -81,27 +80,11 @@ pub struct State {
     pub finished_at: String,
 }
 
-pub const CONTAINER_FILE: &str = "container.json";
+pub use crate::state::{atomic_write, pid_alive, CONTAINER_FILE};
 pub const ZERO_TIME: &str = "0001-01-01T00:00:00Z";
 
 pub fn containers_dir(data_root: &Path) -> PathBuf {
     data_root.join("containers")
-}
-
-/// Writes `data` to `path` so a crash leaves the old or the new file.
-pub fn atomic_write(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("f")
-    ));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()
 }
 
 pub fn save(data_root: &Path, c: &Container) -> std::io::Result<()> {
@@ -131,11 +114,6 @@ pub fn load_all(data_root: &Path) -> (Vec<Container>, Vec<PathBuf>) {
         }
     }
     (ok, broken)
-}
-
-/// True while `pid` exists (a zombie counts).
-pub fn pid_alive(pid: i32) -> bool {
-    pid > 0 && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
 }
 
 /// True if `pid` is a shim of container `id` (guards against pid reuse).

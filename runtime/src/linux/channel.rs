@@ -115,7 +115,15 @@ impl Channel {
             return Err(ChannelError::TooLarge(len));
         }
         let header = len.to_le_bytes();
-        let fds = fd.map(|f| [f]);
+        let Some(fd) = fd else {
+            // Plain writes without a descriptor: after a seccomp filter is
+            // loaded the init makes only the calls runc makes (write).
+            // (write(2), not the socket's send: Rust's sends are sendto).
+            write_all(&self.sock, &header)?;
+            write_all(&self.sock, &body)?;
+            return Ok(());
+        };
+        let fds = Some([fd]);
         let cmsgs: Vec<ControlMessage> = fds
             .as_ref()
             .map(|f| ControlMessage::ScmRights(f))
@@ -188,6 +196,18 @@ impl Channel {
         self.sock.read_exact(&mut body).map_err(eof_is_closed)?;
         Ok((serde_json::from_slice(&body)?, fd))
     }
+}
+
+/// write(2) until all of `buf` is written.
+fn write_all(sock: &UnixStream, mut buf: &[u8]) -> Result<(), ChannelError> {
+    while !buf.is_empty() {
+        match nix::unistd::write(sock, buf) {
+            Ok(n) => buf = &buf[n..],
+            Err(nix::Error::EINTR) => {}
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(())
 }
 
 fn eof_is_closed(e: std::io::Error) -> ChannelError {

@@ -22,7 +22,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
-/// The fd number the sync socket has in the init.
+/// The fd number the sync socket has in the init, when no fd is preserved
+/// (`--preserve-fds N` puts it at 3 + N, past the preserved ones).
 pub const SYNC_FD: i32 = 3;
 
 /// What the init is asked to do.
@@ -54,6 +55,8 @@ pub struct InitConfig {
     pub spec: Spec,
     pub namespaces: Vec<Namespace>,
     pub mode: Mode,
+    /// fds 3 .. 3 + preserve_fds are the caller's, passed to the program.
+    pub preserve_fds: u32,
 }
 
 impl InitConfig {
@@ -85,17 +88,23 @@ pub fn main() -> ! {
         Some(&nix::sys::signal::SigSet::empty()),
         None,
     );
+    security::reset_signal_dispositions();
     // Non-dumpable until the user program runs (execve makes it dumpable
     // again): a process in the container cannot ptrace the runtime or open
     // its /proc files while it still holds privileges and the sync socket
     // (CVE-2016-9962).
     // SAFETY: prctl with constant arguments.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
-    // SAFETY: fd 3 was set up by the parent as the sync socket.
-    let mut ch = unsafe { Channel::from_raw_fd(SYNC_FD) };
+    // `rrun-oci init <fd>`: the parent put the sync socket there.
+    let sync_fd = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(SYNC_FD);
+    // SAFETY: the parent set up this fd as the sync socket.
+    let mut ch = unsafe { Channel::from_raw_fd(sync_fd) };
     // Hooks started by the init must not inherit it.
     // SAFETY: fcntl on our own fd.
-    unsafe { libc::fcntl(SYNC_FD, libc::F_SETFD, libc::FD_CLOEXEC) };
+    unsafe { libc::fcntl(sync_fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     // Stage 1 and 2 report errors the same way: over the socket, then exit.
     let err = match stage1(&mut ch) {
         Ok(never) => match never {},
@@ -258,21 +267,14 @@ fn create(
     no_pivot: bool,
 ) -> Result<std::convert::Infallible> {
     let process = process(cfg)?;
-    if !cfg.creates(LinuxNamespaceType::Mount) {
-        bail!("the container needs a new mount namespace (add {{\"type\": \"mount\"}} to linux.namespaces)");
-    }
+    // Without a new mount namespace (runc's rule): nothing is mounted, the
+    // spec was checked to ask for no mount, and the root is entered with
+    // chroot, as pivot_root needs a private mount namespace.
+    let new_mnt = cfg.creates(LinuxNamespaceType::Mount);
     let plan = mounts::plan(&cfg.spec);
-    let devices = mounts::devices(&cfg.spec);
-    let devnull = rootfs::DevNull::open()?;
-    rootfs::prepare(
-        &cfg.rootfs,
-        &cfg.bundle,
-        &plan,
-        &devices,
-        &devnull,
-        cfg.creates(LinuxNamespaceType::Cgroup),
-    )?;
-    drop(devnull);
+    if new_mnt {
+        build_root(cfg, &plan)?;
+    }
     set_sysctls(&cfg.spec)?;
     // The fifo lives in the runtime's state directory, which the container
     // cannot see after pivot_root: keep an O_PATH handle to reopen later.
@@ -296,47 +298,131 @@ fn create(
         &state,
     )?;
 
-    rootfs::switch_root(&cfg.rootfs, no_pivot)?;
-    rootfs::root_propagation(&plan)?;
-    if cfg.terminal() {
-        let (master, slave) = open_pty()?;
-        // process.consoleSize (runc honours it): the size is right before
-        // the program's first look at its terminal.
-        if let Some(size) = process.console_size() {
-            set_winsize(&master, size.height() as u16, size.width() as u16);
-        }
-        rootfs::bind_console(&slave)?;
-        ch.send_with_fd(&FromInit::PtyMaster, Some(master.as_raw_fd()))?;
+    if new_mnt {
+        rootfs::switch_root(&cfg.rootfs, no_pivot)?;
+        rootfs::root_propagation(&plan)?;
+    } else {
+        rootfs::chroot(&cfg.rootfs)?;
     }
-    if plan.readonly_root {
+    if cfg.terminal() {
+        let slave = console(ch, process)?;
+        if new_mnt {
+            rootfs::bind_console(&slave)?;
+        }
+    }
+    if plan.readonly_root && new_mnt {
         rootfs::readonly_root()?;
     }
     set_names(&cfg.spec)?;
     security::set_rlimits(process)?;
     set_oom_score_adj(&procfs, process.oom_score_adj())?;
+    // Everything that may fail on the container's content or the profile
+    // is done now, so `create` reports it.
     let program = security::lookup(process)?;
-    security::drop_privileges(&cfg.spec, process)?;
+    let program = security::Program::new(process, &program)?;
+    let seccomp = security::Seccomp::compile(&cfg.spec)?;
+    security::drop_privileges(process, &seccomp)?;
     ch.send(&FromInit::Ready)?;
 
-    // Block until `start` opens the fifo for reading, then tell it we are
-    // released.
-    let mut f = procfs
-        .open_follow(
-            ProcfsBase::ProcSelf,
-            format!("fd/{}", fifo_fd.as_raw_fd()),
-            OpenFlags::O_WRONLY | OpenFlags::O_CLOEXEC,
-        )
-        .context("open exec fifo for writing")?;
-    f.write_all(b"0").context("write to exec fifo")?;
-    drop(f);
+    // Blocks until `start` opens the fifo for reading.
+    let fifo = open_fifo(&procfs, &fifo_fd)?;
     drop(fifo_fd);
     drop(procfs);
-    hooks::run_all(
-        "startContainer",
-        hooks.and_then(|h| h.start_container().as_ref()),
-        &with_status(&state, "created"),
-    )?;
-    security::exec(&cfg.spec, process, &program)
+    let startup = Startup {
+        state,
+        program,
+        seccomp,
+    };
+    released(fifo, cfg, process, startup)
+}
+
+/// What the init needs once `start` released it.
+struct Startup {
+    state: String,
+    program: security::Program,
+    seccomp: security::Seccomp,
+}
+
+/// Tells `start` the init is released, runs the startContainer hooks and
+/// becomes the user program. The fifo stays open until execve closes it:
+/// `start` reads to its end, so an error on the way there reaches it.
+fn released(
+    fifo: OwnedFd,
+    cfg: &InitConfig,
+    process: &oci_spec::runtime::Process,
+    s: Startup,
+) -> Result<std::convert::Infallible> {
+    let mut fifo = File::from(fifo);
+    fifo.write_all(b"0").context("write to exec fifo")?;
+    let err = match (|| {
+        hooks::run_all(
+            "startContainer",
+            cfg.spec
+                .hooks()
+                .as_ref()
+                .and_then(|h| h.start_container().as_ref()),
+            &with_status(&s.state, "created"),
+        )?;
+        let keep = security::Keep {
+            preserved: cfg.preserve_fds,
+            fifo: Some(fifo.as_raw_fd()),
+        };
+        security::exec(process, &s.program, &s.seccomp, keep)
+    })() {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let _ = fifo.write_all(format!("{err:#}").as_bytes());
+    std::process::exit(1)
+}
+
+/// The container's own root: mounts and /dev, in the new mount namespace.
+fn build_root(cfg: &InitConfig, plan: &mounts::Plan) -> Result<()> {
+    let devices = mounts::devices(&cfg.spec);
+    let devnull = rootfs::DevNull::open()?;
+    rootfs::prepare(
+        &cfg.rootfs,
+        &cfg.bundle,
+        plan,
+        &devices,
+        &devnull,
+        cfg.creates(LinuxNamespaceType::Cgroup),
+    )
+}
+
+/// Opens the process's terminal and sends its master to the runtime;
+/// returns the slave.
+fn console(ch: &mut Channel, process: &oci_spec::runtime::Process) -> Result<OwnedFd> {
+    let (master, slave) = open_pty()?;
+    // process.consoleSize (runc honours it): the size is right before the
+    // program's first look at its terminal.
+    if let Some(size) = process.console_size() {
+        set_winsize(&master, size.height() as u16, size.width() as u16);
+    }
+    ch.send_with_fd(&FromInit::PtyMaster, Some(master.as_raw_fd()))?;
+    Ok(slave)
+}
+
+/// Opens the exec fifo for writing through its O_PATH handle, with one
+/// openat in our private procfs (no path the container controls, and a
+/// single system call: a non-no_new_privs seccomp filter is loaded by now,
+/// and runc makes the same open at this point).
+fn open_fifo(procfs: &ProcfsHandle, fifo: &OwnedFd) -> Result<OwnedFd> {
+    use std::os::fd::AsFd;
+    let path = std::ffi::CString::new(format!("self/fd/{}", fifo.as_raw_fd()))?;
+    // SAFETY: openat on a directory fd we hold, with a valid C string.
+    let fd = unsafe {
+        libc::openat(
+            procfs.as_fd().as_raw_fd(),
+            path.as_ptr(),
+            libc::O_WRONLY | libc::O_CLOEXEC,
+        )
+    };
+    if fd < 0 {
+        return Err(std::io::Error::last_os_error()).context("open exec fifo for writing");
+    }
+    // SAFETY: the kernel just gave us this fd.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd) })
 }
 
 /// The hooks' state with another status.
@@ -370,20 +456,22 @@ fn join_session_keyring(id: &str) -> Result<()> {
 fn exec(ch: &mut Channel, cfg: &InitConfig) -> Result<std::convert::Infallible> {
     let process = process(cfg)?;
     if cfg.terminal() {
-        let (master, _slave) = open_pty()?;
-        if let Some(size) = process.console_size() {
-            set_winsize(&master, size.height() as u16, size.width() as u16);
-        }
-        ch.send_with_fd(&FromInit::PtyMaster, Some(master.as_raw_fd()))?;
+        console(ch, process)?;
     }
     security::set_rlimits(process)?;
     if process.oom_score_adj().is_some() {
         set_oom_score_adj(&ProcfsHandle::new()?, process.oom_score_adj())?;
     }
     let program = security::lookup(process)?;
-    security::drop_privileges(&cfg.spec, process)?;
+    let program = security::Program::new(process, &program)?;
+    let seccomp = security::Seccomp::compile(&cfg.spec)?;
+    security::drop_privileges(process, &seccomp)?;
     ch.send(&FromInit::Ready)?;
-    security::exec(&cfg.spec, process, &program)
+    let keep = security::Keep {
+        preserved: cfg.preserve_fds,
+        fifo: None,
+    };
+    security::exec(process, &program, &seccomp, keep)
 }
 
 /// Writes sysctls through a verified procfs handle (CVE-2025-52881: a

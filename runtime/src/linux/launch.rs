@@ -36,16 +36,23 @@ pub fn launch(
     driver: &mut dyn Driver,
 ) -> Result<Launched> {
     let exe = super::exe::sealed_self().context("seal the runtime binary for the init")?;
-    // Keep it clear of the fd numbers the child sets up (SYNC_FD).
+    // The caller's fds 3 .. 3 + N go to the container; the sync socket
+    // comes right after them.
+    let sync_fd = SYNC_FD + cfg.preserve_fds as i32;
+    // Keep it clear of the fd numbers the child sets up (sync_fd).
     let exe = nix::fcntl::fcntl(
         exe.as_raw_fd(),
-        nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(SYNC_FD + 1),
+        nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(sync_fd + 1),
     )
     // SAFETY: F_DUPFD_CLOEXEC returned a new fd that we now own.
     .map(|fd| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })?;
     let (mut parent, child) = Channel::pair()?;
     // Prepared before fork: after it, the child only calls dup2 and execve.
-    let argv = [CString::new("rrun-oci")?, CString::new("init")?];
+    let argv = [
+        CString::new("rrun-oci")?,
+        CString::new("init")?,
+        CString::new(sync_fd.to_string())?,
+    ];
     let envp: Vec<CString> = std::env::vars()
         .filter(|(k, _)| k == "RUST_LOG" || k == "RUST_BACKTRACE")
         .map(|(k, v)| CString::new(format!("{k}={v}")))
@@ -57,10 +64,13 @@ pub fn launch(
             let fd = child.as_raw_fd();
             // SAFETY: raw syscalls on fds we own; _exit on failure.
             unsafe {
-                if fd == SYNC_FD {
+                if fd == sync_fd {
                     libc::fcntl(fd, libc::F_SETFD, 0);
-                } else if libc::dup2(fd, SYNC_FD) < 0 {
+                } else if libc::dup2(fd, sync_fd) < 0 {
                     libc::_exit(126);
+                }
+                for keep in SYNC_FD..sync_fd {
+                    libc::fcntl(keep, libc::F_SETFD, 0);
                 }
                 let argv_p: Vec<*const libc::c_char> = argv
                     .iter()

@@ -466,7 +466,8 @@ fn populate_dev(root: &Root, devices: &[DevNode]) -> Result<()> {
             .file_name()
             .ok_or_else(|| anyhow!("device path {} has no name", d.path.display()))?;
         let dir = root.mkdir_all(parent, &dir_perm())?;
-        let made = if in_userns {
+        // A FIFO needs no privilege to make; device nodes do.
+        let made = if in_userns && d.kind != libc::S_IFIFO {
             Err(nix::Error::EPERM)
         } else {
             let kind = SFlag::from_bits_truncate(d.kind);
@@ -671,6 +672,15 @@ pub fn switch_root(rootfs: &Path, no_pivot: bool) -> Result<()> {
         None::<&str>,
     )?;
     umount2(".", MntFlags::MNT_DETACH).context("detach the old root")?;
+    chdir("/")?;
+    Ok(())
+}
+
+/// Enters `rootfs` with chroot, for a container that shares its caller's
+/// mount namespace (pivot_root needs a private one).
+pub fn chroot(rootfs: &Path) -> Result<()> {
+    chdir(rootfs).with_context(|| format!("chdir to {}", rootfs.display()))?;
+    nix::unistd::chroot(".").context("chroot into the rootfs")?;
     chdir("/")?;
     Ok(())
 }

@@ -71,12 +71,24 @@ pub fn set_rlimits(process: &Process) -> Result<()> {
     Ok(())
 }
 
-fn load_seccomp(spec: &Spec) -> Result<()> {
-    if let Some(s) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-        let ctx = crate::spec::seccomp::compile(s)?;
-        ctx.load().context("load the seccomp filter")?;
+/// The container's seccomp filter, compiled before the container is
+/// reported ready (so a bad profile fails `create`), loaded later.
+pub struct Seccomp(Option<libseccomp::ScmpFilterContext>);
+
+impl Seccomp {
+    pub fn compile(spec: &Spec) -> Result<Seccomp> {
+        let s = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+        Ok(Seccomp(s.map(crate::spec::seccomp::compile).transpose()?))
     }
-    Ok(())
+
+    /// Loads the filter. Every system call after this one must be allowed
+    /// by the profile, so callers make as few as they can.
+    fn load(&self) -> Result<()> {
+        if let Some(ctx) = &self.0 {
+            ctx.load().context("load the seccomp filter")?;
+        }
+        Ok(())
+    }
 }
 
 fn apply_caps(sets: &CapSets) -> Result<()> {
@@ -137,21 +149,43 @@ fn set_user(process: &Process) -> Result<()> {
     Ok(())
 }
 
-/// Closes every descriptor above stderr, so nothing of the runtime reaches
+/// The descriptors that survive [`close_runtime_fds`].
+#[derive(Debug, Clone, Copy)]
+pub struct Keep {
+    /// fds 3 .. 3 + preserved, the caller's (`--preserve-fds`).
+    pub preserved: u32,
+    /// The exec fifo, close-on-exec: it tells `start` how the exec went.
+    pub fifo: Option<i32>,
+}
+
+/// Closes every descriptor above stderr (and the preserved ones), so nothing of the runtime reaches
 /// the container (CVE-2024-21626: a leaked directory fd let a container set
 /// its cwd, or name its program, through /proc/self/fd). Closing, not only
 /// close-on-exec: execve resolves the program's path before it closes
 /// close-on-exec fds, so a path through /proc/self/fd/N would still work.
-pub fn close_runtime_fds() -> Result<()> {
-    // SAFETY: close_range only closes our own descriptors; nothing above
-    // stderr is used after this point.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_close_range,
-            3 as libc::c_uint,
-            libc::c_uint::MAX,
-            0 as libc::c_uint,
-        )
+pub fn close_runtime_fds(keep: Keep) -> Result<()> {
+    let close_range = |from: i32, to: i32| {
+        if from > to {
+            return 0;
+        }
+        // SAFETY: close_range only closes our own descriptors; nothing in
+        // the range is used after this point.
+        unsafe {
+            libc::syscall(
+                libc::SYS_close_range,
+                from as libc::c_uint,
+                to as libc::c_uint,
+                0 as libc::c_uint,
+            )
+        }
+    };
+    let first = 3 + keep.preserved as i32;
+    let rc = match keep.fifo {
+        Some(k) if k >= first => match close_range(first, k - 1) {
+            0 => close_range(k + 1, i32::MAX),
+            e => e,
+        },
+        _ => close_range(first, i32::MAX),
     };
     if rc == 0 {
         return Ok(());
@@ -160,7 +194,7 @@ pub fn close_runtime_fds() -> Result<()> {
     let fds: Vec<i32> = std::fs::read_dir("/proc/self/fd")
         .context("list /proc/self/fd")?
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse().ok())
-        .filter(|fd| *fd > 2)
+        .filter(|fd| *fd >= first && Some(*fd) != keep.fifo)
         .collect();
     for fd in fds {
         // SAFETY: closing our own descriptors (the directory iterator is gone).
@@ -189,7 +223,7 @@ fn chdir_checked(cwd: &Path) -> Result<()> {
 /// capability sets. Done before the container is reported ready, as runc
 /// does, so nothing that runs later in the init (the wait for `start`, the
 /// startContainer hooks) holds more than the container will.
-pub fn drop_privileges(spec: &Spec, process: &Process) -> Result<()> {
+pub fn drop_privileges(process: &Process, seccomp: &Seccomp) -> Result<()> {
     let (sets, notes) = capabilities::from_spec(process.capabilities().as_ref());
     for n in notes {
         tracing::warn!("capability {n} ignored");
@@ -202,10 +236,12 @@ pub fn drop_privileges(spec: &Spec, process: &Process) -> Result<()> {
     let cwd_done = chdir_checked(process.cwd()).is_ok();
 
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN, so it has
-    // to happen before the capabilities go; everything after it must then
-    // be allowed by the filter.
+    // to happen before the capabilities go (runc's order); everything after
+    // it must then be allowed by the filter, as runc's own steps must be:
+    // capset, setgroups, setres[ug]id, prctl, then the fifo's openat and
+    // write, close_range and execve.
     if !process.no_new_privileges().unwrap_or(false) {
-        load_seccomp(spec)?;
+        seccomp.load()?;
     }
     apply_caps(&sets)?;
     // SAFETY: prctl with constant arguments.
@@ -220,33 +256,109 @@ pub fn drop_privileges(spec: &Spec, process: &Process) -> Result<()> {
     Ok(())
 }
 
-/// Runs the user program: no_new_privs and its seccomp filter last (the
-/// filter then only has to allow execve), every runtime fd closed, execve.
-/// Returns only on error.
-pub fn exec(spec: &Spec, process: &Process, program: &Path) -> Result<std::convert::Infallible> {
-    let args: Vec<CString> = process
-        .args()
-        .iter()
-        .flatten()
-        .map(|a| CString::new(a.as_bytes()))
-        .collect::<Result<_, _>>()
-        .context("an argument holds a NUL byte")?;
-    let env: Vec<CString> = process
-        .env()
-        .iter()
-        .flatten()
-        .map(|e| CString::new(e.as_bytes()))
-        .collect::<Result<_, _>>()
-        .context("an environment variable holds a NUL byte")?;
-    let prog = CString::new(program.as_os_str().as_bytes())?;
+/// Sets a signal's disposition to the default with the raw system call
+/// (glibc refuses its own internal signals, 32 and 33). Best effort.
+fn default_disposition(sig: i32) {
+    // The kernel's struct sigaction: handler, flags, restorer, mask.
+    let act = [0u64; 4];
+    // SAFETY: rt_sigaction reads a zeroed (SIG_DFL) kernel sigaction.
+    unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            act.as_ptr(),
+            std::ptr::null_mut::<u64>(),
+            8usize,
+        )
+    };
+}
+
+/// Puts back the default disposition of every signal the runtime's caller
+/// left ignored, but SIGHUP and SIGINT (runc's Go init installs handlers
+/// for all others, which execve then resets; Go keeps those two ignored)
+/// and SIGPIPE, which the init still needs ignored (see [`exec`]).
+pub fn reset_signal_dispositions() {
+    let max = libc::SIGRTMAX();
+    for sig in 1..=max {
+        if [
+            libc::SIGKILL,
+            libc::SIGSTOP,
+            libc::SIGHUP,
+            libc::SIGINT,
+            libc::SIGPIPE,
+        ]
+        .contains(&sig)
+        {
+            continue;
+        }
+        let mut old = [0u64; 4];
+        // SAFETY: rt_sigaction with no new action only reads the current one.
+        let rc = unsafe {
+            libc::syscall(
+                libc::SYS_rt_sigaction,
+                sig,
+                std::ptr::null::<u64>(),
+                old.as_mut_ptr(),
+                8usize,
+            )
+        };
+        if rc == 0 && old[0] == libc::SIG_IGN as u64 {
+            default_disposition(sig);
+        }
+    }
+}
+
+/// What execve needs, made before the last steps so that nothing between
+/// the seccomp filter and execve allocates or touches a file.
+pub struct Program {
+    prog: CString,
+    args: Vec<CString>,
+    env: Vec<CString>,
+}
+
+impl Program {
+    pub fn new(process: &Process, program: &Path) -> Result<Program> {
+        let args = process
+            .args()
+            .iter()
+            .flatten()
+            .map(|a| CString::new(a.as_bytes()))
+            .collect::<Result<_, _>>()
+            .context("an argument holds a NUL byte")?;
+        let env = process
+            .env()
+            .iter()
+            .flatten()
+            .map(|e| CString::new(e.as_bytes()))
+            .collect::<Result<_, _>>()
+            .context("an environment variable holds a NUL byte")?;
+        let prog = CString::new(program.as_os_str().as_bytes())?;
+        Ok(Program { prog, args, env })
+    }
+}
+
+/// Runs the user program. Every runtime fd but `keep` (the fifo is
+/// close-on-exec, so execve closes it) is closed first; then no_new_privs and the seccomp
+/// filter, as the very last step before execve, so the filter only has to
+/// allow execve itself (runc's order). Returns only on error.
+pub fn exec(
+    process: &Process,
+    program: &Program,
+    seccomp: &Seccomp,
+    keep: Keep,
+) -> Result<std::convert::Infallible> {
+    // Rust ignores SIGPIPE in its programs, and an ignored signal stays
+    // ignored across execve: the user program gets the default back, as
+    // under runc (best effort: a filter loaded already may deny the call).
+    default_disposition(libc::SIGPIPE);
+    close_runtime_fds(keep)?;
     if process.no_new_privileges().unwrap_or(false) {
         // SAFETY: prctl with constant arguments.
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
             return Err(std::io::Error::last_os_error()).context("set no_new_privs");
         }
-        load_seccomp(spec)?;
+        seccomp.load()?;
     }
-    close_runtime_fds()?;
-    let err = nix::unistd::execve(&prog, &args, &env).unwrap_err();
-    Err(anyhow!("exec {:?}: {err}", program.display()))
+    let err = nix::unistd::execve(&program.prog, &program.args, &program.env).unwrap_err();
+    Err(anyhow!("exec {:?}: {err}", program.prog))
 }

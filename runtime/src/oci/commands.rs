@@ -2,7 +2,7 @@
 
 use super::state::{self, Saved, FIFO};
 use super::supervise::{self, Signals};
-use super::{Cli, Command, CreateArgs, ExecArgs};
+use super::{info, live, Cli, Command, CreateArgs, ExecArgs};
 use crate::linux::{cgroups, hooks, init, launch};
 use crate::spec::state::{check, Operation, Status};
 use crate::spec::validate;
@@ -47,12 +47,25 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             id,
             ps_args,
         } => ps(root, id, format, ps_args).map(|_| 0),
-        Command::List { format, quiet } => list(root, format, *quiet).map(|_| 0),
+        Command::List { format, quiet } => info::list(root, format, *quiet).map(|_| 0),
         Command::Features => {
-            println!("{}", serde_json::to_string_pretty(&features())?);
+            println!("{}", serde_json::to_string_pretty(&info::features())?);
             Ok(0)
         }
-        Command::Spec { bundle } => write_default_spec(bundle.as_deref()).map(|_| 0),
+        Command::Spec { bundle } => info::write_default_spec(bundle.as_deref()).map(|_| 0),
+        Command::Pause { id } => live::pause(root, id, true).map(|_| 0),
+        Command::Resume { id } => live::pause(root, id, false).map(|_| 0),
+        Command::Update { resources, id } => {
+            live::update(root, id, resources.as_deref()).map(|_| 0)
+        }
+        Command::Events {
+            stats,
+            interval,
+            id,
+        } => live::events(root, id, *stats, interval).map(|_| 0),
+        Command::Checkpoint { .. } | Command::Restore { .. } => {
+            bail!("checkpoint and restore are not supported: rrun-oci has no CRIU support")
+        }
     }
 }
 
@@ -145,13 +158,18 @@ struct Created {
     cgroup: AnyCgroupManager,
 }
 
-/// Creates a container. Everything it made is removed again if a step
-/// fails, so a failed create leaves nothing behind.
-fn create(root: &Path, a: &CreateArgs) -> Result<Created> {
+/// A bundle checked for `create`: its path, spec and root, canonical.
+struct Checked {
+    bundle: PathBuf,
+    spec: Spec,
+    rootfs: PathBuf,
+}
+
+/// Everything about the bundle and the flags that can be checked before
+/// the host changes.
+fn check_create(a: &CreateArgs) -> Result<Checked> {
     validate::container_id(&a.id)?;
-    if a.preserve_fds != 0 {
-        bail!("--preserve-fds is not supported yet");
-    }
+    check_preserved_fds(a.preserve_fds)?;
     let bundle = std::fs::canonicalize(&a.bundle)
         .with_context(|| format!("bundle {}", a.bundle.display()))?;
     let spec = load_spec(&bundle)?;
@@ -168,84 +186,50 @@ fn create(root: &Path, a: &CreateArgs) -> Result<Created> {
     if a.console_socket.is_some() && !terminal {
         bail!("--console-socket is given but process.terminal is false");
     }
+    Ok(Checked {
+        bundle,
+        spec,
+        rootfs,
+    })
+}
 
+/// The container's state directory, which must not exist yet.
+fn make_state_dir(root: &Path, id: &str) -> Result<PathBuf> {
     std::fs::create_dir_all(root)
         .with_context(|| format!("create state root {}", root.display()))?;
-    let dir = Saved::dir(root, &a.id);
+    let dir = Saved::dir(root, id);
     match std::fs::create_dir(&dir) {
-        Ok(()) => {}
+        Ok(()) => Ok(dir),
         Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
-            bail!("container with id {} already exists", a.id)
+            bail!("container with id {id} already exists")
         }
-        Err(e) => return Err(e).with_context(|| format!("create {}", dir.display())),
+        Err(e) => Err(e).with_context(|| format!("create {}", dir.display())),
     }
-    let cgroup_path = cgroups::path(&spec, &a.id);
+}
+
+/// Creates a container. Everything it made is removed again if a step
+/// fails, so a failed create leaves nothing behind.
+fn create(root: &Path, a: &CreateArgs) -> Result<Created> {
+    let c = check_create(a)?;
+    let dir = make_state_dir(root, &a.id)?;
     let saved = Saved {
         id: a.id.clone(),
-        bundle: bundle.clone(),
-        rootfs: rootfs.clone(),
+        bundle: c.bundle.clone(),
+        rootfs: c.rootfs.clone(),
         pid: 0,
         start_time: 0,
         created: state::now_rfc3339(),
         owner: state::owner(),
-        cgroup_path: cgroup_path.clone(),
-        spec: spec.clone(),
+        cgroup_path: cgroups::path(&c.spec, &a.id),
+        spec: c.spec.clone(),
     };
     let mut driver = CreateDriver {
         cgroup: None,
-        spec: &spec,
+        spec: &c.spec,
         saved: saved.clone(),
         hooks_started: false,
     };
-    let result = (|| -> Result<(Saved, Option<OwnedFd>)> {
-        let fifo = dir.join(FIFO);
-        nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
-            .context("create exec fifo")?;
-        // Past the umask: an init in a user namespace is "other" to it.
-        std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))?;
-        let linux = spec.linux().as_ref();
-        let maps = namespaces(&spec)
-            .iter()
-            .any(|n| n.typ == LinuxNamespaceType::User && n.path.is_none())
-            .then(|| {
-                (
-                    linux
-                        .and_then(|l| l.uid_mappings().clone())
-                        .unwrap_or_default(),
-                    linux
-                        .and_then(|l| l.gid_mappings().clone())
-                        .unwrap_or_default(),
-                )
-            });
-        let cfg = init::InitConfig {
-            id: a.id.clone(),
-            bundle: bundle.clone(),
-            rootfs: rootfs.clone(),
-            spec: spec.clone(),
-            namespaces: namespaces(&spec),
-            mode: init::Mode::Create {
-                fifo,
-                no_pivot: a.no_pivot,
-                no_new_keyring: a.no_new_keyring,
-            },
-        };
-        let launched = launch::launch(cfg, maps, &mut driver)?;
-        let mut saved = saved.clone();
-        saved.pid = launched.pid.as_raw();
-        saved.start_time = state::proc_stat(saved.pid)
-            .map(|s| s.1)
-            .ok_or_else(|| anyhow!("the container's init died during create"))?;
-        let mut pty = launched.pty_master;
-        if let (Some(sock), Some(master)) = (&a.console_socket, &pty) {
-            send_console(sock, master)?;
-            pty = None;
-        }
-        saved.save(root)?;
-        if let Some(p) = &a.pid_file {
-            state::write_atomic(&absolute(p)?, saved.pid.to_string().as_bytes())?;
-        }
-        Ok((saved, pty))
-    })();
+    let result = start_init(root, a, &c, &dir, saved, &mut driver);
     match (result, driver.cgroup.take()) {
         (Ok((saved, pty)), Some(cgroup)) => Ok(Created { saved, pty, cgroup }),
         (Ok(_), None) => unreachable!("launch places the init in its cgroup before it succeeds"),
@@ -255,13 +239,83 @@ fn create(root: &Path, a: &CreateArgs) -> Result<Created> {
             }
             if driver.hooks_started {
                 let state = driver.saved.hook_state(Status::Stopped);
-                let poststop = spec.hooks().as_ref().and_then(|h| h.poststop().as_ref());
+                let poststop = c.spec.hooks().as_ref().and_then(|h| h.poststop().as_ref());
                 hooks::run_all_warn("poststop", poststop, &state);
             }
             let _ = std::fs::remove_dir_all(&dir);
             Err(e)
         }
     }
+}
+
+/// Starts the init, drives it until it is ready, and records the
+/// container; the caller undoes it all on error.
+fn start_init(
+    root: &Path,
+    a: &CreateArgs,
+    c: &Checked,
+    dir: &Path,
+    mut saved: Saved,
+    driver: &mut CreateDriver,
+) -> Result<(Saved, Option<OwnedFd>)> {
+    let fifo = dir.join(FIFO);
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o622))
+        .context("create exec fifo")?;
+    // Past the umask: an init in a user namespace is "other" to it.
+    std::fs::set_permissions(&fifo, std::os::unix::fs::PermissionsExt::from_mode(0o622))?;
+    let linux = c.spec.linux().as_ref();
+    let maps = namespaces(&c.spec)
+        .iter()
+        .any(|n| n.typ == LinuxNamespaceType::User && n.path.is_none())
+        .then(|| {
+            (
+                linux
+                    .and_then(|l| l.uid_mappings().clone())
+                    .unwrap_or_default(),
+                linux
+                    .and_then(|l| l.gid_mappings().clone())
+                    .unwrap_or_default(),
+            )
+        });
+    let cfg = init::InitConfig {
+        id: a.id.clone(),
+        bundle: c.bundle.clone(),
+        rootfs: c.rootfs.clone(),
+        spec: c.spec.clone(),
+        namespaces: namespaces(&c.spec),
+        mode: init::Mode::Create {
+            fifo,
+            no_pivot: a.no_pivot,
+            no_new_keyring: a.no_new_keyring,
+        },
+        preserve_fds: a.preserve_fds,
+    };
+    let launched = launch::launch(cfg, maps, driver)?;
+    saved.pid = launched.pid.as_raw();
+    saved.start_time = state::proc_stat(saved.pid)
+        .map(|s| s.1)
+        .ok_or_else(|| anyhow!("the container's init died during create"))?;
+    let mut pty = launched.pty_master;
+    if let (Some(sock), Some(master)) = (&a.console_socket, &pty) {
+        send_console(sock, master)?;
+        pty = None;
+    }
+    // The pid is in the state before create returns: readers never see 0.
+    saved.save(root)?;
+    if let Some(p) = &a.pid_file {
+        state::write_atomic(&absolute(p)?, saved.pid.to_string().as_bytes())?;
+    }
+    Ok((saved, pty))
+}
+
+/// `--preserve-fds N`: fds 3 .. 3 + N must be open (runc passes what is
+/// there; a missing one would be filled by a runtime fd of ours).
+fn check_preserved_fds(n: u32) -> Result<()> {
+    for fd in 3..3 + n as i32 {
+        nix::fcntl::fcntl(fd, nix::fcntl::FcntlArg::F_GETFD)
+            .with_context(|| format!("--preserve-fds {n}: fd {fd} is not open"))?;
+    }
+    Ok(())
 }
 
 /// What the spec asks for that this host and runtime cannot give: refused,
@@ -355,6 +409,12 @@ fn start(root: &Path, id: &str) -> Result<()> {
         let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16));
     }
     std::fs::remove_file(&fifo).context("remove exec fifo")?;
+    // The init keeps its end open until execve closes it, and writes there
+    // why it failed if it did: read to the end.
+    let failure = read_until_exec(&f, c.pid, c.start_time)?;
+    if !failure.is_empty() {
+        bail!("container {id} failed to start: {failure}");
+    }
     let state = c.hook_state(Status::Running);
     hooks::run_all_warn(
         "poststart",
@@ -362,6 +422,34 @@ fn start(root: &Path, id: &str) -> Result<()> {
         &state,
     );
     Ok(())
+}
+
+/// Reads the exec fifo until the init's execve (or its death) closes it;
+/// returns what the init wrote there (its error, or nothing).
+fn read_until_exec(f: &std::fs::File, pid: i32, start_time: u64) -> Result<String> {
+    let mut msg = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        match nix::unistd::read(f.as_raw_fd(), &mut buf) {
+            Ok(0) => break,
+            Ok(n) => msg.extend_from_slice(&buf[..n]),
+            Err(nix::Error::EAGAIN) => {
+                // A hook may still run; the init cannot be gone without
+                // closing its end, but a zombie is checked all the same.
+                if !state::alive(pid, start_time) {
+                    break;
+                }
+                let mut fds = [nix::poll::PollFd::new(
+                    std::os::fd::AsFd::as_fd(f),
+                    nix::poll::PollFlags::POLLIN,
+                )];
+                let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16));
+            }
+            Err(nix::Error::EINTR) => {}
+            Err(e) => return Err(e).context("read exec fifo"),
+        }
+    }
+    Ok(String::from_utf8_lossy(&msg).trim().to_string())
 }
 
 use std::os::unix::fs::OpenOptionsExt;
@@ -402,6 +490,10 @@ fn kill_all_and_wait(c: &Saved, m: &AnyCgroupManager) -> Result<()> {
         let pids = cgroups::pids(m).unwrap_or_default();
         for p in &pids {
             let _ = kill(*p, Signal::SIGKILL);
+        }
+        // A paused container's processes die only once thawed.
+        if cgroups::frozen(&c.cgroup_path) {
+            let _ = cgroups::freeze(m, false);
         }
         if state::alive(c.pid, c.start_time) {
             let _ = kill(Pid::from_raw(c.pid), Signal::SIGKILL);
@@ -610,6 +702,7 @@ fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
         spec,
         namespaces: joins,
         mode: init::Mode::Exec,
+        preserve_fds: 0,
     };
     if !a.detach {
         set_subreaper()?;
@@ -690,112 +783,4 @@ fn ps(root: &Path, id: &str, format: &str, ps_args: &[String]) -> Result<()> {
         }
     }
     Ok(())
-}
-
-fn list(root: &Path, format: &str, quiet: bool) -> Result<()> {
-    let mut all = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(root) {
-        for e in entries.flatten() {
-            if let Some(id) = e.file_name().to_str() {
-                if let Ok(c) = Saved::load(root, id) {
-                    all.push(c);
-                }
-            }
-        }
-    }
-    all.sort_by(|a, b| a.id.cmp(&b.id));
-    if quiet {
-        for c in &all {
-            println!("{}", c.id);
-        }
-        return Ok(());
-    }
-    match format {
-        "json" => {
-            let states: Vec<_> = all.iter().map(|c| c.oci(c.status(root))).collect();
-            println!("{}", serde_json::to_string(&states)?);
-        }
-        "table" => {
-            let rows: Vec<[String; 6]> = all
-                .iter()
-                .map(|c| {
-                    let s = c.status(root);
-                    let pid = if s == Status::Stopped { 0 } else { c.pid };
-                    [
-                        c.id.clone(),
-                        pid.to_string(),
-                        s.to_string(),
-                        c.bundle.display().to_string(),
-                        c.created.clone(),
-                        c.owner.clone(),
-                    ]
-                })
-                .collect();
-            let header = ["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from);
-            let mut widths = [0usize; 6];
-            for r in std::iter::once(&header).chain(&rows) {
-                for (w, cell) in widths.iter_mut().zip(r) {
-                    *w = (*w).max(cell.len());
-                }
-            }
-            for r in std::iter::once(&header).chain(&rows) {
-                let line: Vec<String> = r
-                    .iter()
-                    .zip(widths)
-                    .map(|(c, w)| format!("{c:<w$}"))
-                    .collect();
-                println!("{}", line.join("   ").trim_end());
-            }
-        }
-        other => bail!("invalid format {other:?}: use table or json"),
-    }
-    Ok(())
-}
-
-fn features() -> serde_json::Value {
-    let caps: Vec<String> = caps::all().iter().map(|c| c.to_string()).collect();
-    serde_json::json!({
-        "ociVersionMin": "1.0.0",
-        "ociVersionMax": "1.2.0",
-        "hooks": ["prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"],
-        "mountOptions": ["async", "atime", "bind", "defaults", "dev", "diratime", "dirsync", "exec", "loud", "mand",
-            "noatime", "nodev", "nodiratime", "noexec", "nomand", "norelatime", "nostrictatime", "nosuid",
-            "private", "rbind", "relatime", "remount", "ro", "rprivate", "rshared", "rslave", "runbindable", "rw",
-            "shared", "silent", "slave", "strictatime", "suid", "sync", "unbindable"],
-        "linux": {
-            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "user", "uts", "time"],
-            "capabilities": caps,
-            "cgroup": {"v1": true, "v2": true, "systemd": false, "systemdUser": false},
-            "seccomp": {
-                "enabled": true,
-                "actions": ["SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
-                    "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRACE", "SCMP_ACT_TRAP"],
-                "operators": ["SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE", "SCMP_CMP_LT",
-                    "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"],
-                "archs": ["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM", "SCMP_ARCH_X86", "SCMP_ARCH_X86_64", "SCMP_ARCH_X32"]
-            },
-            "apparmor": {"enabled": false},
-            "selinux": {"enabled": false}
-        },
-        "annotations": {"io.github.rrun.version": env!("CARGO_PKG_VERSION")}
-    })
-}
-
-fn write_default_spec(bundle: Option<&Path>) -> Result<()> {
-    let dir = bundle
-        .map(Path::to_path_buf)
-        .unwrap_or(std::env::current_dir()?);
-    let path = dir.join("config.json");
-    if path.exists() {
-        bail!("File {} exists. Remove it first", path.display());
-    }
-    let mut spec = Spec::default();
-    if let Some(mut p) = spec.process().clone() {
-        p.set_terminal(Some(true));
-        p.set_args(Some(vec!["sh".into()]));
-        spec.set_process(Some(p));
-    }
-    spec.set_hostname(Some("rrun".into()));
-    let text = serde_json::to_string_pretty(&spec)?;
-    std::fs::write(&path, text).with_context(|| format!("write {}", path.display()))
 }

@@ -1,9 +1,14 @@
 //! `rrun-oci`: the executor behind runc's command line, so containerd,
 //! Podman and conformance suites can drive it unchanged.
 
+mod args;
 mod commands;
+mod info;
+mod live;
 pub mod state;
 mod supervise;
+
+pub use args::{normalize_args, runc_version, wants_version};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
@@ -11,7 +16,6 @@ use std::path::PathBuf;
 #[derive(Debug, Parser)]
 #[command(
     name = "rrun-oci",
-    version,
     about = "rrun's OCI runtime, with runc's command line"
 )]
 pub struct Cli {
@@ -60,7 +64,7 @@ pub struct CreateArgs {
     /// Accepted for runc compatibility.
     #[arg(long)]
     pub no_new_keyring: bool,
-    /// Accepted for runc compatibility; must be 0.
+    /// Pass this many fds above stderr (3, 4, ...) to the container.
     #[arg(long, default_value_t = 0)]
     pub preserve_fds: u32,
     pub id: String,
@@ -117,6 +121,37 @@ pub enum Command {
         /// Print only the ids.
         #[arg(short, long)]
         quiet: bool,
+    },
+    /// Suspend every process of a container (the cgroup freezer).
+    Pause { id: String },
+    /// Resume a paused container.
+    Resume { id: String },
+    /// Change a running container's resources.
+    Update {
+        /// linux.resources as JSON, from this file ("-" for stdin).
+        #[arg(short, long)]
+        resources: Option<PathBuf>,
+        id: String,
+    },
+    /// Print a container's resource usage as runc's stats events.
+    Events {
+        /// Print one event and exit.
+        #[arg(long)]
+        stats: bool,
+        /// Time between events.
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        id: String,
+    },
+    /// Not supported: there is no CRIU support.
+    Checkpoint {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
+    },
+    /// Not supported: there is no CRIU support.
+    Restore {
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        args: Vec<String>,
     },
     /// Print what this runtime supports, as JSON.
     Features,

@@ -77,6 +77,8 @@ impl Saved {
         }
         if Self::dir(root, &self.id).join(FIFO).exists() {
             Status::Created
+        } else if crate::linux::cgroups::frozen(&self.cgroup_path) {
+            Status::Paused
         } else {
             Status::Running
         }

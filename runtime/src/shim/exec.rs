@@ -30,7 +30,7 @@ use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::pty;
-use crate::daemon::logs;
+use crate::state::logs;
 
 /// The helper's hidden subcommand name.
 pub const SUBCOMMAND: &str = "exec-shim";
@@ -356,7 +356,7 @@ impl Helper {
                     Ok(_) => {}
                 }
             }
-            if code.is_none() && !crate::daemon::store::pid_alive(pid) {
+            if code.is_none() && !crate::state::pid_alive(pid) {
                 code = Some(255);
                 exited_at = Some(Instant::now());
             }

@@ -4,16 +4,14 @@
 //! `<log>` starts (with `max-file=1` the log is cut back to empty). Readers
 //! take the rotated files oldest first ([`rotated_files`]).
 //!
-//! The options come from the container's record (`HostConfig.LogConfig`),
-//! where the daemon put them at create, with daemon.json's `log-opts` as
-//! defaults ([`with_defaults`]).
+//! The options come from the shim's configuration
+//! ([`crate::state::ShimConfig`]), where the daemon put the container's
+//! `HostConfig.LogConfig` with daemon.json's `log-opts` as defaults.
 
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
-
-use crate::daemon::models::LogConfig;
 
 /// The shim's log rotation settings (one container per shim).
 #[derive(Debug, Clone, PartialEq)]
@@ -53,51 +51,10 @@ pub fn rotation(path: &Path, cfg: &BTreeMap<String, String>) -> Result<Rotation,
     })
 }
 
-/// The container's log config with daemon.json's `log-opts` filling what
-/// the container does not set. Errors in the options are the caller's to
-/// report.
-pub fn with_defaults(
-    own: Option<LogConfig>,
-    daemon_json: &Path,
-) -> Result<Option<LogConfig>, String> {
-    let defaults = crate::daemon::config::FileConfig::load(daemon_json)
-        .map(|f| f.log_opts)
-        .unwrap_or_default();
-    let mut cfg = own.unwrap_or_default();
-    if !cfg.typ.is_empty() && cfg.typ != "json-file" {
-        return Err(format!(
-            "logging driver {} is not supported (only json-file)",
-            cfg.typ
-        ));
-    }
-    cfg.typ = "json-file".into();
-    for (k, v) in defaults {
-        cfg.config.entry(k).or_insert(v);
-    }
-    for k in cfg.config.keys() {
-        if !matches!(
-            k.as_str(),
-            "max-size" | "max-file" | "compress" | "labels" | "env" | "tag"
-        ) {
-            return Err(format!("unknown log opt '{k}' for json-file log driver"));
-        }
-    }
-    rotation(Path::new(""), &cfg.config)?;
-    Ok(Some(cfg))
-}
-
-/// Reads the container's log options from its record; called once by the
-/// shim before it writes.
-pub fn configure(dir: &Path, log: &Path) {
-    let cfg: BTreeMap<String, String> =
-        std::fs::read(dir.join(crate::daemon::store::CONTAINER_FILE))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-            .and_then(|v| {
-                serde_json::from_value(v["HostConfig"]["LogConfig"]["Config"].clone()).ok()
-            })
-            .unwrap_or_default();
-    if let Ok(r) = rotation(log, &cfg) {
+/// Sets the shim's rotation from the container's log options; called once
+/// by the shim before it writes.
+pub fn configure(log_opts: &BTreeMap<String, String>, log: &Path) {
+    if let Ok(r) = rotation(log, log_opts) {
         let _ = ROTATION.set(r);
     }
 }

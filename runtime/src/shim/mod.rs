@@ -34,7 +34,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::daemon::logs::{self, LogLine};
+use crate::state::logs::{self, LogLine};
 
 pub mod exec;
 pub mod pty;
@@ -155,16 +155,6 @@ fn report(r: &StartReport) {
     }
 }
 
-/// Whether the container keeps stdin open and whether it has a terminal
-/// (`Config.OpenStdin` and `Config.Tty` of its record).
-fn stdin_and_tty(dir: &Path) -> (bool, bool) {
-    let v = std::fs::read(dir.join(crate::daemon::store::CONTAINER_FILE))
-        .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .unwrap_or_default();
-    (v["Config"]["OpenStdin"] == true, v["Config"]["Tty"] == true)
-}
-
 /// A unix socket path may be longer than sun_path (108 bytes): reach it
 /// through `/proc/self/fd/<dir fd>/<name>` instead.
 pub fn short_path(path: &Path) -> std::io::Result<(std::fs::File, PathBuf)> {
@@ -181,8 +171,10 @@ fn bind_long(path: &Path) -> std::io::Result<std::os::unix::net::UnixListener> {
 }
 
 fn run(args: &ShimArgs) -> Result<()> {
-    let (open_stdin, tty) = stdin_and_tty(&args.dir);
-    if tty {
+    let cfg = crate::state::ShimConfig::load(&args.dir);
+    logfile::configure(&cfg.log_opts, &log_path(&args.dir, &args.id));
+    let open_stdin = cfg.open_stdin;
+    if cfg.tty {
         return run_tty(args, open_stdin);
     }
     let (out_r, out_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
@@ -349,7 +341,7 @@ fn finish(
         exit_code: code,
         finished_at: logs::now(),
     };
-    crate::daemon::store::atomic_write(&args.dir.join(EXIT_FILE), &serde_json::to_vec(&rec)?)?;
+    crate::state::atomic_write(&args.dir.join(EXIT_FILE), &serde_json::to_vec(&rec)?)?;
     cleanup(args);
     Ok(())
 }
@@ -529,7 +521,6 @@ fn pump(
         .append(true)
         .open(log_path(&args.dir, &args.id))
         .context("open the container log")?;
-    logfile::configure(&args.dir, &log_path(&args.dir, &args.id));
     let mut code: Option<i32> = None;
     let mut exited_at: Option<Instant> = None;
     loop {
@@ -626,7 +617,7 @@ fn pump(
                 Ok(_) => {}
             }
         }
-        if code.is_none() && !crate::daemon::store::pid_alive(init) {
+        if code.is_none() && !crate::state::pid_alive(init) {
             // Not our child after all (should not happen): it is gone.
             code = Some(255);
             exited_at = Some(Instant::now());

@@ -63,8 +63,11 @@ pub fn rules(spec: &Spec) -> Vec<LinuxDeviceCgroup> {
         .into_iter()
         .flatten()
     {
+        // The devices controller knows a, b and c only: a FIFO is made,
+        // but no rule is written for it (runc does the same).
         let typ = match d.typ() {
             LinuxDeviceType::U => LinuxDeviceType::C,
+            LinuxDeviceType::P | LinuxDeviceType::A => continue,
             t => t,
         };
         if !ruled(d.major(), d.minor()) {
@@ -130,5 +133,22 @@ mod tests {
             .collect();
         assert_eq!(fuse.len(), 1);
         assert_eq!(fuse[0].access().as_deref(), Some("r"));
+    }
+
+    #[test]
+    fn a_fifo_gets_no_device_cgroup_rule() {
+        let mut spec = Spec::default();
+        let mut linux = spec.linux().clone().unwrap();
+        linux.set_devices(Some(vec![LinuxDeviceBuilder::default()
+            .path("/dev/fifo")
+            .typ(LinuxDeviceType::P)
+            .major(8)
+            .minor(666)
+            .build()
+            .unwrap()]));
+        spec.set_linux(Some(linux));
+        assert!(!rules(&spec)
+            .iter()
+            .any(|r| r.typ() == Some(LinuxDeviceType::P) || r.major() == Some(8)));
     }
 }

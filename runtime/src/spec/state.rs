@@ -14,6 +14,8 @@ pub enum Status {
     Created,
     /// The user program runs.
     Running,
+    /// Every process of the container is frozen (`pause`).
+    Paused,
     /// The container's process has exited.
     Stopped,
 }
@@ -24,6 +26,7 @@ impl fmt::Display for Status {
             Status::Creating => "creating",
             Status::Created => "created",
             Status::Running => "running",
+            Status::Paused => "paused",
             Status::Stopped => "stopped",
         })
     }
@@ -37,6 +40,7 @@ pub enum Operation {
     Delete { force: bool },
     Exec,
     Pause,
+    Resume,
 }
 
 /// Why an operation is refused in the current status.
@@ -64,8 +68,9 @@ pub fn check(id: &str, status: Status, op: Operation) -> Result<(), NotAllowed> 
         (Operation::Start, Status::Created) => Ok(()),
         (Operation::Start, Status::Stopped) => refuse("start", " (it has already run)"),
         (Operation::Start, _) => refuse("start", ""),
-        (Operation::Kill, Status::Created | Status::Running) => Ok(()),
-        (Operation::Kill, _) => refuse("kill", " (it is not running)"),
+        (Operation::Kill, Status::Created | Status::Running | Status::Paused) => Ok(()),
+        // containerd's shim reads "container not running" as "already gone".
+        (Operation::Kill, _) => refuse("kill", " (container not running)"),
         // runc deletes a created container without --force: its user
         // program never ran, so nothing of the user's is interrupted.
         (Operation::Delete { .. }, Status::Stopped | Status::Created) => Ok(()),
@@ -76,7 +81,9 @@ pub fn check(id: &str, status: Status, op: Operation) -> Result<(), NotAllowed> 
         (Operation::Exec, Status::Running | Status::Created) => Ok(()),
         (Operation::Exec, _) => refuse("exec into", " (it is not running)"),
         (Operation::Pause, Status::Running) => Ok(()),
-        (Operation::Pause, _) => refuse("pause", " (it is not running)"),
+        (Operation::Pause, _) => refuse("pause", " (container not running)"),
+        (Operation::Resume, Status::Paused) => Ok(()),
+        (Operation::Resume, _) => refuse("resume", " (it is not paused)"),
     }
 }
 
@@ -116,6 +123,19 @@ mod tests {
         assert!(check("c", Status::Stopped, Operation::Kill).is_err());
         assert!(check("c", Status::Stopped, Operation::Exec).is_err());
         assert!(check("c", Status::Running, Operation::Exec).is_ok());
+    }
+
+    #[test]
+    fn a_paused_container_can_be_killed_and_resumed_only() {
+        assert!(check("c", Status::Paused, Operation::Kill).is_ok());
+        assert!(check("c", Status::Paused, Operation::Resume).is_ok());
+        assert!(check("c", Status::Paused, Operation::Exec).is_err());
+        assert!(check("c", Status::Paused, Operation::Pause).is_err());
+        assert!(check("c", Status::Running, Operation::Resume).is_err());
+        assert!(check("c", Status::Paused, Operation::Delete { force: false }).is_err());
+        // The words containerd's shim matches to call a kill harmless.
+        let err = check("c", Status::Stopped, Operation::Kill).unwrap_err();
+        assert!(err.to_string().contains("container not running"), "{err}");
     }
 
     #[test]

@@ -38,6 +38,10 @@ pub enum InvalidSpec {
     HostnameWithoutUts,
     #[error("mount option {0:?} on {1} is not supported yet")]
     UnsupportedMountOption(String, String),
+    #[error("unable to restrict sys entries without a private MNT namespace (maskedPaths and readonlyPaths need a new mount namespace)")]
+    RestrictedPathsWithoutMountNs,
+    #[error("{0} needs a new mount namespace (add {{\"type\": \"mount\"}} to linux.namespaces): without one it would change the host's mounts")]
+    NeedsMountNs(&'static str),
     #[error("cgroupsPath {0:?} is in the systemd driver's slice:prefix:name form, which is not supported yet")]
     SystemdCgroupPath(String),
 }
@@ -163,6 +167,9 @@ pub fn spec(spec: &Spec) -> Result<(), InvalidSpec> {
             ));
         }
     }
+    if !new.contains(&LinuxNamespaceType::Mount) {
+        without_mount_namespace(spec)?;
+    }
     if let Some(p) = linux.cgroups_path().as_ref().and_then(|p| p.to_str()) {
         if !p.starts_with('/') && p.matches(':').count() == 2 {
             return Err(InvalidSpec::SystemdCgroupPath(p.to_string()));
@@ -188,6 +195,42 @@ pub fn spec(spec: &Spec) -> Result<(), InvalidSpec> {
         && !all.contains(&LinuxNamespaceType::Uts)
     {
         return Err(InvalidSpec::HostnameWithoutUts);
+    }
+    Ok(())
+}
+
+/// A container without a new mount namespace runs in its caller's (runc
+/// does the same; the root is then entered with chroot, as pivot_root
+/// needs a private mount namespace). What would have to be mounted there
+/// is refused: runc would change the host's mounts instead.
+fn without_mount_namespace(spec: &Spec) -> Result<(), InvalidSpec> {
+    let linux = spec.linux().as_ref();
+    let listed = |v: Option<&Vec<String>>| v.is_some_and(|v| !v.is_empty());
+    if listed(linux.and_then(|l| l.masked_paths().as_ref()))
+        || listed(linux.and_then(|l| l.readonly_paths().as_ref()))
+    {
+        return Err(InvalidSpec::RestrictedPathsWithoutMountNs);
+    }
+    if spec.mounts().as_ref().is_some_and(|m| !m.is_empty()) {
+        return Err(InvalidSpec::NeedsMountNs("mounts"));
+    }
+    if spec
+        .root()
+        .as_ref()
+        .and_then(|r| r.readonly())
+        .unwrap_or(false)
+    {
+        return Err(InvalidSpec::NeedsMountNs("root.readonly"));
+    }
+    if linux
+        .and_then(|l| l.rootfs_propagation().as_ref())
+        .is_some()
+    {
+        return Err(InvalidSpec::NeedsMountNs("rootfsPropagation"));
+    }
+    let devices = linux.and_then(|l| l.devices().as_ref());
+    if devices.is_some_and(|d| !d.is_empty()) {
+        return Err(InvalidSpec::NeedsMountNs("linux.devices"));
     }
     Ok(())
 }

@@ -7,10 +7,12 @@ use std::sync::{Arc, Mutex};
 
 use anyhow::{Context, Result};
 use clap::{Parser, Subcommand};
-use rrun_image::archive;
+use rrun_image::credentials::{self, Credential};
 use rrun_image::images::{self, Removed};
 use rrun_image::pull::{pull, Progress, PullOptions};
+use rrun_image::push::{push, PushOptions, PushProgress};
 use rrun_image::registry::{RegistryClient, RegistryOptions};
+use rrun_image::{archive, Digest};
 use rrun_image::{Platform, Reference, Store};
 
 #[derive(Parser)]
@@ -80,6 +82,32 @@ enum Cmd {
     },
     /// Create a one-layer image from a root filesystem tarball.
     Import { tarball: PathBuf, reference: String },
+    /// Push an image to its registry.
+    Push {
+        reference: String,
+        /// Upload blobs in PATCH chunks of this many bytes (default: one PUT).
+        #[arg(long)]
+        chunk_size: Option<u64>,
+        /// Layers uploaded at once.
+        #[arg(long, default_value_t = 5)]
+        max_concurrent_uploads: usize,
+        #[arg(short, long)]
+        quiet: bool,
+    },
+    /// Check credentials against a registry and store them in the Docker config.
+    Login {
+        /// Registry host (default: Docker Hub).
+        server: Option<String>,
+        #[arg(short, long)]
+        username: String,
+        #[arg(short, long)]
+        password: Option<String>,
+        /// Read the password from standard input.
+        #[arg(long)]
+        password_stdin: bool,
+    },
+    /// Forget a registry's credentials.
+    Logout { server: Option<String> },
     /// Mount an image's root filesystem with overlayfs.
     Mount {
         name: String,
@@ -99,17 +127,16 @@ fn registry_options(cli: &Cli) -> Result<RegistryOptions> {
     if cli.daemon_config.exists() {
         o.load_daemon_json(&cli.daemon_config)?;
     }
-    let docker = cli.docker_config.clone().or_else(|| {
-        std::env::var_os("DOCKER_CONFIG")
-            .map(|d| PathBuf::from(d).join("config.json"))
-            .or_else(|| {
-                std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".docker/config.json"))
-            })
-    });
-    if let Some(p) = docker {
+    if let Some(p) = docker_config(cli) {
         o.load_docker_config(&p)?;
     }
     Ok(o)
+}
+
+fn docker_config(cli: &Cli) -> Option<PathBuf> {
+    cli.docker_config
+        .clone()
+        .or_else(credentials::default_docker_config)
 }
 
 fn main() {
@@ -260,6 +287,47 @@ fn run(cli: Cli) -> Result<()> {
             let id = archive::import(&store, tarball, &r)?;
             println!("{id}");
         }
+        Cmd::Push {
+            reference,
+            chunk_size,
+            max_concurrent_uploads,
+            quiet,
+        } => {
+            let r = Reference::parse(reference)?;
+            let client = RegistryClient::new(registry_options(&cli)?)?;
+            let opts = PushOptions {
+                progress: (!quiet)
+                    .then(|| Arc::new(print_push) as rrun_image::push::PushProgressFn),
+                chunk_size: *chunk_size,
+                max_concurrent_uploads: *max_concurrent_uploads,
+                cancel: None,
+            };
+            let pushed = push(&store, &client, &r, &opts)
+                .with_context(|| format!("pushing {}", r.familiar()))?;
+            println!("Digest: {}", pushed.manifest);
+        }
+        Cmd::Login {
+            server,
+            username,
+            password,
+            password_stdin,
+        } => login(
+            &cli,
+            server.as_deref(),
+            username,
+            password.clone(),
+            *password_stdin,
+        )?,
+        Cmd::Logout { server } => {
+            let host = credentials::registry_host(server.as_deref().unwrap_or("docker.io"));
+            let path =
+                docker_config(&cli).context("no Docker config path (set HOME or DOCKER_CONFIG)")?;
+            if credentials::erase_credential(&path, &host)? {
+                println!("Removing login credentials for {host}");
+            } else {
+                println!("Not logged in to {host}");
+            }
+        }
         Cmd::Mount {
             name,
             upper,
@@ -273,6 +341,58 @@ fn run(cli: Cli) -> Result<()> {
     Ok(())
 }
 
-fn short(d: &rrun_image::Digest) -> &str {
+fn print_push(p: &PushProgress) {
+    let line = match p {
+        PushProgress::Preparing { digest, .. } => format!("{}: Preparing", short(digest)),
+        PushProgress::Exists { digest } => format!("{}: Layer already exists", short(digest)),
+        PushProgress::Mounted { digest, from } => {
+            format!("{}: Mounted from {from}", short(digest))
+        }
+        PushProgress::Uploading { digest, sent, size } => {
+            format!("{}: Pushing {sent}/{size}", short(digest))
+        }
+        PushProgress::Pushed { digest } => format!("{}: Pushed", short(digest)),
+        PushProgress::ManifestPushed { tag, digest, size } => {
+            format!("{tag}: digest: {digest} size: {size}")
+        }
+    };
+    println!("{line}");
+}
+
+/// `docker login`: the password from -p or stdin, checked against the
+/// registry, then stored.
+fn login(
+    cli: &Cli,
+    server: Option<&str>,
+    username: &str,
+    password: Option<String>,
+    password_stdin: bool,
+) -> Result<()> {
+    let password = match (password, password_stdin) {
+        (Some(_), true) => anyhow::bail!("--password and --password-stdin are mutually exclusive"),
+        (Some(p), false) => p,
+        (None, true) => {
+            let mut s = String::new();
+            std::io::stdin().read_line(&mut s)?;
+            s.trim_end_matches(['\n', '\r']).to_string()
+        }
+        (None, false) => anyhow::bail!("give a password with --password or --password-stdin"),
+    };
+    let host = credentials::registry_host(server.unwrap_or("docker.io"));
+    let cred = Credential {
+        username: username.to_string(),
+        password,
+    };
+    let client = RegistryClient::new(registry_options(cli)?)?;
+    client
+        .login(&host, &cred)
+        .with_context(|| format!("logging in to {host}"))?;
+    let path = docker_config(cli).context("no Docker config path (set HOME or DOCKER_CONFIG)")?;
+    credentials::store_credential(&path, &host, &cred)?;
+    println!("Login Succeeded");
+    Ok(())
+}
+
+fn short(d: &Digest) -> &str {
     &d.hex()[..12]
 }

@@ -133,6 +133,8 @@ pub struct Registry {
     pub port: u16,
     pub dir: tempfile::TempDir,
     child: Child,
+    /// Dirs that live as long as the registry (its htpasswd file).
+    extra_dirs: Vec<tempfile::TempDir>,
 }
 
 impl Registry {
@@ -168,7 +170,12 @@ impl Registry {
                 let log =
                     std::fs::read_to_string(dir.path().join("registry.log")).unwrap_or_default();
                 if log.contains(&format!("listening on 127.0.0.1:{port}")) {
-                    return Registry { port, dir, child };
+                    return Registry {
+                        port,
+                        dir,
+                        child,
+                        extra_dirs: Vec::new(),
+                    };
                 }
                 std::thread::sleep(Duration::from_millis(20));
             }
@@ -179,6 +186,22 @@ impl Registry {
             "docker-registry did not start: {}",
             std::fs::read_to_string(dir.path().join("registry.log")).unwrap_or_default()
         );
+    }
+
+    /// A registry with basic auth: one user in a bcrypt htpasswd file
+    /// (apache2-utils' htpasswd), kept in the registry's own temp dir.
+    pub fn start_htpasswd(user: &str, password: &str) -> Registry {
+        let out = run_with_timeout(30, "htpasswd", &["-Bbn", user, password]);
+        assert!(out.status.success(), "htpasswd (apache2-utils) failed");
+        let dir = tempfile::tempdir().unwrap();
+        let htpasswd = dir.path().join("htpasswd");
+        std::fs::write(&htpasswd, &out.stdout).unwrap();
+        let mut reg = Registry::start_with(&format!(
+            "auth:\n  htpasswd:\n    realm: test-realm\n    path: {}\n",
+            htpasswd.display()
+        ));
+        reg.extra_dirs.push(dir);
+        reg
     }
 
     pub fn host(&self) -> String {

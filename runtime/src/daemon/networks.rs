@@ -1,217 +1,27 @@
-//! A container's networking, as the daemon drives it through `netd`: its
-//! network namespace (a bind-mounted file under `<exec-root>/../netns/`, made
-//! before the container starts so the veths, the address and the resolver
-//! are in place when its first process runs), its attachments, published
-//! ports, the embedded resolver, and the files bind-mounted at `/etc/hosts`
-//! and `/etc/resolv.conf`.
-//!
-//! Network modes, as Docker's: `bridge` (the default network), a user
-//! network's name, `host`, `none`, `container:<name|id>`.
+//! The networks service: `network create/ls/inspect/rm/prune/connect/
+//! disconnect` on netd's store, and the network views of `docker inspect`
+//! and `docker ps` of a container.
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use ipnet::IpNet;
 use netd::netns::NetNs;
-use netd::resolv::{DnsOptions, ExtraHost};
 use netd::store::{Driver, Network, PortBinding};
 use netd::{ConnectOptions, ContainerRef, NetdError};
 use serde_json::{json, Value};
 
-use super::models::EndpointSettings;
-use super::store::{Container, NetworkRequest};
-use super::{ApiError, ApiResult, Daemon};
-
-/// How a container is networked, from its `NetworkMode`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Mode {
-    Host,
-    None,
-    /// Shares another container's namespace.
-    Container(String),
-    /// One or more bridge networks (the default `bridge` or user networks).
-    Bridge,
-}
-
-pub fn mode_of(network_mode: &str) -> Mode {
-    match network_mode {
-        "host" => Mode::Host,
-        "none" => Mode::None,
-        m => match m.strip_prefix("container:") {
-            Some(c) => Mode::Container(c.to_string()),
-            None => Mode::Bridge,
-        },
-    }
-}
-
-/// A port wanted by `-p`/`-P`, before a host port is chosen.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WantedPort {
-    /// None: every host address (`-p 8080:80`), of each family the
-    /// container has.
-    pub host_ip: Option<IpAddr>,
-    /// None: any free port; else the first free port of the range.
-    pub host_ports: Option<(u16, u16)>,
-    pub container_port: u16,
-    pub protocol: String,
-}
-
-/// `80/tcp` (or `80`) → (80, "tcp").
-pub fn parse_port_key(key: &str) -> Result<(u16, String), String> {
-    let (port, proto) = key.split_once('/').unwrap_or((key, "tcp"));
-    let proto = proto.to_ascii_lowercase();
-    if !matches!(proto.as_str(), "tcp" | "udp") {
-        return Err(format!("invalid proto: {proto}"));
-    }
-    let port: u16 = port
-        .parse()
-        .ok()
-        .filter(|p| *p != 0)
-        .ok_or_else(|| format!("invalid containerPort: {port}"))?;
-    Ok((port, proto))
-}
-
-/// A binding's `HostIp`: IPv4 or IPv6 (`::1`, also accepted bracketed as
-/// `[::1]`). Empty is every host address of each family the container
-/// has; `0.0.0.0` and `::` are every address of that family only, as with
-/// Docker.
-pub fn parse_host_ip(s: &str) -> Result<Option<IpAddr>, String> {
-    let bare = s
-        .strip_prefix('[')
-        .and_then(|r| r.strip_suffix(']'))
-        .unwrap_or(s);
-    if bare.is_empty() {
-        return Ok(None);
-    }
-    let ip: IpAddr = bare
-        .parse()
-        .map_err(|_| format!("invalid IP address: {s}"))?;
-    Ok(Some(ip))
-}
-
-/// `ip:port` as Docker writes it, IPv6 addresses bracketed.
-pub fn host_port(ip: IpAddr, port: impl std::fmt::Display) -> String {
-    match ip {
-        IpAddr::V4(ip) => format!("{ip}:{port}"),
-        IpAddr::V6(ip) => format!("[{ip}]:{port}"),
-    }
-}
-
-fn parse_host_ports(s: &str) -> Result<Option<(u16, u16)>, String> {
-    if s.is_empty() || s == "0" {
-        return Ok(None);
-    }
-    let bad = || format!("invalid hostPort: {s}");
-    let (a, b) = s.split_once('-').unwrap_or((s, s));
-    let a: u16 = a.parse().map_err(|_| bad())?;
-    let b: u16 = b.parse().map_err(|_| bad())?;
-    if a == 0 || b < a {
-        return Err(bad());
-    }
-    Ok(Some((a, b)))
-}
-
-/// Pure: the ports to publish from `PortBindings`, and with `-P` every
-/// exposed port (the image's and the container's) not bound explicitly.
-pub fn wanted_ports(
-    bindings: &BTreeMap<String, Vec<super::models::PortBinding>>,
-    publish_all: bool,
-    exposed: &[String],
-) -> Result<Vec<WantedPort>, String> {
-    let mut out = Vec::new();
-    for (key, list) in bindings {
-        let (container_port, protocol) = parse_port_key(key)?;
-        let list: Vec<super::models::PortBinding> = if list.is_empty() {
-            vec![Default::default()]
-        } else {
-            list.clone()
-        };
-        for b in list {
-            out.push(WantedPort {
-                host_ip: parse_host_ip(&b.host_ip)?,
-                host_ports: parse_host_ports(&b.host_port)?,
-                container_port,
-                protocol: protocol.clone(),
-            });
-        }
-    }
-    if publish_all {
-        for key in exposed {
-            let (container_port, protocol) = parse_port_key(key)?;
-            let bound = out
-                .iter()
-                .any(|w| w.container_port == container_port && w.protocol == protocol);
-            if !bound {
-                out.push(WantedPort {
-                    host_ip: None,
-                    host_ports: None,
-                    container_port,
-                    protocol,
-                });
-            }
-        }
-    }
-    Ok(out)
-}
-
-/// What the container's network setup wrote and made.
-pub struct NetFiles {
-    /// The namespace to join; None shares the host's.
-    pub netns: Option<PathBuf>,
-    pub hostname: String,
-    pub hosts: String,
-    pub resolv: String,
-}
-
-/// The host's resolv.conf as it is (`host` and `none` containers get it,
-/// as with Docker).
-fn host_resolv_conf() -> String {
-    std::fs::read_to_string(netd::resolv::host_resolv_conf_path(Path::new("/"))).unwrap_or_default()
-}
-
-/// Where a container's namespace file lives.
-pub fn netns_dir(exec_root: &Path) -> PathBuf {
-    exec_root.parent().unwrap_or(exec_root).join("netns")
-}
-
-/// A new, empty network namespace kept alive by a bind mount at `path`.
-/// Made on a thread of its own that ends right after, so no other thread
-/// of the daemon ever runs in it.
-fn create_netns(path: &Path) -> std::io::Result<()> {
-    use nix::mount::{mount, MsFlags};
-    use nix::sched::{unshare, CloneFlags};
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::File::create(path)?;
-    let p = path.to_path_buf();
-    std::thread::spawn(move || -> std::io::Result<()> {
-        unshare(CloneFlags::CLONE_NEWNET)?;
-        mount(
-            Some("/proc/thread-self/ns/net"),
-            &p,
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )?;
-        Ok(())
-    })
-    .join()
-    .map_err(|_| std::io::Error::other("netns thread panicked"))?
-}
-
-/// Unmounts and removes a namespace file. Idempotent.
-pub fn remove_netns(path: &Path) {
-    let _ = nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH);
-    let _ = std::fs::remove_file(path);
-}
+use crate::daemon::containers::network::{mode_of, Mode};
+use crate::daemon::containers::ports::parse_port_key;
+use crate::daemon::models::EndpointSettings;
+use crate::daemon::store::{Container, NetworkRequest};
+use crate::daemon::{ApiError, ApiResult, Daemon};
 
 /// `--ip6` for `net`, checked before anything is made: an IPv6 address of
 /// the network's IPv6 subnet (netd checks again, and that it is free, when
 /// the container is connected).
-fn check_ip6(net: &Network, ip: &str) -> Result<Ipv6Addr, String> {
+pub(crate) fn check_ip6(net: &Network, ip: &str) -> Result<Ipv6Addr, String> {
     let ip: Ipv6Addr = ip
         .parse()
         .map_err(|_| format!("invalid IPv6 address: {ip}"))?;
@@ -230,7 +40,7 @@ fn check_ip6(net: &Network, ip: &str) -> Result<Ipv6Addr, String> {
     Ok(ip)
 }
 
-fn net_err(e: NetdError) -> ApiError {
+pub(crate) fn net_err(e: NetdError) -> ApiError {
     use netd::store::StoreError;
     match e {
         NetdError::Store(StoreError::NotFound(n)) => {
@@ -250,395 +60,14 @@ fn net_err(e: NetdError) -> ApiError {
 }
 
 impl Daemon {
-    pub(super) fn netns_path(&self, id: &str) -> PathBuf {
-        netns_dir(&self.opts.exec_root).join(id)
-    }
-
-    /// At create: the networks a container asks for, checked. Returns the
-    /// normalised `NetworkMode` and the networks in attach order.
-    pub(super) fn plan_networks(
-        &self,
-        network_mode: &str,
-        endpoints: &BTreeMap<String, EndpointSettings>,
-    ) -> ApiResult<(String, Vec<NetworkRequest>)> {
-        let mode = match network_mode {
-            "" | "default" => "bridge".to_string(),
-            m => m.to_string(),
-        };
-        match mode_of(&mode) {
-            Mode::Host | Mode::None => {
-                if endpoints.keys().any(|k| *k != mode) {
-                    return Err(ApiError::bad(
-                        "container cannot be disconnected from host network or connected to host network"
-                            .replace("host", &mode),
-                    ));
-                }
-                return Ok((mode, vec![]));
-            }
-            Mode::Container(other) => {
-                self.resolve(&other)?;
-                return Ok((mode, vec![]));
-            }
-            Mode::Bridge => {}
-        }
-        // The mode's network first, then the others of EndpointsConfig.
-        let mut names: Vec<&str> = vec![mode.as_str()];
-        // Docker 23+ CLIs name the mode's network `default` in EndpointsConfig.
-        names.extend(
-            endpoints
-                .keys()
-                .map(String::as_str)
-                .filter(|k| *k != mode && *k != "default"),
-        );
-        let mut out = Vec::new();
-        for name in names {
-            let net = self.netd.inspect(name).map_err(net_err)?;
-            if net.driver != Driver::Bridge {
-                return Err(ApiError::bad(format!(
-                    "container cannot be connected to network {} with other networks",
-                    net.name
-                )));
-            }
-            let ep = endpoints
-                .get(name)
-                .or_else(|| (name == mode).then(|| endpoints.get("default")).flatten())
-                .cloned()
-                .unwrap_or_default();
-            let default_net = net.name.as_str() == netd::manager::DEFAULT_NETWORK;
-            if default_net && !ep.aliases.is_empty() {
-                return Err(ApiError::bad(
-                    "network-scoped alias is supported only for containers in user defined networks",
-                ));
-            }
-            let ipam = &ep.ipam_config;
-            if default_net && !(ipam.ipv4_address.is_empty() && ipam.ipv6_address.is_empty()) {
-                return Err(ApiError::bad(
-                    "user specified IP address is supported on user defined networks only",
-                ));
-            }
-            let ipv4 = match ipam.ipv4_address.as_str() {
-                "" => None,
-                ip => Some(
-                    ip.parse::<Ipv4Addr>()
-                        .map_err(|_| ApiError::bad(format!("invalid IPv4 address: {ip}")))?,
-                ),
-            };
-            let ipv6 = match ipam.ipv6_address.as_str() {
-                "" => None,
-                ip => Some(check_ip6(&net, ip).map_err(ApiError::bad)?),
-            };
-            out.push(NetworkRequest {
-                name: net.name.to_string(),
-                aliases: ep.aliases,
-                ipv4,
-                ipv6,
-            });
-        }
-        Ok((mode, out))
-    }
-
-    /// At create, so that nothing is made: an IPv6 host address in `-p`
-    /// needs IPv6 on the network the ports go with (the first), and cannot
-    /// be `::1` (netd checks both again at connect).
-    pub(super) fn check_port_families(
-        &self,
-        networks: &[NetworkRequest],
-        wanted: &[WantedPort],
-    ) -> ApiResult<()> {
-        let Some(first) = networks.first() else {
-            // host, none, container:…: no ports of its own.
-            return Ok(());
-        };
-        let mut net = None;
-        for w in wanted {
-            let Some(ip) = w.host_ip.filter(IpAddr::is_ipv6) else {
-                continue;
-            };
-            let port = match w.host_ports {
-                Some((a, b)) if a != b => format!("port {a}-{b}"),
-                Some((a, _)) => format!("port {a}"),
-                None => format!("container port {}/{}", w.container_port, w.protocol),
-            };
-            if net.is_none() {
-                net = Some(self.netd.inspect(&first.name).map_err(net_err)?);
-            }
-            let net = net.as_ref().expect("just read");
-            netd::manager::check_host_ip(net, Some(ip), &port).map_err(net_err)?;
-        }
-        Ok(())
-    }
-
-    /// At start: the namespace, its attachments and resolver, and the
-    /// contents of its hostname, hosts and resolv.conf. On failure
-    /// everything made is undone.
-    pub(super) fn setup_network(&self, c: &Container) -> ApiResult<(NetFiles, Vec<PortBinding>)> {
-        let extra: Vec<ExtraHost> = c
-            .host_config
-            .extra_hosts
-            .iter()
-            .map(|h| {
-                h.parse()
-                    .map_err(|e: netd::resolv::ExtraHostError| ApiError::bad(e.to_string()))
-            })
-            .collect::<ApiResult<_>>()?;
-        match mode_of(&c.host_config.network_mode) {
-            Mode::Host => {
-                let hostname = nix::unistd::gethostname()
-                    .map(|h| h.to_string_lossy().into_owned())
-                    .unwrap_or_default();
-                let mut hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
-                hosts.push_str(&netd::resolv::extra_hosts(&extra, None));
-                return Ok((
-                    NetFiles {
-                        netns: None,
-                        hostname,
-                        hosts,
-                        resolv: host_resolv_conf(),
-                    },
-                    vec![],
-                ));
-            }
-            Mode::Container(other) => {
-                let o = self.get(&other)?;
-                if !o.state.running {
-                    return Err(ApiError::conflict(format!(
-                        "cannot join network of a non running container: {}",
-                        o.id
-                    )));
-                }
-                let dir = self.dir(&o.id);
-                let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
-                let netns = match mode_of(&o.host_config.network_mode) {
-                    Mode::Host => None,
-                    Mode::Container(_) => {
-                        Some(PathBuf::from(format!("/proc/{}/ns/net", o.state.pid)))
-                    }
-                    Mode::Bridge | Mode::None => Some(self.netns_path(&o.id)),
-                };
-                return Ok((
-                    NetFiles {
-                        netns,
-                        hostname: read("hostname").trim().to_string(),
-                        hosts: read("hosts"),
-                        resolv: read("resolv.conf"),
-                    },
-                    vec![],
-                ));
-            }
-            Mode::None | Mode::Bridge => {}
-        }
-        let path = self.netns_path(&c.id);
-        remove_netns(&path);
-        create_netns(&path).map_err(|e| ApiError::internal(format!("network namespace: {e}")))?;
-        match self.wire(c, &path, &extra) {
-            Ok(r) => Ok(r),
-            Err(e) => {
-                self.teardown_network(&c.id);
-                Err(e)
-            }
-        }
-    }
-
-    fn wire(
-        &self,
-        c: &Container,
-        path: &Path,
-        extra: &[ExtraHost],
-    ) -> ApiResult<(NetFiles, Vec<PortBinding>)> {
-        let ns = NetNs::open(path).map_err(ApiError::internal)?;
-        netd::link::loopback_up(&ns).map_err(|e| ApiError::internal(e.to_string()))?;
-        let hostname = c.config.hostname.clone();
-        if mode_of(&c.host_config.network_mode) == Mode::None {
-            let hosts = netd::resolv::container_hosts(&hostname, &[], extra, None);
-            let resolv = host_resolv_conf();
-            return Ok((
-                NetFiles {
-                    netns: Some(path.to_path_buf()),
-                    hostname,
-                    hosts,
-                    resolv,
-                },
-                vec![],
-            ));
-        }
-        let ports = self.choose_ports(c)?;
-        let mut own: Vec<IpAddr> = Vec::new();
-        let mut gateway: Option<IpAddr> = None;
-        for (i, req) in c.networks.iter().enumerate() {
-            let cref = ContainerRef {
-                id: &c.id,
-                name: &c.name,
-                hostname: Some(&hostname),
-                netns: &ns,
-            };
-            let opts = ConnectOptions {
-                aliases: req.aliases.clone(),
-                ipv4: req.ipv4,
-                ipv6: req.ipv6,
-                // Published ports go with the first network, as Docker's.
-                ports: if i == 0 { ports.clone() } else { vec![] },
-            };
-            let got = self
-                .netd
-                .connect(&req.name, cref, opts)
-                .map_err(|e| match e {
-                    NetdError::Ipam(e) => ApiError::bad(e.to_string()),
-                    e => net_err(e),
-                })?;
-            own.extend(got.address.map(|a| IpAddr::V4(a.addr())));
-            own.extend(got.address6.map(|a| IpAddr::V6(a.addr())));
-            if gateway.is_none() {
-                gateway = got.gateway.map(IpAddr::V4).or_else(|| {
-                    self.netd
-                        .inspect(&req.name)
-                        .ok()
-                        .and_then(|n| n.ipv4().map(|c| c.gateway))
-                });
-            }
-        }
-        let dns = self.dns_options(c)?;
-        let server = self
-            .netd
-            .start_dns(&c.id, &ns, &dns)
-            .map_err(|e| ApiError::internal(format!("start the embedded DNS server: {e}")))?;
-        self.dns.lock().unwrap().insert(c.id.clone(), server);
-        let hosts = netd::resolv::container_hosts(&hostname, &own, extra, gateway);
-        Ok((
-            NetFiles {
-                netns: Some(path.to_path_buf()),
-                hostname,
-                hosts,
-                resolv: self.netd.resolv_conf(&dns),
-            },
-            ports,
-        ))
-    }
-
-    fn dns_options(&self, c: &Container) -> ApiResult<DnsOptions> {
-        let servers = c
-            .host_config
-            .dns
-            .iter()
-            .map(|s| {
-                s.parse::<IpAddr>()
-                    .map_err(|_| ApiError::bad(format!("{s} is not an ip address")))
-            })
-            .collect::<ApiResult<_>>()?;
-        Ok(DnsOptions {
-            servers,
-            search: c.host_config.dns_search.clone(),
-            options: c.host_config.dns_options.clone(),
-        })
-    }
-
-    /// Host ports for `-p`/`-P`: the asked one if free, else an error
-    /// naming it; a free one when none was asked.
-    fn choose_ports(&self, c: &Container) -> ApiResult<Vec<PortBinding>> {
-        let exposed: Vec<String> = c.config.exposed_ports.keys().cloned().collect();
-        let wanted = wanted_ports(
-            &c.host_config.port_bindings,
-            c.host_config.publish_all_ports,
-            &exposed,
-        )
-        .map_err(ApiError::bad)?;
-        let mut out: Vec<PortBinding> = Vec::new();
-        for w in wanted {
-            let taken_here = |p: u16| {
-                out.iter().any(|b| {
-                    b.host_port == p
-                        && b.protocol == w.protocol
-                        && netd::manager::host_ips_overlap(b.host_ip, w.host_ip)
-                })
-            };
-            let port = match w.host_ports {
-                None => self
-                    .netd
-                    .choose_host_port(w.host_ip, &w.protocol)
-                    .map_err(net_err)?,
-                Some((a, b)) => {
-                    let mut found = None;
-                    for p in a..=b {
-                        if !taken_here(p)
-                            && self
-                                .netd
-                                .port_available(w.host_ip, p, &w.protocol)
-                                .map_err(net_err)?
-                        {
-                            found = Some(p);
-                            break;
-                        }
-                    }
-                    found.ok_or_else(|| {
-                        let ip = w.host_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-                        let ports = if a == b {
-                            a.to_string()
-                        } else {
-                            format!("{a}-{b}")
-                        };
-                        ApiError::internal(format!(
-                            "driver failed programming external connectivity on endpoint {}: Bind for {} failed: port is already allocated",
-                            c.name,
-                            host_port(ip, ports)
-                        ))
-                    })?
-                }
-            };
-            out.push(PortBinding {
-                host_ip: w.host_ip,
-                host_port: port,
-                container_port: w.container_port,
-                protocol: w.protocol,
-            });
-        }
-        Ok(out)
-    }
-
-    /// After the container stopped (or a failed start, or reconciliation):
-    /// its resolver, its attachments, its namespace. Idempotent.
-    pub(super) fn teardown_network(&self, id: &str) {
-        if let Some(server) = self.dns.lock().unwrap().remove(id) {
-            drop(server);
-        }
-        if let Ok(nets) = self.netd.networks() {
-            for n in nets.iter().filter(|n| n.containers.contains_key(id)) {
-                if let Err(e) = self.netd.disconnect(n.id.as_str(), id) {
-                    tracing::warn!(container = %id, network = %n.name, error = %e, "disconnect");
-                }
-            }
-        }
-        remove_netns(&self.netns_path(id));
-    }
-
-    /// After a daemon restart: the resolver of a container that still runs.
-    pub(super) fn restart_dns(&self, c: &Container) {
-        if mode_of(&c.host_config.network_mode) != Mode::Bridge {
-            return;
-        }
-        let path = self.netns_path(&c.id);
-        let started = NetNs::open(&path)
-            .map_err(|e| e.to_string())
-            .and_then(|ns| {
-                let dns = self.dns_options(c).map_err(|e| e.message)?;
-                self.netd
-                    .start_dns(&c.id, &ns, &dns)
-                    .map_err(|e| e.to_string())
-            });
-        match started {
-            Ok(server) => {
-                self.dns.lock().unwrap().insert(c.id.clone(), server);
-            }
-            Err(e) => tracing::warn!(container = %c.id, error = %e, "restart the DNS server"),
-        }
-    }
-
     /// `NetworkSettings` of `docker inspect`.
-    pub(super) fn network_settings(&self, c: &Container) -> Value {
+    pub(crate) fn network_settings(&self, c: &Container) -> Value {
         self.network_settings_in(c, &self.netd.networks().unwrap_or_default())
     }
 
     /// As [`Self::network_settings`], from networks already read (a list of
     /// containers reads the store once, not once per container).
-    pub(super) fn network_settings_in(&self, c: &Container, nets: &[Network]) -> Value {
+    pub(crate) fn network_settings_in(&self, c: &Container, nets: &[Network]) -> Value {
         let mut networks = serde_json::Map::new();
         let mut top = endpoint_json(None, None, None);
         let mode = mode_of(&c.host_config.network_mode);
@@ -711,7 +140,7 @@ impl Daemon {
     }
 
     /// `Ports` of `docker ps`.
-    pub(super) fn port_summary(c: &Container, nets: &[Network]) -> Vec<Value> {
+    pub(crate) fn port_summary(c: &Container, nets: &[Network]) -> Vec<Value> {
         let mut v: Vec<Value> = Vec::new();
         if c.state.running {
             for (ip, p) in shown_bindings(&c.ports, ports_have_ipv6(&c.id, nets)) {
@@ -1196,10 +625,11 @@ fn network_matches(n: &Network, f: &super::Filters) -> bool {
         })
     })
 }
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::daemon::containers::network::*;
+    use crate::daemon::containers::ports::*;
     use crate::daemon::models::PortBinding as ApiPort;
 
     #[test]

@@ -1,26 +1,140 @@
-//! The routes of images (remove, inspect, save, import, prune), container
-//! rename/top/stats/prune, and events. The route table is in [`super::api`].
+//! The image routes: pull (`/images/create`), load, list, inspect, tag,
+//! remove, history, save (`/images/get`), import, prune.
 
 use std::collections::HashMap;
+use std::convert::Infallible;
 use std::sync::Arc;
-use std::time::Duration;
 
 use axum::body::{Body, Bytes};
-use axum::extract::{Path, Query, RawQuery, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use serde_json::json;
 
-use super::api::{blocking, channel_stream, flag, id_of, parse_any_filters};
-use super::events;
-use super::{ApiError, ApiResult, Daemon};
+use super::*;
+use crate::daemon::{ApiError, ApiResult, Daemon};
 
-type D = State<Arc<Daemon>>;
-type Q = Query<HashMap<String, String>>;
+/// `POST /images/create?fromImage=…&tag=…`: a pull, with Docker's JSON
+/// progress lines streamed as it goes; a failure is the last line's `error`.
+pub(super) async fn pull(State(d): D, q: Q) -> ApiResult<Response> {
+    let from = q.get("fromImage").cloned().unwrap_or_default();
+    if from.is_empty() {
+        return Err(ApiError::bad(
+            "fromImage is required (import is not supported yet)",
+        ));
+    }
+    let name = match q.get("tag").filter(|t| !t.is_empty()) {
+        Some(t) if t.starts_with("sha256:") => format!("{from}@{t}"),
+        Some(t) => format!("{from}:{t}"),
+        None => from.clone(),
+    };
+    let reference =
+        rrun_image::Reference::parse(&name).map_err(|e| ApiError::bad(e.to_string()))?;
+    let (tx, chunks) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+    let line = |v: serde_json::Value| Bytes::from(v.to_string() + "\r\n");
+    let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let progress_tx = tx.clone();
+    let progress: rrun_image::pull::ProgressFn = Arc::new(move |p| {
+        use rrun_image::pull::Progress;
+        let short = |d: &rrun_image::Digest| d.hex()[..12].to_string();
+        let v = match p {
+            Progress::Resolved { .. } => return,
+            Progress::LayerExists { digest } => {
+                json!({"status": "Already exists", "progressDetail": {}, "id": short(digest)})
+            }
+            Progress::LayerStarted { digest, .. } => {
+                json!({"status": "Pulling fs layer", "progressDetail": {}, "id": short(digest)})
+            }
+            Progress::LayerProgress {
+                digest,
+                received,
+                size,
+            } => json!({"status": "Downloading",
+                        "progressDetail": {"current": received, "total": size},
+                        "id": short(digest)}),
+            Progress::LayerDone { digest } => {
+                json!({"status": "Pull complete", "progressDetail": {}, "id": short(digest)})
+            }
+        };
+        let _ = progress_tx.send(Bytes::from(v.to_string() + "\r\n"));
+    });
+    let first = match reference.tag() {
+        Some(t) => json!({"status": format!("Pulling from {}", reference.path()), "id": t}),
+        None => json!({"status": format!("Pulling from {}", reference.path())}),
+    };
+    let _ = tx.send(line(first));
+    let c = cancel.clone();
+    tokio::task::spawn_blocking(move || {
+        let opts = rrun_image::pull::PullOptions {
+            progress: Some(progress),
+            cancel: Some(c),
+            ..Default::default()
+        };
+        let msg = match rrun_image::pull::pull(&d.images, &d.registry, &reference, &opts) {
+            Ok(img) => {
+                let name = reference.familiar();
+                d.events.emit("image", "pull", &name, &[("name", &name)]);
+                vec![
+                    json!({"status": format!("Digest: {}", img.manifest)}),
+                    json!({"status": format!("Status: Downloaded newer image for {name}")}),
+                ]
+            }
+            Err(e) => {
+                vec![json!({"errorDetail": {"message": e.to_string()}, "error": e.to_string()})]
+            }
+        };
+        for m in msg {
+            let _ = tx.send(line(m));
+        }
+    });
+    // A client that goes away cancels the pull.
+    struct CancelOnDrop(Arc<std::sync::atomic::AtomicBool>);
+    impl Drop for CancelOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
+        }
+    }
+    let guard = CancelOnDrop(cancel);
+    let body = futures::stream::unfold((chunks, guard), |(mut rx, g)| async move {
+        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), (rx, g)))
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/json")],
+        Body::from_stream(body),
+    )
+        .into_response())
+}
+
+pub(super) async fn load(State(d): D, body: Bytes) -> ApiResult<Response> {
+    let msgs = blocking(move || {
+        let loaded = rrun_image::archive::load(&d.images, std::io::Cursor::new(body))
+            .map_err(|e| ApiError::bad(e.to_string()))?;
+        let mut msgs = Vec::new();
+        for (manifest, refs) in loaded.images {
+            if refs.is_empty() {
+                let img = rrun_image::images::load_image(&d.images, &manifest)
+                    .map_err(ApiError::internal)?;
+                msgs.push(format!("Loaded image ID: {}\n", img.id));
+            }
+            for r in refs {
+                let name = r.familiar();
+                d.events.emit("image", "load", &name, &[("name", &name)]);
+                msgs.push(format!("Loaded image: {name}\n"));
+            }
+        }
+        Ok(msgs)
+    })
+    .await?;
+    let body: String = msgs
+        .into_iter()
+        .map(|m| json!({"stream": m}).to_string() + "\n")
+        .collect();
+    Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
+}
 
 /// The values of `key` in a raw query string (`names=a&names=b`), decoded.
-pub fn query_values(raw: &str, key: &str) -> Vec<String> {
+pub(super) fn query_values(raw: &str, key: &str) -> Vec<String> {
     raw.split('&')
         .filter_map(|kv| kv.split_once('=').or(Some((kv, ""))))
         .filter(|(k, _)| percent_decode(k) == key)
@@ -29,7 +143,7 @@ pub fn query_values(raw: &str, key: &str) -> Vec<String> {
 }
 
 /// `%41+b` → `A b`.
-pub fn percent_decode(s: &str) -> String {
+pub(super) fn percent_decode(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -54,7 +168,7 @@ pub fn percent_decode(s: &str) -> String {
 
 /// `/images/{*rest}`: names may hold slashes (`localhost:5000/x/json`),
 /// so the action is the last segment.
-pub async fn image_any(
+pub(super) async fn image_any(
     State(d): D,
     method: Method,
     Path(p): Path<HashMap<String, String>>,
@@ -100,7 +214,7 @@ pub async fn image_any(
 impl Daemon {
     /// `POST /images/{name}/tag`.
     pub fn image_tag(&self, source: &str, repo: &str, tag: &str) -> ApiResult<()> {
-        let img = super::find_image(&self.images, source)?;
+        let img = crate::daemon::find_image(&self.images, source)?;
         let target = rrun_image::Reference::parse(&format!("{repo}:{tag}"))
             .map_err(|e| ApiError::bad(e.to_string()))?;
         self.images
@@ -117,7 +231,7 @@ impl Daemon {
 }
 
 /// `GET /images/get?names=…`.
-pub async fn images_get(State(d): D, RawQuery(raw): RawQuery) -> ApiResult<Response> {
+pub(super) async fn images_get(State(d): D, RawQuery(raw): RawQuery) -> ApiResult<Response> {
     let names = query_values(raw.as_deref().unwrap_or(""), "names");
     if names.is_empty() {
         return Err(ApiError::bad("no images named"));
@@ -142,12 +256,12 @@ impl std::io::Write for ChanWriter {
 
 /// The docker-archive of `names`, streamed as it is written. The names are
 /// checked first, so a missing image is a 404 rather than a cut stream.
-async fn save(d: Arc<Daemon>, names: Vec<String>) -> ApiResult<Response> {
+pub(super) async fn save(d: Arc<Daemon>, names: Vec<String>) -> ApiResult<Response> {
     let d2 = d.clone();
     let n2 = names.clone();
     blocking(move || {
         for n in &n2 {
-            super::find_image(&d2.images, n)?;
+            crate::daemon::find_image(&d2.images, n)?;
         }
         Ok(())
     })
@@ -173,9 +287,9 @@ async fn save(d: Arc<Daemon>, names: Vec<String>) -> ApiResult<Response> {
 }
 
 /// `POST /images/create`: an import with `fromSrc`, else a pull.
-pub async fn images_create(State(d): D, q: Q, body: Bytes) -> ApiResult<Response> {
+pub(super) async fn images_create(State(d): D, q: Q, body: Bytes) -> ApiResult<Response> {
     if !q.contains_key("fromSrc") {
-        return super::api::pull(State(d), q).await;
+        return pull(State(d), q).await;
     }
     if q.get("fromSrc").map(String::as_str) != Some("-") {
         return Err(ApiError::bad(
@@ -192,7 +306,7 @@ pub async fn images_create(State(d): D, q: Q, body: Bytes) -> ApiResult<Response
         let path = d
             .opts
             .data_root
-            .join(format!("import-{}.tar", super::store::new_id()));
+            .join(format!("import-{}.tar", crate::daemon::store::new_id()));
         std::fs::write(&path, &body).map_err(ApiError::internal)?;
         let r = d.image_import(&path, &repo, &tag, &changes);
         let _ = std::fs::remove_file(&path);
@@ -203,157 +317,15 @@ pub async fn images_create(State(d): D, q: Q, body: Bytes) -> ApiResult<Response
     Ok(([(header::CONTENT_TYPE, "application/json")], line).into_response())
 }
 
-/// `GET /system/df`.
-pub async fn system_df(State(d): D) -> ApiResult<Response> {
-    Ok(Json(blocking(move || d.system_df()).await?).into_response())
-}
-
-/// `POST /build/prune`: rrun has no build cache; Docker's `system prune`
-/// asks anyway.
-pub async fn build_prune() -> Response {
-    Json(json!({"CachesDeleted": null, "SpaceReclaimed": 0})).into_response()
-}
-
 /// `GET /images/json` with filters.
-pub async fn images_list(State(d): D, q: Q) -> ApiResult<Response> {
+pub(super) async fn images_list(State(d): D, q: Q) -> ApiResult<Response> {
     let f = parse_any_filters(q.get("filters").map(String::as_str).unwrap_or(""))?;
     Ok(Json(blocking(move || d.image_list(&f)).await?).into_response())
 }
 
-pub async fn images_prune(State(d): D, q: Q) -> ApiResult<Response> {
+pub(super) async fn images_prune(State(d): D, q: Q) -> ApiResult<Response> {
     let f = parse_any_filters(q.get("filters").map(String::as_str).unwrap_or(""))?;
     Ok(Json(blocking(move || d.image_prune(&f)).await?).into_response())
-}
-
-pub async fn container_rename(
-    State(d): D,
-    p: Path<HashMap<String, String>>,
-    q: Q,
-) -> ApiResult<StatusCode> {
-    let id = id_of(&p);
-    let name = q.get("name").cloned().unwrap_or_default();
-    blocking(move || d.rename(&id, &name)).await?;
-    Ok(StatusCode::NO_CONTENT)
-}
-
-pub async fn container_top(State(d): D, p: Path<HashMap<String, String>>) -> ApiResult<Response> {
-    let id = id_of(&p);
-    Ok(Json(blocking(move || d.top(&id)).await?).into_response())
-}
-
-pub async fn containers_prune(State(d): D, q: Q) -> ApiResult<Response> {
-    let f = parse_any_filters(q.get("filters").map(String::as_str).unwrap_or(""))?;
-    Ok(Json(blocking(move || d.container_prune(&f)).await?).into_response())
-}
-
-/// `GET /containers/{id}/stats`: one sample (`stream=0`, with precpu taken
-/// half a second before unless `one-shot`), or one a second.
-pub async fn container_stats(
-    State(d): D,
-    p: Path<HashMap<String, String>>,
-    q: Q,
-) -> ApiResult<Response> {
-    let id = d.get(&id_of(&p))?.id;
-    let stream = q.get("stream").is_none_or(|_| flag(&q, "stream"));
-    if !stream {
-        let mut pre = json!({});
-        if !flag(&q, "one-shot") {
-            pre = stats_sample(d.clone(), id.clone(), json!({})).await?;
-            tokio::time::sleep(Duration::from_millis(500)).await;
-        }
-        return Ok(Json(stats_sample(d, id, pre).await?).into_response());
-    }
-    let (tx, chunks) = tokio::sync::mpsc::channel::<Bytes>(4);
-    let first = stats_sample(d.clone(), id.clone(), json!({})).await?;
-    tokio::spawn(async move {
-        let mut pre = first;
-        loop {
-            tokio::time::sleep(Duration::from_secs(1)).await;
-            let Ok(v) = stats_sample(d.clone(), id.clone(), pre).await else {
-                return;
-            };
-            if tx.send(Bytes::from(v.to_string() + "\n")).await.is_err() {
-                return;
-            }
-            pre = v;
-        }
-    });
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        Body::from_stream(channel_stream(chunks)),
-    )
-        .into_response())
-}
-
-async fn stats_sample(d: Arc<Daemon>, id: String, pre: Value) -> ApiResult<Value> {
-    blocking(move || d.stats_sample(&id, &pre)).await
-}
-
-/// `GET /events`: the history from `since`, then live events until
-/// `until` (when given) or the client goes.
-pub async fn events_stream(State(d): D, q: Q) -> ApiResult<Response> {
-    let filters = parse_any_filters(q.get("filters").map(String::as_str).unwrap_or(""))?;
-    for k in filters.keys() {
-        if !matches!(
-            k.as_str(),
-            "type" | "event" | "container" | "network" | "volume" | "image" | "label" | "scope"
-        ) {
-            return Err(ApiError::bad(format!("invalid filter '{k}'")));
-        }
-    }
-    let time = |k: &str| -> ApiResult<Option<i64>> {
-        match q.get(k).filter(|s| !s.is_empty()) {
-            None => Ok(None),
-            Some(s) => events::parse_time(s)
-                .map(Some)
-                .ok_or_else(|| ApiError::bad(format!("invalid {k} value {s}"))),
-        }
-    };
-    let (since, until) = (time("since")?, time("until")?);
-    let (history, mut rx) = d.events.subscribe();
-    let (tx, chunks) = tokio::sync::mpsc::channel::<Bytes>(64);
-    let wanted = move |e: &events::Event| {
-        events::matches(e, &filters) && until.is_none_or(|u| e.time_nano <= u)
-    };
-    tokio::spawn(async move {
-        let line =
-            |e: &events::Event| Bytes::from(serde_json::to_string(e).unwrap_or_default() + "\n");
-        if let Some(s) = since {
-            for e in history.iter().filter(|e| e.time_nano >= s && wanted(e)) {
-                if tx.send(line(e)).await.is_err() {
-                    return;
-                }
-            }
-        }
-        let now = || chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
-        loop {
-            let left = match until.map(|u| u - now()) {
-                Some(left) if left <= 0 => return,
-                Some(left) => Duration::from_nanos(left as u64),
-                None => Duration::from_secs(3600),
-            };
-            let e = tokio::select! {
-                r = tokio::time::timeout(left, rx.recv()) => r,
-                _ = tx.closed() => return,
-            };
-            match e {
-                Ok(Ok(e)) if wanted(&e) => {
-                    if tx.send(line(&e)).await.is_err() {
-                        return;
-                    }
-                }
-                Ok(Ok(_)) | Err(_) => {}
-                Ok(Err(tokio::sync::broadcast::error::RecvError::Lagged(_))) => {}
-                Ok(Err(_)) => return,
-            }
-        }
-    });
-    let body = channel_stream(chunks);
-    Ok((
-        [(header::CONTENT_TYPE, "application/json")],
-        Body::from_stream(body),
-    )
-        .into_response())
 }
 
 #[cfg(test)]

@@ -1,0 +1,204 @@
+//! The Docker Engine API routes, each at `/path` and `/v1.xx/path`.
+
+use std::collections::HashMap;
+use std::convert::Infallible;
+use std::sync::Arc;
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, Request, State};
+use axum::http::HeaderValue;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{delete, get, post, MethodRouter};
+use axum::{Json, Router};
+
+mod containers;
+mod exec;
+mod images;
+mod networks;
+mod system;
+mod volumes;
+
+use super::models::ErrorResponse;
+use super::{ApiError, ApiResult, Daemon};
+
+/// The newest Engine API version rrund speaks, and the oldest.
+pub const API_VERSION: &str = "1.43";
+pub const MIN_API_VERSION: &str = "1.24";
+
+type D = State<Arc<Daemon>>;
+type Params = Path<HashMap<String, String>>;
+type Q = Query<HashMap<String, String>>;
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        (
+            self.status,
+            Json(ErrorResponse {
+                message: self.message,
+            }),
+        )
+            .into_response()
+    }
+}
+
+pub fn router(d: Arc<Daemon>) -> Router {
+    let routes: Vec<(&str, MethodRouter<Arc<Daemon>>)> = vec![
+        ("/_ping", get(system::ping).head(system::ping)),
+        ("/version", get(system::version)),
+        ("/info", get(system::info)),
+        ("/containers/create", post(containers::create)),
+        ("/containers/json", get(containers::list)),
+        ("/containers/{id}/json", get(containers::inspect)),
+        ("/containers/{id}/start", post(containers::start)),
+        ("/containers/{id}/stop", post(containers::stop)),
+        ("/containers/{id}/kill", post(containers::kill)),
+        ("/containers/{id}/restart", post(containers::restart)),
+        ("/containers/{id}/wait", post(containers::wait)),
+        ("/containers/{id}/logs", get(containers::logs_handler)),
+        ("/containers/{id}/attach", post(containers::attach)),
+        ("/containers/{id}", delete(containers::remove)),
+        ("/containers/{id}/resize", post(exec::container_resize)),
+        ("/containers/{id}/exec", post(exec::create)),
+        ("/exec/{id}/start", post(exec::start)),
+        ("/exec/{id}/resize", post(exec::resize)),
+        ("/exec/{id}/json", get(exec::inspect)),
+        (
+            "/containers/{id}/rename",
+            post(containers::container_rename),
+        ),
+        ("/containers/{id}/top", get(containers::container_top)),
+        ("/containers/{id}/stats", get(containers::container_stats)),
+        ("/containers/prune", post(containers::containers_prune)),
+        ("/images/json", get(images::images_list)),
+        ("/images/load", post(images::load)),
+        ("/images/create", post(images::images_create)),
+        ("/images/get", get(images::images_get)),
+        ("/images/prune", post(images::images_prune)),
+        (
+            "/images/{*rest}",
+            get(images::image_any)
+                .post(images::image_any)
+                .delete(images::image_any),
+        ),
+        ("/events", get(system::events_stream)),
+        ("/system/df", get(system::system_df)),
+        ("/build/prune", post(system::build_prune)),
+        ("/networks", get(networks::networks)),
+        ("/networks/create", post(networks::network_create)),
+        ("/networks/prune", post(networks::network_prune)),
+        (
+            "/networks/{id}",
+            get(networks::network_inspect).delete(networks::network_remove),
+        ),
+        ("/networks/{id}/connect", post(networks::network_connect)),
+        (
+            "/networks/{id}/disconnect",
+            post(networks::network_disconnect),
+        ),
+        ("/volumes", get(volumes::volumes_list)),
+        ("/volumes/create", post(volumes::volume_create)),
+        ("/volumes/prune", post(volumes::volume_prune)),
+        (
+            "/volumes/{name}",
+            get(volumes::volume_inspect).delete(volumes::volume_remove),
+        ),
+    ];
+    let mut r = Router::new();
+    for (path, m) in routes {
+        r = r
+            .route(path, m.clone())
+            .route(&format!("/{{version}}{path}"), m);
+    }
+    r.layer(axum::extract::DefaultBodyLimit::disable())
+        .layer(axum::middleware::from_fn(api_headers))
+        .with_state(d)
+}
+
+/// Checks the `/v1.xx/` prefix and adds Docker's headers to every answer.
+async fn api_headers(req: Request, next: Next) -> Response {
+    if let Some(v) = req.uri().path().strip_prefix("/v") {
+        let v = v.split('/').next().unwrap_or("");
+        match parse_version(v) {
+            Some(asked) if asked > parse_version(API_VERSION).unwrap() => {
+                return ApiError::bad(format!(
+                    "client version {v} is too new. Maximum supported API version is {API_VERSION}"
+                ))
+                .into_response()
+            }
+            Some(asked) if asked < parse_version(MIN_API_VERSION).unwrap() => {
+                return ApiError::bad(format!(
+                    "client version {v} is too old. Minimum supported API version is {MIN_API_VERSION}, please upgrade your client to a newer version"
+                ))
+                .into_response()
+            }
+            Some(_) => {}
+            None => {
+                return ApiError::not_found(format!("page not found: {}", req.uri().path()))
+                    .into_response()
+            }
+        }
+    }
+    let mut resp = next.run(req).await;
+    let h = resp.headers_mut();
+    h.insert("Api-Version", HeaderValue::from_static(API_VERSION));
+    h.insert("Ostype", HeaderValue::from_static("linux"));
+    h.insert("Docker-Experimental", HeaderValue::from_static("false"));
+    h.insert(
+        "Server",
+        HeaderValue::from_static(concat!("rrund/", env!("CARGO_PKG_VERSION"), " (linux)")),
+    );
+    resp
+}
+
+/// `1.43` → (1, 43).
+pub fn parse_version(v: &str) -> Option<(u32, u32)> {
+    let (a, b) = v.split_once('.')?;
+    Some((a.parse().ok()?, b.parse().ok()?))
+}
+
+pub(super) fn flag(q: &HashMap<String, String>, k: &str) -> bool {
+    q.get(k)
+        .is_some_and(|v| matches!(v.as_str(), "1" | "true" | "True" | "TRUE"))
+}
+
+pub(super) fn id_of(p: &HashMap<String, String>) -> String {
+    p.get("id")
+        .or_else(|| p.get("name"))
+        .cloned()
+        .unwrap_or_default()
+}
+
+pub(super) async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+) -> ApiResult<T> {
+    tokio::task::spawn_blocking(f)
+        .await
+        .map_err(ApiError::internal)?
+}
+
+pub(super) fn channel_stream(
+    chunks: tokio::sync::mpsc::Receiver<Bytes>,
+) -> impl futures::Stream<Item = Result<Bytes, Infallible>> {
+    futures::stream::unfold(chunks, |mut rx| async move {
+        rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+    })
+}
+
+/// `filters` in either of Docker's forms, any keys (each endpoint checks
+/// the keys it knows).
+pub(super) fn parse_any_filters(json: &str) -> ApiResult<super::Filters> {
+    ::volumes::filters::parse_filters_json(json).map_err(|e| ApiError::bad(e.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_compare() {
+        assert!(parse_version("1.41").unwrap() < parse_version(API_VERSION).unwrap());
+        assert!(parse_version("1.9").unwrap() < parse_version("1.24").unwrap());
+        assert_eq!(parse_version("x"), None);
+    }
+}

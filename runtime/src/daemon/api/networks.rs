@@ -1,0 +1,60 @@
+//! The network routes.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde_json::json;
+
+use super::*;
+use crate::daemon::ApiResult;
+
+pub(super) async fn networks(State(d): D, q: Q) -> ApiResult<Response> {
+    let filters = parse_any_filters(q.get("filters").map(String::as_str).unwrap_or(""))?;
+    let list = blocking(move || d.network_list(&filters)).await?;
+    Ok(Json(list).into_response())
+}
+
+pub(super) async fn network_inspect(State(d): D, p: Params) -> ApiResult<Response> {
+    let id = id_of(&p);
+    Ok(Json(blocking(move || d.network_inspect(&id)).await?).into_response())
+}
+
+pub(super) async fn network_create(
+    State(d): D,
+    Json(body): Json<serde_json::Value>,
+) -> ApiResult<Response> {
+    let v = blocking(move || d.network_create(&body)).await?;
+    Ok((StatusCode::CREATED, Json(v)).into_response())
+}
+
+pub(super) async fn network_remove(State(d): D, p: Params) -> ApiResult<StatusCode> {
+    let id = id_of(&p);
+    blocking(move || d.network_remove(&id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn network_prune(State(d): D) -> ApiResult<Response> {
+    let removed = blocking(move || d.network_prune()).await?;
+    Ok(Json(json!({"NetworksDeleted": removed})).into_response())
+}
+
+pub(super) async fn network_connect(
+    State(d): D,
+    p: Params,
+    Json(body): Json<serde_json::Value>,
+) -> ApiResult<StatusCode> {
+    let id = id_of(&p);
+    blocking(move || d.network_connect(&id, &body)).await?;
+    Ok(StatusCode::OK)
+}
+
+pub(super) async fn network_disconnect(
+    State(d): D,
+    p: Params,
+    Json(body): Json<serde_json::Value>,
+) -> ApiResult<StatusCode> {
+    let id = id_of(&p);
+    blocking(move || d.network_disconnect(&id, &body)).await?;
+    Ok(StatusCode::OK)
+}

@@ -1,0 +1,228 @@
+//! A container after its start: the shim watched, its exit recorded,
+//! kill, stop and remove.
+
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::daemon::store::State;
+use crate::daemon::*;
+use crate::shim::{self, ExitRecord};
+
+impl Daemon {
+    /// `rrun-oci delete --force`: ends whatever the executor still holds of
+    /// the container. Nothing to run when the executor keeps no state for
+    /// it (a fresh container, or one its shim already deleted), which is
+    /// the common case and saves a process per start and per removal.
+    pub(crate) fn oci_force_delete(&self, id: &str) {
+        if !self.opts.exec_root.join(id).exists() {
+            return;
+        }
+        let _ = Command::new(&self.opts.oci_bin)
+            .arg("--root")
+            .arg(&self.opts.exec_root)
+            .args(["delete", "--force", id])
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status();
+    }
+
+    /// Learns of the shim's exit through a pidfd (works for a shim an
+    /// earlier daemon started, too).
+    pub(crate) fn watch_shim(self: &Arc<Self>, id: String, shim_pid: i32) {
+        let d = self.clone();
+        tokio::spawn(async move {
+            if let Some(fd) = pidfd_open(shim_pid) {
+                // SAFETY: the AsyncFd owns the pidfd, so the fd stays open
+                // (and is not reused) until it is deregistered on drop.
+                if let Ok(afd) = unsafe { tokio::io::unix::AsyncFd::register(fd) } {
+                    let _ = afd.readable().await;
+                }
+            } else {
+                // No pidfd (the shim is already gone, or an old kernel).
+                while store::pid_alive(shim_pid) && store::is_shim_of(shim_pid, &id) {
+                    tokio::time::sleep(Duration::from_millis(200)).await;
+                }
+            }
+            reap(shim_pid);
+            let d2 = d.clone();
+            let _ = tokio::task::spawn_blocking(move || d2.on_exit(&id)).await;
+        });
+    }
+
+    /// The shim is gone: record how the container ended.
+    pub(crate) fn on_exit(self: &Arc<Self>, id: &str) {
+        let dir = self.dir(id);
+        let rec: Option<ExitRecord> = std::fs::read(dir.join(shim::EXIT_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let (code, finished, error) = match rec {
+            Some(r) => (r.exit_code, r.finished_at, String::new()),
+            None => {
+                // The shim died (killed, or crashed): nobody holds the
+                // container's output any more, so end the container too,
+                // as Docker does when its shim is gone.
+                self.oci_force_delete(id);
+                (
+                    255,
+                    logs::now(),
+                    "the container's shim died; its exit status is unknown".to_string(),
+                )
+            }
+        };
+        self.teardown_network(id);
+        let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
+        let Ok(c) = self.update(id, |c| {
+            c.state.status = "exited".into();
+            c.state.running = false;
+            c.state.pid = 0;
+            c.state.exit_code = code;
+            c.state.finished_at = finished;
+            c.state.error = error;
+            c.shim_pid = 0;
+        }) else {
+            return;
+        };
+        self.container_event(&c, "die", &[("exitCode", &code.to_string())]);
+        tracing::info!(container = %id, exit_code = code, "exited");
+        self.after_exit(&c);
+        if c.host_config.auto_remove {
+            if let Err(e) = self.remove(id, true, true) {
+                tracing::warn!(container = %id, error = %e.message, "auto-remove");
+            }
+        }
+    }
+
+    /// Sends a signal to the container's init through the executor.
+    pub fn kill(&self, name: &str, signal: &str) -> ApiResult<()> {
+        let c = self.get(name)?;
+        if !c.state.running {
+            return Err(ApiError::conflict(format!(
+                "Cannot kill container: {}: Container {} is not running",
+                name, c.id
+            )));
+        }
+        self.note_user_stop(&c, signal);
+        let out = Command::new(&self.opts.oci_bin)
+            .arg("--root")
+            .arg(&self.opts.exec_root)
+            .args(["kill", &c.id, signal])
+            .stdin(Stdio::null())
+            .output()
+            .map_err(ApiError::internal)?;
+        self.container_event(&c, "kill", &[("signal", signal)]);
+        if !out.status.success() {
+            let msg = String::from_utf8_lossy(&out.stderr).trim().to_string();
+            // Exited meanwhile: nothing left to signal.
+            if !self.get(&c.id)?.state.running {
+                return Ok(());
+            }
+            return Err(ApiError::internal(format!("kill {}: {msg}", c.id)));
+        }
+        Ok(())
+    }
+
+    /// `POST /containers/{id}/stop`: the stop signal, then SIGKILL after
+    /// the timeout. Returns false if it was not running (304).
+    pub async fn stop(self: &Arc<Self>, name: &str, timeout: Option<i64>) -> ApiResult<bool> {
+        let c = self.get(name)?;
+        if c.state.status == restart::RESTARTING {
+            self.note_user_stop(&c, "SIGKILL");
+        }
+        if !c.state.running {
+            return Ok(false);
+        }
+        let mut rx = self.subscribe(&c.id)?;
+        let sig = c
+            .config
+            .stop_signal
+            .clone()
+            .unwrap_or_else(|| "SIGTERM".into());
+        let t = timeout.or(c.config.stop_timeout).unwrap_or(10).max(0) as u64;
+        let d = self.clone();
+        let id = c.id.clone();
+        let _ = tokio::task::spawn_blocking(move || d.kill(&id, &sig)).await;
+        let stopped = tokio::time::timeout(Duration::from_secs(t), rx.wait_for(|s| !s.running))
+            .await
+            .is_ok();
+        if !stopped {
+            let d = self.clone();
+            let id = c.id.clone();
+            let _ = tokio::task::spawn_blocking(move || d.kill(&id, "SIGKILL")).await;
+            let _ =
+                tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|s| !s.running)).await;
+        }
+        self.container_event(&c, "stop", &[]);
+        Ok(true)
+    }
+
+    /// `DELETE /containers/{id}`. Blocking; kills first with `force`;
+    /// removes its anonymous volumes with `volumes` (`rm -v`, `--rm`).
+    pub fn remove(&self, name: &str, force: bool, volumes: bool) -> ApiResult<()> {
+        let c = self.get(name)?;
+        restart::check_removable(&c, force)?;
+        if c.state.running {
+            if !force {
+                return Err(ApiError::conflict(format!(
+                    "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
+                    c.id
+                )));
+            }
+            let _ = self.kill(&c.id, "SIGKILL");
+            let mut rx = self.subscribe(&c.id)?;
+            let deadline = std::time::Instant::now() + Duration::from_secs(30);
+            while rx.borrow_and_update().running && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(20));
+            }
+        }
+        let dir = self.dir(&c.id);
+        let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
+        self.oci_force_delete(&c.id);
+        self.teardown_network(&c.id);
+        // The record goes first, so a crash leaves a directory start-up
+        // reconciliation recognises as half-removed.
+        let _ = std::fs::remove_file(dir.join(store::CONTAINER_FILE));
+        for e in self.volumes.detach(&c.id, &c.mounts) {
+            tracing::warn!(container = %c.id, error = %e, "release a volume");
+        }
+        if volumes {
+            let (_, errors) = self.volumes.remove_anonymous(&c.mounts);
+            for e in errors {
+                tracing::warn!(container = %c.id, error = %e, "remove an anonymous volume");
+            }
+        }
+        match std::fs::remove_dir_all(&dir) {
+            // Another remover (auto-remove racing a client's DELETE) won.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            r => r.map_err(ApiError::internal)?,
+        }
+        let removed = self.containers.lock().unwrap().remove(&c.id);
+        if let Some(e) = removed {
+            e.tx.send_replace(State {
+                status: REMOVED.into(),
+                ..e.c.state.clone()
+            });
+        }
+        self.exec_forget(&c.id);
+        self.container_event(&c, "destroy", &[]);
+        tracing::info!(container = %c.id, "removed");
+        Ok(())
+    }
+}
+
+fn pidfd_open(pid: i32) -> Option<std::os::fd::OwnedFd> {
+    use std::os::fd::FromRawFd;
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    // SAFETY: a non-negative return is a new fd that we own.
+    (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
+}
+
+/// Collects a shim this daemon started (ECHILD for an adopted one is fine).
+pub(crate) fn reap(pid: i32) {
+    let _ = nix::sys::wait::waitpid(
+        nix::unistd::Pid::from_raw(pid),
+        Some(nix::sys::wait::WaitPidFlag::WNOHANG),
+    );
+}

@@ -1,0 +1,126 @@
+//! The containers service: the name index, create, rename and remove.
+
+pub mod create;
+pub mod index;
+pub mod lifecycle;
+pub mod list;
+pub mod logopts;
+pub mod network;
+pub mod ports;
+pub mod reconcile;
+pub mod start;
+
+use std::path::PathBuf;
+
+use tokio::sync::watch;
+
+use crate::daemon::store::{Container, State};
+use crate::daemon::*;
+
+impl Daemon {
+    pub(crate) fn dir(&self, id: &str) -> PathBuf {
+        store::containers_dir(&self.opts.data_root).join(id)
+    }
+
+    /// Finds a container by full id, name, or unique id prefix.
+    pub fn resolve(&self, name: &str) -> ApiResult<String> {
+        use containers::index::Lookup;
+        let bare = name.trim_start_matches('/');
+        self.containers
+            .lock()
+            .unwrap()
+            .resolve(name)
+            .map_err(|e| match e {
+                Lookup::NotFound => ApiError::not_found(format!("No such container: {bare}")),
+                Lookup::Ambiguous => {
+                    ApiError::not_found(format!("Multiple IDs found with provided prefix: {bare}"))
+                }
+            })
+    }
+
+    /// Every container's record.
+    pub fn all(&self) -> Vec<Container> {
+        self.containers
+            .lock()
+            .unwrap()
+            .values()
+            .map(|e| e.c.clone())
+            .collect()
+    }
+
+    pub fn get(&self, id: &str) -> ApiResult<Container> {
+        let id = self.resolve(id)?;
+        self.containers
+            .lock()
+            .unwrap()
+            .get(&id)
+            .map(|e| e.c.clone())
+            .ok_or_else(|| ApiError::not_found(format!("No such container: {id}")))
+    }
+
+    pub fn subscribe(&self, id: &str) -> ApiResult<watch::Receiver<State>> {
+        let id = self.resolve(id)?;
+        self.containers
+            .lock()
+            .unwrap()
+            .get(&id)
+            .map(|e| e.tx.subscribe())
+            .ok_or_else(|| ApiError::not_found(format!("No such container: {id}")))
+    }
+
+    /// Changes a container's record, saves it, and tells the waiters.
+    pub(crate) fn update(&self, id: &str, f: impl FnOnce(&mut Container)) -> ApiResult<Container> {
+        let mut map = self.containers.lock().unwrap();
+        let e = map
+            .get_mut(id)
+            .ok_or_else(|| ApiError::not_found(format!("No such container: {id}")))?;
+        f(&mut e.c);
+        store::save(&self.opts.data_root, &e.c).map_err(ApiError::internal)?;
+        e.tx.send_replace(e.c.state.clone());
+        Ok(e.c.clone())
+    }
+
+    /// Renames container `id`: the name is checked, moved and saved in one
+    /// critical section; a failed save puts the old name back.
+    pub(crate) fn rename_record(&self, id: &str, new_name: &str) -> ApiResult<Container> {
+        let mut ix = self.containers.lock().unwrap();
+        let old = ix
+            .get(id)
+            .map(|e| e.c.name.clone())
+            .ok_or_else(|| ApiError::not_found(format!("No such container: {id}")))?;
+        ix.rename(id, new_name)
+            .map_err(|other| name_conflict(new_name, &other.0))?;
+        let e = ix.get(id).expect("renamed above");
+        if let Err(e) = store::save(&self.opts.data_root, &e.c) {
+            let _ = ix.rename(id, &old);
+            return Err(ApiError::internal(e));
+        }
+        Ok(e.c.clone())
+    }
+
+    pub(crate) fn insert(&self, c: Container) {
+        self.containers.lock().unwrap().insert(c);
+    }
+
+    /// Takes the container's name (or a random free one) for it.
+    pub(crate) fn reserve_name(&self, c: &mut Container) -> ApiResult<()> {
+        let mut ix = self.containers.lock().unwrap();
+        if c.name.is_empty() {
+            c.name = loop {
+                let n = store::random_name();
+                if ix.name_free(&n) {
+                    break n;
+                }
+            };
+        }
+        ix.reserve(&c.name, &c.id)
+            .map_err(|other| name_conflict(&c.name, &other.0))
+    }
+}
+
+/// Docker's 409 for a name another container holds.
+pub fn name_conflict(name: &str, holder: &str) -> ApiError {
+    ApiError::conflict(format!(
+        "Conflict. The container name \"/{name}\" is already in use by container \"{holder}\". You have to remove (or rename) that container to be able to reuse that name."
+    ))
+}

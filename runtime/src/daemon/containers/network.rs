@@ -1,0 +1,525 @@
+//! A container's networking, as the daemon drives it through `netd`: its
+//! network namespace (a bind-mounted file under `<exec-root>/../netns/`, made
+//! before the container starts so the veths, the address and the resolver
+//! are in place when its first process runs), its attachments, published
+//! ports, the embedded resolver, and the files bind-mounted at `/etc/hosts`
+//! and `/etc/resolv.conf`.
+//!
+//! Network modes, as Docker's: `bridge` (the default network), a user
+//! network's name, `host`, `none`, `container:<name|id>`.
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::{Path, PathBuf};
+
+use netd::netns::NetNs;
+use netd::resolv::{DnsOptions, ExtraHost};
+use netd::store::{Driver, PortBinding};
+use netd::{ConnectOptions, ContainerRef, NetdError};
+
+use super::ports::{host_port, wanted_ports, WantedPort};
+use crate::daemon::models::EndpointSettings;
+use crate::daemon::networks::{check_ip6, net_err};
+use crate::daemon::store::{Container, NetworkRequest};
+use crate::daemon::{ApiError, ApiResult, Daemon};
+
+/// How a container is networked, from its `NetworkMode`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Mode {
+    Host,
+    None,
+    /// Shares another container's namespace.
+    Container(String),
+    /// One or more bridge networks (the default `bridge` or user networks).
+    Bridge,
+}
+
+pub fn mode_of(network_mode: &str) -> Mode {
+    match network_mode {
+        "host" => Mode::Host,
+        "none" => Mode::None,
+        m => match m.strip_prefix("container:") {
+            Some(c) => Mode::Container(c.to_string()),
+            None => Mode::Bridge,
+        },
+    }
+}
+
+/// What the container's network setup wrote and made.
+pub struct NetFiles {
+    /// The namespace to join; None shares the host's.
+    pub netns: Option<PathBuf>,
+    pub hostname: String,
+    pub hosts: String,
+    pub resolv: String,
+}
+
+/// The host's resolv.conf as it is (`host` and `none` containers get it,
+/// as with Docker).
+fn host_resolv_conf() -> String {
+    std::fs::read_to_string(netd::resolv::host_resolv_conf_path(Path::new("/"))).unwrap_or_default()
+}
+
+/// Where a container's namespace file lives.
+pub fn netns_dir(exec_root: &Path) -> PathBuf {
+    exec_root.parent().unwrap_or(exec_root).join("netns")
+}
+
+/// A new, empty network namespace kept alive by a bind mount at `path`.
+/// Made on a thread of its own that ends right after, so no other thread
+/// of the daemon ever runs in it.
+fn create_netns(path: &Path) -> std::io::Result<()> {
+    use nix::mount::{mount, MsFlags};
+    use nix::sched::{unshare, CloneFlags};
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    std::fs::File::create(path)?;
+    let p = path.to_path_buf();
+    std::thread::spawn(move || -> std::io::Result<()> {
+        unshare(CloneFlags::CLONE_NEWNET)?;
+        mount(
+            Some("/proc/thread-self/ns/net"),
+            &p,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )?;
+        Ok(())
+    })
+    .join()
+    .map_err(|_| std::io::Error::other("netns thread panicked"))?
+}
+
+/// Unmounts and removes a namespace file. Idempotent.
+pub fn remove_netns(path: &Path) {
+    let _ = nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH);
+    let _ = std::fs::remove_file(path);
+}
+
+impl Daemon {
+    pub(crate) fn netns_path(&self, id: &str) -> PathBuf {
+        netns_dir(&self.opts.exec_root).join(id)
+    }
+
+    /// At create: the networks a container asks for, checked. Returns the
+    /// normalised `NetworkMode` and the networks in attach order.
+    pub(crate) fn plan_networks(
+        &self,
+        network_mode: &str,
+        endpoints: &BTreeMap<String, EndpointSettings>,
+    ) -> ApiResult<(String, Vec<NetworkRequest>)> {
+        let mode = match network_mode {
+            "" | "default" => "bridge".to_string(),
+            m => m.to_string(),
+        };
+        match mode_of(&mode) {
+            Mode::Host | Mode::None => {
+                if endpoints.keys().any(|k| *k != mode) {
+                    return Err(ApiError::bad(
+                        "container cannot be disconnected from host network or connected to host network"
+                            .replace("host", &mode),
+                    ));
+                }
+                return Ok((mode, vec![]));
+            }
+            Mode::Container(other) => {
+                self.resolve(&other)?;
+                return Ok((mode, vec![]));
+            }
+            Mode::Bridge => {}
+        }
+        // The mode's network first, then the others of EndpointsConfig.
+        let mut names: Vec<&str> = vec![mode.as_str()];
+        // Docker 23+ CLIs name the mode's network `default` in EndpointsConfig.
+        names.extend(
+            endpoints
+                .keys()
+                .map(String::as_str)
+                .filter(|k| *k != mode && *k != "default"),
+        );
+        let mut out = Vec::new();
+        for name in names {
+            let net = self.netd.inspect(name).map_err(net_err)?;
+            if net.driver != Driver::Bridge {
+                return Err(ApiError::bad(format!(
+                    "container cannot be connected to network {} with other networks",
+                    net.name
+                )));
+            }
+            let ep = endpoints
+                .get(name)
+                .or_else(|| (name == mode).then(|| endpoints.get("default")).flatten())
+                .cloned()
+                .unwrap_or_default();
+            let default_net = net.name.as_str() == netd::manager::DEFAULT_NETWORK;
+            if default_net && !ep.aliases.is_empty() {
+                return Err(ApiError::bad(
+                    "network-scoped alias is supported only for containers in user defined networks",
+                ));
+            }
+            let ipam = &ep.ipam_config;
+            if default_net && !(ipam.ipv4_address.is_empty() && ipam.ipv6_address.is_empty()) {
+                return Err(ApiError::bad(
+                    "user specified IP address is supported on user defined networks only",
+                ));
+            }
+            let ipv4 = match ipam.ipv4_address.as_str() {
+                "" => None,
+                ip => Some(
+                    ip.parse::<Ipv4Addr>()
+                        .map_err(|_| ApiError::bad(format!("invalid IPv4 address: {ip}")))?,
+                ),
+            };
+            let ipv6 = match ipam.ipv6_address.as_str() {
+                "" => None,
+                ip => Some(check_ip6(&net, ip).map_err(ApiError::bad)?),
+            };
+            out.push(NetworkRequest {
+                name: net.name.to_string(),
+                aliases: ep.aliases,
+                ipv4,
+                ipv6,
+            });
+        }
+        Ok((mode, out))
+    }
+
+    /// At create, so that nothing is made: an IPv6 host address in `-p`
+    /// needs IPv6 on the network the ports go with (the first), and cannot
+    /// be `::1` (netd checks both again at connect).
+    pub(crate) fn check_port_families(
+        &self,
+        networks: &[NetworkRequest],
+        wanted: &[WantedPort],
+    ) -> ApiResult<()> {
+        let Some(first) = networks.first() else {
+            // host, none, container:…: no ports of its own.
+            return Ok(());
+        };
+        let mut net = None;
+        for w in wanted {
+            let Some(ip) = w.host_ip.filter(IpAddr::is_ipv6) else {
+                continue;
+            };
+            let port = match w.host_ports {
+                Some((a, b)) if a != b => format!("port {a}-{b}"),
+                Some((a, _)) => format!("port {a}"),
+                None => format!("container port {}/{}", w.container_port, w.protocol),
+            };
+            if net.is_none() {
+                net = Some(self.netd.inspect(&first.name).map_err(net_err)?);
+            }
+            let net = net.as_ref().expect("just read");
+            netd::manager::check_host_ip(net, Some(ip), &port).map_err(net_err)?;
+        }
+        Ok(())
+    }
+
+    /// At a start's planning, with nothing changed: the network namespace
+    /// the container will join (None: the host's) and its hostname; checks
+    /// what the network step would refuse (a `container:` mode whose
+    /// container does not run, bad extra hosts or DNS servers).
+    pub(crate) fn net_identity(&self, c: &Container) -> ApiResult<(Option<PathBuf>, String)> {
+        for h in &c.host_config.extra_hosts {
+            h.parse::<ExtraHost>()
+                .map_err(|e| ApiError::bad(e.to_string()))?;
+        }
+        self.dns_options(c)?;
+        match mode_of(&c.host_config.network_mode) {
+            Mode::Host => Ok((
+                None,
+                nix::unistd::gethostname()
+                    .map(|h| h.to_string_lossy().into_owned())
+                    .unwrap_or_default(),
+            )),
+            Mode::Container(other) => {
+                let o = self.get(&other)?;
+                if !o.state.running {
+                    return Err(ApiError::conflict(format!(
+                        "cannot join network of a non running container: {}",
+                        o.id
+                    )));
+                }
+                let hostname = std::fs::read_to_string(self.dir(&o.id).join("hostname"))
+                    .unwrap_or_default()
+                    .trim()
+                    .to_string();
+                let netns = match mode_of(&o.host_config.network_mode) {
+                    Mode::Host => None,
+                    Mode::Container(_) => {
+                        Some(PathBuf::from(format!("/proc/{}/ns/net", o.state.pid)))
+                    }
+                    Mode::Bridge | Mode::None => Some(self.netns_path(&o.id)),
+                };
+                Ok((netns, hostname))
+            }
+            Mode::None | Mode::Bridge => {
+                Ok((Some(self.netns_path(&c.id)), c.config.hostname.clone()))
+            }
+        }
+    }
+
+    /// At start: the namespace, its attachments and resolver, and the
+    /// contents of its hostname, hosts and resolv.conf. On failure
+    /// everything made is undone.
+    pub(crate) fn setup_network(&self, c: &Container) -> ApiResult<(NetFiles, Vec<PortBinding>)> {
+        let extra: Vec<ExtraHost> = c
+            .host_config
+            .extra_hosts
+            .iter()
+            .map(|h| {
+                h.parse()
+                    .map_err(|e: netd::resolv::ExtraHostError| ApiError::bad(e.to_string()))
+            })
+            .collect::<ApiResult<_>>()?;
+        match mode_of(&c.host_config.network_mode) {
+            Mode::Host => {
+                let hostname = nix::unistd::gethostname()
+                    .map(|h| h.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                let mut hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+                hosts.push_str(&netd::resolv::extra_hosts(&extra, None));
+                return Ok((
+                    NetFiles {
+                        netns: None,
+                        hostname,
+                        hosts,
+                        resolv: host_resolv_conf(),
+                    },
+                    vec![],
+                ));
+            }
+            Mode::Container(other) => {
+                let o = self.get(&other)?;
+                if !o.state.running {
+                    return Err(ApiError::conflict(format!(
+                        "cannot join network of a non running container: {}",
+                        o.id
+                    )));
+                }
+                let dir = self.dir(&o.id);
+                let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+                let netns = match mode_of(&o.host_config.network_mode) {
+                    Mode::Host => None,
+                    Mode::Container(_) => {
+                        Some(PathBuf::from(format!("/proc/{}/ns/net", o.state.pid)))
+                    }
+                    Mode::Bridge | Mode::None => Some(self.netns_path(&o.id)),
+                };
+                return Ok((
+                    NetFiles {
+                        netns,
+                        hostname: read("hostname").trim().to_string(),
+                        hosts: read("hosts"),
+                        resolv: read("resolv.conf"),
+                    },
+                    vec![],
+                ));
+            }
+            Mode::None | Mode::Bridge => {}
+        }
+        let path = self.netns_path(&c.id);
+        remove_netns(&path);
+        create_netns(&path).map_err(|e| ApiError::internal(format!("network namespace: {e}")))?;
+        match self.wire(c, &path, &extra) {
+            Ok(r) => Ok(r),
+            Err(e) => {
+                self.teardown_network(&c.id);
+                Err(e)
+            }
+        }
+    }
+
+    fn wire(
+        &self,
+        c: &Container,
+        path: &Path,
+        extra: &[ExtraHost],
+    ) -> ApiResult<(NetFiles, Vec<PortBinding>)> {
+        let ns = NetNs::open(path).map_err(ApiError::internal)?;
+        netd::link::loopback_up(&ns).map_err(|e| ApiError::internal(e.to_string()))?;
+        let hostname = c.config.hostname.clone();
+        if mode_of(&c.host_config.network_mode) == Mode::None {
+            let hosts = netd::resolv::container_hosts(&hostname, &[], extra, None);
+            let resolv = host_resolv_conf();
+            return Ok((
+                NetFiles {
+                    netns: Some(path.to_path_buf()),
+                    hostname,
+                    hosts,
+                    resolv,
+                },
+                vec![],
+            ));
+        }
+        let ports = self.choose_ports(c)?;
+        let mut own: Vec<IpAddr> = Vec::new();
+        let mut gateway: Option<IpAddr> = None;
+        for (i, req) in c.networks.iter().enumerate() {
+            let cref = ContainerRef {
+                id: &c.id,
+                name: &c.name,
+                hostname: Some(&hostname),
+                netns: &ns,
+            };
+            let opts = ConnectOptions {
+                aliases: req.aliases.clone(),
+                ipv4: req.ipv4,
+                ipv6: req.ipv6,
+                // Published ports go with the first network, as Docker's.
+                ports: if i == 0 { ports.clone() } else { vec![] },
+            };
+            let got = self
+                .netd
+                .connect(&req.name, cref, opts)
+                .map_err(|e| match e {
+                    NetdError::Ipam(e) => ApiError::bad(e.to_string()),
+                    e => net_err(e),
+                })?;
+            own.extend(got.address.map(|a| IpAddr::V4(a.addr())));
+            own.extend(got.address6.map(|a| IpAddr::V6(a.addr())));
+            if gateway.is_none() {
+                gateway = got.gateway.map(IpAddr::V4).or_else(|| {
+                    self.netd
+                        .inspect(&req.name)
+                        .ok()
+                        .and_then(|n| n.ipv4().map(|c| c.gateway))
+                });
+            }
+        }
+        let dns = self.dns_options(c)?;
+        let server = self
+            .netd
+            .start_dns(&c.id, &ns, &dns)
+            .map_err(|e| ApiError::internal(format!("start the embedded DNS server: {e}")))?;
+        self.dns.lock().unwrap().insert(c.id.clone(), server);
+        let hosts = netd::resolv::container_hosts(&hostname, &own, extra, gateway);
+        Ok((
+            NetFiles {
+                netns: Some(path.to_path_buf()),
+                hostname,
+                hosts,
+                resolv: self.netd.resolv_conf(&dns),
+            },
+            ports,
+        ))
+    }
+
+    fn dns_options(&self, c: &Container) -> ApiResult<DnsOptions> {
+        let servers = c
+            .host_config
+            .dns
+            .iter()
+            .map(|s| {
+                s.parse::<IpAddr>()
+                    .map_err(|_| ApiError::bad(format!("{s} is not an ip address")))
+            })
+            .collect::<ApiResult<_>>()?;
+        Ok(DnsOptions {
+            servers,
+            search: c.host_config.dns_search.clone(),
+            options: c.host_config.dns_options.clone(),
+        })
+    }
+
+    /// Host ports for `-p`/`-P`: the asked one if free, else an error
+    /// naming it; a free one when none was asked.
+    fn choose_ports(&self, c: &Container) -> ApiResult<Vec<PortBinding>> {
+        let exposed: Vec<String> = c.config.exposed_ports.keys().cloned().collect();
+        let wanted = wanted_ports(
+            &c.host_config.port_bindings,
+            c.host_config.publish_all_ports,
+            &exposed,
+        )
+        .map_err(ApiError::bad)?;
+        let mut out: Vec<PortBinding> = Vec::new();
+        for w in wanted {
+            let taken_here = |p: u16| {
+                out.iter().any(|b| {
+                    b.host_port == p
+                        && b.protocol == w.protocol
+                        && netd::manager::host_ips_overlap(b.host_ip, w.host_ip)
+                })
+            };
+            let port = match w.host_ports {
+                None => self
+                    .netd
+                    .choose_host_port(w.host_ip, &w.protocol)
+                    .map_err(net_err)?,
+                Some((a, b)) => {
+                    let mut found = None;
+                    for p in a..=b {
+                        if !taken_here(p)
+                            && self
+                                .netd
+                                .port_available(w.host_ip, p, &w.protocol)
+                                .map_err(net_err)?
+                        {
+                            found = Some(p);
+                            break;
+                        }
+                    }
+                    found.ok_or_else(|| {
+                        let ip = w.host_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
+                        let ports = if a == b {
+                            a.to_string()
+                        } else {
+                            format!("{a}-{b}")
+                        };
+                        ApiError::internal(format!(
+                            "driver failed programming external connectivity on endpoint {}: Bind for {} failed: port is already allocated",
+                            c.name,
+                            host_port(ip, ports)
+                        ))
+                    })?
+                }
+            };
+            out.push(PortBinding {
+                host_ip: w.host_ip,
+                host_port: port,
+                container_port: w.container_port,
+                protocol: w.protocol,
+            });
+        }
+        Ok(out)
+    }
+
+    /// After the container stopped (or a failed start, or reconciliation):
+    /// its resolver, its attachments, its namespace. Idempotent.
+    pub(crate) fn teardown_network(&self, id: &str) {
+        if let Some(server) = self.dns.lock().unwrap().remove(id) {
+            drop(server);
+        }
+        if let Ok(nets) = self.netd.networks() {
+            for n in nets.iter().filter(|n| n.containers.contains_key(id)) {
+                if let Err(e) = self.netd.disconnect(n.id.as_str(), id) {
+                    tracing::warn!(container = %id, network = %n.name, error = %e, "disconnect");
+                }
+            }
+        }
+        remove_netns(&self.netns_path(id));
+    }
+
+    /// After a daemon restart: the resolver of a container that still runs.
+    pub(crate) fn restart_dns(&self, c: &Container) {
+        if mode_of(&c.host_config.network_mode) != Mode::Bridge {
+            return;
+        }
+        let path = self.netns_path(&c.id);
+        let started = NetNs::open(&path)
+            .map_err(|e| e.to_string())
+            .and_then(|ns| {
+                let dns = self.dns_options(c).map_err(|e| e.message)?;
+                self.netd
+                    .start_dns(&c.id, &ns, &dns)
+                    .map_err(|e| e.to_string())
+            });
+        match started {
+            Ok(server) => {
+                self.dns.lock().unwrap().insert(c.id.clone(), server);
+            }
+            Err(e) => tracing::warn!(container = %c.id, error = %e, "restart the DNS server"),
+        }
+    }
+}

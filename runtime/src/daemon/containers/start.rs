@@ -1,0 +1,394 @@
+//! Starting a container: a plan first, then `apply(plan)`.
+//!
+//! [`Daemon::plan_start`] makes every check a start needs (the image, the
+//! user and groups read from the image's layers without mounting them, the
+//! bind sources, the network identity, the complete OCI spec with the run
+//! options and the terminal applied) while nothing on the host changes. A
+//! bad option fails there, with nothing to undo.
+//!
+//! [`Daemon::apply_start`] then takes the steps in order: the root
+//! filesystem, each volume, the network, the container's files and
+//! config.json, the shim. Each step is recorded in an [`Undo`] as it is
+//! done; a failure at any step undoes the recorded ones in reverse order, so
+//! the container is left as it was before the start: no mount, namespace,
+//! veth, rule, address lease, resolver, cgroup or shim (netavark's
+//! validate → setup → rollback).
+
+use std::io::BufRead;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::Arc;
+
+use serde_json::Value;
+
+use crate::daemon::store::{self, Container, State};
+use crate::daemon::{find_image, logs, spec, start_error_code, tty, ApiError, ApiResult, Daemon};
+use crate::shim::{self, ShimArgs, StartReport};
+use crate::state::ShimConfig;
+
+/// /etc/passwd and /etc/group are read up to this size.
+const ETC_LIMIT: u64 = 4 << 20;
+
+/// Everything a start decided before touching the host.
+pub struct StartPlan {
+    image: rrun_image::images::LocalImage,
+    dir: PathBuf,
+    /// The complete OCI spec, written as config.json by the apply.
+    spec: Value,
+    /// The first start fills new volumes from the image.
+    copy_up: bool,
+}
+
+impl StartPlan {
+    fn rootfs(&self) -> PathBuf {
+        self.dir.join("rootfs")
+    }
+}
+
+/// One step of a start's apply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    Rootfs,
+    /// The n-th volume mount of the container.
+    Volume(usize),
+    Network,
+    Files,
+    Shim(i32),
+}
+
+impl Step {
+    /// The name `rrund --fail-start-at` takes.
+    fn name(&self) -> String {
+        match self {
+            Step::Rootfs => "rootfs".into(),
+            Step::Volume(n) => format!("volume:{n}"),
+            Step::Network => "network".into(),
+            Step::Files => "files".into(),
+            Step::Shim(_) => "shim".into(),
+        }
+    }
+}
+
+/// The steps a start has taken so far, undone in reverse on failure.
+pub struct Undo<'d> {
+    d: &'d Daemon,
+    id: String,
+    rootfs: PathBuf,
+    done: Vec<Step>,
+}
+
+impl<'d> Undo<'d> {
+    fn new(d: &'d Daemon, id: &str, rootfs: PathBuf) -> Undo<'d> {
+        Undo {
+            d,
+            id: id.to_string(),
+            rootfs,
+            done: Vec::new(),
+        }
+    }
+
+    /// Records a finished step; fails after it when the daemon was told to
+    /// (tests of this very undo).
+    fn did(&mut self, step: Step) -> ApiResult<()> {
+        self.done.push(step);
+        match &self.d.opts.fail_start_at {
+            Some(at) if *at == step.name() => Err(ApiError::internal(format!(
+                "start failed after step {at} (rrund --fail-start-at)"
+            ))),
+            _ => Ok(()),
+        }
+    }
+
+    /// Undoes every recorded step, last first, going on past failures.
+    fn undo(self) {
+        for step in self.done.iter().rev() {
+            match step {
+                Step::Shim(pid) => {
+                    // The executor's container (its cgroup and processes)
+                    // goes first, then the shim that held it.
+                    self.d.oci_force_delete(&self.id);
+                    let _ = nix::sys::signal::kill(
+                        nix::unistd::Pid::from_raw(*pid),
+                        nix::sys::signal::Signal::SIGKILL,
+                    );
+                    crate::daemon::reap(*pid);
+                }
+                // The files are the container's own, rewritten at each start.
+                Step::Files => {}
+                Step::Network => self.d.teardown_network(&self.id),
+                // A volume stays in use while its container exists (as
+                // after an exit); the apply's own failure is undone by the
+                // volume store.
+                Step::Volume(_) => {}
+                Step::Rootfs => {
+                    if let Err(e) = rrun_image::rootfs::unmount_rootfs(&self.rootfs) {
+                        tracing::warn!(container = %self.id, error = %e, "undo the root mount");
+                    }
+                }
+            }
+        }
+    }
+}
+
+impl Daemon {
+    /// `POST /containers/{id}/start`: plans, applies, and waits for the
+    /// shim's report. Blocking. `Ok(false)` when it already runs.
+    pub fn start(self: &Arc<Self>, name: &str) -> ApiResult<bool> {
+        let c = self.get(name)?;
+        if c.state.running {
+            return Ok(false);
+        }
+        let plan = self.plan_start(&c)?;
+        self.reset_restarts_on_user_start(&c);
+        // A previous run's leftovers.
+        let _ = std::fs::remove_file(plan.dir.join(shim::EXIT_FILE));
+        self.oci_force_delete(&c.id);
+        let mut undo = Undo::new(self, &c.id, plan.rootfs());
+        let started = self.apply_start(&c, &plan, &mut undo);
+        match started {
+            Ok((shim_pid, pid, ports)) => {
+                self.record_started(&c, shim_pid, pid, ports)?;
+                Ok(true)
+            }
+            Err(e) => {
+                undo.undo();
+                self.record_start_failure(&c, &e);
+                Err(e)
+            }
+        }
+    }
+
+    /// Every check of a start, with nothing on the host changed.
+    pub fn plan_start(&self, c: &Container) -> ApiResult<StartPlan> {
+        let image = find_image(&self.images, &c.image)
+            .map_err(|_| ApiError::not_found(format!("No such image: {}", c.image_name)))?;
+        let dir = self.dir(&c.id);
+        let read = |p: &str| {
+            rrun_image::rootfs::read_layered(&self.images, &image, &dir.join("upper"), p, ETC_LIMIT)
+                .map(|b| String::from_utf8_lossy(&b).into_owned())
+                .unwrap_or_default()
+        };
+        let (passwd, group) = (read("etc/passwd"), read("etc/group"));
+        let (uid, gid) =
+            spec::resolve_user(&c.config.user, &passwd, &group).map_err(ApiError::bad)?;
+        self.check_bind_sources(c)?;
+        let (netns, hostname) = self.net_identity(c)?;
+        let ic = &image.config.config;
+        let cwd = if c.config.working_dir.is_empty() {
+            ic.working_dir.clone().unwrap_or_default()
+        } else {
+            c.config.working_dir.clone()
+        };
+        let mut args = vec![c.path.clone()];
+        args.extend(c.args.iter().cloned());
+        let file = |f: &str| dir.join(f).display().to_string();
+        let input = spec::SpecInput {
+            args,
+            image_env: ic.env.clone().unwrap_or_default(),
+            env: c.config.env.clone(),
+            cwd,
+            uid,
+            gid,
+            additional_gids: vec![],
+            hostname,
+            rootfs: file("rootfs"),
+            network_mode: c.host_config.network_mode.clone(),
+            hostname_file: file("hostname"),
+            hosts_file: file("hosts"),
+            resolv_file: file("resolv.conf"),
+            netns_path: netns.map(|p| p.display().to_string()),
+            mounts: self.oci_mounts(&c.mounts),
+            cgroups_path: format!("/rrun/{}", c.id),
+        };
+        let mut spec = spec::build(&input).map_err(ApiError::bad)?;
+        self.apply_run_options(&mut spec, c, &group)?;
+        tty::apply_terminal(&mut spec, c.config.tty, c.host_config.console_size);
+        Ok(StartPlan {
+            image,
+            dir,
+            spec,
+            copy_up: !c.copied_up,
+        })
+    }
+
+    /// A `--mount type=bind` source must exist (`-v` creates its own).
+    fn check_bind_sources(&self, c: &Container) -> ApiResult<()> {
+        use volumes::plan::PlannedSource;
+        for m in &c.mounts {
+            if let PlannedSource::Bind {
+                source,
+                create_source: false,
+                ..
+            } = &m.source
+            {
+                if std::fs::symlink_metadata(source).is_err() {
+                    return Err(ApiError::bad(format!(
+                        "invalid mount config for type \"bind\": bind source path does not exist: {}",
+                        source.display()
+                    )));
+                }
+            }
+        }
+        Ok(())
+    }
+
+    /// The steps of a start, each recorded in `undo` once done. Returns the
+    /// shim's pid, the container's pid and the published ports.
+    fn apply_start(
+        &self,
+        c: &Container,
+        plan: &StartPlan,
+        undo: &mut Undo,
+    ) -> ApiResult<(i32, i32, Vec<netd::store::PortBinding>)> {
+        let dir = &plan.dir;
+        let (upper, work, rootfs) = (dir.join("upper"), dir.join("work"), plan.rootfs());
+        for d in [&upper, &work, &rootfs] {
+            std::fs::create_dir_all(d).map_err(ApiError::internal)?;
+        }
+        let _ = nix::mount::umount2(&rootfs, nix::mount::MntFlags::MNT_DETACH);
+        rrun_image::rootfs::mount_rootfs(&self.images, &plan.image, &upper, &work, &rootfs)
+            .map_err(ApiError::internal)?;
+        undo.did(Step::Rootfs)?;
+        self.attach_volumes(c, plan, undo)?;
+        let (files, ports) = self.setup_network(c)?;
+        undo.did(Step::Network)?;
+        for (f, text) in [
+            ("hostname", format!("{}\n", files.hostname)),
+            ("hosts", files.hosts),
+            ("resolv.conf", files.resolv),
+        ] {
+            store::atomic_write(&dir.join(f), text.as_bytes()).map_err(ApiError::internal)?;
+        }
+        let shim_config = ShimConfig {
+            open_stdin: c.config.open_stdin,
+            tty: c.config.tty,
+            log_opts: c
+                .host_config
+                .log_config
+                .as_ref()
+                .map(|l| l.config.clone())
+                .unwrap_or_default(),
+        };
+        shim_config.save(dir).map_err(ApiError::internal)?;
+        let spec = serde_json::to_vec_pretty(&plan.spec).map_err(ApiError::internal)?;
+        store::atomic_write(&dir.join("config.json"), &spec).map_err(ApiError::internal)?;
+        undo.did(Step::Files)?;
+        let (shim_pid, report) = self.spawn_shim(c, dir)?;
+        undo.did(Step::Shim(shim_pid))?;
+        if !report.ok {
+            return Err(ApiError::bad(report.error));
+        }
+        Ok((shim_pid, report.pid, ports))
+    }
+
+    /// The container's volumes, one step each; the image's content goes
+    /// into new volumes once, at the first start.
+    fn attach_volumes(&self, c: &Container, plan: &StartPlan, undo: &mut Undo) -> ApiResult<()> {
+        let rootfs = plan.rootfs();
+        let copy_from = plan.copy_up.then_some(rootfs.as_path());
+        let volumes = c.mounts.iter().filter(|m| m.volume().is_some());
+        for (n, m) in volumes.enumerate() {
+            self.volumes
+                .attach(&c.id, std::slice::from_ref(m), copy_from)
+                .map_err(|e| ApiError::internal(e.to_string()))?;
+            let dest = [
+                ("container", c.id.as_str()),
+                ("destination", &m.destination),
+            ];
+            if let Some(v) = m.volume() {
+                self.events.emit("volume", "mount", v.as_ref(), &dest);
+            }
+            undo.did(Step::Volume(n))?;
+        }
+        // Binds and tmpfs mounts need no volume; `-v` creates a missing
+        // bind source.
+        let others: Vec<_> = c
+            .mounts
+            .iter()
+            .filter(|m| m.volume().is_none())
+            .cloned()
+            .collect();
+        self.volumes
+            .attach(&c.id, &others, None)
+            .map_err(|e| ApiError::internal(e.to_string()))
+    }
+
+    fn record_started(
+        self: &Arc<Self>,
+        c: &Container,
+        shim_pid: i32,
+        pid: i32,
+        ports: Vec<netd::store::PortBinding>,
+    ) -> ApiResult<()> {
+        self.update(&c.id, |c| {
+            c.state = State {
+                status: "running".into(),
+                running: true,
+                pid,
+                exit_code: 0,
+                error: String::new(),
+                started_at: logs::now(),
+                finished_at: store::ZERO_TIME.into(),
+            };
+            c.shim_pid = shim_pid;
+            c.ports = ports;
+            c.copied_up = true;
+        })?;
+        self.container_event(c, "start", &[]);
+        tracing::info!(container = %c.id, pid, "started");
+        self.watch_shim(c.id.clone(), shim_pid);
+        Ok(())
+    }
+
+    /// After the undo: the record says why (attached clients learn of the
+    /// failure from the state); an auto-remove container goes, as Docker's.
+    fn record_start_failure(&self, c: &Container, e: &ApiError) {
+        let code = start_error_code(&e.message);
+        let _ = self.update(&c.id, |c| {
+            c.state.status = "created".into();
+            c.state.exit_code = code;
+            c.state.error = e.message.clone();
+        });
+        if c.host_config.auto_remove {
+            let _ = self.remove(&c.id, true, true);
+        }
+    }
+
+    /// Starts the shim and reads its one-line report.
+    fn spawn_shim(&self, c: &Container, dir: &Path) -> ApiResult<(i32, StartReport)> {
+        let args = ShimArgs {
+            id: c.id.clone(),
+            dir: dir.to_path_buf(),
+            oci_root: self.opts.exec_root.clone(),
+            oci_bin: self.opts.oci_bin.clone(),
+        };
+        let log = std::fs::File::create(dir.join("shim.log")).map_err(ApiError::internal)?;
+        let exe = std::env::current_exe().map_err(ApiError::internal)?;
+        // Through /proc/self/exe, as the exec helper: a binary replaced on
+        // disk (an upgrade) while this daemon runs still starts shims.
+        let mut child = Command::new("/proc/self/exe")
+            .arg0(&exe)
+            .args(args.to_args())
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .spawn()
+            .map_err(|e| ApiError::internal(format!("start the shim: {e}")))?;
+        let pid = child.id() as i32;
+        let mut line = String::new();
+        let out = child.stdout.take().expect("piped");
+        let _ = std::io::BufReader::new(out).read_line(&mut line);
+        match serde_json::from_str::<StartReport>(line.trim()) {
+            Ok(r) => Ok((pid, r)),
+            Err(_) => {
+                let _ = child.wait();
+                let why = std::fs::read_to_string(dir.join("shim.log")).unwrap_or_default();
+                Err(ApiError::internal(format!(
+                    "the shim failed: {}",
+                    why.trim()
+                )))
+            }
+        }
+    }
+}
