@@ -2,10 +2,11 @@
 //! are bollard-stubs' models (Docker's field names, both ways); this module
 //! holds what that crate has no type for: where the daemon listens, the
 //! error body, the `filters` parameter, each endpoint's query parameters
-//! ([`query`]) and the multiplexed stream framing ([`stream`]).
+//! ([`query`]) and the API 1.43 `system df` answer. The multiplexed
+//! stream framing lives in [`crate::state::logs`], shared by the shim,
+//! the daemon and the CLI.
 
 pub mod query;
-pub mod stream;
 
 pub use bollard_stubs::models;
 

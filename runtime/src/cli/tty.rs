@@ -265,10 +265,10 @@ pub fn demux(mut body: Box<dyn Read>) -> Result<()> {
             break;
         }
         buf.extend_from_slice(&chunk[..n]);
-        let (frames, used) = crate::apimodel::stream::deframe(&buf);
+        let (frames, used) = crate::state::logs::deframe(&buf);
         buf.drain(..used);
         for (stream, payload) in frames {
-            if stream == crate::apimodel::stream::STDERR {
+            if stream == crate::state::logs::STDERR {
                 let mut e = stderr.lock();
                 let _ = e.write_all(&payload);
                 let _ = e.flush();
