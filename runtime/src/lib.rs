@@ -7,7 +7,9 @@
 //! - [`oci`]: the runc-compatible command line on top of the executor.
 //! - [`daemon`]: `rrund`, the Docker Engine API and container lifecycle.
 //! - [`shim`]: the per-container process that outlives the daemon.
+//! - [`apimodel`]: the Docker Engine API types rrund and the CLI share.
 //! - [`cli`]: `rrun`, the Docker-style command line.
+pub mod apimodel;
 pub mod cli;
 pub mod daemon;
 pub mod linux;

@@ -44,18 +44,7 @@ pub fn daemon_args(host: &str, env: impl Fn(&str) -> Option<String>) -> Vec<Stri
 }
 
 fn answers(socket: &Path) -> bool {
-    use std::io::{Read, Write};
-    let Ok(mut s) = UnixStream::connect(socket) else {
-        return false;
-    };
-    let _ = s.set_read_timeout(Some(Duration::from_secs(2)));
-    if s.write_all(b"GET /_ping HTTP/1.0\r\nHost: rrun\r\n\r\n")
-        .is_err()
-    {
-        return false;
-    }
-    let mut head = [0u8; 12];
-    s.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.") && &head[9..12] == b"200"
+    super::client::Client::new(socket.to_path_buf()).is_ok_and(|c| c.ping(Duration::from_secs(2)))
 }
 
 /// Starts rrund in the background if nothing answers on `socket`; failures
@@ -67,8 +56,8 @@ pub fn ensure(socket: &Path, host: &str) {
     // its own and polls it must never get a default daemon (default state,
     // the host's network) in the moment before its own one listens.
     let explicit = std::env::var_os("RRUN_DATA_ROOT").is_some();
-    let default = crate::daemon::config::socket_path(crate::daemon::config::DEFAULT_HOST)
-        .is_ok_and(|d| d == socket);
+    let default =
+        crate::apimodel::socket_path(crate::apimodel::DEFAULT_HOST).is_ok_and(|d| d == socket);
     if !default && !explicit {
         return;
     }

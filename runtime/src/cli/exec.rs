@@ -1,10 +1,15 @@
 //! `rrun exec` and `rrun attach`, over the daemon's hijacked streams.
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
-use serde_json::{json, Value};
 
-use super::client::{self, enc, Client};
+use crate::apimodel::models::{
+    ContainerInspectResponse, ContainerWaitResponse, ExecConfig, ExecInspectResponse,
+    ExecStartConfig, IdResponse,
+};
+use crate::apimodel::query::{AttachQuery, ResizeQuery};
+
+use super::client::{self, enc, url, Client};
 use super::tty::{self, Ended, Session};
 use super::Exit;
 
@@ -71,52 +76,54 @@ pub fn check_tty_input(interactive: bool, tty: bool) -> Result<()> {
 /// A resize callback posting to `path` (`/containers/{id}/resize` or
 /// `/exec/{id}/resize`).
 pub fn resizer(c: &Client, path: String) -> Box<dyn Fn(u16, u16) + Send + Sync> {
-    let socket = c.socket.clone();
+    let c = c.clone();
     Box::new(move |h, w| {
-        let c = Client {
-            socket: socket.clone(),
-        };
-        let _ = c.post(&format!("{path}?h={h}&w={w}"), None);
+        if let Ok(u) = url(&path, &ResizeQuery { h, w }) {
+            let _ = c.post(&u);
+        }
     })
+}
+
+/// The attach request of a terminal session: the stream, stdin if asked.
+pub fn attach_url(id: &str, stdin: bool) -> Result<String> {
+    let q = AttachQuery {
+        stream: true,
+        stdin,
+        stdout: true,
+        stderr: true,
+    };
+    url(&format!("/containers/{id}/attach"), &q)
 }
 
 pub fn exec(c: &Client, a: ExecArgs) -> Result<i32> {
     check_tty_input(a.interactive && !a.detach, a.tty)?;
-    let body = json!({
-        "User": a.user.clone().unwrap_or_default(),
-        "Privileged": a.privileged,
-        "Tty": a.tty,
-        "AttachStdin": a.interactive && !a.detach,
-        "AttachStdout": !a.detach,
-        "AttachStderr": !a.detach,
-        "Detach": a.detach,
-        "DetachKeys": "",
-        "Env": env_list(&a.env),
-        "WorkingDir": a.workdir.clone().unwrap_or_default(),
-        "Cmd": a.command,
-        "ConsoleSize": tty::console_size(a.tty),
-    });
-    let created = c
-        .post(
-            &format!("/containers/{}/exec", enc(&a.container)),
-            Some(body),
-        )?
+    let body = ExecConfig {
+        user: Some(a.user.clone().unwrap_or_default()),
+        privileged: Some(a.privileged),
+        tty: Some(a.tty),
+        attach_stdin: Some(a.interactive && !a.detach),
+        attach_stdout: Some(!a.detach),
+        attach_stderr: Some(!a.detach),
+        detach_keys: Some(String::new()),
+        env: Some(env_list(&a.env)),
+        working_dir: Some(a.workdir.clone().unwrap_or_default()),
+        cmd: Some(a.command.clone()),
+        console_size: tty::console_size(a.tty),
+    };
+    let created: IdResponse = c
+        .post_json(&format!("/containers/{}/exec", enc(&a.container)), &body)?
         .json()?;
-    let id = created["Id"]
-        .as_str()
-        .context("the daemon's answer has no Id")?
-        .to_string();
+    let id = created.id;
+    let start = |detach| ExecStartConfig {
+        detach: Some(detach),
+        tty: Some(a.tty),
+        console_size: None,
+    };
     if a.detach {
-        c.post(
-            &format!("/exec/{id}/start"),
-            Some(json!({"Detach": true, "Tty": a.tty})),
-        )?;
+        c.post_json(&format!("/exec/{id}/start"), &start(true))?;
         return Ok(0);
     }
-    let conn = c.upgrade_with(
-        &format!("/exec/{id}/start"),
-        Some(json!({"Detach": false, "Tty": a.tty})),
-    )?;
+    let conn = c.upgrade(&format!("/exec/{id}/start"), Some(&start(false)))?;
     let ended = Session {
         conn,
         tty: a.tty,
@@ -128,24 +135,22 @@ pub fn exec(c: &Client, a: ExecArgs) -> Result<i32> {
         eprintln!("{}", tty::DETACHED);
         return Ok(0);
     }
-    let v = c.get(&format!("/exec/{id}/json"))?;
-    Ok(v["ExitCode"].as_i64().unwrap_or(125) as i32)
+    let v: ExecInspectResponse = c.get(&format!("/exec/{id}/json"))?;
+    Ok(v.exit_code.unwrap_or(125) as i32)
 }
 
 pub fn attach(c: &Client, a: AttachArgs) -> Result<i32> {
-    let v: Value = c.get(&format!("/containers/{}/json", enc(&a.container)))?;
-    if v["State"]["Running"] != true {
+    let v: ContainerInspectResponse = c.get(&format!("/containers/{}/json", enc(&a.container)))?;
+    if !v.state.as_ref().and_then(|s| s.running).unwrap_or(false) {
         eprintln!("You cannot attach to a stopped container, start it first");
         return Err(Exit(1).into());
     }
-    let id = v["Id"].as_str().unwrap_or_default().to_string();
-    let tty = v["Config"]["Tty"] == true;
-    let stdin = v["Config"]["OpenStdin"] == true && !a.no_stdin;
+    let id = v.id.unwrap_or_default();
+    let config = v.config.unwrap_or_default();
+    let tty = config.tty.unwrap_or(false);
+    let stdin = config.open_stdin.unwrap_or(false) && !a.no_stdin;
     check_tty_input(stdin, tty)?;
-    let conn = c.upgrade(&format!(
-        "/containers/{id}/attach?stream=1&stdin={}&stdout=1&stderr=1",
-        u8::from(stdin)
-    ))?;
+    let conn = c.upgrade(&attach_url(&id, stdin)?, None::<&()>)?;
     let ended = Session {
         conn,
         tty,
@@ -158,9 +163,11 @@ pub fn attach(c: &Client, a: AttachArgs) -> Result<i32> {
         return Ok(0);
     }
     // The stream ends with the container: its exit code is rrun's.
-    let rx = c.post(&format!("/containers/{id}/wait"), None)?.json();
+    let rx = c
+        .post(&format!("/containers/{id}/wait"))
+        .and_then(|r| r.json::<ContainerWaitResponse>());
     match rx {
-        Ok(w) => Ok(w["StatusCode"].as_i64().unwrap_or(0) as i32),
+        Ok(w) => Ok(w.status_code as i32),
         Err(e) => match e.downcast_ref::<client::ApiError>() {
             Some(api) if api.status == 404 => Ok(0),
             _ => Err(e),

@@ -3,11 +3,18 @@
 
 use anyhow::{Context, Result};
 use clap::{Args, Subcommand};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::Value;
 use std::io::{IsTerminal, Read, Write};
 
-use super::client::{enc, Client};
-use super::netvol::{format_value, human_size};
+use crate::apimodel::models::{ImageDeleteResponseItem, ImagePruneResponse, ImageSummary};
+use crate::apimodel::query::{
+    FiltersQuery, ImageCreateQuery, ImageDeleteQuery, ListQuery, LoadQuery, TagQuery,
+};
+use crate::apimodel::Filters;
+
+use super::client::{enc, url, Client};
+use super::format::{confirm, human_size, print_formatted, print_inspected};
 
 #[derive(Debug, Args)]
 pub struct ImagesArgs {
@@ -117,57 +124,28 @@ pub enum ImageCmd {
     Tag { source: String, target: String },
 }
 
-/// `rrun image …`; `load`, `pull` and `tag` go back to the top-level commands.
-pub fn image(c: &Client, cmd: ImageCmd) -> Result<Option<super::Cmd>> {
-    let code = match cmd {
-        ImageCmd::Ls(a) => images(c, &a)?,
-        ImageCmd::Rm(a) => rmi(c, &a)?,
-        ImageCmd::Inspect { format, images } => inspect(c, &images, format.as_deref())?,
-        ImageCmd::Prune(a) => prune(c, &a)?,
-        ImageCmd::Save(a) => save(c, &a)?,
-        ImageCmd::Import(a) => import(c, &a)?,
-        ImageCmd::Load { input, quiet } => return Ok(Some(super::Cmd::Load { input, quiet })),
-        ImageCmd::Pull { quiet, image } => return Ok(Some(super::Cmd::Pull { quiet, image })),
-        ImageCmd::Tag { source, target } => return Ok(Some(super::Cmd::Tag { source, target })),
-    };
-    if code != 0 {
-        return Err(super::Exit(code).into());
+/// `rrun image …`.
+pub fn image(c: &Client, cmd: ImageCmd) -> Result<i32> {
+    match cmd {
+        ImageCmd::Ls(a) => images(c, &a),
+        ImageCmd::Rm(a) => rmi(c, &a),
+        ImageCmd::Inspect { format, images } => inspect(c, &images, format.as_deref()),
+        ImageCmd::Prune(a) => prune(c, &a),
+        ImageCmd::Save(a) => save(c, &a),
+        ImageCmd::Import(a) => import(c, &a),
+        ImageCmd::Load { input, quiet } => load(c, input, quiet),
+        ImageCmd::Pull { quiet, image } => pull_cmd(c, &image, quiet),
+        ImageCmd::Tag { source, target } => tag(c, &source, &target),
     }
-    Ok(None)
-}
-
-/// Renders `rows` with a `--format` template: `table …` gets a header
-/// (from `headers`: field → title) and aligned columns.
-pub fn print_formatted(tpl: &str, rows: &[Value], headers: &[(&str, &str)]) {
-    let (table, tpl) = match tpl.strip_prefix("table") {
-        Some(rest) => (true, rest.trim_start()),
-        None => (false, tpl),
-    };
-    if !table {
-        for r in rows {
-            println!("{}", format_value(tpl, r));
-        }
-        return;
-    }
-    let head: Map<String, Value> = headers
-        .iter()
-        .map(|(k, v)| (k.to_string(), json!(v)))
-        .collect();
-    let mut lines = vec![format_value(tpl, &Value::Object(head))];
-    lines.extend(rows.iter().map(|r| format_value(tpl, r)));
-    let cells: Vec<Vec<String>> = lines
-        .iter()
-        .map(|l| l.split('\t').map(String::from).collect())
-        .collect();
-    print!("{}", super::table(&cells));
 }
 
 fn short_id(id: &str, no_trunc: bool) -> String {
-    if no_trunc {
-        id.to_string()
+    let id = if no_trunc {
+        id
     } else {
-        id.trim_start_matches("sha256:").chars().take(12).collect()
-    }
+        id.trim_start_matches("sha256:")
+    };
+    super::format::short_id(id, no_trunc)
 }
 
 fn since(secs: i64) -> String {
@@ -175,48 +153,60 @@ fn since(secs: i64) -> String {
     format!("{} ago", rrun_units::human_duration_secs(now - secs))
 }
 
+/// One `images` row: the fields a `--format` template sees (Docker's
+/// names, as strings).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageRow {
+    #[serde(rename = "ID")]
+    id: String,
+    repository: String,
+    tag: String,
+    digest: String,
+    created_since: String,
+    created_at: String,
+    size: String,
+    virtual_size: String,
+    shared_size: String,
+    unique_size: String,
+    containers: String,
+}
+
 /// One row per repository:tag (one `<none>` row for an untagged image).
-pub fn image_rows(list: &[Value], no_trunc: bool) -> Vec<Value> {
+pub fn image_rows(list: &[ImageSummary], no_trunc: bool) -> Vec<ImageRow> {
     let mut rows = Vec::new();
     for v in list {
-        let id = short_id(v["Id"].as_str().unwrap_or(""), no_trunc);
-        let created = v["Created"].as_i64().unwrap_or(0);
-        let size = human_size(v["Size"].as_u64().unwrap_or(0));
-        let mut tags: Vec<String> = v["RepoTags"]
-            .as_array()
-            .map(|t| {
-                t.iter()
-                    .filter_map(|x| x.as_str().map(String::from))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let size = human_size(v.size.max(0) as u64);
+        let mut tags = v.repo_tags.clone();
         if tags.is_empty() {
             tags.push("<none>:<none>".into());
         }
-        let digest = v["RepoDigests"]
-            .as_array()
-            .and_then(|d| d.first())
-            .and_then(|d| d.as_str())
+        let digest = v
+            .repo_digests
+            .first()
             .and_then(|d| d.split_once('@'))
             .map(|(_, d)| d.to_string())
             .unwrap_or_else(|| "<none>".into());
         for t in tags {
-            let (repo, tag) = super::split_tag(&t);
-            rows.push(json!({
-                "ID": id,
-                "Repository": repo,
-                "Tag": tag,
-                "Digest": digest,
-                "CreatedSince": since(created),
-                "CreatedAt": chrono::DateTime::from_timestamp(created, 0)
+            let (repo, tag) = split_tag(&t);
+            rows.push(ImageRow {
+                id: short_id(&v.id, no_trunc),
+                repository: repo.into(),
+                tag: tag.into(),
+                digest: digest.clone(),
+                created_since: since(v.created),
+                created_at: chrono::DateTime::from_timestamp(v.created, 0)
                     .map(|t| t.format("%Y-%m-%d %H:%M:%S +0000 UTC").to_string())
                     .unwrap_or_default(),
-                "Size": size,
-                "VirtualSize": size,
-                "SharedSize": "N/A",
-                "UniqueSize": "N/A",
-                "Containers": v["Containers"].as_i64().map(|n| n.to_string()).unwrap_or_else(|| "N/A".into()),
-            }));
+                size: size.clone(),
+                virtual_size: size.clone(),
+                shared_size: "N/A".into(),
+                unique_size: "N/A".into(),
+                containers: match v.containers {
+                    n if n < 0 => "N/A".into(),
+                    n => n.to_string(),
+                },
+            });
         }
     }
     rows
@@ -227,57 +217,61 @@ pub fn images(c: &Client, a: &ImagesArgs) -> Result<i32> {
     if let Some(r) = &a.reference {
         filters.push(format!("reference={r}"));
     }
-    let f = super::filters_json(&filters)?;
-    let list = c.get(&format!("/images/json?all={}&filters={}", a.all, enc(&f)))?;
-    let list = list.as_array().cloned().unwrap_or_default();
+    let q = ListQuery {
+        all: a.all,
+        filters: Filters::from_flags(&filters)?,
+    };
+    let list: Vec<ImageSummary> = c.get(&url("/images/json", &q)?)?;
     if a.quiet {
         let mut seen = std::collections::BTreeSet::new();
         for v in &list {
-            let id = short_id(v["Id"].as_str().unwrap_or(""), a.no_trunc);
+            let id = short_id(&v.id, a.no_trunc);
             if seen.insert(id.clone()) {
                 println!("{id}");
             }
         }
         return Ok(0);
     }
-    let rows = image_rows(&list, a.no_trunc);
+    let rows = image_rows(&list, a.no_trunc)
+        .iter()
+        .map(serde_json::to_value)
+        .collect::<Result<Vec<Value>, _>>()?;
     let default = if a.digests {
         "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     } else {
         "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
     };
-    print_formatted(
-        a.format.as_deref().unwrap_or(default),
-        &rows,
-        &[
-            ("Repository", "REPOSITORY"),
-            ("Tag", "TAG"),
-            ("Digest", "DIGEST"),
-            ("ID", "IMAGE ID"),
-            ("CreatedSince", "CREATED"),
-            ("CreatedAt", "CREATED AT"),
-            ("Size", "SIZE"),
-            ("VirtualSize", "SIZE"),
-            ("SharedSize", "SHARED SIZE"),
-            ("UniqueSize", "UNIQUE SIZE"),
-            ("Containers", "CONTAINERS"),
-        ],
-    );
+    print_formatted(a.format.as_deref().unwrap_or(default), &rows, IMAGE_HEADERS);
     Ok(0)
 }
 
-/// Prints `Untagged: …` / `Deleted: …` lines (Docker's `rmi` output).
-fn print_removed(items: &Value, lower: bool) {
-    for it in items.as_array().into_iter().flatten() {
-        let (u, d) = if lower {
-            ("untagged", "deleted")
-        } else {
-            ("Untagged", "Deleted")
-        };
-        if let Some(n) = it["Untagged"].as_str() {
+const IMAGE_HEADERS: &[(&str, &str)] = &[
+    ("Repository", "REPOSITORY"),
+    ("Tag", "TAG"),
+    ("Digest", "DIGEST"),
+    ("ID", "IMAGE ID"),
+    ("CreatedSince", "CREATED"),
+    ("CreatedAt", "CREATED AT"),
+    ("Size", "SIZE"),
+    ("VirtualSize", "SIZE"),
+    ("SharedSize", "SHARED SIZE"),
+    ("UniqueSize", "UNIQUE SIZE"),
+    ("Containers", "CONTAINERS"),
+];
+
+/// Prints `Untagged: …` / `Deleted: …` lines (Docker's `rmi` output;
+/// lower case in prune lists).
+pub fn print_removed(items: &[ImageDeleteResponseItem], lower: bool) {
+    let (u, d) = if lower {
+        ("untagged", "deleted")
+    } else {
+        ("Untagged", "Deleted")
+    };
+    for it in items {
+        if let Some(n) = &it.untagged {
             println!("{u}: {n}");
         }
-        if let Some(n) = it["Deleted"].as_str() {
+        if let Some(n) = &it.deleted {
             println!("{d}: {n}");
         }
     }
@@ -286,13 +280,13 @@ fn print_removed(items: &Value, lower: bool) {
 pub fn rmi(c: &Client, a: &RmiArgs) -> Result<i32> {
     let mut failed = false;
     for n in &a.images {
-        let path = format!(
-            "/images/{}?force={}&noprune={}",
-            encode_path(n),
-            a.force,
-            a.no_prune
-        );
-        match c.request("DELETE", &path, None).and_then(|r| r.json()) {
+        let q = ImageDeleteQuery {
+            force: a.force,
+            noprune: a.no_prune,
+        };
+        let path = url(&format!("/images/{}", encode_path(n)), &q)?;
+        let removed = c.request("DELETE", &path, None);
+        match removed.and_then(|r| r.json::<Vec<ImageDeleteResponseItem>>()) {
             Ok(v) => print_removed(&v, false),
             Err(e) => {
                 eprintln!("{e:#}");
@@ -310,22 +304,9 @@ pub fn encode_path(name: &str) -> String {
 }
 
 fn inspect(c: &Client, names: &[String], format: Option<&str>) -> Result<i32> {
-    let mut out = Vec::new();
-    let mut failed = false;
-    for n in names {
-        match c.get(&format!("/images/{}/json", encode_path(n))) {
-            Ok(v) => out.push(v),
-            Err(e) => {
-                eprintln!("{e:#}");
-                failed = true;
-            }
-        }
-    }
-    match format {
-        Some(f) => out.iter().for_each(|v| println!("{}", format_value(f, v))),
-        None => println!("{}", serde_json::to_string_pretty(&Value::Array(out))?),
-    }
-    Ok(if failed { 1 } else { 0 })
+    print_inspected(names, format, |n| {
+        c.get::<Value>(&format!("/images/{}/json", encode_path(n)))
+    })
 }
 
 pub fn prune(c: &Client, a: &PruneArgs) -> Result<i32> {
@@ -334,13 +315,13 @@ pub fn prune(c: &Client, a: &PruneArgs) -> Result<i32> {
     } else {
         "all dangling images"
     };
-    if !super::netvol::confirm(a.force, what)? {
+    if !confirm(a.force, what)? {
         return Ok(0);
     }
     let (v, space) = prune_images(c, a.all, &a.filter)?;
     if !v.is_empty() {
         println!("Deleted Images:");
-        print_removed(&Value::Array(v), true);
+        print_removed(&v, true);
         println!();
     }
     println!("Total reclaimed space: {}", human_size(space));
@@ -348,19 +329,21 @@ pub fn prune(c: &Client, a: &PruneArgs) -> Result<i32> {
 }
 
 /// `POST /images/prune`: what went, and the bytes reclaimed.
-pub fn prune_images(c: &Client, all: bool, filter: &[String]) -> Result<(Vec<Value>, u64)> {
+pub fn prune_images(
+    c: &Client,
+    all: bool,
+    filter: &[String],
+) -> Result<(Vec<ImageDeleteResponseItem>, u64)> {
     let mut filters = filter.to_vec();
     if all {
         filters.push("dangling=false".into());
     }
-    let f = super::filters_json(&filters)?;
-    let v = c
-        .post(&format!("/images/prune?filters={}", enc(&f)), None)?
-        .json()?;
-    Ok((
-        v["ImagesDeleted"].as_array().cloned().unwrap_or_default(),
-        v["SpaceReclaimed"].as_u64().unwrap_or(0),
-    ))
+    let q = FiltersQuery {
+        filters: Filters::from_flags(&filters)?,
+    };
+    let v: ImagePruneResponse = c.post(&url("/images/prune", &q)?)?.json()?;
+    let space = v.space_reclaimed.unwrap_or(0).max(0) as u64;
+    Ok((v.images_deleted.unwrap_or_default(), space))
 }
 
 pub fn save(c: &Client, a: &SaveArgs) -> Result<i32> {
@@ -399,32 +382,28 @@ pub fn save(c: &Client, a: &SaveArgs) -> Result<i32> {
 }
 
 pub fn import(c: &Client, a: &ImportArgs) -> Result<i32> {
-    let data = if a.file == "-" {
-        let mut b = Vec::new();
-        std::io::stdin().read_to_end(&mut b).context("read stdin")?;
-        b
-    } else {
-        std::fs::read(&a.file).with_context(|| format!("read {}", a.file))?
-    };
+    let file = std::path::Path::new(&a.file);
+    let data = read_input((a.file != "-").then_some(file))?;
     let (repo, tag) = match &a.reference {
         Some(r) => {
-            let (n, t) = super::split_tag(r);
+            let (n, t) = split_tag(r);
             (n.to_string(), t.to_string())
         }
         None => (String::new(), String::new()),
     };
-    let mut q = format!("fromSrc=-&repo={}&tag={}", enc(&repo), enc(&tag));
-    if !a.change.is_empty() {
-        q.push_str(&format!("&changes={}", enc(&a.change.join("\n"))));
-    }
-    if let Some(m) = &a.message {
-        q.push_str(&format!("&message={}", enc(m)));
-    }
+    let q = ImageCreateQuery {
+        from_src: Some("-".into()),
+        repo: Some(repo),
+        tag: Some(tag),
+        changes: (!a.change.is_empty()).then(|| a.change.join("\n")),
+        message: a.message.clone(),
+        ..Default::default()
+    };
     let text = c
         .request(
             "POST",
-            &format!("/images/create?{q}"),
-            Some(("application/x-tar", data)),
+            &url("/images/create", &q)?,
+            Some(("application/x-tar", data.into())),
         )?
         .text()?;
     for line in text.lines().filter(|l| !l.trim().is_empty()) {
@@ -439,24 +418,178 @@ pub fn import(c: &Client, a: &ImportArgs) -> Result<i32> {
     Ok(0)
 }
 
+/// An archive from a file, else (None) from stdin.
+fn read_input(file: Option<&std::path::Path>) -> Result<Vec<u8>> {
+    match file {
+        Some(p) => std::fs::read(p).with_context(|| format!("read {}", p.display())),
+        None => {
+            let mut b = Vec::new();
+            std::io::stdin().read_to_end(&mut b).context("read stdin")?;
+            Ok(b)
+        }
+    }
+}
+
+pub fn load(c: &Client, input: Option<std::path::PathBuf>, quiet: bool) -> Result<i32> {
+    let data = read_input(input.as_deref())?;
+    let q = url("/images/load", &LoadQuery { quiet })?;
+    let text = c
+        .request("POST", &q, Some(("application/x-tar", data.into())))?
+        .text()?;
+    for line in text.lines() {
+        if let Ok(v) = serde_json::from_str::<Value>(line) {
+            if let Some(s) = v["stream"].as_str() {
+                print!("{s}");
+            }
+        }
+    }
+    Ok(0)
+}
+
+/// `busybox` → `busybox:latest` (names with a tag or digest unchanged).
+pub fn with_tag(image: &str) -> String {
+    let last = image.rsplit('/').next().unwrap_or(image);
+    if last.contains(':') || last.contains('@') {
+        image.to_string()
+    } else {
+        format!("{image}:latest")
+    }
+}
+
+/// Pulls through the daemon, printing Docker's progress lines (to stderr
+/// when `to_stderr`, as `run` does).
+pub fn pull(c: &Client, image: &str, quiet: bool, to_stderr: bool) -> Result<()> {
+    let full = with_tag(image);
+    let (from, tag) = match full.split_once('@') {
+        Some((f, d)) => (f.to_string(), d.to_string()),
+        None => {
+            let (f, t) = split_tag(&full);
+            (f.to_string(), t.to_string())
+        }
+    };
+    let q = ImageCreateQuery {
+        from_image: Some(from),
+        tag: Some(tag),
+        ..Default::default()
+    };
+    let body = c.post(&url("/images/create", &q)?)?.body;
+    let say = |line: String| {
+        if quiet {
+            return;
+        }
+        if to_stderr {
+            eprintln!("{line}");
+        } else {
+            println!("{line}");
+        }
+    };
+    // On a terminal, a progress bar per layer, as Docker draws them.
+    let tty = {
+        use std::io::IsTerminal;
+        !quiet
+            && if to_stderr {
+                std::io::stderr().is_terminal()
+            } else {
+                std::io::stdout().is_terminal()
+            }
+    };
+    let mut bars = tty.then(|| super::progress::Bars::new(to_stderr));
+    for l in std::io::BufRead::lines(std::io::BufReader::new(body)) {
+        let l = l.context("read the pull progress")?;
+        if l.trim().is_empty() {
+            continue;
+        }
+        let v: Value = serde_json::from_str(&l).context("parse the pull progress")?;
+        if let Some(err) = v["error"].as_str() {
+            anyhow::bail!("Error response from daemon: {err}");
+        }
+        let status = v["status"].as_str().unwrap_or("");
+        if let Some(bars) = bars.as_mut() {
+            bars.update(&v);
+            continue;
+        }
+        if status == "Downloading" {
+            continue;
+        }
+        match v["id"].as_str() {
+            Some(id) => say(format!("{id}: {status}")),
+            None => say(status.to_string()),
+        }
+    }
+    drop(bars);
+    if !to_stderr {
+        println!("{full}");
+    }
+    Ok(())
+}
+
+/// `name:tag` → (name, tag), minding a registry port.
+pub fn split_tag(r: &str) -> (&str, &str) {
+    match r.rsplit_once(':') {
+        Some((n, t)) if !t.contains('/') => (n, t),
+        _ => (r, "latest"),
+    }
+}
+
+/// `rrun pull`: the progress, then the full name.
+pub fn pull_cmd(c: &Client, image: &str, quiet: bool) -> Result<i32> {
+    pull(c, image, quiet, false)?;
+    Ok(0)
+}
+
+/// `rrun tag SOURCE TARGET`.
+pub fn tag(c: &Client, source: &str, target: &str) -> Result<i32> {
+    let (repo, tag) = split_tag(target);
+    let q = TagQuery {
+        repo: repo.to_string(),
+        tag: tag.to_string(),
+    };
+    c.post(&url(&format!("/images/{}/tag", enc(source)), &q)?)?;
+    Ok(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn rows_per_tag() {
-        let list = vec![
-            json!({"Id": "sha256:0123456789abcdef", "RepoTags": ["a:1", "b:latest"],
-            "RepoDigests": [], "Created": 0, "Size": 1_500_000, "Containers": 2}),
-        ];
-        let rows = image_rows(&list, false);
+        let list = vec![ImageSummary {
+            id: "sha256:0123456789abcdef".into(),
+            repo_tags: vec!["a:1".into(), "b:latest".into()],
+            size: 1_500_000,
+            containers: 2,
+            ..Default::default()
+        }];
+        let rows: Vec<Value> = image_rows(&list, false)
+            .iter()
+            .map(|r| serde_json::to_value(r).unwrap())
+            .collect();
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0]["Repository"], "a");
         assert_eq!(rows[0]["ID"], "0123456789ab");
         assert_eq!(rows[1]["Size"], "1.5MB");
-        let rows = image_rows(&[json!({"Id": "sha256:ff", "RepoTags": []})], true);
+        let untagged = ImageSummary {
+            id: "sha256:ff".into(),
+            ..Default::default()
+        };
+        let rows = image_rows(&[untagged], true);
+        let rows: Vec<Value> = rows
+            .iter()
+            .map(|r| serde_json::to_value(r).unwrap())
+            .collect();
         assert_eq!(rows[0]["Tag"], "<none>");
         assert_eq!(rows[0]["ID"], "sha256:ff");
         assert_eq!(encode_path("localhost:5000/a b"), "localhost%3A5000/a%20b");
+    }
+
+    #[test]
+    fn tags_split() {
+        assert_eq!(split_tag("busybox"), ("busybox", "latest"));
+        assert_eq!(split_tag("localhost:5000/x:1"), ("localhost:5000/x", "1"));
+        assert_eq!(
+            split_tag("localhost:5000/x"),
+            ("localhost:5000/x", "latest")
+        );
     }
 }

@@ -2,10 +2,14 @@
 //! and restart options, parsed as docker/cli does (sizes, rationals, policy
 //! formats) so a bad value fails before anything is created (exit 125).
 
+use anyhow::Context;
 use clap::Args;
-use serde_json::{json, Value};
+use serde_json::Value;
 
-use crate::daemon::runopts::{self, DeviceMapping, RestartPolicy, Ulimit};
+use crate::apimodel::models::{
+    DeviceMapping, HostConfig, HostConfigLogConfig, ResourcesUlimits, RestartPolicy,
+    RestartPolicyNameEnum,
+};
 
 #[derive(Debug, Args, Default, Clone)]
 pub struct RunOptionArgs {
@@ -13,13 +17,13 @@ pub struct RunOptionArgs {
     #[arg(short = 'm', long, value_parser = rrun_units::ram_in_bytes)]
     pub memory: Option<i64>,
     /// Swap limit equal to memory plus swap: '-1' to enable unlimited swap.
-    #[arg(long, value_parser = runopts::parse_swap, allow_hyphen_values = true)]
+    #[arg(long, value_parser = parse_swap, allow_hyphen_values = true)]
     pub memory_swap: Option<i64>,
     /// Memory soft limit.
     #[arg(long, value_parser = rrun_units::ram_in_bytes)]
     pub memory_reservation: Option<i64>,
     /// Number of CPUs.
-    #[arg(long, value_parser = runopts::parse_cpus, allow_hyphen_values = true)]
+    #[arg(long, value_parser = parse_cpus, allow_hyphen_values = true)]
     pub cpus: Option<i64>,
     /// CPU shares (relative weight).
     #[arg(short = 'c', long, allow_hyphen_values = true)]
@@ -52,13 +56,13 @@ pub struct RunOptionArgs {
     #[arg(long)]
     pub read_only: bool,
     /// Add a host device to the container.
-    #[arg(long, value_parser = runopts::parse_device)]
+    #[arg(long, value_parser = parse_device)]
     pub device: Vec<DeviceMapping>,
     /// Ulimit options (name=soft[:hard]).
-    #[arg(long, value_parser = runopts::parse_ulimit)]
-    pub ulimit: Vec<Ulimit>,
+    #[arg(long, value_parser = parse_ulimit)]
+    pub ulimit: Vec<ResourcesUlimits>,
     /// Sysctl options (namespaced kernel parameters).
-    #[arg(long, value_parser = runopts::parse_sysctl)]
+    #[arg(long, value_parser = parse_sysctl)]
     pub sysctl: Vec<(String, String)>,
     /// Run an init inside the container that forwards signals and reaps processes.
     #[arg(long)]
@@ -76,7 +80,7 @@ pub struct RunOptionArgs {
     #[arg(long)]
     pub group_add: Vec<String>,
     /// Restart policy to apply when a container exits.
-    #[arg(long, value_parser = runopts::parse_restart)]
+    #[arg(long, value_parser = parse_restart)]
     pub restart: Option<RestartPolicy>,
     /// Security options (no-new-privileges, seccomp=unconfined|<profile.json>).
     #[arg(long, value_parser = security_opt)]
@@ -105,74 +109,198 @@ fn security_opt(s: &str) -> Result<String, String> {
 }
 
 impl RunOptionArgs {
-    /// Adds these options to a create body (`Config` and `HostConfig`).
-    pub fn apply(&self, body: &mut Value) {
-        let h = &mut body["HostConfig"];
-        let mut set = |k: &str, v: Value| h[k] = v;
-        if let Some(v) = self.memory {
-            set("Memory", json!(v));
+    /// Puts these options into a create body's `HostConfig` (the stop
+    /// signal and timeout go into the body itself).
+    pub fn apply(&self, h: &mut HostConfig) {
+        h.memory = self.memory;
+        h.memory_swap = self.memory_swap;
+        h.memory_reservation = self.memory_reservation;
+        h.nano_cpus = self.cpus;
+        h.cpu_shares = self.cpu_shares;
+        h.cpu_quota = self.cpu_quota;
+        h.cpu_period = self.cpu_period;
+        h.cpuset_cpus = self.cpuset_cpus.clone();
+        h.cpuset_mems = self.cpuset_mems.clone();
+        h.pids_limit = self.pids_limit;
+        h.cap_add = Some(self.cap_add.clone());
+        h.cap_drop = Some(self.cap_drop.clone());
+        h.privileged = Some(self.privileged);
+        h.readonly_rootfs = Some(self.read_only);
+        h.devices = Some(self.device.clone());
+        h.ulimits = Some(self.ulimit.clone());
+        h.sysctls = Some(self.sysctl.iter().cloned().collect());
+        h.init = self.init.then_some(true);
+        h.oom_score_adj = self.oom_score_adj.map(i64::from);
+        h.group_add = Some(self.group_add.clone());
+        h.restart_policy = Some(self.restart.clone().unwrap_or(RestartPolicy {
+            name: Some(RestartPolicyNameEnum::NO),
+            maximum_retry_count: Some(0),
+        }));
+        h.security_opt = Some(self.security_opt.clone());
+        h.shm_size = self.shm_size;
+    }
+}
+
+// docker/cli's parsing of the values (opts and go-units).
+
+/// `--memory-swap`: `-1` (unlimited) or a size.
+pub fn parse_swap(s: &str) -> Result<i64, String> {
+    if s == "-1" {
+        Ok(-1)
+    } else {
+        rrun_units::ram_in_bytes(s).map_err(|e| e.to_string())
+    }
+}
+
+/// `--cpus` → NanoCPUs (a rational number, 9 decimal places at most).
+pub fn parse_cpus(s: &str) -> Result<i64, String> {
+    let v: f64 = s
+        .parse()
+        .ok()
+        .filter(|v: &f64| v.is_finite())
+        .ok_or_else(|| format!("failed to parse {s} as a rational number"))?;
+    let nano = v * 1e9;
+    if nano.fract().abs() > 1e-6 && (nano.round() - nano).abs() > 1e-3 {
+        return Err(format!("value is too precise: {s}"));
+    }
+    Ok(nano.round() as i64)
+}
+
+/// `--restart`: `no`, `always`, `unless-stopped`, `on-failure[:N]`.
+pub fn parse_restart(s: &str) -> Result<RestartPolicy, String> {
+    let (name, count) = match s.split_once(':') {
+        Some(("", _)) => {
+            return Err("invalid restart policy format: no policy provided before colon".into())
         }
-        if let Some(v) = self.memory_swap {
-            set("MemorySwap", json!(v));
+        Some((n, c)) => (
+            n,
+            c.parse::<i64>().map_err(|_| {
+                "invalid restart policy format: maximum retry count must be an integer".to_string()
+            })?,
+        ),
+        None => (s, 0),
+    };
+    // The daemon's message for a name it does not know.
+    let name: RestartPolicyNameEnum = name
+        .parse()
+        .map_err(|_| format!("invalid restart policy: unknown policy '{name}'"))?;
+    Ok(RestartPolicy {
+        name: Some(name),
+        maximum_retry_count: Some(count),
+    })
+}
+
+/// `--ulimit name=soft[:hard]`.
+pub fn parse_ulimit(s: &str) -> Result<ResourcesUlimits, String> {
+    let (name, vals) = s
+        .split_once('=')
+        .ok_or_else(|| format!("invalid ulimit argument: {s}"))?;
+    let typ = Value::String(format!("RLIMIT_{}", name.to_uppercase()));
+    if serde_json::from_value::<oci_spec::runtime::PosixRlimitType>(typ).is_err() {
+        return Err(format!("invalid ulimit type: {name}"));
+    }
+    let num = |v: &str| {
+        v.parse::<i64>()
+            .map_err(|_| format!("invalid ulimit argument: {s}"))
+    };
+    let (soft, hard) = match vals.split_once(':') {
+        Some((a, b)) => (num(a)?, num(b)?),
+        None => (num(vals)?, num(vals)?),
+    };
+    if soft > hard && hard != -1 {
+        return Err(format!(
+            "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+        ));
+    }
+    Ok(ResourcesUlimits {
+        name: Some(name.into()),
+        soft: Some(soft),
+        hard: Some(hard),
+    })
+}
+
+fn valid_device_mode(m: &str) -> bool {
+    !m.is_empty() && m.len() <= 3 && m.chars().all(|c| "rwm".contains(c))
+}
+
+/// `--device host[:container][:perms]`.
+pub fn parse_device(s: &str) -> Result<DeviceMapping, String> {
+    let parts: Vec<&str> = s.split(':').collect();
+    let (src, dst, perms) = match parts.as_slice() {
+        [a] => (*a, *a, "rwm"),
+        [a, b] if valid_device_mode(b) => (*a, *a, *b),
+        [a, b] => (*a, *b, "rwm"),
+        [a, b, c] => {
+            if !valid_device_mode(c) {
+                return Err(format!("invalid device mode: {c}"));
+            }
+            (*a, *b, *c)
         }
-        if let Some(v) = self.memory_reservation {
-            set("MemoryReservation", json!(v));
+        _ => return Err(format!("invalid device specification: {s}")),
+    };
+    for p in [src, dst] {
+        if !p.starts_with('/') {
+            return Err(format!("bad format for path: {p}"));
         }
-        if let Some(v) = self.cpus {
-            set("NanoCpus", json!(v));
+    }
+    Ok(DeviceMapping {
+        path_on_host: Some(src.into()),
+        path_in_container: Some(dst.into()),
+        cgroup_permissions: Some(perms.into()),
+    })
+}
+
+/// docker/cli's `ValidateSysctl`: parameters of the IPC and network
+/// namespaces only (the UTS ones go through `--hostname`).
+pub fn valid_sysctl(key: &str) -> bool {
+    use oci_spec::runtime::LinuxNamespaceType::{Ipc, Network};
+    matches!(
+        crate::spec::validate::sysctl_namespace(key),
+        Some(Ipc | Network)
+    )
+}
+
+/// `--sysctl key=value`.
+pub fn parse_sysctl(s: &str) -> Result<(String, String), String> {
+    match s.split_once('=') {
+        Some((k, v)) if valid_sysctl(k) => Ok((k.into(), v.into())),
+        _ => Err(format!("sysctl '{s}' is not allowed")),
+    }
+}
+
+/// `run`/`create`'s logging flags.
+#[derive(Debug, Args)]
+pub struct LogFlags {
+    /// Logging driver for the container (json-file).
+    #[arg(long)]
+    pub log_driver: Option<String>,
+    /// Log driver options (max-size=10m, max-file=3).
+    #[arg(long)]
+    pub log_opt: Vec<String>,
+}
+
+impl LogFlags {
+    /// Puts `--log-driver`/`--log-opt` into `HostConfig.LogConfig`.
+    pub fn apply(&self, h: &mut HostConfig) -> anyhow::Result<()> {
+        if self.log_driver.is_none() && self.log_opt.is_empty() {
+            return Ok(());
         }
-        if let Some(v) = self.cpu_shares {
-            set("CpuShares", json!(v));
+        let mut cfg = std::collections::HashMap::new();
+        for o in &self.log_opt {
+            let (k, v) = o
+                .split_once('=')
+                .with_context(|| format!("invalid log opt {o:?}: expected key=value"))?;
+            cfg.insert(k.to_string(), v.to_string());
         }
-        if let Some(v) = self.cpu_quota {
-            set("CpuQuota", json!(v));
-        }
-        if let Some(v) = self.cpu_period {
-            set("CpuPeriod", json!(v));
-        }
-        if let Some(v) = &self.cpuset_cpus {
-            set("CpusetCpus", json!(v));
-        }
-        if let Some(v) = &self.cpuset_mems {
-            set("CpusetMems", json!(v));
-        }
-        if let Some(v) = self.pids_limit {
-            set("PidsLimit", json!(v));
-        }
-        set("CapAdd", json!(self.cap_add));
-        set("CapDrop", json!(self.cap_drop));
-        set("Privileged", json!(self.privileged));
-        set("ReadonlyRootfs", json!(self.read_only));
-        set("Devices", json!(self.device));
-        set("Ulimits", json!(self.ulimit));
-        let sysctls: serde_json::Map<String, Value> = self
-            .sysctl
-            .iter()
-            .map(|(k, v)| (k.clone(), json!(v)))
-            .collect();
-        set("Sysctls", Value::Object(sysctls));
-        if self.init {
-            set("Init", json!(true));
-        }
-        if let Some(v) = self.oom_score_adj {
-            set("OomScoreAdj", json!(v));
-        }
-        set("GroupAdd", json!(self.group_add));
-        let restart = self.restart.clone().unwrap_or(RestartPolicy {
-            name: "no".into(),
-            maximum_retry_count: 0,
+        h.log_config = Some(HostConfigLogConfig {
+            typ: Some(
+                self.log_driver
+                    .clone()
+                    .unwrap_or_else(|| "json-file".into()),
+            ),
+            config: Some(cfg),
         });
-        set("RestartPolicy", json!(restart));
-        set("SecurityOpt", json!(self.security_opt));
-        if let Some(v) = self.shm_size {
-            set("ShmSize", json!(v));
-        }
-        if let Some(s) = &self.stop_signal {
-            body["StopSignal"] = json!(s);
-        }
-        if let Some(t) = self.stop_timeout {
-            body["StopTimeout"] = json!(t);
-        }
+        Ok(())
     }
 }
 
@@ -217,16 +345,20 @@ mod tests {
             "no-new-privileges",
         ])
         .unwrap();
-        let mut b = json!({"HostConfig": {}});
-        o.apply(&mut b);
+        let mut hc = HostConfig::default();
+        o.apply(&mut hc);
+        let b = serde_json::json!({
+            "HostConfig": hc,
+            "StopSignal": o.stop_signal,
+        });
         let h = &b["HostConfig"];
         assert_eq!(h["Memory"], 64 << 20);
         assert_eq!(h["NanoCpus"], 500_000_000);
         assert_eq!(h["PidsLimit"], -1);
-        assert_eq!(h["CapAdd"], json!(["NET_ADMIN"]));
+        assert_eq!(h["CapAdd"], serde_json::json!(["NET_ADMIN"]));
         assert_eq!(
             h["RestartPolicy"],
-            json!({"Name": "on-failure", "MaximumRetryCount": 2})
+            serde_json::json!({"Name": "on-failure", "MaximumRetryCount": 2})
         );
         assert_eq!(h["Ulimits"][0]["Soft"], 100);
         assert_eq!(h["Sysctls"]["net.ipv4.ip_forward"], "1");

@@ -4,10 +4,12 @@
 //! stdin copied until EOF, and the output copied raw (tty) or demultiplexed
 //! into stdout and stderr.
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use std::io::{Read, Write};
 use std::os::fd::BorrowedFd;
 use std::os::unix::net::UnixStream;
+
+use super::client::Hijacked;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
@@ -49,10 +51,10 @@ pub fn size() -> Option<(u16, u16)> {
 }
 
 /// `[height, width]` for a create or exec body when `tty` and known.
-pub fn console_size(tty: bool) -> serde_json::Value {
+pub fn console_size(tty: bool) -> Option<Vec<usize>> {
     match size() {
-        Some((h, w)) if tty => serde_json::json!([h, w]),
-        _ => serde_json::Value::Null,
+        Some((h, w)) if tty => Some(vec![h.into(), w.into()]),
+        _ => None,
     }
 }
 
@@ -127,7 +129,7 @@ pub enum Ended {
 
 /// One attached session over a hijacked connection.
 pub struct Session {
-    pub conn: UnixStream,
+    pub conn: Hijacked,
     pub tty: bool,
     pub stdin: bool,
     /// Sends the terminal's size (rows, columns) to the daemon.
@@ -161,14 +163,14 @@ impl Session {
         };
         let detached = Arc::new(AtomicBool::new(false));
         if stdin {
-            let mut to_daemon = conn.try_clone()?;
+            let mut to_daemon = conn.stream.try_clone()?;
             let flag = detached.clone();
             std::thread::spawn(move || copy_input(&mut to_daemon, terminal, &flag));
         }
         let out = if tty {
-            copy_raw(&conn)
+            copy_raw(conn.reader()?)
         } else {
-            super::demux(Box::new(conn.try_clone()?))
+            demux(Box::new(conn.reader()?))
         };
         drop(raw);
         if detached.load(Ordering::SeqCst) {
@@ -207,11 +209,11 @@ fn copy_input(to: &mut UnixStream, keys: bool, detached: &AtomicBool) {
 }
 
 /// Copies a stream body to stdout as is (`raw`), else demultiplexed.
-pub fn output(body: Box<dyn Read>, raw: bool) -> Result<()> {
+pub fn output(body: Box<dyn Read + Send>, raw: bool) -> Result<()> {
     if raw {
         copy_raw(body)
     } else {
-        super::demux(body)
+        demux(body)
     }
 }
 
@@ -249,6 +251,37 @@ fn watch_winch(resize: Arc<Box<dyn Fn(u16, u16) + Send + Sync>>) {
             resize(h, w);
         }
     });
+}
+
+/// Copies a multiplexed stream to stdout and stderr as frames arrive.
+pub fn demux(mut body: Box<dyn Read>) -> Result<()> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 32768];
+    let stdout = std::io::stdout();
+    let stderr = std::io::stderr();
+    loop {
+        let n = body.read(&mut chunk).context("read the log stream")?;
+        if n == 0 {
+            break;
+        }
+        buf.extend_from_slice(&chunk[..n]);
+        let (frames, used) = crate::state::logs::deframe(&buf);
+        buf.drain(..used);
+        for (stream, payload) in frames {
+            if stream == crate::state::logs::STDERR {
+                let mut e = stderr.lock();
+                let _ = e.write_all(&payload);
+                let _ = e.flush();
+            } else {
+                let mut o = stdout.lock();
+                // A closed stdout (rrun logs | head) ends the copy quietly.
+                if o.write_all(&payload).and_then(|_| o.flush()).is_err() {
+                    return Ok(());
+                }
+            }
+        }
+    }
+    Ok(())
 }
 
 #[cfg(test)]

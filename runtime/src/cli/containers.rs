@@ -1,0 +1,287 @@
+//! Container commands: `start`, `stop`, `restart`, `kill`, `rm`, `wait`,
+//! `logs`, `inspect`, `port`, `rename`, `top` and `container prune`.
+
+use anyhow::Result;
+use clap::{Args, Subcommand};
+use serde_json::Value;
+
+use crate::apimodel::models::{
+    ContainerInspectResponse, ContainerPruneResponse, ContainerTopResponse, PortBinding, PortMap,
+};
+use crate::apimodel::query::{
+    FiltersQuery, KillQuery, LogsQuery, RemoveQuery, RenameQuery, StopQuery,
+};
+use crate::apimodel::Filters;
+
+use super::client::{self, enc, url, Client};
+use super::format::{confirm, human_size, print_deleted, print_inspected, table};
+use super::{each, images, Exit};
+
+#[derive(Debug, Args)]
+/// `rrun logs`'s flags.
+pub struct LogsArgs {
+    #[arg(short, long)]
+    pub follow: bool,
+    #[arg(short = 't', long)]
+    pub timestamps: bool,
+    #[arg(short = 'n', long, default_value = "all")]
+    pub tail: String,
+    pub container: String,
+}
+
+pub fn start_each(c: &Client, names: &[String]) -> Result<i32> {
+    each(names, |n| start(c, n))
+}
+
+/// `stop` or `restart` (`what`), with `-t`.
+pub fn stop(c: &Client, what: &str, time: Option<i64>, names: &[String]) -> Result<i32> {
+    each(names, |n| {
+        c.post(&url(
+            &format!("/containers/{}/{what}", enc(n)),
+            &StopQuery { t: time },
+        )?)?;
+        Ok(())
+    })
+}
+
+pub fn kill(c: &Client, signal: &str, names: &[String]) -> Result<i32> {
+    each(names, |n| {
+        let q = KillQuery {
+            signal: signal.to_string(),
+        };
+        c.post(&url(&format!("/containers/{}/kill", enc(n)), &q)?)?;
+        Ok(())
+    })
+}
+
+pub fn rm(c: &Client, force: bool, volumes: bool, names: &[String]) -> Result<i32> {
+    each(names, |n| {
+        c.request(
+            "DELETE",
+            &url(
+                &format!("/containers/{}", enc(n)),
+                &RemoveQuery { force, v: volumes },
+            )?,
+            None,
+        )?;
+        Ok(())
+    })
+}
+
+pub fn logs(c: &Client, a: &LogsArgs) -> Result<i32> {
+    let q = LogsQuery {
+        stdout: true,
+        stderr: true,
+        follow: a.follow,
+        timestamps: a.timestamps,
+        tail: Some(a.tail.clone()),
+    };
+    let path = url(&format!("/containers/{}/logs", enc(&a.container)), &q)?;
+    // A container with a terminal has one raw stream (Docker's).
+    let v: ContainerInspectResponse = c.get(&format!("/containers/{}/json", enc(&a.container)))?;
+    let raw = v.config.and_then(|c| c.tty).unwrap_or(false);
+    super::tty::output(c.request("GET", &path, None)?.body, raw)?;
+    Ok(0)
+}
+
+pub fn wait(c: &Client, names: &[String]) -> Result<i32> {
+    let mut failed = false;
+    for n in names {
+        match c
+            .post(&format!("/containers/{}/wait", enc(n)))
+            .and_then(|r| r.json::<Value>())
+        {
+            Ok(v) => println!("{}", v["StatusCode"]),
+            Err(e) => {
+                eprintln!("{e:#}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
+/// `rrun inspect`: a container, else an image of that name (as Docker's).
+pub fn inspect(c: &Client, format: Option<&str>, names: &[String]) -> Result<i32> {
+    print_inspected(names, format, |n| {
+        c.get::<Value>(&format!("/containers/{}/json", enc(n)))
+            .or_else(|e| {
+                c.get(&format!("/images/{}/json", images::encode_path(n)))
+                    .map_err(|_| e)
+            })
+    })
+}
+
+/// Starts a container; a program that cannot run gives Docker's 126/127.
+pub fn start(c: &Client, id: &str) -> Result<()> {
+    match c.post(&format!("/containers/{}/start", enc(id))) {
+        Ok(_) => Ok(()),
+        Err(e) => {
+            if let Some(api) = e.downcast_ref::<client::ApiError>() {
+                let code = crate::apimodel::start_error_code(&api.message);
+                if code == 126 || code == 127 {
+                    eprintln!("{api}");
+                    return Err(Exit(code).into());
+                }
+            }
+            Err(e)
+        }
+    }
+}
+
+/// `host:port`, an IPv6 host in brackets (Go's `net.JoinHostPort`).
+pub fn join_host_port(host: &str, port: impl std::fmt::Display) -> String {
+    if host.contains(':') {
+        format!("[{host}]:{port}")
+    } else {
+        format!("{host}:{port}")
+    }
+}
+
+/// `docker port`'s lines from `NetworkSettings.Ports`: every mapping as
+/// `80/tcp -> 0.0.0.0:8080`, or only the host side of `private`'s
+/// (`80` or `80/udp`); None when `private` is not published.
+pub fn port_lines(ports: &PortMap, private: Option<&str>) -> Option<Vec<String>> {
+    let bindings = |v: Option<&Option<Vec<PortBinding>>>| -> Vec<String> {
+        v.into_iter()
+            .flatten()
+            .flatten()
+            .map(|b| {
+                join_host_port(
+                    b.host_ip.as_deref().unwrap_or_default(),
+                    b.host_port.as_deref().unwrap_or_default(),
+                )
+            })
+            .collect()
+    };
+    let Some(private) = private else {
+        let mut keys: Vec<&String> = ports.keys().collect();
+        // By port number, then protocol (docker/cli sorts naturally).
+        keys.sort_by_key(|k| {
+            let (port, proto) = k.split_once('/').unwrap_or((k, "tcp"));
+            (port.parse::<u32>().unwrap_or(u32::MAX), proto.to_string())
+        });
+        let lines = keys
+            .into_iter()
+            .flat_map(|k| {
+                let hosts = bindings(ports.get(k));
+                hosts.into_iter().map(move |h| format!("{k} -> {h}"))
+            })
+            .collect();
+        return Some(lines);
+    };
+    let lines = bindings(ports.get(&port_key(private)));
+    (!lines.is_empty()).then_some(lines)
+}
+
+/// `80` → `80/tcp`; `80/udp` as it is.
+fn port_key(private: &str) -> String {
+    if private.contains('/') {
+        private.to_string()
+    } else {
+        format!("{private}/tcp")
+    }
+}
+
+/// `rrun port CONTAINER [PRIVATE_PORT[/PROTO]]`.
+pub fn port(c: &Client, container: &str, private: Option<&str>) -> Result<i32> {
+    let v: ContainerInspectResponse = c.get(&format!("/containers/{}/json", enc(container)))?;
+    let ports = v.network_settings.and_then(|n| n.ports).unwrap_or_default();
+    match port_lines(&ports, private) {
+        Some(lines) => {
+            for l in lines {
+                println!("{l}");
+            }
+            Ok(0)
+        }
+        None => {
+            let key = port_key(private.unwrap_or_default());
+            eprintln!("Error: No public port '{key}' published for {container}");
+            Ok(1)
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContainerCmd {
+    /// Remove all stopped containers.
+    Prune {
+        #[arg(short, long)]
+        force: bool,
+        #[arg(long = "filter")]
+        filter: Vec<String>,
+    },
+}
+
+pub fn rename(c: &Client, container: &str, new_name: &str) -> Result<i32> {
+    let q = RenameQuery {
+        name: new_name.to_string(),
+    };
+    c.post(&url(&format!("/containers/{}/rename", enc(container)), &q)?)?;
+    Ok(0)
+}
+
+pub fn top(c: &Client, container: &str) -> Result<i32> {
+    let v: ContainerTopResponse = c.get(&format!("/containers/{}/top", enc(container)))?;
+    let mut rows = vec![v.titles.unwrap_or_default()];
+    rows.extend(v.processes.unwrap_or_default());
+    print!("{}", table(&rows));
+    Ok(0)
+}
+
+/// `POST /containers/prune`: ids removed and bytes reclaimed.
+pub fn prune_containers(c: &Client, filter: &[String]) -> Result<(Vec<String>, u64)> {
+    let q = FiltersQuery {
+        filters: Filters::from_flags(filter)?,
+    };
+    let v: ContainerPruneResponse = c.post(&url("/containers/prune", &q)?)?.json()?;
+    let space = v.space_reclaimed.unwrap_or(0).max(0) as u64;
+    Ok((v.containers_deleted.unwrap_or_default(), space))
+}
+
+pub fn container(c: &Client, cmd: ContainerCmd) -> Result<i32> {
+    match cmd {
+        ContainerCmd::Prune { force, filter } => {
+            if !confirm(force, "all stopped containers")? {
+                return Ok(0);
+            }
+            let (ids, space) = prune_containers(c, &filter)?;
+            print_deleted("Containers", &ids);
+            println!("Total reclaimed space: {}", human_size(space));
+            Ok(0)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn port_lines_follow_docker_port() {
+        let ports: PortMap = serde_json::from_value(json!({
+            "443/tcp": null,
+            "80/tcp": [{"HostIp": "0.0.0.0", "HostPort": "8080"}, {"HostIp": "::", "HostPort": "8080"}],
+            "53/udp": [{"HostIp": "::1", "HostPort": "5353"}],
+        }))
+        .unwrap();
+        assert_eq!(
+            port_lines(&ports, None).unwrap(),
+            [
+                "53/udp -> [::1]:5353",
+                "80/tcp -> 0.0.0.0:8080",
+                "80/tcp -> [::]:8080"
+            ]
+        );
+        assert_eq!(
+            port_lines(&ports, Some("80")).unwrap(),
+            ["0.0.0.0:8080", "[::]:8080"]
+        );
+        assert_eq!(port_lines(&ports, Some("443")), None);
+        assert_eq!(
+            port_lines(&PortMap::new(), None).unwrap(),
+            Vec::<String>::new()
+        );
+    }
+}
