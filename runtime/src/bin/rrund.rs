@@ -121,6 +121,7 @@ fn options(cli: Cli) -> anyhow::Result<Options> {
         ipv6: file.ipv6,
         fixed_cidr_v6: file.fixed_cidr_v6,
         host_netns: cli.host_netns,
+        systemd_cgroup: config::systemd_cgroup(&file.exec_opts)?,
     })
 }
 

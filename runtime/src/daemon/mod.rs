@@ -515,7 +515,11 @@ impl Daemon {
             resolv_file: dir.join("resolv.conf").display().to_string(),
             netns_path: files.netns.map(|p| p.display().to_string()),
             mounts: self.oci_mounts(&c.mounts),
-            cgroups_path: format!("/rrun/{}", c.id),
+            cgroups_path: if self.opts.systemd_cgroup {
+                format!("system.slice:rrun:{}", c.id)
+            } else {
+                format!("/rrun/{}", c.id)
+            },
         };
         let mut spec = spec::build(&input).map_err(ApiError::bad)?;
         self.apply_run_options(&mut spec, c, &read("etc/group"))?;
@@ -535,6 +539,7 @@ impl Daemon {
             dir: dir.to_path_buf(),
             oci_root: self.opts.exec_root.clone(),
             oci_bin: self.opts.oci_bin.clone(),
+            systemd_cgroup: self.opts.systemd_cgroup,
         };
         let log = std::fs::File::create(dir.join("shim.log")).map_err(ApiError::internal)?;
         let exe = std::env::current_exe().map_err(ApiError::internal)?;

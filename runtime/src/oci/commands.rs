@@ -24,7 +24,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             if a.console_socket.is_none() && terminal_of(&a.bundle)? {
                 bail!("cannot allocate a tty when the runtime detaches without --console-socket");
             }
-            create(root, a).map(|_| 0)
+            create(root, a, cli.systemd_cgroup).map(|_| 0)
         }
         Command::Start { id } => start(root, id).map(|_| 0),
         Command::State { id } => {
@@ -40,7 +40,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             create: a,
             detach,
             keep,
-        } => run(root, a, *detach, *keep),
+        } => run(root, a, *detach, *keep, cli.systemd_cgroup),
         Command::Exec(a) => exec(root, a),
         Command::Ps {
             format,
@@ -147,7 +147,7 @@ struct Created {
 
 /// Creates a container. Everything it made is removed again if a step
 /// fails, so a failed create leaves nothing behind.
-fn create(root: &Path, a: &CreateArgs) -> Result<Created> {
+fn create(root: &Path, a: &CreateArgs, systemd_cgroup: bool) -> Result<Created> {
     validate::container_id(&a.id)?;
     if a.preserve_fds != 0 {
         bail!("--preserve-fds is not supported yet");
@@ -168,6 +168,7 @@ fn create(root: &Path, a: &CreateArgs) -> Result<Created> {
     if a.console_socket.is_some() && !terminal {
         bail!("--console-socket is given but process.terminal is false");
     }
+    let cgroup_path = cgroups::path(&spec, &a.id, systemd_cgroup)?;
 
     std::fs::create_dir_all(root)
         .with_context(|| format!("create state root {}", root.display()))?;
@@ -179,7 +180,6 @@ fn create(root: &Path, a: &CreateArgs) -> Result<Created> {
         }
         Err(e) => return Err(e).with_context(|| format!("create {}", dir.display())),
     }
-    let cgroup_path = cgroups::path(&spec, &a.id);
     let saved = Saved {
         id: a.id.clone(),
         bundle: bundle.clone(),
@@ -484,7 +484,7 @@ fn set_subreaper() -> Result<()> {
     Ok(())
 }
 
-fn run(root: &Path, a: &CreateArgs, detach: bool, keep: bool) -> Result<i32> {
+fn run(root: &Path, a: &CreateArgs, detach: bool, keep: bool, systemd_cgroup: bool) -> Result<i32> {
     if detach && a.console_socket.is_none() && terminal_of(&a.bundle)? {
         bail!("cannot allocate a tty when the runtime detaches without --console-socket");
     }
@@ -496,7 +496,7 @@ fn run(root: &Path, a: &CreateArgs, detach: bool, keep: bool) -> Result<i32> {
     } else {
         Some(Signals::block()?)
     };
-    let created = create(root, a)?;
+    let created = create(root, a, systemd_cgroup)?;
     if let Err(e) = start(root, &a.id) {
         let _ = destroy(root, &created.saved, Some(created.cgroup));
         return Err(e);

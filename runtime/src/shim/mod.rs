@@ -80,6 +80,8 @@ pub struct ShimArgs {
     pub dir: PathBuf,
     pub oci_root: PathBuf,
     pub oci_bin: PathBuf,
+    /// `rrun-oci --systemd-cgroup` (daemon.json's native.cgroupdriver).
+    pub systemd_cgroup: bool,
 }
 
 impl ShimArgs {
@@ -91,16 +93,23 @@ impl ShimArgs {
             self.dir.display().to_string(),
             self.oci_root.display().to_string(),
             self.oci_bin.display().to_string(),
+            if self.systemd_cgroup {
+                "systemd"
+            } else {
+                "cgroupfs"
+            }
+            .into(),
         ]
     }
 
     pub fn parse(args: &[String]) -> Option<ShimArgs> {
         match args {
-            [id, dir, root, bin] => Some(ShimArgs {
+            [id, dir, root, bin, driver] => Some(ShimArgs {
                 id: id.clone(),
                 dir: dir.into(),
                 oci_root: root.into(),
                 oci_bin: bin.into(),
+                systemd_cgroup: driver == "systemd",
             }),
             _ => None,
         }
@@ -130,6 +139,9 @@ fn oci(args: &ShimArgs) -> Command {
         .arg(args.dir.join(OCI_LOG_FILE))
         .arg("--log-format")
         .arg("json");
+    if args.systemd_cgroup {
+        c.arg("--systemd-cgroup");
+    }
     c
 }
 

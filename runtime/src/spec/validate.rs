@@ -38,8 +38,6 @@ pub enum InvalidSpec {
     HostnameWithoutUts,
     #[error("mount option {0:?} on {1} is not supported yet")]
     UnsupportedMountOption(String, String),
-    #[error("cgroupsPath {0:?} is in the systemd driver's slice:prefix:name form, which is not supported yet")]
-    SystemdCgroupPath(String),
 }
 
 /// Checks a container id as runc does: no path separators, nothing that
@@ -161,11 +159,6 @@ pub fn spec(spec: &Spec) -> Result<(), InvalidSpec> {
                 o.clone(),
                 m.destination().display().to_string(),
             ));
-        }
-    }
-    if let Some(p) = linux.cgroups_path().as_ref().and_then(|p| p.to_str()) {
-        if !p.starts_with('/') && p.matches(':').count() == 2 {
-            return Err(InvalidSpec::SystemdCgroupPath(p.to_string()));
         }
     }
 
@@ -319,11 +312,6 @@ mod tests {
             .build()
             .unwrap()]));
         assert!(matches!(spec(&s), Err(InvalidSpec::UnsupportedMountOption(o, _)) if o == "rro"));
-        let mut s = base();
-        let mut linux = s.linux().clone().unwrap();
-        linux.set_cgroups_path(Some("system.slice:rrun:abc".into()));
-        s.set_linux(Some(linux));
-        assert!(matches!(spec(&s), Err(InvalidSpec::SystemdCgroupPath(_))));
     }
 
     #[test]
