@@ -9,36 +9,46 @@ say() { echo "[$(date +%T)] $*"; }
 ok() { pass=$((pass + 1)); echo "ok   $1"; }
 bad() { fail=$((fail + 1)); echo "FAIL $1: $2"; }
 
-# t NAME CMD...: passes when CMD succeeds within 120 s (CMD `r` is rrun).
+# timed SECS CMD...: CMD (a command or a shell function) under timeout(1).
+timed() {
+    local secs=$1
+    shift
+    if [ "$(type -t "$1")" = function ]; then
+        export -f "$1"
+        set -- bash -c '"$@"' _ "$@"
+    fi
+    timeout "$secs" "$@"
+}
+
+# t NAME CMD...: passes when CMD (a command or a function) succeeds within 120 s.
 t() {
     local name=$1 out
     shift
-    [ "$1" = r ] && set -- rrun "${@:2}"
-    if out=$(timeout 120 "$@" 2>&1); then ok "$name"; else bad "$name" "$(tail -8 <<<"$out")"; fi
+    if out=$(timed 120 "$@" 2>&1); then ok "$name"; else bad "$name" "$(tail -8 <<<"$out")"; fi
 }
 
 # tnot NAME CMD...: passes when CMD fails (within 120 s).
 tnot() {
     local name=$1 out
     shift
-    [ "$1" = r ] && set -- rrun "${@:2}"
-    if out=$(timeout 120 "$@" 2>&1); then bad "$name" "succeeded: $(tail -3 <<<"$out")"; else ok "$name"; fi
+    if out=$(timed 120 "$@" 2>&1); then bad "$name" "succeeded: $(tail -3 <<<"$out")"; else ok "$name"; fi
 }
 
-# eq NAME WANT GOT
-eq() { if [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "want '$2', got '$3'"; fi; }
+# eq NAME WANT GOT (WANT is never empty: two empty strings prove nothing)
+eq() { if [ -n "$2" ] && [ "$2" = "$3" ]; then ok "$1"; else bad "$1" "want '$2', got '$3'"; fi; }
 
 # wait_for SECS CMD...: polls CMD every 0.2 s until it succeeds or SECS pass.
 wait_for() {
     local deadline=$((SECONDS + $1))
     shift
-    until timeout 20 "$@" >/dev/null 2>&1; do
+    until timed 20 "$@" >/dev/null 2>&1; do
         [ "$SECONDS" -ge "$deadline" ] && return 1
         sleep 0.2
     done
 }
 
 r() { timeout 120 rrun "$@"; }
+export -f r
 
 # The cgroup v2 directory of a running container's init.
 cg_dir() {

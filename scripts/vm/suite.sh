@@ -12,7 +12,7 @@ eq "cgroup2fs at /sys/fs/cgroup" cgroup2fs "$(stat -fc %T /sys/fs/cgroup)"
 wait_for 120 bash -c '[[ $(systemctl is-system-running) =~ running|degraded ]]' || true
 eq "the system booted clean (is-system-running)" running "$(systemctl is-system-running)"
 
-for part in t-install.sh t-cgroup.sh t-oci.sh t-walkthrough.sh; do
+for part in t-install.sh t-cgroup.sh t-oci.sh t-sdriver.sh t-walkthrough.sh; do
     [ -f "$part" ] || continue
     say "== $part"
     . "./$part"
