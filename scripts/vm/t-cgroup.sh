@@ -41,6 +41,8 @@ eq "the container's oom_score_adj is 0, not rrund's" 0 "$(cat "/proc/$(r inspect
 
 r run --name oom -m 32m --memory-swap 32m busybox sh -c 'x=$(head -c 200000000 /dev/zero | tr "\0" a); echo survived' >/dev/null 2>&1
 eq "an out-of-memory container exits 137" 137 "$(r inspect -f '{{.State.ExitCode}}' oom)"
+eq "State.OOMKilled (memory.events oom_kill)" true "$(r inspect -f '{{.State.OOMKilled}}' oom)"
+t "a container that was not OOM-killed says false" bash -c "rrun run --name nooom busybox true && test \"\$(rrun inspect -f '{{.State.OOMKilled}}' nooom)\" = false && rrun rm nooom"
 t "rm oom" r rm oom
 
 # The device policy (on cgroup v2 an eBPF program attached to the

@@ -278,7 +278,7 @@ async fn inspect(State(d): D, p: Params) -> ApiResult<Response> {
             // As Docker, a container waiting for its restart counts as running.
             "Status": s.status, "Running": s.running || s.status == super::restart::RESTARTING,
             "Paused": false, "Restarting": s.status == super::restart::RESTARTING,
-            "OOMKilled": false, "Dead": false,
+            "OOMKilled": s.oom_killed, "Dead": false,
             "Pid": s.pid, "ExitCode": s.exit_code, "Error": s.error,
             "StartedAt": s.started_at, "FinishedAt": s.finished_at,
         },

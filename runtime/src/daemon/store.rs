@@ -79,6 +79,8 @@ pub struct State {
     pub error: String,
     pub started_at: String,
     pub finished_at: String,
+    #[serde(default, rename = "OOMKilled")]
+    pub oom_killed: bool,
 }
 
 pub const CONTAINER_FILE: &str = "container.json";

@@ -25,6 +25,7 @@
 //! It must run before any async runtime or thread exists: it forks.
 
 pub mod logfile;
+mod oom;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -57,6 +58,9 @@ pub struct StartReport {
 pub struct ExitRecord {
     pub exit_code: i32,
     pub finished_at: String,
+    /// The kernel's OOM killer ended a process of the container.
+    #[serde(default)]
+    pub oom_killed: bool,
 }
 
 pub const EXIT_FILE: &str = "exit.json";
@@ -356,10 +360,12 @@ fn finish(
     stdin: Stdin,
     ctl: Option<(std::os::unix::net::UnixListener, OwnedFd)>,
 ) -> Result<()> {
+    let oom_file = oom::watch(pid);
     let code = pump(args, pid, streams, stdin, ctl)?;
     let rec = ExitRecord {
         exit_code: code,
         finished_at: logs::now(),
+        oom_killed: oom::killed(oom_file.as_deref()),
     };
     crate::daemon::store::atomic_write(&args.dir.join(EXIT_FILE), &serde_json::to_vec(&rec)?)?;
     cleanup(args);
