@@ -23,9 +23,15 @@ bins=${RRUN_VM_BINS:-$PWD/target/debug}
 for tool in qemu-system-x86_64 debootstrap mkfs.ext4 debugfs docker-registry skopeo; do
     command -v "$tool" >/dev/null || { echo "test-vm.sh: $tool is missing (scripts/install-deps.sh)" >&2; exit 1; }
 done
+# The binaries and the tests/oci.rs executable, as test.sh built them (a
+# no-op then); its cgroup cases run again inside.
+export PATH="$HOME/.cargo/bin:$PATH"
+timeout 1800 cargo build --locked --bins -q
+oci_tests=$(timeout 1800 cargo test --locked --no-run --test oci 2>&1 | grep -o 'target/debug/deps/oci-[0-9a-f]*' | head -1)
 for b in rrun rrund rrun-oci; do
     [ -x "$bins/$b" ] || { echo "test-vm.sh: $bins/$b is missing (cargo build --bins first)" >&2; exit 1; }
 done
+[ -x "$oci_tests" ] || { echo "test-vm.sh: the tests/oci.rs executable was not found" >&2; exit 1; }
 [ -d "$images/busybox/oci" ] || { echo "test-vm.sh: no test images in $images (scripts/build-test-images.sh)" >&2; exit 1; }
 
 start=$SECONDS
@@ -46,7 +52,9 @@ cp scripts/vm/suite.sh scripts/vm/lib.sh scripts/vm/t-*.sh "$d/"
 # The suite's log goes to the data disk and, for a look while it runs, to
 # the serial console.
 printf '#!/bin/bash\ncd /mnt/data && bash suite.sh 2>&1 | tee /mnt/data/suite.log\n' >"$d/run.sh"
-cp -a "$images/busybox/rootfs" "$d/images/busybox-rootfs"
+objcopy --strip-debug "$oci_tests" "$d/bin/oci-tests"
+mkdir -p "$d/timages/busybox"
+cp -a "$images/busybox/rootfs" "$d/timages/busybox/rootfs"
 
 # fill_registry DIR LAYOUT=REPO:TAG...: pushes the test images' OCI layouts
 # (skopeo) into the storage directory of a docker-registry started here on

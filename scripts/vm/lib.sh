@@ -20,11 +20,12 @@ timed() {
     timeout "$secs" "$@"
 }
 
-# t NAME CMD...: passes when CMD (a command or a function) succeeds within 120 s.
+# t NAME CMD...: passes when CMD (a command or a function) succeeds within
+# $T seconds (120 unless given).
 t() {
     local name=$1 out
     shift
-    if out=$(timed 120 "$@" 2>&1); then ok "$name"; else bad "$name" "$(tail -8 <<<"$out")"; fi
+    if out=$(timed "${T:-120}" "$@" 2>&1); then ok "$name"; else bad "$name" "$(tail -8 <<<"$out")"; fi
 }
 
 # tnot NAME CMD...: passes when CMD fails (within 120 s).

@@ -21,7 +21,6 @@ eq "pids.max" 50 "$(cat "$cg/pids.max")"
 eq "the container sees the limit as the kernel applies it" 67108864 \
     "$(r exec lim cat /sys/fs/cgroup/memory.max 2>/dev/null || r exec lim sh -c 'cat /sys/fs/cgroup$(sed -n s/^0:://p /proc/self/cgroup)/memory.max')"
 r exec lim sh -c 'for i in $(seq 80); do sleep 10 & done; wait' >/dev/null 2>&1 || true
-wait_for 30 grep -qx 1 "$cg/pids.current" || bad "the fork bomb's sleeps end" "pids.current $(cat "$cg/pids.current")"
 eq "pids.events counts the refused forks" 1 "$(awk '$1 == "max" { print ($2 > 0) }' "$cg/pids.events")"
 
 # stats: figures from the v2 files (memory.current, memory.max, cpu.stat, pids.current).
@@ -30,7 +29,9 @@ eq "stats: memory limit from memory.max" 67108864 "$(jq -r .memory_stats.limit <
 usage=$(jq -r .memory_stats.usage <<<"$stats")
 t "stats: memory usage from memory.current (${usage})" test "${usage:-0}" -gt 0
 t "stats: cpu usage from cpu.stat" test "$(jq -r .cpu_stats.cpu_usage.total_usage <<<"$stats")" -gt 0
-eq "stats: pids.current (sleep alone again)" 1 "$(jq -r .pids_stats.current <<<"$stats")"
+# The bomb's sleeps stay as zombies (sleep, the container's pid 1, reaps
+# nothing), so the count is stable between the two reads.
+eq "stats: pids.current" "$(cat "$cg/pids.current")" "$(jq -r .pids_stats.current <<<"$stats")"
 eq "stats: pids.max" 50 "$(jq -r .pids_stats.limit <<<"$stats")"
 t "rrun stats --no-stream" r stats --no-stream lim
 
@@ -49,8 +50,8 @@ t "rm oom" r rm oom
 # container's cgroup, as runc's): the default capabilities allow mknod, but
 # opening a device no rule allows must fail, here the VM's own root disk.
 vda="$((16#$(stat -c %t /dev/vda))) $((16#$(stat -c %T /dev/vda)))"
-out=$(r run --rm busybox sh -c "mknod /tmp/disk b $vda && head -c 512 /tmp/disk | wc -c" 2>&1)
-tnot "a container cannot read the host's disk through mknod ($out)" test "$(tail -1 <<<"$out")" = 512
+eq "a disk node can be made (CAP_MKNOD) but not read" "made 0" \
+    "$(r run --rm busybox sh -c "mknod /tmp/disk b $vda && echo made; head -c 512 /tmp/disk | wc -c" 2>/dev/null | tr '\n' ' ' | sed 's/ $//')"
 
 # The delegated subtree (Delegate=yes): no process in a cgroup that has
 # child cgroups (cgroup v2's no-internal-process rule, which systemd's

@@ -6,10 +6,11 @@
 # bundle DIR CGROUPS_PATH: busybox sleeping, with memory and pids limits.
 bundle() {
     mkdir -p "$1"
-    cp -a images/busybox-rootfs "$1/rootfs"
+    cp -a timages/busybox/rootfs "$1/rootfs"
     (cd "$1" && rrun-oci spec)
     jq --arg cg "$2" '.process.terminal = false | .process.args = ["sleep", "600"]
         | .linux.cgroupsPath = $cg
+        | .process.capabilities |= map_values(. + ["CAP_MKNOD"])
         | .linux.resources.memory.limit = 50331648 | .linux.resources.pids.limit = 30
         | .linux.resources.cpu = {"quota": 20000, "period": 100000}' \
         "$1/config.json" >"$1/config.json.new" && mv "$1/config.json.new" "$1/config.json"
@@ -44,7 +45,13 @@ eq "systemd: cpu.max of the scope" "20000 100000" "$(cat "$scope/cpu.max")"
 eq "systemd: systemd knows the limit (MemoryMax)" 50331648 "$(systemctl show -P MemoryMax rrun-vmtest-oci-sd.scope)"
 eq "systemd: the container's init is in the scope" "$(rrun-oci state oci-sd | jq -r .pid)" \
     "$(cat "$scope/cgroup.procs")"
-t "systemd: exec joins the scope" rrun-oci exec oci-sd sh -c "grep -q rrun-vmtest-oci-sd.scope /proc/self/cgroup"
+# (seen from the host: inside, the cgroup namespace shows "/")
+t "systemd: exec joins the scope" bash -c 'rrun-oci exec -d --pid-file /tmp/exec.pid oci-sd sleep 60 </dev/null >/dev/null 2>&1 &&
+    grep -q "^0::/system.slice/rrun-vmtest-oci-sd.scope$" /proc/$(cat /tmp/exec.pid)/cgroup'
+# The device policy under the systemd driver: the scope gets the eBPF filter too.
+vda="$((16#$(stat -c %t /dev/vda))) $((16#$(stat -c %T /dev/vda)))"
+eq "systemd: a disk node can be made (CAP_MKNOD) but not read" "made 0" \
+    "$(rrun-oci exec oci-sd sh -c "mknod /tmp/disk b $vda && echo made; head -c 512 /tmp/disk | wc -c" 2>/dev/null | tr '\n' ' ' | sed 's/ $//')"
 t "systemd: kill" rrun-oci kill oci-sd KILL
 wait_for 20 bash -c '[ "$(rrun-oci state oci-sd | jq -r .status)" = stopped ]'
 t "systemd: delete" rrun-oci delete oci-sd
@@ -59,3 +66,14 @@ t "systemd: run in a nested slice" oci_run_d --systemd-cgroup run -d --bundle "$
 t "systemd: the scope is under the expanded slice path" test -e \
     /sys/fs/cgroup/kubepods.slice/kubepods-burstable.slice/kubepods-burstable-podvm1.slice/cri-containerd-oci-pod.scope/cgroup.procs
 t "systemd: delete -f in the nested slice" rrun-oci delete -f oci-pod
+
+# The cgroup cases of tests/oci.rs (built on the host), on cgroup v2.
+cases=(memory_limit_is_enforced pids_limit_stops_a_fork_bomb delete_force_leaves_no_mount_cgroup_or_process
+    cgroup_namespace_hides_the_host_hierarchy_and_limits_show device_cgroup_denies_what_no_rule_allows
+    cgroup_resources_reach_the_kernel cgroup_bind_without_a_cgroup_namespace_is_read_only
+    a_cgroup_with_someone_elses_processes_is_refused)
+out=$(RRUN_BIN_DIR=/usr/local/bin RRUN_TEST_IMAGES=$PWD/timages timeout 600 bin/oci-tests --exact --test-threads 2 "${cases[@]}" 2>&1)
+echo "$out" | grep -E '^test |panicked|assert' | sed 's/^/    /'
+for c in "${cases[@]}"; do
+    if grep -q "^test $c \.\.\. ok$" <<<"$out"; then ok "tests/oci.rs $c"; else bad "tests/oci.rs $c" "not ok (above)"; fi
+done

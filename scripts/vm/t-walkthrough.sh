@@ -9,6 +9,11 @@ if ! curl -sf -m 5 http://127.0.0.1:5000/v2/library/mysql/tags/list >/dev/null; 
     bad "walkthrough" "the mysql test image is not in the registry (scripts/build-test-images.sh)"
     return
 fi
+# Pulled first, each with a longer bound: under software emulation a pull
+# of the database image alone takes minutes.
+for img in mysql:5.7 nicolaka/netshoot getting-started/todo-app; do
+    T=900 t "pull $img through the mirror" rrun pull -q "$img"
+done
 db_env=(-e MYSQL_ROOT_PASSWORD=secret -e MYSQL_DATABASE=todos)
 t "network create todo-app" r network create todo-app
 t "run mysql:5.7 with an alias and a named volume" r run -d --name db --network todo-app \

@@ -4,6 +4,7 @@ use anyhow::{bail, Context, Result};
 use libcgroups::common::{
     create_cgroup_manager, AnyCgroupManager, CgroupConfig, CgroupManager, ControllerOpt,
 };
+use libcgroups::v2::devices::Devices;
 use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
 use std::path::{Path, PathBuf};
@@ -90,7 +91,25 @@ pub fn apply(m: &AnyCgroupManager, spec: &Spec, pid: Pid) -> Result<()> {
     };
     m.add_task(pid).context("add the container to its cgroup")?;
     m.apply(&opt).context("apply cgroup resources")?;
+    if let AnyCgroupManager::Systemd(_) = m {
+        // libcgroups' systemd manager sets no device policy: attach the
+        // same eBPF device filter its cgroupfs manager does to the scope.
+        let scope = own_v2_cgroup(pid)?;
+        Devices::apply_devices(&scope, opt.resources.devices())
+            .with_context(|| format!("device policy of {}", scope.display()))?;
+    }
     Ok(())
+}
+
+/// The cgroup v2 directory `pid` is in.
+fn own_v2_cgroup(pid: Pid) -> Result<PathBuf> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .with_context(|| format!("read /proc/{pid}/cgroup"))?;
+    let rel = text
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .with_context(|| format!("process {pid} is in no cgroup v2"))?;
+    Ok(Path::new("/sys/fs/cgroup").join(rel.trim_start_matches('/')))
 }
 
 pub fn pids(m: &AnyCgroupManager) -> Result<Vec<Pid>> {
