@@ -1273,3 +1273,55 @@ fn a_create_killed_before_saving_its_state_can_be_deleted() {
     oci.ok(&["delete", &id]);
     assert!(!oci.root.path().join(&id).exists());
 }
+
+/// The cgroup driver is chosen at create: a systemd `slice:prefix:name`
+/// path needs `--systemd-cgroup`, a cgroupfs path refuses it, and without
+/// systemd (this host) the systemd driver is refused with the reason;
+/// nothing is left behind by any of them. scripts/test-vm.sh runs the
+/// driver itself under systemd.
+#[test]
+fn cgroup_driver_and_path_form_must_agree() {
+    let oci = Oci::new();
+    let mut b = Bundle::new(&["true"]);
+    let id = unique("sdpath");
+    b.spec["linux"]["cgroupsPath"] = json!(format!("system.slice:rrun-test:{id}"));
+    b.write();
+    let bundle = b.path().to_str().unwrap().to_string();
+    let out = oci.cmd(&["run", "--bundle", &bundle, &id]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("pass --systemd-cgroup"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(
+        !oci.cmd(&["state", &id]).status.success(),
+        "state left behind"
+    );
+
+    b.spec["linux"]["cgroupsPath"] = json!(format!("/rrun-test/{id}"));
+    b.write();
+    let out = oci.cmd(&["--systemd-cgroup", "run", "--bundle", &bundle, &id]);
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("slice:prefix:name"),
+        "{}",
+        text(&out.stderr)
+    );
+
+    if !Path::new("/run/systemd/system").is_dir() {
+        b.spec["linux"]["cgroupsPath"] = json!(format!("system.slice:rrun-test:{id}"));
+        b.write();
+        let out = oci.cmd(&["--systemd-cgroup", "run", "--bundle", &bundle, &id]);
+        assert!(!out.status.success());
+        assert!(
+            text(&out.stderr).contains("systemd is not running"),
+            "{}",
+            text(&out.stderr)
+        );
+        assert!(
+            !oci.cmd(&["state", &id]).status.success(),
+            "state left behind"
+        );
+    }
+}
