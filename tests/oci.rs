@@ -1047,8 +1047,9 @@ fn errors_go_to_the_json_log_as_containerd_reads_it() {
 fn device_cgroup_denies_what_no_rule_allows() {
     let oci = Oci::new();
     // Even with CAP_MKNOD, a block device node made inside is unusable;
-    // the standard devices work.
-    let mut b = Bundle::new(&["sh", "-c", "mknod /tmp/loop0 b 7 0 && echo made; head -c1 /tmp/loop0 >/dev/null && echo READ; echo x > /dev/null && echo null-ok; grep -c . /sys/fs/cgroup/devices/devices.list"]);
+    // the standard devices work. devices.list is cgroup v1's (on v2 the
+    // policy is an eBPF program; scripts/test-vm.sh runs this there).
+    let mut b = Bundle::new(&["sh", "-c", "mknod /tmp/loop0 b 7 0 && echo made; head -c1 /tmp/loop0 >/dev/null && echo READ; echo x > /dev/null && echo null-ok; grep -c . /sys/fs/cgroup/devices/devices.list 2>/dev/null; true"]);
     let caps = json!(["CAP_MKNOD", "CAP_DAC_OVERRIDE"]);
     b.spec["process"]["capabilities"] =
         json!({"bounding": caps, "effective": caps, "permitted": caps});

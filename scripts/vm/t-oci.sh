@@ -50,8 +50,12 @@ t "systemd: exec joins the scope" bash -c 'rrun-oci exec -d --pid-file /tmp/exec
     grep -q "^0::/system.slice/rrun-vmtest-oci-sd.scope$" /proc/$(cat /tmp/exec.pid)/cgroup'
 # The device policy under the systemd driver: the scope gets the eBPF filter too.
 vda="$((16#$(stat -c %t /dev/vda))) $((16#$(stat -c %T /dev/vda)))"
+b=/tmp/oci-dev
+bundle "$b" system.slice:rrun-vmtest:oci-dev
+jq --arg s "mknod /tmp/disk b $vda && echo made; head -c 512 /tmp/disk | wc -c" '.process.args = ["sh", "-c", $s]' \
+    "$b/config.json" >"$b/config.json.new" && mv "$b/config.json.new" "$b/config.json"
 eq "systemd: a disk node can be made (CAP_MKNOD) but not read" "made 0" \
-    "$(rrun-oci exec oci-sd sh -c "mknod /tmp/disk b $vda && echo made; head -c 512 /tmp/disk | wc -c" 2>/dev/null | tr '\n' ' ' | sed 's/ $//')"
+    "$(timeout 120 rrun-oci --systemd-cgroup run --bundle "$b" oci-dev 2>/dev/null </dev/null | tr '\n' ' ' | sed 's/ $//')"
 t "systemd: kill" rrun-oci kill oci-sd KILL
 wait_for 20 bash -c '[ "$(rrun-oci state oci-sd | jq -r .status)" = stopped ]'
 t "systemd: delete" rrun-oci delete oci-sd
