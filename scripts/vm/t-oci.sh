@@ -52,7 +52,10 @@ t "systemd: exec joins the scope" bash -c 'rrun-oci exec -d --pid-file /tmp/exec
 vda="$((16#$(stat -c %t /dev/vda))) $((16#$(stat -c %T /dev/vda)))"
 b=/tmp/oci-dev
 bundle "$b" system.slice:rrun-vmtest:oci-dev
-jq --arg s "mknod /tmp/disk b $vda && echo made; head -c 512 /tmp/disk | wc -c" '.process.args = ["sh", "-c", $s]' \
+# Docker's rules: any node may be made (m), only the listed ones opened.
+jq --arg s "mknod /tmp/disk b $vda && echo made; head -c 512 /tmp/disk | wc -c" '.process.args = ["sh", "-c", $s]
+    | .linux.resources.devices = [{"allow": false, "access": "rwm"},
+        {"allow": true, "type": "b", "access": "m"}, {"allow": true, "type": "c", "access": "m"}]' \
     "$b/config.json" >"$b/config.json.new" && mv "$b/config.json.new" "$b/config.json"
 eq "systemd: a disk node can be made (CAP_MKNOD) but not read" "made 0" \
     "$(timeout 120 rrun-oci --systemd-cgroup run --bundle "$b" oci-dev 2>/dev/null </dev/null | tr '\n' ' ' | sed 's/ $//')"
