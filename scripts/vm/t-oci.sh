@@ -53,7 +53,7 @@ vda="$((16#$(stat -c %t /dev/vda))) $((16#$(stat -c %T /dev/vda)))"
 b=/tmp/oci-dev
 bundle "$b" system.slice:rrun-vmtest:oci-dev
 # Docker's rules: any node may be made (m), only the listed ones opened.
-jq --arg s "mknod /tmp/disk b $vda && echo made; head -c 512 /tmp/disk | wc -c" '.process.args = ["sh", "-c", $s]
+jq --arg s "mknod /tmp/disk b $vda && echo made; head -c 512 /tmp/disk | wc -c" '.process.args = ["sh", "-c", $s] | .root.readonly = false
     | .linux.resources.devices = [{"allow": false, "access": "rwm"},
         {"allow": true, "type": "b", "access": "m"}, {"allow": true, "type": "c", "access": "m"}]' \
     "$b/config.json" >"$b/config.json.new" && mv "$b/config.json.new" "$b/config.json"
