@@ -631,3 +631,38 @@ fn bad_values_are_refused_and_nothing_is_created() {
     }
     assert_eq!(d.ok(&["ps", "-aq"]).trim(), "");
 }
+
+/// A container the kernel's OOM killer ends exits 137 with
+/// `State.OOMKilled` true (the shim reads the memory cgroup's oom_kill
+/// count: memory.oom_control on this v1 host, memory.events on v2, which
+/// scripts/test-vm.sh covers); one that just exits says false.
+#[test]
+fn oom_kill_is_reported() {
+    let d = daemon();
+    let out = d.rrun(&[
+        "run",
+        "--name",
+        "hog",
+        "-m",
+        "16m",
+        "--memory-swap",
+        "16m",
+        "busybox",
+        "sh",
+        "-c",
+        "x=$(head -c 100000000 /dev/zero | tr '\\0' a); echo survived",
+    ]);
+    assert_eq!(
+        code(&out),
+        137,
+        "{}{}",
+        text(&out.stdout),
+        text(&out.stderr)
+    );
+    let state = &inspect(&d, "hog")["State"];
+    assert_eq!(state["ExitCode"], 137, "{state}");
+    assert_eq!(state["OOMKilled"], true, "{state}");
+    let out = d.rrun(&["run", "--name", "fine", "busybox", "true"]);
+    assert_eq!(code(&out), 0);
+    assert_eq!(inspect(&d, "fine")["State"]["OOMKilled"], false);
+}

@@ -126,6 +126,7 @@ fn options(cli: Cli) -> anyhow::Result<Options> {
         fixed_cidr_v6: file.fixed_cidr_v6,
         host_netns: cli.host_netns,
         fail_start_at: cli.fail_start_at,
+        systemd_cgroup: config::systemd_cgroup(&file.exec_opts)?,
     })
 }
 

@@ -33,6 +33,9 @@ pub struct FileConfig {
     /// Default `--log-opt`s (json-file's `max-size`, `max-file`).
     #[serde(default)]
     pub log_opts: std::collections::BTreeMap<String, String>,
+    /// `native.cgroupdriver=systemd|cgroupfs` (the only option read).
+    #[serde(default)]
+    pub exec_opts: Vec<String>,
 }
 
 impl FileConfig {
@@ -78,6 +81,28 @@ pub struct Options {
     /// right after this step of its apply (`rootfs`, `volume:N`, `network`,
     /// `files`, `shim`), to prove the undo leaves nothing behind.
     pub fail_start_at: Option<String>,
+    /// daemon.json `exec-opts: ["native.cgroupdriver=systemd"]`: containers
+    /// as transient systemd scopes (`rrun-oci --systemd-cgroup`) instead of
+    /// cgroupfs directories.
+    pub systemd_cgroup: bool,
+}
+
+/// The cgroup driver of `exec-opts` as Docker reads it: true for systemd,
+/// false for cgroupfs (the default).
+pub fn systemd_cgroup(exec_opts: &[String]) -> anyhow::Result<bool> {
+    let mut systemd = false;
+    for o in exec_opts {
+        let (k, v) = o.split_once('=').unwrap_or((o, ""));
+        match (k.trim(), v.trim()) {
+            ("native.cgroupdriver", "systemd") => systemd = true,
+            ("native.cgroupdriver", "cgroupfs") => systemd = false,
+            ("native.cgroupdriver", v) => anyhow::bail!(
+                "daemon.json exec-opts: native cgroup driver option {v:?} is not supported (systemd or cgroupfs)"
+            ),
+            (k, _) => anyhow::bail!("daemon.json exec-opts: unknown option {k:?}"),
+        }
+    }
+    Ok(systemd)
 }
 
 /// `8.8.8.8` or `127.0.0.1:5353` → a socket address (port 53 by default).
@@ -135,5 +160,19 @@ mod tests {
             serde_json::from_str(r#"{"ipv6":true,"fixed-cidr-v6":"fd00:db8:1::/64"}"#).unwrap();
         assert!(c.ipv6);
         assert_eq!(c.fixed_cidr_v6, Some("fd00:db8:1::/64".parse().unwrap()));
+    }
+
+    #[test]
+    fn exec_opts_pick_the_cgroup_driver() {
+        let c: FileConfig =
+            serde_json::from_str(r#"{"exec-opts":["native.cgroupdriver=systemd"]}"#).unwrap();
+        assert!(systemd_cgroup(&c.exec_opts).unwrap());
+        assert!(!systemd_cgroup(&[]).unwrap());
+        assert!(!systemd_cgroup(&["native.cgroupdriver=cgroupfs".into()]).unwrap());
+        assert!(systemd_cgroup(&["native.cgroupdriver=foo".into()])
+            .unwrap_err()
+            .to_string()
+            .contains("\"foo\" is not supported"));
+        assert!(systemd_cgroup(&["isolation=hyperv".into()]).is_err());
     }
 }

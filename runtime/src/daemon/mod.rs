@@ -172,8 +172,6 @@ impl Daemon {
     }
 }
 
-impl Daemon {}
-
 /// Finds an image by reference or id, including untagged images (a loaded
 /// archive without names), which `rrun_image::images::find_image` only
 /// finds through a reference.

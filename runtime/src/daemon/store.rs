@@ -78,6 +78,8 @@ pub struct State {
     pub error: String,
     pub started_at: String,
     pub finished_at: String,
+    #[serde(default, rename = "OOMKilled")]
+    pub oom_killed: bool,
 }
 
 pub use crate::state::{atomic_write, pid_alive, CONTAINER_FILE};

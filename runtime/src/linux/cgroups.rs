@@ -1,26 +1,74 @@
 //! The container's cgroup, through libcgroups (v1, hybrid and v2).
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use libcgroups::common::{
     create_cgroup_manager, AnyCgroupManager, CgroupConfig, CgroupManager, ControllerOpt,
 };
+use libcgroups::v2::devices::Devices;
 use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
-/// The cgroup path of a container: `linux.cgroupsPath`, else
-/// `/rrun/<id>`.
-pub fn path(spec: &Spec, id: &str) -> PathBuf {
-    spec.linux()
-        .as_ref()
-        .and_then(|l| l.cgroups_path().clone())
-        .unwrap_or_else(|| PathBuf::from(format!("/rrun/{id}")))
+/// The cgroup path of a container: `linux.cgroupsPath`, else `/rrun/<id>`
+/// (cgroupfs) or `system.slice:rrun:<id>` (the systemd driver, as runc's
+/// default with our prefix). With `--systemd-cgroup` the path must be in
+/// the driver's `slice:prefix:name` form, as containerd and Podman pass
+/// it; without, that form is refused rather than taken as a directory name.
+pub fn plan_path(spec: &Spec, id: &str, systemd: bool) -> Result<PathBuf, String> {
+    let given = spec.linux().as_ref().and_then(|l| l.cgroups_path().clone());
+    let Some(p) = given else {
+        return Ok(PathBuf::from(if systemd {
+            format!("system.slice:rrun:{id}")
+        } else {
+            format!("/rrun/{id}")
+        }));
+    };
+    match (systemd, is_systemd_form(&p)) {
+        (true, false) => Err(format!(
+            "cgroupsPath {:?} is not in the systemd driver's slice:prefix:name form (given --systemd-cgroup)",
+            p.display()
+        )),
+        (false, true) => Err(format!(
+            "cgroupsPath {:?} is in the systemd driver's slice:prefix:name form: pass --systemd-cgroup",
+            p.display()
+        )),
+        _ => Ok(p),
+    }
 }
 
-pub fn manager(path: &std::path::Path, id: &str) -> Result<AnyCgroupManager> {
+/// `slice:prefix:name` (the slice may be empty), as opposed to a cgroupfs
+/// path. A container's saved path tells every later command which driver
+/// made its cgroup.
+pub fn is_systemd_form(p: &Path) -> bool {
+    p.to_str()
+        .is_some_and(|s| !s.starts_with('/') && s.matches(':').count() == 2)
+}
+
+/// [`plan_path`], and for the systemd driver a check of the host.
+pub fn path(spec: &Spec, id: &str, systemd: bool) -> Result<PathBuf> {
+    let p = plan_path(spec, id, systemd).map_err(anyhow::Error::msg)?;
+    if systemd {
+        check_systemd_host()?;
+    }
+    Ok(p)
+}
+
+/// The systemd driver asks systemd (over D-Bus) for a transient scope per
+/// container; that needs systemd as pid 1 and the unified hierarchy.
+fn check_systemd_host() -> Result<()> {
+    if !Path::new("/run/systemd/system").is_dir() {
+        bail!("--systemd-cgroup: systemd is not running on this host (no /run/systemd/system)");
+    }
+    if !Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        bail!("--systemd-cgroup: needs the unified cgroup v2 hierarchy at /sys/fs/cgroup");
+    }
+    Ok(())
+}
+
+pub fn manager(path: &Path, id: &str) -> Result<AnyCgroupManager> {
     create_cgroup_manager(CgroupConfig {
         cgroup_path: path.to_path_buf(),
-        systemd_cgroup: false,
+        systemd_cgroup: is_systemd_form(path),
         container_name: id.to_string(),
     })
     .with_context(|| format!("cgroup manager for {}", path.display()))
@@ -36,7 +84,15 @@ pub fn apply(m: &AnyCgroupManager, spec: &Spec, pid: Pid) -> Result<()> {
     // Only what a rule allows may be opened (runc's device policy).
     resources.set_devices(Some(crate::spec::devices::rules(spec)));
     m.add_task(pid).context("add the container to its cgroup")?;
-    set(m, &resources)
+    set(m, &resources)?;
+    if let AnyCgroupManager::Systemd(_) = m {
+        // libcgroups' systemd manager sets no device policy: attach the
+        // same eBPF device filter its cgroupfs manager does to the scope.
+        let scope = own_v2_cgroup(pid)?;
+        Devices::apply_devices(&scope, resources.devices())
+            .with_context(|| format!("device policy of {}", scope.display()))?;
+    }
+    Ok(())
 }
 
 /// Applies `resources` (the spec's linux.resources) to the cgroup.
@@ -52,6 +108,17 @@ pub fn set(m: &AnyCgroupManager, resources: &oci_spec::runtime::LinuxResources) 
         freezer_state: None,
     };
     m.apply(&opt).context("apply cgroup resources")
+}
+
+/// The cgroup v2 directory `pid` is in.
+fn own_v2_cgroup(pid: Pid) -> Result<PathBuf> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .with_context(|| format!("read /proc/{pid}/cgroup"))?;
+    let rel = text
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .with_context(|| format!("process {pid} is in no cgroup v2"))?;
+    Ok(Path::new("/sys/fs/cgroup").join(rel.trim_start_matches('/')))
 }
 
 pub fn pids(m: &AnyCgroupManager) -> Result<Vec<Pid>> {
@@ -89,4 +156,47 @@ pub fn freeze(m: &AnyCgroupManager, on: bool) -> Result<()> {
         FreezerState::Thawed
     };
     m.freeze(state).context("set the cgroup freezer")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use oci_spec::runtime::{LinuxBuilder, SpecBuilder};
+
+    fn spec_with(p: Option<&str>) -> Spec {
+        let mut linux = LinuxBuilder::default().build().unwrap();
+        linux.set_cgroups_path(p.map(PathBuf::from));
+        SpecBuilder::default().linux(linux).build().unwrap()
+    }
+
+    #[test]
+    fn paths_by_driver() {
+        assert_eq!(
+            plan_path(&spec_with(None), "c1", false).unwrap(),
+            Path::new("/rrun/c1")
+        );
+        assert_eq!(
+            plan_path(&spec_with(None), "c1", true).unwrap(),
+            Path::new("system.slice:rrun:c1")
+        );
+        let sd = spec_with(Some("kubepods-pod1.slice:cri-containerd:abc"));
+        assert_eq!(
+            plan_path(&sd, "abc", true).unwrap(),
+            Path::new("kubepods-pod1.slice:cri-containerd:abc")
+        );
+        assert!(plan_path(&sd, "abc", false)
+            .unwrap_err()
+            .contains("pass --systemd-cgroup"));
+        let fs = spec_with(Some("/machine/abc"));
+        assert!(plan_path(&fs, "abc", true)
+            .unwrap_err()
+            .contains("slice:prefix:name"));
+        assert_eq!(
+            plan_path(&fs, "abc", false).unwrap(),
+            Path::new("/machine/abc")
+        );
+        assert!(is_systemd_form(Path::new(":libpod:abc")));
+        assert!(!is_systemd_form(Path::new("/a:b:c")));
+        assert!(!is_systemd_form(Path::new("relative/path")));
+    }
 }

@@ -24,7 +24,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             if a.console_socket.is_none() && terminal_of(&a.bundle)? {
                 bail!("cannot allocate a tty when the runtime detaches without --console-socket");
             }
-            create(root, a).map(|_| 0)
+            create(root, a, cli.systemd_cgroup).map(|_| 0)
         }
         Command::Start { id } => start(root, id).map(|_| 0),
         Command::State { id } => {
@@ -40,7 +40,7 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             create: a,
             detach,
             keep,
-        } => run(root, a, *detach, *keep),
+        } => run(root, a, *detach, *keep, cli.systemd_cgroup),
         Command::Exec(a) => exec(root, a),
         Command::Ps {
             format,
@@ -163,11 +163,12 @@ struct Checked {
     bundle: PathBuf,
     spec: Spec,
     rootfs: PathBuf,
+    cgroup_path: PathBuf,
 }
 
 /// Everything about the bundle and the flags that can be checked before
 /// the host changes.
-fn check_create(a: &CreateArgs) -> Result<Checked> {
+fn check_create(a: &CreateArgs, systemd_cgroup: bool) -> Result<Checked> {
     validate::container_id(&a.id)?;
     check_preserved_fds(a.preserve_fds)?;
     let bundle = std::fs::canonicalize(&a.bundle)
@@ -186,10 +187,12 @@ fn check_create(a: &CreateArgs) -> Result<Checked> {
     if a.console_socket.is_some() && !terminal {
         bail!("--console-socket is given but process.terminal is false");
     }
+    let cgroup_path = cgroups::path(&spec, &a.id, systemd_cgroup)?;
     Ok(Checked {
         bundle,
         spec,
         rootfs,
+        cgroup_path,
     })
 }
 
@@ -209,8 +212,8 @@ fn make_state_dir(root: &Path, id: &str) -> Result<PathBuf> {
 
 /// Creates a container. Everything it made is removed again if a step
 /// fails, so a failed create leaves nothing behind.
-fn create(root: &Path, a: &CreateArgs) -> Result<Created> {
-    let c = check_create(a)?;
+fn create(root: &Path, a: &CreateArgs, systemd_cgroup: bool) -> Result<Created> {
+    let c = check_create(a, systemd_cgroup)?;
     let dir = make_state_dir(root, &a.id)?;
     let saved = Saved {
         id: a.id.clone(),
@@ -220,7 +223,7 @@ fn create(root: &Path, a: &CreateArgs) -> Result<Created> {
         start_time: 0,
         created: state::now_rfc3339(),
         owner: state::owner(),
-        cgroup_path: cgroups::path(&c.spec, &a.id),
+        cgroup_path: c.cgroup_path.clone(),
         spec: c.spec.clone(),
     };
     let mut driver = CreateDriver {
@@ -576,7 +579,7 @@ fn set_subreaper() -> Result<()> {
     Ok(())
 }
 
-fn run(root: &Path, a: &CreateArgs, detach: bool, keep: bool) -> Result<i32> {
+fn run(root: &Path, a: &CreateArgs, detach: bool, keep: bool, systemd_cgroup: bool) -> Result<i32> {
     if detach && a.console_socket.is_none() && terminal_of(&a.bundle)? {
         bail!("cannot allocate a tty when the runtime detaches without --console-socket");
     }
@@ -588,7 +591,7 @@ fn run(root: &Path, a: &CreateArgs, detach: bool, keep: bool) -> Result<i32> {
     } else {
         Some(Signals::block()?)
     };
-    let created = create(root, a)?;
+    let created = create(root, a, systemd_cgroup)?;
     if let Err(e) = start(root, &a.id) {
         let _ = destroy(root, &created.saved, Some(created.cgroup));
         return Err(e);

@@ -31,7 +31,8 @@ pub struct Cli {
     /// Log debug messages.
     #[arg(long, global = true)]
     pub debug: bool,
-    /// Accepted for runc compatibility; cgroups are managed through cgroupfs.
+    /// Manage cgroups through systemd (transient scopes; cgroupsPath in
+    /// slice:prefix:name form) instead of cgroupfs.
     #[arg(long, global = true)]
     pub systemd_cgroup: bool,
     /// Accepted for runc compatibility (true, false or auto).

@@ -25,6 +25,7 @@
 //! It must run before any async runtime or thread exists: it forks.
 
 pub mod logfile;
+mod oom;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
@@ -57,6 +58,9 @@ pub struct StartReport {
 pub struct ExitRecord {
     pub exit_code: i32,
     pub finished_at: String,
+    /// The kernel's OOM killer ended a process of the container.
+    #[serde(default)]
+    pub oom_killed: bool,
 }
 
 pub const EXIT_FILE: &str = "exit.json";
@@ -80,6 +84,8 @@ pub struct ShimArgs {
     pub dir: PathBuf,
     pub oci_root: PathBuf,
     pub oci_bin: PathBuf,
+    /// `rrun-oci --systemd-cgroup` (daemon.json's native.cgroupdriver).
+    pub systemd_cgroup: bool,
 }
 
 impl ShimArgs {
@@ -91,16 +97,23 @@ impl ShimArgs {
             self.dir.display().to_string(),
             self.oci_root.display().to_string(),
             self.oci_bin.display().to_string(),
+            if self.systemd_cgroup {
+                "systemd"
+            } else {
+                "cgroupfs"
+            }
+            .into(),
         ]
     }
 
     pub fn parse(args: &[String]) -> Option<ShimArgs> {
         match args {
-            [id, dir, root, bin] => Some(ShimArgs {
+            [id, dir, root, bin, driver] => Some(ShimArgs {
                 id: id.clone(),
                 dir: dir.into(),
                 oci_root: root.into(),
                 oci_bin: bin.into(),
+                systemd_cgroup: driver == "systemd",
             }),
             _ => None,
         }
@@ -130,6 +143,9 @@ fn oci(args: &ShimArgs) -> Command {
         .arg(args.dir.join(OCI_LOG_FILE))
         .arg("--log-format")
         .arg("json");
+    if args.systemd_cgroup {
+        c.arg("--systemd-cgroup");
+    }
     c
 }
 
@@ -336,10 +352,12 @@ fn finish(
     stdin: Stdin,
     ctl: Option<(std::os::unix::net::UnixListener, OwnedFd)>,
 ) -> Result<()> {
+    let oom_file = oom::watch(pid);
     let code = pump(args, pid, streams, stdin, ctl)?;
     let rec = ExitRecord {
         exit_code: code,
         finished_at: logs::now(),
+        oom_killed: oom::killed(oom_file.as_deref()),
     };
     crate::state::atomic_write(&args.dir.join(EXIT_FILE), &serde_json::to_vec(&rec)?)?;
     cleanup(args);

@@ -42,8 +42,6 @@ pub enum InvalidSpec {
     RestrictedPathsWithoutMountNs,
     #[error("{0} needs a new mount namespace (add {{\"type\": \"mount\"}} to linux.namespaces): without one it would change the host's mounts")]
     NeedsMountNs(&'static str),
-    #[error("cgroupsPath {0:?} is in the systemd driver's slice:prefix:name form, which is not supported yet")]
-    SystemdCgroupPath(String),
 }
 
 /// Checks a container id as runc does: no path separators, nothing that
@@ -169,11 +167,6 @@ pub fn spec(spec: &Spec) -> Result<(), InvalidSpec> {
     }
     if !new.contains(&LinuxNamespaceType::Mount) {
         without_mount_namespace(spec)?;
-    }
-    if let Some(p) = linux.cgroups_path().as_ref().and_then(|p| p.to_str()) {
-        if !p.starts_with('/') && p.matches(':').count() == 2 {
-            return Err(InvalidSpec::SystemdCgroupPath(p.to_string()));
-        }
     }
 
     let all = all_namespaces(spec);
@@ -362,11 +355,6 @@ mod tests {
             .build()
             .unwrap()]));
         assert!(matches!(spec(&s), Err(InvalidSpec::UnsupportedMountOption(o, _)) if o == "rro"));
-        let mut s = base();
-        let mut linux = s.linux().clone().unwrap();
-        linux.set_cgroups_path(Some("system.slice:rrun:abc".into()));
-        s.set_linux(Some(linux));
-        assert!(matches!(spec(&s), Err(InvalidSpec::SystemdCgroupPath(_))));
     }
 
     #[test]

@@ -50,7 +50,7 @@ pub(super) async fn inspect(State(d): D, p: Params) -> ApiResult<Response> {
             // As Docker, a container waiting for its restart counts as running.
             "Status": s.status, "Running": s.running || s.status == crate::daemon::restart::RESTARTING,
             "Paused": false, "Restarting": s.status == crate::daemon::restart::RESTARTING,
-            "OOMKilled": false, "Dead": false,
+            "OOMKilled": s.oom_killed, "Dead": false,
             "Pid": s.pid, "ExitCode": s.exit_code, "Error": s.error,
             "StartedAt": s.started_at, "FinishedAt": s.finished_at,
         },

@@ -75,7 +75,7 @@ pub(super) async fn info(State(d): D) -> impl IntoResponse {
         "Driver": "overlay2",
         "DockerRootDir": d.opts.data_root,
         "LoggingDriver": "json-file",
-        "CgroupDriver": "cgroupfs",
+        "CgroupDriver": if d.opts.systemd_cgroup { "systemd" } else { "cgroupfs" },
         "CgroupVersion": if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "2" } else { "1" },
         "KernelVersion": kernel(),
         "OperatingSystem": "linux",

@@ -57,6 +57,7 @@ impl Daemon {
         let rec: Option<ExitRecord> = std::fs::read(dir.join(shim::EXIT_FILE))
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
+        let oom_killed = rec.as_ref().is_some_and(|r| r.oom_killed);
         let (code, finished, error) = match rec {
             Some(r) => (r.exit_code, r.finished_at, String::new()),
             None => {
@@ -80,6 +81,7 @@ impl Daemon {
             c.state.exit_code = code;
             c.state.finished_at = finished;
             c.state.error = error;
+            c.state.oom_killed = oom_killed;
             c.shim_pid = 0;
         }) else {
             return;

@@ -88,6 +88,7 @@ impl Daemon {
             error: String::new(),
             started_at: logs::now(),
             finished_at: store::ZERO_TIME.into(),
+            oom_killed: false,
         };
         c.shim_pid = shim_pid;
         if let Err(e) = store::save(&self.opts.data_root, c) {

@@ -199,7 +199,11 @@ impl Daemon {
             resolv_file: file("resolv.conf"),
             netns_path: netns.map(|p| p.display().to_string()),
             mounts: self.oci_mounts(&c.mounts),
-            cgroups_path: format!("/rrun/{}", c.id),
+            cgroups_path: if self.opts.systemd_cgroup {
+                format!("system.slice:rrun:{}", c.id)
+            } else {
+                format!("/rrun/{}", c.id)
+            },
         };
         let mut spec = spec::build(&input).map_err(ApiError::bad)?;
         self.apply_run_options(&mut spec, c, &group)?;
@@ -330,6 +334,7 @@ impl Daemon {
                 error: String::new(),
                 started_at: logs::now(),
                 finished_at: store::ZERO_TIME.into(),
+                oom_killed: false,
             };
             c.shim_pid = shim_pid;
             c.ports = ports;
@@ -362,6 +367,7 @@ impl Daemon {
             dir: dir.to_path_buf(),
             oci_root: self.opts.exec_root.clone(),
             oci_bin: self.opts.oci_bin.clone(),
+            systemd_cgroup: self.opts.systemd_cgroup,
         };
         let log = std::fs::File::create(dir.join("shim.log")).map_err(ApiError::internal)?;
         let exe = std::env::current_exe().map_err(ApiError::internal)?;

@@ -93,9 +93,10 @@ pub fn apply(spec: &mut Value, o: &RunOptions, x: &Extra) -> Result<(), String> 
     let p = &mut spec["process"];
     p["capabilities"] = json!({"bounding": caps, "effective": caps, "permitted": caps});
     p["noNewPrivileges"] = json!(sec.no_new_privileges);
-    if o.oom_score_adj != 0 {
-        p["oomScoreAdj"] = json!(o.oom_score_adj);
-    }
+    // Always, as Docker: a container otherwise inherits the daemon's own
+    // score (the unit's OOMScoreAdjust=-500) and outlives the host's
+    // processes under memory pressure.
+    p["oomScoreAdj"] = json!(o.oom_score_adj);
     if !o.ulimits.is_empty() {
         p["rlimits"] = o
             .ulimits
