@@ -349,6 +349,7 @@ impl Netd {
             labels: req.labels,
             options,
             containers: BTreeMap::new(),
+            created: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true),
         };
         if req.driver == Driver::Bridge {
             let in_use = ipam::subnets_in_use(&nets)?;

@@ -111,6 +111,10 @@ pub struct Network {
     /// Attached containers by container id.
     #[serde(default)]
     pub containers: BTreeMap<String, Endpoint>,
+    /// When it was made (RFC 3339; empty for networks stored before rrun
+    /// kept it).
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub created: String,
 }
 
 /// Docker's option naming the bridge device.
@@ -284,6 +288,7 @@ pub(crate) mod tests {
             labels: BTreeMap::new(),
             options: BTreeMap::new(),
             containers: BTreeMap::new(),
+            created: String::new(),
         }
     }
 

@@ -15,8 +15,6 @@ pub enum FilterError {
     InvalidValue { key: String, value: String },
     #[error("invalid filter 'name={value}': {reason}")]
     BadPattern { value: String, reason: String },
-    #[error("invalid filters JSON: {0}")]
-    Json(String),
 }
 
 /// What a filter looks at in a volume.
@@ -55,33 +53,6 @@ impl LabelMatch {
             (None, _) => false,
         }
     }
-}
-
-/// Parse Docker's `filters` query parameter: either `{"key":["v",…]}` or
-/// the older `{"key":{"v":true,…}}`.
-pub fn parse_filters_json(json: &str) -> Result<BTreeMap<String, Vec<String>>, FilterError> {
-    if json.trim().is_empty() {
-        return Ok(BTreeMap::new());
-    }
-    let value: serde_json::Value =
-        serde_json::from_str(json).map_err(|e| FilterError::Json(e.to_string()))?;
-    let obj = value
-        .as_object()
-        .ok_or_else(|| FilterError::Json("not an object".into()))?;
-    let mut out = BTreeMap::new();
-    for (key, values) in obj {
-        let list = match values {
-            serde_json::Value::Array(a) => a
-                .iter()
-                .map(|v| v.as_str().map(str::to_string))
-                .collect::<Option<Vec<_>>>(),
-            serde_json::Value::Object(o) => Some(o.keys().cloned().collect()),
-            _ => None,
-        }
-        .ok_or_else(|| FilterError::Json(format!("bad values for {key:?}")))?;
-        out.insert(key.clone(), list);
-    }
-    Ok(out)
 }
 
 fn parse_bool(key: &str, v: &str) -> Result<bool, FilterError> {
@@ -246,17 +217,6 @@ mod tests {
         );
         let e = ListFilters::parse(&map(&[("dangling", &["maybe"])])).unwrap_err();
         assert_eq!(e.to_string(), "invalid filter 'dangling=maybe'");
-    }
-
-    #[test]
-    fn filters_json_both_shapes() {
-        let a = parse_filters_json(r#"{"name":["a","b"],"dangling":["true"]}"#).unwrap();
-        let b =
-            parse_filters_json(r#"{"name":{"a":true,"b":true},"dangling":{"true":true}}"#).unwrap();
-        assert_eq!(a, b);
-        assert!(parse_filters_json("").unwrap().is_empty());
-        assert!(parse_filters_json("[1]").is_err());
-        assert!(parse_filters_json(r#"{"name":[1]}"#).is_err());
     }
 
     #[test]

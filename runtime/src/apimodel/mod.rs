@@ -6,12 +6,14 @@
 //! stream framing lives in [`crate::state::logs`], shared by the shim,
 //! the daemon and the CLI.
 
+pub mod filters;
 pub mod query;
+
+pub use filters::{FilterError, Filters};
 
 pub use bollard_stubs::models;
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
 use std::path::PathBuf;
 
 /// Where rrund listens unless told otherwise (`-H`, `RRUN_HOST`).
@@ -45,60 +47,6 @@ pub fn start_error_code(msg: &str) -> i32 {
         126
     } else {
         128
-    }
-}
-
-/// Docker's `filters` parameter: key → accepted values (values of one key
-/// are alternatives, keys must all hold). Sent as `{"k":["v"]}`; read in
-/// that form or the old `{"k":{"v":true}}`.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(transparent)]
-pub struct Filters(pub BTreeMap<String, Vec<String>>);
-
-impl Filters {
-    /// From the CLI's `-f key=value` flags.
-    pub fn from_flags(flags: &[String]) -> anyhow::Result<Filters> {
-        let mut m: BTreeMap<String, Vec<String>> = BTreeMap::new();
-        for f in flags {
-            let (k, v) = f.split_once('=').ok_or_else(|| {
-                anyhow::anyhow!("bad format of filter (expected name=value): {f}")
-            })?;
-            m.entry(k.to_string()).or_default().push(v.to_string());
-        }
-        Ok(Filters(m))
-    }
-
-    /// The JSON text that goes into the query string.
-    pub fn to_json(&self) -> String {
-        serde_json::to_string(&self.0).unwrap_or_else(|_| "{}".into())
-    }
-
-    /// Parses the query string's JSON text (empty: no filters).
-    pub fn parse(json: &str) -> Result<Filters, String> {
-        if json.trim().is_empty() {
-            return Ok(Filters::default());
-        }
-        serde_json::from_str(json).map_err(|e| format!("invalid filter: {e}"))
-    }
-}
-
-impl<'de> Deserialize<'de> for Filters {
-    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Values {
-            List(Vec<String>),
-            Set(BTreeMap<String, bool>),
-        }
-        let m = BTreeMap::<String, Values>::deserialize(d)?;
-        Ok(Filters(
-            m.into_iter()
-                .map(|(k, v)| match v {
-                    Values::List(l) => (k, l),
-                    Values::Set(s) => (k, s.into_keys().collect()),
-                })
-                .collect(),
-        ))
     }
 }
 
@@ -137,18 +85,6 @@ mod tests {
             PathBuf::from("/run/x.sock")
         );
         assert!(socket_path("tcp://1.2.3.4:2375").is_err());
-    }
-
-    #[test]
-    fn filters_take_both_forms() {
-        let f = Filters::from_flags(&["name=a".into(), "name=b".into(), "label=x=1".into()]);
-        let f = f.unwrap();
-        assert_eq!(f.to_json(), r#"{"label":["x=1"],"name":["a","b"]}"#);
-        assert_eq!(Filters::parse(&f.to_json()).unwrap(), f);
-        let old = Filters::parse(r#"{"status":{"running":true}}"#).unwrap();
-        assert_eq!(old.0["status"], vec!["running"]);
-        assert!(Filters::parse("[1]").is_err());
-        assert!(Filters::from_flags(&["nokey".into()]).is_err());
     }
 
     #[test]

@@ -103,6 +103,9 @@ pub enum NetworkCmd {
     Prune {
         #[arg(short, long)]
         force: bool,
+        /// Provide filter values (e.g. `until=<timestamp>`, `label=k=v`).
+        #[arg(long = "filter")]
+        filter: Vec<String>,
     },
 }
 
@@ -231,7 +234,7 @@ pub fn network(c: &Client, cmd: NetworkCmd) -> Result<i32> {
             c.post_json(&format!("/networks/{}/disconnect", enc(&network)), &body)?;
             Ok(0)
         }
-        NetworkCmd::Prune { force } => prune(c, force),
+        NetworkCmd::Prune { force, filter } => prune(c, force, &filter),
     }
 }
 
@@ -292,14 +295,17 @@ fn rm(c: &Client, force: bool, networks: &[String]) -> Result<i32> {
     Ok(if failed { 1 } else { 0 })
 }
 
-fn prune(c: &Client, force: bool) -> Result<i32> {
+fn prune(c: &Client, force: bool, filter: &[String]) -> Result<i32> {
     if !confirm(
         force,
         "all custom networks not used by at least one container",
     )? {
         return Ok(0);
     }
-    let v: NetworkPruneResponse = c.post("/networks/prune")?.json()?;
+    let q = FiltersQuery {
+        filters: Filters::from_flags(filter)?,
+    };
+    let v: NetworkPruneResponse = c.post(&url("/networks/prune", &q)?)?.json()?;
     let gone = v.networks_deleted.unwrap_or_default();
     if !gone.is_empty() {
         println!("Deleted Networks:");

@@ -154,59 +154,79 @@ pub fn parse_time(s: &str) -> Option<i64> {
     Some(secs * 1_000_000_000 + frac)
 }
 
-/// A relative time (`10m`, `1h30m`, `5s`) as the CLI accepts it, turned
-/// into an absolute Unix time, else the value unchanged.
-pub fn absolute_time(s: &str, now: i64) -> String {
-    let mut total = 0i64;
-    let mut units = 0;
-    let mut num = String::new();
-    for ch in s.chars() {
-        if ch.is_ascii_digit() {
-            num.push(ch);
-            continue;
-        }
-        let unit = match ch {
-            'h' => 3600,
-            'm' => 60,
-            's' => 1,
-            _ => return s.to_string(),
-        };
-        let Ok(n) = num.parse::<i64>() else {
-            return s.to_string();
-        };
-        total += n * unit;
-        units += 1;
-        num.clear();
-    }
-    if !num.is_empty() || units == 0 {
-        return s.to_string();
-    }
-    (now - total).to_string()
+/// A prune's `until`: a time as [`parse_time`] reads it, or a Go
+/// duration (`24h`) counted back from `now_ns`, as dockerd takes it.
+pub fn parse_until(s: &str, now_ns: i64) -> Option<i64> {
+    parse_time(s).or_else(|| {
+        rrun_units::parse_go_duration(s.trim())
+            .ok()
+            .map(|d| now_ns - d)
+    })
+}
+
+/// A prune filter's `until` (None when absent), in nanoseconds.
+pub fn until_of(f: &super::Filters) -> super::ApiResult<Option<i64>> {
+    let Some(u) = f.get("until").first() else {
+        return Ok(None);
+    };
+    let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
+    parse_until(u, now).map(Some).ok_or_else(|| {
+        super::ApiError::bad(format!(
+            "invalid filter 'until={u}': not a time or duration"
+        ))
+    })
+}
+
+/// The event filters dockerd knows (swarm's are accepted and match
+/// nothing here, as a daemon outside a swarm).
+pub const FILTERS: &[&str] = &[
+    "config",
+    "container",
+    "daemon",
+    "event",
+    "image",
+    "label",
+    "network",
+    "node",
+    "plugin",
+    "scope",
+    "secret",
+    "service",
+    "type",
+    "volume",
+];
+
+/// Whether a container event's image is `v` (with or without its tag).
+fn image_of(e: &Event, v: &str) -> bool {
+    e.actor.attributes.get("image").is_some_and(|i| {
+        i == v
+            || i.rsplit_once(':')
+                .is_some_and(|(repo, tag)| repo == v && !tag.contains('/'))
+    })
 }
 
 /// Whether `e` passes Docker's event filters: values of one key are
-/// alternatives, keys must all hold.
+/// alternatives, keys must all hold, every `label` must hold.
 pub fn matches(e: &Event, f: &super::Filters) -> bool {
-    f.iter().all(|(k, vals)| {
-        vals.iter().any(|v| match k.as_str() {
-            "type" => e.typ == *v,
-            "event" => e.action == *v || e.action.split(':').next() == Some(v.as_str()),
-            "container" | "network" | "volume" | "image" => {
-                let typ_ok = e.typ == *k;
-                let name = e.actor.attributes.get("name");
-                typ_ok
-                    && (e.actor.id.starts_with(v.as_str())
-                        || name.is_some_and(|n| n == v)
-                        || (*k == "image" && e.actor.attributes.get("image") == Some(v)))
-            }
-            "label" => match v.split_once('=') {
-                Some((lk, lv)) => e.actor.attributes.get(lk).is_some_and(|x| x == lv),
-                None => e.actor.attributes.contains_key(v),
-            },
-            "scope" => e.scope == *v,
-            _ => false,
-        })
-    })
+    let object = |key: &str| {
+        !f.contains(key)
+            || (e.typ == key
+                && f.get(key).iter().any(|v| {
+                    e.actor.id.starts_with(v.as_str()) || e.actor.attributes.get("name") == Some(v)
+                }))
+            || (key == "image" && f.get(key).iter().any(|v| image_of(e, v)))
+    };
+    let action = |v: &String| e.action == *v || e.action.split(':').next() == Some(v.as_str());
+    f.exact("type", &e.typ)
+        && (!f.contains("event") || f.get("event").iter().any(action))
+        && ["container", "network", "volume", "image"]
+            .iter()
+            .all(|k| object(k))
+        && ["config", "daemon", "node", "plugin", "secret", "service"]
+            .iter()
+            .all(|k| !f.contains(k))
+        && f.match_labels("label", &e.actor.attributes)
+        && f.exact("scope", &e.scope)
 }
 
 #[cfg(test)]
@@ -235,7 +255,7 @@ mod tests {
     #[test]
     fn filters_select() {
         let e = ev("container", "die", "abcdef", "web");
-        let f = |j: &str| volumes::filters::parse_filters_json(j).unwrap();
+        let f = |j: &str| crate::apimodel::Filters::parse(j).unwrap();
         assert!(matches(
             &e,
             &f(r#"{"type":["container"],"event":["die","start"]}"#)
@@ -244,6 +264,15 @@ mod tests {
         assert!(matches(&e, &f(r#"{"container":["abc"]}"#)));
         assert!(!matches(&e, &f(r#"{"network":["web"]}"#)));
         assert!(!matches(&e, &f(r#"{"event":["stop"]}"#)));
+        let mut run = ev("container", "start", "abcdef", "web");
+        run.actor
+            .attributes
+            .insert("image".into(), "busybox:latest".into());
+        run.actor.attributes.insert("app".into(), "todo".into());
+        assert!(matches(&run, &f(r#"{"image":["busybox"]}"#)));
+        assert!(matches(&run, &f(r#"{"label":["app=todo","name=web"]}"#)));
+        assert!(!matches(&run, &f(r#"{"label":["app=todo","name=db"]}"#)));
+        assert!(!matches(&run, &f(r#"{"service":["x"]}"#)));
     }
 
     #[test]
@@ -252,13 +281,9 @@ mod tests {
         assert_eq!(parse_time("10.5"), Some(10_500_000_000));
         assert_eq!(parse_time("1970-01-01T00:00:01Z"), Some(1_000_000_000));
         assert_eq!(parse_time("x"), None);
-        assert_eq!(absolute_time("1m", 100), "40");
-        assert_eq!(absolute_time("0s", 100), "100");
-        assert_eq!(absolute_time("", 100), "");
-        assert_eq!(absolute_time("1h1s", 10_000), "6399");
-        assert_eq!(
-            absolute_time("2024-01-01T00:00:00Z", 5),
-            "2024-01-01T00:00:00Z"
-        );
+        let now = 100_000_000_000;
+        assert_eq!(parse_until("1m", now), Some(40_000_000_000));
+        assert_eq!(parse_until("10", now), Some(10_000_000_000));
+        assert_eq!(parse_until("soon", now), None);
     }
 }

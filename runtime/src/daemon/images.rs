@@ -99,21 +99,15 @@ impl Daemon {
     /// `POST /images/prune`: dangling images (no name) not used by any
     /// container; with `dangling=false`, every image no container uses.
     pub fn image_prune(&self, filters: &Filters) -> ApiResult<Value> {
-        for k in filters.keys() {
-            if !matches!(k.as_str(), "dangling" | "label") {
-                return Err(ApiError::bad(format!("invalid filter '{k}'")));
-            }
-        }
-        let all = filters
-            .get("dangling")
-            .is_some_and(|v| v.iter().any(|x| matches!(x.as_str(), "false" | "0")));
+        let f = ImageFilter::new(filters, PRUNE_FILTERS, self)?;
+        let all = f.dangling == Some(false);
         let mut deleted = Vec::new();
         let mut space = 0u64;
         for img in self.all_images()? {
             if (!all && !img.refs.is_empty()) || !self.image_users(&img.id).is_empty() {
                 continue;
             }
-            if !label_matches(&img, filters.get("label")) {
+            if !f.matches(&img) {
                 continue;
             }
             let size = img.size();
@@ -158,36 +152,18 @@ impl Daemon {
         Ok(id.to_string())
     }
 
-    /// `GET /images/json` with `all` and `filters` (dangling, reference, label).
+    /// `GET /images/json` with `all` and `filters` (dangling, reference,
+    /// label, before, since, until).
     pub fn image_list(&self, filters: &Filters) -> ApiResult<Vec<Value>> {
-        for k in filters.keys() {
-            if !matches!(k.as_str(), "dangling" | "reference" | "label") {
-                return Err(ApiError::bad(format!("invalid filter '{k}'")));
-            }
-        }
-        let dangling = filters
-            .get("dangling")
-            .map(|v| v.iter().any(|x| matches!(x.as_str(), "true" | "1")));
-        let imgs = match dangling {
+        let f = ImageFilter::new(filters, LIST_FILTERS, self)?;
+        let imgs = match f.dangling {
             Some(true) => self.all_images()?,
             _ => images::list_images(&self.images).map_err(image_err)?,
         };
         let containers = self.all();
         Ok(imgs
             .iter()
-            .filter(|i| match dangling {
-                Some(true) => i.refs.is_empty(),
-                Some(false) => !i.refs.is_empty(),
-                None => true,
-            })
-            .filter(|i| label_matches(i, filters.get("label")))
-            .filter(|i| match filters.get("reference") {
-                None => true,
-                Some(pats) => i
-                    .repo_tags()
-                    .iter()
-                    .any(|t| pats.iter().any(|p| reference_matches(p, t))),
-            })
+            .filter(|i| f.matches(i))
             .map(|i| {
                 let id = i.id.to_string();
                 json!({
@@ -209,13 +185,66 @@ impl Daemon {
     }
 }
 
-fn label_matches(img: &LocalImage, wanted: Option<&Vec<String>>) -> bool {
-    let Some(wanted) = wanted else { return true };
-    let labels = img.config.config.labels.clone().unwrap_or_default();
-    wanted.iter().all(|w| match w.split_once('=') {
-        Some((k, v)) => labels.get(k).is_some_and(|x| x == v),
-        None => labels.contains_key(w),
-    })
+/// The filters `GET /images/json` accepts, and `POST /images/prune`.
+const LIST_FILTERS: &[&str] = &["before", "dangling", "label", "reference", "since", "until"];
+const PRUNE_FILTERS: &[&str] = &["dangling", "label", "label!", "until"];
+
+/// A checked image filter, with `before`/`since` images looked up.
+struct ImageFilter<'a> {
+    f: &'a Filters,
+    dangling: Option<bool>,
+    /// Nanoseconds: created before / after / before.
+    before: Option<i64>,
+    since: Option<i64>,
+    until: Option<i64>,
+}
+
+impl<'a> ImageFilter<'a> {
+    fn new(f: &'a Filters, keys: &[&str], d: &Daemon) -> ApiResult<ImageFilter<'a>> {
+        f.validate(keys)?;
+        let created_of = |key: &str| -> ApiResult<Option<i64>> {
+            match f.get(key).first() {
+                None => Ok(None),
+                Some(name) => Ok(Some(created_ns(&find_image(&d.images, name)?))),
+            }
+        };
+        let until = super::events::until_of(f)?;
+        Ok(ImageFilter {
+            dangling: f.bool_value("dangling")?,
+            before: created_of("before")?,
+            since: created_of("since")?,
+            until,
+            f,
+        })
+    }
+
+    fn matches(&self, i: &LocalImage) -> bool {
+        let labels = i.config.config.labels.clone().unwrap_or_default();
+        let created = created_ns(i);
+        self.dangling.is_none_or(|d| d == i.refs.is_empty())
+            && self.f.match_labels("label", &labels)
+            && self.f.match_no_labels("label!", &labels)
+            && self.before.is_none_or(|b| created < b)
+            && self.since.is_none_or(|s| created > s)
+            && self.until.is_none_or(|u| created < u)
+            && (!self.f.contains("reference")
+                || i.repo_tags().iter().any(|t| {
+                    self.f
+                        .get("reference")
+                        .iter()
+                        .any(|p| reference_matches(p, t))
+                }))
+    }
+}
+
+/// An image's `Created` in nanoseconds (0 when it has none).
+fn created_ns(i: &LocalImage) -> i64 {
+    i.config
+        .created
+        .as_deref()
+        .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+        .and_then(|t| t.timestamp_nanos_opt())
+        .unwrap_or(0)
 }
 
 /// Docker's `reference` filter: a glob on `name[:tag]` (`busy*`, `*:1.0`).

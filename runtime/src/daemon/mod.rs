@@ -11,7 +11,7 @@
 //! - [`api`]: the HTTP routes, one file per domain as above.
 //! - [`models`]: the API's request and response types (Docker's names).
 //! - [`spec`], [`runopts`]: pure OCI spec building from image config and
-//!   options; [`store`]: containers on disk; [`filters`]: Docker's filters.
+//!   options; [`store`]: containers on disk; [`containers::filter`]: Docker's container filters.
 //! - Below the daemon and the shim: [`crate::state`] (atomic writes, the
 //!   shim's configuration, log framing).
 //!
@@ -48,7 +48,6 @@ pub mod config;
 pub mod containers;
 pub mod events;
 pub mod exec;
-pub mod filters;
 pub mod images;
 pub use crate::state::logs;
 pub mod models;
@@ -68,11 +67,11 @@ use std::sync::{Arc, Mutex};
 
 use axum::http::StatusCode;
 
+pub use crate::apimodel::{start_error_code, FilterError, Filters};
 pub use config::Options;
 pub(crate) use containers::lifecycle::reap;
-pub use containers::list::{human_status, matches_filters};
+pub use containers::list::human_status;
 pub use containers::name_conflict;
-pub use filters::{parse_filters, Filters};
 
 /// An API error: Docker's status code and `{"message": …}`.
 #[derive(Debug)]
@@ -103,6 +102,15 @@ impl ApiError {
 }
 
 pub type ApiResult<T> = Result<T, ApiError>;
+
+impl From<FilterError> for ApiError {
+    fn from(e: FilterError) -> ApiError {
+        match e {
+            FilterError::NoSuch { .. } => ApiError::not_found(e.to_string()),
+            _ => ApiError::bad(e.to_string()),
+        }
+    }
+}
 
 pub struct Daemon {
     pub opts: Options,
@@ -198,23 +206,10 @@ pub fn find_image(
         .ok_or_else(missing)
 }
 
-/// Docker's mapping of a failed start to an exit code: 127 when the
-/// program does not exist, 126 when it cannot be run.
-pub fn start_error_code(msg: &str) -> i32 {
-    let m = msg.to_lowercase();
-    if m.contains("not found") || m.contains("no such file") {
-        127
-    } else if m.contains("permission denied") || m.contains("not executable") {
-        126
-    } else {
-        128
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::daemon::store::{Container, State};
+    use crate::daemon::store::State;
 
     #[test]
     fn status_reads_like_docker() {
@@ -234,41 +229,5 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(human_status(&s, now), "Up About a minute");
-    }
-
-    #[test]
-    fn filters_select_like_docker() {
-        let mut c: Container = serde_json::from_value(serde_json::json!({
-            "Id": "abcdef", "Name": "web-1", "Created": "", "ImageName": "busybox",
-            "Image": "sha256:1234", "Manifest": "", "Config": {"Labels": {"tier": "front"}},
-            "HostConfig": {}, "State": {"Status": "running", "Running": true, "Pid": 1,
-            "ExitCode": 0, "Error": "", "StartedAt": "", "FinishedAt": ""},
-            "Path": "sh", "Args": []
-        }))
-        .unwrap();
-        let f = parse_filters(r#"{"name":["web"],"label":{"tier=front":true}}"#).unwrap();
-        assert!(matches_filters(&c, &f));
-        let f = parse_filters(r#"{"status":["exited","created"]}"#).unwrap();
-        assert!(!matches_filters(&c, &f));
-        c.state.status = "exited".into();
-        assert!(matches_filters(&c, &f));
-        assert!(matches_filters(
-            &c,
-            &parse_filters(r#"{"id":["abc"]}"#).unwrap()
-        ));
-        assert!(!matches_filters(
-            &c,
-            &parse_filters(r#"{"label":["nope"]}"#).unwrap()
-        ));
-        assert!(parse_filters(r#"{"bogus":["x"]}"#).is_err());
-    }
-
-    #[test]
-    fn start_errors_map_to_dockers_codes() {
-        assert_eq!(
-            start_error_code("exec: \"nope\": executable file not found in $PATH"),
-            127
-        );
-        assert_eq!(start_error_code("exec /etc/passwd: permission denied"), 126);
     }
 }

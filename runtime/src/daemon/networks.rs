@@ -15,8 +15,9 @@ use serde_json::{json, Value};
 use crate::daemon::containers::network::{mode_of, Mode};
 use crate::daemon::containers::ports::parse_port_key;
 use crate::daemon::models::EndpointSettings;
+use crate::daemon::store::ZERO_TIME;
 use crate::daemon::store::{Container, NetworkRequest};
-use crate::daemon::{ApiError, ApiResult, Daemon};
+use crate::daemon::{ApiError, ApiResult, Daemon, Filters};
 
 /// `--ip6` for `net`, checked before anything is made: an IPv6 address of
 /// the network's IPv6 subnet (netd checks again, and that it is free, when
@@ -304,7 +305,7 @@ pub fn network_json(n: &Network) -> Value {
     json!({
         "Name": n.name.as_str(),
         "Id": n.id.as_str(),
-        "Created": "0001-01-01T00:00:00Z",
+        "Created": if n.created.is_empty() { ZERO_TIME } else { n.created.as_str() },
         "Scope": "local",
         "Driver": driver,
         "EnableIPv6": n.enable_ipv6,
@@ -322,13 +323,32 @@ pub fn network_json(n: &Network) -> Value {
 
 /// Network API handlers' logic (the routes are in `api`).
 impl Daemon {
-    pub fn network_list(&self, filters: &super::Filters) -> ApiResult<Vec<Value>> {
+    /// `GET /networks` with Docker's filters (driver, id, label, name,
+    /// scope, type, dangling).
+    pub fn network_list(&self, filters: &Filters) -> ApiResult<Vec<Value>> {
+        filters.validate(&["dangling", "driver", "id", "label", "name", "scope", "type"])?;
+        filters.validate_values("type", &["custom", "builtin"])?;
+        filters.validate_values("scope", &["local", "swarm", "global"])?;
+        filters.validate_patterns("name")?;
+        let dangling = filters.bool_value("dangling")?;
+        let used = self.networks_in_use();
         let nets = self.netd.networks().map_err(net_err)?;
         Ok(nets
             .iter()
             .filter(|n| network_matches(n, filters))
+            .filter(|n| {
+                dangling.is_none_or(|d| d == (!is_builtin(n) && !used.contains(n.name.as_str())))
+            })
             .map(network_json)
             .collect())
+    }
+
+    /// The names of the networks some container (running or not) names.
+    fn networks_in_use(&self) -> std::collections::BTreeSet<String> {
+        self.all()
+            .iter()
+            .flat_map(|c| c.networks.iter().map(|r| r.name.clone()))
+            .collect()
     }
 
     pub fn network_inspect(&self, key: &str) -> ApiResult<Value> {
@@ -415,12 +435,25 @@ impl Daemon {
         Ok(())
     }
 
-    /// `POST /networks/prune`: user networks no container names.
-    pub fn network_prune(&self) -> ApiResult<Vec<String>> {
+    /// `POST /networks/prune`: user networks no container names (filters
+    /// `until`, `label`, `label!`).
+    pub fn network_prune(&self, filters: &Filters) -> ApiResult<Vec<String>> {
+        filters.validate(&["label", "label!", "until"])?;
+        let until = super::events::until_of(filters)?;
+        let used = self.networks_in_use();
         let nets = self.netd.networks().map_err(net_err)?;
         let mut removed = Vec::new();
         for n in nets {
-            if matches!(n.name.as_str(), "bridge" | "host" | "none") {
+            let created = chrono::DateTime::parse_from_rfc3339(&n.created)
+                .ok()
+                .and_then(|t| t.timestamp_nanos_opt())
+                .unwrap_or(0);
+            if is_builtin(&n)
+                || used.contains(n.name.as_str())
+                || !filters.match_labels("label", &n.labels)
+                || !filters.match_no_labels("label!", &n.labels)
+                || until.is_some_and(|u| created >= u)
+            {
                 continue;
             }
             if self.network_remove(n.id.as_str()).is_ok() {
@@ -600,31 +633,27 @@ pub fn ipam_request(config: &[Value], req: &mut netd::CreateNetwork) -> Result<(
     Ok(())
 }
 
-fn network_matches(n: &Network, f: &super::Filters) -> bool {
-    f.iter().all(|(k, vals)| {
-        vals.iter().any(|v| match k.as_str() {
-            "name" => n.name.as_str().contains(v.as_str()),
-            "id" => n.id.as_str().starts_with(v.as_str()),
-            "driver" => {
-                let d = match n.driver {
-                    Driver::Bridge => "bridge",
-                    Driver::Host => "host",
-                    Driver::None => "null",
-                };
-                d == v
-            }
-            "type" => {
-                let builtin = matches!(n.name.as_str(), "bridge" | "host" | "none");
-                (v == "builtin") == builtin
-            }
-            "label" => match v.split_once('=') {
-                Some((lk, lv)) => n.labels.get(lk).is_some_and(|x| x == lv),
-                None => n.labels.contains_key(v),
-            },
-            _ => false,
-        })
-    })
+fn is_builtin(n: &Network) -> bool {
+    matches!(n.name.as_str(), "bridge" | "host" | "none")
 }
+
+/// Docker's network filters: `name` a pattern, `id` a prefix, every
+/// `label`, `driver` and `type` exact; `scope` is always `local`.
+fn network_matches(n: &Network, f: &Filters) -> bool {
+    let driver = match n.driver {
+        Driver::Bridge => "bridge",
+        Driver::Host => "host",
+        Driver::None => "null",
+    };
+    let kind = if is_builtin(n) { "builtin" } else { "custom" };
+    f.pattern("name", n.name.as_str())
+        && f.prefix("id", n.id.as_str())
+        && f.exact("driver", driver)
+        && f.exact("type", kind)
+        && f.exact("scope", "local")
+        && f.match_labels("label", &n.labels)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -811,6 +840,7 @@ mod tests {
             labels: BTreeMap::new(),
             options: BTreeMap::new(),
             containers,
+            created: String::new(),
         }
     }
 

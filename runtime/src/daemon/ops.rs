@@ -113,28 +113,20 @@ impl Daemon {
         Ok(v)
     }
 
-    /// `POST /containers/prune`: every container that is not running.
+    /// `POST /containers/prune`: every container that is not running
+    /// (filters `until`, `label`, `label!`).
     pub fn container_prune(&self, filters: &Filters) -> ApiResult<Value> {
-        for k in filters.keys() {
-            if !matches!(k.as_str(), "label" | "until") {
-                return Err(ApiError::bad(format!("invalid filter '{k}'")));
-            }
-        }
-        let until = filters
-            .get("until")
-            .and_then(|v| v.first())
-            .and_then(|u| super::events::parse_time(u));
+        filters.validate(&["label", "label!", "until"])?;
+        let until = super::events::until_of(filters)?;
         let mut deleted = Vec::new();
         let mut space = 0u64;
         for c in self.all() {
-            if c.state.running {
+            let labels = &c.config.labels;
+            if c.state.running
+                || !filters.match_labels("label", labels)
+                || !filters.match_no_labels("label!", labels)
+            {
                 continue;
-            }
-            if let Some(labels) = filters.get("label") {
-                let f: Filters = [("label".to_string(), labels.clone())].into();
-                if !super::matches_filters(&c, &f) {
-                    continue;
-                }
             }
             if let Some(u) = until {
                 let created = chrono::DateTime::parse_from_rfc3339(&c.created)
@@ -164,7 +156,7 @@ impl Daemon {
 impl Daemon {
     /// `GET /system/df`: images, containers and volumes with their sizes.
     pub fn system_df(&self) -> ApiResult<Value> {
-        let mut images = self.image_list(&Filters::new())?;
+        let mut images = self.image_list(&Filters::default())?;
         // Layers are not shared between images here (one snapshot chain each
         // as far as the numbers go); Docker's CLI needs a known SharedSize.
         for i in images.iter_mut() {
@@ -180,14 +172,14 @@ impl Daemon {
         };
         let all = self.all();
         let mut containers = Vec::new();
-        for s in self.list(true, &Filters::new()) {
+        for s in self.list(true, Filters::default())? {
             let rw = dir_size(&self.dir(&s.id).join("upper"));
             let mut v = serde_json::to_value(&s).map_err(ApiError::internal)?;
             v["SizeRw"] = json!(rw);
             v["SizeRootFs"] = json!(rw + image_size(&s.image_id));
             containers.push(v);
         }
-        let none = volumes::filters::ListFilters::parse(&Filters::new())
+        let none = volumes::filters::ListFilters::parse(&Default::default())
             .map_err(|e| ApiError::internal(e.to_string()))?;
         let mut vols = Vec::new();
         for vol in self

@@ -12,7 +12,7 @@ use volumes::plan::{self, MountRequest, PlannedMount, PlannedSource};
 use volumes::{StoreError, VolumeName};
 
 use super::models::{ApiMount, ContainerConfig, HostConfig};
-use super::{ApiError, ApiResult, Daemon};
+use super::{ApiError, ApiResult, Daemon, Filters};
 
 fn vol_err(e: StoreError) -> ApiError {
     match e {
@@ -226,11 +226,9 @@ impl Daemon {
         serde_json::to_value(v).map_err(ApiError::internal)
     }
 
-    pub fn volume_list(&self, filters: &str) -> ApiResult<Value> {
-        let f = volumes::filters::parse_filters_json(filters)
+    pub fn volume_list(&self, filters: &Filters) -> ApiResult<Value> {
+        let f = volumes::filters::ListFilters::parse(&filters.0)
             .map_err(|e| ApiError::bad(e.to_string()))?;
-        let f =
-            volumes::filters::ListFilters::parse(&f).map_err(|e| ApiError::bad(e.to_string()))?;
         let list = self.volumes.list(&f).map_err(vol_err)?;
         Ok(json!({"Volumes": list, "Warnings": []}))
     }
@@ -255,11 +253,9 @@ impl Daemon {
         Ok(())
     }
 
-    pub fn volume_prune(&self, filters: &str) -> ApiResult<Value> {
-        let f = volumes::filters::parse_filters_json(filters)
+    pub fn volume_prune(&self, filters: &Filters) -> ApiResult<Value> {
+        let f = volumes::filters::PruneFilters::parse(&filters.0)
             .map_err(|e| ApiError::bad(e.to_string()))?;
-        let f =
-            volumes::filters::PruneFilters::parse(&f).map_err(|e| ApiError::bad(e.to_string()))?;
         let r = self.volumes.prune(&f).map_err(vol_err)?;
         Ok(json!({"VolumesDeleted": r.volumes_deleted, "SpaceReclaimed": r.space_reclaimed}))
     }

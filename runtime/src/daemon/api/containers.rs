@@ -33,8 +33,9 @@ pub(super) async fn create(State(d): D, q: Q, Json(body): Json<CreateBody>) -> A
 }
 
 pub(super) async fn list(State(d): D, q: Q) -> ApiResult<Response> {
-    let filters = crate::daemon::parse_filters(q.get("filters").map(String::as_str).unwrap_or(""))?;
-    Ok(Json(d.list(flag(&q, "all"), &filters)).into_response())
+    let filters = filters_of(&q)?;
+    let list = blocking(move || d.list(flag(&q, "all"), filters)).await?;
+    Ok(Json(list).into_response())
 }
 
 pub(super) async fn inspect(State(d): D, p: Params) -> ApiResult<Response> {
@@ -437,7 +438,7 @@ pub(super) async fn container_top(
 }
 
 pub(super) async fn containers_prune(State(d): D, q: Q) -> ApiResult<Response> {
-    let f = parse_any_filters(q.get("filters").map(String::as_str).unwrap_or(""))?;
+    let f = filters_of(&q)?;
     Ok(Json(blocking(move || d.container_prune(&f)).await?).into_response())
 }
 

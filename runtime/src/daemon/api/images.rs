@@ -319,12 +319,12 @@ pub(super) async fn images_create(State(d): D, q: Q, body: Bytes) -> ApiResult<R
 
 /// `GET /images/json` with filters.
 pub(super) async fn images_list(State(d): D, q: Q) -> ApiResult<Response> {
-    let f = parse_any_filters(q.get("filters").map(String::as_str).unwrap_or(""))?;
+    let f = filters_of(&q)?;
     Ok(Json(blocking(move || d.image_list(&f)).await?).into_response())
 }
 
 pub(super) async fn images_prune(State(d): D, q: Q) -> ApiResult<Response> {
-    let f = parse_any_filters(q.get("filters").map(String::as_str).unwrap_or(""))?;
+    let f = filters_of(&q)?;
     Ok(Json(blocking(move || d.image_prune(&f)).await?).into_response())
 }
 

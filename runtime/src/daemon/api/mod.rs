@@ -185,10 +185,12 @@ pub(super) fn channel_stream(
     })
 }
 
-/// `filters` in either of Docker's forms, any keys (each endpoint checks
-/// the keys it knows).
-pub(super) fn parse_any_filters(json: &str) -> ApiResult<super::Filters> {
-    ::volumes::filters::parse_filters_json(json).map_err(|e| ApiError::bad(e.to_string()))
+/// The `filters` query parameter in either of Docker's forms, any keys
+/// (each service checks the keys it knows).
+pub(super) fn filters_of(q: &HashMap<String, String>) -> ApiResult<super::Filters> {
+    Ok(super::Filters::parse(
+        q.get("filters").map(String::as_str).unwrap_or(""),
+    )?)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use super::*;
 use crate::daemon::ApiResult;
 
 pub(super) async fn networks(State(d): D, q: Q) -> ApiResult<Response> {
-    let filters = parse_any_filters(q.get("filters").map(String::as_str).unwrap_or(""))?;
+    let filters = filters_of(&q)?;
     let list = blocking(move || d.network_list(&filters)).await?;
     Ok(Json(list).into_response())
 }
@@ -34,8 +34,9 @@ pub(super) async fn network_remove(State(d): D, p: Params) -> ApiResult<StatusCo
     Ok(StatusCode::NO_CONTENT)
 }
 
-pub(super) async fn network_prune(State(d): D) -> ApiResult<Response> {
-    let removed = blocking(move || d.network_prune()).await?;
+pub(super) async fn network_prune(State(d): D, q: Q) -> ApiResult<Response> {
+    let filters = filters_of(&q)?;
+    let removed = blocking(move || d.network_prune(&filters)).await?;
     Ok(Json(json!({"NetworksDeleted": removed})).into_response())
 }
 

@@ -57,7 +57,7 @@ pub(super) async fn version() -> impl IntoResponse {
 }
 
 pub(super) async fn info(State(d): D) -> impl IntoResponse {
-    let all = d.list(true, &Default::default());
+    let all = d.list(true, Default::default()).unwrap_or_default();
     let count = |s: &str| all.iter().filter(|c| c.state == s).count();
     let images = rrun_image::images::list_images(&d.images)
         .map(|v| v.len())
@@ -106,15 +106,8 @@ pub(super) async fn build_prune() -> Response {
 /// `GET /events`: the history from `since`, then live events until
 /// `until` (when given) or the client goes.
 pub(super) async fn events_stream(State(d): D, q: Q) -> ApiResult<Response> {
-    let filters = parse_any_filters(q.get("filters").map(String::as_str).unwrap_or(""))?;
-    for k in filters.keys() {
-        if !matches!(
-            k.as_str(),
-            "type" | "event" | "container" | "network" | "volume" | "image" | "label" | "scope"
-        ) {
-            return Err(ApiError::bad(format!("invalid filter '{k}'")));
-        }
-    }
+    let filters = filters_of(&q)?;
+    filters.validate(events::FILTERS)?;
     let time = |k: &str| -> ApiResult<Option<i64>> {
         match q.get(k).filter(|s| !s.is_empty()) {
             None => Ok(None),

@@ -9,7 +9,7 @@ use super::*;
 use crate::daemon::ApiResult;
 
 pub(super) async fn volumes_list(State(d): D, q: Q) -> ApiResult<Response> {
-    let f = q.get("filters").cloned().unwrap_or_default();
+    let f = filters_of(&q)?;
     Ok(Json(blocking(move || d.volume_list(&f)).await?).into_response())
 }
 
@@ -34,6 +34,6 @@ pub(super) async fn volume_remove(State(d): D, p: Params, q: Q) -> ApiResult<Sta
 }
 
 pub(super) async fn volume_prune(State(d): D, q: Q) -> ApiResult<Response> {
-    let f = q.get("filters").cloned().unwrap_or_default();
+    let f = filters_of(&q)?;
     Ok(Json(blocking(move || d.volume_prune(&f)).await?).into_response())
 }

@@ -1,41 +1,53 @@
 //! `GET /containers/json`: the list, its filters and Docker's summary.
 
+use super::filter::{ContainerFilter, Lookup};
 use crate::daemon::models::{ContainerSummary, SummaryHostConfig};
 use crate::daemon::store::{Container, State};
 use crate::daemon::*;
 
 impl Daemon {
     /// `GET /containers/json`.
-    pub fn list(&self, all: bool, filters: &Filters) -> Vec<ContainerSummary> {
+    pub fn list(&self, all: bool, filters: Filters) -> ApiResult<Vec<ContainerSummary>> {
+        let nets = self.netd.networks().unwrap_or_default();
+        let look = Looks {
+            d: self,
+            nets: &nets,
+        };
+        let f = ContainerFilter::new(filters, &look)?;
         // A status filter shows stopped containers without `all`, as Docker.
-        let all = all || filters.contains_key("status");
+        let all = all || f.shows_stopped();
         let mut v: Vec<Container> = self
             .all()
             .into_iter()
             .filter(|c| all || c.state.running || c.state.status == restart::RESTARTING)
-            .filter(|c| matches_filters(c, filters))
+            .filter(|c| f.matches(c, &look))
             .collect();
         v.sort_by(|a, b| b.created.cmp(&a.created));
-        let nets = self.netd.networks().unwrap_or_default();
-        v.iter().map(|c| summary(self, c, &nets)).collect()
+        Ok(v.iter().map(|c| summary(self, c, &nets)).collect())
     }
 }
 
-/// True if `c` passes every filter (values of one key are alternatives).
-pub fn matches_filters(c: &Container, f: &Filters) -> bool {
-    f.iter().all(|(k, vals)| {
-        vals.iter().any(|v| match k.as_str() {
-            "id" => c.id.starts_with(v.as_str()),
-            "name" => c.name.contains(v.trim_start_matches('/')),
-            "status" => c.state.status == *v,
-            "ancestor" => c.image_name == *v || c.image.contains(v.as_str()),
-            "label" => match v.split_once('=') {
-                Some((lk, lv)) => c.config.labels.get(lk).is_some_and(|x| x == lv),
-                None => c.config.labels.contains_key(v),
-            },
-            _ => false,
-        })
-    })
+/// The daemon's objects as the container filters look them up.
+struct Looks<'a> {
+    d: &'a Daemon,
+    nets: &'a [netd::store::Network],
+}
+
+impl Lookup for Looks<'_> {
+    fn container(&self, name_or_id: &str) -> Option<Container> {
+        self.d.get(name_or_id).ok()
+    }
+    fn image_ids(&self, reference: &str) -> Vec<String> {
+        find_image(&self.d.images, reference)
+            .map(|i| vec![i.id.to_string()])
+            .unwrap_or_default()
+    }
+    fn network_id(&self, name: &str) -> Option<String> {
+        self.nets
+            .iter()
+            .find(|n| n.name.as_str() == name)
+            .map(|n| n.id.as_str().to_string())
+    }
 }
 
 fn summary(d: &Daemon, c: &Container, nets: &[netd::store::Network]) -> ContainerSummary {

@@ -1,6 +1,7 @@
 //! The containers service: the name index, create, rename and remove.
 
 pub mod create;
+pub mod filter;
 pub mod index;
 pub mod lifecycle;
 pub mod list;
