@@ -46,6 +46,33 @@ fn ping_version_info_and_api_prefix() {
     assert_eq!(c, 200);
     let v: serde_json::Value = serde_json::from_str(&body).unwrap();
     assert_eq!(v["Containers"], 0);
+    // Fields docker-py and compose read, as dockerd sends them.
+    assert_eq!(v["Swarm"]["LocalNodeState"], "inactive", "{body}");
+    assert_eq!(v["Debug"], false, "{body}");
+    assert_eq!(v["ExperimentalBuild"], false, "{body}");
+    assert!(v["MemTotal"].as_i64().unwrap() > 0, "{body}");
+    assert!(v["NCPU"].as_i64().unwrap() >= 1, "{body}");
+
+    // Routes without the version prefix, as dockerd serves them.
+    let (c, body) = http(&d.socket(), "GET", "/version").unwrap();
+    assert_eq!(c, 200, "{body}");
+    // Outside a swarm, dockerd's 503 (clients tolerate only that).
+    for path in [
+        "/v1.41/swarm",
+        "/nodes",
+        "/v1.43/services?filters=%7B%7D",
+        "/tasks/x",
+    ] {
+        let (c, body) = http(&d.socket(), "GET", path).unwrap();
+        assert_eq!(c, 503, "{path}: {body}");
+        assert!(body.contains("not a swarm manager"), "{path}: {body}");
+    }
+    let (c, body) = http(&d.socket(), "POST", "/v1.41/swarm/leave").unwrap();
+    assert_eq!(
+        (c, body.contains("not part of a swarm")),
+        (503, true),
+        "{body}"
+    );
 
     let out = d.ok(&["version"]);
     assert!(

@@ -104,6 +104,16 @@ pub fn router(d: Arc<Daemon>) -> Router {
             get(volumes::volume_inspect).delete(volumes::volume_remove),
         ),
     ];
+    let swarm = ["swarm", "nodes", "services", "tasks", "secrets", "configs"];
+    let swarm_routes: Vec<String> = swarm
+        .iter()
+        .flat_map(|s| [format!("/{s}"), format!("/{s}/{{*rest}}")])
+        .collect();
+    let routes = routes.into_iter().chain(
+        swarm_routes
+            .iter()
+            .map(|p| (p.as_str(), axum::routing::any(system::not_a_swarm))),
+    );
     let mut r = Router::new();
     for (path, m) in routes {
         r = r
@@ -117,7 +127,13 @@ pub fn router(d: Arc<Daemon>) -> Router {
 
 /// Checks the `/v1.xx/` prefix and adds Docker's headers to every answer.
 async fn api_headers(req: Request, next: Next) -> Response {
-    if let Some(v) = req.uri().path().strip_prefix("/v") {
+    // `/version`, `/volumes` are routes; `/v1.41/…` (a digit after `v`) a prefix.
+    let prefix = req
+        .uri()
+        .path()
+        .strip_prefix("/v")
+        .filter(|rest| rest.starts_with(|c: char| c.is_ascii_digit()));
+    if let Some(v) = prefix {
         let v = v.split('/').next().unwrap_or("");
         match parse_version(v) {
             Some(asked) if asked > parse_version(API_VERSION).unwrap() => {

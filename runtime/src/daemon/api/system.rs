@@ -10,8 +10,13 @@ use axum::Json;
 use serde_json::json;
 
 use super::*;
+use crate::apimodel::models::{
+    LocalNodeState, RegistryServiceConfig, Runtime, SwarmInfo, SystemInfo,
+    SystemInfoCgroupDriverEnum, SystemInfoCgroupVersionEnum, SystemInfoIsolationEnum,
+    SystemVersion, SystemVersionComponents, SystemVersionPlatform,
+};
 use crate::daemon::events;
-use crate::daemon::{ApiError, ApiResult};
+use crate::daemon::{ApiError, ApiResult, Daemon};
 
 pub(super) async fn ping() -> impl IntoResponse {
     (
@@ -37,59 +42,175 @@ pub(super) fn arch() -> &'static str {
     }
 }
 
-pub(super) async fn version() -> impl IntoResponse {
+pub(super) async fn version() -> Json<SystemVersion> {
     let v = env!("CARGO_PKG_VERSION");
-    Json(json!({
-        "Platform": {"Name": "rrun"},
-        "Components": [{"Name": "Engine", "Version": v, "Details": {
-            "ApiVersion": API_VERSION, "MinAPIVersion": MIN_API_VERSION,
-            "Os": "linux", "Arch": arch(), "KernelVersion": kernel()}}],
-        "Version": v,
-        "ApiVersion": API_VERSION,
-        "MinAPIVersion": MIN_API_VERSION,
-        "GitCommit": "",
-        "GoVersion": "",
-        "Os": "linux",
-        "Arch": arch(),
-        "KernelVersion": kernel(),
-        "BuildTime": "",
-    }))
+    let details = [
+        ("ApiVersion", API_VERSION),
+        ("MinAPIVersion", MIN_API_VERSION),
+        ("Os", "linux"),
+        ("Arch", arch()),
+        ("KernelVersion", &kernel()),
+        ("GitCommit", ""),
+        ("GoVersion", ""),
+        ("BuildTime", ""),
+        ("Experimental", "false"),
+    ];
+    Json(SystemVersion {
+        platform: Some(SystemVersionPlatform {
+            name: "rrun".into(),
+        }),
+        components: Some(vec![SystemVersionComponents {
+            name: "Engine".into(),
+            version: v.into(),
+            details: Some(
+                details
+                    .iter()
+                    .map(|(k, v)| (k.to_string(), v.to_string()))
+                    .collect(),
+            ),
+        }]),
+        version: Some(v.into()),
+        api_version: Some(API_VERSION.into()),
+        min_api_version: Some(MIN_API_VERSION.into()),
+        git_commit: Some(String::new()),
+        go_version: Some(String::new()),
+        os: Some("linux".into()),
+        arch: Some(arch().into()),
+        kernel_version: Some(kernel()),
+        experimental: Some(false),
+        build_time: Some(String::new()),
+    })
 }
 
-pub(super) async fn info(State(d): D) -> impl IntoResponse {
+pub(super) async fn info(State(d): D) -> ApiResult<Json<SystemInfo>> {
+    Ok(Json(blocking(move || Ok(system_info(&d))).await?))
+}
+
+/// `GET /info` with every field dockerd sends that has a meaning here.
+fn system_info(d: &Daemon) -> SystemInfo {
     let all = d.list(true, Default::default()).unwrap_or_default();
-    let count = |s: &str| all.iter().filter(|c| c.state == s).count();
+    let running = all.iter().filter(|c| c.state == "running").count() as i64;
+    let paused = all.iter().filter(|c| c.state == "paused").count() as i64;
     let images = rrun_image::images::list_images(&d.images)
         .map(|v| v.len())
         .unwrap_or(0);
-    let hostname = nix::unistd::gethostname()
-        .map(|h| h.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    Json(json!({
-        "ID": "",
-        "Containers": all.len(),
-        "ContainersRunning": count("running"),
-        "ContainersPaused": 0,
-        "ContainersStopped": all.len() - count("running"),
-        "Images": images,
-        "Driver": "overlay2",
-        "DockerRootDir": d.opts.data_root,
-        "LoggingDriver": "json-file",
-        "CgroupDriver": if d.opts.systemd_cgroup { "systemd" } else { "cgroupfs" },
-        "CgroupVersion": if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() { "2" } else { "1" },
-        "KernelVersion": kernel(),
-        "OperatingSystem": "linux",
-        "OSType": "linux",
-        "Architecture": std::env::consts::ARCH,
-        "NCPU": std::thread::available_parallelism().map(|n| n.get()).unwrap_or(1),
-        "Name": hostname,
-        "ServerVersion": env!("CARGO_PKG_VERSION"),
-        "DefaultRuntime": "rrun-oci",
-        "Runtimes": {"rrun-oci": {"path": d.opts.oci_bin}},
-        "LiveRestoreEnabled": true,
-        "SecurityOptions": [],
-        "Warnings": [],
-    }))
+    let cgroup_v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let runtime = Runtime {
+        path: Some(d.opts.oci_bin.display().to_string()),
+        ..Default::default()
+    };
+    let env = |k: &str| std::env::var(k).unwrap_or_default();
+    SystemInfo {
+        id: Some(String::new()),
+        containers: Some(all.len() as i64),
+        containers_running: Some(running),
+        containers_paused: Some(paused),
+        containers_stopped: Some(all.len() as i64 - running - paused),
+        images: Some(images as i64),
+        driver: Some("overlay2".into()),
+        driver_status: Some(vec![vec!["Backing Filesystem".into(), "extfs".into()]]),
+        docker_root_dir: Some(d.opts.data_root.display().to_string()),
+        memory_limit: Some(true),
+        swap_limit: Some(true),
+        cpu_cfs_period: Some(true),
+        cpu_cfs_quota: Some(true),
+        cpu_shares: Some(true),
+        cpu_set: Some(true),
+        pids_limit: Some(true),
+        oom_kill_disable: Some(!cgroup_v2),
+        debug: Some(d.opts.log_level == "debug"),
+        nfd: Some(count_dir("/proc/self/fd")),
+        n_goroutines: Some(count_dir("/proc/self/task")),
+        system_time: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)),
+        logging_driver: Some("json-file".into()),
+        cgroup_driver: Some(if d.opts.systemd_cgroup {
+            SystemInfoCgroupDriverEnum::SYSTEMD
+        } else {
+            SystemInfoCgroupDriverEnum::CGROUPFS
+        }),
+        cgroup_version: Some(if cgroup_v2 {
+            SystemInfoCgroupVersionEnum::_2
+        } else {
+            SystemInfoCgroupVersionEnum::_1
+        }),
+        n_events_listener: Some(0),
+        kernel_version: Some(kernel()),
+        operating_system: Some(os_release("PRETTY_NAME").unwrap_or_else(|| "linux".into())),
+        os_version: os_release("VERSION_ID"),
+        os_type: Some("linux".into()),
+        architecture: Some(std::env::consts::ARCH.into()),
+        ncpu: Some(std::thread::available_parallelism().map_or(1, |n| n.get()) as i64),
+        mem_total: Some(mem_total()),
+        index_server_address: Some("https://index.docker.io/v1/".into()),
+        registry_config: Some(RegistryServiceConfig {
+            insecure_registry_cidrs: Some(vec!["127.0.0.0/8".into(), "::1/128".into()]),
+            index_configs: Some(Default::default()),
+            mirrors: Some(vec![]),
+        }),
+        http_proxy: Some(env("HTTP_PROXY")),
+        https_proxy: Some(env("HTTPS_PROXY")),
+        no_proxy: Some(env("NO_PROXY")),
+        name: Some(
+            nix::unistd::gethostname()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_default(),
+        ),
+        labels: Some(vec![]),
+        experimental_build: Some(false),
+        server_version: Some(env!("CARGO_PKG_VERSION").into()),
+        runtimes: Some([("rrun-oci".to_string(), runtime)].into()),
+        default_runtime: Some("rrun-oci".into()),
+        swarm: Some(SwarmInfo {
+            node_id: Some(String::new()),
+            node_addr: Some(String::new()),
+            local_node_state: Some(LocalNodeState::INACTIVE),
+            control_available: Some(false),
+            error: Some(String::new()),
+            ..Default::default()
+        }),
+        live_restore_enabled: Some(true),
+        isolation: Some(SystemInfoIsolationEnum::DEFAULT),
+        init_binary: Some(String::new()),
+        security_options: Some(vec!["name=seccomp,profile=builtin".into()]),
+        warnings: Some(vec![]),
+        ..Default::default()
+    }
+}
+
+fn count_dir(path: &str) -> i64 {
+    std::fs::read_dir(path).map_or(0, |d| d.count() as i64)
+}
+
+/// `MemTotal` of /proc/meminfo, in bytes.
+fn mem_total() -> i64 {
+    let meminfo = std::fs::read_to_string("/proc/meminfo").unwrap_or_default();
+    meminfo
+        .lines()
+        .find_map(|l| l.strip_prefix("MemTotal:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// A field of /etc/os-release, unquoted.
+fn os_release(key: &str) -> Option<String> {
+    let text = std::fs::read_to_string("/etc/os-release").ok()?;
+    text.lines()
+        .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+        .map(|v| v.trim_matches('"').to_string())
+}
+
+/// Every swarm route: dockerd outside a swarm answers 503, and clients
+/// (docker-py, compose) expect exactly that.
+pub(super) async fn not_a_swarm(req: axum::extract::Request) -> ApiError {
+    let leave = req.uri().path().ends_with("/swarm/leave");
+    ApiError::new(
+        axum::http::StatusCode::SERVICE_UNAVAILABLE,
+        if leave {
+            "This node is not part of a swarm"
+        } else {
+            "This node is not a swarm manager. Use \"docker swarm init\" or \"docker swarm join\" to connect this node to swarm and try again."
+        },
+    )
 }
 
 /// `GET /system/df`.
