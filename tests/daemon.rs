@@ -742,3 +742,35 @@ fn start_up_removes_what_a_crash_left_half_made() {
     assert_eq!(inspect(&d, "keep")["State"]["Status"], "running");
     assert_eq!(d.ok(&["ps", "-q"]).lines().count(), 1);
 }
+
+/// dockerd answers a SIGKILL once the container has exited: the next
+/// inspect already says exited, 137 (docker-py's kill-then-inspect).
+#[test]
+fn sigkill_answers_once_the_container_exited() {
+    let d = Daemon::start();
+    d.load_busybox();
+    for i in 0..3 {
+        let name = format!("k{i}");
+        // A process tree: the shim sees the exit only after every one died.
+        d.ok(&[
+            "run",
+            "-d",
+            "--name",
+            &name,
+            "busybox",
+            "sh",
+            "-c",
+            "sleep 100 & sleep 100 & wait",
+        ]);
+        let (code, body) = http(
+            &d.socket(),
+            "POST",
+            &format!("/v1.43/containers/{name}/kill"),
+        )
+        .unwrap();
+        assert_eq!(code, 204, "{body}");
+        let v = common::daemon::inspect(&d, &name);
+        assert_eq!(v["State"]["Running"], false, "{v}");
+        assert_eq!(v["State"]["ExitCode"], 137, "{v}");
+    }
+}

@@ -108,7 +108,25 @@ pub(super) async fn restart(State(d): D, p: Params, q: Q) -> ApiResult<StatusCod
 pub(super) async fn kill(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode> {
     let id = id_of(&p);
     let sig = q.get("signal").cloned().unwrap_or_else(|| "SIGKILL".into());
+    let mut rx = d.subscribe(&id)?;
+    let sigkill = matches!(
+        sig.trim_start_matches("SIG").to_ascii_uppercase().as_str(),
+        "KILL" | "9"
+    );
     blocking(move || d.kill(&id, &sig)).await?;
+    // As dockerd: after SIGKILL the answer comes once the container has
+    // exited (137), so a client's next inspect sees it stopped.
+    if sigkill {
+        let exited = rx.wait_for(|s| !s.running);
+        if tokio::time::timeout(Duration::from_secs(10), exited)
+            .await
+            .is_err()
+        {
+            return Err(ApiError::internal(
+                "container did not exit within 10 seconds of SIGKILL",
+            ));
+        }
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
