@@ -166,9 +166,15 @@ fn ipv6_networks_addresses_traffic_ports_dns_restart_and_teardown() {
     // The published port over IPv6: from outside on the host's address,
     // from the host itself on that address; IPv4 still works. (Not on the
     // host's ::1: the kernel never routes ::1 off `lo`; see firewall.rs.)
+    // Polled: the first connection waits on neighbour discovery along the
+    // way, which a loaded machine can stretch past one connect's timeout.
     assert_eq!(
-        fetch(&outside, "[fd00:200::1]:18080").as_deref(),
-        Some("web says hi\n")
+        poll(
+            "the published port from outside",
+            Duration::from_secs(10),
+            || { fetch(&outside, "[fd00:200::1]:18080") }
+        ),
+        "web says hi\n"
     );
     assert_eq!(
         fetch(&host, "[fd00:200::1]:18080").as_deref(),
@@ -311,9 +317,15 @@ fn ipv6_networks_addresses_traffic_ports_dns_restart_and_teardown() {
     assert_eq!(netd.ensure_default_network().unwrap(), default, "once");
     let addrs = ip(&host, &["-o", "addr", "show", "dev", &br]);
     assert!(addrs.contains(&format!("inet6 {gw6}/64")), "{addrs}");
+    // Polled: the first connection waits on neighbour discovery along the
+    // way, which a loaded machine can stretch past one connect's timeout.
     assert_eq!(
-        fetch(&outside, "[fd00:200::1]:18080").as_deref(),
-        Some("web says hi\n")
+        poll(
+            "the published port from outside",
+            Duration::from_secs(10),
+            || { fetch(&outside, "[fd00:200::1]:18080") }
+        ),
+        "web says hi\n"
     );
     let got3 = third(&netd, "v6net", &format!("fd00:{tag}:6::3")).unwrap();
     assert_eq!(
