@@ -774,3 +774,45 @@ fn sigkill_answers_once_the_container_exited() {
         assert_eq!(v["State"]["ExitCode"], 137, "{v}");
     }
 }
+
+/// `logs --since`/`--until` keep the lines of that window (docker's CLI
+/// and rrun's send the same query).
+#[test]
+fn logs_since_and_until_select_a_window() {
+    let d = Daemon::start();
+    d.load_busybox();
+    d.ok(&[
+        "run",
+        "--name",
+        "win",
+        "busybox",
+        "sh",
+        "-c",
+        "echo one; sleep 1.2; echo two",
+    ]);
+    let all = d.ok(&["logs", "-t", "win"]);
+    let time_of = |word: &str| {
+        all.lines()
+            .find(|l| l.ends_with(word))
+            .and_then(|l| l.split_whitespace().next())
+            .unwrap_or_else(|| panic!("no {word} in {all}"))
+            .to_string()
+    };
+    let (one, two) = (time_of("one"), time_of("two"));
+    assert!(one < two, "{all}");
+    assert_eq!(d.ok(&["logs", "--since", &two, "win"]), "two\n");
+    assert_eq!(d.ok(&["logs", "--until", &one, "win"]), "one\n");
+    assert_eq!(d.docker_ok(&["logs", "--since", &two, "win"]), "two\n");
+    assert_eq!(d.docker_ok(&["logs", "--until", &one, "win"]), "one\n");
+    assert_eq!(
+        d.docker_ok(&["logs", "--since", &one, "--until", &two, "win"]),
+        "one\ntwo\n"
+    );
+    let bad = d.rrun(&["logs", "--since", "yesterday", "win"]);
+    assert!(!bad.status.success());
+    assert!(
+        common::text(&bad.stderr).contains("invalid value for \"since\""),
+        "{}",
+        common::text(&bad.stderr)
+    );
+}

@@ -105,6 +105,11 @@ pub struct LogsQuery {
     /// A number of lines, or `all`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tail: Option<String>,
+    /// Unix time (`1700000000.5`) or RFC 3339: the window of lines sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
 }
 
 /// `POST /containers/{id}/attach`.

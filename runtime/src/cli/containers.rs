@@ -26,6 +26,12 @@ pub struct LogsArgs {
     pub timestamps: bool,
     #[arg(short = 'n', long, default_value = "all")]
     pub tail: String,
+    /// Show logs since a timestamp (`2013-01-02T13:23:37Z`) or relative (`42m`).
+    #[arg(long)]
+    pub since: Option<String>,
+    /// Show logs before a timestamp or relative time (`42m`).
+    #[arg(long)]
+    pub until: Option<String>,
     pub container: String,
 }
 
@@ -69,12 +75,21 @@ pub fn rm(c: &Client, force: bool, volumes: bool, names: &[String]) -> Result<i3
 }
 
 pub fn logs(c: &Client, a: &LogsArgs) -> Result<i32> {
+    let now = chrono::Utc::now().timestamp();
     let q = LogsQuery {
         stdout: true,
         stderr: true,
         follow: a.follow,
         timestamps: a.timestamps,
         tail: Some(a.tail.clone()),
+        since: a
+            .since
+            .as_deref()
+            .map(|t| super::events::absolute_time(t, now)),
+        until: a
+            .until
+            .as_deref()
+            .map(|t| super::events::absolute_time(t, now)),
     };
     let path = url(&format!("/containers/{}/logs", enc(&a.container)), &q)?;
     // A container with a terminal has one raw stream (Docker's).

@@ -15,6 +15,7 @@ use axum::{Json, Router};
 mod containers;
 mod exec;
 mod images;
+mod logs;
 mod networks;
 mod system;
 mod volumes;
@@ -55,8 +56,8 @@ pub fn router(d: Arc<Daemon>) -> Router {
         ("/containers/{id}/kill", post(containers::kill)),
         ("/containers/{id}/restart", post(containers::restart)),
         ("/containers/{id}/wait", post(containers::wait)),
-        ("/containers/{id}/logs", get(containers::logs_handler)),
-        ("/containers/{id}/attach", post(containers::attach)),
+        ("/containers/{id}/logs", get(logs::logs_handler)),
+        ("/containers/{id}/attach", post(logs::attach)),
         ("/containers/{id}", delete(containers::remove)),
         ("/containers/{id}/resize", post(exec::container_resize)),
         ("/containers/{id}/exec", post(exec::create)),

@@ -1,0 +1,338 @@
+//! A container's output: `GET /containers/{id}/logs` (with `since`,
+//! `until`, `tail`, `follow`) and `POST /containers/{id}/attach`, both
+//! read from the json-file log the shim writes.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Request, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+
+use super::*;
+use crate::daemon::logs::{self, LogLine};
+use crate::daemon::{ApiError, ApiResult, REMOVED};
+use crate::shim;
+
+pub(super) async fn logs_handler(State(d): D, p: Params, q: Q) -> ApiResult<Response> {
+    let c = d.get(&id_of(&p))?;
+    let rx = d.subscribe(&c.id)?;
+    let dir = crate::daemon::store::containers_dir(&d.opts.data_root).join(&c.id);
+    let (stdout, stderr) = (flag(&q, "stdout"), flag(&q, "stderr"));
+    if !stdout && !stderr {
+        return Err(ApiError::bad("You must choose at least one stream"));
+    }
+    let follow = Follow {
+        path: shim::log_path(&dir, &c.id),
+        offset: 0,
+        stdout,
+        stderr,
+        timestamps: flag(&q, "timestamps"),
+        tail: q.get("tail").and_then(|t| t.parse().ok()),
+        raw: c.config.tty,
+        held: None,
+        window: Window::of(&q)?,
+    };
+    let keep_going = flag(&q, "follow");
+    let until = follow.window.until;
+    let (tx, chunks) = tokio::sync::mpsc::channel::<Bytes>(64);
+    // With `until`, a follow ends once that time has passed.
+    let past_until = move || until.is_some_and(|u| now_ns() > u);
+    tokio::spawn(follow.run(rx, tx, move |s| !keep_going || !s.running || past_until()));
+    let ct = if c.config.tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
+    Ok((
+        [(header::CONTENT_TYPE, ct)],
+        Body::from_stream(channel_stream(chunks)),
+    )
+        .into_response())
+}
+
+/// `since`/`until` of `GET /containers/{id}/logs`, in nanoseconds: a
+/// line is sent when `since <= time <= until`.
+#[derive(Debug, Clone, Copy, Default)]
+struct Window {
+    since: Option<i64>,
+    until: Option<i64>,
+}
+
+impl Window {
+    fn of(q: &HashMap<String, String>) -> ApiResult<Window> {
+        let time = |k: &str| -> ApiResult<Option<i64>> {
+            match q
+                .get(k)
+                .map(|s| s.trim())
+                .filter(|s| !s.is_empty() && *s != "0")
+            {
+                None => Ok(None),
+                Some(s) => crate::daemon::events::parse_time(s)
+                    .map(Some)
+                    .ok_or_else(|| ApiError::bad(format!("invalid value for \"{k}\": {s}"))),
+            }
+        };
+        Ok(Window {
+            since: time("since")?,
+            until: time("until")?,
+        })
+    }
+
+    fn holds(&self, l: &LogLine) -> bool {
+        if self.since.is_none() && self.until.is_none() {
+            return true;
+        }
+        let Some(t) = chrono::DateTime::parse_from_rfc3339(&l.time)
+            .ok()
+            .and_then(|t| t.timestamp_nanos_opt())
+        else {
+            return true;
+        };
+        self.since.is_none_or(|s| t >= s) && self.until.is_none_or(|u| t <= u)
+    }
+}
+
+fn now_ns() -> i64 {
+    chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX)
+}
+
+/// Reading a container's json-file log as frames, from `offset`.
+struct Follow {
+    path: std::path::PathBuf,
+    offset: u64,
+    stdout: bool,
+    stderr: bool,
+    timestamps: bool,
+    tail: Option<usize>,
+    /// A container with a terminal: payloads without frame headers.
+    raw: bool,
+    window: Window,
+    /// The log file, held open from the start (attach): what the container
+    /// wrote can still be read when a `--rm` removal deletes the file
+    /// before this follower's last read.
+    held: Option<(tokio::fs::File, u64)>,
+}
+
+impl Follow {
+    /// Sends frames until `done(state)` holds after a full read, or the
+    /// receiver goes away.
+    async fn run(
+        mut self,
+        mut rx: tokio::sync::watch::Receiver<crate::daemon::store::State>,
+        tx: tokio::sync::mpsc::Sender<Bytes>,
+        done: impl Fn(&crate::daemon::store::State) -> bool,
+    ) {
+        let mut first = true;
+        let mut ino = None;
+        loop {
+            // Read after looking at the state: the shim writes every line
+            // before the daemon marks the container exited.
+            let finished = done(&rx.borrow_and_update());
+            let mut lines = Vec::new();
+            // From the start: the rotated files first, oldest first.
+            if first && self.offset == 0 {
+                for p in shim::logfile::rotated_files(&self.path) {
+                    lines.extend(read_lines(&p, 0).await.0);
+                }
+            }
+            // Rotated since the last read: the rest of the old file (now
+            // `.1`, or cut back to empty), then the new one from its start.
+            let meta = tokio::fs::metadata(&self.path).await.ok();
+            let now_ino = meta.as_ref().map(std::os::unix::fs::MetadataExt::ino);
+            // (Gone is not rotated: a removed container's log; what is
+            // left is read from the file held open, if any.)
+            if ino.is_some() && now_ino.is_some() && now_ino != ino {
+                let old = std::path::PathBuf::from(format!("{}.1", self.path.display()));
+                lines.extend(read_lines(&old, self.offset).await.0);
+                self.offset = 0;
+                // The file held open is the old one now.
+                self.held = None;
+            } else if meta.is_some_and(|m| m.len() < self.offset) {
+                self.offset = 0;
+            }
+            ino = now_ino;
+            let (more, next) = match &mut self.held {
+                // Still the log, or the log is gone with its container.
+                Some((f, held_ino)) if now_ino.is_none() || now_ino == Some(*held_ino) => {
+                    read_lines_from(f, self.offset).await
+                }
+                _ => read_lines(&self.path, self.offset).await,
+            };
+            lines.extend(more);
+            self.offset = next;
+            lines.retain(|l| self.window.holds(l));
+            let tail = if first { self.tail } else { None };
+            first = false;
+            for l in logs::select(&lines, self.stdout, self.stderr, tail) {
+                let (s, payload) = logs::render(l, self.timestamps);
+                let bytes = if self.raw {
+                    payload
+                } else {
+                    logs::frame(s, &payload)
+                };
+                if tx.send(Bytes::from(bytes)).await.is_err() {
+                    return;
+                }
+            }
+            // A client gone while nothing was written: noticed here, not
+            // only at the next send (a silent container may write nothing
+            // for hours, and this holds its log file open).
+            if finished || tx.is_closed() {
+                return;
+            }
+            // Woken by a state change, else look at the file again (soon
+            // for a terminal: someone is typing at it).
+            let pause = Duration::from_millis(if self.raw { 20 } else { 100 });
+            let _ = tokio::time::timeout(pause, rx.changed()).await;
+        }
+    }
+}
+
+/// `POST /containers/{id}/attach`: the container's output from now on (or
+/// from the start with `logs=1`), over an upgraded connection as Docker's
+/// CLI asks, else as a plain streamed body. Stdin is not supported yet.
+pub(super) async fn attach(State(d): D, p: Params, q: Q, req: Request) -> ApiResult<Response> {
+    let c = d.get(&id_of(&p))?;
+    let rx = d.subscribe(&c.id)?;
+    let dir = crate::daemon::store::containers_dir(&d.opts.data_root).join(&c.id);
+    let path = shim::log_path(&dir, &c.id);
+    let offset = if flag(&q, "logs") {
+        0
+    } else {
+        tokio::fs::metadata(&path)
+            .await
+            .map(|m| m.len())
+            .unwrap_or(0)
+    };
+    // Made here if the container has not started yet: the shim appends to
+    // this same file.
+    let held = match tokio::fs::OpenOptions::new()
+        .read(true)
+        .append(true)
+        .create(true)
+        .open(&path)
+        .await
+    {
+        Ok(f) => f
+            .metadata()
+            .await
+            .ok()
+            .map(|m| (f, std::os::unix::fs::MetadataExt::ino(&m))),
+        Err(_) => None,
+    };
+    let follow = Follow {
+        path,
+        offset,
+        stdout: flag(&q, "stdout"),
+        stderr: flag(&q, "stderr"),
+        timestamps: false,
+        tail: None,
+        raw: c.config.tty,
+        held,
+        window: Window::default(),
+    };
+    let initial = c.state.clone();
+    let q2 = q.clone();
+    // Ends with the run that follows (or is going on): an exit newer than
+    // the one seen now, a removal, or a start that failed.
+    let done = move |s: &crate::daemon::store::State| {
+        s.status == REMOVED
+            || (!s.running && s.status == "exited" && s.finished_at != initial.finished_at)
+            || (s.status == "created" && !s.error.is_empty() && s.error != initial.error)
+            || (!flag_stream(&q) && !s.running)
+    };
+    let (tx, chunks) = tokio::sync::mpsc::channel::<Bytes>(64);
+    tokio::spawn(follow.run(rx, tx, done));
+    let ct = if c.config.tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
+    if !req.headers().contains_key(header::UPGRADE) {
+        return Ok((
+            [(header::CONTENT_TYPE, ct)],
+            Body::from_stream(channel_stream(chunks)),
+        )
+            .into_response());
+    }
+    // Stdin goes to the shim's attach socket (there only with OpenStdin),
+    // once the container runs: clients attach before they start it.
+    let want_stdin = flag(&q2, "stdin");
+    let mut started = d.subscribe(&c.id)?;
+    let sock_path = dir.join(shim::ATTACH_SOCKET);
+    let upgrade = hyper::upgrade::on(req);
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        let Ok(up) = upgrade.await else { return };
+        let io = hyper_util::rt::TokioIo::new(up);
+        let (mut rd, mut wr) = tokio::io::split(io);
+        if want_stdin {
+            tokio::spawn(async move {
+                if started.wait_for(|s| s.running).await.is_err() {
+                    return;
+                }
+                let sock = match shim::short_path(&sock_path) {
+                    // `_d` keeps the directory fd open while connecting.
+                    Ok((_d, p)) => tokio::net::UnixStream::connect(p).await.ok(),
+                    Err(_) => None,
+                };
+                let Some(mut sock) = sock else { return };
+                let _ = tokio::io::copy(&mut rd, &mut sock).await;
+                // The client's EOF closes the container's stdin.
+                let _ = sock.shutdown().await;
+            });
+        }
+        let mut chunks = chunks;
+        while let Some(b) = chunks.recv().await {
+            if wr.write_all(&b).await.is_err() {
+                return;
+            }
+        }
+        let _ = wr.flush().await;
+        let _ = wr.shutdown().await;
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "Upgrade")
+        .header(header::UPGRADE, "tcp")
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::empty())
+        .map_err(ApiError::internal)
+}
+
+pub(super) fn flag_stream(q: &HashMap<String, String>) -> bool {
+    flag(q, "stream")
+}
+
+/// The complete lines of the log from `offset`, and the offset after them.
+pub(super) async fn read_lines(path: &std::path::Path, offset: u64) -> (Vec<LogLine>, u64) {
+    let Ok(mut f) = tokio::fs::File::open(path).await else {
+        return (vec![], offset);
+    };
+    read_lines_from(&mut f, offset).await
+}
+
+/// [`read_lines`] from an open file.
+pub(super) async fn read_lines_from(f: &mut tokio::fs::File, offset: u64) -> (Vec<LogLine>, u64) {
+    use tokio::io::{AsyncReadExt, AsyncSeekExt};
+    if f.seek(std::io::SeekFrom::Start(offset)).await.is_err() {
+        return (vec![], offset);
+    }
+    let mut buf = Vec::new();
+    if f.read_to_end(&mut buf).await.is_err() {
+        return (vec![], offset);
+    }
+    let end = buf
+        .iter()
+        .rposition(|b| *b == b'\n')
+        .map(|p| p + 1)
+        .unwrap_or(0);
+    let lines = buf[..end]
+        .split(|b| *b == b'\n')
+        .filter(|l| !l.is_empty())
+        .filter_map(|l| serde_json::from_slice(l).ok())
+        .collect();
+    (lines, offset + end as u64)
+}
