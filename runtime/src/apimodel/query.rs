@@ -216,6 +216,7 @@ mod tests {
             follow: false,
             timestamps: false,
             tail: Some("all".into()),
+            ..Default::default()
         };
         let text = to_query(&q).unwrap();
         assert_eq!(
