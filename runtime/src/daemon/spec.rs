@@ -314,3 +314,6 @@ mod tests {
             .contains(&json!({"type": "network"})));
     }
 }
+
+#[cfg(test)]
+mod golden;
