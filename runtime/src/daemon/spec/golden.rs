@@ -13,7 +13,7 @@
 
 use std::path::PathBuf;
 
-use oci_spec::runtime::{Mount, MountBuilder};
+use oci_spec::runtime::{LinuxDeviceType, Mount, MountBuilder};
 use serde_json::Value;
 
 use super::*;
@@ -65,14 +65,11 @@ fn mount(dst: &str, typ: &str, src: &str, opts: &[&str]) -> Mount {
 }
 
 /// Mounts as [`SpecInput`] takes them.
-fn as_input(mounts: Vec<Mount>) -> Vec<Value> {
+fn as_input(mounts: Vec<Mount>) -> Vec<Mount> {
     mounts
-        .iter()
-        .map(|m| serde_json::to_value(m).unwrap())
-        .collect()
 }
 
-fn dev(path: &str, typ: char, major: i64, minor: i64, access: &str) -> DevNode {
+fn dev(path: &str, typ: LinuxDeviceType, major: i64, minor: i64, access: &str) -> DevNode {
     DevNode {
         path: path.into(),
         typ,
@@ -119,9 +116,19 @@ fn strings(v: &[&str]) -> Vec<String> {
 
 const NO_MKDIR: &str = r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}"#;
 
-fn cases() -> Vec<(&'static str, Case)> {
+type Cases = Vec<(&'static str, Case)>;
+
+fn cases() -> Cases {
+    let mut all = vec![("default", Case::default())];
+    all.extend(network_and_mounts());
+    all.extend(resources());
+    all.extend(security());
+    all.extend(process());
+    all
+}
+
+fn network_and_mounts() -> Cases {
     vec![
-        ("default", Case::default()),
         (
             "network_host",
             with_input(|i| {
@@ -159,6 +166,11 @@ fn cases() -> Vec<(&'static str, Case)> {
                 ])
             }),
         ),
+    ]
+}
+
+fn resources() -> Cases {
+    vec![
         (
             "memory_cpus_pids",
             opts(|o| {
@@ -184,6 +196,11 @@ fn cases() -> Vec<(&'static str, Case)> {
                 (o.memory, o.memory_swap, o.pids_limit) = (64 << 20, -1, Some(-1));
             }),
         ),
+    ]
+}
+
+fn security() -> Cases {
+    vec![
         (
             "cap_drop_all_add_net_raw",
             opts(|o| {
@@ -202,8 +219,8 @@ fn cases() -> Vec<(&'static str, Case)> {
             "privileged",
             Case {
                 devices: vec![
-                    dev("/dev/null", 'c', 1, 3, "rwm"),
-                    dev("/dev/sda", 'b', 8, 0, "rwm"),
+                    dev("/dev/null", LinuxDeviceType::C, 1, 3, "rwm"),
+                    dev("/dev/sda", LinuxDeviceType::B, 8, 0, "rwm"),
                 ],
                 ..opts(|o| o.privileged = true)
             },
@@ -221,6 +238,11 @@ fn cases() -> Vec<(&'static str, Case)> {
             opts(|o| o.security_opt = strings(&["no-new-privileges"])),
         ),
         ("read_only", opts(|o| o.readonly_rootfs = true)),
+    ]
+}
+
+fn process() -> Cases {
+    vec![
         (
             "ulimits",
             opts(|o| {
@@ -258,8 +280,8 @@ fn cases() -> Vec<(&'static str, Case)> {
             "devices",
             Case {
                 devices: vec![
-                    dev("/dev/mynull", 'c', 1, 3, "rwm"),
-                    dev("/dev/fuse", 'c', 10, 229, "r"),
+                    dev("/dev/mynull", LinuxDeviceType::C, 1, 3, "rwm"),
+                    dev("/dev/fuse", LinuxDeviceType::C, 10, 229, "r"),
                 ],
                 ..Default::default()
             },
@@ -298,10 +320,10 @@ fn config_json(case: &Case) -> Value {
     runopts::validate(&mut o, &h).unwrap();
     let i = case.input.clone().unwrap_or_else(input);
     let mut spec = build(&i).unwrap();
-    let gids = runopts::resolve_groups(&o.group_add, GROUP).unwrap();
-    if !gids.is_empty() {
-        spec["process"]["user"]["additionalGids"] = serde_json::json!(gids);
-    }
+    runopts::add_groups(
+        &mut spec,
+        runopts::resolve_groups(&o.group_add, GROUP).unwrap(),
+    );
     let x = Extra {
         host: &h,
         devices: case.devices.clone(),
