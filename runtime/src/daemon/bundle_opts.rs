@@ -5,6 +5,8 @@
 use std::os::unix::fs::{FileTypeExt, MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
+use oci_spec::runtime::{LinuxDeviceType, Spec};
+
 use super::runopts::{self, DevNode};
 use super::store::{self, Container};
 use super::{ApiError, ApiResult, Daemon};
@@ -46,9 +48,9 @@ pub fn device(host: &Path, ctr: &str, access: &str) -> Result<DevNode, String> {
     })?;
     let ft = md.file_type();
     let typ = if ft.is_char_device() {
-        'c'
+        LinuxDeviceType::C
     } else if ft.is_block_device() {
-        'b'
+        LinuxDeviceType::B
     } else {
         return Err(format!(
             "error gathering device information while adding custom device \"{}\": not a device node",
@@ -103,20 +105,22 @@ pub fn host_devices() -> Vec<DevNode> {
     out
 }
 
+fn bad(e: super::spec::SpecError) -> ApiError {
+    ApiError::bad(e.to_string())
+}
+
 impl Daemon {
     /// Applies the container's run options to its freshly built spec.
     pub(super) fn apply_run_options(
         &self,
-        spec: &mut serde_json::Value,
+        spec: &mut Spec,
         c: &Container,
         group_file: &str,
     ) -> ApiResult<()> {
         let o = &c.host_config.run;
         let host = runopts::Host::probe();
-        let gids = runopts::resolve_groups(&o.group_add, group_file).map_err(ApiError::bad)?;
-        if !gids.is_empty() {
-            spec["process"]["user"]["additionalGids"] = serde_json::json!(gids);
-        }
+        let gids = runopts::resolve_groups(&o.group_add, group_file).map_err(bad)?;
+        runopts::add_groups(spec, gids);
         let devices = if o.privileged {
             host_devices()
         } else {
@@ -151,7 +155,7 @@ impl Daemon {
             devices,
             init_binary,
         };
-        runopts::apply(spec, o, &x).map_err(ApiError::bad)
+        runopts::apply(spec, o, &x).map_err(bad)
     }
 }
 
@@ -162,7 +166,7 @@ mod tests {
     #[test]
     fn device_nodes_are_looked_up() {
         let d = device(Path::new("/dev/null"), "/dev/mynull", "r").unwrap();
-        assert_eq!((d.typ, d.major, d.minor), ('c', 1, 3));
+        assert_eq!((d.typ, d.major, d.minor), (LinuxDeviceType::C, 1, 3));
         assert_eq!(d.path, "/dev/mynull");
         assert_eq!(d.access, "r");
         assert!(device(Path::new("/etc/passwd"), "/x", "rwm").is_err());

@@ -16,10 +16,12 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use oci_spec::runtime::{BoxBuilder, Process, Spec, UserBuilder};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
+use super::spec;
 use super::store::{self, Container};
 use super::{ApiError, ApiResult, Daemon};
 use crate::shim::exec::{Event, ExecShimArgs, PROCESS_FILE};
@@ -290,25 +292,22 @@ impl Daemon {
 
     /// The exec's process.json: the container's process with Docker's exec
     /// options on top. Err is a message for the client (exit code 126).
-    fn exec_process(&self, e: &Exec, c: &Container) -> Result<Value, String> {
+    fn exec_process(&self, e: &Exec, c: &Container) -> Result<Process, String> {
         let dir = self.dir(&c.id);
-        let spec: Value = std::fs::read(dir.join("config.json"))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(|| format!("container {} has no readable config.json", c.id))?;
+        let spec = Spec::load(dir.join("config.json"))
+            .map_err(|_| format!("container {} has no readable config.json", c.id))?;
         let user = if e.config.user.is_empty() {
             None
         } else {
             let rootfs = dir.join("rootfs");
             let read = |p: &str| std::fs::read_to_string(rootfs.join(p)).unwrap_or_default();
-            Some(super::spec::resolve_user(
-                &e.config.user,
-                &read("etc/passwd"),
-                &read("etc/group"),
-            )?)
+            Some(
+                spec::resolve_user(&e.config.user, &read("etc/passwd"), &read("etc/group"))
+                    .map_err(|e| e.to_string())?,
+            )
         };
         Ok(build_process(
-            &spec["process"],
+            spec.process().as_ref(),
             &e.config,
             user,
             &privileged_caps(),
@@ -409,59 +408,68 @@ pub fn privileged_caps() -> Vec<String> {
     v
 }
 
+/// A process with nothing set but the root user and `/` (oci-spec's
+/// `Default` is an example shell with rlimits and capabilities).
+fn bare_process() -> Process {
+    let mut p = Process::default();
+    p.set_terminal(None)
+        .set_user(Default::default())
+        .set_args(None)
+        .set_env(None)
+        .set_cwd("/".into())
+        .set_capabilities(None)
+        .set_rlimits(None)
+        .set_no_new_privileges(None);
+    p
+}
+
 /// Pure: the exec's OCI process from the container's (`base`);
 /// `all_caps` is what `Privileged` grants.
 pub fn build_process(
-    base: &Value,
+    base: Option<&Process>,
     cfg: &ExecConfig,
     user: Option<(u32, u32)>,
     all_caps: &[String],
-) -> Value {
-    let mut p = if base.is_object() {
-        base.clone()
-    } else {
-        json!({"cwd": "/", "user": {"uid": 0, "gid": 0}})
-    };
-    p["args"] = json!(cfg.cmd.clone().unwrap_or_default());
-    let mut env: Vec<String> = p["env"]
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .filter_map(|v| v.as_str().map(String::from))
-                .collect()
-        })
-        .unwrap_or_default();
+) -> Process {
+    let mut p = base.cloned().unwrap_or_else(bare_process);
+    p.set_args(Some(cfg.cmd.clone().unwrap_or_default()));
+    let mut env: Vec<String> = p.env().clone().unwrap_or_default();
     for kv in cfg.env.iter().flatten() {
         let key = kv.split('=').next().unwrap_or(kv);
         env.retain(|old| old.split('=').next() != Some(key));
         env.push(kv.clone());
     }
-    p["env"] = json!(env);
+    p.set_env(Some(env));
     if !cfg.working_dir.is_empty() {
-        p["cwd"] = json!(cfg.working_dir);
+        p.set_cwd(cfg.working_dir.clone().into());
     }
-    p["terminal"] = json!(cfg.tty);
-    match cfg.console_size {
+    p.set_terminal(Some(cfg.tty));
+    let size = match cfg.console_size {
         Some([h, w]) if cfg.tty && h > 0 && w > 0 => {
-            p["consoleSize"] = json!({"height": h, "width": w});
+            BoxBuilder::default().height(h).width(w).build().ok()
         }
-        _ => {
-            if let Some(o) = p.as_object_mut() {
-                o.remove("consoleSize");
-            }
-        }
-    }
+        _ => None,
+    };
+    p.set_console_size(size);
     if let Some((uid, gid)) = user {
-        p["user"] = json!({"uid": uid, "gid": gid});
+        p.set_user(
+            UserBuilder::default()
+                .uid(uid)
+                .gid(gid)
+                .build()
+                .unwrap_or_default(),
+        );
     }
     if cfg.privileged {
-        p["capabilities"] = json!({
-            "bounding": all_caps, "effective": all_caps, "permitted": all_caps,
-        });
-        if let Some(o) = p.as_object_mut() {
-            o.remove("apparmorProfile");
-            o.remove("selinuxLabel");
-        }
+        // Capabilities rrun-oci would not know are left out (it refuses
+        // a process.json naming one).
+        let known: Vec<&String> = all_caps
+            .iter()
+            .filter(|c| spec::capability_set(&[c.as_str()]).is_ok())
+            .collect();
+        let set = spec::capability_set(&known).unwrap_or_default();
+        p.set_capabilities(Some(spec::process_capabilities(set)));
+        p.set_apparmor_profile(None).set_selinux_label(None);
     }
     p
 }
@@ -487,15 +495,19 @@ mod tests {
 
     #[test]
     fn process_takes_the_containers_and_overrides() {
-        let base = json!({"args": ["sleep", "100"], "cwd": "/", "env": ["PATH=/bin", "A=1"],
+        let base: Process = serde_json::from_value(
+            json!({"args": ["sleep", "100"], "cwd": "/", "env": ["PATH=/bin", "A=1"],
             "user": {"uid": 0, "gid": 0}, "terminal": false,
-            "capabilities": {"bounding": ["CAP_CHOWN"]}});
+            "capabilities": {"bounding": ["CAP_CHOWN"]}}),
+        )
+        .unwrap();
         let c = cfg(
             json!({"Cmd": ["echo", "hi"], "Env": ["A=2", "B=3"], "WorkingDir": "/tmp",
             "Tty": true, "ConsoleSize": [30, 100], "Privileged": true}),
         );
         let all = vec!["CAP_CHOWN".to_string(), "CAP_SYS_ADMIN".to_string()];
-        let p = build_process(&base, &c, Some((1000, 100)), &all);
+        let p =
+            serde_json::to_value(build_process(Some(&base), &c, Some((1000, 100)), &all)).unwrap();
         assert_eq!(p["args"], json!(["echo", "hi"]));
         assert_eq!(p["env"], json!(["PATH=/bin", "A=2", "B=3"]));
         assert_eq!(p["cwd"], "/tmp");
@@ -505,11 +517,20 @@ mod tests {
         let bounding = p["capabilities"]["bounding"].as_array().unwrap();
         assert!(bounding.contains(&json!("CAP_SYS_ADMIN")));
 
-        let p = build_process(&base, &cfg(json!({"Cmd": ["id"]})), None, &all);
+        let p = build_process(Some(&base), &cfg(json!({"Cmd": ["id"]})), None, &all);
+        let p = serde_json::to_value(p).unwrap();
         assert_eq!(p["cwd"], "/");
         assert_eq!(p["terminal"], false);
         assert_eq!(p["capabilities"]["bounding"], json!(["CAP_CHOWN"]));
         assert!(p.get("consoleSize").is_none());
+
+        // No process in config.json: root in /, nothing else assumed.
+        let p = build_process(None, &cfg(json!({"Cmd": ["id"]})), None, &all);
+        assert_eq!(
+            serde_json::to_value(p).unwrap(),
+            json!({"args": ["id"], "cwd": "/", "env": [], "terminal": false,
+                   "user": {"uid": 0, "gid": 0}})
+        );
     }
 
     #[test]

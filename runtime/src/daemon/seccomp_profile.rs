@@ -10,7 +10,131 @@
 //! (no AF_VSOCK), `personality` and `clone` (no namespace flags without
 //! CAP_SYS_ADMIN).
 
-use serde_json::{json, Value};
+use oci_spec::runtime::{
+    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompArgBuilder,
+    LinuxSeccompOperator, LinuxSyscall,
+};
+use serde::de::IntoDeserializer;
+use serde::Deserialize;
+
+use LinuxSeccompAction::{ScmpActAllow, ScmpActErrno};
+use LinuxSeccompOperator::{ScmpCmpEq, ScmpCmpMaskedEq, ScmpCmpNe};
+
+/// Why a profile cannot be used; the message names the profile's part.
+#[derive(Debug, thiserror::Error)]
+pub enum SeccompError {
+    /// Not JSON, or not a profile in Docker's format (Docker's message).
+    #[error("Decoding seccomp profile failed: {0}")]
+    Decode(#[from] serde_json::Error),
+    /// An `archMap` entry for this machine names an architecture libseccomp
+    /// does not know.
+    #[error("seccomp profile: unknown architecture {0:?} in archMap; use libseccomp's names (SCMP_ARCH_X86_64, SCMP_ARCH_AARCH64, …)")]
+    UnknownArch(String),
+    /// oci-spec refused a rule's argument (a bug in rrund).
+    #[error("seccomp profile: {0}")]
+    Oci(#[from] oci_spec::OciSpecError),
+}
+
+fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Default + Deserialize<'de>,
+{
+    Ok(Option::<T>::deserialize(d)?.unwrap_or_default())
+}
+
+/// A seccomp profile in Docker's format (moby `api/types/seccomp`): the OCI
+/// section's fields plus `archMap` and conditional rules. Fields Docker
+/// knows and rrun does not use (`flags`, `listenerPath`, comments) are
+/// ignored, as they were when profiles were read as untyped JSON.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Profile {
+    pub default_action: LinuxSeccompAction,
+    #[serde(default)]
+    pub default_errno_ret: Option<u32>,
+    /// Architectures taken as they are (OCI form).
+    #[serde(default, deserialize_with = "null_default")]
+    pub architectures: Vec<Arch>,
+    /// Native architecture → its sub-architectures. Names stay text: only
+    /// the entry for this machine is used, so an unknown name elsewhere is
+    /// no error (as in Docker).
+    #[serde(default, deserialize_with = "null_default")]
+    pub arch_map: Vec<ArchMap>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub syscalls: Vec<Rule>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ArchMap {
+    pub architecture: String,
+    #[serde(default, deserialize_with = "null_default")]
+    pub sub_architectures: Vec<String>,
+}
+
+/// One rule: syscalls, an action, and when it applies.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Rule {
+    /// The older single-name form.
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub names: Vec<String>,
+    pub action: LinuxSeccompAction,
+    #[serde(default)]
+    pub errno_ret: Option<u32>,
+    #[serde(default)]
+    pub args: Option<Vec<Arg>>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub includes: Filter,
+    #[serde(default, deserialize_with = "null_default")]
+    pub excludes: Filter,
+}
+
+/// A condition on a syscall's argument, as in the OCI section.
+#[derive(Debug, Clone, Copy, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Arg {
+    pub index: usize,
+    pub value: u64,
+    #[serde(default)]
+    pub value_two: Option<u64>,
+    pub op: LinuxSeccompOperator,
+}
+
+impl Arg {
+    fn to_oci(self) -> Result<LinuxSeccompArg, SeccompError> {
+        let b = LinuxSeccompArgBuilder::default()
+            .index(self.index)
+            .value(self.value)
+            .op(self.op);
+        let b = match self.value_two {
+            Some(v) => b.value_two(v),
+            None => b,
+        };
+        Ok(b.build()?)
+    }
+}
+
+/// A rule's condition (moby's `Filter`): architectures (Go's names),
+/// capabilities, a minimum kernel.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Filter {
+    #[serde(default, deserialize_with = "null_default")]
+    pub arches: Vec<String>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub caps: Vec<String>,
+    #[serde(default)]
+    pub min_kernel: Option<String>,
+}
+
+/// A profile's JSON text (what `--security-opt seccomp=<file>` sends).
+pub fn parse(text: &str) -> Result<Profile, SeccompError> {
+    Ok(serde_json::from_str(text)?)
+}
 
 /// Syscalls every container may make.
 const ALLOW: &str =
@@ -108,78 +232,140 @@ const BY_ARCH: &[(&[&str], &str)] = &[
 /// CLONE_NEW* flag (mask 0x7E020000).
 const CLONE_NS_MASK: u64 = 2114060288;
 
-fn names(s: &str) -> Vec<&str> {
-    s.split_whitespace().collect()
+fn names(s: &str) -> Vec<String> {
+    s.split_whitespace().map(String::from).collect()
 }
+
+fn strings(v: &[&str]) -> Vec<String> {
+    v.iter().map(|s| s.to_string()).collect()
+}
+
+fn allow(calls: &str) -> Rule {
+    Rule {
+        names: names(calls),
+        action: ScmpActAllow,
+        ..Rule::default()
+    }
+}
+
+fn arg(index: usize, value: u64, op: LinuxSeccompOperator) -> Arg {
+    Arg {
+        index,
+        value,
+        value_two: None,
+        op,
+    }
+}
+
+fn only(arches: &[&str], caps: &[&str]) -> Filter {
+    Filter {
+        arches: strings(arches),
+        caps: strings(caps),
+        min_kernel: None,
+    }
+}
+
+/// Without CAP_SYS_ADMIN: clone without namespace flags (the flags are the
+/// 2nd argument on s390), and clone3 (whose flags cannot be inspected)
+/// fails with ENOSYS so libcs fall back.
+fn clone_rules() -> [Rule; 3] {
+    let s390 = &["s390", "s390x"];
+    [
+        Rule {
+            args: Some(vec![arg(0, CLONE_NS_MASK, ScmpCmpMaskedEq)]),
+            excludes: only(s390, &["CAP_SYS_ADMIN"]),
+            ..allow("clone")
+        },
+        Rule {
+            args: Some(vec![arg(1, CLONE_NS_MASK, ScmpCmpMaskedEq)]),
+            includes: only(s390, &[]),
+            excludes: only(&[], &["CAP_SYS_ADMIN"]),
+            ..allow("clone")
+        },
+        Rule {
+            action: ScmpActErrno,
+            errno_ret: Some(38),
+            excludes: only(&[], &["CAP_SYS_ADMIN"]),
+            ..allow("clone3")
+        },
+    ]
+}
+
+/// Docker's `archMap`: each native architecture with the ones it also runs.
+const ARCH_MAP: &[(&str, &[&str])] = &[
+    ("SCMP_ARCH_X86_64", &["SCMP_ARCH_X86", "SCMP_ARCH_X32"]),
+    ("SCMP_ARCH_AARCH64", &["SCMP_ARCH_ARM"]),
+    (
+        "SCMP_ARCH_MIPS64",
+        &["SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64N32"],
+    ),
+    (
+        "SCMP_ARCH_MIPS64N32",
+        &["SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64"],
+    ),
+    (
+        "SCMP_ARCH_MIPSEL64",
+        &["SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64N32"],
+    ),
+    (
+        "SCMP_ARCH_MIPSEL64N32",
+        &["SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64"],
+    ),
+    ("SCMP_ARCH_S390X", &["SCMP_ARCH_S390"]),
+    ("SCMP_ARCH_RISCV64", &[]),
+];
 
 /// Docker's default profile, in Docker's own format (as a user's
 /// `--security-opt seccomp=profile.json` would be).
-pub fn default_profile() -> Value {
-    let mut rules = vec![json!({"names": names(ALLOW), "action": "SCMP_ACT_ALLOW"})];
-    rules.push(json!({
-        "names": ["process_vm_readv", "process_vm_writev", "ptrace"],
-        "action": "SCMP_ACT_ALLOW",
-        "includes": {"minKernel": "4.8"},
-    }));
+pub fn default_profile() -> Profile {
+    let mut rules = vec![allow(ALLOW)];
+    rules.push(Rule {
+        includes: Filter {
+            min_kernel: Some("4.8".into()),
+            ..Filter::default()
+        },
+        ..allow("process_vm_readv process_vm_writev ptrace")
+    });
     // No AF_VSOCK (40) sockets.
-    rules.push(json!({
-        "names": ["socket"], "action": "SCMP_ACT_ALLOW",
-        "args": [{"index": 0, "value": 40, "op": "SCMP_CMP_NE"}],
-    }));
+    rules.push(Rule {
+        args: Some(vec![arg(0, 40, ScmpCmpNe)]),
+        ..allow("socket")
+    });
     // PER_LINUX, UNAME26, PER_LINUX32, UNAME26|PER_LINUX32, and the query.
     for persona in [0u64, 8, 131072, 131080, 4294967295] {
-        rules.push(json!({
-            "names": ["personality"], "action": "SCMP_ACT_ALLOW",
-            "args": [{"index": 0, "value": persona, "op": "SCMP_CMP_EQ"}],
-        }));
+        rules.push(Rule {
+            args: Some(vec![arg(0, persona, ScmpCmpEq)]),
+            ..allow("personality")
+        });
     }
     for (arches, calls) in BY_ARCH {
-        rules.push(json!({
-            "names": names(calls), "action": "SCMP_ACT_ALLOW",
-            "includes": {"arches": arches},
-        }));
+        rules.push(Rule {
+            includes: only(arches, &[]),
+            ..allow(calls)
+        });
     }
     for (cap, calls) in BY_CAP {
-        rules.push(json!({
-            "names": names(calls), "action": "SCMP_ACT_ALLOW",
-            "includes": {"caps": [cap]},
-        }));
+        rules.push(Rule {
+            includes: only(&[], &[cap]),
+            ..allow(calls)
+        });
         if *cap == "CAP_SYS_ADMIN" {
-            // Without CAP_SYS_ADMIN: clone without namespace flags (the
-            // flags are the 2nd argument on s390), and clone3 (whose flags
-            // cannot be inspected) fails with ENOSYS so libcs fall back.
-            rules.push(json!({
-                "names": ["clone"], "action": "SCMP_ACT_ALLOW",
-                "args": [{"index": 0, "value": CLONE_NS_MASK, "op": "SCMP_CMP_MASKED_EQ"}],
-                "excludes": {"caps": ["CAP_SYS_ADMIN"], "arches": ["s390", "s390x"]},
-            }));
-            rules.push(json!({
-                "names": ["clone"], "action": "SCMP_ACT_ALLOW",
-                "args": [{"index": 1, "value": CLONE_NS_MASK, "op": "SCMP_CMP_MASKED_EQ"}],
-                "includes": {"arches": ["s390", "s390x"]},
-                "excludes": {"caps": ["CAP_SYS_ADMIN"]},
-            }));
-            rules.push(json!({
-                "names": ["clone3"], "action": "SCMP_ACT_ERRNO", "errnoRet": 38,
-                "excludes": {"caps": ["CAP_SYS_ADMIN"]},
-            }));
+            rules.extend(clone_rules());
         }
     }
-    json!({
-        "defaultAction": "SCMP_ACT_ERRNO",
-        "defaultErrnoRet": 1,
-        "archMap": [
-            {"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_X86", "SCMP_ARCH_X32"]},
-            {"architecture": "SCMP_ARCH_AARCH64", "subArchitectures": ["SCMP_ARCH_ARM"]},
-            {"architecture": "SCMP_ARCH_MIPS64", "subArchitectures": ["SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64N32"]},
-            {"architecture": "SCMP_ARCH_MIPS64N32", "subArchitectures": ["SCMP_ARCH_MIPS", "SCMP_ARCH_MIPS64"]},
-            {"architecture": "SCMP_ARCH_MIPSEL64", "subArchitectures": ["SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64N32"]},
-            {"architecture": "SCMP_ARCH_MIPSEL64N32", "subArchitectures": ["SCMP_ARCH_MIPSEL", "SCMP_ARCH_MIPSEL64"]},
-            {"architecture": "SCMP_ARCH_S390X", "subArchitectures": ["SCMP_ARCH_S390"]},
-            {"architecture": "SCMP_ARCH_RISCV64", "subArchitectures": null},
-        ],
-        "syscalls": rules,
-    })
+    Profile {
+        default_action: ScmpActErrno,
+        default_errno_ret: Some(1),
+        architectures: vec![],
+        arch_map: ARCH_MAP
+            .iter()
+            .map(|(a, subs)| ArchMap {
+                architecture: a.to_string(),
+                sub_architectures: strings(subs),
+            })
+            .collect(),
+        syscalls: rules,
+    }
 }
 
 /// Go's name of the machine's architecture (`runtime.GOARCH`), which the
@@ -197,17 +383,24 @@ pub fn go_arch() -> &'static str {
 }
 
 /// libseccomp's name of the native architecture (for `archMap`).
-fn native_scmp_arch(go_arch: &str) -> &'static str {
-    match go_arch {
-        "amd64" => "SCMP_ARCH_X86_64",
-        "386" => "SCMP_ARCH_X86",
-        "arm64" => "SCMP_ARCH_AARCH64",
-        "arm" => "SCMP_ARCH_ARM",
-        "s390x" => "SCMP_ARCH_S390X",
-        "ppc64le" => "SCMP_ARCH_PPC64LE",
-        "riscv64" => "SCMP_ARCH_RISCV64",
-        _ => "",
-    }
+fn native_scmp_arch(go_arch: &str) -> Option<Arch> {
+    Some(match go_arch {
+        "amd64" => Arch::ScmpArchX86_64,
+        "386" => Arch::ScmpArchX86,
+        "arm64" => Arch::ScmpArchAarch64,
+        "arm" => Arch::ScmpArchArm,
+        "s390x" => Arch::ScmpArchS390x,
+        "ppc64le" => Arch::ScmpArchPpc64le,
+        "riscv64" => Arch::ScmpArchRiscv64,
+        _ => return None,
+    })
+}
+
+/// libseccomp's name (`SCMP_ARCH_X86_64`) as oci-spec's [`Arch`].
+fn parse_arch(name: &str) -> Option<Arch> {
+    let de: serde::de::value::StrDeserializer<'_, serde::de::value::Error> =
+        name.into_deserializer();
+    Arch::deserialize(de).ok()
 }
 
 /// What a profile's conditions are evaluated against.
@@ -218,12 +411,6 @@ pub struct Target<'a> {
     pub arch: &'a str,
     /// The running kernel's (major, minor).
     pub kernel: (u32, u32),
-}
-
-fn strs(v: &Value) -> Vec<&str> {
-    v.as_array()
-        .map(|a| a.iter().filter_map(Value::as_str).collect())
-        .unwrap_or_default()
 }
 
 fn parse_kernel(s: &str) -> Option<(u32, u32)> {
@@ -243,89 +430,72 @@ fn parse_kernel(s: &str) -> Option<(u32, u32)> {
 
 /// True if a rule applies to the target (moby's includes/excludes rules:
 /// every `includes` condition holds and no `excludes` condition does).
-fn applies(rule: &Value, t: &Target) -> bool {
-    let has_cap = |c: &str| t.caps.iter().any(|x| x == c);
-    let inc = &rule["includes"];
-    let arches = strs(&inc["arches"]);
-    if !arches.is_empty() && !arches.contains(&t.arch) {
+fn applies(rule: &Rule, t: &Target) -> bool {
+    let has_cap = |c: &String| t.caps.contains(c);
+    let (inc, exc) = (&rule.includes, &rule.excludes);
+    let arch = |a: &String| a == t.arch;
+    if !inc.arches.is_empty() && !inc.arches.iter().any(arch) {
         return false;
     }
-    let caps = strs(&inc["caps"]);
-    if !caps.is_empty() && !caps.iter().all(|c| has_cap(c)) {
+    if !inc.caps.iter().all(has_cap) {
         return false;
     }
-    if let Some(k) = inc["minKernel"].as_str().and_then(parse_kernel) {
-        if t.kernel < k {
-            return false;
+    let kernel = |k: &Option<String>| k.as_deref().and_then(parse_kernel);
+    if kernel(&inc.min_kernel).is_some_and(|k| t.kernel < k) {
+        return false;
+    }
+    if exc.arches.iter().any(arch) || exc.caps.iter().any(has_cap) {
+        return false;
+    }
+    kernel(&exc.min_kernel).is_none_or(|k| t.kernel < k)
+}
+
+/// The profile's architectures for the target: its own list, then the
+/// native one with its sub-architectures when `archMap` names it.
+fn architectures(profile: &Profile, t: &Target) -> Result<Vec<Arch>, SeccompError> {
+    let mut arches = profile.architectures.clone();
+    let Some(native) = native_scmp_arch(t.arch) else {
+        return Ok(arches);
+    };
+    for m in &profile.arch_map {
+        if parse_arch(&m.architecture) != Some(native) {
+            continue;
+        }
+        arches.push(native);
+        for sub in &m.sub_architectures {
+            arches.push(parse_arch(sub).ok_or_else(|| SeccompError::UnknownArch(sub.clone()))?);
         }
     }
-    let exc = &rule["excludes"];
-    if strs(&exc["arches"]).contains(&t.arch) {
-        return false;
-    }
-    if strs(&exc["caps"]).iter().any(|c| has_cap(c)) {
-        return false;
-    }
-    if let Some(k) = exc["minKernel"].as_str().and_then(parse_kernel) {
-        if t.kernel >= k {
-            return false;
-        }
-    }
-    true
+    Ok(arches)
 }
 
 /// A profile in Docker's format → the OCI `linux.seccomp` section for
 /// this container. A profile already in OCI form (`architectures`) passes
 /// through with its conditional parts resolved the same way.
-pub fn to_oci(profile: &Value, t: &Target) -> Result<Value, String> {
-    let default = profile["defaultAction"]
-        .as_str()
-        .ok_or("seccomp profile has no defaultAction")?;
-    let mut arches: Vec<String> = strs(&profile["architectures"])
-        .into_iter()
-        .map(String::from)
-        .collect();
-    let native = native_scmp_arch(t.arch);
-    if let Some(maps) = profile["archMap"].as_array() {
-        for m in maps {
-            if m["architecture"].as_str() == Some(native) {
-                arches.push(native.to_string());
-                arches.extend(strs(&m["subArchitectures"]).into_iter().map(String::from));
-            }
-        }
-    }
+pub fn to_oci(profile: &Profile, t: &Target) -> Result<LinuxSeccomp, SeccompError> {
     let mut syscalls = Vec::new();
-    for rule in profile["syscalls"].as_array().into_iter().flatten() {
-        if !applies(rule, t) {
-            continue;
-        }
-        let mut names = strs(&rule["names"]);
-        if let Some(n) = rule["name"].as_str() {
-            names.push(n);
-        }
+    for rule in profile.syscalls.iter().filter(|r| applies(r, t)) {
+        let mut names = rule.names.clone();
+        names.extend(rule.name.iter().cloned());
         if names.is_empty() {
             continue;
         }
-        let action = rule["action"]
-            .as_str()
-            .ok_or("seccomp profile: a rule has no action")?;
-        let mut out = json!({"names": names, "action": action});
-        if let Some(e) = rule.get("errnoRet").filter(|e| !e.is_null()) {
-            out["errnoRet"] = e.clone();
-        }
-        if let Some(a) = rule.get("args").filter(|a| a.is_array()) {
-            out["args"] = a.clone();
-        }
+        let args = match &rule.args {
+            Some(args) => Some(args.iter().map(|a| a.to_oci()).collect::<Result<_, _>>()?),
+            None => None,
+        };
+        let mut out = LinuxSyscall::default();
+        out.set_names(names)
+            .set_action(rule.action)
+            .set_errno_ret(rule.errno_ret)
+            .set_args(args);
         syscalls.push(out);
     }
-    let mut s = json!({
-        "defaultAction": default,
-        "architectures": arches,
-        "syscalls": syscalls,
-    });
-    if let Some(e) = profile.get("defaultErrnoRet").filter(|e| !e.is_null()) {
-        s["defaultErrnoRet"] = e.clone();
-    }
+    let mut s = LinuxSeccomp::default();
+    s.set_default_action(profile.default_action)
+        .set_default_errno_ret(profile.default_errno_ret)
+        .set_architectures(Some(architectures(profile, t)?))
+        .set_syscalls(Some(syscalls));
     Ok(s)
 }
 
@@ -334,16 +504,14 @@ mod tests {
     use super::*;
 
     fn caps(v: &[&str]) -> Vec<String> {
-        v.iter().map(|s| s.to_string()).collect()
+        strings(v)
     }
 
-    fn allowed(s: &Value, name: &str) -> Vec<Value> {
-        s["syscalls"]
-            .as_array()
-            .unwrap()
+    fn allowed<'a>(s: &'a LinuxSeccomp, name: &str) -> Vec<&'a LinuxSyscall> {
+        s.syscalls()
             .iter()
-            .filter(|r| strs(&r["names"]).contains(&name))
-            .cloned()
+            .flatten()
+            .filter(|r| r.names().iter().any(|n| n == name))
             .collect()
     }
 
@@ -356,11 +524,11 @@ mod tests {
             kernel: (6, 1),
         };
         let s = to_oci(&default_profile(), &t).unwrap();
-        assert_eq!(s["defaultAction"], "SCMP_ACT_ERRNO");
-        assert_eq!(s["defaultErrnoRet"], 1);
+        assert_eq!(s.default_action(), ScmpActErrno);
+        assert_eq!(s.default_errno_ret(), Some(1));
         assert_eq!(
-            s["architectures"],
-            json!(["SCMP_ARCH_X86_64", "SCMP_ARCH_X86", "SCMP_ARCH_X32"])
+            s.architectures().as_deref(),
+            Some(&[Arch::ScmpArchX86_64, Arch::ScmpArchX86, Arch::ScmpArchX32][..])
         );
         assert!(allowed(&s, "unshare").is_empty());
         assert!(allowed(&s, "mount").is_empty());
@@ -372,9 +540,10 @@ mod tests {
         // clone only without namespace flags; clone3 says ENOSYS.
         let clone = allowed(&s, "clone");
         assert_eq!(clone.len(), 1);
-        assert_eq!(clone[0]["args"][0]["op"], "SCMP_CMP_MASKED_EQ");
-        assert_eq!(clone[0]["args"][0]["value"], CLONE_NS_MASK);
-        assert_eq!(allowed(&s, "clone3")[0]["errnoRet"], 38);
+        let args = clone[0].args().clone().unwrap();
+        assert_eq!(args[0].op(), ScmpCmpMaskedEq);
+        assert_eq!(args[0].value(), CLONE_NS_MASK);
+        assert_eq!(allowed(&s, "clone3")[0].errno_ret(), Some(38));
         // ptrace from 4.8 on.
         assert_eq!(allowed(&s, "ptrace").len(), 1);
         let old = to_oci(
@@ -401,10 +570,10 @@ mod tests {
         assert!(!allowed(&s, "kcmp").is_empty());
         // With CAP_SYS_ADMIN, clone is unconditional and clone3 allowed.
         let clone = allowed(&s, "clone");
-        assert!(clone.iter().all(|r| r["args"].is_null()));
+        assert!(clone.iter().all(|r| r.args().is_none()));
         assert!(allowed(&s, "clone3")
             .iter()
-            .all(|r| r["action"] == "SCMP_ACT_ALLOW"));
+            .all(|r| r.action() == ScmpActAllow));
     }
 
     #[test]
@@ -417,28 +586,51 @@ mod tests {
         };
         let s = to_oci(&default_profile(), &t).unwrap();
         assert_eq!(
-            s["architectures"],
-            json!(["SCMP_ARCH_AARCH64", "SCMP_ARCH_ARM"])
+            s.architectures().as_deref(),
+            Some(&[Arch::ScmpArchAarch64, Arch::ScmpArchArm][..])
         );
         assert!(allowed(&s, "arch_prctl").is_empty());
         assert!(!allowed(&s, "set_tls").is_empty());
     }
 
     #[test]
-    fn profiles_without_default_action_are_refused() {
+    fn profiles_in_docker_and_oci_form_parse_and_bad_ones_are_refused() {
         let t = Target {
             caps: &[],
             arch: "amd64",
             kernel: (6, 1),
         };
-        assert!(to_oci(&json!({"syscalls": []}), &t).is_err());
-        let oci = to_oci(
-            &json!({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
-                    "syscalls": [{"names": ["keyctl"], "action": "SCMP_ACT_ERRNO"}]}),
-            &t,
+        let e = parse(r#"{"syscalls": []}"#).unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("Decoding seccomp profile failed: missing field `defaultAction`"),
+            "{e}"
+        );
+        assert!(parse("{not json").is_err());
+        assert!(parse(r#"{"defaultAction": "SCMP_ACT_BOGUS"}"#).is_err());
+        let p = parse(
+            r#"{"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_X86_64"],
+                "syscalls": [{"names": ["keyctl"], "action": "SCMP_ACT_ERRNO"},
+                             {"name": "add_key", "action": "SCMP_ACT_ERRNO", "args": null}]}"#,
         )
         .unwrap();
-        assert_eq!(oci["architectures"], json!(["SCMP_ARCH_X86_64"]));
-        assert_eq!(oci["syscalls"][0]["names"], json!(["keyctl"]));
+        let oci = to_oci(&p, &t).unwrap();
+        assert_eq!(
+            oci.architectures().as_deref(),
+            Some(&[Arch::ScmpArchX86_64][..])
+        );
+        let calls = oci.syscalls().clone().unwrap();
+        assert_eq!(calls[0].names(), &["keyctl".to_string()]);
+        assert_eq!(calls[1].names(), &["add_key".to_string()]);
+        // Only this machine's archMap entry is read.
+        let p = parse(
+            r#"{"defaultAction": "SCMP_ACT_ALLOW", "archMap": [
+                {"architecture": "SCMP_ARCH_FUTURE", "subArchitectures": ["SCMP_ARCH_X"]},
+                {"architecture": "SCMP_ARCH_X86_64", "subArchitectures": ["SCMP_ARCH_NOPE"]}]}"#,
+        )
+        .unwrap();
+        let e = to_oci(&p, &t).unwrap_err();
+        assert!(e.to_string().contains("\"SCMP_ARCH_NOPE\""), "{e}");
+        assert!(to_oci(&p, &Target { arch: "arm64", ..t }).is_ok());
     }
 }

@@ -2,19 +2,20 @@
 //! and initial size, and `POST /containers/{id}/resize`, which the shim
 //! applies to the pty master it holds (through `<dir>/ctl.sock`).
 
-use serde_json::{json, Value};
+use oci_spec::runtime::{BoxBuilder, Spec};
 
 use super::{ApiError, ApiResult, Daemon};
 use crate::shim;
 
 /// Sets `process.terminal` (and `consoleSize` when known) in a built spec.
-pub fn apply_terminal(spec: &mut Value, tty: bool, size: Option<[u16; 2]>) {
-    let Some(p) = spec.get_mut("process").filter(|p| p.is_object()) else {
+pub fn apply_terminal(spec: &mut Spec, tty: bool, size: Option<[u16; 2]>) {
+    let Some(p) = spec.process_mut() else {
         return;
     };
-    p["terminal"] = json!(tty);
+    p.set_terminal(Some(tty));
     if let Some([h, w]) = size.filter(|[h, w]| tty && *h > 0 && *w > 0) {
-        p["consoleSize"] = json!({"height": h, "width": w});
+        let size = BoxBuilder::default().height(h).width(w).build();
+        p.set_console_size(size.ok());
     }
 }
 
@@ -51,19 +52,27 @@ mod tests {
 
     #[test]
     fn terminal_and_size_go_into_the_process() {
-        let mut s = json!({"process": {"args": ["sh"]}});
+        let spec = || {
+            let mut s = Spec::default();
+            s.set_process(Some(Default::default()));
+            s
+        };
+        let process = |s: &Spec| s.process().clone().unwrap();
+        let mut s = spec();
         apply_terminal(&mut s, true, Some([24, 80]));
-        assert_eq!(s["process"]["terminal"], true);
-        assert_eq!(
-            s["process"]["consoleSize"],
-            json!({"height": 24, "width": 80})
-        );
-        let mut s = json!({"process": {"args": ["sh"]}});
+        assert_eq!(process(&s).terminal(), Some(true));
+        let size = process(&s).console_size().unwrap();
+        assert_eq!((size.height(), size.width()), (24, 80));
+        let mut s = spec();
         apply_terminal(&mut s, false, Some([24, 80]));
-        assert_eq!(s["process"]["terminal"], false);
-        assert!(s["process"].get("consoleSize").is_none());
-        let mut s = json!({"process": {}});
+        assert_eq!(process(&s).terminal(), Some(false));
+        assert!(process(&s).console_size().is_none());
+        let mut s = spec();
         apply_terminal(&mut s, true, Some([0, 0]));
-        assert!(s["process"].get("consoleSize").is_none());
+        assert!(process(&s).console_size().is_none());
+        let mut s = Spec::default();
+        s.set_process(None);
+        apply_terminal(&mut s, true, None);
+        assert!(s.process().is_none());
     }
 }

@@ -187,11 +187,8 @@ impl Daemon {
     }
 
     /// The OCI mounts of a container's planned mounts.
-    pub(super) fn oci_mounts(&self, mounts: &[PlannedMount]) -> Vec<Value> {
+    pub(super) fn oci_mounts(&self, mounts: &[PlannedMount]) -> Vec<oci_spec::runtime::Mount> {
         plan::to_oci_mounts(mounts, |n| self.volumes.data_path(n))
-            .into_iter()
-            .filter_map(|m| serde_json::to_value(m).ok())
-            .collect()
     }
 
     pub fn volume_create(&self, body: &Value) -> ApiResult<Value> {

@@ -20,8 +20,6 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
-use serde_json::Value;
-
 use crate::daemon::store::{self, Container, State};
 use crate::daemon::{find_image, logs, spec, start_error_code, tty, ApiError, ApiResult, Daemon};
 use crate::shim::{self, ShimArgs, StartReport};
@@ -35,7 +33,7 @@ pub struct StartPlan {
     image: rrun_image::images::LocalImage,
     dir: PathBuf,
     /// The complete OCI spec, written as config.json by the apply.
-    spec: Value,
+    spec: oci_spec::runtime::Spec,
     /// The first start fills new volumes from the image.
     copy_up: bool,
 }
@@ -170,8 +168,8 @@ impl Daemon {
                 .unwrap_or_default()
         };
         let (passwd, group) = (read("etc/passwd"), read("etc/group"));
-        let (uid, gid) =
-            spec::resolve_user(&c.config.user, &passwd, &group).map_err(ApiError::bad)?;
+        let bad = |e: spec::SpecError| ApiError::bad(e.to_string());
+        let (uid, gid) = spec::resolve_user(&c.config.user, &passwd, &group).map_err(bad)?;
         self.check_bind_sources(c)?;
         let (netns, hostname) = self.net_identity(c)?;
         let ic = &image.config.config;
@@ -205,7 +203,7 @@ impl Daemon {
                 format!("/rrun/{}", c.id)
             },
         };
-        let mut spec = spec::build(&input).map_err(ApiError::bad)?;
+        let mut spec = spec::build(&input).map_err(bad)?;
         self.apply_run_options(&mut spec, c, &group)?;
         tty::apply_terminal(&mut spec, c.config.tty, c.host_config.console_size);
         Ok(StartPlan {

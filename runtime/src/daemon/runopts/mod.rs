@@ -421,7 +421,6 @@ pub fn parse_security(opts: &[String]) -> Result<Security, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::Value;
 
     fn host() -> Host {
         Host {
@@ -596,118 +595,6 @@ mod tests {
         assert!(s(&["foo=bar"]).is_err());
     }
 
-    fn base_spec() -> Value {
-        super::super::spec::build(&super::super::spec::SpecInput {
-            args: vec!["sh".into()],
-            rootfs: "/r".into(),
-            ..Default::default()
-        })
-        .unwrap()
-    }
-
-    #[test]
-    fn spec_gets_resources_and_security() {
-        let h = host();
-        let o = RunOptions {
-            memory: 64 << 20,
-            nano_cpus: 500_000_000,
-            cpu_shares: 512,
-            pids_limit: Some(20),
-            ulimits: vec![Ulimit {
-                name: "nofile".into(),
-                soft: 100,
-                hard: 200,
-            }],
-            sysctls: [("net.ipv4.ip_forward".to_string(), "1".to_string())].into(),
-            readonly_rootfs: true,
-            oom_score_adj: 100,
-            init: Some(true),
-            shm_size: 1 << 20,
-            ..Default::default()
-        };
-        let x = Extra {
-            host: &h,
-            devices: vec![],
-            init_binary: "/x/docker-init".into(),
-        };
-        let mut s = base_spec();
-        apply(&mut s, &o, &x).unwrap();
-        let r = &s["linux"]["resources"];
-        assert_eq!(r["memory"]["limit"], 64 << 20);
-        assert_eq!(r["memory"]["swap"], 128 << 20);
-        assert_eq!(r["cpu"]["quota"], 50_000);
-        assert_eq!(r["cpu"]["period"], 100_000);
-        assert_eq!(r["cpu"]["shares"], 512);
-        assert_eq!(r["pids"]["limit"], 20);
-        assert_eq!(s["process"]["rlimits"][0]["type"], "RLIMIT_NOFILE");
-        assert_eq!(s["linux"]["sysctl"]["net.ipv4.ip_forward"], "1");
-        assert_eq!(s["root"]["readonly"], true);
-        assert_eq!(s["process"]["oomScoreAdj"], 100);
-        assert_eq!(s["process"]["args"], json!([INIT_PATH, "--", "sh"]));
-        let mounts = s["mounts"].as_array().unwrap();
-        assert!(mounts
-            .iter()
-            .any(|m| m["destination"] == INIT_PATH && m["source"] == "/x/docker-init"));
-        let shm = mounts
-            .iter()
-            .find(|m| m["destination"] == "/dev/shm")
-            .unwrap();
-        assert!(shm["options"]
-            .as_array()
-            .unwrap()
-            .contains(&json!("size=1048576")));
-        assert_eq!(s["linux"]["seccomp"]["defaultAction"], "SCMP_ACT_ERRNO");
-        assert_eq!(s["process"]["noNewPrivileges"], false);
-        // The result is a spec the executor accepts.
-        let _: oci_spec::runtime::Spec = serde_json::from_value(s).unwrap();
-    }
-
-    #[test]
-    fn privileged_and_unconfined_drop_confinement() {
-        let h = host();
-        let o = RunOptions {
-            privileged: true,
-            ..Default::default()
-        };
-        let x = Extra {
-            host: &h,
-            devices: vec![DevNode {
-                path: "/dev/null".into(),
-                typ: 'c',
-                major: 1,
-                minor: 3,
-                mode: 0o666,
-                uid: 0,
-                gid: 0,
-                access: "rwm".into(),
-            }],
-            init_binary: String::new(),
-        };
-        let mut s = base_spec();
-        apply(&mut s, &o, &x).unwrap();
-        assert!(s["linux"]["seccomp"].is_null());
-        assert_eq!(s["linux"]["maskedPaths"], json!([]));
-        assert_eq!(
-            s["process"]["capabilities"]["effective"]
-                .as_array()
-                .unwrap()
-                .len(),
-            ALL_CAPS.len()
-        );
-        assert_eq!(s["linux"]["devices"][0]["path"], "/dev/null");
-        let _: oci_spec::runtime::Spec = serde_json::from_value(s).unwrap();
-
-        let o = RunOptions {
-            security_opt: vec!["seccomp=unconfined".into(), "no-new-privileges".into()],
-            ..Default::default()
-        };
-        let mut s = base_spec();
-        apply(&mut s, &o, &x).unwrap();
-        assert!(s["linux"]["seccomp"].is_null());
-        assert_eq!(s["process"]["noNewPrivileges"], true);
-        assert!(!s["linux"]["maskedPaths"].as_array().unwrap().is_empty());
-    }
-
     #[test]
     fn grantable_caps_follow_kernel_and_bounding_set() {
         assert_eq!(grantable_caps(40, u64::MAX).len(), 41);
@@ -715,16 +602,6 @@ mod tests {
         let without_sys_resource = grantable_caps(40, 0x1fffeffffff);
         assert_eq!(without_sys_resource.len(), 40);
         assert!(!without_sys_resource.contains(&"CAP_SYS_RESOURCE".to_string()));
-    }
-
-    #[test]
-    fn group_names_resolve() {
-        let g = "root:x:0:\nwheel:x:10:\n";
-        assert_eq!(
-            resolve_groups(&["wheel".into(), "42".into()], g),
-            Ok(vec![10, 42])
-        );
-        assert!(resolve_groups(&["nope".into()], g).is_err());
     }
 
     #[test]

@@ -1,8 +1,6 @@
 //! Pure: the run options checked against the host's facts, with Docker's
 //! messages and defaults.
 
-use serde_json::Value;
-
 use super::*;
 use crate::daemon::seccomp_profile;
 
@@ -164,9 +162,8 @@ pub fn validate(o: &mut RunOptions, host: &Host) -> Result<Vec<String>, String> 
     capabilities(o, &host.caps)?;
     let sec = parse_security(&o.security_opt)?;
     if let Seccomp::Profile(p) = &sec.seccomp {
-        let v: Value =
-            serde_json::from_str(p).map_err(|e| format!("Decoding seccomp profile failed: {e}"))?;
-        seccomp_profile::to_oci(&v, &target(&[], host))?;
+        let profile = seccomp_profile::parse(p).map_err(|e| e.to_string())?;
+        seccomp_profile::to_oci(&profile, &target(&[], host)).map_err(|e| e.to_string())?;
     }
     for u in &o.ulimits {
         parse_ulimit(&format!("{}={}:{}", u.name, u.soft, u.hard))?;
