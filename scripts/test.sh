@@ -11,6 +11,7 @@ if [ "$(id -u)" != 0 ]; then
 fi
 
 scripts/install-deps.sh
+scripts/install-pydeps.sh
 export PATH="$HOME/.cargo/bin:$PATH"
 command -v cargo >/dev/null || { echo "scripts/test.sh: cargo not found (install Rust with rustup)" >&2; exit 1; }
 

@@ -666,3 +666,85 @@ fn oom_kill_is_reported() {
     assert_eq!(code(&out), 0);
     assert_eq!(inspect(&d, "fine")["State"]["OOMKilled"], false);
 }
+
+/// `--pid`, `--ipc` and `--uts host` share the host's namespaces (and the
+/// host's /dev/shm); without them each is the container's own. Bad modes
+/// are refused at create.
+#[test]
+fn host_pid_ipc_and_uts_namespaces() {
+    let d = daemon();
+    let ns = |kind: &str| std::fs::read_link(format!("/proc/self/ns/{kind}")).unwrap();
+    let script = "for n in pid ipc uts; do readlink /proc/self/ns/$n; done; hostname";
+    let host_name = nix::unistd::gethostname()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    let want_host = format!(
+        "{}\n{}\n{}\n{host_name}\n",
+        ns("pid").display(),
+        ns("ipc").display(),
+        ns("uts").display()
+    );
+    let (c, out, err) = sh(
+        &d,
+        &["--pid", "host", "--ipc", "host", "--uts", "host"],
+        script,
+    );
+    assert_eq!((c, out.as_str()), (0, want_host.as_str()), "{err}");
+    let (c, out, err) = sh(&d, &[], script);
+    assert_eq!(c, 0, "{err}");
+    for (line, kind) in out.lines().zip(["pid", "ipc", "uts"]) {
+        assert_ne!(
+            line,
+            ns(kind).to_str().unwrap(),
+            "{kind} is the container's own: {out}"
+        );
+    }
+    // The host's /dev/shm with --ipc host.
+    let marker = format!("/dev/shm/{}", common::unique("rrun-shm"));
+    std::fs::write(&marker, "host\n").unwrap();
+    let (c, out, _) = sh(&d, &["--ipc", "host"], &format!("cat {marker}"));
+    std::fs::remove_file(&marker).unwrap();
+    assert_eq!((c, out.as_str()), (0, "host\n"));
+    // The docker CLI sends the same fields.
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--pid",
+        "host",
+        "busybox",
+        "readlink",
+        "/proc/self/ns/pid",
+    ]);
+    assert_eq!(out.trim(), ns("pid").to_str().unwrap());
+    d.ok(&[
+        "create", "--name", "hostpid", "--pid", "host", "busybox", "true",
+    ]);
+    let v = inspect(&d, "hostpid");
+    assert_eq!(v["HostConfig"]["PidMode"], "host");
+    assert_eq!(v["HostConfig"]["IpcMode"], "private");
+    assert_eq!(v["HostConfig"]["UTSMode"], "");
+    // Bad modes: 125, Docker's words, nothing made.
+    for (flags, want) in [
+        (vec!["--pid", "bogus"], "invalid PID mode: bogus"),
+        (vec!["--ipc", "weird"], "invalid IPC mode: weird"),
+        (
+            vec!["--uts", "host", "-h", "web"],
+            "conflicting options: hostname and the UTS mode",
+        ),
+    ] {
+        let mut args = vec!["run", "--name", "badns"];
+        args.extend(flags);
+        args.extend(["busybox", "true"]);
+        let out = d.rrun(&args);
+        assert_eq!(code(&out), 125, "{args:?}");
+        assert!(
+            text(&out.stderr).contains(want),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+        assert!(!d
+            .ok(&["ps", "-a", "--format", "{{.Names}}"])
+            .contains("badns"));
+    }
+}

@@ -88,6 +88,15 @@ pub struct RunOptionArgs {
     /// Size of /dev/shm.
     #[arg(long, value_parser = rrun_units::ram_in_bytes)]
     pub shm_size: Option<i64>,
+    /// PID namespace to use (`host`).
+    #[arg(long)]
+    pub pid: Option<String>,
+    /// IPC mode to use (`private`, `shareable`, `none`, `host`).
+    #[arg(long)]
+    pub ipc: Option<String>,
+    /// UTS namespace to use (`host`).
+    #[arg(long)]
+    pub uts: Option<String>,
 }
 
 /// docker/cli reads a seccomp profile file and sends its content.
@@ -138,6 +147,9 @@ impl RunOptionArgs {
         }));
         h.security_opt = Some(self.security_opt.clone());
         h.shm_size = self.shm_size;
+        h.pid_mode = self.pid.clone();
+        h.ipc_mode = self.ipc.clone();
+        h.uts_mode = self.uts.clone();
     }
 }
 

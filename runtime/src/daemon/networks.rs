@@ -229,6 +229,7 @@ fn endpoint_json(
         "GlobalIPv6Address": ip6,
         "GlobalIPv6PrefixLen": prefix6,
         "MacAddress": mac,
+        "DriverOpts": null,
         "DNSNames": null,
     })
 }

@@ -65,7 +65,7 @@ pub(super) async fn inspect(State(d): D, p: Params) -> ApiResult<Response> {
         "Driver": "overlay2",
         "Platform": "linux",
         "Config": c.config,
-        "HostConfig": c.host_config,
+        "HostConfig": crate::daemon::containers::inspect::HostConfigView::new(&c.host_config),
         "Mounts": crate::daemon::volume::mounts_json(&c.mounts, |n| d.volumes.data_path(n)),
         "NetworkSettings": d.network_settings(&c),
     }))

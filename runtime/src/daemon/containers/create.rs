@@ -72,7 +72,7 @@ impl Daemon {
         host.log_config =
             containers::logopts::with_defaults(host.log_config.take(), &self.opts.config_file)
                 .map_err(ApiError::bad)?;
-        check_host_config(&mut host, &runopts::Host::probe())?;
+        check_host_config(&mut host, &config.hostname, &runopts::Host::probe())?;
         let name = container_name(name)?;
         let args = spec::command(
             ic.entrypoint.as_deref().unwrap_or(&[]),
@@ -84,7 +84,11 @@ impl Daemon {
             return Err(ApiError::bad("no command specified"));
         }
         let id = store::new_id();
-        if config.hostname.is_empty() {
+        if config.hostname.is_empty() && host.run.uts_mode == "host" {
+            config.hostname = nix::unistd::gethostname()
+                .map(|h| h.to_string_lossy().into_owned())
+                .unwrap_or_default();
+        } else if config.hostname.is_empty() {
             config.hostname = id[..12].to_string();
         }
         if config.stop_signal.is_none() {
@@ -125,12 +129,17 @@ fn new_record(config: ContainerConfig, host_config: HostConfig) -> Container {
 /// The host config's own checks (pure but for the host facts given):
 /// extra hosts, the run options with Docker's messages and defaults, and
 /// auto-remove against a restart policy.
-pub fn check_host_config(host: &mut HostConfig, facts: &runopts::Host) -> ApiResult<()> {
+pub fn check_host_config(
+    host: &mut HostConfig,
+    hostname: &str,
+    facts: &runopts::Host,
+) -> ApiResult<()> {
     for h in &host.extra_hosts {
         h.parse::<netd::resolv::ExtraHost>()
             .map_err(|e| ApiError::bad(e.to_string()))?;
     }
     runopts::validate(&mut host.run, facts).map_err(ApiError::bad)?;
+    runopts::validate_modes(&mut host.run, hostname).map_err(ApiError::bad)?;
     if host.auto_remove && !host.run.restart_policy.is_none() {
         return Err(ApiError::bad(
             "can't create 'AutoRemove' container with restart policy",
@@ -208,11 +217,11 @@ mod tests {
             ),
         ] {
             let mut h = host_config(json.clone());
-            let e = check_host_config(&mut h, &facts()).unwrap_err();
+            let e = check_host_config(&mut h, "", &facts()).unwrap_err();
             assert_eq!(e.status, StatusCode::BAD_REQUEST, "{json}");
             assert!(e.message.contains(want), "{json}: {}", e.message);
         }
         let mut ok = host_config(serde_json::json!({"CapAdd": ["NET_ADMIN"], "Memory": 64 << 20}));
-        check_host_config(&mut ok, &facts()).unwrap();
+        check_host_config(&mut ok, "", &facts()).unwrap();
     }
 }

@@ -3,6 +3,7 @@
 pub mod create;
 pub mod filter;
 pub mod index;
+pub mod inspect;
 pub mod lifecycle;
 pub mod list;
 pub mod logopts;

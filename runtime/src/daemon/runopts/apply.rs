@@ -124,6 +124,8 @@ pub fn apply(spec: &mut Spec, o: &RunOptions, x: &Extra) -> Result<(), SpecError
             &target(&caps, x.host),
         )?));
     }
+    // After the mounts: `--ipc host` replaces the /dev/shm they sized.
+    apply_modes(spec, o);
     Ok(())
 }
 

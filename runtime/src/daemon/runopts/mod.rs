@@ -8,9 +8,11 @@ use serde_json::json;
 use std::collections::BTreeMap;
 
 mod apply;
+mod namespaces;
 mod validate;
 
 pub use apply::*;
+pub use namespaces::*;
 pub use validate::*;
 
 /// Where the reaper run with `--init` appears in the container (Docker's path).
@@ -81,6 +83,15 @@ pub struct RunOptions {
     pub security_opt: Vec<String>,
     #[serde(default)]
     pub shm_size: i64,
+    /// `--pid`: `host` shares the host's process namespace.
+    #[serde(default)]
+    pub pid_mode: String,
+    /// `--ipc`: `private` (the default), `shareable`, `none` or `host`.
+    #[serde(default)]
+    pub ipc_mode: String,
+    /// `--uts`: `host` shares the host's hostname.
+    #[serde(default, rename = "UTSMode")]
+    pub uts_mode: String,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

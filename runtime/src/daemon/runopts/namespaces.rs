@@ -1,0 +1,165 @@
+//! `--pid`, `--ipc` and `--uts`: which of its namespaces a container
+//! shares with the host. Checked at create with Docker's messages; applied
+//! to the OCI spec by leaving the shared namespace out.
+
+use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
+use std::path::Path;
+
+use super::RunOptions;
+
+/// Checks the three modes and fills Docker's defaults (`IpcMode` is
+/// `private` unless given). `hostname`: the `--hostname` the user asked for.
+pub fn validate_modes(o: &mut RunOptions, hostname: &str) -> Result<(), String> {
+    let unsupported = |what: &str, v: &str| {
+        format!("invalid {what} mode: {v}: joining another container's namespace is not supported yet; use host or leave it private")
+    };
+    match o.pid_mode.as_str() {
+        "" | "host" => {}
+        v if v.starts_with("container:") => return Err(unsupported("PID", v)),
+        v => return Err(format!("invalid PID mode: {v}")),
+    }
+    match o.ipc_mode.as_str() {
+        "" => o.ipc_mode = "private".into(),
+        "private" | "shareable" | "none" | "host" => {}
+        v if v.starts_with("container:") => return Err(unsupported("IPC", v)),
+        v => return Err(format!("invalid IPC mode: {v}")),
+    }
+    match o.uts_mode.as_str() {
+        "" => {}
+        "host" if !hostname.is_empty() => {
+            return Err("conflicting options: hostname and the UTS mode".into())
+        }
+        "host" => {}
+        v => return Err(format!("invalid UTS mode: {v}")),
+    }
+    Ok(())
+}
+
+/// Leaves the host-shared namespaces out of the spec; with the host's IPC
+/// namespace `/dev/shm` is the host's too (as Docker binds it), and with
+/// `--ipc none` there is none.
+pub fn apply_modes(spec: &mut Spec, o: &RunOptions) {
+    let shared: Vec<LinuxNamespaceType> = [
+        (o.pid_mode == "host", LinuxNamespaceType::Pid),
+        (o.ipc_mode == "host", LinuxNamespaceType::Ipc),
+        (o.uts_mode == "host", LinuxNamespaceType::Uts),
+    ]
+    .into_iter()
+    .filter_map(|(host, typ)| host.then_some(typ))
+    .collect();
+    if let Some(ns) = spec
+        .linux_mut()
+        .as_mut()
+        .and_then(|l| l.namespaces_mut().as_mut())
+    {
+        ns.retain(|n| !shared.contains(&n.typ()));
+    }
+    if o.uts_mode == "host" {
+        spec.set_hostname(None);
+    }
+    let Some(mounts) = spec.mounts_mut().as_mut() else {
+        return;
+    };
+    match o.ipc_mode.as_str() {
+        "none" => mounts.retain(|m| m.destination() != Path::new("/dev/shm")),
+        "host" => {
+            for m in mounts
+                .iter_mut()
+                .filter(|m| m.destination() == Path::new("/dev/shm"))
+            {
+                *m = host_shm();
+            }
+        }
+        _ => {}
+    }
+}
+
+fn host_shm() -> Mount {
+    let mut m = Mount::default();
+    m.set_destination("/dev/shm".into())
+        .set_typ(Some("bind".into()))
+        .set_source(Some("/dev/shm".into()))
+        .set_options(Some(["rbind", "rprivate"].map(String::from).to_vec()));
+    m
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn modes(pid: &str, ipc: &str, uts: &str) -> RunOptions {
+        RunOptions {
+            pid_mode: pid.into(),
+            ipc_mode: ipc.into(),
+            uts_mode: uts.into(),
+            ..Default::default()
+        }
+    }
+
+    #[test]
+    fn modes_are_checked_with_dockers_words() {
+        let mut o = modes("", "", "");
+        validate_modes(&mut o, "").unwrap();
+        assert_eq!(o.ipc_mode, "private");
+        assert_eq!(
+            validate_modes(&mut modes("bogus", "", ""), "").unwrap_err(),
+            "invalid PID mode: bogus"
+        );
+        assert_eq!(
+            validate_modes(&mut modes("", "x", ""), "").unwrap_err(),
+            "invalid IPC mode: x"
+        );
+        assert_eq!(
+            validate_modes(&mut modes("", "", "host"), "web").unwrap_err(),
+            "conflicting options: hostname and the UTS mode"
+        );
+        assert!(validate_modes(&mut modes("container:db", "", ""), "")
+            .unwrap_err()
+            .contains("not supported yet"));
+        validate_modes(&mut modes("host", "host", "host"), "").unwrap();
+    }
+
+    #[test]
+    fn host_modes_leave_their_namespaces_out() {
+        let mut spec = Spec::default();
+        let before: Vec<LinuxNamespaceType> = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().clone())
+            .unwrap_or_default()
+            .iter()
+            .map(|n| n.typ())
+            .collect();
+        assert!(before.contains(&LinuxNamespaceType::Pid));
+        let mut shm = Mount::default();
+        shm.set_destination("/dev/shm".into());
+        spec.set_mounts(Some(vec![shm]));
+        spec.set_hostname(Some("abc".into()));
+        apply_modes(&mut spec, &modes("host", "host", "host"));
+        let after: Vec<LinuxNamespaceType> = spec
+            .linux()
+            .as_ref()
+            .and_then(|l| l.namespaces().clone())
+            .unwrap_or_default()
+            .iter()
+            .map(|n| n.typ())
+            .collect();
+        for t in [
+            LinuxNamespaceType::Pid,
+            LinuxNamespaceType::Ipc,
+            LinuxNamespaceType::Uts,
+        ] {
+            assert!(!after.contains(&t), "{t:?} in {after:?}");
+        }
+        assert!(after.contains(&LinuxNamespaceType::Mount));
+        assert_eq!(spec.hostname(), &None);
+        let m = &spec.mounts().as_ref().unwrap()[0];
+        assert_eq!(m.source().as_deref(), Some(Path::new("/dev/shm")));
+        let mut none = Spec::default();
+        let mut shm = Mount::default();
+        shm.set_destination("/dev/shm".into());
+        none.set_mounts(Some(vec![shm]));
+        apply_modes(&mut none, &modes("", "none", ""));
+        assert!(none.mounts().as_ref().unwrap().is_empty());
+    }
+}

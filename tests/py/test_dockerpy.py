@@ -1,0 +1,297 @@
+"""docker-py (PyPI's `docker` 7) against rrund, as integration-test scripts
+use it. Run by tests/dockerpy.rs with DOCKER_HOST pointing at a daemon of
+the test's own, the busybox image loaded as `busybox`, and RRUN_REGISTRY
+a registry on loopback holding `test/busybox:1.0`.
+
+Every wait is bounded; names are unique per run (RRUN_PREFIX)."""
+
+import io
+import os
+import tarfile
+import time
+
+import docker
+import pytest
+
+PREFIX = os.environ.get("RRUN_PREFIX", "py")
+REGISTRY = os.environ["RRUN_REGISTRY"]
+
+
+def name(what):
+    return f"{PREFIX}-{what}"
+
+
+@pytest.fixture(scope="module")
+def client():
+    c = docker.from_env(timeout=60)
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def cleanup(client):
+    made = []
+    yield made
+    for kind, ident in reversed(made):
+        try:
+            if kind == "container":
+                client.containers.get(ident).remove(force=True)
+            elif kind == "network":
+                client.networks.get(ident).remove()
+            elif kind == "volume":
+                client.volumes.get(ident).remove(force=True)
+        except docker.errors.NotFound:
+            pass
+
+
+def wait_until(what, predicate, seconds=20):
+    end = time.monotonic() + seconds
+    while time.monotonic() < end:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+# --- the daemon -----------------------------------------------------------
+
+
+def test_ping_version_info(client):
+    assert client.ping() is True
+    v = client.version()
+    assert v["ApiVersion"] >= "1.41"
+    assert v["Os"] == "linux"
+    info = client.info()
+    assert info["Swarm"]["LocalNodeState"] == "inactive"
+    assert info["NCPU"] >= 1
+    assert "Containers" in info
+
+
+# --- containers -----------------------------------------------------------
+
+
+def test_run_returns_output_and_exit_codes(client):
+    out = client.containers.run("busybox", ["echo", "hello"], remove=True)
+    assert out == b"hello\n"
+    with pytest.raises(docker.errors.ContainerError) as e:
+        client.containers.run("busybox", ["sh", "-c", "echo oops >&2; exit 3"], remove=True)
+    assert e.value.exit_status == 3
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.containers.run("nosuchimage-rrun:1", "true", remove=True)
+
+
+def test_create_start_logs_wait_remove(client, cleanup):
+    c = client.containers.create(
+        "busybox",
+        ["sh", "-c", "echo out; echo err >&2; exit 7"],
+        name=name("life"),
+        labels={"app": "py"},
+        environment={"A": "1"},
+    )
+    cleanup.append(("container", c.id))
+    assert c.status == "created"
+    c.start()
+    assert c.wait(timeout=30)["StatusCode"] == 7
+    c.reload()
+    assert c.status == "exited"
+    assert c.attrs["State"]["ExitCode"] == 7
+    assert c.labels == {"app": "py"}
+    assert "A=1" in c.attrs["Config"]["Env"]
+    host_config = c.attrs["HostConfig"]
+    for key in ("PidMode", "UTSMode", "IpcMode", "Runtime", "CgroupnsMode", "DeviceCgroupRules",
+                "Isolation", "MemorySwappiness", "VolumeDriver", "RestartPolicy", "LogConfig"):
+        assert key in host_config, key
+    assert c.logs(stdout=True, stderr=False) == b"out\n"
+    assert c.logs(stdout=False, stderr=True) == b"err\n"
+    assert b"".join(c.logs(stream=True)) in (b"out\nerr\n", b"err\nout\n")
+    assert client.containers.get(name("life")).id == c.id
+    c.remove()
+    cleanup.clear()
+    with pytest.raises(docker.errors.NotFound):
+        client.containers.get(c.id)
+
+
+def test_detached_logs_follow_kill_and_list_filters(client, cleanup):
+    c = client.containers.run(
+        "busybox",
+        ["sh", "-c", "echo ready; sleep 300"],
+        detach=True,
+        name=name("follow"),
+        labels={"com.docker.compose.project": "p", "com.docker.compose.service": "app"},
+    )
+    cleanup.append(("container", c.id))
+    other = client.containers.run(
+        "busybox",
+        ["sleep", "300"],
+        detach=True,
+        name=name("other"),
+        labels={"com.docker.compose.project": "p", "com.docker.compose.service": "db"},
+    )
+    cleanup.append(("container", other.id))
+    stream = c.logs(stream=True, follow=True)
+    assert next(stream) == b"ready\n"
+    listed = client.containers.list(
+        filters={
+            "label": ["com.docker.compose.project=p", "com.docker.compose.service=app"]
+        }
+    )
+    assert [x.id for x in listed] == [c.id]
+    assert {x.id for x in client.containers.list(filters={"label": "com.docker.compose.project=p"})} == {
+        c.id,
+        other.id,
+    }
+    c.kill()
+    c.reload()
+    assert c.status == "exited"
+    assert c.attrs["State"]["ExitCode"] == 137
+    assert [x.id for x in client.containers.list(all=True, filters={"status": "exited", "name": name("follow")})] == [
+        c.id
+    ]
+    other.stop(timeout=1)
+    other.reload()
+    assert other.status == "exited"
+
+
+def test_top_and_stats(client, cleanup):
+    c = client.containers.run("busybox", ["sleep", "300"], detach=True, name=name("top"))
+    cleanup.append(("container", c.id))
+    top = c.top()
+    assert any("sleep" in " ".join(p) for p in top["Processes"]), top
+    stats = c.stats(stream=False)
+    assert stats["memory_stats"]["usage"] > 0
+    assert "cpu_stats" in stats
+
+
+def test_rename(client, cleanup):
+    c = client.containers.create("busybox", "true", name=name("old"))
+    cleanup.append(("container", c.id))
+    c.rename(name("new"))
+    c.reload()
+    assert c.name == name("new")
+    with pytest.raises(docker.errors.APIError) as e:
+        client.containers.create("busybox", "true", name=name("new"))
+    assert e.value.status_code == 409
+
+
+# --- exec -----------------------------------------------------------------
+
+
+def test_exec_exit_codes_stream_and_demux(client, cleanup):
+    c = client.containers.run("busybox", ["sleep", "300"], detach=True, name=name("exec"))
+    cleanup.append(("container", c.id))
+    r = c.exec_run(["sh", "-c", "echo hi; exit 4"])
+    assert r.exit_code == 4
+    assert r.output == b"hi\n"
+    r = c.exec_run(["sh", "-c", "echo o; echo e >&2"], demux=True)
+    assert r.output == (b"o\n", b"e\n")
+    r = c.exec_run(["sh", "-c", "echo a; echo b"], stream=True)
+    assert b"".join(r.output) == b"a\nb\n"
+    r = c.exec_run("nosuchcommand")
+    assert r.exit_code in (126, 127)
+    r = c.exec_run(["sh", "-c", "echo $X $(id -u)"], environment={"X": "y"}, user="65534")
+    assert r.output == b"y 65534\n"
+
+
+# --- images ---------------------------------------------------------------
+
+
+def test_images_pull_tag_history_remove(client):
+    ref = f"{REGISTRY}/test/busybox"
+    img = client.images.pull(ref, tag="1.0")
+    assert f"{ref}:1.0" in img.tags
+    assert img.tag("py/retagged", "v1") is True
+    again = client.images.get("py/retagged:v1")
+    assert again.id == img.id
+    hist = again.history()
+    assert len(hist) >= 1 and "Created" in hist[0]
+    names = [t for i in client.images.list() for t in i.tags]
+    assert "py/retagged:v1" in names
+    assert client.images.list(filters={"reference": "py/*"})[0].id == img.id
+    client.images.remove("py/retagged:v1")
+    with pytest.raises(docker.errors.ImageNotFound):
+        client.images.get("py/retagged:v1")
+    client.images.remove(f"{ref}:1.0")
+    pruned = client.images.prune(filters={"dangling": True})
+    assert "SpaceReclaimed" in pruned
+
+
+# --- networks -------------------------------------------------------------
+
+
+def test_networks_connect_aliases_and_filters(client, cleanup):
+    net = client.networks.create(name("net"), driver="bridge", labels={"tier": "front"})
+    cleanup.append(("network", net.id))
+    server = client.containers.run(
+        "busybox", ["sleep", "300"], detach=True, name=name("srv"), network=net.name
+    )
+    cleanup.append(("container", server.id))
+    client_c = client.containers.create("busybox", ["sleep", "300"], name=name("cli"))
+    cleanup.append(("container", client_c.id))
+    net.connect(client_c, aliases=["web"])
+    client_c.start()
+    # The alias resolves from the other container, through the embedded DNS.
+    r = wait_until(
+        "the alias to resolve",
+        lambda: (lambda r: r if r.exit_code == 0 else None)(
+            server.exec_run(["nslookup", "web", "127.0.0.11"])
+        ),
+    )
+    assert client_c.attrs["Id"]
+    client_c.reload()
+    endpoint = client_c.attrs["NetworkSettings"]["Networks"][net.name]
+    assert "web" in endpoint["Aliases"]
+    assert "DriverOpts" in endpoint
+    ip = endpoint["IPAddress"]
+    assert ip.encode() in r.output
+    assert [n.id for n in client.networks.list(filters={"label": "tier=front"})] == [net.id]
+    assert net.id in [n.id for n in client.networks.list(names=[net.name])]
+    net.disconnect(client_c)
+    client_c.reload()
+    assert net.name not in client_c.attrs["NetworkSettings"]["Networks"]
+
+
+# --- volumes --------------------------------------------------------------
+
+
+def test_volumes_create_labels_use_and_prune(client, cleanup):
+    vol = client.volumes.create(name("data"), labels={"keep": "no"})
+    cleanup.append(("volume", vol.id))
+    assert vol.attrs["Labels"] == {"keep": "no"}
+    client.containers.run(
+        "busybox",
+        ["sh", "-c", "echo saved > /data/f"],
+        volumes={vol.name: {"bind": "/data", "mode": "rw"}},
+        remove=True,
+    )
+    out = client.containers.run(
+        "busybox", ["cat", "/data/f"], volumes=[f"{vol.name}:/data:ro"], remove=True
+    )
+    assert out == b"saved\n"
+    assert [v.name for v in client.volumes.list(filters={"label": "keep=no"})] == [vol.name]
+    pruned = client.volumes.prune(filters={"label": "keep=no", "all": "true"})
+    assert vol.name in (pruned["VolumesDeleted"] or [])
+    cleanup.clear()
+
+
+# --- events ---------------------------------------------------------------
+
+
+def test_events_filtered_since_until(client):
+    since = time.time() - 1
+    c = client.containers.run("busybox", "true", name=name("ev"), detach=True)
+    c.wait(timeout=30)
+    c.remove()
+    until = time.time() + 1
+    events = list(
+        client.events(
+            since=since,
+            until=until,
+            decode=True,
+            filters={"type": "container", "container": name("ev")},
+        )
+    )
+    actions = [e["Action"] for e in events]
+    for a in ("create", "start", "die", "destroy"):
+        assert a in actions, actions
+    assert all(e["Type"] == "container" for e in events)
