@@ -163,6 +163,23 @@ def test_top_and_stats(client, cleanup):
     assert "cpu_stats" in stats
 
 
+def test_pause_unpause_and_update(client, cleanup):
+    c = client.containers.run("busybox", ["sleep", "300"], detach=True, name=name("pause"))
+    cleanup.append(("container", c.id))
+    c.pause()
+    c.reload()
+    assert c.status == "paused"
+    assert c.attrs["State"]["Paused"] is True
+    c.unpause()
+    c.reload()
+    assert c.status == "running"
+    result = c.update(mem_limit="64m", restart_policy={"Name": "on-failure", "MaximumRetryCount": 2})
+    assert isinstance(result.get("Warnings"), list), result
+    c.reload()
+    assert c.attrs["HostConfig"]["Memory"] == 64 * 1024 * 1024
+    assert c.attrs["HostConfig"]["RestartPolicy"]["Name"] == "on-failure"
+
+
 def test_rename(client, cleanup):
     c = client.containers.create("busybox", "true", name=name("old"))
     cleanup.append(("container", c.id))

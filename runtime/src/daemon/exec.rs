@@ -130,6 +130,12 @@ impl Daemon {
         if !c.state.running {
             return Err(not_running(&c.id));
         }
+        if c.state.status == super::containers::pause::PAUSED {
+            return Err(ApiError::conflict(format!(
+                "Container {} is paused, unpause the container before exec",
+                c.id
+            )));
+        }
         if config.cmd.as_ref().is_none_or(|c| c.is_empty()) {
             return Err(ApiError::bad("No exec command specified"));
         }

@@ -49,7 +49,7 @@ pub(super) async fn inspect(State(d): D, p: Params) -> ApiResult<Response> {
         "State": {
             // As Docker, a container waiting for its restart counts as running.
             "Status": s.status, "Running": s.running || s.status == crate::daemon::restart::RESTARTING,
-            "Paused": false, "Restarting": s.status == crate::daemon::restart::RESTARTING,
+            "Paused": s.status == crate::daemon::containers::pause::PAUSED, "Restarting": s.status == crate::daemon::restart::RESTARTING,
             "OOMKilled": s.oom_killed, "Dead": false,
             "Pid": s.pid, "ExitCode": s.exit_code, "Error": s.error,
             "StartedAt": s.started_at, "FinishedAt": s.finished_at,
@@ -127,6 +127,29 @@ pub(super) async fn kill(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode> 
         }
     }
     Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn pause(State(d): D, p: Params) -> ApiResult<StatusCode> {
+    let id = id_of(&p);
+    blocking(move || d.pause(&id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+pub(super) async fn unpause(State(d): D, p: Params) -> ApiResult<StatusCode> {
+    let id = id_of(&p);
+    blocking(move || d.unpause(&id)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `POST /containers/{id}/update`: `{"Warnings": […]}`.
+pub(super) async fn update(
+    State(d): D,
+    p: Params,
+    Json(body): Json<crate::daemon::containers::pause::UpdateBody>,
+) -> ApiResult<Response> {
+    let id = id_of(&p);
+    let warnings = blocking(move || d.update_resources(&id, body)).await?;
+    Ok(Json(json!({ "Warnings": warnings })).into_response())
 }
 
 pub(super) async fn remove(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode> {

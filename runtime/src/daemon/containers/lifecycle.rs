@@ -122,6 +122,7 @@ impl Daemon {
             }
             return Err(ApiError::internal(format!("kill {}: {msg}", c.id)));
         }
+        self.thaw_after_signal(&c.id);
         Ok(())
     }
 

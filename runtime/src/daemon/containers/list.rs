@@ -88,6 +88,7 @@ pub fn human_status(s: &State, now: chrono::DateTime<chrono::Utc>) -> String {
     };
     match s.status.as_str() {
         "running" => format!("Up {}", since(&s.started_at)),
+        super::pause::PAUSED => format!("Up {} (Paused)", since(&s.started_at)),
         "exited" => format!("Exited ({}) {} ago", s.exit_code, since(&s.finished_at)),
         "created" => "Created".into(),
         restart::RESTARTING => {

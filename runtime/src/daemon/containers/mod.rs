@@ -8,6 +8,7 @@ pub mod lifecycle;
 pub mod list;
 pub mod logopts;
 pub mod network;
+pub mod pause;
 pub mod ports;
 pub mod reconcile;
 pub mod start;
