@@ -87,17 +87,44 @@ pub fn read_layered(
     rel: &str,
     limit: u64,
 ) -> Option<Vec<u8>> {
+    let layers = std::iter::once(upper.to_path_buf()).chain(image_layers(store, image));
+    let here = locate(layers, rel)?;
+    let meta = std::fs::symlink_metadata(&here).ok()?;
+    if !meta.file_type().is_file() || meta.len() > limit {
+        return None;
+    }
+    std::fs::read(&here).ok()
+}
+
+/// Whether `rel` exists in the image itself (below any container's upper
+/// dir): what `docker diff` tells a change from an addition by.
+pub fn in_image(store: &Store, image: &LocalImage, rel: &str) -> bool {
+    locate(image_layers(store, image), rel).is_some()
+}
+
+/// The image's snapshots, top layer first.
+fn image_layers<'a>(
+    store: &'a Store,
+    image: &'a LocalImage,
+) -> impl Iterator<Item = std::path::PathBuf> + 'a {
+    image
+        .chain_ids
+        .iter()
+        .rev()
+        .map(|c| snapshot_path(store, c))
+}
+
+/// The top-most entry at `rel` in `layers` (top first), honouring
+/// whiteouts (a 0/0 character device) and opaque directories on the way
+/// down; a symlink on the way is not followed.
+fn locate(
+    layers: impl Iterator<Item = std::path::PathBuf>,
+    rel: &str,
+) -> Option<std::path::PathBuf> {
     use std::os::unix::fs::FileTypeExt;
-    let layers = std::iter::once(upper.to_path_buf()).chain(
-        image
-            .chain_ids
-            .iter()
-            .rev()
-            .map(|c| snapshot_path(store, c)),
-    );
     let parts: Vec<&str> = rel.split('/').filter(|p| !p.is_empty()).collect();
     'layers: for layer in layers {
-        let mut here = layer.clone();
+        let mut here = layer;
         let mut opaque = false;
         for (i, part) in parts.iter().enumerate() {
             here.push(part);
@@ -112,10 +139,7 @@ pub fn read_layered(
                 return None; // a whiteout hides it in every lower layer
             }
             if i + 1 == parts.len() {
-                if !ft.is_file() || meta.len() > limit {
-                    return None;
-                }
-                return std::fs::read(&here).ok();
+                return Some(here);
             }
             if !ft.is_dir() {
                 return None;

@@ -6,6 +6,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
+use crate::apimodel::models::ImageHistoryResponseItem;
 use rrun_image::images::{self, ImageError, ImageUser, LocalImage, Removed};
 use rrun_image::{Digest, Reference};
 use serde_json::{json, Map, Value};
@@ -90,6 +91,14 @@ impl Daemon {
         Ok(removed_json(&removed))
     }
 
+    /// `GET /images/{name}/history`: the config's history, newest first;
+    /// the top entry carries the image's id and tags, the others
+    /// `<missing>` (as dockerd shows a pulled image's).
+    pub fn image_history(&self, name: &str) -> ApiResult<Vec<ImageHistoryResponseItem>> {
+        let img = find_image(&self.images, name)?;
+        Ok(history_of(&img))
+    }
+
     /// `GET /images/{name}/json`.
     pub fn image_inspect(&self, name: &str) -> ApiResult<Value> {
         let img = find_image(&self.images, name)?;
@@ -137,13 +146,7 @@ impl Daemon {
         changes: &[String],
     ) -> ApiResult<String> {
         let config = apply_changes(changes).map_err(ApiError::bad)?;
-        let refs = if repo.is_empty() {
-            vec![]
-        } else {
-            let tag = if tag.is_empty() { "latest" } else { tag };
-            vec![Reference::parse(&format!("{repo}:{tag}"))
-                .map_err(|e| ApiError::bad(e.to_string()))?]
-        };
+        let refs = repo_tag_refs(repo, tag)?;
         let id = rrun_image::archive::import_with(&self.images, tarball, &refs, config)
             .map_err(|e| ApiError::bad(e.to_string()))?;
         let name = refs.first().map(|r| r.familiar()).unwrap_or_default();
@@ -183,6 +186,64 @@ impl Daemon {
             })
             .collect())
     }
+}
+
+/// The name an import or a commit gives: `repo` (which may carry its own
+/// tag, as the docker CLI sends `name:tag`) and `tag`; none without a repo.
+pub fn repo_tag_refs(repo: &str, tag: &str) -> ApiResult<Vec<Reference>> {
+    if repo.is_empty() {
+        return Ok(vec![]);
+    }
+    let full = if tag.is_empty() {
+        repo.to_string()
+    } else {
+        format!("{repo}:{tag}")
+    };
+    Reference::parse(&full)
+        .map(|r| vec![r])
+        .map_err(|e| ApiError::bad(format!("invalid reference format: {full}: {e}")))
+}
+
+/// [`Daemon::image_history`] of one image: each non-empty step takes the
+/// next layer (its size is the layer blob's).
+pub fn history_of(img: &LocalImage) -> Vec<ImageHistoryResponseItem> {
+    let mut layers = img.manifest.layers.iter();
+    let text = |e: &Value, k: &str| e[k].as_str().unwrap_or_default().to_string();
+    let mut out: Vec<ImageHistoryResponseItem> = img
+        .config
+        .history
+        .iter()
+        .map(|e| {
+            let size = if e["empty_layer"].as_bool() == Some(true) {
+                0
+            } else {
+                layers.next().map_or(0, |l| l.size as i64)
+            };
+            ImageHistoryResponseItem {
+                id: "<missing>".into(),
+                created: chrono::DateTime::parse_from_rfc3339(&text(e, "created"))
+                    .map_or(0, |t| t.timestamp()),
+                created_by: text(e, "created_by"),
+                tags: vec![],
+                size,
+                comment: text(e, "comment"),
+            }
+        })
+        .collect();
+    out.reverse();
+    if out.is_empty() {
+        out.push(ImageHistoryResponseItem {
+            id: String::new(),
+            created: 0,
+            created_by: String::new(),
+            tags: vec![],
+            size: img.size() as i64,
+            comment: String::new(),
+        });
+    }
+    out[0].id = img.id.to_string();
+    out[0].tags = img.repo_tags();
+    out
 }
 
 /// The filters `GET /images/json` accepts, and `POST /images/prune`.

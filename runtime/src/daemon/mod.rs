@@ -44,6 +44,7 @@
 
 pub mod api;
 pub mod bundle_opts;
+pub mod commit;
 pub mod config;
 pub mod containers;
 pub mod events;

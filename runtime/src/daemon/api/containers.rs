@@ -152,6 +152,13 @@ pub(super) async fn update(
     Ok(Json(json!({ "Warnings": warnings })).into_response())
 }
 
+/// `GET /containers/{id}/changes`: `null` when nothing changed, as dockerd.
+pub(super) async fn changes(State(d): D, p: Params) -> ApiResult<Response> {
+    let id = id_of(&p);
+    let list = blocking(move || d.changes(&id)).await?;
+    Ok(Json((!list.is_empty()).then_some(list)).into_response())
+}
+
 pub(super) async fn remove(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode> {
     let id = id_of(&p);
     let force = flag(&q, "force");

@@ -135,35 +135,12 @@ pub(super) async fn load(State(d): D, body: Bytes) -> ApiResult<Response> {
 
 /// The values of `key` in a raw query string (`names=a&names=b`), decoded.
 pub(super) fn query_values(raw: &str, key: &str) -> Vec<String> {
-    raw.split('&')
-        .filter_map(|kv| kv.split_once('=').or(Some((kv, ""))))
-        .filter(|(k, _)| percent_decode(k) == key)
-        .map(|(_, v)| percent_decode(v))
+    serde_urlencoded::from_str::<Vec<(String, String)>>(raw)
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|(k, _)| k == key)
+        .map(|(_, v)| v)
         .collect()
-}
-
-/// `%41+b` → `A b`.
-pub(super) fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        match b[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < b.len() => {
-                match u8::from_str_radix(std::str::from_utf8(&b[i + 1..i + 3]).unwrap_or(""), 16) {
-                    Ok(v) => {
-                        out.push(v);
-                        i += 2;
-                    }
-                    Err(_) => out.push(b'%'),
-                }
-            }
-            c => out.push(c),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// `/images/{*rest}`: names may hold slashes (`localhost:5000/x/json`),
@@ -187,8 +164,7 @@ pub(super) async fn image_any(
         (Method::GET, Some((name, "get"))) => save(d, vec![name.to_string()]).await,
         (Method::GET, Some((name, "history"))) => {
             let name = name.to_string();
-            let v = blocking(move || d.image_inspect(&name)).await?;
-            Ok(Json(json!([{"Id": v["Id"], "Created": 0, "CreatedBy": "", "Tags": v["RepoTags"], "Size": v["Size"], "Comment": ""}])).into_response())
+            Ok(Json(blocking(move || d.image_history(&name)).await?).into_response())
         }
         (Method::POST, Some((name, "tag"))) => {
             let source = name.to_string();
@@ -287,7 +263,12 @@ pub(super) async fn save(d: Arc<Daemon>, names: Vec<String>) -> ApiResult<Respon
 }
 
 /// `POST /images/create`: an import with `fromSrc`, else a pull.
-pub(super) async fn images_create(State(d): D, q: Q, body: Bytes) -> ApiResult<Response> {
+pub(super) async fn images_create(
+    State(d): D,
+    q: Q,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
     if !q.contains_key("fromSrc") {
         return pull(State(d), q).await;
     }
@@ -298,10 +279,8 @@ pub(super) async fn images_create(State(d): D, q: Q, body: Bytes) -> ApiResult<R
     }
     let repo = q.get("repo").cloned().unwrap_or_default();
     let tag = q.get("tag").cloned().unwrap_or_default();
-    let changes: Vec<String> = q
-        .get("changes")
-        .map(|c| vec![c.clone()])
-        .unwrap_or_default();
+    // `--change` may be repeated: every `changes` of the query.
+    let changes = query_values(raw.as_deref().unwrap_or(""), "changes");
     let id = blocking(move || {
         let path = d
             .opts
@@ -328,6 +307,36 @@ pub(super) async fn images_prune(State(d): D, q: Q) -> ApiResult<Response> {
     Ok(Json(blocking(move || d.image_prune(&f)).await?).into_response())
 }
 
+/// `POST /commit?container=…&repo=…&tag=…&changes=…`: `{"Id": …}`.
+pub(super) async fn commit(
+    State(d): D,
+    q: Q,
+    RawQuery(raw): RawQuery,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let get = |k: &str| q.get(k).cloned().unwrap_or_default();
+    let config = if body.iter().all(u8::is_ascii_whitespace) {
+        None
+    } else {
+        Some(
+            serde_json::from_slice(&body)
+                .map_err(|e| ApiError::bad(format!("invalid commit config: {e}")))?,
+        )
+    };
+    let r = crate::daemon::commit::CommitRequest {
+        container: get("container"),
+        repo: get("repo"),
+        tag: get("tag"),
+        comment: get("comment"),
+        author: get("author"),
+        pause: q.get("pause").is_none_or(|_| flag(&q, "pause")),
+        changes: query_values(raw.as_deref().unwrap_or(""), "changes"),
+        config,
+    };
+    let id = blocking(move || d.commit(&r)).await?;
+    Ok((StatusCode::CREATED, Json(json!({ "Id": id }))).into_response())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -338,7 +347,9 @@ mod tests {
             query_values("names=busybox%3Alatest&names=a+b&x=1", "names"),
             vec!["busybox:latest", "a b"]
         );
-        assert_eq!(percent_decode("100%"), "100%");
-        assert_eq!(percent_decode("%zz"), "%zz");
+        assert_eq!(
+            query_values("changes=ENV+A%3D1&changes=USER+nobody", "changes"),
+            vec!["ENV A=1", "USER nobody"]
+        );
     }
 }

@@ -74,6 +74,7 @@ impl Daemon {
                 .map_err(ApiError::bad)?;
         check_host_config(&mut host, &config.hostname, &runopts::Host::probe())?;
         let name = container_name(name)?;
+        merge_image_config(&mut config, ic);
         let args = spec::command(
             ic.entrypoint.as_deref().unwrap_or(&[]),
             ic.cmd.as_deref().unwrap_or(&[]),
@@ -108,6 +109,42 @@ impl Daemon {
             ..new_record(config, host)
         };
         Ok((c, image_volumes))
+    }
+}
+
+/// The image's run config under the request's, as dockerd merges them at
+/// create (so inspect shows them, and a later image change does not
+/// change the container): `User`, `WorkingDir`, the `Env` variables the
+/// request does not set, the `Labels` it does not set, and `Entrypoint`/
+/// `Cmd` by Docker's rule (the image's `Cmd` only when the request names
+/// neither).
+pub fn merge_image_config(
+    config: &mut ContainerConfig,
+    ic: &rrun_image::manifest::ContainerConfig,
+) {
+    if config.user.is_empty() {
+        config.user = ic.user.clone().unwrap_or_default();
+    }
+    if config.working_dir.is_empty() {
+        config.working_dir = ic.working_dir.clone().unwrap_or_default();
+    }
+    let key = |e: &String| e.split('=').next().unwrap_or_default().to_string();
+    let set: std::collections::BTreeSet<String> = config.env.iter().map(key).collect();
+    for e in ic.env.iter().flatten() {
+        if !set.contains(&key(e)) {
+            config.env.push(e.clone());
+        }
+    }
+    for (k, v) in ic.labels.iter().flatten() {
+        config.labels.entry(k.clone()).or_insert_with(|| v.clone());
+    }
+    if config.entrypoint.as_ref().is_none_or(Vec::is_empty) {
+        if config.cmd.as_ref().is_none_or(Vec::is_empty) {
+            config.cmd = ic.cmd.clone();
+        }
+        if config.entrypoint.is_none() {
+            config.entrypoint = ic.entrypoint.clone();
+        }
     }
 }
 
@@ -160,6 +197,51 @@ pub fn container_name(name: Option<&str>) -> ApiResult<Option<String>> {
             Ok(Some(n.to_string()))
         }
         _ => Ok(None),
+    }
+}
+
+#[cfg(test)]
+mod merge_tests {
+    use super::*;
+
+    #[test]
+    fn the_images_config_fills_what_the_request_leaves_out() {
+        let ic: rrun_image::manifest::ContainerConfig = serde_json::from_value(serde_json::json!({
+            "User": "nobody", "WorkingDir": "/srv", "Env": ["PATH=/bin", "A=image", "B=image"],
+            "Labels": {"from": "image", "both": "image"}, "Entrypoint": ["/init"], "Cmd": ["serve"]
+        }))
+        .unwrap();
+        let mut c = ContainerConfig {
+            env: vec!["A=user".into()],
+            labels: [("both".to_string(), "user".to_string())].into(),
+            ..Default::default()
+        };
+        merge_image_config(&mut c, &ic);
+        assert_eq!(c.user, "nobody");
+        assert_eq!(c.working_dir, "/srv");
+        assert_eq!(c.env, ["A=user", "PATH=/bin", "B=image"]);
+        assert_eq!(c.labels["both"], "user");
+        assert_eq!(c.labels["from"], "image");
+        assert_eq!(c.entrypoint, Some(vec!["/init".to_string()]));
+        assert_eq!(c.cmd, Some(vec!["serve".to_string()]));
+        // A command of the request's own keeps the image's entrypoint only.
+        let mut c = ContainerConfig {
+            user: "0".into(),
+            cmd: Some(vec!["sh".into()]),
+            ..Default::default()
+        };
+        merge_image_config(&mut c, &ic);
+        assert_eq!(c.user, "0");
+        assert_eq!(c.cmd, Some(vec!["sh".to_string()]));
+        assert_eq!(c.entrypoint, Some(vec!["/init".to_string()]));
+        // `--entrypoint ""`: no entrypoint, the image's command.
+        let mut c = ContainerConfig {
+            entrypoint: Some(vec![]),
+            ..Default::default()
+        };
+        merge_image_config(&mut c, &ic);
+        assert_eq!(c.entrypoint, Some(vec![]));
+        assert_eq!(c.cmd, Some(vec!["serve".to_string()]));
     }
 }
 

@@ -1,0 +1,125 @@
+//! `docker commit`: a container's changes (its upper dir) as a new layer
+//! on its image, with its config (and the request's overrides and
+//! `--change` instructions) as the new image's. The layer and image
+//! making is `rrun_image`'s; this decides what goes in.
+
+use rrun_image::commit::{commit_image, CommitSpec};
+use rrun_image::layer::layer_from_upper;
+use rrun_image::manifest::ContainerConfig as ImageRunConfig;
+
+use super::containers::pause::PAUSED;
+use super::*;
+
+/// The query of `POST /commit`.
+#[derive(Debug, Clone, Default)]
+pub struct CommitRequest {
+    pub container: String,
+    pub repo: String,
+    pub tag: String,
+    pub comment: String,
+    pub author: String,
+    /// Freeze a running container while its layer is written (default).
+    pub pause: bool,
+    /// Dockerfile instructions (`ENV A=1`, `CMD ["sh"]`).
+    pub changes: Vec<String>,
+    /// The request body: a run config replacing the container's.
+    pub config: Option<serde_json::Value>,
+}
+
+impl Daemon {
+    /// `POST /commit`: the new image's id.
+    pub fn commit(&self, r: &CommitRequest) -> ApiResult<String> {
+        let c = self.get(&r.container)?;
+        let refs = images::repo_tag_refs(&r.repo, &r.tag)?;
+        let config = run_config(&c, r)?;
+        let parent = find_image(&self.images, &c.image)?;
+        let freeze = r.pause && c.state.running && c.state.status != PAUSED;
+        if freeze {
+            self.oci_run(&["pause", &c.id]).map_err(|e| {
+                ApiError::internal(format!("Cannot pause container {} to commit it: {e}", c.id))
+            })?;
+        }
+        let layer = layer_from_upper(&self.images, &self.dir(&c.id).join("upper"));
+        if freeze {
+            if let Err(e) = self.oci_run(&["resume", &c.id]) {
+                tracing::warn!(container = %c.id, error = %e, "resume after commit");
+            }
+        }
+        let layer = layer.map_err(|e| ApiError::internal(format!("commit {}: {e}", c.id)))?;
+        let spec = CommitSpec {
+            config,
+            created_by: std::iter::once(c.path.clone())
+                .chain(c.args.iter().cloned())
+                .collect::<Vec<_>>()
+                .join(" "),
+            comment: Some(r.comment.clone()).filter(|s| !s.is_empty()),
+            author: Some(r.author.clone()).filter(|s| !s.is_empty()),
+            created: None,
+        };
+        let made = commit_image(&self.images, Some(&parent), Some(&layer), &spec, &refs)
+            .map_err(|e| ApiError::internal(format!("commit {}: {e}", c.id)))?;
+        let id = made.id.to_string();
+        let image_ref = refs.first().map(|r| r.familiar()).unwrap_or_default();
+        self.container_event(
+            &c,
+            "commit",
+            &[
+                ("comment", &r.comment),
+                ("imageID", &id),
+                ("imageRef", &image_ref),
+            ],
+        );
+        tracing::info!(container = %c.id, image = %id, "committed");
+        Ok(id)
+    }
+}
+
+/// The new image's run config: the container's, or the body's when given,
+/// then the `--change` instructions on top (the keys they set replace).
+fn run_config(c: &store::Container, r: &CommitRequest) -> ApiResult<ImageRunConfig> {
+    let mut base = match &r.config {
+        Some(v) if v.as_object().is_some_and(|o| !o.is_empty()) => v.clone(),
+        _ => serde_json::to_value(&c.config).map_err(ApiError::internal)?,
+    };
+    let changes = images::apply_changes(&r.changes).map_err(ApiError::bad)?;
+    if let (Some(b), Some(ch)) = (base.as_object_mut(), changes.as_object()) {
+        for (k, v) in ch {
+            b.insert(k.clone(), v.clone());
+        }
+    }
+    serde_json::from_value(base)
+        .map_err(|e| ApiError::bad(format!("invalid container config for commit: {e}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn changes_override_the_containers_config() {
+        let mut c = store::Container::default();
+        c.config.env = vec!["A=1".into()];
+        c.config.cmd = Some(vec!["sleep".into(), "1".into()]);
+        c.config.labels = [("x".to_string(), "y".to_string())].into();
+        let r = CommitRequest {
+            changes: vec!["CMD [\"echo\", \"hi\"]".into(), "USER nobody".into()],
+            ..Default::default()
+        };
+        let cfg = run_config(&c, &r).unwrap();
+        assert_eq!(cfg.cmd, Some(vec!["echo".to_string(), "hi".to_string()]));
+        assert_eq!(cfg.user.as_deref(), Some("nobody"));
+        assert_eq!(cfg.env, Some(vec!["A=1".to_string()]));
+        assert_eq!(cfg.labels.unwrap()["x"], "y");
+        let bad = CommitRequest {
+            changes: vec!["RUN rm -rf /".into()],
+            ..Default::default()
+        };
+        assert!(run_config(&c, &bad).is_err());
+        assert!(images::repo_tag_refs("UPPER", "").is_err());
+        assert_eq!(images::repo_tag_refs("", "").unwrap(), vec![]);
+        let named = images::repo_tag_refs("a/b:1", "").unwrap();
+        assert_eq!(named[0].familiar(), "a/b:1");
+        let tagged = images::repo_tag_refs("a/b", "2").unwrap();
+        assert_eq!(tagged[0].familiar(), "a/b:2");
+    }
+}
