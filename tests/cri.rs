@@ -21,10 +21,13 @@ const BUSYBOX: &str = "docker.io/library/busybox:latest";
 
 /// A containerd whose CRI plugin runs pods with `runtime` as the runc
 /// binary of its default runtime (the README's snippet).
-struct Cri(Containerd);
+/// The containerd, and the CNI directories its CRI plugin is given (its
+/// own: containerd creates them; pods here use the host network).
+struct Cri(Containerd, #[allow(dead_code)] tempfile::TempDir);
 
 impl Cri {
     fn start(runtime: &Path) -> Cri {
+        let cni = tempfile::tempdir().unwrap();
         let plugins = format!(
             r#"[plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "{PAUSE}"
@@ -35,8 +38,8 @@ impl Cri {
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "/nonexistent/cni-bin"
-    conf_dir = "/nonexistent/cni-conf"
+    bin_dir = "{cni}/bin"
+    conf_dir = "{cni}/conf"
   [plugins."io.containerd.grpc.v1.cri".containerd]
     default_runtime_name = "runc"
     [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc]
@@ -45,7 +48,8 @@ impl Cri {
         BinaryName = "{runtime}"
         SystemdCgroup = false
 "#,
-            runtime = runtime.display()
+            runtime = runtime.display(),
+            cni = cni.path().display(),
         );
         let c = Containerd::start("k8s.io", &plugins);
         let dir = c.dir.path();
@@ -54,7 +58,7 @@ impl Cri {
             "docker.io/library/busybox",
         );
         c.import(&pause_archive(dir), "localhost/rrun-pause");
-        Cri(c)
+        Cri(c, cni)
     }
 
     fn log_tail(&self) -> String {

@@ -312,7 +312,7 @@ fn basic_auth_with_docker_config_credentials() {
         ])
         .args([
             "--daemon-config",
-            "/nonexistent",
+            "/nonexistent-rrun/daemon.json",
             "--docker-config",
             cfg.to_str().unwrap(),
             "pull",
@@ -466,12 +466,12 @@ fn pull_killed_midway_leaves_nothing_complete_and_retry_succeeds() {
                 "--root",
                 state.path().to_str().unwrap(),
                 "--daemon-config",
-                "/nonexistent",
+                "/nonexistent-rrun/daemon.json",
                 "pull",
                 "-q",
                 &r,
             ])
-            .env("DOCKER_CONFIG", "/nonexistent")
+            .env("DOCKER_CONFIG", "/nonexistent-rrun/docker")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn()

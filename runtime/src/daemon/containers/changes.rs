@@ -94,6 +94,18 @@ fn walk(
     any
 }
 
+impl crate::daemon::Daemon {
+    /// `GET /containers/{id}/changes`.
+    pub fn changes(&self, name: &str) -> crate::daemon::ApiResult<Vec<Change>> {
+        let c = self.get(name)?;
+        let image = crate::daemon::find_image(&self.images, &c.image)?;
+        let mounts: Vec<String> = c.mounts.iter().map(|m| m.destination.clone()).collect();
+        let store = &self.images;
+        let in_image = |p: &str| rrun_image::rootfs::in_image(store, &image, p);
+        Ok(changes(&self.dir(&c.id).join("upper"), &in_image, &mounts))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -135,17 +147,5 @@ mod tests {
         std::fs::create_dir_all(quiet.path().join("etc")).unwrap();
         std::fs::write(quiet.path().join("etc/resolv.conf"), "").unwrap();
         assert!(changes(quiet.path(), &|p| p == "/etc", &[]).is_empty());
-    }
-}
-
-impl crate::daemon::Daemon {
-    /// `GET /containers/{id}/changes`.
-    pub fn changes(&self, name: &str) -> crate::daemon::ApiResult<Vec<Change>> {
-        let c = self.get(name)?;
-        let image = crate::daemon::find_image(&self.images, &c.image)?;
-        let mounts: Vec<String> = c.mounts.iter().map(|m| m.destination.clone()).collect();
-        let store = &self.images;
-        let in_image = |p: &str| rrun_image::rootfs::in_image(store, &image, p);
-        Ok(changes(&self.dir(&c.id).join("upper"), &in_image, &mounts))
     }
 }
