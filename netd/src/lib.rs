@@ -27,6 +27,7 @@
 
 pub mod dns;
 pub mod firewall;
+pub mod instance;
 pub mod ipam;
 pub mod link;
 pub mod manager;
@@ -35,6 +36,7 @@ pub mod netns;
 pub mod resolv;
 pub mod store;
 
+pub use instance::Instance;
 pub use manager::{
     ConnectOptions, Connected, ContainerRef, CreateNetwork, Netd, NetdConfig, NetdError,
 };
