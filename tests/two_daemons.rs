@@ -98,6 +98,15 @@ fn two_daemons_publish_side_by_side_and_keep_their_own_rules() {
     let ports = [("18081", host_a.as_str()), ("18082", host_b.as_str())];
     both_answer(ns, "with both daemons up", ports);
 
+    // A port the other daemon publishes is taken, as one of its own would be.
+    let clash = b.rrun(&["run", "-d", "-p", "18081:80", "busybox", "sleep", "60"]);
+    assert!(!clash.status.success(), "{}", text(&clash.stdout));
+    assert!(
+        text(&clash.stderr).contains("port is already allocated"),
+        "{}",
+        text(&clash.stderr)
+    );
+
     // Each table holds its own daemon's DNAT only.
     for (d, mine, theirs) in [(&a, "18081", "18082"), (&b, "18082", "18081")] {
         let t = nft(ns, &["list", "table", "inet", &d.own_name()]);

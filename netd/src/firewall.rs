@@ -584,6 +584,92 @@ pub fn is_applied(plan: &Plan, table: &str) -> Result<bool, FirewallError> {
     Ok(sysctls_hold && list_table("inet", table)?.is_some_and(|l| matches_listing(plan, &l)))
 }
 
+/// Whether `name` is the table of an rrund: `rrun` (the default data
+/// root's) or `rrun-` and 8 hex digits (see [`crate::instance`]).
+pub fn is_rrun_table(name: &str) -> bool {
+    name == crate::instance::DEFAULT_TABLE
+        || name
+            .strip_prefix("rrun-")
+            .is_some_and(|h| h.len() == 8 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A port another rrund publishes: its host address (None: every address
+/// of its family), port and protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishedElsewhere {
+    pub host_ip: Option<IpAddr>,
+    pub host_port: u16,
+    pub proto: Proto,
+}
+
+/// The ports the other rrund of the calling thread's namespace publish:
+/// the DNAT rules of every other rrun table (see [`is_rrun_table`]). Two
+/// daemons' DNAT rules for one port would race (the first hook wins), so a
+/// daemon checks these before it publishes.
+pub fn published_elsewhere(own_table: &str) -> Result<Vec<PublishedElsewhere>, FirewallError> {
+    let tables = nftables::helper::get_current_ruleset_raw(
+        nftables::helper::DEFAULT_NFT,
+        ["list", "tables", "inet"],
+    )?;
+    let tables: Value =
+        serde_json::from_str(&tables).map_err(nftables::helper::NftablesError::NftInvalidJson)?;
+    let mut out = Vec::new();
+    let names = tables["nftables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["table"]["name"].as_str())
+        .filter(|n| *n != own_table && is_rrun_table(n));
+    for name in names {
+        // Gone in the meantime: nothing published there.
+        if let Some(listing) = list_table("inet", name)? {
+            out.extend(published_in_listing(&listing));
+        }
+    }
+    Ok(out)
+}
+
+/// Pure part of [`published_elsewhere`]: the DNAT rules of the `published`
+/// chain in nft's JSON listing of a table.
+pub fn published_in_listing(listing: &Value) -> Vec<PublishedElsewhere> {
+    let rules = listing["nftables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o.get("rule"))
+        .filter(|r| r["chain"] == "published");
+    let mut out = Vec::new();
+    for r in rules {
+        let (mut host_ip, mut host_port, mut proto) = (None, None, None);
+        for e in r["expr"].as_array().into_iter().flatten() {
+            let m = &e["match"];
+            let (left, right) = (&m["left"], &m["right"]);
+            let l4 = |p: &Value| match p.as_str() {
+                Some("tcp") => Some(Proto::Tcp),
+                Some("udp") => Some(Proto::Udp),
+                _ => None,
+            };
+            if left["payload"]["field"] == "dport" {
+                host_port = right.as_u64().and_then(|p| u16::try_from(p).ok());
+                // nft lists `meta l4proto tcp th dport 80` as `tcp dport 80`.
+                proto = l4(&left["payload"]["protocol"]).or(proto);
+            } else if left["payload"]["field"] == "daddr" {
+                host_ip = right.as_str().and_then(|a| a.parse().ok());
+            } else if left["meta"]["key"] == "l4proto" {
+                proto = l4(right).or(proto);
+            }
+        }
+        if let (Some(host_port), Some(proto)) = (host_port, proto) {
+            out.push(PublishedElsewhere {
+                host_ip,
+                host_port,
+                proto,
+            });
+        }
+    }
+    out
+}
+
 /// `nft -j list table <family> <name>`: None when there is no such table.
 fn list_table(family: &str, name: &str) -> Result<Option<Value>, FirewallError> {
     let listing = match nftables::helper::get_current_ruleset_raw(
@@ -1024,6 +1110,73 @@ mod tests {
         let gone = docker_user_batch(&listing, "ip", "rrun", &[]).unwrap();
         assert_eq!(gone["nftables"].as_array().unwrap().len(), 2);
         assert!(!gone.to_string().contains("\"handle\":7"));
+    }
+
+    #[test]
+    fn another_daemons_published_ports_are_read_from_its_table() {
+        let ports = vec![
+            PublishedPort {
+                host_ip: None,
+                host_port: 8080,
+                proto: Proto::Tcp,
+                container_ip: "172.18.0.2".parse().unwrap(),
+                container_port: 80,
+                bridge: "rr-a".into(),
+            },
+            PublishedPort {
+                host_ip: Some("127.0.0.1".parse().unwrap()),
+                host_port: 5353,
+                proto: Proto::Udp,
+                container_ip: "172.18.0.3".parse().unwrap(),
+                container_port: 53,
+                bridge: "rr-a".into(),
+            },
+        ];
+        // nft lists what it was given: the batch's rules as a listing.
+        let batch = render(&plan(&nets(), &ports), TABLE);
+        let listing: Vec<Value> = batch["nftables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["add"].get("rule"))
+            .map(|r| json!({ "rule": r }))
+            .collect();
+        let got = published_in_listing(&json!({ "nftables": listing }));
+        assert_eq!(
+            got,
+            [
+                PublishedElsewhere {
+                    host_ip: Some("127.0.0.1".parse().unwrap()),
+                    host_port: 5353,
+                    proto: Proto::Udp
+                },
+                PublishedElsewhere {
+                    host_ip: None,
+                    host_port: 8080,
+                    proto: Proto::Tcp
+                },
+            ]
+        );
+        // As nft 1.0 lists a rule it was given as `meta l4proto tcp th
+        // dport 18182`.
+        let listed = json!({ "nftables": [ { "rule": { "family": "inet", "table": TABLE,
+            "chain": "published", "handle": 2, "expr": [
+                { "match": { "op": "==", "left": { "meta": { "key": "nfproto" } }, "right": "ipv4" } },
+                { "match": { "op": "==", "left": { "payload": { "protocol": "tcp", "field": "dport" } },
+                             "right": 18182 } },
+                { "dnat": { "family": "ip", "addr": "172.18.0.2", "port": 80 } } ] } } ] });
+        assert_eq!(
+            published_in_listing(&listed),
+            [PublishedElsewhere {
+                host_ip: None,
+                host_port: 18182,
+                proto: Proto::Tcp
+            }]
+        );
+        assert!(is_rrun_table("rrun") && is_rrun_table("rrun-0123abcd"));
+        for other in ["rrun_demo_guard", "rrun-guard", "rrun-0123abcde", "filter"] {
+            assert!(!is_rrun_table(other), "{other}");
+        }
     }
 
     #[test]

@@ -86,6 +86,14 @@ fn two_instances_in_one_namespace_keep_to_their_own() {
     publish(&b, 2, &cb, 18182, "from-b");
     both_answer(&host, "with both applied");
 
+    // A port the other publishes is taken (its DNAT would race with ours).
+    assert!(!a.port_available(None, 18182, "tcp").unwrap());
+    assert!(!b
+        .port_available(Some("127.0.0.1".parse().unwrap()), 18181, "tcp")
+        .unwrap());
+    assert!(a.port_available(None, 18182, "udp").unwrap());
+    assert!(a.port_available(None, 18183, "tcp").unwrap());
+
     // Each one's watch finds its own rules as it left them.
     assert!(!a.check_firewall().unwrap(), "a: nothing to restore");
     assert!(!b.check_firewall().unwrap(), "b: nothing to restore");

@@ -756,8 +756,9 @@ impl Netd {
     }
 
     /// Whether `port` can be published on `host_ip` (all addresses when
-    /// None): no other container publishes it, and no program on the host
-    /// has it bound (checked by binding it in the host's namespace).
+    /// None): no other container publishes it (another rrund's neither),
+    /// and no program on the host has it bound (checked by binding it in
+    /// the host's namespace).
     pub fn port_available(
         &self,
         host_ip: Option<IpAddr>,
@@ -768,6 +769,16 @@ impl Netd {
         let nets = self.store.load_all()?;
         let (_, published) = firewall_inputs(&nets)?;
         if published.iter().any(|p| {
+            p.host_port == port && p.proto == wanted && host_ips_overlap(p.host_ip, host_ip)
+        }) {
+            return Ok(false);
+        }
+        // Another rrund's DNAT for the port would race with ours.
+        let table = self.cfg.instance.table.clone();
+        let elsewhere = self
+            .host
+            .run(move || firewall::published_elsewhere(&table))??;
+        if elsewhere.iter().any(|p| {
             p.host_port == port && p.proto == wanted && host_ips_overlap(p.host_ip, host_ip)
         }) {
             return Ok(false);
