@@ -134,7 +134,7 @@ fn two_daemons_publish_side_by_side_and_keep_their_own_rules() {
             Duration::from_secs(30),
             || {
                 let t = ns.exec(10, &["nft", "list", "table", "inet", &table]);
-                (t.status.success() && text(&t.stdout).contains("dnat")).then_some(())
+                (t.status.success() && text(&t.stdout).contains("dnat ip to")).then_some(())
             },
         );
         both_answer(ns, &format!("after {table}'s watch restored it"), ports);
