@@ -142,6 +142,30 @@ pub fn remove_link(ns: &NetNs, name: &str) -> Result<(), LinkError> {
     })
 }
 
+/// Remove `addr` (with its prefix) from the link `name`, if both are there.
+pub fn remove_addr(ns: &NetNs, name: &str, addr: IpNet) -> Result<(), LinkError> {
+    with_netlink(ns, |h| async move {
+        let Some(index) = index_of(&h, name).await? else {
+            return Ok(());
+        };
+        let mut found = h
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .set_prefix_length_filter(addr.prefix_len())
+            .set_address_filter(addr.addr())
+            .execute();
+        let what = || format!("remove {addr} from {name}");
+        while let Some(m) = found.try_next().await.map_err(ctx(what()))? {
+            match h.address().del(m).execute().await {
+                Err(e) if errno(&e) == Some(libc::EADDRNOTAVAIL) => {}
+                r => r.map_err(ctx(what()))?,
+            }
+        }
+        Ok(())
+    })
+}
+
 /// Whether a link exists in `ns`.
 pub fn link_exists(ns: &NetNs, name: &str) -> Result<bool, LinkError> {
     with_netlink(

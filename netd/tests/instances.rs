@@ -174,6 +174,46 @@ fn a_default_subnet_routed_elsewhere_moves_while_no_container_uses_it() {
     drop(c);
     let c = Netd::open(config(&host, &sc, "rrun-cccccccc")).unwrap();
     assert_eq!(c.ensure_default_network().unwrap(), moved);
+    drop(c);
+
+    // daemon.json names a bridge another program made, with a `bip`: the
+    // network moves there and rrun's derived bridge goes.
+    let addr_of = |dev: &str| {
+        ok(
+            10,
+            &[
+                "ip", "-n", &host.name, "-o", "-4", "addr", "show", "dev", dev,
+            ],
+        )
+    };
+    ok(
+        10,
+        &[
+            "ip", "-n", &host.name, "link", "add", "br-other", "type", "bridge",
+        ],
+    );
+    let mut cfg = config(&host, &sc, "rrun-cccccccc");
+    cfg.instance.default_bridge = "br-other".into();
+    cfg.default_bip = Some("10.77.0.1/24".parse().unwrap());
+    let c = Netd::open(cfg.clone()).unwrap();
+    let n = c.ensure_default_network().unwrap();
+    assert_eq!(n.bridge_name(), "br-other");
+    assert_eq!(n.ipam.config[0].subnet.to_string(), "10.77.0.0/24");
+    assert!(addr_of("br-other").contains("inet 10.77.0.1/24"));
+    let links = ok(10, &["ip", "-n", &host.name, "-o", "link"]);
+    assert!(!links.contains("rrun-cccccccc"), "{links}");
+    drop(c);
+    // A new `bip`: the bridge stays (not rrun's to remove) and only loses
+    // the old address.
+    cfg.default_bip = Some("10.78.0.1/24".parse().unwrap());
+    let c = Netd::open(cfg).unwrap();
+    let n = c.ensure_default_network().unwrap();
+    assert_eq!(n.ipam.config[0].subnet.to_string(), "10.78.0.0/24");
+    let addr = addr_of("br-other");
+    assert!(
+        addr.contains("inet 10.78.0.1/24") && !addr.contains("10.77."),
+        "{addr}"
+    );
     c.teardown_firewall().unwrap();
     a.teardown_firewall().unwrap();
 }

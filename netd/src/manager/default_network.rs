@@ -143,11 +143,16 @@ impl Netd {
             old_bridge = %old_bridge, bridge = %bridge,
             "moving the default network (daemon.json, or its subnet is routed elsewhere)"
         );
-        // The old bridge holds the old address; `rrun0` may be the default
-        // daemon's own, which is never ours to remove.
-        let may_remove = old_bridge != DEFAULT_BRIDGE || self.cfg.instance.table == DEFAULT_TABLE;
-        if may_remove {
+        // The old bridge holds the old address. A bridge of a name rrun
+        // derives for this daemon goes; one daemon.json named may be
+        // another program's (Docker's docker0): it only loses our address;
+        // `rrun0`, where this is not the default daemon, is that daemon's
+        // (from before names were per daemon) and is left alone.
+        let compat = self.cfg.instance.table == DEFAULT_TABLE;
+        if old_bridge == self.cfg.instance.table || (old_bridge == DEFAULT_BRIDGE && compat) {
             link::remove_link(&self.host, &old_bridge)?;
+        } else if old_bridge != DEFAULT_BRIDGE && entry != current {
+            link::remove_addr(&self.host, &old_bridge, current.gateway_net())?;
         }
         if let Some(spec) = bridge_spec(&moved) {
             link::ensure_bridge(&self.host, &spec)?;
