@@ -217,3 +217,43 @@ fn a_default_subnet_routed_elsewhere_moves_while_no_container_uses_it() {
     c.teardown_firewall().unwrap();
     a.teardown_firewall().unwrap();
 }
+
+#[test]
+fn a_store_from_before_per_daemon_names_leaves_rrun0_to_the_default_daemon() {
+    let (host, before) = (TestNs::new("rri"), TestNs::new("rri"));
+    let (sd, so) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    // A demo's store from before: its default network on rrun0, 172.17.
+    let mut old = NetdConfig::new(so.path().join("networks"));
+    old.host_netns = Some(format!("/run/netns/{}", before.name).into());
+    let o = Netd::open(old).unwrap();
+    assert_eq!(o.ensure_default_network().unwrap().bridge_name(), "rrun0");
+    drop(o);
+    // The default daemon (inet rrun, rrun0) runs in the host namespace.
+    let mut cfg = NetdConfig::new(sd.path().join("networks"));
+    cfg.host_netns = Some(format!("/run/netns/{}", host.name).into());
+    let d = Netd::open(cfg).unwrap();
+    let dn = d.ensure_default_network().unwrap();
+    assert_eq!(dn.ipam.config[0].subnet.to_string(), "172.17.0.0/16");
+    // The demo's daemon starts there with names of its own: it moves to
+    // its own bridge and a free subnet, and rrun0 keeps its address.
+    let o = Netd::open(config(&host, &so, "rrun-dddddddd")).unwrap();
+    let on = o.ensure_default_network().unwrap();
+    assert_eq!(on.bridge_name(), "rrun-dddddddd");
+    assert_eq!(on.ipam.config[0].subnet.to_string(), "172.18.0.0/16");
+    let addr_of = |dev: &str| {
+        ok(
+            10,
+            &[
+                "ip", "-n", &host.name, "-o", "-4", "addr", "show", "dev", dev,
+            ],
+        )
+    };
+    assert!(addr_of("rrun0").contains("inet 172.17.0.1/16"));
+    assert!(addr_of("rrun-dddddddd").contains("inet 172.18.0.1/16"));
+    assert!(
+        !d.check_firewall().unwrap(),
+        "the default daemon's rules stand"
+    );
+    o.teardown_firewall().unwrap();
+    d.teardown_firewall().unwrap();
+}
