@@ -42,10 +42,22 @@ export RRUN_NO_AUTOSTART=1
 mkdir -p "$state" "$run"
 reg_pid='' stub_pid='' rrund_pid=''
 guard=rrun_demo_guard
-# What of rrun's networking the host had before (a rrund of the user's):
-# only what the demo made is removed at the end.
-had_bridge=$(ip link show rrun0 >/dev/null 2>&1 && echo 1 || true)
-had_table=$(nft list table inet rrun >/dev/null 2>&1 && echo 1 || true)
+# The demo daemon's nftables table and default bridge on the host: names
+# of its own, from its data root (README, "Several rrund run side by
+# side"), so a rrund of the user's (`inet rrun`, `rrun0`) keeps its rules
+# and its published ports while the demo runs, and the clean-up removes
+# only what the demo made.
+own="rrun-$(printf %s "$(realpath "$state")" | sha256sum | cut -c1-8)"
+# Its accept rules in Docker's DOCKER-USER chain, marked with its table's name.
+remove_docker_user_rules() {
+    local fam h
+    for fam in ip ip6; do
+        for h in $(nft -a list chain "$fam" filter DOCKER-USER 2>/dev/null |
+            sed -n "s/.*comment \"$own\" # handle \([0-9]*\)\$/\1/p"); do
+            nft delete rule "$fam" filter DOCKER-USER handle "$h"
+        done
+    done
+}
 cleanup() {
     set +e
     if [ -n "$rrund_pid" ]; then
@@ -54,8 +66,9 @@ cleanup() {
         rrun volume rm todo-mysql-data >/dev/null 2>&1
         kill -TERM "$rrund_pid" 2>/dev/null
         for _ in $(seq 100); do kill -0 "$rrund_pid" 2>/dev/null || break; sleep 0.1; done
-        [ -n "$had_bridge" ] || ip link delete rrun0 2>/dev/null
-        [ -n "$had_table" ] || nft delete table inet rrun 2>/dev/null
+        ip link delete "$own" 2>/dev/null
+        nft delete table inet "$own" 2>/dev/null
+        remove_docker_user_rules
     fi
     [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null
     [ -n "$stub_pid" ] && kill "$stub_pid" 2>/dev/null

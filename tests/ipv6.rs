@@ -227,7 +227,10 @@ fn ipv6_networks_show_both_families_and_leave_nothing_behind() {
     for gone in [p.as_str(), p2.as_str()] {
         assert!(!addrs.contains(gone), "{addrs}");
     }
-    let rules = d.net.exec(10, &["nft", "list", "table", "inet", "rrun"]);
+    let rules = d
+        .net
+        .exec(10, &["nft", "list", "table", "inet", &d.own_name()]);
+    assert!(rules.status.success(), "{}", text(&rules.stderr));
     let rules = text(&rules.stdout);
     assert!(!rules.contains(&p) && !rules.contains(&p2), "{rules}");
 }

@@ -1,9 +1,12 @@
-//! The firewall as data: rrun's own nftables table (`inet rrun`), built from
-//! the networks and published ports, rendered to nft's JSON and applied in one
-//! transaction. Nothing outside the table is touched, with one exception:
-//! where Docker's iptables-nft chain DOCKER-USER exists, two accept rules
-//! per bridge of ours, marked with the comment `rrun`, go there (see
-//! [`DOCKER_USER`]).
+//! The firewall as data: one daemon's own nftables table (`inet rrun`, or
+//! the name its [`Instance`](crate::instance::Instance) gives it), built
+//! from the networks and published ports, rendered to nft's JSON and
+//! applied in one transaction. Nothing outside the table is touched, with
+//! one exception: where Docker's iptables-nft chain DOCKER-USER exists, two
+//! accept rules per bridge of ours, marked with the table's name as their
+//! comment, go there (see [`DOCKER_USER`]). Every function that touches the
+//! system takes the table's name: another rrund's table (and its
+//! DOCKER-USER rules) is never named, so neither daemon undoes the other.
 //!
 //! What the table does:
 //! - `forward`: isolates different networks from each other, keeps internal
@@ -29,9 +32,6 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use ipnet::{IpNet, Ipv4Net};
 use serde_json::{json, Value};
-
-/// The table's name, in family `inet`.
-pub const TABLE: &str = "rrun";
 
 /// A bridge network as the firewall sees it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -428,21 +428,22 @@ fn render_action(a: &Action) -> Value {
     }
 }
 
-fn table() -> Value {
-    json!({ "table": { "family": "inet", "name": TABLE } })
+fn table_object(table: &str) -> Value {
+    json!({ "table": { "family": "inet", "name": table } })
 }
 
-/// The batch replacing rrun's table with `plan`'s chains. `add` then
-/// `delete` then `add` makes the delete succeed whether or not the table
-/// existed, all inside one transaction: other tables are never named.
-pub fn render(plan: &Plan) -> Value {
+/// The batch replacing the table `table` (family `inet`) with `plan`'s
+/// chains. `add` then `delete` then `add` makes the delete succeed whether
+/// or not the table existed, all inside one transaction: other tables are
+/// never named.
+pub fn render(plan: &Plan, table: &str) -> Value {
     let mut cmds = vec![
-        json!({ "add": table() }),
-        json!({ "delete": table() }),
-        json!({ "add": table() }),
+        json!({ "add": table_object(table) }),
+        json!({ "delete": table_object(table) }),
+        json!({ "add": table_object(table) }),
     ];
     for c in &plan.chains {
-        let mut chain = json!({ "family": "inet", "table": TABLE, "name": c.name });
+        let mut chain = json!({ "family": "inet", "table": table, "name": c.name });
         if let Some(h) = &c.hook {
             chain["type"] = json!(h.kind);
             chain["hook"] = json!(h.hook);
@@ -455,15 +456,15 @@ pub fn render(plan: &Plan) -> Value {
         for r in &c.rules {
             let mut expr: Vec<Value> = r.matches.iter().map(render_match).collect();
             expr.push(render_action(&r.action));
-            cmds.push(json!({ "add": { "rule": { "family": "inet", "table": TABLE, "chain": c.name, "expr": expr } } }));
+            cmds.push(json!({ "add": { "rule": { "family": "inet", "table": table, "chain": c.name, "expr": expr } } }));
         }
     }
     json!({ "nftables": cmds })
 }
 
-/// The batch removing rrun's table, whether or not it exists.
-pub fn render_teardown() -> Value {
-    json!({ "nftables": [ { "add": table() }, { "delete": table() } ] })
+/// The batch removing the table `table`, whether or not it exists.
+pub fn render_teardown(table: &str) -> Value {
+    json!({ "nftables": [ { "add": table_object(table) }, { "delete": table_object(table) } ] })
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -480,18 +481,19 @@ pub enum FirewallError {
 }
 
 /// [`apply`] inside `ns`, on a thread of its own.
-pub fn apply_in(ns: &crate::netns::NetNs, plan: &Plan) -> Result<(), FirewallError> {
-    ns.run(|| apply(plan))?
+pub fn apply_in(ns: &crate::netns::NetNs, plan: &Plan, table: &str) -> Result<(), FirewallError> {
+    ns.run(|| apply(plan, table))?
 }
 
 /// [`teardown`] inside `ns`, on a thread of its own.
-pub fn teardown_in(ns: &crate::netns::NetNs) -> Result<(), FirewallError> {
-    ns.run(teardown)?
+pub fn teardown_in(ns: &crate::netns::NetNs, table: &str) -> Result<(), FirewallError> {
+    ns.run(|| teardown(table))?
 }
 
-/// Apply `plan` in the calling thread's network namespace: sysctls first,
-/// then the whole table in one nft transaction.
-pub fn apply(plan: &Plan) -> Result<(), FirewallError> {
+/// Apply `plan` as the table `table` in the calling thread's network
+/// namespace: sysctls first, then the whole table in one nft transaction,
+/// then the table's rules in DOCKER-USER.
+pub fn apply(plan: &Plan, table: &str) -> Result<(), FirewallError> {
     for (path, value) in &plan.sysctls {
         if path == IPV6_FORWARDING {
             keep_router_advertisements()?;
@@ -500,8 +502,8 @@ pub fn apply(plan: &Plan) -> Result<(), FirewallError> {
         std::fs::write(&full, value)
             .map_err(|source| FirewallError::Sysctl { path: full, source })?;
     }
-    run_nft(&render(plan))?;
-    sync_docker_user(&plan.bridges).map(|_| ())
+    run_nft(&render(plan, table))?;
+    sync_docker_user(table, &plan.bridges).map(|_| ())
 }
 
 /// The sysctl turning on IPv6 routing for every interface.
@@ -561,24 +563,111 @@ pub fn ra_configured(if_inet6: &str) -> Vec<String> {
     out
 }
 
-/// Remove rrun's table, and our rules in DOCKER-USER, from the calling
-/// thread's network namespace.
-pub fn teardown() -> Result<(), FirewallError> {
-    run_nft(&render_teardown())?;
-    sync_docker_user(&[]).map(|_| ())
+/// Remove the table `table`, and its rules in DOCKER-USER, from the calling
+/// thread's network namespace. Sysctls stay: another rrund, or the host,
+/// may rely on forwarding.
+pub fn teardown(table: &str) -> Result<(), FirewallError> {
+    run_nft(&render_teardown(table))?;
+    sync_docker_user(table, &[]).map(|_| ())
 }
 
-/// Whether rrun's table in the calling thread's namespace still holds
+/// Whether the table `table` in the calling thread's namespace still holds
 /// `plan` (every chain with as many rules as planned: a firewall reload,
 /// `nft flush ruleset` or another program removes or empties them), and
 /// its sysctls still have their values.
-pub fn is_applied(plan: &Plan) -> Result<bool, FirewallError> {
+pub fn is_applied(plan: &Plan, table: &str) -> Result<bool, FirewallError> {
     // The sysctls too: `sysctl --system` or a network manager may turn
     // forwarding off again.
     let sysctls_hold = plan.sysctls.iter().all(|(path, value)| {
         std::fs::read_to_string(format!("/proc/sys/{path}")).is_ok_and(|v| v.trim() == *value)
     });
-    Ok(sysctls_hold && list_table("inet", TABLE)?.is_some_and(|l| matches_listing(plan, &l)))
+    Ok(sysctls_hold && list_table("inet", table)?.is_some_and(|l| matches_listing(plan, &l)))
+}
+
+/// Whether `name` is the table of an rrund: `rrun` (the default data
+/// root's) or `rrun-` and 8 hex digits (see [`crate::instance`]).
+pub fn is_rrun_table(name: &str) -> bool {
+    name == crate::instance::DEFAULT_TABLE
+        || name
+            .strip_prefix("rrun-")
+            .is_some_and(|h| h.len() == 8 && h.bytes().all(|b| b.is_ascii_hexdigit()))
+}
+
+/// A port another rrund publishes: its host address (None: every address
+/// of its family), port and protocol.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PublishedElsewhere {
+    pub host_ip: Option<IpAddr>,
+    pub host_port: u16,
+    pub proto: Proto,
+}
+
+/// The ports the other rrund of the calling thread's namespace publish:
+/// the DNAT rules of every other rrun table (see [`is_rrun_table`]). Two
+/// daemons' DNAT rules for one port would race (the first hook wins), so a
+/// daemon checks these before it publishes.
+pub fn published_elsewhere(own_table: &str) -> Result<Vec<PublishedElsewhere>, FirewallError> {
+    let tables = nftables::helper::get_current_ruleset_raw(
+        nftables::helper::DEFAULT_NFT,
+        ["list", "tables", "inet"],
+    )?;
+    let tables: Value =
+        serde_json::from_str(&tables).map_err(nftables::helper::NftablesError::NftInvalidJson)?;
+    let mut out = Vec::new();
+    let names = tables["nftables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o["table"]["name"].as_str())
+        .filter(|n| *n != own_table && is_rrun_table(n));
+    for name in names {
+        // Gone in the meantime: nothing published there.
+        if let Some(listing) = list_table("inet", name)? {
+            out.extend(published_in_listing(&listing));
+        }
+    }
+    Ok(out)
+}
+
+/// Pure part of [`published_elsewhere`]: the DNAT rules of the `published`
+/// chain in nft's JSON listing of a table.
+pub fn published_in_listing(listing: &Value) -> Vec<PublishedElsewhere> {
+    let rules = listing["nftables"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|o| o.get("rule"))
+        .filter(|r| r["chain"] == "published");
+    let mut out = Vec::new();
+    for r in rules {
+        let (mut host_ip, mut host_port, mut proto) = (None, None, None);
+        for e in r["expr"].as_array().into_iter().flatten() {
+            let m = &e["match"];
+            let (left, right) = (&m["left"], &m["right"]);
+            let l4 = |p: &Value| match p.as_str() {
+                Some("tcp") => Some(Proto::Tcp),
+                Some("udp") => Some(Proto::Udp),
+                _ => None,
+            };
+            if left["payload"]["field"] == "dport" {
+                host_port = right.as_u64().and_then(|p| u16::try_from(p).ok());
+                // nft lists `meta l4proto tcp th dport 80` as `tcp dport 80`.
+                proto = l4(&left["payload"]["protocol"]).or(proto);
+            } else if left["payload"]["field"] == "daddr" {
+                host_ip = right.as_str().and_then(|a| a.parse().ok());
+            } else if left["meta"]["key"] == "l4proto" {
+                proto = l4(right).or(proto);
+            }
+        }
+        if let (Some(host_port), Some(proto)) = (host_port, proto) {
+            out.push(PublishedElsewhere {
+                host_ip,
+                host_port,
+                proto,
+            });
+        }
+    }
+    out
 }
 
 /// `nft -j list table <family> <name>`: None when there is no such table.
@@ -633,14 +722,18 @@ pub fn matches_listing(plan: &Plan, listing: &Value) -> bool {
 /// Accepting everything on our bridges there is safe because our own table
 /// still drops what isolation and internal networks forbid.
 pub const DOCKER_USER: &str = "DOCKER-USER";
-/// Marks the rules rrun owns in DOCKER-USER, so they can be replaced.
-pub const DOCKER_USER_COMMENT: &str = "rrun";
 
 /// The batch replacing our rules in DOCKER-USER, from `nft -j list table
 /// <family> filter` output (`family` is `ip` or `ip6`); None when that
 /// table has no DOCKER-USER chain (no Docker, or Docker with
-/// iptables-legacy, which nft cannot see).
-pub fn docker_user_batch(listing: &Value, family: &str, bridges: &[String]) -> Option<Value> {
+/// iptables-legacy, which nft cannot see). Ours are the rules whose comment
+/// is `owner` (our table's name): another rrund's stay as they are.
+pub fn docker_user_batch(
+    listing: &Value,
+    family: &str,
+    owner: &str,
+    bridges: &[String],
+) -> Option<Value> {
     let objects = listing["nftables"].as_array()?;
     let is_ours =
         |o: &&Value| o["table"] == "filter" && o["family"] == family && o["chain"] == DOCKER_USER;
@@ -657,7 +750,7 @@ pub fn docker_user_batch(listing: &Value, family: &str, bridges: &[String]) -> O
         .iter()
         .filter_map(|o| o.get("rule"))
         .filter(is_ours)
-        .filter(|r| r["comment"] == DOCKER_USER_COMMENT)
+        .filter(|r| r["comment"] == owner)
         .collect();
     let mut have: Vec<(String, String)> = ours
         .iter()
@@ -690,7 +783,7 @@ pub fn docker_user_batch(listing: &Value, family: &str, bridges: &[String]) -> O
         for key in ["iifname", "oifname"] {
             cmds.push(json!({ "insert": { "rule": {
                 "family": family, "table": "filter", "chain": DOCKER_USER,
-                "comment": DOCKER_USER_COMMENT,
+                "comment": owner,
                 "expr": [cmp("==", meta(key), json!(b)), { "accept": null }]
             } } }));
         }
@@ -698,10 +791,10 @@ pub fn docker_user_batch(listing: &Value, family: &str, bridges: &[String]) -> O
     Some(json!({ "nftables": cmds }))
 }
 
-/// Bring our DOCKER-USER rules in line with `bridges` in the calling
-/// thread's namespace. Returns whether anything had to change (false with
-/// no Docker chain, or with our rules already there).
-pub fn sync_docker_user(bridges: &[String]) -> Result<bool, FirewallError> {
+/// Bring the DOCKER-USER rules of the table `table` in line with `bridges`
+/// in the calling thread's namespace. Returns whether anything had to
+/// change (false with no Docker chain, or with our rules already there).
+pub fn sync_docker_user(table: &str, bridges: &[String]) -> Result<bool, FirewallError> {
     let mut changed = false;
     // IPv4, and IPv6 where Docker runs with ip6tables (its default since
     // 27), whose FORWARD policy it also sets to DROP.
@@ -710,7 +803,7 @@ pub fn sync_docker_user(bridges: &[String]) -> Result<bool, FirewallError> {
         let Some(listing) = list_table(family, "filter")? else {
             continue;
         };
-        if let Some(batch) = docker_user_batch(&listing, family, bridges) {
+        if let Some(batch) = docker_user_batch(&listing, family, table, bridges) {
             if !batch["nftables"].as_array().is_some_and(|a| a.is_empty()) {
                 run_nft(&batch)?;
                 changed = true;
@@ -732,6 +825,9 @@ fn run_nft(batch: &Value) -> Result<(), FirewallError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A table name as a second daemon's.
+    const TABLE: &str = "rrun-0123abcd";
 
     fn nets() -> Vec<FwNetwork> {
         vec![
@@ -922,7 +1018,7 @@ mod tests {
             container_port: 80,
             bridge: "rr-a".into(),
         }];
-        let v = render(&plan(&nets(), &ports));
+        let v = render(&plan(&nets(), &ports), TABLE);
         // The nftables crate's schema accepts every command we emit.
         let parsed: nftables::schema::Nftables = serde_json::from_value(v.clone()).unwrap();
         assert!(parsed.objects.len() > 10);
@@ -937,7 +1033,7 @@ mod tests {
             text.contains(r#""dnat":{"addr":"172.18.0.2","family":"ip","port":80}"#),
             "{text}"
         );
-        let t: nftables::schema::Nftables = serde_json::from_value(render_teardown()).unwrap();
+        let t: nftables::schema::Nftables = serde_json::from_value(render_teardown(TABLE)).unwrap();
         assert_eq!(t.objects.len(), 2);
     }
 
@@ -954,7 +1050,7 @@ mod tests {
             { "rule": { "family": "ip", "table": "filter", "chain": "FORWARD", "handle": 9,
                         "comment": "rrun", "expr": [] } }
         ]});
-        let b = docker_user_batch(&listing, "ip", &["rr-a".to_string()]).unwrap();
+        let b = docker_user_batch(&listing, "ip", "rrun", &["rr-a".to_string()]).unwrap();
         let cmds = b["nftables"].as_array().unwrap();
         assert_eq!(cmds.len(), 3);
         assert_eq!(
@@ -972,11 +1068,115 @@ mod tests {
         let parsed: nftables::schema::Nftables = serde_json::from_value(inserts).unwrap();
         assert_eq!(parsed.objects.len(), 2);
         // Teardown: only the delete.
-        let t = docker_user_batch(&listing, "ip", &[]).unwrap();
+        let t = docker_user_batch(&listing, "ip", "rrun", &[]).unwrap();
         assert_eq!(t["nftables"].as_array().unwrap().len(), 1);
         // No Docker chain: nothing to do.
         let none = json!({ "nftables": [ { "table": { "family": "ip", "name": "filter" } } ] });
-        assert!(docker_user_batch(&none, "ip", &["rr-a".to_string()]).is_none());
+        assert!(docker_user_batch(&none, "ip", "rrun", &["rr-a".to_string()]).is_none());
+    }
+
+    #[test]
+    fn docker_user_rules_of_another_daemon_are_left_alone() {
+        let rule = |h: u32, owner: &str, key: &str, br: &str| {
+            json!({ "rule": { "family": "ip", "table": "filter", "chain": "DOCKER-USER",
+                "handle": h, "comment": owner,
+                "expr": [ { "match": { "op": "==", "left": { "meta": { "key": key } }, "right": br } },
+                          { "accept": null } ] } })
+        };
+        let listing = json!({ "nftables": [
+            { "chain": { "family": "ip", "table": "filter", "name": "DOCKER-USER", "handle": 2 } },
+            rule(5, "rrun", "oifname", "rrun0"),
+            rule(6, "rrun", "iifname", "rrun0"),
+            rule(7, TABLE, "oifname", "rrun-0123abcd"),
+        ]});
+        // The second daemon's set is incomplete: it replaces its one rule,
+        // never the default daemon's two.
+        let b = docker_user_batch(&listing, "ip", TABLE, &["rrun-0123abcd".to_string()]).unwrap();
+        let cmds = b["nftables"].as_array().unwrap();
+        let deleted: Vec<&Value> = cmds
+            .iter()
+            .filter_map(|c| c.get("delete"))
+            .map(|d| &d["rule"]["handle"])
+            .collect();
+        assert_eq!(deleted, [&json!(7)], "{b}");
+        assert!(cmds
+            .iter()
+            .filter_map(|c| c.get("insert"))
+            .all(|i| i["rule"]["comment"] == TABLE));
+        // The default daemon finds its own rules in place.
+        let same = docker_user_batch(&listing, "ip", "rrun", &["rrun0".to_string()]).unwrap();
+        assert!(same["nftables"].as_array().unwrap().is_empty(), "{same}");
+        // Teardown of one removes only its own.
+        let gone = docker_user_batch(&listing, "ip", "rrun", &[]).unwrap();
+        assert_eq!(gone["nftables"].as_array().unwrap().len(), 2);
+        assert!(!gone.to_string().contains("\"handle\":7"));
+    }
+
+    #[test]
+    fn another_daemons_published_ports_are_read_from_its_table() {
+        let ports = vec![
+            PublishedPort {
+                host_ip: None,
+                host_port: 8080,
+                proto: Proto::Tcp,
+                container_ip: "172.18.0.2".parse().unwrap(),
+                container_port: 80,
+                bridge: "rr-a".into(),
+            },
+            PublishedPort {
+                host_ip: Some("127.0.0.1".parse().unwrap()),
+                host_port: 5353,
+                proto: Proto::Udp,
+                container_ip: "172.18.0.3".parse().unwrap(),
+                container_port: 53,
+                bridge: "rr-a".into(),
+            },
+        ];
+        // nft lists what it was given: the batch's rules as a listing.
+        let batch = render(&plan(&nets(), &ports), TABLE);
+        let listing: Vec<Value> = batch["nftables"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|c| c["add"].get("rule"))
+            .map(|r| json!({ "rule": r }))
+            .collect();
+        let got = published_in_listing(&json!({ "nftables": listing }));
+        assert_eq!(
+            got,
+            [
+                PublishedElsewhere {
+                    host_ip: Some("127.0.0.1".parse().unwrap()),
+                    host_port: 5353,
+                    proto: Proto::Udp
+                },
+                PublishedElsewhere {
+                    host_ip: None,
+                    host_port: 8080,
+                    proto: Proto::Tcp
+                },
+            ]
+        );
+        // As nft 1.0 lists a rule it was given as `meta l4proto tcp th
+        // dport 18182`.
+        let listed = json!({ "nftables": [ { "rule": { "family": "inet", "table": TABLE,
+            "chain": "published", "handle": 2, "expr": [
+                { "match": { "op": "==", "left": { "meta": { "key": "nfproto" } }, "right": "ipv4" } },
+                { "match": { "op": "==", "left": { "payload": { "protocol": "tcp", "field": "dport" } },
+                             "right": 18182 } },
+                { "dnat": { "family": "ip", "addr": "172.18.0.2", "port": 80 } } ] } } ] });
+        assert_eq!(
+            published_in_listing(&listed),
+            [PublishedElsewhere {
+                host_ip: None,
+                host_port: 18182,
+                proto: Proto::Tcp
+            }]
+        );
+        assert!(is_rrun_table("rrun") && is_rrun_table("rrun-0123abcd"));
+        for other in ["rrun_demo_guard", "rrun-guard", "rrun-0123abcde", "filter"] {
+            assert!(!is_rrun_table(other), "{other}");
+        }
     }
 
     #[test]
@@ -1055,14 +1255,14 @@ mod tests {
                 .count(),
             1
         );
-        let text = render(&p).to_string();
+        let text = render(&p, TABLE).to_string();
         assert!(
             text.contains(r#""dnat":{"addr":"fd00:a::2","family":"ip6","port":80}"#),
             "{text}"
         );
         assert!(text.contains(r#"{"payload":{"field":"saddr","protocol":"ip6"}}"#));
         assert!(text.contains(r#""right":"ipv6""#));
-        let parsed: nftables::schema::Nftables = serde_json::from_value(render(&p)).unwrap();
+        let parsed: nftables::schema::Nftables = serde_json::from_value(render(&p, TABLE)).unwrap();
         assert!(parsed.objects.len() > 10);
         // Without an IPv6 network, IPv6 forwarding is left alone.
         assert!(!plan(&nets(), &[])
@@ -1110,10 +1310,15 @@ mod tests {
             rule(5, "oifname", "rr-a"),
             rule(6, "iifname", "rr-a"),
         ]});
-        let same = docker_user_batch(&listing, "ip", &["rr-a".to_string()]).unwrap();
+        let same = docker_user_batch(&listing, "ip", "rrun", &["rr-a".to_string()]).unwrap();
         assert!(same["nftables"].as_array().unwrap().is_empty(), "{same}");
-        let more =
-            docker_user_batch(&listing, "ip", &["rr-a".to_string(), "rr-b".to_string()]).unwrap();
+        let more = docker_user_batch(
+            &listing,
+            "ip",
+            "rrun",
+            &["rr-a".to_string(), "rr-b".to_string()],
+        )
+        .unwrap();
         assert_eq!(more["nftables"].as_array().unwrap().len(), 2 + 4);
     }
 
@@ -1135,8 +1340,8 @@ fe80000000000000020000fffe000002 00000007 40 20 80 ve0123456789abc\n\
         let listing = json!({ "nftables": [
             { "chain": { "family": "ip6", "table": "filter", "name": "DOCKER-USER", "handle": 2 } }
         ]});
-        assert!(docker_user_batch(&listing, "ip", &["rr-a".to_string()]).is_none());
-        let b = docker_user_batch(&listing, "ip6", &["rr-a".to_string()]).unwrap();
+        assert!(docker_user_batch(&listing, "ip", "rrun", &["rr-a".to_string()]).is_none());
+        let b = docker_user_batch(&listing, "ip6", "rrun", &["rr-a".to_string()]).unwrap();
         let cmds = b["nftables"].as_array().unwrap();
         assert_eq!(cmds.len(), 2);
         assert!(cmds.iter().all(|c| c["insert"]["rule"]["family"] == "ip6"));

@@ -14,7 +14,7 @@
 //!
 //! ```text
 //! let netd = Netd::open(NetdConfig::new(data_root.join("networks")))?;  // restores bridges, rules, DNS view
-//! netd.ensure_predefined_networks()?;                 // bridge (rrun0, 172.17.0.0/16), host, none
+//! netd.ensure_predefined_networks()?;                 // bridge (cfg.instance's bridge), host, none
 //! netd.create_network(CreateNetwork::bridge("todo-app".try_into()?))?;
 //! let ns = NetNs::open(format!("/proc/{pid}/ns/net"))?;  // the container's namespace
 //! let got = netd.connect("todo-app", ContainerRef { id, name, hostname, netns: &ns },
@@ -27,6 +27,7 @@
 
 pub mod dns;
 pub mod firewall;
+pub mod instance;
 pub mod ipam;
 pub mod link;
 pub mod manager;
@@ -35,6 +36,7 @@ pub mod netns;
 pub mod resolv;
 pub mod store;
 
+pub use instance::Instance;
 pub use manager::{
     ConnectOptions, Connected, ContainerRef, CreateNetwork, Netd, NetdConfig, NetdError,
 };

@@ -142,6 +142,30 @@ pub fn remove_link(ns: &NetNs, name: &str) -> Result<(), LinkError> {
     })
 }
 
+/// Remove `addr` (with its prefix) from the link `name`, if both are there.
+pub fn remove_addr(ns: &NetNs, name: &str, addr: IpNet) -> Result<(), LinkError> {
+    with_netlink(ns, |h| async move {
+        let Some(index) = index_of(&h, name).await? else {
+            return Ok(());
+        };
+        let mut found = h
+            .address()
+            .get()
+            .set_link_index_filter(index)
+            .set_prefix_length_filter(addr.prefix_len())
+            .set_address_filter(addr.addr())
+            .execute();
+        let what = || format!("remove {addr} from {name}");
+        while let Some(m) = found.try_next().await.map_err(ctx(what()))? {
+            match h.address().del(m).execute().await {
+                Err(e) if errno(&e) == Some(libc::EADDRNOTAVAIL) => {}
+                r => r.map_err(ctx(what()))?,
+            }
+        }
+        Ok(())
+    })
+}
+
 /// Whether a link exists in `ns`.
 pub fn link_exists(ns: &NetNs, name: &str) -> Result<bool, LinkError> {
     with_netlink(
@@ -367,8 +391,19 @@ pub fn bridge_ports(ns: &NetNs, bridge: &str) -> Result<Vec<String>, LinkError> 
 /// The IPv4 and IPv6 routes of `ns`'s main table, for IPAM to avoid
 /// (default routes included; IPAM ignores them).
 pub fn host_routes(ns: &NetNs) -> Result<Vec<IpNet>, LinkError> {
+    host_routes_except(ns, None)
+}
+
+/// [`host_routes`] but those through the interface `except` (a network's
+/// own bridge: what other interfaces route is what collides with it).
+pub fn host_routes_except(ns: &NetNs, except: Option<&str>) -> Result<Vec<IpNet>, LinkError> {
     use rtnetlink::packet_route::route::{RouteAddress, RouteAttribute};
+    let except = except.map(str::to_string);
     with_netlink(ns, |h| async move {
+        let skip = match &except {
+            Some(name) => index_of(&h, name).await?,
+            None => None,
+        };
         let mut routes = Vec::new();
         let dumps = [
             RouteMessageBuilder::<Ipv4Addr>::new().build(),
@@ -378,6 +413,13 @@ pub fn host_routes(ns: &NetNs) -> Result<Vec<IpNet>, LinkError> {
             let v6 = msg.header.address_family == rtnetlink::packet_route::AddressFamily::Inet6;
             let mut dump = h.route().get(msg).execute();
             while let Some(r) = dump.try_next().await.map_err(ctx("dump routes"))? {
+                let oif = r.attributes.iter().find_map(|a| match a {
+                    RouteAttribute::Oif(i) => Some(*i),
+                    _ => None,
+                });
+                if skip.is_some() && oif == skip {
+                    continue;
+                }
                 let dst = r.attributes.iter().find_map(|a| match a {
                     RouteAttribute::Destination(RouteAddress::Inet(ip)) => Some(IpAddr::V4(*ip)),
                     RouteAttribute::Destination(RouteAddress::Inet6(ip)) => Some(IpAddr::V6(*ip)),

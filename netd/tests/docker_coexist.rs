@@ -105,7 +105,7 @@ fn containers_get_out_through_dockers_forward_drop_and_teardown_leaves_docker_al
             "net.ipv4.ip_forward=1",
         ],
     );
-    let ours_only = firewall::render(&plan).to_string();
+    let ours_only = firewall::render(&plan, "rrun").to_string();
     let out = host.exec(
         10,
         &["sh", "-c", &format!("echo '{ours_only}' | nft -j -f -")],
@@ -116,8 +116,8 @@ fn containers_get_out_through_dockers_forward_drop_and_teardown_leaves_docker_al
         "control: Docker's FORWARD drop should block"
     );
 
-    firewall::apply_in(&host.open(), &plan).unwrap();
-    firewall::apply_in(&host.open(), &plan).unwrap();
+    firewall::apply_in(&host.open(), &plan, "rrun").unwrap();
+    firewall::apply_in(&host.open(), &plan, "rrun").unwrap();
     assert!(
         can_ping(&c, "10.210.0.2"),
         "blocked by Docker's FORWARD drop"
@@ -131,7 +131,7 @@ fn containers_get_out_through_dockers_forward_drop_and_teardown_leaves_docker_al
     let user6 = docker_user("ip6");
     assert_eq!(user6.matches("comment \"rrun\"").count(), 2, "{user6}");
 
-    firewall::teardown_in(&host.open()).unwrap();
+    firewall::teardown_in(&host.open(), "rrun").unwrap();
     let user = docker_user("ip");
     assert!(!user.contains("rrun"), "{user}");
     assert!(user.contains("return"), "Docker's own rule kept: {user}");

@@ -170,9 +170,9 @@ fn isolation_masquerade_internal_published_ports_and_clean_teardown() {
         bridge: br[0].clone(),
     }];
     let plan = firewall::plan(&nets, &ports);
-    firewall::apply_in(&host.open(), &plan).unwrap();
+    firewall::apply_in(&host.open(), &plan, "rrun").unwrap();
     // Applying again replaces, never duplicates.
-    firewall::apply_in(&host.open(), &plan).unwrap();
+    firewall::apply_in(&host.open(), &plan, "rrun").unwrap();
     let listed = ok(
         10,
         &[
@@ -318,7 +318,7 @@ fn isolation_masquerade_internal_published_ports_and_clean_teardown() {
         Some("hello from a1\n"),
         "control: without the raw drop the neighbour gets in"
     );
-    firewall::apply_in(&host.open(), &plan).unwrap();
+    firewall::apply_in(&host.open(), &plan, "rrun").unwrap();
     assert_eq!(
         fetch(&outside, "127.0.0.1:8080"),
         None,
@@ -336,8 +336,8 @@ fn isolation_masquerade_internal_published_ports_and_clean_teardown() {
     assert!(!can_ping(&a1, "10.92.0.2"), "disconnect left a path");
 
     // Teardown: our table gone, the other one kept; no link or address left.
-    firewall::teardown_in(&host.open()).unwrap();
-    firewall::teardown_in(&host.open()).unwrap();
+    firewall::teardown_in(&host.open(), "rrun").unwrap();
+    firewall::teardown_in(&host.open(), "rrun").unwrap();
     let tables = ok(
         10,
         &["ip", "netns", "exec", &host.name, "nft", "list", "tables"],

@@ -118,6 +118,21 @@ impl Daemon {
         ]
     }
 
+    /// Its nftables table (family inet) and default bridge: `rrun-` and
+    /// the first 8 hex digits of the SHA-256 of its canonical data root
+    /// (netd::instance), computed here with coreutils' sha256sum.
+    pub fn own_name(&self) -> String {
+        let root = std::fs::canonicalize(self.data_root()).unwrap();
+        let out = run_timeout(
+            10,
+            Path::new("sha256sum"),
+            &[],
+            Some(root.to_str().unwrap()),
+        );
+        assert!(out.status.success(), "sha256sum: {}", text(&out.stderr));
+        format!("rrun-{}", &text(&out.stdout)[..8])
+    }
+
     pub fn log(&self) -> String {
         std::fs::read_to_string(self.dir.path().join("rrund.log")).unwrap_or_default()
     }

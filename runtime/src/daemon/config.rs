@@ -30,6 +30,13 @@ pub struct FileConfig {
     pub ipv6: bool,
     /// The default `bridge` network's IPv6 subnet (with `ipv6`).
     pub fixed_cidr_v6: Option<ipnet::Ipv6Net>,
+    /// The default `bridge` network's bridge (else `rrun0` on the default
+    /// data root, `rrun-<hash of the data root>` on any other).
+    pub bridge: Option<String>,
+    /// The default bridge's address and prefix, e.g. `10.9.0.1/24`.
+    pub bip: Option<ipnet::Ipv4Net>,
+    /// The range of the default network's container addresses.
+    pub fixed_cidr: Option<ipnet::Ipv4Net>,
     /// Default `--log-opt`s (json-file's `max-size`, `max-file`).
     #[serde(default)]
     pub log_opts: std::collections::BTreeMap<String, String>,
@@ -74,6 +81,12 @@ pub struct Options {
     pub ipv6: bool,
     /// daemon.json `fixed-cidr-v6`: its IPv6 subnet (else a ULA /64).
     pub fixed_cidr_v6: Option<ipnet::Ipv6Net>,
+    /// daemon.json `bridge`: the default network's bridge.
+    pub bridge: Option<String>,
+    /// daemon.json `bip`: the default bridge's address and prefix.
+    pub bip: Option<ipnet::Ipv4Net>,
+    /// daemon.json `fixed-cidr`: the default network's address range.
+    pub fixed_cidr: Option<ipnet::Ipv4Net>,
     /// Where bridges, rules and published ports live: the daemon's own
     /// network namespace when None (tests give one of their own).
     pub host_netns: Option<PathBuf>,
@@ -85,6 +98,74 @@ pub struct Options {
     /// as transient systemd scopes (`rrun-oci --systemd-cgroup`) instead of
     /// cgroupfs directories.
     pub systemd_cgroup: bool,
+}
+
+/// netd's configuration for these options. The daemon's names on the host
+/// (its nftables table, its default bridge) are its own, so several rrund
+/// run side by side: the historic `inet rrun` / `rrun0` on the default data
+/// root, names derived from the data root elsewhere (see
+/// [`netd::instance`]), the bridge as daemon.json's `bridge` says.
+pub fn netd_config(opts: &Options) -> anyhow::Result<netd::NetdConfig> {
+    let mut ncfg = netd::NetdConfig::new(opts.data_root.join("networks"));
+    if !opts.address_pools.is_empty() {
+        ncfg.pools = opts.address_pools.clone();
+    }
+    if !opts.dns.is_empty() {
+        ncfg.upstreams = Some(opts.dns.clone());
+    }
+    ncfg.host_netns = opts.host_netns.clone();
+    // As Docker's, `fixed-cidr-v6` counts only with `ipv6` on.
+    ncfg.default_ipv6 = opts.ipv6;
+    match (opts.ipv6, opts.fixed_cidr_v6) {
+        (true, subnet6) => ncfg.default_subnet6 = subnet6,
+        (false, Some(subnet6)) => {
+            tracing::warn!(%subnet6, "daemon.json fixed-cidr-v6 is ignored without \"ipv6\": true")
+        }
+        (false, None) => {}
+    }
+    let (root, is_default) = canonical_data_root(&opts.data_root);
+    ncfg.instance = netd::Instance::for_data_root(&root, is_default);
+    if let Some(b) = &opts.bridge {
+        ncfg.instance.default_bridge = check_bridge_name(b)?;
+    }
+    ncfg.default_bip = opts.bip;
+    ncfg.default_ip_range = opts.fixed_cidr;
+    tracing::info!(
+        table = %ncfg.instance.table, bridge = %ncfg.instance.default_bridge,
+        "this daemon's nftables table (inet) and default bridge"
+    );
+    Ok(ncfg)
+}
+
+/// The data root as one path whatever way it was named (relative, through
+/// a symlink), and whether it is the default one.
+fn canonical_data_root(root: &Path) -> (PathBuf, bool) {
+    let canonical = |p: &Path| std::fs::canonicalize(p).unwrap_or_else(|_| p.to_path_buf());
+    let root = canonical(root);
+    let is_default = root == canonical(Path::new(DEFAULT_DATA_ROOT));
+    (root, is_default)
+}
+
+/// daemon.json `bridge`: an interface name rrund may create.
+fn check_bridge_name(name: &str) -> anyhow::Result<String> {
+    if name == "none" {
+        anyhow::bail!(
+            "daemon.json bridge \"none\" (no default network) is not supported; remove the key or name a bridge"
+        );
+    }
+    let ok = !name.is_empty()
+        && name.len() <= 15
+        && name != "."
+        && name != ".."
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-_.".contains(&b));
+    if !ok {
+        anyhow::bail!(
+            "daemon.json bridge {name:?} is not a valid interface name (1 to 15 letters, digits, '-', '_' or '.')"
+        );
+    }
+    Ok(name.to_string())
 }
 
 /// The cgroup driver of `exec-opts` as Docker reads it: true for systemd,
@@ -160,6 +241,62 @@ mod tests {
             serde_json::from_str(r#"{"ipv6":true,"fixed-cidr-v6":"fd00:db8:1::/64"}"#).unwrap();
         assert!(c.ipv6);
         assert_eq!(c.fixed_cidr_v6, Some("fd00:db8:1::/64".parse().unwrap()));
+    }
+
+    #[test]
+    fn bridge_bip_and_fixed_cidr_are_read_and_the_bridge_name_checked() {
+        let c: FileConfig = serde_json::from_str(
+            r#"{"bridge":"br-test","bip":"10.9.0.5/24","fixed-cidr":"10.9.0.128/25"}"#,
+        )
+        .unwrap();
+        assert_eq!(c.bridge.as_deref(), Some("br-test"));
+        let bip = c.bip.unwrap();
+        assert_eq!(bip.addr().to_string(), "10.9.0.5", "the host part is kept");
+        assert_eq!(bip.prefix_len(), 24);
+        assert_eq!(c.fixed_cidr, Some("10.9.0.128/25".parse().unwrap()));
+        assert!(serde_json::from_str::<FileConfig>(r#"{"bip":"nope"}"#).is_err());
+        assert_eq!(check_bridge_name("br-test").unwrap(), "br-test");
+        for bad in ["", "none", "a-name-longer-than-15", "a/b", "a b", ".."] {
+            let e = check_bridge_name(bad).unwrap_err().to_string();
+            assert!(e.contains("daemon.json bridge"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn only_the_default_data_root_keeps_the_historic_names() {
+        let opts = |root: &Path, bridge: Option<&str>| Options {
+            socket: "/tmp/x.sock".into(),
+            data_root: root.to_path_buf(),
+            exec_root: "/tmp/exec".into(),
+            oci_bin: "rrun-oci".into(),
+            log_level: "info".into(),
+            config_file: "/nonexistent".into(),
+            dns: vec![],
+            address_pools: vec![],
+            ipv6: false,
+            fixed_cidr_v6: None,
+            bridge: bridge.map(str::to_string),
+            bip: None,
+            fixed_cidr: None,
+            host_netns: None,
+            fail_start_at: None,
+            systemd_cgroup: false,
+        };
+        let default = netd_config(&opts(Path::new(DEFAULT_DATA_ROOT), None)).unwrap();
+        assert_eq!(default.instance, netd::Instance::default());
+        let dir = tempfile::tempdir().unwrap();
+        let other = netd_config(&opts(dir.path(), None)).unwrap();
+        assert_ne!(other.instance.table, "rrun");
+        assert_ne!(other.instance.default_bridge, "rrun0");
+        // The same root named another way: the same names.
+        let dotted = dir.path().join(".");
+        assert_eq!(
+            netd_config(&opts(&dotted, None)).unwrap().instance,
+            other.instance
+        );
+        let named = netd_config(&opts(dir.path(), Some("br-mine"))).unwrap();
+        assert_eq!(named.instance.default_bridge, "br-mine");
+        assert_eq!(named.instance.table, other.instance.table);
     }
 
     #[test]

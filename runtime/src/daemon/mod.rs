@@ -145,23 +145,7 @@ impl Daemon {
         }
         let registry =
             rrun_image::registry::RegistryClient::new(reg).context("set up the registry client")?;
-        let mut ncfg = netd::NetdConfig::new(opts.data_root.join("networks"));
-        if !opts.address_pools.is_empty() {
-            ncfg.pools = opts.address_pools.clone();
-        }
-        if !opts.dns.is_empty() {
-            ncfg.upstreams = Some(opts.dns.clone());
-        }
-        ncfg.host_netns = opts.host_netns.clone();
-        // As Docker's, `fixed-cidr-v6` counts only with `ipv6` on.
-        ncfg.default_ipv6 = opts.ipv6;
-        match (opts.ipv6, opts.fixed_cidr_v6) {
-            (true, subnet6) => ncfg.default_subnet6 = subnet6,
-            (false, Some(subnet6)) => {
-                tracing::warn!(%subnet6, "daemon.json fixed-cidr-v6 is ignored without \"ipv6\": true")
-            }
-            (false, None) => {}
-        }
+        let ncfg = config::netd_config(&opts)?;
         let netd = netd::Netd::open(ncfg).context("open the network store")?;
         netd.ensure_predefined_networks()
             .context("create the predefined networks")?;

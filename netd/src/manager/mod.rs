@@ -9,9 +9,13 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use ipnet::{IpNet, Ipv4Net, Ipv6Net};
 
+mod default_network;
+pub use default_network::{configured_ipv4, ipv4_change, Ipv4Change};
+
 use crate::dns::server::{DnsServer, Records, ServerConfig};
 use crate::dns::{DnsEndpoint, Snapshot};
 use crate::firewall::{self, FirewallError, FwNetwork, Proto, PublishedPort};
+use crate::instance::{Instance, DEFAULT_BRIDGE, DEFAULT_TABLE};
 use crate::ipam::{self, AddressPool, IpamError, SubnetAllocator};
 use crate::link::{self, Attachment, BridgeSpec, LinkError};
 use crate::name::{NameError, NetworkId, NetworkName};
@@ -22,9 +26,9 @@ use crate::store::{
     BRIDGE_NAME_OPTION,
 };
 
-/// The default network's name and bridge, as Docker's `bridge` / `docker0`.
+/// The default network's name, as Docker's (its bridge is the
+/// [`Instance`]'s, `rrun0` for the daemon on the default data root).
 pub const DEFAULT_NETWORK: &str = "bridge";
-pub const DEFAULT_BRIDGE: &str = "rrun0";
 
 #[derive(Debug, thiserror::Error)]
 pub enum NetdError {
@@ -56,6 +60,8 @@ pub enum NetdError {
     Ipv6(String),
     #[error("cannot publish a port on {0}: it is not an address of this host")]
     HostAddress(IpAddr),
+    #[error("{0}")]
+    DefaultNetwork(String),
     #[error("{0}; and undoing it failed too: {1}")]
     Undo(Box<NetdError>, Box<NetdError>),
 }
@@ -77,6 +83,16 @@ pub struct NetdConfig {
     pub default_ipv6: bool,
     /// daemon.json `fixed-cidr-v6`: its IPv6 subnet (else one from the pools).
     pub default_subnet6: Option<Ipv6Net>,
+    /// This daemon's table and default bridge, apart from any other
+    /// rrund's on the host (daemon.json `bridge` names the bridge).
+    pub instance: Instance,
+    /// daemon.json `bip`: the default bridge's address and prefix, e.g.
+    /// 10.9.0.1/24 (else the first pool subnet no interface routes,
+    /// chosen once and kept in the store).
+    pub default_bip: Option<Ipv4Net>,
+    /// daemon.json `fixed-cidr`: where the default network's container
+    /// addresses come from, inside its subnet.
+    pub default_ip_range: Option<Ipv4Net>,
 }
 
 impl NetdConfig {
@@ -89,6 +105,9 @@ impl NetdConfig {
             host_root: PathBuf::from("/"),
             default_ipv6: false,
             default_subnet6: None,
+            instance: Instance::default(),
+            default_bip: None,
+            default_ip_range: None,
         }
     }
 }
@@ -252,11 +271,15 @@ impl Netd {
         self.create_locked(req, None)
     }
 
-    /// The default `bridge` network on `rrun0`, created on first use, with
-    /// IPv6 when daemon.json asks for it (`ipv6`, `fixed-cidr-v6`).
+    /// The default `bridge` network on the instance's bridge, created on
+    /// first use (on `bip`, else on the first pool subnet no interface
+    /// routes), with IPv6 when daemon.json asks for it (`ipv6`,
+    /// `fixed-cidr-v6`). Made before, it follows daemon.json again (see
+    /// [`Netd::reconcile_default`]).
     pub fn ensure_default_network(&self) -> Result<Network, NetdError> {
         let _g = self.guard();
         if let Ok(n) = self.store.find(DEFAULT_NETWORK) {
+            let n = self.reconcile_default(n)?;
             if self.cfg.default_ipv6 && n.ipv6().is_none() {
                 return self.add_default_ipv6(n);
             }
@@ -265,7 +288,19 @@ impl Netd {
         let mut req = CreateNetwork::bridge(NetworkName::try_from(DEFAULT_NETWORK)?);
         req.enable_ipv6 = self.cfg.default_ipv6;
         req.subnet6 = self.cfg.default_subnet6;
-        self.create_locked(req, Some(DEFAULT_BRIDGE))
+        if let Some(c) = configured_ipv4(self.cfg.default_bip, self.cfg.default_ip_range)? {
+            let (IpNet::V4(subnet), IpAddr::V4(gateway)) = (c.subnet, c.gateway) else {
+                unreachable!("bip and fixed-cidr are IPv4");
+            };
+            req.subnet = Some(subnet);
+            req.gateway = Some(gateway);
+            req.ip_range = c.ip_range.and_then(|r| match r {
+                IpNet::V4(r) => Some(r),
+                IpNet::V6(_) => None,
+            });
+        }
+        let bridge = self.cfg.instance.default_bridge.clone();
+        self.create_locked(req, Some(&bridge))
     }
 
     /// `ipv6` turned on in daemon.json after the default network was made:
@@ -290,7 +325,8 @@ impl Netd {
         Ok(n)
     }
 
-    /// Docker's three predefined networks: `bridge` (on `rrun0`), `host`
+    /// Docker's three predefined networks: `bridge` (on `rrun0` or the
+    /// instance's bridge), `host`
     /// and `none`, each created on first use.
     pub fn ensure_predefined_networks(&self) -> Result<Vec<Network>, NetdError> {
         let mut out = vec![self.ensure_default_network()?];
@@ -683,7 +719,7 @@ impl Netd {
         if applied.as_ref() != Some(&plan) {
             // Forgotten first: a failed apply leaves the next one to retry.
             *applied = None;
-            firewall::apply_in(&self.host, &plan)?;
+            firewall::apply_in(&self.host, &plan, &self.cfg.instance.table)?;
             *applied = Some(plan);
         }
         self.records.replace(snapshot_of(nets));
@@ -704,7 +740,8 @@ impl Netd {
         let (fw, ports) = firewall_inputs(&nets)?;
         let plan = firewall::plan(&fw, &ports);
         let bridges = plan.bridges.clone();
-        let intact = self.host.run(move || firewall::is_applied(&plan))??;
+        let table = self.cfg.instance.table.clone();
+        let intact = self.host.run(|| firewall::is_applied(&plan, &table))??;
         if !intact {
             tracing::warn!(
                 "rrun's firewall rules were removed (a firewall reload?); restoring them"
@@ -715,12 +752,13 @@ impl Netd {
         }
         Ok(self
             .host
-            .run(move || firewall::sync_docker_user(&bridges))??)
+            .run(move || firewall::sync_docker_user(&table, &bridges))??)
     }
 
     /// Whether `port` can be published on `host_ip` (all addresses when
-    /// None): no other container publishes it, and no program on the host
-    /// has it bound (checked by binding it in the host's namespace).
+    /// None): no other container publishes it (another rrund's neither),
+    /// and no program on the host has it bound (checked by binding it in
+    /// the host's namespace).
     pub fn port_available(
         &self,
         host_ip: Option<IpAddr>,
@@ -731,6 +769,16 @@ impl Netd {
         let nets = self.store.load_all()?;
         let (_, published) = firewall_inputs(&nets)?;
         if published.iter().any(|p| {
+            p.host_port == port && p.proto == wanted && host_ips_overlap(p.host_ip, host_ip)
+        }) {
+            return Ok(false);
+        }
+        // Another rrund's DNAT for the port would race with ours.
+        let table = self.cfg.instance.table.clone();
+        let elsewhere = self
+            .host
+            .run(move || firewall::published_elsewhere(&table))??;
+        if elsewhere.iter().any(|p| {
             p.host_port == port && p.proto == wanted && host_ips_overlap(p.host_ip, host_ip)
         }) {
             return Ok(false);
@@ -788,11 +836,17 @@ impl Netd {
         )))
     }
 
-    /// Remove rrun's firewall table (uninstall, tests).
+    /// Remove this daemon's firewall table and its DOCKER-USER rules
+    /// (uninstall, tests); another rrund's stay.
     pub fn teardown_firewall(&self) -> Result<(), NetdError> {
         let _g = self.guard();
         self.forget_applied();
-        Ok(firewall::teardown_in(&self.host)?)
+        Ok(firewall::teardown_in(&self.host, &self.cfg.instance.table)?)
+    }
+
+    /// This daemon's names on the host (its table, its default bridge).
+    pub fn instance(&self) -> &Instance {
+        &self.cfg.instance
     }
 
     /// The host's resolv.conf as rrun reads it.
