@@ -2,7 +2,7 @@
 //! commands, their flags and their output.
 
 use anyhow::{Context, Result};
-use clap::{Args, Subcommand};
+use clap::Args;
 use serde::Serialize;
 use serde_json::Value;
 use std::io::{IsTerminal, Read, Write};
@@ -14,7 +14,7 @@ use crate::apimodel::query::{
 use crate::apimodel::Filters;
 
 use super::client::{enc, url, Client};
-use super::format::{confirm, human_size, print_formatted, print_inspected};
+use super::format::{confirm, human_size, list_format, print_inspected, print_rows};
 
 #[derive(Debug, Args)]
 pub struct ImagesArgs {
@@ -86,57 +86,41 @@ pub struct PruneArgs {
     pub filter: Vec<String>,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum ImageCmd {
-    /// List images.
-    #[command(alias = "list")]
-    Ls(ImagesArgs),
-    /// Remove one or more images.
-    #[command(alias = "remove", alias = "rmi")]
-    Rm(RmiArgs),
-    /// Display detailed information on one or more images.
-    Inspect {
-        #[arg(short, long)]
-        format: Option<String>,
-        #[arg(required = true)]
-        images: Vec<String>,
-    },
-    /// Remove unused images.
-    Prune(PruneArgs),
-    /// Save one or more images to a tar archive (streamed to STDOUT by default).
-    Save(SaveArgs),
-    /// Load an image from a tar archive or STDIN.
-    Load {
-        #[arg(short, long)]
-        input: Option<std::path::PathBuf>,
-        #[arg(short, long)]
-        quiet: bool,
-    },
-    /// Import the contents from a tarball to create a filesystem image.
-    Import(ImportArgs),
-    /// Download an image from a registry.
-    Pull {
-        #[arg(short, long)]
-        quiet: bool,
-        image: String,
-    },
-    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
-    Tag { source: String, target: String },
+/// `load`'s flags.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Read from tar archive file, instead of STDIN.
+    #[arg(short, long)]
+    pub input: Option<std::path::PathBuf>,
+    /// Suppress the load output.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
-/// `rrun image …`.
-pub fn image(c: &Client, cmd: ImageCmd) -> Result<i32> {
-    match cmd {
-        ImageCmd::Ls(a) => images(c, &a),
-        ImageCmd::Rm(a) => rmi(c, &a),
-        ImageCmd::Inspect { format, images } => inspect(c, &images, format.as_deref()),
-        ImageCmd::Prune(a) => prune(c, &a),
-        ImageCmd::Save(a) => save(c, &a),
-        ImageCmd::Import(a) => import(c, &a),
-        ImageCmd::Load { input, quiet } => load(c, input, quiet),
-        ImageCmd::Pull { quiet, image } => pull_cmd(c, &image, quiet),
-        ImageCmd::Tag { source, target } => tag(c, &source, &target),
-    }
+/// `pull`'s flags.
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Suppress verbose output.
+    #[arg(short, long)]
+    pub quiet: bool,
+    pub image: String,
+}
+
+/// `tag`'s arguments.
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    pub source: String,
+    pub target: String,
+}
+
+/// `image inspect`'s flags.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Format output using a template ('json', or a Go template).
+    #[arg(short, long)]
+    pub format: Option<String>,
+    #[arg(required = true)]
+    pub images: Vec<String>,
 }
 
 fn short_id(id: &str, no_trunc: bool) -> String {
@@ -213,6 +197,12 @@ pub fn image_rows(list: &[ImageSummary], no_trunc: bool) -> Vec<ImageRow> {
 }
 
 pub fn images(c: &Client, a: &ImagesArgs) -> Result<i32> {
+    let default = if a.digests {
+        "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    } else {
+        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    };
+    let format = list_format(a.format.as_deref(), default)?;
     let mut filters = a.filter.clone();
     if let Some(r) = &a.reference {
         filters.push(format!("reference={r}"));
@@ -236,12 +226,7 @@ pub fn images(c: &Client, a: &ImagesArgs) -> Result<i32> {
         .iter()
         .map(serde_json::to_value)
         .collect::<Result<Vec<Value>, _>>()?;
-    let default = if a.digests {
-        "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
-    } else {
-        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
-    };
-    print_formatted(a.format.as_deref().unwrap_or(default), &rows, IMAGE_HEADERS);
+    print_rows(&format, &rows, IMAGE_HEADERS)?;
     Ok(0)
 }
 
@@ -303,8 +288,8 @@ pub fn encode_path(name: &str) -> String {
     name.split('/').map(enc).collect::<Vec<_>>().join("/")
 }
 
-fn inspect(c: &Client, names: &[String], format: Option<&str>) -> Result<i32> {
-    print_inspected(names, format, |n| {
+pub fn inspect(c: &Client, a: &InspectArgs) -> Result<i32> {
+    print_inspected(&a.images, a.format.as_deref(), |n| {
         c.get::<Value>(&format!("/images/{}/json", encode_path(n)))
     })
 }

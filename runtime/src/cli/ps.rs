@@ -12,7 +12,7 @@ use crate::apimodel::Filters;
 
 use super::client::{url, Client};
 use super::containers::join_host_port;
-use super::format::{print_formatted, short_id};
+use super::format::{list_format, print_rows, short_id};
 
 #[derive(Debug, Args)]
 /// `rrun ps`'s flags.
@@ -35,6 +35,7 @@ pub struct PsArgs {
 }
 
 pub fn ps(c: &Client, a: &PsArgs) -> Result<i32> {
+    let format = list_format(a.format.as_deref(), PS_TABLE)?;
     let q = ListQuery {
         all: a.all,
         filters: Filters::from_flags(&a.filter)?,
@@ -50,7 +51,7 @@ pub fn ps(c: &Client, a: &PsArgs) -> Result<i32> {
         .iter()
         .map(|v| serde_json::to_value(PsRow::new(v, a.no_trunc)))
         .collect::<Result<Vec<Value>, _>>()?;
-    print_formatted(a.format.as_deref().unwrap_or(PS_TABLE), &rows, PS_HEADERS);
+    print_rows(&format, &rows, PS_HEADERS)?;
     Ok(0)
 }
 
