@@ -203,6 +203,7 @@ fn client_version() -> serde_json::Value {
         "Platform": {"Name": ""},
         "Version": env!("CARGO_PKG_VERSION"),
         "ApiVersion": &client::API_PREFIX[2..],
+        "APIVersion": &client::API_PREFIX[2..],
         "DefaultAPIVersion": &client::API_PREFIX[2..],
         "GitCommit": "",
         "GoVersion": "",
@@ -224,7 +225,9 @@ fn go_arch() -> &'static str {
 
 pub fn version(c: &Client, format: Option<&str>) -> Result<i32> {
     if let Some(f) = plain_format(format)? {
-        let server: serde_json::Value = c.get("/version")?;
+        let mut server: serde_json::Value = c.get("/version")?;
+        // docker's template sees Go's field name; `json` shows the key.
+        server["APIVersion"] = server["ApiVersion"].clone();
         let v = serde_json::json!({"Client": client_version(), "Server": server});
         println!(
             "{}",
