@@ -137,6 +137,14 @@ pub fn stop(c: &Client, what: &str, time: Option<i64>, names: &[String]) -> Resu
     })
 }
 
+/// `pause` or `unpause` (`what`) of each container.
+pub fn pause(c: &Client, what: &str, names: &[String]) -> Result<i32> {
+    each(names, |n| {
+        c.post(&format!("/containers/{}/{what}", enc(n)))?;
+        Ok(())
+    })
+}
+
 pub fn kill(c: &Client, signal: &str, names: &[String]) -> Result<i32> {
     each(names, |n| {
         let q = KillQuery {

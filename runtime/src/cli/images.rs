@@ -340,10 +340,17 @@ pub fn save(c: &Client, a: &SaveArgs) -> Result<i32> {
         .iter()
         .map(|n| format!("names={}", enc(n)))
         .collect();
-    let mut body = c
+    let body = c
         .request("GET", &format!("/images/get?{}", q.join("&")), None)?
         .body;
-    match &a.output {
+    write_archive(body, a.output.as_deref())?;
+    Ok(0)
+}
+
+/// An archive the daemon streams (`save`, `export`) written to `output`,
+/// else to stdout.
+pub fn write_archive(mut body: impl Read, output: Option<&std::path::Path>) -> Result<()> {
+    match output {
         Some(p) => {
             // Written beside the target and renamed, so a failed save leaves
             // no half archive under the name asked for.
@@ -363,7 +370,7 @@ pub fn save(c: &Client, a: &SaveArgs) -> Result<i32> {
             out.flush()?;
         }
     }
-    Ok(0)
+    Ok(())
 }
 
 pub fn import(c: &Client, a: &ImportArgs) -> Result<i32> {

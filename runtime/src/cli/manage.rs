@@ -12,6 +12,8 @@ use super::containers::{
     self, InspectArgs, KillArgs, LogsArgs, PortArgs, PruneArgs, RenameArgs, RmArgs, StartArgs,
     StopArgs, TopArgs, WaitArgs,
 };
+use super::filesystems::{self, CommitArgs, DiffArgs, ExportArgs};
+use super::history::{self, HistoryArgs};
 use super::images::{self, ImagesArgs, ImportArgs, LoadArgs, PullArgs, RmiArgs, SaveArgs, TagArgs};
 use super::{exec, ps, run, stats};
 
@@ -19,10 +21,16 @@ use super::{exec, ps, run, stats};
 pub enum ContainerCmd {
     /// Attach local standard input, output, and error streams to a running container.
     Attach(exec::AttachArgs),
+    /// Create a new image from a container's changes.
+    Commit(CommitArgs),
     /// Create a new container.
     Create(run::RunArgs),
+    /// Inspect changes to files or directories on a container's filesystem.
+    Diff(DiffArgs),
     /// Execute a command in a running container.
     Exec(exec::ExecArgs),
+    /// Export a container's filesystem as a tar archive.
+    Export(ExportArgs),
     /// Display detailed information on one or more containers.
     Inspect(InspectArgs),
     /// Kill one or more running containers.
@@ -32,6 +40,8 @@ pub enum ContainerCmd {
     /// List containers.
     #[command(visible_alias = "ps", visible_alias = "list")]
     Ls(ps::PsArgs),
+    /// Pause all processes within one or more containers.
+    Pause(StartArgs),
     /// List port mappings or a specific mapping for the container.
     Port(PortArgs),
     /// Remove all stopped containers.
@@ -53,12 +63,16 @@ pub enum ContainerCmd {
     Stop(StopArgs),
     /// Display the running processes of a container.
     Top(TopArgs),
+    /// Unpause all processes within one or more containers.
+    Unpause(StartArgs),
     /// Block until one or more containers stop, then print their exit codes.
     Wait(WaitArgs),
 }
 
 #[derive(Debug, Subcommand)]
 pub enum ImageCmd {
+    /// Show the history of an image.
+    History(HistoryArgs),
     /// Import the contents from a tarball to create a filesystem image.
     Import(ImportArgs),
     /// Display detailed information on one or more images.
@@ -86,12 +100,16 @@ pub fn container(c: &Client, cmd: ContainerCmd) -> Result<i32> {
     use ContainerCmd as C;
     match cmd {
         C::Attach(a) => exec::attach(c, a),
+        C::Commit(a) => filesystems::commit(c, &a),
         C::Create(a) => run::create_cmd(c, a.split()),
+        C::Diff(a) => filesystems::diff(c, &a),
         C::Exec(a) => exec::exec(c, a),
+        C::Export(a) => filesystems::export(c, &a),
         C::Inspect(a) => containers::inspect(c, Some("container"), &a),
         C::Kill(a) => containers::kill(c, &a.signal, &a.containers),
         C::Logs(a) => containers::logs(c, &a),
         C::Ls(a) => ps::ps(c, &a),
+        C::Pause(a) => containers::pause(c, "pause", &a.containers),
         C::Port(a) => containers::port(c, &a.container, a.private_port.as_deref()),
         C::Prune(a) => containers::prune(c, &a),
         C::Rename(a) => containers::rename(c, &a.container, &a.new_name),
@@ -102,6 +120,7 @@ pub fn container(c: &Client, cmd: ContainerCmd) -> Result<i32> {
         C::Stats(a) => stats::stats(c, &a),
         C::Stop(a) => containers::stop(c, "stop", a.time, &a.containers),
         C::Top(a) => containers::top(c, &a.container),
+        C::Unpause(a) => containers::pause(c, "unpause", &a.containers),
         C::Wait(a) => containers::wait(c, &a.containers),
     }
 }
@@ -110,6 +129,7 @@ pub fn container(c: &Client, cmd: ContainerCmd) -> Result<i32> {
 pub fn image(c: &Client, cmd: ImageCmd) -> Result<i32> {
     use ImageCmd as I;
     match cmd {
+        I::History(a) => history::history(c, &a),
         I::Import(a) => images::import(c, &a),
         I::Inspect(a) => images::inspect(c, &a),
         I::Load(a) => images::load(c, a.input, a.quiet),
@@ -175,6 +195,13 @@ mod tests {
         assert!(matches!(container("stop -t 1 web"), C::Stop(_)));
         assert!(matches!(container("top web -ef"), C::Top(_)));
         assert!(matches!(container("wait web"), C::Wait(_)));
+        assert!(
+            matches!(container("commit -m msg -a me -c CMD=x --pause=false web r:1"), C::Commit(a) if !a.pause)
+        );
+        assert!(matches!(container("diff web"), C::Diff(_)));
+        assert!(matches!(container("export -o x.tar web"), C::Export(_)));
+        assert!(matches!(container("pause a b"), C::Pause(_)));
+        assert!(matches!(container("unpause a"), C::Unpause(_)));
     }
 
     #[test]
@@ -200,6 +227,9 @@ mod tests {
         }
         assert!(matches!(image("save -o x.tar busybox"), I::Save(_)));
         assert!(matches!(image("tag busybox mine:1"), I::Tag(a) if a.target == "mine:1"));
+        assert!(
+            matches!(image("history --human=false --no-trunc -q --format json busybox"), I::History(a) if !a.human)
+        );
     }
 
     #[test]
@@ -242,5 +272,15 @@ mod tests {
         ] {
             assert!(matches!(cmd(&format!("volume {v}")), Cmd::Volume(_)));
         }
+    }
+
+    #[test]
+    fn the_filesystem_and_pause_verbs_have_short_forms() {
+        assert!(matches!(cmd("commit web"), Cmd::Commit(a) if a.pause));
+        assert!(matches!(cmd("diff web"), Cmd::Diff(_)));
+        assert!(matches!(cmd("export web"), Cmd::Export(_)));
+        assert!(matches!(cmd("pause web"), Cmd::Pause(_)));
+        assert!(matches!(cmd("unpause web"), Cmd::Unpause(_)));
+        assert!(matches!(cmd("history busybox"), Cmd::History(a) if a.human));
     }
 }

@@ -15,7 +15,9 @@ pub mod cmdline;
 pub mod containers;
 pub mod events;
 pub mod exec;
+pub mod filesystems;
 pub mod format;
+pub mod history;
 pub mod images;
 pub mod manage;
 pub mod netflags;
@@ -103,6 +105,18 @@ pub enum Cmd {
     Stats(stats::StatsArgs),
     /// Get real time events from the server.
     Events(events::EventsArgs),
+    /// Create a new image from a container's changes.
+    Commit(filesystems::CommitArgs),
+    /// Inspect changes to files or directories on a container's filesystem.
+    Diff(filesystems::DiffArgs),
+    /// Export a container's filesystem as a tar archive.
+    Export(filesystems::ExportArgs),
+    /// Pause all processes within one or more containers.
+    Pause(containers::StartArgs),
+    /// Unpause all processes within one or more containers.
+    Unpause(containers::StartArgs),
+    /// Show the history of an image.
+    History(history::HistoryArgs),
     /// Manage containers.
     #[command(subcommand)]
     Container(manage::ContainerCmd),
@@ -193,6 +207,12 @@ fn dispatch(c: &Client, cmd: Cmd) -> Result<i32> {
         Cmd::Rename(a) => container(C::Rename(a)),
         Cmd::Top(a) => container(C::Top(a)),
         Cmd::Stats(a) => container(C::Stats(a)),
+        Cmd::Commit(a) => container(C::Commit(a)),
+        Cmd::Diff(a) => container(C::Diff(a)),
+        Cmd::Export(a) => container(C::Export(a)),
+        Cmd::Pause(a) => container(C::Pause(a)),
+        Cmd::Unpause(a) => container(C::Unpause(a)),
+        Cmd::History(a) => image(I::History(a)),
         Cmd::Inspect(a) => containers::inspect(c, a.kind.as_deref(), &a.args),
         Cmd::Container(cmd) => container(cmd),
         Cmd::Load(a) => image(I::Load(a)),
