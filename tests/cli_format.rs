@@ -218,6 +218,8 @@ fn template_errors_are_one_line_with_dockers_exit_codes() {
         let err = text(&ours.stderr);
         assert_eq!(err.lines().count(), 1, "{err}");
         assert!(err.contains("template: :1:"), "{err}");
+        let prefix = |s: &str| s.split("template:").next().unwrap_or_default().to_string();
+        assert_eq!(prefix(&err), prefix(&text(&docker.stderr)), "{args:?}");
     }
     assert_eq!(code(&d.rrun(&["inspect", "-f", "{{if}}", &name])), 64);
     // A field a list row does not have is an error, as docker's.

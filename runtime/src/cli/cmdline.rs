@@ -169,7 +169,7 @@ mod tests {
     fn refused(args: &[&str]) -> Refusal {
         let mut argv = vec!["rrun"];
         argv.extend(args);
-        parse(argv).err().expect("refused")
+        parse(argv).expect_err("refused")
     }
 
     #[test]

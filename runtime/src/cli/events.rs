@@ -75,7 +75,7 @@ enum EventFormat {
     /// `{{json .}}` (or `json`): the event as the daemon sent it, its
     /// lower-case keys (`status`, `id`, `from`, `time`) included.
     Json,
-    Template(Format),
+    Template(Box<Format>),
 }
 
 /// docker/cli's events makeTemplate: a bad template is `Error parsing
@@ -92,7 +92,7 @@ fn event_format(format: Option<&str>) -> Result<EventFormat> {
                     format!("Error parsing format: {e}").replace("template parsing error: ", ""),
                 )
             })?;
-            EventFormat::Template(f)
+            EventFormat::Template(Box::new(f))
         }
     })
 }

@@ -12,7 +12,8 @@ use crate::apimodel::Filters;
 
 use super::client::{url, Client};
 use super::containers::join_host_port;
-use super::format::{list_format, print_rows, short_id};
+use super::format::{fail, print_rows, short_id};
+use super::template::{Format, Reader};
 
 #[derive(Debug, Args)]
 /// `rrun ps`'s flags.
@@ -35,7 +36,19 @@ pub struct PsArgs {
 }
 
 pub fn ps(c: &Client, a: &PsArgs) -> Result<i32> {
-    let format = list_format(a.format.as_deref(), PS_TABLE)?;
+    // docker/cli's ps checks its template before listing, in these words.
+    let format = Format::parse(
+        a.format.as_deref().unwrap_or(PS_TABLE),
+        Reader::List,
+        PS_TABLE,
+    )
+    .map_err(|e| {
+        fail(
+            1,
+            e.to_string()
+                .replace("template parsing error", "failed to parse template"),
+        )
+    })?;
     let q = ListQuery {
         all: a.all,
         filters: Filters::from_flags(&a.filter)?,
