@@ -15,6 +15,7 @@ use super::containers::{
 use super::filesystems::{self, CommitArgs, DiffArgs, ExportArgs};
 use super::history::{self, HistoryArgs};
 use super::images::{self, ImagesArgs, ImportArgs, LoadArgs, PullArgs, RmiArgs, SaveArgs, TagArgs};
+use super::update::{self, UpdateArgs};
 use super::{exec, ps, run, stats};
 
 #[derive(Debug, Subcommand)]
@@ -65,6 +66,8 @@ pub enum ContainerCmd {
     Top(TopArgs),
     /// Unpause all processes within one or more containers.
     Unpause(StartArgs),
+    /// Update configuration of one or more containers.
+    Update(UpdateArgs),
     /// Block until one or more containers stop, then print their exit codes.
     Wait(WaitArgs),
 }
@@ -121,6 +124,7 @@ pub fn container(c: &Client, cmd: ContainerCmd) -> Result<i32> {
         C::Stop(a) => containers::stop(c, "stop", a.time, &a.containers),
         C::Top(a) => containers::top(c, &a.container),
         C::Unpause(a) => containers::pause(c, "unpause", &a.containers),
+        C::Update(a) => update::update(c, &a),
         C::Wait(a) => containers::wait(c, &a.containers),
     }
 }
@@ -281,6 +285,12 @@ mod tests {
         assert!(matches!(cmd("export web"), Cmd::Export(_)));
         assert!(matches!(cmd("pause web"), Cmd::Pause(_)));
         assert!(matches!(cmd("unpause web"), Cmd::Unpause(_)));
+        assert!(matches!(
+            cmd("update -m 1g --restart always web"),
+            Cmd::Update(_)
+        ));
+        let update = cmd("container update --cpus 2 --pids-limit 10 web");
+        assert!(matches!(update, Cmd::Container(ContainerCmd::Update(_))));
         assert!(matches!(cmd("history busybox"), Cmd::History(a) if a.human));
     }
 }

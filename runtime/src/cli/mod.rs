@@ -31,6 +31,7 @@ pub mod system;
 pub mod tabwriter;
 pub mod template;
 pub mod tty;
+pub mod update;
 pub mod volumes;
 
 use anyhow::Result;
@@ -115,6 +116,8 @@ pub enum Cmd {
     Pause(containers::StartArgs),
     /// Unpause all processes within one or more containers.
     Unpause(containers::StartArgs),
+    /// Update configuration of one or more containers.
+    Update(update::UpdateArgs),
     /// Show the history of an image.
     History(history::HistoryArgs),
     /// Manage containers.
@@ -212,6 +215,7 @@ fn dispatch(c: &Client, cmd: Cmd) -> Result<i32> {
         Cmd::Export(a) => container(C::Export(a)),
         Cmd::Pause(a) => container(C::Pause(a)),
         Cmd::Unpause(a) => container(C::Unpause(a)),
+        Cmd::Update(a) => container(C::Update(a)),
         Cmd::History(a) => image(I::History(a)),
         Cmd::Inspect(a) => containers::inspect(c, a.kind.as_deref(), &a.args),
         Cmd::Container(cmd) => container(cmd),
