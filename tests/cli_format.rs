@@ -9,6 +9,11 @@ use common::daemon::Daemon;
 use common::{text, unique};
 use std::process::Output;
 
+fn now_secs() -> u64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+    now.unwrap().as_secs()
+}
+
 fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
@@ -151,6 +156,17 @@ fn list_formats_and_tables_print_what_docker_prints() {
         ],
     );
     same(&d, &["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
+    same(&d, &["images"]);
+    same(&d, &["system", "df"]);
+    same(
+        &d,
+        &[
+            "system",
+            "df",
+            "--format",
+            "{{.Type}}: {{.TotalCount}} {{.Active}}",
+        ],
+    );
     let net_filter = format!("name={net}");
     same(
         &d,
@@ -165,7 +181,29 @@ fn list_formats_and_tables_print_what_docker_prints() {
     );
     same(&d, &["network", "ls", "-f", &net_filter]);
     let vol = unique("vol");
+    let t0 = now_secs().to_string();
     d.ok(&["volume", "create", &vol]);
+    let until = (now_secs() + 1).to_string();
+    for f in [
+        "{{.Type}} {{.Action}} {{.Actor.ID}} {{.Scope}}",
+        "{{json .}}",
+        "json",
+    ] {
+        let args = [
+            "events",
+            "--since",
+            &t0,
+            "--until",
+            &until,
+            "-f",
+            "type=volume",
+            "--format",
+            f,
+        ];
+        let out = same(&d, &args);
+        // docker 28's events take `json` as literal text.
+        assert!(out.contains(&vol) || out == "json\n", "{out}");
+    }
     let vol_filter = format!("name={vol}");
     same(
         &d,

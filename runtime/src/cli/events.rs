@@ -72,7 +72,7 @@ fn event_fields(v: &Value) -> Value {
 enum EventFormat {
     /// Docker's default line.
     Line,
-    /// `{{json .}}` (or `json`): the event as the daemon sent it, its
+    /// `{{json .}}`: the event as the daemon sent it, its
     /// lower-case keys (`status`, `id`, `from`, `time`) included.
     Json,
     Template(Box<Format>),
@@ -83,7 +83,8 @@ enum EventFormat {
 fn event_format(format: Option<&str>) -> Result<EventFormat> {
     Ok(match format {
         None | Some("") => EventFormat::Line,
-        Some("json") | Some("{{json .}}") => EventFormat::Json,
+        // docker/cli 28 takes `json` here as literal text, as any template.
+        Some("{{json .}}") => EventFormat::Json,
         Some(f) => {
             let parsed = Format::parse(f, Reader::Plain, "");
             let f = parsed.map_err(|e| {

@@ -143,6 +143,12 @@ pub fn human_size(b: u64) -> String {
     rrun_units::human_size(b as f64)
 }
 
+/// docker/cli's size cell of `images` and `history`
+/// (`units.HumanSizeWithPrecision(size, 3)`: `1.04MB`).
+pub fn short_size(b: u64) -> String {
+    rrun_units::human_size_with_precision(b as f64, 3)
+}
+
 /// A list row's `Labels` cell: `k=v` pairs by key, joined with commas.
 pub fn labels_text(labels: Option<&HashMap<String, String>>) -> String {
     let sorted: std::collections::BTreeMap<_, _> = labels.into_iter().flatten().collect();

@@ -8,7 +8,7 @@ use serde::Serialize;
 use crate::apimodel::models::ImageHistoryResponseItem;
 
 use super::client::Client;
-use super::format::{human_size, list_format, print_rows, rows_of};
+use super::format::{list_format, print_rows, rows_of, short_size};
 use super::images::encode_path;
 
 /// `history`'s flags.
@@ -74,7 +74,7 @@ pub fn history_row(h: &ImageHistoryResponseItem, a: &HistoryArgs, now: i64) -> H
         created_by = created_by.chars().take(44).collect::<String>() + "…";
     }
     let size = match a.human {
-        true => human_size(h.size.max(0) as u64),
+        true => short_size(h.size.max(0) as u64),
         false => h.size.to_string(),
     };
     HistoryRow {

@@ -14,7 +14,7 @@ use crate::apimodel::query::{
 use crate::apimodel::Filters;
 
 use super::client::{enc, url, Client};
-use super::format::{confirm, human_size, list_format, print_inspected, print_rows};
+use super::format::{confirm, human_size, list_format, print_inspected, print_rows, short_size};
 
 #[derive(Debug, Args)]
 pub struct ImagesArgs {
@@ -160,7 +160,7 @@ pub struct ImageRow {
 pub fn image_rows(list: &[ImageSummary], no_trunc: bool) -> Vec<ImageRow> {
     let mut rows = Vec::new();
     for v in list {
-        let size = human_size(v.size.max(0) as u64);
+        let size = short_size(v.size.max(0) as u64);
         let mut tags = v.repo_tags.clone();
         if tags.is_empty() {
             tags.push("<none>:<none>".into());
