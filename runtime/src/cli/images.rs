@@ -465,6 +465,17 @@ pub fn pull(c: &Client, image: &str, quiet: bool, to_stderr: bool) -> Result<()>
         ..Default::default()
     };
     let body = c.post(&url("/images/create", &q)?)?.body;
+    show_progress(body, quiet, to_stderr)?;
+    if !to_stderr {
+        println!("{full}");
+    }
+    Ok(())
+}
+
+/// Prints a pull's or a push's JSON progress stream as Docker does: a
+/// progress bar per layer on a terminal, else a line per status (to
+/// stderr when `to_stderr`); an error in the stream is the error.
+fn show_progress(body: impl Read, quiet: bool, to_stderr: bool) -> Result<()> {
     let say = |line: String| {
         if quiet {
             return;
@@ -487,11 +498,11 @@ pub fn pull(c: &Client, image: &str, quiet: bool, to_stderr: bool) -> Result<()>
     };
     let mut bars = tty.then(|| super::progress::Bars::new(to_stderr));
     for l in std::io::BufRead::lines(std::io::BufReader::new(body)) {
-        let l = l.context("read the pull progress")?;
+        let l = l.context("read the progress")?;
         if l.trim().is_empty() {
             continue;
         }
-        let v: Value = serde_json::from_str(&l).context("parse the pull progress")?;
+        let v: Value = serde_json::from_str(&l).context("parse the progress")?;
         if let Some(err) = v["error"].as_str() {
             anyhow::bail!("Error response from daemon: {err}");
         }
@@ -509,9 +520,6 @@ pub fn pull(c: &Client, image: &str, quiet: bool, to_stderr: bool) -> Result<()>
         }
     }
     drop(bars);
-    if !to_stderr {
-        println!("{full}");
-    }
     Ok(())
 }
 
@@ -529,6 +537,45 @@ pub fn pull_cmd(c: &Client, image: &str, quiet: bool) -> Result<i32> {
     Ok(0)
 }
 
+/// `push`'s flags.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Push all tags of an image to the repository.
+    #[arg(short, long)]
+    pub all_tags: bool,
+    /// Suppress verbose output.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// NAME[:TAG]
+    pub image: String,
+}
+
+/// `POST /images/{name}/push`'s path, as docker/cli asks it: the tag (or
+/// digest) apart, `latest` when there is none, no tag with `-a`.
+pub fn push_path(a: &PushArgs) -> Result<String> {
+    let last = a.image.rsplit('/').next().unwrap_or(&a.image);
+    let (name, tag) = match a.image.split_once('@') {
+        Some((name, digest)) => (name, digest),
+        None if a.all_tags && last.contains(':') => {
+            anyhow::bail!("tag can't be used with --all-tags/-a")
+        }
+        None if a.all_tags => (a.image.as_str(), ""),
+        None => split_tag(&a.image),
+    };
+    Ok(format!(
+        "/images/{}/push?tag={}",
+        encode_path(name),
+        enc(tag)
+    ))
+}
+
+/// `rrun push`: the daemon's progress, as pull's.
+pub fn push(c: &Client, a: &PushArgs) -> Result<i32> {
+    let body = c.post(&push_path(a)?)?.body;
+    show_progress(body, a.quiet, false)?;
+    Ok(0)
+}
+
 /// `rrun tag SOURCE TARGET`.
 pub fn tag(c: &Client, source: &str, target: &str) -> Result<i32> {
     let (repo, tag) = split_tag(target);
@@ -543,6 +590,29 @@ pub fn tag(c: &Client, source: &str, target: &str) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn push_paths_as_docker_cli_asks() {
+        let p = |image: &str, all_tags| {
+            let a = PushArgs {
+                all_tags,
+                quiet: false,
+                image: image.into(),
+            };
+            push_path(&a).map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            p("reg:5000/app", false).unwrap(),
+            "/images/reg%3A5000/app/push?tag=latest"
+        );
+        assert_eq!(p("app:1", false).unwrap(), "/images/app/push?tag=1");
+        assert_eq!(p("app", true).unwrap(), "/images/app/push?tag=");
+        assert_eq!(
+            p("app@sha256:ab", false).unwrap(),
+            "/images/app/push?tag=sha256%3Aab"
+        );
+        assert!(p("app:1", true).unwrap_err().contains("--all-tags"));
+    }
 
     #[test]
     fn rows_per_tag() {

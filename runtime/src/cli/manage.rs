@@ -14,7 +14,9 @@ use super::containers::{
 };
 use super::filesystems::{self, CommitArgs, DiffArgs, ExportArgs};
 use super::history::{self, HistoryArgs};
-use super::images::{self, ImagesArgs, ImportArgs, LoadArgs, PullArgs, RmiArgs, SaveArgs, TagArgs};
+use super::images::{
+    self, ImagesArgs, ImportArgs, LoadArgs, PullArgs, PushArgs, RmiArgs, SaveArgs, TagArgs,
+};
 use super::update::{self, UpdateArgs};
 use super::{exec, ps, run, stats};
 
@@ -89,6 +91,8 @@ pub enum ImageCmd {
     Prune(images::PruneArgs),
     /// Download an image from a registry.
     Pull(PullArgs),
+    /// Upload an image to a registry.
+    Push(PushArgs),
     /// Remove one or more images.
     #[command(visible_alias = "rmi", visible_alias = "remove")]
     Rm(RmiArgs),
@@ -140,6 +144,7 @@ pub fn image(c: &Client, cmd: ImageCmd) -> Result<i32> {
         I::Ls(a) => images::images(c, &a),
         I::Prune(a) => images::prune(c, &a),
         I::Pull(a) => images::pull_cmd(c, &a.image, a.quiet),
+        I::Push(a) => images::push(c, &a),
         I::Rm(a) => images::rmi(c, &a),
         I::Save(a) => images::save(c, &a),
         I::Tag(a) => images::tag(c, &a.source, &a.target),
@@ -226,6 +231,7 @@ mod tests {
         }
         assert!(matches!(image("prune -a -f"), I::Prune(_)));
         assert!(matches!(image("pull -q busybox"), I::Pull(_)));
+        assert!(matches!(image("push -a -q reg:5000/app"), I::Push(a) if a.all_tags));
         for rm in ["rm", "rmi", "remove"] {
             assert!(matches!(image(&format!("{rm} -f busybox")), I::Rm(a) if a.force));
         }
@@ -292,5 +298,6 @@ mod tests {
         let update = cmd("container update --cpus 2 --pids-limit 10 web");
         assert!(matches!(update, Cmd::Container(ContainerCmd::Update(_))));
         assert!(matches!(cmd("history busybox"), Cmd::History(a) if a.human));
+        assert!(matches!(cmd("push reg:5000/app:1"), Cmd::Push(_)));
     }
 }

@@ -88,6 +88,8 @@ pub enum Cmd {
     Load(images::LoadArgs),
     /// Download an image from a registry.
     Pull(images::PullArgs),
+    /// Upload an image to a registry.
+    Push(images::PushArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
     Tag(images::TagArgs),
     /// List images.
@@ -221,6 +223,7 @@ fn dispatch(c: &Client, cmd: Cmd) -> Result<i32> {
         Cmd::Container(cmd) => container(cmd),
         Cmd::Load(a) => image(I::Load(a)),
         Cmd::Pull(a) => image(I::Pull(a)),
+        Cmd::Push(a) => image(I::Push(a)),
         Cmd::Tag(a) => image(I::Tag(a)),
         Cmd::Images(a) => image(I::Ls(a)),
         Cmd::Rmi(a) => image(I::Rm(a)),
