@@ -12,6 +12,7 @@ use super::containers::{
     self, InspectArgs, KillArgs, LogsArgs, PortArgs, PruneArgs, RenameArgs, RmArgs, StartArgs,
     StopArgs, TopArgs, WaitArgs,
 };
+use super::copy::{self, CpArgs};
 use super::filesystems::{self, CommitArgs, DiffArgs, ExportArgs};
 use super::history::{self, HistoryArgs};
 use super::images::{
@@ -26,6 +27,8 @@ pub enum ContainerCmd {
     Attach(exec::AttachArgs),
     /// Create a new image from a container's changes.
     Commit(CommitArgs),
+    /// Copy files/folders between a container and the local filesystem.
+    Cp(CpArgs),
     /// Create a new container.
     Create(run::RunArgs),
     /// Inspect changes to files or directories on a container's filesystem.
@@ -108,6 +111,7 @@ pub fn container(c: &Client, cmd: ContainerCmd) -> Result<i32> {
     match cmd {
         C::Attach(a) => exec::attach(c, a),
         C::Commit(a) => filesystems::commit(c, &a),
+        C::Cp(a) => copy::cp(c, &a),
         C::Create(a) => run::create_cmd(c, a.split()),
         C::Diff(a) => filesystems::diff(c, &a),
         C::Exec(a) => exec::exec(c, a),
@@ -208,6 +212,9 @@ mod tests {
             matches!(container("commit -m msg -a me -c CMD=x --pause=false web r:1"), C::Commit(a) if !a.pause)
         );
         assert!(matches!(container("diff web"), C::Diff(_)));
+        assert!(
+            matches!(container("cp -a -L -q web:/etc/hosts ."), C::Cp(a) if a.archive && a.follow_link)
+        );
         assert!(matches!(container("export -o x.tar web"), C::Export(_)));
         assert!(matches!(container("pause a b"), C::Pause(_)));
         assert!(matches!(container("unpause a"), C::Unpause(_)));
@@ -288,6 +295,7 @@ mod tests {
     fn the_filesystem_and_pause_verbs_have_short_forms() {
         assert!(matches!(cmd("commit web"), Cmd::Commit(a) if a.pause));
         assert!(matches!(cmd("diff web"), Cmd::Diff(_)));
+        assert!(matches!(cmd("cp - web:/tmp"), Cmd::Cp(_)));
         assert!(matches!(cmd("export web"), Cmd::Export(_)));
         assert!(matches!(cmd("pause web"), Cmd::Pause(_)));
         assert!(matches!(cmd("unpause web"), Cmd::Unpause(_)));

@@ -13,6 +13,7 @@ mod autostart;
 pub mod client;
 pub mod cmdline;
 pub mod containers;
+pub mod copy;
 pub mod events;
 pub mod exec;
 pub mod filesystems;
@@ -110,6 +111,8 @@ pub enum Cmd {
     Events(events::EventsArgs),
     /// Create a new image from a container's changes.
     Commit(filesystems::CommitArgs),
+    /// Copy files/folders between a container and the local filesystem.
+    Cp(copy::CpArgs),
     /// Inspect changes to files or directories on a container's filesystem.
     Diff(filesystems::DiffArgs),
     /// Export a container's filesystem as a tar archive.
@@ -213,6 +216,7 @@ fn dispatch(c: &Client, cmd: Cmd) -> Result<i32> {
         Cmd::Top(a) => container(C::Top(a)),
         Cmd::Stats(a) => container(C::Stats(a)),
         Cmd::Commit(a) => container(C::Commit(a)),
+        Cmd::Cp(a) => container(C::Cp(a)),
         Cmd::Diff(a) => container(C::Diff(a)),
         Cmd::Export(a) => container(C::Export(a)),
         Cmd::Pause(a) => container(C::Pause(a)),
