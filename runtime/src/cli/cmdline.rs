@@ -146,6 +146,16 @@ fn refusal(e: &clap::Error) -> Refusal {
             let flag = arg.split_whitespace().next().unwrap_or(&arg);
             flag_error(&format!("flag needs an argument: {flag}"), &cmd, &args)
         }
+        ErrorKind::InvalidSubcommand => {
+            let word = context_str(e, ContextKind::InvalidSubcommand).unwrap_or_default();
+            Refusal {
+                text: format!(
+                    "rrun: unknown command: {cmd} {word}\n\nUsage:  {cmd}\n\nRun '{cmd} --help' for more information\n"
+                ),
+                to_stderr: true,
+                code: 1,
+            }
+        }
         ErrorKind::MissingRequiredArgument if !cmd.is_empty() => Refusal {
             text: format!(
                 "rrun: '{cmd}' requires at least 1 argument\n\nUsage:  {cmd} {args}\n\nSee '{cmd} --help' for more information\n"
@@ -244,5 +254,19 @@ mod tests {
             r.text
         );
         assert_eq!(refused(&["--help"]).code, 0);
+        let r = refused(&["container", "bogus"]);
+        assert_eq!(r.code, 1);
+        assert!(
+            r.text
+                .starts_with("rrun: unknown command: rrun container bogus\n"),
+            "{}",
+            r.text
+        );
+        let r = refused(&["bogus"]);
+        assert!(
+            r.text.starts_with("rrun: unknown command: rrun bogus\n"),
+            "{}",
+            r.text
+        );
     }
 }
