@@ -157,6 +157,10 @@ fn list_formats_and_tables_print_what_docker_prints() {
     );
     same(&d, &["image", "ls", "--format", "{{.Repository}}:{{.Tag}}"]);
     same(&d, &["images"]);
+    // No rows: the header alone, docker's default columns.
+    same(&d, &["ps", "-f", "name=no-such-container-here"]);
+    let stats = r"table {{.Name}}\t{{.ID}}\t{{.Container}}";
+    same(&d, &["stats", "--no-stream", "--format", stats, &name]);
     same(&d, &["system", "df"]);
     same(
         &d,

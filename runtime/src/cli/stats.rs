@@ -196,7 +196,14 @@ pub fn stats(c: &Client, a: &StatsArgs) -> Result<i32> {
         let mut rows = Vec::new();
         for (n, s) in names.iter().zip(samples) {
             match s {
-                Ok(v) => rows.push(serde_json::to_value(stats_row(&v, a.no_trunc))?),
+                Ok(v) => {
+                    let mut row = stats_row(&v, a.no_trunc);
+                    // `.Container` is the name or id as the command line gave it.
+                    if !a.containers.is_empty() {
+                        row.container = n.clone();
+                    }
+                    rows.push(serde_json::to_value(row)?)
+                }
                 Err(e) if !a.containers.is_empty() => {
                     return Err(e).with_context(|| format!("stats of {n}"));
                 }
