@@ -205,6 +205,11 @@ impl Client {
         })
     }
 
+    /// `GET path`, its body as the daemon sent it.
+    pub fn get_raw(&self, path: &str) -> Result<String> {
+        self.request("GET", path, None)?.text()
+    }
+
     /// `GET path`, its body as `T`.
     pub fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T> {
         self.request("GET", path, None)?.json()

@@ -207,12 +207,12 @@ pub fn wait(c: &Client, names: &[String]) -> Result<i32> {
 const KINDS: &[&str] = &["container", "image", "network", "volume"];
 
 /// `GET` of one object of a kind.
-fn inspect_one(c: &Client, kind: &str, name: &str) -> Result<Value> {
+fn inspect_one(c: &Client, kind: &str, name: &str) -> Result<String> {
     match kind {
-        "container" => c.get(&format!("/containers/{}/json", enc(name))),
-        "image" => c.get(&format!("/images/{}/json", images::encode_path(name))),
-        "network" => c.get(&format!("/networks/{}", enc(name))),
-        _ => c.get(&format!("/volumes/{}", enc(name))),
+        "container" => c.get_raw(&format!("/containers/{}/json", enc(name))),
+        "image" => c.get_raw(&format!("/images/{}/json", images::encode_path(name))),
+        "network" => c.get_raw(&format!("/networks/{}", enc(name))),
+        _ => c.get_raw(&format!("/volumes/{}", enc(name))),
     }
 }
 

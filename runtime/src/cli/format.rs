@@ -37,14 +37,15 @@ pub fn table(rows: &[Vec<String>]) -> String {
     out
 }
 
-/// Inspect output as docker/cli's inspect.Inspect: each name through `get`;
-/// no format is an indented JSON array, `json` a compact one, a template
-/// one line per object. Errors go to stderr after the output, exit code 1;
-/// a template that does not parse is exit code 64.
-pub fn print_inspected<T: Serialize>(
+/// Inspect output as docker/cli's inspect.Inspect: each name's JSON as the
+/// daemon sent it, through `get`; no format is an indented JSON array (the
+/// daemon's key order kept, as docker's json.Indent keeps it), `json` a
+/// compact one, a template one line per object. Errors go to stderr after
+/// the output, exit code 1; a template that does not parse is exit code 64.
+pub fn print_inspected(
     names: &[String],
     format: Option<&str>,
-    get: impl Fn(&str) -> Result<T>,
+    get: impl Fn(&str) -> Result<String>,
 ) -> Result<i32> {
     let tpl = match format {
         None | Some("") | Some("json") => None,
@@ -53,16 +54,18 @@ pub fn print_inspected<T: Serialize>(
     let mut found = Vec::new();
     let mut errors = Vec::new();
     for n in names {
-        match get(n).and_then(|v| Ok(serde_json::to_value(v)?)) {
-            Ok(v) => found.push(v),
+        match get(n) {
+            Ok(raw) => found.push(raw),
             Err(e) => errors.push(format!("{e:#}")),
         }
     }
     let mut out = String::new();
+    let array = format!("[{}]", found.join(","));
     match (&tpl, format) {
         (Some(t), _) => {
-            for v in &found {
-                match t.render(v) {
+            for raw in &found {
+                let v: Value = serde_json::from_str(raw)?;
+                match t.render(&v) {
                     Ok(line) => out.push_str(&format!("{line}\n")),
                     Err(e) => errors.push(format!("template parsing error: {e}")),
                 }
@@ -71,21 +74,71 @@ pub fn print_inspected<T: Serialize>(
                 out.push('\n');
             }
         }
-        (None, Some("json")) => out = format!("{}\n", Value::Array(found)),
-        (None, _) => out = format!("{}\n", indented(&Value::Array(found))?),
+        (None, Some("json")) => out = format!("{}\n", go_indent(&array, "")),
+        (None, _) => out = format!("{}\n", go_indent(&array, "    ")),
     }
     print!("{out}");
     errors.iter().for_each(|e| eprintln!("{e}"));
     Ok(if errors.is_empty() { 0 } else { 1 })
 }
 
-/// JSON indented by four spaces, as Go's `json.MarshalIndent(v, "", "    ")`.
-pub fn indented(v: &Value) -> Result<String> {
-    let mut buf = Vec::new();
-    let fmt = serde_json::ser::PrettyFormatter::with_indent(b"    ");
-    let mut ser = serde_json::Serializer::with_formatter(&mut buf, fmt);
-    v.serialize(&mut ser)?;
-    Ok(String::from_utf8(buf)?)
+/// Go's json.Indent (`indent` per level; an empty `indent` is
+/// json.Compact): whitespace outside strings dropped, `{}` and `[]` kept
+/// whole, every member of a non-empty object or array on its own line.
+pub fn go_indent(raw: &str, indent: &str) -> String {
+    let compact = indent.is_empty();
+    let mut out = String::with_capacity(raw.len() * 2);
+    let (mut depth, mut in_str, mut escaped) = (0usize, false, false);
+    let mut chars = raw.chars().peekable();
+    let newline = |out: &mut String, depth: usize| {
+        if !compact {
+            out.push('\n');
+            out.push_str(&indent.repeat(depth));
+        }
+    };
+    while let Some(ch) = chars.next() {
+        if in_str {
+            out.push(ch);
+            match (escaped, ch) {
+                (true, _) => escaped = false,
+                (false, '\\') => escaped = true,
+                (false, '"') => in_str = false,
+                _ => {}
+            }
+            continue;
+        }
+        match ch {
+            ' ' | '\t' | '\n' | '\r' => {}
+            '"' => {
+                in_str = true;
+                out.push(ch);
+            }
+            '{' | '[' => {
+                out.push(ch);
+                while chars.peek().is_some_and(|c| c.is_ascii_whitespace()) {
+                    chars.next();
+                }
+                if matches!(chars.peek(), Some('}') | Some(']')) {
+                    out.extend(chars.next());
+                } else {
+                    depth += 1;
+                    newline(&mut out, depth);
+                }
+            }
+            '}' | ']' => {
+                depth = depth.saturating_sub(1);
+                newline(&mut out, depth);
+                out.push(ch);
+            }
+            ',' => {
+                out.push(ch);
+                newline(&mut out, depth);
+            }
+            ':' => out.push_str(if compact { ":" } else { ": " }),
+            _ => out.push(ch),
+        }
+    }
+    out
 }
 
 /// Prints `message` on stderr as the command's one error line and ends
@@ -202,10 +255,11 @@ mod tests {
 
     #[test]
     fn sizes_and_inspect_json() {
-        assert_eq!(
-            indented(&serde_json::json!([{"a": 1}])).unwrap(),
-            "[\n    {\n        \"a\": 1\n    }\n]"
-        );
+        let raw = "[{\"b\":1,\"a\":[],\"s\":\"x, \\\"{y}\\\": z\",\"o\":{ },\"l\":[1,2]}]\n";
+        let want = "[\n    {\n        \"b\": 1,\n        \"a\": [],\n        \"s\": \"x, \\\"{y}\\\": z\",\n        \"o\": {},\n        \"l\": [\n            1,\n            2\n        ]\n    }\n]";
+        assert_eq!(go_indent(raw, "    "), want);
+        let compact = "[{\"b\":1,\"a\":[],\"s\":\"x, \\\"{y}\\\": z\",\"o\":{},\"l\":[1,2]}]";
+        assert_eq!(go_indent(raw, ""), compact);
         assert_eq!(human_size(0), "0B");
         assert_eq!(human_size(1_500_000), "1.5MB");
         assert_eq!(human_size(1_035_900), "1.036MB");

@@ -290,7 +290,7 @@ pub fn encode_path(name: &str) -> String {
 
 pub fn inspect(c: &Client, a: &InspectArgs) -> Result<i32> {
     print_inspected(&a.images, a.format.as_deref(), |n| {
-        c.get::<Value>(&format!("/images/{}/json", encode_path(n)))
+        c.get_raw(&format!("/images/{}/json", encode_path(n)))
     })
 }
 

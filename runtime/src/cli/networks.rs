@@ -3,7 +3,6 @@
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::apimodel::models::{
     Ipam, IpamConfig, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse,
@@ -204,7 +203,7 @@ pub fn network(c: &Client, cmd: NetworkCmd) -> Result<i32> {
         } => ls(c, quiet, no_trunc, &filter, format.as_deref()),
         NetworkCmd::Inspect { networks, format } => {
             print_inspected(&networks, format.as_deref(), |n| {
-                c.get::<Value>(&format!("/networks/{}", enc(n)))
+                c.get_raw(&format!("/networks/{}", enc(n)))
             })
         }
         NetworkCmd::Rm { force, networks } => rm(c, force, &networks),

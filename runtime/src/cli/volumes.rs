@@ -3,7 +3,6 @@
 use anyhow::Result;
 use clap::Subcommand;
 use serde::Serialize;
-use serde_json::Value;
 
 use crate::apimodel::models::{
     Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse,
@@ -92,7 +91,7 @@ pub fn volume(c: &Client, cmd: VolumeCmd) -> Result<i32> {
         } => ls(c, quiet, &filter, format.as_deref()),
         VolumeCmd::Inspect { volumes, format } => {
             print_inspected(&volumes, format.as_deref(), |n| {
-                c.get::<Value>(&format!("/volumes/{}", enc(n)))
+                c.get_raw(&format!("/volumes/{}", enc(n)))
             })
         }
         VolumeCmd::Rm { force, volumes } => super::each(&volumes, |n| {
