@@ -7,6 +7,7 @@
 use anyhow::Result;
 use clap::Subcommand;
 
+use super::build::{self, BuildArgs};
 use super::client::Client;
 use super::containers::{
     self, InspectArgs, KillArgs, LogsArgs, PortArgs, PruneArgs, RenameArgs, RmArgs, StartArgs,
@@ -79,6 +80,8 @@ pub enum ContainerCmd {
 
 #[derive(Debug, Subcommand)]
 pub enum ImageCmd {
+    /// Build an image from a Dockerfile.
+    Build(BuildArgs),
     /// Show the history of an image.
     History(HistoryArgs),
     /// Import the contents from a tarball to create a filesystem image.
@@ -141,6 +144,7 @@ pub fn container(c: &Client, cmd: ContainerCmd) -> Result<i32> {
 pub fn image(c: &Client, cmd: ImageCmd) -> Result<i32> {
     use ImageCmd as I;
     match cmd {
+        I::Build(a) => build::build(c, &a),
         I::History(a) => history::history(c, &a),
         I::Import(a) => images::import(c, &a),
         I::Inspect(a) => images::inspect(c, &a),
@@ -238,6 +242,8 @@ mod tests {
         }
         assert!(matches!(image("prune -a -f"), I::Prune(_)));
         assert!(matches!(image("pull -q busybox"), I::Pull(_)));
+        let b = image("build -t app:1 -f Dockerfile.dev --build-arg A=1 --no-cache -q .");
+        assert!(matches!(b, I::Build(a) if a.no_cache && a.quiet && a.context == "."));
         assert!(matches!(image("push -a -q reg:5000/app"), I::Push(a) if a.all_tags));
         for rm in ["rm", "rmi", "remove"] {
             assert!(matches!(image(&format!("{rm} -f busybox")), I::Rm(a) if a.force));
@@ -307,5 +313,6 @@ mod tests {
         assert!(matches!(update, Cmd::Container(ContainerCmd::Update(_))));
         assert!(matches!(cmd("history busybox"), Cmd::History(a) if a.human));
         assert!(matches!(cmd("push reg:5000/app:1"), Cmd::Push(_)));
+        assert!(matches!(cmd("build -t app ."), Cmd::Build(_)));
     }
 }

@@ -10,6 +10,7 @@
 //! tty the terminal.
 
 mod autostart;
+pub mod build;
 pub mod client;
 pub mod cmdline;
 pub mod containers;
@@ -91,6 +92,8 @@ pub enum Cmd {
     Pull(images::PullArgs),
     /// Upload an image to a registry.
     Push(images::PushArgs),
+    /// Build an image from a Dockerfile.
+    Build(build::BuildArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
     Tag(images::TagArgs),
     /// List images.
@@ -228,6 +231,7 @@ fn dispatch(c: &Client, cmd: Cmd) -> Result<i32> {
         Cmd::Load(a) => image(I::Load(a)),
         Cmd::Pull(a) => image(I::Pull(a)),
         Cmd::Push(a) => image(I::Push(a)),
+        Cmd::Build(a) => image(I::Build(a)),
         Cmd::Tag(a) => image(I::Tag(a)),
         Cmd::Images(a) => image(I::Ls(a)),
         Cmd::Rmi(a) => image(I::Rm(a)),
