@@ -302,7 +302,11 @@ fn detached_container_logs_stop_and_rm() {
     d.ok(&["rm", "-f", &forced, &killed]);
     let all = d.ok(&["ps", "-aq"]);
     assert!(all.trim().is_empty(), "left: {all}");
+    // `inspect` looks for any kind of object, and says so as docker does.
     let out = d.rrun(&["inspect", "web"]);
+    assert_eq!(code(&out), 1);
+    assert!(text(&out.stderr).contains("No such object: web"));
+    let out = d.rrun(&["container", "inspect", "web"]);
     assert_eq!(code(&out), 1);
     assert!(text(&out.stderr).contains("No such container"));
     // The container's directory is gone, and nothing of it stays mounted.

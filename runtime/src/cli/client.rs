@@ -41,6 +41,8 @@ impl std::error::Error for ApiError {}
 /// An answer: its status and its body, read as it arrives.
 pub struct Response {
     pub status: u16,
+    /// The answer's headers (`X-Docker-Container-Path-Stat` and the like).
+    pub headers: hyper::HeaderMap,
     pub body: Box<dyn Read + Send>,
 }
 
@@ -153,8 +155,10 @@ impl Client {
     pub fn request(&self, method: &str, path: &str, body: Payload<'_>) -> Result<Response> {
         let resp = self.rt.block_on(self.send(method, path, body, false))?;
         let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
         let resp = Response {
             status,
+            headers,
             body: Box::new(BodyReader {
                 rt: self.rt.clone(),
                 body: resp.into_body(),
@@ -199,6 +203,11 @@ impl Client {
                 buffered: parts.read_buf,
             })
         })
+    }
+
+    /// `GET path`, its body as the daemon sent it.
+    pub fn get_raw(&self, path: &str) -> Result<String> {
+        self.request("GET", path, None)?.text()
     }
 
     /// `GET path`, its body as `T`.
@@ -267,6 +276,7 @@ fn api_error(status: u16, resp: Response) -> anyhow::Error {
 fn text_response(status: u16, text: Vec<u8>) -> Response {
     Response {
         status,
+        headers: hyper::HeaderMap::new(),
         body: Box::new(std::io::Cursor::new(text)),
     }
 }

@@ -2,7 +2,7 @@
 //! `logs`, `inspect`, `port`, `rename`, `top` and `container prune`.
 
 use anyhow::Result;
-use clap::{Args, Subcommand};
+use clap::Args;
 use serde_json::Value;
 
 use crate::apimodel::models::{
@@ -17,8 +17,101 @@ use super::client::{self, enc, url, Client};
 use super::format::{confirm, human_size, print_deleted, print_inspected, table};
 use super::{each, images, Exit};
 
+/// `start`'s flags.
 #[derive(Debug, Args)]
+pub struct StartArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `stop`'s and `restart`'s flags.
+#[derive(Debug, Args)]
+pub struct StopArgs {
+    /// Seconds to wait before killing the container.
+    #[arg(short = 't', long = "time")]
+    pub time: Option<i64>,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `kill`'s flags.
+#[derive(Debug, Args)]
+pub struct KillArgs {
+    #[arg(short = 's', long = "signal", default_value = "KILL")]
+    pub signal: String,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `rm`'s flags.
+#[derive(Debug, Args)]
+pub struct RmArgs {
+    /// Force the removal of a running container (uses SIGKILL).
+    #[arg(short, long)]
+    pub force: bool,
+    /// Remove anonymous volumes associated with the container.
+    #[arg(short, long)]
+    pub volumes: bool,
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `wait`'s arguments.
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    #[arg(required = true)]
+    pub containers: Vec<String>,
+}
+
+/// `port`'s arguments.
+#[derive(Debug, Args)]
+pub struct PortArgs {
+    pub container: String,
+    /// PRIVATE_PORT[/PROTO]
+    pub private_port: Option<String>,
+}
+
+/// `rename`'s arguments.
+#[derive(Debug, Args)]
+pub struct RenameArgs {
+    pub container: String,
+    pub new_name: String,
+}
+
+/// `top`'s arguments.
+#[derive(Debug, Args)]
+pub struct TopArgs {
+    pub container: String,
+    /// ps options (accepted; the output is always `ps -ef`'s columns).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    pub ps_args: Vec<String>,
+}
+
+/// `container inspect`'s flags (`inspect` adds `--type`).
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Format output using a template ('json', or a Go template).
+    #[arg(short, long)]
+    pub format: Option<String>,
+    /// Display total file sizes (accepted).
+    #[arg(short, long)]
+    pub size: bool,
+    #[arg(required = true)]
+    pub names: Vec<String>,
+}
+
+/// `container prune`'s flags.
+#[derive(Debug, Args)]
+pub struct PruneArgs {
+    /// Do not prompt for confirmation.
+    #[arg(short, long)]
+    pub force: bool,
+    #[arg(long = "filter")]
+    pub filter: Vec<String>,
+}
+
 /// `rrun logs`'s flags.
+#[derive(Debug, Args)]
 pub struct LogsArgs {
     #[arg(short, long)]
     pub follow: bool,
@@ -46,6 +139,14 @@ pub fn stop(c: &Client, what: &str, time: Option<i64>, names: &[String]) -> Resu
             &format!("/containers/{}/{what}", enc(n)),
             &StopQuery { t: time },
         )?)?;
+        Ok(())
+    })
+}
+
+/// `pause` or `unpause` (`what`) of each container.
+pub fn pause(c: &Client, what: &str, names: &[String]) -> Result<i32> {
+    each(names, |n| {
+        c.post(&format!("/containers/{}/{what}", enc(n)))?;
         Ok(())
     })
 }
@@ -116,14 +217,35 @@ pub fn wait(c: &Client, names: &[String]) -> Result<i32> {
     Ok(if failed { 1 } else { 0 })
 }
 
-/// `rrun inspect`: a container, else an image of that name (as Docker's).
-pub fn inspect(c: &Client, format: Option<&str>, names: &[String]) -> Result<i32> {
-    print_inspected(names, format, |n| {
-        c.get::<Value>(&format!("/containers/{}/json", enc(n)))
-            .or_else(|e| {
-                c.get(&format!("/images/{}/json", images::encode_path(n)))
-                    .map_err(|_| e)
-            })
+/// The kinds of object `inspect --type` names, in the order `inspect`
+/// without `--type` tries them (docker/cli's).
+const KINDS: &[&str] = &["container", "image", "network", "volume"];
+
+/// `GET` of one object of a kind.
+fn inspect_one(c: &Client, kind: &str, name: &str) -> Result<String> {
+    match kind {
+        "container" => c.get_raw(&format!("/containers/{}/json", enc(name))),
+        "image" => c.get_raw(&format!("/images/{}/json", images::encode_path(name))),
+        "network" => c.get_raw(&format!("/networks/{}", enc(name))),
+        _ => c.get_raw(&format!("/volumes/{}", enc(name))),
+    }
+}
+
+/// `rrun inspect [--type KIND]`: each name as the first kind that has
+/// it, as Docker's; `container inspect` is `kind` "container".
+pub fn inspect(c: &Client, kind: Option<&str>, a: &InspectArgs) -> Result<i32> {
+    if let Some(k) = kind.filter(|k| !KINDS.contains(k)) {
+        return Err(super::format::fail(
+            125,
+            format!("\"{k}\" is not a valid value for --type"),
+        ));
+    }
+    print_inspected(&a.names, a.format.as_deref(), |n| match kind {
+        Some(k) => inspect_one(c, k, n),
+        None => KINDS
+            .iter()
+            .find_map(|k| inspect_one(c, k, n).ok())
+            .ok_or_else(|| anyhow::anyhow!("Error: No such object: {n}")),
     })
 }
 
@@ -217,17 +339,6 @@ pub fn port(c: &Client, container: &str, private: Option<&str>) -> Result<i32> {
     }
 }
 
-#[derive(Debug, Subcommand)]
-pub enum ContainerCmd {
-    /// Remove all stopped containers.
-    Prune {
-        #[arg(short, long)]
-        force: bool,
-        #[arg(long = "filter")]
-        filter: Vec<String>,
-    },
-}
-
 pub fn rename(c: &Client, container: &str, new_name: &str) -> Result<i32> {
     let q = RenameQuery {
         name: new_name.to_string(),
@@ -254,18 +365,15 @@ pub fn prune_containers(c: &Client, filter: &[String]) -> Result<(Vec<String>, u
     Ok((v.containers_deleted.unwrap_or_default(), space))
 }
 
-pub fn container(c: &Client, cmd: ContainerCmd) -> Result<i32> {
-    match cmd {
-        ContainerCmd::Prune { force, filter } => {
-            if !confirm(force, "all stopped containers")? {
-                return Ok(0);
-            }
-            let (ids, space) = prune_containers(c, &filter)?;
-            print_deleted("Containers", &ids);
-            println!("Total reclaimed space: {}", human_size(space));
-            Ok(0)
-        }
+/// `rrun container prune`.
+pub fn prune(c: &Client, a: &PruneArgs) -> Result<i32> {
+    if !confirm(a.force, "all stopped containers")? {
+        return Ok(0);
     }
+    let (ids, space) = prune_containers(c, &a.filter)?;
+    print_deleted("Containers", &ids);
+    println!("Total reclaimed space: {}", human_size(space));
+    Ok(0)
 }
 
 #[cfg(test)]

@@ -10,7 +10,8 @@ use crate::apimodel::query::EventsQuery;
 use crate::apimodel::Filters;
 
 use super::client::{url, Client};
-use super::format::format_value;
+use super::format::fail;
+use super::template::{Format, Reader};
 
 #[derive(Debug, Args)]
 pub struct EventsArgs {
@@ -67,7 +68,38 @@ fn event_fields(v: &Value) -> Value {
     })
 }
 
+/// How `events` prints each event.
+enum EventFormat {
+    /// Docker's default line.
+    Line,
+    /// `{{json .}}`: the event as the daemon sent it, its
+    /// lower-case keys (`status`, `id`, `from`, `time`) included.
+    Json,
+    Template(Box<Format>),
+}
+
+/// docker/cli's events makeTemplate: a bad template is `Error parsing
+/// format: …` and exit code 64, found before the stream is asked for.
+fn event_format(format: Option<&str>) -> Result<EventFormat> {
+    Ok(match format {
+        None | Some("") => EventFormat::Line,
+        // docker/cli 28 takes `json` here as literal text, as any template.
+        Some("{{json .}}") => EventFormat::Json,
+        Some(f) => {
+            let parsed = Format::parse(f, Reader::Plain, "");
+            let f = parsed.map_err(|e| {
+                fail(
+                    64,
+                    format!("Error parsing format: {e}").replace("template parsing error: ", ""),
+                )
+            })?;
+            EventFormat::Template(Box::new(f))
+        }
+    })
+}
+
 pub fn events(c: &Client, a: &EventsArgs) -> Result<i32> {
+    let format = event_format(a.format.as_deref())?;
     let now = chrono::Utc::now().timestamp();
     let q = EventsQuery {
         filters: Filters::from_flags(&a.filter)?,
@@ -81,10 +113,10 @@ pub fn events(c: &Client, a: &EventsArgs) -> Result<i32> {
             continue;
         }
         let v: Value = serde_json::from_str(&l).context("parse an event")?;
-        let out = match a.format.as_deref() {
-            Some("{{json .}}") => l.clone(),
-            Some(f) => format_value(f, &event_fields(&v)),
-            None => event_line(&v),
+        let out = match &format {
+            EventFormat::Line => event_line(&v),
+            EventFormat::Json => l.clone(),
+            EventFormat::Template(f) => f.render(&event_fields(&v)).map_err(|e| fail(1, e))?,
         };
         println!("{out}");
     }

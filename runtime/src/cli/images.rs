@@ -2,7 +2,7 @@
 //! commands, their flags and their output.
 
 use anyhow::{Context, Result};
-use clap::{Args, Subcommand};
+use clap::Args;
 use serde::Serialize;
 use serde_json::Value;
 use std::io::{IsTerminal, Read, Write};
@@ -14,7 +14,7 @@ use crate::apimodel::query::{
 use crate::apimodel::Filters;
 
 use super::client::{enc, url, Client};
-use super::format::{confirm, human_size, print_formatted, print_inspected};
+use super::format::{confirm, human_size, list_format, print_inspected, print_rows, short_size};
 
 #[derive(Debug, Args)]
 pub struct ImagesArgs {
@@ -86,57 +86,41 @@ pub struct PruneArgs {
     pub filter: Vec<String>,
 }
 
-#[derive(Debug, Subcommand)]
-pub enum ImageCmd {
-    /// List images.
-    #[command(alias = "list")]
-    Ls(ImagesArgs),
-    /// Remove one or more images.
-    #[command(alias = "remove", alias = "rmi")]
-    Rm(RmiArgs),
-    /// Display detailed information on one or more images.
-    Inspect {
-        #[arg(short, long)]
-        format: Option<String>,
-        #[arg(required = true)]
-        images: Vec<String>,
-    },
-    /// Remove unused images.
-    Prune(PruneArgs),
-    /// Save one or more images to a tar archive (streamed to STDOUT by default).
-    Save(SaveArgs),
-    /// Load an image from a tar archive or STDIN.
-    Load {
-        #[arg(short, long)]
-        input: Option<std::path::PathBuf>,
-        #[arg(short, long)]
-        quiet: bool,
-    },
-    /// Import the contents from a tarball to create a filesystem image.
-    Import(ImportArgs),
-    /// Download an image from a registry.
-    Pull {
-        #[arg(short, long)]
-        quiet: bool,
-        image: String,
-    },
-    /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
-    Tag { source: String, target: String },
+/// `load`'s flags.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Read from tar archive file, instead of STDIN.
+    #[arg(short, long)]
+    pub input: Option<std::path::PathBuf>,
+    /// Suppress the load output.
+    #[arg(short, long)]
+    pub quiet: bool,
 }
 
-/// `rrun image …`.
-pub fn image(c: &Client, cmd: ImageCmd) -> Result<i32> {
-    match cmd {
-        ImageCmd::Ls(a) => images(c, &a),
-        ImageCmd::Rm(a) => rmi(c, &a),
-        ImageCmd::Inspect { format, images } => inspect(c, &images, format.as_deref()),
-        ImageCmd::Prune(a) => prune(c, &a),
-        ImageCmd::Save(a) => save(c, &a),
-        ImageCmd::Import(a) => import(c, &a),
-        ImageCmd::Load { input, quiet } => load(c, input, quiet),
-        ImageCmd::Pull { quiet, image } => pull_cmd(c, &image, quiet),
-        ImageCmd::Tag { source, target } => tag(c, &source, &target),
-    }
+/// `pull`'s flags.
+#[derive(Debug, Args)]
+pub struct PullArgs {
+    /// Suppress verbose output.
+    #[arg(short, long)]
+    pub quiet: bool,
+    pub image: String,
+}
+
+/// `tag`'s arguments.
+#[derive(Debug, Args)]
+pub struct TagArgs {
+    pub source: String,
+    pub target: String,
+}
+
+/// `image inspect`'s flags.
+#[derive(Debug, Args)]
+pub struct InspectArgs {
+    /// Format output using a template ('json', or a Go template).
+    #[arg(short, long)]
+    pub format: Option<String>,
+    #[arg(required = true)]
+    pub images: Vec<String>,
 }
 
 fn short_id(id: &str, no_trunc: bool) -> String {
@@ -176,7 +160,7 @@ pub struct ImageRow {
 pub fn image_rows(list: &[ImageSummary], no_trunc: bool) -> Vec<ImageRow> {
     let mut rows = Vec::new();
     for v in list {
-        let size = human_size(v.size.max(0) as u64);
+        let size = short_size(v.size.max(0) as u64);
         let mut tags = v.repo_tags.clone();
         if tags.is_empty() {
             tags.push("<none>:<none>".into());
@@ -213,6 +197,12 @@ pub fn image_rows(list: &[ImageSummary], no_trunc: bool) -> Vec<ImageRow> {
 }
 
 pub fn images(c: &Client, a: &ImagesArgs) -> Result<i32> {
+    let default = if a.digests {
+        "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    } else {
+        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
+    };
+    let format = list_format(a.format.as_deref(), default)?;
     let mut filters = a.filter.clone();
     if let Some(r) = &a.reference {
         filters.push(format!("reference={r}"));
@@ -236,12 +226,7 @@ pub fn images(c: &Client, a: &ImagesArgs) -> Result<i32> {
         .iter()
         .map(serde_json::to_value)
         .collect::<Result<Vec<Value>, _>>()?;
-    let default = if a.digests {
-        "table {{.Repository}}\t{{.Tag}}\t{{.Digest}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
-    } else {
-        "table {{.Repository}}\t{{.Tag}}\t{{.ID}}\t{{.CreatedSince}}\t{{.Size}}"
-    };
-    print_formatted(a.format.as_deref().unwrap_or(default), &rows, IMAGE_HEADERS);
+    print_rows(&format, &rows, IMAGE_HEADERS)?;
     Ok(0)
 }
 
@@ -303,9 +288,9 @@ pub fn encode_path(name: &str) -> String {
     name.split('/').map(enc).collect::<Vec<_>>().join("/")
 }
 
-fn inspect(c: &Client, names: &[String], format: Option<&str>) -> Result<i32> {
-    print_inspected(names, format, |n| {
-        c.get::<Value>(&format!("/images/{}/json", encode_path(n)))
+pub fn inspect(c: &Client, a: &InspectArgs) -> Result<i32> {
+    print_inspected(&a.images, a.format.as_deref(), |n| {
+        c.get_raw(&format!("/images/{}/json", encode_path(n)))
     })
 }
 
@@ -355,10 +340,17 @@ pub fn save(c: &Client, a: &SaveArgs) -> Result<i32> {
         .iter()
         .map(|n| format!("names={}", enc(n)))
         .collect();
-    let mut body = c
+    let body = c
         .request("GET", &format!("/images/get?{}", q.join("&")), None)?
         .body;
-    match &a.output {
+    write_archive(body, a.output.as_deref())?;
+    Ok(0)
+}
+
+/// An archive the daemon streams (`save`, `export`) written to `output`,
+/// else to stdout.
+pub fn write_archive(mut body: impl Read, output: Option<&std::path::Path>) -> Result<()> {
+    match output {
         Some(p) => {
             // Written beside the target and renamed, so a failed save leaves
             // no half archive under the name asked for.
@@ -378,7 +370,7 @@ pub fn save(c: &Client, a: &SaveArgs) -> Result<i32> {
             out.flush()?;
         }
     }
-    Ok(0)
+    Ok(())
 }
 
 pub fn import(c: &Client, a: &ImportArgs) -> Result<i32> {
@@ -473,6 +465,17 @@ pub fn pull(c: &Client, image: &str, quiet: bool, to_stderr: bool) -> Result<()>
         ..Default::default()
     };
     let body = c.post(&url("/images/create", &q)?)?.body;
+    show_progress(body, quiet, to_stderr)?;
+    if !to_stderr {
+        println!("{full}");
+    }
+    Ok(())
+}
+
+/// Prints a pull's or a push's JSON progress stream as Docker does: a
+/// progress bar per layer on a terminal, else a line per status (to
+/// stderr when `to_stderr`); an error in the stream is the error.
+fn show_progress(body: impl Read, quiet: bool, to_stderr: bool) -> Result<()> {
     let say = |line: String| {
         if quiet {
             return;
@@ -495,11 +498,11 @@ pub fn pull(c: &Client, image: &str, quiet: bool, to_stderr: bool) -> Result<()>
     };
     let mut bars = tty.then(|| super::progress::Bars::new(to_stderr));
     for l in std::io::BufRead::lines(std::io::BufReader::new(body)) {
-        let l = l.context("read the pull progress")?;
+        let l = l.context("read the progress")?;
         if l.trim().is_empty() {
             continue;
         }
-        let v: Value = serde_json::from_str(&l).context("parse the pull progress")?;
+        let v: Value = serde_json::from_str(&l).context("parse the progress")?;
         if let Some(err) = v["error"].as_str() {
             anyhow::bail!("Error response from daemon: {err}");
         }
@@ -517,9 +520,6 @@ pub fn pull(c: &Client, image: &str, quiet: bool, to_stderr: bool) -> Result<()>
         }
     }
     drop(bars);
-    if !to_stderr {
-        println!("{full}");
-    }
     Ok(())
 }
 
@@ -537,6 +537,45 @@ pub fn pull_cmd(c: &Client, image: &str, quiet: bool) -> Result<i32> {
     Ok(0)
 }
 
+/// `push`'s flags.
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Push all tags of an image to the repository.
+    #[arg(short, long)]
+    pub all_tags: bool,
+    /// Suppress verbose output.
+    #[arg(short, long)]
+    pub quiet: bool,
+    /// NAME[:TAG]
+    pub image: String,
+}
+
+/// `POST /images/{name}/push`'s path, as docker/cli asks it: the tag (or
+/// digest) apart, `latest` when there is none, no tag with `-a`.
+pub fn push_path(a: &PushArgs) -> Result<String> {
+    let last = a.image.rsplit('/').next().unwrap_or(&a.image);
+    let (name, tag) = match a.image.split_once('@') {
+        Some((name, digest)) => (name, digest),
+        None if a.all_tags && last.contains(':') => {
+            anyhow::bail!("tag can't be used with --all-tags/-a")
+        }
+        None if a.all_tags => (a.image.as_str(), ""),
+        None => split_tag(&a.image),
+    };
+    Ok(format!(
+        "/images/{}/push?tag={}",
+        encode_path(name),
+        enc(tag)
+    ))
+}
+
+/// `rrun push`: the daemon's progress, as pull's.
+pub fn push(c: &Client, a: &PushArgs) -> Result<i32> {
+    let body = c.post(&push_path(a)?)?.body;
+    show_progress(body, a.quiet, false)?;
+    Ok(0)
+}
+
 /// `rrun tag SOURCE TARGET`.
 pub fn tag(c: &Client, source: &str, target: &str) -> Result<i32> {
     let (repo, tag) = split_tag(target);
@@ -551,6 +590,29 @@ pub fn tag(c: &Client, source: &str, target: &str) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn push_paths_as_docker_cli_asks() {
+        let p = |image: &str, all_tags| {
+            let a = PushArgs {
+                all_tags,
+                quiet: false,
+                image: image.into(),
+            };
+            push_path(&a).map_err(|e| e.to_string())
+        };
+        assert_eq!(
+            p("reg:5000/app", false).unwrap(),
+            "/images/reg%3A5000/app/push?tag=latest"
+        );
+        assert_eq!(p("app:1", false).unwrap(), "/images/app/push?tag=1");
+        assert_eq!(p("app", true).unwrap(), "/images/app/push?tag=");
+        assert_eq!(
+            p("app@sha256:ab", false).unwrap(),
+            "/images/app/push?tag=sha256%3Aab"
+        );
+        assert!(p("app:1", true).unwrap_err().contains("--all-tags"));
+    }
 
     #[test]
     fn rows_per_tag() {

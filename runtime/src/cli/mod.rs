@@ -4,15 +4,24 @@
 //! container's command cannot be run / is not found, else the container's.
 //! One file per domain: containers, run (and its flags in runflags and
 //! netflags), exec, ps, images, networks, volumes, events, stats, system;
-//! format holds the output helpers, client the HTTP, tty the terminal.
+//! manage has the `container …`/`image …` forms, cmdline reads the command
+//! line (Docker's flag errors); format holds the output helpers, template
+//! the `--format` templates and tabwriter their tables, client the HTTP,
+//! tty the terminal.
 
 mod autostart;
+pub mod build;
 pub mod client;
+pub mod cmdline;
 pub mod containers;
+pub mod copy;
 pub mod events;
 pub mod exec;
+pub mod filesystems;
 pub mod format;
+pub mod history;
 pub mod images;
+pub mod manage;
 pub mod netflags;
 pub mod networks;
 pub mod progress;
@@ -21,7 +30,10 @@ pub mod run;
 pub mod runflags;
 pub mod stats;
 pub mod system;
+pub mod tabwriter;
+pub mod template;
 pub mod tty;
+pub mod update;
 pub mod volumes;
 
 use anyhow::Result;
@@ -51,41 +63,15 @@ pub enum Cmd {
     /// Create a new container.
     Create(run::RunArgs),
     /// Start one or more stopped containers.
-    Start { containers: Vec<String> },
+    Start(containers::StartArgs),
     /// Stop one or more running containers.
-    Stop {
-        /// Seconds to wait before killing the container.
-        #[arg(short = 't', long = "time")]
-        time: Option<i64>,
-        #[arg(required = true)]
-        containers: Vec<String>,
-    },
+    Stop(containers::StopArgs),
     /// Restart one or more containers.
-    Restart {
-        /// Seconds to wait before killing the container.
-        #[arg(short = 't', long = "time")]
-        time: Option<i64>,
-        #[arg(required = true)]
-        containers: Vec<String>,
-    },
+    Restart(containers::StopArgs),
     /// Kill one or more running containers.
-    Kill {
-        #[arg(short = 's', long = "signal", default_value = "KILL")]
-        signal: String,
-        #[arg(required = true)]
-        containers: Vec<String>,
-    },
+    Kill(containers::KillArgs),
     /// Remove one or more containers.
-    Rm {
-        /// Force the removal of a running container (uses SIGKILL).
-        #[arg(short, long)]
-        force: bool,
-        /// Remove anonymous volumes associated with the container.
-        #[arg(short, long)]
-        volumes: bool,
-        #[arg(required = true)]
-        containers: Vec<String>,
-    },
+    Rm(containers::RmArgs),
     /// List containers.
     Ps(ps::PsArgs),
     /// Execute a command in a running container.
@@ -95,39 +81,21 @@ pub enum Cmd {
     /// Fetch the logs of a container.
     Logs(containers::LogsArgs),
     /// Block until one or more containers stop, then print their exit codes.
-    Wait {
-        #[arg(required = true)]
-        containers: Vec<String>,
-    },
+    Wait(containers::WaitArgs),
     /// List port mappings or a specific mapping for the container.
-    Port {
-        container: String,
-        /// PRIVATE_PORT[/PROTO]
-        private_port: Option<String>,
-    },
-    /// Return low-level information on containers.
-    Inspect {
-        /// Format output using a template.
-        #[arg(short, long)]
-        format: Option<String>,
-        #[arg(required = true)]
-        containers: Vec<String>,
-    },
+    Port(containers::PortArgs),
+    /// Return low-level information on containers, images, networks or volumes.
+    Inspect(ObjectInspectArgs),
     /// Load an image from a tar archive or STDIN.
-    Load {
-        #[arg(short, long)]
-        input: Option<std::path::PathBuf>,
-        #[arg(short, long)]
-        quiet: bool,
-    },
+    Load(images::LoadArgs),
     /// Download an image from a registry.
-    Pull {
-        #[arg(short, long)]
-        quiet: bool,
-        image: String,
-    },
+    Pull(images::PullArgs),
+    /// Upload an image to a registry.
+    Push(images::PushArgs),
+    /// Build an image from a Dockerfile.
+    Build(build::BuildArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
-    Tag { source: String, target: String },
+    Tag(images::TagArgs),
     /// List images.
     Images(images::ImagesArgs),
     /// Remove one or more images.
@@ -136,40 +104,61 @@ pub enum Cmd {
     Save(images::SaveArgs),
     /// Import the contents from a tarball to create a filesystem image.
     Import(images::ImportArgs),
-    /// Manage images.
-    #[command(subcommand)]
-    Image(images::ImageCmd),
     /// Rename a container.
-    Rename { container: String, new_name: String },
+    Rename(containers::RenameArgs),
     /// Display the running processes of a container.
-    Top {
-        container: String,
-        /// ps options (accepted; the output is always `ps -ef`'s columns).
-        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
-        ps_args: Vec<String>,
-    },
+    Top(containers::TopArgs),
     /// Display a live stream of container(s) resource usage statistics.
     Stats(stats::StatsArgs),
     /// Get real time events from the server.
     Events(events::EventsArgs),
+    /// Create a new image from a container's changes.
+    Commit(filesystems::CommitArgs),
+    /// Copy files/folders between a container and the local filesystem.
+    Cp(copy::CpArgs),
+    /// Inspect changes to files or directories on a container's filesystem.
+    Diff(filesystems::DiffArgs),
+    /// Export a container's filesystem as a tar archive.
+    Export(filesystems::ExportArgs),
+    /// Pause all processes within one or more containers.
+    Pause(containers::StartArgs),
+    /// Unpause all processes within one or more containers.
+    Unpause(containers::StartArgs),
+    /// Update configuration of one or more containers.
+    Update(update::UpdateArgs),
+    /// Show the history of an image.
+    History(history::HistoryArgs),
     /// Manage containers.
     #[command(subcommand)]
-    Container(containers::ContainerCmd),
-    /// Manage rrun.
+    Container(manage::ContainerCmd),
+    /// Manage images.
     #[command(subcommand)]
-    System(system::SystemCmd),
-    /// Generate the autocompletion script for the specified shell.
-    Completion { shell: clap_complete::Shell },
-    /// Show the rrun version information.
-    Version,
-    /// Display system-wide information.
-    Info,
+    Image(manage::ImageCmd),
     /// Manage networks.
     #[command(subcommand)]
     Network(networks::NetworkCmd),
     /// Manage volumes.
     #[command(subcommand)]
     Volume(volumes::VolumeCmd),
+    /// Manage rrun.
+    #[command(subcommand)]
+    System(system::SystemCmd),
+    /// Generate the autocompletion script for the specified shell.
+    Completion { shell: clap_complete::Shell },
+    /// Show the rrun version information.
+    Version(system::FormatArgs),
+    /// Display system-wide information.
+    Info(system::FormatArgs),
+}
+
+/// `rrun inspect`'s flags: `container inspect`'s and `--type`.
+#[derive(Debug, clap::Args)]
+pub struct ObjectInspectArgs {
+    /// Only inspect objects of the given type (container, image, network, volume).
+    #[arg(long = "type")]
+    pub kind: Option<String>,
+    #[command(flatten)]
+    pub args: containers::InspectArgs,
 }
 
 /// An error with the exit code rrun ends with.
@@ -209,50 +198,51 @@ pub fn main(cli: Cli) -> i32 {
 }
 
 fn dispatch(c: &Client, cmd: Cmd) -> Result<i32> {
+    use manage::{ContainerCmd as C, ImageCmd as I};
+    let container = |cmd| manage::container(c, cmd);
+    let image = |cmd| manage::image(c, cmd);
     match cmd {
-        Cmd::Run(a) => run::run(c, a.split()),
-        Cmd::Create(a) => run::create_cmd(c, a.split()),
-        Cmd::Exec(a) => exec::exec(c, a),
-        Cmd::Attach(a) => exec::attach(c, a),
-        Cmd::Start { containers } => containers::start_each(c, &containers),
-        Cmd::Stop { time, containers } => containers::stop(c, "stop", time, &containers),
-        Cmd::Restart { time, containers } => containers::stop(c, "restart", time, &containers),
-        Cmd::Kill { signal, containers } => containers::kill(c, &signal, &containers),
-        Cmd::Rm {
-            force,
-            volumes,
-            containers,
-        } => containers::rm(c, force, volumes, &containers),
-        Cmd::Ps(a) => ps::ps(c, &a),
-        Cmd::Logs(a) => containers::logs(c, &a),
-        Cmd::Wait { containers } => containers::wait(c, &containers),
-        Cmd::Inspect { format, containers } => {
-            containers::inspect(c, format.as_deref(), &containers)
-        }
-        Cmd::Port {
-            container,
-            private_port,
-        } => containers::port(c, &container, private_port.as_deref()),
-        Cmd::Rename {
-            container,
-            new_name,
-        } => containers::rename(c, &container, &new_name),
-        Cmd::Top { container, .. } => containers::top(c, &container),
-        Cmd::Container(cmd) => containers::container(c, cmd),
-        Cmd::Load { input, quiet } => images::load(c, input, quiet),
-        Cmd::Pull { quiet, image } => images::pull_cmd(c, &image, quiet),
-        Cmd::Tag { source, target } => images::tag(c, &source, &target),
-        Cmd::Images(a) => images::images(c, &a),
-        Cmd::Rmi(a) => images::rmi(c, &a),
-        Cmd::Save(a) => images::save(c, &a),
-        Cmd::Import(a) => images::import(c, &a),
-        Cmd::Image(cmd) => images::image(c, cmd),
-        Cmd::Stats(a) => stats::stats(c, &a),
+        Cmd::Run(a) => container(C::Run(a)),
+        Cmd::Create(a) => container(C::Create(a)),
+        Cmd::Exec(a) => container(C::Exec(a)),
+        Cmd::Attach(a) => container(C::Attach(a)),
+        Cmd::Start(a) => container(C::Start(a)),
+        Cmd::Stop(a) => container(C::Stop(a)),
+        Cmd::Restart(a) => container(C::Restart(a)),
+        Cmd::Kill(a) => container(C::Kill(a)),
+        Cmd::Rm(a) => container(C::Rm(a)),
+        Cmd::Ps(a) => container(C::Ls(a)),
+        Cmd::Logs(a) => container(C::Logs(a)),
+        Cmd::Wait(a) => container(C::Wait(a)),
+        Cmd::Port(a) => container(C::Port(a)),
+        Cmd::Rename(a) => container(C::Rename(a)),
+        Cmd::Top(a) => container(C::Top(a)),
+        Cmd::Stats(a) => container(C::Stats(a)),
+        Cmd::Commit(a) => container(C::Commit(a)),
+        Cmd::Cp(a) => container(C::Cp(a)),
+        Cmd::Diff(a) => container(C::Diff(a)),
+        Cmd::Export(a) => container(C::Export(a)),
+        Cmd::Pause(a) => container(C::Pause(a)),
+        Cmd::Unpause(a) => container(C::Unpause(a)),
+        Cmd::Update(a) => container(C::Update(a)),
+        Cmd::History(a) => image(I::History(a)),
+        Cmd::Inspect(a) => containers::inspect(c, a.kind.as_deref(), &a.args),
+        Cmd::Container(cmd) => container(cmd),
+        Cmd::Load(a) => image(I::Load(a)),
+        Cmd::Pull(a) => image(I::Pull(a)),
+        Cmd::Push(a) => image(I::Push(a)),
+        Cmd::Build(a) => image(I::Build(a)),
+        Cmd::Tag(a) => image(I::Tag(a)),
+        Cmd::Images(a) => image(I::Ls(a)),
+        Cmd::Rmi(a) => image(I::Rm(a)),
+        Cmd::Save(a) => image(I::Save(a)),
+        Cmd::Import(a) => image(I::Import(a)),
+        Cmd::Image(cmd) => image(cmd),
         Cmd::Events(a) => events::events(c, &a),
         Cmd::System(cmd) => system::system(c, cmd),
         Cmd::Completion { shell } => system::completion(shell),
-        Cmd::Version => system::version(c),
-        Cmd::Info => system::info(c),
+        Cmd::Version(a) => system::version(c, a.format.as_deref()),
+        Cmd::Info(a) => system::info(c, a.format.as_deref()),
         Cmd::Network(cmd) => networks::network(c, cmd),
         Cmd::Volume(cmd) => volumes::volume(c, cmd),
     }
@@ -316,6 +306,6 @@ mod tests {
         assert!(ipv6);
         assert_eq!(subnet, ["172.30.0.0/16", "fd00:1::/64"]);
         let cli = Cli::try_parse_from(["rrun", "port", "web", "80/tcp"]).unwrap();
-        assert!(matches!(cli.command, Cmd::Port { .. }));
+        assert!(matches!(cli.command, Cmd::Port(_)));
     }
 }

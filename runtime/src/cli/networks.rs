@@ -2,7 +2,7 @@
 
 use anyhow::{bail, Context, Result};
 use clap::Subcommand;
-use serde_json::{json, Value};
+use serde::Serialize;
 
 use crate::apimodel::models::{
     Ipam, IpamConfig, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse,
@@ -12,7 +12,9 @@ use crate::apimodel::query::FiltersQuery;
 use crate::apimodel::Filters;
 
 use super::client::{enc, url, ApiError, Client};
-use super::format::{confirm, format_value, kv, print_inspected, short_id, table};
+use super::format::{
+    confirm, go_time, kv, labels_text, list_format, print_inspected, print_rows, rows_of, short_id,
+};
 use super::netflags::endpoint;
 
 #[derive(Debug, Subcommand)]
@@ -204,7 +206,7 @@ pub fn network(c: &Client, cmd: NetworkCmd) -> Result<i32> {
         } => ls(c, quiet, no_trunc, &filter, format.as_deref()),
         NetworkCmd::Inspect { networks, format } => {
             print_inspected(&networks, format.as_deref(), |n| {
-                c.get::<Value>(&format!("/networks/{}", enc(n)))
+                c.get_raw(&format!("/networks/{}", enc(n)))
             })
         }
         NetworkCmd::Rm { force, networks } => rm(c, force, &networks),
@@ -238,6 +240,52 @@ pub fn network(c: &Client, cmd: NetworkCmd) -> Result<i32> {
     }
 }
 
+/// One `network ls` row: the fields a `--format` template sees (Docker's
+/// names, as strings).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct NetworkRow {
+    #[serde(rename = "ID")]
+    id: String,
+    name: String,
+    driver: String,
+    scope: String,
+    #[serde(rename = "IPv6")]
+    ipv6: String,
+    internal: String,
+    labels: String,
+    created_at: String,
+}
+
+impl NetworkRow {
+    fn new(n: &NetworkSummary, no_trunc: bool) -> NetworkRow {
+        let s = |f: &Option<String>| f.clone().unwrap_or_default();
+        NetworkRow {
+            id: short_id(n.id.as_deref().unwrap_or_default(), no_trunc),
+            name: s(&n.name),
+            driver: s(&n.driver),
+            scope: s(&n.scope),
+            ipv6: n.enable_ipv6.unwrap_or(false).to_string(),
+            internal: n.internal.unwrap_or(false).to_string(),
+            labels: labels_text(n.labels.as_ref()),
+            created_at: n.created.as_deref().map(go_time).unwrap_or_default(),
+        }
+    }
+}
+
+const NETWORK_TABLE: &str = "table {{.ID}}\t{{.Name}}\t{{.Driver}}\t{{.Scope}}";
+
+const NETWORK_HEADERS: &[(&str, &str)] = &[
+    ("ID", "NETWORK ID"),
+    ("Name", "NAME"),
+    ("Driver", "DRIVER"),
+    ("Scope", "SCOPE"),
+    ("IPv6", "IPV6"),
+    ("Internal", "INTERNAL"),
+    ("Labels", "LABELS"),
+    ("CreatedAt", "CREATED AT"),
+];
+
 /// `rrun network ls`: sorted by name.
 fn ls(
     c: &Client,
@@ -246,32 +294,19 @@ fn ls(
     filter: &[String],
     format: Option<&str>,
 ) -> Result<i32> {
+    let format = list_format(format, NETWORK_TABLE)?;
     let q = FiltersQuery {
         filters: Filters::from_flags(filter)?,
     };
     let mut nets: Vec<NetworkSummary> = c.get(&url("/networks", &q)?)?;
     nets.sort_by(|a, b| a.name.cmp(&b.name));
-    let id = |n: &NetworkSummary| short_id(n.id.as_deref().unwrap_or_default(), no_trunc);
     if quiet {
+        let id = |n: &NetworkSummary| short_id(n.id.as_deref().unwrap_or_default(), no_trunc);
         nets.iter().for_each(|n| println!("{}", id(n)));
         return Ok(0);
     }
-    if let Some(f) = format {
-        for n in &nets {
-            let mut row = serde_json::to_value(n)?;
-            row["ID"] = json!(id(n));
-            println!("{}", format_value(f, &row));
-        }
-        return Ok(0);
-    }
-    let mut rows = vec![["NETWORK ID", "NAME", "DRIVER", "SCOPE"]
-        .map(String::from)
-        .to_vec()];
-    for n in &nets {
-        let s = |f: &Option<String>| f.clone().unwrap_or_default();
-        rows.push(vec![id(n), s(&n.name), s(&n.driver), s(&n.scope)]);
-    }
-    print!("{}", table(&rows));
+    let rows: Vec<NetworkRow> = nets.iter().map(|n| NetworkRow::new(n, no_trunc)).collect();
+    print_rows(&format, &rows_of(&rows)?, NETWORK_HEADERS)?;
     Ok(0)
 }
 
@@ -317,6 +352,7 @@ fn prune(c: &Client, force: bool, filter: &[String]) -> Result<i32> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn subnets_gateways_and_ranges_pair_by_family() {

@@ -12,7 +12,8 @@ use crate::apimodel::Filters;
 
 use super::client::{url, Client};
 use super::containers::join_host_port;
-use super::format::{print_formatted, short_id};
+use super::format::{fail, print_rows, short_id};
+use super::template::{Format, Reader};
 
 #[derive(Debug, Args)]
 /// `rrun ps`'s flags.
@@ -35,6 +36,19 @@ pub struct PsArgs {
 }
 
 pub fn ps(c: &Client, a: &PsArgs) -> Result<i32> {
+    // docker/cli's ps checks its template before listing, in these words.
+    let format = Format::parse(
+        a.format.as_deref().unwrap_or(PS_TABLE),
+        Reader::List,
+        PS_TABLE,
+    )
+    .map_err(|e| {
+        fail(
+            1,
+            e.to_string()
+                .replace("template parsing error", "failed to parse template"),
+        )
+    })?;
     let q = ListQuery {
         all: a.all,
         filters: Filters::from_flags(&a.filter)?,
@@ -50,7 +64,7 @@ pub fn ps(c: &Client, a: &PsArgs) -> Result<i32> {
         .iter()
         .map(|v| serde_json::to_value(PsRow::new(v, a.no_trunc)))
         .collect::<Result<Vec<Value>, _>>()?;
-    print_formatted(a.format.as_deref().unwrap_or(PS_TABLE), &rows, PS_HEADERS);
+    print_rows(&format, &rows, PS_HEADERS)?;
     Ok(0)
 }
 

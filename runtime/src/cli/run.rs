@@ -83,6 +83,12 @@ pub struct RunArgs {
 }
 
 impl RunArgs {
+    /// The first positional word (the image, once it is checked not to
+    /// be a flag).
+    pub fn first_word(&self) -> Option<&str> {
+        self.argv.first().map(String::as_str)
+    }
+
     /// Splits the positional words into the image and the command.
     pub fn split(mut self) -> RunArgs {
         let mut words = std::mem::take(&mut self.argv).into_iter();

@@ -9,7 +9,7 @@ use crate::apimodel::models::{ContainerCpuStats, ContainerStatsResponse};
 use crate::apimodel::query::{ListQuery, StatsQuery};
 
 use super::client::{enc, url, Client};
-use super::format::{print_formatted, short_id};
+use super::format::{list_format, print_rows, short_id};
 
 #[derive(Debug, Args)]
 pub struct StatsArgs {
@@ -167,6 +167,7 @@ const STATS_HEADERS: &[(&str, &str)] = &[
 ];
 
 pub fn stats(c: &Client, a: &StatsArgs) -> Result<i32> {
+    let format = list_format(a.format.as_deref(), STATS_TABLE)?;
     let names: Vec<String> = if a.containers.is_empty() {
         let q = ListQuery {
             all: a.all,
@@ -179,7 +180,6 @@ pub fn stats(c: &Client, a: &StatsArgs) -> Result<i32> {
     } else {
         a.containers.clone()
     };
-    let tpl = a.format.clone().unwrap_or_else(|| STATS_TABLE.to_string());
     loop {
         // One sample per container, taken in parallel (each takes half a
         // second for its CPU delta).
@@ -196,7 +196,14 @@ pub fn stats(c: &Client, a: &StatsArgs) -> Result<i32> {
         let mut rows = Vec::new();
         for (n, s) in names.iter().zip(samples) {
             match s {
-                Ok(v) => rows.push(serde_json::to_value(stats_row(&v, a.no_trunc))?),
+                Ok(v) => {
+                    let mut row = stats_row(&v, a.no_trunc);
+                    // `.Container` is the name or id as the command line gave it.
+                    if !a.containers.is_empty() {
+                        row.container = n.clone();
+                    }
+                    rows.push(serde_json::to_value(row)?)
+                }
                 Err(e) if !a.containers.is_empty() => {
                     return Err(e).with_context(|| format!("stats of {n}"));
                 }
@@ -207,7 +214,7 @@ pub fn stats(c: &Client, a: &StatsArgs) -> Result<i32> {
             // Clear the screen, as Docker's live view does.
             print!("\x1b[2J\x1b[H");
         }
-        print_formatted(&tpl, &rows, STATS_HEADERS);
+        print_rows(&format, &rows, STATS_HEADERS)?;
         if a.no_stream {
             return Ok(0);
         }

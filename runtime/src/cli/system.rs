@@ -2,6 +2,7 @@
 
 use anyhow::Result;
 use clap::Subcommand;
+use serde::Serialize;
 
 use crate::apimodel::models::{
     ContainerSummary, ContainerSummaryStateEnum, NetworkPruneResponse, SystemInfo, SystemVersion,
@@ -11,13 +12,30 @@ use crate::apimodel::DiskUsage;
 
 use super::client::{self, Client};
 use super::containers::prune_containers;
-use super::format::{human_size, print_deleted, table};
+use super::format::{fail, human_size, list_format, print_deleted, print_rows, rows_of};
 use super::images::{print_removed, prune_images};
+use super::template::{Format, Reader};
+
+/// `version`'s and `info`'s flags.
+#[derive(Debug, clap::Args)]
+pub struct FormatArgs {
+    /// Format output using a Go template ('{{json .}}', '{{.Server.Version}}').
+    #[arg(short, long)]
+    pub format: Option<String>,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum SystemCmd {
+    /// Get real time events from the server.
+    Events(super::events::EventsArgs),
+    /// Display system-wide information.
+    Info(FormatArgs),
     /// Show rrun disk usage.
-    Df,
+    Df {
+        /// Format output using a template ('table', 'json', '{{.Type}}').
+        #[arg(long)]
+        format: Option<String>,
+    },
     /// Remove unused data.
     Prune {
         /// Remove all unused images not just dangling ones.
@@ -34,11 +52,9 @@ pub enum SystemCmd {
 
 pub fn system(c: &Client, cmd: SystemCmd) -> Result<i32> {
     let (all, force, volumes) = match cmd {
-        SystemCmd::Df => {
-            let v: DiskUsage = c.get("/system/df")?;
-            print!("{}", table(&df_rows(&v)));
-            return Ok(0);
-        }
+        SystemCmd::Df { format } => return df(c, format.as_deref()),
+        SystemCmd::Events(a) => return super::events::events(c, &a),
+        SystemCmd::Info(a) => return info(c, a.format.as_deref()),
         SystemCmd::Prune {
             all,
             force,
@@ -90,16 +106,37 @@ pub fn system_prune_warning(all: bool, volumes: bool) -> String {
     w
 }
 
-/// `system df`'s rows: TYPE, TOTAL, ACTIVE, SIZE, RECLAIMABLE.
-pub fn df_rows(v: &DiskUsage) -> Vec<Vec<String>> {
-    let n = |x: i64| x.max(0) as u64;
-    let pct = |r: u64, t: u64| match (r * 100).checked_div(t) {
-        Some(p) => format!("{} ({p}%)", human_size(r)),
-        None => human_size(r),
+/// One `system df` row: the fields a `--format` template sees.
+#[derive(Debug, PartialEq, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DfRow {
+    #[serde(rename = "Type")]
+    kind: String,
+    total_count: String,
+    active: String,
+    size: String,
+    reclaimable: String,
+}
+
+fn df_row(kind: &str, total: usize, active: usize, size: u64, free: u64) -> DfRow {
+    let reclaimable = match (free * 100).checked_div(size) {
+        Some(p) => format!("{} ({p}%)", human_size(free)),
+        None => human_size(free),
     };
+    DfRow {
+        kind: kind.into(),
+        total_count: total.to_string(),
+        active: active.to_string(),
+        size: human_size(size),
+        reclaimable,
+    }
+}
+
+/// `system df`'s rows: images, containers, local volumes, build cache.
+pub fn df_rows(v: &DiskUsage) -> Vec<DfRow> {
+    let n = |x: i64| x.max(0) as u64;
     let (imgs, ctrs, vols) = (&v.images, &v.containers, &v.volumes);
     let img_active = imgs.iter().filter(|i| i.containers > 0).count();
-    let img_size = n(v.layers_size);
     let img_free: u64 = imgs
         .iter()
         .filter(|i| i.containers == 0)
@@ -113,39 +150,32 @@ pub fn df_rows(v: &DiskUsage) -> Vec<Vec<String>> {
     let size = |x: &Volume| n(x.usage_data.as_ref().map_or(0, |u| u.size));
     let vol_size: u64 = vols.iter().map(size).sum();
     let vol_free: u64 = vols.iter().filter(|x| refs(x) == 0).map(size).sum();
+    let ctr_running = ctrs.iter().filter(running).count();
+    let vol_active = vols.iter().filter(|x| refs(x) > 0).count();
     vec![
-        ["TYPE", "TOTAL", "ACTIVE", "SIZE", "RECLAIMABLE"]
-            .map(String::from)
-            .to_vec(),
-        vec![
-            "Images".into(),
-            imgs.len().to_string(),
-            img_active.to_string(),
-            human_size(img_size),
-            pct(img_free, img_size),
-        ],
-        vec![
-            "Containers".into(),
-            ctrs.len().to_string(),
-            ctrs.iter().filter(running).count().to_string(),
-            human_size(ctr_size),
-            pct(ctr_free, ctr_size),
-        ],
-        vec![
-            "Local Volumes".into(),
-            vols.len().to_string(),
-            vols.iter().filter(|x| refs(x) > 0).count().to_string(),
-            human_size(vol_size),
-            pct(vol_free, vol_size),
-        ],
-        vec![
-            "Build Cache".into(),
-            "0".into(),
-            "0".into(),
-            "0B".into(),
-            "0B".into(),
-        ],
+        df_row("Images", imgs.len(), img_active, n(v.layers_size), img_free),
+        df_row("Containers", ctrs.len(), ctr_running, ctr_size, ctr_free),
+        df_row("Local Volumes", vols.len(), vol_active, vol_size, vol_free),
+        df_row("Build Cache", 0, 0, 0, 0),
     ]
+}
+
+const DF_TABLE: &str = "table {{.Type}}\t{{.TotalCount}}\t{{.Active}}\t{{.Size}}\t{{.Reclaimable}}";
+
+const DF_HEADERS: &[(&str, &str)] = &[
+    ("Type", "TYPE"),
+    ("TotalCount", "TOTAL"),
+    ("Active", "ACTIVE"),
+    ("Size", "SIZE"),
+    ("Reclaimable", "RECLAIMABLE"),
+];
+
+/// `rrun system df [--format]`.
+fn df(c: &Client, format: Option<&str>) -> Result<i32> {
+    let format = list_format(format, DF_TABLE)?;
+    let v: DiskUsage = c.get("/system/df")?;
+    print_rows(&format, &rows_of(&df_rows(&v))?, DF_HEADERS)?;
+    Ok(0)
 }
 
 /// `rrun completion bash|zsh|fish`.
@@ -156,7 +186,56 @@ pub fn completion(shell: clap_complete::Shell) -> Result<i32> {
     Ok(0)
 }
 
-pub fn version(c: &Client) -> Result<i32> {
+/// `version`/`info --format`: a template over one value; a bad one is
+/// docker's `template parsing error: …` and exit code 64.
+fn plain_format(format: Option<&str>) -> Result<Option<Format>> {
+    match format.filter(|f| !f.is_empty()) {
+        None => Ok(None),
+        Some(f) => Format::parse(f, Reader::Plain, "")
+            .map(Some)
+            .map_err(|e| fail(64, e)),
+    }
+}
+
+/// docker/cli's ClientVersion, as `version --format` sees `.Client`.
+fn client_version() -> serde_json::Value {
+    serde_json::json!({
+        "Platform": {"Name": ""},
+        "Version": env!("CARGO_PKG_VERSION"),
+        "ApiVersion": &client::API_PREFIX[2..],
+        "APIVersion": &client::API_PREFIX[2..],
+        "DefaultAPIVersion": &client::API_PREFIX[2..],
+        "GitCommit": "",
+        "GoVersion": "",
+        "Os": "linux",
+        "Arch": go_arch(),
+        "BuildTime": "",
+        "Context": "default",
+    })
+}
+
+/// Go's GOARCH of this machine.
+fn go_arch() -> &'static str {
+    match std::env::consts::ARCH {
+        "x86_64" => "amd64",
+        "aarch64" => "arm64",
+        other => other,
+    }
+}
+
+pub fn version(c: &Client, format: Option<&str>) -> Result<i32> {
+    if let Some(f) = plain_format(format)? {
+        let mut server: serde_json::Value = c.get("/version")?;
+        // docker's template sees Go's field name; `json` shows the key.
+        server["APIVersion"] = server["ApiVersion"].clone();
+        let v = serde_json::json!({"Client": client_version(), "Server": server});
+        println!(
+            "{}",
+            f.render(&v)
+                .map_err(|e| fail(1, format!("template parsing error: {e}")))?
+        );
+        return Ok(0);
+    }
     println!("Client:");
     println!(" Version:           {}", env!("CARGO_PKG_VERSION"));
     println!(" API version:       {}", &client::API_PREFIX[2..]);
@@ -177,7 +256,22 @@ pub fn version(c: &Client) -> Result<i32> {
     Ok(0)
 }
 
-pub fn info(c: &Client) -> Result<i32> {
+pub fn info(c: &Client, format: Option<&str>) -> Result<i32> {
+    if let Some(f) = plain_format(format)? {
+        let mut v: serde_json::Value = c.get("/info")?;
+        v["ClientInfo"] = serde_json::json!({
+            "Debug": false,
+            "Context": "default",
+            "Plugins": [],
+            "Warnings": null,
+        });
+        println!(
+            "{}",
+            f.render(&v)
+                .map_err(|e| fail(1, format!("template parsing error: {e}")))?
+        );
+        return Ok(0);
+    }
     let v: SystemInfo = c.get("/info")?;
     fn s<T: std::fmt::Display>(f: &Option<T>) -> String {
         f.as_ref().map(T::to_string).unwrap_or_default()
@@ -228,7 +322,8 @@ mod tests {
             }],
             volumes: vec![],
         });
-        assert_eq!(df[1], vec!["Images", "2", "1", "2kB", "1kB (50%)"]);
-        assert_eq!(df[2][2], "1");
+        assert_eq!(df[0], df_row("Images", 2, 1, 2000, 1000));
+        assert_eq!(df[0].reclaimable, "1kB (50%)");
+        assert_eq!(df[1].active, "1");
     }
 }

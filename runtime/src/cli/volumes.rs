@@ -2,7 +2,7 @@
 
 use anyhow::Result;
 use clap::Subcommand;
-use serde_json::Value;
+use serde::Serialize;
 
 use crate::apimodel::models::{
     Volume, VolumeCreateRequest, VolumeListResponse, VolumePruneResponse,
@@ -11,7 +11,10 @@ use crate::apimodel::query::{FiltersQuery, VolumeRemoveQuery};
 use crate::apimodel::Filters;
 
 use super::client::{enc, url, Client};
-use super::format::{confirm, format_value, human_size, kv, print_deleted, print_inspected, table};
+use super::format::{
+    confirm, human_size, kv, labels_text, list_format, print_deleted, print_inspected, print_rows,
+    rows_of,
+};
 
 #[derive(Debug, Subcommand)]
 pub enum VolumeCmd {
@@ -88,7 +91,7 @@ pub fn volume(c: &Client, cmd: VolumeCmd) -> Result<i32> {
         } => ls(c, quiet, &filter, format.as_deref()),
         VolumeCmd::Inspect { volumes, format } => {
             print_inspected(&volumes, format.as_deref(), |n| {
-                c.get::<Value>(&format!("/volumes/{}", enc(n)))
+                c.get_raw(&format!("/volumes/{}", enc(n)))
             })
         }
         VolumeCmd::Rm { force, volumes } => super::each(&volumes, |n| {
@@ -106,8 +109,62 @@ pub fn volume(c: &Client, cmd: VolumeCmd) -> Result<i32> {
     }
 }
 
+/// One `volume ls` row: the fields a `--format` template sees (Docker's
+/// names, as strings).
+#[derive(Debug, Serialize)]
+#[serde(rename_all = "PascalCase")]
+struct VolumeRow {
+    name: String,
+    driver: String,
+    scope: String,
+    mountpoint: String,
+    labels: String,
+    links: String,
+    size: String,
+    group: String,
+    availability: String,
+    status: String,
+}
+
+impl VolumeRow {
+    fn new(v: &Volume) -> VolumeRow {
+        let usage = v.usage_data.as_ref();
+        VolumeRow {
+            name: v.name.clone(),
+            driver: v.driver.clone(),
+            scope: v
+                .scope
+                .map(|s| s.as_ref().to_string())
+                .unwrap_or_else(|| "local".into()),
+            mountpoint: v.mountpoint.clone(),
+            labels: labels_text(Some(&v.labels)),
+            links: usage.map_or("N/A".into(), |u| u.ref_count.to_string()),
+            size: usage.map_or("N/A".into(), |u| human_size(u.size.max(0) as u64)),
+            group: String::new(),
+            availability: String::new(),
+            status: String::new(),
+        }
+    }
+}
+
+const VOLUME_TABLE: &str = "table {{.Driver}}\t{{.Name}}";
+
+const VOLUME_HEADERS: &[(&str, &str)] = &[
+    ("Name", "VOLUME NAME"),
+    ("Driver", "DRIVER"),
+    ("Scope", "SCOPE"),
+    ("Mountpoint", "MOUNTPOINT"),
+    ("Labels", "LABELS"),
+    ("Links", "LINKS"),
+    ("Size", "SIZE"),
+    ("Group", "GROUP"),
+    ("Availability", "AVAILABILITY"),
+    ("Status", "STATUS"),
+];
+
 /// `rrun volume ls`: sorted by name.
 fn ls(c: &Client, quiet: bool, filter: &[String], format: Option<&str>) -> Result<i32> {
+    let format = list_format(format, VOLUME_TABLE)?;
     let q = FiltersQuery {
         filters: Filters::from_flags(filter)?,
     };
@@ -118,17 +175,8 @@ fn ls(c: &Client, quiet: bool, filter: &[String], format: Option<&str>) -> Resul
         vols.iter().for_each(|v| println!("{}", v.name));
         return Ok(0);
     }
-    if let Some(f) = format {
-        for v in &vols {
-            println!("{}", format_value(f, &serde_json::to_value(v)?));
-        }
-        return Ok(0);
-    }
-    let mut rows = vec![vec!["DRIVER".to_string(), "VOLUME NAME".into()]];
-    for v in &vols {
-        rows.push(vec![v.driver.clone(), v.name.clone()]);
-    }
-    print!("{}", table(&rows));
+    let rows: Vec<VolumeRow> = vols.iter().map(VolumeRow::new).collect();
+    print_rows(&format, &rows_of(&rows)?, VOLUME_HEADERS)?;
     Ok(0)
 }
 
