@@ -39,8 +39,7 @@ fn stamp(t: DateTime<Utc>) -> String {
 }
 
 fn since(t0: Option<DateTime<Utc>>, t: DateTime<Utc>) -> Duration {
-    t0.and_then(|t0| (t - t0).to_std().ok())
-        .unwrap_or_default()
+    t0.and_then(|t0| (t - t0).to_std().ok()).unwrap_or_default()
 }
 
 /// Resolves once the run `run` (its `StartedAt`) of the container is over.
@@ -147,7 +146,12 @@ impl Daemon {
 
     /// Runs one probe: its exit code and output (-1 and why when it could
     /// not run or ran past its timeout).
-    async fn probe(self: &Arc<Self>, id: &str, argv: &[String], timeout: Duration) -> (i64, String) {
+    async fn probe(
+        self: &Arc<Self>,
+        id: &str,
+        argv: &[String],
+        timeout: Duration,
+    ) -> (i64, String) {
         match self.try_probe(id, argv, timeout).await {
             Ok(r) => r,
             Err(why) => {
@@ -180,7 +184,9 @@ impl Daemon {
         let mut rx = e.subscribe();
         let settled = rx.wait_for(|s| s.running || s.exit_code.is_some());
         if tokio::time::timeout(START_TIMEOUT, settled).await.is_err() {
-            return Err(format!("timed out starting health check for container {id}"));
+            return Err(format!(
+                "timed out starting health check for container {id}"
+            ));
         }
         let st = e.state();
         if st.exit_code.is_some() && !st.error.is_empty() {

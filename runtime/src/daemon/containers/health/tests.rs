@@ -40,8 +40,10 @@ fn settings_take_dockers_defaults_and_forms() {
         s.argv(&["/bin/bash".into(), "-ec".into()]),
         ["/bin/bash", "-ec", "curl -f x"]
     );
-    let s = settings(serde_json::json!({"Test": ["CMD", "true", "x"], "Interval": 1_000_000_000,
-        "Timeout": 0, "Retries": 0, "StartPeriod": 2_000_000_000, "StartInterval": 500_000_000}));
+    let s = settings(
+        serde_json::json!({"Test": ["CMD", "true", "x"], "Interval": 1_000_000_000,
+        "Timeout": 0, "Retries": 0, "StartPeriod": 2_000_000_000, "StartInterval": 500_000_000}),
+    );
     assert_eq!(s.argv(&[]), ["true", "x"]);
     assert_eq!(s.interval, S);
     assert_eq!(s.timeout, DEFAULT_TIMEOUT);
@@ -132,8 +134,10 @@ fn failures_in_the_start_period_count_only_after_a_success() {
 
 #[test]
 fn probes_come_every_start_interval_while_starting() {
-    let s = settings(serde_json::json!({"Test": ["CMD", "x"], "Interval": 30_000_000_000i64,
-        "StartPeriod": 10_000_000_000i64, "StartInterval": 1_000_000_000}));
+    let s = settings(
+        serde_json::json!({"Test": ["CMD", "x"], "Interval": 30_000_000_000i64,
+        "StartPeriod": 10_000_000_000i64, "StartInterval": 1_000_000_000}),
+    );
     assert_eq!(next_wait(&s, Duration::ZERO, Status::Starting), S);
     assert_eq!(next_wait(&s, 9 * S, Status::Starting), S);
     assert_eq!(next_wait(&s, 10 * S, Status::Starting), 30 * S);
@@ -180,14 +184,16 @@ fn durations_print_as_go_does() {
 
 #[test]
 fn the_users_check_is_merged_over_the_images() {
-    let image = hc(
-        serde_json::json!({"Test": ["CMD", "img"], "Interval": 5, "Retries": 4, "Timeout": 7}),
-    );
+    let image =
+        hc(serde_json::json!({"Test": ["CMD", "img"], "Interval": 5, "Retries": 4, "Timeout": 7}));
     assert_eq!(merge(None, Some(&image)), Some(image.clone()));
     let user = hc(serde_json::json!({"Interval": 9, "Timeout": 0}));
     let m = merge(Some(user), Some(&image)).unwrap();
     assert_eq!(m.test, Some(vec!["CMD".into(), "img".into()]));
-    assert_eq!((m.interval, m.timeout, m.retries), (Some(9), Some(7), Some(4)));
+    assert_eq!(
+        (m.interval, m.timeout, m.retries),
+        (Some(9), Some(7), Some(4))
+    );
     // --no-healthcheck wins over the image's.
     let none = hc(serde_json::json!({"Test": ["NONE"]}));
     let m = merge(Some(none), Some(&image)).unwrap();
