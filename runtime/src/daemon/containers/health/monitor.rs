@@ -78,7 +78,7 @@ impl Daemon {
             .unwrap_or_default();
         let argv = settings.argv(&shell);
         let (d, id, run) = (self.clone(), c.id.clone(), c.state.started_at.clone());
-        tracing::debug!(container = %id, "health monitor started");
+        tracing::info!(container = %id, "health monitor started");
         rt.spawn(async move { d.monitor(id, run, settings, argv).await });
     }
 
@@ -111,7 +111,7 @@ impl Daemon {
             };
             self.record_check(&id, &run, &s, since(started, start), check);
         }
-        tracing::debug!(container = %id, "health monitor ended");
+        tracing::info!(container = %id, "health monitor ended");
     }
 
     /// Applies a result to the container's health (unless its run is
