@@ -143,6 +143,20 @@ fn a_passing_check_makes_the_container_healthy() {
 
     let ev = events(&d, "ok", t0);
     assert!(ev.contains("health_status: healthy"), "{ev}");
+    // `event=health_status` matches every health status, as Docker's.
+    let until = (unix_now() + 1).to_string();
+    let ev = d.ok(&[
+        "events",
+        "--since",
+        &t0.to_string(),
+        "--until",
+        &until,
+        "--filter",
+        "event=health_status",
+        "--format",
+        "{{.Action}} {{.Actor.Attributes.name}}",
+    ]);
+    assert_eq!(ev.trim(), "health_status: healthy ok", "{ev}");
 
     // The docker CLI reads the same.
     assert_eq!(
