@@ -177,6 +177,18 @@ fn a_passing_check_makes_the_container_healthy() {
         "{dps}"
     );
 
+    // Paused: no checks, and unhealthy as Docker's; they resume after.
+    d.docker_ok(&["pause", "ok"]);
+    wait_status(&d, "ok", "unhealthy");
+    let ps = d.ok(&["ps", "--format", "{{.Names}} {{.Status}}"]);
+    assert!(
+        ps.lines()
+            .any(|l| l.starts_with("ok Up") && l.ends_with("(Paused)")),
+        "{ps}"
+    );
+    d.docker_ok(&["unpause", "ok"]);
+    wait_status(&d, "ok", "healthy");
+
     // Stop ends the checks (the monitor and any probe), and a stopped
     // check reads unhealthy, as Docker's.
     d.ok(&["stop", "-t", "1", "ok"]);

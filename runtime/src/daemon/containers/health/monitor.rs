@@ -5,7 +5,9 @@
 //! of the container: it watches the container's state channel and ends as
 //! soon as the container stops, restarts (a new `StartedAt`) or is removed,
 //! dropping a probe in flight, whose process dies with the container. So no
-//! registry is needed, and a restart never leaves two monitors.
+//! registry is needed, and a restart never leaves two monitors. While the
+//! container is paused it probes nothing and the health reads `unhealthy`
+//! (Docker stops its monitor then); probes resume after the unpause.
 //!
 //! A probe is an exec (the daemon's own machinery: the exec helper, with
 //! stdout and stderr attached, no terminal), registered while it runs as
@@ -21,6 +23,7 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 
 use super::{record, Check, Output, Settings};
+use crate::daemon::containers::pause::PAUSED;
 use crate::daemon::exec::{ExecConfig, ExecState};
 use crate::daemon::store::{self, Container, State};
 use crate::daemon::{find_image, logs, Daemon, REMOVED};
@@ -42,11 +45,30 @@ fn since(t0: Option<DateTime<Utc>>, t: DateTime<Utc>) -> Duration {
     t0.and_then(|t0| (t - t0).to_std().ok()).unwrap_or_default()
 }
 
-/// Resolves once the run `run` (its `StartedAt`) of the container is over.
-async fn run_over(rx: &mut watch::Receiver<State>, run: &str) {
-    let _ = rx
-        .wait_for(|s| !s.running || s.started_at != run || s.status == REMOVED)
-        .await;
+/// Where the run of the container a monitor belongs to (its `StartedAt`) is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Run {
+    Going,
+    Paused,
+    Over,
+}
+
+fn run_state(s: &State, run: &str) -> Run {
+    if !s.running || s.started_at != run || s.status == REMOVED {
+        Run::Over
+    } else if s.status == PAUSED {
+        Run::Paused
+    } else {
+        Run::Going
+    }
+}
+
+/// Resolves once the run's state is not `from` any more; the new one.
+async fn left(rx: &mut watch::Receiver<State>, run: &str, from: Run) -> Run {
+    match rx.wait_for(|s| run_state(s, run) != from).await {
+        Ok(s) => run_state(&s, run),
+        Err(_) => Run::Over,
+    }
 }
 
 /// Removes a probe's exec record however the probe ends.
@@ -90,18 +112,30 @@ impl Daemon {
             .ok()
             .map(|t| t.with_timezone(&Utc));
         loop {
+            let state = run_state(&rx.borrow(), &run);
+            match state {
+                Run::Over => break,
+                Run::Paused => {
+                    self.mark_paused(&id, &run);
+                    match left(&mut rx, &run, Run::Paused).await {
+                        Run::Over => break,
+                        _ => continue,
+                    }
+                }
+                Run::Going => {}
+            }
             let Some(status) = rx.borrow().health.as_ref().map(|h| h.status) else {
                 return;
             };
             let wait = super::next_wait(&s, since(started, now()), status);
             tokio::select! {
                 _ = tokio::time::sleep(wait) => {}
-                _ = run_over(&mut rx, &run) => break,
+                _ = left(&mut rx, &run, Run::Going) => continue,
             }
             let start = now();
             let (exit_code, output) = tokio::select! {
                 r = self.probe(&id, &argv, s.timeout) => r,
-                _ = run_over(&mut rx, &run) => break,
+                _ = left(&mut rx, &run, Run::Going) => continue,
             };
             let check = Check {
                 start: stamp(start),
@@ -121,7 +155,8 @@ impl Daemon {
         let changed = {
             let mut ix = self.containers.lock().unwrap();
             let Some(e) = ix.get_mut(id) else { return };
-            if !e.c.state.running || e.c.state.started_at != run {
+            // A result of a run that is over or paused meanwhile is dropped.
+            if run_state(&e.c.state, run) != Run::Going {
                 return;
             }
             let Some(h) = e.c.state.health.as_mut() else {
@@ -141,6 +176,24 @@ impl Daemon {
             let status = c.state.health.as_ref().map_or("", |h| h.status.as_str());
             tracing::info!(container = %id, status, "health status");
             self.container_event(&c, &format!("health_status: {status}"), &[]);
+        }
+    }
+
+    /// The container was paused: its health reads unhealthy, as Docker's
+    /// when its monitor stops (no event).
+    fn mark_paused(&self, id: &str, run: &str) {
+        let mut ix = self.containers.lock().unwrap();
+        let Some(e) = ix.get_mut(id) else { return };
+        if e.c.state.started_at != run {
+            return;
+        }
+        let before = e.c.state.health.clone();
+        super::at_stop(&mut e.c.state.health);
+        if e.c.state.health != before {
+            if let Err(err) = store::save(&self.opts.data_root, &e.c) {
+                tracing::warn!(container = %id, error = %err, "save the health state");
+            }
+            e.tx.send_replace(e.c.state.clone());
         }
     }
 
