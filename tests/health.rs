@@ -251,6 +251,35 @@ fn failing_checks_become_unhealthy_after_their_retries() {
     assert!(ps.trim().ends_with("(unhealthy)"), "{ps}");
     assert_eq!(ps_names(&d, "health=unhealthy"), ["bad"]);
 
+    // In the start period failures do not count, and probes come every
+    // start interval (the interval is the default 30 s); output is capped.
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "young",
+        "--health-cmd",
+        "head -c 5000 /dev/zero | tr '\\0' x; exit 1",
+        "--health-start-period",
+        "1h",
+        "--health-start-interval",
+        "200ms",
+        "--health-retries",
+        "1",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let h = wait_for("three probes in the start period", DEADLINE, || {
+        let h = health(&d, "young");
+        (h["Log"].as_array().map_or(0, Vec::len) >= 3).then_some(h)
+    });
+    assert_eq!(h["Status"], "starting", "{h}");
+    assert_eq!(h["FailingStreak"], 0, "{h}");
+    let out = h["Log"][0]["Output"].as_str().unwrap();
+    assert_eq!(out.len(), 4096 + 3, "{out}");
+    assert!(out.starts_with("xxx") && out.ends_with("x..."), "{out}");
+
     // A probe past its timeout is killed and fails with Docker's output.
     d.ok(&[
         "run",
