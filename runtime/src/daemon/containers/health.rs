@@ -13,6 +13,12 @@
 //!
 //! [`monitor`] holds the task that acts on it: one per running container
 //! with a check, probing through the daemon's exec machinery.
+//!
+//! One difference from Docker, on purpose: a daemon restart keeps the
+//! saved status and streak (dockerd's restore puts `starting` back), so a
+//! healthy service stays healthy for whoever waits on it (Compose's
+//! `service_healthy`). The record is saved when the status or the streak
+//! changes; a log that only grew is kept in memory, as Docker keeps it.
 
 pub mod monitor;
 
