@@ -203,11 +203,12 @@ fn a_passing_check_makes_the_container_healthy() {
     assert_eq!(h["Status"], "unhealthy", "{h}");
     let probes = h["Log"].as_array().unwrap().len();
 
-    // A start starts over: `starting`, then healthy again, the log kept.
+    // A start starts over (`starting`, unless its first probe already
+    // passed on a slow machine), the log kept.
     d.ok(&["start", "ok"]);
     let h = health(&d, "ok");
-    assert_eq!(h["Status"], "starting", "{h}");
-    assert_eq!(h["Log"].as_array().unwrap().len(), probes, "{h}");
+    assert!(h["Status"] == "starting" || h["Status"] == "healthy", "{h}");
+    assert!(h["Log"].as_array().unwrap().len() >= probes, "{h}");
     wait_status(&d, "ok", "healthy");
 }
 
@@ -291,7 +292,7 @@ fn failing_checks_become_unhealthy_after_their_retries() {
         "--health-interval",
         "300ms",
         "--health-timeout",
-        "500ms",
+        "1s",
         "--health-retries",
         "1",
         "busybox",
@@ -302,7 +303,7 @@ fn failing_checks_become_unhealthy_after_their_retries() {
     let first = &h["Log"][0];
     assert_eq!(first["ExitCode"], -1, "{h}");
     assert_eq!(
-        first["Output"], "Health check exceeded timeout (500ms): partial\n",
+        first["Output"], "Health check exceeded timeout (1s): partial\n",
         "{h}"
     );
 
