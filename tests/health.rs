@@ -397,6 +397,19 @@ fn the_images_check_applies_unless_overridden() {
     assert!(v["State"].get("Health").is_none(), "{v}");
     assert_eq!(ps_names(&d, "health=none"), ["off"]);
 
+    // `commit --change HEALTHCHECK` (the docker CLI's) gives a new image
+    // a check of its own.
+    d.docker_ok(&[
+        "commit",
+        "--change",
+        "HEALTHCHECK --interval=300ms CMD echo committed",
+        "off",
+        "checked:2",
+    ]);
+    d.ok(&["run", "-d", "--name", "committed", "checked:2"]);
+    let h = wait_status(&d, "committed", "healthy");
+    assert_eq!(h["Log"][0]["Output"], "committed\n", "{h}");
+
     // --health-cmd replaces the image's test and keeps its interval.
     d.ok(&[
         "run",

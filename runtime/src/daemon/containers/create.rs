@@ -119,8 +119,8 @@ impl Daemon {
 /// create (so inspect shows them, and a later image change does not
 /// change the container): `User`, `WorkingDir`, the `Env` variables the
 /// request does not set, the `Labels` it does not set, the `Healthcheck`
-/// under the request's, and `Entrypoint`/`Cmd` by Docker's rule (the image's `Cmd` only when the request names
-/// neither).
+/// under the request's, and `Entrypoint`/`Cmd` by Docker's rule (the
+/// image's `Cmd` only when the request names neither).
 pub fn merge_image_config(
     config: &mut ContainerConfig,
     ic: &rrun_image::manifest::ContainerConfig,
@@ -141,8 +141,7 @@ pub fn merge_image_config(
     for (k, v) in ic.labels.iter().flatten() {
         config.labels.entry(k.clone()).or_insert_with(|| v.clone());
     }
-    config.healthcheck =
-        super::health::merge(config.healthcheck.take(), ic.healthcheck.as_ref());
+    config.healthcheck = super::health::merge(config.healthcheck.take(), ic.healthcheck.as_ref());
     if config.entrypoint.as_ref().is_none_or(Vec::is_empty) {
         if config.cmd.as_ref().is_none_or(Vec::is_empty) {
             config.cmd = ic.cmd.clone();
