@@ -210,6 +210,37 @@ def test_exec_exit_codes_stream_and_demux(client, cleanup):
     assert r.output == b"y 65534\n"
 
 
+# --- healthchecks ---------------------------------------------------------
+
+
+def test_healthchecks_status_log_and_filter(client, cleanup):
+    every = 300_000_000  # 300 ms, in nanoseconds as the API takes it
+    ok = client.containers.run(
+        "busybox", ["sleep", "300"], detach=True, name=name("healthy"),
+        healthcheck={"test": ["CMD-SHELL", "echo fine"], "interval": every, "retries": 1},
+    )
+    cleanup.append(("container", ok.id))
+    bad = client.containers.run(
+        "busybox", ["sleep", "300"], detach=True, name=name("unhealthy"),
+        healthcheck={"test": ["CMD", "false"], "interval": every, "retries": 2},
+    )
+    cleanup.append(("container", bad.id))
+
+    def health(c):
+        c.reload()
+        return c.attrs["State"]["Health"]
+
+    wait_until("a healthy container", lambda: health(ok)["Status"] == "healthy")
+    wait_until("an unhealthy container", lambda: health(bad)["Status"] == "unhealthy")
+    assert health(ok)["Log"][-1]["Output"] == "fine\n"
+    h = health(bad)
+    assert h["FailingStreak"] >= 2, h
+    assert h["Log"][-1]["ExitCode"] == 1, h
+    assert ok.health == "healthy"
+    assert [c.id for c in client.containers.list(filters={"health": "healthy"})] == [ok.id]
+    assert [c.id for c in client.containers.list(filters={"health": "unhealthy"})] == [bad.id]
+
+
 # --- images ---------------------------------------------------------------
 
 

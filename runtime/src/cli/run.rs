@@ -129,6 +129,7 @@ pub fn create_body(a: &RunArgs) -> Result<ContainerCreateBody> {
         attach_stderr: Some(!a.detach),
         stop_signal: a.opts.stop_signal.clone(),
         stop_timeout: a.opts.stop_timeout,
+        healthcheck: a.opts.healthcheck()?,
         ..Default::default()
     };
     a.net.apply(&mut body, &mut host, a.network.as_deref())?;

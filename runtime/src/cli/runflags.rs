@@ -7,7 +7,7 @@ use clap::Args;
 use serde_json::Value;
 
 use crate::apimodel::models::{
-    DeviceMapping, HostConfig, HostConfigLogConfig, ResourcesUlimits, RestartPolicy,
+    DeviceMapping, HealthConfig, HostConfig, HostConfigLogConfig, ResourcesUlimits, RestartPolicy,
     RestartPolicyNameEnum,
 };
 
@@ -97,6 +97,34 @@ pub struct RunOptionArgs {
     /// UTS namespace to use (`host`).
     #[arg(long)]
     pub uts: Option<String>,
+    /// Command to run to check health.
+    #[arg(long)]
+    pub health_cmd: Option<String>,
+    /// Time between running the check (ms|s|m|h) (default 0s).
+    #[arg(long, value_parser = go_duration, allow_hyphen_values = true)]
+    pub health_interval: Option<i64>,
+    /// Maximum time to allow one check to run (ms|s|m|h) (default 0s).
+    #[arg(long, value_parser = go_duration, allow_hyphen_values = true)]
+    pub health_timeout: Option<i64>,
+    /// Consecutive failures needed to report unhealthy.
+    #[arg(long, allow_hyphen_values = true)]
+    pub health_retries: Option<i64>,
+    /// Start period for the container to initialize before starting
+    /// health-retries countdown (ms|s|m|h) (default 0s).
+    #[arg(long, value_parser = go_duration, allow_hyphen_values = true)]
+    pub health_start_period: Option<i64>,
+    /// Time between running the check during the start period (ms|s|m|h)
+    /// (default 0s).
+    #[arg(long, value_parser = go_duration, allow_hyphen_values = true)]
+    pub health_start_interval: Option<i64>,
+    /// Disable any container-specified HEALTHCHECK.
+    #[arg(long)]
+    pub no_healthcheck: bool,
+}
+
+/// A `--health-*` duration, as Go's `time.ParseDuration` reads it.
+fn go_duration(s: &str) -> Result<i64, String> {
+    rrun_units::parse_go_duration(s).map_err(|e| e.to_string())
 }
 
 /// docker/cli reads a seccomp profile file and sends its content.
@@ -150,6 +178,52 @@ impl RunOptionArgs {
         h.pid_mode = self.pid.clone();
         h.ipc_mode = self.ipc.clone();
         h.uts_mode = self.uts.clone();
+    }
+}
+
+impl RunOptionArgs {
+    /// The create body's `Healthcheck`, as docker/cli makes it from
+    /// `--health-*` and `--no-healthcheck` (None: the image's applies).
+    pub fn healthcheck(&self) -> anyhow::Result<Option<HealthConfig>> {
+        let durations = [
+            ("--health-interval", self.health_interval),
+            ("--health-timeout", self.health_timeout),
+            ("--health-start-period", self.health_start_period),
+            ("--health-start-interval", self.health_start_interval),
+            ("--health-retries", self.health_retries),
+        ];
+        let any = self.health_cmd.as_deref().is_some_and(|c| !c.is_empty())
+            || durations.iter().any(|(_, v)| v.unwrap_or(0) != 0);
+        if self.no_healthcheck {
+            if any {
+                anyhow::bail!("--no-healthcheck conflicts with --health-* options");
+            }
+            return Ok(Some(HealthConfig {
+                test: Some(vec!["NONE".into()]),
+                ..Default::default()
+            }));
+        }
+        if !any {
+            return Ok(None);
+        }
+        for (flag, v) in durations {
+            if v.unwrap_or(0) < 0 {
+                anyhow::bail!("{flag} cannot be negative");
+            }
+        }
+        let set = |v: Option<i64>| v.filter(|v| *v != 0);
+        Ok(Some(HealthConfig {
+            test: self
+                .health_cmd
+                .as_ref()
+                .filter(|c| !c.is_empty())
+                .map(|c| vec!["CMD-SHELL".into(), c.clone()]),
+            interval: set(self.health_interval),
+            timeout: set(self.health_timeout),
+            retries: set(self.health_retries),
+            start_period: set(self.health_start_period),
+            start_interval: set(self.health_start_interval),
+        }))
     }
 }
 
@@ -391,5 +465,54 @@ mod tests {
         assert!(parse(&["--security-opt", "seccomp=/nonexistent.json"]).is_err());
         // --cpus -1 parses; the daemon refuses it with Docker's message.
         assert_eq!(parse(&["--cpus", "-1"]).unwrap().cpus, Some(-1_000_000_000));
+    }
+
+    #[test]
+    fn health_flags_make_dockers_healthcheck() {
+        let o = parse(&[
+            "--health-cmd",
+            "curl -f localhost",
+            "--health-interval",
+            "1s",
+            "--health-timeout",
+            "500ms",
+            "--health-retries",
+            "2",
+            "--health-start-period",
+            "1m",
+            "--health-start-interval",
+            "2s",
+        ])
+        .unwrap();
+        assert_eq!(
+            serde_json::to_value(o.healthcheck().unwrap()).unwrap(),
+            serde_json::json!({"Test": ["CMD-SHELL", "curl -f localhost"],
+                "Interval": 1_000_000_000, "Timeout": 500_000_000, "Retries": 2,
+                "StartPeriod": 60_000_000_000i64, "StartInterval": 2_000_000_000})
+        );
+        // Only an interval: the image's test is kept (no Test sent).
+        let o = parse(&["--health-interval", "2s"]).unwrap();
+        let v = serde_json::to_value(o.healthcheck().unwrap()).unwrap();
+        assert_eq!(v, serde_json::json!({"Interval": 2_000_000_000}));
+        assert_eq!(parse(&[]).unwrap().healthcheck().unwrap(), None);
+        let o = parse(&["--no-healthcheck"]).unwrap();
+        assert_eq!(
+            o.healthcheck().unwrap().unwrap().test,
+            Some(vec!["NONE".to_string()])
+        );
+        let e = parse(&["--no-healthcheck", "--health-cmd", "true"])
+            .unwrap()
+            .healthcheck()
+            .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "--no-healthcheck conflicts with --health-* options"
+        );
+        let e = parse(&["--health-timeout", "-1s"])
+            .unwrap()
+            .healthcheck()
+            .unwrap_err();
+        assert_eq!(e.to_string(), "--health-timeout cannot be negative");
+        assert!(parse(&["--health-interval", "5"]).is_err());
     }
 }

@@ -161,6 +161,11 @@ impl Daemon {
             .retain(|_, e| e.container_id != container_id);
     }
 
+    /// Drops one exec record (a healthcheck's probe, once it is done).
+    pub(crate) fn exec_drop(&self, exec_id: &str) {
+        self.execs.map.lock().unwrap().remove(exec_id);
+    }
+
     /// `ExecIDs` of a container's inspect: its running execs, or null.
     pub fn exec_ids(&self, container_id: &str) -> Option<Vec<String>> {
         let ids: Vec<String> = self

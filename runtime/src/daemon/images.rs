@@ -390,6 +390,10 @@ pub fn apply_changes(changes: &[String]) -> Result<Value, String> {
             "STOPSIGNAL" => {
                 cfg.insert("StopSignal".into(), json!(arg));
             }
+            "HEALTHCHECK" => {
+                let hc = super::containers::health::parse_instruction(arg)?;
+                cfg.insert("Healthcheck".into(), json!(hc));
+            }
             "EXPOSE" | "VOLUME" => {
                 let key = if instr.eq_ignore_ascii_case("EXPOSE") {
                     "ExposedPorts"

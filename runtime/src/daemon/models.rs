@@ -47,6 +47,9 @@ pub struct ContainerConfig {
     /// Anonymous volumes (`-v /path`, as the docker CLI sends them).
     #[serde(default, deserialize_with = "null_default")]
     pub volumes: BTreeMap<String, serde_json::Value>,
+    /// `--health-*`, merged over the image's `HEALTHCHECK` at create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub healthcheck: Option<rrun_image::Healthcheck>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]

@@ -80,6 +80,9 @@ pub struct State {
     pub finished_at: String,
     #[serde(default, rename = "OOMKilled")]
     pub oom_killed: bool,
+    /// `State.Health` of a container with a healthcheck, once started.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<super::containers::health::Health>,
 }
 
 pub use crate::state::{atomic_write, pid_alive, CONTAINER_FILE};

@@ -41,7 +41,7 @@ pub(super) async fn inspect(State(d): D, p: Params) -> ApiResult<Response> {
     let c = d.get(&id_of(&p))?;
     let dir = crate::daemon::store::containers_dir(&d.opts.data_root).join(&c.id);
     let s = &c.state;
-    Ok(Json(json!({
+    let mut v = json!({
         "Id": c.id,
         "Created": c.created,
         "Path": c.path,
@@ -68,8 +68,12 @@ pub(super) async fn inspect(State(d): D, p: Params) -> ApiResult<Response> {
         "HostConfig": crate::daemon::containers::inspect::HostConfigView::new(&c.host_config),
         "Mounts": crate::daemon::volume::mounts_json(&c.mounts, |n| d.volumes.data_path(n)),
         "NetworkSettings": d.network_settings(&c),
-    }))
-    .into_response())
+    });
+    // As Docker's, present once a container with a check has started.
+    if let Some(h) = &s.health {
+        v["State"]["Health"] = json!(h);
+    }
+    Ok(Json(v).into_response())
 }
 
 pub(super) async fn start(State(d): D, p: Params) -> ApiResult<StatusCode> {

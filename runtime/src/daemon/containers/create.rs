@@ -74,6 +74,9 @@ impl Daemon {
                 .map_err(ApiError::bad)?;
         check_host_config(&mut host, &config.hostname, &runopts::Host::probe())?;
         let name = container_name(name)?;
+        if let Some(hc) = &config.healthcheck {
+            containers::health::validate(hc).map_err(ApiError::bad)?;
+        }
         merge_image_config(&mut config, ic);
         let args = spec::command(
             ic.entrypoint.as_deref().unwrap_or(&[]),
@@ -115,9 +118,9 @@ impl Daemon {
 /// The image's run config under the request's, as dockerd merges them at
 /// create (so inspect shows them, and a later image change does not
 /// change the container): `User`, `WorkingDir`, the `Env` variables the
-/// request does not set, the `Labels` it does not set, and `Entrypoint`/
-/// `Cmd` by Docker's rule (the image's `Cmd` only when the request names
-/// neither).
+/// request does not set, the `Labels` it does not set, the `Healthcheck`
+/// under the request's, and `Entrypoint`/`Cmd` by Docker's rule (the
+/// image's `Cmd` only when the request names neither).
 pub fn merge_image_config(
     config: &mut ContainerConfig,
     ic: &rrun_image::manifest::ContainerConfig,
@@ -138,6 +141,7 @@ pub fn merge_image_config(
     for (k, v) in ic.labels.iter().flatten() {
         config.labels.entry(k.clone()).or_insert_with(|| v.clone());
     }
+    config.healthcheck = super::health::merge(config.healthcheck.take(), ic.healthcheck.as_ref());
     if config.entrypoint.as_ref().is_none_or(Vec::is_empty) {
         if config.cmd.as_ref().is_none_or(Vec::is_empty) {
             config.cmd = ic.cmd.clone();

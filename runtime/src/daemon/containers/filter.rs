@@ -123,7 +123,10 @@ impl ContainerFilter {
             && (f.pattern("name", &c.name) || f.pattern("name", &name))
             && f.exact("status", &c.state.status)
             && f.match_labels("label", &c.config.labels)
-            && f.exact("health", "none")
+            && f.exact(
+                "health",
+                super::health::filter_value(c.state.health.as_ref()),
+            )
             && f.bool_value("is-task").ok().flatten() != Some(true)
             && self.exited_ok(c)
             && self.created_ok(c)

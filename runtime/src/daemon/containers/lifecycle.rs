@@ -82,6 +82,7 @@ impl Daemon {
             c.state.finished_at = finished;
             c.state.error = error;
             c.state.oom_killed = oom_killed;
+            super::health::at_stop(&mut c.state.health);
             c.shim_pid = 0;
         }) else {
             return;

@@ -87,7 +87,10 @@ pub fn human_status(s: &State, now: chrono::DateTime<chrono::Utc>) -> String {
             .unwrap_or_default()
     };
     match s.status.as_str() {
-        "running" => format!("Up {}", since(&s.started_at)),
+        "running" => match &s.health {
+            Some(h) => format!("Up {} ({})", since(&s.started_at), super::health::column(h)),
+            None => format!("Up {}", since(&s.started_at)),
+        },
         super::pause::PAUSED => format!("Up {} (Paused)", since(&s.started_at)),
         "exited" => format!("Exited ({}) {} ago", s.exit_code, since(&s.finished_at)),
         "created" => "Created".into(),

@@ -3,6 +3,7 @@
 pub mod changes;
 pub mod create;
 pub mod filter;
+pub mod health;
 pub mod index;
 pub mod inspect;
 pub mod lifecycle;

@@ -51,6 +51,7 @@ impl Daemon {
                     tracing::info!(container = %id, shim = shim_pid, "re-attached to the shim");
                     if let Ok(c) = self.get(&id) {
                         self.restart_dns(&c);
+                        self.start_health_monitor(&c);
                     }
                     self.watch_shim(id, shim_pid);
                 } else {
@@ -89,6 +90,7 @@ impl Daemon {
             started_at: logs::now(),
             finished_at: store::ZERO_TIME.into(),
             oom_killed: false,
+            health: super::health::at_start(c.config.healthcheck.as_ref(), c.state.health.take()),
         };
         c.shim_pid = shim_pid;
         if let Err(e) = store::save(&self.opts.data_root, c) {

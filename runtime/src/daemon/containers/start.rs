@@ -20,6 +20,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 
+use super::health;
 use crate::daemon::store::{self, Container, State};
 use crate::daemon::{find_image, logs, spec, start_error_code, tty, ApiError, ApiResult, Daemon};
 use crate::shim::{self, ShimArgs, StartReport};
@@ -323,7 +324,7 @@ impl Daemon {
         pid: i32,
         ports: Vec<netd::store::PortBinding>,
     ) -> ApiResult<()> {
-        self.update(&c.id, |c| {
+        let now = self.update(&c.id, |c| {
             c.state = State {
                 status: "running".into(),
                 running: true,
@@ -333,6 +334,7 @@ impl Daemon {
                 started_at: logs::now(),
                 finished_at: store::ZERO_TIME.into(),
                 oom_killed: false,
+                health: health::at_start(c.config.healthcheck.as_ref(), c.state.health.take()),
             };
             c.shim_pid = shim_pid;
             c.ports = ports;
@@ -341,6 +343,7 @@ impl Daemon {
         self.container_event(c, "start", &[]);
         tracing::info!(container = %c.id, pid, "started");
         self.watch_shim(c.id.clone(), shim_pid);
+        self.start_health_monitor(&now);
         Ok(())
     }
 
