@@ -22,19 +22,25 @@ fn python() -> PathBuf {
     p
 }
 
-#[test]
-fn docker_py_drives_rrund() {
-    let reg = common::Registry::start();
-    reg.push_busybox("test/busybox:1.0");
-    let d = Daemon::start();
-    d.load_busybox();
-    let module = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/py/test_dockerpy.py");
+/// Runs a pytest module of tests/py against `d` (inside the daemon's
+/// network namespace when `in_netns`: where its published ports are),
+/// with `env` added; fails with pytest's report and the daemon's log.
+fn pytest(d: &Daemon, module: &str, in_netns: bool, env: &[String]) {
+    let module = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/py")
+        .join(module);
     let python = python();
-    let args = [
+    let mut args: Vec<String> = Vec::new();
+    if in_netns {
+        args.extend(["ip", "netns", "exec", d.net.name.as_str(), "env"].map(String::from));
+    }
+    args.extend([
         format!("DOCKER_HOST={}", d.host()),
-        format!("RRUN_REGISTRY={}", reg.host()),
         format!("RRUN_PREFIX={}", common::unique("py")),
         "PYTHONDONTWRITEBYTECODE=1".to_string(),
+    ]);
+    args.extend(env.iter().cloned());
+    args.extend([
         python.display().to_string(),
         "-m".into(),
         "pytest".into(),
@@ -42,7 +48,7 @@ fn docker_py_drives_rrund() {
         "-p".into(),
         "no:cacheprovider".into(),
         module.display().to_string(),
-    ];
+    ]);
     let args: Vec<&str> = args.iter().map(String::as_str).collect();
     let out = run_timeout(600, Path::new("/usr/bin/env"), &args, None);
     let report = text(&out.stdout);
@@ -57,5 +63,33 @@ fn docker_py_drives_rrund() {
     assert!(
         !report.contains("skipped"),
         "a skipped test is not a pass: {report}"
+    );
+}
+
+#[test]
+fn docker_py_drives_rrund() {
+    let reg = common::Registry::start();
+    reg.push_busybox("test/busybox:1.0");
+    let d = Daemon::start();
+    d.load_busybox();
+    pytest(
+        &d,
+        "test_dockerpy.py",
+        false,
+        &[format!("RRUN_REGISTRY={}", reg.host())],
+    );
+}
+
+/// testcontainers-python: a network with an alias, a log-message wait,
+/// exec exit codes, a mapped port, a container reached by name.
+#[test]
+fn testcontainers_drive_rrund() {
+    let d = Daemon::start();
+    d.load_busybox();
+    pytest(
+        &d,
+        "test_testcontainers.py",
+        true,
+        &["TESTCONTAINERS_RYUK_DISABLED=true".to_string()],
     );
 }
