@@ -43,6 +43,10 @@ impl Dockerd {
             .unwrap();
         let log = std::fs::File::create(dir.path().join("dockerd.log")).unwrap();
         let ns = format!("rrtest{}", std::process::id());
+        // A daemon.json of its own: the host's /etc/docker/daemon.json (a
+        // user's `dns`, say) would clash with the flags below.
+        let config = dir.path().join("daemon.json");
+        std::fs::write(&config, "{}").unwrap();
         let child = Command::new("nsenter")
             .arg(format!("--net={}", netns.display()))
             .arg("dockerd")
@@ -52,6 +56,8 @@ impl Dockerd {
             .arg(dir.path().join("exec"))
             .arg("--pidfile")
             .arg(dir.path().join("dockerd.pid"))
+            .arg("--config-file")
+            .arg(&config)
             .arg("-H")
             .arg(format!(
                 "unix://{}",

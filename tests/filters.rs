@@ -167,6 +167,10 @@ fn network_and_image_filters_and_prunes() {
         lines(&d.ok(&full))
     };
     assert_eq!(imgs(&["--filter", "reference=busy*"]), ["busybox"]);
+    // Another name of the same image is not a row of a filtered list.
+    d.ok(&["tag", "busybox", "other/name:1"]);
+    assert_eq!(imgs(&["--filter", "reference=other/*"]), ["other/name"]);
+    assert_eq!(imgs(&[]), ["busybox", "other/name"]);
     assert!(imgs(&["--filter", "reference=alp*"]).is_empty());
     assert!(imgs(&["--filter", "since=busybox"]).is_empty());
     let bad = d.rrun(&["images", "--filter", "dangling=maybe"]);

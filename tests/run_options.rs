@@ -748,3 +748,60 @@ fn host_pid_ipc_and_uts_namespaces() {
             .contains("badns"));
     }
 }
+
+/// `--log-driver local` (json-file's format with local's defaults),
+/// `max-file` alone accepted, and an unknown driver in Docker's words.
+#[test]
+fn log_drivers_local_and_unknown() {
+    let d = daemon();
+    d.ok(&[
+        "run",
+        "--name",
+        "loc",
+        "--log-driver",
+        "local",
+        "busybox",
+        "echo",
+        "kept",
+    ]);
+    assert_eq!(d.ok(&["logs", "loc"]), "kept\n");
+    let v = inspect(&d, "loc");
+    assert_eq!(v["HostConfig"]["LogConfig"]["Type"], "local");
+    assert_eq!(v["HostConfig"]["LogConfig"]["Config"]["max-size"], "20m");
+    d.ok(&["run", "--rm", "--log-opt", "max-file=3", "busybox", "true"]);
+    let out = d.rrun(&[
+        "run",
+        "--name",
+        "badlog",
+        "--log-driver",
+        "bogus",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(code(&out), 125);
+    assert!(
+        text(&out.stderr).contains("logger: no log driver named 'bogus' is registered"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = d.docker(
+        &[
+            "run",
+            "--name",
+            "badlog",
+            "--log-driver",
+            "syslog",
+            "busybox",
+            "true",
+        ],
+        None,
+    );
+    assert!(
+        text(&out.stderr).contains("not supported by rrun yet"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!d
+        .ok(&["ps", "-a", "--format", "{{.Names}}"])
+        .contains("badlog"));
+}

@@ -172,7 +172,7 @@ impl Daemon {
                 json!({
                     "Id": id,
                     "ParentId": "",
-                    "RepoTags": i.repo_tags(),
+                    "RepoTags": f.shown_tags(i),
                     "RepoDigests": i.repo_digests(),
                     "Created": i.config.created.as_deref()
                         .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
@@ -295,6 +295,18 @@ impl<'a> ImageFilter<'a> {
                         .iter()
                         .any(|p| reference_matches(p, t))
                 }))
+    }
+}
+
+impl ImageFilter<'_> {
+    /// The tags a list shows: with a `reference` filter only those it
+    /// matches, as dockerd (the other names of the image are not rows).
+    fn shown_tags(&self, i: &LocalImage) -> Vec<String> {
+        let pats = self.f.get("reference");
+        i.repo_tags()
+            .into_iter()
+            .filter(|t| pats.is_empty() || pats.iter().any(|p| reference_matches(p, t)))
+            .collect()
     }
 }
 

@@ -41,9 +41,8 @@ pub fn rotation(path: &Path, cfg: &BTreeMap<String, String>) -> Result<Rotation,
             .filter(|n| *n >= 1)
             .ok_or_else(|| format!("invalid max-file: {s}"))?,
     };
-    if max_file > 1 && max_size == 0 {
-        return Err("max-file cannot be set without max-size".into());
-    }
+    // `max-file` without `max-size` is accepted and has no effect, as
+    // Docker's json-file driver treats it.
     Ok(Rotation {
         path: path.to_path_buf(),
         max_size,
@@ -133,8 +132,12 @@ mod tests {
         .into();
         let r = rotation(Path::new("/l"), &cfg).unwrap();
         assert_eq!((r.max_size, r.max_file), (1024, 3));
-        let bad: BTreeMap<String, String> = [("max-file".into(), "3".into())].into();
-        assert!(rotation(Path::new("/l"), &bad).is_err());
+        let alone: BTreeMap<String, String> = [("max-file".into(), "3".into())].into();
+        assert_eq!(
+            rotation(Path::new("/l"), &alone).unwrap().max_size,
+            0,
+            "never rotates"
+        );
         let bad: BTreeMap<String, String> = [("max-size".into(), "lots".into())].into();
         assert!(rotation(Path::new("/l"), &bad).is_err());
     }

@@ -1,4 +1,7 @@
-//! A container's json-file log options, checked at create.
+//! A container's log driver and options, checked at create. `json-file`
+//! and `local` are written the same way (json-file's format, which `logs`
+//! and attach read); `local` has Docker's defaults for it (20 MB files,
+//! five of them).
 
 use std::path::Path;
 
@@ -15,22 +18,36 @@ pub fn with_defaults(
         .map(|f| f.log_opts)
         .unwrap_or_default();
     let mut cfg = own.unwrap_or_default();
-    if !cfg.typ.is_empty() && cfg.typ != "json-file" {
-        return Err(format!(
-            "logging driver {} is not supported (only json-file)",
-            cfg.typ
-        ));
+    match cfg.typ.as_str() {
+        "" | "json-file" => cfg.typ = "json-file".into(),
+        "local" => {
+            cfg.config.entry("max-size".into()).or_insert("20m".into());
+            cfg.config.entry("max-file".into()).or_insert("5".into());
+        }
+        "none" | "syslog" | "journald" | "gelf" | "fluentd" | "awslogs" | "splunk" | "etwlogs"
+        | "gcplogs" | "logentries" => {
+            return Err(format!(
+                "logging driver {} is not supported by rrun yet: use json-file or local",
+                cfg.typ
+            ))
+        }
+        other => {
+            return Err(format!(
+                "logger: no log driver named '{other}' is registered"
+            ))
+        }
     }
-    cfg.typ = "json-file".into();
-    for (k, v) in defaults {
-        cfg.config.entry(k).or_insert(v);
+    if cfg.typ == "json-file" {
+        for (k, v) in defaults {
+            cfg.config.entry(k).or_insert(v);
+        }
     }
     for k in cfg.config.keys() {
         if !matches!(
             k.as_str(),
             "max-size" | "max-file" | "compress" | "labels" | "env" | "tag"
         ) {
-            return Err(format!("unknown log opt '{k}' for json-file log driver"));
+            return Err(format!("unknown log opt '{k}' for {} log driver", cfg.typ));
         }
     }
     crate::shim::logfile::rotation(Path::new(""), &cfg.config)?;
