@@ -241,6 +241,17 @@ def test_healthchecks_status_log_and_filter(client, cleanup):
     assert [c.id for c in client.containers.list(filters={"health": "unhealthy"})] == [bad.id]
 
 
+def test_exec_framing_follows_the_start_request(client, cleanup):
+    c = client.containers.run("busybox", ["sleep", "300"], detach=True, name=name("frame"))
+    cleanup.append(("container", c.id))
+    # A terminal exec started without Tty: its output comes framed.
+    eid = client.api.exec_create(c.id, ["echo", "hi"], tty=True)["Id"]
+    assert client.api.exec_start(eid, tty=False) == b"hi\r\n"
+    # A plain exec started with Tty: the frames' payloads, raw.
+    eid = client.api.exec_create(c.id, ["sh", "-c", "echo out; echo err >&2"])["Id"]
+    assert sorted(client.api.exec_start(eid, tty=True).split()) == [b"err", b"out"]
+
+
 # --- images ---------------------------------------------------------------
 
 

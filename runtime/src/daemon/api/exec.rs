@@ -84,12 +84,14 @@ pub(super) async fn start(State(d): D, p: Params, req: Request) -> ApiResult<Res
         }
         return Ok(StatusCode::OK.into_response());
     }
-    let tty = e.config.tty;
+    // The stream's framing follows the start request's `Tty`, as
+    // dockerd's does (docker-py may start a terminal exec without it).
+    let tty = start.tty || (e.config.tty && !start_names_tty(&bytes));
     let ct = if tty { RAW } else { MULTIPLEXED };
     if !upgrade {
         // No hijack offered: the output as a streamed body, no stdin.
         let (tx, rx) = tokio::io::duplex(64 * 1024);
-        tokio::spawn(serve(d, e, c, tokio::io::empty(), tx, false));
+        tokio::spawn(serve(d, e, c, tokio::io::empty(), tx, false, tty));
         let stream = tokio_util_stream(rx);
         return Ok(([(header::CONTENT_TYPE, ct)], Body::from_stream(stream)).into_response());
     }
@@ -104,7 +106,7 @@ pub(super) async fn start(State(d): D, p: Params, req: Request) -> ApiResult<Res
         };
         let (rd, wr) = tokio::io::split(hyper_util::rt::TokioIo::new(up));
         let stdin = e.config.attach_stdin;
-        serve(d, e, c, rd, wr, stdin).await;
+        serve(d, e, c, rd, wr, stdin, tty).await;
     });
     Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
@@ -131,8 +133,15 @@ async fn settled(e: &Exec) -> crate::daemon::exec::ExecState {
 /// framed) output to the client and the client's input to the helper, and
 /// closes the client's stream once the exit code is recorded, so a client
 /// that inspects the exec after EOF finds it.
-async fn serve<R, W>(d: Arc<Daemon>, e: Arc<Exec>, c: Container, mut rd: R, mut wr: W, stdin: bool)
-where
+async fn serve<R, W>(
+    d: Arc<Daemon>,
+    e: Arc<Exec>,
+    c: Container,
+    mut rd: R,
+    mut wr: W,
+    stdin: bool,
+    tty: bool,
+) where
     R: AsyncRead + Unpin + Send + 'static,
     W: AsyncWrite + Unpin + Send + 'static,
 {
@@ -154,7 +163,7 @@ where
     let Some(data) = data.filter(|_| s.error.is_empty()) else {
         // Docker writes why it could not run into the stream.
         let msg = format!("{}\r\n", s.error);
-        let bytes = if e.config.tty {
+        let bytes = if tty {
             msg.into_bytes()
         } else {
             logs::frame(logs::STDERR, msg.as_bytes())
@@ -176,7 +185,12 @@ where
     });
     // Ok: the helper sent everything and closed; an error: the client went
     // away (a detach), and the process runs on without it.
-    if tokio::io::copy(&mut from_helper, &mut wr).await.is_ok() {
+    let framing = match (e.config.tty, tty) {
+        (true, false) => Framing::Frame,
+        (false, true) => Framing::Unframe,
+        _ => Framing::AsIs,
+    };
+    if pump(&mut from_helper, &mut wr, framing).await.is_ok() {
         let mut rx = e.subscribe();
         let _ = tokio::time::timeout(
             Duration::from_secs(10),
@@ -187,6 +201,55 @@ where
     input.abort();
     let _ = wr.flush().await;
     let _ = wr.shutdown().await;
+}
+
+/// Whether the start body says `Tty` at all (absent: the exec's own).
+fn start_names_tty(body: &[u8]) -> bool {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.as_object().map(|o| o.contains_key("Tty")))
+        .unwrap_or(false)
+}
+
+/// How the helper's output goes to the client: as the helper framed it
+/// (by the exec's `Tty`), or re-framed for a start request whose `Tty`
+/// differs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Framing {
+    AsIs,
+    /// A terminal's raw bytes as stdout frames.
+    Frame,
+    /// Frames' payloads as raw bytes.
+    Unframe,
+}
+
+async fn pump<R, W>(from: &mut R, to: &mut W, framing: Framing) -> std::io::Result<()>
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    use tokio::io::AsyncReadExt;
+    if framing == Framing::AsIs {
+        return tokio::io::copy(from, to).await.map(drop);
+    }
+    let mut buf = vec![0u8; 32768];
+    let mut pending = Vec::new();
+    loop {
+        let n = from.read(&mut buf).await?;
+        if n == 0 {
+            return Ok(());
+        }
+        let out = match framing {
+            Framing::Frame => logs::frame(logs::STDOUT, &buf[..n]),
+            _ => {
+                pending.extend_from_slice(&buf[..n]);
+                let (frames, used) = logs::deframe(&pending);
+                pending.drain(..used);
+                frames.into_iter().flat_map(|(_, p)| p).collect()
+            }
+        };
+        to.write_all(&out).await?;
+    }
 }
 
 /// The read side of a duplex pipe as a body stream.
