@@ -820,3 +820,23 @@ fn logs_since_and_until_select_a_window() {
         common::text(&bad.stderr)
     );
 }
+
+/// A bad archive to `POST /images/load`: dockerd's 200 with the error in
+/// the stream; rrun and the docker CLI say it and fail.
+#[test]
+fn loading_a_bad_archive_is_an_error_in_the_stream() {
+    let d = Daemon::start();
+    let bad = d.dir.path().join("bad.tar");
+    std::fs::write(&bad, b"this is not a tar archive").unwrap();
+    let out = d.rrun(&["load", "-i", bad.to_str().unwrap()]);
+    assert_eq!(code(&out), 1, "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("Error response from daemon:"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = d.docker(&["load", "-i", bad.to_str().unwrap()], None);
+    assert!(!out.status.success());
+    assert!(!text(&out.stderr).is_empty());
+    assert_eq!(d.ok(&["images", "-q"]), "", "nothing loaded");
+}

@@ -433,6 +433,11 @@ pub fn load(c: &Client, input: Option<std::path::PathBuf>, quiet: bool) -> Resul
             if let Some(s) = v["stream"].as_str() {
                 print!("{s}");
             }
+            // A bad archive: the daemon's error, in the stream (as dockerd).
+            if let Some(e) = v["errorDetail"]["message"].as_str() {
+                eprintln!("Error response from daemon: {e}");
+                return Ok(1);
+            }
         }
     }
     Ok(0)

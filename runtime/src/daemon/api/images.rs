@@ -108,8 +108,12 @@ pub(super) async fn pull(State(d): D, q: Q) -> ApiResult<Response> {
 
 pub(super) async fn load(State(d): D, body: Bytes) -> ApiResult<Response> {
     let msgs = blocking(move || {
-        let loaded = rrun_image::archive::load(&d.images, std::io::Cursor::new(body))
-            .map_err(|e| ApiError::bad(e.to_string()))?;
+        let loaded = match rrun_image::archive::load(&d.images, std::io::Cursor::new(body)) {
+            Ok(l) => l,
+            // dockerd streams a bad archive's error in a 200, as the
+            // clients (the docker CLI, docker-py) read it.
+            Err(e) => return Ok(Err(e.to_string())),
+        };
         let mut msgs = Vec::new();
         for (manifest, refs) in loaded.images {
             if refs.is_empty() {
@@ -123,13 +127,16 @@ pub(super) async fn load(State(d): D, body: Bytes) -> ApiResult<Response> {
                 msgs.push(format!("Loaded image: {name}\n"));
             }
         }
-        Ok(msgs)
+        Ok(Ok(msgs))
     })
     .await?;
-    let body: String = msgs
-        .into_iter()
-        .map(|m| json!({"stream": m}).to_string() + "\n")
-        .collect();
+    let body: String = match msgs {
+        Ok(msgs) => msgs
+            .into_iter()
+            .map(|m| json!({"stream": m}).to_string() + "\n")
+            .collect(),
+        Err(e) => json!({"errorDetail": {"message": e}, "error": e}).to_string() + "\n",
+    };
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
 
