@@ -840,3 +840,31 @@ fn loading_a_bad_archive_is_an_error_in_the_stream() {
     assert!(!text(&out.stderr).is_empty());
     assert_eq!(d.ok(&["images", "-q"]), "", "nothing loaded");
 }
+
+/// dockerd takes a network name with a space; so does rrund.
+#[test]
+fn a_network_name_may_hold_a_space() {
+    let d = Daemon::start();
+    d.load_busybox();
+    d.docker_ok(&["network", "create", "my net"]);
+    let out = d.docker_ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "my net",
+        "busybox",
+        "sh",
+        "-c",
+        "ip -4 -o addr show eth0 | wc -l",
+    ]);
+    assert_eq!(out.trim(), "1");
+    let v = common::daemon::inspect_network(&d, "my net");
+    assert_eq!(v["Name"], "my net");
+    d.docker_ok(&["network", "rm", "my net"]);
+    let bad = d.docker(&["network", "create", "a/b"], None);
+    assert!(
+        text(&bad.stderr).contains("invalid network name"),
+        "{}",
+        text(&bad.stderr)
+    );
+}

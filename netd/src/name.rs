@@ -7,14 +7,16 @@ use serde::{Deserialize, Serialize};
 /// Why a name or id was refused.
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum NameError {
-    #[error("invalid network name {0:?}: only [a-zA-Z0-9][a-zA-Z0-9_.-]* is allowed")]
+    #[error("invalid network name {0:?}: it must start with a letter or digit and hold no '/' or control characters")]
     Network(String),
     #[error("invalid network id {0:?}: expected 64 lowercase hex digits")]
     Id(String),
 }
 
-/// A network name, checked with Docker's rule `[a-zA-Z0-9][a-zA-Z0-9_.-]*`.
-/// Only built through `TryFrom`, so a value always holds a valid name.
+/// A network name: dockerd takes nearly any (spaces too); here it starts
+/// with a letter or digit (never a flag's `-`) and holds no `/` (it is a
+/// path segment of the API) and no control character. Networks are stored
+/// by id, so the name is never a file name. Only built through `TryFrom`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct NetworkName(String);
@@ -30,9 +32,7 @@ impl TryFrom<String> for NetworkName {
     fn try_from(s: String) -> Result<Self, NameError> {
         let mut chars = s.chars();
         let ok = match chars.next() {
-            Some(c) if c.is_ascii_alphanumeric() => {
-                chars.all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
-            }
+            Some(c) if c.is_alphanumeric() => chars.all(|c| c != '/' && !c.is_control()),
             _ => false,
         };
         if ok {
@@ -128,10 +128,14 @@ mod tests {
 
     #[test]
     fn network_names_follow_dockers_rule() {
-        for ok in ["todo-app", "a", "A_b.c-d", "0net", "bridge"] {
+        for ok in [
+            "todo-app", "a", "A_b.c-d", "0net", "bridge", "my net", "a:b", "é",
+        ] {
             assert!(NetworkName::try_from(ok).is_ok(), "{ok}");
         }
-        for bad in ["", "-x", ".x", "_x", "a/b", "a b", "../etc", "é", "a:b"] {
+        for bad in [
+            "", "-x", ".x", "_x", " x", "a/b", "../etc", "a\nb", "a\u{0}b",
+        ] {
             assert_eq!(
                 NetworkName::try_from(bad),
                 Err(NameError::Network(bad.to_string())),
