@@ -1,0 +1,398 @@
+//! The networks service: `network create/ls/inspect/rm/prune/connect/
+//! disconnect` on netd's store ([`view`]: the network views of `docker
+//! inspect` and `docker ps` of a container).
+
+mod view;
+
+pub use view::*;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, Ipv6Addr};
+use std::sync::Arc;
+
+use ipnet::IpNet;
+use netd::netns::NetNs;
+use netd::store::{Driver, Network};
+use netd::{ConnectOptions, ContainerRef, NetdError};
+use serde_json::{json, Value};
+
+use crate::daemon::containers::network::{mode_of, Mode};
+use crate::daemon::models::EndpointSettings;
+use crate::daemon::{ApiError, ApiResult, Daemon, Filters};
+
+/// `--ip6` for `net`, checked before anything is made: an IPv6 address of
+/// the network's IPv6 subnet (netd checks again, and that it is free, when
+/// the container is connected).
+pub(crate) fn check_ip6(net: &Network, ip: &str) -> Result<Ipv6Addr, String> {
+    let ip: Ipv6Addr = ip
+        .parse()
+        .map_err(|_| format!("invalid IPv6 address: {ip}"))?;
+    let Some(cfg) = net.ipv6() else {
+        return Err(format!(
+            "cannot assign {ip} (--ip6): network {} has no IPv6 (create it with --ipv6)",
+            net.name
+        ));
+    };
+    if !cfg.subnet.contains(&IpAddr::V6(ip)) {
+        return Err(format!(
+            "cannot assign {ip} (--ip6): it is not in network {}'s subnet {}",
+            net.name, cfg.subnet
+        ));
+    }
+    Ok(ip)
+}
+
+pub(crate) fn net_err(e: NetdError) -> ApiError {
+    use netd::store::StoreError;
+    match e {
+        NetdError::Store(StoreError::NotFound(n)) => {
+            ApiError::not_found(format!("network {n} not found"))
+        }
+        NetdError::Exists(n) => ApiError::conflict(format!("network with name {n} already exists")),
+        e @ (NetdError::InUse { .. }
+        | NetdError::AlreadyConnected { .. }
+        | NetdError::BridgeInUse { .. }) => ApiError::conflict(e.to_string()),
+        e @ (NetdError::NotConnected { .. }
+        | NetdError::Name(_)
+        | NetdError::Protocol(_)
+        | NetdError::Ipv6(_)
+        | NetdError::Ipam(_)) => ApiError::bad(e.to_string()),
+        e => ApiError::internal(e),
+    }
+}
+
+/// Network API handlers' logic (the routes are in `api`).
+impl Daemon {
+    /// `GET /networks` with Docker's filters (driver, id, label, name,
+    /// scope, type, dangling).
+    pub fn network_list(&self, filters: &Filters) -> ApiResult<Vec<Value>> {
+        filters.validate(&["dangling", "driver", "id", "label", "name", "scope", "type"])?;
+        filters.validate_values("type", &["custom", "builtin"])?;
+        filters.validate_values("scope", &["local", "swarm", "global"])?;
+        filters.validate_patterns("name")?;
+        let dangling = filters.bool_value("dangling")?;
+        let used = self.networks_in_use();
+        let nets = self.netd.networks().map_err(net_err)?;
+        Ok(nets
+            .iter()
+            .filter(|n| network_matches(n, filters))
+            .filter(|n| {
+                dangling.is_none_or(|d| d == (!is_builtin(n) && !used.contains(n.name.as_str())))
+            })
+            .map(network_json)
+            .collect())
+    }
+
+    /// The names of the networks some container (running or not) names.
+    fn networks_in_use(&self) -> std::collections::BTreeSet<String> {
+        self.all()
+            .iter()
+            .flat_map(|c| c.networks.iter().map(|r| r.name.clone()))
+            .collect()
+    }
+
+    pub fn network_inspect(&self, key: &str) -> ApiResult<Value> {
+        self.netd
+            .inspect(key)
+            .map(|n| network_json(&n))
+            .map_err(net_err)
+    }
+
+    /// `POST /networks/create`.
+    pub fn network_create(&self, body: &Value) -> ApiResult<Value> {
+        let name = body["Name"].as_str().unwrap_or_default();
+        let name =
+            netd::name::NetworkName::try_from(name).map_err(|e| ApiError::bad(e.to_string()))?;
+        if matches!(name.as_str(), "host" | "none" | "bridge")
+            && body["Driver"].as_str().unwrap_or("bridge") == "bridge"
+            && self.netd.inspect(name.as_str()).is_ok()
+        {
+            return Err(ApiError::conflict(format!(
+                "network with name {name} already exists"
+            )));
+        }
+        let driver = body["Driver"].as_str().unwrap_or("bridge");
+        if !matches!(driver, "" | "bridge") {
+            return Err(ApiError::bad(format!("plugin \"{driver}\" not found")));
+        }
+        if body["EnableIPv4"] == json!(false) {
+            return Err(ApiError::bad(
+                "IPv6-only networks (EnableIPv4 false, --ipv4=false) are not supported by rrun yet",
+            ));
+        }
+        let mut req = netd::CreateNetwork::bridge(name);
+        req.internal = body["Internal"].as_bool().unwrap_or(false);
+        // A JSON null (API 1.48's optional field) is false.
+        req.enable_ipv6 = body["EnableIPv6"].as_bool().unwrap_or(false);
+        if let Some(l) = body["Labels"].as_object() {
+            req.labels = l
+                .iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                .collect();
+        }
+        if let Some(o) = body["Options"].as_object() {
+            req.options = o
+                .iter()
+                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
+                .collect();
+        }
+        let config = body["IPAM"]["Config"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        ipam_request(&config, &mut req).map_err(ApiError::bad)?;
+        let n = self.netd.create_network(req).map_err(net_err)?;
+        self.events.emit(
+            "network",
+            "create",
+            n.id.as_str(),
+            &[("name", n.name.as_str()), ("type", "bridge")],
+        );
+        tracing::info!(network = %n.name, id = %n.id, "network created");
+        Ok(json!({"Id": n.id.as_str(), "Warning": ""}))
+    }
+
+    /// `DELETE /networks/{id}`.
+    pub fn network_remove(&self, key: &str) -> ApiResult<()> {
+        let n = self.netd.inspect(key).map_err(net_err)?;
+        if matches!(n.name.as_str(), "bridge" | "host" | "none") {
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                format!("{} is a pre-defined network and cannot be removed", n.name),
+            ));
+        }
+        // As Docker: refused while a running container is attached (netd
+        // knows its endpoints); stopped containers that name it do not
+        // hold it, and fail to start until it exists again.
+        self.netd.remove_network(n.id.as_str()).map_err(net_err)?;
+        self.events.emit(
+            "network",
+            "destroy",
+            n.id.as_str(),
+            &[("name", n.name.as_str()), ("type", "bridge")],
+        );
+        tracing::info!(network = %n.name, "network removed");
+        Ok(())
+    }
+
+    /// `POST /networks/prune`: user networks no container names (filters
+    /// `until`, `label`, `label!`).
+    pub fn network_prune(&self, filters: &Filters) -> ApiResult<Vec<String>> {
+        filters.validate(&["label", "label!", "until"])?;
+        let until = super::events::until_of(filters)?;
+        let used = self.networks_in_use();
+        let nets = self.netd.networks().map_err(net_err)?;
+        let mut removed = Vec::new();
+        for n in nets {
+            let created = chrono::DateTime::parse_from_rfc3339(&n.created)
+                .ok()
+                .and_then(|t| t.timestamp_nanos_opt())
+                .unwrap_or(0);
+            if is_builtin(&n)
+                || used.contains(n.name.as_str())
+                || !filters.match_labels("label", &n.labels)
+                || !filters.match_no_labels("label!", &n.labels)
+                || until.is_some_and(|u| created >= u)
+            {
+                continue;
+            }
+            if self.network_remove(n.id.as_str()).is_ok() {
+                removed.push(n.name.to_string());
+            }
+        }
+        Ok(removed)
+    }
+
+    /// `POST /networks/{id}/connect`.
+    pub fn network_connect(self: &Arc<Self>, key: &str, body: &Value) -> ApiResult<()> {
+        let net = self.netd.inspect(key).map_err(net_err)?;
+        let cname = body["Container"].as_str().unwrap_or_default();
+        let c = self.get(cname)?;
+        if mode_of(&c.host_config.network_mode) != Mode::Bridge || net.driver != Driver::Bridge {
+            return Err(ApiError::bad(
+                "container sharing network namespace with another container or host cannot be connected to any other network",
+            ));
+        }
+        if c.networks.iter().any(|r| r.name == net.name.as_str()) {
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                format!(
+                    "endpoint with name {} already exists in network {}",
+                    c.name, net.name
+                ),
+            ));
+        }
+        let mut eps = BTreeMap::new();
+        let ep: EndpointSettings =
+            serde_json::from_value(body["EndpointConfig"].clone()).unwrap_or_default();
+        eps.insert(net.name.to_string(), ep);
+        let (_, mut reqs) = self.plan_networks(net.name.as_str(), &eps)?;
+        let req = reqs.remove(0);
+        if c.state.running {
+            let ns = NetNs::open(self.netns_path(&c.id)).map_err(ApiError::internal)?;
+            let cref = ContainerRef {
+                id: &c.id,
+                name: &c.name,
+                hostname: Some(&c.config.hostname),
+                netns: &ns,
+            };
+            self.netd
+                .connect(
+                    &req.name,
+                    cref,
+                    ConnectOptions {
+                        aliases: req.aliases.clone(),
+                        ipv4: req.ipv4,
+                        ipv6: req.ipv6,
+                        ports: vec![],
+                    },
+                )
+                .map_err(net_err)?;
+        }
+        self.update(&c.id, |c| c.networks.push(req))?;
+        self.events.emit(
+            "network",
+            "connect",
+            net.id.as_str(),
+            &[
+                ("container", &c.id),
+                ("name", net.name.as_str()),
+                ("type", "bridge"),
+            ],
+        );
+        Ok(())
+    }
+
+    /// `POST /networks/{id}/disconnect`.
+    pub fn network_disconnect(&self, key: &str, body: &Value) -> ApiResult<()> {
+        let net = self.netd.inspect(key).map_err(net_err)?;
+        let cname = body["Container"].as_str().unwrap_or_default();
+        let c = self.get(cname)?;
+        if !c.networks.iter().any(|r| r.name == net.name.as_str()) {
+            return Err(ApiError::new(
+                axum::http::StatusCode::FORBIDDEN,
+                format!(
+                    "container {} is not connected to network {}",
+                    c.id, net.name
+                ),
+            ));
+        }
+        if net.containers.contains_key(&c.id) {
+            self.netd
+                .disconnect(net.id.as_str(), &c.id)
+                .map_err(net_err)?;
+        }
+        self.update(&c.id, |c| {
+            c.networks.retain(|r| r.name != net.name.as_str())
+        })?;
+        self.events.emit(
+            "network",
+            "disconnect",
+            net.id.as_str(),
+            &[
+                ("container", &c.id),
+                ("name", net.name.as_str()),
+                ("type", "bridge"),
+            ],
+        );
+        Ok(())
+    }
+}
+
+/// `IPAM.Config` of `POST /networks/create` into `req`: at most one entry
+/// per family, each entry's family that of its subnet, and its gateway and
+/// range of the same family (netd checks that they lie in the subnet).
+pub fn ipam_request(config: &[Value], req: &mut netd::CreateNetwork) -> Result<(), String> {
+    fn field<T: std::str::FromStr>(cfg: &Value, key: &str) -> Result<Option<T>, String> {
+        match cfg[key].as_str() {
+            None | Some("") => Ok(None),
+            Some(s) => s
+                .parse()
+                .map(Some)
+                .map_err(|_| format!("invalid {}: {s}", key.to_lowercase())),
+        }
+    }
+    let (mut seen4, mut seen6) = (false, false);
+    for cfg in config {
+        let subnet: Option<IpNet> = field(cfg, "Subnet")?;
+        let gateway: Option<IpAddr> = field(cfg, "Gateway")?;
+        let ip_range: Option<IpNet> = field(cfg, "IPRange")?;
+        let Some(subnet) = subnet else {
+            if gateway.is_some() || ip_range.is_some() {
+                return Err("no matching subnet for gateway or range".into());
+            }
+            continue;
+        };
+        let v6 = subnet.addr().is_ipv6();
+        let family = if v6 { "IPv6" } else { "IPv4" };
+        let mismatch = gateway
+            .filter(|g| g.is_ipv6() != v6)
+            .map(|g| format!("gateway {g}"))
+            .or_else(|| {
+                ip_range
+                    .filter(|r| r.addr().is_ipv6() != v6)
+                    .map(|r| format!("ip range {r}"))
+            });
+        if let Some(what) = mismatch {
+            return Err(format!(
+                "{what} is not in subnet {subnet}: not an {family} address"
+            ));
+        }
+        let seen = if v6 { &mut seen6 } else { &mut seen4 };
+        if std::mem::replace(seen, true) {
+            return Err(format!(
+                "more than one {family} subnet in IPAM.Config: an rrun network has at most one IPv4 and one IPv6 subnet"
+            ));
+        }
+        // The families match (checked above): the other arms never match.
+        match subnet {
+            IpNet::V4(s) => {
+                req.subnet = Some(s);
+                req.gateway = gateway.and_then(|g| match g {
+                    IpAddr::V4(g) => Some(g),
+                    IpAddr::V6(_) => None,
+                });
+                req.ip_range = ip_range.and_then(|r| match r {
+                    IpNet::V4(r) => Some(r),
+                    IpNet::V6(_) => None,
+                });
+            }
+            IpNet::V6(s) => {
+                req.subnet6 = Some(s);
+                req.gateway6 = gateway.and_then(|g| match g {
+                    IpAddr::V6(g) => Some(g),
+                    IpAddr::V4(_) => None,
+                });
+                req.ip_range6 = ip_range.and_then(|r| match r {
+                    IpNet::V6(r) => Some(r),
+                    IpNet::V4(_) => None,
+                });
+            }
+        }
+    }
+    Ok(())
+}
+
+fn is_builtin(n: &Network) -> bool {
+    matches!(n.name.as_str(), "bridge" | "host" | "none")
+}
+
+/// Docker's network filters: `name` a pattern, `id` a prefix, every
+/// `label`, `driver` and `type` exact; `scope` is always `local`.
+fn network_matches(n: &Network, f: &Filters) -> bool {
+    let driver = match n.driver {
+        Driver::Bridge => "bridge",
+        Driver::Host => "host",
+        Driver::None => "null",
+    };
+    let kind = if is_builtin(n) { "builtin" } else { "custom" };
+    f.pattern("name", n.name.as_str())
+        && f.prefix("id", n.id.as_str())
+        && f.exact("driver", driver)
+        && f.exact("type", kind)
+        && f.exact("scope", "local")
+        && f.match_labels("label", &n.labels)
+}
+
+#[cfg(test)]
+mod tests;
