@@ -364,81 +364,84 @@ pub fn apply_changes(changes: &[String]) -> Result<Value, String> {
             continue;
         }
         let (instr, arg) = ch.split_once(char::is_whitespace).unwrap_or((ch, ""));
-        let arg = arg.trim();
-        let list = |arg: &str| -> Value {
-            match serde_json::from_str::<Vec<String>>(arg) {
-                Ok(v) => json!(v),
-                Err(_) => json!(["/bin/sh", "-c", arg]),
-            }
-        };
-        match instr.to_ascii_uppercase().as_str() {
-            "ENV" => {
-                let env = cfg.entry("Env").or_insert_with(|| json!([]));
-                let pairs = match arg.split_once(char::is_whitespace) {
-                    Some((k, v)) if !k.contains('=') => vec![format!("{k}={}", v.trim())],
-                    _ => arg.split_whitespace().map(String::from).collect(),
-                };
-                for p in pairs {
-                    if !p.contains('=') {
-                        return Err(format!("ENV {p}: expected NAME=VALUE"));
-                    }
-                    if let Some(a) = env.as_array_mut() {
-                        a.push(json!(p));
-                    }
-                }
-            }
-            "CMD" => {
-                cfg.insert("Cmd".into(), list(arg));
-            }
-            "ENTRYPOINT" => {
-                cfg.insert("Entrypoint".into(), list(arg));
-            }
-            "WORKDIR" => {
-                cfg.insert("WorkingDir".into(), json!(arg));
-            }
-            "USER" => {
-                cfg.insert("User".into(), json!(arg));
-            }
-            "STOPSIGNAL" => {
-                cfg.insert("StopSignal".into(), json!(arg));
-            }
-            "HEALTHCHECK" => {
-                let hc = super::containers::health::parse_instruction(arg)?;
-                cfg.insert("Healthcheck".into(), json!(hc));
-            }
-            "EXPOSE" | "VOLUME" => {
-                let key = if instr.eq_ignore_ascii_case("EXPOSE") {
-                    "ExposedPorts"
-                } else {
-                    "Volumes"
-                };
-                let m = cfg.entry(key).or_insert_with(|| json!({}));
-                let items: Vec<String> = serde_json::from_str(arg)
-                    .unwrap_or_else(|_| arg.split_whitespace().map(String::from).collect());
-                for p in items {
-                    let p = if key == "ExposedPorts" && !p.contains('/') {
-                        format!("{p}/tcp")
-                    } else {
-                        p
-                    };
-                    if let Some(o) = m.as_object_mut() {
-                        o.insert(p, json!({}));
-                    }
-                }
-            }
-            "LABEL" => {
-                let m = cfg.entry("Labels").or_insert_with(|| json!({}));
-                for kv in arg.split_whitespace() {
-                    let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                    if let Some(o) = m.as_object_mut() {
-                        o.insert(k.to_string(), json!(v.trim_matches('"')));
-                    }
-                }
-            }
-            other => return Err(format!("{other} is not a valid change command")),
-        }
+        apply_change(&mut cfg, &instr.to_ascii_uppercase(), arg.trim())?;
     }
     Ok(Value::Object(cfg))
+}
+
+/// One `--change` instruction into the config object.
+fn apply_change(cfg: &mut Map<String, Value>, instr: &str, arg: &str) -> Result<(), String> {
+    // The exec form (`["sh", "-c"]`), else the shell form.
+    let list = |arg: &str| -> Value {
+        match serde_json::from_str::<Vec<String>>(arg) {
+            Ok(v) => json!(v),
+            Err(_) => json!(["/bin/sh", "-c", arg]),
+        }
+    };
+    let set = |cfg: &mut Map<String, Value>, key: &str, v: Value| {
+        cfg.insert(key.into(), v);
+    };
+    match instr {
+        "ENV" => add_env(cfg, arg)?,
+        "CMD" => set(cfg, "Cmd", list(arg)),
+        "ENTRYPOINT" => set(cfg, "Entrypoint", list(arg)),
+        "WORKDIR" => set(cfg, "WorkingDir", json!(arg)),
+        "USER" => set(cfg, "User", json!(arg)),
+        "STOPSIGNAL" => set(cfg, "StopSignal", json!(arg)),
+        "HEALTHCHECK" => {
+            let hc = super::containers::health::parse_instruction(arg)?;
+            set(cfg, "Healthcheck", json!(hc));
+        }
+        "EXPOSE" => add_keys(cfg, "ExposedPorts", arg, |p| {
+            if p.contains('/') {
+                p
+            } else {
+                format!("{p}/tcp")
+            }
+        }),
+        "VOLUME" => add_keys(cfg, "Volumes", arg, |p| p),
+        "LABEL" => {
+            let m = cfg.entry("Labels").or_insert_with(|| json!({}));
+            for kv in arg.split_whitespace() {
+                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
+                if let Some(o) = m.as_object_mut() {
+                    o.insert(k.to_string(), json!(v.trim_matches('"')));
+                }
+            }
+        }
+        other => return Err(format!("{other} is not a valid change command")),
+    }
+    Ok(())
+}
+
+/// `ENV A=1 B=2` or `ENV A 1`.
+fn add_env(cfg: &mut Map<String, Value>, arg: &str) -> Result<(), String> {
+    let env = cfg.entry("Env").or_insert_with(|| json!([]));
+    let pairs = match arg.split_once(char::is_whitespace) {
+        Some((k, v)) if !k.contains('=') => vec![format!("{k}={}", v.trim())],
+        _ => arg.split_whitespace().map(String::from).collect(),
+    };
+    for p in pairs {
+        if !p.contains('=') {
+            return Err(format!("ENV {p}: expected NAME=VALUE"));
+        }
+        if let Some(a) = env.as_array_mut() {
+            a.push(json!(p));
+        }
+    }
+    Ok(())
+}
+
+/// `EXPOSE`/`VOLUME` items (a JSON list or words) as keys of `key`'s object.
+fn add_keys(cfg: &mut Map<String, Value>, key: &str, arg: &str, item: impl Fn(String) -> String) {
+    let m = cfg.entry(key).or_insert_with(|| json!({}));
+    let items: Vec<String> = serde_json::from_str(arg)
+        .unwrap_or_else(|_| arg.split_whitespace().map(String::from).collect());
+    for p in items {
+        if let Some(o) = m.as_object_mut() {
+            o.insert(item(p), json!({}));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -86,48 +86,55 @@ pub(super) async fn info(State(d): D) -> ApiResult<Json<SystemInfo>> {
     Ok(Json(blocking(move || Ok(system_info(&d))).await?))
 }
 
-/// `GET /info` with every field dockerd sends that has a meaning here.
+/// `GET /info` with every field dockerd sends that has a meaning here:
+/// the machine's part, then the engine's.
 fn system_info(d: &Daemon) -> SystemInfo {
+    let mut info = host_info();
     let all = d.list(true, Default::default()).unwrap_or_default();
     let running = all.iter().filter(|c| c.state == "running").count() as i64;
     let paused = all.iter().filter(|c| c.state == "paused").count() as i64;
-    let images = rrun_image::images::list_images(&d.images)
-        .map(|v| v.len())
-        .unwrap_or(0);
-    let cgroup_v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    let images = rrun_image::images::list_images(&d.images).map_or(0, |v| v.len());
+    info.containers = Some(all.len() as i64);
+    info.containers_running = Some(running);
+    info.containers_paused = Some(paused);
+    info.containers_stopped = Some(all.len() as i64 - running - paused);
+    info.images = Some(images as i64);
+    info.docker_root_dir = Some(d.opts.data_root.display().to_string());
+    info.debug = Some(d.opts.log_level == "debug");
+    info.cgroup_driver = Some(if d.opts.systemd_cgroup {
+        SystemInfoCgroupDriverEnum::SYSTEMD
+    } else {
+        SystemInfoCgroupDriverEnum::CGROUPFS
+    });
     let runtime = Runtime {
         path: Some(d.opts.oci_bin.display().to_string()),
         ..Default::default()
     };
+    info.runtimes = Some([("rrun-oci".to_string(), runtime)].into());
+    info
+}
+
+/// The parts of `/info` that are the machine's and rrun's build's.
+fn host_info() -> SystemInfo {
+    let cgroup_v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
     let env = |k: &str| std::env::var(k).unwrap_or_default();
+    let yes = Some(true);
     SystemInfo {
         id: Some(String::new()),
-        containers: Some(all.len() as i64),
-        containers_running: Some(running),
-        containers_paused: Some(paused),
-        containers_stopped: Some(all.len() as i64 - running - paused),
-        images: Some(images as i64),
         driver: Some("overlay2".into()),
         driver_status: Some(vec![vec!["Backing Filesystem".into(), "extfs".into()]]),
-        docker_root_dir: Some(d.opts.data_root.display().to_string()),
-        memory_limit: Some(true),
-        swap_limit: Some(true),
-        cpu_cfs_period: Some(true),
-        cpu_cfs_quota: Some(true),
-        cpu_shares: Some(true),
-        cpu_set: Some(true),
-        pids_limit: Some(true),
+        memory_limit: yes,
+        swap_limit: yes,
+        cpu_cfs_period: yes,
+        cpu_cfs_quota: yes,
+        cpu_shares: yes,
+        cpu_set: yes,
+        pids_limit: yes,
         oom_kill_disable: Some(!cgroup_v2),
-        debug: Some(d.opts.log_level == "debug"),
         nfd: Some(count_dir("/proc/self/fd")),
         n_goroutines: Some(count_dir("/proc/self/task")),
         system_time: Some(chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Nanos, true)),
         logging_driver: Some("json-file".into()),
-        cgroup_driver: Some(if d.opts.systemd_cgroup {
-            SystemInfoCgroupDriverEnum::SYSTEMD
-        } else {
-            SystemInfoCgroupDriverEnum::CGROUPFS
-        }),
         cgroup_version: Some(if cgroup_v2 {
             SystemInfoCgroupVersionEnum::_2
         } else {
@@ -150,15 +157,12 @@ fn system_info(d: &Daemon) -> SystemInfo {
         http_proxy: Some(env("HTTP_PROXY")),
         https_proxy: Some(env("HTTPS_PROXY")),
         no_proxy: Some(env("NO_PROXY")),
-        name: Some(
-            nix::unistd::gethostname()
-                .map(|h| h.to_string_lossy().into_owned())
-                .unwrap_or_default(),
-        ),
+        name: nix::unistd::gethostname()
+            .ok()
+            .map(|h| h.to_string_lossy().into_owned()),
         labels: Some(vec![]),
         experimental_build: Some(false),
         server_version: Some(env!("CARGO_PKG_VERSION").into()),
-        runtimes: Some([("rrun-oci".to_string(), runtime)].into()),
         default_runtime: Some("rrun-oci".into()),
         swarm: Some(SwarmInfo {
             node_id: Some(String::new()),
@@ -168,7 +172,7 @@ fn system_info(d: &Daemon) -> SystemInfo {
             error: Some(String::new()),
             ..Default::default()
         }),
-        live_restore_enabled: Some(true),
+        live_restore_enabled: yes,
         isolation: Some(SystemInfoIsolationEnum::DEFAULT),
         init_binary: Some(String::new()),
         security_options: Some(vec!["name=seccomp,profile=builtin".into()]),

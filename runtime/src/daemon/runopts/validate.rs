@@ -88,6 +88,33 @@ pub fn grantable_caps(last: usize, bounding: u64) -> Vec<String> {
 /// Checks the options and fills in Docker's defaults (shm size, swap).
 /// Returns the create warnings.
 pub fn validate(o: &mut RunOptions, host: &Host) -> Result<Vec<String>, String> {
+    let warnings = validate_memory(o, host)?;
+    validate_cpu(o, host)?;
+    if o.shm_size < 0 {
+        return Err("SHM size can not be less than 0".into());
+    }
+    if o.shm_size == 0 {
+        o.shm_size = DEFAULT_SHM_SIZE;
+    }
+    if !(-1000..=1000).contains(&o.oom_score_adj) {
+        return Err(format!(
+            "Invalid value {}, range for oom score adj is [-1000, 1000]",
+            o.oom_score_adj
+        ));
+    }
+    validate_restart(&o.restart_policy)?;
+    capabilities(o, &host.caps)?;
+    let sec = parse_security(&o.security_opt)?;
+    if let Seccomp::Profile(p) = &sec.seccomp {
+        let profile = seccomp_profile::parse(p).map_err(|e| e.to_string())?;
+        seccomp_profile::to_oci(&profile, &target(&[], host)).map_err(|e| e.to_string())?;
+    }
+    validate_host_access(o)?;
+    Ok(warnings)
+}
+
+/// The memory limits, with Docker's messages; the swap default filled in.
+fn validate_memory(o: &mut RunOptions, host: &Host) -> Result<Vec<String>, String> {
     let mut warnings = Vec::new();
     if o.memory != 0 && o.memory < MIN_MEMORY {
         return Err("Minimum memory limit allowed is 6MB".into());
@@ -114,6 +141,15 @@ pub fn validate(o: &mut RunOptions, host: &Host) -> Result<Vec<String>, String> 
             "Minimum memory limit can not be less than memory reservation limit, see usage".into(),
         );
     }
+    // Docker's default: as much swap as memory (the limit covers both).
+    if o.memory > 0 && o.memory_swap == 0 && host.swap_limit {
+        o.memory_swap = o.memory * 2;
+    }
+    Ok(warnings)
+}
+
+/// The CPU limits and cpusets, with Docker's messages.
+fn validate_cpu(o: &RunOptions, host: &Host) -> Result<(), String> {
     if o.nano_cpus > 0 && o.cpu_period > 0 {
         return Err("Conflicting options: Nano CPUs and CPU Period cannot both be set".into());
     }
@@ -141,30 +177,11 @@ pub fn validate(o: &mut RunOptions, host: &Host) -> Result<Vec<String>, String> 
     check_cpuset(&o.cpuset_cpus, host.ncpu as u32)
         .map_err(|e| format!("Invalid value {} for cpuset cpus: {e}", o.cpuset_cpus))?;
     check_cpuset(&o.cpuset_mems, u32::MAX)
-        .map_err(|e| format!("Invalid value {} for cpuset mems: {e}", o.cpuset_mems))?;
-    // Docker's default: as much swap as memory (the limit covers both).
-    if o.memory > 0 && o.memory_swap == 0 && host.swap_limit {
-        o.memory_swap = o.memory * 2;
-    }
-    if o.shm_size < 0 {
-        return Err("SHM size can not be less than 0".into());
-    }
-    if o.shm_size == 0 {
-        o.shm_size = DEFAULT_SHM_SIZE;
-    }
-    if !(-1000..=1000).contains(&o.oom_score_adj) {
-        return Err(format!(
-            "Invalid value {}, range for oom score adj is [-1000, 1000]",
-            o.oom_score_adj
-        ));
-    }
-    validate_restart(&o.restart_policy)?;
-    capabilities(o, &host.caps)?;
-    let sec = parse_security(&o.security_opt)?;
-    if let Seccomp::Profile(p) = &sec.seccomp {
-        let profile = seccomp_profile::parse(p).map_err(|e| e.to_string())?;
-        seccomp_profile::to_oci(&profile, &target(&[], host)).map_err(|e| e.to_string())?;
-    }
+        .map_err(|e| format!("Invalid value {} for cpuset mems: {e}", o.cpuset_mems))
+}
+
+/// Ulimits, devices and sysctls: what the container may reach of the host.
+fn validate_host_access(o: &RunOptions) -> Result<(), String> {
     for u in &o.ulimits {
         parse_ulimit(&format!("{}={}:{}", u.name, u.soft, u.hard))?;
     }
@@ -181,7 +198,7 @@ pub fn validate(o: &mut RunOptions, host: &Host) -> Result<Vec<String>, String> 
             return Err(format!("sysctl '{k}' is not allowed"));
         }
     }
-    Ok(warnings)
+    Ok(())
 }
 
 /// moby's `ValidateRestartPolicy`.
