@@ -197,8 +197,60 @@ pub(super) async fn attach(State(d): D, p: Params, q: Q, req: Request) -> ApiRes
     let c = d.get(&id_of(&p))?;
     let rx = d.subscribe(&c.id)?;
     let dir = crate::daemon::store::containers_dir(&d.opts.data_root).join(&c.id);
-    let path = shim::log_path(&dir, &c.id);
-    let offset = if flag(&q, "logs") {
+    let follow = attach_follow(&c, &dir, flag(&q, "logs"), &q).await;
+    let initial = c.state.clone();
+    let stream = flag_stream(&q);
+    // Ends with the run that follows (or is going on): an exit newer than
+    // the one seen now, a removal, or a start that failed.
+    let done = move |s: &crate::daemon::store::State| {
+        s.status == REMOVED
+            || (!s.running && s.status == "exited" && s.finished_at != initial.finished_at)
+            || (s.status == "created" && !s.error.is_empty() && s.error != initial.error)
+            || (!stream && !s.running)
+    };
+    let (tx, chunks) = tokio::sync::mpsc::channel::<Bytes>(64);
+    tokio::spawn(follow.run(rx, tx, done));
+    let ct = if c.config.tty {
+        "application/vnd.docker.raw-stream"
+    } else {
+        "application/vnd.docker.multiplexed-stream"
+    };
+    if !req.headers().contains_key(header::UPGRADE) {
+        return Ok((
+            [(header::CONTENT_TYPE, ct)],
+            Body::from_stream(channel_stream(chunks)),
+        )
+            .into_response());
+    }
+    let stdin = flag(&q, "stdin").then(|| (d.subscribe(&c.id), dir.join(shim::ATTACH_SOCKET)));
+    let upgrade = hyper::upgrade::on(req);
+    tokio::spawn(async move {
+        let Ok(up) = upgrade.await else { return };
+        let (rd, wr) = tokio::io::split(hyper_util::rt::TokioIo::new(up));
+        if let Some((Ok(started), sock)) = stdin {
+            tokio::spawn(attach_stdin(rd, started, sock));
+        }
+        attach_output(chunks, wr).await;
+    });
+    Response::builder()
+        .status(StatusCode::SWITCHING_PROTOCOLS)
+        .header(header::CONNECTION, "Upgrade")
+        .header(header::UPGRADE, "tcp")
+        .header(header::CONTENT_TYPE, ct)
+        .body(Body::empty())
+        .map_err(ApiError::internal)
+}
+
+/// What an attach reads: the log from now on (from its start with
+/// `logs`), from a file held open before the container may start.
+async fn attach_follow(
+    c: &crate::daemon::store::Container,
+    dir: &std::path::Path,
+    from_start: bool,
+    q: &HashMap<String, String>,
+) -> Follow {
+    let path = shim::log_path(dir, &c.id);
+    let offset = if from_start {
         0
     } else {
         tokio::fs::metadata(&path)
@@ -222,84 +274,54 @@ pub(super) async fn attach(State(d): D, p: Params, q: Q, req: Request) -> ApiRes
             .map(|m| (f, std::os::unix::fs::MetadataExt::ino(&m))),
         Err(_) => None,
     };
-    let follow = Follow {
+    Follow {
         path,
         offset,
-        stdout: flag(&q, "stdout"),
-        stderr: flag(&q, "stderr"),
+        stdout: flag(q, "stdout"),
+        stderr: flag(q, "stderr"),
         timestamps: false,
         tail: None,
         raw: c.config.tty,
         held,
         window: Window::default(),
-    };
-    let initial = c.state.clone();
-    let q2 = q.clone();
-    // Ends with the run that follows (or is going on): an exit newer than
-    // the one seen now, a removal, or a start that failed.
-    let done = move |s: &crate::daemon::store::State| {
-        s.status == REMOVED
-            || (!s.running && s.status == "exited" && s.finished_at != initial.finished_at)
-            || (s.status == "created" && !s.error.is_empty() && s.error != initial.error)
-            || (!flag_stream(&q) && !s.running)
-    };
-    let (tx, chunks) = tokio::sync::mpsc::channel::<Bytes>(64);
-    tokio::spawn(follow.run(rx, tx, done));
-    let ct = if c.config.tty {
-        "application/vnd.docker.raw-stream"
-    } else {
-        "application/vnd.docker.multiplexed-stream"
-    };
-    if !req.headers().contains_key(header::UPGRADE) {
-        return Ok((
-            [(header::CONTENT_TYPE, ct)],
-            Body::from_stream(channel_stream(chunks)),
-        )
-            .into_response());
     }
-    // Stdin goes to the shim's attach socket (there only with OpenStdin),
-    // once the container runs: clients attach before they start it.
-    let want_stdin = flag(&q2, "stdin");
-    let mut started = d.subscribe(&c.id)?;
-    let sock_path = dir.join(shim::ATTACH_SOCKET);
-    let upgrade = hyper::upgrade::on(req);
-    tokio::spawn(async move {
-        use tokio::io::AsyncWriteExt;
-        let Ok(up) = upgrade.await else { return };
-        let io = hyper_util::rt::TokioIo::new(up);
-        let (mut rd, mut wr) = tokio::io::split(io);
-        if want_stdin {
-            tokio::spawn(async move {
-                if started.wait_for(|s| s.running).await.is_err() {
-                    return;
-                }
-                let sock = match shim::short_path(&sock_path) {
-                    // `_d` keeps the directory fd open while connecting.
-                    Ok((_d, p)) => tokio::net::UnixStream::connect(p).await.ok(),
-                    Err(_) => None,
-                };
-                let Some(mut sock) = sock else { return };
-                let _ = tokio::io::copy(&mut rd, &mut sock).await;
-                // The client's EOF closes the container's stdin.
-                let _ = sock.shutdown().await;
-            });
+}
+
+/// The client's input to the shim's attach socket (there only with
+/// OpenStdin), once the container runs: clients attach before they start it.
+async fn attach_stdin<R: tokio::io::AsyncRead + Unpin>(
+    mut rd: R,
+    mut started: tokio::sync::watch::Receiver<crate::daemon::store::State>,
+    sock_path: std::path::PathBuf,
+) {
+    use tokio::io::AsyncWriteExt;
+    if started.wait_for(|s| s.running).await.is_err() {
+        return;
+    }
+    let sock = match shim::short_path(&sock_path) {
+        // `_d` keeps the directory fd open while connecting.
+        Ok((_d, p)) => tokio::net::UnixStream::connect(p).await.ok(),
+        Err(_) => None,
+    };
+    let Some(mut sock) = sock else { return };
+    let _ = tokio::io::copy(&mut rd, &mut sock).await;
+    // The client's EOF closes the container's stdin.
+    let _ = sock.shutdown().await;
+}
+
+/// The container's output to the client, then the end of the stream.
+async fn attach_output<W: tokio::io::AsyncWrite + Unpin>(
+    mut chunks: tokio::sync::mpsc::Receiver<Bytes>,
+    mut wr: W,
+) {
+    use tokio::io::AsyncWriteExt;
+    while let Some(b) = chunks.recv().await {
+        if wr.write_all(&b).await.is_err() {
+            return;
         }
-        let mut chunks = chunks;
-        while let Some(b) = chunks.recv().await {
-            if wr.write_all(&b).await.is_err() {
-                return;
-            }
-        }
-        let _ = wr.flush().await;
-        let _ = wr.shutdown().await;
-    });
-    Response::builder()
-        .status(StatusCode::SWITCHING_PROTOCOLS)
-        .header(header::CONNECTION, "Upgrade")
-        .header(header::UPGRADE, "tcp")
-        .header(header::CONTENT_TYPE, ct)
-        .body(Body::empty())
-        .map_err(ApiError::internal)
+    }
+    let _ = wr.flush().await;
+    let _ = wr.shutdown().await;
 }
 
 pub(super) fn flag_stream(q: &HashMap<String, String>) -> bool {
