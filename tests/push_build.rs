@@ -1,0 +1,242 @@
+//! Images rrund makes and sends: `POST /images/{name}/push` and `/auth`
+//! driven by the real docker CLI (and `rrun push`) against Debian's
+//! docker-registry on 127.0.0.1, anonymous and with basic auth.
+
+mod common;
+
+use common::daemon::Daemon;
+use common::{run_timeout, text};
+use std::path::Path;
+use std::process::Output;
+
+fn code(o: &Output) -> i32 {
+    o.status.code().unwrap_or(-1)
+}
+
+/// `curl` with a timeout: the registry's own answer, bypassing rrund.
+fn curl(args: &[&str]) -> String {
+    let mut full = vec!["-sS", "--max-time", "20"];
+    full.extend_from_slice(args);
+    let out = run_timeout(30, Path::new("curl"), &full, None);
+    assert!(out.status.success(), "curl {args:?}: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+#[test]
+fn docker_push_to_a_registry_then_another_daemon_pulls_it() {
+    let reg = common::Registry::start();
+    let d = Daemon::start();
+    d.load_busybox();
+    let image = format!("{}/test/pushed:1", reg.host());
+    d.ok(&["tag", "busybox", &image]);
+
+    let out = d.docker_ok(&["push", &image]);
+    let want = format!("The push refers to repository [{}/test/pushed]", reg.host());
+    assert!(out.contains(&want), "{out}");
+    assert!(out.contains(": Pushed"), "{out}");
+    assert!(out.contains("1: digest: sha256:"), "{out}");
+    let tags = curl(&[&format!("http://{}/v2/test/pushed/tags/list", reg.host())]);
+    assert!(tags.contains("\"1\""), "{tags}");
+    // Docker's RepoDigests gains the digest the registry knows it by.
+    let digests = d.ok(&["image", "inspect", "-f", "{{json .RepoDigests}}", &image]);
+    assert!(
+        digests.contains(&format!("{}/test/pushed@sha256:", reg.host())),
+        "{digests}"
+    );
+
+    // Again with rrun: every blob is there already.
+    let out = d.ok(&["push", &image]);
+    assert!(out.contains("Layer already exists"), "{out}");
+
+    // Another daemon pulls and runs what was pushed.
+    let d2 = Daemon::start();
+    let out = d2.ok(&["run", "--rm", &image, "echo", "from the registry"]);
+    assert_eq!(out, "from the registry\n");
+
+    // A name with no local image: Docker's words, and a failed command.
+    let missing = format!("{}/test/never:1", reg.host());
+    let out = d.docker(&["push", &missing], None);
+    assert_ne!(code(&out), 0, "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("An image does not exist locally with the tag"),
+        "{err}"
+    );
+    let out = d.rrun(&["push", &missing]);
+    assert_ne!(code(&out), 0, "{}", text(&out.stdout));
+}
+
+#[test]
+fn docker_login_checks_credentials_and_push_uses_them() {
+    let reg = common::Registry::start_htpasswd("alice", "s3cret");
+    let d = Daemon::start();
+    d.load_busybox();
+    let image = format!("{}/team/app:2", reg.host());
+    d.ok(&["tag", "busybox", &image]);
+
+    // Anonymous: the registry refuses, and the push says so.
+    let out = d.docker(&["push", &image], None);
+    assert_ne!(code(&out), 0, "{}", text(&out.stdout));
+    assert!(text(&out.stderr).contains("access denied"), "{}", text(&out.stderr));
+
+    // A wrong password: dockerd's message, and nothing stored.
+    let host = reg.host();
+    let login = |password: &str| {
+        d.docker(
+            &["login", "-u", "alice", "--password-stdin", &host],
+            Some(&format!("{password}\n")),
+        )
+    };
+    let out = login("wrong");
+    assert_ne!(code(&out), 0, "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!(
+            "login attempt to http://{host}/v2/ failed with status: 401 Unauthorized"
+        )),
+        "{err}"
+    );
+
+    let out = login("s3cret");
+    assert_eq!(code(&out), 0, "{}{}", text(&out.stderr), d.log());
+    assert!(text(&out.stdout).contains("Login Succeeded"), "{}", text(&out.stdout));
+
+    // The docker CLI now sends the credentials with its push.
+    let out = d.docker_ok(&["push", &image]);
+    assert!(out.contains("2: digest: sha256:"), "{out}");
+    let tags = curl(&[
+        "-u",
+        "alice:s3cret",
+        &format!("http://{host}/v2/team/app/tags/list"),
+    ]);
+    assert!(tags.contains("\"2\""), "{tags}");
+
+    // A bad X-Registry-Auth header is a 400, not a push.
+    let (status, body) = raw_push(&d, &format!("/images/{image}/push?tag=2"), "!!!");
+    assert_eq!(status, 400, "{body}");
+    assert!(body.contains("X-Registry-Auth"), "{body}");
+}
+
+/// `POST path` on the daemon's socket with an `X-Registry-Auth` header.
+fn raw_push(d: &Daemon, path: &str, auth: &str) -> (u16, String) {
+    let out = run_timeout(
+        30,
+        Path::new("curl"),
+        &[
+            "-sS",
+            "--max-time",
+            "20",
+            "-o",
+            "-",
+            "-w",
+            "\n%{http_code}",
+            "--unix-socket",
+            d.socket().to_str().unwrap(),
+            "-X",
+            "POST",
+            "-H",
+            &format!("X-Registry-Auth: {auth}"),
+            &format!("http://rrun{path}"),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "curl: {}", text(&out.stderr));
+    let all = text(&out.stdout);
+    let (body, status) = all.rsplit_once('\n').unwrap();
+    (status.trim().parse().unwrap(), body.to_string())
+}
+
+/// A context directory with `dockerfile` and a file for COPY.
+fn context(dockerfile: &str) -> tempfile::TempDir {
+    let dir = tempfile::Builder::new()
+        .prefix("rrun-build-ctx-")
+        .tempdir()
+        .unwrap();
+    std::fs::write(dir.path().join("Dockerfile"), dockerfile).unwrap();
+    std::fs::write(dir.path().join("hello.txt"), "copied from the context\n").unwrap();
+    dir
+}
+
+const DOCKERFILE: &str = "\
+FROM busybox
+ARG GREETING=hello
+ENV APP_DIR=/app
+WORKDIR /app
+COPY hello.txt ./
+RUN echo \"$GREETING from run in $APP_DIR\" > ran.txt && cat hello.txt
+LABEL purpose=test
+CMD [\"cat\", \"/app/ran.txt\"]
+";
+
+/// `DOCKER_BUILDKIT=0 docker build args…` against `d`.
+fn classic_docker_build(d: &Daemon, args: &[&str]) -> Output {
+    let mut full = vec!["DOCKER_BUILDKIT=0".to_string()];
+    full.extend(d.docker_argv(args));
+    let full: Vec<&str> = full.iter().map(String::as_str).collect();
+    run_timeout(180, Path::new("/usr/bin/env"), &full, None)
+}
+
+#[test]
+fn classic_docker_build_makes_an_image_that_runs() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let ctx = context(DOCKERFILE);
+    let dir = ctx.path().to_str().unwrap();
+    let out = classic_docker_build(&d, &["build", "-t", "built:1", "--build-arg", "GREETING=hi", dir]);
+    let stdout = text(&out.stdout);
+    assert_eq!(code(&out), 0, "{stdout}{}{}", text(&out.stderr), d.log());
+    assert!(stdout.contains("Step 1/8 : FROM busybox"), "{stdout}");
+    assert!(stdout.contains("Step 6/8 : RUN echo"), "{stdout}");
+    // The RUN's output comes through.
+    assert!(stdout.contains("copied from the context"), "{stdout}");
+    assert!(stdout.contains("Successfully built "), "{stdout}");
+    assert!(stdout.contains("Successfully tagged built:1"), "{stdout}");
+
+    // The image runs, shows its RUN's effect, and keeps its config.
+    assert_eq!(d.ok(&["run", "--rm", "built:1"]), "hi from run in /app\n");
+    assert_eq!(
+        d.ok(&["run", "--rm", "built:1", "cat", "hello.txt"]),
+        "copied from the context\n"
+    );
+    let label = d.ok(&["image", "inspect", "-f", "{{.Config.Labels.purpose}} {{.Config.WorkingDir}}", "built:1"]);
+    assert_eq!(label.trim(), "test /app");
+
+    // rrun build of the same context: every step from the cache.
+    let out = d.ok(&["build", "-t", "built:2", "--build-arg", "GREETING=hi", dir]);
+    assert!(out.contains("Using cache"), "{out}");
+    assert!(out.contains("Successfully tagged built:2"), "{out}");
+    let id1 = d.ok(&["image", "inspect", "-f", "{{.Id}}", "built:1"]);
+    let id2 = d.ok(&["image", "inspect", "-f", "{{.Id}}", "built:2"]);
+    assert_eq!(id1, id2);
+}
+
+#[test]
+fn rrun_build_with_a_default_arg_and_bad_dockerfiles() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let ctx = context(DOCKERFILE);
+    let dir = ctx.path().to_str().unwrap();
+    let id = d.ok(&["build", "-q", "-t", "plain", dir]);
+    assert!(id.trim().starts_with("sha256:"), "{id}");
+    assert_eq!(d.ok(&["run", "--rm", "plain"]), "hello from run in /app\n");
+
+    // An unknown instruction: one line naming the Dockerfile's line.
+    let bad = context("FROM busybox\nRUN true\nFROBNICATE now\n");
+    let out = d.rrun(&["build", "-t", "bad", bad.path().to_str().unwrap()]);
+    assert_ne!(code(&out), 0, "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(err.contains("Dockerfile:3"), "{err}");
+    assert_eq!(err.trim().lines().count(), 1, "{err}");
+    assert_ne!(code(&d.rrun(&["image", "inspect", "bad"])), 0);
+
+    // A failing RUN: its exit code, and nothing tagged.
+    let failing = context("FROM busybox\nRUN echo about to fail; exit 3\n");
+    let out = classic_docker_build(&d, &["build", "-t", "failing", failing.path().to_str().unwrap()]);
+    assert_ne!(code(&out), 0, "{}", text(&out.stdout));
+    assert!(text(&out.stdout).contains("about to fail"), "{}", text(&out.stdout));
+    let err = text(&out.stderr);
+    assert!(err.contains("returned a non-zero code: 3"), "{err}");
+    assert_ne!(code(&d.rrun(&["image", "inspect", "failing"])), 0);
+    // Its container is gone.
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
+}
