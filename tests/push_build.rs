@@ -5,7 +5,7 @@
 mod common;
 
 use common::daemon::Daemon;
-use common::{run_timeout, text};
+use common::{bin, run_timeout, text};
 use std::path::Path;
 use std::process::Output;
 
@@ -77,7 +77,11 @@ fn docker_login_checks_credentials_and_push_uses_them() {
     // Anonymous: the registry refuses, and the push says so.
     let out = d.docker(&["push", &image], None);
     assert_ne!(code(&out), 0, "{}", text(&out.stdout));
-    assert!(text(&out.stderr).contains("access denied"), "{}", text(&out.stderr));
+    assert!(
+        text(&out.stderr).contains("access denied"),
+        "{}",
+        text(&out.stderr)
+    );
 
     // A wrong password: dockerd's message, and nothing stored.
     let host = reg.host();
@@ -99,7 +103,11 @@ fn docker_login_checks_credentials_and_push_uses_them() {
 
     let out = login("s3cret");
     assert_eq!(code(&out), 0, "{}{}", text(&out.stderr), d.log());
-    assert!(text(&out.stdout).contains("Login Succeeded"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("Login Succeeded"),
+        "{}",
+        text(&out.stdout)
+    );
 
     // The docker CLI now sends the credentials with its push.
     let out = d.docker_ok(&["push", &image]);
@@ -115,6 +123,86 @@ fn docker_login_checks_credentials_and_push_uses_them() {
     let (status, body) = raw_push(&d, &format!("/images/{image}/push?tag=2"), "!!!");
     assert_eq!(status, 400, "{body}");
     assert!(body.contains("X-Registry-Auth"), "{body}");
+}
+
+/// `rrun args…` against `d` with a Docker config directory of the test's
+/// own (`DOCKER_CONFIG`), never the host's.
+fn rrun_with_config(d: &Daemon, config: &Path, args: &[&str], stdin: Option<&str>) -> Output {
+    let rrun = bin("rrun");
+    let host = d.host();
+    let config_env = format!("DOCKER_CONFIG={}", config.display());
+    let mut full = vec![
+        "RRUN_NO_AUTOSTART=1",
+        config_env.as_str(),
+        rrun.to_str().unwrap(),
+        "-H",
+        host.as_str(),
+    ];
+    full.extend_from_slice(args);
+    run_timeout(60, Path::new("/usr/bin/env"), &full, stdin)
+}
+
+#[test]
+fn rrun_login_stores_credentials_that_push_sends() {
+    let reg = common::Registry::start_htpasswd("bob", "pa55");
+    let d = Daemon::start();
+    d.load_busybox();
+    let config = d.dir.path().join("rrun-docker-config");
+    let host = reg.host();
+    let image = format!("{host}/team/rrun:3");
+    d.ok(&["tag", "busybox", &image]);
+    let rrun = |args: &[&str], stdin: Option<&str>| rrun_with_config(&d, &config, args, stdin);
+
+    let out = rrun(
+        &["login", "-u", "bob", "--password-stdin", &host],
+        Some("nope\n"),
+    );
+    assert_ne!(code(&out), 0, "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("401 Unauthorized"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!config.join("config.json").exists());
+
+    let out = rrun(
+        &["login", "-u", "bob", "--password-stdin", &host],
+        Some("pa55\n"),
+    );
+    assert_eq!(code(&out), 0, "{}{}", text(&out.stderr), d.log());
+    assert_eq!(text(&out.stdout), "Login Succeeded\n");
+    let stored = std::fs::read_to_string(config.join("config.json")).unwrap();
+    assert!(stored.contains(&host), "{stored}");
+
+    let out = rrun(&["push", &image], None);
+    assert_eq!(code(&out), 0, "{}{}", text(&out.stderr), d.log());
+    assert!(
+        text(&out.stdout).contains("3: digest: sha256:"),
+        "{}",
+        text(&out.stdout)
+    );
+    let tags = curl(&[
+        "-u",
+        "bob:pa55",
+        &format!("http://{host}/v2/team/rrun/tags/list"),
+    ]);
+    assert!(tags.contains("\"3\""), "{tags}");
+
+    // Logged out, the push is refused again.
+    let out = rrun(&["logout", &host], None);
+    assert_eq!(
+        text(&out.stdout),
+        format!("Removing login credentials for {host}\n")
+    );
+    let again = format!("{host}/team/rrun:4");
+    d.ok(&["tag", "busybox", &again]);
+    let out = rrun(&["push", &again], None);
+    assert_ne!(code(&out), 0, "{}", text(&out.stdout));
+    assert!(
+        text(&out.stderr).contains("access denied"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// `POST path` on the daemon's socket with an `X-Registry-Auth` header.
@@ -182,7 +270,10 @@ fn classic_docker_build_makes_an_image_that_runs() {
     d.load_busybox();
     let ctx = context(DOCKERFILE);
     let dir = ctx.path().to_str().unwrap();
-    let out = classic_docker_build(&d, &["build", "-t", "built:1", "--build-arg", "GREETING=hi", dir]);
+    let out = classic_docker_build(
+        &d,
+        &["build", "-t", "built:1", "--build-arg", "GREETING=hi", dir],
+    );
     let stdout = text(&out.stdout);
     assert_eq!(code(&out), 0, "{stdout}{}{}", text(&out.stderr), d.log());
     assert!(stdout.contains("Step 1/8 : FROM busybox"), "{stdout}");
@@ -198,7 +289,13 @@ fn classic_docker_build_makes_an_image_that_runs() {
         d.ok(&["run", "--rm", "built:1", "cat", "hello.txt"]),
         "copied from the context\n"
     );
-    let label = d.ok(&["image", "inspect", "-f", "{{.Config.Labels.purpose}} {{.Config.WorkingDir}}", "built:1"]);
+    let label = d.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Config.Labels.purpose}} {{.Config.WorkingDir}}",
+        "built:1",
+    ]);
     assert_eq!(label.trim(), "test /app");
 
     // rrun build of the same context: every step from the cache.
@@ -231,9 +328,16 @@ fn rrun_build_with_a_default_arg_and_bad_dockerfiles() {
 
     // A failing RUN: its exit code, and nothing tagged.
     let failing = context("FROM busybox\nRUN echo about to fail; exit 3\n");
-    let out = classic_docker_build(&d, &["build", "-t", "failing", failing.path().to_str().unwrap()]);
+    let out = classic_docker_build(
+        &d,
+        &["build", "-t", "failing", failing.path().to_str().unwrap()],
+    );
     assert_ne!(code(&out), 0, "{}", text(&out.stdout));
-    assert!(text(&out.stdout).contains("about to fail"), "{}", text(&out.stdout));
+    assert!(
+        text(&out.stdout).contains("about to fail"),
+        "{}",
+        text(&out.stdout)
+    );
     let err = text(&out.stderr);
     assert!(err.contains("returned a non-zero code: 3"), "{err}");
     assert_ne!(code(&d.rrun(&["image", "inspect", "failing"])), 0);

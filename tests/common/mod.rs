@@ -346,12 +346,7 @@ impl Registry {
     /// A registry with basic auth: one user in a bcrypt htpasswd file
     /// (apache2-utils' htpasswd) in the registry's own directory.
     pub fn start_htpasswd(user: &str, password: &str) -> Registry {
-        let out = run_timeout(
-            30,
-            Path::new("htpasswd"),
-            &["-Bbn", user, password],
-            None,
-        );
+        let out = run_timeout(30, Path::new("htpasswd"), &["-Bbn", user, password], None);
         assert!(
             out.status.success(),
             "htpasswd (apache2-utils, scripts/deps/images.txt): {}",

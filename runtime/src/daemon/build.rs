@@ -13,7 +13,9 @@ use std::sync::Arc;
 use serde_json::{json, Value};
 
 use rrun_build::copy::{copy_into, CopyRoots};
-use rrun_build::{BuildEvent, BuildHost, Commit, CopyFrom, CopySpec, HostError, HostImage, RunSpec};
+use rrun_build::{
+    BuildEvent, BuildHost, Commit, CopyFrom, CopySpec, HostError, HostImage, RunSpec,
+};
 use rrun_image::commit::{commit_image, CommitSpec};
 use rrun_image::images::{load_image, LocalImage};
 use rrun_image::layer::{layer_from_upper, NewLayer};
@@ -134,22 +136,47 @@ impl DaemonHost {
         body
     }
 
-    /// Starts container `id` and waits for it to exit; its exit code.
+    /// Starts container `id` and waits for it to exit, relaying its
+    /// output as it comes; its exit code.
     fn run_to_exit(&self, id: &str) -> Result<i32, HostError> {
         let mut rx = self.d.subscribe(id).map_err(|e| err(e.message))?;
         self.d.start(id).map_err(|e| err(e.message))?;
-        self.rt
-            .block_on(rx.wait_for(|s| !s.running && s.status != "created"))
-            .map_err(err)?;
+        let mut offset = 0;
+        loop {
+            let waited = self.rt.block_on(async {
+                let exited = rx.wait_for(|s| !s.running && s.status != "created");
+                tokio::time::timeout(std::time::Duration::from_millis(250), exited)
+                    .await
+                    .map(|r| r.map(|_| ()))
+            });
+            self.relay_output(id, &mut offset);
+            match waited {
+                Ok(r) => break r.map_err(err)?,
+                Err(_elapsed) => continue,
+            }
+        }
         Ok(self.d.get(id).map_err(|e| err(e.message))?.state.exit_code)
     }
 
-    /// The container's output (its json-file log), sent as the build's.
-    fn relay_output(&self, id: &str) {
+    /// The container's new output (complete lines of its json-file log
+    /// after `offset`), sent as the build's.
+    fn relay_output(&self, id: &str, offset: &mut u64) {
+        use std::io::{Read, Seek, SeekFrom};
         let log = self.d.dir(id).join(format!("{id}-json.log"));
-        let text = std::fs::read_to_string(log).unwrap_or_default();
-        for line in text.lines() {
-            if let Ok(v) = serde_json::from_str::<Value>(line) {
+        let mut buf = Vec::new();
+        let read = std::fs::File::open(log).and_then(|mut f| {
+            f.seek(SeekFrom::Start(*offset))?;
+            f.read_to_end(&mut buf)
+        });
+        if read.is_err() {
+            return;
+        }
+        let Some(end) = buf.iter().rposition(|&b| b == b'\n') else {
+            return;
+        };
+        *offset += end as u64 + 1;
+        for line in buf[..end].split(|&b| b == b'\n') {
+            if let Ok(v) = serde_json::from_slice::<Value>(line) {
                 if let Some(s) = v["log"].as_str() {
                     self.say(s.to_string());
                 }
@@ -198,9 +225,12 @@ impl BuildHost for DaemonHost {
     }
 
     fn run(&mut self, parent: Option<&HostImage>, spec: &RunSpec) -> Result<NewLayer, HostError> {
-        let parent = parent.ok_or_else(|| err("RUN needs a base image (FROM scratch has no shell)"))?;
+        let parent =
+            parent.ok_or_else(|| err("RUN needs a base image (FROM scratch has no shell)"))?;
         if spec.stdin.is_some() {
-            return Err(err("RUN with a heredoc is not supported by rrund's builder yet"));
+            return Err(err(
+                "RUN with a heredoc is not supported by rrund's builder yet",
+            ));
         }
         let id = self
             .d
@@ -208,7 +238,6 @@ impl BuildHost for DaemonHost {
             .map_err(|e| err(e.message))?;
         self.say(format!(" ---> Running in {}\n", &id[..12.min(id.len())]));
         let ran = self.run_to_exit(&id);
-        self.relay_output(&id);
         let layer = match ran {
             Ok(0) => layer_from_upper(&self.d.images, &self.d.dir(&id).join("upper")).map_err(err),
             Ok(code) => Err(err(format!(
@@ -217,8 +246,14 @@ impl BuildHost for DaemonHost {
             ))),
             Err(e) => Err(e),
         };
-        if let Err(e) = self.d.remove(&id, true, true) {
-            tracing::warn!(container = %id, error = %e.message, "remove a build container");
+        match self.d.remove(&id, true, true) {
+            Ok(()) => self.say(format!(
+                "Removing intermediate container {}\n",
+                &id[..12.min(id.len())]
+            )),
+            Err(e) => {
+                tracing::warn!(container = %id, error = %e.message, "remove a build container")
+            }
         }
         layer
     }
@@ -299,7 +334,10 @@ impl BuildHost for DaemonHost {
         let img = self.local(Some(image))?.expect("an image was given");
         for t in tags {
             let r = Reference::parse(t).map_err(err)?;
-            self.d.images.set_ref(&r, &img.manifest_digest).map_err(err)?;
+            self.d
+                .images
+                .set_ref(&r, &img.manifest_digest)
+                .map_err(err)?;
             let name = r.familiar();
             self.d
                 .events
@@ -315,7 +353,9 @@ impl BuildHost for DaemonHost {
         };
         match event {
             BuildEvent::Step { n, total, text } => self.say(format!("Step {n}/{total} : {text}\n")),
-            BuildEvent::UsingCache { .. } => self.say(" ---> Using cache\n".into()),
+            BuildEvent::UsingCache { id } => {
+                self.say(format!(" ---> Using cache\n ---> {}\n", short(id)))
+            }
             BuildEvent::Done { id } => self.say(format!(" ---> {}\n", short(id))),
             BuildEvent::Warning(w) => self.say(format!("[Warning] {w}\n")),
         }
@@ -350,11 +390,7 @@ impl Daemon {
         send: Sink,
         rt: tokio::runtime::Handle,
     ) {
-        let scratch = self
-            .opts
-            .data_root
-            .join("build")
-            .join(store::new_id());
+        let scratch = self.opts.data_root.join("build").join(store::new_id());
         let result = self.build_in(&r, context_tar, &scratch, send.clone(), rt);
         if let Err(e) = std::fs::remove_dir_all(&scratch) {
             tracing::warn!(dir = %scratch.display(), error = %e, "remove a build's scratch");
@@ -421,15 +457,13 @@ fn read_dockerfile(context: &Path, rel: &str) -> Result<String, String> {
     let rel = if rel.is_empty() { "Dockerfile" } else { rel };
     let p = Path::new(rel);
     if p.is_absolute()
-        || p
-            .components()
+        || p.components()
             .any(|c| matches!(c, std::path::Component::ParentDir))
     {
         return Err(format!(
             "the Dockerfile ({rel}) must be within the build context"
         ));
     }
-    std::fs::read_to_string(context.join(p)).map_err(|e| {
-        format!("Cannot locate specified Dockerfile: {rel} ({e})")
-    })
+    std::fs::read_to_string(context.join(p))
+        .map_err(|e| format!("Cannot locate specified Dockerfile: {rel} ({e})"))
 }

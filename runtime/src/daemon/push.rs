@@ -224,11 +224,16 @@ mod tests {
         )))
         .unwrap()
         .unwrap();
-        assert_eq!((c.username.as_str(), c.password.as_str()), ("alice", "s3cret?>"));
+        assert_eq!(
+            (c.username.as_str(), c.password.as_str()),
+            ("alice", "s3cret?>")
+        );
         // Unpadded, and the `auth` field alone.
         let auth = base64::engine::general_purpose::STANDARD.encode("bob:pw");
         let h = enc(&format!(r#"{{"auth":"{auth}"}}"#));
-        let c = registry_auth_header(Some(h.trim_end_matches('='))).unwrap().unwrap();
+        let c = registry_auth_header(Some(h.trim_end_matches('=')))
+            .unwrap()
+            .unwrap();
         assert_eq!((c.username.as_str(), c.password.as_str()), ("bob", "pw"));
         let e = registry_auth_header(Some("!!!")).unwrap_err();
         assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);

@@ -90,7 +90,8 @@ mod tests {
 
     #[test]
     fn queries_read_as_the_classic_builder_sends_them() {
-        let raw = "t=app%3A1&t=other&buildargs=%7B%22V%22%3A%221%22%2C%22N%22%3Anull%7D&nocache=1&q=true";
+        let raw =
+            "t=app%3A1&t=other&buildargs=%7B%22V%22%3A%221%22%2C%22N%22%3Anull%7D&nocache=1&q=true";
         let q: HashMap<String, String> = serde_urlencoded::from_str(raw).unwrap();
         let r = build_request(&q, raw).unwrap();
         assert_eq!(r.tags.len(), 2);

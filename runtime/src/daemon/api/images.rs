@@ -120,7 +120,12 @@ fn progress_response(
 
 /// `POST /images/{name}/push?tag=`, with the client's credentials in
 /// `X-Registry-Auth`: Docker's progress messages as they come.
-fn push(d: Arc<Daemon>, name: String, q: &HashMap<String, String>, headers: &HeaderMap) -> ApiResult<Response> {
+fn push(
+    d: Arc<Daemon>,
+    name: String,
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
     let auth = headers.get("X-Registry-Auth").and_then(|v| v.to_str().ok());
     let cred = crate::daemon::push::registry_auth_header(auth)?;
     let tag = q.get("tag").cloned().unwrap_or_default();
