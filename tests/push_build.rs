@@ -48,6 +48,16 @@ fn docker_push_to_a_registry_then_another_daemon_pulls_it() {
     let out = d.ok(&["push", &image]);
     assert!(out.contains("Layer already exists"), "{out}");
 
+    // `push -a`: every local tag of the repository.
+    let other = format!("{}/test/pushed:2", reg.host());
+    d.ok(&["tag", "busybox", &other]);
+    let name = format!("{}/test/pushed", reg.host());
+    let out = d.ok(&["push", "-a", &name]);
+    assert!(
+        out.contains("1: digest: sha256:") && out.contains("2: digest: sha256:"),
+        "{out}"
+    );
+
     // Another daemon pulls and runs what was pushed.
     let d2 = Daemon::start();
     let out = d2.ok(&["run", "--rm", &image, "echo", "from the registry"]);
@@ -316,6 +326,22 @@ fn rrun_build_with_a_default_arg_and_bad_dockerfiles() {
     let id = d.ok(&["build", "-q", "-t", "plain", dir]);
     assert!(id.trim().starts_with("sha256:"), "{id}");
     assert_eq!(d.ok(&["run", "--rm", "plain"]), "hello from run in /app\n");
+
+    // Multi-stage: COPY --from a stage, and --target to stop at one.
+    let multi = context(
+        "FROM busybox AS base\nRUN echo staged > /staged.txt\n\
+         FROM busybox\nCOPY --from=base /staged.txt /got.txt\nCMD [\"cat\", \"/got.txt\"]\n",
+    );
+    let mdir = multi.path().to_str().unwrap();
+    d.ok(&["build", "-t", "multi", mdir]);
+    assert_eq!(d.ok(&["run", "--rm", "multi"]), "staged\n");
+    d.ok(&["build", "-t", "multi-base", "--target", "base", mdir]);
+    assert_eq!(
+        d.ok(&["run", "--rm", "multi-base", "cat", "/staged.txt"]),
+        "staged\n"
+    );
+    let out = d.rrun(&["run", "--rm", "multi-base", "cat", "/got.txt"]);
+    assert_ne!(code(&out), 0, "the base stage has no /got.txt");
 
     // An unknown instruction: one line naming the Dockerfile's line.
     let bad = context("FROM busybox\nRUN true\nFROBNICATE now\n");
