@@ -315,6 +315,35 @@ fn classic_docker_build_makes_an_image_that_runs() {
     let id1 = d.ok(&["image", "inspect", "-f", "{{.Id}}", "built:1"]);
     let id2 = d.ok(&["image", "inspect", "-f", "{{.Id}}", "built:2"]);
     assert_eq!(id1, id2);
+
+    // A changed copied file: cached up to its COPY, rebuilt from there; a
+    // --label lands on the final image.
+    std::fs::write(ctx.path().join("hello.txt"), "changed\n").unwrap();
+    let out = d.ok(&[
+        "build",
+        "-t",
+        "built:3",
+        "--label",
+        "extra=1",
+        "--build-arg",
+        "GREETING=hi",
+        dir,
+    ]);
+    let cached = out.matches("Using cache").count();
+    assert_eq!(cached, 3, "ARG, ENV and WORKDIR only: {out}");
+    assert!(out.contains("changed\n"), "{out}");
+    let label = d.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{.Config.Labels.extra}}",
+        "built:3",
+    ]);
+    assert_eq!(label.trim(), "1");
+    assert_eq!(
+        d.ok(&["run", "--rm", "built:3", "cat", "hello.txt"]),
+        "changed\n"
+    );
 }
 
 #[test]
