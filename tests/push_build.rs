@@ -356,9 +356,10 @@ fn rrun_build_with_a_default_arg_and_bad_dockerfiles() {
     assert!(id.trim().starts_with("sha256:"), "{id}");
     assert_eq!(d.ok(&["run", "--rm", "plain"]), "hello from run in /app\n");
 
-    // Multi-stage: COPY --from a stage, and --target to stop at one.
+    // Multi-stage: a heredoc script, COPY --from a stage, and --target to
+    // stop at one.
     let multi = context(
-        "FROM busybox AS base\nRUN echo staged > /staged.txt\n\
+        "FROM busybox AS base\nRUN <<EOT\necho staged > /staged.txt\nEOT\n\
          FROM busybox\nCOPY --from=base /staged.txt /got.txt\nCMD [\"cat\", \"/got.txt\"]\n",
     );
     let mdir = multi.path().to_str().unwrap();
