@@ -229,7 +229,8 @@ impl BuildHost for DaemonHost {
             parent.ok_or_else(|| err("RUN needs a base image (FROM scratch has no shell)"))?;
         if spec.stdin.is_some() {
             return Err(err(
-                "RUN with a heredoc is not supported by rrund's builder yet",
+                "a heredoc fed to a RUN command's stdin is not supported by rrund's builder yet; \
+                 make the heredoc the script (RUN <<EOT … EOT)",
             ));
         }
         let id = self
