@@ -400,3 +400,63 @@ fn rrun_build_with_a_default_arg_and_bad_dockerfiles() {
     // Its container is gone.
     assert_eq!(d.ok(&["ps", "-aq"]), "");
 }
+
+/// The venv's python with docker-py (RRUN_PYTHON, else the checkout's
+/// `.cache/venv`, made by scripts/install-pydeps.sh). Missing is a failure.
+fn python() -> std::path::PathBuf {
+    let p = std::env::var_os("RRUN_PYTHON")
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join(".cache/venv/bin/python"));
+    assert!(
+        p.exists(),
+        "no python venv at {}: run scripts/install-pydeps.sh",
+        p.display()
+    );
+    p
+}
+
+const DOCKER_PY_BUILD: &str = r#"
+import sys, docker
+c = docker.DockerClient(base_url=sys.argv[1])
+img, logs = c.images.build(path=sys.argv[2], tag="py:1", buildargs={"GREETING": "py"}, rm=True)
+print("STEPS", sum(1 for l in logs if l.get("stream", "").startswith("Step ")))
+print("TAGS", img.tags)
+print("RAN", c.containers.run("py:1", remove=True).decode(), end="")
+try:
+    c.images.build(path=sys.argv[3], tag="pybad")
+    print("NO ERROR")
+except docker.errors.BuildError as e:
+    print("BUILDERROR", e.msg)
+"#;
+
+#[test]
+fn docker_py_images_build() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let ctx = context(DOCKERFILE);
+    let bad = context("FROM busybox\nRUN exit 7\n");
+    let python = python();
+    let host = d.host();
+    let args = [
+        "-c",
+        DOCKER_PY_BUILD,
+        host.as_str(),
+        ctx.path().to_str().unwrap(),
+        bad.path().to_str().unwrap(),
+    ];
+    let out = run_timeout(180, &python, &args, None);
+    let stdout = text(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}\n--- rrund log ---\n{}",
+        text(&out.stderr),
+        d.log()
+    );
+    assert!(stdout.contains("STEPS 8\n"), "{stdout}");
+    assert!(stdout.contains("TAGS ['py:1']\n"), "{stdout}");
+    assert!(stdout.contains("RAN py from run in /app\n"), "{stdout}");
+    assert!(
+        stdout.contains("BUILDERROR") && stdout.contains("returned a non-zero code: 7"),
+        "{stdout}"
+    );
+}
