@@ -460,3 +460,52 @@ fn docker_py_images_build() {
         "{stdout}"
     );
 }
+
+#[test]
+fn docker_compose_builds_a_service() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let ctx = context(
+        "FROM busybox AS unused\nRUN exit 9\n\
+         FROM busybox AS app\nARG GREETING=hello\nRUN echo \"$GREETING\" > /greeting\nCMD [\"cat\", \"/greeting\"]\n",
+    );
+    std::fs::rename(
+        ctx.path().join("Dockerfile"),
+        ctx.path().join("app.Dockerfile"),
+    )
+    .unwrap();
+    let image = common::unique("composed");
+    std::fs::write(
+        ctx.path().join("docker-compose.yml"),
+        format!(
+            "version: \"3.8\"\nservices:\n  app:\n    image: {image}:1\n    build:\n      context: .\n      dockerfile: app.Dockerfile\n      target: app\n      args:\n        GREETING: from compose\n"
+        ),
+    )
+    .unwrap();
+    let file = ctx.path().join("docker-compose.yml");
+    let args = [
+        format!("DOCKER_HOST={}", d.host()),
+        "COMPOSE_DOCKER_CLI_BUILD=0".to_string(),
+        "DOCKER_BUILDKIT=0".to_string(),
+        "docker-compose".to_string(),
+        "-f".to_string(),
+        file.display().to_string(),
+        "-p".to_string(),
+        image.clone(),
+        "build".to_string(),
+    ];
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    let out = run_timeout(180, Path::new("/usr/bin/env"), &args, None);
+    assert!(
+        out.status.success(),
+        "{}{}\n--- rrund log ---\n{}",
+        text(&out.stdout),
+        text(&out.stderr),
+        d.log()
+    );
+    // Only the target's stages ran (the unused one would fail).
+    assert_eq!(
+        d.ok(&["run", "--rm", &format!("{image}:1")]),
+        "from compose\n"
+    );
+}
