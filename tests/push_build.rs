@@ -509,3 +509,61 @@ fn docker_compose_builds_a_service() {
         "from compose\n"
     );
 }
+
+/// The volumes seed's sequence with `rrun`: a data-volume image built,
+/// run as a data container, its volume used through `--volumes-from`; an
+/// image tagged for a local registry, pushed, removed, pulled back, run.
+#[test]
+fn seed_data_volume_image_then_push_and_pull_back() {
+    let reg = common::Registry::start();
+    let d = Daemon::start();
+    d.load_busybox();
+    let ctx = context("FROM busybox\nVOLUME /var/lib/mysql\nCMD [\"bin/true\"]\n");
+    let dir = ctx.path().to_str().unwrap();
+    d.ok(&["image", "build", "-t", "example/mysql-data:latest", dir]);
+    d.ok(&[
+        "container",
+        "run",
+        "-d",
+        "--name",
+        "mysql-data",
+        "example/mysql-data:latest",
+    ]);
+    d.ok(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "mysql-data",
+        "busybox",
+        "sh",
+        "-c",
+        "echo row > /var/lib/mysql/table",
+    ]);
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--volumes-from",
+        "mysql-data",
+        "busybox",
+        "cat",
+        "/var/lib/mysql/table",
+    ]);
+    assert_eq!(out, "row\n");
+
+    let remote = format!("{}/example/echo:latest", reg.host());
+    d.ok(&["image", "tag", "example/mysql-data:latest", &remote]);
+    d.ok(&["image", "push", &remote]);
+    d.ok(&["image", "rm", &remote]);
+    assert_ne!(code(&d.rrun(&["image", "inspect", &remote])), 0);
+    d.ok(&["image", "pull", &remote]);
+    let vols = d.ok(&[
+        "image",
+        "inspect",
+        "-f",
+        "{{json .Config.Volumes}}",
+        &remote,
+    ]);
+    assert!(vols.contains("/var/lib/mysql"), "{vols}");
+    let out = d.rrun(&["run", "--rm", &remote]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+}
