@@ -399,6 +399,38 @@ fn rrun_build_with_a_default_arg_and_bad_dockerfiles() {
     assert_ne!(code(&d.rrun(&["image", "inspect", "failing"])), 0);
     // Its container is gone.
     assert_eq!(d.ok(&["ps", "-aq"]), "");
+
+    // A gzip context: said so, in the stream.
+    let tgz = ctx.path().join("ctx.tgz");
+    let out = run_timeout(
+        30,
+        Path::new("tar"),
+        &["-C", dir, "-czf", tgz.to_str().unwrap(), "Dockerfile"],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let out = run_timeout(
+        30,
+        Path::new("curl"),
+        &[
+            "-sS",
+            "--max-time",
+            "20",
+            "--unix-socket",
+            d.socket().to_str().unwrap(),
+            "-H",
+            "Content-Type: application/x-tar",
+            "--data-binary",
+            &format!("@{}", tgz.display()),
+            "http://rrun/build?t=gz",
+        ],
+        None,
+    );
+    let body = text(&out.stdout);
+    assert!(
+        body.contains("a compressed build context is not supported"),
+        "{body}"
+    );
 }
 
 /// The venv's python with docker-py (RRUN_PYTHON, else the checkout's

@@ -25,8 +25,9 @@ use rrun_image::{Digest, Reference};
 use super::models::{ContainerConfig, CreateBody};
 use super::*;
 
-/// Progress lines as the classic builder streams them.
-pub type Sink = Arc<dyn Fn(Value) + Send + Sync>;
+/// Progress lines as the classic builder streams them; false once the
+/// client has gone away.
+pub type Sink = Arc<dyn Fn(Value) -> bool + Send + Sync>;
 
 /// One build's host: the daemon, where the build's scratch files go, and
 /// the images the build has met (by id).
@@ -43,6 +44,8 @@ pub struct DaemonHost {
     pub rt: tokio::runtime::Handle,
     images: BTreeMap<String, LocalImage>,
     steps: usize,
+    /// The client stopped reading: no further step starts.
+    gone: std::cell::Cell<bool>,
 }
 
 fn err(e: impl std::fmt::Display) -> HostError {
@@ -70,13 +73,22 @@ impl DaemonHost {
             rt,
             images: BTreeMap::new(),
             steps: 0,
+            gone: std::cell::Cell::new(false),
         }
     }
 
     fn say(&self, text: String) {
-        if !self.quiet {
-            (self.send)(json!({ "stream": text }));
+        if !self.quiet && !(self.send)(json!({ "stream": text })) {
+            self.gone.set(true);
         }
+    }
+
+    /// An error once the client has gone away (its build is cancelled).
+    fn still_wanted(&self) -> Result<(), HostError> {
+        if self.gone.get() {
+            return Err(err("the client went away: build cancelled"));
+        }
+        Ok(())
     }
 
     fn remember(&mut self, img: LocalImage) -> HostImage {
@@ -150,11 +162,16 @@ impl DaemonHost {
                     .map(|r| r.map(|_| ()))
             });
             self.relay_output(id, &mut offset);
+            if self.gone.get() {
+                // Nobody reads: stop the step; the loop sees it exit.
+                let _ = self.d.kill(id, "KILL");
+            }
             match waited {
                 Ok(r) => break r.map_err(err)?,
                 Err(_elapsed) => continue,
             }
         }
+        self.still_wanted()?;
         Ok(self.d.get(id).map_err(|e| err(e.message))?.state.exit_code)
     }
 
@@ -225,6 +242,7 @@ impl BuildHost for DaemonHost {
     }
 
     fn run(&mut self, parent: Option<&HostImage>, spec: &RunSpec) -> Result<NewLayer, HostError> {
+        self.still_wanted()?;
         let parent =
             parent.ok_or_else(|| err("RUN needs a base image (FROM scratch has no shell)"))?;
         if spec.stdin.is_some() {
@@ -260,6 +278,7 @@ impl BuildHost for DaemonHost {
     }
 
     fn copy(&mut self, parent: Option<&HostImage>, spec: &CopySpec) -> Result<NewLayer, HostError> {
+        self.still_wanted()?;
         let dir = self.scratch_dir("copy")?;
         let parent = self.local(parent)?;
         let from_image = match &spec.from {
@@ -409,7 +428,9 @@ impl Daemon {
                     send(json!({ "stream": format!("Successfully tagged {}\n", t.familiar()) }));
                 }
             }
-            Err(e) => send(json!({"errorDetail": {"message": e}, "error": e})),
+            Err(e) => {
+                send(json!({"errorDetail": {"message": e}, "error": e}));
+            }
         }
     }
 
@@ -423,6 +444,13 @@ impl Daemon {
     ) -> Result<String, String> {
         let context = scratch.join("context");
         std::fs::create_dir_all(&context).map_err(|e| e.to_string())?;
+        if context_tar.starts_with(&[0x1f, 0x8b]) {
+            return Err(
+                "a compressed build context is not supported yet; send a plain tar \
+                 (no --compress, docker-py's gzip=False)"
+                    .into(),
+            );
+        }
         tar::Archive::new(context_tar)
             .unpack(&context)
             .map_err(|e| format!("unpack the build context (a tar archive): {e}"))?;

@@ -74,7 +74,8 @@ pub(super) async fn build(
     let rt = tokio::runtime::Handle::current();
     let (tx, chunks) = tokio::sync::mpsc::channel::<Bytes>(64);
     let send: Sink = Arc::new(move |v| {
-        let _ = tx.blocking_send(Bytes::from(v.to_string() + "\r\n"));
+        tx.blocking_send(Bytes::from(v.to_string() + "\r\n"))
+            .is_ok()
     });
     tokio::task::spawn_blocking(move || d.build_image(r, &body, send, rt));
     Ok((
