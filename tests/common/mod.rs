@@ -333,15 +333,42 @@ pub struct Registry {
 
 impl Registry {
     pub fn start() -> Registry {
-        let dir = tempfile::Builder::new()
+        Registry::start_in(Registry::new_dir(), "")
+    }
+
+    fn new_dir() -> tempfile::TempDir {
+        tempfile::Builder::new()
             .prefix("rrun-registry-")
             .tempdir()
-            .unwrap();
+            .unwrap()
+    }
+
+    /// A registry with basic auth: one user in a bcrypt htpasswd file
+    /// (apache2-utils' htpasswd) in the registry's own directory.
+    pub fn start_htpasswd(user: &str, password: &str) -> Registry {
+        let out = run_timeout(30, Path::new("htpasswd"), &["-Bbn", user, password], None);
+        assert!(
+            out.status.success(),
+            "htpasswd (apache2-utils, scripts/deps/images.txt): {}",
+            text(&out.stderr)
+        );
+        let dir = Registry::new_dir();
+        let file = dir.path().join("htpasswd");
+        std::fs::write(&file, &out.stdout).unwrap();
+        let extra = format!(
+            "auth:\n  htpasswd:\n    realm: test-realm\n    path: {}\n",
+            file.display()
+        );
+        Registry::start_in(dir, &extra)
+    }
+
+    /// Serves from `dir`, with `extra` (top-level keys) in its config.yml.
+    fn start_in(dir: tempfile::TempDir, extra: &str) -> Registry {
         let log = dir.path().join("registry.log");
         for _ in 0..5 {
             let port = free_port();
             let cfg = format!(
-                "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n",
+                "version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: {}\nhttp:\n  addr: 127.0.0.1:{port}\n{extra}",
                 dir.path().join("data").display()
             );
             let cfg_path = dir.path().join("config.yml");

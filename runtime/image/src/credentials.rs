@@ -102,7 +102,7 @@ impl RegistryOptions {
     /// The credential for a registry host, as the docker CLI finds it: its
     /// `credHelpers` entry, else the `credsStore` helper, else `auths`.
     /// A helper that has nothing for the host (or fails) means anonymous.
-    pub(crate) fn credential(&self, host: &str) -> Option<Credential> {
+    pub fn credential(&self, host: &str) -> Option<Credential> {
         let is_hub = is_hub(host);
         let server = server_key(host);
         let helper = helper_for(&self.cred_helpers, self.creds_store.as_deref(), host);

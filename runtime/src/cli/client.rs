@@ -107,6 +107,7 @@ impl Client {
         path: &str,
         body: Payload<'_>,
         upgrade: bool,
+        headers: &[(&str, String)],
     ) -> Result<hyper::Response<Incoming>> {
         let stream = tokio::net::UnixStream::connect(&self.socket)
             .await
@@ -128,6 +129,9 @@ impl Client {
                 header::USER_AGENT,
                 concat!("rrun/", env!("CARGO_PKG_VERSION")),
             );
+        for (k, v) in headers {
+            req = req.header(*k, v.as_str());
+        }
         req = if upgrade {
             req.header(header::CONNECTION, "Upgrade")
                 .header(header::UPGRADE, "tcp")
@@ -153,7 +157,20 @@ impl Client {
 
     /// Sends a request; an answer of 400 and up becomes an [`ApiError`].
     pub fn request(&self, method: &str, path: &str, body: Payload<'_>) -> Result<Response> {
-        let resp = self.rt.block_on(self.send(method, path, body, false))?;
+        self.request_with(method, path, body, &[])
+    }
+
+    /// [`Client::request`] with more headers (`X-Registry-Auth`).
+    pub fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        body: Payload<'_>,
+        headers: &[(&str, String)],
+    ) -> Result<Response> {
+        let resp = self
+            .rt
+            .block_on(self.send(method, path, body, false, headers))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let resp = Response {
@@ -180,7 +197,7 @@ impl Client {
         let body = body.as_ref().map(|b| ("application/json", b.clone()));
         let rt = self.rt.clone();
         rt.block_on(async {
-            let resp = self.send("POST", path, body, true).await?;
+            let resp = self.send("POST", path, body, true, &[]).await?;
             let status = resp.status();
             if status != StatusCode::SWITCHING_PROTOCOLS {
                 let code = status.as_u16();
@@ -219,7 +236,7 @@ impl Client {
     pub fn get_all<T: DeserializeOwned>(&self, paths: &[String]) -> Vec<Result<T>> {
         self.rt.block_on(futures::future::join_all(paths.iter().map(
             |p| async move {
-                let resp = self.send("GET", p, None, false).await?;
+                let resp = self.send("GET", p, None, false, &[]).await?;
                 let status = resp.status().as_u16();
                 let text = read_all(resp.into_body()).await;
                 let r = text_response(status, text);
@@ -245,7 +262,7 @@ impl Client {
     /// Whether the daemon answers `GET /_ping` within `timeout`.
     pub fn ping(&self, timeout: Duration) -> bool {
         let asked = async {
-            let resp = self.send("GET", "/_ping", None, false).await.ok()?;
+            let resp = self.send("GET", "/_ping", None, false, &[]).await.ok()?;
             Some(resp.status() == StatusCode::OK)
         };
         self.rt

@@ -574,9 +574,12 @@ pub fn push_path(a: &PushArgs) -> Result<String> {
     ))
 }
 
-/// `rrun push`: the daemon's progress, as pull's.
+/// `rrun push`: the stored credentials of the image's registry sent along
+/// (as docker/cli does), the daemon's progress shown as pull's.
 pub fn push(c: &Client, a: &PushArgs) -> Result<i32> {
-    let body = c.post(&push_path(a)?)?.body;
+    let auth = super::login::registry_auth(&a.image)?;
+    let headers: Vec<(&str, String)> = auth.map(|v| ("X-Registry-Auth", v)).into_iter().collect();
+    let body = c.request_with("POST", &push_path(a)?, None, &headers)?.body;
     show_progress(body, a.quiet, false)?;
     Ok(0)
 }

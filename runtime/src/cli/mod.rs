@@ -3,7 +3,8 @@
 //! Exit codes as Docker's: 125 when rrun itself fails, 126/127 when the
 //! container's command cannot be run / is not found, else the container's.
 //! One file per domain: containers, run (and its flags in runflags and
-//! netflags), exec, ps, images, networks, volumes, events, stats, system;
+//! netflags), exec, ps, images, networks, volumes, events, stats, system,
+//! login (and logout);
 //! manage has the `container …`/`image …` forms, cmdline reads the command
 //! line (Docker's flag errors); format holds the output helpers, template
 //! the `--format` templates and tabwriter their tables, client the HTTP,
@@ -21,6 +22,7 @@ pub mod filesystems;
 pub mod format;
 pub mod history;
 pub mod images;
+pub mod login;
 pub mod manage;
 pub mod netflags;
 pub mod networks;
@@ -94,6 +96,10 @@ pub enum Cmd {
     Push(images::PushArgs),
     /// Build an image from a Dockerfile.
     Build(build::BuildArgs),
+    /// Log in to a registry.
+    Login(login::LoginArgs),
+    /// Log out from a registry.
+    Logout(login::LogoutArgs),
     /// Create a tag TARGET_IMAGE that refers to SOURCE_IMAGE.
     Tag(images::TagArgs),
     /// List images.
@@ -232,6 +238,8 @@ fn dispatch(c: &Client, cmd: Cmd) -> Result<i32> {
         Cmd::Pull(a) => image(I::Pull(a)),
         Cmd::Push(a) => image(I::Push(a)),
         Cmd::Build(a) => image(I::Build(a)),
+        Cmd::Login(a) => login::login(c, &a),
+        Cmd::Logout(a) => login::logout(&a),
         Cmd::Tag(a) => image(I::Tag(a)),
         Cmd::Images(a) => image(I::Ls(a)),
         Cmd::Rmi(a) => image(I::Rm(a)),

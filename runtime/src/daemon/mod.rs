@@ -43,6 +43,7 @@
 //! `wait`, `logs -f`, `attach` and `stop` listen to.
 
 pub mod api;
+pub mod build;
 pub mod bundle_opts;
 pub mod commit;
 pub mod config;
@@ -54,6 +55,7 @@ pub use crate::state::logs;
 pub mod models;
 pub mod networks;
 pub mod ops;
+pub mod push;
 pub mod restart;
 pub mod runopts;
 pub mod seccomp_profile;

@@ -1,5 +1,6 @@
 //! The image routes: pull (`/images/create`), load, list, inspect, tag,
-//! remove, history, save (`/images/get`), import, prune.
+//! remove, history, save (`/images/get`), import, prune, push, and
+//! `/auth` (`docker login`).
 
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -7,7 +8,7 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Path, RawQuery, State};
-use axum::http::{header, Method, StatusCode};
+use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde_json::json;
@@ -88,22 +89,62 @@ pub(super) async fn pull(State(d): D, q: Q) -> ApiResult<Response> {
             let _ = tx.send(line(m));
         }
     });
-    // A client that goes away cancels the pull.
-    struct CancelOnDrop(Arc<std::sync::atomic::AtomicBool>);
-    impl Drop for CancelOnDrop {
-        fn drop(&mut self) {
-            self.0.store(true, std::sync::atomic::Ordering::Relaxed);
-        }
+    Ok(progress_response(chunks, cancel))
+}
+
+/// Sets its flag when dropped: a client that goes away cancels the pull
+/// or push whose stream it was reading.
+struct CancelOnDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for CancelOnDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::Relaxed);
     }
+}
+
+/// A JSON progress stream (pull, push) of what arrives on `chunks`.
+fn progress_response(
+    chunks: tokio::sync::mpsc::UnboundedReceiver<Bytes>,
+    cancel: Arc<std::sync::atomic::AtomicBool>,
+) -> Response {
     let guard = CancelOnDrop(cancel);
     let body = futures::stream::unfold((chunks, guard), |(mut rx, g)| async move {
         rx.recv().await.map(|b| (Ok::<_, Infallible>(b), (rx, g)))
     });
-    Ok((
+    (
         [(header::CONTENT_TYPE, "application/json")],
         Body::from_stream(body),
     )
-        .into_response())
+        .into_response()
+}
+
+/// `POST /images/{name}/push?tag=`, with the client's credentials in
+/// `X-Registry-Auth`: Docker's progress messages as they come.
+fn push(
+    d: Arc<Daemon>,
+    name: String,
+    q: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> ApiResult<Response> {
+    let auth = headers.get("X-Registry-Auth").and_then(|v| v.to_str().ok());
+    let cred = crate::daemon::push::registry_auth_header(auth)?;
+    let tag = q.get("tag").cloned().unwrap_or_default();
+    let (tx, chunks) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
+    let send: Arc<dyn Fn(serde_json::Value) + Send + Sync> = Arc::new(move |v| {
+        let _ = tx.send(Bytes::from(v.to_string() + "\r\n"));
+    });
+    let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let c = cancel.clone();
+    tokio::task::spawn_blocking(move || d.push_stream(&name, &tag, cred, c, send));
+    Ok(progress_response(chunks, cancel))
+}
+
+/// `POST /auth`: `docker login`'s check of the credentials.
+pub(super) async fn auth(State(d): D, body: Bytes) -> ApiResult<Response> {
+    let a: crate::daemon::push::AuthConfig = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad(format!("invalid auth configuration: {e}")))?;
+    blocking(move || d.login(&a)).await?;
+    Ok(Json(json!({"Status": "Login Succeeded", "IdentityToken": ""})).into_response())
 }
 
 pub(super) async fn load(State(d): D, body: Bytes) -> ApiResult<Response> {
@@ -157,6 +198,7 @@ pub(super) async fn image_any(
     method: Method,
     Path(p): Path<HashMap<String, String>>,
     q: Q,
+    headers: HeaderMap,
 ) -> ApiResult<Response> {
     let rest = p
         .get("rest")
@@ -184,6 +226,7 @@ pub(super) async fn image_any(
             blocking(move || d.image_tag(&source, &repo, &t)).await?;
             Ok(StatusCode::CREATED.into_response())
         }
+        (Method::POST, Some((name, "push"))) => push(d, name.to_string(), &q, &headers),
         (Method::DELETE, _) => {
             let force = flag(&q, "force");
             Ok(Json(blocking(move || d.image_remove(&rest, force)).await?).into_response())

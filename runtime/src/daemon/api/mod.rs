@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, MethodRouter};
 use axum::{Json, Router};
 
+mod build;
 mod containers;
 mod exec;
 mod images;
@@ -76,6 +77,7 @@ pub fn router(d: Arc<Daemon>) -> Router {
         ("/containers/{id}/stats", get(containers::container_stats)),
         ("/containers/prune", post(containers::containers_prune)),
         ("/commit", post(images::commit)),
+        ("/auth", post(images::auth)),
         ("/images/json", get(images::images_list)),
         ("/images/load", post(images::load)),
         ("/images/create", post(images::images_create)),
@@ -89,6 +91,7 @@ pub fn router(d: Arc<Daemon>) -> Router {
         ),
         ("/events", get(system::events_stream)),
         ("/system/df", get(system::system_df)),
+        ("/build", post(build::build)),
         ("/build/prune", post(system::build_prune)),
         ("/networks", get(networks::networks)),
         ("/networks/create", post(networks::network_create)),
