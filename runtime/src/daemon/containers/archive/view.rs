@@ -13,6 +13,7 @@
 
 use std::io::{Read, Write};
 use std::os::fd::{AsFd, AsRawFd};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::PathBuf;
 
 use pathrs::Root;
@@ -27,7 +28,8 @@ use crate::daemon::{find_image, ApiError, ApiResult, Daemon};
 /// An open view of one container's files. Dropping it unmounts what it
 /// mounted.
 pub struct View {
-    id: String,
+    /// The container as the client named it (Docker's messages do).
+    name: String,
     /// (destination in the container, its root), the container's `/` first.
     roots: Vec<(String, Root)>,
     /// Every mount destination with whether it is read-only, `/` first
@@ -84,15 +86,24 @@ impl Daemon {
         modes.extend(c.mounts.iter().map(|m| (m.destination.clone(), m.readonly)));
         if c.state.running && c.state.pid > 0 {
             let proc_root = format!("/proc/{}/root", c.state.pid);
-            let root = Root::open(&proc_root).map_err(internal(&proc_root))?;
+            // Opened here, not by Root::open (which refuses a magic link):
+            // the container's own root, its mounts below it.
+            let dir = std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
+                .open(&proc_root)
+                .map_err(|e| ApiError::internal(format!("open {proc_root}: {e}")))?;
+            let root = Root::from_fd(dir);
             return Ok(View {
-                id: c.id,
+                name: name.trim_start_matches('/').to_string(),
                 roots: vec![("/".into(), root)],
                 modes,
                 _mount: None,
             });
         }
-        self.stopped_view(c, modes)
+        let mut view = self.stopped_view(c, modes)?;
+        view.name = name.trim_start_matches('/').to_string();
+        Ok(view)
     }
 
     fn stopped_view(&self, c: Container, modes: Vec<(String, bool)>) -> ApiResult<View> {
@@ -126,7 +137,7 @@ impl Daemon {
             roots.push((m.destination.clone(), root));
         }
         Ok(View {
-            id: c.id,
+            name: c.name,
             roots,
             modes,
             _mount: Some(mount),
@@ -154,7 +165,7 @@ impl View {
         } else {
             root.resolve_nofollow(&rel)
         }
-        .map_err(|_| super::not_found(shown, &self.id))?;
+        .map_err(|_| super::not_found(shown, &self.name))?;
         Ok(Resolved {
             root,
             dest,
