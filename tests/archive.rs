@@ -59,6 +59,22 @@ fn cp_in_and_out_of_a_running_container_and_its_volume() {
         "cat /tmp/f.txt /srv/a/b /data/in-volume; stat -c '%a %u' /tmp/f.txt /srv/a/b",
     ]);
     assert_eq!(seen, "hello\ndeep\nhello\n750 0\n640 0\n");
+    // `-a` (copyUIDGID): the owners as the tar says.
+    let owned = host.path().join("owned");
+    std::fs::write(&owned, "o\n").unwrap();
+    std::os::unix::fs::chown(&owned, Some(1234), Some(5678)).unwrap();
+    d.docker_ok(&["cp", "-a", s(&owned), "web:/tmp/owned-a"]);
+    d.docker_ok(&["cp", s(&owned), "web:/tmp/owned-root"]);
+    let owners = d.docker_ok(&[
+        "exec",
+        "web",
+        "stat",
+        "-c",
+        "%u:%g",
+        "/tmp/owned-a",
+        "/tmp/owned-root",
+    ]);
+    assert_eq!(owners, "1234:5678\n0:0\n");
     let vol_path = d
         .data_root()
         .join("volumes")
