@@ -157,7 +157,7 @@ pub fn follows_last(abs: &str) -> bool {
 /// Which of `mounts` (destinations in the container) holds `abs`: the
 /// longest destination that is `abs` or a parent of it, with the rest of
 /// the path under it.
-pub fn route<'m>(mounts: &'m [String], abs: &str) -> Option<(usize, String)> {
+pub fn route(mounts: &[String], abs: &str) -> Option<(usize, String)> {
     let path = clean(abs);
     mounts
         .iter()
