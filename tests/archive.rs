@@ -101,6 +101,31 @@ fn cp_in_and_out_of_a_running_container_and_its_volume() {
         std::fs::read_to_string(out.path().join("from-volume")).unwrap(),
         "hello\n"
     );
+    // A symlink: copied as one, or followed (`-L`, through the stat's
+    // linkTarget); a tar stream on stdout.
+    d.docker_ok(&["exec", "web", "ln", "-s", "f.txt", "/tmp/link"]);
+    d.docker_ok(&["cp", "web:/tmp/link", s(&out.path().join("as-link"))]);
+    assert_eq!(
+        std::fs::read_link(out.path().join("as-link")).unwrap(),
+        Path::new("f.txt")
+    );
+    d.docker_ok(&["cp", "-L", "web:/tmp/link", s(&out.path().join("followed"))]);
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("followed")).unwrap(),
+        "hello\n"
+    );
+    d.ok(&[
+        "cp",
+        "-L",
+        "web:/tmp/link",
+        s(&out.path().join("rrun-followed")),
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(out.path().join("rrun-followed")).unwrap(),
+        "hello\n"
+    );
+    let tar = d.docker_ok(&["cp", "web:/srv", "-"]);
+    assert!(tar.contains("srv/a/b") && tar.contains("deep"), "{tar}");
     // In with rrun, a directory's contents (`dir/.`) into an existing one.
     d.ok(&[
         "cp",
