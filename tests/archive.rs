@@ -262,3 +262,30 @@ fn a_symlink_to_root_stays_inside_the_container() {
         "hello\n"
     );
 }
+
+#[test]
+fn a_copys_mount_left_by_a_crash_goes_at_start_up() {
+    let mut d = Daemon::start();
+    d.load_busybox();
+    let id = d.docker_ok(&["create", "--name", "left", "busybox", "true"]);
+    let left = d
+        .data_root()
+        .join("containers")
+        .join(id.trim())
+        .join("archive-1-0");
+    std::fs::create_dir(&left).unwrap();
+    d.kill9();
+    nix::mount::mount(
+        Some("tmpfs"),
+        &left,
+        Some("tmpfs"),
+        nix::mount::MsFlags::empty(),
+        None::<&str>,
+    )
+    .unwrap();
+    d.spawn();
+    d.ok(&["inspect", "left"]);
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    assert!(!mounts.contains(s(&left)), "{mounts}");
+    assert!(!left.exists());
+}

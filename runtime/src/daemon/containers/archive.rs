@@ -26,7 +26,7 @@ use std::path::{Component, Path, PathBuf};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
-pub use view::View;
+pub use view::{clean_leftovers, View};
 
 /// Go's `os.FileMode` type bits, as dockerd puts them in the header.
 pub mod go_mode {

@@ -56,6 +56,22 @@ impl Drop for TempMount {
     }
 }
 
+/// At start-up: the mounts a daemon killed during a copy left in a
+/// container's directory `dir`, unmounted and removed.
+pub fn clean_leftovers(dir: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().starts_with("archive-") {
+            let _ = nix::mount::umount2(&e.path(), nix::mount::MntFlags::MNT_DETACH);
+            if let Err(err) = std::fs::remove_dir(e.path()) {
+                tracing::warn!(dir = %e.path().display(), error = %err, "remove a copy's mount point");
+            }
+        }
+    }
+}
+
 /// A new, empty directory under `dir` for one request's mount.
 fn private_dir(dir: &std::path::Path) -> std::io::Result<PathBuf> {
     use std::sync::atomic::{AtomicU64, Ordering};
