@@ -17,6 +17,7 @@
 //! (no chroot into it, no NSS lookup there): CVE-2019-14271, where
 //! docker-tar loaded the container's libnss.
 
+mod lock;
 mod pack;
 mod unpack;
 mod view;
@@ -26,6 +27,7 @@ use std::path::{Component, Path, PathBuf};
 use base64::Engine;
 use serde::{Deserialize, Serialize};
 
+pub use lock::RootfsLock;
 pub use view::{clean_leftovers, View};
 
 /// Go's `os.FileMode` type bits, as dockerd puts them in the header.

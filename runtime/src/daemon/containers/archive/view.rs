@@ -36,6 +36,9 @@ pub struct View {
     /// (`--read-only`).
     modes: Vec<(String, bool)>,
     _mount: Option<TempMount>,
+    /// Held while a stopped container's root is mounted; after `_mount`,
+    /// so the unmount comes first.
+    _lock: Option<super::RootfsLock>,
 }
 
 /// A stopped container's root filesystem mounted for one request.
@@ -115,6 +118,7 @@ impl Daemon {
                 roots: vec![("/".into(), root)],
                 modes,
                 _mount: None,
+                _lock: None,
             });
         }
         let mut view = self.stopped_view(c, modes)?;
@@ -123,6 +127,12 @@ impl Daemon {
     }
 
     fn stopped_view(&self, c: Container, modes: Vec<(String, bool)>) -> ApiResult<View> {
+        let lock = super::RootfsLock::take(&c.id);
+        // A start may have won the lock: then the running container's root.
+        if self.get(&c.id).is_ok_and(|now| now.state.running) {
+            drop(lock);
+            return self.archive_view(&c.id);
+        }
         let image = find_image(&self.images, &c.image)
             .map_err(|_| ApiError::not_found(format!("No such image: {}", c.image_name)))?;
         let dir = self.dir(&c.id);
@@ -157,6 +167,7 @@ impl Daemon {
             roots,
             modes,
             _mount: Some(mount),
+            _lock: Some(lock),
         })
     }
 }
