@@ -207,6 +207,10 @@ def test_archive_put_and_get_running_and_stopped(client, cleanup):
     assert (data, member.mode) == (b"hello\n", 0o640)
     _, stat = c.get_archive("/tmp")
     assert stat["mode"] & (1 << 31), stat  # Go's os.ModeDir
+    # A symlink's stat names where it leads, resolved in the container.
+    assert c.exec_run(["ln", "-s", "greeting.txt", "/tmp/glink"]).exit_code == 0
+    _, stat = c.get_archive("/tmp/glink")
+    assert stat["mode"] & (1 << 27) and stat["linkTarget"] == "/tmp/greeting.txt", stat
     with pytest.raises(docker.errors.NotFound):
         c.get_archive("/no/such")
     with pytest.raises(docker.errors.NotFound):
@@ -218,6 +222,8 @@ def test_archive_put_and_get_running_and_stopped(client, cleanup):
     stream, stat = c.get_archive("/root/cold.txt")
     assert stat["mode"] == 0o600, stat
     assert file_of(stream, "cold.txt")[1] == b"cold\n"
+    _, stat = c.get_archive("/tmp/glink")
+    assert stat["linkTarget"] == "/tmp/greeting.txt", stat
 
 
 def test_rename(client, cleanup):
