@@ -289,3 +289,36 @@ fn a_copys_mount_left_by_a_crash_goes_at_start_up() {
     assert!(!mounts.contains(s(&left)), "{mounts}");
     assert!(!left.exists());
 }
+
+#[test]
+fn a_read_only_root_refuses_a_copy_but_its_volume_takes_it() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let host = tempfile::tempdir().unwrap();
+    host_files(host.path());
+    let vol = common::unique("rovol");
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--read-only",
+        "--name",
+        "ro",
+        "-v",
+        &format!("{vol}:/data"),
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let r = d.docker(&["cp", s(&host.path().join("f.txt")), "ro:/tmp/"], None);
+    assert!(!r.status.success());
+    let err = text(&r.stderr);
+    assert!(
+        err.contains("container rootfs is marked read-only"),
+        "{err}"
+    );
+    d.docker_ok(&["cp", s(&host.path().join("f.txt")), "ro:/data/"]);
+    assert_eq!(
+        d.docker_ok(&["exec", "ro", "cat", "/data/f.txt"]),
+        "hello\n"
+    );
+}
