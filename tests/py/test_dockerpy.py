@@ -180,6 +180,52 @@ def test_pause_unpause_and_update(client, cleanup):
     assert c.attrs["HostConfig"]["RestartPolicy"]["Name"] == "on-failure"
 
 
+def tar_of(name_, data, mode=0o640, uid=1234, gid=5678):
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        info = tarfile.TarInfo(name_)
+        info.size, info.mode, info.uid, info.gid = len(data), mode, uid, gid
+        t.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def file_of(stream, member):
+    with tarfile.open(fileobj=io.BytesIO(b"".join(stream))) as t:
+        m = t.getmember(member)
+        return m, t.extractfile(m).read()
+
+
+def test_archive_put_and_get_running_and_stopped(client, cleanup):
+    c = client.containers.run("busybox", ["sleep", "300"], detach=True, name=name("archive"))
+    cleanup.append(("container", c.id))
+    assert c.put_archive("/tmp", tar_of("greeting.txt", b"hello\n")) is True
+    # Modes as the tar says; owners root's without copyUIDGID (Docker's rule).
+    assert c.exec_run(["stat", "-c", "%a %u %g", "/tmp/greeting.txt"]).output == b"640 0 0\n"
+    stream, stat = c.get_archive("/tmp/greeting.txt")
+    assert (stat["name"], stat["size"], stat["mode"]) == ("greeting.txt", 6, 0o640), stat
+    member, data = file_of(stream, "greeting.txt")
+    assert (data, member.mode) == (b"hello\n", 0o640)
+    _, stat = c.get_archive("/tmp")
+    assert stat["mode"] & (1 << 31), stat  # Go's os.ModeDir
+    # A symlink's stat names where it leads, resolved in the container.
+    assert c.exec_run(["ln", "-s", "greeting.txt", "/tmp/glink"]).exit_code == 0
+    _, stat = c.get_archive("/tmp/glink")
+    assert stat["mode"] & (1 << 27) and stat["linkTarget"] == "/tmp/greeting.txt", stat
+    with pytest.raises(docker.errors.NotFound):
+        c.get_archive("/no/such")
+    with pytest.raises(docker.errors.NotFound):
+        c.put_archive("/no/such", tar_of("x", b"x"))
+    # A stopped container: its root filesystem is mounted for the copy.
+    c.kill()
+    c.wait(timeout=30)
+    assert c.put_archive("/root", tar_of("cold.txt", b"cold\n", mode=0o600)) is True
+    stream, stat = c.get_archive("/root/cold.txt")
+    assert stat["mode"] == 0o600, stat
+    assert file_of(stream, "cold.txt")[1] == b"cold\n"
+    _, stat = c.get_archive("/tmp/glink")
+    assert stat["linkTarget"] == "/tmp/greeting.txt", stat
+
+
 def test_rename(client, cleanup):
     c = client.containers.create("busybox", "true", name=name("old"))
     cleanup.append(("container", c.id))

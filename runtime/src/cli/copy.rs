@@ -54,6 +54,8 @@ pub struct PathStat {
 
 const MODE_DIR: u32 = 1 << 31;
 const MODE_SYMLINK: u32 = 1 << 27;
+/// Devices, pipes and sockets: not a destination (ValidateOutputPathFileMode).
+const MODE_IRREGULAR: u32 = (1 << 26) | (1 << 25) | (1 << 24);
 
 impl PathStat {
     fn from_header(h: Option<&hyper::header::HeaderValue>) -> Option<PathStat> {
@@ -278,7 +280,21 @@ fn pack(src: &Path, root: &str, follow: bool) -> Result<Vec<u8>> {
 
 /// `cp SRC CONTAINER:DEST`.
 fn copy_to(c: &Client, a: &CpArgs, ctr: &str, dst: &str) -> Result<()> {
-    let st = stat(c, ctr, dst)?;
+    let mut st = stat(c, ctr, dst)?;
+    // As docker/cli: a symlink destination is the path it leads to (the
+    // daemon resolved it inside the container).
+    let mut target = dst.to_string();
+    if let Some(s) = st.as_ref().filter(|s| s.mode & MODE_SYMLINK != 0) {
+        target = match s.link_target.starts_with('/') {
+            true => s.link_target.clone(),
+            false => format!("{}/{}", split_dir_entry(dst).0, s.link_target),
+        };
+        st = stat(c, ctr, &target)?;
+    }
+    if st.as_ref().is_some_and(|s| s.mode & MODE_IRREGULAR != 0) {
+        bail!("destination \"{ctr}:{dst}\" must be a directory or a regular file");
+    }
+    let dst = target.as_str();
     let (exists, is_dir) = (st.is_some(), st.as_ref().is_some_and(PathStat::is_dir));
     let (dir, body) = if a.src == "-" {
         if !is_dir {

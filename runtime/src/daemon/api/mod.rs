@@ -12,6 +12,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post, MethodRouter};
 use axum::{Json, Router};
 
+mod archive;
 mod build;
 mod containers;
 mod exec;
@@ -74,6 +75,10 @@ pub fn router(d: Arc<Daemon>) -> Router {
         ),
         ("/containers/{id}/top", get(containers::container_top)),
         ("/containers/{id}/changes", get(containers::changes)),
+        (
+            "/containers/{id}/archive",
+            get(archive::get).head(archive::head).put(archive::put),
+        ),
         ("/containers/{id}/stats", get(containers::container_stats)),
         ("/containers/prune", post(containers::containers_prune)),
         ("/commit", post(images::commit)),

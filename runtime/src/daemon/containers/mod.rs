@@ -1,5 +1,6 @@
 //! The containers service: the name index, create, rename and remove.
 
+pub mod archive;
 pub mod changes;
 pub mod create;
 pub mod filter;

@@ -35,6 +35,7 @@ impl Daemon {
             }
         }
         for mut c in all {
+            super::archive::clean_leftovers(&self.dir(&c.id));
             if !c.state.running {
                 self.adopt_started(&mut c);
             }

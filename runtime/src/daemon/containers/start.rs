@@ -138,6 +138,8 @@ impl Daemon {
         if c.state.running {
             return Ok(false);
         }
+        // Not while a copy has the stopped container's root mounted.
+        let _copy = super::archive::RootfsLock::take(&c.id);
         let plan = self.plan_start(&c)?;
         self.reset_restarts_on_user_start(&c);
         // A previous run's leftovers.
