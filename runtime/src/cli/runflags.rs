@@ -408,6 +408,39 @@ mod tests {
     }
 
     #[test]
+    fn values_parse_as_docker_cli() {
+        assert_eq!(parse_swap("-1"), Ok(-1));
+        assert_eq!(parse_cpus("1.5"), Ok(1_500_000_000));
+        assert_eq!(parse_cpus("0.01"), Ok(10_000_000));
+        assert_eq!(parse_cpus("-1"), Ok(-1_000_000_000));
+        assert!(parse_cpus("abc").is_err());
+        let r = parse_restart("on-failure:2").unwrap();
+        assert_eq!(r.name, Some(RestartPolicyNameEnum::ON_FAILURE));
+        assert_eq!(r.maximum_retry_count, Some(2));
+        assert!(parse_restart(":2").is_err());
+        assert!(parse_restart("on-failure:x").is_err());
+        assert!(parse_restart("bogus")
+            .unwrap_err()
+            .contains("unknown policy 'bogus'"));
+        let u = parse_ulimit("nofile=1024:2048").unwrap();
+        assert_eq!((u.soft, u.hard), (Some(1024), Some(2048)));
+        assert!(parse_ulimit("nofile=3:2").is_err());
+        assert!(parse_ulimit("bogus=1").is_err());
+        assert!(parse_ulimit("nofile").is_err());
+        let d = parse_device("/dev/null:/dev/mynull:r").unwrap();
+        assert_eq!(d.path_in_container.as_deref(), Some("/dev/mynull"));
+        assert_eq!(d.cgroup_permissions.as_deref(), Some("r"));
+        let fuse = parse_device("/dev/fuse:rw").unwrap();
+        assert_eq!(fuse.path_in_container.as_deref(), Some("/dev/fuse"));
+        assert!(parse_device("/dev/x:/dev/y:z").is_err());
+        assert!(parse_device("dev:/x").is_err());
+        assert!(parse_sysctl("net.ipv4.ip_forward=1").is_ok());
+        assert!(parse_sysctl("kernel.shmmax=1").is_ok());
+        assert!(parse_sysctl("kernel.hostname=x").is_err());
+        assert!(parse_sysctl("vm.swappiness=1").is_err());
+    }
+
+    #[test]
     fn flags_become_host_config() {
         let o = parse(&[
             "-m",

@@ -226,8 +226,13 @@ impl Daemon {
 mod tests {
     use super::*;
 
+    /// `name[:count]`, as `--restart` writes it.
     fn policy(s: &str) -> RestartPolicy {
-        super::super::runopts::parse_restart(s).unwrap()
+        let (name, n) = s.split_once(':').unwrap_or((s, "0"));
+        RestartPolicy {
+            name: name.into(),
+            maximum_retry_count: n.parse().unwrap(),
+        }
     }
 
     #[test]
