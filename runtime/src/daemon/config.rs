@@ -4,7 +4,7 @@
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
-pub const DEFAULT_HOST: &str = "unix:///run/rrun/rrun.sock";
+pub use crate::apimodel::{socket_path, DEFAULT_HOST};
 pub const DEFAULT_DATA_ROOT: &str = "/var/lib/rrun";
 pub const DEFAULT_EXEC_ROOT: &str = "/run/rrun";
 pub const DEFAULT_CONFIG: &str = "/etc/rrun/daemon.json";
@@ -195,29 +195,9 @@ pub fn dns_server(s: &str) -> anyhow::Result<std::net::SocketAddr> {
         .map_err(|_| anyhow::anyhow!("{s} is not an ip address"))
 }
 
-/// `unix:///path` or a bare path → the socket path.
-pub fn socket_path(host: &str) -> anyhow::Result<PathBuf> {
-    if let Some(p) = host.strip_prefix("unix://") {
-        return Ok(PathBuf::from(p));
-    }
-    if host.starts_with('/') {
-        return Ok(PathBuf::from(host));
-    }
-    anyhow::bail!("unsupported host {host}: only unix:///path sockets are supported")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn hosts_parse() {
-        assert_eq!(
-            socket_path("unix:///run/x.sock").unwrap(),
-            PathBuf::from("/run/x.sock")
-        );
-        assert!(socket_path("tcp://1.2.3.4:2375").is_err());
-    }
 
     #[test]
     fn daemon_json_uses_dockers_keys() {
