@@ -107,16 +107,9 @@ impl Daemon {
             )));
         }
         self.note_user_stop(&c, signal);
-        let out = Command::new(&self.opts.oci_bin)
-            .arg("--root")
-            .arg(&self.opts.exec_root)
-            .args(["kill", &c.id, signal])
-            .stdin(Stdio::null())
-            .output()
-            .map_err(ApiError::internal)?;
+        let sent = self.oci_run(&["kill", &c.id, signal]);
         self.container_event(&c, "kill", &[("signal", signal)]);
-        if !out.status.success() {
-            let msg = String::from_utf8_lossy(&out.stderr).trim().to_string();
+        if let Err(msg) = sent {
             // Exited meanwhile: nothing left to signal.
             if !self.get(&c.id)?.state.running {
                 return Ok(());
