@@ -45,8 +45,11 @@ impl IntoResponse for ApiError {
     }
 }
 
-pub fn router(d: Arc<Daemon>) -> Router {
-    let routes: Vec<(&str, MethodRouter<Arc<Daemon>>)> = vec![
+type Routes = Vec<(&'static str, MethodRouter<Arc<Daemon>>)>;
+
+/// The system, container and exec routes.
+fn container_routes() -> Routes {
+    vec![
         ("/_ping", get(system::ping).head(system::ping)),
         ("/version", get(system::version)),
         ("/info", get(system::info)),
@@ -81,6 +84,12 @@ pub fn router(d: Arc<Daemon>) -> Router {
         ),
         ("/containers/{id}/stats", get(containers::container_stats)),
         ("/containers/prune", post(containers::containers_prune)),
+    ]
+}
+
+/// The image, build, event, network and volume routes.
+fn other_routes() -> Routes {
+    vec![
         ("/commit", post(images::commit)),
         ("/auth", post(images::auth)),
         ("/images/json", get(images::images_list)),
@@ -117,7 +126,12 @@ pub fn router(d: Arc<Daemon>) -> Router {
             "/volumes/{name}",
             get(volumes::volume_inspect).delete(volumes::volume_remove),
         ),
-    ];
+    ]
+}
+
+pub fn router(d: Arc<Daemon>) -> Router {
+    let mut routes = container_routes();
+    routes.extend(other_routes());
     let swarm = ["swarm", "nodes", "services", "tasks", "secrets", "configs"];
     let swarm_routes: Vec<String> = swarm
         .iter()
