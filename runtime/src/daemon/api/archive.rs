@@ -70,9 +70,17 @@ pub(super) async fn put(State(d): D, p: Params, q: Q, body: Body) -> ApiResult<S
     let (tx, rx) = mpsc::channel::<Bytes>(8);
     let feed = tokio::spawn(async move {
         let mut data = body.into_data_stream();
+        let mut discarded = 0usize;
         while let Some(Ok(chunk)) = data.next().await {
-            if tx.send(chunk).await.is_err() {
-                break;
+            // Once extraction is over (done, or refused early) the rest is
+            // read and dropped, up to a bound, so the client's connection
+            // stays usable for its next request, as Go's server does (the
+            // docker CLI reuses it, and a PUT is not retried).
+            if tx.is_closed() || tx.send(chunk.clone()).await.is_err() {
+                discarded += chunk.len();
+                if discarded > DRAIN_LIMIT {
+                    break;
+                }
             }
         }
     });
@@ -81,9 +89,13 @@ pub(super) async fn put(State(d): D, p: Params, q: Q, body: Body) -> ApiResult<S
         buf: Bytes::new(),
     };
     let r = blocking(move || d.archive_view(&id)?.extract(&path, reader, opts)).await;
-    feed.abort();
+    let _ = feed.await;
     r.map(|_| StatusCode::OK)
 }
+
+/// How much of a body nobody reads any more is drained before the
+/// connection is given up (Go's net/http drains 256 KiB).
+const DRAIN_LIMIT: usize = 256 << 10;
 
 /// A `Write` into the response body's channel.
 struct ChannelWriter(mpsc::Sender<Bytes>);
