@@ -354,33 +354,8 @@ fn cgroup(root: &Root, step: &Step, new_cgroupns: bool) -> Result<()> {
     let t = target(root, &step.destination, false)?;
     let fl = flags(step.options.flags);
     let hier = host_hierarchies()?;
-    let unified_only = hier.iter().all(|h| h.fstype == "cgroup2");
-    if unified_only {
-        if new_cgroupns {
-            mount(
-                Some("cgroup2"),
-                &fd_path(t.as_fd()),
-                Some("cgroup2"),
-                fl,
-                None::<&str>,
-            )?;
-        } else {
-            let own = own_cgroup("")?;
-            let base = hier
-                .first()
-                .map_or(Path::new("/sys/fs/cgroup"), |h| h.mountpoint.as_path());
-            let src = base.join(own.trim_start_matches('/'));
-            mount(
-                Some(&src),
-                &fd_path(t.as_fd()),
-                None::<&str>,
-                MsFlags::MS_BIND | MsFlags::MS_REC,
-                None::<&str>,
-            )?;
-            // Without this the container could raise its own limits.
-            remount_bind(root, &step.destination, fl)?;
-        }
-        return Ok(());
+    if hier.iter().all(|h| h.fstype == "cgroup2") {
+        return cgroup_unified(root, step, &t, &hier, new_cgroupns);
     }
     // v1 / hybrid: a tmpfs, then each hierarchy, then the tmpfs read-only
     // like the rest if asked.
@@ -393,38 +368,7 @@ fn cgroup(root: &Root, step: &Step, new_cgroupns: bool) -> Result<()> {
         Some("mode=755"),
     )?;
     for h in &hier {
-        let Some(name) = h.mountpoint.file_name() else {
-            continue;
-        };
-        let dest = step.destination.join(name);
-        let d = target(root, &dest, false)?;
-        let dp = fd_path(d.as_fd());
-        if new_cgroupns {
-            let (src, ty) = if h.fstype == "cgroup2" {
-                ("cgroup2", "cgroup2")
-            } else {
-                ("cgroup", "cgroup")
-            };
-            let data =
-                (!h.options.is_empty() && h.fstype == "cgroup").then_some(h.options.as_str());
-            mount(Some(src), &dp, Some(ty), fl, data)
-                .with_context(|| format!("mount cgroup {}", h.options))?;
-        } else {
-            let own = own_cgroup(if h.fstype == "cgroup2" {
-                ""
-            } else {
-                &h.options
-            })?;
-            let src = h.mountpoint.join(own.trim_start_matches('/'));
-            mount(
-                Some(&src),
-                &dp,
-                None::<&str>,
-                MsFlags::MS_BIND | MsFlags::MS_REC,
-                None::<&str>,
-            )?;
-            remount_bind(root, &dest, fl)?;
-        }
+        cgroup_hierarchy(root, step, h, new_cgroupns)?;
     }
     if fl.contains(MsFlags::MS_RDONLY) {
         let t = root.resolve(&step.destination)?;
@@ -437,6 +381,77 @@ fn cgroup(root: &Root, step: &Step, new_cgroupns: bool) -> Result<()> {
         )?;
     }
     Ok(())
+}
+
+/// A unified-only host: cgroup2 mounted afresh in a new cgroup namespace,
+/// else the container's own cgroup bound and made read-only as asked.
+fn cgroup_unified(
+    root: &Root,
+    step: &Step,
+    t: &impl AsFd,
+    hier: &[Hierarchy],
+    new_cgroupns: bool,
+) -> Result<()> {
+    let fl = flags(step.options.flags);
+    if new_cgroupns {
+        mount(
+            Some("cgroup2"),
+            &fd_path(t.as_fd()),
+            Some("cgroup2"),
+            fl,
+            None::<&str>,
+        )?;
+        return Ok(());
+    }
+    let own = own_cgroup("")?;
+    let base = hier
+        .first()
+        .map_or(Path::new("/sys/fs/cgroup"), |h| h.mountpoint.as_path());
+    let src = base.join(own.trim_start_matches('/'));
+    mount(
+        Some(&src),
+        &fd_path(t.as_fd()),
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )?;
+    // Without this the container could raise its own limits.
+    remount_bind(root, &step.destination, fl)
+}
+
+/// One v1 (or the hybrid host's cgroup2) hierarchy under the tmpfs.
+fn cgroup_hierarchy(root: &Root, step: &Step, h: &Hierarchy, new_cgroupns: bool) -> Result<()> {
+    let Some(name) = h.mountpoint.file_name() else {
+        return Ok(());
+    };
+    let fl = flags(step.options.flags);
+    let dest = step.destination.join(name);
+    let d = target(root, &dest, false)?;
+    let dp = fd_path(d.as_fd());
+    if new_cgroupns {
+        let (src, ty) = if h.fstype == "cgroup2" {
+            ("cgroup2", "cgroup2")
+        } else {
+            ("cgroup", "cgroup")
+        };
+        let data = (!h.options.is_empty() && h.fstype == "cgroup").then_some(h.options.as_str());
+        return mount(Some(src), &dp, Some(ty), fl, data)
+            .with_context(|| format!("mount cgroup {}", h.options));
+    }
+    let own = own_cgroup(if h.fstype == "cgroup2" {
+        ""
+    } else {
+        &h.options
+    })?;
+    let src = h.mountpoint.join(own.trim_start_matches('/'));
+    mount(
+        Some(&src),
+        &dp,
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REC,
+        None::<&str>,
+    )?;
+    remount_bind(root, &dest, fl)
 }
 
 /// This process's cgroup path in the hierarchy with the given controllers

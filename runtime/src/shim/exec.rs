@@ -195,41 +195,7 @@ impl Helper {
             stdin: None,
             master: None,
         };
-        let console = if self.args.tty {
-            let c = pty::Console::bind(&dir, "console.sock")?;
-            cmd.arg("--console-socket").arg(&c.path);
-            cmd.stdin(Stdio::null())
-                .stdout(Stdio::null())
-                .stderr(Stdio::null());
-            Some(c)
-        } else {
-            let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe");
-            if self.args.stdin {
-                let (r, w) = pipe()?;
-                cmd.stdin(Stdio::from(r));
-                io.stdin = Some(w);
-            } else {
-                cmd.stdin(Stdio::null());
-            }
-            for (wanted, stream) in [
-                (self.args.stdout, logs::STDOUT),
-                (self.args.stderr, logs::STDERR),
-            ] {
-                let to = if wanted {
-                    let (r, w) = pipe()?;
-                    io.outputs.push((r, stream));
-                    Stdio::from(w)
-                } else {
-                    Stdio::null()
-                };
-                if stream == logs::STDOUT {
-                    cmd.stdout(to);
-                } else {
-                    cmd.stderr(to);
-                }
-            }
-            None
-        };
+        let console = self.stdio(&mut cmd, &mut io)?;
         let status = cmd
             .arg(&self.args.id)
             .status()
@@ -268,6 +234,45 @@ impl Helper {
         Ok(())
     }
 
+    /// Gives the exec its stdio: a console socket for a terminal, else
+    /// pipes for what the client asked (their other ends go into `io`).
+    fn stdio(&self, cmd: &mut Command, io: &mut Io) -> Result<Option<pty::Console>> {
+        if self.args.tty {
+            let c = pty::Console::bind(&self.args.dir, "console.sock")?;
+            cmd.arg("--console-socket").arg(&c.path);
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            return Ok(Some(c));
+        }
+        let pipe = || nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe");
+        if self.args.stdin {
+            let (r, w) = pipe()?;
+            cmd.stdin(Stdio::from(r));
+            io.stdin = Some(w);
+        } else {
+            cmd.stdin(Stdio::null());
+        }
+        for (wanted, stream) in [
+            (self.args.stdout, logs::STDOUT),
+            (self.args.stderr, logs::STDERR),
+        ] {
+            let to = if wanted {
+                let (r, w) = pipe()?;
+                io.outputs.push((r, stream));
+                Stdio::from(w)
+            } else {
+                Stdio::null()
+            };
+            if stream == logs::STDOUT {
+                cmd.stdout(to);
+            } else {
+                cmd.stderr(to);
+            }
+        }
+        Ok(None)
+    }
+
     /// Carries stdio and resizes until the process exits and its output is
     /// read; returns Docker's exit code (128+signal when killed).
     fn pump(&mut self, pid: i32, mut io: Io) -> i32 {
@@ -289,43 +294,8 @@ impl Helper {
             if exited_at.is_some_and(|t| t.elapsed() > Duration::from_secs(1)) {
                 break;
             }
-            let (ready, data_ready, ctl_ready) = {
-                let mut fds: Vec<nix::poll::PollFd> = live
-                    .iter()
-                    .map(|i| {
-                        let (fd, _) = outputs[*i].as_ref().expect("live");
-                        nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN)
-                    })
-                    .collect();
-                let data_at = match (&self.data, stdin_open) {
-                    (Some(d), true) => {
-                        fds.push(nix::poll::PollFd::new(
-                            d.as_fd(),
-                            nix::poll::PollFlags::POLLIN,
-                        ));
-                        Some(fds.len() - 1)
-                    }
-                    _ => None,
-                };
-                let ctl_at = ctl_open.then(|| {
-                    fds.push(nix::poll::PollFd::new(
-                        self.ctl.as_fd(),
-                        nix::poll::PollFlags::POLLIN,
-                    ));
-                    fds.len() - 1
-                });
-                let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16));
-                let hit = |i: usize| fds[i].revents().is_some_and(|r| !r.is_empty());
-                (
-                    live.iter()
-                        .enumerate()
-                        .filter(|(k, _)| hit(*k))
-                        .map(|(_, i)| *i)
-                        .collect::<Vec<_>>(),
-                    data_at.is_some_and(hit),
-                    ctl_at.is_some_and(hit),
-                )
-            };
+            let (ready, data_ready, ctl_ready) =
+                self.poll_once(&outputs, &live, stdin_open, ctl_open);
             for i in ready {
                 if !self.forward_output(&mut outputs[i]) {
                     outputs[i] = None;
@@ -341,20 +311,9 @@ impl Helper {
             if ctl_ready {
                 ctl_open = self.read_ctl(&mut ctl_buf, io.master.as_ref());
             }
-            loop {
-                use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-                match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                    Ok(WaitStatus::Exited(p, c)) if p.as_raw() == pid => {
-                        code = Some(c);
-                        exited_at = Some(Instant::now());
-                    }
-                    Ok(WaitStatus::Signaled(p, sig, _)) if p.as_raw() == pid => {
-                        code = Some(128 + sig as i32);
-                        exited_at = Some(Instant::now());
-                    }
-                    Ok(WaitStatus::StillAlive) | Err(_) => break,
-                    Ok(_) => {}
-                }
+            if let Some(c) = super::reap(pid) {
+                code = Some(c);
+                exited_at = Some(Instant::now());
             }
             if code.is_none() && !crate::state::pid_alive(pid) {
                 code = Some(255);
@@ -362,6 +321,53 @@ impl Helper {
             }
         }
         code.unwrap_or(255)
+    }
+
+    /// Waits up to 100 ms for the live outputs, the client's input and the
+    /// control socket; returns which outputs (by index) and which of the
+    /// other two are ready.
+    fn poll_once(
+        &self,
+        outputs: &[Option<(OwnedFd, u8)>],
+        live: &[usize],
+        stdin_open: bool,
+        ctl_open: bool,
+    ) -> (Vec<usize>, bool, bool) {
+        let mut fds: Vec<nix::poll::PollFd> = live
+            .iter()
+            .map(|i| {
+                let (fd, _) = outputs[*i].as_ref().expect("live");
+                nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN)
+            })
+            .collect();
+        let data_at = match (&self.data, stdin_open) {
+            (Some(d), true) => {
+                fds.push(nix::poll::PollFd::new(
+                    d.as_fd(),
+                    nix::poll::PollFlags::POLLIN,
+                ));
+                Some(fds.len() - 1)
+            }
+            _ => None,
+        };
+        let ctl_at = ctl_open.then(|| {
+            fds.push(nix::poll::PollFd::new(
+                self.ctl.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            ));
+            fds.len() - 1
+        });
+        let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16));
+        let hit = |i: usize| fds[i].revents().is_some_and(|r| !r.is_empty());
+        (
+            live.iter()
+                .enumerate()
+                .filter(|(k, _)| hit(*k))
+                .map(|(_, i)| *i)
+                .collect::<Vec<_>>(),
+            data_at.is_some_and(hit),
+            ctl_at.is_some_and(hit),
+        )
     }
 
     /// Moves what one output has to the client; false at its EOF.

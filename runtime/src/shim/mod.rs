@@ -558,51 +558,7 @@ fn pump(
                 break;
             }
         }
-        let (ready, accept, client, resize): (Vec<usize>, bool, bool, bool) = {
-            let mut fds: Vec<nix::poll::PollFd> = open
-                .iter()
-                .map(|i| {
-                    nix::poll::PollFd::new(
-                        streams[*i].fd.as_ref().expect("open").as_fd(),
-                        nix::poll::PollFlags::POLLIN,
-                    )
-                })
-                .collect();
-            let listen_at = stdin.listener.as_ref().map(|l| {
-                fds.push(nix::poll::PollFd::new(
-                    l.as_fd(),
-                    nix::poll::PollFlags::POLLIN,
-                ));
-                fds.len() - 1
-            });
-            let client_at = stdin.client.as_ref().map(|c| {
-                fds.push(nix::poll::PollFd::new(
-                    c.as_fd(),
-                    nix::poll::PollFlags::POLLIN,
-                ));
-                fds.len() - 1
-            });
-            let ctl_at = ctl.as_ref().map(|(l, _)| {
-                fds.push(nix::poll::PollFd::new(
-                    l.as_fd(),
-                    nix::poll::PollFlags::POLLIN,
-                ));
-                fds.len() - 1
-            });
-            // The timeout bounds how late a reaped exit is noticed.
-            let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16));
-            let hit = |i: usize| fds[i].revents().is_some_and(|r| !r.is_empty());
-            (
-                open.iter()
-                    .enumerate()
-                    .filter(|(k, _)| hit(*k))
-                    .map(|(_, i)| *i)
-                    .collect(),
-                listen_at.is_some_and(hit),
-                client_at.is_some_and(hit),
-                ctl_at.is_some_and(hit),
-            )
-        };
+        let (ready, accept, client, resize) = poll_streams(&streams, &open, &stdin, ctl.as_ref());
         if let (true, Some((l, master))) = (resize, &ctl) {
             pty::serve_resize(l, master);
         }
@@ -616,24 +572,9 @@ fn pump(
             stdin.forward();
         }
         // Reap every child (we are a subreaper); note the init's status.
-        loop {
-            use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-            match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::Exited(p, c)) => {
-                    if p.as_raw() == init {
-                        code = Some(c);
-                        exited_at = Some(Instant::now());
-                    }
-                }
-                Ok(WaitStatus::Signaled(p, sig, _)) => {
-                    if p.as_raw() == init {
-                        code = Some(128 + sig as i32);
-                        exited_at = Some(Instant::now());
-                    }
-                }
-                Ok(WaitStatus::StillAlive) | Err(_) => break,
-                Ok(_) => {}
-            }
+        if let Some(c) = reap(init) {
+            code = Some(c);
+            exited_at = Some(Instant::now());
         }
         if code.is_none() && !crate::state::pid_alive(init) {
             // Not our child after all (should not happen): it is gone.
@@ -642,6 +583,77 @@ fn pump(
         }
     }
     Ok(code.unwrap_or(255))
+}
+
+/// Waits up to 100 ms for the open output streams, the attach listener and
+/// client, and the resize socket; returns the ready streams (by index) and
+/// whether each of the other three is ready.
+fn poll_streams(
+    streams: &[Stream],
+    open: &[usize],
+    stdin: &Stdin,
+    ctl: Option<&(std::os::unix::net::UnixListener, OwnedFd)>,
+) -> (Vec<usize>, bool, bool, bool) {
+    let mut fds: Vec<nix::poll::PollFd> = open
+        .iter()
+        .map(|i| {
+            nix::poll::PollFd::new(
+                streams[*i].fd.as_ref().expect("open").as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            )
+        })
+        .collect();
+    let listen_at = stdin.listener.as_ref().map(|l| {
+        fds.push(nix::poll::PollFd::new(
+            l.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        ));
+        fds.len() - 1
+    });
+    let client_at = stdin.client.as_ref().map(|c| {
+        fds.push(nix::poll::PollFd::new(
+            c.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        ));
+        fds.len() - 1
+    });
+    let ctl_at = ctl.map(|(l, _)| {
+        fds.push(nix::poll::PollFd::new(
+            l.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        ));
+        fds.len() - 1
+    });
+    // The timeout bounds how late a reaped exit is noticed.
+    let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16));
+    let hit = |i: usize| fds[i].revents().is_some_and(|r| !r.is_empty());
+    (
+        open.iter()
+            .enumerate()
+            .filter(|(k, _)| hit(*k))
+            .map(|(_, i)| *i)
+            .collect(),
+        listen_at.is_some_and(hit),
+        client_at.is_some_and(hit),
+        ctl_at.is_some_and(hit),
+    )
+}
+
+/// Reaps every exited child without blocking (the shim is a subreaper);
+/// `pid`'s Docker exit code (128+signal when killed) if it was among them.
+pub(crate) fn reap(pid: i32) -> Option<i32> {
+    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+    let mut code = None;
+    loop {
+        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(p, c)) if p.as_raw() == pid => code = Some(c),
+            Ok(WaitStatus::Signaled(p, sig, _)) if p.as_raw() == pid => {
+                code = Some(128 + sig as i32)
+            }
+            Ok(WaitStatus::StillAlive) | Err(_) => return code,
+            Ok(_) => {}
+        }
+    }
 }
 
 #[cfg(test)]
