@@ -163,6 +163,23 @@ def test_top_and_stats(client, cleanup):
     assert "cpu_stats" in stats
 
 
+def test_prune_and_df_bodies_as_dockerd_sends_them(client, cleanup):
+    # Scripts index these keys directly: dockerd sends null, never omits.
+    c = client.containers.create("busybox", ["true"], name=name("prunable"),
+                                 labels={"py-prune": name("x")})
+    cleanup.append(("container", c.id))
+    report = client.containers.prune(filters={"label": "py-prune=nothing"})
+    assert report["ContainersDeleted"] is None and report["SpaceReclaimed"] == 0
+    report = client.containers.prune(filters={"label": f"py-prune={name('x')}"})
+    assert report["ContainersDeleted"] == [c.id], report
+    images = client.images.prune(filters={"dangling": True})
+    assert "ImagesDeleted" in images and "SpaceReclaimed" in images
+    df = client.df()
+    assert df["BuildCache"] == [] and df["LayersSize"] > 0
+    busybox = [i for i in df["Images"] if any(t.startswith("busybox") for t in i["RepoTags"])]
+    assert busybox and busybox[0]["VirtualSize"] == busybox[0]["Size"] > 0
+
+
 def test_pause_unpause_and_update(client, cleanup):
     c = client.containers.run("busybox", ["sleep", "300"], detach=True, name=name("pause"))
     cleanup.append(("container", c.id))

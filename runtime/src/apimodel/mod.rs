@@ -58,11 +58,43 @@ pub struct DiskUsage {
     #[serde(default)]
     pub layers_size: i64,
     #[serde(default, deserialize_with = "null_as_empty")]
-    pub images: Vec<models::ImageSummary>,
+    pub images: Vec<ImageListItem>,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub containers: Vec<models::ContainerSummary>,
     #[serde(default, deserialize_with = "null_as_empty")]
     pub volumes: Vec<models::Volume>,
+    /// rrun keeps no BuildKit cache: always `[]`, as dockerd without one.
+    #[serde(default, deserialize_with = "null_as_empty")]
+    pub build_cache: Vec<models::BuildCache>,
+}
+
+/// A `GET /images/json` item: bollard's summary and `VirtualSize`, which
+/// dockerd sends up to API 1.43 and older clients still read.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImageListItem {
+    #[serde(flatten)]
+    pub summary: models::ImageSummary,
+    #[serde(rename = "VirtualSize", default)]
+    pub virtual_size: i64,
+}
+
+/// `POST /containers/prune`. Unlike bollard's model, `ContainersDeleted`
+/// is sent as `null` when nothing went, as dockerd does (clients index it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ContainerPruneReport {
+    #[serde(rename = "ContainersDeleted")]
+    pub containers_deleted: Option<Vec<String>>,
+    #[serde(rename = "SpaceReclaimed")]
+    pub space_reclaimed: u64,
+}
+
+/// `POST /images/prune`, with `ImagesDeleted` `null` when empty (dockerd).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImagePruneReport {
+    #[serde(rename = "ImagesDeleted")]
+    pub images_deleted: Option<Vec<models::ImageDeleteResponseItem>>,
+    #[serde(rename = "SpaceReclaimed")]
+    pub space_reclaimed: u64,
 }
 
 /// A list field that Docker may send as `null`.
@@ -95,5 +127,30 @@ mod tests {
         );
         assert_eq!(start_error_code("permission denied"), 126);
         assert_eq!(start_error_code("cgroup trouble"), 128);
+    }
+
+    #[test]
+    fn bodies_keep_dockerds_nulls_and_old_fields() {
+        let empty = serde_json::to_value(ContainerPruneReport::default()).unwrap();
+        assert_eq!(
+            empty,
+            serde_json::json!({"ContainersDeleted": null, "SpaceReclaimed": 0})
+        );
+        let img = serde_json::to_value(ImagePruneReport::default()).unwrap();
+        assert!(img["ImagesDeleted"].is_null() && img.get("ImagesDeleted").is_some());
+        let item = ImageListItem {
+            summary: models::ImageSummary {
+                id: "sha256:1".into(),
+                size: 5,
+                ..Default::default()
+            },
+            virtual_size: 5,
+        };
+        let v = serde_json::to_value(&item).unwrap();
+        assert_eq!(v["VirtualSize"], 5);
+        assert_eq!(v["Id"], "sha256:1");
+        assert_eq!(v["RepoTags"], serde_json::json!([]));
+        let back: ImageListItem = serde_json::from_value(v).unwrap();
+        assert_eq!(back, item);
     }
 }

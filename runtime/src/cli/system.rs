@@ -136,11 +136,11 @@ fn df_row(kind: &str, total: usize, active: usize, size: u64, free: u64) -> DfRo
 pub fn df_rows(v: &DiskUsage) -> Vec<DfRow> {
     let n = |x: i64| x.max(0) as u64;
     let (imgs, ctrs, vols) = (&v.images, &v.containers, &v.volumes);
-    let img_active = imgs.iter().filter(|i| i.containers > 0).count();
+    let img_active = imgs.iter().filter(|i| i.summary.containers > 0).count();
     let img_free: u64 = imgs
         .iter()
-        .filter(|i| i.containers == 0)
-        .map(|i| n(i.size))
+        .filter(|i| i.summary.containers == 0)
+        .map(|i| n(i.summary.size))
         .sum();
     let running = |c: &&ContainerSummary| c.state == Some(ContainerSummaryStateEnum::RUNNING);
     let rw = |c: &ContainerSummary| n(c.size_rw.unwrap_or(0));
@@ -303,14 +303,18 @@ pub fn info(c: &Client, format: Option<&str>) -> Result<i32> {
 mod tests {
     use super::*;
     use crate::apimodel::models::ImageSummary;
+    use crate::apimodel::ImageListItem;
 
     #[test]
     fn prune_warnings_and_df_rows() {
         assert!(system_prune_warning(false, true).contains("anonymous volumes"));
-        let image = |containers| ImageSummary {
-            size: 1000,
-            containers,
-            ..Default::default()
+        let image = |containers| ImageListItem {
+            summary: ImageSummary {
+                size: 1000,
+                containers,
+                ..Default::default()
+            },
+            virtual_size: 1000,
         };
         let df = df_rows(&DiskUsage {
             layers_size: 2000,
@@ -321,6 +325,7 @@ mod tests {
                 ..Default::default()
             }],
             volumes: vec![],
+            build_cache: vec![],
         });
         assert_eq!(df[0], df_row("Images", 2, 1, 2000, 1000));
         assert_eq!(df[0].reclaimable, "1kB (50%)");

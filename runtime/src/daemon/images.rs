@@ -6,7 +6,8 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use crate::apimodel::models::ImageHistoryResponseItem;
+use crate::apimodel::models::{ImageDeleteResponseItem, ImageHistoryResponseItem, ImageSummary};
+use crate::apimodel::{ImageListItem, ImagePruneReport};
 use rrun_image::images::{self, ImageError, ImageUser, LocalImage, Removed};
 use rrun_image::{Digest, Reference};
 use serde_json::{json, Map, Value};
@@ -26,11 +27,17 @@ pub fn image_err(e: ImageError) -> ApiError {
 }
 
 /// `[{"Untagged": …}, {"Deleted": …}]`, Docker's `ImageDeleteResponseItem`s.
-pub fn removed_json(r: &[Removed]) -> Vec<Value> {
+pub fn removed_items(r: &[Removed]) -> Vec<ImageDeleteResponseItem> {
     r.iter()
         .map(|x| match x {
-            Removed::Untagged(n) => json!({"Untagged": n}),
-            Removed::Deleted(d) => json!({"Deleted": d.to_string()}),
+            Removed::Untagged(n) => ImageDeleteResponseItem {
+                untagged: Some(n.clone()),
+                deleted: None,
+            },
+            Removed::Deleted(d) => ImageDeleteResponseItem {
+                untagged: None,
+                deleted: Some(d.to_string()),
+            },
         })
         .collect()
 }
@@ -74,7 +81,7 @@ impl Daemon {
     }
 
     /// `DELETE /images/{name}`.
-    pub fn image_remove(&self, name: &str, force: bool) -> ApiResult<Vec<Value>> {
+    pub fn image_remove(&self, name: &str, force: bool) -> ApiResult<Vec<ImageDeleteResponseItem>> {
         let users = |d: &Digest| self.image_users(d);
         let img = find_image(&self.images, name).ok();
         let removed = images::remove(&self.images, name, force, &users).map_err(image_err)?;
@@ -88,7 +95,7 @@ impl Daemon {
                 }
             }
         }
-        Ok(removed_json(&removed))
+        Ok(removed_items(&removed))
     }
 
     /// `GET /images/{name}/history`: the config's history, newest first;
@@ -107,7 +114,7 @@ impl Daemon {
 
     /// `POST /images/prune`: dangling images (no name) not used by any
     /// container; with `dangling=false`, every image no container uses.
-    pub fn image_prune(&self, filters: &Filters) -> ApiResult<Value> {
+    pub fn image_prune(&self, filters: &Filters) -> ApiResult<ImagePruneReport> {
         let f = ImageFilter::new(filters, PRUNE_FILTERS, self)?;
         let all = f.dangling == Some(false);
         let mut deleted = Vec::new();
@@ -130,10 +137,10 @@ impl Daemon {
         }
         let users = |d: &Digest| self.image_users(d);
         images::garbage_collect(&self.images, &users).map_err(image_err)?;
-        Ok(
-            json!({"ImagesDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) },
-                  "SpaceReclaimed": space}),
-        )
+        Ok(ImagePruneReport {
+            images_deleted: (!deleted.is_empty()).then_some(deleted),
+            space_reclaimed: space,
+        })
     }
 
     /// `POST /images/create?fromSrc=-`: the body is a root filesystem
@@ -157,7 +164,7 @@ impl Daemon {
 
     /// `GET /images/json` with `all` and `filters` (dangling, reference,
     /// label, before, since, until).
-    pub fn image_list(&self, filters: &Filters) -> ApiResult<Vec<Value>> {
+    pub fn image_list(&self, filters: &Filters) -> ApiResult<Vec<ImageListItem>> {
         let f = ImageFilter::new(filters, LIST_FILTERS, self)?;
         let imgs = match f.dangling {
             Some(true) => self.all_images()?,
@@ -169,20 +176,35 @@ impl Daemon {
             .filter(|i| f.matches(i))
             .map(|i| {
                 let id = i.id.to_string();
-                json!({
-                    "Id": id,
-                    "ParentId": "",
-                    "RepoTags": f.shown_tags(i),
-                    "RepoDigests": i.repo_digests(),
-                    "Created": i.config.created.as_deref()
-                        .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
-                        .map(|t| t.timestamp()).unwrap_or(0),
-                    "Size": i.size(),
-                    "VirtualSize": i.size(),
-                    "SharedSize": -1,
-                    "Labels": i.config.config.labels,
-                    "Containers": containers.iter().filter(|c| c.image == id).count(),
-                })
+                let size = i.size() as i64;
+                ImageListItem {
+                    summary: ImageSummary {
+                        parent_id: String::new(),
+                        repo_tags: f.shown_tags(i),
+                        repo_digests: i.repo_digests(),
+                        created: i
+                            .config
+                            .created
+                            .as_deref()
+                            .and_then(|c| chrono::DateTime::parse_from_rfc3339(c).ok())
+                            .map_or(0, |t| t.timestamp()),
+                        size,
+                        shared_size: -1,
+                        labels: i
+                            .config
+                            .config
+                            .labels
+                            .clone()
+                            .unwrap_or_default()
+                            .into_iter()
+                            .collect(),
+                        containers: containers.iter().filter(|c| c.image == id).count() as i64,
+                        id,
+                        manifests: None,
+                        descriptor: None,
+                    },
+                    virtual_size: size,
+                }
             })
             .collect())
     }

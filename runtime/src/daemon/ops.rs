@@ -9,7 +9,10 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
+use super::models::ContainerSummary;
 use super::{store, ApiError, ApiResult, Daemon, Filters};
+use crate::apimodel::models::{ContainerTopResponse, VolumeUsageData};
+use crate::apimodel::{ContainerPruneReport, ImageListItem};
 
 impl Daemon {
     /// `POST /containers/{id}/rename?name=`.
@@ -42,7 +45,7 @@ impl Daemon {
     }
 
     /// `GET /containers/{id}/top`: the container's processes as `ps -ef`.
-    pub fn top(&self, name: &str) -> ApiResult<Value> {
+    pub fn top(&self, name: &str) -> ApiResult<ContainerTopResponse> {
         let c = self.get(name)?;
         if !c.state.running || c.state.pid <= 0 {
             return Err(ApiError::conflict(format!(
@@ -65,10 +68,11 @@ impl Daemon {
             };
             rows.push(row);
         }
-        Ok(json!({
-            "Titles": ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"],
-            "Processes": rows,
-        }))
+        let titles = ["UID", "PID", "PPID", "C", "STIME", "TTY", "TIME", "CMD"];
+        Ok(ContainerTopResponse {
+            titles: Some(titles.map(String::from).to_vec()),
+            processes: Some(rows),
+        })
     }
 
     /// One `GET /containers/{id}/stats` sample, with `pre` as precpu.
@@ -115,7 +119,7 @@ impl Daemon {
 
     /// `POST /containers/prune`: every container that is not running
     /// (filters `until`, `label`, `label!`).
-    pub fn container_prune(&self, filters: &Filters) -> ApiResult<Value> {
+    pub fn container_prune(&self, filters: &Filters) -> ApiResult<ContainerPruneReport> {
         filters.validate(&["label", "label!", "until"])?;
         let until = super::events::until_of(filters)?;
         let mut deleted = Vec::new();
@@ -146,68 +150,109 @@ impl Daemon {
                 Err(e) => tracing::warn!(container = %c.id, error = %e.message, "prune"),
             }
         }
-        Ok(json!({
-            "ContainersDeleted": if deleted.is_empty() { Value::Null } else { json!(deleted) },
-            "SpaceReclaimed": space,
-        }))
+        Ok(ContainerPruneReport {
+            containers_deleted: (!deleted.is_empty()).then_some(deleted),
+            space_reclaimed: space,
+        })
     }
 }
 
 impl Daemon {
     /// `GET /system/df`: images, containers and volumes with their sizes.
-    pub fn system_df(&self) -> ApiResult<Value> {
+    pub fn system_df(&self) -> ApiResult<DfResponse> {
         let mut images = self.image_list(&Filters::default())?;
         // Layers are not shared between images here (one snapshot chain each
         // as far as the numbers go); Docker's CLI needs a known SharedSize.
         for i in images.iter_mut() {
-            i["SharedSize"] = json!(0);
+            i.summary.shared_size = 0;
         }
-        let layers: u64 = images.iter().filter_map(|i| i["Size"].as_u64()).sum();
+        let layers: i64 = images.iter().map(|i| i.summary.size).sum();
         let image_size = |id: &str| {
             images
                 .iter()
-                .find(|i| i["Id"] == id)
-                .and_then(|i| i["Size"].as_u64())
-                .unwrap_or(0)
+                .find(|i| i.summary.id == id)
+                .map_or(0, |i| i.summary.size)
         };
-        let all = self.all();
         let mut containers = Vec::new();
         for s in self.list(true, Filters::default())? {
-            let rw = dir_size(&self.dir(&s.id).join("upper"));
-            let mut v = serde_json::to_value(&s).map_err(ApiError::internal)?;
-            v["SizeRw"] = json!(rw);
-            v["SizeRootFs"] = json!(rw + image_size(&s.image_id));
-            containers.push(v);
+            let rw = dir_size(&self.dir(&s.id).join("upper")) as i64;
+            containers.push(DfContainer {
+                size_root_fs: rw + image_size(&s.image_id),
+                size_rw: rw,
+                summary: s,
+            });
         }
+        Ok(DfResponse {
+            layers_size: layers,
+            images,
+            containers,
+            volumes: self.df_volumes()?,
+            build_cache: vec![],
+        })
+    }
+
+    /// The volumes of `system df`, each with its size and how many
+    /// containers (running or not) mount it.
+    fn df_volumes(&self) -> ApiResult<Vec<DfVolume>> {
+        let all = self.all();
         let none = volumes::filters::ListFilters::parse(&Default::default())
             .map_err(|e| ApiError::internal(e.to_string()))?;
-        let mut vols = Vec::new();
-        for vol in self
+        let list = self
             .volumes
             .list(&none)
-            .map_err(|e| ApiError::internal(e.to_string()))?
-        {
-            let refs = all
-                .iter()
-                .filter(|c| {
-                    c.mounts
-                        .iter()
-                        .any(|m| m.volume().is_some_and(|n| n.as_ref() == vol.name))
-                })
-                .count();
-            let size = dir_size(&vol.mountpoint);
-            let mut v = serde_json::to_value(&vol).map_err(ApiError::internal)?;
-            v["UsageData"] = json!({"Size": size, "RefCount": refs});
-            vols.push(v);
-        }
-        Ok(json!({
-            "LayersSize": layers,
-            "Images": images,
-            "Containers": containers,
-            "Volumes": vols,
-            "BuildCache": [],
-        }))
+            .map_err(|e| ApiError::internal(e.to_string()))?;
+        Ok(list
+            .into_iter()
+            .map(|vol| {
+                let refs = all
+                    .iter()
+                    .filter(|c| {
+                        c.mounts
+                            .iter()
+                            .any(|m| m.volume().is_some_and(|n| n.as_ref() == vol.name))
+                    })
+                    .count();
+                DfVolume {
+                    usage_data: VolumeUsageData {
+                        size: dir_size(&vol.mountpoint) as i64,
+                        ref_count: refs as i64,
+                    },
+                    volume: vol,
+                }
+            })
+            .collect())
     }
+}
+
+/// `GET /system/df` as dockerd answers API 1.41–1.43 (the shape the docker
+/// CLI and docker-py read; [`crate::apimodel::DiskUsage`] is its reading).
+#[derive(Debug, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct DfResponse {
+    layers_size: i64,
+    images: Vec<ImageListItem>,
+    containers: Vec<DfContainer>,
+    volumes: Vec<DfVolume>,
+    /// No BuildKit cache here: always `[]`.
+    build_cache: Vec<()>,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct DfContainer {
+    #[serde(flatten)]
+    summary: ContainerSummary,
+    #[serde(rename = "SizeRw")]
+    size_rw: i64,
+    #[serde(rename = "SizeRootFs")]
+    size_root_fs: i64,
+}
+
+#[derive(Debug, serde::Serialize)]
+pub struct DfVolume {
+    #[serde(flatten)]
+    volume: volumes::Volume,
+    #[serde(rename = "UsageData")]
+    usage_data: VolumeUsageData,
 }
 
 /// Bytes of the files under `p` (not following symlinks).
