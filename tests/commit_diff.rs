@@ -64,6 +64,12 @@ fn diff_then_commit_then_run_the_new_image() {
         ]),
         "yes\ngone\n"
     );
+    // ENV adds to the container's variables (PATH stays), as Docker's.
+    let env = d.docker_ok(&["inspect", "-f", "{{json .Config.Env}}", "committed/app:v1"]);
+    assert!(
+        env.contains("\"PATH=") && env.contains("\"COMMITTED=yes\""),
+        "{env}"
+    );
     let hist = d.docker_ok(&[
         "history",
         "--no-trunc",

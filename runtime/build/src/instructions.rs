@@ -208,6 +208,59 @@ pub fn apply(
     }
 }
 
+/// The instructions `commit --change` and `import --change` take (moby's
+/// `validCommitCommands`).
+const CHANGE_INSTRUCTIONS: [&str; 11] = [
+    "CMD",
+    "ENTRYPOINT",
+    "ENV",
+    "EXPOSE",
+    "HEALTHCHECK",
+    "LABEL",
+    "ONBUILD",
+    "STOPSIGNAL",
+    "USER",
+    "VOLUME",
+    "WORKDIR",
+];
+
+/// `--change` instructions applied to `base` as Docker's commit and import
+/// apply them: each is a Dockerfile line, parsed and applied as a build
+/// would (ENV adds to the config's variables and later lines see them; an
+/// ENTRYPOINT without a CMD among the changes clears the CMD). The error is
+/// one line naming the instruction.
+pub fn apply_changes(base: ContainerConfig, changes: &[String]) -> Result<ContainerConfig, String> {
+    let mut state = StageState::from_base(base);
+    let mut args = ArgValues::default();
+    for change in changes.iter().filter(|c| !c.trim().is_empty()) {
+        let df = crate::dockerfile::parse(&format!("FROM scratch\n{change}\n"))
+            .map_err(|e| change_error(change, e))?;
+        for step in df.stages.iter().flat_map(|s| &s.steps) {
+            let kw = step.instr.keyword();
+            if !CHANGE_INSTRUCTIONS.contains(&kw) {
+                return Err(format!("{kw} is not a valid change command"));
+            }
+            apply(&mut state, step, df.escape, &mut args).map_err(|e| change_error(change, e))?;
+        }
+    }
+    Ok(state.config)
+}
+
+/// A build error about a `--change` line, without the Dockerfile line
+/// number it would otherwise name.
+fn change_error(change: &str, e: BuildError) -> String {
+    match e {
+        BuildError::Invalid {
+            keyword, detail, ..
+        } => format!("{keyword}: {detail}"),
+        BuildError::Word {
+            keyword, source, ..
+        } => format!("{keyword}: {source}"),
+        BuildError::Parse { message, .. } => format!("invalid change {change:?}: {message}"),
+        e => format!("invalid change {change:?}: {e}"),
+    }
+}
+
 /// HEALTHCHECK, SHELL, STOPSIGNAL, ONBUILD.
 fn run_config(state: &mut StageState, sc: &Scope, instr: &Instr) -> Result<String, BuildError> {
     match instr {
@@ -516,5 +569,53 @@ mod tests {
         s.config.shell = Some(vec!["/bin/bash".into(), "-ec".into()]);
         assert_eq!(s.argv(&Cmd::Shell("x".into())), ["/bin/bash", "-ec", "x"]);
         assert_eq!(s.argv(&Cmd::Exec(vec!["a".into()])), ["a"]);
+    }
+
+    #[test]
+    fn changes_apply_on_the_base_config_as_commit_does() {
+        let base = ContainerConfig {
+            env: Some(vec!["A=1".into()]),
+            cmd: Some(vec!["sleep".into(), "1".into()]),
+            labels: Some([("x".to_string(), "y".to_string())].into()),
+            ..Default::default()
+        };
+        let c = apply_changes(
+            base.clone(),
+            &[
+                "ENV B=$A-2".into(),
+                r#"CMD ["sh", "-c", "echo hi"]"#.into(),
+                "WORKDIR /srv".into(),
+                "EXPOSE 80 53/udp".into(),
+                "LABEL a=b".into(),
+                "USER nobody".into(),
+                "HEALTHCHECK --interval=5s CMD true".into(),
+            ],
+        )
+        .unwrap();
+        assert_eq!(c.env, Some(vec!["A=1".to_string(), "B=1-2".to_string()]));
+        assert_eq!(
+            c.cmd,
+            Some(vec!["sh".into(), "-c".into(), "echo hi".into()])
+        );
+        assert_eq!(c.working_dir.as_deref(), Some("/srv"));
+        let ports: Vec<_> = c.exposed_ports.unwrap().into_keys().collect();
+        assert_eq!(ports, ["53/udp", "80/tcp"]);
+        assert_eq!(c.labels.as_ref().unwrap()["a"], "b");
+        assert_eq!(c.labels.as_ref().unwrap()["x"], "y");
+        assert_eq!(c.user.as_deref(), Some("nobody"));
+        assert_eq!(c.healthcheck.unwrap().interval, Some(5_000_000_000));
+        // An ENTRYPOINT alone clears the old CMD, as a build's would.
+        let e = apply_changes(base.clone(), &["ENTRYPOINT /bin/app".into()]).unwrap();
+        assert_eq!(
+            e.entrypoint,
+            Some(vec!["/bin/sh".into(), "-c".into(), "/bin/app".into()])
+        );
+        assert_eq!(e.cmd, None);
+        assert_eq!(
+            apply_changes(base.clone(), &["RUN rm -rf /".into()]).unwrap_err(),
+            "RUN is not a valid change command"
+        );
+        assert!(apply_changes(base.clone(), &["ENV A".into()]).is_err());
+        assert!(apply_changes(base, &["BOGUS x".into()]).is_err());
     }
 }

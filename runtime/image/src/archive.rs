@@ -18,10 +18,10 @@ use serde_json::json;
 
 use crate::images::{find_image, LocalImage};
 use crate::manifest::{
-    chain_ids, parse_manifest, select_platform, ImageConfig, ManifestKind, Platform,
-    MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, MT_DOCKER_CONFIG, MT_DOCKER_LAYER_GZIP, MT_DOCKER_MANIFEST,
-    MT_OCI_CONFIG, MT_OCI_INDEX, MT_OCI_LAYER, MT_OCI_LAYER_GZIP, MT_OCI_LAYER_ZSTD,
-    MT_OCI_MANIFEST,
+    chain_ids, parse_manifest, select_platform, ContainerConfig, ImageConfig, ManifestKind,
+    Platform, MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE, MT_DOCKER_CONFIG, MT_DOCKER_LAYER_GZIP,
+    MT_DOCKER_MANIFEST, MT_OCI_CONFIG, MT_OCI_INDEX, MT_OCI_LAYER, MT_OCI_LAYER_GZIP,
+    MT_OCI_LAYER_ZSTD, MT_OCI_MANIFEST,
 };
 use crate::pull::{diff_id_of_blob, snapshot_from_blob, sniff, Compression, PullError};
 use crate::reference::{Digest, Reference};
@@ -444,7 +444,12 @@ pub fn import(
     tarball: &Path,
     reference: &Reference,
 ) -> Result<Digest, ArchiveError> {
-    import_with(store, tarball, std::slice::from_ref(reference), json!({}))
+    import_with(
+        store,
+        tarball,
+        std::slice::from_ref(reference),
+        &ContainerConfig::default(),
+    )
 }
 
 /// [`import`] with any number of names (none leaves the image dangling, as
@@ -454,7 +459,7 @@ pub fn import_with(
     store: &Store,
     tarball: &Path,
     refs: &[Reference],
-    run_config: serde_json::Value,
+    run_config: &ContainerConfig,
 ) -> Result<Digest, ArchiveError> {
     let f = fs::File::open(tarball).map_err(io_err("open", tarball))?;
     let (layer, _) = store.ingest(f)?;

@@ -77,18 +77,13 @@ impl Daemon {
 /// The new image's run config: the container's, or the body's when given,
 /// then the `--change` instructions on top (the keys they set replace).
 fn run_config(c: &store::Container, r: &CommitRequest) -> ApiResult<ImageRunConfig> {
-    let mut base = match &r.config {
+    let base = match &r.config {
         Some(v) if v.as_object().is_some_and(|o| !o.is_empty()) => v.clone(),
         _ => serde_json::to_value(&c.config).map_err(ApiError::internal)?,
     };
-    let changes = images::apply_changes(&r.changes).map_err(ApiError::bad)?;
-    if let (Some(b), Some(ch)) = (base.as_object_mut(), changes.as_object()) {
-        for (k, v) in ch {
-            b.insert(k.clone(), v.clone());
-        }
-    }
-    serde_json::from_value(base)
-        .map_err(|e| ApiError::bad(format!("invalid container config for commit: {e}")))
+    let base: ImageRunConfig = serde_json::from_value(base)
+        .map_err(|e| ApiError::bad(format!("invalid container config for commit: {e}")))?;
+    rrun_build::instructions::apply_changes(base, &r.changes).map_err(ApiError::bad)
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::apimodel::models::{ImageDeleteResponseItem, ImageHistoryResponseItem,
 use crate::apimodel::{ImageListItem, ImagePruneReport};
 use rrun_image::images::{self, ImageError, ImageUser, LocalImage, Removed};
 use rrun_image::{Digest, Reference};
-use serde_json::{json, Map, Value};
+use serde_json::Value;
 
 use super::{find_image, ApiError, ApiResult, Daemon, Filters};
 
@@ -152,9 +152,10 @@ impl Daemon {
         tag: &str,
         changes: &[String],
     ) -> ApiResult<String> {
-        let config = apply_changes(changes).map_err(ApiError::bad)?;
+        let config = rrun_build::instructions::apply_changes(Default::default(), changes)
+            .map_err(ApiError::bad)?;
         let refs = repo_tag_refs(repo, tag)?;
-        let id = rrun_image::archive::import_with(&self.images, tarball, &refs, config)
+        let id = rrun_image::archive::import_with(&self.images, tarball, &refs, &config)
             .map_err(|e| ApiError::bad(e.to_string()))?;
         let name = refs.first().map(|r| r.familiar()).unwrap_or_default();
         self.events
@@ -376,121 +377,9 @@ fn looks_like_json(path: &Path) -> bool {
             .unwrap_or(false)
 }
 
-/// `--change` instructions (`ENV A=1`, `CMD ["sh"]`, `ENTRYPOINT …`,
-/// `WORKDIR`, `USER`, `EXPOSE`, `LABEL`, `VOLUME`, `STOPSIGNAL`) → an
-/// image config's `config` object.
-pub fn apply_changes(changes: &[String]) -> Result<Value, String> {
-    let mut cfg = Map::new();
-    for ch in changes.iter().flat_map(|c| c.lines()).map(str::trim) {
-        if ch.is_empty() {
-            continue;
-        }
-        let (instr, arg) = ch.split_once(char::is_whitespace).unwrap_or((ch, ""));
-        apply_change(&mut cfg, &instr.to_ascii_uppercase(), arg.trim())?;
-    }
-    Ok(Value::Object(cfg))
-}
-
-/// One `--change` instruction into the config object.
-fn apply_change(cfg: &mut Map<String, Value>, instr: &str, arg: &str) -> Result<(), String> {
-    // The exec form (`["sh", "-c"]`), else the shell form.
-    let list = |arg: &str| -> Value {
-        match serde_json::from_str::<Vec<String>>(arg) {
-            Ok(v) => json!(v),
-            Err(_) => json!(["/bin/sh", "-c", arg]),
-        }
-    };
-    let set = |cfg: &mut Map<String, Value>, key: &str, v: Value| {
-        cfg.insert(key.into(), v);
-    };
-    match instr {
-        "ENV" => add_env(cfg, arg)?,
-        "CMD" => set(cfg, "Cmd", list(arg)),
-        "ENTRYPOINT" => set(cfg, "Entrypoint", list(arg)),
-        "WORKDIR" => set(cfg, "WorkingDir", json!(arg)),
-        "USER" => set(cfg, "User", json!(arg)),
-        "STOPSIGNAL" => set(cfg, "StopSignal", json!(arg)),
-        "HEALTHCHECK" => {
-            let hc = super::containers::health::parse_instruction(arg)?;
-            set(cfg, "Healthcheck", json!(hc));
-        }
-        "EXPOSE" => add_keys(cfg, "ExposedPorts", arg, |p| {
-            if p.contains('/') {
-                p
-            } else {
-                format!("{p}/tcp")
-            }
-        }),
-        "VOLUME" => add_keys(cfg, "Volumes", arg, |p| p),
-        "LABEL" => {
-            let m = cfg.entry("Labels").or_insert_with(|| json!({}));
-            for kv in arg.split_whitespace() {
-                let (k, v) = kv.split_once('=').unwrap_or((kv, ""));
-                if let Some(o) = m.as_object_mut() {
-                    o.insert(k.to_string(), json!(v.trim_matches('"')));
-                }
-            }
-        }
-        other => return Err(format!("{other} is not a valid change command")),
-    }
-    Ok(())
-}
-
-/// `ENV A=1 B=2` or `ENV A 1`.
-fn add_env(cfg: &mut Map<String, Value>, arg: &str) -> Result<(), String> {
-    let env = cfg.entry("Env").or_insert_with(|| json!([]));
-    let pairs = match arg.split_once(char::is_whitespace) {
-        Some((k, v)) if !k.contains('=') => vec![format!("{k}={}", v.trim())],
-        _ => arg.split_whitespace().map(String::from).collect(),
-    };
-    for p in pairs {
-        if !p.contains('=') {
-            return Err(format!("ENV {p}: expected NAME=VALUE"));
-        }
-        if let Some(a) = env.as_array_mut() {
-            a.push(json!(p));
-        }
-    }
-    Ok(())
-}
-
-/// `EXPOSE`/`VOLUME` items (a JSON list or words) as keys of `key`'s object.
-fn add_keys(cfg: &mut Map<String, Value>, key: &str, arg: &str, item: impl Fn(String) -> String) {
-    let m = cfg.entry(key).or_insert_with(|| json!({}));
-    let items: Vec<String> = serde_json::from_str(arg)
-        .unwrap_or_else(|_| arg.split_whitespace().map(String::from).collect());
-    for p in items {
-        if let Some(o) = m.as_object_mut() {
-            o.insert(item(p), json!({}));
-        }
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn changes_become_config() {
-        let c = apply_changes(&[
-            "ENV A=1".into(),
-            "ENV B 2".into(),
-            r#"CMD ["sh", "-c", "echo hi"]"#.into(),
-            "ENTRYPOINT /bin/app".into(),
-            "WORKDIR /srv".into(),
-            "EXPOSE 80 53/udp".into(),
-            "LABEL a=b".into(),
-        ])
-        .unwrap();
-        assert_eq!(c["Env"], json!(["A=1", "B=2"]));
-        assert_eq!(c["Cmd"], json!(["sh", "-c", "echo hi"]));
-        assert_eq!(c["Entrypoint"], json!(["/bin/sh", "-c", "/bin/app"]));
-        assert_eq!(c["WorkingDir"], "/srv");
-        assert_eq!(c["ExposedPorts"], json!({"80/tcp": {}, "53/udp": {}}));
-        assert_eq!(c["Labels"]["a"], "b");
-        assert!(apply_changes(&["RUN rm -rf /".into()]).is_err());
-        assert!(apply_changes(&["ENV A".into()]).is_err());
-    }
 
     #[test]
     fn reference_globs() {

@@ -321,59 +321,5 @@ pub fn validate(hc: &Healthcheck) -> Result<(), String> {
     Ok(())
 }
 
-/// A `HEALTHCHECK` instruction's argument (`--change` of import and
-/// commit): `NONE`, or options then `CMD` and an exec array or a shell line.
-pub fn parse_instruction(arg: &str) -> Result<Healthcheck, String> {
-    let arg = arg.trim();
-    if arg.eq_ignore_ascii_case("NONE") {
-        return Ok(Healthcheck {
-            test: Some(vec!["NONE".into()]),
-            ..Default::default()
-        });
-    }
-    let mut hc = Healthcheck::default();
-    let mut rest = arg;
-    while let Some(opt) = rest.strip_prefix("--") {
-        let (word, after) = opt.split_once(char::is_whitespace).unwrap_or((opt, ""));
-        rest = after.trim_start();
-        let (name, value) = word
-            .split_once('=')
-            .ok_or_else(|| format!("HEALTHCHECK --{word}: expected --{word}=<value>"))?;
-        let duration = || {
-            rrun_units::parse_go_duration(value)
-                .map_err(|e| format!("HEALTHCHECK --{name}: {e}"))
-                .map(Some)
-        };
-        match name {
-            "interval" => hc.interval = duration()?,
-            "timeout" => hc.timeout = duration()?,
-            "start-period" => hc.start_period = duration()?,
-            "start-interval" => hc.start_interval = duration()?,
-            "retries" => {
-                hc.retries = Some(
-                    value
-                        .parse()
-                        .map_err(|_| format!("HEALTHCHECK --retries: invalid value {value:?}"))?,
-                )
-            }
-            other => return Err(format!("HEALTHCHECK: unknown flag --{other}")),
-        }
-    }
-    let (kind, cmd) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
-    if !kind.eq_ignore_ascii_case("CMD") {
-        return Err(format!("Unknown type \"{kind}\" in HEALTHCHECK (try CMD)"));
-    }
-    let cmd = cmd.trim();
-    if cmd.is_empty() {
-        return Err("Missing command after HEALTHCHECK CMD".into());
-    }
-    hc.test = Some(match serde_json::from_str::<Vec<String>>(cmd) {
-        Ok(v) => std::iter::once("CMD".to_string()).chain(v).collect(),
-        Err(_) => vec!["CMD-SHELL".into(), cmd.into()],
-    });
-    validate(&hc)?;
-    Ok(hc)
-}
-
 #[cfg(test)]
 mod tests;

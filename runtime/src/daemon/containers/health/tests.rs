@@ -219,30 +219,6 @@ fn bad_values_are_refused_with_dockers_messages() {
 }
 
 #[test]
-fn instructions_parse_as_dockerfile_healthchecks() {
-    let h = parse_instruction("--interval=1s --retries=2 CMD wget -q -O- localhost").unwrap();
-    assert_eq!(
-        h.test,
-        Some(vec!["CMD-SHELL".into(), "wget -q -O- localhost".into()])
-    );
-    assert_eq!((h.interval, h.retries), (Some(1_000_000_000), Some(2)));
-    let h = parse_instruction(r#"CMD ["true", "x"]"#).unwrap();
-    assert_eq!(h.test, Some(vec!["CMD".into(), "true".into(), "x".into()]));
-    let h = parse_instruction("none").unwrap();
-    assert_eq!(h.test, Some(vec!["NONE".into()]));
-    for (bad, want) in [
-        ("RUN x", "Unknown type \"RUN\" in HEALTHCHECK (try CMD)"),
-        ("CMD", "Missing command after HEALTHCHECK CMD"),
-        ("--bogus=1 CMD x", "unknown flag --bogus"),
-        ("--interval=5 CMD x", "HEALTHCHECK --interval"),
-        ("--interval=1ns CMD x", "cannot be less than 1ms"),
-    ] {
-        let e = parse_instruction(bad).unwrap_err();
-        assert!(e.contains(want), "{bad}: {e}");
-    }
-}
-
-#[test]
 fn the_column_and_the_filter_read_the_status() {
     let mut h = starting();
     assert_eq!(column(&h), "health: starting");
