@@ -4,6 +4,8 @@
 
 use anyhow::Context;
 use clap::Args;
+
+use crate::spec::validate::{device_mode, docker_sysctl};
 use serde_json::Value;
 
 use crate::apimodel::models::{
@@ -305,19 +307,15 @@ pub fn parse_ulimit(s: &str) -> Result<ResourcesUlimits, String> {
     })
 }
 
-fn valid_device_mode(m: &str) -> bool {
-    !m.is_empty() && m.len() <= 3 && m.chars().all(|c| "rwm".contains(c))
-}
-
 /// `--device host[:container][:perms]`.
 pub fn parse_device(s: &str) -> Result<DeviceMapping, String> {
     let parts: Vec<&str> = s.split(':').collect();
     let (src, dst, perms) = match parts.as_slice() {
         [a] => (*a, *a, "rwm"),
-        [a, b] if valid_device_mode(b) => (*a, *a, *b),
+        [a, b] if device_mode(b) => (*a, *a, *b),
         [a, b] => (*a, *b, "rwm"),
         [a, b, c] => {
-            if !valid_device_mode(c) {
+            if !device_mode(c) {
                 return Err(format!("invalid device mode: {c}"));
             }
             (*a, *b, *c)
@@ -336,20 +334,10 @@ pub fn parse_device(s: &str) -> Result<DeviceMapping, String> {
     })
 }
 
-/// docker/cli's `ValidateSysctl`: parameters of the IPC and network
-/// namespaces only (the UTS ones go through `--hostname`).
-pub fn valid_sysctl(key: &str) -> bool {
-    use oci_spec::runtime::LinuxNamespaceType::{Ipc, Network};
-    matches!(
-        crate::spec::validate::sysctl_namespace(key),
-        Some(Ipc | Network)
-    )
-}
-
 /// `--sysctl key=value`.
 pub fn parse_sysctl(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
-        Some((k, v)) if valid_sysctl(k) => Ok((k.into(), v.into())),
+        Some((k, v)) if docker_sysctl(k) => Ok((k.into(), v.into())),
         _ => Err(format!("sysctl '{s}' is not allowed")),
     }
 }

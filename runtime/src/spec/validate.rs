@@ -108,6 +108,21 @@ pub fn sysctl_namespace(key: &str) -> Option<LinuxNamespaceType> {
     None
 }
 
+/// docker/cli's `ValidateSysctl`, as both the CLI and the daemon check a
+/// `--sysctl`: parameters of the IPC and network namespaces only (the UTS
+/// ones go through `--hostname`).
+pub fn docker_sysctl(key: &str) -> bool {
+    matches!(
+        sysctl_namespace(key),
+        Some(LinuxNamespaceType::Ipc | LinuxNamespaceType::Network)
+    )
+}
+
+/// A `--device` cgroup permission string: some of `r`, `w`, `m`.
+pub fn device_mode(m: &str) -> bool {
+    !m.is_empty() && m.len() <= 3 && m.chars().all(|c| "rwm".contains(c))
+}
+
 /// Validates the spec of a container to be created.
 pub fn spec(spec: &Spec) -> Result<(), InvalidSpec> {
     let process = spec.process().as_ref().ok_or(InvalidSpec::NoProcess)?;

@@ -169,25 +169,6 @@ pub fn parse_ulimit(s: &str) -> Result<Ulimit, String> {
     })
 }
 
-fn valid_device_mode(m: &str) -> bool {
-    !m.is_empty() && m.len() <= 3 && m.chars().all(|c| "rwm".contains(c))
-}
-
-/// docker/cli's `ValidateSysctl`: namespaced kernel parameters only.
-pub fn valid_sysctl(key: &str) -> bool {
-    const IPC: &[&str] = &[
-        "kernel.msgmax",
-        "kernel.msgmnb",
-        "kernel.msgmni",
-        "kernel.sem",
-        "kernel.shmall",
-        "kernel.shmmax",
-        "kernel.shmmni",
-        "kernel.shm_rmid_forced",
-    ];
-    IPC.contains(&key) || key.starts_with("fs.mqueue.") || key.starts_with("net.")
-}
-
 // ---------------------------------------------------------------------------
 // Capabilities.
 
@@ -353,6 +334,7 @@ pub fn parse_security(opts: &[String]) -> Result<Security, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::spec::validate::docker_sysctl;
 
     fn host() -> Host {
         Host {
@@ -392,8 +374,10 @@ mod tests {
         assert!(parse_ulimit("nofile=3:2").is_err());
         assert!(parse_ulimit("bogus=1").is_err());
         assert!(parse_ulimit("nofile").is_err());
-        assert!(valid_sysctl("net.ipv4.ip_forward"));
-        assert!(!valid_sysctl("vm.swappiness"));
+        assert!(docker_sysctl("net.ipv4.ip_forward"));
+        assert!(docker_sysctl("fs.mqueue.msg_max"));
+        assert!(!docker_sysctl("kernel.hostname"));
+        assert!(!docker_sysctl("vm.swappiness"));
     }
 
     #[test]

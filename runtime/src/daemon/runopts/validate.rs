@@ -3,6 +3,7 @@
 
 use super::*;
 use crate::daemon::seccomp_profile;
+use crate::spec::validate::{device_mode, docker_sysctl};
 
 // ---------------------------------------------------------------------------
 // Validation at create time (moby's verifyPlatformContainerResources and
@@ -189,12 +190,12 @@ fn validate_host_access(o: &RunOptions) -> Result<(), String> {
         if !d.path_on_host.starts_with('/') {
             return Err(format!("bad format for path: {}", d.path_on_host));
         }
-        if !d.cgroup_permissions.is_empty() && !valid_device_mode(&d.cgroup_permissions) {
+        if !d.cgroup_permissions.is_empty() && !device_mode(&d.cgroup_permissions) {
             return Err(format!("invalid device mode: {}", d.cgroup_permissions));
         }
     }
     for k in o.sysctls.keys() {
-        if !valid_sysctl(k) {
+        if !docker_sysctl(k) {
             return Err(format!("sysctl '{k}' is not allowed"));
         }
     }
