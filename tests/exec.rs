@@ -461,6 +461,40 @@ fn ctrl_p_ctrl_q_detaches_and_the_container_runs_on() {
     assert_eq!(p.wait(), 0, "{}", p.output());
     assert!(d.running("keep"));
 
+    // Keys of one's own: Ctrl-P Ctrl-Q then reach the shell.
+    let mut p = d.on_pty(&["attach", "--detach-keys", "ctrl-a,x", "keep"], 24, 80);
+    wait_for("the attached shell", Duration::from_secs(20), || {
+        p.write(b"echo own-$((2+2))\n");
+        std::thread::sleep(Duration::from_millis(200));
+        p.output().contains("own-4").then_some(())
+    });
+    p.write(b"\x01x");
+    let ended = p.wait();
+    assert_eq!(ended, 0, "code {ended}: {}", p.output());
+    assert!(
+        p.output().contains("read escape sequence"),
+        "{}",
+        p.output()
+    );
+    assert!(d.running("keep"));
+    // Bad keys are refused before anything is made.
+    let bad = d.rrun(&[
+        "run",
+        "-i",
+        "--detach-keys",
+        "ctrl-pq",
+        "--name",
+        "nokeys",
+        "busybox",
+    ]);
+    assert_ne!(code(&bad), 0);
+    assert!(
+        text(&bad.stderr).contains("Invalid detach keys (ctrl-pq) provided"),
+        "{}",
+        text(&bad.stderr)
+    );
+    assert!(d.rrun(&["inspect", "nokeys"]).status.code() != Some(0));
+
     // And exit through attach: rrun attach ends with the container's code.
     let mut p = d.on_pty(&["attach", "keep"], 24, 80);
     wait_for("the attached shell", Duration::from_secs(20), || {

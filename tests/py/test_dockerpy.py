@@ -7,6 +7,7 @@ Every wait is bounded; names are unique per run (RRUN_PREFIX)."""
 
 import io
 import os
+import socket
 import tarfile
 import time
 
@@ -178,6 +179,80 @@ def test_prune_and_df_bodies_as_dockerd_sends_them(client, cleanup):
     assert df["BuildCache"] == [] and df["LayersSize"] > 0
     busybox = [i for i in df["Images"] if any(t.startswith("busybox") for t in i["RepoTags"])]
     assert busybox and busybox[0]["VirtualSize"] == busybox[0]["Size"] > 0
+
+
+def raw_socket(sock):
+    return getattr(sock, "_sock", sock)
+
+
+def read_until(raw, want, seconds=20):
+    """Reads the attach stream until `want` shows (or the deadline)."""
+    got, deadline = b"", time.time() + seconds
+    raw.settimeout(1)
+    while want not in got and time.time() < deadline:
+        try:
+            chunk = raw.recv(4096)
+        except socket.timeout:
+            continue
+        if not chunk:
+            break
+        got += chunk
+    return got
+
+
+def ends_within(raw, seconds=20):
+    deadline = time.time() + seconds
+    raw.settimeout(1)
+    while time.time() < deadline:
+        try:
+            if not raw.recv(4096):
+                return True
+        except socket.timeout:
+            continue
+    return False
+
+
+def test_attach_detach_keys_end_the_stream_not_the_container(client, cleanup):
+    # A client that leaves the detach keys to the daemon (docker-py's raw
+    # socket): the keys end the attach, the shell runs on.
+    c = client.containers.run("busybox", ["sh"], detach=True, tty=True,
+                              stdin_open=True, name=name("detach"))
+    cleanup.append(("container", c.id))
+    for keys, typed in [(None, b"\x10\x11"), ("ctrl-a,x", b"\x01x")]:
+        params = {"stdin": 1, "stdout": 1, "stderr": 1, "stream": 1}
+        if keys:
+            params["detachKeys"] = keys
+        sock = client.api.attach_socket(c.id, params=params)
+        raw = raw_socket(sock)
+        raw.sendall(b"echo marker-$((40+2))\n")
+        assert b"marker-42" in read_until(raw, b"marker-42")
+        raw.sendall(typed)
+        assert ends_within(raw), f"the attach went on after {typed!r}"
+        sock.close()
+        c.reload()
+        assert c.status == "running"
+    with pytest.raises(docker.errors.APIError) as bad:
+        client.api.attach_socket(c.id, params={"stdin": 1, "stream": 1,
+                                               "detachKeys": "ctrl-pq"})
+    assert "Invalid detach keys" in str(bad.value)
+
+
+def test_stdin_stays_open_between_attaches_without_stdin_once(client, cleanup):
+    c = client.containers.run("busybox", ["cat"], detach=True,
+                              stdin_open=True, name=name("cat"))
+    cleanup.append(("container", c.id))
+    for word in (b"first-word", b"second-word"):
+        sock = client.api.attach_socket(c.id, params={"stdin": 1, "stream": 1})
+        raw = raw_socket(sock)
+        raw.sendall(word + b"\n")
+        raw.shutdown(socket.SHUT_WR)
+        deadline = time.time() + 20
+        while word not in c.logs() and time.time() < deadline:
+            time.sleep(0.1)
+        sock.close()
+        assert word in c.logs()
+        c.reload()
+        assert c.status == "running", "the client's EOF closed cat's stdin"
 
 
 def test_pause_unpause_and_update(client, cleanup):

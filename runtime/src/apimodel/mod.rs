@@ -6,6 +6,7 @@
 //! stream framing lives in [`crate::state::logs`], shared by the shim,
 //! the daemon and the CLI.
 
+pub mod detach;
 pub mod filters;
 pub mod query;
 

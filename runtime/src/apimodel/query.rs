@@ -123,6 +123,13 @@ pub struct AttachQuery {
     pub stdout: bool,
     #[serde(default, deserialize_with = "flag")]
     pub stderr: bool,
+    /// `ctrl-p,ctrl-q` form; empty: the default keys.
+    #[serde(
+        rename = "detachKeys",
+        default,
+        skip_serializing_if = "String::is_empty"
+    )]
+    pub detach_keys: String,
 }
 
 /// `POST /containers/{id}/resize` and `/exec/{id}/resize`.

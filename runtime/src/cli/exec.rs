@@ -3,6 +3,7 @@
 use anyhow::Result;
 use clap::Args;
 
+use crate::apimodel::detach;
 use crate::apimodel::models::{
     ContainerInspectResponse, ContainerWaitResponse, ExecConfig, ExecInspectResponse,
     ExecStartConfig, IdResponse,
@@ -36,6 +37,9 @@ pub struct ExecArgs {
     /// Give extended privileges to the command.
     #[arg(long)]
     pub privileged: bool,
+    /// Override the key sequence for detaching (`ctrl-<x>,<y>`).
+    #[arg(long, default_value = "")]
+    pub detach_keys: String,
     pub container: String,
     #[arg(required = true, trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
@@ -46,6 +50,9 @@ pub struct AttachArgs {
     /// Do not attach STDIN.
     #[arg(long)]
     pub no_stdin: bool,
+    /// Override the key sequence for detaching (`ctrl-<x>,<y>`).
+    #[arg(long, default_value = "")]
+    pub detach_keys: String,
     pub container: String,
 }
 
@@ -84,19 +91,26 @@ pub fn resizer(c: &Client, path: String) -> Box<dyn Fn(u16, u16) + Send + Sync> 
     })
 }
 
+/// `--detach-keys` parsed as Docker does; its error is Docker's line.
+pub fn detach_keys(spec: &str) -> Result<Vec<u8>> {
+    detach::parse(spec).map_err(|e| anyhow::anyhow!(e))
+}
+
 /// The attach request of a terminal session: the stream, stdin if asked.
-pub fn attach_url(id: &str, stdin: bool) -> Result<String> {
+pub fn attach_url(id: &str, stdin: bool, detach_keys: &str) -> Result<String> {
     let q = AttachQuery {
         stream: true,
         stdin,
         stdout: true,
         stderr: true,
+        detach_keys: detach_keys.into(),
     };
     url(&format!("/containers/{id}/attach"), &q)
 }
 
 pub fn exec(c: &Client, a: ExecArgs) -> Result<i32> {
     check_tty_input(a.interactive && !a.detach, a.tty)?;
+    let keys = detach_keys(&a.detach_keys)?;
     let body = ExecConfig {
         user: Some(a.user.clone().unwrap_or_default()),
         privileged: Some(a.privileged),
@@ -104,7 +118,7 @@ pub fn exec(c: &Client, a: ExecArgs) -> Result<i32> {
         attach_stdin: Some(a.interactive && !a.detach),
         attach_stdout: Some(!a.detach),
         attach_stderr: Some(!a.detach),
-        detach_keys: Some(String::new()),
+        detach_keys: Some(a.detach_keys.clone()),
         env: Some(env_list(&a.env)),
         working_dir: Some(a.workdir.clone().unwrap_or_default()),
         cmd: Some(a.command.clone()),
@@ -128,6 +142,7 @@ pub fn exec(c: &Client, a: ExecArgs) -> Result<i32> {
         conn,
         tty: a.tty,
         stdin: a.interactive,
+        detach_keys: keys,
         resize: Some(resizer(c, format!("/exec/{id}/resize"))),
     }
     .run()?;
@@ -150,11 +165,13 @@ pub fn attach(c: &Client, a: AttachArgs) -> Result<i32> {
     let tty = config.tty.unwrap_or(false);
     let stdin = config.open_stdin.unwrap_or(false) && !a.no_stdin;
     check_tty_input(stdin, tty)?;
-    let conn = c.upgrade(&attach_url(&id, stdin)?, None::<&()>)?;
+    let keys = detach_keys(&a.detach_keys)?;
+    let conn = c.upgrade(&attach_url(&id, stdin, &a.detach_keys)?, None::<&()>)?;
     let ended = Session {
         conn,
         tty,
         stdin,
+        detach_keys: keys,
         resize: Some(resizer(c, format!("/containers/{id}/resize"))),
     }
     .run()?;

@@ -63,6 +63,9 @@ pub struct RunArgs {
     /// Allocate a pseudo-TTY.
     #[arg(short, long)]
     pub tty: bool,
+    /// Override the key sequence for detaching (`ctrl-<x>,<y>`).
+    #[arg(long, default_value = "")]
+    pub detach_keys: String,
     #[command(flatten)]
     pub opts: runflags::RunOptionArgs,
     /// The image, then the command and its arguments. One positional, so
@@ -183,6 +186,8 @@ pub fn run(c: &Client, a: RunArgs) -> Result<i32> {
     if !a.detach {
         exec::check_tty_input(a.interactive, a.tty)?;
     }
+    // Checked before anything is made.
+    let keys = exec::detach_keys(&a.detach_keys)?;
     let id = create(c, &a)?;
     if a.detach {
         start(c, &id)?;
@@ -217,6 +222,7 @@ pub fn run(c: &Client, a: RunArgs) -> Result<i32> {
                 conn,
                 tty: a.tty,
                 stdin: a.interactive,
+                detach_keys: keys,
                 resize: Some(exec::resizer(c, format!("/containers/{id}/resize"))),
             }
             .run()?;
@@ -234,7 +240,10 @@ pub fn run(c: &Client, a: RunArgs) -> Result<i32> {
 /// Attaches before the start, as Docker's CLI does.
 fn attach(c: &Client, a: &RunArgs, id: &str) -> Result<Output> {
     if a.interactive || a.tty {
-        let conn = c.upgrade(&exec::attach_url(id, a.interactive)?, None::<&()>)?;
+        let conn = c.upgrade(
+            &exec::attach_url(id, a.interactive, &a.detach_keys)?,
+            None::<&()>,
+        )?;
         return Ok(Output::Session(conn));
     }
     let q = AttachQuery {
@@ -242,6 +251,7 @@ fn attach(c: &Client, a: &RunArgs, id: &str) -> Result<Output> {
         stdin: false,
         stdout: true,
         stderr: true,
+        detach_keys: String::new(),
     };
     let path = url(&format!("/containers/{id}/attach"), &q)?;
     Ok(Output::Stream(c.request("POST", &path, None)?))

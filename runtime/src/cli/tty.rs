@@ -10,11 +10,9 @@ use std::os::fd::BorrowedFd;
 use std::os::unix::net::UnixStream;
 
 use super::client::Hijacked;
+use crate::apimodel::detach::Escape;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-
-/// Docker's default detach keys: Ctrl-P Ctrl-Q.
-pub const DETACH_KEYS: [u8; 2] = [0x10, 0x11];
 
 /// Docker's message when the detach keys were read.
 pub const DETACHED: &str = "read escape sequence";
@@ -85,39 +83,6 @@ impl Drop for RawMode {
     }
 }
 
-/// Pure: finds the detach keys in the input stream. Bytes that may start
-/// the sequence are held back until the next byte tells.
-#[derive(Debug, Default)]
-pub struct Escape {
-    held: usize,
-}
-
-impl Escape {
-    /// Returns what to forward, and whether the whole sequence was read
-    /// (what came before it in `input` is still forwarded).
-    pub fn feed(&mut self, input: &[u8]) -> (Vec<u8>, bool) {
-        let mut out = Vec::with_capacity(input.len());
-        for &b in input {
-            if b == DETACH_KEYS[self.held] {
-                self.held += 1;
-                if self.held == DETACH_KEYS.len() {
-                    self.held = 0;
-                    return (out, true);
-                }
-                continue;
-            }
-            out.extend_from_slice(&DETACH_KEYS[..self.held]);
-            self.held = 0;
-            if b == DETACH_KEYS[0] {
-                self.held = 1;
-            } else {
-                out.push(b);
-            }
-        }
-        (out, false)
-    }
-}
-
 /// How a session ended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ended {
@@ -132,6 +97,8 @@ pub struct Session {
     pub conn: Hijacked,
     pub tty: bool,
     pub stdin: bool,
+    /// The detach keys (`--detach-keys`, parsed); empty: none.
+    pub detach_keys: Vec<u8>,
     /// Sends the terminal's size (rows, columns) to the daemon.
     pub resize: Option<Box<dyn Fn(u16, u16) + Send + Sync>>,
 }
@@ -142,6 +109,7 @@ impl Session {
             conn,
             tty,
             stdin,
+            detach_keys,
             resize,
         } = self;
         let terminal = tty && stdin_is_tty();
@@ -165,7 +133,8 @@ impl Session {
         if stdin {
             let mut to_daemon = conn.stream.try_clone()?;
             let flag = detached.clone();
-            std::thread::spawn(move || copy_input(&mut to_daemon, terminal, &flag));
+            let keys = Escape::new(if terminal { detach_keys } else { vec![] });
+            std::thread::spawn(move || copy_input(&mut to_daemon, keys, &flag));
         }
         let out = if tty {
             copy_raw(conn.reader()?)
@@ -182,8 +151,7 @@ impl Session {
 
 /// Copies stdin to the daemon until EOF (then half-closes) or the detach
 /// keys (then closes the whole connection, which ends the output too).
-fn copy_input(to: &mut UnixStream, keys: bool, detached: &AtomicBool) {
-    let mut esc = Escape::default();
+fn copy_input(to: &mut UnixStream, mut esc: Escape, detached: &AtomicBool) {
     let mut buf = [0u8; 32768];
     let mut input = std::io::stdin().lock();
     loop {
@@ -191,11 +159,7 @@ fn copy_input(to: &mut UnixStream, keys: bool, detached: &AtomicBool) {
             Ok(0) | Err(_) => break,
             Ok(n) => n,
         };
-        let (bytes, detach) = if keys {
-            esc.feed(&buf[..n])
-        } else {
-            (buf[..n].to_vec(), false)
-        };
+        let (bytes, detach) = esc.feed(&buf[..n]);
         if to.write_all(&bytes).is_err() {
             return;
         }
@@ -282,26 +246,4 @@ pub fn demux(mut body: Box<dyn Read>) -> Result<()> {
         }
     }
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn detach_keys_are_found_across_reads() {
-        let mut e = Escape::default();
-        assert_eq!(e.feed(b"ab"), (b"ab".to_vec(), false));
-        assert_eq!(e.feed(b"c\x10"), (b"c".to_vec(), false));
-        assert_eq!(e.feed(b"\x11rest"), (vec![], true));
-        let mut e = Escape::default();
-        assert_eq!(e.feed(b"x\x10\x11"), (b"x".to_vec(), true));
-    }
-
-    #[test]
-    fn a_lone_ctrl_p_is_passed_on() {
-        let mut e = Escape::default();
-        assert_eq!(e.feed(b"\x10a"), (b"\x10a".to_vec(), false));
-        assert_eq!(e.feed(b"\x10\x10\x11"), (b"\x10".to_vec(), true));
-    }
 }

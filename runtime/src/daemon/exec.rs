@@ -139,6 +139,7 @@ impl Daemon {
         if config.cmd.as_ref().is_none_or(|c| c.is_empty()) {
             return Err(ApiError::bad("No exec command specified"));
         }
+        crate::apimodel::detach::parse(&config.detach_keys).map_err(ApiError::bad)?;
         let id = store::new_id();
         let (tx, _) = watch::channel(ExecState::default());
         let e = Arc::new(Exec {

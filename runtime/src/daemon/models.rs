@@ -25,6 +25,10 @@ pub struct ContainerConfig {
     pub tty: bool,
     #[serde(default)]
     pub open_stdin: bool,
+    /// Close the container's stdin when the attached client's input ends
+    /// (`docker run -i` sets it; a later `docker attach` does not close).
+    #[serde(default)]
+    pub stdin_once: bool,
     #[serde(default, deserialize_with = "null_default")]
     pub env: Vec<String>,
     #[serde(default, deserialize_with = "null_default")]

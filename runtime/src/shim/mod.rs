@@ -197,8 +197,11 @@ fn run(args: &ShimArgs) -> Result<()> {
     let (err_r, err_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
     // With OpenStdin the container reads a pipe whose write end we hold;
     // one client at a time sends it data through <dir>/attach.sock, and its
-    // EOF closes the container's stdin (Docker's StdinOnce).
-    let mut stdin = Stdin::default();
+    // EOF closes the container's stdin with StdinOnce.
+    let mut stdin = Stdin {
+        close_on_eof: cfg.stdin_once,
+        ..Default::default()
+    };
     let container_stdin = if open_stdin {
         let (in_r, in_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
         stdin.listener = Some(listen(&args.dir, ATTACH_SOCKET)?);
@@ -295,10 +298,7 @@ fn listen(dir: &Path, name: &str) -> Result<std::os::unix::net::UnixListener> {
 /// request through ctl.sock.
 fn run_tty(args: &ShimArgs, open_stdin: bool) -> Result<()> {
     let console = pty::Console::bind(&args.dir, "console.sock")?;
-    let mut stdin = Stdin {
-        tty: true,
-        ..Default::default()
-    };
+    let mut stdin = Stdin::default();
     if open_stdin {
         stdin.listener = Some(listen(&args.dir, ATTACH_SOCKET)?);
     }
@@ -450,8 +450,9 @@ impl Stream {
 /// to, and the attached client.
 #[derive(Default)]
 struct Stdin {
-    /// The pipe is a pty master, which a client's EOF leaves open.
-    tty: bool,
+    /// A client's EOF closes the pipe (StdinOnce, never for a pty master:
+    /// a terminal is closed by what is typed at it).
+    close_on_eof: bool,
     pipe: Option<OwnedFd>,
     listener: Option<std::os::unix::net::UnixListener>,
     client: Option<std::os::unix::net::UnixStream>,
@@ -477,7 +478,7 @@ impl Stdin {
         match c.read(&mut buf) {
             Ok(0) => {
                 self.client = None;
-                if !self.tty {
+                if self.close_on_eof {
                     self.pipe = None;
                 }
             }
@@ -495,7 +496,7 @@ impl Stdin {
             Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
             Err(_) => {
                 self.client = None;
-                if !self.tty {
+                if self.close_on_eof {
                     self.pipe = None;
                 }
             }

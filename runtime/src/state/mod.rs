@@ -30,6 +30,10 @@ pub const SHIM_CONFIG_FILE: &str = "shim.json";
 pub struct ShimConfig {
     /// `Config.OpenStdin`: keep the container's stdin open for attach.
     pub open_stdin: bool,
+    /// `Config.StdinOnce`: a client's EOF closes the container's stdin
+    /// (without it, the pipe waits for the next attach).
+    #[serde(default)]
+    pub stdin_once: bool,
     /// `Config.Tty`: the container gets a terminal.
     pub tty: bool,
     /// The json-file log driver's options (`max-size`, `max-file`, …),
@@ -84,6 +88,7 @@ mod tests {
         assert_eq!(ShimConfig::load(dir.path()), ShimConfig::default());
         let c = ShimConfig {
             open_stdin: true,
+            stdin_once: true,
             tty: false,
             log_opts: [("max-size".to_string(), "1m".to_string())].into(),
         };

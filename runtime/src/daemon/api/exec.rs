@@ -12,9 +12,10 @@ use axum::extract::{Request, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
 use super::{blocking, id_of, Params, D, Q};
+use crate::apimodel::detach::Escape;
 use crate::daemon::exec::{Exec, ExecConfig, StartBody};
 use crate::daemon::store::Container;
 use crate::daemon::{logs, ApiError, ApiResult, Daemon};
@@ -129,6 +130,29 @@ async fn settled(e: &Exec) -> crate::daemon::exec::ExecState {
     s
 }
 
+/// Copies the client's input to `to` until its EOF (false) or the detach
+/// keys (true; what came before them is sent).
+pub(super) async fn copy_escapable<R, W>(rd: &mut R, to: &mut W, mut escape: Escape) -> bool
+where
+    R: AsyncRead + Unpin,
+    W: AsyncWrite + Unpin,
+{
+    let mut buf = vec![0u8; 32 * 1024];
+    loop {
+        let n = match rd.read(&mut buf).await {
+            Ok(0) | Err(_) => return false,
+            Ok(n) => n,
+        };
+        let (bytes, detach) = escape.feed(&buf[..n]);
+        if to.write_all(&bytes).await.is_err() {
+            return false;
+        }
+        if detach {
+            return true;
+        }
+    }
+}
+
 /// Runs an attached exec: starts its helper, copies the helper's (already
 /// framed) output to the client and the client's input to the helper, and
 /// closes the client's stream once the exit code is recorded, so a client
@@ -173,24 +197,42 @@ async fn serve<R, W>(
         return;
     };
     let (mut from_helper, mut to_helper) = data.into_split();
+    // Docker looks for the detach keys in a terminal's input only.
+    let keys = match e.config.tty {
+        true => crate::apimodel::detach::parse(&e.config.detach_keys).unwrap_or_default(),
+        false => vec![],
+    };
+    let (detached, on_detach) = tokio::sync::oneshot::channel::<()>();
     let input = tokio::spawn(async move {
         if stdin {
-            let _ = tokio::io::copy(&mut rd, &mut to_helper).await;
-            // The client's EOF is the process's.
-            let _ = to_helper.shutdown().await;
+            if copy_escapable(&mut rd, &mut to_helper, Escape::new(keys)).await {
+                let _ = detached.send(());
+            } else {
+                // The client's EOF is the process's.
+                let _ = to_helper.shutdown().await;
+            }
         }
         // Hold both until the output is done (this task is aborted then).
         let _hold = (rd, to_helper);
         std::future::pending::<()>().await
     });
-    // Ok: the helper sent everything and closed; an error: the client went
-    // away (a detach), and the process runs on without it.
+    // Ok: the helper sent everything and closed; an error or the detach
+    // keys: the client went away, and the process runs on without it.
     let framing = match (e.config.tty, tty) {
         (true, false) => Framing::Frame,
         (false, true) => Framing::Unframe,
         _ => Framing::AsIs,
     };
-    if pump(&mut from_helper, &mut wr, framing).await.is_ok() {
+    let detach = async {
+        if on_detach.await.is_err() {
+            std::future::pending::<()>().await;
+        }
+    };
+    let finished = tokio::select! {
+        r = pump(&mut from_helper, &mut wr, framing) => r.is_ok(),
+        () = detach => false,
+    };
+    if finished {
         let mut rx = e.subscribe();
         let _ = tokio::time::timeout(
             Duration::from_secs(10),

@@ -11,6 +11,7 @@ use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 use super::*;
+use crate::apimodel::detach::Escape;
 use crate::daemon::logs::{self, LogLine};
 use crate::daemon::{ApiError, ApiResult, REMOVED};
 use crate::shim;
@@ -192,9 +193,12 @@ impl Follow {
 
 /// `POST /containers/{id}/attach`: the container's output from now on (or
 /// from the start with `logs=1`), over an upgraded connection as Docker's
-/// CLI asks, else as a plain streamed body. Stdin is not supported yet.
+/// CLI asks, else as a plain streamed body; with `stdin=1` the client's
+/// input to the container (a terminal's through the detach keys).
 pub(super) async fn attach(State(d): D, p: Params, q: Q, req: Request) -> ApiResult<Response> {
     let c = d.get(&id_of(&p))?;
+    let keys = crate::apimodel::detach::parse(q.get("detachKeys").map_or("", String::as_str))
+        .map_err(ApiError::bad)?;
     let rx = d.subscribe(&c.id)?;
     let dir = crate::daemon::store::containers_dir(&d.opts.data_root).join(&c.id);
     let follow = attach_follow(&c, &dir, flag(&q, "logs"), &q).await;
@@ -223,14 +227,21 @@ pub(super) async fn attach(State(d): D, p: Params, q: Q, req: Request) -> ApiRes
             .into_response());
     }
     let stdin = flag(&q, "stdin").then(|| (d.subscribe(&c.id), dir.join(shim::ATTACH_SOCKET)));
+    // Docker looks for the detach keys in a terminal's input only.
+    let escape = Escape::new(if c.config.tty { keys } else { vec![] });
     let upgrade = hyper::upgrade::on(req);
     tokio::spawn(async move {
         let Ok(up) = upgrade.await else { return };
         let (rd, wr) = tokio::io::split(hyper_util::rt::TokioIo::new(up));
+        let (detached, on_detach) = tokio::sync::oneshot::channel();
         if let Some((Ok(started), sock)) = stdin {
-            tokio::spawn(attach_stdin(rd, started, sock));
+            tokio::spawn(async move {
+                if attach_stdin(rd, started, sock, escape).await {
+                    let _ = detached.send(());
+                }
+            });
         }
-        attach_output(chunks, wr).await;
+        attach_output(chunks, wr, on_detach).await;
     });
     Response::builder()
         .status(StatusCode::SWITCHING_PROTOCOLS)
@@ -288,34 +299,55 @@ async fn attach_follow(
 }
 
 /// The client's input to the shim's attach socket (there only with
-/// OpenStdin), once the container runs: clients attach before they start it.
+/// OpenStdin), once the container runs: clients attach before they start
+/// it. True when the client typed the detach keys: then the container's
+/// stdin is left as it is (the shim closes it at a client's EOF only with
+/// StdinOnce, and never a terminal).
 async fn attach_stdin<R: tokio::io::AsyncRead + Unpin>(
     mut rd: R,
     mut started: tokio::sync::watch::Receiver<crate::daemon::store::State>,
     sock_path: std::path::PathBuf,
-) {
+    escape: Escape,
+) -> bool {
     use tokio::io::AsyncWriteExt;
     if started.wait_for(|s| s.running).await.is_err() {
-        return;
+        return false;
     }
     let sock = match shim::short_path(&sock_path) {
         // `_d` keeps the directory fd open while connecting.
         Ok((_d, p)) => tokio::net::UnixStream::connect(p).await.ok(),
         Err(_) => None,
     };
-    let Some(mut sock) = sock else { return };
-    let _ = tokio::io::copy(&mut rd, &mut sock).await;
-    // The client's EOF closes the container's stdin.
+    let Some(mut sock) = sock else { return false };
+    if super::exec::copy_escapable(&mut rd, &mut sock, escape).await {
+        return true;
+    }
     let _ = sock.shutdown().await;
+    false
 }
 
-/// The container's output to the client, then the end of the stream.
+/// The container's output to the client, then the end of the stream; a
+/// detach ends it at once.
 async fn attach_output<W: tokio::io::AsyncWrite + Unpin>(
     mut chunks: tokio::sync::mpsc::Receiver<Bytes>,
     mut wr: W,
+    mut on_detach: tokio::sync::oneshot::Receiver<()>,
 ) {
     use tokio::io::AsyncWriteExt;
-    while let Some(b) = chunks.recv().await {
+    // Until the stdin side finishes without a detach (or never had one).
+    let mut watching = true;
+    loop {
+        let b = tokio::select! {
+            b = chunks.recv() => b,
+            r = &mut on_detach, if watching => match r {
+                Ok(()) => None,
+                Err(_) => {
+                    watching = false;
+                    continue;
+                }
+            },
+        };
+        let Some(b) = b else { break };
         if wr.write_all(&b).await.is_err() {
             return;
         }

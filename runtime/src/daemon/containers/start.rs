@@ -267,6 +267,7 @@ impl Daemon {
         }
         let shim_config = ShimConfig {
             open_stdin: c.config.open_stdin,
+            stdin_once: c.config.stdin_once,
             tty: c.config.tty,
             log_opts: c
                 .host_config
