@@ -805,3 +805,54 @@ fn log_drivers_local_and_unknown() {
         .ok(&["ps", "-a", "--format", "{{.Names}}"])
         .contains("badlog"));
 }
+
+/// `--log-driver none`: attach still shows the output, `logs` answers
+/// Docker's refusal, options are refused, inspect shows the driver.
+#[test]
+fn log_driver_none_attaches_but_keeps_no_readable_log() {
+    let d = daemon();
+    let out = d.ok(&[
+        "run",
+        "--name",
+        "quiet",
+        "--log-driver",
+        "none",
+        "busybox",
+        "echo",
+        "seen-attached",
+    ]);
+    assert_eq!(out, "seen-attached\n");
+    let logs = d.docker(&["logs", "quiet"], None);
+    assert_ne!(code(&logs), 0);
+    assert!(
+        text(&logs.stderr).contains("configured logging driver does not support reading"),
+        "{}",
+        text(&logs.stderr)
+    );
+    let v = inspect(&d, "quiet");
+    assert_eq!(v["HostConfig"]["LogConfig"]["Type"], "none");
+    assert_eq!(
+        v["HostConfig"]["LogConfig"]["Config"],
+        serde_json::json!({})
+    );
+    let out = d.rrun(&[
+        "run",
+        "--name",
+        "noneopts",
+        "--log-driver",
+        "none",
+        "--log-opt",
+        "max-size=1m",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(code(&out), 125);
+    assert!(
+        text(&out.stderr).contains("unknown log opt 'max-size' for none log driver"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!d
+        .ok(&["ps", "-a", "--format", "{{.Names}}"])
+        .contains("noneopts"));
+}

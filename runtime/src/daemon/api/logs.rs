@@ -24,6 +24,13 @@ pub(super) async fn logs_handler(State(d): D, p: Params, q: Q) -> ApiResult<Resp
     if !stdout && !stderr {
         return Err(ApiError::bad("You must choose at least one stream"));
     }
+    use crate::daemon::containers::logopts;
+    if !logopts::readable(c.host_config.log_config.as_ref()) {
+        return Err(ApiError::new(
+            StatusCode::NOT_IMPLEMENTED,
+            logopts::NOT_READABLE,
+        ));
+    }
     let follow = Follow {
         path: shim::log_path(&dir, &c.id),
         offset: 0,

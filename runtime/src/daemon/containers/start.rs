@@ -269,12 +269,7 @@ impl Daemon {
             open_stdin: c.config.open_stdin,
             stdin_once: c.config.stdin_once,
             tty: c.config.tty,
-            log_opts: c
-                .host_config
-                .log_config
-                .as_ref()
-                .map(|l| l.config.clone())
-                .unwrap_or_default(),
+            log_opts: super::logopts::shim_opts(c.host_config.log_config.as_ref()),
         };
         shim_config.save(dir).map_err(ApiError::internal)?;
         let spec = serde_json::to_vec_pretty(&plan.spec).map_err(ApiError::internal)?;
