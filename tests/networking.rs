@@ -162,6 +162,77 @@ fn names_resolve_on_a_user_network_and_not_across_two() {
     assert_ne!(code(&out), 0, "the predefined bridge network was removed");
 }
 
+/// `--link name:alias` on a user network: the alias resolves to the linked
+/// container for the linking one only (Docker's user-network links, as
+/// docker-compose's `links:` make them); a missing target makes nothing.
+#[test]
+fn a_link_alias_resolves_for_the_linking_container_only() {
+    let d = Daemon::start();
+    d.load_busybox();
+    d.ok(&["network", "create", "linked"]);
+    for name in ["db-real", "bystander"] {
+        d.ok(&[
+            "run",
+            "-d",
+            "--name",
+            name,
+            "--network",
+            "linked",
+            "busybox",
+            "sleep",
+            "300",
+        ]);
+    }
+    let ip = ip_on(&d, "db-real", "linked");
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "app",
+        "--network",
+        "linked",
+        "--link",
+        "db-real:database",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let out = d.ok(&["exec", "app", "nslookup", "database"]);
+    assert!(out.contains(&ip), "{out}");
+    let v = inspect(&d, "app");
+    assert_eq!(
+        v["NetworkSettings"]["Networks"]["linked"]["Links"],
+        serde_json::json!(["db-real:database"]),
+        "{v}"
+    );
+    let other = d.rrun(&["exec", "bystander", "nslookup", "database"]);
+    assert!(
+        !text(&other.stdout).contains(&ip),
+        "{}",
+        text(&other.stdout)
+    );
+    let bad = d.rrun(&[
+        "run",
+        "-d",
+        "--name",
+        "orphan",
+        "--network",
+        "linked",
+        "--link",
+        "nosuch:db",
+        "busybox",
+    ]);
+    assert_ne!(bad.status.code(), Some(0));
+    assert!(
+        text(&bad.stderr).contains("could not get container for nosuch"),
+        "{}",
+        text(&bad.stderr)
+    );
+    assert!(!d
+        .ok(&["ps", "-a", "--format", "{{.Names}}"])
+        .contains("orphan"));
+}
+
 #[test]
 fn published_ports_are_reached_from_the_host() {
     let d = Daemon::start();

@@ -390,6 +390,7 @@ mod tests {
                     hostname: None,
                     interface: "eth0".into(),
                     ports: vec![],
+                    links: vec![],
                 },
             );
         }
@@ -504,6 +505,7 @@ mod tests {
                 hostname: None,
                 interface: "eth0".into(),
                 ports: vec![],
+                links: vec![],
             },
         );
         let (a4, a6) = SubnetAllocator::for_network(&n).unwrap();

@@ -76,6 +76,19 @@ pub struct Endpoint {
     /// Ports published through this endpoint (`-p`).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub ports: Vec<PortBinding>,
+    /// `--link`s: names only this container resolves, each to another
+    /// container on this network.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<Link>,
+}
+
+/// `--link name:alias`: `alias` resolves, for the linking container only,
+/// to the container `name` (its address on the network they share).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct Link {
+    pub name: String,
+    pub alias: String,
 }
 
 /// One `-p [host_ip:]host_port:container_port[/proto]`.
@@ -308,6 +321,7 @@ pub(crate) mod tests {
                 hostname: None,
                 interface: "eth0".into(),
                 ports: vec![],
+                links: vec![],
             },
         );
         store.save(&net).unwrap();

@@ -81,6 +81,7 @@ fn endpoint(c: &Container, net: &str, internal: bool, names: &[&str]) -> DnsEndp
         names: names.iter().map(|s| s.to_string()).collect(),
         ipv4: Some(c.ip),
         ipv6: None,
+        links: vec![],
     }
 }
 
@@ -289,6 +290,7 @@ fn tcp_connections_are_capped_and_idle_ones_closed() {
         names: vec!["me".into()],
         ipv4: Some(Ipv4Addr::new(10, 9, 0, 2)),
         ipv6: None,
+        links: vec![],
     }]));
     let cfg = ServerConfig {
         max_tcp: 2,

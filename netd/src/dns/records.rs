@@ -26,6 +26,9 @@ pub struct DnsEndpoint {
     pub names: Vec<String>,
     pub ipv4: Option<Ipv4Addr>,
     pub ipv6: Option<Ipv6Addr>,
+    /// `--link`s of this container on this network: (alias, the linked
+    /// container's name), resolved for this container only.
+    pub links: Vec<(String, String)>,
 }
 
 impl DnsEndpoint {
@@ -146,7 +149,27 @@ impl Snapshot {
         }
         let qname = q.name().to_ascii();
         let qname = qname.trim_end_matches('.');
-        let hits: Vec<&DnsEndpoint> = visible().filter(|e| e.matches(qname)).collect();
+        // The asker's links first: on the network of the linking endpoint,
+        // the linked container's name under the alias.
+        let mut hits: Vec<&DnsEndpoint> = own
+            .iter()
+            .flat_map(|&o| {
+                o.links
+                    .iter()
+                    .filter(|(alias, _)| alias.eq_ignore_ascii_case(qname))
+                    .flat_map(move |(_, target)| {
+                        self.endpoints.iter().filter(move |e| {
+                            e.network == o.network
+                                && e.names
+                                    .first()
+                                    .is_some_and(|n| n.eq_ignore_ascii_case(target))
+                        })
+                    })
+            })
+            .collect();
+        if hits.is_empty() {
+            hits = visible().filter(|e| e.matches(qname)).collect();
+        }
         if hits.is_empty() {
             return self.not_ours(query, may_forward);
         }
@@ -215,6 +238,7 @@ mod tests {
             names: names.iter().map(|s| s.to_string()).collect(),
             ipv4: Some(ip.parse().unwrap()),
             ipv6: None,
+            links: vec![],
         }
     }
 
@@ -257,6 +281,27 @@ mod tests {
                 other => panic!("{other:?}"),
             })
             .collect()
+    }
+
+    #[test]
+    fn a_link_alias_resolves_for_the_linking_container_only() {
+        let mut linking = ep("aaa", "todo-app", &["app"], "172.18.0.2");
+        linking.links = vec![("database".into(), "mysql2".into())];
+        let s = Snapshot::new(vec![
+            linking,
+            ep("bbb", "todo-app", &["mysql1", "database"], "172.18.0.4"),
+            ep("ccc", "todo-app", &["mysql2"], "172.18.0.3"),
+            ep("ddd", "todo-app", &["other"], "172.18.0.5"),
+        ]);
+        // The link wins over another container's alias of the same name.
+        assert_eq!(
+            a_records(&ask(&s, "aaa", "Database", RecordType::A)),
+            vec![IpAddr::from([172, 18, 0, 3])]
+        );
+        assert_eq!(
+            a_records(&ask(&s, "ddd", "database", RecordType::A)),
+            vec![IpAddr::from([172, 18, 0, 4])]
+        );
     }
 
     #[test]

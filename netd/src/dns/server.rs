@@ -351,6 +351,7 @@ mod tests {
                 names: vec![format!("c{i}"), "many".into()],
                 ipv4: Some(Ipv4Addr::new(10, 0, 0, i + 1)),
                 ipv6: None,
+                links: vec![],
             });
         }
         Ctx {

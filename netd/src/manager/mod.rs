@@ -22,7 +22,7 @@ use crate::name::{NameError, NetworkId, NetworkName};
 use crate::netns::NetNs;
 use crate::resolv::{self, DnsOptions, ResolvConf};
 use crate::store::{
-    Driver, Endpoint, Ipam, IpamConfig, Network, NetworkStore, PortBinding, StoreError,
+    Driver, Endpoint, Ipam, IpamConfig, Link, Network, NetworkStore, PortBinding, StoreError,
     BRIDGE_NAME_OPTION,
 };
 
@@ -159,13 +159,14 @@ pub struct ContainerRef<'a> {
     pub netns: &'a NetNs,
 }
 
-/// `--network-alias`, `--ip`, `--ip6`, `-p`.
+/// `--network-alias`, `--ip`, `--ip6`, `-p`, `--link`.
 #[derive(Debug, Clone, Default)]
 pub struct ConnectOptions {
     pub aliases: Vec<String>,
     pub ipv4: Option<Ipv4Addr>,
     pub ipv6: Option<Ipv6Addr>,
     pub ports: Vec<PortBinding>,
+    pub links: Vec<Link>,
 }
 
 /// What a connect did inside the container.
@@ -572,6 +573,7 @@ impl Netd {
             hostname: c.hostname.map(str::to_string),
             interface: String::new(),
             ports: opts.ports,
+            links: opts.links,
         };
         let (Some(mut alloc), alloc6) = SubnetAllocator::for_network(net)? else {
             // host / none: nothing to wire.
@@ -1027,6 +1029,11 @@ pub fn snapshot_of(nets: &[Network]) -> Snapshot {
                 names,
                 ipv4: Some(e.ipv4_address),
                 ipv6: e.ipv6_address,
+                links: e
+                    .links
+                    .iter()
+                    .map(|l| (l.alias.clone(), l.name.clone()))
+                    .collect(),
             });
         }
     }
@@ -1066,6 +1073,7 @@ mod tests {
                     container_port: 3306,
                     protocol: "tcp".into(),
                 }],
+                links: vec![],
             },
         );
         let mut i = sample("int", "172.19.0.0/16");
@@ -1122,6 +1130,7 @@ mod tests {
                 hostname: None,
                 interface: "eth0".into(),
                 ports: vec![port(Some("0.0.0.0")), port(Some("::")), port(None)],
+                links: vec![],
             },
         );
         let (_, ports) = firewall_inputs(&[a]).unwrap();

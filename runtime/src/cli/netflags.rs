@@ -55,6 +55,9 @@ pub struct NetFlags {
     /// Mount volumes from the specified container(s).
     #[arg(long = "volumes-from")]
     pub volumes_from: Vec<String>,
+    /// Add link to another container (name[:alias]).
+    #[arg(long)]
+    pub link: Vec<String>,
 }
 
 /// One parsed `-p`: the container port key and a binding.
@@ -198,6 +201,9 @@ impl NetFlags {
                 .collect(),
         );
         h.volumes_from = Some(self.volumes_from.clone());
+        if !self.link.is_empty() {
+            h.links = Some(self.link.clone());
+        }
         h.mounts = Some(
             self.mount
                 .iter()

@@ -91,6 +91,13 @@ pub struct HostConfig {
     pub tmpfs: BTreeMap<String, String>,
     #[serde(default, deserialize_with = "null_default")]
     pub volumes_from: Vec<String>,
+    /// `--link name[:alias]`; `null` when none, as dockerd shows it.
+    #[serde(
+        default,
+        deserialize_with = "null_default",
+        serialize_with = "empty_as_null"
+    )]
+    pub links: Vec<String>,
     /// `[height, width]` of the terminal at start (API 1.42+).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub console_size: Option<[u16; 2]>,
@@ -146,6 +153,9 @@ pub struct EndpointSettings {
     pub aliases: Vec<String>,
     #[serde(default, rename = "IPAMConfig", deserialize_with = "null_default")]
     pub ipam_config: EndpointIpam,
+    /// `name[:alias]` links scoped to this network (docker-compose's).
+    #[serde(default, deserialize_with = "null_default")]
+    pub links: Vec<String>,
 }
 
 /// `EndpointsConfig[network].IPAMConfig`: `--ip` and `--ip6`.
@@ -225,6 +235,14 @@ pub struct WaitError {
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct ErrorResponse {
     pub message: String,
+}
+
+fn empty_as_null<S: serde::Serializer>(v: &[String], s: S) -> Result<S::Ok, S::Error> {
+    if v.is_empty() {
+        s.serialize_none()
+    } else {
+        s.collect_seq(v)
+    }
 }
 
 fn null_default<'de, D, T>(d: D) -> Result<T, D::Error>

@@ -65,6 +65,9 @@ pub struct NetworkRequest {
         skip_serializing_if = "Option::is_none"
     )]
     pub ipv6: Option<std::net::Ipv6Addr>,
+    /// `--link`s on this network, their targets checked at create.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<netd::store::Link>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -54,8 +54,22 @@ impl Daemon {
             ));
         }
         let image = find_image(&self.images, &config.image)?;
-        let (mode, networks) =
-            self.plan_networks(&host.network_mode, &body.networking_config.endpoints_config)?;
+        let mut endpoints = body.networking_config.endpoints_config;
+        if !host.links.is_empty() {
+            // HostConfig.Links go with the container's own network.
+            let mode = match host.network_mode.as_str() {
+                "" | "default" => "bridge",
+                m => m,
+            };
+            let key = if endpoints.contains_key("default") {
+                "default"
+            } else {
+                mode
+            };
+            let ep = endpoints.entry(key.to_string()).or_default();
+            ep.links.extend(host.links.iter().cloned());
+        }
+        let (mode, networks) = self.plan_networks(&host.network_mode, &endpoints)?;
         host.network_mode = mode;
         let ic = &image.config.config;
         // The image's EXPOSE, as Docker merges it into the container's.

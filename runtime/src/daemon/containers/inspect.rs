@@ -25,7 +25,6 @@ pub struct HostConfigView<'a> {
     pub cgroup: &'static str,
     pub blkio_weight: u16,
     pub oom_kill_disable: bool,
-    pub links: Option<Vec<String>>,
 }
 
 impl<'a> HostConfigView<'a> {
@@ -45,7 +44,6 @@ impl<'a> HostConfigView<'a> {
             cgroup: "",
             blkio_weight: 0,
             oom_kill_disable: false,
-            links: None,
         }
     }
 }

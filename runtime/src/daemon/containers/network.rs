@@ -177,12 +177,42 @@ impl Daemon {
             };
             out.push(NetworkRequest {
                 name: net.name.to_string(),
+                links: self.plan_links(&ep.links)?,
                 aliases: ep.aliases,
                 ipv4,
                 ipv6,
             });
         }
         Ok((mode, out))
+    }
+
+    /// `--link name[:alias]` (or inspect's `/name:/self/alias`): the linked
+    /// container must exist; the alias is its name when not given.
+    fn plan_links(&self, links: &[String]) -> ApiResult<Vec<netd::store::Link>> {
+        links
+            .iter()
+            .map(|l| {
+                let (name, alias) = l.split_once(':').unwrap_or((l, l));
+                let name = name.trim_start_matches('/');
+                // inspect's form names the alias under the linking container.
+                let alias = alias.rsplit('/').next().unwrap_or(alias);
+                if name.is_empty() || alias.is_empty() {
+                    return Err(ApiError::bad(format!(
+                        "invalid link {l:?}: use name or name:alias"
+                    )));
+                }
+                let target = self.get(name).map_err(|e| {
+                    ApiError::not_found(format!(
+                        "could not get container for {name}: {}",
+                        e.message
+                    ))
+                })?;
+                Ok(netd::store::Link {
+                    name: target.name,
+                    alias: alias.to_string(),
+                })
+            })
+            .collect()
     }
 
     /// At create, so that nothing is made: an IPv6 host address in `-p`
@@ -369,6 +399,7 @@ impl Daemon {
                 ipv6: req.ipv6,
                 // Published ports go with the first network, as Docker's.
                 ports: if i == 0 { ports.clone() } else { vec![] },
+                links: req.links.clone(),
             };
             let got = self
                 .netd

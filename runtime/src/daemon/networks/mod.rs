@@ -245,6 +245,7 @@ impl Daemon {
                         ipv4: req.ipv4,
                         ipv6: req.ipv6,
                         ports: vec![],
+                        links: req.links.clone(),
                     },
                 )
                 .map_err(net_err)?;

@@ -159,6 +159,7 @@ fn dual_stack() -> Network {
                 hostname: None,
                 interface: "eth0".into(),
                 ports: vec![],
+                links: vec![],
             },
         );
     }
@@ -206,6 +207,7 @@ fn inspect_shows_both_families() {
         aliases: vec![],
         ipv4: None,
         ipv6: Some("fd00:1::2".parse().unwrap()),
+        links: vec![],
     };
     let e = endpoint_json(Some(&n), Some("c1"), Some(&req));
     assert_eq!(e["GlobalIPv6Address"], "fd00:1::2");

@@ -168,9 +168,17 @@ pub(super) fn endpoint_json(
     let aliases = req
         .filter(|r| !r.aliases.is_empty())
         .map(|r| json!(r.aliases));
+    let links = req.filter(|r| !r.links.is_empty()).map(|r| {
+        let l: Vec<String> = r
+            .links
+            .iter()
+            .map(|l| format!("{}:{}", l.name, l.alias))
+            .collect();
+        json!(l)
+    });
     json!({
         "IPAMConfig": ipam,
-        "Links": null,
+        "Links": links,
         "Aliases": aliases,
         "NetworkID": net.map(|n| n.id.to_string()).unwrap_or_default(),
         "EndpointID": endpoint_id,
