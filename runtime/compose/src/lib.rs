@@ -23,10 +23,12 @@ mod node;
 mod profiles;
 mod typing;
 mod validate;
+mod yaml_out;
 
 pub use error::LoadError;
 pub use model::Project;
 pub use profiles::with_services;
+pub use yaml_out::to_yaml;
 
 use indexmap::IndexMap;
 use serde_yaml_ng::Value;
@@ -218,9 +220,4 @@ fn valid_name(name: String, origin: &'static str) -> Result<String, LoadError> {
     } else {
         Err(LoadError::ProjectName { name, origin })
     }
-}
-
-/// The project as `compose config` prints it.
-pub fn to_yaml(project: &Project) -> String {
-    serde_yaml_ng::to_string(project).unwrap_or_default()
 }

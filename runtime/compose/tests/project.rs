@@ -307,3 +307,46 @@ fn stdin_files_name_errors() {
         .to_string();
     assert!(e.starts_with("-: services.a: has neither"), "{e}");
 }
+
+#[test]
+fn config_output_is_compose_v2_shaped_and_loads_back() {
+    let yaml = "services:\n  web:\n    image: nginx\n    command: nginx -g 'daemon off;'\n    ports: [\"127.0.0.1:8080:80\"]\n    volumes: [\"./html:/usr/share/nginx/html:ro\", \"data:/data\"]\n    environment: [A=1, UNSET_X]\n    depends_on: [db]\n    deploy: {replicas: 2}\n  db:\n    image: mysql:5.7\n    network_mode: host\nvolumes:\n  data:\n";
+    let p = project(yaml);
+    let out = rrun_compose::to_yaml(&p);
+    for line in [
+        "name: myapp\n",
+        "services:\n  web:\n",
+        "    command:\n    - nginx\n    - -g\n    - daemon off;\n",
+        "    depends_on:\n      db:\n        condition: service_started\n        required: true\n",
+        "    environment:\n      A: '1'\n      UNSET_X: null\n",
+        "    networks:\n      default: null\n",
+        "    ports:\n    - mode: ingress\n      host_ip: 127.0.0.1\n      target: 80\n      published: '8080'\n      protocol: tcp\n",
+        "    - type: bind\n",
+        "      read_only: true\n      bind:\n        create_host_path: true\n",
+        "    - type: volume\n      source: data\n      target: /data\n      volume: {}\n",
+        "    scale: 2\n",
+        "    network_mode: host\n",
+        "networks:\n  default:\n    name: myapp_default\n",
+        "volumes:\n  data:\n    name: myapp_data\n",
+    ] {
+        assert!(out.contains(line), "missing:\n{line}\nin:\n{out}");
+    }
+    let keys: Vec<&str> = out
+        .lines()
+        .skip_while(|l| *l != "  web:")
+        .skip(1)
+        .take_while(|l| l.starts_with("    "))
+        .filter(|l| !l.starts_with("     ") && !l.starts_with("    -"))
+        .collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted, "service keys in alphabetical order");
+    // The output is itself a Compose file that loads to the same services.
+    // (Compose prints the default port mode, `ingress`.)
+    let mut again = project(&out.replace("name: myapp\n", ""));
+    assert_eq!(
+        again.services["web"].ports[0].mode.take().as_deref(),
+        Some("ingress")
+    );
+    assert_eq!(again.services, p.services);
+}

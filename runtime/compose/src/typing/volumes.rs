@@ -114,7 +114,6 @@ fn long(n: &Node, cx: &Cx) -> Result<ServiceVolume, LoadError> {
         .get("target")
         .ok_or_else(|| n.invalid("volume", "", "the long form needs `target:`"))?;
     let mut v = empty(kind, None, target.str()?);
-    v.create_host_path = true;
     if let Some(src) = n.get("source") {
         let text = src.str()?;
         v.source = Some(match kind {
