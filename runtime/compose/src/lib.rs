@@ -60,7 +60,11 @@ pub fn load(opts: &LoadOptions) -> Result<Project, LoadError> {
     let setup = files::setup(opts, false)?;
     let mut trees = Vec::new();
     for file in &setup.files {
-        let label = file.display().to_string();
+        let label = file
+            .strip_prefix(&opts.working_dir)
+            .unwrap_or(file)
+            .display()
+            .to_string();
         let text = std::fs::read_to_string(file).map_err(|source| LoadError::Read {
             file: label.clone(),
             source,
@@ -88,6 +92,8 @@ pub(crate) struct FileTree {
     pub label: String,
     pub dir: PathBuf,
     pub tree: Value,
+    /// Variables used but not set.
+    pub warnings: Vec<String>,
 }
 
 /// YAML text → a mapping with anchors expanded, `<<` merged, variables
@@ -111,11 +117,16 @@ pub(crate) fn parse_file(
         return Err(node::Node::root(&tree, label).wrong("a mapping (services:, networks:, ...)"));
     }
     let lookup = |name: &str| env.get(name).cloned();
-    interpolate::interpolate_tree(&mut tree, label, &lookup)?;
+    let unset = interpolate::interpolate_tree(&mut tree, label, &lookup)?;
+    let warnings = unset
+        .iter()
+        .map(|v| format!("{label}: the {v} variable is not set: defaulting to a blank string"))
+        .collect();
     Ok(FileTree {
         label: label.to_string(),
         dir: dir.to_path_buf(),
         tree,
+        warnings,
     })
 }
 
@@ -132,7 +143,9 @@ fn assemble(
             .collect::<Vec<_>>(),
     );
     let mut merged = serde_yaml_ng::Mapping::new();
+    let mut warnings = Vec::new();
     for mut t in trees {
+        warnings.append(&mut t.warnings);
         extends::apply(&mut t, &setup.env)?;
         if let Value::Mapping(m) = &t.tree {
             merge::merge_top(&mut merged, m);
@@ -148,7 +161,8 @@ fn assemble(
         warnings: Default::default(),
     };
     let mut project = typing::project(&tree, &cx)?;
-    project.warnings = cx.warnings.take();
+    warnings.append(&mut cx.warnings.take());
+    project.warnings = warnings;
     profiles::apply(&mut project, &profiles::active(&opts.profiles, &setup.env));
     profiles::default_network(&mut project);
     validate::check(&project, &label)?;

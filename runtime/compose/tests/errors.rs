@@ -201,3 +201,11 @@ fn invalid_project_names() {
         "invalid project name `My_App` (from the top-level name:)",
     );
 }
+
+#[test]
+fn invalid_service_name_and_healthcheck_test() {
+    let e = error("services:\n  \"web app\": {image: x}\n");
+    starts(&e, "compose.yaml: services: invalid service name `web app`");
+    let e = error("services:\n  web: {image: x, healthcheck: {test: [curl, localhost]}}\n");
+    starts(&e, "compose.yaml: services.web.healthcheck.test: invalid healthcheck test `curl localhost`: a list starts with CMD");
+}

@@ -350,3 +350,20 @@ fn config_output_is_compose_v2_shaped_and_loads_back() {
     );
     assert_eq!(again.services, p.services);
 }
+
+#[test]
+fn unset_variables_warn_and_labels_are_relative() {
+    let dir = Dir::new("warn");
+    dir.write(
+        "sub/compose.yaml",
+        "services:\n  web:\n    image: \"app:${TAG}\"\n    environment: [\"A=${NOPE:-fine}\"]\n",
+    );
+    let mut opts = dir.opts();
+    opts.files = vec![dir.path().join("sub/compose.yaml")];
+    let p = load(&opts).unwrap();
+    assert_eq!(p.services["web"].image.as_deref(), Some("app:"));
+    assert_eq!(
+        p.warnings,
+        ["sub/compose.yaml: the TAG variable is not set: defaulting to a blank string"]
+    );
+}

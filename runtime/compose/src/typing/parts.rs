@@ -303,8 +303,13 @@ pub(super) fn healthcheck(n: &Node) -> Result<Healthcheck, LoadError> {
                     Value::String(s) => vec!["CMD-SHELL".to_string(), s.clone()],
                     _ => v.str_list()?,
                 };
-                if test.first().map(String::as_str) == Some("NONE") {
-                    h.disable = true;
+                match test.first().map(String::as_str) {
+                    Some("NONE") => h.disable = true,
+                    Some("CMD" | "CMD-SHELL") => {}
+                    _ => {
+                        let hint = "a list starts with CMD, CMD-SHELL or NONE (a string is run by the shell)";
+                        return Err(v.invalid("healthcheck test", &test.join(" "), hint));
+                    }
                 }
                 h.test = Some(test);
             }
