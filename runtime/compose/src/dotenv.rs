@@ -33,7 +33,7 @@ pub(crate) fn parse(
         let err = |message: String| LoadError::EnvFile {
             file: file.to_string(),
             line,
-            message,
+            message: crate::node::one_line(&message),
         };
         let (key, after, inherited) = key_name(rest).map_err(err)?;
         if inherited {

@@ -218,12 +218,12 @@ fn template_error(e: TemplateError, template: &str, path: &str, file: &str) -> L
             file: file.to_string(),
             path: path.to_string(),
             name,
-            message,
+            message: crate::node::one_line(&message),
         },
         TemplateError::Bad(hint) => LoadError::BadTemplate {
             file: file.to_string(),
             path: path.to_string(),
-            template: template.to_string(),
+            template: crate::node::one_line(template),
             hint,
         },
     }

@@ -106,7 +106,7 @@ pub(crate) fn parse_file(
 ) -> Result<FileTree, LoadError> {
     let yaml_err = |message: String| LoadError::Yaml {
         file: label.to_string(),
-        message,
+        message: node::one_line(&message),
     };
     let mut tree: Value = serde_yaml_ng::from_str(text).map_err(|e| yaml_err(e.to_string()))?;
     if tree.is_null() {

@@ -209,3 +209,14 @@ fn invalid_service_name_and_healthcheck_test() {
     let e = error("services:\n  web: {image: x, healthcheck: {test: [curl, localhost]}}\n");
     starts(&e, "compose.yaml: services.web.healthcheck.test: invalid healthcheck test `curl localhost`: a list starts with CMD");
 }
+
+#[test]
+fn multi_line_values_stay_on_one_line() {
+    let e = error("services:\n  web:\n    image: x\n    command: |\n      echo 'a\n      b\n");
+    starts(
+        &e,
+        "compose.yaml: services.web.command: invalid command `echo 'a\\nb\\n`",
+    );
+    let e = error("services:\n  web:\n    image: \"${X:?line one\n      line two}\"\n");
+    assert!(e.contains("required variable X"), "{e}");
+}

@@ -367,3 +367,43 @@ fn unset_variables_warn_and_labels_are_relative() {
         ["sub/compose.yaml: the TAG variable is not set: defaulting to a blank string"]
     );
 }
+
+#[test]
+fn seed_build_args_target_and_image_from_variables() {
+    let dir = Dir::new("seedbuild");
+    dir.write(".env", "APP_ENV=develop\nPARAM=from-dotenv\n");
+    dir.write("compose.yaml", "services:\n  www:\n    build:\n      context: .\n      dockerfile: ./infra/docker/www/Dockerfile\n      target: ${APP_ENV}\n      args:\n        - PARAM=$PARAM\n    image: ${APP_ENV}-foo-app\n    container_name: www\n");
+    let p = load(&dir.opts()).unwrap();
+    let www = &p.services["www"];
+    let b = www.build.as_ref().unwrap();
+    assert_eq!(b.context, dir.path());
+    assert_eq!(b.target.as_deref(), Some("develop"));
+    assert_eq!(b.args["PARAM"], Some("from-dotenv".into()));
+    assert_eq!(www.image.as_deref(), Some("develop-foo-app"));
+}
+
+#[test]
+fn include_is_refused_and_old_external_volume_names() {
+    let e = common::error("include: [other.yaml]\nservices: {}\n");
+    assert!(
+        e.starts_with("compose.yaml: include: include is not supported by rrun"),
+        "{e}"
+    );
+    let p = project("services:\n  a: {image: x, volumes: [\"d:/d\"]}\nvolumes:\n  d:\n    external:\n      name: shared-data\n");
+    assert_eq!(
+        (p.volumes["d"].name.as_str(), p.volumes["d"].external),
+        ("shared-data", true)
+    );
+}
+
+#[test]
+fn network_ipam_and_options() {
+    let p = project("services:\n  a: {image: x, networks: [n]}\nnetworks:\n  n:\n    driver: bridge\n    driver_opts: {com.docker.network.bridge.name: br-x}\n    enable_ipv6: true\n    labels: [team=a]\n    ipam:\n      driver: default\n      config:\n        - subnet: 172.28.0.0/16\n          gateway: 172.28.0.1\n          ip_range: 172.28.5.0/24\n");
+    let n = &p.networks["n"];
+    assert_eq!(n.driver_opts["com.docker.network.bridge.name"], "br-x");
+    assert!(n.enable_ipv6);
+    assert_eq!(n.labels["team"], "a");
+    let pool = &n.ipam.as_ref().unwrap().config[0];
+    assert_eq!(pool.subnet.as_deref(), Some("172.28.0.0/16"));
+    assert_eq!(pool.gateway.as_deref(), Some("172.28.0.1"));
+}

@@ -148,13 +148,14 @@ pub(super) fn extra_hosts(n: &Node) -> Result<Vec<String>, LoadError> {
         Ok(())
     };
     match n.v {
-        Value::Mapping(_) => {
-            for (host, v) in n.entries()? {
-                let node = n.at(&host, n.v.get(&host).unwrap_or(&Value::Null));
+        Value::Mapping(m) => {
+            for (host, v) in m {
+                let host = crate::node::scalar_string(host)
+                    .ok_or_else(|| n.wrong("a mapping of host names"))?;
+                let node = n.at(&host, v);
                 for ip in node.str_list()? {
                     push(&node, &host, &ip)?;
                 }
-                let _ = v;
             }
         }
         _ => {

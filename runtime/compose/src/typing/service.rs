@@ -307,3 +307,31 @@ fn network_mode(n: &Node) -> Result<NetworkMode, LoadError> {
         },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// Every key of KEYS has a reader (no key reaches `unreachable!`),
+    /// whatever its value.
+    #[test]
+    fn every_key_has_a_reader() {
+        let env = IndexMap::new();
+        let cx = Cx {
+            file: "f",
+            dir: std::path::Path::new("/p"),
+            env: &env,
+            project: "p",
+            warnings: RefCell::new(vec![]),
+        };
+        for key in KEYS {
+            for value in ["null", "x", "[x]", "{x: y}", "1", "true"] {
+                let yaml = format!("{key}: {value}");
+                let tree: serde_yaml_ng::Value = serde_yaml_ng::from_str(&yaml).unwrap();
+                let node = Node::root(&tree, "f");
+                let _ = service("web", &node, &cx);
+            }
+        }
+    }
+}
