@@ -55,7 +55,8 @@ pub struct LoadOptions {
     pub working_dir: PathBuf,
 }
 
-/// Loads the project `opts` names from its files.
+/// Loads the project `opts` names from its files (`-` is standard input,
+/// read to its end).
 pub fn load(opts: &LoadOptions) -> Result<Project, LoadError> {
     let setup = files::setup(opts, false)?;
     let mut trees = Vec::new();
@@ -65,11 +66,19 @@ pub fn load(opts: &LoadOptions) -> Result<Project, LoadError> {
             .unwrap_or(file)
             .display()
             .to_string();
-        let text = std::fs::read_to_string(file).map_err(|source| LoadError::Read {
+        let read = if file == Path::new("-") {
+            std::io::read_to_string(std::io::stdin())
+        } else {
+            std::fs::read_to_string(file)
+        };
+        let text = read.map_err(|source| LoadError::Read {
             file: label.clone(),
             source,
         })?;
-        let dir = file.parent().unwrap_or(&setup.project_dir).to_path_buf();
+        let dir = match file.parent() {
+            Some(dir) if file != Path::new("-") => dir.to_path_buf(),
+            _ => setup.project_dir.clone(),
+        };
         trees.push(parse_file(&text, &label, &dir, &setup.env)?);
     }
     assemble(trees, setup, opts)
