@@ -155,9 +155,17 @@ pub(super) fn service(name: &str, node: &Node, cx: &Cx) -> Result<Service, LoadE
         s.environment = parts::env_files(n, cx)?;
     }
     if let Some(n) = environment {
+        // A name without a value takes the project's variable; unset, it
+        // leaves an env_file value alone (Compose resolves, then drops).
         for (k, v) in n.key_values('=')? {
-            let v = v.or_else(|| cx.env.get(&k).cloned());
-            s.environment.insert(k, v);
+            match v.or_else(|| cx.env.get(&k).cloned()) {
+                Some(v) => {
+                    s.environment.insert(k, Some(v));
+                }
+                None => {
+                    s.environment.entry(k).or_insert(None);
+                }
+            }
         }
     }
     if s.network_mode.is_some() {
