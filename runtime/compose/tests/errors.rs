@@ -220,3 +220,9 @@ fn multi_line_values_stay_on_one_line() {
     let e = error("services:\n  web:\n    image: \"${X:?line one\n      line two}\"\n");
     assert!(e.contains("required variable X"), "{e}");
 }
+
+#[test]
+fn network_mode_and_networks_exclude_each_other() {
+    let e = error("services:\n  web: {image: x, network_mode: host, networks: [default]}\n");
+    starts(&e, "compose.yaml: services.web: invalid network settings `host`: network_mode and networks exclude each other");
+}

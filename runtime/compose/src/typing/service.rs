@@ -168,8 +168,10 @@ pub(super) fn service(name: &str, node: &Node, cx: &Cx) -> Result<Service, LoadE
             }
         }
     }
-    if s.network_mode.is_some() {
-        s.networks.clear();
+    if s.network_mode.is_some() && !s.networks.is_empty() {
+        let mode = node.get("network_mode").map(|m| m.scalar()).transpose()?;
+        let hint = "network_mode and networks exclude each other: keep one";
+        return Err(node.invalid("network settings", &mode.unwrap_or_default(), hint));
     }
     s.extensions = extensions(node);
     Ok(s)
