@@ -1,4 +1,5 @@
-//! Compose files → a project model, with no side effects.
+//! Compose files → a project model. Pure but for reading the files it is
+//! given (standard input for `-`), `.env` and `env_file`s.
 //!
 //! The loader reads the files as untyped YAML, interpolates variables on
 //! that tree (so `"${PORT}:80"` works), merges `-f` files and `extends`,
@@ -7,8 +8,8 @@
 //! engine (`rrun compose`) works from, in which nothing is ambiguous.
 //!
 //! The steps, each a module taking data and giving data:
-//! [`files`] (which files, which directory, which variables) →
-//! `parse` (YAML, anchors and `<<` merge keys) → [`interpolate`] →
+//! `files` (which files, which directory, which variables) →
+//! `parse` (YAML, anchors and `<<` merge keys) → `interpolate` →
 //! `extends` → `merge` (several `-f`) → `typing` (long forms, unknown keys,
 //! types) → `profiles` → `validate` (references, cycles).
 
