@@ -153,7 +153,7 @@ fn assemble(
             .collect::<Vec<_>>(),
     );
     let mut merged = serde_yaml_ng::Mapping::new();
-    let mut warnings = Vec::new();
+    let mut warnings = setup.warnings.clone();
     for mut t in trees {
         warnings.append(&mut t.warnings);
         extends::apply(&mut t, &setup.env)?;

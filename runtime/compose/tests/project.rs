@@ -68,6 +68,10 @@ volumes:
     assert_eq!(p.volumes["mysql_volume"].name, "tech-notebook_mysql_volume");
     assert_eq!(p.volumes["mysql_volume"].driver.as_deref(), Some("local"));
     assert_eq!(p.networks["default"].name, "tech-notebook_default");
+    assert_eq!(
+        p.warnings,
+        ["docker-compose.yml: version: obsolete, ignored: remove it to avoid confusion"]
+    );
 }
 
 #[test]

@@ -81,7 +81,11 @@ pub(crate) fn project(tree: &Value, cx: &Cx) -> Result<Project, LoadError> {
     };
     for (key, node) in root.fields(TOP_KEYS)? {
         match key.as_str() {
-            "version" | "name" => {}
+            "version" => cx.warn(
+                &node.path,
+                "obsolete, ignored: remove it to avoid confusion",
+            ),
+            "name" => {}
             "include" => {
                 return Err(LoadError::Unsupported {
                     file: cx.file.to_string(),
