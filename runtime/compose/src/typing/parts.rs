@@ -35,6 +35,9 @@ const BUILD_KEYS: &[&str] = &[
     "privileged",
     "additional_contexts",
     "ulimits",
+    "entitlements",
+    "provenance",
+    "sbom",
 ];
 const HEALTH_KEYS: &[&str] = &[
     "test",
