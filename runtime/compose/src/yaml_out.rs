@@ -36,7 +36,20 @@ pub fn to_yaml(p: &Project) -> String {
         "configs",
         p.configs.iter().map(|(k, f)| (k.clone(), file_object(f))),
     );
-    serde_yaml_ng::to_string(&Value::Mapping(top)).unwrap_or_default()
+    let mut tree = Value::Mapping(top);
+    escape_dollars(&mut tree);
+    serde_yaml_ng::to_string(&tree).unwrap_or_default()
+}
+
+/// `$` doubled in values (keys are not interpolated), as `docker compose
+/// config` does, so the output is a Compose file that loads back the same.
+fn escape_dollars(v: &mut Value) {
+    match v {
+        Value::String(text) if text.contains('$') => *text = text.replace('$', "$$"),
+        Value::Sequence(items) => items.iter_mut().for_each(escape_dollars),
+        Value::Mapping(m) => m.values_mut().for_each(escape_dollars),
+        _ => {}
+    }
 }
 
 fn s(v: &str) -> Value {
@@ -88,14 +101,14 @@ fn service(sv: &Service) -> Value {
     let mut m = Mapping::new();
     let opt = |v: Option<Value>| v.unwrap_or(Value::Null);
     put(&mut m, "build", opt(sv.build.as_ref().map(build)));
-    put(&mut m, "command", opt(sv.command.as_deref().map(strings)));
     put(&mut m, "configs", seq(&sv.configs, file_ref));
     put(&mut m, "depends_on", keyed(&sv.depends_on, depends));
-    put(
-        &mut m,
-        "entrypoint",
-        opt(sv.entrypoint.as_deref().map(strings)),
-    );
+    // An empty command or entrypoint is printed: it clears the image's.
+    for (key, words) in [("command", &sv.command), ("entrypoint", &sv.entrypoint)] {
+        if let Some(words) = words {
+            m.insert(s(key), strings(words));
+        }
+    }
     put(&mut m, "environment", opt_map(&sv.environment));
     put(
         &mut m,

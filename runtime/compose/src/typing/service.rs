@@ -285,9 +285,12 @@ fn complex_key(s: &mut Service, key: &str, n: &Node, cx: &Cx) -> Result<(), Load
         "networks" => s.networks = parts::networks(n)?,
         "network_mode" => s.network_mode = Some(network_mode(n)?),
         "depends_on" => s.depends_on = parts::depends_on(n)?,
-        "healthcheck" => s.healthcheck = Some(parts::healthcheck(n)?),
+        // An empty one changes nothing: the image's healthcheck.
+        "healthcheck" => {
+            s.healthcheck = Some(parts::healthcheck(n)?).filter(|h| *h != Default::default())
+        }
         "ulimits" => s.ulimits = parts::ulimits(n)?,
-        "logging" => s.logging = Some(parts::logging(n)?),
+        "logging" => s.logging = Some(parts::logging(n)?).filter(|l| *l != Default::default()),
         "deploy" => parts::deploy(s, n, cx)?,
         "secrets" => s.secrets = parts::file_refs(n, true)?,
         "configs" => s.configs = parts::file_refs(n, false)?,
