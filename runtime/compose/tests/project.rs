@@ -314,7 +314,7 @@ fn stdin_files_name_errors() {
 
 #[test]
 fn config_output_is_compose_v2_shaped_and_loads_back() {
-    let yaml = "services:\n  web:\n    image: nginx\n    command: nginx -g 'daemon off;'\n    ports: [\"127.0.0.1:8080:80\"]\n    volumes: [\"./html:/usr/share/nginx/html:ro\", \"data:/data\"]\n    environment: [A=1, UNSET_X]\n    depends_on: [db]\n    deploy: {replicas: 2}\n  db:\n    image: mysql:5.7\n    network_mode: host\nvolumes:\n  data:\n";
+    let yaml = "services:\n  web:\n    image: nginx\n    command: nginx -g 'daemon off;'\n    ports: [\"127.0.0.1:8080:80\"]\n    volumes: [\"./html:/usr/share/nginx/html:ro\", \"data:/data\"]\n    environment: [A=1, UNSET_X, \"P=$$HOME\"]\n    depends_on: [db]\n    deploy: {replicas: 2}\n  db:\n    image: mysql:5.7\n    network_mode: host\nvolumes:\n  data:\n";
     let p = project(yaml);
     let out = rrun_compose::to_yaml(&p);
     for line in [
@@ -322,7 +322,7 @@ fn config_output_is_compose_v2_shaped_and_loads_back() {
         "services:\n  web:\n",
         "    command:\n    - nginx\n    - -g\n    - daemon off;\n",
         "    depends_on:\n      db:\n        condition: service_started\n        required: true\n",
-        "    environment:\n      A: '1'\n      UNSET_X: null\n",
+        "    environment:\n      A: '1'\n      UNSET_X: null\n      P: $$HOME\n",
         "    networks:\n      default: null\n",
         "    ports:\n    - mode: ingress\n      host_ip: 127.0.0.1\n      target: 80\n      published: '8080'\n      protocol: tcp\n",
         "    - type: bind\n",
