@@ -233,6 +233,74 @@ fn a_link_alias_resolves_for_the_linking_container_only() {
         .contains("orphan"));
 }
 
+/// `--mac-address` from rrun (the endpoint's settings) and from the docker
+/// CLI (whichever field its API version uses): the interface has it,
+/// inspect shows it, a bad one makes nothing.
+#[test]
+fn a_mac_address_is_the_interfaces() {
+    let d = Daemon::start();
+    d.load_busybox();
+    d.ok(&["network", "create", "macs"]);
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "m1",
+        "--network",
+        "macs",
+        "--mac-address",
+        "92:d0:c6:0a:29:33",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let own = d.ok(&["exec", "m1", "cat", "/sys/class/net/eth0/address"]);
+    assert_eq!(own.trim(), "92:d0:c6:0a:29:33");
+    let v = inspect(&d, "m1");
+    assert_eq!(
+        v["NetworkSettings"]["Networks"]["macs"]["MacAddress"],
+        "92:d0:c6:0a:29:33"
+    );
+    let out = d.docker(
+        &[
+            "run",
+            "--rm",
+            "--mac-address",
+            "02:42:0a:0b:0c:0d",
+            "busybox",
+            "cat",
+            "/sys/class/net/eth0/address",
+        ],
+        None,
+    );
+    assert_eq!(
+        text(&out.stdout).trim(),
+        "02:42:0a:0b:0c:0d",
+        "{}",
+        text(&out.stderr)
+    );
+    for bad in ["92:d0:c6:0a:29", "01:00:5e:00:00:01"] {
+        let out = d.rrun(&[
+            "run",
+            "-d",
+            "--name",
+            "badmac",
+            "--mac-address",
+            bad,
+            "busybox",
+        ]);
+        assert_ne!(out.status.code(), Some(0));
+        assert!(
+            text(&out.stderr).contains("invalid MAC address"),
+            "{}",
+            text(&out.stderr)
+        );
+    }
+    assert!(!d
+        .ok(&["ps", "-a", "--format", "{{.Names}}"])
+        .contains("badmac"));
+}
+
 #[test]
 fn published_ports_are_reached_from_the_host() {
     let d = Daemon::start();

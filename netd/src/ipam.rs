@@ -391,6 +391,7 @@ mod tests {
                     interface: "eth0".into(),
                     ports: vec![],
                     links: vec![],
+                    mac_address: None,
                 },
             );
         }
@@ -506,6 +507,7 @@ mod tests {
                 interface: "eth0".into(),
                 ports: vec![],
                 links: vec![],
+                mac_address: None,
             },
         );
         let (a4, a6) = SubnetAllocator::for_network(&n).unwrap();

@@ -207,6 +207,27 @@ pub fn mac_for(ip: Ipv4Addr) -> [u8; 6] {
     [0x02, 0x42, a, b, c, d]
 }
 
+/// A `--mac-address`: six hex pairs separated by `:` or `-`, unicast (the
+/// kernel refuses a multicast address on an interface).
+pub fn parse_mac(s: &str) -> Result<[u8; 6], String> {
+    let bad = || format!("invalid MAC address: {s}");
+    let parts: Vec<&str> = s.split([':', '-']).collect();
+    if parts.len() != 6 {
+        return Err(bad());
+    }
+    let mut mac = [0u8; 6];
+    for (b, p) in mac.iter_mut().zip(&parts) {
+        if p.len() != 2 {
+            return Err(bad());
+        }
+        *b = u8::from_str_radix(p, 16).map_err(|_| bad())?;
+    }
+    if mac[0] & 1 == 1 {
+        return Err(format!("invalid MAC address: {s} is a multicast address"));
+    }
+    Ok(mac)
+}
+
 /// `02:42:ac:11:00:02`, as `docker inspect` shows it.
 pub fn mac_string(mac: [u8; 6]) -> String {
     mac.iter()
@@ -457,6 +478,25 @@ mod tests {
 
     #[test]
     fn macs_are_dockers_from_the_ipv4_address() {
+        assert_eq!(
+            parse_mac("92:d0:c6:0a:29:33"),
+            Ok([0x92, 0xd0, 0xc6, 0x0a, 0x29, 0x33])
+        );
+        assert_eq!(
+            parse_mac("92-D0-C6-0A-29-33"),
+            Ok([0x92, 0xd0, 0xc6, 0x0a, 0x29, 0x33])
+        );
+        for bad in [
+            "92:d0:c6:0a:29",
+            "92:d0:c6:0a:29:3g",
+            "92:d0:c6:0a:29:333",
+            "",
+        ] {
+            assert_eq!(parse_mac(bad), Err(format!("invalid MAC address: {bad}")));
+        }
+        assert!(parse_mac("01:00:5e:00:00:01")
+            .unwrap_err()
+            .contains("multicast"));
         let mac = mac_for(Ipv4Addr::new(172, 17, 0, 2));
         assert_eq!(mac, [0x02, 0x42, 0xac, 0x11, 0x00, 0x02]);
         assert_eq!(mac_string(mac), "02:42:ac:11:00:02");

@@ -80,6 +80,18 @@ pub struct Endpoint {
     /// container on this network.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<Link>,
+    /// `--mac-address`; None: derived from the address ([`crate::link::mac_for`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac_address: Option<[u8; 6]>,
+}
+
+impl Endpoint {
+    /// The interface's MAC address: the one asked for, else Docker's
+    /// `02:42` and the IPv4 address.
+    pub fn mac(&self) -> [u8; 6] {
+        self.mac_address
+            .unwrap_or_else(|| crate::link::mac_for(self.ipv4_address))
+    }
 }
 
 /// `--link name:alias`: `alias` resolves, for the linking container only,
@@ -322,6 +334,7 @@ pub(crate) mod tests {
                 interface: "eth0".into(),
                 ports: vec![],
                 links: vec![],
+                mac_address: None,
             },
         );
         store.save(&net).unwrap();

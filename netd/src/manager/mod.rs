@@ -167,6 +167,8 @@ pub struct ConnectOptions {
     pub ipv6: Option<Ipv6Addr>,
     pub ports: Vec<PortBinding>,
     pub links: Vec<Link>,
+    /// `--mac-address` (checked with [`link::parse_mac`]).
+    pub mac: Option<[u8; 6]>,
 }
 
 /// What a connect did inside the container.
@@ -574,6 +576,7 @@ impl Netd {
             interface: String::new(),
             ports: opts.ports,
             links: opts.links,
+            mac_address: opts.mac,
         };
         let (Some(mut alloc), alloc6) = SubnetAllocator::for_network(net)? else {
             // host / none: nothing to wire.
@@ -633,7 +636,7 @@ impl Netd {
             addresses,
             default_gateway: gateway,
             default_gateway6: gateway6,
-            mac: Some(link::mac_for(address.addr())),
+            mac: Some(opts.mac.unwrap_or_else(|| link::mac_for(address.addr()))),
             mtu: net.mtu(),
         };
         link::attach(&self.host, c.netns, &attachment)?;
@@ -1074,6 +1077,7 @@ mod tests {
                     protocol: "tcp".into(),
                 }],
                 links: vec![],
+                mac_address: None,
             },
         );
         let mut i = sample("int", "172.19.0.0/16");
@@ -1131,6 +1135,7 @@ mod tests {
                 interface: "eth0".into(),
                 ports: vec![port(Some("0.0.0.0")), port(Some("::")), port(None)],
                 links: vec![],
+                mac_address: None,
             },
         );
         let (_, ports) = firewall_inputs(&[a]).unwrap();

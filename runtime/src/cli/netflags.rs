@@ -58,6 +58,9 @@ pub struct NetFlags {
     /// Add link to another container (name[:alias]).
     #[arg(long)]
     pub link: Vec<String>,
+    /// Container MAC address (e.g., 92:d0:c6:0a:29:33).
+    #[arg(long = "mac-address")]
+    pub mac_address: Option<String>,
 }
 
 /// One parsed `-p`: the container port key and a binding.
@@ -210,9 +213,17 @@ impl NetFlags {
                 .map(|m| mount_object(m))
                 .collect::<Result<_>>()?,
         );
-        if !self.network_alias.is_empty() || self.ip.is_some() || self.ip6.is_some() {
+        if let Some(mac) = &self.mac_address {
+            netd::link::parse_mac(mac).map_err(|e| anyhow::anyhow!(e))?;
+        }
+        if !self.network_alias.is_empty()
+            || self.ip.is_some()
+            || self.ip6.is_some()
+            || self.mac_address.is_some()
+        {
             let net = network.unwrap_or("bridge").to_string();
-            let ep = endpoint(&self.network_alias, self.ip.as_deref(), self.ip6.as_deref())?;
+            let mut ep = endpoint(&self.network_alias, self.ip.as_deref(), self.ip6.as_deref())?;
+            ep.mac_address = self.mac_address.clone();
             body.networking_config = Some(NetworkingConfig {
                 endpoints_config: Some(HashMap::from([(net, ep)])),
             });

@@ -11,6 +11,10 @@ use std::collections::BTreeMap;
 pub struct ContainerConfig {
     #[serde(default)]
     pub hostname: String,
+    /// `--mac-address` as API 1.43 and older send it (newer ones put it in
+    /// the endpoint's settings); kept as given, shown by inspect.
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub mac_address: String,
     #[serde(default)]
     pub domainname: String,
     #[serde(default)]
@@ -156,6 +160,9 @@ pub struct EndpointSettings {
     /// `name[:alias]` links scoped to this network (docker-compose's).
     #[serde(default, deserialize_with = "null_default")]
     pub links: Vec<String>,
+    /// `--mac-address` (API 1.44+).
+    #[serde(default, deserialize_with = "null_default")]
+    pub mac_address: String,
 }
 
 /// `EndpointsConfig[network].IPAMConfig`: `--ip` and `--ip6`.

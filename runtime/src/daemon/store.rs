@@ -68,6 +68,9 @@ pub struct NetworkRequest {
     /// `--link`s on this network, their targets checked at create.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub links: Vec<netd::store::Link>,
+    /// `--mac-address` on this network, checked at create.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mac: Option<[u8; 6]>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]

@@ -55,8 +55,9 @@ impl Daemon {
         }
         let image = find_image(&self.images, &config.image)?;
         let mut endpoints = body.networking_config.endpoints_config;
-        if !host.links.is_empty() {
-            // HostConfig.Links go with the container's own network.
+        if !host.links.is_empty() || !config.mac_address.is_empty() {
+            // HostConfig.Links and an old API's Config.MacAddress go with the
+            // container's own network.
             let mode = match host.network_mode.as_str() {
                 "" | "default" => "bridge",
                 m => m,
@@ -68,6 +69,9 @@ impl Daemon {
             };
             let ep = endpoints.entry(key.to_string()).or_default();
             ep.links.extend(host.links.iter().cloned());
+            if ep.mac_address.is_empty() {
+                ep.mac_address = config.mac_address.clone();
+            }
         }
         let (mode, networks) = self.plan_networks(&host.network_mode, &endpoints)?;
         host.network_mode = mode;

@@ -175,8 +175,13 @@ impl Daemon {
                 "" => None,
                 ip => Some(check_ip6(&net, ip).map_err(ApiError::bad)?),
             };
+            let mac = match ep.mac_address.as_str() {
+                "" => None,
+                m => Some(netd::link::parse_mac(m).map_err(ApiError::bad)?),
+            };
             out.push(NetworkRequest {
                 name: net.name.to_string(),
+                mac,
                 links: self.plan_links(&ep.links)?,
                 aliases: ep.aliases,
                 ipv4,
@@ -400,6 +405,7 @@ impl Daemon {
                 // Published ports go with the first network, as Docker's.
                 ports: if i == 0 { ports.clone() } else { vec![] },
                 links: req.links.clone(),
+                mac: req.mac,
             };
             let got = self
                 .netd

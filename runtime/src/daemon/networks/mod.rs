@@ -246,6 +246,7 @@ impl Daemon {
                         ipv6: req.ipv6,
                         ports: vec![],
                         links: req.links.clone(),
+                        mac: req.mac,
                     },
                 )
                 .map_err(net_err)?;

@@ -160,6 +160,7 @@ fn dual_stack() -> Network {
                 interface: "eth0".into(),
                 ports: vec![],
                 links: vec![],
+                mac_address: None,
             },
         );
     }
@@ -208,6 +209,7 @@ fn inspect_shows_both_families() {
         ipv4: None,
         ipv6: Some("fd00:1::2".parse().unwrap()),
         links: vec![],
+        mac: None,
     };
     let e = endpoint_json(Some(&n), Some("c1"), Some(&req));
     assert_eq!(e["GlobalIPv6Address"], "fd00:1::2");

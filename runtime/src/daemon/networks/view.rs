@@ -147,7 +147,7 @@ pub(super) fn endpoint_json(
     };
     let mac = ep
         .filter(|e| !e.ipv4_address.is_unspecified())
-        .map(|e| netd::link::mac_string(netd::link::mac_for(e.ipv4_address)))
+        .map(|e| netd::link::mac_string(e.mac()))
         .unwrap_or_default();
     let endpoint_id = match (ep, net, container) {
         (Some(_), Some(n), Some(id)) => netd::link::veth_name(id, n.id.as_str()),
@@ -239,7 +239,7 @@ pub fn network_json(n: &Network) -> Value {
                 json!({
                     "Name": e.name,
                     "EndpointID": netd::link::veth_name(id, n.id.as_str()),
-                    "MacAddress": netd::link::mac_string(netd::link::mac_for(e.ipv4_address)),
+                    "MacAddress": netd::link::mac_string(e.mac()),
                     "IPv4Address": format!("{}/{prefix}", e.ipv4_address),
                     "IPv6Address": ipv6,
                 }),
