@@ -2,9 +2,10 @@
 //! ([`Daemon::plan_create`], nothing changed), then the name taken, the
 //! mounts planned and the record saved, each undone if a later one fails.
 
-use crate::daemon::models::{ContainerConfig, CreateBody, HostConfig};
+use crate::daemon::models::{ContainerConfig, CreateBody, EndpointSettings, HostConfig};
 use crate::daemon::store::{Container, State};
 use crate::daemon::*;
+use std::collections::BTreeMap;
 
 impl Daemon {
     /// `POST /containers/create`.
@@ -54,25 +55,8 @@ impl Daemon {
             ));
         }
         let image = find_image(&self.images, &config.image)?;
-        let mut endpoints = body.networking_config.endpoints_config;
-        if !host.links.is_empty() || !config.mac_address.is_empty() {
-            // HostConfig.Links and an old API's Config.MacAddress go with the
-            // container's own network.
-            let mode = match host.network_mode.as_str() {
-                "" | "default" => "bridge",
-                m => m,
-            };
-            let key = if endpoints.contains_key("default") {
-                "default"
-            } else {
-                mode
-            };
-            let ep = endpoints.entry(key.to_string()).or_default();
-            ep.links.extend(host.links.iter().cloned());
-            if ep.mac_address.is_empty() {
-                ep.mac_address = config.mac_address.clone();
-            }
-        }
+        let endpoints =
+            own_network_settings(&config, &host, body.networking_config.endpoints_config);
         let (mode, networks) = self.plan_networks(&host.network_mode, &endpoints)?;
         host.network_mode = mode;
         let ic = &image.config.config;
@@ -328,4 +312,32 @@ mod tests {
         let mut ok = host_config(serde_json::json!({"CapAdd": ["NET_ADMIN"], "Memory": 64 << 20}));
         check_host_config(&mut ok, "", &facts()).unwrap();
     }
+}
+
+/// The endpoint settings with HostConfig.Links and an old API's
+/// Config.MacAddress put on the container's own network, where Docker
+/// applies them.
+fn own_network_settings(
+    config: &ContainerConfig,
+    host: &HostConfig,
+    mut endpoints: BTreeMap<String, EndpointSettings>,
+) -> BTreeMap<String, EndpointSettings> {
+    if host.links.is_empty() && config.mac_address.is_empty() {
+        return endpoints;
+    }
+    let mode = match host.network_mode.as_str() {
+        "" | "default" => "bridge",
+        m => m,
+    };
+    let key = if endpoints.contains_key("default") {
+        "default"
+    } else {
+        mode
+    };
+    let ep = endpoints.entry(key.to_string()).or_default();
+    ep.links.extend(host.links.iter().cloned());
+    if ep.mac_address.is_empty() {
+        ep.mac_address = config.mac_address.clone();
+    }
+    endpoints
 }
