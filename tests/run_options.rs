@@ -856,3 +856,100 @@ fn log_driver_none_attaches_but_keeps_no_readable_log() {
         .ok(&["ps", "-a", "--format", "{{.Names}}"])
         .contains("noneopts"));
 }
+
+/// `--pid container:x` and `--ipc container:x`: the other container's
+/// processes and shared memory are seen; IPC only from a `shareable`
+/// donor, and a missing one makes nothing.
+#[test]
+fn pid_and_ipc_join_another_container() {
+    let d = daemon();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "donor",
+        "--ipc",
+        "shareable",
+        "busybox",
+        "sleep",
+        "4242",
+    ]);
+    let ps = d.ok(&[
+        "run",
+        "--rm",
+        "--pid",
+        "container:donor",
+        "busybox",
+        "ps",
+        "-o",
+        "args",
+    ]);
+    assert!(ps.lines().any(|l| l.trim() == "sleep 4242"), "{ps}");
+    d.ok(&[
+        "run",
+        "--rm",
+        "--ipc",
+        "container:donor",
+        "busybox",
+        "sh",
+        "-c",
+        "echo shared > /dev/shm/note",
+    ]);
+    assert_eq!(d.ok(&["exec", "donor", "cat", "/dev/shm/note"]), "shared\n");
+    let theirs = d.ok(&["exec", "donor", "readlink", "/proc/self/ns/ipc"]);
+    let ours = d.ok(&[
+        "run",
+        "--rm",
+        "--ipc",
+        "container:donor",
+        "busybox",
+        "readlink",
+        "/proc/self/ns/ipc",
+    ]);
+    assert_eq!(ours, theirs);
+
+    d.ok(&["run", "-d", "--name", "private", "busybox", "sleep", "300"]);
+    let out = d.rrun(&[
+        "run",
+        "--rm",
+        "--ipc",
+        "container:private",
+        "busybox",
+        "true",
+    ]);
+    assert_ne!(code(&out), 0);
+    assert!(
+        text(&out.stderr).contains("non-shareable IPC"),
+        "{}",
+        text(&out.stderr)
+    );
+    let out = d.rrun(&[
+        "create",
+        "--name",
+        "lonely",
+        "--pid",
+        "container:nosuch",
+        "busybox",
+    ]);
+    assert_ne!(code(&out), 0);
+    assert!(
+        text(&out.stderr).contains("No such container: nosuch"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert!(!d
+        .ok(&["ps", "-a", "--format", "{{.Names}}"])
+        .contains("lonely"));
+    // The shareable /dev/shm is the daemon's mount, and goes with its container.
+    let root = d.data_root().display().to_string();
+    let shm_mounts = || {
+        std::fs::read_to_string("/proc/self/mountinfo")
+            .unwrap()
+            .lines()
+            .filter(|l| l.contains(&root) && l.contains("/shm "))
+            .count()
+    };
+    assert_eq!(shm_mounts(), 1);
+    d.ok(&["rm", "-f", "donor"]);
+    assert_eq!(shm_mounts(), 0);
+}

@@ -154,8 +154,47 @@ impl Daemon {
             host: &host,
             devices,
             init_binary,
+            joined: self.joined_namespaces(c)?,
         };
         runopts::apply(spec, o, &x).map_err(bad)
+    }
+}
+
+impl Daemon {
+    /// `--pid container:x` and `--ipc container:x`: x must run, and lend
+    /// its IPC namespace only when made `shareable` (Docker's rule); a
+    /// `shareable` container's /dev/shm is a tmpfs the daemon mounts.
+    fn joined_namespaces(&self, c: &Container) -> ApiResult<runopts::Joined> {
+        let o = &c.host_config.run;
+        let running = |name: &str, what: &str| {
+            let d = self.get(name)?;
+            if !d.state.running || d.state.pid <= 0 {
+                return Err(ApiError::conflict(format!(
+                    "cannot join {what} of a non running container: {}",
+                    d.id
+                )));
+            }
+            Ok(d)
+        };
+        let mut joined = runopts::Joined::default();
+        if o.ipc_mode == "shareable" {
+            joined.shm = Some(super::containers::shm::path(&self.dir(&c.id)));
+        }
+        if let Some(name) = runopts::donor(&o.pid_mode) {
+            joined.pid = Some(running(name, "PID")?.state.pid);
+        }
+        if let Some(name) = runopts::donor(&o.ipc_mode) {
+            let d = running(name, "IPC")?;
+            if d.host_config.run.ipc_mode != "shareable" {
+                return Err(ApiError::conflict(format!(
+                    "cannot join IPC of container {}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)",
+                    d.id
+                )));
+            }
+            joined.ipc = Some(d.state.pid);
+            joined.shm = Some(super::containers::shm::path(&self.dir(&d.id)));
+        }
+        Ok(joined)
     }
 }
 

@@ -75,6 +75,13 @@ impl Daemon {
             containers::logopts::with_defaults(host.log_config.take(), &self.opts.config_file)
                 .map_err(ApiError::bad)?;
         check_host_config(&mut host, &config.hostname, &runopts::Host::probe())?;
+        // The containers `--pid`/`--ipc container:` join must exist now
+        // (that they run is checked at start).
+        for mode in [&host.run.pid_mode, &host.run.ipc_mode] {
+            if let Some(donor) = runopts::donor(mode) {
+                self.get(donor)?;
+            }
+        }
         let name = container_name(name)?;
         if let Some(hc) = &config.healthcheck {
             containers::health::validate(hc).map_err(ApiError::bad)?;

@@ -74,6 +74,7 @@ impl Daemon {
         };
         self.teardown_network(id);
         let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
+        super::shm::unmount_shm(&dir);
         let Ok(c) = self.update(id, |c| {
             c.state.status = "exited".into();
             c.state.running = false;
@@ -175,6 +176,7 @@ impl Daemon {
         }
         let dir = self.dir(&c.id);
         let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
+        super::shm::unmount_shm(&dir);
         self.oci_force_delete(&c.id);
         self.teardown_network(&c.id);
         // The record goes first, so a crash leaves a directory start-up

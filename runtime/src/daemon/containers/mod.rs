@@ -14,6 +14,7 @@ pub mod network;
 pub mod pause;
 pub mod ports;
 pub mod reconcile;
+pub mod shm;
 pub mod start;
 
 use std::path::PathBuf;

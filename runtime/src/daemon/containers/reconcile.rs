@@ -14,6 +14,7 @@ impl Daemon {
         for dir in broken {
             tracing::warn!(dir = %dir.display(), "removing a half-made container");
             let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
+            super::shm::unmount_shm(&dir);
             if let Some(id) = dir.file_name().and_then(|n| n.to_str()) {
                 self.teardown_network(id);
             }

@@ -49,6 +49,8 @@ impl StartPlan {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     Rootfs,
+    /// The `--ipc shareable` /dev/shm tmpfs.
+    Shm,
     /// The n-th volume mount of the container.
     Volume(usize),
     Network,
@@ -61,6 +63,7 @@ impl Step {
     fn name(&self) -> String {
         match self {
             Step::Rootfs => "rootfs".into(),
+            Step::Shm => "shm".into(),
             Step::Volume(n) => format!("volume:{n}"),
             Step::Network => "network".into(),
             Step::Files => "files".into(),
@@ -116,6 +119,7 @@ impl<'d> Undo<'d> {
                 // The files are the container's own, rewritten at each start.
                 Step::Files => {}
                 Step::Network => self.d.teardown_network(&self.id),
+                Step::Shm => super::shm::unmount_shm(&self.d.dir(&self.id)),
                 // A volume stays in use while its container exists (as
                 // after an exit); the apply's own failure is undone by the
                 // volume store.
@@ -255,6 +259,15 @@ impl Daemon {
         rrun_image::rootfs::mount_rootfs(&self.images, &plan.image, &upper, &work, &rootfs)
             .map_err(ApiError::internal)?;
         undo.did(Step::Rootfs)?;
+        if c.host_config.run.ipc_mode == "shareable" {
+            let size = match c.host_config.run.shm_size {
+                0 => crate::daemon::runopts::DEFAULT_SHM_SIZE,
+                n => n,
+            };
+            super::shm::mount_shm(dir, size)
+                .map_err(|e| ApiError::internal(format!("mount the shareable /dev/shm: {e}")))?;
+            undo.did(Step::Shm)?;
+        }
         self.attach_volumes(c, plan, undo)?;
         let (files, ports) = self.setup_network(c)?;
         undo.did(Step::Network)?;

@@ -40,6 +40,8 @@ pub struct Extra<'a> {
     pub devices: Vec<DevNode>,
     /// Host path of the reaper binary for `--init`.
     pub init_binary: String,
+    /// The other containers whose pid or ipc namespace this one joins.
+    pub joined: super::namespaces::Joined,
 }
 
 fn memory(o: &RunOptions, host: &Host) -> Option<LinuxMemory> {
@@ -125,7 +127,7 @@ pub fn apply(spec: &mut Spec, o: &RunOptions, x: &Extra) -> Result<(), SpecError
         )?));
     }
     // After the mounts: `--ipc host` replaces the /dev/shm they sized.
-    apply_modes(spec, o);
+    apply_modes(spec, o, &x.joined);
     Ok(())
 }
 
@@ -327,6 +329,7 @@ mod tests {
             host: &h,
             devices: vec![],
             init_binary: "/x/docker-init".into(),
+            joined: Default::default(),
         };
         let mut s = base_spec();
         apply(&mut s, &o, &x).unwrap();
@@ -379,6 +382,7 @@ mod tests {
                 access: "rwm".into(),
             }],
             init_binary: String::new(),
+            joined: Default::default(),
         };
         let mut s = base_spec();
         apply(&mut s, &o, &x).unwrap();
@@ -414,6 +418,7 @@ mod tests {
             host: &h,
             devices: vec![],
             init_binary: String::new(),
+            joined: Default::default(),
         };
         let bad = |o: RunOptions| apply(&mut base_spec(), &o, &x).unwrap_err().to_string();
         let o = RunOptions {

@@ -1,6 +1,7 @@
 //! `--pid`, `--ipc` and `--uts`: which of its namespaces a container
-//! shares with the host. Checked at create with Docker's messages; applied
-//! to the OCI spec by leaving the shared namespace out.
+//! shares with the host or (pid and ipc) with another container. Checked at
+//! create with Docker's messages; applied to the OCI spec by leaving a
+//! host-shared namespace out, or by the path of the other container's.
 
 use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
 use std::path::Path;
@@ -10,18 +11,15 @@ use super::RunOptions;
 /// Checks the three modes and fills Docker's defaults (`IpcMode` is
 /// `private` unless given). `hostname`: the `--hostname` the user asked for.
 pub fn validate_modes(o: &mut RunOptions, hostname: &str) -> Result<(), String> {
-    let unsupported = |what: &str, v: &str| {
-        format!("invalid {what} mode: {v}: joining another container's namespace is not supported yet; use host or leave it private")
-    };
     match o.pid_mode.as_str() {
         "" | "host" => {}
-        v if v.starts_with("container:") => return Err(unsupported("PID", v)),
+        v if donor(v).is_some_and(|d| !d.is_empty()) => {}
         v => return Err(format!("invalid PID mode: {v}")),
     }
     match o.ipc_mode.as_str() {
         "" => o.ipc_mode = "private".into(),
         "private" | "shareable" | "none" | "host" => {}
-        v if v.starts_with("container:") => return Err(unsupported("IPC", v)),
+        v if donor(v).is_some_and(|d| !d.is_empty()) => {}
         v => return Err(format!("invalid IPC mode: {v}")),
     }
     match o.uts_mode.as_str() {
@@ -35,10 +33,29 @@ pub fn validate_modes(o: &mut RunOptions, hostname: &str) -> Result<(), String> 
     Ok(())
 }
 
-/// Leaves the host-shared namespaces out of the spec; with the host's IPC
-/// namespace `/dev/shm` is the host's too (as Docker binds it), and with
-/// `--ipc none` there is none.
-pub fn apply_modes(spec: &mut Spec, o: &RunOptions) {
+/// The container a `container:<name>` mode joins.
+pub fn donor(mode: &str) -> Option<&str> {
+    mode.strip_prefix("container:")
+}
+
+/// The running containers whose namespaces a start joins: the pid of the
+/// `--pid container:` one's init, and of the `--ipc container:` one's; and
+/// the host tmpfs bound at `/dev/shm` when the IPC namespace is shareable
+/// (its own, as Docker makes one outside the container for `shareable`, or
+/// the one of the container it joins: a mount cannot be bound from another
+/// mount namespace).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Joined {
+    pub pid: Option<i32>,
+    pub ipc: Option<i32>,
+    pub shm: Option<std::path::PathBuf>,
+}
+
+/// Leaves the host-shared namespaces out of the spec and points joined
+/// ones at the other container's; with the host's IPC namespace `/dev/shm`
+/// is the host's too (as Docker binds it), with another container's it is
+/// that container's, and with `--ipc none` there is none.
+pub fn apply_modes(spec: &mut Spec, o: &RunOptions, joined: &Joined) {
     let shared: Vec<LinuxNamespaceType> = [
         (o.pid_mode == "host", LinuxNamespaceType::Pid),
         (o.ipc_mode == "host", LinuxNamespaceType::Ipc),
@@ -53,6 +70,21 @@ pub fn apply_modes(spec: &mut Spec, o: &RunOptions) {
         .and_then(|l| l.namespaces_mut().as_mut())
     {
         ns.retain(|n| !shared.contains(&n.typ()));
+        for n in ns.iter_mut() {
+            let pid = match n.typ() {
+                LinuxNamespaceType::Pid => joined.pid,
+                LinuxNamespaceType::Ipc => joined.ipc,
+                _ => None,
+            };
+            if let Some(pid) = pid {
+                let name = if n.typ() == LinuxNamespaceType::Pid {
+                    "pid"
+                } else {
+                    "ipc"
+                };
+                n.set_path(Some(format!("/proc/{pid}/ns/{name}").into()));
+            }
+        }
     }
     if o.uts_mode == "host" {
         spec.set_hostname(None);
@@ -67,18 +99,27 @@ pub fn apply_modes(spec: &mut Spec, o: &RunOptions) {
                 .iter_mut()
                 .filter(|m| m.destination() == Path::new("/dev/shm"))
             {
-                *m = host_shm();
+                *m = shm_bind("/dev/shm".into());
             }
         }
-        _ => {}
+        _ => {
+            if let Some(shm) = &joined.shm {
+                for m in mounts
+                    .iter_mut()
+                    .filter(|m| m.destination() == Path::new("/dev/shm"))
+                {
+                    *m = shm_bind(shm.clone());
+                }
+            }
+        }
     }
 }
 
-fn host_shm() -> Mount {
+fn shm_bind(source: std::path::PathBuf) -> Mount {
     let mut m = Mount::default();
     m.set_destination("/dev/shm".into())
         .set_typ(Some("bind".into()))
-        .set_source(Some("/dev/shm".into()))
+        .set_source(Some(source))
         .set_options(Some(["rbind", "rprivate"].map(String::from).to_vec()));
     m
 }
@@ -113,9 +154,11 @@ mod tests {
             validate_modes(&mut modes("", "", "host"), "web").unwrap_err(),
             "conflicting options: hostname and the UTS mode"
         );
-        assert!(validate_modes(&mut modes("container:db", "", ""), "")
-            .unwrap_err()
-            .contains("not supported yet"));
+        validate_modes(&mut modes("container:db", "container:db", ""), "").unwrap();
+        assert_eq!(
+            validate_modes(&mut modes("container:", "", ""), "").unwrap_err(),
+            "invalid PID mode: container:"
+        );
         validate_modes(&mut modes("host", "host", "host"), "").unwrap();
     }
 
@@ -135,7 +178,11 @@ mod tests {
         shm.set_destination("/dev/shm".into());
         spec.set_mounts(Some(vec![shm]));
         spec.set_hostname(Some("abc".into()));
-        apply_modes(&mut spec, &modes("host", "host", "host"));
+        apply_modes(
+            &mut spec,
+            &modes("host", "host", "host"),
+            &Joined::default(),
+        );
         let after: Vec<LinuxNamespaceType> = spec
             .linux()
             .as_ref()
@@ -159,7 +206,41 @@ mod tests {
         let mut shm = Mount::default();
         shm.set_destination("/dev/shm".into());
         none.set_mounts(Some(vec![shm]));
-        apply_modes(&mut none, &modes("", "none", ""));
+        apply_modes(&mut none, &modes("", "none", ""), &Joined::default());
         assert!(none.mounts().as_ref().unwrap().is_empty());
+    }
+
+    #[test]
+    fn joined_modes_take_the_other_containers_namespaces_and_shm() {
+        let mut spec = Spec::default();
+        let mut shm = Mount::default();
+        shm.set_destination("/dev/shm".into());
+        spec.set_mounts(Some(vec![shm]));
+        let joined = Joined {
+            pid: Some(41),
+            ipc: Some(42),
+            shm: Some("/data/containers/b/shm".into()),
+        };
+        apply_modes(&mut spec, &modes("container:a", "container:b", ""), &joined);
+        let ns = spec.linux().as_ref().unwrap().namespaces().clone().unwrap();
+        let path = |t| {
+            ns.iter()
+                .find(|n| n.typ() == t)
+                .and_then(|n| n.path().clone())
+        };
+        assert_eq!(
+            path(LinuxNamespaceType::Pid),
+            Some("/proc/41/ns/pid".into())
+        );
+        assert_eq!(
+            path(LinuxNamespaceType::Ipc),
+            Some("/proc/42/ns/ipc".into())
+        );
+        assert_eq!(path(LinuxNamespaceType::Mount), None);
+        let m = &spec.mounts().as_ref().unwrap()[0];
+        assert_eq!(
+            m.source().as_deref(),
+            Some(Path::new("/proc/42/root/dev/shm"))
+        );
     }
 }

@@ -328,6 +328,7 @@ fn config_json(case: &Case) -> Value {
         host: &h,
         devices: case.devices.clone(),
         init_binary: "/run/rrun/docker-init".into(),
+        joined: Default::default(),
     };
     runopts::apply(&mut spec, &o, &x).unwrap();
     tty::apply_terminal(&mut spec, case.tty, case.console);
