@@ -240,7 +240,7 @@ mod tests {
         let m = &spec.mounts().as_ref().unwrap()[0];
         assert_eq!(
             m.source().as_deref(),
-            Some(Path::new("/proc/42/root/dev/shm"))
+            Some(Path::new("/data/containers/b/shm"))
         );
     }
 }
