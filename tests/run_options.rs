@@ -953,3 +953,26 @@ fn pid_and_ipc_join_another_container() {
     d.ok(&["rm", "-f", "donor"]);
     assert_eq!(shm_mounts(), 0);
 }
+
+/// A user's bind on /dev/shm replaces the default tmpfs (it used to get the
+/// tmpfs's options and fail).
+#[test]
+fn a_bind_on_dev_shm_is_the_users() {
+    let d = daemon();
+    let host = tempfile::tempdir().unwrap();
+    let bind = format!("{}:/dev/shm", host.path().display());
+    d.ok(&[
+        "run",
+        "--rm",
+        "-v",
+        &bind,
+        "busybox",
+        "sh",
+        "-c",
+        "echo mine > /dev/shm/f",
+    ]);
+    assert_eq!(
+        std::fs::read_to_string(host.path().join("f")).unwrap(),
+        "mine\n"
+    );
+}

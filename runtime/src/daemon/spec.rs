@@ -302,6 +302,9 @@ fn mounts(i: &SpecInput) -> Result<Vec<Mount>, SpecError> {
         bind_mount(&i.hostname_file, "/etc/hostname", false)?,
         bind_mount(&i.hosts_file, "/etc/hosts", false)?,
     ];
+    // A user's mount replaces the default one at the same place (a bind on
+    // /dev/shm is not given tmpfs options), as Docker's.
+    mounts.retain(|d| !i.mounts.iter().any(|m| m.destination() == d.destination()));
     mounts.extend(i.mounts.iter().cloned());
     Ok(mounts)
 }

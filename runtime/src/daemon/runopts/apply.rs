@@ -184,7 +184,7 @@ fn apply_mounts(mounts: &mut Vec<Mount>, o: &RunOptions, x: &Extra) {
     }
     for m in mounts.iter_mut() {
         let dst = m.destination().clone();
-        if dst == Path::new("/dev/shm") {
+        if dst == Path::new("/dev/shm") && m.typ().as_deref() == Some("tmpfs") {
             let size = if o.shm_size > 0 {
                 o.shm_size
             } else {

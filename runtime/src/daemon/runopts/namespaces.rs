@@ -33,6 +33,11 @@ pub fn validate_modes(o: &mut RunOptions, hostname: &str) -> Result<(), String> 
     Ok(())
 }
 
+/// The default `/dev/shm` (a tmpfs), not a user's mount there.
+fn default_shm(m: &Mount) -> bool {
+    m.destination() == Path::new("/dev/shm") && m.typ().as_deref() == Some("tmpfs")
+}
+
 /// The container a `container:<name>` mode joins.
 pub fn donor(mode: &str) -> Option<&str> {
     mode.strip_prefix("container:")
@@ -93,21 +98,15 @@ pub fn apply_modes(spec: &mut Spec, o: &RunOptions, joined: &Joined) {
         return;
     };
     match o.ipc_mode.as_str() {
-        "none" => mounts.retain(|m| m.destination() != Path::new("/dev/shm")),
+        "none" => mounts.retain(|m| !default_shm(m)),
         "host" => {
-            for m in mounts
-                .iter_mut()
-                .filter(|m| m.destination() == Path::new("/dev/shm"))
-            {
+            for m in mounts.iter_mut().filter(|m| default_shm(m)) {
                 *m = shm_bind("/dev/shm".into());
             }
         }
         _ => {
             if let Some(shm) = &joined.shm {
-                for m in mounts
-                    .iter_mut()
-                    .filter(|m| m.destination() == Path::new("/dev/shm"))
-                {
+                for m in mounts.iter_mut().filter(|m| default_shm(m)) {
                     *m = shm_bind(shm.clone());
                 }
             }
@@ -175,7 +174,8 @@ mod tests {
             .collect();
         assert!(before.contains(&LinuxNamespaceType::Pid));
         let mut shm = Mount::default();
-        shm.set_destination("/dev/shm".into());
+        shm.set_destination("/dev/shm".into())
+            .set_typ(Some("tmpfs".into()));
         spec.set_mounts(Some(vec![shm]));
         spec.set_hostname(Some("abc".into()));
         apply_modes(
@@ -204,7 +204,8 @@ mod tests {
         assert_eq!(m.source().as_deref(), Some(Path::new("/dev/shm")));
         let mut none = Spec::default();
         let mut shm = Mount::default();
-        shm.set_destination("/dev/shm".into());
+        shm.set_destination("/dev/shm".into())
+            .set_typ(Some("tmpfs".into()));
         none.set_mounts(Some(vec![shm]));
         apply_modes(&mut none, &modes("", "none", ""), &Joined::default());
         assert!(none.mounts().as_ref().unwrap().is_empty());
@@ -214,7 +215,8 @@ mod tests {
     fn joined_modes_take_the_other_containers_namespaces_and_shm() {
         let mut spec = Spec::default();
         let mut shm = Mount::default();
-        shm.set_destination("/dev/shm".into());
+        shm.set_destination("/dev/shm".into())
+            .set_typ(Some("tmpfs".into()));
         spec.set_mounts(Some(vec![shm]));
         let joined = Joined {
             pid: Some(41),
