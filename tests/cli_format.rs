@@ -131,6 +131,18 @@ fn list_formats_and_tables_print_what_docker_prints() {
             r"table {{.ID}}\t{{.Names}}",
         ],
     );
+    // docker/cli's row method `.Label "key"`, as compose scripts use it.
+    let labelled = same(
+        &d,
+        &[
+            "ps",
+            "-f",
+            &by_name,
+            "--format",
+            r#"{{.Names}}:{{.Label "a"}}:{{.Label "zzz"}}:{{.Label "b" | printf "%s!"}}"#,
+        ],
+    );
+    assert_eq!(labelled, format!("{name}:1::2!\n"));
     let table = same(
         &d,
         &[

@@ -58,6 +58,10 @@ impl Format {
             Reader::Plain => MissingKey::Invalid,
             Reader::List => MissingKey::Error,
         };
+        let text = match reader {
+            Reader::List => label_calls(&text),
+            Reader::Plain => text,
+        };
         let body = build(&text, docker_funcs(), missing)?;
         let header = build(&text, header_funcs(), MissingKey::Invalid)?;
         Ok(Format {
@@ -75,7 +79,7 @@ impl Format {
     /// The template run on one value.
     pub fn render(&self, data: &Json) -> Result<String, FormatError> {
         self.body
-            .execute_to_string(&to_value(data))
+            .execute_to_string(&with_label_method(to_value(data)))
             .map_err(|e| FormatError::Exec(go_error(&e)))
     }
 
@@ -107,6 +111,44 @@ impl Format {
         head.push_str(&out);
         Ok(tabwriter::write(&head, 10, 3))
     }
+}
+
+/// docker/cli's list rows have a method, `.Label "key"`, which gotmpl has
+/// no notion of: a call of it becomes `(call .Label "key")`, and each row
+/// carries `Label` as a function ([`with_label_method`]).
+fn label_calls(text: &str) -> String {
+    static CALL: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let re = CALL.get_or_init(|| {
+        regex::Regex::new(r#"\.Label\s+("(?:[^"\\]|\\.)*"|`[^`]*`)"#).expect("a valid regex")
+    });
+    re.replace_all(text, "(call .Label $1)").into_owned()
+}
+
+/// A row with `Labels` (docker's `k=v,k2=v2` text, or a map) gets `Label`:
+/// the value of one label, empty when it has none.
+fn with_label_method(row: Value) -> Value {
+    let Value::Map(m) = &row else { return row };
+    let labels: BTreeMap<String, String> = match m.get("Labels") {
+        Some(Value::String(s)) => s
+            .split(',')
+            .filter_map(|kv| kv.split_once('='))
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        Some(Value::Map(l)) => l
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
+        _ => return row,
+    };
+    let label: gotmpl::ValueFunc = Arc::new(move |args: &[Value]| {
+        let key = str_arg("Label", args, 0)?;
+        Ok(Value::String(
+            labels.get(key).map_or("", String::as_str).into(),
+        ))
+    });
+    let mut m = (**m).clone();
+    m.insert("Label".into(), Value::Function(label));
+    Value::Map(Arc::new(m))
 }
 
 /// formatter.Context.preFormat: `table` off the front, `json` as
@@ -451,5 +493,23 @@ mod tests {
         assert_eq!(f.render(&json!({"ID": "x"})).unwrap(), "x\n");
         let f = Format::parse(r"{{.ID}}\n", Reader::Plain, "").unwrap();
         assert_eq!(f.render(&json!({"ID": "x"})).unwrap(), r"x\n");
+    }
+
+    #[test]
+    fn rows_answer_the_label_method() {
+        let row = json!({"Names": "web", "Labels": "com.docker.compose.project=p,tier=front"});
+        let f = Format::parse(
+            r#"{{.Names}} {{.Label "com.docker.compose.project"}} {{.Label "none"}}|{{.Label `tier` | upper}}|{{.Labels}}"#,
+            Reader::List,
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            f.render(&row).unwrap(),
+            "web p |FRONT|com.docker.compose.project=p,tier=front"
+        );
+        let map_row = json!({"Name": "v", "Labels": {"a": "1"}});
+        let f = Format::parse(r#"{{.Label "a"}}"#, Reader::List, "").unwrap();
+        assert_eq!(f.render(&map_row).unwrap(), "1");
     }
 }
