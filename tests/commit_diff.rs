@@ -148,3 +148,78 @@ fn import_takes_every_change() {
         "1\n"
     );
 }
+
+/// `docker export` of a stopped and of a running container: the root
+/// filesystem with what the container changed (a deleted file gone), never
+/// a volume's files or /proc's; the tar imports back into a runnable image.
+#[test]
+fn export_then_import_round_trips_a_container() {
+    let d = Daemon::start();
+    d.load_busybox();
+    d.docker_ok(&[
+        "run",
+        "--name",
+        "exp",
+        "-v",
+        "/vol",
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /srv && echo kept > /srv/note && rm /bin/true && echo v > /vol/v",
+    ]);
+    let dir = tempfile::tempdir().unwrap();
+    let tar = dir.path().join("exp.tar");
+    d.docker_ok(&["export", "-o", tar.to_str().unwrap(), "exp"]);
+    let names = |tar: &std::path::Path| {
+        let out = common::run_timeout(
+            30,
+            std::path::Path::new("/usr/bin/tar"),
+            &["tf", tar.to_str().unwrap()],
+            None,
+        );
+        text(&out.stdout)
+    };
+    let list = names(&tar);
+    let has = |n: &str| list.lines().any(|l| l == n);
+    assert!(has("srv/note") && has("bin/sh") && has("etc/"), "{list}");
+    assert!(!has("bin/true") && !has("vol/v"), "{list}");
+    assert!(!list.lines().any(|l| l.starts_with("./")), "{list}");
+    d.docker_ok(&["import", tar.to_str().unwrap(), "exported:1"]);
+    assert_eq!(
+        d.docker_ok(&["run", "--rm", "exported:1", "cat", "/srv/note"]),
+        "kept\n"
+    );
+    // Running: the daemon's overlay, not the container's mounts.
+    d.docker_ok(&[
+        "run",
+        "-d",
+        "--name",
+        "live",
+        "-v",
+        "/vol",
+        "busybox",
+        "sh",
+        "-c",
+        "echo w > /vol/w; echo here > /live; exec sleep 300",
+    ]);
+    common::wait_for(
+        "the running container's file",
+        std::time::Duration::from_secs(20),
+        || {
+            d.docker(&["exec", "live", "cat", "/live"], None)
+                .status
+                .success()
+                .then_some(())
+        },
+    );
+    let live = dir.path().join("live.tar");
+    d.ok(&["export", "-o", live.to_str().unwrap(), "live"]);
+    let list = names(&live);
+    assert!(list.lines().any(|l| l == "live"), "{list}");
+    assert!(
+        !list
+            .lines()
+            .any(|l| l == "vol/w" || l.starts_with("proc/1")),
+        "{list}"
+    );
+}

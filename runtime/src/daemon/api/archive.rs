@@ -60,6 +60,26 @@ pub(super) async fn get(State(d): D, p: Params, q: Q) -> ApiResult<Response> {
     Ok(with_stat(r, &stat))
 }
 
+/// `GET /containers/{id}/export`: the container's filesystem as a tar,
+/// streamed.
+pub(super) async fn export(State(d): D, p: Params) -> ApiResult<Response> {
+    let id = id_of(&p);
+    let view = blocking(move || d.export_view(&id)).await?;
+    let (tx, rx) = mpsc::channel::<Bytes>(8);
+    tokio::task::spawn_blocking(move || {
+        let w = std::io::BufWriter::with_capacity(64 << 10, ChannelWriter(tx));
+        if let Err(e) = view.write_export(w) {
+            // The status is sent; the client sees a short tar.
+            tracing::warn!(error = %e.message, "export of a container");
+        }
+    });
+    Ok((
+        [(header::CONTENT_TYPE, "application/x-tar")],
+        Body::from_stream(channel_stream(rx)),
+    )
+        .into_response())
+}
+
 /// `PUT /containers/{id}/archive?path=&noOverwriteDirNonDir=&copyUIDGID=`.
 pub(super) async fn put(State(d): D, p: Params, q: Q, body: Body) -> ApiResult<StatusCode> {
     let (id, path) = (id_of(&p), path_of(&q)?);

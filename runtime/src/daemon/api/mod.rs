@@ -83,6 +83,7 @@ fn container_routes() -> Routes {
             get(archive::get).head(archive::head).put(archive::put),
         ),
         ("/containers/{id}/stats", get(containers::container_stats)),
+        ("/containers/{id}/export", get(archive::export)),
         ("/containers/prune", post(containers::containers_prune)),
     ]
 }

@@ -104,13 +104,36 @@ fn append_dir<W: Write>(
 ) -> io::Result<()> {
     let mut h = header(st, tar::EntryType::Directory);
     b.append_data(&mut h, format!("{name}/"), io::empty())?;
+    append_children(b, dir, Some(name))
+}
+
+/// `docker export`: every entry under the directory `handle`, named from
+/// it (`bin/`, `bin/sh`, as Docker's export tar has them, no `./`).
+pub fn write_tree(handle: &Handle, w: impl Write) -> io::Result<()> {
+    let mut b = tar::Builder::new(w);
+    let dir = handle
+        .reopen(OpenFlags::O_RDONLY | OpenFlags::O_DIRECTORY)
+        .map_err(path_err)?;
+    append_children(&mut b, dir.as_fd(), None)?;
+    b.finish()
+}
+
+/// The entries of `dir`, sorted, each under `prefix/` (or at the top).
+fn append_children<W: Write>(
+    b: &mut tar::Builder<W>,
+    dir: std::os::fd::BorrowedFd<'_>,
+    prefix: Option<&str>,
+) -> io::Result<()> {
     let fd = dir.as_raw_fd();
     let mut names: Vec<_> = std::fs::read_dir(format!("/proc/self/fd/{fd}"))?
         .map(|e| e.map(|e| e.file_name()))
         .collect::<io::Result<_>>()?;
     names.sort();
     for n in names {
-        let child = format!("{name}/{}", n.to_string_lossy());
+        let child = match prefix {
+            Some(p) => format!("{p}/{}", n.to_string_lossy()),
+            None => n.to_string_lossy().into_owned(),
+        };
         let st = nix::sys::stat::fstatat(Some(fd), n.as_os_str(), AtFlags::AT_SYMLINK_NOFOLLOW)
             .map_err(os)?;
         let open = |flags: OFlag| -> io::Result<OwnedFd> {

@@ -126,6 +126,30 @@ impl Daemon {
         Ok(view)
     }
 
+    /// `docker export`'s view: the container's own root filesystem only
+    /// (no volumes, binds, tmpfs or /proc): a running container's overlay
+    /// as the daemon mounted it, a stopped one's mounted for the request.
+    pub fn export_view(&self, name: &str) -> ApiResult<View> {
+        let c = self.get(name)?;
+        let rootfs = self.dir(&c.id).join("rootfs");
+        if c.state.running {
+            return Ok(View {
+                name: c.name,
+                roots: vec![("/".into(), Root::open(&rootfs).map_err(internal("root"))?)],
+                modes: vec![],
+                _mount: None,
+                _lock: None,
+            });
+        }
+        let mut view = self.stopped_view(c, vec![])?;
+        view.roots.truncate(1);
+        if view.roots.len() == 1 && view._mount.is_none() {
+            // A start won the race: read the running overlay instead.
+            return self.export_view(name);
+        }
+        Ok(view)
+    }
+
     fn stopped_view(&self, c: Container, modes: Vec<(String, bool)>) -> ApiResult<View> {
         let lock = super::RootfsLock::take(&c.id);
         // A start may have won the lock: then the running container's root.
@@ -249,6 +273,16 @@ impl View {
         };
         super::pack::write_tar(r.root, &r.rel, &r.handle, &top, w)
             .map_err(|e| ApiError::internal(format!("archive {path}: {e}")))
+    }
+
+    /// `GET /containers/{id}/export`: the tar of the whole root.
+    pub fn write_export(&self, w: impl Write) -> ApiResult<()> {
+        let (_, root) = &self.roots[0];
+        let handle = root
+            .resolve("/")
+            .map_err(|e| ApiError::internal(format!("export {}: {e}", self.name)))?;
+        super::pack::write_tree(&handle, w)
+            .map_err(|e| ApiError::internal(format!("export {}: {e}", self.name)))
     }
 
     /// `PUT /containers/{id}/archive?path=`: extracts `tar` into the
