@@ -542,6 +542,14 @@ fn the_docker_cli_uses_images_rename_top_stats_events_and_prune() {
     ok(&["rm", "-f", "dk2"]);
     let out = ok(&["system", "prune", "-f"]);
     assert!(out.contains("Total reclaimed space"), "{out}");
+    // No index is queried (nor reachable here): one clear line.
+    let out = docker_cmd(&["search", "busybox"]);
+    assert_ne!(code(&out), 0);
+    assert!(
+        text(&out.stderr).contains("does not query Docker Hub's search index"),
+        "{}",
+        text(&out.stderr)
+    );
 }
 
 /// The container's log files: the current one and the rotated ones.

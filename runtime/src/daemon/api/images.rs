@@ -139,6 +139,18 @@ fn push(
     Ok(progress_response(chunks, cancel))
 }
 
+/// `GET /images/search`: rrun queries no index (Docker Hub's v1 search is
+/// the only one `docker search` knows), so the answer is one clear line.
+pub(super) async fn search(q: Q) -> ApiResult<Response> {
+    let term = q.get("term").map_or("", String::as_str);
+    Err(ApiError::new(
+        StatusCode::NOT_IMPLEMENTED,
+        format!(
+            "cannot search for {term:?}: rrun does not query Docker Hub's search index; pull the image by its name instead"
+        ),
+    ))
+}
+
 /// `POST /auth`: `docker login`'s check of the credentials.
 pub(super) async fn auth(State(d): D, body: Bytes) -> ApiResult<Response> {
     let a: crate::daemon::push::AuthConfig = serde_json::from_slice(&body)

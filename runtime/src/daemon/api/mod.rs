@@ -98,6 +98,7 @@ fn other_routes() -> Routes {
         ("/images/create", post(images::images_create)),
         ("/images/get", get(images::images_get)),
         ("/images/prune", post(images::images_prune)),
+        ("/images/search", get(images::search)),
         (
             "/images/{*rest}",
             get(images::image_any)
