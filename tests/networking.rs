@@ -301,6 +301,70 @@ fn a_mac_address_is_the_interfaces() {
         .contains("badmac"));
 }
 
+/// `--aux-address`: reserved, never given to a container, shown by
+/// inspect; one outside every subnet makes no network.
+#[test]
+fn aux_addresses_are_never_given_out() {
+    let d = Daemon::start();
+    d.load_busybox();
+    d.docker_ok(&[
+        "network",
+        "create",
+        "--subnet",
+        "172.31.77.0/24",
+        "--aux-address",
+        "router=172.31.77.2",
+        "auxnet",
+    ]);
+    let v: serde_json::Value =
+        serde_json::from_str(&d.ok(&["network", "inspect", "auxnet"])).unwrap();
+    assert_eq!(
+        v[0]["IPAM"]["Config"][0]["AuxiliaryAddresses"],
+        serde_json::json!({"router": "172.31.77.2"}),
+        "{v}"
+    );
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "first",
+        "--network",
+        "auxnet",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    assert_eq!(ip_on(&d, "first", "auxnet"), "172.31.77.3");
+    let taken = d.rrun(&[
+        "run",
+        "-d",
+        "--network",
+        "auxnet",
+        "--ip",
+        "172.31.77.2",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    assert_ne!(taken.status.code(), Some(0));
+    let bad = d.rrun(&[
+        "network",
+        "create",
+        "--subnet",
+        "172.31.78.0/24",
+        "--aux-address",
+        "x=10.0.0.1",
+        "badaux",
+    ]);
+    assert_ne!(bad.status.code(), Some(0));
+    assert!(
+        text(&bad.stderr).contains("no matching subnet for aux-address"),
+        "{}",
+        text(&bad.stderr)
+    );
+    assert!(!d.ok(&["network", "ls"]).contains("badaux"));
+}
+
 #[test]
 fn published_ports_are_reached_from_the_host() {
     let d = Daemon::start();

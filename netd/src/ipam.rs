@@ -79,6 +79,8 @@ pub enum IpamError {
     SubnetFull(IpNet),
     #[error("pool {0:?} is invalid: size must be at least the base prefix and at most 30 (IPv4) or 126 (IPv6)")]
     BadPool(AddressPool),
+    #[error("no matching subnet for aux-address {0}={1}: give one of the network's subnets an address of it")]
+    NoSubnetForAux(String, IpAddr),
 }
 
 /// Whether two subnets share an address (never across families).
@@ -170,6 +172,10 @@ impl SubnetAllocator {
             |cfg: Option<&crate::store::IpamConfig>, v6: bool| -> Result<Option<Self>, IpamError> {
                 let Some(cfg) = cfg else { return Ok(None) };
                 let mut a = Self::new(cfg.subnet, cfg.gateway, cfg.ip_range)?;
+                // Reserved for what lives on the segment outside rrun.
+                for ip in cfg.aux_addresses.values() {
+                    let _ = a.take(*ip);
+                }
                 for ep in net.containers.values() {
                     let ip = if v6 {
                         ep.ipv6_address.map(IpAddr::V6)
@@ -495,6 +501,7 @@ mod tests {
             subnet: net("fd00:20::/64"),
             gateway: ip("fd00:20::1"),
             ip_range: None,
+            aux_addresses: Default::default(),
         });
         n.containers.insert(
             "c0".into(),
@@ -518,6 +525,7 @@ mod tests {
             subnet: net("fd00:20::/80"),
             gateway: ip("fd00:20::1"),
             ip_range: None,
+            aux_addresses: Default::default(),
         });
         assert!(subnets_in_use(&[n, m]).is_err(), "IPv6 subnets overlap");
     }

@@ -31,6 +31,14 @@ pub struct IpamConfig {
     pub gateway: IpAddr,
     #[serde(rename = "IPRange", default, skip_serializing_if = "Option::is_none")]
     pub ip_range: Option<IpNet>,
+    /// `--aux-address name=ip`: addresses of the subnet IPAM never gives
+    /// a container (a router's, a host's already on the segment).
+    #[serde(
+        rename = "AuxiliaryAddresses",
+        default,
+        skip_serializing_if = "BTreeMap::is_empty"
+    )]
+    pub aux_addresses: BTreeMap<String, IpAddr>,
 }
 
 impl IpamConfig {
@@ -306,6 +314,7 @@ pub(crate) mod tests {
                     subnet,
                     gateway: subnet.hosts().next().unwrap(),
                     ip_range: None,
+                    aux_addresses: Default::default(),
                 }],
             },
             internal: false,

@@ -40,6 +40,7 @@ pub fn configured_ipv4(
                 subnet: IpNet::V4(subnet),
                 gateway: IpAddr::V4(bip.addr()),
                 ip_range: range,
+                aux_addresses: Default::default(),
             }
         }
         (None, Some(fixed)) => {
@@ -53,6 +54,7 @@ pub fn configured_ipv4(
                 subnet: IpNet::V4(subnet),
                 gateway: IpAddr::V4(gateway),
                 ip_range: range,
+                aux_addresses: Default::default(),
             }
         }
     };
@@ -198,6 +200,7 @@ mod tests {
             subnet: subnet.parse().unwrap(),
             gateway: gateway.parse().unwrap(),
             ip_range: range.map(|r| r.parse().unwrap()),
+            aux_addresses: Default::default(),
         }
     }
 

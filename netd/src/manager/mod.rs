@@ -128,6 +128,8 @@ pub struct CreateNetwork {
     pub ip_range6: Option<Ipv6Net>,
     pub labels: BTreeMap<String, String>,
     pub options: BTreeMap<String, String>,
+    /// `--aux-address`es, each put with the subnet that holds it.
+    pub aux_addresses: BTreeMap<String, IpAddr>,
 }
 
 impl CreateNetwork {
@@ -145,6 +147,7 @@ impl CreateNetwork {
             ip_range6: None,
             labels: BTreeMap::new(),
             options: BTreeMap::new(),
+            aux_addresses: BTreeMap::new(),
         }
     }
 }
@@ -411,6 +414,7 @@ impl Netd {
                     &routes,
                 )?);
             }
+            place_aux_addresses(&mut net.ipam.config, &req.aux_addresses)?;
             let bridge = net.bridge_name();
             if let Some(other) = nets
                 .iter()
@@ -492,6 +496,7 @@ impl Netd {
             subnet,
             gateway,
             ip_range,
+            aux_addresses: BTreeMap::new(),
         })
     }
 
@@ -1016,6 +1021,22 @@ pub fn firewall_inputs(
     Ok((fw, ports))
 }
 
+/// Each `--aux-address` into the IPAM entry whose subnet holds it, as
+/// Docker's "no matching subnet for aux-address" check has it.
+fn place_aux_addresses(
+    config: &mut [IpamConfig],
+    aux: &BTreeMap<String, IpAddr>,
+) -> Result<(), NetdError> {
+    for (name, ip) in aux {
+        let entry = config
+            .iter_mut()
+            .find(|c| c.subnet.contains(ip))
+            .ok_or_else(|| NetdError::Ipam(IpamError::NoSubnetForAux(name.clone(), *ip)))?;
+        entry.aux_addresses.insert(name.clone(), *ip);
+    }
+    Ok(())
+}
+
 /// The DNS view of the store: every endpoint with its name, aliases and
 /// hostname.
 pub fn snapshot_of(nets: &[Network]) -> Snapshot {
@@ -1057,6 +1078,30 @@ pub fn container_addresses(nets: &[Network], container_id: &str) -> Vec<IpAddr> 
 mod tests {
     use super::*;
     use crate::store::tests::sample;
+
+    #[test]
+    fn aux_addresses_go_with_their_subnet_and_are_reserved() {
+        let mut n = sample("aux", "172.30.0.0/16");
+        let aux: BTreeMap<String, IpAddr> =
+            [("router".to_string(), "172.30.0.2".parse().unwrap())].into();
+        place_aux_addresses(&mut n.ipam.config, &aux).unwrap();
+        assert_eq!(n.ipam.config[0].aux_addresses, aux);
+        let (Some(mut a), _) = SubnetAllocator::for_network(&n).unwrap() else {
+            panic!("an IPv4 allocator")
+        };
+        assert_eq!(
+            a.allocate().unwrap(),
+            "172.30.0.3".parse::<IpAddr>().unwrap()
+        );
+        let outside: BTreeMap<String, IpAddr> =
+            [("x".to_string(), "10.0.0.1".parse().unwrap())].into();
+        let e = place_aux_addresses(&mut n.ipam.config, &outside).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("no matching subnet for aux-address x=10.0.0.1"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn snapshot_and_firewall_inputs_follow_the_store() {
@@ -1117,6 +1162,7 @@ mod tests {
             subnet: "fd00:18::/64".parse().unwrap(),
             gateway: "fd00:18::1".parse().unwrap(),
             ip_range: None,
+            aux_addresses: Default::default(),
         });
         let port = |host_ip: Option<&str>| PortBinding {
             host_ip: host_ip.map(|h| h.parse().unwrap()),

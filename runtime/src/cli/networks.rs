@@ -34,6 +34,9 @@ pub enum NetworkCmd {
         /// Allocate container ip from a sub-range.
         #[arg(long = "ip-range")]
         ip_range: Vec<String>,
+        /// Auxiliary IPv4 or IPv6 addresses used by Network driver (name=ip).
+        #[arg(long = "aux-address")]
+        aux_address: Vec<String>,
         /// Restrict external access to the network.
         #[arg(long)]
         internal: bool,
@@ -166,6 +169,33 @@ pub fn ipam_configs(
     Ok(nets.into_iter().map(|(_, c)| c).collect())
 }
 
+/// `--aux-address name=ip`s, each in the entry of the subnet holding it.
+fn with_aux_addresses(mut configs: Vec<IpamConfig>, aux: &[String]) -> Result<Vec<IpamConfig>> {
+    use std::net::IpAddr;
+    for a in aux {
+        let (name, ip) = a
+            .split_once('=')
+            .with_context(|| format!("invalid aux-address {a}: use name=ip"))?;
+        let addr: IpAddr = ip
+            .parse()
+            .with_context(|| format!("invalid aux-address {a}: {ip} is not an IP address"))?;
+        let entry = configs
+            .iter_mut()
+            .find(|c| {
+                c.subnet
+                    .as_deref()
+                    .and_then(|s| s.parse::<ipnet::IpNet>().ok())
+                    .is_some_and(|n| n.contains(&addr))
+            })
+            .with_context(|| format!("no matching subnet for aux-address {ip}"))?;
+        entry
+            .auxiliary_addresses
+            .get_or_insert_with(Default::default)
+            .insert(name.to_string(), ip.to_string());
+    }
+    Ok(configs)
+}
+
 pub fn network(c: &Client, cmd: NetworkCmd) -> Result<i32> {
     match cmd {
         NetworkCmd::Create {
@@ -173,6 +203,7 @@ pub fn network(c: &Client, cmd: NetworkCmd) -> Result<i32> {
             subnet,
             gateway,
             ip_range,
+            aux_address,
             internal,
             ipv6,
             attachable: _,
@@ -187,7 +218,10 @@ pub fn network(c: &Client, cmd: NetworkCmd) -> Result<i32> {
                 enable_ipv6: Some(ipv6),
                 ipam: Some(Ipam {
                     driver: Some("default".into()),
-                    config: Some(ipam_configs(&subnet, &gateway, &ip_range)?),
+                    config: Some(with_aux_addresses(
+                        ipam_configs(&subnet, &gateway, &ip_range)?,
+                        &aux_address,
+                    )?),
                     options: None,
                 }),
                 labels: Some(kv(&label)),

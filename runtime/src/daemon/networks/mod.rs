@@ -319,6 +319,14 @@ pub fn ipam_request(config: &[Value], req: &mut netd::CreateNetwork) -> Result<(
         let subnet: Option<IpNet> = field(cfg, "Subnet")?;
         let gateway: Option<IpAddr> = field(cfg, "Gateway")?;
         let ip_range: Option<IpNet> = field(cfg, "IPRange")?;
+        if let Some(aux) = cfg["AuxiliaryAddresses"].as_object() {
+            for (name, ip) in aux {
+                let ip: IpAddr = ip.as_str().and_then(|s| s.parse().ok()).ok_or_else(|| {
+                    format!("invalid auxiliary address {name}: {ip} is not an IP address")
+                })?;
+                req.aux_addresses.insert(name.clone(), ip);
+            }
+        }
         let Some(subnet) = subnet else {
             if gateway.is_some() || ip_range.is_some() {
                 return Err("no matching subnet for gateway or range".into());

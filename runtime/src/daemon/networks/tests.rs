@@ -175,11 +175,13 @@ fn dual_stack() -> Network {
                     subnet: "172.30.0.0/16".parse().unwrap(),
                     gateway: "172.30.0.1".parse().unwrap(),
                     ip_range: None,
+                    aux_addresses: Default::default(),
                 },
                 IpamConfig {
                     subnet: "fd00:1::/64".parse().unwrap(),
                     gateway: "fd00:1::1".parse().unwrap(),
                     ip_range: None,
+                    aux_addresses: Default::default(),
                 },
             ],
         },

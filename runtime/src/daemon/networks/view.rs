@@ -255,6 +255,9 @@ pub fn network_json(n: &Network) -> Value {
             if let Some(r) = c.ip_range {
                 v["IPRange"] = json!(r.to_string());
             }
+            if !c.aux_addresses.is_empty() {
+                v["AuxiliaryAddresses"] = json!(c.aux_addresses);
+            }
             v
         })
         .collect();
