@@ -226,11 +226,12 @@ fn cve_2025_52565_console_bind_target() {
         // Created: the terminal went on a /dev/console of its own, the
         // link's target is still the image's file.
         let pid = oci.state(&id)["pid"].as_i64().unwrap();
+        // Its type, not its content: a read of a terminal would block.
         let target = Path::new(&format!("/proc/{pid}/root")).join("target");
-        let content = std::fs::read_to_string(&target).unwrap_or_default();
+        let is_file = std::fs::metadata(&target).is_ok_and(|m| m.is_file());
         oci.ok(&["delete", "--force", &id]);
-        assert_eq!(
-            content, "untouched\n",
+        assert!(
+            is_file,
             "CVE-2025-52565: the terminal was bound on the link's target"
         );
     } else {
