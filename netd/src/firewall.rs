@@ -251,12 +251,16 @@ fn loopback_guard() -> Rule {
 /// (public: reachable from the outside and from other networks alike, as
 /// through Docker's host-gateway); then every isolation drop; then the
 /// remaining accepts, so an accept for one bridge never lets through what
-/// another bridge's isolation drops.
+/// another bridge's isolation drops; last, whatever else is routed into a
+/// bridge is dropped (moby#45610: a host on the uplink routing to a
+/// container's address directly reached ports published only on
+/// 127.0.0.1, or not published at all; Docker 28 drops it too).
 fn forward_rules(networks: &[FwNetwork]) -> Vec<Rule> {
     let mut sealed = Vec::new();
     let mut published_in = Vec::new();
     let mut isolation = Vec::new();
     let mut accepts = Vec::new();
+    let mut unpublished = Vec::new();
     for n in networks {
         let br = || n.bridge.clone();
         let others: Vec<String> = networks
@@ -286,6 +290,7 @@ fn forward_rules(networks: &[FwNetwork]) -> Vec<Rule> {
                 Action::Accept,
             ));
             accepts.push(rule(vec![Match::Iif(br())], Action::Accept));
+            unpublished.push(rule(vec![Match::Oif(br())], Action::Drop));
         }
     }
     sealed
@@ -293,6 +298,7 @@ fn forward_rules(networks: &[FwNetwork]) -> Vec<Rule> {
         .chain(published_in)
         .chain(isolation)
         .chain(accepts)
+        .chain(unpublished)
         .collect()
 }
 
@@ -883,6 +889,16 @@ mod tests {
             .iter()
             .position(|r| r.action == Action::Accept)
             .unwrap();
+        // Last, one drop per non-internal bridge of what is routed into it
+        // unasked (moby#45610).
+        let (rest, unpublished) = rest.split_at(rest.len() - 2);
+        assert_eq!(
+            unpublished,
+            [
+                rule(vec![Match::Oif("rr-a".into())], Action::Drop),
+                rule(vec![Match::Oif("rr-b".into())], Action::Drop)
+            ]
+        );
         assert!(rest[first_accept..]
             .iter()
             .all(|r| r.action == Action::Accept));
