@@ -7,6 +7,7 @@
 //! |--------------|-------------------------|------|
 //! | CVE-2025-47290 class, CVE-2014-9356, CVE-2021-32760 | a layer with `../` names, absolute names, a symlink then a write through it, a hardlink out of the root, a whiteout through a symlink | [`cve_2014_9356_layer_dot_dot_names`], [`cve_2014_9356_layer_absolute_names`], [`cve_2014_9356_layer_write_through_a_symlink`], [`cve_2021_32760_layer_hardlink_out_of_the_root`], [`cve_2025_47290_layer_whiteout_through_a_symlink`] (and the library's `runtime/image/tests/unpack.rs`) |
 //! | CVE-2018-15664 | `docker cp` through a symlink to `/` | `tests/archive.rs` `a_symlink_to_root_stays_inside_the_container`, [`cve_2018_15664_cp_out_through_a_symlink`] |
+//! | CVE-2019-14271 | a container's NSS library loaded by the daemon during `docker cp` | [`cve_2019_14271_cp_loads_nothing_from_the_container`] |
 //! | CVE-2021-41089 | `docker cp` into a link to a host path, so the host path is chmod-ed | [`cve_2021_41089_cp_never_chmods_host_paths`] |
 //! | volume copy-up | an image's volume path a symlink out of the root | [`volume_copy_up_does_not_follow_a_symlink_out`] |
 //! | CVE-2021-41091 | another user walks the data root into a container's root | [`cve_2021_41091_data_root_not_traversable`] |
@@ -539,4 +540,128 @@ fn api_socket_is_0660_group_rrun() {
         "a member of rrun: {}",
         text(&member.stderr)
     );
+}
+
+#[test]
+fn cve_2019_14271_cp_loads_nothing_from_the_container() {
+    // docker-tar chrooted into the container and Go's user lookup loaded
+    // the container's libnss_*.so. Here the container holds an NSS module
+    // whose constructor leaves a mark: copies both ways, of files owned
+    // by users the container names, must never run it.
+    let d = Daemon::start();
+    d.load_busybox();
+    let marks = tempfile::tempdir().unwrap();
+    let host_mark = marks.path().join("loaded-on-the-host");
+    let src = marks.path().join("nss.c");
+    std::fs::write(
+        &src,
+        format!(
+            "#include <fcntl.h>\n#include <unistd.h>\n\
+             __attribute__((constructor)) static void mark(void) {{\n\
+             close(open(\"{}\", O_CREAT | O_WRONLY, 0644));\n\
+             close(open(\"/nss-loaded\", O_CREAT | O_WRONLY, 0644)); }}\n",
+            host_mark.display()
+        ),
+    )
+    .unwrap();
+    let so = marks.path().join("libnss_files.so.2");
+    let out = run_timeout(
+        60,
+        Path::new("cc"),
+        &[
+            "-shared",
+            "-fPIC",
+            "-o",
+            so.to_str().unwrap(),
+            src.to_str().unwrap(),
+        ],
+        None,
+    );
+    assert!(out.status.success(), "cc: {}", text(&out.stderr));
+    let name = unique("nss");
+    d.ok(&["create", "--name", &name, "busybox", "sleep", "300"]);
+    for dir in [
+        "/lib",
+        "/lib64",
+        "/lib/x86_64-linux-gnu",
+        "/usr/lib/x86_64-linux-gnu",
+    ] {
+        let tmp = marks.path().join("stage");
+        let _ = std::fs::remove_dir_all(&tmp);
+        std::fs::create_dir_all(tmp.join(dir.trim_start_matches('/'))).unwrap();
+        std::fs::copy(
+            &so,
+            tmp.join(dir.trim_start_matches('/'))
+                .join("libnss_files.so.2"),
+        )
+        .unwrap();
+        std::fs::create_dir_all(tmp.join("etc")).unwrap();
+        std::fs::write(
+            tmp.join("etc/nsswitch.conf"),
+            "passwd: files\ngroup: files\n",
+        )
+        .unwrap();
+        std::fs::write(
+            tmp.join("etc/passwd"),
+            "root:x:0:0::/root:/bin/sh\nowner:x:4242:4242::/:/bin/sh\n",
+        )
+        .unwrap();
+        std::fs::write(tmp.join("etc/group"), "root:x:0:\nowner:x:4242:\n").unwrap();
+        d.ok(&["cp", &format!("{}/.", tmp.display()), &format!("{name}:/")]);
+    }
+    // A file owned by a user only the container names, both ways, on a
+    // stopped and on a running container.
+    let owned = marks.path().join("owned");
+    std::fs::write(&owned, "data\n").unwrap();
+    nix::unistd::chown(
+        &owned,
+        Some(nix::unistd::Uid::from_raw(4242)),
+        Some(nix::unistd::Gid::from_raw(4242)),
+    )
+    .unwrap();
+    let out_dir = tempfile::tempdir().unwrap();
+    for round in ["stopped", "running"] {
+        if round == "running" {
+            d.ok(&["start", &name]);
+        }
+        d.ok(&[
+            "cp",
+            "-a",
+            owned.to_str().unwrap(),
+            &format!("{name}:/owned"),
+        ]);
+        d.ok(&[
+            "cp",
+            "-a",
+            &format!("{name}:/owned"),
+            out_dir.path().join(round).to_str().unwrap(),
+        ]);
+        d.ok(&[
+            "cp",
+            &format!("{name}:/etc"),
+            out_dir
+                .path()
+                .join(format!("etc-{round}"))
+                .to_str()
+                .unwrap(),
+        ]);
+        assert!(
+            !host_mark.exists(),
+            "CVE-2019-14271: the container's NSS module ran on the host ({round})"
+        );
+    }
+    let inside = d.rrun(&[
+        "cp",
+        &format!("{name}:/nss-loaded"),
+        out_dir.path().join("m").to_str().unwrap(),
+    ]);
+    assert!(
+        !inside.status.success(),
+        "CVE-2019-14271: the container's NSS module ran in a copy"
+    );
+    assert_eq!(
+        std::fs::read_to_string(out_dir.path().join("running")).unwrap(),
+        "data\n"
+    );
+    d.ok(&["rm", "-f", &name]);
 }
