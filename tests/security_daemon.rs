@@ -16,119 +16,11 @@
 mod common;
 
 use common::daemon::{http, Daemon, DnsStub, TestNetns};
+use common::layers::{layer, oci_archive, Entry};
 use common::*;
-use serde_json::json;
 use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// One entry of a hand-made layer (a ustar archive, so that names tar(1)
-/// would clean up, like `../x`, reach the daemon as they are).
-enum Entry<'a> {
-    File(&'a str, &'a str),
-    Dir(&'a str),
-    Symlink(&'a str, &'a str),
-    Hardlink(&'a str, &'a str),
-}
-
-fn octal(field: &mut [u8], value: u64) {
-    let s = format!("{:0width$o}\0", value, width = field.len() - 1);
-    field.copy_from_slice(s.as_bytes());
-}
-
-fn layer(entries: &[Entry]) -> Vec<u8> {
-    let mut out = Vec::new();
-    for e in entries {
-        let (name, kind, link, data, mode) = match e {
-            Entry::File(n, d) => (*n, b'0', "", d.as_bytes(), 0o644),
-            Entry::Dir(n) => (*n, b'5', "", &b""[..], 0o755),
-            Entry::Symlink(n, t) => (*n, b'2', *t, &b""[..], 0o777),
-            Entry::Hardlink(n, t) => (*n, b'1', *t, &b""[..], 0o644),
-        };
-        let mut h = [0u8; 512];
-        h[..name.len()].copy_from_slice(name.as_bytes());
-        octal(&mut h[100..108], mode);
-        octal(&mut h[108..116], 0);
-        octal(&mut h[116..124], 0);
-        octal(&mut h[124..136], data.len() as u64);
-        octal(&mut h[136..148], 1_700_000_000);
-        h[156] = kind;
-        h[157..157 + link.len()].copy_from_slice(link.as_bytes());
-        h[257..263].copy_from_slice(b"ustar\0");
-        h[263..265].copy_from_slice(b"00");
-        h[148..156].fill(b' ');
-        let sum: u64 = h.iter().map(|b| *b as u64).sum();
-        let s = format!("{sum:06o}\0 ");
-        h[148..156].copy_from_slice(s.as_bytes());
-        out.extend_from_slice(&h);
-        out.extend_from_slice(data);
-        out.resize(out.len().div_ceil(512) * 512, 0);
-    }
-    out.resize(out.len() + 1024, 0);
-    out
-}
-
-fn sha256(bytes: &[u8]) -> String {
-    // Through a file: a layer is not text.
-    let f = tempfile::NamedTempFile::new().unwrap();
-    std::fs::write(f.path(), bytes).unwrap();
-    let out = run_timeout(
-        10,
-        Path::new("sha256sum"),
-        &[f.path().to_str().unwrap()],
-        None,
-    );
-    text(&out.stdout)[..64].to_string()
-}
-
-/// An OCI archive (a tar of an image layout) of `layers`, named `name`.
-fn oci_archive(dir: &Path, name: &str, layers: &[Vec<u8>]) -> PathBuf {
-    let layout = dir.join(format!("{name}-layout"));
-    let blobs = layout.join("blobs/sha256");
-    std::fs::create_dir_all(&blobs).unwrap();
-    let put = |bytes: &[u8]| -> (String, usize) {
-        let d = sha256(bytes);
-        std::fs::write(blobs.join(&d), bytes).unwrap();
-        (format!("sha256:{d}"), bytes.len())
-    };
-    let mut descs = Vec::new();
-    let mut diff_ids = Vec::new();
-    for l in layers {
-        let (d, size) = put(l);
-        diff_ids.push(d.clone());
-        descs.push(json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": size}));
-    }
-    let config = json!({"architecture": "amd64", "os": "linux",
-        "config": {"Cmd": ["sh"]}, "rootfs": {"type": "layers", "diff_ids": diff_ids}});
-    let (cd, cs) = put(config.to_string().as_bytes());
-    let manifest = json!({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": cs},
-        "layers": descs});
-    let (md, ms) = put(manifest.to_string().as_bytes());
-    let index = json!({"schemaVersion": 2, "manifests": [{"mediaType": "application/vnd.oci.image.manifest.v1+json",
-        "digest": md, "size": ms, "annotations": {"org.opencontainers.image.ref.name": "latest"}}]});
-    std::fs::write(layout.join("index.json"), index.to_string()).unwrap();
-    std::fs::write(
-        layout.join("oci-layout"),
-        r#"{"imageLayoutVersion":"1.0.0"}"#,
-    )
-    .unwrap();
-    let tar = dir.join(format!("{name}.tar"));
-    let out = run_timeout(
-        30,
-        Path::new("/bin/tar"),
-        &[
-            "-C",
-            layout.to_str().unwrap(),
-            "-cf",
-            tar.to_str().unwrap(),
-            ".",
-        ],
-        None,
-    );
-    assert!(out.status.success(), "tar: {}", text(&out.stderr));
-    tar
-}
 
 /// A directory on the host the attacks aim at: one file, `victim`.
 struct Probe(tempfile::TempDir);
@@ -169,6 +61,7 @@ impl Probe {
 fn load_hostile(d: &Daemon, probe: &Probe, what: &str, layers: &[Vec<u8>]) -> bool {
     let name = unique("hostile");
     let tar = oci_archive(d.dir.path(), &name, layers);
+    let before = d.ok(&["images", "-a", "-q"]);
     let out = d.rrun(&["load", "-i", tar.to_str().unwrap()]);
     probe.assert_untouched(what);
     if out.status.success() {
@@ -179,11 +72,8 @@ fn load_hostile(d: &Daemon, probe: &Probe, what: &str, layers: &[Vec<u8>]) -> bo
         !err.is_empty() && !err.contains("panicked"),
         "{what}: unclear refusal: {err}"
     );
-    let images = d.ok(&["images", "-q"]);
-    assert!(
-        images.trim().is_empty(),
-        "{what}: half-loaded image: {images}"
-    );
+    let images = d.ok(&["images", "-a", "-q"]);
+    assert_eq!(images, before, "{what}: half-loaded image");
     assert!(
         d.rrun(&["version"]).status.success(),
         "rrund died: {}",

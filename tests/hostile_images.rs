@@ -1,0 +1,187 @@
+//! Hostile images, loaded into a real rrund of the test's own with
+//! `rrun load`: a blob whose content is not its digest, a descriptor whose
+//! size lies, a manifest of absurd size, device nodes, names past the
+//! kernel's limits. Each is refused with one clear line (or, where Docker
+//! takes it, handled harmlessly), rrund stays up, and the store keeps
+//! nothing half-made.
+
+mod common;
+
+use common::daemon::Daemon;
+use common::layers::{layer, oci_layout, sha256, tar_layout, Entry};
+use common::*;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// The layout's one manifest, read back as JSON, and its blob's path.
+fn manifest_of(layout: &Path) -> (Value, PathBuf) {
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    let digest = index["manifests"][0]["digest"].as_str().unwrap();
+    let path = layout.join("blobs/sha256").join(&digest[7..]);
+    (
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap(),
+        path,
+    )
+}
+
+/// Writes `manifest` as a new blob and points the index at it (digest and
+/// size right), so only what the test changed inside is wrong.
+fn replace_manifest(layout: &Path, manifest: &[u8]) {
+    let d = sha256(manifest);
+    std::fs::write(layout.join("blobs/sha256").join(&d), manifest).unwrap();
+    let index_path = layout.join("index.json");
+    let mut index: Value = serde_json::from_slice(&std::fs::read(&index_path).unwrap()).unwrap();
+    index["manifests"][0]["digest"] = format!("sha256:{d}").into();
+    index["manifests"][0]["size"] = manifest.len().into();
+    std::fs::write(index_path, index.to_string()).unwrap();
+}
+
+/// `rrun load` of the layout must fail with a clear line naming one of
+/// `words`; rrund answers after, and no image is listed.
+fn refused(d: &Daemon, layout: &Path, words: &[&str]) {
+    let tar = tar_layout(layout);
+    let out = d.rrun(&["load", "-i", tar.to_str().unwrap()]);
+    let err = text(&out.stderr).to_lowercase();
+    assert!(
+        !out.status.success(),
+        "{}: loaded: {}",
+        layout.display(),
+        text(&out.stdout)
+    );
+    assert!(
+        words.iter().any(|w| err.contains(w)) && !err.contains("panicked"),
+        "{}: unclear error (wanted one of {words:?}): {err}",
+        layout.display()
+    );
+    assert!(
+        d.rrun(&["version"]).status.success(),
+        "rrund died: {}",
+        d.log()
+    );
+    let images = d.ok(&["images", "-a", "-q"]);
+    assert!(images.trim().is_empty(), "half-loaded image: {images}");
+}
+
+fn plain_layer() -> Vec<u8> {
+    layer(&[Entry::Dir("etc"), Entry::File("etc/hello", "hello\n")])
+}
+
+#[test]
+fn a_blob_that_is_not_its_digest_is_refused() {
+    let d = Daemon::start();
+    let layout = oci_layout(d.dir.path(), "baddigest", &[plain_layer()]);
+    let (manifest, _) = manifest_of(&layout);
+    let digest = manifest["layers"][0]["digest"].as_str().unwrap();
+    let blob = layout.join("blobs/sha256").join(&digest[7..]);
+    // Same size, other bytes.
+    let mut bytes = std::fs::read(&blob).unwrap();
+    bytes[600] ^= 0xff;
+    std::fs::write(&blob, bytes).unwrap();
+    refused(&d, &layout, &["digest", "sha256", "verif", "mismatch"]);
+}
+
+#[test]
+fn a_descriptor_whose_size_lies_is_refused() {
+    let d = Daemon::start();
+    let layout = oci_layout(d.dir.path(), "badsize", &[plain_layer()]);
+    let (mut manifest, _) = manifest_of(&layout);
+    let size = manifest["layers"][0]["size"].as_u64().unwrap();
+    manifest["layers"][0]["size"] = (size - 512).into();
+    replace_manifest(&layout, manifest.to_string().as_bytes());
+    refused(&d, &layout, &["size", "bytes", "descriptor"]);
+}
+
+#[test]
+fn a_manifest_of_absurd_size_is_refused() {
+    // A manifest padded to 64 MiB (valid JSON: spaces): a registry client
+    // must not read it whole (containerd stops at 4 MiB).
+    let d = Daemon::start();
+    let layout = oci_layout(d.dir.path(), "hugemanifest", &[plain_layer()]);
+    let (manifest, _) = manifest_of(&layout);
+    let mut bytes = manifest.to_string().into_bytes();
+    bytes.pop();
+    bytes.extend(std::iter::repeat_n(b' ', 64 << 20));
+    bytes.push(b'}');
+    replace_manifest(&layout, &bytes);
+    refused(&d, &layout, &["too large", "size", "limit", "manifest"]);
+}
+
+#[test]
+fn device_nodes_in_a_layer_give_no_access_to_the_hosts_devices() {
+    // Docker keeps device nodes of an image (some base images hold a
+    // /dev/null node); what counts is that a container cannot use one to
+    // read the host's memory or kernel log. The image: busybox and two
+    // nodes, /mem (1:1) and /kmsg (1:11).
+    let d = Daemon::start();
+    let bb = std::fs::read(images().join("busybox/rootfs/bin/busybox")).unwrap();
+    let layout = oci_layout(
+        d.dir.path(),
+        "devices",
+        &[layer(&[
+            Entry::Dir("bin"),
+            Entry::Program("bin/busybox", &bb),
+            Entry::Symlink("bin/sh", "busybox"),
+            Entry::Symlink("bin/head", "busybox"),
+            Entry::Symlink("bin/wc", "busybox"),
+            Entry::CharDev("mem", 1, 1),
+            Entry::CharDev("kmsg", 1, 11),
+        ])],
+    );
+    let tar = tar_layout(&layout);
+    let out = d.rrun(&["load", "-i", tar.to_str().unwrap()]);
+    if !out.status.success() {
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("mem") || err.contains("device"),
+            "unclear: {err}"
+        );
+        return;
+    }
+    let id = "hostile/devices:latest";
+    let out = d.rrun(&[
+        "run",
+        "--rm",
+        id,
+        "sh",
+        "-c",
+        "echo mem=$(head -c 16 /mem | wc -c); echo kmsg=$(head -c 16 /kmsg | wc -c); echo end",
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("end"), "{}{}", stdout, text(&out.stderr));
+    assert!(
+        stdout.contains("mem=0\n") && stdout.contains("kmsg=0\n"),
+        "a container read a host device through the image's node: {stdout}"
+    );
+}
+
+#[test]
+fn names_past_the_kernels_limits_are_refused_or_kept_inside() {
+    let d = Daemon::start();
+    // A component of 300 bytes (NAME_MAX is 255): refused, clearly.
+    let long_component = format!("d/{}", "c".repeat(300));
+    let layout = oci_layout(
+        d.dir.path(),
+        "longcomponent",
+        &[layer(&[Entry::File(&long_component, "x\n")])],
+    );
+    refused(&d, &layout, &["name", "too long", "long"]);
+    // A path of 5000 bytes (PATH_MAX is 4096) in components of 99: the
+    // unpacker walks one directory fd at a time, so it is kept, inside the
+    // store, and goes with the image.
+    let deep = (0..50)
+        .map(|_| "p".repeat(99))
+        .collect::<Vec<_>>()
+        .join("/");
+    let layout = oci_layout(
+        d.dir.path(),
+        "longpath",
+        &[layer(&[Entry::File(&deep, "x\n")])],
+    );
+    let tar = tar_layout(&layout);
+    let out = d.rrun(&["load", "-i", tar.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let id = d.ok(&["images", "-a", "-q"]);
+    d.ok(&["rmi", id.trim()]);
+    assert!(d.ok(&["images", "-a", "-q"]).trim().is_empty());
+}
