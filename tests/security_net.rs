@@ -9,11 +9,12 @@
 //! | CVE-2024-29018 | a container on an `--internal` network has its lookups forwarded upstream (a way out) | [`cve_2024_29018_internal_resolver_never_forwards`] |
 //! | CVE-2020-8558 | a host on the uplink sends to 127.0.0.1 through the uplink and reaches a port published on 127.0.0.1 (`route_localnet`) | [`cve_2020_8558_uplink_cannot_reach_loopback_ports`] |
 //! | moby#45610 | a host on the uplink routes to a container's address directly, past a port published only on 127.0.0.1 | [`moby_45610_uplink_cannot_route_to_a_container`] |
+//! | CVE-2020-8558, from a container | a container routes 127.0.0.1 (and ::1) through its gateway to the host's loopback services | [`container_cannot_reach_the_hosts_loopback`] |
 //! | CVE-2020-13401 | a container with CAP_NET_RAW becomes its neighbours' IPv6 router | `netd/tests/ipv6.rs` (router advertisements refused on the bridge and in containers) |
 
 mod common;
 
-use common::daemon::{inspect, outside_link, serve, Daemon, TestNetns};
+use common::daemon::{inspect, inspect_network, outside_link, serve, Daemon, TestNetns};
 use common::{text, wait_for};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -223,5 +224,123 @@ fn moby_45610_uplink_cannot_route_to_a_container() {
         Some(0),
         "the container lost its way out: {}",
         text(&out.stdout)
+    );
+}
+
+/// A host service on `addr` (`127.0.0.1:port` or `[::1]:port`) in the
+/// daemon's namespace: the test images' static busybox httpd, answering
+/// `host-secret`; stopped on drop.
+struct HostService {
+    child: std::process::Child,
+    _www: tempfile::TempDir,
+}
+
+impl HostService {
+    fn start(d: &Daemon, addr: &str) -> HostService {
+        let www = tempfile::tempdir().unwrap();
+        std::fs::write(www.path().join("index.html"), "host-secret\n").unwrap();
+        let busybox = common::images().join("busybox/rootfs/bin/busybox");
+        let child = std::process::Command::new("ip")
+            .args(["netns", "exec", &d.net.name])
+            .arg(busybox)
+            .args(["httpd", "-f", "-p", addr, "-h"])
+            .arg(www.path())
+            .spawn()
+            .unwrap();
+        let url = format!("http://{addr}/");
+        let got = wait_for("the host service", Duration::from_secs(10), || {
+            fetch(&d.net, &url)
+        });
+        assert_eq!(got, "host-secret\n");
+        HostService { child, _www: www }
+    }
+}
+
+impl Drop for HostService {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn container_cannot_reach_the_hosts_loopback() {
+    // A service on the host's 127.0.0.1 and ::1. A port published on
+    // 127.0.0.1 turns route_localnet on for the bridge, so a packet for
+    // 127.0.0.1 arriving from a container would be delivered: a container
+    // with NET_ADMIN in its own namespace takes its loopback routes away
+    // and sends to 127.0.0.1 (and ::1) through its gateway.
+    let d = Daemon::start();
+    d.load_busybox();
+    let _v4 = HostService::start(&d, "127.0.0.1:18090");
+    let _v6 = HostService::start(&d, "[::1]:18091");
+    serve(&d, &["--name", "local", "-p", "127.0.0.1:18092:80"]);
+    let gw = inspect(&d, "local")["NetworkSettings"]["Networks"]["bridge"]["Gateway"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let script = format!(
+        "ip addr flush dev lo; ip route flush table local dev lo; \
+         ip route add 127.0.0.1/32 via {gw} dev eth0; \
+         printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 127.0.0.1 18090; echo v4-done"
+    );
+    let out = d.rrun(&[
+        "run",
+        "--rm",
+        "--cap-add",
+        "NET_ADMIN",
+        "--sysctl",
+        "net.ipv4.conf.all.route_localnet=1",
+        "busybox",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("v4-done"), "{stdout}{}", text(&out.stderr));
+    assert!(
+        !stdout.contains("host-secret"),
+        "CVE-2020-8558: a container reached the host's 127.0.0.1: {stdout}"
+    );
+
+    // The same through IPv6 to ::1 (the kernel drops a packet for ::1 that
+    // arrives on any interface but lo; nothing of ours may DNAT it there).
+    d.ok(&[
+        "network",
+        "create",
+        "--ipv6",
+        "--subnet",
+        "fd00:5ec:1::/64",
+        "v6",
+    ]);
+    let gw6 = inspect_network(&d, "v6")["IPAM"]["Config"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find_map(|c| c["Gateway"].as_str().filter(|g| g.contains(':')))
+        .unwrap()
+        .to_string();
+    let script = format!(
+        "ip -6 addr flush dev lo; ip -6 route flush table local dev lo; \
+         ip -6 route add ::1/128 via {gw6} dev eth0; \
+         printf 'GET / HTTP/1.0\\r\\n\\r\\n' | nc -w 3 ::1 18091; echo v6-done"
+    );
+    let out = d.rrun(&[
+        "run",
+        "--rm",
+        "--network",
+        "v6",
+        "--cap-add",
+        "NET_ADMIN",
+        "busybox",
+        "sh",
+        "-c",
+        &script,
+    ]);
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("v6-done"), "{stdout}{}", text(&out.stderr));
+    assert!(
+        !stdout.contains("host-secret"),
+        "a container reached the host's ::1: {stdout}"
     );
 }
