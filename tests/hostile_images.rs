@@ -185,3 +185,85 @@ fn names_past_the_kernels_limits_are_refused_or_kept_inside() {
     d.ok(&["rmi", id.trim()]);
     assert!(d.ok(&["images", "-a", "-q"]).trim().is_empty());
 }
+
+/// rrund's peak resident memory (VmHWM, KiB): the process whose command
+/// line names this daemon's socket.
+fn rrund_peak_kib(d: &Daemon) -> u64 {
+    let sock = d.socket().display().to_string();
+    let pid = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .find(|e| {
+            let cmd = std::fs::read(e.path().join("cmdline")).unwrap_or_default();
+            let cmd = String::from_utf8_lossy(&cmd);
+            cmd.starts_with(bin("rrund").to_str().unwrap()) && cmd.contains(&sock)
+        })
+        .expect("rrund's process")
+        .path();
+    let status = std::fs::read_to_string(pid.join("status")).unwrap();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmHWM:"))
+        .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        .unwrap()
+}
+
+#[test]
+fn a_gzip_bomb_is_unpacked_in_bounded_memory() {
+    // A 128 MiB layer of zeros, about 0.6 MiB gzip-compressed: rrund must
+    // stream it (decompress, hash, unpack) rather than hold it.
+    let d = Daemon::start();
+    let work = tempfile::tempdir().unwrap();
+    let w = work.path().display();
+    let script = format!(
+        "cd {w} && dd if=/dev/zero of=zeros bs=1M count=128 status=none && \
+         tar -cf layer.tar zeros && rm zeros && sha256sum layer.tar && gzip -1 layer.tar"
+    );
+    let out = run_timeout(120, Path::new("sh"), &["-c", &script], None);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let diff_id = format!("sha256:{}", &text(&out.stdout)[..64]);
+    let gz = std::fs::read(work.path().join("layer.tar.gz")).unwrap();
+    let layout = oci_layout(d.dir.path(), "bomb", &[plain_layer()]);
+    let (mut manifest, _) = manifest_of(&layout);
+    let gz_digest = sha256(&gz);
+    std::fs::write(layout.join("blobs/sha256").join(&gz_digest), &gz).unwrap();
+    manifest["layers"][0] = serde_json::json!({
+        "mediaType": "application/vnd.oci.image.layer.v1.tar+gzip",
+        "digest": format!("sha256:{gz_digest}"), "size": gz.len()});
+    let config_digest = manifest["config"]["digest"].as_str().unwrap().to_string();
+    let config_path = layout.join("blobs/sha256").join(&config_digest[7..]);
+    let mut config: Value = serde_json::from_slice(&std::fs::read(&config_path).unwrap()).unwrap();
+    config["rootfs"]["diff_ids"] = serde_json::json!([diff_id]);
+    let config = config.to_string();
+    let cd = sha256(config.as_bytes());
+    std::fs::write(layout.join("blobs/sha256").join(&cd), &config).unwrap();
+    manifest["config"]["digest"] = format!("sha256:{cd}").into();
+    manifest["config"]["size"] = config.len().into();
+    replace_manifest(&layout, manifest.to_string().as_bytes());
+    let tar = tar_layout(&layout);
+    let before = rrund_peak_kib(&d);
+    let out = d.rrun(&["load", "-i", tar.to_str().unwrap()]);
+    let peak = rrund_peak_kib(&d);
+    eprintln!("rrund peak memory: {before} KiB before the load, {peak} KiB after");
+    assert!(
+        peak < before + 64 * 1024,
+        "rrund's peak memory grew from {before} KiB to {peak} KiB for a 128 MiB layer"
+    );
+    assert!(
+        d.rrun(&["version"]).status.success(),
+        "rrund died: {}",
+        d.log()
+    );
+    if out.status.success() {
+        // Kept whole, and removable.
+        d.ok(&["rmi", "hostile/bomb:latest"]);
+    } else {
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("layer") || err.contains("size"),
+            "unclear: {err}"
+        );
+    }
+    assert!(d.ok(&["images", "-a", "-q"]).trim().is_empty());
+}
