@@ -10,14 +10,15 @@
 //!
 //! What the table does:
 //! - `forward`: isolates different networks from each other, keeps internal
-//!   networks inside their bridge, lets other networks out and replies in.
+//!   networks inside their bridge, lets other networks out and replies in,
+//!   and drops anything else routed into a bridge (moby#45610).
 //! - `postrouting` (nat): masquerades traffic leaving a non-internal network,
 //!   and traffic DNAT-ed from the host's 127.0.0.1 into a container.
 //! - `prerouting` / `output` (nat): DNAT for published ports, for traffic
 //!   from outside and from the host itself (including to 127.0.0.1).
 //! - `raw_prerouting`: drops packets from any interface but `lo` aimed at
 //!   127.0.0.0/8, because `route_localnet=1` on a bridge would otherwise let
-//!   a neighbour reach ports published on 127.0.0.1 (moby#45610). IPv6
+//!   a neighbour reach ports published on 127.0.0.1 (CVE-2020-8558). IPv6
 //!   needs no such rule: the kernel itself drops packets for ::1 arriving
 //!   on any other interface (RFC 4291), and there is no `route_localnet`.
 //!
@@ -237,9 +238,10 @@ fn base_chain(
     }
 }
 
-/// moby#45610: with `route_localnet=1` on a bridge, a packet from a
-/// neighbour aimed at 127.0.0.1 would be DNAT-ed to a port published on
-/// loopback. Dropped before conntrack and NAT see it.
+/// CVE-2020-8558: with `route_localnet=1` on a bridge, a packet from a
+/// neighbour (or a container) aimed at 127.0.0.1 would be DNAT-ed to a
+/// port published on loopback, or reach a host service there. Dropped
+/// before conntrack and NAT see it.
 fn loopback_guard() -> Rule {
     rule(
         vec![Match::NotIif("lo".into()), Match::DAddr(loopback4())],
