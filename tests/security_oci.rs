@@ -6,7 +6,7 @@
 //! | CVE | what the container tries | test |
 //! |-----|--------------------------|------|
 //! | CVE-2019-5736 | overwrite the runtime through `/proc/1/exe` | `tests/oci.rs` `init_binary_cannot_be_overwritten_from_the_container` |
-//! | CVE-2024-21626 | a leaked runtime fd as its cwd | [`cve_2024_21626_leaked_fd_cwd`] (and `tests/oci.rs` `cwd_through_proc_self_fd_is_refused`, `no_runtime_fd_leaks_into_the_container`) |
+//! | CVE-2024-21626 | a leaked runtime fd as its cwd, or its program's path | [`cve_2024_21626_leaked_fd_cwd`], [`cve_2024_21626_leaked_fd_program`] (and `tests/oci.rs` `cwd_through_proc_self_fd_is_refused`, `no_runtime_fd_leaks_into_the_container`) |
 //! | CVE-2016-9962 | ptrace / open the fds of the init before `start` | [`cve_2016_9962_init_cannot_be_ptraced`] |
 //! | CVE-2021-30465 | a mount target through a symlink out of the root | `tests/oci.rs` `mount_target_symlink_cannot_escape_the_rootfs` |
 //! | CVE-2019-19921 | `/proc` a symlink elsewhere | `tests/oci.rs` `proc_is_never_mounted_through_a_symlink` |
@@ -66,6 +66,35 @@ fn cve_2024_21626_leaked_fd_cwd() {
             cwd.display()
         );
         oci.ok(&["delete", "--force", &id]);
+    }
+}
+
+#[test]
+fn cve_2024_21626_leaked_fd_program() {
+    // The second form: the program named through a leaked fd
+    // (`/proc/self/fd/N/<host path>`). A program that exists only on the
+    // host must never run in the container.
+    let oci = Oci::new();
+    let host = tempfile::Builder::new()
+        .prefix("rrun-hostonly-")
+        .tempdir()
+        .unwrap();
+    let sh = host.path().join("sh");
+    std::fs::copy(images().join("busybox/rootfs/bin/busybox"), &sh).unwrap();
+    let mut b = Bundle::new(&["true"]);
+    for n in 3..16 {
+        let prog = format!("/proc/self/fd/{n}{}", sh.display());
+        b.spec["process"]["args"] = json!([prog, "-c", "echo ESCAPED"]);
+        let (code, out, err) = oci.run(&b);
+        assert!(
+            !out.contains("ESCAPED"),
+            "CVE-2024-21626: fd {n} ran a host program in the container"
+        );
+        assert_ne!(code, 0, "fd {n}: {out}");
+        assert!(
+            err.to_lowercase().contains("no such file"),
+            "fd {n}: unclear error: {err}"
+        );
     }
 }
 
