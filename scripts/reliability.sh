@@ -42,7 +42,7 @@ family_security=(
     "-p netd --test ipv6"
     "-p netd --test firewall"
 )
-family_hostile=("--test hostile_api" "--test hostile_images")
+family_hostile=("--test hostile_api" "--test hostile_images" "--test hostile_registry")
 # Families still to be written (issue 17): a family with no test file yet
 # is reported as such, never as passed.
 family_crash=()
