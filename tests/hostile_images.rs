@@ -267,3 +267,58 @@ fn a_gzip_bomb_is_unpacked_in_bounded_memory() {
     }
     assert!(d.ok(&["images", "-a", "-q"]).trim().is_empty());
 }
+
+#[test]
+fn more_layers_than_overlayfs_stacks_are_refused_clearly() {
+    // 520 layers (overlayfs stacks at most 500 lower directories, and a
+    // mount's options fit in one page): the load is refused, or a
+    // container of it fails with a clear line or runs; never a panic or a
+    // daemon gone.
+    let d = Daemon::start();
+    let bb = std::fs::read(images().join("busybox/rootfs/bin/busybox")).unwrap();
+    let mut layers = vec![layer(&[
+        Entry::Dir("bin"),
+        Entry::Program("bin/busybox", &bb),
+        Entry::Symlink("bin/true", "busybox"),
+    ])];
+    for i in 0..519 {
+        let name = format!("l{i}");
+        layers.push(layer(&[Entry::File(&name, "x\n")]));
+    }
+    let layout = oci_layout(d.dir.path(), "many", &layers);
+    let tar = tar_layout(&layout);
+    let out = d.rrun(&["load", "-i", tar.to_str().unwrap()]);
+    assert!(
+        d.rrun(&["version"]).status.success(),
+        "rrund died: {}",
+        d.log()
+    );
+    if !out.status.success() {
+        let err = text(&out.stderr);
+        assert!(
+            err.contains("layer") && !err.contains("panicked"),
+            "unclear: {err}"
+        );
+        assert!(d.ok(&["images", "-a", "-q"]).trim().is_empty());
+        return;
+    }
+    // Loaded (as Docker would not: it stops at 125); a container of it
+    // is refused with the reason, not overlayfs' bare EINVAL.
+    let out = d.rrun(&["run", "--rm", "hostile/many:latest", "true"]);
+    let err = text(&out.stderr);
+    assert!(!out.status.success(), "a 520-layer image ran");
+    assert!(
+        err.contains("520 layers") && err.contains("at most 500"),
+        "unclear failure ({}): {err}",
+        out.status
+    );
+    assert!(
+        d.rrun(&["version"]).status.success(),
+        "rrund died: {}",
+        d.log()
+    );
+    assert!(
+        d.ok(&["ps", "-aq"]).trim().is_empty(),
+        "a half-made container is left"
+    );
+}
