@@ -17,6 +17,8 @@ pub enum Entry<'a> {
     CharDev(&'a str, u32, u32),
     /// An executable file of any bytes.
     Program(&'a str, &'a [u8]),
+    /// A directory with one extended attribute (a PAX `SCHILY.xattr.` record).
+    XattrDir(&'a str, &'a str, &'a [u8]),
 }
 
 fn octal(field: &mut [u8], value: u64) {
@@ -53,6 +55,19 @@ fn push_block(out: &mut Vec<u8>, h: &[u8; 512], data: &[u8]) {
     out.resize(out.len().div_ceil(512) * 512, 0);
 }
 
+/// One PAX record, `"<len> <key>=<value>\n"`, its length counting itself.
+fn pax_record(key: &str, value: &[u8]) -> Vec<u8> {
+    let rest = key.len() + value.len() + 3;
+    let mut len = rest + 1;
+    while (len.to_string().len() + rest) != len {
+        len = len.to_string().len() + rest;
+    }
+    let mut r = format!("{len} {key}=").into_bytes();
+    r.extend_from_slice(value);
+    r.push(b'\n');
+    r
+}
+
 /// A layer of `entries`, in order; a name past 99 bytes goes in a GNU
 /// long-name entry before its own.
 pub fn layer(entries: &[Entry]) -> Vec<u8> {
@@ -65,6 +80,12 @@ pub fn layer(entries: &[Entry]) -> Vec<u8> {
             Entry::Hardlink(n, t) => (*n, b'1', *t, &b""[..], 0o644, (0, 0)),
             Entry::CharDev(n, ma, mi) => (*n, b'3', "", &b""[..], 0o666, (*ma, *mi)),
             Entry::Program(n, d) => (*n, b'0', "", *d, 0o755, (0, 0)),
+            Entry::XattrDir(n, key, value) => {
+                let record = pax_record(&format!("SCHILY.xattr.{key}"), value);
+                let h = header("././@PaxHeader", b'x', "", record.len(), 0o644, (0, 0));
+                push_block(&mut out, &h, &record);
+                (*n, b'5', "", &b""[..], 0o755, (0, 0))
+            }
         };
         if name.len() > 99 {
             let mut long = name.as_bytes().to_vec();
