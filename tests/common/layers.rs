@@ -131,12 +131,27 @@ pub fn oci_layout(dir: &Path, name: &str, layers: &[Vec<u8>]) -> PathBuf {
         std::fs::write(blobs.join(&d), bytes).unwrap();
         (format!("sha256:{d}"), bytes.len())
     };
+    // The layers' digests in one sha256sum run (an image may have
+    // hundreds of layers).
+    let staged: Vec<PathBuf> = (0..layers.len())
+        .map(|i| layout.join(format!("layer-{i}")))
+        .collect();
+    for (l, p) in layers.iter().zip(&staged) {
+        std::fs::write(p, l).unwrap();
+    }
+    let mut args: Vec<&str> = staged.iter().map(|p| p.to_str().unwrap()).collect();
+    args.insert(0, "--");
+    let out = run_timeout(60, Path::new("sha256sum"), &args, None);
+    assert!(out.status.success(), "sha256sum: {}", text(&out.stderr));
+    let sums = text(&out.stdout);
     let mut descs = Vec::new();
     let mut diff_ids = Vec::new();
-    for l in layers {
-        let (d, size) = put(l);
+    for ((l, p), line) in layers.iter().zip(&staged).zip(sums.lines()) {
+        let d = &line[..64];
+        std::fs::rename(p, blobs.join(d)).unwrap();
+        let d = format!("sha256:{d}");
         diff_ids.push(d.clone());
-        descs.push(json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": size}));
+        descs.push(json!({"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": d, "size": l.len()}));
     }
     let config = json!({"architecture": "amd64", "os": "linux",
         "config": {"Cmd": ["sh"]}, "rootfs": {"type": "layers", "diff_ids": diff_ids}});
