@@ -10,14 +10,15 @@
 //!
 //! What the table does:
 //! - `forward`: isolates different networks from each other, keeps internal
-//!   networks inside their bridge, lets other networks out and replies in.
+//!   networks inside their bridge, lets other networks out and replies in,
+//!   and drops anything else routed into a bridge (moby#45610).
 //! - `postrouting` (nat): masquerades traffic leaving a non-internal network,
 //!   and traffic DNAT-ed from the host's 127.0.0.1 into a container.
 //! - `prerouting` / `output` (nat): DNAT for published ports, for traffic
 //!   from outside and from the host itself (including to 127.0.0.1).
 //! - `raw_prerouting`: drops packets from any interface but `lo` aimed at
 //!   127.0.0.0/8, because `route_localnet=1` on a bridge would otherwise let
-//!   a neighbour reach ports published on 127.0.0.1 (moby#45610). IPv6
+//!   a neighbour reach ports published on 127.0.0.1 (CVE-2020-8558). IPv6
 //!   needs no such rule: the kernel itself drops packets for ::1 arriving
 //!   on any other interface (RFC 4291), and there is no `route_localnet`.
 //!
@@ -237,9 +238,10 @@ fn base_chain(
     }
 }
 
-/// moby#45610: with `route_localnet=1` on a bridge, a packet from a
-/// neighbour aimed at 127.0.0.1 would be DNAT-ed to a port published on
-/// loopback. Dropped before conntrack and NAT see it.
+/// CVE-2020-8558: with `route_localnet=1` on a bridge, a packet from a
+/// neighbour (or a container) aimed at 127.0.0.1 would be DNAT-ed to a
+/// port published on loopback, or reach a host service there. Dropped
+/// before conntrack and NAT see it.
 fn loopback_guard() -> Rule {
     rule(
         vec![Match::NotIif("lo".into()), Match::DAddr(loopback4())],
@@ -251,12 +253,16 @@ fn loopback_guard() -> Rule {
 /// (public: reachable from the outside and from other networks alike, as
 /// through Docker's host-gateway); then every isolation drop; then the
 /// remaining accepts, so an accept for one bridge never lets through what
-/// another bridge's isolation drops.
+/// another bridge's isolation drops; last, whatever else is routed into a
+/// bridge is dropped (moby#45610: a host on the uplink routing to a
+/// container's address directly reached ports published only on
+/// 127.0.0.1, or not published at all; Docker 28 drops it too).
 fn forward_rules(networks: &[FwNetwork]) -> Vec<Rule> {
     let mut sealed = Vec::new();
     let mut published_in = Vec::new();
     let mut isolation = Vec::new();
     let mut accepts = Vec::new();
+    let mut unpublished = Vec::new();
     for n in networks {
         let br = || n.bridge.clone();
         let others: Vec<String> = networks
@@ -286,6 +292,7 @@ fn forward_rules(networks: &[FwNetwork]) -> Vec<Rule> {
                 Action::Accept,
             ));
             accepts.push(rule(vec![Match::Iif(br())], Action::Accept));
+            unpublished.push(rule(vec![Match::Oif(br())], Action::Drop));
         }
     }
     sealed
@@ -293,6 +300,7 @@ fn forward_rules(networks: &[FwNetwork]) -> Vec<Rule> {
         .chain(published_in)
         .chain(isolation)
         .chain(accepts)
+        .chain(unpublished)
         .collect()
 }
 
@@ -883,6 +891,16 @@ mod tests {
             .iter()
             .position(|r| r.action == Action::Accept)
             .unwrap();
+        // Last, one drop per non-internal bridge of what is routed into it
+        // unasked (moby#45610).
+        let (rest, unpublished) = rest.split_at(rest.len() - 2);
+        assert_eq!(
+            unpublished,
+            [
+                rule(vec![Match::Oif("rr-a".into())], Action::Drop),
+                rule(vec![Match::Oif("rr-b".into())], Action::Drop)
+            ]
+        );
         assert!(rest[first_accept..]
             .iter()
             .all(|r| r.action == Action::Accept));

@@ -4,6 +4,7 @@
 
 pub mod callers;
 pub mod daemon;
+pub mod layers;
 pub mod pty;
 
 use serde_json::{json, Value};

@@ -328,6 +328,7 @@ fn load_oci(store: &Store, members: &HashMap<String, Member>) -> Result<Loaded, 
         .map_err(|e| ArchiveError::Format(format!("index.json: {e}")))?;
     let mut loaded = Loaded::default();
     for desc in index.manifests {
+        check_size(store, &desc)?;
         let body = store.read_blob(&desc.digest, MAX_MANIFEST_SIZE)?;
         let (digest, manifest) = match parse_manifest(&desc.digest, None, &body)? {
             ManifestKind::Image(m) => (desc.digest.clone(), m),
@@ -343,6 +344,9 @@ fn load_oci(store: &Store, members: &HashMap<String, Member>) -> Result<Loaded, 
                 }
             }
         };
+        for d in std::iter::once(&manifest.config).chain(&manifest.layers) {
+            check_size(store, d)?;
+        }
         let config_body = store.read_blob(&manifest.config.digest, MAX_CONFIG_SIZE)?;
         let config = ImageConfig::parse(&manifest.config.digest, &config_body)?;
         let layers: Vec<Digest> = manifest.layers.iter().map(|l| l.digest.clone()).collect();
@@ -367,6 +371,21 @@ fn load_oci(store: &Store, members: &HashMap<String, Member>) -> Result<Loaded, 
         loaded.images.push((digest, refs));
     }
     Ok(loaded)
+}
+
+/// A blob must be as long as its descriptor says, as containerd's content
+/// store checks (issue 17: a descriptor whose size lies was loaded). A
+/// missing blob is left to the read that needs it.
+fn check_size(store: &Store, desc: &crate::manifest::Descriptor) -> Result<(), ArchiveError> {
+    match store.blob_path(&desc.digest).metadata() {
+        Ok(m) if m.len() != desc.size => Err(ArchiveError::Format(format!(
+            "blob {} is {} bytes but its descriptor says {}: the archive is corrupt",
+            desc.digest,
+            m.len(),
+            desc.size
+        ))),
+        _ => Ok(()),
+    }
 }
 
 /// Writes a Docker schema 2 manifest for layers already in the store.

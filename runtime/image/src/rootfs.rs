@@ -19,6 +19,10 @@ pub enum RootfsError {
         "the overlay options for {layers} layers are {len} bytes, over the kernel's one-page limit"
     )]
     TooManyLayers { layers: usize, len: usize },
+    #[error(
+        "the image has {0} layers; overlayfs stacks at most {OVERLAY_MAX_STACK}: squash or rebuild it with fewer layers"
+    )]
+    TooDeep(usize),
     #[error("mount overlay on {target}: {source}")]
     Mount {
         target: PathBuf,
@@ -172,6 +176,10 @@ fn is_opaque(dir: &Path) -> bool {
 
 /// Mounts the image's root at `target` with the container's `upper` and
 /// `work` directories (which must exist, on one filesystem).
+/// overlayfs' limit on lower layers (OVL_MAX_STACK); past it the kernel
+/// only says EINVAL (issue 17: a 1000-layer image gave that bare error).
+pub const OVERLAY_MAX_STACK: usize = 500;
+
 pub fn mount_rootfs(
     store: &Store,
     image: &LocalImage,
@@ -179,6 +187,9 @@ pub fn mount_rootfs(
     work: &Path,
     target: &Path,
 ) -> Result<(), RootfsError> {
+    if image.chain_ids.len() > OVERLAY_MAX_STACK {
+        return Err(RootfsError::TooDeep(image.chain_ids.len()));
+    }
     for chain in &image.chain_ids {
         let p = snapshot_path(store, chain);
         if !p.is_dir() {

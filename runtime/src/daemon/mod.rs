@@ -139,6 +139,14 @@ impl Daemon {
             .with_context(|| format!("create {}", opts.data_root.display()))?;
         std::fs::create_dir_all(&opts.exec_root)
             .with_context(|| format!("create {}", opts.exec_root.display()))?;
+        // CVE-2021-41091: no other user may walk into the containers'
+        // roots (their setuid binaries, their files) through the data
+        // root or the executor's state: Docker's 0710, runc's 0700.
+        use std::os::unix::fs::PermissionsExt;
+        for (dir, mode) in [(&opts.data_root, 0o710), (&opts.exec_root, 0o700)] {
+            std::fs::set_permissions(dir, std::fs::Permissions::from_mode(mode))
+                .with_context(|| format!("chmod {mode:o} {}", dir.display()))?;
+        }
         let images = rrun_image::Store::open(&opts.data_root).context("open the image store")?;
         let mut reg = rrun_image::registry::RegistryOptions::default();
         if opts.config_file.exists() {

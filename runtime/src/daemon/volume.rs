@@ -192,25 +192,27 @@ impl Daemon {
     }
 
     pub fn volume_create(&self, body: &Value) -> ApiResult<Value> {
-        let name = match body["Name"].as_str() {
+        // Typed as Docker's VolumeCreateOptions: a field of the wrong type
+        // is a 400, not silently an anonymous volume (issue 17).
+        #[derive(serde::Deserialize)]
+        #[serde(rename_all = "PascalCase")]
+        struct CreateBody {
+            name: Option<String>,
+            driver: Option<String>,
+            driver_opts: Option<BTreeMap<String, String>>,
+            labels: Option<BTreeMap<String, String>>,
+        }
+        let body: CreateBody = serde_json::from_value(body.clone())
+            .map_err(|e| ApiError::bad(format!("invalid volume create request: {e}")))?;
+        let name = match body.name.as_deref() {
             None | Some("") => None,
             Some(n) => Some(VolumeName::try_from(n).map_err(|e| ApiError::bad(e.to_string()))?),
         };
-        let strings = |v: &Value| -> BTreeMap<String, String> {
-            v.as_object()
-                .map(|o| {
-                    o.iter()
-                        .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-                        .collect()
-                })
-                .unwrap_or_default()
-        };
-        let driver = body["Driver"].as_str().filter(|d| !d.is_empty());
         let req = volumes::CreateRequest {
             name,
-            driver: driver.map(String::from),
-            driver_opts: strings(&body["DriverOpts"]),
-            labels: strings(&body["Labels"]),
+            driver: body.driver.filter(|d| !d.is_empty()),
+            driver_opts: body.driver_opts.unwrap_or_default(),
+            labels: body.labels.unwrap_or_default(),
         };
         let v = self.volumes.create(&req).map_err(vol_err)?;
         self.events.emit(

@@ -155,6 +155,48 @@ pub fn router(d: Arc<Daemon>) -> Router {
         .with_state(d)
 }
 
+/// The largest JSON request body read (a create's config, a network's
+/// options): far above any real one, and a 413 instead of a daemon that
+/// buffers whatever a client sends. Uploads (load, build, archives) are
+/// tars, not JSON, and stream without this limit.
+const JSON_BODY_LIMIT: usize = 16 << 20;
+
+/// A JSON body past [`JSON_BODY_LIMIT`] fails when read (axum answers 413).
+fn limit_json_body(req: Request) -> Request {
+    let json = req
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !json {
+        return req;
+    }
+    req.map(|b| axum::body::Body::new(http_body_util::Limited::new(b, JSON_BODY_LIMIT)))
+}
+
+/// axum's own refusals (a body that is not JSON, a field of the wrong
+/// type, a body too large) are plain text; Docker's clients read
+/// `{"message": …}`, so they get that, with the same status.
+async fn docker_error(resp: Response) -> Response {
+    let plain = resp
+        .headers()
+        .get(axum::http::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    if !plain || !(resp.status().is_client_error() || resp.status().is_server_error()) {
+        return resp;
+    }
+    let status = resp.status();
+    let body = axum::body::to_bytes(resp.into_body(), 64 << 10)
+        .await
+        .unwrap_or_default();
+    ApiError {
+        status,
+        message: String::from_utf8_lossy(&body).trim().to_string(),
+    }
+    .into_response()
+}
+
 /// Checks the `/v1.xx/` prefix and adds Docker's headers to every answer.
 async fn api_headers(req: Request, next: Next) -> Response {
     // `/version`, `/volumes` are routes; `/v1.41/…` (a digit after `v`) a prefix.
@@ -185,7 +227,7 @@ async fn api_headers(req: Request, next: Next) -> Response {
             }
         }
     }
-    let mut resp = next.run(req).await;
+    let mut resp = docker_error(next.run(limit_json_body(req)).await).await;
     let h = resp.headers_mut();
     h.insert("Api-Version", HeaderValue::from_static(API_VERSION));
     h.insert("Ostype", HeaderValue::from_static("linux"));
