@@ -9,6 +9,12 @@
 #   memory   the daemon's RSS idle and with the 50 containers running, and
 #            one shim's RSS (rrund + its shims; dockerd + containerd +
 #            containerd-shim-runc-v2)
+#   clients  the wall time of the clients users script against each daemon:
+#            tests/py/test_testcontainers.py under pytest (testcontainers-
+#            python 4, in the venv scripts/install-pydeps.sh makes) and a
+#            docker-compose 1.29 sequence on a two-service busybox project
+#            (up -d, ps, exec -T, logs, stop, up -d, down -v); CLIENT_RUNS
+#            (default 5) runs alternating, medians (rrun and docker only)
 #
 #   scripts/bench-daemon.sh [RUNS]      BENCH_PODMAN=0 to leave podman out
 #
@@ -285,6 +291,59 @@ if want walk && [ -f "$images/mysql/oci/index.json" ] && [ -f "$images/todo-app/
     walk docker dk
     walk rrun rr
     walk docker dk
+fi
+
+if want clients; then
+    scripts/install-pydeps.sh >/dev/null
+    py=${RRUN_PYTHON:-$PWD/.cache/venv/bin/python}
+    cruns=${CLIENT_RUNS:-5}
+    mkdir -p "$work/compose"
+    cat >"$work/compose/docker-compose.yml" <<'YAML'
+version: "3.8"
+services:
+  db:
+    image: busybox
+    command: ["sh", "-c", "echo db ready; exec sleep 3600"]
+    volumes:
+      - dbdata:/data
+  app:
+    image: busybox
+    depends_on: [db]
+    ports:
+      - "127.0.0.1:18080:8080"
+    command: ["sh", "-c", "mkdir -p /www && echo hi > /www/index.html && exec httpd -f -p 8080 -h /www"]
+volumes:
+  dbdata:
+YAML
+    tc_suite() { # SOCKET
+        DOCKER_HOST="unix://$1" TESTCONTAINERS_RYUK_DISABLED=true timeout 300 \
+            nsenter --net="/run/netns/$ns" "$py" -m pytest -q -p no:cacheprovider \
+            tests/py/test_testcontainers.py >"$work/tc.log" 2>&1 || { cat "$work/tc.log" >&2; return 1; }
+    }
+    compose_seq() { # SOCKET
+        local c=(env DOCKER_HOST="unix://$1" COMPOSE_INTERACTIVE_NO_CLI=1 timeout 120 docker-compose
+            -p benchc -f "$work/compose/docker-compose.yml")
+        "${c[@]}" up -d && "${c[@]}" ps && "${c[@]}" exec -T app echo hi &&
+            "${c[@]}" logs && "${c[@]}" stop && "${c[@]}" up -d && "${c[@]}" down -v
+    }
+    echo "== clients, $cruns runs alternating (s, median): testcontainers module; docker-compose sequence"
+    for e in rrun docker; do : >"$work/$e.tc"; : >"$work/$e.dc"; done
+    for _ in $(seq "$cruns"); do
+        for e in rrun docker; do
+            sock=$work/rrun.sock
+            [ "$e" = docker ] && sock=$work/docker.sock
+            t0=$(now_us); tc_suite "$sock"; t1=$(now_us)
+            compose_seq "$sock" >"$work/compose.log" 2>&1 || { cat "$work/compose.log" >&2; exit 1; }
+            t2=$(now_us)
+            echo $((t1 - t0)) >>"$work/$e.tc"
+            echo $((t2 - t1)) >>"$work/$e.dc"
+        done
+    done
+    for e in rrun docker; do
+        printf '%-8s testcontainers %6.2f s   docker-compose %6.2f s\n' "$e" \
+            "$(echo "$(median <"$work/$e.tc") / 1000000" | bc -l)" \
+            "$(echo "$(median <"$work/$e.dc") / 1000000" | bc -l)"
+    done
 fi
 
 echo "== memory (RSS, MiB)"
