@@ -14,6 +14,7 @@ mod autostart;
 pub mod build;
 pub mod client;
 pub mod cmdline;
+pub mod compose;
 pub mod containers;
 pub mod copy;
 pub mod events;
