@@ -7,4 +7,7 @@
 
 pub mod labels;
 pub mod plan;
+pub mod spec;
+pub mod spec_host;
+pub mod spec_net;
 pub mod state;
