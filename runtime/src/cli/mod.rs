@@ -150,6 +150,8 @@ pub enum Cmd {
     /// Manage rrun.
     #[command(subcommand)]
     System(system::SystemCmd),
+    /// Define and run multi-container applications (Docker Compose).
+    Compose(compose::args::ComposeArgs),
     /// Generate the autocompletion script for the specified shell.
     Completion { shell: clap_complete::Shell },
     /// Show the rrun version information.
@@ -249,6 +251,7 @@ fn dispatch(c: &Client, cmd: Cmd) -> Result<i32> {
         Cmd::Image(cmd) => image(cmd),
         Cmd::Events(a) => events::events(c, &a),
         Cmd::System(cmd) => system::system(c, cmd),
+        Cmd::Compose(a) => compose::compose(c, a),
         Cmd::Completion { shell } => system::completion(shell),
         Cmd::Version(a) => system::version(c, a.format.as_deref()),
         Cmd::Info(a) => system::info(c, a.format.as_deref()),

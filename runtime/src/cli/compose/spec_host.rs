@@ -78,10 +78,13 @@ pub fn host_config(p: &Project, s: &Service, publish: bool) -> Result<HostConfig
     Ok(h)
 }
 
+/// `Binds`, `Mounts` and `Tmpfs` of a host config.
+type Storage = (Vec<String>, Vec<Mount>, HashMap<String, String>);
+
 /// Bind and named volumes as `Binds` (Docker creates a missing host path
 /// for these, as the short form promises), anonymous ones as `Mounts`,
 /// tmpfs ones as `Tmpfs`; secrets and configs bound read-only.
-fn volumes(p: &Project, s: &Service) -> Result<(Vec<String>, Vec<Mount>, HashMap<String, String>)> {
+fn volumes(p: &Project, s: &Service) -> Result<Storage> {
     let mut binds = Vec::new();
     let mut mounts = Vec::new();
     let mut tmpfs: HashMap<String, String> = s

@@ -48,11 +48,15 @@ pub fn networking(
             .networks
             .get(*key)
             .ok_or_else(|| anyhow!("service {:?} refers to undefined network {key:?}", s.name))?;
-        let mut aliases = vec![s.name.clone()];
-        if key.as_str() == "default" && !inst.oneoff {
-            aliases.push(inst.name.clone());
+        // A one-off `run` container answers to no service name.
+        let mut aliases = Vec::new();
+        if !inst.oneoff {
+            aliases.push(s.name.clone());
+            if key.as_str() == "default" {
+                aliases.push(inst.name.clone());
+            }
+            aliases.extend(n.aliases.iter().cloned());
         }
-        aliases.extend(n.aliases.iter().cloned());
         let ipam =
             (n.ipv4_address.is_some() || n.ipv6_address.is_some()).then(|| EndpointIpamConfig {
                 ipv4_address: n.ipv4_address.clone(),
