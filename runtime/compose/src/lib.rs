@@ -14,13 +14,21 @@
 
 mod dotenv;
 mod error;
+mod extends;
 mod files;
 mod interpolate;
+mod merge;
 pub mod model;
 mod node;
+mod profiles;
+mod typing;
+mod validate;
+mod yaml_out;
 
 pub use error::LoadError;
 pub use model::Project;
+pub use profiles::with_services;
+pub use yaml_out::to_yaml;
 
 use indexmap::IndexMap;
 use serde_yaml_ng::Value;
@@ -115,32 +123,101 @@ pub(crate) fn parse_file(
 fn assemble(
     trees: Vec<FileTree>,
     setup: files::Setup,
-    _opts: &LoadOptions,
+    opts: &LoadOptions,
 ) -> Result<Project, LoadError> {
-    let name = setup
+    let label = files_label(
+        &trees
+            .iter()
+            .map(|t| PathBuf::from(&t.label))
+            .collect::<Vec<_>>(),
+    );
+    let mut merged = serde_yaml_ng::Mapping::new();
+    for mut t in trees {
+        extends::apply(&mut t, &setup.env)?;
+        if let Value::Mapping(m) = &t.tree {
+            merge::merge_top(&mut merged, m);
+        }
+    }
+    let tree = Value::Mapping(merged);
+    let name = project_name(opts, &setup, &tree, &label)?;
+    let cx = typing::Cx {
+        file: &label,
+        dir: &setup.project_dir,
+        env: &setup.env,
+        project: &name,
+        warnings: Default::default(),
+    };
+    let mut project = typing::project(&tree, &cx)?;
+    project.warnings = cx.warnings.take();
+    profiles::apply(&mut project, &profiles::active(&opts.profiles, &setup.env));
+    profiles::default_network(&mut project);
+    validate::check(&project, &label)?;
+    project.working_dir = setup.project_dir;
+    project.config_files = setup.files;
+    project.environment = setup.env;
+    Ok(project)
+}
+
+/// How errors after the merge name the files: `a.yml` or `a.yml + b.yml`.
+pub(crate) fn files_label(files: &[PathBuf]) -> String {
+    let names: Vec<String> = files.iter().map(|f| f.display().to_string()).collect();
+    if names.is_empty() {
+        "-".into()
+    } else {
+        names.join(" + ")
+    }
+}
+
+/// `-p`, else `COMPOSE_PROJECT_NAME`, else `name:`, each checked; else the
+/// project directory's name made valid, as Compose does.
+fn project_name(
+    opts: &LoadOptions,
+    setup: &files::Setup,
+    tree: &Value,
+    label: &str,
+) -> Result<String, LoadError> {
+    let given = [
+        (opts.project_name.clone(), "-p"),
+        (
+            setup.env.get("COMPOSE_PROJECT_NAME").cloned(),
+            "COMPOSE_PROJECT_NAME",
+        ),
+    ];
+    for (name, origin) in given {
+        if let Some(name) = name.filter(|n| !n.is_empty()) {
+            return valid_name(name, origin);
+        }
+    }
+    if let Some(v) = tree.get("name") {
+        let node = node::Node {
+            v,
+            path: "name".into(),
+            file: label,
+        };
+        return valid_name(node.str()?, "the top-level name:");
+    }
+    let base = setup
         .project_dir
         .file_name()
-        .map(|n| n.to_string_lossy().to_lowercase())
+        .map(|n| n.to_string_lossy().to_string())
         .unwrap_or_default();
-    let _ = trees;
-    Ok(Project {
-        name,
-        working_dir: setup.project_dir,
-        config_files: setup.files,
-        environment: setup.env,
-        ..Default::default()
-    })
+    let name: String = base
+        .to_lowercase()
+        .chars()
+        .filter(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '_' || *c == '-')
+        .collect();
+    let name = name.trim_start_matches(['_', '-']).to_string();
+    valid_name(name, "the project directory's name (give -p)")
 }
 
-/// The project as `compose config` prints it.
-pub fn to_yaml(project: &Project) -> String {
-    serde_yaml_ng::to_string(project).unwrap_or_default()
-}
-
-/// `project` with the services named on the command line (and what they
-/// depend on) enabled even when their profiles are not active, as Compose
-/// does for `up svc` / `run svc`. An unknown name is an error.
-pub fn with_services(project: &Project, names: &[String]) -> Result<Project, LoadError> {
-    let _ = names;
-    Ok(project.clone())
+fn valid_name(name: String, origin: &'static str) -> Result<String, LoadError> {
+    let ok = name.starts_with(|c: char| c.is_ascii_lowercase() || c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    if ok {
+        Ok(name)
+    } else {
+        Err(LoadError::ProjectName { name, origin })
+    }
 }

@@ -39,6 +39,10 @@ pub struct Project {
     pub volumes: IndexMap<String, Volume>,
     pub secrets: IndexMap<String, FileObject>,
     pub configs: IndexMap<String, FileObject>,
+    /// Keys read but not acted on by rrun (`links`, Swarm's `deploy`
+    /// settings, ...), one line each, for the engine to print.
+    #[serde(skip)]
+    pub warnings: Vec<String>,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]

@@ -59,6 +59,15 @@ impl<'a> Node<'a> {
         }
     }
 
+    /// The key path as errors show it (`top level` for the root).
+    pub fn shown_path(&self) -> String {
+        if self.path.is_empty() {
+            "top level".into()
+        } else {
+            self.path.clone()
+        }
+    }
+
     /// The value under `key` of this mapping, with its path.
     pub fn at(&self, key: &str, v: &'a Value) -> Node<'a> {
         Node {
@@ -98,7 +107,7 @@ impl<'a> Node<'a> {
     pub fn wrong(&self, expected: &'static str) -> LoadError {
         LoadError::WrongType {
             file: self.file.to_string(),
-            path: self.path.clone(),
+            path: self.shown_path(),
             expected,
             found: kind(self.v),
         }
@@ -107,7 +116,7 @@ impl<'a> Node<'a> {
     pub fn invalid(&self, what: &'static str, value: &str, hint: impl Into<String>) -> LoadError {
         LoadError::InvalidValue {
             file: self.file.to_string(),
-            path: self.path.clone(),
+            path: self.shown_path(),
             what,
             value: value.to_string(),
             hint: hint.into(),
@@ -159,7 +168,7 @@ impl<'a> Node<'a> {
             if !key.starts_with("x-") && !allowed.contains(&key) {
                 return Err(LoadError::UnknownKey {
                     file: self.file.to_string(),
-                    path: self.path.clone(),
+                    path: self.shown_path(),
                     key: key.to_string(),
                 });
             }
