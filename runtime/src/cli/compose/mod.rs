@@ -39,7 +39,10 @@ use super::Exit;
 use args::{ComposeArgs, ComposeCmd as C};
 
 /// The loader's options from the global flags and the process.
+/// As Compose v2, `--project-directory` is where the files are looked for
+/// when no `-f` names them.
 fn load_options(a: &ComposeArgs) -> Result<LoadOptions> {
+    let cwd = std::env::current_dir().map_err(|e| anyhow!("read the current directory: {e}"))?;
     Ok(LoadOptions {
         files: a.file.clone(),
         project_name: a.project_name.clone(),
@@ -47,8 +50,10 @@ fn load_options(a: &ComposeArgs) -> Result<LoadOptions> {
         env_files: a.env_file.clone(),
         profiles: a.profile.clone(),
         environment: std::env::vars().collect(),
-        working_dir: std::env::current_dir()
-            .map_err(|e| anyhow!("read the current directory: {e}"))?,
+        working_dir: match &a.project_directory {
+            Some(d) => cwd.join(d),
+            None => cwd,
+        },
     })
 }
 
@@ -56,6 +61,9 @@ fn load_options(a: &ComposeArgs) -> Result<LoadOptions> {
 /// enabled even outside the active profiles.
 pub fn load(a: &ComposeArgs, services: &[String]) -> Result<Project> {
     let p = rrun_compose::load(&load_options(a)?)?;
+    for w in &p.warnings {
+        eprintln!("WARN: {w}");
+    }
     if services.is_empty() {
         return Ok(p);
     }

@@ -1,0 +1,463 @@
+//! `rrun compose` end to end, on busybox: a project in the style of the
+//! Compose seed (a db with a named volume, an init directory, an env file
+//! and a healthcheck; an app depending on the db being healthy, with
+//! `.env` interpolation, `extra_hosts` and a published port; a sidecar in
+//! the app's network namespace), through `config`, `up -d`, `ps`, `logs`,
+//! `exec`, `run --rm --service-ports`, `stop`, `up -d` again with the
+//! data kept, a changed environment recreating only that service,
+//! `--scale`, and `down --rmi all --volumes --remove-orphans` leaving
+//! nothing; an external network shared by two projects; a dependency that
+//! exits failing `up` at once, naming it.
+
+mod common;
+
+use common::daemon::{inspect, Daemon};
+use common::{text, unique, wait_for};
+use std::path::Path;
+use std::process::Output;
+use std::time::Duration;
+
+/// busybox's `sleep` as PID 1 ignores SIGTERM; this one stops at once.
+const IDLE: &str = "trap 'exit 0' TERM; sleep 3600 & wait";
+
+fn seed_project() -> String {
+    format!(
+        r#"services:
+  db:
+    image: busybox
+    hostname: database
+    env_file: db.env
+    command: ["sh", "-c", "cat /init/seed.txt >> /data/db.txt; echo db ready for $$DB_NAME; {IDLE}"]
+    volumes:
+      - dbdata:/data
+      - ./init:/init:ro
+    healthcheck:
+      test: ["CMD-SHELL", "test -s /data/db.txt"]
+      interval: 1s
+      retries: 30
+  app:
+    image: busybox
+    depends_on:
+      db:
+        condition: service_healthy
+    environment:
+      DB_HOST: db
+      GREETING: ${{GREETING}}
+    extra_hosts:
+      - "legacy:10.1.2.3"
+    ports:
+      - "127.0.0.1:${{APP_PORT}}:8080"
+    command: ["sh", "-c", "mkdir -p /www && echo $$GREETING > /www/index.html && exec httpd -f -p 8080 -h /www"]
+  sidecar:
+    image: busybox
+    network_mode: "service:app"
+    command: ["sh", "-c", "{IDLE}"]
+volumes:
+  dbdata:
+"#
+    )
+}
+
+/// `rrun compose -p <project> --project-directory <dir> ARGS…`.
+fn compose(d: &Daemon, dir: &Path, project: &str, args: &[&str]) -> Output {
+    let dir = dir.display().to_string();
+    let mut full = vec!["compose", "--project-directory", &dir, "-p", project];
+    full.extend_from_slice(args);
+    d.rrun(&full)
+}
+
+fn ok(d: &Daemon, dir: &Path, project: &str, args: &[&str]) -> String {
+    let out = compose(d, dir, project, args);
+    assert!(
+        out.status.success(),
+        "rrun compose {args:?}: {}{}\n--- rrund log ---\n{}",
+        text(&out.stdout),
+        text(&out.stderr),
+        d.log()
+    );
+    text(&out.stdout)
+}
+
+fn id_of(d: &Daemon, name: &str) -> String {
+    inspect(d, name)["Id"].as_str().unwrap_or("").to_string()
+}
+
+fn write_seed(dir: &Path, port: u16) {
+    std::fs::write(dir.join("compose.yaml"), seed_project()).unwrap();
+    std::fs::write(
+        dir.join(".env"),
+        format!("GREETING=hello-from-env\nAPP_PORT={port}\n"),
+    )
+    .unwrap();
+    std::fs::write(dir.join("db.env"), "DB_NAME=todos\n").unwrap();
+    std::fs::create_dir_all(dir.join("init")).unwrap();
+    std::fs::write(dir.join("init/seed.txt"), "seeded\n").unwrap();
+}
+
+/// `config`, `up -d`, and what Compose v2 names and labels.
+fn up_and_check_labels(d: &Daemon, dir: &Path, p: &str) {
+    let config = ok(d, dir, p, &["config"]);
+    assert!(config.contains("GREETING: hello-from-env"), "{config}");
+    assert_eq!(
+        ok(d, dir, p, &["config", "--services"]),
+        "db\napp\nsidecar\n"
+    );
+    assert_eq!(ok(d, dir, p, &["config", "--volumes"]), "dbdata\n");
+    assert_eq!(ok(d, dir, p, &["config", "-q"]), "");
+
+    ok(d, dir, p, &["up", "-d"]);
+    let v = inspect(d, &format!("{p}-app-1"));
+    let labels = &v["Config"]["Labels"];
+    assert_eq!(labels["com.docker.compose.project"], p);
+    assert_eq!(labels["com.docker.compose.service"], "app");
+    assert_eq!(labels["com.docker.compose.container-number"], "1");
+    assert_eq!(labels["com.docker.compose.oneoff"], "False");
+    assert_eq!(
+        labels["com.docker.compose.config-hash"]
+            .as_str()
+            .unwrap()
+            .len(),
+        64
+    );
+    assert_eq!(
+        labels["com.docker.compose.project.working_dir"],
+        dir.display().to_string()
+    );
+    let net = &v["NetworkSettings"]["Networks"][format!("{p}_default")];
+    let aliases = net["Aliases"].to_string();
+    assert!(aliases.contains("\"app\""), "{v}");
+    let vol = d.ok(&["volume", "inspect", &format!("{p}_dbdata")]);
+    assert!(
+        vol.contains("\"com.docker.compose.volume\": \"dbdata\""),
+        "{vol}"
+    );
+}
+
+/// `ps`, `exec`, the published port, `logs`, the shared namespace.
+fn inspect_running(d: &Daemon, dir: &Path, p: &str, port: u16) {
+    let ps = ok(d, dir, p, &["ps"]);
+    for name in ["app-1", "db-1", "sidecar-1"] {
+        let line = ps
+            .lines()
+            .find(|l| l.starts_with(&format!("{p}-{name}")))
+            .unwrap_or_else(|| panic!("{name}: {ps}"));
+        assert!(line.contains("Up"), "{ps}");
+    }
+    assert!(ps.starts_with("NAME "), "{ps}");
+    assert_eq!(ok(d, dir, p, &["ps", "--services"]), "app\ndb\nsidecar\n");
+    assert_eq!(ok(d, dir, p, &["ps", "-q"]).lines().count(), 3);
+    let json = ok(d, dir, p, &["ps", "--format", "json", "db"]);
+    let row: serde_json::Value = serde_json::from_str(json.trim()).unwrap();
+    assert_eq!(row["Service"], "db");
+    assert_eq!(row["Project"], p);
+
+    let out = ok(d, dir, p, &["exec", "-T", "app", "sh", "-c",
+        "echo $DB_HOST; nslookup db 127.0.0.11 >/dev/null && echo resolved; grep legacy /etc/hosts"]);
+    assert!(out.starts_with("db\nresolved\n10.1.2.3"), "{out}");
+    assert_eq!(
+        ok(d, dir, p, &["exec", "-T", "db", "hostname"]).trim(),
+        "database"
+    );
+    let env = ok(
+        d,
+        dir,
+        p,
+        &[
+            "exec",
+            "-T",
+            "-e",
+            "X=1",
+            "-w",
+            "/tmp",
+            "db",
+            "sh",
+            "-c",
+            "echo $X $PWD",
+        ],
+    );
+    assert_eq!(env.trim(), "1 /tmp");
+    // The sidecar shares the app's network namespace: its localhost:8080
+    // is the app's server.
+    let page = wait_for(
+        "the app's port from the sidecar",
+        Duration::from_secs(20),
+        || {
+            let o = compose(
+                d,
+                dir,
+                p,
+                &[
+                    "exec",
+                    "-T",
+                    "sidecar",
+                    "wget",
+                    "-qO-",
+                    "http://127.0.0.1:8080/",
+                ],
+            );
+            o.status.success().then(|| text(&o.stdout))
+        },
+    );
+    assert_eq!(page, "hello-from-env\n");
+    let page = wait_for("the app's published port", Duration::from_secs(20), || {
+        let url = format!("http://127.0.0.1:{port}/");
+        let o = d.net.exec(10, &["busybox", "wget", "-qO-", &url]);
+        o.status.success().then(|| text(&o.stdout))
+    });
+    assert_eq!(page, "hello-from-env\n");
+    let logs = ok(d, dir, p, &["logs", "--no-color", "db"]);
+    assert!(logs.contains("db-1  | db ready for todos"), "{logs}");
+    let tail = ok(d, dir, p, &["logs", "--tail", "1", "-t", "db"]);
+    assert_eq!(tail.lines().count(), 1, "{tail}");
+}
+
+/// `run --rm --service-ports`: a one-off container beside the service's,
+/// publishing its ports, gone after.
+fn one_off(d: &Daemon, dir: &Path, p: &str, port: u16) {
+    let out = ok(
+        d,
+        dir,
+        p,
+        &[
+            "run",
+            "--rm",
+            "-T",
+            "--no-deps",
+            "-e",
+            "ONE=off",
+            "db",
+            "sh",
+            "-c",
+            "echo $ONE $DB_NAME; hostname",
+        ],
+    );
+    assert!(out.starts_with("off todos\ndatabase"), "{out}");
+    let left = d.ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert!(!left.contains("-run-"), "{left}");
+    // With the service's ports (its own container stopped, which holds
+    // them): the one-off container answers on the published port.
+    ok(d, dir, p, &["stop", "-t", "1", "sidecar", "app"]);
+    let args = [
+        "run",
+        "-d",
+        "--service-ports",
+        "--no-deps",
+        "-e",
+        "GREETING=one-off",
+        "app",
+    ];
+    let name = ok(d, dir, p, &args);
+    let name = name.trim();
+    assert!(name.starts_with(&format!("{p}-app-run-")), "{name}");
+    let v = inspect(d, name);
+    assert_eq!(v["Config"]["Labels"]["com.docker.compose.oneoff"], "True");
+    let page = wait_for(
+        "the one-off's published port",
+        Duration::from_secs(20),
+        || {
+            let url = format!("http://127.0.0.1:{port}/");
+            let o = d.net.exec(10, &["busybox", "wget", "-qO-", &url]);
+            o.status.success().then(|| text(&o.stdout))
+        },
+    );
+    assert_eq!(page, "one-off\n");
+    d.ok(&["rm", "-f", name]);
+    // `up` starts the stopped containers again, the same ones.
+    let app_id = id_of(d, &format!("{p}-app-1"));
+    ok(d, dir, p, &["up", "-d"]);
+    assert_eq!(id_of(d, &format!("{p}-app-1")), app_id);
+    let v = inspect(d, &format!("{p}-sidecar-1"));
+    assert!(v["State"]["Running"].as_bool().unwrap(), "{v}");
+}
+
+/// `stop`, `up -d` with the data kept; a changed environment recreates
+/// only that service (and the sidecar in its namespace).
+fn stop_and_change(d: &Daemon, dir: &Path, p: &str) {
+    let db_id = id_of(d, &format!("{p}-db-1"));
+    ok(d, dir, p, &["stop", "-t", "1"]);
+    assert_eq!(ok(d, dir, p, &["ps", "-q"]), "", "stopped");
+    assert_eq!(ok(d, dir, p, &["ps", "-a", "-q"]).lines().count(), 3);
+    ok(d, dir, p, &["up", "-d"]);
+    let data = wait_for("the second seed line", Duration::from_secs(20), || {
+        let o = compose(d, dir, p, &["exec", "-T", "db", "cat", "/data/db.txt"]);
+        let t = text(&o.stdout);
+        (o.status.success() && t.lines().count() == 2).then_some(t)
+    });
+    assert_eq!(data, "seeded\nseeded\n");
+    assert_eq!(id_of(d, &format!("{p}-db-1")), db_id, "the same container");
+
+    let app_id = id_of(d, &format!("{p}-app-1"));
+    let env = std::fs::read_to_string(dir.join(".env")).unwrap();
+    std::fs::write(dir.join(".env"), env.replace("hello-from-env", "changed")).unwrap();
+    ok(d, dir, p, &["up", "-d"]);
+    assert_eq!(id_of(d, &format!("{p}-db-1")), db_id, "db untouched");
+    assert_ne!(id_of(d, &format!("{p}-app-1")), app_id, "app recreated");
+    let greeting = ok(
+        d,
+        dir,
+        p,
+        &["exec", "-T", "app", "sh", "-c", "echo $GREETING"],
+    );
+    assert_eq!(greeting.trim(), "changed");
+    let page = wait_for(
+        "the new app through the sidecar",
+        Duration::from_secs(20),
+        || {
+            let o = compose(
+                d,
+                dir,
+                p,
+                &[
+                    "exec",
+                    "-T",
+                    "sidecar",
+                    "wget",
+                    "-qO-",
+                    "http://127.0.0.1:8080/",
+                ],
+            );
+            o.status.success().then(|| text(&o.stdout))
+        },
+    );
+    assert_eq!(page, "changed\n");
+    ok(d, dir, p, &["up", "-d", "--scale", "sidecar=2", "sidecar"]);
+    assert!(ok(d, dir, p, &["ps"]).contains(&format!("{p}-sidecar-2")));
+}
+
+#[test]
+fn a_seed_project_up_ps_logs_exec_run_stop_change_down() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let proj = tempfile::tempdir().unwrap();
+    let dir = proj.path();
+    let p = unique("cs");
+    write_seed(dir, 18081);
+    up_and_check_labels(&d, dir, &p);
+    inspect_running(&d, dir, &p, 18081);
+    one_off(&d, dir, &p, 18081);
+    stop_and_change(&d, dir, &p);
+
+    // An orphan (a service gone from the file) and a one-off container:
+    // down takes both, and the images, volumes and network.
+    ok(
+        &d,
+        dir,
+        &p,
+        &["run", "-d", "--no-deps", "db", "sh", "-c", IDLE],
+    );
+    let file = std::fs::read_to_string(dir.join("compose.yaml")).unwrap();
+    let without = file.split("  sidecar:").next().unwrap().to_string() + "volumes:\n  dbdata:\n";
+    std::fs::write(dir.join("compose.yaml"), without).unwrap();
+    let out = compose(&d, dir, &p, &["up", "-d"]);
+    assert!(
+        text(&out.stderr).contains("Found orphan containers"),
+        "{}",
+        text(&out.stderr)
+    );
+    ok(
+        &d,
+        dir,
+        &p,
+        &[
+            "down",
+            "--rmi",
+            "all",
+            "--volumes",
+            "--remove-orphans",
+            "-t",
+            "1",
+        ],
+    );
+    let left = d.ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(left, "", "no container left");
+    assert!(!d
+        .ok(&["volume", "ls", "-q"])
+        .contains(&format!("{p}_dbdata")));
+    assert!(!d
+        .ok(&["network", "ls", "--format", "{{.Name}}"])
+        .contains(&format!("{p}_default")));
+    assert!(!d
+        .ok(&["images", "--format", "{{.Repository}}"])
+        .contains("busybox"));
+}
+
+#[test]
+fn two_projects_share_an_external_network() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let shared = unique("shared");
+    d.ok(&["network", "create", &shared]);
+    let (back, front) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    let file = |svc: &str| {
+        format!(
+            "services:\n  {svc}:\n    image: busybox\n    command: [\"sh\", \"-c\", \"{IDLE}\"]\n    networks: [shared]\nnetworks:\n  shared:\n    external: true\n    name: {shared}\n"
+        )
+    };
+    std::fs::write(back.path().join("compose.yaml"), file("api")).unwrap();
+    std::fs::write(front.path().join("compose.yaml"), file("web")).unwrap();
+    let (pb, pf) = (unique("back"), unique("front"));
+    ok(&d, back.path(), &pb, &["up", "-d"]);
+    ok(&d, front.path(), &pf, &["up", "-d"]);
+    let out = ok(
+        &d,
+        front.path(),
+        &pf,
+        &["exec", "-T", "web", "nslookup", "api", "127.0.0.11"],
+    );
+    assert!(out.contains("Address"), "{out}");
+    ok(&d, back.path(), &pb, &["down", "-t", "1"]);
+    // The external network stays, and the other project on it runs.
+    assert!(d
+        .ok(&["network", "ls", "--format", "{{.Name}}"])
+        .contains(&shared));
+    assert!(ok(&d, front.path(), &pf, &["ps"]).contains("Up"));
+    let ls = d.ok(&["compose", "ls"]);
+    assert!(ls.contains(&pf) && !ls.contains(&pb), "{ls}");
+    ok(&d, front.path(), &pf, &["down", "-t", "1"]);
+    assert!(d
+        .ok(&["network", "ls", "--format", "{{.Name}}"])
+        .contains(&shared));
+}
+
+#[test]
+fn a_dependency_that_exits_fails_up_naming_it() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let proj = tempfile::tempdir().unwrap();
+    let dir = proj.path();
+    std::fs::write(
+        dir.join("compose.yaml"),
+        r#"services:
+  db:
+    image: busybox
+    command: ["sh", "-c", "exit 3"]
+    healthcheck:
+      test: ["CMD", "true"]
+      interval: 1s
+  migrate:
+    image: busybox
+    command: ["true"]
+  app:
+    image: busybox
+    command: ["true"]
+    depends_on:
+      migrate:
+        condition: service_completed_successfully
+      db:
+        condition: service_healthy
+"#,
+    )
+    .unwrap();
+    let p = unique("dep");
+    let out = compose(&d, dir, &p, &["up", "-d"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("container {p}-db-1 (service \"db\") exited (3)")),
+        "{err}"
+    );
+    // The app was never created.
+    let ps = ok(&d, dir, &p, &["ps", "-a", "--services"]);
+    assert_eq!(ps, "db\nmigrate\n");
+    ok(&d, dir, &p, &["down"]);
+}
