@@ -461,3 +461,104 @@ fn a_dependency_that_exits_fails_up_naming_it() {
     assert_eq!(ps, "db\nmigrate\n");
     ok(&d, dir, &p, &["down"]);
 }
+
+/// `up` attached: each container's lines under its prefix, the exits
+/// told, `--exit-code-from` giving the job's code and stopping the rest;
+/// `build:` images made by `up` (and taken by `down --rmi local`).
+#[test]
+fn attached_up_exit_code_from_and_build() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let proj = tempfile::tempdir().unwrap();
+    let dir = proj.path();
+    std::fs::create_dir(dir.join("web")).unwrap();
+    std::fs::write(
+        dir.join("web/Dockerfile"),
+        "FROM busybox\nRUN echo built-by-compose > /built\n",
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("compose.yaml"),
+        format!(
+            r#"services:
+  web:
+    build: ./web
+    command: ["sh", "-c", "cat /built; {IDLE}"]
+  job:
+    image: busybox
+    depends_on: [web]
+    command: ["sh", "-c", "echo job says hi; exit 3"]
+"#
+        ),
+    )
+    .unwrap();
+    let p = unique("att");
+    let out = compose(&d, dir, &p, &["up", "--exit-code-from", "job", "-t", "1"]);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.contains("job-1  | job says hi"), "{stdout}");
+    assert!(stdout.contains("job-1 exited with code 3"), "{stdout}");
+    let web = inspect(&d, &format!("{p}-web-1"));
+    assert_eq!(web["State"]["Running"], false, "stopped on the job's exit");
+    assert_eq!(web["Config"]["Image"], format!("{p}-web"));
+    // Its first line came from the built image.
+    let logs = ok(&d, dir, &p, &["logs", "web"]);
+    assert!(logs.contains("web-1  | built-by-compose"), "{logs}");
+    ok(&d, dir, &p, &["down", "--rmi", "local"]);
+    let images = d.ok(&["images", "--format", "{{.Repository}}"]);
+    assert!(!images.contains(&format!("{p}-web")), "{images}");
+    assert!(images.contains("busybox"), "only local images go: {images}");
+}
+
+/// Ctrl-C on an attached `up` stops the project's containers.
+#[test]
+fn ctrl_c_stops_an_attached_up() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let proj = tempfile::tempdir().unwrap();
+    let dir = proj.path();
+    std::fs::write(
+        dir.join("compose.yaml"),
+        format!("services:\n  a:\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo up-a; {IDLE}\"]\n  b:\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo up-b; {IDLE}\"]\n"),
+    )
+    .unwrap();
+    let p = unique("int");
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let mut child = std::process::Command::new("timeout")
+        .args(["-k", "5", "60"])
+        .arg(common::bin("rrun"))
+        .args(["-H", &d.host(), "compose", "--project-directory"])
+        .arg(dir)
+        .args(["-p", &p, "up"])
+        .env("RRUN_NO_AUTOSTART", "1")
+        .stdout(out.reopen().unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(
+        "both services' first lines",
+        Duration::from_secs(30),
+        || {
+            let t = std::fs::read_to_string(out.path()).unwrap();
+            (t.contains("a-1  | up-a") && t.contains("b-1  | up-b")).then_some(())
+        },
+    );
+    // SIGINT to rrun itself (the child of `timeout`): find it by parent.
+    let rrun_pid = wait_for("rrun's pid", Duration::from_secs(5), || {
+        let o = common::run_timeout(
+            5,
+            Path::new("pgrep"),
+            &["-P", &child.id().to_string()],
+            None,
+        );
+        text(&o.stdout).trim().parse::<i32>().ok()
+    });
+    unsafe { libc::kill(rrun_pid, libc::SIGINT) };
+    let status = wait_for("rrun to end", Duration::from_secs(30), || {
+        child.try_wait().unwrap()
+    });
+    assert_eq!(status.code(), Some(130));
+    assert_eq!(ok(&d, dir, &p, &["ps", "-q"]), "", "all stopped");
+    assert_eq!(ok(&d, dir, &p, &["ps", "-a", "-q"]).lines().count(), 2);
+    ok(&d, dir, &p, &["down"]);
+}
