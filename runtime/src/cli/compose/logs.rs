@@ -5,7 +5,7 @@
 
 use anyhow::Result;
 use std::io::{IsTerminal, Read, Write};
-use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -62,6 +62,17 @@ impl Printer {
             width: targets.iter().map(|t| t.label.len()).max().unwrap_or(0),
             color: color && std::io::stdout().is_terminal(),
             prefix,
+        }
+    }
+
+    /// `db-1 exited with code 3`, coloured as its prefix.
+    pub fn exit_line(&self, i: usize, label: &str, code: i64) -> String {
+        match self.color {
+            true => format!(
+                "\x1b[{}m{label} exited with code {code}\x1b[0m",
+                COLORS[i % COLORS.len()]
+            ),
+            false => format!("{label} exited with code {code}"),
         }
     }
 
@@ -214,6 +225,51 @@ fn stop_all(c: &Client, ts: &[Target], timeout: Option<i64>, kill: bool) {
     });
 }
 
+/// The attached session's state: what ended, what the exit code is.
+struct Session<'a> {
+    c: &'a Client,
+    ts: &'a [Target],
+    printer: &'a Printer,
+    a: &'a Attached,
+    stopping: bool,
+    code: Option<i64>,
+}
+
+impl Session<'_> {
+    /// Ctrl-C: the first stops everything, the next kills it.
+    fn interrupted(&mut self) {
+        let first = !self.stopping;
+        self.stopping = true;
+        eprintln!(
+            "{}",
+            match first {
+                true => "Gracefully stopping... (press Ctrl+C again to force)",
+                false => "Killing...",
+            }
+        );
+        self.code.get_or_insert(130);
+        stop_all(self.c, self.ts, self.a.timeout, !first);
+    }
+
+    /// Container `i`'s output ended: it stopped.
+    fn ended(&mut self, i: usize) {
+        let t = &self.ts[i];
+        let exit = exit_code(self.c, &t.id);
+        println!("{}", self.printer.exit_line(i, &t.label, exit));
+        let from = self.a.exit_code_from.as_deref();
+        if from == Some(t.service.as_str())
+            || (self.a.abort_on_exit && from.is_none() && self.code.is_none())
+        {
+            self.code = Some(exit);
+        }
+        if self.a.abort_on_exit && !self.stopping {
+            self.stopping = true;
+            eprintln!("Aborting on container exit...");
+            stop_all(self.c, self.ts, self.a.timeout, false);
+        }
+    }
+}
+
 /// Follows `ids`' output from `since` until they have all stopped.
 pub fn attached(c: &Client, p: &Project, ids: &[String], since: i64, a: &Attached) -> Result<i32> {
     let mut list = state::containers(c, &p.name)?;
@@ -228,11 +284,18 @@ pub fn attached(c: &Client, p: &Project, ids: &[String], since: i64, a: &Attache
         since: Some(since.to_string()),
         ..Default::default()
     };
+    let mut session = Session {
+        c,
+        ts: &ts,
+        printer: &printer,
+        a,
+        stopping: false,
+        code: None,
+    };
+    INTERRUPTED.store(0, Ordering::SeqCst);
     // SAFETY: the handler only touches an atomic.
     unsafe { libc::signal(libc::SIGINT, on_sigint as *const () as libc::sighandler_t) };
     let (tx, rx) = mpsc::channel();
-    let stopping = AtomicBool::new(false);
-    let mut code: Option<i64> = None;
     std::thread::scope(|s| {
         for (i, t) in ts.iter().enumerate() {
             let (tx, q) = (tx.clone(), &q);
@@ -242,51 +305,55 @@ pub fn attached(c: &Client, p: &Project, ids: &[String], since: i64, a: &Attache
             });
         }
         drop(tx);
-        let mut left = ts.len();
-        let mut seen_int = 0;
+        let (mut left, mut seen) = (ts.len(), 0);
         while left > 0 {
             let n = INTERRUPTED.load(Ordering::SeqCst);
-            if n > seen_int {
-                seen_int = n;
-                let first = !stopping.swap(true, Ordering::SeqCst);
-                eprintln!(
-                    "{}",
-                    if first {
-                        "Gracefully stopping... (press Ctrl+C again to force)"
-                    } else {
-                        "Killing..."
-                    }
-                );
-                code.get_or_insert(130);
-                stop_all(c, &ts, a.timeout, !first);
+            if n > seen {
+                seen = n;
+                session.interrupted();
             }
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(Msg::Line(i, line)) => print!("{}", printer.format(i, &ts[i].label, &line)),
                 Ok(Msg::Ended(i)) => {
                     left -= 1;
-                    let exit = exit_code(c, &ts[i].id);
-                    println!(
-                        "{}",
-                        printer
-                            .format(i, &ts[i].label, &format!("exited with code {exit}"))
-                            .trim_end()
-                            .replace("  | exited", " exited")
-                    );
-                    if a.exit_code_from.as_deref() == Some(ts[i].service.as_str())
-                        || (a.abort_on_exit && a.exit_code_from.is_none() && code.is_none())
-                    {
-                        code = Some(exit);
-                    }
-                    if a.abort_on_exit && !stopping.swap(true, Ordering::SeqCst) {
-                        eprintln!("Aborting on container exit...");
-                        stop_all(c, &ts, a.timeout, false);
-                    }
+                    session.ended(i);
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => {}
                 Err(mpsc::RecvTimeoutError::Disconnected) => break,
             }
         }
     });
+    // SAFETY: back to the default disposition.
     unsafe { libc::signal(libc::SIGINT, libc::SIG_DFL) };
-    Ok(code.unwrap_or(0) as i32)
+    Ok(session.code.unwrap_or(0) as i32)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn prefixes_are_padded_to_the_longest_and_coloured_on_a_terminal() {
+        let plain = Printer {
+            width: 9,
+            color: false,
+            prefix: true,
+        };
+        assert_eq!(plain.format(0, "db-1", "ready"), "db-1       | ready\n");
+        assert_eq!(plain.exit_line(0, "db-1", 3), "db-1 exited with code 3");
+        let colour = Printer {
+            color: true,
+            ..plain
+        };
+        assert_eq!(
+            colour.format(1, "db-1", "x"),
+            "\x1b[33mdb-1       |\x1b[0m x\n"
+        );
+        let bare = Printer {
+            width: 0,
+            color: false,
+            prefix: false,
+        };
+        assert_eq!(bare.format(0, "db-1", "x"), "x\n");
+    }
 }
