@@ -98,3 +98,29 @@ pub fn events(c: &Client, p: &Project, a: &EventsArgs) -> Result<i32> {
     }
     Ok(0)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn container_events_of_the_asked_services_only() {
+        let v = json!({
+            "Type": "container", "Action": "start", "timeNano": 1_700_000_000_000_000_000i64,
+            "Actor": {"ID": "abc", "Attributes": {
+                "name": "p-db-1", "image": "busybox", "com.docker.compose.service": "db"}}
+        });
+        assert_eq!(
+            event(&v, &[], false).unwrap(),
+            "2023-11-14T22:13:20.000000Z container start abc (image=busybox, name=p-db-1)"
+        );
+        let j: Value = serde_json::from_str(&event(&v, &[], true).unwrap()).unwrap();
+        assert_eq!(
+            (j["service"].as_str(), j["action"].as_str()),
+            (Some("db"), Some("start"))
+        );
+        assert!(event(&v, &["app".into()], false).is_none());
+        let net = json!({"Type": "network", "Action": "create"});
+        assert!(event(&net, &[], false).is_none());
+    }
+}

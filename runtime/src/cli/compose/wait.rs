@@ -93,12 +93,12 @@ pub fn dependency(
         match cond {
             DependsCondition::ServiceStarted => {}
             DependsCondition::ServiceHealthy => {
-                ap.status.set("Container", dep, "Waiting", false);
+                ap.status.set("Service", dep, "Waiting", false);
                 healthy(c, &id, dep, true)?;
-                ap.status.set("Container", dep, "Healthy", true);
+                ap.status.set("Service", dep, "Healthy", true);
             }
             DependsCondition::ServiceCompletedSuccessfully => {
-                ap.status.set("Container", dep, "Waiting", false);
+                ap.status.set("Service", dep, "Waiting", false);
                 let v: ContainerWaitResponse = c.post(&format!("/containers/{id}/wait"))?.json()?;
                 if v.status_code != 0 {
                     bail!(
@@ -106,7 +106,7 @@ pub fn dependency(
                         v.status_code
                     );
                 }
-                ap.status.set("Container", dep, "Exited", true);
+                ap.status.set("Service", dep, "Exited", true);
             }
         }
     }
