@@ -562,3 +562,81 @@ fn ctrl_c_stops_an_attached_up() {
     assert_eq!(ok(&d, dir, &p, &["ps", "-a", "-q"]).lines().count(), 2);
     ok(&d, dir, &p, &["down"]);
 }
+
+/// `up --wait`, `--force-recreate`, `--no-recreate`, and the smaller
+/// commands: pause/unpause, top, port, images, restart, kill, rm.
+#[test]
+fn wait_recreate_and_the_small_commands() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let proj = tempfile::tempdir().unwrap();
+    let dir = proj.path();
+    let file = format!(
+        r#"services:
+  web:
+    image: busybox
+    ports: ["127.0.0.1:18083:80"]
+    environment:
+      V: "1"
+    command: ["sh", "-c", "sleep 1; touch /ready; {IDLE}"]
+    healthcheck:
+      test: ["CMD", "test", "-f", "/ready"]
+      interval: 1s
+"#
+    );
+    std::fs::write(dir.join("compose.yaml"), &file).unwrap();
+    let p = unique("small");
+    ok(&d, dir, &p, &["up", "-d", "--wait"]);
+    let ps = ok(&d, dir, &p, &["ps"]);
+    assert!(
+        ps.contains("(healthy)"),
+        "--wait returns once healthy: {ps}"
+    );
+    let name = format!("{p}-web-1");
+    let first = id_of(&d, &name);
+    ok(&d, dir, &p, &["up", "-d", "--force-recreate"]);
+    let second = id_of(&d, &name);
+    assert_ne!(first, second, "--force-recreate");
+    std::fs::write(
+        dir.join("compose.yaml"),
+        file.replace("V: \"1\"", "V: \"2\""),
+    )
+    .unwrap();
+    ok(&d, dir, &p, &["up", "-d", "--no-recreate"]);
+    assert_eq!(
+        id_of(&d, &name),
+        second,
+        "--no-recreate keeps a changed one"
+    );
+
+    assert_eq!(
+        ok(&d, dir, &p, &["port", "web", "80"]).trim(),
+        "127.0.0.1:18083"
+    );
+    let top = ok(&d, dir, &p, &["top"]);
+    assert!(
+        top.starts_with(&format!("{name}\n")) && top.contains("sleep"),
+        "{top}"
+    );
+    let images = ok(&d, dir, &p, &["images"]);
+    assert!(
+        images.contains(&name) && images.contains("busybox"),
+        "{images}"
+    );
+    ok(&d, dir, &p, &["pause"]);
+    assert_eq!(inspect(&d, &name)["State"]["Status"], "paused");
+    ok(&d, dir, &p, &["unpause"]);
+    assert_eq!(inspect(&d, &name)["State"]["Status"], "running");
+    let started = inspect(&d, &name)["State"]["StartedAt"].clone();
+    ok(&d, dir, &p, &["restart", "-t", "1"]);
+    assert_ne!(
+        inspect(&d, &name)["State"]["StartedAt"],
+        started,
+        "restarted"
+    );
+    ok(&d, dir, &p, &["kill"]);
+    assert_eq!(inspect(&d, &name)["State"]["Running"], false);
+    ok(&d, dir, &p, &["rm", "-f"]);
+    assert_eq!(ok(&d, dir, &p, &["ps", "-a", "-q"]), "");
+    ok(&d, dir, &p, &["down"]);
+}
