@@ -190,7 +190,12 @@ pub fn main(cli: Cli) -> i32 {
         }
     };
     // Only commands that talk to the daemon start one.
-    if !matches!(cli.command, Cmd::Completion { .. }) {
+    let offline = match &cli.command {
+        Cmd::Completion { .. } => true,
+        Cmd::Compose(a) => !a.needs_daemon(),
+        _ => false,
+    };
+    if !offline {
         autostart::ensure(&socket, &cli.host);
     }
     let result = Client::new(socket).and_then(|c| dispatch(&c, cli.command));

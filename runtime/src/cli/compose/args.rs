@@ -24,6 +24,13 @@ pub struct ComposeArgs {
     pub cmd: ComposeCmd,
 }
 
+impl ComposeArgs {
+    /// `config` and `version` read no daemon (and start none).
+    pub fn needs_daemon(&self) -> bool {
+        !matches!(self.cmd, ComposeCmd::Config(_) | ComposeCmd::Version(_))
+    }
+}
+
 #[derive(Debug, Subcommand)]
 pub enum ComposeCmd {
     /// Parse, resolve and render the Compose file in canonical format.

@@ -225,8 +225,11 @@ pub fn plan_up(p: &Project, cur: &Current, o: &UpOptions) -> Result<Plan> {
             {
                 recreated.insert(name.clone());
             }
+            // `--no-deps`: what is not planned is not waited for.
+            let mut depends_on = dependencies(s);
+            depends_on.retain(|(d, _)| selected.contains(d));
             plans.push(ServicePlan {
-                depends_on: dependencies(s),
+                depends_on,
                 name,
                 actions,
             });
@@ -309,12 +312,27 @@ pub fn plan_down(p: &Project, cur: &Current, o: &DownOptions) -> Result<DownPlan
     }
     // Disabled services' containers are the project's: `down` takes them
     // (docker/compose#8432); true orphans only with `--remove-orphans`.
+    // A project known by name only (`down -p x`, no file): everything
+    // labelled with it is its own.
+    let bare = p.services.is_empty() && p.disabled_services.is_empty();
     for c in &cur.containers {
         let known = p.services.contains_key(&c.service);
         let disabled = p.disabled_services.contains_key(&c.service);
-        if !c.oneoff && !known && (disabled || o.remove_orphans) {
+        if !c.oneoff && !known && (disabled || o.remove_orphans || bare) {
             containers.push(c.clone());
         }
+    }
+    if bare {
+        return Ok(DownPlan {
+            containers,
+            networks: cur.networks.clone(),
+            volumes: if o.volumes {
+                cur.volumes.clone()
+            } else {
+                Vec::new()
+            },
+            images: Vec::new(),
+        });
     }
     let owned = |name: &String, external: bool| !external && cur_has(&cur.networks, name);
     let networks = p

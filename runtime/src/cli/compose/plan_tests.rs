@@ -234,6 +234,17 @@ fn selection_takes_dependencies_unless_no_deps() {
     assert_eq!(s.len(), 2);
     let s = select(&p, &one, true).unwrap();
     assert_eq!(s.into_iter().collect::<Vec<_>>(), ["app"]);
+    let o = UpOptions {
+        services: one.clone(),
+        no_deps: true,
+        ..up()
+    };
+    let plan = plan_up(&p, &Current::default(), &o).unwrap();
+    assert_eq!(names(&plan), [vec!["app"]]);
+    assert!(
+        plan.levels[0][0].depends_on.is_empty(),
+        "nothing to wait for"
+    );
     let e = select(&p, &["nope".to_string()], false).unwrap_err();
     assert_eq!(e.to_string(), "no such service: nope");
 }
@@ -326,4 +337,27 @@ fn external_objects_are_never_created_or_removed() {
     };
     let down = plan_down(&p, &cur, &o).unwrap();
     assert!(down.networks.is_empty() && down.volumes.is_empty());
+}
+
+#[test]
+fn a_project_known_by_name_only_takes_all_its_labelled_objects() {
+    let full = project();
+    let p = Project {
+        name: "p".into(),
+        ..Default::default()
+    };
+    let cur = Current {
+        containers: vec![existing(&full, "db", 1, RunState::Running)],
+        networks: vec!["p_default".into()],
+        volumes: vec!["p_dbdata".into()],
+    };
+    let down = plan_down(&p, &cur, &DownOptions::default()).unwrap();
+    assert_eq!(down.containers.len(), 1);
+    assert_eq!(down.networks, ["p_default"]);
+    assert!(down.volumes.is_empty(), "volumes only with -v");
+    let o = DownOptions {
+        volumes: true,
+        ..Default::default()
+    };
+    assert_eq!(plan_down(&p, &cur, &o).unwrap().volumes, ["p_dbdata"]);
 }
