@@ -17,7 +17,8 @@ pub(crate) fn parse(
     env: &dyn Fn(&str) -> Option<String>,
 ) -> Result<IndexMap<String, String>, LoadError> {
     let mut out: IndexMap<String, String> = IndexMap::new();
-    let mut rest = content;
+    // Editors on Windows may start the file with a byte order mark.
+    let mut rest = content.strip_prefix('\u{feff}').unwrap_or(content);
     let mut line = 1;
     loop {
         let trimmed = rest.trim_start_matches(|c: char| c.is_whitespace());
@@ -33,7 +34,7 @@ pub(crate) fn parse(
         let err = |message: String| LoadError::EnvFile {
             file: file.to_string(),
             line,
-            message,
+            message: crate::node::one_line(&message),
         };
         let (key, after, inherited) = key_name(rest).map_err(err)?;
         if inherited {
@@ -215,6 +216,15 @@ mod tests {
         assert_eq!(e["HOME_DIR"], "/home/me");
         assert!(!e.contains_key("NOT_SET"));
         assert_eq!(e["A"], "1");
+    }
+
+    #[test]
+    fn crlf_and_byte_order_mark() {
+        let e = env_of("\u{feff}A=1\r\nB=\"two\"\r\nC='3' \r\n");
+        assert_eq!(
+            (e["A"].as_str(), e["B"].as_str(), e["C"].as_str()),
+            ("1", "two", "3")
+        );
     }
 
     #[test]

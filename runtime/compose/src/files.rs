@@ -32,6 +32,8 @@ pub(crate) struct Setup {
     pub project_dir: PathBuf,
     /// `.env` (or `--env-file`) values, then the shell's over them.
     pub env: IndexMap<String, String>,
+    /// Several default files in the same directory (one is used).
+    pub warnings: Vec<String>,
 }
 
 pub(crate) fn absolute(base: &Path, p: &Path) -> PathBuf {
@@ -47,6 +49,7 @@ pub(crate) fn absolute(base: &Path, p: &Path) -> PathBuf {
 pub(crate) fn setup(opts: &LoadOptions, from_str: bool) -> Result<Setup, LoadError> {
     let wd = &opts.working_dir;
     let explicit_dir = opts.project_directory.as_ref().map(|d| absolute(wd, d));
+    let mut warnings = Vec::new();
     let files = if from_str || !opts.files.is_empty() {
         opts.files.iter().map(|f| absolute(wd, f)).collect()
     } else {
@@ -61,7 +64,11 @@ pub(crate) fn setup(opts: &LoadOptions, from_str: bool) -> Result<Setup, LoadErr
                     .map(|f| absolute(&base, Path::new(f)))
                     .collect()
             }
-            _ => discover(wd)?,
+            _ => {
+                let found = discover(wd)?;
+                warnings = several_defaults(&found);
+                found
+            }
         }
     };
     let project_dir = match (&explicit_dir, files.first()) {
@@ -79,6 +86,7 @@ pub(crate) fn setup(opts: &LoadOptions, from_str: bool) -> Result<Setup, LoadErr
         files,
         project_dir,
         env,
+        warnings,
     })
 }
 
@@ -122,6 +130,28 @@ fn read_env_files(opts: &LoadOptions, dir: &Path) -> Result<IndexMap<String, Str
         env.extend(parsed);
     }
     Ok(env)
+}
+
+/// Compose's warning when the directory of the first file holds more than
+/// one of the default names.
+fn several_defaults(files: &[PathBuf]) -> Vec<String> {
+    let Some(dir) = files.first().and_then(|f| f.parent()) else {
+        return vec![];
+    };
+    let found: Vec<String> = DEFAULT_FILES
+        .iter()
+        .filter(|n| dir.join(n).is_file())
+        .map(|n| n.to_string())
+        .collect();
+    if found.len() < 2 {
+        return vec![];
+    }
+    vec![format!(
+        "found several Compose files in {}: {}; using {}",
+        dir.display(),
+        found.join(", "),
+        found[0]
+    )]
 }
 
 /// The first default file in `dir` or its nearest parent, with its
@@ -184,11 +214,11 @@ mod tests {
             ]
         );
         assert_eq!(s.project_dir, dir);
+        assert!(setup(&opts(&sub), false).unwrap().warnings.is_empty());
         std::fs::write(dir.join("compose.yaml"), "services: {}").unwrap();
-        assert_eq!(
-            setup(&opts(&sub), false).unwrap().files[0],
-            dir.join("compose.yaml")
-        );
+        let s = setup(&opts(&sub), false).unwrap();
+        assert_eq!(s.files[0], dir.join("compose.yaml"));
+        assert!(s.warnings[0].ends_with(": compose.yaml, docker-compose.yml; using compose.yaml"));
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -23,6 +23,16 @@ pub(crate) fn substitute(
     text: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
 ) -> Result<String, TemplateError> {
+    substitute_noting(text, lookup, &mut Vec::new())
+}
+
+/// [`substitute`], noting in `unset` the variables used without a default
+/// that are not set (Compose warns about each).
+pub(crate) fn substitute_noting(
+    text: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    unset: &mut Vec<String>,
+) -> Result<String, TemplateError> {
     let mut out = String::with_capacity(text.len());
     let mut rest = text;
     while let Some(at) = rest.find('$') {
@@ -34,7 +44,7 @@ pub(crate) fn substitute(
         } else if let Some(inner) = after.strip_prefix('{') {
             let end =
                 closing_brace(inner).ok_or(TemplateError::Bad("a `${` is never closed by `}`"))?;
-            out.push_str(&braced(&inner[..end], lookup)?);
+            out.push_str(&braced(&inner[..end], lookup, unset)?);
             rest = &inner[end + 1..];
         } else {
             let len = name_len(after);
@@ -43,12 +53,21 @@ pub(crate) fn substitute(
                     "`$` must start a variable: write `$$` for a literal `$`",
                 ));
             }
-            out.push_str(&lookup(&after[..len]).unwrap_or_default());
+            out.push_str(&plain(&after[..len], lookup, unset));
             rest = &after[len..];
         }
     }
     out.push_str(rest);
     Ok(out)
+}
+
+fn plain(name: &str, lookup: &dyn Fn(&str) -> Option<String>, unset: &mut Vec<String>) -> String {
+    lookup(name).unwrap_or_else(|| {
+        if !unset.iter().any(|u| u == name) {
+            unset.push(name.to_string());
+        }
+        String::new()
+    })
 }
 
 /// The length of the variable name at the start of `s` (`[_a-zA-Z][_a-zA-Z0-9]*`).
@@ -85,7 +104,11 @@ fn closing_brace(s: &str) -> Option<usize> {
 }
 
 /// The inside of `${...}`: a name and an optional operator with its word.
-fn braced(inner: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String, TemplateError> {
+fn braced(
+    inner: &str,
+    lookup: &dyn Fn(&str) -> Option<String>,
+    unset: &mut Vec<String>,
+) -> Result<String, TemplateError> {
     let len = name_len(inner);
     if len == 0 {
         return Err(TemplateError::Bad(
@@ -93,18 +116,18 @@ fn braced(inner: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String
         ));
     }
     let (name, op) = inner.split_at(len);
+    if op.is_empty() {
+        return Ok(plain(name, lookup, unset));
+    }
     let value = lookup(name);
     let set_nonempty = value.as_deref().is_some_and(|v| !v.is_empty());
-    let word = |w: &str| substitute(w, lookup);
-    let missing = |w: &str| {
+    let mut word = |w: &str| substitute_noting(w, lookup, unset);
+    let missing = |w: String| {
         Err(TemplateError::Missing {
             name: name.to_string(),
-            message: word(w)?,
+            message: w,
         })
     };
-    if op.is_empty() {
-        return Ok(value.unwrap_or_default());
-    }
     if let Some(w) = op.strip_prefix(":-") {
         return if set_nonempty {
             Ok(value.unwrap_or_default())
@@ -116,7 +139,7 @@ fn braced(inner: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String
         return if set_nonempty {
             Ok(value.unwrap_or_default())
         } else {
-            missing(w)
+            missing(word(w)?)
         };
     }
     if let Some(w) = op.strip_prefix(":+") {
@@ -130,7 +153,10 @@ fn braced(inner: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String
         return value.map_or_else(|| word(w), Ok);
     }
     if let Some(w) = op.strip_prefix('?') {
-        return value.map_or_else(|| missing(w), Ok);
+        return match value {
+            Some(v) => Ok(v),
+            None => missing(word(w)?),
+        };
     }
     if let Some(w) = op.strip_prefix('+') {
         return if value.is_some() {
@@ -146,12 +172,15 @@ fn braced(inner: &str, lookup: &dyn Fn(&str) -> Option<String>) -> Result<String
 
 /// Interpolates every string value of `tree` in place (keys are left as
 /// written, as Compose does); errors name `file` and the key path.
+/// Returns the variables used without a default that are not set.
 pub(crate) fn interpolate_tree(
     tree: &mut Value,
     file: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
-) -> Result<(), LoadError> {
-    walk(tree, "", file, lookup)
+) -> Result<Vec<String>, LoadError> {
+    let mut unset = Vec::new();
+    walk(tree, "", file, lookup, &mut unset)?;
+    Ok(unset)
 }
 
 fn walk(
@@ -159,23 +188,25 @@ fn walk(
     path: &str,
     file: &str,
     lookup: &dyn Fn(&str) -> Option<String>,
+    unset: &mut Vec<String>,
 ) -> Result<(), LoadError> {
     match v {
         Value::String(s) if s.contains('$') => {
-            *s = substitute(s, lookup).map_err(|e| template_error(e, s, path, file))?;
+            *s = substitute_noting(s, lookup, unset)
+                .map_err(|e| template_error(e, s, path, file))?;
         }
         Value::Sequence(items) => {
             for (i, item) in items.iter_mut().enumerate() {
-                walk(item, &index(path, i), file, lookup)?;
+                walk(item, &index(path, i), file, lookup, unset)?;
             }
         }
         Value::Mapping(map) => {
             for (k, item) in map.iter_mut() {
                 let key = crate::node::scalar_string(k).unwrap_or_default();
-                walk(item, &join(path, &key), file, lookup)?;
+                walk(item, &join(path, &key), file, lookup, unset)?;
             }
         }
-        Value::Tagged(t) => walk(&mut t.value, path, file, lookup)?,
+        Value::Tagged(t) => walk(&mut t.value, path, file, lookup, unset)?,
         _ => {}
     }
     Ok(())
@@ -187,12 +218,12 @@ fn template_error(e: TemplateError, template: &str, path: &str, file: &str) -> L
             file: file.to_string(),
             path: path.to_string(),
             name,
-            message,
+            message: crate::node::one_line(&message),
         },
         TemplateError::Bad(hint) => LoadError::BadTemplate {
             file: file.to_string(),
             path: path.to_string(),
-            template: template.to_string(),
+            template: crate::node::one_line(template),
             hint,
         },
     }
@@ -292,6 +323,15 @@ mod tests {
             "{err}"
         );
         assert!(err.contains("give a port"), "{err}");
+    }
+
+    #[test]
+    fn unset_variables_without_default_are_noted_once() {
+        let mut unset = Vec::new();
+        let out =
+            substitute_noting("$A ${A} ${G:-x} ${C-y} ${D:+z} ${E:-$F}", &env, &mut unset).unwrap();
+        assert_eq!(out, "  x y  ");
+        assert_eq!(unset, ["A", "F"]);
     }
 
     #[test]

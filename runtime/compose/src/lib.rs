@@ -1,4 +1,5 @@
-//! Compose files → a project model, with no side effects.
+//! Compose files → a project model. Pure but for reading the files it is
+//! given (standard input for `-`), `.env` and `env_file`s.
 //!
 //! The loader reads the files as untyped YAML, interpolates variables on
 //! that tree (so `"${PORT}:80"` works), merges `-f` files and `extends`,
@@ -7,8 +8,8 @@
 //! engine (`rrun compose`) works from, in which nothing is ambiguous.
 //!
 //! The steps, each a module taking data and giving data:
-//! [`files`] (which files, which directory, which variables) →
-//! `parse` (YAML, anchors and `<<` merge keys) → [`interpolate`] →
+//! `files` (which files, which directory, which variables) →
+//! `parse` (YAML, anchors and `<<` merge keys) → `interpolate` →
 //! `extends` → `merge` (several `-f`) → `typing` (long forms, unknown keys,
 //! types) → `profiles` → `validate` (references, cycles).
 
@@ -55,17 +56,30 @@ pub struct LoadOptions {
     pub working_dir: PathBuf,
 }
 
-/// Loads the project `opts` names from its files.
+/// Loads the project `opts` names from its files (`-` is standard input,
+/// read to its end).
 pub fn load(opts: &LoadOptions) -> Result<Project, LoadError> {
     let setup = files::setup(opts, false)?;
     let mut trees = Vec::new();
     for file in &setup.files {
-        let label = file.display().to_string();
-        let text = std::fs::read_to_string(file).map_err(|source| LoadError::Read {
+        let label = file
+            .strip_prefix(&opts.working_dir)
+            .unwrap_or(file)
+            .display()
+            .to_string();
+        let read = if file == Path::new("-") {
+            std::io::read_to_string(std::io::stdin())
+        } else {
+            std::fs::read_to_string(file)
+        };
+        let text = read.map_err(|source| LoadError::Read {
             file: label.clone(),
             source,
         })?;
-        let dir = file.parent().unwrap_or(&setup.project_dir).to_path_buf();
+        let dir = match file.parent() {
+            Some(dir) if file != Path::new("-") => dir.to_path_buf(),
+            _ => setup.project_dir.clone(),
+        };
         trees.push(parse_file(&text, &label, &dir, &setup.env)?);
     }
     assemble(trees, setup, opts)
@@ -88,6 +102,8 @@ pub(crate) struct FileTree {
     pub label: String,
     pub dir: PathBuf,
     pub tree: Value,
+    /// Variables used but not set.
+    pub warnings: Vec<String>,
 }
 
 /// YAML text → a mapping with anchors expanded, `<<` merged, variables
@@ -100,7 +116,7 @@ pub(crate) fn parse_file(
 ) -> Result<FileTree, LoadError> {
     let yaml_err = |message: String| LoadError::Yaml {
         file: label.to_string(),
-        message,
+        message: node::one_line(&message),
     };
     let mut tree: Value = serde_yaml_ng::from_str(text).map_err(|e| yaml_err(e.to_string()))?;
     if tree.is_null() {
@@ -111,11 +127,16 @@ pub(crate) fn parse_file(
         return Err(node::Node::root(&tree, label).wrong("a mapping (services:, networks:, ...)"));
     }
     let lookup = |name: &str| env.get(name).cloned();
-    interpolate::interpolate_tree(&mut tree, label, &lookup)?;
+    let unset = interpolate::interpolate_tree(&mut tree, label, &lookup)?;
+    let warnings = unset
+        .iter()
+        .map(|v| format!("{label}: the {v} variable is not set: defaulting to a blank string"))
+        .collect();
     Ok(FileTree {
         label: label.to_string(),
         dir: dir.to_path_buf(),
         tree,
+        warnings,
     })
 }
 
@@ -132,7 +153,9 @@ fn assemble(
             .collect::<Vec<_>>(),
     );
     let mut merged = serde_yaml_ng::Mapping::new();
+    let mut warnings = setup.warnings.clone();
     for mut t in trees {
+        warnings.append(&mut t.warnings);
         extends::apply(&mut t, &setup.env)?;
         if let Value::Mapping(m) = &t.tree {
             merge::merge_top(&mut merged, m);
@@ -148,7 +171,8 @@ fn assemble(
         warnings: Default::default(),
     };
     let mut project = typing::project(&tree, &cx)?;
-    project.warnings = cx.warnings.take();
+    warnings.append(&mut cx.warnings.take());
+    project.warnings = warnings;
     profiles::apply(&mut project, &profiles::active(&opts.profiles, &setup.env));
     profiles::default_network(&mut project);
     validate::check(&project, &label)?;

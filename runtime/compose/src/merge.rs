@@ -113,11 +113,18 @@ fn merge_service_key(key: &str, slot: &mut Value, v: &Value) {
         }
         "volumes" => merge_by(slot, v, volume_target),
         "secrets" | "configs" => merge_by(slot, v, file_target),
+        // Another log driver's options mean nothing to this one.
+        "logging" if driver_changes(slot, v) => *slot = resolve_tags(v),
         "ulimits" | "deploy" | "healthcheck" | "logging" | "blkio_config" | "develop" => {
             merge_mapping(slot, v)
         }
         _ => merge_value(key, slot, v),
     }
+}
+
+fn driver_changes(base: &Value, over: &Value) -> bool {
+    let driver = |v: &Value| untag(v).get("driver").cloned();
+    matches!((driver(base), driver(over)), (Some(a), Some(b)) if a != b)
 }
 
 /// Generic merge by key name: key-value lists, name lists, append-unique

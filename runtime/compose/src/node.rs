@@ -26,6 +26,11 @@ pub(crate) fn kind(v: &Value) -> String {
     }
 }
 
+/// `text` with its line breaks escaped, so an error stays one line.
+pub(crate) fn one_line(text: &str) -> String {
+    text.replace('\r', "\\r").replace('\n', "\\n")
+}
+
 /// `a.b` or `a[0]` appended to a key path.
 pub(crate) fn join(path: &str, key: &str) -> String {
     if path.is_empty() {
@@ -118,8 +123,8 @@ impl<'a> Node<'a> {
             file: self.file.to_string(),
             path: self.shown_path(),
             what,
-            value: value.to_string(),
-            hint: hint.into(),
+            value: one_line(value),
+            hint: one_line(&hint.into()),
         }
     }
 

@@ -89,6 +89,12 @@ fn references(p: &Project, s: &Service, file: &str) -> Result<(), LoadError> {
             ));
         }
     }
+    mount_references(p, s, file)
+}
+
+/// Named volumes, secrets and configs a service mounts.
+fn mount_references(p: &Project, s: &Service, file: &str) -> Result<(), LoadError> {
+    let at = |rest: &str| format!("services.{}.{rest}", s.name);
     for (i, v) in s.volumes.iter().enumerate() {
         match (&v.kind, &v.source) {
             (VolumeType::Volume, Some(src)) if !p.volumes.contains_key(src) => {

@@ -36,7 +36,20 @@ pub fn to_yaml(p: &Project) -> String {
         "configs",
         p.configs.iter().map(|(k, f)| (k.clone(), file_object(f))),
     );
-    serde_yaml_ng::to_string(&Value::Mapping(top)).unwrap_or_default()
+    let mut tree = Value::Mapping(top);
+    escape_dollars(&mut tree);
+    serde_yaml_ng::to_string(&tree).unwrap_or_default()
+}
+
+/// `$` doubled in values (keys are not interpolated), as `docker compose
+/// config` does, so the output is a Compose file that loads back the same.
+fn escape_dollars(v: &mut Value) {
+    match v {
+        Value::String(text) if text.contains('$') => *text = text.replace('$', "$$"),
+        Value::Sequence(items) => items.iter_mut().for_each(escape_dollars),
+        Value::Mapping(m) => m.values_mut().for_each(escape_dollars),
+        _ => {}
+    }
 }
 
 fn s(v: &str) -> Value {
@@ -86,95 +99,52 @@ fn put_map(top: &mut Mapping, key: &str, items: impl Iterator<Item = (String, Va
 
 fn service(sv: &Service) -> Value {
     let mut m = Mapping::new();
-    put(
-        &mut m,
-        "build",
-        sv.build.as_ref().map_or(Value::Null, build),
-    );
-    put(&mut m, "cap_add", strings(&sv.cap_add));
-    put(&mut m, "cap_drop", strings(&sv.cap_drop));
-    put(
-        &mut m,
-        "command",
-        sv.command.as_deref().map_or(Value::Null, strings),
-    );
-    put(
-        &mut m,
-        "configs",
-        Value::Sequence(sv.configs.iter().map(file_ref).collect()),
-    );
-    put(
-        &mut m,
-        "depends_on",
-        Value::Mapping(
-            sv.depends_on
-                .iter()
-                .map(|(k, d)| (s(k), depends(d)))
-                .collect(),
-        ),
-    );
-    put(
-        &mut m,
-        "entrypoint",
-        sv.entrypoint.as_deref().map_or(Value::Null, strings),
-    );
+    let opt = |v: Option<Value>| v.unwrap_or(Value::Null);
+    put(&mut m, "build", opt(sv.build.as_ref().map(build)));
+    put(&mut m, "configs", seq(&sv.configs, file_ref));
+    put(&mut m, "depends_on", keyed(&sv.depends_on, depends));
+    // An empty command or entrypoint is printed: it clears the image's.
+    for (key, words) in [("command", &sv.command), ("entrypoint", &sv.entrypoint)] {
+        if let Some(words) = words {
+            m.insert(s(key), strings(words));
+        }
+    }
     put(&mut m, "environment", opt_map(&sv.environment));
-    put(&mut m, "expose", strings(&sv.expose));
-    put(&mut m, "extra_hosts", strings(&sv.extra_hosts));
     put(
         &mut m,
         "healthcheck",
-        sv.healthcheck.as_ref().map_or(Value::Null, healthcheck),
+        opt(sv.healthcheck.as_ref().map(healthcheck)),
     );
     put(&mut m, "labels", string_map(&sv.labels));
-    put(
-        &mut m,
-        "logging",
-        sv.logging.as_ref().map_or(Value::Null, logging),
-    );
+    put(&mut m, "logging", opt(sv.logging.as_ref().map(logging)));
     put(
         &mut m,
         "network_mode",
-        sv.network_mode.as_ref().map_or(Value::Null, network_mode),
+        opt(sv.network_mode.as_ref().map(network_mode)),
     );
-    put(
-        &mut m,
-        "networks",
-        Value::Mapping(
-            sv.networks
-                .iter()
-                .map(|(k, n)| (s(k), service_network(n)))
-                .collect(),
-        ),
-    );
-    put(
-        &mut m,
-        "ports",
-        Value::Sequence(sv.ports.iter().map(port).collect()),
-    );
-    put(
-        &mut m,
-        "secrets",
-        Value::Sequence(sv.secrets.iter().map(file_ref).collect()),
-    );
-    put(
-        &mut m,
-        "volumes",
-        Value::Sequence(sv.volumes.iter().map(volume_mount).collect()),
-    );
+    put(&mut m, "networks", keyed(&sv.networks, service_network));
+    put(&mut m, "ports", seq(&sv.ports, port));
+    put(&mut m, "secrets", seq(&sv.secrets, file_ref));
+    put(&mut m, "volumes", seq(&sv.volumes, volume_mount));
     put(&mut m, "ulimits", ulimits(sv));
     if sv.replicas != 1 {
         m.insert(s("scale"), sv.replicas.into());
     }
     scalars(&mut m, sv);
-    m.extend(
-        sv.extensions
-            .iter()
-            .map(|(k, v)| (s(k), serde_yaml_ng::to_value(v).unwrap_or(Value::Null))),
-    );
+    for (k, v) in &sv.extensions {
+        m.insert(s(k), serde_yaml_ng::to_value(v).unwrap_or(Value::Null));
+    }
     let mut entries: Vec<(Value, Value)> = m.into_iter().collect();
     entries.sort_by(|a, b| a.0.as_str().cmp(&b.0.as_str()));
     Value::Mapping(entries.into_iter().collect())
+}
+
+fn seq<T>(items: &[T], f: fn(&T) -> Value) -> Value {
+    Value::Sequence(items.iter().map(f).collect())
+}
+
+fn keyed<T>(items: &indexmap::IndexMap<String, T>, f: fn(&T) -> Value) -> Value {
+    Value::Mapping(items.iter().map(|(k, v)| (s(k), f(v))).collect())
 }
 
 /// The plain keys of a service.
@@ -204,6 +174,10 @@ fn scalars(m: &mut Mapping, sv: &Service) {
         put_opt(m, k, v);
     }
     let lists = [
+        ("cap_add", &sv.cap_add),
+        ("cap_drop", &sv.cap_drop),
+        ("expose", &sv.expose),
+        ("extra_hosts", &sv.extra_hosts),
         ("devices", &sv.devices),
         ("dns", &sv.dns),
         ("dns_opt", &sv.dns_opt),

@@ -201,3 +201,28 @@ fn invalid_project_names() {
         "invalid project name `My_App` (from the top-level name:)",
     );
 }
+
+#[test]
+fn invalid_service_name_and_healthcheck_test() {
+    let e = error("services:\n  \"web app\": {image: x}\n");
+    starts(&e, "compose.yaml: services: invalid service name `web app`");
+    let e = error("services:\n  web: {image: x, healthcheck: {test: [curl, localhost]}}\n");
+    starts(&e, "compose.yaml: services.web.healthcheck.test: invalid healthcheck test `curl localhost`: a list starts with CMD");
+}
+
+#[test]
+fn multi_line_values_stay_on_one_line() {
+    let e = error("services:\n  web:\n    image: x\n    command: |\n      echo 'a\n      b\n");
+    starts(
+        &e,
+        "compose.yaml: services.web.command: invalid command `echo 'a\\nb\\n`",
+    );
+    let e = error("services:\n  web:\n    image: \"${X:?line one\n      line two}\"\n");
+    assert!(e.contains("required variable X"), "{e}");
+}
+
+#[test]
+fn network_mode_and_networks_exclude_each_other() {
+    let e = error("services:\n  web: {image: x, network_mode: host, networks: [default]}\n");
+    starts(&e, "compose.yaml: services.web: invalid network settings `host`: network_mode and networks exclude each other");
+}

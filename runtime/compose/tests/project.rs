@@ -68,6 +68,10 @@ volumes:
     assert_eq!(p.volumes["mysql_volume"].name, "tech-notebook_mysql_volume");
     assert_eq!(p.volumes["mysql_volume"].driver.as_deref(), Some("local"));
     assert_eq!(p.networks["default"].name, "tech-notebook_default");
+    assert_eq!(
+        p.warnings,
+        ["docker-compose.yml: version: obsolete, ignored: remove it to avoid confusion"]
+    );
 }
 
 #[test]
@@ -310,7 +314,7 @@ fn stdin_files_name_errors() {
 
 #[test]
 fn config_output_is_compose_v2_shaped_and_loads_back() {
-    let yaml = "services:\n  web:\n    image: nginx\n    command: nginx -g 'daemon off;'\n    ports: [\"127.0.0.1:8080:80\"]\n    volumes: [\"./html:/usr/share/nginx/html:ro\", \"data:/data\"]\n    environment: [A=1, UNSET_X]\n    depends_on: [db]\n    deploy: {replicas: 2}\n  db:\n    image: mysql:5.7\n    network_mode: host\nvolumes:\n  data:\n";
+    let yaml = "services:\n  web:\n    image: nginx\n    command: nginx -g 'daemon off;'\n    ports: [\"127.0.0.1:8080:80\"]\n    volumes: [\"./html:/usr/share/nginx/html:ro\", \"data:/data\"]\n    environment: [A=1, UNSET_X, \"P=$$HOME\"]\n    depends_on: [db]\n    deploy: {replicas: 2}\n  db:\n    image: mysql:5.7\n    network_mode: host\nvolumes:\n  data:\n";
     let p = project(yaml);
     let out = rrun_compose::to_yaml(&p);
     for line in [
@@ -318,7 +322,7 @@ fn config_output_is_compose_v2_shaped_and_loads_back() {
         "services:\n  web:\n",
         "    command:\n    - nginx\n    - -g\n    - daemon off;\n",
         "    depends_on:\n      db:\n        condition: service_started\n        required: true\n",
-        "    environment:\n      A: '1'\n      UNSET_X: null\n",
+        "    environment:\n      A: '1'\n      UNSET_X: null\n      P: $$HOME\n",
         "    networks:\n      default: null\n",
         "    ports:\n    - mode: ingress\n      host_ip: 127.0.0.1\n      target: 80\n      published: '8080'\n      protocol: tcp\n",
         "    - type: bind\n",
@@ -349,4 +353,61 @@ fn config_output_is_compose_v2_shaped_and_loads_back() {
         Some("ingress")
     );
     assert_eq!(again.services, p.services);
+}
+
+#[test]
+fn unset_variables_warn_and_labels_are_relative() {
+    let dir = Dir::new("warn");
+    dir.write(
+        "sub/compose.yaml",
+        "services:\n  web:\n    image: \"app:${TAG}\"\n    environment: [\"A=${NOPE:-fine}\"]\n",
+    );
+    let mut opts = dir.opts();
+    opts.files = vec![dir.path().join("sub/compose.yaml")];
+    let p = load(&opts).unwrap();
+    assert_eq!(p.services["web"].image.as_deref(), Some("app:"));
+    assert_eq!(
+        p.warnings,
+        ["sub/compose.yaml: the TAG variable is not set: defaulting to a blank string"]
+    );
+}
+
+#[test]
+fn seed_build_args_target_and_image_from_variables() {
+    let dir = Dir::new("seedbuild");
+    dir.write(".env", "APP_ENV=develop\nPARAM=from-dotenv\n");
+    dir.write("compose.yaml", "services:\n  www:\n    build:\n      context: .\n      dockerfile: ./infra/docker/www/Dockerfile\n      target: ${APP_ENV}\n      args:\n        - PARAM=$PARAM\n    image: ${APP_ENV}-foo-app\n    container_name: www\n");
+    let p = load(&dir.opts()).unwrap();
+    let www = &p.services["www"];
+    let b = www.build.as_ref().unwrap();
+    assert_eq!(b.context, dir.path());
+    assert_eq!(b.target.as_deref(), Some("develop"));
+    assert_eq!(b.args["PARAM"], Some("from-dotenv".into()));
+    assert_eq!(www.image.as_deref(), Some("develop-foo-app"));
+}
+
+#[test]
+fn include_is_refused_and_old_external_volume_names() {
+    let e = common::error("include: [other.yaml]\nservices: {}\n");
+    assert!(
+        e.starts_with("compose.yaml: include: include is not supported by rrun"),
+        "{e}"
+    );
+    let p = project("services:\n  a: {image: x, volumes: [\"d:/d\"]}\nvolumes:\n  d:\n    external:\n      name: shared-data\n");
+    assert_eq!(
+        (p.volumes["d"].name.as_str(), p.volumes["d"].external),
+        ("shared-data", true)
+    );
+}
+
+#[test]
+fn network_ipam_and_options() {
+    let p = project("services:\n  a: {image: x, networks: [n]}\nnetworks:\n  n:\n    driver: bridge\n    driver_opts: {com.docker.network.bridge.name: br-x}\n    enable_ipv6: true\n    labels: [team=a]\n    ipam:\n      driver: default\n      config:\n        - subnet: 172.28.0.0/16\n          gateway: 172.28.0.1\n          ip_range: 172.28.5.0/24\n");
+    let n = &p.networks["n"];
+    assert_eq!(n.driver_opts["com.docker.network.bridge.name"], "br-x");
+    assert!(n.enable_ipv6);
+    assert_eq!(n.labels["team"], "a");
+    let pool = &n.ipam.as_ref().unwrap().config[0];
+    assert_eq!(pool.subnet.as_deref(), Some("172.28.0.0/16"));
+    assert_eq!(pool.gateway.as_deref(), Some("172.28.0.1"));
 }

@@ -124,3 +124,23 @@ fn reset_and_override_tags() {
     assert_eq!(svc(&m)["environment"], yaml("{C: '3'}"));
     assert_eq!(svc(&m)["image"], yaml("a"));
 }
+
+#[test]
+fn logging_options_merge_unless_the_driver_changes() {
+    let m = merged(
+        "services: {web: {logging: {driver: json-file, options: {max-size: 1m}}}}",
+        "services: {web: {logging: {options: {max-file: '3'}}}}",
+    );
+    assert_eq!(
+        svc(&m)["logging"],
+        yaml("{driver: json-file, options: {max-size: 1m, max-file: '3'}}")
+    );
+    let m = merged(
+        "services: {web: {logging: {driver: json-file, options: {max-size: 1m}}}}",
+        "services: {web: {logging: {driver: syslog, options: {tag: x}}}}",
+    );
+    assert_eq!(
+        svc(&m)["logging"],
+        yaml("{driver: syslog, options: {tag: x}}")
+    );
+}

@@ -81,7 +81,11 @@ pub(crate) fn project(tree: &Value, cx: &Cx) -> Result<Project, LoadError> {
     };
     for (key, node) in root.fields(TOP_KEYS)? {
         match key.as_str() {
-            "version" | "name" => {}
+            "version" => cx.warn(
+                &node.path,
+                "obsolete, ignored: remove it to avoid confusion",
+            ),
+            "name" => {}
             "include" => {
                 return Err(LoadError::Unsupported {
                     file: cx.file.to_string(),
@@ -92,6 +96,11 @@ pub(crate) fn project(tree: &Value, cx: &Cx) -> Result<Project, LoadError> {
             }
             "services" => {
                 for (name, svc) in named(&node)? {
+                    let valid = |c: char| c.is_ascii_alphanumeric() || "._-".contains(c);
+                    if name.is_empty() || !name.chars().all(valid) {
+                        let hint = "use only letters, digits, `.`, `_` and `-`";
+                        return Err(node.invalid("service name", &name, hint));
+                    }
                     p.services
                         .insert(name.clone(), service::service(&name, &svc, cx)?);
                 }

@@ -35,6 +35,9 @@ const BUILD_KEYS: &[&str] = &[
     "privileged",
     "additional_contexts",
     "ulimits",
+    "entitlements",
+    "provenance",
+    "sbom",
 ];
 const HEALTH_KEYS: &[&str] = &[
     "test",
@@ -148,13 +151,14 @@ pub(super) fn extra_hosts(n: &Node) -> Result<Vec<String>, LoadError> {
         Ok(())
     };
     match n.v {
-        Value::Mapping(_) => {
-            for (host, v) in n.entries()? {
-                let node = n.at(&host, n.v.get(&host).unwrap_or(&Value::Null));
+        Value::Mapping(m) => {
+            for (host, v) in m {
+                let host = crate::node::scalar_string(host)
+                    .ok_or_else(|| n.wrong("a mapping of host names"))?;
+                let node = n.at(&host, v);
                 for ip in node.str_list()? {
                     push(&node, &host, &ip)?;
                 }
-                let _ = v;
             }
         }
         _ => {
@@ -303,8 +307,13 @@ pub(super) fn healthcheck(n: &Node) -> Result<Healthcheck, LoadError> {
                     Value::String(s) => vec!["CMD-SHELL".to_string(), s.clone()],
                     _ => v.str_list()?,
                 };
-                if test.first().map(String::as_str) == Some("NONE") {
-                    h.disable = true;
+                match test.first().map(String::as_str) {
+                    Some("NONE") => h.disable = true,
+                    Some("CMD" | "CMD-SHELL") => {}
+                    _ => {
+                        let hint = "a list starts with CMD, CMD-SHELL or NONE (a string is run by the shell)";
+                        return Err(v.invalid("healthcheck test", &test.join(" "), hint));
+                    }
                 }
                 h.test = Some(test);
             }

@@ -45,6 +45,7 @@ const KEYS: &[&str] = &[
     "extends",
     "external_links",
     "extra_hosts",
+    "gpus",
     "group_add",
     "healthcheck",
     "hostname",
@@ -52,6 +53,7 @@ const KEYS: &[&str] = &[
     "init",
     "ipc",
     "isolation",
+    "label_file",
     "labels",
     "links",
     "logging",
@@ -60,6 +62,7 @@ const KEYS: &[&str] = &[
     "mem_reservation",
     "mem_swappiness",
     "memswap_limit",
+    "models",
     "network_mode",
     "networks",
     "oom_kill_disable",
@@ -68,8 +71,11 @@ const KEYS: &[&str] = &[
     "pids_limit",
     "platform",
     "ports",
+    "post_start",
+    "pre_stop",
     "privileged",
     "profiles",
+    "provider",
     "pull_policy",
     "read_only",
     "restart",
@@ -86,6 +92,7 @@ const KEYS: &[&str] = &[
     "tmpfs",
     "tty",
     "ulimits",
+    "use_api_socket",
     "user",
     "userns_mode",
     "uts",
@@ -112,14 +119,21 @@ const IGNORED: &[&str] = &[
     "develop",
     "device_cgroup_rules",
     "external_links",
+    "gpus",
     "group_add",
     "isolation",
+    "label_file",
     "links",
     "mem_swappiness",
+    "models",
     "oom_kill_disable",
     "oom_score_adj",
+    "post_start",
+    "pre_stop",
+    "provider",
     "runtime",
     "storage_opt",
+    "use_api_socket",
     "userns_mode",
     "uts",
     "volumes_from",
@@ -155,13 +169,23 @@ pub(super) fn service(name: &str, node: &Node, cx: &Cx) -> Result<Service, LoadE
         s.environment = parts::env_files(n, cx)?;
     }
     if let Some(n) = environment {
+        // A name without a value takes the project's variable; unset, it
+        // leaves an env_file value alone (Compose resolves, then drops).
         for (k, v) in n.key_values('=')? {
-            let v = v.or_else(|| cx.env.get(&k).cloned());
-            s.environment.insert(k, v);
+            match v.or_else(|| cx.env.get(&k).cloned()) {
+                Some(v) => {
+                    s.environment.insert(k, Some(v));
+                }
+                None => {
+                    s.environment.entry(k).or_insert(None);
+                }
+            }
         }
     }
-    if s.network_mode.is_some() {
-        s.networks.clear();
+    if s.network_mode.is_some() && !s.networks.is_empty() {
+        let mode = node.get("network_mode").map(|m| m.scalar()).transpose()?;
+        let hint = "network_mode and networks exclude each other: keep one";
+        return Err(node.invalid("network settings", &mode.unwrap_or_default(), hint));
     }
     s.extensions = extensions(node);
     Ok(s)
@@ -261,9 +285,12 @@ fn complex_key(s: &mut Service, key: &str, n: &Node, cx: &Cx) -> Result<(), Load
         "networks" => s.networks = parts::networks(n)?,
         "network_mode" => s.network_mode = Some(network_mode(n)?),
         "depends_on" => s.depends_on = parts::depends_on(n)?,
-        "healthcheck" => s.healthcheck = Some(parts::healthcheck(n)?),
+        // An empty one changes nothing: the image's healthcheck.
+        "healthcheck" => {
+            s.healthcheck = Some(parts::healthcheck(n)?).filter(|h| *h != Default::default())
+        }
         "ulimits" => s.ulimits = parts::ulimits(n)?,
-        "logging" => s.logging = Some(parts::logging(n)?),
+        "logging" => s.logging = Some(parts::logging(n)?).filter(|l| *l != Default::default()),
         "deploy" => parts::deploy(s, n, cx)?,
         "secrets" => s.secrets = parts::file_refs(n, true)?,
         "configs" => s.configs = parts::file_refs(n, false)?,
@@ -306,4 +333,32 @@ fn network_mode(n: &Node) -> Result<NetworkMode, LoadError> {
             }
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::RefCell;
+
+    /// Every key of KEYS has a reader (no key reaches `unreachable!`),
+    /// whatever its value.
+    #[test]
+    fn every_key_has_a_reader() {
+        let env = IndexMap::new();
+        let cx = Cx {
+            file: "f",
+            dir: std::path::Path::new("/p"),
+            env: &env,
+            project: "p",
+            warnings: RefCell::new(vec![]),
+        };
+        for key in KEYS {
+            for value in ["null", "x", "[x]", "{x: y}", "1", "true"] {
+                let yaml = format!("{key}: {value}");
+                let tree: serde_yaml_ng::Value = serde_yaml_ng::from_str(&yaml).unwrap();
+                let node = Node::root(&tree, "f");
+                let _ = service("web", &node, &cx);
+            }
+        }
+    }
 }

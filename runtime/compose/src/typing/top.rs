@@ -71,7 +71,7 @@ pub(super) fn network(key: &str, n: &Node, cx: &Cx) -> Result<Network, LoadError
             }
             "driver" => net.driver = Some(v.str()?),
             "driver_opts" => net.driver_opts = v.string_map('=')?,
-            "ipam" => net.ipam = Some(ipam(&v)?),
+            "ipam" => net.ipam = Some(ipam(&v)?).filter(|i| *i != Ipam::default()),
             "internal" => net.internal = v.bool()?,
             "enable_ipv6" => net.enable_ipv6 = v.bool()?,
             "attachable" => net.attachable = v.bool()?,
