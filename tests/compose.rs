@@ -640,3 +640,46 @@ fn wait_recreate_and_the_small_commands() {
     assert_eq!(ok(&d, dir, &p, &["ps", "-a", "-q"]), "");
     ok(&d, dir, &p, &["down"]);
 }
+
+/// On a terminal: the resource lines as Compose v2 draws them, coloured
+/// log prefixes, and `exec` with a TTY unless `-T`.
+#[test]
+fn on_a_terminal() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let proj = tempfile::tempdir().unwrap();
+    let dir = proj.path();
+    std::fs::write(
+        dir.join("compose.yaml"),
+        format!("services:\n  a:\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo hello-a; {IDLE}\"]\n"),
+    )
+    .unwrap();
+    let p = unique("tty");
+    let (host, dir_s) = (d.host(), dir.display().to_string());
+    let pty = |args: &[&str]| {
+        let mut full = vec![
+            "-H",
+            &host,
+            "compose",
+            "--project-directory",
+            &dir_s,
+            "-p",
+            &p,
+        ];
+        full.extend_from_slice(args);
+        common::pty::PtySession::spawn(&common::bin("rrun"), &full)
+    };
+    let mut s = pty(&["up", "-d"]);
+    s.expect(
+        &format!("✔ Container {p}-a-1  Started"),
+        Duration::from_secs(30),
+    );
+    assert_eq!(s.wait(Duration::from_secs(30)), 0);
+    let mut s = pty(&["exec", "a", "tty"]);
+    s.expect("/dev/pts/", Duration::from_secs(30));
+    assert_eq!(s.wait(Duration::from_secs(30)), 0);
+    let mut s = pty(&["logs", "a"]);
+    s.expect("\x1b[36ma-1  |\x1b[0m hello-a", Duration::from_secs(30));
+    assert_eq!(s.wait(Duration::from_secs(30)), 0);
+    ok(&d, dir, &p, &["down", "-t", "1"]);
+}
