@@ -683,3 +683,60 @@ fn on_a_terminal() {
     assert_eq!(s.wait(Duration::from_secs(30)), 0);
     ok(&d, dir, &p, &["down", "-t", "1"]);
 }
+
+/// `-f` twice, `--env-file`, `--profile`: a service of an inactive
+/// profile is neither started nor an orphan, and `down` takes its
+/// container (docker/compose#8432).
+#[test]
+fn files_env_file_and_profiles() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let proj = tempfile::tempdir().unwrap();
+    let dir = proj.path();
+    let idle = format!("[\"sh\", \"-c\", \"{IDLE}\"]");
+    std::fs::write(
+        dir.join("base.yaml"),
+        format!("services:\n  web:\n    image: busybox\n    command: {idle}\n    environment:\n      WHO: ${{WHO}}\n  debug:\n    image: busybox\n    profiles: [debug]\n    command: {idle}\n"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.join("over.yaml"),
+        "services:\n  web:\n    environment:\n      EXTRA: from-override\n",
+    )
+    .unwrap();
+    std::fs::write(dir.join("custom.env"), "WHO=from-env-file\n").unwrap();
+    let p = unique("prof");
+    let (base, over, envf) = (
+        dir.join("base.yaml").display().to_string(),
+        dir.join("over.yaml").display().to_string(),
+        dir.join("custom.env").display().to_string(),
+    );
+    let g = ["-f", &base, "-f", &over, "--env-file", &envf];
+    let with =
+        |extra: &[&str]| -> Vec<String> { g.iter().chain(extra).map(|s| s.to_string()).collect() };
+    let run = |args: Vec<String>| {
+        let a: Vec<&str> = args.iter().map(String::as_str).collect();
+        ok(&d, dir, &p, &a)
+    };
+    run(with(&["--profile", "debug", "up", "-d"]));
+    assert_eq!(run(with(&["ps", "--services"])), "debug\nweb\n");
+    let env = run(with(&["exec", "-T", "web", "sh", "-c", "echo $WHO $EXTRA"]));
+    assert_eq!(env.trim(), "from-env-file from-override");
+    // Without the profile: no orphan warning, the debug container kept.
+    let a: Vec<String> = with(&["up", "-d"]);
+    let a: Vec<&str> = a.iter().map(String::as_str).collect();
+    let out = compose(&d, dir, &p, &a);
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    assert!(
+        !text(&out.stderr).contains("orphan"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(run(with(&["ps", "-q"])).lines().count(), 2);
+    run(with(&["down", "-t", "1"]));
+    assert_eq!(
+        d.ok(&["ps", "-a", "-q"]),
+        "",
+        "down took the debug container"
+    );
+}
