@@ -176,6 +176,57 @@ fn inspect_running(d: &Daemon, dir: &Path, p: &str, port: u16) {
         ],
     );
     assert_eq!(env.trim(), "1 /tmp");
+    // stdin reaches the command, as `exec -T db mysql < dump.sql` needs.
+    let dir_s = dir.display().to_string();
+    let piped = common::run_timeout(
+        30,
+        &common::bin("rrun"),
+        &[
+            "-H",
+            &d.host(),
+            "compose",
+            "--project-directory",
+            &dir_s,
+            "-p",
+            p,
+            "exec",
+            "-T",
+            "db",
+            "sh",
+            "-c",
+            "tr a-z A-Z",
+        ],
+        Some("piped in\n"),
+    );
+    assert_eq!(text(&piped.stdout), "PIPED IN\n", "{}", text(&piped.stderr));
+    let piped = common::run_timeout(
+        30,
+        &common::bin("rrun"),
+        &[
+            "-H",
+            &d.host(),
+            "compose",
+            "--project-directory",
+            &dir_s,
+            "-p",
+            p,
+            "run",
+            "--rm",
+            "-T",
+            "--no-deps",
+            "db",
+            "sh",
+            "-c",
+            "tr a-z A-Z",
+        ],
+        Some("to a one-off\n"),
+    );
+    assert_eq!(
+        text(&piped.stdout),
+        "TO A ONE-OFF\n",
+        "{}",
+        text(&piped.stderr)
+    );
     // The sidecar shares the app's network namespace: its localhost:8080
     // is the app's server.
     let page = wait_for(

@@ -33,13 +33,14 @@ pub fn exec(c: &Client, p: &Project, a: &ExecArgs) -> Result<i32> {
                 a.index
             )
         })?;
-    // Compose: a TTY unless -T or stdin is not a terminal.
+    // Compose: a TTY unless -T or stdin is not a terminal; stdin always
+    // (`exec -T db mysql < dump.sql`).
     let term = !a.no_tty && tty::stdin_is_tty();
     cli_exec::exec(
         c,
         cli_exec::ExecArgs {
             detach: a.detach,
-            interactive: term,
+            interactive: !a.detach,
             tty: term,
             env: a.env.clone(),
             user: a.user.clone(),
@@ -125,10 +126,12 @@ pub fn run(c: &Client, p: &Project, a: &RunArgs) -> Result<i32> {
     if a.workdir.is_some() {
         body.working_dir = a.workdir.clone();
     }
+    // As Compose, stdin goes to the container (`run -T db mysql < x.sql`).
+    let stdin = !a.detach;
     body.tty = Some(term);
-    body.open_stdin = Some(term);
-    body.stdin_once = Some(term);
-    body.attach_stdin = Some(term);
+    body.open_stdin = Some(stdin);
+    body.stdin_once = Some(stdin);
+    body.attach_stdin = Some(stdin);
     if let Some(h) = body.host_config.as_mut() {
         h.auto_remove = Some(a.rm);
         // A one-off container is not restarted (Compose drops it too).
@@ -148,5 +151,5 @@ pub fn run(c: &Client, p: &Project, a: &RunArgs) -> Result<i32> {
         println!("{name}");
         return Ok(0);
     }
-    cli_run::run_attached(c, &created.id, a.rm, term, term)
+    cli_run::run_attached(c, &created.id, a.rm, stdin, term)
 }
