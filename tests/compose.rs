@@ -555,7 +555,21 @@ fn attached_up_exit_code_from_and_build() {
     // Its first line came from the built image.
     let logs = ok(&d, dir, &p, &["logs", "web"]);
     assert!(logs.contains("web-1  | built-by-compose"), "{logs}");
-    ok(&d, dir, &p, &["down", "--rmi", "local"]);
+    // Up to date: kept. Rebuilt with a change: recreated from the new image.
+    ok(&d, dir, &p, &["up", "-d", "web"]);
+    let first = inspect(&d, &format!("{p}-web-1"))["Id"].clone();
+    ok(&d, dir, &p, &["up", "-d", "web"]);
+    assert_eq!(inspect(&d, &format!("{p}-web-1"))["Id"], first, "kept");
+    std::fs::write(
+        dir.join("web/Dockerfile"),
+        "FROM busybox\nRUN echo rebuilt > /built\n",
+    )
+    .unwrap();
+    ok(&d, dir, &p, &["up", "-d", "--build", "web"]);
+    assert_ne!(inspect(&d, &format!("{p}-web-1"))["Id"], first, "recreated");
+    let built = ok(&d, dir, &p, &["exec", "-T", "web", "cat", "/built"]);
+    assert_eq!(built, "rebuilt\n");
+    ok(&d, dir, &p, &["down", "--rmi", "local", "-t", "1"]);
     let images = d.ok(&["images", "--format", "{{.Repository}}"]);
     assert!(!images.contains(&format!("{p}-web")), "{images}");
     assert!(images.contains("busybox"), "only local images go: {images}");

@@ -165,6 +165,7 @@ fn container_actions(
     have: &[&Existing],
     o: &UpOptions,
     dependency_recreated: bool,
+    image_id: Option<&String>,
 ) -> Vec<ContainerAction> {
     let hash = labels::config_hash(s);
     let mut out = Vec::new();
@@ -176,7 +177,11 @@ fn container_actions(
             });
             continue;
         }
-        let changed = c.config_hash != hash || dependency_recreated;
+        let old_image = match (image_id, &c.summary.image_id) {
+            (Some(want), Some(has)) => want != has,
+            _ => false,
+        };
+        let changed = c.config_hash != hash || dependency_recreated || old_image;
         let recreate = o.force_recreate || (changed && !o.no_recreate);
         out.push(if recreate {
             ContainerAction::Recreate { old: (*c).clone() }
@@ -218,7 +223,8 @@ pub fn plan_up(p: &Project, cur: &Current, o: &UpOptions) -> Result<Plan> {
             // held it: the joiner is made again too.
             let ns_gone = matches!(&s.network_mode,
                 Some(NetworkMode::Service(d)) if recreated.contains(d));
-            let actions = container_actions(s, replicas, &have, o, ns_gone);
+            let image_id = cur.images.get(&image_of(&p.name, s));
+            let actions = container_actions(s, replicas, &have, o, ns_gone, image_id);
             if actions
                 .iter()
                 .any(|a| matches!(a, ContainerAction::Recreate { .. }))

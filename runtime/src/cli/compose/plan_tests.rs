@@ -116,6 +116,7 @@ fn up_to_date_containers_are_kept_or_started() {
         ],
         networks: vec!["p_default".into()],
         volumes: vec!["p_dbdata".into()],
+        ..Default::default()
     };
     let plan = plan_up(&p, &cur, &up()).unwrap();
     assert!(plan.networks.is_empty() && plan.volumes.is_empty());
@@ -298,6 +299,7 @@ fn down_removes_dependents_first_one_offs_too() {
         ],
         networks: vec!["p_default".into()],
         volumes: vec!["p_dbdata".into()],
+        ..Default::default()
     };
     let o = DownOptions {
         volumes: true,
@@ -350,6 +352,7 @@ fn a_project_known_by_name_only_takes_all_its_labelled_objects() {
         containers: vec![existing(&full, "db", 1, RunState::Running)],
         networks: vec!["p_default".into()],
         volumes: vec!["p_dbdata".into()],
+        ..Default::default()
     };
     let down = plan_down(&p, &cur, &DownOptions::default()).unwrap();
     assert_eq!(down.containers.len(), 1);
@@ -360,4 +363,27 @@ fn a_project_known_by_name_only_takes_all_its_labelled_objects() {
         ..Default::default()
     };
     assert_eq!(plan_down(&p, &cur, &o).unwrap().volumes, ["p_dbdata"]);
+}
+
+#[test]
+fn a_container_of_an_older_image_is_recreated() {
+    let p = project();
+    let mut db = existing(&p, "db", 1, RunState::Running);
+    db.summary.image_id = Some("sha256:old".into());
+    let mut cur = Current {
+        containers: vec![db],
+        ..Default::default()
+    };
+    cur.images.insert("busybox".into(), "sha256:old".into());
+    let plan = plan_up(&p, &cur, &up()).unwrap();
+    assert!(matches!(
+        actions(&plan, "db"),
+        [ContainerAction::Keep { .. }]
+    ));
+    cur.images.insert("busybox".into(), "sha256:new".into());
+    let plan = plan_up(&p, &cur, &up()).unwrap();
+    assert!(matches!(
+        actions(&plan, "db"),
+        [ContainerAction::Recreate { .. }]
+    ));
 }

@@ -90,6 +90,9 @@ pub struct Current {
     pub networks: Vec<String>,
     /// Volume names.
     pub volumes: Vec<String>,
+    /// The services' image references → the id each names now (a
+    /// container of an older id is recreated: `up --build`, a newer pull).
+    pub images: HashMap<String, String>,
 }
 
 impl Current {
@@ -146,5 +149,20 @@ pub fn read(c: &Client, project: &str) -> Result<Current> {
             .into_iter()
             .map(|v| v.name)
             .collect(),
+        images: HashMap::new(),
     })
+}
+
+/// The ids `refs` name now (one request each, all at once); a missing
+/// image is left out.
+pub fn image_ids(c: &Client, refs: &[String]) -> HashMap<String, String> {
+    let paths: Vec<String> = refs
+        .iter()
+        .map(|r| format!("/images/{}/json", super::super::images::encode_path(r)))
+        .collect();
+    let answers = c.get_all::<crate::apimodel::models::ImageInspect>(&paths);
+    refs.iter()
+        .zip(answers)
+        .filter_map(|(r, a)| Some((r.clone(), a.ok()?.id?)))
+        .collect()
 }

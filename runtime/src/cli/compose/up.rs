@@ -10,7 +10,7 @@ use rrun_compose::Project;
 use super::super::client::Client;
 use super::apply::{self, Apply};
 use super::args::{CreateArgs, UpArgs};
-use super::plan::{plan_up, Plan, UpOptions};
+use super::plan::{self, plan_up, Plan, UpOptions};
 use super::state::{self, Current};
 use super::status::Status;
 use super::{images, logs, parallel, wait};
@@ -53,10 +53,19 @@ fn converge(
     o: &UpOptions,
     timeout: Option<i64>,
 ) -> Result<(Current, Plan, Vec<String>)> {
-    let cur = state::read(c, &p.name)?;
-    let plan = plan_up(p, &cur, o)?;
-    let selected: Vec<String> = plan.services().map(|s| s.name.clone()).collect();
+    // The images first: a container of an image that changed (rebuilt,
+    // pulled anew) is recreated.
+    let selected: Vec<String> = plan::select(p, &o.services, o.no_deps)?
+        .into_iter()
+        .collect();
     images::ensure(c, p, &selected, a.build)?;
+    let mut cur = state::read(c, &p.name)?;
+    let refs: Vec<String> = selected
+        .iter()
+        .map(|s| plan::image_of(&p.name, &p.services[s]))
+        .collect();
+    cur.images = state::image_ids(c, &refs);
+    let plan = plan_up(p, &cur, o)?;
     let st = Status::new();
     apply::resources(c, p, &plan, &st)?;
     apply::orphans(c, p, &plan, timeout, &st)?;
