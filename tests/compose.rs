@@ -641,6 +641,7 @@ fn wait_recreate_and_the_small_commands() {
   web:
     image: busybox
     ports: ["127.0.0.1:18083:80"]
+    volumes: ["/cache"]
     environment:
       V: "1"
     command: ["sh", "-c", "sleep 1; touch /ready; {IDLE}"]
@@ -659,9 +660,18 @@ fn wait_recreate_and_the_small_commands() {
     );
     let name = format!("{p}-web-1");
     let first = id_of(&d, &name);
+    ok(
+        &d,
+        dir,
+        &p,
+        &["exec", "-T", "web", "sh", "-c", "echo kept > /cache/x"],
+    );
     ok(&d, dir, &p, &["up", "-d", "--force-recreate"]);
     let second = id_of(&d, &name);
     assert_ne!(first, second, "--force-recreate");
+    // The anonymous volume went over to the new container, as Compose's.
+    let x = ok(&d, dir, &p, &["exec", "-T", "web", "cat", "/cache/x"]);
+    assert_eq!(x, "kept\n");
     std::fs::write(
         dir.join("compose.yaml"),
         file.replace("V: \"1\"", "V: \"2\""),

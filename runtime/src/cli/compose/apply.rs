@@ -6,10 +6,11 @@ use anyhow::{anyhow, bail, Context, Result};
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use rrun_compose::model::{NetworkMode, Project};
+use rrun_compose::model::{NetworkMode, Project, Service};
 
 use crate::apimodel::models::{
-    ContainerCreateResponse, Ipam, IpamConfig, NetworkCreateRequest, VolumeCreateRequest,
+    ContainerCreateResponse, ContainerInspectResponse, Ipam, IpamConfig, NetworkCreateRequest,
+    VolumeCreateRequest,
 };
 use crate::apimodel::query::{CreateQuery, RemoveQuery, StopQuery};
 
@@ -174,6 +175,28 @@ pub fn orphans(
     Ok(())
 }
 
+/// The anonymous volumes of a container being replaced (`(volume,
+/// target)`), which its successor mounts again, as Compose does: an
+/// image's `VOLUME` (a database's data directory) survives a changed
+/// `environment`.
+fn anonymous_volumes(c: &Client, id: &str, s: &Service) -> Result<Vec<(String, String)>> {
+    let v: ContainerInspectResponse = c.get(&format!("/containers/{id}/json"))?;
+    // Named volumes and binds are the file's to mount, not carried over.
+    let given: Vec<&str> = s
+        .volumes
+        .iter()
+        .filter(|v| v.source.is_some())
+        .map(|v| v.target.as_str())
+        .collect();
+    Ok(v.mounts
+        .unwrap_or_default()
+        .into_iter()
+        .filter(|m| m.typ.as_deref() == Some("volume"))
+        .filter_map(|m| Some((m.name?, m.destination?)))
+        .filter(|(_, dest)| !given.contains(&dest.as_str()))
+        .collect())
+}
+
 /// How the services' containers are handled.
 pub struct Apply<'a> {
     pub project: &'a Project,
@@ -255,11 +278,12 @@ impl<'a> Apply<'a> {
                 }
                 ContainerAction::Recreate { old } => {
                     self.status.set("Container", &old.name, "Recreate", false);
+                    let kept = anonymous_volumes(c, &old.id, &self.project.services[&sp.name])?;
                     stop_remove(c, old, self.timeout, false, &Status::silent())?;
-                    ids.push(self.create_one(c, &sp.name, old.number)?);
+                    ids.push(self.create_one(c, &sp.name, old.number, &kept)?);
                 }
                 ContainerAction::Create { number } => {
-                    ids.push(self.create_one(c, &sp.name, *number)?);
+                    ids.push(self.create_one(c, &sp.name, *number, &[])?);
                 }
             }
         }
@@ -284,7 +308,15 @@ impl<'a> Apply<'a> {
     }
 
     /// Creates (and starts) container `number` of `service`; its id.
-    fn create_one(&self, c: &Client, service: &str, number: u32) -> Result<String> {
+    /// `kept`: `(volume, target)` of the replaced container's anonymous
+    /// volumes, mounted again.
+    fn create_one(
+        &self,
+        c: &Client,
+        service: &str,
+        number: u32,
+        kept: &[(String, String)],
+    ) -> Result<String> {
         let p = self.project;
         let s = &p.services[service];
         let name = s
@@ -302,7 +334,15 @@ impl<'a> Apply<'a> {
             joined,
             publish: true,
         };
-        let body = create_body(p, s, &inst)?;
+        let mut body = create_body(p, s, &inst)?;
+        if let Some(h) = body.host_config.as_mut() {
+            let targets: Vec<&String> = kept.iter().map(|(_, t)| t).collect();
+            if let Some(m) = h.mounts.as_mut() {
+                m.retain(|m| m.target.as_ref().is_none_or(|t| !targets.contains(&t)));
+            }
+            let binds = h.binds.get_or_insert_with(Vec::new);
+            binds.extend(kept.iter().map(|(v, t)| format!("{v}:{t}")));
+        }
         self.status.set("Container", &name, "Creating", false);
         let q = CreateQuery {
             name: Some(name.clone()),
