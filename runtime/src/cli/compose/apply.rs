@@ -272,6 +272,16 @@ impl<'a> Apply<'a> {
                         .set("Container", &existing.name, "Running", true);
                     ids.push(existing.id.clone());
                 }
+                ContainerAction::Restart { existing } => {
+                    self.status
+                        .set("Container", &existing.name, "Restarting", false);
+                    let q = StopQuery { t: self.timeout };
+                    c.post(&url(&format!("/containers/{}/restart", existing.id), &q)?)
+                        .with_context(|| format!("restart container {}", existing.name))?;
+                    self.status
+                        .set("Container", &existing.name, "Started", true);
+                    ids.push(existing.id.clone());
+                }
                 ContainerAction::Start { existing } => {
                     self.start_one(c, &existing.id, &existing.name)?;
                     ids.push(existing.id.clone());

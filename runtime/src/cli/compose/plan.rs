@@ -49,6 +49,10 @@ pub enum ContainerAction {
     Keep {
         existing: Existing,
     },
+    /// Up to date, but a dependency with `restart: true` was recreated.
+    Restart {
+        existing: Existing,
+    },
     /// Above the scale, or a duplicate number.
     Remove {
         existing: Existing,
@@ -224,7 +228,20 @@ pub fn plan_up(p: &Project, cur: &Current, o: &UpOptions) -> Result<Plan> {
             let ns_gone = matches!(&s.network_mode,
                 Some(NetworkMode::Service(d)) if recreated.contains(d));
             let image_id = cur.images.get(&image_of(&p.name, s));
-            let actions = container_actions(s, replicas, &have, o, ns_gone, image_id);
+            let mut actions = container_actions(s, replicas, &have, o, ns_gone, image_id);
+            let restart = s
+                .depends_on
+                .iter()
+                .any(|(d, dep)| dep.restart && recreated.contains(d));
+            if restart && o.start {
+                for a in &mut actions {
+                    if let ContainerAction::Keep { existing } = a {
+                        *a = ContainerAction::Restart {
+                            existing: existing.clone(),
+                        };
+                    }
+                }
+            }
             if actions
                 .iter()
                 .any(|a| matches!(a, ContainerAction::Recreate { .. }))

@@ -387,3 +387,40 @@ fn a_container_of_an_older_image_is_recreated() {
         [ContainerAction::Recreate { .. }]
     ));
 }
+
+#[test]
+fn restart_true_restarts_the_dependent_of_a_recreated_service() {
+    let mut p = project();
+    let cur = Current {
+        containers: vec![
+            existing(&p, "db", 1, RunState::Running),
+            existing(&p, "app", 1, RunState::Running),
+        ],
+        ..Default::default()
+    };
+    p.services["db"].hostname = Some("changed".into());
+    let plan = plan_up(&p, &cur, &up()).unwrap();
+    assert!(matches!(
+        actions(&plan, "app"),
+        [ContainerAction::Keep { .. }]
+    ));
+    p.services["app"].depends_on["db"].restart = true;
+    // The app's own hash counts its depends_on: its container is of the
+    // config with `restart: true`, the db's of the old one.
+    let cur = Current {
+        containers: vec![
+            existing(&project(), "db", 1, RunState::Running),
+            existing(&p, "app", 1, RunState::Running),
+        ],
+        ..Default::default()
+    };
+    let plan = plan_up(&p, &cur, &up()).unwrap();
+    assert!(matches!(
+        actions(&plan, "db"),
+        [ContainerAction::Recreate { .. }]
+    ));
+    assert!(matches!(
+        actions(&plan, "app"),
+        [ContainerAction::Restart { .. }]
+    ));
+}
