@@ -152,9 +152,17 @@ fn the_seed_mysql_project() {
     std::fs::write(dir.join("init/01-second.sql"), "CREATE DATABASE second;\n").unwrap();
     let p = unique("todo");
 
-    // up -d pulls both images, waits for the db's health, starts the app.
+    // `pull app` takes the app's image; `up -d` pulls the missing db
+    // image, waits for the db's health, starts the app.
+    let pulled = ok(&d, dir, &p, &["pull", "app"]);
+    assert!(pulled.contains("getting-started/todo-app"), "{pulled}");
     let out = compose(&d, dir, &p, &["up", "-d"]);
     assert!(out.status.success(), "{}{}", text(&out.stderr), d.log());
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(" db Pulling") && !err.contains(" app Pulling"),
+        "{err}"
+    );
     let ps = ok(&d, dir, &p, &["ps"]);
     assert!(
         ps.contains(&format!("{p}-db-1")) && ps.contains("(healthy)"),
