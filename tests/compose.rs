@@ -815,3 +815,65 @@ fn files_env_file_and_profiles() {
         "down took the debug container"
     );
 }
+
+/// `events --json` and `logs -f` follow the project as it changes;
+/// `logs -f` ends when the containers stop.
+#[test]
+fn events_and_logs_follow() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let proj = tempfile::tempdir().unwrap();
+    let dir = proj.path();
+    std::fs::write(
+        dir.join("compose.yaml"),
+        format!("services:\n  a:\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo started-a; sleep 2; echo later-a; {IDLE}\"]\n"),
+    )
+    .unwrap();
+    let p = unique("ev");
+    ok(&d, dir, &p, &["up", "-d"]);
+    let spawn = |args: &[&str], out: &tempfile::NamedTempFile| {
+        std::process::Command::new("timeout")
+            .args(["-k", "5", "60"])
+            .arg(common::bin("rrun"))
+            .args(["-H", &d.host(), "compose", "--project-directory"])
+            .arg(dir)
+            .args(["-p", &p])
+            .args(args)
+            .env("RRUN_NO_AUTOSTART", "1")
+            .stdout(out.reopen().unwrap())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap()
+    };
+    let (ev_out, logs_out) = (
+        tempfile::NamedTempFile::new().unwrap(),
+        tempfile::NamedTempFile::new().unwrap(),
+    );
+    let mut events = spawn(&["events", "--json"], &ev_out);
+    let mut logs = spawn(&["logs", "-f", "--no-color"], &logs_out);
+    let read = |f: &tempfile::NamedTempFile| std::fs::read_to_string(f.path()).unwrap();
+    wait_for("the later log line", Duration::from_secs(20), || {
+        let t = read(&logs_out);
+        (t.contains("a-1  | started-a") && t.contains("a-1  | later-a")).then_some(())
+    });
+    assert!(logs.try_wait().unwrap().is_none(), "logs -f still follows");
+    ok(&d, dir, &p, &["stop", "-t", "1"]);
+    let ended = wait_for("logs -f to end", Duration::from_secs(20), || {
+        logs.try_wait().unwrap()
+    });
+    assert!(ended.success());
+    ok(&d, dir, &p, &["start"]);
+    let ev = wait_for("the start event", Duration::from_secs(20), || {
+        let t = read(&ev_out);
+        t.contains("\"action\":\"start\"").then_some(t)
+    });
+    let first: serde_json::Value = serde_json::from_str(ev.lines().next().unwrap()).unwrap();
+    assert_eq!(first["service"], "a", "{ev}");
+    assert!(
+        ev.contains("\"action\":\"stop\"") || ev.contains("\"action\":\"die\""),
+        "{ev}"
+    );
+    let _ = events.kill();
+    let _ = events.wait();
+    ok(&d, dir, &p, &["down", "-t", "1"]);
+}
