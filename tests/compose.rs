@@ -511,6 +511,13 @@ fn a_dependency_that_exits_fails_up_naming_it() {
     let ps = ok(&d, dir, &p, &["ps", "-a", "--services"]);
     assert_eq!(ps, "db\nmigrate\n");
     ok(&d, dir, &p, &["down"]);
+    let again = compose(&d, dir, &p, &["down"]);
+    assert!(again.status.success());
+    assert!(
+        text(&again.stderr).contains("No resource found to remove"),
+        "{}",
+        text(&again.stderr)
+    );
 }
 
 /// `up` attached: each container's lines under its prefix, the exits
@@ -548,6 +555,10 @@ fn attached_up_exit_code_from_and_build() {
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(3), "{stdout}{}", text(&out.stderr));
     assert!(stdout.contains("job-1  | job says hi"), "{stdout}");
+    assert!(
+        stdout.starts_with("Attaching to job-1, web-1\n"),
+        "{stdout}"
+    );
     assert!(stdout.contains("job-1 exited with code 3"), "{stdout}");
     let web = inspect(&d, &format!("{p}-web-1"));
     assert_eq!(web["State"]["Running"], false, "stopped on the job's exit");

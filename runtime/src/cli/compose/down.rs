@@ -23,6 +23,17 @@ pub fn down(c: &Client, p: &Project, a: &DownArgs) -> Result<i32> {
         rmi: a.rmi.as_deref().map(|r| r == "all"),
     };
     let plan = plan_down(p, &cur, &o)?;
+    let nothing = plan.containers.is_empty()
+        && plan.networks.is_empty()
+        && plan.volumes.is_empty()
+        && plan.images.is_empty();
+    if nothing {
+        eprintln!(
+            "Warning: No resource found to remove for project {:?}.",
+            p.name
+        );
+        return Ok(0);
+    }
     let st = Status::new();
     let mut errors: Vec<anyhow::Error> = parallel::each(c, &plan.containers, |c, e| {
         stop_remove(c, e, a.timeout, a.volumes, &st)

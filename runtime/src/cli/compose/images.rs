@@ -61,7 +61,12 @@ fn build_one(c: &Client, p: &Project, s: &Service, a: Option<&BuildArgs>) -> Res
     let Some(args) = build_args(p, s, extra, no_cache, pull, quiet) else {
         return Ok(());
     };
-    cli_build::build(c, &args).with_context(|| format!("build service {:?}", s.name))?;
+    // `compose build` prints on stdout; `up` and `run` on stderr.
+    let r = match a {
+        Some(_) => cli_build::build(c, &args),
+        None => cli_build::build_to(c, &args, &mut std::io::stderr().lock()),
+    };
+    r.with_context(|| format!("build service {:?}", s.name))?;
     Ok(())
 }
 

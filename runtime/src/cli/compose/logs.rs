@@ -284,6 +284,8 @@ pub fn attached(c: &Client, p: &Project, ids: &[String], since: i64, a: &Attache
         since: Some(since.to_string()),
         ..Default::default()
     };
+    let names: Vec<&str> = ts.iter().map(|t| t.label.as_str()).collect();
+    println!("Attaching to {}", names.join(", "));
     let mut session = Session {
         c,
         ts: &ts,

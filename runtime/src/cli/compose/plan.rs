@@ -218,6 +218,12 @@ pub fn plan_up(p: &Project, cur: &Current, o: &UpOptions) -> Result<Plan> {
         for name in level {
             let s = &p.services[&name];
             let replicas = o.scale.get(&name).copied().unwrap_or(s.replicas);
+            if let (Some(fixed), 2..) = (&s.container_name, replicas) {
+                bail!(
+                    "service {name:?}: container_name {fixed:?} names one container, \
+                     not {replicas}: remove container_name to scale it"
+                );
+            }
             let mut have: Vec<&Existing> = by_service
                 .get(name.as_str())
                 .map(|v| v.iter().copied().filter(|c| !c.oneoff).collect())

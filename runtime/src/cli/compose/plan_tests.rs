@@ -424,3 +424,20 @@ fn restart_true_restarts_the_dependent_of_a_recreated_service() {
         [ContainerAction::Restart { .. }]
     ));
 }
+
+#[test]
+fn a_fixed_container_name_cannot_scale() {
+    let mut p = project();
+    p.services["db"].container_name = Some("mydb".into());
+    let o = UpOptions {
+        scale: HashMap::from([("db".into(), 2)]),
+        ..up()
+    };
+    let e = plan_up(&p, &Current::default(), &o).unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("container_name \"mydb\" names one container, not 2"),
+        "{e}"
+    );
+    assert!(plan_up(&p, &Current::default(), &up()).is_ok());
+}
