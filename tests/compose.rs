@@ -518,6 +518,28 @@ fn a_dependency_that_exits_fails_up_naming_it() {
         "{}",
         text(&again.stderr)
     );
+
+    // A dependency that turns unhealthy fails `up` as soon as it does.
+    std::fs::write(
+        dir.join("compose.yaml"),
+        format!(
+            "services:\n  db:\n    image: busybox\n    command: [\"sh\", \"-c\", \"{IDLE}\"]\n    healthcheck:\n      test: [\"CMD\", \"false\"]\n      interval: 1s\n      retries: 1\n  app:\n    image: busybox\n    command: [\"true\"]\n    depends_on:\n      db:\n        condition: service_healthy\n"
+        ),
+    )
+    .unwrap();
+    let started = std::time::Instant::now();
+    let out = compose(&d, dir, &p, &["up", "-d"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains(&format!("container {p}-db-1 (service \"db\") is unhealthy")),
+        "{err}"
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(20),
+        "failed at once"
+    );
+    ok(&d, dir, &p, &["down", "-t", "1"]);
 }
 
 /// `up` attached: each container's lines under its prefix, the exits
