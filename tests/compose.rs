@@ -283,6 +283,23 @@ fn one_off(d: &Daemon, dir: &Path, p: &str, port: u16) {
         ],
     );
     assert!(out.starts_with("off todos\ndatabase"), "{out}");
+    // -v and --entrypoint of run.
+    let extra = tempfile::tempdir().unwrap();
+    std::fs::write(extra.path().join("f"), "mounted\n").unwrap();
+    let vol = format!("{}:/mnt:ro", extra.path().display());
+    let args = [
+        "run",
+        "--rm",
+        "-T",
+        "--no-deps",
+        "-v",
+        &vol,
+        "--entrypoint",
+        "cat",
+        "db",
+        "/mnt/f",
+    ];
+    assert_eq!(ok(d, dir, p, &args), "mounted\n");
     let left = d.ok(&["ps", "-a", "--format", "{{.Names}}"]);
     assert!(!left.contains("-run-"), "{left}");
     // With the service's ports (its own container stopped, which holds
@@ -373,6 +390,21 @@ fn stop_and_change(d: &Daemon, dir: &Path, p: &str) {
     assert_eq!(page, "changed\n");
     ok(d, dir, p, &["up", "-d", "--scale", "sidecar=2", "sidecar"]);
     assert!(ok(d, dir, p, &["ps"]).contains(&format!("{p}-sidecar-2")));
+    ok(
+        d,
+        dir,
+        p,
+        &["exec", "-T", "--index", "2", "sidecar", "true"],
+    );
+    let third = compose(
+        d,
+        dir,
+        p,
+        &["exec", "-T", "--index", "3", "sidecar", "true"],
+    );
+    assert_eq!(third.status.code(), Some(1), "no third sidecar");
+    let uid = ok(d, dir, p, &["exec", "-T", "-u", "nobody", "db", "id", "-u"]);
+    assert_eq!(uid.trim(), "65534");
 }
 
 #[test]
