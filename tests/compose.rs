@@ -717,7 +717,23 @@ fn wait_recreate_and_the_small_commands() {
     );
     std::fs::write(dir.join("compose.yaml"), &file).unwrap();
     let p = unique("small");
+    // `create` makes the container without starting it; `up` starts it.
+    ok(&d, dir, &p, &["create"]);
+    assert_eq!(ok(&d, dir, &p, &["ps", "-q"]), "");
+    let created = ok(
+        &d,
+        dir,
+        &p,
+        &["ps", "-a", "--format", "{{.Name}} {{.State}}"],
+    );
+    assert_eq!(created, format!("{p}-web-1 created\n"));
+    let created_id = id_of(&d, &format!("{p}-web-1"));
     ok(&d, dir, &p, &["up", "-d", "--wait"]);
+    assert_eq!(
+        id_of(&d, &format!("{p}-web-1")),
+        created_id,
+        "the created one started"
+    );
     let ps = ok(&d, dir, &p, &["ps"]);
     assert!(
         ps.contains("(healthy)"),
