@@ -163,3 +163,86 @@ fn a_compose_v1_project_up_exec_stop_up_down() {
         .ok(&["network", "ls", "--format", "{{.Name}}"])
         .contains("p_default"));
 }
+
+/// `rrun compose ARGS…` on the same project (same `-p`, same file).
+fn rrun_compose(d: &Daemon, dir: &Path, args: &[&str]) -> String {
+    let dir_s = dir.display().to_string();
+    let file = dir.join("docker-compose.yml").display().to_string();
+    let mut full = vec![
+        "compose",
+        "--project-directory",
+        &dir_s,
+        "-p",
+        "p",
+        "-f",
+        &file,
+    ];
+    full.extend_from_slice(args);
+    d.ok(&full)
+}
+
+fn write_project(dir: &Path) {
+    std::fs::write(dir.join("docker-compose.yml"), COMPOSE).unwrap();
+    std::fs::write(dir.join(".env"), "GREETING=cross\nAPP_PORT=18082\n").unwrap();
+    std::fs::write(dir.join("db.env"), "DB_NAME=todos\n").unwrap();
+    std::fs::create_dir_all(dir.join("init")).unwrap();
+    std::fs::write(dir.join("init/seed.txt"), "seeded\n").unwrap();
+}
+
+fn nothing_left(d: &Daemon) {
+    let left = d.ok(&["ps", "-a", "--format", "{{.Names}}"]);
+    assert_eq!(left, "", "containers left");
+    assert!(!d
+        .ok(&["network", "ls", "--format", "{{.Name}}"])
+        .contains("p_default"));
+    assert!(!d.ok(&["volume", "ls", "-q"]).contains("p_dbdata"));
+}
+
+/// Up'd by `rrun compose`, listed and taken down by docker-compose 1.29
+/// (which finds the containers by Compose's labels, not by name).
+#[test]
+fn rrun_compose_up_docker_compose_ps_and_down() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let proj = tempfile::tempdir().unwrap();
+    let dir = proj.path();
+    write_project(dir);
+    rrun_compose(&d, dir, &["up", "-d"]);
+    let ps = ok(&d, dir, &["ps"]);
+    for name in ["p-app-1", "p-db-1"] {
+        let line = ps
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name}: {ps}"));
+        assert!(line.contains("Up"), "{ps}");
+    }
+    let out = ok(&d, dir, &["exec", "-T", "db", "cat", "/data/db.txt"]);
+    assert_eq!(out, "seeded\n");
+    ok(&d, dir, &["down", "-v", "-t", "1"]);
+    nothing_left(&d);
+}
+
+/// Up'd by docker-compose 1.29, listed, exec'd and taken down by
+/// `rrun compose`.
+#[test]
+fn docker_compose_up_rrun_compose_ps_and_down() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let proj = tempfile::tempdir().unwrap();
+    let dir = proj.path();
+    write_project(dir);
+    ok(&d, dir, &["up", "-d"]);
+    let ps = rrun_compose(&d, dir, &["ps"]);
+    for name in ["p_app_1", "p_db_1"] {
+        let line = ps
+            .lines()
+            .find(|l| l.starts_with(name))
+            .unwrap_or_else(|| panic!("{name}: {ps}"));
+        assert!(line.contains("Up"), "{ps}");
+    }
+    assert_eq!(rrun_compose(&d, dir, &["ps", "--services"]), "app\ndb\n");
+    let out = rrun_compose(&d, dir, &["exec", "-T", "db", "cat", "/data/db.txt"]);
+    assert_eq!(out, "seeded\n");
+    rrun_compose(&d, dir, &["down", "-v", "-t", "1"]);
+    nothing_left(&d);
+}

@@ -138,9 +138,8 @@ fn add_dir(
 
 /// Prints the build's stream: `stream` text as it is, `status` lines,
 /// the image id last with `-q`; an `error` is the build's error.
-fn show_stream(body: impl std::io::Read, quiet: bool) -> Result<()> {
+fn show_stream(body: impl std::io::Read, quiet: bool, out: &mut dyn Write) -> Result<()> {
     let mut id = None;
-    let mut out = std::io::stdout().lock();
     for line in std::io::BufReader::new(body).lines() {
         let line = line.context("read the build output")?;
         if line.trim().is_empty() {
@@ -170,6 +169,12 @@ fn show_stream(body: impl std::io::Read, quiet: bool) -> Result<()> {
 }
 
 pub fn build(c: &Client, a: &BuildArgs) -> Result<i32> {
+    build_to(c, a, &mut std::io::stdout().lock())
+}
+
+/// [`build`] with its output to `out` (`rrun compose up` sends it to
+/// stderr: stdout is the containers' log there).
+pub fn build_to(c: &Client, a: &BuildArgs, out: &mut dyn Write) -> Result<i32> {
     let body = if a.context == "-" {
         let mut tar = Vec::new();
         std::io::Read::read_to_end(&mut std::io::stdin(), &mut tar).context("read stdin")?;
@@ -183,7 +188,7 @@ pub fn build(c: &Client, a: &BuildArgs) -> Result<i32> {
         &build_query(a)?,
         Some(("application/x-tar", body.into())),
     )?;
-    show_stream(resp.body, a.quiet)?;
+    show_stream(resp.body, a.quiet, out)?;
     Ok(0)
 }
 
@@ -254,9 +259,9 @@ mod tests {
     #[test]
     fn the_stream_is_printed_and_an_error_is_the_error() {
         let ok = "{\"stream\":\"Step 1/1 : FROM busybox\\n\"}\n{\"aux\":{\"ID\":\"sha256:ab\"}}\n";
-        assert!(show_stream(ok.as_bytes(), true).is_ok());
+        assert!(show_stream(ok.as_bytes(), true, &mut std::io::sink()).is_ok());
         let bad = "{\"stream\":\"Step 1/1\\n\"}\n{\"error\":\"the command failed\"}\n";
-        let e = show_stream(bad.as_bytes(), true).unwrap_err();
+        let e = show_stream(bad.as_bytes(), true, &mut std::io::sink()).unwrap_err();
         assert_eq!(e.to_string(), "the command failed");
     }
 }

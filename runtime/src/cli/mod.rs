@@ -14,6 +14,7 @@ mod autostart;
 pub mod build;
 pub mod client;
 pub mod cmdline;
+pub mod compose;
 pub mod containers;
 pub mod copy;
 pub mod events;
@@ -149,6 +150,8 @@ pub enum Cmd {
     /// Manage rrun.
     #[command(subcommand)]
     System(system::SystemCmd),
+    /// Define and run multi-container applications (Docker Compose).
+    Compose(compose::args::ComposeArgs),
     /// Generate the autocompletion script for the specified shell.
     Completion { shell: clap_complete::Shell },
     /// Show the rrun version information.
@@ -187,7 +190,12 @@ pub fn main(cli: Cli) -> i32 {
         }
     };
     // Only commands that talk to the daemon start one.
-    if !matches!(cli.command, Cmd::Completion { .. }) {
+    let offline = match &cli.command {
+        Cmd::Completion { .. } => true,
+        Cmd::Compose(a) => !a.needs_daemon(),
+        _ => false,
+    };
+    if !offline {
         autostart::ensure(&socket, &cli.host);
     }
     let result = Client::new(socket).and_then(|c| dispatch(&c, cli.command));
@@ -248,6 +256,7 @@ fn dispatch(c: &Client, cmd: Cmd) -> Result<i32> {
         Cmd::Image(cmd) => image(cmd),
         Cmd::Events(a) => events::events(c, &a),
         Cmd::System(cmd) => system::system(c, cmd),
+        Cmd::Compose(a) => compose::compose(c, a),
         Cmd::Completion { shell } => system::completion(shell),
         Cmd::Version(a) => system::version(c, a.format.as_deref()),
         Cmd::Info(a) => system::info(c, a.format.as_deref()),

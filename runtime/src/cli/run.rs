@@ -187,26 +187,40 @@ pub fn run(c: &Client, a: RunArgs) -> Result<i32> {
         exec::check_tty_input(a.interactive, a.tty)?;
     }
     // Checked before anything is made.
-    let keys = exec::detach_keys(&a.detach_keys)?;
+    exec::detach_keys(&a.detach_keys)?;
     let id = create(c, &a)?;
     if a.detach {
         start(c, &id)?;
         println!("{id}");
         return Ok(0);
     }
+    run_attached(c, &id, a.rm, a.interactive, a.tty, &a.detach_keys)
+}
+
+/// Runs a created container attached (`run` without `-d`; `compose run`
+/// too): the wait registered and the output attached before the start;
+/// the container's exit code.
+pub fn run_attached(
+    c: &Client,
+    id: &str,
+    rm: bool,
+    interactive: bool,
+    tty: bool,
+    detach_keys: &str,
+) -> Result<i32> {
     // Register the wait before starting, so a quick exit is not missed.
     let q = WaitQuery {
-        condition: Some(if a.rm { "removed" } else { "next-exit" }.into()),
+        condition: Some(if rm { "removed" } else { "next-exit" }.into()),
     };
     let waiter = c.post(&url(&format!("/containers/{id}/wait"), &q)?)?;
-    let output = attach(c, &a, &id).and_then(|out| {
-        start(c, &id)?;
+    let output = attach(c, interactive, tty, detach_keys, id).and_then(|out| {
+        start(c, id)?;
         Ok(out)
     });
     let output = match output {
         Ok(out) => out,
         Err(e) => {
-            if a.rm {
+            if rm {
                 let q = RemoveQuery {
                     force: true,
                     v: false,
@@ -220,9 +234,9 @@ pub fn run(c: &Client, a: RunArgs) -> Result<i32> {
         Output::Session(conn) => {
             let ended = tty::Session {
                 conn,
-                tty: a.tty,
-                stdin: a.interactive,
-                detach_keys: keys,
+                tty,
+                stdin: interactive,
+                detach_keys: exec::detach_keys(detach_keys)?,
                 resize: Some(exec::resizer(c, format!("/containers/{id}/resize"))),
             }
             .run()?;
@@ -238,10 +252,10 @@ pub fn run(c: &Client, a: RunArgs) -> Result<i32> {
 }
 
 /// Attaches before the start, as Docker's CLI does.
-fn attach(c: &Client, a: &RunArgs, id: &str) -> Result<Output> {
-    if a.interactive || a.tty {
+fn attach(c: &Client, interactive: bool, tty: bool, detach_keys: &str, id: &str) -> Result<Output> {
+    if interactive || tty {
         let conn = c.upgrade(
-            &exec::attach_url(id, a.interactive, &a.detach_keys)?,
+            &exec::attach_url(id, interactive, detach_keys)?,
             None::<&()>,
         )?;
         return Ok(Output::Session(conn));

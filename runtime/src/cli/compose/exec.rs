@@ -1,0 +1,156 @@
+//! `exec` (a command in a service's running container, through `rrun
+//! exec`) and `run` (a one-off container beside the service's, named
+//! `<project>-<service>-run-<hex>`, through `rrun run`'s attached run).
+
+use anyhow::{anyhow, Result};
+
+use rrun_compose::model::NetworkMode;
+use rrun_compose::Project;
+
+use crate::apimodel::models::ContainerCreateResponse;
+use crate::apimodel::query::CreateQuery;
+
+use super::super::client::{url, Client};
+use super::super::containers::start;
+use super::super::{exec as cli_exec, run as cli_run, tty};
+use super::args::{ExecArgs, RunArgs};
+use super::lifecycle::service_containers;
+use super::plan::{self, UpOptions};
+use super::spec::{create_body, Instance};
+use super::state::{self, RunState};
+use super::status::Status;
+use super::{apply, images, labels};
+
+pub fn exec(c: &Client, p: &Project, a: &ExecArgs) -> Result<i32> {
+    let list = service_containers(c, p, std::slice::from_ref(&a.service), false)?;
+    let e = list
+        .iter()
+        .find(|e| e.number == a.index && e.state == RunState::Running)
+        .ok_or_else(|| {
+            anyhow!(
+                "service {:?} is not running (no running container number {})",
+                a.service,
+                a.index
+            )
+        })?;
+    // Compose: a TTY unless -T or stdin is not a terminal; stdin always
+    // (`exec -T db mysql < dump.sql`).
+    let term = !a.no_tty && tty::stdin_is_tty();
+    cli_exec::exec(
+        c,
+        cli_exec::ExecArgs {
+            detach: a.detach,
+            interactive: !a.detach,
+            tty: term,
+            env: a.env.clone(),
+            user: a.user.clone(),
+            workdir: a.workdir.clone(),
+            privileged: a.privileged,
+            container: e.id.clone(),
+            command: a.command.clone(),
+            detach_keys: String::new(),
+        },
+    )
+}
+
+/// 12 random hex digits, a one-off container's suffix.
+fn hex12() -> String {
+    let mut b = [0u8; 6];
+    let _ = getrandom::getrandom(&mut b);
+    hex::encode(b)
+}
+
+/// Starts what the service depends on (unless `--no-deps`) and makes the
+/// project's networks and volumes.
+fn prepare(c: &Client, p: &Project, a: &RunArgs) -> Result<()> {
+    let s = &p.services[&a.service];
+    let deps: Vec<String> = match a.no_deps {
+        true => Vec::new(),
+        false => plan::dependencies(s).into_iter().map(|(d, _)| d).collect(),
+    };
+    let cur = state::read(c, &p.name)?;
+    let o = UpOptions {
+        services: deps.clone(),
+        start: true,
+        ..Default::default()
+    };
+    let mut plan = plan::plan_up(p, &cur, &o)?;
+    if deps.is_empty() {
+        plan.levels.clear();
+    }
+    let st = Status::new();
+    let names: Vec<String> = plan.services().map(|s| s.name.clone()).collect();
+    images::ensure(c, p, &names, false)?;
+    apply::resources(c, p, &plan, &st)?;
+    apply::Apply::new(p, &cur, &st, true).run(c, &plan)
+}
+
+pub fn run(c: &Client, p: &Project, a: &RunArgs) -> Result<i32> {
+    let s = p
+        .services
+        .get(&a.service)
+        .ok_or_else(|| anyhow!("no such service: {}", a.service))?;
+    prepare(c, p, a)?;
+    images::ensure(c, p, std::slice::from_ref(&a.service), false)?;
+    let name = a
+        .name
+        .clone()
+        .unwrap_or_else(|| labels::oneoff_name(&p.name, &a.service, &hex12()));
+    let joined = match &s.network_mode {
+        Some(NetworkMode::Service(d)) => state::containers(c, &p.name)?
+            .into_iter()
+            .find(|e| e.service == *d && !e.oneoff)
+            .map(|e| e.id),
+        _ => None,
+    };
+    let inst = Instance {
+        number: 1,
+        oneoff: true,
+        name: name.clone(),
+        joined,
+        publish: a.service_ports,
+    };
+    let term = !a.no_tty && !a.detach && tty::stdin_is_tty();
+    let mut body = create_body(p, s, &inst)?;
+    if !a.command.is_empty() {
+        body.cmd = Some(a.command.clone());
+    }
+    if let Some(e) = &a.entrypoint {
+        body.entrypoint = Some(e.split_whitespace().map(String::from).collect());
+    }
+    body.env
+        .get_or_insert_with(Vec::new)
+        .extend(cli_exec::env_list(&a.env));
+    if a.user.is_some() {
+        body.user = a.user.clone();
+    }
+    if a.workdir.is_some() {
+        body.working_dir = a.workdir.clone();
+    }
+    // As Compose, stdin goes to the container (`run -T db mysql < x.sql`).
+    let stdin = !a.detach;
+    body.tty = Some(term);
+    body.open_stdin = Some(stdin);
+    body.stdin_once = Some(stdin);
+    body.attach_stdin = Some(stdin);
+    if let Some(h) = body.host_config.as_mut() {
+        h.auto_remove = Some(a.rm);
+        // A one-off container is not restarted (Compose drops it too).
+        h.restart_policy = None;
+        h.binds
+            .get_or_insert_with(Vec::new)
+            .extend(a.volume.iter().cloned());
+    }
+    let q = CreateQuery {
+        name: Some(name.clone()),
+    };
+    let created: ContainerCreateResponse = c
+        .post_json(&url("/containers/create", &q)?, &body)?
+        .json()?;
+    if a.detach {
+        start(c, &created.id)?;
+        println!("{name}");
+        return Ok(0);
+    }
+    cli_run::run_attached(c, &created.id, a.rm, stdin, term, "")
+}

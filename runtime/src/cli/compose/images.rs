@@ -1,0 +1,131 @@
+//! The services' images: pulled when missing (`up`, `run`, `pull`),
+//! built through `POST /build` when the service has `build:` and its
+//! image is missing or `--build` asks (`build` always), pushed by `push`.
+//! `rrun build`/`pull`/`push`'s own code does the work.
+
+use anyhow::{Context, Result};
+
+use rrun_compose::model::Service;
+use rrun_compose::Project;
+
+use super::super::build::{self as cli_build, BuildArgs as CliBuild};
+use super::super::client::Client;
+use super::super::images::{self as cli_images, encode_path, PushArgs};
+use super::args::{BuildArgs, PullArgs};
+use super::plan::image_of;
+
+fn present(c: &Client, image: &str) -> bool {
+    c.get_raw(&format!("/images/{}/json", encode_path(image)))
+        .is_ok()
+}
+
+/// `rrun build`'s flags for a service's `build:`.
+fn build_args(
+    p: &Project,
+    s: &Service,
+    extra: &[String],
+    no_cache: bool,
+    pull: bool,
+    quiet: bool,
+) -> Option<CliBuild> {
+    let b = s.build.as_ref()?;
+    let mut build_arg: Vec<String> = b
+        .args
+        .iter()
+        .map(|(k, v)| match v {
+            Some(v) => format!("{k}={v}"),
+            None => k.clone(),
+        })
+        .collect();
+    build_arg.extend(extra.iter().cloned());
+    Some(CliBuild {
+        tag: vec![image_of(&p.name, s)],
+        file: Some(b.dockerfile.clone()),
+        build_arg,
+        label: b.labels.iter().map(|(k, v)| format!("{k}={v}")).collect(),
+        target: b.target.clone(),
+        no_cache: no_cache || b.no_cache,
+        pull: pull || b.pull,
+        quiet,
+        force_rm: false,
+        network: b.network.clone(),
+        context: b.context.display().to_string(),
+    })
+}
+
+fn build_one(c: &Client, p: &Project, s: &Service, a: Option<&BuildArgs>) -> Result<()> {
+    let (extra, no_cache, pull, quiet) = match a {
+        Some(a) => (a.build_arg.as_slice(), a.no_cache, a.pull, a.quiet),
+        None => (&[][..], false, false, false),
+    };
+    let Some(args) = build_args(p, s, extra, no_cache, pull, quiet) else {
+        return Ok(());
+    };
+    // `compose build` prints on stdout; `up` and `run` on stderr.
+    let r = match a {
+        Some(_) => cli_build::build(c, &args),
+        None => cli_build::build_to(c, &args, &mut std::io::stderr().lock()),
+    };
+    r.with_context(|| format!("build service {:?}", s.name))?;
+    Ok(())
+}
+
+/// Makes sure every named service's image is there.
+pub fn ensure(c: &Client, p: &Project, services: &[String], build: bool) -> Result<()> {
+    for name in services {
+        let Some(s) = p.services.get(name) else {
+            continue;
+        };
+        let image = image_of(&p.name, s);
+        let policy = s.pull_policy.as_deref().unwrap_or("missing");
+        if s.build.is_some() && (build || policy == "build" || !present(c, &image)) {
+            build_one(c, p, s, None)?;
+        } else if policy == "always" || (policy != "never" && !present(c, &image)) {
+            eprintln!(" {name} Pulling");
+            cli_images::pull(c, &image, false, true)
+                .with_context(|| format!("pull the image of service {name:?}"))?;
+        }
+    }
+    Ok(())
+}
+
+fn selected<'a>(p: &'a Project, names: &[String]) -> Vec<&'a Service> {
+    p.services
+        .values()
+        .filter(|s| names.is_empty() || names.contains(&s.name))
+        .collect()
+}
+
+pub fn build(c: &Client, p: &Project, a: &BuildArgs) -> Result<i32> {
+    for s in selected(p, &a.services) {
+        build_one(c, p, s, Some(a))?;
+    }
+    Ok(0)
+}
+
+pub fn pull(c: &Client, p: &Project, a: &PullArgs) -> Result<i32> {
+    for s in selected(p, &a.services) {
+        if s.image.is_none() || (a.ignore_buildable && s.build.is_some()) {
+            continue;
+        }
+        let image = image_of(&p.name, s);
+        cli_images::pull(c, &image, a.quiet, false)
+            .with_context(|| format!("pull the image of service {:?}", s.name))?;
+    }
+    Ok(0)
+}
+
+pub fn push(c: &Client, p: &Project, services: &[String]) -> Result<i32> {
+    for s in selected(p, services) {
+        if s.image.is_none() && s.build.is_none() {
+            continue;
+        }
+        let a = PushArgs {
+            all_tags: false,
+            quiet: false,
+            image: image_of(&p.name, s),
+        };
+        cli_images::push(c, &a).with_context(|| format!("push service {:?}", s.name))?;
+    }
+    Ok(0)
+}
