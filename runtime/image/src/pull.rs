@@ -20,6 +20,7 @@ use crate::manifest::{
 use crate::reference::{Digest, Reference};
 use crate::registry::{Endpoint, RegistryClient, RegistryError};
 use crate::store::{io_err, unique_suffix, BlobWriter, Store, StoreError};
+use crate::timing::{self, Phase};
 use crate::unpack::{unpack_layer, UnpackError};
 
 /// What a pull reports as it goes, one event at a time, from any thread.
@@ -383,7 +384,7 @@ impl Read for SharedTee {
             // Not ErrorKind::Interrupted: io::copy would retry that forever.
             return Err(io::Error::other("pull cancelled"));
         }
-        let n = t.inner.read(buf)?;
+        let n = timing::timed(Phase::Download, || t.inner.read(buf))?;
         if t.received + n as u64 > t.size {
             t.overflowed = true;
             return Err(io::Error::new(
@@ -394,9 +395,9 @@ impl Read for SharedTee {
                 ),
             ));
         }
-        t.hasher.update(&buf[..n]);
+        timing::timed(Phase::BlobHash, || t.hasher.update(&buf[..n]));
         if let Some(b) = t.blob.as_mut() {
-            b.write_all(&buf[..n])?;
+            timing::timed(Phase::BlobWrite, || b.write_all(&buf[..n]))?;
         }
         t.received += n as u64;
         if let Some(p) = &t.progress {
@@ -423,12 +424,12 @@ struct DiffReader<R> {
 
 impl<R: Read> Read for DiffReader<R> {
     fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
+        let n = timing::timed(Phase::Decompress, || self.inner.read(buf))?;
         self.count += n as u64;
         if self.count > self.limit {
             return Err(io::Error::other(BombError));
         }
-        self.hasher.update(&buf[..n]);
+        timing::timed(Phase::DiffHash, || self.hasher.update(&buf[..n]));
         Ok(n)
     }
 }
@@ -479,6 +480,7 @@ pub(crate) fn snapshot_from_blob(
     if snapshot_path(store, chain).is_dir() {
         return Ok(());
     }
+    let _clock = timing::layer(&blob.to_string());
     let path = store.blob_path(blob);
     let file = fs::File::open(&path).map_err(io_err("open", &path))?;
     let tmp = TempSnapshot::create(store, chain)?;
@@ -569,6 +571,7 @@ fn fetch_layer(
     opts: &PullOptions,
 ) -> Result<(), PullError> {
     let digest = &job.desc.digest;
+    let _clock = timing::layer(&digest.to_string());
     report(
         opts,
         Progress::LayerStarted {
@@ -640,7 +643,7 @@ fn fetch_layer(
         });
     }
     if let Some(b) = t.blob.take() {
-        b.commit()?;
+        timing::timed(Phase::Sync, || b.commit())?;
     }
     commit_snapshot(store, tmp, &job.chain)?;
     report(
@@ -704,7 +707,7 @@ fn decode_and_unpack<R: Read>(
 fn commit_snapshot(store: &Store, mut tmp: TempSnapshot, chain: &Digest) -> Result<(), PullError> {
     let dir = fs::File::open(&tmp.path).map_err(io_err("open", &tmp.path))?;
     // SAFETY: syncfs on a valid descriptor.
-    if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
+    if timing::timed(Phase::Sync, || unsafe { libc::syncfs(dir.as_raw_fd()) }) != 0 {
         return Err(StoreError::Io {
             op: "syncfs",
             path: tmp.path.clone(),
@@ -712,6 +715,7 @@ fn commit_snapshot(store: &Store, mut tmp: TempSnapshot, chain: &Digest) -> Resu
         }
         .into());
     }
+    let _commit = timing::span(Phase::Commit);
     let dest = snapshot_path(store, chain);
     match fs::rename(&tmp.path, &dest) {
         Ok(()) => tmp.committed = true,

@@ -28,6 +28,8 @@ use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path};
 
+use crate::timing::{self, Phase};
+
 const WHITEOUT_PREFIX: &str = ".wh.";
 const WHITEOUT_META_PREFIX: &str = ".wh..wh.";
 const WHITEOUT_OPAQUE: &str = ".wh..wh..opq";
@@ -107,7 +109,9 @@ pub fn unpack_layer<R: Read>(reader: R, dest: &Path) -> Result<UnpackStats, Unpa
         let last_str = String::from_utf8_lossy(last);
 
         if last_str == WHITEOUT_OPAQUE {
-            set_xattr_fd(parent.as_raw_fd(), "trusted.overlay.opaque", b"y")
+            timing::timed(Phase::Xattrs, || {
+                set_xattr_fd(parent.as_raw_fd(), "trusted.overlay.opaque", b"y")
+            })
                 .map_err(io_at(&name, "set trusted.overlay.opaque"))?;
             stats.whiteouts += 1;
             continue;
@@ -163,6 +167,7 @@ pub fn unpack_layer<R: Read>(reader: R, dest: &Path) -> Result<UnpackStats, Unpa
                 if existing.is_some() {
                     remove_at(pfd, &c_last).map_err(io_at(&name, "replace"))?;
                 }
+                let _write = timing::span(Phase::FileWrite);
                 let fd = check(unsafe {
                     libc::openat(
                         pfd,
@@ -179,6 +184,7 @@ pub fn unpack_layer<R: Read>(reader: R, dest: &Path) -> Result<UnpackStats, Unpa
                 // SAFETY: openat just returned this descriptor, owned here.
                 let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
                 io::copy(&mut entry, &mut file).map_err(UnpackError::Tar)?;
+                drop(_write);
                 fd_metadata(
                     file.as_raw_fd(),
                     uid,
@@ -489,12 +495,15 @@ fn fd_metadata(
     mtime: Option<i64>,
     entry: &str,
 ) -> Result<(), UnpackError> {
+    let _meta = timing::span(Phase::Metadata);
     check(unsafe { libc::fchown(fd, uid, gid) }).map_err(io_at(entry, "chown"))?;
     check(unsafe { libc::fchmod(fd, mode as libc::mode_t) }).map_err(io_at(entry, "chmod"))?;
+    let xattr_span = timing::span(Phase::Xattrs);
     for (k, v) in xattrs {
         check(unsafe { libc::fsetxattr(fd, k.as_ptr(), v.as_ptr().cast(), v.len(), 0) })
             .map_err(io_at(entry, "set xattr"))?;
     }
+    drop(xattr_span);
     if let Some(t) = mtime {
         set_times_fd(fd, t).map_err(io_at(entry, "set mtime"))?;
     }
@@ -514,6 +523,7 @@ fn path_metadata(
     mtime: i64,
     entry: &str,
 ) -> Result<(), UnpackError> {
+    let _meta = timing::span(Phase::Metadata);
     check(unsafe { libc::fchownat(pfd, name.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) })
         .map_err(io_at(entry, "chown"))?;
     if let Some(m) = mode {
@@ -523,6 +533,7 @@ fn path_metadata(
             .map_err(io_at(entry, "chmod"))?;
     }
     if !xattrs.is_empty() {
+        let _x = timing::span(Phase::Xattrs);
         // lsetxattr through the parent's /proc fd path: the parent is pinned
         // by its fd and the final component is not followed.
         let p = format!("/proc/self/fd/{pfd}/");
