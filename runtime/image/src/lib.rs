@@ -35,6 +35,7 @@ pub mod reference;
 pub mod registry;
 pub mod rootfs;
 pub mod store;
+mod stream;
 mod timing;
 pub mod unpack;
 

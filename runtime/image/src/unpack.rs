@@ -23,7 +23,7 @@
 //!   unpacker decides what overlayfs sees as opaque or redirected.
 
 use std::ffi::{CString, OsStr};
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path};
@@ -69,6 +69,9 @@ pub fn unpack_layer<R: Read>(reader: R, dest: &Path) -> Result<UnpackStats, Unpa
     // walking from the root again (one openat per component is the
     // dominant cost of unpacking many small files).
     let mut cache: Option<(Vec<Vec<u8>>, OwnedFd)> = None;
+    // File data goes through one large buffer: a few large writes per file
+    // instead of io::copy's 8 KiB ones.
+    let mut buf = vec![0u8; COPY_BUF];
     for entry in archive.entries().map_err(UnpackError::Tar)? {
         let mut entry = entry.map_err(UnpackError::Tar)?;
         let raw = entry.path_bytes().into_owned();
@@ -112,7 +115,7 @@ pub fn unpack_layer<R: Read>(reader: R, dest: &Path) -> Result<UnpackStats, Unpa
             timing::timed(Phase::Xattrs, || {
                 set_xattr_fd(parent.as_raw_fd(), "trusted.overlay.opaque", b"y")
             })
-                .map_err(io_at(&name, "set trusted.overlay.opaque"))?;
+            .map_err(io_at(&name, "set trusted.overlay.opaque"))?;
             stats.whiteouts += 1;
             continue;
         }
@@ -183,7 +186,7 @@ pub fn unpack_layer<R: Read>(reader: R, dest: &Path) -> Result<UnpackStats, Unpa
                 .map_err(io_at(&name, "create"))?;
                 // SAFETY: openat just returned this descriptor, owned here.
                 let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
-                io::copy(&mut entry, &mut file).map_err(UnpackError::Tar)?;
+                copy_data(&mut entry, &mut file, &mut buf).map_err(UnpackError::Tar)?;
                 drop(_write);
                 fd_metadata(
                     file.as_raw_fd(),
@@ -276,6 +279,28 @@ pub fn unpack_layer<R: Read>(reader: R, dest: &Path) -> Result<UnpackStats, Unpa
         }
     }
     Ok(stats)
+}
+
+const COPY_BUF: usize = 256 << 10;
+
+/// io::copy with the caller's buffer, filled as far as the reader gives
+/// before each write.
+fn copy_data(r: &mut impl Read, w: &mut impl Write, buf: &mut [u8]) -> io::Result<()> {
+    loop {
+        let mut n = 0;
+        while n < buf.len() {
+            match r.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        w.write_all(&buf[..n])?;
+    }
 }
 
 fn refused(entry: &str, reason: String) -> UnpackError {
