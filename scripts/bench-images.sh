@@ -20,6 +20,7 @@
 #   RUNS=3 BENCH_IMAGES="debian mysql host" scripts/bench-images.sh
 #   BENCH_DOCKER=0 scripts/bench-images.sh        # without docker pull
 #   RRUN_IMAGE_BIN=/tmp/old/rrun-image scripts/bench-images.sh   # a binary built before
+#   BENCH_RRUN_BEFORE=/tmp/old/rrun-image scripts/bench-images.sh  # this tree's beside it, alternating
 #
 # Images (BENCH_IMAGES, default "debian"):
 #   debian  a Debian minbase rootfs imported as a one-layer gzip image with
@@ -265,6 +266,7 @@ run_one() { # TOOL REF
     sync
     case $1 in
     rrun) timed "$bin" --root "$work/dest" --daemon-config /nonexistent pull -q "$2" ;;
+    rrun-before) timed "$BENCH_RRUN_BEFORE" --root "$work/dest" --daemon-config /nonexistent pull -q "$2" ;;
     skopeo) timed skopeo copy -q --src-tls-verify=false "docker://$2" "oci:$work/dest/oci:bench" ;;
     umoci) timed bash -c "$(declare -f skopeo_unpack); skopeo_unpack $2 $work/dest" ;;
     docker)
@@ -286,6 +288,7 @@ mib() { printf '%.1f' "$(echo "scale=3; $1 / 1024" | bc)"; }
 
 bench() { # DESCRIPTION REF
     local tools=(rrun skopeo umoci) t i
+    [ -n "${BENCH_RRUN_BEFORE:-}" ] && tools=(rrun-before "${tools[@]}")
     [ -n "$dockerd_pid" ] && tools+=(docker)
     declare -A times=() rss=() delta=()
     # one warm-up round (page cache, registry), not counted
@@ -306,6 +309,7 @@ bench() { # DESCRIPTION REF
     for t in "${tools[@]}"; do
         case $t in
         rrun) label="rrun-image pull (verify + unpack)" ;;
+        rrun-before) label="rrun-image pull, BENCH_RRUN_BEFORE's" ;;
         skopeo) label="skopeo copy to oci: dir (verify only)" ;;
         umoci) label="skopeo copy + umoci unpack" ;;
         docker) label="docker pull ($docker_version, dockerd peak)" ;;
