@@ -42,7 +42,8 @@ pub(crate) fn decoder<'a, R: BufRead + Send + 'a>(
 ) -> io::Result<Box<dyn Read + Send + 'a>> {
     let head = r.fill_buf()?.to_vec();
     Ok(match sniff(&head) {
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
+        // bufread: inflate straight from the caller's buffer, not a second one.
+        Compression::Gzip => Box::new(flate2::bufread::MultiGzDecoder::new(r)),
         Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(r)?),
         Compression::None => Box::new(r),
     })
