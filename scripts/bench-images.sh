@@ -17,14 +17,23 @@
 # and its increase over dockerd's RSS just before the pull.
 #
 #   scripts/bench-images.sh                       # Debian base image, prints a table
-#   RUNS=3 BENCH_IMAGES="debian host" scripts/bench-images.sh
+#   RUNS=3 BENCH_IMAGES="debian mysql host" scripts/bench-images.sh
 #   BENCH_DOCKER=0 scripts/bench-images.sh        # without docker pull
+#   RRUN_IMAGE_BIN=/tmp/old/rrun-image scripts/bench-images.sh   # a binary built before
+#   BENCH_RRUN_BEFORE=/tmp/old/rrun-image scripts/bench-images.sh  # this tree's beside it, alternating
 #
 # Images (BENCH_IMAGES, default "debian"):
-#   debian  `debootstrap --variant=minbase bookworm` from deb.debian.org (the only
-#           traffic that leaves the machine), imported as a one-layer gzip image with
-#           rrun-image import; built once, cached under .cache/images/debian-base/KEY
-#           (KEY: debootstrap's version and the build recipe below).
+#   debian  a Debian minbase rootfs imported as a one-layer gzip image with
+#           rrun-image import. Its source (BENCH_DEBIAN_SOURCE):
+#             test-images  (default, offline) the slimmed minbase rootfs the test
+#                          images are built on, $RRUN_TEST_IMAGES/debian/rootfs
+#                          (default .cache/images; scripts/build-walkthrough-images.sh)
+#             debootstrap  `debootstrap --variant=minbase bookworm` from
+#                          deb.debian.org (traffic that leaves the machine), built
+#                          once, cached under .cache/images/debian-base/KEY (KEY:
+#                          debootstrap's version and the build recipe below)
+#   mysql   the walkthrough's mysql image as built offline by the test images,
+#           $RRUN_TEST_IMAGES/mysql/oci (an OCI layout, pushed as it is)
 #   host    three gzip layers built from this host's /usr/bin, /usr/share/doc, /etc:
 #           comparable within a host, not across hosts.
 # Not run by scripts/test.sh. Root (debootstrap, dockerd, rrun-image's unpack).
@@ -34,8 +43,13 @@ runs=${RUNS:-5}
 images=${BENCH_IMAGES:-debian}
 want_docker=${BENCH_DOCKER:-1}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target-image}
-timeout 1800 cargo build --release -p rrun-image --bin rrun-image >&2
-bin=$CARGO_TARGET_DIR/release/rrun-image
+# RRUN_IMAGE_BIN: a rrun-image binary built before (to compare two builds);
+# unset, this tree's is built.
+bin=${RRUN_IMAGE_BIN:-}
+if [ -z "$bin" ]; then
+    timeout 1800 cargo build --release -p rrun-image --bin rrun-image >&2
+    bin=$CARGO_TARGET_DIR/release/rrun-image
+fi
 
 work=$(mktemp -d)
 reg_pid='' dockerd_pid='' dd='' made_key=''
@@ -105,7 +119,13 @@ build_debian() { # $1: build dir; leaves $1/rootfs.tar.gz
         gzip -n -6 >"$1/rootfs.tar.gz.tmp"
     mv "$1/rootfs.tar.gz.tmp" "$1/rootfs.tar.gz"
 }
+test_images=${RRUN_TEST_IMAGES:-$PWD/.cache/images}
 push_debian() { # pushes 127.0.0.1:$port/debian-base:latest, prints its size
+    case ${BENCH_DEBIAN_SOURCE:-test-images} in
+    test-images) push_debian_offline; return ;;
+    debootstrap) ;;
+    *) echo "BENCH_DEBIAN_SOURCE: test-images or debootstrap" >&2; return 2 ;;
+    esac
     command -v debootstrap >/dev/null ||
         DEBIAN_FRONTEND=noninteractive apt-get install -y -qq debootstrap >&2
     local cache=.cache/images/debian-base key
@@ -129,6 +149,35 @@ push_debian() { # pushes 127.0.0.1:$port/debian-base:latest, prints its size
         "docker://127.0.0.1:$port/debian-base:latest"
     rm -rf "$work/import" "$work/debian.tar"
     echo "debian-base (debootstrap --variant=minbase bookworm, 1 gzip layer, $(($(stat -c %s "$cache/$key/rootfs.tar.gz") / 1024 / 1024)) MiB compressed)"
+}
+
+push_debian_offline() { # the test images' Debian rootfs, no network
+    local root=$test_images/debian/rootfs
+    if [ ! -d "$root" ]; then
+        echo "no $root: run scripts/build-walkthrough-images.sh (or BENCH_DEBIAN_SOURCE=debootstrap)" >&2
+        return 1
+    fi
+    tar --sort=name --numeric-owner --xattrs --xattrs-include='*' -C "$root" -cf - . |
+        gzip -n -6 >"$work/rootfs.tar.gz"
+    "$bin" --root "$work/import" --daemon-config /nonexistent import \
+        "$work/rootfs.tar.gz" debian-base:latest >/dev/null
+    "$bin" --root "$work/import" --daemon-config /nonexistent save -o "$work/debian.tar" debian-base:latest
+    timeout 300 skopeo copy -q --dest-tls-verify=false "oci-archive:$work/debian.tar" \
+        "docker://127.0.0.1:$port/debian-base:latest"
+    echo "debian-base (the test images' slimmed minbase rootfs, 1 gzip layer, $(($(stat -c %s "$work/rootfs.tar.gz") / 1024 / 1024)) MiB compressed)"
+    unmount_under "$work/import"
+    rm -rf "$work/import" "$work/debian.tar" "$work/rootfs.tar.gz"
+}
+
+# --- image "mysql": the walkthrough's image from the test images (OCI layout)
+push_mysql() {
+    local lay=$test_images/mysql/oci
+    if [ ! -s "$lay/index.json" ]; then
+        echo "no $lay: run scripts/build-walkthrough-images.sh mysql" >&2
+        return 1
+    fi
+    timeout 300 skopeo copy -q --dest-tls-verify=false "oci:$lay:latest" "docker://127.0.0.1:$port/mysql:latest"
+    echo "mysql (the walkthrough's image from $lay, $(($(du -sb "$lay/blobs" | cut -f1) / 1024 / 1024)) MiB compressed)"
 }
 
 # --- image "host": an OCI layout with three gzip layers of this host's files
@@ -217,6 +266,7 @@ run_one() { # TOOL REF
     sync
     case $1 in
     rrun) timed "$bin" --root "$work/dest" --daemon-config /nonexistent pull -q "$2" ;;
+    rrun-before) timed "$BENCH_RRUN_BEFORE" --root "$work/dest" --daemon-config /nonexistent pull -q "$2" ;;
     skopeo) timed skopeo copy -q --src-tls-verify=false "docker://$2" "oci:$work/dest/oci:bench" ;;
     umoci) timed bash -c "$(declare -f skopeo_unpack); skopeo_unpack $2 $work/dest" ;;
     docker)
@@ -238,6 +288,7 @@ mib() { printf '%.1f' "$(echo "scale=3; $1 / 1024" | bc)"; }
 
 bench() { # DESCRIPTION REF
     local tools=(rrun skopeo umoci) t i
+    [ -n "${BENCH_RRUN_BEFORE:-}" ] && tools=(rrun-before "${tools[@]}")
     [ -n "$dockerd_pid" ] && tools+=(docker)
     declare -A times=() rss=() delta=()
     # one warm-up round (page cache, registry), not counted
@@ -258,6 +309,7 @@ bench() { # DESCRIPTION REF
     for t in "${tools[@]}"; do
         case $t in
         rrun) label="rrun-image pull (verify + unpack)" ;;
+        rrun-before) label="rrun-image pull, BENCH_RRUN_BEFORE's" ;;
         skopeo) label="skopeo copy to oci: dir (verify only)" ;;
         umoci) label="skopeo copy + umoci unpack" ;;
         docker) label="docker pull ($docker_version, dockerd peak)" ;;
@@ -275,8 +327,9 @@ descs=() refs=()
 for img in $images; do
     case $img in
     debian) descs+=("$(push_debian)"); refs+=("127.0.0.1:$port/debian-base:latest") ;;
+    mysql) descs+=("$(push_mysql)"); refs+=("127.0.0.1:$port/mysql:latest") ;;
     host) descs+=("$(push_host)"); refs+=("127.0.0.1:$port/bench/host:latest") ;;
-    *) echo "unknown image $img (debian, host)" >&2; exit 2 ;;
+    *) echo "unknown image $img (debian, mysql, host)" >&2; exit 2 ;;
     esac
 done
 if [ "$want_docker" = 1 ]; then

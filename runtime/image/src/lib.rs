@@ -35,6 +35,8 @@ pub mod reference;
 pub mod registry;
 pub mod rootfs;
 pub mod store;
+mod stream;
+mod timing;
 pub mod unpack;
 
 pub use manifest::{ContainerConfig, Healthcheck, ImageConfig, Platform};

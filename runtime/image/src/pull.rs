@@ -5,7 +5,7 @@
 //! input.
 
 use std::fs;
-use std::io::{self, BufRead, BufReader, Read, Write};
+use std::io::{self, BufReader, Read, Write};
 use std::os::fd::AsRawFd;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -20,6 +20,9 @@ use crate::manifest::{
 use crate::reference::{Digest, Reference};
 use crate::registry::{Endpoint, RegistryClient, RegistryError};
 use crate::store::{io_err, unique_suffix, BlobWriter, Store, StoreError};
+use crate::stream::{decoder, is_bomb, with_decoded, DiffReader};
+pub(crate) use crate::stream::{sniff, Compression};
+use crate::timing::{self, Phase};
 use crate::unpack::{unpack_layer, UnpackError};
 
 /// What a pull reports as it goes, one event at a time, from any thread.
@@ -383,7 +386,7 @@ impl Read for SharedTee {
             // Not ErrorKind::Interrupted: io::copy would retry that forever.
             return Err(io::Error::other("pull cancelled"));
         }
-        let n = t.inner.read(buf)?;
+        let n = timing::timed(Phase::Download, || t.inner.read(buf))?;
         if t.received + n as u64 > t.size {
             t.overflowed = true;
             return Err(io::Error::new(
@@ -394,9 +397,9 @@ impl Read for SharedTee {
                 ),
             ));
         }
-        t.hasher.update(&buf[..n]);
+        timing::timed(Phase::BlobHash, || t.hasher.update(&buf[..n]));
         if let Some(b) = t.blob.as_mut() {
-            b.write_all(&buf[..n])?;
+            timing::timed(Phase::BlobWrite, || b.write_all(&buf[..n]))?;
         }
         t.received += n as u64;
         if let Some(p) = &t.progress {
@@ -412,35 +415,6 @@ impl Read for SharedTee {
         Ok(n)
     }
 }
-
-/// Uncompressed bytes: hashed for the diff id, capped against zip bombs.
-struct DiffReader<R> {
-    inner: R,
-    hasher: sha2::Sha256,
-    count: u64,
-    limit: u64,
-}
-
-impl<R: Read> Read for DiffReader<R> {
-    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        self.count += n as u64;
-        if self.count > self.limit {
-            return Err(io::Error::other(BombError));
-        }
-        self.hasher.update(&buf[..n]);
-        Ok(n)
-    }
-}
-
-#[derive(Debug)]
-struct BombError;
-impl std::fmt::Display for BombError {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("layer decompresses past its limit")
-    }
-}
-impl std::error::Error for BombError {}
 
 /// A snapshot being unpacked; removed unless committed.
 struct TempSnapshot {
@@ -479,6 +453,7 @@ pub(crate) fn snapshot_from_blob(
     if snapshot_path(store, chain).is_dir() {
         return Ok(());
     }
+    let _clock = timing::layer(&blob.to_string());
     let path = store.blob_path(blob);
     let file = fs::File::open(&path).map_err(io_err("open", &path))?;
     let tmp = TempSnapshot::create(store, chain)?;
@@ -506,14 +481,9 @@ pub(crate) fn diff_id_of_blob(
         digest: blob.clone(),
         source,
     };
-    let mut diff = DiffReader {
-        inner: decoder(BufReader::new(file)).map_err(stream_err)?,
-        hasher: sha2::Sha256::new(),
-        count: 0,
-        limit,
-    };
+    let mut diff = DiffReader::new(decoder(BufReader::new(file)).map_err(stream_err)?, limit);
     io::copy(&mut diff, &mut io::sink()).map_err(|e| {
-        if e.get_ref().is_some_and(|i| i.is::<BombError>()) {
+        if is_bomb(&e) {
             PullError::LayerTooLarge {
                 digest: blob.clone(),
                 limit,
@@ -523,33 +493,6 @@ pub(crate) fn diff_id_of_blob(
         }
     })?;
     Ok(Digest::sha256_from_bytes(&diff.hasher.finalize()))
-}
-
-/// Compression of a layer stream, by its first bytes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Compression {
-    None,
-    Gzip,
-    Zstd,
-}
-
-pub(crate) fn sniff(head: &[u8]) -> Compression {
-    if head.starts_with(&[0x1f, 0x8b]) {
-        Compression::Gzip
-    } else if head.starts_with(&[0x28, 0xb5, 0x2f, 0xfd]) {
-        Compression::Zstd
-    } else {
-        Compression::None
-    }
-}
-
-fn decoder<'a, R: BufRead + 'a>(mut r: R) -> io::Result<Box<dyn Read + 'a>> {
-    let head = r.fill_buf()?.to_vec();
-    Ok(match sniff(&head) {
-        Compression::Gzip => Box::new(flate2::read::MultiGzDecoder::new(r)),
-        Compression::Zstd => Box::new(zstd::stream::read::Decoder::with_buffer(r)?),
-        Compression::None => Box::new(r),
-    })
 }
 
 impl Drop for TempSnapshot {
@@ -569,6 +512,7 @@ fn fetch_layer(
     opts: &PullOptions,
 ) -> Result<(), PullError> {
     let digest = &job.desc.digest;
+    let _clock = timing::layer(&digest.to_string());
     report(
         opts,
         Progress::LayerStarted {
@@ -580,7 +524,7 @@ fn fetch_layer(
     let blob = if store.has_blob(digest) {
         None
     } else {
-        Some(store.blob_writer(digest)?)
+        Some(store.blob_writer_hashed_by_caller(digest)?)
     };
     let tee = SharedTee(Arc::new(Mutex::new(Tee {
         inner: Box::new(resp),
@@ -640,7 +584,8 @@ fn fetch_layer(
         });
     }
     if let Some(b) = t.blob.take() {
-        b.commit()?;
+        // The tee hashed every byte it wrote to the blob: `actual`.
+        timing::timed(Phase::Sync, || b.commit_hashed(actual))?;
     }
     commit_snapshot(store, tmp, &job.chain)?;
     report(
@@ -652,51 +597,38 @@ fn fetch_layer(
     Ok(())
 }
 
-/// Sniffs the compression (gzip, zstd or none; media types lie often enough
-/// that Docker sniffs too), unpacks, drains, and returns the diff id.
-fn decode_and_unpack<R: Read>(
+/// Sniffs the compression (gzip, zstd or none), unpacks, drains, and
+/// returns the diff id. Decoding and hashing run on a thread of their own.
+fn decode_and_unpack<R: Read + Send>(
     tee: R,
     dest: &Path,
     limit: u64,
     digest: &Digest,
 ) -> Result<Digest, PullError> {
-    let stream_err = |source| PullError::Stream {
-        digest: digest.clone(),
-        source,
-    };
-    let buffered = BufReader::with_capacity(64 << 10, tee);
-    let mut diff = DiffReader {
-        inner: decoder(buffered).map_err(stream_err)?,
-        hasher: sha2::Sha256::new(),
-        count: 0,
-        limit,
-    };
-    let bomb = |e: &io::Error| e.get_ref().is_some_and(|i| i.is::<BombError>());
-    let res = unpack_layer(&mut diff, dest);
-    if let Err(UnpackError::Tar(e)) = &res {
-        if bomb(e) {
-            return Err(PullError::LayerTooLarge {
-                digest: digest.clone(),
-                limit,
-            });
-        }
-    }
-    res.map_err(|source| PullError::Unpack {
-        digest: digest.clone(),
-        source,
-    })?;
-    // Tar's end-of-archive blocks and any padding count for the diff id.
-    if let Err(e) = io::copy(&mut diff, &mut io::sink()) {
-        return Err(if bomb(&e) {
+    let layer_err = |e: io::Error| {
+        if is_bomb(&e) {
             PullError::LayerTooLarge {
                 digest: digest.clone(),
                 limit,
             }
         } else {
-            stream_err(e)
-        });
-    }
-    Ok(Digest::sha256_from_bytes(&diff.hasher.finalize()))
+            PullError::Stream {
+                digest: digest.clone(),
+                source: e,
+            }
+        }
+    };
+    let unpack = |chunks: &mut crate::stream::ChunkReader| match unpack_layer(chunks, dest) {
+        Err(UnpackError::Tar(e)) if is_bomb(&e) => Err(layer_err(e)),
+        res => res.map_err(|source| PullError::Unpack {
+            digest: digest.clone(),
+            source,
+        }),
+    };
+    // Tar's end-of-archive blocks and any padding count for the diff id:
+    // with_decoded reads them after the unpack.
+    let (_, hasher) = with_decoded(tee, limit, &digest.to_string(), unpack, layer_err)?;
+    Ok(Digest::sha256_from_bytes(&hasher.finalize()))
 }
 
 /// Makes an unpacked snapshot durable and visible: syncfs, then rename to
@@ -704,7 +636,7 @@ fn decode_and_unpack<R: Read>(
 fn commit_snapshot(store: &Store, mut tmp: TempSnapshot, chain: &Digest) -> Result<(), PullError> {
     let dir = fs::File::open(&tmp.path).map_err(io_err("open", &tmp.path))?;
     // SAFETY: syncfs on a valid descriptor.
-    if unsafe { libc::syncfs(dir.as_raw_fd()) } != 0 {
+    if timing::timed(Phase::Sync, || unsafe { libc::syncfs(dir.as_raw_fd()) }) != 0 {
         return Err(StoreError::Io {
             op: "syncfs",
             path: tmp.path.clone(),
@@ -712,6 +644,7 @@ fn commit_snapshot(store: &Store, mut tmp: TempSnapshot, chain: &Digest) -> Resu
         }
         .into());
     }
+    let _commit = timing::span(Phase::Commit);
     let dest = snapshot_path(store, chain);
     match fs::rename(&tmp.path, &dest) {
         Ok(()) => tmp.committed = true,

@@ -157,6 +157,19 @@ impl Store {
         })
     }
 
+    /// A blob writer that does not hash: its caller hashes the very bytes
+    /// it writes (a pull's stream is hashed once, as it arrives) and hands
+    /// the digest to [`BlobWriter::commit_hashed`], checked there against
+    /// `expected`.
+    pub(crate) fn blob_writer_hashed_by_caller(
+        &self,
+        expected: &Digest,
+    ) -> Result<BlobWriter, StoreError> {
+        let mut w = self.blob_writer(expected)?;
+        w.inner.hasher = None;
+        Ok(w)
+    }
+
     /// Stores `data`, verifying it hashes to `expected`.
     pub fn put_blob(&self, expected: &Digest, data: &[u8]) -> Result<(), StoreError> {
         if self.has_blob(expected) {
@@ -192,7 +205,7 @@ impl Store {
             file: Some(file),
             tmp,
             blobs: self.blobs_dir(),
-            hasher: sha2::Sha256::new(),
+            hasher: Some(sha2::Sha256::new()),
             size: 0,
         })
     }
@@ -319,17 +332,28 @@ pub struct IngestWriter {
     file: Option<File>,
     tmp: PathBuf,
     blobs: PathBuf,
-    hasher: sha2::Sha256,
+    /// None when the caller hashes (see `blob_writer_hashed_by_caller`).
+    hasher: Option<sha2::Sha256>,
     size: u64,
 }
 
 impl IngestWriter {
     /// fsyncs and renames the blob to its digest; returns digest and size.
-    pub fn commit(mut self) -> Result<(Digest, u64), StoreError> {
+    pub fn commit(self) -> Result<(Digest, u64), StoreError> {
+        let digest = self.digest().expect("an ingest writer hashes");
+        self.commit_as(digest)
+    }
+
+    fn digest(&self) -> Option<Digest> {
+        let h = self.hasher.as_ref()?;
+        Some(Digest::sha256_from_bytes(&h.clone().finalize()))
+    }
+
+    /// fsyncs and renames the blob to `digest`, already checked.
+    fn commit_as(mut self, digest: Digest) -> Result<(Digest, u64), StoreError> {
         let file = self.file.take().expect("file present until commit");
         file.sync_all().map_err(io_err("fsync", &self.tmp))?;
         drop(file);
-        let digest = Digest::sha256_from_bytes(&self.hasher.clone().finalize());
         let dest = self.blobs.join(digest.hex());
         if let Err(e) = fs::rename(&self.tmp, &dest) {
             let _ = fs::remove_file(&self.tmp);
@@ -349,7 +373,9 @@ impl Write for IngestWriter {
             .as_mut()
             .expect("file present until commit")
             .write(buf)?;
-        self.hasher.update(&buf[..n]);
+        if let Some(h) = self.hasher.as_mut() {
+            h.update(&buf[..n]);
+        }
         self.size += n as u64;
         Ok(n)
     }
@@ -381,14 +407,23 @@ impl BlobWriter {
 
     /// Verifies the digest, fsyncs, and renames into place.
     pub fn commit(self) -> Result<(), StoreError> {
-        let actual = Digest::sha256_from_bytes(&self.inner.hasher.clone().finalize());
+        let actual = self
+            .inner
+            .digest()
+            .expect("a writer the caller hashes commits with commit_hashed");
+        self.commit_hashed(actual)
+    }
+
+    /// [`BlobWriter::commit`] with the digest the caller computed of every
+    /// byte it wrote (for a writer made by `blob_writer_hashed_by_caller`).
+    pub(crate) fn commit_hashed(self, actual: Digest) -> Result<(), StoreError> {
         if actual != self.expected {
             return Err(StoreError::DigestMismatch {
                 expected: self.expected.clone(),
                 actual,
             });
         }
-        self.inner.commit().map(|_| ())
+        self.inner.commit_as(actual).map(|_| ())
     }
 }
 
@@ -426,6 +461,23 @@ mod tests {
             store.read_blob(&good, 2),
             Err(StoreError::TooLarge { .. })
         ));
+    }
+
+    #[test]
+    fn a_blob_hashed_by_its_writer_is_still_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Store::open(dir.path()).unwrap();
+        let good = Digest::sha256_of(b"hello");
+        let mut w = store.blob_writer_hashed_by_caller(&good).unwrap();
+        w.write_all(b"hello").unwrap();
+        let err = w.commit_hashed(Digest::sha256_of(b"other")).unwrap_err();
+        assert!(matches!(err, StoreError::DigestMismatch { .. }), "{err}");
+        assert!(!store.has_blob(&good));
+        assert_eq!(fs::read_dir(store.tmp_dir()).unwrap().count(), 0);
+        let mut w = store.blob_writer_hashed_by_caller(&good).unwrap();
+        w.write_all(b"hello").unwrap();
+        w.commit_hashed(good.clone()).unwrap();
+        assert_eq!(store.read_blob(&good, 100).unwrap(), b"hello");
     }
 
     #[test]

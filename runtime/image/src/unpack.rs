@@ -23,10 +23,12 @@
 //!   unpacker decides what overlayfs sees as opaque or redirected.
 
 use std::ffi::{CString, OsStr};
-use std::io::{self, Read};
+use std::io::{self, Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Component, Path};
+
+use crate::timing::{self, Phase};
 
 const WHITEOUT_PREFIX: &str = ".wh.";
 const WHITEOUT_META_PREFIX: &str = ".wh..wh.";
@@ -67,6 +69,9 @@ pub fn unpack_layer<R: Read>(reader: R, dest: &Path) -> Result<UnpackStats, Unpa
     // walking from the root again (one openat per component is the
     // dominant cost of unpacking many small files).
     let mut cache: Option<(Vec<Vec<u8>>, OwnedFd)> = None;
+    // File data goes through one large buffer: a few large writes per file
+    // instead of io::copy's 8 KiB ones.
+    let mut buf = vec![0u8; COPY_BUF];
     for entry in archive.entries().map_err(UnpackError::Tar)? {
         let mut entry = entry.map_err(UnpackError::Tar)?;
         let raw = entry.path_bytes().into_owned();
@@ -107,8 +112,10 @@ pub fn unpack_layer<R: Read>(reader: R, dest: &Path) -> Result<UnpackStats, Unpa
         let last_str = String::from_utf8_lossy(last);
 
         if last_str == WHITEOUT_OPAQUE {
-            set_xattr_fd(parent.as_raw_fd(), "trusted.overlay.opaque", b"y")
-                .map_err(io_at(&name, "set trusted.overlay.opaque"))?;
+            timing::timed(Phase::Xattrs, || {
+                set_xattr_fd(parent.as_raw_fd(), "trusted.overlay.opaque", b"y")
+            })
+            .map_err(io_at(&name, "set trusted.overlay.opaque"))?;
             stats.whiteouts += 1;
             continue;
         }
@@ -163,6 +170,7 @@ pub fn unpack_layer<R: Read>(reader: R, dest: &Path) -> Result<UnpackStats, Unpa
                 if existing.is_some() {
                     remove_at(pfd, &c_last).map_err(io_at(&name, "replace"))?;
                 }
+                let _write = timing::span(Phase::FileWrite);
                 let fd = check(unsafe {
                     libc::openat(
                         pfd,
@@ -178,7 +186,8 @@ pub fn unpack_layer<R: Read>(reader: R, dest: &Path) -> Result<UnpackStats, Unpa
                 .map_err(io_at(&name, "create"))?;
                 // SAFETY: openat just returned this descriptor, owned here.
                 let mut file = unsafe { std::fs::File::from_raw_fd(fd) };
-                io::copy(&mut entry, &mut file).map_err(UnpackError::Tar)?;
+                copy_data(&mut entry, &mut file, &mut buf).map_err(UnpackError::Tar)?;
+                drop(_write);
                 fd_metadata(
                     file.as_raw_fd(),
                     uid,
@@ -270,6 +279,28 @@ pub fn unpack_layer<R: Read>(reader: R, dest: &Path) -> Result<UnpackStats, Unpa
         }
     }
     Ok(stats)
+}
+
+const COPY_BUF: usize = 256 << 10;
+
+/// io::copy with the caller's buffer, filled as far as the reader gives
+/// before each write.
+fn copy_data(r: &mut impl Read, w: &mut impl Write, buf: &mut [u8]) -> io::Result<()> {
+    loop {
+        let mut n = 0;
+        while n < buf.len() {
+            match r.read(&mut buf[n..]) {
+                Ok(0) => break,
+                Ok(k) => n += k,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        if n == 0 {
+            return Ok(());
+        }
+        w.write_all(&buf[..n])?;
+    }
 }
 
 fn refused(entry: &str, reason: String) -> UnpackError {
@@ -489,12 +520,15 @@ fn fd_metadata(
     mtime: Option<i64>,
     entry: &str,
 ) -> Result<(), UnpackError> {
+    let _meta = timing::span(Phase::Metadata);
     check(unsafe { libc::fchown(fd, uid, gid) }).map_err(io_at(entry, "chown"))?;
     check(unsafe { libc::fchmod(fd, mode as libc::mode_t) }).map_err(io_at(entry, "chmod"))?;
+    let xattr_span = timing::span(Phase::Xattrs);
     for (k, v) in xattrs {
         check(unsafe { libc::fsetxattr(fd, k.as_ptr(), v.as_ptr().cast(), v.len(), 0) })
             .map_err(io_at(entry, "set xattr"))?;
     }
+    drop(xattr_span);
     if let Some(t) = mtime {
         set_times_fd(fd, t).map_err(io_at(entry, "set mtime"))?;
     }
@@ -514,6 +548,7 @@ fn path_metadata(
     mtime: i64,
     entry: &str,
 ) -> Result<(), UnpackError> {
+    let _meta = timing::span(Phase::Metadata);
     check(unsafe { libc::fchownat(pfd, name.as_ptr(), uid, gid, libc::AT_SYMLINK_NOFOLLOW) })
         .map_err(io_at(entry, "chown"))?;
     if let Some(m) = mode {
@@ -523,6 +558,7 @@ fn path_metadata(
             .map_err(io_at(entry, "chmod"))?;
     }
     if !xattrs.is_empty() {
+        let _x = timing::span(Phase::Xattrs);
         // lsetxattr through the parent's /proc fd path: the parent is pinned
         // by its fd and the final component is not followed.
         let p = format!("/proc/self/fd/{pfd}/");
