@@ -976,3 +976,126 @@ fn a_bind_on_dev_shm_is_the_users() {
         "mine\n"
     );
 }
+
+/// A tmpfs of the test's own under /tmp, private to start with; unmounted
+/// (with whatever propagated onto it) and removed on drop.
+struct HostMount(std::path::PathBuf);
+
+impl HostMount {
+    fn new() -> HostMount {
+        let dir = std::path::PathBuf::from("/tmp").join(common::unique("rrun-prop"));
+        std::fs::create_dir_all(&dir).unwrap();
+        let m = HostMount(dir);
+        m.mount(&["-t", "tmpfs", "tmpfs", m.path()]);
+        m.mount(&["--make-private", m.path()]);
+        m
+    }
+
+    fn path(&self) -> &str {
+        self.0.to_str().unwrap()
+    }
+
+    fn mount(&self, args: &[&str]) {
+        let out = common::run_timeout(10, std::path::Path::new("mount"), args, None);
+        assert!(
+            out.status.success(),
+            "mount {args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+impl Drop for HostMount {
+    fn drop(&mut self) {
+        let _ = common::run_timeout(
+            10,
+            std::path::Path::new("umount"),
+            &["-R", "-l", self.path()],
+            None,
+        );
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Bind propagation as Docker's: `rshared` needs the source on a shared
+/// mount and `rslave` on a shared or slave one (Docker's message
+/// otherwise, nothing created); a mount made inside an `rshared` bind
+/// shows on the host, one made on the host shows inside an `rslave` bind
+/// and not inside a default (`rprivate`) one.
+#[test]
+fn bind_propagation_is_applied_and_checked() {
+    let d = daemon();
+    let host = HostMount::new();
+    let dir = host.path();
+    for (mode, msg) in [
+        ("rshared", "but it is not a shared mount"),
+        ("rslave", "but it is not a shared or slave mount"),
+    ] {
+        let out = d.rrun(&["run", "-v", &format!("{dir}:/m:{mode}"), "busybox", "true"]);
+        assert_eq!(code(&out), 125, "{mode}: {}", text(&out.stderr));
+        let want = format!("path {dir} is mounted on {dir} {msg}");
+        assert!(
+            text(&out.stderr).contains(&want),
+            "{mode}: {:?} lacks {want:?}",
+            text(&out.stderr)
+        );
+    }
+    assert_eq!(
+        d.ok(&["ps", "-aq"]).trim(),
+        "",
+        "a refused run left a container"
+    );
+
+    host.mount(&["--make-shared", dir]);
+    let private = d.ok(&[
+        "run",
+        "-d",
+        "-v",
+        &format!("{dir}:/m"),
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let slave = d.ok(&[
+        "run",
+        "-d",
+        "-v",
+        &format!("{dir}:/m:rslave"),
+        "busybox",
+        "sleep",
+        "60",
+    ]);
+    let shared = d.ok(&[
+        "run",
+        "-d",
+        "--privileged",
+        "--mount",
+        &format!("type=bind,source={dir},target=/m,bind-propagation=rshared"),
+        "busybox",
+        "sh",
+        "-c",
+        "mkdir -p /m/in && mount -t tmpfs none /m/in && echo from-container > /m/in/f && sleep 60",
+    ]);
+    let (slave, private) = (slave.trim(), private.trim());
+    let seen = format!("{dir}/in/f");
+    wait_until(&d, "the container's mount on the host", 20, || {
+        std::fs::read_to_string(&seen).is_ok_and(|s| s == "from-container\n")
+    });
+    assert_eq!(
+        inspect(&d, shared.trim())["Mounts"][0]["Propagation"],
+        "rshared"
+    );
+
+    let sub = format!("{dir}/out");
+    std::fs::create_dir(&sub).unwrap();
+    host.mount(&["-t", "tmpfs", "tmpfs", &sub]);
+    std::fs::write(format!("{sub}/g"), "from-host\n").unwrap();
+    assert_eq!(d.ok(&["exec", slave, "cat", "/m/out/g"]), "from-host\n");
+    let out = d.rrun(&["exec", private, "cat", "/m/out/g"]);
+    assert_ne!(
+        code(&out),
+        0,
+        "an rprivate bind saw a host mount made after its start"
+    );
+    d.ok(&["rm", "-f", slave, private, shared.trim()]);
+}

@@ -35,6 +35,7 @@ pub mod filters;
 pub mod mountspec;
 pub mod name;
 pub mod plan;
+pub mod propagation;
 pub mod store;
 
 pub use name::VolumeName;

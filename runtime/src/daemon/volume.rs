@@ -158,6 +158,27 @@ pub fn mounts_json(
         .collect()
 }
 
+/// Each bind's propagation is one its source's host mount can give
+/// (checked at create, nothing made, and again at start: the host's mounts
+/// may have changed).
+pub(super) fn check_propagation(mounts: &[PlannedMount]) -> ApiResult<()> {
+    for m in mounts {
+        if let (plan::PlannedSource::Bind { source, .. }, Some(p)) = (&m.source, m.propagation) {
+            volumes::propagation::check(source, p).map_err(ApiError::bad)?;
+        }
+    }
+    Ok(())
+}
+
+/// The container root's propagation the binds need (`shared` for a
+/// shared bind, `rslave` for a slave one), as Docker sets it.
+pub(super) fn root_propagation(mounts: &[PlannedMount]) -> Option<&'static str> {
+    volumes::propagation::root_propagation(mounts.iter().filter_map(|m| match m.source {
+        plan::PlannedSource::Bind { .. } => m.propagation,
+        _ => None,
+    }))
+}
+
 impl Daemon {
     /// At create: the container's mounts planned, its volumes created and
     /// marked used by it. Nothing is left behind on failure.
@@ -180,6 +201,7 @@ impl Daemon {
             }
             e => ApiError::bad(e.to_string()),
         })?;
+        check_propagation(&planned)?;
         self.volumes
             .attach(id, &planned, None)
             .map_err(|e| ApiError::bad(e.to_string()))?;

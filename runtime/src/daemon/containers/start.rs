@@ -22,7 +22,9 @@ use std::sync::Arc;
 
 use super::health;
 use crate::daemon::store::{self, Container, State};
-use crate::daemon::{find_image, logs, spec, start_error_code, tty, ApiError, ApiResult, Daemon};
+use crate::daemon::{
+    find_image, logs, spec, start_error_code, tty, volume, ApiError, ApiResult, Daemon,
+};
 use crate::shim::{self, ShimArgs, StartReport};
 use crate::state::ShimConfig;
 
@@ -211,6 +213,9 @@ impl Daemon {
             },
         };
         let mut spec = spec::build(&input).map_err(bad)?;
+        if let (Some(p), Some(linux)) = (volume::root_propagation(&c.mounts), spec.linux_mut()) {
+            linux.set_rootfs_propagation(Some(p.to_string()));
+        }
         self.apply_run_options(&mut spec, c, &group)?;
         tty::apply_terminal(&mut spec, c.config.tty, c.host_config.console_size);
         Ok(StartPlan {
@@ -239,7 +244,7 @@ impl Daemon {
                 }
             }
         }
-        Ok(())
+        volume::check_propagation(&c.mounts)
     }
 
     /// The steps of a start, each recorded in `undo` once done. Returns the
