@@ -233,6 +233,118 @@ fn a_link_alias_resolves_for_the_linking_container_only() {
         .contains("orphan"));
 }
 
+/// Legacy links on the default bridge, as Docker's: the linking container
+/// gets `ALIAS_PORT…`, `ALIAS_NAME` and `ALIAS_ENV_…` and an /etc/hosts
+/// line; a link on a user network gives only the name (no variables); a
+/// stopped target refuses the start with Docker's message.
+#[test]
+fn legacy_links_on_the_default_bridge_set_variables_and_hosts() {
+    let d = Daemon::start();
+    d.load_busybox();
+    d.ok(&[
+        "run",
+        "-d",
+        "--name",
+        "db",
+        "--hostname",
+        "dbhost",
+        "--expose",
+        "3306",
+        "-e",
+        "MYSQL_ROOT_PASSWORD=secret",
+        "busybox",
+        "sleep",
+        "300",
+    ]);
+    let ip = ip_on(&d, "db", "bridge");
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--name",
+        "web",
+        "--link",
+        "db:my-db",
+        "-e",
+        "MY_DB_NAME=own",
+        "busybox",
+        "sh",
+        "-c",
+        "env; cat /etc/hosts",
+    ]);
+    for want in [
+        format!("MY_DB_PORT=tcp://{ip}:3306"),
+        format!("MY_DB_PORT_3306_TCP=tcp://{ip}:3306"),
+        format!("MY_DB_PORT_3306_TCP_ADDR={ip}"),
+        "MY_DB_PORT_3306_TCP_PORT=3306".to_string(),
+        "MY_DB_PORT_3306_TCP_PROTO=tcp".to_string(),
+        "MY_DB_ENV_MYSQL_ROOT_PASSWORD=secret".to_string(),
+        // The container's own environment wins over a link's.
+        "MY_DB_NAME=own".to_string(),
+        format!("{ip}\tmy-db dbhost db"),
+    ] {
+        assert!(out.lines().any(|l| l == want), "no {want:?} in\n{out}");
+    }
+    assert!(!out.contains("MY_DB_ENV_PATH"), "{out}");
+    let out = d.ok(&["run", "--rm", "--link", "db", "busybox", "env"]);
+    assert!(out.contains("DB_NAME=/"), "{out}");
+
+    d.ok(&["network", "create", "userlinks"]);
+    d.ok(&["network", "connect", "userlinks", "db"]);
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "userlinks",
+        "--link",
+        "db:other",
+        "busybox",
+        "env",
+    ]);
+    assert!(
+        !out.contains("OTHER_"),
+        "a user-network link set variables:\n{out}"
+    );
+
+    // `docker rm --link`: the parent no longer resolves the alias.
+    d.ok(&[
+        "run", "-d", "--name", "web2", "--link", "db:my-db", "busybox", "sleep", "300",
+    ]);
+    let before = d.ok(&["exec", "web2", "nslookup", "my-db"]);
+    assert!(before.contains(&ip), "{before}");
+    d.ok(&["rm", "--link", "/web2/my-db"]);
+    let v = inspect(&d, "web2");
+    assert!(
+        v["HostConfig"]["Links"]
+            .as_array()
+            .is_none_or(|l| l.is_empty()),
+        "{}",
+        v["HostConfig"]
+    );
+    let after = d.rrun(&["exec", "web2", "nslookup", "my-db"]);
+    assert!(
+        !text(&after.stdout).contains(&ip),
+        "{}",
+        text(&after.stdout)
+    );
+    let out = d.rrun(&["rm", "--link", "web2/my-db"]);
+    assert_ne!(code(&out), 0);
+    assert!(
+        text(&out.stderr).contains("No such container: web2/my-db"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(inspect(&d, "web2")["State"]["Running"], true);
+
+    d.ok(&["stop", "-t", "0", "db"]);
+    let out = d.rrun(&["run", "--rm", "--link", "db:my-db", "busybox", "true"]);
+    assert_ne!(code(&out), 0);
+    assert!(
+        text(&out.stderr).contains("Cannot link to a non running container: /db AS /"),
+        "{}",
+        text(&out.stderr)
+    );
+}
+
 /// `--mac-address` from rrun (the endpoint's settings) and from the docker
 /// CLI (whichever field its API version uses): the interface has it,
 /// inspect shows it, a bad one makes nothing.

@@ -715,6 +715,29 @@ impl Netd {
         Ok(())
     }
 
+    /// `docker rm --link parent/alias`: the container no longer resolves
+    /// `alias` on any network. Returns whether it had such a link.
+    pub fn remove_link(&self, container_id: &str, alias: &str) -> Result<bool, NetdError> {
+        let _g = self.guard();
+        let mut nets = self.store.load_all()?;
+        let mut changed = false;
+        for n in nets.iter_mut() {
+            let Some(ep) = n.containers.get_mut(container_id) else {
+                continue;
+            };
+            let before = ep.links.len();
+            ep.links.retain(|l| l.alias != alias);
+            if ep.links.len() != before {
+                self.store.save(n)?;
+                changed = true;
+            }
+        }
+        if changed {
+            self.records.replace(snapshot_of(&nets));
+        }
+        Ok(changed)
+    }
+
     /// Forget the applied plan: the next refresh applies the whole table.
     fn forget_applied(&self) {
         *self.applied.lock().unwrap_or_else(|p| p.into_inner()) = None;

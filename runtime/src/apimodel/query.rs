@@ -81,6 +81,13 @@ pub struct RemoveQuery {
     /// Remove the container's anonymous volumes too.
     #[serde(default, deserialize_with = "flag")]
     pub v: bool,
+    /// The name is a link (`parent/alias`) to remove, not a container.
+    #[serde(
+        default,
+        deserialize_with = "flag",
+        skip_serializing_if = "std::ops::Not::not"
+    )]
+    pub link: bool,
 }
 
 /// `POST /containers/{id}/wait`.

@@ -52,6 +52,9 @@ pub struct RmArgs {
     /// Remove anonymous volumes associated with the container.
     #[arg(short, long)]
     pub volumes: bool,
+    /// Remove the specified link (`parent/alias`), not a container.
+    #[arg(short, long)]
+    pub link: bool,
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
@@ -161,14 +164,23 @@ pub fn kill(c: &Client, signal: &str, names: &[String]) -> Result<i32> {
     })
 }
 
-pub fn rm(c: &Client, force: bool, volumes: bool, names: &[String]) -> Result<i32> {
-    each(names, |n| {
+pub fn rm(c: &Client, a: &RmArgs) -> Result<i32> {
+    each(&a.containers, |n| {
+        // A link is `parent/alias`: two path segments, as Docker's CLI
+        // sends it.
+        let n = n.trim_matches('/');
+        if n.is_empty() {
+            anyhow::bail!("Container name cannot be empty");
+        }
+        let path: Vec<String> = n.split('/').map(enc).collect();
+        let q = RemoveQuery {
+            force: a.force,
+            v: a.volumes,
+            link: a.link,
+        };
         c.request(
             "DELETE",
-            &url(
-                &format!("/containers/{}", enc(n)),
-                &RemoveQuery { force, v: volumes },
-            )?,
+            &url(&format!("/containers/{}", path.join("/")), &q)?,
             None,
         )?;
         Ok(())

@@ -128,7 +128,7 @@ pub fn container(c: &Client, cmd: ContainerCmd) -> Result<i32> {
         C::Prune(a) => containers::prune(c, &a),
         C::Rename(a) => containers::rename(c, &a.container, &a.new_name),
         C::Restart(a) => containers::stop(c, "restart", a.time, &a.containers),
-        C::Rm(a) => containers::rm(c, a.force, a.volumes, &a.containers),
+        C::Rm(a) => containers::rm(c, &a),
         C::Run(a) => run::run(c, a.split()),
         C::Start(a) => containers::start_each(c, &a.containers),
         C::Stats(a) => stats::stats(c, &a),

@@ -224,6 +224,7 @@ pub fn run_attached(
                 let q = RemoveQuery {
                     force: true,
                     v: false,
+                    link: false,
                 };
                 let _ = c.request("DELETE", &url(&format!("/containers/{id}"), &q)?, None);
             }

@@ -136,6 +136,7 @@ pub fn stop_remove(
     let q = RemoveQuery {
         force: true,
         v: volumes,
+        link: false,
     };
     match c.request("DELETE", &url(&format!("/containers/{}", e.id), &q)?, None) {
         Err(e2) if !gone(&e2) => {

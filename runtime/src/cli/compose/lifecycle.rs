@@ -153,6 +153,7 @@ fn rm(c: &Client, p: &Project, a: &super::args::RmArgs) -> Result<i32> {
     let q = RemoveQuery {
         force: true,
         v: a.volumes,
+        link: false,
     };
     let path = url("/containers/{id}", &q)?;
     each(c, &list, ("Removing", "Removed"), |c, e| {

@@ -165,9 +165,33 @@ pub(super) async fn changes(State(d): D, p: Params) -> ApiResult<Response> {
 
 pub(super) async fn remove(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode> {
     let id = id_of(&p);
+    if flag(&q, "link") {
+        // `parent/alias` as one (encoded) segment; a bare name is the
+        // container's own name, which Docker will not unlink.
+        let Some((parent, alias)) = id.trim_matches('/').rsplit_once('/') else {
+            return Err(ApiError::conflict(
+                "Conflict, cannot remove the default link name of the container",
+            ));
+        };
+        let (parent, alias) = (parent.to_string(), alias.to_string());
+        blocking(move || d.remove_link(&parent, &alias)).await?;
+        return Ok(StatusCode::NO_CONTENT);
+    }
     let force = flag(&q, "force");
     let volumes = flag(&q, "v");
     blocking(move || d.remove(&id, force, volumes)).await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// `DELETE /containers/{parent}/{alias}?link=1`: `docker rm --link`.
+pub(super) async fn remove_link(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode> {
+    let (parent, alias) = (id_of(&p), p.get("alias").cloned().unwrap_or_default());
+    if !flag(&q, "link") {
+        return Err(ApiError::not_found(format!(
+            "No such container: {parent}/{alias}"
+        )));
+    }
+    blocking(move || d.remove_link(&parent, &alias)).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

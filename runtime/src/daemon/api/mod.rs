@@ -67,6 +67,7 @@ fn container_routes() -> Routes {
         ("/containers/{id}/logs", get(logs::logs_handler)),
         ("/containers/{id}/attach", post(logs::attach)),
         ("/containers/{id}", delete(containers::remove)),
+        ("/containers/{id}/{alias}", delete(containers::remove_link)),
         ("/containers/{id}/resize", post(exec::container_resize)),
         ("/containers/{id}/exec", post(exec::create)),
         ("/exec/{id}/start", post(exec::start)),

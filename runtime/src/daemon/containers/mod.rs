@@ -8,6 +8,7 @@ pub mod health;
 pub mod index;
 pub mod inspect;
 pub mod lifecycle;
+pub mod links;
 pub mod list;
 pub mod logopts;
 pub mod network;

@@ -39,6 +39,8 @@ pub struct StartPlan {
     spec: oci_spec::runtime::Spec,
     /// The first start fills new volumes from the image.
     copy_up: bool,
+    /// /etc/hosts lines of its legacy links.
+    link_hosts: String,
 }
 
 impl StartPlan {
@@ -190,10 +192,13 @@ impl Daemon {
         let mut args = vec![c.path.clone()];
         args.extend(c.args.iter().cloned());
         let file = |f: &str| dir.join(f).display().to_string();
+        let links = self.legacy_links(c)?;
+        let mut env = super::links::link_env(&c.name, &links);
+        env.extend(c.config.env.iter().cloned());
         let input = spec::SpecInput {
             args,
             image_env: ic.env.clone().unwrap_or_default(),
-            env: c.config.env.clone(),
+            env,
             cwd,
             uid,
             gid,
@@ -223,6 +228,7 @@ impl Daemon {
             dir,
             spec,
             copy_up: !c.copied_up,
+            link_hosts: super::links::link_hosts(&links),
         })
     }
 
@@ -278,7 +284,7 @@ impl Daemon {
         undo.did(Step::Network)?;
         for (f, text) in [
             ("hostname", format!("{}\n", files.hostname)),
-            ("hosts", files.hosts),
+            ("hosts", files.hosts + &plan.link_hosts),
             ("resolv.conf", files.resolv),
         ] {
             store::atomic_write(&dir.join(f), text.as_bytes()).map_err(ApiError::internal)?;
