@@ -506,6 +506,53 @@ fn ctrl_p_ctrl_q_detaches_and_the_container_runs_on() {
     assert_eq!(p.wait(), 5, "{}", p.output());
 }
 
+/// The docker CLI's own detach keys against rrund: `docker attach
+/// --detach-keys` and `docker exec -it --detach-keys` end the client and
+/// leave the container running (the daemon sees the keys and ends the
+/// stream, as dockerd does).
+#[test]
+fn docker_cli_detach_keys_end_attach_and_exec() {
+    let d = start();
+    d.ok(&["run", "-dit", "--name", "dk", "busybox", "sh"]);
+    let argv = d.docker_argv(&["attach", "--detach-keys", "ctrl-a,x", "dk"]);
+    let mut p = Pty::spawn(std::path::Path::new("/usr/bin/env"), &argv, 24, 80);
+    wait_for("the attached shell", Duration::from_secs(20), || {
+        p.write(b"echo dk-$((3+4))\n");
+        std::thread::sleep(Duration::from_millis(200));
+        p.output().contains("dk-7").then_some(())
+    });
+    p.write(b"\x01x");
+    // The 20.10 CLI reports its own detach as an error (exit 1) whichever
+    // daemon it talks to; what counts is that it ends and the container
+    // runs on.
+    p.wait();
+    assert!(
+        p.output().contains("read escape sequence"),
+        "{}",
+        p.output()
+    );
+    assert!(d.running("dk"));
+
+    let argv = d.docker_argv(&["exec", "-it", "--detach-keys", "ctrl-b", "dk", "sh"]);
+    let mut p = Pty::spawn(std::path::Path::new("/usr/bin/env"), &argv, 24, 80);
+    wait_for("the exec's shell", Duration::from_secs(20), || {
+        p.write(b"echo ex-$((5+5))\n");
+        std::thread::sleep(Duration::from_millis(200));
+        p.output().contains("ex-10").then_some(())
+    });
+    p.write(b"\x02");
+    p.wait();
+    assert!(
+        p.output().contains("read escape sequence"),
+        "{}",
+        p.output()
+    );
+    assert!(d.running("dk"));
+    // The exec's shell was left, not ended: still among the processes.
+    let ps = d.ok(&["exec", "dk", "ps", "-o", "args"]);
+    assert!(ps.lines().filter(|l| l.trim() == "sh").count() >= 2, "{ps}");
+}
+
 #[test]
 fn t_without_i_logs_the_terminal_as_stdout() {
     let d = start();
