@@ -413,6 +413,21 @@ def test_images_pull_tag_history_remove(client):
     assert "SpaceReclaimed" in pruned
 
 
+def test_registry_data_without_pulling(client):
+    ref = f"{REGISTRY}/test/busybox:1.0"
+    rd = client.images.get_registry_data(ref)
+    assert rd.id.startswith("sha256:")
+    assert rd.attrs["Descriptor"]["size"] > 0
+    assert "manifest" in rd.attrs["Descriptor"]["mediaType"]
+    assert rd.has_platform("linux")
+    assert not rd.has_platform("windows/arm64")
+    with pytest.raises(docker.errors.NotFound):
+        client.images.get_registry_data(f"{REGISTRY}/test/nosuch:1.0")
+    img = client.images.pull(f"{REGISTRY}/test/busybox", tag="1.0")
+    assert f"{REGISTRY}/test/busybox@{rd.id}" in img.attrs["RepoDigests"]
+    client.images.remove(ref)
+
+
 # --- networks -------------------------------------------------------------
 
 

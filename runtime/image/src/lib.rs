@@ -25,6 +25,7 @@
 pub mod archive;
 pub mod commit;
 pub mod credentials;
+pub mod distribution;
 pub mod images;
 pub mod layer;
 pub mod manifest;

@@ -79,7 +79,7 @@ pub fn registry_auth_header(value: Option<&str>) -> ApiResult<Option<Credential>
 impl Daemon {
     /// The daemon's registry client, or one that also holds `cred` for
     /// `domain` (a request's own credentials, used for that request only).
-    fn registry_for(
+    pub(crate) fn registry_for(
         &self,
         domain: &str,
         cred: Option<Credential>,

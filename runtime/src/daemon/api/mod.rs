@@ -15,6 +15,7 @@ use axum::{Json, Router};
 mod archive;
 mod build;
 mod containers;
+mod distribution;
 mod exec;
 mod images;
 mod logs;
@@ -100,6 +101,7 @@ fn other_routes() -> Routes {
         ("/images/get", get(images::images_get)),
         ("/images/prune", post(images::images_prune)),
         ("/images/search", get(images::search)),
+        ("/distribution/{*rest}", get(distribution::inspect)),
         (
             "/images/{*rest}",
             get(images::image_any)
