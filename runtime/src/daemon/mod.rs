@@ -51,6 +51,7 @@ pub mod containers;
 pub mod events;
 pub mod exec;
 pub mod images;
+pub mod logwatch;
 pub use crate::state::logs;
 pub mod models;
 pub mod networks;

@@ -1,6 +1,7 @@
 //! A container's output: `GET /containers/{id}/logs` (with `since`,
 //! `until`, `tail`, `follow`) and `POST /containers/{id}/attach`, both
-//! read from the json-file log the shim writes.
+//! read from the json-file log the shim writes, woken by each write
+//! ([`crate::daemon::logwatch`]).
 
 use std::collections::HashMap;
 use std::time::Duration;
@@ -134,6 +135,8 @@ impl Follow {
     ) {
         let mut first = true;
         let mut ino = None;
+        let dir = self.path.parent().map(std::path::Path::to_path_buf);
+        let mut watch = crate::daemon::logwatch::LogWatch::new(&dir.unwrap_or_default());
         loop {
             // Read after looking at the state: the shim writes every line
             // before the daemon marks the container exited.
@@ -190,10 +193,18 @@ impl Follow {
             if finished || tx.is_closed() {
                 return;
             }
-            // Woken by a state change, else look at the file again (soon
-            // for a terminal: someone is typing at it).
-            let pause = Duration::from_millis(if self.raw { 20 } else { 100 });
-            let _ = tokio::time::timeout(pause, rx.changed()).await;
+            // Woken by a state change or a write to the log; without a
+            // watch, look at the file again soon (sooner for a terminal:
+            // someone is typing at it).
+            let pause = Duration::from_millis(match (watch.active(), self.raw) {
+                (true, _) => 1000,
+                (false, true) => 20,
+                (false, false) => 100,
+            });
+            tokio::select! {
+                _ = tokio::time::timeout(pause, rx.changed()) => {}
+                () = watch.changed(pause) => {}
+            }
         }
     }
 }
