@@ -1,8 +1,10 @@
 //! rrun-oci as Podman's runtime (Debian's Podman 4.3 and its conmon):
 //! `podman --runtime <rrun-oci>`, in a Podman of the test's own (root,
 //! runroot, tmp dir, storage and containers.conf in a temporary directory),
-//! so a user's Podman is never touched. `--network none`: these cases need
-//! no network, and no bridge or firewall rule is made.
+//! so a user's Podman is never touched. `--network none` where the case
+//! needs no network; the netavark case runs every podman command in a
+//! network namespace of the test's own (`nsenter --net`), so its bridge,
+//! firewall rules and aardvark-dns never touch the host's.
 
 mod common;
 
@@ -17,10 +19,21 @@ const IMAGE: &str = "localhost/busybox:rrun-test";
 struct Podman {
     dir: tempfile::TempDir,
     cgroup_parent: String,
+    /// Where every command runs, for the netavark case.
+    netns: Option<daemon::TestNetns>,
 }
 
 impl Podman {
     fn new() -> Podman {
+        Podman::make(None)
+    }
+
+    /// A Podman whose networks are netavark's, in a namespace of its own.
+    fn with_netavark() -> Podman {
+        Podman::make(Some(daemon::TestNetns::new("rrpod")))
+    }
+
+    fn make(netns: Option<daemon::TestNetns>) -> Podman {
         let dir = tempfile::Builder::new()
             .prefix("rrun-podman-")
             .tempdir()
@@ -46,6 +59,7 @@ events_logfile_path = "{d}/events.log"
 tmp_dir = "{d}/tmp"
 runtime_supports_json = ["rrun-oci"]
 [network]
+network_backend = "netavark"
 network_config_dir = "{d}/networks"
 "#
             ),
@@ -54,6 +68,7 @@ network_config_dir = "{d}/networks"
         let p = Podman {
             dir,
             cgroup_parent: format!("/{}", unique("rrun-podman-")),
+            netns,
         };
         p.load_busybox();
         p
@@ -72,14 +87,20 @@ network_config_dir = "{d}/networks"
             oci.to_str().unwrap(),
         ];
         full.extend_from_slice(args);
-        let mut env_args = vec![
+        let mut env_args = Vec::new();
+        if let Some(ns) = &self.netns {
+            env_args.push("nsenter".to_string());
+            env_args.push(format!("--net={}", ns.path().display()));
+            env_args.push("env".to_string());
+        }
+        env_args.extend([
             format!(
                 "CONTAINERS_STORAGE_CONF={}",
                 d.join("storage.conf").display()
             ),
             format!("CONTAINERS_CONF={}", d.join("containers.conf").display()),
             "podman".to_string(),
-        ];
+        ]);
         env_args.extend(full.iter().map(|s| s.to_string()));
         let env_args: Vec<&str> = env_args.iter().map(String::as_str).collect();
         run_timeout(90, Path::new("env"), &env_args, None)
@@ -132,7 +153,12 @@ network_config_dir = "{d}/networks"
 impl Drop for Podman {
     fn drop(&mut self) {
         let _ = self.cmd(&["rm", "--all", "--force", "--time", "0"]);
+        let _ = self.cmd(&["network", "prune", "--force"]);
         let _ = self.cmd(&["rmi", "--all", "--force"]);
+        // aardvark-dns outlives its last container for a moment; its
+        // configuration is under our directory.
+        let dir = self.dir.path().display().to_string();
+        let _ = run_timeout(10, Path::new("pkill"), &["-KILL", "-f", &dir], None);
         // The storage's own mounts (its overlay home) are detached so the
         // directory can go; they are under our temporary directory only.
         callers::detach_mounts_under(self.dir.path());
@@ -199,4 +225,60 @@ fn podman_exec_with_a_terminal_and_a_failing_create() {
     let err = text(&out.stderr);
     assert!(err.contains("/no/such/program"), "{err}");
     assert!(p.ok(&["ps", "-aq"]).trim().is_empty());
+}
+
+/// Podman on a netavark network (Debian's netavark and aardvark-dns) with
+/// rrun-oci as the runtime: one container reaches another by name through
+/// aardvark-dns over the network's bridge, both run by rrun-oci.
+#[test]
+fn podman_on_a_netavark_network() {
+    let p = Podman::with_netavark();
+    let net = unique("rrpodnet");
+    p.ok(&["network", "create", "--subnet", "10.89.77.0/24", &net]);
+    let srv = unique("srv");
+    let parent = p.cgroup_parent.clone();
+    p.ok(&[
+        "run",
+        "-d",
+        "--name",
+        &srv,
+        "--network",
+        &net,
+        "--cgroup-parent",
+        &parent,
+        IMAGE,
+        "sh",
+        "-c",
+        "mkdir /www && echo hello-from-srv > /www/index.html && exec httpd -f -p 8080 -h /www",
+    ]);
+    assert_eq!(p.status(&srv), "running");
+    let ip = p.ok(&[
+        "inspect",
+        "--format",
+        "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}",
+        &srv,
+    ]);
+    assert!(ip.trim().starts_with("10.89.77."), "{ip}");
+    // By name (aardvark-dns), from a second container on the network.
+    let url = format!("http://{srv}:8080/");
+    let got = wait_for("the server by name", Duration::from_secs(30), || {
+        let out = p.cmd(&[
+            "run",
+            "--rm",
+            "--network",
+            &net,
+            "--cgroup-parent",
+            &parent,
+            IMAGE,
+            // (This busybox's wget crashes with -T; podman's own timeout
+            // bounds it.)
+            "wget",
+            "-qO-",
+            &url,
+        ]);
+        out.status.success().then(|| text(&out.stdout))
+    });
+    assert_eq!(got, "hello-from-srv\n");
+    p.ok(&["rm", "--force", "--time", "0", &srv]);
+    p.ok(&["network", "rm", &net]);
 }
