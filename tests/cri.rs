@@ -3,8 +3,9 @@
 //! kubelet-like client (the k8s-cri crate over tonic) runs a pod sandbox and
 //! a container in it, execs, stops and removes both. The containerd is the
 //! test's own (root, state, socket in a temporary directory, in a network
-//! namespace of its own); the pod uses that namespace's network (no CNI
-//! config: the plugin says so in its log, and host-network pods need none).
+//! namespace of its own); one pod uses that namespace's network (no CNI
+//! config: the plugin says so in its log, and host-network pods need none),
+//! another a CNI bridge network made inside that namespace.
 
 mod common;
 
@@ -18,6 +19,8 @@ use std::process::Command;
 
 const PAUSE: &str = "localhost/rrun-pause:test";
 const BUSYBOX: &str = "docker.io/library/busybox:latest";
+/// The CNI bridge network's subnet, inside containerd's own namespace.
+const CNI_SUBNET: &str = "10.88.77.0/24";
 
 /// A containerd whose CRI plugin runs pods with `runtime` as the runc
 /// binary of its default runtime (the README's snippet).
@@ -27,7 +30,38 @@ struct Cri(Containerd, #[allow(dead_code)] tempfile::TempDir);
 
 impl Cri {
     fn start(runtime: &Path) -> Cri {
+        Cri::start_with(runtime, false)
+    }
+
+    /// With `cni`, the CRI plugin gets Debian's CNI plugins and a bridge
+    /// network of the test's own ([`CNI_SUBNET`], host-local IPAM with its
+    /// state in the temporary directory), made inside containerd's own
+    /// network namespace.
+    fn start_with(runtime: &Path, cni_network: bool) -> Cri {
         let cni = tempfile::tempdir().unwrap();
+        let bin_dir = if cni_network {
+            let conf = cni.path().join("conf");
+            std::fs::create_dir_all(&conf).unwrap();
+            let list = json!({
+                "cniVersion": "0.4.0",
+                "name": "rrun-cri-test",
+                "plugins": [{
+                    "type": "bridge",
+                    "bridge": "rrcni0",
+                    "isGateway": true,
+                    "ipMasq": false,
+                    "ipam": {
+                        "type": "host-local",
+                        "ranges": [[{"subnet": CNI_SUBNET}]],
+                        "dataDir": cni.path().join("ipam"),
+                    },
+                }],
+            });
+            std::fs::write(conf.join("10-rrun.conflist"), list.to_string()).unwrap();
+            PathBuf::from("/usr/lib/cni")
+        } else {
+            cni.path().join("bin")
+        };
         let plugins = format!(
             r#"[plugins."io.containerd.grpc.v1.cri"]
   sandbox_image = "{PAUSE}"
@@ -38,7 +72,7 @@ impl Cri {
   stream_server_address = "127.0.0.1"
   stream_server_port = "0"
   [plugins."io.containerd.grpc.v1.cri".cni]
-    bin_dir = "{cni}/bin"
+    bin_dir = "{bin_dir}"
     conf_dir = "{cni}/conf"
   [plugins."io.containerd.grpc.v1.cri".containerd]
     default_runtime_name = "runc"
@@ -50,6 +84,7 @@ impl Cri {
 "#,
             runtime = runtime.display(),
             cni = cni.path().display(),
+            bin_dir = bin_dir.display(),
         );
         let c = Containerd::start("k8s.io", &plugins);
         let dir = c.dir.path();
@@ -150,7 +185,12 @@ fn pause_archive(work: &Path) -> PathBuf {
     tar
 }
 
-fn sandbox_config(name: &str, cgroup_parent: &str, logs: &Path) -> PodSandboxConfig {
+fn sandbox_config(
+    name: &str,
+    cgroup_parent: &str,
+    logs: &Path,
+    network: NamespaceMode,
+) -> PodSandboxConfig {
     PodSandboxConfig {
         metadata: Some(PodSandboxMetadata {
             name: name.into(),
@@ -160,14 +200,19 @@ fn sandbox_config(name: &str, cgroup_parent: &str, logs: &Path) -> PodSandboxCon
         }),
         // None with the node's network, as the kubelet does (the pod then
         // shares the UTS namespace too, and runc refuses a hostname there).
-        hostname: String::new(),
+        hostname: if network == NamespaceMode::Pod {
+            name.into()
+        } else {
+            String::new()
+        },
         log_directory: logs.display().to_string(),
         linux: Some(LinuxPodSandboxConfig {
             cgroup_parent: cgroup_parent.into(),
             security_context: Some(LinuxSandboxSecurityContext {
-                // The network is the containerd's own namespace: no CNI.
+                // Node: the containerd's own namespace, no CNI; Pod: a
+                // namespace of the pod's own, wired by the CNI plugins.
                 namespace_options: Some(NamespaceOption {
-                    network: NamespaceMode::Node as i32,
+                    network: network as i32,
                     pid: NamespaceMode::Pod as i32,
                     ipc: NamespaceMode::Pod as i32,
                     ..Default::default()
@@ -195,6 +240,10 @@ struct Pod {
 
 impl Pod {
     fn new(cri: &Cri) -> Pod {
+        Pod::on(cri, NamespaceMode::Node)
+    }
+
+    fn on(cri: &Cri, network: NamespaceMode) -> Pod {
         let cgroup_parent = format!("/{}", unique("rrun-cri-"));
         // Removed by the containerd's teardown, after the pods' tasks.
         cri.0
@@ -204,7 +253,7 @@ impl Pod {
         let logs = cri.0.dir.path().join("logs");
         std::fs::create_dir_all(&logs).unwrap();
         Pod {
-            sandbox: sandbox_config(&unique("pod"), &cgroup_parent, &logs),
+            sandbox: sandbox_config(&unique("pod"), &cgroup_parent, &logs, network),
         }
     }
 }
@@ -324,6 +373,58 @@ async fn a_pod_and_its_container_run_on_rrun_oci_through_cri() {
         .status
         .unwrap();
     assert_eq!(status.state, ContainerState::ContainerRunning as i32);
+    remove_pod(&cri, &mut rt, &id, &ctr).await;
+    assert!(rrun_oci_state(&ctr).is_none() && rrun_oci_state(&id).is_none());
+}
+
+/// A pod on a CNI network (Debian's bridge and host-local plugins): the
+/// sandbox made by rrun-oci gets its own network namespace with an address
+/// in the network's subnet, the container joins it by path and reaches the
+/// bridge's gateway; CRI reports the pod's IP.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_pod_on_a_cni_network_runs_on_rrun_oci() {
+    let cri = Cri::start_with(&bin("rrun-oci"), true);
+    let mut rt = cri.client().await;
+    let pod = Pod::on(&cri, NamespaceMode::Pod);
+    let (id, ctr) = run_pod(&cri, &mut rt, &pod).await;
+    let status = rt
+        .pod_sandbox_status(PodSandboxStatusRequest {
+            pod_sandbox_id: id.clone(),
+            verbose: false,
+        })
+        .await
+        .unwrap()
+        .into_inner()
+        .status
+        .unwrap();
+    let ip = status.network.map(|n| n.ip).unwrap_or_default();
+    assert!(
+        ip.starts_with("10.88.77."),
+        "pod IP {ip:?}\n{}",
+        cri.log_tail()
+    );
+    let exec = rt
+        .exec_sync(ExecSyncRequest {
+            container_id: ctr.clone(),
+            cmd: vec![
+                "sh".into(),
+                "-c".into(),
+                "ip -4 -o addr show eth0; hostname; ping -c 1 -W 5 10.88.77.1 >/dev/null && echo gateway-ok"
+                    .into(),
+            ],
+            timeout: 30,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("ExecSync: {e}\n{}", cri.log_tail()))
+        .into_inner();
+    let out = text(&exec.stdout);
+    assert_eq!(exec.exit_code, 0, "{out}{}", text(&exec.stderr));
+    assert!(out.contains(&format!("inet {ip}/24")), "{out}");
+    assert!(
+        out.contains(&pod.sandbox.metadata.as_ref().unwrap().name),
+        "{out}"
+    );
+    assert!(out.contains("gateway-ok"), "{out}");
     remove_pod(&cri, &mut rt, &id, &ctr).await;
     assert!(rrun_oci_state(&ctr).is_none() && rrun_oci_state(&id).is_none());
 }
