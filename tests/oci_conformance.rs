@@ -472,6 +472,48 @@ fn preserve_fds_passes_the_callers_fds() {
     }
 }
 
+/// `exec --preserve-fds` (conmon passes it for `podman exec
+/// --preserve-fds`): the caller's fds 3.. reach the exec'd process, as
+/// with runc; a count past the open fds is refused.
+#[test]
+fn exec_preserve_fds_passes_the_callers_fds() {
+    for rt in Runtime::both() {
+        let mut b = Bundle::new(&["sleep", "300"]);
+        let (id, _cg) = detached_sleep(&rt, &mut b);
+        let out3 = b.path().join("exec-fd3.txt");
+        let script = format!(
+            "exec 3>{}; exec {} --root {} exec --preserve-fds 1 {id} sh -c 'echo exec-fd-3 >&3'",
+            out3.display(),
+            rt.bin.display(),
+            rt.root.path().display(),
+        );
+        let out = run_timeout(60, Path::new("/bin/sh"), &["-c", &script], None);
+        assert!(out.status.success(), "{}: {}", rt.name(), text(&out.stderr));
+        assert_eq!(
+            std::fs::read_to_string(&out3).unwrap(),
+            "exec-fd-3\n",
+            "{}",
+            rt.name()
+        );
+        if rt.name() == "rrun-oci" {
+            let bad = rt.cmd(&["exec", "--preserve-fds", "40", &id, "true"]);
+            assert!(!bad.status.success());
+            assert!(
+                text(&bad.stderr).contains("--preserve-fds 40"),
+                "{}",
+                text(&bad.stderr)
+            );
+        }
+        rt.ok(&["kill", &id, "KILL"]);
+        wait_for(
+            "the container to stop",
+            std::time::Duration::from_secs(20),
+            || (rt.state(&id)["status"] == "stopped").then_some(()),
+        );
+        rt.ok(&["delete", &id]);
+    }
+}
+
 #[test]
 fn checkpoint_is_refused_clearly() {
     let rt = Runtime::new(bin("rrun-oci"));

@@ -665,6 +665,7 @@ impl launch::Driver for ExecDriver {
 }
 
 fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
+    check_preserved_fds(a.preserve_fds)?;
     let c = Saved::load(root, &a.id)?;
     check(&a.id, c.status(root), Operation::Exec)?;
     let process = exec_process(&c, a)?;
@@ -705,7 +706,7 @@ fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
         spec,
         namespaces: joins,
         mode: init::Mode::Exec,
-        preserve_fds: 0,
+        preserve_fds: a.preserve_fds,
     };
     if !a.detach {
         set_subreaper()?;

@@ -193,6 +193,9 @@ pub struct ExecArgs {
     /// Set no_new_privs for the process.
     #[arg(long)]
     pub no_new_privs: bool,
+    /// Pass this many fds above stderr (3, 4, ...) to the process.
+    #[arg(long, default_value_t = 0)]
+    pub preserve_fds: u32,
     pub id: String,
     #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
     pub command: Vec<String>,
