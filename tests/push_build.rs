@@ -400,12 +400,19 @@ fn rrun_build_with_a_default_arg_and_bad_dockerfiles() {
     // Its container is gone.
     assert_eq!(d.ok(&["ps", "-aq"]), "");
 
-    // A gzip context: said so, in the stream.
+    // A gzip context (docker build --compress, docker-py's gzip=True).
     let tgz = ctx.path().join("ctx.tgz");
     let out = run_timeout(
         30,
         Path::new("tar"),
-        &["-C", dir, "-czf", tgz.to_str().unwrap(), "Dockerfile"],
+        &[
+            "-C",
+            dir,
+            "-czf",
+            tgz.to_str().unwrap(),
+            "Dockerfile",
+            "hello.txt",
+        ],
         None,
     );
     assert!(out.status.success(), "{}", text(&out.stderr));
@@ -427,10 +434,77 @@ fn rrun_build_with_a_default_arg_and_bad_dockerfiles() {
         None,
     );
     let body = text(&out.stdout);
-    assert!(
-        body.contains("a compressed build context is not supported"),
-        "{body}"
+    assert!(body.contains("Successfully tagged gz:latest"), "{body}");
+    assert_eq!(d.ok(&["run", "--rm", "gz"]), "hello from run in /app\n");
+}
+
+/// `rrun … args` against `d` with `stdin` piped in.
+fn rrun_stdin(d: &Daemon, args: &[&str], stdin: &str) -> Output {
+    let host = d.host();
+    let mut full = vec!["-H", host.as_str()];
+    full.extend_from_slice(args);
+    run_timeout(120, &bin("rrun"), &full, Some(stdin))
+}
+
+/// A heredoc later in a RUN command line goes to the shell with it, one
+/// after `RUN <<EOT cmd` is cmd's stdin; `--add-host` reaches RUN's
+/// /etc/hosts; `--iidfile`; the Dockerfile from stdin (`-f -`, and alone
+/// as `build -`); a platform not the host's is refused.
+#[test]
+fn rrun_build_stdin_forms_heredoc_stdin_add_host_and_iidfile() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let ctx = context(
+        "FROM busybox\nRUN cat <<EOF > /from-stdin.txt\nheredoc to stdin\nEOF\n\
+         RUN <<EOT sh\necho fed to sh >> /from-stdin.txt\nEOT\n\
+         RUN grep -q '^10.9.8.7[[:space:]]*myhost' /etc/hosts && echo hosts-ok > /hosts.txt\n\
+         CMD [\"cat\", \"/from-stdin.txt\", \"/hosts.txt\"]\n",
     );
+    let dir = ctx.path().to_str().unwrap();
+    let iid = ctx.path().join("iid");
+    d.ok(&[
+        "build",
+        "--add-host",
+        "myhost:10.9.8.7",
+        "--iidfile",
+        iid.to_str().unwrap(),
+        "--progress",
+        "plain",
+        "-t",
+        "hd",
+        dir,
+    ]);
+    assert_eq!(
+        d.ok(&["run", "--rm", "hd"]),
+        "heredoc to stdin\nfed to sh\nhosts-ok\n"
+    );
+    let id = std::fs::read_to_string(&iid).unwrap();
+    assert_eq!(
+        id,
+        d.ok(&["image", "inspect", "-f", "{{.Id}}", "hd"]).trim()
+    );
+
+    let alone = "FROM busybox\nCMD [\"echo\", \"dockerfile on stdin\"]\n";
+    let out = rrun_stdin(&d, &["build", "-t", "alone", "-"], alone);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_eq!(d.ok(&["run", "--rm", "alone"]), "dockerfile on stdin\n");
+
+    let with_ctx = "FROM busybox\nCOPY hello.txt /\nCMD [\"cat\", \"/hello.txt\"]\n";
+    let out = rrun_stdin(&d, &["build", "-t", "fstdin", "-f", "-", dir], with_ctx);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    assert_eq!(
+        d.ok(&["run", "--rm", "fstdin"]),
+        "copied from the context\n"
+    );
+
+    let out = d.rrun(&["build", "--platform", "linux/s390x", "-t", "other", dir]);
+    assert_ne!(code(&out), 0);
+    assert!(
+        text(&out.stderr).contains("is not this host's"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_ne!(code(&d.rrun(&["image", "inspect", "other"])), 0);
 }
 
 /// The venv's python with docker-py (RRUN_PYTHON, else the checkout's

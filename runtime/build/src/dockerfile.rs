@@ -160,10 +160,32 @@ impl Lines {
     }
 }
 
+/// The `# escape=` parser directive's character, if the file starts
+/// with one (directives come before anything else).
+fn escape_directive(text: &str) -> char {
+    for l in text.lines() {
+        let Some(d) = l.trim().strip_prefix('#') else {
+            break;
+        };
+        let d: String = d.chars().filter(|c| !c.is_whitespace()).collect();
+        if let Some(c) = d
+            .to_ascii_lowercase()
+            .strip_prefix("escape=")
+            .and_then(|v| v.chars().next())
+        {
+            return c;
+        }
+    }
+    '\\'
+}
+
 /// Parses a Dockerfile. Errors name the line.
 pub fn parse(text: &str) -> Result<Dockerfile, BuildError> {
+    let (rewritten, written_line) = crate::heredoc_wrap::rewrite(text, escape_directive(text));
+    let text = rewritten.as_str();
+    let orig = |line: usize| written_line.get(line).copied().unwrap_or(line);
     let df = pd::parse(text).map_err(|e| BuildError::Parse {
-        line: e.line(),
+        line: orig(e.line()),
         message: e.to_string(),
     })?;
     let escape = df
@@ -183,7 +205,7 @@ pub fn parse(text: &str) -> Result<Dockerfile, BuildError> {
         stages: Vec::new(),
     };
     for (i, instr) in df.instructions.iter().enumerate() {
-        let line = lines.line(starts[i]);
+        let line = orig(lines.line(starts[i]));
         if let pd::Instruction::From(f) = instr {
             out.stages.push(Stage {
                 index: out.stages.len(),

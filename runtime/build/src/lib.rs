@@ -13,6 +13,7 @@ pub mod copy;
 pub mod dockerfile;
 pub mod driver;
 pub mod error;
+mod heredoc_wrap;
 pub mod ignore;
 pub mod instructions;
 pub mod stages;

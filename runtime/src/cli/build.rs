@@ -16,12 +16,13 @@ use super::client::{enc, Client};
 use super::format::kv;
 
 /// `build`'s flags.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct BuildArgs {
     /// Name and optionally a tag in the 'name:tag' format.
     #[arg(short, long)]
     pub tag: Vec<String>,
-    /// Name of the Dockerfile (default: 'PATH/Dockerfile').
+    /// Name of the Dockerfile (default: 'PATH/Dockerfile'); `-` reads it
+    /// from stdin.
     #[arg(short, long)]
     pub file: Option<String>,
     /// Set build-time variables.
@@ -48,7 +49,21 @@ pub struct BuildArgs {
     /// Set the networking mode for the RUN instructions during build.
     #[arg(long)]
     pub network: Option<String>,
-    /// The context: a directory, or `-` for a tar archive on stdin.
+    /// Add a custom host-to-IP mapping (host:ip) for RUN.
+    #[arg(long)]
+    pub add_host: Vec<String>,
+    /// Write the image ID to the file.
+    #[arg(long)]
+    pub iidfile: Option<std::path::PathBuf>,
+    /// Set platform (this host's only: linux/<arch>).
+    #[arg(long)]
+    pub platform: Option<String>,
+    /// Set type of progress output (auto, plain, tty); the classic builder
+    /// prints the same either way.
+    #[arg(long, value_parser = ["auto", "plain", "tty"])]
+    pub progress: Option<String>,
+    /// The context: a directory, or `-` for a tar archive (or a
+    /// Dockerfile alone) on stdin.
     pub context: String,
 }
 
@@ -76,6 +91,12 @@ pub fn build_query(a: &BuildArgs) -> Result<String> {
     if let Some(n) = &a.network {
         q.push(format!("networkmode={}", enc(n)));
     }
+    for h in &a.add_host {
+        q.push(format!("extrahosts={}", enc(h)));
+    }
+    if let Some(p) = &a.platform {
+        q.push(format!("platform={}", enc(p)));
+    }
     q.push(format!("nocache={}", a.no_cache));
     q.push(format!("pull={}", a.pull));
     q.push(format!("q={}", a.quiet));
@@ -86,7 +107,13 @@ pub fn build_query(a: &BuildArgs) -> Result<String> {
 
 /// The context directory as a tar, less what `.dockerignore` excludes
 /// (the Dockerfile and `.dockerignore` themselves always go, as docker's).
-pub fn context_tar(dir: &Path, dockerfile: &str) -> Result<Vec<u8>> {
+/// With `stdin_dockerfile`, that text goes in too, under `dockerfile`'s
+/// name (`-f -`, as docker's `.dockerfile.<random>`).
+pub fn context_tar(
+    dir: &Path,
+    dockerfile: &str,
+    stdin_dockerfile: Option<&[u8]>,
+) -> Result<Vec<u8>> {
     let ignore = match std::fs::read_to_string(dir.join(".dockerignore")) {
         Ok(text) => DockerIgnore::parse(&text).context("read .dockerignore")?,
         Err(_) => DockerIgnore::default(),
@@ -95,6 +122,32 @@ pub fn context_tar(dir: &Path, dockerfile: &str) -> Result<Vec<u8>> {
     let mut tar = tar::Builder::new(Vec::new());
     tar.follow_symlinks(false);
     add_dir(&mut tar, dir, "", &ignore, &keep)?;
+    if let Some(text) = stdin_dockerfile {
+        append_file(&mut tar, dockerfile, text)?;
+    }
+    Ok(tar.into_inner()?)
+}
+
+fn append_file(tar: &mut tar::Builder<Vec<u8>>, name: &str, text: &[u8]) -> Result<()> {
+    let mut h = tar::Header::new_gnu();
+    h.set_size(text.len() as u64);
+    h.set_mode(0o644);
+    h.set_mtime(0);
+    h.set_cksum();
+    tar.append_data(&mut h, name, text)?;
+    Ok(())
+}
+
+/// What `build -` sends: stdin as it is when it is an archive (a tar, or
+/// a gzipped one), else a context holding stdin as its `Dockerfile`
+/// (`rrun build - < Dockerfile`, as docker's).
+fn stdin_context(input: Vec<u8>) -> Result<Vec<u8>> {
+    let is_tar = input.get(257..262) == Some(b"ustar".as_slice());
+    if is_tar || input.starts_with(&[0x1f, 0x8b]) {
+        return Ok(input);
+    }
+    let mut tar = tar::Builder::new(Vec::new());
+    append_file(&mut tar, "Dockerfile", &input)?;
     Ok(tar.into_inner()?)
 }
 
@@ -138,7 +191,11 @@ fn add_dir(
 
 /// Prints the build's stream: `stream` text as it is, `status` lines,
 /// the image id last with `-q`; an `error` is the build's error.
-fn show_stream(body: impl std::io::Read, quiet: bool, out: &mut dyn Write) -> Result<()> {
+fn show_stream(
+    body: impl std::io::Read,
+    quiet: bool,
+    out: &mut dyn Write,
+) -> Result<Option<String>> {
     let mut id = None;
     for line in std::io::BufReader::new(body).lines() {
         let line = line.context("read the build output")?;
@@ -162,10 +219,10 @@ fn show_stream(body: impl std::io::Read, quiet: bool, out: &mut dyn Write) -> Re
         }
         out.flush()?;
     }
-    if let (true, Some(id)) = (quiet, id) {
+    if let (true, Some(id)) = (quiet, &id) {
         writeln!(out, "{id}")?;
     }
-    Ok(())
+    Ok(id)
 }
 
 pub fn build(c: &Client, a: &BuildArgs) -> Result<i32> {
@@ -175,20 +232,41 @@ pub fn build(c: &Client, a: &BuildArgs) -> Result<i32> {
 /// [`build`] with its output to `out` (`rrun compose up` sends it to
 /// stderr: stdout is the containers' log there).
 pub fn build_to(c: &Client, a: &BuildArgs, out: &mut dyn Write) -> Result<i32> {
-    let body = if a.context == "-" {
-        let mut tar = Vec::new();
-        std::io::Read::read_to_end(&mut std::io::stdin(), &mut tar).context("read stdin")?;
-        tar
-    } else {
-        let dockerfile = a.file.as_deref().unwrap_or("Dockerfile");
-        context_tar(Path::new(&a.context), dockerfile)?
+    let read_stdin = || -> Result<Vec<u8>> {
+        let mut buf = Vec::new();
+        std::io::Read::read_to_end(&mut std::io::stdin(), &mut buf).context("read stdin")?;
+        Ok(buf)
     };
-    let resp = c.request(
-        "POST",
-        &build_query(a)?,
-        Some(("application/x-tar", body.into())),
-    )?;
-    show_stream(resp.body, a.quiet, out)?;
+    let mut query_args = None;
+    let body = match (a.context.as_str(), a.file.as_deref()) {
+        ("-", Some("-")) => {
+            bail!("invalid argument: can't use stdin for both build context and dockerfile")
+        }
+        ("-", _) => stdin_context(read_stdin()?)?,
+        (dir, Some("-")) => {
+            let mut b = [0u8; 6];
+            let _ = getrandom::getrandom(&mut b);
+            let hex: String = b.iter().map(|x| format!("{x:02x}")).collect();
+            let name = format!(".dockerfile.{hex}");
+            let text = read_stdin()?;
+            let tar = context_tar(Path::new(dir), &name, Some(&text))?;
+            query_args = Some(name);
+            tar
+        }
+        (dir, file) => context_tar(Path::new(dir), file.unwrap_or("Dockerfile"), None)?,
+    };
+    let query = match query_args {
+        Some(name) => build_query(&BuildArgs {
+            file: Some(name),
+            ..a.clone()
+        })?,
+        None => build_query(a)?,
+    };
+    let resp = c.request("POST", &query, Some(("application/x-tar", body.into())))?;
+    let id = show_stream(resp.body, a.quiet, out)?;
+    if let (Some(path), Some(id)) = (&a.iidfile, id) {
+        std::fs::write(path, &id).with_context(|| format!("write --iidfile {}", path.display()))?;
+    }
     Ok(0)
 }
 
@@ -243,7 +321,7 @@ mod tests {
         std::fs::create_dir(p.join("logs")).unwrap();
         std::fs::write(p.join("logs/keep"), "x").unwrap();
         std::fs::write(p.join("logs/drop"), "x").unwrap();
-        let tar = context_tar(p, "Dockerfile").unwrap();
+        let tar = context_tar(p, "Dockerfile", None).unwrap();
         let mut names: Vec<String> = tar::Archive::new(&tar[..])
             .entries()
             .unwrap()

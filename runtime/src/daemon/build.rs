@@ -46,6 +46,8 @@ pub struct DaemonHost {
     steps: usize,
     /// The client stopped reading: no further step starts.
     gone: std::cell::Cell<bool>,
+    /// `--add-host` lines every RUN container gets.
+    pub extra_hosts: Vec<String>,
 }
 
 fn err(e: impl std::fmt::Display) -> HostError {
@@ -74,6 +76,7 @@ impl DaemonHost {
             images: BTreeMap::new(),
             steps: 0,
             gone: std::cell::Cell::new(false),
+            extra_hosts: Vec::new(),
         }
     }
 
@@ -127,6 +130,20 @@ impl DaemonHost {
         Ok(dir)
     }
 
+    /// A RUN's heredoc to its command's stdin, through the shim's attach
+    /// socket; the end of it closes the container's stdin (StdinOnce).
+    fn write_stdin(&self, id: &str, text: &str) -> Result<(), HostError> {
+        use std::io::Write;
+        let sock = self.d.dir(id).join(crate::shim::ATTACH_SOCKET);
+        let (_dir, p) = crate::shim::short_path(&sock).map_err(err)?;
+        let mut s = std::os::unix::net::UnixStream::connect(p)
+            .map_err(|e| err(format!("connect to the RUN container's stdin: {e}")))?;
+        // A command that exits without reading all of it is not an error.
+        let _ = s.write_all(text.as_bytes());
+        let _ = s.shutdown(std::net::Shutdown::Write);
+        Ok(())
+    }
+
     /// The RUN's container record: the parent's config with the step's
     /// command, environment, user and directory (no entrypoint, as Docker's
     /// builder runs it).
@@ -139,6 +156,11 @@ impl DaemonHost {
                 env: spec.env.clone(),
                 user: spec.user.clone().unwrap_or_default(),
                 working_dir: spec.workdir.clone().unwrap_or_default(),
+                // A heredoc after the command (`RUN cat <<EOT`) is its
+                // stdin, closed once written.
+                open_stdin: spec.stdin.is_some(),
+                stdin_once: spec.stdin.is_some(),
+                attach_stdin: spec.stdin.is_some(),
                 ..Default::default()
             },
             host_config: Default::default(),
@@ -149,10 +171,13 @@ impl DaemonHost {
     }
 
     /// Starts container `id` and waits for it to exit, relaying its
-    /// output as it comes; its exit code.
-    fn run_to_exit(&self, id: &str) -> Result<i32, HostError> {
+    /// output as it comes, with `stdin` written to it; its exit code.
+    fn run_to_exit(&self, id: &str, stdin: Option<&str>) -> Result<i32, HostError> {
         let mut rx = self.d.subscribe(id).map_err(|e| err(e.message))?;
         self.d.start(id).map_err(|e| err(e.message))?;
+        if let Some(text) = stdin {
+            self.write_stdin(id, text)?;
+        }
         let mut offset = 0;
         loop {
             let waited = self.rt.block_on(async {
@@ -245,18 +270,11 @@ impl BuildHost for DaemonHost {
         self.still_wanted()?;
         let parent =
             parent.ok_or_else(|| err("RUN needs a base image (FROM scratch has no shell)"))?;
-        if spec.stdin.is_some() {
-            return Err(err(
-                "a heredoc fed to a RUN command's stdin is not supported by rrund's builder yet; \
-                 make the heredoc the script (RUN <<EOT … EOT)",
-            ));
-        }
-        let id = self
-            .d
-            .create(None, Self::run_body(parent, spec))
-            .map_err(|e| err(e.message))?;
+        let mut body = Self::run_body(parent, spec);
+        body.host_config.extra_hosts = self.extra_hosts.clone();
+        let id = self.d.create(None, body).map_err(|e| err(e.message))?;
         self.say(format!(" ---> Running in {}\n", &id[..12.min(id.len())]));
-        let ran = self.run_to_exit(&id);
+        let ran = self.run_to_exit(&id, spec.stdin.as_deref());
         let layer = match ran {
             Ok(0) => layer_from_upper(&self.d.images, &self.d.dir(&id).join("upper")).map_err(err),
             Ok(code) => Err(err(format!(
@@ -396,6 +414,8 @@ pub struct BuildRequest {
     pub quiet: bool,
     /// `networkmode` for RUN: `default` (bridge), `none`, `host`.
     pub network: Option<String>,
+    /// `extrahosts` (`--add-host name:ip`): /etc/hosts lines of RUN.
+    pub extra_hosts: Vec<String>,
 }
 
 impl Daemon {
@@ -444,16 +464,14 @@ impl Daemon {
     ) -> Result<String, String> {
         let context = scratch.join("context");
         std::fs::create_dir_all(&context).map_err(|e| e.to_string())?;
-        if context_tar.starts_with(&[0x1f, 0x8b]) {
-            return Err(
-                "a compressed build context is not supported yet; send a plain tar \
-                 (no --compress, docker-py's gzip=False)"
-                    .into(),
-            );
-        }
-        tar::Archive::new(context_tar)
-            .unpack(&context)
-            .map_err(|e| format!("unpack the build context (a tar archive): {e}"))?;
+        // `docker build --compress` and docker-py's gzip=True send it
+        // gzipped (Docker takes the compression from the magic number).
+        let unpacked = if context_tar.starts_with(&[0x1f, 0x8b]) {
+            tar::Archive::new(flate2::read::GzDecoder::new(context_tar)).unpack(&context)
+        } else {
+            tar::Archive::new(context_tar).unpack(&context)
+        };
+        unpacked.map_err(|e| format!("unpack the build context (a tar archive): {e}"))?;
         let dockerfile = read_dockerfile(&context, &r.dockerfile)?;
         let opts = rrun_build::BuildOptions {
             context: context.clone(),
@@ -475,6 +493,7 @@ impl Daemon {
             scratch.join("steps"),
             rt,
         );
+        host.extra_hosts = r.extra_hosts.clone();
         let out = rrun_build::build(&mut host, &opts).map_err(|e| e.to_string())?;
         tracing::info!(image = %out.image.id, steps = out.steps, cached = out.cache_hits, "built");
         Ok(out.image.id)

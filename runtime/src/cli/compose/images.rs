@@ -49,6 +49,10 @@ fn build_args(
         quiet,
         force_rm: false,
         network: b.network.clone(),
+        add_host: b.extra_hosts.clone(),
+        iidfile: None,
+        platform: s.platform.clone(),
+        progress: None,
         context: b.context.display().to_string(),
     })
 }

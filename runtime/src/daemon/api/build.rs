@@ -51,6 +51,13 @@ fn build_request(q: &HashMap<String, String>, raw: &str) -> ApiResult<BuildReque
         pull: flag(q, "pull"),
         quiet: flag(q, "q"),
         network: q.get("networkmode").filter(|n| !n.is_empty()).cloned(),
+        // Repeated (docker-py) or comma-separated.
+        extra_hosts: query_values(raw, "extrahosts")
+            .iter()
+            .flat_map(|v| v.split(','))
+            .filter(|h| !h.is_empty())
+            .map(str::to_string)
+            .collect(),
     })
 }
 
