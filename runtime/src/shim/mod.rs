@@ -226,6 +226,9 @@ fn run(args: &ShimArgs) -> Result<()> {
         .context("run rrun-oci create")?;
     if !status.success() {
         report_failure(last_oci_error(&args.dir));
+        // A create that was killed half-way may have saved its state and
+        // made the init: the executor ends what it knows of.
+        cleanup(args);
         return Ok(());
     }
     let pid = read_init_pid(&pid_file)?;
@@ -320,6 +323,7 @@ fn run_tty(args: &ShimArgs, open_stdin: bool) -> Result<()> {
         .context("run rrun-oci create")?;
     if !status.success() {
         report_failure(last_oci_error(&args.dir));
+        cleanup(args);
         return Ok(());
     }
     let master = match console.receive(Duration::from_secs(10)) {
