@@ -526,7 +526,7 @@ fn write_line(log: &mut std::fs::File, stream: &str, bytes: &[u8]) {
     if let Ok(mut s) = serde_json::to_vec(&l) {
         s.push(b'\n');
         logfile::before_write(log, s.len());
-        let _ = log.write_all(&s);
+        logfile::append_line(log, &s);
     }
 }
 
