@@ -134,7 +134,19 @@ impl Daemon {
         if !(store::pid_alive(shim_pid) && store::is_shim_of(shim_pid, &c.id)) {
             return;
         }
-        let pid = read_pid(shim::INIT_PID_FILE).unwrap_or(0);
+        // Killed early in `start`, the shim may still be in `rrun-oci
+        // create`: its init's pid comes once that is done (or the shim
+        // gives up and exits, which its watcher records).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let pid = loop {
+            match read_pid(shim::INIT_PID_FILE) {
+                Some(pid) => break pid,
+                None if std::time::Instant::now() < deadline && store::pid_alive(shim_pid) => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                None => break 0,
+            }
+        };
         tracing::info!(container = %c.id, shim = shim_pid, "adopting a container started before a crash");
         c.state = State {
             status: "running".into(),
