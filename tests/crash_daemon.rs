@@ -337,7 +337,22 @@ impl World {
             left.is_empty(),
             "left once every container is gone: {left:#?}"
         );
+        let bridges_of: Vec<String> = [&self.net, &self.net2]
+            .iter()
+            .map(|n| {
+                let id = common::daemon::inspect_network(d, n)["Id"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
+                format!("rr-{}", &id[..12])
+            })
+            .collect();
         d.ok(&["network", "rm", &self.net, &self.net2]);
+        // The daemon's table keeps no rule of a removed network.
+        let rules = text(&d.net.exec(10, &["nft", "list", "ruleset"]).stdout);
+        for b in &bridges_of {
+            assert!(!rules.contains(b.as_str()), "rules of {b} left:\n{rules}");
+        }
         for v in d.ok(&["volume", "ls", "-q"]).lines() {
             d.ok(&["volume", "rm", v]);
         }
