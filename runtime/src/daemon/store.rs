@@ -221,6 +221,25 @@ mod tests {
     }
 
     #[test]
+    fn a_missing_record_is_half_made_and_a_torn_one_unreadable() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = containers_dir(root.path());
+        std::fs::create_dir_all(dir.join("half")).unwrap();
+        std::fs::create_dir_all(dir.join("torn")).unwrap();
+        std::fs::write(dir.join("torn").join(CONTAINER_FILE), b"{\"Id\": \"ab").unwrap();
+        let disk = load_all(root.path());
+        assert!(disk.containers.is_empty());
+        assert_eq!(disk.half_made, [dir.join("half")]);
+        assert_eq!(disk.unreadable.len(), 1);
+        assert_eq!(disk.unreadable[0].0, dir.join("torn"));
+        assert!(
+            disk.unreadable[0].1.contains("EOF"),
+            "{:?}",
+            disk.unreadable
+        );
+    }
+
+    #[test]
     fn atomic_write_replaces() {
         let d = tempfile::tempdir().unwrap();
         let p = d.path().join("x.json");
