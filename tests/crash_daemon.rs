@@ -1,6 +1,6 @@
 //! Issue 17, `kill -9` of rrund: at a seeded random moment during create,
-//! start, stop, rm, network connect and disconnect, volume create and pull
-//! (from a real registry on 127.0.0.1), round after round; after each kill
+//! start, stop, rm, network connect and disconnect, volume create, pull
+//! (from a real registry on 127.0.0.1) and build, round after round; after each kill
 //! a new rrund on the same state directory. Then:
 //! - the containers that were running still run (same init, never
 //!   restarted), their logs, DNS names (nslookup from another container on
@@ -48,7 +48,7 @@ impl Rng {
     }
 }
 
-const OPS: [&str; 8] = [
+const OPS: [&str; 9] = [
     "create",
     "start",
     "stop",
@@ -57,6 +57,7 @@ const OPS: [&str; 8] = [
     "disconnect",
     "volume",
     "pull",
+    "build",
 ];
 
 /// The test's world: a daemon, a registry with busybox, two networks,
@@ -188,6 +189,16 @@ impl World {
                 let _ = d.rrun(&["rmi", &self.image()]);
                 s(&["pull", &self.image()])
             }
+            "build" => {
+                let ctx = d.dir.path().join(name);
+                std::fs::create_dir_all(&ctx).unwrap();
+                std::fs::write(
+                    ctx.join("Dockerfile"),
+                    format!("FROM busybox\nRUN echo {name} > /built\nCMD cat /built\n"),
+                )
+                .unwrap();
+                s(&["build", "-t", &format!("{name}:1"), ctx.to_str().unwrap()])
+            }
             _ => unreachable!(),
         }
     }
@@ -258,6 +269,17 @@ impl World {
                 }
                 d.ok(&["pull", &image]);
                 d.ok(&["run", "--rm", &image, "true"]);
+            }
+            "build" => {
+                // Built and tagged, or not there; building again works.
+                let tag = format!("{name}:1");
+                if d.rrun(&["image", "inspect", &tag]).status.success() {
+                    assert_eq!(d.ok(&["run", "--rm", &tag]), format!("{name}\n"));
+                }
+                let ctx = d.dir.path().join(name);
+                d.ok(&["build", "-t", &tag, ctx.to_str().unwrap()]);
+                assert_eq!(d.ok(&["run", "--rm", &tag]), format!("{name}\n"));
+                d.ok(&["rmi", &tag]);
             }
             _ => self.check_container(op, name),
         }
