@@ -512,7 +512,8 @@ fn a_killed_shim_leaves_its_container_exited() {
         || (inspect(&d, &id)["State"]["Status"] == "exited").then_some(()),
     );
     let v = inspect(&d, &id);
-    assert_eq!(v["State"]["ExitCode"], 255);
+    // containerd's cleanup of a dead shim reports 128 + SIGKILL; so does Docker.
+    assert_eq!(v["State"]["ExitCode"], 137);
     assert!(
         v["State"]["Error"].as_str().unwrap().contains("shim"),
         "{v}"

@@ -255,27 +255,37 @@ impl NetworkStore {
 
     /// Every network, sorted by name. Temp files are skipped: one may be a
     /// concurrent `save` between its write and its rename (deleting it
-    /// there made that save fail).
+    /// there made that save fail). So is a file that does not parse (torn
+    /// or damaged outside rrun): every other network stays usable, and
+    /// [`NetworkStore::unreadable`] names it.
     pub fn load_all(&self) -> Result<Vec<Network>, StoreError> {
-        let mut nets = Vec::new();
+        let (mut nets, _) = self.load_split()?;
+        nets.sort_by(|a, b| a.name.cmp(&b.name));
+        Ok(nets)
+    }
+
+    /// The network files that do not parse, each with its error.
+    pub fn unreadable(&self) -> Result<Vec<StoreError>, StoreError> {
+        Ok(self.load_split()?.1)
+    }
+
+    fn load_split(&self) -> Result<(Vec<Network>, Vec<StoreError>), StoreError> {
+        let (mut nets, mut bad) = (Vec::new(), Vec::new());
         for entry in fs::read_dir(&self.dir).map_err(io_err(&self.dir))? {
             let entry = entry.map_err(io_err(&self.dir))?;
             let path = entry.path();
             let fname = entry.file_name();
             let fname = fname.to_string_lossy();
-            if is_temp(&fname) {
-                continue;
-            }
-            if !fname.ends_with(".json") {
+            if is_temp(&fname) || !fname.ends_with(".json") {
                 continue;
             }
             let data = fs::read(&path).map_err(io_err(&path))?;
-            let net: Network = serde_json::from_slice(&data)
-                .map_err(|source| StoreError::Parse { path, source })?;
-            nets.push(net);
+            match serde_json::from_slice::<Network>(&data) {
+                Ok(net) => nets.push(net),
+                Err(source) => bad.push(StoreError::Parse { path, source }),
+            }
         }
-        nets.sort_by(|a, b| a.name.cmp(&b.name));
-        Ok(nets)
+        Ok((nets, bad))
     }
 
     /// Find by full name, full id, or unique id prefix (as `docker network inspect`).
@@ -394,6 +404,10 @@ pub(crate) mod tests {
         let store = NetworkStore::open(dir.path()).unwrap();
         assert!(!dir.path().join(".x.json.tmp").exists());
         fs::write(dir.path().join("bad.json"), "{\"Name\":\"../x\"}").unwrap();
-        assert!(matches!(store.load_all(), Err(StoreError::Parse { .. })));
+        // A file that does not parse is left out and named, not fatal.
+        assert!(store.load_all().unwrap().is_empty());
+        let bad = store.unreadable().unwrap();
+        assert!(matches!(bad[..], [StoreError::Parse { .. }]), "{bad:?}");
+        assert!(bad[0].to_string().contains("bad.json"), "{}", bad[0]);
     }
 }

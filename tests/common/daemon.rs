@@ -426,9 +426,58 @@ impl DnsStub {
         DnsStub { addr, queries }
     }
 
+    /// An upstream that takes every query and never answers (a server
+    /// gone silent); `queries` counts what reached it.
+    pub fn silent() -> DnsStub {
+        let sock = std::net::UdpSocket::bind("127.0.0.1:0").expect("bind the DNS stub");
+        let stub = DnsStub {
+            addr: sock.local_addr().unwrap(),
+            queries: Default::default(),
+        };
+        let q = stub.queries.clone();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 1500];
+            loop {
+                if sock.recv_from(&mut buf).is_ok() {
+                    q.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+            }
+        });
+        stub
+    }
+
+    /// An upstream address where nothing listens (a server gone): the
+    /// port of a socket bound and closed again.
+    pub fn gone() -> DnsStub {
+        let addr = std::net::UdpSocket::bind("127.0.0.1:0")
+            .expect("bind")
+            .local_addr()
+            .unwrap();
+        DnsStub {
+            addr,
+            queries: Default::default(),
+        }
+    }
+
     pub fn addr(&self) -> std::net::SocketAddr {
         self.addr
     }
+}
+
+/// `nslookup name` inside the running container `container` (its own
+/// resolver, through its network namespace): stdout and stderr.
+pub fn nslookup_in(d: &Daemon, container: &str, name: &str) -> String {
+    let pid = inspect(d, container)["State"]["Pid"]
+        .as_i64()
+        .unwrap()
+        .to_string();
+    let out = run_timeout(
+        15,
+        Path::new("nsenter"),
+        &["-t", &pid, "-m", "-n", "nslookup", name],
+        None,
+    );
+    text(&out.stdout) + &text(&out.stderr)
 }
 
 /// A detached busybox httpd answering its hostname on port 80; `args` are

@@ -5,6 +5,7 @@
 pub mod callers;
 pub mod daemon;
 pub mod layers;
+pub mod leftovers;
 pub mod pty;
 
 use serde_json::{json, Value};

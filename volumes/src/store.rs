@@ -427,9 +427,12 @@ impl VolumeStore {
     pub fn list(&self, filters: &ListFilters) -> Result<Vec<Volume>> {
         let mut out = Vec::new();
         for name in self.names()? {
-            // A volume removed while we list is simply not listed.
-            let Some(meta) = self.read_meta(&name)? else {
-                continue;
+            // A volume removed while we list is simply not listed; nor is
+            // one whose metadata is damaged (start-up named it once).
+            let meta = match self.read_meta(&name) {
+                Ok(Some(meta)) => meta,
+                Ok(None) | Err(StoreError::Corrupt { .. }) => continue,
+                Err(e) => return Err(e),
             };
             let users = self.read_users(&name)?;
             let c = Candidate {
@@ -602,8 +605,18 @@ impl VolumeStore {
         let _guard = self.lock()?;
         let mut released = Vec::new();
         for name in self.names()? {
-            if self.read_meta(&name)?.is_none() {
-                continue;
+            match self.read_meta(&name) {
+                Ok(Some(_)) => {}
+                Ok(None) => continue,
+                // Damaged outside rrun: named once here, left as it is
+                // (its data is the user's), and every other volume goes on.
+                Err(e @ StoreError::Corrupt { .. }) => {
+                    tracing::error!(
+                        "volume {name}: {e}; it is not loaded (fix or remove it), the others are"
+                    );
+                    continue;
+                }
+                Err(e) => return Err(e),
             }
             let users = self.read_users(&name)?;
             let dead: Vec<String> = users

@@ -224,6 +224,11 @@ impl Netd {
 
     fn restore(&self) -> Result<(), NetdError> {
         let _g = self.guard();
+        for e in self.store.unreadable()? {
+            tracing::error!(
+                "{e}; that network is not loaded (fix or remove the file), the others are"
+            );
+        }
         let nets = self.store.load_all()?;
         ipam::subnets_in_use(&nets)?;
         for n in &nets {

@@ -106,25 +106,37 @@ pub fn save(data_root: &Path, c: &Container) -> std::io::Result<()> {
     )
 }
 
-/// Every saved container; directories without a readable record (a create
-/// that crashed half-way) are returned apart for removal.
-pub fn load_all(data_root: &Path) -> (Vec<Container>, Vec<PathBuf>) {
-    let mut ok = Vec::new();
-    let mut broken = Vec::new();
+/// The containers on disk, sorted by what start-up does with them.
+#[derive(Default)]
+pub struct OnDisk {
+    pub containers: Vec<Container>,
+    /// Directories without a record: a create that crashed before saving
+    /// it, or a removal that crashed after deleting it. Removed.
+    pub half_made: Vec<PathBuf>,
+    /// Directories whose record is there but does not parse (torn or
+    /// damaged outside rrun), with the reason. Left alone: the record
+    /// cannot say what the directory holds, and it may be the user's data.
+    pub unreadable: Vec<(PathBuf, String)>,
+}
+
+/// Every saved container, and the directories that are not one.
+pub fn load_all(data_root: &Path) -> OnDisk {
+    let mut disk = OnDisk::default();
     let Ok(rd) = std::fs::read_dir(containers_dir(data_root)) else {
-        return (ok, broken);
+        return disk;
     };
     for e in rd.flatten() {
         let p = e.path();
-        match std::fs::read(p.join(CONTAINER_FILE))
-            .ok()
-            .and_then(|b| serde_json::from_slice::<Container>(&b).ok())
-        {
-            Some(c) => ok.push(c),
-            None => broken.push(p),
+        match std::fs::read(p.join(CONTAINER_FILE)) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => disk.half_made.push(p),
+            Err(e) => disk.unreadable.push((p, e.to_string())),
+            Ok(b) => match serde_json::from_slice::<Container>(&b) {
+                Ok(c) => disk.containers.push(c),
+                Err(e) => disk.unreadable.push((p, e.to_string())),
+            },
         }
     }
-    (ok, broken)
+    disk
 }
 
 /// True if `pid` is a shim of container `id` (guards against pid reuse).
@@ -206,6 +218,25 @@ mod tests {
         let id = new_id();
         assert_eq!(id.len(), 64);
         assert!(id.bytes().all(|b| b.is_ascii_hexdigit()));
+    }
+
+    #[test]
+    fn a_missing_record_is_half_made_and_a_torn_one_unreadable() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = containers_dir(root.path());
+        std::fs::create_dir_all(dir.join("half")).unwrap();
+        std::fs::create_dir_all(dir.join("torn")).unwrap();
+        std::fs::write(dir.join("torn").join(CONTAINER_FILE), b"{\"Id\": \"ab").unwrap();
+        let disk = load_all(root.path());
+        assert!(disk.containers.is_empty());
+        assert_eq!(disk.half_made, [dir.join("half")]);
+        assert_eq!(disk.unreadable.len(), 1);
+        assert_eq!(disk.unreadable[0].0, dir.join("torn"));
+        assert!(
+            disk.unreadable[0].1.contains("EOF"),
+            "{:?}",
+            disk.unreadable
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@
 
 use std::collections::BTreeMap;
 use std::fs::File;
+use std::io::Write;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 /// The shim's log rotation settings (one container per shim).
@@ -70,8 +72,59 @@ pub fn before_write(log: &mut File, len: usize) {
     }
     match rotate(r) {
         Ok(f) => *log = f,
-        Err(e) => eprintln!("rotate {}: {e}", r.path.display()),
+        Err(e) => note(format_args!("rotate {}: {e}", r.path.display())),
     }
+}
+
+/// Lines the log could not take since the last one it did (a full disk).
+static DROPPED: AtomicU64 = AtomicU64::new(0);
+
+/// Appends one whole line to the log. A write that fails (a full disk)
+/// leaves no torn line behind: what part of it got in is cut off again.
+/// The first failure is reported on the shim's stderr (`shim.log`), and,
+/// once the log takes lines again, how many were lost and why.
+pub fn append_line(log: &mut File, line: &[u8]) {
+    let mut done = 0;
+    let failed = loop {
+        if done == line.len() {
+            break None;
+        }
+        match log.write(&line[done..]) {
+            Ok(0) => break Some(std::io::Error::from(std::io::ErrorKind::WriteZero)),
+            Ok(n) => done += n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => break Some(e),
+        }
+    };
+    match failed {
+        None => {
+            let lost = DROPPED.swap(0, Ordering::Relaxed);
+            if lost > 0 {
+                note(format_args!(
+                    "log: writing again; {lost} lines of output were lost"
+                ));
+            }
+        }
+        Some(e) => {
+            if done > 0 {
+                if let Ok(m) = log.metadata() {
+                    let _ = log.set_len(m.len().saturating_sub(done as u64));
+                }
+            }
+            if DROPPED.fetch_add(1, Ordering::Relaxed) == 0 {
+                note(format_args!(
+                    "log: {e}; the container's output is lost until it can be written"
+                ));
+            }
+        }
+    }
+}
+
+/// A line on the shim's stderr (`shim.log`, on the same disk as the log):
+/// never `eprintln!`, which panics when the write fails, and a shim that
+/// panics takes its container with it.
+fn note(msg: std::fmt::Arguments) {
+    let _ = writeln!(std::io::stderr(), "{msg}");
 }
 
 /// Shifts the files and opens a new, empty log.

@@ -226,6 +226,9 @@ fn run(args: &ShimArgs) -> Result<()> {
         .context("run rrun-oci create")?;
     if !status.success() {
         report_failure(last_oci_error(&args.dir));
+        // A create that was killed half-way may have saved its state and
+        // made the init: the executor ends what it knows of.
+        cleanup(args);
         return Ok(());
     }
     let pid = read_init_pid(&pid_file)?;
@@ -320,6 +323,7 @@ fn run_tty(args: &ShimArgs, open_stdin: bool) -> Result<()> {
         .context("run rrun-oci create")?;
     if !status.success() {
         report_failure(last_oci_error(&args.dir));
+        cleanup(args);
         return Ok(());
     }
     let master = match console.receive(Duration::from_secs(10)) {
@@ -522,7 +526,7 @@ fn write_line(log: &mut std::fs::File, stream: &str, bytes: &[u8]) {
     if let Ok(mut s) = serde_json::to_vec(&l) {
         s.push(b'\n');
         logfile::before_write(log, s.len());
-        let _ = log.write_all(&s);
+        logfile::append_line(log, &s);
     }
 }
 

@@ -28,6 +28,38 @@ impl Daemon {
             .status();
     }
 
+    /// A `rrun-oci create` killed before it saved its state leaves the
+    /// container's cgroups behind, where `delete` cannot find them: kill
+    /// whatever is still in them and remove them. Only `/rrun/<id>`, the
+    /// path the daemon gave the container, is touched.
+    pub(crate) fn remove_cgroup_leftovers(&self, id: &str) {
+        if self.opts.systemd_cgroup {
+            return;
+        }
+        let root = std::path::Path::new("/sys/fs/cgroup");
+        let mut dirs = vec![root.join("rrun").join(id)];
+        if let Ok(rd) = std::fs::read_dir(root) {
+            dirs.extend(rd.flatten().map(|h| h.path().join("rrun").join(id)));
+        }
+        for dir in dirs.iter().filter(|d| d.is_dir()) {
+            let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
+            for pid in procs.lines().filter_map(|p| p.trim().parse::<i32>().ok()) {
+                let _ = nix::sys::signal::kill(
+                    nix::unistd::Pid::from_raw(pid),
+                    nix::sys::signal::Signal::SIGKILL,
+                );
+            }
+            // A killed process leaves its cgroup a moment later.
+            let deadline = std::time::Instant::now() + Duration::from_secs(2);
+            while std::fs::remove_dir(dir).is_err() && std::time::Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            if dir.exists() {
+                tracing::warn!(container = %id, cgroup = %dir.display(), "could not remove a cgroup left by a failed create");
+            }
+        }
+    }
+
     /// Learns of the shim's exit through a pidfd (works for a shim an
     /// earlier daemon started, too).
     pub(crate) fn watch_shim(self: &Arc<Self>, id: String, shim_pid: i32) {
@@ -63,10 +95,12 @@ impl Daemon {
             None => {
                 // The shim died (killed, or crashed): nobody holds the
                 // container's output any more, so end the container too,
-                // as Docker does when its shim is gone.
+                // as Docker does when its shim is gone. The code is what
+                // containerd's cleanup of a dead shim reports (and Docker
+                // shows): 128 + SIGKILL, the signal that ended it.
                 self.oci_force_delete(id);
                 (
-                    255,
+                    128 + libc::SIGKILL,
                     logs::now(),
                     "the container's shim died; its exit status is unknown".to_string(),
                 )
@@ -178,6 +212,7 @@ impl Daemon {
         let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
         super::shm::unmount_shm(&dir);
         self.oci_force_delete(&c.id);
+        self.remove_cgroup_leftovers(&c.id);
         self.teardown_network(&c.id);
         // The record goes first, so a crash leaves a directory start-up
         // reconciliation recognises as half-removed.

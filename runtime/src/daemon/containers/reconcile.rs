@@ -10,8 +10,19 @@ impl Daemon {
     /// Start-up: finds the containers on disk, re-attaches to the shims that
     /// still run, and records the end of those whose shim is gone.
     pub fn reconcile(self: &Arc<Self>) {
-        let (all, broken) = store::load_all(&self.opts.data_root);
-        for dir in broken {
+        let store::OnDisk {
+            containers: all,
+            half_made,
+            unreadable,
+        } = store::load_all(&self.opts.data_root);
+        for (dir, reason) in &unreadable {
+            tracing::error!(
+                "container {}: its record {} does not load ({reason}); the container is not managed (fix the file or remove the directory), the others are",
+                dir.file_name().unwrap_or_default().to_string_lossy(),
+                dir.join(store::CONTAINER_FILE).display()
+            );
+        }
+        for dir in half_made {
             tracing::warn!(dir = %dir.display(), "removing a half-made container");
             let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
             super::shm::unmount_shm(&dir);
@@ -23,7 +34,15 @@ impl Daemon {
         // Volume users and network endpoints of containers that no longer
         // exist (a crash between their create and their record) go; no
         // volume's data is touched.
-        let known: std::collections::BTreeSet<String> = all.iter().map(|c| c.id.clone()).collect();
+        // An unreadable container keeps what it holds: it may still run.
+        let unreadable_ids = unreadable
+            .iter()
+            .filter_map(|(d, _)| d.file_name().and_then(|n| n.to_str()).map(String::from));
+        let known: std::collections::BTreeSet<String> = all
+            .iter()
+            .map(|c| c.id.clone())
+            .chain(unreadable_ids)
+            .collect();
         if let Err(e) = self.volumes.reconcile(&known) {
             tracing::warn!(error = %e, "reconcile the volume store");
         }
@@ -51,6 +70,7 @@ impl Daemon {
             if running {
                 if store::pid_alive(shim_pid) && store::is_shim_of(shim_pid, &id) {
                     tracing::info!(container = %id, shim = shim_pid, "re-attached to the shim");
+                    self.reconcile_endpoints(&id);
                     if let Ok(c) = self.get(&id) {
                         self.restart_dns(&c);
                         self.start_health_monitor(&c);
@@ -63,6 +83,39 @@ impl Daemon {
             }
         }
         self.restart_at_startup();
+    }
+
+    /// A daemon killed between the network's half and the record's half of
+    /// a `network connect` or `disconnect` of a running container leaves
+    /// the two disagreeing. An endpoint the record does not list (a connect
+    /// cut short) is removed; a listed network with no endpoint (a
+    /// disconnect cut short) is dropped from the record. Either way the
+    /// request is as if it never came or as if it completed.
+    fn reconcile_endpoints(&self, id: &str) {
+        let (Ok(nets), Ok(c)) = (self.netd.networks(), self.get(id)) else {
+            return;
+        };
+        let bridges = nets
+            .iter()
+            .filter(|n| n.driver == netd::store::Driver::Bridge);
+        let mut dangling = Vec::new();
+        for n in bridges {
+            let listed = c.networks.iter().any(|r| r.name == n.name.as_str());
+            match (listed, n.containers.contains_key(id)) {
+                (false, true) => {
+                    tracing::info!(container = %id, network = %n.name, "removing an endpoint a cut-short connect left");
+                    let _ = self.netd.disconnect(n.id.as_str(), id);
+                }
+                (true, false) => {
+                    tracing::info!(container = %id, network = %n.name, "finishing a cut-short disconnect");
+                    dangling.push(n.name.to_string());
+                }
+                _ => {}
+            }
+        }
+        if !dangling.is_empty() {
+            let _ = self.update(id, |c| c.networks.retain(|r| !dangling.contains(&r.name)));
+        }
     }
 
     /// A daemon killed during `start` left the record saying "created" while
@@ -81,7 +134,19 @@ impl Daemon {
         if !(store::pid_alive(shim_pid) && store::is_shim_of(shim_pid, &c.id)) {
             return;
         }
-        let pid = read_pid(shim::INIT_PID_FILE).unwrap_or(0);
+        // Killed early in `start`, the shim may still be in `rrun-oci
+        // create`: its init's pid comes once that is done (or the shim
+        // gives up and exits, which its watcher records).
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let pid = loop {
+            match read_pid(shim::INIT_PID_FILE) {
+                Some(pid) => break pid,
+                None if std::time::Instant::now() < deadline && store::pid_alive(shim_pid) => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                }
+                None => break 0,
+            }
+        };
         tracing::info!(container = %c.id, shim = shim_pid, "adopting a container started before a crash");
         c.state = State {
             status: "running".into(),

@@ -1,0 +1,124 @@
+//! Issue 17, faults around the daemon's state: records torn or damaged
+//! while rrund was down (a truncated container record, a network file of
+//! bad JSON, a volume's metadata of garbage). rrund starts, names each
+//! object it could not load in one log line, and manages everything else.
+
+mod common;
+
+use common::daemon::{inspect, serve, Daemon};
+use common::{text, wait_for};
+use std::time::Duration;
+
+/// The log lines written since `from` (a byte offset) that mention `needle`.
+fn new_lines_with(d: &Daemon, from: usize, needle: &str) -> Vec<String> {
+    d.log()[from..]
+        .lines()
+        .filter(|l| l.contains(needle))
+        .map(String::from)
+        .collect()
+}
+
+#[test]
+fn torn_records_at_start_up_are_named_and_the_rest_is_managed() {
+    let mut d = Daemon::start();
+    d.load_busybox();
+    let (net, bad_net) = (common::unique("ts"), common::unique("tb"));
+    d.ok(&["network", "create", &net]);
+    let bad_net_id = d.ok(&["network", "create", &bad_net]).trim().to_string();
+    let (vol, bad_vol) = (common::unique("tv"), common::unique("tw"));
+    d.ok(&["volume", "create", &vol]);
+    d.ok(&["volume", "create", &bad_vol]);
+    let port = common::free_port();
+    let web = serve(
+        &d,
+        &[
+            "--network",
+            &net,
+            "-p",
+            &format!("127.0.0.1:{port}:80"),
+            "-v",
+            &format!("{vol}:/data"),
+        ],
+    );
+    let torn = d
+        .ok(&["create", "--name", "torn", "busybox", "true"])
+        .trim()
+        .to_string();
+    let kept = d
+        .ok(&["create", "--name", "kept", "busybox", "true"])
+        .trim()
+        .to_string();
+
+    d.kill9();
+    let record = d
+        .data_root()
+        .join("containers")
+        .join(&torn)
+        .join("container.json");
+    let full = std::fs::read(&record).unwrap();
+    std::fs::write(&record, &full[..full.len() / 2]).unwrap();
+    let net_file = d
+        .data_root()
+        .join("networks")
+        .join(format!("{bad_net_id}.json"));
+    assert!(net_file.exists(), "{} is not there", net_file.display());
+    std::fs::write(&net_file, b"{\"Name\": \"half").unwrap();
+    let meta = d
+        .data_root()
+        .join("volumes")
+        .join(&bad_vol)
+        .join("volume.json");
+    assert!(meta.exists(), "{} is not there", meta.display());
+    std::fs::write(&meta, [0xffu8, 0x00, 0x17, 0x42, 0x99]).unwrap();
+
+    let from = d.log().len();
+    d.spawn();
+    // One line for each object that did not load, naming it.
+    for (what, needle) in [
+        ("the torn container", torn.as_str()),
+        ("the bad network file", bad_net_id.as_str()),
+        ("the garbage volume", bad_vol.as_str()),
+    ] {
+        let lines = new_lines_with(&d, from, needle);
+        assert_eq!(lines.len(), 1, "{what}: log lines {lines:#?}");
+    }
+    // Everything else is managed: the running container kept running and
+    // serves on its port, the lists work and show the good objects.
+    assert_eq!(inspect(&d, &web)["State"]["Status"], "running");
+    let url = format!("http://127.0.0.1:{port}/");
+    let page = wait_for("the published port", Duration::from_secs(20), || {
+        let out = d.net.exec(10, &["curl", "-sf", "-m", "3", &url]);
+        out.status.success().then(|| text(&out.stdout))
+    });
+    assert_eq!(page.trim(), &web[..12]);
+    let ps = d.ok(&["ps", "-a", "--format", "{{.ID}}"]);
+    assert!(ps.contains(&kept[..12]) && ps.contains(&web[..12]), "{ps}");
+    assert!(!ps.contains(&torn[..12]), "{ps}");
+    let nets = d.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(nets.lines().any(|l| l == net), "{nets}");
+    let vols = d.ok(&["volume", "ls", "-q"]);
+    assert!(vols.lines().any(|l| l == vol), "{vols}");
+    assert!(!vols.lines().any(|l| l == bad_vol), "{vols}");
+    // New objects work, beside the damaged ones.
+    d.ok(&["start", "kept"]);
+    let other = common::unique("tn");
+    d.ok(&["network", "create", &other]);
+    let out = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        &other,
+        "-v",
+        &format!("{vol}:/data"),
+        "busybox",
+        "sh",
+        "-c",
+        "echo ok > /data/x && cat /data/x",
+    ]);
+    assert_eq!(out, "ok\n");
+    d.ok(&["rm", "-f", &web, "kept"]);
+    d.ok(&["network", "rm", &net, &other]);
+    d.ok(&["volume", "rm", &vol]);
+    // The damaged files are left as they were: they may be the user's.
+    assert!(record.exists() && net_file.exists() && meta.exists());
+}
