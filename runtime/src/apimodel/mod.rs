@@ -7,8 +7,12 @@
 //! the daemon and the CLI.
 
 pub mod detach;
+pub mod exec;
 pub mod filters;
+pub mod network;
+pub mod progress;
 pub mod query;
+pub mod stats;
 
 pub use filters::{FilterError, Filters};
 
@@ -98,6 +102,14 @@ pub struct ImagePruneReport {
     pub space_reclaimed: u64,
 }
 
+/// `{"Id": …}` (exec create, commit). bollard-stubs' `IdResponse` reads
+/// `Id` but writes `id`, which Docker's clients do not read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdResponse {
+    #[serde(rename = "Id", alias = "ID", alias = "id")]
+    pub id: String,
+}
+
 /// A list field that Docker may send as `null`.
 fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
@@ -153,5 +165,16 @@ mod tests {
         assert_eq!(v["RepoTags"], serde_json::json!([]));
         let back: ImageListItem = serde_json::from_value(v).unwrap();
         assert_eq!(back, item);
+    }
+
+    #[test]
+    fn id_replies_say_id_as_docker_does() {
+        let v = serde_json::to_value(IdResponse {
+            id: "sha256:1".into(),
+        })
+        .unwrap();
+        assert_eq!(v, serde_json::json!({"Id": "sha256:1"}));
+        let b: models::IdResponse = serde_json::from_value(v).unwrap();
+        assert_eq!(b.id, "sha256:1");
     }
 }

@@ -5,6 +5,9 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use crate::apimodel::models::PortSummary;
+use crate::apimodel::network;
+
 /// `Config` of a container (the create body minus HostConfig).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -149,6 +152,19 @@ pub struct ApiMount {
     pub tmpfs_options: Option<serde_json::Value>,
 }
 
+/// The body of `POST /networks/{id}/connect` and `/disconnect`
+/// (`Force` is accepted and, as there is no swarm, changes nothing).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkConnectBody {
+    #[serde(default)]
+    pub container: String,
+    #[serde(default)]
+    pub endpoint_config: Option<EndpointSettings>,
+    #[serde(default)]
+    pub force: bool,
+}
+
 /// `NetworkingConfig.EndpointsConfig[network]`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -213,11 +229,18 @@ pub struct ContainerSummary {
     pub created: i64,
     pub state: String,
     pub status: String,
-    pub ports: Vec<serde_json::Value>,
+    pub ports: Vec<PortSummary>,
     pub labels: BTreeMap<String, String>,
     pub host_config: SummaryHostConfig,
     pub mounts: Vec<serde_json::Value>,
-    pub network_settings: serde_json::Value,
+    pub network_settings: SummaryNetworkSettings,
+}
+
+/// `NetworkSettings` of a `GET /containers/json` row: the endpoints only.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SummaryNetworkSettings {
+    pub networks: BTreeMap<String, network::EndpointSettings>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

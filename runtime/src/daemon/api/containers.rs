@@ -11,9 +11,10 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use super::*;
+use crate::apimodel::stats::StatsResponse;
 use crate::daemon::models::{CreateBody, CreateResponse, WaitResponse};
 use crate::daemon::{ApiError, ApiResult, Daemon, REMOVED};
 use crate::shim;
@@ -234,23 +235,24 @@ pub(super) async fn container_stats(
     let id = d.get(&id_of(&p))?.id;
     let stream = q.get("stream").is_none_or(|_| flag(&q, "stream"));
     if !stream {
-        let mut pre = json!({});
+        let mut pre = None;
         if !flag(&q, "one-shot") {
-            pre = stats_sample(d.clone(), id.clone(), json!({})).await?;
+            pre = Some(stats_sample(d.clone(), id.clone(), None).await?);
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         return Ok(Json(stats_sample(d, id, pre).await?).into_response());
     }
     let (tx, chunks) = tokio::sync::mpsc::channel::<Bytes>(4);
-    let first = stats_sample(d.clone(), id.clone(), json!({})).await?;
+    let first = stats_sample(d.clone(), id.clone(), None).await?;
     tokio::spawn(async move {
         let mut pre = first;
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            let Ok(v) = stats_sample(d.clone(), id.clone(), pre).await else {
+            let Ok(v) = stats_sample(d.clone(), id.clone(), Some(pre)).await else {
                 return;
             };
-            if tx.send(Bytes::from(v.to_string() + "\n")).await.is_err() {
+            let line = serde_json::to_string(&v).unwrap_or_default() + "\n";
+            if tx.send(Bytes::from(line)).await.is_err() {
                 return;
             }
             pre = v;
@@ -263,6 +265,10 @@ pub(super) async fn container_stats(
         .into_response())
 }
 
-pub(super) async fn stats_sample(d: Arc<Daemon>, id: String, pre: Value) -> ApiResult<Value> {
-    blocking(move || d.stats_sample(&id, &pre)).await
+pub(super) async fn stats_sample(
+    d: Arc<Daemon>,
+    id: String,
+    pre: Option<StatsResponse>,
+) -> ApiResult<StatsResponse> {
+    blocking(move || d.stats_sample(&id, pre.as_ref())).await
 }

@@ -44,7 +44,8 @@ pub(super) async fn create(State(d): D, p: Params, body: Bytes) -> ApiResult<Res
     let config: ExecConfig = json_body(&body)?;
     let name = id_of(&p);
     let id = d.exec_create(&name, config)?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({"Id": id}))).into_response())
+    let body = crate::apimodel::IdResponse { id };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 pub(super) async fn inspect(State(d): D, p: Params) -> ApiResult<Response> {
