@@ -102,6 +102,16 @@ pub struct ImagePruneReport {
     pub space_reclaimed: u64,
 }
 
+/// `POST /build/prune`, with `CachesDeleted` `null` when empty (dockerd;
+/// bollard's model omits it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BuildCachePruneReport {
+    #[serde(rename = "CachesDeleted")]
+    pub caches_deleted: Option<Vec<String>>,
+    #[serde(rename = "SpaceReclaimed")]
+    pub space_reclaimed: u64,
+}
+
 /// `{"Id": …}` (exec create, commit). bollard-stubs' `IdResponse` reads
 /// `Id` but writes `id`, which Docker's clients do not read.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -148,6 +158,11 @@ mod tests {
         assert_eq!(
             empty,
             serde_json::json!({"ContainersDeleted": null, "SpaceReclaimed": 0})
+        );
+        let cache = serde_json::to_value(BuildCachePruneReport::default()).unwrap();
+        assert_eq!(
+            cache,
+            serde_json::json!({"CachesDeleted": null, "SpaceReclaimed": 0})
         );
         let img = serde_json::to_value(ImagePruneReport::default()).unwrap();
         assert!(img["ImagesDeleted"].is_null() && img.get("ImagesDeleted").is_some());

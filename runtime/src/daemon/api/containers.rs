@@ -154,7 +154,10 @@ pub(super) async fn update(
 ) -> ApiResult<Response> {
     let id = id_of(&p);
     let warnings = blocking(move || d.update_resources(&id, body)).await?;
-    Ok(Json(json!({ "Warnings": warnings })).into_response())
+    let reply = crate::apimodel::models::ContainerUpdateResponse {
+        warnings: Some(warnings),
+    };
+    Ok(Json(reply).into_response())
 }
 
 /// `GET /containers/{id}/changes`: `null` when nothing changed, as dockerd.

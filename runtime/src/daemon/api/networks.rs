@@ -1,5 +1,6 @@
 //! The network routes.
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -23,10 +24,10 @@ pub(super) async fn network_inspect(State(d): D, p: Params) -> ApiResult<Respons
     Ok(Json(blocking(move || d.network_inspect(&id)).await?).into_response())
 }
 
-pub(super) async fn network_create(
-    State(d): D,
-    Json(body): Json<NetworkCreateRequest>,
-) -> ApiResult<Response> {
+pub(super) async fn network_create(State(d): D, body: Bytes) -> ApiResult<Response> {
+    // Read here, not by axum's `Json`: a body without `Name` is a 400
+    // naming the field, as before the body was typed.
+    let body: NetworkCreateRequest = json_body(&body)?;
     let v = blocking(move || d.network_create(&body)).await?;
     Ok((StatusCode::CREATED, Json(v)).into_response())
 }
