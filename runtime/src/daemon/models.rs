@@ -232,8 +232,31 @@ pub struct ContainerSummary {
     pub ports: Vec<PortSummary>,
     pub labels: BTreeMap<String, String>,
     pub host_config: SummaryHostConfig,
-    pub mounts: Vec<serde_json::Value>,
+    pub mounts: Vec<crate::apimodel::models::MountPoint>,
     pub network_settings: SummaryNetworkSettings,
+}
+
+/// `POST /volumes/create` (Docker's `VolumeCreateOptions`): a field of the
+/// wrong type is a 400, not silently an anonymous volume (issue 17).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VolumeCreateBody {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub driver: Option<String>,
+    #[serde(default)]
+    pub driver_opts: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+/// `GET /volumes`: `Warnings` `[]` as rrun always sent it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VolumeList {
+    pub volumes: Vec<volumes::Volume>,
+    pub warnings: Vec<String>,
 }
 
 /// `NetworkSettings` of a `GET /containers/json` row: the endpoints only.
