@@ -102,6 +102,26 @@ pub struct ImagePruneReport {
     pub space_reclaimed: u64,
 }
 
+/// The `{}` of Docker's sets (`ExposedPorts`, `Volumes`: Go's
+/// `map[string]struct{}`): always written as `{}`; any value is read as
+/// one, as Go's decoder does for an empty struct.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EmptyObject;
+
+impl Serialize for EmptyObject {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        s.serialize_map(Some(0))?.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for EmptyObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d)?;
+        Ok(EmptyObject)
+    }
+}
+
 /// `POST /build/prune`, with `CachesDeleted` `null` when empty (dockerd;
 /// bollard's model omits it).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -180,6 +200,17 @@ mod tests {
         assert_eq!(v["RepoTags"], serde_json::json!([]));
         let back: ImageListItem = serde_json::from_value(v).unwrap();
         assert_eq!(back, item);
+    }
+
+    #[test]
+    fn sets_are_empty_objects_both_ways() {
+        let m: std::collections::BTreeMap<String, EmptyObject> =
+            serde_json::from_str(r#"{"80/tcp": {}, "53/udp": null}"#).unwrap();
+        assert_eq!(m.len(), 2);
+        assert_eq!(
+            serde_json::to_string(&m).unwrap(),
+            r#"{"53/udp":{},"80/tcp":{}}"#
+        );
     }
 
     #[test]

@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::apimodel::models::PortSummary;
 use crate::apimodel::network;
+use crate::apimodel::EmptyObject;
 
 /// `Config` of a container (the create body minus HostConfig).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
@@ -54,10 +55,10 @@ pub struct ContainerConfig {
     pub stop_timeout: Option<i64>,
     /// `-p`'s container ports and `EXPOSE`: `"80/tcp": {}`.
     #[serde(default, deserialize_with = "null_default")]
-    pub exposed_ports: BTreeMap<String, serde_json::Value>,
+    pub exposed_ports: BTreeMap<String, EmptyObject>,
     /// Anonymous volumes (`-v /path`, as the docker CLI sends them).
     #[serde(default, deserialize_with = "null_default")]
-    pub volumes: BTreeMap<String, serde_json::Value>,
+    pub volumes: BTreeMap<String, EmptyObject>,
     /// `--health-*`, merged over the image's `HEALTHCHECK` at create.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<rrun_image::Healthcheck>,

@@ -318,7 +318,8 @@ mod tests {
     #[test]
     fn anonymous_volumes_from_config_volumes() {
         let mut c = ContainerConfig::default();
-        c.volumes.insert("/var/lib/mysql".into(), json!({}));
+        c.volumes
+            .insert("/var/lib/mysql".into(), Default::default());
         let h = HostConfig {
             binds: vec!["db:/data".into()],
             tmpfs: [("/run".to_string(), "size=1m".to_string())].into(),
