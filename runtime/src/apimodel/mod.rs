@@ -7,8 +7,12 @@
 //! the daemon and the CLI.
 
 pub mod detach;
+pub mod exec;
 pub mod filters;
+pub mod network;
+pub mod progress;
 pub mod query;
+pub mod stats;
 
 pub use filters::{FilterError, Filters};
 
@@ -98,6 +102,44 @@ pub struct ImagePruneReport {
     pub space_reclaimed: u64,
 }
 
+/// The `{}` of Docker's sets (`ExposedPorts`, `Volumes`: Go's
+/// `map[string]struct{}`): always written as `{}`; any value is read as
+/// one, as Go's decoder does for an empty struct.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EmptyObject;
+
+impl Serialize for EmptyObject {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        s.serialize_map(Some(0))?.end()
+    }
+}
+
+impl<'de> Deserialize<'de> for EmptyObject {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d)?;
+        Ok(EmptyObject)
+    }
+}
+
+/// `POST /build/prune`, with `CachesDeleted` `null` when empty (dockerd;
+/// bollard's model omits it).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct BuildCachePruneReport {
+    #[serde(rename = "CachesDeleted")]
+    pub caches_deleted: Option<Vec<String>>,
+    #[serde(rename = "SpaceReclaimed")]
+    pub space_reclaimed: u64,
+}
+
+/// `{"Id": …}` (exec create, commit). bollard-stubs' `IdResponse` reads
+/// `Id` but writes `id`, which Docker's clients do not read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IdResponse {
+    #[serde(rename = "Id", alias = "ID", alias = "id")]
+    pub id: String,
+}
+
 /// A list field that Docker may send as `null`.
 fn null_as_empty<'de, D, T>(d: D) -> Result<Vec<T>, D::Error>
 where
@@ -137,6 +179,11 @@ mod tests {
             empty,
             serde_json::json!({"ContainersDeleted": null, "SpaceReclaimed": 0})
         );
+        let cache = serde_json::to_value(BuildCachePruneReport::default()).unwrap();
+        assert_eq!(
+            cache,
+            serde_json::json!({"CachesDeleted": null, "SpaceReclaimed": 0})
+        );
         let img = serde_json::to_value(ImagePruneReport::default()).unwrap();
         assert!(img["ImagesDeleted"].is_null() && img.get("ImagesDeleted").is_some());
         let item = ImageListItem {
@@ -153,5 +200,27 @@ mod tests {
         assert_eq!(v["RepoTags"], serde_json::json!([]));
         let back: ImageListItem = serde_json::from_value(v).unwrap();
         assert_eq!(back, item);
+    }
+
+    #[test]
+    fn sets_are_empty_objects_both_ways() {
+        let m: std::collections::BTreeMap<String, EmptyObject> =
+            serde_json::from_str(r#"{"80/tcp": {}, "53/udp": null}"#).unwrap();
+        assert_eq!(m.len(), 2);
+        assert_eq!(
+            serde_json::to_string(&m).unwrap(),
+            r#"{"53/udp":{},"80/tcp":{}}"#
+        );
+    }
+
+    #[test]
+    fn id_replies_say_id_as_docker_does() {
+        let v = serde_json::to_value(IdResponse {
+            id: "sha256:1".into(),
+        })
+        .unwrap();
+        assert_eq!(v, serde_json::json!({"Id": "sha256:1"}));
+        let b: models::IdResponse = serde_json::from_value(v).unwrap();
+        assert_eq!(b.id, "sha256:1");
     }
 }

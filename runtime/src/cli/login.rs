@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use base64::Engine as _;
 use clap::Args;
-use serde_json::json;
+
+use crate::apimodel::models::AuthConfig;
 
 use rrun_image::credentials::{
     default_docker_config, erase_credential, registry_host, server_key, store_credential,
@@ -68,8 +69,11 @@ pub fn login(c: &Client, a: &LoginArgs) -> Result<i32> {
         (None, false) => bail!("rrun login needs a password (-p or --password-stdin)"),
     };
     let host = host_of(a.server.as_deref());
-    let body =
-        json!({"username": username, "password": password, "serveraddress": server_key(&host)});
+    let body = AuthConfig {
+        username: Some(username.clone()),
+        password: Some(password.clone()),
+        serveraddress: Some(server_key(&host)),
+    };
     c.post_json("/auth", &body)?;
     let cred = Credential { username, password };
     store_credential(&config_path()?, &host, &cred)?;
@@ -96,8 +100,12 @@ pub fn registry_auth(image: &str) -> Result<Option<String>> {
     let mut opts = RegistryOptions::default();
     opts.load_docker_config(&config_path()?)?;
     Ok(opts.credential(r.domain()).map(|c| {
-        let v =
-            json!({"username": c.username, "password": c.password, "serveraddress": r.domain()});
-        base64::engine::general_purpose::URL_SAFE.encode(v.to_string())
+        let v = AuthConfig {
+            username: Some(c.username),
+            password: Some(c.password),
+            serveraddress: Some(r.domain().to_string()),
+        };
+        let text = serde_json::to_string(&v).unwrap_or_default();
+        base64::engine::general_purpose::URL_SAFE.encode(text)
     }))
 }

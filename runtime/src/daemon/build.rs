@@ -10,7 +10,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use crate::apimodel::progress::ProgressMessage;
+use crate::state::logs::LogLine;
 
 use rrun_build::copy::{copy_into, CopyRoots};
 use rrun_build::{
@@ -27,7 +28,7 @@ use super::*;
 
 /// Progress lines as the classic builder streams them; false once the
 /// client has gone away.
-pub type Sink = Arc<dyn Fn(Value) -> bool + Send + Sync>;
+pub type Sink = Arc<dyn Fn(ProgressMessage) -> bool + Send + Sync>;
 
 /// One build's host: the daemon, where the build's scratch files go, and
 /// the images the build has met (by id).
@@ -81,7 +82,7 @@ impl DaemonHost {
     }
 
     fn say(&self, text: String) {
-        if !self.quiet && !(self.send)(json!({ "stream": text })) {
+        if !self.quiet && !(self.send)(ProgressMessage::stream(text)) {
             self.gone.set(true);
         }
     }
@@ -218,10 +219,8 @@ impl DaemonHost {
         };
         *offset += end as u64 + 1;
         for line in buf[..end].split(|&b| b == b'\n') {
-            if let Ok(v) = serde_json::from_slice::<Value>(line) {
-                if let Some(s) = v["log"].as_str() {
-                    self.say(s.to_string());
-                }
+            if let Ok(l) = serde_json::from_slice::<LogLine>(line) {
+                self.say(l.log);
             }
         }
     }
@@ -438,18 +437,21 @@ impl Daemon {
         match result {
             Ok(id) => {
                 let short = id.strip_prefix("sha256:").unwrap_or(&id)[..12].to_string();
-                send(json!({"aux": {"ID": id}}));
+                send(ProgressMessage::image_id(id.clone()));
                 if r.quiet {
-                    send(json!({ "stream": format!("{id}\n") }));
+                    send(ProgressMessage::stream(format!("{id}\n")));
                     return;
                 }
-                send(json!({ "stream": format!("Successfully built {short}\n") }));
+                send(ProgressMessage::stream(format!(
+                    "Successfully built {short}\n"
+                )));
                 for t in &r.tags {
-                    send(json!({ "stream": format!("Successfully tagged {}\n", t.familiar()) }));
+                    let line = format!("Successfully tagged {}\n", t.familiar());
+                    send(ProgressMessage::stream(line));
                 }
             }
             Err(e) => {
-                send(json!({"errorDetail": {"message": e}, "error": e}));
+                send(ProgressMessage::error(e));
             }
         }
     }

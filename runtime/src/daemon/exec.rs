@@ -18,12 +18,12 @@ use std::time::Duration;
 
 use oci_spec::runtime::{BoxBuilder, Process, Spec, UserBuilder};
 use serde::{Deserialize, Serialize};
-use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use super::spec;
 use super::store::{self, Container};
 use super::{ApiError, ApiResult, Daemon};
+use crate::apimodel::exec::{ExecInspect, ProcessConfig};
 use crate::shim::exec::{Event, ExecShimArgs, PROCESS_FILE};
 
 /// `POST /containers/{id}/exec` body (Docker's `ExecConfig`).
@@ -192,29 +192,29 @@ impl Daemon {
     }
 
     /// `GET /exec/{id}/json`.
-    pub fn exec_inspect(&self, id: &str) -> ApiResult<Value> {
+    pub fn exec_inspect(&self, id: &str) -> ApiResult<ExecInspect> {
         let e = self.exec_get(id)?;
         let s = e.state();
         let cmd = e.config.cmd.clone().unwrap_or_default();
-        Ok(json!({
-            "ID": e.id,
-            "Running": s.running,
-            "ExitCode": s.exit_code,
-            "ProcessConfig": {
-                "tty": e.config.tty,
-                "entrypoint": cmd.first().cloned().unwrap_or_default(),
-                "arguments": cmd.iter().skip(1).collect::<Vec<_>>(),
-                "privileged": e.config.privileged,
-                "user": e.config.user,
+        Ok(ExecInspect {
+            id: e.id.clone(),
+            running: s.running,
+            exit_code: s.exit_code.map(i64::from),
+            process_config: ProcessConfig {
+                tty: Some(e.config.tty),
+                entrypoint: Some(cmd.first().cloned().unwrap_or_default()),
+                arguments: Some(cmd.iter().skip(1).cloned().collect()),
+                privileged: Some(e.config.privileged),
+                user: Some(e.config.user.clone()),
             },
-            "OpenStdin": e.config.attach_stdin,
-            "OpenStderr": e.config.attach_stderr,
-            "OpenStdout": e.config.attach_stdout,
-            "CanRemove": false,
-            "ContainerID": e.container_id,
-            "DetachKeys": e.config.detach_keys,
-            "Pid": s.pid,
-        }))
+            open_stdin: e.config.attach_stdin,
+            open_stderr: e.config.attach_stderr,
+            open_stdout: e.config.attach_stdout,
+            can_remove: false,
+            container_id: e.container_id.clone(),
+            detach_keys: e.config.detach_keys.clone(),
+            pid: i64::from(s.pid),
+        })
     }
 
     /// Checks an exec can start now and marks it started (so a second
@@ -489,6 +489,7 @@ pub fn build_process(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::{json, Value};
 
     fn cfg(v: Value) -> ExecConfig {
         serde_json::from_value(v).unwrap()

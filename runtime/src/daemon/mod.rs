@@ -62,6 +62,7 @@ pub mod runopts;
 pub mod seccomp_profile;
 pub mod server;
 pub mod spec;
+pub mod stats;
 pub mod store;
 pub mod tty;
 pub mod volume;

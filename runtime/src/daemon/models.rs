@@ -5,6 +5,10 @@
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
+use crate::apimodel::models::PortSummary;
+use crate::apimodel::network;
+use crate::apimodel::EmptyObject;
+
 /// `Config` of a container (the create body minus HostConfig).
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -51,10 +55,10 @@ pub struct ContainerConfig {
     pub stop_timeout: Option<i64>,
     /// `-p`'s container ports and `EXPOSE`: `"80/tcp": {}`.
     #[serde(default, deserialize_with = "null_default")]
-    pub exposed_ports: BTreeMap<String, serde_json::Value>,
+    pub exposed_ports: BTreeMap<String, EmptyObject>,
     /// Anonymous volumes (`-v /path`, as the docker CLI sends them).
     #[serde(default, deserialize_with = "null_default")]
-    pub volumes: BTreeMap<String, serde_json::Value>,
+    pub volumes: BTreeMap<String, EmptyObject>,
     /// `--health-*`, merged over the image's `HEALTHCHECK` at create.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub healthcheck: Option<rrun_image::Healthcheck>,
@@ -149,6 +153,19 @@ pub struct ApiMount {
     pub tmpfs_options: Option<serde_json::Value>,
 }
 
+/// The body of `POST /networks/{id}/connect` and `/disconnect`
+/// (`Force` is accepted and, as there is no swarm, changes nothing).
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct NetworkConnectBody {
+    #[serde(default)]
+    pub container: String,
+    #[serde(default)]
+    pub endpoint_config: Option<EndpointSettings>,
+    #[serde(default)]
+    pub force: bool,
+}
+
 /// `NetworkingConfig.EndpointsConfig[network]`.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
 #[serde(rename_all = "PascalCase")]
@@ -213,11 +230,41 @@ pub struct ContainerSummary {
     pub created: i64,
     pub state: String,
     pub status: String,
-    pub ports: Vec<serde_json::Value>,
+    pub ports: Vec<PortSummary>,
     pub labels: BTreeMap<String, String>,
     pub host_config: SummaryHostConfig,
-    pub mounts: Vec<serde_json::Value>,
-    pub network_settings: serde_json::Value,
+    pub mounts: Vec<crate::apimodel::models::MountPoint>,
+    pub network_settings: SummaryNetworkSettings,
+}
+
+/// `POST /volumes/create` (Docker's `VolumeCreateOptions`): a field of the
+/// wrong type is a 400, not silently an anonymous volume (issue 17).
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VolumeCreateBody {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub driver: Option<String>,
+    #[serde(default)]
+    pub driver_opts: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub labels: Option<BTreeMap<String, String>>,
+}
+
+/// `GET /volumes`: `Warnings` `[]` as rrun always sent it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VolumeList {
+    pub volumes: Vec<volumes::Volume>,
+    pub warnings: Vec<String>,
+}
+
+/// `NetworkSettings` of a `GET /containers/json` row: the endpoints only.
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct SummaryNetworkSettings {
+    pub networks: BTreeMap<String, network::EndpointSettings>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]

@@ -1,18 +1,17 @@
-//! Container operations beyond the lifecycle: rename, top, stats, prune.
+//! Container operations beyond the lifecycle: rename, top, prune, df.
 //!
-//! `top` and `stats` read the kernel's files about the container's init
-//! (`/proc/<pid>/…`) and its cgroups (v1 or v2, found through
-//! `/proc/<pid>/cgroup`); the parsing is pure and unit-tested.
+//! `top` reads the kernel's files about the container's init
+//! (`/proc/<pid>/…`) and its cgroup ([`super::stats::Cgroups`]); the
+//! parsing is pure and unit-tested.
 
-use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-
-use serde_json::{json, Value};
+use std::path::Path;
 
 use super::models::ContainerSummary;
 use super::{store, ApiError, ApiResult, Daemon, Filters};
 use crate::apimodel::models::{ContainerTopResponse, VolumeUsageData};
 use crate::apimodel::{ContainerPruneReport, ImageListItem};
+
+use super::stats::Cgroups;
 
 impl Daemon {
     /// `POST /containers/{id}/rename?name=`.
@@ -73,48 +72,6 @@ impl Daemon {
             titles: Some(titles.map(String::from).to_vec()),
             processes: Some(rows),
         })
-    }
-
-    /// One `GET /containers/{id}/stats` sample, with `pre` as precpu.
-    pub fn stats_sample(&self, name: &str, pre: &Value) -> ApiResult<Value> {
-        let c = self.get(name)?;
-        let now = super::logs::now();
-        let mut v = json!({
-            "read": now,
-            "preread": pre.get("read").cloned().unwrap_or(json!(store::ZERO_TIME)),
-            "name": format!("/{}", c.name),
-            "id": c.id,
-            "num_procs": 0,
-            "pids_stats": {},
-            "blkio_stats": {"io_service_bytes_recursive": Value::Null},
-            "cpu_stats": {"cpu_usage": {"total_usage": 0, "usage_in_kernelmode": 0, "usage_in_usermode": 0}, "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0}},
-            "precpu_stats": pre.get("cpu_stats").cloned().unwrap_or(json!({"cpu_usage": {"total_usage": 0}, "throttling_data": {}})),
-            "memory_stats": {},
-            "storage_stats": {},
-        });
-        if !c.state.running || c.state.pid <= 0 {
-            return Ok(v);
-        }
-        let pid = c.state.pid;
-        let cg = Cgroups::of(pid);
-        let online = std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(1);
-        v["cpu_stats"] = json!({
-            "cpu_usage": cg.cpu(),
-            "system_cpu_usage": system_cpu_ns(),
-            "online_cpus": online,
-            "throttling_data": {"periods": 0, "throttled_periods": 0, "throttled_time": 0},
-        });
-        v["memory_stats"] = cg.memory();
-        v["pids_stats"] = cg.pids();
-        v["blkio_stats"] = json!({"io_service_bytes_recursive": cg.blkio()});
-        let dev = std::fs::read_to_string(format!("/proc/{pid}/net/dev")).unwrap_or_default();
-        let nets = parse_net_dev(&dev);
-        if !nets.is_empty() {
-            v["networks"] = json!(nets);
-        }
-        Ok(v)
     }
 
     /// `POST /containers/prune`: every container that is not running
@@ -303,250 +260,7 @@ fn pidns_members(init: i32) -> Vec<i32> {
         .collect()
 }
 
-/// The container's cgroup directories, found from its init's
-/// `/proc/<pid>/cgroup`.
-struct Cgroups {
-    /// cgroup v2 (unified) directory, when the host has one mounted.
-    v2: Option<PathBuf>,
-    /// v1 controller → directory.
-    v1: BTreeMap<String, PathBuf>,
-}
-
-impl Cgroups {
-    fn of(pid: i32) -> Cgroups {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap_or_default();
-        let root = Path::new("/sys/fs/cgroup");
-        let pure_v2 = root.join("cgroup.controllers").exists();
-        let mut cg = Cgroups {
-            v2: None,
-            v1: BTreeMap::new(),
-        };
-        for (ctrls, path) in parse_proc_cgroup(&text) {
-            let rel = path.trim_start_matches('/');
-            // The root cgroup holds every process of the host: a hierarchy
-            // the container has no cgroup of its own in (v2 on a hybrid host).
-            if rel.is_empty() {
-                continue;
-            }
-            if ctrls.is_empty() {
-                let base = if pure_v2 {
-                    root.to_path_buf()
-                } else {
-                    root.join("unified")
-                };
-                let d = base.join(rel);
-                if d.join("cgroup.procs").exists() {
-                    cg.v2 = Some(d);
-                }
-                continue;
-            }
-            for ctl in ctrls.split(',') {
-                let mount = root.join(ctl.trim_start_matches("name="));
-                let dir = if mount.exists() {
-                    mount.join(rel)
-                } else {
-                    // Co-mounted controllers (cpu,cpuacct).
-                    root.join(&ctrls).join(rel)
-                };
-                cg.v1.insert(ctl.to_string(), dir);
-            }
-        }
-        cg
-    }
-
-    fn v1_file(&self, ctl: &str, file: &str) -> Option<String> {
-        std::fs::read_to_string(self.v1.get(ctl)?.join(file)).ok()
-    }
-
-    fn v2_file(&self, file: &str) -> Option<String> {
-        std::fs::read_to_string(self.v2.as_ref()?.join(file)).ok()
-    }
-
-    fn procs(&self) -> Option<Vec<i32>> {
-        let text = self
-            .v2_file("cgroup.procs")
-            .filter(|t| !t.trim().is_empty())
-            .or_else(|| self.v1_file("pids", "cgroup.procs"))
-            .or_else(|| self.v1_file("memory", "cgroup.procs"))?;
-        let v: Vec<i32> = text.lines().filter_map(|l| l.trim().parse().ok()).collect();
-        (!v.is_empty()).then_some(v)
-    }
-
-    fn memory(&self) -> Value {
-        let num = |s: Option<String>| s.and_then(|t| t.trim().parse::<u64>().ok());
-        let host = host_memory();
-        if let Some(usage) = num(self.v1_file("memory", "memory.usage_in_bytes")) {
-            let limit = num(self.v1_file("memory", "memory.limit_in_bytes"))
-                .unwrap_or(host)
-                .min(host);
-            let stats = parse_kv(&self.v1_file("memory", "memory.stat").unwrap_or_default());
-            return json!({"usage": usage, "limit": limit,
-                          "max_usage": num(self.v1_file("memory", "memory.max_usage_in_bytes")).unwrap_or(0),
-                          "stats": stats});
-        }
-        if let Some(usage) = num(self.v2_file("memory.current")) {
-            let limit = num(self.v2_file("memory.max")).unwrap_or(host).min(host);
-            let stats = parse_kv(&self.v2_file("memory.stat").unwrap_or_default());
-            return json!({"usage": usage, "limit": limit, "stats": stats});
-        }
-        json!({})
-    }
-
-    fn cpu(&self) -> Value {
-        if let Some(t) = self.v1_file("cpuacct", "cpuacct.usage") {
-            let total: u64 = t.trim().parse().unwrap_or(0);
-            let percpu: Vec<u64> = self
-                .v1_file("cpuacct", "cpuacct.usage_percpu")
-                .unwrap_or_default()
-                .split_whitespace()
-                .filter_map(|x| x.parse().ok())
-                .collect();
-            let st = parse_kv(&self.v1_file("cpuacct", "cpuacct.stat").unwrap_or_default());
-            let tick = 1_000_000_000 / clock_ticks().max(1);
-            return json!({"total_usage": total, "percpu_usage": percpu,
-                "usage_in_usermode": st.get("user").copied().unwrap_or(0) * tick,
-                "usage_in_kernelmode": st.get("system").copied().unwrap_or(0) * tick});
-        }
-        let st = parse_kv(&self.v2_file("cpu.stat").unwrap_or_default());
-        json!({"total_usage": st.get("usage_usec").copied().unwrap_or(0) * 1000,
-               "usage_in_usermode": st.get("user_usec").copied().unwrap_or(0) * 1000,
-               "usage_in_kernelmode": st.get("system_usec").copied().unwrap_or(0) * 1000})
-    }
-
-    fn pids(&self) -> Value {
-        let read = |f: &str| {
-            self.v1_file("pids", f)
-                .or_else(|| self.v2_file(f))
-                .map(|t| t.trim().to_string())
-        };
-        let current = read("pids.current")
-            .and_then(|t| t.parse::<u64>().ok())
-            .or_else(|| self.procs().map(|p| p.len() as u64))
-            .unwrap_or(0);
-        let mut v = json!({"current": current});
-        if let Some(l) = read("pids.max").and_then(|t| t.parse::<u64>().ok()) {
-            v["limit"] = json!(l);
-        }
-        v
-    }
-
-    fn blkio(&self) -> Value {
-        let mut out = Vec::new();
-        if let Some(t) = self.v1_file("blkio", "blkio.throttle.io_service_bytes") {
-            for l in t.lines() {
-                let f: Vec<&str> = l.split_whitespace().collect();
-                if let [dev, op, val] = f[..] {
-                    let (maj, min) = dev.split_once(':').unwrap_or(("0", "0"));
-                    out.push(json!({"major": maj.parse::<u64>().unwrap_or(0),
-                        "minor": min.parse::<u64>().unwrap_or(0),
-                        "op": op.to_lowercase(), "value": val.parse::<u64>().unwrap_or(0)}));
-                }
-            }
-        } else if let Some(t) = self.v2_file("io.stat") {
-            for l in t.lines() {
-                let mut f = l.split_whitespace();
-                let dev = f.next().unwrap_or("0:0");
-                let (maj, min) = dev.split_once(':').unwrap_or(("0", "0"));
-                for kv in f {
-                    let (k, v) = kv.split_once('=').unwrap_or((kv, "0"));
-                    let op = match k {
-                        "rbytes" => "read",
-                        "wbytes" => "write",
-                        _ => continue,
-                    };
-                    out.push(json!({"major": maj.parse::<u64>().unwrap_or(0),
-                        "minor": min.parse::<u64>().unwrap_or(0),
-                        "op": op, "value": v.parse::<u64>().unwrap_or(0)}));
-                }
-            }
-        }
-        if out.is_empty() {
-            Value::Null
-        } else {
-            json!(out)
-        }
-    }
-}
-
-/// `/proc/<pid>/cgroup` lines → (controllers, path); v2 has no controllers.
-pub fn parse_proc_cgroup(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .filter_map(|l| {
-            let mut p = l.splitn(3, ':');
-            let _id = p.next()?;
-            Some((p.next()?.to_string(), p.next()?.to_string()))
-        })
-        .collect()
-}
-
-/// `key value` lines (memory.stat, cpu.stat) → a map.
-pub fn parse_kv(text: &str) -> BTreeMap<String, u64> {
-    text.lines()
-        .filter_map(|l| {
-            let (k, v) = l.split_once(' ')?;
-            Some((k.to_string(), v.trim().parse().ok()?))
-        })
-        .collect()
-}
-
-/// `/proc/<pid>/net/dev` → Docker's per-interface counters (not `lo`).
-pub fn parse_net_dev(text: &str) -> BTreeMap<String, Value> {
-    let mut out = BTreeMap::new();
-    for l in text.lines().skip(2) {
-        let Some((name, rest)) = l.split_once(':') else {
-            continue;
-        };
-        let name = name.trim();
-        if name == "lo" {
-            continue;
-        }
-        let n: Vec<u64> = rest
-            .split_whitespace()
-            .map(|x| x.parse().unwrap_or(0))
-            .collect();
-        if n.len() < 16 {
-            continue;
-        }
-        out.insert(
-            name.to_string(),
-            json!({"rx_bytes": n[0], "rx_packets": n[1], "rx_errors": n[2], "rx_dropped": n[3],
-                   "tx_bytes": n[8], "tx_packets": n[9], "tx_errors": n[10], "tx_dropped": n[11]}),
-        );
-    }
-    out
-}
-
-/// The host's total CPU time (`/proc/stat`'s first line) in nanoseconds,
-/// as Docker's `system_cpu_usage`.
-fn system_cpu_ns() -> u64 {
-    let text = std::fs::read_to_string("/proc/stat").unwrap_or_default();
-    let jiffies: u64 = text
-        .lines()
-        .next()
-        .map(|l| {
-            l.split_whitespace()
-                .skip(1)
-                .take(7)
-                .filter_map(|x| x.parse::<u64>().ok())
-                .sum()
-        })
-        .unwrap_or(0);
-    jiffies * (1_000_000_000 / clock_ticks().max(1))
-}
-
-fn host_memory() -> u64 {
-    std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find_map(|l| l.strip_prefix("MemTotal:"))
-                .and_then(|v| v.split_whitespace().next()?.parse::<u64>().ok())
-        })
-        .map(|kb| kb * 1024)
-        .unwrap_or(u64::MAX)
-}
-
-fn clock_ticks() -> u64 {
+pub(super) fn clock_ticks() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     if t > 0 {
@@ -655,17 +369,8 @@ fn ps_row(pid: i32, boot: i64, tck: u64, uptime: f64, passwd: &str) -> Option<Ve
 
 #[cfg(test)]
 mod tests {
+    use super::super::stats::{parse_kv, parse_proc_cgroup};
     use super::*;
-
-    #[test]
-    fn net_dev_parses() {
-        let t = "Inter-|   Receive                                                |  Transmit\n face |bytes    packets errs drop fifo frame compressed multicast|bytes    packets errs drop fifo colls carrier compressed\n    lo:     100       1    0    0    0     0          0         0      100       1    0    0    0     0       0          0\n  eth0:    1234      10    0    1    0     0          0         0      567       5    0    0    0     0       0          0\n";
-        let n = parse_net_dev(t);
-        assert_eq!(n.len(), 1);
-        assert_eq!(n["eth0"]["rx_bytes"], 1234);
-        assert_eq!(n["eth0"]["rx_dropped"], 1);
-        assert_eq!(n["eth0"]["tx_bytes"], 567);
-    }
 
     #[test]
     fn proc_files_parse() {

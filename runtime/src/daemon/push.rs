@@ -6,9 +6,9 @@
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 
+use crate::apimodel::progress::ProgressMessage;
 use base64::Engine as _;
 use serde::Deserialize;
-use serde_json::{json, Value};
 
 use rrun_image::credentials::{registry_host, Credential};
 use rrun_image::push::{push, PushOptions, PushProgressFn};
@@ -163,10 +163,10 @@ impl Daemon {
         tag: &str,
         cred: Option<Credential>,
         cancel: Arc<AtomicBool>,
-        send: Arc<dyn Fn(Value) + Send + Sync>,
+        send: Arc<dyn Fn(ProgressMessage) + Send + Sync>,
     ) {
         if let Err(e) = self.push_all(name, tag, cred, cancel, send.clone()) {
-            send(json!({"errorDetail": {"message": e}, "error": e}));
+            send(ProgressMessage::error(e));
         }
     }
 
@@ -176,23 +176,27 @@ impl Daemon {
         tag: &str,
         cred: Option<Credential>,
         cancel: Arc<AtomicBool>,
-        send: Arc<dyn Fn(Value) + Send + Sync>,
+        send: Arc<dyn Fn(ProgressMessage) + Send + Sync>,
     ) -> Result<(), String> {
         let targets = self.push_targets(name, tag)?;
         let first = &targets[0];
-        send(json!({"status": format!(
+        send(ProgressMessage::status(format!(
             "The push refers to repository [{}/{}]",
             first.domain(),
             first.path()
-        )}));
+        )));
         let own = self
             .registry_for(first.domain(), cred)
             .map_err(|e| e.to_string())?;
         let client = own.as_ref().unwrap_or(&self.registry);
         let s = send.clone();
         let progress: PushProgressFn = Arc::new(move |p| {
+            // rrun-image writes them as JSON values: read back into the
+            // one progress type (every field optional, so none is lost).
             for v in p.docker_json() {
-                s(v);
+                if let Ok(m) = serde_json::from_value(v) {
+                    s(m);
+                }
             }
         });
         let opts = PushOptions {

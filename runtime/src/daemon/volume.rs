@@ -4,15 +4,13 @@
 //! the image's content is copied into new volumes at the first start, and
 //! the container stays a user of its volumes until it is removed.
 
-use std::collections::BTreeMap;
-
-use serde_json::{json, Value};
 use volumes::mountspec::{self, MountSpec};
 use volumes::plan::{self, MountRequest, PlannedMount, PlannedSource};
 use volumes::{StoreError, VolumeName};
 
-use super::models::{ApiMount, ContainerConfig, HostConfig};
+use super::models::{ApiMount, ContainerConfig, HostConfig, VolumeCreateBody, VolumeList};
 use super::{ApiError, ApiResult, Daemon, Filters};
+use crate::apimodel::models::MountPoint;
 
 fn vol_err(e: StoreError) -> ApiError {
     match e {
@@ -129,30 +127,43 @@ pub fn mount_request(
     })
 }
 
-/// `Mounts` of `docker inspect`.
+/// `Mounts` of `docker inspect` and `docker ps`: `Name` and `Driver`
+/// only for a volume (`omitempty` in dockerd).
 pub fn mounts_json(
     mounts: &[PlannedMount],
     data_path: impl Fn(&VolumeName) -> std::path::PathBuf,
-) -> Vec<Value> {
+) -> Vec<MountPoint> {
     mounts
         .iter()
         .map(|m| {
             let rw = !m.readonly;
+            let point = |typ: &str, source: String, mode: &str, propagation: &str| MountPoint {
+                typ: Some(typ.into()),
+                source: Some(source),
+                destination: Some(m.destination.clone()),
+                mode: Some(mode.into()),
+                rw: Some(rw),
+                propagation: Some(propagation.into()),
+                ..Default::default()
+            };
             match &m.source {
-                PlannedSource::Bind { source, .. } => json!({
-                    "Type": "bind", "Source": source, "Destination": m.destination,
-                    "Mode": if rw { "" } else { "ro" }, "RW": rw,
-                    "Propagation": m.propagation.map(|p| p.as_str()).unwrap_or("rprivate"),
-                }),
-                PlannedSource::Volume { name, driver, .. } => json!({
-                    "Type": "volume", "Name": name.as_str(), "Source": data_path(name),
-                    "Destination": m.destination, "Driver": driver.as_deref().unwrap_or("local"),
-                    "Mode": if rw { "z" } else { "ro" }, "RW": rw, "Propagation": "",
-                }),
-                PlannedSource::Tmpfs { .. } => json!({
-                    "Type": "tmpfs", "Source": "", "Destination": m.destination,
-                    "Mode": "", "RW": rw, "Propagation": "",
-                }),
+                PlannedSource::Bind { source, .. } => point(
+                    "bind",
+                    source.display().to_string(),
+                    if rw { "" } else { "ro" },
+                    m.propagation.map(|p| p.as_str()).unwrap_or("rprivate"),
+                ),
+                PlannedSource::Volume { name, driver, .. } => MountPoint {
+                    name: Some(name.to_string()),
+                    driver: Some(driver.as_deref().unwrap_or("local").to_string()),
+                    ..point(
+                        "volume",
+                        data_path(name).display().to_string(),
+                        if rw { "z" } else { "ro" },
+                        "",
+                    )
+                },
+                PlannedSource::Tmpfs { .. } => point("tmpfs", String::new(), "", ""),
             }
         })
         .collect()
@@ -213,19 +224,7 @@ impl Daemon {
         plan::to_oci_mounts(mounts, |n| self.volumes.data_path(n))
     }
 
-    pub fn volume_create(&self, body: &Value) -> ApiResult<Value> {
-        // Typed as Docker's VolumeCreateOptions: a field of the wrong type
-        // is a 400, not silently an anonymous volume (issue 17).
-        #[derive(serde::Deserialize)]
-        #[serde(rename_all = "PascalCase")]
-        struct CreateBody {
-            name: Option<String>,
-            driver: Option<String>,
-            driver_opts: Option<BTreeMap<String, String>>,
-            labels: Option<BTreeMap<String, String>>,
-        }
-        let body: CreateBody = serde_json::from_value(body.clone())
-            .map_err(|e| ApiError::bad(format!("invalid volume create request: {e}")))?;
+    pub fn volume_create(&self, body: VolumeCreateBody) -> ApiResult<volumes::Volume> {
         let name = match body.name.as_deref() {
             None | Some("") => None,
             Some(n) => Some(VolumeName::try_from(n).map_err(|e| ApiError::bad(e.to_string()))?),
@@ -244,21 +243,23 @@ impl Daemon {
             &[("driver", "local")],
         );
         tracing::info!(volume = %v.name, "volume created");
-        serde_json::to_value(v).map_err(ApiError::internal)
+        Ok(v)
     }
 
-    pub fn volume_list(&self, filters: &Filters) -> ApiResult<Value> {
+    pub fn volume_list(&self, filters: &Filters) -> ApiResult<VolumeList> {
         let f = volumes::filters::ListFilters::parse(&filters.0)
             .map_err(|e| ApiError::bad(e.to_string()))?;
         let list = self.volumes.list(&f).map_err(vol_err)?;
-        Ok(json!({"Volumes": list, "Warnings": []}))
+        Ok(VolumeList {
+            volumes: list,
+            warnings: Vec::new(),
+        })
     }
 
-    pub fn volume_inspect(&self, name: &str) -> ApiResult<Value> {
+    pub fn volume_inspect(&self, name: &str) -> ApiResult<volumes::Volume> {
         let n = VolumeName::try_from(name)
             .map_err(|_| ApiError::not_found(format!("get {name}: no such volume")))?;
-        let v = self.volumes.get(&n).map_err(vol_err)?;
-        serde_json::to_value(v).map_err(ApiError::internal)
+        self.volumes.get(&n).map_err(vol_err)
     }
 
     pub fn volume_remove(&self, name: &str, force: bool) -> ApiResult<()> {
@@ -274,17 +275,17 @@ impl Daemon {
         Ok(())
     }
 
-    pub fn volume_prune(&self, filters: &Filters) -> ApiResult<Value> {
+    pub fn volume_prune(&self, filters: &Filters) -> ApiResult<volumes::PruneReport> {
         let f = volumes::filters::PruneFilters::parse(&filters.0)
             .map_err(|e| ApiError::bad(e.to_string()))?;
-        let r = self.volumes.prune(&f).map_err(vol_err)?;
-        Ok(json!({"VolumesDeleted": r.volumes_deleted, "SpaceReclaimed": r.space_reclaimed}))
+        self.volumes.prune(&f).map_err(vol_err)
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
 
     #[test]
     fn api_mounts_parse_like_the_flag() {
@@ -317,7 +318,8 @@ mod tests {
     #[test]
     fn anonymous_volumes_from_config_volumes() {
         let mut c = ContainerConfig::default();
-        c.volumes.insert("/var/lib/mysql".into(), json!({}));
+        c.volumes
+            .insert("/var/lib/mysql".into(), Default::default());
         let h = HostConfig {
             binds: vec!["db:/data".into()],
             tmpfs: [("/run".to_string(), "size=1m".to_string())].into(),

@@ -80,10 +80,7 @@ pub(super) async fn build(
     let r = build_request(&q, raw.as_deref().unwrap_or(""))?;
     let rt = tokio::runtime::Handle::current();
     let (tx, chunks) = tokio::sync::mpsc::channel::<Bytes>(64);
-    let send: Sink = Arc::new(move |v| {
-        tx.blocking_send(Bytes::from(v.to_string() + "\r\n"))
-            .is_ok()
-    });
+    let send: Sink = Arc::new(move |m| tx.blocking_send(Bytes::from(m.line("\r\n"))).is_ok());
     tokio::task::spawn_blocking(move || d.build_image(r, &body, send, rt));
     Ok((
         [(header::CONTENT_TYPE, "application/json")],

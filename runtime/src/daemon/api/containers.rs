@@ -11,9 +11,10 @@ use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::{json, Value};
 
 use super::*;
+use crate::apimodel::stats::StatsResponse;
+use crate::daemon::containers::inspect::{ContainerInspect, HostConfigView, InspectState};
 use crate::daemon::models::{CreateBody, CreateResponse, WaitResponse};
 use crate::daemon::{ApiError, ApiResult, Daemon, REMOVED};
 use crate::shim;
@@ -41,38 +42,42 @@ pub(super) async fn inspect(State(d): D, p: Params) -> ApiResult<Response> {
     let c = d.get(&id_of(&p))?;
     let dir = crate::daemon::store::containers_dir(&d.opts.data_root).join(&c.id);
     let s = &c.state;
-    let mut v = json!({
-        "Id": c.id,
-        "Created": c.created,
-        "Path": c.path,
-        "Args": c.args,
-        "State": {
+    let restarting = s.status == crate::daemon::restart::RESTARTING;
+    let v = ContainerInspect {
+        id: &c.id,
+        created: &c.created,
+        path: &c.path,
+        args: &c.args,
+        state: InspectState {
+            status: &s.status,
             // As Docker, a container waiting for its restart counts as running.
-            "Status": s.status, "Running": s.running || s.status == crate::daemon::restart::RESTARTING,
-            "Paused": s.status == crate::daemon::containers::pause::PAUSED, "Restarting": s.status == crate::daemon::restart::RESTARTING,
-            "OOMKilled": s.oom_killed, "Dead": false,
-            "Pid": s.pid, "ExitCode": s.exit_code, "Error": s.error,
-            "StartedAt": s.started_at, "FinishedAt": s.finished_at,
+            running: s.running || restarting,
+            paused: s.status == crate::daemon::containers::pause::PAUSED,
+            restarting,
+            oom_killed: s.oom_killed,
+            dead: false,
+            pid: s.pid,
+            exit_code: s.exit_code,
+            error: &s.error,
+            started_at: &s.started_at,
+            finished_at: &s.finished_at,
+            health: s.health.as_ref(),
         },
-        "Image": c.image,
-        "ResolvConfPath": dir.join("resolv.conf"),
-        "HostnamePath": dir.join("hostname"),
-        "HostsPath": dir.join("hosts"),
-        "LogPath": shim::log_path(&dir, &c.id),
-        "Name": format!("/{}", c.name),
-        "ExecIDs": d.exec_ids(&c.id),
-                "RestartCount": c.restarts.count,
-        "Driver": "overlay2",
-        "Platform": "linux",
-        "Config": c.config,
-        "HostConfig": crate::daemon::containers::inspect::HostConfigView::new(&c.host_config),
-        "Mounts": crate::daemon::volume::mounts_json(&c.mounts, |n| d.volumes.data_path(n)),
-        "NetworkSettings": d.network_settings(&c),
-    });
-    // As Docker's, present once a container with a check has started.
-    if let Some(h) = &s.health {
-        v["State"]["Health"] = json!(h);
-    }
+        image: &c.image,
+        resolv_conf_path: dir.join("resolv.conf"),
+        hostname_path: dir.join("hostname"),
+        hosts_path: dir.join("hosts"),
+        log_path: shim::log_path(&dir, &c.id),
+        name: format!("/{}", c.name),
+        exec_ids: d.exec_ids(&c.id),
+        restart_count: c.restarts.count,
+        driver: "overlay2",
+        platform: "linux",
+        config: &c.config,
+        host_config: HostConfigView::new(&c.host_config),
+        mounts: crate::daemon::volume::mounts_json(&c.mounts, |n| d.volumes.data_path(n)),
+        network_settings: d.network_settings(&c),
+    };
     Ok(Json(v).into_response())
 }
 
@@ -153,7 +158,10 @@ pub(super) async fn update(
 ) -> ApiResult<Response> {
     let id = id_of(&p);
     let warnings = blocking(move || d.update_resources(&id, body)).await?;
-    Ok(Json(json!({ "Warnings": warnings })).into_response())
+    let reply = crate::apimodel::models::ContainerUpdateResponse {
+        warnings: Some(warnings),
+    };
+    Ok(Json(reply).into_response())
 }
 
 /// `GET /containers/{id}/changes`: `null` when nothing changed, as dockerd.
@@ -258,23 +266,24 @@ pub(super) async fn container_stats(
     let id = d.get(&id_of(&p))?.id;
     let stream = q.get("stream").is_none_or(|_| flag(&q, "stream"));
     if !stream {
-        let mut pre = json!({});
+        let mut pre = None;
         if !flag(&q, "one-shot") {
-            pre = stats_sample(d.clone(), id.clone(), json!({})).await?;
+            pre = Some(stats_sample(d.clone(), id.clone(), None).await?);
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
         return Ok(Json(stats_sample(d, id, pre).await?).into_response());
     }
     let (tx, chunks) = tokio::sync::mpsc::channel::<Bytes>(4);
-    let first = stats_sample(d.clone(), id.clone(), json!({})).await?;
+    let first = stats_sample(d.clone(), id.clone(), None).await?;
     tokio::spawn(async move {
         let mut pre = first;
         loop {
             tokio::time::sleep(Duration::from_secs(1)).await;
-            let Ok(v) = stats_sample(d.clone(), id.clone(), pre).await else {
+            let Ok(v) = stats_sample(d.clone(), id.clone(), Some(pre)).await else {
                 return;
             };
-            if tx.send(Bytes::from(v.to_string() + "\n")).await.is_err() {
+            let line = serde_json::to_string(&v).unwrap_or_default() + "\n";
+            if tx.send(Bytes::from(line)).await.is_err() {
                 return;
             }
             pre = v;
@@ -287,6 +296,10 @@ pub(super) async fn container_stats(
         .into_response())
 }
 
-pub(super) async fn stats_sample(d: Arc<Daemon>, id: String, pre: Value) -> ApiResult<Value> {
-    blocking(move || d.stats_sample(&id, &pre)).await
+pub(super) async fn stats_sample(
+    d: Arc<Daemon>,
+    id: String,
+    pre: Option<StatsResponse>,
+) -> ApiResult<StatsResponse> {
+    blocking(move || d.stats_sample(&id, pre.as_ref())).await
 }

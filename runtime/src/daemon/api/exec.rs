@@ -14,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 
-use super::{blocking, id_of, Params, D, Q};
+use super::{blocking, id_of, json_body, Params, D, Q};
 use crate::apimodel::detach::Escape;
 use crate::daemon::exec::{Exec, ExecConfig, StartBody};
 use crate::daemon::store::Container;
@@ -32,19 +32,12 @@ fn size(q: &std::collections::HashMap<String, String>) -> ApiResult<(u16, u16)> 
     Ok((get("h")?, get("w")?))
 }
 
-/// Reads a JSON body leniently: an empty body is the default value.
-fn json_body<T: serde::de::DeserializeOwned + Default>(b: &[u8]) -> ApiResult<T> {
-    if b.iter().all(u8::is_ascii_whitespace) {
-        return Ok(T::default());
-    }
-    serde_json::from_slice(b).map_err(|e| ApiError::bad(format!("invalid JSON: {e}")))
-}
-
 pub(super) async fn create(State(d): D, p: Params, body: Bytes) -> ApiResult<Response> {
     let config: ExecConfig = json_body(&body)?;
     let name = id_of(&p);
     let id = d.exec_create(&name, config)?;
-    Ok((StatusCode::CREATED, Json(serde_json::json!({"Id": id}))).into_response())
+    let body = crate::apimodel::IdResponse { id };
+    Ok((StatusCode::CREATED, Json(body)).into_response())
 }
 
 pub(super) async fn inspect(State(d): D, p: Params) -> ApiResult<Response> {

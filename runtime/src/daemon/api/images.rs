@@ -11,7 +11,10 @@ use axum::extract::{Path, RawQuery, State};
 use axum::http::{header, HeaderMap, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+
+use crate::apimodel::models::AuthResponse;
+use crate::apimodel::progress::{ProgressDetail, ProgressMessage};
+use crate::apimodel::IdResponse;
 
 use super::*;
 use crate::daemon::{ApiError, ApiResult, Daemon};
@@ -33,36 +36,40 @@ pub(super) async fn pull(State(d): D, q: Q) -> ApiResult<Response> {
     let reference =
         rrun_image::Reference::parse(&name).map_err(|e| ApiError::bad(e.to_string()))?;
     let (tx, chunks) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
-    let line = |v: serde_json::Value| Bytes::from(v.to_string() + "\r\n");
+    let line = |m: ProgressMessage| Bytes::from(m.line("\r\n"));
     let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let progress_tx = tx.clone();
     let progress: rrun_image::pull::ProgressFn = Arc::new(move |p| {
         use rrun_image::pull::Progress;
         let short = |d: &rrun_image::Digest| d.hex()[..12].to_string();
-        let v = match p {
+        let m = match p {
             Progress::Resolved { .. } => return,
             Progress::LayerExists { digest } => {
-                json!({"status": "Already exists", "progressDetail": {}, "id": short(digest)})
+                ProgressMessage::layer("Already exists", short(digest))
             }
             Progress::LayerStarted { digest, .. } => {
-                json!({"status": "Pulling fs layer", "progressDetail": {}, "id": short(digest)})
+                ProgressMessage::layer("Pulling fs layer", short(digest))
             }
             Progress::LayerProgress {
                 digest,
                 received,
                 size,
-            } => json!({"status": "Downloading",
-                        "progressDetail": {"current": received, "total": size},
-                        "id": short(digest)}),
+            } => ProgressMessage {
+                progress_detail: Some(ProgressDetail {
+                    current: Some(*received),
+                    total: Some(*size),
+                }),
+                ..ProgressMessage::layer("Downloading", short(digest))
+            },
             Progress::LayerDone { digest } => {
-                json!({"status": "Pull complete", "progressDetail": {}, "id": short(digest)})
+                ProgressMessage::layer("Pull complete", short(digest))
             }
         };
-        let _ = progress_tx.send(Bytes::from(v.to_string() + "\r\n"));
+        let _ = progress_tx.send(Bytes::from(m.line("\r\n")));
     });
-    let first = match reference.tag() {
-        Some(t) => json!({"status": format!("Pulling from {}", reference.path()), "id": t}),
-        None => json!({"status": format!("Pulling from {}", reference.path())}),
+    let first = ProgressMessage {
+        id: reference.tag().map(str::to_string),
+        ..ProgressMessage::status(format!("Pulling from {}", reference.path()))
     };
     let _ = tx.send(line(first));
     let c = cancel.clone();
@@ -77,13 +84,11 @@ pub(super) async fn pull(State(d): D, q: Q) -> ApiResult<Response> {
                 let name = reference.familiar();
                 d.events.emit("image", "pull", &name, &[("name", &name)]);
                 vec![
-                    json!({"status": format!("Digest: {}", img.manifest)}),
-                    json!({"status": format!("Status: Downloaded newer image for {name}")}),
+                    ProgressMessage::status(format!("Digest: {}", img.manifest)),
+                    ProgressMessage::status(format!("Status: Downloaded newer image for {name}")),
                 ]
             }
-            Err(e) => {
-                vec![json!({"errorDetail": {"message": e.to_string()}, "error": e.to_string()})]
-            }
+            Err(e) => vec![ProgressMessage::error(e.to_string())],
         };
         for m in msg {
             let _ = tx.send(line(m));
@@ -130,8 +135,8 @@ fn push(
     let cred = crate::daemon::push::registry_auth_header(auth)?;
     let tag = q.get("tag").cloned().unwrap_or_default();
     let (tx, chunks) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
-    let send: Arc<dyn Fn(serde_json::Value) + Send + Sync> = Arc::new(move |v| {
-        let _ = tx.send(Bytes::from(v.to_string() + "\r\n"));
+    let send: Arc<dyn Fn(ProgressMessage) + Send + Sync> = Arc::new(move |m| {
+        let _ = tx.send(Bytes::from(m.line("\r\n")));
     });
     let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let c = cancel.clone();
@@ -156,7 +161,11 @@ pub(super) async fn auth(State(d): D, body: Bytes) -> ApiResult<Response> {
     let a: crate::daemon::push::AuthConfig = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad(format!("invalid auth configuration: {e}")))?;
     blocking(move || d.login(&a)).await?;
-    Ok(Json(json!({"Status": "Login Succeeded", "IdentityToken": ""})).into_response())
+    let reply = AuthResponse {
+        status: "Login Succeeded".into(),
+        identity_token: Some(String::new()),
+    };
+    Ok(Json(reply).into_response())
 }
 
 pub(super) async fn load(State(d): D, body: Bytes) -> ApiResult<Response> {
@@ -186,9 +195,9 @@ pub(super) async fn load(State(d): D, body: Bytes) -> ApiResult<Response> {
     let body: String = match msgs {
         Ok(msgs) => msgs
             .into_iter()
-            .map(|m| json!({"stream": m}).to_string() + "\n")
+            .map(|m| ProgressMessage::stream(m).line("\n"))
             .collect(),
-        Err(e) => json!({"errorDetail": {"message": e}, "error": e}).to_string() + "\n",
+        Err(e) => ProgressMessage::error(e).line("\n"),
     };
     Ok(([(header::CONTENT_TYPE, "application/json")], body).into_response())
 }
@@ -354,7 +363,7 @@ pub(super) async fn images_create(
         r
     })
     .await?;
-    let line = json!({"status": id}).to_string() + "\r\n";
+    let line = ProgressMessage::status(id).line("\r\n");
     Ok(([(header::CONTENT_TYPE, "application/json")], line).into_response())
 }
 
@@ -396,7 +405,7 @@ pub(super) async fn commit(
         config,
     };
     let id = blocking(move || d.commit(&r)).await?;
-    Ok((StatusCode::CREATED, Json(json!({ "Id": id }))).into_response())
+    Ok((StatusCode::CREATED, Json(IdResponse { id })).into_response())
 }
 
 #[cfg(test)]

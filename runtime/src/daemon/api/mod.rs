@@ -248,6 +248,15 @@ pub fn parse_version(v: &str) -> Option<(u32, u32)> {
     Some((a.parse().ok()?, b.parse().ok()?))
 }
 
+/// Reads a JSON body leniently: an empty body is the default value; one
+/// that does not parse as `T` is a 400 saying why.
+pub(super) fn json_body<T: serde::de::DeserializeOwned + Default>(b: &[u8]) -> ApiResult<T> {
+    if b.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(b).map_err(|e| ApiError::bad(format!("invalid JSON: {e}")))
+}
+
 pub(super) fn flag(q: &HashMap<String, String>, k: &str) -> bool {
     q.get(k)
         .is_some_and(|v| matches!(v.as_str(), "1" | "true" | "True" | "TRUE"))

@@ -1,10 +1,14 @@
 //! The network routes.
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
+
+use crate::apimodel::models::NetworkCreateRequest;
+use crate::apimodel::network::NetworkPruneReport;
+use crate::daemon::models::NetworkConnectBody;
 
 use super::*;
 use crate::daemon::ApiResult;
@@ -20,10 +24,10 @@ pub(super) async fn network_inspect(State(d): D, p: Params) -> ApiResult<Respons
     Ok(Json(blocking(move || d.network_inspect(&id)).await?).into_response())
 }
 
-pub(super) async fn network_create(
-    State(d): D,
-    Json(body): Json<serde_json::Value>,
-) -> ApiResult<Response> {
+pub(super) async fn network_create(State(d): D, body: Bytes) -> ApiResult<Response> {
+    // Read here, not by axum's `Json`: a body without `Name` is a 400
+    // naming the field, as before the body was typed.
+    let body: NetworkCreateRequest = json_body(&body)?;
     let v = blocking(move || d.network_create(&body)).await?;
     Ok((StatusCode::CREATED, Json(v)).into_response())
 }
@@ -37,13 +41,16 @@ pub(super) async fn network_remove(State(d): D, p: Params) -> ApiResult<StatusCo
 pub(super) async fn network_prune(State(d): D, q: Q) -> ApiResult<Response> {
     let filters = filters_of(&q)?;
     let removed = blocking(move || d.network_prune(&filters)).await?;
-    Ok(Json(json!({"NetworksDeleted": removed})).into_response())
+    let report = NetworkPruneReport {
+        networks_deleted: removed,
+    };
+    Ok(Json(report).into_response())
 }
 
 pub(super) async fn network_connect(
     State(d): D,
     p: Params,
-    Json(body): Json<serde_json::Value>,
+    Json(body): Json<NetworkConnectBody>,
 ) -> ApiResult<StatusCode> {
     let id = id_of(&p);
     blocking(move || d.network_connect(&id, &body)).await?;
@@ -53,7 +60,7 @@ pub(super) async fn network_connect(
 pub(super) async fn network_disconnect(
     State(d): D,
     p: Params,
-    Json(body): Json<serde_json::Value>,
+    Json(body): Json<NetworkConnectBody>,
 ) -> ApiResult<StatusCode> {
     let id = id_of(&p);
     blocking(move || d.network_disconnect(&id, &body)).await?;

@@ -7,7 +7,6 @@ use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 
 use super::*;
 use crate::apimodel::models::{
@@ -225,7 +224,7 @@ pub(super) async fn system_df(State(d): D) -> ApiResult<Response> {
 /// `POST /build/prune`: rrun has no build cache; Docker's `system prune`
 /// asks anyway.
 pub(super) async fn build_prune() -> Response {
-    Json(json!({"CachesDeleted": null, "SpaceReclaimed": 0})).into_response()
+    Json(crate::apimodel::BuildCachePruneReport::default()).into_response()
 }
 
 /// `GET /events`: the history from `since`, then live events until

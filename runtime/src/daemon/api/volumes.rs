@@ -1,23 +1,26 @@
 //! The volume routes.
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 use super::*;
-use crate::daemon::ApiResult;
+use crate::daemon::models::VolumeCreateBody;
+use crate::daemon::{ApiError, ApiResult};
 
 pub(super) async fn volumes_list(State(d): D, q: Q) -> ApiResult<Response> {
     let f = filters_of(&q)?;
     Ok(Json(blocking(move || d.volume_list(&f)).await?).into_response())
 }
 
-pub(super) async fn volume_create(
-    State(d): D,
-    Json(body): Json<serde_json::Value>,
-) -> ApiResult<Response> {
-    let v = blocking(move || d.volume_create(&body)).await?;
+pub(super) async fn volume_create(State(d): D, body: Bytes) -> ApiResult<Response> {
+    // Read here, not by axum's `Json`: a field of the wrong type is a 400
+    // naming the request (axum's would answer 422).
+    let body: VolumeCreateBody = json_body(&body)
+        .map_err(|e| ApiError::bad(format!("invalid volume create request: {}", e.message)))?;
+    let v = blocking(move || d.volume_create(body)).await?;
     Ok((StatusCode::CREATED, Json(v)).into_response())
 }
 

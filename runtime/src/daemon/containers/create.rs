@@ -62,10 +62,7 @@ impl Daemon {
         let ic = &image.config.config;
         // The image's EXPOSE, as Docker merges it into the container's.
         for p in ic.exposed_ports.iter().flat_map(|m| m.keys()) {
-            config
-                .exposed_ports
-                .entry(p.clone())
-                .or_insert_with(|| serde_json::json!({}));
+            config.exposed_ports.entry(p.clone()).or_default();
         }
         let wanted =
             containers::ports::wanted_ports(&host.port_bindings, host.publish_all_ports, &[])

@@ -286,7 +286,7 @@ mod tests {
             ..Default::default()
         }];
         web.host_config.port_bindings = [("3000/tcp".into(), vec![])].into();
-        web.config.exposed_ports = [("3000/tcp".into(), serde_json::json!({}))].into();
+        web.config.exposed_ports = [("3000/tcp".into(), Default::default())].into();
         let mut db = ctr("bbb2", "db", "2026-01-01T00:00:02Z", "exited", 3);
         db.config.labels = [
             ("app".into(), "todo".into()),

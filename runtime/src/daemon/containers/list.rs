@@ -1,7 +1,7 @@
 //! `GET /containers/json`: the list, its filters and Docker's summary.
 
 use super::filter::{ContainerFilter, Lookup};
-use crate::daemon::models::{ContainerSummary, SummaryHostConfig};
+use crate::daemon::models::{ContainerSummary, SummaryHostConfig, SummaryNetworkSettings};
 use crate::daemon::store::{Container, State};
 use crate::daemon::*;
 
@@ -71,9 +71,9 @@ fn summary(d: &Daemon, c: &Container, nets: &[netd::store::Network]) -> Containe
             network_mode: c.host_config.network_mode.clone(),
         },
         mounts: volume::mounts_json(&c.mounts, |n| d.volumes.data_path(n)),
-        network_settings: serde_json::json!({
-            "Networks": d.network_settings_in(c, nets)["Networks"],
-        }),
+        network_settings: SummaryNetworkSettings {
+            networks: d.network_settings_in(c, nets).networks,
+        },
     }
 }
 

@@ -14,10 +14,11 @@ use ipnet::IpNet;
 use netd::netns::NetNs;
 use netd::store::{Driver, Network};
 use netd::{ConnectOptions, ContainerRef, NetdError};
-use serde_json::{json, Value};
 
+use crate::apimodel::models::{IpamConfig, NetworkCreateRequest, NetworkCreateResponse};
+use crate::apimodel::network::NetworkResource;
 use crate::daemon::containers::network::{mode_of, Mode};
-use crate::daemon::models::EndpointSettings;
+use crate::daemon::models::NetworkConnectBody;
 use crate::daemon::{ApiError, ApiResult, Daemon, Filters};
 
 /// `--ip6` for `net`, checked before anything is made: an IPv6 address of
@@ -65,7 +66,7 @@ pub(crate) fn net_err(e: NetdError) -> ApiError {
 impl Daemon {
     /// `GET /networks` with Docker's filters (driver, id, label, name,
     /// scope, type, dangling).
-    pub fn network_list(&self, filters: &Filters) -> ApiResult<Vec<Value>> {
+    pub fn network_list(&self, filters: &Filters) -> ApiResult<Vec<NetworkResource>> {
         filters.validate(&["dangling", "driver", "id", "label", "name", "scope", "type"])?;
         filters.validate_values("type", &["custom", "builtin"])?;
         filters.validate_values("scope", &["local", "swarm", "global"])?;
@@ -91,7 +92,7 @@ impl Daemon {
             .collect()
     }
 
-    pub fn network_inspect(&self, key: &str) -> ApiResult<Value> {
+    pub fn network_inspect(&self, key: &str) -> ApiResult<NetworkResource> {
         self.netd
             .inspect(key)
             .map(|n| network_json(&n))
@@ -99,48 +100,40 @@ impl Daemon {
     }
 
     /// `POST /networks/create`.
-    pub fn network_create(&self, body: &Value) -> ApiResult<Value> {
-        let name = body["Name"].as_str().unwrap_or_default();
-        let name =
-            netd::name::NetworkName::try_from(name).map_err(|e| ApiError::bad(e.to_string()))?;
+    pub fn network_create(&self, body: &NetworkCreateRequest) -> ApiResult<NetworkCreateResponse> {
+        let name = netd::name::NetworkName::try_from(body.name.as_str())
+            .map_err(|e| ApiError::bad(e.to_string()))?;
+        let driver = body.driver.as_deref().unwrap_or("bridge");
         if matches!(name.as_str(), "host" | "none" | "bridge")
-            && body["Driver"].as_str().unwrap_or("bridge") == "bridge"
+            && driver == "bridge"
             && self.netd.inspect(name.as_str()).is_ok()
         {
             return Err(ApiError::conflict(format!(
                 "network with name {name} already exists"
             )));
         }
-        let driver = body["Driver"].as_str().unwrap_or("bridge");
         if !matches!(driver, "" | "bridge") {
             return Err(ApiError::bad(format!("plugin \"{driver}\" not found")));
         }
-        if body["EnableIPv4"] == json!(false) {
+        if body.enable_ipv4 == Some(false) {
             return Err(ApiError::bad(
                 "IPv6-only networks (EnableIPv4 false, --ipv4=false) are not supported by rrun yet",
             ));
         }
         let mut req = netd::CreateNetwork::bridge(name);
-        req.internal = body["Internal"].as_bool().unwrap_or(false);
+        req.internal = body.internal.unwrap_or(false);
         // A JSON null (API 1.48's optional field) is false.
-        req.enable_ipv6 = body["EnableIPv6"].as_bool().unwrap_or(false);
-        if let Some(l) = body["Labels"].as_object() {
-            req.labels = l
-                .iter()
-                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-                .collect();
-        }
-        if let Some(o) = body["Options"].as_object() {
-            req.options = o
-                .iter()
-                .filter_map(|(k, v)| v.as_str().map(|v| (k.clone(), v.to_string())))
-                .collect();
-        }
-        let config = body["IPAM"]["Config"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
-        ipam_request(&config, &mut req).map_err(ApiError::bad)?;
+        req.enable_ipv6 = body.enable_ipv6.unwrap_or(false);
+        let sorted = |m: &Option<std::collections::HashMap<String, String>>| {
+            m.iter()
+                .flatten()
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect()
+        };
+        req.labels = sorted(&body.labels);
+        req.options = sorted(&body.options);
+        let config = body.ipam.as_ref().and_then(|i| i.config.as_deref());
+        ipam_request(config.unwrap_or_default(), &mut req).map_err(ApiError::bad)?;
         let n = self.netd.create_network(req).map_err(net_err)?;
         self.events.emit(
             "network",
@@ -149,7 +142,10 @@ impl Daemon {
             &[("name", n.name.as_str()), ("type", "bridge")],
         );
         tracing::info!(network = %n.name, id = %n.id, "network created");
-        Ok(json!({"Id": n.id.as_str(), "Warning": ""}))
+        Ok(NetworkCreateResponse {
+            id: n.id.to_string(),
+            warning: String::new(),
+        })
     }
 
     /// `DELETE /networks/{id}`.
@@ -204,10 +200,13 @@ impl Daemon {
     }
 
     /// `POST /networks/{id}/connect`.
-    pub fn network_connect(self: &Arc<Self>, key: &str, body: &Value) -> ApiResult<()> {
+    pub fn network_connect(
+        self: &Arc<Self>,
+        key: &str,
+        body: &NetworkConnectBody,
+    ) -> ApiResult<()> {
         let net = self.netd.inspect(key).map_err(net_err)?;
-        let cname = body["Container"].as_str().unwrap_or_default();
-        let c = self.get(cname)?;
+        let c = self.get(&body.container)?;
         if mode_of(&c.host_config.network_mode) != Mode::Bridge || net.driver != Driver::Bridge {
             return Err(ApiError::bad(
                 "container sharing network namespace with another container or host cannot be connected to any other network",
@@ -223,8 +222,7 @@ impl Daemon {
             ));
         }
         let mut eps = BTreeMap::new();
-        let ep: EndpointSettings =
-            serde_json::from_value(body["EndpointConfig"].clone()).unwrap_or_default();
+        let ep = body.endpoint_config.clone().unwrap_or_default();
         eps.insert(net.name.to_string(), ep);
         let (_, mut reqs) = self.plan_networks(net.name.as_str(), &eps)?;
         let req = reqs.remove(0);
@@ -266,10 +264,9 @@ impl Daemon {
     }
 
     /// `POST /networks/{id}/disconnect`.
-    pub fn network_disconnect(&self, key: &str, body: &Value) -> ApiResult<()> {
+    pub fn network_disconnect(&self, key: &str, body: &NetworkConnectBody) -> ApiResult<()> {
         let net = self.netd.inspect(key).map_err(net_err)?;
-        let cname = body["Container"].as_str().unwrap_or_default();
-        let c = self.get(cname)?;
+        let c = self.get(&body.container)?;
         if !c.networks.iter().any(|r| r.name == net.name.as_str()) {
             return Err(ApiError::new(
                 axum::http::StatusCode::FORBIDDEN,
@@ -304,9 +301,9 @@ impl Daemon {
 /// `IPAM.Config` of `POST /networks/create` into `req`: at most one entry
 /// per family, each entry's family that of its subnet, and its gateway and
 /// range of the same family (netd checks that they lie in the subnet).
-pub fn ipam_request(config: &[Value], req: &mut netd::CreateNetwork) -> Result<(), String> {
-    fn field<T: std::str::FromStr>(cfg: &Value, key: &str) -> Result<Option<T>, String> {
-        match cfg[key].as_str() {
+pub fn ipam_request(config: &[IpamConfig], req: &mut netd::CreateNetwork) -> Result<(), String> {
+    fn field<T: std::str::FromStr>(v: &Option<String>, key: &str) -> Result<Option<T>, String> {
+        match v.as_deref() {
             None | Some("") => Ok(None),
             Some(s) => s
                 .parse()
@@ -316,13 +313,14 @@ pub fn ipam_request(config: &[Value], req: &mut netd::CreateNetwork) -> Result<(
     }
     let (mut seen4, mut seen6) = (false, false);
     for cfg in config {
-        let subnet: Option<IpNet> = field(cfg, "Subnet")?;
-        let gateway: Option<IpAddr> = field(cfg, "Gateway")?;
-        let ip_range: Option<IpNet> = field(cfg, "IPRange")?;
-        if let Some(aux) = cfg["AuxiliaryAddresses"].as_object() {
-            for (name, ip) in aux {
-                let ip: IpAddr = ip.as_str().and_then(|s| s.parse().ok()).ok_or_else(|| {
-                    format!("invalid auxiliary address {name}: {ip} is not an IP address")
+        let subnet: Option<IpNet> = field(&cfg.subnet, "Subnet")?;
+        let gateway: Option<IpAddr> = field(&cfg.gateway, "Gateway")?;
+        let ip_range: Option<IpNet> = field(&cfg.ip_range, "IPRange")?;
+        if let Some(aux) = &cfg.auxiliary_addresses {
+            // Sorted, so a bad entry is reported the same way each time.
+            for (name, ip) in aux.iter().collect::<BTreeMap<_, _>>() {
+                let ip: IpAddr = ip.parse().map_err(|_| {
+                    format!("invalid auxiliary address {name}: \"{ip}\" is not an IP address")
                 })?;
                 req.aux_addresses.insert(name.clone(), ip);
             }

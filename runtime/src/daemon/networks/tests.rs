@@ -5,6 +5,7 @@ use crate::daemon::containers::ports::*;
 use crate::daemon::models::PortBinding as ApiPort;
 use crate::daemon::store::NetworkRequest;
 use netd::store::PortBinding;
+use serde_json::{json, Value};
 use std::net::Ipv4Addr;
 
 #[test]
@@ -108,7 +109,8 @@ fn ports_on_every_address_are_shown_per_family() {
 
 fn ipam(config: Value) -> Result<netd::CreateNetwork, String> {
     let mut req = netd::CreateNetwork::bridge(netd::name::NetworkName::try_from("n").unwrap());
-    ipam_request(config.as_array().unwrap(), &mut req).map(|()| req)
+    let config: Vec<IpamConfig> = serde_json::from_value(config).unwrap();
+    ipam_request(&config, &mut req).map(|()| req)
 }
 
 #[test]
@@ -197,7 +199,7 @@ fn dual_stack() -> Network {
 #[test]
 fn inspect_shows_both_families() {
     let n = dual_stack();
-    let v = network_json(&n);
+    let v = serde_json::to_value(network_json(&n)).unwrap();
     assert_eq!(v["EnableIPv6"], true);
     assert_eq!(v["IPAM"]["Config"][0]["Subnet"], "172.30.0.0/16");
     assert_eq!(v["IPAM"]["Config"][1]["Subnet"], "fd00:1::/64");
@@ -213,12 +215,12 @@ fn inspect_shows_both_families() {
         links: vec![],
         mac: None,
     };
-    let e = endpoint_json(Some(&n), Some("c1"), Some(&req));
+    let e = serde_json::to_value(endpoint_json(Some(&n), Some("c1"), Some(&req))).unwrap();
     assert_eq!(e["GlobalIPv6Address"], "fd00:1::2");
     assert_eq!(e["GlobalIPv6PrefixLen"], 64);
     assert_eq!(e["IPv6Gateway"], "fd00:1::1");
     assert_eq!(e["IPAMConfig"], json!({"IPv6Address": "fd00:1::2"}));
-    let e = endpoint_json(Some(&n), Some("c2"), None);
+    let e = serde_json::to_value(endpoint_json(Some(&n), Some("c2"), None)).unwrap();
     assert_eq!(e["IPAddress"], "172.30.0.2");
     assert_eq!(e["GlobalIPv6Address"], "");
     assert_eq!(e["GlobalIPv6PrefixLen"], 0);

@@ -1,10 +1,16 @@
 //! The network views of `docker inspect` and `docker ps` of a container
 //! (`NetworkSettings`, endpoints, published ports) and of a network.
 
+use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
 use netd::store::{Driver, Network, PortBinding};
-use serde_json::{json, Value};
+
+use crate::apimodel::models::{PortSummary, PortSummaryTypeEnum};
+use crate::apimodel::network::{
+    EndpointAddresses, EndpointIpamConfig, EndpointSettings, HostPortBinding, IpamPool,
+    NetworkContainer, NetworkIpam, NetworkResource, NetworkSettings,
+};
 
 use crate::daemon::containers::network::{mode_of, Mode};
 use crate::daemon::containers::ports::parse_port_key;
@@ -14,23 +20,23 @@ use crate::daemon::Daemon;
 
 impl Daemon {
     /// `NetworkSettings` of `docker inspect`.
-    pub(crate) fn network_settings(&self, c: &Container) -> Value {
+    pub(crate) fn network_settings(&self, c: &Container) -> NetworkSettings {
         self.network_settings_in(c, &self.netd.networks().unwrap_or_default())
     }
 
     /// As [`Self::network_settings`], from networks already read (a list of
     /// containers reads the store once, not once per container).
-    pub(crate) fn network_settings_in(&self, c: &Container, nets: &[Network]) -> Value {
-        let mut networks = serde_json::Map::new();
+    pub(crate) fn network_settings_in(&self, c: &Container, nets: &[Network]) -> NetworkSettings {
+        let mut networks = BTreeMap::new();
         let mut top = endpoint_json(None, None, None);
         let mode = mode_of(&c.host_config.network_mode);
         if matches!(mode, Mode::Host | Mode::None) {
             let mut v = endpoint_json(None, None, None);
-            v["NetworkID"] = json!(nets
+            v.network_id = nets
                 .iter()
                 .find(|n| n.name.as_str() == c.host_config.network_mode)
                 .map(|n| n.id.to_string())
-                .unwrap_or_default());
+                .unwrap_or_default();
             networks.insert(c.host_config.network_mode.clone(), v);
         }
         for req in &c.networks {
@@ -42,25 +48,22 @@ impl Daemon {
                 let mut dns_names = vec![c.name.clone()];
                 dns_names.extend(req.aliases.iter().cloned());
                 dns_names.push(c.id[..12].to_string());
-                v["DNSNames"] = json!(dns_names);
+                v.dns_names = Some(dns_names);
             }
             networks.insert(req.name.clone(), v);
         }
-        let mut ports = serde_json::Map::new();
+        let mut ports: BTreeMap<String, Option<Vec<HostPortBinding>>> = BTreeMap::new();
         for key in c.config.exposed_ports.keys() {
-            ports.insert(key.clone(), Value::Null);
+            ports.insert(key.clone(), None);
         }
         if c.state.running {
             for (ip, p) in shown_bindings(&c.ports, ports_have_ipv6(&c.id, nets)) {
                 let key = format!("{}/{}", p.container_port, p.protocol);
-                let entry = ports.entry(key).or_insert(Value::Null);
-                if entry.is_null() {
-                    *entry = json!([]);
-                }
-                entry.as_array_mut().unwrap().push(json!({
-                    "HostIp": ip.to_string(),
-                    "HostPort": p.host_port.to_string(),
-                }));
+                let entry = ports.entry(key).or_default();
+                entry.get_or_insert_with(Vec::new).push(HostPortBinding {
+                    host_ip: ip.to_string(),
+                    host_port: p.host_port.to_string(),
+                });
             }
         }
         let sandbox = if c.state.running && matches!(mode, Mode::Bridge | Mode::None) {
@@ -70,48 +73,46 @@ impl Daemon {
         };
         // The top-level fields are the default network's, as Docker's
         // (deprecated there, still read by scripts).
-        json!({
-            "Bridge": "",
-            "SandboxID": if sandbox.is_empty() { String::new() } else { c.id.clone() },
-            "SandboxKey": sandbox,
-            "HairpinMode": false,
-            "LinkLocalIPv6Address": "",
-            "LinkLocalIPv6PrefixLen": 0,
-            "Ports": ports,
-            "SecondaryIPAddresses": null,
-            "SecondaryIPv6Addresses": null,
-            "EndpointID": top["EndpointID"],
-            "Gateway": top["Gateway"],
-            "GlobalIPv6Address": top["GlobalIPv6Address"],
-            "GlobalIPv6PrefixLen": top["GlobalIPv6PrefixLen"],
-            "IPAddress": top["IPAddress"],
-            "IPPrefixLen": top["IPPrefixLen"],
-            "IPv6Gateway": top["IPv6Gateway"],
-            "MacAddress": top["MacAddress"],
-            "Networks": networks,
-        })
+        NetworkSettings {
+            sandbox_id: if sandbox.is_empty() {
+                String::new()
+            } else {
+                c.id.clone()
+            },
+            sandbox_key: sandbox,
+            ports,
+            addresses: top.addresses,
+            networks,
+            ..Default::default()
+        }
     }
 
-    /// `Ports` of `docker ps`.
-    pub(crate) fn port_summary(c: &Container, nets: &[Network]) -> Vec<Value> {
-        let mut v: Vec<Value> = Vec::new();
+    /// `Ports` of `docker ps`: bindings with `IP` and `PublicPort`,
+    /// exposed-only ports without them.
+    pub(crate) fn port_summary(c: &Container, nets: &[Network]) -> Vec<PortSummary> {
+        let typ = |proto: &str| proto.parse::<PortSummaryTypeEnum>().ok();
+        let mut v: Vec<PortSummary> = Vec::new();
         if c.state.running {
             for (ip, p) in shown_bindings(&c.ports, ports_have_ipv6(&c.id, nets)) {
-                v.push(json!({
-                    "IP": ip.to_string(),
-                    "PrivatePort": p.container_port,
-                    "PublicPort": p.host_port,
-                    "Type": p.protocol,
-                }));
+                v.push(PortSummary {
+                    ip: Some(ip.to_string()),
+                    private_port: p.container_port,
+                    public_port: Some(p.host_port),
+                    typ: typ(&p.protocol),
+                });
             }
         }
         for key in c.config.exposed_ports.keys() {
             if let Ok((port, proto)) = parse_port_key(key) {
                 let published = v
                     .iter()
-                    .any(|x| x["PrivatePort"] == port && x["Type"] == proto);
+                    .any(|x| x.private_port == port && x.typ == typ(&proto));
                 if !published {
-                    v.push(json!({"PrivatePort": port, "Type": proto}));
+                    v.push(PortSummary {
+                        private_port: port,
+                        typ: typ(&proto),
+                        ..Default::default()
+                    });
                 }
             }
         }
@@ -127,7 +128,7 @@ pub(super) fn endpoint_json(
     net: Option<&Network>,
     container: Option<&str>,
     req: Option<&NetworkRequest>,
-) -> Value {
+) -> EndpointSettings {
     let ep = net.zip(container).and_then(|(n, id)| n.containers.get(id));
     let (ip, prefix, gw) = match (ep, net.and_then(Network::ipv4)) {
         (Some(e), Some(cfg)) => (
@@ -155,43 +156,39 @@ pub(super) fn endpoint_json(
     };
     // `IPAMConfig` holds what was asked (`--ip`, `--ip6`), each key only
     // when given, as Docker's.
-    let ipam = req.and_then(|r| {
-        let mut m = serde_json::Map::new();
-        if let Some(ip) = r.ipv4 {
-            m.insert("IPv4Address".into(), json!(ip.to_string()));
-        }
-        if let Some(ip) = r.ipv6 {
-            m.insert("IPv6Address".into(), json!(ip.to_string()));
-        }
-        (!m.is_empty()).then_some(Value::Object(m))
-    });
+    let ipam_config = req
+        .filter(|r| r.ipv4.is_some() || r.ipv6.is_some())
+        .map(|r| EndpointIpamConfig {
+            ipv4_address: r.ipv4.map(|ip| ip.to_string()),
+            ipv6_address: r.ipv6.map(|ip| ip.to_string()),
+        });
     let aliases = req
         .filter(|r| !r.aliases.is_empty())
-        .map(|r| json!(r.aliases));
+        .map(|r| r.aliases.clone());
     let links = req.filter(|r| !r.links.is_empty()).map(|r| {
-        let l: Vec<String> = r
-            .links
+        r.links
             .iter()
             .map(|l| format!("{}:{}", l.name, l.alias))
-            .collect();
-        json!(l)
+            .collect()
     });
-    json!({
-        "IPAMConfig": ipam,
-        "Links": links,
-        "Aliases": aliases,
-        "NetworkID": net.map(|n| n.id.to_string()).unwrap_or_default(),
-        "EndpointID": endpoint_id,
-        "Gateway": gw,
-        "IPAddress": ip,
-        "IPPrefixLen": prefix,
-        "IPv6Gateway": gw6,
-        "GlobalIPv6Address": ip6,
-        "GlobalIPv6PrefixLen": prefix6,
-        "MacAddress": mac,
-        "DriverOpts": null,
-        "DNSNames": null,
-    })
+    EndpointSettings {
+        ipam_config,
+        links,
+        aliases,
+        network_id: net.map(|n| n.id.to_string()).unwrap_or_default(),
+        addresses: EndpointAddresses {
+            endpoint_id,
+            gateway: gw,
+            ip_address: ip,
+            ip_prefix_len: prefix,
+            ipv6_gateway: gw6,
+            global_ipv6_address: ip6,
+            global_ipv6_prefix_len: prefix6,
+            mac_address: mac,
+        },
+        driver_opts: None,
+        dns_names: None,
+    }
 }
 
 /// Whether the container's published ports are on an endpoint with IPv6
@@ -224,8 +221,8 @@ pub fn shown_bindings(ports: &[PortBinding], ipv6: bool) -> Vec<(IpAddr, &PortBi
 }
 
 /// `docker network inspect` of one network, with its containers' names.
-pub fn network_json(n: &Network) -> Value {
-    let containers: serde_json::Map<String, Value> = n
+pub fn network_json(n: &Network) -> NetworkResource {
+    let containers = n
         .containers
         .iter()
         .map(|(id, e)| {
@@ -234,31 +231,29 @@ pub fn network_json(n: &Network) -> Value {
                 (Some(a), Some(c)) => format!("{a}/{}", c.subnet.prefix_len()),
                 _ => String::new(),
             };
-            (
-                id.clone(),
-                json!({
-                    "Name": e.name,
-                    "EndpointID": netd::link::veth_name(id, n.id.as_str()),
-                    "MacAddress": netd::link::mac_string(e.mac()),
-                    "IPv4Address": format!("{}/{prefix}", e.ipv4_address),
-                    "IPv6Address": ipv6,
-                }),
-            )
+            let c = NetworkContainer {
+                name: e.name.clone(),
+                endpoint_id: netd::link::veth_name(id, n.id.as_str()),
+                mac_address: netd::link::mac_string(e.mac()),
+                ipv4_address: format!("{}/{prefix}", e.ipv4_address),
+                ipv6_address: ipv6,
+            };
+            (id.clone(), c)
         })
         .collect();
-    let config: Vec<Value> = n
+    let config = n
         .ipam
         .config
         .iter()
-        .map(|c| {
-            let mut v = json!({"Subnet": c.subnet.to_string(), "Gateway": c.gateway.to_string()});
-            if let Some(r) = c.ip_range {
-                v["IPRange"] = json!(r.to_string());
-            }
-            if !c.aux_addresses.is_empty() {
-                v["AuxiliaryAddresses"] = json!(c.aux_addresses);
-            }
-            v
+        .map(|c| IpamPool {
+            subnet: c.subnet.to_string(),
+            gateway: c.gateway.to_string(),
+            ip_range: c.ip_range.map(|r| r.to_string()).unwrap_or_default(),
+            auxiliary_addresses: c
+                .aux_addresses
+                .iter()
+                .map(|(k, v)| (k.clone(), v.to_string()))
+                .collect(),
         })
         .collect();
     let driver = match n.driver {
@@ -266,21 +261,27 @@ pub fn network_json(n: &Network) -> Value {
         Driver::Host => "host",
         Driver::None => "null",
     };
-    json!({
-        "Name": n.name.as_str(),
-        "Id": n.id.as_str(),
-        "Created": if n.created.is_empty() { ZERO_TIME } else { n.created.as_str() },
-        "Scope": "local",
-        "Driver": driver,
-        "EnableIPv6": n.enable_ipv6,
-        "IPAM": {"Driver": "default", "Options": null, "Config": config},
-        "Internal": n.internal,
-        "Attachable": false,
-        "Ingress": false,
-        "ConfigFrom": {"Network": ""},
-        "ConfigOnly": false,
-        "Containers": containers,
-        "Options": n.options,
-        "Labels": n.labels,
-    })
+    let created = if n.created.is_empty() {
+        ZERO_TIME
+    } else {
+        n.created.as_str()
+    };
+    NetworkResource {
+        name: n.name.to_string(),
+        id: n.id.to_string(),
+        created: created.to_string(),
+        scope: "local".into(),
+        driver: driver.into(),
+        enable_ipv6: n.enable_ipv6,
+        ipam: NetworkIpam {
+            driver: "default".into(),
+            options: None,
+            config,
+        },
+        internal: n.internal,
+        containers,
+        options: n.options.clone(),
+        labels: n.labels.clone(),
+        ..Default::default()
+    }
 }
