@@ -15,6 +15,9 @@
 #            docker-compose 1.29 sequence on a two-service busybox project
 #            (up -d, ps, exec -T, logs, stop, up -d, down -v); CLIENT_RUNS
 #            (default 5) runs alternating, medians (rrun and docker only)
+#   attach   echo latency through `run -i --rm busybox cat` (a line to its
+#            stdin until it is back on stdout), ATTACH_RUNS (5) runs of 40
+#            lines, alternating; medians (rrun and docker only)
 #
 #   scripts/bench-daemon.sh [RUNS]      BENCH_PODMAN=0 to leave podman out
 #
@@ -291,6 +294,26 @@ if want walk && [ -f "$images/mysql/oci/index.json" ] && [ -f "$images/todo-app/
     walk docker dk
     walk rrun rr
     walk docker dk
+fi
+
+if want attach; then
+    # One `run -i --rm busybox cat` per run: lines written to its stdin one
+    # at a time, each timed until it comes back on stdout (the attach
+    # stream both ways).
+    aruns=${ATTACH_RUNS:-5}
+    echo "== attach echo latency, $aruns runs alternating (us, median of the runs' medians / p90s)"
+    for e in rrun docker; do : >"$work/$e.att"; done
+    for _ in $(seq "$aruns"); do
+        for e in rrun docker; do
+            cli=("$bin/rrun" -H "unix://$work/rrun.sock")
+            [ "$e" = docker ] && cli=("$dcli" -H "unix://$work/docker.sock")
+            timeout 120 python3 scripts/lib/echo-latency.py "${cli[@]}" run -i --rm busybox cat >>"$work/$e.att"
+        done
+    done
+    for e in rrun docker; do
+        printf '%-8s median %6s us   p90 %6s us\n' "$e" "$(awk '{print $1}' "$work/$e.att" | median)" \
+            "$(awk '{print $2}' "$work/$e.att" | median)"
+    done
 fi
 
 if want clients; then
