@@ -223,3 +223,39 @@ fn export_then_import_round_trips_a_container() {
         "{list}"
     );
 }
+
+/// Untagged images are listed as Docker lists them: a commit without a
+/// name is a `<none>` row (and `dangling=true`), while the steps a build
+/// leaves under its image show only with `-a`.
+#[test]
+fn untagged_images_are_listed_and_build_steps_only_with_all() {
+    let d = Daemon::start();
+    d.load_busybox();
+    d.ok(&["run", "--name", "c1", "busybox", "sh", "-c", "echo x > /x"]);
+    let id = d.ok(&["commit", "c1"]).trim().to_string();
+    assert!(id.starts_with("sha256:"), "{id}");
+    let short = &id["sha256:".len()..][..12];
+    let rows = d.ok(&["images", "--format", "{{.Repository}}:{{.Tag}} {{.ID}}"]);
+    assert!(
+        rows.lines().any(|l| l == format!("<none>:<none> {short}")),
+        "{rows}"
+    );
+    let dangling = d.ok(&["images", "-q", "-f", "dangling=true"]);
+    assert_eq!(dangling.trim(), short, "{dangling}");
+
+    let ctx = tempfile::tempdir().unwrap();
+    std::fs::write(
+        ctx.path().join("Dockerfile"),
+        "FROM busybox\nRUN echo a > /a\nENV K=v\nRUN echo b > /b\n",
+    )
+    .unwrap();
+    d.ok(&["build", "-q", "-t", "stepped", ctx.path().to_str().unwrap()]);
+    let shown = d.ok(&["images", "-q"]);
+    assert_eq!(
+        shown.lines().count(),
+        3,
+        "busybox, the commit, stepped:\n{shown}"
+    );
+    let all = d.ok(&["images", "-a", "-q"]);
+    assert!(all.lines().count() > 3, "the build's steps with -a:\n{all}");
+}

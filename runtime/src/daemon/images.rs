@@ -164,12 +164,24 @@ impl Daemon {
     }
 
     /// `GET /images/json` with `all` and `filters` (dangling, reference,
-    /// label, before, since, until).
-    pub fn image_list(&self, filters: &Filters) -> ApiResult<Vec<ImageListItem>> {
+    /// label, before, since, until). Untagged images are listed (`<none>`,
+    /// as Docker's), except, without `all`, the intermediate ones a build
+    /// left under a later image.
+    pub fn image_list(&self, filters: &Filters, all: bool) -> ApiResult<Vec<ImageListItem>> {
         let f = ImageFilter::new(filters, LIST_FILTERS, self)?;
-        let imgs = match f.dangling {
-            Some(true) => self.all_images()?,
-            _ => images::list_images(&self.images).map_err(image_err)?,
+        // An untagged manifest whose layers are not all unpacked is what a
+        // refused load or pull left behind, not an image (prune removes it).
+        let whole = |i: &LocalImage| {
+            !i.refs.is_empty()
+                || i.chain_ids
+                    .iter()
+                    .all(|c| rrun_image::pull::snapshot_path(&self.images, c).is_dir())
+        };
+        let imgs: Vec<LocalImage> = self.all_images()?.into_iter().filter(whole).collect();
+        let imgs = if all {
+            imgs
+        } else {
+            without_intermediates(imgs)
         };
         let containers = self.all();
         Ok(imgs
@@ -331,6 +343,25 @@ impl ImageFilter<'_> {
             .filter(|t| pats.is_empty() || pats.iter().any(|p| reference_matches(p, t)))
             .collect()
     }
+}
+
+/// Without the untagged images that lie under another image (its layers
+/// a prefix of the other's, made no later): a build's intermediate steps,
+/// which Docker shows only with `-a`.
+fn without_intermediates(imgs: Vec<LocalImage>) -> Vec<LocalImage> {
+    let under_another = |i: &LocalImage| {
+        imgs.iter().any(|j| {
+            j.id != i.id && j.chain_ids.starts_with(&i.chain_ids) && created_ns(j) >= created_ns(i)
+        })
+    };
+    let keep: Vec<bool> = imgs
+        .iter()
+        .map(|i| !i.refs.is_empty() || !under_another(i))
+        .collect();
+    imgs.into_iter()
+        .zip(keep)
+        .filter_map(|(i, k)| k.then_some(i))
+        .collect()
 }
 
 /// An image's `Created` in nanoseconds (0 when it has none).

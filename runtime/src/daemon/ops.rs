@@ -117,7 +117,7 @@ impl Daemon {
 impl Daemon {
     /// `GET /system/df`: images, containers and volumes with their sizes.
     pub fn system_df(&self) -> ApiResult<DfResponse> {
-        let mut images = self.image_list(&Filters::default())?;
+        let mut images = self.image_list(&Filters::default(), false)?;
         // Layers are not shared between images here (one snapshot chain each
         // as far as the numbers go); Docker's CLI needs a known SharedSize.
         for i in images.iter_mut() {

@@ -370,7 +370,8 @@ pub(super) async fn images_create(
 /// `GET /images/json` with filters.
 pub(super) async fn images_list(State(d): D, q: Q) -> ApiResult<Response> {
     let f = filters_of(&q)?;
-    Ok(Json(blocking(move || d.image_list(&f)).await?).into_response())
+    let all = flag(&q, "all");
+    Ok(Json(blocking(move || d.image_list(&f, all)).await?).into_response())
 }
 
 pub(super) async fn images_prune(State(d): D, q: Q) -> ApiResult<Response> {
