@@ -296,11 +296,15 @@ pub fn inspect_network(d: &Daemon, name: &str) -> serde_json::Value {
     v[0].clone()
 }
 
-/// Debian's docker CLI (docker.io, of dockerd's own version; a newer one on
-/// PATH as a fallback). scripts/deps installs it: missing is a failure, not
-/// a skip.
+/// The docker CLI the tests drive: RRUN_DOCKER_CLI, else the docker 28
+/// CLI these machines carry in /usr/local/bin (the one issue 13 names),
+/// else Debian's (docker.io, 20.10, which scripts/deps installs): missing
+/// is a failure, not a skip.
 pub fn docker_cli() -> PathBuf {
-    ["/usr/bin/docker", "/usr/local/bin/docker"]
+    if let Some(p) = std::env::var_os("RRUN_DOCKER_CLI") {
+        return PathBuf::from(p);
+    }
+    ["/usr/local/bin/docker", "/usr/bin/docker"]
         .iter()
         .map(PathBuf::from)
         .find(|p| p.exists())

@@ -83,8 +83,8 @@ enum EventFormat {
 fn event_format(format: Option<&str>) -> Result<EventFormat> {
     Ok(match format {
         None | Some("") => EventFormat::Line,
-        // docker/cli 28 takes `json` here as literal text, as any template.
-        Some("{{json .}}") => EventFormat::Json,
+        // `json` is docker/cli's (23 and later) keyword for a JSON line each.
+        Some("json" | "{{json .}}") => EventFormat::Json,
         Some(f) => {
             let parsed = Format::parse(f, Reader::Plain, "");
             let f = parsed.map_err(|e| {

@@ -27,7 +27,7 @@ use super::models::ErrorResponse;
 use super::{ApiError, ApiResult, Daemon};
 
 /// The newest Engine API version rrund speaks, and the oldest.
-pub const API_VERSION: &str = "1.43";
+pub const API_VERSION: &str = "1.44";
 pub const MIN_API_VERSION: &str = "1.24";
 
 type D = State<Arc<Daemon>>;
