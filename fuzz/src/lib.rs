@@ -36,19 +36,18 @@ fn text(data: &[u8]) -> Option<&str> {
     std::str::from_utf8(data).ok()
 }
 
-/// A directory made once per process, for bodies that need a place.
-fn scratch() -> &'static Path {
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    DIR.get_or_init(|| {
-        let base = if Path::new("/dev/shm").is_dir() {
-            PathBuf::from("/dev/shm")
-        } else {
-            std::env::temp_dir()
-        };
-        let dir = base.join(format!("rrun-fuzz-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).expect("scratch directory");
-        dir
-    })
+/// A fresh scratch directory (on tmpfs when there is one), removed when
+/// dropped.
+fn scratch() -> tempfile::TempDir {
+    let base = if Path::new("/dev/shm").is_dir() {
+        PathBuf::from("/dev/shm")
+    } else {
+        std::env::temp_dir()
+    };
+    tempfile::Builder::new()
+        .prefix("rrun-fuzz")
+        .tempdir_in(base)
+        .expect("scratch dir")
 }
 
 /// Image references (`rrun pull`, `FROM`, `image` in Compose) and digests.
@@ -150,10 +149,7 @@ fn layer_bytes(data: &[u8]) -> Vec<u8> {
 /// inside the root and nothing outside it.
 pub fn layer_unpack(data: &[u8]) {
     let layer = layer_bytes(data);
-    let base = tempfile::Builder::new()
-        .prefix("unpack")
-        .tempdir_in(scratch())
-        .expect("scratch dir");
+    let base = scratch();
     let root = base.path().join("root");
     std::fs::create_dir(&root).expect("root");
     std::fs::write(base.path().join("canary"), b"canary").expect("canary");
@@ -356,19 +352,15 @@ pub fn format_template(data: &[u8]) {
 /// The Compose loader on one file's text, in an empty project directory.
 pub fn compose_load(data: &[u8]) {
     let Some(s) = text(data) else { return };
-    static DIR: OnceLock<PathBuf> = OnceLock::new();
-    let dir = DIR.get_or_init(|| {
-        let d = scratch().join("compose-project");
-        std::fs::create_dir_all(&d).expect("project dir");
-        d
-    });
+    let project = scratch();
+    let dir = project.path().to_path_buf();
     let opts = rrun_compose::LoadOptions {
         files: vec![dir.join("compose.yaml")],
         environment: [("PORT", "8080"), ("EMPTY", ""), ("TAG", "1.2")]
             .into_iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect(),
-        working_dir: dir.clone(),
+        working_dir: dir,
         ..Default::default()
     };
     let Ok(p) = rrun_compose::load_from_str(s, &opts) else {
