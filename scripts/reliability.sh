@@ -60,7 +60,9 @@ family_crash=(
 family_load=()
 family_fuzz=()
 [ -e tests/load.rs ] && family_load=("--test load")
-[ -x scripts/fuzz.sh ] && family_fuzz=("fuzz")
+# fuzz: the stable smoke over the seed corpus, then libFuzzer on every
+# target for RRUN_FUZZ_SECONDS each (default 60).
+[ -x scripts/fuzz.sh ] && family_fuzz=("--test fuzz_smoke" "fuzz")
 
 families=("$@")
 [ ${#families[@]} -gt 0 ] || families=(security hostile crash load fuzz)
@@ -80,7 +82,8 @@ for fam in "${families[@]}"; do
     for run in "${runs[@]}"; do
         echo "== $fam: $run"
         if [ "$run" = fuzz ]; then
-            timeout 3600 scripts/fuzz.sh 2>&1 | tee "$log"
+            fuzz_secs=${RRUN_FUZZ_SECONDS:-60}
+            timeout $((3600 + 20 * fuzz_secs)) scripts/fuzz.sh "$fuzz_secs" 2>&1 | tee "$log"
         else
             # shellcheck disable=SC2086 # the run line is words on purpose
             timeout 1800 cargo test --locked --no-fail-fast $run 2>&1 | tee "$log"

@@ -242,6 +242,33 @@ async fn tcp_connection(mut stream: TcpStream, ctx: &Ctx) -> io::Result<()> {
 /// The response bytes for one query, or None when it is not worth one
 /// (undecodable garbage without even an id).
 async fn handle(ctx: &Ctx, query: &[u8], udp: bool) -> Option<Vec<u8>> {
+    let snapshot = ctx.records.load();
+    let decided = decide(&snapshot, Asker::Container(&ctx.asker), query, udp);
+    drop(snapshot);
+    match decided {
+        Decision::Drop => None,
+        Decision::Reply(bytes) => Some(bytes),
+        Decision::Forward(msg) => match forward(&ctx.cfg, query, &msg).await {
+            Some(bytes) => Some(bytes),
+            None => encode(&msg, reply(&msg, ResponseCode::ServFail), udp),
+        },
+    }
+}
+
+/// What the resolver does with one query's bytes, decided without I/O.
+#[derive(Debug)]
+pub enum Decision {
+    /// Undecodable garbage without even an id: no answer.
+    Drop,
+    /// The response's bytes (truncated to fit a UDP payload).
+    Reply(Vec<u8>),
+    /// Ask the upstream servers (the decoded query).
+    Forward(Message),
+}
+
+/// Decodes `query`, answers it from `snapshot` for `asker` or says to
+/// forward it. Pure: the fuzz target `dns_message` drives it.
+pub fn decide(snapshot: &Snapshot, asker: Asker<'_>, query: &[u8], udp: bool) -> Decision {
     let msg = match Message::from_vec(query) {
         Ok(m) => m,
         Err(_) if query.len() >= 2 => {
@@ -250,20 +277,18 @@ async fn handle(ctx: &Ctx, query: &[u8], udp: bool) -> Option<Vec<u8>> {
                 hickory_proto::op::OpCode::Query,
             );
             m.metadata.response_code = ResponseCode::FormErr;
-            return m.to_vec().ok();
+            return m.to_vec().map_or(Decision::Drop, Decision::Reply);
         }
-        Err(_) => return None,
+        Err(_) => return Decision::Drop,
     };
-    let snapshot = ctx.records.load();
-    let answer = snapshot.answer(Asker::Container(&ctx.asker), &msg);
-    drop(snapshot);
-    let resp = match answer {
-        Answer::Reply(m) => m,
-        Answer::Forward => match forward(&ctx.cfg, query, &msg).await {
-            Some(bytes) => return Some(bytes),
-            None => reply(&msg, ResponseCode::ServFail),
-        },
-    };
+    match snapshot.answer(asker, &msg) {
+        Answer::Reply(resp) => encode(&msg, resp, udp).map_or(Decision::Drop, Decision::Reply),
+        Answer::Forward => Decision::Forward(msg),
+    }
+}
+
+/// `resp`'s bytes, truncated when over the asker's UDP payload size.
+fn encode(msg: &Message, resp: Message, udp: bool) -> Option<Vec<u8>> {
     let bytes = resp.to_vec().ok()?;
     let limit = if msg.edns.is_some() {
         usize::from(msg.max_payload().max(512))
