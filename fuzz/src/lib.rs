@@ -271,19 +271,23 @@ pub fn api_container_create(data: &[u8]) {
 
 /// `POST /networks/create`'s body: the name and the IPAM request.
 pub fn api_network_create(data: &[u8]) {
-    let Ok(body) = serde_json::from_slice::<serde_json::Value>(data) else {
+    // Typed as rrund reads it (bollard-stubs' NetworkCreateRequest).
+    let Ok(body) =
+        serde_json::from_slice::<rrun_runtime::apimodel::models::NetworkCreateRequest>(data)
+    else {
         return;
     };
-    let name = body["Name"].as_str().unwrap_or_default();
-    let name = netd::name::NetworkName::try_from(name)
+    let name = netd::name::NetworkName::try_from(body.name.as_str())
         .unwrap_or_else(|_| netd::name::NetworkName::try_from("fuzz").unwrap());
     let mut req = netd::CreateNetwork::bridge(name);
-    req.enable_ipv6 = body["EnableIPv6"].as_bool().unwrap_or(false);
-    let config = body["IPAM"]["Config"]
-        .as_array()
-        .cloned()
+    req.enable_ipv6 = body.enable_ipv6.unwrap_or(false);
+    let config = body
+        .ipam
+        .as_ref()
+        .and_then(|i| i.config.clone())
         .unwrap_or_default();
     let _ = rrun_runtime::daemon::networks::ipam_request(&config, &mut req);
+    let _ = serde_json::to_vec(&body);
 }
 
 /// `-v`, `--mount` and `--volumes-from` (the CLI and rrund share them).
