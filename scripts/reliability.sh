@@ -55,11 +55,14 @@ family_crash=(
     "--test crash_dns -- --nocapture"
     "--test crash_disk"
 )
-# Families still to be written (issue 17): a family with no test file yet
-# is reported as such, never as passed.
+# A family with no test file is reported as such, never as passed.
 family_load=()
 family_fuzz=()
-[ -e tests/load.rs ] && family_load=("--test load")
+# Load: 100 clients, 200 containers on 4 networks (scripts/test.sh runs
+# the same test small); its "load: …" line goes into the table.
+export RRUN_LOAD_CLIENTS="${RRUN_LOAD_CLIENTS:-100}" RRUN_LOAD_CONTAINERS="${RRUN_LOAD_CONTAINERS:-200}" \
+    RRUN_LOAD_NETWORKS="${RRUN_LOAD_NETWORKS:-4}"
+[ -e tests/load.rs ] && family_load=("--test load -- --nocapture")
 # fuzz: the stable smoke over the seed corpus, then libFuzzer on every
 # target for RRUN_FUZZ_SECONDS each (default 60).
 [ -x scripts/fuzz.sh ] && family_fuzz=("--test fuzz_smoke" "fuzz")
@@ -98,7 +101,7 @@ for fam in "${families[@]}"; do
             note="$note${note:+; }'$run' exited $rc"
         fi
         # What a test reports of itself (rounds and kills) goes in the note.
-        summary=$(grep -aoE '^crash_daemon: [0-9]+ rounds, [0-9]+ kills[^;]*' "$log" | tail -1)
+        summary=$(grep -aoE '^(crash_daemon: [0-9]+ rounds, [0-9]+ kills[^;]*|load: .*)' "$log" | tail -1)
         [ -z "$summary" ] || note="$note${note:+; }$summary"
         passed=$((passed + p)) failed=$((failed + f))
     done

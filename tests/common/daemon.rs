@@ -56,6 +56,11 @@ impl Daemon {
         d
     }
 
+    /// rrund's pid while it runs.
+    pub fn pid(&self) -> Option<u32> {
+        self.child.as_ref().map(Child::id)
+    }
+
     pub fn socket(&self) -> PathBuf {
         self.dir.path().join("rrun.sock")
     }
