@@ -345,13 +345,19 @@ impl ImageFilter<'_> {
     }
 }
 
-/// Without the untagged images that lie under another image (its layers
-/// a prefix of the other's, made no later): a build's intermediate steps,
-/// which Docker shows only with `-a`.
+/// Without the untagged images that are another image's parent (its
+/// layers and its history a strict prefix of the other's): a build's
+/// intermediate steps, which Docker shows only with `-a`. (Two images of
+/// the same layers and history length, two imports of one tar, are not
+/// parent and child.)
 fn without_intermediates(imgs: Vec<LocalImage>) -> Vec<LocalImage> {
     let under_another = |i: &LocalImage| {
+        let h = &i.config.history;
         imgs.iter().any(|j| {
-            j.id != i.id && j.chain_ids.starts_with(&i.chain_ids) && created_ns(j) >= created_ns(i)
+            j.id != i.id
+                && j.chain_ids.starts_with(&i.chain_ids)
+                && j.config.history.len() > h.len()
+                && j.config.history[..h.len()] == h[..]
         })
     };
     let keep: Vec<bool> = imgs
