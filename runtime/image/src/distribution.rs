@@ -5,8 +5,8 @@
 
 use crate::manifest::{parse_manifest, ImageConfig, ManifestKind, Platform, MAX_CONFIG_SIZE};
 use crate::manifest::{MT_DOCKER_LIST, MT_DOCKER_MANIFEST, MT_OCI_INDEX, MT_OCI_MANIFEST};
-use crate::pull::PullError;
-use crate::registry::{Endpoint, RegistryClient, RegistryError};
+use crate::pull::{verify, PullError};
+use crate::registry::{Endpoint, RegistryClient};
 use crate::{Digest, Reference};
 
 /// A reference as the registry holds it.
@@ -20,21 +20,7 @@ pub struct RegistryData {
 
 /// Looks `reference` up on its registry (mirrors first, as a pull does).
 pub fn inspect(client: &RegistryClient, reference: &Reference) -> Result<RegistryData, PullError> {
-    let mut last = None;
-    for ep in client.options().endpoints(reference.domain()) {
-        match inspect_at(client, &ep, reference) {
-            Ok(d) => return Ok(d),
-            Err(e)
-                if ep.mirror
-                    || matches!(e, PullError::Registry(RegistryError::Http { .. }))
-                        && ep.insecure_tls =>
-            {
-                last = Some(e)
-            }
-            Err(e) => return Err(e),
-        }
-    }
-    Err(last.expect("at least one endpoint"))
+    crate::pull::each_endpoint(client, reference, |ep| inspect_at(client, ep, reference))
 }
 
 fn inspect_at(
@@ -46,12 +32,8 @@ fn inspect_at(
     client.ping(ep)?;
     let (body, ct) = client.get_manifest(ep, repo, &reference.manifest_selector())?;
     let digest = Digest::sha256_of(&body);
-    if let Some(want) = reference.digest().filter(|d| **d != digest) {
-        return Err(PullError::DigestMismatch {
-            what: "manifest",
-            expected: want.clone(),
-            actual: digest,
-        });
+    if let Some(want) = reference.digest() {
+        verify("manifest", want, &body)?;
     }
     let (media_type, platforms) = match parse_manifest(&digest, ct.as_deref(), &body)? {
         ManifestKind::Index(idx) => {
@@ -70,13 +52,7 @@ fn inspect_at(
         }
         ManifestKind::Image(m) => {
             let cfg = client.get_blob_bytes(ep, repo, &m.config.digest, MAX_CONFIG_SIZE)?;
-            if Digest::sha256_of(&cfg) != m.config.digest {
-                return Err(PullError::DigestMismatch {
-                    what: "config",
-                    expected: m.config.digest.clone(),
-                    actual: Digest::sha256_of(&cfg),
-                });
-            }
+            verify("config", &m.config.digest, &cfg)?;
             let c = ImageConfig::parse(&m.config.digest, &cfg)?;
             let mt = m.media_type.clone().unwrap_or_else(|| {
                 media_type_of(ct.as_deref())

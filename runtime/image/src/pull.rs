@@ -153,11 +153,24 @@ pub fn pull(
     reference: &Reference,
     opts: &PullOptions,
 ) -> Result<PulledImage, PullError> {
+    each_endpoint(client, reference, |ep| {
+        pull_from(store, client, ep, reference, opts)
+    })
+}
+
+/// `f` on the reference's endpoints in order (mirrors first) until one
+/// answers: a failing mirror, or plain HTTP refused on an insecure
+/// registry's TLS endpoint, goes on to the next; any other error ends it.
+pub(crate) fn each_endpoint<T>(
+    client: &RegistryClient,
+    reference: &Reference,
+    mut f: impl FnMut(&Endpoint) -> Result<T, PullError>,
+) -> Result<T, PullError> {
     let endpoints = client.options().endpoints(reference.domain());
     let mut last = None;
     for ep in &endpoints {
-        match pull_from(store, client, ep, reference, opts) {
-            Ok(img) => return Ok(img),
+        match f(ep) {
+            Ok(v) => return Ok(v),
             Err(e) if ep.mirror => {
                 tracing::warn!(mirror = %ep.base, error = %e, "mirror failed; trying the next endpoint");
                 last = Some(e);
@@ -178,7 +191,7 @@ fn report(opts: &PullOptions, p: Progress) {
     }
 }
 
-fn verify(what: &'static str, expected: &Digest, body: &[u8]) -> Result<(), PullError> {
+pub(crate) fn verify(what: &'static str, expected: &Digest, body: &[u8]) -> Result<(), PullError> {
     let actual = Digest::sha256_of(body);
     if &actual != expected {
         return Err(PullError::DigestMismatch {
