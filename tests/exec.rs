@@ -506,6 +506,28 @@ fn ctrl_p_ctrl_q_detaches_and_the_container_runs_on() {
     assert_eq!(p.wait(), 5, "{}", p.output());
 }
 
+/// `docker args…` on a pty: once `probe` (a shell line echoing `want`)
+/// answers, `keys` are typed; the client must end saying it detached.
+/// (The docker CLI reports its own detach as an error, exit 1, whichever
+/// daemon it talks to: what counts is that it ends and the container runs
+/// on.)
+fn docker_detaches(d: &Daemon, args: &[&str], probe: &[u8], want: &str, keys: &[u8]) {
+    let argv = d.docker_argv(args);
+    let mut p = Pty::spawn(std::path::Path::new("/usr/bin/env"), &argv, 24, 80);
+    wait_for("the shell", Duration::from_secs(20), || {
+        p.write(probe);
+        std::thread::sleep(Duration::from_millis(200));
+        p.output().contains(want).then_some(())
+    });
+    p.write(keys);
+    p.wait();
+    assert!(
+        p.output().contains("read escape sequence"),
+        "{}",
+        p.output()
+    );
+}
+
 /// The docker CLI's own detach keys against rrund: `docker attach
 /// --detach-keys` and `docker exec -it --detach-keys` end the client and
 /// leave the container running (the daemon sees the keys and ends the
@@ -514,39 +536,12 @@ fn ctrl_p_ctrl_q_detaches_and_the_container_runs_on() {
 fn docker_cli_detach_keys_end_attach_and_exec() {
     let d = start();
     d.ok(&["run", "-dit", "--name", "dk", "busybox", "sh"]);
-    let argv = d.docker_argv(&["attach", "--detach-keys", "ctrl-a,x", "dk"]);
-    let mut p = Pty::spawn(std::path::Path::new("/usr/bin/env"), &argv, 24, 80);
-    wait_for("the attached shell", Duration::from_secs(20), || {
-        p.write(b"echo dk-$((3+4))\n");
-        std::thread::sleep(Duration::from_millis(200));
-        p.output().contains("dk-7").then_some(())
-    });
-    p.write(b"\x01x");
-    // The 20.10 CLI reports its own detach as an error (exit 1) whichever
-    // daemon it talks to; what counts is that it ends and the container
-    // runs on.
-    p.wait();
-    assert!(
-        p.output().contains("read escape sequence"),
-        "{}",
-        p.output()
-    );
+    let attach = ["attach", "--detach-keys", "ctrl-a,x", "dk"];
+    docker_detaches(&d, &attach, b"echo dk-$((3+4))\n", "dk-7", b"\x01x");
     assert!(d.running("dk"));
 
-    let argv = d.docker_argv(&["exec", "-it", "--detach-keys", "ctrl-b", "dk", "sh"]);
-    let mut p = Pty::spawn(std::path::Path::new("/usr/bin/env"), &argv, 24, 80);
-    wait_for("the exec's shell", Duration::from_secs(20), || {
-        p.write(b"echo ex-$((5+5))\n");
-        std::thread::sleep(Duration::from_millis(200));
-        p.output().contains("ex-10").then_some(())
-    });
-    p.write(b"\x02");
-    p.wait();
-    assert!(
-        p.output().contains("read escape sequence"),
-        "{}",
-        p.output()
-    );
+    let exec = ["exec", "-it", "--detach-keys", "ctrl-b", "dk", "sh"];
+    docker_detaches(&d, &exec, b"echo ex-$((5+5))\n", "ex-10", b"\x02");
     assert!(d.running("dk"));
     // The exec's shell was left, not ended: still among the processes.
     let ps = d.ok(&["exec", "dk", "ps", "-o", "args"]);
