@@ -105,10 +105,9 @@ impl Daemon {
             for n in &mut c.networks {
                 n.links.retain(|l| l.alias != alias);
             }
-            c.host_config.links.retain(|l| {
-                let a = l.split_once(':').map_or(l.as_str(), |(_, a)| a);
-                a.rsplit('/').next() != Some(alias)
-            });
+            c.host_config
+                .links
+                .retain(|l| super::network::parse_link(l).1 != alias);
         })?;
         self.netd
             .remove_link(&c.id, alias)

@@ -97,6 +97,15 @@ pub fn remove_netns(path: &Path) {
     let _ = std::fs::remove_file(path);
 }
 
+/// `name[:alias]`, or inspect's `/name:/self/alias`: (target name,
+/// alias); the alias is the name when not given.
+pub(crate) fn parse_link(l: &str) -> (&str, &str) {
+    let (name, alias) = l.split_once(':').unwrap_or((l, l));
+    // inspect's form names the alias under the linking container.
+    let alias = alias.rsplit('/').next().unwrap_or(alias);
+    (name.trim_start_matches('/'), alias)
+}
+
 impl Daemon {
     pub(crate) fn netns_path(&self, id: &str) -> PathBuf {
         netns_dir(&self.opts.exec_root).join(id)
@@ -197,10 +206,7 @@ impl Daemon {
         links
             .iter()
             .map(|l| {
-                let (name, alias) = l.split_once(':').unwrap_or((l, l));
-                let name = name.trim_start_matches('/');
-                // inspect's form names the alias under the linking container.
-                let alias = alias.rsplit('/').next().unwrap_or(alias);
+                let (name, alias) = parse_link(l);
                 if name.is_empty() || alias.is_empty() {
                     return Err(ApiError::bad(format!(
                         "invalid link {l:?}: use name or name:alias"
