@@ -32,7 +32,15 @@ fn wait_exited(d: &Daemon, id: &str) -> serde_json::Value {
 /// `rm` of `id`, then nothing of it may be left on the host.
 fn rm_leaves_nothing(d: &Daemon, id: &str, what: &str) {
     d.ok(&["rm", "-f", id]);
-    let left = leftovers::of_container(d, id);
+    // A shim's own cleanup (`rrun-oci delete --force` after a failed
+    // create) may still be finishing: polled with a deadline, and then
+    // nothing may be left.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut left = leftovers::of_container(d, id);
+    while !left.is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+        left = leftovers::of_container(d, id);
+    }
     assert!(left.is_empty(), "{what}: left after rm: {left:#?}");
 }
 
