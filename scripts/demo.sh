@@ -139,7 +139,7 @@ db=$(r run -d --network todo-app --network-alias mysql -v todo-mysql-data:/var/l
 echo "$db"
 echo "(waiting for MariaDB to initialise its data directory)"
 for _ in $(seq 180); do
-    rrun exec "$db" mysql -uroot -psecret -e 'SELECT 1' >/dev/null 2>&1 && break
+    rrun exec "$db" mysql --protocol=tcp -h127.0.0.1 -uroot -psecret -e 'SELECT 1' >/dev/null 2>&1 && break
     sleep 1
 done
 
@@ -181,7 +181,7 @@ r volume inspect todo-mysql-data
 db=$(r run -d --network todo-app --network-alias mysql -v todo-mysql-data:/var/lib/mysql \
     -e MYSQL_ROOT_PASSWORD=secret mysql:5.7)
 for _ in $(seq 120); do
-    rrun exec "$db" mysql -uroot -psecret -e 'SELECT 1' >/dev/null 2>&1 && break
+    rrun exec "$db" mysql --protocol=tcp -h127.0.0.1 -uroot -psecret -e 'SELECT 1' >/dev/null 2>&1 && break
     sleep 1
 done
 show "rrun exec -it $db mysql -p todos"
@@ -193,13 +193,13 @@ say "7. the data-volume-container pattern"
 r create --name dbstore -v /var/lib/mysql busybox
 db=$(r run -d --volumes-from dbstore -e MYSQL_ROOT_PASSWORD=secret -e MYSQL_DATABASE=kept mysql:5.7)
 for _ in $(seq 180); do
-    rrun exec "$db" mysql -uroot -psecret -e 'SELECT 1' >/dev/null 2>&1 && break
+    rrun exec "$db" mysql --protocol=tcp -h127.0.0.1 -uroot -psecret -e 'SELECT 1' >/dev/null 2>&1 && break
     sleep 1
 done
 r rm -f "$db"
 db=$(r run -d --volumes-from dbstore -e MYSQL_ROOT_PASSWORD=secret mysql:5.7)
 for _ in $(seq 120); do
-    rrun exec "$db" mysql -uroot -psecret -e 'SELECT 1' >/dev/null 2>&1 && break
+    rrun exec "$db" mysql --protocol=tcp -h127.0.0.1 -uroot -psecret -e 'SELECT 1' >/dev/null 2>&1 && break
     sleep 1
 done
 r exec "$db" mysql -uroot -psecret -e 'SHOW DATABASES'

@@ -47,7 +47,10 @@ fn mysql_session(d: &Daemon, db: &str, database: Option<&str>, sql: &str) -> Str
     out
 }
 
-/// Waits until the database answers a query through its own client.
+/// Waits until the database answers a query through its own client, over
+/// TCP: on first start the image's entrypoint runs a temporary server on the
+/// socket only (`--skip-networking`) while it initialises, and a socket
+/// client would reach that one just before it shuts down for the real server.
 fn wait_for_db(d: &Daemon, db: &str) {
     wait_for(
         "the database to accept queries",
@@ -57,6 +60,8 @@ fn wait_for_db(d: &Daemon, db: &str) {
                 "exec",
                 db,
                 "mysql",
+                "--protocol=tcp",
+                "-h127.0.0.1",
                 "-uroot",
                 &format!("-p{PASSWORD}"),
                 "-e",
