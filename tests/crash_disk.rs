@@ -173,3 +173,90 @@ fn a_full_data_root_fails_clearly_and_recovers_once_space_is_freed() {
     d.ok(&["rm", "-f", &logger]);
     d.ok(&["volume", "rm", &vol]);
 }
+
+/// Bytes in use on the data root's tmpfs.
+fn used(d: &Daemon) -> u64 {
+    let out = run_timeout(
+        10,
+        Path::new("df"),
+        &["-B1", "--output=used", d.data_root().to_str().unwrap()],
+        None,
+    );
+    text(&out.stdout)
+        .lines()
+        .nth(1)
+        .and_then(|l| l.trim().parse().ok())
+        .unwrap_or_else(|| panic!("df: {}", text(&out.stdout)))
+}
+
+/// What a build may leave behind: containers (a build's RUN steps run in
+/// containers of the daemon), executor state, mounts, shims. The tmpfs of
+/// the data root itself is not a leftover.
+fn build_leftovers(d: &Daemon) -> Vec<String> {
+    let root = d.data_root();
+    let root = root.to_str().unwrap();
+    let mut left = common::leftovers::of_daemon(d, &[]);
+    left.retain(|l| !(l.starts_with("mount ") && l.split(' ').nth(5) == Some(root)));
+    let ps = d.ok(&["ps", "-a", "-q"]);
+    left.extend(ps.lines().map(|id| format!("container {id}")));
+    left
+}
+
+#[test]
+fn a_build_on_a_full_data_root_fails_clearly_and_leaves_nothing() {
+    let d = daemon_on_tmpfs();
+    d.load_busybox();
+    let ctx = tempfile::tempdir().unwrap();
+    let dir = ctx.path().to_str().unwrap();
+    let dockerfile = |text: &str| std::fs::write(ctx.path().join("Dockerfile"), text).unwrap();
+    let before = used(&d);
+
+    // A RUN that fills the disk itself: the build fails with the step's
+    // error and the disk's, and what the step wrote is gone with it.
+    dockerfile("FROM busybox\nRUN echo start && dd if=/dev/zero of=/big bs=64k\n");
+    let out = d.rrun(&["build", "-t", "disk/filled:1", dir]);
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(
+        !out.status.success(),
+        "a build that fills the disk succeeded"
+    );
+    assert!(all.contains("No space left on device"), "{all}");
+    // dd's own code: the step's exit is known even on a full disk.
+    assert!(
+        all.contains("returned a non-zero code: 1"),
+        "{all}\n{:?}\ndaemon: {}",
+        out.status,
+        d.log()
+    );
+    assert!(!all.contains("panicked"), "{all}");
+    assert_eq!(build_leftovers(&d), Vec::<String>::new());
+    let after = used(&d);
+    assert!(
+        after < before + (1 << 20),
+        "the failed step's writes were kept: {before} bytes used before, {after} after"
+    );
+
+    // A build on a disk already full fails with the disk's error.
+    let filler = fill(&d);
+    dockerfile("FROM busybox\nRUN echo built > /built\nCMD [\"cat\", \"/built\"]\n");
+    let out = d.rrun(&["build", "-t", "disk/full:1", dir]);
+    let all = format!("{}{}", text(&out.stdout), text(&out.stderr));
+    assert!(!out.status.success(), "a build on a full disk succeeded");
+    assert!(
+        all.to_lowercase().contains("no space left on device"),
+        "{all}"
+    );
+    assert!(!all.contains("panicked"), "{all}");
+    assert_eq!(build_leftovers(&d), Vec::<String>::new());
+    let images = d.ok(&["images", "-a", "--format", "{{.Repository}}:{{.Tag}}"]);
+    assert!(
+        !images.contains("disk/"),
+        "a failed build left an image: {images}"
+    );
+
+    // Space freed: the same build works, and its image runs.
+    std::fs::remove_file(&filler).unwrap();
+    d.ok(&["build", "-q", "-t", "disk/full:1", dir]);
+    assert_eq!(d.ok(&["run", "--rm", "disk/full:1"]), "built\n");
+    assert_eq!(build_leftovers(&d), Vec::<String>::new());
+}

@@ -473,7 +473,11 @@ impl Daemon {
         } else {
             tar::Archive::new(context_tar).unpack(&context)
         };
-        unpacked.map_err(|e| format!("unpack the build context (a tar archive): {e}"))?;
+        // `{:#}`: tar's message names the file, its source says why (a full disk).
+        unpacked.map_err(|e| {
+            let e = anyhow::Error::from(e);
+            format!("unpack the build context (a tar archive): {e:#}")
+        })?;
         let dockerfile = read_dockerfile(&context, &r.dockerfile)?;
         let opts = rrun_build::BuildOptions {
             context: context.clone(),

@@ -109,7 +109,7 @@ impl Daemon {
         self.teardown_network(id);
         let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
         super::shm::unmount_shm(&dir);
-        let Ok(c) = self.update(id, |c| {
+        let updated = self.update(id, |c| {
             c.state.status = "exited".into();
             c.state.running = false;
             c.state.pid = 0;
@@ -119,7 +119,10 @@ impl Daemon {
             c.state.oom_killed = oom_killed;
             super::health::at_stop(&mut c.state.health);
             c.shim_pid = 0;
-        }) else {
+        });
+        // Not saved (a full disk): the exit is still known in memory, and
+        // what follows it (events, restart policy, --rm) still happens.
+        let Ok(c) = updated.or_else(|_| self.get(id)) else {
             return;
         };
         self.container_event(&c, "die", &[("exitCode", &code.to_string())]);
