@@ -58,10 +58,11 @@ family_crash=(
 # A family with no test file is reported as such, never as passed.
 family_load=()
 family_fuzz=()
-# Load: 100 clients, 200 containers on 4 networks (scripts/test.sh runs
-# the same test small); its "load: …" line goes into the table.
+# Load: 100 clients, 200 containers on 4 networks per two rounds, rounds
+# repeated for 5 minutes (scripts/test.sh runs the same test small, two
+# rounds); its "load: …" line goes into the table.
 export RRUN_LOAD_CLIENTS="${RRUN_LOAD_CLIENTS:-100}" RRUN_LOAD_CONTAINERS="${RRUN_LOAD_CONTAINERS:-200}" \
-    RRUN_LOAD_NETWORKS="${RRUN_LOAD_NETWORKS:-4}"
+    RRUN_LOAD_NETWORKS="${RRUN_LOAD_NETWORKS:-4}" RRUN_LOAD_SECONDS="${RRUN_LOAD_SECONDS:-300}"
 [ -e tests/load.rs ] && family_load=("--test load -- --nocapture")
 # fuzz: the stable smoke over the seed corpus, then libFuzzer on every
 # target for RRUN_FUZZ_SECONDS each (default 60).

@@ -76,18 +76,20 @@ impl Daemon {
             .ok_or_else(|| ApiError::not_found(format!("No such container: {id}")))
     }
 
-    /// Changes a container's record, tells the waiters, and saves it.
+    /// Changes a container's record, saves it, and tells the waiters.
     pub(crate) fn update(&self, id: &str, f: impl FnOnce(&mut Container)) -> ApiResult<Container> {
         let mut map = self.containers.lock().unwrap();
         let e = map
             .get_mut(id)
             .ok_or_else(|| ApiError::not_found(format!("No such container: {id}")))?;
         f(&mut e.c);
-        // The record in memory is the truth (a container exited, a process
-        // started: it has happened), so waiters learn of it even when it
-        // cannot be saved, on a full disk say; the caller gets the error.
+        // Saved before the waiters are told (one of them may remove the
+        // container's directory), and told even when it could not be saved
+        // (a full disk): the record in memory is the truth, a container
+        // exited or a process started; the caller gets the error.
+        let saved = store::save(&self.opts.data_root, &e.c);
         e.tx.send_replace(e.c.state.clone());
-        store::save(&self.opts.data_root, &e.c).map_err(|err| {
+        saved.map_err(|err| {
             tracing::warn!(container = %id, error = %err, "the container's record could not be saved");
             ApiError::internal(err)
         })?;
