@@ -14,6 +14,13 @@ for b in rrun-oci rrun rrund; do
         echo "installed $prefix/bin/$b"
     fi
 done
+# The API socket is 0660 root:rrun, as Docker's is root:docker: members of
+# the group may drive rrund, which is as good as root (say so to whoever
+# adds users to it: `usermod -aG rrun <user>`).
+if ! getent group rrun >/dev/null; then
+    groupadd --system rrun
+    echo "created the system group rrun (members may use /run/rrun/rrun.sock)"
+fi
 if [ -f scripts/rrund.service ] && [ -x "$prefix/bin/rrund" ]; then
     install -D -m 0644 scripts/rrund.service /etc/systemd/system/rrund.service
     echo "installed /etc/systemd/system/rrund.service (systemctl daemon-reload && systemctl enable --now rrund)"
