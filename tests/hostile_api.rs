@@ -258,4 +258,19 @@ fn invalid_names_and_references_are_refused() {
         b"",
         &["reference", "invalid", "repository", "format"],
     );
+    // No route (an empty name, `rmi ""`; a path that is no endpoint):
+    // Docker's 404 with a message, not an empty body ("unknown error").
+    refused(&d, "DELETE", "/images/", b"", &["page not found"]);
+    refused(
+        &d,
+        "GET",
+        "/v1.44/no/such/endpoint",
+        b"",
+        &["page not found"],
+    );
+    let out = d.rrun(&["rmi", ""]);
+    assert_eq!(
+        common::text(&out.stderr).trim(),
+        "Error response from daemon: page not found"
+    );
 }

@@ -153,9 +153,17 @@ pub fn router(d: Arc<Daemon>) -> Router {
             .route(path, m.clone())
             .route(&format!("/{{version}}{path}"), m);
     }
-    r.layer(axum::extract::DefaultBodyLimit::disable())
+    r.fallback(page_not_found)
+        .layer(axum::extract::DefaultBodyLimit::disable())
         .layer(axum::middleware::from_fn(api_headers))
         .with_state(d)
+}
+
+/// A path no route takes (`DELETE /images/` from `rmi ""`): Docker's 404,
+/// with a message for the client to print (an empty body made clients say
+/// "unknown error").
+async fn page_not_found() -> Response {
+    ApiError::not_found("page not found").into_response()
 }
 
 /// The largest JSON request body read (a create's config, a network's
