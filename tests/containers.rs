@@ -228,3 +228,37 @@ fn a_start_that_fails_at_any_step_leaves_nothing() {
     d.ok(&["rm", "-f", &id]);
     d.ok(&["network", "rm", &net]);
 }
+
+/// A directory mounted onto a file, the image's symlink to a file
+/// included (busybox's /linuxrc -> bin/busybox), or a file onto a
+/// directory: one line naming both ends with runc's hint, exit 125, and
+/// no container left behind by `run --rm`.
+#[test]
+fn a_mount_of_the_wrong_type_says_so() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let vol = common::unique("wrongtype");
+    for (spec, src, dest) in [
+        (format!("{vol}:/linuxrc"), "_data", "/linuxrc"),
+        ("/etc/hostname:/bin".to_string(), "/etc/hostname", "/bin"),
+    ] {
+        let out = d.rrun(&["run", "--rm", "-v", &spec, "busybox", "true"]);
+        let err = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(125), "{spec}: {err}");
+        assert_eq!(err.trim().lines().count(), 1, "{spec}: {err}");
+        assert!(
+            err.contains(src) && err.contains(&format!("to rootfs at \"{dest}\"")),
+            "{spec}: {err}"
+        );
+        assert!(
+            err.contains("Are you trying to mount a directory onto a file (or vice-versa)?"),
+            "{spec}: {err}"
+        );
+        assert_eq!(
+            d.ok(&["ps", "-aq"]).trim(),
+            "",
+            "{spec}: a container was left"
+        );
+    }
+    d.ok(&["volume", "rm", &vol]);
+}

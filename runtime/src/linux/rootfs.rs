@@ -90,13 +90,7 @@ pub fn prepare(
     let root = Root::open(rootfs).with_context(|| format!("open rootfs {}", rootfs.display()))?;
 
     for step in &plan.mounts {
-        apply(&root, bundle, step, new_cgroupns).with_context(|| {
-            format!(
-                "mount {} on {}",
-                step.fstype_or_bind(),
-                step.destination.display()
-            )
-        })?;
+        apply(&root, bundle, step, new_cgroupns).map_err(|e| mount_error(step, e))?;
     }
     if plan.populate_dev {
         populate_dev(&root, devices).context("populate /dev")?;
@@ -108,6 +102,33 @@ pub fn prepare(
         readonly(&root, p).with_context(|| format!("make {p} read-only"))?;
     }
     Ok(())
+}
+
+/// A mount that failed, named as runc names it; a directory onto a file
+/// (or the other way round, a symlink in the image to a file included)
+/// gets runc's hint, as Docker users know it.
+fn mount_error(step: &Step, e: anyhow::Error) -> anyhow::Error {
+    let src = step
+        .source
+        .as_deref()
+        .map_or_else(|| step.fstype.clone(), |p| p.display().to_string());
+    let e = e.context(format!(
+        "error mounting {src:?} ({}) to rootfs at {:?}",
+        step.fstype_or_bind(),
+        step.destination
+    ));
+    let enotdir = e.chain().any(|c| {
+        c.downcast_ref::<nix::errno::Errno>() == Some(&nix::errno::Errno::ENOTDIR)
+            || c.downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.raw_os_error() == Some(libc::ENOTDIR))
+    });
+    if enotdir {
+        return anyhow::anyhow!(
+            "{e:#}: Are you trying to mount a directory onto a file (or vice-versa)? \
+             Check if the specified host path exists and is the expected type"
+        );
+    }
+    e
 }
 
 trait StepExt {
