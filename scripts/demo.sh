@@ -41,7 +41,7 @@ export RRUN_HOST=unix://$run/rrun.sock
 export RRUN_NO_AUTOSTART=1
 mkdir -p "$state" "$run"
 reg_pid='' stub_pid='' rrund_pid=''
-guard=rrun_demo_guard
+guard=rrun_demo_guard_$$  # its own: a test run may hold one at once
 # The demo daemon's nftables table and default bridge on the host: names
 # of its own, from its data root (README, "Several rrund run side by
 # side"), so a rrund of the user's (`inet rrun`, `rrun0`) keeps its rules

@@ -20,7 +20,7 @@ export RRUN_TEST_IMAGES="${RRUN_TEST_IMAGES:-$PWD/.cache/images}"
 
 # The network rule, as in scripts/test.sh: nothing a test starts leaves
 # through the host's uplink.
-guard=rrun_reliability_guard
+guard=rrun_reliability_guard_$$  # its own: another run may hold one at once
 cleanup_guard() { nft delete table inet "$guard" 2>/dev/null || true; }
 trap cleanup_guard EXIT
 cleanup_guard
