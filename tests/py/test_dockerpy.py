@@ -237,6 +237,27 @@ def test_attach_detach_keys_end_the_stream_not_the_container(client, cleanup):
     assert "Invalid detach keys" in str(bad.value)
 
 
+def test_every_attached_client_reaches_stdin(client, cleanup):
+    # Docker merges the stdin of every attached client: a second attach
+    # while the first is still open types into the same container (the
+    # shim turned it away, and a re-attach right after a detach lost its
+    # input the same way).
+    c = client.containers.run("busybox", ["cat"], detach=True,
+                              stdin_open=True, name=name("two"))
+    cleanup.append(("container", c.id))
+    socks = [client.api.attach_socket(c.id, params={"stdin": 1, "stream": 1})
+             for _ in range(2)]
+    for sock, word in zip(socks, (b"from-first", b"from-second")):
+        raw_socket(sock).sendall(word + b"\n")
+    deadline = time.time() + 20
+    while time.time() < deadline and not (b"from-first" in c.logs()
+                                          and b"from-second" in c.logs()):
+        time.sleep(0.1)
+    for sock in socks:
+        sock.close()
+    assert b"from-first" in c.logs() and b"from-second" in c.logs(), c.logs()
+
+
 def test_stdin_stays_open_between_attaches_without_stdin_once(client, cleanup):
     c = client.containers.run("busybox", ["cat"], detach=True,
                               stdin_open=True, name=name("cat"))

@@ -451,7 +451,10 @@ impl Stream {
 }
 
 /// The container's stdin: the pipe's write end, the socket clients attach
-/// to, and the attached client.
+/// to, and the attached clients. Every attached client's input goes in, as
+/// Docker merges its attached clients' stdin: a new attach is never turned
+/// away because an earlier one has not been seen to close yet (a detach
+/// followed at once by a new attach left the new one's input unread).
 #[derive(Default)]
 struct Stdin {
     /// A client's EOF closes the pipe (StdinOnce, never for a pty master:
@@ -459,7 +462,7 @@ struct Stdin {
     close_on_eof: bool,
     pipe: Option<OwnedFd>,
     listener: Option<std::os::unix::net::UnixListener>,
-    client: Option<std::os::unix::net::UnixStream>,
+    clients: Vec<std::os::unix::net::UnixStream>,
 }
 
 impl Stdin {
@@ -467,43 +470,56 @@ impl Stdin {
         if let Some(l) = &self.listener {
             if let Ok((c, _)) = l.accept() {
                 let _ = c.set_nonblocking(true);
-                if self.client.is_none() && self.pipe.is_some() {
-                    self.client = Some(c);
+                if self.pipe.is_some() {
+                    self.clients.push(c);
                 }
             }
         }
     }
 
-    /// Moves what the client sent into the container; its EOF closes stdin.
-    fn forward(&mut self) {
+    /// Moves what the clients at `ready` (indexes into `clients`) sent
+    /// into the container; a client's EOF closes stdin (StdinOnce).
+    fn forward(&mut self, ready: &[usize]) {
         use std::io::Read;
-        let Some(c) = &mut self.client else { return };
-        let mut buf = [0u8; 32768];
-        match c.read(&mut buf) {
-            Ok(0) => {
-                self.client = None;
-                if self.close_on_eof {
-                    self.pipe = None;
+        let mut gone = Vec::new();
+        for &i in ready {
+            let Some(c) = self.clients.get_mut(i) else {
+                continue;
+            };
+            let mut buf = [0u8; 32768];
+            match c.read(&mut buf) {
+                Ok(0) => {
+                    gone.push(i);
+                    if self.close_on_eof {
+                        self.pipe = None;
+                    }
+                }
+                Ok(n) => {
+                    let ok = self.pipe.as_ref().is_some_and(|p| {
+                        let mut f = std::fs::File::from(p.try_clone().expect("dup stdin pipe"));
+                        f.write_all(&buf[..n]).is_ok()
+                    });
+                    if !ok {
+                        // The container closed its stdin.
+                        self.pipe = None;
+                    }
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(_) => {
+                    gone.push(i);
+                    if self.close_on_eof {
+                        self.pipe = None;
+                    }
                 }
             }
-            Ok(n) => {
-                let ok = self.pipe.as_ref().is_some_and(|p| {
-                    let mut f = std::fs::File::from(p.try_clone().expect("dup stdin pipe"));
-                    f.write_all(&buf[..n]).is_ok()
-                });
-                if !ok {
-                    // The container closed its stdin.
-                    self.client = None;
-                    self.pipe = None;
-                }
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-            Err(_) => {
-                self.client = None;
-                if self.close_on_eof {
-                    self.pipe = None;
-                }
-            }
+        }
+        if self.pipe.is_none() {
+            self.clients.clear();
+            return;
+        }
+        gone.sort_unstable();
+        for i in gone.into_iter().rev() {
+            self.clients.remove(i);
         }
     }
 }
@@ -563,18 +579,18 @@ fn pump(
                 break;
             }
         }
-        let (ready, accept, client, resize) = poll_streams(&streams, &open, &stdin, ctl.as_ref());
+        let (ready, accept, clients, resize) = poll_streams(&streams, &open, &stdin, ctl.as_ref());
         if let (true, Some((l, master))) = (resize, &ctl) {
             pty::serve_resize(l, master);
         }
         for i in ready {
             streams[i].read(&mut log);
         }
+        // The clients first: an earlier client's EOF is seen before a new
+        // client is counted.
+        stdin.forward(&clients);
         if accept {
             stdin.accept();
-        }
-        if client {
-            stdin.forward();
         }
         // Reap every child (we are a subreaper); note the init's status.
         if let Some(c) = reap(init) {
@@ -591,14 +607,14 @@ fn pump(
 }
 
 /// Waits up to 100 ms for the open output streams, the attach listener and
-/// client, and the resize socket; returns the ready streams (by index) and
-/// whether each of the other three is ready.
+/// clients, and the resize socket; returns the ready streams and clients
+/// (by index), and whether the listener and the resize socket are ready.
 fn poll_streams(
     streams: &[Stream],
     open: &[usize],
     stdin: &Stdin,
     ctl: Option<&(std::os::unix::net::UnixListener, OwnedFd)>,
-) -> (Vec<usize>, bool, bool, bool) {
+) -> (Vec<usize>, bool, Vec<usize>, bool) {
     let mut fds: Vec<nix::poll::PollFd> = open
         .iter()
         .map(|i| {
@@ -615,13 +631,13 @@ fn poll_streams(
         ));
         fds.len() - 1
     });
-    let client_at = stdin.client.as_ref().map(|c| {
+    let clients_at = fds.len();
+    for c in &stdin.clients {
         fds.push(nix::poll::PollFd::new(
             c.as_fd(),
             nix::poll::PollFlags::POLLIN,
         ));
-        fds.len() - 1
-    });
+    }
     let ctl_at = ctl.map(|(l, _)| {
         fds.push(nix::poll::PollFd::new(
             l.as_fd(),
@@ -639,7 +655,9 @@ fn poll_streams(
             .map(|(_, i)| *i)
             .collect(),
         listen_at.is_some_and(hit),
-        client_at.is_some_and(hit),
+        (0..stdin.clients.len())
+            .filter(|k| hit(clients_at + k))
+            .collect(),
         ctl_at.is_some_and(hit),
     )
 }
