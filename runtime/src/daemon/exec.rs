@@ -61,8 +61,9 @@ pub struct ExecConfig {
 pub struct StartBody {
     #[serde(default)]
     pub detach: bool,
+    /// Absent (or null): the exec's own `Tty`.
     #[serde(default)]
-    pub tty: bool,
+    pub tty: Option<bool>,
 }
 
 /// Where an exec is in its life.

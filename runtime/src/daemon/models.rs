@@ -146,11 +146,55 @@ pub struct ApiMount {
     #[serde(default)]
     pub read_only: bool,
     #[serde(default)]
-    pub bind_options: Option<serde_json::Value>,
+    pub bind_options: Option<BindOptions>,
     #[serde(default)]
-    pub volume_options: Option<serde_json::Value>,
+    pub volume_options: Option<VolumeOptions>,
     #[serde(default)]
-    pub tmpfs_options: Option<serde_json::Value>,
+    pub tmpfs_options: Option<TmpfsOptions>,
+}
+
+/// `Mounts[].BindOptions`. `Propagation` stays text (bollard's enum would
+/// refuse a bad value as a JSON error): the `--mount` grammar checks it,
+/// with Docker's message. Every field may be absent or null.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct BindOptions {
+    #[serde(default)]
+    pub propagation: Option<String>,
+    #[serde(default)]
+    pub non_recursive: Option<bool>,
+}
+
+/// `Mounts[].VolumeOptions`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VolumeOptions {
+    #[serde(default)]
+    pub no_copy: Option<bool>,
+    #[serde(default)]
+    pub labels: Option<BTreeMap<String, String>>,
+    #[serde(default)]
+    pub driver_config: Option<VolumeDriverConfig>,
+}
+
+/// `Mounts[].VolumeOptions.DriverConfig` (only `local` exists here).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct VolumeDriverConfig {
+    #[serde(default)]
+    pub name: Option<String>,
+    #[serde(default)]
+    pub options: Option<BTreeMap<String, String>>,
+}
+
+/// `Mounts[].TmpfsOptions`: the size in bytes, the mode as a number.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct TmpfsOptions {
+    #[serde(default)]
+    pub size_bytes: Option<u64>,
+    #[serde(default)]
+    pub mode: Option<u32>,
 }
 
 /// The body of `POST /networks/{id}/connect` and `/disconnect`

@@ -8,6 +8,8 @@ use volumes::mountspec::{self, MountSpec};
 use volumes::plan::{self, MountRequest, PlannedMount, PlannedSource};
 use volumes::{StoreError, VolumeName};
 
+#[cfg(test)]
+use super::models::TmpfsOptions;
 use super::models::{ApiMount, ContainerConfig, HostConfig, VolumeCreateBody, VolumeList};
 use super::{ApiError, ApiResult, Daemon, Filters};
 use crate::apimodel::models::MountPoint;
@@ -40,33 +42,30 @@ pub fn api_mount_to_spec(m: &ApiMount) -> Result<MountSpec, String> {
         parts.push("readonly".into());
     }
     if let Some(b) = &m.bind_options {
-        if let Some(p) = b["Propagation"].as_str().filter(|p| !p.is_empty()) {
+        if let Some(p) = b.propagation.as_deref().filter(|p| !p.is_empty()) {
             parts.push(format!("bind-propagation={p}"));
         }
-        if b["NonRecursive"].as_bool() == Some(true) {
+        if b.non_recursive == Some(true) {
             parts.push("bind-nonrecursive=true".into());
         }
     }
     if let Some(v) = &m.volume_options {
-        if v["NoCopy"].as_bool() == Some(true) {
+        if v.no_copy == Some(true) {
             parts.push("volume-nocopy=true".into());
         }
-        if let Some(l) = v["Labels"].as_object() {
-            for (k, val) in l {
-                parts.push(format!("volume-label={k}={}", val.as_str().unwrap_or("")));
-            }
+        for (k, val) in v.labels.iter().flatten() {
+            parts.push(format!("volume-label={k}={val}"));
         }
-        if let Some(o) = v["DriverConfig"]["Options"].as_object() {
-            for (k, val) in o {
-                parts.push(format!("volume-opt={k}={}", val.as_str().unwrap_or("")));
-            }
+        let opts = v.driver_config.as_ref().and_then(|d| d.options.as_ref());
+        for (k, val) in opts.into_iter().flatten() {
+            parts.push(format!("volume-opt={k}={val}"));
         }
     }
     if let Some(t) = &m.tmpfs_options {
-        if let Some(s) = t["SizeBytes"].as_u64() {
+        if let Some(s) = t.size_bytes {
             parts.push(format!("tmpfs-size={s}"));
         }
-        if let Some(mode) = t["Mode"].as_u64() {
+        if let Some(mode) = t.mode {
             parts.push(format!("tmpfs-mode={mode:o}"));
         }
     }
@@ -302,7 +301,10 @@ mod tests {
         let m = ApiMount {
             typ: "tmpfs".into(),
             target: "/run".into(),
-            tmpfs_options: Some(json!({"SizeBytes": 1048576})),
+            tmpfs_options: Some(TmpfsOptions {
+                size_bytes: Some(1048576),
+                ..Default::default()
+            }),
             ..Default::default()
         };
         assert_eq!(api_mount_to_spec(&m).unwrap().kind.type_name(), "tmpfs");
@@ -313,6 +315,42 @@ mod tests {
             ..Default::default()
         };
         assert!(api_mount_to_spec(&bad).is_err());
+    }
+
+    #[test]
+    fn mount_options_are_read_from_the_body_as_docker_clients_send_them() {
+        let m: ApiMount = serde_json::from_value(json!({
+            "Type": "volume", "Source": "v", "Target": "/v",
+            "VolumeOptions": {"NoCopy": true, "Labels": {"a": "1"},
+                              "DriverConfig": {"Name": "local", "Options": {"type": "tmpfs", "device": "tmpfs"}}},
+            "BindOptions": null, "TmpfsOptions": {"SizeBytes": null, "Mode": null}
+        }))
+        .unwrap();
+        match api_mount_to_spec(&m).unwrap().kind {
+            volumes::mountspec::MountKind::Volume {
+                nocopy,
+                driver_opts,
+                labels,
+                ..
+            } => {
+                assert!(nocopy);
+                assert_eq!(driver_opts["type"], "tmpfs");
+                assert_eq!(labels["a"], "1");
+            }
+            k => panic!("{k:?}"),
+        }
+        let m: ApiMount = serde_json::from_value(json!({
+            "Type": "bind", "Source": "/srv", "Target": "/srv",
+            "BindOptions": {"Propagation": "upward"}
+        }))
+        .unwrap();
+        let err = api_mount_to_spec(&m).unwrap_err();
+        assert!(err.contains("upward"), "{err}");
+        let m: ApiMount = serde_json::from_value(json!({
+            "Type": "tmpfs", "Target": "/t", "TmpfsOptions": {"SizeBytes": 65536, "Mode": 448}
+        }))
+        .unwrap();
+        assert_eq!(api_mount_to_spec(&m).unwrap().kind.type_name(), "tmpfs");
     }
 
     #[test]

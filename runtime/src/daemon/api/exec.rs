@@ -80,7 +80,7 @@ pub(super) async fn start(State(d): D, p: Params, req: Request) -> ApiResult<Res
     }
     // The stream's framing follows the start request's `Tty`, as
     // dockerd's does (docker-py may start a terminal exec without it).
-    let tty = start.tty || (e.config.tty && !start_names_tty(&bytes));
+    let tty = start.tty.unwrap_or(e.config.tty);
     let ct = if tty { RAW } else { MULTIPLEXED };
     if !upgrade {
         // No hijack offered: the output as a streamed body, no stdin.
@@ -236,14 +236,6 @@ async fn serve<R, W>(
     input.abort();
     let _ = wr.flush().await;
     let _ = wr.shutdown().await;
-}
-
-/// Whether the start body says `Tty` at all (absent: the exec's own).
-fn start_names_tty(body: &[u8]) -> bool {
-    serde_json::from_slice::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| v.as_object().map(|o| o.contains_key("Tty")))
-        .unwrap_or(false)
 }
 
 /// How the helper's output goes to the client: as the helper framed it
