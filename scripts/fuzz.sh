@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The fuzz targets of fuzz/ (issue 17) under libFuzzer, for as long as asked:
 #   scripts/fuzz.sh [seconds-per-target] [target…]     (default 60 s, all)
+#   RRUN_FUZZ_JOBS=2 runs two targets at once (default one).
 # Needs nightly Rust (installed here with rustup if missing) and cargo-fuzz
 # (installed with `cargo install cargo-fuzz --locked` if missing). Each
 # target starts from its committed seeds (fuzz/corpus/<target>/, read only)
@@ -41,14 +42,16 @@ done
 echo "== build (nightly, address sanitizer, debug assertions)"
 timeout 3600 cargo +nightly fuzz build -O --debug-assertions || { echo "scripts/fuzz.sh: build failed" >&2; exit 1; }
 
-status=0
-rows=()
-for t in "${targets[@]}"; do
-    echo "== fuzz $t for ${secs}s"
+# The binaries built above run directly: `cargo fuzz run` would rebuild
+# (and hold cargo's lock) whenever the sources changed meanwhile, so runs
+# at once would wait for each other. RRUN_FUZZ_JOBS targets run at once.
+bin_dir="target/$(rustc +nightly -vV | sed -n 's/^host: //p')/release"
+jobs=${RRUN_FUZZ_JOBS:-1}
+fuzz_one() {
+    local t=$1 log="target/fuzz-$1.log" before after rc runs artifact
     mkdir -p "target/corpus/$t" "artifacts/$t"
-    log="target/fuzz-$t.log"
     before=$(ls "artifacts/$t" | wc -l)
-    timeout $((secs + 300)) cargo +nightly fuzz run -O --debug-assertions "$t" "target/corpus/$t" "corpus/$t" -- \
+    timeout $((secs + 300)) "$bin_dir/$t" -artifact_prefix="artifacts/$t/" "target/corpus/$t" "corpus/$t" \
         -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 -max_len=65536 -print_final_stats=1 >"$log" 2>&1
     rc=$?
     runs=$(grep -o 'stat::number_of_executed_units: *[0-9]*' "$log" | grep -o '[0-9]*$' | tail -1)
@@ -56,13 +59,26 @@ for t in "${targets[@]}"; do
     after=$(ls "artifacts/$t" | wc -l)
     if [ "$rc" = 0 ] && [ "$after" = "$before" ]; then
         echo "test result: ok. 1 passed; 0 failed; ($t: ${runs:-?} runs in ${secs}s)"
-        rows+=("$t|${runs:-?}|ok|")
+        echo "$t|${runs:-?}|ok|" >"target/fuzz-$t.row"
     else
-        status=1
         grep -E 'ERROR: |panicked at|^SUMMARY' "$log" | head -5
         echo "test result: FAILED. 0 passed; 1 failed; ($t: exit $rc, log fuzz/$log)"
-        rows+=("$t|${runs:-?}|FAILED|${artifact:-see fuzz/$log}")
+        echo "$t|${runs:-?}|FAILED|${artifact:-see fuzz/$log}" >"target/fuzz-$t.row"
     fi
+}
+for t in "${targets[@]}"; do
+    while [ "$(jobs -rp | wc -l)" -ge "$jobs" ]; do wait -n; done
+    echo "== fuzz $t for ${secs}s"
+    rm -f "target/fuzz-$t.row"
+    fuzz_one "$t" &
+done
+wait
+status=0
+rows=()
+for t in "${targets[@]}"; do
+    row=$(cat "target/fuzz-$t.row" 2>/dev/null || echo "$t|?|FAILED|no result")
+    case "$row" in *"|ok|"*) ;; *) status=1 ;; esac
+    rows+=("$row")
 done
 
 echo
@@ -72,5 +88,5 @@ for r in "${rows[@]}"; do
     IFS='|' read -r t n res a <<<"$r"
     printf '%-22s | %10s | %6s | %s\n' "$t" "$n" "$res" "$a"
 done
-echo "(${secs}s per target)"
+echo "(${secs}s per target, $jobs at once)"
 exit "$status"

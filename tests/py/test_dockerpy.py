@@ -434,6 +434,25 @@ def test_images_pull_tag_history_remove(client):
     assert "SpaceReclaimed" in pruned
 
 
+def test_commit_merges_its_config_over_the_containers(client, cleanup):
+    # dockerd's commit merges the given config over the container's: Env
+    # by name, Cmd kept when given, the rest (Labels, WorkingDir) inherited.
+    c = client.containers.run("busybox", ["sleep", "300"], detach=True,
+                              environment={"A": "1", "B": "1"}, working_dir="/tmp",
+                              labels={"kept": "yes"}, name=name("commit"))
+    cleanup.append(("container", c.id))
+    img = c.commit("py/committed", "v1", conf={"Env": ["B=2", "C=3"]})
+    cfg = client.api.inspect_image(img.id)["Config"]
+    env = cfg["Env"]
+    assert "A=1" in env and "B=2" in env and "C=3" in env and "B=1" not in env, env
+    assert cfg["Cmd"] == ["sleep", "300"] and cfg["WorkingDir"] == "/tmp", cfg
+    assert cfg["Labels"]["kept"] == "yes", cfg
+    img2 = c.commit("py/committed", "v2", conf={"Cmd": ["echo", "two"]})
+    assert client.containers.run(img2.id, remove=True) == b"two\n"
+    client.images.remove("py/committed:v1")
+    client.images.remove("py/committed:v2")
+
+
 def test_registry_data_without_pulling(client):
     ref = f"{REGISTRY}/test/busybox:1.0"
     rd = client.images.get_registry_data(ref)

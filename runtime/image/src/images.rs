@@ -5,11 +5,9 @@
 use std::collections::BTreeSet;
 use std::fs;
 
-use serde_json::json;
-
 use crate::manifest::{
-    chain_ids, parse_manifest, ImageConfig, Manifest, ManifestKind, MAX_CONFIG_SIZE,
-    MAX_MANIFEST_SIZE,
+    chain_ids, parse_manifest, ContainerConfig, ImageConfig, Manifest, ManifestKind,
+    MAX_CONFIG_SIZE, MAX_MANIFEST_SIZE,
 };
 use crate::reference::{Digest, Reference};
 use crate::store::{io_err, Store, StoreError};
@@ -139,27 +137,65 @@ pub fn image_config(store: &Store, name: &str) -> Result<ImageConfig, ImageError
 }
 
 /// `docker image inspect`'s JSON for one image.
-pub fn inspect_json(img: &LocalImage) -> serde_json::Value {
+pub fn inspect(img: &LocalImage) -> ImageInspect {
     let c = &img.config;
-    json!({
-        "Id": img.id.to_string(),
-        "RepoTags": img.repo_tags(),
-        "RepoDigests": img.repo_digests(),
-        "Parent": "",
-        "Comment": "",
-        "Created": c.created.clone().unwrap_or_default(),
-        "Author": c.author.clone().unwrap_or_default(),
-        "Config": c.config,
-        "Architecture": c.architecture,
-        "Variant": c.variant,
-        "Os": c.os,
-        "Size": img.size(),
-        "RootFS": {
-            "Type": "layers",
-            "Layers": c.rootfs.diff_ids.iter().map(|d| d.to_string()).collect::<Vec<_>>(),
+    ImageInspect {
+        id: img.id.to_string(),
+        repo_tags: img.repo_tags(),
+        repo_digests: img.repo_digests(),
+        parent: String::new(),
+        comment: String::new(),
+        created: c.created.clone().unwrap_or_default(),
+        author: c.author.clone().unwrap_or_default(),
+        config: c.config.clone(),
+        architecture: c.architecture.clone(),
+        variant: c.variant.clone(),
+        os: c.os.clone(),
+        size: img.size(),
+        root_fs: InspectRootFs {
+            kind: "layers",
+            layers: c.rootfs.diff_ids.iter().map(|d| d.to_string()).collect(),
         },
-        "Metadata": { "LastTagTime": "0001-01-01T00:00:00Z" },
-    })
+        metadata: InspectMetadata {
+            last_tag_time: "0001-01-01T00:00:00Z",
+        },
+    }
+}
+
+/// `GET /images/{name}/json` (`docker image inspect`), the fields dockerd
+/// sends that an image here has; `Variant` is null when the config has none.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct ImageInspect {
+    pub id: String,
+    pub repo_tags: Vec<String>,
+    pub repo_digests: Vec<String>,
+    pub parent: String,
+    pub comment: String,
+    pub created: String,
+    pub author: String,
+    pub config: ContainerConfig,
+    pub architecture: String,
+    pub variant: Option<String>,
+    pub os: String,
+    pub size: u64,
+    #[serde(rename = "RootFS")]
+    pub root_fs: InspectRootFs,
+    pub metadata: InspectMetadata,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InspectRootFs {
+    #[serde(rename = "Type")]
+    pub kind: &'static str,
+    pub layers: Vec<String>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "PascalCase")]
+pub struct InspectMetadata {
+    pub last_tag_time: &'static str,
 }
 
 /// `docker tag SOURCE TARGET`.

@@ -22,8 +22,8 @@ pub struct CommitRequest {
     pub pause: bool,
     /// Dockerfile instructions (`ENV A=1`, `CMD ["sh"]`).
     pub changes: Vec<String>,
-    /// The request body: a run config replacing the container's.
-    pub config: Option<serde_json::Value>,
+    /// The request body: a run config, merged over the container's.
+    pub config: Option<ImageRunConfig>,
 }
 
 impl Daemon {
@@ -77,13 +77,63 @@ impl Daemon {
 /// The new image's run config: the container's, or the body's when given,
 /// then the `--change` instructions on top (the keys they set replace).
 fn run_config(c: &store::Container, r: &CommitRequest) -> ApiResult<ImageRunConfig> {
-    let base = match &r.config {
-        Some(v) if v.as_object().is_some_and(|o| !o.is_empty()) => v.clone(),
-        _ => serde_json::to_value(&c.config).map_err(ApiError::internal)?,
-    };
-    let base: ImageRunConfig = serde_json::from_value(base)
-        .map_err(|e| ApiError::bad(format!("invalid container config for commit: {e}")))?;
-    rrun_build::instructions::apply_changes(base, &r.changes).map_err(ApiError::bad)
+    let own = serde_json::to_value(&c.config)
+        .and_then(serde_json::from_value::<ImageRunConfig>)
+        .map_err(ApiError::internal)?;
+    let asked = r.config.clone().unwrap_or_else(|| own.clone());
+    let changed =
+        rrun_build::instructions::apply_changes(asked, &r.changes).map_err(ApiError::bad)?;
+    Ok(merge(changed, own))
+}
+
+/// What the request's config leaves unset comes from the container's, as
+/// dockerd's commit merges them (daemon/commit.go): single values when
+/// empty, Env, Labels, ports and volumes key by key, and Cmd with the
+/// Entrypoint only when neither was given.
+fn merge(mut new: ImageRunConfig, own: ImageRunConfig) -> ImageRunConfig {
+    fn unset<T>(v: &Option<Vec<T>>) -> bool {
+        v.as_ref().is_none_or(Vec::is_empty)
+    }
+    if new.user.as_deref().unwrap_or("").is_empty() {
+        new.user = own.user;
+    }
+    if new.working_dir.as_deref().unwrap_or("").is_empty() {
+        new.working_dir = own.working_dir;
+    }
+    if new.stop_signal.as_deref().unwrap_or("").is_empty() {
+        new.stop_signal = own.stop_signal;
+    }
+    if unset(&new.entrypoint) && unset(&new.cmd) {
+        new.cmd = own.cmd;
+        new.entrypoint = own.entrypoint;
+    }
+    let key = |e: &String| e.split('=').next().unwrap_or("").to_string();
+    let mut env = new.env.take().unwrap_or_default();
+    for e in own.env.unwrap_or_default() {
+        if !env.iter().any(|n| key(n) == key(&e)) {
+            env.push(e);
+        }
+    }
+    new.env = (!env.is_empty()).then_some(env);
+    new.labels = fill(new.labels, own.labels);
+    new.exposed_ports = fill(new.exposed_ports, own.exposed_ports);
+    new.volumes = fill(new.volumes, own.volumes);
+    new.healthcheck = new.healthcheck.or(own.healthcheck);
+    new.shell = new.shell.or(own.shell);
+    new.on_build = new.on_build.or(own.on_build);
+    new
+}
+
+/// `new`'s entries, plus `own`'s whose keys `new` lacks.
+fn fill<V>(
+    new: Option<std::collections::BTreeMap<String, V>>,
+    own: Option<std::collections::BTreeMap<String, V>>,
+) -> Option<std::collections::BTreeMap<String, V>> {
+    let mut m = new.unwrap_or_default();
+    for (k, v) in own.unwrap_or_default() {
+        m.entry(k).or_insert(v);
+    }
+    (!m.is_empty()).then_some(m)
 }
 
 #[cfg(test)]
@@ -105,6 +155,26 @@ mod tests {
         assert_eq!(cfg.user.as_deref(), Some("nobody"));
         assert_eq!(cfg.env, Some(vec!["A=1".to_string()]));
         assert_eq!(cfg.labels.unwrap()["x"], "y");
+        // A config in the body is merged over the container's, as dockerd
+        // does: its Env by key, its Cmd kept, the rest inherited.
+        let merged = CommitRequest {
+            config: Some(ImageRunConfig {
+                env: Some(vec!["A=2".into(), "B=3".into()]),
+                cmd: Some(vec!["top".into()]),
+                ..Default::default()
+            }),
+            ..Default::default()
+        };
+        let cfg = run_config(&c, &merged).unwrap();
+        assert_eq!(cfg.env, Some(vec!["A=2".to_string(), "B=3".to_string()]));
+        assert_eq!(cfg.cmd, Some(vec!["top".to_string()]));
+        assert_eq!(cfg.labels.unwrap()["x"], "y");
+        let empty = CommitRequest {
+            config: Some(ImageRunConfig::default()),
+            ..Default::default()
+        };
+        let cfg = run_config(&c, &empty).unwrap();
+        assert_eq!(cfg.cmd, Some(vec!["sleep".to_string(), "1".to_string()]));
         let bad = CommitRequest {
             changes: vec!["RUN rm -rf /".into()],
             ..Default::default()

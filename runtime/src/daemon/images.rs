@@ -107,9 +107,9 @@ impl Daemon {
     }
 
     /// `GET /images/{name}/json`.
-    pub fn image_inspect(&self, name: &str) -> ApiResult<Value> {
+    pub fn image_inspect(&self, name: &str) -> ApiResult<images::ImageInspect> {
         let img = find_image(&self.images, name)?;
-        Ok(images::inspect_json(&img))
+        Ok(images::inspect(&img))
     }
 
     /// `POST /images/prune`: dangling images (no name) not used by any

@@ -171,7 +171,7 @@ fn run(cli: Cli) -> Result<()> {
         Cmd::Inspect { names } => {
             let mut all = Vec::new();
             for n in names {
-                all.push(images::inspect_json(&images::find_image(&store, n)?));
+                all.push(images::inspect(&images::find_image(&store, n)?));
             }
             println!("{}", serde_json::to_string_pretty(&all)?);
         }
@@ -231,7 +231,7 @@ fn run(cli: Cli) -> Result<()> {
 fn cmd_ls(store: &Store, json: bool) -> Result<()> {
     for img in images::list_images(store)? {
         if json {
-            println!("{}", images::inspect_json(&img));
+            println!("{}", serde_json::to_string(&images::inspect(&img))?);
             continue;
         }
         let tags = img.repo_tags();

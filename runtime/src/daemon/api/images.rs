@@ -387,13 +387,12 @@ pub(super) async fn commit(
     body: Bytes,
 ) -> ApiResult<Response> {
     let get = |k: &str| q.get(k).cloned().unwrap_or_default();
+    // No body, `null` (docker-py without conf) or a config.
     let config = if body.iter().all(u8::is_ascii_whitespace) {
         None
     } else {
-        Some(
-            serde_json::from_slice(&body)
-                .map_err(|e| ApiError::bad(format!("invalid commit config: {e}")))?,
-        )
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad(format!("invalid commit config: {e}")))?
     };
     let r = crate::daemon::commit::CommitRequest {
         container: get("container"),
