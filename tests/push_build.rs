@@ -868,3 +868,46 @@ fn a_silent_run_stops_when_its_client_goes_away() {
         );
     }
 }
+
+/// Heredocs and RUN's exec form, as BuildKit reads them: a heredoc inside
+/// the exec form's JSON string is the program's (sh's) business; a command
+/// starting with `[` (test) is shell form and may have one; a `#!` script
+/// runs by its interpreter. A heredoc body after an exec form, or a heredoc
+/// after the JSON array: one error naming the line, nothing tagged.
+#[test]
+fn rrun_build_heredocs_with_the_exec_form_and_shebang_scripts() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let ctx = context(
+        "FROM busybox\n\
+         RUN [\"sh\", \"-c\", \"cat <<EOF > /exec.txt\\nfrom the exec form\\nEOF\"]\n\
+         RUN [ -d / ] && cat <<EOF > /test.txt\nafter a test command\nEOF\n\
+         RUN <<EOF\n#!/usr/bin/awk -f\nBEGIN { print \"from awk\" > \"/awk.txt\" }\nEOF\n\
+         CMD [\"cat\", \"/exec.txt\", \"/test.txt\", \"/awk.txt\"]\n",
+    );
+    d.ok(&["build", "-t", "hd-exec", ctx.path().to_str().unwrap()]);
+    assert_eq!(
+        d.ok(&["run", "--rm", "hd-exec"]),
+        "from the exec form\nafter a test command\nfrom awk\n"
+    );
+
+    for (dockerfile, want) in [
+        (
+            "FROM busybox\nRUN [\"sh\", \"-c\", \"cat <<EOF > /f\"]\nhi\nEOF\n",
+            "Dockerfile:3: unknown instruction 'hi' at line 3 column 1 (the exec-form RUN on line 2 reads no heredoc",
+        ),
+        (
+            "FROM busybox\nRUN [\"cat\"] <<EOF\nhi\nEOF\n",
+            "Dockerfile:2: a heredoc goes with RUN's shell form only",
+        ),
+    ] {
+        let bad = context(dockerfile);
+        let out = d.rrun(&["build", "-t", "hd-bad", bad.path().to_str().unwrap()]);
+        assert_ne!(code(&out), 0, "{}", text(&out.stdout));
+        let err = text(&out.stderr);
+        assert!(err.contains(want), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert_ne!(code(&d.rrun(&["image", "inspect", "hd-bad"])), 0);
+    }
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
+}

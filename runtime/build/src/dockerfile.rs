@@ -63,6 +63,21 @@ pub struct HereDoc {
     pub content: String,
 }
 
+impl HereDoc {
+    /// For a `#!` script, how the kernel would run it (the interpreter and
+    /// its one optional argument, the rest of the line), reading it from
+    /// `/dev/stdin`.
+    pub fn shebang_argv(&self) -> Option<Vec<String>> {
+        let line = self.content.lines().next()?.strip_prefix("#!")?.trim();
+        let mut argv = match line.split_once([' ', '\t']) {
+            Some((interp, arg)) => vec![interp.to_string(), arg.trim().to_string()],
+            None => vec![line.to_string()],
+        };
+        argv.push("/dev/stdin".into());
+        Some(argv)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Path(String),
@@ -545,6 +560,28 @@ mod tests {
         // Any other unknown instruction is left as it was.
         let e = parse("FROM x\nRUN [\"echo\", \"<<X\"]\nRUN true\nhi\n").unwrap_err();
         assert!(!e.to_string().contains("exec-form"), "{e}");
+    }
+
+    #[test]
+    fn a_shebang_script_runs_by_its_interpreter() {
+        let doc = |content: &str| HereDoc {
+            name: "EOF".into(),
+            expand: true,
+            content: content.into(),
+        };
+        assert_eq!(
+            doc("#!/usr/bin/awk -f\nBEGIN {}\n").shebang_argv().unwrap(),
+            ["/usr/bin/awk", "-f", "/dev/stdin"]
+        );
+        assert_eq!(
+            doc("#! /usr/bin/env python3 -u\n").shebang_argv().unwrap(),
+            ["/usr/bin/env", "python3 -u", "/dev/stdin"]
+        );
+        assert_eq!(
+            doc("#!/bin/sh").shebang_argv().unwrap(),
+            ["/bin/sh", "/dev/stdin"]
+        );
+        assert_eq!(doc("echo hi\n").shebang_argv(), None);
     }
 
     #[test]
