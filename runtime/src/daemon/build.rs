@@ -451,9 +451,24 @@ impl Daemon {
         let scratch = self.opts.data_root.join("build").join(store::new_id());
         let send = client.0.clone();
         let result = self.build_in(&r, context_tar, &scratch, client, rt);
-        if let Err(e) = std::fs::remove_dir_all(&scratch) {
-            tracing::warn!(dir = %scratch.display(), error = %e, "remove a build's scratch");
+        Self::report(&r, result, &send);
+        // The last sender: the client's stream ends here, before the
+        // scratch directory (the context, each step's upper dir) goes.
+        drop(send);
+        let started = std::time::Instant::now();
+        match std::fs::remove_dir_all(&scratch) {
+            Ok(()) => tracing::debug!(
+                ms = started.elapsed().as_millis() as u64,
+                "removed a build's scratch"
+            ),
+            Err(e) => {
+                tracing::warn!(dir = %scratch.display(), error = %e, "remove a build's scratch")
+            }
         }
+    }
+
+    /// Docker's closing lines of a build, or its error.
+    fn report(r: &BuildRequest, result: Result<String, String>, send: &Sink) {
         match result {
             Ok(id) => {
                 let short = id.strip_prefix("sha256:").unwrap_or(&id)[..12].to_string();
