@@ -779,8 +779,8 @@ fn build_container(d: &Daemon) -> String {
 
 /// A client that goes away while a RUN prints nothing (`RUN sleep 300`):
 /// the build stops within seconds, leaving no container, mount, process,
-/// scratch directory or layer; through the API (curl, killed) and through
-/// `DOCKER_BUILDKIT=0 docker build` interrupted as by Ctrl-C.
+/// scratch directory or layer; through the API (curl, killed), and
+/// `DOCKER_BUILDKIT=0 docker build` and `rrun build` interrupted as by Ctrl-C.
 #[test]
 fn a_silent_run_stops_when_its_client_goes_away() {
     use std::os::unix::process::CommandExt;
@@ -821,7 +821,18 @@ fn a_silent_run_stops_when_its_client_goes_away() {
     ]
     .concat();
     let docker: Vec<&str> = docker.iter().map(String::as_str).collect();
-    for (client, signal) in [(curl, "KILL"), (docker, "INT")] {
+    let rrun = bin("rrun");
+    let host = d.host();
+    let rrun_build = vec![
+        rrun.to_str().unwrap(),
+        "-H",
+        &host,
+        "build",
+        "-t",
+        "never",
+        dir,
+    ];
+    for (client, signal) in [(curl, "KILL"), (docker, "INT"), (rrun_build, "INT")] {
         let mut child = Command::new(client[0])
             .args(&client[1..])
             .stdout(Stdio::null())
