@@ -7,8 +7,8 @@
 #   rrun-image push   from rrun's store (its monolithic PUT per blob)
 #   skopeo copy       from an OCI layout holding the same blobs
 #
-# docker push is not in it yet (it needs the private dockerd that
-# scripts/bench-images.sh sets up).
+# docker push and rrun push through rrund are in scripts/bench-build.sh,
+# which runs a private dockerd.
 #
 #   scripts/bench-push.sh            # prints a table
 #   RUNS=3 SIZE_MIB=100 scripts/bench-push.sh
