@@ -50,36 +50,18 @@ images=${RRUN_TEST_IMAGES:-$PWD/.cache/images}
 
 work=$(mktemp -d -p /var/tmp rrun-bench-daemon.XXXXXX)
 ns=rrbench$$
-rrund_pid='' dockerd_pid='' stub_pid=''
 # The docker client that belongs to Debian's dockerd (20.10), not a newer one on PATH.
 dcli=/usr/bin/docker
 [ -x "$dcli" ] || dcli=docker
-
-stop_pid() { # PID
-    [ -n "$1" ] || return 0
-    kill -TERM "$1" 2>/dev/null || true
-    for _ in $(seq 300); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
-    kill -KILL "$1" 2>/dev/null || true
-}
+. scripts/lib/bench-engines.sh
 cleanup() {
     set +e
-    if [ -n "$rrund_pid" ]; then
-        for c in $(rr ps -aq 2>/dev/null); do rr rm -f "$c" >/dev/null 2>&1; done
-        stop_pid "$rrund_pid"
-    fi
-    if [ -n "$dockerd_pid" ]; then
-        dk rm -f $(dk ps -aq 2>/dev/null) >/dev/null 2>&1
-        stop_pid "$dockerd_pid"
-        pkill -f "containerd.*$work" 2>/dev/null
-    fi
     if [ "$want_podman" = 1 ]; then
         pm rm -af >/dev/null 2>&1
         pm system reset -f >/dev/null 2>&1
     fi
-    stop_pid "$stub_pid"
-    grep " $work" /proc/self/mounts | awk '{print $2}' | sort -r | xargs -r -n1 umount -l 2>/dev/null
-    ip netns delete "$ns" 2>/dev/null
-    rm -rf "$work"
+    engines_down
+    pkill -f "containerd.*$work" 2>/dev/null
 }
 trap cleanup EXIT
 
@@ -97,53 +79,19 @@ pm() {
         --runtime runc --cgroup-manager cgroupfs --events-backend file \
         --network-config-dir "$work/podman/net" "${run[@]}" "$@"
 }
-now_us() { echo $(($(date +%s%N) / 1000)); }
-median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print int((a[NR/2]+a[NR/2+1])/2)}'; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
 # Sum of VmRSS over the pids given (KiB).
 rss_sum() { local t=0 p; for p in "$@"; do t=$((t + $(rss_kib "$p"))); done; echo "$t"; }
-wait_until() { # SECONDS CMD...
-    local deadline=$((SECONDS + $1)); shift
-    until "$@" >/dev/null 2>&1; do
-        [ $SECONDS -lt $deadline ] || return 1
-        sleep 0.1
-    done
-}
 
-ip netns add "$ns"
-ip -n "$ns" link set lo up
+netns_up
 mkdir -p "$work/podman/net"
-
-# The upstream DNS stub (NXDOMAIN for everything), in the namespace's loopback.
-nsenter --net="/run/netns/$ns" python3 scripts/lib/dns-stub.py 127.0.0.1 53 &
-stub_pid=$!
 sleep 0.3
 printf 'upstream stub: '
 nsenter --net="/run/netns/$ns" dig +tries=1 +time=2 @127.0.0.1 nowhere.example 2>&1 |
     awk '/status:/ {print $6}'
 
-# Image: the busybox OCI layout, and a docker-archive of it for docker/podman.
-tar -C "$images/busybox/oci" -cf "$work/busybox-oci.tar" .
-skopeo copy -q "oci:$images/busybox/oci:latest" "docker-archive:$work/busybox-docker.tar:busybox:latest"
-
-# --- rrund
-nsenter --net="/run/netns/$ns" "$bin/rrund" -H "unix://$work/rrun.sock" --data-root "$work/rrun/data" \
-    --exec-root "$work/rrun/exec/oci" --config-file /nonexistent --dns 127.0.0.1 \
-    --log-level warn >"$work/rrund.log" 2>&1 &
-rrund_pid=$!
-wait_until 30 rr version || { cat "$work/rrund.log"; exit 1; }
-id=$(rr load -i "$work/busybox-oci.tar" | sed -n 's/^Loaded image ID: //p')
-rr tag "$id" busybox >/dev/null
-
-# --- dockerd (its own containerd, data, exec root and socket)
-mkdir -p "$work/docker"
-nsenter --net="/run/netns/$ns" dockerd --data-root "$work/docker/data" --exec-root "$work/docker/exec" \
-    --pidfile "$work/docker/dockerd.pid" -H "unix://$work/docker.sock" \
-    --containerd-namespace "rrbench$$" --containerd-plugins-namespace "rrbench$$p" \
-    --dns 127.0.0.1 --storage-driver overlay2 --log-level warn >"$work/dockerd.log" 2>&1 &
-dockerd_pid=$!
-wait_until 60 dk version || { tail -20 "$work/dockerd.log"; exit 1; }
-dk load -q -i "$work/busybox-docker.tar" >/dev/null
+# rrund and dockerd, busybox in each (and a docker-archive of it for podman).
+engines_up
 docker_version=$(dk version -f '{{.Server.Version}}')
 
 engines="rrun docker"

@@ -84,29 +84,10 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
-free_port() { # a random port nothing answers on yet
-    local p
-    while :; do
-        p=$(shuf -i 20000-60000 -n 1)
-        (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-    done
-}
+. scripts/lib/registry.sh
 
 # --- the registry
-port=$(free_port)
-cat >"$work/reg.yml" <<EOF
-version: 0.1
-log: {level: error}
-storage: {filesystem: {rootdirectory: $work/regdata}}
-http: {addr: 127.0.0.1:$port}
-EOF
-docker-registry serve "$work/reg.yml" >"$work/reg.log" 2>&1 &
-reg_pid=$!
-for _ in $(seq 200); do
-    curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break
-    sleep 0.05
-done
-curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null || { cat "$work/reg.log" >&2; exit 1; }
+registry_up
 
 # --- image "debian": debootstrap minbase, imported, cached
 build_debian() { # $1: build dir; leaves $1/rootfs.tar.gz

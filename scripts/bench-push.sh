@@ -7,8 +7,8 @@
 #   rrun-image push   from rrun's store (its monolithic PUT per blob)
 #   skopeo copy       from an OCI layout holding the same blobs
 #
-# docker push is not in it yet (it needs the private dockerd that
-# scripts/bench-images.sh sets up).
+# docker push and rrun push through rrund are in scripts/bench-build.sh,
+# which runs a private dockerd.
 #
 #   scripts/bench-push.sh            # prints a table
 #   RUNS=3 SIZE_MIB=100 scripts/bench-push.sh
@@ -35,30 +35,8 @@ cleanup() { stop_registry; rm -rf "$work"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() { # a random port nothing answers on yet
-    local p
-    while :; do
-        p=$(shuf -i 20000-60000 -n 1)
-        (echo >"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-    done
-}
-start_registry() { # empty storage on a new port; sets $port
-    port=$(free_port)
-    cat >"$work/reg.yml" <<EOF
-version: 0.1
-log: {level: error}
-storage: {filesystem: {rootdirectory: $work/regdata}}
-http: {addr: 127.0.0.1:$port}
-EOF
-    docker-registry serve "$work/reg.yml" >"$work/reg.log" 2>&1 &
-    reg_pid=$!
-    for _ in $(seq 200); do
-        curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && return 0
-        sleep 0.05
-    done
-    cat "$work/reg.log" >&2
-    exit 1
-}
+. scripts/lib/registry.sh
+start_registry() { registry_up; } # empty storage on a new port; sets $port
 rrun() { timeout 600 "$bin" --root "$work/state" --daemon-config /nonexistent "$@"; }
 
 # --- the image, in rrun's store and as an OCI layout

@@ -5,9 +5,10 @@
 mod common;
 
 use common::daemon::Daemon;
-use common::{bin, run_timeout, text};
+use common::{bin, run_timeout, text, wait_for};
 use std::path::Path;
 use std::process::Output;
+use std::time::Duration;
 
 fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
@@ -616,15 +617,23 @@ fn docker_compose_builds_a_service() {
     );
 }
 
-/// The volumes seed's sequence with `rrun`: a data-volume image built,
-/// run as a data container, its volume used through `--volumes-from`; an
-/// image tagged for a local registry, pushed, removed, pulled back, run.
+/// The volumes seed's sequence with `rrun`, as its author typed it: the
+/// data-volume image built and run as a data container; the seed's
+/// database (`mysql:5.7`, from the test registry as the docker.io mirror)
+/// run with `--rm --volumes-from mysql-data`, a row written, the database
+/// removed, a second one on the same data container reading the row back;
+/// an image tagged for the local registry, pushed, removed, pulled back and
+/// run, and pulled by another host (a second rrund with its own state).
 #[test]
-fn seed_data_volume_image_then_push_and_pull_back() {
+fn seed_data_volume_container_database_then_push_and_pull_back() {
     let reg = common::Registry::start();
-    let d = Daemon::start();
+    reg.push_image("mysql", "library/mysql:5.7");
+    let d = Daemon::start_with(&serde_json::json!({
+        "registry-mirrors": [format!("http://{}", reg.host())],
+        "insecure-registries": [reg.host()],
+    }));
     d.load_busybox();
-    let ctx = context("FROM busybox\nVOLUME /var/lib/mysql\nCMD [\"bin/true\"]\n");
+    let ctx = context("FROM busybox\n\nVOLUME /var/lib/mysql\n\nCMD [\"bin/true\"]\n");
     let dir = ctx.path().to_str().unwrap();
     d.ok(&["image", "build", "-t", "example/mysql-data:latest", dir]);
     d.ok(&[
@@ -635,34 +644,37 @@ fn seed_data_volume_image_then_push_and_pull_back() {
         "mysql-data",
         "example/mysql-data:latest",
     ]);
-    d.ok(&[
-        "run",
-        "--rm",
-        "--volumes-from",
-        "mysql-data",
-        "busybox",
-        "sh",
-        "-c",
-        "echo row > /var/lib/mysql/table",
-    ]);
-    let out = d.ok(&[
-        "run",
-        "--rm",
-        "--volumes-from",
-        "mysql-data",
-        "busybox",
-        "cat",
-        "/var/lib/mysql/table",
-    ]);
-    assert_eq!(out, "row\n");
+
+    // The first database writes a row into the data container's volume.
+    let mysql = seed_database(&d);
+    sql(&d, "CREATE DATABASE seed; CREATE TABLE seed.t (v VARCHAR(32)); INSERT INTO seed.t VALUES ('kept by mysql-data')");
+    d.ok(&["container", "stop", &mysql]);
+    wait_for(
+        "the --rm database to be removed",
+        Duration::from_secs(60),
+        || (code(&d.rrun(&["container", "inspect", "mysql"])) != 0).then_some(()),
+    );
+
+    // A second database on the same data container sees it.
+    seed_database(&d);
+    let rows = sql(&d, "SELECT v FROM seed.t");
+    assert!(rows.contains("kept by mysql-data"), "{rows}");
+    d.ok(&["container", "rm", "-f", "mysql"]);
 
     let remote = format!("{}/example/echo:latest", reg.host());
     d.ok(&["image", "tag", "example/mysql-data:latest", &remote]);
-    d.ok(&["image", "push", &remote]);
+    let out = d.ok(&["image", "push", &remote]);
+    assert!(out.contains("latest: digest: sha256:"), "{out}");
     d.ok(&["image", "rm", &remote]);
     assert_ne!(code(&d.rrun(&["image", "inspect", &remote])), 0);
     d.ok(&["image", "pull", &remote]);
-    let vols = d.ok(&[
+    let out = d.rrun(&["run", "--rm", &remote]);
+    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+
+    // Another host: its own daemon, state and socket, only the registry in common.
+    let other = Daemon::start();
+    other.ok(&["image", "pull", &remote]);
+    let vols = other.ok(&[
         "image",
         "inspect",
         "-f",
@@ -670,6 +682,243 @@ fn seed_data_volume_image_then_push_and_pull_back() {
         &remote,
     ]);
     assert!(vols.contains("/var/lib/mysql"), "{vols}");
-    let out = d.rrun(&["run", "--rm", &remote]);
-    assert_eq!(code(&out), 0, "{}", text(&out.stderr));
+    let id = other.ok(&["container", "run", "-d", "--name", "mysql-data", &remote]);
+    let id = id.trim();
+    wait_for(
+        "the data container to exit",
+        Duration::from_secs(30),
+        || {
+            let state = other.ok(&["inspect", "-f", "{{.State.Status}} {{.State.ExitCode}}", id]);
+            (state.trim() == "exited 0").then_some(())
+        },
+    );
+}
+
+const SEED_PASSWORD: &str = "seed-secret";
+
+/// The seed's `docker container run -d --rm --name mysql … --volumes-from
+/// mysql-data mysql:5.7`, waited for until it answers over TCP (on first
+/// start its entrypoint's temporary server listens on the socket only, and
+/// shuts down right after); the container's id.
+fn seed_database(d: &Daemon) -> String {
+    let out = d.ok(&[
+        "container",
+        "run",
+        "-d",
+        "--rm",
+        "--name",
+        "mysql",
+        "-e",
+        &format!("MYSQL_ROOT_PASSWORD={SEED_PASSWORD}"),
+        "--volumes-from",
+        "mysql-data",
+        "mysql:5.7",
+    ]);
+    let id = out.trim().to_string();
+    wait_for(
+        "the database to accept queries",
+        Duration::from_secs(180),
+        || {
+            let out = d.rrun(
+                &mysql_args("SELECT 1")
+                    .iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>(),
+            );
+            out.status.success().then_some(())
+        },
+    );
+    id
+}
+
+/// `rrun exec mysql mysql --protocol=tcp … -e query`.
+fn mysql_args(query: &str) -> Vec<String> {
+    [
+        "exec",
+        "mysql",
+        "mysql",
+        "--protocol=tcp",
+        "-h127.0.0.1",
+        "-uroot",
+        &format!("-p{SEED_PASSWORD}"),
+        "-e",
+        query,
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect()
+}
+
+/// Runs `query` in the database container `mysql`; what it printed.
+fn sql(d: &Daemon, query: &str) -> String {
+    let args = mysql_args(query);
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    d.ok(&args)
+}
+
+/// Names in `dir` (none when it is not there).
+fn entries(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The container of a running build step (`ps -aq --no-trunc`: one).
+fn build_container(d: &Daemon) -> String {
+    wait_for("the RUN's container", Duration::from_secs(60), || {
+        let ids = d.ok(&["ps", "-aq", "--no-trunc"]);
+        let id = ids.trim();
+        (!id.is_empty() && !id.contains('\n')).then(|| id.to_string())
+    })
+}
+
+/// A client that goes away while a RUN prints nothing (`RUN sleep 300`):
+/// the build stops within seconds, leaving no container, mount, process,
+/// scratch directory or layer; through the API (curl, killed), and
+/// `DOCKER_BUILDKIT=0 docker build` and `rrun build` interrupted as by Ctrl-C.
+#[test]
+fn a_silent_run_stops_when_its_client_goes_away() {
+    use std::os::unix::process::CommandExt;
+    use std::process::{Command, Stdio};
+    let d = Daemon::start();
+    d.load_busybox();
+    let ctx = context("FROM busybox\nRUN sleep 300\n");
+    let dir = ctx.path().to_str().unwrap();
+    let tarball = ctx.path().join("ctx.tar");
+    let out = run_timeout(
+        30,
+        Path::new("tar"),
+        &["-C", dir, "-cf", tarball.to_str().unwrap(), "Dockerfile"],
+        None,
+    );
+    assert!(out.status.success(), "{}", text(&out.stderr));
+    let store = |sub: &str| entries(&d.data_root().join(sub));
+    let before = (store("images/blobs/sha256"), store("snapshots"));
+
+    let socket = d.socket().display().to_string();
+    let data = format!("@{}", tarball.display());
+    let curl: Vec<&str> = vec![
+        "curl",
+        "-sS",
+        "--max-time",
+        "120",
+        "--unix-socket",
+        &socket,
+        "-H",
+        "Content-Type: application/x-tar",
+        "--data-binary",
+        &data,
+        "http://rrun/build?t=never",
+    ];
+    let docker = [
+        vec!["env".to_string(), "DOCKER_BUILDKIT=0".to_string()],
+        d.docker_argv(&["build", "-t", "never", dir]),
+    ]
+    .concat();
+    let docker: Vec<&str> = docker.iter().map(String::as_str).collect();
+    let rrun = bin("rrun");
+    let host = d.host();
+    let rrun_build = vec![
+        rrun.to_str().unwrap(),
+        "-H",
+        &host,
+        "build",
+        "-t",
+        "never",
+        dir,
+    ];
+    for (client, signal) in [(curl, "KILL"), (docker, "INT"), (rrun_build, "INT")] {
+        let mut child = Command::new(client[0])
+            .args(&client[1..])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let id = build_container(&d);
+        // Running, and silent: nothing more is sent to the client.
+        wait_for("the RUN to run", Duration::from_secs(30), || {
+            let state = d.ok(&["inspect", "-f", "{{.State.Status}}", &id]);
+            (state.trim() == "running").then_some(())
+        });
+        let pid = child.id().to_string();
+        let out = run_timeout(10, Path::new("kill"), &["-s", signal, &pid], None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        let gone_at = std::time::Instant::now();
+        let _ = child.wait();
+        wait_for("the RUN's container to go", Duration::from_secs(10), || {
+            d.ok(&["ps", "-aq"]).trim().is_empty().then_some(())
+        });
+        let took = gone_at.elapsed();
+        eprintln!(
+            "{}: the RUN's container went {took:?} after the client",
+            client[0]
+        );
+        assert!(took < Duration::from_secs(5), "{}: {took:?}", client[0]);
+        let left = common::leftovers::of_container(&d, &id);
+        assert!(left.is_empty(), "{}: {left:?}", client[0]);
+        wait_for("the build's scratch to go", Duration::from_secs(10), || {
+            store("build").is_empty().then_some(())
+        });
+        assert_eq!(
+            (store("images/blobs/sha256"), store("snapshots")),
+            before,
+            "{}: no layer or image is left",
+            client[0]
+        );
+        assert_ne!(code(&d.rrun(&["image", "inspect", "never"])), 0);
+        assert!(
+            d.log().contains("the build's client went away"),
+            "{}",
+            d.log()
+        );
+    }
+}
+
+/// Heredocs and RUN's exec form, as BuildKit reads them: a heredoc inside
+/// the exec form's JSON string is the program's (sh's) business; a command
+/// starting with `[` (test) is shell form and may have one; a `#!` script
+/// runs by its interpreter. A heredoc body after an exec form, or a heredoc
+/// after the JSON array: one error naming the line, nothing tagged.
+#[test]
+fn rrun_build_heredocs_with_the_exec_form_and_shebang_scripts() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let ctx = context(
+        "FROM busybox\n\
+         RUN [\"sh\", \"-c\", \"cat <<EOF > /exec.txt\\nfrom the exec form\\nEOF\"]\n\
+         RUN [ -d / ] && cat <<EOF > /test.txt\nafter a test command\nEOF\n\
+         RUN <<EOF\n#!/usr/bin/awk -f\nBEGIN { print \"from awk\" > \"/awk.txt\" }\nEOF\n\
+         CMD [\"cat\", \"/exec.txt\", \"/test.txt\", \"/awk.txt\"]\n",
+    );
+    d.ok(&["build", "-t", "hd-exec", ctx.path().to_str().unwrap()]);
+    assert_eq!(
+        d.ok(&["run", "--rm", "hd-exec"]),
+        "from the exec form\nafter a test command\nfrom awk\n"
+    );
+
+    for (dockerfile, want) in [
+        (
+            "FROM busybox\nRUN [\"sh\", \"-c\", \"cat <<EOF > /f\"]\nhi\nEOF\n",
+            "Dockerfile:3: unknown instruction 'hi' at line 3 column 1 (the exec-form RUN on line 2 reads no heredoc",
+        ),
+        (
+            "FROM busybox\nRUN [\"cat\"] <<EOF\nhi\nEOF\n",
+            "Dockerfile:2: a heredoc goes with RUN's shell form only",
+        ),
+    ] {
+        let bad = context(dockerfile);
+        let out = d.rrun(&["build", "-t", "hd-bad", bad.path().to_str().unwrap()]);
+        assert_ne!(code(&out), 0, "{}", text(&out.stdout));
+        let err = text(&out.stderr);
+        assert!(err.contains(want), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert_ne!(code(&d.rrun(&["image", "inspect", "hd-bad"])), 0);
+    }
+    assert_eq!(d.ok(&["ps", "-aq"]), "");
 }

@@ -63,6 +63,21 @@ pub struct HereDoc {
     pub content: String,
 }
 
+impl HereDoc {
+    /// For a `#!` script, how the kernel would run it (the interpreter and
+    /// its one optional argument, the rest of the line), reading it from
+    /// `/dev/stdin`.
+    pub fn shebang_argv(&self) -> Option<Vec<String>> {
+        let line = self.content.lines().next()?.strip_prefix("#!")?.trim();
+        let mut argv = match line.split_once([' ', '\t']) {
+            Some((interp, arg)) => vec![interp.to_string(), arg.trim().to_string()],
+            None => vec![line.to_string()],
+        };
+        argv.push("/dev/stdin".into());
+        Some(argv)
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Source {
     Path(String),
@@ -181,12 +196,16 @@ fn escape_directive(text: &str) -> char {
 
 /// Parses a Dockerfile. Errors name the line.
 pub fn parse(text: &str) -> Result<Dockerfile, BuildError> {
-    let (rewritten, written_line) = crate::heredoc_wrap::rewrite(text, escape_directive(text));
-    let text = rewritten.as_str();
-    let orig = |line: usize| written_line.get(line).copied().unwrap_or(line);
-    let df = pd::parse(text).map_err(|e| BuildError::Parse {
-        line: orig(e.line()),
-        message: e.to_string(),
+    let rewritten = crate::heredoc_wrap::rewrite(text, escape_directive(text))
+        .map_err(|(line, message)| BuildError::Parse { line, message })?;
+    let text = rewritten.text.as_str();
+    let orig = |line: usize| rewritten.line_of.get(line).copied().unwrap_or(line);
+    let df = pd::parse(text).map_err(|e| {
+        let line = orig(e.line());
+        BuildError::Parse {
+            line,
+            message: with_exec_hint(e.to_string(), line, &rewritten.exec_markers),
+        }
     })?;
     let escape = df
         .parser_directives
@@ -227,6 +246,19 @@ pub fn parse(text: &str) -> Result<Dockerfile, BuildError> {
         }
     }
     Ok(out)
+}
+
+/// A parse error after an exec-form RUN with `<<` in its JSON: an unknown
+/// instruction there is most likely the body of a heredoc it cannot have.
+fn with_exec_hint(message: String, line: usize, exec_markers: &[usize]) -> String {
+    let run = line.saturating_sub(1);
+    if !exec_markers.contains(&run) || !message.contains("unknown instruction") {
+        return message;
+    }
+    format!(
+        "{message} (the exec-form RUN on line {run} reads no heredoc: its `<<` is text of its JSON \
+         array; write the heredoc in the shell form, `RUN <<EOF` or `RUN cmd <<EOF`)"
+    )
 }
 
 /// The delimiters of the `<<NAME` / `<<-"NAME"` markers on the
@@ -491,6 +523,65 @@ mod tests {
         assert!(e.to_string().contains("BOGUS"), "{e}");
         let e = parse("RUN true\n").unwrap_err();
         assert!(e.to_string().starts_with("Dockerfile:1: "), "{e}");
+    }
+
+    #[test]
+    fn heredocs_and_the_exec_form() {
+        // A heredoc inside the JSON string is the shell's business.
+        let df = parse("FROM x\nRUN [\"sh\", \"-c\", \"cat <<EOF > /f\\nhi\\nEOF\"]\n").unwrap();
+        match &df.stages[0].steps[0].instr {
+            Instr::Run(r) => {
+                assert_eq!(
+                    r.cmd,
+                    Cmd::Exec(vec![
+                        "sh".into(),
+                        "-c".into(),
+                        "cat <<EOF > /f\nhi\nEOF".into()
+                    ])
+                );
+                assert!(r.heredocs.is_empty());
+            }
+            other => panic!("{other:?}"),
+        }
+        // Its lines after an exec form are instructions, as BuildKit reads them.
+        let e = parse("FROM x\nRUN [\"sh\", \"-c\", \"cat <<EOF > /f\"]\nhi\nEOF\n").unwrap_err();
+        let e = e.to_string();
+        assert!(e.starts_with("Dockerfile:3: unknown instruction"), "{e}");
+        assert!(
+            e.contains("the exec-form RUN on line 2 reads no heredoc"),
+            "{e}"
+        );
+        let e = parse("FROM x\nRUN [\"cat\"] <<EOF\nhi\nEOF\n").unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("Dockerfile:2: a heredoc goes with RUN's shell form only"),
+            "{e}"
+        );
+        // Any other unknown instruction is left as it was.
+        let e = parse("FROM x\nRUN [\"echo\", \"<<X\"]\nRUN true\nhi\n").unwrap_err();
+        assert!(!e.to_string().contains("exec-form"), "{e}");
+    }
+
+    #[test]
+    fn a_shebang_script_runs_by_its_interpreter() {
+        let doc = |content: &str| HereDoc {
+            name: "EOF".into(),
+            expand: true,
+            content: content.into(),
+        };
+        assert_eq!(
+            doc("#!/usr/bin/awk -f\nBEGIN {}\n").shebang_argv().unwrap(),
+            ["/usr/bin/awk", "-f", "/dev/stdin"]
+        );
+        assert_eq!(
+            doc("#! /usr/bin/env python3 -u\n").shebang_argv().unwrap(),
+            ["/usr/bin/env", "python3 -u", "/dev/stdin"]
+        );
+        assert_eq!(
+            doc("#!/bin/sh").shebang_argv().unwrap(),
+            ["/bin/sh", "/dev/stdin"]
+        );
+        assert_eq!(doc("echo hi\n").shebang_argv(), None);
     }
 
     #[test]

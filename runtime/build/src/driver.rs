@@ -464,12 +464,19 @@ impl<H: BuildHost> Builder<'_, H> {
                 h.content.clone()
             }))
         };
-        let (argv, stdin) = match (&r.cmd, heredoc(0)?) {
+        // `RUN <<EOT` alone with a `#!` line: BuildKit runs the script as a
+        // file, by its interpreter, unexpanded; here it is read from stdin.
+        let shebang = match (&r.cmd, r.heredocs.as_slice()) {
+            (Cmd::Shell(s), [doc]) if s.trim().is_empty() => doc.shebang_argv(),
+            _ => None,
+        };
+        let (argv, stdin) = match (shebang, &r.cmd, heredoc(0)?) {
+            (Some(argv), ..) => (argv, Some(r.heredocs[0].content.clone())),
             // `RUN <<EOT` alone: the heredoc is the script.
-            (Cmd::Shell(s), Some(script)) if s.trim().is_empty() => {
+            (None, Cmd::Shell(s), Some(script)) if s.trim().is_empty() => {
                 (cur.state.argv(&Cmd::Shell(script)), None)
             }
-            (cmd, doc) => (cur.state.argv(cmd), doc),
+            (None, cmd, doc) => (cur.state.argv(cmd), doc),
         };
         let mut env = cur.state.config.env.clone().unwrap_or_default();
         let mut arg_env = Vec::new();

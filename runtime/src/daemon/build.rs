@@ -30,11 +30,17 @@ use super::*;
 /// client has gone away.
 pub type Sink = Arc<dyn Fn(ProgressMessage) -> bool + Send + Sync>;
 
+/// True once the client's connection has closed: asked while a RUN runs,
+/// so that a client gone during a silent step (Ctrl-C of `docker build`)
+/// stops it at once rather than at its next line of output.
+pub type Closed = Arc<dyn Fn() -> bool + Send + Sync>;
+
 /// One build's host: the daemon, where the build's scratch files go, and
 /// the images the build has met (by id).
 pub struct DaemonHost {
     pub d: Arc<Daemon>,
     pub send: Sink,
+    pub closed: Closed,
     pub quiet: bool,
     /// `pull=1`: fetch FROM's image even when it is here.
     pub pull: bool,
@@ -60,6 +66,7 @@ impl DaemonHost {
     pub fn new(
         d: Arc<Daemon>,
         send: Sink,
+        closed: Closed,
         quiet: bool,
         pull: bool,
         context: PathBuf,
@@ -69,6 +76,7 @@ impl DaemonHost {
         DaemonHost {
             d,
             send,
+            closed,
             quiet,
             pull,
             context,
@@ -87,9 +95,19 @@ impl DaemonHost {
         }
     }
 
+    /// Whether the client has gone away: it stopped reading, or its
+    /// connection closed.
+    fn client_gone(&self) -> bool {
+        if !self.gone.get() && (self.closed)() {
+            tracing::info!("the build's client went away: cancelling the build");
+            self.gone.set(true);
+        }
+        self.gone.get()
+    }
+
     /// An error once the client has gone away (its build is cancelled).
     fn still_wanted(&self) -> Result<(), HostError> {
-        if self.gone.get() {
+        if self.client_gone() {
             return Err(err("the client went away: build cancelled"));
         }
         Ok(())
@@ -188,8 +206,9 @@ impl DaemonHost {
                     .map(|r| r.map(|_| ()))
             });
             self.relay_output(id, &mut offset);
-            if self.gone.get() {
-                // Nobody reads: stop the step; the loop sees it exit.
+            if self.client_gone() {
+                // Nobody reads: stop the step; the loop sees it exit, and
+                // `run` removes the container, its mounts and upper dir.
                 let _ = self.d.kill(id, "KILL");
             }
             match waited {
@@ -426,14 +445,30 @@ impl Daemon {
         self: &Arc<Self>,
         r: BuildRequest,
         context_tar: &[u8],
-        send: Sink,
+        client: (Sink, Closed),
         rt: tokio::runtime::Handle,
     ) {
         let scratch = self.opts.data_root.join("build").join(store::new_id());
-        let result = self.build_in(&r, context_tar, &scratch, send.clone(), rt);
-        if let Err(e) = std::fs::remove_dir_all(&scratch) {
-            tracing::warn!(dir = %scratch.display(), error = %e, "remove a build's scratch");
+        let send = client.0.clone();
+        let result = self.build_in(&r, context_tar, &scratch, client, rt);
+        Self::report(&r, result, &send);
+        // The last sender: the client's stream ends here, before the
+        // scratch directory (the context, each step's upper dir) goes.
+        drop(send);
+        let started = std::time::Instant::now();
+        match std::fs::remove_dir_all(&scratch) {
+            Ok(()) => tracing::debug!(
+                ms = started.elapsed().as_millis() as u64,
+                "removed a build's scratch"
+            ),
+            Err(e) => {
+                tracing::warn!(dir = %scratch.display(), error = %e, "remove a build's scratch")
+            }
         }
+    }
+
+    /// Docker's closing lines of a build, or its error.
+    fn report(r: &BuildRequest, result: Result<String, String>, send: &Sink) {
         match result {
             Ok(id) => {
                 let short = id.strip_prefix("sha256:").unwrap_or(&id)[..12].to_string();
@@ -461,7 +496,7 @@ impl Daemon {
         r: &BuildRequest,
         context_tar: &[u8],
         scratch: &Path,
-        send: Sink,
+        (send, closed): (Sink, Closed),
         rt: tokio::runtime::Handle,
     ) -> Result<String, String> {
         let context = scratch.join("context");
@@ -493,6 +528,7 @@ impl Daemon {
         let mut host = DaemonHost::new(
             self.clone(),
             send,
+            closed,
             r.quiet,
             r.pull,
             context,

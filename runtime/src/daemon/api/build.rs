@@ -11,7 +11,7 @@ use axum::response::{IntoResponse, Response};
 
 use super::images::query_values;
 use super::*;
-use crate::daemon::build::{BuildRequest, Sink};
+use crate::daemon::build::{BuildRequest, Closed, Sink};
 use crate::daemon::ApiError;
 
 /// The query as docker/cli and docker-py send it; a bad value is a 400
@@ -80,8 +80,12 @@ pub(super) async fn build(
     let r = build_request(&q, raw.as_deref().unwrap_or(""))?;
     let rt = tokio::runtime::Handle::current();
     let (tx, chunks) = tokio::sync::mpsc::channel::<Bytes>(64);
+    // The receiver goes with the response body, which hyper drops when the
+    // connection closes (it watches for EOF while a response streams).
+    let watch = tx.clone();
+    let closed: Closed = Arc::new(move || watch.is_closed());
     let send: Sink = Arc::new(move |m| tx.blocking_send(Bytes::from(m.line("\r\n"))).is_ok());
-    tokio::task::spawn_blocking(move || d.build_image(r, &body, send, rt));
+    tokio::task::spawn_blocking(move || d.build_image(r, &body, (send, closed), rt));
     Ok((
         [(header::CONTENT_TYPE, "application/json")],
         Body::from_stream(channel_stream(chunks)),
