@@ -636,9 +636,38 @@ fn seed_data_volume_container_database_then_push_and_pull_back() {
     let ctx = context("FROM busybox\n\nVOLUME /var/lib/mysql\n\nCMD [\"bin/true\"]\n");
     let dir = ctx.path().to_str().unwrap();
     d.ok(&["image", "build", "-t", "example/mysql-data:latest", dir]);
+    // The seed's line, verbatim (`--platform linux/amd64` on an x86-64
+    // host): this host's platform is accepted, another is refused in
+    // dockerd's words, and nothing is made for it.
+    let (host, other) = if cfg!(target_arch = "x86_64") {
+        ("linux/amd64", "linux/arm64")
+    } else {
+        ("linux/arm64", "linux/amd64")
+    };
+    let other_platform = d.rrun(&[
+        "container",
+        "run",
+        "--platform",
+        other,
+        "-d",
+        "--name",
+        "mysql-data",
+        "example/mysql-data:latest",
+    ]);
+    assert_eq!(other_platform.status.code(), Some(125));
+    assert!(
+        text(&other_platform.stderr).contains(&format!(
+            "does not match the specified platform: wanted {other}, actual: {host}"
+        )),
+        "{}",
+        text(&other_platform.stderr)
+    );
+    assert_eq!(d.ok(&["ps", "-aq"]).trim(), "");
     d.ok(&[
         "container",
         "run",
+        "--platform",
+        host,
         "-d",
         "--name",
         "mysql-data",

@@ -40,6 +40,9 @@ mod filters_text {
 pub struct CreateQuery {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+    /// `--platform os/arch[/variant]`: the image must be of it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
 }
 
 /// `GET /containers/json`.
@@ -186,6 +189,9 @@ pub struct ImageCreateQuery {
     pub changes: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub message: Option<String>,
+    /// `pull --platform`: the image of that platform from a list.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub platform: Option<String>,
 }
 
 /// `POST /images/{name}/tag`.

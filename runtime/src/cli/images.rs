@@ -103,6 +103,9 @@ pub struct PullArgs {
     /// Suppress verbose output.
     #[arg(short, long)]
     pub quiet: bool,
+    /// Set platform if server is multi-platform capable.
+    #[arg(long)]
+    pub platform: Option<String>,
     pub image: String,
 }
 
@@ -456,6 +459,17 @@ pub fn with_tag(image: &str) -> String {
 /// Pulls through the daemon, printing Docker's progress lines (to stderr
 /// when `to_stderr`, as `run` does).
 pub fn pull(c: &Client, image: &str, quiet: bool, to_stderr: bool) -> Result<()> {
+    pull_for(c, image, None, quiet, to_stderr)
+}
+
+/// [`pull`] of the image for `platform` (`--platform`).
+pub fn pull_for(
+    c: &Client,
+    image: &str,
+    platform: Option<&str>,
+    quiet: bool,
+    to_stderr: bool,
+) -> Result<()> {
     let full = with_tag(image);
     let (from, tag) = match full.split_once('@') {
         Some((f, d)) => (f.to_string(), d.to_string()),
@@ -467,6 +481,7 @@ pub fn pull(c: &Client, image: &str, quiet: bool, to_stderr: bool) -> Result<()>
     let q = ImageCreateQuery {
         from_image: Some(from),
         tag: Some(tag),
+        platform: platform.map(str::to_string),
         ..Default::default()
     };
     let body = c.post(&url("/images/create", &q)?)?.body;
@@ -537,8 +552,8 @@ pub fn split_tag(r: &str) -> (&str, &str) {
 }
 
 /// `rrun pull`: the progress, then the full name.
-pub fn pull_cmd(c: &Client, image: &str, quiet: bool) -> Result<i32> {
-    pull(c, image, quiet, false)?;
+pub fn pull_cmd(c: &Client, image: &str, platform: Option<&str>, quiet: bool) -> Result<i32> {
+    pull_for(c, image, platform, quiet, false)?;
     Ok(0)
 }
 

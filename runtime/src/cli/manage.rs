@@ -151,7 +151,7 @@ pub fn image(c: &Client, cmd: ImageCmd) -> Result<i32> {
         I::Load(a) => images::load(c, a.input, a.quiet),
         I::Ls(a) => images::images(c, &a),
         I::Prune(a) => images::prune(c, &a),
-        I::Pull(a) => images::pull_cmd(c, &a.image, a.quiet),
+        I::Pull(a) => images::pull_cmd(c, &a.image, a.platform.as_deref(), a.quiet),
         I::Push(a) => images::push(c, &a),
         I::Rm(a) => images::rmi(c, &a),
         I::Save(a) => images::save(c, &a),

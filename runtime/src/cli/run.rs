@@ -12,7 +12,7 @@ use crate::apimodel::query::{AttachQuery, CreateQuery, RemoveQuery, WaitQuery};
 use super::client::{self, url, Client};
 use super::containers::start;
 use super::format::kv;
-use super::images::{pull, with_tag};
+use super::images::{self, with_tag};
 use super::{exec, netflags, runflags, tty};
 
 #[derive(Debug, Args)]
@@ -28,6 +28,9 @@ pub struct RunArgs {
     pub rm: bool,
     #[arg(long)]
     pub name: Option<String>,
+    /// Set platform if server is multi-platform capable (this host's only).
+    #[arg(long)]
+    pub platform: Option<String>,
     /// Set environment variables.
     #[arg(short, long = "env")]
     pub env: Vec<String>,
@@ -145,6 +148,7 @@ pub fn create_body(a: &RunArgs) -> Result<ContainerCreateBody> {
 pub fn create(c: &Client, a: &RunArgs) -> Result<String> {
     let q = CreateQuery {
         name: a.name.clone(),
+        platform: a.platform.clone(),
     };
     let path = url("/containers/create", &q)?;
     let body = create_body(a)?;
@@ -159,7 +163,7 @@ pub fn create(c: &Client, a: &RunArgs) -> Result<String> {
             }
             // As Docker: pull it (progress on stderr), then create again.
             eprintln!("Unable to find image '{}' locally", with_tag(&a.image));
-            pull(c, &a.image, false, true)?;
+            images::pull_for(c, &a.image, a.platform.as_deref(), false, true)?;
             c.post_json(&path, &body)?.json()?
         }
     };

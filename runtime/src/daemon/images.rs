@@ -106,6 +106,31 @@ impl Daemon {
         Ok(history_of(&img))
     }
 
+    /// `create --platform`: an image here of another platform is refused
+    /// in dockerd's words (a missing one is the create's own 404, after
+    /// which the client pulls that platform).
+    pub fn check_image_platform(
+        &self,
+        name: &str,
+        p: &rrun_image::manifest::Platform,
+    ) -> ApiResult<()> {
+        let Ok(img) = find_image(&self.images, name) else {
+            return Ok(());
+        };
+        let c = &img.config;
+        let variant_differs = matches!((&c.variant, &p.variant), (Some(a), Some(b)) if a != b);
+        if c.os == p.os && c.architecture == p.architecture && !variant_differs {
+            return Ok(());
+        }
+        let mut actual = format!("{}/{}", c.os, c.architecture);
+        if let Some(v) = &c.variant {
+            actual = format!("{actual}/{v}");
+        }
+        Err(ApiError::not_found(format!(
+            "image with reference {name} was found but does not match the specified platform: wanted {p}, actual: {actual}"
+        )))
+    }
+
     /// `GET /images/{name}/json`.
     pub fn image_inspect(&self, name: &str) -> ApiResult<images::ImageInspect> {
         let img = find_image(&self.images, name)?;

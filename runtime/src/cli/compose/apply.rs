@@ -357,6 +357,7 @@ impl<'a> Apply<'a> {
         self.status.set("Container", &name, "Creating", false);
         let q = CreateQuery {
             name: Some(name.clone()),
+            platform: None,
         };
         let created: ContainerCreateResponse =
             match c.post_json(&url("/containers/create", &q)?, &body) {

@@ -143,6 +143,7 @@ pub fn run(c: &Client, p: &Project, a: &RunArgs) -> Result<i32> {
     }
     let q = CreateQuery {
         name: Some(name.clone()),
+        platform: None,
     };
     let created: ContainerCreateResponse = c
         .post_json(&url("/containers/create", &q)?, &body)?

@@ -21,7 +21,14 @@ use crate::shim;
 
 pub(super) async fn create(State(d): D, q: Q, Json(body): Json<CreateBody>) -> ApiResult<Response> {
     let name = q.get("name").cloned();
-    let id = blocking(move || d.create(name.as_deref(), body)).await?;
+    let platform = super::images::platform_of(&q)?;
+    let id = blocking(move || {
+        if let Some(p) = &platform {
+            d.check_image_platform(&body.config.image, p)?;
+        }
+        d.create(name.as_deref(), body)
+    })
+    .await?;
     Ok((
         StatusCode::CREATED,
         Json(CreateResponse {

@@ -35,6 +35,7 @@ pub(super) async fn pull(State(d): D, q: Q) -> ApiResult<Response> {
     };
     let reference =
         rrun_image::Reference::parse(&name).map_err(|e| ApiError::bad(e.to_string()))?;
+    let platform = platform_of(&q)?;
     let (tx, chunks) = tokio::sync::mpsc::unbounded_channel::<Bytes>();
     let line = |m: ProgressMessage| Bytes::from(m.line("\r\n"));
     let cancel = Arc::new(std::sync::atomic::AtomicBool::new(false));
@@ -77,6 +78,7 @@ pub(super) async fn pull(State(d): D, q: Q) -> ApiResult<Response> {
         let opts = rrun_image::pull::PullOptions {
             progress: Some(progress),
             cancel: Some(c),
+            platform,
             ..Default::default()
         };
         let msg = match rrun_image::pull::pull(&d.images, &d.registry, &reference, &opts) {
@@ -95,6 +97,16 @@ pub(super) async fn pull(State(d): D, q: Q) -> ApiResult<Response> {
         }
     });
     Ok(progress_response(chunks, cancel))
+}
+
+/// The `platform` query parameter (`--platform os/arch[/variant]`), if any.
+pub(super) fn platform_of(
+    q: &std::collections::HashMap<String, String>,
+) -> ApiResult<Option<rrun_image::manifest::Platform>> {
+    q.get("platform")
+        .filter(|p| !p.is_empty())
+        .map(|p| rrun_image::manifest::Platform::parse(p).map_err(|e| ApiError::bad(e.to_string())))
+        .transpose()
 }
 
 /// Sets its flag when dropped: a client that goes away cancels the pull
