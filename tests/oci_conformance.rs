@@ -517,13 +517,25 @@ fn exec_preserve_fds_passes_the_callers_fds() {
 #[test]
 fn checkpoint_is_refused_clearly() {
     let rt = Runtime::new(bin("rrun-oci"));
-    let out = rt.cmd(&["checkpoint", "--image-path", "/tmp/x", "some-id"]);
-    assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("not supported"),
-        "{}",
-        text(&out.stderr)
-    );
+    for args in [
+        &["checkpoint", "--image-path", "/tmp/x", "some-id"][..],
+        &[
+            "restore",
+            "--image-path",
+            "/tmp/x",
+            "--bundle",
+            "/tmp",
+            "some-id",
+        ],
+    ] {
+        let out = rt.cmd(args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            text(&out.stderr).contains("not supported"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
 }
 
 #[test]
