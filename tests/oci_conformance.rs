@@ -538,6 +538,33 @@ fn checkpoint_is_refused_clearly() {
     }
 }
 
+/// Where rrun-oci refuses on purpose what runc accepts (README, "rrun-oci:
+/// the OCI runtime"): runc warns about an unknown capability name and
+/// drops it; rrun-oci refuses the bundle, naming it, and keeps no state.
+#[test]
+fn an_unknown_capability_is_refused_where_runc_ignores_it() {
+    for rt in Runtime::both() {
+        let mut b = Bundle::new(&["true"]);
+        b.spec["process"]["capabilities"]["bounding"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_NOPE"));
+        let (code, _, err) = rt.run(&b);
+        if rt.name() == "runc" {
+            assert_eq!(code, 0, "runc: {err}");
+            assert!(err.contains("CAP_NOPE"), "runc: {err}");
+            continue;
+        }
+        assert_ne!(code, 0, "rrun-oci ran a bundle with CAP_NOPE");
+        assert!(err.contains("CAP_NOPE"), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(
+            std::fs::read_dir(rt.root.path()).unwrap().next().is_none(),
+            "state was left for the refused container"
+        );
+    }
+}
+
 #[test]
 fn no_signal_is_left_ignored_in_the_container() {
     // The runtime's own dispositions must not reach the user program: an
