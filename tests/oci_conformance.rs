@@ -538,6 +538,35 @@ fn checkpoint_is_refused_clearly() {
     }
 }
 
+/// containerd's shim passes `--no-new-keyring`: the container then keeps
+/// the caller's session keyring instead of joining a new one named
+/// `_ses.<id>` (as runc names it; /proc/keys unmasked to look).
+#[test]
+fn no_new_keyring_keeps_the_callers_session_keyring() {
+    for rt in Runtime::both() {
+        for (flag, want) in [(None, "1"), (Some("--no-new-keyring"), "0")] {
+            let mut b = Bundle::new(&[]);
+            let id = unique("keyring");
+            let masked = b.spec["linux"]["maskedPaths"].as_array_mut().unwrap();
+            masked.retain(|p| p != "/proc/keys");
+            let script = format!("grep -c '_ses[.]{id}:' /proc/keys; true");
+            b.spec["process"]["args"] = json!(["sh", "-c", script]);
+            b.write();
+            let mut args = vec!["run", "--bundle", b.path().to_str().unwrap()];
+            args.extend(flag);
+            args.push(&id);
+            let out = rt.cmd(&args);
+            assert_eq!(
+                text(&out.stdout).trim(),
+                want,
+                "{} {flag:?}: {}",
+                rt.name(),
+                text(&out.stderr)
+            );
+        }
+    }
+}
+
 /// Where rrun-oci refuses on purpose what runc accepts (README, "rrun-oci:
 /// the OCI runtime"): runc warns about an unknown capability name and
 /// drops it; rrun-oci refuses the bundle, naming it, and keeps no state.
