@@ -58,6 +58,8 @@ printf '#!/bin/bash\ncd /mnt/data && bash suite.sh 2>&1 | tee /mnt/data/suite.lo
 objcopy --strip-debug "$oci_tests" "$d/bin/oci-tests"
 mkdir -p "$d/timages/busybox"
 cp -a "$images/busybox/rootfs" "$d/timages/busybox/rootfs"
+# and as an OCI archive, as `ctr images import` and `podman load` take it
+tar -C "$images/busybox/oci" -cf "$d/timages/busybox/oci.tar" .
 
 # fill_registry DIR LAYOUT=REPO:TAG...: pushes the test images' OCI layouts
 # (skopeo) into the storage directory of a docker-registry started here on
