@@ -3,10 +3,12 @@
 # SystemdCgroup, as ctr's --runc-binary and --runc-systemd-cgroup set them)
 # and Debian's Podman with its default systemd cgroup manager. Each
 # container is a transient scope; its limits are the scope's. The busybox
-# image comes in as an OCI archive (timages/busybox/oci.tar).
+# image comes in as an OCI layout (timages/busybox/oci), tarred into the
+# archive ctr and podman take.
 # shellcheck shell=bash
 
 callers_start=$SECONDS
+tar -C timages/busybox/oci -cf /tmp/busybox-oci.tar .
 oci=/usr/local/bin/rrun-oci
 c() { timeout 120 ctr -n rrun-vm "$@"; }
 p() { timeout 120 podman --runtime "$oci" "$@"; }
@@ -19,7 +21,7 @@ mkdir -p /etc/containerd
 printf 'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n' >/etc/containerd/config.toml
 t "systemctl restart containerd" systemctl restart containerd
 wait_for 60 c version || bad "containerd answers" "ctr version failed for 60 s"
-t "ctr images import (the busybox OCI archive)" c images import --base-name docker.io/library/busybox timages/busybox/oci.tar
+t "ctr images import (the busybox OCI archive)" c images import --base-name docker.io/library/busybox /tmp/busybox-oci.tar
 img=docker.io/library/busybox:latest
 sd=(--runc-binary "$oci" --runc-systemd-cgroup)
 
@@ -68,11 +70,22 @@ c containers delete vm1 >/dev/null 2>&1
 c images rm "$img" >/dev/null 2>&1
 systemctl stop containerd
 
+# The CRI plugin with SystemdCgroup = true, as the kubelet's systemd cgroup
+# driver has it: tests/cri.rs (built on the host) runs a pod in a
+# kubepods-besteffort-pod….slice with a containerd of its own.
+case=a_pod_runs_with_the_systemd_cgroup_driver
+out=$(RRUN_BIN_DIR=/usr/local/bin RRUN_TEST_IMAGES=$PWD/timages timeout 300 bin/cri-tests --ignored --exact "$case" 2>&1)
+if grep -q "^test $case \.\.\. ok$" <<<"$out"; then
+    ok "tests/cri.rs $case"
+else
+    bad "tests/cri.rs $case" "$(grep -E -A3 'panicked|^test ' <<<"$out" | head -12)"
+fi
+
 # --- Podman ------------------------------------------------------------
 # Debian's defaults: the systemd cgroup manager (machine.slice,
 # libpod-<id>.scope), conmon, journald logs. No network: netavark is tested
 # on the host (tests/podman.rs).
-loaded=$(p load -i timages/busybox/oci.tar 2>&1 | sed -n 's/^Loaded image: //p' | head -1)
+loaded=$(p load -i /tmp/busybox-oci.tar 2>&1 | sed -n 's/^Loaded image: //p' | head -1)
 t "podman load (the busybox OCI archive): $loaded" p tag "$loaded" localhost/busybox:vm
 pimg=localhost/busybox:vm
 eq "podman's cgroup manager is systemd" systemd "$(p info --format '{{.Host.CgroupManager}}')"
