@@ -16,7 +16,8 @@ export oci
 export -f c p
 
 # --- containerd --------------------------------------------------------
-# Its own config: no CRI plugin (no pods here, and no CNI in the VM).
+# The service, with no CRI plugin (the CRI case below starts a containerd
+# of its own).
 mkdir -p /etc/containerd
 printf 'version = 2\ndisabled_plugins = ["io.containerd.grpc.v1.cri"]\n' >/etc/containerd/config.toml
 t "systemctl restart containerd" systemctl restart containerd
@@ -25,11 +26,8 @@ t "ctr images import (the busybox OCI archive)" c images import --base-name dock
 img=docker.io/library/busybox:latest
 sd=(--runc-binary "$oci" --runc-systemd-cgroup)
 
-out=$(c run --rm "${sd[@]}" --cgroup rrunctr.slice:ctr:once "$img" once sh -c 'echo out; exit 3' 2>&1)
-status=$?
-eq "ctr run --rm: output and exit status through the shim" "out 3" "$(echo $out) $status"
-t "ctr run --rm left no scope" test ! -e /sys/fs/cgroup/rrunctr.slice/ctr-once.scope
-
+# (ctr run --rm is tests/containerd.rs' on the host: only what the systemd
+# driver changes is run here, to keep the VM's time down.)
 t "ctr run -d (rrun-oci, systemd cgroup)" c run -d "${sd[@]}" --cgroup rrunctr.slice:ctr:vm1 \
     --memory-limit 50331648 "$img" vm1 sleep 600
 scope=/sys/fs/cgroup/rrunctr.slice/ctr-vm1.scope
@@ -55,7 +53,6 @@ eq "rrun-oci state says paused" paused \
 t "ctr task resume" c task resume vm1
 eq "the task is RUNNING again" RUNNING "$(task_status vm1)"
 eq "the scope is thawed" 0 "$(cat "$scope/cgroup.freeze")"
-t "ctr task metrics (the shim reads the scope)" bash -c 'c task metrics vm1 | grep -q memory'
 t "ctr task kill" c task kill -s KILL vm1
 wait_for 30 bash -c '[ "$(c task ls | awk '"'"'$1 == "vm1" {print $3}'"'"')" = STOPPED ]'
 eq "the task is STOPPED" STOPPED "$(task_status vm1)"
@@ -88,7 +85,6 @@ fi
 loaded=$(p load -i /tmp/busybox-oci.tar 2>&1 | sed -n 's/^Loaded image: //p' | head -1)
 t "podman load (the busybox OCI archive): $loaded" p tag "$loaded" localhost/busybox:vm
 pimg=localhost/busybox:vm
-eq "podman's cgroup manager is systemd" systemd "$(p info --format '{{.Host.CgroupManager}}')"
 out=$(p run --rm --network none "$pimg" sh -c 'echo hello; exit 4' 2>&1)
 status=$?
 eq "podman run --rm: output and exit status" "hello 4" "$(echo $out) $status"
@@ -96,6 +92,7 @@ t "podman run -d --memory 48m" p run -d --name pvm --network none --memory 48m "
     sh -c 'echo started; exec sleep 600'
 pcid=$(p inspect -f '{{.Id}}' pvm)
 pscope=/sys/fs/cgroup/machine.slice/libpod-$pcid.scope
+# (the systemd cgroup manager: cgroupfs would have made machine.slice a directory)
 eq "the container is a transient scope" active "$(systemctl is-active "libpod-$pcid.scope")"
 eq "memory.max of the scope (--memory 48m)" 50331648 "$(cat "$pscope/memory.max")"
 eq "the container's init is in the scope" "$(p inspect -f '{{.State.Pid}}' pvm)" "$(cat "$pscope/cgroup.procs")"
