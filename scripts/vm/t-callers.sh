@@ -67,6 +67,7 @@ c containers delete vm1 >/dev/null 2>&1
 c images rm "$img" >/dev/null 2>&1
 systemctl stop containerd
 
+say "containerd part: $((SECONDS - callers_start)) s"
 # The CRI plugin with SystemdCgroup = true, as the kubelet's systemd cgroup
 # driver has it: tests/cri.rs (built on the host) runs a pod in a
 # kubepods-besteffort-pod….slice with a containerd of its own.
@@ -77,6 +78,8 @@ if grep -q "^test $case \.\.\. ok$" <<<"$out"; then
 else
     bad "tests/cri.rs $case" "$(grep -E -A3 'panicked|^test ' <<<"$out" | head -12)"
 fi
+
+say "containerd and CRI parts: $((SECONDS - callers_start)) s"
 
 # --- Podman ------------------------------------------------------------
 # Debian's defaults: the systemd cgroup manager (machine.slice,
