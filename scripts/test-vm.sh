@@ -29,10 +29,12 @@ done
 export PATH="$HOME/.cargo/bin:$PATH"
 timeout 1800 cargo build --locked --bins -q
 oci_tests=$(timeout 1800 cargo test --locked --no-run --test oci 2>&1 | grep -o 'target/debug/deps/oci-[0-9a-f]*' | head -1)
+cri_tests=$(timeout 1800 cargo test --locked --no-run --test cri 2>&1 | grep -o 'target/debug/deps/cri-[0-9a-f]*' | head -1)
 for b in rrun rrund rrun-oci; do
     [ -x "$bins/$b" ] || { echo "test-vm.sh: $bins/$b is missing (cargo build --bins first)" >&2; exit 1; }
 done
 [ -x "$oci_tests" ] || { echo "test-vm.sh: the tests/oci.rs executable was not found" >&2; exit 1; }
+[ -x "$cri_tests" ] || { echo "test-vm.sh: the tests/cri.rs executable was not found" >&2; exit 1; }
 [ -d "$images/busybox/oci" ] || { echo "test-vm.sh: no test images in $images (scripts/build-test-images.sh)" >&2; exit 1; }
 
 start=$SECONDS
@@ -56,8 +58,11 @@ printf '#!/bin/bash\ncd /mnt/data && bash suite.sh 2>&1 | tee /mnt/data/suite.lo
 # RRUN_VM_WALKTHROUGH=1 adds the walkthrough (long under software emulation).
 [ "${RRUN_VM_WALKTHROUGH:-0}" = 1 ] && echo walkthrough >"$d/options"
 objcopy --strip-debug "$oci_tests" "$d/bin/oci-tests"
+objcopy --strip-debug "$cri_tests" "$d/bin/cri-tests"
 mkdir -p "$d/timages/busybox"
 cp -a "$images/busybox/rootfs" "$d/timages/busybox/rootfs"
+# and its OCI layout (t-callers.sh: ctr, podman, tests/cri.rs)
+cp -a "$images/busybox/oci" "$d/timages/busybox/oci"
 
 # fill_registry DIR LAYOUT=REPO:TAG...: pushes the test images' OCI layouts
 # (skopeo) into the storage directory of a docker-registry started here on

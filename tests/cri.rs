@@ -30,14 +30,14 @@ struct Cri(Containerd, #[allow(dead_code)] tempfile::TempDir);
 
 impl Cri {
     fn start(runtime: &Path) -> Cri {
-        Cri::start_with(runtime, false)
+        Cri::start_with(runtime, false, false)
     }
 
     /// With `cni`, the CRI plugin gets Debian's CNI plugins and a bridge
     /// network of the test's own ([`CNI_SUBNET`], host-local IPAM with its
     /// state in the temporary directory), made inside containerd's own
-    /// network namespace.
-    fn start_with(runtime: &Path, cni_network: bool) -> Cri {
+    /// network namespace. With `systemd`, the runtime's `SystemdCgroup`.
+    fn start_with(runtime: &Path, cni_network: bool, systemd: bool) -> Cri {
         let cni = tempfile::tempdir().unwrap();
         let bin_dir = if cni_network {
             let conf = cni.path().join("conf");
@@ -80,7 +80,7 @@ impl Cri {
       runtime_type = "io.containerd.runc.v2"
       [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.runc.options]
         BinaryName = "{runtime}"
-        SystemdCgroup = false
+        SystemdCgroup = {systemd}
 "#,
             runtime = runtime.display(),
             cni = cni.path().display(),
@@ -250,10 +250,14 @@ impl Pod {
             .cgroup_parents
             .borrow_mut()
             .push(cgroup_parent.clone());
+        Pod::with_parent(cri, network, &cgroup_parent)
+    }
+
+    fn with_parent(cri: &Cri, network: NamespaceMode, cgroup_parent: &str) -> Pod {
         let logs = cri.0.dir.path().join("logs");
         std::fs::create_dir_all(&logs).unwrap();
         Pod {
-            sandbox: sandbox_config(&unique("pod"), &cgroup_parent, &logs, network),
+            sandbox: sandbox_config(&unique("pod"), cgroup_parent, &logs, network),
         }
     }
 }
@@ -383,7 +387,7 @@ async fn a_pod_and_its_container_run_on_rrun_oci_through_cri() {
 /// bridge's gateway; CRI reports the pod's IP.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_pod_on_a_cni_network_runs_on_rrun_oci() {
-    let cri = Cri::start_with(&bin("rrun-oci"), true);
+    let cri = Cri::start_with(&bin("rrun-oci"), true, false);
     let mut rt = cri.client().await;
     let pod = Pod::on(&cri, NamespaceMode::Pod);
     let (id, ctr) = run_pod(&cri, &mut rt, &pod).await;
@@ -427,6 +431,56 @@ async fn a_pod_on_a_cni_network_runs_on_rrun_oci() {
     assert!(out.contains("gateway-ok"), "{out}");
     remove_pod(&cri, &mut rt, &id, &ctr).await;
     assert!(rrun_oci_state(&ctr).is_none() && rrun_oci_state(&id).is_none());
+}
+
+/// The kubelet's systemd cgroup driver: `SystemdCgroup = true` and a pod
+/// slice as the cgroup parent (`kubepods-besteffort-pod<uid>.slice`), so
+/// the shim gives rrun-oci `--systemd-cgroup` and `<slice>:cri-containerd:<id>`
+/// paths; the sandbox and the container are transient scopes under the
+/// pod's slice, gone once the pod is removed. Needs systemd as pid 1 and
+/// cgroup v2: the VM suite (scripts/vm/t-callers.sh) runs it.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "needs systemd and cgroup v2: scripts/vm/t-callers.sh runs it in the VM"]
+async fn a_pod_runs_with_the_systemd_cgroup_driver() {
+    assert!(
+        Path::new("/run/systemd/system").is_dir(),
+        "systemd is not running here"
+    );
+    let cri = Cri::start_with(&bin("rrun-oci"), false, true);
+    let mut rt = cri.client().await;
+    let uid = unique("").replace('-', "_");
+    let slice = format!("kubepods-besteffort-pod{uid}.slice");
+    let pod = Pod::with_parent(&cri, NamespaceMode::Node, &slice);
+    let (id, ctr) = run_pod(&cri, &mut rt, &pod).await;
+    let dir = Path::new("/sys/fs/cgroup/kubepods.slice/kubepods-besteffort.slice").join(&slice);
+    for c in [&id, &ctr] {
+        let saved = rrun_oci_state(c).unwrap_or_else(|| panic!("{c} is not rrun-oci's"));
+        let scope = format!("cri-containerd-{c}.scope");
+        assert_eq!(saved["cgroup_path"], format!("{slice}:cri-containerd:{c}"));
+        let procs = std::fs::read_to_string(dir.join(&scope).join("cgroup.procs"))
+            .unwrap_or_else(|e| panic!("{scope} under {}: {e}", dir.display()));
+        let pid = saved["pid"].to_string();
+        assert!(procs.lines().any(|p| p == pid), "{scope}: {procs}");
+    }
+    let exec = rt
+        .exec_sync(ExecSyncRequest {
+            container_id: ctr.clone(),
+            cmd: vec!["echo".into(), "from-exec".into()],
+            timeout: 20,
+        })
+        .await
+        .unwrap_or_else(|e| panic!("ExecSync: {e}\n{}", cri.log_tail()))
+        .into_inner();
+    assert_eq!(text(&exec.stdout), "from-exec\n", "{}", text(&exec.stderr));
+    remove_pod(&cri, &mut rt, &id, &ctr).await;
+    for c in [&id, &ctr] {
+        let scope = dir.join(format!("cri-containerd-{c}.scope"));
+        wait_for(
+            "the scope to go",
+            std::time::Duration::from_secs(20),
+            || (!scope.exists()).then_some(()),
+        );
+    }
 }
 
 /// scripts/bench.sh cri: RunPodSandbox to a running container, with

@@ -1326,3 +1326,166 @@ fn cgroup_driver_and_path_form_must_agree() {
         );
     }
 }
+
+/// A runtime binary (rrun-oci or runc) with a state root of its own; its
+/// containers are force-deleted on drop.
+struct EventsRuntime {
+    bin: std::path::PathBuf,
+    root: tempfile::TempDir,
+    id: String,
+}
+
+impl EventsRuntime {
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        let mut full = vec!["--root", self.root.path().to_str().unwrap()];
+        full.extend_from_slice(args);
+        run_timeout(60, &self.bin, &full, None)
+    }
+}
+
+impl Drop for EventsRuntime {
+    fn drop(&mut self) {
+        let _ = self.cmd(&["delete", "--force", &self.id]);
+    }
+}
+
+/// The container's CPU time in nanoseconds, as its cgroup counts it (v1
+/// cpuacct.usage, v2 cpu.stat usage_usec).
+fn cgroup_cpu_nanos(cg: &str) -> u64 {
+    let v1 = cgroup_dir("cpuacct", cg).join("cpuacct.usage");
+    if let Ok(t) = std::fs::read_to_string(&v1) {
+        return t.trim().parse().unwrap();
+    }
+    let stat = std::fs::read_to_string(cgroup_dir("", cg).join("cpu.stat")).unwrap();
+    let usec: u64 = stat
+        .lines()
+        .find_map(|l| l.strip_prefix("usage_usec "))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    usec * 1000
+}
+
+/// `events` of one runtime (`bin`): a container limited to 32 MiB, its
+/// `events --stats` against the cgroup's own files, then `events
+/// --interval 1s` followed while two processes exec'd into it each run into
+/// the limit (dd with a 64 MiB buffer), and until a delete ends the stream.
+/// Returns the stream's lines.
+fn oom_events(bin: std::path::PathBuf) -> Vec<String> {
+    let name = bin.file_name().unwrap().to_string_lossy().into_owned();
+    let rt = EventsRuntime {
+        bin,
+        root: tempfile::Builder::new()
+            .prefix("rrun-events-")
+            .tempdir()
+            .unwrap(),
+        id: unique("oomev"),
+    };
+    let id = rt.id.clone();
+    let cg = format!("/rrun-test/{id}");
+    let mut b = Bundle::new(&["sleep", "300"]);
+    b.spec["linux"]["resources"]["memory"] = json!({"limit": 33554432, "swap": 33554432});
+    b.spec["linux"]["cgroupsPath"] = json!(cg);
+    b.write();
+    let out = rt.cmd(&[
+        "run",
+        "--detach",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        &id,
+    ]);
+    assert!(out.status.success(), "{name} run: {}", text(&out.stderr));
+
+    // --stats: one event, in runc's units, from the cgroup's files.
+    let before = cgroup_cpu_nanos(&cg);
+    let out = rt.cmd(&["events", "--stats", &id]);
+    let after = cgroup_cpu_nanos(&cg);
+    let ev: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{name} events --stats: {e}: {}", text(&out.stderr)));
+    assert_eq!(
+        (ev["type"].as_str(), ev["id"].as_str()),
+        (Some("stats"), Some(id.as_str()))
+    );
+    let d = &ev["data"];
+    assert_eq!(d["memory"]["usage"]["limit"], 33554432, "{name}: {ev}");
+    assert_eq!(d["pids"]["current"], 1, "{name}: {ev}");
+    let total = d["cpu"]["usage"]["total"].as_u64().unwrap();
+    assert!(
+        (before..=after).contains(&total),
+        "{name}: cpu total {total} ns is not between the cgroup's {before} and {after}"
+    );
+
+    // The stream, to a file (the events child is bounded by timeout(1)).
+    let log = tempfile::NamedTempFile::new().unwrap();
+    let mut events = std::process::Command::new("timeout")
+        .args(["-k", "5", "60"])
+        .arg(&rt.bin)
+        .arg("--root")
+        .arg(rt.root.path())
+        .args(["events", "--interval", "1s", &id])
+        .stdin(std::process::Stdio::null())
+        .stdout(log.reopen().unwrap())
+        .spawn()
+        .unwrap();
+    let lines = || -> Vec<String> {
+        std::fs::read_to_string(log.path())
+            .unwrap()
+            .lines()
+            .map(str::to_string)
+            .collect()
+    };
+    let want_oom = format!(r#"{{"type":"oom","id":"{id}"}}"#);
+    let ooms = |l: &[String]| l.iter().filter(|l| **l == want_oom).count();
+    // A stats event first: the stream is up (and watching).
+    wait_for("a stats event", Duration::from_secs(20), || {
+        lines()
+            .iter()
+            .any(|l| l.contains(r#""type":"stats""#))
+            .then_some(())
+    });
+    assert_eq!(
+        ooms(&lines()),
+        0,
+        "{name}: an OOM before any: {:?}",
+        lines()
+    );
+    for n in 1..=2 {
+        let out = rt.cmd(&[
+            "exec",
+            &id,
+            "dd",
+            "if=/dev/zero",
+            "of=/dev/null",
+            "bs=64M",
+            "count=1",
+        ]);
+        assert!(!out.status.success(), "{name}: dd fit in 32 MiB");
+        let what = format!("{name}: OOM event {n}");
+        wait_for(&what, Duration::from_secs(20), || {
+            (ooms(&lines()) >= n).then_some(())
+        });
+    }
+    // A delete ends the stream.
+    let out = rt.cmd(&["delete", "--force", &id]);
+    assert!(out.status.success(), "{name} delete: {}", text(&out.stderr));
+    let status = wait_for("events to end", Duration::from_secs(20), || {
+        events.try_wait().unwrap()
+    });
+    assert!(status.success(), "{name} events: {status}: {:?}", lines());
+    lines()
+}
+
+/// `events` reports the kernel's OOM kills in the container's memory
+/// cgroup as runc does (`{"type":"oom","id":…}`, v1 eventfd or v2
+/// memory.events), next to its stats; runc runs the same case beside it.
+#[test]
+fn events_report_oom_kills_and_stats_as_runc_does() {
+    for bin in [bin("rrun-oci"), std::path::PathBuf::from("/usr/sbin/runc")] {
+        let lines = oom_events(bin);
+        for l in &lines {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            assert!(v["type"] == "stats" || v["type"] == "oom", "{l}");
+        }
+    }
+}

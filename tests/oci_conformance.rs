@@ -517,13 +517,81 @@ fn exec_preserve_fds_passes_the_callers_fds() {
 #[test]
 fn checkpoint_is_refused_clearly() {
     let rt = Runtime::new(bin("rrun-oci"));
-    let out = rt.cmd(&["checkpoint", "--image-path", "/tmp/x", "some-id"]);
-    assert!(!out.status.success());
-    assert!(
-        text(&out.stderr).contains("not supported"),
-        "{}",
-        text(&out.stderr)
-    );
+    for args in [
+        &["checkpoint", "--image-path", "/tmp/x", "some-id"][..],
+        &[
+            "restore",
+            "--image-path",
+            "/tmp/x",
+            "--bundle",
+            "/tmp",
+            "some-id",
+        ],
+    ] {
+        let out = rt.cmd(args);
+        assert!(!out.status.success(), "{args:?}");
+        assert!(
+            text(&out.stderr).contains("not supported"),
+            "{args:?}: {}",
+            text(&out.stderr)
+        );
+    }
+}
+
+/// containerd's shim passes `--no-new-keyring`: the container then keeps
+/// the caller's session keyring instead of joining a new one named
+/// `_ses.<id>` (as runc names it; /proc/keys unmasked to look).
+#[test]
+fn no_new_keyring_keeps_the_callers_session_keyring() {
+    for rt in Runtime::both() {
+        for (flag, want) in [(None, "1"), (Some("--no-new-keyring"), "0")] {
+            let mut b = Bundle::new(&[]);
+            let id = unique("keyring");
+            let masked = b.spec["linux"]["maskedPaths"].as_array_mut().unwrap();
+            masked.retain(|p| p != "/proc/keys");
+            let script = format!("grep -c '_ses[.]{id}:' /proc/keys; true");
+            b.spec["process"]["args"] = json!(["sh", "-c", script]);
+            b.write();
+            let mut args = vec!["run", "--bundle", b.path().to_str().unwrap()];
+            args.extend(flag);
+            args.push(&id);
+            let out = rt.cmd(&args);
+            assert_eq!(
+                text(&out.stdout).trim(),
+                want,
+                "{} {flag:?}: {}",
+                rt.name(),
+                text(&out.stderr)
+            );
+        }
+    }
+}
+
+/// Where rrun-oci refuses on purpose what runc accepts (README, "rrun-oci:
+/// the OCI runtime"): runc warns about an unknown capability name and
+/// drops it; rrun-oci refuses the bundle, naming it, and keeps no state.
+#[test]
+fn an_unknown_capability_is_refused_where_runc_ignores_it() {
+    for rt in Runtime::both() {
+        let mut b = Bundle::new(&["true"]);
+        b.spec["process"]["capabilities"]["bounding"]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_NOPE"));
+        let (code, _, err) = rt.run(&b);
+        if rt.name() == "runc" {
+            assert_eq!(code, 0, "runc: {err}");
+            assert!(err.contains("CAP_NOPE"), "runc: {err}");
+            continue;
+        }
+        assert_ne!(code, 0, "rrun-oci ran a bundle with CAP_NOPE");
+        assert!(err.contains("CAP_NOPE"), "{err}");
+        assert_eq!(err.trim().lines().count(), 1, "{err}");
+        assert!(
+            std::fs::read_dir(rt.root.path()).unwrap().next().is_none(),
+            "state was left for the refused container"
+        );
+    }
 }
 
 #[test]

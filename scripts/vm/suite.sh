@@ -15,7 +15,7 @@ eq "the system booted clean (is-system-running)" running "$(systemctl is-system-
 # The walkthrough only when asked (RRUN_VM_WALKTHROUGH=1 scripts/test-vm.sh
 # leaves the word in ./options): under software emulation the debug build
 # takes more than ten minutes to pull and unpack the database image alone.
-parts=(t-install.sh t-cgroup.sh t-oci.sh t-sdriver.sh)
+parts=(t-install.sh t-cgroup.sh t-oci.sh t-sdriver.sh t-callers.sh)
 grep -qw walkthrough options 2>/dev/null && parts+=(t-walkthrough.sh)
 for part in "${parts[@]}"; do
     say "== $part"

@@ -78,7 +78,7 @@ t "systemd: delete -f in the nested slice" rrun-oci delete -f oci-pod
 cases=(memory_limit_is_enforced pids_limit_stops_a_fork_bomb delete_force_leaves_no_mount_cgroup_or_process
     cgroup_namespace_hides_the_host_hierarchy_and_limits_show device_cgroup_denies_what_no_rule_allows
     cgroup_resources_reach_the_kernel cgroup_bind_without_a_cgroup_namespace_is_read_only
-    a_cgroup_with_someone_elses_processes_is_refused)
+    a_cgroup_with_someone_elses_processes_is_refused events_report_oom_kills_and_stats_as_runc_does)
 out=$(RRUN_BIN_DIR=/usr/local/bin RRUN_TEST_IMAGES=$PWD/timages timeout 600 bin/oci-tests --exact --test-threads 2 "${cases[@]}" 2>&1)
 echo "$out" | grep -E '^test |panicked|assert' | sed 's/^/    /'
 for c in "${cases[@]}"; do

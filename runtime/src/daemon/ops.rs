@@ -260,7 +260,7 @@ fn pidns_members(init: i32) -> Vec<i32> {
         .collect()
 }
 
-pub(super) fn clock_ticks() -> u64 {
+pub(crate) fn clock_ticks() -> u64 {
     // SAFETY: sysconf has no preconditions.
     let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
     if t > 0 {

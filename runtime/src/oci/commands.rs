@@ -495,7 +495,7 @@ fn kill_all_and_wait(c: &Saved, m: &AnyCgroupManager) -> Result<()> {
             let _ = kill(*p, Signal::SIGKILL);
         }
         // A paused container's processes die only once thawed.
-        if cgroups::frozen(&c.cgroup_path) {
+        if c.frozen(pids.first().map_or(c.pid, |p| p.as_raw())) {
             let _ = cgroups::freeze(m, false);
         }
         if state::alive(c.pid, c.start_time) {

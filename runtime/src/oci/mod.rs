@@ -5,6 +5,7 @@ mod args;
 mod commands;
 mod info;
 mod live;
+mod oom;
 pub mod state;
 mod supervise;
 
@@ -134,7 +135,7 @@ pub enum Command {
         resources: Option<PathBuf>,
         id: String,
     },
-    /// Print a container's resource usage as runc's stats events.
+    /// Print a container's resource usage and OOM kills as runc's events.
     Events {
         /// Print one event and exit.
         #[arg(long)]

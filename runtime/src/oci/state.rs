@@ -77,11 +77,26 @@ impl Saved {
         }
         if Self::dir(root, &self.id).join(FIFO).exists() {
             Status::Created
-        } else if crate::linux::cgroups::frozen(&self.cgroup_path) {
+        } else if self.frozen(self.pid) {
             Status::Paused
         } else {
             Status::Running
         }
+    }
+
+    /// Whether the container's cgroup is frozen (`pause`). A systemd-form
+    /// path (`slice:prefix:name`) names a unit, not a directory: the
+    /// cgroup is then the one `member`, a process of the container, is in.
+    pub fn frozen(&self, member: i32) -> bool {
+        use crate::linux::cgroups;
+        if !cgroups::is_systemd_form(&self.cgroup_path) {
+            return cgroups::frozen(&self.cgroup_path);
+        }
+        std::fs::read_to_string(format!("/proc/{member}/cgroup")).is_ok_and(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix("0::"))
+                .is_some_and(|rel| cgroups::frozen(Path::new(rel)))
+        })
     }
 
     pub fn oci(&self, status: Status) -> OciState<'_> {

@@ -25,7 +25,7 @@
 //! It must run before any async runtime or thread exists: it forks.
 
 pub mod logfile;
-mod oom;
+pub(crate) mod oom;
 
 use anyhow::{Context, Result};
 use serde::{Deserialize, Serialize};
