@@ -41,7 +41,7 @@ export RRUN_HOST=unix://$run/rrun.sock
 export RRUN_NO_AUTOSTART=1
 mkdir -p "$state" "$run"
 reg_pid='' stub_pid='' rrund_pid=''
-guard=rrun_demo_guard_$$  # its own: a test run may hold one at once
+. scripts/lib/guard.sh  # guard_up/guard_down: the network rule's table, rrun_demo_guard_<pid>
 # The demo daemon's nftables table and default bridge on the host: names
 # of its own, from its data root (README, "Several rrund run side by
 # side"), so a rrund of the user's (`inet rrun`, `rrun0`) keeps its rules
@@ -72,17 +72,12 @@ cleanup() {
     fi
     [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null
     [ -n "$stub_pid" ] && kill "$stub_pid" 2>/dev/null
-    nft delete table inet "$guard" 2>/dev/null
+    guard_down
 }
 trap cleanup EXIT
 
 # The network rule: nothing the demo starts leaves through the uplink.
-nft delete table inet "$guard" 2>/dev/null || true
-nft add table inet "$guard"
-nft add chain inet "$guard" forward '{ type filter hook forward priority -300; policy accept; }'
-for dev in $(ip -o route show default | awk '{for (i=1;i<NF;i++) if ($i=="dev") print $(i+1)}' | sort -u); do
-    nft add rule inet "$guard" forward oifname "$dev" counter drop
-done
+guard_up demo
 
 say "a local registry on 127.0.0.1 as the docker.io mirror"
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')

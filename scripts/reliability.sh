@@ -20,15 +20,9 @@ export RRUN_TEST_IMAGES="${RRUN_TEST_IMAGES:-$PWD/.cache/images}"
 
 # The network rule, as in scripts/test.sh: nothing a test starts leaves
 # through the host's uplink.
-guard=rrun_reliability_guard_$$  # its own: another run may hold one at once
-cleanup_guard() { nft delete table inet "$guard" 2>/dev/null || true; }
-trap cleanup_guard EXIT
-cleanup_guard
-nft add table inet "$guard"
-nft add chain inet "$guard" forward '{ type filter hook forward priority -300; policy accept; }'
-for dev in $(ip -o route show default 2>/dev/null | awk '{for (i=1;i<NF;i++) if ($i=="dev") print $(i+1)}' | sort -u); do
-    nft add rule inet "$guard" forward oifname "$dev" counter drop
-done
+. scripts/lib/guard.sh
+trap guard_down EXIT
+guard_up reliability
 
 # Each family: one line per cargo test run, "<cargo args> [-- <exact test names>]".
 # The CVE tests that predate the suite are run from where they live.

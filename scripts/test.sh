@@ -18,16 +18,9 @@ command -v cargo >/dev/null || { echo "scripts/test.sh: cargo not found (install
 # The network rule: nothing a test starts may leave through the host's uplink.
 # One table of our own drops routed traffic out of the default-route interface;
 # it is removed however this script ends.
-guard=rrun_test_guard_$$  # its own: another run (or the demo) may hold one at once
-uplinks=$(ip -o route show default 2>/dev/null | awk '{for (i=1;i<NF;i++) if ($i=="dev") print $(i+1)}' | sort -u)
-cleanup_guard() { nft delete table inet "$guard" 2>/dev/null || true; }
-trap cleanup_guard EXIT
-cleanup_guard
-nft add table inet "$guard"
-nft add chain inet "$guard" forward '{ type filter hook forward priority -300; policy accept; }'
-for dev in $uplinks; do
-    nft add rule inet "$guard" forward oifname "$dev" counter drop
-done
+. scripts/lib/guard.sh
+trap guard_down EXIT
+guard_up test
 
 echo "== build"
 timeout 1800 cargo build --workspace --all-targets --locked

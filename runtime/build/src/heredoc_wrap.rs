@@ -80,7 +80,7 @@ fn after_json_array(args: &str) -> Option<&str> {
     }
 }
 
-fn classify(line: &str) -> RunLine<'_> {
+fn classify(line: &str, escape: char) -> RunLine<'_> {
     let t = line.trim_start();
     let Some(kw) = t.get(..3) else {
         return RunLine::Other;
@@ -98,10 +98,17 @@ fn classify(line: &str) -> RunLine<'_> {
     if !args.contains("<<") || markers(args).is_empty() {
         return RunLine::Other;
     }
+    // An exec form continued on the next line is whole only once joined
+    // (BuildKit joins first, and reads no heredoc in it): left as it is.
+    if args.starts_with('[') && line.trim_end().ends_with(escape) {
+        return RunLine::Other;
+    }
     if is_json_array(args) {
         return RunLine::ExecWithMarker;
     }
-    if after_json_array(args).is_some_and(|rest| !markers(rest).is_empty()) {
+    // `RUN ["cat"] <<EOF`; not `RUN [ "$X" ] && cat <<EOF`, a shell test
+    // that happens to be JSON.
+    if after_json_array(args).is_some_and(|rest| rest.trim_start().starts_with("<<")) {
         return RunLine::HeredocAfterExec;
     }
     if args.starts_with("<<") {
@@ -144,7 +151,7 @@ pub fn rewrite(text: &str, escape: char) -> Result<Rewritten, (usize, String)> {
         let found = if continued {
             RunLine::Other
         } else {
-            classify(line)
+            classify(line, escape)
         };
         continued = line.trim_end().ends_with(escape) && !line.trim_start().starts_with('#');
         let (flags, command) = match found {
@@ -189,6 +196,26 @@ pub fn rewrite(text: &str, escape: char) -> Result<Rewritten, (usize, String)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn exec_forms_split_over_lines_and_json_shaped_shell_tests_stay_as_written() {
+        let text = "FROM busybox\nRUN [\"sh\", \"-c\", \"cat <<EOF > /f\", \\\n  \"x\"]\nCMD x";
+        let r = rewrite(text, '\\').unwrap();
+        assert_eq!(r.text, text);
+        let text = "FROM busybox\nRUN [ \"$X\" ] && cat <<EOF > /f\nhi\nEOF\nCMD x";
+        let r = rewrite(text, '\\').unwrap();
+        assert!(
+            r.text.contains("<<'"),
+            "rewritten as a late heredoc: {}",
+            r.text
+        );
+        assert_eq!(
+            rewrite("FROM busybox\nRUN [\"cat\"] <<EOF\nhi\nEOF", '\\')
+                .unwrap_err()
+                .0,
+            2
+        );
+    }
 
     #[test]
     fn a_late_heredoc_becomes_part_of_a_script() {

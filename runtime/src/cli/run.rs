@@ -28,7 +28,7 @@ pub struct RunArgs {
     pub rm: bool,
     #[arg(long)]
     pub name: Option<String>,
-    /// Set platform if server is multi-platform capable (this host's only).
+    /// Set platform if server is multi-platform capable.
     #[arg(long)]
     pub platform: Option<String>,
     /// Set environment variables.
@@ -155,9 +155,14 @@ pub fn create(c: &Client, a: &RunArgs) -> Result<String> {
     let created: ContainerCreateResponse = match c.post_json(&path, &body) {
         Ok(r) => r.json()?,
         Err(e) => {
-            let missing = e
-                .downcast_ref::<client::ApiError>()
-                .is_some_and(|api| api.status == 404 && api.message.starts_with("No such image"));
+            // Missing, or here for another platform than `--platform`'s.
+            let missing = e.downcast_ref::<client::ApiError>().is_some_and(|api| {
+                api.status == 404
+                    && (api.message.starts_with("No such image")
+                        || api
+                            .message
+                            .contains("does not match the specified platform"))
+            });
             if !missing {
                 return Err(e);
             }

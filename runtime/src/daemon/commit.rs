@@ -87,9 +87,10 @@ fn run_config(c: &store::Container, r: &CommitRequest) -> ApiResult<ImageRunConf
 }
 
 /// What the request's config leaves unset comes from the container's, as
-/// dockerd's commit merges them (daemon/commit.go): single values when
-/// empty, Env, Labels, ports and volumes key by key, and Cmd with the
-/// Entrypoint only when neither was given.
+/// dockerd's commit merges them (daemon/commit.go `merge`): single values
+/// when empty, Env, Labels, ports and volumes key by key, the Healthcheck
+/// field by field, and Cmd with the Entrypoint only when neither was given;
+/// Shell and OnBuild are the request's alone, as there.
 fn merge(mut new: ImageRunConfig, own: ImageRunConfig) -> ImageRunConfig {
     fn unset<T>(v: &Option<Vec<T>>) -> bool {
         v.as_ref().is_none_or(Vec::is_empty)
@@ -118,9 +119,26 @@ fn merge(mut new: ImageRunConfig, own: ImageRunConfig) -> ImageRunConfig {
     new.labels = fill(new.labels, own.labels);
     new.exposed_ports = fill(new.exposed_ports, own.exposed_ports);
     new.volumes = fill(new.volumes, own.volumes);
-    new.healthcheck = new.healthcheck.or(own.healthcheck);
-    new.shell = new.shell.or(own.shell);
-    new.on_build = new.on_build.or(own.on_build);
+    new.healthcheck = match (new.healthcheck, own.healthcheck) {
+        (Some(mut h), Some(o)) => {
+            let zero = |v: Option<i64>| v.unwrap_or(0) == 0;
+            if unset(&h.test) {
+                h.test = o.test;
+            }
+            for (mine, theirs) in [
+                (&mut h.interval, o.interval),
+                (&mut h.timeout, o.timeout),
+                (&mut h.start_period, o.start_period),
+                (&mut h.retries, o.retries),
+            ] {
+                if zero(*mine) {
+                    *mine = theirs;
+                }
+            }
+            Some(h)
+        }
+        (h, o) => h.or(o),
+    };
     new
 }
 

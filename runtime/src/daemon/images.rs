@@ -106,16 +106,18 @@ impl Daemon {
         Ok(history_of(&img))
     }
 
-    /// `create --platform`: an image here of another platform is refused
-    /// in dockerd's words (a missing one is the create's own 404, after
-    /// which the client pulls that platform).
+    /// `create --platform`: an image here of another platform is dockerd's
+    /// 404 in its words, after which a client pulls that platform, as for a
+    /// missing image (the create's own 404).
     pub fn check_image_platform(
         &self,
         name: &str,
         p: &rrun_image::manifest::Platform,
     ) -> ApiResult<()> {
-        let Ok(img) = find_image(&self.images, name) else {
-            return Ok(());
+        let img = match images::find_image(&self.images, name) {
+            Ok(img) => img,
+            Err(ImageError::NoSuchImage(_)) => return Ok(()),
+            Err(e) => return Err(image_err(e)),
         };
         let c = &img.config;
         let variant_differs = matches!((&c.variant, &p.variant), (Some(a), Some(b)) if a != b);
