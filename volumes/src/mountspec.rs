@@ -309,7 +309,7 @@ fn parse_bool(key: &str, value: Option<&str>) -> Result<bool, SpecError> {
 /// Docker's rendering of a tmpfs size: the largest unit dividing it.
 fn tmpfs_size_option(bytes: u64) -> String {
     for (suffix, divisor) in [("g", 1u64 << 30), ("m", 1 << 20), ("k", 1 << 10)] {
-        if bytes % divisor == 0 {
+        if bytes.is_multiple_of(divisor) {
             return format!("size={}{suffix}", bytes / divisor);
         }
     }

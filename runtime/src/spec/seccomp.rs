@@ -165,7 +165,7 @@ mod tests {
         ctx.export_bpf(&f).unwrap();
         let bpf_len = f.metadata().unwrap().len();
         // struct sock_filter is 8 bytes; a real program has several.
-        assert!(bpf_len >= 8 * 4 && bpf_len % 8 == 0, "{bpf_len}");
+        assert!(bpf_len >= 8 * 4 && bpf_len.is_multiple_of(8), "{bpf_len}");
         assert_eq!(
             ctx.get_act_default().unwrap(),
             ScmpAction::Errno(libc::EPERM)
