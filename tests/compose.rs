@@ -958,3 +958,81 @@ fn events_and_logs_follow() {
     let _ = events.wait();
     ok(&d, dir, &p, &["down", "-t", "1"]);
 }
+
+/// `curl` with a timeout: the registry's own answer, bypassing rrund.
+fn curl(url: &str) -> String {
+    let args = ["-sS", "--max-time", "20", url];
+    let out = common::run_timeout(30, Path::new("curl"), &args, None);
+    assert!(out.status.success(), "curl {url}: {}", text(&out.stderr));
+    text(&out.stdout)
+}
+
+/// `push` as Compose v2 does it, to a real registry on 127.0.0.1: the
+/// images of services with both `build:` and `image:` go up, the others are
+/// "Skipped" (busybox is not sent anywhere); the pushed image, removed
+/// locally, comes back through `pull` as the same image. A registry that
+/// is not there fails `push` naming the service, unless
+/// `--ignore-push-failures`.
+#[test]
+fn push_to_a_registry_and_pull_back() {
+    let reg = common::Registry::start();
+    let d = Daemon::start();
+    d.load_busybox();
+    let proj = tempfile::tempdir().unwrap();
+    let dir = proj.path();
+    std::fs::create_dir(dir.join("app")).unwrap();
+    std::fs::write(
+        dir.join("app/Dockerfile"),
+        "FROM busybox\nRUN echo pushed-by-compose > /built\n",
+    )
+    .unwrap();
+    let p = unique("push");
+    let image = format!("{}/{p}/app:1", reg.host());
+    let gone = format!("127.0.0.1:{}/{p}/gone:1", common::free_port());
+    let file = format!(
+        "services:\n  app:\n    build: ./app\n    image: {image}\n    command: [cat, /built]\n  \
+         plain:\n    image: busybox\n  unnamed:\n    build: ./app\n  \
+         nowhere:\n    build: ./app\n    image: {gone}\n    profiles: [broken]\n"
+    );
+    std::fs::write(dir.join("compose.yaml"), file).unwrap();
+
+    ok(&d, dir, &p, &["build", "app"]);
+    let id = d.ok(&["image", "inspect", "-f", "{{.Id}}", &image]);
+    let out = compose(&d, dir, &p, &["push"]);
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{}{err}", text(&out.stdout));
+    assert!(err.contains(" plain Skipped"), "{err}");
+    assert!(err.contains(" unnamed Skipped"), "{err}");
+    assert!(text(&out.stdout).contains("1: digest: sha256:"), "{out:?}");
+    let catalog = curl(&format!("http://{}/v2/_catalog", reg.host()));
+    assert_eq!(
+        catalog.trim(),
+        format!("{{\"repositories\":[\"{p}/app\"]}}"),
+        "only the built image went up"
+    );
+    let tags = curl(&format!("http://{}/v2/{p}/app/tags/list", reg.host()));
+    assert!(tags.contains("\"1\""), "{tags}");
+
+    // Removed here, pulled back from the registry: the same image, which
+    // runs (no build: `run` finds it present).
+    d.ok(&["rmi", &image]);
+    ok(&d, dir, &p, &["pull", "app"]);
+    assert_eq!(d.ok(&["image", "inspect", "-f", "{{.Id}}", &image]), id);
+    let out = ok(&d, dir, &p, &["run", "--rm", "-T", "app"]);
+    assert_eq!(out, "pushed-by-compose\n");
+
+    // A registry nobody listens on: one line naming the service, exit 1;
+    // with --ignore-push-failures a warning and exit 0.
+    let broken = ["--profile", "broken"];
+    ok(&d, dir, &p, &[&broken[..], &["build", "nowhere"]].concat());
+    let out = compose(&d, dir, &p, &[&broken[..], &["push", "nowhere"]].concat());
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("push service \"nowhere\""), "{err}");
+    let push = ["push", "--ignore-push-failures", "nowhere"];
+    let out = compose(&d, dir, &p, &[&broken[..], &push[..]].concat());
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains("WARN: push service \"nowhere\""), "{err}");
+    ok(&d, dir, &p, &["down", "--rmi", "all"]);
+}

@@ -73,7 +73,7 @@ pub enum ComposeCmd {
     /// Pull service images.
     Pull(PullArgs),
     /// Push service images.
-    Push(Services),
+    Push(PushArgs),
     /// Build or rebuild services.
     Build(BuildArgs),
     /// Receive real time events from containers.
@@ -328,6 +328,20 @@ pub struct PullArgs {
     /// Ignore images that can be built.
     #[arg(long)]
     pub ignore_buildable: bool,
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Push what it can and ignore images with failures.
+    #[arg(long)]
+    pub ignore_push_failures: bool,
+    /// Also push images of services declared as dependencies.
+    #[arg(long)]
+    pub include_deps: bool,
+    /// Push without printing progress information.
+    #[arg(short, long)]
+    pub quiet: bool,
     pub services: Vec<String>,
 }
 

@@ -112,7 +112,7 @@ fn dispatch(c: &Client, a: &ComposeArgs) -> Result<i32> {
         C::Run(x) => exec::run(c, &load(a, std::slice::from_ref(&x.service))?, x),
         C::Build(x) => images::build(c, &load(a, &x.services)?, x),
         C::Pull(x) => images::pull(c, &load(a, &x.services)?, x),
-        C::Push(x) => images::push(c, &load(a, &x.services)?, &x.services),
+        C::Push(x) => images::push(c, &load(a, &x.services)?, x),
         C::Down(x) => down::down(c, &load_or_name(a)?, x),
         C::Ps(x) => listing::ps(c, &load_or_name(a)?, x),
         C::Images(x) => listing::images(c, &load_or_name(a)?, x),
