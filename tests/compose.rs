@@ -1036,3 +1036,67 @@ fn push_to_a_registry_and_pull_back() {
     assert!(err.contains("WARN: push service \"nowhere\""), "{err}");
     ok(&d, dir, &p, &["down", "--rmi", "all"]);
 }
+
+/// File-based `secrets:` (under `/run/secrets/<name>`, or a `target:`) and
+/// `configs:` (under `/<name>`), read-only; a network of the file with its
+/// own `ipam` subnet, a fixed `ipv4_address` and an alias another service
+/// reaches.
+#[test]
+fn secrets_configs_and_a_fixed_address() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let proj = tempfile::tempdir().unwrap();
+    let dir = proj.path();
+    std::fs::write(dir.join("db_pass.txt"), "s3cret\n").unwrap();
+    std::fs::write(dir.join("api.key"), "key-123\n").unwrap();
+    std::fs::write(dir.join("app.conf"), "level=debug\n").unwrap();
+    std::fs::write(
+        dir.join("compose.yaml"),
+        format!(
+            r#"services:
+  app:
+    image: busybox
+    command: ["sh", "-c", "{IDLE}"]
+    secrets: [db_pass, {{source: api_key, target: /etc/api.key}}]
+    configs: [app_conf]
+    networks:
+      back:
+        ipv4_address: 172.31.79.10
+        aliases: [backend-app]
+  probe:
+    image: busybox
+    command: ["sh", "-c", "{IDLE}"]
+    networks: [back]
+networks:
+  back:
+    ipam:
+      config: [{{subnet: 172.31.79.0/24}}]
+secrets:
+  db_pass: {{file: ./db_pass.txt}}
+  api_key: {{file: ./api.key}}
+configs:
+  app_conf: {{file: ./app.conf}}
+"#
+        ),
+    )
+    .unwrap();
+    let p = unique("sec");
+    ok(&d, dir, &p, &["up", "-d"]);
+    let cat = |path: &str| ok(&d, dir, &p, &["exec", "-T", "app", "cat", path]);
+    assert_eq!(cat("/run/secrets/db_pass"), "s3cret\n");
+    assert_eq!(cat("/etc/api.key"), "key-123\n");
+    assert_eq!(cat("/app_conf"), "level=debug\n");
+    let write = ["exec", "-T", "app", "sh", "-c", "echo x > /run/secrets/db_pass"];
+    let out = compose(&d, dir, &p, &write);
+    assert!(!out.status.success(), "a secret is read-only");
+    assert_eq!(std::fs::read_to_string(dir.join("db_pass.txt")).unwrap(), "s3cret\n");
+
+    let v = inspect(&d, &format!("{p}-app-1"));
+    let net = &v["NetworkSettings"]["Networks"][format!("{p}_back")];
+    assert_eq!(net["IPAddress"], "172.31.79.10", "{net}");
+    let ping = ["exec", "-T", "probe", "ping", "-c", "1", "-W", "5", "backend-app"];
+    let out = ok(&d, dir, &p, &ping);
+    assert!(out.contains("172.31.79.10"), "{out}");
+    ok(&d, dir, &p, &["down", "-t", "1"]);
+    assert_eq!(ok(&d, dir, &p, &["ps", "-a", "-q"]), "");
+}
