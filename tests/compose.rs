@@ -912,20 +912,7 @@ fn events_and_logs_follow() {
     .unwrap();
     let p = unique("ev");
     ok(&d, dir, &p, &["up", "-d"]);
-    let spawn = |args: &[&str], out: &tempfile::NamedTempFile| {
-        std::process::Command::new("timeout")
-            .args(["-k", "5", "60"])
-            .arg(common::bin("rrun"))
-            .args(["-H", &d.host(), "compose", "--project-directory"])
-            .arg(dir)
-            .args(["-p", &p])
-            .args(args)
-            .env("RRUN_NO_AUTOSTART", "1")
-            .stdout(out.reopen().unwrap())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap()
-    };
+    let spawn = |args: &[&str], out: &tempfile::NamedTempFile| spawn(&d, dir, &p, args, out);
     let (ev_out, logs_out) = (
         tempfile::NamedTempFile::new().unwrap(),
         tempfile::NamedTempFile::new().unwrap(),
@@ -957,6 +944,98 @@ fn events_and_logs_follow() {
     let _ = events.kill();
     let _ = events.wait();
     ok(&d, dir, &p, &["down", "-t", "1"]);
+}
+
+/// `rrun compose ARGS…` in the background (60 s at most), its standard
+/// output into `out`.
+fn spawn(
+    d: &Daemon,
+    dir: &Path,
+    project: &str,
+    args: &[&str],
+    out: &tempfile::NamedTempFile,
+) -> std::process::Child {
+    std::process::Command::new("timeout")
+        .args(["-k", "5", "60"])
+        .arg(common::bin("rrun"))
+        .args(["-H", &d.host(), "compose", "--project-directory"])
+        .arg(dir)
+        .args(["-p", project])
+        .args(args)
+        .env("RRUN_NO_AUTOSTART", "1")
+        .stdout(out.reopen().unwrap())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap()
+}
+
+/// A container its restart policy brings back is followed again, as
+/// Compose v2 reattaches: by `logs -f`, and by an attached `up`, which
+/// tells each exit and does not take a restart for the end (nor, with
+/// `--abort-on-container-exit`, for a reason to stop).
+#[test]
+fn restarted_containers_are_followed_again() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let proj = tempfile::tempdir().unwrap();
+    let dir = proj.path();
+    // Runs 1 and 2 fail after a second; run 3 stays up. The count is
+    // kept in a volume so each run knows its number.
+    let flaky = "n=$$(($$(cat /data/n 2>/dev/null || echo 0) + 1)); echo $$n > /data/n; \
+                 echo run-$$n; if [ $$n -lt 3 ]; then sleep 1; exit 2; fi";
+    std::fs::write(
+        dir.join("compose.yaml"),
+        format!(
+            "services:\n  flaky:\n    image: busybox\n    restart: on-failure\n    \
+             volumes: [count:/data]\n    command: [\"sh\", \"-c\", \"{flaky}; {IDLE}\"]\n  \
+             job:\n    image: busybox\n    profiles: [job]\n    \
+             command: [\"sh\", \"-c\", \"sleep 8; echo job-done\"]\nvolumes:\n  count:\n"
+        ),
+    )
+    .unwrap();
+    let p = unique("rst");
+    let read = |f: &tempfile::NamedTempFile| std::fs::read_to_string(f.path()).unwrap();
+
+    ok(&d, dir, &p, &["up", "-d"]);
+    let out = tempfile::NamedTempFile::new().unwrap();
+    let mut logs = spawn(&d, dir, &p, &["logs", "-f", "--no-color"], &out);
+    wait_for("run 3 through logs -f", Duration::from_secs(30), || {
+        let t = read(&out);
+        (t.contains("flaky-1  | run-1") && t.contains("flaky-1  | run-3")).then_some(())
+    });
+    assert!(logs.try_wait().unwrap().is_none(), "logs -f still follows");
+    ok(&d, dir, &p, &["stop", "-t", "1"]);
+    let ended = wait_for("logs -f to end", Duration::from_secs(20), || {
+        logs.try_wait().unwrap()
+    });
+    assert!(ended.success());
+    ok(&d, dir, &p, &["down", "-v", "-t", "1"]);
+
+    let up = [
+        "--profile",
+        "job",
+        "up",
+        "--abort-on-container-exit",
+        "--exit-code-from",
+        "job",
+        "-t",
+        "1",
+    ];
+    let out = compose(&d, dir, &p, &up);
+    let t = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{t}{}", text(&out.stderr));
+    let at = |line: &str| {
+        t.find(line)
+            .unwrap_or_else(|| panic!("no `{line}` in:\n{t}"))
+    };
+    assert!(at("flaky-1  | run-1") < at("flaky-1 exited with code 2"));
+    assert!(at("flaky-1  | run-3") < at("job-1    | job-done"), "{t}");
+    assert_eq!(t.matches("flaky-1 exited with code 2").count(), 2, "{t}");
+    assert!(
+        at("job-1    | job-done") < at("job-1 exited with code 0"),
+        "{t}"
+    );
+    ok(&d, dir, &p, &["--profile", "job", "down", "-v", "-t", "1"]);
 }
 
 /// `curl` with a timeout: the registry's own answer, bypassing rrund.
@@ -1086,15 +1165,35 @@ configs:
     assert_eq!(cat("/run/secrets/db_pass"), "s3cret\n");
     assert_eq!(cat("/etc/api.key"), "key-123\n");
     assert_eq!(cat("/app_conf"), "level=debug\n");
-    let write = ["exec", "-T", "app", "sh", "-c", "echo x > /run/secrets/db_pass"];
+    let write = [
+        "exec",
+        "-T",
+        "app",
+        "sh",
+        "-c",
+        "echo x > /run/secrets/db_pass",
+    ];
     let out = compose(&d, dir, &p, &write);
     assert!(!out.status.success(), "a secret is read-only");
-    assert_eq!(std::fs::read_to_string(dir.join("db_pass.txt")).unwrap(), "s3cret\n");
+    assert_eq!(
+        std::fs::read_to_string(dir.join("db_pass.txt")).unwrap(),
+        "s3cret\n"
+    );
 
     let v = inspect(&d, &format!("{p}-app-1"));
     let net = &v["NetworkSettings"]["Networks"][format!("{p}_back")];
     assert_eq!(net["IPAddress"], "172.31.79.10", "{net}");
-    let ping = ["exec", "-T", "probe", "ping", "-c", "1", "-W", "5", "backend-app"];
+    let ping = [
+        "exec",
+        "-T",
+        "probe",
+        "ping",
+        "-c",
+        "1",
+        "-W",
+        "5",
+        "backend-app",
+    ];
     let out = ok(&d, dir, &p, &ping);
     assert!(out.contains("172.31.79.10"), "{out}");
     ok(&d, dir, &p, &["down", "-t", "1"]);
