@@ -795,6 +795,30 @@ fn wait_recreate_and_the_small_commands() {
     ok(&d, dir, &p, &["rm", "-f"]);
     assert_eq!(ok(&d, dir, &p, &["ps", "-a", "-q"]), "");
     ok(&d, dir, &p, &["down"]);
+
+    // `version` as Compose v2 prints it, the label's version; no daemon.
+    let label = inspect_label_version(&d, dir, &p);
+    let version = |args: &[&str]| {
+        let mut full = vec!["-H", "unix:///nonexistent/rrun.sock", "compose", "version"];
+        full.extend_from_slice(args);
+        let out = common::run_timeout(20, &common::bin("rrun"), &full, None);
+        assert!(out.status.success(), "{}", text(&out.stderr));
+        text(&out.stdout)
+    };
+    assert_eq!(version(&["--short"]), format!("{label}\n"));
+    let json: serde_json::Value = serde_json::from_str(&version(&["--format", "json"])).unwrap();
+    assert_eq!(json["version"], format!("v{label}"));
+    let pretty = version(&[]);
+    assert!(pretty.starts_with(&format!("rrun compose version v{label} ")), "{pretty}");
+}
+
+/// The `com.docker.compose.version` label `create` puts on a container.
+fn inspect_label_version(d: &Daemon, dir: &Path, p: &str) -> String {
+    ok(d, dir, p, &["create"]);
+    let v = inspect(d, &format!("{p}-web-1"));
+    ok(d, dir, p, &["down"]);
+    let label = &v["Config"]["Labels"]["com.docker.compose.version"];
+    label.as_str().unwrap_or_else(|| panic!("{v}")).to_string()
 }
 
 /// On a terminal: the resource lines as Compose v2 draws them, coloured
