@@ -809,7 +809,10 @@ fn wait_recreate_and_the_small_commands() {
     let json: serde_json::Value = serde_json::from_str(&version(&["--format", "json"])).unwrap();
     assert_eq!(json["version"], format!("v{label}"));
     let pretty = version(&[]);
-    assert!(pretty.starts_with(&format!("rrun compose version v{label} ")), "{pretty}");
+    assert!(
+        pretty.starts_with(&format!("rrun compose version v{label} ")),
+        "{pretty}"
+    );
 }
 
 /// The `com.docker.compose.version` label `create` puts on a container.
@@ -1140,8 +1143,9 @@ fn push_to_a_registry_and_pull_back() {
     ok(&d, dir, &p, &["down", "--rmi", "all"]);
 }
 
-/// File-based `secrets:` (under `/run/secrets/<name>`, or a `target:`) and
-/// `configs:` (under `/<name>`), read-only; a network of the file with its
+/// `secrets:` (under `/run/secrets/<name>`, or a `target:`) and `configs:`
+/// (under `/<name>`): files bound read-only, `environment:` and `content:`
+/// sources written into the container with their mode; a network of the file with its
 /// own `ipam` subnet, a fixed `ipv4_address` and an alias another service
 /// reaches.
 #[test]
@@ -1153,6 +1157,7 @@ fn secrets_configs_and_a_fixed_address() {
     std::fs::write(dir.join("db_pass.txt"), "s3cret\n").unwrap();
     std::fs::write(dir.join("api.key"), "key-123\n").unwrap();
     std::fs::write(dir.join("app.conf"), "level=debug\n").unwrap();
+    std::fs::write(dir.join(".env"), "API_TOKEN=tok-456\nLEVEL=warn\n").unwrap();
     std::fs::write(
         dir.join("compose.yaml"),
         format!(
@@ -1160,8 +1165,8 @@ fn secrets_configs_and_a_fixed_address() {
   app:
     image: busybox
     command: ["sh", "-c", "{IDLE}"]
-    secrets: [db_pass, {{source: api_key, target: /etc/api.key}}]
-    configs: [app_conf]
+    secrets: [db_pass, {{source: api_key, target: /etc/api.key}}, token]
+    configs: [app_conf, {{source: inline, target: /etc/inline.conf, mode: 0440}}]
     networks:
       back:
         ipv4_address: 172.31.79.10
@@ -1170,6 +1175,7 @@ fn secrets_configs_and_a_fixed_address() {
     image: busybox
     command: ["sh", "-c", "{IDLE}"]
     networks: [back]
+    secrets: [token]
 networks:
   back:
     ipam:
@@ -1177,8 +1183,10 @@ networks:
 secrets:
   db_pass: {{file: ./db_pass.txt}}
   api_key: {{file: ./api.key}}
+  token: {{environment: API_TOKEN}}
 configs:
   app_conf: {{file: ./app.conf}}
+  inline: {{content: "level=${{LEVEL}}"}}
 "#
         ),
     )
@@ -1189,6 +1197,36 @@ configs:
     assert_eq!(cat("/run/secrets/db_pass"), "s3cret\n");
     assert_eq!(cat("/etc/api.key"), "key-123\n");
     assert_eq!(cat("/app_conf"), "level=debug\n");
+    // From a variable and from `content:`: written into the container.
+    assert_eq!(cat("/run/secrets/token"), "tok-456");
+    assert_eq!(cat("/etc/inline.conf"), "level=warn");
+    let mode = [
+        "exec",
+        "-T",
+        "app",
+        "stat",
+        "-c",
+        "%a %u",
+        "/etc/inline.conf",
+        "/run/secrets/token",
+    ];
+    assert_eq!(ok(&d, dir, &p, &mode), "440 0\n444 0\n");
+    let run = ["run", "--rm", "-T", "probe", "cat", "/run/secrets/token"];
+    assert_eq!(ok(&d, dir, &p, &run), "tok-456");
+    // The variable missing: one line, and nothing made.
+    let other = format!("{p}x");
+    std::fs::write(dir.join("empty.env"), "").unwrap();
+    let out = compose(&d, dir, &other, &["--env-file", "empty.env", "up", "-d"]);
+    let err = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "secret \"token\" of service \"app\": environment variable API_TOKEN is not set"
+        ),
+        "{err}"
+    );
+    let nets = d.ok(&["network", "ls", "--format", "{{.Name}}"]);
+    assert!(!nets.contains(&other), "{nets}");
     let write = [
         "exec",
         "-T",

@@ -112,6 +112,7 @@ pub fn run(c: &Client, p: &Project, a: &RunArgs) -> Result<i32> {
     };
     let term = !a.no_tty && !a.detach && tty::stdin_is_tty();
     let mut body = create_body(p, s, &inst)?;
+    let files = super::inject::archive(p, s)?;
     if !a.command.is_empty() {
         body.cmd = Some(a.command.clone());
     }
@@ -147,6 +148,7 @@ pub fn run(c: &Client, p: &Project, a: &RunArgs) -> Result<i32> {
     let created: ContainerCreateResponse = c
         .post_json(&url("/containers/create", &q)?, &body)?
         .json()?;
+    super::inject::put(c, &created.id, files)?;
     if a.detach {
         start(c, &created.id)?;
         println!("{name}");

@@ -17,6 +17,7 @@ pub mod down;
 pub mod exec;
 pub mod images;
 pub mod info;
+pub mod inject;
 pub mod labels;
 pub mod lifecycle;
 pub mod listing;

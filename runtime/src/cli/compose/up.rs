@@ -13,7 +13,7 @@ use super::args::{CreateArgs, UpArgs};
 use super::plan::{self, plan_up, Plan, UpOptions};
 use super::state::{self, Current};
 use super::status::Status;
-use super::{images, logs, parallel, wait};
+use super::{images, inject, logs, parallel, wait};
 
 /// `--scale svc=N` (repeatable).
 pub fn parse_scale(flags: &[String], p: &Project) -> Result<HashMap<String, u32>> {
@@ -58,6 +58,11 @@ fn converge(
     let selected: Vec<String> = plan::select(p, &o.services, o.no_deps)?
         .into_iter()
         .collect();
+    // A secret from a variable that is not set: said before anything is
+    // made.
+    for name in &selected {
+        inject::archive(p, &p.services[name])?;
+    }
     images::ensure(c, p, &selected, a.build)?;
     let mut cur = state::read(c, &p.name)?;
     let refs: Vec<String> = selected
