@@ -319,17 +319,38 @@ fn one_off(d: &Daemon, dir: &Path, p: &str, port: u16) {
     assert!(name.starts_with(&format!("{p}-app-run-")), "{name}");
     let v = inspect(d, name);
     assert_eq!(v["Config"]["Labels"]["com.docker.compose.oneoff"], "True");
-    let page = wait_for(
-        "the one-off's published port",
-        Duration::from_secs(20),
-        || {
-            let url = format!("http://127.0.0.1:{port}/");
-            let o = d.net.exec(10, &["busybox", "wget", "-qO-", &url]);
-            o.status.success().then(|| text(&o.stdout))
-        },
-    );
-    assert_eq!(page, "one-off\n");
+    let page = |port: u16| {
+        wait_for(
+            "the one-off's published port",
+            Duration::from_secs(20),
+            || {
+                let url = format!("http://127.0.0.1:{port}/");
+                let o = d.net.exec(10, &["busybox", "wget", "-qO-", &url]);
+                o.status.success().then(|| text(&o.stdout))
+            },
+        )
+    };
+    assert_eq!(page(port), "one-off\n");
     d.ok(&["rm", "-f", name]);
+    // `-p` and `-l` of run: a port of its own, a label.
+    let publish = format!("127.0.0.1:{}:8080", port + 1);
+    let env = "GREETING=published";
+    let args = [
+        "run",
+        "-d",
+        "--no-deps",
+        "-p",
+        &publish,
+        "-l",
+        "team=web",
+        "-e",
+        env,
+        "app",
+    ];
+    let name = ok(d, dir, p, &args).trim().to_string();
+    assert_eq!(inspect(d, &name)["Config"]["Labels"]["team"], "web");
+    assert_eq!(page(port + 1), "published\n");
+    d.ok(&["rm", "-f", &name]);
     // `up` starts the stopped containers again, the same ones.
     let app_id = id_of(d, &format!("{p}-app-1"));
     ok(d, dir, p, &["up", "-d"]);
@@ -1076,7 +1097,8 @@ fn curl(url: &str) -> String {
 /// `push` as Compose v2 does it, to a real registry on 127.0.0.1: the
 /// images of services with both `build:` and `image:` go up, the others are
 /// "Skipped" (busybox is not sent anywhere); the pushed image, removed
-/// locally, comes back through `pull` as the same image. A registry that
+/// locally, comes back through `pull` (and `up --pull always`) as the same
+/// image. A registry that
 /// is not there fails `push` naming the service, unless
 /// `--ignore-push-failures`.
 #[test]
@@ -1126,6 +1148,24 @@ fn push_to_a_registry_and_pull_back() {
     assert_eq!(d.ok(&["image", "inspect", "-f", "{{.Id}}", &image]), id);
     let out = ok(&d, dir, &p, &["run", "--rm", "-T", "app"]);
     assert_eq!(out, "pushed-by-compose\n");
+    // `up --pull always` pulls a present image too; `--no-start` creates
+    // and starts nothing.
+    let out = compose(
+        &d,
+        dir,
+        &p,
+        &["up", "--no-start", "--pull", "always", "app"],
+    );
+    let err = text(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains(" app Pulling"), "{err}");
+    let ps = ok(
+        &d,
+        dir,
+        &p,
+        &["ps", "-a", "--format", "{{.Name}} {{.State}}"],
+    );
+    assert_eq!(ps, format!("{p}-app-1 created\n"));
 
     // A registry nobody listens on: one line naming the service, exit 1;
     // with --ignore-push-failures a warning and exit 0.

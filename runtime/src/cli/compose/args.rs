@@ -119,6 +119,10 @@ pub struct CreateArgs {
     /// Scale SERVICE to NUM instances (SERVICE=NUM).
     #[arg(long)]
     pub scale: Vec<String>,
+    /// Pull image before running: always, missing or never (over each
+    /// service's pull_policy).
+    #[arg(long, value_parser = ["always", "missing", "never"])]
+    pub pull: Option<String>,
     pub services: Vec<String>,
 }
 
@@ -129,6 +133,9 @@ pub struct UpArgs {
     /// Detached mode: run containers in the background.
     #[arg(short, long)]
     pub detach: bool,
+    /// Don't start the services after creating them.
+    #[arg(long, conflicts_with_all = ["detach", "wait"])]
+    pub no_start: bool,
     /// Don't start linked services.
     #[arg(long)]
     pub no_deps: bool,
@@ -259,6 +266,12 @@ pub struct RunArgs {
     /// Run command with the service's ports enabled and mapped to the host.
     #[arg(long)]
     pub service_ports: bool,
+    /// Publish a container's port(s) to the host.
+    #[arg(short, long)]
+    pub publish: Vec<String>,
+    /// Add or override a label.
+    #[arg(short, long)]
+    pub label: Vec<String>,
     /// Don't start linked services.
     #[arg(long)]
     pub no_deps: bool,

@@ -74,14 +74,21 @@ fn build_one(c: &Client, p: &Project, s: &Service, a: Option<&BuildArgs>) -> Res
     Ok(())
 }
 
-/// Makes sure every named service's image is there.
-pub fn ensure(c: &Client, p: &Project, services: &[String], build: bool) -> Result<()> {
+/// Makes sure every named service's image is there; `pull` (`up --pull`)
+/// over the services' `pull_policy`.
+pub fn ensure(
+    c: &Client,
+    p: &Project,
+    services: &[String],
+    build: bool,
+    pull: Option<&str>,
+) -> Result<()> {
     for name in services {
         let Some(s) = p.services.get(name) else {
             continue;
         };
         let image = image_of(&p.name, s);
-        let policy = s.pull_policy.as_deref().unwrap_or("missing");
+        let policy = pull.or(s.pull_policy.as_deref()).unwrap_or("missing");
         if s.build.is_some() && (build || policy == "build" || !present(c, &image)) {
             build_one(c, p, s, None)?;
         } else if policy == "always" || (policy != "never" && !present(c, &image)) {

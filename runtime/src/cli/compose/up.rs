@@ -63,7 +63,7 @@ fn converge(
     for name in &selected {
         inject::archive(p, &p.services[name])?;
     }
-    images::ensure(c, p, &selected, a.build)?;
+    images::ensure(c, p, &selected, a.build, a.pull.as_deref())?;
     let mut cur = state::read(c, &p.name)?;
     let refs: Vec<String> = selected
         .iter()
@@ -88,7 +88,7 @@ pub fn create(c: &Client, p: &Project, a: &CreateArgs) -> Result<i32> {
 }
 
 pub fn up(c: &Client, p: &Project, a: &UpArgs) -> Result<i32> {
-    let o = options(&a.create, p, a.no_deps, true)?;
+    let o = options(&a.create, p, a.no_deps, !a.no_start)?;
     let since = chrono::Utc::now().timestamp();
     let (_, _, ids) = converge(c, p, &a.create, &o, a.timeout)?;
     if a.wait {
@@ -98,7 +98,7 @@ pub fn up(c: &Client, p: &Project, a: &UpArgs) -> Result<i32> {
         }
         return Ok(0);
     }
-    if a.detach {
+    if a.detach || a.no_start {
         return Ok(0);
     }
     let attach = logs::Attached {
