@@ -1301,3 +1301,107 @@ configs:
     ok(&d, dir, &p, &["down", "-t", "1"]);
     assert_eq!(ok(&d, dir, &p, &["ps", "-a", "-q"]), "");
 }
+
+/// The service keys users write besides the seed's, each where `docker
+/// inspect` shows it on the container (and a few as the process sees
+/// them): a key the engine dropped would fail here.
+#[test]
+fn the_other_service_keys_reach_the_container() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let proj = tempfile::tempdir().unwrap();
+    let dir = proj.path();
+    std::fs::write(
+        dir.join("compose.yaml"),
+        format!(
+            r#"services:
+  all:
+    image: busybox
+    platform: linux/amd64
+    entrypoint: ["sh", "-c"]
+    command: ["{IDLE}"]
+    user: "1000:1000"
+    working_dir: /tmp
+    hostname: every-key
+    labels: {{team: core}}
+    restart: unless-stopped
+    healthcheck: {{disable: true}}
+    expose: ["9000"]
+    dns: [192.0.2.53]
+    dns_search: [example.test]
+    cap_add: [NET_ADMIN]
+    cap_drop: [MKNOD]
+    read_only: true
+    tmpfs: [/scratch]
+    ulimits: {{nofile: {{soft: 1024, hard: 2048}}}}
+    sysctls: {{net.core.somaxconn: "511"}}
+    shm_size: 32m
+    init: true
+    stop_signal: SIGUSR1
+    stop_grace_period: 7s
+    mem_limit: 64m
+    cpus: 0.5
+    pids_limit: 99
+    devices: ["/dev/null:/dev/blackhole"]
+    logging: {{driver: json-file, options: {{max-size: 1m}}}}
+    stdin_open: true
+    tty: true
+  priv:
+    image: busybox
+    command: ["sh", "-c", "{IDLE}"]
+    privileged: true
+    deploy: {{resources: {{limits: {{memory: 48m, pids: 50}}}}}}
+"#
+        ),
+    )
+    .unwrap();
+    let p = unique("keys");
+    ok(&d, dir, &p, &["up", "-d"]);
+    let v = inspect(&d, &format!("{p}-all-1"));
+    let (c, h) = (&v["Config"], &v["HostConfig"]);
+    assert_eq!(c["Entrypoint"], serde_json::json!(["sh", "-c"]), "{c}");
+    assert_eq!(c["User"], "1000:1000");
+    assert_eq!(c["WorkingDir"], "/tmp");
+    assert_eq!(c["Hostname"], "every-key");
+    assert_eq!(c["Labels"]["team"], "core");
+    assert_eq!(h["RestartPolicy"]["Name"], "unless-stopped");
+    assert_eq!(c["Healthcheck"]["Test"], serde_json::json!(["NONE"]));
+    assert!(c["ExposedPorts"].get("9000/tcp").is_some(), "{c}");
+    assert_eq!(h["Dns"], serde_json::json!(["192.0.2.53"]));
+    assert_eq!(h["DnsSearch"], serde_json::json!(["example.test"]));
+    assert_eq!(h["CapAdd"], serde_json::json!(["NET_ADMIN"]));
+    assert_eq!(h["CapDrop"], serde_json::json!(["MKNOD"]));
+    assert_eq!(h["ReadonlyRootfs"], true);
+    assert!(h["Tmpfs"].get("/scratch").is_some(), "{h}");
+    let nofile = serde_json::json!([{"Name": "nofile", "Soft": 1024, "Hard": 2048}]);
+    assert_eq!(h["Ulimits"], nofile);
+    assert_eq!(h["Sysctls"]["net.core.somaxconn"], "511");
+    assert_eq!(h["ShmSize"], 32 << 20);
+    assert_eq!(h["Init"], true);
+    assert_eq!(c["StopSignal"], "SIGUSR1");
+    assert_eq!(c["StopTimeout"], 7);
+    assert_eq!(h["Memory"], 64 << 20);
+    assert_eq!(h["NanoCpus"], 500_000_000);
+    assert_eq!(h["PidsLimit"], 99);
+    assert_eq!(h["Devices"][0]["PathInContainer"], "/dev/blackhole");
+    assert_eq!(h["LogConfig"]["Type"], "json-file");
+    assert_eq!(h["LogConfig"]["Config"]["max-size"], "1m");
+    assert_eq!(c["OpenStdin"], true);
+    assert_eq!(c["Tty"], true);
+    // As the process sees them.
+    let sh = |script: &str| ok(&d, dir, &p, &["exec", "-T", "all", "sh", "-c", script]);
+    assert_eq!(
+        sh("id -u; ulimit -n; cat /proc/sys/net/core/somaxconn"),
+        "1000\n1024\n511\n"
+    );
+    assert_eq!(
+        sh("touch /x 2>/dev/null || echo read-only; touch /scratch/y && echo tmpfs"),
+        "read-only\ntmpfs\n"
+    );
+    assert_eq!(sh("test -c /dev/blackhole && echo device"), "device\n");
+    let v = inspect(&d, &format!("{p}-priv-1"));
+    assert_eq!(v["HostConfig"]["Privileged"], true);
+    assert_eq!(v["HostConfig"]["Memory"], 48 << 20);
+    assert_eq!(v["HostConfig"]["PidsLimit"], 50);
+    ok(&d, dir, &p, &["down", "-t", "1"]);
+}
