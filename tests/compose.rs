@@ -58,6 +58,16 @@ volumes:
     )
 }
 
+/// A daemon with busybox, and a project directory with `yaml` as its
+/// compose.yaml.
+fn busybox_project(yaml: &str) -> (Daemon, tempfile::TempDir) {
+    let d = Daemon::start();
+    d.load_busybox();
+    let proj = tempfile::tempdir().unwrap();
+    std::fs::write(proj.path().join("compose.yaml"), yaml).unwrap();
+    (d, proj)
+}
+
 /// `rrun compose -p <project> --project-directory <dir> ARGS…`.
 fn compose(d: &Daemon, dir: &Path, project: &str, args: &[&str]) -> Output {
     let dir = dir.display().to_string();
@@ -525,12 +535,7 @@ fn two_projects_share_an_external_network() {
 
 #[test]
 fn a_dependency_that_exits_fails_up_naming_it() {
-    let d = Daemon::start();
-    d.load_busybox();
-    let proj = tempfile::tempdir().unwrap();
-    let dir = proj.path();
-    std::fs::write(
-        dir.join("compose.yaml"),
+    let (d, proj) = busybox_project(
         r#"services:
   db:
     image: busybox
@@ -550,8 +555,8 @@ fn a_dependency_that_exits_fails_up_naming_it() {
       db:
         condition: service_healthy
 "#,
-    )
-    .unwrap();
+    );
+    let dir = proj.path();
     let p = unique("dep");
     let out = compose(&d, dir, &p, &["up", "-d"]);
     assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
@@ -664,15 +669,8 @@ fn attached_up_exit_code_from_and_build() {
 /// Ctrl-C on an attached `up` stops the project's containers.
 #[test]
 fn ctrl_c_stops_an_attached_up() {
-    let d = Daemon::start();
-    d.load_busybox();
-    let proj = tempfile::tempdir().unwrap();
+    let (d, proj) = busybox_project(&format!("services:\n  a:\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo up-a; {IDLE}\"]\n  b:\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo up-b; {IDLE}\"]\n"));
     let dir = proj.path();
-    std::fs::write(
-        dir.join("compose.yaml"),
-        format!("services:\n  a:\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo up-a; {IDLE}\"]\n  b:\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo up-b; {IDLE}\"]\n"),
-    )
-    .unwrap();
     let p = unique("int");
     let out = tempfile::NamedTempFile::new().unwrap();
     let mut child = std::process::Command::new("timeout")
@@ -849,15 +847,8 @@ fn inspect_label_version(d: &Daemon, dir: &Path, p: &str) -> String {
 /// log prefixes, and `exec` with a TTY unless `-T`.
 #[test]
 fn on_a_terminal() {
-    let d = Daemon::start();
-    d.load_busybox();
-    let proj = tempfile::tempdir().unwrap();
+    let (d, proj) = busybox_project(&format!("services:\n  a:\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo hello-a; {IDLE}\"]\n"));
     let dir = proj.path();
-    std::fs::write(
-        dir.join("compose.yaml"),
-        format!("services:\n  a:\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo hello-a; {IDLE}\"]\n"),
-    )
-    .unwrap();
     let p = unique("tty");
     let (host, dir_s) = (d.host(), dir.display().to_string());
     let pty = |args: &[&str]| {
@@ -949,15 +940,8 @@ fn files_env_file_and_profiles() {
 /// `logs -f` ends when the containers stop.
 #[test]
 fn events_and_logs_follow() {
-    let d = Daemon::start();
-    d.load_busybox();
-    let proj = tempfile::tempdir().unwrap();
+    let (d, proj) = busybox_project(&format!("services:\n  a:\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo started-a; sleep 2; echo later-a; {IDLE}\"]\n"));
     let dir = proj.path();
-    std::fs::write(
-        dir.join("compose.yaml"),
-        format!("services:\n  a:\n    image: busybox\n    command: [\"sh\", \"-c\", \"echo started-a; sleep 2; echo later-a; {IDLE}\"]\n"),
-    )
-    .unwrap();
     let p = unique("ev");
     ok(&d, dir, &p, &["up", "-d"]);
     let spawn = |args: &[&str], out: &tempfile::NamedTempFile| spawn(&d, dir, &p, args, out);
@@ -1307,14 +1291,8 @@ configs:
 /// them): a key the engine dropped would fail here.
 #[test]
 fn the_other_service_keys_reach_the_container() {
-    let d = Daemon::start();
-    d.load_busybox();
-    let proj = tempfile::tempdir().unwrap();
-    let dir = proj.path();
-    std::fs::write(
-        dir.join("compose.yaml"),
-        format!(
-            r#"services:
+    let (d, proj) = busybox_project(&format!(
+        r#"services:
   all:
     image: busybox
     platform: linux/amd64
@@ -1352,9 +1330,8 @@ fn the_other_service_keys_reach_the_container() {
     privileged: true
     deploy: {{resources: {{limits: {{memory: 48m, pids: 50}}}}}}
 "#
-        ),
-    )
-    .unwrap();
+    ));
+    let dir = proj.path();
     let p = unique("keys");
     ok(&d, dir, &p, &["up", "-d"]);
     let v = inspect(&d, &format!("{p}-all-1"));
@@ -1404,4 +1381,34 @@ fn the_other_service_keys_reach_the_container() {
     assert_eq!(v["HostConfig"]["Memory"], 48 << 20);
     assert_eq!(v["HostConfig"]["PidsLimit"], 50);
     ok(&d, dir, &p, &["down", "-t", "1"]);
+}
+
+/// `scale SERVICE=N` (as `up -d --scale`: up and down again) and `wait`
+/// (a service's exit code; `--down-project` takes the project down).
+#[test]
+fn scale_and_wait() {
+    let (d, proj) = busybox_project(&format!(
+        "services:\n  web:\n    image: busybox\n    command: [\"sh\", \"-c\", \"{IDLE}\"]\n  \
+         job:\n    image: busybox\n    command: [\"sh\", \"-c\", \"sleep 2; exit 5\"]\n"
+    ));
+    let dir = proj.path();
+    let p = unique("scale");
+    ok(&d, dir, &p, &["up", "-d"]);
+    let names = || ok(&d, dir, &p, &["ps", "-a", "--format", "{{.Name}}", "web"]);
+    ok(&d, dir, &p, &["scale", "web=3"]);
+    let want: String = (1..=3).map(|n| format!("{p}-web-{n}\n")).collect();
+    assert_eq!(names(), want);
+    let first = id_of(&d, &format!("{p}-web-1"));
+    ok(&d, dir, &p, &["scale", "web=1"]);
+    assert_eq!(names(), format!("{p}-web-1\n"));
+    assert_eq!(id_of(&d, &format!("{p}-web-1")), first, "kept");
+    let out = compose(&d, dir, &p, &["scale", "web"]);
+    assert!(!out.status.success());
+
+    let out = compose(&d, dir, &p, &["wait", "job"]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert!(text(&out.stdout).contains("exited with status code 5"));
+    let out = compose(&d, dir, &p, &["wait", "--down-project", "job"]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert_eq!(ok(&d, dir, &p, &["ps", "-a", "-q"]), "", "taken down");
 }

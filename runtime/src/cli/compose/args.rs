@@ -82,6 +82,28 @@ pub enum ComposeCmd {
     Ls(LsArgs),
     /// Show the Docker Compose version information.
     Version(VersionArgs),
+    /// Scale services.
+    Scale(ScaleArgs),
+    /// Block until containers of all (or specified) services stop.
+    Wait(WaitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// Don't start linked services.
+    #[arg(long)]
+    pub no_deps: bool,
+    /// SERVICE=REPLICAS
+    #[arg(required = true)]
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Drops project when the first container stops.
+    #[arg(long)]
+    pub down_project: bool,
+    pub services: Vec<String>,
 }
 
 #[derive(Debug, Args, Default)]

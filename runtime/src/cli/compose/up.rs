@@ -9,7 +9,7 @@ use rrun_compose::Project;
 
 use super::super::client::Client;
 use super::apply::{self, Apply};
-use super::args::{CreateArgs, UpArgs};
+use super::args::{CreateArgs, ScaleArgs, UpArgs};
 use super::plan::{self, plan_up, Plan, UpOptions};
 use super::state::{self, Current};
 use super::status::Status;
@@ -108,4 +108,30 @@ pub fn up(c: &Client, p: &Project, a: &UpArgs) -> Result<i32> {
         color: !a.no_color,
     };
     logs::attached(c, p, &ids, since, &attach)
+}
+
+/// The services `scale SERVICE=N…` names.
+pub fn scaled_services(a: &ScaleArgs) -> Vec<String> {
+    a.services
+        .iter()
+        .map(|s| s.split_once('=').map_or(s.as_str(), |(n, _)| n).to_string())
+        .collect()
+}
+
+/// `scale SERVICE=N…`: as Compose v2, `up -d` of those services with
+/// those replica counts (a changed container is recreated, the extra ones
+/// removed, the missing ones made).
+pub fn scale(c: &Client, p: &Project, a: &ScaleArgs) -> Result<i32> {
+    let up_args = UpArgs {
+        create: CreateArgs {
+            scale: a.services.clone(),
+            services: scaled_services(a),
+            ..Default::default()
+        },
+        detach: true,
+        no_deps: a.no_deps,
+        ..Default::default()
+    };
+    parse_scale(&a.services, p)?;
+    up(c, p, &up_args)
 }
