@@ -1383,17 +1383,38 @@ fn the_other_service_keys_reach_the_container() {
     ok(&d, dir, &p, &["down", "-t", "1"]);
 }
 
-/// `scale SERVICE=N` (as `up -d --scale`: up and down again) and `wait`
-/// (a service's exit code; `--down-project` takes the project down).
+/// `attach` (a service's output until it exits, and its code), `cp` both
+/// ways, `scale SERVICE=N` (as `up -d --scale`: up and down again) and
+/// `wait` (a service's exit code; `--down-project` takes the project down).
 #[test]
-fn scale_and_wait() {
+fn attach_cp_scale_and_wait() {
     let (d, proj) = busybox_project(&format!(
         "services:\n  web:\n    image: busybox\n    command: [\"sh\", \"-c\", \"{IDLE}\"]\n  \
-         job:\n    image: busybox\n    command: [\"sh\", \"-c\", \"sleep 2; exit 5\"]\n"
+         job:\n    image: busybox\n    command: [\"sh\", \"-c\", \"sleep 4; echo job-finished; exit 5\"]\n"
     ));
     let dir = proj.path();
     let p = unique("scale");
     ok(&d, dir, &p, &["up", "-d"]);
+    let out = compose(&d, dir, &p, &["attach", "--no-stdin", "job"]);
+    assert_eq!(out.status.code(), Some(5), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "job-finished\n");
+    let (inside, back) = (dir.join("in.txt"), dir.join("back.txt"));
+    std::fs::write(&inside, "copied\n").unwrap();
+    ok(
+        &d,
+        dir,
+        &p,
+        &["cp", inside.to_str().unwrap(), "web:/tmp/in.txt"],
+    );
+    let cat = ["exec", "-T", "web", "cat", "/tmp/in.txt"];
+    assert_eq!(ok(&d, dir, &p, &cat), "copied\n");
+    ok(
+        &d,
+        dir,
+        &p,
+        &["cp", "web:/tmp/in.txt", back.to_str().unwrap()],
+    );
+    assert_eq!(std::fs::read_to_string(&back).unwrap(), "copied\n");
     let names = || ok(&d, dir, &p, &["ps", "-a", "--format", "{{.Name}}", "web"]);
     ok(&d, dir, &p, &["scale", "web=3"]);
     let want: String = (1..=3).map(|n| format!("{p}-web-{n}\n")).collect();

@@ -82,10 +82,45 @@ pub enum ComposeCmd {
     Ls(LsArgs),
     /// Show the Docker Compose version information.
     Version(VersionArgs),
+    /// Attach local standard input, output, and error streams to a service's running container.
+    Attach(AttachArgs),
+    /// Copy files/folders between a service container and the local filesystem.
+    Cp(CpArgs),
     /// Scale services.
     Scale(ScaleArgs),
     /// Block until containers of all (or specified) services stop.
     Wait(WaitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Index of the container if service has multiple replicas.
+    #[arg(long, default_value_t = 1)]
+    pub index: u32,
+    /// Do not attach STDIN.
+    #[arg(long)]
+    pub no_stdin: bool,
+    /// Override the key sequence for detaching from a container.
+    #[arg(long, default_value = "")]
+    pub detach_keys: String,
+    pub service: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Index of the container if service has multiple replicas.
+    #[arg(long, default_value_t = 1)]
+    pub index: u32,
+    /// Archive mode (copy all uid/gid information).
+    #[arg(short, long)]
+    pub archive: bool,
+    /// Always follow symbol link in SRC_PATH.
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
+    /// SERVICE:SRC_PATH or SRC_PATH|-
+    pub src: String,
+    /// DEST_PATH|- or SERVICE:DEST_PATH
+    pub dest: String,
 }
 
 #[derive(Debug, Args)]

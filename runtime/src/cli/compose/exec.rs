@@ -12,9 +12,10 @@ use crate::apimodel::query::CreateQuery;
 
 use super::super::client::{url, Client};
 use super::super::containers::start;
+use super::super::copy::{self, split_cp_arg, CpArgs as CliCp};
 use super::super::netflags::parse_publish;
 use super::super::{exec as cli_exec, run as cli_run, tty};
-use super::args::{ExecArgs, RunArgs};
+use super::args::{AttachArgs, CpArgs, ExecArgs, RunArgs};
 use super::lifecycle::service_containers;
 use super::plan::{self, UpOptions};
 use super::spec::{create_body, Instance};
@@ -52,6 +53,45 @@ pub fn exec(c: &Client, p: &Project, a: &ExecArgs) -> Result<i32> {
             detach_keys: String::new(),
         },
     )
+}
+
+/// Container `index` of `service` (in any state).
+fn numbered(c: &Client, p: &Project, service: &str, index: u32) -> Result<String> {
+    let list = service_containers(c, p, &[service.to_string()], false)?;
+    list.into_iter()
+        .find(|e| e.number == index)
+        .map(|e| e.id)
+        .ok_or_else(|| anyhow!("service {service:?} has no container number {index}"))
+}
+
+/// `attach SERVICE`: `rrun attach` to its container.
+pub fn attach(c: &Client, p: &Project, a: &AttachArgs) -> Result<i32> {
+    let id = numbered(c, p, &a.service, a.index)?;
+    let args = cli_exec::AttachArgs {
+        no_stdin: a.no_stdin,
+        detach_keys: a.detach_keys.clone(),
+        container: id,
+    };
+    cli_exec::attach(c, args)
+}
+
+/// `cp SERVICE:SRC DEST` or `cp SRC SERVICE:DEST`: `rrun cp` with the
+/// service's container in place of its name.
+pub fn cp(c: &Client, p: &Project, a: &CpArgs) -> Result<i32> {
+    let side = |arg: &str| -> Result<String> {
+        match split_cp_arg(arg) {
+            (Some(service), path) => Ok(format!("{}:{path}", numbered(c, p, service, a.index)?)),
+            (None, path) => Ok(path.to_string()),
+        }
+    };
+    let args = CliCp {
+        archive: a.archive,
+        follow_link: a.follow_link,
+        quiet: true,
+        src: side(&a.src)?,
+        dest: side(&a.dest)?,
+    };
+    copy::cp(c, &args)
 }
 
 /// 12 random hex digits, a one-off container's suffix.

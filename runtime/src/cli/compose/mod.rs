@@ -122,6 +122,8 @@ fn dispatch(c: &Client, a: &ComposeArgs) -> Result<i32> {
         C::Logs(x) => logs::logs(c, &load_or_name(a)?, x),
         C::Events(x) => info::events(c, &load_or_name(a)?, x),
         C::Exec(x) => exec::exec(c, &load_or_name(a)?, x),
+        C::Attach(x) => exec::attach(c, &load_or_name(a)?, x),
+        C::Cp(x) => exec::cp(c, &load_or_name(a)?, x),
         C::Scale(x) => up::scale(c, &load(a, &up::scaled_services(x))?, x),
         C::Wait(x) => wait::wait_command(c, &load_or_name(a)?, x),
         cmd => lifecycle::lifecycle(c, &load_or_name(a)?, cmd),
