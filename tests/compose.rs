@@ -602,7 +602,8 @@ fn a_dependency_that_exits_fails_up_naming_it() {
 
 /// `up` attached: each container's lines under its prefix, the exits
 /// told, `--exit-code-from` giving the job's code and stopping the rest;
-/// `build:` images made by `up` (and taken by `down --rmi local`).
+/// `build:` images made by `up` (and taken by `down --rmi local`);
+/// `--attach` restricting the output to some services.
 #[test]
 fn attached_up_exit_code_from_and_build() {
     let d = Daemon::start();
@@ -660,6 +661,25 @@ fn attached_up_exit_code_from_and_build() {
     assert_ne!(inspect(&d, &format!("{p}-web-1"))["Id"], first, "recreated");
     let built = ok(&d, dir, &p, &["exec", "-T", "web", "cat", "/built"]);
     assert_eq!(built, "rebuilt\n");
+    // `--attach job`: only the job's output (web runs, unseen); an
+    // unknown service is refused before anything is done.
+    let up = [
+        "up",
+        "--attach",
+        "job",
+        "--exit-code-from",
+        "job",
+        "-t",
+        "1",
+    ];
+    let out = compose(&d, dir, &p, &up);
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(3), "{stdout}{}", text(&out.stderr));
+    assert!(stdout.starts_with("Attaching to job-1\n"), "{stdout}");
+    assert!(!stdout.contains("web-1"), "{stdout}");
+    let out = compose(&d, dir, &p, &["up", "--no-attach", "nope"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(text(&out.stderr), "no such service: nope\n");
     ok(&d, dir, &p, &["down", "--rmi", "local", "-t", "1"]);
     let images = d.ok(&["images", "--format", "{{.Repository}}"]);
     assert!(!images.contains(&format!("{p}-web")), "{images}");

@@ -190,6 +190,12 @@ pub struct UpArgs {
     /// Detached mode: run containers in the background.
     #[arg(short, long)]
     pub detach: bool,
+    /// Restrict attaching to the specified services.
+    #[arg(long)]
+    pub attach: Vec<String>,
+    /// Do not attach (stream logs) to the specified services.
+    #[arg(long)]
+    pub no_attach: Vec<String>,
     /// Don't start the services after creating them.
     #[arg(long, conflicts_with_all = ["detach", "wait"])]
     pub no_start: bool,

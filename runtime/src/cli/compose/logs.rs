@@ -269,6 +269,10 @@ pub fn logs(c: &Client, p: &Project, a: &LogsArgs) -> Result<i32> {
 
 /// `up`'s attached mode.
 pub struct Attached {
+    /// `--attach`: only these services' output (all when empty).
+    pub only: Vec<String>,
+    /// `--no-attach`: not these services' output.
+    pub not: Vec<String>,
     pub abort_on_exit: bool,
     pub exit_code_from: Option<String>,
     pub timeout: Option<i64>,
@@ -350,7 +354,11 @@ impl Session<'_> {
 /// Follows `ids`' output from `since` until they have all stopped.
 pub fn attached(c: &Client, p: &Project, ids: &[String], since: i64, a: &Attached) -> Result<i32> {
     let mut list = state::containers(c, &p.name)?;
-    list.retain(|e| ids.contains(&e.id));
+    list.retain(|e| {
+        ids.contains(&e.id)
+            && (a.only.is_empty() || a.only.contains(&e.service))
+            && !a.not.contains(&e.service)
+    });
     list.sort_by(|a, b| a.name.cmp(&b.name));
     let ts: Vec<Target> = list.iter().map(|e| Target::new(p, e)).collect();
     let printer = Printer::new(&ts, a.color, true);

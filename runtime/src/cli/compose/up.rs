@@ -88,6 +88,11 @@ pub fn create(c: &Client, p: &Project, a: &CreateArgs) -> Result<i32> {
 }
 
 pub fn up(c: &Client, p: &Project, a: &UpArgs) -> Result<i32> {
+    for s in a.attach.iter().chain(&a.no_attach) {
+        if !p.services.contains_key(s) {
+            bail!("no such service: {s}");
+        }
+    }
     let o = options(&a.create, p, a.no_deps, !a.no_start)?;
     let since = chrono::Utc::now().timestamp();
     let (_, _, ids) = converge(c, p, &a.create, &o, a.timeout)?;
@@ -102,6 +107,8 @@ pub fn up(c: &Client, p: &Project, a: &UpArgs) -> Result<i32> {
         return Ok(0);
     }
     let attach = logs::Attached {
+        only: a.attach.clone(),
+        not: a.no_attach.clone(),
         abort_on_exit: a.abort_on_container_exit || a.exit_code_from.is_some(),
         exit_code_from: a.exit_code_from.clone(),
         timeout: a.timeout,
