@@ -109,7 +109,7 @@ fn read_other(
     node: &Node,
 ) -> Result<FileTree, LoadError> {
     let path = from.dir.join(rel);
-    let text = std::fs::read_to_string(&path).map_err(|e| {
+    let text = crate::files::read_host(&path).map_err(|e| {
         node.invalid(
             "extends file",
             rel,

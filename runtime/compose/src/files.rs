@@ -8,7 +8,77 @@ use crate::dotenv;
 use crate::error::LoadError;
 use crate::LoadOptions;
 use indexmap::IndexMap;
+use std::io::{self, Read};
 use std::path::{Path, PathBuf};
+
+/// The largest file the loader reads: a Compose file, `.env`, an
+/// `env_file:` or an `extends: file:` (Compose files are kilobytes).
+pub(crate) const MAX_FILE: u64 = 16 << 20;
+
+/// The text of a host file the project names. Only a regular file of at
+/// most [`MAX_FILE`] bytes: `env_file: /dev/zero` would otherwise never end
+/// and a FIFO would block the loader forever. Not-found stays `NotFound`.
+pub(crate) fn read_host(path: &Path) -> io::Result<String> {
+    use std::os::unix::fs::OpenOptionsExt;
+    regular(&std::fs::metadata(path)?)?;
+    // Non-blocking, so that a FIFO put in its place since cannot block
+    // the open; the open file is checked again.
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(path)?;
+    regular(&file.metadata()?)?;
+    capped(file)
+}
+
+/// All of `r` (standard input for `-f -`), up to [`MAX_FILE`] bytes.
+pub(crate) fn capped(r: impl Read) -> io::Result<String> {
+    let mut text = String::new();
+    r.take(MAX_FILE + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_FILE {
+        return Err(too_large());
+    }
+    Ok(text)
+}
+
+fn too_large() -> io::Error {
+    io::Error::new(
+        io::ErrorKind::InvalidData,
+        format!(
+            "larger than {} MiB, the most rrun reads: name a smaller file",
+            MAX_FILE >> 20
+        ),
+    )
+}
+
+fn regular(meta: &std::fs::Metadata) -> io::Result<()> {
+    use std::os::unix::fs::FileTypeExt;
+    let t = meta.file_type();
+    if t.is_file() {
+        return if meta.len() > MAX_FILE {
+            Err(too_large())
+        } else {
+            Ok(())
+        };
+    }
+    let kind = if t.is_dir() {
+        "a directory"
+    } else if t.is_fifo() {
+        "a FIFO"
+    } else if t.is_char_device() {
+        "a character device"
+    } else if t.is_block_device() {
+        "a block device"
+    } else if t.is_socket() {
+        "a socket"
+    } else {
+        "not a file"
+    };
+    Err(io::Error::new(
+        io::ErrorKind::InvalidInput,
+        format!("not a regular file ({kind}): name a regular file"),
+    ))
+}
 
 /// The names Compose looks for, in its order.
 const DEFAULT_FILES: [&str; 4] = [
@@ -116,7 +186,7 @@ fn read_env_files(opts: &LoadOptions, dir: &Path) -> Result<IndexMap<String, Str
     let mut env = IndexMap::new();
     for path in paths {
         let label = path.display().to_string();
-        let text = std::fs::read_to_string(&path).map_err(|source| LoadError::Read {
+        let text = read_host(&path).map_err(|source| LoadError::Read {
             file: label.clone(),
             source,
         })?;

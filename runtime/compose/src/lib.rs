@@ -68,9 +68,9 @@ pub fn load(opts: &LoadOptions) -> Result<Project, LoadError> {
             .display()
             .to_string();
         let read = if file == Path::new("-") {
-            std::io::read_to_string(std::io::stdin())
+            files::capped(std::io::stdin())
         } else {
-            std::fs::read_to_string(file)
+            files::read_host(file)
         };
         let text = read.map_err(|source| LoadError::Read {
             file: label.clone(),

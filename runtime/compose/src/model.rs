@@ -265,9 +265,10 @@ pub struct FileReference {
     pub mode: Option<u32>,
 }
 
-/// A top-level secret or config. rrun supports the file-based ones (and
-/// `environment:`, written to a file by the engine); `external` ones need
-/// Swarm and are refused by the loader with a clear line.
+/// A top-level secret or config. A file is bound read-only; a variable's
+/// value or a config's `content:` is written into the container by the
+/// engine before it starts; `external` ones need Swarm and are refused by
+/// the loader with a clear line.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub enum FileObject {
     /// Absolute host path.

@@ -91,9 +91,10 @@ pub(super) fn env_files(n: &Node, cx: &Cx) -> Result<IndexMap<String, Option<Str
             _ => (item.str()?, true),
         };
         let full = cx.host_path(&path);
-        let text = match std::fs::read_to_string(&full) {
+        let text = match crate::files::read_host(&full) {
             Ok(text) => text,
-            Err(_) if !required => continue,
+            // `required: false` forgives a missing file, not a wrong one.
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => continue,
             Err(e) => {
                 return Err(item.invalid(
                     "env_file",

@@ -346,6 +346,7 @@ impl<'a> Apply<'a> {
             publish: true,
         };
         let mut body = create_body(p, s, &inst)?;
+        let files = super::inject::archive(p, s)?;
         if let Some(h) = body.host_config.as_mut() {
             let targets: Vec<&String> = kept.iter().map(|(_, t)| t).collect();
             if let Some(m) = h.mounts.as_mut() {
@@ -367,6 +368,10 @@ impl<'a> Apply<'a> {
                     bail!("create container {name}: {e:#}");
                 }
             };
+        if let Err(e) = super::inject::put(c, &created.id, files) {
+            self.status.fail("Container", &name);
+            return Err(e.context(format!("create container {name}")));
+        }
         self.status.set("Container", &name, "Created", !self.start);
         if self.start {
             self.start_one(c, &created.id, &name)?;

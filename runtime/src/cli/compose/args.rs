@@ -73,7 +73,7 @@ pub enum ComposeCmd {
     /// Pull service images.
     Pull(PullArgs),
     /// Push service images.
-    Push(Services),
+    Push(PushArgs),
     /// Build or rebuild services.
     Build(BuildArgs),
     /// Receive real time events from containers.
@@ -82,6 +82,63 @@ pub enum ComposeCmd {
     Ls(LsArgs),
     /// Show the Docker Compose version information.
     Version(VersionArgs),
+    /// Attach local standard input, output, and error streams to a service's running container.
+    Attach(AttachArgs),
+    /// Copy files/folders between a service container and the local filesystem.
+    Cp(CpArgs),
+    /// Scale services.
+    Scale(ScaleArgs),
+    /// Block until containers of all (or specified) services stop.
+    Wait(WaitArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct AttachArgs {
+    /// Index of the container if service has multiple replicas.
+    #[arg(long, default_value_t = 1)]
+    pub index: u32,
+    /// Do not attach STDIN.
+    #[arg(long)]
+    pub no_stdin: bool,
+    /// Override the key sequence for detaching from a container.
+    #[arg(long, default_value = "")]
+    pub detach_keys: String,
+    pub service: String,
+}
+
+#[derive(Debug, Args)]
+pub struct CpArgs {
+    /// Index of the container if service has multiple replicas.
+    #[arg(long, default_value_t = 1)]
+    pub index: u32,
+    /// Archive mode (copy all uid/gid information).
+    #[arg(short, long)]
+    pub archive: bool,
+    /// Always follow symbol link in SRC_PATH.
+    #[arg(short = 'L', long)]
+    pub follow_link: bool,
+    /// SERVICE:SRC_PATH or SRC_PATH|-
+    pub src: String,
+    /// DEST_PATH|- or SERVICE:DEST_PATH
+    pub dest: String,
+}
+
+#[derive(Debug, Args)]
+pub struct ScaleArgs {
+    /// Don't start linked services.
+    #[arg(long)]
+    pub no_deps: bool,
+    /// SERVICE=REPLICAS
+    #[arg(required = true)]
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct WaitArgs {
+    /// Drops project when the first container stops.
+    #[arg(long)]
+    pub down_project: bool,
+    pub services: Vec<String>,
 }
 
 #[derive(Debug, Args, Default)]
@@ -119,6 +176,10 @@ pub struct CreateArgs {
     /// Scale SERVICE to NUM instances (SERVICE=NUM).
     #[arg(long)]
     pub scale: Vec<String>,
+    /// Pull image before running: always, missing or never (over each
+    /// service's pull_policy).
+    #[arg(long, value_parser = ["always", "missing", "never"])]
+    pub pull: Option<String>,
     pub services: Vec<String>,
 }
 
@@ -129,6 +190,15 @@ pub struct UpArgs {
     /// Detached mode: run containers in the background.
     #[arg(short, long)]
     pub detach: bool,
+    /// Restrict attaching to the specified services.
+    #[arg(long)]
+    pub attach: Vec<String>,
+    /// Do not attach (stream logs) to the specified services.
+    #[arg(long)]
+    pub no_attach: Vec<String>,
+    /// Don't start the services after creating them.
+    #[arg(long, conflicts_with_all = ["detach", "wait"])]
+    pub no_start: bool,
     /// Don't start linked services.
     #[arg(long)]
     pub no_deps: bool,
@@ -259,6 +329,12 @@ pub struct RunArgs {
     /// Run command with the service's ports enabled and mapped to the host.
     #[arg(long)]
     pub service_ports: bool,
+    /// Publish a container's port(s) to the host.
+    #[arg(short, long)]
+    pub publish: Vec<String>,
+    /// Add or override a label.
+    #[arg(short, long)]
+    pub label: Vec<String>,
     /// Don't start linked services.
     #[arg(long)]
     pub no_deps: bool,
@@ -328,6 +404,20 @@ pub struct PullArgs {
     /// Ignore images that can be built.
     #[arg(long)]
     pub ignore_buildable: bool,
+    pub services: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct PushArgs {
+    /// Push what it can and ignore images with failures.
+    #[arg(long)]
+    pub ignore_push_failures: bool,
+    /// Also push images of services declared as dependencies.
+    #[arg(long)]
+    pub include_deps: bool,
+    /// Push without printing progress information.
+    #[arg(short, long)]
+    pub quiet: bool,
     pub services: Vec<String>,
 }
 

@@ -10,9 +10,9 @@ use rrun_compose::Project;
 
 use super::super::build::{self as cli_build, BuildArgs as CliBuild};
 use super::super::client::Client;
-use super::super::images::{self as cli_images, encode_path, PushArgs};
-use super::args::{BuildArgs, PullArgs};
-use super::plan::image_of;
+use super::super::images::{self as cli_images, encode_path, PushArgs as CliPush};
+use super::args::{BuildArgs, PullArgs, PushArgs};
+use super::plan::{image_of, select};
 
 fn present(c: &Client, image: &str) -> bool {
     c.get_raw(&format!("/images/{}/json", encode_path(image)))
@@ -74,14 +74,21 @@ fn build_one(c: &Client, p: &Project, s: &Service, a: Option<&BuildArgs>) -> Res
     Ok(())
 }
 
-/// Makes sure every named service's image is there.
-pub fn ensure(c: &Client, p: &Project, services: &[String], build: bool) -> Result<()> {
+/// Makes sure every named service's image is there; `pull` (`up --pull`)
+/// over the services' `pull_policy`.
+pub fn ensure(
+    c: &Client,
+    p: &Project,
+    services: &[String],
+    build: bool,
+    pull: Option<&str>,
+) -> Result<()> {
     for name in services {
         let Some(s) = p.services.get(name) else {
             continue;
         };
         let image = image_of(&p.name, s);
-        let policy = s.pull_policy.as_deref().unwrap_or("missing");
+        let policy = pull.or(s.pull_policy.as_deref()).unwrap_or("missing");
         if s.build.is_some() && (build || policy == "build" || !present(c, &image)) {
             build_one(c, p, s, None)?;
         } else if policy == "always" || (policy != "never" && !present(c, &image)) {
@@ -119,17 +126,32 @@ pub fn pull(c: &Client, p: &Project, a: &PullArgs) -> Result<i32> {
     Ok(0)
 }
 
-pub fn push(c: &Client, p: &Project, services: &[String]) -> Result<i32> {
-    for s in selected(p, services) {
-        if s.image.is_none() && s.build.is_none() {
+/// As Compose v2: the images of the services that have both `build:` and
+/// `image:` (a service without `build:` names someone else's image, one
+/// without `image:` has no name to push to), each of the others "Skipped";
+/// `--include-deps` adds the named services' dependencies.
+pub fn push(c: &Client, p: &Project, a: &PushArgs) -> Result<i32> {
+    let names = select(p, &a.services, !a.include_deps)?;
+    for s in p.services.values().filter(|s| names.contains(&s.name)) {
+        let (Some(image), Some(_)) = (&s.image, &s.build) else {
+            eprintln!(" {} Skipped", s.name);
             continue;
-        }
-        let a = PushArgs {
-            all_tags: false,
-            quiet: false,
-            image: image_of(&p.name, s),
         };
-        cli_images::push(c, &a).with_context(|| format!("push service {:?}", s.name))?;
+        let push = CliPush {
+            all_tags: false,
+            quiet: a.quiet,
+            image: image.clone(),
+        };
+        if !a.quiet {
+            eprintln!(" {} Pushing", s.name);
+        }
+        match cli_images::push(c, &push) {
+            Ok(_) => {}
+            Err(e) if a.ignore_push_failures => {
+                eprintln!("WARN: push service {:?}: {e:#}", s.name)
+            }
+            Err(e) => return Err(e.context(format!("push service {:?}", s.name))),
+        }
     }
     Ok(0)
 }

@@ -5,7 +5,7 @@
 
 use anyhow::Result;
 use std::io::{IsTerminal, Read, Write};
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::mpsc;
 use std::time::Duration;
 
@@ -91,11 +91,90 @@ impl Printer {
 
 enum Msg {
     Line(usize, String),
+    /// The container exited with this code and its restart policy
+    /// started it again: its output goes on.
+    Restarted(usize, i64),
     Ended(usize),
 }
 
-/// Reads one container's log stream, a message per line, then `Ended`.
-fn follow(c: &Client, i: usize, t: &Target, q: &LogsQuery, tx: &mpsc::Sender<Msg>) {
+/// One container's output, a message per line, then `Ended`. Followed
+/// (`q.follow`), a container its restart policy brings back is followed
+/// again from its new start, as Compose v2 reattaches, until `stop`.
+fn follow(
+    c: &Client,
+    i: usize,
+    t: &Target,
+    q: &LogsQuery,
+    tx: &mpsc::Sender<Msg>,
+    stop: &AtomicBool,
+) {
+    let mut q = q.clone();
+    loop {
+        stream(c, i, t, &q, tx);
+        if !q.follow {
+            break;
+        }
+        match restarted(c, &t.id, stop) {
+            Some((code, exited_at)) => {
+                let _ = tx.send(Msg::Restarted(i, code));
+                q.since = Some(exited_at);
+                q.tail = None;
+            }
+            None => break,
+        }
+    }
+    let _ = tx.send(Msg::Ended(i));
+}
+
+/// How long an exited container with a restart policy is watched for the
+/// daemon to mark it restarting (it does so right after recording the
+/// exit, which ends the log stream).
+const RESTART_GRACE: Duration = Duration::from_secs(2);
+
+/// After container `id`'s output ended: when its restart policy starts it
+/// again, its exit code and the time it exited (the new run's lines are
+/// those after it: a first line may come before the new `StartedAt` is
+/// recorded); `None` once it stays stopped (or is gone, or `stop` is set).
+fn restarted(c: &Client, id: &str, stop: &AtomicBool) -> Option<(i64, String)> {
+    use crate::apimodel::models::RestartPolicyNameEnum as Policy;
+    let since_exit = std::time::Instant::now();
+    let mut exited = None;
+    while !stop.load(Ordering::SeqCst) {
+        let v: ContainerInspectResponse = c.get(&format!("/containers/{id}/json")).ok()?;
+        let s = v.state?;
+        let (exit, at) = exited
+            .get_or_insert_with(|| (s.exit_code.unwrap_or(0), s.finished_at.unwrap_or_default()))
+            .clone();
+        let newer = s.started_at.as_deref().is_some_and(|t| later(t, &at));
+        let restarting = s.restarting == Some(true);
+        if s.running == Some(true) && !restarting && newer {
+            return Some((exit, at));
+        }
+        let policy = v
+            .host_config
+            .and_then(|h| h.restart_policy)
+            .and_then(|r| r.name);
+        let may = match policy {
+            Some(Policy::ALWAYS | Policy::UNLESS_STOPPED) => true,
+            Some(Policy::ON_FAILURE) => exit != 0,
+            _ => false,
+        };
+        if !restarting && (!may || since_exit.elapsed() > RESTART_GRACE) {
+            return None;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    None
+}
+
+/// RFC 3339 time `a` is after `b`.
+fn later(a: &str, b: &str) -> bool {
+    let t = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
+    matches!((t(a), t(b)), (Some(a), Some(b)) if a > b)
+}
+
+/// Reads one container's log stream (to its end), a message per line.
+fn stream(c: &Client, i: usize, t: &Target, q: &LogsQuery, tx: &mpsc::Sender<Msg>) {
     let path = match url(&format!("/containers/{}/logs", t.id), q) {
         Ok(p) => p,
         Err(_) => return,
@@ -133,7 +212,6 @@ fn follow(c: &Client, i: usize, t: &Target, q: &LogsQuery, tx: &mpsc::Sender<Msg
             let _ = tx.send(Msg::Line(i, String::from_utf8_lossy(rest).into_owned()));
         }
     }
-    let _ = tx.send(Msg::Ended(i));
 }
 
 /// The project's containers of `services` (all when empty), by name.
@@ -170,7 +248,7 @@ pub fn logs(c: &Client, p: &Project, a: &LogsArgs) -> Result<i32> {
                 loop {
                     let i = next.fetch_add(1, Ordering::SeqCst);
                     let Some(t) = ts.get(i) else { break };
-                    follow(&own, i, t, q, &tx);
+                    follow(&own, i, t, q, &tx, &AtomicBool::new(false));
                 }
             });
         }
@@ -191,6 +269,10 @@ pub fn logs(c: &Client, p: &Project, a: &LogsArgs) -> Result<i32> {
 
 /// `up`'s attached mode.
 pub struct Attached {
+    /// `--attach`: only these services' output (all when empty).
+    pub only: Vec<String>,
+    /// `--no-attach`: not these services' output.
+    pub not: Vec<String>,
     pub abort_on_exit: bool,
     pub exit_code_from: Option<String>,
     pub timeout: Option<i64>,
@@ -231,15 +313,15 @@ struct Session<'a> {
     ts: &'a [Target],
     printer: &'a Printer,
     a: &'a Attached,
-    stopping: bool,
+    /// Set once everything is being stopped: no follower reattaches.
+    stopping: &'a AtomicBool,
     code: Option<i64>,
 }
 
 impl Session<'_> {
     /// Ctrl-C: the first stops everything, the next kills it.
     fn interrupted(&mut self) {
-        let first = !self.stopping;
-        self.stopping = true;
+        let first = !self.stopping.swap(true, Ordering::SeqCst);
         eprintln!(
             "{}",
             match first {
@@ -262,8 +344,7 @@ impl Session<'_> {
         {
             self.code = Some(exit);
         }
-        if self.a.abort_on_exit && !self.stopping {
-            self.stopping = true;
+        if self.a.abort_on_exit && !self.stopping.swap(true, Ordering::SeqCst) {
             eprintln!("Aborting on container exit...");
             stop_all(self.c, self.ts, self.a.timeout, false);
         }
@@ -273,7 +354,11 @@ impl Session<'_> {
 /// Follows `ids`' output from `since` until they have all stopped.
 pub fn attached(c: &Client, p: &Project, ids: &[String], since: i64, a: &Attached) -> Result<i32> {
     let mut list = state::containers(c, &p.name)?;
-    list.retain(|e| ids.contains(&e.id));
+    list.retain(|e| {
+        ids.contains(&e.id)
+            && (a.only.is_empty() || a.only.contains(&e.service))
+            && !a.not.contains(&e.service)
+    });
     list.sort_by(|a, b| a.name.cmp(&b.name));
     let ts: Vec<Target> = list.iter().map(|e| Target::new(p, e)).collect();
     let printer = Printer::new(&ts, a.color, true);
@@ -286,12 +371,13 @@ pub fn attached(c: &Client, p: &Project, ids: &[String], since: i64, a: &Attache
     };
     let names: Vec<&str> = ts.iter().map(|t| t.label.as_str()).collect();
     println!("Attaching to {}", names.join(", "));
+    let stopping = AtomicBool::new(false);
     let mut session = Session {
         c,
         ts: &ts,
         printer: &printer,
         a,
-        stopping: false,
+        stopping: &stopping,
         code: None,
     };
     INTERRUPTED.store(0, Ordering::SeqCst);
@@ -300,10 +386,10 @@ pub fn attached(c: &Client, p: &Project, ids: &[String], since: i64, a: &Attache
     let (tx, rx) = mpsc::channel();
     std::thread::scope(|s| {
         for (i, t) in ts.iter().enumerate() {
-            let (tx, q) = (tx.clone(), &q);
+            let (tx, q, stopping) = (tx.clone(), &q, &stopping);
             s.spawn(move || {
                 let own = Client::new(c.socket.clone()).unwrap_or_else(|_| c.clone());
-                follow(&own, i, t, q, &tx);
+                follow(&own, i, t, q, &tx, stopping);
             });
         }
         drop(tx);
@@ -316,6 +402,9 @@ pub fn attached(c: &Client, p: &Project, ids: &[String], since: i64, a: &Attache
             }
             match rx.recv_timeout(Duration::from_millis(100)) {
                 Ok(Msg::Line(i, line)) => print!("{}", printer.format(i, &ts[i].label, &line)),
+                Ok(Msg::Restarted(i, code)) => {
+                    println!("{}", printer.exit_line(i, &ts[i].label, code))
+                }
                 Ok(Msg::Ended(i)) => {
                     left -= 1;
                     session.ended(i);

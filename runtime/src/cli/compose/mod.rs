@@ -17,6 +17,7 @@ pub mod down;
 pub mod exec;
 pub mod images;
 pub mod info;
+pub mod inject;
 pub mod labels;
 pub mod lifecycle;
 pub mod listing;
@@ -112,7 +113,7 @@ fn dispatch(c: &Client, a: &ComposeArgs) -> Result<i32> {
         C::Run(x) => exec::run(c, &load(a, std::slice::from_ref(&x.service))?, x),
         C::Build(x) => images::build(c, &load(a, &x.services)?, x),
         C::Pull(x) => images::pull(c, &load(a, &x.services)?, x),
-        C::Push(x) => images::push(c, &load(a, &x.services)?, &x.services),
+        C::Push(x) => images::push(c, &load(a, &x.services)?, x),
         C::Down(x) => down::down(c, &load_or_name(a)?, x),
         C::Ps(x) => listing::ps(c, &load_or_name(a)?, x),
         C::Images(x) => listing::images(c, &load_or_name(a)?, x),
@@ -121,6 +122,10 @@ fn dispatch(c: &Client, a: &ComposeArgs) -> Result<i32> {
         C::Logs(x) => logs::logs(c, &load_or_name(a)?, x),
         C::Events(x) => info::events(c, &load_or_name(a)?, x),
         C::Exec(x) => exec::exec(c, &load_or_name(a)?, x),
+        C::Attach(x) => exec::attach(c, &load_or_name(a)?, x),
+        C::Cp(x) => exec::cp(c, &load_or_name(a)?, x),
+        C::Scale(x) => up::scale(c, &load(a, &up::scaled_services(x))?, x),
+        C::Wait(x) => wait::wait_command(c, &load_or_name(a)?, x),
         cmd => lifecycle::lifecycle(c, &load_or_name(a)?, cmd),
     }
 }

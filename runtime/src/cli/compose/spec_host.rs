@@ -83,7 +83,7 @@ type Storage = (Vec<String>, Vec<Mount>, HashMap<String, String>);
 
 /// Bind and named volumes as `Binds` (Docker creates a missing host path
 /// for these, as the short form promises), anonymous ones as `Mounts`,
-/// tmpfs ones as `Tmpfs`; secrets and configs bound read-only.
+/// tmpfs ones as `Tmpfs`; file-based secrets and configs bound read-only.
 fn volumes(p: &Project, s: &Service) -> Result<Storage> {
     let mut binds = Vec::new();
     let mut mounts = Vec::new();
@@ -136,12 +136,9 @@ fn volumes(p: &Project, s: &Service) -> Result<Storage> {
                 Some(rrun_compose::model::FileObject::File(path)) => {
                     binds.push(format!("{}:{}:ro", path.display(), f.target));
                 }
-                _ => {
-                    return Err(anyhow!(
-                        "{}: only file-based secrets and configs are supported",
-                        f.source
-                    ))
-                }
+                // Written into the container before it starts (`inject`).
+                Some(_) => {}
+                None => return Err(anyhow!("{}: not defined at the top level", f.source)),
             }
         }
     }

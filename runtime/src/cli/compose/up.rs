@@ -9,11 +9,11 @@ use rrun_compose::Project;
 
 use super::super::client::Client;
 use super::apply::{self, Apply};
-use super::args::{CreateArgs, UpArgs};
+use super::args::{CreateArgs, ScaleArgs, UpArgs};
 use super::plan::{self, plan_up, Plan, UpOptions};
 use super::state::{self, Current};
 use super::status::Status;
-use super::{images, logs, parallel, wait};
+use super::{images, inject, logs, parallel, wait};
 
 /// `--scale svc=N` (repeatable).
 pub fn parse_scale(flags: &[String], p: &Project) -> Result<HashMap<String, u32>> {
@@ -58,7 +58,12 @@ fn converge(
     let selected: Vec<String> = plan::select(p, &o.services, o.no_deps)?
         .into_iter()
         .collect();
-    images::ensure(c, p, &selected, a.build)?;
+    // A secret from a variable that is not set: said before anything is
+    // made.
+    for name in &selected {
+        inject::archive(p, &p.services[name])?;
+    }
+    images::ensure(c, p, &selected, a.build, a.pull.as_deref())?;
     let mut cur = state::read(c, &p.name)?;
     let refs: Vec<String> = selected
         .iter()
@@ -83,7 +88,12 @@ pub fn create(c: &Client, p: &Project, a: &CreateArgs) -> Result<i32> {
 }
 
 pub fn up(c: &Client, p: &Project, a: &UpArgs) -> Result<i32> {
-    let o = options(&a.create, p, a.no_deps, true)?;
+    for s in a.attach.iter().chain(&a.no_attach) {
+        if !p.services.contains_key(s) {
+            bail!("no such service: {s}");
+        }
+    }
+    let o = options(&a.create, p, a.no_deps, !a.no_start)?;
     let since = chrono::Utc::now().timestamp();
     let (_, _, ids) = converge(c, p, &a.create, &o, a.timeout)?;
     if a.wait {
@@ -93,14 +103,42 @@ pub fn up(c: &Client, p: &Project, a: &UpArgs) -> Result<i32> {
         }
         return Ok(0);
     }
-    if a.detach {
+    if a.detach || a.no_start {
         return Ok(0);
     }
     let attach = logs::Attached {
+        only: a.attach.clone(),
+        not: a.no_attach.clone(),
         abort_on_exit: a.abort_on_container_exit || a.exit_code_from.is_some(),
         exit_code_from: a.exit_code_from.clone(),
         timeout: a.timeout,
         color: !a.no_color,
     };
     logs::attached(c, p, &ids, since, &attach)
+}
+
+/// The services `scale SERVICE=N…` names.
+pub fn scaled_services(a: &ScaleArgs) -> Vec<String> {
+    a.services
+        .iter()
+        .map(|s| s.split_once('=').map_or(s.as_str(), |(n, _)| n).to_string())
+        .collect()
+}
+
+/// `scale SERVICE=N…`: as Compose v2, `up -d` of those services with
+/// those replica counts (a changed container is recreated, the extra ones
+/// removed, the missing ones made).
+pub fn scale(c: &Client, p: &Project, a: &ScaleArgs) -> Result<i32> {
+    let up_args = UpArgs {
+        create: CreateArgs {
+            scale: a.services.clone(),
+            services: scaled_services(a),
+            ..Default::default()
+        },
+        detach: true,
+        no_deps: a.no_deps,
+        ..Default::default()
+    };
+    parse_scale(&a.services, p)?;
+    up(c, p, &up_args)
 }

@@ -1,5 +1,5 @@
 //! Waiting on containers: `depends_on` conditions before a service starts,
-//! and `up --wait`. A dependency that exits or turns unhealthy fails the
+//! `up --wait`, and the `wait` command. A dependency that exits or turns unhealthy fails the
 //! wait at once, naming the service (docker/compose#10042 hangs instead).
 
 use anyhow::{bail, Result};
@@ -9,8 +9,11 @@ use rrun_compose::model::DependsCondition;
 
 use crate::apimodel::models::{ContainerInspectResponse, ContainerWaitResponse, HealthStatusEnum};
 
-use super::super::client::Client;
+use rrun_compose::Project;
+
+use super::super::client::{enc, Client};
 use super::apply::Apply;
+use super::args::{DownArgs, WaitArgs};
 
 /// How often a health status is read again.
 const POLL: Duration = Duration::from_millis(100);
@@ -111,6 +114,49 @@ pub fn dependency(
         }
     }
     Ok(())
+}
+
+/// `wait [SERVICE…]`: as Compose v2, blocks until the containers of the
+/// services (all when none is named; one-off ones too) stop, printing each
+/// exit; the exit code is the last one's. `--down-project`: the project is
+/// taken down once the first one stops, and its code is returned.
+pub fn wait_command(c: &Client, p: &Project, a: &WaitArgs) -> Result<i32> {
+    let mut list = super::state::containers(c, &p.name)?;
+    list.retain(|e| a.services.is_empty() || a.services.contains(&e.service));
+    if list.is_empty() {
+        bail!("no containers for project {:?}", p.name);
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::scope(|s| -> Result<i32> {
+        for e in &list {
+            let tx = tx.clone();
+            s.spawn(move || {
+                let own = Client::new(c.socket.clone()).unwrap_or_else(|_| c.clone());
+                let r = own
+                    .post(&format!("/containers/{}/wait", enc(&e.id)))
+                    .and_then(|r| r.json::<ContainerWaitResponse>());
+                let _ = tx.send((e.id.clone(), r.map(|v| v.status_code)));
+            });
+        }
+        drop(tx);
+        let mut code = 0;
+        for (id, r) in rx {
+            let status = r?;
+            println!("container {id:?} exited with status code {status}");
+            code = status;
+            if a.down_project {
+                let down = DownArgs {
+                    rmi: None,
+                    volumes: false,
+                    remove_orphans: false,
+                    timeout: None,
+                };
+                super::down::down(c, p, &down)?;
+                return Ok(status as i32);
+            }
+        }
+        Ok(code as i32)
+    })
 }
 
 #[cfg(test)]

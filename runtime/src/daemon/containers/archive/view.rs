@@ -183,6 +183,13 @@ impl Daemon {
                 // A stopped container's tmpfs holds nothing.
                 PlannedSource::Tmpfs { .. } => continue,
             };
+            // A bind of a single file (`./app.conf:/etc/app.conf`, a
+            // Compose file secret) cannot be a root: the view shows the
+            // container's own path there, as for a tmpfs. Opening it
+            // failed every archive request on the container.
+            if !source.is_dir() {
+                continue;
+            }
             let root = Root::open(&source).map_err(internal(&m.destination))?;
             roots.push((m.destination.clone(), root));
         }
