@@ -6,7 +6,7 @@ use libcgroups::common::{
 };
 use libcgroups::v2::devices::Devices;
 use nix::unistd::Pid;
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxResources, LinuxWeightDevice, Spec};
 use std::path::{Path, PathBuf};
 
 /// The cgroup path of a container: `linux.cgroupsPath`, else `/rrun/<id>`
@@ -83,8 +83,12 @@ pub fn apply(m: &AnyCgroupManager, spec: &Spec, pid: Pid) -> Result<()> {
         .unwrap_or_default();
     // Only what a rule allows may be opened (runc's device policy).
     resources.set_devices(Some(crate::spec::devices::rules(spec)));
+    let weights = take_weight_devices(&mut resources);
     m.add_task(pid).context("add the container to its cgroup")?;
     set(m, &resources)?;
+    if !weights.is_empty() {
+        weight_devices(pid, &weights)?;
+    }
     if let AnyCgroupManager::Systemd(_) = m {
         // libcgroups' systemd manager sets no device policy: attach the
         // same eBPF device filter its cgroupfs manager does to the scope.
@@ -96,7 +100,7 @@ pub fn apply(m: &AnyCgroupManager, spec: &Spec, pid: Pid) -> Result<()> {
 }
 
 /// Applies `resources` (the spec's linux.resources) to the cgroup.
-pub fn set(m: &AnyCgroupManager, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
+pub fn set(m: &AnyCgroupManager, resources: &LinuxResources) -> Result<()> {
     let opt = ControllerOpt {
         resources,
         disable_oom_killer: resources
@@ -108,6 +112,62 @@ pub fn set(m: &AnyCgroupManager, resources: &oci_spec::runtime::LinuxResources) 
         freezer_state: None,
     };
     m.apply(&opt).context("apply cgroup resources")
+}
+
+/// `blockIO.weightDevice` out of what libcgroups applies: it writes them
+/// only on cgroup v2, and there fails when the BFQ scheduler is not in use.
+fn take_weight_devices(r: &mut LinuxResources) -> Vec<LinuxWeightDevice> {
+    let Some(mut b) = r.block_io().clone() else {
+        return Vec::new();
+    };
+    let list = b.weight_device().clone().unwrap_or_default();
+    b.set_weight_device(None);
+    r.set_block_io(Some(b));
+    list
+}
+
+/// Per-device IO weights as runc writes them: v2's `io.bfq.weight` (left
+/// out without BFQ, as runc does), v1's `blkio.bfq.weight_device` or else
+/// `blkio.weight_device`.
+fn weight_devices(pid: Pid, list: &[LinuxWeightDevice]) -> Result<()> {
+    let file = if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        let f = own_v2_cgroup(pid)?.join("io.bfq.weight");
+        if !f.exists() {
+            return Ok(());
+        }
+        f
+    } else {
+        let dir = Path::new("/sys/fs/cgroup/blkio").join(own_v1_cgroup(pid, "blkio")?);
+        let bfq = dir.join("blkio.bfq.weight_device");
+        if bfq.exists() {
+            bfq
+        } else {
+            dir.join("blkio.weight_device")
+        }
+    };
+    for d in list {
+        if let Some(w) = d.weight() {
+            let line = format!("{}:{} {w}", d.major(), d.minor());
+            std::fs::write(&file, &line)
+                .with_context(|| format!("write {line:?} to {}", file.display()))?;
+        }
+    }
+    Ok(())
+}
+
+/// `pid`'s cgroup in the v1 hierarchy of `controller`, relative.
+fn own_v1_cgroup(pid: Pid, controller: &str) -> Result<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .with_context(|| format!("read /proc/{pid}/cgroup"))?;
+    text.lines()
+        .find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, ctl, path) = (f.next()?, f.next()?, f.next()?);
+            ctl.split(',')
+                .any(|c| c == controller)
+                .then(|| path.trim_start_matches('/').to_string())
+        })
+        .with_context(|| format!("process {pid} is in no {controller} cgroup"))
 }
 
 /// The cgroup v2 directory `pid` is in.

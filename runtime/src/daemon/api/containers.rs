@@ -21,15 +21,8 @@ use crate::shim;
 
 pub(super) async fn create(State(d): D, q: Q, Json(body): Json<CreateBody>) -> ApiResult<Response> {
     let name = q.get("name").cloned();
-    let id = blocking(move || d.create(name.as_deref(), body)).await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreateResponse {
-            id,
-            warnings: vec![],
-        }),
-    )
-        .into_response())
+    let (id, warnings) = blocking(move || d.create(name.as_deref(), body)).await?;
+    Ok((StatusCode::CREATED, Json(CreateResponse { id, warnings })).into_response())
 }
 
 pub(super) async fn list(State(d): D, q: Q) -> ApiResult<Response> {
