@@ -94,6 +94,11 @@ size=$(( $(du -sm "$d" | cut -f1) * 2 + 256 ))
 truncate -s "${size}M" "$work/data.img"
 timeout 300 mkfs.ext4 -q -L rrun-vm-data -d "$d" "$work/data.img"
 rm -rf "$d"
+# rrund's data root (/var/lib/rrun, mounted by t-install.sh): an empty disk
+# of its own, sparse, as the root image has about 1 GB free and the
+# walkthrough's images and database need more.
+truncate -s 8G "$work/scratch.img"
+timeout 300 mkfs.ext4 -q -L rrun-vm-scratch "$work/scratch.img"
 
 # boot ACCEL CMDLINE_EXTRA TIMEOUT LOG: boots the image, returns qemu's status.
 boot() {
@@ -105,7 +110,8 @@ boot() {
         -kernel "$img/vmlinuz" -initrd "$img/initrd.img" \
         -append "root=/dev/vda rw console=ttyS0 panic=-1 $extra" \
         -drive "file=$img/root.img,format=raw,if=virtio,snapshot=on" \
-        -drive "file=$work/data.img,format=raw,if=virtio" &
+        -drive "file=$work/data.img,format=raw,if=virtio" \
+        -drive "file=$work/scratch.img,format=raw,if=virtio" &
     qemu_pid=$!
     local status=0
     wait "$qemu_pid" || status=$?

@@ -46,6 +46,20 @@ eq "State.OOMKilled (memory.events oom_kill)" true "$(r inspect -f '{{.State.OOM
 t "a container that was not OOM-killed says false" bash -c "rrun run --name nooom busybox true && test \"\$(rrun inspect -f '{{.State.OOMKilled}}' nooom)\" = false && rrun rm nooom"
 t "rm oom" r rm oom
 
+# pause/unpause: cgroup v2's freezer (cgroup.freeze, and the kernel's
+# "frozen 1" in cgroup.events once every process stopped).
+t "pause lim" r pause lim
+eq "cgroup.freeze after pause" 1 "$(cat "$cg/cgroup.freeze")"
+wait_for 20 grep -qx 'frozen 1' "$cg/cgroup.events"
+eq "cgroup.events: frozen" "frozen 1" "$(grep '^frozen' "$cg/cgroup.events")"
+eq "inspect: paused" "paused true" "$(r inspect -f '{{.State.Status}} {{.State.Paused}}' lim)"
+t "unpause lim" r unpause lim
+eq "cgroup.freeze after unpause" 0 "$(cat "$cg/cgroup.freeze")"
+eq "inspect: running again" "running false" "$(r inspect -f '{{.State.Status}} {{.State.Paused}}' lim)"
+# (not an exec: the fork bomb above left lim at its pids.max)
+wait_for 20 grep -qx 'frozen 0' "$cg/cgroup.events"
+eq "cgroup.events: thawed" "frozen 0" "$(grep '^frozen' "$cg/cgroup.events")"
+
 # The device policy (on cgroup v2 an eBPF program attached to the
 # container's cgroup, as runc's): the default capabilities allow mknod, but
 # opening a device no rule allows must fail, here the VM's own root disk.
