@@ -7,7 +7,7 @@
 #   scripts/test-vm.sh        exits non-zero on any failure; its last line is
 #                             cargo's "test result: … N passed; M failed;"
 #   RRUN_VM_WALKTHROUGH=0     without the walkthrough (mysql, netshoot,
-#                             todo-app; about 3.5 of the suite's 10 minutes
+#                             todo-app; about 3.5 of the suite's 7 to 10 minutes
 #                             under software emulation)
 #
 # The VM has no network at all (-nic none). Files go in, and results come out,
