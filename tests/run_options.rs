@@ -1099,3 +1099,230 @@ fn bind_propagation_is_applied_and_checked() {
     );
     d.ok(&["rm", "-f", slave, private, shared.trim()]);
 }
+
+/// A disk of this machine for the block IO options: its /dev path and
+/// `major:minor` (from /sys/block, loop and ram devices last).
+fn a_disk() -> (String, String) {
+    use std::os::unix::fs::FileTypeExt;
+    let mut disks: Vec<(String, String)> = std::fs::read_dir("/sys/block")
+        .expect("/sys/block")
+        .flatten()
+        .filter_map(|e| {
+            let name = e.file_name().to_string_lossy().into_owned();
+            let num = std::fs::read_to_string(e.path().join("dev")).ok()?;
+            let dev = format!("/dev/{name}");
+            let md = std::fs::metadata(&dev).ok()?;
+            md.file_type()
+                .is_block_device()
+                .then(|| (dev, num.trim().to_string()))
+        })
+        .collect();
+    disks.sort_by_key(|(d, _)| {
+        ["/dev/loop", "/dev/ram", "/dev/zram"]
+            .iter()
+            .any(|p| d.starts_with(p))
+    });
+    disks
+        .into_iter()
+        .next()
+        .expect("this test needs a block device in /sys/block with its node in /dev")
+}
+
+/// Whether this host's cgroups can apply a block IO weight (cgroup v2's io
+/// controller, v1's blkio.weight or blkio.bfq.weight), as dockerd checks.
+fn io_weight_supported() -> bool {
+    let root = std::path::Path::new("/sys/fs/cgroup");
+    match std::fs::read_to_string(root.join("cgroup.controllers")) {
+        Ok(c) => c.split_whitespace().any(|c| c == "io"),
+        Err(_) => ["blkio.weight", "blkio.bfq.weight"]
+            .iter()
+            .any(|f| root.join("blkio").join(f).exists()),
+    }
+}
+
+#[test]
+fn block_io_limits_are_in_force() {
+    let d = daemon();
+    let (dev, num) = a_disk();
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    // The container's own cgroup, as it sees it: v2's io.max, else v1's
+    // four throttle files.
+    let script = r#"
+        if [ -f /sys/fs/cgroup/io.max ]; then cat /sys/fs/cgroup/io.max; else
+        for f in read_bps write_bps read_iops write_iops; do
+            cat /sys/fs/cgroup/blkio/blkio.throttle.${f}_device; done; fi"#;
+    let flags = [
+        "--device-read-bps",
+        &format!("{dev}:1mb"),
+        "--device-write-bps",
+        &format!("{dev}:2mb"),
+        "--device-read-iops",
+        &format!("{dev}:100"),
+        "--device-write-iops",
+        &format!("{dev}:200"),
+    ];
+    let (rc, out, err) = sh(&d, &flags, script);
+    assert_eq!(rc, 0, "{out}{err}");
+    let want = if v2 {
+        format!("{num} rbps=1048576 wbps=2097152 riops=100 wiops=200")
+    } else {
+        format!("{num} 1048576\n{num} 2097152\n{num} 100\n{num} 200")
+    };
+    assert_eq!(out.trim(), want, "{err}");
+
+    // Inspect shows what was asked, with Docker's keys.
+    let mut args = vec!["create", "--name", "io"];
+    args.extend_from_slice(&flags);
+    args.extend_from_slice(&["busybox", "sleep", "60"]);
+    d.ok(&args);
+    let h = &inspect(&d, "io")["HostConfig"];
+    assert_eq!(
+        h["BlkioDeviceReadBps"],
+        serde_json::json!([{"Path": dev, "Rate": 1048576}])
+    );
+    assert_eq!(h["BlkioDeviceWriteIOps"][0]["Rate"], 200, "{h}");
+    assert_eq!(h["BlkioWeight"], 0, "{h}");
+
+    // The weight: in force where the host can apply it (v1's blkio.weight
+    // or BFQ's, v2's io.weight from 10–1000 scaled to 1–10000), else
+    // dropped with Docker's warning; `update` changes it.
+    let weight = r#"cat /sys/fs/cgroup/io.bfq.weight /sys/fs/cgroup/io.weight \
+        /sys/fs/cgroup/blkio/blkio.weight /sys/fs/cgroup/blkio/blkio.bfq.weight 2>/dev/null | head -1"#;
+    let (rc, out, err) = sh(&d, &["--blkio-weight", "300"], weight);
+    assert_eq!(rc, 0, "{out}{err}");
+    if io_weight_supported() {
+        assert!(
+            ["300", "default 300", "default 2930"].contains(&out.trim()),
+            "{out}"
+        );
+    } else {
+        assert!(
+            err.contains("WARNING: Your kernel does not support Block I/O weight or the cgroup is not mounted. Weight discarded."),
+            "{err}"
+        );
+    }
+    d.ok(&["run", "-d", "--name", "wgt", "busybox", "sleep", "60"]);
+    let up = d.rrun(&["update", "--blkio-weight", "500", "wgt"]);
+    assert_eq!(code(&up), 0, "{}", text(&up.stderr));
+    if io_weight_supported() {
+        assert_eq!(inspect(&d, "wgt")["HostConfig"]["BlkioWeight"], 500);
+        let out = d.ok(&["exec", "wgt", "sh", "-c", weight]);
+        assert!(
+            ["500", "default 500", "default 4950"].contains(&out.trim()),
+            "{out}"
+        );
+    } else {
+        assert!(
+            text(&up.stderr).contains("Weight discarded"),
+            "{}",
+            text(&up.stderr)
+        );
+        assert_eq!(inspect(&d, "wgt")["HostConfig"]["BlkioWeight"], 0);
+    }
+    d.ok(&["rm", "-f", "io", "wgt"]);
+}
+
+#[test]
+fn bad_block_io_and_cgroupns_values_are_refused() {
+    let d = daemon();
+    let (dev, _) = a_disk();
+    let cases: Vec<(Vec<String>, String)> = [
+        (
+            "--device-read-bps=/dev/null:1mb",
+            "--device-read-bps /dev/null: not a block device (name a disk, such as /dev/sda)",
+        ),
+        (
+            "--device-write-iops=/dev/rrun-test-no-such-disk:5",
+            "--device-write-iops /dev/rrun-test-no-such-disk: No such file or directory",
+        ),
+        (
+            "--device-read-bps=/etc/passwd:1mb",
+            "bad format for device path: /etc/passwd:1mb",
+        ),
+        (
+            &format!("--device-read-bps={dev}:fast"),
+            "invalid rate for device",
+        ),
+        (
+            &format!("--blkio-weight-device={dev}:5"),
+            "invalid weight for device",
+        ),
+        ("--blkio-weight=2000", "2000 is not in 0..=1000"),
+        ("--cgroupns=shared", "invalid CGROUP mode \"shared\""),
+    ]
+    .iter()
+    .map(|(f, m)| (vec![f.to_string()], m.to_string()))
+    .collect();
+    for (flags, msg) in &cases {
+        let mut args = vec!["run"];
+        args.extend(flags.iter().map(String::as_str));
+        args.extend_from_slice(&["busybox", "true"]);
+        let out = d.rrun(&args);
+        assert_eq!(code(&out), 125, "{flags:?}: {}", text(&out.stderr));
+        let err = text(&out.stderr);
+        assert!(
+            err.contains(msg.as_str()),
+            "{flags:?}: {err:?} lacks {msg:?}"
+        );
+        // One line (clap adds its pointer to --help after a blank one).
+        let lines = err
+            .lines()
+            .filter(|l| !l.is_empty() && !l.starts_with("For more information"));
+        assert_eq!(lines.count(), 1, "{flags:?}: one line: {err:?}");
+    }
+    assert_eq!(d.ok(&["ps", "-aq"]).trim(), "");
+}
+
+#[test]
+fn cgroup_namespace_private_and_host() {
+    let d = daemon();
+    let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
+    // Docker's default: private on cgroup v2, host on v1.
+    d.ok(&["create", "--name", "dflt", "busybox", "true"]);
+    let mode = &inspect(&d, "dflt")["HostConfig"]["CgroupnsMode"];
+    assert_eq!(mode, if v2 { "private" } else { "host" });
+
+    // Private: every hierarchy shows the container's cgroup as `/`.
+    let (rc, out, err) = sh(&d, &["--cgroupns", "private"], "cat /proc/self/cgroup");
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(!out.trim().is_empty());
+    for line in out.lines() {
+        assert!(line.ends_with(":/"), "{line} in\n{out}");
+    }
+    // Host: the full path, the container's own cgroup under rrun's.
+    let (rc, out, err) = sh(
+        &d,
+        &["--cgroupns", "host", "--name", "hostns"],
+        "cat /proc/self/cgroup",
+    );
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(
+        out.lines()
+            .any(|l| l.contains("/rrun/") || l.contains("rrun-")),
+        "{out}"
+    );
+    d.ok(&[
+        "create",
+        "--name",
+        "pns",
+        "--cgroupns",
+        "private",
+        "busybox",
+        "true",
+    ]);
+    assert_eq!(inspect(&d, "pns")["HostConfig"]["CgroupnsMode"], "private");
+    d.ok(&["rm", "dflt", "pns"]);
+}
+
+/// daemon.json `default-cgroupns-mode` is the default of a container
+/// created without `--cgroupns`.
+#[test]
+fn daemon_default_cgroupns_mode() {
+    let d = Daemon::start_with(&serde_json::json!({"default-cgroupns-mode": "private"}));
+    d.load_busybox();
+    let (rc, out, err) = sh(&d, &[], "cat /proc/self/cgroup");
+    assert_eq!(rc, 0, "{out}{err}");
+    assert!(out.lines().all(|l| l.ends_with(":/")), "{out}");
+    d.ok(&["create", "--name", "cns", "busybox", "true"]);
+    assert_eq!(inspect(&d, "cns")["HostConfig"]["CgroupnsMode"], "private");
+}

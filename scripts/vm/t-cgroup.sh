@@ -46,12 +46,57 @@ eq "State.OOMKilled (memory.events oom_kill)" true "$(r inspect -f '{{.State.OOM
 t "a container that was not OOM-killed says false" bash -c "rrun run --name nooom busybox true && test \"\$(rrun inspect -f '{{.State.OOMKilled}}' nooom)\" = false && rrun rm nooom"
 t "rm oom" r rm oom
 
+# pause/unpause: cgroup v2's freezer (cgroup.freeze, and the kernel's
+# "frozen 1" in cgroup.events once every process stopped).
+t "pause lim" r pause lim
+eq "cgroup.freeze after pause" 1 "$(cat "$cg/cgroup.freeze")"
+wait_for 20 grep -qx 'frozen 1' "$cg/cgroup.events"
+eq "cgroup.events: frozen" "frozen 1" "$(grep '^frozen' "$cg/cgroup.events")"
+eq "inspect: paused" "paused true" "$(r inspect -f '{{.State.Status}} {{.State.Paused}}' lim)"
+t "unpause lim" r unpause lim
+eq "cgroup.freeze after unpause" 0 "$(cat "$cg/cgroup.freeze")"
+eq "inspect: running again" "running false" "$(r inspect -f '{{.State.Status}} {{.State.Paused}}' lim)"
+# (not an exec: the fork bomb above left lim at its pids.max)
+wait_for 20 grep -qx 'frozen 0' "$cg/cgroup.events"
+eq "cgroup.events: thawed" "frozen 0" "$(grep '^frozen' "$cg/cgroup.events")"
+
 # The device policy (on cgroup v2 an eBPF program attached to the
 # container's cgroup, as runc's): the default capabilities allow mknod, but
 # opening a device no rule allows must fail, here the VM's own root disk.
 vda="$((16#$(stat -c %t /dev/vda))) $((16#$(stat -c %T /dev/vda)))"
 eq "a disk node can be made (CAP_MKNOD) but not read" "made 0" \
     "$(r run --rm busybox sh -c "mknod /tmp/disk b $vda && echo made; head -c 512 /tmp/disk | wc -c" 2>/dev/null | tr '\n' ' ' | sed 's/ $//')"
+
+# Block IO: per-device limits in io.max; the weight as runc writes it,
+# io.bfq.weight as given under the BFQ scheduler, else io.weight with
+# 10-1000 scaled to 1-10000; `update --blkio-weight` changes it live.
+vdn="$((16#$(stat -c %t /dev/vda))):$((16#$(stat -c %T /dev/vda)))"
+t "run with io limits" r run -d --name io --blkio-weight 300 --device-read-bps /dev/vda:1mb \
+    --device-write-bps /dev/vda:2mb --device-read-iops /dev/vda:100 --device-write-iops /dev/vda:200 \
+    busybox sleep 600
+cgio=$(cg_dir io)
+eq "io.max (--device-read-bps, -write-bps, -read-iops, -write-iops)" \
+    "$vdn rbps=1048576 wbps=2097152 riops=100 wiops=200" "$(grep "^$vdn " "$cgio/io.max")"
+if [ -e "$cgio/io.bfq.weight" ]; then wf=io.bfq.weight w300=300 w500=500; else wf=io.weight w300=2930 w500=4950; fi
+eq "$wf (--blkio-weight 300)" "default $w300" "$(head -1 "$cgio/$wf")"
+t "update --blkio-weight 500" r update --blkio-weight 500 io
+eq "$wf after update" "default $w500" "$(head -1 "$cgio/$wf")"
+eq "inspect: BlkioDeviceReadBps" '[{"Path":"/dev/vda","Rate":1048576}]' \
+    "$(r inspect -f '{{json .HostConfig.BlkioDeviceReadBps}}' io)"
+
+# --cgroupns: private (Docker's default on cgroup v2) shows the container's
+# cgroup as / and only its own subtree under /sys/fs/cgroup; host shows the
+# full path (and the container's own cgroup bound at /sys/fs/cgroup).
+eq "inspect: CgroupnsMode private by default" private "$(r inspect -f '{{.HostConfig.CgroupnsMode}}' io)"
+t "rm -f io" r rm -f io
+own=$(r run --rm --cgroupns private busybox sh -c \
+    'cat /proc/self/cgroup; grep -qx 1 /sys/fs/cgroup/cgroup.procs && echo own; ls /sys/fs/cgroup | grep -c "slice$"')
+eq "--cgroupns private: / in /proc/self/cgroup, its own subtree at /sys/fs/cgroup" "0::/ own 0" "$(echo $own)"
+own=$(r run --rm busybox cat /proc/self/cgroup)
+eq "no --cgroupns: private" "0::/" "$own"
+full=$(r run --rm --cgroupns host busybox sh -c 'cat /proc/self/cgroup; grep -qx 1 /sys/fs/cgroup/cgroup.procs && echo own')
+eq "--cgroupns host: the full path, its own cgroup at /sys/fs/cgroup" "0::/rrun/ own" \
+    "$(echo $full | sed -E 's/[0-9a-f]{64}//')"
 
 # The delegated subtree (Delegate=yes): no process in a cgroup that has
 # child cgroups (cgroup v2's no-internal-process rule, which systemd's

@@ -19,7 +19,7 @@ t "network create todo-app" r network create todo-app
 t "run mysql:5.7 with an alias and a named volume" r run -d --name db --network todo-app \
     --network-alias mysql -v todo-mysql-data:/var/lib/mysql "${db_env[@]}" mysql:5.7
 db_ready() { r exec db mysql -uroot -psecret -e 'SELECT 1' >/dev/null 2>&1; }
-wait_for 400 db_ready || bad "the database answers" "$(r logs db 2>&1 | tail -5)"
+wait_for 900 db_ready || bad "the database answers" "$(r logs db 2>&1 | tail -5)"
 db_ip=$(r inspect -f '{{(index .NetworkSettings.Networks "todo-app").IPAddress}}' db)
 dig=$(r run --rm --network todo-app nicolaka/netshoot dig +short mysql 2>&1)
 eq "dig mysql from netshoot answers the database's address" "$db_ip" "$dig"
@@ -35,6 +35,6 @@ t "rm -f app db" r rm -f app db
 t "mysql again on the same volume" r run -d --name db2 --network todo-app --network-alias mysql \
     -v todo-mysql-data:/var/lib/mysql "${db_env[@]}" mysql:5.7
 db2_ready() { r exec db2 mysql -uroot -psecret todos -e 'select name from todo_items' 2>/dev/null | grep -q 'Walk the dog'; }
-wait_for 400 db2_ready
+wait_for 900 db2_ready
 t "the data outlived the containers" db2_ready
 t "clean up" bash -c "rrun rm -f db2 && rrun volume rm todo-mysql-data && rrun network rm todo-app"

@@ -130,6 +130,10 @@ fn options(cli: Cli) -> anyhow::Result<Options> {
         host_netns: cli.host_netns,
         fail_start_at: cli.fail_start_at,
         systemd_cgroup: config::systemd_cgroup(&file.exec_opts)?,
+        default_cgroupns_mode: config::default_cgroupns_mode(
+            file.default_cgroupns_mode.as_deref(),
+            std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists(),
+        )?,
     })
 }
 

@@ -11,6 +11,7 @@
 //! tty the terminal.
 
 mod autostart;
+pub mod blkioflags;
 pub mod build;
 pub mod client;
 pub mod cmdline;

@@ -172,6 +172,11 @@ pub fn create(c: &Client, a: &RunArgs) -> Result<String> {
             c.post_json(&path, &body)?.json()?
         }
     };
+    // As docker/cli: what the daemon dropped (e.g. a limit the host's
+    // cgroups cannot apply) is said on stderr.
+    for w in &created.warnings {
+        eprintln!("WARNING: {w}");
+    }
     Ok(created.id)
 }
 

@@ -8,9 +8,11 @@ use clap::Args;
 use crate::spec::validate::{device_mode, docker_sysctl};
 use serde_json::Value;
 
+use super::blkioflags::{parse_bps_device, parse_cgroupns, parse_iops_device, parse_weight_device};
 use crate::apimodel::models::{
-    DeviceMapping, HealthConfig, HostConfig, HostConfigLogConfig, ResourcesUlimits, RestartPolicy,
-    RestartPolicyNameEnum,
+    DeviceMapping, HealthConfig, HostConfig, HostConfigCgroupnsModeEnum, HostConfigLogConfig,
+    ResourcesBlkioWeightDevice, ResourcesUlimits, RestartPolicy, RestartPolicyNameEnum,
+    ThrottleDevice,
 };
 
 #[derive(Debug, Args, Default, Clone)]
@@ -99,6 +101,28 @@ pub struct RunOptionArgs {
     /// UTS namespace to use (`host`).
     #[arg(long)]
     pub uts: Option<String>,
+    /// Cgroup namespace to use (`host` or `private`; the daemon's default,
+    /// `private` on cgroup v2 and `host` on v1, when not given).
+    #[arg(long, value_parser = parse_cgroupns)]
+    pub cgroupns: Option<HostConfigCgroupnsModeEnum>,
+    /// Block IO (relative weight), between 10 and 1000, or 0 to disable.
+    #[arg(long, value_parser = clap::value_parser!(u16).range(0..=1000))]
+    pub blkio_weight: Option<u16>,
+    /// Block IO weight (relative device weight), DEVICE_PATH:WEIGHT.
+    #[arg(long, value_parser = parse_weight_device)]
+    pub blkio_weight_device: Vec<ResourcesBlkioWeightDevice>,
+    /// Limit read rate (bytes per second) from a device, DEVICE_PATH:RATE[kb|mb|gb].
+    #[arg(long, value_parser = parse_bps_device)]
+    pub device_read_bps: Vec<ThrottleDevice>,
+    /// Limit write rate (bytes per second) to a device, DEVICE_PATH:RATE[kb|mb|gb].
+    #[arg(long, value_parser = parse_bps_device)]
+    pub device_write_bps: Vec<ThrottleDevice>,
+    /// Limit read rate (IO per second) from a device, DEVICE_PATH:RATE.
+    #[arg(long, value_parser = parse_iops_device)]
+    pub device_read_iops: Vec<ThrottleDevice>,
+    /// Limit write rate (IO per second) to a device, DEVICE_PATH:RATE.
+    #[arg(long, value_parser = parse_iops_device)]
+    pub device_write_iops: Vec<ThrottleDevice>,
     /// Command to run to check health.
     #[arg(long)]
     pub health_cmd: Option<String>,
@@ -180,6 +204,13 @@ impl RunOptionArgs {
         h.pid_mode = self.pid.clone();
         h.ipc_mode = self.ipc.clone();
         h.uts_mode = self.uts.clone();
+        h.cgroupns_mode = self.cgroupns;
+        h.blkio_weight = self.blkio_weight;
+        h.blkio_weight_device = Some(self.blkio_weight_device.clone());
+        h.blkio_device_read_bps = Some(self.device_read_bps.clone());
+        h.blkio_device_write_bps = Some(self.device_write_bps.clone());
+        h.blkio_device_read_iops = Some(self.device_read_iops.clone());
+        h.blkio_device_write_iops = Some(self.device_write_iops.clone());
     }
 }
 

@@ -4,7 +4,7 @@
 use anyhow::Result;
 use clap::Args;
 
-use crate::apimodel::models::{ContainerUpdateBody, RestartPolicy};
+use crate::apimodel::models::{ContainerUpdateBody, ContainerUpdateResponse, RestartPolicy};
 
 use super::client::{enc, Client};
 use super::format::fail;
@@ -81,7 +81,13 @@ pub fn update(c: &Client, a: &UpdateArgs) -> Result<i32> {
         ));
     };
     super::each(&a.containers, |n| {
-        c.post_json(&format!("/containers/{}/update", enc(n)), &body)?;
+        let r: ContainerUpdateResponse = c
+            .post_json(&format!("/containers/{}/update", enc(n)), &body)?
+            .json()?;
+        // As docker/cli: the daemon's warnings on stderr.
+        for w in r.warnings.iter().flatten() {
+            eprintln!("{w}");
+        }
         Ok(())
     })
 }

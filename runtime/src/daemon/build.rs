@@ -290,7 +290,7 @@ impl BuildHost for DaemonHost {
             parent.ok_or_else(|| err("RUN needs a base image (FROM scratch has no shell)"))?;
         let mut body = Self::run_body(parent, spec);
         body.host_config.extra_hosts = self.extra_hosts.clone();
-        let id = self.d.create(None, body).map_err(|e| err(e.message))?;
+        let (id, _) = self.d.create(None, body).map_err(|e| err(e.message))?;
         self.say(format!(" ---> Running in {}\n", &id[..12.min(id.len())]));
         let ran = self.run_to_exit(&id, spec.stdin.as_deref());
         let layer = match ran {

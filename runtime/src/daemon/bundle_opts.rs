@@ -69,6 +69,18 @@ pub fn device(host: &Path, ctr: &str, access: &str) -> Result<DevNode, String> {
     })
 }
 
+/// The numbers of the block device at `path` (the block IO options).
+pub fn block_device(path: &str) -> Result<(i64, i64), String> {
+    let md = std::fs::metadata(path).map_err(|e| match e.raw_os_error() {
+        Some(n) => nix::errno::Errno::from_raw(n).desc().to_string(),
+        None => e.to_string(),
+    })?;
+    if !md.file_type().is_block_device() {
+        return Err("not a block device (name a disk, such as /dev/sda)".into());
+    }
+    Ok((major(md.rdev()), minor(md.rdev())))
+}
+
 /// Every device node under the host's /dev, as runc's HostDevices (no
 /// pts, shm, mqueue or fd, no console).
 pub fn host_devices() -> Vec<DevNode> {
@@ -155,6 +167,7 @@ impl Daemon {
             devices,
             init_binary,
             joined: self.joined_namespaces(c)?,
+            block_io: runopts::block_io(o, &block_device).map_err(ApiError::bad)?,
         };
         runopts::apply(spec, o, &x).map_err(bad)
     }

@@ -43,6 +43,9 @@ pub struct FileConfig {
     /// `native.cgroupdriver=systemd|cgroupfs` (the only option read).
     #[serde(default)]
     pub exec_opts: Vec<String>,
+    /// `host` or `private`: the cgroup namespace of a container created
+    /// without `--cgroupns`.
+    pub default_cgroupns_mode: Option<String>,
 }
 
 impl FileConfig {
@@ -98,6 +101,9 @@ pub struct Options {
     /// as transient systemd scopes (`rrun-oci --systemd-cgroup`) instead of
     /// cgroupfs directories.
     pub systemd_cgroup: bool,
+    /// daemon.json `default-cgroupns-mode`, else Docker's default: `private`
+    /// on cgroup v2, `host` on v1.
+    pub default_cgroupns_mode: String,
 }
 
 /// netd's configuration for these options. The daemon's names on the host
@@ -166,6 +172,19 @@ fn check_bridge_name(name: &str) -> anyhow::Result<String> {
         );
     }
     Ok(name.to_string())
+}
+
+/// daemon.json `default-cgroupns-mode` checked, or Docker's default for
+/// the host (`private` on the unified cgroup v2 hierarchy, else `host`).
+pub fn default_cgroupns_mode(given: Option<&str>, v2: bool) -> anyhow::Result<String> {
+    match given {
+        Some(m @ ("host" | "private")) => Ok(m.to_string()),
+        Some(m) => anyhow::bail!(
+            "daemon.json default-cgroupns-mode {m:?} is invalid; can only be \"host\" or \"private\""
+        ),
+        None if v2 => Ok("private".into()),
+        None => Ok("host".into()),
+    }
 }
 
 /// The cgroup driver of `exec-opts` as Docker reads it: true for systemd,
@@ -261,6 +280,7 @@ mod tests {
             host_netns: None,
             fail_start_at: None,
             systemd_cgroup: false,
+            default_cgroupns_mode: "host".into(),
         };
         let default = netd_config(&opts(Path::new(DEFAULT_DATA_ROOT), None)).unwrap();
         assert_eq!(default.instance, netd::Instance::default());
@@ -277,6 +297,17 @@ mod tests {
         let named = netd_config(&opts(dir.path(), Some("br-mine"))).unwrap();
         assert_eq!(named.instance.default_bridge, "br-mine");
         assert_eq!(named.instance.table, other.instance.table);
+    }
+
+    #[test]
+    fn cgroupns_default_follows_docker() {
+        assert_eq!(default_cgroupns_mode(None, true).unwrap(), "private");
+        assert_eq!(default_cgroupns_mode(None, false).unwrap(), "host");
+        assert_eq!(default_cgroupns_mode(Some("host"), true).unwrap(), "host");
+        let c: FileConfig = serde_json::from_str(r#"{"default-cgroupns-mode":"private"}"#).unwrap();
+        assert_eq!(c.default_cgroupns_mode.as_deref(), Some("private"));
+        let e = default_cgroupns_mode(Some("shared"), false).unwrap_err();
+        assert!(e.to_string().contains("can only be"), "{e}");
     }
 
     #[test]

@@ -6,7 +6,7 @@ use libcgroups::common::{
 };
 use libcgroups::v2::devices::Devices;
 use nix::unistd::Pid;
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxResources, LinuxWeightDevice, Spec};
 use std::path::{Path, PathBuf};
 
 /// The cgroup path of a container: `linux.cgroupsPath`, else `/rrun/<id>`
@@ -84,7 +84,7 @@ pub fn apply(m: &AnyCgroupManager, spec: &Spec, pid: Pid) -> Result<()> {
     // Only what a rule allows may be opened (runc's device policy).
     resources.set_devices(Some(crate::spec::devices::rules(spec)));
     m.add_task(pid).context("add the container to its cgroup")?;
-    set(m, &resources)?;
+    set(m, &resources, pid)?;
     if let AnyCgroupManager::Systemd(_) = m {
         // libcgroups' systemd manager sets no device policy: attach the
         // same eBPF device filter its cgroupfs manager does to the scope.
@@ -95,10 +95,13 @@ pub fn apply(m: &AnyCgroupManager, spec: &Spec, pid: Pid) -> Result<()> {
     Ok(())
 }
 
-/// Applies `resources` (the spec's linux.resources) to the cgroup.
-pub fn set(m: &AnyCgroupManager, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
+/// Applies `resources` (the spec's linux.resources) to the cgroup of `pid`,
+/// the container's init.
+pub fn set(m: &AnyCgroupManager, resources: &LinuxResources, pid: Pid) -> Result<()> {
+    let mut resources = resources.clone();
+    let weights = take_weights(&mut resources);
     let opt = ControllerOpt {
-        resources,
+        resources: &resources,
         disable_oom_killer: resources
             .memory()
             .as_ref()
@@ -107,7 +110,100 @@ pub fn set(m: &AnyCgroupManager, resources: &oci_spec::runtime::LinuxResources) 
         oom_score_adj: None,
         freezer_state: None,
     };
-    m.apply(&opt).context("apply cgroup resources")
+    m.apply(&opt).context("apply cgroup resources")?;
+    weights.write(pid)
+}
+
+/// The block IO weights, written here as runc writes them rather than by
+/// libcgroups 0.7, whose v2 conversion of the weight overflows a u16 (a
+/// panic in a debug build, a wrong weight in a release one), which fails on
+/// v2 device weights without BFQ (runc leaves them out) and ignores them on
+/// v1.
+#[derive(Debug, Default)]
+struct Weights {
+    weight: Option<u16>,
+    devices: Vec<LinuxWeightDevice>,
+}
+
+/// [`Weights`] out of what libcgroups applies.
+fn take_weights(r: &mut LinuxResources) -> Weights {
+    let Some(mut b) = r.block_io().clone() else {
+        return Weights::default();
+    };
+    let w = Weights {
+        weight: b.weight().filter(|w| *w > 0),
+        devices: b.weight_device().clone().unwrap_or_default(),
+    };
+    b.set_weight(None).set_weight_device(None);
+    r.set_block_io(Some(b));
+    w
+}
+
+impl Weights {
+    /// v2: `io.bfq.weight` under BFQ (the weight as given, and the device
+    /// weights), else `io.weight` scaled ([`io_weight`]) and no device
+    /// weights; v1: `blkio.bfq.weight[_device]` under BFQ, else
+    /// `blkio.weight[_device]`.
+    fn write(&self, pid: Pid) -> Result<()> {
+        if self.weight.is_none() && self.devices.is_empty() {
+            return Ok(());
+        }
+        let (weight_file, weight, devices_file) =
+            if Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+                let dir = own_v2_cgroup(pid)?;
+                let bfq = dir.join("io.bfq.weight");
+                if bfq.exists() {
+                    (bfq.clone(), self.weight.map(u64::from), Some(bfq))
+                } else {
+                    (dir.join("io.weight"), self.weight.map(io_weight), None)
+                }
+            } else {
+                let dir = Path::new("/sys/fs/cgroup/blkio").join(own_v1_cgroup(pid, "blkio")?);
+                let bfq = dir.join("blkio.bfq.weight").exists();
+                let (w, d) = if bfq {
+                    ("blkio.bfq.weight", "blkio.bfq.weight_device")
+                } else {
+                    ("blkio.weight", "blkio.weight_device")
+                };
+                (dir.join(w), self.weight.map(u64::from), Some(dir.join(d)))
+            };
+        let write = |file: &Path, line: String| {
+            std::fs::write(file, &line)
+                .with_context(|| format!("write {line:?} to {}", file.display()))
+        };
+        if let Some(w) = weight {
+            write(&weight_file, w.to_string())?;
+        }
+        if let Some(f) = &devices_file {
+            for d in &self.devices {
+                if let Some(w) = d.weight() {
+                    write(f, format!("{}:{} {w}", d.major(), d.minor()))?;
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// runc's ConvertBlkIOToIOWeightValue: a weight of 10 to 1000 onto cgroup
+/// v2's `io.weight` range, 1 to 10000.
+fn io_weight(w: u16) -> u64 {
+    1 + u64::from(w).saturating_sub(10) * 9999 / 990
+}
+
+/// `pid`'s cgroup in the v1 hierarchy of `controller`, relative.
+fn own_v1_cgroup(pid: Pid, controller: &str) -> Result<String> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
+        .with_context(|| format!("read /proc/{pid}/cgroup"))?;
+    text.lines()
+        .find_map(|l| {
+            let mut f = l.splitn(3, ':');
+            let (_, ctl, path) = (f.next()?, f.next()?, f.next()?);
+            ctl.split(',')
+                .any(|c| c == controller)
+                .then(|| path.trim_start_matches('/').to_string())
+        })
+        .with_context(|| format!("process {pid} is in no {controller} cgroup"))
 }
 
 /// The cgroup v2 directory `pid` is in.
@@ -167,6 +263,14 @@ mod tests {
         let mut linux = LinuxBuilder::default().build().unwrap();
         linux.set_cgroups_path(p.map(PathBuf::from));
         SpecBuilder::default().linux(linux).build().unwrap()
+    }
+
+    #[test]
+    fn io_weight_scales_as_runc() {
+        assert_eq!(io_weight(10), 1);
+        assert_eq!(io_weight(300), 2930);
+        assert_eq!(io_weight(500), 4950);
+        assert_eq!(io_weight(1000), 10000);
     }
 
     #[test]

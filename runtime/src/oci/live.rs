@@ -50,7 +50,8 @@ pub fn update(root: &Path, id: &str, resources: Option<&Path>) -> Result<()> {
     // The device rules stay as created: an update never widens them.
     let mut live = resources.clone();
     live.set_devices(None);
-    cgroups::set(&m, &live).with_context(|| format!("update container {id}"))
+    let pid = nix::unistd::Pid::from_raw(c.pid);
+    cgroups::set(&m, &live, pid).with_context(|| format!("update container {id}"))
 }
 
 /// go-runc's duration strings: "5s", "500ms", "1m".

@@ -22,21 +22,14 @@ use crate::shim;
 pub(super) async fn create(State(d): D, q: Q, Json(body): Json<CreateBody>) -> ApiResult<Response> {
     let name = q.get("name").cloned();
     let platform = super::images::platform_of(&q)?;
-    let id = blocking(move || {
+    let (id, warnings) = blocking(move || {
         if let Some(p) = &platform {
             d.check_image_platform(&body.config.image, p)?;
         }
         d.create(name.as_deref(), body)
     })
     .await?;
-    Ok((
-        StatusCode::CREATED,
-        Json(CreateResponse {
-            id,
-            warnings: vec![],
-        }),
-    )
-        .into_response())
+    Ok((StatusCode::CREATED, Json(CreateResponse { id, warnings })).into_response())
 }
 
 pub(super) async fn list(State(d): D, q: Q) -> ApiResult<Response> {

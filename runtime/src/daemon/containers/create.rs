@@ -8,9 +8,10 @@ use crate::daemon::*;
 use std::collections::BTreeMap;
 
 impl Daemon {
-    /// `POST /containers/create`.
-    pub fn create(&self, name: Option<&str>, body: CreateBody) -> ApiResult<String> {
-        let (mut c, image_volumes) = self.plan_create(name, body)?;
+    /// `POST /containers/create`: the new container's id and the warnings
+    /// (options the host cannot apply, dropped as dockerd drops them).
+    pub fn create(&self, name: Option<&str>, body: CreateBody) -> ApiResult<(String, Vec<String>)> {
+        let (mut c, image_volumes, warnings) = self.plan_create(name, body)?;
         let id = c.id.clone();
         // The name is checked and taken in one critical section; a create
         // that fails from here on gives it back.
@@ -36,17 +37,17 @@ impl Daemon {
         let c_name = c.name.clone();
         self.insert(c);
         tracing::info!(container = %id, name = %c_name, "created");
-        Ok(id)
+        Ok((id, warnings))
     }
 
     /// Every check of a create, with nothing changed: the new container's
-    /// record (without its name when none was given, and without mounts)
-    /// and the image's volumes.
+    /// record (without its name when none was given, and without mounts),
+    /// the image's volumes and the create's warnings.
     pub fn plan_create(
         &self,
         name: Option<&str>,
         body: CreateBody,
-    ) -> ApiResult<(Container, Vec<String>)> {
+    ) -> ApiResult<(Container, Vec<String>, Vec<String>)> {
         let mut config = body.config;
         let mut host = body.host_config;
         if config.image.is_empty() {
@@ -71,7 +72,13 @@ impl Daemon {
         host.log_config =
             containers::logopts::with_defaults(host.log_config.take(), &self.opts.config_file)
                 .map_err(ApiError::bad)?;
-        check_host_config(&mut host, &config.hostname, &runopts::Host::probe())?;
+        if host.run.cgroupns_mode.is_empty() {
+            host.run.cgroupns_mode = self.opts.default_cgroupns_mode.clone();
+        }
+        let warnings = check_host_config(&mut host, &config.hostname, &runopts::Host::probe())?;
+        // The block IO options' devices must be block devices now.
+        runopts::block_io(&host.run, &crate::daemon::bundle_opts::block_device)
+            .map_err(ApiError::bad)?;
         // The containers `--pid`/`--ipc container:` join must exist now
         // (that they run is checked at start).
         for mode in [&host.run.pid_mode, &host.run.ipc_mode] {
@@ -117,7 +124,7 @@ impl Daemon {
             networks,
             ..new_record(config, host)
         };
-        Ok((c, image_volumes))
+        Ok((c, image_volumes, warnings))
     }
 }
 
@@ -175,24 +182,24 @@ fn new_record(config: ContainerConfig, host_config: HostConfig) -> Container {
 
 /// The host config's own checks (pure but for the host facts given):
 /// extra hosts, the run options with Docker's messages and defaults, and
-/// auto-remove against a restart policy.
+/// auto-remove against a restart policy. Returns the warnings.
 pub fn check_host_config(
     host: &mut HostConfig,
     hostname: &str,
     facts: &runopts::Host,
-) -> ApiResult<()> {
+) -> ApiResult<Vec<String>> {
     for h in &host.extra_hosts {
         h.parse::<netd::resolv::ExtraHost>()
             .map_err(|e| ApiError::bad(e.to_string()))?;
     }
-    runopts::validate(&mut host.run, facts).map_err(ApiError::bad)?;
+    let warnings = runopts::validate(&mut host.run, facts).map_err(ApiError::bad)?;
     runopts::validate_modes(&mut host.run, hostname).map_err(ApiError::bad)?;
     if host.auto_remove && !host.run.restart_policy.is_none() {
         return Err(ApiError::bad(
             "can't create 'AutoRemove' container with restart policy",
         ));
     }
-    Ok(())
+    Ok(warnings)
 }
 
 /// The name asked for (without its `/`), checked; None for a random one.
@@ -270,6 +277,7 @@ mod tests {
             arch: "amd64".into(),
             kernel: (6, 1),
             swap_limit: true,
+            io: Default::default(),
         }
     }
 

@@ -67,7 +67,6 @@ pub struct HostConfigView<'a> {
     #[serde(flatten)]
     pub asked: &'a HostConfig,
     pub runtime: &'static str,
-    pub cgroupns_mode: &'static str,
     pub device_cgroup_rules: Option<Vec<String>>,
     pub isolation: &'static str,
     pub memory_swappiness: Option<i64>,
@@ -76,18 +75,14 @@ pub struct HostConfigView<'a> {
     pub container_id_file: &'static str,
     pub cgroup_parent: &'static str,
     pub cgroup: &'static str,
-    pub blkio_weight: u16,
     pub oom_kill_disable: bool,
 }
 
 impl<'a> HostConfigView<'a> {
     pub fn new(asked: &'a HostConfig) -> HostConfigView<'a> {
-        let v2 = std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists();
         HostConfigView {
             asked,
             runtime: "rrun-oci",
-            // dockerd's default: a cgroup namespace of its own on cgroup v2.
-            cgroupns_mode: if v2 { "private" } else { "host" },
             device_cgroup_rules: None,
             isolation: "",
             memory_swappiness: None,
@@ -95,7 +90,6 @@ impl<'a> HostConfigView<'a> {
             container_id_file: "",
             cgroup_parent: "",
             cgroup: "",
-            blkio_weight: 0,
             oom_kill_disable: false,
         }
     }
@@ -116,6 +110,8 @@ mod tests {
             "UTSMode",
             "Runtime",
             "CgroupnsMode",
+            "BlkioWeight",
+            "BlkioDeviceReadBps",
             "DeviceCgroupRules",
             "Isolation",
             "MemorySwappiness",
@@ -131,6 +127,7 @@ mod tests {
         assert_eq!(v["PidMode"], "host");
         let text = serde_json::to_string(&HostConfigView::new(&h)).unwrap();
         assert_eq!(text.matches("\"PidMode\"").count(), 1);
+        assert_eq!(text.matches("\"CgroupnsMode\"").count(), 1);
     }
 
     #[test]

@@ -128,6 +128,7 @@ pub struct UpdateBody {
     pub cpuset_cpus: Option<String>,
     pub cpuset_mems: Option<String>,
     pub pids_limit: Option<i64>,
+    pub blkio_weight: Option<u16>,
     pub restart_policy: Option<RestartPolicy>,
 }
 
@@ -155,6 +156,9 @@ impl UpdateBody {
         if let Some(p) = self.pids_limit.filter(|p| *p != 0) {
             o.pids_limit = Some(p);
         }
+        if let Some(w) = self.blkio_weight.filter(|w| *w != 0) {
+            o.blkio_weight = w;
+        }
         if let Some(p) = self.restart_policy.clone().filter(|p| !p.name.is_empty()) {
             o.restart_policy = p;
         }
@@ -173,13 +177,14 @@ mod tests {
             ..Default::default()
         };
         let b: UpdateBody = serde_json::from_str(
-            r#"{"Memory":134217728,"CpuShares":0,"PidsLimit":20,"RestartPolicy":{"Name":"always"}}"#,
+            r#"{"Memory":134217728,"CpuShares":0,"PidsLimit":20,"BlkioWeight":300,"RestartPolicy":{"Name":"always"}}"#,
         )
         .unwrap();
         b.merge_into(&mut o);
         assert_eq!(o.memory, 128 << 20);
         assert_eq!(o.cpu_shares, 512);
         assert_eq!(o.pids_limit, Some(20));
+        assert_eq!(o.blkio_weight, 300);
         assert_eq!(o.restart_policy.name, "always");
     }
 }

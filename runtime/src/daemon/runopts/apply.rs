@@ -3,8 +3,9 @@
 use std::path::Path;
 
 use oci_spec::runtime::{
-    Linux, LinuxCpu, LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxMemory, LinuxPids,
-    LinuxResources, Mount, PosixRlimit, PosixRlimitBuilder, PosixRlimitType, Process, Spec,
+    Linux, LinuxBlockIo, LinuxCpu, LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxMemory,
+    LinuxPids, LinuxResources, Mount, PosixRlimit, PosixRlimitBuilder, PosixRlimitType, Process,
+    Spec,
 };
 use serde::de::IntoDeserializer;
 use serde::Deserialize;
@@ -42,6 +43,8 @@ pub struct Extra<'a> {
     pub init_binary: String,
     /// The other containers whose pid or ipc namespace this one joins.
     pub joined: super::namespaces::Joined,
+    /// The block IO options with their devices' numbers ([`block_io`]).
+    pub block_io: Option<LinuxBlockIo>,
 }
 
 fn memory(o: &RunOptions, host: &Host) -> Option<LinuxMemory> {
@@ -85,15 +88,25 @@ fn cpu(o: &RunOptions) -> Option<LinuxCpu> {
 }
 
 /// Docker's resources: memory (swap doubles the limit unless set), CPU
-/// quota from `--cpus` over a 100 ms period, shares, cpusets, pids.
+/// quota from `--cpus` over a 100 ms period, shares, cpusets, pids, the
+/// block IO weight (the per-device settings need the devices' numbers:
+/// [`Extra::block_io`]).
 pub fn resources(o: &RunOptions, host: &Host) -> LinuxResources {
     let pids = o.pids_limit.filter(|p| *p != 0).map(|p| {
         let mut pids = LinuxPids::default();
         pids.set_limit(if p < 0 { -1 } else { p });
         pids
     });
+    let block_io = (o.blkio_weight > 0).then(|| {
+        let mut b = LinuxBlockIo::default();
+        b.set_weight(Some(o.blkio_weight));
+        b
+    });
     let mut r = LinuxResources::default();
-    r.set_memory(memory(o, host)).set_cpu(cpu(o)).set_pids(pids);
+    r.set_memory(memory(o, host))
+        .set_cpu(cpu(o))
+        .set_pids(pids)
+        .set_block_io(block_io);
     r
 }
 
@@ -231,6 +244,9 @@ fn device(d: &DevNode) -> LinuxDevice {
 /// read-only paths when privileged.
 fn apply_linux(linux: &mut Linux, o: &RunOptions, x: &Extra) {
     let mut res = resources(o, x.host);
+    if x.block_io.is_some() {
+        res.set_block_io(x.block_io.clone());
+    }
     if o.privileged {
         linux.set_masked_paths(Some(vec![]));
         linux.set_readonly_paths(Some(vec![]));
@@ -285,6 +301,7 @@ mod tests {
             arch: "amd64".into(),
             kernel: (6, 1),
             swap_limit: true,
+            io: Default::default(),
         }
     }
 
@@ -330,6 +347,7 @@ mod tests {
             devices: vec![],
             init_binary: "/x/docker-init".into(),
             joined: Default::default(),
+            block_io: None,
         };
         let mut s = base_spec();
         apply(&mut s, &o, &x).unwrap();
@@ -383,6 +401,7 @@ mod tests {
             }],
             init_binary: String::new(),
             joined: Default::default(),
+            block_io: None,
         };
         let mut s = base_spec();
         apply(&mut s, &o, &x).unwrap();
@@ -419,6 +438,7 @@ mod tests {
             devices: vec![],
             init_binary: String::new(),
             joined: Default::default(),
+            block_io: None,
         };
         let bad = |o: RunOptions| apply(&mut base_spec(), &o, &x).unwrap_err().to_string();
         let o = RunOptions {

@@ -8,10 +8,12 @@ use serde_json::json;
 use std::collections::BTreeMap;
 
 mod apply;
+mod blkio;
 mod namespaces;
 mod validate;
 
 pub use apply::*;
+pub use blkio::*;
 pub use namespaces::*;
 pub use validate::*;
 
@@ -92,6 +94,32 @@ pub struct RunOptions {
     /// `--uts`: `host` shares the host's hostname.
     #[serde(default, rename = "UTSMode")]
     pub uts_mode: String,
+    /// `--cgroupns`: `private` (a cgroup namespace of its own) or `host`;
+    /// filled at create with the daemon's default (`""` in containers made
+    /// before the option existed: the host's, which they had).
+    #[serde(default)]
+    pub cgroupns_mode: String,
+    /// `--blkio-weight` (10 to 1000; 0: none).
+    #[serde(default)]
+    pub blkio_weight: u16,
+    #[serde(default, deserialize_with = "null_default")]
+    pub blkio_weight_device: Vec<WeightDevice>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub blkio_device_read_bps: Vec<ThrottleDevice>,
+    #[serde(default, deserialize_with = "null_default")]
+    pub blkio_device_write_bps: Vec<ThrottleDevice>,
+    #[serde(
+        default,
+        rename = "BlkioDeviceReadIOps",
+        deserialize_with = "null_default"
+    )]
+    pub blkio_device_read_iops: Vec<ThrottleDevice>,
+    #[serde(
+        default,
+        rename = "BlkioDeviceWriteIOps",
+        deserialize_with = "null_default"
+    )]
+    pub blkio_device_write_iops: Vec<ThrottleDevice>,
 }
 
 #[derive(Debug, Clone, Default, Serialize, Deserialize, PartialEq)]
@@ -343,6 +371,7 @@ mod tests {
             arch: "amd64".into(),
             kernel: (6, 1),
             swap_limit: true,
+            io: Default::default(),
         }
     }
 

@@ -1,14 +1,15 @@
-//! `--pid`, `--ipc` and `--uts`: which of its namespaces a container
-//! shares with the host or (pid and ipc) with another container. Checked at
-//! create with Docker's messages; applied to the OCI spec by leaving a
-//! host-shared namespace out, or by the path of the other container's.
+//! `--pid`, `--ipc`, `--uts` and `--cgroupns`: which of its namespaces a
+//! container shares with the host or (pid and ipc) with another container.
+//! Checked at create with Docker's messages; applied to the OCI spec by
+//! leaving a host-shared namespace out (or adding the cgroup namespace), or
+//! by the path of the other container's.
 
 use oci_spec::runtime::{LinuxNamespaceType, Mount, Spec};
 use std::path::Path;
 
 use super::RunOptions;
 
-/// Checks the three modes and fills Docker's defaults (`IpcMode` is
+/// Checks the four modes and fills Docker's defaults (`IpcMode` is
 /// `private` unless given). `hostname`: the `--hostname` the user asked for.
 pub fn validate_modes(o: &mut RunOptions, hostname: &str) -> Result<(), String> {
     match o.pid_mode.as_str() {
@@ -21,6 +22,14 @@ pub fn validate_modes(o: &mut RunOptions, hostname: &str) -> Result<(), String> 
         "private" | "shareable" | "none" | "host" => {}
         v if donor(v).is_some_and(|d| !d.is_empty()) => {}
         v => return Err(format!("invalid IPC mode: {v}")),
+    }
+    match o.cgroupns_mode.as_str() {
+        "" | "private" | "host" => {}
+        v => {
+            return Err(format!(
+                "invalid cgroup namespace mode: {v} (--cgroupns takes host or private)"
+            ))
+        }
     }
     match o.uts_mode.as_str() {
         "" => {}
@@ -75,6 +84,12 @@ pub fn apply_modes(spec: &mut Spec, o: &RunOptions, joined: &Joined) {
         .and_then(|l| l.namespaces_mut().as_mut())
     {
         ns.retain(|n| !shared.contains(&n.typ()));
+        // `--cgroupns private`: the container's cgroup is its `/`.
+        if o.cgroupns_mode == "private" {
+            let mut cg = oci_spec::runtime::LinuxNamespace::default();
+            cg.set_typ(LinuxNamespaceType::Cgroup);
+            ns.push(cg);
+        }
         for n in ns.iter_mut() {
             let pid = match n.typ() {
                 LinuxNamespaceType::Pid => joined.pid,

@@ -20,6 +20,8 @@ pub struct Host {
     pub kernel: (u32, u32),
     /// Whether a swap limit can be set (memsw on cgroup v1).
     pub swap_limit: bool,
+    /// Which block IO limits the cgroups can apply.
+    pub io: IoSupport,
 }
 
 impl Host {
@@ -46,6 +48,7 @@ impl Host {
             swap_limit: v2
                 || std::path::Path::new("/sys/fs/cgroup/memory/memory.memsw.limit_in_bytes")
                     .exists(),
+            io: IoSupport::probe(),
         }
     }
 }
@@ -89,7 +92,8 @@ pub fn grantable_caps(last: usize, bounding: u64) -> Vec<String> {
 /// Checks the options and fills in Docker's defaults (shm size, swap).
 /// Returns the create warnings.
 pub fn validate(o: &mut RunOptions, host: &Host) -> Result<Vec<String>, String> {
-    let warnings = validate_memory(o, host)?;
+    let mut warnings = validate_memory(o, host)?;
+    warnings.extend(validate_blkio(o, host.io)?);
     validate_cpu(o, host)?;
     if o.shm_size < 0 {
         return Err("SHM size can not be less than 0".into());

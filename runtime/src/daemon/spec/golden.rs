@@ -29,6 +29,7 @@ fn host() -> Host {
         arch: "amd64".into(),
         kernel: (6, 1),
         swap_limit: true,
+        io: Default::default(),
     }
 }
 
@@ -329,6 +330,7 @@ fn config_json(case: &Case) -> Value {
         devices: case.devices.clone(),
         init_binary: "/run/rrun/docker-init".into(),
         joined: Default::default(),
+        block_io: None,
     };
     runopts::apply(&mut spec, &o, &x).unwrap();
     tty::apply_terminal(&mut spec, case.tty, case.console);
