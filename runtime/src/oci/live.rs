@@ -89,19 +89,23 @@ pub fn events(root: &Path, id: &str, once: bool, interval: &str) -> Result<()> {
     if once {
         return print_stats(&m, id);
     }
-    let mut oom = OomWatch::new(c.pid).with_context(|| format!("events of container {id}"))?;
+    // No memory cgroup to watch (a v2 scope without the memory
+    // controller): said once, and the stats go on without OOM events.
+    let mut oom = OomWatch::new(c.pid)
+        .inspect_err(|e| tracing::warn!("events of container {id}: no OOM events: {e:#}"))
+        .ok();
     let mut next = Instant::now() + every;
     loop {
         // The status is looked at every 200 ms at most.
         let wait = next
             .saturating_duration_since(Instant::now())
             .min(Duration::from_millis(200));
-        if oom.wait(wait)? {
+        if oom_seen(&mut oom, wait)? {
             print_oom(id);
         }
         if c.status(root) == Status::Stopped {
             // An OOM kill of the init is counted before it is gone.
-            if oom.wait(Duration::ZERO)? {
+            if oom_seen(&mut oom, Duration::ZERO)? {
                 print_oom(id);
             }
             return Ok(());
@@ -112,6 +116,17 @@ pub fn events(root: &Path, id: &str, once: bool, interval: &str) -> Result<()> {
                 tracing::error!("{e:#}");
             }
             next += every;
+        }
+    }
+}
+
+/// Whether an OOM happened within `wait` (just waits without a watch).
+fn oom_seen(oom: &mut Option<OomWatch>, wait: Duration) -> Result<bool> {
+    match oom {
+        Some(w) => w.wait(wait),
+        None => {
+            std::thread::sleep(wait);
+            Ok(false)
         }
     }
 }
