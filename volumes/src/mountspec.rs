@@ -212,9 +212,15 @@ fn parse_mode(mode: &str) -> Option<Mode> {
                 2
             }
         };
-        counts[family] += 1;
+        // A second word of one family is refused at once: counting on
+        // overflowed a u8 at 256 words (a panic; wrapped, an accepted mode),
+        // which the volume_flags fuzz target found.
+        if counts[family] == 1 {
+            return None;
+        }
+        counts[family] = 1;
     }
-    counts.iter().all(|&n| n <= 1).then_some(out)
+    Some(out)
 }
 
 /// Parse `-v` / `--volume`: `[source:]target[:mode]`.
@@ -607,6 +613,14 @@ pub fn parse_volumes_from(raw: &str) -> Result<VolumesFrom, SpecError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_mode_word_repeated_past_255_times_is_refused_not_counted_over() {
+        let many = vec!["rslave"; 300].join(",");
+        assert!(parse_volume_flag(&format!("v:/v:{many}")).is_err());
+        assert!(parse_volume_flag("v:/v:ro,rslave").is_ok());
+        assert!(parse_volume_flag("v:/v:ro,rw").is_err());
+    }
 
     fn vol(name: Option<&str>, nocopy: bool) -> MountKind {
         MountKind::Volume {
