@@ -191,7 +191,9 @@ fn used(d: &Daemon) -> u64 {
 
 /// What a build may leave behind: containers (a build's RUN steps run in
 /// containers of the daemon), executor state, mounts, shims. The tmpfs of
-/// the data root itself is not a leftover.
+/// the data root itself is not a leftover. Not the leases: a container
+/// removed while the disk is full keeps its lease on the network's file,
+/// which cannot be rewritten then (a known gap, see the README).
 fn build_leftovers(d: &Daemon) -> Vec<String> {
     let root = d.data_root();
     let root = root.to_str().unwrap();
@@ -200,6 +202,19 @@ fn build_leftovers(d: &Daemon) -> Vec<String> {
     let ps = d.ok(&["ps", "-a", "-q"]);
     left.extend(ps.lines().map(|id| format!("container {id}")));
     left
+}
+
+/// Nothing of a build left, polled for a while: the host end of a removed
+/// container's veth goes with its network namespace, which the kernel
+/// tears down a moment after the last process (CI once saw it linger).
+fn assert_nothing_left(d: &Daemon) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let mut left = build_leftovers(d);
+    while !left.is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(100));
+        left = build_leftovers(d);
+    }
+    assert_eq!(left, Vec::<String>::new());
 }
 
 #[test]
@@ -229,7 +244,7 @@ fn a_build_on_a_full_data_root_fails_clearly_and_leaves_nothing() {
         d.log()
     );
     assert!(!all.contains("panicked"), "{all}");
-    assert_eq!(build_leftovers(&d), Vec::<String>::new());
+    assert_nothing_left(&d);
     let after = used(&d);
     assert!(
         after < before + (1 << 20),
@@ -247,7 +262,7 @@ fn a_build_on_a_full_data_root_fails_clearly_and_leaves_nothing() {
         "{all}"
     );
     assert!(!all.contains("panicked"), "{all}");
-    assert_eq!(build_leftovers(&d), Vec::<String>::new());
+    assert_nothing_left(&d);
     let images = d.ok(&["images", "-a", "--format", "{{.Repository}}:{{.Tag}}"]);
     assert!(
         !images.contains("disk/"),
@@ -258,5 +273,5 @@ fn a_build_on_a_full_data_root_fails_clearly_and_leaves_nothing() {
     std::fs::remove_file(&filler).unwrap();
     d.ok(&["build", "-q", "-t", "disk/full:1", dir]);
     assert_eq!(d.ok(&["run", "--rm", "disk/full:1"]), "built\n");
-    assert_eq!(build_leftovers(&d), Vec::<String>::new());
+    assert_nothing_left(&d);
 }
