@@ -369,6 +369,16 @@ pub struct Healthcheck {
 }
 
 impl ImageConfig {
+    /// The platform the config names (`os/arch[/variant]` as text).
+    pub fn platform(&self) -> Platform {
+        Platform {
+            architecture: self.architecture.clone(),
+            os: self.os.clone(),
+            variant: self.variant.clone(),
+            os_version: None,
+        }
+    }
+
     pub fn parse(digest: &Digest, body: &[u8]) -> Result<ImageConfig, ManifestError> {
         serde_json::from_slice(body).map_err(|source| ManifestError::Parse {
             digest: digest.clone(),

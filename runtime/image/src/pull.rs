@@ -254,14 +254,10 @@ fn pull_from(
     // Docker checks.
     if let Some(p) = &opts.platform {
         if config.os != p.os || config.architecture != p.architecture {
-            let mut have = format!("{}/{}", config.os, config.architecture);
-            if let Some(v) = &config.variant {
-                have = format!("{have}/{v}");
-            }
             return Err(ManifestError::NoMatchingPlatform {
                 wanted: p.to_string(),
                 digest: manifest_digest,
-                available: have,
+                available: config.platform().to_string(),
             }
             .into());
         }

@@ -456,14 +456,10 @@ pub fn with_tag(image: &str) -> String {
     }
 }
 
-/// Pulls through the daemon, printing Docker's progress lines (to stderr
-/// when `to_stderr`, as `run` does).
-pub fn pull(c: &Client, image: &str, quiet: bool, to_stderr: bool) -> Result<()> {
-    pull_for(c, image, None, quiet, to_stderr)
-}
-
-/// [`pull`] of the image for `platform` (`--platform`).
-pub fn pull_for(
+/// Pulls through the daemon (the image for `platform` with `--platform`),
+/// printing Docker's progress lines (to stderr when `to_stderr`, as `run`
+/// does).
+pub fn pull(
     c: &Client,
     image: &str,
     platform: Option<&str>,
@@ -553,7 +549,7 @@ pub fn split_tag(r: &str) -> (&str, &str) {
 
 /// `rrun pull`: the progress, then the full name.
 pub fn pull_cmd(c: &Client, image: &str, platform: Option<&str>, quiet: bool) -> Result<i32> {
-    pull_for(c, image, platform, quiet, false)?;
+    pull(c, image, platform, quiet, false)?;
     Ok(0)
 }
 

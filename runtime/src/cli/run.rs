@@ -168,7 +168,7 @@ pub fn create(c: &Client, a: &RunArgs) -> Result<String> {
             }
             // As Docker: pull it (progress on stderr), then create again.
             eprintln!("Unable to find image '{}' locally", with_tag(&a.image));
-            images::pull_for(c, &a.image, a.platform.as_deref(), false, true)?;
+            images::pull(c, &a.image, a.platform.as_deref(), false, true)?;
             c.post_json(&path, &body)?.json()?
         }
     };

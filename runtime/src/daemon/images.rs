@@ -124,12 +124,9 @@ impl Daemon {
         if c.os == p.os && c.architecture == p.architecture && !variant_differs {
             return Ok(());
         }
-        let mut actual = format!("{}/{}", c.os, c.architecture);
-        if let Some(v) = &c.variant {
-            actual = format!("{actual}/{v}");
-        }
         Err(ApiError::not_found(format!(
-            "image with reference {name} was found but does not match the specified platform: wanted {p}, actual: {actual}"
+            "image with reference {name} was found but does not match the specified platform: wanted {p}, actual: {}",
+            c.platform()
         )))
     }
 

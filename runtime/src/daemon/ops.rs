@@ -12,6 +12,7 @@ use crate::apimodel::models::{ContainerTopResponse, VolumeUsageData};
 use crate::apimodel::{ContainerPruneReport, ImageListItem};
 
 use super::stats::Cgroups;
+use crate::linux::cgroups::clock_ticks;
 
 impl Daemon {
     /// `POST /containers/{id}/rename?name=`.
@@ -258,16 +259,6 @@ fn pidns_members(init: i32) -> Vec<i32> {
         .filter_map(|e| e.file_name().to_str()?.parse::<i32>().ok())
         .filter(|p| ns(*p).as_ref() == Some(&want))
         .collect()
-}
-
-pub(crate) fn clock_ticks() -> u64 {
-    // SAFETY: sysconf has no preconditions.
-    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
-    if t > 0 {
-        t as u64
-    } else {
-        100
-    }
 }
 
 fn boot_time() -> i64 {

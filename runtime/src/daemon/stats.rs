@@ -6,11 +6,11 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::ops::clock_ticks;
 use super::{store, ApiResult, Daemon};
 use crate::apimodel::stats::{
     BlkioStatEntry, CpuStats, CpuUsage, MemoryStats, NetworkStats, PidsStats, StatsResponse,
 };
+use crate::linux::cgroups::clock_ticks;
 
 impl Daemon {
     /// One `GET /containers/{id}/stats` sample, with `pre` (the sample

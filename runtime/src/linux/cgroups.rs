@@ -254,6 +254,18 @@ pub fn freeze(m: &AnyCgroupManager, on: bool) -> Result<()> {
     m.freeze(state).context("set the cgroup freezer")
 }
 
+/// Clock ticks per second (`cpuacct.stat`, `/proc/<pid>/stat`), for the
+/// daemon's `top` and stats and rrun-oci's `events`.
+pub fn clock_ticks() -> u64 {
+    // SAFETY: sysconf has no preconditions.
+    let t = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    if t > 0 {
+        t as u64
+    } else {
+        100
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

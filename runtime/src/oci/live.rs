@@ -160,7 +160,7 @@ impl CpuUnits {
             CpuUnits::V2
         } else {
             CpuUnits::V1 {
-                ticks_per_sec: crate::daemon::ops::clock_ticks(),
+                ticks_per_sec: crate::linux::cgroups::clock_ticks(),
             }
         }
     }

@@ -5,7 +5,7 @@
 //! cgroup is removed); on v2 inotify on `memory.events`, whose `oom_kill`
 //! count rising is an OOM kill.
 
-use crate::shim::oom::{events_file, oom_kills};
+use crate::shim::oom::{oom_kills, watch};
 use anyhow::{bail, Context, Result};
 use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
 use nix::sys::eventfd::{EfdFlags, EventFd};
@@ -32,16 +32,13 @@ pub struct OomWatch {
 impl OomWatch {
     /// Watches the memory cgroup of the container whose init is `pid`.
     pub fn new(pid: i32) -> Result<OomWatch> {
-        let root = Path::new("/sys/fs/cgroup");
-        let cgroups = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
-            .with_context(|| format!("read /proc/{pid}/cgroup"))?;
-        let unified = root.join("cgroup.controllers").exists();
-        let Some(file) = events_file(root, &cgroups, unified) else {
+        // The shim's own lookup: memory.events on v2, memory.oom_control on v1.
+        let Some(file) = watch(pid) else {
             bail!(
                 "the container's init (pid {pid}) is in no memory cgroup: no OOM events to watch"
             );
         };
-        let source = if unified {
+        let source = if file.ends_with("memory.events") {
             let ino = Inotify::init(InitFlags::IN_CLOEXEC | InitFlags::IN_NONBLOCK)
                 .context("inotify_init")?;
             ino.add_watch(&file, AddWatchFlags::IN_MODIFY)

@@ -93,7 +93,7 @@ pub fn ensure(
             build_one(c, p, s, None)?;
         } else if policy == "always" || (policy != "never" && !present(c, &image)) {
             eprintln!(" {name} Pulling");
-            cli_images::pull(c, &image, false, true)
+            cli_images::pull(c, &image, None, false, true)
                 .with_context(|| format!("pull the image of service {name:?}"))?;
         }
     }
@@ -120,7 +120,7 @@ pub fn pull(c: &Client, p: &Project, a: &PullArgs) -> Result<i32> {
             continue;
         }
         let image = image_of(&p.name, s);
-        cli_images::pull(c, &image, a.quiet, false)
+        cli_images::pull(c, &image, None, a.quiet, false)
             .with_context(|| format!("pull the image of service {:?}", s.name))?;
     }
     Ok(0)
