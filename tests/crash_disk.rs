@@ -204,16 +204,11 @@ fn build_leftovers(d: &Daemon) -> Vec<String> {
     left
 }
 
-/// Nothing of a build left, polled for a while: the host end of a removed
+/// Nothing of a build left, once settled: the host end of a removed
 /// container's veth goes with its network namespace, which the kernel
 /// tears down a moment after the last process (CI once saw it linger).
 fn assert_nothing_left(d: &Daemon) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let mut left = build_leftovers(d);
-    while !left.is_empty() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(100));
-        left = build_leftovers(d);
-    }
+    let left = common::leftovers::settled(|| build_leftovers(d));
     assert_eq!(left, Vec::<String>::new());
 }
 

@@ -33,14 +33,8 @@ fn wait_exited(d: &Daemon, id: &str) -> serde_json::Value {
 fn rm_leaves_nothing(d: &Daemon, id: &str, what: &str) {
     d.ok(&["rm", "-f", id]);
     // A shim's own cleanup (`rrun-oci delete --force` after a failed
-    // create) may still be finishing: polled with a deadline, and then
-    // nothing may be left.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let mut left = leftovers::of_container(d, id);
-    while !left.is_empty() && std::time::Instant::now() < deadline {
-        std::thread::sleep(Duration::from_millis(50));
-        left = leftovers::of_container(d, id);
-    }
+    // create) may still be finishing.
+    let left = leftovers::settled(|| leftovers::of_container(d, id));
     assert!(left.is_empty(), "{what}: left after rm: {left:#?}");
 }
 

@@ -112,3 +112,17 @@ fn shims_under(root: &Path) -> Vec<String> {
     }
     left
 }
+
+/// What `list` still shows once it shows nothing or 10 s have passed: some
+/// leftovers go a moment after the call that removes them (a shim's own
+/// `rrun-oci delete --force`, the host end of a veth going with its network
+/// namespace), so a check polls before it asserts.
+pub fn settled(mut list: impl FnMut() -> Vec<String>) -> Vec<String> {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    let mut left = list();
+    while !left.is_empty() && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+        left = list();
+    }
+    left
+}
