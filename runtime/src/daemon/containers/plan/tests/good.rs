@@ -292,6 +292,35 @@ fn restart_and_namespace_modes() {
 }
 
 #[test]
+fn a_plan_only_asks() {
+    // Every question of a create that uses every lookup, in order; the
+    // trait has nothing else to call.
+    let fake = Fake::new();
+    let hc = json!({"HostConfig": {"NetworkMode": "v6net", "Links": ["db:my-db"],
+        "PortBindings": {"80/tcp": [{"HostIp": "::", "HostPort": "8080"}]},
+        "IpcMode": "container:db", "VolumesFrom": ["db"],
+        "BlkioDeviceWriteBps": [{"Path": "/dev/sda", "Rate": 1}]},
+        "NetworkingConfig": {"EndpointsConfig": {"appnet": {}}}});
+    plan(Some("web"), body(hc), &fake, &facts()).unwrap();
+    assert_eq!(
+        fake.asked(),
+        [
+            "image busybox",
+            "network v6net",
+            "container db",
+            "network appnet",
+            "network v6net",
+            "log config",
+            "block device /dev/sda",
+            "container db",
+            "name web",
+            "container db",
+            "propagation of 1 mounts",
+        ]
+    );
+}
+
+#[test]
 fn the_images_config_fills_what_the_request_leaves_out() {
     let ic: rrun_image::manifest::ContainerConfig = serde_json::from_value(json!({
         "User": "nobody", "WorkingDir": "/srv", "Env": ["PATH=/bin", "A=image", "B=image"],
