@@ -190,34 +190,6 @@ pub(super) fn root_propagation(mounts: &[PlannedMount]) -> Option<&'static str> 
 }
 
 impl Daemon {
-    /// At create: the container's mounts planned, its volumes created and
-    /// marked used by it. Nothing is left behind on failure.
-    pub(super) fn plan_mounts(
-        &self,
-        id: &str,
-        config: &ContainerConfig,
-        host: &HostConfig,
-        image_volumes: &[String],
-    ) -> ApiResult<Vec<PlannedMount>> {
-        let req = mount_request(config, host, image_volumes).map_err(ApiError::bad)?;
-        let planned = plan::plan_mounts(
-            &req,
-            |other| self.get(other).ok().map(|c| c.mounts),
-            VolumeName::random,
-        )
-        .map_err(|e| match e {
-            plan::PlanError::NoSuchContainer(c) => {
-                ApiError::not_found(format!("No such container: {c}"))
-            }
-            e => ApiError::bad(e.to_string()),
-        })?;
-        check_propagation(&planned)?;
-        self.volumes
-            .attach(id, &planned, None)
-            .map_err(|e| ApiError::bad(e.to_string()))?;
-        Ok(planned)
-    }
-
     /// The OCI mounts of a container's planned mounts.
     pub(super) fn oci_mounts(&self, mounts: &[PlannedMount]) -> Vec<oci_spec::runtime::Mount> {
         plan::to_oci_mounts(mounts, |n| self.volumes.data_path(n))
