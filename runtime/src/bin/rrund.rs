@@ -1,7 +1,8 @@
 //! `rrund`: the rrun daemon (Docker Engine API on a unix socket).
 //!
-//! The same binary is each container's shim (`rrund shim …`, hidden): that
-//! path is taken first, before any thread or async runtime exists.
+//! The same binary is each container's shim (`rrund shim …`, hidden) and
+//! its init (`init`, executed by the shim): those paths are taken first,
+//! before any thread or async runtime exists.
 
 use clap::Parser;
 use rrun_runtime::daemon::config::{self, FileConfig, Options};
@@ -43,6 +44,11 @@ struct Cli {
 }
 
 fn main() {
+    // A container's init, forked by a shim and executed from this binary
+    // sealed (see linux::exe): before anything else, as in rrun-oci.
+    if std::env::args_os().nth(1).is_some_and(|a| a == "init") {
+        rrun_runtime::linux::init::main();
+    }
     let argv: Vec<String> = std::env::args().collect();
     if argv.get(1).map(String::as_str) == Some(shim::SUBCOMMAND) {
         let code = match shim::ShimArgs::parse(&argv[2..]) {

@@ -233,22 +233,24 @@ fn init_logging(cli: &Cli) {
             .open(p)
             .ok()
     });
-    match (file, cli.log_format) {
+    // A shim runs several commands in one process: the first one's
+    // subscriber stays (they all log to the same file).
+    let _ = match (file, cli.log_format) {
         (Some(f), LogFormat::Json) => builder
             .event_format(RuncJson)
             .with_writer(std::sync::Mutex::new(f))
-            .init(),
+            .try_init(),
         (Some(f), LogFormat::Text) => builder
             .with_ansi(false)
             .with_writer(std::sync::Mutex::new(f))
-            .init(),
+            .try_init(),
         (None, _) => builder
             .with_ansi(false)
             .with_writer(std::io::stderr)
             .without_time()
             .with_target(false)
-            .init(),
-    }
+            .try_init(),
+    };
 }
 
 /// runc's JSON log lines, `{"level":"error","msg":"...","time":"..."}`,

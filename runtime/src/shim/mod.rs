@@ -1,6 +1,8 @@
 //! The per-container shim: one small single-threaded process that starts
-//! the container through `rrun-oci`, holds its stdout and stderr, writes the
-//! `json-file` log, records the exit status, and outlives the daemon.
+//! the container with the executor's code in-process (what `rrun-oci
+//! create`, `start` and `delete` do, without a process each), holds its
+//! stdout and stderr, writes the `json-file` log, records the exit status,
+//! and outlives the daemon.
 //!
 //! Protocol with the daemon (who holds which end):
 //! - The daemon runs `rrund shim --id … --dir … --oci-root … --oci-bin …`
@@ -11,12 +13,12 @@
 //!   once the container's program runs (or failed to), then points its
 //!   stdout at /dev/null: the daemon reads one line then EOF.
 //! - When the container's init exits, the shim writes `<dir>/exit.json`
-//!   ([`ExitRecord`]) atomically, deletes the container from `rrun-oci`,
+//!   ([`ExitRecord`]) atomically, deletes the container from the executor,
 //!   unmounts `<dir>/rootfs`, and exits. The daemon (this one or a later
 //!   one) learns of that through a pidfd on the shim and reads the file.
 //!
-//! - With `Config.Tty` the container's init gets a pty: `rrun-oci create
-//!   --console-socket <dir>/console.sock` hands the master to the shim
+//! - With `Config.Tty` the container's init gets a pty: create with
+//!   `--console-socket <dir>/console.sock` hands the master to the shim
 //!   ([`pty`]), whose output is logged as stdout, a chunk per read (as a
 //!   prompt has no newline); `attach.sock` feeds it (a client's EOF leaves
 //!   it open) and `ctl.sock` sizes it.
@@ -28,11 +30,11 @@ pub mod logfile;
 pub(crate) mod oom;
 
 use anyhow::{Context, Result};
+use clap::Parser;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use crate::state::logs::{self, LogLine};
@@ -135,18 +137,67 @@ pub fn main(args: ShimArgs) -> i32 {
     }
 }
 
-fn oci(args: &ShimArgs) -> Command {
-    let mut c = Command::new(&args.oci_bin);
-    c.arg("--root")
-        .arg(&args.oci_root)
-        .arg("--log")
-        .arg(args.dir.join(OCI_LOG_FILE))
-        .arg("--log-format")
-        .arg("json");
+/// Runs one `rrun-oci` command in this process, as `rrun-oci --root …
+/// --log <dir>/oci.log --log-format json [--systemd-cgroup] <command>`
+/// would, without a process of its own (the executor is the same code;
+/// the container's init is forked from here and executed from this binary,
+/// sealed: see `linux::exe`). `stdio` are the fds the command runs with as
+/// 0, 1 and 2: the container's init inherits them from create. True if it
+/// succeeded; its error is in oci.log, where rrun-oci writes it.
+fn oci(args: &ShimArgs, command: &[&std::ffi::OsStr], stdio: [std::os::fd::BorrowedFd; 3]) -> bool {
+    let mut argv: Vec<std::ffi::OsString> = vec!["rrun-oci".into(), "--root".into()];
+    argv.push(args.oci_root.clone().into());
+    argv.push("--log".into());
+    argv.push(args.dir.join(OCI_LOG_FILE).into());
+    argv.extend(["--log-format".into(), "json".into()]);
     if args.systemd_cgroup {
-        c.arg("--systemd-cgroup");
+        argv.push("--systemd-cgroup".into());
     }
-    c
+    argv.extend(command.iter().map(|a| a.to_os_string()));
+    let cli = match crate::oci::Cli::try_parse_from(argv) {
+        Ok(cli) => cli,
+        Err(e) => {
+            eprintln!("shim {}: rrun-oci arguments: {e}", args.id);
+            return false;
+        }
+    };
+    match with_stdio(stdio, || crate::oci::run(cli)) {
+        Ok(code) => code == 0,
+        Err(e) => {
+            eprintln!("shim {}: {e:#}", args.id);
+            false
+        }
+    }
+}
+
+/// Runs `f` with `stdio` as fds 0, 1 and 2, then puts the shim's own back.
+fn with_stdio<T>(stdio: [std::os::fd::BorrowedFd; 3], f: impl FnOnce() -> T) -> Result<T> {
+    use nix::fcntl::{fcntl, FcntlArg};
+    let mut saved = Vec::with_capacity(3);
+    for fd in 0..3 {
+        // Above 2 and close-on-exec: nothing the command forks keeps them.
+        let copy = fcntl(fd, FcntlArg::F_DUPFD_CLOEXEC(3)).context("keep the shim's stdio")?;
+        // SAFETY: F_DUPFD_CLOEXEC returned a new fd that we now own.
+        saved.push(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(copy) });
+    }
+    for (fd, from) in stdio.iter().enumerate() {
+        nix::unistd::dup2(from.as_raw_fd(), fd as i32).context("set the command's stdio")?;
+    }
+    let out = f();
+    for (fd, from) in saved.iter().enumerate() {
+        nix::unistd::dup2(from.as_raw_fd(), fd as i32).context("restore the shim's stdio")?;
+    }
+    Ok(out)
+}
+
+/// /dev/null, for the stdio of the commands whose output nobody reads.
+fn null() -> Result<OwnedFd> {
+    Ok(std::fs::File::options()
+        .read(true)
+        .write(true)
+        .open("/dev/null")
+        .context("open /dev/null")?
+        .into())
 }
 
 /// The last error `rrun-oci` logged (its JSON log has runc's format).
@@ -206,27 +257,19 @@ fn run(args: &ShimArgs) -> Result<()> {
         let (in_r, in_w) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC).context("pipe")?;
         stdin.listener = Some(listen(&args.dir, ATTACH_SOCKET)?);
         stdin.pipe = Some(in_w);
-        Stdio::from(in_r)
+        in_r
     } else {
-        Stdio::null()
+        null()?
     };
     let pid_file = args.dir.join(INIT_PID_FILE);
-    // The container's init inherits create's stdout and stderr: our pipes.
-    let status = oci(args)
-        .arg("create")
-        .arg("--bundle")
-        .arg(&args.dir)
-        .arg("--pid-file")
-        .arg(&pid_file)
-        .arg(&args.id)
-        .stdin(container_stdin)
-        .stdout(Stdio::from(out_w))
-        .stderr(Stdio::from(err_w))
-        .status()
-        .context("run rrun-oci create")?;
-    if !status.success() {
+    // The container's init inherits create's stdio: our pipes.
+    let stdio = [container_stdin.as_fd(), out_w.as_fd(), err_w.as_fd()];
+    let created = create(args, &pid_file, None, stdio);
+    // Only the container holds the write ends now: EOF when it is gone.
+    drop((container_stdin, out_w, err_w));
+    if !created {
         report_failure(last_oci_error(&args.dir));
-        // A create that was killed half-way may have saved its state and
+        // A create that failed half-way may have saved its state and
         // made the init: the executor ends what it knows of.
         cleanup(args);
         return Ok(());
@@ -240,6 +283,27 @@ fn run(args: &ShimArgs) -> Result<()> {
         Stream::new(err_r, "stderr", false),
     ];
     finish(args, pid, streams, stdin, None)
+}
+
+/// `create --bundle <dir> --pid-file … [--console-socket …] <id>`.
+fn create(
+    args: &ShimArgs,
+    pid_file: &Path,
+    console: Option<&Path>,
+    stdio: [std::os::fd::BorrowedFd; 3],
+) -> bool {
+    let mut command: Vec<&std::ffi::OsStr> = vec![
+        "create".as_ref(),
+        "--bundle".as_ref(),
+        args.dir.as_os_str(),
+        "--pid-file".as_ref(),
+        pid_file.as_os_str(),
+    ];
+    if let Some(sock) = console {
+        command.extend(["--console-socket".as_ref(), sock.as_os_str()]);
+    }
+    command.push(args.id.as_ref());
+    oci(args, &command, stdio)
 }
 
 /// Tells the daemon the container did not start.
@@ -259,19 +323,14 @@ fn read_init_pid(pid_file: &Path) -> Result<i32> {
         .context("parse init pid")
 }
 
-/// `rrun-oci start` of the created container, and the report to the
+/// `start` of the created container, and the report to the
 /// daemon either way; on failure the container is cleaned up. True if it
 /// started.
 fn start_created(args: &ShimArgs, pid: i32) -> Result<bool> {
-    let started = oci(args)
-        .arg("start")
-        .arg(&args.id)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .context("run rrun-oci start")?;
-    if !started.success() {
+    let null = null()?;
+    let n = null.as_fd();
+    let started = oci(args, &["start".as_ref(), args.id.as_ref()], [n, n, n]);
+    if !started {
         report_failure(last_oci_error(&args.dir));
         cleanup(args);
         return Ok(false);
@@ -294,7 +353,7 @@ fn listen(dir: &Path, name: &str) -> Result<std::os::unix::net::UnixListener> {
     Ok(l)
 }
 
-/// A container with a terminal: `rrun-oci create` hands the pty master
+/// A container with a terminal: create hands the pty master
 /// over the console socket before the program starts; the shim logs what
 /// the master gives as stdout (as Docker does), takes stdin for it through
 /// attach.sock (a client's EOF does not close a terminal), and sizes it on
@@ -307,21 +366,10 @@ fn run_tty(args: &ShimArgs, open_stdin: bool) -> Result<()> {
     }
     let ctl = listen(&args.dir, CTL_SOCKET)?;
     let pid_file = args.dir.join(INIT_PID_FILE);
-    let status = oci(args)
-        .arg("create")
-        .arg("--bundle")
-        .arg(&args.dir)
-        .arg("--pid-file")
-        .arg(&pid_file)
-        .arg("--console-socket")
-        .arg(&console.path)
-        .arg(&args.id)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .context("run rrun-oci create")?;
-    if !status.success() {
+    let null = null()?;
+    let n = null.as_fd();
+    let created = create(args, &pid_file, Some(&console.path), [n, n, n]);
+    if !created {
         report_failure(last_oci_error(&args.dir));
         cleanup(args);
         return Ok(());
@@ -369,14 +417,14 @@ fn finish(
 }
 
 fn cleanup(args: &ShimArgs) {
-    let _ = oci(args)
-        .arg("delete")
-        .arg("--force")
-        .arg(&args.id)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status();
+    if let Ok(null) = null() {
+        let n = null.as_fd();
+        oci(
+            args,
+            &["delete".as_ref(), "--force".as_ref(), args.id.as_ref()],
+            [n, n, n],
+        );
+    }
     let _ = nix::mount::umount2(&args.dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
 }
 
