@@ -10,6 +10,8 @@
 #       the DNS part of OLD (an older netd-bench binary, e.g. one built from
 #       main) and of this tree's, alternating, N rounds (5); prints each run
 #       and the medians of queries/s and average latency.
+# NETD_BENCH_DNS_SECS and NETD_BENCH_DNS_INFLIGHT (see netd-bench.rs) pass
+# through.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 only="" old="" rounds=5

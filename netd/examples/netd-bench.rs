@@ -7,7 +7,9 @@
 //! published port on 127.0.0.1 (iperf3).
 //!
 //! `NETD_BENCH_ONLY=dns` runs only the DNS part; `NETD_BENCH_DNS_SECS` sets
-//! how long dnsperf runs (10 s). The DNS part also prints the CPU time that
+//! how long dnsperf runs (10 s), `NETD_BENCH_DNS_INFLIGHT` how many queries
+//! it keeps outstanding (`-q`, dnsperf's 100; 1 shows the latency of one
+//! query without queueing). The DNS part also prints the CPU time that
 //! dnsperf and the resolver (this process) used: both share the cores.
 
 use std::process::{Command, Output, Stdio};
@@ -142,6 +144,10 @@ fn dns(client_ns: &str, qfile: &std::path::Path) {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
+    let inflight: u32 = std::env::var("NETD_BENCH_DNS_INFLIGHT")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(100);
     std::fs::write(qfile, "srv A\n").unwrap();
     let (self0, kids0) = cpu();
     let out = ok(
@@ -162,6 +168,8 @@ fn dns(client_ns: &str, qfile: &std::path::Path) {
             "4",
             "-T",
             "2",
+            "-q",
+            &inflight.to_string(),
         ],
     );
     let (self1, kids1) = cpu();
@@ -171,7 +179,7 @@ fn dns(client_ns: &str, qfile: &std::path::Path) {
             || l.starts_with("Average Latency")
             || l.starts_with("Queries lost")
         {
-            println!("dns (dnsperf, {secs} s, an alias): {l}");
+            println!("dns (dnsperf, {secs} s, an alias, {inflight} in flight): {l}");
         }
     }
     println!(
