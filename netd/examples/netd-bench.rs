@@ -173,8 +173,12 @@ fn dns(client_ns: &str, qfile: &std::path::Path) {
         ],
     );
     let (self1, kids1) = cpu();
+    let mut qps = 0.0;
     for line in out.lines() {
         let l = line.trim();
+        if let Some(v) = l.strip_prefix("Queries per second:") {
+            qps = v.trim().parse().unwrap_or(0.0);
+        }
         if l.starts_with("Queries per second")
             || l.starts_with("Average Latency")
             || l.starts_with("Queries lost")
@@ -182,10 +186,14 @@ fn dns(client_ns: &str, qfile: &std::path::Path) {
             println!("dns (dnsperf, {secs} s, an alias, {inflight} in flight): {l}");
         }
     }
+    let (resolver, dnsperf) = (self1 - self0, kids1 - kids0);
+    let per_query = |cpu: f64| cpu * 1e6 / (qps * f64::from(secs)).max(1.0);
     println!(
-        "dns cpu: resolver {:.0}%, dnsperf {:.0}% (of one core, over {secs} s)",
-        (self1 - self0) * 100.0 / f64::from(secs),
-        (kids1 - kids0) * 100.0 / f64::from(secs)
+        "dns cpu: resolver {:.0}% {:.1} us/q, dnsperf {:.0}% {:.1} us/q (of one core, over {secs} s)",
+        resolver * 100.0 / f64::from(secs),
+        per_query(resolver),
+        dnsperf * 100.0 / f64::from(secs),
+        per_query(dnsperf),
     );
 }
 
