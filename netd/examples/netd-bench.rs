@@ -8,9 +8,12 @@
 //!
 //! `NETD_BENCH_ONLY=dns` runs only the DNS part; `NETD_BENCH_DNS_SECS` sets
 //! how long dnsperf runs (10 s), `NETD_BENCH_DNS_INFLIGHT` how many queries
-//! it keeps outstanding (`-q`, dnsperf's 100; 1 shows the latency of one
-//! query without queueing). The DNS part also prints the CPU time that
-//! dnsperf and the resolver (this process) used: both share the cores.
+//! it keeps outstanding (`-q`, dnsperf's 100: with as many in flight, the
+//! average latency is mostly queueing, near 100 / queries per second; with
+//! 1 or 2 it is one query's round trip, but dnsperf then paces itself, so
+//! its queries per second mean nothing). The DNS part also prints the CPU
+//! time that dnsperf and the resolver (this process) used, in all and per
+//! query: both share the machine's cores.
 
 use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
