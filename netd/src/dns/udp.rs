@@ -51,9 +51,10 @@ impl UdpServer {
         let sock = Arc::new(sock);
         let stop = Arc::new(AtomicBool::new(false));
         let (s, st) = (sock.clone(), stop.clone());
+        // Rust's default stack (reserved, mostly not resident), as on the
+        // runtime's workers where queries were decoded before.
         let thread = std::thread::Builder::new()
             .name("dns-udp".into())
-            .stack_size(512 * 1024)
             .spawn(move || serve(&s, &st, &ctx, &rt))?;
         Ok(Self {
             sock: Some(sock),
