@@ -2,9 +2,10 @@
 //! container's network namespace.
 //!
 //! Sockets are bound on a dedicated thread inside the namespace (see
-//! `netns`) and then served from the daemon's tokio runtime; forwarding
-//! sockets are made by the runtime, so upstream traffic leaves from the
-//! daemon's namespace, where the host's resolvers are reachable.
+//! `netns`). UDP, where nearly every query comes, is served by a plain
+//! thread of its own in batches (see `udp`); TCP and forwarding run on the
+//! daemon's tokio runtime, so upstream traffic leaves from the daemon's
+//! namespace, where the host's resolvers are reachable.
 //!
 //! Each query reads the current [`Snapshot`] through an `ArcSwap`: a reload
 //! swaps the whole snapshot and readers never block.
@@ -22,6 +23,7 @@ use tokio::sync::Semaphore;
 use tokio::task::JoinHandle;
 
 use super::records::{reply, Answer, Asker, Snapshot};
+use super::udp::UdpServer;
 use crate::netns::NetNs;
 use crate::resolv::EMBEDDED_DNS;
 
@@ -95,13 +97,15 @@ pub fn bind_in(
 #[derive(Debug)]
 pub struct DnsServer {
     tasks: Vec<JoinHandle<()>>,
+    udp: UdpServer,
     addr: SocketAddr,
 }
 
-struct Ctx {
-    asker: String,
-    records: Arc<Records>,
-    cfg: ServerConfig,
+/// What a resolver answers from, shared by its UDP thread and its tasks.
+pub(super) struct Ctx {
+    pub(super) asker: String,
+    pub(super) records: Arc<Records>,
+    pub(super) cfg: ServerConfig,
 }
 
 impl DnsServer {
@@ -127,18 +131,15 @@ impl DnsServer {
         cfg: ServerConfig,
     ) -> io::Result<Self> {
         let addr = udp.local_addr()?;
-        let udp = UdpSocket::from_std(udp)?;
         let tcp = TcpListener::from_std(tcp)?;
         let ctx = Arc::new(Ctx {
             asker: container_id.to_string(),
             records,
             cfg,
         });
-        let tasks = vec![
-            tokio::spawn(serve_udp(udp, ctx.clone())),
-            tokio::spawn(serve_tcp(tcp, ctx)),
-        ];
-        Ok(Self { tasks, addr })
+        let udp = UdpServer::spawn(udp, ctx.clone(), tokio::runtime::Handle::current())?;
+        let tasks = vec![tokio::spawn(serve_tcp(tcp, ctx))];
+        Ok(Self { tasks, udp, addr })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
@@ -148,6 +149,7 @@ impl DnsServer {
     /// Stop and wait until the sockets are closed, so the address can be
     /// bound again right away (a restarted resolver).
     pub async fn shutdown(mut self) {
+        self.udp.stop();
         for t in std::mem::take(&mut self.tasks) {
             t.abort();
             let _ = t.await;
@@ -157,40 +159,9 @@ impl DnsServer {
 
 impl Drop for DnsServer {
     fn drop(&mut self) {
+        self.udp.stop();
         for t in &self.tasks {
             t.abort();
-        }
-    }
-}
-
-async fn serve_udp(sock: UdpSocket, ctx: Arc<Ctx>) {
-    // Only this task owns the socket, so stopping it closes the port at
-    // once; queries run on tasks of their own (a slow forward never holds
-    // up others) and hand their responses back through a channel.
-    let (tx, mut rx) = tokio::sync::mpsc::channel::<(Vec<u8>, SocketAddr)>(256);
-    let mut buf = vec![0u8; 4096];
-    loop {
-        tokio::select! {
-            got = sock.recv_from(&mut buf) => {
-                let (n, peer) = match got {
-                    Ok(x) => x,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "dns: udp receive");
-                        continue;
-                    }
-                };
-                let query = buf[..n].to_vec();
-                let ctx = ctx.clone();
-                let tx = tx.clone();
-                tokio::spawn(async move {
-                    if let Some(resp) = handle(&ctx, &query, true).await {
-                        let _ = tx.send((resp, peer)).await;
-                    }
-                });
-            }
-            Some((resp, peer)) = rx.recv() => {
-                let _ = sock.send_to(&resp, peer).await;
-            }
         }
     }
 }
@@ -288,7 +259,7 @@ pub fn decide(snapshot: &Snapshot, asker: Asker<'_>, query: &[u8], udp: bool) ->
 }
 
 /// `resp`'s bytes, truncated when over the asker's UDP payload size.
-fn encode(msg: &Message, resp: Message, udp: bool) -> Option<Vec<u8>> {
+pub(super) fn encode(msg: &Message, resp: Message, udp: bool) -> Option<Vec<u8>> {
     let bytes = resp.to_vec().ok()?;
     let limit = if msg.edns.is_some() {
         usize::from(msg.max_payload().max(512))
@@ -303,7 +274,7 @@ fn encode(msg: &Message, resp: Message, udp: bool) -> Option<Vec<u8>> {
 
 /// Ask each upstream in turn; the first valid response wins. A truncated
 /// UDP answer is asked again over TCP.
-async fn forward(cfg: &ServerConfig, query: &[u8], msg: &Message) -> Option<Vec<u8>> {
+pub(super) async fn forward(cfg: &ServerConfig, query: &[u8], msg: &Message) -> Option<Vec<u8>> {
     for up in &cfg.upstreams {
         match tokio::time::timeout(
             cfg.upstream_timeout,
