@@ -110,10 +110,15 @@ fn assert_nothing_left(d: &Daemon, id: &str, net: &str, step: &str) {
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
     let left: Vec<&str> = mounts.lines().filter(|l| l.contains(id)).collect();
     assert!(left.is_empty(), "after {step}: mounts left: {left:#?}");
-    let veths = d
-        .net
-        .exec(10, &["ip", "-o", "link", "show", "type", "veth"]);
-    assert_eq!(text(&veths.stdout).trim(), "", "after {step}: veths left");
+    // The veth pair goes with the container's network namespace, which
+    // the kernel removes a moment after the mount and the last process.
+    let veths = common::leftovers::settled(|| {
+        let out = d
+            .net
+            .exec(10, &["ip", "-o", "link", "show", "type", "veth"]);
+        text(&out.stdout).lines().map(String::from).collect()
+    });
+    assert!(veths.is_empty(), "after {step}: veths left: {veths:#?}");
     let rules = d.net.exec(10, &["nft", "list", "ruleset"]);
     let dnat = ["dnat to", "dnat ip to", "dnat ip6 to"];
     assert!(

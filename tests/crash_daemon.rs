@@ -354,7 +354,8 @@ impl World {
         for id in d.ok(&["ps", "-aq", "--no-trunc"]).lines() {
             d.ok(&["rm", "-f", "-v", id]);
         }
-        let left = leftovers::of_daemon(d, &[&self.net, &self.net2]);
+        // An exited container's veth goes with its namespace, a moment later.
+        let left = leftovers::settled(|| leftovers::of_daemon(d, &[&self.net, &self.net2]));
         assert!(
             left.is_empty(),
             "left once every container is gone: {left:#?}"

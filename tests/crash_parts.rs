@@ -106,7 +106,7 @@ fn a_killed_shim_ends_its_container_with_137_and_rm_leaves_nothing() {
         (!Path::new(&format!("/proc/{init}")).exists()).then_some(())
     });
     rm_leaves_nothing(&d, &id, "a killed shim");
-    let left = leftovers::of_daemon(&d, &[&net]);
+    let left = leftovers::settled(|| leftovers::of_daemon(&d, &[&net]));
     assert!(left.is_empty(), "a killed shim: left: {left:#?}");
     // The same name and port work again.
     d.ok(&["run", "--rm", "--network", &net, "busybox", "true"]);
@@ -178,7 +178,7 @@ fn a_shim_killed_during_create_fails_the_start_and_rm_leaves_nothing() {
             assert_ne!(s["State"]["ExitCode"], 0, "{ms} ms: {:#}", s["State"]);
         }
         rm_leaves_nothing(&d, &id, &format!("shim killed after {ms} ms"));
-        let left = leftovers::of_daemon(&d, &[&net]);
+        let left = leftovers::settled(|| leftovers::of_daemon(&d, &[&net]));
         assert!(left.is_empty(), "{ms} ms: left: {left:#?}");
     }
     println!("the shim was killed before the container ran {failed} of 6 times");

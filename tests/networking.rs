@@ -783,3 +783,46 @@ fn dns_ports_and_volumes_survive_a_daemon_sigkill() {
         "a volume in use was removed after the restart"
     );
 }
+
+/// An exited container's veth pair is left to go with its network
+/// namespace; a container that starts again at once (its restart policy
+/// here, five times in a row) replaces a pair still there and has its
+/// interface and address each time, and its address is released on exit.
+#[test]
+fn a_container_restarted_at_once_gets_its_interface_again() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let net = common::unique("rs");
+    d.ok(&["network", "create", &net]);
+    // Exit 1 (restart) only when eth0 has its IPv4 address.
+    let id = d
+        .ok(&[
+            "run",
+            "-d",
+            "--network",
+            &net,
+            "--restart",
+            "on-failure:5",
+            "busybox",
+            "sh",
+            "-c",
+            "ip -4 addr show eth0 | grep -q inet && exit 1; exit 7",
+        ])
+        .trim()
+        .to_string();
+    let s = wait_for(
+        "five restarts and a last exit",
+        Duration::from_secs(60),
+        || {
+            let s = inspect(&d, &id);
+            (s["RestartCount"] == 5 && s["State"]["Status"] == "exited").then_some(s)
+        },
+    );
+    assert_eq!(s["State"]["ExitCode"], 1, "{:#}", s["State"]);
+    assert_eq!(s["State"]["Error"], "", "{:#}", s["State"]);
+    // Stopped: its address is free again.
+    let n = common::daemon::inspect_network(&d, &net);
+    assert_eq!(n["Containers"], serde_json::json!({}), "{n:#}");
+    d.ok(&["rm", &id]);
+    d.ok(&["network", "rm", &net]);
+}

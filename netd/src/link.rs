@@ -264,6 +264,15 @@ pub fn attach(host: &NetNs, container: &NetNs, a: &Attachment) -> Result<(), Lin
         let br = index_of(&h, &a.bridge)
             .await?
             .ok_or_else(|| io::Error::other(format!("bridge {} does not exist", a.bridge)))?;
+        // The same container's pair from its last run, whose namespace the
+        // kernel is still tearing down (a container that exited leaves its
+        // pair to go with its namespace: see `Netd::release`).
+        if let Some(stale) = index_of(&h, &a.host_veth).await? {
+            match h.link().del(stale).execute().await {
+                Err(e) if errno(&e) == Some(libc::ENODEV) => {}
+                r => r.map_err(ctx(format!("delete the stale {}", a.host_veth)))?,
+            }
+        }
         let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
             .name(a.ifname.clone())
             .setns_by_fd(container_fd);

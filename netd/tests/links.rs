@@ -151,3 +151,40 @@ fn failed_attach_leaves_no_veth_behind() {
     assert!(err.to_string().contains("rr-missing"), "{err}");
     assert!(!link::link_exists(&host.open(), &b.host_veth).unwrap());
 }
+
+/// A container's old pair still there (its namespace not yet torn down by
+/// the kernel, see `Netd::release`) when the same container attaches
+/// again: the old host end is replaced, and the new pair works.
+#[test]
+fn an_old_pair_of_the_same_name_is_replaced() {
+    let host = TestNs::new("rrh");
+    let old = TestNs::new("rrc");
+    let new = TestNs::new("rrc");
+    let br = format!("rr-{}", unique("").replace('-', ""));
+    let spec = BridgeSpec {
+        name: br.clone(),
+        gateways: vec!["10.81.0.1/24".parse().unwrap()],
+        mtu: None,
+    };
+    link::ensure_bridge(&host.open(), &spec).unwrap();
+    let a = attachment(&br, "eth0", "10.81.0.2/24", Some("10.81.0.1"));
+    link::attach(&host.open(), &old.open(), &a).unwrap();
+    link::attach(&host.open(), &new.open(), &a).unwrap();
+    assert!(
+        !link::link_exists(&old.open(), "eth0").unwrap(),
+        "the old pair is gone"
+    );
+    let eth0 = ok(
+        10,
+        &["ip", "-n", &new.name, "-o", "addr", "show", "dev", "eth0"],
+    );
+    assert!(eth0.contains("inet 10.81.0.2/24"), "{eth0}");
+    let out = new.exec(10, &["busybox", "ping", "-c", "1", "-W", "3", "10.81.0.1"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    link::detach(&host.open(), &a.host_veth).unwrap();
+    link::remove_link(&host.open(), &br).unwrap();
+}

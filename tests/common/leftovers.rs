@@ -50,7 +50,9 @@ pub fn of_container(d: &Daemon, id: &str) -> Vec<String> {
 }
 
 /// Everything the daemon's containers and networks left once all of them
-/// are removed: veths, published-port rules, leases on `nets`, container
+/// are removed (poll it with [`settled`]: an exited container's veth pair
+/// goes with its network namespace, which the kernel removes a moment after
+/// its last process): veths, published-port rules, leases on `nets`, container
 /// directories, mounts under its state directory, shims of its data root.
 pub fn of_daemon(d: &Daemon, nets: &[&str]) -> Vec<String> {
     let mut left = Vec::new();

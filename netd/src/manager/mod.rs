@@ -684,6 +684,26 @@ impl Netd {
     /// `docker network disconnect` (and container removal). The veth goes
     /// even if the container's namespace is already gone.
     pub fn disconnect(&self, key: &str, container_id: &str) -> Result<(), NetdError> {
+        self.remove_endpoint(key, container_id, true)
+    }
+
+    /// [`Self::disconnect`] of a container whose network namespace is gone
+    /// or going (its processes ended and its mount removed): its address
+    /// and names are released at once, and its veth pair is left to go
+    /// with the namespace. The kernel removes it a moment later, in the
+    /// background, where deleting it here would wait for an RCU grace
+    /// period (about 18 ms) on the path of every exit; a pair still there
+    /// when the same container starts again is replaced then.
+    pub fn release(&self, key: &str, container_id: &str) -> Result<(), NetdError> {
+        self.remove_endpoint(key, container_id, false)
+    }
+
+    fn remove_endpoint(
+        &self,
+        key: &str,
+        container_id: &str,
+        detach: bool,
+    ) -> Result<(), NetdError> {
         let _g = self.guard();
         let mut net = self.store.find(key)?;
         if net.containers.remove(container_id).is_none() {
@@ -695,7 +715,7 @@ impl Netd {
         self.store.save(&net)?;
         let nets = self.store.load_all()?;
         let refreshed = self.refresh(&nets);
-        if net.driver == Driver::Bridge {
+        if detach && net.driver == Driver::Bridge {
             link::detach(&self.host, &link::veth_name(container_id, net.id.as_str()))?;
         }
         refreshed

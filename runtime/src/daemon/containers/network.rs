@@ -377,22 +377,52 @@ impl Daemon {
     }
 
     /// After the container stopped (or a failed start, or reconciliation):
-    /// its resolver, its attachments, its namespace. Idempotent.
+    /// its resolver, its namespace, its attachments. Idempotent.
+    ///
+    /// The namespace's mount goes first: with no process left in it the
+    /// kernel removes it, and the container's veth pairs with it, in the
+    /// background, so its addresses are released without waiting for that
+    /// (see `Netd::release`). A running container that joined it
+    /// (`--network container:`) keeps it alive: then the pairs are deleted
+    /// here, as they must not outlive the addresses released.
     pub(crate) fn teardown_network(&self, id: &str) {
         if let Some(server) = self.dns.lock().unwrap().remove(id) {
             drop(server);
         }
+        let joined = self.joined_by_running(id);
+        remove_netns(&self.netns_path(id));
         if let Ok(nets) = self.netd.networks() {
             for n in nets.iter().filter(|n| n.containers.contains_key(id)) {
-                if let Err(e) = self.netd.disconnect(n.id.as_str(), id) {
+                let done = if joined {
+                    self.netd.disconnect(n.id.as_str(), id)
+                } else {
+                    self.netd.release(n.id.as_str(), id)
+                };
+                if let Err(e) = done {
                     tracing::warn!(container = %id, network = %n.name, error = %e, "disconnect");
                 }
             }
         }
-        remove_netns(&self.netns_path(id));
     }
 
-    /// After a daemon restart: the resolver of a container that still runs.
+    /// Whether a running container shares `id`'s network namespace.
+    fn joined_by_running(&self, id: &str) -> bool {
+        let joiners: Vec<String> = self
+            .containers
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|e| e.c.state.running && e.c.id != id)
+            .filter_map(|e| match mode_of(&e.c.host_config.network_mode) {
+                Mode::Container(other) => Some(other),
+                _ => None,
+            })
+            .collect();
+        joiners
+            .iter()
+            .any(|other| self.get(other).is_ok_and(|o| o.id == id))
+    }
+
     pub(crate) fn restart_dns(&self, c: &Container) {
         if mode_of(&c.host_config.network_mode) != Mode::Bridge {
             return;
