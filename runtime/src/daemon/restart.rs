@@ -165,10 +165,10 @@ impl Daemon {
             return;
         }
         if let Err(e) = self.start(id) {
-            tracing::warn!(container = %id, error = %e.message, "restart failed");
+            tracing::warn!(container = %id, error = %e, "restart failed");
             let _ = self.update(id, |c| {
                 c.state.status = "exited".into();
-                c.state.error = e.message.clone();
+                c.state.error = e.to_string();
             });
         }
     }

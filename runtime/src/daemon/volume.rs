@@ -11,20 +11,12 @@ use volumes::{StoreError, VolumeName};
 #[cfg(test)]
 use super::models::TmpfsOptions;
 use super::models::{ApiMount, ContainerConfig, HostConfig, VolumeCreateBody, VolumeList};
-use super::{ApiError, ApiResult, Daemon, Filters};
+use super::{Daemon, Filters, VolumeError};
 use crate::apimodel::models::MountPoint;
 
-fn vol_err(e: StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound(n) => ApiError::not_found(format!("get {n}: no such volume")),
-        e @ (StoreError::InUse { .. } | StoreError::Conflict(_)) => {
-            ApiError::conflict(e.to_string())
-        }
-        e @ (StoreError::Options { .. } | StoreError::ContainerId(_)) => {
-            ApiError::bad(e.to_string())
-        }
-        e => ApiError::internal(e),
-    }
+/// A bad name, option or filter, in its own words.
+fn invalid(e: impl std::fmt::Display) -> VolumeError {
+    VolumeError::InvalidOption(e.to_string())
 }
 
 /// `HostConfig.Mounts[]` back to the `--mount` grammar the volumes crate
@@ -171,10 +163,10 @@ pub fn mounts_json(
 /// Each bind's propagation is one its source's host mount can give
 /// (checked at create, nothing made, and again at start: the host's mounts
 /// may have changed).
-pub(super) fn check_propagation(mounts: &[PlannedMount]) -> ApiResult<()> {
+pub(super) fn check_propagation(mounts: &[PlannedMount]) -> Result<(), VolumeError> {
     for m in mounts {
         if let (plan::PlannedSource::Bind { source, .. }, Some(p)) = (&m.source, m.propagation) {
-            volumes::propagation::check(source, p).map_err(ApiError::bad)?;
+            volumes::propagation::check(source, p).map_err(VolumeError::InvalidOption)?;
         }
     }
     Ok(())
@@ -192,29 +184,33 @@ pub(super) fn root_propagation(mounts: &[PlannedMount]) -> Option<&'static str> 
 impl Daemon {
     /// At create: the container's mounts planned, its volumes created and
     /// marked used by it. Nothing is left behind on failure.
+    /// An [`ApiError`](super::ApiError) for containers/create.rs until the
+    /// create planning returns typed errors.
     pub(super) fn plan_mounts(
         &self,
         id: &str,
         config: &ContainerConfig,
         host: &HostConfig,
         image_volumes: &[String],
-    ) -> ApiResult<Vec<PlannedMount>> {
-        let req = mount_request(config, host, image_volumes).map_err(ApiError::bad)?;
+    ) -> super::ApiResult<Vec<PlannedMount>> {
+        Ok(self.attach_planned(id, config, host, image_volumes)?)
+    }
+
+    fn attach_planned(
+        &self,
+        id: &str,
+        config: &ContainerConfig,
+        host: &HostConfig,
+        image_volumes: &[String],
+    ) -> Result<Vec<PlannedMount>, VolumeError> {
+        let req = mount_request(config, host, image_volumes).map_err(VolumeError::InvalidOption)?;
         let planned = plan::plan_mounts(
             &req,
-            |other| self.get(other).ok().map(|c| c.mounts),
+            |other| self.container(other).ok().map(|c| c.mounts),
             VolumeName::random,
-        )
-        .map_err(|e| match e {
-            plan::PlanError::NoSuchContainer(c) => {
-                ApiError::not_found(format!("No such container: {c}"))
-            }
-            e => ApiError::bad(e.to_string()),
-        })?;
+        )?;
         check_propagation(&planned)?;
-        self.volumes
-            .attach(id, &planned, None)
-            .map_err(|e| ApiError::bad(e.to_string()))?;
+        self.volumes.attach(id, &planned, None)?;
         Ok(planned)
     }
 
@@ -223,10 +219,10 @@ impl Daemon {
         plan::to_oci_mounts(mounts, |n| self.volumes.data_path(n))
     }
 
-    pub fn volume_create(&self, body: VolumeCreateBody) -> ApiResult<volumes::Volume> {
+    pub fn volume_create(&self, body: VolumeCreateBody) -> Result<volumes::Volume, VolumeError> {
         let name = match body.name.as_deref() {
             None | Some("") => None,
-            Some(n) => Some(VolumeName::try_from(n).map_err(|e| ApiError::bad(e.to_string()))?),
+            Some(n) => Some(VolumeName::try_from(n).map_err(invalid)?),
         };
         let req = volumes::CreateRequest {
             name,
@@ -234,7 +230,7 @@ impl Daemon {
             driver_opts: body.driver_opts.unwrap_or_default(),
             labels: body.labels.unwrap_or_default(),
         };
-        let v = self.volumes.create(&req).map_err(vol_err)?;
+        let v = self.volumes.create(&req).map_err(VolumeError::from)?;
         self.events.emit(
             "volume",
             "create",
@@ -245,28 +241,27 @@ impl Daemon {
         Ok(v)
     }
 
-    pub fn volume_list(&self, filters: &Filters) -> ApiResult<VolumeList> {
-        let f = volumes::filters::ListFilters::parse(&filters.0)
-            .map_err(|e| ApiError::bad(e.to_string()))?;
-        let list = self.volumes.list(&f).map_err(vol_err)?;
+    pub fn volume_list(&self, filters: &Filters) -> Result<VolumeList, VolumeError> {
+        let f = volumes::filters::ListFilters::parse(&filters.0).map_err(invalid)?;
+        let list = self.volumes.list(&f).map_err(VolumeError::from)?;
         Ok(VolumeList {
             volumes: list,
             warnings: Vec::new(),
         })
     }
 
-    pub fn volume_inspect(&self, name: &str) -> ApiResult<volumes::Volume> {
-        let n = VolumeName::try_from(name)
-            .map_err(|_| ApiError::not_found(format!("get {name}: no such volume")))?;
-        self.volumes.get(&n).map_err(vol_err)
+    pub fn volume_inspect(&self, name: &str) -> Result<volumes::Volume, VolumeError> {
+        let n =
+            VolumeName::try_from(name).map_err(|_| VolumeError::NoSuchVolume(name.to_string()))?;
+        self.volumes.get(&n).map_err(VolumeError::from)
     }
 
-    pub fn volume_remove(&self, name: &str, force: bool) -> ApiResult<()> {
-        let n = VolumeName::try_from(name)
-            .map_err(|_| ApiError::not_found(format!("get {name}: no such volume")))?;
+    pub fn volume_remove(&self, name: &str, force: bool) -> Result<(), VolumeError> {
+        let n =
+            VolumeName::try_from(name).map_err(|_| VolumeError::NoSuchVolume(name.to_string()))?;
         match self.volumes.remove(&n, force) {
             Err(StoreError::NotFound(_)) if force => Ok(()),
-            r => r.map_err(vol_err),
+            r => r.map_err(VolumeError::from),
         }?;
         self.events
             .emit("volume", "destroy", name, &[("driver", "local")]);
@@ -274,10 +269,9 @@ impl Daemon {
         Ok(())
     }
 
-    pub fn volume_prune(&self, filters: &Filters) -> ApiResult<volumes::PruneReport> {
-        let f = volumes::filters::PruneFilters::parse(&filters.0)
-            .map_err(|e| ApiError::bad(e.to_string()))?;
-        self.volumes.prune(&f).map_err(vol_err)
+    pub fn volume_prune(&self, filters: &Filters) -> Result<volumes::PruneReport, VolumeError> {
+        let f = volumes::filters::PruneFilters::parse(&filters.0).map_err(invalid)?;
+        self.volumes.prune(&f).map_err(VolumeError::from)
     }
 }
 

@@ -40,7 +40,7 @@ pub(super) async fn get(State(d): D, p: Params, q: Q) -> ApiResult<Response> {
     let (view, stat) = blocking(move || {
         let view = d.archive_view(&id)?;
         let stat = view.stat(&path)?;
-        Ok((view, stat))
+        Ok::<_, ApiError>((view, stat))
     })
     .await?;
     let path = path_of(&q)?;

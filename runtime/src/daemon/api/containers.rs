@@ -16,7 +16,7 @@ use super::*;
 use crate::apimodel::stats::StatsResponse;
 use crate::daemon::containers::inspect::{ContainerInspect, HostConfigView, InspectState};
 use crate::daemon::models::{CreateBody, CreateResponse, WaitResponse};
-use crate::daemon::{ApiError, ApiResult, Daemon, REMOVED};
+use crate::daemon::{ApiError, ApiResult, ContainerError, Daemon, REMOVED};
 use crate::shim;
 
 pub(super) async fn create(State(d): D, q: Q, Json(body): Json<CreateBody>) -> ApiResult<Response> {
@@ -106,8 +106,8 @@ pub(super) async fn restart(State(d): D, p: Params, q: Q) -> ApiResult<StatusCod
     d.stop(&id, t).await?;
     blocking(move || {
         d.start(&id)?;
-        d.container_event(&d.get(&id)?, "restart", &[]);
-        Ok(())
+        d.container_event(&d.container(&id)?, "restart", &[]);
+        Ok::<_, ContainerError>(())
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)

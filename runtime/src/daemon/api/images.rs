@@ -17,7 +17,7 @@ use crate::apimodel::progress::{ProgressDetail, ProgressMessage};
 use crate::apimodel::IdResponse;
 
 use super::*;
-use crate::daemon::{ApiError, ApiResult, Daemon};
+use crate::daemon::{ApiError, ApiResult, Daemon, ImageError};
 
 /// `POST /images/create?fromImage=…&tag=…`: a pull, with Docker's JSON
 /// progress lines streamed as it goes; a failure is the last line's `error`.
@@ -186,7 +186,7 @@ pub(super) async fn load(State(d): D, body: Bytes) -> ApiResult<Response> {
             Ok(l) => l,
             // dockerd streams a bad archive's error in a 200, as the
             // clients (the docker CLI, docker-py) read it.
-            Err(e) => return Ok(Err(e.to_string())),
+            Err(e) => return Ok::<_, ApiError>(Err(e.to_string())),
         };
         let mut msgs = Vec::new();
         for (manifest, refs) in loaded.images {
@@ -322,7 +322,7 @@ pub(super) async fn save(d: Arc<Daemon>, names: Vec<String>) -> ApiResult<Respon
         for n in &n2 {
             crate::daemon::find_image(&d2.images, n)?;
         }
-        Ok(())
+        Ok::<_, ImageError>(())
     })
     .await?;
     let (tx, chunks) = tokio::sync::mpsc::channel::<Bytes>(16);
