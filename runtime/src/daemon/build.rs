@@ -312,7 +312,7 @@ impl BuildHost for DaemonHost {
                 &id[..12.min(id.len())]
             )),
             Err(e) => {
-                tracing::warn!(container = %id, error = %e.message, "remove a build container")
+                tracing::warn!(container = %id, error = %e, "remove a build container")
             }
         }
         layer

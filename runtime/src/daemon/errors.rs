@@ -150,11 +150,6 @@ impl ContainerError {
             Planning(e) => e.status,
         }
     }
-
-    /// A host failure, in the words of its error.
-    pub fn internal(e: impl std::fmt::Display) -> ContainerError {
-        ContainerError::Internal(e.to_string())
-    }
 }
 
 /// The networks service (and netd's failures wherever they surface).
@@ -385,6 +380,18 @@ into_api_error!(
     ImageError,
     ExecError
 );
+
+macro_rules! internal {
+    ($($t:ident),*) => {$(
+        impl $t {
+            /// A host failure, in the words of its error.
+            pub fn internal(e: impl std::fmt::Display) -> $t {
+                $t::Internal(e.to_string())
+            }
+        }
+    )*};
+}
+internal!(ContainerError, NetworkError, ImageError, ExecError);
 
 impl From<FilterError> for ApiError {
     fn from(e: FilterError) -> ApiError {

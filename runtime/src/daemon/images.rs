@@ -156,7 +156,7 @@ impl Daemon {
                     space += size;
                     deleted.extend(r);
                 }
-                Err(e) => tracing::warn!(image = %img.id, error = %e.message, "prune"),
+                Err(e) => tracing::warn!(image = %img.id, error = %e, "prune"),
             }
         }
         let users = |d: &Digest| self.image_users(d);

@@ -7,7 +7,11 @@ use crate::daemon::*;
 
 impl Daemon {
     /// `GET /containers/json`.
-    pub fn list(&self, all: bool, filters: Filters) -> ApiResult<Vec<ContainerSummary>> {
+    pub fn list(
+        &self,
+        all: bool,
+        filters: Filters,
+    ) -> Result<Vec<ContainerSummary>, ContainerError> {
         let nets = self.netd.networks().unwrap_or_default();
         let look = Looks {
             d: self,
