@@ -276,6 +276,13 @@ fn volume_store_status(e: &VolumeStoreError) -> StatusCode {
 pub enum ImageError {
     #[error("No such image: {0}")]
     NoSuchImage(String),
+    /// `create --platform` of an image here of another platform.
+    #[error("image with reference {name} was found but does not match the specified platform: wanted {wanted}, actual: {actual}")]
+    PlatformMismatch {
+        name: String,
+        wanted: String,
+        actual: String,
+    },
     #[error("invalid reference format: {reference}: {reason}")]
     InvalidReference { reference: String, reason: String },
     /// A bad option, change, platform or filter.
@@ -299,7 +306,7 @@ impl ImageError {
     pub fn status(&self) -> StatusCode {
         use ImageError::*;
         match self {
-            NoSuchImage(_) => StatusCode::NOT_FOUND,
+            NoSuchImage(_) | PlatformMismatch { .. } => StatusCode::NOT_FOUND,
             InvalidReference { .. } | InvalidOption(_) => StatusCode::BAD_REQUEST,
             LoginRefused(_) => StatusCode::UNAUTHORIZED,
             Store(StoreImageError::Conflict { .. } | StoreImageError::ReferenceInUse { .. }) => {

@@ -369,7 +369,7 @@ pub(super) async fn images_create(
             .opts
             .data_root
             .join(format!("import-{}.tar", crate::daemon::store::new_id()));
-        std::fs::write(&path, &body).map_err(ApiError::internal)?;
+        std::fs::write(&path, &body).map_err(ImageError::internal)?;
         let r = d.image_import(&path, &repo, &tag, &changes);
         let _ = std::fs::remove_file(&path);
         r
