@@ -235,6 +235,9 @@ pub enum VolumeError {
     /// A bad mount, volume name, option or filter.
     #[error("{0}")]
     InvalidOption(String),
+    /// A bad `-v`, `--mount`, `--tmpfs` or `--volumes-from`.
+    #[error(transparent)]
+    Spec(#[from] volumes::mountspec::SpecError),
     #[error(transparent)]
     Store(#[from] VolumeStoreError),
     #[error(transparent)]
@@ -247,7 +250,7 @@ impl VolumeError {
     pub fn status(&self) -> StatusCode {
         match self {
             VolumeError::NoSuchVolume(_) => StatusCode::NOT_FOUND,
-            VolumeError::InvalidOption(_) => StatusCode::BAD_REQUEST,
+            VolumeError::InvalidOption(_) | VolumeError::Spec(_) => StatusCode::BAD_REQUEST,
             VolumeError::Store(e) => volume_store_status(e),
             VolumeError::Attach(AttachError::BindSourceMissing(_)) => StatusCode::BAD_REQUEST,
             VolumeError::Attach(AttachError::CreateBindSource { .. }) => {

@@ -256,6 +256,7 @@ fn volume_kinds_have_dockerds_statuses() {
     check(vec![
         (VolumeError::NoSuchVolume(s("data")), 404),
         (VolumeError::InvalidOption(s("bad")), 400),
+        (volumes::mountspec::SpecError::TargetRequired.into(), 400),
         (StoreError::NotFound(name()).into(), 404),
         (
             StoreError::InUse {

@@ -4,7 +4,7 @@
 //! the image's content is copied into new volumes at the first start, and
 //! the container stays a user of its volumes until it is removed.
 
-use volumes::mountspec::{self, MountSpec};
+use volumes::mountspec::{self, MountSpec, SpecError};
 use volumes::plan::{self, MountRequest, PlannedMount, PlannedSource};
 use volumes::{StoreError, VolumeName};
 
@@ -21,7 +21,7 @@ fn invalid(e: impl std::fmt::Display) -> VolumeError {
 
 /// `HostConfig.Mounts[]` back to the `--mount` grammar the volumes crate
 /// parses, so both paths share one set of checks.
-pub fn api_mount_to_spec(m: &ApiMount) -> Result<MountSpec, String> {
+pub fn api_mount_to_spec(m: &ApiMount) -> Result<MountSpec, SpecError> {
     let mut parts = vec![format!(
         "type={}",
         if m.typ.is_empty() { "volume" } else { &m.typ }
@@ -73,7 +73,7 @@ pub fn api_mount_to_spec(m: &ApiMount) -> Result<MountSpec, String> {
         })
         .collect::<Vec<_>>()
         .join(",");
-    mountspec::parse_mount_flag(&raw).map_err(|e| e.to_string())
+    mountspec::parse_mount_flag(&raw)
 }
 
 /// Pure: every mount flag of a create body, parsed.
@@ -81,10 +81,10 @@ pub fn mount_request(
     config: &ContainerConfig,
     host: &HostConfig,
     image_volumes: &[String],
-) -> Result<MountRequest, String> {
+) -> Result<MountRequest, SpecError> {
     let mut specs = Vec::new();
     for b in &host.binds {
-        specs.push(mountspec::parse_volume_flag(b).map_err(|e| e.to_string())?);
+        specs.push(mountspec::parse_volume_flag(b)?);
     }
     // `-v /path` arrives as Config.Volumes from the docker CLI.
     for path in config.volumes.keys() {
@@ -92,7 +92,7 @@ pub fn mount_request(
             .iter()
             .any(|s: &MountSpec| s.target == mountspec::clean_path(path));
         if !bound {
-            specs.push(mountspec::parse_volume_flag(path).map_err(|e| e.to_string())?);
+            specs.push(mountspec::parse_volume_flag(path)?);
         }
     }
     for m in &host.mounts {
@@ -104,12 +104,12 @@ pub fn mount_request(
         } else {
             format!("{path}:{opts}")
         };
-        specs.push(mountspec::parse_tmpfs_flag(&raw).map_err(|e| e.to_string())?);
+        specs.push(mountspec::parse_tmpfs_flag(&raw)?);
     }
     let volumes_from = host
         .volumes_from
         .iter()
-        .map(|v| mountspec::parse_volumes_from(v).map_err(|e| e.to_string()))
+        .map(|v| mountspec::parse_volumes_from(v))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(MountRequest {
         specs,
@@ -203,7 +203,7 @@ impl Daemon {
         host: &HostConfig,
         image_volumes: &[String],
     ) -> Result<Vec<PlannedMount>, VolumeError> {
-        let req = mount_request(config, host, image_volumes).map_err(VolumeError::InvalidOption)?;
+        let req = mount_request(config, host, image_volumes)?;
         let planned = plan::plan_mounts(
             &req,
             |other| self.container(other).ok().map(|c| c.mounts),
@@ -338,7 +338,7 @@ mod tests {
             "BindOptions": {"Propagation": "upward"}
         }))
         .unwrap();
-        let err = api_mount_to_spec(&m).unwrap_err();
+        let err = api_mount_to_spec(&m).unwrap_err().to_string();
         assert!(err.contains("upward"), "{err}");
         let m: ApiMount = serde_json::from_value(json!({
             "Type": "tmpfs", "Target": "/t", "TmpfsOptions": {"SizeBytes": 65536, "Mode": 448}
