@@ -63,6 +63,9 @@ pub enum ContainerError {
     NoSuchLinkParent { parent: String, alias: String },
     #[error("No such container: {parent}/{alias}")]
     NoSuchLink { parent: String, alias: String },
+    /// `docker rm --link` of a bare name (the container's own name).
+    #[error("Conflict, cannot remove the default link name of the container")]
+    DefaultLink,
     /// `docker update` options the container cannot take.
     #[error("Cannot update container {id}: {reason}")]
     InvalidUpdate { id: String, reason: String },
@@ -128,7 +131,8 @@ impl ContainerError {
             | RemoveRestarting(_)
             | JoinNotRunning { .. }
             | IpcNotShareable(_)
-            | LinkNotRunning(_) => StatusCode::CONFLICT,
+            | LinkNotRunning(_)
+            | DefaultLink => StatusCode::CONFLICT,
             InvalidName(_)
             | EmptyName
             | SameName
@@ -297,6 +301,12 @@ pub enum ImageError {
     Commit { id: String, reason: String },
     #[error("login attempt to {0}/v2/ failed with status: 401 Unauthorized")]
     LoginRefused(String),
+    /// A registry has no manifest for the reference.
+    #[error("{0}: not found: manifest unknown")]
+    NoSuchManifest(String),
+    /// A registry refused the credentials (its words).
+    #[error("{0}")]
+    RegistryDenied(String),
     #[error(transparent)]
     Store(StoreImageError),
     #[error(transparent)]
@@ -309,9 +319,9 @@ impl ImageError {
     pub fn status(&self) -> StatusCode {
         use ImageError::*;
         match self {
-            NoSuchImage(_) | PlatformMismatch { .. } => StatusCode::NOT_FOUND,
+            NoSuchImage(_) | PlatformMismatch { .. } | NoSuchManifest(_) => StatusCode::NOT_FOUND,
             InvalidReference { .. } | InvalidOption(_) => StatusCode::BAD_REQUEST,
-            LoginRefused(_) => StatusCode::UNAUTHORIZED,
+            LoginRefused(_) | RegistryDenied(_) => StatusCode::UNAUTHORIZED,
             Store(StoreImageError::Conflict { .. } | StoreImageError::ReferenceInUse { .. }) => {
                 StatusCode::CONFLICT
             }

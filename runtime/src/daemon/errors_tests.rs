@@ -81,6 +81,7 @@ fn container_lookups_and_conflicts_have_dockerds_statuses() {
         ),
         (IpcNotShareable(id()), 409),
         (LinkNotRunning(id()), 409),
+        (DefaultLink, 409),
     ]);
 }
 
@@ -326,6 +327,11 @@ fn image_kinds_have_dockerds_statuses() {
         ),
         (InvalidOption(s("bad change")), 400),
         (LoginRefused(s("https://r.example")), 401),
+        (
+            RegistryDenied(s("unauthorized: authentication required")),
+            401,
+        ),
+        (NoSuchManifest(s("r.example/a:1")), 404),
         (
             CommitPause {
                 id: s("c"),

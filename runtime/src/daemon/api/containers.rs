@@ -177,9 +177,7 @@ pub(super) async fn remove(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode
         // `parent/alias` as one (encoded) segment; a bare name is the
         // container's own name, which Docker will not unlink.
         let Some((parent, alias)) = id.trim_matches('/').rsplit_once('/') else {
-            return Err(ApiError::conflict(
-                "Conflict, cannot remove the default link name of the container",
-            ));
+            return Err(ContainerError::DefaultLink.into());
         };
         let (parent, alias) = (parent.to_string(), alias.to_string());
         blocking(move || d.remove_link(&parent, &alias)).await?;
@@ -195,9 +193,7 @@ pub(super) async fn remove(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode
 pub(super) async fn remove_link(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode> {
     let (parent, alias) = (id_of(&p), p.get("alias").cloned().unwrap_or_default());
     if !flag(&q, "link") {
-        return Err(ApiError::not_found(format!(
-            "No such container: {parent}/{alias}"
-        )));
+        return Err(ContainerError::NoSuchLink { parent, alias }.into());
     }
     blocking(move || d.remove_link(&parent, &alias)).await?;
     Ok(StatusCode::NO_CONTENT)

@@ -272,13 +272,13 @@ pub(super) async fn image_any(
 
 impl Daemon {
     /// `POST /images/{name}/tag`.
-    pub fn image_tag(&self, source: &str, repo: &str, tag: &str) -> ApiResult<()> {
+    pub fn image_tag(&self, source: &str, repo: &str, tag: &str) -> Result<(), ImageError> {
         let img = crate::daemon::find_image(&self.images, source)?;
         let target = rrun_image::Reference::parse(&format!("{repo}:{tag}"))
-            .map_err(|e| ApiError::bad(e.to_string()))?;
+            .map_err(|e| ImageError::InvalidOption(e.to_string()))?;
         self.images
             .set_ref(&target, &img.manifest_digest)
-            .map_err(ApiError::internal)?;
+            .map_err(ImageError::internal)?;
         self.events.emit(
             "image",
             "tag",
