@@ -9,6 +9,9 @@
 //! - [`networks`], [`volume`], [`images`], [`exec`], [`events`]: the other
 //!   services; [`ops`]: rename, top, stats, prune, df.
 //! - [`api`]: the HTTP routes, one file per domain as above.
+//! - [`errors`]: each service's error enum, and the one place a kind of
+//!   failure becomes Docker's status; handlers turn them into [`ApiError`]
+//!   with `?`.
 //! - [`models`]: the API's request and response types (Docker's names).
 //! - [`spec`], [`runopts`]: pure OCI spec building from image config and
 //!   options; [`store`]: containers on disk; [`containers::filter`]: Docker's container filters.

@@ -119,7 +119,7 @@ impl Daemon {
         req.labels = sorted(&body.labels);
         req.options = sorted(&body.options);
         let config = body.ipam.as_ref().and_then(|i| i.config.as_deref());
-        ipam_request(config.unwrap_or_default(), &mut req).map_err(NetworkError::InvalidOption)?;
+        ipam_request(config.unwrap_or_default(), &mut req)?;
         let n = self.netd.create_network(req)?;
         self.events.emit(
             "network",
@@ -275,36 +275,47 @@ impl Daemon {
     }
 }
 
+/// One `IPAM.Config` field, parsed when given.
+fn ipam_field<T: std::str::FromStr>(
+    v: &Option<String>,
+    key: &str,
+) -> Result<Option<T>, NetworkError> {
+    match v.as_deref() {
+        None | Some("") => Ok(None),
+        Some(s) => s.parse().map(Some).map_err(|_| {
+            NetworkError::InvalidOption(format!("invalid {}: {s}", key.to_lowercase()))
+        }),
+    }
+}
+
 /// `IPAM.Config` of `POST /networks/create` into `req`: at most one entry
 /// per family, each entry's family that of its subnet, and its gateway and
 /// range of the same family (netd checks that they lie in the subnet).
-pub fn ipam_request(config: &[IpamConfig], req: &mut netd::CreateNetwork) -> Result<(), String> {
-    fn field<T: std::str::FromStr>(v: &Option<String>, key: &str) -> Result<Option<T>, String> {
-        match v.as_deref() {
-            None | Some("") => Ok(None),
-            Some(s) => s
-                .parse()
-                .map(Some)
-                .map_err(|_| format!("invalid {}: {s}", key.to_lowercase())),
-        }
-    }
+pub fn ipam_request(
+    config: &[IpamConfig],
+    req: &mut netd::CreateNetwork,
+) -> Result<(), NetworkError> {
     let (mut seen4, mut seen6) = (false, false);
     for cfg in config {
-        let subnet: Option<IpNet> = field(&cfg.subnet, "Subnet")?;
-        let gateway: Option<IpAddr> = field(&cfg.gateway, "Gateway")?;
-        let ip_range: Option<IpNet> = field(&cfg.ip_range, "IPRange")?;
+        let subnet: Option<IpNet> = ipam_field(&cfg.subnet, "Subnet")?;
+        let gateway: Option<IpAddr> = ipam_field(&cfg.gateway, "Gateway")?;
+        let ip_range: Option<IpNet> = ipam_field(&cfg.ip_range, "IPRange")?;
         if let Some(aux) = &cfg.auxiliary_addresses {
             // Sorted, so a bad entry is reported the same way each time.
             for (name, ip) in aux.iter().collect::<BTreeMap<_, _>>() {
                 let ip: IpAddr = ip.parse().map_err(|_| {
-                    format!("invalid auxiliary address {name}: \"{ip}\" is not an IP address")
+                    NetworkError::InvalidOption(format!(
+                        "invalid auxiliary address {name}: \"{ip}\" is not an IP address"
+                    ))
                 })?;
                 req.aux_addresses.insert(name.clone(), ip);
             }
         }
         let Some(subnet) = subnet else {
             if gateway.is_some() || ip_range.is_some() {
-                return Err("no matching subnet for gateway or range".into());
+                return Err(NetworkError::InvalidOption(
+                    "no matching subnet for gateway or range".into(),
+                ));
             }
             continue;
         };
@@ -319,15 +330,15 @@ pub fn ipam_request(config: &[IpamConfig], req: &mut netd::CreateNetwork) -> Res
                     .map(|r| format!("ip range {r}"))
             });
         if let Some(what) = mismatch {
-            return Err(format!(
+            return Err(NetworkError::InvalidOption(format!(
                 "{what} is not in subnet {subnet}: not an {family} address"
-            ));
+            )));
         }
         let seen = if v6 { &mut seen6 } else { &mut seen4 };
         if std::mem::replace(seen, true) {
-            return Err(format!(
+            return Err(NetworkError::InvalidOption(format!(
                 "more than one {family} subnet in IPAM.Config: an rrun network has at most one IPv4 and one IPv6 subnet"
-            ));
+            )));
         }
         // The families match (checked above): the other arms never match.
         match subnet {
