@@ -84,6 +84,9 @@ pub enum ContainerError {
     ReadOnlyRootfs,
     #[error("mounted volume is marked read-only: {0}")]
     ReadOnlyVolume(String),
+    /// `docker logs` of a container whose log driver keeps nothing to read.
+    #[error("{}", super::containers::logopts::NOT_READABLE)]
+    LogsUnreadable,
     /// A host port asked for is taken (dockerd's 500).
     #[error("driver failed programming external connectivity on endpoint {endpoint}: Bind for {address} failed: port is already allocated")]
     PortAllocated { endpoint: String, address: String },
@@ -150,6 +153,7 @@ impl ContainerError {
             Image(e) => e.status(),
             Network(e) => e.status(),
             Volume(e) => e.status(),
+            LogsUnreadable => StatusCode::NOT_IMPLEMENTED,
             Filter(e) => filter_status(e),
             Planning(e) => e.status,
         }

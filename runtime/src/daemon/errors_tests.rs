@@ -108,6 +108,7 @@ fn container_bad_input_and_host_failures_have_dockerds_statuses() {
             400,
         ),
         (InvalidOption(s("bad")), 400),
+        (LogsUnreadable, 501),
         (
             UpdateFailed {
                 id: id(),

@@ -39,7 +39,7 @@ pub(super) async fn list(State(d): D, q: Q) -> ApiResult<Response> {
 }
 
 pub(super) async fn inspect(State(d): D, p: Params) -> ApiResult<Response> {
-    let c = d.get(&id_of(&p))?;
+    let c = d.container(&id_of(&p))?;
     let dir = crate::daemon::store::containers_dir(&d.opts.data_root).join(&c.id);
     let s = &c.state;
     let restarting = s.status == crate::daemon::restart::RESTARTING;
@@ -259,7 +259,7 @@ pub(super) async fn container_stats(
     p: Path<HashMap<String, String>>,
     q: Q,
 ) -> ApiResult<Response> {
-    let id = d.get(&id_of(&p))?.id;
+    let id = d.container(&id_of(&p))?.id;
     let stream = q.get("stream").is_none_or(|_| flag(&q, "stream"));
     if !stream {
         let mut pre = None;

@@ -39,7 +39,7 @@ struct Looks<'a> {
 
 impl Lookup for Looks<'_> {
     fn container(&self, name_or_id: &str) -> Option<Container> {
-        self.d.get(name_or_id).ok()
+        self.d.container(name_or_id).ok()
     }
     fn image_ids(&self, reference: &str) -> Vec<String> {
         find_image(&self.d.images, reference)
