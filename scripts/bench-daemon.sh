@@ -3,12 +3,13 @@
 # with runc) on the same machine, in the same run, alternating run by run:
 #
 #   run-rm   `<engine> run --rm busybox true` on the default bridge network,
-#            RUNS times (default 20); median and the ratio to Docker
+#            with `--network none` and on a user network, RUNS times each
+#            (default 20); medians and the ratio to Docker
 #   fifty    50 containers started detached on a user network (sleep), then
 #            all removed with rm -f: total time of each phase, per engine
 #   memory   the daemon's RSS idle and with the 50 containers running, and
-#            one shim's RSS (rrund + its shims; dockerd + containerd +
-#            containerd-shim-runc-v2)
+#            one shim's RSS and PSS (rrund + its shims; dockerd + containerd +
+#            containerd-shim-runc-v2; podman's conmon)
 #   clients  the wall time of the clients users script against each daemon:
 #            tests/py/test_testcontainers.py under pytest (testcontainers-
 #            python 4, in the venv scripts/install-pydeps.sh makes) and a
@@ -20,6 +21,10 @@
 #            lines, alternating; medians (rrun and docker only)
 #
 #   scripts/bench-daemon.sh [RUNS]      BENCH_PODMAN=0 to leave podman out
+#
+# With BENCH_RESULTS=FILE each figure is also appended to FILE as a line
+# `figure<TAB>engine<TAB>value<TAB>unit` (scripts/bench.sh all collects them
+# into one table and chart).
 #
 # Every engine runs inside one network namespace of the script's own
 # (nsenter --net), so their bridges and iptables/nftables rules never touch
@@ -80,6 +85,10 @@ pm() {
         --network-config-dir "$work/podman/net" "${run[@]}" "$@"
 }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status" 2>/dev/null || echo 0; }
+# Proportional set size (KiB): shared pages divided among their users.
+pss_kib() { awk '/^Pss:/ {print $2}' "/proc/$1/smaps_rollup" 2>/dev/null || echo 0; }
+# result FIGURE ENGINE VALUE UNIT: one line of $BENCH_RESULTS.
+result() { [ -z "${BENCH_RESULTS:-}" ] || printf '%s\t%s\t%s\t%s\n' "$@" >>"$BENCH_RESULTS"; }
 # Sum of VmRSS over the pids given (KiB).
 rss_sum() { local t=0 p; for p in "$@"; do t=$((t + $(rss_kib "$p"))); done; echo "$t"; }
 
@@ -99,30 +108,43 @@ if [ "$want_podman" = 1 ]; then
     pm load -q -i "$work/busybox-docker.tar" >/dev/null
     engines="rrun docker podman"
 fi
-run_rm() { # ENGINE
+run_rm() { # ENGINE [NETWORK]
+    local net=()
+    [ -n "${2:-}" ] && net=(--network "$2")
     case $1 in
-    rrun) rr run --rm busybox true ;;
-    docker) dk run --rm busybox true ;;
-    podman) pm run --rm busybox true ;;
+    rrun) rr run --rm "${net[@]}" busybox true ;;
+    docker) dk run --rm "${net[@]}" busybox true ;;
+    podman) pm run --rm "${net[@]}" busybox true ;;
     esac
 }
 for e in $engines; do run_rm "$e" >/dev/null || { echo "$e run --rm failed" >&2; exit 1; }; done
 
 if want run-rm; then
-echo "== run --rm busybox true, default bridge network, $runs runs alternating (ms, median)"
-for e in $engines; do : >"$work/$e.us"; done
-for _ in $(seq "$runs"); do
+for e in $engines; do
+    case $e in rrun) rr network create rmnet ;; docker) dk network create rmnet ;; podman) pm network create rmnet ;; esac >/dev/null
+done
+for net in "" none rmnet; do
+    label="default bridge"
+    [ "$net" = none ] && label="--network none"
+    [ "$net" = rmnet ] && label="user network"
+    echo "== run --rm busybox true, $label, $runs runs alternating (ms, median)"
+    for e in $engines; do : >"$work/$e.us"; done
+    for _ in $(seq "$runs"); do
+        for e in $engines; do
+            t0=$(now_us); run_rm "$e" $net >/dev/null; t1=$(now_us)
+            echo $((t1 - t0)) >>"$work/$e.us"
+        done
+    done
+    docker_med=$(median <"$work/docker.us")
     for e in $engines; do
-        t0=$(now_us); run_rm "$e" >/dev/null; t1=$(now_us)
-        echo $((t1 - t0)) >>"$work/$e.us"
+        m=$(median <"$work/$e.us")
+        printf '%-8s %8.1f ms   %.2f x docker\n' "$e" "$(echo "$m / 1000" | bc -l)" "$(echo "$m / $docker_med" | bc -l)"
+        result "run --rm, $label" "$e" "$(echo "scale=1; $m / 1000" | bc)" ms
     done
 done
-docker_med=$(median <"$work/docker.us")
 for e in $engines; do
-    m=$(median <"$work/$e.us")
-    printf '%-8s %8.1f ms   %.2f x docker\n' "$e" "$(echo "$m / 1000" | bc -l)" "$(echo "$m / $docker_med" | bc -l)"
+    case $e in rrun) rr network rm rmnet ;; docker) dk network rm rmnet ;; podman) pm network rm rmnet ;; esac >/dev/null
 done
-
 fi
 
 echo "== 50 containers detached on a user network, then rm -f (s, total)"
@@ -131,7 +153,7 @@ containerd_pid=$(pgrep -f "containerd --config $work/docker/exec" | head -1 || t
 [ -n "$containerd_pid" ] || containerd_pid=$(pgrep -P "$dockerd_pid" containerd | head -1 || true)
 mem_idle_docker=$(rss_sum "$dockerd_pid" ${containerd_pid:-})
 fifty() { # ENGINE CLI-FUNCTION
-    local e=$1 f=$2 t0 t1 t2
+    local e=$1 f=$2 t0 t1 t2 shims
     "$f" network create bench-net >/dev/null
     t0=$(now_us)
     for i in $(seq 50); do "$f" run -d --network bench-net --name "b$i" busybox sleep 3600 >/dev/null; done
@@ -139,26 +161,29 @@ fifty() { # ENGINE CLI-FUNCTION
     case $e in
     rrun)
         mem_rrun_50=$(rss_kib "$rrund_pid")
-        shim=$(pgrep -f "rrund shim" | head -1)
-        mem_rrun_shim=$(rss_kib "$shim")
-        mem_rrun_shims=$(rss_sum $(pgrep -f "rrund shim"))
+        shims=$(pgrep -f "rrund shim" || true)
         ;;
     docker)
         mem_docker_50=$(rss_sum "$dockerd_pid" ${containerd_pid:-})
-        shim=$(pgrep -f "containerd-shim-runc-v2 -namespace rrbench$$" | head -1)
-        mem_docker_shim=$(rss_kib "$shim")
-        mem_docker_shims=$(rss_sum $(pgrep -f "containerd-shim-runc-v2 -namespace rrbench$$"))
+        shims=$(pgrep -f "containerd-shim-runc-v2 -namespace rrbench$$" || true)
         ;;
+    podman) shims=$(pgrep -f "conmon.*$work/podman" || true) ;;
     esac
+    shim=$(echo "$shims" | head -1)
+    declare -g "mem_${e}_shim=$(rss_kib "$shim")" "pss_${e}_shim=$(pss_kib "$shim")" \
+        "mem_${e}_shims=$(rss_sum $shims)"
     for i in $(seq 50); do "$f" rm -f "b$i" >/dev/null; done
     t2=$(now_us)
     "$f" network rm bench-net >/dev/null
     printf '%-8s start 50: %6.2f s   remove 50: %6.2f s\n' "$e" \
         "$(echo "($t1 - $t0) / 1000000" | bc -l)" "$(echo "($t2 - $t1) / 1000000" | bc -l)"
+    result "50 detached starts, user network" "$e" "$(echo "scale=2; ($t1 - $t0) / 1000000" | bc)" s
+    result "rm -f of the 50" "$e" "$(echo "scale=2; ($t2 - $t1) / 1000000" | bc)" s
 }
 if want fifty; then
     fifty rrun rr
     fifty docker dk
+    [ "$want_podman" = 1 ] && fifty podman pm
 fi
 
 # --- the walkthrough's database: from `run -d mysql:5.7` (image present) to
@@ -217,6 +242,10 @@ dns_bench() { # ENGINE CLI-FUNCTION
         lat=$(awk '/Average Latency/ {print $4 * 1000}' "$work/dnsperf.txt")
         printf '%-8s %-20s %10s q/s   avg latency %8s ms\n' "$e" "${q% A}" "${qps:-?}" \
             "$(printf '%.3f' "${lat:-0}" 2>/dev/null || echo "?")"
+        if [ "$q" = "target A" ]; then
+            result "DNS, a container's name: queries/s" "$e" "${qps:-0}" "q/s"
+            result "DNS, a container's name: latency" "$e" "$(printf '%.3f' "${lat:-0}")" ms
+        fi
     done
     "$f" rm -f dns-target dns-asker >/dev/null
     "$f" network rm dnsnet >/dev/null
@@ -319,10 +348,21 @@ fi
 
 echo "== memory (RSS, MiB)"
 mib() { echo "scale=1; $1 / 1024" | bc; }
-[ -n "${mem_rrun_50:-}" ] && printf 'rrund idle %s, with 50 containers %s; one shim %s (50 shims %s)\n' \
-    "$(mib "$mem_idle_rrun")" "$(mib "$mem_rrun_50")" "$(mib "$mem_rrun_shim")" "$(mib "$mem_rrun_shims")"
-[ -n "${mem_docker_50:-}" ] && printf 'dockerd+containerd idle %s, with 50 containers %s; one containerd-shim %s (50 shims %s)\n' \
-    "$(mib "$mem_idle_docker")" "$(mib "$mem_docker_50")" "$(mib "$mem_docker_shim")" "$(mib "$mem_docker_shims")"
+[ -n "${mem_rrun_50:-}" ] && printf 'rrund idle %s, with 50 containers %s; one shim %s (PSS %s; 50 shims %s)\n' \
+    "$(mib "$mem_idle_rrun")" "$(mib "$mem_rrun_50")" "$(mib "$mem_rrun_shim")" "$(mib "$pss_rrun_shim")" "$(mib "$mem_rrun_shims")"
+[ -n "${mem_docker_50:-}" ] && printf 'dockerd+containerd idle %s, with 50 containers %s; one containerd-shim %s (PSS %s; 50 shims %s)\n' \
+    "$(mib "$mem_idle_docker")" "$(mib "$mem_docker_50")" "$(mib "$mem_docker_shim")" "$(mib "$pss_docker_shim")" "$(mib "$mem_docker_shims")"
+[ -n "${mem_podman_shim:-}" ] && printf 'podman: one conmon %s (PSS %s; 50 conmons %s)\n' \
+    "$(mib "$mem_podman_shim")" "$(mib "$pss_podman_shim")" "$(mib "$mem_podman_shims")"
+result "daemon RSS, idle" rrun "$(mib "$mem_idle_rrun")" MiB
+result "daemon RSS, idle" docker "$(mib "$mem_idle_docker")" MiB
+for e in rrun docker podman; do
+    r=mem_${e}_shim p=pss_${e}_shim
+    r=${!r:-} p=${!p:-}
+    [ -n "$r" ] || continue
+    result "shim RSS (one container)" "$e" "$(mib "$r")" MiB
+    result "shim PSS (one container)" "$e" "$(mib "$p")" MiB
+done
 if [ -n "${mem_walk_rrun:-}" ]; then
     printf 'walkthrough (database + app running): rrund + shims %s; dockerd + containerd + shims %s\n' \
         "$(mib "$mem_walk_rrun")" "$(mib "$mem_walk_docker")"

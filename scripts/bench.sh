@@ -3,6 +3,14 @@
 # contenders run by run on the same input, so drift in the machine's load
 # hits both alike.
 #
+#   scripts/bench.sh all [N]            every figure of the start path (issue
+#                                       18) in one run: `run --rm` three ways,
+#                                       50 starts and their removal, daemon and
+#                                       shim memory, DNS (bench-daemon.sh, with
+#                                       Docker and Podman), rrun-oci against
+#                                       runc, pulls (bench-images.sh); prints
+#                                       one table and draws it as a PNG chart
+#                                       (BENCH_CHART, default bench.png)
 #   scripts/bench.sh [executor] [N]     rrun-oci run vs runc run, busybox `true`
 #   scripts/bench.sh containerd [N]     `ctr run --rm` busybox `true` through
 #                                       containerd's runc v2 shim, with
@@ -59,6 +67,8 @@ bench_executor() {
     printf '%-44s %12s %12s\n' "run busybox true (median of $n, µs)" "rrun-oci" "runc $(runc --version | head -1 | awk '{print $3}')"
     printf '%-44s %12s %12s\n' "" "$r" "$c"
     awk -v r="$r" -v c="$c" 'BEGIN { printf "rrun-oci / runc = %.2f\n", r / c }'
+    result "rrun-oci run of true alone" rrun "$(echo "scale=1; $r / 1000" | bc)" ms
+    result "rrun-oci run of true alone" runc "$(echo "scale=1; $c / 1000" | bc)" ms
 }
 
 # A containerd of the benchmark's own (root, state, sockets under $work; no
@@ -112,7 +122,63 @@ bench_containerd() {
     awk -v r="$r" -v c="$c" 'BEGIN { printf "rrun-oci / runc = %.2f\n", r / c }'
 }
 
+# result FIGURE ENGINE VALUE UNIT: one line of $BENCH_RESULTS.
+result() { [ -z "${BENCH_RESULTS:-}" ] || printf '%s\t%s\t%s\t%s\n' "$@" >>"$BENCH_RESULTS"; }
+
+# The table of $BENCH_RESULTS: one row per figure, a column per engine.
+table() {
+    awk -F'\t' '
+        !($1 in seen) { seen[$1] = 1; order[++n] = $1 }
+        { v[$1, $2] = $3; unit[$1] = $4; if (!($2 in eng)) { eng[$2] = 1; engines[++m] = $2 } }
+        END {
+            printf "%-44s", "figure"; for (j = 1; j <= m; j++) printf " %12s", engines[j]; printf "\n"
+            for (i = 1; i <= n; i++) {
+                f = order[i]; printf "%-44s", f " (" unit[f] ")"
+                for (j = 1; j <= m; j++) printf " %12s", ((f, engines[j]) in v) ? v[f, engines[j]] : "-"
+                printf "\n"
+            }
+        }' "$1"
+}
+
+# The chart: one panel per figure, a bar per engine, each with its own axis.
+chart() { # RESULTS PNG
+    command -v gnuplot >/dev/null || { echo "gnuplot missing: no chart (scripts/install-deps.sh installs it)"; return 0; }
+    local dir=$work/chart figures i=0 f
+    mkdir -p "$dir"
+    mapfile -t figures < <(cut -f1 "$1" | awk '!s[$0]++')
+    local cols=4 rows=$(( (${#figures[@]} + 3) / 4 ))
+    {
+        echo "set terminal pngcairo size 1600,$((rows * 330)) font 'sans,10'"
+        echo "set output '$2'"
+        echo "set multiplot layout $rows,$cols title 'rrun beside Docker and Podman (medians; $(date -u +%F), $(nproc) cores)'"
+        echo "set style fill solid 0.8 noborder; set boxwidth 0.6; set yrange [0:*]; set grid ytics"
+        echo "unset key; set xtics nomirror; set ytics nomirror"
+        for f in "${figures[@]}"; do
+            i=$((i + 1))
+            awk -F'\t' -v f="$f" '$1 == f { c = ($2 == "rrun") ? 1 : ($2 == "docker") ? 2 : ($2 == "podman") ? 3 : 4; print n++, $3, "\"" $2 "\"", c }' "$1" >"$dir/$i.dat"
+            echo "set title \"$f\" noenhanced; set ylabel '$(awk -F'\t' -v f="$f" '$1 == f {print $4; exit}' "$1")'"
+            echo "plot '$dir/$i.dat' using 1:2:4:xtic(3) with boxes lc variable, '' using 1:2:(sprintf('%g', \$2)) with labels offset 0,0.7"
+        done
+        echo "unset multiplot"
+    } >"$dir/plot.gp"
+    gnuplot "$dir/plot.gp" && echo "chart: $2"
+}
+
+bench_all() {
+    local results=$work/results.tsv
+    : >"$results"
+    export BENCH_RESULTS=$results
+    BENCH_ONLY="run-rm fifty dns" scripts/bench-daemon.sh "$n"
+    bench_executor
+    RUNS=${PULL_RUNS:-3} BENCH_IMAGES=${BENCH_PULL_IMAGES:-debian mysql} scripts/bench-images.sh
+    echo
+    echo "== all figures (medians; lower is better, but for queries/s)"
+    table "$results"
+    chart "$results" "${BENCH_CHART:-$PWD/bench.png}"
+}
+
 case "$what" in
+    all) bench_all ;;
     executor) bench_executor ;;
     containerd) bench_containerd ;;
     cri)
@@ -123,6 +189,6 @@ case "$what" in
             cargo test -q --test cri -- --ignored --nocapture bench_pod_startup 2>&1 |
             grep -E '^RunPodSandbox|panicked|error'
         ;;
-    *) echo "usage: scripts/bench.sh [executor|containerd|cri] [N]" >&2; exit 2 ;;
+    *) echo "usage: scripts/bench.sh [all|executor|containerd|cri] [N]" >&2; exit 2 ;;
 
 esac

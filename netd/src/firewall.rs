@@ -803,6 +803,18 @@ pub fn docker_user_batch(
 /// in the calling thread's namespace. Returns whether anything had to
 /// change (false with no Docker chain, or with our rules already there).
 pub fn sync_docker_user(table: &str, bridges: &[String]) -> Result<bool, FirewallError> {
+    docker_user(table, bridges, true)
+}
+
+/// Whether the DOCKER-USER rules of the table `table` are in line with
+/// `bridges` (or there is no Docker chain), changing nothing.
+pub fn docker_user_in_line(table: &str, bridges: &[String]) -> Result<bool, FirewallError> {
+    docker_user(table, bridges, false).map(|differ| !differ)
+}
+
+/// Whether our DOCKER-USER rules differ from `bridges`; with `apply`, they
+/// are changed to match.
+fn docker_user(table: &str, bridges: &[String], apply: bool) -> Result<bool, FirewallError> {
     let mut changed = false;
     // IPv4, and IPv6 where Docker runs with ip6tables (its default since
     // 27), whose FORWARD policy it also sets to DROP.
@@ -813,7 +825,9 @@ pub fn sync_docker_user(table: &str, bridges: &[String]) -> Result<bool, Firewal
         };
         if let Some(batch) = docker_user_batch(&listing, family, table, bridges) {
             if !batch["nftables"].as_array().is_some_and(|a| a.is_empty()) {
-                run_nft(&batch)?;
+                if apply {
+                    run_nft(&batch)?;
+                }
                 changed = true;
             }
         }

@@ -769,28 +769,55 @@ impl Netd {
     /// restore) removes them while rrund runs, and containers would lose
     /// their way out and their published ports until the next change.
     /// Also puts our rules into Docker's DOCKER-USER chain when Docker
-    /// started after rrund. Cheap when all is well (two `nft list`s, no
-    /// write); the daemon calls it every few seconds. Returns whether
-    /// anything was restored.
+    /// started after rrund. Cheap when all is well (three `nft list`s, no
+    /// write, and the lock held only to read the networks); the daemon
+    /// calls it every few seconds. Returns whether anything was restored.
     pub fn check_firewall(&self) -> Result<bool, NetdError> {
-        let _g = self.guard();
-        let nets = self.store.load_all()?;
-        let (fw, ports) = firewall_inputs(&nets)?;
-        let plan = firewall::plan(&fw, &ports);
+        // The listing runs `nft` three times: not under the lock, so a
+        // connect or disconnect meanwhile does not wait for it (a start
+        // landing on the check took tens of milliseconds longer).
+        let (plan, table) = self.current_plan()?;
         let bridges = plan.bridges.clone();
-        let table = self.cfg.instance.table.clone();
-        let intact = self.host.run(|| firewall::is_applied(&plan, &table))??;
-        if !intact {
-            tracing::warn!(
-                "rrun's firewall rules were removed (a firewall reload?); restoring them"
-            );
-            self.forget_applied();
-            self.refresh(&nets)?;
-            return Ok(true);
+        if !self.host.run(|| firewall::is_applied(&plan, &table))?? {
+            let _g = self.guard();
+            // Checked again under the lock: a change between the plan and
+            // the listing is not a removal.
+            let nets = self.store.load_all()?;
+            let (fw, ports) = firewall_inputs(&nets)?;
+            let plan = firewall::plan(&fw, &ports);
+            if !self.host.run(|| firewall::is_applied(&plan, &table))?? {
+                tracing::warn!(
+                    "rrun's firewall rules were removed (a firewall reload?); restoring them"
+                );
+                self.forget_applied();
+                self.refresh(&nets)?;
+                return Ok(true);
+            }
         }
+        if self
+            .host
+            .run(|| firewall::docker_user_in_line(&table, &bridges))??
+        {
+            return Ok(false);
+        }
+        let _g = self.guard();
+        let (plan, table) = self.current_plan_unlocked()?;
         Ok(self
             .host
-            .run(move || firewall::sync_docker_user(&table, &bridges))??)
+            .run(move || firewall::sync_docker_user(&table, &plan.bridges))??)
+    }
+
+    /// The firewall plan of the networks as stored now, and our table.
+    fn current_plan(&self) -> Result<(firewall::Plan, String), NetdError> {
+        let _g = self.guard();
+        self.current_plan_unlocked()
+    }
+
+    /// [`Self::current_plan`] for a caller that holds the lock.
+    fn current_plan_unlocked(&self) -> Result<(firewall::Plan, String), NetdError> {
+        let nets = self.store.load_all()?;
+        let (fw, ports) = firewall_inputs(&nets)?;
+        Ok((firewall::plan(&fw, &ports), self.cfg.instance.table.clone()))
     }
 
     /// Whether `port` can be published on `host_ip` (all addresses when

@@ -182,38 +182,6 @@ pub(super) fn root_propagation(mounts: &[PlannedMount]) -> Option<&'static str> 
 }
 
 impl Daemon {
-    /// At create: the container's mounts planned, its volumes created and
-    /// marked used by it. Nothing is left behind on failure.
-    /// An [`ApiError`](super::ApiError) for containers/create.rs until the
-    /// create planning returns typed errors.
-    pub(super) fn plan_mounts(
-        &self,
-        id: &str,
-        config: &ContainerConfig,
-        host: &HostConfig,
-        image_volumes: &[String],
-    ) -> super::ApiResult<Vec<PlannedMount>> {
-        Ok(self.attach_planned(id, config, host, image_volumes)?)
-    }
-
-    fn attach_planned(
-        &self,
-        id: &str,
-        config: &ContainerConfig,
-        host: &HostConfig,
-        image_volumes: &[String],
-    ) -> Result<Vec<PlannedMount>, VolumeError> {
-        let req = mount_request(config, host, image_volumes)?;
-        let planned = plan::plan_mounts(
-            &req,
-            |other| self.container(other).ok().map(|c| c.mounts),
-            VolumeName::random,
-        )?;
-        check_propagation(&planned)?;
-        self.volumes.attach(id, &planned, None)?;
-        Ok(planned)
-    }
-
     /// The OCI mounts of a container's planned mounts.
     pub(super) fn oci_mounts(&self, mounts: &[PlannedMount]) -> Vec<oci_spec::runtime::Mount> {
         plan::to_oci_mounts(mounts, |n| self.volumes.data_path(n))

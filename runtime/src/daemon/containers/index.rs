@@ -109,6 +109,11 @@ impl Index {
         }
     }
 
+    /// The id holding a name (used or reserved), if any.
+    pub fn holder(&self, name: &str) -> Option<&str> {
+        self.names.get(name).map(String::as_str)
+    }
+
     /// Whether a name is free (neither used nor reserved).
     pub fn name_free(&self, name: &str) -> bool {
         !self.names.contains_key(name)

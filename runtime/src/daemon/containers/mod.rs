@@ -13,6 +13,7 @@ pub mod list;
 pub mod logopts;
 pub mod network;
 pub mod pause;
+pub mod plan;
 pub mod ports;
 pub mod reconcile;
 pub mod shm;

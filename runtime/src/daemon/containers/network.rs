@@ -8,20 +8,17 @@
 //! Network modes, as Docker's: `bridge` (the default network), a user
 //! network's name, `host`, `none`, `container:<name|id>`.
 
-use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 
 use netd::netns::NetNs;
 use netd::resolv::{DnsOptions, ExtraHost};
-use netd::store::{Driver, PortBinding};
+use netd::store::PortBinding;
 use netd::{ConnectOptions, ContainerRef};
 
-use super::ports::{host_port, wanted_ports, WantedPort};
-use crate::daemon::models::EndpointSettings;
-use crate::daemon::networks::{check_ip6, net_err};
-use crate::daemon::store::{Container, NetworkRequest};
-use crate::daemon::{ApiError, ApiResult, ContainerError, Daemon};
+use super::ports::{host_port, wanted_ports};
+use crate::daemon::store::Container;
+use crate::daemon::{ContainerError, Daemon};
 
 /// How a container is networked, from its `NetworkMode`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -109,152 +106,6 @@ pub(crate) fn parse_link(l: &str) -> (&str, &str) {
 impl Daemon {
     pub(crate) fn netns_path(&self, id: &str) -> PathBuf {
         netns_dir(&self.opts.exec_root).join(id)
-    }
-
-    /// At create: the networks a container asks for, checked. Returns the
-    /// normalised `NetworkMode` and the networks in attach order.
-    pub(crate) fn plan_networks(
-        &self,
-        network_mode: &str,
-        endpoints: &BTreeMap<String, EndpointSettings>,
-    ) -> ApiResult<(String, Vec<NetworkRequest>)> {
-        let mode = match network_mode {
-            "" | "default" => "bridge".to_string(),
-            m => m.to_string(),
-        };
-        match mode_of(&mode) {
-            Mode::Host | Mode::None => {
-                if endpoints.keys().any(|k| *k != mode) {
-                    return Err(ApiError::bad(
-                        "container cannot be disconnected from host network or connected to host network"
-                            .replace("host", &mode),
-                    ));
-                }
-                return Ok((mode, vec![]));
-            }
-            Mode::Container(other) => {
-                self.resolve(&other)?;
-                return Ok((mode, vec![]));
-            }
-            Mode::Bridge => {}
-        }
-        // The mode's network first, then the others of EndpointsConfig.
-        let mut names: Vec<&str> = vec![mode.as_str()];
-        // Docker 23+ CLIs name the mode's network `default` in EndpointsConfig.
-        names.extend(
-            endpoints
-                .keys()
-                .map(String::as_str)
-                .filter(|k| *k != mode && *k != "default"),
-        );
-        let mut out = Vec::new();
-        for name in names {
-            let net = self.netd.inspect(name).map_err(net_err)?;
-            if net.driver != Driver::Bridge {
-                return Err(ApiError::bad(format!(
-                    "container cannot be connected to network {} with other networks",
-                    net.name
-                )));
-            }
-            let ep = endpoints
-                .get(name)
-                .or_else(|| (name == mode).then(|| endpoints.get("default")).flatten())
-                .cloned()
-                .unwrap_or_default();
-            let default_net = net.name.as_str() == netd::manager::DEFAULT_NETWORK;
-            if default_net && !ep.aliases.is_empty() {
-                return Err(ApiError::bad(
-                    "network-scoped alias is supported only for containers in user defined networks",
-                ));
-            }
-            let ipam = &ep.ipam_config;
-            if default_net && !(ipam.ipv4_address.is_empty() && ipam.ipv6_address.is_empty()) {
-                return Err(ApiError::bad(
-                    "user specified IP address is supported on user defined networks only",
-                ));
-            }
-            let ipv4 = match ipam.ipv4_address.as_str() {
-                "" => None,
-                ip => Some(
-                    ip.parse::<Ipv4Addr>()
-                        .map_err(|_| ApiError::bad(format!("invalid IPv4 address: {ip}")))?,
-                ),
-            };
-            let ipv6 = match ipam.ipv6_address.as_str() {
-                "" => None,
-                ip => Some(check_ip6(&net, ip).map_err(ApiError::bad)?),
-            };
-            let mac = match ep.mac_address.as_str() {
-                "" => None,
-                m => Some(netd::link::parse_mac(m).map_err(ApiError::bad)?),
-            };
-            out.push(NetworkRequest {
-                name: net.name.to_string(),
-                mac,
-                links: self.plan_links(&ep.links)?,
-                aliases: ep.aliases,
-                ipv4,
-                ipv6,
-            });
-        }
-        Ok((mode, out))
-    }
-
-    /// `--link name[:alias]` (or inspect's `/name:/self/alias`): the linked
-    /// container must exist; the alias is its name when not given.
-    fn plan_links(&self, links: &[String]) -> ApiResult<Vec<netd::store::Link>> {
-        links
-            .iter()
-            .map(|l| {
-                let (name, alias) = parse_link(l);
-                if name.is_empty() || alias.is_empty() {
-                    return Err(ApiError::bad(format!(
-                        "invalid link {l:?}: use name or name:alias"
-                    )));
-                }
-                let target = self.get(name).map_err(|e| {
-                    ApiError::not_found(format!(
-                        "could not get container for {name}: {}",
-                        e.message
-                    ))
-                })?;
-                Ok(netd::store::Link {
-                    name: target.name,
-                    alias: alias.to_string(),
-                })
-            })
-            .collect()
-    }
-
-    /// At create, so that nothing is made: an IPv6 host address in `-p`
-    /// needs IPv6 on the network the ports go with (the first), and cannot
-    /// be `::1` (netd checks both again at connect).
-    pub(crate) fn check_port_families(
-        &self,
-        networks: &[NetworkRequest],
-        wanted: &[WantedPort],
-    ) -> ApiResult<()> {
-        let Some(first) = networks.first() else {
-            // host, none, container:…: no ports of its own.
-            return Ok(());
-        };
-        let mut net = None;
-        for w in wanted {
-            let Some(ip) = w.host_ip.filter(IpAddr::is_ipv6) else {
-                continue;
-            };
-            let port = match w.host_ports {
-                Some((a, b)) if a != b => format!("port {a}-{b}"),
-                Some((a, _)) => format!("port {a}"),
-                None => format!("container port {}/{}", w.container_port, w.protocol),
-            };
-            if net.is_none() {
-                net = Some(self.netd.inspect(&first.name).map_err(net_err)?);
-            }
-            let net = net.as_ref().expect("just read");
-            netd::manager::check_host_ip(net, Some(ip), &port).map_err(net_err)?;
-        }
-        Ok(())
     }
 
     /// At a start's planning, with nothing changed: the network namespace
@@ -456,42 +307,38 @@ impl Daemon {
         .map_err(ContainerError::InvalidOption)?;
         let mut out: Vec<PortBinding> = Vec::new();
         for w in wanted {
+            let (host_ip, protocol) = (w.host_ip(), w.protocol().as_str());
             let taken_here = |p: u16| {
                 out.iter().any(|b| {
                     b.host_port == p
-                        && b.protocol == w.protocol
-                        && netd::manager::host_ips_overlap(b.host_ip, w.host_ip)
+                        && b.protocol == protocol
+                        && netd::manager::host_ips_overlap(b.host_ip, host_ip)
                 })
             };
-            let port = match w.host_ports {
-                None => self.netd.choose_host_port(w.host_ip, &w.protocol)?,
-                Some((a, b)) => {
+            let port = match w.host_ports() {
+                None => self.netd.choose_host_port(host_ip, protocol)?,
+                Some(range) => {
                     let mut found = None;
-                    for p in a..=b {
-                        if !taken_here(p) && self.netd.port_available(w.host_ip, p, &w.protocol)? {
+                    for p in range.ports() {
+                        if !taken_here(p) && self.netd.port_available(host_ip, p, protocol)? {
                             found = Some(p);
                             break;
                         }
                     }
                     found.ok_or_else(|| {
-                        let ip = w.host_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-                        let ports = if a == b {
-                            a.to_string()
-                        } else {
-                            format!("{a}-{b}")
-                        };
+                        let ip = host_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
                         ContainerError::PortAllocated {
                             endpoint: c.name.clone(),
-                            address: host_port(ip, ports),
+                            address: host_port(ip, range),
                         }
                     })?
                 }
             };
             out.push(PortBinding {
-                host_ip: w.host_ip,
+                host_ip,
                 host_port: port,
-                container_port: w.container_port,
-                protocol: w.protocol,
+                container_port: w.container_port(),
+                protocol: protocol.to_string(),
             });
         }
         Ok(out)

@@ -31,11 +31,14 @@ fn wanted_ports_follow_bindings_and_publish_all() {
     b.insert("53/udp".to_string(), vec![ApiPort::default()]);
     let w = wanted_ports(&b, true, &["80/tcp".into(), "443/tcp".into()]).unwrap();
     assert_eq!(w.len(), 3);
-    assert_eq!(w[0].container_port, 53);
-    assert_eq!(w[0].host_ports, None);
-    assert_eq!(w[1].host_ip, Some(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-    assert_eq!(w[1].host_ports, Some((8080, 8080)));
-    assert_eq!(w[2].container_port, 443);
+    assert_eq!(w[0].container_port(), 53);
+    assert_eq!(w[0].host_ports(), None);
+    assert_eq!(w[1].host_ip(), Some(IpAddr::V4(Ipv4Addr::LOCALHOST)));
+    assert_eq!(
+        w[1].host_ports().map(|r| (r.start(), r.end())),
+        Some((8080, 8080))
+    );
+    assert_eq!(w[2].container_port(), 443);
     let mut b = BTreeMap::new();
     b.insert(
         "80/tcp".to_string(),
@@ -45,7 +48,9 @@ fn wanted_ports_follow_bindings_and_publish_all() {
         }],
     );
     assert_eq!(
-        wanted_ports(&b, false, &[]).unwrap()[0].host_ports,
+        wanted_ports(&b, false, &[]).unwrap()[0]
+            .host_ports()
+            .map(|r| (r.start(), r.end())),
         Some((9000, 9010))
     );
     b.insert(
@@ -72,7 +77,7 @@ fn one(host_ip: &str) -> BTreeMap<String, Vec<ApiPort>> {
 
 #[test]
 fn ipv6_host_addresses_are_accepted() {
-    let ip = |s: &str| wanted_ports(&one(s), false, &[]).map(|w| w[0].host_ip);
+    let ip = |s: &str| wanted_ports(&one(s), false, &[]).map(|w| w[0].host_ip());
     assert_eq!(ip("::1"), Ok(Some("::1".parse().unwrap())));
     assert_eq!(ip("[::1]"), Ok(Some("::1".parse().unwrap())));
     assert_eq!(ip("2001:db8::1"), Ok(Some("2001:db8::1".parse().unwrap())));

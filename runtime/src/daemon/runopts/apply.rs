@@ -4,11 +4,8 @@ use std::path::Path;
 
 use oci_spec::runtime::{
     Linux, LinuxBlockIo, LinuxCpu, LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxMemory,
-    LinuxPids, LinuxResources, Mount, PosixRlimit, PosixRlimitBuilder, PosixRlimitType, Process,
-    Spec,
+    LinuxPids, LinuxResources, Mount, PosixRlimit, Process, Spec,
 };
-use serde::de::IntoDeserializer;
-use serde::Deserialize;
 
 use super::*;
 use crate::daemon::seccomp_profile;
@@ -146,17 +143,7 @@ pub fn apply(spec: &mut Spec, o: &RunOptions, x: &Extra) -> Result<(), SpecError
 
 /// `--ulimit name=…` as an OCI rlimit (`nofile` → `RLIMIT_NOFILE`).
 fn rlimit(u: &Ulimit) -> Result<PosixRlimit, SpecError> {
-    let name = format!("RLIMIT_{}", u.name.to_uppercase());
-    let de: serde::de::value::StringDeserializer<serde::de::value::Error> =
-        name.into_deserializer();
-    let typ = PosixRlimitType::deserialize(de)
-        .map_err(|_| SpecError::RunOption(format!("invalid ulimit type: {}", u.name)))?;
-    // -1 (unlimited) becomes RLIM_INFINITY.
-    Ok(PosixRlimitBuilder::default()
-        .typ(typ)
-        .soft(u.soft as u64)
-        .hard(u.hard as u64)
-        .build()?)
+    Ok(Rlimit::of(u).map_err(SpecError::RunOption)?.to_oci())
 }
 
 /// Capabilities, no-new-privileges, the OOM score, rlimits, `--init`.
@@ -363,7 +350,7 @@ mod tests {
         let rl = p.rlimits().as_ref().unwrap()[0];
         assert_eq!(
             (rl.typ(), rl.soft(), rl.hard()),
-            (PosixRlimitType::RlimitNofile, 100, 200)
+            (oci_spec::runtime::PosixRlimitType::RlimitNofile, 100, 200)
         );
         let sysctl = l.sysctl().as_ref().unwrap();
         assert_eq!(sysctl["net.ipv4.ip_forward"], "1");

@@ -173,10 +173,7 @@ pub fn parse_ulimit(s: &str) -> Result<Ulimit, String> {
     let (name, vals) = s
         .split_once('=')
         .ok_or_else(|| format!("invalid ulimit argument: {s}"))?;
-    let typ = json!(format!("RLIMIT_{}", name.to_uppercase()));
-    if serde_json::from_value::<oci_spec::runtime::PosixRlimitType>(typ).is_err() {
-        return Err(format!("invalid ulimit type: {name}"));
-    }
+    rlimit_type(name)?;
     let num = |v: &str| {
         v.parse::<i64>()
             .map_err(|_| format!("invalid ulimit argument: {s}"))
@@ -185,16 +182,64 @@ pub fn parse_ulimit(s: &str) -> Result<Ulimit, String> {
         Some((a, b)) => (num(a)?, num(b)?),
         None => (num(vals)?, num(vals)?),
     };
-    if soft > hard && hard != -1 {
-        return Err(format!(
-            "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
-        ));
-    }
+    Rlimit::new(name, soft, hard)?;
     Ok(Ulimit {
         name: name.into(),
         soft,
         hard,
     })
+}
+
+/// `nofile` → `RLIMIT_NOFILE`, a resource the OCI spec names.
+fn rlimit_type(name: &str) -> Result<oci_spec::runtime::PosixRlimitType, String> {
+    let typ = json!(format!("RLIMIT_{}", name.to_uppercase()));
+    serde_json::from_value(typ).map_err(|_| format!("invalid ulimit type: {name}"))
+}
+
+/// A `--ulimit`, checked: a resource the kernel knows, and a soft limit
+/// not above the hard one (-1 is unlimited). Made only by [`Rlimit::new`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rlimit {
+    typ: oci_spec::runtime::PosixRlimitType,
+    soft: i64,
+    hard: i64,
+}
+
+impl Rlimit {
+    pub fn new(name: &str, soft: i64, hard: i64) -> Result<Rlimit, String> {
+        let typ = rlimit_type(name)?;
+        if soft > hard && hard != -1 {
+            return Err(format!(
+                "ulimit soft limit must be less than or equal to hard limit: {soft} > {hard}"
+            ));
+        }
+        Ok(Rlimit { typ, soft, hard })
+    }
+
+    /// A HostConfig `Ulimits` entry, checked.
+    pub fn of(u: &Ulimit) -> Result<Rlimit, String> {
+        Rlimit::new(&u.name, u.soft, u.hard)
+    }
+
+    pub fn typ(&self) -> oci_spec::runtime::PosixRlimitType {
+        self.typ
+    }
+    pub fn soft(&self) -> i64 {
+        self.soft
+    }
+    pub fn hard(&self) -> i64 {
+        self.hard
+    }
+
+    /// The OCI rlimit; -1 (unlimited) becomes RLIM_INFINITY.
+    pub fn to_oci(self) -> oci_spec::runtime::PosixRlimit {
+        oci_spec::runtime::PosixRlimitBuilder::default()
+            .typ(self.typ)
+            .soft(self.soft as u64)
+            .hard(self.hard as u64)
+            .build()
+            .expect("every field set")
+    }
 }
 
 // ---------------------------------------------------------------------------

@@ -188,7 +188,7 @@ fn validate_cpu(o: &RunOptions, host: &Host) -> Result<(), String> {
 /// Ulimits, devices and sysctls: what the container may reach of the host.
 fn validate_host_access(o: &RunOptions) -> Result<(), String> {
     for u in &o.ulimits {
-        parse_ulimit(&format!("{}={}:{}", u.name, u.soft, u.hard))?;
+        Rlimit::of(u)?;
     }
     for d in &o.devices {
         if !d.path_on_host.starts_with('/') {
