@@ -11,7 +11,13 @@
 //! and at start).
 //!
 //! Statuses are dockerd's (its `errdefs` kinds): 400 invalid parameter,
-//! 401 unauthorized, 403 forbidden, 404 not found, 409 conflict, 500 system.
+//! 401 unauthorized, 403 forbidden, 404 not found, 409 conflict,
+//! 501 not implemented, 500 system.
+//!
+//! Not yet here: the create planner's `PlanError` (containers/plan) still
+//! maps itself to an [`ApiError`], and reaches these enums through
+//! [`ContainerError::Planning`]; the handlers' own checks of a request's
+//! query and body (api/) build their 400s in place.
 
 use axum::http::StatusCode;
 use netd::NetdError;
