@@ -405,3 +405,13 @@ fn filter_errors_keep_their_status_in_every_service() {
     assert_eq!(NetworkError::from(bad()).status(), StatusCode::BAD_REQUEST);
     assert_eq!(ImageError::from(bad()).status(), StatusCode::BAD_REQUEST);
 }
+
+/// An error of the create planner (still an [`ApiError`]) keeps its status
+/// and text through a service's enum.
+#[test]
+fn planning_errors_pass_through() {
+    let e = ContainerError::from(ApiError::conflict("name taken"));
+    assert_eq!(wire(e), (409, s("name taken")));
+    let e = ExecError::from(ContainerError::from(ApiError::bad("bad port")));
+    assert_eq!(wire(e), (400, s("bad port")));
+}
