@@ -2,7 +2,8 @@
 //! bodies, unknown fields, `../` in names, invalid names and references.
 //! Each gets a 4xx with a clear message (Docker's `{"message": …}`), never a
 //! panic (rrund still answers `/_ping` after), and never a half-made object
-//! (the lists show nothing new).
+//! (the lists show nothing new). A volume the kernel will not mount is
+//! dockerd's 500, by the kind of its failure.
 
 mod common;
 
@@ -273,4 +274,54 @@ fn invalid_names_and_references_are_refused() {
         common::text(&out.stderr).trim(),
         "Error response from daemon: page not found"
     );
+}
+
+/// A volume that cannot be attached answers by the kind of its failure,
+/// the same at create as at start (errors.rs): a mount the kernel refuses
+/// is dockerd's 500 (its "error while mounting volume"), a missing
+/// `--mount type=bind` source its 400; either way no container is made.
+#[test]
+fn a_volume_that_cannot_be_attached_answers_by_its_kind() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let vol = common::unique("unmountable");
+    let body = serde_json::json!({
+        "Name": vol,
+        "DriverOpts": {"type": "ext4", "device": "/dev/null"},
+    });
+    let (code, resp) = request(
+        &d.socket(),
+        "POST",
+        "/volumes/create",
+        body.to_string().as_bytes(),
+    )
+    .expect("volume create");
+    assert_eq!(code, 201, "{resp}");
+    let containers = || {
+        http(&d.socket(), "GET", "/containers/json?all=1")
+            .expect("list")
+            .1
+    };
+    let before = containers();
+    let create = |host: serde_json::Value| {
+        let body = serde_json::json!({"Image": "busybox", "Cmd": ["true"], "HostConfig": host});
+        request(
+            &d.socket(),
+            "POST",
+            "/containers/create",
+            body.to_string().as_bytes(),
+        )
+        .expect("container create")
+    };
+    let (code, resp) = create(serde_json::json!({"Binds": [format!("{vol}:/data")]}));
+    assert_eq!(code, 500, "{resp}");
+    assert!(resp.contains(&format!("volume {vol}")), "{resp}");
+    assert_eq!(containers(), before, "a half-made container");
+    let missing = format!("/nonexistent-{}", common::unique("src"));
+    let (code, resp) = create(serde_json::json!({
+        "Mounts": [{"Type": "bind", "Source": missing, "Target": "/data"}]
+    }));
+    assert_eq!(code, 400, "{resp}");
+    assert!(resp.contains("bind source path does not exist"), "{resp}");
+    assert_eq!(containers(), before, "a half-made container");
 }

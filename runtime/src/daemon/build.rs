@@ -192,8 +192,8 @@ impl DaemonHost {
     /// Starts container `id` and waits for it to exit, relaying its
     /// output as it comes, with `stdin` written to it; its exit code.
     fn run_to_exit(&self, id: &str, stdin: Option<&str>) -> Result<i32, HostError> {
-        let mut rx = self.d.subscribe(id).map_err(|e| err(e.message))?;
-        self.d.start(id).map_err(|e| err(e.message))?;
+        let mut rx = self.d.subscribe(id).map_err(|e| err(e.to_string()))?;
+        self.d.start(id).map_err(|e| err(e.to_string()))?;
         if let Some(text) = stdin {
             self.write_stdin(id, text)?;
         }
@@ -217,7 +217,12 @@ impl DaemonHost {
             }
         }
         self.still_wanted()?;
-        Ok(self.d.get(id).map_err(|e| err(e.message))?.state.exit_code)
+        Ok(self
+            .d
+            .get(id)
+            .map_err(|e| err(e.to_string()))?
+            .state
+            .exit_code)
     }
 
     /// The container's new output (complete lines of its json-file log
@@ -290,7 +295,7 @@ impl BuildHost for DaemonHost {
             parent.ok_or_else(|| err("RUN needs a base image (FROM scratch has no shell)"))?;
         let mut body = Self::run_body(parent, spec);
         body.host_config.extra_hosts = self.extra_hosts.clone();
-        let (id, _) = self.d.create(None, body).map_err(|e| err(e.message))?;
+        let (id, _) = self.d.create(None, body).map_err(|e| err(e.to_string()))?;
         self.say(format!(" ---> Running in {}\n", &id[..12.min(id.len())]));
         let ran = self.run_to_exit(&id, spec.stdin.as_deref());
         let layer = match ran {
@@ -307,7 +312,7 @@ impl BuildHost for DaemonHost {
                 &id[..12.min(id.len())]
             )),
             Err(e) => {
-                tracing::warn!(container = %id, error = %e.message, "remove a build container")
+                tracing::warn!(container = %id, error = %e, "remove a build container")
             }
         }
         layer
@@ -320,7 +325,7 @@ impl BuildHost for DaemonHost {
         let from_image = match &spec.from {
             CopyFrom::Image { id, .. } => Some(match self.images.get(id) {
                 Some(i) => i.clone(),
-                None => find_image(&self.d.images, id).map_err(|e| err(e.message))?,
+                None => find_image(&self.d.images, id).map_err(|e| err(e.to_string()))?,
             }),
             CopyFrom::Context { .. } => None,
         };

@@ -9,7 +9,7 @@ use oci_spec::runtime::{LinuxDeviceType, Spec};
 
 use super::runopts::{self, DevNode};
 use super::store::{self, Container};
-use super::{ApiError, ApiResult, Daemon};
+use super::{ContainerError, Daemon};
 
 /// The reaper's source, compiled here too so its unit tests run.
 #[cfg(test)]
@@ -117,8 +117,8 @@ pub fn host_devices() -> Vec<DevNode> {
     out
 }
 
-fn bad(e: super::spec::SpecError) -> ApiError {
-    ApiError::bad(e.to_string())
+fn bad(e: super::spec::SpecError) -> ContainerError {
+    ContainerError::InvalidOption(e.to_string())
 }
 
 impl Daemon {
@@ -128,7 +128,7 @@ impl Daemon {
         spec: &mut Spec,
         c: &Container,
         group_file: &str,
-    ) -> ApiResult<()> {
+    ) -> Result<(), ContainerError> {
         let o = &c.host_config.run;
         let host = runopts::Host::probe();
         let gids = runopts::resolve_groups(&o.group_add, group_file).map_err(bad)?;
@@ -152,11 +152,11 @@ impl Daemon {
                     device(Path::new(&d.path_on_host), ctr, access)
                 })
                 .collect::<Result<Vec<_>, _>>()
-                .map_err(ApiError::bad)?
+                .map_err(ContainerError::InvalidOption)?
         };
         let init_binary = if o.init == Some(true) {
             install_reaper(&self.opts.exec_root)
-                .map_err(|e| ApiError::internal(format!("install the init reaper: {e}")))?
+                .map_err(|e| ContainerError::Internal(format!("install the init reaper: {e}")))?
                 .display()
                 .to_string()
         } else {
@@ -167,7 +167,7 @@ impl Daemon {
             devices,
             init_binary,
             joined: self.joined_namespaces(c)?,
-            block_io: runopts::block_io(o, &block_device).map_err(ApiError::bad)?,
+            block_io: runopts::block_io(o, &block_device).map_err(ContainerError::InvalidOption)?,
         };
         runopts::apply(spec, o, &x).map_err(bad)
     }
@@ -177,15 +177,12 @@ impl Daemon {
     /// `--pid container:x` and `--ipc container:x`: x must run, and lend
     /// its IPC namespace only when made `shareable` (Docker's rule); a
     /// `shareable` container's /dev/shm is a tmpfs the daemon mounts.
-    fn joined_namespaces(&self, c: &Container) -> ApiResult<runopts::Joined> {
+    fn joined_namespaces(&self, c: &Container) -> Result<runopts::Joined, ContainerError> {
         let o = &c.host_config.run;
-        let running = |name: &str, what: &str| {
-            let d = self.get(name)?;
+        let running = |name: &str, what: &'static str| {
+            let d = self.container(name)?;
             if !d.state.running || d.state.pid <= 0 {
-                return Err(ApiError::conflict(format!(
-                    "cannot join {what} of a non running container: {}",
-                    d.id
-                )));
+                return Err(ContainerError::JoinNotRunning { what, id: d.id });
             }
             Ok(d)
         };
@@ -199,10 +196,7 @@ impl Daemon {
         if let Some(name) = runopts::donor(&o.ipc_mode) {
             let d = running(name, "IPC")?;
             if d.host_config.run.ipc_mode != "shareable" {
-                return Err(ApiError::conflict(format!(
-                    "cannot join IPC of container {}: non-shareable IPC (hint: use IpcMode:shareable for the donor container)",
-                    d.id
-                )));
+                return Err(ContainerError::IpcNotShareable(d.id));
             }
             joined.ipc = Some(d.state.pid);
             joined.shm = Some(super::containers::shm::path(&self.dir(&d.id)));

@@ -28,16 +28,18 @@ pub struct CommitRequest {
 
 impl Daemon {
     /// `POST /commit`: the new image's id.
-    pub fn commit(&self, r: &CommitRequest) -> ApiResult<String> {
-        let c = self.get(&r.container)?;
+    pub fn commit(&self, r: &CommitRequest) -> Result<String, ContainerError> {
+        let c = self.container(&r.container)?;
         let refs = images::repo_tag_refs(&r.repo, &r.tag)?;
         let config = run_config(&c, r)?;
         let parent = find_image(&self.images, &c.image)?;
         let freeze = r.pause && c.state.running && c.state.status != PAUSED;
         if freeze {
-            self.oci_run(&["pause", &c.id]).map_err(|e| {
-                ApiError::internal(format!("Cannot pause container {} to commit it: {e}", c.id))
-            })?;
+            self.oci_run(&["pause", &c.id])
+                .map_err(|reason| ImageError::CommitPause {
+                    id: c.id.clone(),
+                    reason,
+                })?;
         }
         let layer = layer_from_upper(&self.images, &self.dir(&c.id).join("upper"));
         if freeze {
@@ -45,7 +47,7 @@ impl Daemon {
                 tracing::warn!(container = %c.id, error = %e, "resume after commit");
             }
         }
-        let layer = layer.map_err(|e| ApiError::internal(format!("commit {}: {e}", c.id)))?;
+        let layer = layer.map_err(|e| commit_failed(&c.id, e))?;
         let spec = CommitSpec {
             config,
             created_by: std::iter::once(c.path.clone())
@@ -57,7 +59,7 @@ impl Daemon {
             created: None,
         };
         let made = commit_image(&self.images, Some(&parent), Some(&layer), &spec, &refs)
-            .map_err(|e| ApiError::internal(format!("commit {}: {e}", c.id)))?;
+            .map_err(|e| commit_failed(&c.id, e))?;
         let id = made.id.to_string();
         let image_ref = refs.first().map(|r| r.familiar()).unwrap_or_default();
         self.container_event(
@@ -76,13 +78,20 @@ impl Daemon {
 
 /// The new image's run config: the container's, or the body's when given,
 /// then the `--change` instructions on top (the keys they set replace).
-fn run_config(c: &store::Container, r: &CommitRequest) -> ApiResult<ImageRunConfig> {
+fn commit_failed(id: &str, e: impl std::fmt::Display) -> ImageError {
+    ImageError::Commit {
+        id: id.to_string(),
+        reason: e.to_string(),
+    }
+}
+
+fn run_config(c: &store::Container, r: &CommitRequest) -> Result<ImageRunConfig, ImageError> {
     let own = serde_json::to_value(&c.config)
         .and_then(serde_json::from_value::<ImageRunConfig>)
-        .map_err(ApiError::internal)?;
+        .map_err(ImageError::internal)?;
     let asked = r.config.clone().unwrap_or_else(|| own.clone());
-    let changed =
-        rrun_build::instructions::apply_changes(asked, &r.changes).map_err(ApiError::bad)?;
+    let changed = rrun_build::instructions::apply_changes(asked, &r.changes)
+        .map_err(ImageError::InvalidOption)?;
     Ok(merge(changed, own))
 }
 

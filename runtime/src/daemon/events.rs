@@ -165,16 +165,18 @@ pub fn parse_until(s: &str, now_ns: i64) -> Option<i64> {
 }
 
 /// A prune filter's `until` (None when absent), in nanoseconds.
-pub fn until_of(f: &super::Filters) -> super::ApiResult<Option<i64>> {
+pub fn until_of(f: &super::Filters) -> Result<Option<i64>, super::FilterError> {
     let Some(u) = f.get("until").first() else {
         return Ok(None);
     };
     let now = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(i64::MAX);
-    parse_until(u, now).map(Some).ok_or_else(|| {
-        super::ApiError::bad(format!(
-            "invalid filter 'until={u}': not a time or duration"
-        ))
-    })
+    parse_until(u, now)
+        .map(Some)
+        .ok_or_else(|| super::FilterError::BadPattern {
+            key: "until".into(),
+            value: u.clone(),
+            reason: "not a time or duration".into(),
+        })
 }
 
 /// The event filters dockerd knows (swarm's are accepted and match

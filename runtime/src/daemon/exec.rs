@@ -22,7 +22,7 @@ use tokio::sync::watch;
 
 use super::spec;
 use super::store::{self, Container};
-use super::{ApiError, ApiResult, Daemon};
+use super::{ContainerError, Daemon, ExecError};
 use crate::apimodel::exec::{ExecInspect, ProcessConfig};
 use crate::shim::exec::{Event, ExecShimArgs, PROCESS_FILE};
 
@@ -111,8 +111,8 @@ pub struct Execs {
     map: Mutex<HashMap<String, Arc<Exec>>>,
 }
 
-fn not_running(id: &str) -> ApiError {
-    ApiError::conflict(format!("Container {id} is not running"))
+fn not_running(id: &str) -> ExecError {
+    ContainerError::NotRunning(id.to_string()).into()
 }
 
 /// Docker's exit code for an exec that could not start: 127 when the
@@ -126,21 +126,18 @@ pub fn failed_start_code(msg: &str) -> i32 {
 
 impl Daemon {
     /// `POST /containers/{id}/exec`.
-    pub fn exec_create(&self, name: &str, config: ExecConfig) -> ApiResult<String> {
-        let c = self.get(name)?;
+    pub fn exec_create(&self, name: &str, config: ExecConfig) -> Result<String, ExecError> {
+        let c = self.container(name)?;
         if !c.state.running {
             return Err(not_running(&c.id));
         }
         if c.state.status == super::containers::pause::PAUSED {
-            return Err(ApiError::conflict(format!(
-                "Container {} is paused, unpause the container before exec",
-                c.id
-            )));
+            return Err(ExecError::ContainerPaused(c.id));
         }
         if config.cmd.as_ref().is_none_or(|c| c.is_empty()) {
-            return Err(ApiError::bad("No exec command specified"));
+            return Err(ExecError::NoCommand);
         }
-        crate::apimodel::detach::parse(&config.detach_keys).map_err(ApiError::bad)?;
+        crate::apimodel::detach::parse(&config.detach_keys).map_err(ExecError::InvalidOption)?;
         let id = store::new_id();
         let (tx, _) = watch::channel(ExecState::default());
         let e = Arc::new(Exec {
@@ -182,18 +179,18 @@ impl Daemon {
         (!ids.is_empty()).then_some(ids)
     }
 
-    pub fn exec_get(&self, id: &str) -> ApiResult<Arc<Exec>> {
+    pub fn exec_get(&self, id: &str) -> Result<Arc<Exec>, ExecError> {
         self.execs
             .map
             .lock()
             .unwrap()
             .get(id)
             .cloned()
-            .ok_or_else(|| ApiError::not_found(format!("No such exec instance: {id}")))
+            .ok_or_else(|| ExecError::NoSuchExec(id.to_string()))
     }
 
     /// `GET /exec/{id}/json`.
-    pub fn exec_inspect(&self, id: &str) -> ApiResult<ExecInspect> {
+    pub fn exec_inspect(&self, id: &str) -> Result<ExecInspect, ExecError> {
         let e = self.exec_get(id)?;
         let s = e.state();
         let cmd = e.config.cmd.clone().unwrap_or_default();
@@ -220,9 +217,9 @@ impl Daemon {
 
     /// Checks an exec can start now and marks it started (so a second
     /// start is refused); its container must run.
-    pub fn exec_claim(&self, id: &str) -> ApiResult<(Arc<Exec>, Container)> {
+    pub fn exec_claim(&self, id: &str) -> Result<(Arc<Exec>, Container), ExecError> {
         let e = self.exec_get(id)?;
-        let c = self.get(&e.container_id)?;
+        let c = self.container(&e.container_id)?;
         if !c.state.running {
             return Err(not_running(&c.id));
         }
@@ -230,9 +227,9 @@ impl Daemon {
         e.state.send_if_modified(|s| {
             if s.started {
                 refused = Some(if s.running {
-                    format!("Error: Exec command {id} is already running")
+                    ExecError::AlreadyRunning(id.to_string())
                 } else {
-                    format!("Error: Exec command {id} has already run")
+                    ExecError::AlreadyRan(id.to_string())
                 });
                 return false;
             }
@@ -240,7 +237,7 @@ impl Daemon {
             true
         });
         match refused {
-            Some(m) => Err(ApiError::conflict(m)),
+            Some(e) => Err(e),
             None => Ok((e, c)),
         }
     }
@@ -252,9 +249,9 @@ impl Daemon {
         e: &Arc<Exec>,
         c: &Container,
         attached: bool,
-    ) -> ApiResult<Option<UnixStream>> {
+    ) -> Result<Option<UnixStream>, ExecError> {
         let dir = self.dir(&c.id).join("exec").join(&e.id);
-        std::fs::create_dir_all(&dir).map_err(ApiError::internal)?;
+        std::fs::create_dir_all(&dir).map_err(ExecError::internal)?;
         let process = match self.exec_process(e, c) {
             Ok(p) => p,
             Err(msg) => {
@@ -264,12 +261,12 @@ impl Daemon {
         };
         store::atomic_write(
             &dir.join(PROCESS_FILE),
-            &serde_json::to_vec_pretty(&process).map_err(ApiError::internal)?,
+            &serde_json::to_vec_pretty(&process).map_err(ExecError::internal)?,
         )
-        .map_err(ApiError::internal)?;
-        let (ctl, ctl_child) = UnixStream::pair().map_err(ApiError::internal)?;
+        .map_err(ExecError::internal)?;
+        let (ctl, ctl_child) = UnixStream::pair().map_err(ExecError::internal)?;
         let (data, data_child) = if attached {
-            let (a, b) = UnixStream::pair().map_err(ApiError::internal)?;
+            let (a, b) = UnixStream::pair().map_err(ExecError::internal)?;
             (Some(a), Stdio::from(std::os::fd::OwnedFd::from(b)))
         } else {
             (None, Stdio::null())
@@ -285,8 +282,8 @@ impl Daemon {
             stderr: e.config.attach_stderr,
             attached,
         };
-        let log = std::fs::File::create(dir.join("helper.log")).map_err(ApiError::internal)?;
-        let exe = std::env::current_exe().map_err(ApiError::internal)?;
+        let log = std::fs::File::create(dir.join("helper.log")).map_err(ExecError::internal)?;
+        let exe = std::env::current_exe().map_err(ExecError::internal)?;
         // Through /proc/self/exe: it still runs when the binary on disk was
         // replaced (an upgrade) while this daemon runs.
         let child = Command::new("/proc/self/exe")
@@ -296,7 +293,7 @@ impl Daemon {
             .stdout(Stdio::from(std::os::fd::OwnedFd::from(ctl_child)))
             .stderr(Stdio::from(log))
             .spawn()
-            .map_err(|err| ApiError::internal(format!("start the exec helper: {err}")))?;
+            .map_err(|err| ExecError::Internal(format!("start the exec helper: {err}")))?;
         *e.ctl.lock().unwrap() = ctl.try_clone().ok();
         let e2 = e.clone();
         std::thread::spawn(move || follow_events(e2, ctl, child, &dir));
@@ -329,14 +326,16 @@ impl Daemon {
 
     /// `POST /exec/{id}/resize?h=&w=`: waits (bounded) for the exec to
     /// start, then sizes its terminal.
-    pub async fn exec_resize(&self, id: &str, h: u16, w: u16) -> ApiResult<()> {
+    pub async fn exec_resize(&self, id: &str, h: u16, w: u16) -> Result<(), ExecError> {
         let e = self.exec_get(id)?;
         let mut rx = e.subscribe();
         let ready = tokio::time::timeout(Duration::from_secs(5), rx.wait_for(|s| s.settled()))
             .await
             .is_ok();
         if !ready {
-            return Err(ApiError::internal("timeout waiting for exec session ready"));
+            return Err(ExecError::internal(
+                "timeout waiting for exec session ready",
+            ));
         }
         if !e.config.tty {
             return Ok(());

@@ -8,23 +8,11 @@ use std::path::Path;
 
 use crate::apimodel::models::{ImageDeleteResponseItem, ImageHistoryResponseItem, ImageSummary};
 use crate::apimodel::{ImageListItem, ImagePruneReport};
-use rrun_image::images::{self, ImageError, ImageUser, LocalImage, Removed};
+use rrun_image::images::{self, ImageUser, LocalImage, Removed};
 use rrun_image::{Digest, Reference};
 use serde_json::Value;
 
-use super::{find_image, ApiError, ApiResult, Daemon, Filters};
-
-/// An image error with Docker's status: 404 missing, 409 conflicts.
-pub fn image_err(e: ImageError) -> ApiError {
-    match e {
-        ImageError::NoSuchImage(n) => ApiError::not_found(format!("No such image: {n}")),
-        e @ (ImageError::Conflict { .. } | ImageError::ReferenceInUse { .. }) => {
-            ApiError::conflict(e.to_string())
-        }
-        ImageError::Reference(e) => ApiError::bad(e.to_string()),
-        e => ApiError::internal(e),
-    }
-}
+use super::{find_image, Daemon, Filters, ImageError};
 
 /// `[{"Untagged": …}, {"Deleted": …}]`, Docker's `ImageDeleteResponseItem`s.
 pub fn removed_items(r: &[Removed]) -> Vec<ImageDeleteResponseItem> {
@@ -58,16 +46,16 @@ impl Daemon {
 
     /// Every image in the store, named or not (untagged images are found
     /// through their manifest blobs).
-    pub fn all_images(&self) -> ApiResult<Vec<LocalImage>> {
+    pub fn all_images(&self) -> Result<Vec<LocalImage>, ImageError> {
         // Keyed on the image id, as Docker's: another manifest of a named
         // image (left by a load) is not a second, dangling image.
         let mut seen = BTreeSet::new();
         let mut out = Vec::new();
-        for img in images::list_images(&self.images).map_err(image_err)? {
+        for img in images::list_images(&self.images)? {
             seen.insert(img.id.clone());
             out.push(img);
         }
-        for d in self.images.list_blobs().map_err(ApiError::internal)? {
+        for d in self.images.list_blobs().map_err(ImageError::internal)? {
             if !looks_like_json(&self.images.blob_path(&d)) {
                 continue;
             }
@@ -81,10 +69,14 @@ impl Daemon {
     }
 
     /// `DELETE /images/{name}`.
-    pub fn image_remove(&self, name: &str, force: bool) -> ApiResult<Vec<ImageDeleteResponseItem>> {
+    pub fn image_remove(
+        &self,
+        name: &str,
+        force: bool,
+    ) -> Result<Vec<ImageDeleteResponseItem>, ImageError> {
         let users = |d: &Digest| self.image_users(d);
         let img = find_image(&self.images, name).ok();
-        let removed = images::remove(&self.images, name, force, &users).map_err(image_err)?;
+        let removed = images::remove(&self.images, name, force, &users)?;
         let id = img.map(|i| i.id.to_string()).unwrap_or_default();
         for r in &removed {
             match r {
@@ -101,7 +93,7 @@ impl Daemon {
     /// `GET /images/{name}/history`: the config's history, newest first;
     /// the top entry carries the image's id and tags, the others
     /// `<missing>` (as dockerd shows a pulled image's).
-    pub fn image_history(&self, name: &str) -> ApiResult<Vec<ImageHistoryResponseItem>> {
+    pub fn image_history(&self, name: &str) -> Result<Vec<ImageHistoryResponseItem>, ImageError> {
         let img = find_image(&self.images, name)?;
         Ok(history_of(&img))
     }
@@ -113,32 +105,33 @@ impl Daemon {
         &self,
         name: &str,
         p: &rrun_image::manifest::Platform,
-    ) -> ApiResult<()> {
+    ) -> Result<(), ImageError> {
         let img = match images::find_image(&self.images, name) {
             Ok(img) => img,
-            Err(ImageError::NoSuchImage(_)) => return Ok(()),
-            Err(e) => return Err(image_err(e)),
+            Err(images::ImageError::NoSuchImage(_)) => return Ok(()),
+            Err(e) => return Err(e.into()),
         };
         let c = &img.config;
         let variant_differs = matches!((&c.variant, &p.variant), (Some(a), Some(b)) if a != b);
         if c.os == p.os && c.architecture == p.architecture && !variant_differs {
             return Ok(());
         }
-        Err(ApiError::not_found(format!(
-            "image with reference {name} was found but does not match the specified platform: wanted {p}, actual: {}",
-            c.platform()
-        )))
+        Err(ImageError::PlatformMismatch {
+            name: name.to_string(),
+            wanted: p.to_string(),
+            actual: c.platform().to_string(),
+        })
     }
 
     /// `GET /images/{name}/json`.
-    pub fn image_inspect(&self, name: &str) -> ApiResult<images::ImageInspect> {
+    pub fn image_inspect(&self, name: &str) -> Result<images::ImageInspect, ImageError> {
         let img = find_image(&self.images, name)?;
         Ok(images::inspect(&img))
     }
 
     /// `POST /images/prune`: dangling images (no name) not used by any
     /// container; with `dangling=false`, every image no container uses.
-    pub fn image_prune(&self, filters: &Filters) -> ApiResult<ImagePruneReport> {
+    pub fn image_prune(&self, filters: &Filters) -> Result<ImagePruneReport, ImageError> {
         let f = ImageFilter::new(filters, PRUNE_FILTERS, self)?;
         let all = f.dangling == Some(false);
         let mut deleted = Vec::new();
@@ -156,11 +149,11 @@ impl Daemon {
                     space += size;
                     deleted.extend(r);
                 }
-                Err(e) => tracing::warn!(image = %img.id, error = %e.message, "prune"),
+                Err(e) => tracing::warn!(image = %img.id, error = %e, "prune"),
             }
         }
         let users = |d: &Digest| self.image_users(d);
-        images::garbage_collect(&self.images, &users).map_err(image_err)?;
+        images::garbage_collect(&self.images, &users)?;
         Ok(ImagePruneReport {
             images_deleted: (!deleted.is_empty()).then_some(deleted),
             space_reclaimed: space,
@@ -175,12 +168,12 @@ impl Daemon {
         repo: &str,
         tag: &str,
         changes: &[String],
-    ) -> ApiResult<String> {
+    ) -> Result<String, ImageError> {
         let config = rrun_build::instructions::apply_changes(Default::default(), changes)
-            .map_err(ApiError::bad)?;
+            .map_err(ImageError::InvalidOption)?;
         let refs = repo_tag_refs(repo, tag)?;
         let id = rrun_image::archive::import_with(&self.images, tarball, &refs, &config)
-            .map_err(|e| ApiError::bad(e.to_string()))?;
+            .map_err(|e| ImageError::InvalidOption(e.to_string()))?;
         let name = refs.first().map(|r| r.familiar()).unwrap_or_default();
         self.events
             .emit("image", "import", &id.to_string(), &[("name", &name)]);
@@ -191,7 +184,11 @@ impl Daemon {
     /// label, before, since, until). Untagged images are listed (`<none>`,
     /// as Docker's), except, without `all`, the intermediate ones a build
     /// left under a later image.
-    pub fn image_list(&self, filters: &Filters, all: bool) -> ApiResult<Vec<ImageListItem>> {
+    pub fn image_list(
+        &self,
+        filters: &Filters,
+        all: bool,
+    ) -> Result<Vec<ImageListItem>, ImageError> {
         let f = ImageFilter::new(filters, LIST_FILTERS, self)?;
         // An untagged manifest whose layers are not all unpacked is what a
         // refused load or pull left behind, not an image (prune removes it).
@@ -249,7 +246,7 @@ impl Daemon {
 
 /// The name an import or a commit gives: `repo` (which may carry its own
 /// tag, as the docker CLI sends `name:tag`) and `tag`; none without a repo.
-pub fn repo_tag_refs(repo: &str, tag: &str) -> ApiResult<Vec<Reference>> {
+pub fn repo_tag_refs(repo: &str, tag: &str) -> Result<Vec<Reference>, ImageError> {
     if repo.is_empty() {
         return Ok(vec![]);
     }
@@ -260,7 +257,10 @@ pub fn repo_tag_refs(repo: &str, tag: &str) -> ApiResult<Vec<Reference>> {
     };
     Reference::parse(&full)
         .map(|r| vec![r])
-        .map_err(|e| ApiError::bad(format!("invalid reference format: {full}: {e}")))
+        .map_err(|e| ImageError::InvalidReference {
+            reference: full.clone(),
+            reason: e.to_string(),
+        })
 }
 
 /// [`Daemon::image_history`] of one image: each non-empty step takes the
@@ -320,9 +320,9 @@ struct ImageFilter<'a> {
 }
 
 impl<'a> ImageFilter<'a> {
-    fn new(f: &'a Filters, keys: &[&str], d: &Daemon) -> ApiResult<ImageFilter<'a>> {
+    fn new(f: &'a Filters, keys: &[&str], d: &Daemon) -> Result<ImageFilter<'a>, ImageError> {
         f.validate(keys)?;
-        let created_of = |key: &str| -> ApiResult<Option<i64>> {
+        let created_of = |key: &str| -> Result<Option<i64>, ImageError> {
             match f.get(key).first() {
                 None => Ok(None),
                 Some(name) => Ok(Some(created_ns(&find_image(&d.images, name)?))),

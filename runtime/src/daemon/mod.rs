@@ -9,6 +9,9 @@
 //! - [`networks`], [`volume`], [`images`], [`exec`], [`events`]: the other
 //!   services; [`ops`]: rename, top, stats, prune, df.
 //! - [`api`]: the HTTP routes, one file per domain as above.
+//! - [`errors`]: each service's error enum, and the one place a kind of
+//!   failure becomes Docker's status; handlers turn them into [`ApiError`]
+//!   with `?`.
 //! - [`models`]: the API's request and response types (Docker's names).
 //! - [`spec`], [`runopts`]: pure OCI spec building from image config and
 //!   options; [`store`]: containers on disk; [`containers::filter`]: Docker's container filters.
@@ -48,6 +51,7 @@ pub mod bundle_opts;
 pub mod commit;
 pub mod config;
 pub mod containers;
+pub mod errors;
 pub mod events;
 pub mod exec;
 pub mod images;
@@ -76,9 +80,10 @@ pub use crate::apimodel::{start_error_code, FilterError, Filters};
 pub use config::Options;
 pub(crate) use containers::lifecycle::reap;
 pub use containers::list::human_status;
-pub use containers::name_conflict;
+pub use errors::{ContainerError, ExecError, ImageError, NetworkError, VolumeError};
 
-/// An API error: Docker's status code and `{"message": …}`.
+/// An API error on the wire: Docker's status code and `{"message": …}`.
+/// Services return their own enums ([`errors`]); handlers convert with `?`.
 #[derive(Debug)]
 pub struct ApiError {
     pub status: StatusCode,
@@ -106,16 +111,15 @@ impl ApiError {
     }
 }
 
-pub type ApiResult<T> = Result<T, ApiError>;
-
-impl From<FilterError> for ApiError {
-    fn from(e: FilterError) -> ApiError {
-        match e {
-            FilterError::NoSuch { .. } => ApiError::not_found(e.to_string()),
-            _ => ApiError::bad(e.to_string()),
-        }
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
     }
 }
+
+impl std::error::Error for ApiError {}
+
+pub type ApiResult<T> = Result<T, ApiError>;
 
 pub struct Daemon {
     pub opts: Options,
@@ -183,19 +187,21 @@ impl Daemon {
 pub fn find_image(
     store: &rrun_image::Store,
     name: &str,
-) -> ApiResult<rrun_image::images::LocalImage> {
-    use rrun_image::images::{self, ImageError};
-    let missing = || ApiError::not_found(format!("No such image: {name}"));
+) -> Result<rrun_image::images::LocalImage, ImageError> {
+    use rrun_image::images;
+    let missing = || ImageError::NoSuchImage(name.to_string());
     match images::find_image(store, name) {
         Ok(i) => return Ok(i),
-        Err(ImageError::NoSuchImage(_)) => {}
-        Err(e) => return Err(ApiError::internal(e)),
+        Err(images::ImageError::NoSuchImage(_)) => {}
+        Err(e) => return Err(ImageError::Internal(e.to_string())),
     }
     let hexpart = name.strip_prefix("sha256:").unwrap_or(name);
     if hexpart.len() < 4 || !hexpart.bytes().all(|b| b.is_ascii_hexdigit()) {
         return Err(missing());
     }
-    let blobs = store.list_blobs().map_err(ApiError::internal)?;
+    let blobs = store
+        .list_blobs()
+        .map_err(|e| ImageError::Internal(e.to_string()))?;
     blobs
         .iter()
         .filter_map(|d| images::load_image(store, d).ok())

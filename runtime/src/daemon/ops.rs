@@ -7,7 +7,7 @@
 use std::path::Path;
 
 use super::models::ContainerSummary;
-use super::{store, ApiError, ApiResult, Daemon, Filters};
+use super::{store, ContainerError, Daemon, Filters};
 use crate::apimodel::models::{ContainerTopResponse, VolumeUsageData};
 use crate::apimodel::{ContainerPruneReport, ImageListItem};
 
@@ -16,21 +16,17 @@ use crate::linux::cgroups::clock_ticks;
 
 impl Daemon {
     /// `POST /containers/{id}/rename?name=`.
-    pub fn rename(&self, name: &str, new_name: &str) -> ApiResult<()> {
+    pub fn rename(&self, name: &str, new_name: &str) -> Result<(), ContainerError> {
         let new_name = new_name.trim_start_matches('/');
         if new_name.is_empty() {
-            return Err(ApiError::bad("Neither old nor new names may be empty"));
+            return Err(ContainerError::EmptyName);
         }
         if !store::valid_name(new_name) {
-            return Err(ApiError::bad(format!(
-                "Invalid container name ({new_name}), only [a-zA-Z0-9][a-zA-Z0-9_.-] are allowed"
-            )));
+            return Err(ContainerError::InvalidName(new_name.to_string()));
         }
-        let c = self.get(name)?;
+        let c = self.container(name)?;
         if c.name == new_name {
-            return Err(ApiError::bad(
-                "Renaming a container with the same name as its current name",
-            ));
+            return Err(ContainerError::SameName);
         }
         let old = c.name.clone();
         // The check and the change in one critical section: two renames (or
@@ -45,13 +41,10 @@ impl Daemon {
     }
 
     /// `GET /containers/{id}/top`: the container's processes as `ps -ef`.
-    pub fn top(&self, name: &str) -> ApiResult<ContainerTopResponse> {
-        let c = self.get(name)?;
+    pub fn top(&self, name: &str) -> Result<ContainerTopResponse, ContainerError> {
+        let c = self.container(name)?;
         if !c.state.running || c.state.pid <= 0 {
-            return Err(ApiError::conflict(format!(
-                "Container {} is not running",
-                c.id
-            )));
+            return Err(ContainerError::NotRunning(c.id));
         }
         let pids = container_pids(c.state.pid);
         let boot = boot_time();
@@ -77,7 +70,10 @@ impl Daemon {
 
     /// `POST /containers/prune`: every container that is not running
     /// (filters `until`, `label`, `label!`).
-    pub fn container_prune(&self, filters: &Filters) -> ApiResult<ContainerPruneReport> {
+    pub fn container_prune(
+        &self,
+        filters: &Filters,
+    ) -> Result<ContainerPruneReport, ContainerError> {
         filters.validate(&["label", "label!", "until"])?;
         let until = super::events::until_of(filters)?;
         let mut deleted = Vec::new();
@@ -105,7 +101,7 @@ impl Daemon {
                     space += size;
                     deleted.push(c.id);
                 }
-                Err(e) => tracing::warn!(container = %c.id, error = %e.message, "prune"),
+                Err(e) => tracing::warn!(container = %c.id, error = %e, "prune"),
             }
         }
         Ok(ContainerPruneReport {
@@ -117,7 +113,7 @@ impl Daemon {
 
 impl Daemon {
     /// `GET /system/df`: images, containers and volumes with their sizes.
-    pub fn system_df(&self) -> ApiResult<DfResponse> {
+    pub fn system_df(&self) -> Result<DfResponse, ContainerError> {
         let mut images = self.image_list(&Filters::default(), false)?;
         // Layers are not shared between images here (one snapshot chain each
         // as far as the numbers go); Docker's CLI needs a known SharedSize.
@@ -151,14 +147,14 @@ impl Daemon {
 
     /// The volumes of `system df`, each with its size and how many
     /// containers (running or not) mount it.
-    fn df_volumes(&self) -> ApiResult<Vec<DfVolume>> {
+    fn df_volumes(&self) -> Result<Vec<DfVolume>, ContainerError> {
         let all = self.all();
         let none = volumes::filters::ListFilters::parse(&Default::default())
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+            .map_err(|e| ContainerError::internal(e.to_string()))?;
         let list = self
             .volumes
             .list(&none)
-            .map_err(|e| ApiError::internal(e.to_string()))?;
+            .map_err(|e| ContainerError::internal(e.to_string()))?;
         Ok(list
             .into_iter()
             .map(|vol| {

@@ -66,11 +66,12 @@ fn decode_base64(s: &str) -> Option<Vec<u8>> {
 }
 
 /// `X-Registry-Auth`: absent, empty or `{}` means anonymous.
-pub fn registry_auth_header(value: Option<&str>) -> ApiResult<Option<Credential>> {
+pub fn registry_auth_header(value: Option<&str>) -> Result<Option<Credential>, ImageError> {
     let Some(v) = value.map(str::trim).filter(|v| !v.is_empty()) else {
         return Ok(None);
     };
-    let bad = |why: &str| ApiError::bad(format!("invalid X-Registry-Auth header: {why}"));
+    let bad =
+        |why: &str| ImageError::InvalidOption(format!("invalid X-Registry-Auth header: {why}"));
     let raw = decode_base64(v).ok_or_else(|| bad("not base64"))?;
     let cfg: AuthConfig = serde_json::from_slice(&raw).map_err(|e| bad(&e.to_string()))?;
     cfg.credential().map_err(|e| bad(&e))
@@ -91,11 +92,11 @@ impl Daemon {
     }
 
     /// `POST /auth`: the credentials checked against the registry's `/v2/`.
-    pub fn login(&self, a: &AuthConfig) -> ApiResult<()> {
+    pub fn login(&self, a: &AuthConfig) -> Result<(), ImageError> {
         let cred = a
             .credential()
-            .map_err(ApiError::bad)?
-            .ok_or_else(|| ApiError::bad("a user name is required to log in"))?;
+            .map_err(ImageError::InvalidOption)?
+            .ok_or_else(|| ImageError::InvalidOption("a user name is required to log in".into()))?;
         let domain = registry_host(if a.server_address.is_empty() {
             "docker.io"
         } else {
@@ -113,12 +114,9 @@ impl Daemon {
                     .rfind(|e| !e.mirror)
                     .map(|e| e.base)
                     .unwrap_or_else(|| format!("https://{domain}"));
-                Err(ApiError::new(
-                    axum::http::StatusCode::UNAUTHORIZED,
-                    format!("login attempt to {base}/v2/ failed with status: 401 Unauthorized"),
-                ))
+                Err(ImageError::LoginRefused(base))
             }
-            Err(e) => Err(ApiError::internal(e)),
+            Err(e) => Err(ImageError::internal(e)),
         }
     }
 
@@ -240,7 +238,7 @@ mod tests {
             .unwrap();
         assert_eq!((c.username.as_str(), c.password.as_str()), ("bob", "pw"));
         let e = registry_auth_header(Some("!!!")).unwrap_err();
-        assert_eq!(e.status, axum::http::StatusCode::BAD_REQUEST);
-        assert!(e.message.contains("X-Registry-Auth"), "{}", e.message);
+        assert_eq!(e.status(), axum::http::StatusCode::BAD_REQUEST);
+        assert!(e.to_string().contains("X-Registry-Auth"), "{e}");
     }
 }

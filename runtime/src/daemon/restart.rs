@@ -107,12 +107,9 @@ pub fn is_stop_by_user(signal: &str, stop_signal: Option<&str>) -> bool {
 }
 
 /// A container waiting for its restart counts as running for `rm`.
-pub fn check_removable(c: &Container, force: bool) -> Result<(), super::ApiError> {
+pub fn check_removable(c: &Container, force: bool) -> Result<(), super::ContainerError> {
     if c.state.status == RESTARTING && !force {
-        return Err(super::ApiError::conflict(format!(
-            "You cannot remove a restarting container {}. Stop the container before attempting removal or force remove",
-            c.id
-        )));
+        return Err(super::ContainerError::RemoveRestarting(c.id.clone()));
     }
     Ok(())
 }
@@ -160,15 +157,15 @@ impl Daemon {
     /// The back-off is over: start it unless the user stopped or removed
     /// it meanwhile.
     fn restart_now(self: &Arc<Self>, id: &str) {
-        let Ok(c) = self.get(id) else { return };
+        let Ok(c) = self.container(id) else { return };
         if c.state.status != RESTARTING || c.restarts.manually_stopped {
             return;
         }
         if let Err(e) = self.start(id) {
-            tracing::warn!(container = %id, error = %e.message, "restart failed");
+            tracing::warn!(container = %id, error = %e, "restart failed");
             let _ = self.update(id, |c| {
                 c.state.status = "exited".into();
-                c.state.error = e.message.clone();
+                c.state.error = e.to_string();
             });
         }
     }

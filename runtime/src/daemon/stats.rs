@@ -6,7 +6,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use super::{store, ApiResult, Daemon};
+use super::{store, ContainerError, Daemon};
 use crate::apimodel::stats::{
     BlkioStatEntry, CpuStats, CpuUsage, MemoryStats, NetworkStats, PidsStats, StatsResponse,
 };
@@ -19,8 +19,8 @@ impl Daemon {
         &self,
         name: &str,
         pre: Option<&StatsResponse>,
-    ) -> ApiResult<StatsResponse> {
-        let c = self.get(name)?;
+    ) -> Result<StatsResponse, ContainerError> {
+        let c = self.container(name)?;
         let mut v = StatsResponse {
             read: super::logs::now(),
             preread: pre.map_or_else(|| store::ZERO_TIME.to_string(), |p| p.read.clone()),

@@ -4,7 +4,7 @@
 
 use oci_spec::runtime::{BoxBuilder, Spec};
 
-use super::{ApiError, ApiResult, Daemon};
+use super::{ContainerError, Daemon};
 use crate::shim;
 
 /// Sets `process.terminal` (and `consoleSize` when known) in a built spec.
@@ -21,26 +21,23 @@ pub fn apply_terminal(spec: &mut Spec, tty: bool, size: Option<[u16; 2]>) {
 
 impl Daemon {
     /// `POST /containers/{id}/resize?h=&w=`.
-    pub async fn resize(&self, name: &str, h: u16, w: u16) -> ApiResult<()> {
-        let c = self.get(name)?;
+    pub async fn resize(&self, name: &str, h: u16, w: u16) -> Result<(), ContainerError> {
+        let c = self.container(name)?;
         if !c.state.running {
-            return Err(ApiError::conflict(format!(
-                "Container {} is not running",
-                c.id
-            )));
+            return Err(ContainerError::NotRunning(c.id));
         }
         if !c.config.tty {
             return Ok(());
         }
         let sock = self.dir(&c.id).join(shim::CTL_SOCKET);
-        let (_dir, path) = shim::short_path(&sock).map_err(ApiError::internal)?;
+        let (_dir, path) = shim::short_path(&sock).map_err(ContainerError::internal)?;
         let mut s = tokio::net::UnixStream::connect(&path)
             .await
-            .map_err(|e| ApiError::internal(format!("resize {}: {e}", c.id)))?;
+            .map_err(|e| ContainerError::Internal(format!("resize {}: {e}", c.id)))?;
         use tokio::io::AsyncWriteExt;
         s.write_all(format!("{h} {w}\n").as_bytes())
             .await
-            .map_err(ApiError::internal)?;
+            .map_err(ContainerError::internal)?;
         let _ = s.shutdown().await;
         Ok(())
     }

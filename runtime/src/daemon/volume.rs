@@ -4,32 +4,24 @@
 //! the image's content is copied into new volumes at the first start, and
 //! the container stays a user of its volumes until it is removed.
 
-use volumes::mountspec::{self, MountSpec};
+use volumes::mountspec::{self, MountSpec, SpecError};
 use volumes::plan::{self, MountRequest, PlannedMount, PlannedSource};
 use volumes::{StoreError, VolumeName};
 
 #[cfg(test)]
 use super::models::TmpfsOptions;
 use super::models::{ApiMount, ContainerConfig, HostConfig, VolumeCreateBody, VolumeList};
-use super::{ApiError, ApiResult, Daemon, Filters};
+use super::{Daemon, Filters, VolumeError};
 use crate::apimodel::models::MountPoint;
 
-fn vol_err(e: StoreError) -> ApiError {
-    match e {
-        StoreError::NotFound(n) => ApiError::not_found(format!("get {n}: no such volume")),
-        e @ (StoreError::InUse { .. } | StoreError::Conflict(_)) => {
-            ApiError::conflict(e.to_string())
-        }
-        e @ (StoreError::Options { .. } | StoreError::ContainerId(_)) => {
-            ApiError::bad(e.to_string())
-        }
-        e => ApiError::internal(e),
-    }
+/// A bad name, option or filter, in its own words.
+fn invalid(e: impl std::fmt::Display) -> VolumeError {
+    VolumeError::InvalidOption(e.to_string())
 }
 
 /// `HostConfig.Mounts[]` back to the `--mount` grammar the volumes crate
 /// parses, so both paths share one set of checks.
-pub fn api_mount_to_spec(m: &ApiMount) -> Result<MountSpec, String> {
+pub fn api_mount_to_spec(m: &ApiMount) -> Result<MountSpec, SpecError> {
     let mut parts = vec![format!(
         "type={}",
         if m.typ.is_empty() { "volume" } else { &m.typ }
@@ -81,7 +73,7 @@ pub fn api_mount_to_spec(m: &ApiMount) -> Result<MountSpec, String> {
         })
         .collect::<Vec<_>>()
         .join(",");
-    mountspec::parse_mount_flag(&raw).map_err(|e| e.to_string())
+    mountspec::parse_mount_flag(&raw)
 }
 
 /// Pure: every mount flag of a create body, parsed.
@@ -89,10 +81,10 @@ pub fn mount_request(
     config: &ContainerConfig,
     host: &HostConfig,
     image_volumes: &[String],
-) -> Result<MountRequest, String> {
+) -> Result<MountRequest, SpecError> {
     let mut specs = Vec::new();
     for b in &host.binds {
-        specs.push(mountspec::parse_volume_flag(b).map_err(|e| e.to_string())?);
+        specs.push(mountspec::parse_volume_flag(b)?);
     }
     // `-v /path` arrives as Config.Volumes from the docker CLI.
     for path in config.volumes.keys() {
@@ -100,7 +92,7 @@ pub fn mount_request(
             .iter()
             .any(|s: &MountSpec| s.target == mountspec::clean_path(path));
         if !bound {
-            specs.push(mountspec::parse_volume_flag(path).map_err(|e| e.to_string())?);
+            specs.push(mountspec::parse_volume_flag(path)?);
         }
     }
     for m in &host.mounts {
@@ -112,12 +104,12 @@ pub fn mount_request(
         } else {
             format!("{path}:{opts}")
         };
-        specs.push(mountspec::parse_tmpfs_flag(&raw).map_err(|e| e.to_string())?);
+        specs.push(mountspec::parse_tmpfs_flag(&raw)?);
     }
     let volumes_from = host
         .volumes_from
         .iter()
-        .map(|v| mountspec::parse_volumes_from(v).map_err(|e| e.to_string()))
+        .map(|v| mountspec::parse_volumes_from(v))
         .collect::<Result<Vec<_>, _>>()?;
     Ok(MountRequest {
         specs,
@@ -171,10 +163,10 @@ pub fn mounts_json(
 /// Each bind's propagation is one its source's host mount can give
 /// (checked at create, nothing made, and again at start: the host's mounts
 /// may have changed).
-pub(super) fn check_propagation(mounts: &[PlannedMount]) -> ApiResult<()> {
+pub(super) fn check_propagation(mounts: &[PlannedMount]) -> Result<(), VolumeError> {
     for m in mounts {
         if let (plan::PlannedSource::Bind { source, .. }, Some(p)) = (&m.source, m.propagation) {
-            volumes::propagation::check(source, p).map_err(ApiError::bad)?;
+            volumes::propagation::check(source, p).map_err(VolumeError::InvalidOption)?;
         }
     }
     Ok(())
@@ -195,10 +187,10 @@ impl Daemon {
         plan::to_oci_mounts(mounts, |n| self.volumes.data_path(n))
     }
 
-    pub fn volume_create(&self, body: VolumeCreateBody) -> ApiResult<volumes::Volume> {
+    pub fn volume_create(&self, body: VolumeCreateBody) -> Result<volumes::Volume, VolumeError> {
         let name = match body.name.as_deref() {
             None | Some("") => None,
-            Some(n) => Some(VolumeName::try_from(n).map_err(|e| ApiError::bad(e.to_string()))?),
+            Some(n) => Some(VolumeName::try_from(n).map_err(invalid)?),
         };
         let req = volumes::CreateRequest {
             name,
@@ -206,7 +198,7 @@ impl Daemon {
             driver_opts: body.driver_opts.unwrap_or_default(),
             labels: body.labels.unwrap_or_default(),
         };
-        let v = self.volumes.create(&req).map_err(vol_err)?;
+        let v = self.volumes.create(&req).map_err(VolumeError::from)?;
         self.events.emit(
             "volume",
             "create",
@@ -217,28 +209,27 @@ impl Daemon {
         Ok(v)
     }
 
-    pub fn volume_list(&self, filters: &Filters) -> ApiResult<VolumeList> {
-        let f = volumes::filters::ListFilters::parse(&filters.0)
-            .map_err(|e| ApiError::bad(e.to_string()))?;
-        let list = self.volumes.list(&f).map_err(vol_err)?;
+    pub fn volume_list(&self, filters: &Filters) -> Result<VolumeList, VolumeError> {
+        let f = volumes::filters::ListFilters::parse(&filters.0).map_err(invalid)?;
+        let list = self.volumes.list(&f).map_err(VolumeError::from)?;
         Ok(VolumeList {
             volumes: list,
             warnings: Vec::new(),
         })
     }
 
-    pub fn volume_inspect(&self, name: &str) -> ApiResult<volumes::Volume> {
-        let n = VolumeName::try_from(name)
-            .map_err(|_| ApiError::not_found(format!("get {name}: no such volume")))?;
-        self.volumes.get(&n).map_err(vol_err)
+    pub fn volume_inspect(&self, name: &str) -> Result<volumes::Volume, VolumeError> {
+        let n =
+            VolumeName::try_from(name).map_err(|_| VolumeError::NoSuchVolume(name.to_string()))?;
+        self.volumes.get(&n).map_err(VolumeError::from)
     }
 
-    pub fn volume_remove(&self, name: &str, force: bool) -> ApiResult<()> {
-        let n = VolumeName::try_from(name)
-            .map_err(|_| ApiError::not_found(format!("get {name}: no such volume")))?;
+    pub fn volume_remove(&self, name: &str, force: bool) -> Result<(), VolumeError> {
+        let n =
+            VolumeName::try_from(name).map_err(|_| VolumeError::NoSuchVolume(name.to_string()))?;
         match self.volumes.remove(&n, force) {
             Err(StoreError::NotFound(_)) if force => Ok(()),
-            r => r.map_err(vol_err),
+            r => r.map_err(VolumeError::from),
         }?;
         self.events
             .emit("volume", "destroy", name, &[("driver", "local")]);
@@ -246,10 +237,9 @@ impl Daemon {
         Ok(())
     }
 
-    pub fn volume_prune(&self, filters: &Filters) -> ApiResult<volumes::PruneReport> {
-        let f = volumes::filters::PruneFilters::parse(&filters.0)
-            .map_err(|e| ApiError::bad(e.to_string()))?;
-        self.volumes.prune(&f).map_err(vol_err)
+    pub fn volume_prune(&self, filters: &Filters) -> Result<volumes::PruneReport, VolumeError> {
+        let f = volumes::filters::PruneFilters::parse(&filters.0).map_err(invalid)?;
+        self.volumes.prune(&f).map_err(VolumeError::from)
     }
 }
 
@@ -316,7 +306,7 @@ mod tests {
             "BindOptions": {"Propagation": "upward"}
         }))
         .unwrap();
-        let err = api_mount_to_spec(&m).unwrap_err();
+        let err = api_mount_to_spec(&m).unwrap_err().to_string();
         assert!(err.contains("upward"), "{err}");
         let m: ApiMount = serde_json::from_value(json!({
             "Type": "tmpfs", "Target": "/t", "TmpfsOptions": {"SizeBytes": 65536, "Mode": 448}

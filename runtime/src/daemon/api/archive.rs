@@ -40,7 +40,7 @@ pub(super) async fn get(State(d): D, p: Params, q: Q) -> ApiResult<Response> {
     let (view, stat) = blocking(move || {
         let view = d.archive_view(&id)?;
         let stat = view.stat(&path)?;
-        Ok((view, stat))
+        Ok::<_, ApiError>((view, stat))
     })
     .await?;
     let path = path_of(&q)?;
@@ -49,7 +49,7 @@ pub(super) async fn get(State(d): D, p: Params, q: Q) -> ApiResult<Response> {
         let w = std::io::BufWriter::with_capacity(64 << 10, ChannelWriter(tx));
         if let Err(e) = view.write_tar(&path, w) {
             // The status is sent; the client sees a short tar.
-            tracing::warn!(path = %path, error = %e.message, "archive of a container path");
+            tracing::warn!(path = %path, error = %e, "archive of a container path");
         }
     });
     let r = (
@@ -70,7 +70,7 @@ pub(super) async fn export(State(d): D, p: Params) -> ApiResult<Response> {
         let w = std::io::BufWriter::with_capacity(64 << 10, ChannelWriter(tx));
         if let Err(e) = view.write_export(w) {
             // The status is sent; the client sees a short tar.
-            tracing::warn!(error = %e.message, "export of a container");
+            tracing::warn!(error = %e, "export of a container");
         }
     });
     Ok((

@@ -16,7 +16,7 @@ use super::*;
 use crate::apimodel::stats::StatsResponse;
 use crate::daemon::containers::inspect::{ContainerInspect, HostConfigView, InspectState};
 use crate::daemon::models::{CreateBody, CreateResponse, WaitResponse};
-use crate::daemon::{ApiError, ApiResult, Daemon, REMOVED};
+use crate::daemon::{ApiError, ApiResult, ContainerError, Daemon, REMOVED};
 use crate::shim;
 
 pub(super) async fn create(State(d): D, q: Q, Json(body): Json<CreateBody>) -> ApiResult<Response> {
@@ -39,7 +39,7 @@ pub(super) async fn list(State(d): D, q: Q) -> ApiResult<Response> {
 }
 
 pub(super) async fn inspect(State(d): D, p: Params) -> ApiResult<Response> {
-    let c = d.get(&id_of(&p))?;
+    let c = d.container(&id_of(&p))?;
     let dir = crate::daemon::store::containers_dir(&d.opts.data_root).join(&c.id);
     let s = &c.state;
     let restarting = s.status == crate::daemon::restart::RESTARTING;
@@ -106,8 +106,8 @@ pub(super) async fn restart(State(d): D, p: Params, q: Q) -> ApiResult<StatusCod
     d.stop(&id, t).await?;
     blocking(move || {
         d.start(&id)?;
-        d.container_event(&d.get(&id)?, "restart", &[]);
-        Ok(())
+        d.container_event(&d.container(&id)?, "restart", &[]);
+        Ok::<_, ContainerError>(())
     })
     .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -177,9 +177,7 @@ pub(super) async fn remove(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode
         // `parent/alias` as one (encoded) segment; a bare name is the
         // container's own name, which Docker will not unlink.
         let Some((parent, alias)) = id.trim_matches('/').rsplit_once('/') else {
-            return Err(ApiError::conflict(
-                "Conflict, cannot remove the default link name of the container",
-            ));
+            return Err(ContainerError::DefaultLink.into());
         };
         let (parent, alias) = (parent.to_string(), alias.to_string());
         blocking(move || d.remove_link(&parent, &alias)).await?;
@@ -195,9 +193,7 @@ pub(super) async fn remove(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode
 pub(super) async fn remove_link(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode> {
     let (parent, alias) = (id_of(&p), p.get("alias").cloned().unwrap_or_default());
     if !flag(&q, "link") {
-        return Err(ApiError::not_found(format!(
-            "No such container: {parent}/{alias}"
-        )));
+        return Err(ContainerError::NoSuchLink { parent, alias }.into());
     }
     blocking(move || d.remove_link(&parent, &alias)).await?;
     Ok(StatusCode::NO_CONTENT)
@@ -263,7 +259,7 @@ pub(super) async fn container_stats(
     p: Path<HashMap<String, String>>,
     q: Q,
 ) -> ApiResult<Response> {
-    let id = d.get(&id_of(&p))?.id;
+    let id = d.container(&id_of(&p))?.id;
     let stream = q.get("stream").is_none_or(|_| flag(&q, "stream"));
     if !stream {
         let mut pre = None;

@@ -4,7 +4,7 @@
 use bollard_stubs::models::{DistributionInspect, OciDescriptor, OciPlatform};
 
 use super::*;
-use crate::daemon::{ApiError, ApiResult, Daemon};
+use crate::daemon::{ApiError, ApiResult, Daemon, ImageError};
 use rrun_image::registry::RegistryError;
 
 pub(super) async fn inspect(
@@ -34,19 +34,19 @@ impl Daemon {
         &self,
         reference: &rrun_image::Reference,
         cred: Option<rrun_image::credentials::Credential>,
-    ) -> ApiResult<DistributionInspect> {
+    ) -> Result<DistributionInspect, ImageError> {
         let own = self
             .registry_for(reference.domain(), cred)
-            .map_err(|e| ApiError::bad(e.to_string()))?;
+            .map_err(|e| ImageError::InvalidOption(e.to_string()))?;
         let client = own.as_ref().unwrap_or(&self.registry);
         let data = rrun_image::distribution::inspect(client, reference).map_err(|e| match e {
             rrun_image::pull::PullError::Registry(RegistryError::NotFound { .. }) => {
-                ApiError::not_found(format!("{reference}: not found: manifest unknown"))
+                ImageError::NoSuchManifest(reference.to_string())
             }
             rrun_image::pull::PullError::Registry(RegistryError::Unauthorized { .. }) => {
-                ApiError::new(axum::http::StatusCode::UNAUTHORIZED, e.to_string())
+                ImageError::RegistryDenied(e.to_string())
             }
-            e => ApiError::internal(e),
+            e => ImageError::internal(e),
         })?;
         Ok(DistributionInspect {
             descriptor: OciDescriptor {

@@ -17,7 +17,7 @@ use crate::apimodel::progress::{ProgressDetail, ProgressMessage};
 use crate::apimodel::IdResponse;
 
 use super::*;
-use crate::daemon::{ApiError, ApiResult, Daemon};
+use crate::daemon::{ApiError, ApiResult, Daemon, ImageError};
 
 /// `POST /images/create?fromImage=…&tag=…`: a pull, with Docker's JSON
 /// progress lines streamed as it goes; a failure is the last line's `error`.
@@ -186,7 +186,7 @@ pub(super) async fn load(State(d): D, body: Bytes) -> ApiResult<Response> {
             Ok(l) => l,
             // dockerd streams a bad archive's error in a 200, as the
             // clients (the docker CLI, docker-py) read it.
-            Err(e) => return Ok(Err(e.to_string())),
+            Err(e) => return Ok::<_, ApiError>(Err(e.to_string())),
         };
         let mut msgs = Vec::new();
         for (manifest, refs) in loaded.images {
@@ -272,13 +272,13 @@ pub(super) async fn image_any(
 
 impl Daemon {
     /// `POST /images/{name}/tag`.
-    pub fn image_tag(&self, source: &str, repo: &str, tag: &str) -> ApiResult<()> {
+    pub fn image_tag(&self, source: &str, repo: &str, tag: &str) -> Result<(), ImageError> {
         let img = crate::daemon::find_image(&self.images, source)?;
         let target = rrun_image::Reference::parse(&format!("{repo}:{tag}"))
-            .map_err(|e| ApiError::bad(e.to_string()))?;
+            .map_err(|e| ImageError::InvalidOption(e.to_string()))?;
         self.images
             .set_ref(&target, &img.manifest_digest)
-            .map_err(ApiError::internal)?;
+            .map_err(ImageError::internal)?;
         self.events.emit(
             "image",
             "tag",
@@ -322,7 +322,7 @@ pub(super) async fn save(d: Arc<Daemon>, names: Vec<String>) -> ApiResult<Respon
         for n in &n2 {
             crate::daemon::find_image(&d2.images, n)?;
         }
-        Ok(())
+        Ok::<_, ImageError>(())
     })
     .await?;
     let (tx, chunks) = tokio::sync::mpsc::channel::<Bytes>(16);
@@ -369,7 +369,7 @@ pub(super) async fn images_create(
             .opts
             .data_root
             .join(format!("import-{}.tar", crate::daemon::store::new_id()));
-        std::fs::write(&path, &body).map_err(ApiError::internal)?;
+        std::fs::write(&path, &body).map_err(ImageError::internal)?;
         let r = d.image_import(&path, &repo, &tag, &changes);
         let _ = std::fs::remove_file(&path);
         r

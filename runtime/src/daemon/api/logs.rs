@@ -14,11 +14,11 @@ use axum::response::{IntoResponse, Response};
 use super::*;
 use crate::apimodel::detach::Escape;
 use crate::daemon::logs::{self, LogLine};
-use crate::daemon::{ApiError, ApiResult, REMOVED};
+use crate::daemon::{ApiError, ApiResult, ContainerError, REMOVED};
 use crate::shim;
 
 pub(super) async fn logs_handler(State(d): D, p: Params, q: Q) -> ApiResult<Response> {
-    let c = d.get(&id_of(&p))?;
+    let c = d.container(&id_of(&p))?;
     let rx = d.subscribe(&c.id)?;
     let dir = crate::daemon::store::containers_dir(&d.opts.data_root).join(&c.id);
     let (stdout, stderr) = (flag(&q, "stdout"), flag(&q, "stderr"));
@@ -27,10 +27,7 @@ pub(super) async fn logs_handler(State(d): D, p: Params, q: Q) -> ApiResult<Resp
     }
     use crate::daemon::containers::logopts;
     if !logopts::readable(c.host_config.log_config.as_ref()) {
-        return Err(ApiError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            logopts::NOT_READABLE,
-        ));
+        return Err(ContainerError::LogsUnreadable.into());
     }
     let follow = Follow {
         path: shim::log_path(&dir, &c.id),
@@ -214,7 +211,7 @@ impl Follow {
 /// CLI asks, else as a plain streamed body; with `stdin=1` the client's
 /// input to the container (a terminal's through the detach keys).
 pub(super) async fn attach(State(d): D, p: Params, q: Q, req: Request) -> ApiResult<Response> {
-    let c = d.get(&id_of(&p))?;
+    let c = d.container(&id_of(&p))?;
     let keys = crate::apimodel::detach::parse(q.get("detachKeys").map_or("", String::as_str))
         .map_err(ApiError::bad)?;
     let rx = d.subscribe(&c.id)?;

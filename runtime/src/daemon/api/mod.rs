@@ -277,12 +277,15 @@ pub(super) fn id_of(p: &HashMap<String, String>) -> String {
         .unwrap_or_default()
 }
 
-pub(super) async fn blocking<T: Send + 'static>(
-    f: impl FnOnce() -> ApiResult<T> + Send + 'static,
+/// Runs a service call off the async runtime; its typed error becomes the
+/// wire's [`ApiError`] here.
+pub(super) async fn blocking<T: Send + 'static, E: Into<ApiError> + Send + 'static>(
+    f: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> ApiResult<T> {
     tokio::task::spawn_blocking(f)
         .await
         .map_err(ApiError::internal)?
+        .map_err(Into::into)
 }
 
 pub(super) fn channel_stream(

@@ -82,7 +82,9 @@ pub(super) async fn version() -> Json<SystemVersion> {
 }
 
 pub(super) async fn info(State(d): D) -> ApiResult<Json<SystemInfo>> {
-    Ok(Json(blocking(move || Ok(system_info(&d))).await?))
+    Ok(Json(
+        blocking(move || Ok::<_, ApiError>(system_info(&d))).await?,
+    ))
 }
 
 /// `GET /info` with every field dockerd sends that has a meaning here:

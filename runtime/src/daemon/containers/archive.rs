@@ -208,8 +208,11 @@ pub struct PutOptions {
 }
 
 /// Docker's wording for a path a container does not have.
-pub fn not_found(path: &str, id: &str) -> crate::daemon::ApiError {
-    crate::daemon::ApiError::not_found(format!("Could not find the file {path} in container {id}"))
+pub fn not_found(path: &str, id: &str) -> crate::daemon::ContainerError {
+    crate::daemon::ContainerError::NoSuchPath {
+        path: path.to_string(),
+        id: id.to_string(),
+    }
 }
 
 #[cfg(test)]

@@ -96,8 +96,8 @@ fn walk(
 
 impl crate::daemon::Daemon {
     /// `GET /containers/{id}/changes`.
-    pub fn changes(&self, name: &str) -> crate::daemon::ApiResult<Vec<Change>> {
-        let c = self.get(name)?;
+    pub fn changes(&self, name: &str) -> Result<Vec<Change>, crate::daemon::ContainerError> {
+        let c = self.container(name)?;
         let image = crate::daemon::find_image(&self.images, &c.image)?;
         let mounts: Vec<String> = c.mounts.iter().map(|m| m.destination.clone()).collect();
         let store = &self.images;

@@ -21,7 +21,8 @@ impl Daemon {
         self.reserve_name(&mut c)?;
         if let Err(e) = self.volumes.attach(&id, &c.mounts, None) {
             self.containers.lock().unwrap().release(&c.name, &id);
-            return Err(ApiError::bad(e.to_string()));
+            // By its kind, as at start (errors.rs).
+            return Err(VolumeError::from(e).into());
         }
         let dir = self.dir(&id);
         let saved =
@@ -80,7 +81,7 @@ impl Lookup for DaemonLookup<'_> {
     }
 
     fn network(&self, name: &str) -> ApiResult<netd::store::Network> {
-        self.0.netd.inspect(name).map_err(networks::net_err)
+        Ok(self.0.netd.inspect(name).map_err(networks::net_err)?)
     }
 
     fn container(&self, name: &str) -> ApiResult<Container> {
@@ -97,7 +98,7 @@ impl Lookup for DaemonLookup<'_> {
     }
 
     fn check_propagation(&self, mounts: &[volumes::plan::PlannedMount]) -> ApiResult<()> {
-        volume::check_propagation(mounts)
+        Ok(volume::check_propagation(mounts)?)
     }
 
     fn log_config(&self, own: Option<LogConfig>) -> Result<Option<LogConfig>, String> {

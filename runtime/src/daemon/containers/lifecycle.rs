@@ -122,7 +122,7 @@ impl Daemon {
         });
         // Not saved (a full disk): the exit is still known in memory, and
         // what follows it (events, restart policy, --rm) still happens.
-        let Ok(c) = updated.or_else(|_| self.get(id)) else {
+        let Ok(c) = updated.or_else(|_| self.container(id)) else {
             return;
         };
         self.container_event(&c, "die", &[("exitCode", &code.to_string())]);
@@ -130,29 +130,29 @@ impl Daemon {
         self.after_exit(&c);
         if c.host_config.auto_remove {
             if let Err(e) = self.remove(id, true, true) {
-                tracing::warn!(container = %id, error = %e.message, "auto-remove");
+                tracing::warn!(container = %id, error = %e, "auto-remove");
             }
         }
     }
 
     /// Sends a signal to the container's init through the executor.
-    pub fn kill(&self, name: &str, signal: &str) -> ApiResult<()> {
-        let c = self.get(name)?;
+    pub fn kill(&self, name: &str, signal: &str) -> Result<(), ContainerError> {
+        let c = self.container(name)?;
         if !c.state.running {
-            return Err(ApiError::conflict(format!(
-                "Cannot kill container: {}: Container {} is not running",
-                name, c.id
-            )));
+            return Err(ContainerError::KillNotRunning {
+                name: name.to_string(),
+                id: c.id,
+            });
         }
         self.note_user_stop(&c, signal);
         let sent = self.oci_run(&["kill", &c.id, signal]);
         self.container_event(&c, "kill", &[("signal", signal)]);
         if let Err(msg) = sent {
             // Exited meanwhile: nothing left to signal.
-            if !self.get(&c.id)?.state.running {
+            if !self.container(&c.id)?.state.running {
                 return Ok(());
             }
-            return Err(ApiError::internal(format!("kill {}: {msg}", c.id)));
+            return Err(ContainerError::Internal(format!("kill {}: {msg}", c.id)));
         }
         self.thaw_after_signal(&c.id);
         Ok(())
@@ -160,8 +160,12 @@ impl Daemon {
 
     /// `POST /containers/{id}/stop`: the stop signal, then SIGKILL after
     /// the timeout. Returns false if it was not running (304).
-    pub async fn stop(self: &Arc<Self>, name: &str, timeout: Option<i64>) -> ApiResult<bool> {
-        let c = self.get(name)?;
+    pub async fn stop(
+        self: &Arc<Self>,
+        name: &str,
+        timeout: Option<i64>,
+    ) -> Result<bool, ContainerError> {
+        let c = self.container(name)?;
         if c.state.status == restart::RESTARTING {
             self.note_user_stop(&c, "SIGKILL");
         }
@@ -194,15 +198,12 @@ impl Daemon {
 
     /// `DELETE /containers/{id}`. Blocking; kills first with `force`;
     /// removes its anonymous volumes with `volumes` (`rm -v`, `--rm`).
-    pub fn remove(&self, name: &str, force: bool, volumes: bool) -> ApiResult<()> {
-        let c = self.get(name)?;
+    pub fn remove(&self, name: &str, force: bool, volumes: bool) -> Result<(), ContainerError> {
+        let c = self.container(name)?;
         restart::check_removable(&c, force)?;
         if c.state.running {
             if !force {
-                return Err(ApiError::conflict(format!(
-                    "You cannot remove a running container {}. Stop the container before attempting removal or force remove",
-                    c.id
-                )));
+                return Err(ContainerError::RemoveRunning(c.id));
             }
             let _ = self.kill(&c.id, "SIGKILL");
             let mut rx = self.subscribe(&c.id)?;
@@ -232,7 +233,7 @@ impl Daemon {
         match std::fs::remove_dir_all(&dir) {
             // Another remover (auto-remove racing a client's DELETE) won.
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            r => r.map_err(ApiError::internal)?,
+            r => r.map_err(ContainerError::internal)?,
         }
         let removed = self.containers.lock().unwrap().remove(&c.id);
         if let Some(e) = removed {

@@ -9,7 +9,7 @@ use std::net::Ipv4Addr;
 
 use crate::daemon::containers::ports::parse_port_key;
 use crate::daemon::store::Container;
-use crate::daemon::{find_image, spec, ApiError, ApiResult, Daemon};
+use crate::daemon::{find_image, spec, ContainerError, Daemon};
 
 /// One linked container as the linking one sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,7 +28,7 @@ pub(crate) struct LegacyLink {
 impl Daemon {
     /// The legacy links of `c` (its links on the default bridge), each
     /// target running with an address there; Docker's error otherwise.
-    pub(crate) fn legacy_links(&self, c: &Container) -> ApiResult<Vec<LegacyLink>> {
+    pub(crate) fn legacy_links(&self, c: &Container) -> Result<Vec<LegacyLink>, ContainerError> {
         let Some(req) = c
             .networks
             .iter()
@@ -39,21 +39,16 @@ impl Daemon {
         let bridge = self
             .netd
             .inspect(netd::manager::DEFAULT_NETWORK)
-            .map_err(ApiError::internal)?;
+            .map_err(ContainerError::internal)?;
         let mut out = Vec::new();
         for l in &req.links {
             let shown = format!("/{} AS /{}/{}", l.name, c.name, l.alias);
-            let target = self.get(&l.name).map_err(|_| {
-                ApiError::not_found(format!(
-                    "could not get container for {}: No such container",
-                    l.name
-                ))
-            })?;
+            let target = self
+                .container(&l.name)
+                .map_err(|_| ContainerError::NoSuchLinkTarget(l.name.clone()))?;
             let ip = bridge.containers.get(&target.id).map(|e| e.ipv4_address);
             let (true, Some(ip)) = (target.state.running, ip) else {
-                return Err(ApiError::conflict(format!(
-                    "Cannot link to a non running container: {shown}"
-                )));
+                return Err(ContainerError::LinkNotRunning(shown));
             };
             let image_env = find_image(&self.images, &target.image)
                 .ok()
@@ -86,20 +81,22 @@ impl Daemon {
     /// `DELETE /containers/{parent}/{alias}?link=1` (`docker rm --link
     /// /web/db`): the parent loses the link; its variables stay until it
     /// is recreated, as with Docker.
-    pub fn remove_link(&self, parent: &str, alias: &str) -> ApiResult<()> {
-        let c = self.get(parent).map_err(|_| {
-            ApiError::not_found(format!(
-                "Cannot get parent /{parent} for link name /{parent}/{alias}"
-            ))
-        })?;
+    pub fn remove_link(&self, parent: &str, alias: &str) -> Result<(), ContainerError> {
+        let c = self
+            .container(parent)
+            .map_err(|_| ContainerError::NoSuchLinkParent {
+                parent: parent.to_string(),
+                alias: alias.to_string(),
+            })?;
         let has = c
             .networks
             .iter()
             .any(|n| n.links.iter().any(|l| l.alias == alias));
         if !has {
-            return Err(ApiError::not_found(format!(
-                "No such container: {parent}/{alias}"
-            )));
+            return Err(ContainerError::NoSuchLink {
+                parent: parent.to_string(),
+                alias: alias.to_string(),
+            });
         }
         self.update(&c.id, |c| {
             for n in &mut c.networks {
@@ -111,7 +108,7 @@ impl Daemon {
         })?;
         self.netd
             .remove_link(&c.id, alias)
-            .map_err(ApiError::internal)?;
+            .map_err(ContainerError::internal)?;
         tracing::info!(container = %c.id, alias, "link removed");
         Ok(())
     }

@@ -7,7 +7,11 @@ use crate::daemon::*;
 
 impl Daemon {
     /// `GET /containers/json`.
-    pub fn list(&self, all: bool, filters: Filters) -> ApiResult<Vec<ContainerSummary>> {
+    pub fn list(
+        &self,
+        all: bool,
+        filters: Filters,
+    ) -> Result<Vec<ContainerSummary>, ContainerError> {
         let nets = self.netd.networks().unwrap_or_default();
         let look = Looks {
             d: self,
@@ -35,7 +39,7 @@ struct Looks<'a> {
 
 impl Lookup for Looks<'_> {
     fn container(&self, name_or_id: &str) -> Option<Container> {
-        self.d.get(name_or_id).ok()
+        self.d.container(name_or_id).ok()
     }
     fn image_ids(&self, reference: &str) -> Vec<String> {
         find_image(&self.d.images, reference)

@@ -32,18 +32,16 @@ impl Daemon {
     }
 
     /// Finds a container by full id, name, or unique id prefix.
-    pub fn resolve(&self, name: &str) -> ApiResult<String> {
+    pub fn resolve(&self, name: &str) -> Result<String, ContainerError> {
         use containers::index::Lookup;
-        let bare = name.trim_start_matches('/');
+        let bare = name.trim_start_matches('/').to_string();
         self.containers
             .lock()
             .unwrap()
             .resolve(name)
             .map_err(|e| match e {
-                Lookup::NotFound => ApiError::not_found(format!("No such container: {bare}")),
-                Lookup::Ambiguous => {
-                    ApiError::not_found(format!("Multiple IDs found with provided prefix: {bare}"))
-                }
+                Lookup::NotFound => ContainerError::NoSuchContainer(bare),
+                Lookup::Ambiguous => ContainerError::AmbiguousPrefix(bare),
             })
     }
 
@@ -57,32 +55,43 @@ impl Daemon {
             .collect()
     }
 
-    pub fn get(&self, id: &str) -> ApiResult<Container> {
+    /// The record of a container by id, name, or unique id prefix.
+    pub fn container(&self, id: &str) -> Result<Container, ContainerError> {
         let id = self.resolve(id)?;
         self.containers
             .lock()
             .unwrap()
             .get(&id)
             .map(|e| e.c.clone())
-            .ok_or_else(|| ApiError::not_found(format!("No such container: {id}")))
+            .ok_or(ContainerError::NoSuchContainer(id))
     }
 
-    pub fn subscribe(&self, id: &str) -> ApiResult<watch::Receiver<State>> {
+    /// [`Daemon::container`] as an [`ApiError`], for the create planning
+    /// (containers/create.rs, plan_links) until it returns typed errors.
+    pub fn get(&self, id: &str) -> ApiResult<Container> {
+        Ok(self.container(id)?)
+    }
+
+    pub fn subscribe(&self, id: &str) -> Result<watch::Receiver<State>, ContainerError> {
         let id = self.resolve(id)?;
         self.containers
             .lock()
             .unwrap()
             .get(&id)
             .map(|e| e.tx.subscribe())
-            .ok_or_else(|| ApiError::not_found(format!("No such container: {id}")))
+            .ok_or(ContainerError::NoSuchContainer(id))
     }
 
     /// Changes a container's record, saves it, and tells the waiters.
-    pub(crate) fn update(&self, id: &str, f: impl FnOnce(&mut Container)) -> ApiResult<Container> {
+    pub(crate) fn update(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut Container),
+    ) -> Result<Container, ContainerError> {
         let mut map = self.containers.lock().unwrap();
         let e = map
             .get_mut(id)
-            .ok_or_else(|| ApiError::not_found(format!("No such container: {id}")))?;
+            .ok_or_else(|| ContainerError::NoSuchContainer(id.to_string()))?;
         f(&mut e.c);
         // Saved before the waiters are told (one of them may remove the
         // container's directory), and told even when it could not be saved
@@ -92,25 +101,29 @@ impl Daemon {
         e.tx.send_replace(e.c.state.clone());
         saved.map_err(|err| {
             tracing::warn!(container = %id, error = %err, "the container's record could not be saved");
-            ApiError::internal(err)
+            ContainerError::internal(err)
         })?;
         Ok(e.c.clone())
     }
 
     /// Renames container `id`: the name is checked, moved and saved in one
     /// critical section; a failed save puts the old name back.
-    pub(crate) fn rename_record(&self, id: &str, new_name: &str) -> ApiResult<Container> {
+    pub(crate) fn rename_record(
+        &self,
+        id: &str,
+        new_name: &str,
+    ) -> Result<Container, ContainerError> {
         let mut ix = self.containers.lock().unwrap();
         let old = ix
             .get(id)
             .map(|e| e.c.name.clone())
-            .ok_or_else(|| ApiError::not_found(format!("No such container: {id}")))?;
+            .ok_or_else(|| ContainerError::NoSuchContainer(id.to_string()))?;
         ix.rename(id, new_name)
             .map_err(|other| name_conflict(new_name, &other.0))?;
         let e = ix.get(id).expect("renamed above");
         if let Err(e) = store::save(&self.opts.data_root, &e.c) {
             let _ = ix.rename(id, &old);
-            return Err(ApiError::internal(e));
+            return Err(ContainerError::internal(e));
         }
         Ok(e.c.clone())
     }
@@ -120,7 +133,7 @@ impl Daemon {
     }
 
     /// Takes the container's name (or a random free one) for it.
-    pub(crate) fn reserve_name(&self, c: &mut Container) -> ApiResult<()> {
+    pub(crate) fn reserve_name(&self, c: &mut Container) -> Result<(), ContainerError> {
         let mut ix = self.containers.lock().unwrap();
         if c.name.is_empty() {
             c.name = loop {
@@ -136,8 +149,9 @@ impl Daemon {
 }
 
 /// Docker's 409 for a name another container holds.
-pub fn name_conflict(name: &str, holder: &str) -> ApiError {
-    ApiError::conflict(format!(
-        "Conflict. The container name \"/{name}\" is already in use by container \"{holder}\". You have to remove (or rename) that container to be able to reuse that name."
-    ))
+pub fn name_conflict(name: &str, holder: &str) -> ContainerError {
+    ContainerError::NameInUse {
+        name: name.to_string(),
+        holder: holder.to_string(),
+    }
 }

@@ -14,12 +14,11 @@ use std::path::{Path, PathBuf};
 use netd::netns::NetNs;
 use netd::resolv::{DnsOptions, ExtraHost};
 use netd::store::PortBinding;
-use netd::{ConnectOptions, ContainerRef, NetdError};
+use netd::{ConnectOptions, ContainerRef};
 
 use super::ports::{host_port, wanted_ports};
-use crate::daemon::networks::net_err;
 use crate::daemon::store::Container;
-use crate::daemon::{ApiError, ApiResult, Daemon};
+use crate::daemon::{ContainerError, Daemon};
 
 /// How a container is networked, from its `NetworkMode`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -113,11 +112,11 @@ impl Daemon {
     /// the container will join (None: the host's) and its hostname; checks
     /// what the network step would refuse (a `container:` mode whose
     /// container does not run, bad extra hosts or DNS servers).
-    pub(crate) fn net_identity(&self, c: &Container) -> ApiResult<(Option<PathBuf>, String)> {
-        for h in &c.host_config.extra_hosts {
-            h.parse::<ExtraHost>()
-                .map_err(|e| ApiError::bad(e.to_string()))?;
-        }
+    pub(crate) fn net_identity(
+        &self,
+        c: &Container,
+    ) -> Result<(Option<PathBuf>, String), ContainerError> {
+        extra_hosts(c)?;
         self.dns_options(c)?;
         match mode_of(&c.host_config.network_mode) {
             Mode::Host => Ok((
@@ -127,13 +126,7 @@ impl Daemon {
                     .unwrap_or_default(),
             )),
             Mode::Container(other) => {
-                let o = self.get(&other)?;
-                if !o.state.running {
-                    return Err(ApiError::conflict(format!(
-                        "cannot join network of a non running container: {}",
-                        o.id
-                    )));
-                }
+                let o = self.running_netns_donor(&other)?;
                 let hostname = std::fs::read_to_string(self.dir(&o.id).join("hostname"))
                     .unwrap_or_default()
                     .trim()
@@ -156,16 +149,11 @@ impl Daemon {
     /// At start: the namespace, its attachments and resolver, and the
     /// contents of its hostname, hosts and resolv.conf. On failure
     /// everything made is undone.
-    pub(crate) fn setup_network(&self, c: &Container) -> ApiResult<(NetFiles, Vec<PortBinding>)> {
-        let extra: Vec<ExtraHost> = c
-            .host_config
-            .extra_hosts
-            .iter()
-            .map(|h| {
-                h.parse()
-                    .map_err(|e: netd::resolv::ExtraHostError| ApiError::bad(e.to_string()))
-            })
-            .collect::<ApiResult<_>>()?;
+    pub(crate) fn setup_network(
+        &self,
+        c: &Container,
+    ) -> Result<(NetFiles, Vec<PortBinding>), ContainerError> {
+        let extra = extra_hosts(c)?;
         match mode_of(&c.host_config.network_mode) {
             Mode::Host => {
                 let hostname = nix::unistd::gethostname()
@@ -184,13 +172,7 @@ impl Daemon {
                 ));
             }
             Mode::Container(other) => {
-                let o = self.get(&other)?;
-                if !o.state.running {
-                    return Err(ApiError::conflict(format!(
-                        "cannot join network of a non running container: {}",
-                        o.id
-                    )));
-                }
+                let o = self.running_netns_donor(&other)?;
                 let dir = self.dir(&o.id);
                 let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
                 let netns = match mode_of(&o.host_config.network_mode) {
@@ -214,7 +196,8 @@ impl Daemon {
         }
         let path = self.netns_path(&c.id);
         remove_netns(&path);
-        create_netns(&path).map_err(|e| ApiError::internal(format!("network namespace: {e}")))?;
+        create_netns(&path)
+            .map_err(|e| ContainerError::Internal(format!("network namespace: {e}")))?;
         match self.wire(c, &path, &extra) {
             Ok(r) => Ok(r),
             Err(e) => {
@@ -229,9 +212,9 @@ impl Daemon {
         c: &Container,
         path: &Path,
         extra: &[ExtraHost],
-    ) -> ApiResult<(NetFiles, Vec<PortBinding>)> {
-        let ns = NetNs::open(path).map_err(ApiError::internal)?;
-        netd::link::loopback_up(&ns).map_err(|e| ApiError::internal(e.to_string()))?;
+    ) -> Result<(NetFiles, Vec<PortBinding>), ContainerError> {
+        let ns = NetNs::open(path).map_err(ContainerError::internal)?;
+        netd::link::loopback_up(&ns).map_err(ContainerError::internal)?;
         let hostname = c.config.hostname.clone();
         if mode_of(&c.host_config.network_mode) == Mode::None {
             let hosts = netd::resolv::container_hosts(&hostname, &[], extra, None);
@@ -265,13 +248,7 @@ impl Daemon {
                 links: req.links.clone(),
                 mac: req.mac,
             };
-            let got = self
-                .netd
-                .connect(&req.name, cref, opts)
-                .map_err(|e| match e {
-                    NetdError::Ipam(e) => ApiError::bad(e.to_string()),
-                    e => net_err(e),
-                })?;
+            let got = self.netd.connect(&req.name, cref, opts)?;
             own.extend(got.address.map(|a| IpAddr::V4(a.addr())));
             own.extend(got.address6.map(|a| IpAddr::V6(a.addr())));
             if gateway.is_none() {
@@ -287,7 +264,7 @@ impl Daemon {
         let server = self
             .netd
             .start_dns(&c.id, &ns, &dns)
-            .map_err(|e| ApiError::internal(format!("start the embedded DNS server: {e}")))?;
+            .map_err(|e| ContainerError::Internal(format!("start the embedded DNS server: {e}")))?;
         self.dns.lock().unwrap().insert(c.id.clone(), server);
         let hosts = netd::resolv::container_hosts(&hostname, &own, extra, gateway);
         Ok((
@@ -301,16 +278,16 @@ impl Daemon {
         ))
     }
 
-    fn dns_options(&self, c: &Container) -> ApiResult<DnsOptions> {
+    fn dns_options(&self, c: &Container) -> Result<DnsOptions, ContainerError> {
         let servers = c
             .host_config
             .dns
             .iter()
             .map(|s| {
                 s.parse::<IpAddr>()
-                    .map_err(|_| ApiError::bad(format!("{s} is not an ip address")))
+                    .map_err(|_| ContainerError::InvalidOption(format!("{s} is not an ip address")))
             })
-            .collect::<ApiResult<_>>()?;
+            .collect::<Result<_, _>>()?;
         Ok(DnsOptions {
             servers,
             search: c.host_config.dns_search.clone(),
@@ -320,14 +297,14 @@ impl Daemon {
 
     /// Host ports for `-p`/`-P`: the asked one if free, else an error
     /// naming it; a free one when none was asked.
-    fn choose_ports(&self, c: &Container) -> ApiResult<Vec<PortBinding>> {
+    fn choose_ports(&self, c: &Container) -> Result<Vec<PortBinding>, ContainerError> {
         let exposed: Vec<String> = c.config.exposed_ports.keys().cloned().collect();
         let wanted = wanted_ports(
             &c.host_config.port_bindings,
             c.host_config.publish_all_ports,
             &exposed,
         )
-        .map_err(ApiError::bad)?;
+        .map_err(ContainerError::InvalidOption)?;
         let mut out: Vec<PortBinding> = Vec::new();
         for w in wanted {
             let (host_ip, protocol) = (w.host_ip(), w.protocol().as_str());
@@ -339,30 +316,21 @@ impl Daemon {
                 })
             };
             let port = match w.host_ports() {
-                None => self
-                    .netd
-                    .choose_host_port(host_ip, protocol)
-                    .map_err(net_err)?,
+                None => self.netd.choose_host_port(host_ip, protocol)?,
                 Some(range) => {
                     let mut found = None;
                     for p in range.ports() {
-                        if !taken_here(p)
-                            && self
-                                .netd
-                                .port_available(host_ip, p, protocol)
-                                .map_err(net_err)?
-                        {
+                        if !taken_here(p) && self.netd.port_available(host_ip, p, protocol)? {
                             found = Some(p);
                             break;
                         }
                     }
                     found.ok_or_else(|| {
                         let ip = host_ip.unwrap_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED));
-                        ApiError::internal(format!(
-                            "driver failed programming external connectivity on endpoint {}: Bind for {} failed: port is already allocated",
-                            c.name,
-                            host_port(ip, range)
-                        ))
+                        ContainerError::PortAllocated {
+                            endpoint: c.name.clone(),
+                            address: host_port(ip, range),
+                        }
                     })?
                 }
             };
@@ -431,7 +399,7 @@ impl Daemon {
         let started = NetNs::open(&path)
             .map_err(|e| e.to_string())
             .and_then(|ns| {
-                let dns = self.dns_options(c).map_err(|e| e.message)?;
+                let dns = self.dns_options(c).map_err(|e| e.to_string())?;
                 self.netd
                     .start_dns(&c.id, &ns, &dns)
                     .map_err(|e| e.to_string())
@@ -443,4 +411,32 @@ impl Daemon {
             Err(e) => tracing::warn!(container = %c.id, error = %e, "restart the DNS server"),
         }
     }
+}
+
+impl Daemon {
+    /// The container whose network namespace `container:<other>` joins:
+    /// it must run.
+    fn running_netns_donor(&self, other: &str) -> Result<Container, ContainerError> {
+        let o = self.container(other)?;
+        if !o.state.running {
+            return Err(ContainerError::JoinNotRunning {
+                what: "network",
+                id: o.id,
+            });
+        }
+        Ok(o)
+    }
+}
+
+/// The container's `--add-host` entries, each checked.
+fn extra_hosts(c: &Container) -> Result<Vec<ExtraHost>, ContainerError> {
+    c.host_config
+        .extra_hosts
+        .iter()
+        .map(|h| {
+            h.parse().map_err(|e: netd::resolv::ExtraHostError| {
+                ContainerError::InvalidOption(e.to_string())
+            })
+        })
+        .collect()
 }

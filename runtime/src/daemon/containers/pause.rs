@@ -30,38 +30,35 @@ impl Daemon {
     }
 
     /// `POST /containers/{id}/pause`.
-    pub fn pause(&self, name: &str) -> ApiResult<()> {
-        let c = self.get(name)?;
+    pub fn pause(&self, name: &str) -> Result<(), ContainerError> {
+        let c = self.container(name)?;
         if !c.state.running {
-            return Err(ApiError::conflict(format!(
-                "Container {} is not running",
-                c.id
-            )));
+            return Err(ContainerError::NotRunning(c.id));
         }
         if c.state.status == PAUSED {
-            return Err(ApiError::conflict(format!(
-                "Container {} is already paused",
-                c.id
-            )));
+            return Err(ContainerError::AlreadyPaused(c.id));
         }
         self.oci_run(&["pause", &c.id])
-            .map_err(|e| ApiError::internal(format!("Cannot pause container {}: {e}", c.id)))?;
+            .map_err(|reason| ContainerError::PauseFailed {
+                id: c.id.clone(),
+                reason,
+            })?;
         let c = self.update(&c.id, |c| c.state.status = PAUSED.into())?;
         self.container_event(&c, "pause", &[]);
         Ok(())
     }
 
     /// `POST /containers/{id}/unpause`.
-    pub fn unpause(&self, name: &str) -> ApiResult<()> {
-        let c = self.get(name)?;
+    pub fn unpause(&self, name: &str) -> Result<(), ContainerError> {
+        let c = self.container(name)?;
         if c.state.status != PAUSED {
-            return Err(ApiError::conflict(format!(
-                "Container {} is not paused",
-                c.id
-            )));
+            return Err(ContainerError::NotPaused(c.id));
         }
         self.oci_run(&["resume", &c.id])
-            .map_err(|e| ApiError::internal(format!("Cannot unpause container {}: {e}", c.id)))?;
+            .map_err(|reason| ContainerError::UnpauseFailed {
+                id: c.id.clone(),
+                reason,
+            })?;
         let c = self.update(&c.id, |c| {
             if c.state.status == PAUSED {
                 c.state.status = "running".into();
@@ -74,38 +71,48 @@ impl Daemon {
     /// After a signal to a paused container: thawed, so it can act on it
     /// (dockerd does the same for a stop or a kill).
     pub(crate) fn thaw_after_signal(&self, id: &str) {
-        if self.get(id).is_ok_and(|c| c.state.status == PAUSED) {
+        if self.container(id).is_ok_and(|c| c.state.status == PAUSED) {
             if let Err(e) = self.unpause(id) {
-                tracing::warn!(container = %id, error = %e.message, "thaw after signal");
+                tracing::warn!(container = %id, error = %e, "thaw after signal");
             }
         }
     }
 
     /// `POST /containers/{id}/update`.
-    pub fn update_resources(&self, name: &str, body: UpdateBody) -> ApiResult<Vec<String>> {
-        let c = self.get(name)?;
+    pub fn update_resources(
+        &self,
+        name: &str,
+        body: UpdateBody,
+    ) -> Result<Vec<String>, ContainerError> {
+        let c = self.container(name)?;
         let mut run = c.host_config.run.clone();
         body.merge_into(&mut run);
         let facts = runopts::Host::probe();
-        let warnings = runopts::validate(&mut run, &facts)
-            .map_err(|e| ApiError::bad(format!("Cannot update container {}: {e}", c.id)))?;
+        let warnings =
+            runopts::validate(&mut run, &facts).map_err(|e| ContainerError::InvalidUpdate {
+                id: c.id.clone(),
+                reason: e.to_string(),
+            })?;
         if body.restart_policy.is_some()
             && c.host_config.auto_remove
             && !run.restart_policy.is_none()
         {
-            return Err(ApiError::bad(format!(
-                "Cannot update container {}: Restart policy cannot be updated because AutoRemove is enabled for the container",
-                c.id
-            )));
+            return Err(ContainerError::InvalidUpdate {
+                id: c.id,
+                reason: "Restart policy cannot be updated because AutoRemove is enabled for the container".into(),
+            });
         }
         if c.state.running {
             let res = runopts::resources(&run, &facts);
             let file = self.dir(&c.id).join("update.json");
-            let json = serde_json::to_vec(&res).map_err(ApiError::internal)?;
-            store::atomic_write(&file, &json).map_err(ApiError::internal)?;
+            let json = serde_json::to_vec(&res).map_err(ContainerError::internal)?;
+            store::atomic_write(&file, &json).map_err(ContainerError::internal)?;
             let r = self.oci_run(&["update", "--resources", &file.to_string_lossy(), &c.id]);
             let _ = std::fs::remove_file(&file);
-            r.map_err(|e| ApiError::internal(format!("Cannot update container {}: {e}", c.id)))?;
+            r.map_err(|reason| ContainerError::UpdateFailed {
+                id: c.id.clone(),
+                reason,
+            })?;
         }
         let c = self.update(&c.id, |c| c.host_config.run = run)?;
         self.container_event(&c, "update", &[]);

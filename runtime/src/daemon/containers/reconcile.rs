@@ -71,7 +71,7 @@ impl Daemon {
                 if store::pid_alive(shim_pid) && store::is_shim_of(shim_pid, &id) {
                     tracing::info!(container = %id, shim = shim_pid, "re-attached to the shim");
                     self.reconcile_endpoints(&id);
-                    if let Ok(c) = self.get(&id) {
+                    if let Ok(c) = self.container(&id) {
                         self.restart_dns(&c);
                         self.start_health_monitor(&c);
                     }
@@ -92,7 +92,7 @@ impl Daemon {
     /// disconnect cut short) is dropped from the record. Either way the
     /// request is as if it never came or as if it completed.
     fn reconcile_endpoints(&self, id: &str) {
-        let (Ok(nets), Ok(c)) = (self.netd.networks(), self.get(id)) else {
+        let (Ok(nets), Ok(c)) = (self.netd.networks(), self.container(id)) else {
             return;
         };
         let bridges = nets

@@ -23,7 +23,8 @@ use std::sync::Arc;
 use super::health;
 use crate::daemon::store::{self, Container, State};
 use crate::daemon::{
-    find_image, logs, spec, start_error_code, tty, volume, ApiError, ApiResult, Daemon,
+    find_image, logs, spec, start_error_code, tty, volume, ContainerError, Daemon, ImageError,
+    VolumeError,
 };
 use crate::shim::{self, ShimArgs, StartReport};
 use crate::state::ShimConfig;
@@ -96,10 +97,10 @@ impl<'d> Undo<'d> {
 
     /// Records a finished step; fails after it when the daemon was told to
     /// (tests of this very undo).
-    fn did(&mut self, step: Step) -> ApiResult<()> {
+    fn did(&mut self, step: Step) -> Result<(), ContainerError> {
         self.done.push(step);
         match &self.d.opts.fail_start_at {
-            Some(at) if *at == step.name() => Err(ApiError::internal(format!(
+            Some(at) if *at == step.name() => Err(ContainerError::Internal(format!(
                 "start failed after step {at} (rrund --fail-start-at)"
             ))),
             _ => Ok(()),
@@ -141,8 +142,8 @@ impl<'d> Undo<'d> {
 impl Daemon {
     /// `POST /containers/{id}/start`: plans, applies, and waits for the
     /// shim's report. Blocking. `Ok(false)` when it already runs.
-    pub fn start(self: &Arc<Self>, name: &str) -> ApiResult<bool> {
-        let c = self.get(name)?;
+    pub fn start(self: &Arc<Self>, name: &str) -> Result<bool, ContainerError> {
+        let c = self.container(name)?;
         if c.state.running {
             return Ok(false);
         }
@@ -169,9 +170,9 @@ impl Daemon {
     }
 
     /// Every check of a start, with nothing on the host changed.
-    pub fn plan_start(&self, c: &Container) -> ApiResult<StartPlan> {
+    pub fn plan_start(&self, c: &Container) -> Result<StartPlan, ContainerError> {
         let image = find_image(&self.images, &c.image)
-            .map_err(|_| ApiError::not_found(format!("No such image: {}", c.image_name)))?;
+            .map_err(|_| ImageError::NoSuchImage(c.image_name.clone()))?;
         let dir = self.dir(&c.id);
         let read = |p: &str| {
             rrun_image::rootfs::read_layered(&self.images, &image, &dir.join("upper"), p, ETC_LIMIT)
@@ -179,7 +180,7 @@ impl Daemon {
                 .unwrap_or_default()
         };
         let (passwd, group) = (read("etc/passwd"), read("etc/group"));
-        let bad = |e: spec::SpecError| ApiError::bad(e.to_string());
+        let bad = |e: spec::SpecError| ContainerError::InvalidOption(e.to_string());
         let (uid, gid) = spec::resolve_user(&c.config.user, &passwd, &group).map_err(bad)?;
         self.check_bind_sources(c)?;
         let (netns, hostname) = self.net_identity(c)?;
@@ -233,7 +234,7 @@ impl Daemon {
     }
 
     /// A `--mount type=bind` source must exist (`-v` creates its own).
-    fn check_bind_sources(&self, c: &Container) -> ApiResult<()> {
+    fn check_bind_sources(&self, c: &Container) -> Result<(), VolumeError> {
         use volumes::plan::PlannedSource;
         for m in &c.mounts {
             if let PlannedSource::Bind {
@@ -243,10 +244,9 @@ impl Daemon {
             } = &m.source
             {
                 if std::fs::symlink_metadata(source).is_err() {
-                    return Err(ApiError::bad(format!(
-                        "invalid mount config for type \"bind\": bind source path does not exist: {}",
-                        source.display()
-                    )));
+                    return Err(
+                        volumes::attach::AttachError::BindSourceMissing(source.clone()).into(),
+                    );
                 }
             }
         }
@@ -260,23 +260,24 @@ impl Daemon {
         c: &Container,
         plan: &StartPlan,
         undo: &mut Undo,
-    ) -> ApiResult<(i32, i32, Vec<netd::store::PortBinding>)> {
+    ) -> Result<(i32, i32, Vec<netd::store::PortBinding>), ContainerError> {
         let dir = &plan.dir;
         let (upper, work, rootfs) = (dir.join("upper"), dir.join("work"), plan.rootfs());
         for d in [&upper, &work, &rootfs] {
-            std::fs::create_dir_all(d).map_err(ApiError::internal)?;
+            std::fs::create_dir_all(d).map_err(ContainerError::internal)?;
         }
         let _ = nix::mount::umount2(&rootfs, nix::mount::MntFlags::MNT_DETACH);
         rrun_image::rootfs::mount_rootfs(&self.images, &plan.image, &upper, &work, &rootfs)
-            .map_err(ApiError::internal)?;
+            .map_err(ContainerError::internal)?;
         undo.did(Step::Rootfs)?;
         if c.host_config.run.ipc_mode == "shareable" {
             let size = match c.host_config.run.shm_size {
                 0 => crate::daemon::runopts::DEFAULT_SHM_SIZE,
                 n => n,
             };
-            super::shm::mount_shm(dir, size)
-                .map_err(|e| ApiError::internal(format!("mount the shareable /dev/shm: {e}")))?;
+            super::shm::mount_shm(dir, size).map_err(|e| {
+                ContainerError::Internal(format!("mount the shareable /dev/shm: {e}"))
+            })?;
             undo.did(Step::Shm)?;
         }
         self.attach_volumes(c, plan, undo)?;
@@ -287,7 +288,7 @@ impl Daemon {
             ("hosts", files.hosts + &plan.link_hosts),
             ("resolv.conf", files.resolv),
         ] {
-            store::atomic_write(&dir.join(f), text.as_bytes()).map_err(ApiError::internal)?;
+            store::atomic_write(&dir.join(f), text.as_bytes()).map_err(ContainerError::internal)?;
         }
         let shim_config = ShimConfig {
             open_stdin: c.config.open_stdin,
@@ -295,28 +296,32 @@ impl Daemon {
             tty: c.config.tty,
             log_opts: super::logopts::shim_opts(c.host_config.log_config.as_ref()),
         };
-        shim_config.save(dir).map_err(ApiError::internal)?;
-        let spec = serde_json::to_vec_pretty(&plan.spec).map_err(ApiError::internal)?;
-        store::atomic_write(&dir.join("config.json"), &spec).map_err(ApiError::internal)?;
+        shim_config.save(dir).map_err(ContainerError::internal)?;
+        let spec = serde_json::to_vec_pretty(&plan.spec).map_err(ContainerError::internal)?;
+        store::atomic_write(&dir.join("config.json"), &spec).map_err(ContainerError::internal)?;
         undo.did(Step::Files)?;
         let (shim_pid, report) = self.spawn_shim(c, dir)?;
         undo.did(Step::Shim(shim_pid))?;
         if !report.ok {
-            return Err(ApiError::bad(report.error));
+            return Err(ContainerError::Refused(report.error));
         }
         Ok((shim_pid, report.pid, ports))
     }
 
     /// The container's volumes, one step each; the image's content goes
     /// into new volumes once, at the first start.
-    fn attach_volumes(&self, c: &Container, plan: &StartPlan, undo: &mut Undo) -> ApiResult<()> {
+    fn attach_volumes(
+        &self,
+        c: &Container,
+        plan: &StartPlan,
+        undo: &mut Undo,
+    ) -> Result<(), ContainerError> {
         let rootfs = plan.rootfs();
         let copy_from = plan.copy_up.then_some(rootfs.as_path());
         let volumes = c.mounts.iter().filter(|m| m.volume().is_some());
         for (n, m) in volumes.enumerate() {
             self.volumes
-                .attach(&c.id, std::slice::from_ref(m), copy_from)
-                .map_err(|e| ApiError::internal(e.to_string()))?;
+                .attach(&c.id, std::slice::from_ref(m), copy_from)?;
             let dest = [
                 ("container", c.id.as_str()),
                 ("destination", &m.destination),
@@ -334,9 +339,7 @@ impl Daemon {
             .filter(|m| m.volume().is_none())
             .cloned()
             .collect();
-        self.volumes
-            .attach(&c.id, &others, None)
-            .map_err(|e| ApiError::internal(e.to_string()))
+        Ok(self.volumes.attach(&c.id, &others, None)?)
     }
 
     fn record_started(
@@ -345,7 +348,7 @@ impl Daemon {
         shim_pid: i32,
         pid: i32,
         ports: Vec<netd::store::PortBinding>,
-    ) -> ApiResult<()> {
+    ) -> Result<(), ContainerError> {
         let now = self.update(&c.id, |c| {
             c.state = State {
                 status: "running".into(),
@@ -371,12 +374,13 @@ impl Daemon {
 
     /// After the undo: the record says why (attached clients learn of the
     /// failure from the state); an auto-remove container goes, as Docker's.
-    fn record_start_failure(&self, c: &Container, e: &ApiError) {
-        let code = start_error_code(&e.message);
+    fn record_start_failure(&self, c: &Container, e: &ContainerError) {
+        let message = e.to_string();
+        let code = start_error_code(&message);
         let _ = self.update(&c.id, |c| {
             c.state.status = "created".into();
             c.state.exit_code = code;
-            c.state.error = e.message.clone();
+            c.state.error = message;
         });
         if c.host_config.auto_remove {
             let _ = self.remove(&c.id, true, true);
@@ -384,7 +388,7 @@ impl Daemon {
     }
 
     /// Starts the shim and reads its one-line report.
-    fn spawn_shim(&self, c: &Container, dir: &Path) -> ApiResult<(i32, StartReport)> {
+    fn spawn_shim(&self, c: &Container, dir: &Path) -> Result<(i32, StartReport), ContainerError> {
         let args = ShimArgs {
             id: c.id.clone(),
             dir: dir.to_path_buf(),
@@ -392,8 +396,8 @@ impl Daemon {
             oci_bin: self.opts.oci_bin.clone(),
             systemd_cgroup: self.opts.systemd_cgroup,
         };
-        let log = std::fs::File::create(dir.join("shim.log")).map_err(ApiError::internal)?;
-        let exe = std::env::current_exe().map_err(ApiError::internal)?;
+        let log = std::fs::File::create(dir.join("shim.log")).map_err(ContainerError::internal)?;
+        let exe = std::env::current_exe().map_err(ContainerError::internal)?;
         // Through /proc/self/exe, as the exec helper: a binary replaced on
         // disk (an upgrade) while this daemon runs still starts shims.
         let mut child = Command::new("/proc/self/exe")
@@ -403,7 +407,7 @@ impl Daemon {
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
             .spawn()
-            .map_err(|e| ApiError::internal(format!("start the shim: {e}")))?;
+            .map_err(|e| ContainerError::Internal(format!("start the shim: {e}")))?;
         let pid = child.id() as i32;
         let mut line = String::new();
         let out = child.stdout.take().expect("piped");
@@ -413,7 +417,7 @@ impl Daemon {
             Err(_) => {
                 let _ = child.wait();
                 let why = std::fs::read_to_string(dir.join("shim.log")).unwrap_or_default();
-                Err(ApiError::internal(format!(
+                Err(ContainerError::Internal(format!(
                     "the shim failed: {}",
                     why.trim()
                 )))

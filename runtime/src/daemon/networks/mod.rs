@@ -19,7 +19,7 @@ use crate::apimodel::models::{IpamConfig, NetworkCreateRequest, NetworkCreateRes
 use crate::apimodel::network::NetworkResource;
 use crate::daemon::containers::network::{mode_of, Mode};
 use crate::daemon::models::NetworkConnectBody;
-use crate::daemon::{ApiError, ApiResult, Daemon, Filters};
+use crate::daemon::{ContainerError, Daemon, Filters, NetworkError};
 
 /// `--ip6` for `net`, checked before anything is made: an IPv6 address of
 /// the network's IPv6 subnet (netd checks again, and that it is free, when
@@ -43,37 +43,24 @@ pub(crate) fn check_ip6(net: &Network, ip: &str) -> Result<Ipv6Addr, String> {
     Ok(ip)
 }
 
-pub(crate) fn net_err(e: NetdError) -> ApiError {
-    use netd::store::StoreError;
-    match e {
-        NetdError::Store(StoreError::NotFound(n)) => {
-            ApiError::not_found(format!("network {n} not found"))
-        }
-        NetdError::Exists(n) => ApiError::conflict(format!("network with name {n} already exists")),
-        e @ (NetdError::InUse { .. }
-        | NetdError::AlreadyConnected { .. }
-        | NetdError::BridgeInUse { .. }) => ApiError::conflict(e.to_string()),
-        e @ (NetdError::NotConnected { .. }
-        | NetdError::Name(_)
-        | NetdError::Protocol(_)
-        | NetdError::Ipv6(_)
-        | NetdError::Ipam(_)) => ApiError::bad(e.to_string()),
-        e => ApiError::internal(e),
-    }
+/// netd's error as the networks service's (for `map_err` where `?`
+/// cannot infer it).
+pub(crate) fn net_err(e: NetdError) -> NetworkError {
+    e.into()
 }
 
 /// Network API handlers' logic (the routes are in `api`).
 impl Daemon {
     /// `GET /networks` with Docker's filters (driver, id, label, name,
     /// scope, type, dangling).
-    pub fn network_list(&self, filters: &Filters) -> ApiResult<Vec<NetworkResource>> {
+    pub fn network_list(&self, filters: &Filters) -> Result<Vec<NetworkResource>, NetworkError> {
         filters.validate(&["dangling", "driver", "id", "label", "name", "scope", "type"])?;
         filters.validate_values("type", &["custom", "builtin"])?;
         filters.validate_values("scope", &["local", "swarm", "global"])?;
         filters.validate_patterns("name")?;
         let dangling = filters.bool_value("dangling")?;
         let used = self.networks_in_use();
-        let nets = self.netd.networks().map_err(net_err)?;
+        let nets = self.netd.networks()?;
         Ok(nets
             .iter()
             .filter(|n| network_matches(n, filters))
@@ -92,7 +79,7 @@ impl Daemon {
             .collect()
     }
 
-    pub fn network_inspect(&self, key: &str) -> ApiResult<NetworkResource> {
+    pub fn network_inspect(&self, key: &str) -> Result<NetworkResource, NetworkError> {
         self.netd
             .inspect(key)
             .map(|n| network_json(&n))
@@ -100,25 +87,24 @@ impl Daemon {
     }
 
     /// `POST /networks/create`.
-    pub fn network_create(&self, body: &NetworkCreateRequest) -> ApiResult<NetworkCreateResponse> {
+    pub fn network_create(
+        &self,
+        body: &NetworkCreateRequest,
+    ) -> Result<NetworkCreateResponse, NetworkError> {
         let name = netd::name::NetworkName::try_from(body.name.as_str())
-            .map_err(|e| ApiError::bad(e.to_string()))?;
+            .map_err(|e| NetworkError::InvalidOption(e.to_string()))?;
         let driver = body.driver.as_deref().unwrap_or("bridge");
         if matches!(name.as_str(), "host" | "none" | "bridge")
             && driver == "bridge"
             && self.netd.inspect(name.as_str()).is_ok()
         {
-            return Err(ApiError::conflict(format!(
-                "network with name {name} already exists"
-            )));
+            return Err(NetworkError::NameInUse(name.to_string()));
         }
         if !matches!(driver, "" | "bridge") {
-            return Err(ApiError::bad(format!("plugin \"{driver}\" not found")));
+            return Err(NetworkError::NoSuchPlugin(driver.to_string()));
         }
         if body.enable_ipv4 == Some(false) {
-            return Err(ApiError::bad(
-                "IPv6-only networks (EnableIPv4 false, --ipv4=false) are not supported by rrun yet",
-            ));
+            return Err(NetworkError::Ipv6Only);
         }
         let mut req = netd::CreateNetwork::bridge(name);
         req.internal = body.internal.unwrap_or(false);
@@ -133,8 +119,8 @@ impl Daemon {
         req.labels = sorted(&body.labels);
         req.options = sorted(&body.options);
         let config = body.ipam.as_ref().and_then(|i| i.config.as_deref());
-        ipam_request(config.unwrap_or_default(), &mut req).map_err(ApiError::bad)?;
-        let n = self.netd.create_network(req).map_err(net_err)?;
+        ipam_request(config.unwrap_or_default(), &mut req)?;
+        let n = self.netd.create_network(req)?;
         self.events.emit(
             "network",
             "create",
@@ -149,18 +135,15 @@ impl Daemon {
     }
 
     /// `DELETE /networks/{id}`.
-    pub fn network_remove(&self, key: &str) -> ApiResult<()> {
-        let n = self.netd.inspect(key).map_err(net_err)?;
+    pub fn network_remove(&self, key: &str) -> Result<(), NetworkError> {
+        let n = self.netd.inspect(key)?;
         if matches!(n.name.as_str(), "bridge" | "host" | "none") {
-            return Err(ApiError::new(
-                axum::http::StatusCode::FORBIDDEN,
-                format!("{} is a pre-defined network and cannot be removed", n.name),
-            ));
+            return Err(NetworkError::Predefined(n.name.to_string()));
         }
         // As Docker: refused while a running container is attached (netd
         // knows its endpoints); stopped containers that name it do not
         // hold it, and fail to start until it exists again.
-        self.netd.remove_network(n.id.as_str()).map_err(net_err)?;
+        self.netd.remove_network(n.id.as_str())?;
         self.events.emit(
             "network",
             "destroy",
@@ -173,11 +156,11 @@ impl Daemon {
 
     /// `POST /networks/prune`: user networks no container names (filters
     /// `until`, `label`, `label!`).
-    pub fn network_prune(&self, filters: &Filters) -> ApiResult<Vec<String>> {
+    pub fn network_prune(&self, filters: &Filters) -> Result<Vec<String>, NetworkError> {
         filters.validate(&["label", "label!", "until"])?;
         let until = super::events::until_of(filters)?;
         let used = self.networks_in_use();
-        let nets = self.netd.networks().map_err(net_err)?;
+        let nets = self.netd.networks()?;
         let mut removed = Vec::new();
         for n in nets {
             let created = chrono::DateTime::parse_from_rfc3339(&n.created)
@@ -204,22 +187,18 @@ impl Daemon {
         self: &Arc<Self>,
         key: &str,
         body: &NetworkConnectBody,
-    ) -> ApiResult<()> {
-        let net = self.netd.inspect(key).map_err(net_err)?;
-        let c = self.get(&body.container)?;
+    ) -> Result<(), ContainerError> {
+        let net = self.netd.inspect(key)?;
+        let c = self.container(&body.container)?;
         if mode_of(&c.host_config.network_mode) != Mode::Bridge || net.driver != Driver::Bridge {
-            return Err(ApiError::bad(
-                "container sharing network namespace with another container or host cannot be connected to any other network",
-            ));
+            return Err(NetworkError::SharedNamespace.into());
         }
         if c.networks.iter().any(|r| r.name == net.name.as_str()) {
-            return Err(ApiError::new(
-                axum::http::StatusCode::FORBIDDEN,
-                format!(
-                    "endpoint with name {} already exists in network {}",
-                    c.name, net.name
-                ),
-            ));
+            return Err(NetworkError::EndpointExists {
+                container: c.name.clone(),
+                network: net.name.to_string(),
+            }
+            .into());
         }
         let mut eps = BTreeMap::new();
         let ep = body.endpoint_config.clone().unwrap_or_default();
@@ -227,27 +206,25 @@ impl Daemon {
         let (_, mut reqs) = self.plan_networks(net.name.as_str(), &eps)?;
         let req = reqs.remove(0);
         if c.state.running {
-            let ns = NetNs::open(self.netns_path(&c.id)).map_err(ApiError::internal)?;
+            let ns = NetNs::open(self.netns_path(&c.id)).map_err(ContainerError::internal)?;
             let cref = ContainerRef {
                 id: &c.id,
                 name: &c.name,
                 hostname: Some(&c.config.hostname),
                 netns: &ns,
             };
-            self.netd
-                .connect(
-                    &req.name,
-                    cref,
-                    ConnectOptions {
-                        aliases: req.aliases.clone(),
-                        ipv4: req.ipv4,
-                        ipv6: req.ipv6,
-                        ports: vec![],
-                        links: req.links.clone(),
-                        mac: req.mac,
-                    },
-                )
-                .map_err(net_err)?;
+            self.netd.connect(
+                &req.name,
+                cref,
+                ConnectOptions {
+                    aliases: req.aliases.clone(),
+                    ipv4: req.ipv4,
+                    ipv6: req.ipv6,
+                    ports: vec![],
+                    links: req.links.clone(),
+                    mac: req.mac,
+                },
+            )?;
         }
         self.update(&c.id, |c| c.networks.push(req))?;
         self.events.emit(
@@ -264,22 +241,22 @@ impl Daemon {
     }
 
     /// `POST /networks/{id}/disconnect`.
-    pub fn network_disconnect(&self, key: &str, body: &NetworkConnectBody) -> ApiResult<()> {
-        let net = self.netd.inspect(key).map_err(net_err)?;
-        let c = self.get(&body.container)?;
+    pub fn network_disconnect(
+        &self,
+        key: &str,
+        body: &NetworkConnectBody,
+    ) -> Result<(), ContainerError> {
+        let net = self.netd.inspect(key)?;
+        let c = self.container(&body.container)?;
         if !c.networks.iter().any(|r| r.name == net.name.as_str()) {
-            return Err(ApiError::new(
-                axum::http::StatusCode::FORBIDDEN,
-                format!(
-                    "container {} is not connected to network {}",
-                    c.id, net.name
-                ),
-            ));
+            return Err(NetworkError::NotConnected {
+                container: c.id.clone(),
+                network: net.name.to_string(),
+            }
+            .into());
         }
         if net.containers.contains_key(&c.id) {
-            self.netd
-                .disconnect(net.id.as_str(), &c.id)
-                .map_err(net_err)?;
+            self.netd.disconnect(net.id.as_str(), &c.id)?;
         }
         self.update(&c.id, |c| {
             c.networks.retain(|r| r.name != net.name.as_str())
@@ -298,36 +275,47 @@ impl Daemon {
     }
 }
 
+/// One `IPAM.Config` field, parsed when given.
+fn ipam_field<T: std::str::FromStr>(
+    v: &Option<String>,
+    key: &str,
+) -> Result<Option<T>, NetworkError> {
+    match v.as_deref() {
+        None | Some("") => Ok(None),
+        Some(s) => s.parse().map(Some).map_err(|_| {
+            NetworkError::InvalidOption(format!("invalid {}: {s}", key.to_lowercase()))
+        }),
+    }
+}
+
 /// `IPAM.Config` of `POST /networks/create` into `req`: at most one entry
 /// per family, each entry's family that of its subnet, and its gateway and
 /// range of the same family (netd checks that they lie in the subnet).
-pub fn ipam_request(config: &[IpamConfig], req: &mut netd::CreateNetwork) -> Result<(), String> {
-    fn field<T: std::str::FromStr>(v: &Option<String>, key: &str) -> Result<Option<T>, String> {
-        match v.as_deref() {
-            None | Some("") => Ok(None),
-            Some(s) => s
-                .parse()
-                .map(Some)
-                .map_err(|_| format!("invalid {}: {s}", key.to_lowercase())),
-        }
-    }
+pub fn ipam_request(
+    config: &[IpamConfig],
+    req: &mut netd::CreateNetwork,
+) -> Result<(), NetworkError> {
     let (mut seen4, mut seen6) = (false, false);
     for cfg in config {
-        let subnet: Option<IpNet> = field(&cfg.subnet, "Subnet")?;
-        let gateway: Option<IpAddr> = field(&cfg.gateway, "Gateway")?;
-        let ip_range: Option<IpNet> = field(&cfg.ip_range, "IPRange")?;
+        let subnet: Option<IpNet> = ipam_field(&cfg.subnet, "Subnet")?;
+        let gateway: Option<IpAddr> = ipam_field(&cfg.gateway, "Gateway")?;
+        let ip_range: Option<IpNet> = ipam_field(&cfg.ip_range, "IPRange")?;
         if let Some(aux) = &cfg.auxiliary_addresses {
             // Sorted, so a bad entry is reported the same way each time.
             for (name, ip) in aux.iter().collect::<BTreeMap<_, _>>() {
                 let ip: IpAddr = ip.parse().map_err(|_| {
-                    format!("invalid auxiliary address {name}: \"{ip}\" is not an IP address")
+                    NetworkError::InvalidOption(format!(
+                        "invalid auxiliary address {name}: \"{ip}\" is not an IP address"
+                    ))
                 })?;
                 req.aux_addresses.insert(name.clone(), ip);
             }
         }
         let Some(subnet) = subnet else {
             if gateway.is_some() || ip_range.is_some() {
-                return Err("no matching subnet for gateway or range".into());
+                return Err(NetworkError::InvalidOption(
+                    "no matching subnet for gateway or range".into(),
+                ));
             }
             continue;
         };
@@ -342,15 +330,15 @@ pub fn ipam_request(config: &[IpamConfig], req: &mut netd::CreateNetwork) -> Res
                     .map(|r| format!("ip range {r}"))
             });
         if let Some(what) = mismatch {
-            return Err(format!(
+            return Err(NetworkError::InvalidOption(format!(
                 "{what} is not in subnet {subnet}: not an {family} address"
-            ));
+            )));
         }
         let seen = if v6 { &mut seen6 } else { &mut seen4 };
         if std::mem::replace(seen, true) {
-            return Err(format!(
+            return Err(NetworkError::InvalidOption(format!(
                 "more than one {family} subnet in IPAM.Config: an rrun network has at most one IPv4 and one IPv6 subnet"
-            ));
+            )));
         }
         // The families match (checked above): the other arms never match.
         match subnet {

@@ -115,7 +115,9 @@ fn ports_on_every_address_are_shown_per_family() {
 fn ipam(config: Value) -> Result<netd::CreateNetwork, String> {
     let mut req = netd::CreateNetwork::bridge(netd::name::NetworkName::try_from("n").unwrap());
     let config: Vec<IpamConfig> = serde_json::from_value(config).unwrap();
-    ipam_request(&config, &mut req).map(|()| req)
+    ipam_request(&config, &mut req)
+        .map(|()| req)
+        .map_err(|e| e.to_string())
 }
 
 #[test]

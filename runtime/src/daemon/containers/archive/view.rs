@@ -23,7 +23,7 @@ use super::{
     abs_path, base_name, follows_last, go_file_mode, go_time, route, PathStat, PutOptions,
 };
 use crate::daemon::store::Container;
-use crate::daemon::{find_image, ApiError, ApiResult, Daemon};
+use crate::daemon::{find_image, ContainerError, Daemon, ImageError};
 
 /// An open view of one container's files. Dropping it unmounts what it
 /// mounted.
@@ -93,14 +93,14 @@ struct Resolved<'v> {
     handle: pathrs::Handle,
 }
 
-fn internal(what: &str) -> impl Fn(pathrs::error::Error) -> ApiError + '_ {
-    move |e| ApiError::internal(format!("{what}: {e}"))
+fn internal(what: &str) -> impl Fn(pathrs::error::Error) -> ContainerError + '_ {
+    move |e| ContainerError::Internal(format!("{what}: {e}"))
 }
 
 impl Daemon {
     /// Opens container `name`'s files for the archive endpoints.
-    pub fn archive_view(&self, name: &str) -> ApiResult<View> {
-        let c = self.get(name)?;
+    pub fn archive_view(&self, name: &str) -> Result<View, ContainerError> {
+        let c = self.container(name)?;
         let mut modes = vec![("/".to_string(), c.host_config.run.readonly_rootfs)];
         modes.extend(c.mounts.iter().map(|m| (m.destination.clone(), m.readonly)));
         if c.state.running && c.state.pid > 0 {
@@ -111,7 +111,7 @@ impl Daemon {
                 .read(true)
                 .custom_flags(libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC)
                 .open(&proc_root)
-                .map_err(|e| ApiError::internal(format!("open {proc_root}: {e}")))?;
+                .map_err(|e| ContainerError::Internal(format!("open {proc_root}: {e}")))?;
             let root = Root::from_fd(dir);
             return Ok(View {
                 name: name.trim_start_matches('/').to_string(),
@@ -129,8 +129,8 @@ impl Daemon {
     /// `docker export`'s view: the container's own root filesystem only
     /// (no volumes, binds, tmpfs or /proc): a running container's overlay
     /// as the daemon mounted it, a stopped one's mounted for the request.
-    pub fn export_view(&self, name: &str) -> ApiResult<View> {
-        let c = self.get(name)?;
+    pub fn export_view(&self, name: &str) -> Result<View, ContainerError> {
+        let c = self.container(name)?;
         let rootfs = self.dir(&c.id).join("rootfs");
         if c.state.running {
             return Ok(View {
@@ -150,25 +150,29 @@ impl Daemon {
         Ok(view)
     }
 
-    fn stopped_view(&self, c: Container, modes: Vec<(String, bool)>) -> ApiResult<View> {
+    fn stopped_view(
+        &self,
+        c: Container,
+        modes: Vec<(String, bool)>,
+    ) -> Result<View, ContainerError> {
         let lock = super::RootfsLock::take(&c.id);
         // A start may have won the lock: then the running container's root.
-        if self.get(&c.id).is_ok_and(|now| now.state.running) {
+        if self.container(&c.id).is_ok_and(|now| now.state.running) {
             drop(lock);
             return self.archive_view(&c.id);
         }
         let image = find_image(&self.images, &c.image)
-            .map_err(|_| ApiError::not_found(format!("No such image: {}", c.image_name)))?;
+            .map_err(|_| ImageError::NoSuchImage(c.image_name.clone()))?;
         let dir = self.dir(&c.id);
         let (upper, work) = (dir.join("upper"), dir.join("work"));
         for d in [&upper, &work] {
-            std::fs::create_dir_all(d).map_err(ApiError::internal)?;
+            std::fs::create_dir_all(d).map_err(ContainerError::internal)?;
         }
-        let tmp = private_dir(&dir).map_err(ApiError::internal)?;
+        let tmp = private_dir(&dir).map_err(ContainerError::internal)?;
         if let Err(e) = rrun_image::rootfs::mount_rootfs(&self.images, &image, &upper, &work, &tmp)
         {
             let _ = std::fs::remove_dir(&tmp);
-            return Err(ApiError::internal(e));
+            return Err(ContainerError::internal(e));
         }
         let mount = TempMount { dir: tmp };
         let rootfs = &mount.dir;
@@ -210,7 +214,7 @@ fn fd_path(fd: impl AsFd) -> Option<PathBuf> {
 
 impl View {
     /// Resolves `abs` (as [`abs_path`] gives it) inside the container.
-    fn resolve(&self, abs: &str, shown: &str) -> ApiResult<Resolved<'_>> {
+    fn resolve(&self, abs: &str, shown: &str) -> Result<Resolved<'_>, ContainerError> {
         let dests: Vec<String> = self.roots.iter().map(|(d, _)| d.clone()).collect();
         let (i, rel) = route(&dests, abs).expect("the container's / is a root");
         let (dest, root) = (&self.roots[i].0, &self.roots[i].1);
@@ -233,11 +237,11 @@ impl View {
     }
 
     /// `HEAD /containers/{id}/archive?path=`.
-    pub fn stat(&self, path: &str) -> ApiResult<PathStat> {
+    pub fn stat(&self, path: &str) -> Result<PathStat, ContainerError> {
         let abs = abs_path(path);
         let r = self.resolve(&abs, path)?;
         let st = nix::sys::stat::fstat(r.handle.as_fd().as_raw_fd())
-            .map_err(|e| ApiError::internal(format!("stat {path}: {e}")))?;
+            .map_err(|e| ContainerError::Internal(format!("stat {path}: {e}")))?;
         let mut link_target = String::new();
         if st.st_mode & libc::S_IFMT == libc::S_IFLNK {
             link_target = self.link_target(&r);
@@ -271,7 +275,7 @@ impl View {
 
     /// `GET /containers/{id}/archive?path=`: the tar of `path` into `w`,
     /// its top entry named as the path's last element.
-    pub fn write_tar(&self, path: &str, w: impl Write) -> ApiResult<()> {
+    pub fn write_tar(&self, path: &str, w: impl Write) -> Result<(), ContainerError> {
         let abs = abs_path(path);
         let r = self.resolve(&abs, path)?;
         let top = match base_name(&abs).as_str() {
@@ -279,28 +283,33 @@ impl View {
             b => b.to_string(),
         };
         super::pack::write_tar(r.root, &r.rel, &r.handle, &top, w)
-            .map_err(|e| ApiError::internal(format!("archive {path}: {e}")))
+            .map_err(|e| ContainerError::Internal(format!("archive {path}: {e}")))
     }
 
     /// `GET /containers/{id}/export`: the tar of the whole root.
-    pub fn write_export(&self, w: impl Write) -> ApiResult<()> {
+    pub fn write_export(&self, w: impl Write) -> Result<(), ContainerError> {
         let (_, root) = &self.roots[0];
         let handle = root
             .resolve("/")
-            .map_err(|e| ApiError::internal(format!("export {}: {e}", self.name)))?;
+            .map_err(|e| ContainerError::Internal(format!("export {}: {e}", self.name)))?;
         super::pack::write_tree(&handle, w)
-            .map_err(|e| ApiError::internal(format!("export {}: {e}", self.name)))
+            .map_err(|e| ContainerError::Internal(format!("export {}: {e}", self.name)))
     }
 
     /// `PUT /containers/{id}/archive?path=`: extracts `tar` into the
     /// directory `path` (which must exist).
-    pub fn extract(&self, path: &str, tar: impl Read, opts: PutOptions) -> ApiResult<()> {
+    pub fn extract(
+        &self,
+        path: &str,
+        tar: impl Read,
+        opts: PutOptions,
+    ) -> Result<(), ContainerError> {
         let abs = format!("{}/", abs_path(path).trim_end_matches('/'));
         let r = self.resolve(&abs, path)?;
         let st = nix::sys::stat::fstat(r.handle.as_fd().as_raw_fd())
-            .map_err(|e| ApiError::internal(format!("stat {path}: {e}")))?;
+            .map_err(|e| ContainerError::Internal(format!("stat {path}: {e}")))?;
         if st.st_mode & libc::S_IFMT != libc::S_IFDIR {
-            return Err(ApiError::bad("extraction point is not a directory"));
+            return Err(ContainerError::NotADirectory);
         }
         // The directory as resolved (symlinks followed inside the root),
         // so the routing below sees where the files really go.
@@ -308,13 +317,13 @@ impl View {
             .link_dir(&r)
             .unwrap_or_else(|| abs.trim_end_matches('/').to_string());
         if let Some(ro) = self.read_only_at(&target) {
-            return Err(ApiError::bad(match ro.as_str() {
-                "/" => "container rootfs is marked read-only".to_string(),
-                _ => format!("mounted volume is marked read-only: {ro}"),
-            }));
+            return Err(match ro.as_str() {
+                "/" => ContainerError::ReadOnlyRootfs,
+                _ => ContainerError::ReadOnlyVolume(ro),
+            });
         }
         let dir = PathBuf::from(&r.rel);
-        super::unpack::extract(r.root, &dir, tar, opts).map_err(ApiError::internal)
+        super::unpack::extract(r.root, &dir, tar, opts).map_err(ContainerError::internal)
     }
 
     /// The container path a resolved directory is at.

@@ -226,14 +226,14 @@ impl Daemon {
             cmd: Some(argv.to_vec()),
             ..Default::default()
         };
-        let exec_id = self.exec_create(id, cfg).map_err(|e| e.message)?;
+        let exec_id = self.exec_create(id, cfg).map_err(|e| e.to_string())?;
         let _record = ExecRecord(self, exec_id.clone());
-        let (e, c) = self.exec_claim(&exec_id).map_err(|e| e.message)?;
+        let (e, c) = self.exec_claim(&exec_id).map_err(|e| e.to_string())?;
         let (d, e2) = (self.clone(), e.clone());
         let data = tokio::task::spawn_blocking(move || d.exec_launch(&e2, &c, true))
             .await
             .map_err(|e| e.to_string())?
-            .map_err(|e| e.message)?;
+            .map_err(|e| e.to_string())?;
         let mut rx = e.subscribe();
         let settled = rx.wait_for(|s| s.running || s.exit_code.is_some());
         if tokio::time::timeout(START_TIMEOUT, settled).await.is_err() {

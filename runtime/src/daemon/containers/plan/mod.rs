@@ -66,7 +66,7 @@ impl From<PlanError> for ApiError {
     fn from(e: PlanError) -> ApiError {
         match e {
             PlanError::Lookup(e) => e,
-            PlanError::NameInUse { name, holder } => name_conflict(name.as_str(), &holder),
+            PlanError::NameInUse { name, holder } => name_conflict(name.as_str(), &holder).into(),
             PlanError::NoSuchLink { .. } => ApiError::not_found(e.to_string()),
             e => ApiError::bad(e.to_string()),
         }
@@ -283,7 +283,7 @@ fn plan_mounts(
 ) -> Result<Vec<PlannedMount>, PlanError> {
     use volumes::plan::PlanError as MountError;
     let req = crate::daemon::volume::mount_request(config, host, image_volumes)
-        .map_err(PlanError::Invalid)?;
+        .map_err(|e| PlanError::Invalid(e.to_string()))?;
     let planned = volumes::plan::plan_mounts(
         &req,
         |other| look.container(other).ok().map(|c| c.mounts),

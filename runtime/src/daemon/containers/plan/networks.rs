@@ -161,7 +161,8 @@ pub(super) fn check_port_families(
             net = Some(look.network(first.network.name.as_str())?);
         }
         let net = net.as_ref().expect("just read");
-        netd::manager::check_host_ip(net, Some(ip), &w.describe()).map_err(net_err)?;
+        netd::manager::check_host_ip(net, Some(ip), &w.describe())
+            .map_err(|e| crate::daemon::ApiError::from(net_err(e)))?;
     }
     Ok(())
 }

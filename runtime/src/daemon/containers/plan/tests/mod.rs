@@ -138,7 +138,7 @@ impl Lookup for Fake {
             .iter()
             .find(|n| n.name.as_str() == name || n.id.as_str() == name)
             .cloned()
-            .ok_or_else(|| crate::daemon::networks::net_err(missing))
+            .ok_or_else(|| crate::daemon::networks::net_err(missing).into())
     }
 
     fn container(&self, name: &str) -> Result<Container, ApiError> {
