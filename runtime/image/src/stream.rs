@@ -1,13 +1,12 @@
-//! A layer's uncompressed stream, in three stages on three threads: the
+//! A layer's uncompressed stream, decoded on its own thread: the
 //! compressed bytes are read (downloaded, hashed, stored by whatever reader
-//! is given) on one; decompressed and hashed for the diff id on a second;
-//! the unpacker writes files on the caller's. Chunks pass through bounded
-//! channels, so memory stays bounded whatever the input, and the stages
-//! (network and blob store; inflate and hashing; file creation in the
-//! kernel) overlap. Chunk buffers go back to their sender to be refilled.
+//! is given), decompressed and hashed for the diff id on one thread, while
+//! the unpacker writes files on the caller's. Chunks pass through a bounded
+//! channel, so memory stays bounded whatever the input, and the two halves
+//! of the work (inflate and hashing; file creation in the kernel) overlap.
 
-use std::io::{self, BufRead, Read};
-use std::sync::mpsc::{channel, sync_channel, Receiver, Sender, SyncSender};
+use std::io::{self, BufRead, BufReader, Read};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 
 use sha2::Digest as _;
 
@@ -17,10 +16,6 @@ use crate::timing::{self, Phase};
 const CHUNK: usize = 256 << 10;
 /// Chunks decoded ahead of the unpacker (at most 2 MiB waiting).
 const AHEAD: usize = 8;
-/// Compressed bytes per chunk handed to the decoder.
-const RAW_CHUNK: usize = 64 << 10;
-/// Compressed chunks read ahead of the decoder (at most 512 KiB waiting).
-const AHEAD_RAW: usize = 8;
 
 /// Compression of a layer stream, by its first bytes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -99,13 +94,11 @@ pub(crate) fn is_bomb(e: &io::Error) -> bool {
     e.get_ref().is_some_and(|i| i.is::<BombError>())
 }
 
-/// Runs `consume` on the uncompressed stream of `compressed`: read (and so
-/// downloaded, hashed, stored by a pull's reader) on one thread, sniffed,
-/// decoded and hashed on a second, at most `limit` bytes, consumed on the
-/// caller's. Then reads what `consume` left so the hash covers every byte.
-/// Returns what `consume` returned and the hasher of the whole uncompressed
-/// stream; a stream error is the one `consume` saw or, after it,
-/// `drain_err`'s.
+/// Runs `consume` on the uncompressed stream of `compressed` (sniffed,
+/// decoded and hashed on a second thread, at most `limit` bytes), then
+/// reads what `consume` left so the hash covers every byte. Returns what
+/// `consume` returned and the hasher of the whole uncompressed stream; a
+/// stream error is the one `consume` saw or, after it, `drain_err`'s.
 pub(crate) fn with_decoded<R, T, E>(
     compressed: R,
     limit: u64,
@@ -117,24 +110,22 @@ where
     R: Read + Send,
 {
     std::thread::scope(|s| {
-        let (raw_tx, raw_rx) = pipe(AHEAD_RAW);
-        s.spawn(move || {
-            let _clock = timing::layer(&format!("{label} (read thread)"));
-            let mut compressed = compressed;
-            raw_tx.pump(&mut compressed, RAW_CHUNK);
-        });
-        let (tx, mut chunks) = pipe(AHEAD);
+        let (tx, rx) = sync_channel(AHEAD);
         let producer = s.spawn(move || {
             let _clock = timing::layer(&format!("{label} (decode thread)"));
-            decode_into(raw_rx, limit, tx)
+            decode_into(compressed, limit, tx)
         });
+        let mut chunks = ChunkReader {
+            rx,
+            chunk: Vec::new(),
+            pos: 0,
+        };
         let out = consume(&mut chunks);
         let drained = match &out {
             Ok(_) => io::copy(&mut chunks, &mut io::sink()).map(drop),
             Err(_) => Ok(()),
         };
-        // Gone, a producer blocked on a full channel stops (and then the
-        // reader, whose receiver it holds).
+        // Gone, a producer blocked on a full channel stops.
         drop(chunks);
         let hasher = producer.join().expect("the decode thread does not panic");
         let out = out?;
@@ -145,63 +136,36 @@ where
 
 /// The decode thread: sends the stream in chunks, then an error if it
 /// failed; stops early when the receiver is gone. Returns the diff hash.
-fn decode_into(compressed: ChunkReader, limit: u64, tx: ChunkSender) -> sha2::Sha256 {
-    let mut diff = match decoder(compressed) {
+fn decode_into<R: Read + Send>(
+    compressed: R,
+    limit: u64,
+    tx: SyncSender<io::Result<Vec<u8>>>,
+) -> sha2::Sha256 {
+    let buffered = BufReader::with_capacity(CHUNK, compressed);
+    let mut diff = match decoder(buffered) {
         Ok(d) => DiffReader::new(d, limit),
         Err(e) => {
-            let _ = tx.tx.send(Err(e));
+            let _ = tx.send(Err(e));
             return sha2::Sha256::new();
         }
     };
-    tx.pump(&mut diff, CHUNK);
-    diff.hasher
-}
-
-/// A bounded channel of chunks from a thread to a [`ChunkReader`], with
-/// the chunks read coming back to be filled again: no allocation (and no
-/// page faults on fresh memory) per chunk.
-fn pipe(ahead: usize) -> (ChunkSender, ChunkReader) {
-    let (tx, rx) = sync_channel(ahead);
-    let (free_tx, free_rx) = channel();
-    (
-        ChunkSender { tx, free: free_rx },
-        ChunkReader {
-            rx,
-            chunk: Vec::new(),
-            pos: 0,
-            free: free_tx,
-        },
-    )
-}
-
-struct ChunkSender {
-    tx: SyncSender<io::Result<Vec<u8>>>,
-    free: Receiver<Vec<u8>>,
-}
-
-impl ChunkSender {
-    /// Sends everything `r` gives in chunks of `size` bytes, then its
-    /// error if it fails; stops early when the receiver is gone.
-    fn pump(&self, r: &mut impl Read, size: usize) {
-        loop {
-            let mut buf = self.free.try_recv().unwrap_or_default();
-            // A chunk that comes back full (most do) is not written again.
-            buf.resize(size, 0);
-            match read_full(r, &mut buf) {
-                Ok(0) => return,
-                Ok(n) => {
-                    buf.truncate(n);
-                    if self.tx.send(Ok(buf)).is_err() {
-                        return;
-                    }
+    loop {
+        let mut buf = vec![0u8; CHUNK];
+        match read_full(&mut diff, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                buf.truncate(n);
+                if tx.send(Ok(buf)).is_err() {
+                    break;
                 }
-                Err(e) => {
-                    let _ = self.tx.send(Err(e));
-                    return;
-                }
+            }
+            Err(e) => {
+                let _ = tx.send(Err(e));
+                break;
             }
         }
     }
+    diff.hasher
 }
 
 /// Reads until `buf` is full or the stream ends.
@@ -218,35 +182,11 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> io::Result<usize> {
     Ok(n)
 }
 
-/// The receiving end of a [`pipe`]; a `BufRead`, so the decoder inflates
-/// straight from the chunks.
+/// The unpacker's end of the channel.
 pub(crate) struct ChunkReader {
     rx: Receiver<io::Result<Vec<u8>>>,
     chunk: Vec<u8>,
     pos: usize,
-    free: Sender<Vec<u8>>,
-}
-
-impl BufRead for ChunkReader {
-    fn fill_buf(&mut self) -> io::Result<&[u8]> {
-        while self.pos == self.chunk.len() {
-            match self.rx.recv() {
-                Ok(next) => {
-                    let used = std::mem::replace(&mut self.chunk, next?);
-                    self.pos = 0;
-                    // The sender may be done: then the buffer just goes.
-                    let _ = self.free.send(used);
-                }
-                // The sending thread is done (and sent its error, if any).
-                Err(_) => return Ok(&[]),
-            }
-        }
-        Ok(&self.chunk[self.pos..])
-    }
-
-    fn consume(&mut self, amt: usize) {
-        self.pos = (self.pos + amt).min(self.chunk.len());
-    }
 }
 
 impl Read for ChunkReader {
@@ -254,10 +194,19 @@ impl Read for ChunkReader {
         if buf.is_empty() {
             return Ok(0);
         }
-        let avail = self.fill_buf()?;
-        let n = buf.len().min(avail.len());
-        buf[..n].copy_from_slice(&avail[..n]);
-        self.consume(n);
+        while self.pos == self.chunk.len() {
+            match self.rx.recv() {
+                Ok(next) => {
+                    self.chunk = next?;
+                    self.pos = 0;
+                }
+                // The decode thread is done (and sent its error, if any).
+                Err(_) => return Ok(0),
+            }
+        }
+        let n = buf.len().min(self.chunk.len() - self.pos);
+        buf[..n].copy_from_slice(&self.chunk[self.pos..self.pos + n]);
+        self.pos += n;
         Ok(n)
     }
 }
