@@ -282,6 +282,8 @@ impl Helper {
         let mut code: Option<i32> = None;
         let mut exited_at: Option<Instant> = None;
         let mut ctl_buf = Vec::new();
+        // Readable once the process has exited (see the container shim's).
+        let exit = crate::linux::pidfd_open(pid);
         loop {
             let live: Vec<usize> = (0..outputs.len())
                 .filter(|i| outputs[*i].is_some())
@@ -294,8 +296,9 @@ impl Helper {
             if exited_at.is_some_and(|t| t.elapsed() > Duration::from_secs(1)) {
                 break;
             }
+            let waiting = exit.as_ref().filter(|_| code.is_none());
             let (ready, data_ready, ctl_ready) =
-                self.poll_once(&outputs, &live, stdin_open, ctl_open);
+                self.poll_once(&outputs, &live, stdin_open, ctl_open, waiting);
             for i in ready {
                 if !self.forward_output(&mut outputs[i]) {
                     outputs[i] = None;
@@ -323,15 +326,16 @@ impl Helper {
         code.unwrap_or(255)
     }
 
-    /// Waits up to 100 ms for the live outputs, the client's input and the
-    /// control socket; returns which outputs (by index) and which of the
-    /// other two are ready.
+    /// Waits up to 100 ms for the live outputs, the process's exit, the
+    /// client's input and the control socket; returns which outputs (by
+    /// index) and which of the other two are ready.
     fn poll_once(
         &self,
         outputs: &[Option<(OwnedFd, u8)>],
         live: &[usize],
         stdin_open: bool,
         ctl_open: bool,
+        exit: Option<&OwnedFd>,
     ) -> (Vec<usize>, bool, bool) {
         let mut fds: Vec<nix::poll::PollFd> = live
             .iter()
@@ -357,6 +361,12 @@ impl Helper {
             ));
             fds.len() - 1
         });
+        if let Some(fd) = exit {
+            fds.push(nix::poll::PollFd::new(
+                fd.as_fd(),
+                nix::poll::PollFlags::POLLIN,
+            ));
+        }
         let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16));
         let hit = |i: usize| fds[i].revents().is_some_and(|r| !r.is_empty());
         (

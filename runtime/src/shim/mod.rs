@@ -610,6 +610,9 @@ fn pump(
         .context("open the container log")?;
     let mut code: Option<i32> = None;
     let mut exited_at: Option<Instant> = None;
+    // Readable once the init has exited: its end wakes the poll at once,
+    // even when its pipes reach EOF before it can be reaped.
+    let exit = crate::linux::pidfd_open(init);
     loop {
         let open: Vec<usize> = (0..streams.len())
             .filter(|i| streams[*i].fd.is_some())
@@ -627,7 +630,9 @@ fn pump(
                 break;
             }
         }
-        let (ready, accept, clients, resize) = poll_streams(&streams, &open, &stdin, ctl.as_ref());
+        let waiting = exit.as_ref().filter(|_| code.is_none());
+        let (ready, accept, clients, resize) =
+            poll_streams(&streams, &open, &stdin, ctl.as_ref(), waiting);
         if let (true, Some((l, master))) = (resize, &ctl) {
             pty::serve_resize(l, master);
         }
@@ -654,14 +659,16 @@ fn pump(
     Ok(code.unwrap_or(255))
 }
 
-/// Waits up to 100 ms for the open output streams, the attach listener and
-/// clients, and the resize socket; returns the ready streams and clients
-/// (by index), and whether the listener and the resize socket are ready.
+/// Waits up to 100 ms for the open output streams, the init's exit, the
+/// attach listener and clients, and the resize socket; returns the ready
+/// streams and clients (by index), and whether the listener and the resize
+/// socket are ready.
 fn poll_streams(
     streams: &[Stream],
     open: &[usize],
     stdin: &Stdin,
     ctl: Option<&(std::os::unix::net::UnixListener, OwnedFd)>,
+    exit: Option<&OwnedFd>,
 ) -> (Vec<usize>, bool, Vec<usize>, bool) {
     let mut fds: Vec<nix::poll::PollFd> = open
         .iter()
@@ -693,7 +700,13 @@ fn poll_streams(
         ));
         fds.len() - 1
     });
-    // The timeout bounds how late a reaped exit is noticed.
+    if let Some(fd) = exit {
+        fds.push(nix::poll::PollFd::new(
+            fd.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        ));
+    }
+    // The timeout bounds how late an exit is noticed without a pidfd.
     let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16));
     let hit = |i: usize| fds[i].revents().is_some_and(|r| !r.is_empty());
     (

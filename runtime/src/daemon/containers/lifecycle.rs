@@ -65,7 +65,7 @@ impl Daemon {
     pub(crate) fn watch_shim(self: &Arc<Self>, id: String, shim_pid: i32) {
         let d = self.clone();
         tokio::spawn(async move {
-            if let Some(fd) = pidfd_open(shim_pid) {
+            if let Some(fd) = crate::linux::pidfd_open(shim_pid) {
                 // SAFETY: the AsyncFd owns the pidfd, so the fd stays open
                 // (and is not reused) until it is deregistered on drop.
                 if let Ok(afd) = unsafe { tokio::io::unix::AsyncFd::register(fd) } {
@@ -247,14 +247,6 @@ impl Daemon {
         tracing::info!(container = %c.id, "removed");
         Ok(())
     }
-}
-
-fn pidfd_open(pid: i32) -> Option<std::os::fd::OwnedFd> {
-    use std::os::fd::FromRawFd;
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    // SAFETY: a non-negative return is a new fd that we own.
-    (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
 }
 
 /// Collects a shim this daemon started (ECHILD for an adopted one is fine).
