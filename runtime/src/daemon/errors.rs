@@ -14,10 +14,10 @@
 //! 401 unauthorized, 403 forbidden, 404 not found, 409 conflict,
 //! 501 not implemented, 500 system.
 //!
-//! Not yet here: the create planner's `PlanError` (containers/plan) still
-//! maps itself to an [`ApiError`], and reaches these enums through
-//! [`ContainerError::Planning`]; the handlers' own checks of a request's
-//! query and body (api/) build their 400s in place.
+//! The create planner's `PlanError` (containers/plan) is mapped here too
+//! ([`plan_status`]); what its lookups refused keeps the lookup's own
+//! status. Not yet here: the handlers' own checks of a request's query and
+//! body (api/) build their 400s in place.
 
 use axum::http::StatusCode;
 use netd::NetdError;
@@ -26,6 +26,7 @@ use volumes::attach::AttachError;
 use volumes::plan::PlanError;
 use volumes::StoreError as VolumeStoreError;
 
+use super::containers::plan::PlanError as CreatePlanError;
 use super::{ApiError, FilterError};
 
 /// The containers service: lookup, names, lifecycle, update, links,
@@ -383,6 +384,33 @@ impl ExecError {
             NoCommand | InvalidOption(_) => StatusCode::BAD_REQUEST,
             Container(e) => e.status(),
             Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+/// The create planner's errors: a taken name is dockerd's 409 with its
+/// text, a `--link` to no container 404, a lookup's refusal its own
+/// status, every other refused option 400.
+pub fn plan_status(e: &CreatePlanError) -> StatusCode {
+    match e {
+        CreatePlanError::Lookup(e) => e.status,
+        CreatePlanError::NameInUse { .. } => StatusCode::CONFLICT,
+        CreatePlanError::NoSuchLink { .. } => StatusCode::NOT_FOUND,
+        _ => StatusCode::BAD_REQUEST,
+    }
+}
+
+impl From<CreatePlanError> for ApiError {
+    fn from(e: CreatePlanError) -> ApiError {
+        let status = plan_status(&e);
+        match e {
+            CreatePlanError::Lookup(e) => e,
+            // Docker's text for a taken name, as the index's refusal says it.
+            CreatePlanError::NameInUse { name, holder } => {
+                let e = super::containers::name_conflict(name.as_str(), &holder);
+                ApiError::new(status, e.to_string())
+            }
+            e => ApiError::new(status, e.to_string()),
         }
     }
 }

@@ -13,7 +13,6 @@
 use volumes::plan::PlannedMount;
 use volumes::VolumeName;
 
-use crate::daemon::containers::name_conflict;
 use crate::daemon::containers::ports::{wanted_ports, WantedPort};
 use crate::daemon::models::{ContainerConfig, CreateBody, HostConfig, LogConfig};
 use crate::daemon::store::{self, Container, State};
@@ -59,17 +58,6 @@ pub enum PlanError {
 impl From<ApiError> for PlanError {
     fn from(e: ApiError) -> PlanError {
         PlanError::Lookup(e)
-    }
-}
-
-impl From<PlanError> for ApiError {
-    fn from(e: PlanError) -> ApiError {
-        match e {
-            PlanError::Lookup(e) => e,
-            PlanError::NameInUse { name, holder } => name_conflict(name.as_str(), &holder).into(),
-            PlanError::NoSuchLink { .. } => ApiError::not_found(e.to_string()),
-            e => ApiError::bad(e.to_string()),
-        }
     }
 }
 
