@@ -240,7 +240,8 @@ fn host_facts() -> &'static rrun_runtime::daemon::runopts::Host {
 /// `POST /containers/create`'s body as rrund reads it (axum's `Json` is
 /// serde_json), then every check of a create that needs no image or state.
 pub fn api_container_create(data: &[u8]) {
-    use rrun_runtime::daemon::containers::{create, health, ports};
+    use rrun_runtime::daemon::containers::plan::{self, ContainerName};
+    use rrun_runtime::daemon::containers::{health, ports};
     use rrun_runtime::daemon::models::CreateBody;
     let Ok(body) = serde_json::from_slice::<CreateBody>(data) else {
         return;
@@ -254,12 +255,12 @@ pub fn api_container_create(data: &[u8]) {
         host.log_config.take(),
         Path::new("/nonexistent/rrun-fuzz/daemon.json"),
     );
-    let _ = create::check_host_config(&mut host, &config.hostname, host_facts());
-    let _ = create::container_name(config.hostname.get(..).filter(|s| !s.is_empty()));
+    let _ = plan::check_host_config(&mut host, &config.hostname, host_facts());
+    let _ = ContainerName::from_request(config.hostname.get(..).filter(|s| !s.is_empty()));
     if let Some(hc) = &config.healthcheck {
         let _ = health::validate(hc);
     }
-    create::merge_image_config(&mut config, &Default::default());
+    plan::merge_image_config(&mut config, &Default::default());
     let _ = rrun_runtime::daemon::spec::command(
         &[],
         &[],
