@@ -172,7 +172,11 @@ fifty() { # ENGINE CLI-FUNCTION
     shim=$(echo "$shims" | head -1)
     declare -g "mem_${e}_shim=$(rss_kib "$shim")" "pss_${e}_shim=$(pss_kib "$shim")" \
         "mem_${e}_shims=$(rss_sum $shims)"
-    for i in $(seq 50); do "$f" rm -f "b$i" >/dev/null; done
+    # Docker's `rm -f` kills at once; podman's waits the stop timeout
+    # first (10 s each for a `sleep` that ignores SIGTERM as pid 1).
+    local now=()
+    [ "$e" = podman ] && now=(-t 0)
+    for i in $(seq 50); do "$f" rm -f "${now[@]}" "b$i" >/dev/null; done
     t2=$(now_us)
     "$f" network rm bench-net >/dev/null
     printf '%-8s start 50: %6.2f s   remove 50: %6.2f s\n' "$e" \
@@ -243,7 +247,7 @@ dns_bench() { # ENGINE CLI-FUNCTION
         printf '%-8s %-20s %10s q/s   avg latency %8s ms\n' "$e" "${q% A}" "${qps:-?}" \
             "$(printf '%.3f' "${lat:-0}" 2>/dev/null || echo "?")"
         if [ "$q" = "target A" ]; then
-            result "DNS, a container's name: queries/s" "$e" "${qps:-0}" "q/s"
+            result "DNS, a container's name: queries/s" "$e" "$(printf '%.0f' "${qps:-0}")" "q/s"
             result "DNS, a container's name: latency" "$e" "$(printf '%.3f' "${lat:-0}")" ms
         fi
     done

@@ -329,6 +329,12 @@ bench() { # DESCRIPTION REF
         [ "$t" = docker ] && extra="(+$(mib "$(tr ' ' '\n' <<<"${delta[$t]}" | grep . | median)") MiB over idle dockerd)"
         printf '%-44s %7.2f s %8s MiB  %s%s\n' "$label" "$med" "$(mib "$r")" \
             "$(for x in ${times[$t]}; do printf '%.2f ' "$x"; done)" "$extra"
+        # For scripts/bench.sh all: the pull of each tool that unpacks.
+        case $t in rrun | docker) engine=$t ;; umoci) engine=skopeo+umoci ;; *) engine='' ;; esac
+        if [ -n "${BENCH_RESULTS:-}" ] && [ -n "$engine" ]; then
+            printf 'pull %s (%s)\t%s\t%.2f\ts\n' "${1%% *}" "${BENCH_SCRATCH:-disk}" "$engine" "$med" \
+                >>"$BENCH_RESULTS"
+        fi
     done
 }
 

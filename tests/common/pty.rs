@@ -125,7 +125,19 @@ impl PtySession {
         let deadline = Instant::now() + limit;
         loop {
             if let Ok(Some(st)) = self.child.try_wait() {
-                while self.read_some(Duration::from_millis(50)) {}
+                // What the program wrote just before it exited may reach
+                // the master a moment after the slave's hangup (the tty
+                // layer pushes it from a work queue): a hangup or an empty
+                // read is retried a few times before the transcript ends.
+                let mut quiet = 0;
+                while quiet < 5 {
+                    if self.read_some(Duration::from_millis(50)) {
+                        quiet = 0;
+                    } else {
+                        quiet += 1;
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                }
                 return st.code().unwrap_or(-1);
             }
             if Instant::now() >= deadline {
