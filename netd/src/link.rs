@@ -131,15 +131,18 @@ fn refuse_router_advertisements(ifnames: &[&str]) -> Result<(), LinkError> {
 
 /// Delete a link by name in `ns`; a missing link is not an error.
 pub fn remove_link(ns: &NetNs, name: &str) -> Result<(), LinkError> {
-    with_netlink(ns, |h| async move {
-        let Some(index) = index_of(&h, name).await? else {
-            return Ok(());
-        };
-        match h.link().del(index).execute().await {
-            Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(()),
-            r => r.map_err(ctx(format!("delete {name}"))),
-        }
-    })
+    with_netlink(ns, |h| async move { delete_named(&h, name).await })
+}
+
+/// Deletes the link `name` through `h` if it is there. Idempotent.
+async fn delete_named(h: &Handle, name: &str) -> Result<(), LinkError> {
+    let Some(index) = index_of(h, name).await? else {
+        return Ok(());
+    };
+    match h.link().del(index).execute().await {
+        Err(e) if errno(&e) == Some(libc::ENODEV) => Ok(()),
+        r => r.map_err(ctx(format!("delete {name}"))),
+    }
 }
 
 /// Remove `addr` (with its prefix) from the link `name`, if both are there.
@@ -267,12 +270,7 @@ pub fn attach(host: &NetNs, container: &NetNs, a: &Attachment) -> Result<(), Lin
         // The same container's pair from its last run, whose namespace the
         // kernel is still tearing down (a container that exited leaves its
         // pair to go with its namespace: see `Netd::release`).
-        if let Some(stale) = index_of(&h, &a.host_veth).await? {
-            match h.link().del(stale).execute().await {
-                Err(e) if errno(&e) == Some(libc::ENODEV) => {}
-                r => r.map_err(ctx(format!("delete the stale {}", a.host_veth)))?,
-            }
-        }
+        delete_named(&h, &a.host_veth).await?;
         let mut peer = LinkMessageBuilder::<LinkUnspec>::new()
             .name(a.ifname.clone())
             .setns_by_fd(container_fd);

@@ -793,19 +793,17 @@ impl Netd {
     /// write, and the lock held only to read the networks); the daemon
     /// calls it every few seconds. Returns whether anything was restored.
     pub fn check_firewall(&self) -> Result<bool, NetdError> {
+        let table = &self.cfg.instance.table;
         // The listing runs `nft` three times: not under the lock, so a
         // connect or disconnect meanwhile does not wait for it (a start
         // landing on the check took tens of milliseconds longer).
-        let (plan, table) = self.current_plan()?;
-        let bridges = plan.bridges.clone();
-        if !self.host.run(|| firewall::is_applied(&plan, &table))?? {
-            let _g = self.guard();
+        let (_, plan) = self.stored_plan(&self.guard())?;
+        if !self.host.run(|| firewall::is_applied(&plan, table))?? {
+            let g = self.guard();
             // Checked again under the lock: a change between the plan and
             // the listing is not a removal.
-            let nets = self.store.load_all()?;
-            let (fw, ports) = firewall_inputs(&nets)?;
-            let plan = firewall::plan(&fw, &ports);
-            if !self.host.run(|| firewall::is_applied(&plan, &table))?? {
+            let (nets, plan) = self.stored_plan(&g)?;
+            if !self.host.run(|| firewall::is_applied(&plan, table))?? {
                 tracing::warn!(
                     "rrun's firewall rules were removed (a firewall reload?); restoring them"
                 );
@@ -816,28 +814,27 @@ impl Netd {
         }
         if self
             .host
-            .run(|| firewall::docker_user_in_line(&table, &bridges))??
+            .run(|| firewall::docker_user_in_line(table, &plan.bridges))??
         {
             return Ok(false);
         }
-        let _g = self.guard();
-        let (plan, table) = self.current_plan_unlocked()?;
+        let g = self.guard();
+        let (_, plan) = self.stored_plan(&g)?;
         Ok(self
             .host
-            .run(move || firewall::sync_docker_user(&table, &plan.bridges))??)
+            .run(|| firewall::sync_docker_user(table, &plan.bridges))??)
     }
 
-    /// The firewall plan of the networks as stored now, and our table.
-    fn current_plan(&self) -> Result<(firewall::Plan, String), NetdError> {
-        let _g = self.guard();
-        self.current_plan_unlocked()
-    }
-
-    /// [`Self::current_plan`] for a caller that holds the lock.
-    fn current_plan_unlocked(&self) -> Result<(firewall::Plan, String), NetdError> {
+    /// The networks as stored now and their firewall plan; `_held` is the
+    /// lock, which the caller holds while it reads them.
+    fn stored_plan(
+        &self,
+        _held: &MutexGuard<'_, ()>,
+    ) -> Result<(Vec<Network>, firewall::Plan), NetdError> {
         let nets = self.store.load_all()?;
         let (fw, ports) = firewall_inputs(&nets)?;
-        Ok((firewall::plan(&fw, &ports), self.cfg.instance.table.clone()))
+        let plan = firewall::plan(&fw, &ports);
+        Ok((nets, plan))
     }
 
     /// Whether `port` can be published on `host_ip` (all addresses when
