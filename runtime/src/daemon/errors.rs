@@ -15,7 +15,7 @@
 //! 501 not implemented, 500 system.
 //!
 //! The create planner's `PlanError` (containers/plan) is mapped here too
-//! ([`plan_status`]); what its lookups refused keeps the lookup's own
+//! (`PlanError::status`); what its lookups refused keeps the lookup's own
 //! status. Not yet here: the handlers' own checks of a request's query and
 //! body (api/) build their 400s in place.
 
@@ -391,18 +391,20 @@ impl ExecError {
 /// The create planner's errors: a taken name is dockerd's 409 with its
 /// text, a `--link` to no container 404, a lookup's refusal its own
 /// status, every other refused option 400.
-pub fn plan_status(e: &CreatePlanError) -> StatusCode {
-    match e {
-        CreatePlanError::Lookup(e) => e.status,
-        CreatePlanError::NameInUse { .. } => StatusCode::CONFLICT,
-        CreatePlanError::NoSuchLink { .. } => StatusCode::NOT_FOUND,
-        _ => StatusCode::BAD_REQUEST,
+impl CreatePlanError {
+    pub fn status(&self) -> StatusCode {
+        match self {
+            CreatePlanError::Lookup(e) => e.status,
+            CreatePlanError::NameInUse { .. } => StatusCode::CONFLICT,
+            CreatePlanError::NoSuchLink { .. } => StatusCode::NOT_FOUND,
+            _ => StatusCode::BAD_REQUEST,
+        }
     }
 }
 
 impl From<CreatePlanError> for ApiError {
     fn from(e: CreatePlanError) -> ApiError {
-        let status = plan_status(&e);
+        let status = e.status();
         match e {
             CreatePlanError::Lookup(e) => e,
             // Docker's text for a taken name, as the index's refusal says it.

@@ -142,9 +142,10 @@ pub fn main(args: ShimArgs) -> i32 {
 /// would, without a process of its own (the executor is the same code;
 /// the container's init is forked from here and executed from this binary,
 /// sealed: see `linux::exe`). `stdio` are the fds the command runs with as
-/// 0, 1 and 2: the container's init inherits them from create. True if it
-/// succeeded; its error is in oci.log, where rrun-oci writes it.
-fn oci(args: &ShimArgs, command: &[&std::ffi::OsStr], stdio: [std::os::fd::BorrowedFd; 3]) -> bool {
+/// 0, 1 and 2 (the container's init inherits them from create); None is
+/// /dev/null for all three. True if it succeeded; its error is in oci.log,
+/// where rrun-oci writes it.
+fn oci(args: &ShimArgs, command: &[&std::ffi::OsStr], stdio: Option<Stdio3>) -> bool {
     let mut argv: Vec<std::ffi::OsString> = vec!["rrun-oci".into(), "--root".into()];
     argv.push(args.oci_root.clone().into());
     argv.push("--log".into());
@@ -161,6 +162,20 @@ fn oci(args: &ShimArgs, command: &[&std::ffi::OsStr], stdio: [std::os::fd::Borro
             return false;
         }
     };
+    let null;
+    let stdio = match stdio {
+        Some(stdio) => stdio,
+        None => {
+            null = match null_device() {
+                Ok(n) => n,
+                Err(e) => {
+                    eprintln!("shim {}: {e:#}", args.id);
+                    return false;
+                }
+            };
+            [null.as_fd(); 3]
+        }
+    };
     match with_stdio(stdio, || crate::oci::run(cli)) {
         Ok(code) => code == 0,
         Err(e) => {
@@ -170,8 +185,12 @@ fn oci(args: &ShimArgs, command: &[&std::ffi::OsStr], stdio: [std::os::fd::Borro
     }
 }
 
-/// Runs `f` with `stdio` as fds 0, 1 and 2, then puts the shim's own back.
-fn with_stdio<T>(stdio: [std::os::fd::BorrowedFd; 3], f: impl FnOnce() -> T) -> Result<T> {
+/// The fds a command runs with as 0, 1 and 2.
+type Stdio3<'a> = [std::os::fd::BorrowedFd<'a>; 3];
+
+/// Runs `f` with `stdio` as fds 0, 1 and 2, then puts the shim's own back
+/// (also when setting them failed half-way: fd 1 is the daemon's pipe).
+fn with_stdio<T>(stdio: Stdio3, f: impl FnOnce() -> T) -> Result<T> {
     use nix::fcntl::{fcntl, FcntlArg};
     let mut saved = Vec::with_capacity(3);
     for fd in 0..3 {
@@ -180,18 +199,19 @@ fn with_stdio<T>(stdio: [std::os::fd::BorrowedFd; 3], f: impl FnOnce() -> T) -> 
         // SAFETY: F_DUPFD_CLOEXEC returned a new fd that we now own.
         saved.push(unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(copy) });
     }
-    for (fd, from) in stdio.iter().enumerate() {
-        nix::unistd::dup2(from.as_raw_fd(), fd as i32).context("set the command's stdio")?;
-    }
-    let out = f();
+    let set = stdio
+        .iter()
+        .enumerate()
+        .try_for_each(|(fd, from)| nix::unistd::dup2(from.as_raw_fd(), fd as i32).map(drop));
+    let out = set.map(|()| f()).context("set the command's stdio");
     for (fd, from) in saved.iter().enumerate() {
         nix::unistd::dup2(from.as_raw_fd(), fd as i32).context("restore the shim's stdio")?;
     }
-    Ok(out)
+    out
 }
 
-/// /dev/null, for the stdio of the commands whose output nobody reads.
-fn null() -> Result<OwnedFd> {
+/// /dev/null, for stdio nobody reads or writes.
+fn null_device() -> Result<OwnedFd> {
     Ok(std::fs::File::options()
         .read(true)
         .write(true)
@@ -259,12 +279,12 @@ fn run(args: &ShimArgs) -> Result<()> {
         stdin.pipe = Some(in_w);
         in_r
     } else {
-        null()?
+        null_device()?
     };
     let pid_file = args.dir.join(INIT_PID_FILE);
     // The container's init inherits create's stdio: our pipes.
     let stdio = [container_stdin.as_fd(), out_w.as_fd(), err_w.as_fd()];
-    let created = create(args, &pid_file, None, stdio);
+    let created = create(args, &pid_file, None, Some(stdio));
     // Only the container holds the write ends now: EOF when it is gone.
     drop((container_stdin, out_w, err_w));
     if !created {
@@ -286,12 +306,7 @@ fn run(args: &ShimArgs) -> Result<()> {
 }
 
 /// `create --bundle <dir> --pid-file … [--console-socket …] <id>`.
-fn create(
-    args: &ShimArgs,
-    pid_file: &Path,
-    console: Option<&Path>,
-    stdio: [std::os::fd::BorrowedFd; 3],
-) -> bool {
+fn create(args: &ShimArgs, pid_file: &Path, console: Option<&Path>, stdio: Option<Stdio3>) -> bool {
     let mut command: Vec<&std::ffi::OsStr> = vec![
         "create".as_ref(),
         "--bundle".as_ref(),
@@ -327,9 +342,7 @@ fn read_init_pid(pid_file: &Path) -> Result<i32> {
 /// daemon either way; on failure the container is cleaned up. True if it
 /// started.
 fn start_created(args: &ShimArgs, pid: i32) -> Result<bool> {
-    let null = null()?;
-    let n = null.as_fd();
-    let started = oci(args, &["start".as_ref(), args.id.as_ref()], [n, n, n]);
+    let started = oci(args, &["start".as_ref(), args.id.as_ref()], None);
     if !started {
         report_failure(last_oci_error(&args.dir));
         cleanup(args);
@@ -366,9 +379,7 @@ fn run_tty(args: &ShimArgs, open_stdin: bool) -> Result<()> {
     }
     let ctl = listen(&args.dir, CTL_SOCKET)?;
     let pid_file = args.dir.join(INIT_PID_FILE);
-    let null = null()?;
-    let n = null.as_fd();
-    let created = create(args, &pid_file, Some(&console.path), [n, n, n]);
+    let created = create(args, &pid_file, Some(&console.path), None);
     if !created {
         report_failure(last_oci_error(&args.dir));
         cleanup(args);
@@ -417,14 +428,8 @@ fn finish(
 }
 
 fn cleanup(args: &ShimArgs) {
-    if let Ok(null) = null() {
-        let n = null.as_fd();
-        oci(
-            args,
-            &["delete".as_ref(), "--force".as_ref(), args.id.as_ref()],
-            [n, n, n],
-        );
-    }
+    let delete = ["delete".as_ref(), "--force".as_ref(), args.id.as_ref()];
+    oci(args, &delete, None);
     let _ = nix::mount::umount2(&args.dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
 }
 

@@ -375,20 +375,15 @@ impl Daemon {
 
     /// Whether a running container shares `id`'s network namespace.
     fn joined_by_running(&self, id: &str) -> bool {
-        let joiners: Vec<String> = self
-            .containers
-            .lock()
-            .unwrap()
+        let index = self.containers.lock().unwrap();
+        let joined = index
             .values()
             .filter(|e| e.c.state.running && e.c.id != id)
-            .filter_map(|e| match mode_of(&e.c.host_config.network_mode) {
-                Mode::Container(other) => Some(other),
-                _ => None,
-            })
-            .collect();
-        joiners
-            .iter()
-            .any(|other| self.get(other).is_ok_and(|o| o.id == id))
+            .any(|e| match mode_of(&e.c.host_config.network_mode) {
+                Mode::Container(other) => index.resolve(&other).is_ok_and(|o| o == id),
+                _ => false,
+            });
+        joined
     }
 
     pub(crate) fn restart_dns(&self, c: &Container) {
