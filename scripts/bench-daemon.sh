@@ -48,7 +48,7 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "installing ${need[*]} for the comparison" >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >&2
 fi
-cargo build --release -q -p rrun-runtime --bins
+scripts/lib/build-release.sh -q -p rrun-runtime -p rrun-shim --bins
 scripts/build-test-images.sh >/dev/null
 bin=$PWD/target/release
 images=${RRUN_TEST_IMAGES:-$PWD/.cache/images}
@@ -161,7 +161,7 @@ fifty() { # ENGINE CLI-FUNCTION
     case $e in
     rrun)
         mem_rrun_50=$(rss_kib "$rrund_pid")
-        shims=$(pgrep -f "rrund shim" || true)
+        shims=$(pgrep -f "rrun(d|-shim) shim [0-9a-f]{64} .*$work/" || true)
         ;;
     docker)
         mem_docker_50=$(rss_sum "$dockerd_pid" ${containerd_pid:-})
@@ -212,7 +212,7 @@ walk() { # ENGINE CLI-FUNCTION
         sleep 0.2
     done
     case $e in
-    rrun) mem_walk_rrun=$(rss_sum "$rrund_pid" $(pgrep -f "rrund shim")) ;;
+    rrun) mem_walk_rrun=$(rss_sum "$rrund_pid" $(pgrep -f "rrun(d|-shim) shim [0-9a-f]{64} .*$work/")) ;;
     docker) mem_walk_docker=$(rss_sum "$dockerd_pid" ${containerd_pid:-} $(pgrep -f "containerd-shim-runc-v2 -namespace rrbench$$")) ;;
     esac
     "$f" rm -f wt-app wt-probe wt-db >/dev/null

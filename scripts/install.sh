@@ -7,8 +7,8 @@ prefix=${PREFIX:-/usr/local}
 
 scripts/install-deps.sh
 export PATH="$HOME/.cargo/bin:$PATH"
-cargo build --release --locked --workspace --bins
-for b in rrun-oci rrun rrund; do
+scripts/lib/build-release.sh --locked --workspace --bins
+for b in rrun-oci rrun rrund rrun-shim; do
     if [ -x "target/release/$b" ]; then
         install -D -m 0755 "target/release/$b" "$prefix/bin/$b"
         echo "installed $prefix/bin/$b"

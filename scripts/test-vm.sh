@@ -2,7 +2,7 @@
 # rrun on a modern host: boots Debian 12 with systemd as pid 1 and the
 # unified cgroup v2 hierarchy in a virtual machine and runs the in-VM suite
 # (scripts/vm/suite.sh) there against the binaries built here
-# (target/debug/{rrun,rrund,rrun-oci}) and scripts/rrund.service.
+# (target/debug/{rrun,rrund,rrun-oci,rrun-shim}) and scripts/rrund.service.
 #
 #   scripts/test-vm.sh        exits non-zero on any failure; its last line is
 #                             cargo's "test result: … N passed; M failed;"
@@ -29,10 +29,10 @@ done
 # The binaries and the tests/oci.rs executable, as test.sh built them (a
 # no-op then); its cgroup cases run again inside.
 export PATH="$HOME/.cargo/bin:$PATH"
-timeout 1800 cargo build --locked --bins -q
+timeout 1800 cargo build --locked --workspace --bins -q
 oci_tests=$(timeout 1800 cargo test --locked --no-run --test oci 2>&1 | grep -o 'target/debug/deps/oci-[0-9a-f]*' | head -1)
 cri_tests=$(timeout 1800 cargo test --locked --no-run --test cri 2>&1 | grep -o 'target/debug/deps/cri-[0-9a-f]*' | head -1)
-for b in rrun rrund rrun-oci; do
+for b in rrun rrund rrun-oci rrun-shim; do
     [ -x "$bins/$b" ] || { echo "test-vm.sh: $bins/$b is missing (cargo build --bins first)" >&2; exit 1; }
 done
 [ -x "$oci_tests" ] || { echo "test-vm.sh: the tests/oci.rs executable was not found" >&2; exit 1; }
@@ -49,7 +49,7 @@ trap '[ -n "$qemu_pid" ] && kill "$qemu_pid" 2>/dev/null; rm -rf "$work"' EXIT
 # size), the unit, and the test images as OCI layouts.
 d=$work/data
 mkdir -p "$d/bin" "$d/images"
-for b in rrun rrund rrun-oci; do
+for b in rrun rrund rrun-oci rrun-shim; do
     objcopy --strip-debug "$bins/$b" "$d/bin/$b"
 done
 cp scripts/rrund.service "$d/"

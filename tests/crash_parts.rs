@@ -54,15 +54,6 @@ fn published_sleeper(net: &str) -> [&str; 9] {
     ]
 }
 
-fn shim_pid(d: &Daemon, id: &str) -> i32 {
-    let f = d.data_root().join("containers").join(id).join("shim.pid");
-    std::fs::read_to_string(&f)
-        .unwrap_or_else(|e| panic!("{}: {e}", f.display()))
-        .trim()
-        .parse()
-        .unwrap()
-}
-
 #[test]
 fn a_killed_init_shows_exited_137_and_rm_leaves_nothing() {
     let d = Daemon::start();
@@ -99,7 +90,7 @@ fn a_killed_shim_ends_its_container_with_137_and_rm_leaves_nothing() {
     d.ok(&["network", "create", &net]);
     let id = d.ok(&published_sleeper(&net)).trim().to_string();
     let init = inspect(&d, &id)["State"]["Pid"].as_i64().unwrap() as i32;
-    sigkill(shim_pid(&d, &id));
+    sigkill(d.shim_pid(&id));
     let s = wait_exited(&d, &id);
     assert_eq!(s["State"]["ExitCode"], 137, "{:#}", s["State"]);
     wait_for("the init to be gone", Duration::from_secs(10), || {

@@ -6,7 +6,7 @@
 # image has too little room for the walkthrough's images.
 mkdir -p /var/lib/rrun
 t "the data root's disk is mounted" mount LABEL=rrun-vm-scratch /var/lib/rrun
-install -m 0755 bin/rrun bin/rrund bin/rrun-oci /usr/local/bin/
+install -m 0755 bin/rrun bin/rrund bin/rrun-oci bin/rrun-shim /usr/local/bin/
 install -D -m 0644 rrund.service /etc/systemd/system/rrund.service
 # The images come from the registry the suite starts on 127.0.0.1:5000; the
 # upstream DNS is a loopback address where nothing listens (the VM has no

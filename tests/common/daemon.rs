@@ -20,6 +20,8 @@ pub struct Daemon {
     pub dns: DnsStub,
     /// More rrund arguments for the next [`Daemon::spawn`].
     pub extra_args: Vec<String>,
+    /// The rrund binary [`Daemon::spawn`] runs (the workspace's).
+    pub rrund: PathBuf,
 }
 
 impl Daemon {
@@ -37,7 +39,20 @@ impl Daemon {
         Self::start_inner(None, Some(net))
     }
 
+    /// A daemon run from `rrund`, e.g. a copy beside other binaries.
+    pub fn start_from(rrund: PathBuf) -> Daemon {
+        Self::start_inner_from(None, None, rrund)
+    }
+
     fn start_inner(config: Option<&serde_json::Value>, net: Option<TestNetns>) -> Daemon {
+        Self::start_inner_from(config, net, bin("rrund"))
+    }
+
+    fn start_inner_from(
+        config: Option<&serde_json::Value>,
+        net: Option<TestNetns>,
+        rrund: PathBuf,
+    ) -> Daemon {
         let dir = tempfile::Builder::new()
             .prefix("rrund-test-")
             .tempdir()
@@ -48,6 +63,7 @@ impl Daemon {
             net: net.unwrap_or_else(|| TestNetns::new("rrund")),
             dns: DnsStub::start(),
             extra_args: Vec::new(),
+            rrund,
         };
         if let Some(c) = config {
             std::fs::write(d.dir.path().join("daemon.json"), c.to_string()).unwrap();
@@ -81,7 +97,7 @@ impl Daemon {
             .append(true)
             .open(self.dir.path().join("rrund.log"))
             .unwrap();
-        let child = Command::new(bin("rrund"))
+        let child = Command::new(&self.rrund)
             .arg("-H")
             .arg(self.host())
             .arg("--data-root")
@@ -196,6 +212,20 @@ impl Daemon {
             .unwrap_or_else(|| panic!("no image id in {loaded:?}"))
             .to_string();
         self.ok(&["tag", &id, "busybox"]);
+    }
+
+    /// The pid of `id`'s shim (its `shim.pid`).
+    pub fn shim_pid(&self, id: &str) -> i32 {
+        let f = self
+            .data_root()
+            .join("containers")
+            .join(id)
+            .join("shim.pid");
+        std::fs::read_to_string(&f)
+            .unwrap_or_else(|e| panic!("{}: {e}", f.display()))
+            .trim()
+            .parse()
+            .unwrap()
     }
 
     pub fn kill9(&mut self) {

@@ -51,13 +51,15 @@ fn main() {
     }
     let argv: Vec<String> = std::env::args().collect();
     if argv.get(1).map(String::as_str) == Some(shim::SUBCOMMAND) {
-        let code = match shim::ShimArgs::parse(&argv[2..]) {
-            Some(a) => shim::main(a),
-            None => {
-                eprintln!("rrund shim: bad arguments");
-                2
-            }
-        };
+        // `… end`: executed by rrun-shim once the container has ended.
+        let code = match argv[2..].split_last() {
+            Some((last, rest)) if last == shim::END => shim::ShimArgs::parse(rest).map(shim::end),
+            _ => shim::ShimArgs::parse(&argv[2..]).map(shim::main),
+        }
+        .unwrap_or_else(|| {
+            eprintln!("rrund shim: bad arguments");
+            2
+        });
         std::process::exit(code);
     }
     if argv.get(1).map(String::as_str) == Some(shim::exec::SUBCOMMAND) {

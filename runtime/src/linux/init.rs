@@ -531,16 +531,7 @@ fn set_names(spec: &Spec) -> Result<()> {
 /// controlling terminal and stdio. Returns the master (for the runtime) and
 /// the slave's path.
 /// TIOCSWINSZ on a pty (best effort: a size is a nicety, not a failure).
-pub fn set_winsize(fd: &impl std::os::fd::AsRawFd, rows: u16, cols: u16) {
-    let ws = libc::winsize {
-        ws_row: rows,
-        ws_col: cols,
-        ws_xpixel: 0,
-        ws_ypixel: 0,
-    };
-    // SAFETY: TIOCSWINSZ reads a winsize from the pointer we pass.
-    unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) };
-}
+pub use rrun_shim::resize::set_winsize;
 
 fn open_pty() -> Result<(OwnedFd, OwnedFd)> {
     use nix::pty::{grantpt, posix_openpt, unlockpt};

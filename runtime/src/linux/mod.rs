@@ -15,12 +15,4 @@ pub mod launch;
 pub mod rootfs;
 pub mod security;
 
-/// A pidfd of `pid` (readable once it has exited); None when the process
-/// is gone or the kernel has no pidfd_open (before 5.3).
-pub fn pidfd_open(pid: i32) -> Option<std::os::fd::OwnedFd> {
-    use std::os::fd::FromRawFd;
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    // SAFETY: a non-negative return is a new fd that we own.
-    (fd >= 0).then(|| unsafe { std::os::fd::OwnedFd::from_raw_fd(fd as i32) })
-}
+pub use rrun_shim::pidfd_open;

@@ -314,7 +314,7 @@ impl Helper {
             if ctl_ready {
                 ctl_open = self.read_ctl(&mut ctl_buf, io.master.as_ref());
             }
-            if let Some(c) = super::reap(pid) {
+            if let Some(c) = super::monitor::reap(pid) {
                 code = Some(c);
                 exited_at = Some(Instant::now());
             }
@@ -337,46 +337,24 @@ impl Helper {
         ctl_open: bool,
         exit: Option<&OwnedFd>,
     ) -> (Vec<usize>, bool, bool) {
-        let mut fds: Vec<nix::poll::PollFd> = live
+        let mut set = super::monitor::PollSet::default();
+        let output_at: Vec<usize> = live
             .iter()
-            .map(|i| {
-                let (fd, _) = outputs[*i].as_ref().expect("live");
-                nix::poll::PollFd::new(fd.as_fd(), nix::poll::PollFlags::POLLIN)
-            })
+            .map(|i| set.add(outputs[*i].as_ref().expect("live").0.as_fd()))
             .collect();
         let data_at = match (&self.data, stdin_open) {
-            (Some(d), true) => {
-                fds.push(nix::poll::PollFd::new(
-                    d.as_fd(),
-                    nix::poll::PollFlags::POLLIN,
-                ));
-                Some(fds.len() - 1)
-            }
+            (Some(d), true) => Some(set.add(d.as_fd())),
             _ => None,
         };
-        let ctl_at = ctl_open.then(|| {
-            fds.push(nix::poll::PollFd::new(
-                self.ctl.as_fd(),
-                nix::poll::PollFlags::POLLIN,
-            ));
-            fds.len() - 1
-        });
+        let ctl_at = ctl_open.then(|| set.add(self.ctl.as_fd()));
         if let Some(fd) = exit {
-            fds.push(nix::poll::PollFd::new(
-                fd.as_fd(),
-                nix::poll::PollFlags::POLLIN,
-            ));
+            set.add(fd.as_fd());
         }
-        let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16));
-        let hit = |i: usize| fds[i].revents().is_some_and(|r| !r.is_empty());
+        set.wait(100);
         (
-            live.iter()
-                .enumerate()
-                .filter(|(k, _)| hit(*k))
-                .map(|(_, i)| *i)
-                .collect::<Vec<_>>(),
-            data_at.is_some_and(hit),
-            ctl_at.is_some_and(hit),
+            set.ready_of(live, &output_at),
+            data_at.is_some_and(|i| set.ready(i)),
+            ctl_at.is_some_and(|i| set.ready(i)),
         )
     }
 

@@ -26,8 +26,9 @@
 //!
 //! It must run before any async runtime or thread exists: it forks.
 
-pub mod logfile;
-pub(crate) mod oom;
+pub use rrun_shim::{logfile, monitor, oom, ExitRecord, EXIT_FILE, SUBCOMMAND};
+
+use monitor::{Stdin, Stream};
 
 use anyhow::{Context, Result};
 use clap::Parser;
@@ -35,15 +36,13 @@ use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
-
-use crate::state::logs::{self, LogLine};
+use std::time::Duration;
 
 pub mod exec;
 pub mod pty;
 
-/// The shim's hidden subcommand name.
-pub const SUBCOMMAND: &str = "shim";
+/// The shim's last argument when `rrun-shim` executes it to clean up.
+pub const END: &str = "end";
 
 /// What the shim tells the daemon once the container runs or failed to.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -55,17 +54,6 @@ pub struct StartReport {
     pub error: String,
 }
 
-/// `<dir>/exit.json`: how the container ended.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct ExitRecord {
-    pub exit_code: i32,
-    pub finished_at: String,
-    /// The kernel's OOM killer ended a process of the container.
-    #[serde(default)]
-    pub oom_killed: bool,
-}
-
-pub const EXIT_FILE: &str = "exit.json";
 pub const INIT_PID_FILE: &str = "init.pid";
 pub const SHIM_PID_FILE: &str = "shim.pid";
 pub const OCI_LOG_FILE: &str = "oci.log";
@@ -407,7 +395,8 @@ fn run_tty(args: &ShimArgs, open_stdin: bool) -> Result<()> {
     finish(args, pid, streams, stdin, Some((ctl, resize)))
 }
 
-/// Pumps until the container's init exits, then records its end.
+/// Hands the running container to `rrun-shim` (see [`monitor`]), or
+/// pumps in-process when that cannot be; then records its end and cleans up.
 fn finish(
     args: &ShimArgs,
     pid: i32,
@@ -415,347 +404,31 @@ fn finish(
     stdin: Stdin,
     ctl: Option<(std::os::unix::net::UnixListener, OwnedFd)>,
 ) -> Result<()> {
-    let oom_file = oom::watch(pid);
-    let code = pump(args, pid, streams, stdin, ctl)?;
-    let rec = ExitRecord {
-        exit_code: code,
-        finished_at: logs::now(),
-        oom_killed: oom::killed(oom_file.as_deref()),
+    let log = log_path(&args.dir, &args.id);
+    let pump = monitor::Pump {
+        streams,
+        stdin,
+        ctl,
     };
-    crate::state::atomic_write(&args.dir.join(EXIT_FILE), &serde_json::to_vec(&rec)?)?;
+    let mut end_argv = vec![std::env::args().next().unwrap_or_else(|| "rrund".into())];
+    end_argv.extend(args.to_args());
+    end_argv.push(END.into());
+    let (pump, why) = monitor::exec_monitor(&args.id, &args.dir, &log, pid, pump, end_argv);
+    eprintln!("shim {}: pumping in rrund: {why:#}", args.id);
+    monitor::record_end(&args.dir, &log, pid, pump)?;
     cleanup(args);
     Ok(())
+}
+
+/// The last stage, executed by `rrun-shim` once `exit.json` is written:
+/// the executor's delete and the rootfs unmount.
+pub fn end(args: ShimArgs) -> i32 {
+    cleanup(&args);
+    0
 }
 
 fn cleanup(args: &ShimArgs) {
     let delete = ["delete".as_ref(), "--force".as_ref(), args.id.as_ref()];
     oci(args, &delete, None);
     let _ = nix::mount::umount2(&args.dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
-}
-
-/// One output stream of the container: its pipe and the partial line read.
-struct Stream {
-    fd: Option<OwnedFd>,
-    name: &'static str,
-    partial: Vec<u8>,
-    /// A terminal: each read is logged as it comes (a prompt has no
-    /// newline, and attach follows the log).
-    chunks: bool,
-}
-
-impl Stream {
-    fn new(fd: OwnedFd, name: &'static str, chunks: bool) -> Stream {
-        Stream {
-            fd: Some(fd),
-            name,
-            partial: Vec::new(),
-            chunks,
-        }
-    }
-
-    /// Reads what is there; false at EOF.
-    fn read(&mut self, log: &mut std::fs::File) -> bool {
-        let Some(fd) = &self.fd else { return false };
-        let mut buf = [0u8; 16384];
-        match nix::unistd::read(fd.as_raw_fd(), &mut buf) {
-            Ok(0) => {
-                self.flush(log);
-                self.fd = None;
-                false
-            }
-            Ok(n) if self.chunks => {
-                self.partial.extend_from_slice(&buf[..n]);
-                // A character cut by the read waits for its other bytes.
-                let keep = incomplete_utf8_tail(&self.partial);
-                let whole = self.partial.len() - keep;
-                if whole > 0 {
-                    let chunk: Vec<u8> = self.partial.drain(..whole).collect();
-                    write_line(log, self.name, &chunk);
-                }
-                true
-            }
-            Ok(n) => {
-                self.partial.extend_from_slice(&buf[..n]);
-                while let Some(pos) = self.partial.iter().position(|b| *b == b'\n') {
-                    let line: Vec<u8> = self.partial.drain(..=pos).collect();
-                    write_line(log, self.name, &line);
-                }
-                // Docker cuts lines at 16 KiB.
-                if self.partial.len() >= 16384 {
-                    self.flush(log);
-                }
-                true
-            }
-            Err(nix::Error::EAGAIN) | Err(nix::Error::EINTR) => true,
-            Err(_) => {
-                self.flush(log);
-                self.fd = None;
-                false
-            }
-        }
-    }
-
-    fn flush(&mut self, log: &mut std::fs::File) {
-        if !self.partial.is_empty() {
-            let line = std::mem::take(&mut self.partial);
-            write_line(log, self.name, &line);
-        }
-    }
-}
-
-/// The container's stdin: the pipe's write end, the socket clients attach
-/// to, and the attached clients. Every attached client's input goes in, as
-/// Docker merges its attached clients' stdin: a new attach is never turned
-/// away because an earlier one has not been seen to close yet (a detach
-/// followed at once by a new attach left the new one's input unread).
-#[derive(Default)]
-struct Stdin {
-    /// A client's EOF closes the pipe (StdinOnce, never for a pty master:
-    /// a terminal is closed by what is typed at it).
-    close_on_eof: bool,
-    pipe: Option<OwnedFd>,
-    listener: Option<std::os::unix::net::UnixListener>,
-    clients: Vec<std::os::unix::net::UnixStream>,
-}
-
-impl Stdin {
-    fn accept(&mut self) {
-        if let Some(l) = &self.listener {
-            if let Ok((c, _)) = l.accept() {
-                let _ = c.set_nonblocking(true);
-                if self.pipe.is_some() {
-                    self.clients.push(c);
-                }
-            }
-        }
-    }
-
-    /// Moves what the clients at `ready` (indexes into `clients`) sent
-    /// into the container; a client's EOF closes stdin (StdinOnce).
-    fn forward(&mut self, ready: &[usize]) {
-        use std::io::Read;
-        let mut gone = Vec::new();
-        for &i in ready {
-            let Some(c) = self.clients.get_mut(i) else {
-                continue;
-            };
-            let mut buf = [0u8; 32768];
-            match c.read(&mut buf) {
-                Ok(0) => {
-                    gone.push(i);
-                    if self.close_on_eof {
-                        self.pipe = None;
-                    }
-                }
-                Ok(n) => {
-                    let ok = self.pipe.as_ref().is_some_and(|p| {
-                        let mut f = std::fs::File::from(p.try_clone().expect("dup stdin pipe"));
-                        f.write_all(&buf[..n]).is_ok()
-                    });
-                    if !ok {
-                        // The container closed its stdin.
-                        self.pipe = None;
-                    }
-                }
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(_) => {
-                    gone.push(i);
-                    if self.close_on_eof {
-                        self.pipe = None;
-                    }
-                }
-            }
-        }
-        if self.pipe.is_none() {
-            self.clients.clear();
-            return;
-        }
-        gone.sort_unstable();
-        for i in gone.into_iter().rev() {
-            self.clients.remove(i);
-        }
-    }
-}
-
-/// How many bytes at the end of `b` are the start of a UTF-8 character
-/// whose other bytes have not come yet (0 to 3).
-pub fn incomplete_utf8_tail(b: &[u8]) -> usize {
-    match std::str::from_utf8(b) {
-        Err(e) if e.error_len().is_none() => b.len() - e.valid_up_to(),
-        _ => 0,
-    }
-}
-
-fn write_line(log: &mut std::fs::File, stream: &str, bytes: &[u8]) {
-    let l = LogLine {
-        log: String::from_utf8_lossy(bytes).into_owned(),
-        stream: stream.into(),
-        time: logs::now(),
-    };
-    if let Ok(mut s) = serde_json::to_vec(&l) {
-        s.push(b'\n');
-        logfile::before_write(log, s.len());
-        logfile::append_line(log, &s);
-    }
-}
-
-/// Copies the container's output into the log until its init exits and
-/// its pipes close; returns Docker's exit code (128+signal if killed).
-fn pump(
-    args: &ShimArgs,
-    init: i32,
-    mut streams: Vec<Stream>,
-    mut stdin: Stdin,
-    ctl: Option<(std::os::unix::net::UnixListener, OwnedFd)>,
-) -> Result<i32> {
-    let mut log = std::fs::File::options()
-        .create(true)
-        .append(true)
-        .open(log_path(&args.dir, &args.id))
-        .context("open the container log")?;
-    let mut code: Option<i32> = None;
-    let mut exited_at: Option<Instant> = None;
-    // Readable once the init has exited: its end wakes the poll at once,
-    // even when its pipes reach EOF before it can be reaped.
-    let exit = crate::linux::pidfd_open(init);
-    loop {
-        let open: Vec<usize> = (0..streams.len())
-            .filter(|i| streams[*i].fd.is_some())
-            .collect();
-        if open.is_empty() && code.is_some() {
-            break;
-        }
-        // Every process of the container dies with its init (its own pid
-        // namespace), closing the pipes; give stragglers a moment anyway.
-        if let Some(t) = exited_at {
-            if t.elapsed() > Duration::from_secs(2) {
-                for s in &mut streams {
-                    s.flush(&mut log);
-                }
-                break;
-            }
-        }
-        let waiting = exit.as_ref().filter(|_| code.is_none());
-        let (ready, accept, clients, resize) =
-            poll_streams(&streams, &open, &stdin, ctl.as_ref(), waiting);
-        if let (true, Some((l, master))) = (resize, &ctl) {
-            pty::serve_resize(l, master);
-        }
-        for i in ready {
-            streams[i].read(&mut log);
-        }
-        // The clients first: an earlier client's EOF is seen before a new
-        // client is counted.
-        stdin.forward(&clients);
-        if accept {
-            stdin.accept();
-        }
-        // Reap every child (we are a subreaper); note the init's status.
-        if let Some(c) = reap(init) {
-            code = Some(c);
-            exited_at = Some(Instant::now());
-        }
-        if code.is_none() && !crate::state::pid_alive(init) {
-            // Not our child after all (should not happen): it is gone.
-            code = Some(255);
-            exited_at = Some(Instant::now());
-        }
-    }
-    Ok(code.unwrap_or(255))
-}
-
-/// Waits up to 100 ms for the open output streams, the init's exit, the
-/// attach listener and clients, and the resize socket; returns the ready
-/// streams and clients (by index), and whether the listener and the resize
-/// socket are ready.
-fn poll_streams(
-    streams: &[Stream],
-    open: &[usize],
-    stdin: &Stdin,
-    ctl: Option<&(std::os::unix::net::UnixListener, OwnedFd)>,
-    exit: Option<&OwnedFd>,
-) -> (Vec<usize>, bool, Vec<usize>, bool) {
-    let mut fds: Vec<nix::poll::PollFd> = open
-        .iter()
-        .map(|i| {
-            nix::poll::PollFd::new(
-                streams[*i].fd.as_ref().expect("open").as_fd(),
-                nix::poll::PollFlags::POLLIN,
-            )
-        })
-        .collect();
-    let listen_at = stdin.listener.as_ref().map(|l| {
-        fds.push(nix::poll::PollFd::new(
-            l.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        ));
-        fds.len() - 1
-    });
-    let clients_at = fds.len();
-    for c in &stdin.clients {
-        fds.push(nix::poll::PollFd::new(
-            c.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        ));
-    }
-    let ctl_at = ctl.map(|(l, _)| {
-        fds.push(nix::poll::PollFd::new(
-            l.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        ));
-        fds.len() - 1
-    });
-    if let Some(fd) = exit {
-        fds.push(nix::poll::PollFd::new(
-            fd.as_fd(),
-            nix::poll::PollFlags::POLLIN,
-        ));
-    }
-    // The timeout bounds how late an exit is noticed without a pidfd.
-    let _ = nix::poll::poll(&mut fds, nix::poll::PollTimeout::from(100u16));
-    let hit = |i: usize| fds[i].revents().is_some_and(|r| !r.is_empty());
-    (
-        open.iter()
-            .enumerate()
-            .filter(|(k, _)| hit(*k))
-            .map(|(_, i)| *i)
-            .collect(),
-        listen_at.is_some_and(hit),
-        (0..stdin.clients.len())
-            .filter(|k| hit(clients_at + k))
-            .collect(),
-        ctl_at.is_some_and(hit),
-    )
-}
-
-/// Reaps every exited child without blocking (the shim is a subreaper);
-/// `pid`'s Docker exit code (128+signal when killed) if it was among them.
-pub(crate) fn reap(pid: i32) -> Option<i32> {
-    use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
-    let mut code = None;
-    loop {
-        match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(p, c)) if p.as_raw() == pid => code = Some(c),
-            Ok(WaitStatus::Signaled(p, sig, _)) if p.as_raw() == pid => {
-                code = Some(128 + sig as i32)
-            }
-            Ok(WaitStatus::StillAlive) | Err(_) => return code,
-            Ok(_) => {}
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_cut_character_is_held_back() {
-        let e = "é".as_bytes();
-        assert_eq!(incomplete_utf8_tail(b"abc"), 0);
-        assert_eq!(incomplete_utf8_tail(&[b'a', e[0]]), 1);
-        assert_eq!(incomplete_utf8_tail(&[b'a', e[0], e[1]]), 0);
-        // Invalid bytes are not held (they would never complete).
-        assert_eq!(incomplete_utf8_tail(&[0xff, b'a']), 0);
-    }
 }

@@ -12,12 +12,11 @@
 //! | `exit.json`, `shim.pid`, `init.pid` | shim ([`crate::shim`]) | daemon |
 
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-pub mod logs;
+pub use rrun_shim::logs;
 
 /// The daemon's record of a container.
 pub const CONTAINER_FILE: &str = "container.json";
@@ -56,27 +55,7 @@ impl ShimConfig {
     }
 }
 
-/// Writes `data` to `path` so a crash leaves the old or the new file: a
-/// temporary file, fsync, rename, fsync of the directory.
-pub fn atomic_write(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("f")
-    ));
-    {
-        let mut f = std::fs::File::create(&tmp)?;
-        f.write_all(data)?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()
-}
-
-/// True while `pid` exists (a zombie counts).
-pub fn pid_alive(pid: i32) -> bool {
-    pid > 0 && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()
-}
+pub use rrun_shim::{atomic_write, pid_alive};
 
 #[cfg(test)]
 mod tests {

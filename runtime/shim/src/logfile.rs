@@ -16,7 +16,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::OnceLock;
 
 /// The shim's log rotation settings (one container per shim).
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Rotation {
     pub path: PathBuf,
     /// Bytes; 0 means no rotation.
@@ -58,6 +58,16 @@ pub fn configure(log_opts: &BTreeMap<String, String>, log: &Path) {
     if let Ok(r) = rotation(log, log_opts) {
         let _ = ROTATION.set(r);
     }
+}
+
+/// The rotation this process configured, to hand on to `rrun-shim`.
+pub fn current() -> Option<Rotation> {
+    ROTATION.get().cloned()
+}
+
+/// Sets the rotation handed on by the shim (once; later calls are ignored).
+pub fn set(r: Rotation) {
+    let _ = ROTATION.set(r);
 }
 
 /// Rotates before `len` more bytes would take the log past `max-size`.

@@ -1,0 +1,139 @@
+//! A running container's shim is `rrun-shim` (issue 18): rrund's shim
+//! creates and starts the container with the executor in-process, then
+//! replaces itself with the small binary, which logs the output, serves
+//! exec and stdin, and records the exit; rrund runs again in the same
+//! process at the end to delete the container from the executor. Without
+//! `rrun-shim` beside rrund the shim does all of it itself.
+
+mod common;
+
+use common::daemon::{inspect, Daemon};
+use common::{bin, leftovers, wait_for};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+/// The file name of what `pid` runs, and its argv.
+fn exe_and_args(pid: i32) -> (String, Vec<String>) {
+    let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
+    let name = exe
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let args = cmdline
+        .split(|b| *b == 0)
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    (name, args)
+}
+
+/// Whether `path` is a mount point now.
+fn mounted(path: &Path) -> bool {
+    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+    let p = path.to_string_lossy();
+    mounts.lines().any(|l| l.split(' ').nth(4) == Some(&*p))
+}
+
+/// A container that writes a line to each stream, then waits for a file
+/// that `exec` makes and exits 7.
+const WAITER: [&str; 6] = [
+    "run",
+    "-d",
+    "busybox",
+    "sh",
+    "-c",
+    "echo out; echo err >&2; while [ ! -f /tmp/go ]; do sleep 0.05; done; exit 7",
+];
+
+/// Runs WAITER, lets it end through `exec`, and checks what a user sees:
+/// both lines in the log, exit code 7, and the executor's state, the
+/// rootfs mount and the shim gone once it shows exited. Returns the shim's
+/// program name while the container ran. With `restart`, rrund is killed
+/// and started again while the container runs.
+fn run_and_end(d: &mut Daemon, restart: bool) -> String {
+    d.load_busybox();
+    let id = d.ok(&WAITER).trim().to_string();
+    wait_for("both lines in the log", Duration::from_secs(10), || {
+        let out = d.rrun(&["logs", &id]);
+        (common::text(&out.stdout).contains("out") && common::text(&out.stderr).contains("err"))
+            .then_some(())
+    });
+    let shim = d.shim_pid(&id);
+    let (name, args) = exe_and_args(shim);
+    assert_eq!(args.get(1).map(String::as_str), Some("shim"), "{args:?}");
+    assert_eq!(args.get(2), Some(&id), "{args:?}");
+    if restart {
+        d.kill9();
+        d.spawn();
+        assert_eq!(inspect(d, &id)["State"]["Status"], "running");
+    }
+    d.ok(&["exec", &id, "touch", "/tmp/go"]);
+    let s = wait_for("the container to exit", Duration::from_secs(20), || {
+        let s = inspect(d, &id);
+        (s["State"]["Status"] == "exited").then_some(s)
+    });
+    assert_eq!(s["State"]["ExitCode"], 7, "{:#}", s["State"]);
+    wait_for("the shim to be gone", Duration::from_secs(10), || {
+        (!Path::new(&format!("/proc/{shim}")).exists()).then_some(())
+    });
+    let dir = d.data_root().join("containers").join(&id);
+    assert!(!mounted(&dir.join("rootfs")), "the rootfs is still mounted");
+    assert!(
+        !d.exec_root().join(&id).exists(),
+        "the executor still knows the container"
+    );
+    d.ok(&["rm", &id]);
+    let left = leftovers::settled(|| leftovers::of_container(d, &id));
+    assert!(left.is_empty(), "left after rm: {left:#?}");
+    name
+}
+
+#[test]
+fn a_running_container_is_watched_by_rrun_shim() {
+    let mut d = Daemon::start();
+    assert_eq!(run_and_end(&mut d, false), "rrun-shim");
+}
+
+#[test]
+fn rrun_shim_outlives_a_killed_daemon() {
+    let mut d = Daemon::start();
+    assert_eq!(run_and_end(&mut d, true), "rrun-shim");
+}
+
+#[test]
+fn rrun_shim_holds_nothing_of_rrund() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let id = d
+        .ok(&["run", "-d", "-t", "busybox", "sleep", "300"])
+        .trim()
+        .to_string();
+    let shim = d.shim_pid(&id);
+    let maps = std::fs::read_to_string(format!("/proc/{shim}/maps")).unwrap();
+    let rrund = bin("rrund");
+    assert!(
+        !maps.contains(&*rrund.to_string_lossy()),
+        "rrund is still mapped in the shim:\n{maps}"
+    );
+    assert_eq!(exe_and_args(shim).0, "rrun-shim");
+    d.ok(&["rm", "-f", &id]);
+}
+
+/// rrund and rrun-oci linked into a directory of their own, without
+/// rrun-shim.
+fn binaries_without_rrun_shim(dir: &Path) -> PathBuf {
+    for b in ["rrund", "rrun-oci"] {
+        let to = dir.join(b);
+        if std::fs::hard_link(bin(b), &to).is_err() {
+            std::fs::copy(bin(b), &to).unwrap();
+        }
+    }
+    dir.join("rrund")
+}
+
+#[test]
+fn without_rrun_shim_the_shim_does_it_all_itself() {
+    let bins = tempfile::tempdir().unwrap();
+    let mut d = Daemon::start_from(binaries_without_rrun_shim(bins.path()));
+    assert_eq!(run_and_end(&mut d, false), "rrund");
+}
