@@ -153,7 +153,7 @@ impl RegistryClient {
         let url = format!("{}/v2/", ep.base);
         let get = |auth: Option<Auth>| {
             let mut req = self
-                .client(ep)
+                .client(ep)?
                 .get(&url)
                 .timeout(Duration::from_secs(if ep.insecure_tls { 10 } else { 30 }));
             req = match auth {

@@ -262,9 +262,10 @@ pub(crate) enum Auth {
 
 /// A registry client; cheap to share between threads.
 pub struct RegistryClient {
-    http: Client,
+    /// Built on first use ([`RegistryClient::client`]).
+    http: Mutex<Option<Client>>,
     /// The same, skipping certificate checks, for insecure registries only.
-    http_insecure: Client,
+    http_insecure: Mutex<Option<Client>>,
     opts: RegistryOptions,
     /// (endpoint base, token scope) → what to send.
     auth: Mutex<HashMap<(String, String), Auth>>,
@@ -325,39 +326,44 @@ const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, applicat
 
 impl RegistryClient {
     pub fn new(opts: RegistryOptions) -> Result<RegistryClient, RegistryError> {
-        let build = |insecure: bool| {
-            Client::builder()
-                .user_agent(concat!("rrun/", env!("CARGO_PKG_VERSION")))
-                .connect_timeout(Duration::from_secs(30))
-                // The blocking client's default 30 s total timeout would cut
-                // off big layers; each request sets its own instead.
-                .timeout(None::<Duration>)
-                // Blob GETs redirect to storage; reqwest drops Authorization
-                // on a redirect to another host.
-                .redirect(reqwest::redirect::Policy::limited(10))
-                .danger_accept_invalid_certs(insecure)
-                .build()
-                .map_err(|source| RegistryError::Http {
-                    url: "client".into(),
-                    source,
-                })
-        };
-        let http = build(false)?;
-        let http_insecure = build(true)?;
         Ok(RegistryClient {
-            http,
-            http_insecure,
+            http: Mutex::new(None),
+            http_insecure: Mutex::new(None),
             opts,
             auth: Mutex::new(HashMap::new()),
         })
     }
 
-    pub(crate) fn client(&self, ep: &Endpoint) -> &Client {
-        if ep.insecure_tls {
+    /// The HTTP client for `ep`, built on its first use: building one loads
+    /// the system's root certificates and starts reqwest's runtime thread,
+    /// which a daemon that does not pull need not hold.
+    pub(crate) fn client(&self, ep: &Endpoint) -> Result<Client, RegistryError> {
+        let slot = if ep.insecure_tls {
             &self.http_insecure
         } else {
             &self.http
+        };
+        let mut slot = slot.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(c) = slot.as_ref() {
+            return Ok(c.clone());
         }
+        let c = Client::builder()
+            .user_agent(concat!("rrun/", env!("CARGO_PKG_VERSION")))
+            .connect_timeout(Duration::from_secs(30))
+            // The blocking client's default 30 s total timeout would cut
+            // off big layers; each request sets its own instead.
+            .timeout(None::<Duration>)
+            // Blob GETs redirect to storage; reqwest drops Authorization
+            // on a redirect to another host.
+            .redirect(reqwest::redirect::Policy::limited(10))
+            .danger_accept_invalid_certs(ep.insecure_tls)
+            .build()
+            .map_err(|source| RegistryError::Http {
+                url: "client".into(),
+                source,
+            })?;
+        *slot = Some(c.clone());
+        Ok(c)
     }
 
     pub fn options(&self) -> &RegistryOptions {
@@ -370,7 +376,7 @@ impl RegistryClient {
     pub fn ping(&self, ep: &Endpoint) -> Result<(), RegistryError> {
         let url = format!("{}/v2/", ep.base);
         let resp = self
-            .client(ep)
+            .client(ep)?
             .get(&url)
             // The HTTPS try of an insecure registry may meet a plain HTTP
             // server that never answers a ClientHello: give up soon.
@@ -488,7 +494,7 @@ impl RegistryClient {
         let scope = access.scope(repo);
         let key = (ep.base.clone(), scope.clone());
         for attempt in 0..2 {
-            let mut req = make(self.client(ep))?;
+            let mut req = make(&self.client(ep)?)?;
             if let Some(auth) = self.auth.lock().expect("auth lock").get(&key).cloned() {
                 req = match auth {
                     Auth::Basic(c) => req.basic_auth(c.username, Some(c.password)),
@@ -602,6 +608,7 @@ impl RegistryClient {
         // An insecure registry's token service gets the same leniency.
         let mut req = self
             .client(ep)
+            .map_err(|e| terr(e.to_string()))?
             .get(url.clone())
             .timeout(Duration::from_secs(60));
         if let Some(c) = cred {

@@ -73,6 +73,7 @@ fn main() {
         std::process::exit(code);
     }
     let cli = Cli::parse();
+    limit_malloc_arenas();
     let code = match options(cli) {
         Ok(opts) => {
             init_logging(&opts.log_level);
@@ -90,6 +91,16 @@ fn main() {
         }
     };
     std::process::exit(code);
+}
+
+/// At most two malloc arenas, before any thread exists. glibc gives each
+/// thread that allocates an arena of its own (up to 8 per core); tokio's
+/// workers and blocking threads each kept a partly used one, which made up
+/// most of what the daemon's memory grew by over its first containers.
+/// rrund's allocations are small and not contended enough to need more.
+fn limit_malloc_arenas() {
+    // SAFETY: mallopt with an integer parameter, in a single thread.
+    unsafe { libc::mallopt(libc::M_ARENA_MAX, 2) };
 }
 
 fn options(cli: Cli) -> anyhow::Result<Options> {

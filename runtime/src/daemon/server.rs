@@ -83,10 +83,49 @@ fn bind(path: &Path) -> Result<tokio::net::UnixListener> {
         tokio::net::UnixListener::bind(path).with_context(|| format!("bind {}", path.display()))?;
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
         .with_context(|| format!("chmod {}", path.display()))?;
-    if let Ok(Some(g)) = nix::unistd::Group::from_name("rrun") {
-        let _ = nix::unistd::chown(path, None, Some(g.gid));
+    if let Some(gid) = group_id("rrun") {
+        let _ = nix::unistd::chown(path, None, Some(nix::unistd::Gid::from_raw(gid)));
     }
     Ok(l)
+}
+
+/// The id of the group `name`: from /etc/group, else from `getent group`
+/// (as dockerd looks up its socket's group). Not through the C library's
+/// NSS in this process: that loads its modules into the daemon for good.
+fn group_id(name: &str) -> Option<u32> {
+    let in_line = |line: &str| gid_in(line, name);
+    let file = std::fs::read_to_string("/etc/group").unwrap_or_default();
+    if let Some(gid) = file.lines().find_map(in_line) {
+        return Some(gid);
+    }
+    let out = std::process::Command::new("getent")
+        .args(["group", name])
+        .stderr(std::process::Stdio::null())
+        .output()
+        .ok()?;
+    String::from_utf8_lossy(&out.stdout).lines().find_map(in_line)
+}
+
+/// The gid on an /etc/group line (`name:x:gid:members`) if it is `name`'s.
+fn gid_in(line: &str, name: &str) -> Option<u32> {
+    let mut f = line.split(':');
+    if f.next() != Some(name) {
+        return None;
+    }
+    f.nth(1)?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::gid_in;
+
+    #[test]
+    fn a_group_line_gives_its_gid_by_name_only() {
+        assert_eq!(gid_in("rrun:x:997:alice,bob", "rrun"), Some(997));
+        assert_eq!(gid_in("rrunners:x:998:", "rrun"), None);
+        assert_eq!(gid_in("rrun:x:", "rrun"), None);
+        assert_eq!(gid_in("docker:x:999:", "rrun"), None);
+    }
 }
 
 /// sd_notify(READY=1) when started by systemd with Type=notify.
