@@ -40,11 +40,7 @@ pub const EXIT_FILE: &str = "exit.json";
 /// Writes `data` to `path` through a temporary file and a rename, synced:
 /// a reader sees the old content or the new, never a part.
 pub fn atomic_write(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
-        ".{}.tmp",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("f")
-    ));
+    let (dir, tmp) = temp_beside(path);
     {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(data)?;
@@ -52,6 +48,26 @@ pub fn atomic_write(path: &Path, data: &[u8]) -> std::io::Result<()> {
     }
     std::fs::rename(&tmp, path)?;
     std::fs::File::open(dir)?.sync_all()
+}
+
+/// Replaces `path` with `data` through a temporary file and a rename, not
+/// synced: a reader sees the old content or the new, but a crash of the
+/// host may lose both. For files made again at every start (a container's
+/// config.json, hosts, resolv.conf), where a sync cost a millisecond each.
+pub fn replace_unsynced(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let (_, tmp) = temp_beside(path);
+    std::fs::write(&tmp, data)?;
+    std::fs::rename(&tmp, path)
+}
+
+/// `path`'s directory, and the temporary file beside it that replaces it.
+fn temp_beside(path: &Path) -> (&Path, std::path::PathBuf) {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = dir.join(format!(
+        ".{}.tmp",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("f")
+    ));
+    (dir, tmp)
 }
 
 /// True if a process `pid` exists.

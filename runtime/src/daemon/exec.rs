@@ -127,6 +127,9 @@ pub fn failed_start_code(msg: &str) -> i32 {
 impl Daemon {
     /// `POST /containers/{id}/exec`.
     pub fn exec_create(&self, name: &str, config: ExecConfig) -> Result<String, ExecError> {
+        // The process joins the container's cgroups at start: see
+        // linux::attach_warm.
+        crate::linux::attach_warm::warm();
         let c = self.container(name)?;
         if !c.state.running {
             return Err(not_running(&c.id));

@@ -103,7 +103,9 @@ fn group_id(name: &str) -> Option<u32> {
         .stderr(std::process::Stdio::null())
         .output()
         .ok()?;
-    String::from_utf8_lossy(&out.stdout).lines().find_map(in_line)
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .find_map(in_line)
 }
 
 /// The gid on an /etc/group line (`name:x:gid:members`) if it is `name`'s.
@@ -115,18 +117,6 @@ fn gid_in(line: &str, name: &str) -> Option<u32> {
     f.nth(1)?.trim().parse().ok()
 }
 
-#[cfg(test)]
-mod group_tests {
-    use super::gid_in;
-
-    #[test]
-    fn a_group_line_gives_its_gid_by_name_only() {
-        assert_eq!(gid_in("rrun:x:997:alice,bob", "rrun"), Some(997));
-        assert_eq!(gid_in("rrunners:x:998:", "rrun"), None);
-        assert_eq!(gid_in("rrun:x:", "rrun"), None);
-        assert_eq!(gid_in("docker:x:999:", "rrun"), None);
-    }
-}
 
 /// sd_notify(READY=1) when started by systemd with Type=notify.
 fn notify_ready() {
@@ -162,4 +152,17 @@ async fn shutdown() {
         _ = int.recv() => {}
     }
     tracing::info!("shutting down; containers keep running");
+}
+
+#[cfg(test)]
+mod group_tests {
+    use super::gid_in;
+
+    #[test]
+    fn a_group_line_gives_its_gid_by_name_only() {
+        assert_eq!(gid_in("rrun:x:997:alice,bob", "rrun"), Some(997));
+        assert_eq!(gid_in("rrunners:x:998:", "rrun"), None);
+        assert_eq!(gid_in("rrun:x:", "rrun"), None);
+        assert_eq!(gid_in("docker:x:999:", "rrun"), None);
+    }
 }

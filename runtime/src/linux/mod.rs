@@ -6,6 +6,7 @@
 //! protocol of [`channel`]. The init applies the mount plan ([`rootfs`]),
 //! then the process's security settings ([`security`]) and becomes the
 //! user program. [`cgroups`] and [`hooks`] are used by both sides.
+pub mod attach_warm;
 pub mod cgroups;
 pub mod channel;
 pub mod exe;

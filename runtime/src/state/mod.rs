@@ -43,7 +43,8 @@ pub struct ShimConfig {
 impl ShimConfig {
     pub fn save(&self, dir: &Path) -> std::io::Result<()> {
         let data = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        atomic_write(&dir.join(SHIM_CONFIG_FILE), &data)
+        // Written again before each start: nothing to keep over a crash.
+        replace_unsynced(&dir.join(SHIM_CONFIG_FILE), &data)
     }
 
     /// The container's shim configuration; the defaults when it has none.
@@ -55,7 +56,7 @@ impl ShimConfig {
     }
 }
 
-pub use rrun_shim::{atomic_write, pid_alive};
+pub use rrun_shim::{atomic_write, pid_alive, replace_unsynced};
 
 #[cfg(test)]
 mod tests {

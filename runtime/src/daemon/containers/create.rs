@@ -14,6 +14,8 @@ impl Daemon {
     /// `POST /containers/create`: the new container's id and the warnings
     /// (options the host cannot apply, dropped as dockerd drops them).
     pub fn create(&self, name: Option<&str>, body: CreateBody) -> ApiResult<(String, Vec<String>)> {
+        // A start usually follows: see linux::attach_warm.
+        crate::linux::attach_warm::warm();
         let (mut c, warnings) = self.plan_create(name, body)?.into_record();
         let id = c.id.clone();
         // The name is checked and taken in one critical section; a create

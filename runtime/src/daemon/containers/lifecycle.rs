@@ -80,6 +80,7 @@ impl Daemon {
             reap(shim_pid);
             let d2 = d.clone();
             let _ = tokio::task::spawn_blocking(move || d2.on_exit(&id)).await;
+            trim_when_quiet().await;
         });
     }
 
@@ -255,4 +256,19 @@ pub(crate) fn reap(pid: i32) {
         nix::unistd::Pid::from_raw(pid),
         Some(nix::sys::wait::WaitPidFlag::WNOHANG),
     );
+}
+
+/// Hands the heap that a container's start and end freed back to the
+/// kernel, once no other container has ended for a second: glibc keeps
+/// freed memory in its arenas, and an idle daemon held half a MiB more
+/// after twenty `run --rm` than after none.
+async fn trim_when_quiet() {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static LAST: AtomicU64 = AtomicU64::new(0);
+    let mine = LAST.fetch_add(1, Ordering::Relaxed) + 1;
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    if LAST.load(Ordering::Relaxed) == mine {
+        // SAFETY: malloc_trim takes a size and only returns free pages.
+        unsafe { libc::malloc_trim(0) };
+    }
 }

@@ -147,6 +147,9 @@ impl Daemon {
         if c.state.running {
             return Ok(false);
         }
+        // The init's cgroup move comes in a few ms: its wait for the
+        // kernel runs now, beside the rootfs and the network.
+        crate::linux::attach_warm::warm();
         // Not while a copy has the stopped container's root mounted.
         let _copy = super::archive::RootfsLock::take(&c.id);
         let plan = self.plan_start(&c)?;
@@ -262,6 +265,7 @@ impl Daemon {
         undo: &mut Undo,
     ) -> Result<(i32, i32, Vec<netd::store::PortBinding>), ContainerError> {
         let dir = &plan.dir;
+        let mut took = StepTimes::new();
         let (upper, work, rootfs) = (dir.join("upper"), dir.join("work"), plan.rootfs());
         for d in [&upper, &work, &rootfs] {
             std::fs::create_dir_all(d).map_err(ContainerError::internal)?;
@@ -270,6 +274,7 @@ impl Daemon {
         rrun_image::rootfs::mount_rootfs(&self.images, &plan.image, &upper, &work, &rootfs)
             .map_err(ContainerError::internal)?;
         undo.did(Step::Rootfs)?;
+        took.mark("rootfs");
         if c.host_config.run.ipc_mode == "shareable" {
             let size = match c.host_config.run.shm_size {
                 0 => crate::daemon::runopts::DEFAULT_SHM_SIZE,
@@ -281,14 +286,19 @@ impl Daemon {
             undo.did(Step::Shm)?;
         }
         self.attach_volumes(c, plan, undo)?;
+        took.mark("volumes");
         let (files, ports) = self.setup_network(c)?;
         undo.did(Step::Network)?;
+        took.mark("network");
+        // These files are made again at every start: replaced atomically
+        // (a reader never sees half of one), not synced.
         for (f, text) in [
             ("hostname", format!("{}\n", files.hostname)),
             ("hosts", files.hosts + &plan.link_hosts),
             ("resolv.conf", files.resolv),
         ] {
-            store::atomic_write(&dir.join(f), text.as_bytes()).map_err(ContainerError::internal)?;
+            crate::state::replace_unsynced(&dir.join(f), text.as_bytes())
+                .map_err(ContainerError::internal)?;
         }
         let shim_config = ShimConfig {
             open_stdin: c.config.open_stdin,
@@ -298,10 +308,14 @@ impl Daemon {
         };
         shim_config.save(dir).map_err(ContainerError::internal)?;
         let spec = serde_json::to_vec_pretty(&plan.spec).map_err(ContainerError::internal)?;
-        store::atomic_write(&dir.join("config.json"), &spec).map_err(ContainerError::internal)?;
+        crate::state::replace_unsynced(&dir.join("config.json"), &spec)
+            .map_err(ContainerError::internal)?;
         undo.did(Step::Files)?;
+        took.mark("files");
         let (shim_pid, report) = self.spawn_shim(c, dir)?;
         undo.did(Step::Shim(shim_pid))?;
+        took.mark("shim");
+        tracing::debug!(container = %c.id, steps = %took, "start");
         if !report.ok {
             return Err(ContainerError::Refused(report.error));
         }
@@ -423,5 +437,36 @@ impl Daemon {
                 )))
             }
         }
+    }
+}
+
+/// How long each step of a start took, for the daemon's debug log.
+struct StepTimes {
+    last: std::time::Instant,
+    steps: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl StepTimes {
+    fn new() -> StepTimes {
+        StepTimes {
+            last: std::time::Instant::now(),
+            steps: Vec::new(),
+        }
+    }
+
+    fn mark(&mut self, step: &'static str) {
+        let now = std::time::Instant::now();
+        self.steps.push((step, now - self.last));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for StepTimes {
+    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+        for (i, (step, d)) in self.steps.iter().enumerate() {
+            let sep = if i == 0 { "" } else { " " };
+            write!(f, "{sep}{step}={:.1}ms", d.as_secs_f64() * 1000.0)?;
+        }
+        Ok(())
     }
 }
