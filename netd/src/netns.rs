@@ -1,4 +1,4 @@
-//! Network namespaces entered on a dedicated thread.
+//! Network namespaces made and entered on a dedicated thread.
 //!
 //! `setns` changes only the calling thread. Doing it on a tokio worker would
 //! leave that worker (and every task later scheduled on it) in the wrong
@@ -12,6 +12,38 @@ use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 
 use nix::sched::{setns, CloneFlags};
+
+/// Makes a new, empty network namespace kept alive by a bind mount at
+/// `path` (a container's, before it is wired). Made on a thread of its own
+/// that ends right after, so no other thread of the caller ever runs in it.
+pub fn create(path: &Path) -> io::Result<()> {
+    use nix::mount::{mount, MsFlags};
+    use nix::sched::unshare;
+    if let Some(dir) = path.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    File::create(path)?;
+    let p = path.to_path_buf();
+    std::thread::spawn(move || -> io::Result<()> {
+        unshare(CloneFlags::CLONE_NEWNET)?;
+        mount(
+            Some("/proc/thread-self/ns/net"),
+            &p,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )?;
+        Ok(())
+    })
+    .join()
+    .map_err(|_| io::Error::other("netns thread panicked"))?
+}
+
+/// Unmounts and removes a namespace file made by [`create`]. Idempotent.
+pub fn remove(path: &Path) {
+    let _ = nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH);
+    let _ = std::fs::remove_file(path);
+}
 
 /// An open network namespace (`/run/netns/<name>`, `/proc/<pid>/ns/net`).
 #[derive(Debug)]

@@ -62,38 +62,6 @@ pub fn netns_dir(exec_root: &Path) -> PathBuf {
     exec_root.parent().unwrap_or(exec_root).join("netns")
 }
 
-/// A new, empty network namespace kept alive by a bind mount at `path`.
-/// Made on a thread of its own that ends right after, so no other thread
-/// of the daemon ever runs in it.
-fn create_netns(path: &Path) -> std::io::Result<()> {
-    use nix::mount::{mount, MsFlags};
-    use nix::sched::{unshare, CloneFlags};
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    std::fs::File::create(path)?;
-    let p = path.to_path_buf();
-    std::thread::spawn(move || -> std::io::Result<()> {
-        unshare(CloneFlags::CLONE_NEWNET)?;
-        mount(
-            Some("/proc/thread-self/ns/net"),
-            &p,
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )?;
-        Ok(())
-    })
-    .join()
-    .map_err(|_| std::io::Error::other("netns thread panicked"))?
-}
-
-/// Unmounts and removes a namespace file. Idempotent.
-pub fn remove_netns(path: &Path) {
-    let _ = nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH);
-    let _ = std::fs::remove_file(path);
-}
-
 /// `name[:alias]`, or inspect's `/name:/self/alias`: (target name,
 /// alias); the alias is the name when not given.
 pub(crate) fn parse_link(l: &str) -> (&str, &str) {
@@ -195,8 +163,8 @@ impl Daemon {
             Mode::None | Mode::Bridge => {}
         }
         let path = self.netns_path(&c.id);
-        remove_netns(&path);
-        create_netns(&path)
+        netd::netns::remove(&path);
+        netd::netns::create(&path)
             .map_err(|e| ContainerError::Internal(format!("network namespace: {e}")))?;
         match self.wire(c, &path, &extra) {
             Ok(r) => Ok(r),
@@ -358,7 +326,7 @@ impl Daemon {
             drop(server);
         }
         let joined = self.joined_by_running(id);
-        remove_netns(&self.netns_path(id));
+        netd::netns::remove(&self.netns_path(id));
         if let Ok(nets) = self.netd.networks() {
             for n in nets.iter().filter(|n| n.containers.contains_key(id)) {
                 let done = if joined {
