@@ -117,7 +117,6 @@ fn gid_in(line: &str, name: &str) -> Option<u32> {
     f.nth(1)?.trim().parse().ok()
 }
 
-
 /// sd_notify(READY=1) when started by systemd with Type=notify.
 fn notify_ready() {
     let Some(addr) = std::env::var_os("NOTIFY_SOCKET") else {

@@ -53,6 +53,9 @@ pub struct InitConfig {
     pub rootfs: PathBuf,
     /// The container's spec; for exec, its process is the exec'd one.
     pub spec: Spec,
+    /// The spec's seccomp profile as the program to load, made by the
+    /// runtime before the fork (`linux::seccomp_bpf`).
+    pub seccomp: Option<super::seccomp_bpf::SeccompProgram>,
     pub namespaces: Vec<Namespace>,
     pub mode: Mode,
     /// fds 3 .. 3 + preserve_fds are the caller's, passed to the program.
@@ -320,7 +323,7 @@ fn create(
     // is done now, so `create` reports it.
     let program = security::lookup(process)?;
     let program = security::Program::new(process, &program)?;
-    let seccomp = security::Seccomp::compile(&cfg.spec)?;
+    let seccomp = security::Seccomp::of(cfg)?;
     security::drop_privileges(process, &seccomp)?;
     ch.send(&FromInit::Ready)?;
 
@@ -464,7 +467,7 @@ fn exec(ch: &mut Channel, cfg: &InitConfig) -> Result<std::convert::Infallible> 
     }
     let program = security::lookup(process)?;
     let program = security::Program::new(process, &program)?;
-    let seccomp = security::Seccomp::compile(&cfg.spec)?;
+    let seccomp = security::Seccomp::of(cfg)?;
     security::drop_privileges(process, &seccomp)?;
     ch.send(&FromInit::Ready)?;
     let keep = security::Keep {

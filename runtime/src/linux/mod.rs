@@ -14,6 +14,7 @@ pub mod hooks;
 pub mod init;
 pub mod launch;
 pub mod rootfs;
+pub mod seccomp_bpf;
 pub mod security;
 
 pub use rrun_shim::pidfd_open;

@@ -7,7 +7,7 @@ use crate::spec::capabilities::{self, CapSets};
 use anyhow::{anyhow, bail, Context, Result};
 use caps::CapSet;
 use nix::unistd::{setgroups, setresgid, setresuid, Gid, Uid};
-use oci_spec::runtime::{Process, Spec};
+use oci_spec::runtime::Process;
 use std::ffi::CString;
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -71,21 +71,26 @@ pub fn set_rlimits(process: &Process) -> Result<()> {
     Ok(())
 }
 
-/// The container's seccomp filter, compiled before the container is
-/// reported ready (so a bad profile fails `create`), loaded later.
-pub struct Seccomp(Option<libseccomp::ScmpFilterContext>);
+/// The container's seccomp filter, made by the runtime before the fork (so
+/// a bad profile fails `create`), loaded by the init later.
+pub struct Seccomp(Option<super::seccomp_bpf::SeccompProgram>);
 
 impl Seccomp {
-    pub fn compile(spec: &Spec) -> Result<Seccomp> {
-        let s = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
-        Ok(Seccomp(s.map(crate::spec::seccomp::compile).transpose()?))
+    /// The init's filter. A profile without its program is refused, never
+    /// run unfiltered.
+    pub fn of(cfg: &super::init::InitConfig) -> Result<Seccomp> {
+        let profile = cfg.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+        if profile.is_some() && cfg.seccomp.is_none() {
+            anyhow::bail!("the spec has a seccomp profile but the runtime sent no filter");
+        }
+        Ok(Seccomp(cfg.seccomp.clone()))
     }
 
     /// Loads the filter. Every system call after this one must be allowed
     /// by the profile, so callers make as few as they can.
     fn load(&self) -> Result<()> {
-        if let Some(ctx) = &self.0 {
-            ctx.load().context("load the seccomp filter")?;
+        if let Some(p) = &self.0 {
+            p.load()?;
         }
         Ok(())
     }
