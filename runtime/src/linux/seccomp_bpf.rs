@@ -41,7 +41,20 @@ pub struct SeccompProgram {
     flags: libc::c_ulong,
 }
 
+/// Where the programs are kept under the runtime's state root: a name no
+/// container id can have (ids never start with '.').
+const CACHE_DIR: &str = ".seccomp";
+
 impl SeccompProgram {
+    /// The program of `spec`'s seccomp profile, kept under the runtime's
+    /// state root `root`; None without a profile.
+    pub fn for_spec(root: &Path, spec: &oci_spec::runtime::Spec) -> Result<Option<SeccompProgram>> {
+        let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
+            return Ok(None);
+        };
+        Self::for_profile(profile, &root.join(CACHE_DIR)).map(Some)
+    }
+
     /// The program of `profile`, from `cache` (a directory) when it was made
     /// before; made, checked and kept there otherwise. A cache that cannot
     /// be written costs only the time.

@@ -3,6 +3,7 @@
 use super::state::{self, Saved, FIFO};
 use super::supervise::{self, Signals};
 use super::{info, live, Cli, Command, CreateArgs, ExecArgs};
+use crate::linux::seccomp_bpf::SeccompProgram;
 use crate::linux::{cgroups, hooks, init, launch};
 use crate::spec::state::{check, Operation, Status};
 use crate::spec::validate;
@@ -284,7 +285,7 @@ fn start_init(
         id: a.id.clone(),
         bundle: c.bundle.clone(),
         rootfs: c.rootfs.clone(),
-        seccomp: seccomp_program(root, &c.spec)?,
+        seccomp: SeccompProgram::for_spec(root, &c.spec)?,
         spec: c.spec.clone(),
         namespaces: namespaces(&c.spec),
         mode: init::Mode::Create {
@@ -665,23 +666,6 @@ impl launch::Driver for ExecDriver {
     }
 }
 
-/// Where the seccomp programs are kept under the state root: a name no
-/// container id can have (ids never start with '.').
-const SECCOMP_CACHE: &str = ".seccomp";
-
-/// The container's seccomp filter as a program, made once per profile
-/// under the state root (see `linux::seccomp_bpf`); None without a profile.
-fn seccomp_program(
-    root: &Path,
-    spec: &oci_spec::runtime::Spec,
-) -> Result<Option<crate::linux::seccomp_bpf::SeccompProgram>> {
-    let Some(profile) = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) else {
-        return Ok(None);
-    };
-    crate::linux::seccomp_bpf::SeccompProgram::for_profile(profile, &root.join(SECCOMP_CACHE))
-        .map(Some)
-}
-
 fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
     check_preserved_fds(a.preserve_fds)?;
     let c = Saved::load(root, &a.id)?;
@@ -721,7 +705,7 @@ fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
         id: c.id.clone(),
         bundle: c.bundle.clone(),
         rootfs: c.rootfs.clone(),
-        seccomp: seccomp_program(root, &spec)?,
+        seccomp: SeccompProgram::for_spec(root, &spec)?,
         spec,
         namespaces: joins,
         mode: init::Mode::Exec,
