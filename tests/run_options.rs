@@ -182,13 +182,7 @@ fn seccomp_default_unconfined_custom_and_no_new_privileges() {
     assert_eq!(rc, 0, "{err}");
 
     // A profile file in Docker's format, sent by the CLI.
-    let profile = d.dir.path().join("no-mkdir.json");
-    std::fs::write(
-        &profile,
-        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}"#,
-    )
-    .unwrap();
-    let opt = format!("seccomp={}", profile.display());
+    let opt = d.no_mkdir_seccomp_opt();
     let (rc, _, err) = sh(&d, &["--security-opt", &opt], "mkdir /tmp/x");
     assert_ne!(rc, 0);
     assert!(err.contains("Operation not permitted"), "{err}");

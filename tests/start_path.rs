@@ -54,13 +54,7 @@ fn a_seccomp_profile_is_compiled_once_and_a_damaged_program_is_made_again() {
     );
 
     // Another profile, another program.
-    let profile = d.dir.path().join("no-mkdir.json");
-    std::fs::write(
-        &profile,
-        r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}"#,
-    )
-    .unwrap();
-    let opt = format!("seccomp={}", profile.display());
+    let opt = d.no_mkdir_seccomp_opt();
     let (rc, err) = sh(&d, &["--security-opt", &opt], "mkdir /tmp/x");
     assert_ne!(rc, 0);
     assert!(err.contains("Operation not permitted"), "{err}");

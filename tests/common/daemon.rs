@@ -214,6 +214,18 @@ impl Daemon {
         self.ok(&["tag", &id, "busybox"]);
     }
 
+    /// `--security-opt seccomp=<file>` of a profile in Docker's format that
+    /// allows everything but mkdir (EPERM), written in the daemon's dir.
+    pub fn no_mkdir_seccomp_opt(&self) -> String {
+        let profile = self.dir.path().join("no-mkdir.json");
+        std::fs::write(
+            &profile,
+            r#"{"defaultAction":"SCMP_ACT_ALLOW","syscalls":[{"names":["mkdir","mkdirat"],"action":"SCMP_ACT_ERRNO","errnoRet":1}]}"#,
+        )
+        .unwrap();
+        format!("seccomp={}", profile.display())
+    }
+
     /// The pid of `id`'s shim (its `shim.pid`).
     pub fn shim_pid(&self, id: &str) -> i32 {
         let f = self
