@@ -70,6 +70,16 @@ fn temp_beside(path: &Path) -> (&Path, std::path::PathBuf) {
     (dir, tmp)
 }
 
+/// The lines of a `/proc/<pid>/cgroup`: (controllers, path) each; the
+/// unified hierarchy's controllers are "".
+pub fn proc_cgroup_lines(text: &str) -> impl Iterator<Item = (&str, &str)> {
+    text.lines().filter_map(|l| {
+        let mut f = l.splitn(3, ':');
+        f.next()?;
+        Some((f.next()?, f.next()?))
+    })
+}
+
 /// True if a process `pid` exists.
 pub fn pid_alive(pid: i32) -> bool {
     pid > 0 && nix::sys::signal::kill(nix::unistd::Pid::from_raw(pid), None).is_ok()

@@ -56,7 +56,7 @@ pub struct Pump {
     pub ctl: Option<(std::os::unix::net::UnixListener, OwnedFd)>,
 }
 
-/// Replaces the shim with `rrun-shim` (next to `rrund_exe`), handing it
+/// Replaces the shim with `rrun-shim` (next to rrund's binary), handing it
 /// the pump's fds; returns the pump and why when it could not, so the
 /// caller pumps in-process. `id` and `end_argv` are the shim's own argv
 /// (`<exe> shim <id> …`), to which the end adds `end`.

@@ -10,9 +10,7 @@ use std::path::{Path, PathBuf};
 /// its `/proc/<pid>/cgroup`. `unified` when `root` is a cgroup v2 mount.
 pub fn events_file(root: &Path, proc_cgroup: &str, unified: bool) -> Option<PathBuf> {
     let mut v2 = None;
-    for line in proc_cgroup.lines() {
-        let mut f = line.splitn(3, ':');
-        let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
+    for (ctrls, path) in crate::proc_cgroup_lines(proc_cgroup) {
         let rel = path.trim_start_matches('/');
         if ctrls.split(',').any(|c| c == "memory") {
             return Some(root.join("memory").join(rel).join("memory.oom_control"));

@@ -234,12 +234,8 @@ impl Cgroups {
 
 /// `/proc/<pid>/cgroup` lines → (controllers, path); v2 has no controllers.
 pub fn parse_proc_cgroup(text: &str) -> Vec<(String, String)> {
-    text.lines()
-        .filter_map(|l| {
-            let mut p = l.splitn(3, ':');
-            let _id = p.next()?;
-            Some((p.next()?.to_string(), p.next()?.to_string()))
-        })
+    rrun_shim::proc_cgroup_lines(text)
+        .map(|(c, p)| (c.to_string(), p.to_string()))
         .collect()
 }
 

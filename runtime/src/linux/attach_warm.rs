@@ -82,29 +82,26 @@ fn own_procs_file() -> Option<std::path::PathBuf> {
 
 fn procs_file(proc_cgroup: &str, root: &std::path::Path) -> Option<std::path::PathBuf> {
     let mut unified = None;
-    for line in proc_cgroup.lines() {
-        let mut f = line.splitn(3, ':');
-        let (_, ctrls, path) = (f.next()?, f.next()?, f.next()?);
+    for (ctrls, path) in rrun_shim::proc_cgroup_lines(proc_cgroup) {
         let rel = path.trim_start_matches('/');
         match ctrls
             .split(',')
             .find(|c| !c.is_empty() && !c.starts_with("name="))
         {
             Some(c) => return Some(root.join(c).join(rel).join("cgroup.procs")),
-            None if ctrls.is_empty() => {
-                unified = Some(root.join(rel).join("cgroup.procs"));
-            }
+            None if ctrls.is_empty() => unified = Some(rel),
             None => {}
         }
     }
     // A v2 host mounts the unified tree at the root; a hybrid one beside.
-    unified.map(|p| {
-        let under = root.join("unified");
-        if under.exists() {
-            under.join(p.strip_prefix(root).unwrap_or(&p))
+    unified.map(|rel| {
+        let hybrid = root.join("unified");
+        let base = if hybrid.exists() {
+            hybrid
         } else {
-            p
-        }
+            root.to_path_buf()
+        };
+        base.join(rel).join("cgroup.procs")
     })
 }
 

@@ -195,15 +195,12 @@ fn io_weight(w: u16) -> u64 {
 fn own_v1_cgroup(pid: Pid, controller: &str) -> Result<String> {
     let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup"))
         .with_context(|| format!("read /proc/{pid}/cgroup"))?;
-    text.lines()
-        .find_map(|l| {
-            let mut f = l.splitn(3, ':');
-            let (_, ctl, path) = (f.next()?, f.next()?, f.next()?);
-            ctl.split(',')
-                .any(|c| c == controller)
-                .then(|| path.trim_start_matches('/').to_string())
-        })
-        .with_context(|| format!("process {pid} is in no {controller} cgroup"))
+    let path = rrun_shim::proc_cgroup_lines(&text).find_map(|(ctl, path)| {
+        ctl.split(',')
+            .any(|c| c == controller)
+            .then(|| path.trim_start_matches('/').to_string())
+    });
+    path.with_context(|| format!("process {pid} is in no {controller} cgroup"))
 }
 
 /// The cgroup v2 directory `pid` is in.
