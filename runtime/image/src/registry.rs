@@ -325,13 +325,14 @@ pub(crate) fn parse_challenge(h: &str) -> Option<Challenge> {
 const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.index.v1+json, application/vnd.docker.distribution.manifest.list.v2+json, application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
 
 impl RegistryClient {
-    pub fn new(opts: RegistryOptions) -> Result<RegistryClient, RegistryError> {
-        Ok(RegistryClient {
+    /// A client with `opts`; its HTTP clients are made on first use.
+    pub fn new(opts: RegistryOptions) -> RegistryClient {
+        RegistryClient {
             http: Mutex::new(None),
             http_insecure: Mutex::new(None),
             opts,
             auth: Mutex::new(HashMap::new()),
-        })
+        }
     }
 
     /// The HTTP client for `ep`, built on its first use: building one loads

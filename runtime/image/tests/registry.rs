@@ -618,7 +618,7 @@ fn decompression_bomb_is_cut_off() {
 
     let state = tempfile::tempdir().unwrap();
     let store = rrun_image::Store::open(state.path()).unwrap();
-    let client = RegistryClient::new(RegistryOptions::default()).unwrap();
+    let client = RegistryClient::new(RegistryOptions::default());
     let r = rrun_image::Reference::parse(&format!("{}/test/bomb:latest", reg.host())).unwrap();
     let opts = PullOptions {
         max_layer_uncompressed: 8 << 20,
@@ -671,7 +671,7 @@ fn library_pull_progress_config_and_overlay_rootfs() {
 
     let state = tempfile::tempdir().unwrap();
     let store = rrun_image::Store::open(state.path()).unwrap();
-    let client = RegistryClient::new(RegistryOptions::default()).unwrap();
+    let client = RegistryClient::new(RegistryOptions::default());
     let r = rrun_image::Reference::parse(&format!("{}/test/layers:latest", reg.host())).unwrap();
     let events = Arc::new(Mutex::new(Vec::new()));
     let ev = events.clone();
@@ -849,7 +849,7 @@ fn cancelled_pull_keeps_nothing() {
 
     let state = tempfile::tempdir().unwrap();
     let store = rrun_image::Store::open(state.path()).unwrap();
-    let client = RegistryClient::new(RegistryOptions::default()).unwrap();
+    let client = RegistryClient::new(RegistryOptions::default());
     let r = rrun_image::Reference::parse(&format!(
         "127.0.0.1:{}/test/cancel:latest",
         proxy.server.port
@@ -913,7 +913,7 @@ fn deep_image_overlay_rootfs() {
 
     let state = tempfile::tempdir().unwrap();
     let store = rrun_image::Store::open(state.path()).unwrap();
-    let client = RegistryClient::new(RegistryOptions::default()).unwrap();
+    let client = RegistryClient::new(RegistryOptions::default());
     let r = rrun_image::Reference::parse(&format!("{}/test/deep:latest", reg.host())).unwrap();
     pull(&store, &client, &r, &PullOptions::default()).unwrap();
     let image = rrun_image::images::find_image(&store, &r.to_string()).unwrap();

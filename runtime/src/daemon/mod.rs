@@ -159,8 +159,7 @@ impl Daemon {
             reg.load_daemon_json(&opts.config_file)
                 .with_context(|| format!("read {}", opts.config_file.display()))?;
         }
-        let registry =
-            rrun_image::registry::RegistryClient::new(reg).context("set up the registry client")?;
+        let registry = rrun_image::registry::RegistryClient::new(reg);
         let ncfg = config::netd_config(&opts)?;
         let netd = netd::Netd::open(ncfg).context("open the network store")?;
         netd.ensure_predefined_networks()

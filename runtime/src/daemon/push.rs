@@ -84,11 +84,10 @@ impl Daemon {
         &self,
         domain: &str,
         cred: Option<Credential>,
-    ) -> Result<Option<RegistryClient>, RegistryError> {
-        let Some(cred) = cred else { return Ok(None) };
+    ) -> Option<RegistryClient> {
         let mut opts = self.registry.options().clone();
-        opts.auths.insert(domain.to_string(), cred);
-        RegistryClient::new(opts).map(Some)
+        opts.auths.insert(domain.to_string(), cred?);
+        Some(RegistryClient::new(opts))
     }
 
     /// `POST /auth`: the credentials checked against the registry's `/v2/`.
@@ -183,9 +182,7 @@ impl Daemon {
             first.domain(),
             first.path()
         )));
-        let own = self
-            .registry_for(first.domain(), cred)
-            .map_err(|e| e.to_string())?;
+        let own = self.registry_for(first.domain(), cred);
         let client = own.as_ref().unwrap_or(&self.registry);
         let s = send.clone();
         let progress: PushProgressFn = Arc::new(move |p| {

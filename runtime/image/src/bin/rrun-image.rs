@@ -316,7 +316,7 @@ fn cmd_pull(
     quiet: bool,
 ) -> Result<()> {
     let r = Reference::parse(reference)?;
-    let client = RegistryClient::new(registry_options(cli)?)?;
+    let client = RegistryClient::new(registry_options(cli)?);
     let out = Arc::new(Mutex::new(std::io::stdout()));
     let progress = (!quiet).then(|| pull_progress(out.clone()));
     let opts = PullOptions {
@@ -355,7 +355,7 @@ fn pull_progress(out: Arc<Mutex<std::io::Stdout>>) -> rrun_image::pull::Progress
 
 fn cmd_push(cli: &Cli, store: &Store, reference: &str, opts: &PushOptions) -> Result<()> {
     let r = Reference::parse(reference)?;
-    let client = RegistryClient::new(registry_options(cli)?)?;
+    let client = RegistryClient::new(registry_options(cli)?);
     let pushed =
         push(store, &client, &r, opts).with_context(|| format!("pushing {}", r.familiar()))?;
     println!("Digest: {}", pushed.manifest);
@@ -416,7 +416,7 @@ fn login(
         username: username.to_string(),
         password,
     };
-    let client = RegistryClient::new(registry_options(cli)?)?;
+    let client = RegistryClient::new(registry_options(cli)?);
     client
         .login(&host, &cred)
         .with_context(|| format!("logging in to {host}"))?;

@@ -35,9 +35,7 @@ impl Daemon {
         reference: &rrun_image::Reference,
         cred: Option<rrun_image::credentials::Credential>,
     ) -> Result<DistributionInspect, ImageError> {
-        let own = self
-            .registry_for(reference.domain(), cred)
-            .map_err(|e| ImageError::InvalidOption(e.to_string()))?;
+        let own = self.registry_for(reference.domain(), cred);
         let client = own.as_ref().unwrap_or(&self.registry);
         let data = rrun_image::distribution::inspect(client, reference).map_err(|e| match e {
             rrun_image::pull::PullError::Registry(RegistryError::NotFound { .. }) => {
