@@ -71,6 +71,23 @@ impl LogWatch {
     }
 }
 
+/// Closing an inotify descriptor waits for an SRCU grace period in the
+/// kernel (`fsnotify_destroy_group`): 10–20 ms here. Dropped on a worker
+/// thread, that stalled the runtime, and the end of an attach stream with
+/// it, by as much; the descriptor is closed on a blocking thread instead.
+impl Drop for LogWatch {
+    fn drop(&mut self) {
+        let Some(fd) = self.0.take() else { return };
+        let inotify = fd.into_inner();
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) => {
+                h.spawn_blocking(move || drop(inotify));
+            }
+            Err(_) => drop(inotify),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
