@@ -267,3 +267,50 @@ fn a_mount_of_the_wrong_type_says_so() {
     }
     d.ok(&["volume", "rm", &vol]);
 }
+
+/// `rm -f`, `kill` and `stop` of several containers send their requests at
+/// once, as Docker's CLI does, yet print in the order given: each name that
+/// went, an error line for each that did not, and exit 1 if any failed.
+#[test]
+fn several_names_at_once_answer_in_their_order() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let names: Vec<String> = (0..6).map(|i| format!("many{i}")).collect();
+    for n in &names {
+        d.ok(&["run", "-d", "--name", n, "busybox", "sleep", "1000"]);
+    }
+    let out = d.rrun(&["kill", "many0", "many1", "nosuch"]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(text(&out.stdout), "many0\nmany1\n");
+    assert!(
+        text(&out.stderr).contains("No such container: nosuch"),
+        "{}",
+        text(&out.stderr)
+    );
+    assert_eq!(d.ok(&["wait", "many0"]).trim(), "137");
+    // A sleeping pid 1 ignores SIGTERM: both are killed after the timeout.
+    assert_eq!(
+        d.ok(&["stop", "-t", "1", "many3", "many2"]),
+        "many3\nmany2\n"
+    );
+    for n in ["many2", "many3"] {
+        assert_eq!(
+            d.ok(&["inspect", "-f", "{{.State.ExitCode}}", n]).trim(),
+            "137"
+        );
+    }
+    let mut args = vec!["rm", "-f", "many5", "gone", "many4"];
+    args.extend(names[..4].iter().map(String::as_str));
+    let out = d.rrun(&args);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out.stderr));
+    assert_eq!(
+        text(&out.stdout),
+        "many5\nmany4\nmany0\nmany1\nmany2\nmany3\n"
+    );
+    let err = text(&out.stderr);
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.contains("No such container: gone"), "{err}");
+    let left = d.ok(&["ps", "-aq"]);
+    assert!(left.trim().is_empty(), "left: {left}");
+    assert!(common::host_mounts_containing(d.data_root().to_str().unwrap()).is_empty());
+}

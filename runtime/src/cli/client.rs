@@ -24,6 +24,10 @@ use crate::apimodel::ErrorBody;
 /// The API version the client asks for.
 pub const API_PREFIX: &str = "/v1.43";
 
+/// At most this many requests of [`Client::call_all`] in flight: docker/cli's
+/// `parallelOperation` limit.
+pub const IN_FLIGHT: usize = 50;
+
 /// A daemon's error answer.
 #[derive(Debug)]
 pub struct ApiError {
@@ -232,20 +236,39 @@ impl Client {
         self.request("GET", path, None)?.json()
     }
 
+    /// One request without a body, its answer read whole; an error
+    /// answer becomes an [`ApiError`].
+    async fn call(&self, method: &str, path: &str) -> Result<Response> {
+        let resp = self.send(method, path, None, false, &[]).await?;
+        let status = resp.status().as_u16();
+        let text = read_all(resp.into_body()).await;
+        let r = text_response(status, text);
+        if status >= 400 {
+            return Err(api_error(status, r));
+        }
+        Ok(r)
+    }
+
     /// Several `GET`s at once (one connection each); the answers in order.
     pub fn get_all<T: DeserializeOwned>(&self, paths: &[String]) -> Vec<Result<T>> {
-        self.rt.block_on(futures::future::join_all(paths.iter().map(
-            |p| async move {
-                let resp = self.send("GET", p, None, false, &[]).await?;
-                let status = resp.status().as_u16();
-                let text = read_all(resp.into_body()).await;
-                let r = text_response(status, text);
-                if status >= 400 {
-                    return Err(api_error(status, r));
-                }
-                r.json()
-            },
-        )))
+        self.rt.block_on(futures::future::join_all(
+            paths
+                .iter()
+                .map(|p| async move { self.call("GET", p).await?.json() }),
+        ))
+    }
+
+    /// The same bodiless request to several paths at once, at most
+    /// [`IN_FLIGHT`] of them (Docker's CLI stops, kills and removes
+    /// containers in parallel); the outcomes in the paths' order.
+    pub fn call_all(&self, method: &str, paths: &[String]) -> Vec<Result<()>> {
+        use futures::StreamExt;
+        self.rt.block_on(
+            futures::stream::iter(paths)
+                .map(|p| async move { self.call(method, p).await.map(drop) })
+                .buffered(IN_FLIGHT)
+                .collect(),
+        )
     }
 
     /// `POST path` without a body.

@@ -15,7 +15,7 @@ use crate::apimodel::Filters;
 
 use super::client::{self, enc, url, Client};
 use super::format::{confirm, human_size, print_deleted, print_inspected, table};
-use super::{each, images, Exit};
+use super::{each, each_at_once, images, Exit};
 
 /// `start`'s flags.
 #[derive(Debug, Args)]
@@ -135,37 +135,45 @@ pub fn start_each(c: &Client, names: &[String]) -> Result<i32> {
     each(names, |n| start(c, n))
 }
 
-/// `stop` or `restart` (`what`), with `-t`.
+/// `stop` (all at once, as Docker's CLI) or `restart` (one after the
+/// other, as Docker's CLI) (`what`), with `-t`.
 pub fn stop(c: &Client, what: &str, time: Option<i64>, names: &[String]) -> Result<i32> {
-    each(names, |n| {
-        c.post(&url(
+    let path = |n: &str| {
+        url(
             &format!("/containers/{}/{what}", enc(n)),
             &StopQuery { t: time },
-        )?)?;
-        Ok(())
-    })
+        )
+    };
+    if what == "restart" {
+        return each(names, |n| {
+            c.post(&path(n)?)?;
+            Ok(())
+        });
+    }
+    each_at_once(c, "POST", names, path)
 }
 
-/// `pause` or `unpause` (`what`) of each container.
+/// `pause` or `unpause` (`what`) of each container, all at once.
 pub fn pause(c: &Client, what: &str, names: &[String]) -> Result<i32> {
-    each(names, |n| {
-        c.post(&format!("/containers/{}/{what}", enc(n)))?;
-        Ok(())
+    each_at_once(c, "POST", names, |n| {
+        Ok(format!("/containers/{}/{what}", enc(n)))
     })
 }
 
+/// `kill` of each container, all at once.
 pub fn kill(c: &Client, signal: &str, names: &[String]) -> Result<i32> {
-    each(names, |n| {
+    each_at_once(c, "POST", names, |n| {
         let q = KillQuery {
             signal: signal.to_string(),
         };
-        c.post(&url(&format!("/containers/{}/kill", enc(n)), &q)?)?;
-        Ok(())
+        url(&format!("/containers/{}/kill", enc(n)), &q)
     })
 }
 
+/// `rm` of each container, all at once (50 `rm -f` took 50 kills and
+/// exits one after the other).
 pub fn rm(c: &Client, a: &RmArgs) -> Result<i32> {
-    each(&a.containers, |n| {
+    each_at_once(c, "DELETE", &a.containers, |n| {
         // A link is `parent/alias`: two path segments, as Docker's CLI
         // sends it.
         let n = n.trim_matches('/');
@@ -178,12 +186,7 @@ pub fn rm(c: &Client, a: &RmArgs) -> Result<i32> {
             v: a.volumes,
             link: a.link,
         };
-        c.request(
-            "DELETE",
-            &url(&format!("/containers/{}", path.join("/")), &q)?,
-            None,
-        )?;
-        Ok(())
+        url(&format!("/containers/{}", path.join("/")), &q)
     })
 }
 

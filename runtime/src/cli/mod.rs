@@ -282,6 +282,40 @@ pub fn each(names: &[String], mut f: impl FnMut(&str) -> Result<()>) -> Result<i
     Ok(if failed { 1 } else { 0 })
 }
 
+/// Sends `method` to each name's path at once (see
+/// [`Client::call_all`]), then prints each name that succeeded, and each
+/// error, in the names' order, as Docker does; the exit code is 1 if any
+/// failed.
+pub fn each_at_once(
+    c: &Client,
+    method: &str,
+    names: &[String],
+    path: impl Fn(&str) -> Result<String>,
+) -> Result<i32> {
+    let paths: Vec<Result<String>> = names.iter().map(|n| path(n)).collect();
+    let todo: Vec<String> = paths
+        .iter()
+        .filter_map(|p| p.as_ref().ok().cloned())
+        .collect();
+    let mut answers = c.call_all(method, &todo).into_iter();
+    let mut failed = false;
+    for (n, p) in names.iter().zip(paths) {
+        let outcome = p.and_then(|_| {
+            answers
+                .next()
+                .unwrap_or_else(|| Err(anyhow::anyhow!("{n}: no answer from the daemon")))
+        });
+        match outcome {
+            Ok(()) => println!("{n}"),
+            Err(e) => {
+                eprintln!("{e:#}");
+                failed = true;
+            }
+        }
+    }
+    Ok(if failed { 1 } else { 0 })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
