@@ -869,3 +869,84 @@ fn a_network_name_may_hold_a_space() {
         text(&bad.stderr)
     );
 }
+
+/// `run --rm` reports the exit once the shim has recorded it, and the
+/// removal is what a client sees at once: the name taken again, the named
+/// volume and the network removable straight after (asked over the API
+/// the moment the wait answers, inside the removal's rest); the rest
+/// (mounts, endpoint, directory) follows off the client's path and leaves
+/// nothing behind.
+#[test]
+fn rm_flag_frees_the_name_the_volume_and_the_network_at_once() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let sock = d.socket();
+    for round in 0..3 {
+        let net = format!("rmnet{round}");
+        let vol = format!("rmvol{round}");
+        d.ok(&["network", "create", &net]);
+        for i in 0..2 {
+            let out = d.rrun(&[
+                "run",
+                "--rm",
+                "--name",
+                "again",
+                "--network",
+                &net,
+                "-v",
+                &format!("{vol}:/data"),
+                "busybox",
+                "sh",
+                "-c",
+                &format!("echo {i} > /data/n; exit {}", 3 + i),
+            ]);
+            assert_eq!(code(&out), 3 + i, "{}", text(&out.stderr));
+        }
+        d.ok(&[
+            "create",
+            "--rm",
+            "--name",
+            "quick",
+            "--network",
+            &net,
+            "-v",
+            &format!("{vol}:/data"),
+            "busybox",
+            "true",
+        ]);
+        let s2 = sock.clone();
+        let waiter = std::thread::spawn(move || {
+            http(&s2, "POST", "/containers/quick/wait?condition=removed")
+        });
+        wait_for("the wait to be registered", Duration::from_secs(10), || {
+            let (_, body) = http(&sock, "GET", "/containers/quick/json")?;
+            (!body.is_empty()).then_some(())
+        });
+        std::thread::sleep(Duration::from_millis(50));
+        assert_eq!(
+            http(&sock, "POST", "/containers/quick/start").map(|r| r.0),
+            Some(204)
+        );
+        let (status, body) = waiter.join().unwrap().expect("the wait answers");
+        assert_eq!(status, 200, "{body}");
+        assert!(body.contains("\"StatusCode\":0"), "{body}");
+        let gone = http(&sock, "DELETE", &format!("/networks/{net}"));
+        assert_eq!(gone.as_ref().map(|r| r.0), Some(204), "{gone:?}");
+        let gone = http(&sock, "DELETE", &format!("/volumes/{vol}"));
+        assert_eq!(gone.as_ref().map(|r| r.0), Some(204), "{gone:?}");
+    }
+    assert!(d.ok(&["ps", "-aq"]).trim().is_empty());
+    let root = d.data_root();
+    wait_for(
+        "the removed containers' directories to go",
+        Duration::from_secs(20),
+        || {
+            std::fs::read_dir(root.join("containers"))
+                .unwrap()
+                .next()
+                .is_none()
+                .then_some(())
+        },
+    );
+    assert!(common::host_mounts_containing(root.to_str().unwrap()).is_empty());
+}

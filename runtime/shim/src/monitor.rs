@@ -242,7 +242,18 @@ pub fn record_end(dir: &Path, log: &Path, init: i32, p: Pump) -> Result<()> {
         oom_killed: oom::killed(oom_file.as_deref()),
     };
     crate::atomic_write(&dir.join(EXIT_FILE), &serde_json::to_vec(&rec)?)?;
+    // The daemon reads the start report's pipe to its end: the end tells
+    // it the exit is recorded, before the cleanup that follows.
+    close_report_pipe();
     Ok(())
+}
+
+/// Points stdout, the pipe the shim's start report went through, at
+/// /dev/null: the daemon sees its end.
+pub fn close_report_pipe() {
+    if let Ok(null) = std::fs::File::options().write(true).open("/dev/null") {
+        let _ = nix::unistd::dup2(null.as_raw_fd(), 1);
+    }
 }
 
 /// One output stream of the container: its pipe and the partial line read.

@@ -133,6 +133,8 @@ pub struct Daemon {
     execs: exec::Execs,
     /// Docker-shaped events for `GET /events`.
     pub events: events::Events,
+    /// Auto-removed containers whose removal's rest has not run yet.
+    removing: containers::lifecycle::Pending,
 }
 
 /// The state a removed container reports to its last waiters.
@@ -176,6 +178,7 @@ impl Daemon {
             containers: Mutex::new(Default::default()),
             execs: Default::default(),
             events: events::Events::new(),
+            removing: Default::default(),
         }))
     }
 }

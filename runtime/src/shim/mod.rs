@@ -10,12 +10,15 @@
 //!   process exists. The shim's first act is `setsid`, so a signal to the
 //!   daemon's process group does not reach it.
 //! - The shim writes exactly one JSON line to that pipe, [`StartReport`],
-//!   once the container's program runs (or failed to), then points its
-//!   stdout at /dev/null: the daemon reads one line then EOF.
+//!   once the container's program runs (or failed to). After a failure it
+//!   points its stdout at /dev/null at once: the daemon reads one line then
+//!   EOF.
 //! - When the container's init exits, the shim writes `<dir>/exit.json`
-//!   ([`ExitRecord`]) atomically, deletes the container from the executor,
-//!   unmounts `<dir>/rootfs`, and exits. The daemon (this one or a later
-//!   one) learns of that through a pidfd on the shim and reads the file.
+//!   ([`ExitRecord`]) atomically and points its stdout at /dev/null (the
+//!   pipe's end tells the daemon that started it the exit is recorded),
+//!   then deletes the container from the executor, unmounts
+//!   `<dir>/rootfs`, and exits. The daemon (this one or a later one)
+//!   learns of that through a pidfd on the shim and reads the file.
 //!
 //! - With `Config.Tty` the container's init gets a pty: create with
 //!   `--console-socket <dir>/console.sock` hands the master to the shim
@@ -224,9 +227,11 @@ fn report(r: &StartReport) {
     let _ = writeln!(out, "{}", serde_json::to_string(r).unwrap_or_default());
     let _ = out.flush();
     drop(out);
-    // The daemon reads one line and then EOF.
-    if let Ok(null) = std::fs::File::options().write(true).open("/dev/null") {
-        let _ = nix::unistd::dup2(null.as_raw_fd(), 1);
+    // After a failure the daemon reads one line and then EOF; after a
+    // start, the pipe stays open until the exit is recorded (see
+    // `monitor::record_end`).
+    if !r.ok {
+        monitor::close_report_pipe();
     }
 }
 

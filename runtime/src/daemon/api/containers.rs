@@ -185,6 +185,9 @@ pub(super) async fn remove(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode
     }
     let force = flag(&q, "force");
     let volumes = flag(&q, "v");
+    if force && d.kill_for_removal(&id).await {
+        return Ok(StatusCode::NO_CONTENT);
+    }
     blocking(move || d.remove(&id, force, volumes)).await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -1,11 +1,12 @@
 //! A container after its start: the shim watched, its exit recorded,
 //! kill, stop and remove.
 
+use std::os::fd::OwnedFd;
 use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::daemon::store::State;
+use crate::daemon::store::{Container, State};
 use crate::daemon::*;
 use crate::shim::{self, ExitRecord};
 
@@ -61,27 +62,83 @@ impl Daemon {
     }
 
     /// Learns of the shim's exit through a pidfd (works for a shim an
-    /// earlier daemon started, too).
-    pub(crate) fn watch_shim(self: &Arc<Self>, id: String, shim_pid: i32) {
+    /// earlier daemon started, too). With `notice`, the read end of the
+    /// report pipe of a shim this daemon started, an auto-remove
+    /// container's exit is reported, and its removal seen, as soon as the
+    /// shim has recorded it: the shim's cleanup and the rest of the
+    /// removal come after, off its client's path.
+    pub(crate) fn watch_shim(self: &Arc<Self>, id: String, shim_pid: i32, notice: Option<OwnedFd>) {
         let d = self.clone();
         tokio::spawn(async move {
-            if let Some(fd) = crate::linux::pidfd_open(shim_pid) {
-                // SAFETY: the AsyncFd owns the pidfd, so the fd stays open
-                // (and is not reused) until it is deregistered on drop.
-                if let Ok(afd) = unsafe { tokio::io::unix::AsyncFd::register(fd) } {
-                    let _ = afd.readable().await;
+            let gone = shim_gone(shim_pid, id.clone());
+            tokio::pin!(gone);
+            let mut early = None;
+            let mut ended = false;
+            if let Some(fd) = notice {
+                tokio::select! {
+                    () = &mut gone => ended = true,
+                    () = pipe_end(fd) => {
+                        let d2 = d.clone();
+                        let id2 = id.clone();
+                        early = tokio::task::spawn_blocking(move || d2.on_recorded(&id2))
+                            .await
+                            .ok()
+                            .flatten();
+                    }
                 }
-            } else {
-                // No pidfd (the shim is already gone, or an old kernel).
-                while store::pid_alive(shim_pid) && store::is_shim_of(shim_pid, &id) {
-                    tokio::time::sleep(Duration::from_millis(200)).await;
-                }
+            }
+            // (Not polled again once done: a killed shim ends both at once.)
+            if !ended {
+                gone.await;
             }
             reap(shim_pid);
             let d2 = d.clone();
-            let _ = tokio::task::spawn_blocking(move || d2.on_exit(&id)).await;
+            let _ = tokio::task::spawn_blocking(move || match early {
+                Some(c) => {
+                    d2.remove_rest(&c, true);
+                    d2.removing.end();
+                }
+                None => d2.on_exit(&id),
+            })
+            .await;
             trim_when_quiet().await;
         });
+    }
+
+    /// An auto-remove container whose shim wrote `exit.json`: its exit
+    /// recorded (the `die` event), then what a client sees of its removal
+    /// (the record, the name, the `destroy` event), while the shim still
+    /// cleans up; [`Daemon::remove_rest`] follows when the shim is gone.
+    /// The container removed; `None` (nothing done) for any other
+    /// container, or without the file.
+    pub(crate) fn on_recorded(self: &Arc<Self>, id: &str) -> Option<Container> {
+        let c = self.container(id).ok()?;
+        if !c.host_config.auto_remove || !c.state.running {
+            return None;
+        }
+        let rec: Option<ExitRecord> = std::fs::read(self.dir(id).join(shim::EXIT_FILE))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok());
+        let rec = rec?;
+        let updated = self.update(id, |c| {
+            c.state.status = "exited".into();
+            c.state.running = false;
+            c.state.pid = 0;
+            c.state.exit_code = rec.exit_code;
+            c.state.finished_at = rec.finished_at.clone();
+            c.state.error = String::new();
+            c.state.oom_killed = rec.oom_killed;
+            super::health::at_stop(&mut c.state.health);
+        });
+        let c = updated.or_else(|_| self.container(id)).unwrap_or(c);
+        let code = rec.exit_code.to_string();
+        self.container_event(&c, "die", &[("exitCode", &code)]);
+        tracing::info!(container = %id, exit_code = rec.exit_code, "exited");
+        // Counted before the client can see the removal (see
+        // `network_remove`); the count ends after `remove_rest`.
+        self.removing.begin();
+        self.remove_seen(&c);
+        Some(c)
     }
 
     /// The shim is gone: record how the container ended.
@@ -197,6 +254,28 @@ impl Daemon {
         Ok(true)
     }
 
+    /// `rm -f`'s kill, before its blocking removal: SIGKILL to a running
+    /// container, then its exit awaited (30 s at most) on the state's
+    /// channel, so the removal finds it stopped instead of polling. True
+    /// if it is gone meanwhile (an auto-remove container, removed as it
+    /// exited): nothing is left to remove.
+    pub async fn kill_for_removal(self: &Arc<Self>, name: &str) -> bool {
+        let Ok(c) = self.container(name) else {
+            return false;
+        };
+        let Ok(mut rx) = self.subscribe(&c.id) else {
+            return false;
+        };
+        if !c.state.running {
+            return false;
+        }
+        let d = self.clone();
+        let id = c.id.clone();
+        let _ = tokio::task::spawn_blocking(move || d.kill(&id, "SIGKILL")).await;
+        let _ = tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|s| !s.running)).await;
+        self.container(&c.id).is_err()
+    }
+
     /// `DELETE /containers/{id}`. Blocking; kills first with `force`;
     /// removes its anonymous volumes with `volumes` (`rm -v`, `--rm`).
     pub fn remove(&self, name: &str, force: bool, volumes: bool) -> Result<(), ContainerError> {
@@ -210,31 +289,33 @@ impl Daemon {
             let mut rx = self.subscribe(&c.id)?;
             let deadline = std::time::Instant::now() + Duration::from_secs(30);
             while rx.borrow_and_update().running && std::time::Instant::now() < deadline {
-                std::thread::sleep(Duration::from_millis(20));
+                std::thread::sleep(Duration::from_millis(2));
             }
         }
+        // Removed meanwhile as it exited (auto-remove): that removal is
+        // this one's too.
+        let Ok(c) = self.container(&c.id) else {
+            return Ok(());
+        };
         let dir = self.dir(&c.id);
         let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
         super::shm::unmount_shm(&dir);
         self.oci_force_delete(&c.id);
         self.remove_cgroup_leftovers(&c.id);
         self.teardown_network(&c.id);
-        // The record goes first, so a crash leaves a directory start-up
-        // reconciliation recognises as half-removed.
-        let _ = std::fs::remove_file(dir.join(store::CONTAINER_FILE));
+        self.remove_seen(&c);
+        self.remove_rest(&c, volumes);
+        Ok(())
+    }
+
+    /// The half of a removal a client sees: the record goes (first, so a
+    /// crash leaves a directory start-up reconciliation recognises as
+    /// half-removed and finishes), then the volumes' users, the name, the
+    /// waiters (`removed`) and the `destroy` event.
+    fn remove_seen(&self, c: &Container) {
+        let _ = std::fs::remove_file(self.dir(&c.id).join(store::CONTAINER_FILE));
         for e in self.volumes.detach(&c.id, &c.mounts) {
             tracing::warn!(container = %c.id, error = %e, "release a volume");
-        }
-        if volumes {
-            let (_, errors) = self.volumes.remove_anonymous(&c.mounts);
-            for e in errors {
-                tracing::warn!(container = %c.id, error = %e, "remove an anonymous volume");
-            }
-        }
-        match std::fs::remove_dir_all(&dir) {
-            // Another remover (auto-remove racing a client's DELETE) won.
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            r => r.map_err(ContainerError::internal)?,
         }
         let removed = self.containers.lock().unwrap().remove(&c.id);
         if let Some(e) = removed {
@@ -244,9 +325,61 @@ impl Daemon {
             });
         }
         self.exec_forget(&c.id);
-        self.container_event(&c, "destroy", &[]);
+        self.container_event(c, "destroy", &[]);
         tracing::info!(container = %c.id, "removed");
-        Ok(())
+    }
+
+    /// The rest of a removal, once no shim runs: the mounts, the
+    /// executor's and the network's leftovers, the anonymous volumes (with
+    /// `volumes`), the directory. Each step does nothing when already done.
+    fn remove_rest(&self, c: &Container, volumes: bool) {
+        let id = c.id.as_str();
+        let dir = self.dir(id);
+        let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
+        super::shm::unmount_shm(&dir);
+        self.oci_force_delete(id);
+        self.remove_cgroup_leftovers(id);
+        self.teardown_network(id);
+        if volumes {
+            let (_, errors) = self.volumes.remove_anonymous(&c.mounts);
+            for e in errors {
+                tracing::warn!(container = %id, error = %e, "remove an anonymous volume");
+            }
+        }
+        match std::fs::remove_dir_all(&dir) {
+            // Another remover (auto-remove racing a client's DELETE) won.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => tracing::warn!(container = %id, error = %e, "remove the directory"),
+            Ok(()) => {}
+        }
+    }
+}
+
+/// Removals whose rest ([`Daemon::remove_rest`]) has not run yet: what
+/// needs their network endpoints gone (a network's removal) waits for them.
+#[derive(Default)]
+pub struct Pending {
+    count: std::sync::Mutex<usize>,
+    none: std::sync::Condvar,
+}
+
+impl Pending {
+    pub fn begin(&self) {
+        *self.count.lock().unwrap() += 1;
+    }
+
+    pub fn end(&self) {
+        let mut n = self.count.lock().unwrap();
+        *n = n.saturating_sub(1);
+        if *n == 0 {
+            self.none.notify_all();
+        }
+    }
+
+    /// Waits until none is pending, `max` at most. Blocking.
+    pub fn settle(&self, max: Duration) {
+        let n = self.count.lock().unwrap();
+        let _ = self.none.wait_timeout_while(n, max, |n| *n > 0);
     }
 }
 
@@ -256,6 +389,52 @@ pub(crate) fn reap(pid: i32) {
         nix::unistd::Pid::from_raw(pid),
         Some(nix::sys::wait::WaitPidFlag::WNOHANG),
     );
+}
+
+/// Resolves once the shim `pid` is gone: through a pidfd, else (the shim
+/// already gone, or an old kernel) by looking every 200 ms.
+async fn shim_gone(pid: i32, id: String) {
+    if let Some(fd) = crate::linux::pidfd_open(pid) {
+        // SAFETY: the AsyncFd owns the pidfd, so the fd stays open (and is
+        // not reused) until it is deregistered on drop.
+        if let Ok(afd) = unsafe { tokio::io::unix::AsyncFd::register(fd) } {
+            let _ = afd.readable().await;
+        }
+        return;
+    }
+    while store::pid_alive(pid) && store::is_shim_of(pid, &id) {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
+
+/// Resolves at the end of a pipe (its writer closed it, or exited).
+async fn pipe_end(fd: OwnedFd) {
+    let file = std::fs::File::from(fd);
+    if nix::fcntl::fcntl(
+        std::os::fd::AsRawFd::as_raw_fd(&file),
+        nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::O_NONBLOCK),
+    )
+    .is_err()
+    {
+        return std::future::pending().await;
+    }
+    // SAFETY: the AsyncFd owns `file`, so the fd stays open (and is not
+    // reused) until it is deregistered on drop.
+    let Ok(afd) = (unsafe { tokio::io::unix::AsyncFd::register(file) }) else {
+        return std::future::pending().await;
+    };
+    let mut buf = [0u8; 256];
+    loop {
+        let Ok(mut ready) = afd.readable().await else {
+            return std::future::pending().await;
+        };
+        match std::io::Read::read(&mut ready.get_inner(), &mut buf) {
+            Ok(0) => return,
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => ready.clear_ready(),
+            Err(_) => return std::future::pending().await,
+        }
+    }
 }
 
 /// Hands the heap that a container's start and end freed back to the

@@ -75,7 +75,7 @@ impl Daemon {
                         self.restart_dns(&c);
                         self.start_health_monitor(&c);
                     }
-                    self.watch_shim(id, shim_pid);
+                    self.watch_shim(id, shim_pid, None);
                 } else {
                     let d = self.clone();
                     tokio::task::spawn_blocking(move || d.on_exit(&id));

@@ -15,6 +15,7 @@
 //! validate → setup → rollback).
 
 use std::io::BufRead;
+use std::os::fd::OwnedFd;
 use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -160,8 +161,8 @@ impl Daemon {
         let mut undo = Undo::new(self, &c.id, plan.rootfs());
         let started = self.apply_start(&c, &plan, &mut undo);
         match started {
-            Ok((shim_pid, pid, ports)) => {
-                self.record_started(&c, shim_pid, pid, ports)?;
+            Ok(started) => {
+                self.record_started(&c, started)?;
                 Ok(true)
             }
             Err(e) => {
@@ -263,7 +264,7 @@ impl Daemon {
         c: &Container,
         plan: &StartPlan,
         undo: &mut Undo,
-    ) -> Result<(i32, i32, Vec<netd::store::PortBinding>), ContainerError> {
+    ) -> Result<Started, ContainerError> {
         let dir = &plan.dir;
         let mut took = StepTimes::new();
         let (upper, work, rootfs) = (dir.join("upper"), dir.join("work"), plan.rootfs());
@@ -312,14 +313,19 @@ impl Daemon {
             .map_err(ContainerError::internal)?;
         undo.did(Step::Files)?;
         took.mark("files");
-        let (shim_pid, report) = self.spawn_shim(c, dir)?;
+        let (shim_pid, report, notice) = self.spawn_shim(c, dir)?;
         undo.did(Step::Shim(shim_pid))?;
         took.mark("shim");
         tracing::debug!(container = %c.id, steps = %took, "start");
         if !report.ok {
             return Err(ContainerError::Refused(report.error));
         }
-        Ok((shim_pid, report.pid, ports))
+        Ok(Started {
+            shim_pid,
+            pid: report.pid,
+            ports,
+            notice,
+        })
     }
 
     /// The container's volumes, one step each; the image's content goes
@@ -356,13 +362,13 @@ impl Daemon {
         Ok(self.volumes.attach(&c.id, &others, None)?)
     }
 
-    fn record_started(
-        self: &Arc<Self>,
-        c: &Container,
-        shim_pid: i32,
-        pid: i32,
-        ports: Vec<netd::store::PortBinding>,
-    ) -> Result<(), ContainerError> {
+    fn record_started(self: &Arc<Self>, c: &Container, s: Started) -> Result<(), ContainerError> {
+        let Started {
+            shim_pid,
+            pid,
+            ports,
+            notice,
+        } = s;
         let now = self.update(&c.id, |c| {
             c.state = State {
                 status: "running".into(),
@@ -381,7 +387,7 @@ impl Daemon {
         })?;
         self.container_event(c, "start", &[]);
         tracing::info!(container = %c.id, pid, "started");
-        self.watch_shim(c.id.clone(), shim_pid);
+        self.watch_shim(c.id.clone(), shim_pid, notice);
         self.start_health_monitor(&now);
         Ok(())
     }
@@ -401,8 +407,13 @@ impl Daemon {
         }
     }
 
-    /// Starts the shim and reads its one-line report.
-    fn spawn_shim(&self, c: &Container, dir: &Path) -> Result<(i32, StartReport), ContainerError> {
+    /// Starts the shim and reads its one-line report; after a start, the
+    /// pipe it came through (its end: the exit recorded).
+    fn spawn_shim(
+        &self,
+        c: &Container,
+        dir: &Path,
+    ) -> Result<(i32, StartReport, Option<OwnedFd>), ContainerError> {
         let args = ShimArgs {
             id: c.id.clone(),
             dir: dir.to_path_buf(),
@@ -425,9 +436,13 @@ impl Daemon {
         let pid = child.id() as i32;
         let mut line = String::new();
         let out = child.stdout.take().expect("piped");
-        let _ = std::io::BufReader::new(out).read_line(&mut line);
+        let mut out = std::io::BufReader::new(out);
+        let _ = out.read_line(&mut line);
         match serde_json::from_str::<StartReport>(line.trim()) {
-            Ok(r) => Ok((pid, r)),
+            Ok(r) => {
+                let notice = r.ok.then(|| OwnedFd::from(out.into_inner()));
+                Ok((pid, r, notice))
+            }
             Err(_) => {
                 let _ = child.wait();
                 let why = std::fs::read_to_string(dir.join("shim.log")).unwrap_or_default();
@@ -438,6 +453,15 @@ impl Daemon {
             }
         }
     }
+}
+
+/// A container's shim, started: its pid, the container's init's, the
+/// published ports, and the read end of the shim's report pipe.
+struct Started {
+    shim_pid: i32,
+    pid: i32,
+    ports: Vec<netd::store::PortBinding>,
+    notice: Option<OwnedFd>,
 }
 
 /// How long each step of a start took, for the daemon's debug log.

@@ -9,6 +9,7 @@ pub use view::*;
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv6Addr};
 use std::sync::Arc;
+use std::time::Duration;
 
 use ipnet::IpNet;
 use netd::netns::NetNs;
@@ -142,7 +143,10 @@ impl Daemon {
         }
         // As Docker: refused while a running container is attached (netd
         // knows its endpoints); stopped containers that name it do not
-        // hold it, and fail to start until it exists again.
+        // hold it, and fail to start until it exists again. A container
+        // already seen removed leaves its endpoint a moment later: after
+        // `run --rm` a script's `network rm` finds it gone.
+        self.removing.settle(Duration::from_secs(10));
         self.netd.remove_network(n.id.as_str())?;
         self.events.emit(
             "network",
