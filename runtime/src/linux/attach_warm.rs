@@ -38,8 +38,13 @@ struct Warmer {
 static WARMER: OnceLock<Warmer> = OnceLock::new();
 
 /// Keeps cgroup moves cheap for the next [`WINDOW`] (see the module).
-/// Never blocks; does nothing where the daemon's cgroup cannot be found.
+/// Never blocks; does nothing where the daemon's cgroup cannot be found,
+/// and on cgroup v1, where the init moves itself without the lock (see
+/// `cgroup_self_move`): a warming write there only made forks wait.
 pub fn warm() {
+    if !std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        return;
+    }
     static STARTED: std::sync::Once = std::sync::Once::new();
     let w = WARMER.get_or_init(|| Warmer {
         until: Mutex::new(Instant::now()),

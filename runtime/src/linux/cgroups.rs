@@ -76,6 +76,13 @@ pub fn manager(path: &Path, id: &str) -> Result<AnyCgroupManager> {
 
 /// Puts `pid` into the cgroup and applies the spec's resources.
 pub fn apply(m: &AnyCgroupManager, spec: &Spec, pid: Pid) -> Result<()> {
+    m.add_task(pid).context("add the container to its cgroup")?;
+    apply_resources(m, spec, pid)
+}
+
+/// Applies the spec's resources to the cgroup of `pid`, the container's
+/// init, already in it.
+pub fn apply_resources(m: &AnyCgroupManager, spec: &Spec, pid: Pid) -> Result<()> {
     let mut resources = spec
         .linux()
         .as_ref()
@@ -83,7 +90,6 @@ pub fn apply(m: &AnyCgroupManager, spec: &Spec, pid: Pid) -> Result<()> {
         .unwrap_or_default();
     // Only what a rule allows may be opened (runc's device policy).
     resources.set_devices(Some(crate::spec::devices::rules(spec)));
-    m.add_task(pid).context("add the container to its cgroup")?;
     set(m, &resources, pid)?;
     if let AnyCgroupManager::Systemd(_) = m {
         // libcgroups' systemd manager sets no device policy: attach the

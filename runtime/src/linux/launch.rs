@@ -18,10 +18,21 @@ pub trait Driver {
     /// Puts the init (its first stage, `pid`) in the container's cgroup,
     /// before it creates any namespace.
     fn place(&mut self, pid: Pid) -> Result<()>;
+    /// Before the fork: the `tasks` files the init writes `0` to right
+    /// after it, moving itself into the container's cgroup without the
+    /// kernel's global lock (see `cgroup_self_move`); `place` then only
+    /// applies the resources. `None`: `place` moves it by pid.
+    fn self_move(&mut self) -> Option<Vec<CString>> {
+        None
+    }
     /// Runs the prestart and createRuntime hooks for the container whose
     /// init is `pid`, and returns the state the container-side hooks get.
     fn runtime_hooks(&mut self, pid: Pid) -> Result<String>;
 }
+
+/// The first stage's exit status when it could not move itself into its
+/// cgroup.
+const SELF_MOVE_FAILED: i32 = 124;
 
 /// A started init.
 pub struct Launched {
@@ -58,12 +69,20 @@ pub fn launch(
         .map(|(k, v)| CString::new(format!("{k}={v}")))
         .collect::<Result<_, _>>()?;
 
+    let moves = driver.self_move().unwrap_or_default();
     // SAFETY: the child only makes async-signal-safe calls before execve.
     let stage1 = match unsafe { fork() }.context("fork the init")? {
         ForkResult::Child => {
             let fd = child.as_raw_fd();
             // SAFETY: raw syscalls on fds we own; _exit on failure.
             unsafe {
+                for tasks in &moves {
+                    let t = libc::open(tasks.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+                    if t < 0 || libc::write(t, c"0".as_ptr().cast(), 1) != 1 {
+                        libc::_exit(SELF_MOVE_FAILED);
+                    }
+                    libc::close(t);
+                }
                 if fd == sync_fd {
                     libc::fcntl(fd, libc::F_SETFD, 0);
                 } else if libc::dup2(fd, sync_fd) < 0 {
@@ -173,6 +192,9 @@ fn drive(
 fn exit_note(stage1: Pid, pid: Option<Pid>) -> String {
     let who = pid.unwrap_or(stage1);
     match waitpid(who, Some(nix::sys::wait::WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::Exited(_, SELF_MOVE_FAILED)) if pid.is_none() => {
+            " (it could not join its cgroup)".to_string()
+        }
         Ok(WaitStatus::Exited(_, c)) => format!(" (exit status {c})"),
         Ok(WaitStatus::Signaled(_, s, _)) => format!(" (killed by {s})"),
         _ => String::new(),

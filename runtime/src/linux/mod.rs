@@ -7,6 +7,7 @@
 //! then the process's security settings ([`security`]) and becomes the
 //! user program. [`cgroups`] and [`hooks`] are used by both sides.
 pub mod attach_warm;
+pub mod cgroup_self_move;
 pub mod cgroups;
 pub mod channel;
 pub mod exe;

@@ -633,7 +633,7 @@ fn parent_mount(path: &Path) -> Result<PathBuf> {
 }
 
 /// mountinfo writes space, tab, newline and backslash as `\ooo` octal.
-fn unescape_mountinfo(s: &str) -> String {
+pub(crate) fn unescape_mountinfo(s: &str) -> String {
     let b = s.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;

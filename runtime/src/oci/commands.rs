@@ -1,5 +1,6 @@
 //! The runc commands on top of the executor.
 
+use super::drivers::{CreateDriver, ExecDriver};
 use super::state::{self, Saved, FIFO};
 use super::supervise::{self, Signals};
 use super::{info, live, Cli, Command, CreateArgs, ExecArgs};
@@ -111,47 +112,6 @@ fn proc_ns_name(t: LinuxNamespaceType) -> &'static str {
     }
 }
 
-struct CreateDriver<'a> {
-    /// Made in `place`, while the init is still exec'ing: the two overlap.
-    cgroup: Option<AnyCgroupManager>,
-    spec: &'a Spec,
-    saved: Saved,
-    /// Whether prestart/createRuntime hooks started: a failed create then
-    /// owes the poststop hooks (the runtime spec's lifecycle).
-    hooks_started: bool,
-}
-
-impl launch::Driver for CreateDriver<'_> {
-    fn place(&mut self, pid: Pid) -> Result<()> {
-        let m = cgroups::manager(&self.saved.cgroup_path, &self.saved.id)?;
-        // Someone else's processes there would be killed with ours on delete
-        // (and by the clean-up of a failed create): refuse, and keep it out
-        // of self.cgroup so nothing removes it.
-        if cgroups::pids(&m).is_ok_and(|p| !p.is_empty()) {
-            bail!(
-                "cgroup {} already holds processes; refusing to share it",
-                self.saved.cgroup_path.display()
-            );
-        }
-        let m = self.cgroup.insert(m);
-        cgroups::apply(m, self.spec, pid)
-    }
-    fn runtime_hooks(&mut self, pid: Pid) -> Result<String> {
-        self.saved.pid = pid.as_raw();
-        self.hooks_started = true;
-        let state = self.saved.hook_state(Status::Creating);
-        let h = self.spec.hooks().as_ref();
-        #[allow(deprecated)]
-        hooks::run_all("prestart", h.and_then(|h| h.prestart().as_ref()), &state)?;
-        hooks::run_all(
-            "createRuntime",
-            h.and_then(|h| h.create_runtime().as_ref()),
-            &state,
-        )?;
-        Ok(state)
-    }
-}
-
 /// A created container, with what `run` needs to carry on.
 struct Created {
     saved: Saved,
@@ -232,6 +192,7 @@ fn create(root: &Path, a: &CreateArgs, systemd_cgroup: bool) -> Result<Created> 
         spec: &c.spec,
         saved: saved.clone(),
         hooks_started: false,
+        moved: false,
     };
     let result = start_init(root, a, &c, &dir, saved, &mut driver);
     match (result, driver.cgroup.take()) {
@@ -649,23 +610,6 @@ fn exec_process(c: &Saved, a: &ExecArgs) -> Result<Process> {
     Ok(p)
 }
 
-struct ExecDriver {
-    cgroup: Option<AnyCgroupManager>,
-}
-
-impl launch::Driver for ExecDriver {
-    fn place(&mut self, pid: Pid) -> Result<()> {
-        use libcgroups::common::CgroupManager;
-        if let Some(m) = &self.cgroup {
-            m.add_task(pid).context("join the container's cgroup")?;
-        }
-        Ok(())
-    }
-    fn runtime_hooks(&mut self, _pid: Pid) -> Result<String> {
-        bail!("an exec'd process runs no hooks")
-    }
-}
-
 fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
     check_preserved_fds(a.preserve_fds)?;
     let c = Saved::load(root, &a.id)?;
@@ -725,6 +669,8 @@ fn exec(root: &Path, a: &ExecArgs) -> Result<i32> {
     cgroups::pids(&manager).with_context(|| format!("container {}'s cgroup is gone", c.id))?;
     let mut driver = ExecDriver {
         cgroup: Some(manager),
+        path: c.cgroup_path.clone(),
+        moved: false,
     };
     let launched = launch::launch(cfg, None, &mut driver)?;
     drop(ns_fds);

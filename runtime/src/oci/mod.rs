@@ -3,6 +3,7 @@
 
 mod args;
 mod commands;
+mod drivers;
 mod info;
 mod live;
 mod oom;
