@@ -85,3 +85,69 @@ fn rrund_stays_in_its_own_cgroups_while_it_warms_cgroup_moves() {
     let after = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
     assert_eq!(before, after);
 }
+
+/// On cgroup v1 the init moves itself into its cgroup (a write of 0 to
+/// each hierarchy's `tasks`): the container's processes, an exec'd one
+/// too, are in `/rrun/<id>` in every v1 controller's hierarchy, with the
+/// limits given, and nothing is left of the cgroup after the removal.
+#[test]
+fn the_init_and_an_exec_are_in_every_v1_hierarchy_of_the_container() {
+    if std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        // cgroup v2 (the VM suite): the move by pid, tested there.
+        return;
+    }
+    let d = Daemon::start();
+    d.load_busybox();
+    let id = d
+        .ok(&[
+            "run",
+            "-d",
+            "--memory",
+            "64m",
+            "--pids-limit",
+            "40",
+            "busybox",
+            "sleep",
+            "1000",
+        ])
+        .trim()
+        .to_string();
+    let pid = common::daemon::inspect(&d, &id)["State"]["Pid"]
+        .as_i64()
+        .unwrap();
+    let want = format!("/rrun/{id}");
+    let controllers = [
+        "cpu", "cpuacct", "cpuset", "devices", "memory", "pids", "blkio", "freezer",
+    ];
+    let check = |pid: i64, who: &str| {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+        for c in controllers {
+            let line = text.lines().find(|l| {
+                l.split(':')
+                    .nth(1)
+                    .is_some_and(|cs| cs.split(',').any(|x| x == c))
+            });
+            if let Some(line) = line {
+                assert!(line.ends_with(&want), "{who} {c}: {line}\n{text}");
+            }
+        }
+    };
+    check(pid, "init");
+    let out = d.ok(&["exec", &id, "sh", "-c", "cat /proc/self/cgroup; cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max"]);
+    for c in ["memory", "pids", "cpuset"] {
+        assert!(
+            out.lines()
+                .any(|l| l.contains(&format!(":{c}:")) && l.ends_with(&want)),
+            "exec {c}: {out}"
+        );
+    }
+    assert!(out.contains("67108864\n40"), "{out}");
+    d.ok(&["rm", "-f", &id]);
+    for c in controllers {
+        let dir = std::path::Path::new("/sys/fs/cgroup")
+            .join(c)
+            .join("rrun")
+            .join(&id);
+        assert!(!dir.exists(), "{} left", dir.display());
+    }
+}
