@@ -42,17 +42,19 @@ impl CreateDriver<'_> {
 
 impl launch::Driver for CreateDriver<'_> {
     fn self_move(&mut self) -> Option<Vec<CString>> {
-        // Checked before the init is in it; refused again in `place`.
-        self.unshared().ok()?;
+        // Checked before the init is in it (a shared cgroup is refused
+        // again in `place`).
+        let m = self.unshared().ok()?;
         let files = cgroup_self_move::task_files(&self.saved.cgroup_path, true)?;
+        // Kept for `place` and the rest: making a manager reads
+        // mountinfo once per controller.
+        self.cgroup = Some(m);
         self.moved = true;
         Some(files)
     }
 
     fn place(&mut self, pid: Pid) -> Result<()> {
-        if self.moved {
-            let m = cgroups::manager(&self.saved.cgroup_path, &self.saved.id)?;
-            let m = self.cgroup.insert(m);
+        if let (true, Some(m)) = (self.moved, &self.cgroup) {
             return cgroups::apply_resources(m, self.spec, pid);
         }
         let m = self.unshared()?;
