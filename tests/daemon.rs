@@ -935,6 +935,44 @@ fn rm_flag_frees_the_name_the_volume_and_the_network_at_once() {
         let gone = http(&sock, "DELETE", &format!("/volumes/{vol}"));
         assert_eq!(gone.as_ref().map(|r| r.0), Some(204), "{gone:?}");
     }
+    // `rm -f` of running auto-remove containers races their own removal
+    // as they exit: each name printed, exit 0, one `destroy` each.
+    let t0 = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let names: Vec<String> = (0..4).map(|i| format!("racer{i}")).collect();
+    for n in &names {
+        d.ok(&["run", "-d", "--rm", "--name", n, "busybox", "sleep", "1000"]);
+    }
+    let mut args = vec!["rm", "-f"];
+    args.extend(names.iter().map(String::as_str));
+    assert_eq!(d.ok(&args), names.join("\n") + "\n");
+    let until = (std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+        + 1)
+    .to_string();
+    let out = d.ok(&[
+        "events",
+        "--since",
+        &t0.to_string(),
+        "--until",
+        &until,
+        "--filter",
+        "event=destroy",
+        "--format",
+        "{{.Actor.Attributes.name}}",
+    ]);
+    // (The same second holds the rounds' destroy events too.)
+    let mut seen: Vec<&str> = out.lines().filter(|l| l.starts_with("racer")).collect();
+    seen.sort_unstable();
+    assert_eq!(
+        seen,
+        names.iter().map(String::as_str).collect::<Vec<_>>(),
+        "{out}"
+    );
     assert!(d.ok(&["ps", "-aq"]).trim().is_empty());
     let root = d.data_root();
     wait_for(

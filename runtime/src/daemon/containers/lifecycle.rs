@@ -136,6 +136,9 @@ impl Daemon {
         tracing::info!(container = %id, exit_code = rec.exit_code, "exited");
         // Counted before the client can see the removal (see
         // `network_remove`); the count ends after `remove_rest`.
+        // The rest follows the shim either way (each of its steps does
+        // nothing when already done, as after a client's `rm -f` that won
+        // the race and did it too).
         self.removing.begin();
         self.remove_seen(&c);
         Some(c)
@@ -303,30 +306,36 @@ impl Daemon {
         self.oci_force_delete(&c.id);
         self.remove_cgroup_leftovers(&c.id);
         self.teardown_network(&c.id);
-        self.remove_seen(&c);
-        self.remove_rest(&c, volumes);
+        // The other remover does the rest (an auto-remove's, once its
+        // shim is gone).
+        if self.remove_seen(&c) {
+            self.remove_rest(&c, volumes);
+        }
         Ok(())
     }
 
-    /// The half of a removal a client sees: the record goes (first, so a
-    /// crash leaves a directory start-up reconciliation recognises as
-    /// half-removed and finishes), then the volumes' users, the name, the
-    /// waiters (`removed`) and the `destroy` event.
-    fn remove_seen(&self, c: &Container) {
+    /// The half of a removal a client sees: the name (the index entry,
+    /// taken under its lock, so of two removers racing, an auto-remove and
+    /// a client's `rm -f`, one does this), the record (a crash after it
+    /// leaves a directory start-up reconciliation recognises as
+    /// half-removed and finishes), the volumes' users, the waiters
+    /// (`removed`) and the `destroy` event. False if another remover did.
+    fn remove_seen(&self, c: &Container) -> bool {
+        let Some(e) = self.containers.lock().unwrap().remove(&c.id) else {
+            return false;
+        };
         let _ = std::fs::remove_file(self.dir(&c.id).join(store::CONTAINER_FILE));
-        for e in self.volumes.detach(&c.id, &c.mounts) {
-            tracing::warn!(container = %c.id, error = %e, "release a volume");
+        for err in self.volumes.detach(&c.id, &c.mounts) {
+            tracing::warn!(container = %c.id, error = %err, "release a volume");
         }
-        let removed = self.containers.lock().unwrap().remove(&c.id);
-        if let Some(e) = removed {
-            e.tx.send_replace(State {
-                status: REMOVED.into(),
-                ..e.c.state.clone()
-            });
-        }
+        e.tx.send_replace(State {
+            status: REMOVED.into(),
+            ..e.c.state.clone()
+        });
         self.exec_forget(&c.id);
         self.container_event(c, "destroy", &[]);
         tracing::info!(container = %c.id, "removed");
+        true
     }
 
     /// The rest of a removal, once no shim runs: the mounts, the
