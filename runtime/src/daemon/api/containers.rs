@@ -185,10 +185,12 @@ pub(super) async fn remove(State(d): D, p: Params, q: Q) -> ApiResult<StatusCode
     }
     let force = flag(&q, "force");
     let volumes = flag(&q, "v");
-    if force && d.kill_for_removal(&id).await {
-        return Ok(StatusCode::NO_CONTENT);
-    }
-    blocking(move || d.remove(&id, force, volumes)).await?;
+    let removes_itself = force && d.kill_for_removal(&id).await;
+    blocking(move || match d.remove(&id, force, volumes) {
+        Err(ContainerError::NoSuchContainer(_)) if removes_itself => Ok(()),
+        r => r,
+    })
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -260,8 +260,8 @@ impl Daemon {
     /// `rm -f`'s kill, before its blocking removal: SIGKILL to a running
     /// container, then its exit awaited (30 s at most) on the state's
     /// channel, so the removal finds it stopped instead of polling. True
-    /// if it is gone meanwhile (an auto-remove container, removed as it
-    /// exited): nothing is left to remove.
+    /// if it was a running auto-remove container: its own removal, as it
+    /// exits, may then come first, and is this one's too.
     pub async fn kill_for_removal(self: &Arc<Self>, name: &str) -> bool {
         let Ok(c) = self.container(name) else {
             return false;
@@ -276,7 +276,7 @@ impl Daemon {
         let id = c.id.clone();
         let _ = tokio::task::spawn_blocking(move || d.kill(&id, "SIGKILL")).await;
         let _ = tokio::time::timeout(Duration::from_secs(30), rx.wait_for(|s| !s.running)).await;
-        self.container(&c.id).is_err()
+        c.host_config.auto_remove
     }
 
     /// `DELETE /containers/{id}`. Blocking; kills first with `force`;
