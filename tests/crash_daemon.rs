@@ -380,7 +380,7 @@ impl World {
             d.ok(&["volume", "rm", v]);
         }
         for id in &self.seen {
-            let left = leftovers::of_container(d, id);
+            let left = leftovers::settled(|| leftovers::of_container(d, id));
             assert!(left.is_empty(), "left of {id}: {left:#?}");
         }
         let bridges = d
