@@ -9,11 +9,6 @@ use common::daemon::Daemon;
 use common::{text, unique};
 use std::process::Output;
 
-fn now_secs() -> u64 {
-    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
-    now.unwrap().as_secs()
-}
-
 fn code(o: &Output) -> i32 {
     o.status.code().unwrap_or(-1)
 }
@@ -203,9 +198,9 @@ fn list_formats_and_tables_print_what_docker_prints() {
     );
     same(&d, &["network", "ls", "-f", &net_filter]);
     let vol = unique("vol");
-    let t0 = now_secs().to_string();
+    let t0 = common::unix_now().to_string();
     d.ok(&["volume", "create", &vol]);
-    let until = (now_secs() + 1).to_string();
+    let until = (common::unix_now() + 1).to_string();
     for f in [
         "{{.Type}} {{.Action}} {{.Actor.ID}} {{.Scope}}",
         "{{json .}}",

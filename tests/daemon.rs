@@ -937,10 +937,7 @@ fn rm_flag_frees_the_name_the_volume_and_the_network_at_once() {
     }
     // `rm -f` of running auto-remove containers races their own removal
     // as they exit: each name printed, exit 0, one `destroy` each.
-    let t0 = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs();
+    let t0 = common::unix_now();
     let names: Vec<String> = (0..4).map(|i| format!("racer{i}")).collect();
     for n in &names {
         d.ok(&["run", "-d", "--rm", "--name", n, "busybox", "sleep", "1000"]);
@@ -948,12 +945,7 @@ fn rm_flag_frees_the_name_the_volume_and_the_network_at_once() {
     let mut args = vec!["rm", "-f"];
     args.extend(names.iter().map(String::as_str));
     assert_eq!(d.ok(&args), names.join("\n") + "\n");
-    let until = (std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs()
-        + 1)
-    .to_string();
+    let until = (common::unix_now() + 1).to_string();
     let out = d.ok(&[
         "events",
         "--since",

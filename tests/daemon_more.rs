@@ -349,7 +349,7 @@ impl Drop for EventsChild {
 fn events_stream_a_start_and_a_die() {
     let d = Daemon::start();
     d.load_busybox();
-    let t0 = chrono_now() - 1;
+    let t0 = common::unix_now() - 1;
     let live = EventsChild::start(
         &d,
         &["--filter", "type=container", "--format", "{{json .}}"],
@@ -380,7 +380,7 @@ fn events_stream_a_start_and_a_die() {
     assert!(die["timeNano"].as_i64().unwrap() > 0);
 
     // History with since/until, filtered, in the default format.
-    let until = (chrono_now() + 1).to_string();
+    let until = (common::unix_now() + 1).to_string();
     let out = d.ok(&[
         "events",
         "--since",
@@ -410,7 +410,7 @@ fn events_stream_a_start_and_a_die() {
         "--since",
         &t0.to_string(),
         "--until",
-        &(chrono_now() + 1).to_string(),
+        &(common::unix_now() + 1).to_string(),
         "--filter",
         "type=network",
         "--format",
@@ -424,20 +424,13 @@ fn events_stream_a_start_and_a_die() {
         "--since",
         &t0.to_string(),
         "--until",
-        &(chrono_now() + 1).to_string(),
+        &(common::unix_now() + 1).to_string(),
         "--filter",
         "type=image",
         "--format",
         "{{.Action}}",
     ]);
     assert!(out.contains("tag") && out.contains("untag"), "{out}");
-}
-
-fn chrono_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
 }
 
 #[test]
@@ -501,7 +494,7 @@ fn the_docker_cli_uses_images_rename_top_stats_events_and_prune() {
     d.load_busybox();
     let docker_cmd = |args: &[&str]| d.docker(args, None);
     let ok = |args: &[&str]| d.docker_ok(args);
-    let t0 = chrono_now() - 1;
+    let t0 = common::unix_now() - 1;
     assert!(ok(&["images"]).contains("busybox"));
     assert!(ok(&["image", "inspect", "--format", "{{.Id}}", "busybox"]).starts_with("sha256:"));
     let id = ok(&["run", "-d", "--name", "dk", "busybox", "sleep", "1000"]);
@@ -523,7 +516,7 @@ fn the_docker_cli_uses_images_rename_top_stats_events_and_prune() {
     );
     ok(&["tag", "busybox", "dkimg:1"]);
     assert!(ok(&["rmi", "dkimg:1"]).contains("Untagged: dkimg:1"));
-    let until = (chrono_now() + 1).to_string();
+    let until = (common::unix_now() + 1).to_string();
     let ev = ok(&[
         "events",
         "--since",

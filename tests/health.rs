@@ -27,16 +27,9 @@ fn wait_status(d: &Daemon, name: &str, want: &str) -> Value {
     })
 }
 
-fn unix_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
-
 /// The container's events from `since` until now, one per line.
 fn events(d: &Daemon, name: &str, since: i64) -> String {
-    let until = (unix_now() + 1).to_string();
+    let until = (common::unix_now() + 1).to_string();
     d.ok(&[
         "events",
         "--since",
@@ -74,7 +67,7 @@ fn ps_names(d: &Daemon, filter: &str) -> Vec<String> {
 fn a_passing_check_makes_the_container_healthy() {
     let d = Daemon::start();
     d.load_busybox();
-    let t0 = unix_now() - 1;
+    let t0 = common::unix_now() - 1;
     let id = d
         .ok(&[
             "run",
@@ -144,7 +137,7 @@ fn a_passing_check_makes_the_container_healthy() {
     let ev = events(&d, "ok", t0);
     assert!(ev.contains("health_status: healthy"), "{ev}");
     // `event=health_status` matches every health status, as Docker's.
-    let until = (unix_now() + 1).to_string();
+    let until = (common::unix_now() + 1).to_string();
     let ev = d.ok(&[
         "events",
         "--since",
@@ -216,7 +209,7 @@ fn a_passing_check_makes_the_container_healthy() {
 fn failing_checks_become_unhealthy_after_their_retries() {
     let d = Daemon::start();
     d.load_busybox();
-    let t0 = unix_now() - 1;
+    let t0 = common::unix_now() - 1;
     d.ok(&[
         "run",
         "-d",

@@ -104,6 +104,14 @@ pub fn run_timeout(secs: u64, program: &Path, args: &[&str], stdin: Option<&str>
     }
 }
 
+/// Now, in seconds since the epoch (`events --since/--until`).
+pub fn unix_now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
 pub fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
