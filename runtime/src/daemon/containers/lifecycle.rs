@@ -300,16 +300,13 @@ impl Daemon {
         let Ok(c) = self.container(&c.id) else {
             return Ok(());
         };
-        let dir = self.dir(&c.id);
-        let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
-        super::shm::unmount_shm(&dir);
-        self.oci_force_delete(&c.id);
-        self.remove_cgroup_leftovers(&c.id);
-        self.teardown_network(&c.id);
+        // Before the record goes: what start-up reconciliation does not
+        // redo for a half-removed directory (the executor's state, cgroups).
+        self.release(&c.id);
         // The other remover does the rest (an auto-remove's, once its
         // shim is gone).
         if self.remove_seen(&c) {
-            self.remove_rest(&c, volumes);
+            self.remove_files(&c, volumes);
         }
         Ok(())
     }
@@ -342,13 +339,26 @@ impl Daemon {
     /// executor's and the network's leftovers, the anonymous volumes (with
     /// `volumes`), the directory. Each step does nothing when already done.
     fn remove_rest(&self, c: &Container, volumes: bool) {
-        let id = c.id.as_str();
+        self.release(&c.id);
+        self.remove_files(c, volumes);
+    }
+
+    /// What a removed container holds on the host: its mounts, the
+    /// executor's state and cgroups, its network.
+    fn release(&self, id: &str) {
         let dir = self.dir(id);
         let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
         super::shm::unmount_shm(&dir);
         self.oci_force_delete(id);
         self.remove_cgroup_leftovers(id);
         self.teardown_network(id);
+    }
+
+    /// A removed container's anonymous volumes (with `volumes`) and its
+    /// directory.
+    fn remove_files(&self, c: &Container, volumes: bool) {
+        let id = c.id.as_str();
+        let dir = self.dir(id);
         if volumes {
             let (_, errors) = self.volumes.remove_anonymous(&c.mounts);
             for e in errors {
