@@ -41,7 +41,8 @@ const CONTROLLERS: &[&str] = &[
 ];
 
 /// The `tasks` file of `cgroup_path` in each v1 hierarchy, each directory
-/// made; `None` where the init must be moved by pid (see the module).
+/// made; `None` where the init must be moved by pid (see the module), and
+/// when `create` finds processes in one of them.
 pub fn task_files(cgroup_path: &Path, create: bool) -> Option<Vec<CString>> {
     if !cgroup_path.is_absolute()
         || Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
@@ -74,6 +75,15 @@ fn prepare(cgroup_path: &Path, create: bool) -> Result<Vec<CString>> {
         let dir = mp.join(rel);
         if !dirs.iter().any(|(d, _)| *d == dir) {
             dirs.push((dir, *c == "cpuset"));
+        }
+    }
+    if create {
+        // Someone else's processes there would be killed with ours: such a
+        // cgroup is left to the move by pid, which refuses it.
+        for (dir, _) in &dirs {
+            if let Ok(procs) = std::fs::read_to_string(dir.join("cgroup.procs")) {
+                anyhow::ensure!(procs.trim().is_empty(), "{} holds processes", dir.display());
+            }
         }
     }
     let mut files = Vec::new();

@@ -8,12 +8,13 @@
 
 use crate::spec::mounts::{self, DevNode, Kind, Plan, Step};
 use anyhow::{anyhow, bail, Context, Result};
+use nix::fcntl::OFlag;
 use nix::mount::{mount, umount2, MntFlags, MsFlags};
 use nix::sys::stat::{fstat, mknodat, Mode, SFlag};
 use nix::unistd::{chdir, fchdir, pivot_root};
 use pathrs::Root;
 use std::fs::{File, Permissions};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
@@ -388,14 +389,17 @@ fn cgroup(root: &Root, step: &Step, new_cgroupns: bool) -> Result<()> {
         tmpfs_flags,
         Some("mode=755"),
     )?;
+    // The tmpfs is ours and empty: its hierarchies' directories are made
+    // and opened relative to it, without resolving each path in the root.
+    let tmpfs = root.resolve(&step.destination)?;
+    let own = std::fs::read_to_string("/proc/self/cgroup")?;
     for h in &hier {
-        cgroup_hierarchy(root, step, h, new_cgroupns)?;
+        cgroup_hierarchy(&tmpfs, step, h, new_cgroupns, &own)?;
     }
     if fl.contains(MsFlags::MS_RDONLY) {
-        let t = root.resolve(&step.destination)?;
         mount(
             None::<&str>,
-            &fd_path(t.as_fd()),
+            &fd_path(tmpfs.as_fd()),
             None::<&str>,
             tmpfs_flags | MsFlags::MS_REMOUNT | MsFlags::MS_RDONLY,
             Some("mode=755"),
@@ -424,7 +428,7 @@ fn cgroup_unified(
         )?;
         return Ok(());
     }
-    let own = own_cgroup("")?;
+    let own = own_cgroup(&std::fs::read_to_string("/proc/self/cgroup")?, "")?;
     let base = hier
         .first()
         .map_or(Path::new("/sys/fs/cgroup"), |h| h.mountpoint.as_path());
@@ -440,14 +444,37 @@ fn cgroup_unified(
     remount_bind(root, &step.destination, fl)
 }
 
-/// One v1 (or the hybrid host's cgroup2) hierarchy under the tmpfs.
-fn cgroup_hierarchy(root: &Root, step: &Step, h: &Hierarchy, new_cgroupns: bool) -> Result<()> {
+/// One v1 (or the hybrid host's cgroup2) hierarchy under `tmpfs`, the
+/// tmpfs just mounted for them; `own` is /proc/self/cgroup.
+fn cgroup_hierarchy(
+    tmpfs: &impl AsFd,
+    step: &Step,
+    h: &Hierarchy,
+    new_cgroupns: bool,
+    own: &str,
+) -> Result<()> {
     let Some(name) = h.mountpoint.file_name() else {
         return Ok(());
     };
     let fl = flags(step.options.flags);
-    let dest = step.destination.join(name);
-    let d = target(root, &dest, false)?;
+    let open = || -> Result<OwnedFd> {
+        let fd = nix::fcntl::openat(
+            Some(tmpfs.as_fd().as_raw_fd()),
+            name,
+            OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_NOFOLLOW | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .with_context(|| format!("open {}", step.destination.join(name).display()))?;
+        // SAFETY: openat returned a new fd that we now own.
+        Ok(unsafe { OwnedFd::from_raw_fd(fd) })
+    };
+    nix::sys::stat::mkdirat(
+        Some(tmpfs.as_fd().as_raw_fd()),
+        name,
+        Mode::from_bits_truncate(0o755),
+    )
+    .with_context(|| format!("create {}", step.destination.join(name).display()))?;
+    let d = open()?;
     let dp = fd_path(d.as_fd());
     if new_cgroupns {
         let (src, ty) = if h.fstype == "cgroup2" {
@@ -459,11 +486,14 @@ fn cgroup_hierarchy(root: &Root, step: &Step, h: &Hierarchy, new_cgroupns: bool)
         return mount(Some(src), &dp, Some(ty), fl, data)
             .with_context(|| format!("mount cgroup {}", h.options));
     }
-    let own = own_cgroup(if h.fstype == "cgroup2" {
-        ""
-    } else {
-        &h.options
-    })?;
+    let own = own_cgroup(
+        own,
+        if h.fstype == "cgroup2" {
+            ""
+        } else {
+            &h.options
+        },
+    )?;
     let src = h.mountpoint.join(own.trim_start_matches('/'));
     mount(
         Some(&src),
@@ -472,13 +502,26 @@ fn cgroup_hierarchy(root: &Root, step: &Step, h: &Hierarchy, new_cgroupns: bool)
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None::<&str>,
     )?;
-    remount_bind(root, &dest, fl)
+    let extra =
+        fl & (MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
+    if extra.is_empty() {
+        return Ok(());
+    }
+    // Opened again: the bind mount's root, not the directory under it.
+    let bound = open()?;
+    mount(
+        None::<&str>,
+        &fd_path(bound.as_fd()),
+        None::<&str>,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra,
+        None::<&str>,
+    )?;
+    Ok(())
 }
 
 /// This process's cgroup path in the hierarchy with the given controllers
-/// (`""` for the unified one).
-fn own_cgroup(controllers: &str) -> Result<String> {
-    let s = std::fs::read_to_string("/proc/self/cgroup")?;
+/// (`""` for the unified one), from `s`, /proc/self/cgroup.
+fn own_cgroup(s: &str, controllers: &str) -> Result<String> {
     for line in s.lines() {
         let mut parts = line.splitn(3, ':');
         let (_, ctrl, path) = (
@@ -495,13 +538,22 @@ fn own_cgroup(controllers: &str) -> Result<String> {
 
 fn populate_dev(root: &Root, devices: &[DevNode]) -> Result<()> {
     let in_userns = in_user_namespace();
+    // Most nodes share /dev: each parent is made and opened once.
+    let mut dirs: Vec<(&Path, pathrs::Handle)> = Vec::new();
     for d in devices {
         let parent = d.path.parent().unwrap_or(Path::new("/dev"));
         let name = d
             .path
             .file_name()
             .ok_or_else(|| anyhow!("device path {} has no name", d.path.display()))?;
-        let dir = root.mkdir_all(parent, &dir_perm())?;
+        let i = match dirs.iter().position(|(p, _)| *p == parent) {
+            Some(i) => i,
+            None => {
+                dirs.push((parent, root.mkdir_all(parent, &dir_perm())?));
+                dirs.len() - 1
+            }
+        };
+        let dir = &dirs[i].1;
         // A FIFO needs no privilege to make; device nodes do.
         let made = if in_userns && d.kind != libc::S_IFIFO {
             Err(nix::Error::EPERM)

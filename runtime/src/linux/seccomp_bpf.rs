@@ -25,7 +25,7 @@ use std::io::{Read, Seek};
 use std::path::Path;
 
 /// Bump when `spec::seccomp::compile` changes what it makes.
-const FORMAT: &str = "rrun-seccomp-bpf-1";
+const FORMAT: &str = "rrun-seccomp-bpf-2";
 
 /// seccomp(2)'s operation and flags (linux/seccomp.h).
 const SECCOMP_SET_MODE_FILTER: libc::c_ulong = 1;

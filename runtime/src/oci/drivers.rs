@@ -12,7 +12,7 @@ use std::ffi::CString;
 use std::path::PathBuf;
 
 pub(super) struct CreateDriver<'a> {
-    /// Made in `place`, while the init is still exec'ing: the two overlap.
+    /// Made in `place`, while the init is exec'ing: the two overlap.
     pub cgroup: Option<AnyCgroupManager>,
     pub spec: &'a Spec,
     pub saved: Saved,
@@ -42,19 +42,19 @@ impl CreateDriver<'_> {
 
 impl launch::Driver for CreateDriver<'_> {
     fn self_move(&mut self) -> Option<Vec<CString>> {
-        // Checked before the init is in it (a shared cgroup is refused
-        // again in `place`).
-        let m = self.unshared().ok()?;
+        // A cgroup that holds processes gets None, and the move by pid
+        // then refuses it in `place`.
         let files = cgroup_self_move::task_files(&self.saved.cgroup_path, true)?;
-        // Kept for `place` and the rest: making a manager reads
-        // mountinfo once per controller.
-        self.cgroup = Some(m);
         self.moved = true;
         Some(files)
     }
 
     fn place(&mut self, pid: Pid) -> Result<()> {
-        if let (true, Some(m)) = (self.moved, &self.cgroup) {
+        if self.moved {
+            // Made here, while the init is exec'ing, as making one reads
+            // mountinfo once per controller (about 1 ms).
+            let m = cgroups::manager(&self.saved.cgroup_path, &self.saved.id)?;
+            let m = self.cgroup.insert(m);
             return cgroups::apply_resources(m, self.spec, pid);
         }
         let m = self.unshared()?;
