@@ -44,6 +44,21 @@ status=${PIPESTATUS[0]}
 echo "== VM: systemd and cgroup v2 (scripts/test-vm.sh)"
 timeout 3600 scripts/test-vm.sh 2>&1 | tee -a "$log"
 [ "${PIPESTATUS[0]}" = 0 ] || status=1
+# The release binaries are linked statically (scripts/lib/build-release.sh;
+# what scripts/install.sh installs and the benchmarks run): the tests of the
+# start path, the executor, the CLI and a registry pull by name again, with
+# them in place of the debug build.
+echo "== release build, statically linked, against a subset of the tests"
+if timeout 3000 scripts/lib/build-release.sh --workspace --bins --locked -q; then
+    for t in "--test start_path --test oci --test daemon" "--test push_build docker_push_to_a_registry_then_another_daemon_pulls_it"; do
+        # shellcheck disable=SC2086 # $t is two or more words on purpose
+        RRUN_BIN_DIR="$PWD/target/release" timeout 1200 cargo test --locked --no-fail-fast $t -- --test-threads="$(( $(nproc) * 2 ))" 2>&1 | tee -a "$log"
+        [ "${PIPESTATUS[0]}" = 0 ] || status=1
+    done
+else
+    echo "test.sh: the release build failed"
+    status=1
+fi
 set -e
 # One closing line over every test binary (cargo prints one per binary, the
 # last of them often a doc-test run with nothing in it).

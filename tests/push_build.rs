@@ -63,6 +63,12 @@ fn docker_push_to_a_registry_then_another_daemon_pulls_it() {
     let d2 = Daemon::start();
     let out = d2.ok(&["run", "--rm", &image, "echo", "from the registry"]);
     assert_eq!(out, "from the registry\n");
+    // As users often name a local registry: `localhost` resolves through
+    // the daemon's resolver (/etc/hosts), also in the statically linked
+    // release build (scripts/test.sh runs this test against it too).
+    let by_name = format!("localhost:{}/test/pushed:1", reg.port);
+    let out = d2.ok(&["run", "--rm", &by_name, "echo", "by name"]);
+    assert_eq!(out, "by name\n");
 
     // A name with no local image: Docker's words, and a failed command.
     let missing = format!("{}/test/never:1", reg.host());
