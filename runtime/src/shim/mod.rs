@@ -34,7 +34,6 @@ pub use rrun_shim::{logfile, monitor, oom, ExitRecord, EXIT_FILE, SUBCOMMAND};
 use monitor::{Stdin, Stream};
 
 use anyhow::{Context, Result};
-use clap::Parser;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
@@ -132,26 +131,21 @@ pub fn main(args: ShimArgs) -> i32 {
 /// --log <dir>/oci.log --log-format json [--systemd-cgroup] <command>`
 /// would, without a process of its own (the executor is the same code;
 /// the container's init is forked from here and executed from this binary,
-/// sealed: see `linux::exe`). `stdio` are the fds the command runs with as
-/// 0, 1 and 2 (the container's init inherits them from create); None is
-/// /dev/null for all three. True if it succeeded; its error is in oci.log,
-/// where rrun-oci writes it.
-fn oci(args: &ShimArgs, command: &[&std::ffi::OsStr], stdio: Option<Stdio3>) -> bool {
-    let mut argv: Vec<std::ffi::OsString> = vec!["rrun-oci".into(), "--root".into()];
-    argv.push(args.oci_root.clone().into());
-    argv.push("--log".into());
-    argv.push(args.dir.join(OCI_LOG_FILE).into());
-    argv.extend(["--log-format".into(), "json".into()]);
-    if args.systemd_cgroup {
-        argv.push("--systemd-cgroup".into());
-    }
-    argv.extend(command.iter().map(|a| a.to_os_string()));
-    let cli = match crate::oci::Cli::try_parse_from(argv) {
-        Ok(cli) => cli,
-        Err(e) => {
-            eprintln!("shim {}: rrun-oci arguments: {e}", args.id);
-            return false;
-        }
+/// sealed: see `linux::exe`). The command is given as the value its
+/// arguments parse to, not parsed (clap builds the whole command tree each
+/// time: 0.3 ms). `stdio` are the fds the command runs with as 0, 1 and 2
+/// (the container's init inherits them from create); None is /dev/null
+/// for all three. True if it succeeded; its error is in oci.log, where
+/// rrun-oci writes it.
+fn oci(args: &ShimArgs, command: crate::oci::Command, stdio: Option<Stdio3>) -> bool {
+    let cli = crate::oci::Cli {
+        root: args.oci_root.clone(),
+        log: Some(args.dir.join(OCI_LOG_FILE)),
+        log_format: crate::oci::LogFormat::Json,
+        debug: false,
+        systemd_cgroup: args.systemd_cgroup,
+        rootless: None,
+        command,
     };
     let null;
     let stdio = match stdio {
@@ -300,18 +294,16 @@ fn run(args: &ShimArgs) -> Result<()> {
 
 /// `create --bundle <dir> --pid-file … [--console-socket …] <id>`.
 fn create(args: &ShimArgs, pid_file: &Path, console: Option<&Path>, stdio: Option<Stdio3>) -> bool {
-    let mut command: Vec<&std::ffi::OsStr> = vec![
-        "create".as_ref(),
-        "--bundle".as_ref(),
-        args.dir.as_os_str(),
-        "--pid-file".as_ref(),
-        pid_file.as_os_str(),
-    ];
-    if let Some(sock) = console {
-        command.extend(["--console-socket".as_ref(), sock.as_os_str()]);
-    }
-    command.push(args.id.as_ref());
-    oci(args, &command, stdio)
+    let command = crate::oci::Command::Create(crate::oci::CreateArgs {
+        bundle: args.dir.clone(),
+        pid_file: Some(pid_file.to_path_buf()),
+        console_socket: console.map(Path::to_path_buf),
+        no_pivot: false,
+        no_new_keyring: false,
+        preserve_fds: 0,
+        id: args.id.clone(),
+    });
+    oci(args, command, stdio)
 }
 
 /// Tells the daemon the container did not start.
@@ -335,7 +327,10 @@ fn read_init_pid(pid_file: &Path) -> Result<i32> {
 /// daemon either way; on failure the container is cleaned up. True if it
 /// started.
 fn start_created(args: &ShimArgs, pid: i32) -> Result<bool> {
-    let started = oci(args, &["start".as_ref(), args.id.as_ref()], None);
+    let start = crate::oci::Command::Start {
+        id: args.id.clone(),
+    };
+    let started = oci(args, start, None);
     if !started {
         report_failure(last_oci_error(&args.dir));
         cleanup(args);
@@ -433,7 +428,10 @@ pub fn end(args: ShimArgs) -> i32 {
 }
 
 fn cleanup(args: &ShimArgs) {
-    let delete = ["delete".as_ref(), "--force".as_ref(), args.id.as_ref()];
-    oci(args, &delete, None);
+    let delete = crate::oci::Command::Delete {
+        force: true,
+        id: args.id.clone(),
+    };
+    oci(args, delete, None);
     let _ = nix::mount::umount2(&args.dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
 }
