@@ -1,7 +1,8 @@
 //! What issue 18 changed on the start path, seen from outside: the seccomp
 //! program kept once per profile under the executor's state (and made again
-//! when damaged, never loaded damaged), and the daemon's cgroup-move warming
-//! (linux::attach_warm), which must leave rrund where it was.
+//! when damaged, never loaded damaged), the daemon's cgroup-move warming
+//! (linux::attach_warm), which must leave rrund where it was, the v1 self-move
+//! into the cgroups, and the network namespaces made ahead.
 
 mod common;
 
@@ -150,4 +151,88 @@ fn the_init_and_an_exec_are_in_every_v1_hierarchy_of_the_container() {
             .join(&id);
         assert!(!dir.exists(), "{} left", dir.display());
     }
+}
+
+/// The daemon's spare network namespaces, as mounts under its directory.
+fn spares(d: &Daemon) -> Vec<String> {
+    common::host_mounts_containing(d.dir.path().to_str().unwrap())
+        .into_iter()
+        .filter(|m| m.contains("/netns/.spare-"))
+        .collect()
+}
+
+/// The network namespace of a running container's init.
+fn netns_of(d: &Daemon, name: &str) -> PathBuf {
+    let pid = d.ok(&["inspect", "-f", "{{.State.Pid}}", name]);
+    std::fs::read_link(format!("/proc/{}/ns/net", pid.trim())).unwrap()
+}
+
+/// rrund keeps network namespaces ready for the next starts: none before a
+/// start needs one, at most two after, each a fresh namespace (its
+/// loopback up and nothing else) that one container gets as its own; they
+/// go when the daemon stops, and those of a killed daemon when the next
+/// one starts.
+#[test]
+fn spare_network_namespaces_are_fresh_bounded_and_go_with_the_daemon() {
+    let mut d = Daemon::start();
+    d.load_busybox();
+    assert!(spares(&d).is_empty(), "{:?}", spares(&d));
+    for _ in 0..3 {
+        d.ok(&["run", "--rm", "--network", "none", "busybox", "true"]);
+    }
+    common::wait_for("two spares", std::time::Duration::from_secs(10), || {
+        (spares(&d).len() == 2).then_some(())
+    });
+    let links = d.ok(&[
+        "run",
+        "--rm",
+        "--network",
+        "none",
+        "busybox",
+        "ip",
+        "-o",
+        "link",
+    ]);
+    assert_eq!(links.lines().count(), 1, "{links}");
+    assert!(links.contains("lo:") && links.contains("UP"), "{links}");
+    let addrs = d.ok(&["run", "--rm", "busybox", "ip", "-o", "-4", "addr"]);
+    assert!(
+        addrs.contains("127.0.0.1/8") && addrs.contains("eth0"),
+        "{addrs}"
+    );
+    let a = common::unique("spa");
+    let b = common::unique("spb");
+    for n in [&a, &b] {
+        d.ok(&[
+            "run",
+            "-d",
+            "--name",
+            n,
+            "--network",
+            "none",
+            "busybox",
+            "sleep",
+            "60",
+        ]);
+    }
+    assert_ne!(netns_of(&d, &a), netns_of(&d, &b));
+    d.ok(&["rm", "-f", &a, &b]);
+    common::wait_for("two spares", std::time::Duration::from_secs(10), || {
+        (spares(&d).len() == 2).then_some(())
+    });
+    assert!(spares(&d).len() <= 2);
+
+    d.stop();
+    assert!(spares(&d).is_empty(), "after SIGTERM: {:?}", spares(&d));
+
+    d.spawn();
+    d.ok(&["run", "--rm", "--network", "none", "busybox", "true"]);
+    common::wait_for("two spares", std::time::Duration::from_secs(10), || {
+        (spares(&d).len() == 2).then_some(())
+    });
+    let before = spares(&d);
+    d.kill9();
+    assert_eq!(spares(&d), before, "a killed daemon removes nothing");
+    d.spawn();
+    assert!(spares(&d).is_empty(), "after a restart: {:?}", spares(&d));
 }

@@ -88,8 +88,12 @@ pub fn of_daemon(d: &Daemon, nets: &[&str]) -> Vec<String> {
     let dir = d.dir.path().to_str().unwrap();
     let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
     // The volumes' and the daemon's own mounts of its state (none when no
-    // container runs) are what a crash could leak.
-    for l in mounts.lines().filter(|l| l.contains(dir)) {
+    // container runs) are what a crash could leak. Not the network
+    // namespaces the daemon keeps ready for the next starts (at most two,
+    // made after a start; tests/start_path.rs checks that they are bounded
+    // and go with the daemon).
+    let spare = |l: &str| l.contains("/netns/.spare-");
+    for l in mounts.lines().filter(|l| l.contains(dir) && !spare(l)) {
         left.push(format!("mount {l}"));
     }
     left.extend(shims_under(&d.data_root()));

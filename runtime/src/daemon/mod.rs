@@ -135,6 +135,8 @@ pub struct Daemon {
     pub events: events::Events,
     /// Auto-removed containers whose removal's rest has not run yet.
     removing: containers::lifecycle::Pending,
+    /// Network namespaces made ahead for the starts.
+    netns_pool: Arc<containers::netns_pool::NetnsPool>,
 }
 
 /// The state a removed container reports to its last waiters.
@@ -168,6 +170,8 @@ impl Daemon {
             .context("create the predefined networks")?;
         let volumes = volumes::VolumeStore::open(opts.data_root.join("volumes"))
             .context("open the volume store")?;
+        let netns_pool =
+            containers::netns_pool::NetnsPool::new(containers::network::netns_dir(&opts.exec_root));
         Ok(Arc::new(Daemon {
             opts,
             images,
@@ -179,6 +183,7 @@ impl Daemon {
             execs: Default::default(),
             events: events::Events::new(),
             removing: Default::default(),
+            netns_pool,
         }))
     }
 }

@@ -11,6 +11,7 @@ pub mod lifecycle;
 pub mod links;
 pub mod list;
 pub mod logopts;
+pub mod netns_pool;
 pub mod network;
 pub mod pause;
 pub mod plan;

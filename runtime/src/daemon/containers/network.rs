@@ -164,7 +164,8 @@ impl Daemon {
         }
         let path = self.netns_path(&c.id);
         netd::netns::remove(&path);
-        netd::netns::create(&path)
+        self.netns_pool
+            .take(&path)
             .map_err(|e| ContainerError::Internal(format!("network namespace: {e}")))?;
         match self.wire(c, &path, &extra) {
             Ok(r) => Ok(r),
@@ -181,8 +182,8 @@ impl Daemon {
         path: &Path,
         extra: &[ExtraHost],
     ) -> Result<(NetFiles, Vec<PortBinding>), ContainerError> {
+        // Its loopback is up (`netns_pool`).
         let ns = NetNs::open(path).map_err(ContainerError::internal)?;
-        netd::link::loopback_up(&ns).map_err(ContainerError::internal)?;
         let hostname = c.config.hostname.clone();
         if mode_of(&c.host_config.network_mode) == Mode::None {
             let hosts = netd::resolv::container_hosts(&hostname, &[], extra, None);
