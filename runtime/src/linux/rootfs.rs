@@ -229,17 +229,25 @@ fn kernel_fs_target(root: &Root, step: &Step) -> Result<pathrs::Handle> {
 /// Remounts a bind with the spec's flags (ro, nosuid, nodev, noexec), which
 /// a bind only takes through a remount.
 fn remount_bind(root: &Root, dest: &Path, fl: MsFlags) -> Result<()> {
-    let extra =
-        fl & (MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
-    if extra.is_empty() {
+    if remount_flags(fl).is_empty() {
         return Ok(());
     }
     let d = root.resolve(dest)?;
+    remount_bind_at(d.as_fd(), fl)
+}
+
+/// The flags of `fl` that a bind takes only through a remount.
+fn remount_flags(fl: MsFlags) -> MsFlags {
+    fl & (MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC)
+}
+
+/// [`remount_bind`] of the bind mount whose root `fd` is.
+fn remount_bind_at(fd: BorrowedFd<'_>, fl: MsFlags) -> Result<()> {
     mount(
         None::<&str>,
-        &fd_path(d.as_fd()),
+        &fd_path(fd),
         None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra,
+        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | remount_flags(fl),
         None::<&str>,
     )?;
     Ok(())
@@ -502,21 +510,11 @@ fn cgroup_hierarchy(
         MsFlags::MS_BIND | MsFlags::MS_REC,
         None::<&str>,
     )?;
-    let extra =
-        fl & (MsFlags::MS_RDONLY | MsFlags::MS_NOSUID | MsFlags::MS_NODEV | MsFlags::MS_NOEXEC);
-    if extra.is_empty() {
+    if remount_flags(fl).is_empty() {
         return Ok(());
     }
     // Opened again: the bind mount's root, not the directory under it.
-    let bound = open()?;
-    mount(
-        None::<&str>,
-        &fd_path(bound.as_fd()),
-        None::<&str>,
-        MsFlags::MS_BIND | MsFlags::MS_REMOUNT | extra,
-        None::<&str>,
-    )?;
-    Ok(())
+    remount_bind_at(open()?.as_fd(), fl)
 }
 
 /// This process's cgroup path in the hierarchy with the given controllers
