@@ -27,7 +27,7 @@ command -v dockerd >/dev/null && [ -x /usr/bin/docker-compose ] || {
     echo "bench-compose: needs dockerd and docker-compose (apt-get install docker.io docker-compose)" >&2
     exit 1
 }
-[ "${BENCH_NO_BUILD:-0}" = 1 ] || scripts/lib/build-release.sh -q -p rrun-runtime -p rrun-shim --bins
+[ "${BENCH_NO_BUILD:-0}" = 1 ] || scripts/lib/build-release.sh -q
 bin=$PWD/target/release
 images=${RRUN_TEST_IMAGES:-$PWD/.cache/images}
 

@@ -48,7 +48,7 @@ if [ ${#need[@]} -gt 0 ]; then
     echo "installing ${need[*]} for the comparison" >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${need[@]}" >&2
 fi
-scripts/lib/build-release.sh -q -p rrun-runtime -p rrun-shim --bins
+scripts/lib/build-release.sh -q
 scripts/build-test-images.sh >/dev/null
 bin=$PWD/target/release
 images=${RRUN_TEST_IMAGES:-$PWD/.cache/images}

@@ -59,7 +59,7 @@ export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target-image}
 # unset, this tree's is built.
 bin=${RRUN_IMAGE_BIN:-}
 if [ -z "$bin" ]; then
-    timeout 1800 cargo build --release -p rrun-image --bin rrun-image >&2
+    scripts/lib/build-release.sh -q >&2
     bin=$CARGO_TARGET_DIR/release/rrun-image
 fi
 

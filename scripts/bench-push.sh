@@ -19,7 +19,7 @@ cd "$(dirname "$0")/.."
 runs=${RUNS:-5}
 size=${SIZE_MIB:-50}
 export CARGO_TARGET_DIR=${CARGO_TARGET_DIR:-$PWD/target-image}
-timeout 1800 cargo build --release -p rrun-image --bin rrun-image >&2
+scripts/lib/build-release.sh -q >&2
 bin=$CARGO_TARGET_DIR/release/rrun-image
 
 work=$(mktemp -d)

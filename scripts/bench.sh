@@ -25,7 +25,7 @@ what=${1:-executor}
 n=${2:-20}
 
 scripts/install-deps.sh >/dev/null
-cargo build --release -q -p rrun-runtime --bin rrun-oci
+scripts/lib/build-release.sh -q
 scripts/build-test-images.sh >/dev/null
 oci=$PWD/target/release/rrun-oci
 

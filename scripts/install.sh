@@ -7,7 +7,7 @@ prefix=${PREFIX:-/usr/local}
 
 scripts/install-deps.sh
 export PATH="$HOME/.cargo/bin:$PATH"
-scripts/lib/build-release.sh --locked --workspace --bins
+scripts/lib/build-release.sh
 for b in rrun-oci rrun rrund rrun-shim; do
     if [ -x "target/release/$b" ]; then
         install -D -m 0755 "target/release/$b" "$prefix/bin/$b"

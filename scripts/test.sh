@@ -49,7 +49,7 @@ timeout 3600 scripts/test-vm.sh 2>&1 | tee -a "$log"
 # start path, the executor, the CLI and a registry pull by name again, with
 # them in place of the debug build.
 echo "== release build, statically linked, against a subset of the tests"
-if timeout 3000 scripts/lib/build-release.sh --workspace --bins --locked -q; then
+if timeout 3000 scripts/lib/build-release.sh -q; then
     for t in "--test start_path --test oci --test daemon" "--test push_build docker_push_to_a_registry_then_another_daemon_pulls_it"; do
         # shellcheck disable=SC2086 # $t is two or more words on purpose
         RRUN_BIN_DIR="$PWD/target/release" timeout 1200 cargo test --locked --no-fail-fast $t -- --test-threads="$(( $(nproc) * 2 ))" 2>&1 | tee -a "$log"
