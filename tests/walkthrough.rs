@@ -328,8 +328,8 @@ fn the_multi_container_walkthrough() {
         "{}",
         text(&rules.stdout)
     );
-    let root = d.dir.path().to_str().unwrap().to_string();
-    assert!(common::host_mounts_containing(&root).is_empty());
+    let left = common::leftovers::mounts_of(&d);
+    assert!(left.is_empty(), "mounts left: {left:?}");
     for id in [&db, &app, &db2, &db3, &db4] {
         assert!(
             !common::cgroup_dir("memory", &format!("/rrun/{id}")).exists(),

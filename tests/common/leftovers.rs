@@ -85,19 +85,22 @@ pub fn of_daemon(d: &Daemon, nets: &[&str]) -> Vec<String> {
     {
         left.push(format!("container directory {}", e.path().display()));
     }
-    let dir = d.dir.path().to_str().unwrap();
-    let mounts = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-    // The volumes' and the daemon's own mounts of its state (none when no
-    // container runs) are what a crash could leak. Not the network
-    // namespaces the daemon keeps ready for the next starts (at most two,
-    // made after a start; tests/start_path.rs checks that they are bounded
-    // and go with the daemon).
-    let spare = |l: &str| l.contains("/netns/.spare-");
-    for l in mounts.lines().filter(|l| l.contains(dir) && !spare(l)) {
-        left.push(format!("mount {l}"));
-    }
+    left.extend(mounts_of(d).into_iter().map(|l| format!("mount {l}")));
     left.extend(shims_under(&d.data_root()));
     left
+}
+
+/// The mounts under the daemon's directory that a container left: the
+/// volumes' and the daemon's own mounts of its state (none when no
+/// container runs) are what a crash could leak. Not the network namespaces
+/// the daemon keeps ready for the next starts (at most two, made after a
+/// start; tests/start_path.rs checks that they are bounded and go with the
+/// daemon).
+pub fn mounts_of(d: &Daemon) -> Vec<String> {
+    super::host_mounts_containing(d.dir.path().to_str().unwrap())
+        .into_iter()
+        .filter(|l| !l.contains("/netns/.spare-"))
+        .collect()
 }
 
 /// Shim processes whose container directory is under `root`.
