@@ -11,6 +11,7 @@ use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -83,6 +84,8 @@ struct Pty {
     master: OwnedFd,
     child: Child,
     out: Arc<Mutex<Vec<u8>>>,
+    /// Set by the reader once it read everything (EIO: every slave fd closed).
+    drained: Arc<AtomicBool>,
 }
 
 impl Pty {
@@ -117,6 +120,8 @@ impl Pty {
         let out = Arc::new(Mutex::new(Vec::new()));
         let reader = nix::unistd::dup(p.master.as_raw_fd()).unwrap();
         let sink = out.clone();
+        let drained = Arc::new(AtomicBool::new(false));
+        let done = drained.clone();
         std::thread::spawn(move || {
             // SAFETY: dup returned a new fd that this thread owns.
             let mut f = unsafe { <std::fs::File as std::os::fd::FromRawFd>::from_raw_fd(reader) };
@@ -128,11 +133,13 @@ impl Pty {
                 }
                 sink.lock().unwrap().extend_from_slice(&buf[..n]);
             }
+            done.store(true, Ordering::SeqCst);
         });
         Pty {
             master: p.master,
             child,
             out,
+            drained,
         }
     }
 
@@ -170,11 +177,20 @@ impl Pty {
         assert_eq!(rc, 0, "TIOCSWINSZ");
     }
 
-    /// The program's exit code, within a deadline.
+    /// The program's exit code, within a deadline, once its last words
+    /// are read too: what it wrote just before it exited ("read escape
+    /// sequence") reaches the reader a moment later, and a check of the
+    /// output right at the exit could miss it.
     fn wait(&mut self) -> i32 {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
             if let Some(st) = self.child.try_wait().unwrap() {
+                // A process the program left holding the terminal would keep
+                // the reader going: then the output is taken as it is.
+                let drained = Instant::now() + Duration::from_secs(5);
+                while !self.drained.load(Ordering::SeqCst) && Instant::now() < drained {
+                    std::thread::sleep(Duration::from_millis(5));
+                }
                 return st.code().unwrap_or(-1);
             }
             assert!(
