@@ -13,17 +13,27 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// The file name of what `pid` runs, and its argv.
+/// The program `pid` runs and its argv. The daemon starts shims from a
+/// detached read-only bind of its binary, whose /proc/<pid>/exe reads "/":
+/// such a program is named by its argv[0] (rrund's path), marked so.
 fn exe_and_args(pid: i32) -> (String, Vec<String>) {
     let exe = std::fs::read_link(format!("/proc/{pid}/exe")).unwrap_or_default();
-    let name = exe
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
     let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
-    let args = cmdline
+    let args: Vec<String> = cmdline
         .split(|b| *b == 0)
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .collect();
+    let base = |p: &Path| {
+        p.file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    let name = if exe == Path::new("/") {
+        let argv0 = args.first().map(PathBuf::from).unwrap_or_default();
+        format!("{} (read-only bind)", base(&argv0))
+    } else {
+        base(&exe)
+    };
     (name, args)
 }
 
@@ -60,6 +70,22 @@ fn run_and_end(d: &mut Daemon, restart: bool) -> String {
     });
     let shim = d.shim_pid(&id);
     let (name, args) = exe_and_args(shim);
+    if name.ends_with("(read-only bind)") {
+        // What lets the shim fork its container's init without executing
+        // a sealed copy first (CVE-2019-5736): its binary is on a
+        // read-only mount, so no write reaches it through /proc/<pid>/exe,
+        // even once it no longer runs (while it runs, ETXTBSY).
+        use std::os::fd::AsRawFd;
+        let exe = std::fs::File::open(format!("/proc/{shim}/exe")).unwrap();
+        // SAFETY: fstatvfs fills the struct for an fd we hold.
+        let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+        assert_eq!(unsafe { libc::fstatvfs(exe.as_raw_fd(), &mut st) }, 0);
+        assert_ne!(
+            st.f_flag & libc::ST_RDONLY,
+            0,
+            "the shim's binary is writable"
+        );
+    }
     assert_eq!(args.get(1).map(String::as_str), Some("shim"), "{args:?}");
     assert_eq!(args.get(2), Some(&id), "{args:?}");
     if restart {
@@ -110,9 +136,12 @@ fn rrun_shim_holds_nothing_of_rrund() {
         .to_string();
     let shim = d.shim_pid(&id);
     let maps = std::fs::read_to_string(format!("/proc/{shim}/maps")).unwrap();
-    let rrund = bin("rrund");
+    // By inode: a mapping of the read-only bind names "/", not the path.
+    let rrund = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(bin("rrund")).unwrap());
     assert!(
-        !maps.contains(&*rrund.to_string_lossy()),
+        !maps
+            .lines()
+            .any(|l| l.split_whitespace().nth(4) == Some(&*rrund.to_string())),
         "rrund is still mapped in the shim:\n{maps}"
     );
     assert_eq!(exe_and_args(shim).0, "rrun-shim");
@@ -135,5 +164,5 @@ fn binaries_without_rrun_shim(dir: &Path) -> PathBuf {
 fn without_rrun_shim_the_shim_does_it_all_itself() {
     let bins = tempfile::tempdir().unwrap();
     let mut d = Daemon::start_from(binaries_without_rrun_shim(bins.path()));
-    assert_eq!(run_and_end(&mut d, false), "rrund");
+    assert_eq!(run_and_end(&mut d, false), "rrund (read-only bind)");
 }

@@ -231,6 +231,22 @@ impl NetworkStore {
 
     /// Write `net` atomically.
     pub fn save(&self, net: &Network) -> Result<(), StoreError> {
+        self.write(net)?;
+        sync_dir(&self.dir)
+    }
+
+    /// Write `net` atomically after a change of its endpoints only (a
+    /// container's connect or disconnect): the file is synced before its
+    /// rename, so it is whole, but the rename is not waited for. A host
+    /// crash may keep the file before the change: every container stopped
+    /// with the host, and the daemon's start reconciles each container's
+    /// endpoints with its record, whichever file survived. Saves a
+    /// directory sync on every start and exit.
+    pub fn save_endpoints(&self, net: &Network) -> Result<(), StoreError> {
+        self.write(net)
+    }
+
+    fn write(&self, net: &Network) -> Result<(), StoreError> {
         let path = self.path_of(&net.id);
         let tmp = self.dir.join(format!(".{}.json.tmp", net.id));
         let data = serde_json::to_vec_pretty(net).expect("network serializes");
@@ -238,8 +254,7 @@ impl NetworkStore {
         f.write_all(&data).map_err(io_err(&tmp))?;
         f.sync_all().map_err(io_err(&tmp))?;
         drop(f);
-        fs::rename(&tmp, &path).map_err(io_err(&path))?;
-        sync_dir(&self.dir)
+        fs::rename(&tmp, &path).map_err(io_err(&path))
     }
 
     pub fn remove(&self, id: &NetworkId) -> Result<(), StoreError> {

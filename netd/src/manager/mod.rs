@@ -657,14 +657,14 @@ impl Netd {
         let saved = net.clone();
         let done = self
             .store
-            .save(&saved)
+            .save_endpoints(&saved)
             .map_err(NetdError::from)
             .and_then(|()| self.refresh(&nets));
         if let Err(e) = done {
             let mut undo = Vec::new();
             let mut back = saved;
             back.containers.remove(c.id);
-            if let Err(u) = self.store.save(&back) {
+            if let Err(u) = self.store.save_endpoints(&back) {
                 undo.push(u.into());
             }
             if let Err(u) = link::detach(&self.host, &attachment.host_veth) {
@@ -712,7 +712,7 @@ impl Netd {
                 network: net.name.to_string(),
             });
         }
-        self.store.save(&net)?;
+        self.store.save_endpoints(&net)?;
         let nets = self.store.load_all()?;
         let refreshed = self.refresh(&nets);
         if detach && net.driver == Driver::Bridge {

@@ -60,6 +60,13 @@ pub fn replace_unsynced(path: &Path, data: &[u8]) -> std::io::Result<()> {
     std::fs::rename(&tmp, path)
 }
 
+/// Syncs `path` and its directory to disk: what [`atomic_write`] does
+/// after its rename, for a file [`replace_unsynced`] wrote.
+pub fn sync_file_and_dir(path: &Path) -> std::io::Result<()> {
+    std::fs::File::open(path)?.sync_all()?;
+    std::fs::File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all()
+}
+
 /// `path`'s directory, and the temporary file beside it that replaces it.
 fn temp_beside(path: &Path) -> (&Path, std::path::PathBuf) {
     let dir = path.parent().unwrap_or(Path::new("."));

@@ -28,6 +28,10 @@ use crate::{logfile, oom, resize, ExitRecord, EXIT_FILE};
 
 /// The name of the monitor's binary, next to rrund's.
 pub const BINARY: &str = "rrun-shim";
+/// The environment variable that names [`BINARY`]'s path, for a shim
+/// whose own /proc/self/exe does not lead to it (the daemon starts shims
+/// from a detached bind of its binary); else it is found beside rrund.
+pub const MONITOR_ENV: &str = "RRUN_SHIM_MONITOR";
 
 /// What `rrun-shim` is handed, as one JSON argument: the fds it inherits
 /// by number, and how to end.
@@ -83,8 +87,12 @@ fn try_exec(
     pump: &Pump,
     end_argv: Vec<String>,
 ) -> Result<std::convert::Infallible> {
-    let rrund = std::env::current_exe().context("find rrund")?;
-    let monitor = rrund.with_file_name(BINARY);
+    let monitor = match std::env::var_os(MONITOR_ENV) {
+        Some(p) => std::path::PathBuf::from(p),
+        None => std::env::current_exe()
+            .context("find rrund")?
+            .with_file_name(BINARY),
+    };
     let monitor_c = std::ffi::CString::new(monitor.as_os_str().as_encoded_bytes())?;
     if !monitor.exists() {
         anyhow::bail!("{} is missing", monitor.display());
@@ -241,10 +249,16 @@ pub fn record_end(dir: &Path, log: &Path, init: i32, p: Pump) -> Result<()> {
         finished_at: logs::now(),
         oom_killed: oom::killed(oom_file.as_deref()),
     };
-    crate::atomic_write(&dir.join(EXIT_FILE), &serde_json::to_vec(&rec)?)?;
+    // Replaced atomically (a reader sees the whole record or none), and
+    // synced only once the daemon is told: its wait for the exit does not
+    // include the disk's (a millisecond or more). A host crash in between
+    // leaves no record, which the daemon takes as an exit it cannot know.
+    let file = dir.join(EXIT_FILE);
+    crate::replace_unsynced(&file, &serde_json::to_vec(&rec)?)?;
     // The daemon reads the start report's pipe to its end: the end tells
     // it the exit is recorded, before the cleanup that follows.
     close_report_pipe();
+    crate::sync_file_and_dir(&file)?;
     Ok(())
 }
 

@@ -50,6 +50,15 @@ fn main() {
         rrun_runtime::linux::init::main();
     }
     let argv: Vec<String> = std::env::args().collect();
+    if matches!(
+        argv.get(1).map(String::as_str),
+        Some(shim::SUBCOMMAND | shim::exec::SUBCOMMAND)
+    ) {
+        // Started through /proc/self/fd/<n> (the daemon's read-only bind of
+        // this binary), the kernel named the process "<n>": `ps` shows rrund.
+        // SAFETY: prctl with a NUL-terminated name.
+        unsafe { libc::prctl(libc::PR_SET_NAME, c"rrund".as_ptr(), 0, 0, 0) };
+    }
     if argv.get(1).map(String::as_str) == Some(shim::SUBCOMMAND) {
         // `… end`: executed by rrun-shim once the container has ended.
         let code = match argv[2..].split_last() {

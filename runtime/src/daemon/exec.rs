@@ -10,9 +10,8 @@
 use std::collections::HashMap;
 use std::io::BufRead;
 use std::os::unix::net::UnixStream;
-use std::os::unix::process::CommandExt;
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -286,11 +285,8 @@ impl Daemon {
             attached,
         };
         let log = std::fs::File::create(dir.join("helper.log")).map_err(ExecError::internal)?;
-        let exe = std::env::current_exe().map_err(ExecError::internal)?;
-        // Through /proc/self/exe: it still runs when the binary on disk was
-        // replaced (an upgrade) while this daemon runs.
-        let child = Command::new("/proc/self/exe")
-            .arg0(&exe)
+        let child = self
+            .helper_command()
             .args(args.to_args())
             .stdin(data_child)
             .stdout(Stdio::from(std::os::fd::OwnedFd::from(ctl_child)))

@@ -137,6 +137,21 @@ pub struct Daemon {
     removing: containers::lifecycle::Pending,
     /// Network namespaces made ahead for the starts.
     netns_pool: Arc<containers::netns_pool::NetnsPool>,
+    /// The binary shims and exec helpers are started from (see
+    /// [`Daemon::helper_command`]).
+    helper_exe: HelperExe,
+}
+
+/// A detached read-only bind of rrund's binary, made once: a shim started
+/// from it forks its container's init without executing the binary again
+/// (`linux::launch`). Without one (kernels before 5.12), `/proc/self/exe`.
+struct HelperExe {
+    ro: Option<std::os::fd::OwnedFd>,
+    /// `rrun-shim` beside rrund's binary: a process started from the bind
+    /// cannot find it through its own /proc/self/exe, which names "/".
+    monitor: std::path::PathBuf,
+    /// rrund's binary as installed, the helpers' argv[0].
+    path: std::path::PathBuf,
 }
 
 /// The state a removed container reports to its last waiters.
@@ -184,7 +199,39 @@ impl Daemon {
             events: events::Events::new(),
             removing: Default::default(),
             netns_pool,
+            helper_exe: HelperExe::new(),
         }))
+    }
+
+    /// A command running rrund's binary (as a shim or an exec helper):
+    /// through the read-only bind, else /proc/self/exe; either way a
+    /// binary replaced on disk (an upgrade) while this daemon runs still
+    /// starts them.
+    pub(crate) fn helper_command(&self) -> std::process::Command {
+        use std::os::fd::AsRawFd;
+        use std::os::unix::process::CommandExt;
+        let h = &self.helper_exe;
+        let program = match &h.ro {
+            // execve resolves the path before it closes the close-on-exec
+            // descriptor.
+            Some(fd) => format!("/proc/self/fd/{}", fd.as_raw_fd()),
+            None => "/proc/self/exe".to_string(),
+        };
+        let mut cmd = std::process::Command::new(program);
+        cmd.arg0(&h.path)
+            .env(rrun_shim::monitor::MONITOR_ENV, &h.monitor);
+        cmd
+    }
+}
+
+impl HelperExe {
+    fn new() -> HelperExe {
+        let path = std::env::current_exe().unwrap_or_else(|_| "rrund".into());
+        HelperExe {
+            ro: crate::linux::exe::readonly_self(),
+            monitor: path.with_file_name(rrun_shim::monitor::BINARY),
+            path,
+        }
     }
 }
 

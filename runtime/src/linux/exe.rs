@@ -11,6 +11,10 @@
 //!   fails with EROFS. It costs two syscalls and no copy.
 //! - otherwise: a copy in a memfd sealed against writes (what runc did
 //!   before 1.2), a few milliseconds for a copy of the binary.
+//!
+//! The daemon starts its shims from such a bind ([`readonly_self`], made
+//! once): a process running from a read-only binary forks its init without
+//! executing anything ([`runs_read_only`], `launch`).
 
 use nix::fcntl::{fcntl, FcntlArg, SealFlag};
 use nix::sys::memfd::{memfd_create, MemFdCreateFlag};
@@ -25,6 +29,27 @@ pub fn sealed_self() -> std::io::Result<OwnedFd> {
             memfd_copy_of_self()
         }
     }
+}
+
+/// A detached read-only bind of this binary, for starting processes that
+/// may fork a container's init without executing it again (the daemon's
+/// shims): `None` on kernels without the mount API, where they run from
+/// `/proc/self/exe` and the init is executed from a sealed copy.
+pub fn readonly_self() -> Option<OwnedFd> {
+    readonly_bind(c"/proc/self/exe")
+        .map_err(|e| tracing::debug!("no read-only bind of the runtime binary ({e})"))
+        .ok()
+}
+
+/// Whether this process runs from a binary on a read-only mount (started
+/// through [`readonly_self`], or installed on a read-only filesystem):
+/// then a write through `/proc/<pid>/exe` fails with EROFS, and a fork of
+/// it may become a container's init without being executed from a sealed
+/// copy first (CVE-2019-5736 needs that write).
+pub fn runs_read_only() -> bool {
+    File::open("/proc/self/exe")
+        .and_then(|f| Ok(nix::sys::statvfs::fstatvfs(&f)?))
+        .is_ok_and(|st| st.flags().contains(nix::sys::statvfs::FsFlags::ST_RDONLY))
 }
 
 /// `struct mount_attr` of mount_setattr(2).
@@ -125,6 +150,32 @@ mod tests {
             .open(format!("/proc/self/fd/{}", fd.as_raw_fd()))
             .unwrap_err();
         assert_eq!(err.raw_os_error(), Some(libc::EROFS), "{err}");
+    }
+
+    #[test]
+    fn a_process_started_from_the_read_only_bind_knows_it() {
+        // This test binary runs from target/, a writable mount.
+        assert!(!runs_read_only());
+        let fd = readonly_self().expect("open_tree + mount_setattr (root)");
+        let out = std::process::Command::new(format!("/proc/self/fd/{}", fd.as_raw_fd()))
+            .args([
+                "--exact",
+                "linux::exe::tests::print_runs_read_only",
+                "--nocapture",
+            ])
+            .env("RRUN_PRINT_READ_ONLY", "1")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("runs_read_only=true"), "{text}");
+    }
+
+    /// Run by the test above, from the read-only bind.
+    #[test]
+    fn print_runs_read_only() {
+        if std::env::var_os("RRUN_PRINT_READ_ONLY").is_some() {
+            println!("runs_read_only={}", runs_read_only());
+        }
     }
 
     #[test]

@@ -1,5 +1,7 @@
-//! The container's init: the re-executed runtime that builds the container
-//! from inside, in two stages (see [`super::channel`] for the protocol).
+//! The container's init: the runtime, re-executed from a sealed copy (or,
+//! in a shim that runs from a read-only binary, only forked: see
+//! [`forked`]), that builds the container from inside, in two stages (see
+//! [`super::channel`] for the protocol).
 //!
 //! Stage 1 joins or creates the namespaces. A new pid namespace only takes
 //! effect for children, so stage 1 forks stage 2, which is pid 1 of the
@@ -84,6 +86,24 @@ fn clone_flag(t: LinuxNamespaceType) -> CloneFlags {
 /// Entry point of `rrun-oci init`. Never returns: the process becomes the
 /// user program or exits.
 pub fn main() -> ! {
+    // `rrun-oci init <fd>`: the parent put the sync socket there.
+    let sync_fd = std::env::args()
+        .nth(2)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(SYNC_FD);
+    run(sync_fd)
+}
+
+/// The init as a fork of a runtime that runs from a read-only binary
+/// (`launch` decides): what [`main`] does, without executing the binary
+/// again. The runtime's own descriptors are still open, close-on-exec:
+/// the init closes them before the user program runs, as it does any
+/// (`security::close_runtime_fds`).
+pub fn forked(sync_fd: i32) -> ! {
+    run(sync_fd)
+}
+
+fn run(sync_fd: i32) -> ! {
     // Signals blocked by a supervising parent must not stay blocked in the
     // container.
     let _ = nix::sys::signal::sigprocmask(
@@ -98,11 +118,6 @@ pub fn main() -> ! {
     // (CVE-2016-9962).
     // SAFETY: prctl with constant arguments.
     unsafe { libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0) };
-    // `rrun-oci init <fd>`: the parent put the sync socket there.
-    let sync_fd = std::env::args()
-        .nth(2)
-        .and_then(|a| a.parse().ok())
-        .unwrap_or(SYNC_FD);
     // SAFETY: the parent set up this fd as the sync socket.
     let mut ch = unsafe { Channel::from_raw_fd(sync_fd) };
     // Hooks started by the init must not inherit it.

@@ -46,17 +46,10 @@ pub fn launch(
     maps: Option<(Vec<LinuxIdMapping>, Vec<LinuxIdMapping>)>,
     driver: &mut dyn Driver,
 ) -> Result<Launched> {
-    let exe = super::exe::sealed_self().context("seal the runtime binary for the init")?;
     // The caller's fds 3 .. 3 + N go to the container; the sync socket
     // comes right after them.
     let sync_fd = SYNC_FD + cfg.preserve_fds as i32;
-    // Keep it clear of the fd numbers the child sets up (sync_fd).
-    let exe = nix::fcntl::fcntl(
-        exe.as_raw_fd(),
-        nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(sync_fd + 1),
-    )
-    // SAFETY: F_DUPFD_CLOEXEC returned a new fd that we now own.
-    .map(|fd| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })?;
+    let exe = init_exe(sync_fd)?;
     let (mut parent, child) = Channel::pair()?;
     // Prepared before fork: after it, the child only calls dup2 and execve.
     let argv = [
@@ -70,7 +63,9 @@ pub fn launch(
         .collect::<Result<_, _>>()?;
 
     let moves = driver.self_move().unwrap_or_default();
-    // SAFETY: the child only makes async-signal-safe calls before execve.
+    let parent_fd = parent.as_raw_fd();
+    // SAFETY: the child only makes async-signal-safe calls before execve,
+    // or runs the init in a copy of a single-threaded process.
     let stage1 = match unsafe { fork() }.context("fork the init")? {
         ForkResult::Child => {
             let fd = child.as_raw_fd();
@@ -83,6 +78,12 @@ pub fn launch(
                     }
                     libc::close(t);
                 }
+                if exe.is_none() {
+                    // Forked, the init holds the runtime's fds until its
+                    // user program runs; not this end of the socket, or
+                    // neither side would see the other's end.
+                    libc::close(parent_fd);
+                }
                 if fd == sync_fd {
                     libc::fcntl(fd, libc::F_SETFD, 0);
                 } else if libc::dup2(fd, sync_fd) < 0 {
@@ -91,6 +92,9 @@ pub fn launch(
                 for keep in SYNC_FD..sync_fd {
                     libc::fcntl(keep, libc::F_SETFD, 0);
                 }
+                let Some(exe) = &exe else {
+                    super::init::forked(sync_fd);
+                };
                 let argv_p: Vec<*const libc::c_char> = argv
                     .iter()
                     .map(|a| a.as_ptr())
@@ -128,6 +132,32 @@ pub fn launch(
             Err(e)
         }
     }
+}
+
+/// What the init is executed from: `None` when it is forked and not
+/// executed. A runtime that runs from a read-only binary (a shim the daemon
+/// started from one) and alone forks the init and runs it without an
+/// execve: the init's /proc/self/exe cannot be written (CVE-2019-5736),
+/// and an execve, with the C library's start, is a millisecond or more.
+/// Otherwise the init is executed from a sealed copy of this binary, at an
+/// fd number clear of the ones the child sets up (up to `sync_fd`).
+fn init_exe(sync_fd: i32) -> Result<Option<OwnedFd>> {
+    if super::exe::runs_read_only() && single_threaded() {
+        return Ok(None);
+    }
+    let exe = super::exe::sealed_self().context("seal the runtime binary for the init")?;
+    let exe = nix::fcntl::fcntl(
+        exe.as_raw_fd(),
+        nix::fcntl::FcntlArg::F_DUPFD_CLOEXEC(sync_fd + 1),
+    )
+    // SAFETY: F_DUPFD_CLOEXEC returned a new fd that we now own.
+    .map(|fd| unsafe { <OwnedFd as std::os::fd::FromRawFd>::from_raw_fd(fd) })?;
+    Ok(Some(exe))
+}
+
+/// Whether this process has one thread (it may then fork and go on).
+fn single_threaded() -> bool {
+    std::fs::read_dir("/proc/self/task").is_ok_and(|d| d.count() == 1)
 }
 
 fn drive(

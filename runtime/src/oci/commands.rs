@@ -22,12 +22,7 @@ use std::time::{Duration, Instant};
 pub fn dispatch(cli: &Cli) -> Result<i32> {
     let root = &cli.root;
     match &cli.command {
-        Command::Create(a) => {
-            if a.console_socket.is_none() && terminal_of(&a.bundle)? {
-                bail!("cannot allocate a tty when the runtime detaches without --console-socket");
-            }
-            create(root, a, cli.systemd_cgroup).map(|_| 0)
-        }
+        Command::Create(a) => create(root, a, cli.systemd_cgroup, true).map(|_| 0),
         Command::Start { id } => start(root, id).map(|_| 0),
         Command::State { id } => {
             let c = Saved::load(root, id)?;
@@ -69,15 +64,6 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
             bail!("checkpoint and restore are not supported: rrun-oci has no CRIU support")
         }
     }
-}
-
-fn terminal_of(bundle: &Path) -> Result<bool> {
-    let spec = load_spec(bundle)?;
-    Ok(spec
-        .process()
-        .as_ref()
-        .and_then(|p| p.terminal())
-        .unwrap_or(false))
 }
 
 fn load_spec(bundle: &Path) -> Result<Spec> {
@@ -125,6 +111,7 @@ struct Checked {
     spec: Spec,
     rootfs: PathBuf,
     cgroup_path: PathBuf,
+    terminal: bool,
 }
 
 /// Everything about the bundle and the flags that can be checked before
@@ -154,6 +141,7 @@ fn check_create(a: &CreateArgs, systemd_cgroup: bool) -> Result<Checked> {
         spec,
         rootfs,
         cgroup_path,
+        terminal,
     })
 }
 
@@ -172,9 +160,14 @@ fn make_state_dir(root: &Path, id: &str) -> Result<PathBuf> {
 }
 
 /// Creates a container. Everything it made is removed again if a step
-/// fails, so a failed create leaves nothing behind.
-fn create(root: &Path, a: &CreateArgs, systemd_cgroup: bool) -> Result<Created> {
+/// fails, so a failed create leaves nothing behind. `detached`: the
+/// runtime does not stay (`create`, `run --detach`), so a terminal needs
+/// a console socket.
+fn create(root: &Path, a: &CreateArgs, systemd_cgroup: bool, detached: bool) -> Result<Created> {
     let c = check_create(a, systemd_cgroup)?;
+    if detached && a.console_socket.is_none() && c.terminal {
+        bail!("cannot allocate a tty when the runtime detaches without --console-socket");
+    }
     let dir = make_state_dir(root, &a.id)?;
     let saved = Saved {
         id: a.id.clone(),
@@ -543,9 +536,6 @@ fn set_subreaper() -> Result<()> {
 }
 
 fn run(root: &Path, a: &CreateArgs, detach: bool, keep: bool, systemd_cgroup: bool) -> Result<i32> {
-    if detach && a.console_socket.is_none() && terminal_of(&a.bundle)? {
-        bail!("cannot allocate a tty when the runtime detaches without --console-socket");
-    }
     // The container's init is orphaned when its first stage exits; as a
     // subreaper we get it back and can wait for it.
     set_subreaper()?;
@@ -554,7 +544,7 @@ fn run(root: &Path, a: &CreateArgs, detach: bool, keep: bool, systemd_cgroup: bo
     } else {
         Some(Signals::block()?)
     };
-    let created = create(root, a, systemd_cgroup)?;
+    let created = create(root, a, systemd_cgroup, detach)?;
     if let Err(e) = start(root, &a.id) {
         let _ = destroy(root, &created.saved, Some(created.cgroup));
         return Err(e);

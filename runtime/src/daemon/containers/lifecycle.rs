@@ -120,7 +120,8 @@ impl Daemon {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
         let rec = rec?;
-        let updated = self.update(id, |c| {
+        // Not saved: the record goes in `remove_seen` below.
+        let updated = self.update_unsaved(id, |c| {
             c.state.status = "exited".into();
             c.state.running = false;
             c.state.pid = 0;

@@ -89,11 +89,35 @@ impl Daemon {
         id: &str,
         f: impl FnOnce(&mut Container),
     ) -> Result<Container, ContainerError> {
+        self.change(id, f, true)
+    }
+
+    /// [`Daemon::update`] in memory only, for a record that is removed
+    /// next (an auto-remove container's exit): a crash in between leaves
+    /// the saved record, which start-up reconciles with the shim's.
+    pub(crate) fn update_unsaved(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut Container),
+    ) -> Result<Container, ContainerError> {
+        self.change(id, f, false)
+    }
+
+    fn change(
+        &self,
+        id: &str,
+        f: impl FnOnce(&mut Container),
+        save: bool,
+    ) -> Result<Container, ContainerError> {
         let mut map = self.containers.lock().unwrap();
         let e = map
             .get_mut(id)
             .ok_or_else(|| ContainerError::NoSuchContainer(id.to_string()))?;
         f(&mut e.c);
+        if !save {
+            e.tx.send_replace(e.c.state.clone());
+            return Ok(e.c.clone());
+        }
         // Saved before the waiters are told (one of them may remove the
         // container's directory), and told even when it could not be saved
         // (a full disk): the record in memory is the truth, a container

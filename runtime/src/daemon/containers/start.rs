@@ -16,9 +16,8 @@
 
 use std::io::BufRead;
 use std::os::fd::OwnedFd;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 
 use super::health;
@@ -422,11 +421,8 @@ impl Daemon {
             systemd_cgroup: self.opts.systemd_cgroup,
         };
         let log = std::fs::File::create(dir.join("shim.log")).map_err(ContainerError::internal)?;
-        let exe = std::env::current_exe().map_err(ContainerError::internal)?;
-        // Through /proc/self/exe, as the exec helper: a binary replaced on
-        // disk (an upgrade) while this daemon runs still starts shims.
-        let mut child = Command::new("/proc/self/exe")
-            .arg0(&exe)
+        let mut child = self
+            .helper_command()
             .args(args.to_args())
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
