@@ -91,19 +91,21 @@ pub fn main() -> ! {
         .nth(2)
         .and_then(|a| a.parse().ok())
         .unwrap_or(SYNC_FD);
-    run(sync_fd)
+    run(sync_fd, None)
 }
 
 /// The init as a fork of a runtime that runs from a read-only binary
 /// (`launch` decides): what [`main`] does, without executing the binary
 /// again. The runtime's own descriptors are still open, close-on-exec:
 /// the init closes them before the user program runs, as it does any
-/// (`security::close_runtime_fds`).
-pub fn forked(sync_fd: i32) -> ! {
-    run(sync_fd)
+/// (`security::close_runtime_fds`). With `cfg` (the fork's copy; the init
+/// is in its cgroup already) nothing waits for the config to come over
+/// the socket.
+pub fn forked(sync_fd: i32, cfg: Option<Box<InitConfig>>) -> ! {
+    run(sync_fd, cfg)
 }
 
-fn run(sync_fd: i32) -> ! {
+fn run(sync_fd: i32, cfg: Option<Box<InitConfig>>) -> ! {
     // Signals blocked by a supervising parent must not stay blocked in the
     // container.
     let _ = nix::sys::signal::sigprocmask(
@@ -124,7 +126,7 @@ fn run(sync_fd: i32) -> ! {
     // SAFETY: fcntl on our own fd.
     unsafe { libc::fcntl(sync_fd, libc::F_SETFD, libc::FD_CLOEXEC) };
     // Stage 1 and 2 report errors the same way: over the socket, then exit.
-    let err = match stage1(&mut ch) {
+    let err = match stage1(&mut ch, cfg) {
         Ok(never) => match never {},
         Err(e) => e,
     };
@@ -136,10 +138,13 @@ fn run(sync_fd: i32) -> ! {
     std::process::exit(1);
 }
 
-fn stage1(ch: &mut Channel) -> Result<std::convert::Infallible> {
-    let cfg = match ch.recv::<ToInit>()? {
-        ToInit::Config(c) => c,
-        other => bail!("init expected its config, got {other:?}"),
+fn stage1(ch: &mut Channel, cfg: Option<Box<InitConfig>>) -> Result<std::convert::Infallible> {
+    // Nothing before the runtime has placed this process (its cgroup, its
+    // resources, which `place` finds through this stage's pid: see
+    // `launch::drive`).
+    let cfg = match (cfg, ch.recv::<ToInit>()?) {
+        (Some(c), ToInit::Placed) | (None, ToInit::Config(c)) => c,
+        (_, other) => bail!("init expected to be placed, got {other:?}"),
     };
     // A user namespace given by path is joined first: joining the others
     // may need the capabilities it grants. The other named namespaces come

@@ -93,7 +93,15 @@ pub fn launch(
                     libc::fcntl(keep, libc::F_SETFD, 0);
                 }
                 let Some(exe) = &exe else {
-                    super::init::forked(sync_fd);
+                    // In its cgroup already when it moved itself: it takes
+                    // its config from the fork, not over the socket after
+                    // `place`.
+                    let cfg = if moves.is_empty() {
+                        None
+                    } else {
+                        Some(Box::new(cfg))
+                    };
+                    super::init::forked(sync_fd, cfg);
                 };
                 let argv_p: Vec<*const libc::c_char> = argv
                     .iter()
@@ -112,6 +120,7 @@ pub fn launch(
         ForkResult::Parent { child } => child,
     };
     drop(child);
+    let cfg = (exe.is_some() || moves.is_empty()).then_some(cfg);
     drop(exe);
 
     let mut pid: Option<Pid> = None;
@@ -160,16 +169,23 @@ fn single_threaded() -> bool {
     std::fs::read_dir("/proc/self/task").is_ok_and(|d| d.count() == 1)
 }
 
+/// Drives the init until it is ready. Once it is in its cgroup: `cfg`, or
+/// for an init that has it from the fork, `Placed`; it waits for either
+/// before anything (`place` reads the cgroup of its first stage's pid,
+/// which would show the root once that stage exited).
 fn drive(
     ch: &mut Channel,
-    cfg: InitConfig,
+    cfg: Option<InitConfig>,
     maps: Option<(Vec<LinuxIdMapping>, Vec<LinuxIdMapping>)>,
     driver: &mut dyn Driver,
     stage1: Pid,
     pid: &mut Option<Pid>,
 ) -> Result<Option<OwnedFd>> {
     driver.place(stage1)?;
-    ch.send(&ToInit::Config(Box::new(cfg)))?;
+    ch.send(&match cfg {
+        Some(cfg) => ToInit::Config(Box::new(cfg)),
+        None => ToInit::Placed,
+    })?;
     let mut pty = None;
     loop {
         let (msg, fd) = match ch.recv_with_fd::<FromInit>() {
