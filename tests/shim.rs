@@ -166,3 +166,83 @@ fn without_rrun_shim_the_shim_does_it_all_itself() {
     let mut d = Daemon::start_from(binaries_without_rrun_shim(bins.path()));
     assert_eq!(run_and_end(&mut d, false), "rrund (read-only bind)");
 }
+
+/// The spare shims of the daemon whose pid is `daemon`: its children
+/// waiting with `shim::spare::MARK` where a shim has its container's id.
+fn spares_of(daemon: u32) -> Vec<i32> {
+    let mut found = Vec::new();
+    for e in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let ppid = stat
+            .rsplit_once(") ")
+            .and_then(|(_, r)| r.split(' ').nth(1))
+            .and_then(|p| p.parse::<u32>().ok());
+        if ppid == Some(daemon)
+            && exe_and_args(pid)
+                .1
+                .get(2)
+                .is_some_and(|a| a.starts_with("spare--"))
+        {
+            found.push(pid);
+        }
+    }
+    found
+}
+
+#[test]
+fn a_start_takes_the_spare_shim_which_becomes_the_containers_and_another_waits() {
+    // Without rrun-shim, the shim stays rrund: its command line is the
+    // one a spare rewrites.
+    let bins = tempfile::tempdir().unwrap();
+    let mut d = Daemon::start_from(binaries_without_rrun_shim(bins.path()));
+    d.load_busybox();
+    let daemon = d.pid().unwrap();
+    let first = d
+        .ok(&["run", "-d", "busybox", "sleep", "300"])
+        .trim()
+        .to_string();
+    let spare = wait_for("a spare shim", Duration::from_secs(10), || {
+        let s = spares_of(daemon);
+        (s.len() == 1).then(|| s[0])
+    });
+    assert_ne!(d.shim_pid(&first), spare);
+    let second = d
+        .ok(&["run", "-d", "busybox", "sleep", "300"])
+        .trim()
+        .to_string();
+    assert_eq!(
+        d.shim_pid(&second),
+        spare,
+        "the start did not take the spare"
+    );
+    let (_, args) = exe_and_args(spare);
+    assert_eq!(args.get(1).map(String::as_str), Some("shim"), "{args:?}");
+    assert_eq!(args.get(2), Some(&second), "{args:?}");
+    assert!(
+        std::fs::read_to_string(
+            d.data_root()
+                .join("containers")
+                .join(&second)
+                .join("shim.pid")
+        )
+        .unwrap()
+        .trim()
+            == spare.to_string()
+    );
+    let next = wait_for("another spare", Duration::from_secs(10), || {
+        let s = spares_of(daemon);
+        (s.len() == 1 && s[0] != spare).then(|| s[0])
+    });
+    // The container runs and logs as any.
+    assert_eq!(inspect(&d, &second)["State"]["Status"], "running");
+    d.ok(&["rm", "-f", &first, &second]);
+    // A spare goes with its daemon (its pipe from the daemon ends).
+    d.stop();
+    wait_for("the spare to exit", Duration::from_secs(10), || {
+        let state = std::fs::read_to_string(format!("/proc/{next}/stat")).unwrap_or_default();
+        (state.is_empty() || state.contains(") Z ")).then_some(())
+    });
+}

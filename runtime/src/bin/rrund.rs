@@ -62,6 +62,9 @@ fn main() {
     if argv.get(1).map(String::as_str) == Some(shim::SUBCOMMAND) {
         // `… end`: executed by rrun-shim once the container has ended.
         let code = match argv[2..].split_last() {
+            _ if argv.get(2).map(String::as_str) == Some(shim::spare::MARK) => {
+                Some(shim::spare::main())
+            }
             Some((last, rest)) if last == shim::END => shim::ShimArgs::parse(rest).map(shim::end),
             _ => shim::ShimArgs::parse(&argv[2..]).map(shim::main),
         }

@@ -140,6 +140,8 @@ pub struct Daemon {
     /// The binary shims and exec helpers are started from (see
     /// [`Daemon::helper_command`]).
     helper_exe: HelperExe,
+    /// A shim started ahead of the next start.
+    shim_pool: Arc<containers::shim_pool::ShimPool>,
 }
 
 /// A detached read-only bind of rrund's binary, made once: a shim started
@@ -200,7 +202,13 @@ impl Daemon {
             removing: Default::default(),
             netns_pool,
             helper_exe: HelperExe::new(),
+            shim_pool: Default::default(),
         }))
+    }
+
+    /// rrund's binary as installed: the helpers' argv[0].
+    pub(crate) fn helper_exe_path(&self) -> &std::path::Path {
+        &self.helper_exe.path
     }
 
     /// A command running rrund's binary (as a shim or an exec helper):

@@ -42,6 +42,7 @@ use std::time::Duration;
 
 pub mod exec;
 pub mod pty;
+pub mod spare;
 
 /// The shim's last argument when `rrun-shim` executes it to clean up.
 pub const END: &str = "end";

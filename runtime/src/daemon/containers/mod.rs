@@ -17,6 +17,7 @@ pub mod pause;
 pub mod plan;
 pub mod ports;
 pub mod reconcile;
+pub mod shim_pool;
 pub mod shm;
 pub mod start;
 

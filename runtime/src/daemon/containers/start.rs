@@ -421,14 +421,28 @@ impl Daemon {
             systemd_cgroup: self.opts.systemd_cgroup,
         };
         let log = std::fs::File::create(dir.join("shim.log")).map_err(ContainerError::internal)?;
-        let mut child = self
-            .helper_command()
-            .args(args.to_args())
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::from(log))
-            .spawn()
-            .map_err(|e| ContainerError::Internal(format!("start the shim: {e}")))?;
+        let argv = args.to_args();
+        let fits = shim::spare::command_line(self.helper_exe_path(), &argv).is_some();
+        let spare = fits
+            .then(|| {
+                self.shim_pool.take(&argv, || {
+                    let mut cmd = self.helper_command();
+                    cmd.args(shim::spare::spare_args());
+                    cmd
+                })
+            })
+            .flatten();
+        let mut child = match spare {
+            Some(child) => child,
+            None => self
+                .helper_command()
+                .args(argv)
+                .stdin(Stdio::null())
+                .stdout(Stdio::piped())
+                .stderr(Stdio::from(log))
+                .spawn()
+                .map_err(|e| ContainerError::Internal(format!("start the shim: {e}")))?,
+        };
         let pid = child.id() as i32;
         let mut line = String::new();
         let out = child.stdout.take().expect("piped");
