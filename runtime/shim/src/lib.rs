@@ -40,14 +40,24 @@ pub const EXIT_FILE: &str = "exit.json";
 /// Writes `data` to `path` through a temporary file and a rename, synced:
 /// a reader sees the old content or the new, never a part.
 pub fn atomic_write(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let (dir, tmp) = temp_beside(path);
+    replace_synced(path, data)?;
+    std::fs::File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all()
+}
+
+/// Replaces `path`, which exists, with `data` through a temporary file
+/// synced before its rename, without syncing the directory: whole, but a
+/// host crash before the file system commits the rename (ext4: within
+/// five seconds) keeps the old file, whole too. What Docker's record
+/// writes do (moby's atomic file writer); [`atomic_write`] for a file
+/// that must exist once written.
+pub fn replace_synced(path: &Path, data: &[u8]) -> std::io::Result<()> {
+    let (_, tmp) = temp_beside(path);
     {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(data)?;
         f.sync_all()?;
     }
-    std::fs::rename(&tmp, path)?;
-    std::fs::File::open(dir)?.sync_all()
+    std::fs::rename(&tmp, path)
 }
 
 /// Replaces `path` with `data` through a temporary file and a rename, not

@@ -98,9 +98,22 @@ pub fn containers_dir(data_root: &Path) -> PathBuf {
     data_root.join("containers")
 }
 
+/// Writes a new container's record: it exists once this returns.
 pub fn save(data_root: &Path, c: &Container) -> std::io::Result<()> {
     let dir = containers_dir(data_root).join(&c.id);
     atomic_write(
+        &dir.join(CONTAINER_FILE),
+        &serde_json::to_vec_pretty(c).map_err(std::io::Error::other)?,
+    )
+}
+
+/// Replaces an existing container's record (a start, an exit, any
+/// change): whole, the new one or, after a host crash before the rename
+/// is committed, the old one (`rrun_shim::replace_synced`). A directory
+/// sync less on every start and exit.
+pub fn resave(data_root: &Path, c: &Container) -> std::io::Result<()> {
+    let dir = containers_dir(data_root).join(&c.id);
+    rrun_shim::replace_synced(
         &dir.join(CONTAINER_FILE),
         &serde_json::to_vec_pretty(c).map_err(std::io::Error::other)?,
     )

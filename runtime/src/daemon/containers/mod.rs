@@ -123,7 +123,7 @@ impl Daemon {
         // container's directory), and told even when it could not be saved
         // (a full disk): the record in memory is the truth, a container
         // exited or a process started; the caller gets the error.
-        let saved = store::save(&self.opts.data_root, &e.c);
+        let saved = store::resave(&self.opts.data_root, &e.c);
         e.tx.send_replace(e.c.state.clone());
         saved.map_err(|err| {
             tracing::warn!(container = %id, error = %err, "the container's record could not be saved");
@@ -147,7 +147,7 @@ impl Daemon {
         ix.rename(id, new_name)
             .map_err(|other| name_conflict(new_name, &other.0))?;
         let e = ix.get(id).expect("renamed above");
-        if let Err(e) = store::save(&self.opts.data_root, &e.c) {
+        if let Err(e) = store::resave(&self.opts.data_root, &e.c) {
             let _ = ix.rename(id, &old);
             return Err(ContainerError::internal(e));
         }
