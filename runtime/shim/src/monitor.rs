@@ -205,7 +205,7 @@ fn monitor(args: &MonitorArgs) -> Result<std::convert::Infallible> {
         Some((l, m)) => Some((std::os::unix::net::UnixListener::from(own(l)?), own(m)?)),
         None => None,
     };
-    record_end(
+    let daemon_reads = record_end(
         &args.dir,
         &args.log,
         args.init,
@@ -215,6 +215,12 @@ fn monitor(args: &MonitorArgs) -> Result<std::convert::Infallible> {
             ctl,
         },
     )?;
+    if daemon_reads {
+        // The daemon that started this shim ends the container (the
+        // executor's delete, the unmount) when it sees the shim gone,
+        // without a process of rrund's for it.
+        std::process::exit(0);
+    }
     let argv: Vec<std::ffi::CString> = args
         .end_argv
         .iter()
@@ -241,7 +247,10 @@ fn monitor(args: &MonitorArgs) -> Result<std::convert::Infallible> {
 
 /// Pumps until the container's init exits and its output is logged, then
 /// writes `exit.json` (atomically: the daemon may read it at any time).
-pub fn record_end(dir: &Path, log: &Path, init: i32, p: Pump) -> Result<()> {
+/// Returns whether a daemon was reading the start report's pipe then: the
+/// one that started this shim, which ends the container itself once the
+/// shim is gone.
+pub fn record_end(dir: &Path, log: &Path, init: i32, p: Pump) -> Result<bool> {
     let oom_file = oom::watch(init);
     let code = pump(log, init, p.streams, p.stdin, p.ctl)?;
     let rec = ExitRecord {
@@ -255,11 +264,26 @@ pub fn record_end(dir: &Path, log: &Path, init: i32, p: Pump) -> Result<()> {
     // leaves no record, which the daemon takes as an exit it cannot know.
     let file = dir.join(EXIT_FILE);
     crate::replace_unsynced(&file, &serde_json::to_vec(&rec)?)?;
+    let daemon_reads = report_pipe_read();
     // The daemon reads the start report's pipe to its end: the end tells
     // it the exit is recorded, before the cleanup that follows.
     close_report_pipe();
     crate::sync_file_and_dir(&file)?;
-    Ok(())
+    Ok(daemon_reads)
+}
+
+/// Whether stdout, the start report's pipe, still has its reader (the
+/// daemon that started this shim): a pipe whose read end is closed polls
+/// POLLERR.
+fn report_pipe_read() -> bool {
+    let mut p = libc::pollfd {
+        fd: 1,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: poll on one pollfd we own, without waiting.
+    let n = unsafe { libc::poll(&mut p, 1, 0) };
+    n >= 0 && p.revents & (libc::POLLERR | libc::POLLNVAL) == 0
 }
 
 /// Points stdout, the pipe the shim's start report went through, at

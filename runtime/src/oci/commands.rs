@@ -467,6 +467,16 @@ fn kill_all_and_wait(c: &Saved, m: &AnyCgroupManager) -> Result<()> {
     }
 }
 
+/// `delete --force <id>` in the calling process (the daemon's, after a
+/// shim that left its container's end to it): its processes killed, its
+/// cgroups and state removed. Nothing to do when no state is kept for it.
+pub fn force_delete(root: &Path, id: &str) -> Result<()> {
+    if !Saved::dir(root, id).exists() {
+        return Ok(());
+    }
+    delete(root, id, true)
+}
+
 fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
     let dir = Saved::dir(root, id);
     if validate::container_id(id).is_ok() && dir.is_dir() && !dir.join(state::STATE_FILE).exists() {

@@ -11,6 +11,7 @@ pub mod state;
 mod supervise;
 
 pub use args::{normalize_args, runc_version, wants_version};
+pub use commands::force_delete;
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;

@@ -2,7 +2,6 @@
 //! kill, stop and remove.
 
 use std::os::fd::OwnedFd;
-use std::process::{Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,22 +10,14 @@ use crate::daemon::*;
 use crate::shim::{self, ExitRecord};
 
 impl Daemon {
-    /// `rrun-oci delete --force`: ends whatever the executor still holds of
-    /// the container. Nothing to run when the executor keeps no state for
-    /// it (a fresh container, or one its shim already deleted), which is
-    /// the common case and saves a process per start and per removal.
+    /// `rrun-oci delete --force`, in this process (the executor's code, as
+    /// the shim runs it): ends whatever the executor still holds of the
+    /// container. Nothing to do when it keeps no state for it (a fresh
+    /// container, or one its shim deleted).
     pub(crate) fn oci_force_delete(&self, id: &str) {
-        if !self.opts.exec_root.join(id).exists() {
-            return;
+        if let Err(e) = crate::oci::force_delete(&self.opts.exec_root, id) {
+            tracing::warn!(container = %id, error = %format!("{e:#}"), "delete the container from the executor");
         }
-        let _ = Command::new(&self.opts.oci_bin)
-            .arg("--root")
-            .arg(&self.opts.exec_root)
-            .args(["delete", "--force", id])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status();
     }
 
     /// A `rrun-oci create` killed before it saved its state leaves the
@@ -152,15 +143,18 @@ impl Daemon {
             .ok()
             .and_then(|b| serde_json::from_slice(&b).ok());
         let oom_killed = rec.as_ref().is_some_and(|r| r.oom_killed);
+        // The shim leaves its container's end to a daemon that read its
+        // report (`rrun_shim::monitor::record_end`); a shim that died
+        // (killed, or crashed) leaves it too: nobody holds the container's
+        // output any more, so the container ends, as Docker ends one whose
+        // shim is gone.
+        self.oci_force_delete(id);
         let (code, finished, error) = match rec {
             Some(r) => (r.exit_code, r.finished_at, String::new()),
             None => {
-                // The shim died (killed, or crashed): nobody holds the
-                // container's output any more, so end the container too,
-                // as Docker does when its shim is gone. The code is what
-                // containerd's cleanup of a dead shim reports (and Docker
-                // shows): 128 + SIGKILL, the signal that ended it.
-                self.oci_force_delete(id);
+                // The code is what containerd's cleanup of a dead shim
+                // reports (and Docker shows): 128 + SIGKILL, the signal
+                // that ended it.
                 (
                     128 + libc::SIGKILL,
                     logs::now(),
