@@ -39,9 +39,6 @@ const MAX_FRAME: u32 = 16 << 20;
 #[derive(Debug, Serialize, Deserialize)]
 pub enum ToInit {
     Config(Box<super::init::InitConfig>),
-    /// To an init that has its config from the fork: it is in its cgroup
-    /// with the resources applied (`Driver::place`), and may fork stage 2.
-    Placed,
     IdMapsWritten,
     Continue,
     /// The state (as the hooks see it) for the createContainer and

@@ -99,8 +99,7 @@ pub fn main() -> ! {
 /// again. The runtime's own descriptors are still open, close-on-exec:
 /// the init closes them before the user program runs, as it does any
 /// (`security::close_runtime_fds`). With `cfg` (the fork's copy; the init
-/// is in its cgroup already) nothing waits for the config to come over
-/// the socket.
+/// moved itself into its cgroup) it starts at once.
 pub fn forked(sync_fd: i32, cfg: Option<Box<InitConfig>>) -> ! {
     run(sync_fd, cfg)
 }
@@ -139,12 +138,14 @@ fn run(sync_fd: i32, cfg: Option<Box<InitConfig>>) -> ! {
 }
 
 fn stage1(ch: &mut Channel, cfg: Option<Box<InitConfig>>) -> Result<std::convert::Infallible> {
-    // Nothing before the runtime has placed this process (its cgroup, its
-    // resources, which `place` finds through this stage's pid: see
-    // `launch::drive`).
-    let cfg = match (cfg, ch.recv::<ToInit>()?) {
-        (Some(c), ToInit::Placed) | (None, ToInit::Config(c)) => c,
-        (_, other) => bail!("init expected to be placed, got {other:?}"),
+    // Sent once the runtime has placed this process in its cgroup, unless
+    // it came with the fork (the process moved itself: see `launch`).
+    let cfg = match cfg {
+        Some(c) => c,
+        None => match ch.recv::<ToInit>()? {
+            ToInit::Config(c) => c,
+            other => bail!("init expected its config, got {other:?}"),
+        },
     };
     // A user namespace given by path is joined first: joining the others
     // may need the capabilities it grants. The other named namespaces come

@@ -120,6 +120,8 @@ pub fn launch(
         ForkResult::Parent { child } => child,
     };
     drop(child);
+    // Forked with its config and in its cgroup already, the init goes on
+    // at once; its resources are applied while it builds the root.
     let cfg = (exe.is_some() || moves.is_empty()).then_some(cfg);
     drop(exe);
 
@@ -169,10 +171,13 @@ fn single_threaded() -> bool {
     std::fs::read_dir("/proc/self/task").is_ok_and(|d| d.count() == 1)
 }
 
-/// Drives the init until it is ready. Once it is in its cgroup: `cfg`, or
-/// for an init that has it from the fork, `Placed`; it waits for either
-/// before anything (`place` reads the cgroup of its first stage's pid,
-/// which would show the root once that stage exited).
+/// Drives the init until it is ready. With `cfg`, the init is placed in
+/// its cgroup, then sent its config, before it does anything. Without
+/// (forked with it, in its cgroup already), it is placed once its second
+/// stage, the container's pid 1, is known and released (`place` reads the
+/// cgroup of the pid it is given, which an exited first stage shows as the
+/// root): the resources are set while it builds the container's root, and
+/// before it reports ready, long before the user's program runs.
 fn drive(
     ch: &mut Channel,
     cfg: Option<InitConfig>,
@@ -181,11 +186,11 @@ fn drive(
     stage1: Pid,
     pid: &mut Option<Pid>,
 ) -> Result<Option<OwnedFd>> {
-    driver.place(stage1)?;
-    ch.send(&match cfg {
-        Some(cfg) => ToInit::Config(Box::new(cfg)),
-        None => ToInit::Placed,
-    })?;
+    let place_late = cfg.is_none();
+    if let Some(cfg) = cfg {
+        driver.place(stage1)?;
+        ch.send(&ToInit::Config(Box::new(cfg)))?;
+    }
     let mut pty = None;
     loop {
         let (msg, fd) = match ch.recv_with_fd::<FromInit>() {
@@ -214,6 +219,9 @@ fn drive(
                     other => bail!("the init's first stage failed: {other:?}"),
                 }
                 ch.send(&ToInit::Continue)?;
+                if place_late {
+                    driver.place(Pid::from_raw(p))?;
+                }
             }
             FromInit::RuntimeHooks => {
                 let p =
