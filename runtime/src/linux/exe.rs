@@ -13,7 +13,7 @@
 //!   before 1.2), a few milliseconds for a copy of the binary.
 //!
 //! The daemon starts its shims from such a bind ([`readonly_self`], made
-//! once): a process running from a read-only binary forks its init without
+//! once): a shim running from a read-only binary forks its init without
 //! executing anything ([`runs_read_only`], `launch`).
 
 use nix::fcntl::{fcntl, FcntlArg, SealFlag};

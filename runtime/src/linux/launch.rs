@@ -145,15 +145,29 @@ pub fn launch(
     }
 }
 
+/// Set by a shim (see [`fork_init_if_read_only`]).
+static FORK_INIT: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// Lets this process fork its inits without executing them when it runs
+/// from a read-only binary (see `init_exe`): the daemon's shims, which it
+/// starts from a read-only bind of itself. `rrun-oci` does not: installed
+/// on a read-only `/usr`, it still executes a sealed copy, as it is tested.
+pub fn fork_init_if_read_only() {
+    FORK_INIT.store(true, std::sync::atomic::Ordering::Relaxed);
+}
+
 /// What the init is executed from: `None` when it is forked and not
-/// executed. A runtime that runs from a read-only binary (a shim the daemon
-/// started from one) and alone forks the init and runs it without an
+/// executed. A shim that runs from a read-only binary (the daemon
+/// started it from one) and alone forks the init and runs it without an
 /// execve: the init's /proc/self/exe cannot be written (CVE-2019-5736),
 /// and an execve, with the C library's start, is a millisecond or more.
 /// Otherwise the init is executed from a sealed copy of this binary, at an
 /// fd number clear of the ones the child sets up (up to `sync_fd`).
 fn init_exe(sync_fd: i32) -> Result<Option<OwnedFd>> {
-    if super::exe::runs_read_only() && single_threaded() {
+    if FORK_INIT.load(std::sync::atomic::Ordering::Relaxed)
+        && super::exe::runs_read_only()
+        && single_threaded()
+    {
         return Ok(None);
     }
     let exe = super::exe::sealed_self().context("seal the runtime binary for the init")?;

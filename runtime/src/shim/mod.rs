@@ -116,6 +116,7 @@ impl ShimArgs {
 /// Runs the shim; returns the process exit code.
 pub fn main(args: ShimArgs) -> i32 {
     let _ = nix::unistd::setsid();
+    crate::linux::launch::fork_init_if_read_only();
     // SAFETY: prctl with integer arguments.
     unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) };
     let _ = std::fs::write(args.dir.join(SHIM_PID_FILE), std::process::id().to_string());
