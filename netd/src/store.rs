@@ -231,7 +231,7 @@ impl NetworkStore {
 
     /// Write `net` atomically.
     pub fn save(&self, net: &Network) -> Result<(), StoreError> {
-        self.write(net)?;
+        self.save_endpoints(net)?;
         sync_dir(&self.dir)
     }
 
@@ -243,10 +243,6 @@ impl NetworkStore {
     /// endpoints with its record, whichever file survived. Saves a
     /// directory sync on every start and exit.
     pub fn save_endpoints(&self, net: &Network) -> Result<(), StoreError> {
-        self.write(net)
-    }
-
-    fn write(&self, net: &Network) -> Result<(), StoreError> {
         let path = self.path_of(&net.id);
         let tmp = self.dir.join(format!(".{}.json.tmp", net.id));
         let data = serde_json::to_vec_pretty(net).expect("network serializes");

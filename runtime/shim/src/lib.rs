@@ -41,7 +41,7 @@ pub const EXIT_FILE: &str = "exit.json";
 /// a reader sees the old content or the new, never a part.
 pub fn atomic_write(path: &Path, data: &[u8]) -> std::io::Result<()> {
     replace_synced(path, data)?;
-    std::fs::File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all()
+    sync_dir_of(path)
 }
 
 /// Replaces `path`, which exists, with `data` through a temporary file
@@ -51,7 +51,7 @@ pub fn atomic_write(path: &Path, data: &[u8]) -> std::io::Result<()> {
 /// writes do (moby's atomic file writer); [`atomic_write`] for a file
 /// that must exist once written.
 pub fn replace_synced(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let (_, tmp) = temp_beside(path);
+    let tmp = temp_beside(path);
     {
         let mut f = std::fs::File::create(&tmp)?;
         f.write_all(data)?;
@@ -65,7 +65,7 @@ pub fn replace_synced(path: &Path, data: &[u8]) -> std::io::Result<()> {
 /// host may lose both. For files made again at every start (a container's
 /// config.json, hosts, resolv.conf), where a sync cost a millisecond each.
 pub fn replace_unsynced(path: &Path, data: &[u8]) -> std::io::Result<()> {
-    let (_, tmp) = temp_beside(path);
+    let tmp = temp_beside(path);
     std::fs::write(&tmp, data)?;
     std::fs::rename(&tmp, path)
 }
@@ -74,17 +74,20 @@ pub fn replace_unsynced(path: &Path, data: &[u8]) -> std::io::Result<()> {
 /// after its rename, for a file [`replace_unsynced`] wrote.
 pub fn sync_file_and_dir(path: &Path) -> std::io::Result<()> {
     std::fs::File::open(path)?.sync_all()?;
+    sync_dir_of(path)
+}
+
+/// Syncs the directory that holds `path` (its entry, after a rename).
+fn sync_dir_of(path: &Path) -> std::io::Result<()> {
     std::fs::File::open(path.parent().unwrap_or(Path::new(".")))?.sync_all()
 }
 
-/// `path`'s directory, and the temporary file beside it that replaces it.
-fn temp_beside(path: &Path) -> (&Path, std::path::PathBuf) {
-    let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = dir.join(format!(
+/// The temporary file beside `path` that replaces it.
+fn temp_beside(path: &Path) -> std::path::PathBuf {
+    path.parent().unwrap_or(Path::new(".")).join(format!(
         ".{}.tmp",
         path.file_name().and_then(|n| n.to_str()).unwrap_or("f")
-    ));
-    (dir, tmp)
+    ))
 }
 
 /// The lines of a `/proc/<pid>/cgroup`: (controllers, path) each; the

@@ -268,15 +268,7 @@ fn boot_time() -> i64 {
         .unwrap_or(0)
 }
 
-/// The fields of `/proc/<pid>/stat` after the command: state is `[0]`,
-/// ppid `[1]`, tty_nr `[4]`, utime `[11]`, stime `[12]`, starttime `[19]`.
-pub fn parse_stat(text: &str) -> Option<(String, Vec<&str>)> {
-    let open = text.find('(')?;
-    let close = text.rfind(')')?;
-    let comm = text.get(open + 1..close)?.to_string();
-    let rest: Vec<&str> = text.get(close + 1..)?.split_whitespace().collect();
-    (rest.len() > 19).then_some((comm, rest))
-}
+pub use crate::oci::state::parse_stat;
 
 /// `ps`'s TIME: `[DD-]HH:MM:SS`.
 pub fn cpu_time(secs: u64) -> String {

@@ -63,6 +63,10 @@ pub fn launch(
         .collect::<Result<_, _>>()?;
 
     let moves = driver.self_move().unwrap_or_default();
+    // Forked, and in its cgroup already (it moves itself), the init has
+    // its config from the fork and goes on at once; its resources are
+    // applied while it builds the root (see `drive`).
+    let config_from_fork = exe.is_none() && !moves.is_empty();
     let parent_fd = parent.as_raw_fd();
     // SAFETY: the child only makes async-signal-safe calls before execve,
     // or runs the init in a copy of a single-threaded process.
@@ -93,15 +97,7 @@ pub fn launch(
                     libc::fcntl(keep, libc::F_SETFD, 0);
                 }
                 let Some(exe) = &exe else {
-                    // In its cgroup already when it moved itself: it takes
-                    // its config from the fork, not over the socket after
-                    // `place`.
-                    let cfg = if moves.is_empty() {
-                        None
-                    } else {
-                        Some(Box::new(cfg))
-                    };
-                    super::init::forked(sync_fd, cfg);
+                    super::init::forked(sync_fd, config_from_fork.then(|| Box::new(cfg)));
                 };
                 let argv_p: Vec<*const libc::c_char> = argv
                     .iter()
@@ -120,9 +116,7 @@ pub fn launch(
         ForkResult::Parent { child } => child,
     };
     drop(child);
-    // Forked with its config and in its cgroup already, the init goes on
-    // at once; its resources are applied while it builds the root.
-    let cfg = (exe.is_some() || moves.is_empty()).then_some(cfg);
+    let cfg = (!config_from_fork).then_some(cfg);
     drop(exe);
 
     let mut pid: Option<Pid> = None;

@@ -121,16 +121,24 @@ impl Saved {
     }
 }
 
+/// The command and the fields of `/proc/<pid>/stat` after it (the command
+/// may hold spaces and parentheses: they start after the last ')'): state
+/// is `[0]`, ppid `[1]`, tty_nr `[4]`, utime `[11]`, stime `[12]`,
+/// starttime `[19]`, arg_start `[45]`, arg_end `[46]`.
+pub fn parse_stat(text: &str) -> Option<(String, Vec<&str>)> {
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let comm = text.get(open + 1..close)?.to_string();
+    let rest: Vec<&str> = text.get(close + 1..)?.split_whitespace().collect();
+    (rest.len() > 19).then_some((comm, rest))
+}
+
 /// `(state, start time)` of a process from `/proc/<pid>/stat`.
 pub fn proc_stat(pid: i32) -> Option<(char, u64)> {
     let s = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may hold spaces and parentheses: fields start after
-    // the last ')'.
-    let rest = &s[s.rfind(')')? + 2..];
-    let fields: Vec<&str> = rest.split(' ').collect();
-    let state = fields.first()?.chars().next()?;
-    // starttime is field 22 overall, the 20th after the name.
-    let start = fields.get(19)?.parse().ok()?;
+    let (_, fields) = parse_stat(&s)?;
+    let state = fields[0].chars().next()?;
+    let start = fields[19].parse().ok()?;
     Some((state, start))
 }
 

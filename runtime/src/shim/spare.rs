@@ -41,7 +41,9 @@ pub fn command_line(exe: &Path, args: &[String]) -> Option<Vec<u8>> {
         line.extend_from_slice(a.as_bytes());
         line.push(0);
     }
-    let room = exe.as_os_str().len() + 1 + spare_args().iter().map(|a| a.len() + 1).sum::<usize>();
+    // The spare's own command line: `exe`, then `spare_args()`, each with
+    // its NUL.
+    let room = exe.as_os_str().len() + SUBCOMMAND.len() + MARK.len() + ROOM + 4;
     (line.len() <= room).then_some(line)
 }
 
@@ -94,11 +96,11 @@ fn become_shim_of(args: &[String], dir: &Path) -> anyhow::Result<()> {
 /// /proc/<pid>/cmdline shows), zero-filling the rest, as setproctitle does.
 fn set_command_line(line: &[u8]) -> std::io::Result<()> {
     let stat = std::fs::read_to_string("/proc/self/stat")?;
-    // Fields after the command name, which may hold spaces: the 3rd is
-    // the first; arg_start and arg_end are the 48th and 49th.
-    let rest = stat.rsplit_once(") ").map(|(_, r)| r).unwrap_or_default();
-    let field = |n: usize| -> Option<u64> { rest.split(' ').nth(n - 3)?.parse().ok() };
-    let (Some(start), Some(end)) = (field(48), field(49)) else {
+    let area = crate::oci::state::parse_stat(&stat).and_then(|(_, f)| {
+        let field = |i: usize| f.get(i)?.parse::<u64>().ok();
+        Some((field(45)?, field(46)?))
+    });
+    let Some((start, end)) = area else {
         return Err(std::io::Error::other("no argument area in /proc/self/stat"));
     };
     let room = end.saturating_sub(start) as usize;
@@ -129,5 +131,10 @@ mod tests {
         assert!(line.ends_with(b"/containers/x\0"));
         let long = vec!["x".repeat(ROOM + 100)];
         assert_eq!(command_line(exe, &long), None);
+        // The room is the spare's own command line, to the byte.
+        let mut own = spare_args();
+        assert!(command_line(exe, &own).is_some());
+        own[2].push('-');
+        assert_eq!(command_line(exe, &own), None);
     }
 }
