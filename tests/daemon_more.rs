@@ -644,7 +644,19 @@ fn completions_for_three_shells() {
         let s = text(&out.stdout);
         assert!(s.contains(mark), "{shell}: {}", &s[..s.len().min(300)]);
         assert!(s.contains("rmi"), "{shell}");
+        // Every command's flags, though the CLI builds only the one given
+        // (deferred), and `help`'s tree down to compose's commands.
+        assert!(
+            s.contains("network-alias"),
+            "{shell}: no `run --network-alias`"
+        );
+        assert!(
+            s.contains("force-recreate"),
+            "{shell}: no `compose up --force-recreate`"
+        );
     }
+    let bash = run_timeout(20, &bin("rrun"), &["completion", "bash"], None);
+    assert!(text(&bash.stdout).contains("rrun__subcmd__help__subcmd__compose,up"));
     let out = run_timeout(
         20,
         &bin("rrun"),

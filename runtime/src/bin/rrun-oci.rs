@@ -1,5 +1,5 @@
 //! `rrun-oci`: rrun's runc-compatible OCI runtime.
-use clap::Parser;
+use clap::FromArgMatches;
 
 fn main() {
     // The container init is this same binary re-executed from a sealed
@@ -8,11 +8,13 @@ fn main() {
     if std::env::args_os().nth(1).is_some_and(|a| a == "init") {
         rrun_runtime::linux::init::main();
     }
-    let args = rrun_runtime::oci::normalize_args(std::env::args_os().collect());
-    if rrun_runtime::oci::wants_version(&args) {
+    let cmd = rrun_runtime::oci::command();
+    let args = rrun_runtime::oci::normalize_args(&cmd, std::env::args_os().collect());
+    if rrun_runtime::oci::wants_version(&cmd, &args) {
         print!("{}", rrun_runtime::oci::runc_version());
         return;
     }
-    let cli = rrun_runtime::oci::Cli::parse_from(args);
+    let matches = cmd.get_matches_from(args);
+    let cli = rrun_runtime::oci::Cli::from_arg_matches(&matches).unwrap_or_else(|e| e.exit());
     std::process::exit(rrun_runtime::oci::run(cli));
 }

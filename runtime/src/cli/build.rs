@@ -15,7 +15,7 @@ use rrun_build::ignore::DockerIgnore;
 use super::client::{enc, Client};
 use super::format::kv;
 
-/// `build`'s flags.
+// `build`'s flags.
 #[derive(Debug, Clone, Args)]
 pub struct BuildArgs {
     /// Name and optionally a tag in the 'name:tag' format.

@@ -53,7 +53,8 @@ fn run_flag_as_image(cmd: &Cmd) -> Option<String> {
 /// after one that takes a value are that value).
 fn first_unknown_short(word: &str) -> char {
     use clap::CommandFactory;
-    let cmd = Cli::command();
+    let mut cmd = Cli::command();
+    cmd.build(); // the subcommands' arguments are deferred (`Cmd`)
     let run = cmd.find_subcommand("run");
     let args: Vec<&clap::Arg> = run.map(|r| r.get_arguments().collect()).unwrap_or_default();
     for c in word.trim_start_matches('-').chars() {

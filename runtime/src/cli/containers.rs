@@ -17,14 +17,14 @@ use super::client::{self, enc, url, Client};
 use super::format::{confirm, human_size, print_deleted, print_inspected, table};
 use super::{each, each_at_once, images, Exit};
 
-/// `start`'s flags.
+// `start`'s flags.
 #[derive(Debug, Args)]
 pub struct StartArgs {
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
 
-/// `stop`'s and `restart`'s flags.
+// `stop`'s and `restart`'s flags.
 #[derive(Debug, Args)]
 pub struct StopArgs {
     /// Seconds to wait before killing the container.
@@ -34,7 +34,7 @@ pub struct StopArgs {
     pub containers: Vec<String>,
 }
 
-/// `kill`'s flags.
+// `kill`'s flags.
 #[derive(Debug, Args)]
 pub struct KillArgs {
     #[arg(short = 's', long = "signal", default_value = "KILL")]
@@ -43,7 +43,7 @@ pub struct KillArgs {
     pub containers: Vec<String>,
 }
 
-/// `rm`'s flags.
+// `rm`'s flags.
 #[derive(Debug, Args)]
 pub struct RmArgs {
     /// Force the removal of a running container (uses SIGKILL).
@@ -59,14 +59,14 @@ pub struct RmArgs {
     pub containers: Vec<String>,
 }
 
-/// `wait`'s arguments.
+// `wait`'s arguments.
 #[derive(Debug, Args)]
 pub struct WaitArgs {
     #[arg(required = true)]
     pub containers: Vec<String>,
 }
 
-/// `port`'s arguments.
+// `port`'s arguments.
 #[derive(Debug, Args)]
 pub struct PortArgs {
     pub container: String,
@@ -74,14 +74,14 @@ pub struct PortArgs {
     pub private_port: Option<String>,
 }
 
-/// `rename`'s arguments.
+// `rename`'s arguments.
 #[derive(Debug, Args)]
 pub struct RenameArgs {
     pub container: String,
     pub new_name: String,
 }
 
-/// `top`'s arguments.
+// `top`'s arguments.
 #[derive(Debug, Args)]
 pub struct TopArgs {
     pub container: String,
@@ -90,7 +90,7 @@ pub struct TopArgs {
     pub ps_args: Vec<String>,
 }
 
-/// `container inspect`'s flags (`inspect` adds `--type`).
+// `container inspect`'s flags (`inspect` adds `--type`).
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// Format output using a template ('json', or a Go template).
@@ -103,7 +103,7 @@ pub struct InspectArgs {
     pub names: Vec<String>,
 }
 
-/// `container prune`'s flags.
+// `container prune`'s flags.
 #[derive(Debug, Args)]
 pub struct PruneArgs {
     /// Do not prompt for confirmation.
@@ -113,7 +113,7 @@ pub struct PruneArgs {
     pub filter: Vec<String>,
 }
 
-/// `rrun logs`'s flags.
+// `rrun logs`'s flags.
 #[derive(Debug, Args)]
 pub struct LogsArgs {
     #[arg(short, long)]

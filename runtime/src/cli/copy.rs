@@ -13,7 +13,7 @@ use std::path::{Component, Path, PathBuf};
 use super::client::{enc, Client};
 use super::format::short_size;
 
-/// `cp`'s flags.
+// `cp`'s flags.
 #[derive(Debug, Args)]
 pub struct CpArgs {
     /// Archive mode (copy all uid/gid information).

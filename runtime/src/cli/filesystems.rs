@@ -9,7 +9,7 @@ use serde_json::Value;
 use super::client::{enc, Client};
 use super::images::{split_tag, write_archive};
 
-/// `commit`'s flags.
+// `commit`'s flags.
 #[derive(Debug, Args)]
 pub struct CommitArgs {
     /// Author (e.g., "John Hannibal Smith <hannibal@a-team.com>").
@@ -30,13 +30,13 @@ pub struct CommitArgs {
     pub reference: Option<String>,
 }
 
-/// `diff`'s arguments.
+// `diff`'s arguments.
 #[derive(Debug, Args)]
 pub struct DiffArgs {
     pub container: String,
 }
 
-/// `export`'s flags.
+// `export`'s flags.
 #[derive(Debug, Args)]
 pub struct ExportArgs {
     /// Write to a file, instead of STDOUT.

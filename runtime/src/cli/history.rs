@@ -11,7 +11,7 @@ use super::client::Client;
 use super::format::{list_format, print_rows, rows_of, short_size};
 use super::images::encode_path;
 
-/// `history`'s flags.
+// `history`'s flags.
 #[derive(Debug, Args)]
 pub struct HistoryArgs {
     /// Print sizes and dates in human readable format (`--human=false`

@@ -86,7 +86,7 @@ pub struct PruneArgs {
     pub filter: Vec<String>,
 }
 
-/// `load`'s flags.
+// `load`'s flags.
 #[derive(Debug, Args)]
 pub struct LoadArgs {
     /// Read from tar archive file, instead of STDIN.
@@ -97,7 +97,7 @@ pub struct LoadArgs {
     pub quiet: bool,
 }
 
-/// `pull`'s flags.
+// `pull`'s flags.
 #[derive(Debug, Args)]
 pub struct PullArgs {
     /// Suppress verbose output.
@@ -109,14 +109,14 @@ pub struct PullArgs {
     pub image: String,
 }
 
-/// `tag`'s arguments.
+// `tag`'s arguments.
 #[derive(Debug, Args)]
 pub struct TagArgs {
     pub source: String,
     pub target: String,
 }
 
-/// `image inspect`'s flags.
+// `image inspect`'s flags.
 #[derive(Debug, Args)]
 pub struct InspectArgs {
     /// Format output using a template ('json', or a Go template).
@@ -553,7 +553,7 @@ pub fn pull_cmd(c: &Client, image: &str, platform: Option<&str>, quiet: bool) ->
     Ok(0)
 }
 
-/// `push`'s flags.
+// `push`'s flags.
 #[derive(Debug, Args)]
 pub struct PushArgs {
     /// Push all tags of an image to the repository.

@@ -19,7 +19,7 @@ use rrun_image::registry::{Credential, RegistryOptions};
 
 use super::client::Client;
 
-/// `login`'s flags.
+// `login`'s flags.
 #[derive(Debug, Args)]
 pub struct LoginArgs {
     /// Username.
@@ -35,7 +35,7 @@ pub struct LoginArgs {
     pub server: Option<String>,
 }
 
-/// `logout`'s arguments.
+// `logout`'s arguments.
 #[derive(Debug, Args)]
 pub struct LogoutArgs {
     /// The registry (default: Docker Hub).

@@ -23,6 +23,7 @@ use super::update::{self, UpdateArgs};
 use super::{exec, ps, run, stats};
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ContainerCmd {
     /// Attach local standard input, output, and error streams to a running container.
     Attach(exec::AttachArgs),
@@ -79,6 +80,7 @@ pub enum ContainerCmd {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ImageCmd {
     /// Build an image from a Dockerfile.
     Build(BuildArgs),

@@ -60,7 +60,11 @@ pub struct Cli {
     pub command: Cmd,
 }
 
+/// Every subcommand's arguments are built only when it is the one given
+/// (`defer`, here and in the nested command groups): clap otherwise builds
+/// the whole tree, a thousand arguments, on every start of the CLI.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum Cmd {
     /// Create and run a new container from an image.
     Run(run::RunArgs),
@@ -161,7 +165,7 @@ pub enum Cmd {
     Info(system::FormatArgs),
 }
 
-/// `rrun inspect`'s flags: `container inspect`'s and `--type`.
+// `rrun inspect`'s flags: `container inspect`'s and `--type`.
 #[derive(Debug, clap::Args)]
 pub struct ObjectInspectArgs {
     /// Only inspect objects of the given type (container, image, network, volume).
@@ -319,6 +323,31 @@ pub fn each_at_once(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// With deferred arguments (`Cmd`), a flag group's doc comment would
+    /// replace the command's summary in its help (`rrun run --help` opening
+    /// with "`run`/`create`'s logging flags"): those are plain comments.
+    #[test]
+    fn every_command_keeps_its_own_summary() {
+        use clap::CommandFactory;
+        fn check(c: &clap::Command, path: &str) {
+            for sub in c.get_subcommands() {
+                let path = format!("{path} {}", sub.get_name());
+                let about = sub.get_about().map(|a| a.to_string()).unwrap_or_default();
+                assert!(!about.is_empty(), "{path} has no summary");
+                assert!(
+                    !about.contains('`')
+                        && !about.ends_with("flags")
+                        && !about.ends_with("arguments"),
+                    "{path}'s summary is a flag group's doc: {about}"
+                );
+                check(sub, &path);
+            }
+        }
+        let mut cmd = Cli::command();
+        cmd.build();
+        check(&cmd, "rrun");
+    }
 
     #[test]
     fn combined_short_flags_parse() {

@@ -12,7 +12,7 @@ use crate::apimodel::models::{
     NetworkingConfig, PortBinding,
 };
 
-/// Networking and mount flags of `run` and `create`.
+// Networking and mount flags of `run` and `create`.
 #[derive(Debug, Args, Default, Clone)]
 pub struct NetFlags {
     /// Add network-scoped alias for the container.

@@ -18,6 +18,7 @@ use super::format::{
 use super::netflags::endpoint;
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum NetworkCmd {
     /// Create a network.
     Create {

@@ -16,7 +16,7 @@ use super::format::{fail, print_rows, short_id};
 use super::template::{Format, Reader};
 
 #[derive(Debug, Args)]
-/// `rrun ps`'s flags.
+// `rrun ps`'s flags.
 pub struct PsArgs {
     /// Show all containers (default shows just running).
     #[arg(short, long)]

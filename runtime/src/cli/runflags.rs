@@ -373,7 +373,7 @@ pub fn parse_sysctl(s: &str) -> Result<(String, String), String> {
     }
 }
 
-/// `run`/`create`'s logging flags.
+// `run`/`create`'s logging flags.
 #[derive(Debug, Args)]
 pub struct LogFlags {
     /// Logging driver for the container (json-file).

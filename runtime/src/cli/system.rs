@@ -16,7 +16,7 @@ use super::format::{fail, human_size, list_format, print_deleted, print_rows, ro
 use super::images::{print_removed, prune_images};
 use super::template::{Format, Reader};
 
-/// `version`'s and `info`'s flags.
+// `version`'s and `info`'s flags.
 #[derive(Debug, clap::Args)]
 pub struct FormatArgs {
     /// Format output using a Go template ('{{json .}}', '{{.Server.Version}}').
@@ -25,6 +25,7 @@ pub struct FormatArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum SystemCmd {
     /// Get real time events from the server.
     Events(super::events::EventsArgs),
@@ -181,7 +182,24 @@ fn df(c: &Client, format: Option<&str>) -> Result<i32> {
 /// `rrun completion bash|zsh|fish`.
 pub fn completion(shell: clap_complete::Shell) -> Result<i32> {
     use clap::CommandFactory;
+    // The subcommands' arguments are deferred (`Cmd`), and clap copies the
+    // tree for `rrun help <command>` before it builds the subcommands: built
+    // first (under their names below `rrun`, with the global flags clap
+    // would give them), they are all in it.
     let mut cmd = super::Cli::command();
+    let global: Vec<clap::Arg> = cmd
+        .get_arguments()
+        .filter(|a| a.is_global_set())
+        .cloned()
+        .collect();
+    for sub in cmd.get_subcommands_mut() {
+        let name = sub.get_name().to_string();
+        *sub = std::mem::take(sub)
+            .bin_name(format!("rrun {name}"))
+            .display_name(format!("rrun-{name}"))
+            .args(global.iter().cloned());
+        sub.build();
+    }
     clap_complete::generate(shell, &mut cmd, "rrun", &mut std::io::stdout());
     Ok(0)
 }

@@ -10,7 +10,7 @@ use super::client::{enc, Client};
 use super::format::fail;
 use super::runflags::{parse_cpus, parse_restart, parse_swap};
 
-/// `update`'s flags (docker's, but the kernel-memory and realtime ones).
+// `update`'s flags (docker's, but the kernel-memory and realtime ones).
 #[derive(Debug, Args)]
 pub struct UpdateArgs {
     /// Block IO (relative weight), between 10 and 1000, or 0 to disable.

@@ -17,6 +17,7 @@ use super::format::{
 };
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum VolumeCmd {
     /// Create a volume.
     Create {

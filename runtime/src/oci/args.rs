@@ -11,9 +11,14 @@ use std::ffi::OsString;
 /// is rewritten.
 const PASS_THROUGH_AFTER_ID: &[&str] = &["exec", "ps", "checkpoint", "restore"];
 
+/// rrun-oci's command line, built once per start: the arguments' rewrite,
+/// the `--version` check and the parse all read it.
+pub fn command() -> clap::Command {
+    super::Cli::command()
+}
+
 /// The long flag names of the global options and of every subcommand.
-fn long_flags() -> (HashSet<String>, HashSet<String>) {
-    let cmd = super::Cli::command();
+fn long_flags(cmd: &clap::Command) -> (HashSet<String>, HashSet<String>) {
     let global = cmd
         .get_arguments()
         .filter_map(|a| a.get_long().map(String::from))
@@ -29,8 +34,8 @@ fn long_flags() -> (HashSet<String>, HashSet<String>) {
 /// Rewrites Go-style single-dash long flags (`-root /x`, `-log-format=json`)
 /// to the double-dash form; short flags (`-b`, `-d`) and the arguments of
 /// the container's own program are left alone.
-pub fn normalize_args(args: Vec<OsString>) -> Vec<OsString> {
-    let (global, sub) = long_flags();
+pub fn normalize_args(cmd: &clap::Command, args: Vec<OsString>) -> Vec<OsString> {
+    let (global, sub) = long_flags(cmd);
     let mut out = Vec::with_capacity(args.len());
     let mut command: Option<String> = None;
     let mut positionals = 0;
@@ -70,8 +75,7 @@ pub fn normalize_args(args: Vec<OsString>) -> Vec<OsString> {
 }
 
 /// Whether `--version` (or `-v`) comes before any subcommand.
-pub fn wants_version(args: &[OsString]) -> bool {
-    let cmd = super::Cli::command();
+pub fn wants_version(cmd: &clap::Command, args: &[OsString]) -> bool {
     let subs: HashSet<&str> = cmd.get_subcommands().map(|s| s.get_name()).collect();
     args.iter()
         .skip(1)
@@ -96,7 +100,7 @@ mod tests {
     use super::*;
 
     fn norm(args: &[&str]) -> Vec<String> {
-        normalize_args(args.iter().map(OsString::from).collect())
+        normalize_args(&command(), args.iter().map(OsString::from).collect())
             .into_iter()
             .map(|a| a.into_string().unwrap())
             .collect()
@@ -152,7 +156,12 @@ mod tests {
 
     #[test]
     fn version_before_the_subcommand_only() {
-        let v = |a: &[&str]| wants_version(&a.iter().map(OsString::from).collect::<Vec<_>>());
+        let v = |a: &[&str]| {
+            wants_version(
+                &command(),
+                &a.iter().map(OsString::from).collect::<Vec<_>>(),
+            )
+        };
         assert!(v(&["rrun-oci", "--root", "/r", "--version"]));
         assert!(v(&["rrun-oci", "-v"]));
         assert!(!v(&["rrun-oci", "exec", "id", "prog", "--version"]));

@@ -10,7 +10,7 @@ mod oom;
 pub mod state;
 mod supervise;
 
-pub use args::{normalize_args, runc_version, wants_version};
+pub use args::{command, normalize_args, runc_version, wants_version};
 pub use commands::force_delete;
 
 use clap::{Parser, Subcommand, ValueEnum};

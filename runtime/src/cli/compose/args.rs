@@ -32,6 +32,7 @@ impl ComposeArgs {
 }
 
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 pub enum ComposeCmd {
     /// Parse, resolve and render the Compose file in canonical format.
     #[command(alias = "convert")]
