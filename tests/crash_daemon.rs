@@ -48,7 +48,8 @@ impl Rng {
     }
 }
 
-const OPS: [&str; 9] = [
+const OPS: [&str; 10] = [
+    "run-rm",
     "create",
     "start",
     "stop",
@@ -184,6 +185,17 @@ impl World {
                 d.ok(&["network", "connect", &self.net2, name]);
                 s(&["network", "disconnect", &self.net2, name])
             }
+            "run-rm" => s(&[
+                "run",
+                "--rm",
+                "--name",
+                name,
+                "--network",
+                &self.net,
+                "busybox",
+                "sleep",
+                "1",
+            ]),
             "volume" => s(&["volume", "create", name]),
             "pull" => {
                 let _ = d.rrun(&["rmi", &self.image()]);
@@ -280,6 +292,28 @@ impl World {
                 d.ok(&["build", "-t", &tag, ctx.to_str().unwrap()]);
                 assert_eq!(d.ok(&["run", "--rm", &tag]), format!("{name}\n"));
                 d.ok(&["rmi", &tag]);
+            }
+            "run-rm" => {
+                // Running (its shim re-attached), or gone: an auto-remove
+                // container's record is not synced, and start-up removes
+                // one that does not run, as Docker's restore does. Never
+                // left created or exited; gone once it ends.
+                if let Ok(s) = serde_json::from_slice::<serde_json::Value>(
+                    &d.rrun(&["inspect", "--format", "{{json .State}}", name])
+                        .stdout,
+                ) {
+                    assert_eq!(s["Status"], "running", "after run-rm: {s:#}");
+                }
+                wait_for(
+                    "the auto-remove container gone",
+                    Duration::from_secs(30),
+                    || {
+                        let ps = d.ok(&["ps", "-a", "--format", "{{.Names}}"]);
+                        (!ps.lines().any(|l| l == name)).then_some(())
+                    },
+                );
+                d.ok(&["create", "--name", name, "busybox", "true"]);
+                d.ok(&["rm", name]);
             }
             _ => self.check_container(op, name),
         }

@@ -122,3 +122,49 @@ fn torn_records_at_start_up_are_named_and_the_rest_is_managed() {
     // The damaged files are left as they were: they may be the user's.
     assert!(record.exists() && net_file.exists() && meta.exists());
 }
+
+/// An auto-remove container's record is never synced (`store::durable`):
+/// whatever of it a crash leaves, start-up removes the container unless it
+/// runs, as Docker's restore does. One created and never started, one
+/// whose record a host crash lost, and one running: the first two go with
+/// their anonymous volumes, the third runs on and goes when it ends.
+#[test]
+fn auto_remove_containers_that_do_not_run_are_removed_at_start_up() {
+    let mut d = Daemon::start();
+    d.load_busybox();
+    let volumes_before = d.ok(&["volume", "ls", "-q"]);
+    let created = d
+        .ok(&[
+            "create", "--rm", "-v", "/data", "--name", "arc", "busybox", "true",
+        ])
+        .trim()
+        .to_string();
+    let lost = d
+        .ok(&["create", "--rm", "--name", "arl", "busybox", "true"])
+        .trim()
+        .to_string();
+    let running = d
+        .ok(&[
+            "run", "-d", "--rm", "--name", "arr", "busybox", "sleep", "1000",
+        ])
+        .trim()
+        .to_string();
+    assert_ne!(d.ok(&["volume", "ls", "-q"]), volumes_before);
+
+    d.kill9();
+    let containers = d.data_root().join("containers");
+    let dir = |id: &str| containers.join(id);
+    std::fs::remove_file(dir(&lost).join("container.json")).unwrap();
+    d.spawn();
+
+    let names = d.ok(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
+    assert_eq!(names.trim(), "arr running", "{names}");
+    assert!(!dir(&created).exists() && !dir(&lost).exists());
+    assert_eq!(d.ok(&["volume", "ls", "-q"]), volumes_before);
+    d.ok(&["create", "--name", "arc", "busybox", "true"]);
+    d.ok(&["rm", "arc"]);
+    d.ok(&["kill", &running]);
+    wait_for("arr removed", Duration::from_secs(20), || {
+        (!d.ok(&["ps", "-a", "-q"]).contains(&running[..12])).then_some(())
+    });
+}

@@ -82,7 +82,29 @@ impl Daemon {
                 }
             }
         }
+        self.remove_auto_remove_at_startup();
         self.restart_at_startup();
+    }
+
+    /// An auto-remove container that does not run at start-up goes, as
+    /// Docker's restore removes it: exited while no daemon watched, never
+    /// started, or left by a host crash with whatever of its unsynced
+    /// record survived (`store::durable`). One whose shim is gone is
+    /// removed by its exit's handling (`on_exit`).
+    fn remove_auto_remove_at_startup(&self) {
+        let gone: Vec<String> = {
+            let ix = self.containers.lock().unwrap();
+            ix.values()
+                .filter(|e| e.c.host_config.auto_remove && !e.c.state.running)
+                .map(|e| e.c.id.clone())
+                .collect()
+        };
+        for id in gone {
+            tracing::info!(container = %id, "removing an auto-remove container that does not run");
+            if let Err(e) = self.remove(&id, true, true) {
+                tracing::warn!(container = %id, error = %e, "auto-remove at start-up");
+            }
+        }
     }
 
     /// A daemon killed between the network's half and the record's half of
