@@ -415,11 +415,55 @@ fn finish(
     let mut end_argv = vec![std::env::args().next().unwrap_or_else(|| "rrund".into())];
     end_argv.extend(args.to_args());
     end_argv.push(END.into());
-    let (pump, why) = monitor::exec_monitor(&args.id, &args.dir, &log, pid, pump, end_argv);
-    eprintln!("shim {}: pumping in rrund: {why:#}", args.id);
-    monitor::record_end(&args.dir, &log, pid, pump)?;
-    cleanup(args);
+    // A container that ends at once (a `true`) is recorded here: the
+    // monitor's execve and start, a millisecond or two of CPU, would come
+    // before its exit is known. Any other waits that long for its monitor
+    // (its output meanwhile in the pipes, 64 KiB each).
+    let pump = match exits_within(pid, QUICK_EXIT) {
+        true => pump,
+        false => {
+            let (pump, why) = monitor::exec_monitor(&args.id, &args.dir, &log, pid, pump, end_argv);
+            eprintln!("shim {}: pumping in rrund: {why:#}", args.id);
+            pump
+        }
+    };
+    // As the monitor: the daemon that reads the report ends the container.
+    if !monitor::record_end(&args.dir, &log, pid, pump)? {
+        cleanup(args);
+    }
     Ok(())
+}
+
+/// How long a shim waits for its container's exit before it becomes the
+/// monitor.
+const QUICK_EXIT: Duration = Duration::from_millis(5);
+
+/// Whether the child `pid` exits within `wait` (it is left to be reaped).
+fn exits_within(pid: i32, wait: Duration) -> bool {
+    if let Some(fd) = rrun_shim::pidfd_open(pid) {
+        let mut p = libc::pollfd {
+            fd: fd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: poll on one pollfd we own; a pidfd is readable once its
+        // process has exited.
+        let n = unsafe { libc::poll(&mut p, 1, wait.as_millis() as libc::c_int) };
+        return n == 1;
+    }
+    // SAFETY: a zeroed siginfo_t is valid; waitid fills it in.
+    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+    // SAFETY: waitid writes only `info`; WNOWAIT leaves the child as it is.
+    let rc = unsafe {
+        libc::waitid(
+            libc::P_PID,
+            pid as libc::id_t,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    // SAFETY: si_pid is set by waitid (0 when nothing has exited).
+    rc == 0 && unsafe { info.si_pid() } == pid
 }
 
 /// The last stage, executed by `rrun-shim` once `exit.json` is written:
