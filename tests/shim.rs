@@ -137,9 +137,11 @@ fn rrun_shim_holds_nothing_of_rrund() {
     let shim = d.shim_pid(&id);
     // The shim becomes rrun-shim once the container has run a few
     // milliseconds (a quick exit is recorded without it).
-    wait_for("the shim to become rrun-shim", Duration::from_secs(10), || {
-        (exe_and_args(shim).0 == "rrun-shim").then_some(())
-    });
+    wait_for(
+        "the shim to become rrun-shim",
+        Duration::from_secs(10),
+        || (exe_and_args(shim).0 == "rrun-shim").then_some(()),
+    );
     let maps = std::fs::read_to_string(format!("/proc/{shim}/maps")).unwrap();
     // By inode: a mapping of the read-only bind names "/", not the path.
     let rrund = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(bin("rrund")).unwrap());

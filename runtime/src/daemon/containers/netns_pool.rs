@@ -3,7 +3,7 @@
 //! Making one for a container (a thread's `unshare(CLONE_NEWNET)`, the bind
 //! mount that keeps it, its loopback brought up over netlink) is about a
 //! millisecond of every start. A couple are kept ready instead, made on a
-//! thread of their own after a start takes one; a start moves one to its
+//! thread of their own after a start that took one is done; a start moves one to its
 //! container's path with two mount calls, and makes one itself only when
 //! none is ready. The spares live beside the containers' namespaces, as
 //! `.spare-<n>` (a container id never starts with '.'): the daemon removes
@@ -43,7 +43,8 @@ impl NetnsPool {
     }
 
     /// Makes `dest` a new network namespace with its loopback up: a spare
-    /// moved there, or one made now; then fills the pool again.
+    /// moved there, or one made now. The start fills the pool again once
+    /// it is done ([`NetnsPool::refill`]).
     pub fn take(self: &Arc<Self>, dest: &Path) -> io::Result<()> {
         let spare = self.ready.lock().unwrap().pop();
         let made = match spare {
@@ -55,14 +56,13 @@ impl NetnsPool {
             }),
             None => make(dest),
         };
-        self.fill();
         made
     }
 
     /// Makes spares on a thread of its own until there are [`SPARES`]; one
     /// filler at a time. It holds the pool weakly: a pool dropped meanwhile
     /// gets no more.
-    fn fill(self: &Arc<Self>) {
+    pub fn refill(self: &Arc<Self>) {
         if self.filling.swap(true, Ordering::AcqRel) {
             return;
         }

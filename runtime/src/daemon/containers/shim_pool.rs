@@ -1,7 +1,7 @@
 //! A shim started ahead of the start that needs it (see `shim::spare`).
 //!
-//! After a start takes the spare (or starts a shim itself, for the first),
-//! another is started on a thread of its own. A spare waits on a pipe from
+//! Once a start that took the spare (or started a shim itself, for the
+//! first) is done, another is started on a thread of its own. A spare waits on a pipe from
 //! the daemon: when the daemon stops, its end closes and the spare exits.
 //! One is kept, so an idle daemon that started a container has one more
 //! process, of about a megabyte, waiting.
@@ -20,15 +20,10 @@ pub struct ShimPool {
 impl ShimPool {
     /// The spare, given `args` (the shim's arguments, as
     /// `ShimArgs::to_args`), if one is ready and took them; else `None`,
-    /// and the caller starts a shim. Either way another spare is started.
-    pub fn take(
-        self: &Arc<Self>,
-        args: &[String],
-        spare: impl FnOnce() -> Command,
-    ) -> Option<Child> {
-        let taken = self.ready.lock().unwrap().take();
-        self.fill(spare);
-        let mut child = taken?;
+    /// and the caller starts a shim. The start starts another spare once
+    /// it is done ([`ShimPool::refill`]).
+    pub fn take(self: &Arc<Self>, args: &[String]) -> Option<Child> {
+        let mut child = self.ready.lock().unwrap().take()?;
         let line = serde_json::to_string(args).ok()?;
         let given = child
             .stdin
@@ -45,7 +40,7 @@ impl ShimPool {
 
     /// Starts a spare on a thread of its own unless one is ready or being
     /// started. The pool is held weakly: one dropped meanwhile gets none.
-    fn fill(self: &Arc<Self>, spare: impl FnOnce() -> Command) {
+    pub fn refill(self: &Arc<Self>, spare: impl FnOnce() -> Command) {
         if self.ready.lock().unwrap().is_some() || self.filling.swap(true, Ordering::AcqRel) {
             return;
         }

@@ -159,17 +159,28 @@ impl Daemon {
         self.oci_force_delete(&c.id);
         let mut undo = Undo::new(self, &c.id, plan.rootfs());
         let started = self.apply_start(&c, &plan, &mut undo);
-        match started {
-            Ok(started) => {
-                self.record_started(&c, started)?;
-                Ok(true)
-            }
+        let result = match started {
+            Ok(started) => self.record_started(&c, started).map(|()| true),
             Err(e) => {
                 undo.undo();
                 self.record_start_failure(&c, &e);
                 Err(e)
             }
-        }
+        };
+        self.refill_spares();
+        result
+    }
+
+    /// The spare network namespaces and shim a start took, made again once
+    /// it is done: made as it took them, they took the two cores' time
+    /// from the container's init and the daemon's steps.
+    fn refill_spares(&self) {
+        self.netns_pool.refill();
+        self.shim_pool.refill(|| {
+            let mut cmd = self.helper_command();
+            cmd.args(shim::spare::spare_args());
+            cmd
+        });
     }
 
     /// Every check of a start, with nothing on the host changed.
@@ -423,15 +434,7 @@ impl Daemon {
         let log = std::fs::File::create(dir.join("shim.log")).map_err(ContainerError::internal)?;
         let argv = args.to_args();
         let fits = shim::spare::command_line(self.helper_exe_path(), &argv).is_some();
-        let spare = fits
-            .then(|| {
-                self.shim_pool.take(&argv, || {
-                    let mut cmd = self.helper_command();
-                    cmd.args(shim::spare::spare_args());
-                    cmd
-                })
-            })
-            .flatten();
+        let spare = fits.then(|| self.shim_pool.take(&argv)).flatten();
         let mut child = match spare {
             Some(child) => child,
             None => self
