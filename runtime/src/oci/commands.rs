@@ -441,6 +441,13 @@ fn kill_cmd(root: &Path, id: &str, sig: &str, all: bool) -> Result<()> {
     }
 }
 
+/// `kill <id> <signal>` in the calling process (the daemon's: a process
+/// of rrun-oci for each `kill`, `stop` or `rm -f` was a millisecond or two
+/// of CPU each).
+pub fn kill_init(root: &Path, id: &str, sig: &str) -> Result<()> {
+    kill_cmd(root, id, sig, false)
+}
+
 /// Kills everything in the container and waits (bounded) until its init is
 /// gone.
 fn kill_all_and_wait(c: &Saved, m: &AnyCgroupManager) -> Result<()> {

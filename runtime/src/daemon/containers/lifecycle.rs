@@ -201,7 +201,9 @@ impl Daemon {
             });
         }
         self.note_user_stop(&c, signal);
-        let sent = self.oci_run(&["kill", &c.id, signal]);
+        // The executor's kill, in this process (see `oci_force_delete`).
+        let sent = crate::oci::kill_init(&self.opts.exec_root, &c.id, signal)
+            .map_err(|e| format!("{e:#}"));
         self.container_event(&c, "kill", &[("signal", signal)]);
         if let Err(msg) = sent {
             // Exited meanwhile: nothing left to signal.
