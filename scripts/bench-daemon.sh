@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # rrund against dockerd (Debian's docker.io) and podman (Debian's podman,
-# with runc) on the same machine, in the same run, alternating run by run:
+# with runc) on the same machine, in the same run, alternating run by run,
+# each timed run (and each phase of `fifty`) after the cores have settled
+# (`settle`, 2 s at most):
 #
 #   run-rm   `<engine> run --rm busybox true` on the default bridge network,
 #            with `--network none` and on a user network, RUNS times each
@@ -108,6 +110,21 @@ if [ "$want_podman" = 1 ]; then
     pm load -q -i "$work/busybox-docker.tar" >/dev/null
     engines="rrun docker podman"
 fi
+# Waits, 2 s at most, until the two cores were nearly idle (busy at most a
+# tenth of 100 ms): the previous contender's background work (containerd's
+# cleanup after a `docker run`, rrund's spares) is not timed as the next
+# one's. Every contender gets it, before each timed run.
+settle() {
+    local deadline=$(($(date +%s%N) + 2000000000)) a b busy total
+    while [ "$(date +%s%N)" -lt "$deadline" ]; do
+        read -ra a </proc/stat
+        sleep 0.1
+        read -ra b </proc/stat
+        busy=$(((b[1] + b[2] + b[3] + b[6] + b[7] + b[8]) - (a[1] + a[2] + a[3] + a[6] + a[7] + a[8])))
+        total=$((busy + (b[4] + b[5]) - (a[4] + a[5])))
+        [ $((busy * 10)) -le "$total" ] && return 0
+    done
+}
 run_rm() { # ENGINE [NETWORK]
     local net=()
     [ -n "${2:-}" ] && net=(--network "$2")
@@ -131,6 +148,7 @@ for net in "" none rmnet; do
     for e in $engines; do : >"$work/$e.us"; done
     for _ in $(seq "$runs"); do
         for e in $engines; do
+            settle
             t0=$(now_us); run_rm "$e" $net >/dev/null; t1=$(now_us)
             echo $((t1 - t0)) >>"$work/$e.us"
         done
@@ -153,8 +171,9 @@ containerd_pid=$(pgrep -f "containerd --config $work/docker/exec" | head -1 || t
 [ -n "$containerd_pid" ] || containerd_pid=$(pgrep -P "$dockerd_pid" containerd | head -1 || true)
 mem_idle_docker=$(rss_sum "$dockerd_pid" ${containerd_pid:-})
 fifty() { # ENGINE CLI-FUNCTION
-    local e=$1 f=$2 t0 t1 t2 shims
+    local e=$1 f=$2 t0 t1 t2 t3 shims
     "$f" network create bench-net >/dev/null
+    settle
     t0=$(now_us)
     for i in $(seq 50); do "$f" run -d --network bench-net --name "b$i" busybox sleep 3600 >/dev/null; done
     t1=$(now_us)
@@ -177,13 +196,16 @@ fifty() { # ENGINE CLI-FUNCTION
     # stop timeout first (10 s for a `sleep` that ignores SIGTERM as pid 1).
     local now=()
     [ "$e" = podman ] && now=(-t 0)
-    "$f" rm -f "${now[@]}" $(seq -f 'b%g' 50) >/dev/null
+    # Timed from here: the memory readings above are not the removal's.
+    settle
     t2=$(now_us)
+    "$f" rm -f "${now[@]}" $(seq -f 'b%g' 50) >/dev/null
+    t3=$(now_us)
     "$f" network rm bench-net >/dev/null
     printf '%-8s start 50: %6.2f s   remove 50: %6.2f s\n' "$e" \
-        "$(echo "($t1 - $t0) / 1000000" | bc -l)" "$(echo "($t2 - $t1) / 1000000" | bc -l)"
+        "$(echo "($t1 - $t0) / 1000000" | bc -l)" "$(echo "($t3 - $t2) / 1000000" | bc -l)"
     result "50 detached starts, user network" "$e" "$(echo "scale=2; ($t1 - $t0) / 1000000" | bc)" s
-    result "rm -f of the 50" "$e" "$(echo "scale=2; ($t2 - $t1) / 1000000" | bc)" s
+    result "rm -f of the 50" "$e" "$(echo "scale=2; ($t3 - $t2) / 1000000" | bc)" s
 }
 if want fifty; then
     fifty rrun rr

@@ -135,6 +135,9 @@ pub struct Daemon {
     pub events: events::Events,
     /// Auto-removed containers whose removal's rest has not run yet.
     removing: containers::lifecycle::Pending,
+    /// Containers an `rm -f` is killing: their exit is not saved, the
+    /// record is removed next.
+    killed_for_removal: Mutex<std::collections::HashSet<String>>,
     /// Network namespaces made ahead for the starts.
     netns_pool: Arc<containers::netns_pool::NetnsPool>,
     /// The binary shims and exec helpers are started from (see
@@ -200,6 +203,7 @@ impl Daemon {
             execs: Default::default(),
             events: events::Events::new(),
             removing: Default::default(),
+            killed_for_removal: Default::default(),
             netns_pool,
             helper_exe: HelperExe::new(),
             shim_pool: Default::default(),

@@ -165,17 +165,25 @@ impl Daemon {
         self.teardown_network(id);
         let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
         super::shm::unmount_shm(&dir);
-        let updated = self.update(id, |c| {
-            c.state.status = "exited".into();
-            c.state.running = false;
-            c.state.pid = 0;
-            c.state.exit_code = code;
-            c.state.finished_at = finished;
-            c.state.error = error;
-            c.state.oom_killed = oom_killed;
-            super::health::at_stop(&mut c.state.health);
-            c.shim_pid = 0;
-        });
+        // Killed by an `rm -f`, whose removal follows: not saved (a crash
+        // in between leaves the record running, which start-up ends again
+        // from the shim's synced `exit.json`).
+        let save = !self.killed_for_removal.lock().unwrap().contains(id);
+        let updated = self.change(
+            id,
+            |c| {
+                c.state.status = "exited".into();
+                c.state.running = false;
+                c.state.pid = 0;
+                c.state.exit_code = code;
+                c.state.finished_at = finished;
+                c.state.error = error;
+                c.state.oom_killed = oom_killed;
+                super::health::at_stop(&mut c.state.health);
+                c.shim_pid = 0;
+            },
+            save,
+        );
         // Not saved (a full disk): the exit is still known in memory, and
         // what follows it (events, restart policy, --rm) still happens.
         let Ok(c) = updated.or_else(|_| self.container(id)) else {
@@ -269,6 +277,7 @@ impl Daemon {
         if !c.state.running {
             return false;
         }
+        self.killed_for_removal.lock().unwrap().insert(c.id.clone());
         let d = self.clone();
         let id = c.id.clone();
         let _ = tokio::task::spawn_blocking(move || d.kill(&id, "SIGKILL")).await;
@@ -280,11 +289,24 @@ impl Daemon {
     /// removes its anonymous volumes with `volumes` (`rm -v`, `--rm`).
     pub fn remove(&self, name: &str, force: bool, volumes: bool) -> Result<(), ContainerError> {
         let c = self.container(name)?;
+        let id = c.id.clone();
+        let removed = self.remove_container(c, force, volumes);
+        self.killed_for_removal.lock().unwrap().remove(&id);
+        removed
+    }
+
+    fn remove_container(
+        &self,
+        c: Container,
+        force: bool,
+        volumes: bool,
+    ) -> Result<(), ContainerError> {
         restart::check_removable(&c, force)?;
         if c.state.running {
             if !force {
                 return Err(ContainerError::RemoveRunning(c.id));
             }
+            self.killed_for_removal.lock().unwrap().insert(c.id.clone());
             let _ = self.kill(&c.id, "SIGKILL");
             let mut rx = self.subscribe(&c.id)?;
             let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -318,6 +340,7 @@ impl Daemon {
         let Some(e) = self.containers.lock().unwrap().remove(&c.id) else {
             return false;
         };
+        self.killed_for_removal.lock().unwrap().remove(&c.id);
         let _ = std::fs::remove_file(self.dir(&c.id).join(store::CONTAINER_FILE));
         for err in self.volumes.detach(&c.id, &c.mounts) {
             tracing::warn!(container = %c.id, error = %err, "release a volume");
