@@ -115,8 +115,8 @@ fi
 # cleanup after a `docker run`, rrund's spares) is not timed as the next
 # one's. Every contender gets it, before each timed run.
 settle() {
-    local deadline=$(($(date +%s%N) + 2000000000)) a b busy total
-    while [ "$(date +%s%N)" -lt "$deadline" ]; do
+    local deadline=$(($(now_us) + 2000000)) a b busy total
+    while [ "$(now_us)" -lt "$deadline" ]; do
         read -ra a </proc/stat
         sleep 0.1
         read -ra b </proc/stat
