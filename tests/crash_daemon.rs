@@ -294,15 +294,16 @@ impl World {
                 d.ok(&["rmi", &tag]);
             }
             "run-rm" => {
-                // Running (its shim re-attached), or gone: an auto-remove
-                // container's record is not synced, and start-up removes
-                // one that does not run, as Docker's restore does. Never
-                // left created or exited; gone once it ends.
+                // Running (its shim re-attached), or gone: start-up removes
+                // an auto-remove container that does not run, as Docker's
+                // restore does. Never left created; gone once it ends.
+                // (Exited only in the moment between its exit's record and
+                // its removal, when its shim died meanwhile.)
                 if let Ok(s) = serde_json::from_slice::<serde_json::Value>(
                     &d.rrun(&["inspect", "--format", "{{json .State}}", name])
                         .stdout,
                 ) {
-                    assert_eq!(s["Status"], "running", "after run-rm: {s:#}");
+                    assert_ne!(s["Status"], "created", "after run-rm: {s:#}");
                 }
                 wait_for(
                     "the auto-remove container gone",

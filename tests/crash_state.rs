@@ -125,9 +125,10 @@ fn torn_records_at_start_up_are_named_and_the_rest_is_managed() {
 
 /// An auto-remove container's record is never synced (`store::durable`):
 /// whatever of it a crash leaves, start-up removes the container unless it
-/// runs, as Docker's restore does. One created and never started, one
-/// whose record a host crash lost, and one running: the first two go with
-/// their anonymous volumes, the third runs on and goes when it ends.
+/// runs, as Docker's restore does. One created and never started (it goes
+/// with its anonymous volume), one whose record a host crash lost, one
+/// whose record it left empty, and one running, which runs on and goes
+/// when it ends.
 #[test]
 fn auto_remove_containers_that_do_not_run_are_removed_at_start_up() {
     let mut d = Daemon::start();
@@ -143,6 +144,10 @@ fn auto_remove_containers_that_do_not_run_are_removed_at_start_up() {
         .ok(&["create", "--rm", "--name", "arl", "busybox", "true"])
         .trim()
         .to_string();
+    let torn = d
+        .ok(&["create", "--rm", "--name", "art", "busybox", "true"])
+        .trim()
+        .to_string();
     let running = d
         .ok(&[
             "run", "-d", "--rm", "--name", "arr", "busybox", "sleep", "1000",
@@ -155,11 +160,16 @@ fn auto_remove_containers_that_do_not_run_are_removed_at_start_up() {
     let containers = d.data_root().join("containers");
     let dir = |id: &str| containers.join(id);
     std::fs::remove_file(dir(&lost).join("container.json")).unwrap();
+    std::fs::write(dir(&torn).join("container.json"), b"").unwrap();
     d.spawn();
 
     let names = d.ok(&["ps", "-a", "--format", "{{.Names}} {{.State}}"]);
     assert_eq!(names.trim(), "arr running", "{names}");
-    assert!(!dir(&created).exists() && !dir(&lost).exists());
+    for id in [&created, &lost, &torn] {
+        assert!(!dir(id).exists(), "{id} is still on disk");
+    }
+    // Not a torn record of a container that is kept: that one is left
+    // as it is (`torn_records_at_start_up_are_named_and_the_rest_is_managed`).
     assert_eq!(d.ok(&["volume", "ls", "-q"]), volumes_before);
     d.ok(&["create", "--name", "arc", "busybox", "true"]);
     d.ok(&["rm", "arc"]);

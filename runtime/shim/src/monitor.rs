@@ -51,6 +51,10 @@ pub struct MonitorArgs {
     /// An `O_PATH` fd of rrund, and the argv it is executed with to end.
     pub end_exe: RawFd,
     pub end_argv: Vec<String>,
+    /// The init's OOM-kill counter (`oom::watch`), found by the shim
+    /// while the init lived.
+    #[serde(default)]
+    pub oom_file: Option<PathBuf>,
 }
 
 /// The pump's inputs while still in rrund.
@@ -68,7 +72,7 @@ pub fn exec_monitor(
     id: &str,
     dir: &Path,
     log: &Path,
-    init: i32,
+    init: (i32, Option<PathBuf>),
     pump: Pump,
     end_argv: Vec<String>,
 ) -> (Pump, anyhow::Error) {
@@ -83,7 +87,7 @@ fn try_exec(
     id: &str,
     dir: &Path,
     log: &Path,
-    init: i32,
+    (init, oom_file): (i32, Option<PathBuf>),
     pump: &Pump,
     end_argv: Vec<String>,
 ) -> Result<std::convert::Infallible> {
@@ -124,6 +128,7 @@ fn try_exec(
             .map(|(l, m)| (l.as_raw_fd(), m.as_raw_fd())),
         end_exe: end_exe.as_raw_fd(),
         end_argv,
+        oom_file,
     };
     let mut inherit: Vec<RawFd> = args.streams.iter().map(|s| s.0).collect();
     inherit.extend(args.stdin_pipe.iter().chain(&args.stdin_listener));
@@ -205,10 +210,11 @@ fn monitor(args: &MonitorArgs) -> Result<std::convert::Infallible> {
         Some((l, m)) => Some((std::os::unix::net::UnixListener::from(own(l)?), own(m)?)),
         None => None,
     };
+    let oom_file = args.oom_file.clone().or_else(|| oom::watch(args.init));
     let daemon_reads = record_end(
         &args.dir,
         &args.log,
-        args.init,
+        (args.init, oom_file),
         Pump {
             streams,
             stdin,
@@ -250,8 +256,15 @@ fn monitor(args: &MonitorArgs) -> Result<std::convert::Infallible> {
 /// Returns whether a daemon was reading the start report's pipe then: the
 /// one that started this shim, which ends the container itself once the
 /// shim is gone.
-pub fn record_end(dir: &Path, log: &Path, init: i32, p: Pump) -> Result<bool> {
-    let oom_file = oom::watch(init);
+/// `init` is the container's pid 1 and its OOM-kill counter
+/// (`oom::watch`, read while it lived: an exited init's `/proc/<pid>/cgroup`
+/// names the root).
+pub fn record_end(
+    dir: &Path,
+    log: &Path,
+    (init, oom_file): (i32, Option<PathBuf>),
+    p: Pump,
+) -> Result<bool> {
     let code = pump(log, init, p.streams, p.stdin, p.ctl)?;
     let rec = ExitRecord {
         exit_code: code,

@@ -419,16 +419,19 @@ fn finish(
     // monitor's execve and start, a millisecond or two of CPU, would come
     // before its exit is known. Any other waits that long for its monitor
     // (its output meanwhile in the pipes, 64 KiB each).
+    let oom_file = rrun_shim::oom::watch(pid);
     let pump = match exits_within(pid, QUICK_EXIT) {
         true => pump,
         false => {
-            let (pump, why) = monitor::exec_monitor(&args.id, &args.dir, &log, pid, pump, end_argv);
+            let init = (pid, oom_file.clone());
+            let (pump, why) =
+                monitor::exec_monitor(&args.id, &args.dir, &log, init, pump, end_argv);
             eprintln!("shim {}: pumping in rrund: {why:#}", args.id);
             pump
         }
     };
     // As the monitor: the daemon that reads the report ends the container.
-    if !monitor::record_end(&args.dir, &log, pid, pump)? {
+    if !monitor::record_end(&args.dir, &log, (pid, oom_file), pump)? {
         cleanup(args);
     }
     Ok(())
@@ -451,19 +454,29 @@ fn exits_within(pid: i32, wait: Duration) -> bool {
         let n = unsafe { libc::poll(&mut p, 1, wait.as_millis() as libc::c_int) };
         return n == 1;
     }
-    // SAFETY: a zeroed siginfo_t is valid; waitid fills it in.
-    let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-    // SAFETY: waitid writes only `info`; WNOWAIT leaves the child as it is.
-    let rc = unsafe {
-        libc::waitid(
-            libc::P_PID,
-            pid as libc::id_t,
-            &mut info,
-            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
-        )
-    };
-    // SAFETY: si_pid is set by waitid (0 when nothing has exited).
-    rc == 0 && unsafe { info.si_pid() } == pid
+    // Without pidfds (before Linux 5.3): looked at every millisecond.
+    let deadline = std::time::Instant::now() + wait;
+    loop {
+        // SAFETY: a zeroed siginfo_t is valid; waitid fills it in.
+        let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+        // SAFETY: waitid writes only `info`; WNOWAIT leaves the child as it is.
+        let rc = unsafe {
+            libc::waitid(
+                libc::P_PID,
+                pid as libc::id_t,
+                &mut info,
+                libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+            )
+        };
+        // SAFETY: si_pid is set by waitid (0 when nothing has exited).
+        if rc == 0 && unsafe { info.si_pid() } == pid {
+            return true;
+        }
+        if rc != 0 || std::time::Instant::now() >= deadline {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
 }
 
 /// The last stage, executed by `rrun-shim` once `exit.json` is written:

@@ -277,7 +277,9 @@ impl Daemon {
         if !c.state.running {
             return false;
         }
-        self.killed_for_removal.lock().unwrap().insert(c.id.clone());
+        // Its exit, recorded during the wait below, is not saved; the mark
+        // goes when this returns or is dropped (a client that went away).
+        let _mark = KilledForRemoval::mark(self, &c.id);
         let d = self.clone();
         let id = c.id.clone();
         let _ = tokio::task::spawn_blocking(move || d.kill(&id, "SIGKILL")).await;
@@ -289,10 +291,8 @@ impl Daemon {
     /// removes its anonymous volumes with `volumes` (`rm -v`, `--rm`).
     pub fn remove(&self, name: &str, force: bool, volumes: bool) -> Result<(), ContainerError> {
         let c = self.container(name)?;
-        let id = c.id.clone();
-        let removed = self.remove_container(c, force, volumes);
-        self.killed_for_removal.lock().unwrap().remove(&id);
-        removed
+        let _mark = (force && c.state.running).then(|| KilledForRemoval::mark(self, &c.id));
+        self.remove_container(c, force, volumes)
     }
 
     fn remove_container(
@@ -306,7 +306,6 @@ impl Daemon {
             if !force {
                 return Err(ContainerError::RemoveRunning(c.id));
             }
-            self.killed_for_removal.lock().unwrap().insert(c.id.clone());
             let _ = self.kill(&c.id, "SIGKILL");
             let mut rx = self.subscribe(&c.id)?;
             let deadline = std::time::Instant::now() + Duration::from_secs(30);
@@ -340,7 +339,6 @@ impl Daemon {
         let Some(e) = self.containers.lock().unwrap().remove(&c.id) else {
             return false;
         };
-        self.killed_for_removal.lock().unwrap().remove(&c.id);
         let _ = std::fs::remove_file(self.dir(&c.id).join(store::CONTAINER_FILE));
         for err in self.volumes.detach(&c.id, &c.mounts) {
             tracing::warn!(container = %c.id, error = %err, "release a volume");
@@ -391,6 +389,29 @@ impl Daemon {
             Err(e) => tracing::warn!(container = %id, error = %e, "remove the directory"),
             Ok(()) => {}
         }
+    }
+}
+
+/// A container an `rm -f` is killing, while it does (see `on_exit`):
+/// unmarked when dropped, whichever way the removal ends.
+struct KilledForRemoval<'d> {
+    d: &'d Daemon,
+    id: String,
+}
+
+impl<'d> KilledForRemoval<'d> {
+    fn mark(d: &'d Daemon, id: &str) -> KilledForRemoval<'d> {
+        d.killed_for_removal.lock().unwrap().insert(id.to_string());
+        KilledForRemoval {
+            d,
+            id: id.to_string(),
+        }
+    }
+}
+
+impl Drop for KilledForRemoval<'_> {
+    fn drop(&mut self) {
+        self.d.killed_for_removal.lock().unwrap().remove(&self.id);
     }
 }
 
