@@ -101,8 +101,10 @@ impl Daemon {
         };
         for id in gone {
             tracing::info!(container = %id, "removing an auto-remove container that does not run");
-            if let Err(e) = self.remove(&id, true, true) {
-                tracing::warn!(container = %id, error = %e, "auto-remove at start-up");
+            match self.remove(&id, true, true) {
+                // Its exit's handling (`on_exit`, started above) won.
+                Ok(()) | Err(ContainerError::NoSuchContainer(_)) => {}
+                Err(e) => tracing::warn!(container = %id, error = %e, "auto-remove at start-up"),
             }
         }
     }
