@@ -154,6 +154,39 @@ fn rrun_shim_holds_nothing_of_rrund() {
     d.ok(&["rm", "-f", &id]);
 }
 
+/// The container's mount namespace goes with the shim's fd, after its
+/// exit is recorded, not inside the init's exit (where the kernel's
+/// teardown delayed the exit's report by a millisecond or more).
+#[test]
+fn the_shim_holds_the_containers_mount_namespace() {
+    let d = Daemon::start();
+    d.load_busybox();
+    let id = d
+        .ok(&["run", "-d", "busybox", "sleep", "300"])
+        .trim()
+        .to_string();
+    let shim = d.shim_pid(&id);
+    wait_for(
+        "the shim to become rrun-shim",
+        Duration::from_secs(10),
+        || (exe_and_args(shim).0 == "rrun-shim").then_some(()),
+    );
+    let init = d.ok(&["inspect", "-f", "{{.State.Pid}}", &id]);
+    let ns = std::fs::read_link(format!("/proc/{}/ns/mnt", init.trim())).unwrap();
+    let host = std::fs::read_link("/proc/self/ns/mnt").unwrap();
+    assert_ne!(ns, host, "the container has a mount namespace of its own");
+    let held: Vec<PathBuf> = std::fs::read_dir(format!("/proc/{shim}/fd"))
+        .unwrap()
+        .filter_map(|e| std::fs::read_link(e.ok()?.path()).ok())
+        .collect();
+    assert!(
+        held.contains(&ns),
+        "the shim does not hold {}: {held:?}",
+        ns.display()
+    );
+    d.ok(&["rm", "-f", &id]);
+}
+
 /// rrund and rrun-oci linked into a directory of their own, without
 /// rrun-shim.
 fn binaries_without_rrun_shim(dir: &Path) -> PathBuf {

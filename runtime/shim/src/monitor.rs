@@ -55,6 +55,9 @@ pub struct MonitorArgs {
     /// while the init lived.
     #[serde(default)]
     pub oom_file: Option<PathBuf>,
+    /// The container's mount namespace (see [`Pump::mnt_ns`]).
+    #[serde(default)]
+    pub mnt_ns: Option<RawFd>,
 }
 
 /// The pump's inputs while still in rrund.
@@ -62,6 +65,13 @@ pub struct Pump {
     pub streams: Vec<Stream>,
     pub stdin: Stdin,
     pub ctl: Option<(std::os::unix::net::UnixListener, OwnedFd)>,
+    /// The container's mount namespace, held until its exit is reported.
+    /// The init that drops the last reference to it tears it down inside
+    /// its own exit, before it can be reaped: the kernel unmounts the
+    /// container's mounts and waits for an RCU grace period there
+    /// (`namespace_unlock`), 1-3 ms on this path. Held, that happens when
+    /// the fd is closed, after the daemon has the exit.
+    pub mnt_ns: Option<OwnedFd>,
 }
 
 /// Replaces the shim with `rrun-shim` (next to rrund's binary), handing it
@@ -129,10 +139,12 @@ fn try_exec(
         end_exe: end_exe.as_raw_fd(),
         end_argv,
         oom_file,
+        mnt_ns: pump.mnt_ns.as_ref().map(|f| f.as_raw_fd()),
     };
     let mut inherit: Vec<RawFd> = args.streams.iter().map(|s| s.0).collect();
     inherit.extend(args.stdin_pipe.iter().chain(&args.stdin_listener));
     inherit.extend(args.ctl.iter().flat_map(|(l, m)| [*l, *m]));
+    inherit.extend(args.mnt_ns);
     inherit.push(args.end_exe);
     for fd in &inherit {
         set_cloexec(*fd, false)?;
@@ -219,6 +231,7 @@ fn monitor(args: &MonitorArgs) -> Result<std::convert::Infallible> {
             streams,
             stdin,
             ctl,
+            mnt_ns: args.mnt_ns.map(own).transpose()?,
         },
     )?;
     if daemon_reads {
@@ -266,6 +279,7 @@ pub fn record_end(
     p: Pump,
 ) -> Result<bool> {
     let code = pump(log, init, p.streams, p.stdin, p.ctl)?;
+    let mnt_ns = p.mnt_ns;
     let rec = ExitRecord {
         exit_code: code,
         finished_at: logs::now(),
@@ -281,6 +295,7 @@ pub fn record_end(
     // The daemon reads the start report's pipe to its end: the end tells
     // it the exit is recorded, before the cleanup that follows.
     close_report_pipe();
+    drop(mnt_ns);
     crate::sync_file_and_dir(&file)?;
     Ok(daemon_reads)
 }

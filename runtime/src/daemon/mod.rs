@@ -145,6 +145,9 @@ pub struct Daemon {
     helper_exe: HelperExe,
     /// A shim started ahead of the next start.
     shim_pool: Arc<containers::shim_pool::ShimPool>,
+    /// Woken when a shim is gone: a refill of the spares waits for it (see
+    /// `Daemon::refill_spares`).
+    shim_ended: Arc<tokio::sync::Notify>,
 }
 
 /// A detached read-only bind of rrund's binary, made once: a shim started
@@ -207,6 +210,7 @@ impl Daemon {
             netns_pool,
             helper_exe: HelperExe::new(),
             shim_pool: Default::default(),
+            shim_ended: Default::default(),
         }))
     }
 

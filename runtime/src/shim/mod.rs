@@ -284,6 +284,7 @@ fn run(args: &ShimArgs) -> Result<()> {
         return Ok(());
     }
     let pid = read_init_pid(&pid_file)?;
+    let mnt_ns = mount_namespace(pid);
     if !start_created(args, pid)? {
         return Ok(());
     }
@@ -291,7 +292,7 @@ fn run(args: &ShimArgs) -> Result<()> {
         Stream::new(out_r, "stdout", false),
         Stream::new(err_r, "stderr", false),
     ];
-    finish(args, pid, streams, stdin, None)
+    finish(args, (pid, mnt_ns), streams, stdin, None)
 }
 
 /// `create --bundle <dir> --pid-file … [--console-socket …] <id>`.
@@ -389,19 +390,20 @@ fn run_tty(args: &ShimArgs, open_stdin: bool) -> Result<()> {
     if open_stdin {
         stdin.pipe = Some(master.try_clone().context("dup the pty master")?);
     }
+    let mnt_ns = mount_namespace(pid);
     if !start_created(args, pid)? {
         return Ok(());
     }
     let resize = master.try_clone().context("dup the pty master")?;
     let streams = vec![Stream::new(master, "stdout", true)];
-    finish(args, pid, streams, stdin, Some((ctl, resize)))
+    finish(args, (pid, mnt_ns), streams, stdin, Some((ctl, resize)))
 }
 
 /// Hands the running container to `rrun-shim` (see [`monitor`]), or
 /// pumps in-process when that cannot be; then records its end and cleans up.
 fn finish(
     args: &ShimArgs,
-    pid: i32,
+    (pid, mnt_ns): (i32, Option<OwnedFd>),
     streams: Vec<Stream>,
     stdin: Stdin,
     ctl: Option<(std::os::unix::net::UnixListener, OwnedFd)>,
@@ -411,6 +413,7 @@ fn finish(
         streams,
         stdin,
         ctl,
+        mnt_ns,
     };
     let mut end_argv = vec![std::env::args().next().unwrap_or_else(|| "rrund".into())];
     end_argv.extend(args.to_args());
@@ -435,6 +438,15 @@ fn finish(
         cleanup(args);
     }
     Ok(())
+}
+
+/// The created container's mount namespace, opened before its program
+/// runs (see `monitor::Pump::mnt_ns`); `None` if it cannot be (the exit
+/// then only takes longer).
+fn mount_namespace(pid: i32) -> Option<OwnedFd> {
+    std::fs::File::open(format!("/proc/{pid}/ns/mnt"))
+        .ok()
+        .map(OwnedFd::from)
 }
 
 /// How long a shim waits for its container's exit before it becomes the

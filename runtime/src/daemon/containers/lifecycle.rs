@@ -92,6 +92,7 @@ impl Daemon {
                 None => d2.on_exit(&id),
             })
             .await;
+            d.shim_ended.notify_waiters();
             trim_when_quiet().await;
         });
     }
