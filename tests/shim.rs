@@ -126,14 +126,17 @@ fn rrun_shim_outlives_a_killed_daemon() {
     assert_eq!(run_and_end(&mut d, true), "rrun-shim");
 }
 
-#[test]
-fn rrun_shim_holds_nothing_of_rrund() {
-    let d = Daemon::start();
+/// A `sleep 300` run with `flags`, once its shim is `rrun-shim`: its id
+/// and the shim's pid.
+fn watched_by_rrun_shim(d: &Daemon, flags: &[&str]) -> (String, i32) {
     d.load_busybox();
-    let id = d
-        .ok(&["run", "-d", "-t", "busybox", "sleep", "300"])
-        .trim()
-        .to_string();
+    let args: Vec<&str> = ["run", "-d"]
+        .iter()
+        .chain(flags)
+        .chain(&["busybox", "sleep", "300"])
+        .copied()
+        .collect();
+    let id = d.ok(&args).trim().to_string();
     let shim = d.shim_pid(&id);
     // The shim becomes rrun-shim once the container has run a few
     // milliseconds (a quick exit is recorded without it).
@@ -142,6 +145,13 @@ fn rrun_shim_holds_nothing_of_rrund() {
         Duration::from_secs(10),
         || (exe_and_args(shim).0 == "rrun-shim").then_some(()),
     );
+    (id, shim)
+}
+
+#[test]
+fn rrun_shim_holds_nothing_of_rrund() {
+    let d = Daemon::start();
+    let (id, shim) = watched_by_rrun_shim(&d, &["-t"]);
     let maps = std::fs::read_to_string(format!("/proc/{shim}/maps")).unwrap();
     // By inode: a mapping of the read-only bind names "/", not the path.
     let rrund = std::os::unix::fs::MetadataExt::ino(&std::fs::metadata(bin("rrund")).unwrap());
@@ -160,17 +170,7 @@ fn rrun_shim_holds_nothing_of_rrund() {
 #[test]
 fn the_shim_holds_the_containers_mount_namespace() {
     let d = Daemon::start();
-    d.load_busybox();
-    let id = d
-        .ok(&["run", "-d", "busybox", "sleep", "300"])
-        .trim()
-        .to_string();
-    let shim = d.shim_pid(&id);
-    wait_for(
-        "the shim to become rrun-shim",
-        Duration::from_secs(10),
-        || (exe_and_args(shim).0 == "rrun-shim").then_some(()),
-    );
+    let (id, shim) = watched_by_rrun_shim(&d, &[]);
     let init = d.ok(&["inspect", "-f", "{{.State.Pid}}", &id]);
     let ns = std::fs::read_link(format!("/proc/{}/ns/mnt", init.trim())).unwrap();
     let host = std::fs::read_link("/proc/self/ns/mnt").unwrap();
