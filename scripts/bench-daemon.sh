@@ -32,7 +32,8 @@
 # (nsenter --net), so their bridges and iptables/nftables rules never touch
 # the host's; the only upstream DNS server any of them is given is a stub on
 # 127.0.0.1 answering NXDOMAIN. State lives in a temporary directory, removed
-# at the end. Not run by scripts/test.sh. Root.
+# at the end (BENCH_SCRATCH=ext4: on a fresh journaled ext4 of its own, as
+# in bench-images.sh). Not run by scripts/test.sh. Root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 # The daemons here are started by this script; rrun must never start one.
@@ -56,6 +57,9 @@ bin=$PWD/target/release
 images=${RRUN_TEST_IMAGES:-$PWD/.cache/images}
 
 work=$(mktemp -d -p /var/tmp rrun-bench-daemon.XXXXXX)
+# Every engine's state is in $work: with BENCH_SCRATCH=ext4, on a fresh
+# journaled ext4 (scripts/lib/scratch.sh).
+. scripts/lib/scratch.sh
 ns=rrbench$$
 # The docker client that belongs to Debian's dockerd (20.10), not a newer one on PATH.
 dcli=/usr/bin/docker
@@ -69,8 +73,11 @@ cleanup() {
     fi
     engines_down
     pkill -f "containerd.*$work" 2>/dev/null
+    scratch_release
 }
 trap cleanup EXIT
+scratch_mount "$work"
+scratch_note "$work" "the figures"
 
 # (nsenter execs the program, so $! of `nsenter … &` is the program's pid.)
 rr() { timeout 120 "$bin/rrun" -H "unix://$work/rrun.sock" "$@"; }

@@ -25,14 +25,8 @@
 #
 # Where it all happens (the registry's storage, each tool's destination,
 # dockerd's data root): a temp dir under $TMPDIR, or with BENCH_SCRATCH=ext4
-# a fresh ext4 with a journal, loop-mounted there (BENCH_SCRATCH_SIZE, 6G,
-# sparse). Use it where the host's own filesystem measures something else:
-# an ext4 without a journal (as on this project's VMs) will not reuse an
-# inode deleted in the last 60 s (360 s while its inode table block is
-# dirty) and skips each such inode on every create, so a run that follows
-# the deletion of another run's tree in the same block group spends most of
-# its time in the kernel's inode allocator (perf: recently_deleted,
-# find_inode_bit), whichever tool it is.
+# a fresh ext4 with a journal mounted there (scripts/lib/scratch.sh says
+# why).
 #
 # Images (BENCH_IMAGES, default "debian"):
 #   debian  a Debian minbase rootfs imported as a one-layer gzip image with
@@ -64,7 +58,7 @@ if [ -z "$bin" ]; then
 fi
 
 work=$(mktemp -d)
-scratch_img=''
+. scripts/lib/scratch.sh
 reg_pid='' dockerd_pid='' dd='' made_key=''
 unmount_under() { # unmounts everything mounted at or below $1, deepest first
     findmnt -rn -o TARGET | awk -v p="$1" '$0 == p || index($0, p "/") == 1' | sort -r |
@@ -92,30 +86,18 @@ cleanup() {
     [ -n "$reg_pid" ] && kill "$reg_pid" 2>/dev/null && wait "$reg_pid" 2>/dev/null || true
     unmount_under "$work"
     rm -rf "$work"
-    [ -z "$scratch_img" ] || rm -f "$scratch_img"
+    scratch_release
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
-case ${BENCH_SCRATCH:-} in
-'') ;;
-ext4)
-    scratch_img=$work.img
-    truncate -s "${BENCH_SCRATCH_SIZE:-6G}" "$scratch_img"
-    mkfs.ext4 -q -F "$scratch_img"
-    mount -o loop "$scratch_img" "$work"
-    ;;
-*) echo "BENCH_SCRATCH: ext4 or unset" >&2; exit 2 ;;
-esac
+scratch_mount "$work"
 
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 . scripts/lib/registry.sh
 
 # --- the registry
 registry_up
-work_dev=$(findmnt -n -o SOURCE -T "$work")
-if [ "$(cat "/sys/fs/ext4/${work_dev#/dev/}/journal_task" 2>/dev/null)" = "<none>" ]; then
-    echo "note: $work is on an ext4 without a journal: unpack times include the kernel's wait to reuse recently deleted inodes (see the header; BENCH_SCRATCH=ext4)" >&2
-fi
+scratch_note "$work" "unpack times"
 
 # --- image "debian": debootstrap minbase, imported, cached
 build_debian() { # $1: build dir; leaves $1/rootfs.tar.gz

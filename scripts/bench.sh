@@ -18,6 +18,8 @@
 #   scripts/bench.sh cri [N]            CRI RunPodSandbox to a running container
 #                                       (tests/cri.rs' benchmark), rrun-oci vs runc
 #
+# With BENCH_SCRATCH=ext4, `all`'s daemons and pulls keep their state on a
+# fresh journaled ext4 of their own (scripts/lib/scratch.sh says why).
 # Builds release binaries and the test images first. Needs root.
 set -euo pipefail
 cd "$(dirname "$0")/.."
