@@ -175,12 +175,6 @@ impl Client {
         let resp = self
             .rt
             .block_on(self.send(method, path, body, false, headers))?;
-        self.answer(resp)
-    }
-
-    /// An answer's head as a [`Response`] whose body is read as it comes;
-    /// 400 and up as an [`ApiError`].
-    fn answer(&self, resp: hyper::Response<Incoming>) -> Result<Response> {
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
         let resp = Response {
@@ -205,35 +199,8 @@ impl Client {
     pub fn upgrade(&self, path: &str, body: Option<&impl Serialize>) -> Result<Hijacked> {
         let body = body.map(json_payload).transpose()?;
         let body = body.as_ref().map(|b| ("application/json", b.clone()));
-        self.rt.block_on(self.upgrade_with(path, body))
-    }
-
-    /// Two bodiless `POST`s at once, one connection each, until both
-    /// heads have come: one round trip where two in a row took two
-    /// (`run`'s wait and attach, both made before its start).
-    pub fn post_both(&self, a: &str, b: &str) -> (Result<Response>, Result<Response>) {
-        let (ra, rb) = self.rt.block_on(futures::future::join(
-            self.send("POST", a, None, false, &[]),
-            self.send("POST", b, None, false, &[]),
-        ));
-        (
-            ra.and_then(|r| self.answer(r)),
-            rb.and_then(|r| self.answer(r)),
-        )
-    }
-
-    /// [`Client::post_both`] with the second request's connection upgraded
-    /// (an attach with `-i` or `-t`).
-    pub fn post_and_upgrade(&self, a: &str, b: &str) -> (Result<Response>, Result<Hijacked>) {
-        let (ra, rb) = self.rt.block_on(futures::future::join(
-            self.send("POST", a, None, false, &[]),
-            self.upgrade_with(b, None),
-        ));
-        (ra.and_then(|r| self.answer(r)), rb)
-    }
-
-    async fn upgrade_with(&self, path: &str, body: Payload<'_>) -> Result<Hijacked> {
-        {
+        let rt = self.rt.clone();
+        rt.block_on(async {
             let resp = self.send("POST", path, body, true, &[]).await?;
             let status = resp.status();
             if status != StatusCode::SWITCHING_PROTOCOLS {
@@ -256,7 +223,7 @@ impl Client {
                 stream,
                 buffered: parts.read_buf,
             })
-        }
+        })
     }
 
     /// `GET path`, its body as the daemon sent it.

@@ -226,12 +226,12 @@ pub fn run_attached(
     let q = WaitQuery {
         condition: Some(if rm { "removed" } else { "next-exit" }.into()),
     };
-    let wait = url(&format!("/containers/{id}/wait"), &q)?;
-    let output = wait_and_attach(c, &wait, interactive, tty, detach_keys, id).and_then(|out| {
+    let waiter = c.post(&url(&format!("/containers/{id}/wait"), &q)?)?;
+    let output = attach(c, interactive, tty, detach_keys, id).and_then(|out| {
         start(c, id)?;
         Ok(out)
     });
-    let (waiter, output) = match output {
+    let output = match output {
         Ok(out) => out,
         Err(e) => {
             if rm {
@@ -266,20 +266,14 @@ pub fn run_attached(
     Ok(v.status_code as i32)
 }
 
-/// Registers the wait (`wait`, its path) and attaches, before the start as
-/// Docker's CLI does; both at once, on a connection each.
-fn wait_and_attach(
-    c: &Client,
-    wait: &str,
-    interactive: bool,
-    tty: bool,
-    detach_keys: &str,
-    id: &str,
-) -> Result<(client::Response, Output)> {
+/// Attaches before the start, as Docker's CLI does.
+fn attach(c: &Client, interactive: bool, tty: bool, detach_keys: &str, id: &str) -> Result<Output> {
     if interactive || tty {
-        let attach = exec::attach_url(id, interactive, detach_keys)?;
-        let (waiter, conn) = c.post_and_upgrade(wait, &attach);
-        return Ok((waiter?, Output::Session(conn?)));
+        let conn = c.upgrade(
+            &exec::attach_url(id, interactive, detach_keys)?,
+            None::<&()>,
+        )?;
+        return Ok(Output::Session(conn));
     }
     let q = AttachQuery {
         stream: true,
@@ -289,6 +283,5 @@ fn wait_and_attach(
         detach_keys: String::new(),
     };
     let path = url(&format!("/containers/{id}/attach"), &q)?;
-    let (waiter, out) = c.post_both(wait, &path);
-    Ok((waiter?, Output::Stream(out?)))
+    Ok(Output::Stream(c.request("POST", &path, None)?))
 }

@@ -60,18 +60,42 @@ pub fn task_files(cgroup_path: &Path, create: bool) -> Option<Vec<CString>> {
     }
 }
 
-fn prepare(cgroup_path: &Path, create: bool) -> Result<Vec<CString>> {
+/// The mount point of each v1 controller this process is in, found once
+/// per process: a spare shim finds them while it waits ([`warm`]), not on
+/// a start's path (the mount table grows with every running container's
+/// root: 16 KiB, 0.25 ms to read, with a few). v1 hierarchies are mounted
+/// at boot and stay.
+static MOUNTS: std::sync::OnceLock<Vec<(&'static str, PathBuf)>> = std::sync::OnceLock::new();
+
+fn joined_mounts() -> Result<&'static [(&'static str, PathBuf)]> {
+    if let Some(m) = MOUNTS.get() {
+        return Ok(m);
+    }
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")?;
     let own = std::fs::read_to_string("/proc/self/cgroup")?;
     let joined: Vec<&str> = rrun_shim::proc_cgroup_lines(&own)
         .flat_map(|(controllers, _)| controllers.split(','))
         .collect();
+    let mounts = CONTROLLERS
+        .iter()
+        .filter(|c| joined.contains(c))
+        .filter_map(|c| Some((*c, mount_point(&mountinfo, c)?)))
+        .collect();
+    Ok(MOUNTS.get_or_init(|| mounts))
+}
+
+/// Finds the hierarchies ahead of a start (see `MOUNTS`); nothing on
+/// cgroup v2.
+pub fn warm() {
+    if !Path::new("/sys/fs/cgroup/cgroup.controllers").exists() {
+        let _ = joined_mounts();
+    }
+}
+
+fn prepare(cgroup_path: &Path, create: bool) -> Result<Vec<CString>> {
     let rel = cgroup_path.strip_prefix("/").unwrap_or(cgroup_path);
     let mut dirs: Vec<(PathBuf, bool)> = Vec::new();
-    for c in CONTROLLERS.iter().filter(|c| joined.contains(c)) {
-        let Some(mp) = mount_point(&mountinfo, c) else {
-            continue;
-        };
+    for (c, mp) in joined_mounts()? {
         let dir = mp.join(rel);
         if !dirs.iter().any(|(d, _)| *d == dir) {
             dirs.push((dir, *c == "cpuset"));

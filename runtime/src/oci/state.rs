@@ -182,14 +182,21 @@ pub fn now_rfc3339() -> String {
     )
 }
 
-/// The name of the calling user, as runc reports the owner.
+/// The name of the calling user, as runc reports the owner; looked up
+/// once per process (a spare shim does it while it waits: the C library's
+/// lookup tries nscd, reads nsswitch.conf and the passwd file).
 pub fn owner() -> String {
-    let uid = nix::unistd::getuid();
-    nix::unistd::User::from_uid(uid)
-        .ok()
-        .flatten()
-        .map(|u| u.name)
-        .unwrap_or_else(|| format!("#{uid}"))
+    static OWNER: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    OWNER
+        .get_or_init(|| {
+            let uid = nix::unistd::getuid();
+            nix::unistd::User::from_uid(uid)
+                .ok()
+                .flatten()
+                .map(|u| u.name)
+                .unwrap_or_else(|| format!("#{uid}"))
+        })
+        .clone()
 }
 
 #[cfg(test)]

@@ -49,6 +49,9 @@ pub fn command_line(exe: &Path, args: &[String]) -> Option<Vec<u8>> {
 
 /// The spare: waits for its arguments, then runs as the shim they name.
 pub fn main() -> i32 {
+    // What a start would look up that does not depend on its container.
+    crate::linux::cgroup_self_move::warm();
+    crate::oci::state::owner();
     let mut line = String::new();
     match std::io::stdin().lock().read_line(&mut line) {
         Ok(0) => return 0,
