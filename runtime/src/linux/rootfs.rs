@@ -150,6 +150,92 @@ fn dir_perm() -> Permissions {
     Permissions::from_mode(0o755)
 }
 
+/// `root.mkdir_all(dest)`, without pathrs' re-open of the deepest existing
+/// directory through procfs (its checks of the procfs handle are ten
+/// system calls a call): that directory is opened by `openat2` itself,
+/// `O_DIRECTORY`, confined to the root (`RESOLVE_IN_ROOT`, no magic links),
+/// which is what pathrs' `O_PATH` handle and its re-open give. The rest as
+/// pathrs does it: each missing component made with `mkdirat` and opened
+/// `O_NOFOLLOW | O_DIRECTORY` relative to its parent's fd (a symlink
+/// swapped in fails the open: CVE-2021-30465). A path with `..` goes to
+/// pathrs.
+fn mkdir_all(root: &Root, dest: &Path) -> Result<pathrs::Handle> {
+    use std::path::Component;
+    if dest.components().any(|c| c == Component::ParentDir) {
+        return Ok(root.mkdir_all(dest, &dir_perm())?);
+    }
+    let parts: Vec<&std::ffi::OsStr> = dest
+        .components()
+        .filter_map(|c| match c {
+            Component::Normal(n) => Some(n),
+            _ => None,
+        })
+        .collect();
+    let mut have = parts.len();
+    let mut dir = loop {
+        let sub: PathBuf = parts[..have].iter().collect();
+        let sub = if have == 0 { PathBuf::from(".") } else { sub };
+        match openat2_in_root(root.as_fd(), &sub, libc::O_DIRECTORY | libc::O_RDONLY) {
+            Ok(fd) => break fd,
+            Err(e) if e == nix::Error::ENOENT && have > 0 => have -= 1,
+            Err(e) => {
+                return Err(anyhow!("open {} in the rootfs: {e}", sub.display()));
+            }
+        }
+    };
+    for name in &parts[have..] {
+        let mode = Mode::from_bits_truncate(dir_perm().mode());
+        match nix::sys::stat::mkdirat(Some(dir.as_raw_fd()), *name, mode) {
+            Ok(()) | Err(nix::Error::EEXIST) => {}
+            Err(e) => return Err(anyhow!("create {:?} in the rootfs: {e}", name)),
+        }
+        let fd = nix::fcntl::openat(
+            Some(dir.as_raw_fd()),
+            *name,
+            OFlag::O_NOFOLLOW | OFlag::O_DIRECTORY | OFlag::O_RDONLY | OFlag::O_CLOEXEC,
+            Mode::empty(),
+        )
+        .with_context(|| format!("open the new directory {:?} in the rootfs", name))?;
+        // SAFETY: openat returned a new fd that we now own.
+        dir = unsafe { OwnedFd::from_raw_fd(fd) };
+    }
+    Ok(pathrs::Handle::from_fd(dir))
+}
+
+/// `openat2(root, path, flags | O_CLOEXEC)` resolved as if `root` were `/`,
+/// never through a magic link.
+fn openat2_in_root(root: BorrowedFd<'_>, path: &Path, flags: i32) -> nix::Result<OwnedFd> {
+    let path = std::ffi::CString::new(path.as_os_str().as_encoded_bytes())
+        .map_err(|_| nix::Error::EINVAL)?;
+    // SAFETY: open_how is plain integers; zero is "no mode, no flags".
+    let mut how: libc::open_how = unsafe { std::mem::zeroed() };
+    how.flags = (flags | libc::O_CLOEXEC) as u64;
+    how.resolve = libc::RESOLVE_IN_ROOT | libc::RESOLVE_NO_MAGICLINKS;
+    // A rename or mount that races the lookup makes the kernel refuse it
+    // (EAGAIN); asked again a bounded number of times, as pathrs does.
+    for _ in 0..128 {
+        // SAFETY: openat2 reads the path and `how`, both valid for the call.
+        let fd = unsafe {
+            libc::syscall(
+                libc::SYS_openat2,
+                root.as_raw_fd(),
+                path.as_ptr(),
+                &how as *const libc::open_how,
+                std::mem::size_of::<libc::open_how>(),
+            )
+        };
+        if fd >= 0 {
+            // SAFETY: openat2 returned a new fd that we now own.
+            return Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) });
+        }
+        match nix::Error::last() {
+            nix::Error::EAGAIN => continue,
+            e => return Err(e),
+        }
+    }
+    Err(nix::Error::EAGAIN)
+}
+
 /// Resolves (creating when missing) a mount target inside the root: a
 /// directory, or a file when the thing mounted there is a file.
 fn target(root: &Root, dest: &Path, file: bool) -> Result<pathrs::Handle> {
@@ -159,7 +245,7 @@ fn target(root: &Root, dest: &Path, file: bool) -> Result<pathrs::Handle> {
     }
     if file {
         if let Some(parent) = dest.parent() {
-            root.mkdir_all(parent, &dir_perm())?;
+            mkdir_all(root, parent)?;
         }
         match root.create(
             dest,
@@ -171,7 +257,7 @@ fn target(root: &Root, dest: &Path, file: bool) -> Result<pathrs::Handle> {
         }
         Ok(root.resolve(dest)?)
     } else {
-        Ok(root.mkdir_all(dest, &dir_perm())?)
+        mkdir_all(root, dest)
     }
 }
 
@@ -211,7 +297,7 @@ fn kernel_fs_target(root: &Root, step: &Step) -> Result<pathrs::Handle> {
     let h = match root.resolve_nofollow(dest) {
         Ok(h) => h,
         Err(e) if e.kind() == pathrs::error::ErrorKind::OsError(Some(libc::ENOENT)) => {
-            root.mkdir_all(dest, &dir_perm())?
+            mkdir_all(root, dest)?
         }
         Err(e) => return Err(e.into()),
     };
@@ -547,7 +633,7 @@ fn populate_dev(root: &Root, devices: &[DevNode]) -> Result<()> {
         let i = match dirs.iter().position(|(p, _)| *p == parent) {
             Some(i) => i,
             None => {
-                dirs.push((parent, root.mkdir_all(parent, &dir_perm())?));
+                dirs.push((parent, mkdir_all(root, parent)?));
                 dirs.len() - 1
             }
         };
