@@ -78,10 +78,13 @@ cleanup() {
 trap cleanup EXIT
 scratch_mount "$work"
 scratch_note "$work" "the figures"
+# `timed`'s watchdogs wait on this (scripts/lib/bench-engines.sh).
+mkfifo "$work/never"
+exec {never}<>"$work/never"
 
 # (nsenter execs the program, so $! of `nsenter … &` is the program's pid.)
-rr() { timeout 120 "$bin/rrun" -H "unix://$work/rrun.sock" "$@"; }
-dk() { timeout 120 "$dcli" -H "unix://$work/docker.sock" "$@"; }
+rr() { "${to[@]}" "$bin/rrun" -H "unix://$work/rrun.sock" "$@"; }
+dk() { "${to[@]}" "$dcli" -H "unix://$work/docker.sock" "$@"; }
 pm() {
     # Podman with runc needs explicit ulimits on these machines.
     local run=()
@@ -89,7 +92,7 @@ pm() {
         shift
         run=(run --ulimit nofile=1024:1024 --ulimit nproc=4096:4096)
     fi
-    timeout 120 nsenter --net="/run/netns/$ns" podman --root "$work/podman/root" --runroot "$work/podman/run" \
+    "${to[@]}" nsenter --net="/run/netns/$ns" podman --root "$work/podman/root" --runroot "$work/podman/run" \
         --runtime runc --cgroup-manager cgroupfs --events-backend file \
         --network-config-dir "$work/podman/net" "${run[@]}" "$@"
 }
@@ -157,7 +160,7 @@ for net in "" none rmnet; do
     for _ in $(seq "$runs"); do
         for e in $engines; do
             settle
-            t0=$(now_us); run_rm "$e" $net >/dev/null; t1=$(now_us)
+            timed 120 run_rm "$e" $net >/dev/null
             echo $((t1 - t0)) >>"$work/$e.us"
         done
     done
@@ -179,12 +182,12 @@ containerd_pid=$(pgrep -f "containerd --config $work/docker/exec" | head -1 || t
 [ -n "$containerd_pid" ] || containerd_pid=$(pgrep -P "$dockerd_pid" containerd | head -1 || true)
 mem_idle_docker=$(rss_sum "$dockerd_pid" ${containerd_pid:-})
 fifty() { # ENGINE CLI-FUNCTION
-    local e=$1 f=$2 t0 t1 t2 t3 shims
+    local e=$1 f=$2 t0 t1 shims
     "$f" network create bench-net >/dev/null
     settle
-    t0=$(now_us)
-    for i in $(seq 50); do "$f" run -d --network bench-net --name "b$i" busybox sleep 3600 >/dev/null; done
-    t1=$(now_us)
+    start50() { for i in $(seq 50); do "$f" run -d --network bench-net --name "b$i" busybox sleep 3600 >/dev/null; done; }
+    timed 600 start50
+    local starts=$((t1 - t0))
     case $e in
     rrun)
         mem_rrun_50=$(rss_kib "$rrund_pid")
@@ -206,14 +209,13 @@ fifty() { # ENGINE CLI-FUNCTION
     [ "$e" = podman ] && now=(-t 0)
     # Timed from here: the memory readings above are not the removal's.
     settle
-    t2=$(now_us)
-    "$f" rm -f "${now[@]}" $(seq -f 'b%g' 50) >/dev/null
-    t3=$(now_us)
+    timed 120 "$f" rm -f "${now[@]}" $(seq -f 'b%g' 50) >/dev/null
+    local removal=$((t1 - t0))
     "$f" network rm bench-net >/dev/null
     printf '%-8s start 50: %6.2f s   remove 50: %6.2f s\n' "$e" \
-        "$(echo "($t1 - $t0) / 1000000" | bc -l)" "$(echo "($t3 - $t2) / 1000000" | bc -l)"
-    result "50 detached starts, user network" "$e" "$(echo "scale=2; ($t1 - $t0) / 1000000" | bc)" s
-    result "rm -f of the 50" "$e" "$(echo "scale=2; ($t3 - $t2) / 1000000" | bc)" s
+        "$(echo "$starts / 1000000" | bc -l)" "$(echo "$removal / 1000000" | bc -l)"
+    result "50 detached starts, user network" "$e" "$(echo "scale=2; $starts / 1000000" | bc)" s
+    result "rm -f of the 50" "$e" "$(echo "scale=2; $removal / 1000000" | bc)" s
 }
 if want fifty; then
     fifty rrun rr

@@ -41,8 +41,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# bash's own clock (a `date` process per stamp was 2-4 ms inside each run).
-now_ns() { echo "${EPOCHREALTIME//[.,]/}000"; }
+# bash's own clock, no process inside the interval (scripts/lib/timed.sh).
+. scripts/lib/timed.sh
+mkfifo "$work/never"
+exec {never}<>"$work/never"
 
 # median of the numbers on stdin
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }
@@ -54,19 +56,19 @@ bench_executor() {
     "$oci" spec --bundle "$b"
     jq '.process.terminal=false | .process.args=["true"]' "$b/config.json" >"$b/c" && mv "$b/c" "$b/config.json"
     command -v runc >/dev/null || { echo "runc is not installed"; exit 1; }
-    : >"$work/rrun.ns"; : >"$work/runc.ns"
+    : >"$work/rrun.us"; : >"$work/runc.us"
     for _ in 1 2; do # warm-up: page cache, cgroup hierarchy
         "$oci" --root "$work/rrun-root" run --bundle "$b" bench-rrun >/dev/null
         runc --root "$work/runc-root" run --bundle "$b" bench-runc >/dev/null
     done
     for _ in $(seq "$n"); do
-        t0=$(now_ns); timeout 30 "$oci" --root "$work/rrun-root" run --bundle "$b" bench-rrun >/dev/null; t1=$(now_ns)
-        echo $(( (t1 - t0) / 1000 )) >>"$work/rrun.ns"
-        t0=$(now_ns); timeout 30 runc --root "$work/runc-root" run --bundle "$b" bench-runc >/dev/null; t1=$(now_ns)
-        echo $(( (t1 - t0) / 1000 )) >>"$work/runc.ns"
+        timed 30 "$oci" --root "$work/rrun-root" run --bundle "$b" bench-rrun >/dev/null
+        echo $((t1 - t0)) >>"$work/rrun.us"
+        timed 30 runc --root "$work/runc-root" run --bundle "$b" bench-runc >/dev/null
+        echo $((t1 - t0)) >>"$work/runc.us"
     done
     local r c
-    r=$(median <"$work/rrun.ns"); c=$(median <"$work/runc.ns")
+    r=$(median <"$work/rrun.us"); c=$(median <"$work/runc.us")
     printf '%-44s %12s %12s\n' "run busybox true (median of $n, µs)" "rrun-oci" "runc $(runc --version | head -1 | awk '{print $3}')"
     printf '%-44s %12s %12s\n' "" "$r" "$c"
     awk -v r="$r" -v c="$c" 'BEGIN { printf "rrun-oci / runc = %.2f\n", r / c }'
@@ -78,7 +80,7 @@ bench_executor() {
 # CRI plugin), in a network namespace of its own, with busybox imported.
 ctrd_ns=rrun-bench-$$
 ctrd_pid=
-ctr_() { timeout 60 ctr --address "$work/containerd.sock" -n "$ctrd_ns" "$@"; }
+ctr_() { "${to[@]}" ctr --address "$work/containerd.sock" -n "$ctrd_ns" "$@"; }
 start_containerd() {
     command -v containerd >/dev/null || { echo "containerd is not installed"; exit 1; }
     printf '%s\n' 'version = 2' "root = \"$work/containerd-root\"" "state = \"$work/containerd-state\"" \
@@ -108,18 +110,18 @@ bench_containerd() {
     start_containerd
     local img=docker.io/library/busybox:latest runc_bin r c
     runc_bin=$(command -v runc)
-    : >"$work/rrun.ns"; : >"$work/runc.ns"
+    : >"$work/rrun.us"; : >"$work/runc.us"
     for _ in 1 2; do # warm-up: snapshot, shim binary, cgroup parents
         ctr_ run --rm --runc-binary "$oci" "$img" bench-rrun true
         ctr_ run --rm --runc-binary "$runc_bin" "$img" bench-runc true
     done
     for _ in $(seq "$n"); do
-        t0=$(now_ns); ctr_ run --rm --runc-binary "$oci" "$img" bench-rrun true; t1=$(now_ns)
-        echo $(( (t1 - t0) / 1000 )) >>"$work/rrun.ns"
-        t0=$(now_ns); ctr_ run --rm --runc-binary "$runc_bin" "$img" bench-runc true; t1=$(now_ns)
-        echo $(( (t1 - t0) / 1000 )) >>"$work/runc.ns"
+        timed 60 ctr_ run --rm --runc-binary "$oci" "$img" bench-rrun true
+        echo $((t1 - t0)) >>"$work/rrun.us"
+        timed 60 ctr_ run --rm --runc-binary "$runc_bin" "$img" bench-runc true
+        echo $((t1 - t0)) >>"$work/runc.us"
     done
-    r=$(median <"$work/rrun.ns"); c=$(median <"$work/runc.ns")
+    r=$(median <"$work/rrun.us"); c=$(median <"$work/runc.us")
     printf '%-48s %12s %12s\n' "ctr run --rm busybox true (median of $n, µs)" "rrun-oci" "runc $(runc --version | head -1 | awk '{print $3}')"
     printf '%-48s %12s %12s\n' "containerd $(containerd --version | awk '{print $3}'), runc v2 shim" "$r" "$c"
     awk -v r="$r" -v c="$c" 'BEGIN { printf "rrun-oci / runc = %.2f\n", r / c }'

@@ -14,6 +14,7 @@ rrund_pid='' dockerd_pid='' stub_pid=''
 # 2-4 ms of this host's time inside every timed interval (its start is
 # inside the end stamp), 6 ms with `timeout` on a 17 ms `run --rm`.
 now_us() { echo "${EPOCHREALTIME//[.,]/}"; }
+. "$(dirname "${BASH_SOURCE[0]}")/timed.sh"
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print int((a[NR/2]+a[NR/2+1])/2)}'; }
 wait_until() { # SECONDS CMD...
     local deadline=$((SECONDS + $1)); shift
