@@ -178,3 +178,54 @@ fn auto_remove_containers_that_do_not_run_are_removed_at_start_up() {
         (!d.ok(&["ps", "-a", "-q"]).contains(&running[..12])).then_some(())
     });
 }
+
+/// The cgroup directories of a container: `/sys/fs/cgroup/rrun/<id>` on
+/// v2, `/sys/fs/cgroup/<hierarchy>/rrun/<id>` on v1.
+fn cgroup_dirs(id: &str) -> Vec<std::path::PathBuf> {
+    let root = std::path::Path::new("/sys/fs/cgroup");
+    std::iter::once(root.to_path_buf())
+        .chain(std::fs::read_dir(root).unwrap().flatten().map(|h| h.path()))
+        .map(|h| h.join("rrun").join(id))
+        .filter(|d| d.is_dir())
+        .collect()
+}
+
+/// A daemon killed between the removal of a container's record and the
+/// rest (an auto-remove container's exit): the next one ends what the
+/// directory left names, its processes and cgroups with it.
+#[test]
+fn a_running_container_whose_record_is_lost_goes_with_its_processes_and_cgroups() {
+    let mut d = Daemon::start();
+    d.load_busybox();
+    let id = d
+        .ok(&["run", "-d", "busybox", "sleep", "1000"])
+        .trim()
+        .to_string();
+    let pid: i32 = d
+        .ok(&["inspect", "-f", "{{.State.Pid}}", &id])
+        .trim()
+        .parse()
+        .unwrap();
+    let cgroups = cgroup_dirs(&id);
+    assert!(
+        !cgroups.is_empty(),
+        "no cgroup of {id} under /sys/fs/cgroup/*/rrun"
+    );
+
+    d.kill9();
+    let dir = d.data_root().join("containers").join(&id);
+    std::fs::remove_file(dir.join("container.json")).unwrap();
+    d.spawn();
+
+    assert!(!dir.exists(), "{} is still on disk", dir.display());
+    wait_for("the container's init gone", Duration::from_secs(10), || {
+        let state = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // Gone, or a zombie of its shim.
+        (state.is_empty() || state.split(") ").nth(1).is_some_and(|r| r.starts_with('Z')))
+            .then_some(())
+    });
+    for c in &cgroups {
+        assert!(!c.exists(), "{} is left", c.display());
+    }
+    assert_eq!(d.ok(&["ps", "-a", "-q"]).trim(), "");
+}

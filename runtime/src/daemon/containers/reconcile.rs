@@ -24,11 +24,16 @@ impl Daemon {
         }
         for dir in half_made {
             tracing::warn!(dir = %dir.display(), "removing a half-made container");
-            let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
-            super::shm::unmount_shm(&dir);
             if let Some(id) = dir.file_name().and_then(|n| n.to_str()) {
+                // A container whose record went while it ran (a daemon
+                // killed between an auto-remove container's record and the
+                // rest of its removal): its processes and cgroups go too.
+                self.oci_force_delete(id);
+                self.remove_cgroup_leftovers(id);
                 self.teardown_network(id);
             }
+            let _ = nix::mount::umount2(&dir.join("rootfs"), nix::mount::MntFlags::MNT_DETACH);
+            super::shm::unmount_shm(&dir);
             let _ = std::fs::remove_dir_all(&dir);
         }
         // Volume users and network endpoints of containers that no longer
