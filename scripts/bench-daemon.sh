@@ -78,9 +78,7 @@ cleanup() {
 trap cleanup EXIT
 scratch_mount "$work"
 scratch_note "$work" "the figures"
-# `timed`'s watchdogs wait on this (scripts/lib/bench-engines.sh).
-mkfifo "$work/never"
-exec {never}<>"$work/never"
+timed_init
 
 # (nsenter execs the program, so $! of `nsenter … &` is the program's pid.)
 rr() { "${to[@]}" "$bin/rrun" -H "unix://$work/rrun.sock" "$@"; }

@@ -43,8 +43,7 @@ trap cleanup EXIT
 
 # bash's own clock, no process inside the interval (scripts/lib/timed.sh).
 . scripts/lib/timed.sh
-mkfifo "$work/never"
-exec {never}<>"$work/never"
+timed_init
 
 # median of the numbers on stdin
 median() { sort -n | awk '{a[NR]=$1} END {if (NR%2) print a[(NR+1)/2]; else print (a[NR/2]+a[NR/2+1])/2}'; }

@@ -157,8 +157,8 @@ fn dir_perm() -> Permissions {
 /// which is what pathrs' `O_PATH` handle and its re-open give. The rest as
 /// pathrs does it: each missing component made with `mkdirat` and opened
 /// `O_NOFOLLOW | O_DIRECTORY` relative to its parent's fd (a symlink
-/// swapped in fails the open: CVE-2021-30465). A path with `..` goes to
-/// pathrs.
+/// swapped in fails the open: CVE-2021-30465). A path with `..`, and any
+/// path where openat2 is missing, goes to pathrs.
 fn mkdir_all(root: &Root, dest: &Path) -> Result<pathrs::Handle> {
     use std::path::Component;
     if dest.components().any(|c| c == Component::ParentDir) {
@@ -178,6 +178,11 @@ fn mkdir_all(root: &Root, dest: &Path) -> Result<pathrs::Handle> {
         match openat2_in_root(root.as_fd(), &sub, libc::O_DIRECTORY | libc::O_RDONLY) {
             Ok(fd) => break fd,
             Err(e) if e == nix::Error::ENOENT && have > 0 => have -= 1,
+            // No openat2 (before Linux 5.6, or a seccomp filter of a host
+            // that runs rrun nested): pathrs emulates it.
+            Err(nix::Error::ENOSYS | nix::Error::EPERM) => {
+                return Ok(root.mkdir_all(dest, &dir_perm())?);
+            }
             Err(e) => {
                 return Err(anyhow!("open {} in the rootfs: {e}", sub.display()));
             }

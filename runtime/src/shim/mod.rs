@@ -284,8 +284,8 @@ fn run(args: &ShimArgs) -> Result<()> {
         return Ok(());
     }
     let pid = read_init_pid(&pid_file)?;
-    let mnt_ns = mount_namespace(pid);
-    if !start_created(args, pid)? {
+    let mut mnt_ns = mount_namespace(pid);
+    if !start_created(args, pid, &mut mnt_ns)? {
         return Ok(());
     }
     let streams = vec![
@@ -329,13 +329,15 @@ fn read_init_pid(pid_file: &Path) -> Result<i32> {
 /// `start` of the created container, and the report to the
 /// daemon either way; on failure the container is cleaned up. True if it
 /// started.
-fn start_created(args: &ShimArgs, pid: i32) -> Result<bool> {
+fn start_created(args: &ShimArgs, pid: i32, mnt_ns: &mut Option<OwnedFd>) -> Result<bool> {
     let start = crate::oci::Command::Start {
         id: args.id.clone(),
     };
     let started = oci(args, start, None);
     if !started {
         report_failure(last_oci_error(&args.dir));
+        // The namespace goes with the container, not after its cleanup.
+        drop(mnt_ns.take());
         cleanup(args);
         return Ok(false);
     }
@@ -390,8 +392,8 @@ fn run_tty(args: &ShimArgs, open_stdin: bool) -> Result<()> {
     if open_stdin {
         stdin.pipe = Some(master.try_clone().context("dup the pty master")?);
     }
-    let mnt_ns = mount_namespace(pid);
-    if !start_created(args, pid)? {
+    let mut mnt_ns = mount_namespace(pid);
+    if !start_created(args, pid, &mut mnt_ns)? {
         return Ok(());
     }
     let resize = master.try_clone().context("dup the pty master")?;

@@ -194,9 +194,11 @@ impl Daemon {
         };
         match tokio::runtime::Handle::try_current() {
             Ok(rt) => {
-                let ended = self.shim_ended.clone();
+                // Made here, it takes a shim's end from now on, before the
+                // task is first polled.
+                let ended = self.shim_ended.clone().notified_owned();
                 rt.spawn(async move {
-                    let _ = tokio::time::timeout(SPARES_AFTER, ended.notified()).await;
+                    let _ = tokio::time::timeout(SPARES_AFTER, ended).await;
                     refill();
                 });
             }
