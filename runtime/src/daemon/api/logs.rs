@@ -30,14 +30,12 @@ pub(super) async fn logs_handler(State(d): D, p: Params, q: Q) -> ApiResult<Resp
         return Err(ContainerError::LogsUnreadable.into());
     }
     let follow = Follow {
-        path: shim::log_path(&dir, &c.id),
-        offset: 0,
+        cursor: Cursor::new(shim::log_path(&dir, &c.id)),
         stdout,
         stderr,
         timestamps: flag(&q, "timestamps"),
         tail: q.get("tail").and_then(|t| t.parse().ok()),
         raw: c.config.tty,
-        held: None,
         window: Window::of(&q)?,
     };
     let keep_going = flag(&q, "follow");
@@ -106,8 +104,7 @@ fn now_ns() -> i64 {
 
 /// Reading a container's json-file log as frames, from `offset`.
 struct Follow {
-    path: std::path::PathBuf,
-    offset: u64,
+    cursor: Cursor,
     stdout: bool,
     stderr: bool,
     timestamps: bool,
@@ -115,10 +112,108 @@ struct Follow {
     /// A container with a terminal: payloads without frame headers.
     raw: bool,
     window: Window,
+}
+
+/// Where a follower is in a container's log. Its reads are blocking file
+/// operations, made together on one of tokio's blocking threads (each of
+/// tokio::fs's is a trip there and back: four for one look at the log).
+struct Cursor {
+    path: std::path::PathBuf,
+    offset: u64,
+    /// The log's inode at the last read (another one: it was rotated).
+    ino: Option<u64>,
+    /// Nothing read yet: the rotated files come first.
+    first: bool,
     /// The log file, held open from the start (attach): what the container
     /// wrote can still be read when a `--rm` removal deletes the file
     /// before this follower's last read.
-    held: Option<(tokio::fs::File, u64)>,
+    held: Option<(std::fs::File, u64)>,
+}
+
+impl Cursor {
+    fn new(path: std::path::PathBuf) -> Cursor {
+        Cursor {
+            path,
+            offset: 0,
+            ino: None,
+            first: true,
+            held: None,
+        }
+    }
+
+    /// An attach's cursor: at the log's end (at its start with
+    /// `from_start`), on a file held open before the container may start.
+    /// Blocking.
+    fn attach(path: std::path::PathBuf, from_start: bool) -> Cursor {
+        use std::os::unix::fs::MetadataExt;
+        let offset = match from_start {
+            true => 0,
+            false => std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0),
+        };
+        // Made here if the container has not started yet: the shim appends
+        // to this same file.
+        let held = std::fs::OpenOptions::new()
+            .read(true)
+            .append(true)
+            .create(true)
+            .open(&path)
+            .ok()
+            .and_then(|f| f.metadata().ok().map(|m| (f, m.ino())));
+        Cursor {
+            offset,
+            held,
+            ..Cursor::new(path)
+        }
+    }
+
+    /// The complete lines written since the last read. Blocking.
+    fn read(&mut self) -> Vec<LogLine> {
+        use std::os::unix::fs::MetadataExt;
+        let mut lines = Vec::new();
+        // From the start: the rotated files first, oldest first.
+        if self.first && self.offset == 0 {
+            for p in shim::logfile::rotated_files(&self.path) {
+                lines.extend(read_lines(&p, 0).0);
+            }
+        }
+        self.first = false;
+        // Rotated since the last read: the rest of the old file (now `.1`,
+        // or cut back to empty), then the new one from its start.
+        let meta = std::fs::metadata(&self.path).ok();
+        let now_ino = meta.as_ref().map(|m| m.ino());
+        // (Gone is not rotated: a removed container's log; what is left is
+        // read from the file held open, if any.)
+        if self.ino.is_some() && now_ino.is_some() && now_ino != self.ino {
+            let old = std::path::PathBuf::from(format!("{}.1", self.path.display()));
+            lines.extend(read_lines(&old, self.offset).0);
+            self.offset = 0;
+            // The file held open is the old one now.
+            self.held = None;
+        } else if meta.is_some_and(|m| m.len() < self.offset) {
+            self.offset = 0;
+        }
+        self.ino = now_ino;
+        let (more, next) = match &self.held {
+            // Still the log, or the log is gone with its container.
+            Some((f, held_ino)) if now_ino.is_none() || now_ino == Some(*held_ino) => {
+                read_lines_from(f, self.offset)
+            }
+            _ => read_lines(&self.path, self.offset),
+        };
+        lines.extend(more);
+        self.offset = next;
+        lines
+    }
+
+    /// [`Cursor::read`] on a blocking thread; None if it panicked.
+    async fn read_async(mut self) -> Option<(Cursor, Vec<LogLine>)> {
+        tokio::task::spawn_blocking(move || {
+            let lines = self.read();
+            (self, lines)
+        })
+        .await
+        .ok()
+    }
 }
 
 impl Follow {
@@ -131,45 +226,15 @@ impl Follow {
         done: impl Fn(&crate::daemon::store::State) -> bool,
     ) {
         let mut first = true;
-        let mut ino = None;
-        let dir = self.path.parent().map(std::path::Path::to_path_buf);
-        let mut watch = crate::daemon::logwatch::LogWatch::new(&dir.unwrap_or_default());
+        let mut watch = crate::daemon::logwatch::LogWatch::new(&self.cursor.path);
         loop {
             // Read after looking at the state: the shim writes every line
             // before the daemon marks the container exited.
             let finished = done(&rx.borrow_and_update());
-            let mut lines = Vec::new();
-            // From the start: the rotated files first, oldest first.
-            if first && self.offset == 0 {
-                for p in shim::logfile::rotated_files(&self.path) {
-                    lines.extend(read_lines(&p, 0).await.0);
-                }
-            }
-            // Rotated since the last read: the rest of the old file (now
-            // `.1`, or cut back to empty), then the new one from its start.
-            let meta = tokio::fs::metadata(&self.path).await.ok();
-            let now_ino = meta.as_ref().map(std::os::unix::fs::MetadataExt::ino);
-            // (Gone is not rotated: a removed container's log; what is
-            // left is read from the file held open, if any.)
-            if ino.is_some() && now_ino.is_some() && now_ino != ino {
-                let old = std::path::PathBuf::from(format!("{}.1", self.path.display()));
-                lines.extend(read_lines(&old, self.offset).await.0);
-                self.offset = 0;
-                // The file held open is the old one now.
-                self.held = None;
-            } else if meta.is_some_and(|m| m.len() < self.offset) {
-                self.offset = 0;
-            }
-            ino = now_ino;
-            let (more, next) = match &mut self.held {
-                // Still the log, or the log is gone with its container.
-                Some((f, held_ino)) if now_ino.is_none() || now_ino == Some(*held_ino) => {
-                    read_lines_from(f, self.offset).await
-                }
-                _ => read_lines(&self.path, self.offset).await,
+            let Some((cursor, mut lines)) = self.cursor.read_async().await else {
+                return;
             };
-            lines.extend(more);
-            self.offset = next;
+            self.cursor = cursor;
             lines.retain(|l| self.window.holds(l));
             let tail = if first { self.tail } else { None };
             first = false;
@@ -276,39 +341,18 @@ async fn attach_follow(
     q: &HashMap<String, String>,
 ) -> Follow {
     let path = shim::log_path(dir, &c.id);
-    let offset = if from_start {
-        0
-    } else {
-        tokio::fs::metadata(&path)
-            .await
-            .map(|m| m.len())
-            .unwrap_or(0)
-    };
-    // Made here if the container has not started yet: the shim appends to
-    // this same file.
-    let held = match tokio::fs::OpenOptions::new()
-        .read(true)
-        .append(true)
-        .create(true)
-        .open(&path)
-        .await
-    {
-        Ok(f) => f
-            .metadata()
-            .await
-            .ok()
-            .map(|m| (f, std::os::unix::fs::MetadataExt::ino(&m))),
-        Err(_) => None,
+    let cursor = match tokio::task::spawn_blocking(move || Cursor::attach(path, from_start)).await {
+        Ok(cursor) => cursor,
+        // (Its thread panicked: the log is followed by its path.)
+        Err(_) => Cursor::new(shim::log_path(dir, &c.id)),
     };
     Follow {
-        path,
-        offset,
+        cursor,
         stdout: flag(q, "stdout"),
         stderr: flag(q, "stderr"),
         timestamps: false,
         tail: None,
         raw: c.config.tty,
-        held,
         window: Window::default(),
     }
 }
@@ -376,22 +420,27 @@ pub(super) fn flag_stream(q: &HashMap<String, String>) -> bool {
 }
 
 /// The complete lines of the log from `offset`, and the offset after them.
-pub(super) async fn read_lines(path: &std::path::Path, offset: u64) -> (Vec<LogLine>, u64) {
-    let Ok(mut f) = tokio::fs::File::open(path).await else {
-        return (vec![], offset);
-    };
-    read_lines_from(&mut f, offset).await
+/// Blocking.
+fn read_lines(path: &std::path::Path, offset: u64) -> (Vec<LogLine>, u64) {
+    match std::fs::File::open(path) {
+        Ok(f) => read_lines_from(&f, offset),
+        Err(_) => (vec![], offset),
+    }
 }
 
-/// [`read_lines`] from an open file.
-pub(super) async fn read_lines_from(f: &mut tokio::fs::File, offset: u64) -> (Vec<LogLine>, u64) {
-    use tokio::io::{AsyncReadExt, AsyncSeekExt};
-    if f.seek(std::io::SeekFrom::Start(offset)).await.is_err() {
-        return (vec![], offset);
-    }
+/// [`read_lines`] from an open file (read at `offset`, whatever its
+/// position). Blocking.
+fn read_lines_from(f: &std::fs::File, offset: u64) -> (Vec<LogLine>, u64) {
+    use std::os::unix::fs::FileExt;
     let mut buf = Vec::new();
-    if f.read_to_end(&mut buf).await.is_err() {
-        return (vec![], offset);
+    let mut chunk = vec![0u8; 16 * 1024];
+    loop {
+        match f.read_at(&mut chunk, offset + buf.len() as u64) {
+            Ok(0) => break,
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(_) => return (vec![], offset),
+        }
     }
     let end = buf
         .iter()
