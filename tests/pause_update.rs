@@ -96,12 +96,29 @@ fn pause_unpause_stop_and_remove() {
     assert_eq!(inspect(&d, "frozen")["State"]["Status"], "exited");
     d.docker_ok(&["start", "frozen"]);
     d.docker_ok(&["pause", "frozen"]);
+    let id = inspect(&d, "frozen")["Id"].as_str().unwrap().to_string();
+    let pid = inspect(&d, "frozen")["State"]["Pid"].as_i64().unwrap();
     d.docker_ok(&["rm", "-f", "frozen"]);
     wait_for("frozen to be gone", Duration::from_secs(10), || {
         (!d.docker_ok(&["ps", "-a", "--format", "{{.Names}}"])
             .contains("frozen"))
         .then_some(())
     });
+    // Thawed to die, and its cgroups gone: /sys/fs/cgroup/rrun/<id> on
+    // v2, in every hierarchy on v1.
+    wait_for(
+        "the paused container's process and cgroups to go",
+        Duration::from_secs(10),
+        || {
+            let mut dirs = vec![std::path::Path::new("/sys/fs/cgroup/rrun").join(&id)];
+            for h in std::fs::read_dir("/sys/fs/cgroup").unwrap().flatten() {
+                dirs.push(h.path().join("rrun").join(&id));
+            }
+            let gone = !std::path::Path::new(&format!("/proc/{pid}")).exists()
+                && !dirs.iter().any(|d| d.exists());
+            gone.then_some(())
+        },
+    );
 }
 
 /// The container's memory limit as its cgroup has it (v1 or v2).

@@ -71,17 +71,52 @@ fn joined_mounts() -> Result<&'static [(&'static str, PathBuf)]> {
     if let Some(m) = MOUNTS.get() {
         return Ok(m);
     }
+    let mounts = read_joined_mounts()?;
+    Ok(MOUNTS.get_or_init(|| mounts))
+}
+
+/// The mount point of each v1 controller this process is in, read now.
+fn read_joined_mounts() -> Result<Vec<(&'static str, PathBuf)>> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo")?;
     let own = std::fs::read_to_string("/proc/self/cgroup")?;
     let joined: Vec<&str> = rrun_shim::proc_cgroup_lines(&own)
         .flat_map(|(controllers, _)| controllers.split(','))
         .collect();
-    let mounts = CONTROLLERS
+    Ok(CONTROLLERS
         .iter()
         .filter(|c| joined.contains(c))
         .filter_map(|c| Some((*c, mount_point(&mountinfo, c)?)))
-        .collect();
-    Ok(MOUNTS.get_or_init(|| mounts))
+        .collect())
+}
+
+/// The directories of `cgroup_path` in the v1 hierarchies libcgroups' v1
+/// manager would use for it, the freezer's marked, from one read of the
+/// mount table (its manager reads the mount table and /proc/self/cgroup
+/// once per controller, through a new procfs handle each time: 1 ms of
+/// CPU per container, and the daemon made one for each container it
+/// removed). `None` where libcgroups decides: cgroup v2, the systemd
+/// driver, a relative path or one with `..`.
+pub fn v1_dirs(cgroup_path: &Path) -> Option<Vec<(PathBuf, bool)>> {
+    use std::path::Component;
+    if !cgroup_path.is_absolute()
+        || cgroup_path
+            .components()
+            .any(|c| !matches!(c, Component::RootDir | Component::Normal(_)))
+        || Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+        || super::cgroups::is_systemd_form(cgroup_path)
+    {
+        return None;
+    }
+    let rel = cgroup_path.strip_prefix("/").ok()?;
+    let mut dirs: Vec<(PathBuf, bool)> = Vec::new();
+    for (c, mp) in read_joined_mounts().ok()? {
+        let dir = mp.join(rel);
+        match dirs.iter_mut().find(|(d, _)| *d == dir) {
+            Some(d) => d.1 |= c == "freezer",
+            None => dirs.push((dir, c == "freezer")),
+        }
+    }
+    (!dirs.is_empty()).then_some(dirs)
 }
 
 /// Finds the hierarchies ahead of a start (see `MOUNTS`); nothing on
@@ -183,6 +218,20 @@ mod tests {
 35 24 0:31 / /sys/fs/cgroup/memory rw shared:14 - cgroup cgroup rw,memory
 36 24 0:32 / /sys/fs/cgroup/unified rw shared:15 - cgroup2 cgroup2 rw
 ";
+
+    #[test]
+    fn v1_dirs_leave_to_libcgroups_what_it_decides() {
+        for p in ["rrun/x", "/rrun/../x", "/../x", "system.slice:rrun:x"] {
+            assert_eq!(v1_dirs(Path::new(p)), None, "{p}");
+        }
+        // On a v1 host (as here): each hierarchy's directory, the freezer's
+        // marked.
+        if Path::new("/sys/fs/cgroup/freezer").is_dir() {
+            let dirs = v1_dirs(Path::new("/rrun/x")).expect("v1 hierarchies");
+            assert!(dirs.contains(&(PathBuf::from("/sys/fs/cgroup/freezer/rrun/x"), true)));
+            assert!(dirs.contains(&(PathBuf::from("/sys/fs/cgroup/memory/rrun/x"), false)));
+        }
+    }
 
     #[test]
     fn mount_points_follow_libcgroups_rules() {
