@@ -1397,12 +1397,22 @@ fn oom_events(bin: std::path::PathBuf) -> Vec<String> {
     ]);
     assert!(out.status.success(), "{name} run: {}", text(&out.stderr));
 
-    // --stats: one event, in runc's units, from the cgroup's files.
-    let before = cgroup_cpu_nanos(&cg);
-    let out = rt.cmd(&["events", "--stats", &id]);
-    let after = cgroup_cpu_nanos(&cg);
-    let ev: serde_json::Value = serde_json::from_slice(&out.stdout)
-        .unwrap_or_else(|e| panic!("{name} events --stats: {e}: {}", text(&out.stderr)));
+    // --stats: one event, in runc's units, from the cgroup's files. runc's
+    // own child (its init's parent stage) can still be in the cgroup for a
+    // moment after `run --detach` returns: asked again until the cgroup
+    // holds the container's one process, for 5 s at most.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let (ev, before, after) = loop {
+        let before = cgroup_cpu_nanos(&cg);
+        let out = rt.cmd(&["events", "--stats", &id]);
+        let after = cgroup_cpu_nanos(&cg);
+        let ev: serde_json::Value = serde_json::from_slice(&out.stdout)
+            .unwrap_or_else(|e| panic!("{name} events --stats: {e}: {}", text(&out.stderr)));
+        if ev["data"]["pids"]["current"] == 1 || std::time::Instant::now() > deadline {
+            break (ev, before, after);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
     assert_eq!(
         (ev["type"].as_str(), ev["id"].as_str()),
         (Some("stats"), Some(id.as_str()))
