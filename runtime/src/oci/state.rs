@@ -152,11 +152,6 @@ pub fn alive(pid: i32, start_time: u64) -> bool {
     matches!(proc_stat(pid), Some((s, t)) if s != 'Z' && s != 'X' && t == start_time)
 }
 
-/// Writes a file so a reader, or a crashed process, leaves the old content
-/// or the new, never a mix: a temp file renamed over it. Not fsynced, as
-/// runc does not: the state lives under /run, gone with the machine, and
-/// the two fsyncs (file and directory) cost a journal commit each on a
-/// disk, on every create and exec (0.3–0.5 ms each here).
 /// The state this process saved last, and the identity of the file it
 /// wrote (device, inode, size, change time): a shim runs `create` and then
 /// `start` in one process, and `start`'s load would read back and parse
@@ -186,6 +181,11 @@ fn last_saved(path: &Path) -> Option<Saved> {
     (p == path && file_id(path).as_ref() == Some(id)).then(|| saved.clone())
 }
 
+/// Writes a file so a reader, or a crashed process, leaves the old content
+/// or the new, never a mix: a temp file renamed over it. Not fsynced, as
+/// runc does not: the state lives under /run, gone with the machine, and
+/// the two fsyncs (file and directory) cost a journal commit each on a
+/// disk, on every create and exec (0.3–0.5 ms each here).
 pub fn write_atomic(path: &Path, data: &[u8]) -> Result<()> {
     rrun_shim::replace_unsynced(path, data).with_context(|| format!("write {}", path.display()))
 }
