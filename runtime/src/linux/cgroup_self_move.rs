@@ -44,13 +44,8 @@ const CONTROLLERS: &[&str] = &[
 /// made; `None` where the init must be moved by pid (see the module), and
 /// when `create` finds processes in one of them.
 pub fn task_files(cgroup_path: &Path, create: bool) -> Option<Vec<CString>> {
-    if !cgroup_path.is_absolute()
-        || Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
-        || super::cgroups::is_systemd_form(cgroup_path)
-    {
-        return None;
-    }
-    match prepare(cgroup_path, create) {
+    let rel = cgroupfs_v1_rel(cgroup_path)?;
+    match prepare(rel, create) {
         Ok(files) if !files.is_empty() => Some(files),
         Ok(_) => None,
         Err(e) => {
@@ -94,9 +89,18 @@ fn read_joined_mounts() -> Result<Vec<(&'static str, PathBuf)>> {
 /// mount table (its manager reads the mount table and /proc/self/cgroup
 /// once per controller, through a new procfs handle each time: 1 ms of
 /// CPU per container, and the daemon made one for each container it
-/// removed). `None` where libcgroups decides: cgroup v2, the systemd
-/// driver, a relative path or one with `..`.
+/// removed). `None` where libcgroups decides (see [`cgroupfs_v1_rel`]).
 pub fn v1_dirs(cgroup_path: &Path) -> Option<Vec<(PathBuf, bool)>> {
+    let rel = cgroupfs_v1_rel(cgroup_path)?;
+    let dirs = hierarchy_dirs(&read_joined_mounts().ok()?, rel, "freezer");
+    (!dirs.is_empty()).then_some(dirs)
+}
+
+/// `cgroup_path` relative to each hierarchy's root when it is handled here,
+/// on cgroup v1 with the cgroupfs driver: `None` on cgroup v2, for the
+/// systemd driver's form, a relative path, and one with `..` (it would
+/// lead out of the hierarchy; libcgroups joins such a path safely).
+fn cgroupfs_v1_rel(cgroup_path: &Path) -> Option<&Path> {
     use std::path::Component;
     if !cgroup_path.is_absolute()
         || cgroup_path
@@ -107,16 +111,26 @@ pub fn v1_dirs(cgroup_path: &Path) -> Option<Vec<(PathBuf, bool)>> {
     {
         return None;
     }
-    let rel = cgroup_path.strip_prefix("/").ok()?;
+    cgroup_path.strip_prefix("/").ok()
+}
+
+/// `rel`'s directory in each hierarchy of `mounts`, once per directory
+/// (controllers mounted together share one), marked when the hierarchy
+/// holds the controller `marked`.
+fn hierarchy_dirs(
+    mounts: &[(&'static str, PathBuf)],
+    rel: &Path,
+    marked: &str,
+) -> Vec<(PathBuf, bool)> {
     let mut dirs: Vec<(PathBuf, bool)> = Vec::new();
-    for (c, mp) in read_joined_mounts().ok()? {
+    for (c, mp) in mounts {
         let dir = mp.join(rel);
         match dirs.iter_mut().find(|(d, _)| *d == dir) {
-            Some(d) => d.1 |= c == "freezer",
-            None => dirs.push((dir, c == "freezer")),
+            Some(d) => d.1 |= *c == marked,
+            None => dirs.push((dir, *c == marked)),
         }
     }
-    (!dirs.is_empty()).then_some(dirs)
+    dirs
 }
 
 /// Finds the hierarchies ahead of a start (see `MOUNTS`); nothing on
@@ -127,15 +141,8 @@ pub fn warm() {
     }
 }
 
-fn prepare(cgroup_path: &Path, create: bool) -> Result<Vec<CString>> {
-    let rel = cgroup_path.strip_prefix("/").unwrap_or(cgroup_path);
-    let mut dirs: Vec<(PathBuf, bool)> = Vec::new();
-    for (c, mp) in joined_mounts()? {
-        let dir = mp.join(rel);
-        if !dirs.iter().any(|(d, _)| *d == dir) {
-            dirs.push((dir, *c == "cpuset"));
-        }
-    }
+fn prepare(rel: &Path, create: bool) -> Result<Vec<CString>> {
+    let dirs = hierarchy_dirs(joined_mounts()?, rel, "cpuset");
     if create {
         // Someone else's processes there would be killed with ours: such a
         // cgroup is left to the move by pid, which refuses it.
@@ -252,5 +259,7 @@ mod tests {
     fn only_an_absolute_cgroupfs_path_moves_itself() {
         assert_eq!(task_files(Path::new("rrun/x"), false), None);
         assert_eq!(task_files(Path::new("system.slice:rrun:x"), false), None);
+        // Out of the hierarchy: left to libcgroups, which joins it safely.
+        assert_eq!(task_files(Path::new("/../../tmp/x"), false), None);
     }
 }
