@@ -450,7 +450,7 @@ pub fn kill_init(root: &Path, id: &str, sig: &str) -> Result<()> {
 
 /// Kills everything in the container and waits (bounded) until its init is
 /// gone.
-fn kill_all_and_wait(c: &Saved, m: &Cgroup) -> Result<()> {
+fn kill_all_and_wait(c: &Saved, m: &super::cgroup::Cgroup) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let pids = m.pids();
@@ -471,84 +471,6 @@ fn kill_all_and_wait(c: &Saved, m: &Cgroup) -> Result<()> {
             bail!("container {} still has processes after SIGKILL", c.id);
         }
         std::thread::sleep(Duration::from_millis(5));
-    }
-}
-
-/// A container's cgroup as `destroy` ends it: through libcgroups' manager,
-/// or on cgroup v1 with the cgroupfs driver (the daemon's containers on
-/// such a host) by its directories, which is what that manager does there
-/// (SIGKILL to what `cgroup.procs` lists, the freezer thawed, each
-/// directory removed) without its look-up of every hierarchy.
-enum Cgroup {
-    Manager(AnyCgroupManager),
-    /// Each hierarchy's directory, and whether it is the freezer's.
-    V1(Vec<(PathBuf, bool)>),
-}
-
-impl Cgroup {
-    fn of(c: &Saved) -> Result<Cgroup> {
-        match crate::linux::cgroup_self_move::v1_dirs(&c.cgroup_path) {
-            Some(dirs) => Ok(Cgroup::V1(dirs)),
-            None => cgroups::manager(&c.cgroup_path, &c.id).map(Cgroup::Manager),
-        }
-    }
-
-    /// Every process in the cgroup and the cgroups below it.
-    fn pids(&self) -> Vec<Pid> {
-        let dirs = match self {
-            Cgroup::Manager(m) => return cgroups::pids(m).unwrap_or_default(),
-            Cgroup::V1(dirs) => dirs,
-        };
-        let mut pids = Vec::new();
-        let mut todo: Vec<PathBuf> = dirs.iter().map(|(d, _)| d.clone()).collect();
-        while let Some(dir) = todo.pop() {
-            let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-            pids.extend(
-                procs
-                    .lines()
-                    .filter_map(|l| l.trim().parse().ok())
-                    .map(Pid::from_raw),
-            );
-            if let Ok(rd) = std::fs::read_dir(&dir) {
-                todo.extend(
-                    rd.flatten()
-                        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
-                        .map(|e| e.path()),
-                );
-            }
-        }
-        pids.sort_unstable();
-        pids.dedup();
-        pids
-    }
-
-    fn thaw(&self) {
-        match self {
-            Cgroup::Manager(m) => {
-                let _ = cgroups::freeze(m, false);
-            }
-            Cgroup::V1(dirs) => {
-                for (dir, _) in dirs.iter().filter(|(_, freezer)| *freezer) {
-                    let _ = std::fs::write(dir.join("freezer.state"), "THAWED");
-                }
-            }
-        }
-    }
-
-    /// Removes the cgroup (once it is empty: an error until then).
-    fn remove(&self) -> Result<()> {
-        let dirs = match self {
-            Cgroup::Manager(m) => return cgroups::remove(m),
-            Cgroup::V1(dirs) => dirs,
-        };
-        for (dir, _) in dirs {
-            match std::fs::remove_dir(dir) {
-                Ok(()) => {}
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e).with_context(|| format!("remove {}", dir.display())),
-            }
-        }
-        Ok(())
     }
 }
 
@@ -579,7 +501,10 @@ fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
 /// poststop hooks. Collects every error instead of stopping at the first.
 fn destroy(root: &Path, c: &Saved, cgroup: Option<AnyCgroupManager>) -> Result<()> {
     let mut errors = Vec::new();
-    match cgroup.map_or_else(|| Cgroup::of(c), |m| Ok(Cgroup::Manager(m))) {
+    match cgroup.map_or_else(
+        || super::cgroup::Cgroup::of(c),
+        |m| Ok(super::cgroup::Cgroup::Manager(m)),
+    ) {
         Ok(m) => {
             // Processes that survive SIGKILL keep the container on record:
             // forgetting it would lose track of them.

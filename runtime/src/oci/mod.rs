@@ -2,6 +2,7 @@
 //! Podman and conformance suites can drive it unchanged.
 
 mod args;
+mod cgroup;
 mod commands;
 mod drivers;
 mod info;
