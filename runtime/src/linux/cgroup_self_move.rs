@@ -96,6 +96,17 @@ pub fn v1_dirs(cgroup_path: &Path) -> Option<Vec<(PathBuf, bool)>> {
     (!dirs.is_empty()).then_some(dirs)
 }
 
+/// [`v1_dirs`] from the hierarchies this process found before (see
+/// `MOUNTS`: a spare shim found them while it waited), and apart the
+/// devices hierarchy's directory. `None` where libcgroups decides, and on
+/// a host without a devices hierarchy (libcgroups' manager refuses it).
+pub fn v1_dirs_known(cgroup_path: &Path) -> Option<(Vec<(PathBuf, bool)>, PathBuf)> {
+    let rel = cgroupfs_v1_rel(cgroup_path)?;
+    let mounts = joined_mounts().ok()?;
+    let devices = mounts.iter().find(|(c, _)| *c == "devices")?.1.join(rel);
+    Some((hierarchy_dirs(mounts, rel, "freezer"), devices))
+}
+
 /// `cgroup_path` relative to each hierarchy's root when it is handled here,
 /// on cgroup v1 with the cgroupfs driver: `None` on cgroup v2, for the
 /// systemd driver's form, a relative path, and one with `..` (it would

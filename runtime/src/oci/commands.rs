@@ -1,5 +1,6 @@
 //! The runc commands on top of the executor.
 
+use super::cgroup::Cgroup;
 use super::drivers::{CreateDriver, ExecDriver};
 use super::state::{self, Saved, FIFO};
 use super::supervise::{self, Signals};
@@ -9,7 +10,6 @@ use crate::linux::{cgroups, hooks, init, launch};
 use crate::spec::state::{check, Operation, Status};
 use crate::spec::validate;
 use anyhow::{anyhow, bail, Context, Result};
-use libcgroups::common::AnyCgroupManager;
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceType, Process, Spec};
@@ -102,7 +102,7 @@ fn proc_ns_name(t: LinuxNamespaceType) -> &'static str {
 struct Created {
     saved: Saved,
     pty: Option<OwnedFd>,
-    cgroup: AnyCgroupManager,
+    cgroup: Cgroup,
 }
 
 /// A bundle checked for `create`: its path, spec and root, canonical.
@@ -193,7 +193,7 @@ fn create(root: &Path, a: &CreateArgs, systemd_cgroup: bool, detached: bool) -> 
         (Ok(_), None) => unreachable!("launch places the init in its cgroup before it succeeds"),
         (Err(e), cgroup) => {
             if let Some(m) = &cgroup {
-                let _ = cgroups::remove(m);
+                let _ = remove_cgroup(m);
             }
             if driver.hooks_started {
                 let state = driver.saved.hook_state(Status::Stopped);
@@ -450,7 +450,7 @@ pub fn kill_init(root: &Path, id: &str, sig: &str) -> Result<()> {
 
 /// Kills everything in the container and waits (bounded) until its init is
 /// gone.
-fn kill_all_and_wait(c: &Saved, m: &super::cgroup::Cgroup) -> Result<()> {
+fn kill_all_and_wait(c: &Saved, m: &Cgroup) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
         let pids = m.pids();
@@ -499,27 +499,15 @@ fn delete(root: &Path, id: &str, force: bool) -> Result<()> {
 
 /// Removes a container: its processes, cgroup, and state; then the
 /// poststop hooks. Collects every error instead of stopping at the first.
-fn destroy(root: &Path, c: &Saved, cgroup: Option<AnyCgroupManager>) -> Result<()> {
+fn destroy(root: &Path, c: &Saved, cgroup: Option<Cgroup>) -> Result<()> {
     let mut errors = Vec::new();
-    match cgroup.map_or_else(
-        || super::cgroup::Cgroup::of(c),
-        |m| Ok(super::cgroup::Cgroup::Manager(m)),
-    ) {
+    match cgroup.map_or_else(|| Cgroup::of(c), Ok) {
         Ok(m) => {
             // Processes that survive SIGKILL keep the container on record:
             // forgetting it would lose track of them.
             kill_all_and_wait(c, &m)?;
-            // The kernel may need a moment to let the last task leave.
-            let deadline = Instant::now() + Duration::from_secs(5);
-            loop {
-                match m.remove() {
-                    Ok(()) => break,
-                    Err(e) if Instant::now() > deadline => {
-                        errors.push(e);
-                        break;
-                    }
-                    Err(_) => std::thread::sleep(Duration::from_millis(5)),
-                }
+            if let Err(e) = remove_cgroup(&m) {
+                errors.push(e);
             }
         }
         Err(e) => errors.push(e),
@@ -544,6 +532,19 @@ fn destroy(root: &Path, c: &Saved, cgroup: Option<AnyCgroupManager>) -> Result<(
                 .collect::<Vec<_>>()
                 .join("; ")
         )),
+    }
+}
+
+/// Removes an emptied cgroup: the kernel may need a moment to let the
+/// last task leave (5 s at most).
+fn remove_cgroup(m: &Cgroup) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        match m.remove() {
+            Ok(()) => return Ok(()),
+            Err(e) if Instant::now() > deadline => return Err(e),
+            Err(_) => std::thread::sleep(Duration::from_millis(5)),
+        }
     }
 }
 

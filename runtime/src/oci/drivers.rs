@@ -1,6 +1,7 @@
 //! The runtime's side of an init's launch (see `linux::launch`), for a
 //! container's create and for an exec: the cgroup it joins, and the hooks.
 
+use super::cgroup::Cgroup;
 use super::state::Saved;
 use crate::linux::{cgroup_self_move, cgroups, hooks, launch};
 use crate::spec::state::Status;
@@ -13,7 +14,7 @@ use std::path::PathBuf;
 
 pub(super) struct CreateDriver<'a> {
     /// Made in `place`, while the init is exec'ing: the two overlap.
-    pub cgroup: Option<AnyCgroupManager>,
+    pub cgroup: Option<Cgroup>,
     pub spec: &'a Spec,
     pub saved: Saved,
     /// Whether prestart/createRuntime hooks started: a failed create then
@@ -51,15 +52,34 @@ impl launch::Driver for CreateDriver<'_> {
 
     fn place(&mut self, pid: Pid) -> Result<()> {
         if self.moved {
+            let resources = self
+                .spec
+                .linux()
+                .as_ref()
+                .and_then(|l| l.resources().as_ref());
+            if resources.is_none_or(cgroups::only_devices) {
+                // The init is in its cgroup already, and only the device
+                // rules are to be written: without libcgroups' manager (see
+                // `write_v1_devices`), on the start's path as this runs
+                // beside the init's own start.
+                if let Some((dirs, devices)) =
+                    cgroup_self_move::v1_dirs_known(&self.saved.cgroup_path)
+                {
+                    self.cgroup = Some(Cgroup::V1(dirs));
+                    return cgroups::write_v1_devices(&devices, self.spec);
+                }
+            }
             // Made here, while the init is exec'ing, as making one reads
             // mountinfo once per controller (about 1 ms).
             let m = cgroups::manager(&self.saved.cgroup_path, &self.saved.id)?;
-            let m = self.cgroup.insert(m);
-            return cgroups::apply_resources(m, self.spec, pid);
+            let applied = cgroups::apply_resources(&m, self.spec, pid);
+            self.cgroup = Some(Cgroup::Manager(m));
+            return applied;
         }
         let m = self.unshared()?;
-        let m = self.cgroup.insert(m);
-        cgroups::apply(m, self.spec, pid)
+        let applied = cgroups::apply(&m, self.spec, pid);
+        self.cgroup = Some(Cgroup::Manager(m));
+        applied
     }
 
     fn runtime_hooks(&mut self, pid: Pid) -> Result<String> {

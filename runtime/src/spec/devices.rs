@@ -44,6 +44,28 @@ pub fn default_allowed() -> Vec<LinuxDeviceCgroup> {
     ]
 }
 
+/// What libcgroups 0.7's v1 manager allows after the rules it is given
+/// (its `default_devices` and `default_allow_devices`, which it does not
+/// export): `linux::cgroups::write_v1_devices` writes them too, so that a
+/// container's devices cgroup is the same whichever of the two wrote it.
+pub fn libcgroups_v1_extra() -> Vec<LinuxDeviceCgroup> {
+    use LinuxDeviceType::{B, C};
+    vec![
+        rule(true, C, Some(1), Some(3), "rwm"), // null
+        rule(true, C, Some(1), Some(5), "rwm"), // zero
+        rule(true, C, Some(1), Some(7), "rwm"), // full
+        rule(true, C, Some(5), Some(0), "rwm"), // tty
+        rule(true, C, Some(1), Some(9), "rwm"), // urandom
+        rule(true, C, Some(1), Some(8), "rwm"), // random
+        rule(true, C, None, None, "m"),
+        rule(true, B, None, None, "m"),
+        rule(true, C, Some(5), Some(1), "rwm"),    // console
+        rule(true, C, Some(136), None, "rwm"),     // /dev/pts/*
+        rule(true, C, Some(5), Some(2), "rwm"),    // /dev/ptmx
+        rule(true, C, Some(10), Some(200), "rwm"), // tun/tap
+    ]
+}
+
 /// The rules to apply, in order (later rules win).
 pub fn rules(spec: &Spec) -> Vec<LinuxDeviceCgroup> {
     let linux = spec.linux().as_ref();
