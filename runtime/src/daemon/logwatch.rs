@@ -1,21 +1,23 @@
-//! Wakes a log follower (attach, `logs -f`) the moment the shim writes:
-//! an inotify watch on the container's directory (the log file's writes,
-//! and its rotation's rename and create), so output reaches the client as
-//! it is written instead of at the next poll. Only the log's own events
-//! end a wait: the directory also holds the files the shim and the daemon
-//! write while a container starts and ends (a dozen or more each run),
-//! and each of them woke the follower into a read of the log (three file
-//! operations on tokio's blocking threads) on the start's critical path.
-//! Without inotify (no instances left) the follower polls as before.
+//! Wakes a log follower (attach, `logs -f`) the moment the shim writes,
+//! through inotify, so output reaches the client as it is written instead
+//! of at the next poll. The watch is on the log file itself (its writes,
+//! and its rename or removal: a rotation) while it exists, and on the
+//! container's directory for the log's creation until then. The directory
+//! also holds the files the shim and the daemon write while a container
+//! starts and ends (a dozen or more each run, each a create, writes and a
+//! rename): a watch on the directory for writes woke the follower about 30
+//! times a run, on the start's critical path. Only the log's own events
+//! end a wait. Without inotify (no instances left) the follower polls.
 
 use std::ffi::{OsStr, OsString};
 use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::Path;
+use std::os::unix::fs::MetadataExt;
+use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use nix::errno::Errno;
-use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify};
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 use tokio::io::unix::AsyncFd;
 
 struct Watched(Inotify);
@@ -26,61 +28,157 @@ impl AsRawFd for Watched {
     }
 }
 
-/// A watch on a log file's directory, for that file's events; `None`
-/// inside when inotify is not available.
-pub struct LogWatch(Option<AsyncFd<Watched>>, OsString);
+/// What the watch is on.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum On {
+    /// The log file, by device and inode.
+    File(u64, u64),
+    /// The directory, until the log exists.
+    Dir,
+}
+
+/// A watch for a log file's events; without a descriptor when inotify is
+/// not available.
+pub struct LogWatch {
+    fd: Option<AsyncFd<Watched>>,
+    log: PathBuf,
+    name: OsString,
+    on: Option<(WatchDescriptor, On)>,
+}
 
 impl LogWatch {
     pub fn new(log: &Path) -> LogWatch {
-        let dir = log.parent().unwrap_or(Path::new(""));
-        let name = log.file_name().unwrap_or_default().to_os_string();
-        let made = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC).and_then(|i| {
-            i.add_watch(
-                dir,
-                AddWatchFlags::IN_MODIFY | AddWatchFlags::IN_CREATE | AddWatchFlags::IN_MOVED_TO,
-            )?;
-            Ok(i)
-        });
-        match made {
+        let made = Inotify::init(InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC)
             // SAFETY: `Watched` owns the inotify descriptor and gives the
             // same one for as long as the AsyncFd holds it.
-            Ok(i) => LogWatch(unsafe { AsyncFd::register(Watched(i)) }.ok(), name),
-            Err(e) => {
-                tracing::debug!(dir = %dir.display(), error = %e, "no inotify watch; polling the log");
-                LogWatch(None, name)
+            .and_then(|i| unsafe { AsyncFd::register(Watched(i)) }.map_err(|_| Errno::EIO));
+        let mut w = LogWatch {
+            fd: None,
+            log: log.to_path_buf(),
+            name: log.file_name().unwrap_or_default().to_os_string(),
+            on: None,
+        };
+        match made {
+            Ok(fd) => {
+                w.fd = Some(fd);
+                if let Err(e) = w.arm() {
+                    tracing::debug!(log = %log.display(), error = %e, "no inotify watch; polling the log");
+                    w.fd = None;
+                }
             }
+            Err(e) => tracing::debug!(error = %e, "no inotify instance; polling the log"),
         }
+        w
     }
 
     /// Whether writes wake the follower (else it must poll).
     pub fn active(&self) -> bool {
-        self.0.is_some()
+        self.fd.is_some()
     }
 
-    /// Returns once the log (or a rotated file of it) changed since the
-    /// last call, or after `max`.
+    /// Puts the watch on the log file as it is now, or on its directory
+    /// while there is none. Whether the watch moved.
+    fn arm(&mut self) -> nix::Result<bool> {
+        let Some(fd) = &self.fd else { return Ok(false) };
+        let want = match std::fs::metadata(&self.log) {
+            Ok(m) => On::File(m.dev(), m.ino()),
+            Err(_) => On::Dir,
+        };
+        if self.on.is_some_and(|(_, on)| on == want) {
+            return Ok(false);
+        }
+        let inotify = &fd.get_ref().0;
+        if let Some((wd, _)) = self.on.take() {
+            let _ = inotify.rm_watch(wd);
+        }
+        let wd = match want {
+            On::File(..) => inotify.add_watch(
+                &self.log,
+                AddWatchFlags::IN_MODIFY
+                    | AddWatchFlags::IN_MOVE_SELF
+                    | AddWatchFlags::IN_DELETE_SELF,
+            )?,
+            // The log is made by a create: the shim's first, and after a
+            // rotation's rename (`logfile::rotate`).
+            On::Dir => inotify.add_watch(
+                self.log.parent().unwrap_or(Path::new("")),
+                AddWatchFlags::IN_CREATE,
+            )?,
+        };
+        self.on = Some((wd, want));
+        Ok(true)
+    }
+
+    /// Returns once the log changed since the last call (written, made,
+    /// rotated or removed), or after `max`.
     pub async fn changed(&mut self, max: Duration) {
-        let Some(fd) = &self.0 else {
+        match self.arm() {
+            // The watch moved unseen (the log was made or rotated since
+            // the last call): what was written before is read now.
+            Ok(true) => return,
+            Ok(false) => {}
+            Err(_) => self.on = None,
+        }
+        let (Some(fd), Some((wd, on))) = (&self.fd, self.on) else {
             tokio::time::sleep(max).await;
             return;
         };
-        let log = self.1.as_os_str();
+        let name = self.name.as_os_str();
+        let moved = AddWatchFlags::IN_MOVE_SELF | AddWatchFlags::IN_DELETE_SELF;
         let wait = async {
             loop {
                 let Ok(mut ready) = fd.readable().await else {
-                    return;
+                    return None;
                 };
                 match ready.get_inner().0.read_events() {
-                    Ok(events) if events.iter().any(|e| concerns(log, e.name.as_deref())) => return,
-                    // Another file of the directory: read on, or wait.
-                    Ok(_) => {}
+                    Ok(events) => {
+                        // The watch's own events (not a former one's); on
+                        // the directory, the log's name only.
+                        let mut hit = None;
+                        for e in events.iter().filter(|e| e.wd == wd) {
+                            let rearm = match on {
+                                _ if e.mask.contains(AddWatchFlags::IN_IGNORED) => Rearm::Afresh,
+                                On::Dir if concerns(name, e.name.as_deref()) => Rearm::Yes,
+                                On::Dir => continue,
+                                On::File(..) if e.mask.intersects(moved) => Rearm::Yes,
+                                On::File(..) => Rearm::No,
+                            };
+                            hit = hit.max(Some(rearm));
+                        }
+                        if hit.is_some() {
+                            return hit;
+                        }
+                    }
                     Err(Errno::EAGAIN) => ready.clear_ready(),
-                    Err(_) => return,
+                    Err(_) => return None,
                 }
             }
         };
-        let _ = tokio::time::timeout(max, wait).await;
+        // The watch follows the log at once (before the follower reads):
+        // a write after this wakes the next call, one before it is read.
+        match tokio::time::timeout(max, wait).await {
+            Ok(Some(rearm)) if rearm > Rearm::No => {
+                if rearm == Rearm::Afresh {
+                    self.on = None;
+                }
+                if self.arm().is_err() {
+                    self.on = None;
+                }
+            }
+            _ => {}
+        }
     }
+}
+
+/// What a wake asks of the watch, the larger the more.
+#[derive(Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+enum Rearm {
+    /// A write: the watch stays.
+    No,
+    /// The log was made, moved or removed: the watch follows it.
+    Yes,
+    /// The kernel dropped the watch: made again.
+    Afresh,
 }
 
 /// Whether an event on `name` in the log's directory is one of the log
@@ -97,7 +195,7 @@ fn concerns(log: &OsStr, name: Option<&OsStr>) -> bool {
 /// it, by as much; the descriptor is closed on a blocking thread instead.
 impl Drop for LogWatch {
     fn drop(&mut self) {
-        let Some(fd) = self.0.take() else { return };
+        let Some(fd) = self.fd.take() else { return };
         let inotify = fd.into_inner();
         match tokio::runtime::Handle::try_current() {
             Ok(h) => {
@@ -159,6 +257,73 @@ mod tests {
             t.elapsed() < Duration::from_secs(10),
             "not woken by the rotation"
         );
+    }
+
+    /// Waits on `w` for at most `max`: whether it was woken before.
+    async fn woken(w: &mut LogWatch, max: Duration) -> bool {
+        let t = std::time::Instant::now();
+        w.changed(max).await;
+        t.elapsed() < max
+    }
+
+    /// Asserts that `w` is woken (by `what`).
+    async fn wakes(w: &mut LogWatch, what: &str) {
+        assert!(
+            woken(w, Duration::from_secs(20)).await,
+            "not woken by {what}"
+        );
+    }
+
+    /// Asserts that `w` sleeps through `ms` (after `what`).
+    async fn sleeps(w: &mut LogWatch, ms: u64, what: &str) {
+        assert!(
+            !woken(w, Duration::from_millis(ms)).await,
+            "woken by {what}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_log_made_after_the_watch_wakes_it_and_then_its_writes_do() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c-json.log");
+        let mut w = LogWatch::new(&path);
+        assert!(w.active());
+        // Files the daemon writes at a start, before the shim makes the log.
+        std::fs::write(dir.path().join("hosts.tmp"), b"x").unwrap();
+        std::fs::rename(dir.path().join("hosts.tmp"), dir.path().join("hosts")).unwrap();
+        sleeps(&mut w, 300, "another file").await;
+        std::fs::write(&path, b"").unwrap();
+        wakes(&mut w, "the log's creation").await;
+        // The watch is on the file now: only its writes wake it.
+        sleeps(&mut w, 100, "nothing").await;
+        std::fs::write(dir.path().join("exit.json"), b"{}").unwrap();
+        sleeps(&mut w, 300, "another file").await;
+        let mut log = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        std::io::Write::write_all(&mut log, b"line\n").unwrap();
+        wakes(&mut w, "a write").await;
+    }
+
+    #[tokio::test]
+    async fn after_a_rotation_the_new_logs_writes_wake_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("c-json.log");
+        std::fs::write(&path, b"x").unwrap();
+        let mut w = LogWatch::new(&path);
+        std::fs::rename(&path, dir.path().join("c-json.log.1")).unwrap();
+        wakes(&mut w, "the rotation").await;
+        // The new log is not made yet: the watch waits for it.
+        sleeps(&mut w, 100, "nothing").await;
+        std::fs::write(&path, b"").unwrap();
+        wakes(&mut w, "the new log").await;
+        sleeps(&mut w, 100, "nothing").await;
+        // Writes to the rotated file do not wake it; the new log's do.
+        std::fs::write(dir.path().join("c-json.log.1"), b"old").unwrap();
+        sleeps(&mut w, 300, "the old file").await;
+        std::fs::write(&path, b"y").unwrap();
+        wakes(&mut w, "the new log's write").await;
     }
 
     #[test]
