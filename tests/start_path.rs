@@ -153,12 +153,45 @@ fn the_init_and_an_exec_are_in_every_v1_hierarchy_of_the_container() {
     }
 }
 
-/// The daemon's spare network namespaces, as mounts under its directory.
+/// The daemon's spare network namespaces: its open descriptors of network
+/// namespaces other than its own (run between starts: a start's own are
+/// closed once it is done).
 fn spares(d: &Daemon) -> Vec<String> {
+    let Some(pid) = d.pid() else {
+        return Vec::new();
+    };
+    let own = std::fs::read_link(format!("/proc/{pid}/ns/net")).unwrap();
+    std::fs::read_dir(format!("/proc/{pid}/fd"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter_map(|e| std::fs::read_link(e.path()).ok())
+        .filter(|l| l.to_string_lossy().starts_with("net:[") && *l != own)
+        .map(|l| l.to_string_lossy().into_owned())
+        .collect()
+}
+
+/// Network namespaces mounted under the daemon's directory but not a
+/// container's: what an earlier daemon kept its spares as.
+fn spare_mounts(d: &Daemon) -> Vec<String> {
     common::host_mounts_containing(d.dir.path().to_str().unwrap())
         .into_iter()
         .filter(|m| m.contains("/netns/.spare-"))
         .collect()
+}
+
+/// A network namespace kept by a bind mount at `path`, as daemons before
+/// this one kept their spares.
+fn mount_a_namespace_at(path: &std::path::Path) {
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::File::create(path).unwrap();
+    let net = format!("--net={}", path.display());
+    let out = common::run_timeout(10, std::path::Path::new("unshare"), &[&net, "true"], None);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
 
 /// The network namespace of a running container's init.
@@ -169,9 +202,9 @@ fn netns_of(d: &Daemon, name: &str) -> PathBuf {
 
 /// rrund keeps network namespaces ready for the next starts: none before a
 /// start needs one, at most two after, each a fresh namespace (its
-/// loopback up and nothing else) that one container gets as its own; they
-/// go when the daemon stops, and those of a killed daemon when the next
-/// one starts.
+/// loopback up and nothing else) that one container gets as its own. They
+/// are kept by the daemon's descriptors, not mounted: they go with the
+/// daemon, killed or not, and leave no mount behind.
 #[test]
 fn spare_network_namespaces_are_fresh_bounded_and_go_with_the_daemon() {
     let mut d = Daemon::start();
@@ -222,17 +255,31 @@ fn spare_network_namespaces_are_fresh_bounded_and_go_with_the_daemon() {
     });
     assert!(spares(&d).len() <= 2);
 
+    assert!(spare_mounts(&d).is_empty(), "{:?}", spare_mounts(&d));
     d.stop();
-    assert!(spares(&d).is_empty(), "after SIGTERM: {:?}", spares(&d));
+    assert!(
+        spare_mounts(&d).is_empty(),
+        "after SIGTERM: {:?}",
+        spare_mounts(&d)
+    );
 
     d.spawn();
     d.ok(&["run", "--rm", "--network", "none", "busybox", "true"]);
     common::wait_for("two spares", std::time::Duration::from_secs(10), || {
         (spares(&d).len() == 2).then_some(())
     });
-    let before = spares(&d);
     d.kill9();
-    assert_eq!(spares(&d), before, "a killed daemon removes nothing");
+    assert!(
+        spare_mounts(&d).is_empty(),
+        "a killed daemon's spares stay mounted: {:?}",
+        spare_mounts(&d)
+    );
     d.spawn();
     assert!(spares(&d).is_empty(), "after a restart: {:?}", spares(&d));
+    // A spare an older daemon left mounted is removed at the start.
+    mount_a_namespace_at(&d.dir.path().join("netns/.spare-7"));
+    assert_eq!(spare_mounts(&d).len(), 1);
+    d.kill9();
+    d.spawn();
+    assert!(spare_mounts(&d).is_empty(), "{:?}", spare_mounts(&d));
 }

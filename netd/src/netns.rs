@@ -39,6 +39,22 @@ pub fn create(path: &Path) -> io::Result<()> {
     .map_err(|_| io::Error::other("netns thread panicked"))?
 }
 
+/// Makes a new, empty network namespace that nothing but the returned value
+/// keeps: it ends when that is dropped, with no mount to remove (a daemon
+/// killed meanwhile leaves nothing behind). Made on a thread of its own,
+/// as [`create`]'s. [`NetNs::bind_at`] gives it a path.
+pub fn create_unnamed() -> io::Result<NetNs> {
+    use nix::sched::unshare;
+    let file = std::thread::spawn(move || -> io::Result<File> {
+        unshare(CloneFlags::CLONE_NEWNET)?;
+        File::open("/proc/thread-self/ns/net")
+    })
+    .join()
+    .map_err(|_| io::Error::other("netns thread panicked"))??;
+    let path = PathBuf::from(format!("/proc/self/fd/{}", file.as_raw_fd()));
+    Ok(NetNs { file, path })
+}
+
 /// Unmounts and removes a namespace file made by [`create`]. Idempotent.
 pub fn remove(path: &Path) {
     let _ = nix::mount::umount2(path, nix::mount::MntFlags::MNT_DETACH);
@@ -66,6 +82,22 @@ impl NetNs {
 
     pub fn path(&self) -> &Path {
         &self.path
+    }
+
+    /// Keeps this namespace at `path` too (a bind mount of it, as
+    /// [`create`] makes), so that it outlives this value.
+    pub fn bind_at(&self, path: &Path) -> io::Result<()> {
+        use nix::mount::{mount, MsFlags};
+        File::create(path)?;
+        let fd = PathBuf::from(format!("/proc/thread-self/fd/{}", self.file.as_raw_fd()));
+        mount(
+            Some(&fd),
+            path,
+            None::<&str>,
+            MsFlags::MS_BIND,
+            None::<&str>,
+        )?;
+        Ok(())
     }
 
     pub fn raw_fd(&self) -> RawFd {

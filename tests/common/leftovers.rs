@@ -92,15 +92,10 @@ pub fn of_daemon(d: &Daemon, nets: &[&str]) -> Vec<String> {
 
 /// The mounts under the daemon's directory that a container left: the
 /// volumes' and the daemon's own mounts of its state (none when no
-/// container runs) are what a crash could leak. Not the network namespaces
-/// the daemon keeps ready for the next starts (at most two, made after a
-/// start; tests/start_path.rs checks that they are bounded and go with the
-/// daemon).
+/// container runs) are what a crash could leak. (The network namespaces
+/// the daemon keeps ready for the next starts are not mounted.)
 pub fn mounts_of(d: &Daemon) -> Vec<String> {
     super::host_mounts_containing(d.dir.path().to_str().unwrap())
-        .into_iter()
-        .filter(|l| !l.contains("/netns/.spare-"))
-        .collect()
 }
 
 /// Shim processes whose container directory is under `root`.

@@ -3,60 +3,64 @@
 //! Making one for a container (a thread's `unshare(CLONE_NEWNET)`, the bind
 //! mount that keeps it, its loopback brought up over netlink) is about a
 //! millisecond of every start. A couple are kept ready instead, made on a
-//! thread of their own after a start that took one is done; a start moves one to its
-//! container's path with two mount calls, and makes one itself only when
-//! none is ready. The spares live beside the containers' namespaces, as
-//! `.spare-<n>` (a container id never starts with '.'): the daemon removes
-//! them when it stops, and the next one removes what a killed one left.
+//! thread of their own after a start that took one is done; a start binds
+//! one at its container's path with one mount call, and makes one itself
+//! only when none is ready. A spare is kept by the daemon's open descriptor
+//! of it, not by a mount: it goes with the daemon however the daemon ends,
+//! and taking it unmounts nothing (an unmount waits for an RCU grace
+//! period, on the start's path). Daemons before this one kept them as bind
+//! mounts `.spare-<n>` beside the containers' namespaces: those are removed.
 
 use std::io;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, Weak};
+
+use netd::netns::NetNs;
 
 /// How many namespaces are kept ready.
 const SPARES: usize = 2;
-const PREFIX: &str = ".spare-";
+/// The bind mounts of an earlier daemon's spares.
+const OLD_PREFIX: &str = ".spare-";
 
 pub struct NetnsPool {
-    dir: PathBuf,
-    ready: Mutex<Vec<PathBuf>>,
+    ready: Mutex<Vec<NetNs>>,
     filling: AtomicBool,
-    next: AtomicU64,
 }
 
 impl NetnsPool {
-    /// An empty pool keeping its spares in `dir`, the containers'
-    /// namespace directory; the spares an earlier daemon left are removed.
+    /// An empty pool; `dir`, the containers' namespace directory, is rid of
+    /// the spares an earlier daemon kept there.
     pub fn new(dir: PathBuf) -> Arc<NetnsPool> {
         for e in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            if e.file_name().to_string_lossy().starts_with(PREFIX) {
+            if e.file_name().to_string_lossy().starts_with(OLD_PREFIX) {
                 netd::netns::remove(&e.path());
             }
         }
         Arc::new(NetnsPool {
-            dir,
             ready: Mutex::new(Vec::new()),
             filling: AtomicBool::new(false),
-            next: AtomicU64::new(0),
         })
     }
 
     /// Makes `dest` a new network namespace with its loopback up: a spare
-    /// moved there, or one made now. The start fills the pool again once
+    /// bound there, or one made now. The start fills the pool again once
     /// it is done ([`NetnsPool::refill`]).
     pub fn take(self: &Arc<Self>, dest: &Path) -> io::Result<()> {
         let spare = self.ready.lock().unwrap().pop();
-        let made = match spare {
-            Some(s) => move_to(&s, dest).or_else(|e| {
-                tracing::debug!(error = %e, "a spare network namespace could not be moved");
-                netd::netns::remove(&s);
+        match spare {
+            Some(s) => s.bind_at(dest).or_else(|e| {
+                tracing::debug!(error = %e, "a spare network namespace could not be bound");
                 netd::netns::remove(dest);
                 make(dest)
             }),
             None => make(dest),
-        };
-        made
+        }
+    }
+
+    /// How many spares are ready.
+    fn ready(&self) -> usize {
+        self.ready.lock().unwrap().len()
     }
 
     /// Makes spares on a thread of its own until there are [`SPARES`]; one
@@ -71,19 +75,18 @@ impl NetnsPool {
             .name("netns-spares".into())
             .spawn(move || {
                 while let Some(pool) = weak.upgrade() {
-                    if pool.ready.lock().unwrap().len() >= SPARES {
+                    if pool.ready() >= SPARES {
                         pool.filling.store(false, Ordering::Release);
                         return;
                     }
-                    let n = pool.next.fetch_add(1, Ordering::Relaxed);
-                    let path = pool.dir.join(format!("{PREFIX}{n}"));
-                    if let Err(e) = make(&path) {
-                        tracing::debug!(error = %e, "make a spare network namespace");
-                        netd::netns::remove(&path);
-                        pool.filling.store(false, Ordering::Release);
-                        return;
+                    match make_spare() {
+                        Ok(ns) => pool.ready.lock().unwrap().push(ns),
+                        Err(e) => {
+                            tracing::debug!(error = %e, "make a spare network namespace");
+                            pool.filling.store(false, Ordering::Release);
+                            return;
+                        }
                     }
-                    pool.ready.lock().unwrap().push(path);
                 }
             });
         if spawned.is_err() {
@@ -92,32 +95,16 @@ impl NetnsPool {
     }
 }
 
-impl Drop for NetnsPool {
-    fn drop(&mut self) {
-        for s in self.ready.get_mut().unwrap().drain(..) {
-            netd::netns::remove(&s);
-        }
-    }
-}
-
 /// A new namespace kept at `path`, its loopback up.
 fn make(path: &Path) -> io::Result<()> {
     netd::netns::create(path)?;
-    let ns = netd::netns::NetNs::open(path)?;
+    let ns = NetNs::open(path)?;
     netd::link::loopback_up(&ns).map_err(io::Error::other)
 }
 
-/// The namespace kept at `spare` kept at `dest` instead.
-fn move_to(spare: &Path, dest: &Path) -> io::Result<()> {
-    use nix::mount::{mount, MsFlags};
-    std::fs::File::create(dest)?;
-    mount(
-        Some(spare),
-        dest,
-        None::<&str>,
-        MsFlags::MS_BIND,
-        None::<&str>,
-    )?;
-    netd::netns::remove(spare);
-    Ok(())
+/// A new namespace kept by its descriptor alone, its loopback up.
+fn make_spare() -> io::Result<NetNs> {
+    let ns = netd::netns::create_unnamed()?;
+    netd::link::loopback_up(&ns).map_err(io::Error::other)?;
+    Ok(ns)
 }
