@@ -130,7 +130,7 @@ impl Daemon {
         group_file: &str,
     ) -> Result<(), ContainerError> {
         let o = &c.host_config.run;
-        let host = runopts::Host::probe();
+        let host = runopts::Host::cached();
         let gids = runopts::resolve_groups(&o.group_add, group_file).map_err(bad)?;
         runopts::add_groups(spec, gids);
         let devices = if o.privileged {

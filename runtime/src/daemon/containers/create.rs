@@ -47,7 +47,7 @@ impl Daemon {
     /// container (its record without a name when none was given).
     pub fn plan_create(&self, name: Option<&str>, body: CreateBody) -> ApiResult<ContainerPlan> {
         let facts = Facts {
-            host: runopts::Host::probe(),
+            host: runopts::Host::cached().clone(),
             hostname: nix::unistd::gethostname()
                 .map(|h| h.to_string_lossy().into_owned())
                 .unwrap_or_default(),

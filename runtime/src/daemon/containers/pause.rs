@@ -87,7 +87,7 @@ impl Daemon {
         let c = self.container(name)?;
         let mut run = c.host_config.run.clone();
         body.merge_into(&mut run);
-        let facts = runopts::Host::probe();
+        let facts = runopts::Host::cached();
         let warnings =
             runopts::validate(&mut run, &facts).map_err(|e| ContainerError::InvalidUpdate {
                 id: c.id.clone(),

@@ -25,6 +25,14 @@ pub struct Host {
 }
 
 impl Host {
+    /// This machine's facts, found at the first use and kept (as Docker
+    /// finds them once, at its start): a create and a start each looked
+    /// again, with a dozen system calls (0.1 ms), for facts that stay.
+    pub fn cached() -> &'static Host {
+        static HOST: std::sync::OnceLock<Host> = std::sync::OnceLock::new();
+        HOST.get_or_init(Host::probe)
+    }
+
     /// This machine.
     pub fn probe() -> Host {
         let last: usize = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
