@@ -163,7 +163,7 @@ impl Daemon {
             String::new()
         };
         let x = runopts::Extra {
-            host: &host,
+            host,
             devices,
             init_binary,
             joined: self.joined_namespaces(c)?,

@@ -89,7 +89,7 @@ impl Daemon {
         body.merge_into(&mut run);
         let facts = runopts::Host::cached();
         let warnings =
-            runopts::validate(&mut run, &facts).map_err(|e| ContainerError::InvalidUpdate {
+            runopts::validate(&mut run, facts).map_err(|e| ContainerError::InvalidUpdate {
                 id: c.id.clone(),
                 reason: e.to_string(),
             })?;
@@ -103,7 +103,7 @@ impl Daemon {
             });
         }
         if c.state.running {
-            let res = runopts::resources(&run, &facts);
+            let res = runopts::resources(&run, facts);
             let file = self.dir(&c.id).join("update.json");
             let json = serde_json::to_vec(&res).map_err(ContainerError::internal)?;
             store::atomic_write(&file, &json).map_err(ContainerError::internal)?;
