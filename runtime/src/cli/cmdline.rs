@@ -109,19 +109,43 @@ fn flag_error(message: &str, cmd: &str, args: &str) -> Refusal {
 }
 
 /// The command path and its arguments from clap's usage line
-/// (`Usage: rrun network ls [OPTIONS]`).
+/// (`Usage: rrun network ls [OPTIONS]`). The line of an error names the
+/// flags that were given (`rrun rm --force <CONTAINERS>...`): the
+/// arguments are the command's own usage's instead, as docker/cli prints
+/// them whatever was given.
 fn usage_parts(e: &clap::Error) -> (String, String) {
     let usage = match e.get(ContextKind::Usage) {
         Some(ContextValue::StyledStr(s)) => s.to_string(),
         _ => String::new(),
     };
+    let (path, args) = split_usage(&usage);
+    let own = own_usage(&path).map(|u| split_usage(&u).1);
+    (path.join(" "), own.unwrap_or(args))
+}
+
+/// A usage text's first line as its command path and the rest.
+fn split_usage(usage: &str) -> (Vec<String>, String) {
     let line = usage.lines().next().unwrap_or_default();
     let words: Vec<&str> = line.split_whitespace().skip(1).collect();
     let split = words
         .iter()
-        .position(|w| w.starts_with('[') || w.starts_with('<'))
+        .position(|w| w.starts_with(['[', '<', '-']))
         .unwrap_or(words.len());
-    (words[..split].join(" "), words[split..].join(" "))
+    let path = words[..split].iter().map(|w| w.to_string()).collect();
+    (path, words[split..].join(" "))
+}
+
+/// The usage of the command at `path` (`rrun container ls`), with no
+/// argument given.
+fn own_usage(path: &[String]) -> Option<String> {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    cmd.build(); // the subcommands' arguments are deferred (`Cmd`)
+    let mut c = &mut cmd;
+    for w in path.iter().skip(1) {
+        c = c.find_subcommand_mut(w)?;
+    }
+    Some(c.render_usage().to_string())
 }
 
 fn context_str(e: &clap::Error, kind: ContextKind) -> Option<String> {
@@ -181,6 +205,35 @@ mod tests {
         let mut argv = vec!["rrun"];
         argv.extend(args);
         parse(argv).expect_err("refused")
+    }
+
+    #[test]
+    fn the_usage_line_is_the_commands_own_whatever_flags_were_given() {
+        for (args, usage) in [
+            (
+                &["container", "ls", "-q", "--bogus"][..],
+                "Usage:  rrun container ls [OPTIONS]\n",
+            ),
+            (
+                &["rm", "-f", "--bogus", "x"][..],
+                "Usage:  rrun rm [OPTIONS] <CONTAINERS>...\n",
+            ),
+            (
+                &["images", "-a", "--bogus"][..],
+                "Usage:  rrun images [OPTIONS] [REFERENCE]\n",
+            ),
+        ] {
+            let r = refused(args);
+            assert_eq!(r.code, 125, "{args:?}");
+            assert!(r.text.contains(usage), "{args:?}: {}", r.text);
+        }
+        let r = refused(&["container", "ls", "-q", "--bogus"]);
+        assert!(
+            r.text
+                .contains("Run 'rrun container ls --help' for more information"),
+            "{}",
+            r.text
+        );
     }
 
     #[test]
