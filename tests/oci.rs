@@ -671,6 +671,45 @@ fn failing_hook_fails_create_and_leaves_nothing() {
     assert_eq!(state["status"], "stopped");
 }
 
+/// A create that fails after its init started (here the pid file cannot
+/// be written) kills the init and removes its cgroup and state: nothing
+/// is left waiting on its FIFO.
+#[test]
+fn a_create_failing_after_the_init_started_leaves_no_process() {
+    let oci = Oci::new();
+    let mut b = Bundle::new(&["true"]);
+    let id = unique("latefail");
+    let cgroup = format!("/rrun-test/{id}");
+    b.spec["linux"]["cgroupsPath"] = json!(cgroup);
+    b.write();
+    let pid_file = b.path().join("no/such/dir/pid");
+    let out = oci.cmd(&[
+        "create",
+        "--bundle",
+        b.path().to_str().unwrap(),
+        "--pid-file",
+        pid_file.to_str().unwrap(),
+        &id,
+    ]);
+    assert!(!out.status.success(), "{}", text(&out.stderr));
+    assert!(!oci.root.path().join(&id).exists());
+    // The container's processes: any whose cgroup is the container's.
+    let inside = || {
+        std::fs::read_dir("/proc")
+            .unwrap()
+            .flatten()
+            .filter(|e| {
+                std::fs::read_to_string(e.path().join("cgroup"))
+                    .is_ok_and(|c| c.lines().any(|l| l.ends_with(&cgroup)))
+            })
+            .count()
+    };
+    common::wait_for("the init gone", Duration::from_secs(10), || {
+        (inside() == 0).then_some(())
+    });
+    assert!(!cgroup_dir("pids", &cgroup).exists());
+}
+
 #[test]
 fn hook_timeout_is_enforced() {
     let oci = Oci::new();

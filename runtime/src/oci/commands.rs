@@ -6,7 +6,7 @@ use super::state::{self, Saved, FIFO};
 use super::supervise::{self, Signals};
 use super::{info, live, Cli, Command, CreateArgs, ExecArgs};
 use crate::linux::seccomp_bpf::SeccompProgram;
-use crate::linux::{cgroups, hooks, init, launch};
+use crate::linux::{cgroup_self_move, cgroups, hooks, init, launch};
 use crate::spec::state::{check, Operation, Status};
 use crate::spec::validate;
 use anyhow::{anyhow, bail, Context, Result};
@@ -201,8 +201,14 @@ fn create(root: &Path, a: &CreateArgs, systemd_cgroup: bool, detached: bool) -> 
         (Ok((saved, pty)), Some(cgroup)) => Ok(Created { saved, pty, cgroup }),
         (Ok(_), None) => unreachable!("launch places the init in its cgroup before it succeeds"),
         (Err(e), cgroup) => {
-            if let Some(m) = &cgroup {
-                let _ = remove_cgroup(m);
+            // Directories the init's self-move made before a failure that
+            // came before `place` are the container's too.
+            let made = || {
+                let dirs = cgroup_self_move::v1_dirs_known(&c.cgroup_path)?.0;
+                driver.moved.then_some(Cgroup::V1(dirs))
+            };
+            if let Some(m) = cgroup.or_else(made) {
+                let _ = remove_cgroup(&m);
             }
             if driver.hooks_started {
                 let state = driver.saved.hook_state(Status::Stopped);
