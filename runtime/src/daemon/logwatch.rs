@@ -71,9 +71,10 @@ impl LogWatch {
         w
     }
 
-    /// Whether writes wake the follower (else it must poll).
+    /// Whether writes wake the follower (else it must poll): a watch is
+    /// in place.
     pub fn active(&self) -> bool {
-        self.fd.is_some()
+        self.fd.is_some() && self.on.is_some()
     }
 
     /// Puts the watch on the log file as it is now, or on its directory
