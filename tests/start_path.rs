@@ -171,6 +171,24 @@ fn spares(d: &Daemon) -> Vec<String> {
         .collect()
 }
 
+/// The processes with a descriptor of `ns` (`net:[inode]`) open.
+fn holders(ns: &str) -> Vec<u32> {
+    let mut pids: Vec<u32> = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|p| p.file_name().to_str()?.parse().ok())
+        .filter(|pid: &u32| {
+            std::fs::read_dir(format!("/proc/{pid}/fd"))
+                .into_iter()
+                .flatten()
+                .flatten()
+                .any(|e| std::fs::read_link(e.path()).is_ok_and(|l| l.to_string_lossy() == ns))
+        })
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
 /// Network namespaces mounted under the daemon's directory but not a
 /// container's: what an earlier daemon kept its spares as.
 fn spare_mounts(d: &Daemon) -> Vec<String> {
@@ -268,7 +286,21 @@ fn spare_network_namespaces_are_fresh_bounded_and_go_with_the_daemon() {
     common::wait_for("two spares", std::time::Duration::from_secs(10), || {
         (spares(&d).len() == 2).then_some(())
     });
+    // Only rrund holds them (no shim or init inherited a descriptor), and
+    // nothing does once it is killed: they are gone with it.
+    let held = spares(&d);
+    let pid = d.pid().unwrap();
+    for ns in &held {
+        assert_eq!(holders(ns), vec![pid], "{ns}");
+    }
     d.kill9();
+    for ns in &held {
+        assert!(
+            holders(ns).is_empty(),
+            "{ns} outlived the killed daemon: {:?}",
+            holders(ns)
+        );
+    }
     assert!(
         spare_mounts(&d).is_empty(),
         "a killed daemon's spares stay mounted: {:?}",
