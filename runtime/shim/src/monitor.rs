@@ -575,8 +575,11 @@ fn poll_streams(
     if let Some(fd) = exit {
         set.add(fd.as_fd());
     }
-    // The timeout bounds how late an exit is noticed without a pidfd.
-    set.wait(100);
+    // The init's pidfd wakes the poll when it exits: until then nothing
+    // else is waited for but the fds polled. Without one (before Linux
+    // 5.3), and after the exit for the stragglers' 2 s, 100 ms bound how
+    // late it is noticed.
+    set.wait(if exit.is_some() { None } else { Some(100) });
     (
         set.ready_of(open, &stream_at),
         listen_at.is_some_and(|i| set.ready(i)),
@@ -599,9 +602,10 @@ impl<'a> PollSet<'a> {
     }
 
     /// Waits until one is ready (readable, hung up or in error) or `ms`
-    /// have passed.
-    pub fn wait(&mut self, ms: u16) {
-        let _ = nix::poll::poll(&mut self.fds, nix::poll::PollTimeout::from(ms));
+    /// have passed (`None`: as long as it takes).
+    pub fn wait(&mut self, ms: Option<u16>) {
+        let timeout = ms.map_or(nix::poll::PollTimeout::NONE, nix::poll::PollTimeout::from);
+        let _ = nix::poll::poll(&mut self.fds, timeout);
     }
 
     pub fn ready(&self, i: usize) -> bool {

@@ -350,7 +350,7 @@ impl Helper {
         if let Some(fd) = exit {
             set.add(fd.as_fd());
         }
-        set.wait(100);
+        set.wait(Some(100));
         (
             set.ready_of(live, &output_at),
             data_at.is_some_and(|i| set.ready(i)),
