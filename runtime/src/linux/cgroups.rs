@@ -275,6 +275,17 @@ fn own_v2_cgroup(pid: Pid) -> Result<PathBuf> {
     Ok(Path::new("/sys/fs/cgroup").join(rel.trim_start_matches('/')))
 }
 
+/// The processes a cgroup directory's `cgroup.procs` lists (none when it
+/// cannot be read).
+pub fn procs_of(dir: &Path) -> Vec<Pid> {
+    std::fs::read_to_string(dir.join("cgroup.procs"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .map(Pid::from_raw)
+        .collect()
+}
+
 pub fn pids(m: &AnyCgroupManager) -> Result<Vec<Pid>> {
     m.get_all_pids().context("list the cgroup's processes")
 }

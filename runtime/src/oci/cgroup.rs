@@ -35,13 +35,7 @@ impl Cgroup {
         let mut pids = Vec::new();
         let mut todo: Vec<PathBuf> = dirs.iter().map(|(d, _)| d.clone()).collect();
         while let Some(dir) = todo.pop() {
-            let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-            pids.extend(
-                procs
-                    .lines()
-                    .filter_map(|l| l.trim().parse().ok())
-                    .map(Pid::from_raw),
-            );
+            pids.extend(cgroups::procs_of(&dir));
             if let Ok(rd) = std::fs::read_dir(&dir) {
                 todo.extend(
                     rd.flatten()
@@ -68,20 +62,13 @@ impl Cgroup {
         }
     }
 
-    /// Removes the cgroup, SIGKILL first to what each directory's
-    /// `cgroup.procs` lists, as libcgroups' `remove` does (a failed create
-    /// leaves an init waiting on its FIFO there); an error until it is
-    /// empty.
+    /// Removes the cgroup (once it is empty: an error until then).
     pub(super) fn remove(&self) -> Result<()> {
         let dirs = match self {
             Cgroup::Manager(m) => return cgroups::remove(m),
             Cgroup::V1(dirs) => dirs,
         };
         for (dir, _) in dirs {
-            let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-            for pid in procs.lines().filter_map(|l| l.trim().parse().ok()) {
-                let _ = nix::sys::signal::kill(Pid::from_raw(pid), nix::sys::signal::SIGKILL);
-            }
             match std::fs::remove_dir(dir) {
                 Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}

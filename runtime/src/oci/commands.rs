@@ -203,11 +203,18 @@ fn create(root: &Path, a: &CreateArgs, systemd_cgroup: bool, detached: bool) -> 
         (Err(e), cgroup) => {
             // Directories the init's self-move made before a failure that
             // came before `place` are the container's too.
-            let made = || {
-                let dirs = cgroup_self_move::v1_dirs_known(&c.cgroup_path)?.0;
-                driver.moved.then_some(Cgroup::V1(dirs))
+            let made = || match driver.moved {
+                true => cgroup_self_move::v1_dirs_known(&c.cgroup_path)
+                    .map(|(dirs, _)| Cgroup::V1(dirs)),
+                false => None,
             };
             if let Some(m) = cgroup.or_else(made) {
+                // A step after the launch that failed (the pid file, the
+                // console socket, the state) leaves the init waiting on its
+                // FIFO there: killed first (libcgroups' remove did it too).
+                for pid in m.pids() {
+                    let _ = kill(pid, Signal::SIGKILL);
+                }
                 let _ = remove_cgroup(&m);
             }
             if driver.hooks_started {

@@ -34,12 +34,8 @@ impl Daemon {
             dirs.extend(rd.flatten().map(|h| h.path().join("rrun").join(id)));
         }
         for dir in dirs.iter().filter(|d| d.is_dir()) {
-            let procs = std::fs::read_to_string(dir.join("cgroup.procs")).unwrap_or_default();
-            for pid in procs.lines().filter_map(|p| p.trim().parse::<i32>().ok()) {
-                let _ = nix::sys::signal::kill(
-                    nix::unistd::Pid::from_raw(pid),
-                    nix::sys::signal::Signal::SIGKILL,
-                );
+            for pid in crate::linux::cgroups::procs_of(dir) {
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
             }
             // A killed process leaves its cgroup a moment later.
             let deadline = std::time::Instant::now() + Duration::from_secs(2);
