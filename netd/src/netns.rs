@@ -17,26 +17,10 @@ use nix::sched::{setns, CloneFlags};
 /// `path` (a container's, before it is wired). Made on a thread of its own
 /// that ends right after, so no other thread of the caller ever runs in it.
 pub fn create(path: &Path) -> io::Result<()> {
-    use nix::mount::{mount, MsFlags};
-    use nix::sched::unshare;
     if let Some(dir) = path.parent() {
         std::fs::create_dir_all(dir)?;
     }
-    File::create(path)?;
-    let p = path.to_path_buf();
-    std::thread::spawn(move || -> io::Result<()> {
-        unshare(CloneFlags::CLONE_NEWNET)?;
-        mount(
-            Some("/proc/thread-self/ns/net"),
-            &p,
-            None::<&str>,
-            MsFlags::MS_BIND,
-            None::<&str>,
-        )?;
-        Ok(())
-    })
-    .join()
-    .map_err(|_| io::Error::other("netns thread panicked"))?
+    create_unnamed()?.bind_at(path)
 }
 
 /// Makes a new, empty network namespace that nothing but the returned value
