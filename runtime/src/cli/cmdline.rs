@@ -52,9 +52,7 @@ fn run_flag_as_image(cmd: &Cmd) -> Option<String> {
 /// The letter of a `-abc` cluster that `run` has no flag for (the letters
 /// after one that takes a value are that value).
 fn first_unknown_short(word: &str) -> char {
-    use clap::CommandFactory;
-    let mut cmd = Cli::command();
-    cmd.build(); // the subcommands' arguments are deferred (`Cmd`)
+    let cmd = built_command();
     let run = cmd.find_subcommand("run");
     let args: Vec<&clap::Arg> = run.map(|r| r.get_arguments().collect()).unwrap_or_default();
     for c in word.trim_start_matches('-').chars() {
@@ -135,12 +133,19 @@ fn split_usage(usage: &str) -> (Vec<String>, String) {
     (path, words[split..].join(" "))
 }
 
+/// rrun's whole command tree, its subcommands' arguments included (they are
+/// deferred, `Cmd`, and built only for an error's look at them).
+fn built_command() -> clap::Command {
+    use clap::CommandFactory;
+    let mut cmd = Cli::command();
+    cmd.build();
+    cmd
+}
+
 /// The usage of the command at `path` (`rrun container ls`), with no
 /// argument given.
 fn own_usage(path: &[String]) -> Option<String> {
-    use clap::CommandFactory;
-    let mut cmd = Cli::command();
-    cmd.build(); // the subcommands' arguments are deferred (`Cmd`)
+    let mut cmd = built_command();
     let mut c = &mut cmd;
     for w in path.iter().skip(1) {
         c = c.find_subcommand_mut(w)?;
