@@ -78,7 +78,8 @@ impl LogWatch {
     }
 
     /// Puts the watch on the log file as it is now, or on its directory
-    /// while there is none. Whether the watch moved.
+    /// while there is none. Whether the watch moved; after an error no
+    /// watch is in place (`on` is None).
     fn arm(&mut self) -> nix::Result<bool> {
         let Some(fd) = &self.fd else { return Ok(false) };
         let want = match std::fs::metadata(&self.log) {
@@ -113,12 +114,10 @@ impl LogWatch {
     /// Returns once the log changed since the last call (written, made,
     /// rotated or removed), or after `max`.
     pub async fn changed(&mut self, max: Duration) {
-        match self.arm() {
-            // The watch moved unseen (the log was made or rotated since
-            // the last call): what was written before is read now.
-            Ok(true) => return,
-            Ok(false) => {}
-            Err(_) => self.on = None,
+        // The watch moved unseen (the log was made or rotated since the
+        // last call): what was written before is read now.
+        if let Ok(true) = self.arm() {
+            return;
         }
         let (Some(fd), Some((wd, on))) = (&self.fd, self.on) else {
             tokio::time::sleep(max).await;
@@ -162,9 +161,7 @@ impl LogWatch {
                 if rearm == Rearm::Afresh {
                     self.on = None;
                 }
-                if self.arm().is_err() {
-                    self.on = None;
-                }
+                let _ = self.arm();
             }
             _ => {}
         }
